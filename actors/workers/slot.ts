@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import { toErrorInfo, workerDone, workerFailed, type Job } from '../../machines/events.js';
+import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
+import type { AppInfo, AppSections, Runner, WorkerContext } from './worker.js';
+
+export interface SlotDeps {
+  runner: Runner;
+  log: Logger;
+  app: AppInfo;
+  config: AppSections;
+}
+
+/**
+ * One run's `ctx`. A class (not an object literal with getters) because one
+ * is made per event: the AbortController and the child logger are made only
+ * when the worker asks for them.
+ */
+class RunContext implements WorkerContext {
+  private controller: AbortController | undefined;
+  private abortedWith: Error | undefined;
+  private childLog: Logger | undefined;
+  readonly attempt: number;
+  readonly id: string;
+  readonly meta: Readonly<Record<string, unknown>>;
+
+  constructor(
+    private readonly job: Job,
+    private readonly slotId: string,
+    private readonly deps: SlotDeps,
+  ) {
+    this.attempt = job.attempt;
+    this.id = job.delivery.id;
+    this.meta = job.delivery.meta ?? {};
+  }
+
+  get signal(): AbortSignal {
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.abortedWith) this.controller.abort(this.abortedWith);
+    }
+    return this.controller.signal;
+  }
+
+  get log(): Logger {
+    return (this.childLog ??= this.deps.log.child({ event: this.id, slot: this.slotId, attempt: this.attempt }));
+  }
+
+  get app(): AppInfo {
+    return this.deps.app;
+  }
+
+  get config(): AppSections {
+    return this.deps.config;
+  }
+
+  abort(): void {
+    this.abortedWith = Object.assign(new Error(`event ${this.id} was aborted (execution timeout or shutdown)`), { code: 'ERR_WORKER_TIMEOUT' });
+    this.controller?.abort(this.abortedWith);
+  }
+}
+
+/**
+ * The worker-slot machine with its `startWorker` / `abortWorker` actions:
+ * the slot starts the worker's promise itself (no child actor per event)
+ * and reports its settlement back as `worker.done` / `worker.failed`.
+ */
+export function createSlotLogic(deps: SlotDeps) {
+  const { runner } = deps;
+  const runs = new Map<string, RunContext>();
+
+  return workerSlotMachine.provide({
+    actions: {
+      startWorker: ({ context, self }: SlotActionArgs) => {
+        const job = context.job!;
+        const run = context.run;
+        const ctx = new RunContext(job, context.slotId, deps);
+        runs.set(context.slotId, ctx);
+        let result: unknown;
+        try {
+          result = runner.run(job.delivery.payload, ctx);
+        } catch (error) {
+          self.send(workerFailed(run, toErrorInfo(error)));
+          return;
+        }
+        if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+          (result as PromiseLike<unknown>).then(
+            (output) => self.send(workerDone(run, output)),
+            (error: unknown) => self.send(workerFailed(run, toErrorInfo(error))),
+          );
+        } else {
+          // A synchronous result is reported once the slot has settled into `busy`.
+          self.send(workerDone(run, result));
+        }
+      },
+      abortWorker: ({ context }: SlotActionArgs) => {
+        runs.get(context.slotId)?.abort();
+      },
+    },
+  });
+}

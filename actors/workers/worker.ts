@@ -1,0 +1,179 @@
+import type { Logger } from 'pino';
+import { createActor, type AnyActorLogic } from 'xstate';
+
+/** What the app knows about itself. */
+export interface AppInfo {
+  /** `[Flow] app name` (default: the INI file's base name). */
+  name: string;
+  /** The folder of the INI file (or the working directory when embedded). */
+  dir: string;
+  /** Where the app keeps its state (`[Flow] state dir`). */
+  stateDir: string;
+}
+
+/** The app's own INI sections (those the runtime does not own), key -> raw value. */
+export type AppSections = Readonly<Record<string, Readonly<Record<string, string>>>>;
+
+/** Handed to `configure()` once at start-up. */
+export interface ConfigureContext {
+  log: Logger;
+  app: AppInfo;
+  config: AppSections;
+}
+
+/** Handed to `start(event, ctx)` with every event. */
+export interface WorkerContext extends ConfigureContext {
+  /** Fires on the execution timeout and on shutdown: stop and clean up. */
+  signal: AbortSignal;
+  /** A child logger carrying the event id. */
+  log: Logger;
+  /** 1 for the first try, then 2, 3, ... with `[Flow] retries`. */
+  attempt: number;
+  /** The source's id for the event. */
+  id: string;
+  /** Source-specific facts (headers, line number, ...). */
+  meta: Readonly<Record<string, unknown>>;
+}
+
+/** A worker written as an object. */
+export interface WorkerDefinition<E = unknown, R = unknown> {
+  /** Shown in logs and errors. */
+  name?: string;
+  /** Runs once at start-up; a failure stops the app (exit 1). */
+  configure?(ctx: ConfigureContext): void | Promise<void>;
+  /** Runs for each event; the returned value is the event's result. */
+  start(event: E, ctx: WorkerContext): R | Promise<R>;
+}
+
+const WORKER = Symbol.for('flowd.worker');
+
+/**
+ * Defines a worker.
+ * @example
+ * export default defineWorker({
+ *   async start(event, ctx) { ctx.log.info({ event }, 'got one'); },
+ * });
+ */
+export function defineWorker<E = unknown, R = unknown>(definition: WorkerDefinition<E, R>): WorkerDefinition<E, R> {
+  if (typeof definition?.start !== 'function') throw new TypeError('defineWorker() needs an object with a start(event, ctx) function');
+  return Object.assign(Object.create(null) as object, definition, { [WORKER]: true }) as WorkerDefinition<E, R>;
+}
+
+/**
+ * A worker class in Flow's style.
+ * @example
+ * export class Thumbnails extends Flow {
+ *   static SOURCE = 'stomp';
+ *   async configure() { this.size = Number(this.config.Thumbnails?.size ?? 256); }
+ *   async start(event, ctx) { ... }
+ * }
+ */
+export abstract class Flow<E = unknown, R = unknown> {
+  /** The source type (or `{ type, ...options }`) used when the INI file names none. */
+  static SOURCE?: string | ({ type: string } & Record<string, string | number | boolean>);
+  /** The app's logger. */
+  log!: Logger;
+  /** The app's own INI sections. */
+  config!: AppSections;
+  app!: AppInfo;
+  /** Runs once at start-up. */
+  configure?(): void | Promise<void>;
+  /** Runs for each event. */
+  abstract start(event: E, ctx: WorkerContext): R | Promise<R>;
+}
+
+/** Anything flowd accepts as a worker. */
+export type WorkerLike = WorkerDefinition<any, any> | (abstract new () => Flow<any, any>) | AnyActorLogic;
+
+/** A worker in the one shape the slots run. */
+export interface Runner {
+  name: string;
+  /** The class's `static SOURCE`, when it has one. */
+  source: (typeof Flow)['SOURCE'];
+  configure(ctx: ConfigureContext): Promise<void>;
+  run(event: unknown, ctx: WorkerContext): unknown;
+}
+
+/** Whether a value is xstate actor logic (a machine, fromPromise, ...). */
+export function isActorLogic(value: unknown): value is AnyActorLogic {
+  const v = value as Partial<AnyActorLogic> | null;
+  return !!v && typeof v === 'object' && typeof v.transition === 'function' && typeof v.getInitialSnapshot === 'function';
+}
+
+function isFlowClass(value: unknown): value is new () => Flow {
+  return typeof value === 'function' && typeof (value as { prototype?: { start?: unknown } }).prototype?.start === 'function';
+}
+
+/** Describes what was found instead of a worker, for errors. */
+export function describeValue(value: unknown): string {
+  if (value === null) return 'null';
+  if (typeof value === 'function') return `a function${value.name ? ` "${value.name}"` : ''} without a start() method`;
+  if (typeof value === 'object') return `an object with keys ${Object.keys(value).join(', ') || '(none)'}`;
+  return `a ${typeof value}`;
+}
+
+/**
+ * Turns any worker form into a Runner: a defineWorker object, a Flow-style
+ * class (one instance, configured once), or xstate actor logic that takes
+ * the event as input and whose output is the result.
+ */
+export function toRunner(worker: unknown, name: string): Runner | undefined {
+  if (isActorLogic(worker)) {
+    return {
+      name,
+      source: undefined,
+      configure: async () => {},
+      run: (event, ctx) => runActorLogic(worker, event, ctx.signal),
+    };
+  }
+  if (isFlowClass(worker)) {
+    const Class = worker;
+    let instance: Flow | undefined;
+    return {
+      name: Class.name || name,
+      source: (Class as unknown as typeof Flow).SOURCE,
+      async configure(ctx) {
+        instance = new Class();
+        Object.assign(instance, { log: ctx.log, config: ctx.config, app: ctx.app });
+        await instance.configure?.();
+      },
+      run: (event, ctx) => instance!.start(event, ctx),
+    };
+  }
+  if (worker && typeof worker === 'object' && typeof (worker as WorkerDefinition).start === 'function') {
+    const definition = worker as WorkerDefinition;
+    return {
+      name: definition.name ?? name,
+      source: undefined,
+      configure: async (ctx) => {
+        await definition.configure?.(ctx);
+      },
+      run: (event, ctx) => definition.start(event, ctx),
+    };
+  }
+  return undefined;
+}
+
+function runActorLogic(logic: AnyActorLogic, event: unknown, signal: AbortSignal): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const actor = createActor(logic, { input: event });
+    const onAbort = () => {
+      actor.stop();
+      reject(signal.reason);
+    };
+    actor.subscribe({
+      next(snapshot) {
+        if (snapshot.status === 'done') {
+          signal.removeEventListener('abort', onAbort);
+          resolve(snapshot.output);
+        }
+      },
+      error(error) {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    });
+    signal.addEventListener('abort', onAbort, { once: true });
+    actor.start();
+  });
+}

@@ -1,0 +1,114 @@
+import type { AnyActorRef } from 'xstate';
+
+/**
+ * The events that cross actors, with a small creator for each. Facts are in
+ * the past tense (`event.received`, `slot.finished`); commands are
+ * imperative (`source.pause`, `runtime.stop`).
+ */
+
+/** The serialisable form of an error. */
+export interface ErrorInfo {
+  code: string;
+  message: string;
+}
+
+/** Reduces anything thrown to `{ code, message }`; `code` defaults to ERR_WORKER_FAILED. */
+export function toErrorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return { code: typeof code === 'string' ? code : 'ERR_WORKER_FAILED', message: error.message };
+  }
+  return { code: 'ERR_WORKER_FAILED', message: String(error) };
+}
+
+/** One event as a source hands it over. */
+export interface Delivery {
+  /** The source's id for the event (a message id, a line number, ...). */
+  id: string;
+  /** What the worker's `start(event)` receives. */
+  payload: unknown;
+  /** Source-specific facts (headers, redelivery flag, ...). */
+  meta?: Record<string, unknown>;
+  /** The actor that is told the event's outcome (acknowledged or not). */
+  origin?: AnyActorRef;
+  /**
+   * Set when the source could not read the event (a line that is not JSON,
+   * say): it fails at once, without running a worker or retrying.
+   */
+  error?: ErrorInfo;
+}
+
+/** A unit of work given to a slot. */
+export interface Job {
+  seq: number;
+  delivery: Delivery;
+  /** 1 for the first try. */
+  attempt: number;
+  /** When the slot was given the job, by the supervisor's clock. */
+  startedAt: number;
+}
+
+/** How an event ended. Every event ends in exactly one. */
+export type Outcome = 'completed' | 'failed' | 'expired' | 'rejected' | 'returned';
+
+/** What the source is told when an event ends. */
+export interface Settlement {
+  id: string;
+  outcome: Outcome;
+  /** completed: acknowledge; anything else: not acknowledged (nack). */
+  ack: boolean;
+  attempts: number;
+  /** failed after its last attempt: the source dead-letters it. */
+  deadLetter: boolean;
+  result?: unknown;
+  error?: ErrorInfo;
+  meta?: Record<string, unknown>;
+}
+
+// Source -> supervisor
+export type EventReceived = { type: 'event.received'; delivery: Delivery };
+/** Several deliveries at once: a fast source batches them so the supervisor takes one transition per batch. */
+export type EventsReceived = { type: 'events.received'; deliveries: Delivery[] };
+export type SourceStarted = { type: 'source.started' };
+export type SourceEnded = { type: 'source.ended' };
+export type SourceFailed = { type: 'source.failed'; error: ErrorInfo };
+export type SourceStopped = { type: 'source.stopped' };
+
+// Supervisor -> source
+export type SourcePause = { type: 'source.pause' };
+export type SourceResume = { type: 'source.resume' };
+export type SourceStop = { type: 'source.stop' };
+export type EventSettled = { type: 'event.settled'; settlement: Settlement };
+
+// Supervisor <-> slot
+export type EventAssigned = { type: 'event.assigned'; job: Job };
+export type SlotAbort = { type: 'slot.abort' };
+export type SlotFinished = { type: 'slot.finished'; slotId: string; seq: number; result: unknown };
+export type SlotFailed = { type: 'slot.failed'; slotId: string; seq: number; error: ErrorInfo };
+export type SlotRetired = { type: 'slot.retired'; slotId: string };
+
+// Runner -> slot
+export type WorkerDone = { type: 'worker.done'; run: number; output: unknown };
+export type WorkerFailed = { type: 'worker.failed'; run: number; error: ErrorInfo };
+
+// Runtime -> supervisor
+export type RuntimeStop = { type: 'runtime.stop' };
+
+export const eventReceived = (delivery: Delivery): EventReceived => ({ type: 'event.received', delivery });
+export const eventsReceived = (deliveries: Delivery[]): EventsReceived => ({ type: 'events.received', deliveries });
+export const sourceStarted = (): SourceStarted => ({ type: 'source.started' });
+export const sourceEnded = (): SourceEnded => ({ type: 'source.ended' });
+export const sourceFailed = (error: ErrorInfo): SourceFailed => ({ type: 'source.failed', error });
+export const sourceStopped = (): SourceStopped => ({ type: 'source.stopped' });
+export const sourcePause = (): SourcePause => ({ type: 'source.pause' });
+export const sourceResume = (): SourceResume => ({ type: 'source.resume' });
+export const sourceStop = (): SourceStop => ({ type: 'source.stop' });
+export const eventSettled = (settlement: Settlement): EventSettled => ({ type: 'event.settled', settlement });
+export const eventAssigned = (job: Job): EventAssigned => ({ type: 'event.assigned', job });
+export const slotAbort = (): SlotAbort => ({ type: 'slot.abort' });
+export const slotFinished = (slotId: string, seq: number, result: unknown): SlotFinished => ({ type: 'slot.finished', slotId, seq, result });
+export const slotFailed = (slotId: string, seq: number, error: ErrorInfo): SlotFailed => ({ type: 'slot.failed', slotId, seq, error });
+export const slotRetired = (slotId: string): SlotRetired => ({ type: 'slot.retired', slotId });
+export const workerDone = (run: number, output: unknown): WorkerDone => ({ type: 'worker.done', run, output });
+export const workerFailed = (run: number, error: ErrorInfo): WorkerFailed => ({ type: 'worker.failed', run, error });
+export const runtimeStop = (): RuntimeStop => ({ type: 'runtime.stop' });

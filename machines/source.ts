@@ -1,0 +1,142 @@
+import { assign, enqueueActions, sendTo, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { backoffDelay } from './backoff.js';
+import { sourceEnded, sourceFailed, sourceStarted, sourceStopped, type ErrorInfo, type EventSettled, type SourcePause, type SourceResume, type SourceStop } from './events.js';
+import { notProvided } from './not-provided.js';
+
+export interface SourceInput {
+  /** Where deliveries and lifecycle facts go: the supervisor. */
+  sink: AnyActorRef;
+  /** The most deliveries the feed hands over in one message. @default 1 */
+  batchSize?: number;
+  reconnectDelayMs?: number;
+  reconnectMaxDelayMs?: number;
+}
+
+export interface SourceContext {
+  sink: AnyActorRef;
+  batchSize: number;
+  reconnectDelayMs: number;
+  reconnectMaxDelayMs: number;
+  /** Connection attempts since the last success. */
+  attempt: number;
+  lastError: ErrorInfo | undefined;
+  /** Whether `source.started` was sent (once per life). */
+  announced: boolean;
+}
+
+/** Errors a source's actors report; `retryable` ones lead to `reconnecting`. */
+export interface SourceErrorInfo extends ErrorInfo {
+  retryable?: boolean;
+}
+
+type FeedLost = { type: 'feed.lost'; error: SourceErrorInfo };
+type FeedEnded = { type: 'feed.ended' };
+export type SourceEvent = SourcePause | SourceResume | SourceStop | EventSettled | FeedLost | FeedEnded;
+
+/**
+ * A source's lifecycle. The runtime provides three actors for each kind of
+ * source: `connect` (open the connection or resource), `feed` (deliver
+ * events to the sink, honour pause/resume, take settlements) and
+ * `disconnect`. A lost connection is retried with backoff and jitter.
+ */
+export const sourceMachine = setup({
+  types: {} as { context: SourceContext; events: SourceEvent; input: SourceInput },
+  actors: {
+    connect: notProvided('connect') as unknown as AnyActorLogic,
+    feed: notProvided('feed') as unknown as AnyActorLogic,
+    disconnect: notProvided('disconnect') as unknown as AnyActorLogic,
+  },
+  actions: {
+    announceStarted: enqueueActions(({ context, enqueue }) => {
+      if (context.announced) return;
+      enqueue.assign({ announced: true, attempt: 0 });
+      enqueue.sendTo(context.sink, sourceStarted());
+    }),
+    announceEnded: sendTo(({ context }) => context.sink, sourceEnded()),
+    announceStopped: sendTo(({ context }) => context.sink, sourceStopped()),
+    announceFailed: sendTo(({ context }) => context.sink, ({ context }) => sourceFailed(context.lastError ?? { code: 'ERR_SOURCE', message: 'the source failed' })),
+    forwardToFeed: sendTo('feed', ({ event }) => event),
+    recordError: assign(({ context, event }) => ({
+      lastError: errorOf(event),
+      attempt: context.attempt + 1,
+    })),
+    resetAttempts: assign({ attempt: 0 }),
+  },
+  guards: {
+    isRetryable: ({ event }) => errorOf(event).retryable === true,
+  },
+  delays: {
+    reconnectDelay: ({ context }) =>
+      backoffDelay({ kind: 'exponential', delayMs: context.reconnectDelayMs, maxDelayMs: context.reconnectMaxDelayMs }, context.attempt, Math.random),
+  },
+}).createMachine({
+  id: 'source',
+  context: ({ input }) => ({
+    sink: input.sink,
+    batchSize: input.batchSize ?? 1,
+    reconnectDelayMs: input.reconnectDelayMs ?? 1000,
+    reconnectMaxDelayMs: input.reconnectMaxDelayMs ?? 30_000,
+    attempt: 0,
+    lastError: undefined,
+    announced: false,
+  }),
+  initial: 'starting',
+  states: {
+    starting: {
+      description: 'Opening the connection or resource.',
+      invoke: {
+        src: 'connect',
+        onDone: { target: 'active' },
+        onError: [
+          { guard: 'isRetryable', target: 'reconnecting', actions: 'recordError' },
+          { target: 'failed', actions: 'recordError' },
+        ],
+      },
+      on: { 'source.stop': 'stopped' },
+    },
+    active: {
+      invoke: { id: 'feed', src: 'feed', input: ({ context }: { context: SourceContext }) => ({ sink: context.sink, batchSize: context.batchSize }) },
+      entry: ['announceStarted', 'resetAttempts'],
+      initial: 'running',
+      states: {
+        running: {
+          description: 'Delivering events.',
+          on: { 'source.pause': { target: 'paused', actions: 'forwardToFeed' } },
+        },
+        paused: {
+          description: 'The supervisor\'s queue is past its high watermark: no new events until it resumes.',
+          on: { 'source.resume': { target: 'running', actions: 'forwardToFeed' } },
+        },
+      },
+      on: {
+        'event.settled': { actions: 'forwardToFeed' },
+        'feed.lost': [
+          { guard: 'isRetryable', target: 'reconnecting', actions: 'recordError' },
+          { target: 'failed', actions: 'recordError' },
+        ],
+        'feed.ended': { target: 'stopping', actions: 'announceEnded' },
+        'source.stop': 'stopping',
+      },
+    },
+    reconnecting: {
+      description: 'The connection was lost or refused: trying again after a backoff with jitter.',
+      after: { reconnectDelay: 'starting' },
+      on: { 'source.stop': 'stopped' },
+    },
+    stopping: {
+      description: 'Closing the connection or resource.',
+      invoke: { src: 'disconnect', onDone: 'stopped', onError: 'stopped' },
+    },
+    stopped: { type: 'final', entry: 'announceStopped' },
+    failed: { type: 'final', entry: 'announceFailed' },
+  },
+});
+
+function errorOf(event: { type: string }): SourceErrorInfo {
+  const raw = (event as { error?: unknown }).error;
+  if (raw && typeof raw === 'object' && 'message' in raw) {
+    const { code, message, retryable } = raw as { code?: unknown; message: unknown; retryable?: unknown };
+    return { code: typeof code === 'string' ? code : 'ERR_SOURCE', message: String(message), retryable: retryable === true };
+  }
+  return { code: 'ERR_SOURCE', message: String(raw) };
+}

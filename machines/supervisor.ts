@@ -1,0 +1,530 @@
+import { enqueueActions, setup, type ActorRefFrom, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { backoffDelay, type BackoffPolicy } from './backoff.js';
+import Denque from 'denque';
+import { DispatchQueue, type QueueEntry } from './dispatch-queue.js';
+import {
+  eventAssigned,
+  eventSettled,
+  slotAbort,
+  sourcePause,
+  sourceResume,
+  sourceStop,
+  type Delivery,
+  type ErrorInfo,
+  type EventReceived,
+  type EventsReceived,
+  type Outcome,
+  type RuntimeStop,
+  type SlotFailed,
+  type SlotFinished,
+  type SlotRetired,
+  type SourceEnded,
+  type SourceFailed,
+  type SourceStarted,
+  type SourceStopped,
+} from './events.js';
+import { notProvided } from './not-provided.js';
+import { orderingKey } from './path.js';
+import type { workerSlotMachine } from './worker-slot.js';
+
+/** The supervisor's compiled settings (see `[Flow]` in the README). */
+export interface SupervisorSettings {
+  workers: number;
+  queueSize: number;
+  highWatermark: number;
+  lowWatermark: number;
+  queueTimeoutMs: number;
+  executionTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  retries: number;
+  backoff: BackoffPolicy;
+  /** `[Flow] order by`, split on dots. */
+  orderBy: readonly string[] | undefined;
+}
+
+export interface SupervisorInput {
+  settings: SupervisorSettings;
+  /** The clock's current time in ms (injected so tests use simulated time). */
+  now: () => number;
+  /** [0, 1), for retry jitter. */
+  random: () => number;
+}
+
+/** An event the supervisor holds, from arrival to outcome. */
+export interface JobRecord extends QueueEntry {
+  delivery: Delivery;
+  attempt: number;
+  slotId: string | undefined;
+  /** When the current attempt started; undefined while not running. */
+  startedAt: number | undefined;
+  lastError: ErrorInfo | undefined;
+}
+
+/** Counters of outcomes and states; part of `runtime.snapshot()`. */
+export interface SupervisorCounters {
+  received: number;
+  started: number;
+  completed: number;
+  failed: number;
+  expired: number;
+  rejected: number;
+  returned: number;
+  retried: number;
+  deadLettered: number;
+  timedOut: number;
+}
+
+/**
+ * The supervisor's working set. The queue, slot table and counters are
+ * mutable structures owned by this machine and changed only by its own
+ * actions: copying them on every transition would cost more than the
+ * dispatch itself at tens of thousands of events a second.
+ */
+export interface SupervisorContext extends SupervisorInput {
+  queue: DispatchQueue<JobRecord>;
+  /** Usable slots by child id, and the job each runs. */
+  slots: Map<string, { job: JobRecord | undefined }>;
+  idle: string[];
+  running: number;
+  /** Running jobs by start time (finished ones are skipped lazily): the head has the nearest deadline. */
+  byStart: Denque<JobRecord>;
+  /** Whether the execution-deadline timer is armed. */
+  deadlineArmed: boolean;
+  retrying: Map<number, JobRecord>;
+  /** Slots whose run timed out or was abandoned and has not settled yet. */
+  abandoned: number;
+  nextSeq: number;
+  nextSlot: number;
+  counters: SupervisorCounters;
+  sourceEnded: boolean;
+  stopReason: 'requested' | 'ended' | 'source failed' | undefined;
+  sourceError: ErrorInfo | undefined;
+}
+
+/** Outcome notifications the supervisor emits (`actor.on(type, fn)`). */
+export type SupervisorEmitted =
+  | { type: 'event.completed'; id: string; seq: number; attempts: number; result: unknown; meta: Delivery['meta'] }
+  | { type: `event.${Exclude<Outcome, 'completed'>}`; id: string; seq: number; attempts: number; error: ErrorInfo; deadLetter: boolean; meta: Delivery['meta']; payload: unknown }
+  | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
+  | { type: 'slot.replaced'; slotId: string; replacement: string };
+
+type RetryDue = { type: 'retry.due'; seq: number };
+type ExpiryDue = { type: 'queue.expiryDue' };
+type DeadlineDue = { type: 'execution.deadlineDue' };
+type QueueSignal = { type: 'queue.filled' } | { type: 'queue.drained' } | { type: 'work.drained' };
+
+export type SupervisorEvent =
+  | EventReceived
+  | EventsReceived
+  | ExpiryDue
+  | DeadlineDue
+  | SlotFinished
+  | SlotFailed
+  | SlotRetired
+  | SourceStarted
+  | SourceEnded
+  | SourceFailed
+  | SourceStopped
+  | RuntimeStop
+  | RetryDue
+  | QueueSignal;
+
+const timeoutError = (ms: number): ErrorInfo => ({ code: 'ERR_WORKER_TIMEOUT', message: `the worker did not finish within the execution timeout of ${ms}ms` });
+const expiredError = (ms: number): ErrorInfo => ({ code: 'ERR_QUEUE_TIMEOUT', message: `the event waited longer than the queue timeout of ${ms}ms and was not started` });
+const fullError = (size: number): ErrorInfo => ({ code: 'ERR_QUEUE_FULL', message: `the queue is full (${size} events); the event was not accepted` });
+const shutdownError = (): ErrorInfo => ({ code: 'ERR_SHUTDOWN', message: 'the runtime stopped before the event finished; it was returned to its source' });
+
+/** The part of xstate's action enqueuer the supervisor uses. */
+interface Enqueue {
+  sendTo(to: AnyActorRef | string, event: { type: string }): void;
+  emit(event: SupervisorEmitted): void;
+  raise(event: SupervisorEvent, options?: { delay: number; id: string }): void;
+  cancel(id: string): void;
+  spawnChild(src: 'workerSlot' | 'source', options: { id: string; input: unknown }): void;
+  stopChild(id: string): void;
+}
+
+type Work = (args: { context: SupervisorContext; event: SupervisorEvent; enqueue: Enqueue; self: AnyActorRef }) => void;
+
+/** An enqueueActions whose enqueuer is typed as `Enqueue` (xstate's own type does not survive extraction). */
+const work = (fn: Work): never => enqueueActions(fn as never) as never;
+
+/** Tells the event's source how it ended, and emits the outcome. */
+function settle(enqueue: Enqueue, job: JobRecord, outcome: Outcome, detail: { result?: unknown; error?: ErrorInfo; deadLetter?: boolean }): void {
+  const { delivery } = job;
+  const deadLetter = detail.deadLetter ?? false;
+  if (delivery.origin && delivery.origin.getSnapshot().status === 'active') {
+    enqueue.sendTo(delivery.origin, eventSettled({
+      id: delivery.id, outcome, ack: outcome === 'completed', attempts: job.attempt, deadLetter,
+      ...(detail.result !== undefined ? { result: detail.result } : {}),
+      ...(detail.error ? { error: detail.error } : {}),
+      ...(delivery.meta ? { meta: delivery.meta } : {}),
+    }));
+  }
+  if (outcome === 'completed') {
+    enqueue.emit({ type: 'event.completed', id: delivery.id, seq: job.seq, attempts: job.attempt, result: detail.result, meta: delivery.meta });
+  } else {
+    enqueue.emit({ type: `event.${outcome}`, id: delivery.id, seq: job.seq, attempts: job.attempt, error: detail.error!, deadLetter, meta: delivery.meta, payload: delivery.payload });
+  }
+}
+
+/** Takes one delivery in: queued, or settled at once (unreadable, queue full, stopping). */
+function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery): void {
+  context.counters.received++;
+  const job: JobRecord = {
+    seq: context.nextSeq++, key: orderingKey(delivery.payload, context.settings.orderBy),
+    enqueuedAt: context.now(), state: 'ready', delivery, attempt: 1, slotId: undefined, startedAt: undefined, lastError: undefined,
+  };
+  if (context.stopReason !== undefined) {
+    context.counters.returned++;
+    settle(enqueue, job, 'returned', { error: shutdownError() });
+  } else if (delivery.error) {
+    context.counters.failed++;
+    context.counters.deadLettered++;
+    settle(enqueue, job, 'failed', { error: delivery.error, deadLetter: true });
+  } else if (context.queue.size >= context.settings.queueSize) {
+    context.counters.rejected++;
+    settle(enqueue, job, 'rejected', { error: fullError(context.settings.queueSize) });
+  } else {
+    context.queue.push(job);
+  }
+}
+
+/** Starts queued events on idle slots, in order; raises queue signals on crossings. */
+function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: number): void {
+  const { queue, idle, slots } = context;
+  while (idle.length > 0) {
+    const job = queue.take();
+    if (!job) break;
+    const slotId = idle.pop()!;
+    const slot = slots.get(slotId)!;
+    const startedAt = context.now();
+    slot.job = job;
+    job.slotId = slotId;
+    job.startedAt = startedAt;
+    context.running++;
+    context.counters.started++;
+    context.byStart.push(job);
+    // The record itself is the job: slots read it and never change it.
+    enqueue.sendTo(slotId, eventAssigned(job as JobRecord & { startedAt: number }));
+  }
+  if (!context.deadlineArmed) scheduleDeadline(context, enqueue);
+  signalCrossings(context, enqueue, sizeBefore);
+}
+
+const DEADLINE = 'execution-deadline';
+
+/** Arms the one execution-deadline timer for the oldest running job, if any. */
+function scheduleDeadline(context: SupervisorContext, enqueue: Enqueue): void {
+  const { byStart } = context;
+  while (byStart.length > 0 && byStart.peekFront()!.startedAt === undefined) byStart.shift();
+  const oldest = byStart.peekFront();
+  context.deadlineArmed = oldest !== undefined;
+  if (!oldest) return;
+  const delay = Math.max(0, oldest.startedAt! + context.settings.executionTimeoutMs - context.now());
+  enqueue.raise({ type: 'execution.deadlineDue' }, { delay, id: DEADLINE });
+}
+
+/**
+ * A run past the execution timeout: its slot is told to abort and is set
+ * aside, a fresh slot takes its place (so N slots stay usable), and the
+ * event fails with ERR_WORKER_TIMEOUT (then retries or dead-letters).
+ */
+function timeOut(context: SupervisorContext, enqueue: Enqueue, job: JobRecord): void {
+  const slotId = job.slotId!;
+  enqueue.sendTo(slotId, slotAbort());
+  context.slots.delete(slotId);
+  const at = context.idle.indexOf(slotId);
+  if (at >= 0) context.idle.splice(at, 1);
+  job.startedAt = undefined;
+  job.slotId = undefined;
+  context.running--;
+  context.abandoned++;
+  context.counters.timedOut++;
+  const replacement = spawnSlot(context, enqueue);
+  enqueue.emit({ type: 'slot.replaced', slotId, replacement });
+  failOrRetry(context, enqueue, job, timeoutError(context.settings.executionTimeoutMs));
+}
+
+function signalCrossings(context: SupervisorContext, enqueue: Enqueue, before: number): void {
+  const after = context.queue.size;
+  const { highWatermark, lowWatermark } = context.settings;
+  if (before < highWatermark && after >= highWatermark) enqueue.raise({ type: 'queue.filled' });
+  if (before > lowWatermark && after <= lowWatermark) enqueue.raise({ type: 'queue.drained' });
+  if (before === 0 && after > 0) scheduleExpiry(context, enqueue);
+  if (before > 0 && after === 0) enqueue.cancel(EXPIRY);
+}
+
+const EXPIRY = 'queue-expiry';
+
+/** One timer watches the oldest waiting event: it fires when that one passes the queue timeout. */
+function scheduleExpiry(context: SupervisorContext, enqueue: Enqueue): void {
+  const oldest = context.queue.oldest();
+  if (oldest === undefined) return;
+  const delay = Math.max(0, oldest + context.settings.queueTimeoutMs - context.now());
+  enqueue.raise({ type: 'queue.expiryDue' }, { delay, id: EXPIRY });
+}
+
+function isSettled(context: SupervisorContext): boolean {
+  return context.running === 0 && context.queue.size === 0 && context.retrying.size === 0;
+}
+
+/** After a final outcome: free the slot, free the key, start what can start. */
+function finishJob(context: SupervisorContext, enqueue: Enqueue, slotId: string): JobRecord | undefined {
+  const slot = context.slots.get(slotId);
+  const job = slot?.job;
+  if (!slot || !job) return undefined;
+  slot.job = undefined;
+  job.startedAt = undefined;
+  context.running--;
+  context.idle.push(slotId);
+  return job;
+}
+
+function endJob(context: SupervisorContext, enqueue: Enqueue, job: JobRecord): void {
+  context.queue.release(job.key);
+  const before = context.queue.size;
+  dispatch(context, enqueue, before);
+  if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
+}
+
+/** A failed run: retry with backoff while attempts remain, else fail for good (dead letter). */
+function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo): void {
+  job.lastError = error;
+  if (job.attempt <= context.settings.retries && context.stopReason === undefined) {
+    const delayMs = backoffDelay(context.settings.backoff, job.attempt, context.random);
+    context.retrying.set(job.seq, job);
+    context.counters.retried++;
+    enqueue.emit({ type: 'event.retrying', id: job.delivery.id, seq: job.seq, attempt: job.attempt, delayMs, error });
+    enqueue.raise({ type: 'retry.due', seq: job.seq }, { delay: delayMs, id: `retry-${job.seq}` });
+    dispatch(context, enqueue, context.queue.size);
+    return;
+  }
+  const deadLetter = context.stopReason === undefined;
+  if (deadLetter) {
+    context.counters.failed++;
+    context.counters.deadLettered++;
+    settle(enqueue, job, 'failed', { error, deadLetter: true });
+  } else {
+    context.counters.returned++;
+    settle(enqueue, job, 'returned', { error });
+  }
+  endJob(context, enqueue, job);
+}
+
+/**
+ * Routes events from the source to idle worker slots: a bounded queue with
+ * per-key order, backpressure by watermarks, queue and execution timeouts,
+ * retries with backoff, and one outcome for every event.
+ */
+export const supervisorMachine = setup({
+  types: {} as { context: SupervisorContext; events: SupervisorEvent; input: SupervisorInput; emitted: SupervisorEmitted },
+  actors: {
+    workerSlot: {} as typeof workerSlotMachine,
+    source: notProvided('source') as unknown as AnyActorLogic,
+  },
+  actions: {
+    spawnSlots: work(({ context, enqueue }) => {
+      for (let i = 0; i < context.settings.workers; i++) spawnSlot(context, enqueue);
+    }),
+    spawnSource: work(({ context, enqueue, self }) => {
+      // A fast source hands over batches small enough that a pause still lands before the queue is full.
+      const { queueSize, highWatermark } = context.settings;
+      const batchSize = Math.max(1, Math.min(64, queueSize - highWatermark));
+      enqueue.spawnChild('source', { id: 'source', input: { sink: self, batchSize } });
+    }),
+    admitEvents: work(({ context, event, enqueue }) => {
+      const deliveries = event.type === 'events.received' ? event.deliveries : [(event as EventReceived).delivery];
+      const before = context.queue.size;
+      for (const delivery of deliveries) admit(context, enqueue, delivery);
+      dispatch(context, enqueue, before);
+    }),
+    completeJob: work(({ context, event, enqueue }) => {
+      const { slotId, result } = event as SlotFinished;
+      const job = finishJob(context, enqueue, slotId);
+      if (!job) return;
+      context.counters.completed++;
+      settle(enqueue, job, 'completed', { result });
+      endJob(context, enqueue, job);
+    }),
+    failJob: work(({ context, event, enqueue }) => {
+      const { slotId, error } = event as SlotFailed;
+      const job = finishJob(context, enqueue, slotId);
+      if (job) failOrRetry(context, enqueue, job, error);
+    }),
+    timeOutJobs: work(({ context, enqueue }) => {
+      const cutoff = context.now() - context.settings.executionTimeoutMs;
+      const { byStart } = context;
+      for (;;) {
+        const job = byStart.peekFront();
+        if (!job) break;
+        if (job.startedAt === undefined) {
+          byStart.shift();
+          continue;
+        }
+        if (job.startedAt > cutoff) break;
+        byStart.shift();
+        timeOut(context, enqueue, job);
+      }
+      scheduleDeadline(context, enqueue);
+    }),
+    forgetSlot: work(({ context, event, enqueue }) => {
+      const { slotId } = event as SlotRetired;
+      context.abandoned--;
+      enqueue.stopChild(slotId);
+    }),
+    requeueJob: work(({ context, event, enqueue }) => {
+      const job = context.retrying.get((event as RetryDue).seq);
+      if (!job) return;
+      context.retrying.delete(job.seq);
+      job.attempt++;
+      const before = context.queue.size;
+      context.queue.requeue(job, context.now());
+      dispatch(context, enqueue, before);
+    }),
+    expireJobs: work(({ context, enqueue }) => {
+      const before = context.queue.size;
+      const error = expiredError(context.settings.queueTimeoutMs);
+      for (const job of context.queue.expire(context.now() - context.settings.queueTimeoutMs)) {
+        context.counters.expired++;
+        settle(enqueue, job, 'expired', { error });
+      }
+      signalCrossings(context, enqueue, before);
+      scheduleExpiry(context, enqueue);
+      if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
+    }),
+    markSourceEnded: work(({ context, enqueue }) => {
+      context.sourceEnded = true;
+      if (isSettled(context)) enqueue.raise({ type: 'work.drained' });
+    }),
+    beginStop: work(({ context, event, enqueue }) => {
+      if (context.stopReason === undefined) {
+        context.stopReason = event.type === 'source.failed' ? 'source failed' : 'requested';
+      }
+      if (event.type === 'source.failed') context.sourceError = event.error;
+      else enqueue.sendTo('source', sourceStop());
+      // Queued and retrying events go back to their source, not lost.
+      const before = context.queue.size;
+      for (const job of context.queue.drain()) {
+        context.counters.returned++;
+        settle(enqueue, job, 'returned', { error: shutdownError() });
+      }
+      for (const job of context.retrying.values()) {
+        enqueue.cancel(`retry-${job.seq}`);
+        context.counters.returned++;
+        settle(enqueue, job, 'returned', { error: job.lastError ?? shutdownError() });
+      }
+      context.retrying.clear();
+      signalCrossings(context, enqueue, before);
+      enqueue.cancel(EXPIRY);
+      if (isSettled(context)) enqueue.raise({ type: 'work.drained' });
+    }),
+    abortInFlight: work(({ context, enqueue }) => {
+      for (const [slotId, slot] of context.slots) {
+        if (!slot.job) continue;
+        enqueue.sendTo(slotId, slotAbort());
+        context.counters.returned++;
+        settle(enqueue, slot.job, 'returned', { error: shutdownError() });
+        slot.job.startedAt = undefined;
+        slot.job = undefined;
+        context.running--;
+        context.abandoned++;
+        context.slots.delete(slotId);
+      }
+    }),
+    markEnded: work(({ context }) => {
+      context.stopReason ??= 'ended';
+    }),
+    pauseSource: work(({ enqueue }) => enqueue.sendTo('source', sourcePause())),
+    resumeSource: work(({ enqueue }) => enqueue.sendTo('source', sourceResume())),
+  },
+  delays: {
+    shutdownTimeout: ({ context }) => context.settings.shutdownTimeoutMs,
+  },
+}).createMachine({
+  id: 'supervisor',
+  context: ({ input }) => ({
+    ...input,
+    queue: new DispatchQueue<JobRecord>(),
+    slots: new Map(),
+    idle: [],
+    running: 0,
+    byStart: new Denque<JobRecord>(),
+    deadlineArmed: false,
+    retrying: new Map(),
+    abandoned: 0,
+    nextSeq: 0,
+    nextSlot: 0,
+    counters: { received: 0, started: 0, completed: 0, failed: 0, expired: 0, rejected: 0, returned: 0, retried: 0, deadLettered: 0, timedOut: 0 },
+    sourceEnded: false,
+    stopReason: undefined,
+    sourceError: undefined,
+  }),
+  initial: 'running',
+  states: {
+    running: {
+      description: 'Taking events from the source and routing them to idle slots.',
+      entry: ['spawnSlots', 'spawnSource'],
+      on: {
+        'event.received': { actions: 'admitEvents' },
+        'events.received': { actions: 'admitEvents' },
+        'slot.finished': { actions: 'completeJob' },
+        'slot.failed': { actions: 'failJob' },
+        'slot.retired': { actions: 'forgetSlot' },
+        'execution.deadlineDue': { actions: 'timeOutJobs' },
+        'retry.due': { actions: 'requeueJob' },
+        'queue.expiryDue': { actions: 'expireJobs' },
+        'source.ended': { actions: 'markSourceEnded' },
+        'source.failed': { target: 'stopping', actions: 'beginStop' },
+        'runtime.stop': { target: 'stopping', actions: 'beginStop' },
+        'work.drained': { target: 'stopped', actions: 'markEnded' },
+      },
+      initial: 'flowing',
+      states: {
+        flowing: {
+          description: 'The queue is below its high watermark: the source delivers freely.',
+          on: { 'queue.filled': 'throttled' },
+        },
+        throttled: {
+          description: 'The queue passed its high watermark: the source is paused until the queue drains to the low one.',
+          entry: 'pauseSource',
+          exit: 'resumeSource',
+          on: { 'queue.drained': 'flowing' },
+        },
+      },
+    },
+    stopping: {
+      description: 'The source is stopping and waiting events were returned; in-flight work has the shutdown timeout to finish.',
+      on: {
+        'event.received': { actions: 'admitEvents' },
+        'events.received': { actions: 'admitEvents' },
+        'slot.finished': { actions: 'completeJob' },
+        'slot.failed': { actions: 'failJob' },
+        'slot.retired': { actions: 'forgetSlot' },
+        'execution.deadlineDue': { actions: 'timeOutJobs' },
+        'source.failed': { actions: 'beginStop' },
+        'work.drained': 'stopped',
+      },
+      after: { shutdownTimeout: { target: 'stopped', actions: 'abortInFlight' } },
+    },
+    stopped: {
+      description: 'Every event has its outcome.',
+      type: 'final',
+    },
+  },
+  output: ({ context }) => ({
+    reason: context.stopReason ?? 'requested',
+    counters: { ...context.counters },
+    sourceError: context.sourceError,
+  }),
+});
+
+function spawnSlot(context: SupervisorContext, enqueue: Enqueue): string {
+  const slotId = `slot-${context.nextSlot++}`;
+  enqueue.spawnChild('workerSlot', { id: slotId, input: { slotId } });
+  context.slots.set(slotId, { job: undefined });
+  context.idle.unshift(slotId);
+  return slotId;
+}
+
+export type SupervisorActorRef = ActorRefFrom<typeof supervisorMachine>;

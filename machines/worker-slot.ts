@@ -1,0 +1,93 @@
+import { assign, sendParent, setup } from 'xstate';
+import {
+  slotFailed,
+  slotFinished,
+  slotRetired,
+  type EventAssigned,
+  type Job,
+  type SlotAbort,
+  type WorkerDone,
+  type WorkerFailed,
+} from './events.js';
+import { notProvided } from './not-provided.js';
+
+export interface SlotInput {
+  slotId: string;
+}
+
+export interface SlotContext extends SlotInput {
+  /** The current (or, once idle, the last) job; read it only in `busy` or `abandoned`. */
+  job: Job | undefined;
+  /** Increases with every job, so a late result of an abandoned run is recognised. */
+  run: number;
+}
+
+export type SlotEvent = EventAssigned | SlotAbort | WorkerDone | WorkerFailed;
+
+/** What the runtime's `startWorker` / `abortWorker` actions receive. */
+export interface SlotActionArgs {
+  context: SlotContext;
+  self: { send(event: WorkerDone | WorkerFailed): void };
+}
+
+/**
+ * A worker slot runs one event at a time. Its `startWorker` action (given
+ * by the runtime) starts the worker and sends `worker.done` or
+ * `worker.failed` back to the slot, tagged with the run number.
+ *
+ * The supervisor keeps the execution deadlines (one timer for the oldest
+ * run, not one per event) and sends `slot.abort` past the execution timeout
+ * or at the end of the shutdown timeout: the run's AbortSignal fires and
+ * the slot waits in `abandoned` for the promise to settle (it may never),
+ * then retires. The supervisor has already put a fresh slot in its place.
+ */
+export const workerSlotMachine = setup({
+  types: {} as { context: SlotContext; events: SlotEvent; input: SlotInput },
+  actions: {
+    startWorker: notProvided('startWorker') as (args: SlotActionArgs) => void,
+    abortWorker: notProvided('abortWorker') as (args: SlotActionArgs) => void,
+    assignJob: assign(({ context, event }) => ({ job: (event as EventAssigned).job, run: context.run + 1 })),
+    reportFinished: sendParent(({ context, event }) => slotFinished(context.slotId, context.job!.seq, (event as WorkerDone).output)),
+    reportFailed: sendParent(({ context, event }) => slotFailed(context.slotId, context.job!.seq, (event as WorkerFailed).error)),
+    reportRetired: sendParent(({ context }) => slotRetired(context.slotId)),
+  },
+  guards: {
+    isCurrentRun: ({ context, event }) => (event as WorkerDone | WorkerFailed).run === context.run,
+  },
+}).createMachine({
+  id: 'worker-slot',
+  context: ({ input }) => ({ ...input, job: undefined, run: 0 }),
+  initial: 'idle',
+  states: {
+    idle: {
+      description: 'Waiting for the supervisor to assign an event.',
+      on: {
+        'event.assigned': { target: 'busy', actions: 'assignJob' },
+        // The run finished just as its deadline passed: nothing left to abort.
+        'slot.abort': { target: 'retired' },
+      },
+    },
+    busy: {
+      description: 'Running the worker on one event, with an AbortSignal.',
+      entry: 'startWorker',
+      on: {
+        'worker.done': { guard: 'isCurrentRun', target: 'idle', actions: 'reportFinished' },
+        'worker.failed': { guard: 'isCurrentRun', target: 'idle', actions: 'reportFailed' },
+        'slot.abort': { target: 'abandoned' },
+      },
+    },
+    abandoned: {
+      description: 'The run was aborted (execution timeout or shutdown); waiting for its promise to settle, which it may never do.',
+      entry: 'abortWorker',
+      on: {
+        'worker.done': { guard: 'isCurrentRun', target: 'retired' },
+        'worker.failed': { guard: 'isCurrentRun', target: 'retired' },
+      },
+    },
+    retired: {
+      description: 'The abandoned run settled; a replacement slot already took this one\'s place.',
+      type: 'final',
+      entry: 'reportRetired',
+    },
+  },
+});

@@ -1,0 +1,106 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { SupervisorSettings } from '../../machines/supervisor.js';
+import type { AppInfo, AppSections } from '../../actors/workers/worker.js';
+import { ConfigError } from '../errors.js';
+import { compileFlowSettings, compileLogSettings, type LogSettings } from './flow-settings.js';
+import { parseIni, type IniSection } from './ini-file.js';
+import { expandEnv, SectionReader, type RawValue } from './section-reader.js';
+
+/** A `[Source]` section as written, compiled once its type is known. */
+export interface RawSource {
+  type: string | undefined;
+  values: Map<string, RawValue>;
+  lines: Map<string, number>;
+}
+
+/** A Flow app's INI file, compiled and fully defaulted. */
+export interface AppConfig {
+  file: string;
+  app: AppInfo;
+  workerClass: string | undefined;
+  settings: SupervisorSettings;
+  source: RawSource;
+  log: LogSettings;
+  /** Every section the runtime does not own, for the worker's configure(). */
+  sections: AppSections;
+}
+
+/** Command-line overrides (`-n`, `-w`, `--log-level`). */
+export interface ConfigOverrides {
+  appName?: string;
+  workers?: number;
+  logLevel?: string;
+}
+
+const OWNED = new Set(['Flow', 'Source', 'Log']);
+
+/**
+ * Reads and compiles an app's INI file. Throws ConfigError naming the file,
+ * section, key, the value found and what was expected.
+ */
+export async function loadAppConfig(file: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
+  const absolute = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(absolute, 'utf8');
+  } catch (error) {
+    const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : (error as Error).message;
+    throw new ConfigError({ file }, `cannot be read: ${reason}; expected an app's INI file`, { cause: error });
+  }
+  return compileAppConfig(text, file, overrides, env);
+}
+
+/** Compiles INI text (see loadAppConfig). */
+export function compileAppConfig(text: string, file: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): AppConfig {
+  const document = parseIni(text, file);
+  const dir = path.dirname(path.resolve(file));
+  const read = (name: string, section: IniSection | undefined, extra: Record<string, RawValue> = {}) => {
+    const values = new Map<string, RawValue>();
+    const lines = new Map<string, number>();
+    for (const [key, entry] of section?.entries ?? []) {
+      values.set(key, expandEnv(entry.value, env, { file, section: name, key, line: entry.line }));
+      lines.set(key, entry.line);
+    }
+    for (const [key, value] of Object.entries(extra)) if (value !== undefined) values.set(key, value);
+    return { values, lines, reader: new SectionReader(values, { file, section: name, lines }) };
+  };
+
+  const sectionNames = [...document.sections.keys()];
+  if (!document.sections.has('Flow')) {
+    const near = sectionNames.find((name) => name.toLowerCase() === 'flow');
+    throw new ConfigError({ file, section: near ?? 'Flow' }, near ? `section names are case-sensitive; expected [Flow], found [${near}]` : 'is missing; expected a [Flow] section with at least class = ...');
+  }
+
+  const flow = read('Flow', document.sections.get('Flow'), { 'app name': overrides.appName, workers: overrides.workers });
+  const compiledFlow = compileFlowSettings(flow.reader);
+  flow.reader.finish();
+
+  const log = read('Log', document.sections.get('Log'), { level: overrides.logLevel });
+  const logSettings = compileLogSettings(log.reader);
+  log.reader.finish();
+
+  const source = read('Source', document.sections.get('Source'));
+  const type = source.values.get('type');
+
+  const sections: Record<string, Record<string, string>> = {};
+  for (const [name, section] of document.sections) {
+    if (OWNED.has(name)) continue;
+    sections[name] = Object.fromEntries(read(name, section).values) as Record<string, string>;
+  }
+
+  const appName = compiledFlow.appName ?? path.basename(file, path.extname(file));
+  return {
+    file,
+    app: {
+      name: appName,
+      dir,
+      stateDir: path.resolve(dir, compiledFlow.stateDir ?? path.join('.flowd', appName)),
+    },
+    workerClass: compiledFlow.workerClass,
+    settings: compiledFlow.settings,
+    source: { type: typeof type === 'string' && type !== '' ? type : undefined, values: source.values, lines: source.lines },
+    log: { ...logSettings, file: logSettings.file === undefined ? undefined : path.resolve(dir, logSettings.file) },
+    sections,
+  };
+}

@@ -1,0 +1,105 @@
+import { decode } from 'ini';
+import { ConfigError } from '../errors.js';
+
+/** One key's raw value and the line it was written on. */
+export interface IniEntry {
+  value: string;
+  line: number;
+}
+
+/** A section: its keys (lower-cased, as configparser does) in file order. */
+export interface IniSection {
+  name: string;
+  line: number;
+  entries: Map<string, IniEntry>;
+}
+
+/** A parsed INI file: sections by name, in file order. */
+export interface IniDocument {
+  file: string;
+  sections: Map<string, IniSection>;
+}
+
+/**
+ * Parses INI text with the meaning Python's configparser gives a Flow file:
+ * values are verbatim (no inline comments, no quote stripping, no booleans),
+ * whole lines starting with `#` or `;` are comments, indented lines continue
+ * the value above, `=` or `:` separates a key from its value, keys are
+ * case-insensitive, and a key or section written twice is an error.
+ *
+ * A pre-pass applies those rules line by line (so errors carry line numbers)
+ * and hands `ini` a normalised text in which every key and value is a JSON
+ * string; `ini` decodes that into sections, keys and verbatim values.
+ */
+export function parseIni(text: string, file: string): IniDocument {
+  const sections = new Map<string, IniSection>();
+  const encoded: string[] = [];
+  let current: IniSection | undefined;
+  let last: { key: string; rawLines: string[] } | undefined;
+
+  // Each value goes to `ini` as a JSON string, which it hands back verbatim.
+  const flushLast = (): void => {
+    if (!last) return;
+    encoded.push(`${JSON.stringify(last.key)} = ${JSON.stringify(last.rawLines.join('\n').trim())}`);
+    last = undefined;
+  };
+
+  const lines = text.split(/\r?\n/);
+  lines.forEach((raw, index) => {
+    const line = index + 1;
+    if (/^\s*[#;]/.test(raw)) return;
+    if (raw.trim() === '') {
+      // configparser keeps blank lines inside a continued value; a trailing one is trimmed.
+      if (last) last.rawLines.push('');
+      return;
+    }
+    if (/^\s/.test(raw) && last) {
+      last.rawLines.push(raw.trim());
+      return;
+    }
+    flushLast();
+    const header = /^\[(.*)\]\s*$/.exec(raw);
+    if (header) {
+      const name = header[1]!.trim();
+      if (name === '' || /[;#[\]]/.test(name)) {
+        throw new ConfigError({ file, line }, `section header "${raw.trim()}" is not valid: expected [Name] without ; # [ ]`);
+      }
+      const earlier = sections.get(name);
+      if (earlier) {
+        throw new ConfigError({ file, line, section: name }, `section is written twice (first on line ${earlier.line}); expected each section once`);
+      }
+      current = { name, line, entries: new Map() };
+      sections.set(name, current);
+      encoded.push(`[${name.replace(/\./g, '\\.')}]`);
+      return;
+    }
+    if (!current) {
+      throw new ConfigError({ file, line }, `"${raw.trim()}" comes before any [Section]; expected a section header first`);
+    }
+    const separator = raw.search(/[=:]/);
+    if (separator <= 0) {
+      throw new ConfigError({ file, line, section: current.name }, `"${raw.trim()}" is not a setting; expected "key = value"`);
+    }
+    const key = raw.slice(0, separator).trim().toLowerCase();
+    if (key === '') {
+      throw new ConfigError({ file, line, section: current.name }, `"${raw.trim()}" has no key; expected "key = value"`);
+    }
+    const duplicate = current.entries.get(key);
+    if (duplicate) {
+      throw new ConfigError({ file, line, section: current.name, key }, `key is written twice in this section (first on line ${duplicate.line}); expected it once`);
+    }
+    current.entries.set(key, { value: '', line });
+    last = { key, rawLines: [raw.slice(separator + 1).trim()] };
+  });
+  flushLast();
+
+  const decoded = decode(encoded.join('\n'), { bracketedArray: false }) as Record<string, Record<string, unknown>>;
+  for (const section of sections.values()) {
+    const values = decoded[section.name] ?? {};
+    for (const [key, entry] of section.entries) {
+      // `ini` turns "true", "false" and "null" into JSON values; String() restores the text.
+      entry.value = String(values[key] ?? '');
+    }
+  }
+  return { file, sections };
+}

@@ -1,0 +1,272 @@
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { createSourceLogic, type SourceDriver } from '../actors/sources/driver.js';
+import { createSlotLogic } from '../actors/workers/slot.js';
+import { toRunner, describeValue, type AppInfo, type AppSections, type Runner, type WorkerLike } from '../actors/workers/worker.js';
+import { runtimeStop, type Job } from '../machines/events.js';
+import { supervisorMachine, type SupervisorCounters, type SupervisorEmitted, type SupervisorSettings } from '../machines/supervisor.js';
+import { compileFlowSettings, toIniKeys } from './config/flow-settings.js';
+import { SectionReader } from './config/section-reader.js';
+import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from './errors.js';
+import { compileSource, type CompiledSource, type SourceSpec } from './sources.js';
+
+/** A timer clock: xstate's SimulatedClock fits. */
+export interface RuntimeClock {
+  now(): number;
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/** Options for `createRuntime`; durations take `'30s'`-style text or milliseconds. */
+export interface RuntimeOptions {
+  /** The worker: defineWorker({...}), a Flow-style class, or xstate actor logic. */
+  worker: WorkerLike;
+  /** `sources.interval({...})`, `sources.stdin({...})`, or your own SourceDriver. Default: the worker class's `static SOURCE`. */
+  source?: SourceSpec | SourceDriver;
+  /** @default 1 */
+  workers?: number;
+  /** @default 1000 */
+  queueSize?: number;
+  /** @default 80% of queueSize */
+  highWatermark?: number;
+  /** @default half the high watermark */
+  lowWatermark?: number;
+  /** @default '60s' */
+  queueTimeout?: string | number;
+  /** @default '60s' */
+  executionTimeout?: string | number;
+  /** @default '30s' */
+  shutdownTimeout?: string | number;
+  /** @default 0 */
+  retries?: number;
+  /** @default 'exponential' */
+  retryBackoff?: 'exponential' | 'fixed';
+  /** @default '1s' */
+  retryDelay?: string | number;
+  /** @default '60s' */
+  retryMaxDelay?: string | number;
+  /** A dotted path into the event, e.g. `headers.asset-id`. */
+  orderBy?: string;
+  /** @default { name: 'flowd', dir: process.cwd() } */
+  app?: Partial<AppInfo>;
+  /** The app's own sections, handed to configure(). */
+  config?: AppSections;
+  /** @default a silent pino logger */
+  logger?: Logger;
+  /** A clock for timers (xstate's SimulatedClock in tests) and its `now()`. */
+  clock?: RuntimeClock;
+  /** [0, 1), for retry jitter. @default Math.random */
+  random?: () => number;
+}
+
+/** How a run ended. */
+export interface RunSummary {
+  /** `ended`: the source's input was exhausted and every event finished; `requested`: stop(); `source failed`. */
+  reason: 'ended' | 'requested' | 'source failed';
+  counters: SupervisorCounters;
+  sourceError: ErrorInfo | undefined;
+}
+
+/** One slot as `snapshot()` shows it. */
+export interface SlotSnapshot {
+  id: string;
+  state: string;
+  event: string | undefined;
+  attempt: number | undefined;
+  runningForMs: number | undefined;
+}
+
+/** Every actor's state and counters. */
+export interface RuntimeSnapshot {
+  app: string;
+  state: string;
+  source: { type: string; state: string };
+  waiting: number;
+  running: number;
+  retrying: number;
+  abandoned: number;
+  counters: SupervisorCounters;
+  slots: SlotSnapshot[];
+}
+
+/** Outcome notifications: `event.completed`, `event.failed`, `event.expired`, `event.rejected`, `event.returned`, `event.retrying`, `slot.replaced`. */
+export type RuntimeEventType = SupervisorEmitted['type'];
+
+/** An embedded flowd runtime. */
+export interface Runtime {
+  /** Runs the worker's configure() once, then starts the source and the slots. */
+  start(): Promise<void>;
+  /** Stops the source, returns queued events, gives in-flight work the shutdown timeout; resolves when all have outcomes. */
+  stop(): Promise<RunSummary>;
+  /** Resolves when the run ends for any reason. */
+  readonly done: Promise<RunSummary>;
+  /** Every actor's state and counters, now. */
+  snapshot(): RuntimeSnapshot;
+  /** Subscribes to outcomes; returns the unsubscribe function. */
+  on<T extends RuntimeEventType>(type: T, listener: (event: Extract<SupervisorEmitted, { type: T }>) => void): () => void;
+  /** The supervisor actor (for inspection), once started. */
+  readonly actor: Actor<typeof supervisorMachine> | undefined;
+}
+
+/** Everything the runtime needs, compiled (the CLI builds this from an INI file). */
+export interface RuntimeParts {
+  runner: Runner;
+  source: CompiledSource | SourceDriver;
+  settings: SupervisorSettings;
+  app: AppInfo;
+  config: AppSections;
+  logger: Logger;
+  clock?: RuntimeClock | undefined;
+  random?: (() => number) | undefined;
+}
+
+/**
+ * Creates a runtime to embed in a service.
+ * @example
+ * const runtime = createRuntime({ worker, source: sources.interval({ interval: '10s' }), workers: 4 });
+ * await runtime.start();
+ * // ...
+ * await runtime.stop();
+ */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const { worker, source, app, config, logger, clock, random, ...flow } = options;
+  const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
+  const { settings } = compileFlowSettings(reader);
+  reader.finish();
+  const runner = toRunner(worker, 'worker');
+  if (!runner) throw new WorkerLoadError(`createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`);
+  const name = app?.name ?? 'flowd';
+  const dir = app?.dir ?? process.cwd();
+  return buildRuntime({
+    runner,
+    source: resolveSource(source ?? runner.source, runner.name),
+    settings,
+    app: { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) },
+    config: config ?? {},
+    logger: logger ?? pino({ level: 'silent' }),
+    clock,
+    random,
+  });
+}
+
+function isDriver(value: unknown): value is SourceDriver {
+  return !!value && typeof (value as SourceDriver).start === 'function';
+}
+
+/** A source from code or `static SOURCE`: a driver, a spec, a type name or `{ type, ...options }`. */
+export function resolveSource(source: unknown, workerName: string): CompiledSource | SourceDriver {
+  if (isDriver(source)) return source;
+  if (typeof source === 'string') return compileSource(source, new Map(), { section: `${workerName}.SOURCE` });
+  if (source && typeof source === 'object' && typeof (source as SourceSpec).type === 'string') {
+    const spec = source as SourceSpec & Record<string, unknown>;
+    const values = spec.options ? new Map(Object.entries(spec.options)) : toIniKeys(Object.fromEntries(Object.entries(spec).filter(([k]) => k !== 'type')));
+    return compileSource(spec.type, values, { section: `${workerName} source` });
+  }
+  throw new ConfigError({ section: 'Source' }, `no source for worker "${workerName}": set [Source] type (interval, stdin, ...), a static SOURCE on the class, or createRuntime({ source })`);
+}
+
+/** Builds a runtime from compiled parts. */
+export function buildRuntime(parts: RuntimeParts): Runtime {
+  const { runner, settings, app, config, logger } = parts;
+  const driver = isDriver(parts.source) ? parts.source : parts.source.create();
+  const sourceType = driver.type;
+  const now = parts.clock ? () => parts.clock!.now() : () => Date.now();
+  let actor: Actor<typeof supervisorMachine> | undefined;
+  let resolveDone!: (summary: RunSummary) => void;
+  let rejectDone!: (error: unknown) => void;
+  const done = new Promise<RunSummary>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  const pending: Array<[RuntimeEventType, (event: never) => void]> = [];
+
+  const machine = supervisorMachine.provide({
+    actors: {
+      workerSlot: createSlotLogic({ runner, log: logger, app, config }),
+      source: createSourceLogic(driver),
+    },
+  });
+
+  const logOutcomes = (supervisor: Actor<typeof supervisorMachine>) => {
+    supervisor.on('event.failed', (e) => logger.error({ event: e.id, attempts: e.attempts, error: e.error, payload: e.payload, meta: e.meta }, `event ${e.id} failed after ${e.attempts} attempt(s) and was dead-lettered: ${e.error.message}`));
+    supervisor.on('event.expired', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} expired in the queue`));
+    supervisor.on('event.rejected', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} was rejected: ${e.error.message}`));
+    supervisor.on('event.returned', (e) => logger.info({ event: e.id }, `event ${e.id} was returned to its source on shutdown`));
+    supervisor.on('event.retrying', (e) => logger.warn({ event: e.id, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `event ${e.id} failed (attempt ${e.attempt}): ${e.error.message}; retrying in ${e.delayMs}ms`));
+    supervisor.on('slot.replaced', (e) => logger.warn({ slot: e.slotId, replacement: e.replacement }, `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`));
+    if (logger.isLevelEnabled('debug')) supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
+  };
+
+  const runtime: Runtime = {
+    get actor() {
+      return actor;
+    },
+    done,
+    async start() {
+      if (actor) throw new Error('the runtime was already started');
+      try {
+        await runner.configure({ log: logger, app, config });
+      } catch (error) {
+        throw new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      }
+      const supervisor = createActor(machine, {
+        input: { settings, now, random: parts.random ?? Math.random },
+        ...(parts.clock ? { clock: parts.clock as never } : {}),
+      });
+      actor = supervisor;
+      logOutcomes(supervisor);
+      for (const [type, listener] of pending.splice(0)) supervisor.on(type, listener as never);
+      supervisor.subscribe({
+        complete: () => {
+          const output = supervisor.getSnapshot().output as RunSummary;
+          logger.info({ counters: output.counters, reason: output.reason }, `${app.name} stopped (${output.reason})`);
+          resolveDone(output);
+        },
+        error: (error) => rejectDone(error),
+      });
+      supervisor.start();
+      logger.info({ workers: settings.workers, source: sourceType }, `${app.name} started: ${settings.workers} worker(s), source ${sourceType}`);
+    },
+    async stop() {
+      if (!actor) throw new Error('the runtime was not started');
+      actor.send(runtimeStop());
+      return done;
+    },
+    on(type, listener) {
+      if (actor) return actor.on(type, listener as never).unsubscribe;
+      const entry: [RuntimeEventType, (event: never) => void] = [type, listener as never];
+      pending.push(entry);
+      return () => {
+        const index = pending.indexOf(entry);
+        if (index >= 0) pending.splice(index, 1);
+      };
+    },
+    snapshot() {
+      const snap = actor?.getSnapshot();
+      const context = snap?.context;
+      const children = (snap?.children ?? {}) as Record<string, AnyActorRef | undefined>;
+      const slots: SlotSnapshot[] = [];
+      for (const [id, child] of Object.entries(children)) {
+        if (!id.startsWith('slot-') || !child) continue;
+        const slot = child.getSnapshot() as { value: string; context: { job: Job | undefined } };
+        const job = slot.context.job;
+        slots.push({ id, state: slot.value, event: job?.delivery.id, attempt: job?.attempt, runningForMs: job ? now() - job.startedAt : undefined });
+      }
+      const sourceRef = children.source;
+      const sourceValue = sourceRef?.getSnapshot().value as string | Record<string, string> | undefined;
+      return {
+        app: app.name,
+        state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0]!,
+        source: { type: sourceType, state: sourceValue === undefined ? (snap ? 'stopped' : 'created') : typeof sourceValue === 'string' ? sourceValue : Object.values(sourceValue)[0]! },
+        waiting: context?.queue.size ?? 0,
+        running: context?.running ?? 0,
+        retrying: context?.retrying.size ?? 0,
+        abandoned: context?.abandoned ?? 0,
+        counters: { ...(context?.counters ?? { received: 0, started: 0, completed: 0, failed: 0, expired: 0, rejected: 0, returned: 0, retried: 0, deadLettered: 0, timedOut: 0 }) },
+        slots,
+      };
+    },
+  };
+  return runtime;
+}
