@@ -11,9 +11,12 @@ export interface QueueEntry {
   enqueuedAt: number;
   /**
    * `ready` (may start now), `blocked` (behind an earlier entry of its key)
-   * or `gone` (started, expired or drained; skipped lazily).
+   * or `gone` (started, expired or drained).
    */
   state: 'ready' | 'blocked' | 'gone';
+  /** Links in the arrival list (owned by the queue). */
+  older?: QueueEntry | undefined;
+  newer?: QueueEntry | undefined;
 }
 
 /** A key that is held: one entry of it is ready, running or awaiting a retry; the rest wait here. */
@@ -26,14 +29,22 @@ interface KeyLane {
  * keys, at most one entry per key is ready or running at a time and the
  * others wait behind it in arrival order, while other keys go on.
  *
+ * Waiting entries are linked in arrival order (so expiry looks only at the
+ * oldest, and taking one unlinks it in O(1)); the ready ones are also in a
+ * heap by sequence number (so a retried event goes ahead of later ones).
+ * Memory is proportional to the entries waiting, never to the events seen.
+ *
  * A plain data structure with no I/O and no clock of its own: the
  * supervisor machine owns one in its context and mutates it only in its
- * actions, which keeps a million-event flood at O(log n) per event instead
- * of copying an array per transition.
+ * actions, which keeps a flood at O(log n) per event instead of copying an
+ * array per transition.
  */
 export class DispatchQueue<E extends QueueEntry = QueueEntry> {
-  private readonly ready = new TinyQueue<E>([], (a, b) => a.seq - b.seq);
-  private readonly byArrival = new Denque<E>();
+  private ready = new TinyQueue<E>([], (a, b) => a.seq - b.seq);
+  /** Ready entries that left the heap's view without being popped (expired). */
+  private readyGone = 0;
+  private oldestEntry: E | undefined;
+  private newestEntry: E | undefined;
   private readonly lanes = new Map<string, KeyLane>();
   private live = 0;
 
@@ -44,8 +55,7 @@ export class DispatchQueue<E extends QueueEntry = QueueEntry> {
 
   /** Adds a newly arrived entry. */
   push(entry: E): void {
-    this.live++;
-    this.byArrival.push(entry);
+    this.link(entry);
     if (entry.key !== undefined) {
       const lane = this.lanes.get(entry.key);
       if (lane) {
@@ -64,10 +74,9 @@ export class DispatchQueue<E extends QueueEntry = QueueEntry> {
    * ready at once, ahead of everything that arrived after it.
    */
   requeue(entry: E, now: number): void {
-    entry.state = 'ready';
     entry.enqueuedAt = now;
-    this.live++;
-    this.byArrival.push(entry);
+    entry.state = 'ready';
+    this.link(entry);
     this.ready.push(entry);
   }
 
@@ -75,9 +84,12 @@ export class DispatchQueue<E extends QueueEntry = QueueEntry> {
   take(): E | undefined {
     while (this.ready.length > 0) {
       const entry = this.ready.pop()!;
-      if (entry.state === 'gone') continue;
+      if (entry.state === 'gone') {
+        this.readyGone--;
+        continue;
+      }
+      this.unlink(entry);
       entry.state = 'gone';
-      this.live--;
       return entry;
     }
     return undefined;
@@ -101,51 +113,65 @@ export class DispatchQueue<E extends QueueEntry = QueueEntry> {
   /** Removes and returns every waiting entry that entered at or before `cutoff`, oldest first. */
   expire(cutoff: number): E[] {
     const expired: E[] = [];
-    for (;;) {
-      const head = this.byArrival.peekFront();
-      if (head === undefined) break;
-      if (head.state === 'gone') {
-        this.byArrival.shift();
-        continue;
+    while (this.oldestEntry && this.oldestEntry.enqueuedAt <= cutoff) {
+      const entry = this.oldestEntry;
+      const held = entry.state === 'ready';
+      this.unlink(entry);
+      entry.state = 'gone';
+      if (held) {
+        this.readyGone++;
+        this.release(entry.key);
       }
-      if (head.enqueuedAt > cutoff) break;
-      this.byArrival.shift();
-      this.remove(head);
-      expired.push(head);
+      expired.push(entry);
     }
+    this.compactReady();
     return expired;
   }
 
   /** When the oldest waiting entry entered, or undefined when none waits. */
   oldest(): number | undefined {
-    for (;;) {
-      const head = this.byArrival.peekFront();
-      if (head === undefined) return undefined;
-      if (head.state !== 'gone') return head.enqueuedAt;
-      this.byArrival.shift();
-    }
+    return this.oldestEntry?.enqueuedAt;
   }
 
   /** Removes and returns every waiting entry, oldest first (shutdown). */
   drain(): E[] {
     const drained: E[] = [];
-    while (this.byArrival.length > 0) {
-      const entry = this.byArrival.shift()!;
-      if (entry.state === 'gone') continue;
+    while (this.oldestEntry) {
+      const entry = this.oldestEntry;
+      this.unlink(entry);
       entry.state = 'gone';
       drained.push(entry);
     }
-    this.live = 0;
     this.lanes.clear();
-    while (this.ready.length > 0) this.ready.pop();
+    this.ready = new TinyQueue<E>([], (a, b) => a.seq - b.seq);
+    this.readyGone = 0;
     return drained;
   }
 
-  private remove(entry: E): void {
-    // A ready entry holds its key: letting it go frees the key for the next one.
-    const held = entry.state === 'ready';
-    entry.state = 'gone';
+  private link(entry: E): void {
+    entry.older = this.newestEntry;
+    entry.newer = undefined;
+    if (this.newestEntry) this.newestEntry.newer = entry;
+    else this.oldestEntry = entry;
+    this.newestEntry = entry;
+    this.live++;
+  }
+
+  private unlink(entry: E): void {
+    const { older, newer } = entry;
+    if (older) older.newer = newer;
+    else this.oldestEntry = newer as E | undefined;
+    if (newer) newer.older = older;
+    else this.newestEntry = older as E | undefined;
+    entry.older = entry.newer = undefined;
     this.live--;
-    if (held) this.release(entry.key);
+  }
+
+  /** Expired entries linger in the heap until popped; rebuild it when they outnumber the live ones. */
+  private compactReady(): void {
+    if (this.readyGone < 64 || this.readyGone * 2 < this.ready.length) return;
+    const live = this.ready.data.filter((entry) => entry.state === 'ready');
+    this.ready = new TinyQueue<E>(live, (a, b) => a.seq - b.seq);
+    this.readyGone = 0;
   }
 }

@@ -1,6 +1,5 @@
 import { enqueueActions, setup, type ActorRefFrom, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
-import Denque from 'denque';
 import { DispatchQueue, type QueueEntry } from './dispatch-queue.js';
 import {
   eventAssigned,
@@ -86,9 +85,7 @@ export interface SupervisorContext extends SupervisorInput {
   slots: Map<string, { job: JobRecord | undefined }>;
   idle: string[];
   running: number;
-  /** Running jobs by start time (finished ones are skipped lazily): the head has the nearest deadline. */
-  byStart: Denque<JobRecord>;
-  /** Whether the execution-deadline timer is armed. */
+  /** Whether the execution-deadline timer is armed (it is whenever a job runs). */
   deadlineArmed: boolean;
   retrying: Map<number, JobRecord>;
   /** Slots whose run timed out or was abandoned and has not settled yet. */
@@ -204,7 +201,6 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
     job.startedAt = startedAt;
     context.running++;
     context.counters.started++;
-    context.byStart.push(job);
     // The record itself is the job: slots read it and never change it.
     enqueue.sendTo(slotId, eventAssigned(job as JobRecord & { startedAt: number }));
   }
@@ -214,14 +210,20 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
 
 const DEADLINE = 'execution-deadline';
 
-/** Arms the one execution-deadline timer for the oldest running job, if any. */
+/**
+ * Arms the one execution-deadline timer for the oldest running job, if any.
+ * It is armed only when it is not, so a finished job leaves it to fire
+ * early and re-arm: one timer a timeout period, not one per event.
+ */
 function scheduleDeadline(context: SupervisorContext, enqueue: Enqueue): void {
-  const { byStart } = context;
-  while (byStart.length > 0 && byStart.peekFront()!.startedAt === undefined) byStart.shift();
-  const oldest = byStart.peekFront();
+  let oldest: number | undefined;
+  for (const slot of context.slots.values()) {
+    const startedAt = slot.job?.startedAt;
+    if (startedAt !== undefined && (oldest === undefined || startedAt < oldest)) oldest = startedAt;
+  }
   context.deadlineArmed = oldest !== undefined;
-  if (!oldest) return;
-  const delay = Math.max(0, oldest.startedAt! + context.settings.executionTimeoutMs - context.now());
+  if (oldest === undefined) return;
+  const delay = Math.max(0, oldest + context.settings.executionTimeoutMs - context.now());
   enqueue.raise({ type: 'execution.deadlineDue' }, { delay, id: DEADLINE });
 }
 
@@ -354,18 +356,8 @@ export const supervisorMachine = setup({
     }),
     timeOutJobs: work(({ context, enqueue }) => {
       const cutoff = context.now() - context.settings.executionTimeoutMs;
-      const { byStart } = context;
-      for (;;) {
-        const job = byStart.peekFront();
-        if (!job) break;
-        if (job.startedAt === undefined) {
-          byStart.shift();
-          continue;
-        }
-        if (job.startedAt > cutoff) break;
-        byStart.shift();
-        timeOut(context, enqueue, job);
-      }
+      const late = [...context.slots.values()].filter((slot) => slot.job?.startedAt !== undefined && slot.job.startedAt <= cutoff);
+      for (const slot of late) timeOut(context, enqueue, slot.job!);
       scheduleDeadline(context, enqueue);
     }),
     forgetSlot: work(({ context, event, enqueue }) => {
@@ -449,7 +441,6 @@ export const supervisorMachine = setup({
     slots: new Map(),
     idle: [],
     running: 0,
-    byStart: new Denque<JobRecord>(),
     deadlineArmed: false,
     retrying: new Map(),
     abandoned: 0,
@@ -460,48 +451,44 @@ export const supervisorMachine = setup({
     stopReason: undefined,
     sourceError: undefined,
   }),
-  initial: 'running',
+  // Events handled the same way while running and while stopping live on the
+  // root, so a hot transition touches as few state nodes as possible.
+  on: {
+    'event.received': { actions: 'admitEvents' },
+    'events.received': { actions: 'admitEvents' },
+    'slot.finished': { actions: 'completeJob' },
+    'slot.failed': { actions: 'failJob' },
+    'slot.retired': { actions: 'forgetSlot' },
+    'execution.deadlineDue': { actions: 'timeOutJobs' },
+    'retry.due': { actions: 'requeueJob' },
+    'queue.expiryDue': { actions: 'expireJobs' },
+    'source.ended': { actions: 'markSourceEnded' },
+  },
+  entry: ['spawnSlots', 'spawnSource'],
+  initial: 'flowing',
   states: {
-    running: {
-      description: 'Taking events from the source and routing them to idle slots.',
-      entry: ['spawnSlots', 'spawnSource'],
+    flowing: {
+      description: 'Taking events from the source and routing them to idle slots; the queue is below its high watermark.',
       on: {
-        'event.received': { actions: 'admitEvents' },
-        'events.received': { actions: 'admitEvents' },
-        'slot.finished': { actions: 'completeJob' },
-        'slot.failed': { actions: 'failJob' },
-        'slot.retired': { actions: 'forgetSlot' },
-        'execution.deadlineDue': { actions: 'timeOutJobs' },
-        'retry.due': { actions: 'requeueJob' },
-        'queue.expiryDue': { actions: 'expireJobs' },
-        'source.ended': { actions: 'markSourceEnded' },
+        'queue.filled': 'throttled',
         'source.failed': { target: 'stopping', actions: 'beginStop' },
         'runtime.stop': { target: 'stopping', actions: 'beginStop' },
         'work.drained': { target: 'stopped', actions: 'markEnded' },
       },
-      initial: 'flowing',
-      states: {
-        flowing: {
-          description: 'The queue is below its high watermark: the source delivers freely.',
-          on: { 'queue.filled': 'throttled' },
-        },
-        throttled: {
-          description: 'The queue passed its high watermark: the source is paused until the queue drains to the low one.',
-          entry: 'pauseSource',
-          exit: 'resumeSource',
-          on: { 'queue.drained': 'flowing' },
-        },
+    },
+    throttled: {
+      description: 'The queue passed its high watermark: the source is paused until the queue drains to the low one.',
+      entry: 'pauseSource',
+      on: {
+        'queue.drained': { target: 'flowing', actions: 'resumeSource' },
+        'source.failed': { target: 'stopping', actions: 'beginStop' },
+        'runtime.stop': { target: 'stopping', actions: 'beginStop' },
+        'work.drained': { target: 'stopped', actions: 'markEnded' },
       },
     },
     stopping: {
       description: 'The source is stopping and waiting events were returned; in-flight work has the shutdown timeout to finish.',
       on: {
-        'event.received': { actions: 'admitEvents' },
-        'events.received': { actions: 'admitEvents' },
-        'slot.finished': { actions: 'completeJob' },
-        'slot.failed': { actions: 'failJob' },
-        'slot.retired': { actions: 'forgetSlot' },
-        'execution.deadlineDue': { actions: 'timeOutJobs' },
         'source.failed': { actions: 'beginStop' },
         'work.drained': 'stopped',
       },

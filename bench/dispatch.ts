@@ -1,0 +1,126 @@
+/**
+ * npm run bench:dispatch
+ *
+ * 1. Throughput: N no-op events (default 1,000,000) through 8 slots, for
+ *    (a) the flowd runtime, (b) a plain promise pool of 8 with no actors,
+ *    (c) the naive actor design (a fromPromise child per event), all in this
+ *    process, several rounds each; prints the median events/s and ratios.
+ * 2. Memory: in a fresh child process, a source far faster than the workers
+ *    floods N events; prints the peak RSS.
+ *
+ * BENCH_EVENTS and BENCH_ROUNDS override the defaults.
+ */
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { defineWorker } from '../actors/workers/worker.js';
+import { supervisorMachine } from '../machines/supervisor.js';
+import { createRuntime } from '../src/runtime.js';
+import { floodSource } from './flood-source.js';
+import { naiveSlotLogic } from './naive-slot.js';
+import { createActor } from 'xstate';
+import { createSourceLogic } from '../actors/sources/driver.js';
+import { compileFlowSettings } from '../src/config/flow-settings.js';
+import { SectionReader } from '../src/config/section-reader.js';
+
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const SLOTS = 8;
+const noop = async (): Promise<void> => {};
+
+async function flowd(count: number): Promise<number> {
+  const runtime = createRuntime({ worker: defineWorker({ start: noop }), source: floodSource(count), workers: SLOTS });
+  const started = performance.now();
+  await runtime.start();
+  const summary = await runtime.done;
+  if (summary.counters.completed !== count) throw new Error(`flowd completed ${summary.counters.completed} of ${count}`);
+  return performance.now() - started;
+}
+
+async function promisePool(count: number): Promise<number> {
+  const started = performance.now();
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < count) {
+      next++;
+      await noop();
+    }
+  };
+  await Promise.all(Array.from({ length: SLOTS }, lane));
+  return performance.now() - started;
+}
+
+async function naive(count: number): Promise<number> {
+  const settings = compileFlowSettings(new SectionReader(new Map([['workers', SLOTS]]), { section: 'bench' })).settings;
+  const machine = supervisorMachine.provide({
+    actors: { workerSlot: naiveSlotLogic(noop) as never, source: createSourceLogic(floodSource(count)) },
+  });
+  const actor = createActor(machine, { input: { settings, now: Date.now, random: Math.random } });
+  const started = performance.now();
+  const finished = new Promise<void>((resolve, reject) => actor.subscribe({ complete: resolve, error: reject }));
+  actor.start();
+  await finished;
+  const output = actor.getSnapshot().output as { counters: { completed: number } };
+  if (output.counters.completed !== count) throw new Error(`naive completed ${output.counters.completed} of ${count}`);
+  return performance.now() - started;
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const rate = (ms: number): number => Math.round(EVENTS / (ms / 1000));
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+async function throughput(): Promise<void> {
+  console.log(`dispatch: ${fmt(EVENTS)} no-op events, ${SLOTS} slots, ${ROUNDS} rounds, node ${process.version}`);
+  const designs: Array<[string, (n: number) => Promise<number>]> = [
+    ['flowd runtime', flowd],
+    ['promise pool (no actors)', promisePool],
+    ['naive actors (fromPromise per event)', naive],
+  ];
+  await flowd(Math.min(EVENTS, 50_000)); // warm-up
+  const rates = new Map<string, number>();
+  for (const [name, run] of designs) {
+    const runs: number[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      globalThis.gc?.();
+      runs.push(rate(await run(EVENTS)));
+    }
+    rates.set(name, median(runs));
+    console.log(`  ${name.padEnd(40)} ${fmt(median(runs)).padStart(10)} events/s   (rounds: ${runs.map(fmt).join(', ')})`);
+  }
+  const flowdRate = rates.get('flowd runtime')!;
+  console.log(`  ratio flowd / naive actors:  ${(flowdRate / rates.get('naive actors (fromPromise per event)')!).toFixed(2)}x   (target >= 2.5x)`);
+  const poolRate = rates.get('promise pool (no actors)')!;
+  const costUs = (1 / flowdRate - 1 / poolRate) * 1e6;
+  console.log(`  ratio flowd / promise pool:  ${(flowdRate / poolRate).toFixed(4)}x   (the actor layer costs ${costUs.toFixed(1)} µs per event)`);
+  console.log(`  target: >= 50,000 events/s on ${SLOTS} slots: ${flowdRate >= 50_000 ? 'met' : 'NOT met'}`);
+}
+
+/** Runs in a fresh process so the peak RSS is the flood's alone. */
+async function flood(): Promise<void> {
+  // Workers that yield a turn each (slower than the no-op), against a source with no limit but backpressure.
+  const source = floodSource(EVENTS);
+  const worker = defineWorker({ start: () => new Promise<void>((resolve) => setImmediate(resolve)) });
+  const runtime = createRuntime({ worker, source, workers: SLOTS });
+  let peakQueue = 0;
+  runtime.on('event.completed', () => {
+    const waiting = runtime.actor!.getSnapshot().context.queue.size;
+    if (waiting > peakQueue) peakQueue = waiting;
+  });
+  const started = performance.now();
+  await runtime.start();
+  const summary = await runtime.done;
+  const ms = performance.now() - started;
+  console.log(JSON.stringify({ completed: summary.counters.completed, rejected: summary.counters.rejected, ms, peakQueue, maxRssKb: process.resourceUsage().maxRSS }));
+}
+
+if (process.argv.includes('--flood')) {
+  await flood();
+} else {
+  await throughput();
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--flood'], { encoding: 'utf8', env: process.env });
+  if (child.status !== 0) throw new Error(`flood run failed: ${child.stderr}`);
+  const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as { completed: number; rejected: number; ms: number; peakQueue: number; maxRssKb: number };
+  const mb = result.maxRssKb / 1024;
+  console.log(`flood: ${fmt(result.completed)} events from a source with no limit but backpressure, ${SLOTS} slots yielding a turn each`);
+  console.log(`  ${fmt(Math.round(result.completed / (result.ms / 1000)))} events/s, queue peak ${result.peakQueue}, rejected ${result.rejected}`);
+  console.log(`  peak RSS ${mb.toFixed(0)} MB   (target < 200 MB: ${mb < 200 ? 'met' : 'NOT met'})`);
+}
