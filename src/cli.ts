@@ -1,0 +1,187 @@
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import type { Logger } from 'pino';
+import type { Runner } from '../actors/workers/worker.js';
+import { loadAppConfig, type AppConfig } from './config/app-config.js';
+import { formatDuration } from './config/duration.js';
+import { toIniKeys } from './config/flow-settings.js';
+import { ConfigError, FlowdError, UsageError } from './errors.js';
+import { createLogger } from './logger.js';
+import { buildRuntime, type RunSummary } from './runtime.js';
+import { compileSource, type CompiledSource } from './sources.js';
+import { loadWorker } from './worker-loader.js';
+
+const USAGE = `Usage:
+  flowd run <app.ini> [-n name] [-w workers] [--log-level level]
+  flowd check <app.ini>
+  flowd --help | --version
+
+Commands:
+  run     Run the app: its source feeds events to its workers until stopped
+          (SIGTERM / SIGINT) or, for stdin, until every event has an outcome.
+  check   Validate the INI file, load the worker class, print a summary.
+
+Options:
+  -n, --name <name>        app name (overrides [Flow] app name)
+  -w, --workers <n>        worker slots (overrides [Flow] workers)
+      --log-level <level>  trace, debug, info, warn, error, fatal or silent
+  -h, --help               show this help
+  -v, --version            show the version
+
+Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.`;
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+interface Invocation {
+  command: 'run' | 'check' | 'help' | 'version';
+  file: string | undefined;
+  name: string | undefined;
+  workers: number | undefined;
+  logLevel: string | undefined;
+}
+
+function parse(argv: string[]): Invocation {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        name: { type: 'string', short: 'n' },
+        workers: { type: 'string', short: 'w' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean', short: 'v' },
+      },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { command: 'help', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
+  if (values.version) return { command: 'version', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
+  const [command, file, ...rest] = positionals;
+  if (command === undefined) throw new UsageError('no command given; expected run or check');
+  if (command !== 'run' && command !== 'check') throw new UsageError(`unknown command "${command}"; expected run or check`);
+  if (file === undefined) throw new UsageError(`${command} needs an app's INI file: flowd ${command} app.ini`);
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  let workers: number | undefined;
+  if (values.workers !== undefined) {
+    workers = Number(values.workers);
+    if (!/^\d+$/.test(values.workers) || workers < 1) throw new UsageError(`--workers: found "${values.workers}"; expected a whole number of at least 1`);
+  }
+  return { command, file, name: values.name, workers, logLevel: values['log-level'] };
+}
+
+/** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
+function sourceFor(config: AppConfig, runner: Runner): CompiledSource {
+  const where = { file: config.file, section: 'Source', lines: config.source.lines };
+  if (config.source.type) return compileSource(config.source.type, config.source.values, where);
+  const fromClass = runner.source;
+  if (fromClass === undefined) {
+    throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and worker "${runner.name}" has no static SOURCE; expected type = interval or stdin`);
+  }
+  const spec = typeof fromClass === 'string' ? { type: fromClass } : fromClass;
+  const { type, ...options } = spec;
+  const values = new Map([...toIniKeys(options), ...config.source.values]);
+  return compileSource(type, values, where);
+}
+
+async function prepare(invocation: Invocation) {
+  const config = await loadAppConfig(invocation.file!, {
+    ...(invocation.name !== undefined ? { appName: invocation.name } : {}),
+    ...(invocation.workers !== undefined ? { workers: invocation.workers } : {}),
+    ...(invocation.logLevel !== undefined ? { logLevel: invocation.logLevel } : {}),
+  });
+  if (!config.workerClass) {
+    throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker');
+  }
+  const runner = await loadWorker(config.workerClass, config.app.dir);
+  const source = sourceFor(config, runner);
+  return { config, runner, source };
+}
+
+function summaryLine(config: AppConfig, runner: Runner, source: CompiledSource): string {
+  const s = config.settings;
+  return `${config.app.name}: ok: worker ${runner.name} (${config.workerClass}), source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}`;
+}
+
+function exitCodeFor(summary: RunSummary): number {
+  if (summary.reason === 'source failed') return EXIT.failure;
+  if (summary.reason === 'requested') return EXIT.ok;
+  const { failed, expired, rejected, returned } = summary.counters;
+  return failed + expired + rejected + returned === 0 ? EXIT.ok : EXIT.failure;
+}
+
+async function run(invocation: Invocation, stderr: (line: string) => void): Promise<number> {
+  const { config, runner, source } = await prepare(invocation);
+  const logger: Logger = createLogger(config.log, config.app.name);
+  const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger });
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without waiting for in-flight work`);
+      process.exit(EXIT.failure);
+    }
+    stopping = true;
+    logger.info(`${signal}: stopping (in-flight work has ${formatDuration(config.settings.shutdownTimeoutMs)} to finish)`);
+    void runtime.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  try {
+    await runtime.start();
+  } catch (error) {
+    logger.fatal({ err: error }, (error as Error).message);
+    stderr(`flowd: ${(error as Error).message}`);
+    return EXIT.failure;
+  }
+  const summary = await runtime.done;
+  if (summary.reason === 'source failed') stderr(`flowd: source ${source.type} failed: ${summary.sourceError?.message ?? 'unknown error'}`);
+  return exitCodeFor(summary);
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/**
+ * Runs the flowd command line and returns the exit code.
+ * Usage and configuration errors exit 2, runtime failures 1.
+ */
+export async function main(argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void } = {
+  stdout: (line) => process.stdout.write(`${line}\n`),
+  stderr: (line) => process.stderr.write(`${line}\n`),
+}): Promise<number> {
+  try {
+    const invocation = parse(argv);
+    switch (invocation.command) {
+      case 'help':
+        io.stdout(USAGE);
+        return EXIT.ok;
+      case 'version':
+        io.stdout(version());
+        return EXIT.ok;
+      case 'check': {
+        const { config, runner, source } = await prepare(invocation);
+        io.stdout(summaryLine(config, runner, source));
+        return EXIT.ok;
+      }
+      case 'run':
+        return await run(invocation, io.stderr);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr(`flowd: ${error.message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    if (error instanceof FlowdError && (error.code === 'ERR_CONFIG' || error.code === 'ERR_WORKER_LOAD')) {
+      io.stderr(`flowd: ${error.message}`);
+      return EXIT.usage;
+    }
+    io.stderr(`flowd: ${(error as Error)?.stack ?? String(error)}`);
+    return EXIT.failure;
+  }
+}
