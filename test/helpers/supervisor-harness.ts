@@ -1,0 +1,120 @@
+import { createActor, fromCallback, SimulatedClock, type AnyActorRef } from 'xstate';
+import { eventReceived, workerDone, workerFailed, type Delivery, type ErrorInfo, type Job, type Settlement } from '../../machines/events.js';
+import { supervisorMachine, type SupervisorEmitted, type SupervisorSettings } from '../../machines/supervisor.js';
+import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
+
+/** One attempt the supervisor started on a slot. */
+export interface Run {
+  job: Job;
+  /** The attempt number when this run started (the job record itself moves on). */
+  attempt: number;
+  slotId: string;
+  aborted: boolean;
+  settled: boolean;
+  finish(output?: unknown): void;
+  fail(error?: ErrorInfo): void;
+}
+
+export const testSettings = (overrides: Partial<SupervisorSettings> = {}): SupervisorSettings => ({
+  workers: 2,
+  queueSize: 10,
+  highWatermark: 8,
+  lowWatermark: 4,
+  queueTimeoutMs: 1000,
+  executionTimeoutMs: 500,
+  shutdownTimeoutMs: 300,
+  retries: 0,
+  backoff: { kind: 'exponential', delayMs: 100, maxDelayMs: 1000 },
+  orderBy: undefined,
+  ...overrides,
+});
+
+/**
+ * The real supervisor and slot machines, with a stub worker (runs are
+ * finished or failed by the test), a stub source that records what the
+ * supervisor tells it, and simulated time. No I/O.
+ */
+export function startSupervisor(overrides: Partial<SupervisorSettings> = {}, hooks: { onStart?: (run: Run) => void; onAbort?: (run: Run) => void } = {}) {
+  const clock = new SimulatedClock();
+  const runs: Run[] = [];
+  const toSource: Array<{ type: string }> = [];
+  const settlements: Settlement[] = [];
+  const emitted: SupervisorEmitted[] = [];
+  let sink: AnyActorRef | undefined;
+  const current = new Map<string, Run>();
+
+  const slot = workerSlotMachine.provide({
+    actions: {
+      startWorker: ({ context, self }: SlotActionArgs) => {
+        const run = context.run;
+        const record: Run = {
+          job: context.job!,
+          attempt: context.job!.attempt,
+          slotId: context.slotId,
+          aborted: false,
+          settled: false,
+          finish: (output) => {
+            record.settled = true;
+            self.send(workerDone(run, output));
+          },
+          fail: (error = { code: 'ERR_WORKER_FAILED', message: 'boom' }) => {
+            record.settled = true;
+            self.send(workerFailed(run, error));
+          },
+        };
+        runs.push(record);
+        current.set(context.slotId, record);
+        hooks.onStart?.(record);
+      },
+      abortWorker: ({ context }: SlotActionArgs) => {
+        const record = current.get(context.slotId);
+        if (record && !record.aborted) {
+          record.aborted = true;
+          hooks.onAbort?.(record);
+        }
+      },
+    },
+  });
+  const source = fromCallback<{ type: string }, { sink: AnyActorRef }>(({ input, receive }) => {
+    sink = input.sink;
+    receive((event) => toSource.push(event));
+  });
+  const origin = createActor(
+    fromCallback<{ type: 'event.settled'; settlement: Settlement }>(({ receive }) => {
+      receive((event) => settlements.push(event.settlement));
+    }),
+  ).start();
+
+  const actor = createActor(supervisorMachine.provide({ actors: { workerSlot: slot, source: source as never } }), {
+    input: { settings: testSettings(overrides), now: () => clock.now(), random: () => 0.5 },
+    clock,
+  });
+  actor.on('*', (event) => emitted.push(event as SupervisorEmitted));
+  actor.start();
+
+  let nextId = 0;
+  return {
+    actor,
+    clock,
+    runs,
+    toSource,
+    settlements,
+    emitted,
+    /** Delivers one event as the source would. */
+    deliver(payload: unknown = null, options: Partial<Delivery> = {}): string {
+      const id = options.id ?? `e${++nextId}`;
+      sink!.send(eventReceived({ id, payload, origin, ...options }));
+      return id;
+    },
+    /** Attempts not yet finished, failed or aborted. */
+    running: () => runs.filter((run) => !run.settled && !run.aborted),
+    state: () => {
+      const value = actor.getSnapshot().value;
+      return typeof value === 'string' ? value : JSON.stringify(value);
+    },
+    outcomeOf: (id: string) => settlements.filter((s) => s.id === id).map((s) => s.outcome),
+    context: () => actor.getSnapshot().context,
+  };
+}
+
+export type SupervisorHarness = ReturnType<typeof startSupervisor>;

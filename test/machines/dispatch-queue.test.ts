@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { DispatchQueue, type QueueEntry } from '../../machines/dispatch-queue.js';
+
+const entry = (seq: number, key?: string, at = seq): QueueEntry => ({ seq, key, enqueuedAt: at, state: 'ready' });
+
+describe('DispatchQueue', () => {
+  it('hands out unkeyed entries in arrival order', () => {
+    const q = new DispatchQueue();
+    [1, 2, 3].forEach((s) => q.push(entry(s)));
+    expect([q.take()?.seq, q.take()?.seq, q.take()?.seq, q.take()]).toEqual([1, 2, 3, undefined]);
+    expect(q.size).toBe(0);
+  });
+
+  it('holds later entries of a key until the earlier one is released', () => {
+    const q = new DispatchQueue();
+    q.push(entry(1, 'a'));
+    q.push(entry(2, 'a'));
+    q.push(entry(3, 'b'));
+    expect(q.take()?.seq).toBe(1);
+    expect(q.take()?.seq).toBe(3);
+    expect(q.take()).toBeUndefined();
+    expect(q.size).toBe(1);
+    q.release('a');
+    expect(q.take()?.seq).toBe(2);
+  });
+
+  it('puts a retried entry ahead of entries that arrived after it', () => {
+    const q = new DispatchQueue();
+    const first = entry(1);
+    q.push(first);
+    q.take();
+    q.push(entry(2));
+    q.requeue(first, 50);
+    expect(q.take()).toBe(first);
+    expect(first.enqueuedAt).toBe(50);
+  });
+
+  it('expires the oldest waiting entries and frees their keys', () => {
+    const q = new DispatchQueue();
+    q.push(entry(1, 'a', 10));
+    q.push(entry(2, 'a', 20));
+    q.push(entry(3, undefined, 30));
+    expect(q.expire(20).map((e) => e.seq)).toEqual([1, 2]);
+    expect(q.oldest()).toBe(30);
+    q.push(entry(4, 'a', 40));
+    expect([q.take()?.seq, q.take()?.seq]).toEqual([3, 4]);
+  });
+
+  it('drains every waiting entry in arrival order', () => {
+    const q = new DispatchQueue();
+    q.push(entry(1, 'a'));
+    q.push(entry(2, 'a'));
+    q.push(entry(3));
+    expect(q.drain().map((e) => e.seq)).toEqual([1, 2, 3]);
+    expect(q.size).toBe(0);
+    expect(q.take()).toBeUndefined();
+  });
+
+  it('keeps no trace of entries once they are taken, however many pass through', () => {
+    const q = new DispatchQueue();
+    for (let i = 0; i < 10_000; i++) {
+      q.push(entry(i));
+      q.take();
+    }
+    expect(q.size).toBe(0);
+    expect(q.oldest()).toBeUndefined();
+  });
+});

@@ -1,0 +1,98 @@
+import { describe, expect, it } from 'vitest';
+import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyActorRef } from 'xstate';
+import { sourceMachine } from '../../machines/source.js';
+
+/** The source machine with stub actors; the sink records what it is told. */
+function harness(options: { connect?: () => Promise<void> } = {}) {
+  const clock = new SimulatedClock();
+  const atSink: Array<{ type: string }> = [];
+  const atFeed: Array<{ type: string }> = [];
+  const sink = createActor(fromCallback(({ receive }) => receive((e: { type: string }) => atSink.push(e)))).start();
+  let feedBack: ((event: { type: string; error?: unknown }) => void) | undefined;
+  let connects = 0;
+  const logic = sourceMachine.provide({
+    actors: {
+      connect: fromPromise(async () => {
+        connects++;
+        await (options.connect ?? (async () => {}))();
+      }),
+      feed: fromCallback(({ sendBack, receive }) => {
+        feedBack = sendBack;
+        receive((e) => atFeed.push(e));
+      }),
+      disconnect: fromPromise(async () => {}),
+    },
+  });
+  const actor = createActor(logic, { input: { sink: sink as AnyActorRef, reconnectDelayMs: 100, reconnectMaxDelayMs: 1000 }, clock });
+  actor.start();
+  return { actor, clock, atSink, atFeed, feed: (e: { type: string; error?: unknown }) => feedBack!(e), connects: () => connects };
+}
+
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('sourceMachine', () => {
+  it('connects, announces itself and runs', async () => {
+    const h = harness();
+    expect(h.actor.getSnapshot().value).toBe('starting');
+    await settle();
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'running' });
+    expect(h.atSink).toEqual([{ type: 'source.started' }]);
+  });
+
+  it('pauses and resumes, passing both on to the feed', async () => {
+    const h = harness();
+    await settle();
+    h.actor.send({ type: 'source.pause' });
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'paused' });
+    h.actor.send({ type: 'source.resume' });
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'running' });
+    expect(h.atFeed.map((e) => e.type)).toEqual(['source.pause', 'source.resume']);
+  });
+
+  it('retries a refused connection after a backoff when the error is retryable', async () => {
+    let refuse = true;
+    const h = harness({ connect: async () => { if (refuse) throw Object.assign(new Error('refused'), { retryable: true }); } });
+    await settle();
+    expect(h.actor.getSnapshot().value).toBe('reconnecting');
+    expect(h.actor.getSnapshot().context.lastError).toMatchObject({ message: 'refused', retryable: true });
+    refuse = false;
+    h.clock.increment(100);
+    await settle();
+    expect(h.connects()).toBe(2);
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'running' });
+  });
+
+  it('fails for good on an error that is not retryable, and tells the sink', async () => {
+    const h = harness({ connect: async () => { throw new Error('location does not exist'); } });
+    await settle();
+    expect(h.actor.getSnapshot().value).toBe('failed');
+    expect(h.atSink).toContainEqual({ type: 'source.failed', error: { code: 'ERR_SOURCE', message: 'location does not exist', retryable: false } });
+  });
+
+  it('reconnects when a running feed loses its connection', async () => {
+    const h = harness();
+    await settle();
+    h.feed({ type: 'feed.lost', error: { message: 'broker went away', retryable: true } });
+    expect(h.actor.getSnapshot().value).toBe('reconnecting');
+    h.clock.increment(100);
+    await settle();
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'running' });
+  });
+
+  it('ends when its input is exhausted: the sink hears ended, then stopped', async () => {
+    const h = harness();
+    await settle();
+    h.feed({ type: 'feed.ended' });
+    await settle();
+    expect(h.atSink.map((e) => e.type)).toEqual(['source.started', 'source.ended', 'source.stopped']);
+    expect(h.actor.getSnapshot().status).toBe('done');
+  });
+
+  it('stops on request', async () => {
+    const h = harness();
+    await settle();
+    h.actor.send({ type: 'source.stop' });
+    await settle();
+    expect(h.actor.getSnapshot().value).toBe('stopped');
+  });
+});

@@ -1,0 +1,190 @@
+import { describe, expect, it } from 'vitest';
+import { startSupervisor } from '../helpers/supervisor-harness.js';
+
+describe('supervisorMachine', () => {
+  it('starts events on idle slots in arrival order and never runs more than N at once', () => {
+    const h = startSupervisor({ workers: 2 });
+    const ids = [h.deliver(), h.deliver(), h.deliver(), h.deliver()];
+    expect(h.runs.map((r) => r.job.delivery.id)).toEqual(ids.slice(0, 2));
+    expect(h.context().queue.size).toBe(2);
+    h.runs[0]!.finish();
+    expect(h.runs.map((r) => r.job.delivery.id)).toEqual(ids.slice(0, 3));
+    expect(h.running()).toHaveLength(2);
+  });
+
+  it('acknowledges a completed event to its source and emits event.completed with the result', () => {
+    const h = startSupervisor();
+    const id = h.deliver({ n: 1 });
+    h.runs[0]!.finish('done');
+    expect(h.settlements).toEqual([{ id, outcome: 'completed', ack: true, attempts: 1, deadLetter: false, result: 'done' }]);
+    expect(h.emitted.filter((e) => e.type === 'event.completed')).toMatchObject([{ id, result: 'done', attempts: 1 }]);
+    expect(h.context().counters).toMatchObject({ received: 1, started: 1, completed: 1 });
+  });
+
+  it('pauses the source past the high watermark and resumes it at the low one', () => {
+    const h = startSupervisor({ workers: 1, queueSize: 10, highWatermark: 4, lowWatermark: 2 });
+    for (let i = 0; i < 4; i++) h.deliver();
+    expect(h.toSource.map((e) => e.type)).toEqual([]);
+    h.deliver(); // one running, four waiting
+    expect(h.toSource.map((e) => e.type)).toEqual(['source.pause']);
+    expect(h.state()).toBe('throttled');
+    h.runs[0]!.finish(); // three waiting
+    h.runs[1]!.finish(); // two waiting: at the low watermark
+    expect(h.toSource.map((e) => e.type)).toEqual(['source.pause', 'source.resume']);
+    expect(h.state()).toBe('flowing');
+  });
+
+  it('rejects events past the queue size when the source does not pause, keeping memory bounded', () => {
+    const h = startSupervisor({ workers: 1, queueSize: 3, highWatermark: 2, lowWatermark: 1 });
+    const ids = Array.from({ length: 6 }, () => h.deliver());
+    expect(h.context().queue.size).toBe(3);
+    expect(ids.slice(4).flatMap((id) => h.outcomeOf(id))).toEqual(['rejected', 'rejected']);
+    expect(h.settlements.find((s) => s.id === ids[4])?.error?.code).toBe('ERR_QUEUE_FULL');
+  });
+
+  it('never starts an event that waited longer than the queue timeout, and nacks it as expired', () => {
+    const h = startSupervisor({ workers: 1, queueTimeoutMs: 1000, executionTimeoutMs: 10_000 });
+    h.deliver();
+    h.clock.increment(400);
+    const late = h.deliver();
+    h.clock.increment(999);
+    expect(h.outcomeOf(late)).toEqual([]);
+    h.clock.increment(1);
+    expect(h.outcomeOf(late)).toEqual(['expired']);
+    expect(h.settlements.find((s) => s.id === late)).toMatchObject({ ack: false, error: { code: 'ERR_QUEUE_TIMEOUT' } });
+    h.runs[0]!.finish();
+    expect(h.runs.map((r) => r.job.delivery.id)).not.toContain(late);
+    expect(h.context().counters.expired).toBe(1);
+  });
+
+  it('fails a run past the execution timeout with ERR_WORKER_TIMEOUT, aborts it and keeps N usable slots', () => {
+    const h = startSupervisor({ workers: 2, executionTimeoutMs: 500 });
+    const stuck = h.deliver();
+    h.deliver();
+    h.clock.increment(500);
+    expect(h.runs[0]!.aborted).toBe(true);
+    expect(h.settlements.find((s) => s.id === stuck)).toMatchObject({ outcome: 'failed', deadLetter: true, error: { code: 'ERR_WORKER_TIMEOUT' } });
+    expect(h.context().abandoned).toBe(2);
+    expect(h.context().slots.size).toBe(2);
+    // The stuck promises never settle, yet two new events still run at once.
+    h.deliver();
+    h.deliver();
+    expect(h.running()).toHaveLength(2);
+    expect(h.emitted.filter((e) => e.type === 'slot.replaced')).toHaveLength(2);
+  });
+
+  it('retires an abandoned slot once its run finally settles', () => {
+    const h = startSupervisor({ workers: 1, executionTimeoutMs: 500 });
+    h.deliver();
+    h.clock.increment(500);
+    expect(h.context().abandoned).toBe(1);
+    h.runs[0]!.finish('late');
+    expect(h.context().abandoned).toBe(0);
+    expect(Object.keys(h.actor.getSnapshot().children)).not.toContain(h.runs[0]!.slotId);
+    expect(h.context().counters.completed).toBe(0);
+  });
+
+  it('retries a failed event after an exponential backoff, then dead-letters it after the last attempt', () => {
+    const h = startSupervisor({ workers: 1, retries: 2, backoff: { kind: 'exponential', delayMs: 100, maxDelayMs: 1000 } });
+    const id = h.deliver();
+    h.runs[0]!.fail();
+    expect(h.runs).toHaveLength(1);
+    // random() is 0.5: the first retry waits 100ms, the second 100 + (200 - 100) * 0.5 = 150ms.
+    h.clock.increment(99);
+    expect(h.runs).toHaveLength(1);
+    h.clock.increment(1);
+    expect(h.runs.map((r) => r.attempt)).toEqual([1, 2]);
+    h.runs[1]!.fail();
+    h.clock.increment(150);
+    expect(h.runs.map((r) => r.attempt)).toEqual([1, 2, 3]);
+    h.runs[2]!.fail({ code: 'ERR_X', message: 'still broken' });
+    expect(h.settlements).toMatchObject([{ id, outcome: 'failed', deadLetter: true, attempts: 3, error: { code: 'ERR_X' } }]);
+    expect(h.context().counters).toMatchObject({ retried: 2, failed: 1, deadLettered: 1 });
+  });
+
+  it('runs events with the same ordering key one at a time, in arrival order, while other keys go on', () => {
+    const h = startSupervisor({ workers: 3, orderBy: ['headers', 'asset'] });
+    const a1 = h.deliver({ headers: { asset: 'a' } });
+    const a2 = h.deliver({ headers: { asset: 'a' } });
+    const b1 = h.deliver({ headers: { asset: 'b' } });
+    const none = h.deliver({ other: true });
+    expect(h.running().map((r) => r.job.delivery.id)).toEqual([a1, b1, none]);
+    h.runs[0]!.finish();
+    expect(h.running().map((r) => r.job.delivery.id)).toEqual([b1, none, a2]);
+  });
+
+  it('holds a key while its event waits for a retry, so later events of that key do not overtake it', () => {
+    const h = startSupervisor({ workers: 2, retries: 1, orderBy: ['k'] });
+    const first = h.deliver({ k: 1 });
+    const second = h.deliver({ k: 1 });
+    h.runs[0]!.fail();
+    expect(h.running()).toHaveLength(0);
+    h.clock.increment(100);
+    expect(h.running().map((r) => r.job.delivery.id)).toEqual([first]);
+    h.runs[1]!.finish();
+    expect(h.running().map((r) => r.job.delivery.id)).toEqual([second]);
+  });
+
+  it('fails an event the source could not read at once, without running a worker', () => {
+    const h = startSupervisor();
+    const id = h.deliver('not json', { error: { code: 'ERR_PAYLOAD', message: 'line 3 is not JSON' } });
+    expect(h.runs).toHaveLength(0);
+    expect(h.settlements).toMatchObject([{ id, outcome: 'failed', deadLetter: true, error: { message: 'line 3 is not JSON' } }]);
+  });
+
+  it('on stop returns waiting events, lets in-flight work finish, and stops the source', () => {
+    const h = startSupervisor({ workers: 1 });
+    const running = h.deliver();
+    const waiting = h.deliver();
+    h.actor.send({ type: 'runtime.stop' });
+    expect(h.state()).toBe('stopping');
+    expect(h.toSource.map((e) => e.type)).toContain('source.stop');
+    expect(h.outcomeOf(waiting)).toEqual(['returned']);
+    const afterStop = h.deliver();
+    expect(h.outcomeOf(afterStop)).toEqual(['returned']);
+    h.runs[0]!.finish();
+    expect(h.outcomeOf(running)).toEqual(['completed']);
+    expect(h.actor.getSnapshot().status).toBe('done');
+    expect(h.actor.getSnapshot().output).toMatchObject({ reason: 'requested', counters: { completed: 1, returned: 2 } });
+  });
+
+  it('aborts in-flight work when the shutdown timeout passes and returns it to its source', () => {
+    const h = startSupervisor({ workers: 2, shutdownTimeoutMs: 300, executionTimeoutMs: 10_000 });
+    const a = h.deliver();
+    h.actor.send({ type: 'runtime.stop' });
+    h.clock.increment(299);
+    expect(h.actor.getSnapshot().status).toBe('active');
+    h.clock.increment(1);
+    expect(h.runs[0]!.aborted).toBe(true);
+    expect(h.outcomeOf(a)).toEqual(['returned']);
+    expect(h.actor.getSnapshot().status).toBe('done');
+  });
+
+  it('does not retry during shutdown: a failure while stopping returns the event', () => {
+    const h = startSupervisor({ workers: 1, retries: 3 });
+    const id = h.deliver();
+    h.actor.send({ type: 'runtime.stop' });
+    h.runs[0]!.fail();
+    expect(h.outcomeOf(id)).toEqual(['returned']);
+    expect(h.actor.getSnapshot().status).toBe('done');
+  });
+
+  it('ends with reason "ended" once the source has ended and every event has an outcome', () => {
+    const h = startSupervisor({ workers: 1 });
+    h.deliver();
+    h.actor.send({ type: 'source.ended' });
+    expect(h.actor.getSnapshot().status).toBe('active');
+    h.runs[0]!.finish();
+    expect(h.actor.getSnapshot().output).toMatchObject({ reason: 'ended', counters: { completed: 1 } });
+  });
+
+  it('stops with reason "source failed" when the source fails, returning what waits', () => {
+    const h = startSupervisor({ workers: 1 });
+    h.deliver();
+    const waiting = h.deliver();
+    h.actor.send({ type: 'source.failed', error: { code: 'ERR_SOURCE', message: 'refused' } });
+    expect(h.outcomeOf(waiting)).toEqual(['returned']);
+    h.runs[0]!.finish();
+    expect(h.actor.getSnapshot().output).toMatchObject({ reason: 'source failed', sourceError: { message: 'refused' } });
+  });
+});
