@@ -169,7 +169,7 @@ export function resolveSource(source: unknown, workerName: string): CompiledSour
 /** Builds a runtime from compiled parts. */
 export function buildRuntime(parts: RuntimeParts): Runtime {
   const { runner, settings, app, config, logger } = parts;
-  const driver = isDriver(parts.source) ? parts.source : parts.source.create();
+  const driver = isDriver(parts.source) ? parts.source : parts.source.create({ log: logger });
   const sourceType = driver.type;
   const now = parts.clock ? () => parts.clock!.now() : () => Date.now();
   let actor: Actor<typeof supervisorMachine> | undefined;

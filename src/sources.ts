@@ -1,4 +1,5 @@
 import { IANAZone } from 'luxon';
+import type { Logger } from 'pino';
 import type { SourceDriver } from '../actors/sources/driver.js';
 import { intervalDriver, type IntervalOptions } from '../actors/sources/interval.js';
 import { stdinDriver, type StdinOptions } from '../actors/sources/stdin.js';
@@ -18,7 +19,12 @@ export interface SourceSpec {
 export interface CompiledSource {
   type: string;
   description: string;
-  create(): SourceDriver;
+  create(deps?: SourceDeps): SourceDriver;
+}
+
+/** What a source may use from the runtime. */
+export interface SourceDeps {
+  log?: Logger;
 }
 
 interface SourceKind {
@@ -53,7 +59,7 @@ const KINDS: Record<string, SourceKind> = {
       const description = window
         ? `interval every ${formatDuration(intervalMs)} between ${formatTime(window.start)} and ${formatTime(window.end)} (${zone})`
         : `interval every ${formatDuration(intervalMs)}`;
-      return { type: 'interval', description, create: () => intervalDriver(options) };
+      return { type: 'interval', description, create: (deps = {}) => intervalDriver(options, Date, deps.log) };
     },
   },
   stdin: {

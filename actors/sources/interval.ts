@@ -14,7 +14,11 @@ export interface IntervalOptions {
  * then on schedule; outside the window it sleeps until the window opens.
  * While paused, ticks are skipped rather than piled up.
  */
-export function intervalDriver(options: IntervalOptions, clock: { now(): number } = Date): SourceDriver {
+export function intervalDriver(
+  options: IntervalOptions,
+  clock: { now(): number } = Date,
+  log: { info(fields: object, message: string): void } = { info: () => {} },
+): SourceDriver {
   let timer: NodeJS.Timeout | undefined;
   let paused = false;
   let tick = 0;
@@ -26,7 +30,9 @@ export function intervalDriver(options: IntervalOptions, clock: { now(): number 
   const fire = (): void => {
     const now = clock.now();
     if (options.window && !isInWindow(options.window, now)) {
-      schedule(nextWindowOpening(options.window, now));
+      const opening = nextWindowOpening(options.window, now);
+      log.info({ nextEventAt: new Date(opening).toISOString() }, `interval: outside its window; next event at ${new Date(opening).toISOString()}`);
+      schedule(opening);
       return;
     }
     tick++;

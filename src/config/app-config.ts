@@ -62,7 +62,12 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
       values.set(key, expandEnv(entry.value, env, { file, section: name, key, line: entry.line }));
       lines.set(key, entry.line);
     }
-    for (const [key, value] of Object.entries(extra)) if (value !== undefined) values.set(key, value);
+    for (const [key, value] of Object.entries(extra)) {
+      if (value === undefined) continue;
+      // A command-line override has no line in the file.
+      values.set(key, value);
+      lines.delete(key);
+    }
     return { values, lines, reader: new SectionReader(values, { file, section: name, lines }) };
   };
 

@@ -27,7 +27,7 @@ export function compileFlowSettings(reader: SectionReader): FlowIdentity & { set
   const retries = reader.integer('retries', 0, { min: 0, max: 1000 });
   const kind = reader.choice('retry backoff', ['exponential', 'fixed'] as const, 'exponential');
   const delayMs = reader.duration('retry delay', 1000);
-  const maxDelayMs = reader.duration('retry max delay', 60_000);
+  const maxDelayMs = reader.duration('retry max delay', Math.max(60_000, delayMs));
   if (maxDelayMs < delayMs) reader.fail('retry max delay', `found ${maxDelayMs}ms; expected at least the retry delay (${delayMs}ms)`);
   const orderByText = reader.string('order by');
   let orderBy: string[] | undefined;

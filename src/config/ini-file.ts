@@ -23,24 +23,28 @@ export interface IniDocument {
 /**
  * Parses INI text with the meaning Python's configparser gives a Flow file:
  * values are verbatim (no inline comments, no quote stripping, no booleans),
- * whole lines starting with `#` or `;` are comments, indented lines continue
+ * whole lines starting with `#` or `;` are comments, lines indented deeper than their key continue
  * the value above, `=` or `:` separates a key from its value, keys are
  * case-insensitive, and a key or section written twice is an error.
  *
  * A pre-pass applies those rules line by line (so errors carry line numbers)
- * and hands `ini` a normalised text in which every key and value is a JSON
- * string; `ini` decodes that into sections, keys and verbatim values.
+ * and hands `ini` a normalised text: each section and key as a plain token
+ * (so `ini` cannot reinterpret quotes, dots, backslashes or `__proto__` in
+ * a name) and each value as a JSON string; `ini` decodes that into sections
+ * and verbatim values.
  */
 export function parseIni(text: string, file: string): IniDocument {
   const sections = new Map<string, IniSection>();
   const encoded: string[] = [];
+  const tokens: Array<{ section: IniSection; keys: string[] }> = [];
   let current: IniSection | undefined;
-  let last: { key: string; rawLines: string[] } | undefined;
+  let last: { key: string; indent: number; rawLines: string[] } | undefined;
 
-  // Each value goes to `ini` as a JSON string, which it hands back verbatim.
   const flushLast = (): void => {
     if (!last) return;
-    encoded.push(`${JSON.stringify(last.key)} = ${JSON.stringify(last.rawLines.join('\n').trim())}`);
+    const keys = tokens[tokens.length - 1]!.keys;
+    encoded.push(`k${keys.length} = ${JSON.stringify(last.rawLines.join('\n').trim())}`);
+    keys.push(last.key);
     last = undefined;
   };
 
@@ -53,15 +57,17 @@ export function parseIni(text: string, file: string): IniDocument {
       if (last) last.rawLines.push('');
       return;
     }
-    if (/^\s/.test(raw) && last) {
+    const indent = /^\s*/.exec(raw)![0].length;
+    // As configparser: a line indented deeper than its key continues the value.
+    if (last && indent > last.indent) {
       last.rawLines.push(raw.trim());
       return;
     }
     flushLast();
-    const header = /^\[(.*)\]\s*$/.exec(raw);
+    const header = /^\s*\[([^\]]*)\]\s*(?:[;#].*)?$/.exec(raw);
     if (header) {
       const name = header[1]!.trim();
-      if (name === '' || /[;#[\]]/.test(name)) {
+      if (name === '' || /[;#[]/.test(name)) {
         throw new ConfigError({ file, line }, `section header "${raw.trim()}" is not valid: expected [Name] without ; # [ ]`);
       }
       const earlier = sections.get(name);
@@ -70,11 +76,13 @@ export function parseIni(text: string, file: string): IniDocument {
       }
       current = { name, line, entries: new Map() };
       sections.set(name, current);
-      encoded.push(`[${name.replace(/\./g, '\\.')}]`);
+      encoded.push(`[s${tokens.length}]`);
+      tokens.push({ section: current, keys: [] });
       return;
     }
     if (!current) {
-      throw new ConfigError({ file, line }, `"${raw.trim()}" comes before any [Section]; expected a section header first`);
+      const problem = /^\s*\[/.test(raw) ? `"${raw.trim()}" is not a valid section header; expected [Name]` : `"${raw.trim()}" comes before any [Section]; expected a section header first`;
+      throw new ConfigError({ file, line }, problem);
     }
     const separator = raw.search(/[=:]/);
     if (separator <= 0) {
@@ -89,17 +97,17 @@ export function parseIni(text: string, file: string): IniDocument {
       throw new ConfigError({ file, line, section: current.name, key }, `key is written twice in this section (first on line ${duplicate.line}); expected it once`);
     }
     current.entries.set(key, { value: '', line });
-    last = { key, rawLines: [raw.slice(separator + 1).trim()] };
+    last = { key, indent, rawLines: [raw.slice(separator + 1).trim()] };
   });
   flushLast();
 
   const decoded = decode(encoded.join('\n'), { bracketedArray: false }) as Record<string, Record<string, unknown>>;
-  for (const section of sections.values()) {
-    const values = decoded[section.name] ?? {};
-    for (const [key, entry] of section.entries) {
+  tokens.forEach(({ section, keys }, s) => {
+    const values = decoded[`s${s}`] ?? {};
+    keys.forEach((key, k) => {
       // `ini` turns "true", "false" and "null" into JSON values; String() restores the text.
-      entry.value = String(values[key] ?? '');
-    }
-  }
+      section.entries.get(key)!.value = String(values[`k${k}`]);
+    });
+  });
   return { file, sections };
 }

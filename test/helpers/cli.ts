@@ -1,0 +1,75 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const BIN = path.join(ROOT, 'bin/flowd.js');
+export const fixture = (name: string): string => path.join(ROOT, 'test/fixtures/workers', name);
+
+/** A running `flowd` process with its output collected and awaitable. */
+export interface FlowdProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  /** Resolves once stdout (or stderr) matches. */
+  waitFor(stream: 'stdout' | 'stderr', pattern: RegExp): Promise<string>;
+  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns the real CLI as a user runs it. */
+export function flowd(args: string[], options: { input?: string; cwd?: string; env?: NodeJS.ProcessEnv } = {}): FlowdProcess {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const text = { stdout: '', stderr: '' };
+  const waiters: Array<{ stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (m: string) => void }> = [];
+  const check = () => {
+    for (const waiter of [...waiters]) {
+      const match = waiter.pattern.exec(text[waiter.stream]);
+      if (match) {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        waiter.resolve(match[0]);
+      }
+    }
+  };
+  for (const stream of ['stdout', 'stderr'] as const) {
+    child[stream]!.setEncoding('utf8');
+    child[stream]!.on('data', (chunk: string) => {
+      text[stream] += chunk;
+      check();
+    });
+  }
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  else child.stdin!.end();
+  return {
+    child,
+    stdout: () => text.stdout,
+    stderr: () => text.stderr,
+    waitFor: (stream, pattern) =>
+      new Promise<string>((resolve, reject) => {
+        waiters.push({ stream, pattern, resolve });
+        check();
+        void exit.then(() => setImmediate(() => reject(new Error(`flowd exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`))));
+      }),
+    exit,
+  };
+}
+
+/** A temporary folder for INI files; remove it with the returned cleanup. */
+export async function tempDir(): Promise<{ dir: string; write(name: string, text: string): Promise<string>; cleanup(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'flowd-test-'));
+  return {
+    dir,
+    write: async (name, text) => {
+      const file = path.join(dir, name);
+      await writeFile(file, text);
+      return file;
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+}

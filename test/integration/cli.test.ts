@@ -1,0 +1,178 @@
+import { DateTime } from 'luxon';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { fixture, flowd, tempDir } from '../helpers/cli.js';
+
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+beforeEach(async () => {
+  tmp = await tempDir();
+});
+afterEach(async () => {
+  await tmp.cleanup();
+});
+
+const app = (flow: string, source: string, extra = '', level = 'info') => `[Flow]\n${flow}\n\n[Source]\n${source}\n\n${extra}\n[Log]\nlevel = ${level}\n`;
+
+describe('flowd run with a stdin source', () => {
+  it('runs one event per JSON line and exits 0 when all completed', async () => {
+    const ini = await tmp.write('lines.ini', app(`class = ${fixture('echo.ts')}:Echo\nworkers = 3`, 'type = stdin\nmode = lines\npayload class = json'));
+    const run = flowd(['run', ini], { input: '{"a":1}\n\n{"a":2}\n{"a":3}\n' });
+    expect(await run.exit).toEqual({ code: 0, signal: null });
+    expect(run.stdout().trim().split('\n').sort()).toEqual(['line-1 {"a":1}', 'line-3 {"a":2}', 'line-4 {"a":3}']);
+  });
+
+  it('fails a line that is not JSON with an error naming the line, goes on with the rest, and exits 1', async () => {
+    const ini = await tmp.write('lines.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin\nmode = lines\npayload class = json'));
+    const run = flowd(['run', ini], { input: '{"a":1}\n{not json\n{"a":3}\n' });
+    expect((await run.exit).code).toBe(1);
+    expect(run.stdout()).toContain('line-1 {"a":1}');
+    expect(run.stdout()).toContain('line-3 {"a":3}');
+    expect(run.stderr()).toMatch(/line 2 is not JSON/);
+  });
+
+  it('exits 1 when a worker fails on a line', async () => {
+    const ini = await tmp.write('lines.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin\nmode = lines\npayload class = json'));
+    const run = flowd(['run', ini], { input: '{"fail":true}\n{"a":2}\n' });
+    expect((await run.exit).code).toBe(1);
+    expect(run.stderr()).toMatch(/event line-1 asked to fail/);
+    expect(run.stdout()).toContain('line-2 {"a":2}');
+  });
+
+  it('reads all of stdin as one event in once mode, as Flow does', async () => {
+    const ini = await tmp.write('once.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin'));
+    const run = flowd(['run', ini], { input: 'first\nsecond\n' });
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toBe('stdin "first\\nsecond\\n"\n');
+  });
+});
+
+describe('flowd run with an interval source', () => {
+  const window = (startOffsetH: number, endOffsetH: number) => {
+    const now = DateTime.utc();
+    const fmt = (d: DateTime) => d.toFormat('HH:mm');
+    return `window start = ${fmt(now.plus({ hours: startOffsetH }))}\nwindow end = ${fmt(now.plus({ hours: endOffsetH }))}\ntimezone = UTC`;
+  };
+
+  it('fires inside its window until SIGTERM, then exits 0', async () => {
+    const ini = await tmp.write('tick.ini', app(`class = ${fixture('echo.ts')}:Echo`, `type = interval\ninterval = 100ms\n${window(-1, 1)}`));
+    const run = flowd(['run', ini]);
+    await run.waitFor('stdout', /tick-2 null/);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toMatch(/^tick-1 null\ntick-2 null\n/);
+  });
+
+  it('fires nothing outside its window and says when the next event is due', async () => {
+    const ini = await tmp.write('tick.ini', app(`class = ${fixture('echo.ts')}:Echo`, `type = interval\ninterval = 100ms\n${window(2, 3)}`));
+    const run = flowd(['run', ini]);
+    await run.waitFor('stderr', /outside its window; next event at/);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toBe('');
+    expect(run.stderr()).toMatch(/"received":0/);
+  });
+});
+
+describe('stopping', () => {
+  it('lets in-flight work finish on SIGTERM and reports it completed', async () => {
+    const ini = await tmp.write('slow.ini', app(`class = ${fixture('slow.ts')}:Slow`, 'type = interval\ninterval = 1h', '[Slow]\nms = 300\n'));
+    const run = flowd(['run', ini]);
+    await run.waitFor('stdout', /working tick-1/);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toContain('done tick-1');
+    expect(run.stderr()).toMatch(/"completed":1/);
+  });
+
+  it('aborts in-flight work after the shutdown timeout and returns it, exiting 0', async () => {
+    const ini = await tmp.write('slow.ini', app(`class = ${fixture('slow.ts')}:Slow\nshutdown timeout = 200ms`, 'type = interval\ninterval = 1h', '[Slow]\nms = 60000\n'));
+    const run = flowd(['run', ini]);
+    await run.waitFor('stdout', /working tick-1/);
+    run.child.kill('SIGINT');
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).not.toContain('done tick-1');
+    expect(run.stderr()).toMatch(/"returned":1/);
+  });
+});
+
+describe('bad configuration and workers', () => {
+  it('exits 2 on a bad INI value, naming the file, section, key and value', async () => {
+    const ini = await tmp.write('bad.ini', app(`class = ${fixture('echo.ts')}:Echo\nworkers = many`, 'type = stdin'));
+    const run = flowd(['run', ini]);
+    expect((await run.exit).code).toBe(2);
+    expect(run.stderr()).toContain('bad.ini:3 [Flow] "workers": found "many"; expected a whole number');
+  });
+
+  it('exits 2 on an unknown key with a did-you-mean hint', async () => {
+    const ini = await tmp.write('typo.ini', app(`class = ${fixture('echo.ts')}:Echo\nexecution timout = 5s`, 'type = stdin'));
+    const run = flowd(['check', ini]);
+    expect((await run.exit).code).toBe(2);
+    expect(run.stderr()).toMatch(/"execution timout": is not a setting of \[Flow\] \(did you mean "execution timeout"\?\)/);
+  });
+
+  it('exits 2 when the class has no such export, naming the exports found', async () => {
+    const ini = await tmp.write('missing.ini', app(`class = ${fixture('echo.ts')}:Missing`, 'type = stdin'));
+    const run = flowd(['check', ini]);
+    expect((await run.exit).code).toBe(2);
+    expect(run.stderr()).toContain('echo.ts has no export "Missing"; its exports are: Echo');
+  });
+
+  it('exits 2 when the class module does not exist, naming the paths tried', async () => {
+    const ini = await tmp.write('nomodule.ini', app('class = ./nowhere:Thing', 'type = stdin'));
+    const run = flowd(['check', ini]);
+    expect((await run.exit).code).toBe(2);
+    expect(run.stderr()).toMatch(/no module found; tried .*nowhere\.ts/);
+  });
+
+  it('exits 1 naming the worker and the error when configure() fails', async () => {
+    const ini = await tmp.write('configure.ini', app(`class = ${fixture('bad-configure.ts')}`, 'type = stdin'));
+    const run = flowd(['run', ini]);
+    expect((await run.exit).code).toBe(1);
+    expect(run.stderr()).toContain('worker "inventory" failed in configure(): database is down');
+  });
+
+  it('loads .mjs, .js and .ts worker modules', async () => {
+    for (const [spec, expected] of [
+      [fixture('plain.mjs'), 'mjs {"n":1}'],
+      [`${fixture('plain.js')}:Plain`, 'js {"n":1}'],
+      [`${fixture('echo.ts')}:Echo`, 'stdin {"n":1}'],
+    ] as const) {
+      const ini = await tmp.write('forms.ini', app(`class = ${spec}`, 'type = stdin\npayload class = json'));
+      const run = flowd(['run', ini], { input: '{"n":1}' });
+      expect(await run.exit).toMatchObject({ code: 0 });
+      expect(run.stdout()).toContain(expected);
+    }
+  });
+
+  it('runs an xstate machine as a worker: its final state completes the event', async () => {
+    const ini = await tmp.write('machine.ini', app(`class = ${fixture('machine.ts')}:Doubler`, 'type = stdin\nmode = lines\npayload class = json', '', 'debug'));
+    const run = flowd(['run', ini], { input: '{"n":21}\n{"n":2}\n' });
+    expect((await run.exit).code).toBe(0);
+    expect(run.stderr()).toMatch(/event line-1 completed/);
+    expect(run.stderr()).toMatch(/"completed":2/);
+  });
+
+  it('accepts Flow\'s dotted module.Export form for a module beside the INI file', async () => {
+    await tmp.write('greeter.mjs', 'export class Greeter { start(e) { process.stdout.write(`hi ${e}\\n`); } }\n');
+    const ini = await tmp.write('dotted.ini', app('class = greeter.Greeter', 'type = stdin'));
+    const run = flowd(['run', ini], { input: 'there' });
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toBe('hi there\n');
+  });
+
+  it('prints a one-line summary for check and exits 0', async () => {
+    const ini = await tmp.write('ok.ini', app(`app name = tidy\nclass = ${fixture('machine.ts')}:Doubler\nworkers = 4\norder by = headers.asset-id`, 'type = interval\ninterval = 5m'));
+    const run = flowd(['check', ini]);
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout().trim().split('\n')).toHaveLength(1);
+    expect(run.stdout()).toMatch(/^tidy: ok: worker Doubler .*source interval every 5m, 4 worker\(s\).*order by headers\.asset-id/);
+  });
+
+  it('exits 2 on bad usage and 0 for --help', async () => {
+    const bad = flowd(['launch']);
+    expect((await bad.exit).code).toBe(2);
+    expect(bad.stderr()).toContain('unknown command "launch"');
+    const help = flowd(['--help']);
+    expect((await help.exit).code).toBe(0);
+    expect(help.stdout()).toContain('flowd run <app.ini>');
+  });
+});
