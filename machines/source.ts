@@ -22,6 +22,8 @@ export interface SourceContext {
   lastError: ErrorInfo | undefined;
   /** Whether `source.started` was sent (once per life). */
   announced: boolean;
+  /** Whether the supervisor last said pause (kept across reconnects). */
+  paused: boolean;
 }
 
 /** Errors a source's actors report; `retryable` ones lead to `reconnecting`. */
@@ -61,9 +63,12 @@ export const sourceMachine = setup({
       attempt: context.attempt + 1,
     })),
     resetAttempts: assign({ attempt: 0 }),
+    rememberPause: assign({ paused: true }),
+    rememberResume: assign({ paused: false }),
   },
   guards: {
     isRetryable: ({ event }) => errorOf(event).retryable === true,
+    isPauseRequested: ({ context }) => context.paused,
   },
   delays: {
     reconnectDelay: ({ context }) =>
@@ -79,7 +84,13 @@ export const sourceMachine = setup({
     attempt: 0,
     lastError: undefined,
     announced: false,
+    paused: false,
   }),
+  // Pause and resume may arrive while connecting: remember them for when the feed runs.
+  on: {
+    'source.pause': { actions: 'rememberPause' },
+    'source.resume': { actions: 'rememberResume' },
+  },
   initial: 'starting',
   states: {
     starting: {
@@ -95,17 +106,18 @@ export const sourceMachine = setup({
       on: { 'source.stop': 'stopped' },
     },
     active: {
-      invoke: { id: 'feed', src: 'feed', input: ({ context }: { context: SourceContext }) => ({ sink: context.sink, batchSize: context.batchSize }) },
+      invoke: { id: 'feed', src: 'feed', input: ({ context }: { context: SourceContext }) => ({ sink: context.sink, batchSize: context.batchSize, paused: context.paused }) },
       entry: ['announceStarted', 'resetAttempts'],
       initial: 'running',
       states: {
         running: {
           description: 'Delivering events.',
-          on: { 'source.pause': { target: 'paused', actions: 'forwardToFeed' } },
+          always: { guard: 'isPauseRequested', target: 'paused' },
+          on: { 'source.pause': { target: 'paused', actions: ['rememberPause', 'forwardToFeed'] } },
         },
         paused: {
           description: 'The supervisor\'s queue is past its high watermark: no new events until it resumes.',
-          on: { 'source.resume': { target: 'running', actions: 'forwardToFeed' } },
+          on: { 'source.resume': { target: 'running', actions: ['rememberResume', 'forwardToFeed'] } },
         },
       },
       on: {

@@ -34,12 +34,14 @@ export interface SourceDriver {
 /** Turns a driver into source actor logic for the supervisor to spawn. */
 export function createSourceLogic(driver: SourceDriver) {
   let sequence = 0;
+  /** Whether the driver was last told to pause (it outlives each feed). */
+  let driverPaused = false;
   return sourceMachine.provide({
     actors: {
       connect: fromPromise(async () => {
         await driver.connect?.();
       }),
-      feed: fromCallback<SourceEvent, { sink: AnyActorRef; batchSize: number }>(({ input, sendBack, receive, self }) => {
+      feed: fromCallback<SourceEvent, { sink: AnyActorRef; batchSize: number; paused: boolean }>(({ input, sendBack, receive, self }) => {
         // Deliveries made in one tick go over together: at once when the batch is full
         // (so a pause can land), else on the next microtask.
         let batch: Delivery[] = [];
@@ -73,10 +75,22 @@ export function createSourceLogic(driver: SourceDriver) {
           lost: (error) => sendBack({ type: 'feed.lost', error }),
         };
         receive((event) => {
-          if (event.type === 'source.pause') driver.pause?.();
-          else if (event.type === 'source.resume') driver.resume?.();
-          else if (event.type === 'event.settled') driver.settle?.(event.settlement);
+          if (event.type === 'source.pause') {
+            driverPaused = true;
+            driver.pause?.();
+          } else if (event.type === 'source.resume') {
+            driverPaused = false;
+            driver.resume?.();
+          } else if (event.type === 'event.settled') driver.settle?.(event.settlement);
         });
+        // After a reconnect the driver may be out of step with what the supervisor last said.
+        if (input.paused && !driverPaused) {
+          driverPaused = true;
+          driver.pause?.();
+        } else if (!input.paused && driverPaused) {
+          driverPaused = false;
+          driver.resume?.();
+        }
         driver.start(feed);
         return () => driver.stop?.();
       }),

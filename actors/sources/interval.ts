@@ -24,8 +24,11 @@ export function intervalDriver(
   let tick = 0;
   let feed: Feed | undefined;
 
+  // setTimeout turns delays past 2^31-1 ms (~24.8 days) into 1 ms: wait in steps.
+  const MAX_DELAY = 2 ** 31 - 1;
   const schedule = (at: number): void => {
-    timer = setTimeout(fire, Math.max(0, at - clock.now()));
+    const delay = Math.max(0, at - clock.now());
+    timer = delay > MAX_DELAY ? setTimeout(() => schedule(at), MAX_DELAY) : setTimeout(fire, delay);
   };
   const fire = (): void => {
     const now = clock.now();

@@ -79,16 +79,28 @@ export function createSlotLogic(deps: SlotDeps) {
         try {
           result = runner.run(job.delivery.payload, ctx);
         } catch (error) {
+          runs.delete(context.slotId);
           self.send(workerFailed(run, toErrorInfo(error)));
           return;
         }
         if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
+          // Forget the run's context once it settles (an abandoned one is kept until then, for abort).
+          const forget = () => {
+            if (runs.get(context.slotId) === ctx) runs.delete(context.slotId);
+          };
           (result as PromiseLike<unknown>).then(
-            (output) => self.send(workerDone(run, output)),
-            (error: unknown) => self.send(workerFailed(run, toErrorInfo(error))),
+            (output) => {
+              forget();
+              self.send(workerDone(run, output));
+            },
+            (error: unknown) => {
+              forget();
+              self.send(workerFailed(run, toErrorInfo(error)));
+            },
           );
         } else {
           // A synchronous result is reported once the slot has settled into `busy`.
+          runs.delete(context.slotId);
           self.send(workerDone(run, result));
         }
       },

@@ -56,7 +56,11 @@ const WORKER = Symbol.for('flowd.worker');
  */
 export function defineWorker<E = unknown, R = unknown>(definition: WorkerDefinition<E, R>): WorkerDefinition<E, R> {
   if (typeof definition?.start !== 'function') throw new TypeError('defineWorker() needs an object with a start(event, ctx) function');
-  return Object.assign(Object.create(null) as object, definition, { [WORKER]: true }) as WorkerDefinition<E, R>;
+  // Methods may live on a prototype (an instance of a class): bind them, do not copy own properties only.
+  const worker: WorkerDefinition<E, R> & { [WORKER]: true } = { start: definition.start.bind(definition), [WORKER]: true };
+  if (definition.name !== undefined) worker.name = definition.name;
+  if (typeof definition.configure === 'function') worker.configure = definition.configure.bind(definition);
+  return worker;
 }
 
 /**
@@ -107,6 +111,7 @@ function isFlowClass(value: unknown): value is new () => Flow {
 /** Describes what was found instead of a worker, for errors. */
 export function describeValue(value: unknown): string {
   if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
   if (typeof value === 'function') return `a function${value.name ? ` "${value.name}"` : ''} without a start() method`;
   if (typeof value === 'object') return `an object with keys ${Object.keys(value).join(', ') || '(none)'}`;
   return `a ${typeof value}`;
@@ -156,6 +161,10 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
 
 function runActorLogic(logic: AnyActorLogic, event: unknown, signal: AbortSignal): Promise<unknown> {
   return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason);
+      return;
+    }
     const actor = createActor(logic, { input: event });
     const onAbort = () => {
       actor.stop();
