@@ -86,6 +86,8 @@ export type SlotAbort = { type: 'slot.abort' };
 export type SlotFinished = { type: 'slot.finished'; slotId: string; seq: number; result: unknown };
 export type SlotFailed = { type: 'slot.failed'; slotId: string; seq: number; error: ErrorInfo };
 export type SlotRetired = { type: 'slot.retired'; slotId: string };
+/** Several slots' reports at once: runs that settle in the same tick are reported together. */
+export type SlotsReported = { type: 'slots.reported'; reports: Array<SlotFinished | SlotFailed> };
 
 // Runner -> slot
 export type WorkerDone = { type: 'worker.done'; run: number; output: unknown };
@@ -109,6 +111,7 @@ export const slotAbort = (): SlotAbort => ({ type: 'slot.abort' });
 export const slotFinished = (slotId: string, seq: number, result: unknown): SlotFinished => ({ type: 'slot.finished', slotId, seq, result });
 export const slotFailed = (slotId: string, seq: number, error: ErrorInfo): SlotFailed => ({ type: 'slot.failed', slotId, seq, error });
 export const slotRetired = (slotId: string): SlotRetired => ({ type: 'slot.retired', slotId });
+export const slotsReported = (reports: Array<SlotFinished | SlotFailed>): SlotsReported => ({ type: 'slots.reported', reports });
 export const workerDone = (run: number, output: unknown): WorkerDone => ({ type: 'worker.done', run, output });
 export const workerFailed = (run: number, error: ErrorInfo): WorkerFailed => ({ type: 'worker.failed', run, error });
 export const runtimeStop = (): RuntimeStop => ({ type: 'runtime.stop' });

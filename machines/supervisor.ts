@@ -17,6 +17,7 @@ import {
   type SlotFailed,
   type SlotFinished,
   type SlotRetired,
+  type SlotsReported,
   type SourceEnded,
   type SourceFailed,
   type SourceStarted,
@@ -118,6 +119,7 @@ export type SupervisorEvent =
   | SlotFinished
   | SlotFailed
   | SlotRetired
+  | SlotsReported
   | SourceStarted
   | SourceEnded
   | SourceFailed
@@ -232,7 +234,7 @@ function scheduleDeadline(context: SupervisorContext, enqueue: Enqueue): void {
  * aside, a fresh slot takes its place (so N slots stay usable), and the
  * event fails with ERR_WORKER_TIMEOUT (then retries or dead-letters).
  */
-function timeOut(context: SupervisorContext, enqueue: Enqueue, job: JobRecord): void {
+function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord): void {
   const slotId = job.slotId!;
   enqueue.sendTo(slotId, slotAbort());
   context.slots.delete(slotId);
@@ -243,7 +245,7 @@ function timeOut(context: SupervisorContext, enqueue: Enqueue, job: JobRecord): 
   context.running--;
   context.abandoned++;
   context.counters.timedOut++;
-  const replacement = spawnSlot(context, enqueue);
+  const replacement = spawnSlot(context, enqueue, self);
   enqueue.emit({ type: 'slot.replaced', slotId, replacement });
   failOrRetry(context, enqueue, job, timeoutError(context.settings.executionTimeoutMs));
 }
@@ -326,8 +328,8 @@ export const supervisorMachine = setup({
     source: notProvided('source') as unknown as AnyActorLogic,
   },
   actions: {
-    spawnSlots: work(({ context, enqueue }) => {
-      for (let i = 0; i < context.settings.workers; i++) spawnSlot(context, enqueue);
+    spawnSlots: work(({ context, enqueue, self }) => {
+      for (let i = 0; i < context.settings.workers; i++) spawnSlot(context, enqueue, self);
     }),
     spawnSource: work(({ context, enqueue, self }) => {
       // A fast source hands over batches small enough that a pause still lands before the queue is full.
@@ -341,23 +343,24 @@ export const supervisorMachine = setup({
       for (const delivery of deliveries) admit(context, enqueue, delivery);
       dispatch(context, enqueue, before);
     }),
-    completeJob: work(({ context, event, enqueue }) => {
-      const { slotId, result } = event as SlotFinished;
-      const job = finishJob(context, enqueue, slotId);
-      if (!job) return;
-      context.counters.completed++;
-      settle(enqueue, job, 'completed', { result });
-      endJob(context, enqueue, job);
+    takeReports: work(({ context, event, enqueue }) => {
+      const reports = event.type === 'slots.reported' ? event.reports : [event as SlotFinished | SlotFailed];
+      for (const report of reports) {
+        const job = finishJob(context, enqueue, report.slotId);
+        if (!job) continue;
+        if (report.type === 'slot.failed') {
+          failOrRetry(context, enqueue, job, report.error);
+          continue;
+        }
+        context.counters.completed++;
+        settle(enqueue, job, 'completed', { result: report.result });
+        endJob(context, enqueue, job);
+      }
     }),
-    failJob: work(({ context, event, enqueue }) => {
-      const { slotId, error } = event as SlotFailed;
-      const job = finishJob(context, enqueue, slotId);
-      if (job) failOrRetry(context, enqueue, job, error);
-    }),
-    timeOutJobs: work(({ context, enqueue }) => {
+    timeOutJobs: work(({ context, enqueue, self }) => {
       const cutoff = context.now() - context.settings.executionTimeoutMs;
       const late = [...context.slots.values()].filter((slot) => slot.job?.startedAt !== undefined && slot.job.startedAt <= cutoff);
-      for (const slot of late) timeOut(context, enqueue, slot.job!);
+      for (const slot of late) timeOut(context, enqueue, self, slot.job!);
       scheduleDeadline(context, enqueue);
     }),
     forgetSlot: work(({ context, event, enqueue }) => {
@@ -456,8 +459,9 @@ export const supervisorMachine = setup({
   on: {
     'event.received': { actions: 'admitEvents' },
     'events.received': { actions: 'admitEvents' },
-    'slot.finished': { actions: 'completeJob' },
-    'slot.failed': { actions: 'failJob' },
+    'slot.finished': { actions: 'takeReports' },
+    'slot.failed': { actions: 'takeReports' },
+    'slots.reported': { actions: 'takeReports' },
     'slot.retired': { actions: 'forgetSlot' },
     'execution.deadlineDue': { actions: 'timeOutJobs' },
     'retry.due': { actions: 'requeueJob' },
@@ -506,9 +510,9 @@ export const supervisorMachine = setup({
   }),
 });
 
-function spawnSlot(context: SupervisorContext, enqueue: Enqueue): string {
+function spawnSlot(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef): string {
   const slotId = `slot-${context.nextSlot++}`;
-  enqueue.spawnChild('workerSlot', { id: slotId, input: { slotId } });
+  enqueue.spawnChild('workerSlot', { id: slotId, input: { slotId, supervisor: self } });
   context.slots.set(slotId, { job: undefined });
   context.idle.unshift(slotId);
   return slotId;

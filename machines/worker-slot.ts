@@ -1,4 +1,4 @@
-import { assign, sendParent, setup } from 'xstate';
+import { assign, sendParent, setup, type AnyActorRef } from 'xstate';
 import {
   slotFailed,
   slotFinished,
@@ -13,6 +13,8 @@ import { notProvided } from './not-provided.js';
 
 export interface SlotInput {
   slotId: string;
+  /** The supervisor, for reporters that batch (the default reports with sendParent). */
+  supervisor?: AnyActorRef;
 }
 
 export interface SlotContext extends SlotInput {
@@ -47,6 +49,7 @@ export const workerSlotMachine = setup({
     startWorker: notProvided('startWorker') as (args: SlotActionArgs) => void,
     abortWorker: notProvided('abortWorker') as (args: SlotActionArgs) => void,
     assignJob: assign(({ context, event }) => ({ job: (event as EventAssigned).job, run: context.run + 1 })),
+    // The runtime may provide reporters that batch the reports of one tick (see actors/workers/slot.ts).
     reportFinished: sendParent(({ context, event }) => slotFinished(context.slotId, context.job!.seq, (event as WorkerDone).output)),
     reportFailed: sendParent(({ context, event }) => slotFailed(context.slotId, context.job!.seq, (event as WorkerFailed).error)),
     reportRetired: sendParent(({ context }) => slotRetired(context.slotId)),

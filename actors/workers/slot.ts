@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { toErrorInfo, workerDone, workerFailed, type Job } from '../../machines/events.js';
+import { slotFailed, slotFinished, slotsReported, toErrorInfo, workerDone, workerFailed, type Job, type SlotFailed, type SlotFinished, type WorkerDone, type WorkerFailed } from '../../machines/events.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 import type { AppInfo, AppSections, Runner, WorkerContext } from './worker.js';
 
@@ -68,6 +68,21 @@ export function createSlotLogic(deps: SlotDeps) {
   const { runner } = deps;
   const runs = new Map<string, RunContext>();
 
+  // Runs that settle in the same tick report to the supervisor in one message,
+  // so a flood costs the supervisor one transition per tick, not one per event.
+  let pending: Array<SlotFinished | SlotFailed> = [];
+  let supervisor: SlotActionArgs['context']['supervisor'];
+  const flush = () => {
+    const reports = pending;
+    pending = [];
+    supervisor!.send(reports.length === 1 ? reports[0]! : slotsReported(reports));
+  };
+  const report = (context: SlotActionArgs['context'], message: SlotFinished | SlotFailed) => {
+    supervisor = context.supervisor;
+    if (!supervisor) throw new Error('a batching slot needs its supervisor in its input');
+    if (pending.push(message) === 1) queueMicrotask(flush);
+  };
+
   return workerSlotMachine.provide({
     actions: {
       startWorker: ({ context, self }: SlotActionArgs) => {
@@ -106,6 +121,12 @@ export function createSlotLogic(deps: SlotDeps) {
       },
       abortWorker: ({ context }: SlotActionArgs) => {
         runs.get(context.slotId)?.abort();
+      },
+      reportFinished: ({ context, event }: SlotActionArgs & { event: { type: string } }) => {
+        report(context, slotFinished(context.slotId, context.job!.seq, (event as WorkerDone).output));
+      },
+      reportFailed: ({ context, event }: SlotActionArgs & { event: { type: string } }) => {
+        report(context, slotFailed(context.slotId, context.job!.seq, (event as WorkerFailed).error));
       },
     },
   });

@@ -36,15 +36,17 @@ function deferred<T = unknown>() {
 /** Runs the slot under a parent that records what the slot reports. */
 function startParent(runner: Runner) {
   const parentMachine = setup({
-    types: {} as { context: { reports: Report[] }; events: Report },
+    types: {} as { context: { reports: Report[] }; events: Report | { type: 'slots.reported'; reports: Report[] } },
     actors: { slot: createSlotLogic({ runner, log, app, config }) },
   }).createMachine({
     context: { reports: [] },
-    invoke: { id: 'slot', src: 'slot', input: { slotId: 'slot-0' } },
+    invoke: { id: 'slot', src: 'slot', input: ({ self }) => ({ slotId: 'slot-0', supervisor: self }) },
     on: {
       'slot.finished': { actions: assign({ reports: ({ context, event }) => [...context.reports, event] }) },
       'slot.failed': { actions: assign({ reports: ({ context, event }) => [...context.reports, event] }) },
       'slot.retired': { actions: assign({ reports: ({ context, event }) => [...context.reports, event] }) },
+      // Runs that settle in the same tick arrive together.
+      'slots.reported': { actions: assign({ reports: ({ context, event }) => [...context.reports, ...event.reports] }) },
     },
   });
   const parent = createActor(parentMachine);
@@ -85,21 +87,21 @@ describe('createSlotLogic', () => {
       expect(vi.mocked(runner.run).mock.calls[0]![0]).toEqual({ file: 'a.png' });
     });
 
-    it('reports a synchronous result as finished', () => {
+    it('reports a synchronous result as finished', async () => {
       const { slot, reports, slotState } = startParent(runnerOf(() => 'sync'));
       slot.send(eventAssigned(job(3)));
-      expect(reports()).toEqual([{ type: 'slot.finished', slotId: 'slot-0', seq: 3, result: 'sync' }]);
+      await vi.waitFor(() => expect(reports()).toEqual([{ type: 'slot.finished', slotId: 'slot-0', seq: 3, result: 'sync' }]));
       expect(slotState()).toBe('idle');
     });
 
-    it('reports an undefined or null result as finished', () => {
+    it('reports an undefined or null result as finished', async () => {
       const { slot, reports } = startParent(runnerOf((payload) => (payload === 1 ? undefined : null)));
       slot.send(eventAssigned(job(1, { payload: 1 })));
       slot.send(eventAssigned(job(2, { payload: 2 })));
-      expect(reports()).toEqual([
+      await vi.waitFor(() => expect(reports()).toEqual([
         { type: 'slot.finished', slotId: 'slot-0', seq: 1, result: undefined },
         { type: 'slot.finished', slotId: 'slot-0', seq: 2, result: null },
-      ]);
+      ]));
     });
 
     it('runs one job after another, each reported with its own seq', async () => {
@@ -128,14 +130,14 @@ describe('createSlotLogic', () => {
   });
 
   describe('a worker that fails', () => {
-    it('reports slot.failed with the code and message of an error thrown synchronously', () => {
+    it('reports slot.failed with the code and message of an error thrown synchronously', async () => {
       const { slot, reports, slotState } = startParent(
         runnerOf(() => {
           throw Object.assign(new Error('bad input'), { code: 'ERR_BAD_INPUT' });
         }),
       );
       slot.send(eventAssigned(job(1)));
-      expect(reports()).toEqual([{ type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_BAD_INPUT', message: 'bad input' } }]);
+      await vi.waitFor(() => expect(reports()).toEqual([{ type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_BAD_INPUT', message: 'bad input' } }]));
       expect(slotState()).toBe('idle');
     });
 
@@ -152,14 +154,14 @@ describe('createSlotLogic', () => {
       expect((await reported(1))[0]).toEqual({ type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_WORKER_FAILED', message: 'disk full' } });
     });
 
-    it('turns a thrown non-Error into ERR_WORKER_FAILED with its text', () => {
+    it('turns a thrown non-Error into ERR_WORKER_FAILED with its text', async () => {
       const { slot, reports } = startParent(
         runnerOf(() => {
           throw 'just a string';
         }),
       );
       slot.send(eventAssigned(job(1)));
-      expect(reports()).toEqual([{ type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_WORKER_FAILED', message: 'just a string' } }]);
+      await vi.waitFor(() => expect(reports()).toEqual([{ type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_WORKER_FAILED', message: 'just a string' } }]));
     });
 
     it('takes the next job after a failure', async () => {
@@ -370,8 +372,8 @@ describe('createSlotLogic', () => {
     const logic = createSlotLogic({ runner, log, app, config });
     const parentMachine = setup({ actors: { slot: logic } }).createMachine({
       invoke: [
-        { id: 'a', src: 'slot', input: { slotId: 'slot-a' } },
-        { id: 'b', src: 'slot', input: { slotId: 'slot-b' } },
+        { id: 'a', src: 'slot', input: ({ self }) => ({ slotId: 'slot-a', supervisor: self }) },
+        { id: 'b', src: 'slot', input: ({ self }) => ({ slotId: 'slot-b', supervisor: self }) },
       ],
     });
     const parent = createActor(parentMachine).start();
@@ -383,5 +385,33 @@ describe('createSlotLogic', () => {
     expect(signals.get('for-a')!.aborted).toBe(true);
     expect(signals.get('for-b')!.aborted).toBe(false);
     expect(b.getSnapshot().value).toBe('busy');
+  });
+
+  it('reports runs of several slots that settle in the same tick in one message to the supervisor', async () => {
+    const gate = deferred<void>();
+    const runner = runnerOf(async (payload) => {
+      await gate.promise;
+      return payload;
+    });
+    const received: Array<{ type: string; reports?: unknown[] }> = [];
+    const parentMachine = setup({ actors: { slot: createSlotLogic({ runner, log, app, config }) } }).createMachine({
+      invoke: [
+        { id: 'a', src: 'slot', input: ({ self }) => ({ slotId: 'slot-a', supervisor: self }) },
+        { id: 'b', src: 'slot', input: ({ self }) => ({ slotId: 'slot-b', supervisor: self }) },
+      ],
+      on: { '*': { actions: ({ event }) => received.push(event) } },
+    });
+    const parent = createActor(parentMachine).start();
+    (parent.getSnapshot().children.a as AnyActorRef).send(eventAssigned(job(1, { payload: 1 })));
+    (parent.getSnapshot().children.b as AnyActorRef).send(eventAssigned(job(2, { payload: 2 })));
+    gate.resolve();
+    await vi.waitFor(() => expect(received.filter((e) => e.type.startsWith('slot'))).toHaveLength(1));
+    expect(received.find((e) => e.type === 'slots.reported')).toEqual({
+      type: 'slots.reported',
+      reports: [
+        { type: 'slot.finished', slotId: 'slot-a', seq: 1, result: 1 },
+        { type: 'slot.finished', slotId: 'slot-b', seq: 2, result: 2 },
+      ],
+    });
   });
 });
