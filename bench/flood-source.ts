@@ -5,7 +5,7 @@ import type { Feed, SourceDriver } from '../actors/sources/driver.js';
  * in a tight loop until paused, and ends when all are out. Far faster than
  * any worker, so only backpressure keeps the queue bounded.
  */
-export function floodSource(count: number, options: { canPause?: boolean } = {}): SourceDriver & { offered(): number } {
+export function floodSource(count: number): SourceDriver & { offered(): number } {
   let paused = false;
   let stopped = false;
   let sent = 0;
@@ -19,7 +19,6 @@ export function floodSource(count: number, options: { canPause?: boolean } = {})
   };
   return {
     type: 'flood',
-    canPause: options.canPause ?? true,
     start(f) {
       feed = f;
       setImmediate(loop);
@@ -28,7 +27,7 @@ export function floodSource(count: number, options: { canPause?: boolean } = {})
       stopped = true;
     },
     pause() {
-      if (options.canPause ?? true) paused = true;
+      paused = true;
     },
     resume() {
       paused = false;

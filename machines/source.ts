@@ -119,6 +119,11 @@ export const sourceMachine = setup({
           description: 'The supervisor\'s queue is past its high watermark: no new events until it resumes.',
           on: { 'source.resume': { target: 'running', actions: ['rememberResume', 'forwardToFeed'] } },
         },
+        ended: {
+          description: 'The input is exhausted; the feed stays to hear the outcomes of its last events until the supervisor says stop.',
+          entry: 'announceEnded',
+          on: { 'source.pause': {}, 'source.resume': {} },
+        },
       },
       on: {
         'event.settled': { actions: 'forwardToFeed' },
@@ -126,7 +131,7 @@ export const sourceMachine = setup({
           { guard: 'isRetryable', target: 'reconnecting', actions: 'recordError' },
           { target: 'failed', actions: 'recordError' },
         ],
-        'feed.ended': { target: 'stopping', actions: 'announceEnded' },
+        'feed.ended': { target: '.ended' },
         'source.stop': 'stopping',
       },
     },

@@ -95,6 +95,8 @@ export interface SupervisorContext extends SupervisorInput {
   nextSlot: number;
   counters: SupervisorCounters;
   sourceEnded: boolean;
+  /** The source reached its final state (stopped or failed). */
+  sourceStopped: boolean;
   stopReason: 'requested' | 'ended' | 'source failed' | undefined;
   sourceError: ErrorInfo | undefined;
 }
@@ -102,7 +104,7 @@ export interface SupervisorContext extends SupervisorInput {
 /** Outcome notifications the supervisor emits (`actor.on(type, fn)`). */
 export type SupervisorEmitted =
   | { type: 'event.completed'; id: string; seq: number; attempts: number; result: unknown; meta: Delivery['meta'] }
-  | { type: `event.${Exclude<Outcome, 'completed'>}`; id: string; seq: number; attempts: number; error: ErrorInfo; deadLetter: boolean; meta: Delivery['meta']; payload: unknown }
+  | { [O in Exclude<Outcome, 'completed'>]: { type: `event.${O}`; id: string; seq: number; attempts: number; error: ErrorInfo; deadLetter: boolean; meta: Delivery['meta']; payload: unknown } }[Exclude<Outcome, 'completed'>]
   | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
   | { type: 'slot.replaced'; slotId: string; replacement: string };
 
@@ -392,12 +394,14 @@ export const supervisorMachine = setup({
       context.sourceEnded = true;
       if (isSettled(context)) enqueue.raise({ type: 'work.drained' });
     }),
-    beginStop: work(({ context, event, enqueue }) => {
-      if (context.stopReason === undefined) {
-        context.stopReason = event.type === 'source.failed' ? 'source failed' : 'requested';
+    recordStopReason: work(({ context, event }) => {
+      if (event.type === 'source.failed') {
+        context.sourceError = event.error;
+        context.sourceStopped = true; // a failed source is already final
       }
-      if (event.type === 'source.failed') context.sourceError = event.error;
-      else enqueue.sendTo('source', sourceStop());
+      context.stopReason ??= event.type === 'source.failed' ? 'source failed' : event.type === 'work.drained' ? 'ended' : 'requested';
+    }),
+    returnWaiting: work(({ context, enqueue }) => {
       // Queued and retrying events go back to their source, not lost.
       const before = context.queue.size;
       for (const job of context.queue.drain()) {
@@ -414,6 +418,12 @@ export const supervisorMachine = setup({
       enqueue.cancel(EXPIRY);
       if (isSettled(context)) enqueue.raise({ type: 'work.drained' });
     }),
+    stopSource: work(({ context, enqueue }) => {
+      if (!context.sourceStopped) enqueue.sendTo('source', sourceStop());
+    }),
+    markSourceStopped: work(({ context }) => {
+      context.sourceStopped = true;
+    }),
     abortInFlight: work(({ context, enqueue }) => {
       for (const [slotId, slot] of context.slots) {
         if (!slot.job) continue;
@@ -427,11 +437,12 @@ export const supervisorMachine = setup({
         context.slots.delete(slotId);
       }
     }),
-    markEnded: work(({ context }) => {
-      context.stopReason ??= 'ended';
-    }),
     pauseSource: work(({ enqueue }) => enqueue.sendTo('source', sourcePause())),
     resumeSource: work(({ enqueue }) => enqueue.sendTo('source', sourceResume())),
+  },
+  guards: {
+    isSourceStopped: ({ context }) => context.sourceStopped,
+    isSettled: ({ context }) => isSettled(context),
   },
   delays: {
     shutdownTimeout: ({ context }) => context.settings.shutdownTimeoutMs,
@@ -451,6 +462,7 @@ export const supervisorMachine = setup({
     nextSlot: 0,
     counters: { received: 0, started: 0, completed: 0, failed: 0, expired: 0, rejected: 0, returned: 0, retried: 0, deadLettered: 0, timedOut: 0 },
     sourceEnded: false,
+    sourceStopped: false,
     stopReason: undefined,
     sourceError: undefined,
   }),
@@ -467,6 +479,7 @@ export const supervisorMachine = setup({
     'retry.due': { actions: 'requeueJob' },
     'queue.expiryDue': { actions: 'expireJobs' },
     'source.ended': { actions: 'markSourceEnded' },
+    'source.stopped': { actions: 'markSourceStopped' },
   },
   entry: ['spawnSlots', 'spawnSource'],
   initial: 'flowing',
@@ -475,9 +488,9 @@ export const supervisorMachine = setup({
       description: 'Taking events from the source and routing them to idle slots; the queue is below its high watermark.',
       on: {
         'queue.filled': 'throttled',
-        'source.failed': { target: 'stopping', actions: 'beginStop' },
-        'runtime.stop': { target: 'stopping', actions: 'beginStop' },
-        'work.drained': { target: 'stopped', actions: 'markEnded' },
+        'source.failed': { target: 'stopping', actions: 'recordStopReason' },
+        'runtime.stop': { target: 'stopping', actions: 'recordStopReason' },
+        'work.drained': { target: 'stopping', actions: 'recordStopReason' },
       },
     },
     throttled: {
@@ -485,18 +498,29 @@ export const supervisorMachine = setup({
       entry: 'pauseSource',
       on: {
         'queue.drained': { target: 'flowing', actions: 'resumeSource' },
-        'source.failed': { target: 'stopping', actions: 'beginStop' },
-        'runtime.stop': { target: 'stopping', actions: 'beginStop' },
-        'work.drained': { target: 'stopped', actions: 'markEnded' },
+        'source.failed': { target: 'stopping', actions: 'recordStopReason' },
+        'runtime.stop': { target: 'stopping', actions: 'recordStopReason' },
+        'work.drained': { target: 'stopping', actions: 'recordStopReason' },
       },
     },
     stopping: {
-      description: 'The source is stopping and waiting events were returned; in-flight work has the shutdown timeout to finish.',
-      on: {
-        'source.failed': { actions: 'beginStop' },
-        'work.drained': 'stopped',
+      on: { 'source.failed': { actions: 'recordStopReason' } },
+      initial: 'draining',
+      states: {
+        draining: {
+          description: 'The source is paused and waiting events were returned; in-flight work has the shutdown timeout to finish, and its outcomes still reach the source.',
+          entry: ['pauseSource', 'returnWaiting'],
+          on: { 'work.drained': 'closing' },
+          after: { shutdownTimeout: { target: 'closing', actions: 'abortInFlight' } },
+        },
+        closing: {
+          description: 'Every event has its outcome: the source is told to stop and close its connection.',
+          entry: 'stopSource',
+          always: { guard: 'isSourceStopped', target: '#supervisor.stopped' },
+          on: { 'source.stopped': { target: '#supervisor.stopped', actions: 'markSourceStopped' } },
+          after: { shutdownTimeout: '#supervisor.stopped' },
+        },
       },
-      after: { shutdownTimeout: { target: 'stopped', actions: 'abortInFlight' } },
     },
     stopped: {
       description: 'Every event has its outcome.',

@@ -20,8 +20,6 @@ export interface Feed {
 export interface SourceDriver {
   /** The `[Source] type`, for logs and snapshots. */
   readonly type: string;
-  /** Whether `pause` really stops deliveries (a source that cannot pause is bounded by the queue size). */
-  readonly canPause: boolean;
   connect?(): Promise<void>;
   start(feed: Feed): void;
   stop?(): void;

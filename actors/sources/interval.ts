@@ -45,7 +45,6 @@ export function intervalDriver(
 
   return {
     type: 'interval',
-    canPause: true,
     start(f) {
       feed = f;
       fire();

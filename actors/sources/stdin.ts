@@ -55,7 +55,6 @@ export function stdinDriver(options: StdinOptions, input: Readable = process.std
 
   return {
     type: 'stdin',
-    canPause: true,
     start(feed) {
       const read = options.mode === 'once' ? readOnce(feed) : readLines(feed);
       read.then(

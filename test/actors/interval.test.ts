@@ -33,10 +33,11 @@ afterEach(() => {
 });
 
 describe('intervalDriver', () => {
-  it('describes itself as a pausable interval source', () => {
+  it('is an interval source that can pause and resume', () => {
     const driver = intervalDriver({ intervalMs: 1000, window: undefined }, clock);
     expect(driver.type).toBe('interval');
-    expect(driver.canPause).toBe(true);
+    expect(typeof driver.pause).toBe('function');
+    expect(typeof driver.resume).toBe('function');
   });
 
   it('delivers a null payload with id tick-1 at once on start', () => {

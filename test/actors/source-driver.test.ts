@@ -40,7 +40,6 @@ function manualDriver(extra: Partial<SourceDriver> = {}) {
   const state = { feed: undefined as Feed | undefined, paused: false, starts: 0 };
   const driver = {
     type: 'manual',
-    canPause: true,
     start: vi.fn((feed: Feed) => {
       state.feed = feed;
       state.starts++;
@@ -306,12 +305,16 @@ describe('createSourceLogic', () => {
   });
 
   describe('the end of the input', () => {
-    it('leads to source.ended, then source.stopped, and a final state', async () => {
+    it('leads to source.ended; the feed stays until source.stop, then source.stopped and a final state', async () => {
       const { driver, feed } = manualDriver();
       const rec = recordingSink();
       const { actor } = startSource(driver, rec.sink);
       await rec.received('source.started');
       feed().end();
+      await rec.received('source.ended');
+      expect(actor.getSnapshot().value).toEqual({ active: 'ended' });
+      expect(driver.stop).not.toHaveBeenCalled();
+      actor.send({ type: 'source.stop' });
       await waitFor(actor, (s) => s.status === 'done');
       expect(rec.types()).toEqual(['source.started', 'source.ended', 'source.stopped']);
       expect(actor.getSnapshot().value).toBe('stopped');
@@ -327,6 +330,8 @@ describe('createSourceLogic', () => {
       feed().deliver('a', { id: 'a' });
       feed().deliver('b', { id: 'b' });
       feed().end();
+      await rec.received('source.ended');
+      actor.send({ type: 'source.stop' });
       await waitFor(actor, (s) => s.status === 'done');
       expect(rec.types()).toEqual(['source.started', 'events.received', 'source.ended', 'source.stopped']);
       expect(rec.deliveries().map((d) => d.id)).toEqual(['a', 'b']);
@@ -338,6 +343,8 @@ describe('createSourceLogic', () => {
       const { actor, errors } = startSource(driver, rec.sink);
       await rec.received('source.started');
       feed().end();
+      await rec.received('source.ended');
+      actor.send({ type: 'source.stop' });
       await waitFor(actor, (s) => s.status === 'done');
       expect(actor.getSnapshot().value).toBe('stopped');
       expect(rec.types()).toEqual(['source.started', 'source.ended', 'source.stopped']);

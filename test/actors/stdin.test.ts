@@ -55,10 +55,11 @@ function recordingFeed() {
 const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('stdinDriver', () => {
-  it('describes itself as a pausable stdin source', () => {
+  it('is a stdin source that can pause and resume', () => {
     const driver = stdinDriver({ mode: 'lines', payloadClass: 'text' }, Readable.from([]));
     expect(driver.type).toBe('stdin');
-    expect(driver.canPause).toBe(true);
+    expect(typeof driver.pause).toBe('function');
+    expect(typeof driver.resume).toBe('function');
   });
 
   describe('in lines mode', () => {

@@ -34,7 +34,10 @@ export const testSettings = (overrides: Partial<SupervisorSettings> = {}): Super
  * finished or failed by the test), a stub source that records what the
  * supervisor tells it, and simulated time. No I/O.
  */
-export function startSupervisor(overrides: Partial<SupervisorSettings> = {}, hooks: { onStart?: (run: Run) => void; onAbort?: (run: Run) => void } = {}) {
+export function startSupervisor(
+  overrides: Partial<SupervisorSettings> = {},
+  hooks: { onStart?: (run: Run) => void; onAbort?: (run: Run) => void; sourceClosesAtOnce?: boolean } = {},
+) {
   const clock = new SimulatedClock();
   const runs: Run[] = [];
   const toSource: Array<{ type: string }> = [];
@@ -77,7 +80,11 @@ export function startSupervisor(overrides: Partial<SupervisorSettings> = {}, hoo
   });
   const source = fromCallback<{ type: string }, { sink: AnyActorRef }>(({ input, receive }) => {
     sink = input.sink;
-    receive((event) => toSource.push(event));
+    receive((event) => {
+      toSource.push(event);
+      // By default a source that closes at once when told to stop.
+      if (event.type === 'source.stop' && hooks.sourceClosesAtOnce !== false) input.sink.send({ type: 'source.stopped' });
+    });
   });
   const origin = createActor(
     fromCallback<{ type: 'event.settled'; settlement: Settlement }>(({ receive }) => {

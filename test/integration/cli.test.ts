@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { DateTime } from 'luxon';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fixture, flowd, tempDir } from '../helpers/cli.js';
@@ -91,6 +93,52 @@ describe('stopping', () => {
     expect((await run.exit).code).toBe(0);
     expect(run.stdout()).not.toContain('done tick-1');
     expect(run.stderr()).toMatch(/"returned":1/);
+  });
+});
+
+describe('choosing the source', () => {
+  it("uses the worker class's static SOURCE when [Source] names no type", async () => {
+    const ini = await tmp.write('shout.ini', `[Flow]\nclass = ${fixture('shout.ts')}:Shout\n`);
+    const run = flowd(['run', ini], { input: 'a\nb\n' });
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout().split('\n').filter(Boolean).sort()).toEqual(['A', 'B']);
+  });
+
+  it('puts [Source] keys on top of the static SOURCE', async () => {
+    const ini = await tmp.write('shout.ini', `[Flow]\nclass = ${fixture('shout.ts')}:Shout\n\n[Source]\nmode = once\n`);
+    const run = flowd(['run', ini], { input: 'a\nb' });
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toBe('A\nB\n');
+  });
+
+  it("lets the INI file's [Source] type win over the static SOURCE", async () => {
+    const ini = await tmp.write('shout.ini', app(`class = ${fixture('shout.ts')}:Shout`, 'type = interval\ninterval = 1h'));
+    const run = flowd(['run', ini]);
+    await run.waitFor('stdout', /NULL/);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+  });
+});
+
+describe('command-line options and logging', () => {
+  it('takes -n and -w over the INI file', async () => {
+    const ini = await tmp.write('opts.ini', app(`app name = original\nclass = ${fixture('echo.ts')}:Echo\nworkers = 1`, 'type = stdin'));
+    const run = flowd(['check', '-n', 'renamed', '-w', '3', ini]);
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toMatch(/^renamed: ok: .*3 worker\(s\)/);
+    const bad = flowd(['check', '-w', 'none', ini]);
+    expect((await bad.exit).code).toBe(2);
+    expect(bad.stderr()).toContain('--workers: found "none"');
+  });
+
+  it('writes logs to [Log] file instead of stderr, keeping stdout for the app', async () => {
+    const ini = await tmp.write('logged.ini', `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = stdin\n\n[Log]\nfile = ./logs/app.log\n`);
+    const run = flowd(['run', ini], { input: 'hello' });
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toBe('stdin "hello"\n');
+    expect(run.stderr()).toBe('');
+    const lines = (await readFile(path.join(tmp.dir, 'logs/app.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.map((l) => l.msg)).toEqual(['logged started: 1 worker(s), source stdin', 'logged stopped (ended)']);
   });
 });
 

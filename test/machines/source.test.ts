@@ -79,10 +79,15 @@ describe('sourceMachine', () => {
     expect(h.actor.getSnapshot().value).toEqual({ active: 'running' });
   });
 
-  it('ends when its input is exhausted: the sink hears ended, then stopped', async () => {
+  it('keeps its feed when its input is exhausted, to hear the last outcomes, and stops when told', async () => {
     const h = harness();
     await settle();
     h.feed({ type: 'feed.ended' });
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'ended' });
+    expect(h.atSink.map((e) => e.type)).toEqual(['source.started', 'source.ended']);
+    h.actor.send({ type: 'event.settled', settlement: { id: 'e1', outcome: 'completed', ack: true, attempts: 1, deadLetter: false } } as never);
+    expect(h.atFeed.map((e) => e.type)).toEqual(['event.settled']);
+    h.actor.send({ type: 'source.stop' });
     await settle();
     expect(h.atSink.map((e) => e.type)).toEqual(['source.started', 'source.ended', 'source.stopped']);
     expect(h.actor.getSnapshot().status).toBe('done');

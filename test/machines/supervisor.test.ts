@@ -132,20 +132,38 @@ describe('supervisorMachine', () => {
     expect(h.settlements).toMatchObject([{ id, outcome: 'failed', deadLetter: true, error: { message: 'line 3 is not JSON' } }]);
   });
 
-  it('on stop returns waiting events, lets in-flight work finish, and stops the source', () => {
+  it('on stop pauses the source, returns waiting events, lets in-flight work finish, and only then stops the source', () => {
     const h = startSupervisor({ workers: 1 });
     const running = h.deliver();
     const waiting = h.deliver();
     h.actor.send({ type: 'runtime.stop' });
-    expect(h.state()).toBe('stopping');
-    expect(h.toSource.map((e) => e.type)).toContain('source.stop');
+    expect(h.state()).toBe('{"stopping":"draining"}');
+    expect(h.toSource.map((e) => e.type)).toEqual(['source.pause']);
     expect(h.outcomeOf(waiting)).toEqual(['returned']);
     const afterStop = h.deliver();
     expect(h.outcomeOf(afterStop)).toEqual(['returned']);
     h.runs[0]!.finish();
+    // The in-flight event's outcome reached the source before it was told to stop.
     expect(h.outcomeOf(running)).toEqual(['completed']);
+    expect(h.toSource.map((e) => e.type)).toEqual(['source.pause', 'source.stop']);
     expect(h.actor.getSnapshot().status).toBe('done');
     expect(h.actor.getSnapshot().output).toMatchObject({ reason: 'requested', counters: { completed: 1, returned: 2 } });
+  });
+
+  it('waits in closing for the source to say it stopped, at most the shutdown timeout', () => {
+    const closes = startSupervisor({ workers: 1 }, { sourceClosesAtOnce: false });
+    closes.actor.send({ type: 'source.ended' });
+    expect(closes.state()).toBe('{"stopping":"closing"}');
+    expect(closes.toSource.map((e) => e.type)).toEqual(['source.pause', 'source.stop']);
+    closes.actor.send({ type: 'source.stopped' });
+    expect(closes.actor.getSnapshot().output).toMatchObject({ reason: 'ended' });
+
+    const hangs = startSupervisor({ workers: 1, shutdownTimeoutMs: 300 }, { sourceClosesAtOnce: false });
+    hangs.actor.send({ type: 'runtime.stop' });
+    hangs.clock.increment(299);
+    expect(hangs.state()).toBe('{"stopping":"closing"}');
+    hangs.clock.increment(1);
+    expect(hangs.actor.getSnapshot().status).toBe('done');
   });
 
   it('aborts in-flight work when the shutdown timeout passes and returns it to its source', () => {

@@ -1,0 +1,148 @@
+import { describe, expect, it, vi } from 'vitest';
+import { assign, setup, SimulatedClock } from 'xstate';
+import { defineWorker, Flow } from '../../actors/workers/worker.js';
+import { ConfigError, WorkerConfigureError, WorkerLoadError } from '../../src/errors.js';
+import { createRuntime } from '../../src/runtime.js';
+import { manualSource } from '../helpers/manual-source.js';
+
+const deferred = <T = void>() => {
+  let resolve!: (value: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+};
+
+describe('createRuntime', () => {
+  it('runs events from a source of your own, tells it each outcome, and ends when its input ends', async () => {
+    const source = manualSource();
+    const runtime = createRuntime({ worker: defineWorker({ start: (n: number) => n * 2 }), source: source.driver, workers: 2 });
+    const completed: unknown[] = [];
+    runtime.on('event.completed', (e) => completed.push(e.result));
+    await runtime.start();
+    await source.ready;
+    source.deliver(1, 'a');
+    source.deliver(2, 'b');
+    source.end();
+    const summary = await runtime.done;
+    expect(summary).toMatchObject({ reason: 'ended', counters: { received: 2, completed: 2, failed: 0 } });
+    expect(completed.sort()).toEqual([2, 4]);
+    expect(source.settlements.map((s) => [s.id, s.outcome, s.ack, s.result])).toEqual([['a', 'completed', true, 2], ['b', 'completed', true, 4]]);
+  });
+
+  it('shows every actor in snapshot(): busy slots with their event and running time, the source, the counters', async () => {
+    const clock = new SimulatedClock();
+    const gate = deferred();
+    const source = manualSource();
+    const runtime = createRuntime({ worker: defineWorker({ start: () => gate.promise }), source: source.driver, workers: 2, clock });
+    expect(runtime.snapshot().state).toBe('created');
+    await runtime.start();
+    await source.ready;
+    source.deliver('x', 'evt-1');
+    await vi.waitFor(() => expect(runtime.snapshot().running).toBe(1));
+    clock.increment(250);
+    const snap = runtime.snapshot();
+    expect(snap).toMatchObject({ app: 'flowd', state: 'flowing', source: { type: 'manual', state: 'running' }, waiting: 0, running: 1 });
+    expect(snap.slots).toEqual([
+      { id: 'slot-0', state: 'busy', event: 'evt-1', attempt: 1, runningForMs: 250 },
+      { id: 'slot-1', state: 'idle', event: undefined, attempt: undefined, runningForMs: undefined },
+    ]);
+    gate.resolve();
+    await vi.waitFor(() => expect(runtime.snapshot().counters.completed).toBe(1));
+    await runtime.stop();
+  });
+
+  it('on stop returns waiting events to the source and resolves with the summary', async () => {
+    const gate = deferred();
+    const source = manualSource();
+    const runtime = createRuntime({ worker: defineWorker({ start: () => gate.promise }), source: source.driver, workers: 1 });
+    await runtime.start();
+    await source.ready;
+    source.deliver(1, 'running');
+    source.deliver(2, 'waiting');
+    await vi.waitFor(() => expect(runtime.snapshot().waiting).toBe(1));
+    const stopped = runtime.stop();
+    await vi.waitFor(() => expect(source.settlements.map((s) => [s.id, s.outcome, s.ack])).toEqual([['waiting', 'returned', false]]));
+    gate.resolve();
+    expect(await stopped).toMatchObject({ reason: 'requested', counters: { completed: 1, returned: 1 } });
+    expect(source.calls).toContain('stop');
+  });
+
+  it('fails a run past the execution timeout with ERR_WORKER_TIMEOUT and keeps its slots usable', async () => {
+    const clock = new SimulatedClock();
+    const source = manualSource();
+    const signals: AbortSignal[] = [];
+    const runtime = createRuntime({
+      worker: defineWorker({ start: (_e, ctx) => { signals.push(ctx.signal); return new Promise(() => {}); } }),
+      source: source.driver, workers: 1, executionTimeout: '5s', clock,
+    });
+    const failed: string[] = [];
+    runtime.on('event.failed', (e) => failed.push(`${e.id}:${e.error.code}`));
+    await runtime.start();
+    await source.ready;
+    source.deliver(null, 'stuck');
+    await vi.waitFor(() => expect(signals).toHaveLength(1));
+    clock.increment(5000);
+    expect(failed).toEqual(['stuck:ERR_WORKER_TIMEOUT']);
+    expect(signals[0]!.aborted).toBe(true);
+    expect(runtime.snapshot()).toMatchObject({ abandoned: 1, running: 0, counters: { timedOut: 1 } });
+    source.deliver(null, 'next');
+    await vi.waitFor(() => expect(signals).toHaveLength(2));
+  });
+
+  it('runs a Flow class once configured, with its static SOURCE when no source is given', async () => {
+    const seen: unknown[] = [];
+    class Recorder extends Flow {
+      static override SOURCE = { type: 'interval', interval: '1h' };
+      prefix = '';
+      override configure() {
+        this.prefix = this.config.Recorder?.prefix ?? '?';
+      }
+      start(event: unknown, ctx: { id: string }) {
+        seen.push(`${this.prefix}${ctx.id}:${String(event)}`);
+      }
+    }
+    const runtime = createRuntime({ worker: Recorder, config: { Recorder: { prefix: '#' } } });
+    await runtime.start();
+    await vi.waitFor(() => expect(seen).toEqual(['#tick-1:null']));
+    await runtime.stop();
+  });
+
+  it('runs an xstate machine as the worker; its output is the result', async () => {
+    const doubler = setup({ types: {} as { input: number; context: { n: number }; output: number } }).createMachine({
+      context: ({ input }) => ({ n: input }),
+      initial: 'working',
+      states: { working: { entry: assign({ n: ({ context }) => context.n * 2 }), always: 'done' }, done: { type: 'final' } },
+      output: ({ context }) => context.n,
+    });
+    const source = manualSource();
+    const runtime = createRuntime({ worker: doubler, source: source.driver });
+    await runtime.start();
+    await source.ready;
+    source.deliver(21, 'm');
+    source.end();
+    await runtime.done;
+    expect(source.settlements[0]).toMatchObject({ id: 'm', outcome: 'completed', result: 42 });
+  });
+
+  it('rejects start() with WorkerConfigureError naming the worker when configure() fails', async () => {
+    const runtime = createRuntime({
+      worker: defineWorker({ name: 'billing', configure() { throw new Error('no credentials'); }, start() {} }),
+      source: manualSource().driver,
+    });
+    await expect(runtime.start()).rejects.toThrow(WorkerConfigureError);
+    await expect(createRuntime({ worker: defineWorker({ name: 'billing', configure() { throw new Error('no credentials'); }, start() {} }), source: manualSource().driver }).start())
+      .rejects.toThrow('worker "billing" failed in configure(): no credentials');
+  });
+
+  it('throws ConfigError for a bad option, naming it and what was expected', () => {
+    const worker = defineWorker({ start() {} });
+    expect(() => createRuntime({ worker, source: manualSource().driver, workers: 0 })).toThrow(ConfigError);
+    expect(() => createRuntime({ worker, source: manualSource().driver, workers: 0 })).toThrow('"workers": found "0"; expected a whole number from 1 to 4096');
+    expect(() => createRuntime({ worker, source: manualSource().driver, queueTimeout: 'soon' })).toThrow('"queue timeout": found "soon"; expected a duration');
+    expect(() => createRuntime({ worker, source: manualSource().driver, ...({ executionTimout: '5s' } as object) })).toThrow('did you mean "execution timeout"');
+  });
+
+  it('throws when there is no source, or the worker is not a worker', () => {
+    expect(() => createRuntime({ worker: defineWorker({ start() {} }) })).toThrow(/no source for worker "worker"/);
+    expect(() => createRuntime({ worker: { nope: true } as never, source: manualSource().driver })).toThrow(WorkerLoadError);
+  });
+});
