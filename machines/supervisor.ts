@@ -318,6 +318,13 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
   endJob(context, enqueue, job);
 }
 
+/** How `flowing` and `throttled` both leave for `stopping`: asked to, the source failed, or its input ended and all is done. */
+const toStopping = {
+  'source.failed': { target: 'stopping', actions: 'recordStopReason' },
+  'runtime.stop': { target: 'stopping', actions: 'recordStopReason' },
+  'work.drained': { target: 'stopping', actions: 'recordStopReason' },
+} as const;
+
 /**
  * Routes events from the source to idle worker slots: a bounded queue with
  * per-key order, backpressure by watermarks, queue and execution timeouts,
@@ -488,9 +495,7 @@ export const supervisorMachine = setup({
       description: 'Taking events from the source and routing them to idle slots; the queue is below its high watermark.',
       on: {
         'queue.filled': 'throttled',
-        'source.failed': { target: 'stopping', actions: 'recordStopReason' },
-        'runtime.stop': { target: 'stopping', actions: 'recordStopReason' },
-        'work.drained': { target: 'stopping', actions: 'recordStopReason' },
+        ...toStopping,
       },
     },
     throttled: {
@@ -498,9 +503,7 @@ export const supervisorMachine = setup({
       entry: 'pauseSource',
       on: {
         'queue.drained': { target: 'flowing', actions: 'resumeSource' },
-        'source.failed': { target: 'stopping', actions: 'recordStopReason' },
-        'runtime.stop': { target: 'stopping', actions: 'recordStopReason' },
-        'work.drained': { target: 'stopping', actions: 'recordStopReason' },
+        ...toStopping,
       },
     },
     stopping: {

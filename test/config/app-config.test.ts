@@ -3,7 +3,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileAppConfig, loadAppConfig, type ConfigOverrides } from '../../src/config/app-config.js';
-import { expectConfigError, expectConfigErrorAsync } from './config-error.js';
+import { expectConfigError, expectConfigErrorAsync } from '../helpers/config-error.js';
+import { DEFAULT_SETTINGS } from '../helpers/default-settings.js';
 
 const DIR = path.resolve('/srv/apps');
 const FILE = path.join(DIR, 'orders.ini');
@@ -24,18 +25,7 @@ describe('compileAppConfig', () => {
         file: FILE,
         app: { name: 'orders', dir: DIR, stateDir: path.join(DIR, '.flowd', 'orders') },
         workerClass: 'OrdersWorker',
-        settings: {
-          workers: 1,
-          queueSize: 1000,
-          highWatermark: 800,
-          lowWatermark: 400,
-          queueTimeoutMs: 60_000,
-          executionTimeoutMs: 60_000,
-          shutdownTimeoutMs: 30_000,
-          retries: 0,
-          backoff: { kind: 'exponential', delayMs: 1000, maxDelayMs: 60_000 },
-          orderBy: undefined,
-        },
+        settings: DEFAULT_SETTINGS,
         source: { type: undefined, values: new Map(), lines: new Map() },
         log: { level: 'info', file: undefined },
         sections: {},

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { compileFlowSettings, compileLogSettings, toIniKeys } from '../../src/config/flow-settings.js';
 import { SectionReader, type RawValue } from '../../src/config/section-reader.js';
-import { expectConfigError } from './config-error.js';
+import { expectConfigError } from '../helpers/config-error.js';
+import { DEFAULT_SETTINGS } from '../helpers/default-settings.js';
 
 const FILE = 'apps/orders.ini';
 
@@ -22,18 +23,7 @@ describe('compileFlowSettings', () => {
         appName: undefined,
         workerClass: undefined,
         stateDir: undefined,
-        settings: {
-          workers: 1,
-          queueSize: 1000,
-          highWatermark: 800,
-          lowWatermark: 400,
-          queueTimeoutMs: 60_000,
-          executionTimeoutMs: 60_000,
-          shutdownTimeoutMs: 30_000,
-          retries: 0,
-          backoff: { kind: 'exponential', delayMs: 1000, maxDelayMs: 60_000 },
-          orderBy: undefined,
-        },
+        settings: DEFAULT_SETTINGS,
       });
     });
 

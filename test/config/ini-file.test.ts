@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseIni, type IniDocument } from '../../src/config/ini-file.js';
-import { expectConfigError } from './config-error.js';
+import { expectConfigError } from '../helpers/config-error.js';
 
 const FILE = 'apps/orders.ini';
 

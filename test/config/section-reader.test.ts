@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { expandEnv, hint, SectionReader, type RawValue } from '../../src/config/section-reader.js';
-import { expectConfigError } from './config-error.js';
+import { expectConfigError } from '../helpers/config-error.js';
 
 const FILE = 'apps/orders.ini';
 
