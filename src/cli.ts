@@ -77,7 +77,7 @@ function parse(argv: string[]): Invocation {
 /** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
 function sourceFor(config: AppConfig, runner: Runner): CompiledSource {
   const where = { file: config.file, section: 'Source', lines: config.source.lines };
-  if (config.source.type) return compileSource(config.source.type, config.source.values, where);
+  if (config.source.type) return compileSource(config.source.type, config.source.values, where, config.app);
   const fromClass = runner.source;
   if (fromClass === undefined) {
     throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and worker "${runner.name}" has no static SOURCE; expected type = interval or stdin`);
@@ -85,7 +85,7 @@ function sourceFor(config: AppConfig, runner: Runner): CompiledSource {
   const spec = typeof fromClass === 'string' ? { type: fromClass } : fromClass;
   const { type, ...options } = spec;
   const values = new Map([...toIniKeys(options), ...config.source.values]);
-  return compileSource(type, values, where);
+  return compileSource(type, values, where, config.app);
 }
 
 async function prepare(invocation: Invocation) {

@@ -9,7 +9,7 @@ import { supervisorMachine, type SupervisorCounters, type SupervisorEmitted, typ
 import { compileFlowSettings, toIniKeys } from './config/flow-settings.js';
 import { SectionReader } from './config/section-reader.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from './errors.js';
-import { compileSource, type CompiledSource, type SourceSpec } from './sources.js';
+import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } from './sources.js';
 
 /** A timer clock: xstate's SimulatedClock fits. */
 export interface RuntimeClock {
@@ -138,11 +138,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   if (!runner) throw new WorkerLoadError(`createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`);
   const name = app?.name ?? 'flowd';
   const dir = app?.dir ?? process.cwd();
+  const appInfo = { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) };
   return buildRuntime({
     runner,
-    source: resolveSource(source ?? runner.source, runner.name),
+    source: resolveSource(source ?? runner.source, runner.name, appInfo),
     settings,
-    app: { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) },
+    app: appInfo,
     config: config ?? {},
     logger: logger ?? pino({ level: 'silent' }),
     clock,
@@ -155,13 +156,13 @@ function isDriver(value: unknown): value is SourceDriver {
 }
 
 /** A source from code or `static SOURCE`: a driver, a spec, a type name or `{ type, ...options }`. */
-export function resolveSource(source: unknown, workerName: string): CompiledSource | SourceDriver {
+export function resolveSource(source: unknown, workerName: string, app: SourceApp): CompiledSource | SourceDriver {
   if (isDriver(source)) return source;
-  if (typeof source === 'string') return compileSource(source, new Map(), { section: `${workerName}.SOURCE` });
+  if (typeof source === 'string') return compileSource(source, new Map(), { section: `${workerName}.SOURCE` }, app);
   if (source && typeof source === 'object' && typeof (source as SourceSpec).type === 'string') {
     const spec = source as SourceSpec & Record<string, unknown>;
     const values = spec.options ? new Map(Object.entries(spec.options)) : toIniKeys(Object.fromEntries(Object.entries(spec).filter(([k]) => k !== 'type')));
-    return compileSource(spec.type, values, { section: `${workerName} source` });
+    return compileSource(spec.type, values, { section: `${workerName} source` }, app);
   }
   throw new ConfigError({ section: 'Source' }, `no source for worker "${workerName}": set [Source] type (interval, stdin, ...), a static SOURCE on the class, or createRuntime({ source })`);
 }

@@ -1,8 +1,13 @@
+import { statSync } from 'node:fs';
+import path from 'node:path';
+import bytes from 'bytes';
 import { IANAZone } from 'luxon';
 import type { Logger } from 'pino';
 import type { SourceDriver } from '../actors/sources/driver.js';
 import { intervalDriver, type IntervalOptions } from '../actors/sources/interval.js';
 import { stdinDriver, type StdinOptions } from '../actors/sources/stdin.js';
+import { filesDriver, type FilesOptions } from '../actors/sources/files.js';
+import { httpDriver, type HttpOptions } from '../actors/sources/http.js';
 import { parseTimeOfDay } from '../actors/sources/window.js';
 import { formatDuration } from './config/duration.js';
 import { hint, SectionReader, type RawValue } from './config/section-reader.js';
@@ -27,9 +32,17 @@ export interface SourceDeps {
   log?: Logger;
 }
 
-interface SourceKind {
-  compile(reader: SectionReader): CompiledSource;
+/** Where the app lives: relative paths resolve against `dir`; state goes under `stateDir`. */
+export interface SourceApp {
+  dir: string;
+  stateDir: string;
 }
+
+interface SourceKind {
+  compile(reader: SectionReader, app: SourceApp): CompiledSource;
+}
+
+const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\./.test(host);
 
 const formatTime = (s: number) =>
   [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
@@ -62,6 +75,64 @@ const KINDS: Record<string, SourceKind> = {
       return { type: 'interval', description, create: (deps = {}) => intervalDriver(options, Date, deps.log) };
     },
   },
+  files: {
+    compile(reader: SectionReader, app: SourceApp) {
+      const locationText = reader.string('location');
+      if (locationText === undefined) reader.fail('location', 'is missing; expected the folder to watch');
+      const location = path.resolve(app.dir, locationText);
+      let isFolder = false;
+      try {
+        isFolder = statSync(location).isDirectory();
+      } catch {
+        reader.fail('location', `found "${locationText}", but ${location} does not exist; expected a folder to watch`);
+      }
+      if (!isFolder) reader.fail('location', `found "${locationText}", but ${location} is not a folder`);
+      const folder = (key: string) => {
+        const text = reader.string(key);
+        return text === undefined ? undefined : path.resolve(app.dir, text);
+      };
+      const options: FilesOptions = {
+        location,
+        recursive: reader.boolean('recursive', false),
+        pattern: reader.string('pattern'),
+        skipEmptyFiles: reader.boolean('skip empty files', false),
+        settleTimeMs: reader.duration('settle time', 1000),
+        rescanIntervalMs: reader.duration('rescan interval', 30_000, { minMs: 100 }),
+        ignoreSuffixes: reader.string('ignore suffixes', '.part .tmp .crdownload').split(/\s+/).filter(Boolean),
+        moveDoneTo: folder('move done to'),
+        moveFailedTo: folder('move failed to'),
+        ledgerFile: path.join(app.stateDir, 'files-ledger.json'),
+      };
+      const description = `files in ${location}${options.recursive ? ' (recursive)' : ''}${options.pattern ? ` matching ${options.pattern}` : ''}`;
+      return { type: 'files', description, create: (deps = {}) => filesDriver(options, deps.log) };
+    },
+  },
+  http: {
+    compile(reader: SectionReader) {
+      const host = reader.string('interface', '127.0.0.1');
+      const port = reader.integer('port', 8080, { min: 0, max: 65535 });
+      const prefixText = reader.string('path', '/');
+      if (!prefixText.startsWith('/')) reader.fail('path', `found "${prefixText}"; expected a path starting with /`);
+      const sizeText = reader.string('max body size', '1MB');
+      const maxBodySize = bytes.parse(sizeText);
+      if (maxBodySize === null || !Number.isFinite(maxBodySize) || maxBodySize < 0) reader.fail('max body size', `found "${sizeText}"; expected a size such as 1MB, 512kB or 1048576`);
+      const options: HttpOptions = {
+        interface: host,
+        port,
+        path: prefixText.replace(/\/+$/, ''),
+        reply: reader.choice('reply', ['sync', 'async'] as const, 'sync'),
+        maxBodySize,
+        retryAfterS: Math.max(1, Math.round(reader.duration('retry after', 1000) / 1000)),
+        keepResults: reader.integer('keep results', 10_000, { min: 1 }),
+      };
+      const where = `http://${host.includes(':') ? `[${host}]` : host}:${port}${options.path}/`;
+      return {
+        type: 'http',
+        description: `http on ${where} (reply ${options.reply})${isLoopback(host) ? '' : ', NOT loopback'}`,
+        create: (deps = {}) => httpDriver(options, deps.log),
+      };
+    },
+  },
   stdin: {
     compile(reader: SectionReader) {
       const mode = reader.choice('mode', ['once', 'lines'] as const, 'once');
@@ -83,6 +154,7 @@ export function compileSource(
   type: string,
   values: ReadonlyMap<string, RawValue>,
   where: { file?: string | undefined; section: string; lines?: ReadonlyMap<string, number> },
+  app: SourceApp = { dir: process.cwd(), stateDir: path.join(process.cwd(), '.flowd', 'flowd') },
 ): CompiledSource {
   const kind = KINDS[type.trim().toLowerCase()];
   if (!kind) {
@@ -94,7 +166,7 @@ export function compileSource(
   const rest = new Map(values);
   rest.delete('type');
   const reader = new SectionReader(rest, where);
-  const compiled = kind.compile(reader);
+  const compiled = kind.compile(reader, app);
   reader.finish();
   return compiled;
 }
@@ -104,6 +176,16 @@ export const sources = {
   /** Fires every interval, optionally inside a daily window. */
   interval: (options: { interval?: string | number; windowStart?: string; windowEnd?: string; timezone?: string } = {}): SourceSpec => ({
     type: 'interval',
+    options: Object.fromEntries(toIniKeys(options)),
+  }),
+  /** Reports files dropped into a folder, once each is complete. */
+  files: (options: {
+    location: string; recursive?: boolean; pattern?: string; skipEmptyFiles?: boolean; settleTime?: string | number;
+    rescanInterval?: string | number; ignoreSuffixes?: string; moveDoneTo?: string; moveFailedTo?: string;
+  }): SourceSpec => ({ type: 'files', options: Object.fromEntries(toIniKeys(options)) }),
+  /** A web interface: each request is an event. */
+  http: (options: { interface?: string; port?: number; path?: string; reply?: 'sync' | 'async'; maxBodySize?: string; retryAfter?: string | number; keepResults?: number } = {}): SourceSpec => ({
+    type: 'http',
     options: Object.fromEntries(toIniKeys(options)),
   }),
   /** Reads standard input, once or line by line. */

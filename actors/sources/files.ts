@@ -1,0 +1,331 @@
+import { watch, type FSWatcher } from 'node:fs';
+import { copyFile, lstat, mkdir, readdir, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import Denque from 'denque';
+import picomatch from 'picomatch';
+import type { Settlement } from '../../machines/events.js';
+import type { Feed, SourceDriver } from './driver.js';
+import { Ledger } from './ledger.js';
+
+/** `[Source] type = files`, compiled. */
+export interface FilesOptions {
+  /** The folder to watch (absolute). */
+  location: string;
+  recursive: boolean;
+  /** A glob on the relative path (posix separators); undefined: every file. */
+  pattern: string | undefined;
+  /** Tail mode: a file is reported only once it has content. */
+  skipEmptyFiles: boolean;
+  /** How long size and mtime must stay unchanged before a file is reported. */
+  settleTimeMs: number;
+  /** How often the whole folder is rescanned, whatever the watcher said. */
+  rescanIntervalMs: number;
+  /** Files ending in one of these are never reported (partial downloads). */
+  ignoreSuffixes: string[];
+  moveDoneTo: string | undefined;
+  moveFailedTo: string | undefined;
+  /** Where the ledger of processed files is kept. */
+  ledgerFile: string;
+}
+
+/** What the worker receives for each file. */
+export interface FileEvent {
+  kind: 'created' | 'updated' | 'deleted';
+  /** Absolute path. */
+  path: string;
+  /** Relative to `location`, with `/` separators. */
+  relativePath: string;
+  size: number;
+  /** ISO time of the last modification. */
+  mtime: string;
+}
+
+interface Candidate {
+  size: number;
+  mtimeMs: number;
+  /** When size and mtime were last seen to change. */
+  changedAt: number;
+}
+
+interface InFlight {
+  kind: FileEvent['kind'];
+  size: number;
+  mtimeMs: number;
+}
+
+type Log = { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+
+/**
+ * Reports files dropped into a folder, once each is complete.
+ *
+ * `fs.watch` events are only hints that trigger a scan soon; a full rescan
+ * every `rescan interval` reconciles, so a missed event is still seen. A
+ * file is reported when its size and mtime have not changed for
+ * `settle time`, so a slow writer gives one event after it finishes. A
+ * ledger (path, size, mtime, outcome) in the app's state folder makes a
+ * restart report only what was not processed. Paths are resolved and must
+ * stay under `location`; a link that leads outside is skipped with a warning.
+ */
+export function filesDriver(options: FilesOptions, log: Log = { info: () => {}, warn: () => {} }): SourceDriver {
+  const ledger = new Ledger(options.ledgerFile);
+  const matches = options.pattern ? picomatch(options.pattern, { dot: true }) : () => true;
+  const candidates = new Map<string, Candidate>();
+  const ready = new Denque<string>();
+  const inFlight = new Map<string, InFlight>();
+  const warned = new Set<string>();
+  let root = options.location;
+  let excluded: string[] = [];
+  let feed: Feed | undefined;
+  let paused = false;
+  let stopped = false;
+  let watcher: FSWatcher | undefined;
+  let rescanTimer: NodeJS.Timeout | undefined;
+  let settleTimer: NodeJS.Timeout | undefined;
+  let hintTimer: NodeJS.Timeout | undefined;
+  let scanning: Promise<void> | undefined;
+  let rescanRequested = false;
+
+  const warnOnce = (key: string, message: string) => {
+    if (warned.has(key)) return;
+    warned.add(key);
+    log.warn({ path: key }, message);
+  };
+  const inside = (real: string) => real === root || real.startsWith(root + path.sep);
+
+  /** Every regular file under the folder, as relative path -> stats; links resolved and checked. */
+  async function walk(dir: string, found: Map<string, { size: number; mtimeMs: number }>): Promise<void> {
+    let names: string[];
+    try {
+      names = await readdir(dir);
+    } catch (error) {
+      if (dir === root) throw error;
+      return; // a subfolder that vanished mid-scan
+    }
+    for (const name of names) {
+      const absolute = path.join(dir, name);
+      const relative = path.relative(root, absolute).split(path.sep).join('/');
+      let info;
+      try {
+        info = await lstat(absolute);
+        if (info.isSymbolicLink()) {
+          const target = await realpath(absolute);
+          if (!inside(target)) {
+            warnOnce(relative, `files: ${relative} is a link to ${target}, outside ${root}; skipped`);
+            continue;
+          }
+          info = await stat(absolute);
+        }
+      } catch {
+        continue; // gone between readdir and stat
+      }
+      if (info.isDirectory()) {
+        if (options.recursive && !excluded.some((e) => absolute === e)) await walk(absolute, found);
+        continue;
+      }
+      if (!info.isFile()) continue;
+      if (options.ignoreSuffixes.some((suffix) => name.endsWith(suffix))) continue;
+      if (!matches(relative)) continue;
+      found.set(relative, { size: info.size, mtimeMs: info.mtimeMs });
+    }
+  }
+
+  /** Compares the folder with what is known: new and changed files start settling, vanished ones are deletions. */
+  async function scan(): Promise<void> {
+    if (scanning) {
+      rescanRequested = true;
+      return scanning;
+    }
+    scanning = (async () => {
+      do {
+        rescanRequested = false;
+        const found = new Map<string, { size: number; mtimeMs: number }>();
+        try {
+          await walk(root, found);
+        } catch (error) {
+          feed?.lost({ code: 'ERR_SOURCE', message: `files: cannot read ${root}: ${(error as Error).message}`, retryable: true });
+          return;
+        }
+        const now = Date.now();
+        for (const [relative, seen] of found) observe(relative, seen, now);
+        for (const relative of candidates.keys()) if (!found.has(relative)) candidates.delete(relative);
+        for (const relative of ledger.paths()) {
+          if (!found.has(relative) && !inFlight.has(relative)) {
+            const entry = ledger.get(relative)!;
+            if (entry.outcome === 'deleted') continue;
+            inFlight.set(relative, { kind: 'deleted', size: entry.size, mtimeMs: entry.mtimeMs });
+            ready.push(relative);
+          }
+        }
+      } while (rescanRequested && !stopped);
+    })().finally(() => {
+      scanning = undefined;
+    });
+    await scanning;
+    armSettle();
+    drain();
+  }
+
+  function observe(relative: string, seen: { size: number; mtimeMs: number }, now: number): void {
+    if (inFlight.has(relative)) return;
+    const done = ledger.get(relative);
+    if (done && done.size === seen.size && done.mtimeMs === seen.mtimeMs && done.outcome !== 'deleted') return;
+    if (options.skipEmptyFiles && seen.size === 0) return;
+    const known = candidates.get(relative);
+    if (!known || known.size !== seen.size || known.mtimeMs !== seen.mtimeMs) {
+      candidates.set(relative, { size: seen.size, mtimeMs: seen.mtimeMs, changedAt: now });
+    }
+  }
+
+  /** Checks settling files again: unchanged for the settle time means ready. */
+  async function settle(): Promise<void> {
+    settleTimer = undefined;
+    const now = Date.now();
+    for (const [relative, candidate] of candidates) {
+      if (now - candidate.changedAt < options.settleTimeMs) continue;
+      let info;
+      try {
+        info = await stat(path.join(root, relative));
+      } catch {
+        candidates.delete(relative);
+        continue;
+      }
+      if (info.size !== candidate.size || info.mtimeMs !== candidate.mtimeMs) {
+        candidates.set(relative, { size: info.size, mtimeMs: info.mtimeMs, changedAt: Date.now() });
+        continue;
+      }
+      candidates.delete(relative);
+      const kind = ledger.get(relative) && ledger.get(relative)!.outcome !== 'deleted' ? 'updated' : 'created';
+      inFlight.set(relative, { kind, size: info.size, mtimeMs: info.mtimeMs });
+      ready.push(relative);
+    }
+    armSettle();
+    drain();
+  }
+
+  function armSettle(): void {
+    if (stopped || settleTimer || candidates.size === 0) return;
+    let next = Infinity;
+    const now = Date.now();
+    for (const candidate of candidates.values()) next = Math.min(next, candidate.changedAt + options.settleTimeMs - now);
+    settleTimer = setTimeout(() => void settle(), Math.max(10, next));
+  }
+
+  /** Hands ready files to the supervisor until paused. */
+  function drain(): void {
+    while (!paused && !stopped && feed && ready.length > 0) {
+      const relative = ready.shift()!;
+      const item = inFlight.get(relative);
+      if (!item) continue;
+      const event: FileEvent = {
+        kind: item.kind,
+        path: path.join(root, ...relative.split('/')),
+        relativePath: relative,
+        size: item.size,
+        mtime: new Date(item.mtimeMs).toISOString(),
+      };
+      feed.deliver(event, { id: `${item.kind}:${relative}:${item.mtimeMs}`, meta: { relativePath: relative } });
+    }
+  }
+
+  async function move(relative: string, toDir: string, error?: { code: string; message: string }): Promise<void> {
+    const from = path.join(root, ...relative.split('/'));
+    const to = path.join(toDir, ...relative.split('/'));
+    await mkdir(path.dirname(to), { recursive: true });
+    try {
+      await rename(from, to);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EXDEV') throw e;
+      await copyFile(from, to);
+      await unlink(from);
+    }
+    if (error) await writeFile(`${to}.error.txt`, `${error.code}: ${error.message}\n`);
+  }
+
+  function onSettled(settlement: Settlement): void {
+    const relative = settlement.meta?.relativePath as string | undefined;
+    if (relative === undefined) return;
+    const item = inFlight.get(relative);
+    if (!item) return;
+    inFlight.delete(relative);
+    if (settlement.outcome !== 'completed' && settlement.outcome !== 'failed') {
+      // Not processed (expired, rejected, returned): the next scan finds it again.
+      if (!stopped) requestScan(options.settleTimeMs);
+      return;
+    }
+    if (item.kind === 'deleted') {
+      ledger.delete(relative);
+      return;
+    }
+    const target = settlement.outcome === 'completed' ? options.moveDoneTo : options.moveFailedTo;
+    if (!target) {
+      ledger.set(relative, { size: item.size, mtimeMs: item.mtimeMs, outcome: settlement.outcome });
+      return;
+    }
+    // Moved away: it is no longer in the folder, so the ledger forgets it.
+    ledger.set(relative, { size: item.size, mtimeMs: item.mtimeMs, outcome: 'moving' });
+    move(relative, target, settlement.outcome === 'failed' ? settlement.error : undefined).then(
+      () => ledger.delete(relative),
+      (error: Error) => {
+        ledger.set(relative, { size: item.size, mtimeMs: item.mtimeMs, outcome: settlement.outcome });
+        log.warn({ path: relative, error: error.message }, `files: could not move ${relative} to ${target}: ${error.message}`);
+      },
+    );
+  }
+
+  function requestScan(delayMs: number): void {
+    if (stopped || hintTimer) return;
+    hintTimer = setTimeout(() => {
+      hintTimer = undefined;
+      void scan();
+    }, delayMs);
+  }
+
+  return {
+    type: 'files',
+    async connect() {
+      let info;
+      try {
+        root = await realpath(options.location);
+        info = await stat(root);
+      } catch {
+        throw new Error(`files: location ${options.location} does not exist; expected a folder to watch`);
+      }
+      if (!info.isDirectory()) throw new Error(`files: location ${options.location} is not a folder`);
+      excluded = await Promise.all(
+        [options.moveDoneTo, options.moveFailedTo].filter((d): d is string => !!d).map((d) => realpath(d).catch(() => path.resolve(d))),
+      );
+      await ledger.load();
+    },
+    start(f) {
+      feed = f;
+      stopped = false;
+      try {
+        watcher = watch(root, { recursive: options.recursive }, () => requestScan(50));
+        watcher.on('error', () => requestScan(50));
+      } catch (error) {
+        log.warn({ error: (error as Error).message }, `files: cannot watch ${root}; relying on the rescan every ${options.rescanIntervalMs}ms`);
+      }
+      rescanTimer = setInterval(() => void scan(), options.rescanIntervalMs);
+      void scan();
+    },
+    stop() {
+      stopped = true;
+      watcher?.close();
+      clearInterval(rescanTimer);
+      clearTimeout(settleTimer);
+      clearTimeout(hintTimer);
+      feed = undefined;
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      setImmediate(drain);
+    },
+    settle: onSettled,
+    async disconnect() {
+      await ledger.flush();
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Settlement } from '../../machines/events.js';
+import type { Feed, SourceDriver } from './driver.js';
+
+/** `[Source] type = http`, compiled. */
+export interface HttpOptions {
+  /** @default '127.0.0.1' */
+  interface: string;
+  /** 0 picks a free port (logged). */
+  port: number;
+  /** The path prefix, without a trailing slash ('' for the root). */
+  path: string;
+  /** `sync`: the worker's result is the response; `async`: 202 with an id to poll. */
+  reply: 'sync' | 'async';
+  maxBodySize: number;
+  /** Seconds a 503 asks the client to wait. */
+  retryAfterS: number;
+  /** How many finished events `GET <path>/events/<id>` remembers (async). */
+  keepResults: number;
+}
+
+/** What the worker receives for each request. */
+export interface HttpEvent {
+  method: string;
+  path: string;
+  query: Record<string, string | string[]>;
+  headers: Record<string, string | string[] | undefined>;
+  body: unknown;
+}
+
+type Log = { info(fields: object, message: string): void; warn(fields: object, message: string): void };
+
+interface Outcome {
+  state: 'pending' | Settlement['outcome'];
+  result?: unknown;
+  error?: { code: string; message: string };
+}
+
+class BadRequest extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) return;
+  if (body === undefined) {
+    res.writeHead(status, headers).end();
+    return;
+  }
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  const type = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
+  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(text), ...headers }).end(text);
+}
+
+const errorBody = (code: string, message: string) => ({ error: { code, message } });
+
+/** A worker's return value as an HTTP response: text, JSON, or `{ status, headers, body }` as given. */
+function respondWithResult(res: ServerResponse, result: unknown): void {
+  if (result === undefined || result === null) return send(res, 204, undefined);
+  if (typeof result === 'object' && typeof (result as { status?: unknown }).status === 'number') {
+    const { status, headers, body } = result as { status: number; headers?: Record<string, string>; body?: unknown };
+    return send(res, status, body, headers ?? {});
+  }
+  return send(res, 200, typeof result === 'string' ? result : result);
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw new BadRequest(413, 'ERR_BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${limit} are accepted`);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new BadRequest(413, 'ERR_BODY_TOO_LARGE', `the body is over ${limit} bytes; at most ${limit} are accepted`);
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/**
+ * A web interface as a source: each request is an event. In `sync` mode
+ * the response waits for the worker; in `async` mode the request is
+ * answered 202 with an id at once. While the supervisor's queue is past its
+ * high watermark (the source is paused) requests are answered 503 with
+ * Retry-After instead of queueing; on stop, new requests get 503 while
+ * in-flight ones finish. Binds 127.0.0.1 unless told otherwise.
+ */
+export function httpDriver(options: HttpOptions, log: Log = { info: () => {}, warn: () => {} }): SourceDriver & { address(): string | undefined } {
+  let server: Server | undefined;
+  let feed: Feed | undefined;
+  let paused = false;
+  let stopping = false;
+  const waiting = new Map<string, ServerResponse>();
+  const outcomes = new Map<string, Outcome>();
+  const prefix = options.path;
+  const busy = (res: ServerResponse, why: string) =>
+    send(res, 503, errorBody('ERR_UNAVAILABLE', why), { 'retry-after': String(options.retryAfterS) });
+
+  const remember = (id: string, outcome: Outcome) => {
+    outcomes.delete(id);
+    outcomes.set(id, outcome);
+    while (outcomes.size > options.keepResults) outcomes.delete(outcomes.keys().next().value!);
+  };
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const within = url.pathname === prefix || url.pathname.startsWith(`${prefix}/`) || prefix === '';
+    if (!within) return send(res, 404, errorBody('ERR_NOT_FOUND', `no route for ${url.pathname}; this source serves ${prefix || '/'}`));
+    const route = url.pathname.slice(prefix.length) || '/';
+
+    if (options.reply === 'async' && req.method === 'GET' && route.startsWith('/events/')) {
+      const id = decodeURIComponent(route.slice('/events/'.length));
+      const outcome = outcomes.get(id);
+      if (!outcome) return send(res, 404, errorBody('ERR_UNKNOWN_EVENT', `no event with id "${id}" (unknown, or no longer remembered)`));
+      return send(res, 200, { id, ...outcome });
+    }
+    if (stopping || !feed) return busy(res, 'the service is stopping');
+    if (paused) return busy(res, 'the queue is full; try again later');
+
+    let raw: Buffer;
+    try {
+      raw = await readBody(req, options.maxBodySize);
+    } catch (error) {
+      if (error instanceof BadRequest) {
+        res.setHeader('connection', 'close');
+        return send(res, error.status, errorBody(error.code, error.message));
+      }
+      throw error;
+    }
+    let body: unknown = raw.length > 0 ? raw.toString('utf8') : undefined;
+    const type = String(req.headers['content-type'] ?? '');
+    if (/^application\/([\w.+-]+\+)?json\b/i.test(type) && raw.length > 0) {
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch (error) {
+        return send(res, 400, errorBody('ERR_INVALID_JSON', `the body is not valid JSON: ${(error as Error).message}`));
+      }
+    }
+    const query: Record<string, string | string[]> = {};
+    for (const [key, value] of url.searchParams) {
+      const seen = query[key];
+      query[key] = seen === undefined ? value : Array.isArray(seen) ? [...seen, value] : [seen, value];
+    }
+    const event: HttpEvent = { method: req.method ?? 'GET', path: route, query, headers: { ...req.headers }, body };
+    const id = randomUUID();
+    if (options.reply === 'sync') {
+      waiting.set(id, res);
+      res.on('close', () => waiting.delete(id));
+    } else {
+      remember(id, { state: 'pending' });
+    }
+    feed.deliver(event, { id, meta: { requestId: id } });
+    if (options.reply === 'async') send(res, 202, { id });
+  }
+
+  function onSettled(settlement: Settlement): void {
+    const { id, outcome, result, error } = settlement;
+    if (options.reply === 'async') {
+      remember(id, { state: outcome, ...(result !== undefined ? { result } : {}), ...(error ? { error } : {}) });
+      return;
+    }
+    const res = waiting.get(id);
+    if (!res) return;
+    waiting.delete(id);
+    if (outcome === 'completed') return respondWithResult(res, result);
+    const info = error ?? { code: 'ERR_WORKER_FAILED', message: outcome };
+    if (outcome === 'failed') return send(res, info.code === 'ERR_WORKER_TIMEOUT' ? 504 : 500, errorBody(info.code, info.message));
+    return busy(res, info.message);
+  }
+
+  return {
+    type: 'http',
+    address() {
+      const address = server?.address() as AddressInfo | null | undefined;
+      return address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${prefix}/` : undefined;
+    },
+    async connect() {
+      stopping = false;
+      server = createServer((req, res) => {
+        handle(req, res).catch((error: Error) => {
+          log.warn({ error: error.message }, `http: request failed: ${error.message}`);
+          send(res, 500, errorBody('ERR_INTERNAL', 'the request could not be handled'));
+        });
+      });
+      await new Promise<void>((resolve, reject) => {
+        server!.once('error', (error: NodeJS.ErrnoException) =>
+          reject(new Error(`http: cannot listen on ${options.interface}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`)),
+        );
+        server!.listen(options.port, options.interface, () => resolve());
+      });
+      log.info({ url: this.address() }, `http: listening on ${this.address()}`);
+    },
+    start(f) {
+      feed = f;
+    },
+    stop() {
+      stopping = true;
+      feed = undefined;
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+    },
+    settle: onSettled,
+    async disconnect() {
+      stopping = true;
+      for (const res of waiting.values()) busy(res, 'the service stopped before the request finished');
+      waiting.clear();
+      const current = server;
+      server = undefined;
+      if (!current) return;
+      await new Promise<void>((resolve) => {
+        current.close(() => resolve());
+        current.closeIdleConnections();
+      });
+    },
+  };
+}
