@@ -1,6 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { describe, expect, it, vi } from 'vitest';
 import { flowd } from '../helpers/cli.js';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ROOT } from '../helpers/cli.js';
 
@@ -23,8 +24,36 @@ describe('the examples, run as the README says', () => {
     expect(run.stderr()).toMatch(/hello stopped \(requested\)/);
   });
 
-  it('flowd check accepts both examples', async () => {
-    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini']) {
+  it('examples/web answers requests on its port', async () => {
+    const run = flowd(['run', 'examples/web/web.ini', '--log-level', 'info']);
+    await run.waitFor('stderr', /listening on http:\/\/127\.0\.0\.1:8080\/api\//);
+    const res = await request('http://127.0.0.1:8080/api/greet?name=Ada');
+    expect(await res.body.json()).toEqual({ greeting: 'Hello, Ada!' });
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+  });
+
+  it('examples/inbox counts the words of a file dropped into it and moves it to done/', async () => {
+    const inbox = path.join(ROOT, 'examples/inbox');
+    const dropped = path.join(inbox, 'in', `test-${process.pid}.txt`);
+    try {
+      const run = flowd(['run', 'examples/inbox/inbox.ini']);
+      await run.waitFor('stderr', /inbox started/);
+      await writeFile(dropped, 'three little words');
+      await run.waitFor('stdout', new RegExp(`test-${process.pid}\\.txt: 3 word\\(s\\)`));
+      await vi.waitFor(async () => expect(await readFile(path.join(inbox, 'done', `test-${process.pid}.txt`), 'utf8')).toBe('three little words'));
+      run.child.kill('SIGTERM');
+      expect((await run.exit).code).toBe(0);
+    } finally {
+      await rm(dropped, { force: true });
+      await rm(path.join(inbox, 'done'), { recursive: true, force: true });
+      await rm(path.join(inbox, 'failed'), { recursive: true, force: true });
+      await rm(path.join(inbox, '.flowd'), { recursive: true, force: true });
+    }
+  });
+
+  it('flowd check accepts every example', async () => {
+    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini']) {
       const run = flowd(['check', ini]);
       expect((await run.exit).code).toBe(0);
       expect(run.stdout()).toMatch(/: ok: /);

@@ -1,0 +1,130 @@
+import { request } from 'undici';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { httpDriver, type HttpEvent, type HttpOptions } from '../../actors/sources/http.js';
+import { defineWorker, type WorkerContext } from '../../actors/workers/worker.js';
+import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { flowd, tempDir } from '../helpers/cli.js';
+
+let runtime: Runtime | undefined;
+afterEach(async () => {
+  if (runtime && runtime.snapshot().state !== 'stopped') await runtime.stop();
+  runtime = undefined;
+});
+
+const options = (overrides: Partial<HttpOptions> = {}): HttpOptions => ({
+  interface: '127.0.0.1', port: 0, path: '/api', reply: 'sync', maxBodySize: 1024, retryAfterS: 2, keepResults: 100, ...overrides,
+});
+
+/** Serves `worker` on a free loopback port; returns its base URL. */
+async function serve(start: (event: HttpEvent, ctx: WorkerContext) => unknown, overrides: Partial<HttpOptions> = {}, flow: { workers?: number; queueSize?: number; highWatermark?: number; lowWatermark?: number; executionTimeout?: string } = {}) {
+  const driver = httpDriver(options(overrides));
+  runtime = createRuntime({ worker: defineWorker({ start }), source: driver, ...flow });
+  await runtime.start();
+  await vi.waitFor(() => expect(driver.address()).toBeDefined());
+  return driver.address()!.replace(/\/$/, '');
+}
+
+const json = async (res: Awaited<ReturnType<typeof request>>) => ({ status: res.statusCode, headers: res.headers, body: (await res.body.json()) as Record<string, unknown> });
+
+describe('http source, reply = sync', () => {
+  it('turns a request into an event and the worker\'s result into the response', async () => {
+    const base = await serve((event) => ({ method: event.method, path: event.path, query: event.query, body: event.body }));
+    const res = await json(await request(`${base}/orders/7?tag=a&tag=b`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"qty":2}' }));
+    expect(res).toMatchObject({ status: 200, body: { method: 'POST', path: '/orders/7', query: { tag: ['a', 'b'] }, body: { qty: 2 } } });
+  });
+
+  it('answers a string as text and { status, headers, body } as given', async () => {
+    const base = await serve((event) => (event.path === '/text' ? 'plain words' : { status: 201, headers: { location: '/api/x/1' }, body: { id: 1 } }));
+    const text = await request(`${base}/text`);
+    expect([text.statusCode, text.headers['content-type'], await text.body.text()]).toEqual([200, 'text/plain; charset=utf-8', 'plain words']);
+    const made = await request(`${base}/x`, { method: 'POST' });
+    expect([made.statusCode, made.headers.location, await made.body.json()]).toEqual([201, '/api/x/1', { id: 1 }]);
+  });
+
+  it('answers 500 with the error code and message when the worker fails, and 504 on the execution timeout', async () => {
+    const base = await serve(
+      (event, ctx) => {
+        if (event.path === '/slow') return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+        throw Object.assign(new Error('out of stock'), { code: 'ERR_STOCK' });
+      },
+      {},
+      { executionTimeout: '200ms' },
+    );
+    expect(await json(await request(`${base}/buy`))).toMatchObject({ status: 500, body: { error: { code: 'ERR_STOCK', message: 'out of stock' } } });
+    expect(await json(await request(`${base}/slow`))).toMatchObject({ status: 504, body: { error: { code: 'ERR_WORKER_TIMEOUT' } } });
+  });
+
+  it('answers 503 with Retry-After instead of queueing when the queue is past its high watermark', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const base = await serve(() => gate.then(() => 'done'), {}, { workers: 1, queueSize: 2, highWatermark: 1, lowWatermark: 0 });
+    const first = request(`${base}/a`); // runs
+    await vi.waitFor(() => expect(runtime!.snapshot().running).toBe(1));
+    const second = request(`${base}/b`); // waits in the queue: past the high watermark, the source pauses
+    await vi.waitFor(() => expect(runtime!.snapshot().source.state).toBe('paused'));
+    const refused = await json(await request(`${base}/c`));
+    expect(refused).toMatchObject({ status: 503, headers: { 'retry-after': '2' }, body: { error: { code: 'ERR_UNAVAILABLE' } } });
+    release();
+    expect((await first).statusCode).toBe(200);
+    expect((await second).statusCode).toBe(200);
+  });
+
+  it('answers 413 for a body over the limit, 400 for invalid JSON and 404 outside its path, and keeps serving', async () => {
+    const base = await serve(() => 'fine', { maxBodySize: 16 });
+    expect(await json(await request(`${base}/x`, { method: 'POST', body: 'x'.repeat(100) }))).toMatchObject({ status: 413, body: { error: { code: 'ERR_BODY_TOO_LARGE' } } });
+    expect(await json(await request(`${base}/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' }))).toMatchObject({ status: 400, body: { error: { code: 'ERR_INVALID_JSON' } } });
+    expect(await json(await request(base.replace('/api', '/elsewhere')))).toMatchObject({ status: 404, body: { error: { code: 'ERR_NOT_FOUND' } } });
+    expect(runtime!.snapshot().counters.received).toBe(0);
+    const ok = await request(`${base}/x`);
+    expect([ok.statusCode, await ok.body.text()]).toEqual([200, 'fine']);
+  });
+
+  it('finishes in-flight requests on stop and refuses new ones', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const base = await serve(() => gate.then(() => 'finished'));
+    const inFlight = request(`${base}/work`);
+    await vi.waitFor(() => expect(runtime!.snapshot().running).toBe(1));
+    const stopped = runtime!.stop();
+    expect((await request(`${base}/late`)).statusCode).toBe(503);
+    release();
+    const res = await inFlight;
+    expect([res.statusCode, await res.body.text()]).toEqual([200, 'finished']);
+    await stopped;
+  });
+});
+
+describe('http source, reply = async', () => {
+  it('answers 202 with an id at once, then GET <path>/events/<id> gives the state and outcome', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const base = await serve((event) => gate.then(() => ({ got: event.body })), { reply: 'async' });
+    const accepted = await json(await request(`${base}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' }));
+    expect(accepted.status).toBe(202);
+    const id = accepted.body.id as string;
+    expect(await json(await request(`${base}/events/${id}`))).toMatchObject({ status: 200, body: { id, state: 'pending' } });
+    release();
+    await vi.waitFor(async () => expect(await json(await request(`${base}/events/${id}`))).toMatchObject({ body: { id, state: 'completed', result: { got: { n: 1 } } } }));
+    expect(await json(await request(`${base}/events/no-such-id`))).toMatchObject({ status: 404, body: { error: { code: 'ERR_UNKNOWN_EVENT' } } });
+  });
+});
+
+describe('http source through the CLI', () => {
+  it('binds 127.0.0.1 by default and says where it listens', async () => {
+    const tmp = await tempDir();
+    try {
+      await tmp.write('w.mjs', 'export default { start(e) { return { hello: e.query.name }; } };\n');
+      const ini = await tmp.write('web.ini', '[Flow]\nclass = ./w.mjs\n\n[Source]\ntype = http\nport = 0\n');
+      const run = flowd(['run', ini]);
+      const line = await run.waitFor('stderr', /listening on http:\/\/[^/]+\/[^"]*/);
+      const url = /http:\/\/[^"]+/.exec(line)![0];
+      expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/$/);
+      const res = await request(`${url}greet?name=ada`);
+      expect(await res.body.json()).toEqual({ hello: 'ada' });
+      run.child.kill('SIGTERM');
+      expect((await run.exit).code).toBe(0);
+    } finally {
+      await tmp.cleanup();
+    }
+  });
+});
