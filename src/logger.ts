@@ -2,8 +2,18 @@ import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import type { LogSettings } from './config/flow-settings.js';
 
-/** Keys whose values never reach a log line. */
-export const REDACTED_KEYS = ['password', 'passcode', 'secret', 'token', 'authorization', '*.password', '*.passcode', '*.secret', '*.token', '*.authorization'];
+const SECRET_KEYS = ['password', 'passcode', 'secret', 'token', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
+
+/**
+ * Paths whose values never reach a log line: the secret keys at the top
+ * and up to three levels down (a failed HTTP event logs its payload's
+ * headers at payload.headers.authorization).
+ */
+export const REDACTED_KEYS = SECRET_KEYS.flatMap((key) => {
+  const k = /^[a-z]+$/.test(key) ? key : `["${key}"]`;
+  const join = (prefix: string) => (k.startsWith('[') ? `${prefix}${k}` : `${prefix}.${k}`);
+  return [k.startsWith('[') ? `${k}` : k, join('*'), join('*.*'), join('*.*.*')];
+});
 
 /**
  * The app's logger: pino JSON lines on stderr (pretty when stderr is a

@@ -299,9 +299,11 @@ export function filesDriver(options: FilesOptions, log: Log = { info: () => {}, 
     start(f) {
       feed = f;
       stopped = false;
+      // A hint only needs to be quicker than the settle time: a busy folder is walked a few times a settle period, not per write.
+      const hintDelay = Math.min(1000, Math.max(50, Math.floor(options.settleTimeMs / 4)));
       try {
-        watcher = watch(root, { recursive: options.recursive }, () => requestScan(50));
-        watcher.on('error', () => requestScan(50));
+        watcher = watch(root, { recursive: options.recursive }, () => requestScan(hintDelay));
+        watcher.on('error', () => requestScan(hintDelay));
       } catch (error) {
         log.warn({ error: (error as Error).message }, `files: cannot watch ${root}; relying on the rescan every ${options.rescanIntervalMs}ms`);
       }

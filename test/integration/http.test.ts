@@ -127,4 +127,24 @@ describe('http source through the CLI', () => {
       await tmp.cleanup();
     }
   });
+
+  it('never writes a request\'s secrets to the log, even when the failed event is logged with its payload', async () => {
+    const tmp = await tempDir();
+    try {
+      await tmp.write('w.mjs', 'export default { start() { throw new Error("refused"); } };\n');
+      const ini = await tmp.write('web.ini', '[Flow]\nclass = ./w.mjs\n\n[Source]\ntype = http\nport = 0\n');
+      const run = flowd(['run', ini]);
+      const url = /http:\/\/[^"]+/.exec(await run.waitFor('stderr', /listening on http:\/\/[^"]*/))![0];
+      const res = await request(`${url}x`, { headers: { authorization: 'Bearer s3cr3t-token', cookie: 'session=s3cr3t-cookie' } });
+      expect(res.statusCode).toBe(500);
+      await res.body.dump();
+      await run.waitFor('stderr', /dead-lettered: refused/);
+      run.child.kill('SIGTERM');
+      await run.exit;
+      expect(run.stderr()).toContain('"authorization":"[redacted]"');
+      expect(run.stderr()).not.toContain('s3cr3t');
+    } finally {
+      await tmp.cleanup();
+    }
+  });
 });
