@@ -116,11 +116,17 @@ export class DispatchQueue<E extends QueueEntry = QueueEntry> {
     while (this.oldestEntry && this.oldestEntry.enqueuedAt <= cutoff) {
       const entry = this.oldestEntry;
       const held = entry.state === 'ready';
+      const blocked = entry.state === 'blocked';
       this.unlink(entry);
       entry.state = 'gone';
       if (held) {
         this.readyGone++;
         this.release(entry.key);
+      } else if (blocked) {
+        // Expiry goes oldest first, so an expired blocked entry heads its lane: drop it there,
+        // or a key held for long would keep every expired entry behind it.
+        const lane = this.lanes.get(entry.key!);
+        while (lane && lane.waiting.length > 0 && lane.waiting.peekFront()!.state === 'gone') lane.waiting.shift();
       }
       expired.push(entry);
     }

@@ -10,6 +10,8 @@ export interface SourceInput {
   batchSize?: number;
   reconnectDelayMs?: number;
   reconnectMaxDelayMs?: number;
+  /** [0, 1), for reconnect jitter. @default Math.random */
+  random?: () => number;
 }
 
 export interface SourceContext {
@@ -17,6 +19,7 @@ export interface SourceContext {
   batchSize: number;
   reconnectDelayMs: number;
   reconnectMaxDelayMs: number;
+  random: () => number;
   /** Connection attempts since the last success. */
   attempt: number;
   lastError: ErrorInfo | undefined;
@@ -72,7 +75,7 @@ export const sourceMachine = setup({
   },
   delays: {
     reconnectDelay: ({ context }) =>
-      backoffDelay({ kind: 'exponential', delayMs: context.reconnectDelayMs, maxDelayMs: context.reconnectMaxDelayMs }, context.attempt, Math.random),
+      backoffDelay({ kind: 'exponential', delayMs: context.reconnectDelayMs, maxDelayMs: context.reconnectMaxDelayMs }, context.attempt, context.random),
   },
 }).createMachine({
   id: 'source',
@@ -81,6 +84,7 @@ export const sourceMachine = setup({
     batchSize: input.batchSize ?? 1,
     reconnectDelayMs: input.reconnectDelayMs ?? 1000,
     reconnectMaxDelayMs: input.reconnectMaxDelayMs ?? 30_000,
+    random: input.random ?? Math.random,
     attempt: 0,
     lastError: undefined,
     announced: false,

@@ -197,6 +197,13 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
   while (idle.length > 0) {
     const job = queue.take();
     if (!job) break;
+    // The expiry timer can lose the race to a stalled event loop: never start an event past its queue timeout.
+    if (context.now() - job.enqueuedAt >= context.settings.queueTimeoutMs) {
+      context.counters.expired++;
+      settle(enqueue, job, 'expired', { error: expiredError(context.settings.queueTimeoutMs) });
+      queue.release(job.key);
+      continue;
+    }
     const slotId = idle.pop()!;
     const slot = slots.get(slotId)!;
     const startedAt = context.now();
@@ -344,7 +351,7 @@ export const supervisorMachine = setup({
       // A fast source hands over batches small enough that a pause still lands before the queue is full.
       const { queueSize, highWatermark } = context.settings;
       const batchSize = Math.max(1, Math.min(64, queueSize - highWatermark));
-      enqueue.spawnChild('source', { id: 'source', input: { sink: self, batchSize } });
+      enqueue.spawnChild('source', { id: 'source', input: { sink: self, batchSize, random: context.random } });
     }),
     admitEvents: work(({ context, event, enqueue }) => {
       const deliveries = event.type === 'events.received' ? event.deliveries : [(event as EventReceived).delivery];

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Runner } from '../actors/workers/worker.js';
@@ -97,9 +98,20 @@ async function prepare(invocation: Invocation) {
   if (!config.workerClass) {
     throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker');
   }
+  if (config.log.file) checkWritable(config.log.file, config.file);
   const runner = await loadWorker(config.workerClass, config.app.dir);
   const source = sourceFor(config, runner);
   return { config, runner, source };
+}
+
+/** `[Log] file` must be a file flowd can create or append to. */
+function checkWritable(file: string, iniFile: string): void {
+  try {
+    mkdirSync(path.dirname(file), { recursive: true });
+    closeSync(openSync(file, 'a'));
+  } catch (error) {
+    throw new ConfigError({ file: iniFile, section: 'Log', key: 'file' }, `found "${file}", which cannot be written: ${(error as Error).message}; expected a file flowd can append to`);
+  }
 }
 
 function summaryLine(config: AppConfig, runner: Runner, source: CompiledSource): string {
@@ -119,7 +131,14 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
   const logger: Logger = createLogger(config.log, config.app.name);
   const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger });
   let stopping = false;
+  let started = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (!started) {
+      // Still in configure(): nothing has been taken from the source yet.
+      logger.warn(`${signal} during start-up: exiting before the worker finished configure()`);
+      stderr(`flowd: stopped by ${signal} during start-up, before worker "${runner.name}" finished configure()`);
+      process.exit(EXIT.failure);
+    }
     if (stopping) {
       logger.warn(`${signal} again: exiting without waiting for in-flight work`);
       process.exit(EXIT.failure);
@@ -130,14 +149,30 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  // Stdout belongs to the app: a reader that went away (| head) must not crash the daemon.
+  let stdoutClosed = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    if (!stdoutClosed) logger.warn('stdout was closed by its reader (EPIPE); what the app writes there is dropped');
+    stdoutClosed = true;
+  });
+  // A configure() (or a run) that waits on nothing would otherwise end the process silently.
+  const onIdle = () => {
+    stderr(started ? 'flowd: the run stalled with nothing left to wait for' : `flowd: worker "${runner.name}" never finished configure() (it waits on nothing)`);
+    process.exit(EXIT.failure);
+  };
+  process.once('beforeExit', onIdle);
   try {
     await runtime.start();
+    started = true;
   } catch (error) {
+    process.off('beforeExit', onIdle);
     logger.fatal({ err: error }, (error as Error).message);
     stderr(`flowd: ${(error as Error).message}`);
     return EXIT.failure;
   }
   const summary = await runtime.done;
+  process.off('beforeExit', onIdle);
   if (summary.reason === 'source failed') stderr(`flowd: source ${source.type} failed: ${summary.sourceError?.message ?? 'unknown error'}`);
   return exitCodeFor(summary);
 }

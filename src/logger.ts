@@ -19,8 +19,29 @@ export const REDACTED_KEYS = SECRET_KEYS.flatMap((key) => {
  * The app's logger: pino JSON lines on stderr (pretty when stderr is a
  * terminal), or appended to `[Log] file`. Stdout belongs to the app.
  */
+const SECRET = new Set(SECRET_KEYS);
+
+/**
+ * Copies a logged payload with every secret key's value replaced, at any
+ * depth (pino's redact paths have a fixed depth; an event's payload does not).
+ */
+export function redactDeep(value: unknown, depth = 0): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (depth > 12) return '[too deep]';
+  if (Array.isArray(value)) return value.slice(0, 1000).map((item) => redactDeep(item, depth + 1));
+  const copy: Record<string, unknown> = {};
+  for (const [key, item] of Object.entries(value)) copy[key] = SECRET.has(key.toLowerCase()) ? '[redacted]' : redactDeep(item, depth + 1);
+  return copy;
+}
+
 export function createLogger(settings: LogSettings, name: string): Logger {
-  const options = { level: settings.level, name, redact: { paths: REDACTED_KEYS, censor: '[redacted]' } };
+  const options = {
+    level: settings.level,
+    name,
+    redact: { paths: REDACTED_KEYS, censor: '[redacted]' },
+    // Events' payloads and meta are logged when they fail: redact them at any depth.
+    serializers: { payload: redactDeep, meta: redactDeep },
+  };
   if (settings.file) return pino(options, pino.destination({ dest: settings.file, mkdir: true, sync: true, append: true }));
   if (process.stderr.isTTY) return pino(options, pretty({ destination: 2, sync: true, colorize: true }));
   return pino(options, pino.destination({ fd: 2, sync: true }));

@@ -180,7 +180,8 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
     resolveDone = resolve;
     rejectDone = reject;
   });
-  const pending: Array<[RuntimeEventType, (event: never) => void]> = [];
+  /** Listeners registered before start(); attached to the supervisor when it starts. */
+  const pending: Array<{ type: RuntimeEventType; listener: (event: never) => void; unsubscribe?: () => void }> = [];
 
   const machine = supervisorMachine.provide({
     actors: {
@@ -217,7 +218,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       });
       actor = supervisor;
       logOutcomes(supervisor);
-      for (const [type, listener] of pending.splice(0)) supervisor.on(type, listener as never);
+      for (const entry of pending) entry.unsubscribe = supervisor.on(entry.type, entry.listener as never).unsubscribe;
       supervisor.subscribe({
         complete: () => {
           const output = supervisor.getSnapshot().output as RunSummary;
@@ -236,11 +237,12 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
     },
     on(type, listener) {
       if (actor) return actor.on(type, listener as never).unsubscribe;
-      const entry: [RuntimeEventType, (event: never) => void] = [type, listener as never];
+      const entry: (typeof pending)[number] = { type, listener: listener as never };
       pending.push(entry);
       return () => {
         const index = pending.indexOf(entry);
         if (index >= 0) pending.splice(index, 1);
+        entry.unsubscribe?.();
       };
     },
     snapshot() {

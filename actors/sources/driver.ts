@@ -79,7 +79,14 @@ export function createSourceLogic(driver: SourceDriver) {
           } else if (event.type === 'source.resume') {
             driverPaused = false;
             driver.resume?.();
-          } else if (event.type === 'event.settled') driver.settle?.(event.settlement);
+          } else if (event.type === 'event.settled') {
+            try {
+              driver.settle?.(event.settlement);
+            } catch (error) {
+              // A driver that cannot take outcomes cannot acknowledge: the source fails rather than lose them silently.
+              sendBack({ type: 'feed.lost', error: { code: 'ERR_SOURCE', message: `the ${driver.type} source's settle() threw: ${(error as Error).message}` } });
+            }
+          }
         });
         // After a reconnect the driver may be out of step with what the supervisor last said.
         if (input.paused && !driverPaused) {
@@ -89,7 +96,11 @@ export function createSourceLogic(driver: SourceDriver) {
           driverPaused = false;
           driver.resume?.();
         }
-        driver.start(feed);
+        try {
+          driver.start(feed);
+        } catch (error) {
+          sendBack({ type: 'feed.lost', error: { code: 'ERR_SOURCE', message: `the ${driver.type} source's start() threw: ${(error as Error).message}` } });
+        }
         return () => driver.stop?.();
       }),
       disconnect: fromPromise(async () => {

@@ -2,6 +2,9 @@ import { closest, distance } from 'fastest-levenshtein';
 import { ConfigError, type ConfigLocation } from '../errors.js';
 import { formatDuration, parseDuration } from './duration.js';
 
+/** The longest duration a timer can hold: 2^31-1 ms, about 24.8 days. */
+export const MAX_DURATION_MS = 2 ** 31 - 1;
+
 /** A raw value: text from an INI file, or a value given in code. */
 export type RawValue = string | number | boolean | undefined;
 
@@ -71,6 +74,8 @@ export class SectionReader {
       const floor = minMs > 0 ? ` of at least ${formatDuration(minMs)}` : '';
       this.fail(key, `found "${value}"; expected a duration${floor} such as 30, 30s, 250ms, 5m or 1h`);
     }
+    // Every duration ends up in a timer, and timers cannot wait longer than 2^31-1 ms.
+    if (ms > MAX_DURATION_MS) this.fail(key, `found "${value}"; expected a duration of at most ${formatDuration(MAX_DURATION_MS)} (about 24.8 days)`);
     return ms;
   }
 

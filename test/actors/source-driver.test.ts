@@ -64,7 +64,7 @@ function manualDriver(extra: Partial<SourceDriver> = {}) {
 }
 
 function startSource(driver: SourceDriver, sink: AnyActorRef, options: { batchSize?: number; reconnectDelayMs?: number } = {}) {
-  const actor = createActor(createSourceLogic(driver), { input: { sink, batchSize: options.batchSize ?? 1, ...(options.reconnectDelayMs ? { reconnectDelayMs: options.reconnectDelayMs } : {}) } });
+  const actor = createActor(createSourceLogic(driver), { input: { sink, batchSize: options.batchSize ?? 1, random: () => 0, ...(options.reconnectDelayMs ? { reconnectDelayMs: options.reconnectDelayMs } : {}) } });
   const errors: unknown[] = [];
   actor.subscribe({ error: (error) => errors.push(error) });
   actor.start();

@@ -313,3 +313,12 @@ describe('toIniKeys', () => {
     expect(toIniKeys({}).size).toBe(0);
   });
 });
+
+describe('durations past what a timer can hold', () => {
+  it.each([['execution timeout'], ['queue timeout'], ['shutdown timeout'], ['retry delay']])('rejects %s = 30d, naming the limit', (key) => {
+    expectConfigError(() => flow({ [key]: '30d' }), { key, says: ['found "30d"', 'at most', 'about 24.8 days'] });
+  });
+  it('accepts 24 days', () => {
+    expect(flow({ 'execution timeout': '24d' }).settings.executionTimeoutMs).toBe(24 * 86_400_000);
+  });
+});

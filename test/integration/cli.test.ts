@@ -131,6 +131,25 @@ describe('command-line options and logging', () => {
     expect(bad.stderr()).toContain('--workers: found "none"');
   });
 
+  it('exits 2 when [Log] file cannot be written, in check as in run', async () => {
+    const ini = await tmp.write('nolog.ini', `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = stdin\n\n[Log]\nfile = /dev/null/app.log\n`);
+    for (const command of ['check', 'run']) {
+      const run = flowd([command, ini]);
+      expect((await run.exit).code).toBe(2);
+      expect(run.stderr()).toContain('[Log] "file": found "/dev/null/app.log", which cannot be written');
+    }
+  });
+
+  it('keeps running when the reader of its stdout goes away (EPIPE)', async () => {
+    await tmp.write('lines.mjs', 'export default { start(e) { process.stdout.write(e + "\\n"); } };\n');
+    const ini = await tmp.write('pipe.ini', app('class = ./lines.mjs', 'type = stdin\nmode = lines'));
+    const run = flowd(['run', ini], { input: Array.from({ length: 3000 }, (_, i) => `line ${i}`).join('\n') });
+    await run.waitFor('stdout', /line 0/);
+    run.child.stdout!.destroy();
+    expect((await run.exit).code).toBe(0);
+    expect(run.stderr()).toMatch(/"completed":3000/);
+  });
+
   it('writes logs to [Log] file instead of stderr, keeping stdout for the app', async () => {
     const ini = await tmp.write('logged.ini', `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = stdin\n\n[Log]\nfile = ./logs/app.log\n`);
     const run = flowd(['run', ini], { input: 'hello' });
@@ -171,6 +190,20 @@ describe('bad configuration and workers', () => {
     expect(run.stderr()).toMatch(/no module found; tried .*nowhere\.ts/);
   });
 
+  it('exits 1 with a message when configure() never finishes, or when stopped during it', async () => {
+    await tmp.write('idle.mjs', 'export default { configure() { return new Promise(() => {}); }, start() {} };\n');
+    const idle = flowd(['run', await tmp.write('idle.ini', app('class = ./idle.mjs', 'type = stdin'))]);
+    expect((await idle.exit).code).toBe(1);
+    expect(idle.stderr()).toContain('worker "idle" never finished configure()');
+
+    await tmp.write('busy.mjs', 'export default { configure() { setInterval(() => {}, 1000); process.stdout.write("configuring\\n"); return new Promise(() => {}); }, start() {} };\n');
+    const busy = flowd(['run', await tmp.write('busy.ini', app('class = ./busy.mjs', 'type = interval'))]);
+    await busy.waitFor('stdout', /configuring/);
+    busy.child.kill('SIGTERM');
+    expect((await busy.exit).code).toBe(1);
+    expect(busy.stderr()).toContain('stopped by SIGTERM during start-up, before worker "busy" finished configure()');
+  });
+
   it('exits 1 naming the worker and the error when configure() fails', async () => {
     const ini = await tmp.write('configure.ini', app(`class = ${fixture('bad-configure.ts')}`, 'type = stdin'));
     const run = flowd(['run', ini]);
@@ -188,6 +221,17 @@ describe('bad configuration and workers', () => {
       const run = flowd(['run', ini], { input: '{"n":1}' });
       expect(await run.exit).toMatchObject({ code: 0 });
       expect(run.stdout()).toContain(expected);
+    }
+  });
+
+  it('loads .ts (with types) and ESM .js workers from a folder that is not an ESM package', async () => {
+    await tmp.write('typed.ts', 'interface Ev { n: number }\nexport class Doubler { start(e: Ev) { process.stdout.write(`ts ${e.n * 2}\\n`); } }\n');
+    await tmp.write('esm.js', 'export default { start(e) { process.stdout.write(`js ${e.n}\\n`); } };\n');
+    for (const [spec, expected] of [['./typed.ts:Doubler', 'ts 42\n'], ['typed.Doubler', 'ts 42\n'], ['./esm.js', 'js 21\n']] as const) {
+      const ini = await tmp.write('outside.ini', app(`class = ${spec}`, 'type = stdin\npayload class = json'));
+      const run = flowd(['run', ini], { input: '{"n":21}' });
+      expect(await run.exit).toMatchObject({ code: 0 });
+      expect(run.stdout()).toBe(expected);
     }
   });
 

@@ -46,6 +46,18 @@ describe('DispatchQueue', () => {
     expect([q.take()?.seq, q.take()?.seq]).toEqual([3, 4]);
   });
 
+  it('keeps nothing of expired entries behind a key that stays held', () => {
+    const q = new DispatchQueue();
+    q.push(entry(0, 'a', 0));
+    q.take(); // the holder runs for a long time
+    for (let i = 1; i <= 1000; i++) {
+      q.push(entry(i, 'a', i));
+      q.expire(i);
+    }
+    expect(q.size).toBe(0);
+    expect((q as unknown as { lanes: Map<string, { waiting: { length: number } }> }).lanes.get('a')!.waiting.length).toBe(0);
+  });
+
   it('drains every waiting entry in arrival order', () => {
     const q = new DispatchQueue();
     q.push(entry(1, 'a'));

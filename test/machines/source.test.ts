@@ -23,7 +23,7 @@ function harness(options: { connect?: () => Promise<void> } = {}) {
       disconnect: fromPromise(async () => {}),
     },
   });
-  const actor = createActor(logic, { input: { sink: sink as AnyActorRef, reconnectDelayMs: 100, reconnectMaxDelayMs: 1000 }, clock });
+  const actor = createActor(logic, { input: { sink: sink as AnyActorRef, reconnectDelayMs: 100, reconnectMaxDelayMs: 1000, random: () => 0 }, clock });
   actor.start();
   return { actor, clock, atSink, atFeed, feed: (e: { type: string; error?: unknown }) => feedBack!(e), connects: () => connects };
 }

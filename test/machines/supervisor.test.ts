@@ -57,6 +57,19 @@ describe('supervisorMachine', () => {
     expect(h.context().counters.expired).toBe(1);
   });
 
+  it('expires rather than starts an event found past its queue timeout when a slot frees (the timer lost the race)', () => {
+    let now = 0;
+    const h = startSupervisor({ workers: 1, queueTimeoutMs: 300, executionTimeoutMs: 10_000 });
+    // A clock that moves without firing timers: a stalled event loop.
+    h.actor.getSnapshot().context.now = () => now;
+    h.deliver();
+    const waiting = h.deliver();
+    now = 1000;
+    h.runs[0]!.finish();
+    expect(h.outcomeOf(waiting)).toEqual(['expired']);
+    expect(h.runs).toHaveLength(1);
+  });
+
   it('fails a run past the execution timeout with ERR_WORKER_TIMEOUT, aborts it and keeps N usable slots', () => {
     const h = startSupervisor({ workers: 2, executionTimeoutMs: 500 });
     const stuck = h.deliver();
@@ -89,13 +102,15 @@ describe('supervisorMachine', () => {
     const id = h.deliver();
     h.runs[0]!.fail();
     expect(h.runs).toHaveLength(1);
-    // random() is 0.5: the first retry waits 100ms, the second 100 + (200 - 100) * 0.5 = 150ms.
-    h.clock.increment(99);
+    // random() is 0.5: the first retry waits 100 + (200 - 100) * 0.5 = 150ms, the second 100 + (400 - 100) * 0.5 = 250ms.
+    h.clock.increment(149);
     expect(h.runs).toHaveLength(1);
     h.clock.increment(1);
     expect(h.runs.map((r) => r.attempt)).toEqual([1, 2]);
     h.runs[1]!.fail();
-    h.clock.increment(150);
+    h.clock.increment(249);
+    expect(h.runs).toHaveLength(2);
+    h.clock.increment(1);
     expect(h.runs.map((r) => r.attempt)).toEqual([1, 2, 3]);
     h.runs[2]!.fail({ code: 'ERR_X', message: 'still broken' });
     expect(h.settlements).toMatchObject([{ id, outcome: 'failed', deadLetter: true, attempts: 3, error: { code: 'ERR_X' } }]);
@@ -119,7 +134,7 @@ describe('supervisorMachine', () => {
     const second = h.deliver({ k: 1 });
     h.runs[0]!.fail();
     expect(h.running()).toHaveLength(0);
-    h.clock.increment(100);
+    h.clock.increment(150);
     expect(h.running().map((r) => r.job.delivery.id)).toEqual([first]);
     h.runs[1]!.finish();
     expect(h.running().map((r) => r.job.delivery.id)).toEqual([second]);

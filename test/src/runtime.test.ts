@@ -145,4 +145,35 @@ describe('createRuntime', () => {
     expect(() => createRuntime({ worker: defineWorker({ start() {} }) })).toThrow(/no source for worker "worker"/);
     expect(() => createRuntime({ worker: { nope: true } as never, source: manualSource().driver })).toThrow(WorkerLoadError);
   });
+
+  it('unsubscribes a listener registered before start()', async () => {
+    const source = manualSource();
+    const runtime = createRuntime({ worker: defineWorker({ start: () => 'ok' }), source: source.driver });
+    const seen: string[] = [];
+    const off = runtime.on('event.completed', (e) => seen.push(e.id));
+    await runtime.start();
+    await source.ready;
+    source.deliver(1, 'first');
+    await vi.waitFor(() => expect(seen).toEqual(['first']));
+    off();
+    source.deliver(2, 'second');
+    source.end();
+    await runtime.done;
+    expect(seen).toEqual(['first']);
+  });
+
+  it('ends with reason "source failed" when a driver of your own throws in start() or settle()', async () => {
+    const throwsOnStart = { ...manualSource().driver, start() { throw new Error('no socket'); } };
+    const first = createRuntime({ worker: defineWorker({ start() {} }), source: throwsOnStart });
+    await first.start();
+    expect(await first.done).toMatchObject({ reason: 'source failed', sourceError: { message: "the manual source's start() threw: no socket" } });
+
+    const source = manualSource();
+    source.driver.settle = () => { throw new Error('ack lost'); };
+    const second = createRuntime({ worker: defineWorker({ start() {} }), source: source.driver });
+    await second.start();
+    await source.ready;
+    source.deliver(1, 'one');
+    expect(await second.done).toMatchObject({ reason: 'source failed', sourceError: { message: "the manual source's settle() threw: ack lost" } });
+  });
 });
