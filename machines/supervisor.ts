@@ -194,11 +194,12 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
 /** Starts queued events on idle slots, in order; raises queue signals on crossings. */
 function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: number): void {
   const { queue, idle, slots } = context;
+  const now = context.now();
   while (idle.length > 0) {
     const job = queue.take();
     if (!job) break;
     // The expiry timer can lose the race to a stalled event loop: never start an event past its queue timeout.
-    if (context.now() - job.enqueuedAt >= context.settings.queueTimeoutMs) {
+    if (now - job.enqueuedAt >= context.settings.queueTimeoutMs) {
       context.counters.expired++;
       settle(enqueue, job, 'expired', { error: expiredError(context.settings.queueTimeoutMs) });
       queue.release(job.key);
@@ -206,7 +207,7 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
     }
     const slotId = idle.pop()!;
     const slot = slots.get(slotId)!;
-    const startedAt = context.now();
+    const startedAt = now;
     slot.job = job;
     job.slotId = slotId;
     job.startedAt = startedAt;
