@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelay } from '../../machines/backoff.js';
-import { orderingKey, readPath } from '../../machines/path.js';
 
 describe('backoffDelay', () => {
   const policy = { kind: 'exponential' as const, delayMs: 100, maxDelayMs: 1000 };
@@ -13,15 +12,5 @@ describe('backoffDelay', () => {
   });
   it('waits the same delay every time when fixed', () => {
     expect(backoffDelay({ ...policy, kind: 'fixed' }, 7, () => 0.3)).toBe(100);
-  });
-});
-
-describe('ordering keys', () => {
-  it('reads a dotted path through own properties only', () => {
-    expect(readPath({ headers: { 'asset-id': 'x' } }, ['headers', 'asset-id'])).toBe('x');
-    expect(readPath({}, ['constructor'])).toBeUndefined();
-    expect(orderingKey({ a: { b: 7 } }, ['a', 'b'])).toBe('7');
-    expect(orderingKey({ a: { b: { c: 1 } } }, ['a', 'b'])).toBeUndefined();
-    expect(orderingKey('text', ['a'])).toBeUndefined();
   });
 });
