@@ -6,6 +6,15 @@ import path from 'node:path';
 import { ROOT } from '../helpers/cli.js';
 
 describe('the examples, run as the README says', () => {
+  it('are started in the README with the command these tests run (node bin/flowd.js, which needs no link)', async () => {
+    const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
+    expect(readme).toContain('npm ci && node bin/flowd.js run examples/hello/hello.ini');
+    for (const example of ['lines/lines.ini < examples/lines/orders.jsonl', 'inbox/inbox.ini', 'web/web.ini']) {
+      expect(readme).toContain(`node bin/flowd.js run examples/${example}`);
+    }
+    expect(readme).not.toMatch(/^npx flowd run examples/m);
+  });
+
   it('examples/lines sums the orders of each account in order and exits 0', async () => {
     const input = await readFile(path.join(ROOT, 'examples/lines/orders.jsonl'), 'utf8');
     const run = flowd(['run', 'examples/lines/lines.ini'], { input });
