@@ -101,6 +101,11 @@ export interface SupervisorContext extends SupervisorInput {
   sourceError: ErrorInfo | undefined;
 }
 
+/** Counters before the first event. */
+export const zeroCounters = (): SupervisorCounters => ({
+  received: 0, started: 0, completed: 0, failed: 0, expired: 0, rejected: 0, returned: 0, retried: 0, deadLettered: 0, timedOut: 0,
+});
+
 /** Outcome notifications the supervisor emits (`actor.on(type, fn)`). */
 export type SupervisorEmitted =
   | { type: 'event.completed'; id: string; seq: number; attempts: number; result: unknown; meta: Delivery['meta'] }
@@ -475,7 +480,7 @@ export const supervisorMachine = setup({
     abandoned: 0,
     nextSeq: 0,
     nextSlot: 0,
-    counters: { received: 0, started: 0, completed: 0, failed: 0, expired: 0, rejected: 0, returned: 0, retried: 0, deadLettered: 0, timedOut: 0 },
+    counters: zeroCounters(),
     sourceEnded: false,
     sourceStopped: false,
     stopReason: undefined,

@@ -82,18 +82,4 @@ export class WorkerConfigureError extends FlowdError {
   }
 }
 
-/** A source could not start, or failed for good. */
-export class SourceError extends FlowdError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_SOURCE', message, options);
-  }
-}
-
-/** An event's payload could not be read (for example a line that is not JSON). */
-export class PayloadError extends FlowdError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('ERR_PAYLOAD', message, options);
-  }
-}
-
-export { toErrorInfo, type ErrorInfo } from '../machines/events.js';
+export type { ErrorInfo } from '../machines/events.js';

@@ -18,7 +18,7 @@ export { supervisorMachine, type SupervisorSettings, type SupervisorCounters, ty
 export { workerSlotMachine } from '../machines/worker-slot.js';
 export { sourceMachine } from '../machines/source.js';
 /** Errors, each with a stable code. */
-export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, SourceError, PayloadError, type ErrorCode } from './errors.js';
+export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, type ErrorCode } from './errors.js';
 /** Reads an app's INI file into its compiled config (what `flowd check` validates). */
 export { loadAppConfig, compileAppConfig, type AppConfig } from './config/app-config.js';
 /** Parses a duration: `30` (seconds), `250ms`, `30s`, `5m`, `1h`. */

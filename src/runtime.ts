@@ -5,7 +5,7 @@ import { createSourceLogic, type SourceDriver } from '../actors/sources/driver.j
 import { createSlotLogic } from '../actors/workers/slot.js';
 import { toRunner, describeValue, type AppInfo, type AppSections, type Runner, type WorkerLike } from '../actors/workers/worker.js';
 import { runtimeStop, type Job } from '../machines/events.js';
-import { supervisorMachine, type SupervisorCounters, type SupervisorEmitted, type SupervisorSettings } from '../machines/supervisor.js';
+import { supervisorMachine, zeroCounters, type SupervisorCounters, type SupervisorEmitted, type SupervisorSettings } from '../machines/supervisor.js';
 import { compileFlowSettings, toIniKeys } from './config/flow-settings.js';
 import { SectionReader } from './config/section-reader.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from './errors.js';
@@ -266,7 +266,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         running: context?.running ?? 0,
         retrying: context?.retrying.size ?? 0,
         abandoned: context?.abandoned ?? 0,
-        counters: { ...(context?.counters ?? { received: 0, started: 0, completed: 0, failed: 0, expired: 0, rejected: 0, returned: 0, retried: 0, deadLettered: 0, timedOut: 0 }) },
+        counters: { ...(context?.counters ?? zeroCounters()) },
         slots,
       };
     },
