@@ -115,23 +115,26 @@ export class DispatchQueue<E extends QueueEntry = QueueEntry> {
     const expired: E[] = [];
     while (this.oldestEntry && this.oldestEntry.enqueuedAt <= cutoff) {
       const entry = this.oldestEntry;
-      const held = entry.state === 'ready';
-      const blocked = entry.state === 'blocked';
-      this.unlink(entry);
-      entry.state = 'gone';
-      if (held) {
-        this.readyGone++;
-        this.release(entry.key);
-      } else if (blocked) {
-        // Expiry goes oldest first, so an expired blocked entry heads its lane: drop it there,
-        // or a key held for long would keep every expired entry behind it.
-        const lane = this.lanes.get(entry.key!);
-        while (lane && lane.waiting.length > 0 && lane.waiting.peekFront()!.state === 'gone') lane.waiting.shift();
-      }
+      this.drop(entry);
       expired.push(entry);
     }
     this.compactReady();
     return expired;
+  }
+
+  /** Removes and returns every waiting entry that matches, oldest first (events whose source can no longer acknowledge them). */
+  remove(matches: (entry: E) => boolean): E[] {
+    const removed: E[] = [];
+    for (let entry = this.oldestEntry; entry; ) {
+      const next = entry.newer as E | undefined;
+      if (matches(entry)) {
+        this.drop(entry);
+        removed.push(entry);
+      }
+      entry = next;
+    }
+    this.compactReady();
+    return removed;
   }
 
   /** When the oldest waiting entry entered, or undefined when none waits. */
@@ -152,6 +155,22 @@ export class DispatchQueue<E extends QueueEntry = QueueEntry> {
     this.ready = new TinyQueue<E>([], (a, b) => a.seq - b.seq);
     this.readyGone = 0;
     return drained;
+  }
+
+  /** Takes one waiting entry out: a ready one frees its key for the next of its lane. */
+  private drop(entry: E): void {
+    const held = entry.state === 'ready';
+    this.unlink(entry);
+    entry.state = 'gone';
+    if (held) {
+      this.readyGone++;
+      this.release(entry.key);
+    } else if (entry.key !== undefined) {
+      // Gone entries at the head of a lane are dropped there, or a key held for long
+      // would keep every expired entry behind it (expiry goes oldest first, so they head it).
+      const lane = this.lanes.get(entry.key);
+      while (lane && lane.waiting.length > 0 && lane.waiting.peekFront()!.state === 'gone') lane.waiting.shift();
+    }
   }
 
   private link(entry: E): void {

@@ -69,10 +69,14 @@ export interface Settlement {
 export type EventReceived = { type: 'event.received'; delivery: Delivery };
 /** Several deliveries at once: a fast source batches them so the supervisor takes one transition per batch. */
 export type EventsReceived = { type: 'events.received'; deliveries: Delivery[] };
+/** The source can no longer acknowledge these (their connection died): waiting ones are dropped, since the broker redelivers them. */
+export type EventsRevoked = { type: 'events.revoked'; ids: string[]; error: ErrorInfo };
 export type SourceStarted = { type: 'source.started' };
 export type SourceEnded = { type: 'source.ended' };
 export type SourceFailed = { type: 'source.failed'; error: ErrorInfo };
 export type SourceStopped = { type: 'source.stopped' };
+/** The connection was lost or refused; the source tries again after `delayMs`. */
+export type SourceReconnecting = { type: 'source.reconnecting'; error: ErrorInfo; attempt: number; delayMs: number };
 
 // Supervisor -> source
 export type SourcePause = { type: 'source.pause' };
@@ -98,10 +102,12 @@ export type RuntimeStop = { type: 'runtime.stop' };
 
 export const eventReceived = (delivery: Delivery): EventReceived => ({ type: 'event.received', delivery });
 export const eventsReceived = (deliveries: Delivery[]): EventsReceived => ({ type: 'events.received', deliveries });
+export const eventsRevoked = (ids: string[], error: ErrorInfo): EventsRevoked => ({ type: 'events.revoked', ids, error });
 export const sourceStarted = (): SourceStarted => ({ type: 'source.started' });
 export const sourceEnded = (): SourceEnded => ({ type: 'source.ended' });
 export const sourceFailed = (error: ErrorInfo): SourceFailed => ({ type: 'source.failed', error });
 export const sourceStopped = (): SourceStopped => ({ type: 'source.stopped' });
+export const sourceReconnecting = (error: ErrorInfo, attempt: number, delayMs: number): SourceReconnecting => ({ type: 'source.reconnecting', error, attempt, delayMs });
 export const sourcePause = (): SourcePause => ({ type: 'source.pause' });
 export const sourceResume = (): SourceResume => ({ type: 'source.resume' });
 export const sourceStop = (): SourceStop => ({ type: 'source.stop' });

@@ -1,6 +1,6 @@
 import { assign, enqueueActions, sendTo, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { backoffDelay } from './backoff.js';
-import { sourceEnded, sourceFailed, sourceStarted, sourceStopped, type ErrorInfo, type EventSettled, type SourcePause, type SourceResume, type SourceStop } from './events.js';
+import { sourceEnded, sourceFailed, sourceReconnecting, sourceStarted, sourceStopped, type ErrorInfo, type EventSettled, type SourcePause, type SourceResume, type SourceStop } from './events.js';
 import { notProvided } from './not-provided.js';
 
 export interface SourceInput {
@@ -22,6 +22,8 @@ export interface SourceContext {
   random: () => number;
   /** Connection attempts since the last success. */
   attempt: number;
+  /** The wait before the next attempt, drawn when the last one failed. */
+  retryDelayMs: number;
   lastError: ErrorInfo | undefined;
   /** Whether `source.started` was sent (once per life). */
   announced: boolean;
@@ -59,11 +61,18 @@ export const sourceMachine = setup({
     }),
     announceEnded: sendTo(({ context }) => context.sink, sourceEnded()),
     announceStopped: sendTo(({ context }) => context.sink, sourceStopped()),
+    announceReconnecting: sendTo(
+      ({ context }) => context.sink,
+      ({ context }) => sourceReconnecting(context.lastError ?? { code: 'ERR_SOURCE', message: 'the connection was lost' }, context.attempt, context.retryDelayMs),
+    ),
     announceFailed: sendTo(({ context }) => context.sink, ({ context }) => sourceFailed(context.lastError ?? { code: 'ERR_SOURCE', message: 'the source failed' })),
     forwardToFeed: sendTo('feed', ({ event }) => event),
+    /** Tells the driver an event's outcome, in any state: one whose connection is gone is void there. */
+    settleEvent: () => {},
     recordError: assign(({ context, event }) => ({
       lastError: errorOf(event),
       attempt: context.attempt + 1,
+      retryDelayMs: backoffDelay({ kind: 'exponential', delayMs: context.reconnectDelayMs, maxDelayMs: context.reconnectMaxDelayMs }, context.attempt + 1, context.random),
     })),
     resetAttempts: assign({ attempt: 0 }),
     rememberPause: assign({ paused: true }),
@@ -74,8 +83,7 @@ export const sourceMachine = setup({
     isPauseRequested: ({ context }) => context.paused,
   },
   delays: {
-    reconnectDelay: ({ context }) =>
-      backoffDelay({ kind: 'exponential', delayMs: context.reconnectDelayMs, maxDelayMs: context.reconnectMaxDelayMs }, context.attempt, context.random),
+    reconnectDelay: ({ context }) => context.retryDelayMs,
   },
 }).createMachine({
   id: 'source',
@@ -86,6 +94,7 @@ export const sourceMachine = setup({
     reconnectMaxDelayMs: input.reconnectMaxDelayMs ?? 30_000,
     random: input.random ?? Math.random,
     attempt: 0,
+    retryDelayMs: 0,
     lastError: undefined,
     announced: false,
     paused: false,
@@ -94,10 +103,11 @@ export const sourceMachine = setup({
   on: {
     'source.pause': { actions: 'rememberPause' },
     'source.resume': { actions: 'rememberResume' },
+    'event.settled': { actions: 'settleEvent' },
   },
-  initial: 'starting',
+  initial: 'connecting',
   states: {
-    starting: {
+    connecting: {
       description: 'Opening the connection or resource.',
       invoke: {
         src: 'connect',
@@ -110,7 +120,7 @@ export const sourceMachine = setup({
       on: { 'source.stop': 'stopped' },
     },
     active: {
-      invoke: { id: 'feed', src: 'feed', input: ({ context }: { context: SourceContext }) => ({ sink: context.sink, batchSize: context.batchSize, paused: context.paused }) },
+      invoke: { id: 'feed', src: 'feed', input: ({ context, self }: { context: SourceContext; self: AnyActorRef }) => ({ sink: context.sink, source: self, batchSize: context.batchSize, paused: context.paused }) },
       entry: ['announceStarted', 'resetAttempts'],
       initial: 'running',
       states: {
@@ -130,7 +140,6 @@ export const sourceMachine = setup({
         },
       },
       on: {
-        'event.settled': { actions: 'forwardToFeed' },
         'feed.lost': [
           { guard: 'isRetryable', target: 'reconnecting', actions: 'recordError' },
           { target: 'failed', actions: 'recordError' },
@@ -141,7 +150,8 @@ export const sourceMachine = setup({
     },
     reconnecting: {
       description: 'The connection was lost or refused: trying again after a backoff with jitter.',
-      after: { reconnectDelay: 'starting' },
+      entry: 'announceReconnecting',
+      after: { reconnectDelay: 'connecting' },
       on: { 'source.stop': 'stopped' },
     },
     stopping: {

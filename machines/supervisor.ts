@@ -12,6 +12,7 @@ import {
   type ErrorInfo,
   type EventReceived,
   type EventsReceived,
+  type EventsRevoked,
   type Outcome,
   type RuntimeStop,
   type SlotFailed,
@@ -20,6 +21,7 @@ import {
   type SlotsReported,
   type SourceEnded,
   type SourceFailed,
+  type SourceReconnecting,
   type SourceStarted,
   type SourceStopped,
 } from './events.js';
@@ -48,6 +50,8 @@ export interface SupervisorInput {
   now: () => number;
   /** [0, 1), for retry jitter. */
   random: () => number;
+  /** How the source retries a lost connection (for sources that have one). */
+  reconnect?: { delayMs: number; maxDelayMs: number } | undefined;
 }
 
 /** An event the supervisor holds, from arrival to outcome. */
@@ -111,7 +115,8 @@ export type SupervisorEmitted =
   | { type: 'event.completed'; id: string; seq: number; attempts: number; result: unknown; meta: Delivery['meta'] }
   | { [O in Exclude<Outcome, 'completed'>]: { type: `event.${O}`; id: string; seq: number; attempts: number; error: ErrorInfo; deadLetter: boolean; meta: Delivery['meta']; payload: unknown } }[Exclude<Outcome, 'completed'>]
   | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
-  | { type: 'slot.replaced'; slotId: string; replacement: string };
+  | { type: 'slot.replaced'; slotId: string; replacement: string }
+  | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo };
 
 type RetryDue = { type: 'retry.due'; seq: number };
 type ExpiryDue = { type: 'queue.expiryDue' };
@@ -121,6 +126,7 @@ type QueueSignal = { type: 'queue.filled' } | { type: 'queue.drained' } | { type
 export type SupervisorEvent =
   | EventReceived
   | EventsReceived
+  | EventsRevoked
   | ExpiryDue
   | DeadlineDue
   | SlotFinished
@@ -130,6 +136,7 @@ export type SupervisorEvent =
   | SourceStarted
   | SourceEnded
   | SourceFailed
+  | SourceReconnecting
   | SourceStopped
   | RuntimeStop
   | RetryDue
@@ -357,7 +364,8 @@ export const supervisorMachine = setup({
       // A fast source hands over batches small enough that a pause still lands before the queue is full.
       const { queueSize, highWatermark } = context.settings;
       const batchSize = Math.max(1, Math.min(64, queueSize - highWatermark));
-      enqueue.spawnChild('source', { id: 'source', input: { sink: self, batchSize, random: context.random } });
+      const reconnect = context.reconnect ? { reconnectDelayMs: context.reconnect.delayMs, reconnectMaxDelayMs: context.reconnect.maxDelayMs } : {};
+      enqueue.spawnChild('source', { id: 'source', input: { sink: self, batchSize, random: context.random, ...reconnect } });
     }),
     admitEvents: work(({ context, event, enqueue }) => {
       const deliveries = event.type === 'events.received' ? event.deliveries : [(event as EventReceived).delivery];
@@ -409,6 +417,31 @@ export const supervisorMachine = setup({
       signalCrossings(context, enqueue, before);
       scheduleExpiry(context, enqueue);
       if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
+    }),
+    revokeEvents: work(({ context, event, enqueue }) => {
+      // Waiting and retrying events whose source can no longer acknowledge them go back to it
+      // (the broker redelivers them); running ones finish, and their outcome is void at the source.
+      const { ids, error } = event as EventsRevoked;
+      const revoked = new Set(ids);
+      const before = context.queue.size;
+      for (const job of context.queue.remove((entry) => revoked.has(entry.delivery.id))) {
+        context.counters.returned++;
+        settle(enqueue, job, 'returned', { error });
+      }
+      for (const job of [...context.retrying.values()]) {
+        if (!revoked.has(job.delivery.id)) continue;
+        enqueue.cancel(`retry-${job.seq}`);
+        context.retrying.delete(job.seq);
+        context.queue.release(job.key);
+        context.counters.returned++;
+        settle(enqueue, job, 'returned', { error });
+      }
+      dispatch(context, enqueue, before);
+      if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
+    }),
+    announceReconnecting: work(({ event, enqueue }) => {
+      const { attempt, delayMs, error } = event as SourceReconnecting;
+      enqueue.emit({ type: 'source.reconnecting', attempt, delayMs, error });
     }),
     markSourceEnded: work(({ context, enqueue }) => {
       context.sourceEnded = true;
@@ -500,6 +533,8 @@ export const supervisorMachine = setup({
     'queue.expiryDue': { actions: 'expireJobs' },
     'source.ended': { actions: 'markSourceEnded' },
     'source.stopped': { actions: 'markSourceStopped' },
+    'source.reconnecting': { actions: 'announceReconnecting' },
+    'events.revoked': { actions: 'revokeEvents' },
   },
   entry: ['spawnSlots', 'spawnSource'],
   initial: 'flowing',

@@ -1,5 +1,5 @@
 import { fromCallback, fromPromise, type AnyActorRef } from 'xstate';
-import { eventReceived, eventsReceived, type Delivery, type ErrorInfo, type Settlement } from '../../machines/events.js';
+import { eventReceived, eventsReceived, eventsRevoked, type Delivery, type ErrorInfo, type EventSettled, type Settlement } from '../../machines/events.js';
 import { sourceMachine, type SourceEvent } from '../../machines/source.js';
 
 /** What a source driver calls while it runs. */
@@ -10,6 +10,12 @@ export interface Feed {
   end(): void;
   /** The connection was lost: `retryable` errors lead to a reconnect with backoff. */
   lost(error: ErrorInfo & { retryable?: boolean }): void;
+  /**
+   * These delivered events can no longer be acknowledged (their connection
+   * died): those still waiting are dropped and settle as `returned` with
+   * `error`, since the broker redelivers them. Call it before `lost`.
+   */
+  revoke(ids: string[], error: ErrorInfo): void;
 }
 
 /**
@@ -27,6 +33,10 @@ export interface SourceDriver {
   resume?(): void;
   settle?(settlement: Settlement): void;
   disconnect?(): Promise<void>;
+  /** Sends a message through the source's connection: `ctx.publish` in workers. Resolves when the broker has it. */
+  publish?(destination: string, body: string | Uint8Array | object, headers?: Record<string, string | number | boolean>): Promise<void>;
+  /** The source's own counts, for `runtime.snapshot()`. */
+  stats?(): Record<string, number>;
 }
 
 /** Turns a driver into source actor logic for the supervisor to spawn. */
@@ -39,7 +49,7 @@ export function createSourceLogic(driver: SourceDriver) {
       connect: fromPromise(async () => {
         await driver.connect?.();
       }),
-      feed: fromCallback<SourceEvent, { sink: AnyActorRef; batchSize: number; paused: boolean }>(({ input, sendBack, receive, self }) => {
+      feed: fromCallback<SourceEvent, { sink: AnyActorRef; source: AnyActorRef; batchSize: number; paused: boolean }>(({ input, sendBack, receive }) => {
         // Deliveries made in one tick go over together: at once when the batch is full
         // (so a pause can land), else on the next microtask.
         let batch: Delivery[] = [];
@@ -51,8 +61,9 @@ export function createSourceLogic(driver: SourceDriver) {
           batch = [];
           input.sink.send(deliveries.length === 1 ? eventReceived(deliveries[0]!) : eventsReceived(deliveries));
         };
-        // Only a driver that takes settlements is told each event's outcome.
-        const origin = driver.settle ? self : undefined;
+        // Only a driver that takes settlements is told each event's outcome, through the
+        // source actor (which outlives this feed, so outcomes after a reconnect still arrive).
+        const origin = driver.settle ? input.source : undefined;
         const feed: Feed = {
           deliver(payload, options = {}) {
             const delivery: Delivery = { id: options.id ?? String(++sequence), payload };
@@ -71,6 +82,10 @@ export function createSourceLogic(driver: SourceDriver) {
             sendBack({ type: 'feed.ended' });
           },
           lost: (error) => sendBack({ type: 'feed.lost', error }),
+          revoke: (ids, error) => {
+            flush();
+            if (ids.length > 0) input.sink.send(eventsRevoked(ids, error));
+          },
         };
         receive((event) => {
           if (event.type === 'source.pause') {
@@ -79,13 +94,6 @@ export function createSourceLogic(driver: SourceDriver) {
           } else if (event.type === 'source.resume') {
             driverPaused = false;
             driver.resume?.();
-          } else if (event.type === 'event.settled') {
-            try {
-              driver.settle?.(event.settlement);
-            } catch (error) {
-              // A driver that cannot take outcomes cannot acknowledge: the source fails rather than lose them silently.
-              sendBack({ type: 'feed.lost', error: { code: 'ERR_SOURCE', message: `the ${driver.type} source's settle() threw: ${(error as Error).message}` } });
-            }
           }
         });
         // After a reconnect the driver may be out of step with what the supervisor last said.
@@ -106,6 +114,16 @@ export function createSourceLogic(driver: SourceDriver) {
       disconnect: fromPromise(async () => {
         await driver.disconnect?.();
       }),
+    },
+    actions: {
+      settleEvent: ({ event, self }) => {
+        try {
+          driver.settle?.((event as EventSettled).settlement);
+        } catch (error) {
+          // A driver that cannot take outcomes cannot acknowledge: the source fails rather than lose them silently.
+          self.send({ type: 'feed.lost', error: { code: 'ERR_SOURCE', message: `the ${driver.type} source's settle() threw: ${(error as Error).message}` } });
+        }
+      },
     },
   });
 }

@@ -17,6 +17,7 @@ function fakeFeed() {
     deliver: vi.fn<Feed['deliver']>(),
     end: vi.fn<Feed['end']>(),
     lost: vi.fn<Feed['lost']>(),
+    revoke: vi.fn<Feed['revoke']>(),
   };
   /** Each delivery as [id, firedAt]. */
   const ticks = () => feed.deliver.mock.calls.map(([, options]) => [options?.id, options?.meta?.firedAt]);

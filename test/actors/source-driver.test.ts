@@ -83,7 +83,7 @@ describe('createSourceLogic', () => {
       const { driver } = manualDriver({ connect: vi.fn(async () => {}) });
       const rec = recordingSink();
       const { actor } = startSource(driver, rec.sink);
-      expect(actor.getSnapshot().value).toBe('starting');
+      expect(actor.getSnapshot().value).toBe('connecting');
       await waitFor(actor, (s) => s.matches('active'));
       expect(driver.connect).toHaveBeenCalledTimes(1);
       expect(driver.start).toHaveBeenCalledTimes(1);
@@ -107,7 +107,7 @@ describe('createSourceLogic', () => {
       const { actor } = startSource(driver, rec.sink);
       await Promise.resolve();
       await Promise.resolve();
-      expect(actor.getSnapshot().value).toBe('starting');
+      expect(actor.getSnapshot().value).toBe('connecting');
       expect(driver.start).not.toHaveBeenCalled();
       open();
       await rec.received('source.started');
@@ -216,7 +216,7 @@ describe('createSourceLogic', () => {
       expect(rec.deliveries().every((d) => !('origin' in d))).toBe(true);
     });
 
-    it('carry the feed actor as origin when the driver has settle()', async () => {
+    it('carry the source actor (which outlives each feed) as origin when the driver has settle()', async () => {
       const settle = vi.fn<(s: Settlement) => void>();
       const { driver, feed } = manualDriver({ settle });
       const rec = recordingSink();
@@ -225,10 +225,8 @@ describe('createSourceLogic', () => {
       feed().deliver(1, { id: 'x' });
       feed().deliver(2, { id: 'y' });
       const [x, y] = rec.deliveries();
-      const feedActor = actor.getSnapshot().children.feed;
-      expect(feedActor).toBeDefined();
-      expect(x!.origin).toBe(feedActor);
-      expect(y!.origin).toBe(feedActor);
+      expect(x!.origin).toBe(actor);
+      expect(y!.origin).toBe(actor);
     });
   });
 
@@ -377,13 +375,15 @@ describe('createSourceLogic', () => {
   });
 
   describe('failures', () => {
-    it('a connect() rejected with a retryable error goes to reconnecting without telling the sink', async () => {
+    it('a connect() rejected with a retryable error goes to reconnecting and tells the sink the error, attempt and delay', async () => {
       const { driver } = manualDriver({ connect: vi.fn(async () => Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED', retryable: true }))) });
       const rec = recordingSink();
       const { actor } = startSource(driver, rec.sink);
       await waitFor(actor, (s) => s.value === 'reconnecting');
       expect(actor.getSnapshot().context).toMatchObject({ attempt: 1, lastError: { code: 'ECONNREFUSED', message: 'connection refused', retryable: true } });
-      expect(rec.events).toEqual([]);
+      const delayMs = actor.getSnapshot().context.retryDelayMs;
+      expect(delayMs).toBeGreaterThan(0);
+      expect(rec.events).toEqual([{ type: 'source.reconnecting', attempt: 1, delayMs, error: { code: 'ECONNREFUSED', message: 'connection refused', retryable: true } }]);
       expect(driver.start).not.toHaveBeenCalled();
     });
 
@@ -405,7 +405,7 @@ describe('createSourceLogic', () => {
       expect(connect).toHaveBeenCalledTimes(2);
       expect(actor.getSnapshot().value).toEqual({ active: 'running' });
       expect(actor.getSnapshot().context.attempt).toBe(0);
-      expect(rec.types()).toEqual(['source.started']);
+      expect(rec.types()).toEqual(['source.reconnecting', 'source.started']);
     });
 
     it('a connect() rejected with a non-retryable error fails and tells the sink source.failed', async () => {
@@ -443,7 +443,7 @@ describe('createSourceLogic', () => {
       feed().lost({ code: 'ECONNRESET', message: 'connection reset', retryable: true });
       expect(actor.getSnapshot().value).toBe('reconnecting');
       expect(driver.stop).toHaveBeenCalledTimes(1);
-      expect(rec.types()).toEqual(['source.started']);
+      expect(rec.types()).toEqual(['source.started', 'source.reconnecting']);
     });
 
     it('announces source.started only once when the connection comes back', async () => {
@@ -457,7 +457,7 @@ describe('createSourceLogic', () => {
       expect(actor.getSnapshot().value).toEqual({ active: 'running' });
       expect(driver.start).toHaveBeenCalledTimes(2);
       feed().deliver('again', { id: 'r' });
-      expect(rec.types()).toEqual(['source.started', 'event.received']);
+      expect(rec.types()).toEqual(['source.started', 'source.reconnecting', 'event.received']);
     });
 
     it('a non-retryable feed.lost() fails and tells the sink source.failed', async () => {

@@ -39,6 +39,9 @@ function recordingFeed() {
       calls.push({ kind: 'lost', error });
       check();
     },
+    revoke() {
+      throw new Error('stdin never revokes');
+    },
   };
   return {
     feed,

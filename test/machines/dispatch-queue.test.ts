@@ -46,6 +46,28 @@ describe('DispatchQueue', () => {
     expect([q.take()?.seq, q.take()?.seq]).toEqual([3, 4]);
   });
 
+  it('removes matching entries wherever they wait, freeing the keys they held', () => {
+    const q = new DispatchQueue();
+    q.push(entry(1, 'a'));
+    q.push(entry(2, 'a'));
+    q.push(entry(3, 'b'));
+    q.push(entry(4));
+    expect(q.remove((e) => e.seq === 1 || e.seq === 4).map((e) => e.seq)).toEqual([1, 4]);
+    expect(q.size).toBe(2);
+    expect([q.take()?.seq, q.take()?.seq, q.take()]).toEqual([2, 3, undefined]);
+  });
+
+  it('skips a removed entry that waited behind its key', () => {
+    const q = new DispatchQueue();
+    q.push(entry(1, 'a'));
+    q.push(entry(2, 'a'));
+    q.push(entry(3, 'a'));
+    expect(q.take()?.seq).toBe(1);
+    q.remove((e) => e.seq === 2);
+    q.release('a');
+    expect([q.take()?.seq, q.size]).toEqual([3, 0]);
+  });
+
   it('keeps nothing of expired entries behind a key that stays held', () => {
     const q = new DispatchQueue();
     q.push(entry(0, 'a', 0));

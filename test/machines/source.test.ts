@@ -7,6 +7,7 @@ function harness(options: { connect?: () => Promise<void> } = {}) {
   const clock = new SimulatedClock();
   const atSink: Array<{ type: string }> = [];
   const atFeed: Array<{ type: string }> = [];
+  const settled: Array<{ type: string }> = [];
   const sink = createActor(fromCallback(({ receive }) => receive((e: { type: string }) => atSink.push(e)))).start();
   let feedBack: ((event: { type: string; error?: unknown }) => void) | undefined;
   let connects = 0;
@@ -22,10 +23,11 @@ function harness(options: { connect?: () => Promise<void> } = {}) {
       }),
       disconnect: fromPromise(async () => {}),
     },
+    actions: { settleEvent: ({ event }) => void settled.push(event) },
   });
   const actor = createActor(logic, { input: { sink: sink as AnyActorRef, reconnectDelayMs: 100, reconnectMaxDelayMs: 1000, random: () => 0 }, clock });
   actor.start();
-  return { actor, clock, atSink, atFeed, feed: (e: { type: string; error?: unknown }) => feedBack!(e), connects: () => connects };
+  return { actor, clock, atSink, atFeed, settled, feed: (e: { type: string; error?: unknown }) => feedBack!(e), connects: () => connects };
 }
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -33,7 +35,7 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 describe('sourceMachine', () => {
   it('connects, announces itself and runs', async () => {
     const h = harness();
-    expect(h.actor.getSnapshot().value).toBe('starting');
+    expect(h.actor.getSnapshot().value).toBe('connecting');
     await settle();
     expect(h.actor.getSnapshot().value).toEqual({ active: 'running' });
     expect(h.atSink).toEqual([{ type: 'source.started' }]);
@@ -79,6 +81,23 @@ describe('sourceMachine', () => {
     expect(h.actor.getSnapshot().value).toEqual({ active: 'running' });
   });
 
+  it('passes outcomes to the driver while reconnecting, so late ones are known there (and void)', async () => {
+    const h = harness();
+    await settle();
+    h.feed({ type: 'feed.lost', error: { message: 'broker went away', retryable: true } });
+    expect(h.actor.getSnapshot().value).toBe('reconnecting');
+    h.actor.send({ type: 'event.settled', settlement: { id: 'e1', outcome: 'completed', ack: true, attempts: 1, deadLetter: false } } as never);
+    expect(h.settled).toHaveLength(1);
+  });
+
+  it('tells the sink it is reconnecting, with the attempt and the backoff it drew', async () => {
+    const h = harness();
+    await settle();
+    h.feed({ type: 'feed.lost', error: { code: 'ERR_CONNECTION_LOST', message: 'broker went away', retryable: true } });
+    // random() is 0: the first attempt waits the reconnect delay, 100ms.
+    expect(h.atSink.at(-1)).toEqual({ type: 'source.reconnecting', attempt: 1, delayMs: 100, error: { code: 'ERR_CONNECTION_LOST', message: 'broker went away', retryable: true } });
+  });
+
   it('keeps its feed when its input is exhausted, to hear the last outcomes, and stops when told', async () => {
     const h = harness();
     await settle();
@@ -86,7 +105,7 @@ describe('sourceMachine', () => {
     expect(h.actor.getSnapshot().value).toEqual({ active: 'ended' });
     expect(h.atSink.map((e) => e.type)).toEqual(['source.started', 'source.ended']);
     h.actor.send({ type: 'event.settled', settlement: { id: 'e1', outcome: 'completed', ack: true, attempts: 1, deadLetter: false } } as never);
-    expect(h.atFeed.map((e) => e.type)).toEqual(['event.settled']);
+    expect(h.settled.map((e) => e.type)).toEqual(['event.settled']);
     h.actor.send({ type: 'source.stop' });
     await settle();
     expect(h.atSink.map((e) => e.type)).toEqual(['source.started', 'source.ended', 'source.stopped']);

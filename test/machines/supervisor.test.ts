@@ -140,6 +140,44 @@ describe('supervisorMachine', () => {
     expect(h.running().map((r) => r.job.delivery.id)).toEqual([second]);
   });
 
+  it('drops waiting and retrying events its source revoked, returning them, while a running one finishes', () => {
+    const h = startSupervisor({ workers: 1, retries: 1 });
+    const retrying = h.deliver();
+    const running = h.deliver();
+    const waiting = h.deliver();
+    h.runs[0]!.fail(); // `retrying` waits for its retry; `running` starts
+    const lost = { code: 'ERR_CONNECTION_LOST', message: 'lost the connection' };
+    h.actor.send({ type: 'events.revoked', ids: [retrying, running, waiting], error: lost });
+    expect(h.outcomeOf(retrying)).toEqual(['returned']);
+    expect(h.outcomeOf(waiting)).toEqual(['returned']);
+    expect(h.settlements.find((s) => s.id === waiting)).toMatchObject({ ack: false, error: lost });
+    expect(h.outcomeOf(running)).toEqual([]);
+    h.runs[1]!.finish();
+    expect(h.outcomeOf(running)).toEqual(['completed']);
+    h.clock.increment(1000);
+    expect(h.runs.map((r) => r.job.delivery.id)).toEqual([retrying, running]);
+    expect(h.context().counters).toMatchObject({ returned: 2, retried: 1, completed: 1 });
+    expect(h.context().retrying.size).toBe(0);
+  });
+
+  it('returns waiting events its source revoked without starting them', () => {
+    const h = startSupervisor({ workers: 1 });
+    const first = h.deliver();
+    const second = h.deliver();
+    const third = h.deliver();
+    h.actor.send({ type: 'events.revoked', ids: [second], error: { code: 'ERR_CONNECTION_LOST', message: 'gone' } });
+    expect(h.outcomeOf(second)).toEqual(['returned']);
+    h.runs[0]!.finish();
+    expect(h.runs.map((r) => r.job.delivery.id)).toEqual([first, third]);
+  });
+
+  it('emits source.reconnecting with the attempt, delay and error', () => {
+    const h = startSupervisor();
+    const error = { code: 'ERR_CONNECT', message: 'cannot connect' };
+    h.actor.send({ type: 'source.reconnecting', attempt: 2, delayMs: 750, error });
+    expect(h.emitted.filter((e) => e.type === 'source.reconnecting')).toEqual([{ type: 'source.reconnecting', attempt: 2, delayMs: 750, error }]);
+  });
+
   it('fails an event the source could not read at once, without running a worker', () => {
     const h = startSupervisor();
     const id = h.deliver('not json', { error: { code: 'ERR_PAYLOAD', message: 'line 3 is not JSON' } });
