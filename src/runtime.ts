@@ -6,6 +6,7 @@ import { createSlotLogic } from '../actors/workers/slot.js';
 import { toRunner, describeValue, type AppInfo, type AppSections, type Runner, type WorkerLike } from '../actors/workers/worker.js';
 import { runtimeStop, type Job } from '../machines/events.js';
 import { supervisorMachine, zeroCounters, type SupervisorCounters, type SupervisorEmitted, type SupervisorSettings } from '../machines/supervisor.js';
+import { formatDuration } from './config/duration.js';
 import { compileFlowSettings, toIniKeys } from './config/flow-settings.js';
 import { SectionReader } from './config/section-reader.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from './errors.js';
@@ -81,7 +82,8 @@ export interface SlotSnapshot {
 export interface RuntimeSnapshot {
   app: string;
   state: string;
-  source: { type: string; state: string };
+  /** The source's type and state, and its own counts where it keeps some (a stomp source's acks, voided outcomes, ...). */
+  source: { type: string; state: string; stats?: Record<string, number> };
   waiting: number;
   running: number;
   retrying: number;
@@ -170,7 +172,8 @@ export function resolveSource(source: unknown, workerName: string, app: SourceAp
 /** Builds a runtime from compiled parts. */
 export function buildRuntime(parts: RuntimeParts): Runtime {
   const { runner, settings, app, config, logger } = parts;
-  const driver = isDriver(parts.source) ? parts.source : parts.source.create({ log: logger });
+  const driver = isDriver(parts.source) ? parts.source : parts.source.create({ log: logger, workers: settings.workers });
+  const reconnect = isDriver(parts.source) ? undefined : parts.source.reconnect;
   const sourceType = driver.type;
   const now = parts.clock ? () => parts.clock!.now() : () => Date.now();
   let actor: Actor<typeof supervisorMachine> | undefined;
@@ -185,7 +188,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
 
   const machine = supervisorMachine.provide({
     actors: {
-      workerSlot: createSlotLogic({ runner, log: logger, app, config }),
+      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver) }),
       source: createSourceLogic(driver),
     },
   });
@@ -196,6 +199,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
     supervisor.on('event.rejected', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} was rejected: ${e.error.message}`));
     supervisor.on('event.returned', (e) => logger.info({ event: e.id }, `event ${e.id} was returned to its source on shutdown`));
     supervisor.on('event.retrying', (e) => logger.warn({ event: e.id, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `event ${e.id} failed (attempt ${e.attempt}): ${e.error.message}; retrying in ${e.delayMs}ms`));
+    supervisor.on('source.reconnecting', (e) => logger.warn({ source: sourceType, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `source ${sourceType}: ${e.error.message} (attempt ${e.attempt}, retrying in ${formatDuration(e.delayMs)})`));
     supervisor.on('slot.replaced', (e) => logger.warn({ slot: e.slotId, replacement: e.replacement }, `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`));
     if (logger.isLevelEnabled('debug')) supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
   };
@@ -213,7 +217,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         throw new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, { cause: error });
       }
       const supervisor = createActor(machine, {
-        input: { settings, now, random: parts.random ?? Math.random },
+        input: { settings, now, random: parts.random ?? Math.random, reconnect },
         ...(parts.clock ? { clock: parts.clock as never } : {}),
       });
       actor = supervisor;
@@ -222,7 +226,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       supervisor.subscribe({
         complete: () => {
           const output = supervisor.getSnapshot().output as RunSummary;
-          logger.info({ counters: output.counters, reason: output.reason }, `${app.name} stopped (${output.reason})`);
+          logger.info({ counters: output.counters, reason: output.reason, ...(driver.stats ? { source: driver.stats() } : {}) }, `${app.name} stopped (${output.reason})`);
           resolveDone(output);
         },
         error: (error) => rejectDone(error),
@@ -261,7 +265,11 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       return {
         app: app.name,
         state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0]!,
-        source: { type: sourceType, state: sourceValue === undefined ? (snap ? 'stopped' : 'created') : typeof sourceValue === 'string' ? sourceValue : Object.values(sourceValue)[0]! },
+        source: {
+          type: sourceType,
+          state: sourceValue === undefined ? (snap ? 'stopped' : 'created') : typeof sourceValue === 'string' ? sourceValue : Object.values(sourceValue)[0]!,
+          ...(driver.stats ? { stats: driver.stats() } : {}),
+        },
         waiting: context?.queue.size ?? 0,
         running: context?.running ?? 0,
         retrying: context?.retrying.size ?? 0,

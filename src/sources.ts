@@ -8,7 +8,9 @@ import { intervalDriver, type IntervalOptions } from '../actors/sources/interval
 import { stdinDriver, type StdinOptions } from '../actors/sources/stdin.js';
 import { filesDriver, type FilesOptions } from '../actors/sources/files.js';
 import { httpDriver, type HttpOptions } from '../actors/sources/http.js';
+import { defaultDeadLetter, parseStompUrl, redactUrl, stompDriver, type StompEndpoint, type StompOptions } from '../actors/sources/stomp.js';
 import { parseTimeOfDay } from '../actors/sources/window.js';
+import { PAYLOAD_CLASSES } from '../actors/sources/payload.js';
 import { formatDuration } from './config/duration.js';
 import { hint, SectionReader, type RawValue } from './config/section-reader.js';
 import { toIniKeys } from './config/flow-settings.js';
@@ -24,12 +26,16 @@ export interface SourceSpec {
 export interface CompiledSource {
   type: string;
   description: string;
+  /** How a lost connection is retried (`reconnect delay`, `reconnect max delay`); sources without a connection have none. */
+  reconnect?: { delayMs: number; maxDelayMs: number };
   create(deps?: SourceDeps): SourceDriver;
 }
 
 /** What a source may use from the runtime. */
 export interface SourceDeps {
   log?: Logger;
+  /** `[Flow] workers`, for defaults that follow it (a stomp source's prefetch). */
+  workers?: number;
 }
 
 /** Where the app lives: relative paths resolve against `dir`; state goes under `stateDir`. */
@@ -133,11 +139,53 @@ const KINDS: Record<string, SourceKind> = {
       };
     },
   },
+  stomp: {
+    compile(reader: SectionReader) {
+      const urlText = reader.string('stomp url');
+      if (urlText === undefined) reader.fail('stomp url', 'is missing; expected stomp://[user:pass@]host[:port]/queue/name');
+      let endpoint: StompEndpoint;
+      try {
+        endpoint = parseStompUrl(urlText);
+      } catch (error) {
+        reader.fail('stomp url', (error as Error).message);
+      }
+      const login = reader.string('login');
+      const passcode = reader.string('passcode');
+      if (login !== undefined && endpoint.login !== undefined) reader.fail('login', `is set, and the stomp url ${endpoint.displayUrl} names a user too; expected one of them`);
+      if (passcode !== undefined && endpoint.passcode !== undefined) reader.fail('passcode', `is set, and the stomp url ${redactUrl(urlText)} has a password too; expected one of them`);
+      const deadLetter = reader.string('dead letter', defaultDeadLetter(endpoint.destination));
+      if (!/^\/(?:amq\/queue|queue|topic|exchange)\/.+/.test(deadLetter)) reader.fail('dead letter', `found "${deadLetter}"; expected a destination such as /queue/assets.dlq`);
+      const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
+      const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
+      if (maxDelayMs < delayMs) reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
+      // 0 is the "unset" sentinel: the default follows [Flow] workers, known only when the runtime is built.
+      const prefetchValue = reader.integer('prefetch', 0, { min: 1, max: 65_535 });
+      const options: StompOptions = {
+        ...endpoint,
+        login: login ?? endpoint.login,
+        passcode: passcode ?? endpoint.passcode,
+        virtualHost: reader.string('virtual host'),
+        heartbeatMs: reader.duration('heartbeat', 10_000),
+        prefetch: prefetchValue === 0 ? undefined : prefetchValue,
+        payloadClass: reader.choice('payload class', PAYLOAD_CLASSES, 'text'),
+        deadLetter,
+        connectTimeoutMs: reader.duration('connect timeout', 10_000, { minMs: 1 }),
+        receiptTimeoutMs: reader.duration('receipt timeout', 30_000, { minMs: 1 }),
+      };
+      const prefetchText = options.prefetch === undefined ? 'workers + allowance' : String(options.prefetch);
+      return {
+        type: 'stomp',
+        description: `stomp ${endpoint.displayUrl} (prefetch ${prefetchText}, payload ${options.payloadClass}, dead letter ${deadLetter})${isLoopback(endpoint.host) ? '' : ', NOT loopback'}`,
+        reconnect: { delayMs, maxDelayMs },
+        create: (deps = {}) => stompDriver(options, { log: deps.log, workers: deps.workers }),
+      };
+    },
+  },
   stdin: {
     compile(reader: SectionReader) {
       const mode = reader.choice('mode', ['once', 'lines'] as const, 'once');
-      const payload = reader.choice('payload class', ['text', 'json', 'none'] as const, 'text');
-      const options: StdinOptions = { mode, payloadClass: payload === 'json' ? 'json' : 'text' };
+      const payload = reader.choice('payload class', [...PAYLOAD_CLASSES, 'none'] as const, 'text');
+      const options: StdinOptions = { mode, payloadClass: payload === 'none' ? 'text' : payload };
       return { type: 'stdin', description: `stdin (${mode}, ${options.payloadClass})`, create: () => stdinDriver(options) };
     },
   },
@@ -188,8 +236,14 @@ export const sources = {
     type: 'http',
     options: Object.fromEntries(toIniKeys(options)),
   }),
+  /** Consumes a STOMP destination (RabbitMQ, ActiveMQ, ...) with acknowledgements after the work. */
+  stomp: (options: {
+    stompUrl: string; login?: string; passcode?: string; virtualHost?: string; heartbeat?: string | number; prefetch?: number;
+    payloadClass?: 'text' | 'json' | 'xml'; deadLetter?: string; connectTimeout?: string | number; receiptTimeout?: string | number;
+    reconnectDelay?: string | number; reconnectMaxDelay?: string | number;
+  }): SourceSpec => ({ type: 'stomp', options: Object.fromEntries(toIniKeys(options)) }),
   /** Reads standard input, once or line by line. */
-  stdin: (options: { mode?: 'once' | 'lines'; payloadClass?: 'text' | 'json' } = {}): SourceSpec => ({
+  stdin: (options: { mode?: 'once' | 'lines'; payloadClass?: 'text' | 'json' | 'xml' } = {}): SourceSpec => ({
     type: 'stdin',
     options: Object.fromEntries(toIniKeys(options)),
   }),

@@ -1,20 +1,21 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Feed, SourceDriver } from './driver.js';
+import { parsePayload, type PayloadClass } from './payload.js';
 
 /** `[Source] type = stdin`, compiled. */
 export interface StdinOptions {
   /** `once`: all of the input is one event (Flow's STDIN); `lines`: one event per line. @default 'once' */
   mode: 'once' | 'lines';
-  /** `text` hands the worker a string; `json` parses it first. @default 'text' */
-  payloadClass: 'text' | 'json';
+  /** `text` hands the worker a string; `json` and `xml` parse it first. @default 'text' */
+  payloadClass: PayloadClass;
 }
 
 /**
  * Reads standard input (or any readable stream). In `lines` mode it pulls
  * one line at a time and stops pulling while paused, so a large input never
  * floods the queue. A line that is not JSON (with `payload class = json`)
- * becomes a failed event naming the line number; the rest go on.
+ * (or XML) becomes a failed event naming the line number; the rest go on.
  * Blank lines are skipped in `lines` mode.
  */
 export function stdinDriver(options: StdinOptions, input: Readable = process.stdin): SourceDriver {
@@ -22,14 +23,7 @@ export function stdinDriver(options: StdinOptions, input: Readable = process.std
   let stopped = false;
   let wake: (() => void) | undefined;
 
-  const parse = (text: string, where: string): { payload: unknown; error?: { code: string; message: string } } => {
-    if (options.payloadClass === 'text') return { payload: text };
-    try {
-      return { payload: JSON.parse(text) };
-    } catch (error) {
-      return { payload: text, error: { code: 'ERR_PAYLOAD', message: `${where} is not JSON: ${(error as Error).message}` } };
-    }
-  };
+  const parse = (text: string, where: string) => parsePayload(text, options.payloadClass, where);
 
   const readOnce = async (feed: Feed): Promise<void> => {
     const chunks: Buffer[] = [];

@@ -8,6 +8,8 @@ export interface SlotDeps {
   log: Logger;
   app: AppInfo;
   config: AppSections;
+  /** The source's publish, when it has one (stomp). */
+  publish?: WorkerContext['publish'] | undefined;
 }
 
 /**
@@ -51,6 +53,12 @@ class RunContext implements WorkerContext {
 
   get config(): AppSections {
     return this.deps.config;
+  }
+
+  publish(destination: string, body: string | Uint8Array | object, headers?: Record<string, string | number | boolean>): Promise<void> {
+    const publish = this.deps.publish;
+    if (!publish) return Promise.reject(Object.assign(new Error(`ctx.publish(${JSON.stringify(destination)}) needs a source that can publish (type = stomp)`), { code: 'ERR_NO_PUBLISH' }));
+    return publish(destination, body, headers);
   }
 
   abort(): void {

@@ -31,8 +31,15 @@ export interface WorkerContext extends ConfigureContext {
   attempt: number;
   /** The source's id for the event. */
   id: string;
-  /** Source-specific facts (headers, line number, ...). */
+  /** Source-specific facts (a stomp message's `redelivered` flag, a line number, ...). */
   meta: Readonly<Record<string, unknown>>;
+  /**
+   * Sends a message through the source's connection (a stomp source), as a
+   * persistent message; resolves once the broker confirmed it with a receipt.
+   * Rejects with ERR_NO_PUBLISH when the source cannot publish.
+   * @example await ctx.publish('/queue/thumbnails.done', { id: event.body.id });
+   */
+  publish(destination: string, body: string | Uint8Array | object, headers?: Record<string, string | number | boolean>): Promise<void>;
 }
 
 /** A worker written as an object. */

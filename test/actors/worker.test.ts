@@ -9,7 +9,7 @@ const config: AppSections = { Thumbnails: { size: '3' } };
 const configureContext: ConfigureContext = { log, app, config };
 
 function workerContext(overrides: Partial<WorkerContext> = {}): WorkerContext {
-  return { log, app, config, signal: new AbortController().signal, attempt: 1, id: 'e1', meta: {}, ...overrides };
+  return { log, app, config, signal: new AbortController().signal, attempt: 1, id: 'e1', meta: {}, publish: () => Promise.resolve(), ...overrides };
 }
 
 describe('defineWorker', () => {

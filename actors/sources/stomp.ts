@@ -1,0 +1,492 @@
+import { createConnection, type Socket } from 'node:net';
+import { Client, type IFrame, type IMessage, type StompHeaders, type StompSubscription } from '@stomp/stompjs';
+import { TCPWrapper } from '@stomp/tcp-wrapper';
+import WebSocket from 'ws';
+import type { ErrorInfo, Settlement } from '../../machines/events.js';
+import type { Feed, SourceDriver } from './driver.js';
+import { parsePayload, type PayloadClass } from './payload.js';
+
+/** Where a `stomp url` points, parsed. */
+export interface StompEndpoint {
+  transport: 'tcp' | 'ws';
+  host: string;
+  port: number;
+  /** ws: the WebSocket URL without the destination (`ws://host:15674/ws`). */
+  webSocketUrl: string | undefined;
+  /** `/queue/name`, `/topic/name`, `/exchange/name[/key]` or `/amq/queue/name`. */
+  destination: string;
+  login: string | undefined;
+  passcode: string | undefined;
+  /** The URL as logs show it: never with its password. */
+  displayUrl: string;
+}
+
+/** `[Source] type = stomp`, compiled. */
+export interface StompOptions extends StompEndpoint {
+  /** The STOMP `host` header (RabbitMQ's virtual host); unset: the broker's default. */
+  virtualHost: string | undefined;
+  heartbeatMs: number;
+  /** Unacknowledged messages at most; unset: the number of workers plus a small allowance. */
+  prefetch: number | undefined;
+  payloadClass: PayloadClass;
+  /** Where messages that failed their last attempt go. */
+  deadLetter: string;
+  /** How long the TCP connect and the CONNECTED frame may take. */
+  connectTimeoutMs: number;
+  /** How long a publish (or a dead letter) waits for the broker's RECEIPT. */
+  receiptTimeoutMs: number;
+}
+
+/** What the worker receives for each message. */
+export interface StompEvent<B = unknown> {
+  destination: string;
+  messageId: string;
+  /** The broker delivered it before (to this daemon or another) without an ACK. */
+  redelivered: boolean;
+  headers: Readonly<Record<string, string>>;
+  /** The body, as `payload class` reads it: text, parsed JSON, or parsed XML. */
+  body: B;
+}
+
+/** Counts a stomp source keeps: `runtime.snapshot().source.stats`. */
+export type StompStats = {
+  received: number;
+  acked: number;
+  nacked: number;
+  deadLettered: number;
+  /** Work that finished after its connection had closed: not acknowledged; the broker redelivers those messages. */
+  voided: number;
+  /** Waiting events dropped because their connection closed (the broker redelivers them). */
+  revoked: number;
+  connections: number;
+};
+
+type Log = { info(fields: object, message: string): void; warn(fields: object, message: string): void; debug?(fields: object, message: string): void };
+const silent: Log = { info: () => {}, warn: () => {} };
+
+const DESTINATION = /^(.*?)(\/(?:amq\/queue|queue|topic|exchange)\/.+)$/;
+const DEFAULT_PORTS = { 'stomp:': 61613, 'ws:': 15674 } as const;
+
+/**
+ * Parses `stomp://[user:pass@]host[:port]/queue/name` (or `/topic/...`,
+ * `/exchange/...`, `/amq/queue/...`) and `ws://host:port/ws/queue/name`.
+ * Throws an Error whose message says what was expected; it never repeats the password.
+ */
+export function parseStompUrl(text: string): StompEndpoint {
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw new Error(`"${redactUrl(text)}" is not a URL; expected stomp://host:61613/queue/name`);
+  }
+  const scheme = url.protocol as keyof typeof DEFAULT_PORTS;
+  if (!(scheme in DEFAULT_PORTS)) throw new Error(`"${redactUrl(text)}" uses ${url.protocol.replace(/:$/, '')}; expected stomp:// (or ws:// for STOMP over WebSocket)`);
+  if (!url.hostname) throw new Error(`"${redactUrl(text)}" names no host; expected stomp://host:61613/queue/name`);
+  const path = decodeURIComponent(url.pathname);
+  const match = DESTINATION.exec(path);
+  const shown = `${url.protocol}//${url.username ? `${url.username}@` : ''}${url.host}${url.pathname}`;
+  if (!match || (scheme === 'stomp:' && match[1] !== '')) {
+    throw new Error(`"${shown}" has no destination; expected a path such as /queue/name, /topic/name, /exchange/name or /amq/queue/name`);
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port ? Number(url.port) : DEFAULT_PORTS[scheme];
+  return {
+    transport: scheme === 'stomp:' ? 'tcp' : 'ws',
+    host,
+    port,
+    webSocketUrl: scheme === 'ws:' ? `ws://${url.host.includes(':') || url.port ? url.host : `${url.host}:${port}`}${match[1]}` : undefined,
+    destination: match[2]!,
+    login: url.username ? decodeURIComponent(url.username) : undefined,
+    passcode: url.password ? decodeURIComponent(url.password) : undefined,
+    displayUrl: shown,
+  };
+}
+
+/** A URL with any password replaced by `***`, for messages about text that did not parse. */
+export function redactUrl(text: string): string {
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+}
+
+/** `/queue/assets` -> `/queue/assets.dlq`: always a plain queue, which the broker creates on first use. */
+export function defaultDeadLetter(destination: string): string {
+  const name = destination.split('/').filter(Boolean).pop()!;
+  return `/queue/${name}.dlq`;
+}
+
+/** The workers plus a small allowance, so a worker that finishes finds its next message waiting. */
+export const defaultPrefetch = (workers: number): number => workers + Math.max(2, Math.ceil(workers / 4));
+
+/** A TCP transport for stompjs: no Nagle delay, and the frames of one tick (acks, say) go out in one write. */
+class TcpSocket extends TCPWrapper {
+  declare private tcp: Socket;
+  declare private corked: boolean;
+
+  protected override getSocket(port: number, host: string): Socket {
+    this.tcp = createConnection({ port, host, noDelay: true });
+    return this.tcp;
+  }
+
+  override send(data: string | ArrayBuffer): void {
+    if (!this.corked) {
+      this.corked = true;
+      this.tcp.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.tcp.uncork();
+      });
+    }
+    super.send(data);
+  }
+}
+
+// Headers the broker sets on delivery; a dead letter does not carry them over.
+const DELIVERY_HEADERS = new Set(['message-id', 'subscription', 'ack', 'destination', 'redelivered', 'content-length', 'receipt']);
+
+function deadLetterHeaders(original: StompHeaders, settlement: Settlement): StompHeaders {
+  const headers: StompHeaders = {};
+  for (const [key, value] of Object.entries(original)) if (!DELIVERY_HEADERS.has(key)) headers[key] = value;
+  const error = settlement.error ?? { code: 'ERR_WORKER_FAILED', message: 'failed' };
+  headers['x-flowd-error-code'] = error.code;
+  headers['x-flowd-error-message'] = error.message.replace(/\s+/g, ' ').slice(0, 1000);
+  headers['x-flowd-attempts'] = String(settlement.attempts);
+  headers['x-flowd-original-destination'] = original.destination ?? '';
+  headers['x-flowd-failed-at'] = new Date().toISOString();
+  return headers;
+}
+
+const lostError = (url: string, why: string): ErrorInfo & { retryable: boolean } => ({ code: 'ERR_CONNECTION_LOST', message: `lost the connection to ${url}: ${why}`, retryable: true });
+
+/** What the broker's ERROR frame says, and whether trying again could help. */
+function frameError(url: string, frame: IFrame, connecting: boolean): ErrorInfo & { retryable: boolean } {
+  const summary = frame.headers.message ?? 'ERROR frame';
+  const detail = frame.body.trim().replace(/\s+/g, ' ');
+  const text = detail && !detail.startsWith(summary) ? `${summary}: ${detail}` : detail || summary;
+  const refused = /access.refused|authenticat|login|not.authori[sz]ed|not_found|no queue|no exchange|vhost/i.test(text);
+  if (connecting && refused) return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the connection: ${text}`, retryable: false };
+  if (refused) return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the subscription: ${text}`, retryable: false };
+  return { code: 'ERR_STOMP_ERROR', message: `the broker at ${url} sent an error: ${text}`, retryable: true };
+}
+
+function socketReason(event: unknown): string | undefined {
+  const candidate = (event as { message?: unknown; error?: unknown } | undefined) ?? {};
+  const error = candidate.message instanceof Error ? candidate.message : candidate.error instanceof Error ? candidate.error : undefined;
+  if (error) return error.message;
+  return typeof candidate.message === 'string' ? candidate.message : undefined;
+}
+
+interface Inflight {
+  session: number;
+  message: IMessage;
+}
+
+/** A STOMP source that can also publish for workers (`ctx.publish`). */
+export interface StompDriver extends SourceDriver {
+  publish(destination: string, body: string | Uint8Array | object, headers?: Record<string, string | number | boolean>): Promise<void>;
+  stats(): StompStats;
+}
+
+/**
+ * Flow's Generic Stomp Listener, with at-least-once delivery. Subscribes
+ * with `ack: client-individual` and a prefetch, so the broker never has more
+ * than `prefetch` messages out to this daemon. A message is ACKed only after
+ * its worker finished; one that failed its last attempt is published to the
+ * dead-letter destination, and ACKed once the broker's RECEIPT says the copy
+ * is safe. Anything else (returned on shutdown, expired, rejected) is NACKed
+ * with requeue. Outcomes that arrive after their connection closed are
+ * void: the broker redelivers those messages, so they are counted and
+ * dropped. While paused, new messages are held unacknowledged (still
+ * within the prefetch) and handed over on resume.
+ */
+export function stompDriver(options: StompOptions, deps: { log?: Log | undefined; workers?: number | undefined } = {}): StompDriver {
+  const log = deps.log ?? silent;
+  const url = options.displayUrl;
+  const prefetch = options.prefetch ?? defaultPrefetch(deps.workers ?? 1);
+  let client: Client | undefined;
+  /** The current connection's number; outcomes and receipts of an older one are void. */
+  let session = 0;
+  let connected = false;
+  let stopping = false;
+  let paused = false;
+  let feed: Feed | undefined;
+  let subscription: StompSubscription | undefined;
+  let held: IMessage[] = [];
+  let receiptSeq = 0;
+  const inflight = new Map<string, Inflight>();
+  const receipts = new Map<string, { session: number; resolve(): void; reject(error: Error): void }>();
+  const stats: StompStats = { received: 0, acked: 0, nacked: 0, deadLettered: 0, voided: 0, revoked: 0, connections: 0 };
+
+  const voidSession = (ended: number, why: string) => {
+    for (const [id, receipt] of receipts) {
+      if (receipt.session !== ended) continue;
+      receipts.delete(id);
+      receipt.reject(Object.assign(new Error(`no receipt from ${url}: ${why}`), { code: 'ERR_CONNECTION_LOST' }));
+    }
+    held = [];
+  };
+
+  /** The connection of `ended` is gone (or refused): tell the source machine, once. */
+  const lose = (ended: number, error: ErrorInfo & { retryable: boolean }) => {
+    if (ended !== session || !connected) return;
+    connected = false;
+    subscription = undefined;
+    voidSession(ended, error.message);
+    if (stopping) return;
+    // Waiting events of this connection are dropped (the broker redelivers them); running ones finish, void.
+    const orphans: string[] = [];
+    for (const [id, entry] of inflight) if (entry.session === ended) orphans.push(id);
+    feed?.revoke(orphans, { code: 'ERR_CONNECTION_LOST', message: error.message });
+    feed?.lost(error);
+  };
+
+  const createClient = (mine: number) => {
+    const connectHeaders: StompHeaders = {};
+    if (options.login !== undefined) connectHeaders.login = options.login;
+    if (options.passcode !== undefined) connectHeaders.passcode = options.passcode;
+    if (options.virtualHost !== undefined) connectHeaders.host = options.virtualHost;
+    return new Client({
+      webSocketFactory: () =>
+        options.transport === 'tcp'
+          ? new TcpSocket(options.host, options.port)
+          : (new WebSocket(options.webSocketUrl!, ['v12.stomp', 'v11.stomp', 'v10.stomp'], { perMessageDeflate: false }) as never),
+      connectHeaders,
+      heartbeatIncoming: options.heartbeatMs,
+      heartbeatOutgoing: options.heartbeatMs,
+      reconnectDelay: 0,
+      connectionTimeout: options.connectTimeoutMs,
+      discardWebsocketOnCommFailure: true,
+      debug: () => {},
+      onHeartbeatLost: () => lose(mine, lostError(url, `no heart-beat from the broker for ${options.heartbeatMs}ms`)),
+    });
+  };
+
+  const onMessage = (mine: number, message: IMessage) => {
+    // A frame of a connection that is closing: left unacknowledged, so the broker redelivers it.
+    if (mine !== session || stopping) return;
+    stats.received++;
+    if (paused || !feed) held.push(message);
+    else deliver(feed, message);
+  };
+
+  const deliver = (to: Feed, message: IMessage) => {
+    const headers = message.headers;
+    const id = headers['message-id'] ?? `${session}:${stats.received}`;
+    inflight.set(id, { session, message });
+    const redelivered = headers.redelivered === 'true';
+    const { payload, error } = parsePayload(message.body, options.payloadClass, `message ${id}`);
+    const event: StompEvent = { destination: headers.destination ?? options.destination, messageId: id, redelivered, headers, body: payload };
+    to.deliver(event, error ? { id, meta: { redelivered }, error } : { id, meta: { redelivered } });
+  };
+
+  const publishOn = (mine: number, destination: string, body: string | Uint8Array | object, headers: Record<string, string | number | boolean> = {}) => {
+    const current = client;
+    if (!current || mine !== session || !connected) {
+      return Promise.reject(Object.assign(new Error(`cannot publish to ${destination}: not connected to ${url}`), { code: 'ERR_NOT_CONNECTED' }));
+    }
+    const receipt = `flowd-${mine}-${++receiptSeq}`;
+    const frameHeaders: StompHeaders = {};
+    for (const [key, value] of Object.entries(headers)) frameHeaders[key] = String(value);
+    frameHeaders.persistent = 'true';
+    frameHeaders.receipt = receipt;
+    let params: { body: string } | { binaryBody: Uint8Array };
+    if (typeof body === 'string') params = { body };
+    else if (body instanceof Uint8Array) params = { binaryBody: body };
+    else {
+      params = { body: JSON.stringify(body) };
+      frameHeaders['content-type'] ??= 'application/json';
+    }
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        receipts.delete(receipt);
+        reject(Object.assign(new Error(`no receipt from ${url} for a message to ${destination} within ${options.receiptTimeoutMs}ms`), { code: 'ERR_RECEIPT_TIMEOUT' }));
+      }, options.receiptTimeoutMs);
+      receipts.set(receipt, {
+        session: mine,
+        resolve: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (error) => {
+          clearTimeout(timer);
+          reject(error);
+        },
+      });
+      current.watchForReceipt(receipt, () => {
+        const waiting = receipts.get(receipt);
+        receipts.delete(receipt);
+        waiting?.resolve();
+      });
+      try {
+        current.publish({ destination, headers: frameHeaders, ...params });
+      } catch (error) {
+        receipts.get(receipt)?.reject(error as Error);
+        receipts.delete(receipt);
+      }
+    });
+  };
+
+  /** ACK or NACK (with requeue); false when the connection is already gone (the outcome is void). */
+  const answer = (message: IMessage, how: 'ack' | 'nack'): boolean => {
+    try {
+      if (how === 'ack') message.ack();
+      else message.nack({ requeue: 'true' });
+    } catch {
+      // The socket closed a moment ago and its close is not handled yet: the broker redelivers.
+      stats.voided++;
+      return false;
+    }
+    return true;
+  };
+
+  const deadLetter = async (entry: Inflight, settlement: Settlement) => {
+    const { message } = entry;
+    try {
+      await publishOn(entry.session, options.deadLetter, message.binaryBody, deadLetterHeaders(message.headers, settlement));
+    } catch (error) {
+      log.warn({ url, event: settlement.id, error: { code: (error as { code?: string }).code, message: (error as Error).message } }, `could not dead-letter ${settlement.id} to ${options.deadLetter}: ${(error as Error).message}; the broker will redeliver it`);
+      // Still connected (the receipt timed out): requeue rather than hold the message forever.
+      if (entry.session === session && connected && answer(message, 'nack')) stats.nacked++;
+      return;
+    }
+    if (entry.session !== session || !connected) stats.voided++;
+    else if (answer(message, 'ack')) stats.deadLettered++;
+  };
+
+  return {
+    type: 'stomp',
+
+    async connect() {
+      stopping = false;
+      if (client) {
+        const old = client;
+        client = undefined;
+        await old.deactivate({ force: true }).catch(() => {});
+      }
+      const mine = ++session;
+      const current = createClient(mine);
+      client = current;
+      try {
+        await new Promise<void>((resolve, reject) => {
+          let settled = false;
+          let reason: string | undefined;
+          const fail = (error: ErrorInfo & { retryable: boolean }) => {
+            if (settled) return;
+            settled = true;
+            reject(Object.assign(new Error(error.message), error));
+          };
+          current.onConnect = () => {
+            if (settled) return;
+            settled = true;
+            connected = true;
+            resolve();
+          };
+          current.onStompError = (frame) => {
+            if (!settled) fail(frameError(url, frame, true));
+            else lose(mine, frameError(url, frame, false));
+          };
+          current.onWebSocketError = (event) => {
+            reason ??= socketReason(event);
+          };
+          current.onWebSocketClose = () => {
+            if (!settled) {
+              fail({ code: 'ERR_CONNECT', message: `cannot connect to ${url}: ${reason ?? `no CONNECTED frame within ${options.connectTimeoutMs}ms`}`, retryable: true });
+            } else lose(mine, lostError(url, reason ?? 'the broker closed the connection'));
+          };
+          current.activate();
+        });
+      } catch (error) {
+        client = undefined;
+        await current.deactivate({ force: true }).catch(() => {});
+        // The source machine decides what follows (a retry with backoff, logged by the runtime, or failing).
+        throw error;
+      }
+      stats.connections++;
+      log.info({ url, prefetch }, `connected to ${url} (prefetch ${prefetch})`);
+    },
+
+    start(to) {
+      feed = to;
+      const current = client;
+      if (!current || !connected) {
+        to.lost(lostError(url, 'the connection closed before the subscription'));
+        return;
+      }
+      const mine = session;
+      subscription = current.subscribe(options.destination, (message) => onMessage(mine, message), {
+        ack: 'client-individual',
+        'prefetch-count': String(prefetch),
+      });
+    },
+
+    stop() {
+      feed = undefined;
+      // Held messages stay unacknowledged: closing the connection returns them to the queue.
+      held = [];
+      if (connected && subscription) {
+        try {
+          subscription.unsubscribe();
+        } catch {
+          // the connection is closing anyway
+        }
+      }
+      subscription = undefined;
+    },
+
+    pause() {
+      paused = true;
+    },
+
+    resume() {
+      paused = false;
+      const waiting = held;
+      held = [];
+      for (const message of waiting) {
+        if (feed) deliver(feed, message);
+      }
+    },
+
+    settle(settlement) {
+      const entry = inflight.get(settlement.id);
+      if (!entry) return;
+      inflight.delete(settlement.id);
+      if (entry.session !== session || !connected) {
+        if (settlement.outcome === 'returned' && settlement.error?.code === 'ERR_CONNECTION_LOST') stats.revoked++;
+        else stats.voided++;
+        log.debug?.({ url, event: settlement.id, outcome: settlement.outcome }, `event ${settlement.id} ended (${settlement.outcome}) after its connection closed; not acknowledged, the broker redelivers it`);
+        return;
+      }
+      if (settlement.deadLetter) {
+        void deadLetter(entry, settlement);
+        return;
+      }
+      if (settlement.ack) {
+        if (answer(entry.message, 'ack')) stats.acked++;
+      } else if (answer(entry.message, 'nack')) stats.nacked++;
+    },
+
+    async disconnect() {
+      stopping = true;
+      const current = client;
+      client = undefined;
+      const mine = session;
+      const wasConnected = connected;
+      connected = false;
+      voidSession(mine, 'the source stopped');
+      if (!current) return;
+      // DISCONNECT with a receipt; a broker that does not answer in time gets the socket closed.
+      let timer: NodeJS.Timeout | undefined;
+      const answered = await Promise.race([
+        current.deactivate().then(() => true),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), Math.min(options.connectTimeoutMs, 5000)))),
+      ]);
+      clearTimeout(timer);
+      if (!answered) await current.deactivate({ force: true }).catch(() => {});
+      if (wasConnected) log.info({ url, ...stats }, `disconnected from ${url}${answered ? '' : ' (no DISCONNECT receipt; closed)'}`);
+    },
+
+    publish(destination, body, headers) {
+      return publishOn(session, destination, body, headers);
+    },
+
+    stats: () => ({ ...stats }),
+  };
+}

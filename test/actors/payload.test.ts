@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { parsePayload } from '../../actors/sources/payload.js';
+
+describe('parsePayload', () => {
+  it('hands text over as it is', () => {
+    expect(parsePayload('{not json', 'text', 'message 1')).toEqual({ payload: '{not json' });
+  });
+
+  it('parses JSON, and names where text that is not JSON came from', () => {
+    expect(parsePayload('{"a":[1,2]}', 'json', 'message 1')).toEqual({ payload: { a: [1, 2] } });
+    const bad = parsePayload('{"a":', 'json', 'message 7');
+    expect(bad.payload).toBe('{"a":');
+    expect(bad.error).toMatchObject({ code: 'ERR_PAYLOAD', message: expect.stringMatching(/^message 7 is not JSON: /) as unknown });
+  });
+
+  it('parses XML with attributes as @_name and leaves entity references unexpanded', () => {
+    expect(parsePayload('<asset id="7"><title>A &amp; B</title><n>007</n></asset>', 'xml', 'm')).toEqual({
+      payload: { asset: { '@_id': '7', title: 'A &amp; B', n: '007' } },
+    });
+  });
+
+  it('refuses any DOCTYPE, with or without entities, before parsing', () => {
+    for (const text of ['<!DOCTYPE a><a/>', '<?xml version="1.0"?>\n<!doctype a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>']) {
+      expect(parsePayload(text, 'xml', 'message 3').error).toEqual({ code: 'ERR_PAYLOAD', message: 'message 3 has a DOCTYPE; XML with a DOCTYPE is refused (entities are never expanded)' });
+    }
+  });
+
+  it('names the line and column of XML that is not well-formed', () => {
+    const bad = parsePayload('<a>\n  <b></a>', 'xml', 'message 9');
+    expect(bad.error?.code).toBe('ERR_PAYLOAD');
+    expect(bad.error?.message).toMatch(/^message 9 is not well-formed XML \(line 2, column \d+\): /);
+  });
+});

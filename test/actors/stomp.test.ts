@@ -1,0 +1,76 @@
+import { describe, expect, it } from 'vitest';
+import { defaultDeadLetter, defaultPrefetch, parseStompUrl, redactUrl } from '../../actors/sources/stomp.js';
+import { compileSource } from '../../src/sources.js';
+import { expectConfigError } from '../helpers/config-error.js';
+
+const where = { file: 'app.ini', section: 'Source' };
+const compile = (values: Record<string, string>) => compileSource('stomp', new Map(Object.entries(values)), where);
+
+describe('parseStompUrl', () => {
+  it('reads host, port, credentials and a queue destination, and shows the URL without the password', () => {
+    expect(parseStompUrl('stomp://ops:s%40cret@broker.local:61614/queue/assets')).toEqual({
+      transport: 'tcp', host: 'broker.local', port: 61614, webSocketUrl: undefined, destination: '/queue/assets',
+      login: 'ops', passcode: 's@cret', displayUrl: 'stomp://ops@broker.local:61614/queue/assets',
+    });
+  });
+
+  it('defaults the port to 61613 and accepts topics, exchanges and /amq/queue', () => {
+    expect(parseStompUrl('stomp://localhost/topic/news.*')).toMatchObject({ port: 61613, destination: '/topic/news.*', login: undefined });
+    expect(parseStompUrl('stomp://localhost/exchange/media/renders')).toMatchObject({ destination: '/exchange/media/renders' });
+    expect(parseStompUrl('stomp://[::1]:61613/amq/queue/existing')).toMatchObject({ host: '::1', destination: '/amq/queue/existing' });
+  });
+
+  it('splits a ws:// URL into the WebSocket endpoint and the destination', () => {
+    expect(parseStompUrl('ws://127.0.0.1:15674/ws/queue/assets')).toMatchObject({ transport: 'ws', webSocketUrl: 'ws://127.0.0.1:15674/ws', destination: '/queue/assets' });
+    expect(parseStompUrl('ws://broker/ws/amq/queue/x')).toMatchObject({ webSocketUrl: 'ws://broker:15674/ws', destination: '/amq/queue/x', port: 15674 });
+  });
+
+  it('says what was expected for a URL without a destination, scheme or host, never repeating the password', () => {
+    expect(() => parseStompUrl('stomp://u:pw@host:61613/assets')).toThrow('"stomp://u@host:61613/assets" has no destination; expected a path such as /queue/name');
+    expect(() => parseStompUrl('amqp://u:pw@host/queue/x')).toThrow('"amqp://u:***@host/queue/x" uses amqp; expected stomp://');
+    expect(() => parseStompUrl('stomp://u:pw@host:99999/queue/x')).toThrow('"stomp://u:***@host:99999/queue/x" is not a URL');
+    expect(() => parseStompUrl('localhost:61613')).toThrow(/expected stomp:\/\//);
+  });
+
+  it('redacts a password in text that is not a URL at all', () => {
+    expect(redactUrl('stomp://me:hunter2@')).toBe('stomp://me:***@');
+  });
+});
+
+describe('defaults', () => {
+  it('dead-letters to a plain queue named after the destination', () => {
+    expect(defaultDeadLetter('/queue/assets')).toBe('/queue/assets.dlq');
+    expect(defaultDeadLetter('/amq/queue/assets')).toBe('/queue/assets.dlq');
+    expect(defaultDeadLetter('/exchange/media/renders')).toBe('/queue/renders.dlq');
+  });
+
+  it('prefetches the workers plus a small allowance', () => {
+    expect([1, 4, 8, 16, 64].map(defaultPrefetch)).toEqual([3, 6, 10, 20, 80]);
+  });
+});
+
+describe('[Source] type = stomp', () => {
+  it('compiles with the documented defaults and describes itself without the password', () => {
+    const source = compile({ 'stomp url': 'stomp://guest:guest@127.0.0.1:61613/queue/assets' });
+    expect(source.type).toBe('stomp');
+    expect(source.description).toBe('stomp stomp://guest@127.0.0.1:61613/queue/assets (prefetch workers + allowance, payload text, dead letter /queue/assets.dlq)');
+    expect(source.reconnect).toEqual({ delayMs: 1000, maxDelayMs: 30_000 });
+  });
+
+  it('names the key and what was expected for a missing or malformed stomp url', () => {
+    expectConfigError(() => compile({}), { file: 'app.ini', section: 'Source', key: 'stomp url', says: ['is missing; expected stomp://'] });
+    const error = expectConfigError(() => compile({ 'stomp url': 'stomp://guest:topsecret@host/nowhere' }), { key: 'stomp url', says: ['has no destination'] });
+    expect(error.message).not.toContain('topsecret');
+  });
+
+  it('refuses credentials given twice, a bad prefetch, payload class or dead letter', () => {
+    const url = 'stomp://ops:pw@host/queue/a';
+    expectConfigError(() => compile({ 'stomp url': url, login: 'other' }), { key: 'login', says: ['expected one of them'] });
+    expectConfigError(() => compile({ 'stomp url': url, passcode: 'x' }), { key: 'passcode' });
+    expectConfigError(() => compile({ 'stomp url': url, prefetch: '0' }), { key: 'prefetch', says: ['expected a whole number'] });
+    expectConfigError(() => compile({ 'stomp url': url, 'payload class': 'yaml' }), { key: 'payload class', says: ['expected one of text, json, xml'] });
+    expectConfigError(() => compile({ 'stomp url': url, 'dead letter': 'errors' }), { key: 'dead letter', says: ['expected a destination such as /queue/'] });
+    expectConfigError(() => compile({ 'stomp url': url, 'reconnect delay': '10s', 'reconnect max delay': '1s' }), { key: 'reconnect max delay' });
+    expectConfigError(() => compile({ 'stomp url': url, heartbeats: '5s' }), { key: 'heartbeats', says: ['did you mean "heartbeat"?'] });
+  });
+});

@@ -1,0 +1,49 @@
+import { execFileSync } from 'node:child_process';
+import { connect } from 'node:net';
+
+/**
+ * Makes sure the services the integration tests talk to are up, so that
+ * `npm test` passes on a fresh machine: RabbitMQ with its STOMP plugins
+ * (61613, and Web STOMP on 15674). Starts the broker if it is down and
+ * enables the plugins on the running node.
+ */
+
+const portOpen = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+
+async function waitForPorts(ports: number[], what: string, timeoutMs = 90_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await Promise.all(ports.map(portOpen));
+    if (open.every(Boolean)) return;
+    if (Date.now() > deadline) throw new Error(`${what} did not open port(s) ${ports.filter((_, i) => !open[i]).join(', ')} within ${timeoutMs / 1000}s`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+const quiet = { stdio: 'pipe' as const, timeout: 120_000 };
+
+export async function ensureRabbitStomp(): Promise<void> {
+  if ((await portOpen(61613)) && (await portOpen(15674))) return;
+  try {
+    execFileSync('rabbitmq-diagnostics', ['-q', 'ping'], quiet);
+  } catch {
+    try {
+      execFileSync('rabbitmq-server', ['-detached'], quiet);
+    } catch (error) {
+      throw new Error(`RabbitMQ is not running and could not be started (rabbitmq-server -detached): ${(error as Error).message}`);
+    }
+    execFileSync('rabbitmqctl', ['await_startup', '--timeout', '90'], quiet);
+  }
+  // A node left with its app stopped (an interrupted broker-restart test) comes back here.
+  execFileSync('rabbitmqctl', ['start_app'], quiet);
+  execFileSync('rabbitmq-plugins', ['enable', 'rabbitmq_stomp', 'rabbitmq_web_stomp'], quiet);
+  await waitForPorts([61613, 15674], 'RabbitMQ (rabbitmq_stomp, rabbitmq_web_stomp)');
+}
