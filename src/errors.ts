@@ -15,7 +15,14 @@ export type ErrorCode =
   | 'ERR_QUEUE_FULL'
   | 'ERR_SHUTDOWN'
   | 'ERR_PAYLOAD'
-  | 'ERR_SOURCE';
+  | 'ERR_SOURCE'
+  | 'ERR_CONNECT'
+  | 'ERR_CONNECTION_LOST'
+  | 'ERR_STOMP_REFUSED'
+  | 'ERR_STOMP_ERROR'
+  | 'ERR_RECEIPT_TIMEOUT'
+  | 'ERR_NOT_CONNECTED'
+  | 'ERR_NO_PUBLISH';
 
 /** Base class: a message that says what was expected and found, and a code. */
 export class FlowdError extends Error {

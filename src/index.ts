@@ -11,6 +11,9 @@ export { defineWorker, Flow, type WorkerDefinition, type WorkerContext, type Con
 export { sources, sourceTypes, type SourceSpec } from './sources.js';
 /** Write your own source: a driver the source machine drives. */
 export type { SourceDriver, Feed } from '../actors/sources/driver.js';
+
+/** What a stomp source hands the worker for each message, and the counts it keeps. */
+export type { StompEvent, StompStats } from '../actors/sources/stomp.js';
 /** Events, deliveries and settlements as they cross actors. */
 export type { Delivery, Settlement, Outcome, ErrorInfo } from '../machines/events.js';
 /** The machines, for drawing, inspection and tests. */

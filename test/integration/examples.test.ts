@@ -4,12 +4,14 @@ import { flowd } from '../helpers/cli.js';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ROOT } from '../helpers/cli.js';
+import { spawnSync } from 'node:child_process';
+import { deleteQueues, take } from '../helpers/broker.js';
 
 describe('the examples, run as the README says', () => {
   it('are started in the README with the command these tests run (node bin/flowd.js, which needs no link)', async () => {
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
     expect(readme).toContain('npm ci && node bin/flowd.js run examples/hello/hello.ini');
-    for (const example of ['lines/lines.ini < examples/lines/orders.jsonl', 'inbox/inbox.ini', 'web/web.ini']) {
+    for (const example of ['lines/lines.ini < examples/lines/orders.jsonl', 'inbox/inbox.ini', 'web/web.ini', 'queue/queue.ini']) {
       expect(readme).toContain(`node bin/flowd.js run examples/${example}`);
     }
     expect(readme).not.toMatch(/^npx flowd run examples/m);
@@ -40,6 +42,20 @@ describe('the examples, run as the README says', () => {
     expect(await res.body.json()).toEqual({ greeting: 'Hello, Ada!' });
     run.child.kill('SIGTERM');
     expect((await run.exit).code).toBe(0);
+  });
+
+  it('examples/queue registers the assets sent to its queue and announces each one', async () => {
+    await deleteQueues('flowd-example.assets', 'flowd-example.registered');
+    const run = flowd(['run', 'examples/queue/queue.ini']);
+    await run.waitFor('stderr', /connected to stomp:\/\/guest@127\.0\.0\.1:61613\/queue\/flowd-example\.assets/);
+    const send = spawnSync(process.execPath, ['--import', 'tsx', 'examples/queue/send.ts', '3'], { cwd: ROOT, encoding: 'utf8' });
+    expect(send.stdout).toContain('sent 3 asset(s)');
+    await run.waitFor('stdout', /asset A-3: Evening news, part 3/);
+    const announced = await take('/queue/flowd-example.registered', 3);
+    expect(announced.map((m) => JSON.parse(m.body) as { id: string }).map((b) => b.id).sort()).toEqual(['A-1', 'A-2', 'A-3']);
+    run.child.kill('SIGTERM');
+    expect((await run.exit).code).toBe(0);
+    await deleteQueues('flowd-example.assets', 'flowd-example.registered');
   });
 
   it('examples/inbox counts the words of a file dropped into it and moves it to done/', async () => {
