@@ -117,7 +117,8 @@ export const sourceMachine = setup({
           { target: 'failed', actions: 'recordError' },
         ],
       },
-      on: { 'source.stop': 'stopped' },
+      // Through stopping, so a connection that opens after all is closed by disconnect.
+      on: { 'source.stop': 'stopping' },
     },
     active: {
       invoke: { id: 'feed', src: 'feed', input: ({ context, self }: { context: SourceContext; self: AnyActorRef }) => ({ sink: context.sink, source: self, batchSize: context.batchSize, paused: context.paused }) },
@@ -152,7 +153,7 @@ export const sourceMachine = setup({
       description: 'The connection was lost or refused: trying again after a backoff with jitter.',
       entry: 'announceReconnecting',
       after: { reconnectDelay: 'connecting' },
-      on: { 'source.stop': 'stopped' },
+      on: { 'source.stop': 'stopping' },
     },
     stopping: {
       description: 'Closing the connection or resource.',

@@ -62,6 +62,8 @@ export interface JobRecord extends QueueEntry {
   /** When the current attempt started; undefined while not running. */
   startedAt: number | undefined;
   lastError: ErrorInfo | undefined;
+  /** Set while it runs when its source revoked it: it is not retried, and its outcome is void at the source. */
+  revoked?: ErrorInfo;
 }
 
 /** Counters of outcomes and states; part of `runtime.snapshot()`. */
@@ -317,6 +319,12 @@ function endJob(context: SupervisorContext, enqueue: Enqueue, job: JobRecord): v
 /** A failed run: retry with backoff while attempts remain, else fail for good (dead letter). */
 function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo): void {
   job.lastError = error;
+  if (job.revoked) {
+    context.counters.returned++;
+    settle(enqueue, job, 'returned', { error: job.revoked });
+    endJob(context, enqueue, job);
+    return;
+  }
   if (job.attempt <= context.settings.retries && context.stopReason === undefined) {
     const delayMs = backoffDelay(context.settings.backoff, job.attempt, context.random);
     context.retrying.set(job.seq, job);
@@ -436,6 +444,8 @@ export const supervisorMachine = setup({
         context.counters.returned++;
         settle(enqueue, job, 'returned', { error });
       }
+      // A running one is not retried if it fails: the broker has already redelivered it.
+      for (const slot of context.slots.values()) if (slot.job && revoked.has(slot.job.delivery.id)) slot.job.revoked = error;
       dispatch(context, enqueue, before);
       if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
     }),

@@ -22,7 +22,8 @@ export type ErrorCode =
   | 'ERR_STOMP_ERROR'
   | 'ERR_RECEIPT_TIMEOUT'
   | 'ERR_NOT_CONNECTED'
-  | 'ERR_NO_PUBLISH';
+  | 'ERR_NO_PUBLISH'
+  | 'ERR_INVALID_DESTINATION';
 
 /** Base class: a message that says what was expected and found, and a code. */
 export class FlowdError extends Error {

@@ -154,7 +154,9 @@ const KINDS: Record<string, SourceKind> = {
       if (login !== undefined && endpoint.login !== undefined) reader.fail('login', `is set, and the stomp url ${endpoint.displayUrl} names a user too; expected one of them`);
       if (passcode !== undefined && endpoint.passcode !== undefined) reader.fail('passcode', `is set, and the stomp url ${redactUrl(urlText)} has a password too; expected one of them`);
       const deadLetter = reader.string('dead letter', defaultDeadLetter(endpoint.destination));
-      if (!/^\/(?:amq\/queue|queue|topic|exchange)\/.+/.test(deadLetter)) reader.fail('dead letter', `found "${deadLetter}"; expected a destination such as /queue/assets.dlq`);
+      // Only a plain queue is safe: the broker creates it, and a topic or exchange with nothing bound would drop the copy after its RECEIPT.
+      if (!/^\/queue\/.+/.test(deadLetter)) reader.fail('dead letter', `found "${deadLetter}"; expected a queue such as /queue/assets.dlq (a topic or exchange with nothing bound would lose the message)`);
+      if (deadLetter === endpoint.destination) reader.fail('dead letter', `found "${deadLetter}", the source's own destination; expected another queue, or failed messages would come back for ever`);
       const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
       const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
       if (maxDelayMs < delayMs) reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);

@@ -70,41 +70,79 @@ const DEFAULT_PORTS = { 'stomp:': 61613, 'ws:': 15674 } as const;
 /**
  * Parses `stomp://[user:pass@]host[:port]/queue/name` (or `/topic/...`,
  * `/exchange/...`, `/amq/queue/...`) and `ws://host:port/ws/queue/name`.
- * Throws an Error whose message says what was expected; it never repeats the password.
+ * The credentials are cut off before anything else is parsed (up to the
+ * last `@`), so a password with `/`, `#` or `?` in it is never mistaken
+ * for part of the address and never appears in an error.
  */
 export function parseStompUrl(text: string): StompEndpoint {
+  const { scheme, user, password, rest } = splitCredentials(text.trim());
+  const shownUser = user === undefined ? '' : `${user}@`;
+  const where = (tail: string) => `"${scheme ? `${scheme}://` : ''}${shownUser}${tail}"`;
+  if (!scheme) throw new Error(`${where(rest)} is not a URL; expected stomp://host:61613/queue/name`);
+  const protocol = `${scheme.toLowerCase()}:` as keyof typeof DEFAULT_PORTS;
+  if (!(protocol in DEFAULT_PORTS)) throw new Error(`${where(rest)} uses ${scheme}; expected stomp:// (or ws:// for STOMP over WebSocket)`);
   let url: URL;
   try {
-    url = new URL(text.trim());
+    url = new URL(`${protocol}//${rest}`);
   } catch {
-    throw new Error(`"${redactUrl(text)}" is not a URL; expected stomp://host:61613/queue/name`);
+    throw new Error(`${where(rest)} is not a URL; expected stomp://host:61613/queue/name`);
   }
-  const scheme = url.protocol as keyof typeof DEFAULT_PORTS;
-  if (!(scheme in DEFAULT_PORTS)) throw new Error(`"${redactUrl(text)}" uses ${url.protocol.replace(/:$/, '')}; expected stomp:// (or ws:// for STOMP over WebSocket)`);
-  if (!url.hostname) throw new Error(`"${redactUrl(text)}" names no host; expected stomp://host:61613/queue/name`);
-  const path = decodeURIComponent(url.pathname);
+  if (!url.hostname) throw new Error(`${where(rest)} names no host; expected stomp://host:61613/queue/name`);
+  if (url.search || url.hash) throw new Error(`${where(rest)} has a query or fragment; expected only a destination path such as /queue/name`);
+  if (url.port === '0') throw new Error(`${where(rest)} names port 0; expected the broker's port, such as 61613`);
+  let path: string;
+  try {
+    path = decodeURIComponent(url.pathname);
+  } catch {
+    throw new Error(`${where(rest)} has a malformed %-escape in its path`);
+  }
   const match = DESTINATION.exec(path);
-  const shown = `${url.protocol}//${url.username ? `${url.username}@` : ''}${url.host}${url.pathname}`;
-  if (!match || (scheme === 'stomp:' && match[1] !== '')) {
-    throw new Error(`"${shown}" has no destination; expected a path such as /queue/name, /topic/name, /exchange/name or /amq/queue/name`);
+  if (!match || (protocol === 'stomp:' && match[1] !== '')) {
+    throw new Error(`${where(`${url.host}${url.pathname}`)} has no destination; expected a path such as /queue/name, /topic/name, /exchange/name or /amq/queue/name`);
   }
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  const port = url.port ? Number(url.port) : DEFAULT_PORTS[scheme];
+  const port = url.port ? Number(url.port) : DEFAULT_PORTS[protocol];
+  const decode = (part: string | undefined, what: string) => {
+    if (part === undefined || part === '') return undefined;
+    try {
+      return decodeURIComponent(part);
+    } catch {
+      throw new Error(`${where(`${url.host}${url.pathname}`)} has a malformed %-escape in its ${what}; percent-encode it, or give it as the ${what === 'user' ? 'login' : 'passcode'} key`);
+    }
+  };
   return {
-    transport: scheme === 'stomp:' ? 'tcp' : 'ws',
-    host,
+    transport: protocol === 'stomp:' ? 'tcp' : 'ws',
+    host: url.hostname.replace(/^\[(.*)\]$/, '$1'),
     port,
-    webSocketUrl: scheme === 'ws:' ? `ws://${url.host.includes(':') || url.port ? url.host : `${url.host}:${port}`}${match[1]}` : undefined,
+    webSocketUrl: protocol === 'ws:' ? `ws://${url.hostname}:${port}${match[1]}` : undefined,
     destination: match[2]!,
-    login: url.username ? decodeURIComponent(url.username) : undefined,
-    passcode: url.password ? decodeURIComponent(url.password) : undefined,
-    displayUrl: shown,
+    login: decode(user, 'user'),
+    passcode: decode(password, 'password'),
+    displayUrl: `${protocol}//${shownUser}${url.hostname}:${port}${url.pathname}`,
   };
 }
 
-/** A URL with any password replaced by `***`, for messages about text that did not parse. */
+/** `scheme://user:pass@rest` split at the scheme and the last `@`, before any URL parsing. */
+function splitCredentials(text: string): { scheme: string | undefined; user: string | undefined; password: string | undefined; rest: string } {
+  const schemed = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/is.exec(text);
+  if (!schemed) return { scheme: undefined, user: undefined, password: undefined, rest: redactUrl(text) };
+  const [, scheme, body] = schemed as unknown as [string, string, string];
+  const at = body.lastIndexOf('@');
+  if (at < 0) return { scheme, user: undefined, password: undefined, rest: body };
+  const userinfo = body.slice(0, at);
+  const colon = userinfo.indexOf(':');
+  return colon < 0
+    ? { scheme, user: userinfo, password: undefined, rest: body.slice(at + 1) }
+    : { scheme, user: userinfo.slice(0, colon), password: userinfo.slice(colon + 1), rest: body.slice(at + 1) };
+}
+
+/** Text with anything that looks like `user:password@` cut to `user:***@`. */
 export function redactUrl(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:/@]*):[^@/]*@/i, '$1:***@');
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const head = text.slice(0, at);
+  const start = head.indexOf('://') + 3;
+  const colon = head.indexOf(':', start);
+  return colon < 0 ? text : `${head.slice(0, colon)}:***${text.slice(at)}`;
 }
 
 /** `/queue/assets` -> `/queue/assets.dlq`: always a plain queue, which the broker creates on first use. */
@@ -139,8 +177,11 @@ class TcpSocket extends TCPWrapper {
   }
 }
 
-// Headers the broker sets on delivery; a dead letter does not carry them over.
-const DELIVERY_HEADERS = new Set(['message-id', 'subscription', 'ack', 'destination', 'redelivered', 'content-length', 'receipt']);
+// Headers the broker sets on delivery, and a TTL that would let the copy quietly expire: a dead letter does not carry them over.
+const DELIVERY_HEADERS = new Set(['message-id', 'subscription', 'ack', 'destination', 'redelivered', 'content-length', 'receipt', 'expiration']);
+
+/** The destination forms RabbitMQ takes for SEND. */
+const SEND_DESTINATION = /^\/(?:queue|topic|exchange|amq\/queue|temp-queue|reply-queue)\/./;
 
 function deadLetterHeaders(original: StompHeaders, settlement: Settlement): StompHeaders {
   const headers: StompHeaders = {};
@@ -156,14 +197,19 @@ function deadLetterHeaders(original: StompHeaders, settlement: Settlement): Stom
 
 const lostError = (url: string, why: string): ErrorInfo & { retryable: boolean } => ({ code: 'ERR_CONNECTION_LOST', message: `lost the connection to ${url}: ${why}`, retryable: true });
 
-/** What the broker's ERROR frame says, and whether trying again could help. */
-function frameError(url: string, frame: IFrame, connecting: boolean): ErrorInfo & { retryable: boolean } {
+/**
+ * What the broker's ERROR frame says, and whether trying again could help:
+ * an ERROR before CONNECTED (login, vhost) or before the subscription's
+ * RECEIPT (no such queue, no access) is the configuration's fault and stops
+ * the source; one later (a bad publish, say) costs the connection, which is
+ * made again.
+ */
+function frameError(url: string, frame: IFrame, phase: 'connecting' | 'subscribing' | 'running', destination: string): ErrorInfo & { retryable: boolean } {
   const summary = frame.headers.message ?? 'ERROR frame';
   const detail = frame.body.trim().replace(/\s+/g, ' ');
   const text = detail && !detail.startsWith(summary) ? `${summary}: ${detail}` : detail || summary;
-  const refused = /access.refused|authenticat|login|not.authori[sz]ed|not_found|no queue|no exchange|vhost/i.test(text);
-  if (connecting && refused) return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the connection: ${text}`, retryable: false };
-  if (refused) return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the subscription: ${text}`, retryable: false };
+  if (phase === 'connecting') return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the connection: ${text}`, retryable: false };
+  if (phase === 'subscribing') return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the subscription to ${destination}: ${text}`, retryable: false };
   return { code: 'ERR_STOMP_ERROR', message: `the broker at ${url} sent an error: ${text}`, retryable: true };
 }
 
@@ -205,31 +251,45 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
   /** The current connection's number; outcomes and receipts of an older one are void. */
   let session = 0;
   let connected = false;
+  /** Whether the subscription's RECEIPT arrived (an ERROR before it is a refused subscription). */
+  let subscribed = false;
   let stopping = false;
   let paused = false;
   let feed: Feed | undefined;
   let subscription: StompSubscription | undefined;
   let held: IMessage[] = [];
   let receiptSeq = 0;
+  /** Delivered and not yet answered, by delivery id (`<session>:<message-id>`, unique even where a broker reuses message ids). */
   const inflight = new Map<string, Inflight>();
   const receipts = new Map<string, { session: number; resolve(): void; reject(error: Error): void }>();
+  /** Dead letters waiting for their RECEIPT: a graceful stop lets them finish and ACK first. */
+  const deadLetters = new Set<Promise<void>>();
   const stats: StompStats = { received: 0, acked: 0, nacked: 0, deadLettered: 0, voided: 0, revoked: 0, connections: 0 };
 
-  const voidSession = (ended: number, why: string) => {
+  const rejectReceipts = (ended: number, why: string) => {
     for (const [id, receipt] of receipts) {
       if (receipt.session !== ended) continue;
       receipts.delete(id);
       receipt.reject(Object.assign(new Error(`no receipt from ${url}: ${why}`), { code: 'ERR_CONNECTION_LOST' }));
     }
-    held = [];
   };
 
-  /** The connection of `ended` is gone (or refused): tell the source machine, once. */
+  /** Closes a client for good, without waiting for the broker. */
+  const discard = (old: Client | undefined) => {
+    if (old) void old.deactivate({ force: true }).catch(() => {});
+  };
+
+  /** The connection of `ended` is gone (or unusable after an ERROR): close it and tell the source machine, once. */
   const lose = (ended: number, error: ErrorInfo & { retryable: boolean }) => {
     if (ended !== session || !connected) return;
     connected = false;
     subscription = undefined;
-    voidSession(ended, error.message);
+    held = [];
+    // The broker may keep a socket open after an ERROR frame: close it, or its subscription would hold messages.
+    const old = client;
+    client = undefined;
+    discard(old);
+    rejectReceipts(ended, error.message);
     if (stopping) return;
     // Waiting events of this connection are dropped (the broker redelivers them); running ones finish, void.
     const orphans: string[] = [];
@@ -252,7 +312,8 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
       heartbeatIncoming: options.heartbeatMs,
       heartbeatOutgoing: options.heartbeatMs,
       reconnectDelay: 0,
-      connectionTimeout: options.connectTimeoutMs,
+      // The connect timeout is ours: stompjs's own timer outlives a failed attempt and would keep the process up.
+      connectionTimeout: 0,
       discardWebsocketOnCommFailure: true,
       debug: () => {},
       onHeartbeatLost: () => lose(mine, lostError(url, `no heart-beat from the broker for ${options.heartbeatMs}ms`)),
@@ -261,7 +322,7 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
 
   const onMessage = (mine: number, message: IMessage) => {
     // A frame of a connection that is closing: left unacknowledged, so the broker redelivers it.
-    if (mine !== session || stopping) return;
+    if (mine !== session || !connected || stopping) return;
     stats.received++;
     if (paused || !feed) held.push(message);
     else deliver(feed, message);
@@ -269,15 +330,18 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
 
   const deliver = (to: Feed, message: IMessage) => {
     const headers = message.headers;
-    const id = headers['message-id'] ?? `${session}:${stats.received}`;
+    const id = `${session}:${headers['message-id'] ?? stats.received}`;
     inflight.set(id, { session, message });
     const redelivered = headers.redelivered === 'true';
-    const { payload, error } = parsePayload(message.body, options.payloadClass, `message ${id}`);
-    const event: StompEvent = { destination: headers.destination ?? options.destination, messageId: id, redelivered, headers, body: payload };
+    const { payload, error } = parsePayload(message.body, options.payloadClass, `message ${headers['message-id'] ?? id}`);
+    const event: StompEvent = { destination: headers.destination ?? options.destination, messageId: headers['message-id'] ?? id, redelivered, headers, body: payload };
     to.deliver(event, error ? { id, meta: { redelivered }, error } : { id, meta: { redelivered } });
   };
 
   const publishOn = (mine: number, destination: string, body: string | Uint8Array | object, headers: Record<string, string | number | boolean> = {}) => {
+    if (!SEND_DESTINATION.test(destination)) {
+      return Promise.reject(Object.assign(new Error(`cannot publish to "${destination}": expected a destination such as /queue/name, /topic/name or /exchange/name`), { code: 'ERR_INVALID_DESTINATION' }));
+    }
     const current = client;
     if (!current || mine !== session || !connected) {
       return Promise.reject(Object.assign(new Error(`cannot publish to ${destination}: not connected to ${url}`), { code: 'ERR_NOT_CONNECTED' }));
@@ -299,27 +363,18 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
         receipts.delete(receipt);
         reject(Object.assign(new Error(`no receipt from ${url} for a message to ${destination} within ${options.receiptTimeoutMs}ms`), { code: 'ERR_RECEIPT_TIMEOUT' }));
       }, options.receiptTimeoutMs);
-      receipts.set(receipt, {
-        session: mine,
-        resolve: () => {
-          clearTimeout(timer);
-          resolve();
-        },
-        reject: (error) => {
-          clearTimeout(timer);
-          reject(error);
-        },
-      });
-      current.watchForReceipt(receipt, () => {
-        const waiting = receipts.get(receipt);
+      const settle = (error?: Error) => {
+        clearTimeout(timer);
         receipts.delete(receipt);
-        waiting?.resolve();
-      });
+        if (error) reject(error);
+        else resolve();
+      };
+      receipts.set(receipt, { session: mine, resolve: () => settle(), reject: settle });
       try {
+        current.watchForReceipt(receipt, () => receipts.get(receipt)?.resolve());
         current.publish({ destination, headers: frameHeaders, ...params });
       } catch (error) {
-        receipts.get(receipt)?.reject(error as Error);
-        receipts.delete(receipt);
+        settle(error as Error);
       }
     });
   };
@@ -343,7 +398,7 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
       await publishOn(entry.session, options.deadLetter, message.binaryBody, deadLetterHeaders(message.headers, settlement));
     } catch (error) {
       log.warn({ url, event: settlement.id, error: { code: (error as { code?: string }).code, message: (error as Error).message } }, `could not dead-letter ${settlement.id} to ${options.deadLetter}: ${(error as Error).message}; the broker will redeliver it`);
-      // Still connected (the receipt timed out): requeue rather than hold the message forever.
+      // Still connected (the receipt timed out): requeue rather than hold the message for ever.
       if (entry.session === session && connected && answer(message, 'nack')) stats.nacked++;
       return;
     }
@@ -356,11 +411,9 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
 
     async connect() {
       stopping = false;
-      if (client) {
-        const old = client;
-        client = undefined;
-        await old.deactivate({ force: true }).catch(() => {});
-      }
+      held = [];
+      discard(client);
+      client = undefined;
       const mine = ++session;
       const current = createClient(mine);
       client = current;
@@ -371,31 +424,39 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
           const fail = (error: ErrorInfo & { retryable: boolean }) => {
             if (settled) return;
             settled = true;
+            clearTimeout(timer);
             reject(Object.assign(new Error(error.message), error));
           };
+          const timer = setTimeout(
+            () => fail({ code: 'ERR_CONNECT', message: `cannot connect to ${url}: no CONNECTED frame within ${options.connectTimeoutMs}ms`, retryable: true }),
+            options.connectTimeoutMs,
+          );
           current.onConnect = () => {
             if (settled) return;
+            if (stopping) return fail({ code: 'ERR_CONNECT', message: `the source stopped while connecting to ${url}`, retryable: false });
             settled = true;
+            clearTimeout(timer);
             connected = true;
+            subscribed = false;
             resolve();
           };
           current.onStompError = (frame) => {
-            if (!settled) fail(frameError(url, frame, true));
-            else lose(mine, frameError(url, frame, false));
+            if (!settled) fail(frameError(url, frame, 'connecting', options.destination));
+            else lose(mine, frameError(url, frame, subscribed ? 'running' : 'subscribing', options.destination));
           };
           current.onWebSocketError = (event) => {
             reason ??= socketReason(event);
           };
           current.onWebSocketClose = () => {
             if (!settled) {
-              fail({ code: 'ERR_CONNECT', message: `cannot connect to ${url}: ${reason ?? `no CONNECTED frame within ${options.connectTimeoutMs}ms`}`, retryable: true });
+              fail({ code: 'ERR_CONNECT', message: `cannot connect to ${url}: ${reason ?? 'the broker closed the connection'}`, retryable: true });
             } else lose(mine, lostError(url, reason ?? 'the broker closed the connection'));
           };
           current.activate();
         });
       } catch (error) {
-        client = undefined;
-        await current.deactivate({ force: true }).catch(() => {});
+        if (client === current) client = undefined;
+        discard(current);
         // The source machine decides what follows (a retry with backoff, logged by the runtime, or failing).
         throw error;
       }
@@ -411,24 +472,22 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
         return;
       }
       const mine = session;
+      const receipt = `flowd-${mine}-subscribed`;
+      current.watchForReceipt(receipt, () => {
+        if (mine === session) subscribed = true;
+      });
       subscription = current.subscribe(options.destination, (message) => onMessage(mine, message), {
         ack: 'client-individual',
         'prefetch-count': String(prefetch),
+        receipt,
       });
     },
 
     stop() {
+      // The subscription stays until disconnect(): dead letters still in flight must be ACKed first, and
+      // RabbitMQ refuses an ACK after UNSUBSCRIBE. Held messages stay unacknowledged: closing returns them.
       feed = undefined;
-      // Held messages stay unacknowledged: closing the connection returns them to the queue.
       held = [];
-      if (connected && subscription) {
-        try {
-          subscription.unsubscribe();
-        } catch {
-          // the connection is closing anyway
-        }
-      }
-      subscription = undefined;
     },
 
     pause() {
@@ -455,7 +514,9 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
         return;
       }
       if (settlement.deadLetter) {
-        void deadLetter(entry, settlement);
+        const pending = deadLetter(entry, settlement);
+        deadLetters.add(pending);
+        void pending.finally(() => deadLetters.delete(pending));
         return;
       }
       if (settlement.ack) {
@@ -466,12 +527,28 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     async disconnect() {
       stopping = true;
       const current = client;
-      client = undefined;
       const mine = session;
+      // Dead letters still waiting for their RECEIPT finish (and ACK their original) before the connection closes.
+      if (deadLetters.size > 0) await Promise.allSettled([...deadLetters]);
+      client = undefined;
       const wasConnected = connected;
       connected = false;
-      voidSession(mine, 'the source stopped');
+      held = [];
+      rejectReceipts(mine, 'the source stopped');
       if (!current) return;
+      if (!wasConnected) {
+        // Stopped while connecting: close the attempt, so no connection outlives the source.
+        await current.deactivate({ force: true }).catch(() => {});
+        return;
+      }
+      if (subscription) {
+        try {
+          subscription.unsubscribe();
+        } catch {
+          // the connection is closing anyway
+        }
+        subscription = undefined;
+      }
       // DISCONNECT with a receipt; a broker that does not answer in time gets the socket closed.
       let timer: NodeJS.Timeout | undefined;
       const answered = await Promise.race([
@@ -480,7 +557,7 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
       ]);
       clearTimeout(timer);
       if (!answered) await current.deactivate({ force: true }).catch(() => {});
-      if (wasConnected) log.info({ url, ...stats }, `disconnected from ${url}${answered ? '' : ' (no DISCONNECT receipt; closed)'}`);
+      log.info({ url, ...stats }, `disconnected from ${url}${answered ? '' : ' (no DISCONNECT receipt; closed)'}`);
     },
 
     publish(destination, body, headers) {

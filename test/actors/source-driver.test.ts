@@ -363,12 +363,14 @@ describe('createSourceLogic', () => {
       expect(rec.types()).toEqual(['source.started', 'source.stopped']);
     });
 
-    it('while connecting stops without starting the driver', async () => {
-      const { driver } = manualDriver({ connect: () => new Promise<void>(() => {}) });
+    it('while connecting stops without starting the driver, and disconnects so no late connection outlives it', async () => {
+      const disconnect = vi.fn(async () => {});
+      const { driver } = manualDriver({ connect: () => new Promise<void>(() => {}), disconnect });
       const rec = recordingSink();
       const { actor } = startSource(driver, rec.sink);
       actor.send({ type: 'source.stop' });
-      expect(actor.getSnapshot().status).toBe('done');
+      await waitFor(actor, (s) => s.status === 'done');
+      expect(disconnect).toHaveBeenCalledTimes(1);
       expect(driver.start).not.toHaveBeenCalled();
       expect(rec.types()).toEqual(['source.stopped']);
     });

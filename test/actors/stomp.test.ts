@@ -23,17 +23,44 @@ describe('parseStompUrl', () => {
   it('splits a ws:// URL into the WebSocket endpoint and the destination', () => {
     expect(parseStompUrl('ws://127.0.0.1:15674/ws/queue/assets')).toMatchObject({ transport: 'ws', webSocketUrl: 'ws://127.0.0.1:15674/ws', destination: '/queue/assets' });
     expect(parseStompUrl('ws://broker/ws/amq/queue/x')).toMatchObject({ webSocketUrl: 'ws://broker:15674/ws', destination: '/amq/queue/x', port: 15674 });
+    expect(parseStompUrl('ws://[::1]/ws/queue/x')).toMatchObject({ webSocketUrl: 'ws://[::1]:15674/ws', host: '::1' });
   });
 
   it('says what was expected for a URL without a destination, scheme or host, never repeating the password', () => {
     expect(() => parseStompUrl('stomp://u:pw@host:61613/assets')).toThrow('"stomp://u@host:61613/assets" has no destination; expected a path such as /queue/name');
-    expect(() => parseStompUrl('amqp://u:pw@host/queue/x')).toThrow('"amqp://u:***@host/queue/x" uses amqp; expected stomp://');
-    expect(() => parseStompUrl('stomp://u:pw@host:99999/queue/x')).toThrow('"stomp://u:***@host:99999/queue/x" is not a URL');
+    expect(() => parseStompUrl('amqp://u:pw@host/queue/x')).toThrow('"amqp://u@host/queue/x" uses amqp; expected stomp://');
+    expect(() => parseStompUrl('stomp://u:pw@host:99999/queue/x')).toThrow('"stomp://u@host:99999/queue/x" is not a URL');
     expect(() => parseStompUrl('localhost:61613')).toThrow(/expected stomp:\/\//);
+    expect(() => parseStompUrl('stomp://host:0/queue/x')).toThrow('names port 0');
+    expect(() => parseStompUrl('stomp://host/queue/x?durable=true')).toThrow('has a query or fragment');
+  });
+
+  it('keeps a password with /, #, ?, : or @ in it out of the address and out of every message', () => {
+    for (const password of ['pa/ss', '123/secret', '123#secret', 'a?b', 'x:y', 'p@ss']) {
+      const endpoint = parseStompUrl(`stomp://flow:${password}@broker:61613/queue/assets`);
+      expect(endpoint).toMatchObject({ host: 'broker', port: 61613, destination: '/queue/assets', login: 'flow', passcode: password, displayUrl: 'stomp://flow@broker:61613/queue/assets' });
+      for (const bad of [`stomp://flow:${password}@broker:61613/assets`, `stomp://flow:${password}@broker:99999/queue/x`, `stomp://flow:${password}@`]) {
+        let message = '';
+        try {
+          parseStompUrl(bad);
+        } catch (error) {
+          message = (error as Error).message;
+        }
+        expect(message).not.toBe('');
+        expect(message).not.toContain(password);
+      }
+    }
+    expect(parseStompUrl('ws://flow:123/secret@host/ws/queue/x')).toMatchObject({ host: 'host', port: 15674, passcode: '123/secret', displayUrl: 'ws://flow@host:15674/ws/queue/x' });
+  });
+
+  it('decodes %-escapes in credentials and says which part has a malformed one', () => {
+    expect(parseStompUrl('stomp://ops:s%40cret@h/queue/a').passcode).toBe('s@cret');
+    expect(() => parseStompUrl('stomp://ops:100%zz@h/queue/a')).toThrow('has a malformed %-escape in its password; percent-encode it, or give it as the passcode key');
   });
 
   it('redacts a password in text that is not a URL at all', () => {
     expect(redactUrl('stomp://me:hunter2@')).toBe('stomp://me:***@');
+    expect(redactUrl('stomp://me:hun/ter@2@host')).toBe('stomp://me:***@host');
   });
 });
 
@@ -69,7 +96,9 @@ describe('[Source] type = stomp', () => {
     expectConfigError(() => compile({ 'stomp url': url, passcode: 'x' }), { key: 'passcode' });
     expectConfigError(() => compile({ 'stomp url': url, prefetch: '0' }), { key: 'prefetch', says: ['expected a whole number'] });
     expectConfigError(() => compile({ 'stomp url': url, 'payload class': 'yaml' }), { key: 'payload class', says: ['expected one of text, json, xml'] });
-    expectConfigError(() => compile({ 'stomp url': url, 'dead letter': 'errors' }), { key: 'dead letter', says: ['expected a destination such as /queue/'] });
+    expectConfigError(() => compile({ 'stomp url': url, 'dead letter': 'errors' }), { key: 'dead letter', says: ['expected a queue such as /queue/assets.dlq'] });
+    expectConfigError(() => compile({ 'stomp url': url, 'dead letter': '/topic/errors' }), { key: 'dead letter', says: ['nothing bound would lose the message'] });
+    expectConfigError(() => compile({ 'stomp url': url, 'dead letter': '/queue/a' }), { key: 'dead letter', says: ["the source's own destination"] });
     expectConfigError(() => compile({ 'stomp url': url, 'reconnect delay': '10s', 'reconnect max delay': '1s' }), { key: 'reconnect max delay' });
     expectConfigError(() => compile({ 'stomp url': url, heartbeats: '5s' }), { key: 'heartbeats', says: ['did you mean "heartbeat"?'] });
   });

@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createServer, type AddressInfo, type Socket } from 'node:net';
 import path from 'node:path';
 import { afterAll, afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { StompEvent } from '../../actors/sources/stomp.js';
@@ -216,6 +217,69 @@ describe('stomp source against RabbitMQ', () => {
     expect(runs.filter((run) => run.id === '0')).toEqual([{ id: '0', redelivered: false }, { id: '0', redelivered: true }]);
     expect(new Set(runs.map((run) => run.id))).toEqual(new Set(['0', '1', '2']));
     expect(await queueCounts(queue)).toMatchObject({ messages: 0 });
+  });
+
+  it('keeps running when a worker publishes to a bad destination: an invalid one is refused locally, a missing exchange costs one reconnect', async () => {
+    const queue = newQueue('bad-publish');
+    await produce(`/queue/${queue}`, numbered(3));
+    const errors: string[] = [];
+    const { runtime: r, completed } = await consume(
+      queue,
+      async (event, ctx) => {
+        if (xid(event) === '0') {
+          await ctx.publish('/bogus/x', 'nope').catch((error: { code: string }) => void errors.push(error.code));
+        }
+        // The first delivery of message 1 publishes where RabbitMQ has no exchange: it answers with an ERROR frame.
+        if (xid(event) === '1' && !event.redelivered) await ctx.publish(`/exchange/${queue}-missing`, 'x');
+      },
+      { workers: 1, stomp: { reconnectDelay: '50ms' } },
+    );
+    const failed = vi.fn();
+    r.on('event.failed', failed);
+    await completed(3);
+    await r.stop();
+    expect(errors).toEqual(['ERR_INVALID_DESTINATION']);
+    expect(failed).not.toHaveBeenCalled();
+    expect(stats(r).connections).toBe(2);
+    expect(await queueCounts(queue)).toMatchObject({ messages: 0 });
+  });
+
+  it('lets a dead letter in flight at shutdown finish and ACKs its original, so it is neither lost nor duplicated', async () => {
+    const queue = newQueue('stop-dlq');
+    await produce(`/queue/${queue}`, numbered(1));
+    runtime = createRuntime({
+      worker: defineWorker({
+        start: () => {
+          throw new Error('always');
+        },
+      }),
+      source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`) }),
+    });
+    const stopped = new Promise<unknown>((resolve) => runtime!.on('event.failed', () => resolve(runtime!.stop())));
+    await runtime.start();
+    await stopped;
+    expect(stats(runtime).deadLettered).toBe(1);
+    expect(await queueCounts(queue)).toMatchObject({ messages: 0 });
+    expect(await queueCounts(`${queue}.dlq`)).toMatchObject({ messages: 1 });
+  });
+
+  it('closes the connection attempt when stopped while connecting, leaving nothing open', async () => {
+    // A broker that accepts TCP and never answers CONNECT.
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.resume(); // read (and drop) what the client sends, so its close is seen
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => silent.close(() => resolve())));
+    const port = (silent.address() as AddressInfo).port;
+    runtime = createRuntime({ worker: defineWorker({ start: () => {} }), source: sources.stomp({ stompUrl: `stomp://127.0.0.1:${port}/queue/x` }) });
+    await runtime.start();
+    await vi.waitFor(() => expect(sockets).toHaveLength(1));
+    const closed = new Promise((resolve) => sockets[0]!.once('close', resolve));
+    expect((await runtime.stop()).reason).toBe('requested');
+    await closed;
+    expect(runtime.snapshot().source.state).toBe('stopped');
   });
 
   describe('graceful stop', () => {

@@ -160,6 +160,18 @@ describe('supervisorMachine', () => {
     expect(h.context().retrying.size).toBe(0);
   });
 
+  it('does not retry a revoked event that was running and then failed: it is returned', () => {
+    const h = startSupervisor({ workers: 1, retries: 3 });
+    const id = h.deliver();
+    const lost = { code: 'ERR_CONNECTION_LOST', message: 'gone' };
+    h.actor.send({ type: 'events.revoked', ids: [id], error: lost });
+    h.runs[0]!.fail();
+    h.clock.increment(10_000);
+    expect(h.runs).toHaveLength(1);
+    expect(h.settlements).toMatchObject([{ id, outcome: 'returned', ack: false, error: lost }]);
+    expect(h.context().counters).toMatchObject({ retried: 0, failed: 0, returned: 1 });
+  });
+
   it('returns waiting events its source revoked without starting them', () => {
     const h = startSupervisor({ workers: 1 });
     const first = h.deliver();
