@@ -8,7 +8,8 @@ import { intervalDriver, type IntervalOptions } from '../actors/sources/interval
 import { stdinDriver, type StdinOptions } from '../actors/sources/stdin.js';
 import { filesDriver, type FilesOptions } from '../actors/sources/files.js';
 import { httpDriver, type HttpOptions } from '../actors/sources/http.js';
-import { defaultDeadLetter, parseStompUrl, redactUrl, stompDriver, type StompEndpoint, type StompOptions } from '../actors/sources/stomp.js';
+import { stompDriver, type StompOptions } from '../actors/sources/stomp.js';
+import { defaultDeadLetter, parseStompUrl, redactUrl, type StompEndpoint } from '../actors/sources/stomp-url.js';
 import { parseTimeOfDay } from '../actors/sources/window.js';
 import { PAYLOAD_CLASSES } from '../actors/sources/payload.js';
 import { formatDuration } from './config/duration.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defaultDeadLetter, defaultPrefetch, parseStompUrl, redactUrl } from '../../actors/sources/stomp.js';
+import { defaultDeadLetter, defaultPrefetch, parseStompUrl, redactUrl } from '../../actors/sources/stomp-url.js';
 import { compileSource } from '../../src/sources.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
