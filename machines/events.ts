@@ -83,6 +83,8 @@ export type SourcePause = { type: 'source.pause' };
 export type SourceResume = { type: 'source.resume' };
 export type SourceStop = { type: 'source.stop' };
 export type EventSettled = { type: 'event.settled'; settlement: Settlement };
+/** The outcomes of several events of one source, settled in the same step. */
+export type EventsSettled = { type: 'events.settled'; settlements: Settlement[] };
 
 // Supervisor <-> slot
 export type EventAssigned = { type: 'event.assigned'; job: Job };
@@ -112,6 +114,7 @@ export const sourcePause = (): SourcePause => ({ type: 'source.pause' });
 export const sourceResume = (): SourceResume => ({ type: 'source.resume' });
 export const sourceStop = (): SourceStop => ({ type: 'source.stop' });
 export const eventSettled = (settlement: Settlement): EventSettled => ({ type: 'event.settled', settlement });
+export const eventsSettled = (settlements: Settlement[]): EventsSettled => ({ type: 'events.settled', settlements });
 export const eventAssigned = (job: Job): EventAssigned => ({ type: 'event.assigned', job });
 export const slotAbort = (): SlotAbort => ({ type: 'slot.abort' });
 export const slotFinished = (slotId: string, seq: number, result: unknown): SlotFinished => ({ type: 'slot.finished', slotId, seq, result });

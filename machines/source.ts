@@ -1,6 +1,6 @@
 import { assign, enqueueActions, sendTo, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { backoffDelay } from './backoff.js';
-import { sourceEnded, sourceFailed, sourceReconnecting, sourceStarted, sourceStopped, type ErrorInfo, type EventSettled, type SourcePause, type SourceResume, type SourceStop } from './events.js';
+import { sourceEnded, sourceFailed, sourceReconnecting, sourceStarted, sourceStopped, type ErrorInfo, type EventSettled, type EventsSettled, type SourcePause, type SourceResume, type SourceStop } from './events.js';
 import { notProvided } from './not-provided.js';
 
 export interface SourceInput {
@@ -38,7 +38,7 @@ export interface SourceErrorInfo extends ErrorInfo {
 
 type FeedLost = { type: 'feed.lost'; error: SourceErrorInfo };
 type FeedEnded = { type: 'feed.ended' };
-export type SourceEvent = SourcePause | SourceResume | SourceStop | EventSettled | FeedLost | FeedEnded;
+export type SourceEvent = SourcePause | SourceResume | SourceStop | EventSettled | EventsSettled | FeedLost | FeedEnded;
 
 /**
  * A source's lifecycle. The runtime provides three actors for each kind of
@@ -104,6 +104,7 @@ export const sourceMachine = setup({
     'source.pause': { actions: 'rememberPause' },
     'source.resume': { actions: 'rememberResume' },
     'event.settled': { actions: 'settleEvent' },
+    'events.settled': { actions: 'settleEvent' },
   },
   initial: 'connecting',
   states: {

@@ -4,6 +4,7 @@ import { DispatchQueue, type QueueEntry } from './dispatch-queue.js';
 import {
   eventAssigned,
   eventSettled,
+  eventsSettled,
   slotAbort,
   sourcePause,
   sourceResume,
@@ -15,6 +16,7 @@ import {
   type EventsRevoked,
   type Outcome,
   type RuntimeStop,
+  type Settlement,
   type SlotFailed,
   type SlotFinished,
   type SlotRetired,
@@ -161,20 +163,49 @@ interface Enqueue {
 
 type Work = (args: { context: SupervisorContext; event: SupervisorEvent; enqueue: Enqueue; self: AnyActorRef }) => void;
 
-/** An enqueueActions whose enqueuer is typed as `Enqueue` (xstate's own type does not survive extraction). */
-const work = (fn: Work): never => enqueueActions(fn as never) as never;
+/**
+ * Settlements made while one action runs, by source: sent as one message
+ * per source when the action ends, so a batch of reports costs the source
+ * one transition, not one per event. Set only during a synchronous action.
+ */
+let outbox: Map<AnyActorRef, Settlement[]> | undefined;
 
-/** Tells the event's source how it ended, and emits the outcome. */
+/** While a batch of reports is taken, slots are refilled once at its end, not after each report. */
+let takingReports = false;
+
+/** Sends the settlements collected so far. Called before any new work is assigned, so an ACK never trails the next run's frames. */
+function flushSettlements(enqueue: Enqueue): void {
+  const settled = outbox;
+  if (!settled) return;
+  outbox = undefined;
+  for (const [origin, settlements] of settled) {
+    if (origin.getSnapshot().status !== 'active') continue;
+    enqueue.sendTo(origin, settlements.length === 1 ? eventSettled(settlements[0]!) : eventsSettled(settlements));
+  }
+}
+
+/** An enqueueActions whose enqueuer is typed as `Enqueue` (xstate's own type does not survive extraction). */
+const work = (fn: Work): never =>
+  enqueueActions((args: Parameters<Work>[0]) => {
+    fn(args);
+    flushSettlements(args.enqueue);
+  }) as never;
+
+/** Tells the event's source how it ended (when the action ends), and emits the outcome. */
 function settle(enqueue: Enqueue, job: JobRecord, outcome: Outcome, detail: { result?: unknown; error?: ErrorInfo; deadLetter?: boolean }): void {
   const { delivery } = job;
   const deadLetter = detail.deadLetter ?? false;
-  if (delivery.origin && delivery.origin.getSnapshot().status === 'active') {
-    enqueue.sendTo(delivery.origin, eventSettled({
+  if (delivery.origin) {
+    const settlement: Settlement = {
       id: delivery.id, outcome, ack: outcome === 'completed', attempts: job.attempt, deadLetter,
       ...(detail.result !== undefined ? { result: detail.result } : {}),
       ...(detail.error ? { error: detail.error } : {}),
       ...(delivery.meta ? { meta: delivery.meta } : {}),
-    }));
+    };
+    const box = (outbox ??= new Map());
+    const list = box.get(delivery.origin);
+    if (list) list.push(settlement);
+    else box.set(delivery.origin, [settlement]);
   }
   if (outcome === 'completed') {
     enqueue.emit({ type: 'event.completed', id: delivery.id, seq: job.seq, attempts: job.attempt, result: detail.result, meta: delivery.meta });
@@ -219,6 +250,7 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
       queue.release(job.key);
       continue;
     }
+    flushSettlements(enqueue);
     const slotId = idle.pop()!;
     const slot = slots.get(slotId)!;
     const startedAt = now;
@@ -311,6 +343,7 @@ function finishJob(context: SupervisorContext, enqueue: Enqueue, slotId: string)
 
 function endJob(context: SupervisorContext, enqueue: Enqueue, job: JobRecord): void {
   context.queue.release(job.key);
+  if (takingReports) return;
   const before = context.queue.size;
   dispatch(context, enqueue, before);
   if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
@@ -331,7 +364,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     context.counters.retried++;
     enqueue.emit({ type: 'event.retrying', id: job.delivery.id, seq: job.seq, attempt: job.attempt, delayMs, error });
     enqueue.raise({ type: 'retry.due', seq: job.seq }, { delay: delayMs, id: `retry-${job.seq}` });
-    dispatch(context, enqueue, context.queue.size);
+    if (!takingReports) dispatch(context, enqueue, context.queue.size);
     return;
   }
   const deadLetter = context.stopReason === undefined;
@@ -383,17 +416,26 @@ export const supervisorMachine = setup({
     }),
     takeReports: work(({ context, event, enqueue }) => {
       const reports = event.type === 'slots.reported' ? event.reports : [event as SlotFinished | SlotFailed];
-      for (const report of reports) {
-        const job = finishJob(context, enqueue, report.slotId);
-        if (!job) continue;
-        if (report.type === 'slot.failed') {
-          failOrRetry(context, enqueue, job, report.error);
-          continue;
+      const before = context.queue.size;
+      takingReports = true;
+      try {
+        for (const report of reports) {
+          const job = finishJob(context, enqueue, report.slotId);
+          if (!job) continue;
+          if (report.type === 'slot.failed') {
+            failOrRetry(context, enqueue, job, report.error);
+            continue;
+          }
+          context.counters.completed++;
+          settle(enqueue, job, 'completed', { result: report.result });
+          endJob(context, enqueue, job);
         }
-        context.counters.completed++;
-        settle(enqueue, job, 'completed', { result: report.result });
-        endJob(context, enqueue, job);
+      } finally {
+        takingReports = false;
       }
+      // Outcomes first (flushed before the first assignment), then the freed slots take new work.
+      dispatch(context, enqueue, before);
+      if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
     }),
     timeOutJobs: work(({ context, enqueue, self }) => {
       const cutoff = context.now() - context.settings.executionTimeoutMs;

@@ -1,5 +1,5 @@
 import { fromCallback, fromPromise, type AnyActorRef } from 'xstate';
-import { eventReceived, eventsReceived, eventsRevoked, type Delivery, type ErrorInfo, type EventSettled, type Settlement } from '../../machines/events.js';
+import { eventReceived, eventsReceived, eventsRevoked, type Delivery, type ErrorInfo, type EventSettled, type EventsSettled, type Settlement } from '../../machines/events.js';
 import { sourceMachine, type SourceEvent } from '../../machines/source.js';
 
 /** What a source driver calls while it runs. */
@@ -118,7 +118,8 @@ export function createSourceLogic(driver: SourceDriver) {
     actions: {
       settleEvent: ({ event, self }) => {
         try {
-          driver.settle?.((event as EventSettled).settlement);
+          if (event.type === 'events.settled') for (const settlement of (event as EventsSettled).settlements) driver.settle?.(settlement);
+          else driver.settle?.((event as EventSettled).settlement);
         } catch (error) {
           // A driver that cannot take outcomes cannot acknowledge: the source fails rather than lose them silently.
           self.send({ type: 'feed.lost', error: { code: 'ERR_SOURCE', message: `the ${driver.type} source's settle() threw: ${(error as Error).message}` } });

@@ -51,10 +51,13 @@ export type StompStats = {
 type Log = { info(fields: object, message: string): void; warn(fields: object, message: string): void; debug?(fields: object, message: string): void };
 const silent: Log = { info: () => {}, warn: () => {} };
 
-/** A TCP transport for stompjs: no Nagle delay, and the frames of one tick (acks, say) go out in one write. */
+/**
+ * A TCP transport for stompjs: no Nagle delay, and the text frames of one
+ * tick (the ACKs of a batch, say) go out joined in one write.
+ */
 class TcpSocket extends TCPWrapper {
   declare private tcp: Socket;
-  declare private corked: boolean;
+  declare private pending: string[] | undefined;
 
   protected override getSocket(port: number, host: string): Socket {
     this.tcp = createConnection({ port, host, noDelay: true });
@@ -62,15 +65,28 @@ class TcpSocket extends TCPWrapper {
   }
 
   override send(data: string | ArrayBuffer): void {
-    if (!this.corked) {
-      this.corked = true;
-      this.tcp.cork();
-      process.nextTick(() => {
-        this.corked = false;
-        this.tcp.uncork();
-      });
+    if (typeof data !== 'string') {
+      this.flush();
+      super.send(data);
+      return;
     }
-    super.send(data);
+    if (!this.pending) {
+      this.pending = [];
+      process.nextTick(() => this.flush());
+    }
+    this.pending.push(data);
+  }
+
+  override close(code?: number, reason?: string): void {
+    this.flush();
+    super.close(code, reason);
+  }
+
+  private flush(): void {
+    const frames = this.pending;
+    this.pending = undefined;
+    if (!frames || frames.length === 0 || this.tcp.destroyed || this.tcp.writableEnded) return;
+    this.tcp.write(frames.length === 1 ? frames[0]! : frames.join(''));
   }
 }
 
@@ -115,6 +131,13 @@ function socketReason(event: unknown): string | undefined {
   const error = candidate.message instanceof Error ? candidate.message : candidate.error instanceof Error ? candidate.error : undefined;
   if (error) return error.message;
   return typeof candidate.message === 'string' ? candidate.message : undefined;
+}
+
+/** The body as text: decoded with Buffer, without the TextDecoder stompjs makes per message. */
+function bodyText(message: IMessage): string {
+  if (!message.isBinaryBody) return message.body;
+  const bytes = message.binaryBody;
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
 interface Inflight {
@@ -230,7 +253,7 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     const id = `${session}:${headers['message-id'] ?? stats.received}`;
     inflight.set(id, { session, message });
     const redelivered = headers.redelivered === 'true';
-    const { payload, error } = parsePayload(message.body, options.payloadClass, `message ${headers['message-id'] ?? id}`);
+    const { payload, error } = parsePayload(bodyText(message), options.payloadClass, `message ${headers['message-id'] ?? id}`);
     const event: StompEvent = { destination: headers.destination ?? options.destination, messageId: headers['message-id'] ?? id, redelivered, headers, body: payload };
     to.deliver(event, error ? { id, meta: { redelivered }, error } : { id, meta: { redelivered } });
   };

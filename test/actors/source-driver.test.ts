@@ -1,7 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromCallback, waitFor, type AnyActorRef, type AnyEventObject } from 'xstate';
 import { createSourceLogic, type Feed, type SourceDriver } from '../../actors/sources/driver.js';
-import { eventSettled, type Delivery, type Settlement } from '../../machines/events.js';
+import { eventSettled,
+  eventsSettled, type Delivery, type Settlement } from '../../machines/events.js';
 
 /** A sink actor that records every event it receives and lets a test await one. */
 function recordingSink() {
@@ -239,6 +240,16 @@ describe('createSourceLogic', () => {
       await rec.received('source.started');
       actor.send(eventSettled(settlement('m-1')));
       expect(settle).toHaveBeenCalledExactlyOnceWith(settlement('m-1'));
+    });
+
+    it('sent as one batch reach the driver\'s settle() one by one, in order', async () => {
+      const settle = vi.fn<(s: Settlement) => void>();
+      const { driver } = manualDriver({ settle });
+      const rec = recordingSink();
+      const { actor } = startSource(driver, rec.sink);
+      await rec.received('source.started');
+      actor.send(eventsSettled([settlement('m-1'), settlement('m-2')]));
+      expect(settle.mock.calls).toEqual([[settlement('m-1')], [settlement('m-2')]]);
     });
 
     it('sent to a delivery\'s origin reach the driver\'s settle()', async () => {

@@ -42,6 +42,8 @@ export function startSupervisor(
   const runs: Run[] = [];
   const toSource: Array<{ type: string }> = [];
   const settlements: Settlement[] = [];
+  /** The type of each settlement message the source got (one `events.settled` carries several). */
+  const settleMessages: string[] = [];
   const emitted: SupervisorEmitted[] = [];
   let sink: AnyActorRef | undefined;
   const current = new Map<string, Run>();
@@ -87,8 +89,12 @@ export function startSupervisor(
     });
   });
   const origin = createActor(
-    fromCallback<{ type: 'event.settled'; settlement: Settlement }>(({ receive }) => {
-      receive((event) => settlements.push(event.settlement));
+    fromCallback<{ type: 'event.settled'; settlement: Settlement } | { type: 'events.settled'; settlements: Settlement[] }>(({ receive }) => {
+      receive((event) => {
+        settleMessages.push(event.type);
+        if (event.type === 'events.settled') settlements.push(...event.settlements);
+        else settlements.push(event.settlement);
+      });
     }),
   ).start();
 
@@ -106,6 +112,7 @@ export function startSupervisor(
     runs,
     toSource,
     settlements,
+    settleMessages,
     emitted,
     /** Delivers one event as the source would. */
     deliver(payload: unknown = null, options: Partial<Delivery> = {}): string {

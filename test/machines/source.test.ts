@@ -90,6 +90,14 @@ describe('sourceMachine', () => {
     expect(h.settled).toHaveLength(1);
   });
 
+  it('passes every outcome of an events.settled batch to the driver', async () => {
+    const h = harness();
+    await settle();
+    const one = { id: 'e1', outcome: 'completed', ack: true, attempts: 1, deadLetter: false };
+    h.actor.send({ type: 'events.settled', settlements: [one, { ...one, id: 'e2' }] } as never);
+    expect(h.settled.map((e) => e.type)).toEqual(['events.settled']);
+  });
+
   it('tells the sink it is reconnecting, with the attempt and the backoff it drew', async () => {
     const h = harness();
     await settle();

@@ -21,6 +21,14 @@ describe('supervisorMachine', () => {
     expect(h.context().counters).toMatchObject({ received: 1, started: 1, completed: 1 });
   });
 
+  it('settles the events of one step with one message to their source', () => {
+    const h = startSupervisor({ workers: 3 });
+    const ids = [h.deliver(), h.deliver(), h.deliver()];
+    h.actor.send({ type: 'slots.reported', reports: h.runs.map((r) => ({ type: 'slot.finished' as const, slotId: r.slotId, seq: r.job.seq, result: r.job.delivery.id })) });
+    expect(h.settlements.map((s) => s.id)).toEqual(ids);
+    expect(h.settleMessages).toEqual(['events.settled']);
+  });
+
   it('pauses the source past the high watermark and resumes it at the low one', () => {
     const h = startSupervisor({ workers: 1, queueSize: 10, highWatermark: 4, lowWatermark: 2 });
     for (let i = 0; i < 4; i++) h.deliver();

@@ -1,0 +1,183 @@
+/**
+ * node --import tsx --expose-gc bench/stomp.ts [messages]
+ *
+ * N messages (default 100,000) pre-filled in a fresh RabbitMQ queue are
+ * consumed by (a) a bare @stomp/stompjs consumer over TCPWrapper and (b)
+ * flowd with a stomp source and 8 no-op workers, both with
+ * `ack: client-individual` and the same prefetch (defaultPrefetch(8)).
+ * Each consumer run gets its own queue, filled with the identical workload
+ * before the clock starts. The order alternates over the rounds (bare,
+ * flowd, flowd, bare, ...); prints the median messages/s of each, the
+ * ratio flowd / bare, and the peak RSS. Every queue is checked empty and
+ * deleted after its run.
+ *
+ * Needs RabbitMQ with the STOMP plugin on 127.0.0.1:61613 (guest/guest)
+ * and rabbitmqctl. BENCH_MESSAGES (or the first argument), BENCH_ROUNDS,
+ * BENCH_PREFETCH and BENCH_WARMUP (messages, 0 for none) override the defaults.
+ */
+import os from 'node:os';
+import type { IMessage } from '@stomp/stompjs';
+import { defaultPrefetch } from '../actors/sources/stomp-url.js';
+import { defineWorker } from '../actors/workers/worker.js';
+import { createRuntime } from '../src/runtime.js';
+import { sources } from '../src/sources.js';
+import { awaitQueueMessages, benchQueue, connectClient, deleteBenchQueue, fill, queueMessages, stompUrl } from './stomp-broker.js';
+
+const argCount = process.argv.slice(2).find((arg) => /^\d[\d_]*$/.test(arg));
+const MESSAGES = Number((argCount ?? process.env.BENCH_MESSAGES ?? '100000').replaceAll('_', ''));
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WORKERS = 8;
+const PREFETCH = Number(process.env.BENCH_PREFETCH ?? defaultPrefetch(WORKERS));
+const WARMUP = Number(process.env.BENCH_WARMUP ?? Math.min(5_000, Math.ceil(MESSAGES / 10)));
+const TARGET = 0.85;
+// A small text body, like a typical notification message.
+const BODY = JSON.stringify({ asset: 'a0b1c2d3e4f5', action: 'updated', at: '2024-01-01T00:00:00.000Z' });
+const noop = async (): Promise<void> => {};
+
+if (!Number.isInteger(MESSAGES) || MESSAGES < 1) throw new Error(`messages: found ${argCount ?? process.env.BENCH_MESSAGES}; expected a positive integer`);
+if (!Number.isInteger(PREFETCH) || PREFETCH < 1) throw new Error(`BENCH_PREFETCH: found ${process.env.BENCH_PREFETCH}; expected a positive integer`);
+
+/** Wall time and this process's CPU time (user + system) from the start of a consumer to its last ACK. */
+interface Timing {
+  ms: number;
+  cpuMs: number;
+}
+type Consumer = (queue: string, count: number) => Promise<Timing>;
+
+/** Starts the clocks; call the result at the end. */
+function clock(): () => Timing {
+  const wall = performance.now();
+  const cpu = process.cpuUsage();
+  return () => {
+    const used = process.cpuUsage(cpu);
+    return { ms: performance.now() - wall, cpuMs: (used.user + used.system) / 1000 };
+  };
+}
+
+/** Fails the run rather than hang when a consumer stalls. */
+function watchdog<T>(what: string, count: number, work: Promise<T>): Promise<T> {
+  const ms = 60_000 + count; // a minute, plus a millisecond a message
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish ${count} messages within ${ms}ms`)), ms);
+  });
+  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** stompjs alone: ACK each message as it arrives; the clock stops at the last ACK. */
+const bare: Consumer = async (queue, count) => {
+  const stop = clock();
+  const client = await connectClient();
+  let acked = 0;
+  let timing: Timing | undefined;
+  await watchdog(
+    'the bare consumer',
+    count,
+    new Promise<void>((resolve, reject) => {
+      client.onStompError = (frame) => reject(new Error(`the bare consumer got an ERROR frame: ${frame.headers.message ?? ''}`));
+      client.onWebSocketClose = () => reject(new Error(`the bare consumer lost its connection after ${acked} of ${count} messages`));
+      client.subscribe(
+        `/queue/${queue}`,
+        (message: IMessage) => {
+          message.ack();
+          if (++acked === count) {
+            timing = stop();
+            resolve();
+          }
+        },
+        { ack: 'client-individual', 'prefetch-count': String(PREFETCH) },
+      );
+    }),
+  );
+  await client.deactivate(); // DISCONNECT with a receipt: the broker has every ACK
+  return timing!;
+};
+
+/** flowd: the stomp source and 8 no-op workers; the clock stops when the source has ACKed the last message. */
+const flowd: Consumer = async (queue, count) => {
+  const runtime = createRuntime({
+    worker: defineWorker({ start: noop }),
+    source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass: 'text', ...(process.env.BENCH_PREFETCH ? { prefetch: PREFETCH } : {}) }),
+    workers: WORKERS,
+  });
+  const acked = () => runtime.snapshot().source.stats?.acked ?? 0;
+  let completed = 0;
+  let allCompleted!: () => void;
+  const finished = new Promise<void>((resolve) => (allCompleted = resolve));
+  runtime.on('event.completed', () => {
+    if (++completed === count) allCompleted();
+  });
+  const stop = clock();
+  await runtime.start();
+  await watchdog(
+    'flowd',
+    count,
+    (async () => {
+      await finished;
+      // The ACK goes out as the source hears the outcome, a moment after the supervisor emits it.
+      while (acked() < count) await new Promise((resolve) => setImmediate(resolve));
+    })(),
+  );
+  const timing = stop();
+  const summary = await runtime.stop();
+  const stats = runtime.snapshot().source.stats ?? {};
+  const expected: Record<string, number> = { received: count, acked: count, nacked: 0, deadLettered: 0, voided: 0, connections: 1 };
+  if ('revoked' in stats) expected.revoked = 0;
+  const wrong = Object.entries(expected).filter(([key, want]) => stats[key] !== want);
+  if (wrong.length > 0 || summary.counters.completed !== count) {
+    throw new Error(`flowd: unexpected counts ${JSON.stringify({ stats, counters: summary.counters })}; expected ${count} received, completed and acked`);
+  }
+  return timing;
+};
+
+/** One consumer run on its own freshly filled queue; the queue is checked empty and deleted after. */
+async function measure(label: string, consume: Consumer, count: number): Promise<Timing> {
+  const queue = benchQueue(label);
+  try {
+    await fill(queue, count, BODY);
+    await awaitQueueMessages(queue, count);
+    globalThis.gc?.();
+    const timing = await consume(queue, count);
+    const left = await queueMessages(queue);
+    if (left === undefined) throw new Error(`${label}: queue ${queue} is gone after the run; expected it empty`);
+    if (left !== 0) throw new Error(`${label}: queue ${queue} still holds ${left} messages after the run; expected 0`);
+    return timing;
+  } finally {
+    await deleteBenchQueue(queue).catch((error: unknown) => console.error(`could not delete ${queue}: ${(error as Error).message}`));
+  }
+}
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const rate = (ms: number): number => Math.round(MESSAGES / (ms / 1000));
+const fmt = (n: number): string => n.toLocaleString('en-US');
+
+const load = (): string => os.loadavg().map((n) => n.toFixed(2)).join(' ');
+console.log(`stomp: ${fmt(MESSAGES)} pre-filled messages (${BODY.length} B text, persistent), prefetch ${PREFETCH}, ack client-individual, ${ROUNDS} rounds, node ${process.version}`);
+const loadBefore = load();
+if (WARMUP > 0) {
+  await measure('warmup-bare', bare, WARMUP);
+  await measure('warmup-flowd', flowd, WARMUP);
+}
+const designs: Record<'bare' | 'flowd', { name: string; consume: Consumer; runs: number[]; cpuUs: number[] }> = {
+  bare: { name: 'bare stompjs consumer', consume: bare, runs: [], cpuUs: [] },
+  flowd: { name: `flowd (${WORKERS} no-op workers)`, consume: flowd, runs: [], cpuUs: [] },
+};
+for (let round = 0; round < ROUNDS; round++) {
+  const order = round % 2 === 0 ? (['bare', 'flowd'] as const) : (['flowd', 'bare'] as const);
+  for (const key of order) {
+    const design = designs[key];
+    const { ms, cpuMs } = await measure(`${key}-r${round + 1}`, design.consume, MESSAGES);
+    design.runs.push(rate(ms));
+    design.cpuUs.push((cpuMs * 1000) / MESSAGES);
+  }
+}
+for (const { name, runs, cpuUs } of Object.values(designs)) {
+  console.log(`  ${name.padEnd(32)} ${fmt(median(runs)).padStart(10)} messages/s   (rounds: ${runs.map(fmt).join(', ')})   CPU ${median(cpuUs).toFixed(1)} µs/message`);
+}
+const ratio = median(designs.flowd.runs) / median(designs.bare.runs);
+const costUs = (1 / median(designs.flowd.runs) - 1 / median(designs.bare.runs)) * 1e6;
+const cpuCostUs = median(designs.flowd.cpuUs) - median(designs.bare.cpuUs);
+console.log(`  ratio flowd / bare:  ${ratio.toFixed(2)}x   (flowd takes ${costUs.toFixed(1)} µs more wall time and ${cpuCostUs.toFixed(1)} µs more CPU in this process per message)`);
+console.log(`  target: ratio >= ${TARGET}: ${ratio >= TARGET ? 'met' : 'NOT met'}`);
+console.log(`  load average ${load()} (before: ${loadBefore}); the broker shares this machine's ${os.availableParallelism()} CPUs`);
+console.log(`  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB   (this process: producer, both consumers and the runtime)`);
