@@ -30,15 +30,29 @@ async function waitForPorts(ports: number[], what: string, timeoutMs = 90_000): 
 
 const quiet = { stdio: 'pipe' as const, timeout: 120_000 };
 
-export async function ensureRabbitStomp(): Promise<void> {
-  if ((await portOpen(61613)) && (await portOpen(15674))) return;
+/** Whether the RabbitMQ node is running (its app may still be stopped). */
+function pings(): boolean {
   try {
     execFileSync('rabbitmq-diagnostics', ['-q', 'ping'], quiet);
+    return true;
   } catch {
+    return false;
+  }
+}
+
+export async function ensureRabbitStomp(): Promise<void> {
+  if ((await portOpen(61613)) && (await portOpen(15674))) return;
+  if (!pings()) {
     try {
       execFileSync('rabbitmq-server', ['-detached'], quiet);
     } catch (error) {
       throw new Error(`RabbitMQ is not running and could not be started (rabbitmq-server -detached): ${(error as Error).message}`);
+    }
+    // The detached node takes a moment to register with epmd; await_startup fails until it has.
+    const deadline = Date.now() + 90_000;
+    while (!pings()) {
+      if (Date.now() > deadline) throw new Error('RabbitMQ was started (rabbitmq-server -detached) but did not answer rabbitmq-diagnostics ping within 90s');
+      await new Promise((resolve) => setTimeout(resolve, 500));
     }
     execFileSync('rabbitmqctl', ['await_startup', '--timeout', '90'], quiet);
   }
