@@ -69,6 +69,7 @@ const bare: Consumer = async (queue, count) => {
   const stop = clock();
   const client = await connectClient();
   let acked = 0;
+  let received = 0;
   let timing: Timing | undefined;
   await watchdog(
     'the bare consumer',
@@ -79,6 +80,8 @@ const bare: Consumer = async (queue, count) => {
       client.subscribe(
         `/queue/${queue}`,
         (message: IMessage) => {
+          // Reads the body, as any consumer does (flowd hands it to the worker), then ACKs.
+          received += message.body.length;
           message.ack();
           if (++acked === count) {
             timing = stop();
@@ -90,6 +93,7 @@ const bare: Consumer = async (queue, count) => {
     }),
   );
   await client.deactivate(); // DISCONNECT with a receipt: the broker has every ACK
+  if (received !== count * BODY.length) throw new Error(`the bare consumer read ${received} body bytes; expected ${count * BODY.length}`);
   return timing!;
 };
 

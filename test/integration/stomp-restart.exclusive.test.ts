@@ -25,7 +25,8 @@ describe('stomp source and a broker restart', () => {
         async start(event: StompEvent) {
           seen.add(event.headers['x-id']!);
           if (seen.size === 100) stopRequested ??= rabbitmqctl('stop_app');
-          await new Promise((resolve) => setImmediate(resolve));
+          // Every run from the 100th on waits until the broker is down, so the stream is cut mid-way.
+          if (stopRequested) await stopRequested;
         },
       }),
       source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass: 'json', reconnectDelay: '100ms', reconnectMaxDelay: '500ms' }),
@@ -43,7 +44,9 @@ describe('stomp source and a broker restart', () => {
     } finally {
       await rabbitmqctl('start_app');
     }
+    const seenBeforeRestart = seen.size;
     await vi.waitFor(() => expect(seen.size).toBe(600), { timeout: 60_000, interval: 100 });
+    expect(seenBeforeRestart).toBeLessThan(200);
     await r.stop();
     expect(states[0]).toMatch(/^(reconnecting|connecting)$/);
     expect(r.snapshot().source.stats!.connections).toBeGreaterThanOrEqual(2);
