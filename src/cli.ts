@@ -78,7 +78,7 @@ function parse(argv: string[]): Invocation {
 /** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
 function sourceFor(config: AppConfig, runner: Runner): CompiledSource {
   const where = { file: config.file, section: 'Source', lines: config.source.lines };
-  if (config.source.type) return compileSource(config.source.type, config.source.values, where, config.app);
+  if (config.source.type) return compileSource(config.source.type, config.source.values, where, { ...config.app, workers: config.settings.workers });
   const fromClass = runner.source;
   if (fromClass === undefined) {
     throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and worker "${runner.name}" has no static SOURCE; expected type = interval or stdin`);
@@ -86,7 +86,7 @@ function sourceFor(config: AppConfig, runner: Runner): CompiledSource {
   const spec = typeof fromClass === 'string' ? { type: fromClass } : fromClass;
   const { type, ...options } = spec;
   const values = new Map([...toIniKeys(options), ...config.source.values]);
-  return compileSource(type, values, where, config.app);
+  return compileSource(type, values, where, { ...config.app, workers: config.settings.workers });
 }
 
 async function prepare(invocation: Invocation) {

@@ -143,7 +143,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const appInfo = { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) };
   return buildRuntime({
     runner,
-    source: resolveSource(source ?? runner.source, runner.name, appInfo),
+    source: resolveSource(source ?? runner.source, runner.name, { ...appInfo, workers: settings.workers }),
     settings,
     app: appInfo,
     config: config ?? {},

@@ -9,7 +9,7 @@ import { stdinDriver, type StdinOptions } from '../actors/sources/stdin.js';
 import { filesDriver, type FilesOptions } from '../actors/sources/files.js';
 import { httpDriver, type HttpOptions } from '../actors/sources/http.js';
 import { stompDriver, type StompOptions } from '../actors/sources/stomp.js';
-import { defaultDeadLetter, parseStompUrl, redactUrl, type StompEndpoint } from '../actors/sources/stomp-url.js';
+import { defaultDeadLetter, defaultPrefetch, parseStompUrl, redactUrl, type StompEndpoint } from '../actors/sources/stomp-url.js';
 import { parseTimeOfDay } from '../actors/sources/window.js';
 import { PAYLOAD_CLASSES } from '../actors/sources/payload.js';
 import { formatDuration } from './config/duration.js';
@@ -43,6 +43,8 @@ export interface SourceDeps {
 export interface SourceApp {
   dir: string;
   stateDir: string;
+  /** `[Flow] workers`, for defaults that follow it (shown by `flowd check`). */
+  workers?: number;
 }
 
 interface SourceKind {
@@ -141,7 +143,7 @@ const KINDS: Record<string, SourceKind> = {
     },
   },
   stomp: {
-    compile(reader: SectionReader) {
+    compile(reader: SectionReader, app: SourceApp) {
       const urlText = reader.string('stomp url');
       if (urlText === undefined) reader.fail('stomp url', 'is missing; expected stomp://[user:pass@]host[:port]/queue/name');
       let endpoint: StompEndpoint;
@@ -175,7 +177,7 @@ const KINDS: Record<string, SourceKind> = {
         connectTimeoutMs: reader.duration('connect timeout', 10_000, { minMs: 1 }),
         receiptTimeoutMs: reader.duration('receipt timeout', 30_000, { minMs: 1 }),
       };
-      const prefetchText = options.prefetch === undefined ? 'workers + allowance' : String(options.prefetch);
+      const prefetchText = options.prefetch !== undefined ? String(options.prefetch) : app.workers !== undefined ? String(defaultPrefetch(app.workers)) : 'workers + allowance';
       return {
         type: 'stomp',
         description: `stomp ${endpoint.displayUrl} (prefetch ${prefetchText}, payload ${options.payloadClass}, dead letter ${deadLetter})${isLoopback(endpoint.host) ? '' : ', NOT loopback'}`,

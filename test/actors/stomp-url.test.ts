@@ -84,6 +84,11 @@ describe('[Source] type = stomp', () => {
     expect(source.reconnect).toEqual({ delayMs: 1000, maxDelayMs: 30_000 });
   });
 
+  it('shows the default prefetch as a number when it knows the workers', () => {
+    const source = compileSource('stomp', new Map([['stomp url', 'stomp://h/queue/a']]), where, { dir: '/app', stateDir: '/app/.flowd', workers: 8 });
+    expect(source.description).toContain('(prefetch 10,');
+  });
+
   it('names the key and what was expected for a missing or malformed stomp url', () => {
     expectConfigError(() => compile({}), { file: 'app.ini', section: 'Source', key: 'stomp url', says: ['is missing; expected stomp://'] });
     const error = expectConfigError(() => compile({ 'stomp url': 'stomp://guest:topsecret@host/nowhere' }), { key: 'stomp url', says: ['has no destination'] });
