@@ -1,39 +1,22 @@
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-import { Client } from '@stomp/stompjs';
-import { TCPWrapper } from '@stomp/tcp-wrapper';
+import { connectClient, findQueue, rabbitmqctl } from '../test/helpers/broker.js';
 
 /**
- * The machine's RabbitMQ for bench/stomp.ts: bench queue names, a fast
- * pre-fill, and the queue counts from rabbitmqctl. Every queue the bench
- * makes is named `flowd-bench.*`, and only those are ever deleted.
+ * The machine's RabbitMQ for bench/stomp.ts, on top of the tests' broker
+ * helpers: bench queue names, a fast pre-fill, and waiting for the queue
+ * counts. Every queue the bench makes is named `flowd-bench.*`, and only
+ * those are ever deleted.
  */
 
-const run = promisify(execFile);
-
-export const STOMP_HOST = '127.0.0.1';
-export const STOMP_PORT = 61613;
-export const LOGIN = 'guest';
-export const PASSCODE = 'guest';
-export const stompUrl = (destination: string): string => `stomp://${LOGIN}:${PASSCODE}@${STOMP_HOST}:${STOMP_PORT}${destination}`;
+export { connectClient, stompUrl } from '../test/helpers/broker.js';
 
 const PREFIX = 'flowd-bench.';
 
 /** A fresh queue name (`flowd-bench.<label>.<hex>`). */
 export const benchQueue = (label: string): string => `${PREFIX}${label}.${randomBytes(4).toString('hex')}`;
 
-async function rabbitmqctl(...args: string[]): Promise<string> {
-  const { stdout } = await run('rabbitmqctl', args, { timeout: 120_000 });
-  return stdout;
-}
-
 /** Messages in a queue (ready + unacknowledged), from rabbitmqctl; undefined when it does not exist. */
-export async function queueMessages(name: string): Promise<number | undefined> {
-  const out = await rabbitmqctl('list_queues', '-q', '--formatter', 'json', 'name', 'messages');
-  const rows = JSON.parse(out || '[]') as Array<{ name: string; messages: number }>;
-  return rows.find((row) => row.name === name)?.messages;
-}
+export const queueMessages = async (name: string): Promise<number | undefined> => (await findQueue(name))?.messages;
 
 /** Polls rabbitmqctl until the queue holds `count` messages (its stats lag a moment behind the confirms). */
 export async function awaitQueueMessages(name: string, count: number, timeoutMs = 10_000): Promise<void> {
@@ -51,23 +34,6 @@ export async function awaitQueueMessages(name: string, count: number, timeoutMs 
 export async function deleteBenchQueue(name: string): Promise<void> {
   if (!name.startsWith(PREFIX)) throw new Error(`refusing to delete ${name}: not a ${PREFIX}* queue`);
   await rabbitmqctl('delete_queue', name);
-}
-
-/** A plain stompjs client over TCPWrapper, connected. */
-export async function connectClient(): Promise<Client> {
-  const client = new Client({
-    webSocketFactory: () => new TCPWrapper(STOMP_HOST, STOMP_PORT),
-    connectHeaders: { login: LOGIN, passcode: PASSCODE },
-    reconnectDelay: 0,
-    debug: () => {},
-  });
-  await new Promise<void>((resolve, reject) => {
-    client.onConnect = () => resolve();
-    client.onStompError = (frame) => reject(new Error(`the broker refused: ${frame.headers.message ?? 'ERROR frame'}`));
-    client.onWebSocketClose = () => reject(new Error(`cannot connect to RabbitMQ STOMP on ${STOMP_HOST}:${STOMP_PORT}`));
-    client.activate();
-  });
-  return client;
 }
 
 /**

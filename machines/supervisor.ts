@@ -170,9 +170,6 @@ type Work = (args: { context: SupervisorContext; event: SupervisorEvent; enqueue
  */
 let outbox: Map<AnyActorRef, Settlement[]> | undefined;
 
-/** While a batch of reports is taken, slots are refilled once at its end, not after each report. */
-let takingReports = false;
-
 /** Sends the settlements collected so far. Called before any new work is assigned, so an ACK never trails the next run's frames. */
 function flushSettlements(enqueue: Enqueue): void {
   const settled = outbox;
@@ -341,21 +338,36 @@ function finishJob(context: SupervisorContext, enqueue: Enqueue, slotId: string)
   return job;
 }
 
-function endJob(context: SupervisorContext, enqueue: Enqueue, job: JobRecord): void {
-  context.queue.release(job.key);
-  if (takingReports) return;
-  const before = context.queue.size;
-  dispatch(context, enqueue, before);
+/** Once the source has ended or a stop was asked for, the last outcome moves the supervisor on. */
+function raiseIfDrained(context: SupervisorContext, enqueue: Enqueue): void {
   if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
 }
 
+/**
+ * After a final outcome: free the key and, unless the caller refills the
+ * slots itself once for a whole batch (`refill: false`), start what can start.
+ */
+function endJob(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, refill = true): void {
+  context.queue.release(job.key);
+  if (!refill) return;
+  dispatch(context, enqueue, context.queue.size);
+  raiseIfDrained(context, enqueue);
+}
+
+/** A job waiting for its retry goes back to its source instead. */
+function giveBackRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo): void {
+  enqueue.cancel(`retry-${job.seq}`);
+  context.counters.returned++;
+  settle(enqueue, job, 'returned', { error });
+}
+
 /** A failed run: retry with backoff while attempts remain, else fail for good (dead letter). */
-function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo): void {
+function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo, refill = true): void {
   job.lastError = error;
   if (job.revoked) {
     context.counters.returned++;
     settle(enqueue, job, 'returned', { error: job.revoked });
-    endJob(context, enqueue, job);
+    endJob(context, enqueue, job, refill);
     return;
   }
   if (job.attempt <= context.settings.retries && context.stopReason === undefined) {
@@ -364,7 +376,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     context.counters.retried++;
     enqueue.emit({ type: 'event.retrying', id: job.delivery.id, seq: job.seq, attempt: job.attempt, delayMs, error });
     enqueue.raise({ type: 'retry.due', seq: job.seq }, { delay: delayMs, id: `retry-${job.seq}` });
-    if (!takingReports) dispatch(context, enqueue, context.queue.size);
+    if (refill) dispatch(context, enqueue, context.queue.size);
     return;
   }
   const deadLetter = context.stopReason === undefined;
@@ -376,7 +388,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     context.counters.returned++;
     settle(enqueue, job, 'returned', { error });
   }
-  endJob(context, enqueue, job);
+  endJob(context, enqueue, job, refill);
 }
 
 /** How `flowing` and `throttled` both leave for `stopping`: asked to, the source failed, or its input ended and all is done. */
@@ -417,25 +429,20 @@ export const supervisorMachine = setup({
     takeReports: work(({ context, event, enqueue }) => {
       const reports = event.type === 'slots.reported' ? event.reports : [event as SlotFinished | SlotFailed];
       const before = context.queue.size;
-      takingReports = true;
-      try {
-        for (const report of reports) {
-          const job = finishJob(context, enqueue, report.slotId);
-          if (!job) continue;
-          if (report.type === 'slot.failed') {
-            failOrRetry(context, enqueue, job, report.error);
-            continue;
-          }
-          context.counters.completed++;
-          settle(enqueue, job, 'completed', { result: report.result });
-          endJob(context, enqueue, job);
+      for (const report of reports) {
+        const job = finishJob(context, enqueue, report.slotId);
+        if (!job) continue;
+        if (report.type === 'slot.failed') {
+          failOrRetry(context, enqueue, job, report.error, false);
+          continue;
         }
-      } finally {
-        takingReports = false;
+        context.counters.completed++;
+        settle(enqueue, job, 'completed', { result: report.result });
+        endJob(context, enqueue, job, false);
       }
-      // Outcomes first (flushed before the first assignment), then the freed slots take new work.
+      // Outcomes first (flushed before the first assignment), then the freed slots take new work, once for the batch.
       dispatch(context, enqueue, before);
-      if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
+      raiseIfDrained(context, enqueue);
     }),
     timeOutJobs: work(({ context, enqueue, self }) => {
       const cutoff = context.now() - context.settings.executionTimeoutMs;
@@ -466,7 +473,7 @@ export const supervisorMachine = setup({
       }
       signalCrossings(context, enqueue, before);
       scheduleExpiry(context, enqueue);
-      if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
+      raiseIfDrained(context, enqueue);
     }),
     revokeEvents: work(({ context, event, enqueue }) => {
       // Waiting and retrying events whose source can no longer acknowledge them go back to it
@@ -480,16 +487,14 @@ export const supervisorMachine = setup({
       }
       for (const job of [...context.retrying.values()]) {
         if (!revoked.has(job.delivery.id)) continue;
-        enqueue.cancel(`retry-${job.seq}`);
         context.retrying.delete(job.seq);
         context.queue.release(job.key);
-        context.counters.returned++;
-        settle(enqueue, job, 'returned', { error });
+        giveBackRetry(context, enqueue, job, error);
       }
       // A running one is not retried if it fails: the broker has already redelivered it.
       for (const slot of context.slots.values()) if (slot.job && revoked.has(slot.job.delivery.id)) slot.job.revoked = error;
       dispatch(context, enqueue, before);
-      if (isSettled(context) && (context.sourceEnded || context.stopReason !== undefined)) enqueue.raise({ type: 'work.drained' });
+      raiseIfDrained(context, enqueue);
     }),
     announceReconnecting: work(({ event, enqueue }) => {
       const { attempt, delayMs, error } = event as SourceReconnecting;
@@ -513,11 +518,7 @@ export const supervisorMachine = setup({
         context.counters.returned++;
         settle(enqueue, job, 'returned', { error: shutdownError() });
       }
-      for (const job of context.retrying.values()) {
-        enqueue.cancel(`retry-${job.seq}`);
-        context.counters.returned++;
-        settle(enqueue, job, 'returned', { error: job.lastError ?? shutdownError() });
-      }
+      for (const job of context.retrying.values()) giveBackRetry(context, enqueue, job, job.lastError ?? shutdownError());
       context.retrying.clear();
       signalCrossings(context, enqueue, before);
       enqueue.cancel(EXPIRY);

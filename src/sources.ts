@@ -9,7 +9,7 @@ import { stdinDriver, type StdinOptions } from '../actors/sources/stdin.js';
 import { filesDriver, type FilesOptions } from '../actors/sources/files.js';
 import { httpDriver, type HttpOptions } from '../actors/sources/http.js';
 import { stompDriver, type StompOptions } from '../actors/sources/stomp.js';
-import { defaultDeadLetter, defaultPrefetch, parseStompUrl, redactUrl, type StompEndpoint } from '../actors/sources/stomp-url.js';
+import { defaultDeadLetter, defaultPrefetch, parseStompUrl, type StompEndpoint } from '../actors/sources/stomp-url.js';
 import { parseTimeOfDay } from '../actors/sources/window.js';
 import { PAYLOAD_CLASSES } from '../actors/sources/payload.js';
 import { formatDuration } from './config/duration.js';
@@ -155,7 +155,7 @@ const KINDS: Record<string, SourceKind> = {
       const login = reader.string('login');
       const passcode = reader.string('passcode');
       if (login !== undefined && endpoint.login !== undefined) reader.fail('login', `is set, and the stomp url ${endpoint.displayUrl} names a user too; expected one of them`);
-      if (passcode !== undefined && endpoint.passcode !== undefined) reader.fail('passcode', `is set, and the stomp url ${redactUrl(urlText)} has a password too; expected one of them`);
+      if (passcode !== undefined && endpoint.passcode !== undefined) reader.fail('passcode', `is set, and the stomp url ${endpoint.displayUrl} has a password too; expected one of them`);
       const deadLetter = reader.string('dead letter', defaultDeadLetter(endpoint.destination));
       // Only a plain queue is safe: the broker creates it, and a topic or exchange with nothing bound would drop the copy after its RECEIPT.
       if (!/^\/queue\/.+/.test(deadLetter)) reader.fail('dead letter', `found "${deadLetter}"; expected a queue such as /queue/assets.dlq (a topic or exchange with nothing bound would lose the message)`);

@@ -5,7 +5,7 @@ import { Client, type IMessage, type StompHeaders } from '@stomp/stompjs';
 import { TCPWrapper } from '@stomp/tcp-wrapper';
 
 /**
- * The machine's RabbitMQ, for integration tests: its STOMP port, a
+ * The machine's RabbitMQ, for integration tests (and bench/stomp.ts): its STOMP port, a
  * producer, a consumer that drains a queue, and the queue counts from
  * rabbitmqctl. Every test makes its own queue names with `uniqueQueue`.
  */
@@ -31,12 +31,17 @@ export interface QueueCounts {
   consumers: number;
 }
 
-/** The broker's counts for a queue; a queue that does not exist counts as empty. */
-export async function queueCounts(name: string): Promise<QueueCounts> {
+/** The broker's counts for a queue, or undefined when it does not exist. */
+export async function findQueue(name: string): Promise<QueueCounts | undefined> {
   const out = await rabbitmqctl('list_queues', '-q', '--formatter', 'json', 'name', 'messages', 'messages_ready', 'messages_unacknowledged', 'consumers');
   const rows = JSON.parse(out || '[]') as Array<{ name: string; messages: number; messages_ready: number; messages_unacknowledged: number; consumers: number }>;
   const row = rows.find((r) => r.name === name);
-  return { messages: row?.messages ?? 0, ready: row?.messages_ready ?? 0, unacked: row?.messages_unacknowledged ?? 0, consumers: row?.consumers ?? 0 };
+  return row && { messages: row.messages, ready: row.messages_ready, unacked: row.messages_unacknowledged, consumers: row.consumers };
+}
+
+/** The broker's counts for a queue; a queue that does not exist counts as empty. */
+export async function queueCounts(name: string): Promise<QueueCounts> {
+  return (await findQueue(name)) ?? { messages: 0, ready: 0, unacked: 0, consumers: 0 };
 }
 
 export async function deleteQueues(...names: string[]): Promise<void> {
