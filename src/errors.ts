@@ -23,7 +23,17 @@ export type ErrorCode =
   | 'ERR_RECEIPT_TIMEOUT'
   | 'ERR_NOT_CONNECTED'
   | 'ERR_NO_PUBLISH'
-  | 'ERR_INVALID_DESTINATION';
+  | 'ERR_INVALID_DESTINATION'
+  | 'ERR_CONFLICT'
+  | 'ERR_RETRY'
+  | 'ERR_FENCED'
+  | 'ERR_STORE'
+  | 'ERR_STORE_UNAVAILABLE'
+  | 'ERR_STORE_CLOSED'
+  | 'ERR_LOCK_LOST'
+  | 'ERR_LOCK_UNAVAILABLE'
+  | 'ERR_PARSE'
+  | 'ERR_HTTP';
 
 /** Base class: a message that says what was expected and found, and a code. */
 export class FlowdError extends Error {
@@ -91,3 +101,81 @@ export class WorkerConfigureError extends FlowdError {
 }
 
 export type { ErrorInfo } from '../machines/events.js';
+
+/**
+ * Another writer came first: a store's `put(key, value, { ifVersion })`
+ * found a newer version, or the API client got HTTP 409 or 412.
+ * retryOnConflict retries on it.
+ */
+export class ConflictError extends FlowdError {
+  /** The HTTP status (409 or 412) when the API client raised it. */
+  readonly status: number | undefined;
+  constructor(message: string, options?: { cause?: unknown; status?: number }) {
+    super('ERR_CONFLICT', message, options);
+    this.status = options?.status;
+  }
+}
+
+/** Thrown by a function under retryOnConflict to ask for another attempt for a reason other than a conflict. */
+export class Retry extends FlowdError {
+  constructor(message = 'retry requested', options?: { cause?: unknown }) {
+    super('ERR_RETRY', message, options);
+  }
+}
+
+/**
+ * A write carried a fencing token older than one the store has already
+ * accepted for that key: its lock was lost (the lease lapsed) and another
+ * holder wrote since. Never retried: the writer no longer holds the lock.
+ */
+export class FencedError extends FlowdError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_FENCED', message, options);
+  }
+}
+
+/**
+ * A store problem: `ERR_STORE` for a bad value or a corrupt record (the
+ * message names the file or key), `ERR_STORE_UNAVAILABLE` while the backend
+ * is down, `ERR_STORE_CLOSED` after the store was closed.
+ */
+export class StoreError extends FlowdError {
+  constructor(code: 'ERR_STORE' | 'ERR_STORE_UNAVAILABLE' | 'ERR_STORE_CLOSED', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** A lock problem: `ERR_LOCK_LOST` when a lease lapsed, `ERR_LOCK_UNAVAILABLE` while the backend is down. */
+export class LockError extends FlowdError {
+  constructor(code: 'ERR_LOCK_LOST' | 'ERR_LOCK_UNAVAILABLE', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** A value MultiParser could not convert; names the type, the format and the value. */
+export class ParseError extends FlowdError {
+  readonly type: string;
+  readonly format: string | undefined;
+  readonly value: unknown;
+  constructor(type: string, format: string | undefined, value: unknown, problem: string, options?: { cause?: unknown }) {
+    super('ERR_PARSE', `cannot parse ${JSON.stringify(value)} as ${type}${format === undefined ? '' : ` with format "${format}"`}: ${problem}`, options);
+    this.type = type;
+    this.format = format;
+    this.value = value;
+  }
+}
+
+/** An HTTP request of the API client failed: a status other than 2xx (409 and 412 are ConflictError), or no answer after its retries. */
+export class HttpError extends FlowdError {
+  /** The response status; undefined when no response came (connection refused, timeout). */
+  readonly status: number | undefined;
+  readonly method: string;
+  /** The URL without credentials. */
+  readonly url: string;
+  constructor(method: string, url: string, status: number | undefined, message: string, options?: { cause?: unknown }) {
+    super('ERR_HTTP', message, options);
+    this.method = method;
+    this.url = url;
+    this.status = status;
+  }
+}

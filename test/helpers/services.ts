@@ -4,8 +4,8 @@ import { connect } from 'node:net';
 /**
  * Makes sure the services the integration tests talk to are up, so that
  * `npm test` passes on a fresh machine: RabbitMQ with its STOMP plugins
- * (61613, and Web STOMP on 15674). Starts the broker if it is down and
- * enables the plugins on the running node.
+ * (61613, and Web STOMP on 15674), and Redis (6379). Starts what is down
+ * and enables the plugins on the running node.
  */
 
 const portOpen = (port: number): Promise<boolean> =>
@@ -60,4 +60,18 @@ export async function ensureRabbitStomp(): Promise<void> {
   execFileSync('rabbitmqctl', ['start_app'], quiet);
   execFileSync('rabbitmq-plugins', ['enable', 'rabbitmq_stomp', 'rabbitmq_web_stomp'], quiet);
   await waitForPorts([61613, 15674], 'RabbitMQ (rabbitmq_stomp, rabbitmq_web_stomp)');
+}
+
+/** The Redis the tests use. */
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** Starts the machine's Redis (loopback only, nothing kept on disk) when nothing answers on 6379. */
+export async function ensureRedis(): Promise<void> {
+  if (await portOpen(6379)) return;
+  try {
+    execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'], quiet);
+  } catch (error) {
+    throw new Error(`Redis is not running on 127.0.0.1:6379 and could not be started (redis-server --daemonize yes ...): ${(error as Error).message}`);
+  }
+  await waitForPorts([6379], 'Redis');
 }

@@ -1,0 +1,55 @@
+/**
+ * What workers see as `ctx.store`: one namespace per app (the seed's
+ * per-application store), JSON values, optimistic versions.
+ */
+
+/** A value with the version it was read at. `version` is 0 when the key has no value. */
+export interface Versioned<T = unknown> {
+  value: T | undefined;
+  version: number;
+}
+
+/** Conditions on a write. */
+export interface PutOptions {
+  /**
+   * Write only if the key is still at this version (0: only if it has no
+   * value); otherwise throw ConflictError (ERR_CONFLICT).
+   */
+  ifVersion?: number;
+  /**
+   * A lock's fencing token (`lock.fence`). The store remembers the highest
+   * token it accepted for the key and refuses an older one with FencedError
+   * (ERR_FENCED): a holder whose lease lapsed cannot overwrite its successor.
+   */
+  fence?: number;
+}
+
+/** Options for `update`. */
+export interface UpdateOptions {
+  /** Retries after a conflicting attempt. @default 10 */
+  maxRetries?: number;
+  /** Stops retrying (the event's `ctx.signal`). */
+  signal?: AbortSignal;
+}
+
+/** The app's store (`ctx.store`). */
+export interface Store {
+  /** The value under `key`, or undefined. */
+  get<T = unknown>(key: string): Promise<T | undefined>;
+  /** The value and its version (0 when there is none). */
+  getVersioned<T = unknown>(key: string): Promise<Versioned<T>>;
+  /**
+   * Stores a JSON value (anything JSON cannot hold is a TypeError) and
+   * returns it with its new version.
+   */
+  put<T = unknown>(key: string, value: T, options?: PutOptions): Promise<Versioned<T>>;
+  /** Removes the value; true when there was one. `ifVersion` as for put. */
+  delete(key: string, options?: { ifVersion?: number }): Promise<boolean>;
+  /**
+   * Read-modify-write: calls `fn(current)` and stores what it returns, only
+   * if nobody wrote in between; on a conflict it reads again and calls `fn`
+   * again (retryOnConflict with a jittered backoff).
+   * @example await ctx.store.update('count', (n = 0) => n + 1);
+   */
+  update<T = unknown>(key: string, fn: (current: T | undefined) => T | Promise<T>, options?: UpdateOptions): Promise<Versioned<T>>;
+}
