@@ -361,7 +361,10 @@ function giveBackRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRec
   settle(enqueue, job, 'returned', { error });
 }
 
-/** A failed run: retry with backoff while attempts remain, else fail for good (dead letter). */
+/** Failures of a dependency that is down (the store, the locks), after which an event is returned rather than dead-lettered. */
+const UNAVAILABLE = new Set(['ERR_STORE_UNAVAILABLE', 'ERR_LOCK_UNAVAILABLE']);
+
+/** A failed run: retry with backoff while attempts remain, else fail for good (dead letter), or return it when a dependency is down. */
 function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo, refill = true): void {
   job.lastError = error;
   if (job.revoked) {
@@ -379,7 +382,8 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     if (refill) dispatch(context, enqueue, context.queue.size);
     return;
   }
-  const deadLetter = context.stopReason === undefined;
+  // A store or lock that is down is not the event's fault: it goes back to its source unacknowledged, never to the dead letters.
+  const deadLetter = context.stopReason === undefined && !UNAVAILABLE.has(error.code);
   if (deadLetter) {
     context.counters.failed++;
     context.counters.deadLettered++;

@@ -197,7 +197,11 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
     supervisor.on('event.failed', (e) => logger.error({ event: e.id, attempts: e.attempts, error: e.error, payload: e.payload, meta: e.meta }, `event ${e.id} failed after ${e.attempts} attempt(s) and was dead-lettered: ${e.error.message}`));
     supervisor.on('event.expired', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} expired in the queue`));
     supervisor.on('event.rejected', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} was rejected: ${e.error.message}`));
-    supervisor.on('event.returned', (e) => logger.info({ event: e.id }, `event ${e.id} was returned to its source on shutdown`));
+    supervisor.on('event.returned', (e) =>
+      e.error && e.error.code !== 'ERR_SHUTDOWN' && e.error.code !== 'ERR_CONNECTION_LOST'
+        ? logger.warn({ event: e.id, attempts: e.attempts, error: e.error }, `event ${e.id} was returned to its source unacknowledged after ${e.attempts} attempt(s): ${e.error.message}`)
+        : logger.info({ event: e.id }, `event ${e.id} was returned to its source on shutdown`),
+    );
     supervisor.on('event.retrying', (e) => logger.warn({ event: e.id, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `event ${e.id} failed (attempt ${e.attempt}): ${e.error.message}; retrying in ${e.delayMs}ms`));
     supervisor.on('source.reconnecting', (e) => logger.warn({ source: sourceType, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `source ${sourceType}: ${e.error.message} (attempt ${e.attempt}, retrying in ${formatDuration(e.delayMs)})`));
     supervisor.on('slot.replaced', (e) => logger.warn({ slot: e.slotId, replacement: e.replacement }, `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`));

@@ -125,6 +125,23 @@ describe('supervisorMachine', () => {
     expect(h.context().counters).toMatchObject({ retried: 2, failed: 1, deadLettered: 1 });
   });
 
+  it('returns an event to its source unacknowledged, never dead-lettered, when its last attempt failed because the store or the locks were down', () => {
+    const h = startSupervisor({ workers: 1, retries: 1, backoff: { kind: 'fixed', delayMs: 100, maxDelayMs: 100 } });
+    const stored = h.deliver();
+    h.runs[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'store redis://127.0.0.1:6379 is unavailable' });
+    h.clock.increment(100);
+    h.runs[1]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'store redis://127.0.0.1:6379 is unavailable' });
+    const locked = h.deliver();
+    h.runs[2]!.fail({ code: 'ERR_LOCK_UNAVAILABLE', message: 'locks unavailable' });
+    h.clock.increment(100);
+    h.runs[3]!.fail({ code: 'ERR_LOCK_UNAVAILABLE', message: 'locks unavailable' });
+    expect(h.settlements).toMatchObject([
+      { id: stored, outcome: 'returned', ack: false, deadLetter: false, attempts: 2, error: { code: 'ERR_STORE_UNAVAILABLE' } },
+      { id: locked, outcome: 'returned', ack: false, deadLetter: false, attempts: 2, error: { code: 'ERR_LOCK_UNAVAILABLE' } },
+    ]);
+    expect(h.context().counters).toMatchObject({ retried: 2, returned: 2, failed: 0, deadLettered: 0 });
+  });
+
   it('runs events with the same ordering key one at a time, in arrival order, while other keys go on', () => {
     const h = startSupervisor({ workers: 3, orderBy: ['headers', 'asset'] });
     const a1 = h.deliver({ headers: { asset: 'a' } });
