@@ -17,8 +17,11 @@
  */
 import os from 'node:os';
 import type { IMessage } from '@stomp/stompjs';
+import { createActor } from 'xstate';
 import { defaultPrefetch } from '../actors/sources/stomp-url.js';
 import { defineWorker } from '../actors/workers/worker.js';
+import { eventAssigned, workerDone, type Job } from '../machines/events.js';
+import { workerSlotMachine } from '../machines/worker-slot.js';
 import { createRuntime } from '../src/runtime.js';
 import { sources } from '../src/sources.js';
 import { awaitQueueMessages, benchQueue, connectClient, deleteBenchQueue, fill, queueMessages, stompUrl } from './stomp-broker.js';
@@ -151,6 +154,27 @@ async function measure(label: string, consume: Consumer, count: number): Promise
   }
 }
 
+/** xstate's own cost for the two transitions every event makes in its slot: the slot machine with no-op actions, in this process. */
+function slotCycleUs(): number {
+  const slot = createActor(
+    workerSlotMachine.provide({ actions: { startWorker: () => {}, abortWorker: () => {}, reportFinished: () => {}, reportFailed: () => {} } }),
+    { input: { slotId: 'bench' } },
+  ).start();
+  const job: Job = { seq: 0, attempt: 1, startedAt: 0, delivery: { id: 'x', payload: null } };
+  const cycles = 200_000;
+  const rounds: number[] = [];
+  for (let round = 0; round < 3; round++) {
+    const started = performance.now();
+    for (let run = round * cycles + 1; run <= (round + 1) * cycles; run++) {
+      slot.send(eventAssigned(job));
+      slot.send(workerDone(run, undefined));
+    }
+    rounds.push(((performance.now() - started) * 1000) / cycles);
+  }
+  slot.stop();
+  return median(rounds);
+}
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const rate = (ms: number): number => Math.round(MESSAGES / (ms / 1000));
 const fmt = (n: number): string => n.toLocaleString('en-US');
@@ -183,5 +207,7 @@ const costUs = (1 / median(designs.flowd.runs) - 1 / median(designs.bare.runs)) 
 const cpuCostUs = median(designs.flowd.cpuUs) - median(designs.bare.cpuUs);
 console.log(`  ratio flowd / bare:  ${ratio.toFixed(2)}x   (flowd takes ${costUs.toFixed(1)} µs more wall time and ${cpuCostUs.toFixed(1)} µs more CPU in this process per message)`);
 console.log(`  target: ratio >= ${TARGET}: ${ratio >= TARGET ? 'met' : 'NOT met'}`);
+const slotUs = slotCycleUs();
+console.log(`  the worker slot's machine alone: ${slotUs.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions), ${((slotUs / costUs) * 100).toFixed(0)}% of flowd's extra wall time per message`);
 console.log(`  load average ${load()} (before: ${loadBefore}); the broker shares this machine's ${os.availableParallelism()} CPUs`);
 console.log(`  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB   (this process: producer, both consumers and the runtime)`);
