@@ -1,0 +1,282 @@
+import { Pool, request as send, type Dispatcher } from 'undici';
+import { createOrUpdate, type CreateOrUpdateOptions, type CreateOrUpdateResult, type Payload } from './client/create-or-update.js';
+import { decodeBody, encodeBody, excerpt, type RequestBody } from './client/body.js';
+import type { ApiSettings } from './config/api-settings.js';
+import { ConflictError, HttpError } from './errors.js';
+import { pause } from './retry-on-conflict.js';
+
+export type { RequestBody } from './client/body.js';
+export type { CreateOrUpdateOptions, CreateOrUpdateResult, Payload } from './client/create-or-update.js';
+
+/** Where the client logs: a pino logger fits. Lines carry the method, the URL and the status, never a header. */
+export interface ClientLog {
+  debug(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+}
+
+/** Options of createClient besides the settings. */
+export interface ClientOptions {
+  /** @default no logging */
+  log?: ClientLog;
+  /** Sends the requests instead of the client's own keep-alive Pool; the caller owns it (close() leaves it open). @default a Pool for the settings' origin */
+  dispatcher?: Dispatcher;
+  /** [0, 1), for the jitter of the pause between retries. @default Math.random */
+  random?: () => number;
+  /** Waits between retries; rejects when the signal aborts. @default a timer (fake timers drive it) */
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+}
+
+/** Options of one request. */
+export interface RequestOptions {
+  /** Extra request headers. */
+  headers?: Record<string, string>;
+  /** Sent as `If-Match`: the write only succeeds on that version, else ConflictError (409 / 412). */
+  etag?: string;
+  /** The body's content type. @default guessed from the body (see RequestBody) */
+  contentType?: string;
+  /** Aborts the request and any pause before a retry; the request rejects with the signal's reason. */
+  signal?: AbortSignal;
+  /**
+   * Whether 5xx answers and connection errors are retried.
+   * @default true for GET, HEAD, PUT, DELETE and OPTIONS; false for POST and PATCH
+   */
+  idempotent?: boolean;
+}
+
+/** One request for `client.request()`. */
+export interface ApiRequest extends RequestOptions {
+  method: string;
+  /** A path on the server (`/api/asset/1`), or an absolute URL on the same server (a record's edit link). */
+  path: string;
+  body?: RequestBody;
+}
+
+/** A 2xx response, its body decoded by content type. */
+export interface ApiResponse<T = unknown> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** JSON: the value; XML: fast-xml-parser's object (`@_` attributes, entities left as written); text: the string; other: a Buffer; empty: undefined. */
+  body: T;
+  /** The raw text of a JSON, XML or text response (undefined for bytes). */
+  text: string | undefined;
+  /** The ETag header: pass it back as `etag` to update this version. */
+  etag: string | undefined;
+}
+
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
+
+// Network failures worth another attempt: the server was down, went away, or did not answer in time.
+const TRANSIENT = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
+  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** A failure that may be retried, and why. */
+interface Transient {
+  reason: string;
+  status?: number;
+  cause?: unknown;
+}
+
+/**
+ * A REST client for one server (Viz One or any other): basic auth, JSON and
+ * XML bodies, ETags and `If-Match`, retries of idempotent requests on 5xx
+ * and connection errors with a jittered exponential backoff. 409 and 412
+ * raise ConflictError (retryOnConflict retries it); any other non-2xx
+ * raises HttpError. The password never reaches a log line or an error.
+ */
+export class ApiClient {
+  /** The server, as `http(s)://host[:port]`. */
+  readonly origin: string;
+  readonly #settings: ApiSettings;
+  readonly #authorization: string | undefined;
+  readonly #secrets: string[];
+  readonly #dispatcher: Dispatcher;
+  readonly #ownDispatcher: boolean;
+  readonly #log: ClientLog | undefined;
+  readonly #random: () => number;
+  readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  #closed = false;
+
+  constructor(settings: ApiSettings, options: ClientOptions = {}) {
+    this.#settings = settings;
+    this.origin = new URL(settings.origin).origin;
+    const token = settings.username === undefined ? undefined : Buffer.from(`${settings.username}:${settings.password}`).toString('base64');
+    this.#authorization = token === undefined ? undefined : `Basic ${token}`;
+    // A very short password cannot be scrubbed from text without garbling it; the token always can.
+    this.#secrets = [token, settings.password.length >= 3 ? settings.password : undefined].filter((s): s is string => s !== undefined);
+    this.#ownDispatcher = options.dispatcher === undefined;
+    this.#dispatcher =
+      options.dispatcher ??
+      new Pool(this.origin, { connect: { timeout: settings.timeOutMs, rejectUnauthorized: settings.checkCertificates }, keepAliveTimeout: 4_000 });
+    this.#log = options.log;
+    this.#random = options.random ?? Math.random;
+    this.#sleep = options.sleep ?? pause;
+  }
+
+  /** GET a record. */
+  get<T = unknown>(path: string, options?: RequestOptions): Promise<ApiResponse<T>> {
+    return this.request<T>({ ...options, method: 'GET', path });
+  }
+
+  /** PUT a body; with `etag`, only over that version. */
+  put<T = unknown>(path: string, body: RequestBody, options?: RequestOptions): Promise<ApiResponse<T>> {
+    return this.request<T>({ ...options, method: 'PUT', path, body });
+  }
+
+  /** POST a body; not retried unless `idempotent: true`. */
+  post<T = unknown>(path: string, body: RequestBody, options?: RequestOptions): Promise<ApiResponse<T>> {
+    return this.request<T>({ ...options, method: 'POST', path, body });
+  }
+
+  /** DELETE a record; with `etag`, only that version. */
+  delete<T = unknown>(path: string, options?: RequestOptions): Promise<ApiResponse<T>> {
+    return this.request<T>({ ...options, method: 'DELETE', path });
+  }
+
+  /**
+   * Creates the record at `url` when it is missing, or writes `payload` over
+   * it when it differs; retries on conflict, refetching each time.
+   * @example
+   * const { created, updated } = await ctx.client.createOrUpdate(`/api/asset/${id}`, (current) => ({ ...current?.body, title }));
+   */
+  createOrUpdate(url: string, payload: Payload, options?: CreateOrUpdateOptions): Promise<CreateOrUpdateResult> {
+    return createOrUpdate(this, url, payload, options);
+  }
+
+  /**
+   * Sends one request and returns its 2xx response.
+   * @throws ConflictError on 409 / 412; HttpError on any other non-2xx, or
+   * when no answer came after the retries; the signal's reason when it aborts.
+   * @example
+   * const asset = await ctx.client.request({ method: 'GET', path: '/api/asset/1', headers: { accept: 'application/atom+xml' } });
+   */
+  async request<T = unknown>(req: ApiRequest): Promise<ApiResponse<T>> {
+    const method = req.method.toUpperCase();
+    const url = this.#resolve(method, req.path);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers ?? {})) headers[name.toLowerCase()] = value;
+    const encoded = encodeBody(req.body, req.contentType ?? headers['content-type']);
+    if (encoded) headers['content-type'] = encoded.contentType;
+    if (req.etag !== undefined) headers['if-match'] = req.etag;
+    if (this.#authorization !== undefined) headers.authorization = this.#authorization;
+    const attempts = (req.idempotent ?? IDEMPOTENT.has(method)) ? 1 + this.#settings.retries : 1;
+    for (let attempt = 1; ; attempt++) {
+      if (this.#closed) throw new HttpError(method, url, undefined, `${method} ${url} was not sent: the client is closed`);
+      req.signal?.throwIfAborted();
+      const outcome = await this.#attempt<T>(method, url, headers, encoded?.data, req.signal);
+      if (!('reason' in outcome)) return outcome;
+      if (attempt >= attempts) {
+        const tries = attempts > 1 ? ` after ${attempt} attempts` : '';
+        throw new HttpError(method, url, outcome.status, this.#scrub(`${method} ${url} ${outcome.reason}${tries}`), { cause: outcome.cause });
+      }
+      const cap = Math.min(this.#settings.retryMaxDelayMs, this.#settings.retryDelayMs * 2 ** (attempt - 1));
+      const delayMs = Math.floor(this.#random() * cap);
+      this.#log?.warn({ method, url, status: outcome.status, attempt, delayMs }, this.#scrub(`${method} ${url} ${outcome.reason}; retrying in ${delayMs}ms (attempt ${attempt} of ${attempts})`));
+      await this.#sleep(delayMs, req.signal);
+    }
+  }
+
+  /** Closes the client's own connections (not a dispatcher given in the options); later requests fail. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownDispatcher) await this.#dispatcher.close();
+  }
+
+  /** One attempt: the response, a transient failure to retry, or a final error thrown. */
+  async #attempt<T>(method: string, url: string, headers: Record<string, string>, body: string | Uint8Array | undefined, signal: AbortSignal | undefined): Promise<ApiResponse<T> | Transient> {
+    const started = Date.now();
+    let status: number;
+    let responseHeaders: ApiResponse['headers'];
+    let bytes: Uint8Array;
+    try {
+      const response = await send(url, {
+        dispatcher: this.#dispatcher,
+        method: method as Dispatcher.HttpMethod,
+        headers,
+        body,
+        signal,
+        headersTimeout: this.#settings.timeOutMs,
+        bodyTimeout: this.#settings.timeOutMs,
+      });
+      status = response.statusCode;
+      responseHeaders = response.headers;
+      bytes = new Uint8Array(await response.body.arrayBuffer());
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      const code = errorCode(error);
+      const reason = `failed: ${(error as Error).message || code || String(error)}`;
+      if (this.#closed || code === 'UND_ERR_DESTROYED' || code === 'UND_ERR_CLOSED') {
+        throw new HttpError(method, url, undefined, `${method} ${url} was not sent: the client is closed`, { cause: error });
+      }
+      if (code !== undefined && TRANSIENT.has(code)) return { reason, cause: error };
+      throw new HttpError(method, url, undefined, this.#scrub(`${method} ${url} ${reason}`), { cause: error });
+    }
+    const contentType = header(responseHeaders, 'content-type');
+    const etag = header(responseHeaders, 'etag');
+    this.#log?.debug({ method, url, status, ms: Date.now() - started }, `${method} ${url} ${status}`);
+    const decoded = decodeBody(bytes, contentType);
+    if (status >= 200 && status < 300) {
+      if (decoded.problem !== undefined) throw new HttpError(method, url, status, this.#scrub(`${method} ${url} answered ${status}, but ${decoded.problem}`));
+      return { status, headers: responseHeaders, body: decoded.body as T, text: decoded.text, etag };
+    }
+    // An error page without a content type is still worth quoting.
+    const detail = excerpt(decoded.text ?? Buffer.from(bytes.subarray(0, 1024)).toString('utf8'));
+    const answered = `answered ${status}${detail ? `: ${detail}` : ''}`;
+    if (status === 409 || status === 412) {
+      const ifMatch = headers['if-match'] === undefined ? '' : ` (If-Match ${headers['if-match']})`;
+      throw new ConflictError(this.#scrub(`${method} ${url}${ifMatch} ${answered}`), { status });
+    }
+    if (status >= 500) return { reason: answered, status };
+    throw new HttpError(method, url, status, this.#scrub(`${method} ${url} ${answered}`));
+  }
+
+  /** The full URL of a path, without credentials; refuses another server, so the credentials never leave for it. */
+  #resolve(method: string, path: string): string {
+    let url: URL;
+    try {
+      url = new URL(path, `${this.origin}/`);
+    } catch (error) {
+      throw new HttpError(method, path, undefined, `${method} "${path}" was not sent: not a path or URL`, { cause: error });
+    }
+    url.username = '';
+    url.password = '';
+    if (url.origin !== this.origin) {
+      throw new HttpError(method, url.href, undefined, `${method} ${url.href} was not sent: it is not on ${this.origin}, the server this client (and its credentials) is for`);
+    }
+    return url.href;
+  }
+
+  /** Text with the password and the Authorization token replaced, for errors and logs. */
+  #scrub(text: string): string {
+    let clean = text;
+    for (const secret of this.#secrets) clean = clean.split(secret).join('[redacted]');
+    return clean;
+  }
+}
+
+/**
+ * Creates the API client for `[Api]` / `[Viz One]`; `ctx.client` in a worker.
+ * Close it when done.
+ * @example
+ * const client = createClient(compileApiSettings(reader), { log });
+ * const { body, etag } = await client.get('/api/asset/1');
+ * await client.put('/api/asset/1', { ...body, title: 'new' }, { etag });
+ * await client.close();
+ */
+export function createClient(settings: ApiSettings, options: ClientOptions = {}): ApiClient {
+  return new ApiClient(settings, options);
+}
+
+function header(headers: ApiResponse['headers'], name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** The error's code, or its cause's, or that of the first of its errors (a failed happy-eyeballs connect is an AggregateError). */
+function errorCode(error: unknown): string | undefined {
+  const e = error as { code?: unknown; cause?: { code?: unknown }; errors?: Array<{ code?: unknown }> } | undefined;
+  const code = e?.code ?? e?.cause?.code ?? e?.errors?.[0]?.code;
+  return typeof code === 'string' ? code : undefined;
+}
