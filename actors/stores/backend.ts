@@ -1,0 +1,57 @@
+/**
+ * The narrow interface a store backend implements (BullMQ style): the store
+ * depends on this, never on a backend's class. A backend keeps one
+ * namespace; it validates nothing about values (the store did) and speaks
+ * in JSON text.
+ */
+
+/** One record as a backend read it. */
+export interface BackendRecord {
+  /** The value, parsed from its JSON text. */
+  value: unknown;
+  /** Its version: a positive whole number, never reused for the key (no ABA). */
+  version: number;
+}
+
+/** Conditions on a backend write. */
+export interface WriteConditions {
+  /** Write only if the key is at this version (0: only if it has no value). */
+  ifVersion?: number | undefined;
+  /** A fencing token: refused when older than the highest the key accepted. */
+  fence?: number | undefined;
+}
+
+/**
+ * What a write or remove found. `written`/`removed` carry the new version;
+ * `conflict` the version found; `fenced` the highest token the key accepted.
+ */
+export type WriteOutcome =
+  | { kind: 'written'; version: number }
+  | { kind: 'conflict'; version: number }
+  | { kind: 'fenced'; fence: number };
+
+/** What a remove found. */
+export type RemoveOutcome = { kind: 'removed' } | { kind: 'absent' } | { kind: 'conflict'; version: number };
+
+/** The backend's connection state, for backends that can lose theirs. */
+export type BackendStatus = { available: true } | { available: false; error: { code: string; message: string } };
+
+/** A store backend: `file` (embedded) or `redis` (shared by several daemons). */
+export interface StoreBackend {
+  /** `file` or `redis`, for messages. */
+  readonly kind: string;
+  /** Where the records live, safe to print (a folder, a URL without its password). */
+  readonly where: string;
+  /** Gets ready: creates the folder, connects. Rejects when it cannot. */
+  open(): Promise<void>;
+  /** The record under `key`, or undefined. Throws StoreError ERR_STORE for a corrupt record. */
+  read(key: string): Promise<BackendRecord | undefined>;
+  /** Compare-and-set: stores `json` under `key` when the conditions hold. Fence is checked first. */
+  write(key: string, json: string, conditions: WriteConditions): Promise<WriteOutcome>;
+  /** Removes the value (the key's fencing token is kept); `ifVersion` as for write. */
+  remove(key: string, conditions: { ifVersion?: number | undefined }): Promise<RemoveOutcome>;
+  /** Waits for writes in flight, then lets go of every resource. */
+  close(): Promise<void>;
+  /** Tells `listener` when the backend loses or regains its connection; returns an unsubscribe function. */
+  onStatus?(listener: (status: BackendStatus) => void): () => void;
+}

@@ -1,0 +1,75 @@
+import type { Logger } from 'pino';
+import { waitFor } from 'xstate';
+import { StoreError } from '../../src/errors.js';
+import type { StoreBackend } from './backend.js';
+import { FileBackend, type FileBackendOptions } from './file-backend.js';
+import { RedisBackend, type RedisBackendOptions } from './redis-backend.js';
+import type { Store } from './store-api.js';
+import { BackendStore, createStoreActor, type BackendStoreOptions, type StoreActor } from './backend-store.js';
+
+/** Which backend a store uses, and where. */
+export type StoreOptions =
+  | ({ backend: 'file' } & FileBackendOptions & Omit<BackendStoreOptions, 'namespace'>)
+  | ({ backend: 'redis' } & RedisBackendOptions & Omit<BackendStoreOptions, 'namespace'>);
+
+/** An opened store: what workers use, its actor, and its lifecycle. */
+export interface OpenedStore {
+  /** `ctx.store`. Usable at once: operations wait while the backend opens. */
+  store: Store;
+  /** The store actor (`storeMachine`): `opening`, `ready`, `failed`, `closing`, `closed`. */
+  actor: StoreActor;
+  /** The backend, for diagnostics (`kind`, `where`). */
+  backend: StoreBackend;
+  /**
+   * Resolves when the store is first ready; rejects with StoreError
+   * ERR_STORE_UNAVAILABLE when it fails to open (a Redis backend keeps
+   * reconnecting and becomes ready when Redis is back) or ERR_STORE_CLOSED
+   * when closed first. Ignoring it is safe (the rejection is handled).
+   */
+  ready: Promise<void>;
+  /** Waits for writes in flight, closes the backend, and resolves when the actor is `closed`. Idempotent. */
+  close(): Promise<void>;
+}
+
+/**
+ * Opens an app's store: the backend, the store actor, and the Store over
+ * them. The actor's state changes are logged on `log` (a loss as a warning).
+ * @example
+ * const { store, ready, close } = openStore({ backend: 'file', folder: join(stateDir, 'store'), namespace: 'thumbnails' }, log);
+ * await ready;
+ * await store.update('count', (n = 0) => n + 1);
+ * await close();
+ */
+export function openStore(options: StoreOptions, log?: Logger): OpenedStore {
+  const backend: StoreBackend = options.backend === 'file' ? new FileBackend(options) : new RedisBackend(options);
+  return openStoreOn(backend, options, log);
+}
+
+/** The same over a backend built elsewhere (a custom one, or one a test holds on to). */
+export function openStoreOn(backend: StoreBackend, options: BackendStoreOptions, log?: Logger): OpenedStore {
+  const actor = createStoreActor(backend);
+  const store = new BackendStore(backend, actor, options);
+  const logger = log?.child({ store: options.namespace, backend: backend.kind });
+  let last: string | undefined;
+  actor.subscribe((snapshot) => {
+    const state = String(snapshot.value);
+    if (state === last) return;
+    const previous = last;
+    last = state;
+    if (!logger) return;
+    if (state === 'ready') logger.info({ where: backend.where }, previous === 'failed' ? 'store available again' : 'store ready');
+    else if (state === 'failed') logger.warn({ where: backend.where, err: snapshot.context.error }, `store unavailable: ${snapshot.context.error?.message ?? 'unknown error'}`);
+    else if (state === 'closed') logger.debug('store closed');
+  });
+  const ready = waitFor(actor, (s) => s.value !== 'opening').then((snapshot) => {
+    if (snapshot.value === 'ready') return;
+    if (snapshot.value === 'failed') throw new StoreError('ERR_STORE_UNAVAILABLE', snapshot.context.error?.message ?? `Store "${options.namespace}" could not open ${backend.kind} at ${backend.where}`);
+    throw new StoreError('ERR_STORE_CLOSED', `Store "${options.namespace}" was closed before it was ready`);
+  });
+  ready.catch(() => {});
+  const close = async () => {
+    if (actor.getSnapshot().status === 'active') actor.send({ type: 'store.close' });
+    await waitFor(actor, (s) => s.status !== 'active');
+  };
+  return { store, actor, backend, ready, close };
+}

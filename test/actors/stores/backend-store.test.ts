@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import type { BackendStatus, StoreBackend, WriteOutcome } from '../../../actors/stores/backend.js';
+import { openStoreOn } from '../../../actors/stores/store.js';
+
+/** A backend in memory whose open, writes and connection the test controls. */
+function stubBackend(options: { write?: () => WriteOutcome } = {}) {
+  let finishOpen!: () => void;
+  const calls: string[] = [];
+  const listeners = new Set<(status: BackendStatus) => void>();
+  const backend: StoreBackend = {
+    kind: 'stub',
+    where: 'memory',
+    open: () => new Promise<void>((resolve) => (finishOpen = resolve)),
+    read: async (key) => {
+      calls.push(`read ${key}`);
+      return undefined;
+    },
+    write: async (key) => {
+      calls.push(`write ${key}`);
+      return options.write?.() ?? { kind: 'written', version: 1 };
+    },
+    remove: async () => ({ kind: 'absent' }),
+    close: async () => {},
+    onStatus: (listener) => {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
+    },
+  };
+  return {
+    backend,
+    calls,
+    open: () => finishOpen(),
+    say: (status: BackendStatus) => listeners.forEach((listener) => listener(status)),
+  };
+}
+
+describe('a store over a backend', () => {
+  it('holds operations while the backend opens and runs them once it is ready', async () => {
+    const stub = stubBackend();
+    const { store, close } = openStoreOn(stub.backend, { namespace: 'app' });
+    const pending = store.get('k');
+    await Promise.resolve();
+    expect(stub.calls).toEqual([]);
+    stub.open();
+    await expect(pending).resolves.toBeUndefined();
+    expect(stub.calls).toEqual(['read k']);
+    await close();
+  });
+
+  it('throws ERR_STORE_UNAVAILABLE at once while the backend is down, without calling it, and serves again when it is back', async () => {
+    const stub = stubBackend();
+    const { store, ready, close } = openStoreOn(stub.backend, { namespace: 'app' });
+    stub.open();
+    await ready;
+    stub.say({ available: false, error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Store "app" cannot reach Redis at redis://db:6379/0: read ECONNRESET' } });
+    await expect(store.put('k', 1)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining('ECONNRESET') as string });
+    expect(stub.calls).toEqual([]);
+    stub.say({ available: true });
+    await expect(store.put('k', 1)).resolves.toEqual({ value: 1, version: 1 });
+    await close();
+  });
+
+  it('rejects its ready promise when closed before it opened, and every operation after', async () => {
+    const stub = stubBackend();
+    const { store, ready, close } = openStoreOn(stub.backend, { namespace: 'app' });
+    const waiting = store.get('k');
+    await close();
+    await expect(ready).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
+  });
+
+  it('retries a conflicting update 10 times by default, then throws ERR_CONFLICT', async () => {
+    const stub = stubBackend({ write: () => ({ kind: 'conflict', version: 7 }) });
+    const { store, ready, close } = openStoreOn(stub.backend, { namespace: 'app', updateBackoffMs: 0 });
+    stub.open();
+    await ready;
+    let calls = 0;
+    const failure = await store.update('k', () => ++calls).catch((error: unknown) => error as Error & { code: string });
+    expect(failure).toMatchObject({ code: 'ERR_CONFLICT', message: expect.stringContaining('maxRetries 10') as string });
+    expect(calls).toBe(11);
+    await close();
+  });
+
+  it('refuses a version or fence that is not a whole number of at least 0', async () => {
+    const stub = stubBackend();
+    const { store, close } = openStoreOn(stub.backend, { namespace: 'app' });
+    stub.open();
+    await expect(store.put('k', 1, { ifVersion: -1 })).rejects.toThrow(/ifVersion for key "k" must be a whole number/);
+    await expect(store.put('k', 1, { fence: 1.5 })).rejects.toThrow(TypeError);
+    await expect(store.delete('k', { ifVersion: Number.NaN })).rejects.toThrow(TypeError);
+    expect(stub.calls).toEqual([]);
+    await close();
+  });
+});

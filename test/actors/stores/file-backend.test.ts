@@ -1,0 +1,102 @@
+import { mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { fileNameFor } from '../../../actors/stores/file-names.js';
+import { openStore } from '../../../actors/stores/store.js';
+import { storeContract } from '../../contracts/store.js';
+import { fileSpace } from '../../fixtures/stores/spaces.js';
+
+storeContract('file', fileSpace, { canLoseConnection: false });
+
+describe('the file backend', () => {
+  const cleanups: Array<() => Promise<void>> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+  });
+  async function space() {
+    const s = await fileSpace();
+    cleanups.push(() => s.dispose());
+    return s;
+  }
+
+  it('keeps one JSON file per key, named so no key can leave the folder or meet another key\'s lock or temp file', async () => {
+    const s = await space();
+    const { store } = s.open();
+    await store.put('../escape', 1);
+    await store.put('a.json.lock', 2);
+    expect((await readdir(s.folder)).sort()).toEqual(['a~2ejson~2elock.json', '~2e~2e~2fescape.json']);
+    expect(JSON.parse(await readFile(join(s.folder, '~2e~2e~2fescape.json'), 'utf8'))).toEqual({ key: '../escape', version: 1, fence: 0, value: 1 });
+  });
+
+  it('names long keys by a hash within file-name limits, and two long keys that share a beginning stay apart', () => {
+    const a = fileNameFor(`${'é'.repeat(300)}a`);
+    const b = fileNameFor(`${'é'.repeat(300)}b`);
+    expect(a).not.toBe(b);
+    expect(Buffer.byteLength(`${a}.json.lock`)).toBeLessThan(255);
+    expect(a).toMatch(/^(~c3~a9)+~~[0-9a-f]{64}$/);
+  });
+
+  it('treats a file holding another key (a hash collision or a copied file) as corrupt, naming the file', async () => {
+    const s = await space();
+    const { store } = s.open();
+    await store.put('mine', 1);
+    const file = join(s.folder, 'mine.json');
+    await writeFile(file, JSON.stringify({ key: 'theirs', version: 1, fence: 0, value: 2 }));
+    await expect(store.get('mine')).rejects.toMatchObject({ code: 'ERR_STORE', message: expect.stringContaining(file) as string });
+  });
+
+  it('treats an empty file as corrupt rather than as no value, and refuses to write over it', async () => {
+    const s = await space();
+    const { store } = s.open();
+    await writeFile(join(s.folder, 'empty.json'), '');
+    await expect(store.get('empty')).rejects.toMatchObject({ code: 'ERR_STORE', message: expect.stringContaining('is empty') as string });
+    await expect(store.put('empty', 1)).rejects.toMatchObject({ code: 'ERR_STORE' });
+  });
+
+  it('leaves a tombstone holding the version and fence of a deleted key, and no temp files', async () => {
+    const s = await space();
+    const { store } = s.open();
+    await store.put('gone', 'x', { fence: 9 });
+    await store.put('gone', 'y');
+    await store.delete('gone');
+    expect(await readdir(s.folder)).toEqual(['gone.json']);
+    expect(JSON.parse(await readFile(join(s.folder, 'gone.json'), 'utf8'))).toEqual({ key: 'gone', version: 2, fence: 9, deleted: true });
+  });
+
+  it('removes temp files a killed writer left behind once they are old, and keeps young ones', async () => {
+    const folder = (await space()).folder;
+    await writeFile(join(folder, 'k.json.123-aa.tmp'), '{"half');
+    await writeFile(join(folder, 'k.json.124-bb.tmp'), '{"half');
+    const old = new Date(Date.now() - 120_000);
+    await utimes(join(folder, 'k.json.123-aa.tmp'), old, old);
+    const opened = openStore({ backend: 'file', folder, namespace: 'sweep' });
+    await opened.ready;
+    await opened.close();
+    expect(await readdir(folder)).toEqual(['k.json.124-bb.tmp']);
+  });
+
+  it('fails to open with ERR_STORE_UNAVAILABLE naming the folder when it cannot be created', async () => {
+    const parent = (await space()).folder;
+    await writeFile(join(parent, 'a-file'), '');
+    const folder = join(parent, 'a-file', 'store');
+    const opened = openStore({ backend: 'file', folder, namespace: 'blocked' });
+    await expect(opened.ready).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining(folder) as string });
+    expect(opened.actor.getSnapshot().value).toBe('failed');
+    await expect(opened.store.get('k')).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await opened.close();
+  });
+
+  it('waits for a key\'s lock held by another writer, then writes', async () => {
+    const s = await space();
+    const { store } = s.open();
+    // A lock taken by "another process": its directory, fresh.
+    await mkdir(join(s.folder, 'held.json.lock'));
+    const write = store.put('held', 1);
+    let settled = false;
+    void write.finally(() => (settled = true));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(settled).toBe(false);
+    await rm(join(s.folder, 'held.json.lock'), { recursive: true });
+    await expect(write).resolves.toMatchObject({ value: 1 });
+  });
+});
