@@ -8,6 +8,8 @@ import { formatDuration } from './config/duration.js';
 import { toIniKeys } from './config/flow-settings.js';
 import { ConfigError, FlowdError, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
+import { redactUrl } from '../actors/sources/stomp-url.js';
+import { createAppServices } from './app-services.js';
 import { buildRuntime, type RunSummary } from './runtime.js';
 import { compileSource, type CompiledSource } from './sources.js';
 import { loadWorker } from './worker-loader.js';
@@ -116,7 +118,13 @@ function checkWritable(file: string, iniFile: string): void {
 
 function summaryLine(config: AppConfig, runner: Runner, source: CompiledSource): string {
   const s = config.settings;
-  return `${config.app.name}: ok: worker ${runner.name} (${config.workerClass}), source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}`;
+  const { store, lock, api } = config.services;
+  const services = [
+    `store ${store.backend === 'redis' ? `redis ${redactUrl(store.url)}` : `file ${store.folder}`}`,
+    `locks ${lock.backend === 'redis' ? `redis ${redactUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
+    ...(api ? [`api ${api.origin}`] : []),
+  ];
+  return `${config.app.name}: ok: worker ${runner.name} (${config.workerClass}), source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
 }
 
 function exitCodeFor(summary: RunSummary): number {
@@ -129,7 +137,8 @@ function exitCodeFor(summary: RunSummary): number {
 async function run(invocation: Invocation, stderr: (line: string) => void): Promise<number> {
   const { config, runner, source } = await prepare(invocation);
   const logger: Logger = createLogger(config.log, config.app.name);
-  const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger });
+  const services = createAppServices(config.services, config.app.name, logger);
+  const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger, services });
   let stopping = false;
   let started = false;
   const onSignal = (signal: NodeJS.Signals) => {

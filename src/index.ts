@@ -6,7 +6,7 @@
 /** Creates a runtime to embed in a service. */
 export { createRuntime, type Runtime, type RuntimeOptions, type RunSummary, type RuntimeSnapshot, type SlotSnapshot, type RuntimeEventType, type RuntimeClock } from './runtime.js';
 /** Worker forms: defineWorker({...}), a class extending Flow, or xstate actor logic. */
-export { defineWorker, Flow, type WorkerDefinition, type WorkerContext, type ConfigureContext, type AppInfo, type AppSections, type WorkerLike } from '../actors/workers/worker.js';
+export { defineWorker, Flow, type WorkerDefinition, type WorkerContext, type ConfigureContext, type WorkerServices, type AppInfo, type AppSections, type WorkerLike } from '../actors/workers/worker.js';
 /** Built-in sources for code: sources.interval({...}), sources.stdin({...}). */
 export { sources, sourceTypes, type SourceSpec } from './sources.js';
 /** Write your own source: a driver the source machine drives. */
@@ -21,7 +21,26 @@ export { supervisorMachine, type SupervisorSettings, type SupervisorCounters, ty
 export { workerSlotMachine } from '../machines/worker-slot.js';
 export { sourceMachine } from '../machines/source.js';
 /** Errors, each with a stable code. */
-export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, type ErrorCode } from './errors.js';
+export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, ConflictError, Retry, FencedError, StoreError, LockError, ParseError, HttpError, type ErrorCode } from './errors.js';
+/** The store workers see as `ctx.store`, and `openStore` to use one outside a runtime. */
+export type { Store, Versioned, PutOptions, UpdateOptions } from '../actors/stores/store-api.js';
+export { openStore, type StoreOptions, type OpenedStore } from '../actors/stores/store.js';
+/** Keyed locks (`ctx.lock`, `ctx.withLock`), Flow's process-wide `Locked(key)`, and `createLocks` outside a runtime. */
+export type { Locks, LockHandle, LockOptions, WithLockOptions } from '../actors/locks/lock-api.js';
+export { Locked, createLocks } from '../actors/locks/locks.js';
+export { storeMachine } from '../machines/store.js';
+export { lockMachine } from '../machines/lock.js';
+/** Retries a read-modify-write on ConflictError, HTTP 409 / 412 or `Retry` (Flow's retry_on_conflict). */
+export { retryOnConflict, type ConflictAttempt, type RetryOnConflictOptions } from './retry-on-conflict.js';
+/** The REST client of `[Api]` (`ctx.client`); `createClient` makes one outside a runtime. */
+export { ApiClient, createClient, type ApiRequest, type ApiResponse, type RequestOptions, type RequestBody, type CreateOrUpdateOptions, type CreateOrUpdateResult, type Payload } from './client.js';
+export { compileApiSettings, type ApiSettings } from './config/api-settings.js';
+/** Flow's MultiParser: text to integers, floats, dates, times, UTC datetimes and dictionary terms. */
+export { MultiParser, MULTI_PARSER_TYPES, compileMultiParserSettings, type MultiParserType, type MultiParserValues, type MultiParserOptions } from './multi-parser.js';
+/** Dictionary feeds (Atom or JSON) for MultiParser's `dictionary` type, cached per URL. */
+export { DictionaryCache, sharedDictionaries, type DictionaryFetch } from './dictionary.js';
+/** Python strftime formats translated for luxon. */
+export { translateStrftime, STRFTIME_DIRECTIVES, type StrftimeTranslation } from './strftime.js';
 /** Reads an app's INI file into its compiled config (what `flowd check` validates). */
 export { loadAppConfig, compileAppConfig, type AppConfig } from './config/app-config.js';
 /** Parses a duration: `30` (seconds), `250ms`, `30s`, `5m`, `1h`. */

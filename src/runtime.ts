@@ -3,10 +3,12 @@ import pino, { type Logger } from 'pino';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { createSourceLogic, type SourceDriver } from '../actors/sources/driver.js';
 import { createSlotLogic } from '../actors/workers/slot.js';
-import { toRunner, describeValue, type AppInfo, type AppSections, type Runner, type WorkerLike } from '../actors/workers/worker.js';
+import { toRunner, describeValue, type AppInfo, type AppSections, type ConfigureContext, type Runner, type WorkerLike } from '../actors/workers/worker.js';
 import { runtimeStop, type Job } from '../machines/events.js';
 import { supervisorMachine, zeroCounters, type SupervisorCounters, type SupervisorEmitted, type SupervisorSettings } from '../machines/supervisor.js';
+import { createAppServices, type AppServices } from './app-services.js';
 import { formatDuration } from './config/duration.js';
+import { compileServiceSettings, type ServiceOptions } from './config/service-settings.js';
 import { compileFlowSettings, toIniKeys } from './config/flow-settings.js';
 import { SectionReader } from './config/section-reader.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from './errors.js';
@@ -53,6 +55,12 @@ export interface RuntimeOptions {
   app?: Partial<AppInfo>;
   /** The app's own sections, handed to configure(). */
   config?: AppSections;
+  /** `[Store]` in camelCase: `{ backend: 'redis', url: 'redis://127.0.0.1:6379/0' }`. @default a file store under the app's state folder */
+  store?: ServiceOptions['store'];
+  /** `[Lock]` in camelCase: `{ backend, url, lease }`. @default local locks, or Redis when the store is Redis */
+  lock?: ServiceOptions['lock'];
+  /** `[Api]` in camelCase: `{ hostname, username, password, useHttps, checkCertificates, timeOut }`, for `ctx.client`. */
+  api?: ServiceOptions['api'];
   /** @default a silent pino logger */
   logger?: Logger;
   /** A clock for timers (xstate's SimulatedClock in tests) and its `now()`. */
@@ -119,6 +127,8 @@ export interface RuntimeParts {
   app: AppInfo;
   config: AppSections;
   logger: Logger;
+  /** The app's store, locks and API client; closed when the run ends. */
+  services: AppServices;
   clock?: RuntimeClock | undefined;
   random?: (() => number) | undefined;
 }
@@ -132,7 +142,7 @@ export interface RuntimeParts {
  * await runtime.stop();
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { worker, source, app, config, logger, clock, random, ...flow } = options;
+  const { worker, source, app, config, logger, clock, random, store, lock, api, ...flow } = options;
   const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
   const { settings } = compileFlowSettings(reader);
   reader.finish();
@@ -141,13 +151,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const name = app?.name ?? 'flowd';
   const dir = app?.dir ?? process.cwd();
   const appInfo = { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) };
+  const log = logger ?? pino({ level: 'silent' });
+  const serviceSettings = compileServiceSettings({ store, lock, api }, appInfo);
   return buildRuntime({
     runner,
     source: resolveSource(source ?? runner.source, runner.name, { ...appInfo, workers: settings.workers }),
     settings,
     app: appInfo,
     config: config ?? {},
-    logger: logger ?? pino({ level: 'silent' }),
+    logger: log,
+    services: createAppServices(serviceSettings, appInfo.name, log),
     clock,
     random,
   });
@@ -171,7 +184,7 @@ export function resolveSource(source: unknown, workerName: string, app: SourceAp
 
 /** Builds a runtime from compiled parts. */
 export function buildRuntime(parts: RuntimeParts): Runtime {
-  const { runner, settings, app, config, logger } = parts;
+  const { runner, settings, app, config, logger, services } = parts;
   const driver = isDriver(parts.source) ? parts.source : parts.source.create({ log: logger, workers: settings.workers });
   const reconnect = isDriver(parts.source) ? undefined : parts.source.reconnect;
   const sourceType = driver.type;
@@ -185,10 +198,11 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
   });
   /** Listeners registered before start(); attached to the supervisor when it starts. */
   const pending: Array<{ type: RuntimeEventType; listener: (event: never) => void; unsubscribe?: () => void }> = [];
+  let starting = false;
 
   const machine = supervisorMachine.provide({
     actors: {
-      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver) }),
+      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services }),
       source: createSourceLogic(driver),
     },
   });
@@ -214,10 +228,29 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
     },
     done,
     async start() {
-      if (actor) throw new Error('the runtime was already started');
+      if (actor || starting) throw new Error('the runtime was already started');
+      starting = true;
       try {
-        await runner.configure({ log: logger, app, config });
+        await services.open();
       } catch (error) {
+        await services.close();
+        throw error;
+      }
+      const configureContext: ConfigureContext = {
+        log: logger,
+        app,
+        config,
+        store: services.store,
+        lock: (key, options) => services.locks.lock(key, options),
+        withLock: (key, fn, options) => services.locks.withLock(key, fn, options),
+        get client() {
+          return services.client;
+        },
+      };
+      try {
+        await runner.configure(configureContext);
+      } catch (error) {
+        await services.close();
         throw new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, { cause: error });
       }
       const supervisor = createActor(machine, {
@@ -231,9 +264,10 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         complete: () => {
           const output = supervisor.getSnapshot().output as RunSummary;
           logger.info({ counters: output.counters, reason: output.reason, ...(driver.stats ? { source: driver.stats() } : {}) }, `${app.name} stopped (${output.reason})`);
-          resolveDone(output);
+          // Every outcome is in: the store, the locks and the client are no longer needed.
+          void services.close().then(() => resolveDone(output));
         },
-        error: (error) => rejectDone(error),
+        error: (error) => void services.close().then(() => rejectDone(error)),
       });
       supervisor.start();
       logger.info({ workers: settings.workers, source: sourceType }, `${app.name} started: ${settings.workers} worker(s), source ${sourceType}`);

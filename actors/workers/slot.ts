@@ -1,7 +1,10 @@
 import type { Logger } from 'pino';
 import { slotFailed, slotFinished, slotsReported, toErrorInfo, workerDone, workerFailed, type Job, type SlotFailed, type SlotFinished, type WorkerDone, type WorkerFailed } from '../../machines/events.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
-import type { AppInfo, AppSections, Runner, WorkerContext } from './worker.js';
+import type { ApiClient } from '../../src/client.js';
+import type { LockHandle, LockOptions, WithLockOptions } from '../locks/lock-api.js';
+import type { Store } from '../stores/store-api.js';
+import type { AppInfo, AppSections, Runner, WorkerContext, WorkerServices } from './worker.js';
 
 export interface SlotDeps {
   runner: Runner;
@@ -10,6 +13,13 @@ export interface SlotDeps {
   config: AppSections;
   /** The source's publish, when it has one (stomp). */
   publish?: WorkerContext['publish'] | undefined;
+  /** The app's store, locks and client. */
+  services?: WorkerServices | undefined;
+}
+
+function services(deps: SlotDeps): WorkerServices {
+  if (!deps.services) throw Object.assign(new Error('this runtime has no store, locks or API client (the slots were made without services)'), { code: 'ERR_CONFIG' });
+  return deps.services;
 }
 
 /**
@@ -59,6 +69,22 @@ class RunContext implements WorkerContext {
     const publish = this.deps.publish;
     if (!publish) return Promise.reject(Object.assign(new Error(`ctx.publish(${JSON.stringify(destination)}) needs a source that can publish (type = stomp)`), { code: 'ERR_NO_PUBLISH' }));
     return publish(destination, body, headers);
+  }
+
+  get store(): Store {
+    return services(this.deps).store;
+  }
+
+  get client(): ApiClient {
+    return services(this.deps).client;
+  }
+
+  lock(key: string, options?: LockOptions): Promise<LockHandle> {
+    return services(this.deps).locks.lock(key, { signal: this.signal, ...options });
+  }
+
+  withLock<T>(key: string, fn: (lock: LockHandle) => T | Promise<T>, options?: WithLockOptions): Promise<T> {
+    return services(this.deps).locks.withLock(key, fn, { signal: this.signal, ...options });
   }
 
   abort(): void {

@@ -1,5 +1,9 @@
 import type { Logger } from 'pino';
 import { createActor, type AnyActorLogic } from 'xstate';
+// Type-only: the client is a helper of src/; nothing of src/ is loaded from here at run time.
+import type { ApiClient } from '../../src/client.js';
+import type { LockHandle, LockOptions, Locks, WithLockOptions } from '../locks/lock-api.js';
+import type { Store } from '../stores/store-api.js';
 
 /** What the app knows about itself. */
 export interface AppInfo {
@@ -14,11 +18,35 @@ export interface AppInfo {
 /** The app's own INI sections (those the runtime does not own), key -> raw value. */
 export type AppSections = Readonly<Record<string, Readonly<Record<string, string>>>>;
 
+/** The app's store, locks and API client, as the runtime made them. */
+export interface WorkerServices {
+  readonly store: Store;
+  readonly locks: Locks;
+  /** Throws ERR_CONFIG when the app has no `[Api]` section. */
+  readonly client: ApiClient;
+}
+
 /** Handed to `configure()` once at start-up. */
 export interface ConfigureContext {
   log: Logger;
   app: AppInfo;
   config: AppSections;
+  /**
+   * The app's store (`[Store]`): one namespace per app, JSON values,
+   * versions for compare-and-set.
+   * @example await ctx.store.update('count', (n = 0) => n + 1);
+   */
+  readonly store: Store;
+  /**
+   * Waits for the lock on `key` (`[Lock]`) and returns it held; inside a
+   * worker the wait ends with the event's signal.
+   * @example await using lock = await ctx.lock(`asset-${event.id}`);
+   */
+  lock(key: string, options?: LockOptions): Promise<LockHandle>;
+  /** Runs `fn` holding the lock on `key`, renewing its lease, and releases it after. */
+  withLock<T>(key: string, fn: (lock: LockHandle) => T | Promise<T>, options?: WithLockOptions): Promise<T>;
+  /** The REST client of the `[Api]` section (`[Viz One]` in Flow's spelling). Throws ERR_CONFIG without one. */
+  readonly client: ApiClient;
 }
 
 /** Handed to `start(event, ctx)` with every event. */
@@ -87,6 +115,12 @@ export abstract class Flow<E = unknown, R = unknown> {
   /** The app's own INI sections. */
   config!: AppSections;
   app!: AppInfo;
+  /** The app's store (Flow's NeedsStore). */
+  store!: Store;
+  /** The app's locks (Flow's Locked): `await this.locks.withLock(key, fn)`. */
+  locks!: Locks;
+  /** The app's API client (Flow's NeedsClient); throws ERR_CONFIG without an `[Api]` section. */
+  client!: ApiClient;
   /** Runs once at start-up. */
   configure?(): void | Promise<void>;
   /** Runs for each event. */
@@ -146,7 +180,10 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
       source: (Class as unknown as typeof Flow).SOURCE,
       async configure(ctx) {
         instance = new Class();
-        Object.assign(instance, { log: ctx.log, config: ctx.config, app: ctx.app });
+        Object.assign(instance, { log: ctx.log, config: ctx.config, app: ctx.app, store: ctx.store });
+        // Getters: an app without [Api] only fails if it uses the client.
+        Object.defineProperty(instance, 'client', { get: () => ctx.client, configurable: true });
+        Object.defineProperty(instance, 'locks', { value: { lock: ctx.lock.bind(ctx), withLock: ctx.withLock.bind(ctx) } satisfies Locks, configurable: true });
         await instance.configure?.();
       },
       run: (event, ctx) => instance!.start(event, ctx),

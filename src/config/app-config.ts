@@ -2,10 +2,13 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { SupervisorSettings } from '../../machines/supervisor.js';
 import type { AppInfo, AppSections } from '../../actors/workers/worker.js';
+import type { ServiceSettings } from '../app-services.js';
 import { ConfigError } from '../errors.js';
 import { compileFlowSettings, compileLogSettings, type LogSettings } from './flow-settings.js';
 import { parseIni, type IniSection } from './ini-file.js';
 import { expandEnv, SectionReader, type RawValue } from './section-reader.js';
+import { findApiSection } from './api-settings.js';
+import { compileServices } from './service-settings.js';
 
 /** A `[Source]` section as written, compiled once its type is known. */
 export interface RawSource {
@@ -22,6 +25,8 @@ export interface AppConfig {
   settings: SupervisorSettings;
   source: RawSource;
   log: LogSettings;
+  /** `[Store]`, `[Lock]` and `[Api]` (or `[Viz One]`), compiled. */
+  services: ServiceSettings;
   /** Every section the runtime does not own, for the worker's configure(). */
   sections: AppSections;
 }
@@ -33,7 +38,7 @@ export interface ConfigOverrides {
   logLevel?: string;
 }
 
-const OWNED = new Set(['Flow', 'Source', 'Log']);
+const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One']);
 
 /**
  * Reads and compiles an app's INI file. Throws ConfigError naming the file,
@@ -88,24 +93,29 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
   const source = read('Source', document.sections.get('Source'));
   const type = source.values.get('type');
 
+  const appName = compiledFlow.appName ?? path.basename(file, path.extname(file));
+  const stateDir = path.resolve(dir, compiledFlow.stateDir ?? path.join('.flowd', appName));
+  const apiName = findApiSection(sectionNames, file);
+  const services = compileServices((name) => {
+    const actual = name === 'Api' ? apiName : name;
+    const section = actual && document.sections.get(actual);
+    return section ? read(actual, section).reader : undefined;
+  }, { dir, stateDir });
+
   const sections: Record<string, Record<string, string>> = {};
   for (const [name, section] of document.sections) {
     if (OWNED.has(name)) continue;
     sections[name] = Object.fromEntries(read(name, section).values) as Record<string, string>;
   }
 
-  const appName = compiledFlow.appName ?? path.basename(file, path.extname(file));
   return {
     file,
-    app: {
-      name: appName,
-      dir,
-      stateDir: path.resolve(dir, compiledFlow.stateDir ?? path.join('.flowd', appName)),
-    },
+    app: { name: appName, dir, stateDir },
     workerClass: compiledFlow.workerClass,
     settings: compiledFlow.settings,
     source: { type: typeof type === 'string' && type !== '' ? type : undefined, values: source.values, lines: source.lines },
     log: { ...logSettings, file: logSettings.file === undefined ? undefined : path.resolve(dir, logSettings.file) },
+    services,
     sections,
   };
 }

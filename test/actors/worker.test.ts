@@ -6,10 +6,20 @@ import { defineWorker, describeValue, Flow, isActorLogic, toRunner, type AppInfo
 const log = pino({ level: 'silent' });
 const app: AppInfo = { name: 'test-app', dir: '/apps/test', stateDir: '/apps/test/state' };
 const config: AppSections = { Thumbnails: { size: '3' } };
-const configureContext: ConfigureContext = { log, app, config };
+const unused = (what: string) => () => {
+  throw new Error(`${what} is not used by these tests`);
+};
+// Services these tests never touch: any use fails loudly.
+const services = {
+  store: new Proxy({} as ConfigureContext['store'], { get: (_, key) => unused(`store.${String(key)}`) }),
+  lock: unused('lock') as ConfigureContext['lock'],
+  withLock: unused('withLock') as ConfigureContext['withLock'],
+  client: undefined as never,
+};
+const configureContext: ConfigureContext = { log, app, config, ...services };
 
 function workerContext(overrides: Partial<WorkerContext> = {}): WorkerContext {
-  return { log, app, config, signal: new AbortController().signal, attempt: 1, id: 'e1', meta: {}, publish: () => Promise.resolve(), ...overrides };
+  return { log, app, config, ...services, signal: new AbortController().signal, attempt: 1, id: 'e1', meta: {}, publish: () => Promise.resolve(), ...overrides };
 }
 
 describe('defineWorker', () => {

@@ -28,8 +28,27 @@ describe('compileAppConfig', () => {
         settings: DEFAULT_SETTINGS,
         source: { type: undefined, values: new Map(), lines: new Map() },
         log: { level: 'info', file: undefined },
+        services: {
+          store: { backend: 'file', folder: path.join(DIR, '.flowd', 'orders', 'store') },
+          lock: { backend: 'local', leaseMs: 60_000 },
+          api: undefined,
+        },
         sections: {},
       });
+    });
+
+    it('compiles [Store], [Lock] and [Viz One] (Flow\'s name for [Api]) and keeps them from the app\'s own sections', () => {
+      const config = compile(
+        ini('[Flow]', 'class = OrdersWorker', '[Store]', 'backend = redis', 'url = redis://127.0.0.1:6379/3', '[Lock]', 'lease = 2m', '[Viz One]', 'hostname = vizone:8080', 'username = admin', 'password = pw', '[Orders]', 'size = 3'),
+      );
+      expect(config.services.store).toMatchObject({ backend: 'redis', url: 'redis://127.0.0.1:6379/3' });
+      expect(config.services.lock).toMatchObject({ backend: 'redis', url: 'redis://127.0.0.1:6379/3', leaseMs: 120_000 });
+      expect(config.services.api).toMatchObject({ origin: 'http://vizone:8080', username: 'admin', password: 'pw' });
+      expect(config.sections).toEqual({ Orders: { size: '3' } });
+    });
+
+    it('resolves a relative [Store] folder against the INI file\'s folder', () => {
+      expect(compile(ini('[Flow]', '[Store]', 'folder = data/store')).services.store).toEqual({ backend: 'file', folder: path.join(DIR, 'data', 'store') });
     });
 
     it('accepts an empty [Flow] and leaves the worker class unset', () => {

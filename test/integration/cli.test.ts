@@ -259,6 +259,31 @@ describe('bad configuration and workers', () => {
     expect(run.stdout()).toMatch(/^tidy: ok: worker Doubler .*source interval every 5m, 4 worker\(s\).*order by headers\.asset-id/);
   });
 
+  it('names the store, the locks and the API in check\'s summary, with the passwords hidden', async () => {
+    const extra = '[Store]\nbackend = redis\nurl = redis://:${REDIS_PASS}@127.0.0.1:6379/2\n\n[Lock]\nlease = 90s\n\n[Viz One]\nhostname = vizone.example.com\nusername = admin\npassword = ${VIZ_PASS}\nuse https = yes\n';
+    const ini = await tmp.write('services.ini', app(`app name = stored\nclass = ${fixture('machine.ts')}:Doubler`, 'type = interval\ninterval = 5m', extra));
+    const run = flowd(['check', ini], { env: { REDIS_PASS: 'r-secret-1', VIZ_PASS: 'v-secret-2' } });
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toContain('store redis redis://:***@127.0.0.1:6379/2, locks redis redis://:***@127.0.0.1:6379/2 (lease 1.5m), api https://vizone.example.com:443');
+    expect(run.stdout() + run.stderr()).not.toMatch(/r-secret-1|v-secret-2/);
+  });
+
+  it('exits 2 naming the file, section and key for a bad [Store], [Lock] or [Api] section', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['[Store]\nbackend = mongo\n', /\[Store\] "backend": found "mongo"; expected one of file, redis/],
+      ['[Store]\nbakend = redis\n', /\[Store\] "bakend": is not a setting of \[Store\] \(did you mean "backend"\?\)/],
+      ['[Lock]\nbackend = redis\n', /\[Lock\] "url": is required with backend = redis/],
+      ['[Api]\nhostname = a.example\n\n[Viz One]\nhostname = b.example\n', /\[Viz One\]: is an alias of \[Api\], and both are present/],
+    ];
+    for (const [extra, message] of cases) {
+      const ini = await tmp.write('bad-services.ini', app(`class = ${fixture('machine.ts')}:Doubler`, 'type = interval\ninterval = 5m', extra));
+      const run = flowd(['check', ini]);
+      expect((await run.exit).code).toBe(2);
+      expect(run.stderr()).toMatch(message);
+      expect(run.stderr()).toContain('bad-services.ini');
+    }
+  });
+
   it('exits 2 on bad usage and 0 for --help', async () => {
     const bad = flowd(['launch']);
     expect((await bad.exit).code).toBe(2);

@@ -1,0 +1,86 @@
+import type { Logger } from 'pino';
+import type { Store } from '../actors/stores/store-api.js';
+import type { Locks } from '../actors/locks/lock-api.js';
+import { createLocks } from '../actors/locks/locks.js';
+import { openStore } from '../actors/stores/store.js';
+import { FlowdError } from './errors.js';
+import { createClient, type ApiClient } from './client.js';
+import type { ApiSettings } from './config/api-settings.js';
+import type { LockSettings } from './config/lock-settings.js';
+import type { StoreSettings } from './config/store-settings.js';
+
+/** The app's `[Store]`, `[Lock]` and `[Api]` sections, compiled. */
+export interface ServiceSettings {
+  store: StoreSettings;
+  lock: LockSettings;
+  /** Undefined without an `[Api]` (or `[Viz One]`) section. */
+  api: ApiSettings | undefined;
+}
+
+/** What the slots hand to every run's ctx: the app's store, locks and API client. */
+export interface AppServices {
+  readonly store: Store;
+  readonly locks: Locks;
+  /** Throws ERR_CONFIG when the app has no `[Api]` section. */
+  readonly client: ApiClient;
+  /** Opens what must be up before work starts (a Redis store or locks); rejects when it cannot. */
+  open(): Promise<void>;
+  /** Closes the store, the locks and the client; safe to call more than once. */
+  close(): Promise<void>;
+}
+
+/**
+ * Makes the app's services. The file store opens on first use, so an app
+ * that never stores anything leaves no folder behind; Redis connects at
+ * start, so a wrong URL shows at once.
+ */
+export function createAppServices(settings: ServiceSettings, appName: string, log: Logger): AppServices {
+  let opened: ReturnType<typeof openStore> | undefined;
+  const openOnce = () => (opened ??= openStore(toStoreOptions(settings.store, appName), log));
+  let locks: ReturnType<typeof createLocks> | undefined;
+  const locksOnce = () => (locks ??= createLocks(toLockOptions(settings.lock, appName), { leaseMs: settings.lock.leaseMs }));
+  let client: ApiClient | undefined;
+  let closed: Promise<void> | undefined;
+
+  const store: Store = {
+    get: (key) => openOnce().store.get(key),
+    getVersioned: (key) => openOnce().store.getVersioned(key),
+    put: (key, value, options) => openOnce().store.put(key, value, options),
+    delete: (key, options) => openOnce().store.delete(key, options),
+    update: (key, fn, options) => openOnce().store.update(key, fn, options),
+  };
+  const lockApi: Locks = {
+    lock: (key, options) => locksOnce().lock(key, options),
+    withLock: (key, fn, options) => locksOnce().withLock(key, fn, options),
+  };
+
+  return {
+    store,
+    locks: lockApi,
+    get client(): ApiClient {
+      if (!settings.api) throw new FlowdError('ERR_CONFIG', 'ctx.client needs an [Api] (or [Viz One]) section in the app\'s INI file, or createRuntime({ api: { hostname, ... } })');
+      return (client ??= createClient(settings.api, { log }));
+    },
+    async open() {
+      if (settings.store.backend === 'redis') await openOnce().ready;
+      if (settings.lock.backend === 'redis') locksOnce();
+    },
+    close() {
+      return (closed ??= (async () => {
+        await Promise.allSettled([opened?.close(), locks?.close(), client?.close()]);
+      })());
+    },
+  };
+}
+
+function toStoreOptions(settings: StoreSettings, namespace: string): Parameters<typeof openStore>[0] {
+  return settings.backend === 'redis'
+    ? { backend: 'redis', url: settings.url!, namespace, ...(settings.prefix ? { prefix: settings.prefix } : {}) }
+    : { backend: 'file', folder: settings.folder, namespace };
+}
+
+function toLockOptions(settings: LockSettings, namespace: string): Parameters<typeof createLocks>[0] {
+  return settings.backend === 'redis'
+    ? { backend: 'redis', url: settings.url!, namespace, ...(settings.prefix ? { prefix: settings.prefix } : {}) }
+    : { backend: 'local' };
+}
