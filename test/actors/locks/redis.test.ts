@@ -138,7 +138,7 @@ describe('redis locks', () => {
     const locks = area.locks({ url });
     const started = performance.now();
     const error = (await locks.lock('asset-1').catch((e: unknown) => e)) as Error & { code: string };
-    expect(performance.now() - started).toBeLessThan(1500);
+    expect(performance.now() - started).toBeLessThan(3000); // fails, not queued until Redis answers (ioredis's default)
     expect(error).toMatchObject({ name: 'LockError', code: 'ERR_LOCK_UNAVAILABLE' });
     expect(error.message).toContain('"asset-1"');
     expect(error.message).toContain('redis://:***@127.0.0.1');
@@ -156,7 +156,7 @@ describe('redis locks', () => {
     const started = performance.now();
     await expect(lock.renew()).rejects.toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
     await expect(locks.lock('asset-2')).rejects.toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
-    expect(performance.now() - started).toBeLessThan(1500);
+    expect(performance.now() - started).toBeLessThan(3000); // fails, not queued until Redis answers
     expect(await aborted(lock.signal)).toMatchObject({ code: 'ERR_LOCK_LOST' });
   });
 

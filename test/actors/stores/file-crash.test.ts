@@ -106,7 +106,7 @@ describe('the file backend under SIGKILL', () => {
     const { store, close } = openStore({ backend: 'file', folder, namespace: 'crash', lockStaleMs: 2000 });
     const started = performance.now();
     await expect(store.put('orphan', 1)).resolves.toMatchObject({ value: 1 });
-    expect(performance.now() - started).toBeLessThan(1000);
+    expect(performance.now() - started).toBeLessThan(3000); // at once, not after lockWaitMs (10 s)
     expect(await readdir(folder)).toEqual(['orphan.json']);
     await close();
   });
