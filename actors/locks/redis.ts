@@ -6,6 +6,7 @@ import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
 import { LockError } from '../../src/errors.js';
 import { KeyedLocks } from './keyed-locks.js';
 import type { LockDriver } from './lock-driver.js';
+import { displayRedisUrl } from '../redis-url.js';
 
 /** Options for locks shared through Redis. */
 export interface RedisLocksOptions {
@@ -54,17 +55,6 @@ interface Scripts {
   flowdLockRelease(lockKey: string, token: string, channel: string, key: string): Promise<number>;
 }
 
-/** The URL with its password replaced by `***`, for messages. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(an unparsable Redis URL)';
-  }
-}
-
 /**
  * Locks in Redis, shared by every daemon of the app.
  *
@@ -100,7 +90,7 @@ export class RedisLockDriver implements LockDriver {
   private closed = false;
 
   constructor(private readonly options: Omit<RedisLocksOptions, 'leaseMs' | 'clock'>) {
-    this.safeUrl = redactUrl(options.url);
+    this.safeUrl = displayRedisUrl(options.url);
     this.password = URL.canParse(options.url) ? decodeURIComponent(new URL(options.url).password) : '';
     this.base = `${options.prefix ?? 'flowd:lock:'}${encodeURIComponent(options.namespace)}:`;
     this.channel = `${this.base}released`;

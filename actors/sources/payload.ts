@@ -31,13 +31,21 @@ export function parsePayload(text: string, kind: PayloadClass, where: string): {
       return { payload: text, error: { code: 'ERR_PAYLOAD', message: `${where} is not JSON: ${(error as Error).message}` } };
     }
   }
-  if (/<!DOCTYPE/i.test(text)) {
-    return { payload: text, error: { code: 'ERR_PAYLOAD', message: `${where} has a DOCTYPE; XML with a DOCTYPE is refused (entities are never expanded)` } };
-  }
+  const xml = readXml(text);
+  return 'problem' in xml ? { payload: text, error: { code: 'ERR_PAYLOAD', message: `${where} ${xml.problem}` } } : { payload: xml.value };
+}
+
+/**
+ * Reads XML the one safe way flowd reads it: any DOCTYPE refused before
+ * parsing, entities never expanded, attributes as `@_name`. A problem comes
+ * back as text to follow the thing's name ("has a DOCTYPE; ...").
+ */
+export function readXml(text: string): { value: unknown } | { problem: string } {
+  if (/<!DOCTYPE/i.test(text)) return { problem: 'has a DOCTYPE; XML with a DOCTYPE is refused (entities are never expanded)' };
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     const { msg, line, col } = valid.err;
-    return { payload: text, error: { code: 'ERR_PAYLOAD', message: `${where} is not well-formed XML (line ${line}, column ${col}): ${msg}` } };
+    return { problem: `is not well-formed XML (line ${line}, column ${col}): ${msg}` };
   }
-  return { payload: xmlParser.parse(text) as unknown };
+  return { value: xmlParser.parse(text) as unknown };
 }

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { StoreError } from '../../src/errors.js';
 import type { BackendRecord, BackendStatus, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
+import { displayRedisUrl } from '../redis-url.js';
 
 /** Options of the Redis backend. */
 export interface RedisBackendOptions {
@@ -184,20 +185,4 @@ function isServerRefusal(error: unknown): boolean {
   if (!(error instanceof Error) || error.name !== 'ReplyError') return false;
   // A server that is loading, busy or without its master is as good as down.
   return !/^(LOADING|BUSY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|READONLY)\b/.test(error.message);
-}
-
-/**
- * A Redis URL safe to print: the password replaced by `***`.
- * @example displayRedisUrl('redis://app:s3cret@db:6379/0') // 'redis://app:***@db:6379/0'
- */
-export function displayRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    // Not a URL: keep only what cannot hold a password.
-    const at = url.lastIndexOf('@');
-    return at < 0 ? url : `***${url.slice(at)}`;
-  }
 }

@@ -1,4 +1,4 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { readXml } from '../../actors/sources/payload.js';
 
 /**
  * What a request may carry: a string (sent as is, with the given content
@@ -30,15 +30,6 @@ export interface DecodedBody {
   text: string | undefined;
 }
 
-// Entities stay as written (no expansion, no entity tables), attributes are kept as `@_name`: as for XML payloads.
-const xmlParser = new XMLParser({
-  processEntities: false,
-  htmlEntities: false,
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-});
 
 /** The media type without parameters, lower case: `application/atom+xml`. */
 export function mediaType(contentType: string | undefined): string {
@@ -72,13 +63,8 @@ export function decodeBody(bytes: Uint8Array, contentType: string | undefined): 
     }
   }
   if (isXml(type)) {
-    if (/<!DOCTYPE/i.test(text)) return { body: text, text, problem: `the ${type} body has a DOCTYPE; XML with a DOCTYPE is refused (entities are never expanded)` };
-    const valid = XMLValidator.validate(text);
-    if (valid !== true) {
-      const { msg, line, col } = valid.err;
-      return { body: text, text, problem: `the ${type} body is not well-formed XML (line ${line}, column ${col}): ${msg}` };
-    }
-    return { body: xmlParser.parse(text) as unknown, text };
+    const xml = readXml(text);
+    return 'problem' in xml ? { body: text, text, problem: `the ${type} body ${xml.problem}` } : { body: xml.value, text };
   }
   return { body: text, text };
 }

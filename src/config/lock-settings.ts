@@ -1,11 +1,12 @@
 import type { SectionReader } from './section-reader.js';
+import { checkRedisUrl } from './store-settings.js';
 
 /** `[Lock]`, compiled. */
 export type LockSettings =
   | { backend: 'local'; leaseMs: number }
   | {
       backend: 'redis';
-      /** The Redis URL; may hold a password, so never print it (see redactUrl in actors/locks/redis.ts). */
+      /** The Redis URL; may hold a password, so never print it (see displayRedisUrl in actors/redis-url.ts). */
       url: string;
       /** Keys are `<prefix><namespace>:...` (the namespace is the app name). @default 'flowd:lock:' */
       prefix: string;
@@ -38,17 +39,5 @@ export function compileLockSettings(reader: SectionReader, defaults: LockSetting
   }
   const chosen = url ?? storeUrl;
   if (chosen === undefined) reader.fail('url', 'is required with backend = redis (unless [Store] is in Redis, whose URL it then defaults to); expected redis://host:6379');
-  if (!isRedisUrl(chosen)) reader.fail('url', `found "${redact(chosen)}"; expected a URL such as redis://host:6379 or rediss://:password@host:6380/0`);
-  return { backend, url: chosen, prefix: prefix ?? 'flowd:lock:', leaseMs };
-}
-
-function isRedisUrl(text: string): boolean {
-  if (!URL.canParse(text)) return false;
-  const { protocol, hostname } = new URL(text);
-  return (protocol === 'redis:' || protocol === 'rediss:') && hostname !== '';
-}
-
-/** Hides anything between `:` and `@` after the scheme, parsable or not. */
-function redact(text: string): string {
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/]*:)[^@/]*@/i, '$1***@');
+  return { backend, url: checkRedisUrl(reader, chosen), prefix: prefix ?? 'flowd:lock:', leaseMs };
 }

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { displayRedisUrl } from '../../actors/stores/redis-backend.js';
+import { displayRedisUrl } from '../../actors/redis-url.js';
 import type { SectionReader } from './section-reader.js';
 
 /** `[Store]`, compiled: the embedded file backend, or Redis shared by several daemons. */
@@ -46,7 +46,8 @@ export function compileStoreSettings(reader: SectionReader, defaults: { stateDir
   return { backend, url: checkRedisUrl(reader, url.trim()), prefix };
 }
 
-function checkRedisUrl(reader: SectionReader, url: string): string {
+/** A `url` key that must be a Redis URL; errors show it with the password hidden. */
+export function checkRedisUrl(reader: SectionReader, url: string): string {
   const expected = 'expected redis://[user:password@]host[:port][/db] or rediss://... (TLS)';
   let parsed: URL;
   try {

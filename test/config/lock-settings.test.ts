@@ -42,7 +42,7 @@ describe('compileLockSettings', () => {
   });
 
   it('rejects a url that is not a Redis URL without printing its password', () => {
-    const error = expectConfigError(() => compile({ backend: 'redis', url: 'http://:hunter2@host:6379' }), { key: 'url', says: ['expected a URL such as redis://host:6379', 'http://:***@host'] });
+    const error = expectConfigError(() => compile({ backend: 'redis', url: 'http://:hunter2@host:6379' }), { key: 'url', says: ['expected redis://[user:password@]host[:port][/db] or rediss://', 'http://:***@host'] });
     expect(error.message).not.toContain('hunter2');
   });
 

@@ -1,25 +1,16 @@
-import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { RedisLockDriver, redactUrl } from '../../../actors/locks/redis.js';
+import { RedisLockDriver } from '../../../actors/locks/redis.js';
 import { aborted, lockContract } from '../../contracts/lock.js';
 import { REDIS_URL } from '../../helpers/services.js';
 import { tcpProxy } from '../../helpers/tcp-proxy.js';
 import { redisArea, redisUnderTest, sleep, type RedisArea } from '../../helpers/redis-locks.js';
+import { closedPort } from '../../helpers/ports.js';
 
 lockContract('redis', () => Promise.resolve(redisUnderTest()));
 
 /** Resolves once `condition` holds, checking every 10ms. */
 async function until(condition: () => Promise<boolean>): Promise<void> {
   while (!(await condition())) await sleep(10);
-}
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 describe('redis locks', () => {
@@ -158,10 +149,5 @@ describe('redis locks', () => {
     await expect(locks.lock('asset-2')).rejects.toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
     expect(performance.now() - started).toBeLessThan(3000); // fails, not queued until Redis answers
     expect(await aborted(lock.signal)).toMatchObject({ code: 'ERR_LOCK_LOST' });
-  });
-
-  it('redacts the password of a URL for messages', () => {
-    expect(redactUrl('redis://user:pa%40ss@host:6380/2')).toBe('redis://user:***@host:6380/2');
-    expect(redactUrl('redis://host:6379')).toBe('redis://host:6379');
   });
 });

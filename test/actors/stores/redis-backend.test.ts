@@ -1,23 +1,12 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { displayRedisUrl } from '../../../actors/stores/redis-backend.js';
 import { openStore, type OpenedStore } from '../../../actors/stores/store.js';
 import { storeContract } from '../../contracts/store.js';
 import { logSink } from '../../helpers/log-sink.js';
 import { dropPrefix, REDIS_URL, redisSpace, testPrefix } from '../../fixtures/stores/spaces.js';
+import { closedPort } from '../../helpers/ports.js';
 
 storeContract('redis', redisSpace, { canLoseConnection: true });
-
-/** A loopback port with nothing listening on it. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 describe('the redis backend', () => {
   const cleanups: Array<() => Promise<void>> = [];
@@ -70,12 +59,5 @@ describe('the redis backend', () => {
     expect(performance.now() - started).toBeLessThan(2000);
     for (const text of [failure?.message, during instanceof Error ? during.message : '', JSON.stringify(sink.lines)]) expect(text).not.toContain('s3cret-pw');
     expect(sink.messages().some((message) => message.startsWith('store unavailable'))).toBe(true);
-  });
-
-  it('shows a URL without its password', () => {
-    expect(displayRedisUrl('redis://app:s3cret@db.example:6380/2')).toBe('redis://app:***@db.example:6380/2');
-    expect(displayRedisUrl('rediss://:s3cret@db.example')).toBe('rediss://:***@db.example');
-    expect(displayRedisUrl('redis://db.example:6379/0')).toBe('redis://db.example:6379/0');
-    expect(displayRedisUrl('not a url:s3cret@host')).not.toContain('s3cret');
   });
 });

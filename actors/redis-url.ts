@@ -1,0 +1,15 @@
+/**
+ * A Redis URL safe to print: the password replaced by `***`.
+ * @example displayRedisUrl('redis://app:s3cret@db:6379/0') // 'redis://app:***@db:6379/0'
+ */
+export function displayRedisUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    // Not a URL: keep only what cannot hold a password.
+    const at = url.lastIndexOf('@');
+    return at < 0 ? url : `***${url.slice(at)}`;
+  }
+}
