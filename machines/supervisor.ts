@@ -64,6 +64,9 @@ export interface JobRecord extends QueueEntry {
   /** When the current attempt started; undefined while not running. */
   startedAt: number | undefined;
   lastError: ErrorInfo | undefined;
+  /** How long its last attempt waited in the queue, and ran (for the inspector's histograms). */
+  waitMs?: number;
+  runMs?: number;
   /** Set while it runs when its source revoked it: it is not retried, and its outcome is void at the source. */
   revoked?: ErrorInfo;
 }
@@ -116,8 +119,8 @@ export const zeroCounters = (): SupervisorCounters => ({
 
 /** Outcome notifications the supervisor emits (`actor.on(type, fn)`). */
 export type SupervisorEmitted =
-  | { type: 'event.completed'; id: string; seq: number; attempts: number; result: unknown; meta: Delivery['meta'] }
-  | { [O in Exclude<Outcome, 'completed'>]: { type: `event.${O}`; id: string; seq: number; attempts: number; error: ErrorInfo; deadLetter: boolean; meta: Delivery['meta']; payload: unknown } }[Exclude<Outcome, 'completed'>]
+  | { type: 'event.completed'; id: string; seq: number; attempts: number; result: unknown; meta: Delivery['meta']; waitMs?: number | undefined; runMs?: number | undefined }
+  | { [O in Exclude<Outcome, 'completed'>]: { type: `event.${O}`; id: string; seq: number; attempts: number; error: ErrorInfo; deadLetter: boolean; meta: Delivery['meta']; payload: unknown; waitMs?: number | undefined; runMs?: number | undefined } }[Exclude<Outcome, 'completed'>]
   | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
   | { type: 'slot.replaced'; slotId: string; replacement: string }
   | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo };
@@ -205,9 +208,9 @@ function settle(enqueue: Enqueue, job: JobRecord, outcome: Outcome, detail: { re
     else box.set(delivery.origin, [settlement]);
   }
   if (outcome === 'completed') {
-    enqueue.emit({ type: 'event.completed', id: delivery.id, seq: job.seq, attempts: job.attempt, result: detail.result, meta: delivery.meta });
+    enqueue.emit({ type: 'event.completed', id: delivery.id, seq: job.seq, attempts: job.attempt, result: detail.result, meta: delivery.meta, waitMs: job.waitMs, runMs: job.runMs });
   } else {
-    enqueue.emit({ type: `event.${outcome}`, id: delivery.id, seq: job.seq, attempts: job.attempt, error: detail.error!, deadLetter, meta: delivery.meta, payload: delivery.payload });
+    enqueue.emit({ type: `event.${outcome}`, id: delivery.id, seq: job.seq, attempts: job.attempt, error: detail.error!, deadLetter, meta: delivery.meta, payload: delivery.payload, waitMs: job.waitMs, runMs: job.runMs });
   }
 }
 
@@ -254,6 +257,7 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
     slot.job = job;
     job.slotId = slotId;
     job.startedAt = startedAt;
+    job.waitMs = now - job.enqueuedAt;
     context.running++;
     context.counters.started++;
     // The record itself is the job: slots read it and never change it.
@@ -332,6 +336,7 @@ function finishJob(context: SupervisorContext, enqueue: Enqueue, slotId: string)
   const job = slot?.job;
   if (!slot || !job) return undefined;
   slot.job = undefined;
+  if (job.startedAt !== undefined) job.runMs = context.now() - job.startedAt;
   job.startedAt = undefined;
   context.running--;
   context.idle.push(slotId);

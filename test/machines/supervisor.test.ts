@@ -12,6 +12,20 @@ describe('supervisorMachine', () => {
     expect(h.running()).toHaveLength(2);
   });
 
+  it('tells how long an event waited in the queue and how long its run took, by the supervisor\'s clock', () => {
+    const h = startSupervisor({ workers: 1 });
+    const first = h.deliver();
+    const second = h.deliver();
+    h.clock.increment(40);
+    h.runs[0]!.finish();
+    h.clock.increment(25);
+    h.runs[1]!.fail({ code: 'ERR_X', message: 'broken' });
+    expect(h.emitted.filter((e) => e.type === 'event.completed' || e.type === 'event.failed')).toMatchObject([
+      { type: 'event.completed', id: first, waitMs: 0, runMs: 40 },
+      { type: 'event.failed', id: second, waitMs: 40, runMs: 25 },
+    ]);
+  });
+
   it('acknowledges a completed event to its source and emits event.completed with the result', () => {
     const h = startSupervisor();
     const id = h.deliver({ n: 1 });
