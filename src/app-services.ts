@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { InspectionEvent } from 'xstate';
 import type { Store } from '../actors/stores/store-api.js';
 import type { Locks } from '../actors/locks/lock-api.js';
 import { createLocks } from '../actors/locks/locks.js';
@@ -27,6 +28,17 @@ export interface AppServices {
   open(): Promise<void>;
   /** Closes the store, the locks and the client; safe to call more than once. */
   close(): Promise<void>;
+  /** Store and lock actors created from now on report to this observer (the inspector's). */
+  inspect?(observer: InspectionObserver | undefined): void;
+}
+
+/** xstate's `inspect` option, as the inspector passes it. */
+export type InspectionObserver = (event: InspectionEvent) => void;
+
+/** Options of createAppServices. */
+export interface AppServicesOptions {
+  /** The inspector's observer for the store and lock actors (see `AppServices.inspect`). @default none */
+  inspect?: InspectionObserver | undefined;
 }
 
 /**
@@ -34,11 +46,12 @@ export interface AppServices {
  * that never stores anything leaves no folder behind; Redis connects at
  * start, so a wrong URL shows at once.
  */
-export function createAppServices(settings: ServiceSettings, appName: string, log: Logger): AppServices {
+export function createAppServices(settings: ServiceSettings, appName: string, log: Logger, options: AppServicesOptions = {}): AppServices {
+  let inspect = options.inspect;
   let opened: ReturnType<typeof openStore> | undefined;
-  const openOnce = () => (opened ??= openStore(toStoreOptions(settings.store, appName), log));
+  const openOnce = () => (opened ??= openStore(toStoreOptions(settings.store, appName), log, inspect ? { inspect } : {}));
   let locks: ReturnType<typeof createLocks> | undefined;
-  const locksOnce = () => (locks ??= createLocks(toLockOptions(settings.lock, appName), { leaseMs: settings.lock.leaseMs }));
+  const locksOnce = () => (locks ??= createLocks(toLockOptions(settings.lock, appName), { leaseMs: settings.lock.leaseMs, ...(inspect ? { inspect } : {}) }));
   let client: ApiClient | undefined;
   let closed: Promise<void> | undefined;
 
@@ -64,6 +77,9 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
     async open() {
       if (settings.store.backend === 'redis') await openOnce().ready;
       if (settings.lock.backend === 'redis') locksOnce();
+    },
+    inspect(observer) {
+      inspect = observer;
     },
     close() {
       return (closed ??= (async () => {

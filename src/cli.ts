@@ -11,23 +11,31 @@ import { createLogger } from './logger.js';
 import { redactUrl } from '../actors/sources/stomp-url.js';
 import { createAppServices } from './app-services.js';
 import { buildRuntime, type RunSummary } from './runtime.js';
+import { appGraph, GRAPH_FORMATS, isGraphFormat, writeFileAtomically, type GraphFormat } from './graph/command.js';
 import { compileSource, type CompiledSource } from './sources.js';
 import { loadWorker } from './worker-loader.js';
 
 const USAGE = `Usage:
-  flowd run <app.ini> [-n name] [-w workers] [--log-level level]
+  flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]
   flowd check <app.ini>
+  flowd graph <app.ini> [--format mermaid|dot|svg] [--out file]
   flowd --help | --version
 
 Commands:
   run     Run the app: its source feeds events to its workers until stopped
           (SIGTERM / SIGINT) or, for stdin, until every event has an outcome.
   check   Validate the INI file, load the worker class, print a summary.
+  graph   Draw every machine of the app: Markdown with Mermaid diagrams
+          (default), one Graphviz digraph (dot), or that digraph as SVG.
 
 Options:
   -n, --name <name>        app name (overrides [Flow] app name)
   -w, --workers <n>        worker slots (overrides [Flow] workers)
       --log-level <level>  trace, debug, info, warn, error, fatal or silent
+      --inspect[=port]     run: serve the inspector on 127.0.0.1 (or [Inspector]),
+                           on this port ([Inspector] port, or 9464 by default)
+      --format <format>    graph: mermaid (default), dot or svg
+      --out <file>         graph: write to this file (prints its path)
   -h, --help               show this help
   -v, --version            show the version
 
@@ -37,23 +45,31 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.`;
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 interface Invocation {
-  command: 'run' | 'check' | 'help' | 'version';
+  command: 'run' | 'check' | 'graph' | 'help' | 'version';
   file: string | undefined;
   name: string | undefined;
   workers: number | undefined;
   logLevel: string | undefined;
+  /** `--inspect` (true) or `--inspect=<port>`. */
+  inspect?: boolean | number;
+  format?: GraphFormat;
+  out?: string;
 }
 
 function parse(argv: string[]): Invocation {
   let parsed;
   try {
     parsed = parseArgs({
-      args: argv,
+      // `--inspect` takes an optional value, which parseArgs cannot express.
+      args: argv.map((arg) => (arg === '--inspect' ? '--inspect=' : arg)),
       allowPositionals: true,
       options: {
+        inspect: { type: 'string' },
         name: { type: 'string', short: 'n' },
         workers: { type: 'string', short: 'w' },
         'log-level': { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -65,8 +81,8 @@ function parse(argv: string[]): Invocation {
   if (values.help) return { command: 'help', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
   if (values.version) return { command: 'version', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
   const [command, file, ...rest] = positionals;
-  if (command === undefined) throw new UsageError('no command given; expected run or check');
-  if (command !== 'run' && command !== 'check') throw new UsageError(`unknown command "${command}"; expected run or check`);
+  if (command === undefined) throw new UsageError('no command given; expected run, check or graph');
+  if (command !== 'run' && command !== 'check' && command !== 'graph') throw new UsageError(`unknown command "${command}"; expected run, check or graph`);
   if (file === undefined) throw new UsageError(`${command} needs an app's INI file: flowd ${command} app.ini`);
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   let workers: number | undefined;
@@ -74,7 +90,16 @@ function parse(argv: string[]): Invocation {
     workers = Number(values.workers);
     if (!/^\d+$/.test(values.workers) || workers < 1) throw new UsageError(`--workers: found "${values.workers}"; expected a whole number of at least 1`);
   }
-  return { command, file, name: values.name, workers, logLevel: values['log-level'] };
+  let inspect: boolean | number | undefined;
+  if (values.inspect !== undefined) {
+    if (command !== 'run') throw new UsageError(`--inspect is an option of run, not of ${command}`);
+    inspect = values.inspect === '' ? true : Number(values.inspect);
+    if (inspect !== true && (!/^\d+$/.test(values.inspect) || inspect > 65535)) throw new UsageError(`--inspect: found "${values.inspect}"; expected --inspect or --inspect=<port from 0 to 65535>`);
+  }
+  const format = values.format ?? 'mermaid';
+  if (!isGraphFormat(format)) throw new UsageError(`--format: found "${format}"; expected ${GRAPH_FORMATS.join(', ')}`);
+  if (command !== 'graph' && (values.format !== undefined || values.out !== undefined)) throw new UsageError(`--format and --out are options of graph, not of ${command}`);
+  return { command, file, name: values.name, workers, logLevel: values['log-level'], ...(inspect !== undefined ? { inspect } : {}), format, ...(values.out !== undefined ? { out: values.out } : {}) };
 }
 
 /** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
@@ -96,6 +121,7 @@ async function prepare(invocation: Invocation) {
     ...(invocation.name !== undefined ? { appName: invocation.name } : {}),
     ...(invocation.workers !== undefined ? { workers: invocation.workers } : {}),
     ...(invocation.logLevel !== undefined ? { logLevel: invocation.logLevel } : {}),
+    ...(invocation.inspect !== undefined ? { inspect: invocation.inspect } : {}),
   });
   if (!config.workerClass) {
     throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker');
@@ -139,6 +165,17 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
   const logger: Logger = createLogger(config.log, config.app.name);
   const services = createAppServices(config.services, config.app.name, logger);
   const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger, services });
+  if (config.inspector) {
+    try {
+      // Logs `inspector at <url>` (never with the token).
+      await runtime.inspect(config.inspector);
+    } catch (error) {
+      if (error instanceof FlowdError) throw error;
+      const { port, interface: host } = config.inspector;
+      stderr(`flowd: the inspector cannot listen on ${host}:${port}: ${(error as Error).message}`);
+      return EXIT.failure;
+    }
+  }
   let stopping = false;
   let started = false;
   const onSignal = (signal: NodeJS.Signals) => {
@@ -211,6 +248,12 @@ export async function main(argv: string[], io: { stdout: (line: string) => void;
       case 'check': {
         const { config, runner, source } = await prepare(invocation);
         io.stdout(summaryLine(config, runner, source));
+        return EXIT.ok;
+      }
+      case 'graph': {
+        const { config } = await prepare(invocation);
+        const text = await appGraph(invocation.format ?? 'mermaid', config.app.name);
+        io.stdout(invocation.out === undefined ? text.replace(/\n$/, '') : await writeFileAtomically(invocation.out, text));
         return EXIT.ok;
       }
       case 'run':

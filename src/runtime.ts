@@ -13,6 +13,8 @@ import { compileFlowSettings, toIniKeys } from './config/flow-settings.js';
 import { SectionReader } from './config/section-reader.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from './errors.js';
 import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } from './sources.js';
+import { attachInspector, compileInspectorOptions, type AttachedInspector, type InspectorOptions } from './inspector/attach.js';
+import type { InspectorSettings } from './config/inspector-settings.js';
 
 /** A timer clock: xstate's SimulatedClock fits. */
 export interface RuntimeClock {
@@ -67,6 +69,18 @@ export interface RuntimeOptions {
   clock?: RuntimeClock;
   /** [0, 1), for retry jitter. @default Math.random */
   random?: () => number;
+  /** Serve the inspector from start() on (see `runtime.inspect()`). @default off */
+  inspector?: InspectorOptions;
+}
+
+/** A running inspector (`runtime.inspect()`). */
+export interface InspectorHandle {
+  /** `http://127.0.0.1:9464/`; never shows the token. */
+  url: string;
+  /** Stately's inspector bridge, with `stately: true`. */
+  statelyUrl?: string | undefined;
+  /** Stops serving (it also stops when the run ends). */
+  close(): Promise<void>;
 }
 
 /** How a run ended. */
@@ -117,6 +131,14 @@ export interface Runtime {
   on<T extends RuntimeEventType>(type: T, listener: (event: Extract<SupervisorEmitted, { type: T }>) => void): () => void;
   /** The supervisor actor (for inspection), once started. */
   readonly actor: Actor<typeof supervisorMachine> | undefined;
+  /**
+   * Serves the inspector (the live page, `/metrics`, `/healthz`, `/readyz`)
+   * until the run ends; call it before start(). Rejects with ConfigError for
+   * a non-loopback interface without a token, or when the port is taken.
+   * @example
+   * const { url } = await runtime.inspect({ port: 9464 });
+   */
+  inspect(options?: InspectorOptions): Promise<InspectorHandle>;
 }
 
 /** Everything the runtime needs, compiled (the CLI builds this from an INI file). */
@@ -131,6 +153,8 @@ export interface RuntimeParts {
   services: AppServices;
   clock?: RuntimeClock | undefined;
   random?: (() => number) | undefined;
+  /** `[Inspector]`: served from start() on. */
+  inspector?: InspectorSettings | undefined;
 }
 
 /**
@@ -142,7 +166,7 @@ export interface RuntimeParts {
  * await runtime.stop();
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { worker, source, app, config, logger, clock, random, store, lock, api, ...flow } = options;
+  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, ...flow } = options;
   const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
   const { settings } = compileFlowSettings(reader);
   reader.finish();
@@ -163,6 +187,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     services: createAppServices(serviceSettings, appInfo.name, log),
     clock,
     random,
+    inspector: inspector ? compileInspectorOptions(inspector) : undefined,
   });
 }
 
@@ -199,6 +224,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
   /** Listeners registered before start(); attached to the supervisor when it starts. */
   const pending: Array<{ type: RuntimeEventType; listener: (event: never) => void; unsubscribe?: () => void }> = [];
   let starting = false;
+  let inspector: Promise<AttachedInspector> | undefined;
 
   const machine = supervisorMachine.provide({
     actors: {
@@ -229,7 +255,10 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
     done,
     async start() {
       if (actor || starting) throw new Error('the runtime was already started');
+      if (parts.inspector && !inspector) await runtime.inspect(parts.inspector);
       starting = true;
+      // An inspector that failed to start was reported to inspect()'s caller; the run goes on without it.
+      const inspecting = await inspector?.catch(() => undefined);
       try {
         await services.open();
       } catch (error) {
@@ -256,6 +285,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       const supervisor = createActor(machine, {
         input: { settings, now, random: parts.random ?? Math.random, reconnect },
         ...(parts.clock ? { clock: parts.clock as never } : {}),
+        ...(inspecting ? { inspect: inspecting.observer } : {}),
       });
       actor = supervisor;
       logOutcomes(supervisor);
@@ -276,6 +306,29 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       if (!actor) throw new Error('the runtime was not started');
       actor.send(runtimeStop());
       return done;
+    },
+    inspect(options = {}) {
+      if (actor || starting) return Promise.reject(new Error('runtime.inspect() must be called before start()'));
+      if (inspector) return Promise.reject(new Error('the inspector was already started'));
+      let settings: InspectorSettings;
+      try {
+        settings = compileInspectorOptions(options);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      const attaching = attachInspector({
+        now,
+        snapshot: () => runtime.snapshot(),
+        on: (type, listener) => runtime.on(type, listener),
+        source: () => ({ type: sourceType, stats: driver.stats?.() }),
+      }, settings, logger);
+      inspector = attaching;
+      return attaching.then((attached) => {
+        services.inspect?.(attached.observer);
+        // The server closes when the run ends.
+        void done.catch(() => undefined).then(() => attached.close());
+        return { url: attached.url, statelyUrl: attached.server.stately?.url, close: () => attached.close() };
+      });
     },
     on(type, listener) {
       if (actor) return actor.on(type, listener as never).unsubscribe;

@@ -1,4 +1,4 @@
-import { createActor, fromPromise, type ActorRefFrom } from 'xstate';
+import { createActor, fromPromise, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import {
   lockCancelled,
   lockMachine,
@@ -31,6 +31,8 @@ export interface KeyedLocksOptions {
    * @default 0
    */
   fenceBase?: number;
+  /** xstate's `inspect` observer for every lock actor (the inspector's). @default none */
+  inspect?: ((event: InspectionEvent) => void) | undefined;
 }
 
 type LockActor = ActorRefFrom<typeof lockMachine>;
@@ -151,7 +153,8 @@ export class KeyedLocks implements Locks {
   private actorFor(key: string): LockActor {
     const existing = this.actors.get(key);
     if (existing) return existing;
-    const actor = createActor(this.logic, { input: { key, fence: this.highestFence }, clock: this.clock });
+    const { inspect } = this.options;
+    const actor = createActor(this.logic, { input: { key, fence: this.highestFence }, clock: this.clock, ...(inspect ? { inspect } : {}) });
     actor.on('lock.granted', (event) => this.granted(actor, event));
     actor.on('lock.lost', (event) => this.lost(event));
     actor.on('lock.failed', (event) => this.failed(event));

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from './keep-renewed.js';
-import { KeyedLocks } from './keyed-locks.js';
+import { KeyedLocks, type KeyedLocksOptions } from './keyed-locks.js';
 import type { LockDriver } from './lock-driver.js';
 
 /**
@@ -29,6 +29,8 @@ export interface LocalLocksOptions {
    * @default Date.now() * 1000
    */
   fenceBase?: number;
+  /** xstate's `inspect` observer for the lock actors. @default none */
+  inspect?: KeyedLocksOptions['inspect'];
 }
 
 /**

@@ -1,5 +1,5 @@
 import { keepRenewed, type Clock } from './keep-renewed.js';
-import type { KeyedLocks } from './keyed-locks.js';
+import type { KeyedLocks, KeyedLocksOptions } from './keyed-locks.js';
 import type { LockHandle, LockOptions, Locks } from './lock-api.js';
 import { createLocalLocks } from './local.js';
 import { createRedisLocks } from './redis.js';
@@ -29,8 +29,8 @@ export type ClosableLocks = Locks & {
  * const locks = createLocks({ backend: 'redis', url: 'redis://127.0.0.1:6379', namespace: 'thumbnails' }, { leaseMs: 60_000 });
  * await locks.withLock(`asset-${id}`, async (lock) => ctx.store.put(`asset-${id}`, value, { fence: lock.fence }));
  */
-export function createLocks(options: LockBackendOptions, defaults: { leaseMs: number }, clock?: Clock): ClosableLocks {
-  const timing = clock ? { leaseMs: defaults.leaseMs, clock } : { leaseMs: defaults.leaseMs };
+export function createLocks(options: LockBackendOptions, defaults: { leaseMs: number; inspect?: KeyedLocksOptions['inspect'] }, clock?: Clock): ClosableLocks {
+  const timing = { leaseMs: defaults.leaseMs, ...(clock ? { clock } : {}), ...(defaults.inspect ? { inspect: defaults.inspect } : {}) };
   if (options.backend === 'local') return createLocalLocks(timing);
   const { url, namespace, prefix } = options;
   return createRedisLocks({ url, namespace, ...(prefix === undefined ? {} : { prefix }), ...timing });

@@ -4,7 +4,7 @@ import { Redis } from 'ioredis';
 import type { Clock } from './keep-renewed.js';
 import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
 import { LockError } from '../../src/errors.js';
-import { KeyedLocks } from './keyed-locks.js';
+import { KeyedLocks, type KeyedLocksOptions } from './keyed-locks.js';
 import type { LockDriver } from './lock-driver.js';
 import { displayRedisUrl } from '../redis-url.js';
 
@@ -30,6 +30,8 @@ export interface RedisLocksOptions {
    * publishes nothing). @default min(lease / 10, 250ms)
    */
   pollMs?: number;
+  /** xstate's `inspect` observer for the lock actors. @default none */
+  inspect?: KeyedLocksOptions['inspect'];
 }
 
 // Taking the lock and its fence in one script: a lock is never held without a fence.
@@ -285,6 +287,6 @@ export class RedisLockDriver implements LockDriver {
  * await locks.close();
  */
 export function createRedisLocks(options: RedisLocksOptions): KeyedLocks {
-  const { leaseMs, clock, ...connection } = options;
-  return new KeyedLocks(new RedisLockDriver(connection), clock ? { leaseMs, clock } : { leaseMs });
+  const { leaseMs, clock, inspect, ...connection } = options;
+  return new KeyedLocks(new RedisLockDriver(connection), { leaseMs, ...(clock ? { clock } : {}), ...(inspect ? { inspect } : {}) });
 }

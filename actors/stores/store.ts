@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
-import { waitFor } from 'xstate';
+import { createActor, waitFor, type InspectionEvent } from 'xstate';
 import { StoreError } from '../../src/errors.js';
 import type { StoreBackend } from './backend.js';
 import { FileBackend, type FileBackendOptions } from './file-backend.js';
 import { RedisBackend, type RedisBackendOptions } from './redis-backend.js';
 import type { Store } from './store-api.js';
-import { BackendStore, createStoreActor, type BackendStoreOptions, type StoreActor } from './backend-store.js';
+import { BackendStore, createStoreActor, createStoreLogic, type BackendStoreOptions, type StoreActor } from './backend-store.js';
 
 /** Which backend a store uses, and where. */
 export type StoreOptions =
@@ -40,14 +40,20 @@ export interface OpenedStore {
  * await store.update('count', (n = 0) => n + 1);
  * await close();
  */
-export function openStore(options: StoreOptions, log?: Logger): OpenedStore {
+export function openStore(options: StoreOptions, log?: Logger, extra: StoreActorOptions = {}): OpenedStore {
   const backend: StoreBackend = options.backend === 'file' ? new FileBackend(options) : new RedisBackend(options);
-  return openStoreOn(backend, options, log);
+  return openStoreOn(backend, options, log, extra);
+}
+
+/** How the store actor is created. */
+export interface StoreActorOptions {
+  /** xstate's `inspect` observer for the store actor (the inspector's). @default none */
+  inspect?: ((event: InspectionEvent) => void) | undefined;
 }
 
 /** The same over a backend built elsewhere (a custom one, or one a test holds on to). */
-export function openStoreOn(backend: StoreBackend, options: BackendStoreOptions, log?: Logger): OpenedStore {
-  const actor = createStoreActor(backend);
+export function openStoreOn(backend: StoreBackend, options: BackendStoreOptions, log?: Logger, extra: StoreActorOptions = {}): OpenedStore {
+  const actor = extra.inspect ? createActor(createStoreLogic(backend), { inspect: extra.inspect }).start() : createStoreActor(backend);
   const store = new BackendStore(backend, actor, options);
   const logger = log?.child({ store: options.namespace, backend: backend.kind });
   let last: string | undefined;

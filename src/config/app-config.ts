@@ -9,6 +9,7 @@ import { parseIni, type IniSection } from './ini-file.js';
 import { expandEnv, SectionReader, type RawValue } from './section-reader.js';
 import { findApiSection } from './api-settings.js';
 import { compileServices } from './service-settings.js';
+import { compileInspectorSettings, type InspectorSettings } from './inspector-settings.js';
 
 /** A `[Source]` section as written, compiled once its type is known. */
 export interface RawSource {
@@ -27,6 +28,8 @@ export interface AppConfig {
   log: LogSettings;
   /** `[Store]`, `[Lock]` and `[Api]` (or `[Viz One]`), compiled. */
   services: ServiceSettings;
+  /** `[Inspector]`, compiled; undefined without the section (and without `--inspect`). */
+  inspector: InspectorSettings | undefined;
   /** Every section the runtime does not own, for the worker's configure(). */
   sections: AppSections;
 }
@@ -36,9 +39,11 @@ export interface ConfigOverrides {
   appName?: string;
   workers?: number;
   logLevel?: string;
+  /** `--inspect[=port]`: enables `[Inspector]` (true: its port, or 9464), or sets its port. */
+  inspect?: boolean | number;
 }
 
-const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One']);
+const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector']);
 
 /**
  * Reads and compiles an app's INI file. Throws ConfigError naming the file,
@@ -102,6 +107,15 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     return section ? read(actual, section).reader : undefined;
   }, { dir, stateDir });
 
+  let inspector: InspectorSettings | undefined;
+  const inspectorSection = document.sections.get('Inspector');
+  if (inspectorSection || overrides.inspect !== undefined) {
+    const port = typeof overrides.inspect === 'number' ? overrides.inspect : undefined;
+    const inspect = read('Inspector', inspectorSection, { port });
+    inspector = compileInspectorSettings(inspect.reader);
+    inspect.reader.finish();
+  }
+
   const sections: Record<string, Record<string, string>> = {};
   for (const [name, section] of document.sections) {
     if (OWNED.has(name)) continue;
@@ -116,6 +130,7 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     source: { type: typeof type === 'string' && type !== '' ? type : undefined, values: source.values, lines: source.lines },
     log: { ...logSettings, file: logSettings.file === undefined ? undefined : path.resolve(dir, logSettings.file) },
     services,
+    inspector,
     sections,
   };
 }

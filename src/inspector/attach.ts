@@ -1,0 +1,88 @@
+import type { Logger } from 'pino';
+import type { InspectionEvent } from 'xstate';
+import { compileInspectorSettings, type InspectorSettings } from '../config/inspector-settings.js';
+import { toIniKeys } from '../config/flow-settings.js';
+import { SectionReader } from '../config/section-reader.js';
+import { createInspection, type Inspection } from './inspection.js';
+import { createRuntimeMetrics, type MetricsSource, type RuntimeMetrics } from './metrics.js';
+import { startInspectorServer, type InspectorServer } from './server.js';
+
+/** `runtime.inspect({...})` / `createRuntime({ inspector })`: `[Inspector]` in camelCase. */
+export interface InspectorOptions {
+  /** 0 picks a free port. @default 9464 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  interface?: string;
+  /** Required for an interface other than loopback. */
+  token?: string;
+  /** Also serve Stately's WebSocket inspector on port + 1. @default false */
+  stately?: boolean;
+}
+
+/** Compiles `runtime.inspect()`'s options like an `[Inspector]` section (errors name `[Inspector]`). */
+export function compileInspectorOptions(options: InspectorOptions | InspectorSettings): InspectorSettings {
+  const reader = new SectionReader(toIniKeys(options as Record<string, string | number | boolean | undefined>), { section: 'Inspector' });
+  const settings = compileInspectorSettings(reader);
+  reader.finish();
+  return settings;
+}
+
+/** What the inspector reads from a runtime. */
+export interface InspectedRuntime extends MetricsSource {
+  now(): number;
+  /** The source's type and counters, for its summary. */
+  source(): { type: string; stats?: Record<string, number> | undefined };
+}
+
+/** An inspector attached to a runtime. */
+export interface AttachedInspector {
+  url: string;
+  inspection: Inspection;
+  metrics: RuntimeMetrics;
+  server: InspectorServer;
+  /** The observer for the runtime's actors (`createActor(logic, { inspect })`). */
+  observer: (event: InspectionEvent) => void;
+  close(): Promise<void>;
+}
+
+/** Why a runtime is not ready: not started, stopping, its source not running, an actor failed. */
+export function readiness(runtime: Pick<MetricsSource, 'snapshot'>, inspection: Inspection): string[] {
+  const snap = runtime.snapshot() as ReturnType<MetricsSource['snapshot']> & { state?: string; source: { state?: string } };
+  const reasons: string[] = [];
+  if (snap.state === 'created') reasons.push('the runtime has not started');
+  else if (snap.state === 'stopping' || snap.state === 'stopped') reasons.push(`the runtime is ${snap.state}`);
+  const sourceState = snap.source.state;
+  if (snap.state !== 'created' && sourceState !== 'running' && sourceState !== 'paused') reasons.push(`source ${snap.source.type} is ${sourceState ?? 'unknown'}`);
+  reasons.push(...inspection.failures());
+  return reasons;
+}
+
+/** Starts the hub, the metrics and the server for a runtime; logs where the inspector listens. */
+export async function attachInspector(runtime: InspectedRuntime, settings: InspectorSettings, log?: Logger): Promise<AttachedInspector> {
+  const app = runtime.snapshot().app;
+  const inspection = createInspection({ app, now: () => runtime.now(), source: () => runtime.source() });
+  const metrics = createRuntimeMetrics(runtime);
+  let server: InspectorServer;
+  try {
+    server = await startInspectorServer({ settings, inspection, metrics, readiness: () => readiness(runtime, inspection), log });
+  } catch (error) {
+    metrics.close();
+    inspection.close();
+    throw error;
+  }
+  log?.info({ inspector: server.url, ...(server.stately ? { stately: server.stately.url } : {}) }, `inspector at ${server.url}${server.stately ? ` (Stately's inspector at ${server.stately.url})` : ''}`);
+  let closed: Promise<void> | undefined;
+  return {
+    url: server.url,
+    inspection,
+    metrics,
+    server,
+    observer: server.observer,
+    close: () =>
+      (closed ??= (async () => {
+        await server.close();
+        metrics.close();
+        inspection.close();
+      })()),
+  };
+}

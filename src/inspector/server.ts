@@ -1,0 +1,169 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Logger } from 'pino';
+import type { InspectionEvent } from 'xstate';
+import { isLoopback, type InspectorSettings } from '../config/inspector-settings.js';
+import { ConfigError } from '../errors.js';
+import { machineSvg } from '../graph/index.js';
+import { isAuthorized } from './auth.js';
+import type { Inspection, InspectionEvents } from './inspection.js';
+import type { RuntimeMetrics } from './metrics.js';
+import { inspectorPage, inspectorPageCsp } from './page.js';
+import { startStatelyRelay, type StatelyRelay } from './stately.js';
+
+/** Options of `startInspectorServer`. */
+export interface InspectorServerOptions {
+  settings: InspectorSettings;
+  inspection: Inspection;
+  metrics: RuntimeMetrics;
+  /** Why the runtime is not ready (an empty list when it is): `GET /readyz`. */
+  readiness(): string[];
+  log?: Logger | undefined;
+  /** Comment lines on every SSE stream this often. @default 15000 */
+  heartbeatMs?: number;
+}
+
+/** A running inspector. */
+export interface InspectorServer {
+  /** `http://<interface>:<port>/`, never with the token. */
+  url: string;
+  port: number;
+  /** Stately's relay, with `stately = yes`. */
+  stately: StatelyRelay | undefined;
+  /** Feeds Stately's relay too (when on): the observer the runtime's actors get. */
+  observer: (event: InspectionEvent) => void;
+  /** Ends every SSE stream and connection, and stops listening. Idempotent. */
+  close(): Promise<void>;
+}
+
+const json = (response: ServerResponse, status: number, body: unknown) =>
+  response.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' }).end(JSON.stringify(body));
+
+/**
+ * Serves the inspector: the page (`/`), `/api/state`, `/api/machines/<name>.svg`,
+ * `/events` (Server-Sent Events: `actor`, `transition`, `removed`), `/metrics`,
+ * `/healthz` and `/readyz`. Binds `settings.interface` (127.0.0.1 by default);
+ * with a token, every request needs `Authorization: Bearer <token>` or
+ * `?token=<token>`, else 401. Refuses a non-loopback interface without a token.
+ * @example
+ * const server = await startInspectorServer({ settings, inspection, metrics, readiness: () => [] });
+ * console.log(server.url);
+ */
+export async function startInspectorServer(options: InspectorServerOptions): Promise<InspectorServer> {
+  const { settings, inspection, metrics, log } = options;
+  if (settings.token === undefined && !isLoopback(settings.interface)) {
+    throw new ConfigError({ section: 'Inspector', key: 'token' }, `is required when interface is not a loopback address (found interface = ${settings.interface})`);
+  }
+  const heartbeatMs = options.heartbeatMs ?? 15_000;
+  const streams = new Set<ServerResponse>();
+  const sockets = new Set<Socket>();
+
+  const openStream = (request: IncomingMessage, response: ServerResponse) => {
+    response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    response.write('retry: 2000\n: connected\n\n');
+    const send = <K extends keyof InspectionEvents>(type: K) => (data: InspectionEvents[K]) => response.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    const offs = [inspection.on('actor', send('actor')), inspection.on('transition', send('transition')), inspection.on('removed', send('removed'))];
+    const heartbeat = setInterval(() => response.write(': heartbeat\n\n'), heartbeatMs);
+    heartbeat.unref();
+    streams.add(response);
+    const end = () => {
+      clearInterval(heartbeat);
+      offs.forEach((off) => off());
+      streams.delete(response);
+    };
+    request.on('close', end);
+    response.on('close', end);
+  };
+
+  const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (!isAuthorized(request, settings.token)) {
+      response.setHeader('www-authenticate', 'Bearer realm="flowd inspector"');
+      return json(response, 401, { error: 'unauthorized: this inspector needs its token (Authorization: Bearer <token> or ?token=<token>)' });
+    }
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      response.setHeader('allow', 'GET, HEAD');
+      return json(response, 405, { error: `method ${request.method} is not allowed; expected GET` });
+    }
+    const path = new URL(request.url ?? '/', 'http://inspector').pathname;
+    if (path === '/' || path === '/index.html') {
+      return response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': inspectorPageCsp, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end(inspectorPage());
+    }
+    if (path === '/api/state') return json(response, 200, inspection.state());
+    if (path === '/events') return openStream(request, response);
+    if (path === '/metrics') {
+      const text = await metrics.text();
+      return response.writeHead(200, { 'content-type': metrics.contentType }).end(text);
+    }
+    if (path === '/healthz') return json(response, 200, { status: 'ok' });
+    if (path === '/readyz') {
+      const reasons = options.readiness();
+      return reasons.length === 0 ? json(response, 200, { status: 'ready' }) : json(response, 503, { status: 'not ready', reasons });
+    }
+    const svg = /^\/api\/machines\/([a-z0-9-]+)\.svg$/.exec(path);
+    if (svg) {
+      let text: string;
+      try {
+        text = await machineSvg(svg[1]!);
+      } catch (error) {
+        return json(response, 404, { error: (error as Error).message });
+      }
+      return response.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=3600' }).end(text);
+    }
+    return json(response, 404, { error: `no such page: ${path}; expected /, /api/state, /api/machines/<machine>.svg, /events, /metrics, /healthz or /readyz` });
+  };
+
+  const server = createServer((request, response) => {
+    handle(request, response).catch((error: unknown) => {
+      log?.error({ err: error }, `inspector: ${request.url}: ${(error as Error)?.message}`);
+      if (!response.headersSent) json(response, 500, { error: (error as Error)?.message ?? String(error) });
+      else response.end();
+    });
+  });
+  server.on('connection', (socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(settings.port, settings.interface, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  // The address actually bound (localhost resolves to 127.0.0.1 or ::1).
+  const { port, address } = server.address() as AddressInfo;
+  const host = address.includes(':') ? `[${address}]` : address;
+
+  let stately: StatelyRelay | undefined;
+  if (settings.stately) {
+    try {
+      stately = await startStatelyRelay({ host: settings.interface, port: settings.port === 0 ? 0 : port + 1, token: settings.token });
+    } catch (error) {
+      server.close();
+      throw error;
+    }
+  }
+  const relay = stately;
+  const observer = relay
+    ? (event: InspectionEvent) => {
+        inspection.observer(event);
+        relay.observer(event);
+      }
+    : inspection.observer;
+
+  let closed: Promise<void> | undefined;
+  return {
+    url: `http://${host}:${port}/`,
+    port,
+    stately,
+    observer,
+    close: () =>
+      (closed ??= (async () => {
+        inspection.close();
+        for (const stream of streams) stream.end();
+        const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+        for (const socket of sockets) socket.destroy();
+        await Promise.all([stopped, relay?.close()]);
+      })()),
+  };
+}

@@ -1,0 +1,206 @@
+import { mkdirSync } from 'node:fs';
+import { createServer, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { instance } from '@viz-js/viz';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { inspectorPage, inspectorPageCsp } from '../../src/inspector/page.js';
+import { launchChromium } from '../helpers/chromium.js';
+
+// The page against a canned server that speaks the inspector's API (issue 6's contract):
+// what the page does with each kind of answer, independent of the runtime behind it.
+
+const slotDot = `digraph "worker-slot" { node [shape=box, style=rounded];
+  "idle" [id="state:idle"]; "busy" [id="state:busy"]; "abandoned" [id="state:abandoned"]; "retired" [id="state:retired", peripheries=2];
+  "idle" -> "busy" [label="event.assigned"]; "busy" -> "idle" [label="worker.done"]; "busy" -> "abandoned" [label="slot.abort"]; "abandoned" -> "retired" }`;
+const supervisorDot = `digraph supervisor { compound=true; node [shape=box, style=rounded];
+  "flowing" [id="state:flowing"]; "throttled" [id="state:throttled"];
+  subgraph cluster_stopping { id="state:stopping"; label="stopping"; "draining" [id="state:stopping.draining"]; "closing" [id="state:stopping.closing"]; }
+  "stopped" [id="state:stopped", peripheries=2];
+  "flowing" -> "throttled" [label="queue.filled"]; "throttled" -> "flowing" [label="queue.drained"]; "flowing" -> "draining" [label="runtime.stop"];
+  "draining" -> "closing" [label="work.drained"]; "closing" -> "stopped" }`;
+
+type View = { id: string; machine: string; state: string; stateNodes: string[]; status: string; summary: Record<string, unknown>; updatedAt: number };
+const view = (id: string, machine: string, state: string, summary: Record<string, unknown>, stateNodes = [state]): View => ({ id, machine, state, stateNodes, status: 'active', summary, updatedAt: Date.now() });
+
+/** A server with canned answers; push() sends an SSE event to every page listening. */
+async function cannedInspector(options: { token?: string; actors?: View[]; svg?: Record<string, string> } = {}) {
+  const viz = await instance();
+  const svg: Record<string, string> = { 'worker-slot': viz.renderString(slotDot, { format: 'svg' }), supervisor: viz.renderString(supervisorDot, { format: 'svg' }), ...options.svg };
+  const state = {
+    app: 'canned',
+    startedAt: Date.UTC(2025, 0, 1, 9, 0, 0),
+    actors: options.actors ?? [
+      view('supervisor', 'supervisor', 'flowing', { queue: 0, running: 0, retrying: 0, abandoned: 0, received: 3, completed: 3, failed: 0 }),
+      view('source', 'source', 'active.running', { type: 'manual', connection: 'active.running' }, ['active', 'active.running']),
+      view('slot-0', 'worker-slot', 'idle', { event: null, attempt: null, runningMs: null }),
+      view('slot-1', 'worker-slot', 'idle', { event: null, attempt: null, runningMs: null }),
+    ],
+    transitions: [{ at: Date.now() - 1000, actor: 'slot-0', event: 'worker.done', from: 'busy', to: 'idle' }],
+  };
+  const streams = new Set<ServerResponse>();
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    requests.push(url.pathname + url.search);
+    if (options.token && url.pathname !== '/' && url.searchParams.get('token') !== options.token) {
+      res.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'a token is required' }));
+      return;
+    }
+    if (url.pathname === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(inspectorPage());
+    else if (url.pathname === '/api/state') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(state));
+    else if (url.pathname.startsWith('/api/machines/') && svg[url.pathname.slice(14, -4)]) res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(svg[url.pathname.slice(14, -4)]);
+    else if (url.pathname === '/events') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).write(': hello\n\n');
+      streams.add(res);
+      req.on('close', () => streams.delete(res));
+    } else res.writeHead(404).end();
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  return {
+    url,
+    requests,
+    push: (event: string, data: unknown) => { for (const res of streams) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); },
+    close: async () => {
+      for (const res of streams) res.end();
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('inspectorPage', () => {
+  const html = inspectorPage();
+
+  it('is one document that loads nothing from anywhere else', () => {
+    expect(html).toMatch(/^<!doctype html>/);
+    // The one link is the favicon, a data: URL so that the browser asks the server for nothing else.
+    expect([...html.matchAll(/\b(?:src|href)\s*=\s*"([^"]*)"/gi)].map((m) => m[1])).toEqual(['data:,']);
+    expect(html).not.toMatch(/https?:\/\/|\burl\(|@import/);
+    expect(html.match(/<script>/g)).toHaveLength(1);
+  });
+
+  it('has no inline event-handler attributes and never writes HTML from data', () => {
+    expect(html).not.toMatch(/<[^>]*\son[a-z]+\s*=/i);
+    expect(html).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write/);
+  });
+
+  it('carries a Content-Security-Policy that allows only its own script and requests to its own server', () => {
+    expect(html).toContain(`<meta http-equiv="Content-Security-Policy" content="${inspectorPageCsp}">`);
+    expect(inspectorPageCsp).toMatch(/default-src 'none'/);
+    expect(inspectorPageCsp).toMatch(/script-src 'sha256-[A-Za-z0-9+/]+=*'/);
+    expect(inspectorPageCsp).toMatch(/connect-src 'self'/);
+  });
+});
+
+describe('the inspector page in headless Chromium, against a canned server', () => {
+  let browser: Browser;
+  let page: Page;
+  let server: Awaited<ReturnType<typeof cannedInspector>> | undefined;
+  const errors: string[] = [];
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  const open = async (canned: Awaited<ReturnType<typeof cannedInspector>>, query = '') => {
+    server = canned;
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    await page.goto(canned.url + query);
+  };
+  afterEach(async () => {
+    await page?.close();
+    await server?.close();
+    server = undefined;
+    errors.length = 0;
+  });
+
+  it('lists the supervisor, the source and the slots, and goes live', async () => {
+    await open(await cannedInspector());
+    await page.locator('[data-actor="slot-1"]').waitFor();
+    expect(await page.locator('[data-actor]').evaluateAll((cards) => cards.map((c) => [c.getAttribute('data-actor'), c.getAttribute('data-state')]))).toEqual([
+      ['supervisor', 'flowing'], ['source', 'active.running'], ['slot-0', 'idle'], ['slot-1', 'idle'],
+    ]);
+    await page.locator('#conn[data-connection="live"]').waitFor();
+    expect(await page.locator('[data-group="worker-slot"] h2').textContent()).toBe('Slots · 0 busy of 2');
+    expect(await page.title()).toBe('canned · flowd inspector');
+    expect(errors).toEqual([]);
+  });
+
+  it('shows a slot busy with its event while the server says so, and idle after', async () => {
+    const canned = await cannedInspector();
+    await open(canned);
+    await page.locator('#conn[data-connection="live"]').waitFor();
+    canned.push('actor', view('slot-1', 'worker-slot', 'busy', { event: 'evt-42', attempt: 1, runningMs: 1500 }));
+    canned.push('transition', { at: Date.now(), actor: 'slot-1', event: 'event.assigned', from: 'idle', to: 'busy' });
+    const card = page.locator('[data-actor="slot-1"][data-state="busy"]');
+    await card.waitFor();
+    expect(await card.locator('.kv').innerText()).toMatch(/event\s+evt-42\s+attempt\s+1\s+running\s+1\.\d s/);
+    expect(await page.locator('#transitions tr').first().innerText()).toMatch(/slot-1\s+event\.assigned\s+idle → busy/);
+    canned.push('actor', view('slot-1', 'worker-slot', 'idle', { event: null, attempt: null, runningMs: null }));
+    await page.locator('[data-actor="slot-1"][data-state="idle"]').waitFor();
+  });
+
+  it('draws the selected actor\'s machine with its current states lit', async () => {
+    const canned = await cannedInspector();
+    await open(canned);
+    await page.locator('#diagram g.lit[id="state:flowing"]').waitFor();
+    await page.locator('[data-actor="slot-0"]').click();
+    await page.locator('#diagram g[id="state:busy"]').waitFor();
+    expect(await page.locator('#diagram g.lit').count()).toBe(1);
+    expect(await page.locator('#diagram g.lit').getAttribute('id')).toBe('state:idle');
+    canned.push('actor', view('slot-0', 'worker-slot', 'busy', { event: 'e', attempt: 1, runningMs: 0 }));
+    await page.locator('#diagram g.lit[id="state:busy"]').waitFor();
+    expect(await page.locator('#diagram g.lit').count()).toBe(1);
+    await page.locator('[data-actor="supervisor"]').click();
+    canned.push('actor', view('supervisor', 'supervisor', 'stopping.draining', { queue: 0 }, ['stopping', 'stopping.draining']));
+    await page.locator('#diagram g.lit[id="state:stopping.draining"]').waitFor();
+    expect(await page.locator('#diagram g.lit').evaluateAll((gs) => gs.map((g) => g.id).sort())).toEqual(['state:stopping', 'state:stopping.draining']);
+    mkdirSync('test-output', { recursive: true });
+    await page.screenshot({ path: 'test-output/inspector-canned.png', fullPage: true });
+  });
+
+  it('drops an actor the server says was removed', async () => {
+    const canned = await cannedInspector();
+    await open(canned);
+    await page.locator('#conn[data-connection="live"]').waitFor();
+    canned.push('removed', { id: 'slot-0' });
+    await page.locator('[data-actor="slot-0"]').waitFor({ state: 'detached' });
+    expect(await page.locator('[data-actor]').count()).toBe(3);
+  });
+
+  it('shows untrusted strings as text and strips scripts and handlers from a diagram', async () => {
+    const hostile = '<img src=x onerror="window.__pwned=1">';
+    const svg = '<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=2"><script>window.__pwned=3</script><g id="state:idle" onclick="window.__pwned=4"><a href="javascript:window.__pwned=5"><text>idle</text></a></g></svg>';
+    await open(await cannedInspector({ actors: [view(hostile, 'worker-slot', 'idle', { [hostile]: hostile })], svg: { 'worker-slot': svg } }));
+    await page.locator('#diagram g.lit').waitFor();
+    expect(await page.locator('.card strong').textContent()).toBe(hostile);
+    expect(await page.locator('.kv td').textContent()).toBe(hostile);
+    expect(await page.locator('#actors img').count()).toBe(0);
+    expect(await page.locator('#diagram').evaluate((d) => d.querySelectorAll('script, [onload], [onclick], [href]').length)).toBe(0);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+  });
+
+  it('passes the token from its own URL to every request it makes', async () => {
+    const canned = await cannedInspector({ token: 's3cret' });
+    await open(canned, '?token=s3cret');
+    await page.locator('#diagram g.lit[id="state:flowing"]').waitFor();
+    await page.locator('#conn[data-connection="live"]').waitFor();
+    const api = canned.requests.filter((r) => r !== '/?token=s3cret');
+    expect(api.map((r) => r.split('?')[0]).sort()).toEqual(['/api/machines/supervisor.svg', '/api/state', '/events']);
+    expect(api.every((r) => r.endsWith('?token=s3cret'))).toBe(true);
+  });
+
+  it('says what is wrong when it is opened without the token', async () => {
+    await open(await cannedInspector({ token: 's3cret' }));
+    await page.locator('#error:has-text("401")').waitFor();
+    expect(await page.locator('#error').textContent()).toMatch(/GET \/api\/state answered 401: open this page with \?token=/);
+    expect(await page.locator('#conn').getAttribute('data-connection')).toBe('offline');
+  });
+});
