@@ -30,6 +30,11 @@ export type { Locks, LockHandle, LockOptions, WithLockOptions } from '../actors/
 export { Locked, createLocks } from '../actors/locks/locks.js';
 export { storeMachine } from '../machines/store.js';
 export { lockMachine } from '../machines/lock.js';
+/** Draws any machine: a graph of its states and transitions, as Mermaid, DOT or SVG (Graphviz in WebAssembly). */
+export { describeMachine, toMermaid, toDot, renderSvg, type MachineGraph, type GraphState, type GraphTransition } from './graph/index.js';
+/** `runtime.inspect(options)`: the live page, `/metrics`, `/healthz` and `/readyz`. */
+export type { InspectorOptions } from './inspector/attach.js';
+export type { InspectorHandle } from './runtime.js';
 /** Retries a read-modify-write on ConflictError, HTTP 409 / 412 or `Retry` (Flow's retry_on_conflict). */
 export { retryOnConflict, type ConflictAttempt, type RetryOnConflictOptions } from './retry-on-conflict.js';
 /** The REST client of `[Api]` (`ctx.client`); `createClient` makes one outside a runtime. */
