@@ -4,7 +4,7 @@ import type { Store } from '../actors/stores/store-api.js';
 import type { Locks } from '../actors/locks/lock-api.js';
 import { createLocks } from '../actors/locks/locks.js';
 import { openStore } from '../actors/stores/store.js';
-import { FlowdError } from './errors.js';
+import { FlowdError, LockError, StoreError } from './errors.js';
 import { createClient, type ApiClient } from './client.js';
 import type { ApiSettings } from './config/api-settings.js';
 import type { LockSettings } from './config/lock-settings.js';
@@ -49,22 +49,29 @@ export interface AppServicesOptions {
 export function createAppServices(settings: ServiceSettings, appName: string, log: Logger, options: AppServicesOptions = {}): AppServices {
   let inspect = options.inspect;
   let opened: ReturnType<typeof openStore> | undefined;
-  const openOnce = () => (opened ??= openStore(toStoreOptions(settings.store, appName), log, inspect ? { inspect } : {}));
+  // After close(), nothing comes back to life: an abandoned run or a background task gets a clear error instead.
+  const ifOpen = () => {
+    if (closed) throw new StoreError('ERR_STORE_CLOSED', `the store of app "${appName}" was closed when its run ended`);
+  };
+  const openOnce = () => (ifOpen(), (opened ??= openStore(toStoreOptions(settings.store, appName), log, inspect ? { inspect } : {})));
   let locks: ReturnType<typeof createLocks> | undefined;
-  const locksOnce = () => (locks ??= createLocks(toLockOptions(settings.lock, appName), { leaseMs: settings.lock.leaseMs, ...(inspect ? { inspect } : {}) }));
+  const locksOnce = () => {
+    if (closed) throw new LockError('ERR_LOCK_UNAVAILABLE', `the locks of app "${appName}" were closed when its run ended`);
+    return (locks ??= createLocks(toLockOptions(settings.lock, appName), { leaseMs: settings.lock.leaseMs, ...(inspect ? { inspect } : {}) }));
+  };
   let client: ApiClient | undefined;
   let closed: Promise<void> | undefined;
 
   const store: Store = {
-    get: (key) => openOnce().store.get(key),
-    getVersioned: (key) => openOnce().store.getVersioned(key),
-    put: (key, value, options) => openOnce().store.put(key, value, options),
-    delete: (key, options) => openOnce().store.delete(key, options),
-    update: (key, fn, options) => openOnce().store.update(key, fn, options),
+    get: async (key) => openOnce().store.get(key),
+    getVersioned: async (key) => openOnce().store.getVersioned(key),
+    put: async (key, value, options) => openOnce().store.put(key, value, options),
+    delete: async (key, options) => openOnce().store.delete(key, options),
+    update: async (key, fn, options) => openOnce().store.update(key, fn, options),
   };
   const lockApi: Locks = {
-    lock: (key, options) => locksOnce().lock(key, options),
-    withLock: (key, fn, options) => locksOnce().withLock(key, fn, options),
+    lock: async (key, options) => locksOnce().lock(key, options),
+    withLock: async (key, fn, options) => locksOnce().withLock(key, fn, options),
   };
 
   return {
@@ -72,6 +79,7 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
     locks: lockApi,
     get client(): ApiClient {
       if (!settings.api) throw new FlowdError('ERR_CONFIG', 'ctx.client needs an [Api] (or [Viz One]) section in the app\'s INI file, or createRuntime({ api: { hostname, ... } })');
+      if (closed && !client) throw new FlowdError('ERR_HTTP', `the API client of app "${appName}" was closed when its run ended`);
       return (client ??= createClient(settings.api, { log }));
     },
     async open() {

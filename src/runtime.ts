@@ -259,11 +259,15 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       starting = true;
       // An inspector that failed to start was reported to inspect()'s caller; the run goes on without it.
       const inspecting = await inspector?.catch(() => undefined);
+      // A start that fails leaves nothing open behind it: no connection, no inspector port.
+      const abandonStart = async (error: unknown): Promise<never> => {
+        await Promise.allSettled([services.close(), inspecting?.close()]);
+        throw error;
+      };
       try {
         await services.open();
       } catch (error) {
-        await services.close();
-        throw error;
+        await abandonStart(error);
       }
       const configureContext: ConfigureContext = {
         log: logger,
@@ -279,8 +283,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       try {
         await runner.configure(configureContext);
       } catch (error) {
-        await services.close();
-        throw new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, { cause: error });
+        await abandonStart(new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, { cause: error }));
       }
       const supervisor = createActor(machine, {
         input: { settings, now, random: parts.random ?? Math.random, reconnect },

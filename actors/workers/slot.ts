@@ -31,6 +31,7 @@ class RunContext implements WorkerContext {
   private controller: AbortController | undefined;
   private abortedWith: Error | undefined;
   private childLog: Logger | undefined;
+  private runStore: Store | undefined;
   readonly attempt: number;
   readonly id: string;
   readonly meta: Readonly<Record<string, unknown>>;
@@ -72,7 +73,12 @@ class RunContext implements WorkerContext {
   }
 
   get store(): Store {
-    return services(this.deps).store;
+    // update() stops retrying when the event's signal fires (its execution timeout, shutdown).
+    if (!this.runStore) {
+      const store = services(this.deps).store;
+      this.runStore = { ...store, update: (key, fn, options) => store.update(key, fn, { signal: this.signal, ...options }) };
+    }
+    return this.runStore;
   }
 
   get client(): ApiClient {

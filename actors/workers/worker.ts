@@ -117,7 +117,11 @@ export abstract class Flow<E = unknown, R = unknown> {
   app!: AppInfo;
   /** The app's store (Flow's NeedsStore). */
   store!: Store;
-  /** The app's locks (Flow's Locked): `await this.locks.withLock(key, fn)`. */
+  /**
+   * The app's locks (Flow's Locked): `await this.locks.withLock(key, fn)`.
+   * In `start()`, prefer `ctx.lock` / `ctx.withLock`: their wait ends with
+   * the event's signal, while this one waits until the lock is free.
+   */
   locks!: Locks;
   /** The app's API client (Flow's NeedsClient); throws ERR_CONFIG without an `[Api]` section. */
   client!: ApiClient;

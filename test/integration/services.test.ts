@@ -82,6 +82,35 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     }
   });
 
+  it('stops retrying ctx.store.update when the event\'s signal fires, instead of spending every retry', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'flowd-update-'));
+    cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
+    let attempts = 0;
+    let settle!: (outcome: unknown) => void;
+    const updateEnded = new Promise((resolve) => (settle = resolve));
+    const worker = defineWorker({
+      async start(_event: unknown, ctx: WorkerContext) {
+        // Every attempt conflicts: another write lands while fn runs.
+        await ctx.store
+          .update('hot', async () => {
+            attempts++;
+            await ctx.store.put('hot', attempts);
+            return -1;
+          })
+          .then(settle, settle);
+      },
+    });
+    const source = manualSource();
+    const runtime = createRuntime({ worker, source: source.driver, executionTimeout: 150, app: { name: 'hot', stateDir } });
+    await runtime.start();
+    await source.ready;
+    source.deliver('e');
+    source.end();
+    expect(await updateEnded).toMatchObject({ code: 'ERR_WORKER_TIMEOUT' });
+    expect(attempts).toBeLessThan(11);
+    await runtime.done;
+  });
+
   it('stops waiting for a lock when the event\'s signal fires (its execution timeout), leaving the holder alone', async () => {
     const prefix = testPrefix();
     cleanups.push(() => dropPrefix(prefix));
@@ -108,6 +137,52 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     expect(held.signal.aborted).toBe(false);
     await held.renew();
     await held.release();
+  });
+});
+
+describe('after the run ends', () => {
+  it('refuses store, lock and client calls with clear errors, and opens nothing again (an abandoned run cannot bring them back)', async () => {
+    const stateDir = await mkdtemp(join(tmpdir(), 'flowd-closed-'));
+    cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
+    const source = manualSource();
+    let late!: WorkerContext;
+    const runtime = createRuntime({
+      worker: defineWorker({
+        start: (_event: unknown, ctx: WorkerContext) => {
+          late = ctx;
+        },
+      }),
+      source: source.driver,
+      app: { name: 'closed', stateDir },
+      api: { hostname: '127.0.0.1:9' },
+    });
+    await runtime.start();
+    await source.ready;
+    source.deliver(1);
+    source.end();
+    await runtime.done;
+    await expect(late.store.put('k', 1)).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED', message: expect.stringContaining('app "closed"') as string });
+    await expect(late.lock('k')).rejects.toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
+    expect(() => late.client).toThrow(/API client of app "closed" was closed/);
+    expect(await readdir(stateDir)).toEqual([]);
+  });
+
+  it('closes the inspector when start() fails, so no port stays open', async () => {
+    const runtime = createRuntime({
+      worker: defineWorker({
+        configure: () => {
+          throw new Error('no config');
+        },
+        start: () => undefined,
+      }),
+      source: manualSource().driver,
+    });
+    const handle = await runtime.inspect({ port: 0 }).catch(() => undefined);
+    const url = handle?.url ?? '';
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\//);
+    await expect(fetch(new URL('healthz', url))).resolves.toMatchObject({ status: 200 });
+    await expect(runtime.start()).rejects.toMatchObject({ code: 'ERR_WORKER_CONFIGURE' });
+    await expect(fetch(new URL('healthz', url))).rejects.toThrow();
   });
 });
 
