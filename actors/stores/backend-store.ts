@@ -5,7 +5,7 @@ import { retryOnConflict } from '../../src/retry-on-conflict.js';
 import type { StoreBackend } from './backend.js';
 import { toJsonText } from './json-value.js';
 import { KeyedQueue } from './keyed-queue.js';
-import type { PutOptions, Store, UpdateOptions, Versioned } from './store-api.js';
+import type { DeleteOptions, PutOptions, Store, UpdateOptions, Versioned } from './store-api.js';
 
 /** The store actor: `storeMachine` with a backend plugged in. */
 export type StoreActor = ActorRefFrom<typeof storeMachine>;
@@ -85,18 +85,19 @@ export class BackendStore implements Store {
     await this.whenReady();
     const outcome = await this.backend.write(key, json, { ifVersion, fence });
     if (outcome.kind === 'conflict') throw this.conflict(key, ifVersion!, outcome.version);
-    if (outcome.kind === 'fenced') {
-      throw new FencedError(`Store "${this.namespace}": key ${JSON.stringify(key)} has accepted fencing token ${outcome.fence}; this write carries ${fence}, so its lock was lost to a later holder`);
-    }
+    if (outcome.kind === 'fenced') throw this.fenced(key, 'write', outcome.fence, fence!);
     return { value, version: outcome.version };
   }
 
-  async delete(key: string, options: { ifVersion?: number } = {}): Promise<boolean> {
+  async delete(key: string, options: DeleteOptions = {}): Promise<boolean> {
     this.checkKey(key);
-    this.checkNumber(key, 'ifVersion', options.ifVersion);
+    const { ifVersion, fence } = options;
+    this.checkNumber(key, 'ifVersion', ifVersion);
+    this.checkNumber(key, 'fence', fence);
     await this.whenReady();
-    const outcome = await this.backend.remove(key, { ifVersion: options.ifVersion });
-    if (outcome.kind === 'conflict') throw this.conflict(key, options.ifVersion!, outcome.version);
+    const outcome = await this.backend.remove(key, { ifVersion, fence });
+    if (outcome.kind === 'conflict') throw this.conflict(key, ifVersion!, outcome.version);
+    if (outcome.kind === 'fenced') throw this.fenced(key, 'delete', outcome.fence, fence!);
     return outcome.kind === 'removed';
   }
 
@@ -131,6 +132,10 @@ export class BackendStore implements Store {
     const wanted = expected === 0 ? 'to have no value' : `at version ${expected}`;
     const now = found === 0 ? 'it has no value' : `it is at version ${found}`;
     return new ConflictError(`Store "${this.namespace}": expected key ${JSON.stringify(key)} ${wanted}, but ${now}; another writer came first`);
+  }
+
+  private fenced(key: string, operation: string, accepted: number, offered: number): FencedError {
+    return new FencedError(`Store "${this.namespace}": key ${JSON.stringify(key)} has accepted fencing token ${accepted}; this ${operation} carries ${offered}, so its lock was lost to a later holder`);
   }
 
   private checkKey(key: string): void {

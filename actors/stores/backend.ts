@@ -30,8 +30,8 @@ export type WriteOutcome =
   | { kind: 'conflict'; version: number }
   | { kind: 'fenced'; fence: number };
 
-/** What a remove found. */
-export type RemoveOutcome = { kind: 'removed' } | { kind: 'absent' } | { kind: 'conflict'; version: number };
+/** What a remove found; `fenced` carries the highest token the key accepted. */
+export type RemoveOutcome = { kind: 'removed' } | { kind: 'absent' } | { kind: 'conflict'; version: number } | { kind: 'fenced'; fence: number };
 
 /** The backend's connection state, for backends that can lose theirs. */
 export type BackendStatus = { available: true } | { available: false; error: { code: string; message: string } };
@@ -48,8 +48,11 @@ export interface StoreBackend {
   read(key: string): Promise<BackendRecord | undefined>;
   /** Compare-and-set: stores `json` under `key` when the conditions hold. Fence is checked first. */
   write(key: string, json: string, conditions: WriteConditions): Promise<WriteOutcome>;
-  /** Removes the value (the key's fencing token is kept); `ifVersion` as for write. */
-  remove(key: string, conditions: { ifVersion?: number | undefined }): Promise<RemoveOutcome>;
+  /**
+   * Removes the value; `ifVersion` and `fence` as for write (fence first).
+   * The key keeps the highest fencing token it accepted, this one included.
+   */
+  remove(key: string, conditions: WriteConditions): Promise<RemoveOutcome>;
   /** Waits for writes in flight, then lets go of every resource. */
   close(): Promise<void>;
   /** Tells `listener` when the backend loses or regains its connection; returns an unsubscribe function. */

@@ -50,7 +50,8 @@ interface FileRecord {
  *   the delete still conflicts (no ABA) and a lapsed lock holder is still
  *   fenced.
  * - A corrupt file is a StoreError ERR_STORE naming the file; writes to
- *   that key fail too until it is moved aside.
+ *   that key fail too until it is moved aside. A file holding another key's
+ *   record is an ERR_STORE too, saying which key it belongs to.
  */
 export class FileBackend implements StoreBackend {
   readonly kind = 'file';
@@ -105,15 +106,20 @@ export class FileBackend implements StoreBackend {
     });
   }
 
-  remove(key: string, { ifVersion }: { ifVersion?: number | undefined }): Promise<RemoveOutcome> {
+  remove(key: string, { ifVersion, fence }: WriteConditions): Promise<RemoveOutcome> {
     return this.locked(key, async (file, check) => {
       const current = await this.readRecord(key, file);
       const live = current && !current.deleted ? current.version : 0;
+      const accepted = current?.fence ?? 0;
+      if (fence !== undefined && fence < accepted) return { kind: 'fenced', fence: accepted };
       if (ifVersion !== undefined && ifVersion !== live) return { kind: 'conflict', version: live };
-      if (!current || current.deleted) return { kind: 'absent' };
-      const tombstone = { key, version: current.version, fence: current.fence, deleted: true };
+      const highest = Math.max(accepted, fence ?? 0);
+      const absent = !current || current.deleted;
+      // Nothing to remove: write only to remember a newer token, so its predecessors stay fenced.
+      if (absent && highest === accepted) return { kind: 'absent' };
+      const tombstone = { key, version: current?.version ?? 0, fence: highest, deleted: true };
       await this.replace(key, file, `${JSON.stringify(tombstone)}\n`, check);
-      return { kind: 'removed' };
+      return { kind: absent ? 'absent' : 'removed' };
     });
   }
 
@@ -206,8 +212,16 @@ export class FileBackend implements StoreBackend {
       return corrupt(text.length === 0 ? 'it is empty' : `it is not JSON: ${(error as Error).message}`, error);
     }
     if (!record || typeof record !== 'object' || Array.isArray(record)) return corrupt('expected a JSON object');
-    if (record.key !== key) return corrupt(`it holds key ${JSON.stringify(record.key)}`);
-    if (!Number.isSafeInteger(record.version) || record.version! < 1) return corrupt(`expected a version of at least 1, found ${JSON.stringify(record.version)}`);
+    if (typeof record.key !== 'string' || record.key === '') return corrupt(`expected the key as a non-empty string, found ${JSON.stringify(record.key)}`);
+    if (record.key !== key) {
+      // Another key's record, not a damaged one: moving it aside would lose that key.
+      const home = this.fileFor(record.key);
+      const hint = home !== file ? `; it was copied or renamed there (or named by an older flowd), and its own file is ${home}` : '';
+      throw new StoreError('ERR_STORE', `Store "${this.namespace}": the file ${file} belongs to key ${JSON.stringify(record.key)}, not to key ${JSON.stringify(key)}${hint}`);
+    }
+    // A tombstone of a key that was never written (it only remembers a fencing token) is at version 0.
+    const lowest = record.deleted === true ? 0 : 1;
+    if (!Number.isSafeInteger(record.version) || record.version! < lowest) return corrupt(`expected a version of at least ${lowest}, found ${JSON.stringify(record.version)}`);
     if (typeof record.fence !== 'number' || !(record.fence >= 0)) return corrupt(`expected a fencing token of at least 0, found ${JSON.stringify(record.fence)}`);
     if (record.deleted !== true && !('value' in record)) return corrupt('it has no value');
     return record as FileRecord;

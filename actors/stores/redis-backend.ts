@@ -35,20 +35,29 @@ redis.call('HSET', KEYS[1], 'value', ARGV[1], 'version', new, 'fence', tostring(
 return {'written', tostring(new)}
 `;
 
-// KEYS[1] the record. ARGV: ifVersion ('' for none). A key that accepted a fence keeps it as a tombstone.
+// KEYS[1] the record. ARGV: ifVersion ('' for none), fence ('' for none); the fence is checked first, as in WRITE.
+// A key that accepted a fence keeps the highest as a tombstone (a hash with only `fence`), even one never written.
 const REMOVE = `
 local found = redis.call('HMGET', KEYS[1], 'value', 'version', 'fence')
 local version = 0
 if found[1] then version = tonumber(found[2]) end
+local accepted = tonumber(found[3]) or 0
+local fence = accepted
+if ARGV[2] ~= '' then
+  local offered = tonumber(ARGV[2])
+  if offered < accepted then return {'fenced', tostring(accepted)} end
+  fence = offered
+end
 if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= version then return {'conflict', tostring(version)} end
+if fence > accepted then redis.call('HSET', KEYS[1], 'fence', tostring(fence)) end
 if not found[1] then return {'absent', '0'} end
-if (tonumber(found[3]) or 0) > 0 then redis.call('HDEL', KEYS[1], 'value', 'version') else redis.call('DEL', KEYS[1]) end
+if fence > 0 then redis.call('HDEL', KEYS[1], 'value', 'version') else redis.call('DEL', KEYS[1]) end
 return {'removed', tostring(version)}
 `;
 
 interface ScriptedRedis {
   flowdStoreWrite(record: string, counter: string, json: string, ifVersion: string, fence: string): Promise<[string, string]>;
-  flowdStoreRemove(record: string, ifVersion: string): Promise<[string, string]>;
+  flowdStoreRemove(record: string, ifVersion: string, fence: string): Promise<[string, string]>;
 }
 
 /**
@@ -132,8 +141,9 @@ export class RedisBackend implements StoreBackend {
     return { kind: 'written', version: Number(number) };
   }
 
-  async remove(key: string, { ifVersion }: { ifVersion?: number | undefined }): Promise<RemoveOutcome> {
-    const [kind, number] = await this.call(() => this.scripts.flowdStoreRemove(this.prefix + key, ifVersion === undefined ? '' : String(ifVersion)));
+  async remove(key: string, { ifVersion, fence }: WriteConditions): Promise<RemoveOutcome> {
+    const [kind, number] = await this.call(() => this.scripts.flowdStoreRemove(this.prefix + key, ifVersion === undefined ? '' : String(ifVersion), fence === undefined ? '' : String(fence)));
+    if (kind === 'fenced') return { kind, fence: Number(number) };
     if (kind === 'conflict') return { kind, version: Number(number) };
     return { kind: kind === 'removed' ? 'removed' : 'absent' };
   }

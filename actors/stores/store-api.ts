@@ -24,6 +24,23 @@ export interface PutOptions {
   fence?: number;
 }
 
+/** Conditions on a delete. */
+export interface DeleteOptions {
+  /**
+   * Delete only if the key is still at this version (0: only if it has no
+   * value); otherwise throw ConflictError (ERR_CONFLICT).
+   */
+  ifVersion?: number;
+  /**
+   * A lock's fencing token (`lock.fence`), checked before `ifVersion` as for
+   * put: a token older than the highest the key accepted is refused with
+   * FencedError (ERR_FENCED) and the value stays, so a holder whose lease
+   * lapsed cannot delete what its successor wrote. The key keeps the highest
+   * token after the delete, so that holder stays fenced.
+   */
+  fence?: number;
+}
+
 /** Options for `update`. */
 export interface UpdateOptions {
   /** Retries after a conflicting attempt. @default 10 */
@@ -43,8 +60,11 @@ export interface Store {
    * returns it with its new version.
    */
   put<T = unknown>(key: string, value: T, options?: PutOptions): Promise<Versioned<T>>;
-  /** Removes the value; true when there was one. `ifVersion` as for put. */
-  delete(key: string, options?: { ifVersion?: number }): Promise<boolean>;
+  /**
+   * Removes the value; true when there was one. `ifVersion` and `fence` as
+   * for put (the fence is checked first; the key keeps the highest token).
+   */
+  delete(key: string, options?: DeleteOptions): Promise<boolean>;
   /**
    * Read-modify-write: calls `fn(current)` and stores what it returns, only
    * if nobody wrote in between; on a conflict it reads again and calls `fn`

@@ -156,6 +156,44 @@ export function storeContract(name: string, makeSpace: () => Promise<StoreSpace>
       await expect(opened.store.put('both', 3, { ifVersion: version, fence: 3 })).rejects.toMatchObject({ code: 'ERR_FENCED' });
     });
 
+    it('refuses a fenced delete with an older token and keeps the value, and deletes with the current or a newer one', async () => {
+      await opened.store.put('leased', 'holder 5', { fence: 5 });
+      const error = await rejection(opened.store.delete('leased', { fence: 4 }));
+      expect(error).toBeInstanceOf(FencedError);
+      expect(error.code).toBe('ERR_FENCED');
+      expect(error.message).toMatch(/"leased".*5.*delete.*4/);
+      await expect(opened.store.get('leased')).resolves.toBe('holder 5');
+      await expect(opened.store.delete('leased', { fence: 5 })).resolves.toBe(true);
+      await expect(opened.store.get('leased')).resolves.toBeUndefined();
+      await opened.store.put('leased', 'holder 5 again', { fence: 5 });
+      await expect(opened.store.delete('leased', { fence: 6 })).resolves.toBe(true);
+    });
+
+    it('keeps the highest fencing token through a fenced delete, so a lapsed holder can neither write nor delete after it', async () => {
+      await opened.store.put('handover', 'holder 3', { fence: 3 });
+      await opened.store.delete('handover', { fence: 4 });
+      await expect(opened.store.put('handover', 'lapsed holder 3', { fence: 3 })).rejects.toMatchObject({ code: 'ERR_FENCED' });
+      await expect(opened.store.delete('handover', { fence: 3 })).rejects.toMatchObject({ code: 'ERR_FENCED' });
+      await expect(opened.store.get('handover')).resolves.toBeUndefined();
+      await expect(opened.store.put('handover', 'holder 4', { fence: 4 })).resolves.toMatchObject({ value: 'holder 4' });
+    });
+
+    it('remembers the token of a fenced delete of a key that has no value, and still answers false', async () => {
+      await expect(opened.store.delete('empty-handed', { fence: 9 })).resolves.toBe(false);
+      await expect(opened.store.put('empty-handed', 'lapsed holder 8', { fence: 8 })).rejects.toMatchObject({ code: 'ERR_FENCED' });
+      await expect(opened.store.getVersioned('empty-handed')).resolves.toEqual({ value: undefined, version: 0 });
+      await expect(opened.store.put('empty-handed', 'first', { ifVersion: 0 })).resolves.toMatchObject({ value: 'first' });
+    });
+
+    it('checks a delete\'s fence before its version, and refuses a bad fence with a TypeError', async () => {
+      const { version } = await opened.store.put('both-delete', 1, { fence: 3 });
+      await opened.store.put('both-delete', 2, { fence: 4 });
+      await expect(opened.store.delete('both-delete', { ifVersion: version, fence: 3 })).rejects.toMatchObject({ code: 'ERR_FENCED' });
+      await expect(opened.store.delete('both-delete', { ifVersion: version, fence: 4 })).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+      await expect(opened.store.delete('both-delete', { fence: -1 })).rejects.toThrow(TypeError);
+      await expect(opened.store.get('both-delete')).resolves.toBe(2);
+    });
+
     it('updates by read-modify-write, starting from undefined', async () => {
       await expect(opened.store.update<number>('n', (n = 0) => n + 1)).resolves.toMatchObject({ value: 1 });
       const second = await opened.store.update<number>('n', async (n = 0) => n + 1);

@@ -36,13 +36,37 @@ describe('the file backend', () => {
     expect(a).toMatch(/^(~c3~a9)+~~[0-9a-f]{64}$/);
   });
 
-  it('treats a file holding another key (a hash collision or a copied file) as corrupt, naming the file', async () => {
+  it('names keys that differ only in case apart even on a case-insensitive disk, where Asset and asset would share a file', async () => {
+    expect(fileNameFor('Asset').toLowerCase()).not.toBe(fileNameFor('asset').toLowerCase());
+    expect(fileNameFor('Asset')).toBe('~41sset');
+    expect(fileNameFor(`${'A'.repeat(200)}`)).toBe(fileNameFor(`${'A'.repeat(200)}`).toLowerCase());
+    const s = await space();
+    const { store } = s.open();
+    await store.put('Asset', 'upper');
+    await store.put('asset', 'lower');
+    const names = await readdir(s.folder);
+    expect(new Set(names.map((name) => name.toLowerCase())).size).toBe(2);
+    await expect(store.get('Asset')).resolves.toBe('upper');
+  });
+
+  it('says a file holding another key\'s record belongs to that key, naming both and its own file, and never advises moving it aside', async () => {
     const s = await space();
     const { store } = s.open();
     await store.put('mine', 1);
     const file = join(s.folder, 'mine.json');
-    await writeFile(file, JSON.stringify({ key: 'theirs', version: 1, fence: 0, value: 2 }));
-    await expect(store.get('mine')).rejects.toMatchObject({ code: 'ERR_STORE', message: expect.stringContaining(file) as string });
+    // What an older flowd wrote for key "Mine" as Mine.json, found as mine.json on a case-insensitive disk.
+    await writeFile(file, JSON.stringify({ key: 'Mine', version: 1, fence: 0, value: 2 }));
+    for (const operation of [() => store.get('mine'), () => store.put('mine', 3), () => store.delete('mine')]) {
+      const error = await operation().then(
+        () => undefined,
+        (caught: unknown) => caught as Error & { code?: string },
+      );
+      expect(error).toMatchObject({ code: 'ERR_STORE' });
+      expect(error?.message).toContain(`the file ${file} belongs to key "Mine", not to key "mine"`);
+      expect(error?.message).toContain(join(s.folder, '~4dine.json'));
+      expect(error?.message).not.toMatch(/corrupt|move it aside/);
+    }
+    expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ key: 'Mine', version: 1, fence: 0, value: 2 });
   });
 
   it('treats an empty file as corrupt rather than as no value, and refuses to write over it', async () => {
@@ -61,6 +85,10 @@ describe('the file backend', () => {
     await store.delete('gone');
     expect(await readdir(s.folder)).toEqual(['gone.json']);
     expect(JSON.parse(await readFile(join(s.folder, 'gone.json'), 'utf8'))).toEqual({ key: 'gone', version: 2, fence: 9, deleted: true });
+    await store.delete('gone', { fence: 11 });
+    await store.delete('never', { fence: 2 });
+    expect(JSON.parse(await readFile(join(s.folder, 'gone.json'), 'utf8'))).toEqual({ key: 'gone', version: 2, fence: 11, deleted: true });
+    expect(JSON.parse(await readFile(join(s.folder, 'never.json'), 'utf8'))).toEqual({ key: 'never', version: 0, fence: 2, deleted: true });
   });
 
   it('removes temp files a killed writer left behind once they are old, and keeps young ones', async () => {
