@@ -19,3 +19,52 @@ export function isAuthorized(request: IncomingMessage, token: string | undefined
   // Hashed first, so the comparison takes the same time whatever the lengths.
   return given !== undefined && timingSafeEqual(digest(given), digest(token));
 }
+
+/** The names a local browser uses for this machine, plus the bound interface(s) themselves, as `Host` shows them (IPv6 bracketed, lower case). */
+export function localHostNames(...bound: Array<string | undefined>): Set<string> {
+  const names = new Set(['127.0.0.1', 'localhost', '[::1]']);
+  for (const address of bound) {
+    if (!address) continue;
+    const bare = address.replace(/^\[|\]$/g, '').toLowerCase();
+    // A wildcard bind is not a name anyone may claim in `Host`.
+    if (bare === '0.0.0.0' || bare === '::') continue;
+    names.add(bare.includes(':') ? `[${bare}]` : bare);
+  }
+  return names;
+}
+
+/**
+ * Whether a `Host` header names this server: one of `names` with `port` (or
+ * no port). A DNS-rebinding page's requests carry its own name, so they fail.
+ */
+export function isAllowedHost(host: string | undefined, names: ReadonlySet<string>, port: number): boolean {
+  const match = host === undefined ? null : /^(\[[0-9a-f:.]+\]|[^:[\]]+)(?::(\d+))?$/i.exec(host.trim());
+  if (!match) return false;
+  return names.has(match[1]!.toLowerCase()) && (match[2] === undefined || Number(match[2]) === port);
+}
+
+/**
+ * Whether a WebSocket upgrade's `Origin` may read the stream: absent (not a
+ * browser), or `http://<one of names>:<one of ports>`. Browsers do not apply
+ * the same-origin policy to WebSockets, so any website could connect otherwise.
+ */
+export function isAllowedOrigin(origin: string | undefined, names: ReadonlySet<string>, ports: readonly number[]): boolean {
+  if (origin === undefined) return true;
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  // `new URL` drops a default port (80), which never is one of ours.
+  return url.protocol === 'http:' && url.origin === origin.toLowerCase() && names.has(url.hostname) && url.port !== '' && ports.includes(Number(url.port));
+}
+
+/** A request's path for a log line: never its query, which may carry `?token=`. */
+export function loggedPath(url: string | undefined): string {
+  try {
+    return new URL(url ?? '/', 'http://inspector').pathname;
+  } catch {
+    return '(unreadable path)';
+  }
+}

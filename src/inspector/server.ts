@@ -5,7 +5,7 @@ import type { InspectionEvent } from 'xstate';
 import { isLoopback, type InspectorSettings } from '../config/inspector-settings.js';
 import { ConfigError } from '../errors.js';
 import { machineSvg } from '../graph/index.js';
-import { isAuthorized } from './auth.js';
+import { isAllowedHost, isAuthorized, localHostNames, loggedPath } from './auth.js';
 import type { Inspection, InspectionEvents } from './inspection.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { inspectorPage, inspectorPageCsp } from './page.js';
@@ -45,6 +45,9 @@ const json = (response: ServerResponse, status: number, body: unknown) =>
  * `/healthz` and `/readyz`. Binds `settings.interface` (127.0.0.1 by default);
  * with a token, every request needs `Authorization: Bearer <token>` or
  * `?token=<token>`, else 401. Refuses a non-loopback interface without a token.
+ * Without a token, or on a loopback interface, a request whose `Host` is not
+ * a loopback name or the bound address (with this port, or none) gets 421:
+ * a DNS-rebinding page cannot read it. Errors are logged with the path only.
  * @example
  * const server = await startInspectorServer({ settings, inspection, metrics, readiness: () => [] });
  * console.log(server.url);
@@ -75,7 +78,16 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     response.on('close', end);
   };
 
+  // Without a token (and on any loopback bind), a page that rebinds its own
+  // name to 127.0.0.1 could read everything: only this server's names pass.
+  const checkHost = settings.token === undefined || isLoopback(settings.interface);
+  let names = localHostNames(settings.interface);
+  let boundPort = settings.port;
+
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
+    if (checkHost && !isAllowedHost(request.headers.host, names, boundPort)) {
+      return json(response, 421, { error: `misdirected request: Host ${JSON.stringify(request.headers.host ?? '')} is not this inspector; expected one of ${[...names].join(', ')}, with port ${boundPort} or none` });
+    }
     if (!isAuthorized(request, settings.token)) {
       response.setHeader('www-authenticate', 'Bearer realm="flowd inspector"');
       return json(response, 401, { error: 'unauthorized: this inspector needs its token (Authorization: Bearer <token> or ?token=<token>)' });
@@ -114,7 +126,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
 
   const server = createServer((request, response) => {
     handle(request, response).catch((error: unknown) => {
-      log?.error({ err: error }, `inspector: ${request.url}: ${(error as Error)?.message}`);
+      log?.error({ err: error }, `inspector: ${loggedPath(request.url)}: ${(error as Error)?.message}`);
       if (!response.headersSent) json(response, 500, { error: (error as Error)?.message ?? String(error) });
       else response.end();
     });
@@ -133,11 +145,13 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
   // The address actually bound (localhost resolves to 127.0.0.1 or ::1).
   const { port, address } = server.address() as AddressInfo;
   const host = address.includes(':') ? `[${address}]` : address;
+  names = localHostNames(settings.interface, address);
+  boundPort = port;
 
   let stately: StatelyRelay | undefined;
   if (settings.stately) {
     try {
-      stately = await startStatelyRelay({ host: settings.interface, port: settings.port === 0 ? 0 : port + 1, token: settings.token });
+      stately = await startStatelyRelay({ host: settings.interface, port: settings.port === 0 ? 0 : port + 1, token: settings.token, inspectorPort: port });
     } catch (error) {
       server.close();
       throw error;

@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { createInspector } from '@statelyai/inspect';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import { isAuthorized } from './auth.js';
+import { isLoopback } from '../config/inspector-settings.js';
+import { isAllowedHost, isAllowedOrigin, isAuthorized, localHostNames } from './auth.js';
 import { sanitize } from './summaries.js';
 
 /** Stately's inspector relay, started with `[Inspector] stately = yes`. */
@@ -46,18 +47,52 @@ const bridgePage = (inspectorUrl: string) => `<!DOCTYPE html>
 const safeEvent = (event: unknown) => sanitize(event, { depth: 4 }) as { type: string };
 
 /**
+ * An `@xstate.actor` message's `definition` (the machine's config, as JSON)
+ * with its static `context` sanitized as snapshots' contexts are.
+ */
+export function safeDefinition(definition: string | undefined): string | undefined {
+  if (definition === undefined) return undefined;
+  let config: unknown;
+  try {
+    config = JSON.parse(definition);
+  } catch {
+    // Never send what could not be sanitized.
+    return undefined;
+  }
+  if (!config || typeof config !== 'object' || !('context' in config)) return definition;
+  return JSON.stringify({ ...config, context: sanitize(config.context, { depth: 3 }) });
+}
+
+/** Options of `startStatelyRelay`. */
+export interface StatelyRelayOptions {
+  /** The interface to bind. */
+  host: string;
+  /** 0 picks a free one. */
+  port: number;
+  /** As `[Inspector] token`. @default undefined */
+  token: string | undefined;
+  /** The inspector's port: its page's origin may open the WebSocket too. @default undefined */
+  inspectorPort?: number | undefined;
+  /** The UI the bridge page embeds. @default 'https://stately.ai/inspect' */
+  inspectorUrl?: string;
+}
+
+/**
  * Starts a WebSocket relay in @statelyai/inspect's format on `host:port`
  * (same auth as the inspector) and serves a bridge page that forwards the
- * events to Stately's inspector UI. Contexts and events are redacted and
- * truncated before they leave the process.
+ * events to Stately's inspector UI. Contexts (definitions' included) and
+ * events are redacted and truncated before they leave the process.
+ * Without a token, only a local `Host` is served and a WebSocket opens only
+ * without an `Origin` or from the relay's or the inspector's own origin
+ * (403 otherwise); with a token, the token is required and suffices.
  */
-export async function startStatelyRelay(options: { host: string; port: number; token: string | undefined; inspectorUrl?: string }): Promise<StatelyRelay> {
+export async function startStatelyRelay(options: StatelyRelayOptions): Promise<StatelyRelay> {
   const registrations = new Map<string, string>();
   const recent: string[] = [];
   const sockets = new WebSocketServer({ noServer: true });
   const adapter: Adapter = {
     send(event) {
-      const text = JSON.stringify(event);
+      const text = JSON.stringify(event.type === '@xstate.actor' ? { ...event, definition: safeDefinition(event.definition) } : event);
       if (event.type === '@xstate.actor') registrations.set(event.sessionId, text);
       else {
         recent.push(text);
@@ -72,7 +107,16 @@ export async function startStatelyRelay(options: { host: string; port: number; t
     for (const text of [...registrations.values(), ...recent]) client.send(text);
   });
 
+  const checkHost = options.token === undefined || isLoopback(options.host);
+  let names = localHostNames(options.host);
+  let relayPort = options.port;
+  const misdirected = (host: string | undefined) => `misdirected request: Host ${JSON.stringify(host ?? '')} is not this relay; expected one of ${[...names].join(', ')}, with port ${relayPort} or none`;
+
   const http: Server = createServer((request, response) => {
+    if (checkHost && !isAllowedHost(request.headers.host, names, relayPort)) {
+      response.writeHead(421, { 'content-type': 'application/json' }).end(JSON.stringify({ error: misdirected(request.headers.host) }));
+      return;
+    }
     if (!isAuthorized(request, options.token)) {
       response.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unauthorized: a token is required (Authorization: Bearer <token> or ?token=<token>)' }));
       return;
@@ -80,8 +124,18 @@ export async function startStatelyRelay(options: { host: string; port: number; t
     response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(bridgePage(options.inspectorUrl ?? 'https://stately.ai/inspect'));
   });
   http.on('upgrade', (request, socket, head) => {
+    if (checkHost && !isAllowedHost(request.headers.host, names, relayPort)) {
+      socket.end('HTTP/1.1 421 Misdirected Request\r\nconnection: close\r\n\r\n');
+      return;
+    }
     if (!isAuthorized(request, options.token)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    // Browsers let any website open a WebSocket anywhere: without a token, only our own pages (or non-browsers) may.
+    const ports = options.inspectorPort === undefined ? [relayPort] : [relayPort, options.inspectorPort];
+    if (options.token === undefined && !isAllowedOrigin(request.headers.origin, names, ports)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n');
       return;
     }
     sockets.handleUpgrade(request, socket, head, (client) => sockets.emit('connection', client, request));
@@ -93,7 +147,9 @@ export async function startStatelyRelay(options: { host: string; port: number; t
       resolve();
     });
   });
-  const { port } = http.address() as AddressInfo;
+  const { port, address } = http.address() as AddressInfo;
+  names = localHostNames(options.host, address);
+  relayPort = port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
 
   const observer = (event: InspectionEvent) => {

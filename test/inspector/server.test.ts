@@ -1,4 +1,5 @@
 import { mkdtemp, rm } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
@@ -7,7 +8,11 @@ import { SimulatedClock } from 'xstate';
 import type { Feed, SourceDriver } from '../../actors/sources/driver.js';
 import { defineWorker } from '../../actors/workers/worker.js';
 import { ConfigError } from '../../src/errors.js';
+import { createInspection } from '../../src/inspector/inspection.js';
+import { createRuntimeMetrics } from '../../src/inspector/metrics.js';
+import { startInspectorServer } from '../../src/inspector/server.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
+import { logSink } from '../helpers/log-sink.js';
 import { manualSource } from '../helpers/manual-source.js';
 
 const deferred = () => {
@@ -32,6 +37,17 @@ async function inspected(options: Partial<RuntimeOptions> & Pick<RuntimeOptions,
     if (runtime.actor?.getSnapshot().status === 'active') await runtime.stop();
   });
   return { runtime, source, url: handle.url, handle };
+}
+
+/** A GET over real HTTP with the headers given (`fetch` may not set `Host`). */
+function get(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (response) => {
+      let body = '';
+      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+    });
+    req.on('error', reject).end();
+  });
 }
 
 /** Prometheus text: `name{labels}` -> value, for every sample line. */
@@ -167,6 +183,41 @@ describe('the inspector server', () => {
     expect((await fetch(new URL('/healthz', url), { headers: { authorization: 'Bearer wrong-token-value' } })).status).toBe(401);
     expect((await fetch(new URL('/healthz', url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await fetch(new URL(`/api/state?token=${token}`, url))).status).toBe(200);
+  });
+
+  it('without a token, answers 421 to a Host that is not a loopback name with its port (a DNS-rebinding page), and 200 to one that is', async () => {
+    const { url } = await inspected({ worker: defineWorker({ start: () => 1 }) });
+    const { port } = new URL(url);
+    for (const host of ['attacker.example', `attacker.example:${port}`, '127.0.0.1:1']) {
+      const refused = await get(new URL('/api/state', url).href, { host });
+      expect([refused.status, JSON.parse(refused.body)]).toEqual([421, { error: expect.stringContaining(`is not this inspector`) }]);
+    }
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, 'localhost']) {
+      const served = await get(new URL('/api/state', url).href, { host });
+      expect([host, served.status]).toEqual([host, 200]);
+    }
+  });
+
+  it('logs a failed request\'s path, never its query and the token in it', async () => {
+    const token = 'a-long-random-secret';
+    const sink = logSink();
+    const inspection = createInspection({ app: 'logged', now: () => 0 });
+    // Not scraped here: only /readyz is asked for.
+    const metrics = createRuntimeMetrics({ snapshot: () => { throw new Error('not scraped in this test'); }, on: () => () => {} });
+    const server = await startInspectorServer({
+      settings: { port: 0, interface: '127.0.0.1', token, stately: false },
+      inspection,
+      metrics,
+      readiness: () => {
+        throw new Error('readiness broke');
+      },
+      log: sink.logger,
+    });
+    cleanups.push(() => server.close());
+    const response = await get(new URL(`/readyz?token=${token}`, server.url).href);
+    expect(response.status).toBe(500);
+    expect(sink.messages()).toEqual(['inspector: /readyz: readiness broke']);
+    expect(JSON.stringify(sink.lines)).not.toContain(token);
   });
 
   it('streams an actor event when a slot changes state, and a transition', async () => {
