@@ -67,7 +67,7 @@ export class KeyedLocks implements Locks {
     private readonly driver: LockDriver,
     private readonly options: KeyedLocksOptions,
   ) {
-    const badLease = leaseProblem(options.leaseMs, 'leaseMs');
+    const badLease = leaseProblem(options.leaseMs, "the locks' default leaseMs");
     if (badLease) throw badLease;
     this.clock = options.clock ?? systemClock;
     this.highestFence = options.fenceBase ?? 0;
@@ -92,7 +92,7 @@ export class KeyedLocks implements Locks {
   lock(key: string, options: LockOptions = {}): Promise<LockHandle> {
     if (typeof key !== 'string' || key === '') return Promise.reject(new TypeError(`a lock key must be a non-empty string; found ${JSON.stringify(key)}`));
     const leaseMs = options.lease ?? this.options.leaseMs;
-    const badLease = leaseProblem(leaseMs, 'lease');
+    const badLease = leaseProblem(leaseMs, `the lease of lock "${key}"`);
     if (badLease) return Promise.reject(badLease);
     const { signal } = options;
     if (this.closed) return Promise.reject(new LockError('ERR_LOCK_UNAVAILABLE', `cannot lock "${key}": the ${this.driver.name} locks were closed`));
@@ -137,8 +137,9 @@ export class KeyedLocks implements Locks {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    const closedError = new LockError('ERR_LOCK_UNAVAILABLE', `the ${this.driver.name} locks were closed while waiting`);
-    for (const [requestId, waiting] of [...this.waiting]) this.settle(requestId, waiting)?.reject(closedError);
+    for (const [requestId, waiting] of [...this.waiting]) {
+      this.settle(requestId, waiting)?.reject(new LockError('ERR_LOCK_UNAVAILABLE', `cannot lock "${waiting.key}": the ${this.driver.name} locks were closed while it waited`));
+    }
     const releases = [...this.held.values()].map((lock) => {
       lock.markLost(new LockError('ERR_LOCK_LOST', `lock "${lock.key}" (fence ${lock.fence}) was lost: the ${this.driver.name} locks were closed`));
       return this.driver.release(lock.key, lock.token).catch(() => {});
@@ -233,7 +234,7 @@ export class KeyedLocks implements Locks {
   }
 }
 
-function leaseProblem(leaseMs: number, name: string): RangeError | undefined {
+function leaseProblem(leaseMs: number, what: string): RangeError | undefined {
   if (Number.isInteger(leaseMs) && leaseMs >= 1 && leaseMs <= 2 ** 31 - 1) return undefined;
-  return new RangeError(`a lock's ${name} must be a whole number of milliseconds from 1 to 2^31-1; found ${leaseMs}`);
+  return new RangeError(`${what} must be a whole number of milliseconds from 1 to 2^31-1; found ${String(leaseMs)}`);
 }

@@ -35,8 +35,11 @@ export interface RedisLocksOptions {
 }
 
 // Taking the lock and its fence in one script: a lock is never held without a fence.
+// A counter missing or behind ARGV[3] (the wall clock, ms x 1000) is raised to it first.
 const ACQUIRE = `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local current = tonumber(redis.call('GET', KEYS[2]) or '0') or 0
+  if current < tonumber(ARGV[3]) then redis.call('SET', KEYS[2], ARGV[3]) end
   return {1, redis.call('INCR', KEYS[2])}
 end
 return {0, redis.call('PTTL', KEYS[1])}`;
@@ -52,7 +55,7 @@ end
 return 0`;
 
 interface Scripts {
-  flowdLockAcquire(lockKey: string, fenceKey: string, token: string, leaseMs: number): Promise<[number, number]>;
+  flowdLockAcquire(lockKey: string, fenceKey: string, token: string, leaseMs: number, fenceBase: string): Promise<[number, number]>;
   flowdLockRenew(lockKey: string, token: string, leaseMs: number): Promise<number>;
   flowdLockRelease(lockKey: string, token: string, channel: string, key: string): Promise<number>;
 }
@@ -63,7 +66,11 @@ interface Scripts {
  * - Taking a lock: `SET <prefix><ns>:k:<key> <random token> NX PX <lease>`
  *   and, in the same script, `INCR <prefix><ns>:fence` for its fence (one
  *   counter per namespace: fences grow across keys, which is all a store
- *   needs, and no per-key counter is left behind).
+ *   needs, and no per-key counter is left behind). A counter that is
+ *   missing or behind the wall clock (ms x 1000, as the local backend
+ *   starts) or this process's last fence is first raised to it, so fences
+ *   keep growing across a switch from `local` and a Redis that lost the
+ *   counter, as long as the clock moves forward.
  * - Renewing and releasing: scripts that act only while the value is still
  *   our token. Releasing publishes the key on `<prefix><ns>:released`.
  * - Waiting for another process: woken by that message, and in any case
@@ -89,6 +96,8 @@ export class RedisLockDriver implements LockDriver {
   private readonly wakers = new Map<string, Set<() => void>>();
   private readonly inflight = new Set<Promise<void>>();
   private lastError: Error | undefined;
+  /** The highest fence this driver handed out: the counter is never let fall below it. */
+  private lastFence = 0;
   private closed = false;
 
   constructor(private readonly options: Omit<RedisLocksOptions, 'leaseMs' | 'clock'>) {
@@ -142,13 +151,15 @@ export class RedisLockDriver implements LockDriver {
       let taken: boolean;
       let value: number;
       try {
-        [taken, value] = await this.scripts.flowdLockAcquire(this.lockKey(key), `${this.base}fence`, token, leaseMs).then(([ok, n]) => [ok === 1, n] as const);
+        const fenceBase = String(Math.max(Date.now() * 1000, this.lastFence));
+        [taken, value] = await this.scripts.flowdLockAcquire(this.lockKey(key), `${this.base}fence`, token, leaseMs, fenceBase).then(([ok, n]) => [ok === 1, n] as const);
       } catch (error) {
         waker.disarm();
         throw this.unavailable(key, error);
       }
       if (taken) {
         waker.disarm();
+        this.lastFence = Math.max(this.lastFence, value);
         if (signal.aborted) {
           // Taken just as the wait ended: give it straight back.
           await this.release(key, token).catch(() => {});

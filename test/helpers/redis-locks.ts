@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { createRedisLocks, type RedisLocksOptions } from '../../actors/locks/redis.js';
 import type { KeyedLocks } from '../../actors/locks/keyed-locks.js';
+import { HeldLock } from '../../actors/locks/held-lock.js';
 import type { LockBackendUnderTest } from '../contracts/lock.js';
 import { REDIS_URL } from './services.js';
 
@@ -47,5 +48,12 @@ export function redisArea(leaseMs: number): RedisArea {
 /** The contract's view of Redis locks: real time, a short lease. */
 export function redisUnderTest(leaseMs = 400): LockBackendUnderTest & { area: RedisArea } {
   const area = redisArea(leaseMs);
-  return { area, locks: area.locks(), leaseMs, advance: sleep, cleanup: () => area.cleanup() };
+  return {
+    area,
+    locks: area.locks(),
+    leaseMs,
+    advance: sleep,
+    cleanup: () => area.cleanup(),
+    holds: async (lock) => lock instanceof HeldLock && (await area.redis.get(area.lockKey(lock.key))) === lock.token,
+  };
 }
