@@ -33,7 +33,11 @@ export type ErrorCode =
   | 'ERR_LOCK_LOST'
   | 'ERR_LOCK_UNAVAILABLE'
   | 'ERR_PARSE'
-  | 'ERR_HTTP';
+  | 'ERR_HTTP'
+  | 'ERR_EXPRESSION'
+  | 'ERR_XML'
+  | 'ERR_RECORD'
+  | 'ERR_TRANSFER';
 
 /** Base class: a message that says what was expected and found, and a code. */
 export class FlowdError extends Error {
@@ -177,5 +181,16 @@ export class HttpError extends FlowdError {
     this.method = method;
     this.url = url;
     this.status = status;
+  }
+}
+
+/**
+ * A mapping expression failed while it was evaluated (a parse problem is a
+ * ConfigError at start-up instead): names the INI location, the expression
+ * and what went wrong.
+ */
+export class ExpressionError extends FlowdError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_EXPRESSION', message, options);
   }
 }
