@@ -26,12 +26,28 @@ const SECRET = new Set(SECRET_KEYS);
  * depth (pino's redact paths have a fixed depth; an event's payload does not).
  */
 export function redactDeep(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value);
   if (value === null || typeof value !== 'object') return value;
   if (depth > 12) return '[too deep]';
   if (Array.isArray(value)) return value.slice(0, 1000).map((item) => redactDeep(item, depth + 1));
   const copy: Record<string, unknown> = {};
   for (const [key, item] of Object.entries(value)) copy[key] = SECRET.has(key.toLowerCase()) ? '[redacted]' : redactDeep(item, depth + 1);
   return copy;
+}
+
+// `"password": "x"`, `password=x`, `token: x` inside text (a JSON or XML payload read as text, a query string).
+const SECRET_IN_TEXT = new RegExp(`((?:["']?)\\b(?:${SECRET_KEYS.join('|')})(?:["']?)\\s*[:=]\\s*)("(?:[^"\\\\]|\\\\.)*"|'[^']*'|(?:(?:Bearer|Basic|Digest)\\s+)?[^\\s"',;&<}]+)`, 'gi');
+// `<password>x</password>` and `<setting name="password">x</setting>`.
+const SECRET_ELEMENT = new RegExp(`(<(${SECRET_KEYS.join('|')})\\b[^>]*>)[^<]*(</\\2\\s*>)`, 'gi');
+const SECRET_NAMED_ELEMENT = new RegExp(`(<([\\w:-]+)\\b[^>]*\\bname\\s*=\\s*["'](?:${SECRET_KEYS.join('|')})["'][^>]*>)[^<]*(</\\2\\s*>)`, 'gi');
+
+/** Text with the values of secret-looking `key: value` pairs and `<password>` elements replaced. */
+export function redactText(text: string): string {
+  if (!/password|passcode|secret|token|authorization|cookie|api-key/i.test(text)) return text;
+  return text
+    .replace(SECRET_IN_TEXT, (_, head: string, secret: string) => `${head}${secret.startsWith('"') ? '"[redacted]"' : '[redacted]'}`)
+    .replace(SECRET_ELEMENT, '$1[redacted]$3')
+    .replace(SECRET_NAMED_ELEMENT, '$1[redacted]$3');
 }
 
 export function createLogger(settings: LogSettings, name: string): Logger {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactDeep, REDACTED_KEYS } from '../../src/logger.js';
+import { redactDeep, redactText, REDACTED_KEYS } from '../../src/logger.js';
 
 describe('redaction', () => {
   it('replaces secret keys at any depth of a payload, case-insensitively, keeping the rest', () => {
@@ -8,6 +8,20 @@ describe('redaction', () => {
       password: '[redacted]', auth: { token: '[redacted]' }, req: { headers: { Authorization: '[redacted]', host: 'x' } }, list: [{ secret: '[redacted]' }],
     });
     expect(JSON.stringify(redactDeep(payload))).not.toMatch(/TOP|LEVEL2|LEVEL3/);
+  });
+
+  it('redacts secrets written inside text payloads: JSON, query strings, headers and XML', () => {
+    const json = '{"settings":{"username":"u","password":"p\\"q"},"token": "abc","n":1}';
+    expect(redactText(json)).toBe('{"settings":{"username":"u","password":"[redacted]"},"token": "[redacted]","n":1}');
+    expect(redactText('user=u&password=hunter2&x=1')).toBe('user=u&password=[redacted]&x=1');
+    expect(redactText('Authorization: Bearer abc.def')).toBe('Authorization: [redacted]');
+    expect(redactText('<s><setting name="password">s3</setting><password>s4</password><setting name="user">u</setting></s>')).toBe(
+      '<s><setting name="password">[redacted]</setting><password>[redacted]</password><setting name="user">u</setting></s>',
+    );
+    // A text payload (stdin's default) and text nested in objects go through it.
+    expect(redactDeep('{"password":"top"}')).toBe('{"password":"[redacted]"}');
+    expect(redactDeep({ body: 'secret=v' })).toEqual({ body: 'secret=[redacted]' });
+    expect(redactText('nothing to hide: 42')).toBe('nothing to hide: 42');
   });
 
   it('leaves plain values alone and the original object untouched', () => {
