@@ -23,7 +23,7 @@ export interface FtpServer {
 }
 
 /** Installs Debian's vsftpd when it is missing (the test machine has apt). */
-function ensureVsftpd(): void {
+export function ensureVsftpd(): void {
   if (existsSync(VSFTPD)) return;
   try {
     execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'vsftpd'], { stdio: 'pipe', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
