@@ -3,6 +3,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describeValue, toRunner, type Runner } from '../actors/workers/worker.js';
 import { WorkerLoadError } from './errors.js';
+import { builtinWorker } from './apps/builtins.js';
 
 const EXTENSIONS = ['.ts', '.mts', '.mjs', '.js'];
 
@@ -53,12 +54,25 @@ async function exists(file: string): Promise<boolean> {
 }
 
 /**
- * Imports the module and returns its worker as a Runner. A missing export
+ * Imports the module and returns its worker as a Runner; a built-in app's
+ * name (src/apps/builtins.ts) when no module file of that name exists. A missing export
  * names the exports the module has; anything that is not a worker says
  * what it is. `.ts` modules need tsx's loader, which the CLI registers.
  */
 export async function loadWorker(spec: string, baseDir: string): Promise<Runner> {
-  const { file, exportName } = await resolveWorkerSpec(spec, baseDir);
+  let resolved: WorkerSpec;
+  try {
+    resolved = await resolveWorkerSpec(spec, baseDir);
+  } catch (error) {
+    // A built-in app (`xmlimport.XmlImport`, ...) when no module of that name is beside the INI file:
+    // as with Python's path, the app's own folder comes first, so a local module may shadow a built-in.
+    const builtin = await builtinWorker(spec);
+    if (builtin === undefined) throw error;
+    const runner = toRunner(builtin, spec.trim());
+    if (!runner) throw new WorkerLoadError(`class "${spec}": the built-in is ${describeValue(builtin)}; extend it in a module of your own`);
+    return runner;
+  }
+  const { file, exportName } = resolved;
   let module: Record<string, unknown>;
   try {
     module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;

@@ -65,10 +65,11 @@ export async function loadAppConfig(file: string, overrides: ConfigOverrides = {
 export function compileAppConfig(text: string, file: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): AppConfig {
   const document = parseIni(text, file);
   const dir = path.dirname(path.resolve(file));
-  const read = (name: string, section: IniSection | undefined, extra: Record<string, RawValue> = {}) => {
+  const read = (name: string, section: IniSection | undefined, extra: Record<string, RawValue> = {}, keepCase = false) => {
     const values = new Map<string, RawValue>();
     const lines = new Map<string, number>();
-    for (const [key, entry] of section?.entries ?? []) {
+    for (const [lower, entry] of section?.entries ?? []) {
+      const key = keepCase ? entry.key : lower;
       values.set(key, expandEnv(entry.value, env, { file, section: name, key, line: entry.line }));
       lines.set(key, entry.line);
     }
@@ -119,7 +120,8 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
   const sections: Record<string, Record<string, string>> = {};
   for (const [name, section] of document.sections) {
     if (OWNED.has(name)) continue;
-    sections[name] = Object.fromEntries(read(name, section).values) as Record<string, string>;
+    // The app's own keys keep their case: they are often field names (`asset.alternateTitle`), which are case-sensitive.
+    sections[name] = Object.fromEntries(read(name, section, {}, true).values) as Record<string, string>;
   }
 
   return {

@@ -5,6 +5,8 @@ import { ConfigError } from '../errors.js';
 export interface IniEntry {
   value: string;
   line: number;
+  /** The key as written (the map's key is lower-cased): an app's own sections keep it, as field names are case-sensitive. */
+  key: string;
 }
 
 /** A section: its keys (lower-cased, as configparser does) in file order. */
@@ -88,7 +90,8 @@ export function parseIni(text: string, file: string): IniDocument {
     if (separator <= 0) {
       throw new ConfigError({ file, line, section: current.name }, `"${raw.trim()}" is not a setting; expected "key = value"`);
     }
-    const key = raw.slice(0, separator).trim().toLowerCase();
+    const written = raw.slice(0, separator).trim();
+    const key = written.toLowerCase();
     if (key === '') {
       throw new ConfigError({ file, line, section: current.name }, `"${raw.trim()}" has no key; expected "key = value"`);
     }
@@ -96,7 +99,7 @@ export function parseIni(text: string, file: string): IniDocument {
     if (duplicate) {
       throw new ConfigError({ file, line, section: current.name, key }, `key is written twice in this section (first on line ${duplicate.line}); expected it once`);
     }
-    current.entries.set(key, { value: '', line });
+    current.entries.set(key, { value: '', line, key: written });
     last = { key, indent, rawLines: [raw.slice(separator + 1).trim()] };
   });
   flushLast();

@@ -262,7 +262,7 @@ describe('compileAppConfig', () => {
   });
 
   describe('app sections', () => {
-    it('passes every section the runtime does not own through, with env expanded', () => {
+    it('passes every section the runtime does not own through, with env expanded and keys as written (field names are case-sensitive)', () => {
       const config = compile(
         ini('[Flow]', 'class = W', '[Source]', 'type = stdin', '[Log]', 'level = info',
           '[Database]', 'URL = postgres://${DB_HOST}/orders', 'pool: 5', '[Mail.Out]', 'to = ops@example.com', 'flag = true'),
@@ -270,7 +270,7 @@ describe('compileAppConfig', () => {
         { DB_HOST: 'db.internal' },
       );
       expect(config.sections).toEqual({
-        Database: { url: 'postgres://db.internal/orders', pool: '5' },
+        Database: { URL: 'postgres://db.internal/orders', pool: '5' },
         'Mail.Out': { to: 'ops@example.com', flag: 'true' },
       });
     });

@@ -28,11 +28,11 @@ describe('parseIni', () => {
       expect(flow.name).toBe('Flow');
       expect(flow.line).toBe(1);
       expect([...flow.entries]).toEqual([
-        ['class', { value: 'Orders', line: 2 }],
-        ['workers', { value: '4', line: 3 }],
+        ['class', { value: 'Orders', line: 2, key: 'class' }],
+        ['workers', { value: '4', line: 3, key: 'workers' }],
       ]);
       expect(document.sections.get('Source')!.line).toBe(5);
-      expect([...document.sections.get('Source')!.entries]).toEqual([['type', { value: 'stdin', line: 6 }]]);
+      expect([...document.sections.get('Source')!.entries]).toEqual([['type', { value: 'stdin', line: 6, key: 'type' }]]);
     });
 
     it('returns no sections for empty text or text with only comments and blank lines', () => {
@@ -168,9 +168,15 @@ describe('parseIni', () => {
       expect(values(parseIni('[S]\na = 1\n  more\nb = 2', FILE))).toEqual({ S: { a: '1\nmore', b: '2' } });
     });
 
+    it('keeps each key as written beside its lower-cased name, which stays case-insensitive', () => {
+      const section = parseIni('[Vdf]\nasset.alternateTitle = T', FILE).sections.get('Vdf')!;
+      expect(section.entries.get('asset.alternatetitle')).toEqual({ value: 'T', line: 2, key: 'asset.alternateTitle' });
+      expect(() => parseIni('[Vdf]\nA = 1\na = 2', FILE)).toThrow(/key is written twice/);
+    });
+
     it('records the line of the key for a continued value', () => {
       const entry = parseIni('[S]\na = 1\n  2\n  3', FILE).sections.get('S')!.entries.get('a')!;
-      expect(entry).toEqual({ value: '1\n2\n3', line: 2 });
+      expect(entry).toEqual({ value: '1\n2\n3', line: 2, key: 'a' });
     });
 
     it('reads keys that are all indented the same as separate keys, as configparser does', () => {

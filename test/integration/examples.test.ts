@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { describe, expect, it, vi } from 'vitest';
 import { flowd } from '../helpers/cli.js';
-import { readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ROOT } from '../helpers/cli.js';
 import { spawnSync } from 'node:child_process';
@@ -77,8 +77,42 @@ describe('the examples, run as the README says', () => {
     }
   });
 
+  it('examples/xmlimport imports the sample media and XML into records/, in either order', async () => {
+    const example = path.join(ROOT, 'examples/xmlimport');
+    try {
+      const run = flowd(['run', 'examples/xmlimport/xmlimport.ini']);
+      await run.waitFor('stderr', /xmlimport started/);
+      await copyFile(path.join(example, 'samples/clip.mxf'), path.join(example, 'in/clip.mxf'));
+      await vi.waitFor(async () => expect(await readdir(path.join(example, 'done'))).toContain('clip.mxf'), { timeout: 10_000 });
+      await copyFile(path.join(example, 'samples/A1.xml'), path.join(example, 'in/A1.xml'));
+      await vi.waitFor(async () => expect(JSON.parse(await readFile(path.join(example, 'records/A1.json'), 'utf8'))).toMatchObject({ fields: { 'asset.title': 'Evening news' }, media: ['clip.mxf'] }), { timeout: 10_000 });
+      run.child.kill('SIGTERM');
+      expect((await run.exit).code).toBe(0);
+    } finally {
+      for (const made of ['records', 'done', 'failed', '.flowd', 'in/clip.mxf', 'in/A1.xml']) await rm(path.join(example, made), { recursive: true, force: true });
+    }
+  });
+
+  it('examples/metadatamapper maps the record an update event names, once', async () => {
+    const file = path.join(ROOT, 'examples/metadatamapper/records/A1.json');
+    const original = await readFile(file, 'utf8');
+    try {
+      const run = flowd(['run', 'examples/metadatamapper/metadatamapper.ini', '--log-level', 'info']);
+      await run.waitFor('stderr', /listening on http:\/\/127\.0\.0\.1:8081\/updates\//);
+      const post = async () => (await request('http://127.0.0.1:8081/updates', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":"A1"}' })).body.json();
+      expect(await post()).toEqual({ id: 'A1', changed: { 'asset.subtitle': 'Evening news alternative', 'asset.slug': 'evening-news' }, attempts: 1 });
+      expect(await post()).toEqual({ id: 'A1', changed: {}, attempts: 1 });
+      expect(JSON.parse(await readFile(file, 'utf8'))).toMatchObject({ version: 2, fields: { 'asset.title': 'Evening news', 'asset.subtitle': 'Evening news alternative' } });
+      run.child.kill('SIGTERM');
+      expect((await run.exit).code).toBe(0);
+    } finally {
+      await writeFile(file, original);
+      await rm(path.join(ROOT, 'examples/metadatamapper/.flowd'), { recursive: true, force: true });
+    }
+  });
+
   it('flowd check accepts every example', async () => {
-    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini']) {
+    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini', 'examples/xmlimport/xmlimport.ini', 'examples/metadatamapper/metadatamapper.ini']) {
       const run = flowd(['check', ini]);
       expect((await run.exit).code).toBe(0);
       expect(run.stdout()).toMatch(/: ok: /);

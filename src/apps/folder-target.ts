@@ -1,0 +1,168 @@
+import { randomBytes } from 'node:crypto';
+import { copyFile, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import lockfile from 'proper-lockfile';
+import { deepEqual } from '../client/body.js';
+import { ConflictError, FlowdError } from '../errors.js';
+import { checkMediaName, checkRecordId } from './record-names.js';
+import type { AttachOptions, Target, TargetRecord, TargetWriteOptions, TargetWriteResult } from './targets.js';
+
+/** A record as `<id>.json` holds it. */
+interface StoredRecord extends TargetRecord {
+  /** 1 on creation, +1 on every write; the ETag is `"<version>"`. */
+  version: number;
+  created: string;
+  updated: string;
+}
+
+/**
+ * `[Target] type = folder`: each record is `<folder>/<id>.json`
+ * (`{ id, version, fields, media, created, updated }`), written atomically
+ * (temp file, fsync, rename, fsync of the folder), so a reader sees the old
+ * record or the new one, never half. Media is moved into `<folder>/<id>.media/`
+ * under its own name (a separate folder: no media name can clash with a
+ * record file). Writes to one record are serialised in the process and
+ * across processes (proper-lockfile on `<id>.json.lock`).
+ */
+export class FolderTarget implements Target {
+  readonly description: string;
+  readonly #chains = new Map<string, Promise<unknown>>();
+
+  constructor(readonly folder: string) {
+    this.description = `folder ${folder}`;
+  }
+
+  /** The record's file. */
+  fileFor(id: string): string {
+    return path.join(this.folder, `${checkRecordId(id, this.description)}.json`);
+  }
+
+  /** The folder of the record's media. */
+  mediaFolderFor(id: string): string {
+    return path.join(this.folder, `${checkRecordId(id, this.description)}.media`);
+  }
+
+  async get(id: string): Promise<{ record: TargetRecord; etag: string } | undefined> {
+    const stored = await this.#read(id);
+    return stored && { record: { id: stored.id, fields: stored.fields, media: stored.media }, etag: `"${stored.version}"` };
+  }
+
+  async createOrUpdate(id: string, fields: Record<string, unknown>, options: TargetWriteOptions = {}): Promise<TargetWriteResult> {
+    return this.#locked(id, async () => {
+      const current = await this.#read(id);
+      if (options.etag !== undefined && options.etag !== (current ? `"${current.version}"` : undefined)) {
+        throw new ConflictError(`record "${id}" in ${this.description} changed: expected version ${options.etag}, found ${current ? `"${current.version}"` : 'no record'}`);
+      }
+      const merged = { ...current?.fields, ...fields };
+      if (current && deepEqual(current.fields, merged)) return { created: false, updated: false, unchanged: true, record: view(current) };
+      const now = new Date().toISOString();
+      const next: StoredRecord = { id, version: (current?.version ?? 0) + 1, fields: merged, media: current?.media ?? [], created: current?.created ?? now, updated: now };
+      await this.#write(id, next);
+      return { created: !current, updated: !!current, unchanged: false, record: view(next) };
+    });
+  }
+
+  async attachMedia(id: string, file: string, options: AttachOptions = {}): Promise<void> {
+    const name = checkMediaName(options.name ?? path.basename(file), this.description);
+    return this.#locked(id, async () => {
+      const current = await this.#read(id);
+      if (!current) throw new FlowdError('ERR_RECORD', `cannot attach ${name}: record "${id}" does not exist in ${this.description}`);
+      if (current.media.includes(name)) throw new FlowdError('ERR_RECORD', `cannot attach ${name}: record "${id}" in ${this.description} already has media of that name`);
+      const folder = this.mediaFolderFor(id);
+      await mkdir(folder, { recursive: true });
+      await moveFile(file, path.join(folder, name));
+      await this.#write(id, { ...current, version: current.version + 1, media: [...current.media, name], updated: new Date().toISOString() });
+    });
+  }
+
+  async hasMedia(id: string): Promise<boolean> {
+    return ((await this.#read(id))?.media.length ?? 0) > 0;
+  }
+
+  async #read(id: string): Promise<StoredRecord | undefined> {
+    const file = this.fileFor(id);
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new FlowdError('ERR_RECORD', `cannot read record "${id}" from ${file}: ${(error as Error).message}`, { cause: error });
+    }
+    let value: Partial<StoredRecord>;
+    try {
+      value = JSON.parse(text) as Partial<StoredRecord>;
+    } catch (error) {
+      throw new FlowdError('ERR_RECORD', `record file ${file} is not JSON: ${(error as Error).message}; expected { id, version, fields, media }`, { cause: error });
+    }
+    if (!value || typeof value !== 'object' || typeof value.fields !== 'object' || value.fields === null || !Array.isArray(value.media) || typeof value.version !== 'number') {
+      throw new FlowdError('ERR_RECORD', `record file ${file} is not a record; expected { id, version, fields, media }`);
+    }
+    return { id, version: value.version, fields: value.fields, media: value.media, created: value.created ?? '', updated: value.updated ?? '' };
+  }
+
+  /** Temp file, fsync, rename over `<id>.json`, fsync the folder. */
+  async #write(id: string, record: StoredRecord): Promise<void> {
+    const file = this.fileFor(id);
+    const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      const handle = await open(temp, 'wx');
+      try {
+        await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`, 'utf8');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, file);
+      const dir = await open(this.folder, 'r');
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    } catch (error) {
+      await unlink(temp).catch(() => {});
+      throw new FlowdError('ERR_RECORD', `cannot write record "${id}" to ${file}: ${(error as Error).message}`, { cause: error });
+    }
+  }
+
+  /** Runs `task` holding the record: first among this process's writers, then across processes. */
+  #locked<T>(id: string, task: () => Promise<T>): Promise<T> {
+    const file = this.fileFor(id);
+    const previous = this.#chains.get(id) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      await mkdir(this.folder, { recursive: true });
+      let release: () => Promise<void>;
+      try {
+        release = await lockfile.lock(file, { realpath: false, retries: { retries: 200, minTimeout: 5, maxTimeout: 50, randomize: true } });
+      } catch (error) {
+        throw new FlowdError('ERR_RECORD', `cannot lock record "${id}" (${file}.lock): ${(error as Error).message}`, { cause: error });
+      }
+      try {
+        return await task();
+      } finally {
+        await release().catch(() => {});
+      }
+    });
+    const settled = run.catch(() => {});
+    this.#chains.set(id, settled);
+    void settled.then(() => {
+      if (this.#chains.get(id) === settled) this.#chains.delete(id);
+    });
+    return run;
+  }
+}
+
+function view(record: StoredRecord): TargetRecord {
+  return { id: record.id, fields: record.fields, media: record.media };
+}
+
+/** Renames `from` to `to`; across file systems, copies then removes. */
+export async function moveFile(from: string, to: string): Promise<void> {
+  try {
+    await rename(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    await copyFile(from, to);
+    await unlink(from);
+  }
+}

@@ -1,0 +1,129 @@
+import path from 'node:path';
+import type { AppInfo, AppSections } from '../../actors/workers/worker.js';
+import type { RequestSender } from '../client/create-or-update.js';
+import { SectionReader } from '../config/section-reader.js';
+import { FolderTarget } from './folder-target.js';
+import { HttpTarget } from './http-target.js';
+
+export { checkMediaName, checkRecordId } from './record-names.js';
+
+/** One record as a target holds it. */
+export interface TargetRecord {
+  id: string;
+  /** Field name (`asset.title`) -> value. */
+  fields: Record<string, unknown>;
+  /** The names of the media attached to it, in the order they came; empty for a placeholder. */
+  media: string[];
+}
+
+/** What `createOrUpdate` did: exactly one of `created`, `updated`, `unchanged` is true. */
+export interface TargetWriteResult {
+  created: boolean;
+  updated: boolean;
+  unchanged: boolean;
+  /** The record after the call. */
+  record: TargetRecord;
+}
+
+/** Options of `Target.createOrUpdate`. */
+export interface TargetWriteOptions {
+  /**
+   * The version the change was computed from (`get(id).etag`): the write
+   * only succeeds over that version, else ConflictError (for retryOnConflict).
+   * @default none: the fields are merged into whatever version is current
+   */
+  etag?: string;
+  signal?: AbortSignal;
+}
+
+/** Options of `Target.attachMedia`. */
+export interface AttachOptions {
+  /** The media's name on the record. @default the file's base name */
+  name?: string;
+  signal?: AbortSignal;
+}
+
+/**
+ * Where the built-in apps write records: a folder (the embedded default) or
+ * a REST API. Viz One itself is one such API.
+ */
+export interface Target {
+  /** `folder /data/records` or `http http://host/api/records`, for logs. */
+  readonly description: string;
+  /** The record and its version, or undefined when there is none. */
+  get(id: string, options?: { signal?: AbortSignal }): Promise<{ record: TargetRecord; etag?: string } | undefined>;
+  /**
+   * Creates the record with `fields`, or merges `fields` over the fields it
+   * has; writes nothing when no value changes. Conflicts are retried inside
+   * (refetching) unless `etag` is given, which makes a conflict a
+   * ConflictError for the caller to retry.
+   */
+  createOrUpdate(id: string, fields: Record<string, unknown>, options?: TargetWriteOptions): Promise<TargetWriteResult>;
+  /** Takes `file` (it is moved away) and attaches it to the record; ERR_RECORD when the record does not exist. */
+  attachMedia(id: string, file: string, options?: AttachOptions): Promise<void>;
+  /** Whether the record exists and has media (is no longer a placeholder). */
+  hasMedia(id: string): Promise<boolean>;
+}
+
+/** `[Target]`, compiled and fully defaulted. */
+export type TargetSettings =
+  | {
+      type: 'folder';
+      /** `folder`: where `<id>.json` and `<id>.media/` go, absolute. @default `<state dir>/records` */
+      folder: string;
+    }
+  | {
+      type: 'http';
+      /** `path`: the collection on the `[Api]` server; a record is `<path>/<id>`. @default '/records' */
+      path: string;
+      /** `media folder`: where media is moved before its `file://` URI is posted, absolute. @default `<state dir>/media` */
+      mediaFolder: string;
+    };
+
+const FOLDER_KEYS = ['folder'];
+const HTTP_KEYS = ['path', 'media folder'];
+
+/**
+ * Compiles `[Target]`: `type = folder` (default; `folder`) or `type = http`
+ * (`path`, `media folder`, and the app's `[Api]` section for the server).
+ * Relative folders are relative to the INI file's folder.
+ * @example
+ * const settings = compileTargetSettings(reader, app); // { type: 'folder', folder: '/app/.flowd/x/records' }
+ */
+export function compileTargetSettings(reader: SectionReader, app: Pick<AppInfo, 'dir' | 'stateDir'>): TargetSettings {
+  const type = reader.choice('type', ['folder', 'http'] as const, 'folder');
+  const other = type === 'folder' ? HTTP_KEYS : FOLDER_KEYS;
+  for (const key of other) if (reader.has(key)) reader.fail(key, `is a setting of type = ${type === 'folder' ? 'http' : 'folder'}; this target is type = ${type}`);
+  if (type === 'folder') {
+    return { type, folder: path.resolve(app.dir, reader.string('folder', path.join(app.stateDir, 'records'))) };
+  }
+  const base = reader.string('path', '/records').replace(/\/+$/, '');
+  if (!base.startsWith('/')) reader.fail('path', `found "${base}"; expected a path on the [Api] server starting with /, such as /api/records`);
+  return { type, path: base, mediaFolder: path.resolve(app.dir, reader.string('media folder', path.join(app.stateDir, 'media'))) };
+}
+
+/**
+ * Makes a target. An http target sends through `client` (the app's
+ * `ctx.client`, configured by `[Api]`); it is read only for `type = http`.
+ */
+export function createTarget(settings: TargetSettings, client: () => RequestSender & { origin?: string }): Target {
+  if (settings.type === 'folder') return new FolderTarget(settings.folder);
+  const sender = client();
+  return new HttpTarget(sender, settings.path, settings.mediaFolder, sender.origin ?? '');
+}
+
+/**
+ * Reads `[Target]` from the app's sections and makes the target; the
+ * section may be missing (a folder target under the state dir).
+ */
+export function targetFromConfig(ctx: { config: AppSections; app: AppInfo; readonly client: RequestSender & { origin?: string } }, file?: string): { settings: TargetSettings; target: Target } {
+  const reader = sectionReader(ctx.config, 'Target', file);
+  const settings = compileTargetSettings(reader, ctx.app);
+  reader.finish();
+  return { settings, target: createTarget(settings, () => ctx.client) };
+}
+
+/** A SectionReader over one of the app's own sections (empty when missing). */
+export function sectionReader(config: AppSections, section: string, file?: string): SectionReader {
+  return new SectionReader(new Map(Object.entries(config[section] ?? {})), { file, section });
+}

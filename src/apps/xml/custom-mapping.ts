@@ -1,0 +1,237 @@
+import type { Document } from '@xmldom/xmldom';
+import type { AppSections } from '../../../actors/workers/worker.js';
+import { hint, SectionReader } from '../../config/section-reader.js';
+import type { DictionaryCache } from '../../dictionary.js';
+import { ConfigError, ExpressionError, FlowdError, ParseError } from '../../errors.js';
+import { compileMultiParserSettings, MultiParser, type MultiParserType } from '../../multi-parser.js';
+import { compileExpression, type CompiledExpression } from '../expressions.js';
+import { readXmlDocument, type XmlLimits } from './document.js';
+import { compileXPath, nodeStrings, type CompiledXPath } from './xpath-query.js';
+import { checkMediaName, setField, UNSAFE_NAMES, type RecordData } from './record-data.js';
+export type { RecordData } from './record-data.js';
+
+/** A compiled `[Xml] format = custom` mapping. */
+export interface CustomMapping {
+  /** The `[Field:NAME]` names, in INI order. */
+  readonly fields: readonly string[];
+  /** The `[Transform]` names, in the order they run. */
+  readonly transforms: readonly string[];
+  /** The target field names of `[Mapping]` (or `[Vdf]`). */
+  readonly targets: readonly string[];
+  /** `[Vdf] form`; undefined with `[Mapping]` or without a form. */
+  readonly form: string | undefined;
+  /**
+   * Reads one XML file: each field's XPath (the string value of the first
+   * node it finds; nothing found, or empty text for a type other than
+   * string, leaves it undefined), converted by its MultiParser; then the
+   * transforms in order; then the mapping. A target whose value is
+   * undefined is left out of `fields`. Rejects with FlowdError ERR_XML
+   * (the file: not well-formed, a value that does not convert, a bad media
+   * name), ExpressionError (a transform failed), HttpError (a dictionary
+   * could not be fetched); each message starts with `where`.
+   */
+  read(text: string, where: string, options?: { signal?: AbortSignal }): Promise<RecordData>;
+}
+
+/** Where INI keys were written, for error messages: `lines.get(section)?.get(key)`. */
+export type SectionLines = ReadonlyMap<string, ReadonlyMap<string, number>>;
+
+/** What a test or the app may put in place of the defaults. */
+export interface CustomMappingOptions {
+  /** Where dictionaries are fetched and cached. @default sharedDictionaries */
+  dictionaries?: DictionaryCache;
+  /** The clock for date formats without a year. @default Date.now */
+  now?: () => number;
+  /** Limits of the XML reader. @default { maxBytes: 10 MiB, maxDepth: 256 } */
+  limits?: XmlLimits;
+}
+
+interface FieldPlan {
+  name: string;
+  query: CompiledXPath;
+  parser: MultiParser<MultiParserType>;
+  type: MultiParserType;
+}
+
+const NAME = /^[A-Za-z_$][\w$]*$/;
+const FIELD_PREFIX = 'Field:';
+
+/**
+ * Compiles the sections of `[Xml] format = custom` (see the seed):
+ * `[Namespaces]` (prefix = URI), `[Field:NAME]` (`xpath`; `type`,
+ * `format`, `default timezone`, `source` as MultiParser takes them),
+ * `[Transform]` (name = expression, run in INI order, reading fields and
+ * earlier transforms), `[Mapping]` (target field = name) or its alias
+ * `[Vdf]` (the same, plus `form`), and `[Xml]`'s `id` and `media` XPaths.
+ * Every XPath, type, expression and name is checked here: a ConfigError
+ * names the file, section and key (and line, when `lines` has it).
+ * `[Xml] format` is not read here: the app reads it.
+ * @example
+ * const mapping = compileCustomMapping(ctx.config, 'import.ini');
+ * const record = await mapping.read(await readFile(path, 'utf8'), path); // { id, fields: { 'asset.title': ... }, media }
+ */
+export function compileCustomMapping(sections: AppSections, file: string, lines?: SectionLines, options: CustomMappingOptions = {}): CustomMapping {
+  const readerOf = (section: string): SectionReader =>
+    new SectionReader(new Map(Object.entries(sections[section] ?? {})), { file, section, ...(lines?.get(section) ? { lines: lines.get(section)! } : {}) });
+
+  const namespaces = compileNamespaces(sections, readerOf);
+  const xml: SectionReader = readerOf('Xml');
+  const idQuery = optionalQuery(xml, 'id', namespaces);
+  const mediaQuery = optionalQuery(xml, 'media', namespaces);
+
+  const fields: FieldPlan[] = [];
+  for (const section of Object.keys(sections)) {
+    if (!section.startsWith(FIELD_PREFIX)) continue;
+    const reader: SectionReader = readerOf(section);
+    const name = section.slice(FIELD_PREFIX.length);
+    checkName(name, { file, section }, 'field');
+    const xpathText = reader.string('xpath');
+    if (xpathText === undefined) reader.fail('xpath', 'is missing; expected the XPath of the value, such as /asset/title');
+    const query = compileXPath(xpathText, namespaces, (problem) => reader.fail('xpath', problem));
+    const settings = compileMultiParserSettings(reader);
+    reader.finish();
+    const parser = new MultiParser({ ...settings, ...(options.dictionaries ? { dictionaries: options.dictionaries } : {}), ...(options.now ? { now: options.now } : {}) });
+    fields.push({ name, query, parser, type: settings.type });
+  }
+
+  const { transforms, names } = compileTransforms(sections, file, lines, fields.map((field) => field.name));
+  const mapping = compileTargets(sections, file, lines, names);
+
+  return {
+    fields: fields.map((field) => field.name),
+    transforms: transforms.map(([name]) => name),
+    targets: mapping.targets.map(([target]) => target),
+    form: mapping.form,
+    async read(text, where, readOptions = {}) {
+      const document = readXmlDocument(text, where, options.limits);
+      const scope: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+      for (const field of fields) setField(scope, field.name, await readField(field, document, where, readOptions.signal));
+      for (const [name, expression] of transforms) {
+        try {
+          setField(scope, name, expression.evaluate(scope));
+        } catch (error) {
+          if (error instanceof ExpressionError) throw new ExpressionError(`${where}: ${error.message}`, { cause: error });
+          throw error;
+        }
+      }
+      const record: RecordData = { fields: {}, media: [] };
+      for (const [target, name] of mapping.targets) {
+        const value = scope[name];
+        if (value !== undefined) setField(record.fields, target, value);
+      }
+      if (mapping.form !== undefined) record.form = mapping.form;
+      if (idQuery) {
+        const id = evaluate(idQuery, document, where, '[Xml] "id"', 1)[0]?.trim();
+        if (id) record.id = id;
+      }
+      if (mediaQuery) {
+        const seen = new Set<string>();
+        for (const raw of evaluate(mediaQuery, document, where, '[Xml] "media"')) {
+          if (raw.trim() === '') continue;
+          const name = checkMediaName(raw, `${where}: [Xml] "media"`);
+          if (!seen.has(name)) record.media.push(name);
+          seen.add(name);
+        }
+      }
+      return record;
+    },
+  };
+}
+
+function checkName(name: string, where: { file: string; section: string; key?: string; line?: number | undefined }, what: string): void {
+  if (!NAME.test(name)) throw new ConfigError(where, `${what} name "${name}" is not a name an expression can read; expected letters, digits and _ (not starting with a digit), such as air_date`);
+  if (UNSAFE_NAMES.has(name)) throw new ConfigError(where, `${what} name "${name}" is not allowed`);
+}
+
+function compileNamespaces(sections: AppSections, readerOf: (section: string) => SectionReader): Record<string, string> {
+  const namespaces: Record<string, string> = Object.create(null) as Record<string, string>;
+  const reader: SectionReader = readerOf('Namespaces');
+  for (const prefix of Object.keys(sections['Namespaces'] ?? {})) {
+    const uri = reader.string(prefix);
+    if (!/^[A-Za-z_][\w.-]*$/.test(prefix) || prefix.toLowerCase().startsWith('xml') || UNSAFE_NAMES.has(prefix)) {
+      reader.fail(prefix, `"${prefix}" is not a namespace prefix; expected a short name such as dc or mrss (not starting with xml)`);
+    }
+    if (uri === undefined) reader.fail(prefix, 'is empty; expected the namespace URI, such as http://purl.org/dc/elements/1.1/');
+    setField(namespaces, prefix, uri);
+  }
+  return namespaces;
+}
+
+function optionalQuery(reader: SectionReader, key: string, namespaces: Record<string, string>): CompiledXPath | undefined {
+  const text = reader.string(key);
+  return text === undefined ? undefined : compileXPath(text, namespaces, (problem) => reader.fail(key, problem));
+}
+
+function sectionWhere(file: string, lines: SectionLines | undefined, section: string, key: string) {
+  return { file, section, key, line: lines?.get(section)?.get(key) };
+}
+
+/** The transforms in order, and every name the mapping may read. */
+function compileTransforms(
+  sections: AppSections,
+  file: string,
+  lines: SectionLines | undefined,
+  fieldNames: string[],
+): { transforms: Array<[string, CompiledExpression]>; names: string[] } {
+  const transforms: Array<[string, CompiledExpression]> = [];
+  const available = new Set(fieldNames);
+  for (const [name, source] of Object.entries(sections['Transform'] ?? {})) {
+    const where = sectionWhere(file, lines, 'Transform', name);
+    checkName(name, where, 'transform');
+    const expression = compileExpression(source, where);
+    for (const used of expression.names) {
+      if (!available.has(used)) {
+        const later = Object.hasOwn(sections['Transform'] ?? {}, used) ? ' (a transform may only read fields and transforms above it)' : hint(used, [...available]);
+        throw new ConfigError(where, `expression ${JSON.stringify(source)} reads "${used}", which is neither a [Field:NAME] nor an earlier transform${later}`);
+      }
+    }
+    available.add(name);
+    transforms.push([name, expression]);
+  }
+  return { transforms, names: [...available] };
+}
+
+function compileTargets(sections: AppSections, file: string, lines: SectionLines | undefined, known: string[]): { targets: Array<[string, string]>; form: string | undefined } {
+  const hasMapping = sections['Mapping'] !== undefined;
+  const hasVdf = sections['Vdf'] !== undefined;
+  if (hasMapping && hasVdf) throw new ConfigError({ file, section: 'Vdf' }, '[Vdf] is an alias of [Mapping]; expected one of them, found both');
+  if (!hasMapping && !hasVdf) throw new ConfigError({ file, section: 'Mapping' }, 'is missing; expected [Mapping] (or its alias [Vdf]) with lines such as asset.title = title');
+  const section = hasMapping ? 'Mapping' : 'Vdf';
+  let form: string | undefined;
+  const targets: Array<[string, string]> = [];
+  for (const [target, raw] of Object.entries(sections[section]!)) {
+    const where = sectionWhere(file, lines, section, target);
+    const name = raw.trim();
+    if (section === 'Vdf' && target === 'form') {
+      if (name === '') throw new ConfigError(where, 'is empty; expected the form\'s name');
+      form = name;
+      continue;
+    }
+    if (UNSAFE_NAMES.has(target)) throw new ConfigError(where, `target field "${target}" is not allowed`);
+    if (!known.includes(name)) {
+      throw new ConfigError(where, `found "${raw}"; expected the name of a [Field:NAME] or a [Transform]${hint(name, known)}${known.length === 0 ? ' (there are none)' : ''}`);
+    }
+    targets.push([target, name]);
+  }
+  return { targets, form };
+}
+
+function evaluate(query: CompiledXPath, document: Document, where: string, label: string, limit?: number): string[] {
+  try {
+    return nodeStrings(query, document, limit);
+  } catch (error) {
+    throw new FlowdError('ERR_XML', `${where}: ${label} ${query.source}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  }
+}
+
+async function readField(field: FieldPlan, document: Document, where: string, signal: AbortSignal | undefined): Promise<unknown> {
+  const label = `[${FIELD_PREFIX}${field.name}] "xpath"`;
+  const raw = evaluate(field.query, document, where, label)[0];
+  if (raw === undefined || (field.type !== 'string' && raw.trim() === '')) return undefined;
+  try {
+    return await field.parser.convert(raw, signal ? { signal } : {});
+  } catch (error) {
+    if (error instanceof ParseError) throw new FlowdError('ERR_XML', `${where}: ${label} ${field.query.source}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
