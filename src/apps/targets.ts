@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { AppInfo, AppSections } from '../../actors/workers/worker.js';
 import type { RequestSender } from '../client/create-or-update.js';
-import { SectionReader } from '../config/section-reader.js';
+import { appSectionReader, type SectionReader } from '../config/section-reader.js';
 import { FolderTarget } from './folder-target.js';
 import { HttpTarget } from './http-target.js';
 
@@ -125,5 +125,5 @@ export function targetFromConfig(ctx: { config: AppSections; app: AppInfo; reado
 
 /** A SectionReader over one of the app's own sections (empty when missing). */
 export function sectionReader(config: AppSections, section: string, file?: string): SectionReader {
-  return new SectionReader(new Map(Object.entries(config[section] ?? {})), { file, section });
+  return appSectionReader(config[section], { file, section });
 }

@@ -1,5 +1,5 @@
 import { Flow, type WorkerContext } from '../../actors/workers/worker.js';
-import { SectionReader } from '../config/section-reader.js';
+import { appSectionReader, type SectionReader } from '../config/section-reader.js';
 import { FlowdError } from '../errors.js';
 import { readTransferData, redact, type TransferAsset, type TransferData, type UseOptions } from './transfer-data.js';
 import { ProgressReporter, type TransferReport } from './transfer-report.js';
@@ -182,7 +182,7 @@ export abstract class TransferPlugin<R = unknown> extends Flow<unknown, R | Tran
 
   #settings(): TransferSettings {
     const section = this.config?.Transfer ?? {};
-    const reader = new SectionReader(new Map(Object.entries(section)), { section: 'Transfer' });
+    const reader = appSectionReader(section, { section: 'Transfer' });
     const settings = compileTransferSettings(reader);
     reader.finish();
     return settings;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { XMLBuilder } from 'fast-xml-parser';
 import type { WorkerContext } from '../../actors/workers/worker.js';
-import { SectionReader } from '../config/section-reader.js';
+import { appSectionReader } from '../config/section-reader.js';
 import { FlowdError } from '../errors.js';
 import { compileDestinationSettings, ftpTarget, uploadFiles, type DestinationSettings } from './ftp.js';
 import { redact, type TransferAsset } from './transfer-data.js';
@@ -123,7 +123,7 @@ export class XmlExport extends TransferPlugin<XmlExportResult> {
   }
 
   #destinationSettings(): DestinationSettings {
-    const reader = new SectionReader(new Map(Object.entries(this.config?.Destination ?? {})), { section: 'Destination' });
+    const reader = appSectionReader(this.config?.Destination, { section: 'Destination' });
     const settings = compileDestinationSettings(reader);
     reader.finish();
     return settings;

@@ -141,3 +141,19 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv, where: ConfigLoc
     return value;
   });
 }
+
+/**
+ * A reader over one of the app's own sections (whose keys keep the case
+ * they were written in) for settings, whose keys are case-insensitive as
+ * configparser's: `XPath = ...` reads as `xpath`.
+ */
+export function appSectionReader(section: Readonly<Record<string, string>> | undefined, where: { file?: string | undefined; section: string; lines?: ReadonlyMap<string, number> }): SectionReader {
+  const values = new Map<string, RawValue>();
+  const lines = new Map<string, number>();
+  for (const [key, value] of Object.entries(section ?? {})) {
+    values.set(key.toLowerCase(), value);
+    const line = where.lines?.get(key);
+    if (line !== undefined) lines.set(key.toLowerCase(), line);
+  }
+  return new SectionReader(values, { ...where, lines });
+}

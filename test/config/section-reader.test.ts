@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { expandEnv, hint, SectionReader, type RawValue } from '../../src/config/section-reader.js';
+import { appSectionReader, expandEnv, hint, SectionReader, type RawValue } from '../../src/config/section-reader.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
 const FILE = 'apps/orders.ini';
@@ -273,5 +273,14 @@ describe('expandEnv', () => {
     expectConfigError(() => expandEnv(text, { A: 'x' }, where), {
       file: FILE, line: 3, section: 'Db', key: 'url', says: [`"${text}" is not a variable reference`],
     });
+  });
+});
+
+describe('appSectionReader', () => {
+  it('reads an app section\'s settings in any case, as configparser does, and names the key as read in errors', () => {
+    const reader = appSectionReader({ XPath: '/asset/title', 'Default Timezone': 'Europe/Oslo', Type: 'sometimes' }, { file: 'app.ini', section: 'Field:title', lines: new Map([['Type', 7]]) });
+    expect(reader.string('xpath')).toBe('/asset/title');
+    expect(reader.string('default timezone')).toBe('Europe/Oslo');
+    expect(() => reader.choice('type', ['string', 'date'] as const, 'string')).toThrow('app.ini:7 [Field:title] "type": found "sometimes"; expected one of string, date');
   });
 });

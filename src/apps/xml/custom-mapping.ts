@@ -1,6 +1,6 @@
 import type { Document } from '@xmldom/xmldom';
 import type { AppSections } from '../../../actors/workers/worker.js';
-import { hint, SectionReader } from '../../config/section-reader.js';
+import { appSectionReader, hint, SectionReader } from '../../config/section-reader.js';
 import type { DictionaryCache } from '../../dictionary.js';
 import { ConfigError, ExpressionError, FlowdError, ParseError } from '../../errors.js';
 import { compileMultiParserSettings, MultiParser, type MultiParserType } from '../../multi-parser.js';
@@ -73,16 +73,18 @@ const FIELD_PREFIX = 'Field:';
 export function compileCustomMapping(sections: AppSections, file: string, lines?: SectionLines, options: CustomMappingOptions = {}): CustomMapping {
   const readerOf = (section: string): SectionReader =>
     new SectionReader(new Map(Object.entries(sections[section] ?? {})), { file, section, ...(lines?.get(section) ? { lines: lines.get(section)! } : {}) });
+  // Settings sections ([Xml], [Field:NAME]) take their keys in any case, as configparser does.
+  const settingsOf = (section: string): SectionReader => appSectionReader(sections[section], { file, section, ...(lines?.get(section) ? { lines: lines.get(section)! } : {}) });
 
   const namespaces = compileNamespaces(sections, readerOf);
-  const xml: SectionReader = readerOf('Xml');
+  const xml: SectionReader = settingsOf('Xml');
   const idQuery = optionalQuery(xml, 'id', namespaces);
   const mediaQuery = optionalQuery(xml, 'media', namespaces);
 
   const fields: FieldPlan[] = [];
   for (const section of Object.keys(sections)) {
     if (!section.startsWith(FIELD_PREFIX)) continue;
-    const reader: SectionReader = readerOf(section);
+    const reader: SectionReader = settingsOf(section);
     const name = section.slice(FIELD_PREFIX.length);
     checkName(name, { file, section }, 'field');
     const xpathText = reader.string('xpath');
