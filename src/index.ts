@@ -21,7 +21,7 @@ export { supervisorMachine, type SupervisorSettings, type SupervisorCounters, ty
 export { workerSlotMachine } from '../machines/worker-slot.js';
 export { sourceMachine } from '../machines/source.js';
 /** Errors, each with a stable code. */
-export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, ConflictError, Retry, FencedError, StoreError, LockError, ParseError, HttpError, type ErrorCode } from './errors.js';
+export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, ConflictError, Retry, FencedError, StoreError, LockError, ParseError, HttpError, ExpressionError, type ErrorCode } from './errors.js';
 /** The store workers see as `ctx.store`, and `openStore` to use one outside a runtime. */
 export type { Store, Versioned, PutOptions, UpdateOptions } from '../actors/stores/store-api.js';
 export { openStore, type StoreOptions, type OpenedStore } from '../actors/stores/store.js';
@@ -35,6 +35,13 @@ export { describeMachine, toMermaid, toDot, renderSvg, type MachineGraph, type G
 /** `runtime.inspect(options)`: the live page, `/metrics`, `/healthz` and `/readyz`. */
 export type { InspectorOptions } from './inspector/attach.js';
 export type { InspectorHandle } from './runtime.js';
+/** Built-in apps (also by their Flow names in `[Flow] class`) and the transfer plugin base class. */
+export { XmlImport } from './apps/xmlimport.js';
+export { MetadataMapper } from './apps/metadatamapper.js';
+export { TransferPlugin, type TransferData, type TransferAsset, type TransferFailure } from './apps/transfer.js';
+export { XmlExport } from './apps/xmlexport.js';
+/** Mapping expressions without eval: `compileExpression('upper(title)', where).evaluate({ title })`. */
+export { compileExpression, type CompiledExpression } from './apps/expressions.js';
 /** Retries a read-modify-write on ConflictError, HTTP 409 / 412 or `Retry` (Flow's retry_on_conflict). */
 export { retryOnConflict, type ConflictAttempt, type RetryOnConflictOptions } from './retry-on-conflict.js';
 /** The REST client of `[Api]` (`ctx.client`); `createClient` makes one outside a runtime. */

@@ -4,8 +4,7 @@ import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
-import type { WorkerContext } from '../../actors/workers/worker.js';
-import { TransferPlugin } from '../../src/apps/transfer.js';
+import { TransferPlugin, type WorkerContext } from 'flowd';
 
 /**
  * A tiny transfer plugin: copies the file at the data's file:// source to

@@ -11,7 +11,10 @@ describe('the examples, run as the README says', () => {
   it('are started in the README with the command these tests run (node bin/flowd.js, which needs no link)', async () => {
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
     expect(readme).toContain('npm ci && node bin/flowd.js run examples/hello/hello.ini');
-    for (const example of ['lines/lines.ini < examples/lines/orders.jsonl', 'inbox/inbox.ini', 'web/web.ini', 'queue/queue.ini']) {
+    for (const example of [
+      'lines/lines.ini < examples/lines/orders.jsonl', 'inbox/inbox.ini', 'web/web.ini', 'queue/queue.ini',
+      'xmlimport/xmlimport.ini', 'metadatamapper/metadatamapper.ini', 'transfer/transfer.ini < examples/transfer/transfer.json', 'xmlexport/xmlexport.ini < examples/xmlexport/export.json',
+    ]) {
       expect(readme).toContain(`node bin/flowd.js run examples/${example}`);
     }
     expect(readme).not.toMatch(/^npx flowd run examples/m);
@@ -111,8 +114,24 @@ describe('the examples, run as the README says', () => {
     }
   });
 
+  it('examples/xmlexport writes the media and then the record XML to its destination, reporting 0, 99, 100, and exits 0', async () => {
+    const data = JSON.parse(await readFile(path.join(ROOT, 'examples/xmlexport/export.json'), 'utf8')) as { destination: string };
+    const destination = new URL(data.destination).pathname;
+    await rm(destination, { recursive: true, force: true });
+    try {
+      const run = flowd(['run', 'examples/xmlexport/xmlexport.ini'], { input: JSON.stringify(data) });
+      expect((await run.exit).code).toBe(0);
+      expect(run.stdout().trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([{ progress: 0 }, { progress: 99 }, { progress: 100 }, { status: 'completed' }]);
+      expect((await readdir(destination)).sort()).toEqual(['A1.xml', 'clip.mxf']);
+      expect(await readFile(path.join(destination, 'clip.mxf'))).toEqual(await readFile(path.join(ROOT, 'examples/xmlexport/clip.mxf')));
+      expect(await readFile(path.join(destination, 'A1.xml'), 'utf8')).toContain('<field name="asset.title">Evening news</field>');
+    } finally {
+      await rm(destination, { recursive: true, force: true });
+    }
+  });
+
   it('flowd check accepts every example', async () => {
-    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini', 'examples/xmlimport/xmlimport.ini', 'examples/metadatamapper/metadatamapper.ini']) {
+    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini', 'examples/xmlimport/xmlimport.ini', 'examples/metadatamapper/metadatamapper.ini', 'examples/transfer/transfer.ini', 'examples/xmlexport/xmlexport.ini']) {
       const run = flowd(['check', ini]);
       expect((await run.exit).code).toBe(0);
       expect(run.stdout()).toMatch(/: ok: /);
