@@ -12,7 +12,7 @@ import { redactUrl } from '../actors/sources/stomp-url.js';
 import { createAppServices } from './app-services.js';
 import { buildRuntime, type RunSummary } from './runtime.js';
 import { appGraph, GRAPH_FORMATS, isGraphFormat, writeFileAtomically, type GraphFormat } from './graph/command.js';
-import { compileSource, type CompiledSource } from './sources.js';
+import { compileSource, sourceTypes, type CompiledSource } from './sources.js';
 import { loadWorker } from './worker-loader.js';
 
 const USAGE = `Usage:
@@ -108,7 +108,7 @@ function sourceFor(config: AppConfig, runner: Runner): CompiledSource {
   if (config.source.type) return compileSource(config.source.type, config.source.values, where, { ...config.app, workers: config.settings.workers });
   const fromClass = runner.source;
   if (fromClass === undefined) {
-    throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and worker "${runner.name}" has no static SOURCE; expected type = interval or stdin`);
+    throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and worker "${runner.name}" has no static SOURCE; expected type = one of ${sourceTypes().join(', ')}`);
   }
   const spec = typeof fromClass === 'string' ? { type: fromClass } : fromClass;
   const { type, ...options } = spec;
@@ -128,6 +128,7 @@ async function prepare(invocation: Invocation) {
   }
   if (config.log.file) checkWritable(config.log.file, config.file);
   const runner = await loadWorker(config.workerClass, config.app.dir);
+  runner.check?.(config.sections, config.app, config.file);
   const source = sourceFor(config, runner);
   return { config, runner, source };
 }

@@ -141,6 +141,12 @@ export interface Runner {
   source: (typeof Flow)['SOURCE'];
   configure(ctx: ConfigureContext): Promise<void>;
   run(event: unknown, ctx: WorkerContext): unknown;
+  /**
+   * Checks the app's own sections before anything starts (a class's
+   * `static checkConfig(config, app, file)`): `flowd check` and `run` report
+   * a bad one as a ConfigError naming the INI file (exit 2).
+   */
+  check?(config: AppSections, app: AppInfo, file: string): void;
 }
 
 /** Whether a value is xstate actor logic (a machine, fromPromise, ...). */
@@ -182,6 +188,9 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
     return {
       name: Class.name || name,
       source: (Class as unknown as typeof Flow).SOURCE,
+      ...(typeof (Class as unknown as { checkConfig?: unknown }).checkConfig === 'function'
+        ? { check: (config: AppSections, app: AppInfo, file: string) => (Class as unknown as { checkConfig(c: AppSections, a: AppInfo, f: string): void }).checkConfig(config, app, file) }
+        : {}),
       async configure(ctx) {
         instance = new Class();
         Object.assign(instance, { log: ctx.log, config: ctx.config, app: ctx.app, store: ctx.store });

@@ -284,6 +284,22 @@ describe('bad configuration and workers', () => {
     }
   });
 
+  it('exits 2 naming the file for a bad section of a built-in app, before anything starts', async () => {
+    const cases: Array<[string, RegExp]> = [
+      ['[Flow]\nclass = xmlimport.XmlImport\n\n[Source]\nlocation = .\n\n[Target]\ntype = ftp\n', /\[Target\] "type": found "ftp"; expected one of folder, http/],
+      ['[Flow]\nclass = metadatamapper.MetadataMapper\n\n[Source]\ntype = http\nport = 0\n\n[Mappings]\nasset.title = upper(title\n', /\[Mappings\] "asset.title": expression "upper\(title"/],
+    ];
+    for (const [text, message] of cases) {
+      const ini = await tmp.write('builtin.ini', text);
+      for (const command of ['check', 'run']) {
+        const run = flowd([command, ini]);
+        expect((await run.exit).code).toBe(2);
+        expect(run.stderr()).toMatch(message);
+        expect(run.stderr()).toContain('builtin.ini');
+      }
+    }
+  });
+
   it('exits 2 on bad usage and 0 for --help', async () => {
     const bad = flowd(['launch']);
     expect((await bad.exit).code).toBe(2);
