@@ -128,7 +128,7 @@ async function prepare(invocation: Invocation) {
   }
   if (config.log.file) checkWritable(config.log.file, config.file);
   const runner = await loadWorker(config.workerClass, config.app.dir);
-  runner.check?.(config.sections, config.app, config.file);
+  runner.check?.(config.sections, config.app, config.file, config.sectionLines);
   const source = sourceFor(config, runner);
   return { config, runner, source };
 }

@@ -146,7 +146,7 @@ export interface Runner {
    * `static checkConfig(config, app, file)`): `flowd check` and `run` report
    * a bad one as a ConfigError naming the INI file (exit 2).
    */
-  check?(config: AppSections, app: AppInfo, file: string): void;
+  check?(config: AppSections, app: AppInfo, file: string, lines?: ReadonlyMap<string, ReadonlyMap<string, number>>): void;
 }
 
 /** Whether a value is xstate actor logic (a machine, fromPromise, ...). */
@@ -189,7 +189,10 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
       name: Class.name || name,
       source: (Class as unknown as typeof Flow).SOURCE,
       ...(typeof (Class as unknown as { checkConfig?: unknown }).checkConfig === 'function'
-        ? { check: (config: AppSections, app: AppInfo, file: string) => (Class as unknown as { checkConfig(c: AppSections, a: AppInfo, f: string): void }).checkConfig(config, app, file) }
+        ? {
+            check: (config: AppSections, app: AppInfo, file: string, lines?: ReadonlyMap<string, ReadonlyMap<string, number>>) =>
+              (Class as unknown as { checkConfig(c: AppSections, a: AppInfo, f: string, l?: ReadonlyMap<string, ReadonlyMap<string, number>>): void }).checkConfig(config, app, file, lines),
+          }
         : {}),
       async configure(ctx) {
         instance = new Class();

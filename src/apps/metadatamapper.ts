@@ -5,6 +5,7 @@ import { retryOnConflict } from '../retry-on-conflict.js';
 import { compileExpression, type CompiledExpression } from './expressions.js';
 import { checkRecordId } from './record-names.js';
 import { compileTargetSettings, sectionReader, targetFromConfig, type Target, type TargetRecord } from './targets.js';
+import type { SectionLines } from './xml/custom-mapping.js';
 
 /** One `[Mappings]` line: the field it writes and the expression that computes it. */
 export interface FieldMapping {
@@ -33,12 +34,12 @@ const MAX_RETRIES = 5;
  * // asset.alternateTitle = metadata.get('asset.title') + ' alternative'
  * const mappings = compileMappings(config, 'app.ini');
  */
-export function compileMappings(config: AppSections, file?: string): FieldMapping[] {
+export function compileMappings(config: AppSections, file?: string, lines?: SectionLines): FieldMapping[] {
   const section = config.Mappings;
   if (!section || Object.keys(section).length === 0) {
     throw new ConfigError({ file, section: 'Mappings' }, 'is missing or empty; expected at least one line target.field = expression');
   }
-  return Object.entries(section).map(([field, source]) => ({ field, expression: compileExpression(source, { file, section: 'Mappings', key: field }) }));
+  return Object.entries(section).map(([field, source]) => ({ field, expression: compileExpression(source, { file, section: 'Mappings', key: field, line: lines?.get('Mappings')?.get(field) }) }));
 }
 
 /**
@@ -94,11 +95,11 @@ export class MetadataMapper extends Flow<unknown, MetadataMapperResult> {
   }
 
   /** Compiles `[Target]` and `[Mappings]` without starting anything: ConfigError naming `file` on a problem. For `flowd check`. */
-  static checkConfig(config: AppSections, app: AppInfo, file?: string): void {
+  static checkConfig(config: AppSections, app: AppInfo, file?: string, lines?: SectionLines): void {
     const target = sectionReader(config, 'Target', file);
     compileTargetSettings(target, app);
     target.finish();
-    compileMappings(config, file);
+    compileMappings(config, file, lines);
   }
 
   override configure(): void {

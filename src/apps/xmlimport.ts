@@ -4,7 +4,7 @@ import path from 'node:path';
 import { Flow, type AppInfo, type AppSections, type WorkerContext } from '../../actors/workers/worker.js';
 import type { SectionReader } from '../config/section-reader.js';
 import { FlowdError } from '../errors.js';
-import { compileCustomMapping } from './xml/custom-mapping.js';
+import { compileCustomMapping, type SectionLines } from './xml/custom-mapping.js';
 import { readDefaultRecord } from './xml/default-record.js';
 import type { RecordData } from './xml/record-data.js';
 import { checkMediaName, checkRecordId } from './record-names.js';
@@ -109,11 +109,11 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
    * Compiles `[Target]`, `[Xml]` and a custom mapping without starting
    * anything: ConfigError naming `file` on a problem. For `flowd check`.
    */
-  static checkConfig(config: AppSections, app: AppInfo, file?: string): void {
+  static checkConfig(config: AppSections, app: AppInfo, file?: string, lines?: SectionLines): void {
     const target = sectionReader(config, 'Target', file);
     compileTargetSettings(target, app);
     target.finish();
-    if (compileXmlImportSettings(sectionReader(config, 'Xml', file)).format === 'custom') compileCustomMapping(config, file ?? `app "${app.name}"`);
+    if (compileXmlImportSettings(sectionReader(config, 'Xml', file)).format === 'custom') compileCustomMapping(config, file ?? `app "${app.name}"`, lines);
   }
 
   override configure(): void {

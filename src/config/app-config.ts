@@ -32,6 +32,8 @@ export interface AppConfig {
   inspector: InspectorSettings | undefined;
   /** Every section the runtime does not own, for the worker's configure(). */
   sections: AppSections;
+  /** The line of each key of those sections (section -> key as written -> line), for errors. */
+  sectionLines: ReadonlyMap<string, ReadonlyMap<string, number>>;
 }
 
 /** Command-line overrides (`-n`, `-w`, `--log-level`). */
@@ -118,10 +120,13 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
   }
 
   const sections: Record<string, Record<string, string>> = {};
+  const sectionLines = new Map<string, ReadonlyMap<string, number>>();
   for (const [name, section] of document.sections) {
     if (OWNED.has(name)) continue;
     // The app's own keys keep their case: they are often field names (`asset.alternateTitle`), which are case-sensitive.
-    sections[name] = Object.fromEntries(read(name, section, {}, true).values) as Record<string, string>;
+    const own = read(name, section, {}, true);
+    sections[name] = Object.fromEntries(own.values) as Record<string, string>;
+    sectionLines.set(name, own.lines);
   }
 
   return {
@@ -132,6 +137,7 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     source: { type: typeof type === 'string' && type !== '' ? type : undefined, values: source.values, lines: source.lines },
     log: { ...logSettings, file: logSettings.file === undefined ? undefined : path.resolve(dir, logSettings.file) },
     services,
+    sectionLines,
     inspector,
     sections,
   };

@@ -34,6 +34,7 @@ describe('compileAppConfig', () => {
           api: undefined,
         },
         sections: {},
+        sectionLines: new Map(),
       });
     });
 

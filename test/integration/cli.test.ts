@@ -287,7 +287,7 @@ describe('bad configuration and workers', () => {
   it('exits 2 naming the file for a bad section of a built-in app, before anything starts', async () => {
     const cases: Array<[string, RegExp]> = [
       ['[Flow]\nclass = xmlimport.XmlImport\n\n[Source]\nlocation = .\n\n[Target]\ntype = ftp\n', /\[Target\] "type": found "ftp"; expected one of folder, http/],
-      ['[Flow]\nclass = metadatamapper.MetadataMapper\n\n[Source]\ntype = http\nport = 0\n\n[Mappings]\nasset.title = upper(title\n', /\[Mappings\] "asset.title": expression "upper\(title"/],
+      ['[Flow]\nclass = metadatamapper.MetadataMapper\n\n[Source]\ntype = http\nport = 0\n\n[Mappings]\nasset.title = upper(title\n', /builtin\.ini:9 \[Mappings\] "asset.title": expression "upper\(title"/],
     ];
     for (const [text, message] of cases) {
       const ini = await tmp.write('builtin.ini', text);
