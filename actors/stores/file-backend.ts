@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -7,6 +6,7 @@ import { pause } from '../../src/retry-on-conflict.js';
 import type { BackendRecord, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
 import { fileNameFor } from './file-names.js';
 import { KeyedQueue } from './keyed-queue.js';
+import { writeFileAtomic } from '../atomic-write.js';
 
 /** Options of the embedded file backend. */
 export interface FileBackendOptions {
@@ -168,31 +168,16 @@ export class FileBackend implements StoreBackend {
     }
   }
 
-  /** Temp file, fsync, rename over the key's file, fsync the folder. */
+  /** Temp file, fsync, rename over the key's file, fsync the folder (writeFileAtomic). */
   private async replace(key: string, file: string, text: string, check: () => void): Promise<void> {
-    const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
-      const handle = await open(temp, 'wx');
-      try {
-        await handle.writeFile(text, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      check();
-      await rename(temp, file);
-      const dir = await open(this.folder, 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await writeFileAtomic(file, text, { beforeRename: check });
     } catch (error) {
-      await unlink(temp).catch(() => {});
       if (error instanceof StoreError) throw error;
       throw new StoreError('ERR_STORE', `Store "${this.namespace}" could not write key ${JSON.stringify(key)} to ${file}: ${(error as Error).message}`, { cause: error });
     }
   }
+
 
   private async readRecord(key: string, file: string): Promise<FileRecord | undefined> {
     let text: string;

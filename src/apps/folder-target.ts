@@ -1,11 +1,11 @@
-import { randomBytes } from 'node:crypto';
-import { copyFile, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
 import { deepEqual } from '../client/body.js';
 import { ConflictError, FlowdError } from '../errors.js';
 import { checkMediaName, checkRecordId } from './record-names.js';
 import type { AttachOptions, Target, TargetRecord, TargetWriteOptions, TargetWriteResult } from './targets.js';
+import { writeFileAtomic } from '../../actors/atomic-write.js';
 
 /** A record as `<id>.json` holds it. */
 interface StoredRecord extends TargetRecord {
@@ -100,30 +100,16 @@ export class FolderTarget implements Target {
     return { id, version: value.version, fields: value.fields, media: value.media, created: value.created ?? '', updated: value.updated ?? '' };
   }
 
-  /** Temp file, fsync, rename over `<id>.json`, fsync the folder. */
+  /** Temp file, fsync, rename over `<id>.json`, fsync the folder (writeFileAtomic). */
   async #write(id: string, record: StoredRecord): Promise<void> {
     const file = this.fileFor(id);
-    const temp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
     try {
-      const handle = await open(temp, 'wx');
-      try {
-        await handle.writeFile(`${JSON.stringify(record, null, 2)}\n`, 'utf8');
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, file);
-      const dir = await open(this.folder, 'r');
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
+      await writeFileAtomic(file, `${JSON.stringify(record, null, 2)}\n`);
     } catch (error) {
-      await unlink(temp).catch(() => {});
       throw new FlowdError('ERR_RECORD', `cannot write record "${id}" to ${file}: ${(error as Error).message}`, { cause: error });
     }
   }
+
 
   /** Runs `task` holding the record: first among this process's writers, then across processes. */
   #locked<T>(id: string, task: () => Promise<T>): Promise<T> {

@@ -1,6 +1,6 @@
-import { open, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { appDot, appMermaid, appSvg } from './app.js';
+import { writeFileAtomic } from '../../actors/atomic-write.js';
 
 /** The formats `flowd graph --format` accepts. */
 export const GRAPH_FORMATS = ['mermaid', 'dot', 'svg'] as const;
@@ -29,19 +29,6 @@ export async function appGraph(format: GraphFormat, app: string): Promise<string
  */
 export async function writeFileAtomically(file: string, text: string): Promise<string> {
   const target = path.resolve(file);
-  const temp = `${target}.${process.pid}.tmp`;
-  try {
-    const handle = await open(temp, 'w');
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, target);
-  } catch (error) {
-    await unlink(temp).catch(() => undefined);
-    throw error;
-  }
+  await writeFileAtomic(target, text);
   return target;
 }
