@@ -2,8 +2,9 @@ import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
 import type { Store } from '../actors/stores/store-api.js';
 import type { Locks } from '../actors/locks/lock-api.js';
-import { createLocks } from '../actors/locks/locks.js';
-import { openStore } from '../actors/stores/store.js';
+// The store and lock modules (ioredis, proper-lockfile) load on first use: an app without them pays nothing.
+import type { ClosableLocks, LockBackendOptions } from '../actors/locks/locks.js';
+import type { OpenedStore, StoreOptions } from '../actors/stores/store.js';
 import { FlowdError, LockError, StoreError } from './errors.js';
 import { createClient, type ApiClient } from './client.js';
 import type { ApiSettings } from './config/api-settings.js';
@@ -48,30 +49,35 @@ export interface AppServicesOptions {
  */
 export function createAppServices(settings: ServiceSettings, appName: string, log: Logger, options: AppServicesOptions = {}): AppServices {
   let inspect = options.inspect;
-  let opened: ReturnType<typeof openStore> | undefined;
+  let opened: Promise<OpenedStore> | undefined;
   // After close(), nothing comes back to life: an abandoned run or a background task gets a clear error instead.
   const ifOpen = () => {
     if (closed) throw new StoreError('ERR_STORE_CLOSED', `the store of app "${appName}" was closed when its run ended`);
   };
-  const openOnce = () => (ifOpen(), (opened ??= openStore(toStoreOptions(settings.store, appName), log, inspect ? { inspect } : {})));
-  let locks: ReturnType<typeof createLocks> | undefined;
-  const locksOnce = () => {
+  const openOnce = (): Promise<OpenedStore> => {
+    ifOpen();
+    return (opened ??= import('../actors/stores/store.js').then(({ openStore }) => openStore(toStoreOptions(settings.store, appName), log, inspect ? { inspect } : {})));
+  };
+  let locks: Promise<ClosableLocks> | undefined;
+  const locksOnce = (): Promise<ClosableLocks> => {
     if (closed) throw new LockError('ERR_LOCK_UNAVAILABLE', `the locks of app "${appName}" were closed when its run ended`);
-    return (locks ??= createLocks(toLockOptions(settings.lock, appName), { leaseMs: settings.lock.leaseMs, ...(inspect ? { inspect } : {}) }));
+    return (locks ??= import('../actors/locks/locks.js').then(({ createLocks }) =>
+      createLocks(toLockOptions(settings.lock, appName), { leaseMs: settings.lock.leaseMs, ...(inspect ? { inspect } : {}) }),
+    ));
   };
   let client: ApiClient | undefined;
   let closed: Promise<void> | undefined;
 
   const store: Store = {
-    get: async (key) => openOnce().store.get(key),
-    getVersioned: async (key) => openOnce().store.getVersioned(key),
-    put: async (key, value, options) => openOnce().store.put(key, value, options),
-    delete: async (key, options) => openOnce().store.delete(key, options),
-    update: async (key, fn, options) => openOnce().store.update(key, fn, options),
+    get: async (key) => (await openOnce()).store.get(key),
+    getVersioned: async (key) => (await openOnce()).store.getVersioned(key),
+    put: async (key, value, options) => (await openOnce()).store.put(key, value, options),
+    delete: async (key, options) => (await openOnce()).store.delete(key, options),
+    update: async (key, fn, options) => (await openOnce()).store.update(key, fn, options),
   };
   const lockApi: Locks = {
-    lock: async (key, options) => locksOnce().lock(key, options),
-    withLock: async (key, fn, options) => locksOnce().withLock(key, fn, options),
+    lock: async (key, options) => (await locksOnce()).lock(key, options),
+    withLock: async (key, fn, options) => (await locksOnce()).withLock(key, fn, options),
   };
 
   return {
@@ -83,27 +89,27 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
       return (client ??= createClient(settings.api, { log }));
     },
     async open() {
-      if (settings.store.backend === 'redis') await openOnce().ready;
-      if (settings.lock.backend === 'redis') locksOnce();
+      if (settings.store.backend === 'redis') await (await openOnce()).ready;
+      if (settings.lock.backend === 'redis') await locksOnce();
     },
     inspect(observer) {
       inspect = observer;
     },
     close() {
       return (closed ??= (async () => {
-        await Promise.allSettled([opened?.close(), locks?.close(), client?.close()]);
+        await Promise.allSettled([opened?.then((store) => store.close()), locks?.then((held) => held.close()), client?.close()]);
       })());
     },
   };
 }
 
-function toStoreOptions(settings: StoreSettings, namespace: string): Parameters<typeof openStore>[0] {
+function toStoreOptions(settings: StoreSettings, namespace: string): StoreOptions {
   return settings.backend === 'redis'
     ? { backend: 'redis', url: settings.url!, namespace, ...(settings.prefix ? { prefix: settings.prefix } : {}) }
     : { backend: 'file', folder: settings.folder, namespace };
 }
 
-function toLockOptions(settings: LockSettings, namespace: string): Parameters<typeof createLocks>[0] {
+function toLockOptions(settings: LockSettings, namespace: string): LockBackendOptions {
   return settings.backend === 'redis'
     ? { backend: 'redis', url: settings.url!, namespace, ...(settings.prefix ? { prefix: settings.prefix } : {}) }
     : { backend: 'local' };

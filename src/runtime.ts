@@ -13,8 +13,9 @@ import { compileFlowSettings, toIniKeys } from './config/flow-settings.js';
 import { SectionReader } from './config/section-reader.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from './errors.js';
 import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } from './sources.js';
-import { attachInspector, compileInspectorOptions, type AttachedInspector, type InspectorOptions } from './inspector/attach.js';
-import type { InspectorSettings } from './config/inspector-settings.js';
+// The inspector (its server, page, metrics and Graphviz) loads only when it is asked for.
+import type { AttachedInspector } from './inspector/attach.js';
+import { compileInspectorOptions, type InspectorOptions, type InspectorSettings } from './config/inspector-settings.js';
 
 /** A timer clock: xstate's SimulatedClock fits. */
 export interface RuntimeClock {
@@ -319,12 +320,12 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       } catch (error) {
         return Promise.reject(error as Error);
       }
-      const attaching = attachInspector({
+      const attaching = import('./inspector/attach.js').then(({ attachInspector }) => attachInspector({
         now,
         snapshot: () => runtime.snapshot(),
         on: (type, listener) => runtime.on(type, listener),
         source: () => ({ type: sourceType, stats: driver.stats?.() }),
-      }, settings, logger);
+      }, settings, logger));
       inspector = attaching;
       return attaching.then((attached) => {
         services.inspect?.(attached.observer);

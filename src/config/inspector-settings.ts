@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
-import type { SectionReader } from './section-reader.js';
+import { toIniKeys } from './flow-settings.js';
+import { SectionReader } from './section-reader.js';
 
 /** The port the inspector listens on when none is given (Prometheus exporters' customary port). */
 export const DEFAULT_INSPECTOR_PORT = 9464;
@@ -44,4 +45,24 @@ export function compileInspectorSettings(reader: SectionReader): InspectorSettin
   }
   if (token !== undefined && token.length < 8) reader.fail('token', 'is too short; expected at least 8 characters');
   return { port, interface: address, token, stately };
+}
+
+/** `runtime.inspect()`'s options: the `[Inspector]` keys in camelCase. */
+export interface InspectorOptions {
+  /** 0 picks a free port. @default 9464 */
+  port?: number;
+  /** @default '127.0.0.1' */
+  interface?: string;
+  /** Required for an interface other than loopback. */
+  token?: string;
+  /** Also serve Stately's WebSocket inspector on port + 1. @default false */
+  stately?: boolean;
+}
+
+/** Compiles `runtime.inspect()`'s options like an `[Inspector]` section (errors name `[Inspector]`). */
+export function compileInspectorOptions(options: InspectorOptions | InspectorSettings): InspectorSettings {
+  const reader = new SectionReader(toIniKeys(options as Record<string, string | number | boolean | undefined>), { section: 'Inspector' });
+  const settings = compileInspectorSettings(reader);
+  reader.finish();
+  return settings;
 }

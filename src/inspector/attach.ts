@@ -1,31 +1,13 @@
 import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
-import { compileInspectorSettings, type InspectorSettings } from '../config/inspector-settings.js';
-import { toIniKeys } from '../config/flow-settings.js';
-import { SectionReader } from '../config/section-reader.js';
+import type { InspectorSettings } from '../config/inspector-settings.js';
+export { compileInspectorOptions, type InspectorOptions } from '../config/inspector-settings.js';
 import { createInspection, type Inspection } from './inspection.js';
 import { createRuntimeMetrics, type MetricsSource, type RuntimeMetrics } from './metrics.js';
 import { startInspectorServer, type InspectorServer } from './server.js';
 
 /** `runtime.inspect({...})` / `createRuntime({ inspector })`: `[Inspector]` in camelCase. */
-export interface InspectorOptions {
-  /** 0 picks a free port. @default 9464 */
-  port?: number;
-  /** @default '127.0.0.1' */
-  interface?: string;
-  /** Required for an interface other than loopback. */
-  token?: string;
-  /** Also serve Stately's WebSocket inspector on port + 1. @default false */
-  stately?: boolean;
-}
 
-/** Compiles `runtime.inspect()`'s options like an `[Inspector]` section (errors name `[Inspector]`). */
-export function compileInspectorOptions(options: InspectorOptions | InspectorSettings): InspectorSettings {
-  const reader = new SectionReader(toIniKeys(options as Record<string, string | number | boolean | undefined>), { section: 'Inspector' });
-  const settings = compileInspectorSettings(reader);
-  reader.finish();
-  return settings;
-}
 
 /** What the inspector reads from a runtime. */
 export interface InspectedRuntime extends MetricsSource {
