@@ -95,10 +95,9 @@ export class FileBackend implements StoreBackend {
   write(key: string, json: string, { ifVersion, fence }: WriteConditions): Promise<WriteOutcome> {
     return this.locked(key, async (file, check) => {
       const current = await this.readRecord(key, file);
-      const live = current && !current.deleted ? current.version : 0;
+      const refused = refusal(current, { ifVersion, fence });
+      if (refused) return refused;
       const accepted = current?.fence ?? 0;
-      if (fence !== undefined && fence < accepted) return { kind: 'fenced', fence: accepted };
-      if (ifVersion !== undefined && ifVersion !== live) return { kind: 'conflict', version: live };
       const version = (current?.version ?? 0) + 1;
       const head = `{"key":${JSON.stringify(key)},"version":${version},"fence":${Math.max(accepted, fence ?? 0)}`;
       await this.replace(key, file, `${head},"value":${json}}\n`, check);
@@ -109,10 +108,9 @@ export class FileBackend implements StoreBackend {
   remove(key: string, { ifVersion, fence }: WriteConditions): Promise<RemoveOutcome> {
     return this.locked(key, async (file, check) => {
       const current = await this.readRecord(key, file);
-      const live = current && !current.deleted ? current.version : 0;
+      const refused = refusal(current, { ifVersion, fence });
+      if (refused) return refused;
       const accepted = current?.fence ?? 0;
-      if (fence !== undefined && fence < accepted) return { kind: 'fenced', fence: accepted };
-      if (ifVersion !== undefined && ifVersion !== live) return { kind: 'conflict', version: live };
       const highest = Math.max(accepted, fence ?? 0);
       const absent = !current || current.deleted;
       // Nothing to remove: write only to remember a newer token, so its predecessors stay fenced.
@@ -222,4 +220,13 @@ export class FileBackend implements StoreBackend {
       if (info && info.mtimeMs < cutoff) await unlink(path).catch(() => {});
     }
   }
+}
+
+/** Why a write or remove may not go ahead: an older fencing token (checked first), or another version than expected. */
+function refusal(current: FileRecord | undefined, { ifVersion, fence }: WriteConditions): { kind: 'fenced'; fence: number } | { kind: 'conflict'; version: number } | undefined {
+  const accepted = current?.fence ?? 0;
+  if (fence !== undefined && fence < accepted) return { kind: 'fenced', fence: accepted };
+  const live = current && !current.deleted ? current.version : 0;
+  if (ifVersion !== undefined && ifVersion !== live) return { kind: 'conflict', version: live };
+  return undefined;
 }

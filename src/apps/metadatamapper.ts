@@ -4,7 +4,7 @@ import { ConfigError, FlowdError } from '../errors.js';
 import { retryOnConflict } from '../retry-on-conflict.js';
 import { compileExpression, type CompiledExpression } from './expressions.js';
 import { checkRecordId } from './record-names.js';
-import { compileTargetSettings, sectionReader, targetFromConfig, type Target, type TargetRecord } from './targets.js';
+import { targetFromConfig, targetSettingsOf, type Target, type TargetRecord } from './targets.js';
 import type { SectionLines } from './xml/custom-mapping.js';
 
 /** One `[Mappings]` line: the field it writes and the expression that computes it. */
@@ -96,9 +96,7 @@ export class MetadataMapper extends Flow<unknown, MetadataMapperResult> {
 
   /** Compiles `[Target]` and `[Mappings]` without starting anything: ConfigError naming `file` on a problem. For `flowd check`. */
   static checkConfig(config: AppSections, app: AppInfo, file?: string, lines?: SectionLines): void {
-    const target = sectionReader(config, 'Target', file);
-    compileTargetSettings(target, app);
-    target.finish();
+    targetSettingsOf(config, app, file);
     compileMappings(config, file, lines);
   }
 

@@ -117,10 +117,16 @@ export function createTarget(settings: TargetSettings, client: () => RequestSend
  * section may be missing (a folder target under the state dir).
  */
 export function targetFromConfig(ctx: { config: AppSections; app: AppInfo; readonly client: RequestSender & { origin?: string } }, file?: string): { settings: TargetSettings; target: Target } {
-  const reader = sectionReader(ctx.config, 'Target', file);
-  const settings = compileTargetSettings(reader, ctx.app);
-  reader.finish();
+  const settings = targetSettingsOf(ctx.config, ctx.app, file);
   return { settings, target: createTarget(settings, () => ctx.client) };
+}
+
+/** Compiles the app's `[Target]` section (missing: a folder target), rejecting unknown keys. */
+export function targetSettingsOf(config: AppSections, app: Pick<AppInfo, 'dir' | 'stateDir'>, file?: string): TargetSettings {
+  const reader = sectionReader(config, 'Target', file);
+  const settings = compileTargetSettings(reader, app);
+  reader.finish();
+  return settings;
 }
 
 /** A SectionReader over one of the app's own sections (empty when missing). */

@@ -8,7 +8,7 @@ import { compileCustomMapping, type SectionLines } from './xml/custom-mapping.js
 import { readDefaultRecord } from './xml/default-record.js';
 import type { RecordData } from './xml/record-data.js';
 import { checkMediaName, checkRecordId } from './record-names.js';
-import { compileTargetSettings, sectionReader, targetFromConfig, type Target } from './targets.js';
+import { sectionReader, targetFromConfig, targetSettingsOf, type Target } from './targets.js';
 
 /** `[Xml]`, compiled. */
 export interface XmlImportSettings {
@@ -110,9 +110,7 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
    * anything: ConfigError naming `file` on a problem. For `flowd check`.
    */
   static checkConfig(config: AppSections, app: AppInfo, file?: string, lines?: SectionLines): void {
-    const target = sectionReader(config, 'Target', file);
-    compileTargetSettings(target, app);
-    target.finish();
+    targetSettingsOf(config, app, file);
     if (compileXmlImportSettings(sectionReader(config, 'Xml', file)).format === 'custom') compileCustomMapping(config, file ?? `app "${app.name}"`, lines);
   }
 

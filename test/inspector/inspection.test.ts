@@ -1,23 +1,15 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { assign, createActor, setup, SimulatedClock } from 'xstate';
 import { defineWorker } from '../../actors/workers/worker.js';
 import { createInspection, statePaths, type ActorView, type InspectorState } from '../../src/inspector/inspection.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { manualSource } from '../helpers/manual-source.js';
+import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 
-const deferred = () => {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-};
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 /** A runtime on a manual source with its inspector on a free loopback port. */
 async function inspected(options: Partial<Parameters<typeof createRuntime>[0]> & Pick<Parameters<typeof createRuntime>[0], 'worker'>) {

@@ -7,14 +7,9 @@ import { defineWorker } from '../../actors/workers/worker.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { manualSource } from '../helpers/manual-source.js';
+import { deferred } from '../helpers/once.js';
 
 // The inspector's page in real headless Chromium, watching a real runtime.
-
-const deferred = <T = void>() => {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-};
 
 describe('the inspector page, in headless Chromium, on a running runtime', () => {
   let browser: Browser;

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { SimulatedClock } from 'xstate';
 import type { Feed, SourceDriver } from '../../actors/sources/driver.js';
@@ -14,17 +14,9 @@ import { startInspectorServer } from '../../src/inspector/server.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { logSink } from '../helpers/log-sink.js';
 import { manualSource } from '../helpers/manual-source.js';
+import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 
-const deferred = () => {
-  let resolve!: () => void;
-  const promise = new Promise<void>((r) => (resolve = r));
-  return { promise, resolve };
-};
-
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function inspected(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'worker'>, inspect: Parameters<Runtime['inspect']>[0] = {}) {
   const dir = await mkdtemp(path.join(tmpdir(), 'flowd-inspector-'));

@@ -1,13 +1,11 @@
 import { request } from 'node:http';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { WebSocket } from 'ws';
 import { createActor, createMachine } from 'xstate';
 import { startStatelyRelay, type StatelyRelay, type StatelyRelayOptions } from '../../src/inspector/stately.js';
+import { cleanupsAfterEach } from '../helpers/once.js';
 
-const cleanups: Array<() => Promise<unknown> | unknown> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function relay(options: Partial<StatelyRelayOptions> = {}): Promise<StatelyRelay & { ws: string; port: number }> {
   const started = await startStatelyRelay({ host: '127.0.0.1', port: 0, token: undefined, ...options });

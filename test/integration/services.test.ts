@@ -2,7 +2,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openStore } from '../../actors/stores/store.js';
 import { defineWorker, type WorkerContext } from '../../actors/workers/worker.js';
 import { createAppServices } from '../../src/app-services.js';
@@ -12,11 +12,9 @@ import { createRuntime } from '../../src/runtime.js';
 import { dropPrefix, REDIS_URL, testPrefix } from '../fixtures/stores/spaces.js';
 import { manualSource } from '../helpers/manual-source.js';
 import { redisGate } from '../helpers/redis-gate.js';
+import { cleanupsAfterEach } from '../helpers/once.js';
 
-const cleanups: Array<() => Promise<unknown>> = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const counter = defineWorker({
   start: async (_event: unknown, ctx: WorkerContext) => (await ctx.store.update<number>('count', (n = 0) => n + 1)).value,

@@ -4,12 +4,7 @@ import { defineWorker, Flow } from '../../actors/workers/worker.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError } from '../../src/errors.js';
 import { createRuntime } from '../../src/runtime.js';
 import { manualSource } from '../helpers/manual-source.js';
-
-const deferred = <T = void>() => {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => (resolve = r));
-  return { promise, resolve };
-};
+import { deferred } from '../helpers/once.js';
 
 describe('createRuntime', () => {
   it('runs events from a source of your own, tells it each outcome, and ends when its input ends', async () => {
