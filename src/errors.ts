@@ -37,7 +37,12 @@ export type ErrorCode =
   | 'ERR_EXPRESSION'
   | 'ERR_XML'
   | 'ERR_RECORD'
-  | 'ERR_TRANSFER';
+  | 'ERR_TRANSFER'
+  | 'ERR_EVENT_LOG'
+  | 'ERR_EVENT_LOG_UNAVAILABLE'
+  | 'ERR_CURSOR'
+  | 'ERR_PLUGIN'
+  | 'ERR_PLUGIN_LOAD';
 
 /** Base class: a message that says what was expected and found, and a code. */
 export class FlowdError extends Error {
@@ -192,5 +197,41 @@ export class HttpError extends FlowdError {
 export class ExpressionError extends FlowdError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_EXPRESSION', message, options);
+  }
+}
+
+/**
+ * The event log could not be read: `ERR_EVENT_LOG_UNAVAILABLE` while it is
+ * unreachable (retried with backoff), `ERR_EVENT_LOG` when what it holds or
+ * answers is not an event log (a missing table, a row or feed item of the
+ * wrong shape: the source fails). Messages name the URL without its password.
+ */
+export class EventLogError extends FlowdError {
+  constructor(code: 'ERR_EVENT_LOG' | 'ERR_EVENT_LOG_UNAVAILABLE', message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** A plugin's remembered cursor cannot be read or is corrupt: the daemon stops rather than start over from latest. */
+export class CursorError extends FlowdError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ERR_CURSOR', message, options);
+  }
+}
+
+/**
+ * A plugin failed: `ERR_PLUGIN_LOAD` when its module cannot be loaded or its
+ * `registerCallbacks` threw; `ERR_PLUGIN` when a callback with stopOnError
+ * threw (the message names the plugin, the callback and the event id).
+ */
+export class PluginError extends FlowdError {
+  readonly plugin: string;
+  readonly callback: string | undefined;
+  readonly eventId: number | undefined;
+  constructor(code: 'ERR_PLUGIN' | 'ERR_PLUGIN_LOAD', plugin: string, message: string, options?: { cause?: unknown; callback?: string; eventId?: number }) {
+    super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.plugin = plugin;
+    this.callback = options?.callback;
+    this.eventId = options?.eventId;
   }
 }

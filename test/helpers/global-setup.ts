@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { ensureRabbitStomp, ensureRedis } from './services.js';
+import { ensurePostgres, ensureRabbitStomp, ensureRedis } from './services.js';
 
 /**
  * Builds dist/ once before the tests, so that example and fixture worker
@@ -8,7 +8,7 @@ import { ensureRabbitStomp, ensureRedis } from './services.js';
  * makes sure the services the integration tests use are up.
  */
 export default async function setup(): Promise<void> {
-  await Promise.all([ensureRabbitStomp(), ensureRedis()]);
+  await Promise.all([ensureRabbitStomp(), ensureRedis(), ensurePostgres()]);
   // FLOWD_SKIP_BUILD=1 skips the build, for unit tests that never load dist/ (while other files are half-written, say).
   if (process.env.FLOWD_SKIP_BUILD === '1') return;
   const root = fileURLToPath(new URL('../..', import.meta.url));

@@ -75,3 +75,23 @@ export async function ensureRedis(): Promise<void> {
   }
   await waitForPorts([6379], 'Redis');
 }
+
+/** The PostgreSQL the tests use: the machine's, trust auth on loopback, database `test`. */
+export const POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Starts the machine's PostgreSQL cluster when nothing answers on 5432. */
+export async function ensurePostgres(): Promise<void> {
+  if (await portOpen(5432)) return;
+  let version: string;
+  try {
+    version = execFileSync('ls', ['/etc/postgresql'], quiet).toString().trim().split(/\s+/)[0]!;
+  } catch (error) {
+    throw new Error(`PostgreSQL is not installed (no /etc/postgresql): ${(error as Error).message}`);
+  }
+  try {
+    execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], quiet);
+  } catch (error) {
+    throw new Error(`PostgreSQL is not running on 127.0.0.1:5432 and could not be started (pg_ctlcluster ${version} main start): ${(error as Error).message}`);
+  }
+  await waitForPorts([5432], 'PostgreSQL');
+}

@@ -1,0 +1,151 @@
+import type { FieldDef, Pool } from 'pg';
+import { EventLogError } from '../../src/errors.js';
+import type { LogEvent } from '../plugins/plugin-api.js';
+import { displayRedisUrl } from '../redis-url.js';
+import type { EventLogReader, PostgresLogOptions } from './event-log-reader.js';
+import { checkRange, parseId, toLogEvent } from './log-event.js';
+
+const COLUMNS = 'id, type, entity, attributes, created_at, meta';
+const EXPECTED = `expected a table with columns ${COLUMNS} (see the README)`;
+// Server codes a retry may cure: connection trouble (class 08), an admin or crash shutdown, too many clients, a statement timeout.
+const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53300']);
+const NETWORK_REASONS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused', ECONNRESET: 'connection reset', ETIMEDOUT: 'connection timed out', EPIPE: 'connection closed',
+  EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', ENOTFOUND: 'host not found', EAI_AGAIN: 'host name lookup failed',
+};
+const CLIENT_GRACE_MS = 1000;
+// PostgreSQL's text types: a text `meta` column holds JSON text, parsed here.
+const TEXT_TYPES = new Set([25, 1042, 1043]);
+
+/**
+ * The table name quoted for SQL: `identifier` or `schema.identifier`, each
+ * part `[A-Za-z_][A-Za-z0-9_]*`. Throws EventLogError ERR_EVENT_LOG otherwise.
+ * @example quoteTable('public.flowd_events') // '"public"."flowd_events"'
+ */
+export function quoteTable(table: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table)) {
+    throw new EventLogError('ERR_EVENT_LOG', `the event table "${table}" is not a table name; expected an identifier or schema.identifier (letters, digits, _)`);
+  }
+  return table.split('.').map((part) => `"${part}"`).join('.');
+}
+
+/**
+ * Reads the event log from a PostgreSQL table (columns id, type, entity,
+ * attributes, created_at, meta; jsonb or text) through a small pool.
+ * `pg` is loaded on the first connect, so apps that do not use it never load it.
+ * @example const reader = postgresLogReader({ kind: 'postgres', url: 'postgres://flowd@db/shotgun', table: 'flowd_events', queryTimeoutMs: 30_000 });
+ */
+export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
+  const displayUrl = displayRedisUrl(options.url);
+  const table = quoteTable(options.table);
+  const where = `${displayUrl} table ${options.table}`;
+  let pool: Promise<Pool> | undefined;
+
+  const open = (): Promise<Pool> =>
+    (pool ??= import('pg').then(({ default: pg }) => {
+      const created = new pg.Pool({
+        connectionString: options.url, max: 2, application_name: 'flowd',
+        // The server's statement_timeout cancels cleanly; the client's own, a second later, covers a server that went silent.
+        statement_timeout: options.queryTimeoutMs, query_timeout: options.queryTimeoutMs + CLIENT_GRACE_MS, connectionTimeoutMillis: options.queryTimeoutMs,
+      });
+      // An idle connection that breaks (a server restart) emits here; the next query reconnects or fails with the reason.
+      created.on('error', () => {});
+      return created;
+    }, (error: unknown) => {
+      pool = undefined;
+      throw new EventLogError('ERR_EVENT_LOG', `cannot load the pg package to read ${where}: ${(error as Error).message}`, { cause: error });
+    }));
+
+  async function query(text: string, values: unknown[], signal: AbortSignal | undefined) {
+    signal?.throwIfAborted();
+    const running = open().then((p) => p.query(text, values));
+    try {
+      return await abortable(running, signal);
+    } catch (error) {
+      if (signal?.aborted) throw signal.reason;
+      if (error instanceof EventLogError) throw error;
+      throw classify(error, where, displayUrl, options.table);
+    }
+  }
+
+  async function boundary(fn: 'max' | 'min', signal?: AbortSignal): Promise<number | undefined> {
+    const { rows } = await query(`SELECT ${fn}(id) AS id FROM ${table}`, [], signal);
+    const value: unknown = rows[0]?.id;
+    if (value === null || value === undefined) return undefined;
+    const id = parseId(value);
+    if (id === undefined) throw new EventLogError('ERR_EVENT_LOG', `${where}: ${fn}(id) is ${String(value)}; expected a non-negative integer id`);
+    return id;
+  }
+
+  return {
+    displayUrl,
+    async connect() {
+      // Checks the table and its columns, not only the server.
+      await query(`SELECT ${COLUMNS} FROM ${table} WHERE false`, [], undefined);
+    },
+    async latestId(signal) {
+      return (await boundary('max', signal)) ?? 0;
+    },
+    async earliestId(signal) {
+      const min = await boundary('min', signal);
+      return min === undefined ? 0 : Math.max(min - 1, 0);
+    },
+    async read(after, limit, signal) {
+      checkRange(after, limit);
+      const result = await query(`SELECT ${COLUMNS} FROM ${table} WHERE id > $1 ORDER BY id LIMIT $2`, [after, limit], signal);
+      const textMeta = isText(result.fields, 'meta');
+      return result.rows.map((row: Record<string, unknown>): LogEvent => {
+        const meta = textMeta && typeof row.meta === 'string' ? parseJson(row.meta) : row.meta;
+        return toLogEvent({ ...row, meta }, `${where}, row id ${String(row.id)}`);
+      });
+    },
+    async close() {
+      const closing = pool;
+      pool = undefined;
+      if (closing) await (await closing).end();
+    },
+  };
+}
+
+function isText(fields: FieldDef[], name: string): boolean {
+  const field = fields.find((f) => f.name === name);
+  return field !== undefined && TEXT_TYPES.has(field.dataTypeID);
+}
+
+/** JSON text as a value; text that is not JSON stays as it is (toLogEvent then names it). */
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A pg failure as an EventLogError: UNAVAILABLE when a retry may cure it. */
+function classify(error: unknown, where: string, displayUrl: string, table: string): EventLogError {
+  const { code, message = '' } = (error ?? {}) as { code?: unknown; message?: string };
+  const unavailable = (reason: string) => new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', `cannot read ${where}: ${reason}`, { cause: error });
+  const broken = (text: string) => new EventLogError('ERR_EVENT_LOG', text, { cause: error });
+  if (typeof code === 'string' && code in NETWORK_REASONS) return unavailable(NETWORK_REASONS[code]!);
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    if (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code)) return unavailable(`${message} (SQLSTATE ${code})`);
+    if (code === '42P01') return broken(`table ${table} does not exist in ${displayUrl}; ${EXPECTED}`);
+    if (code === '42703') return broken(`${where}: ${message}; ${EXPECTED}`);
+    if (code === '28P01' || code === '28000') return broken(`${displayUrl} refused the login: ${message}; expected a user (and password) of url that may read table ${table}`);
+    if (code === '3D000') return broken(`${displayUrl}: ${message}; expected the database named in url to exist, holding table ${table}`);
+    return broken(`${where}: ${message} (SQLSTATE ${code})`);
+  }
+  // pg's own failures carry no code: timeouts and dropped connections may pass, a refused password or TLS setting will not.
+  if (/password|SASL|SCRAM|SSL/i.test(message)) return broken(`${displayUrl} refused the login: ${message}; check the user, password and sslmode of url`);
+  return unavailable(message || String(error));
+}
+
+/** The promise, or its signal's reason as soon as the signal aborts (the query itself runs on, its answer dropped). */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason as Error);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {});
+  });
+}
