@@ -1,0 +1,404 @@
+import type { Logger } from 'pino';
+import type { Settlement } from '../../machines/events.js';
+import type { LockHandle, Locks } from '../locks/lock-api.js';
+import { keepRenewed } from '../locks/keep-renewed.js';
+import type { LogEvent, PluginChange, PluginHost } from '../plugins/plugin-api.js';
+import type { Store } from '../stores/store-api.js';
+import type { Feed, SourceDriver } from './driver.js';
+import { cursorKey, readCursor, type CursorRecord, type Deactivation } from './event-log-cursors.js';
+import type { EventLogReader, EventLogReaderOptions } from './event-log-reader.js';
+import { LogWindow } from './event-log-window.js';
+
+/** `[Source] type = event-log`, compiled. */
+export interface EventLogOptions {
+  reader: EventLogReaderOptions;
+  /** @default 5000 */
+  fetchIntervalMs: number;
+  /** @default 500 */
+  maxBatchSize: number;
+  /** How long a gap in the ids holds plugins back before it is given up. @default 300_000 */
+  backlogTimeoutMs: number;
+  /** Where a plugin without a cursor starts. @default 'latest' */
+  startFrom: 'latest' | 'earliest' | number;
+  /** The lock that makes one daemon of several the reader. @default 'event-log/reader' */
+  lockKey: string;
+}
+
+/** What the driver uses from the app. */
+export interface EventLogDeps {
+  log: Logger;
+  store: Store;
+  locks: Locks;
+  plugins: PluginHost;
+  /** The reader lock's lease (`[Lock] lease`): it is renewed every third of it. */
+  leaseMs: number;
+  /** @default Date.now */
+  now?: () => number;
+  /** A reader made elsewhere (tests); by default one is made from `options.reader`. */
+  reader?: EventLogReader;
+}
+
+/** One plugin's place in the log. */
+interface Cursor {
+  name: string;
+  /** In memory: every id up to here is done. */
+  last: number;
+  /** What the store has. */
+  stored: CursorRecord;
+  inFlight: number | undefined;
+  writing: Promise<void> | undefined;
+  /** After an outcome that was not final (shutdown, a store that was down): not before this. */
+  notBefore: number;
+}
+
+type SourceError = Error & { code: string; retryable: boolean };
+
+const sourceError = (error: unknown, retryable?: boolean): SourceError => {
+  const code = (error as { code?: unknown })?.code;
+  const text = typeof code === 'string' ? code : 'ERR_SOURCE';
+  const again = retryable ?? ['ERR_EVENT_LOG_UNAVAILABLE', 'ERR_STORE_UNAVAILABLE', 'ERR_LOCK_UNAVAILABLE', 'ERR_LOCK_LOST', 'ERR_FENCED'].includes(text);
+  return Object.assign(new Error((error as Error)?.message ?? String(error), { cause: error }), { code: text, retryable: again });
+};
+
+async function makeReader(options: EventLogReaderOptions): Promise<EventLogReader> {
+  if (options.kind === 'postgres') return (await import('./event-log-postgres.js')).postgresLogReader(options);
+  return (await import('./event-log-http.js')).httpLogReader(options);
+}
+
+/**
+ * The event-log source: reads the log in id order and hands each event to
+ * each active plugin whose callbacks match it, one event at a time per
+ * plugin, so a plugin sees its events in id order while plugins run in
+ * parallel on the worker slots. A plugin's cursor (and its backlog of gaps)
+ * is written to the store after each of its events, before its next one, so
+ * a crash repeats at most the event in flight. One daemon of several is the
+ * reader: the one holding the reader lock, whose fence guards every write.
+ */
+export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): SourceDriver {
+  const { log, store, locks, plugins } = deps;
+  const now = deps.now ?? Date.now;
+  const window = new LogWindow(0, options.backlogTimeoutMs);
+  const cursors = new Map<string, Cursor>();
+  /** Delivery id -> what it was, for the outcome. */
+  const inFlight = new Map<string, { plugin: string; eventId: number; generation: number }>();
+  const stats = { reader: 0, delivered: 0, completed: 0, deactivations: 0, gapsGivenUp: 0, lateEvents: 0, voided: 0 };
+  let reader: EventLogReader | undefined = deps.reader;
+  let generation = 0;
+  let lock: LockHandle | undefined;
+  let stopRenewing: (() => void) | undefined;
+  let abort = new AbortController();
+  let feed: Feed | undefined;
+  let paused = false;
+  let polling = false;
+  let lastReadFull = false;
+  let pollTimer: ReturnType<typeof setTimeout> | undefined;
+  let wakeTimer: ReturnType<typeof setTimeout> | undefined;
+  let unsubscribe: (() => void) | undefined;
+  let startPoint: Promise<number> | undefined;
+
+  const where = () => reader?.displayUrl ?? 'the event log';
+  const isActive = (name: string) => plugins.get(name)?.state === 'active';
+  const active = () => [...cursors.values()].filter((cursor) => isActive(cursor.name));
+
+  /** The connection is gone (a read failed, the reader lock lapsed): outcomes still due are void, and the source reconnects. */
+  const lose = (error: SourceError) => {
+    if (!feed) return;
+    const lost = feed;
+    feed = undefined;
+    halt();
+    const ids = [...inFlight].filter(([, entry]) => entry.generation === generation).map(([id]) => id);
+    lost.revoke(ids, { code: error.code, message: error.message });
+    lost.lost({ code: error.code, message: error.message, retryable: error.retryable });
+  };
+
+  const halt = () => {
+    if (pollTimer) clearTimeout(pollTimer);
+    if (wakeTimer) clearTimeout(wakeTimer);
+    pollTimer = wakeTimer = undefined;
+  };
+
+  const recordOf = (cursor: Cursor, deactivated: Deactivation | undefined): CursorRecord => ({
+    last: cursor.last,
+    backlog: window.backlogAfter(cursor.last),
+    ...(deactivated ? { deactivated } : {}),
+  });
+
+  /** Writes the cursor, fenced by the reader lock; a store that is down is tried again until it answers or the reader stops. */
+  const persist = (cursor: Cursor, deactivated?: Deactivation | null): Promise<void> => {
+    const mine = generation;
+    const write = async (): Promise<void> => {
+      await cursor.writing?.catch(() => undefined);
+      for (let attempt = 1; ; attempt++) {
+        const record = recordOf(cursor, deactivated === null ? undefined : deactivated ?? cursor.stored.deactivated);
+        try {
+          await store.put(cursorKey(cursor.name), record, lock ? { fence: lock.fence } : {});
+          cursor.stored = record;
+          return;
+        } catch (error) {
+          const failure = sourceError(error);
+          if (failure.code !== 'ERR_STORE_UNAVAILABLE' || mine !== generation || !feed) {
+            lose(failure);
+            throw failure;
+          }
+          const delayMs = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
+          log.warn({ plugin: cursor.name, attempt, delayMs, error: failure.message }, `event-log: cannot write the cursor of plugin "${cursor.name}" (${failure.message}); trying again in ${delayMs}ms`);
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+        }
+      }
+    };
+    const writing = write().finally(() => {
+      if (cursor.writing === writing) cursor.writing = undefined;
+    });
+    cursor.writing = writing;
+    return writing;
+  };
+
+  const dispatch = (cursor: Cursor): void => {
+    if (!feed || paused || cursor.inFlight !== undefined || cursor.writing || !isActive(cursor.name)) return;
+    const at = now();
+    if (at < cursor.notBefore) return wakeAt(cursor.notBefore);
+    const step = window.next(cursor.last, at, (event) => plugins.matches(cursor.name, event));
+    if (step.kind === 'behind') {
+      // Back from far behind (a plugin that resumed): read again from the lowest cursor.
+      window.reset(floor());
+      return requestPoll(0);
+    }
+    cursor.last = Math.max(cursor.last, step.skippedTo);
+    if (step.kind === 'event') return deliver(cursor, step.event);
+    if (step.kind === 'blocked') wakeAt(step.until);
+    else if (lastReadFull) requestPoll(0);
+    // Passed events that did not match: remembered without holding anything up.
+    if (cursor.last > cursor.stored.last) void persist(cursor).then(() => dispatch(cursor), () => undefined);
+  };
+
+  const deliver = (cursor: Cursor, event: LogEvent) => {
+    const id = `${event.id}@${cursor.name}`;
+    cursor.inFlight = event.id;
+    inFlight.set(id, { plugin: cursor.name, eventId: event.id, generation });
+    stats.delivered++;
+    feed!.deliver(event, { id, meta: { plugin: cursor.name, eventId: event.id, eventType: event.type } });
+  };
+
+  const dispatchAll = () => {
+    for (const cursor of cursors.values()) dispatch(cursor);
+    for (const gap of window.takeGivenUp()) {
+      stats.gapsGivenUp++;
+      const ids = gap.from === gap.to ? `id ${gap.from}` : `ids ${gap.from}-${gap.to}`;
+      log.warn({ from: gap.from, to: gap.to }, `event-log: event ${ids} never appeared within the backlog timeout; given up (plugins go on past it)`);
+    }
+  };
+
+  /** The lowest cursor of the active plugins: the window forgets what is below it. */
+  const floor = () => {
+    const lasts = active().map((cursor) => cursor.last);
+    return lasts.length === 0 ? window.high : Math.min(...lasts);
+  };
+
+  const wakeAt = (when: number) => {
+    if (wakeTimer) return;
+    wakeTimer = setTimeout(() => {
+      wakeTimer = undefined;
+      dispatchAll();
+    }, Math.max(0, when - now()));
+  };
+
+  const requestPoll = (delayMs: number) => {
+    if (!feed) return;
+    if (pollTimer) {
+      if (delayMs > 0) return;
+      clearTimeout(pollTimer);
+    }
+    pollTimer = setTimeout(() => {
+      pollTimer = undefined;
+      void poll();
+    }, delayMs);
+  };
+
+  const poll = async () => {
+    if (polling || !feed || !reader) return;
+    polling = true;
+    const mine = generation;
+    try {
+      if (active().length > 0) {
+        const lowest = floor();
+        if (lowest < window.base) window.reset(lowest);
+        else window.evict(lowest);
+        noteLate(await window.recheckGaps((after) => reader!.read(after, options.maxBatchSize, abort.signal), options.maxBatchSize, now));
+        if (mine !== generation) return;
+        lastReadFull = false;
+        if (window.eventCount < options.maxBatchSize * 4) {
+          const after = window.high;
+          const events = await reader.read(after, options.maxBatchSize, abort.signal);
+          if (mine !== generation) return;
+          noteLate(window.add(after, events, now()));
+          lastReadFull = events.length === options.maxBatchSize;
+          if (lastReadFull) log.info({ high: window.high, plugins: Object.fromEntries(active().map((c) => [c.name, c.last])) }, `event-log: read up to event ${window.high}; more are waiting`);
+        }
+        dispatchAll();
+      }
+    } catch (error) {
+      if (mine === generation) lose(sourceError(error));
+      return;
+    } finally {
+      polling = false;
+    }
+    requestPoll(lastReadFull && window.eventCount < options.maxBatchSize * 4 ? 0 : options.fetchIntervalMs);
+  };
+
+  const noteLate = (late: LogEvent[]) => {
+    for (const event of late) {
+      stats.lateEvents++;
+      log.warn({ event: event.id }, `event-log: event ${event.id} appeared after it was given up; plugins that went past it do not get it`);
+    }
+  };
+
+  /** A plugin's cursor from the store, or a new one at `start from` (written at once, so a restart does not move it). */
+  const loadCursor = async (name: string): Promise<void> => {
+    const info = plugins.get(name);
+    if (!info || info.state === 'removed') return;
+    let record = await readCursor(store, name);
+    if (!record) {
+      startPoint ??= startAt();
+      record = { last: await startPoint, backlog: [] };
+      await store.put(cursorKey(name), record, lock ? { fence: lock.fence } : {});
+      log.info({ plugin: name, last: record.last }, `event-log: plugin "${name}" has no cursor; it starts after event ${record.last} (start from = ${options.startFrom})`);
+    }
+    window.remember(record.backlog);
+    const cursor: Cursor = { name, last: record.last, stored: record, inFlight: undefined, writing: undefined, notBefore: 0 };
+    cursors.set(name, cursor);
+    const deactivated = record.deactivated;
+    if (deactivated && info.mtimeMs <= deactivated.at) {
+      if (info.state !== 'deactivated') plugins.deactivate(name, deactivated);
+      log.warn({ plugin: name, error: deactivated }, `event-log: plugin "${name}" stays deactivated (its file has not changed since): ${deactivated.message}`);
+    } else if (deactivated) {
+      await persist(cursor, null);
+    }
+  };
+
+  const startAt = async (): Promise<number> => {
+    if (options.startFrom === 'latest') return reader!.latestId(abort.signal);
+    if (options.startFrom === 'earliest') return reader!.earliestId(abort.signal);
+    return options.startFrom - 1;
+  };
+
+  const onChange = (change: PluginChange) => {
+    if (!lock) return;
+    const cursor = cursors.get(change.name);
+    if (change.type === 'plugin.removed') {
+      cursors.delete(change.name);
+    } else if (change.type === 'plugin.added' && !cursor) {
+      // "latest" for a plugin added now is the log's end now.
+      startPoint = undefined;
+      loadCursor(change.name).then(() => dispatchAll(), (error: unknown) => lose(sourceError(error)));
+    } else if (change.type === 'plugin.activated' && cursor) {
+      if (cursor.stored.deactivated) void persist(cursor, null).then(() => dispatch(cursor), () => undefined);
+      else dispatch(cursor);
+      log.info({ plugin: change.name, last: cursor.last }, `event-log: plugin "${change.name}" is active; it goes on after event ${cursor.last}`);
+    }
+  };
+
+  /** Lets go of what the last connection held. */
+  const teardown = async () => {
+    halt();
+    unsubscribe?.();
+    unsubscribe = undefined;
+    stopRenewing?.();
+    stopRenewing = undefined;
+    const held = lock;
+    lock = undefined;
+    stats.reader = 0;
+    await held?.release().catch(() => undefined);
+  };
+
+  return {
+    type: 'event-log',
+    async connect() {
+      await teardown();
+      generation++;
+      abort = new AbortController();
+      cursors.clear();
+      startPoint = undefined;
+      try {
+        reader ??= await makeReader(options.reader);
+        await reader.connect();
+        const waiting = setTimeout(() => log.info({ lock: options.lockKey }, `event-log: another daemon is the reader of ${where()}; waiting to take over (lock "${options.lockKey}")`), 1000);
+        try {
+          lock = await locks.lock(options.lockKey, { signal: abort.signal });
+        } finally {
+          clearTimeout(waiting);
+        }
+        stats.reader = 1;
+        stopRenewing = keepRenewed(lock, deps.leaseMs);
+        const held = lock;
+        held.signal.addEventListener('abort', () => {
+          if (lock === held) lose(sourceError({ code: 'ERR_LOCK_LOST', message: `event-log: the reader lock "${options.lockKey}" lapsed; another daemon may read ${where()} now` }, true));
+        }, { once: true });
+        for (const plugin of plugins.list()) await loadCursor(plugin.name);
+        const lowest = floor();
+        window.reset(lowest);
+        unsubscribe = plugins.onChange(onChange);
+        log.info({ plugins: Object.fromEntries([...cursors.values()].map((c) => [c.name, c.last])) }, `event-log: reading ${where()} for ${cursors.size} plugin(s)`);
+      } catch (error) {
+        await teardown();
+        throw sourceError(error);
+      }
+    },
+    start(next) {
+      feed = next;
+      paused = false;
+      requestPoll(0);
+    },
+    stop() {
+      feed = undefined;
+      halt();
+    },
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      dispatchAll();
+    },
+    settle(settlement: Settlement) {
+      const entry = inFlight.get(settlement.id);
+      if (!entry) return;
+      inFlight.delete(settlement.id);
+      const cursor = cursors.get(entry.plugin);
+      if (entry.generation !== generation || !cursor || cursor.inFlight !== entry.eventId) {
+        stats.voided++;
+        return;
+      }
+      cursor.inFlight = undefined;
+      if (settlement.outcome === 'completed') {
+        stats.completed++;
+        cursor.last = entry.eventId;
+        void persist(cursor).then(() => dispatch(cursor), () => undefined);
+      } else if (settlement.outcome === 'failed' && plugins.get(entry.plugin)?.state === 'deactivated') {
+        // It was deactivated meanwhile (a reload that failed): that reason stands; the event is not done.
+        cursor.notBefore = now() + options.fetchIntervalMs;
+      } else if (settlement.outcome === 'failed') {
+        stats.deactivations++;
+        const error = settlement.error ?? { code: 'ERR_PLUGIN', message: 'failed' };
+        // Wall-clock time, compared with the plugin file's mtime after a restart.
+        const deactivated: Deactivation = { at: Date.now(), code: error.code, message: error.message, eventId: entry.eventId };
+        plugins.deactivate(entry.plugin, deactivated);
+        log.error({ plugin: entry.plugin, event: entry.eventId, error }, `event-log: plugin "${entry.plugin}" is deactivated: ${error.message}; it stays on event ${entry.eventId} until its file changes`);
+        void persist(cursor, deactivated).catch(() => undefined);
+      } else {
+        // Returned (shutdown, a store that was down) or expired: the same event again after a fetch interval.
+        cursor.notBefore = now() + options.fetchIntervalMs;
+        wakeAt(cursor.notBefore);
+      }
+    },
+    async disconnect() {
+      abort.abort(new Error('the event-log source is stopping'));
+      feed = undefined;
+      halt();
+      // Progress past events that did not match is written too, then the reader lock goes.
+      await Promise.allSettled([...cursors.values()].map((cursor) => (lock && cursor.last > cursor.stored.last ? persist(cursor) : cursor.writing)));
+      await teardown();
+      await reader?.close();
+    },
+    stats: () => ({ ...stats, plugins: cursors.size }),
+  };
+}

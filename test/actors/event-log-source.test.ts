@@ -1,0 +1,164 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { LogEvent } from '../../actors/plugins/plugin-api.js';
+import { cursorKey } from '../../actors/sources/event-log-cursors.js';
+import { EventLogError } from '../../src/errors.js';
+import { eventLogRuntime, logEvent, memoryLog, storeFolder, stubHost } from '../helpers/event-log.js';
+import { logSink } from '../helpers/log-sink.js';
+import { cleanupsAfterEach } from '../helpers/once.js';
+
+const cleanups = cleanupsAfterEach();
+
+/** Starts a runtime and registers its stop and its services' close as cleanups. */
+async function started(options: Parameters<typeof eventLogRuntime>[0]) {
+  const made = eventLogRuntime(options);
+  cleanups.push(() => made.services.close());
+  cleanups.push(() => (made.runtime.actor?.getSnapshot().status === 'active' ? made.runtime.stop() : undefined));
+  await made.runtime.start();
+  return made;
+}
+
+const ids = (events: LogEvent[]) => events.map((e) => e.id);
+const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
+
+describe('the event-log source', () => {
+  it('hands each plugin its matching events in id order and keeps its cursor in the store', async () => {
+    const log = memoryLog(range(1, 120).map((id) => logEvent(id, id % 3 === 0 ? 'Shotgun_Version_New' : 'Shotgun_Task_Change')));
+    const all: LogEvent[] = [];
+    const versions: LogEvent[] = [];
+    const host = stubHost({
+      all: { run: (e) => void all.push(e) },
+      versions: { wants: (e) => e.type === 'Shotgun_Version_New', run: (e) => void versions.push(e) },
+    });
+    const folder = storeFolder();
+    const { runtime, services } = await started({ reader: log, host, folder });
+    await vi.waitFor(() => expect(all).toHaveLength(120), { timeout: 10_000 });
+    await vi.waitFor(() => expect(versions).toHaveLength(40));
+    expect(ids(all)).toEqual(range(1, 120));
+    expect(ids(versions)).toEqual(range(1, 120).filter((id) => id % 3 === 0));
+    await runtime.stop();
+    expect(await services.store.get(cursorKey('all'))).toMatchObject({ last: 120, backlog: [] });
+    expect(await services.store.get(cursorKey('versions'))).toMatchObject({ last: 120 });
+  });
+
+  it('goes on after a restart from each plugin\'s cursor, without repeating an event', async () => {
+    const log = memoryLog(range(1, 10).map((id) => logEvent(id)));
+    const seen: number[] = [];
+    const folder = storeFolder();
+    const first = await started({ reader: log, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder });
+    await vi.waitFor(() => expect(seen).toHaveLength(10));
+    await first.runtime.stop();
+    log.events.push(...range(11, 15).map((id) => logEvent(id)));
+    await started({ reader: log, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder });
+    await vi.waitFor(() => expect(seen).toHaveLength(15));
+    expect(seen).toEqual(range(1, 15));
+  });
+
+  it.each([
+    ['latest', 10, [11, 12]],
+    ['earliest', 0, range(1, 12)],
+    [5, 4, range(5, 12)],
+  ] as const)('starts a plugin without a cursor from %s, and says so', async (startFrom, last, expected) => {
+    const log = memoryLog(range(1, 10).map((id) => logEvent(id)));
+    const seen: number[] = [];
+    const sink = logSink('info');
+    const { services } = await started({ reader: log, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder: storeFolder(), source: { startFrom }, logger: sink.logger });
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toBeDefined());
+    expect(sink.messages()).toContain(`event-log: plugin "p" has no cursor; it starts after event ${last} (start from = ${startFrom})`);
+    log.events.push(logEvent(11), logEvent(12));
+    await vi.waitFor(() => expect(seen).toEqual(expected));
+  });
+
+  it('deactivates a plugin whose callback fails, keeps its cursor on that event, and resumes it after a reload', async () => {
+    const log = memoryLog(range(1, 30).map((id) => logEvent(id)));
+    const good: number[] = [];
+    const flaky: number[] = [];
+    let broken = true;
+    const host = stubHost({
+      good: { run: (e) => void good.push(e.id) },
+      flaky: {
+        run: (e) => {
+          if (e.id === 7 && broken) throw new Error('KeyError: sg_status_list');
+          flaky.push(e.id);
+        },
+      },
+    });
+    const { services } = await started({ reader: log, host, folder: storeFolder() });
+    await vi.waitFor(() => expect(good).toHaveLength(30));
+    await vi.waitFor(() => expect(host.get('flaky')?.state).toBe('deactivated'));
+    expect(flaky).toEqual(range(1, 6));
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('flaky'))).toMatchObject({ last: 6, deactivated: { eventId: 7, code: 'ERR_WORKER_FAILED', message: 'KeyError: sg_status_list' } }));
+    broken = false;
+    host.activate('flaky');
+    await vi.waitFor(() => expect(flaky).toEqual(range(1, 30)));
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('flaky'))).toEqual({ last: 30, backlog: [] }));
+  });
+
+  it('holds plugins at a gap and gives it up after the backlog timeout (an injected clock)', async () => {
+    let now = 1_000_000;
+    const log = memoryLog([1, 2, 4, 5].map((id) => logEvent(id)));
+    const seen: number[] = [];
+    const sink = logSink('info');
+    const { services } = await started({ reader: log, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder: storeFolder(), now: () => now, logger: sink.logger, source: { backlogTimeoutMs: 60_000 } });
+    await vi.waitFor(() => expect(seen).toEqual([1, 2]));
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toEqual({ last: 2, backlog: [[3, 3, 1_060_000]] }));
+    now += 59_999;
+    const reads = log.reads;
+    await vi.waitFor(() => expect(log.reads).toBeGreaterThan(reads + 2));
+    expect(seen).toEqual([1, 2]);
+    now += 1;
+    await vi.waitFor(() => expect(seen).toEqual([1, 2, 4, 5]));
+    expect(sink.messages()).toContain('event-log: event id 3 never appeared within the backlog timeout; given up (plugins go on past it)');
+  });
+
+  it('hands over a late event that fills a gap before its timeout, in id order', async () => {
+    const log = memoryLog([1, 2, 4, 5].map((id) => logEvent(id)));
+    const seen: number[] = [];
+    await started({ reader: log, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder: storeFolder() });
+    await vi.waitFor(() => expect(seen).toEqual([1, 2]));
+    log.events.push(logEvent(3));
+    await vi.waitFor(() => expect(seen).toEqual([1, 2, 3, 4, 5]));
+  });
+
+  it('stops with ERR_CURSOR on a corrupt cursor rather than start over', async () => {
+    const folder = storeFolder();
+    const sink = logSink('info');
+    const made = eventLogRuntime({ reader: memoryLog([logEvent(1)]), host: stubHost({ p: { run: () => {} } }), folder, logger: sink.logger });
+    cleanups.push(() => made.services.close());
+    await made.services.store.put(cursorKey('p'), { last: 'twelve' });
+    await made.runtime.start();
+    const summary = await made.runtime.done;
+    expect(summary.reason).toBe('source failed');
+    expect(summary.sourceError).toMatchObject({ code: 'ERR_CURSOR' });
+    expect(summary.sourceError?.message).toContain('the cursor "event-log/plugin/p" in the store is corrupt: expected "last" to be a whole number');
+  });
+
+  it('reconnects with backoff while the log is unreachable, and loses nothing', async () => {
+    const log = memoryLog(range(1, 5).map((id) => logEvent(id)));
+    const seen: number[] = [];
+    const { runtime } = await started({ reader: log, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder: storeFolder() });
+    await vi.waitFor(() => expect(seen).toHaveLength(5));
+    const reconnecting = new Promise((resolve) => runtime.on('source.reconnecting', resolve));
+    log.fail = new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', 'connection refused');
+    log.events.push(...range(6, 10).map((id) => logEvent(id)));
+    await reconnecting;
+    log.fail = undefined;
+    await vi.waitFor(() => expect(seen).toEqual(range(1, 10)), { timeout: 10_000 });
+  });
+
+  it('lets one daemon read at a time: the second takes over from the cursors when the first stops', async () => {
+    const log = memoryLog(range(1, 5).map((id) => logEvent(id)));
+    const folder = storeFolder();
+    const firstSeen: number[] = [];
+    const secondSeen: number[] = [];
+    const first = await started({ reader: log, host: stubHost({ p: { run: (e) => void firstSeen.push(e.id) } }), folder });
+    await vi.waitFor(() => expect(firstSeen).toHaveLength(5));
+    // The second daemon shares the first one's locks, as two daemons share Redis.
+    const second = await started({ reader: log, host: stubHost({ p: { run: (e) => void secondSeen.push(e.id) } }), folder, services: first.services });
+    log.events.push(logEvent(6));
+    await vi.waitFor(() => expect(firstSeen).toHaveLength(6));
+    expect(second.runtime.snapshot().source).toMatchObject({ state: 'connecting', stats: { reader: 0 } });
+    await first.runtime.stop();
+    log.events.push(logEvent(7));
+    await vi.waitFor(() => expect(secondSeen).toEqual([7]));
+  });
+});
