@@ -14,11 +14,16 @@ import { buildRuntime, type RunSummary } from './runtime.js';
 import { appGraph, GRAPH_FORMATS, isGraphFormat, writeFileAtomically, type GraphFormat } from './graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from './sources.js';
 import { loadWorker } from './worker-loader.js';
+import type { PluginHost, PluginInfo } from '../actors/plugins/plugin-api.js';
+import { createPluginHost } from '../actors/plugins/host.js';
+import { pluginRunner } from '../actors/plugins/runner.js';
+import { listPlugins } from './plugins-command.js';
 
 const USAGE = `Usage:
   flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]
   flowd check <app.ini>
   flowd graph <app.ini> [--format mermaid|dot|svg] [--out file]
+  flowd plugins <app.ini> [--json]
   flowd --help | --version
 
 Commands:
@@ -27,6 +32,8 @@ Commands:
   check   Validate the INI file, load the worker class, print a summary.
   graph   Draw every machine of the app: Markdown with Mermaid diagrams
           (default), one Graphviz digraph (dot), or that digraph as SVG.
+  plugins List an event-log app's plugins: their callbacks, state and cursor
+          (read from the app's store).
 
 Options:
   -n, --name <name>        app name (overrides [Flow] app name)
@@ -36,6 +43,7 @@ Options:
                            on this port ([Inspector] port, or 9464 by default)
       --format <format>    graph: mermaid (default), dot or svg
       --out <file>         graph: write to this file (prints its path)
+      --json               plugins: print JSON instead of a table
   -h, --help               show this help
   -v, --version            show the version
 
@@ -45,7 +53,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.`;
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 interface Invocation {
-  command: 'run' | 'check' | 'graph' | 'help' | 'version';
+  command: 'run' | 'check' | 'graph' | 'plugins' | 'help' | 'version';
   file: string | undefined;
   name: string | undefined;
   workers: number | undefined;
@@ -54,6 +62,7 @@ interface Invocation {
   inspect?: boolean | number;
   format?: GraphFormat;
   out?: string;
+  json?: boolean;
 }
 
 function parse(argv: string[]): Invocation {
@@ -70,6 +79,7 @@ function parse(argv: string[]): Invocation {
         'log-level': { type: 'string' },
         format: { type: 'string' },
         out: { type: 'string' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -81,8 +91,9 @@ function parse(argv: string[]): Invocation {
   if (values.help) return { command: 'help', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
   if (values.version) return { command: 'version', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
   const [command, file, ...rest] = positionals;
-  if (command === undefined) throw new UsageError('no command given; expected run, check or graph');
-  if (command !== 'run' && command !== 'check' && command !== 'graph') throw new UsageError(`unknown command "${command}"; expected run, check or graph`);
+  if (command === undefined) throw new UsageError('no command given; expected run, check, graph or plugins');
+  if (command !== 'run' && command !== 'check' && command !== 'graph' && command !== 'plugins') throw new UsageError(`unknown command "${command}"; expected run, check, graph or plugins`);
+  if (values.json && command !== 'plugins') throw new UsageError(`--json is an option of plugins, not of ${command}`);
   if (file === undefined) throw new UsageError(`${command} needs an app's INI file: flowd ${command} app.ini`);
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   let workers: number | undefined;
@@ -99,16 +110,17 @@ function parse(argv: string[]): Invocation {
   const format = values.format ?? 'mermaid';
   if (!isGraphFormat(format)) throw new UsageError(`--format: found "${format}"; expected ${GRAPH_FORMATS.join(', ')}`);
   if (command !== 'graph' && (values.format !== undefined || values.out !== undefined)) throw new UsageError(`--format and --out are options of graph, not of ${command}`);
-  return { command, file, name: values.name, workers, logLevel: values['log-level'], ...(inspect !== undefined ? { inspect } : {}), format, ...(values.out !== undefined ? { out: values.out } : {}) };
+  return { command, file, name: values.name, workers, logLevel: values['log-level'], ...(inspect !== undefined ? { inspect } : {}), format, ...(values.out !== undefined ? { out: values.out } : {}), ...(values.json ? { json: true } : {}) };
 }
 
 /** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
-function sourceFor(config: AppConfig, runner: Runner): CompiledSource {
+function sourceFor(config: AppConfig, runner: Runner | undefined): CompiledSource {
   const where = { file: config.file, section: 'Source', lines: config.source.lines };
   if (config.source.type) return compileSource(config.source.type, config.source.values, where, { ...config.app, workers: config.settings.workers });
-  const fromClass = runner.source;
+  const fromClass = runner?.source;
   if (fromClass === undefined) {
-    throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and worker "${runner.name}" has no static SOURCE; expected type = one of ${sourceTypes().join(', ')}`);
+    const why = runner ? `worker "${runner.name}" has no static SOURCE` : 'an app with [Plugins] reads an event log';
+    throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and ${why}; expected type = ${runner ? `one of ${sourceTypes().join(', ')}` : 'event-log'}`);
   }
   const spec = typeof fromClass === 'string' ? { type: fromClass } : fromClass;
   const { type, ...options } = spec;
@@ -123,14 +135,20 @@ async function prepare(invocation: Invocation) {
     ...(invocation.logLevel !== undefined ? { logLevel: invocation.logLevel } : {}),
     ...(invocation.inspect !== undefined ? { inspect: invocation.inspect } : {}),
   });
-  if (!config.workerClass) {
-    throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker');
+  if (!config.workerClass && !config.plugins) {
+    throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker (or a [Plugins] section for an event-log app)');
   }
   if (config.log.file) checkWritable(config.log.file, config.file);
-  const runner = await loadWorker(config.workerClass, config.app.dir);
-  runner.check?.(config.sections, config.app, config.file, config.sectionLines);
+  // An app with [Plugins] has no worker class: its plugins are loaded with the app's logger, in run().
+  const runner = config.workerClass ? await loadWorker(config.workerClass, config.app.dir) : undefined;
+  runner?.check?.(config.sections, config.app, config.file, config.sectionLines);
   const source = sourceFor(config, runner);
   return { config, runner, source };
+}
+
+/** The plugins of an app with `[Plugins]`, for run, check and plugins. */
+function pluginHostFor(config: AppConfig, log: Logger, reload: boolean): PluginHost {
+  return createPluginHost({ ...config.plugins!, reload: reload && config.plugins!.reload, log });
 }
 
 /** `[Log] file` must be a file flowd can create or append to. */
@@ -143,7 +161,7 @@ function checkWritable(file: string, iniFile: string): void {
   }
 }
 
-function summaryLine(config: AppConfig, runner: Runner, source: CompiledSource): string {
+function summaryLine(config: AppConfig, runner: Runner | undefined, source: CompiledSource, plugins: PluginInfo[] = []): string {
   const s = config.settings;
   const { store, lock, api } = config.services;
   const services = [
@@ -151,7 +169,8 @@ function summaryLine(config: AppConfig, runner: Runner, source: CompiledSource):
     `locks ${lock.backend === 'redis' ? `redis ${redactUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
     ...(api ? [`api ${api.origin}`] : []),
   ];
-  return `${config.app.name}: ok: worker ${runner.name} (${config.workerClass}), source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
+  const worker = runner ? `worker ${runner.name} (${config.workerClass})` : `plugins ${plugins.map((p) => `${p.name} (${p.callbacks.length} callback(s))`).join(', ') || '(none yet)'} from ${config.plugins!.paths.join(', ')}`;
+  return `${config.app.name}: ok: ${worker}, source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
 }
 
 function exitCodeFor(summary: RunSummary): number {
@@ -162,10 +181,12 @@ function exitCodeFor(summary: RunSummary): number {
 }
 
 async function run(invocation: Invocation, stderr: (line: string) => void): Promise<number> {
-  const { config, runner, source } = await prepare(invocation);
+  const { config, runner: worker, source } = await prepare(invocation);
   const logger: Logger = createLogger(config.log, config.app.name);
   const services = createAppServices(config.services, config.app.name, logger);
-  const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger, services });
+  const plugins = config.plugins ? pluginHostFor(config, logger, true) : undefined;
+  const runner = worker ?? pluginRunner(plugins!);
+  const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger, services, plugins });
   if (config.inspector) {
     try {
       // Logs `inspector at <url>` (never with the token).
@@ -224,6 +245,20 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
   return exitCodeFor(summary);
 }
 
+/** `flowd check` loads every plugin: one that cannot be loaded is a ConfigError naming its file (exit 2). */
+async function checkPlugins(config: AppConfig): Promise<PluginInfo[]> {
+  const host = pluginHostFor(config, createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name), false);
+  try {
+    await host.start();
+    const plugins = host.list();
+    const broken = plugins.find((plugin) => plugin.state === 'deactivated');
+    if (broken) throw new ConfigError({ file: broken.file }, `plugin "${broken.name}" cannot be loaded: ${broken.error?.message ?? 'unknown error'}`);
+    return plugins;
+  } finally {
+    await host.close();
+  }
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -248,7 +283,14 @@ export async function main(argv: string[], io: { stdout: (line: string) => void;
         return EXIT.ok;
       case 'check': {
         const { config, runner, source } = await prepare(invocation);
-        io.stdout(summaryLine(config, runner, source));
+        const plugins = config.plugins ? await checkPlugins(config) : [];
+        io.stdout(summaryLine(config, runner, source, plugins));
+        return EXIT.ok;
+      }
+      case 'plugins': {
+        const { config } = await prepare(invocation);
+        if (!config.plugins) throw new ConfigError({ file: config.file, section: 'Plugins' }, 'is missing; flowd plugins lists the plugins of an event-log app');
+        io.stdout(await listPlugins(config, invocation.json === true));
         return EXIT.ok;
       }
       case 'graph': {

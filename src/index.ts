@@ -14,6 +14,9 @@ export type { SourceDriver, Feed } from '../actors/sources/driver.js';
 
 /** What a stomp source hands the worker for each message, and the counts it keeps. */
 export type { StompEvent, StompStats } from '../actors/sources/stomp.js';
+/** Event-log plugins: what `registerCallbacks(reg)` is given, the events and ctx its callbacks get. */
+export type { LogEvent, MatchEvents, CallbackOptions, PluginCallback, PluginContext, PluginRegistrar, PluginModule, PluginInfo, PluginState } from '../actors/plugins/plugin-api.js';
+export { pluginMachine } from '../machines/plugin.js';
 /** Events, deliveries and settlements as they cross actors. */
 export type { Delivery, Settlement, Outcome, ErrorInfo } from '../machines/events.js';
 /** The machines, for drawing, inspection and tests. */
@@ -21,7 +24,7 @@ export { supervisorMachine, type SupervisorSettings, type SupervisorCounters, ty
 export { workerSlotMachine } from '../machines/worker-slot.js';
 export { sourceMachine } from '../machines/source.js';
 /** Errors, each with a stable code. */
-export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, ConflictError, Retry, FencedError, StoreError, LockError, ParseError, HttpError, ExpressionError, type ErrorCode } from './errors.js';
+export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, ConflictError, Retry, FencedError, StoreError, LockError, ParseError, HttpError, ExpressionError, EventLogError, CursorError, PluginError, type ErrorCode } from './errors.js';
 /** The store workers see as `ctx.store`, and `openStore` to use one outside a runtime. */
 export type { Store, Versioned, PutOptions, UpdateOptions } from '../actors/stores/store-api.js';
 export { openStore, type StoreOptions, type OpenedStore } from '../actors/stores/store.js';

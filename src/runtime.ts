@@ -16,6 +16,10 @@ import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } f
 // The inspector (its server, page, metrics and Graphviz) loads only when it is asked for.
 import type { AttachedInspector } from './inspector/attach.js';
 import { compileInspectorOptions, type InspectorOptions, type InspectorSettings } from './config/inspector-settings.js';
+import { compilePluginSettings } from './config/plugin-settings.js';
+import type { PluginHost } from '../actors/plugins/plugin-api.js';
+import { createPluginHost } from '../actors/plugins/host.js';
+import { pluginRunner } from '../actors/plugins/runner.js';
 
 /** A timer clock: xstate's SimulatedClock fits. */
 export interface RuntimeClock {
@@ -26,8 +30,14 @@ export interface RuntimeClock {
 
 /** Options for `createRuntime`; durations take `'30s'`-style text or milliseconds. */
 export interface RuntimeOptions {
-  /** The worker: defineWorker({...}), a Flow-style class, or xstate actor logic. */
-  worker: WorkerLike;
+  /** The worker: defineWorker({...}), a Flow-style class, or xstate actor logic. Not with `plugins`, which are the workers. */
+  worker?: WorkerLike;
+  /**
+   * Plugin folders for an event-log source (`[Plugins]` in camelCase): each
+   * module exports `registerCallbacks(reg)`.
+   * @example { paths: ['./plugins'], reload: true }
+   */
+  plugins?: { paths: string[]; reload?: boolean; rescanInterval?: string | number };
   /** `sources.interval({...})`, `sources.stdin({...})`, or your own SourceDriver. Default: the worker class's `static SOURCE`. */
   source?: SourceSpec | SourceDriver;
   /** @default 1 */
@@ -156,6 +166,8 @@ export interface RuntimeParts {
   random?: (() => number) | undefined;
   /** `[Inspector]`: served from start() on. */
   inspector?: InspectorSettings | undefined;
+  /** `[Plugins]`: the plugins an event-log source hands its events to (the runner is then `pluginRunner(plugins)`). Closed when the run ends. */
+  plugins?: PluginHost | undefined;
 }
 
 /**
@@ -167,16 +179,23 @@ export interface RuntimeParts {
  * await runtime.stop();
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, ...flow } = options;
+  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, ...flow } = options;
   const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
   const { settings } = compileFlowSettings(reader);
   reader.finish();
-  const runner = toRunner(worker, 'worker');
-  if (!runner) throw new WorkerLoadError(`createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`);
   const name = app?.name ?? 'flowd';
   const dir = app?.dir ?? process.cwd();
   const appInfo = { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) };
   const log = logger ?? pino({ level: 'silent' });
+  let host: PluginHost | undefined;
+  if (plugins) {
+    if (worker !== undefined) throw new ConfigError({ section: 'createRuntime options', key: 'worker' }, 'is set, and so is plugins: the plugins are the workers; expected one of the two');
+    const pluginReader = new SectionReader(toIniKeys({ ...plugins, paths: plugins.paths.join(',') }), { section: 'createRuntime options.plugins' });
+    host = createPluginHost({ ...compilePluginSettings(pluginReader, dir), log });
+    pluginReader.finish();
+  }
+  const runner = host ? pluginRunner(host) : toRunner(worker, 'worker');
+  if (!runner) throw new WorkerLoadError(`createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`);
   const serviceSettings = compileServiceSettings({ store, lock, api }, appInfo);
   return buildRuntime({
     runner,
@@ -189,6 +208,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     clock,
     random,
     inspector: inspector ? compileInspectorOptions(inspector) : undefined,
+    plugins: host,
   });
 }
 
@@ -211,7 +231,11 @@ export function resolveSource(source: unknown, workerName: string, app: SourceAp
 /** Builds a runtime from compiled parts. */
 export function buildRuntime(parts: RuntimeParts): Runtime {
   const { runner, settings, app, config, logger, services } = parts;
-  const driver = isDriver(parts.source) ? parts.source : parts.source.create({ log: logger, workers: settings.workers });
+  const driver = isDriver(parts.source)
+    ? parts.source
+    : parts.source.create({ log: logger, workers: settings.workers, services: { store: services.store, locks: services.locks, leaseMs: services.leaseMs }, ...(parts.plugins ? { plugins: parts.plugins } : {}) });
+  // The store, locks, client and plugins are no longer needed once every outcome is in.
+  const closeAll = () => Promise.allSettled([services.close(), parts.plugins?.close()]).then(() => undefined);
   const reconnect = isDriver(parts.source) ? undefined : parts.source.reconnect;
   const sourceType = driver.type;
   const now = parts.clock ? () => parts.clock!.now() : () => Date.now();
@@ -262,7 +286,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       const inspecting = await inspector?.catch(() => undefined);
       // A start that fails leaves nothing open behind it: no connection, no inspector port.
       const abandonStart = async (error: unknown): Promise<never> => {
-        await Promise.allSettled([services.close(), inspecting?.close()]);
+        await Promise.allSettled([closeAll(), inspecting?.close()]);
         throw error;
       };
       try {
@@ -299,9 +323,9 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
           const output = supervisor.getSnapshot().output as RunSummary;
           logger.info({ counters: output.counters, reason: output.reason, ...(driver.stats ? { source: driver.stats() } : {}) }, `${app.name} stopped (${output.reason})`);
           // Every outcome is in: the store, the locks and the client are no longer needed.
-          void services.close().then(() => resolveDone(output));
+          void closeAll().then(() => resolveDone(output));
         },
-        error: (error) => void services.close().then(() => rejectDone(error)),
+        error: (error) => void closeAll().then(() => rejectDone(error)),
       });
       supervisor.start();
       logger.info({ workers: settings.workers, source: sourceType }, `${app.name} started: ${settings.workers} worker(s), source ${sourceType}`);
@@ -329,6 +353,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       inspector = attaching;
       return attaching.then((attached) => {
         services.inspect?.(attached.observer);
+        parts.plugins?.inspect?.(attached.observer);
         // The server closes when the run ends.
         void done.catch(() => undefined).then(() => attached.close());
         return { url: attached.url, statelyUrl: attached.server.stately?.url, close: () => attached.close() };

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import bytes from 'bytes';
 import { IANAZone } from 'luxon';
-import type { Logger } from 'pino';
+import pino, { type Logger } from 'pino';
 import type { SourceDriver } from '../actors/sources/driver.js';
 import { intervalDriver, type IntervalOptions } from '../actors/sources/interval.js';
 import { stdinDriver, type StdinOptions } from '../actors/sources/stdin.js';
@@ -12,6 +12,12 @@ import { stompDriver, type StompOptions } from '../actors/sources/stomp.js';
 import { defaultDeadLetter, defaultPrefetch, parseStompUrl, type StompEndpoint } from '../actors/sources/stomp-url.js';
 import { parseTimeOfDay } from '../actors/sources/window.js';
 import { PAYLOAD_CLASSES } from '../actors/sources/payload.js';
+import { eventLogDriver, type EventLogOptions } from '../actors/sources/event-log.js';
+import type { EventLogReaderOptions } from '../actors/sources/event-log-reader.js';
+import type { Locks } from '../actors/locks/lock-api.js';
+import type { PluginHost } from '../actors/plugins/plugin-api.js';
+import type { Store } from '../actors/stores/store-api.js';
+import { displayRedisUrl as displayUrl } from '../actors/redis-url.js';
 import { formatDuration } from './config/duration.js';
 import { hint, SectionReader, type RawValue } from './config/section-reader.js';
 import { toIniKeys } from './config/flow-settings.js';
@@ -37,6 +43,10 @@ export interface SourceDeps {
   log?: Logger;
   /** `[Flow] workers`, for defaults that follow it (a stomp source's prefetch). */
   workers?: number;
+  /** The app's store and locks, and the reader lock's lease (an event-log source keeps cursors there). */
+  services?: { store: Store; locks: Locks; leaseMs: number };
+  /** The app's plugins (`[Plugins]`): an event-log source hands events to them. */
+  plugins?: PluginHost;
 }
 
 /** Where the app lives: relative paths resolve against `dir`; state goes under `stateDir`. */
@@ -186,6 +196,60 @@ const KINDS: Record<string, SourceKind> = {
       };
     },
   },
+  'event-log': {
+    compile(reader: SectionReader) {
+      const url = reader.string('url');
+      if (url === undefined) reader.fail('url', 'is missing; expected postgres://user@host:5432/database or an HTTP feed such as http://host/events?after={id}&limit={n}');
+      let parsed: URL;
+      try {
+        parsed = new URL(url);
+      } catch {
+        reader.fail('url', `found "${displayUrl(url)}"; expected postgres://user@host:5432/database or http://host/events?after={id}&limit={n}`);
+      }
+      const queryTimeoutMs = reader.duration('query timeout', 30_000, { minMs: 1 });
+      let readerOptions: EventLogReaderOptions;
+      if (parsed.protocol === 'postgres:' || parsed.protocol === 'postgresql:') {
+        const table = reader.string('table', 'flowd_events');
+        if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table)) reader.fail('table', `found "${table}"; expected a table name such as flowd_events or events.log (letters, digits and _)`);
+        if (reader.has('latest url')) reader.fail('latest url', 'is only read for an HTTP feed; the url is a PostgreSQL one');
+        readerOptions = { kind: 'postgres', url, table, queryTimeoutMs };
+      } else if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
+        if (!url.includes('{id}')) reader.fail('url', `found "${displayUrl(url)}"; expected {id} where the feed takes the last id seen, e.g. http://host/events?after={id}&limit={n}`);
+        if (reader.has('table')) reader.fail('table', 'is only read for a PostgreSQL url; the url is an HTTP feed');
+        const latestUrl = reader.string('latest url');
+        if (latestUrl !== undefined && !/^https?:\/\//.test(latestUrl)) reader.fail('latest url', `found "${displayUrl(latestUrl)}"; expected an http:// or https:// URL answering { "id": <latest id> }`);
+        readerOptions = { kind: 'http', url, latestUrl, timeoutMs: queryTimeoutMs };
+      } else {
+        reader.fail('url', `found "${displayUrl(url)}"; expected postgres://, postgresql://, http:// or https://`);
+      }
+      const startText = reader.string('start from', 'latest').trim().toLowerCase();
+      let startFrom: EventLogOptions['startFrom'];
+      if (startText === 'latest' || startText === 'earliest') startFrom = startText;
+      else if (/^\d+$/.test(startText) && Number(startText) >= 1 && Number.isSafeInteger(Number(startText))) startFrom = Number(startText);
+      else reader.fail('start from', `found "${startText}"; expected latest, earliest or an event id (a whole number of at least 1)`);
+      const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
+      const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
+      if (maxDelayMs < delayMs) reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
+      const options: EventLogOptions = {
+        reader: readerOptions,
+        fetchIntervalMs: reader.duration('fetch interval', 5000, { minMs: 1 }),
+        maxBatchSize: reader.integer('max batch size', 500, { min: 1, max: 100_000 }),
+        backlogTimeoutMs: reader.duration('backlog timeout', 300_000),
+        startFrom,
+        lockKey: 'event-log/reader',
+      };
+      const host = parsed.hostname.replace(/^\[|\]$/g, '');
+      return {
+        type: 'event-log',
+        description: `event-log ${displayUrl(url)}${readerOptions.kind === 'postgres' ? ` table ${readerOptions.table}` : ''} (start from ${startText}, fetch interval ${formatDuration(options.fetchIntervalMs)}, max batch size ${options.maxBatchSize}, backlog timeout ${formatDuration(options.backlogTimeoutMs)})${isLoopback(host) ? '' : ', NOT loopback'}`,
+        reconnect: { delayMs, maxDelayMs },
+        create: (deps = {}) => {
+          if (!deps.plugins || !deps.services) throw new ConfigError({ section: 'Source', key: 'type' }, 'is event-log, which hands events to plugins: the app needs a [Plugins] section (paths = ./plugins)');
+          return eventLogDriver(options, { log: deps.log ?? pino({ level: 'silent' }), store: deps.services.store, locks: deps.services.locks, leaseMs: deps.services.leaseMs, plugins: deps.plugins });
+        },
+      };
+    },
+  },
   stdin: {
     compile(reader: SectionReader) {
       const mode = reader.choice('mode', ['once', 'lines'] as const, 'once');
@@ -247,6 +311,17 @@ export const sources = {
     payloadClass?: 'text' | 'json' | 'xml'; deadLetter?: string; connectTimeout?: string | number; receiptTimeout?: string | number;
     reconnectDelay?: string | number; reconnectMaxDelay?: string | number;
   }): SourceSpec => ({ type: 'stomp', options: Object.fromEntries(toIniKeys(options)) }),
+  /**
+   * Reads an event log (a PostgreSQL table or an HTTP JSON feed) for the app's plugins:
+   * `createRuntime({ source: sources.eventLog({ url }), plugins: { paths: ['./plugins'] } })`.
+   */
+  eventLog: (options: {
+    url: string; table?: string; latestUrl?: string; fetchInterval?: string | number; maxBatchSize?: number; backlogTimeout?: string | number;
+    startFrom?: 'latest' | 'earliest' | number; queryTimeout?: string | number; reconnectDelay?: string | number; reconnectMaxDelay?: string | number;
+  }): SourceSpec => ({
+    type: 'event-log',
+    options: Object.fromEntries(toIniKeys({ ...options, startFrom: options.startFrom === undefined ? undefined : String(options.startFrom) })),
+  }),
   /** Reads standard input, once or line by line. */
   stdin: (options: { mode?: 'once' | 'lines'; payloadClass?: 'text' | 'json' | 'xml' } = {}): SourceSpec => ({
     type: 'stdin',

@@ -10,6 +10,7 @@ import { expandEnv, SectionReader, type RawValue } from './section-reader.js';
 import { findApiSection } from './api-settings.js';
 import { compileServices } from './service-settings.js';
 import { compileInspectorSettings, type InspectorSettings } from './inspector-settings.js';
+import { compilePluginSettings, type PluginSettings } from './plugin-settings.js';
 
 /** A `[Source]` section as written, compiled once its type is known. */
 export interface RawSource {
@@ -30,6 +31,8 @@ export interface AppConfig {
   services: ServiceSettings;
   /** `[Inspector]`, compiled; undefined without the section (and without `--inspect`). */
   inspector: InspectorSettings | undefined;
+  /** `[Plugins]`, compiled; undefined without the section. */
+  plugins: PluginSettings | undefined;
   /** Every section the runtime does not own, for the worker's configure(). */
   sections: AppSections;
   /** The line of each key of those sections (section -> key as written -> line), for errors. */
@@ -45,7 +48,7 @@ export interface ConfigOverrides {
   inspect?: boolean | number;
 }
 
-const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector']);
+const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector', 'Plugins']);
 
 /**
  * Reads and compiles an app's INI file. Throws ConfigError naming the file,
@@ -119,6 +122,22 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     inspect.reader.finish();
   }
 
+  let plugins: PluginSettings | undefined;
+  const pluginSection = document.sections.get('Plugins');
+  if (pluginSection) {
+    const section = read('Plugins', pluginSection);
+    plugins = compilePluginSettings(section.reader, dir);
+    section.reader.finish();
+    if (compiledFlow.workerClass !== undefined) {
+      throw new ConfigError({ file, section: 'Flow', key: 'class', line: flow.lines.get('class') }, `is set, and so is [Plugins]: an app with plugins runs them as its workers; expected one of the two`);
+    }
+    if (typeof type === 'string' && type.trim().toLowerCase() !== 'event-log') {
+      throw new ConfigError({ file, section: 'Source', key: 'type', line: source.lines.get('type') }, `found "${type}"; an app with [Plugins] reads an event log: expected type = event-log`);
+    }
+  } else if (typeof type === 'string' && type.trim().toLowerCase() === 'event-log') {
+    throw new ConfigError({ file, section: 'Plugins' }, 'is missing; [Source] type = event-log hands its events to plugins: expected [Plugins] paths = ./plugins');
+  }
+
   const sections: Record<string, Record<string, string>> = {};
   const sectionLines = new Map<string, ReadonlyMap<string, number>>();
   for (const [name, section] of document.sections) {
@@ -139,6 +158,7 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     services,
     sectionLines,
     inspector,
+    plugins,
     sections,
   };
 }

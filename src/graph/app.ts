@@ -1,5 +1,6 @@
 import type { AnyStateMachine } from 'xstate';
 import { lockMachine } from '../../machines/lock.js';
+import { pluginMachine } from '../../machines/plugin.js';
 import { sourceMachine } from '../../machines/source.js';
 import { storeMachine } from '../../machines/store.js';
 import { supervisorMachine } from '../../machines/supervisor.js';
@@ -17,7 +18,7 @@ export interface AppMachine {
 
 /**
  * Every machine of a flowd app, in the order they are drawn: supervisor,
- * worker-slot, source, store, lock. Add new machines here.
+ * worker-slot, source, store, lock, plugin. Add new machines here.
  */
 export function appMachines(): AppMachine[] {
   return [
@@ -26,6 +27,7 @@ export function appMachines(): AppMachine[] {
     { name: 'source', machine: sourceMachine as unknown as AnyStateMachine },
     { name: 'store', machine: storeMachine as unknown as AnyStateMachine },
     { name: 'lock', machine: lockMachine as unknown as AnyStateMachine },
+    { name: 'plugin', machine: pluginMachine as unknown as AnyStateMachine },
   ];
 }
 

@@ -110,6 +110,11 @@ export function summarize(machine: string, state: string, context: unknown, runt
       const holder = c.holder as { requestId?: unknown; fence?: unknown } | undefined;
       return { key: text(c.key), holder: text(holder?.requestId), waiters: sizeOf(c.waiters) ?? 0, fence: num(c.fence) ?? 0 };
     }
+    case 'plugin': {
+      const error = c.error as { message?: unknown; eventId?: unknown } | undefined;
+      const callbacks = Array.isArray(c.callbacks) ? (c.callbacks as Array<{ name?: unknown }>).map((cb) => text(cb.name)).join(', ') : '';
+      return { plugin: text(c.name), callbacks: text(callbacks), loads: num(c.loads) ?? 0, error: text(error?.message), eventId: num(error?.eventId) };
+    }
     default:
       return genericSummary(context);
   }
