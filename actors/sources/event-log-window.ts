@@ -82,7 +82,11 @@ export class LogWindow {
     for (const event of events) {
       if (event.id <= this.base || event.id <= after) continue;
       if (event.id > this.high) {
-        if (event.id > this.high + 1) this.entries.push(this.newGap(this.high + 1, event.id - 1, event, now));
+        if (event.id > this.high + 1) {
+          const last = this.entries.at(-1);
+          const before = last && !isGap(last) ? last.event : undefined;
+          this.entries.push(this.newGap(this.high + 1, event.id - 1, before, event, now));
+        }
         this.entries.push({ id: event.id, event });
         this.high = event.id;
         continue;
@@ -176,9 +180,11 @@ export class LogWindow {
     return gaps;
   }
 
-  private newGap(from: number, to: number, next: LogEvent, now: number): Gap {
-    // A gap behind an event written long ago is old news (a plugin back from far behind): it expires at once.
-    const written = next.createdAt === undefined ? Number.NaN : Date.parse(next.createdAt);
+  private newGap(from: number, to: number, before: LogEvent | undefined, next: LogEvent, now: number): Gap {
+    // A gap between events both written long ago is old news (a plugin back from far behind): it expires at once.
+    // Both sides, since created_at = now() is a transaction's start: one long transaction alone proves nothing.
+    const time = (e: LogEvent | undefined) => (e?.createdAt === undefined ? Number.NaN : Date.parse(e.createdAt));
+    const written = before ? Math.max(time(before), time(next)) : time(next);
     let firstSeen = Number.isFinite(written) ? Math.min(now, written) : now;
     for (const [knownFrom, knownTo, deadline] of this.known) {
       if (knownFrom <= to && knownTo >= from) firstSeen = Math.min(firstSeen, deadline - this.backlogTimeoutMs);

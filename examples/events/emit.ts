@@ -10,7 +10,7 @@ const client = new pg.Client({ connectionString: process.env.EVENTS_URL ?? 'post
 await client.connect();
 await client.query(`CREATE TABLE IF NOT EXISTS flowd_example_events (
   id bigserial PRIMARY KEY, type text NOT NULL, entity jsonb, attributes jsonb,
-  created_at timestamptz NOT NULL DEFAULT now(), meta jsonb)`);
+  created_at timestamptz NOT NULL DEFAULT clock_timestamp(), meta jsonb)`);
 const statuses = ['wtg', 'rdy', 'ip', 'rev', 'fin'];
 for (let i = 1; i <= count; i++) {
   const isVersion = i % 2 === 0;

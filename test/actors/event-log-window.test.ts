@@ -51,8 +51,15 @@ describe('LogWindow', () => {
   it('expires at once a gap behind an event written longer ago than the timeout', () => {
     const window = new LogWindow(0, TIMEOUT);
     const now = Date.parse('2026-11-22T12:00:00Z');
-    window.add(0, [event(1), event(3, '2026-11-22T11:00:00Z')], now);
+    window.add(0, [event(1, '2026-11-22T10:59:00Z'), event(3, '2026-11-22T11:00:00Z')], now);
     expect(window.next(1, now, everything)).toMatchObject({ kind: 'event', event: { id: 3 } });
+  });
+
+  it('waits at a gap behind an old event when the event before it is recent (a long transaction, not an old hole)', () => {
+    const window = new LogWindow(0, TIMEOUT);
+    const now = Date.parse('2026-11-22T12:00:00Z');
+    window.add(0, [event(1, '2026-11-22T11:59:59Z'), event(3, '2026-11-22T11:00:00Z')], now);
+    expect(window.next(1, now, everything)).toMatchObject({ kind: 'blocked', gap: { from: 2, to: 2 } });
   });
 
   it('keeps a stored backlog deadline for a gap seen again after a restart', () => {

@@ -31,7 +31,7 @@ export function testPool(max = 4): pg.Pool {
  */
 export async function createEventsTable(db: Db, table: string, columns: 'jsonb' | 'text' = 'jsonb'): Promise<void> {
   await db.query(
-    `CREATE TABLE ${table} (id bigserial PRIMARY KEY, type text NOT NULL, entity ${columns}, attributes ${columns}, created_at timestamptz NOT NULL DEFAULT now(), meta ${columns})`,
+    `CREATE TABLE ${table} (id bigserial PRIMARY KEY, type text NOT NULL, entity ${columns}, attributes ${columns}, created_at timestamptz NOT NULL DEFAULT clock_timestamp(), meta ${columns})`,
   );
 }
 
