@@ -25,6 +25,8 @@ export interface AppServices {
   readonly locks: Locks;
   /** The locks' lease (`[Lock] lease`), for holders that renew it. */
   readonly leaseMs: number;
+  /** `[Lock] backend`: local locks hold within this process only. */
+  readonly lockBackend: 'local' | 'redis';
   /** Throws ERR_CONFIG when the app has no `[Api]` section. */
   readonly client: ApiClient;
   /** Opens what must be up before work starts (a Redis store or locks); rejects when it cannot. */
@@ -86,6 +88,7 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
     store,
     locks: lockApi,
     leaseMs: settings.lock.leaseMs,
+    lockBackend: settings.lock.backend,
     get client(): ApiClient {
       if (!settings.api) throw new FlowdError('ERR_CONFIG', 'ctx.client needs an [Api] (or [Viz One]) section in the app\'s INI file, or createRuntime({ api: { hostname, ... } })');
       if (closed && !client) throw new FlowdError('ERR_HTTP', `the API client of app "${appName}" was closed when its run ended`);

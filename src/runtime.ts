@@ -233,7 +233,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
   const { runner, settings, app, config, logger, services } = parts;
   const driver = isDriver(parts.source)
     ? parts.source
-    : parts.source.create({ log: logger, workers: settings.workers, services: { store: services.store, locks: services.locks, leaseMs: services.leaseMs }, ...(parts.plugins ? { plugins: parts.plugins } : {}) });
+    : parts.source.create({ log: logger, workers: settings.workers, services: { store: services.store, locks: services.locks, leaseMs: services.leaseMs, lockBackend: services.lockBackend }, ...(parts.plugins ? { plugins: parts.plugins } : {}) });
   // The store, locks, client and plugins are no longer needed once every outcome is in.
   const closeAll = () => Promise.allSettled([services.close(), parts.plugins?.close()]).then(() => undefined);
   const reconnect = isDriver(parts.source) ? undefined : parts.source.reconnect;

@@ -44,7 +44,7 @@ export interface SourceDeps {
   /** `[Flow] workers`, for defaults that follow it (a stomp source's prefetch). */
   workers?: number;
   /** The app's store and locks, and the reader lock's lease (an event-log source keeps cursors there). */
-  services?: { store: Store; locks: Locks; leaseMs: number };
+  services?: { store: Store; locks: Locks; leaseMs: number; lockBackend?: 'local' | 'redis' };
   /** The app's plugins (`[Plugins]`): an event-log source hands events to them. */
   plugins?: PluginHost;
 }
@@ -197,7 +197,7 @@ const KINDS: Record<string, SourceKind> = {
     },
   },
   'event-log': {
-    compile(reader: SectionReader) {
+    compile(reader: SectionReader, app: SourceApp) {
       const url = reader.string('url');
       if (url === undefined) reader.fail('url', 'is missing; expected postgres://user@host:5432/database or an HTTP feed such as http://host/events?after={id}&limit={n}');
       let parsed: URL;
@@ -237,6 +237,7 @@ const KINDS: Record<string, SourceKind> = {
         backlogTimeoutMs: reader.duration('backlog timeout', 300_000),
         startFrom,
         lockKey: 'event-log/reader',
+        readerFile: path.join(app.stateDir, 'event-log.reader'),
       };
       const host = parsed.hostname.replace(/^\[|\]$/g, '');
       return {
@@ -245,7 +246,7 @@ const KINDS: Record<string, SourceKind> = {
         reconnect: { delayMs, maxDelayMs },
         create: (deps = {}) => {
           if (!deps.plugins || !deps.services) throw new ConfigError({ section: 'Source', key: 'type' }, 'is event-log, which hands events to plugins: the app needs a [Plugins] section (paths = ./plugins)');
-          return eventLogDriver(options, { log: deps.log ?? pino({ level: 'silent' }), store: deps.services.store, locks: deps.services.locks, leaseMs: deps.services.leaseMs, plugins: deps.plugins });
+          return eventLogDriver(options, { log: deps.log ?? pino({ level: 'silent' }), store: deps.services.store, locks: deps.services.locks, leaseMs: deps.services.leaseMs, plugins: deps.plugins, clockFence: deps.services.lockBackend !== 'redis' });
         },
       };
     },

@@ -8,6 +8,7 @@ import type { Feed, SourceDriver } from './driver.js';
 import { cursorKey, readCursor, type CursorRecord, type Deactivation } from './event-log-cursors.js';
 import type { EventLogReader, EventLogReaderOptions } from './event-log-reader.js';
 import { LogWindow } from './event-log-window.js';
+import { holdReaderFile } from './reader-file.js';
 
 /** `[Source] type = event-log`, compiled. */
 export interface EventLogOptions {
@@ -22,6 +23,8 @@ export interface EventLogOptions {
   startFrom: 'latest' | 'earliest' | number;
   /** The lock that makes one daemon of several the reader. @default 'event-log/reader' */
   lockKey: string;
+  /** A file in the app's state folder that makes one daemon of several on this machine the reader, whatever `[Lock]` is. */
+  readerFile?: string | undefined;
 }
 
 /** What the driver uses from the app. */
@@ -34,6 +37,13 @@ export interface EventLogDeps {
   leaseMs: number;
   /** @default Date.now */
   now?: () => number;
+  /**
+   * Fence cursor writes with at least the wall clock (x1000): for in-process
+   * locks, whose fences count from their own process's start, so a daemon
+   * that takes over from another on this machine is not fenced out by it.
+   * @default false
+   */
+  clockFence?: boolean;
   /** A reader made elsewhere (tests); by default one is made from `options.reader`. */
   reader?: EventLogReader;
 }
@@ -85,6 +95,9 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   let reader: EventLogReader | undefined = deps.reader;
   let generation = 0;
   let lock: LockHandle | undefined;
+  /** The fence of every cursor write: the lock's, or the clock's when that is higher (in-process locks count from their own start). */
+  let fence = 0;
+  let releaseFile: (() => Promise<void>) | undefined;
   let stopRenewing: (() => void) | undefined;
   let abort = new AbortController();
   let feed: Feed | undefined;
@@ -131,7 +144,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       for (let attempt = 1; ; attempt++) {
         const record = recordOf(cursor, deactivated === null ? undefined : deactivated ?? cursor.stored.deactivated);
         try {
-          await store.put(cursorKey(cursor.name), record, lock ? { fence: lock.fence } : {});
+          await store.put(cursorKey(cursor.name), record, lock ? { fence } : {});
           cursor.stored = record;
           return;
         } catch (error) {
@@ -260,7 +273,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     if (!record) {
       startPoint ??= startAt();
       record = { last: await startPoint, backlog: [] };
-      await store.put(cursorKey(name), record, lock ? { fence: lock.fence } : {});
+      await store.put(cursorKey(name), record, lock ? { fence } : {});
       log.info({ plugin: name, last: record.last }, `event-log: plugin "${name}" has no cursor; it starts after event ${record.last} (start from = ${options.startFrom})`);
     }
     window.remember(record.backlog);
@@ -308,6 +321,9 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     lock = undefined;
     stats.reader = 0;
     await held?.release().catch(() => undefined);
+    const file = releaseFile;
+    releaseFile = undefined;
+    await file?.().catch(() => undefined);
   };
 
   return {
@@ -321,12 +337,15 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       try {
         reader ??= await makeReader(options.reader);
         await reader.connect();
-        const waiting = setTimeout(() => log.info({ lock: options.lockKey }, `event-log: another daemon is the reader of ${where()}; waiting to take over (lock "${options.lockKey}")`), 1000);
+        const tellWaiting = () => log.info({ lock: options.lockKey }, `event-log: another daemon is the reader of ${where()}; waiting to take over (lock "${options.lockKey}")`);
+        if (options.readerFile) releaseFile = await holdReaderFile(options.readerFile, abort.signal, tellWaiting);
+        const waiting = setTimeout(tellWaiting, 1000);
         try {
           lock = await locks.lock(options.lockKey, { signal: abort.signal });
         } finally {
           clearTimeout(waiting);
         }
+        fence = deps.clockFence ? Math.max(lock.fence, Date.now() * 1000) : lock.fence;
         stats.reader = 1;
         stopRenewing = keepRenewed(lock, deps.leaseMs);
         const held = lock;
