@@ -6,6 +6,7 @@ import path from 'node:path';
 import { ROOT } from '../helpers/cli.js';
 import { spawnSync } from 'node:child_process';
 import { deleteQueues, take } from '../helpers/broker.js';
+import { dropTable, testPool } from '../helpers/postgres.js';
 
 describe('the examples, run as the README says', () => {
   it('are started in the README with the command these tests run (node bin/flowd.js, which needs no link)', async () => {
@@ -14,6 +15,7 @@ describe('the examples, run as the README says', () => {
     for (const example of [
       'lines/lines.ini < examples/lines/orders.jsonl', 'inbox/inbox.ini', 'web/web.ini', 'queue/queue.ini',
       'xmlimport/xmlimport.ini', 'metadatamapper/metadatamapper.ini', 'transfer/transfer.ini < examples/transfer/transfer.json', 'xmlexport/xmlexport.ini < examples/xmlexport/export.json',
+      'events/events.ini',
     ]) {
       expect(readme).toContain(`node bin/flowd.js run examples/${example}`);
     }
@@ -130,8 +132,36 @@ describe('the examples, run as the README says', () => {
     }
   });
 
+  it('examples/events hands the events emit.ts adds to its two plugins, and flowd plugins shows both at cursor 4', async () => {
+    const db = testPool(1);
+    const state = path.join(ROOT, 'examples/events/.flowd');
+    await rm(state, { recursive: true, force: true });
+    // A fresh table: emit.ts creates it, and its ids start at 1 again.
+    await dropTable(db, 'flowd_example_events');
+    try {
+      const emit = spawnSync(process.execPath, ['--import', 'tsx', 'examples/events/emit.ts', '4'], { cwd: ROOT, encoding: 'utf8' });
+      expect(emit.stdout).toContain('emitted 4 event(s) into flowd_example_events');
+      const run = flowd(['run', 'examples/events/events.ini']);
+      await run.waitFor('stdout', /task 13: status is now rev \(event 3\)/);
+      await run.waitFor('stdout', /version 104 is new \(2 so far, event 4\)/);
+      run.child.kill('SIGTERM');
+      expect((await run.exit).code).toBe(0);
+      const lines = run.stdout().trim().split('\n');
+      expect(lines.filter((l) => l.startsWith('task'))).toEqual(['task 11: status is now rdy (event 1)', 'task 13: status is now rev (event 3)']);
+      expect(lines.filter((l) => l.startsWith('version'))).toEqual(['version 102 is new (1 so far, event 2)', 'version 104 is new (2 so far, event 4)']);
+      const list = flowd(['plugins', 'examples/events/events.ini']);
+      expect((await list.exit).code).toBe(0);
+      expect(list.stdout()).toMatch(/^new-versions\s+active\s+4\s+0\s+countVersion \(Shotgun_Version_New: \*\)$/m);
+      expect(list.stdout()).toMatch(/^task-status\s+active\s+4\s+0\s+onStatusChange \(Shotgun_Task_Change: sg_status_list\)$/m);
+    } finally {
+      await rm(state, { recursive: true, force: true });
+      await dropTable(db, 'flowd_example_events');
+      await db.end();
+    }
+  });
+
   it('flowd check accepts every example', async () => {
-    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini', 'examples/xmlimport/xmlimport.ini', 'examples/metadatamapper/metadatamapper.ini', 'examples/transfer/transfer.ini', 'examples/xmlexport/xmlexport.ini']) {
+    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini', 'examples/xmlimport/xmlimport.ini', 'examples/metadatamapper/metadatamapper.ini', 'examples/transfer/transfer.ini', 'examples/xmlexport/xmlexport.ini', 'examples/events/events.ini']) {
       const run = flowd(['check', ini]);
       expect((await run.exit).code).toBe(0);
       expect(run.stdout()).toMatch(/: ok: /);
