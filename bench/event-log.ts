@@ -49,10 +49,10 @@ async function writes(settings: ServiceSettings): Promise<number> {
 
 const folder = mkdtempSync(path.join(tmpdir(), 'flowd-bench-event-log-'));
 const lock = { backend: 'local', leaseMs: 60_000 } as const;
-// A file store's folder is its namespace: each run gets its own.
+// A file store's folder, and a Redis store's prefix, is its namespace: each run gets its own.
 const stores: Array<[string, (run: string) => ServiceSettings]> = [
   ['file', (run) => ({ store: { backend: 'file', folder: path.join(folder, run) }, lock, api: undefined })],
-  ['redis', () => ({ store: { backend: 'redis', url: 'redis://127.0.0.1:6379', prefix: 'flowd-bench:' }, lock, api: undefined })],
+  ['redis', (run) => ({ store: { backend: 'redis', url: 'redis://127.0.0.1:6379', prefix: `flowd-bench:${process.pid}:${run}:` }, lock, api: undefined })],
 ];
 console.log(`event-log: one plugin taking all of ${EVENTS.toLocaleString('en')} events`);
 for (const [name, settings] of stores) {
