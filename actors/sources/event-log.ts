@@ -91,7 +91,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   const cursors = new Map<string, Cursor>();
   /** Delivery id -> what it was, for the outcome. */
   const inFlight = new Map<string, { plugin: string; eventId: number; generation: number }>();
-  const stats = { reader: 0, delivered: 0, completed: 0, deactivations: 0, gapsGivenUp: 0, lateEvents: 0, voided: 0 };
+  const stats = { reader: 0, delivered: 0, completed: 0, callbackFailures: 0, deactivations: 0, gapsGivenUp: 0, lateEvents: 0, voided: 0 };
   let reader: EventLogReader | undefined = deps.reader;
   let generation = 0;
   let lock: LockHandle | undefined;
@@ -390,6 +390,9 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       cursor.inFlight = undefined;
       if (settlement.outcome === 'completed') {
         stats.completed++;
+        // Callbacks with stopOnError = false that failed: logged by the host, counted here.
+        const failed = (settlement.result as { failed?: unknown } | undefined)?.failed;
+        if (Array.isArray(failed)) stats.callbackFailures += failed.length;
         cursor.last = entry.eventId;
         void persist(cursor).then(() => dispatch(cursor), () => undefined);
       } else if (settlement.outcome === 'failed' && plugins.get(entry.plugin)?.state === 'deactivated') {

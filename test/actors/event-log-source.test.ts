@@ -93,6 +93,15 @@ describe('the event-log source', () => {
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('flaky'))).toEqual({ last: 30, backlog: [] }));
   });
 
+  it('counts the failures of callbacks that go on (stopOnError false) and moves the cursor past their events', async () => {
+    const log = memoryLog(range(1, 3).map((id) => logEvent(id)));
+    const host = stubHost({ p: { run: () => {} } });
+    host.run = async () => ({ ran: ['a', 'b'], failed: [{ callback: 'b', code: 'ERR_PLUGIN', message: 'no shot' }] });
+    const { runtime, services } = await started({ reader: log, host, folder: storeFolder() });
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toMatchObject({ last: 3 }));
+    expect(runtime.snapshot().source.stats).toMatchObject({ completed: 3, callbackFailures: 3, deactivations: 0 });
+  });
+
   it('holds plugins at a gap and gives it up after the backlog timeout (an injected clock)', async () => {
     let now = 1_000_000;
     const log = memoryLog([1, 2, 4, 5].map((id) => logEvent(id)));
