@@ -42,7 +42,12 @@ export type ErrorCode =
   | 'ERR_EVENT_LOG_UNAVAILABLE'
   | 'ERR_CURSOR'
   | 'ERR_PLUGIN'
-  | 'ERR_PLUGIN_LOAD';
+  | 'ERR_PLUGIN_LOAD'
+  | 'ERR_TASK'
+  | 'ERR_NONDETERMINISTIC'
+  | 'ERR_WORKFLOW'
+  | 'ERR_WORKFLOW_SUSPENDED'
+  | 'ERR_WORKFLOW_RESTART';
 
 /** Base class: a message that says what was expected and found, and a code. */
 export class FlowdError extends Error {

@@ -1,0 +1,301 @@
+/**
+ * The decider: replays a workflow's body over its history and says what to
+ * do next. Pure: no I/O, no clock. Every call the body makes whose input
+ * holds no unfinished or failed placeholder, and that the history does not
+ * have yet, is scheduled in the same decision.
+ */
+import type { ErrorInfo } from '../errors.js';
+import { NondeterminismError, TaskError, WorkflowError, WorkflowRestart, WorkflowSuspend, isWorkflowSignal } from './errors.js';
+import { jsonEqual, readHistory, toJson, type CallRecord, type HistoryEvent, type JsonValue, type ResolvedActivityOptions, type RunHistory, type ScheduledCall } from './history.js';
+import {
+  Placeholder, callOf, compileOptions, finishOrder, first, isAsyncFunction, wait,
+  type ActivityDefinition, type ActivityOptionLayer, type ActivityOptions, type ActivityProxy, type CallHandle, type WorkflowContext, type WorkflowDefinition,
+} from './workflow-api.js';
+
+export type { ScheduledCall };
+
+/** How a run ends. */
+export type WorkflowOutcome =
+  | { kind: 'completed'; result: JsonValue }
+  | { kind: 'failed'; error: ErrorInfo }
+  | { kind: 'restarted'; input: JsonValue };
+
+/**
+ * What to do next: schedule these calls (append an `activity.scheduled`
+ * for each before deciding again), or end the run with `outcome` (then
+ * `schedule` is empty: calls still running are abandoned).
+ */
+export interface Decision {
+  schedule: ScheduledCall[];
+  outcome?: WorkflowOutcome;
+}
+
+/**
+ * Replays `workflow` over `history` (one run, from `workflow.started`).
+ * The body's return value completes the run (placeholders in it are waited
+ * for; undefined becomes null); an error it does not handle fails it with `{ code, message }`
+ * (ERR_TASK for a failed activity); `wf.restart(input)` restarts it. Code
+ * that no longer matches its history fails it with ERR_NONDETERMINISTIC.
+ * A history that already ends gives its end again. Throws only for a
+ * history it cannot read (WorkflowError) or a bad `workflow` (TypeError).
+ * @example
+ * const decision = decide(VideoWorkflow, [{ type: 'workflow.started', at: Date.now(), input: { videoId: 'v1', source: 's3://in/v1.mov' } }]);
+ * decision.schedule.map((call) => call.callId) // ['Transcoding#1', 'ThumbnailGenerator#1']
+ */
+export function decide(workflow: WorkflowDefinition, history: readonly HistoryEvent[]): Decision {
+  if (workflow?.kind !== 'workflow') throw new TypeError(`decide() needs a workflow from defineWorkflow(); found ${describe(workflow)}`);
+  const run = readHistory(history);
+  if (run.end?.type === 'workflow.completed') return { schedule: [], outcome: { kind: 'completed', result: run.end.result } };
+  if (run.end?.type === 'workflow.failed') return { schedule: [], outcome: { kind: 'failed', error: run.end.error } };
+  if (run.end?.type === 'workflow.restarted') return { schedule: [], outcome: { kind: 'restarted', input: run.end.input } };
+  return new Replay(workflow, run).decide();
+}
+
+/** The first signal raised decides, whatever the body did with it after (a body that catches one runs on in vain). */
+type Signal = { kind: 'suspend' } | { kind: 'restart'; input: JsonValue };
+
+/** One replay of the body: its call counters, option scopes and what it decided. */
+class Replay {
+  readonly #workflow: WorkflowDefinition;
+  readonly #run: RunHistory;
+  readonly #name: string;
+  #open = true;
+  #signal: Signal | undefined;
+  #nondeterminism: NondeterminismError | undefined;
+  readonly #schedule: ScheduledCall[] = [];
+  readonly #counters = new Map<string, number>();
+  readonly #called = new Set<string>();
+  readonly #scopes: ActivityOptionLayer[] = [];
+  #seq = 0;
+
+  constructor(workflow: WorkflowDefinition, run: RunHistory) {
+    this.#workflow = workflow;
+    this.#run = run;
+    this.#name = `Workflow "${workflow.name}"`;
+  }
+
+  decide(): Decision {
+    let outcome: WorkflowOutcome | undefined;
+    try {
+      const body: unknown = this.#workflow.factory(this.#context());
+      if (typeof body !== 'function') throw new WorkflowError(`${this.#name}: its factory must return the body, a function (input) => result; found ${describe(body)}`);
+      if (isAsyncFunction(body)) throw new WorkflowError(this.#asyncRefused('the body is an async function'));
+      // A copy: the body may change its input, the history must not change.
+      const returned: unknown = body(structuredClone(this.#run.input));
+      if (isThenable(returned)) {
+        returned.then(undefined, () => undefined);
+        throw new WorkflowError(this.#asyncRefused('the body returned a promise'));
+      }
+      outcome = { kind: 'completed', result: toJson(resolvePlaceholders(returned) ?? null, `${this.#name} result`) };
+    } catch (error) {
+      if (!isWorkflowSignal(error)) outcome = { kind: 'failed', error: errorInfo(error) };
+    } finally {
+      this.#open = false;
+    }
+    const diverged = this.#nondeterminism ?? this.#missingCall();
+    if (diverged !== undefined) return { schedule: [], outcome: { kind: 'failed', error: errorInfo(diverged) } };
+    if (this.#signal?.kind === 'restart') return { schedule: [], outcome: { kind: 'restarted', input: this.#signal.input } };
+    if (this.#signal !== undefined || outcome === undefined) return { schedule: this.#schedule };
+    return { schedule: [], outcome };
+  }
+
+  #context(): WorkflowContext {
+    return {
+      activity: <I, O>(definition: ActivityDefinition<I, O>, options?: ActivityOptions) => {
+        if (definition?.kind !== 'activity') throw new TypeError(`${this.#name}: wf.activity() needs an activity from defineActivity(); found ${describe(definition)}`);
+        const layer = options === undefined ? {} : compileOptions(options, `${this.#name}: wf.activity(${definition.name}) options`);
+        return ((input?: unknown) => this.#call(definition, layer, input)) as ActivityProxy<I, O>;
+      },
+      options: (options, fn) => {
+        const layer = compileOptions(options, `${this.#name}: wf.options()`);
+        if (typeof fn !== 'function') throw new TypeError(`${this.#name}: wf.options(options, fn) needs a function; found ${describe(fn)}`);
+        this.#scopes.push(layer);
+        try {
+          return fn();
+        } finally {
+          this.#scopes.pop();
+        }
+      },
+      restart: (input) => {
+        this.#checkOpen('wf.restart()');
+        const json = toJson(resolvePlaceholders(input) ?? null, `${this.#name} restart input`);
+        this.#signal ??= { kind: 'restart', input: json };
+        throw new WorkflowRestart(json);
+      },
+      first,
+      wait,
+      finishOrder,
+    };
+  }
+
+  #call(definition: ActivityDefinition, proxyLayer: ActivityOptionLayer, input: unknown): Placeholder<unknown> {
+    this.#checkOpen(`Activity "${definition.name}"`);
+    // Counted per activity: a change to calls of other activities leaves these ids alone.
+    const n = (this.#counters.get(definition.name) ?? 0) + 1;
+    this.#counters.set(definition.name, n);
+    const callId = `${definition.name}#${n}`;
+    this.#called.add(callId);
+    const inputs = scanPlaceholders(input);
+    const record = this.#run.calls.get(callId);
+    if (record !== undefined) return this.#replayed(definition, callId, record, input, inputs);
+    if (inputs.failed !== undefined) return this.#placeholder(callId, { failure: inputs.failed.failure, order: inputs.failed.order });
+    if (inputs.pending === undefined) {
+      const serialised = definition.serialize.input(resolvePlaceholders(input));
+      // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
+      if (this.#signal === undefined) {
+        this.#schedule.push({ callId, activity: { name: definition.name, version: definition.version }, ...this.#resolve(definition.options, proxyLayer), input: serialised });
+      }
+    }
+    return this.#placeholder(callId, {});
+  }
+
+  /** A call the history has: it must be the same activity, version and input; its placeholder has the history's outcome. */
+  #replayed(definition: ActivityDefinition, callId: string, record: CallRecord, input: unknown, inputs: InputScan): Placeholder<unknown> {
+    const had = record.scheduled;
+    if (had.activity.name !== definition.name || String(had.activity.version) !== String(definition.version)) {
+      this.#diverge(callId, `the history has ${refOf(had.activity)} there, the code now calls ${refOf(definition)}`);
+    }
+    const unfinished = inputs.failed ?? inputs.pending;
+    if (unfinished !== undefined) {
+      this.#diverge(callId, `the history has it scheduled with input ${show(had.input)}, the code now passes the ${unfinished.failure ? 'failed' : 'unfinished'} call ${unfinished.callId} in its input`);
+    }
+    const serialised = definition.serialize.input(resolvePlaceholders(input));
+    if (!jsonEqual(serialised, had.input)) this.#diverge(callId, `the history has input ${show(had.input)}, the code now passes ${show(serialised)}`);
+    const outcome = record.outcome;
+    if (outcome === undefined) return this.#placeholder(callId, {});
+    if (!outcome.ok) return this.#placeholder(callId, { failure: new TaskError(definition.name, callId, outcome.error), order: record.settledAt });
+    return this.#placeholder(callId, { order: record.settledAt, read: () => definition.deserialize.result(outcome.result) });
+  }
+
+  #placeholder(callId: string, settled: { failure?: TaskError | undefined; order?: number | undefined; read?: () => unknown }): Placeholder<unknown> {
+    let memo: { value: unknown } | undefined;
+    const handle: CallHandle = {
+      callId,
+      finished: settled.failure !== undefined || settled.read !== undefined,
+      failure: settled.failure,
+      order: settled.order ?? Infinity,
+      seq: this.#seq++,
+      value: () => (memo ??= { value: settled.read!() }).value,
+      suspend: (reason) => {
+        this.#checkOpen(`${reason}:`);
+        this.#signal ??= { kind: 'suspend' };
+        throw new WorkflowSuspend(reason);
+      },
+    };
+    return new Placeholder(handle);
+  }
+
+  /** Options layered: the activity's definition < the proxy's < wf.options scopes, outermost to innermost. */
+  #resolve(definitionLayer: ActivityOptionLayer, proxyLayer: ActivityOptionLayer): { taskList: string; options: ResolvedActivityOptions } {
+    const merged: ActivityOptionLayer = {};
+    for (const layer of [definitionLayer, proxyLayer, ...this.#scopes]) Object.assign(merged, layer);
+    const { taskList = this.#workflow.taskList ?? 'default', retries = 0, ...limits } = merged;
+    return { taskList, options: { ...limits, retries } };
+  }
+
+  #diverge(callId: string, detail: string): never {
+    const error = this.#nondeterministic(callId, detail);
+    this.#nondeterminism ??= error;
+    throw error;
+  }
+
+  #nondeterministic(callId: string, detail: string): NondeterminismError {
+    return new NondeterminismError(callId, `${this.#name} (version ${this.#workflow.version}) is not deterministic at call ${callId}: ${detail}. ` +
+      'Replaying the code over its history must make the same calls with the same inputs; start changed code as a new workflow version.');
+  }
+
+  /**
+   * A call the history has that this replay did not make. Replayed with at
+   * least the results it had before, deterministic code gets at least as far
+   * (result(), first, wait and finishOrder only ever see more finish), so it
+   * makes every call it made before; branching on isFinished() may not.
+   */
+  #missingCall(): NondeterminismError | undefined {
+    for (const [callId, record] of this.#run.calls) {
+      if (this.#called.has(callId)) continue;
+      const { name } = record.scheduled.activity;
+      const made = this.#counters.get(name) ?? 0;
+      return this.#nondeterministic(callId, `the history has it (${refOf(record.scheduled.activity)}, input ${show(record.scheduled.input)}), ` +
+        `the code now made ${made === 0 ? 'no call' : `only ${made} call${made === 1 ? '' : 's'}`} of "${name}"`);
+    }
+    return undefined;
+  }
+
+  #checkOpen(what: string): void {
+    if (!this.#open) throw new WorkflowError(`${what} used after its decision of ${this.#name} ended; keep activity proxies and placeholders inside the workflow's factory and body`);
+  }
+
+  #asyncRefused(found: string): string {
+    return `${this.#name}: ${found}; a workflow body must be synchronous, because every decision re-runs it over the history and an await would let it run on after the decision. Wait for results with placeholder.result() instead of await`;
+  }
+}
+
+/** The placeholders in an input: the one that failed first, and any unfinished one. */
+interface InputScan {
+  failed?: CallHandle;
+  pending?: CallHandle;
+}
+
+function scanPlaceholders(value: unknown, scan: InputScan = {}, seen = new Set<object>()): InputScan {
+  if (value instanceof Placeholder) {
+    const call = callOf(value);
+    if (call.failure !== undefined) scan.failed = pickEarlier(scan.failed, call);
+    else if (!call.finished) scan.pending ??= call;
+  } else if (isContainer(value) && !seen.has(value)) {
+    seen.add(value);
+    for (const item of Object.values(value)) scanPlaceholders(item, scan, seen);
+  }
+  return scan;
+}
+
+function pickEarlier(a: CallHandle | undefined, b: CallHandle): CallHandle {
+  return a === undefined || b.order - a.order < 0 || (b.order === a.order && b.seq < a.seq) ? b : a;
+}
+
+/** A copy of arrays and plain objects with every placeholder replaced by its result (which may throw or suspend). */
+function resolvePlaceholders(value: unknown, ancestors = new Set<object>()): unknown {
+  if (value instanceof Placeholder) return value.result();
+  if (!isContainer(value) || ancestors.has(value)) return value;
+  ancestors.add(value);
+  const copy = Array.isArray(value)
+    ? value.map((item) => resolvePlaceholders(item, ancestors))
+    : Object.fromEntries(Object.entries(value).map(([key, item]) => [key, resolvePlaceholders(item, ancestors)]));
+  ancestors.delete(value);
+  return copy;
+}
+
+function isContainer(value: unknown): value is object {
+  if (Array.isArray(value)) return true;
+  if (value === null || typeof value !== 'object') return false;
+  const proto = Object.getPrototypeOf(value) as object | null;
+  return proto === Object.prototype || proto === null;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+/** `{ code, message }` of what the body threw: its own code when it has one, else ERR_WORKFLOW. */
+function errorInfo(error: unknown): ErrorInfo {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code === 'string') return { code, message: error.message };
+    return { code: 'ERR_WORKFLOW', message: error.name === 'Error' ? error.message : `${error.name}: ${error.message}` };
+  }
+  return { code: 'ERR_WORKFLOW', message: `the body threw ${describe(error)}` };
+}
+
+function refOf(activity: { name: string; version: string | number }): string {
+  return `"${activity.name}" version ${activity.version}`;
+}
+
+function show(value: JsonValue): string {
+  const text = JSON.stringify(value);
+  return text.length > 200 ? `${text.slice(0, 200)}...` : text;
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'function') return 'a function';
+  if (value === null || typeof value !== 'object') return typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return Array.isArray(value) ? 'an array' : 'an object';
+}
