@@ -47,7 +47,9 @@ export type ErrorCode =
   | 'ERR_NONDETERMINISTIC'
   | 'ERR_WORKFLOW'
   | 'ERR_WORKFLOW_SUSPENDED'
-  | 'ERR_WORKFLOW_RESTART';
+  | 'ERR_WORKFLOW_RESTART'
+  | 'ERR_ACTIVITY_TIMEOUT'
+  | 'ERR_ACTIVITY_CANCELLED';
 
 /** Base class: a message that says what was expected and found, and a code. */
 export class FlowdError extends Error {

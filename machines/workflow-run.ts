@@ -1,0 +1,108 @@
+import { assign, fromPromise, setup } from 'xstate';
+import { notProvided } from './not-provided.js';
+
+/**
+ * One workflow run: it decides (replays the workflow's code over its
+ * history and schedules what became ready), then waits for an activity to
+ * finish, and decides again, until the code returns, fails or restarts.
+ * The `decide` actor (given by the engine) reads and writes the history in
+ * the store; the machine only says when to decide and how the run ended.
+ */
+
+export interface WorkflowRunInput {
+  runId: string;
+  workflow: { name: string; version: number | string };
+}
+
+/** How a run ended, as the `decide` actor reports it. */
+export type RunOutcome =
+  | { kind: 'completed'; result: unknown }
+  | { kind: 'failed'; error: { code: string; message: string } }
+  | { kind: 'restarted'; input: unknown; next: string };
+
+/** What one decision did. */
+export interface DecideOutput {
+  /** Calls scheduled by this decision. */
+  scheduled: number;
+  /** Calls scheduled and not finished, after it. */
+  pending: number;
+  outcome?: RunOutcome;
+}
+
+export interface WorkflowRunContext extends WorkflowRunInput {
+  decisions: number;
+  pending: number;
+  /** An activity finished while deciding: decide once more. */
+  again: boolean;
+  outcome: RunOutcome | undefined;
+  /** The last decision that could not be made (the store was down, say). */
+  lastError: { code: string; message: string } | undefined;
+}
+
+/** An activity of this run reached its final event (completed, or failed or timed out for the last time). */
+export type ActivityFinished = { type: 'activity.finished'; callId: string };
+
+const errorInfo = (error: unknown) => ({
+  code: typeof (error as { code?: unknown })?.code === 'string' ? ((error as { code: string }).code) : 'ERR_WORKFLOW',
+  message: error instanceof Error ? error.message : String(error),
+});
+
+export const workflowRunMachine = setup({
+  types: {} as { context: WorkflowRunContext; events: ActivityFinished; input: WorkflowRunInput; output: { outcome: RunOutcome | undefined } },
+  actors: { decide: fromPromise<DecideOutput, { runId: string }>(async () => notProvided('decide')()) },
+  guards: {
+    isCompleted: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'completed',
+    isFailed: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'failed',
+    isRestarted: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'restarted',
+    hasFinishedMeanwhile: ({ context }) => context.again,
+    isStoreDown: ({ event }) => ['ERR_STORE_UNAVAILABLE', 'ERR_CONFLICT'].includes(errorInfo((event as unknown as { error: unknown }).error).code),
+  },
+  actions: {
+    recordDecision: assign(({ context, event }) => {
+      const output = (event as unknown as { output: DecideOutput }).output;
+      return { decisions: context.decisions + 1, pending: output.pending, outcome: output.outcome, again: false, lastError: undefined };
+    }),
+    markAgain: assign({ again: true }),
+    recordError: assign(({ event }) => ({ lastError: errorInfo((event as unknown as { error: unknown }).error) })),
+    failWithError: assign(({ event }) => ({ outcome: { kind: 'failed' as const, error: errorInfo((event as unknown as { error: unknown }).error) } })),
+  },
+  delays: { retryDecision: 1000 },
+}).createMachine({
+  id: 'workflow-run',
+  context: ({ input }) => ({ ...input, decisions: 0, pending: 0, again: false, outcome: undefined, lastError: undefined }),
+  initial: 'deciding',
+  states: {
+    deciding: {
+      description: 'Replaying the code over the history and scheduling every call whose inputs are ready.',
+      invoke: {
+        src: 'decide',
+        input: ({ context }) => ({ runId: context.runId }),
+        onDone: [
+          { guard: 'isCompleted', target: 'completed', actions: 'recordDecision' },
+          { guard: 'isFailed', target: 'failed', actions: 'recordDecision' },
+          { guard: 'isRestarted', target: 'restarted', actions: 'recordDecision' },
+          { guard: 'hasFinishedMeanwhile', target: 'deciding', reenter: true, actions: 'recordDecision' },
+          { target: 'waiting', actions: 'recordDecision' },
+        ],
+        onError: [
+          { guard: 'isStoreDown', target: 'retrying', actions: 'recordError' },
+          { target: 'failed', actions: 'failWithError' },
+        ],
+      },
+      on: { 'activity.finished': { actions: 'markAgain' } },
+    },
+    waiting: {
+      description: 'Activities are running; the next decision comes when one of them finishes.',
+      on: { 'activity.finished': 'deciding' },
+    },
+    retrying: {
+      description: 'The history could not be read or written (the store is down, or another writer came first): deciding again shortly.',
+      after: { retryDecision: 'deciding' },
+      on: { 'activity.finished': { actions: 'markAgain' } },
+    },
+    completed: { type: 'final' },
+    failed: { type: 'final' },
+    restarted: { type: 'final', description: 'Continued as new: a new run carries on with the input the code gave `wf.restart()`.' },
+  },
+  output: ({ context }) => ({ outcome: context.outcome }),
+});
