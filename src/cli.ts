@@ -14,10 +14,10 @@ import { buildRuntime, type RunSummary } from './runtime.js';
 import { appGraph, GRAPH_FORMATS, isGraphFormat, writeFileAtomically, type GraphFormat } from './graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from './sources.js';
 import { loadWorker } from './worker-loader.js';
-import type { PluginHost, PluginInfo } from '../actors/plugins/plugin-api.js';
+import type { PluginInfo } from '../actors/plugins/plugin-api.js';
 import { createPluginHost } from '../actors/plugins/host.js';
 import { pluginRunner } from '../actors/plugins/runner.js';
-import { listPlugins } from './plugins-command.js';
+import { listPlugins, withLoadedPlugins } from './plugins-command.js';
 
 const USAGE = `Usage:
   flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]
@@ -146,11 +146,6 @@ async function prepare(invocation: Invocation) {
   return { config, runner, source };
 }
 
-/** The plugins of an app with `[Plugins]`, for run, check and plugins. */
-function pluginHostFor(config: AppConfig, log: Logger, reload: boolean): PluginHost {
-  return createPluginHost({ ...config.plugins!, reload: reload && config.plugins!.reload, log });
-}
-
 /** `[Log] file` must be a file flowd can create or append to. */
 function checkWritable(file: string, iniFile: string): void {
   try {
@@ -184,7 +179,7 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
   const { config, runner: worker, source } = await prepare(invocation);
   const logger: Logger = createLogger(config.log, config.app.name);
   const services = createAppServices(config.services, config.app.name, logger);
-  const plugins = config.plugins ? pluginHostFor(config, logger, true) : undefined;
+  const plugins = config.plugins ? createPluginHost({ ...config.plugins, log: logger }) : undefined;
   const runner = worker ?? pluginRunner(plugins!);
   const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger, services, plugins });
   if (config.inspector) {
@@ -247,16 +242,11 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
 
 /** `flowd check` loads every plugin: one that cannot be loaded is a ConfigError naming its file (exit 2). */
 async function checkPlugins(config: AppConfig): Promise<PluginInfo[]> {
-  const host = pluginHostFor(config, createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name), false);
-  try {
-    await host.start();
-    const plugins = host.list();
+  return withLoadedPlugins(config, (plugins) => {
     const broken = plugins.find((plugin) => plugin.state === 'deactivated');
     if (broken) throw new ConfigError({ file: broken.file }, `plugin "${broken.name}" cannot be loaded: ${broken.error?.message ?? 'unknown error'}`);
     return plugins;
-  } finally {
-    await host.close();
-  }
+  });
 }
 
 function version(): string {

@@ -1,4 +1,6 @@
 import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Store } from '../actors/stores/store-api.js';
 import { readCursor, type CursorRecord } from '../actors/sources/event-log-cursors.js';
 import type { MatchEvents, PluginInfo } from '../actors/plugins/plugin-api.js';
 import { createPluginHost } from '../actors/plugins/host.js';
@@ -36,32 +38,50 @@ function listing(plugin: PluginInfo, record: CursorRecord | undefined): PluginLi
 }
 
 /**
+ * Loads the app's plugins once, without watching or running them, hands
+ * them to `use`, and lets them go (`flowd check` and `flowd plugins`).
+ */
+export async function withLoadedPlugins<T>(config: AppConfig, use: (plugins: PluginInfo[], log: Logger) => Promise<T> | T): Promise<T> {
+  const log = createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name);
+  const host = createPluginHost({ ...config.plugins!, reload: false, log });
+  try {
+    await host.start();
+    return await use(host.list(), log);
+  } finally {
+    await host.close();
+  }
+}
+
+/**
  * `flowd plugins app.ini`: loads the app's plugins (without running them)
  * and reads their cursors from the app's store. Returns a table, or JSON.
  */
-export async function listPlugins(config: AppConfig, json: boolean): Promise<string> {
-  const log = createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name);
-  const host = createPluginHost({ ...config.plugins!, reload: false, log });
-  const services = createAppServices(config.services, config.app.name, log);
-  try {
-    await host.start();
-    await services.open();
-    const plugins: PluginListing[] = [];
-    for (const plugin of host.list()) plugins.push(listing(plugin, await readCursor(services.store, plugin.name)));
-    if (json) return JSON.stringify({ app: config.app.name, plugins }, null, 2);
-    if (plugins.length === 0) return `${config.app.name}: no plugins in ${config.plugins!.paths.join(', ')}`;
-    const rows = [['PLUGIN', 'STATE', 'CURSOR', 'BACKLOG', 'CALLBACKS']];
-    for (const p of plugins) {
-      const callbacks = p.callbacks.map((c) => `${c.name} (${describeMatch(c.match)}${c.stopOnError ? '' : ', stopOnError false'})`).join(', ') || '(none)';
-      rows.push([p.name, p.state, p.cursor === undefined ? 'none yet' : String(p.cursor), String(p.backlog), callbacks]);
+export function listPlugins(config: AppConfig, json: boolean): Promise<string> {
+  return withLoadedPlugins(config, async (loaded, log) => {
+    const services = createAppServices(config.services, config.app.name, log);
+    try {
+      await services.open();
+      return await render(config, loaded, services.store, json);
+    } finally {
+      await services.close();
     }
-    const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-    const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
-    for (const p of plugins) {
-      if (p.error) lines.push(`${p.name} (${path.relative(process.cwd(), p.file) || p.file}): ${p.error}`);
-    }
-    return lines.join('\n');
-  } finally {
-    await Promise.allSettled([host.close(), services.close()]);
+  });
+}
+
+async function render(config: AppConfig, loaded: PluginInfo[], store: Store, json: boolean): Promise<string> {
+  const plugins: PluginListing[] = [];
+  for (const plugin of loaded) plugins.push(listing(plugin, await readCursor(store, plugin.name)));
+  if (json) return JSON.stringify({ app: config.app.name, plugins }, null, 2);
+  if (plugins.length === 0) return `${config.app.name}: no plugins in ${config.plugins!.paths.join(', ')}`;
+  const rows = [['PLUGIN', 'STATE', 'CURSOR', 'BACKLOG', 'CALLBACKS']];
+  for (const p of plugins) {
+    const callbacks = p.callbacks.map((c) => `${c.name} (${describeMatch(c.match)}${c.stopOnError ? '' : ', stopOnError false'})`).join(', ') || '(none)';
+    rows.push([p.name, p.state, p.cursor === undefined ? 'none yet' : String(p.cursor), String(p.backlog), callbacks]);
   }
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  const lines = rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '));
+  for (const p of plugins) {
+    if (p.error) lines.push(`${p.name} (${path.relative(process.cwd(), p.file) || p.file}): ${p.error}`);
+  }
+  return lines.join('\n');
 }

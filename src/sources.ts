@@ -17,7 +17,7 @@ import type { EventLogReaderOptions } from '../actors/sources/event-log-reader.j
 import type { Locks } from '../actors/locks/lock-api.js';
 import type { PluginHost } from '../actors/plugins/plugin-api.js';
 import type { Store } from '../actors/stores/store-api.js';
-import { displayRedisUrl as displayUrl } from '../actors/redis-url.js';
+import { displayUrl } from '../actors/display-url.js';
 import { formatDuration } from './config/duration.js';
 import { hint, SectionReader, type RawValue } from './config/section-reader.js';
 import { toIniKeys } from './config/flow-settings.js';

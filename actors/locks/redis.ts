@@ -6,7 +6,7 @@ import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
 import { LockError } from '../../src/errors.js';
 import { KeyedLocks, type KeyedLocksOptions } from './keyed-locks.js';
 import type { LockDriver } from './lock-driver.js';
-import { displayRedisUrl } from '../redis-url.js';
+import { displayUrl } from '../display-url.js';
 
 /** Options for locks shared through Redis. */
 export interface RedisLocksOptions {
@@ -101,7 +101,7 @@ export class RedisLockDriver implements LockDriver {
   private closed = false;
 
   constructor(private readonly options: Omit<RedisLocksOptions, 'leaseMs' | 'clock'>) {
-    this.safeUrl = displayRedisUrl(options.url);
+    this.safeUrl = displayUrl(options.url);
     this.password = URL.canParse(options.url) ? decodeURIComponent(new URL(options.url).password) : '';
     this.base = `${options.prefix ?? 'flowd:lock:'}${encodeURIComponent(options.namespace)}:`;
     this.channel = `${this.base}released`;

@@ -7,6 +7,7 @@ import { createActor, fromPromise, waitFor, type ActorRefFrom, type InspectionEv
 import { pluginChanged, pluginFailed, pluginMachine, pluginRemoved, type PluginErrorInfo, type PluginLoadInput, type PluginLoadOutput } from '../../machines/plugin.js';
 import { PluginError } from '../../src/errors.js';
 import type { WorkerContext } from '../workers/worker.js';
+import { coalescedPass } from '../coalesced-pass.js';
 import { loadPlugin } from './load.js';
 import { PluginRunContext } from './plugin-context.js';
 import { matchesEvent } from './match.js';
@@ -103,8 +104,7 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
   let rescanTimer: NodeJS.Timeout | undefined;
   let hintTimer: NodeJS.Timeout | undefined;
   let settleTimer: NodeJS.Timeout | undefined;
-  let scanning: Promise<void> | undefined;
-  let rescanRequested = false;
+  const scanner = coalescedPass(scanOnce);
 
   const logic = pluginMachine.provide({
     actors: {
@@ -196,30 +196,23 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
 
   /** Compares the folders with the plugins: removals at once, new and changed files once they settle. */
   async function scan(): Promise<void> {
-    if (scanning) {
-      rescanRequested = true;
-      return scanning;
+    if (await scanner.run()) armSettle();
+  }
+
+  /** One scan; false once the host is closed. */
+  async function scanOnce(): Promise<boolean> {
+    const found = await listPlugins(false);
+    if (!found || closed) return false;
+    for (const entry of [...plugins.values()]) if (found.get(entry.name)?.file !== entry.file) remove(entry);
+    const now = Date.now();
+    for (const [name, seen] of found) {
+      const known = plugins.get(name)?.seen;
+      const waiting = candidates.get(name);
+      if (known && sameStat(known, seen)) candidates.delete(name);
+      else if (!waiting || !sameStat(waiting, seen)) candidates.set(name, { ...seen, changedAt: now });
     }
-    scanning = (async () => {
-      do {
-        rescanRequested = false;
-        const found = await listPlugins(false);
-        if (!found || closed) return;
-        for (const entry of [...plugins.values()]) if (found.get(entry.name)?.file !== entry.file) remove(entry);
-        const now = Date.now();
-        for (const [name, seen] of found) {
-          const known = plugins.get(name)?.seen;
-          const waiting = candidates.get(name);
-          if (known && sameStat(known, seen)) candidates.delete(name);
-          else if (!waiting || !sameStat(waiting, seen)) candidates.set(name, { ...seen, changedAt: now });
-        }
-        for (const name of candidates.keys()) if (!found.has(name)) candidates.delete(name);
-      } while (rescanRequested && !closed);
-    })().finally(() => {
-      scanning = undefined;
-    });
-    await scanning;
-    armSettle();
+    for (const name of candidates.keys()) if (!found.has(name)) candidates.delete(name);
+    return !closed;
   }
 
   /** Acts on the files that stayed unchanged for `debounceMs`: a changed plugin reloads, a new one is added. */
@@ -384,7 +377,7 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
       clearTimeout(hintTimer);
       clearTimeout(settleTimer);
       candidates.clear();
-      await scanning?.catch(() => undefined);
+      await scanner.current?.catch(() => undefined);
       for (const entry of plugins.values()) entry.actor.stop();
       plugins.clear();
       emitter.all.clear();

@@ -1,7 +1,7 @@
 import { Agent, request } from 'undici';
 import { EventLogError } from '../../src/errors.js';
 import type { LogEvent } from '../plugins/plugin-api.js';
-import { displayRedisUrl } from '../redis-url.js';
+import { displayUrl } from '../display-url.js';
 import type { EventLogReader, HttpLogOptions } from './event-log-reader.js';
 import { checkRange, describeValue, parseId, toLogEvent } from './log-event.js';
 
@@ -21,9 +21,9 @@ const RETRYABLE_STATUSES = new Set([408, 429]);
  * @example const reader = httpLogReader({ kind: 'http', url: 'http://tracker/events?after={id}&limit={n}', latestUrl: undefined, timeoutMs: 30_000 });
  */
 export function httpLogReader(options: HttpLogOptions): EventLogReader {
-  const displayUrl = displayRedisUrl(options.url);
+  const shownUrl = displayUrl(options.url);
   if (!options.url.includes('{id}')) {
-    throw new EventLogError('ERR_EVENT_LOG', `the feed URL ${displayUrl} has no {id}; expected a URL that asks for the events after {id} (and at most {n})`);
+    throw new EventLogError('ERR_EVENT_LOG', `the feed URL ${shownUrl} has no {id}; expected a URL that asks for the events after {id} (and at most {n})`);
   }
   let agent: Agent | undefined;
   const dispatcher = () => (agent ??= new Agent({ connectTimeout: options.timeoutMs, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }));
@@ -76,7 +76,7 @@ export function httpLogReader(options: HttpLogOptions): EventLogReader {
     checkRange(after, limit);
     const url = options.url.replaceAll('{id}', encodeURIComponent(after)).replaceAll('{n}', encodeURIComponent(limit));
     const answer = await getJson(url, EXPECTED_FEED, signal);
-    const shown = displayRedisUrl(url);
+    const shown = displayUrl(url);
     const items: unknown = Array.isArray(answer) ? answer : (answer as { events?: unknown } | null)?.events;
     if (!Array.isArray(items)) throw new EventLogError('ERR_EVENT_LOG', `${shown} answered ${describeValue(answer)}; expected ${EXPECTED_FEED}`);
     // A feed that ignores {n} is cut to the limit: the rest comes with the next read.
@@ -92,7 +92,7 @@ export function httpLogReader(options: HttpLogOptions): EventLogReader {
   }
 
   return {
-    displayUrl,
+    displayUrl: shownUrl,
     async connect() {
       await read(0, 1);
     },
@@ -101,7 +101,7 @@ export function httpLogReader(options: HttpLogOptions): EventLogReader {
         const expected = '{ "id": <the latest event id> } or that id';
         const answer = await getJson(options.latestUrl, expected, signal);
         const id = parseId(typeof answer === 'object' && answer !== null ? (answer as { id?: unknown }).id : answer);
-        if (id === undefined) throw new EventLogError('ERR_EVENT_LOG', `${displayRedisUrl(options.latestUrl)} answered ${describeValue(answer)}; expected ${expected}`);
+        if (id === undefined) throw new EventLogError('ERR_EVENT_LOG', `${displayUrl(options.latestUrl)} answered ${describeValue(answer)}; expected ${expected}`);
         return id;
       }
       // No latest URL: walk the feed to its end, a page at a time.
@@ -127,7 +127,7 @@ export function httpLogReader(options: HttpLogOptions): EventLogReader {
 
 /** The URL to request (credentials taken out, sent as Basic auth) and the URL to show. */
 function prepare(url: string): { target: URL; shown: string; headers: Record<string, string> } {
-  const shown = displayRedisUrl(url);
+  const shown = displayUrl(url);
   let target: URL;
   try {
     target = new URL(url);

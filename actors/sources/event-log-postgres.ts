@@ -1,7 +1,7 @@
 import type { FieldDef, Pool } from 'pg';
 import { EventLogError } from '../../src/errors.js';
 import type { LogEvent } from '../plugins/plugin-api.js';
-import { displayRedisUrl } from '../redis-url.js';
+import { displayUrl } from '../display-url.js';
 import type { EventLogReader, PostgresLogOptions } from './event-log-reader.js';
 import { checkRange, parseId, toLogEvent } from './log-event.js';
 
@@ -36,9 +36,9 @@ export function quoteTable(table: string): string {
  * @example const reader = postgresLogReader({ kind: 'postgres', url: 'postgres://flowd@db/shotgun', table: 'flowd_events', queryTimeoutMs: 30_000 });
  */
 export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
-  const displayUrl = displayRedisUrl(options.url);
+  const shownUrl = displayUrl(options.url);
   const table = quoteTable(options.table);
-  const where = `${displayUrl} table ${options.table}`;
+  const where = `${shownUrl} table ${options.table}`;
   let pool: Promise<Pool> | undefined;
 
   const open = (): Promise<Pool> =>
@@ -64,7 +64,7 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
     } catch (error) {
       if (signal?.aborted) throw signal.reason;
       if (error instanceof EventLogError) throw error;
-      throw classify(error, where, displayUrl, options.table);
+      throw classify(error, where, shownUrl, options.table);
     }
   }
 
@@ -78,7 +78,7 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
   }
 
   return {
-    displayUrl,
+    displayUrl: shownUrl,
     async connect() {
       // Checks the table and its columns, not only the server.
       await query(`SELECT ${COLUMNS} FROM ${table} WHERE false`, [], undefined);
@@ -122,21 +122,21 @@ function parseJson(text: string): unknown {
 }
 
 /** A pg failure as an EventLogError: UNAVAILABLE when a retry may cure it. */
-function classify(error: unknown, where: string, displayUrl: string, table: string): EventLogError {
+function classify(error: unknown, where: string, url: string, table: string): EventLogError {
   const { code, message = '' } = (error ?? {}) as { code?: unknown; message?: string };
   const unavailable = (reason: string) => new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', `cannot read ${where}: ${reason}`, { cause: error });
   const broken = (text: string) => new EventLogError('ERR_EVENT_LOG', text, { cause: error });
   if (typeof code === 'string' && code in NETWORK_REASONS) return unavailable(NETWORK_REASONS[code]!);
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     if (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code)) return unavailable(`${message} (SQLSTATE ${code})`);
-    if (code === '42P01') return broken(`table ${table} does not exist in ${displayUrl}; ${EXPECTED}`);
+    if (code === '42P01') return broken(`table ${table} does not exist in ${url}; ${EXPECTED}`);
     if (code === '42703') return broken(`${where}: ${message}; ${EXPECTED}`);
-    if (code === '28P01' || code === '28000') return broken(`${displayUrl} refused the login: ${message}; expected a user (and password) of url that may read table ${table}`);
-    if (code === '3D000') return broken(`${displayUrl}: ${message}; expected the database named in url to exist, holding table ${table}`);
+    if (code === '28P01' || code === '28000') return broken(`${url} refused the login: ${message}; expected a user (and password) of url that may read table ${table}`);
+    if (code === '3D000') return broken(`${url}: ${message}; expected the database named in url to exist, holding table ${table}`);
     return broken(`${where}: ${message} (SQLSTATE ${code})`);
   }
   // pg's own failures carry no code: timeouts and dropped connections may pass, a refused password or TLS setting will not.
-  if (/password|SASL|SCRAM|SSL/i.test(message)) return broken(`${displayUrl} refused the login: ${message}; check the user, password and sslmode of url`);
+  if (/password|SASL|SCRAM|SSL/i.test(message)) return broken(`${url} refused the login: ${message}; check the user, password and sslmode of url`);
   return unavailable(message || String(error));
 }
 

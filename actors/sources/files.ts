@@ -5,6 +5,7 @@ import Denque from 'denque';
 import picomatch from 'picomatch';
 import type { Settlement } from '../../machines/events.js';
 import type { Feed, SourceDriver } from './driver.js';
+import { coalescedPass } from '../coalesced-pass.js';
 import { Ledger } from './ledger.js';
 
 /** `[Source] type = files`, compiled. */
@@ -82,8 +83,7 @@ export function filesDriver(options: FilesOptions, log: Log = { info: () => {}, 
   let rescanTimer: NodeJS.Timeout | undefined;
   let settleTimer: NodeJS.Timeout | undefined;
   let hintTimer: NodeJS.Timeout | undefined;
-  let scanning: Promise<void> | undefined;
-  let rescanRequested = false;
+  const scanner = coalescedPass(scanOnce);
 
   const warnOnce = (key: string, message: string) => {
     if (warned.has(key)) return;
@@ -131,38 +131,32 @@ export function filesDriver(options: FilesOptions, log: Log = { info: () => {}, 
 
   /** Compares the folder with what is known: new and changed files start settling, vanished ones are deletions. */
   async function scan(): Promise<void> {
-    if (scanning) {
-      rescanRequested = true;
-      return scanning;
-    }
-    scanning = (async () => {
-      do {
-        rescanRequested = false;
-        const found = new Map<string, { size: number; mtimeMs: number }>();
-        try {
-          await walk(root, found);
-        } catch (error) {
-          feed?.lost({ code: 'ERR_SOURCE', message: `files: cannot read ${root}: ${(error as Error).message}`, retryable: true });
-          return;
-        }
-        const now = Date.now();
-        for (const [relative, seen] of found) observe(relative, seen, now);
-        for (const relative of candidates.keys()) if (!found.has(relative)) candidates.delete(relative);
-        for (const relative of ledger.paths()) {
-          if (!found.has(relative) && !inFlight.has(relative)) {
-            const entry = ledger.get(relative)!;
-            if (entry.outcome === 'deleted') continue;
-            inFlight.set(relative, { kind: 'deleted', size: entry.size, mtimeMs: entry.mtimeMs });
-            ready.push(relative);
-          }
-        }
-      } while (rescanRequested && !stopped);
-    })().finally(() => {
-      scanning = undefined;
-    });
-    await scanning;
+    if (!(await scanner.run())) return;
     armSettle();
     drain();
+  }
+
+  /** One scan; false when the folder cannot be read or the source stopped. */
+  async function scanOnce(): Promise<boolean> {
+    const found = new Map<string, { size: number; mtimeMs: number }>();
+    try {
+      await walk(root, found);
+    } catch (error) {
+      feed?.lost({ code: 'ERR_SOURCE', message: `files: cannot read ${root}: ${(error as Error).message}`, retryable: true });
+      return false;
+    }
+    const now = Date.now();
+    for (const [relative, seen] of found) observe(relative, seen, now);
+    for (const relative of candidates.keys()) if (!found.has(relative)) candidates.delete(relative);
+    for (const relative of ledger.paths()) {
+      if (!found.has(relative) && !inFlight.has(relative)) {
+        const entry = ledger.get(relative)!;
+        if (entry.outcome === 'deleted') continue;
+        inFlight.set(relative, { kind: 'deleted', size: entry.size, mtimeMs: entry.mtimeMs });
+        ready.push(relative);
+      }
+    }
+    return !stopped;
   }
 
   function observe(relative: string, seen: { size: number; mtimeMs: number }, now: number): void {

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
 import { StoreError } from '../../src/errors.js';
 import type { BackendRecord, BackendStatus, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
-import { displayRedisUrl } from '../redis-url.js';
+import { displayUrl } from '../display-url.js';
 
 /** Options of the Redis backend. */
 export interface RedisBackendOptions {
@@ -87,7 +87,7 @@ export class RedisBackend implements StoreBackend {
 
   constructor(options: RedisBackendOptions) {
     this.namespace = options.namespace;
-    this.where = displayRedisUrl(options.url);
+    this.where = displayUrl(options.url);
     this.prefix = options.prefix ?? `flowd:store:${options.namespace}:`;
     this.client = new Redis(options.url, {
       lazyConnect: true,

@@ -6,7 +6,7 @@ export type LockSettings =
   | { backend: 'local'; leaseMs: number }
   | {
       backend: 'redis';
-      /** The Redis URL; may hold a password, so never print it (see displayRedisUrl in actors/redis-url.ts). */
+      /** The Redis URL; may hold a password, so never print it (see displayUrl in actors/redis-url.ts). */
       url: string;
       /** Keys are `<prefix><namespace>:...` (the namespace is the app name). @default 'flowd:lock:' */
       prefix: string;

@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { displayRedisUrl } from '../../actors/redis-url.js';
+import { displayUrl } from '../../actors/display-url.js';
 import type { SectionReader } from './section-reader.js';
 
 /** `[Store]`, compiled: the embedded file backend, or Redis shared by several daemons. */
@@ -53,9 +53,9 @@ export function checkRedisUrl(reader: SectionReader, url: string): string {
   try {
     parsed = new URL(url);
   } catch {
-    return reader.fail('url', `found "${displayRedisUrl(url)}", which is not a URL; ${expected}`);
+    return reader.fail('url', `found "${displayUrl(url)}", which is not a URL; ${expected}`);
   }
-  const shown = displayRedisUrl(url);
+  const shown = displayUrl(url);
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') reader.fail('url', `found "${shown}"; ${expected}`);
   if (!parsed.hostname) reader.fail('url', `found "${shown}", which names no host; ${expected}`);
   if (parsed.pathname !== '' && parsed.pathname !== '/' && !/^\/\d+$/.test(parsed.pathname)) {

@@ -6,7 +6,7 @@ import { workflowRunMachine, type DecideOutput, type RunOutcome } from '../../ma
 import { FlowdError } from '../errors.js';
 import { decide } from './decide.js';
 import { createActivityExecutor, type ExecutorOptions } from './executor.js';
-import { scheduledEvent, toJson, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
+import { readHistory, scheduledEvent, toJson, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
 import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
 
 /** A run as the store keeps it (`workflow/run/<id>`). */
@@ -42,15 +42,13 @@ const OPEN = 'workflow/open';
 const isFinal = (event: HistoryEvent) =>
   event.type === 'activity.completed' || ((event.type === 'activity.failed' || event.type === 'activity.timedOut') && event.final);
 
-/** Calls scheduled and not yet finished, with the highest attempt number each has used (a time-out while queued uses one too). */
+/** Calls scheduled and not yet settled (as readHistory reads them), with the highest attempt number each has used (a time-out while queued uses one too). */
 function inFlight(history: readonly HistoryEvent[]): Array<{ call: ActivityScheduled; attempts: number }> {
-  const open = new Map<string, { call: ActivityScheduled; attempts: number }>();
-  for (const event of history) {
-    if (event.type === 'activity.scheduled') open.set(event.callId, { call: event, attempts: 0 });
-    else if (isFinal(event)) open.delete((event as { callId: string }).callId);
-    else if ('attempt' in event && open.has(event.callId)) open.get(event.callId)!.attempts = Math.max(open.get(event.callId)!.attempts, event.attempt);
-  }
-  return [...open.values()];
+  const attempts = new Map<string, number>();
+  for (const event of history) if ('attempt' in event) attempts.set(event.callId, Math.max(attempts.get(event.callId) ?? 0, event.attempt));
+  return [...readHistory(history).calls.values()]
+    .filter((record) => record.settledAt === undefined)
+    .map((record) => ({ call: record.scheduled, attempts: attempts.get(record.scheduled.callId) ?? 0 }));
 }
 
 /**

@@ -1,8 +1,8 @@
 /**
- * A Redis URL safe to print: the password replaced by `***`.
- * @example displayRedisUrl('redis://app:s3cret@db:6379/0') // 'redis://app:***@db:6379/0'
+ * A URL safe to print (Redis, PostgreSQL, an HTTP feed): the password replaced by `***`.
+ * @example displayUrl('redis://app:s3cret@db:6379/0') // 'redis://app:***@db:6379/0'
  */
-export function displayRedisUrl(url: string): string {
+export function displayUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
