@@ -55,7 +55,7 @@ const silent: Log = { info: () => {}, warn: () => {} };
  * A TCP transport for stompjs: no Nagle delay, and the text frames of one
  * tick (the ACKs of a batch, say) go out joined in one write.
  */
-class TcpSocket extends TCPWrapper {
+export class TcpSocket extends TCPWrapper {
   declare private tcp: Socket;
   declare private pending: string[] | undefined;
 

@@ -7,10 +7,11 @@
 import type { Logger } from 'pino';
 import { toErrorInfo, type ErrorInfo } from '../../machines/events.js';
 import { ActivityAbortError, isFinalError, timerAt, type CompiledExecutorOptions } from './executor-support.js';
-import { jsonEqual, toJson, type HistoryEvent, type JsonValue, type ScheduledCall, type TimeoutKind } from './history.js';
+import { toJson, type HistoryEvent, type JsonValue, type ScheduledCall, type TimeoutKind } from './history.js';
 import type { ActivityContext, ActivityDefinition } from './workflow-api.js';
+import type { ActivityReport } from './executor.js';
 
-/** Identical consecutive heartbeats are reported at most this often. */
+/** Heartbeats are reported at most this often (each one still resets the heartbeat limit). */
 export const HEARTBEAT_REPORT_MS = 1000;
 
 /** One task list: its queue and how many attempts run in it. */
@@ -41,7 +42,7 @@ export interface CallSpec {
   runId: string;
   call: ScheduledCall;
   definition: ActivityDefinition;
-  report: (event: HistoryEvent) => void;
+  report: ActivityReport;
   lane: Lane;
   log: Logger;
   scheduledAt: number;
@@ -63,7 +64,7 @@ interface Attempt {
   beatBy: number | undefined;
   stopEnd: (() => void) | undefined;
   stopBeat: (() => void) | undefined;
-  lastBeat: { at: number; details: JsonValue | undefined } | undefined;
+  lastBeat: number | undefined;
 }
 
 /** One call's life; see createActivityExecutor for the rules it keeps. */
@@ -191,9 +192,8 @@ export class ActivityCall {
     if (overdue === 'scheduleToClose') return this.#closeTimedOut();
     if (overdue !== undefined) return this.#attemptTimedOut(attempt, overdue);
     if (this.call.options.heartbeat !== undefined) attempt.beatBy = now + this.call.options.heartbeat;
-    const last = attempt.lastBeat;
-    if (last !== undefined && now - last.at < HEARTBEAT_REPORT_MS && sameDetails(last.details, json)) return;
-    attempt.lastBeat = { at: now, details: json };
+    if (attempt.lastBeat !== undefined && now - attempt.lastBeat < HEARTBEAT_REPORT_MS) return;
+    attempt.lastBeat = now;
     const event = { type: 'activity.heartbeat', at: now, callId: this.call.callId } as const;
     this.#emit(json === undefined ? event : { ...event, details: json });
   }
@@ -321,13 +321,11 @@ export class ActivityCall {
 
   #emit(event: HistoryEvent): void {
     try {
-      this.#spec.report(event);
+      const reported = this.#spec.report(event);
+      if (reported instanceof Promise) reported.catch((error: unknown) => this.#spec.log.error({ err: error, event: event.type }, 'the report of an activity event failed; the executor carries on'));
     } catch (error) {
       this.#spec.log.error({ err: error, event: event.type }, 'the report of an activity event threw; the executor carries on');
     }
   }
 }
 
-function sameDetails(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
-  return a === undefined || b === undefined ? a === b : jsonEqual(a, b);
-}

@@ -29,6 +29,13 @@ export interface ActivityTask {
   attemptsMade?: number;
 }
 
+/**
+ * Receives a call's history events. It may return a promise (a transport
+ * that must know when the event is safe, e.g. the broker's); a rejection is
+ * logged like a throw.
+ */
+export type ActivityReport = (event: HistoryEvent) => unknown;
+
 /** The executor's time: tests pass a fake one. */
 export interface ExecutorClock {
   now(): number;
@@ -74,7 +81,7 @@ export interface ActivityExecutor {
    * call of a run submitted again before it finished, and a FlowdError
    * (ERR_SHUTDOWN) once close() was called.
    */
-  submit(task: ActivityTask, report: (event: HistoryEvent) => void): void;
+  submit(task: ActivityTask, report: ActivityReport): void;
   /** Aborts a run's calls (its workflow ended): running ones get their signal aborted, queued ones are dropped; no more reports for them. */
   cancel(runId: string): void;
   /** What is queued and running, per task list (for the inspector). */
@@ -145,7 +152,7 @@ class Executor implements CallHost {
     this.options = options;
   }
 
-  submit(task: ActivityTask, report: (event: HistoryEvent) => void): void {
+  submit(task: ActivityTask, report: ActivityReport): void {
     if (this.#closed !== undefined) throw new FlowdError('ERR_SHUTDOWN', `the activity executor is closed; call ${String(task?.call?.callId)} of run ${String(task?.runId)} was not accepted`);
     checkTask(task, report);
     const { runId, call, scheduledAt, attemptsMade = 0 } = task;
@@ -220,7 +227,7 @@ class Executor implements CallHost {
   }
 
   /** An unknown activity: one final activity.failed, after submit() returns as every event is. */
-  #failAtOnce(runId: string, call: ScheduledCall, report: (event: HistoryEvent) => void, attempt: number, error: ErrorInfo): void {
+  #failAtOnce(runId: string, call: ScheduledCall, report: ActivityReport, attempt: number, error: ErrorInfo): void {
     let dropped = false;
     this.#runs.get(runId)!.set(call.callId, { drop: () => (dropped = true) });
     queueMicrotask(() => {
@@ -228,7 +235,8 @@ class Executor implements CallHost {
       this.finished({ runId, call });
       this.options.log.warn({ runId, callId: call.callId, activity: call.activity.name, error }, 'activity call failed before it could start');
       try {
-        report({ type: 'activity.failed', at: this.options.clock.now(), callId: call.callId, attempt, error, final: true });
+        const reported = report({ type: 'activity.failed', at: this.options.clock.now(), callId: call.callId, attempt, error, final: true });
+        if (reported instanceof Promise) reported.catch((thrown: unknown) => this.options.log.error({ err: thrown, callId: call.callId }, 'the report of an activity event failed; the executor carries on'));
       } catch (thrown) {
         this.options.log.error({ err: thrown, callId: call.callId }, 'the report of an activity event threw; the executor carries on');
       }

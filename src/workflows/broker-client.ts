@@ -1,0 +1,100 @@
+/**
+ * One attempt to connect to the workflow broker: a fresh stompjs client
+ * whose many callbacks come down to four outcomes, connected, refused (an
+ * ERROR frame before CONNECTED), failed (no connection) and, once
+ * connected, lost. Each fires at most once, and only one of refused,
+ * failed and lost does.
+ */
+import { Client, type IFrame } from '@stomp/stompjs';
+import WebSocket from 'ws';
+import { TcpSocket } from '../../actors/sources/stomp.js';
+import type { StompEndpoint } from '../../actors/sources/stomp-url.js';
+
+/** What happened to an attempt. */
+export interface AttemptEvents {
+  connected(): void;
+  /** The broker's ERROR frame before CONNECTED (wrong login or virtual host), as one line. */
+  refused(text: string): void;
+  failed(why: string): void;
+  lost(why: string): void;
+}
+
+/**
+ * Opens a client on `endpoint` and reports its outcome to `events`. The
+ * client is closed (without waiting) when refused or failed; after lost,
+ * the caller closes it. stompjs's own reconnect and connect timeout are
+ * off: its timers would outlive a failed attempt.
+ */
+export function attemptConnection(endpoint: StompEndpoint, timing: { heartbeatMs: number; connectTimeoutMs: number }, events: AttemptEvents): Client {
+  const connectHeaders: Record<string, string> = {};
+  if (endpoint.login !== undefined) connectHeaders.login = endpoint.login;
+  if (endpoint.passcode !== undefined) connectHeaders.passcode = endpoint.passcode;
+  const client = new Client({
+    webSocketFactory: () =>
+      endpoint.transport === 'tcp'
+        ? new TcpSocket(endpoint.host, endpoint.port)
+        : (new WebSocket(endpoint.webSocketUrl!, ['v12.stomp', 'v11.stomp', 'v10.stomp'], { perMessageDeflate: false }) as never),
+    connectHeaders,
+    heartbeatIncoming: timing.heartbeatMs,
+    heartbeatOutgoing: timing.heartbeatMs,
+    reconnectDelay: 0,
+    connectionTimeout: 0,
+    discardWebsocketOnCommFailure: true,
+    debug: () => {},
+  });
+  let phase: 'connecting' | 'connected' | 'over' = 'connecting';
+  let reason: string | undefined;
+  const giveUp = () => {
+    phase = 'over';
+    clearTimeout(timer);
+    void client.deactivate({ force: true }).catch(() => {});
+  };
+  const failed = (why: string) => {
+    if (phase !== 'connecting') return;
+    giveUp();
+    events.failed(why);
+  };
+  const lost = (why: string) => {
+    if (phase !== 'connected') return;
+    phase = 'over';
+    events.lost(why);
+  };
+  const timer = setTimeout(() => failed(`no CONNECTED frame within ${timing.connectTimeoutMs}ms`), timing.connectTimeoutMs);
+  client.onConnect = () => {
+    if (phase !== 'connecting') return;
+    clearTimeout(timer);
+    phase = 'connected';
+    events.connected();
+  };
+  client.onStompError = (frame) => {
+    if (phase === 'connecting') {
+      giveUp();
+      events.refused(frameText(frame));
+    } else lost(`the broker sent an error: ${frameText(frame)}`);
+  };
+  client.onWebSocketError = (event) => {
+    reason ??= socketReason(event);
+  };
+  client.onWebSocketClose = () => {
+    if (phase === 'connecting') failed(reason ?? 'the broker closed the connection');
+    else lost(reason ?? 'the broker closed the connection');
+  };
+  client.onHeartbeatLost = () => lost(`no heart-beat from the broker for ${timing.heartbeatMs}ms`);
+  client.activate();
+  return client;
+}
+
+/** The ERROR frame's message and body, on one line. */
+function frameText(frame: IFrame): string {
+  const summary = frame.headers.message ?? 'ERROR frame';
+  const detail = frame.body.trim().replace(/\s+/g, ' ');
+  return detail && !detail.startsWith(summary) ? `${summary}: ${detail}` : detail || summary;
+}
+
+/** What a socket's error event says, if anything. */
+function socketReason(event: unknown): string | undefined {
+  const candidate = (event as { message?: unknown; error?: unknown } | undefined) ?? {};
+  const error = candidate.message instanceof Error ? candidate.message : candidate.error instanceof Error ? candidate.error : undefined;
+  if (error) return error.message;
+  return typeof candidate.message === 'string' ? candidate.message : undefined;
+}

@@ -1,0 +1,178 @@
+/**
+ * The decider's side of the broker's task lists: an ActivityExecutor whose
+ * submit() publishes the task to its task list's queue, and the consumer
+ * of the reports queue that hands each event to its run's report function.
+ * The consumer has a connection of its own: closing it is the one way to
+ * hand every report not yet acknowledged back to the queue at once
+ * (RabbitMQ keeps a cancelled subscription's messages until its connection
+ * closes, and refuses an ACK or NACK for them).
+ */
+import type { Logger } from 'pino';
+import { FlowdError } from '../errors.js';
+import type { BrokerConnection, Delivery } from './broker-connection.js';
+import { callKey, checkTaskList, isFinalEvent, readReport, type CallEvent, type CompiledBrokerOptions, type TaskMessage } from './broker-options.js';
+import { WorkflowError } from './errors.js';
+import type { ActivityReport, ActivityTask, TaskListStats } from './executor.js';
+import type { ScheduledCall } from './history.js';
+
+/** Reports the decider holds unacknowledged at most (the subscription's prefetch). */
+export const REPORTS_PREFETCH = 64;
+
+interface OpenCall {
+  runId: string;
+  taskList: string;
+  started: boolean;
+}
+
+/** See BrokerTaskLists.executor and .decide() for the rules it keeps. */
+export class BrokerDecider {
+  readonly #options: CompiledBrokerOptions;
+  /** Where tasks are published (shared with the worker's side). */
+  readonly #connection: BrokerConnection;
+  readonly #openReports: () => BrokerConnection;
+  readonly #log: Logger;
+  readonly #runs = new Map<string, ActivityReport>();
+  /** Submitted and not finally reported, by callKey(). */
+  readonly #calls = new Map<string, OpenCall>();
+  readonly #taskLists = new Set<string>();
+  /** Report functions that have not settled: their ACKs are still to send. */
+  readonly #handling = new Set<Promise<void>>();
+  /** The reports' connection while deciding. */
+  #reports: BrokerConnection | undefined;
+  #deciding: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(options: CompiledBrokerOptions, connection: BrokerConnection, openReports: () => BrokerConnection) {
+    this.#options = options;
+    this.#connection = connection;
+    this.#openReports = openReports;
+    this.#log = options.log;
+  }
+
+  submit(task: ActivityTask, report: ActivityReport): void {
+    if (this.#closed) throw new FlowdError('ERR_SHUTDOWN', `the workflow broker task lists at ${this.#options.url} are closed; call ${String(task?.call?.callId)} of run ${String(task?.runId)} was not accepted`);
+    checkTask(task, report);
+    const { runId, call, scheduledAt, attemptsMade = 0 } = task;
+    const key = callKey(runId, call.callId);
+    if (this.#calls.has(key)) throw new WorkflowError(`call ${call.callId} of run ${runId} was already submitted to the workflow broker and has not finished; submit a call once`);
+    this.#runs.set(runId, report);
+    this.#calls.set(key, { runId, taskList: call.taskList, started: false });
+    this.#taskLists.add(call.taskList);
+    const queue = this.#options.queueOf(call.taskList);
+    const body: TaskMessage = { runId, call, scheduledAt, attemptsMade };
+    const headers = { 'reply-to': this.#options.reports, 'x-flowd-run-id': runId, 'x-flowd-call-id': call.callId, 'x-flowd-activity': call.activity.name };
+    this.#connection.publish(queue, body, headers).then(
+      () => this.#log.debug({ runId, callId: call.callId, queue }, `call ${call.callId} of run ${runId} is queued on ${queue}`),
+      (error: FlowdError) => {
+        this.#calls.delete(key);
+        const level = error.code === 'ERR_SHUTDOWN' ? 'warn' : 'error';
+        this.#log[level]({ runId, callId: call.callId, queue, err: { code: error.code, message: error.message } }, `call ${call.callId} of run ${runId} was not published to ${queue}: ${error.message}; the run resumes it when flowd starts again`);
+      },
+    );
+  }
+
+  cancel(runId: string): void {
+    this.#runs.delete(runId);
+    for (const [key, call] of this.#calls) if (call.runId === runId) this.#calls.delete(key);
+  }
+
+  stats(): Record<string, TaskListStats> {
+    const stats: Record<string, TaskListStats> = {};
+    for (const taskList of this.#taskLists) stats[taskList] = { queued: 0, running: 0, retrying: 0, abandoned: 0 };
+    for (const call of this.#calls.values()) stats[call.taskList]![call.started ? 'running' : 'queued']++;
+    return stats;
+  }
+
+  decide(): Promise<void> {
+    if (this.#closed) return Promise.reject(new FlowdError('ERR_SHUTDOWN', `the workflow broker task lists at ${this.#options.url} are closed; decide() was not started`));
+    if (this.#deciding) return this.#deciding;
+    const reports = this.#openReports();
+    this.#reports = reports;
+    this.#deciding = reports.subscribe(this.#options.reports, REPORTS_PREFETCH, (delivery) => this.#onReport(reports, delivery)).then(() => {
+      this.#log.info({ url: this.#options.url, queue: this.#options.reports }, `deciding: taking reports from ${this.#options.reports} on ${this.#options.url}`);
+    });
+    return this.#deciding;
+  }
+
+  /** Stops taking reports: waits up to `timeoutMs` for the report functions in progress (their reports are ACKed), then closes the reports' connection, which returns the rest to the queue. */
+  async stopDeciding(timeoutMs: number): Promise<void> {
+    const reports = this.#reports;
+    this.#reports = undefined;
+    this.#deciding = undefined;
+    if (!reports) return;
+    await this.#settle(timeoutMs);
+    await reports.close();
+    this.#log.info({ url: this.#options.url, queue: this.#options.reports }, `stopped deciding: no longer taking reports from ${this.#options.reports}`);
+  }
+
+  /** Refuses submits and decide() from now on (close()). */
+  stop(): void {
+    this.#closed = true;
+  }
+
+  /** Resolves once the report functions in progress have settled, or after `timeoutMs`. */
+  async #settle(timeoutMs: number): Promise<void> {
+    if (this.#handling.size === 0) return;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.#handling]), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+  }
+
+  #onReport(from: BrokerConnection, delivery: Delivery): void {
+    // Not deciding any more: left unacknowledged, closing the connection returns it to the queue.
+    if (this.#closed || from !== this.#reports) return;
+    const queue = this.#options.reports;
+    const read = readReport(delivery.body);
+    if ('problem' in read) {
+      this.#log.error({ queue, messageId: delivery.headers['message-id'] }, `a malformed report on ${queue}: ${read.problem}; acknowledged and dropped`);
+      delivery.ack();
+      return;
+    }
+    const { runId, event } = read.report;
+    const report = this.#runs.get(runId);
+    if (report === undefined) {
+      this.#log.debug({ queue, runId, callId: event.callId, event: event.type }, `a report (${event.type}, call ${event.callId}) for run ${runId}, which this decider does not know (ended, cancelled, or never submitted here); acknowledged and dropped`);
+      delivery.ack();
+      return;
+    }
+    this.#track(runId, event);
+    let returned: unknown;
+    try {
+      returned = report(event);
+    } catch (error) {
+      this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} threw on ${event.type}; the report is acknowledged`);
+    }
+    const handled = Promise.resolve(returned).then(
+      () => void delivery.ack(),
+      (error: unknown) => {
+        this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} failed on ${event.type}; the report is acknowledged`);
+        delivery.ack();
+      },
+    );
+    this.#handling.add(handled);
+    void handled.finally(() => this.#handling.delete(handled));
+  }
+
+  #track(runId: string, event: CallEvent): void {
+    const key = callKey(runId, event.callId);
+    const call = this.#calls.get(key);
+    if (call === undefined) return;
+    if (isFinalEvent(event)) this.#calls.delete(key);
+    else if (event.type === 'activity.started') call.started = true;
+  }
+}
+
+function checkTask(task: ActivityTask, report: unknown): void {
+  const problem = (what: string, found: unknown) => new TypeError(`submit() needs ${what}; found ${typeof found === 'string' ? JSON.stringify(found) : String(found)}`);
+  if (task === null || typeof task !== 'object') throw problem('a task { runId, call, scheduledAt }', task);
+  if (typeof task.runId !== 'string' || task.runId === '') throw problem('task.runId, a non-empty string', task.runId);
+  const call = task.call as Partial<ScheduledCall> | undefined;
+  if (typeof call?.callId !== 'string' || typeof call.activity?.name !== 'string' || typeof call.options !== 'object' || call.options === null) {
+    throw problem(`task.call, a call from decide() with callId, activity, taskList, input and options (run ${task.runId})`, call);
+  }
+  checkTaskList(call.taskList, `submit() of call ${call.callId} (run ${task.runId})`);
+  if (!Number.isInteger(call.options.retries) || call.options.retries! < 0) throw problem(`task.call.options.retries, a whole number of at least 0 (call ${call.callId})`, call.options.retries);
+  if (typeof task.scheduledAt !== 'number' || !Number.isFinite(task.scheduledAt)) throw problem(`task.scheduledAt, ms since the epoch (call ${call.callId})`, task.scheduledAt);
+  if (task.attemptsMade !== undefined && (!Number.isInteger(task.attemptsMade) || task.attemptsMade < 0)) throw problem(`task.attemptsMade, a whole number of at least 0 (call ${call.callId})`, task.attemptsMade);
+  if (typeof report !== 'function') throw problem(`a report function (call ${call.callId})`, report);
+}
