@@ -18,12 +18,17 @@ import type { PluginInfo } from '../actors/plugins/plugin-api.js';
 import { createPluginHost } from '../actors/plugins/host.js';
 import { pluginRunner } from '../actors/plugins/runner.js';
 import { listPlugins, withLoadedPlugins } from './plugins-command.js';
+import { loadWorkflowModule, type WorkflowDefinitions } from './workflows/module.js';
+import { workflowsOnly } from './workflows/workflows-only.js';
+import { parseInput, readWorkflowRun, renderRun, startWorkflowRun } from './workflow-command.js';
 
 const USAGE = `Usage:
   flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]
   flowd check <app.ini>
   flowd graph <app.ini> [--format mermaid|dot|svg] [--out file]
   flowd plugins <app.ini> [--json]
+  flowd workflow start <app.ini> <name> [--input json] [--wait]
+  flowd workflow status <app.ini> <run id> [--json]
   flowd --help | --version
 
 Commands:
@@ -34,6 +39,11 @@ Commands:
           (default), one Graphviz digraph (dot), or that digraph as SVG.
   plugins List an event-log app's plugins: their callbacks, state and cursor
           (read from the app's store).
+  workflow start   Start a run of a workflow of the app's [Workflow] module:
+          records it in the app's store and prints its id; the app's
+          daemon (flowd run) runs it. --wait prints its status when it ends.
+  workflow status  Print a run's state, its activity calls, and its result
+          or error (read from the app's store).
 
 Options:
   -n, --name <name>        app name (overrides [Flow] app name)
@@ -43,7 +53,9 @@ Options:
                            on this port ([Inspector] port, or 9464 by default)
       --format <format>    graph: mermaid (default), dot or svg
       --out <file>         graph: write to this file (prints its path)
-      --json               plugins: print JSON instead of a table
+      --json               plugins, workflow status: print JSON instead of a table
+      --input <json>       workflow start: the run's input (default null)
+      --wait               workflow start: wait for the run to end; exit 1 if it failed
   -h, --help               show this help
   -v, --version            show the version
 
@@ -53,7 +65,7 @@ Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.`;
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 interface Invocation {
-  command: 'run' | 'check' | 'graph' | 'plugins' | 'help' | 'version';
+  command: 'run' | 'check' | 'graph' | 'plugins' | 'workflow' | 'help' | 'version';
   file: string | undefined;
   name: string | undefined;
   workers: number | undefined;
@@ -63,6 +75,8 @@ interface Invocation {
   format?: GraphFormat;
   out?: string;
   json?: boolean;
+  /** `workflow start|status` and its argument (a workflow's name, a run's id). */
+  workflow?: { action: 'start' | 'status'; argument: string; input?: string; wait?: boolean };
 }
 
 function parse(argv: string[]): Invocation {
@@ -80,6 +94,8 @@ function parse(argv: string[]): Invocation {
         format: { type: 'string' },
         out: { type: 'string' },
         json: { type: 'boolean' },
+        input: { type: 'string' },
+        wait: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -90,10 +106,12 @@ function parse(argv: string[]): Invocation {
   const { values, positionals } = parsed;
   if (values.help) return { command: 'help', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
   if (values.version) return { command: 'version', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
+  if (positionals[0] === 'workflow') return parseWorkflow(positionals.slice(1), values);
   const [command, file, ...rest] = positionals;
-  if (command === undefined) throw new UsageError('no command given; expected run, check, graph or plugins');
-  if (command !== 'run' && command !== 'check' && command !== 'graph' && command !== 'plugins') throw new UsageError(`unknown command "${command}"; expected run, check, graph or plugins`);
-  if (values.json && command !== 'plugins') throw new UsageError(`--json is an option of plugins, not of ${command}`);
+  if (command === undefined) throw new UsageError('no command given; expected run, check, graph, plugins or workflow');
+  if (command !== 'run' && command !== 'check' && command !== 'graph' && command !== 'plugins') throw new UsageError(`unknown command "${command}"; expected run, check, graph, plugins or workflow`);
+  if (values.json && command !== 'plugins') throw new UsageError(`--json is an option of plugins and workflow status, not of ${command}`);
+  if (values.input !== undefined || values.wait) throw new UsageError(`--input and --wait are options of workflow start, not of ${command}`);
   if (file === undefined) throw new UsageError(`${command} needs an app's INI file: flowd ${command} app.ini`);
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   let workers: number | undefined;
@@ -111,6 +129,27 @@ function parse(argv: string[]): Invocation {
   if (!isGraphFormat(format)) throw new UsageError(`--format: found "${format}"; expected ${GRAPH_FORMATS.join(', ')}`);
   if (command !== 'graph' && (values.format !== undefined || values.out !== undefined)) throw new UsageError(`--format and --out are options of graph, not of ${command}`);
   return { command, file, name: values.name, workers, logLevel: values['log-level'], ...(inspect !== undefined ? { inspect } : {}), format, ...(values.out !== undefined ? { out: values.out } : {}), ...(values.json ? { json: true } : {}) };
+}
+
+/** `workflow start <app.ini> <name>` and `workflow status <app.ini> <id>`. */
+function parseWorkflow(positionals: string[], values: { json?: boolean | undefined; input?: string | undefined; wait?: boolean | undefined; [key: string]: unknown }): Invocation {
+  const [action, file, argument, ...rest] = positionals;
+  if (action !== 'start' && action !== 'status') throw new UsageError(`workflow ${action === undefined ? 'needs an action' : `"${action}" is not an action`}; expected workflow start <app.ini> <name> or workflow status <app.ini> <run id>`);
+  const what = action === 'start' ? "a workflow's name" : "a run's id";
+  if (file === undefined || argument === undefined) throw new UsageError(`workflow ${action} needs an app's INI file and ${what}: flowd workflow ${action} app.ini ${action === 'start' ? 'NAME' : 'ID'}`);
+  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
+  for (const option of ['name', 'workers', 'log-level', 'format', 'out', 'inspect']) if (values[option] !== undefined) throw new UsageError(`--${option} is not an option of workflow ${action}`);
+  if (action === 'start' && values.json) throw new UsageError('--json is an option of workflow status, not of workflow start');
+  if (action === 'status' && (values.input !== undefined || values.wait)) throw new UsageError('--input and --wait are options of workflow start, not of workflow status');
+  return {
+    command: 'workflow',
+    file,
+    name: undefined,
+    workers: undefined,
+    logLevel: undefined,
+    ...(values.json ? { json: true } : {}),
+    workflow: { action, argument, ...(values.input !== undefined ? { input: values.input } : {}), ...(values.wait ? { wait: true } : {}) },
+  };
 }
 
 /** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
@@ -135,15 +174,16 @@ async function prepare(invocation: Invocation) {
     ...(invocation.logLevel !== undefined ? { logLevel: invocation.logLevel } : {}),
     ...(invocation.inspect !== undefined ? { inspect: invocation.inspect } : {}),
   });
-  if (!config.workerClass && !config.plugins) {
-    throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker (or a [Plugins] section for an event-log app)');
+  if (!config.workerClass && !config.plugins && !config.workflow) {
+    throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker (or a [Plugins] section for an event-log app, or a [Workflow] section)');
   }
   if (config.log.file) checkWritable(config.log.file, config.file);
   // An app with [Plugins] has no worker class: its plugins are loaded with the app's logger, in run().
   const runner = config.workerClass ? await loadWorker(config.workerClass, config.app.dir) : undefined;
   runner?.check?.(config.sections, config.app, config.file, config.sectionLines);
-  const source = sourceFor(config, runner);
-  return { config, runner, source };
+  const workflows = config.workflow ? await loadWorkflowModule(config.workflow.module) : undefined;
+  const source = !runner && !config.plugins ? workflowsOnly().source : sourceFor(config, runner);
+  return { config, runner, source, workflows };
 }
 
 /** `[Log] file` must be a file flowd can create or append to. */
@@ -156,7 +196,7 @@ function checkWritable(file: string, iniFile: string): void {
   }
 }
 
-function summaryLine(config: AppConfig, runner: Runner | undefined, source: CompiledSource, plugins: PluginInfo[] = []): string {
+function summaryLine(config: AppConfig, runner: Runner | undefined, source: CompiledSource, plugins: PluginInfo[] = [], workflows?: WorkflowDefinitions): string {
   const s = config.settings;
   const { store, lock, api } = config.services;
   const services = [
@@ -164,8 +204,10 @@ function summaryLine(config: AppConfig, runner: Runner | undefined, source: Comp
     `locks ${lock.backend === 'redis' ? `redis ${redactUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
     ...(api ? [`api ${api.origin}`] : []),
   ];
-  const worker = runner ? `worker ${runner.name} (${config.workerClass})` : `plugins ${plugins.map((p) => `${p.name} (${p.callbacks.length} callback(s))`).join(', ') || '(none yet)'} from ${config.plugins!.paths.join(', ')}`;
-  return `${config.app.name}: ok: ${worker}, source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
+  const worker = runner ? `worker ${runner.name} (${config.workerClass})` : config.plugins ? `plugins ${plugins.map((p) => `${p.name} (${p.callbacks.length} callback(s))`).join(', ') || '(none yet)'} from ${config.plugins.paths.join(', ')}` : 'no worker';
+  const flows = workflows ? `, workflows ${workflows.workflows.map((w) => `${w.name} ${w.version}`).join(', ') || '(none)'} and ${workflows.activities.length} activit${workflows.activities.length === 1 ? 'y' : 'ies'} (${config.workflow!.broker ? `task lists over ${redactUrl(config.workflow!.broker)}` : 'task lists in this process'}, concurrency ${config.workflow!.concurrency})` : '';
+  if (!runner && !config.plugins) return `${config.app.name}: ok: ${flows.slice(2)}, ${services.join(', ')}`;
+  return `${config.app.name}: ok: ${worker}${flows}, source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
 }
 
 function exitCodeFor(summary: RunSummary): number {
@@ -176,12 +218,22 @@ function exitCodeFor(summary: RunSummary): number {
 }
 
 async function run(invocation: Invocation, stderr: (line: string) => void): Promise<number> {
-  const { config, runner: worker, source } = await prepare(invocation);
+  const { config, runner: worker, source, workflows } = await prepare(invocation);
   const logger: Logger = createLogger(config.log, config.app.name);
   const services = createAppServices(config.services, config.app.name, logger);
   const plugins = config.plugins ? createPluginHost({ ...config.plugins, log: logger }) : undefined;
-  const runner = worker ?? pluginRunner(plugins!);
-  const runtime = buildRuntime({ runner, source, settings: config.settings, app: config.app, config: config.sections, logger, services, plugins });
+  const runner = worker ?? (plugins ? pluginRunner(plugins) : workflowsOnly().runner);
+  const runtime = buildRuntime({
+    runner,
+    source,
+    settings: config.settings,
+    app: config.app,
+    config: config.sections,
+    logger,
+    services,
+    plugins,
+    workflows: config.workflow && workflows ? { settings: config.workflow, definitions: workflows } : undefined,
+  });
   if (config.inspector) {
     try {
       // Logs `inspector at <url>` (never with the token).
@@ -249,6 +301,23 @@ async function checkPlugins(config: AppConfig): Promise<PluginInfo[]> {
   });
 }
 
+async function workflowCommand(invocation: Invocation, io: { stdout: (line: string) => void; stderr: (line: string) => void }): Promise<number> {
+  const { action, argument, input, wait } = invocation.workflow!;
+  const json = action === 'start' ? parseInput(input) : null;
+  const { config, workflows } = await prepare(invocation);
+  if (!config.workflow || !workflows) throw new ConfigError({ file: config.file, section: 'Workflow' }, `is missing; flowd workflow ${action} works on an app with [Workflow] module = ./workflows.ts`);
+  if (action === 'status') {
+    io.stdout(renderRun(await readWorkflowRun(config, argument), invocation.json === true));
+    return EXIT.ok;
+  }
+  const waiting = wait ? { pollMs: Math.min(config.workflow.pollIntervalMs, 500), onWait: () => io.stderr(`flowd: waiting for the run to end (the app's daemon runs it: flowd run ${config.file})`) } : undefined;
+  const { runId, record } = await startWorkflowRun(config, workflows, argument, json, waiting);
+  io.stdout(runId);
+  if (!record) return EXIT.ok;
+  io.stdout(renderRun(record, false));
+  return record.state === 'failed' ? EXIT.failure : EXIT.ok;
+}
+
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
   return pkg.version;
@@ -272,11 +341,13 @@ export async function main(argv: string[], io: { stdout: (line: string) => void;
         io.stdout(version());
         return EXIT.ok;
       case 'check': {
-        const { config, runner, source } = await prepare(invocation);
+        const { config, runner, source, workflows } = await prepare(invocation);
         const plugins = config.plugins ? await checkPlugins(config) : [];
-        io.stdout(summaryLine(config, runner, source, plugins));
+        io.stdout(summaryLine(config, runner, source, plugins, workflows));
         return EXIT.ok;
       }
+      case 'workflow':
+        return await workflowCommand(invocation, io);
       case 'plugins': {
         const { config } = await prepare(invocation);
         if (!config.plugins) throw new ConfigError({ file: config.file, section: 'Plugins' }, 'is missing; flowd plugins lists the plugins of an event-log app');

@@ -60,3 +60,12 @@ export { translateStrftime, STRFTIME_DIRECTIVES, type StrftimeTranslation } from
 export { loadAppConfig, compileAppConfig, type AppConfig } from './config/app-config.js';
 /** Parses a duration: `30` (seconds), `250ms`, `30s`, `5m`, `1h`. */
 export { parseDuration } from './config/duration.js';
+
+// Workflows of activities (Flowy): plain sequential code, parallel on its own, with a durable history.
+export { defineActivity, defineWorkflow, first, wait, finishOrder, Placeholder, type ActivityDefinition, type ActivityOptions, type ActivityConfig, type ActivityContext, type WorkflowDefinition, type WorkflowConfig, type WorkflowContext, type Duration } from './workflows/workflow-api.js';
+export { TaskError, NondeterminismError, WorkflowError } from './workflows/errors.js';
+export { ActivityAbortError } from './workflows/executor.js';
+export type { RunRecord } from './workflows/engine.js';
+export type { HistoryEvent, JsonValue } from './workflows/history.js';
+export type { WorkflowHostStats } from './workflows/host.js';
+export { workflowRunMachine } from '../machines/workflow-run.js';

@@ -20,6 +20,11 @@ import { compilePluginSettings } from './config/plugin-settings.js';
 import type { PluginHost } from '../actors/plugins/plugin-api.js';
 import { createPluginHost } from '../actors/plugins/host.js';
 import { pluginRunner } from '../actors/plugins/runner.js';
+import { compileWorkflowOptions, type WorkflowSettings } from './config/workflow-settings.js';
+import { collectDefinitions, type WorkflowDefinitions } from './workflows/module.js';
+import { createWorkflowHost, type WorkflowHost, type WorkflowHostStats } from './workflows/host.js';
+import { workflowsOnly } from './workflows/workflows-only.js';
+import type { RunRecord } from './workflows/engine.js';
 
 /** A timer clock: xstate's SimulatedClock fits. */
 export interface RuntimeClock {
@@ -38,6 +43,13 @@ export interface RuntimeOptions {
    * @example { paths: ['./plugins'], reload: true }
    */
   plugins?: { paths: string[]; reload?: boolean; rescanInterval?: string | number };
+  /**
+   * Workflows of activities (`[Workflow]` in camelCase, with the
+   * definitions themselves): `runtime.startWorkflow(name, input)` runs them.
+   * Without a worker, the runtime runs only these.
+   * @example { definitions: [UploadWorkflow, Transcoding, ThumbnailGenerator], concurrency: 4 }
+   */
+  workflows?: { definitions: unknown[]; concurrency?: number; pollInterval?: string | number; retryDelay?: string | number; retryMaxDelay?: string | number; broker?: string };
   /** `sources.interval({...})`, `sources.stdin({...})`, or your own SourceDriver. Default: the worker class's `static SOURCE`. */
   source?: SourceSpec | SourceDriver;
   /** @default 1 */
@@ -123,6 +135,8 @@ export interface RuntimeSnapshot {
   abandoned: number;
   counters: SupervisorCounters;
   slots: SlotSnapshot[];
+  /** With workflows: whether this daemon decides, its runs, and its task lists' load. */
+  workflows?: WorkflowHostStats;
 }
 
 /** Outcome notifications: `event.completed`, `event.failed`, `event.expired`, `event.rejected`, `event.returned`, `event.retrying`, `slot.replaced`. */
@@ -150,6 +164,18 @@ export interface Runtime {
    * const { url } = await runtime.inspect({ port: 9464 });
    */
   inspect(options?: InspectorOptions): Promise<InspectorHandle>;
+  /**
+   * Starts a run of the workflow `name` (its last version here) with a JSON
+   * `input`; resolves with the run's id once its record is in the store. The
+   * deciding daemon runs it (this one, unless another holds the decider lock).
+   * Rejects with ERR_CONFIG without workflows, ERR_WORKFLOW for an unknown name.
+   * @example const runId = await runtime.startWorkflow('UploadWorkflow', { videoId: 'v1' });
+   */
+  startWorkflow(name: string, input?: unknown, options?: { runId?: string }): Promise<string>;
+  /** A run's record: state (running, completed, failed, restarted), history, result or error; undefined for an unknown id. */
+  workflowRun(runId: string): Promise<RunRecord | undefined>;
+  /** Resolves with the run's record once it has ended. */
+  workflowEnded(runId: string): Promise<RunRecord>;
 }
 
 /** Everything the runtime needs, compiled (the CLI builds this from an INI file). */
@@ -168,6 +194,8 @@ export interface RuntimeParts {
   inspector?: InspectorSettings | undefined;
   /** `[Plugins]`: the plugins an event-log source hands its events to (the runner is then `pluginRunner(plugins)`). Closed when the run ends. */
   plugins?: PluginHost | undefined;
+  /** `[Workflow]`: its settings and the definitions its module exports. */
+  workflows?: { settings: Omit<WorkflowSettings, 'module'>; definitions: WorkflowDefinitions } | undefined;
 }
 
 /**
@@ -179,7 +207,7 @@ export interface RuntimeParts {
  * await runtime.stop();
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, ...flow } = options;
+  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, workflows, ...flow } = options;
   const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
   const { settings } = compileFlowSettings(reader);
   reader.finish();
@@ -194,12 +222,20 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     host = createPluginHost({ ...compilePluginSettings(pluginReader, dir), log });
     pluginReader.finish();
   }
-  const runner = host ? pluginRunner(host) : toRunner(worker, 'worker');
+  let workflowParts: RuntimeParts['workflows'];
+  if (workflows) {
+    const { definitions, ...rest } = workflows;
+    const workflowReader = new SectionReader(toIniKeys(rest), { section: 'createRuntime options.workflows' });
+    workflowParts = { settings: compileWorkflowOptions(workflowReader), definitions: collectDefinitions(definitions ?? [], 'createRuntime options.workflows.definitions') };
+    workflowReader.finish();
+  }
+  const idle = workflowParts && worker === undefined && !host ? workflowsOnly() : undefined;
+  const runner = host ? pluginRunner(host) : idle ? idle.runner : toRunner(worker, 'worker');
   if (!runner) throw new WorkerLoadError(`createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`);
   const serviceSettings = compileServiceSettings({ store, lock, api }, appInfo);
   return buildRuntime({
     runner,
-    source: resolveSource(source ?? runner.source, runner.name, { ...appInfo, workers: settings.workers }),
+    source: idle && source === undefined ? idle.source : resolveSource(source ?? runner.source, runner.name, { ...appInfo, workers: settings.workers }),
     settings,
     app: appInfo,
     config: config ?? {},
@@ -209,6 +245,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     random,
     inspector: inspector ? compileInspectorOptions(inspector) : undefined,
     plugins: host,
+    workflows: workflowParts,
   });
 }
 
@@ -234,8 +271,18 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
   const driver = isDriver(parts.source)
     ? parts.source
     : parts.source.create({ log: logger, workers: settings.workers, services: { store: services.store, locks: services.locks, leaseMs: services.leaseMs, lockBackend: services.lockBackend }, ...(parts.plugins ? { plugins: parts.plugins } : {}) });
-  // The store, locks, client and plugins are no longer needed once every outcome is in.
-  const closeAll = () => Promise.allSettled([services.close(), parts.plugins?.close()]).then(() => undefined);
+  const workflows: WorkflowHost | undefined = parts.workflows ? createWorkflowHost({ ...parts.workflows, services, app, log: logger }) : undefined;
+  // The store, locks, client and plugins are no longer needed once every outcome is in (and the workflows have stopped writing).
+  const closeAll = () =>
+    (workflows?.close(settings.shutdownTimeoutMs) ?? Promise.resolve())
+      .catch((error: unknown) => logger.error({ err: error }, `workflows: ${(error as Error).message}`))
+      .then(() => Promise.allSettled([services.close(), parts.plugins?.close()]))
+      .then(() => undefined);
+  const needWorkflows = () => {
+    if (!workflows) throw new ConfigError({ section: 'Workflow' }, 'is missing: this runtime has no workflows; expected [Workflow] module = ./workflows.ts, or createRuntime({ workflows: { definitions } })');
+    if (!actor) throw new Error('the runtime was not started: call start() before startWorkflow()');
+    return workflows;
+  };
   const reconnect = isDriver(parts.source) ? undefined : parts.source.reconnect;
   const sourceType = driver.type;
   const now = parts.clock ? () => parts.clock!.now() : () => Date.now();
@@ -310,6 +357,11 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       } catch (error) {
         await abandonStart(new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, { cause: error }));
       }
+      try {
+        await workflows?.start();
+      } catch (error) {
+        await abandonStart(error);
+      }
       const supervisor = createActor(machine, {
         input: { settings, now, random: parts.random ?? Math.random, reconnect },
         ...(parts.clock ? { clock: parts.clock as never } : {}),
@@ -328,7 +380,8 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         error: (error) => void closeAll().then(() => rejectDone(error)),
       });
       supervisor.start();
-      logger.info({ workers: settings.workers, source: sourceType }, `${app.name} started: ${settings.workers} worker(s), source ${sourceType}`);
+      if (runner.name === 'workflows' && sourceType === 'workflows') logger.info({ source: sourceType }, `${app.name} started: workflows only`);
+      else logger.info({ workers: settings.workers, source: sourceType }, `${app.name} started: ${settings.workers} worker(s), source ${sourceType}`);
     },
     async stop() {
       if (!actor) throw new Error('the runtime was not started');
@@ -354,6 +407,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       return attaching.then((attached) => {
         services.inspect?.(attached.observer);
         parts.plugins?.inspect?.(attached.observer);
+        workflows?.inspect(attached.observer);
         // The server closes when the run ends.
         void done.catch(() => undefined).then(() => attached.close());
         return { url: attached.url, statelyUrl: attached.server.stately?.url, close: () => attached.close() };
@@ -396,8 +450,12 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         abandoned: context?.abandoned ?? 0,
         counters: { ...(context?.counters ?? zeroCounters()) },
         slots,
+        ...(workflows ? { workflows: workflows.stats() } : {}),
       };
     },
+    startWorkflow: async (name, input, start) => needWorkflows().startWorkflow(name, input, start),
+    workflowRun: async (runId) => needWorkflows().run(runId),
+    workflowEnded: async (runId) => needWorkflows().ended(runId),
   };
   return runtime;
 }

@@ -11,6 +11,7 @@ import { findApiSection } from './api-settings.js';
 import { compileServices } from './service-settings.js';
 import { compileInspectorSettings, type InspectorSettings } from './inspector-settings.js';
 import { compilePluginSettings, type PluginSettings } from './plugin-settings.js';
+import { compileWorkflowSettings, type WorkflowSettings } from './workflow-settings.js';
 
 /** A `[Source]` section as written, compiled once its type is known. */
 export interface RawSource {
@@ -33,6 +34,8 @@ export interface AppConfig {
   inspector: InspectorSettings | undefined;
   /** `[Plugins]`, compiled; undefined without the section. */
   plugins: PluginSettings | undefined;
+  /** `[Workflow]`, compiled; undefined without the section. */
+  workflow: WorkflowSettings | undefined;
   /** Every section the runtime does not own, for the worker's configure(). */
   sections: AppSections;
   /** The line of each key of those sections (section -> key as written -> line), for errors. */
@@ -48,7 +51,7 @@ export interface ConfigOverrides {
   inspect?: boolean | number;
 }
 
-const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector', 'Plugins']);
+const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector', 'Plugins', 'Workflow']);
 
 /**
  * Reads and compiles an app's INI file. Throws ConfigError naming the file,
@@ -138,6 +141,17 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     throw new ConfigError({ file, section: 'Plugins' }, 'is missing; [Source] type = event-log hands its events to plugins: expected [Plugins] paths = ./plugins');
   }
 
+  let workflow: WorkflowSettings | undefined;
+  const workflowSection = document.sections.get('Workflow');
+  if (workflowSection) {
+    const section = read('Workflow', workflowSection);
+    workflow = compileWorkflowSettings(section.reader, dir);
+    section.reader.finish();
+    if (compiledFlow.workerClass === undefined && !pluginSection && typeof type === 'string' && type !== '') {
+      throw new ConfigError({ file, section: 'Source', key: 'type', line: source.lines.get('type') }, `found "${type}", but the app has no worker ([Flow] class) to hand its events to; expected no [Source] in an app that runs only workflows, or a [Flow] class`);
+    }
+  }
+
   const sections: Record<string, Record<string, string>> = {};
   const sectionLines = new Map<string, ReadonlyMap<string, number>>();
   for (const [name, section] of document.sections) {
@@ -159,6 +173,7 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     sectionLines,
     inspector,
     plugins,
+    workflow,
     sections,
   };
 }

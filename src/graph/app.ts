@@ -5,6 +5,7 @@ import { sourceMachine } from '../../machines/source.js';
 import { storeMachine } from '../../machines/store.js';
 import { supervisorMachine } from '../../machines/supervisor.js';
 import { workerSlotMachine } from '../../machines/worker-slot.js';
+import { workflowRunMachine } from '../../machines/workflow-run.js';
 import { describeMachine } from './describe.js';
 import { toAppDot, toDot } from './dot.js';
 import { toMermaid } from './mermaid.js';
@@ -18,7 +19,7 @@ export interface AppMachine {
 
 /**
  * Every machine of a flowd app, in the order they are drawn: supervisor,
- * worker-slot, source, store, lock, plugin. Add new machines here.
+ * worker-slot, source, store, lock, plugin, workflow-run. Add new machines here.
  */
 export function appMachines(): AppMachine[] {
   return [
@@ -28,6 +29,7 @@ export function appMachines(): AppMachine[] {
     { name: 'store', machine: storeMachine as unknown as AnyStateMachine },
     { name: 'lock', machine: lockMachine as unknown as AnyStateMachine },
     { name: 'plugin', machine: pluginMachine as unknown as AnyStateMachine },
+    { name: 'workflow-run', machine: workflowRunMachine as unknown as AnyStateMachine },
   ];
 }
 

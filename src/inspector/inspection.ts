@@ -223,7 +223,8 @@ export function createInspection(options: InspectionOptions): Inspection {
     t.updatedAt = at;
     const status = snapshot?.status ?? 'active';
     if (status === 'error') failed.set(t.id, `${t.id} failed: ${truncate(String((snapshot?.error as Error | undefined)?.message ?? snapshot?.error))}`);
-    else if (leaves.some((leaf) => leaf === 'failed' || leaf.endsWith('.failed'))) failed.set(t.id, `${t.id} is ${state}`);
+    // A workflow run that failed is the workflow's outcome (its record says why), not a fault of the daemon.
+    else if (t.machine !== 'workflow-run' && leaves.some((leaf) => leaf === 'failed' || leaf.endsWith('.failed'))) failed.set(t.id, `${t.id} is ${state}`);
     else failed.delete(t.id);
     if (status !== 'active') {
       tracked.delete(ref);

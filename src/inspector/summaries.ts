@@ -115,6 +115,11 @@ export function summarize(machine: string, state: string, context: unknown, runt
       const callbacks = Array.isArray(c.callbacks) ? (c.callbacks as Array<{ name?: unknown }>).map((cb) => text(cb.name)).join(', ') : '';
       return { plugin: text(c.name), callbacks: text(callbacks), loads: num(c.loads) ?? 0, error: text(error?.message), eventId: num(error?.eventId) };
     }
+    case 'workflow-run': {
+      const workflow = c.workflow as { name?: unknown; version?: unknown } | undefined;
+      const error = c.lastError as { message?: unknown } | undefined;
+      return { run: text(c.runId), workflow: text(workflow?.name), version: text(workflow?.version === undefined ? undefined : String(workflow.version)), decisions: num(c.decisions) ?? 0, pending: num(c.pending) ?? 0, lastError: text(error?.message) };
+    }
     default:
       return genericSummary(context);
   }

@@ -15,10 +15,11 @@ describe('the examples, run as the README says', () => {
     for (const example of [
       'lines/lines.ini < examples/lines/orders.jsonl', 'inbox/inbox.ini', 'web/web.ini', 'queue/queue.ini',
       'xmlimport/xmlimport.ini', 'metadatamapper/metadatamapper.ini', 'transfer/transfer.ini < examples/transfer/transfer.json', 'xmlexport/xmlexport.ini < examples/xmlexport/export.json',
-      'events/events.ini',
+      'events/events.ini', 'video/video.ini',
     ]) {
       expect(readme).toContain(`node bin/flowd.js run examples/${example}`);
     }
+    expect(readme).toContain('node bin/flowd.js workflow start examples/video/video.ini UploadWorkflow');
     expect(readme).not.toMatch(/^npx flowd run examples/m);
   });
 
@@ -161,7 +162,7 @@ describe('the examples, run as the README says', () => {
   });
 
   it('flowd check accepts every example', async () => {
-    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini', 'examples/xmlimport/xmlimport.ini', 'examples/metadatamapper/metadatamapper.ini', 'examples/transfer/transfer.ini', 'examples/xmlexport/xmlexport.ini', 'examples/events/events.ini']) {
+    for (const ini of ['examples/hello/hello.ini', 'examples/lines/lines.ini', 'examples/inbox/inbox.ini', 'examples/web/web.ini', 'examples/xmlimport/xmlimport.ini', 'examples/metadatamapper/metadatamapper.ini', 'examples/transfer/transfer.ini', 'examples/xmlexport/xmlexport.ini', 'examples/events/events.ini', 'examples/video/video.ini']) {
       const run = flowd(['check', ini]);
       expect((await run.exit).code).toBe(0);
       expect(run.stdout()).toMatch(/: ok: /);

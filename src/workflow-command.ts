@@ -1,0 +1,115 @@
+/**
+ * `flowd workflow start app.ini NAME [--input JSON] [--wait]` and
+ * `flowd workflow status app.ini ID [--json]`: they work on the app's store
+ * directly, so a daemon need not be asked. A run started here is recorded
+ * as open; the app's deciding daemon (`flowd run app.ini`) takes it up
+ * within its `poll interval`.
+ */
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Store } from '../actors/stores/store-api.js';
+import { createAppServices } from './app-services.js';
+import type { AppConfig } from './config/app-config.js';
+import { FlowdError, UsageError } from './errors.js';
+import { createLogger } from './logger.js';
+import { latestWorkflow, recordRun, runKey, type RunRecord } from './workflows/engine.js';
+import { readHistory, toJson, type HistoryEvent, type JsonValue } from './workflows/history.js';
+import type { WorkflowDefinitions } from './workflows/module.js';
+
+/** Opens the app's store for `use` and closes it after. */
+async function withStore<T>(config: AppConfig, use: (store: Store, log: Logger) => Promise<T>): Promise<T> {
+  const log = createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name);
+  const services = createAppServices(config.services, config.app.name, log);
+  try {
+    await services.open();
+    return await use(services.store, log);
+  } finally {
+    await services.close();
+  }
+}
+
+/** Parses `--input`: JSON, or nothing (null). A UsageError names what is wrong. */
+export function parseInput(text: string | undefined): JsonValue {
+  if (text === undefined) return null;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new UsageError(`--input: ${(error as Error).message}; expected JSON, e.g. --input '{"videoId":"v1"}'`);
+  }
+  return toJson(value, '--input');
+}
+
+/**
+ * Records a new run of `name` in the app's store; with `wait`, polls the
+ * store until the run ends. Returns the run's id (and its record when waited for).
+ */
+export async function startWorkflowRun(config: AppConfig, definitions: WorkflowDefinitions, name: string, input: JsonValue, wait: { pollMs: number; onWait?: () => void } | undefined): Promise<{ runId: string; record?: RunRecord }> {
+  let workflow;
+  try {
+    workflow = latestWorkflow(definitions.workflows, name);
+  } catch (error) {
+    throw new UsageError(`${(error as Error).message} (in ${config.workflow!.module})`);
+  }
+  return withStore(config, async (store) => {
+    const runId = randomUUID();
+    await recordRun(store, { runId, workflow: { name: workflow.name, version: workflow.version }, input, at: Date.now() });
+    if (!wait) return { runId };
+    wait.onWait?.();
+    for (;;) {
+      const record = await store.get<RunRecord>(runKey(runId));
+      if (record && record.state !== 'running') return { runId, record };
+      await new Promise((resolve) => setTimeout(resolve, wait.pollMs));
+    }
+  });
+}
+
+/** A run's record from the app's store; a FlowdError (exit 2) for an id it does not hold. */
+export function readWorkflowRun(config: AppConfig, runId: string): Promise<RunRecord> {
+  return withStore(config, async (store) => {
+    const record = await store.get<RunRecord>(runKey(runId));
+    if (!record) throw new FlowdError('ERR_CONFIG', `no workflow run "${runId}" in the store of app ${config.app.name}; expected the id that flowd workflow start printed`);
+    return record;
+  });
+}
+
+const iso = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
+const short = (value: unknown) => {
+  const text = JSON.stringify(value) ?? 'undefined';
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+};
+
+/** One row per activity call: its state, attempts and times. */
+function callRows(history: readonly HistoryEvent[]): string[][] {
+  const rows = [['CALL', 'ACTIVITY', 'STATE', 'ATTEMPTS', 'SCHEDULED', 'ENDED', 'RESULT']];
+  const { calls } = readHistory(history);
+  for (const [callId, call] of calls) {
+    const events = history.filter((event) => 'callId' in event && event.callId === callId);
+    const attempts = Math.max(0, ...events.map((event) => ('attempt' in event ? event.attempt : 0)));
+    const last = events.at(-1)!;
+    const settled = call.settledAt === undefined ? undefined : history[call.settledAt];
+    const state = settled ? settled.type.replace('activity.', '') : last.type === 'activity.started' || last.type === 'activity.heartbeat' ? 'running' : last.type === 'activity.scheduled' ? 'scheduled' : 'retrying';
+    const outcome = call.outcome === undefined ? '' : call.outcome.ok ? short(call.outcome.result) : `${call.outcome.error.code}: ${call.outcome.error.message}`;
+    rows.push([callId, `${call.scheduled.activity.name} ${call.scheduled.activity.version}`, state, String(attempts), iso(call.scheduled.at), iso(settled?.at), outcome]);
+  }
+  return rows;
+}
+
+const table = (rows: string[][]) => {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
+  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
+};
+
+/** `flowd workflow status`: the run's state, its calls, and its result or error. */
+export function renderRun(record: RunRecord, json: boolean): string {
+  if (json) return JSON.stringify(record, null, 2);
+  const lines = [`run ${record.runId}: workflow ${record.workflow.name} ${record.workflow.version}, ${record.state}`];
+  if (record.previous) lines.push(`continues run ${record.previous}`);
+  if (record.next) lines.push(`continued as new by run ${record.next}`);
+  lines.push(`input: ${short((record.history[0] as { input?: unknown }).input ?? null)}`);
+  if (record.state === 'completed') lines.push(`result: ${short(record.result ?? null)}`);
+  if (record.error) lines.push(`error: ${record.error.code}: ${record.error.message}`);
+  const rows = callRows(record.history);
+  lines.push(rows.length > 1 ? table(rows) : 'no activity calls yet');
+  return lines.join('\n');
+}
