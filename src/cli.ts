@@ -310,7 +310,13 @@ async function workflowCommand(invocation: Invocation, io: { stdout: (line: stri
     io.stdout(renderRun(await readWorkflowRun(config, argument), invocation.json === true));
     return EXIT.ok;
   }
-  const waiting = wait ? { pollMs: Math.min(config.workflow.pollIntervalMs, 500), onWait: () => io.stderr(`flowd: waiting for the run to end (the app's daemon runs it: flowd run ${config.file})`) } : undefined;
+  const waiting = wait
+    ? {
+        pollMs: Math.min(config.workflow.pollIntervalMs, 500),
+        onWait: () => io.stderr(`flowd: waiting for the run to end (the app's daemon runs it: flowd run ${config.file})`),
+        onProgress: (line: string) => io.stderr(`flowd: ${line}`),
+      }
+    : undefined;
   const { runId, record } = await startWorkflowRun(config, workflows, argument, json, waiting);
   io.stdout(runId);
   if (!record) return EXIT.ok;

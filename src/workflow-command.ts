@@ -44,7 +44,13 @@ export function parseInput(text: string | undefined): JsonValue {
  * Records a new run of `name` in the app's store; with `wait`, polls the
  * store until the run ends. Returns the run's id (and its record when waited for).
  */
-export async function startWorkflowRun(config: AppConfig, definitions: WorkflowDefinitions, name: string, input: JsonValue, wait: { pollMs: number; onWait?: () => void } | undefined): Promise<{ runId: string; record?: RunRecord }> {
+export async function startWorkflowRun(
+  config: AppConfig,
+  definitions: WorkflowDefinitions,
+  name: string,
+  input: JsonValue,
+  wait: { pollMs: number; onWait?: () => void; onProgress?: (line: string) => void } | undefined,
+): Promise<{ runId: string; record?: RunRecord }> {
   let workflow;
   try {
     workflow = latestWorkflow(definitions.workflows, name);
@@ -56,8 +62,10 @@ export async function startWorkflowRun(config: AppConfig, definitions: WorkflowD
     await recordRun(store, { runId, workflow: { name: workflow.name, version: workflow.version }, input, at: Date.now() });
     if (!wait) return { runId };
     wait.onWait?.();
+    const told = new Set<string>();
     for (;;) {
       const record = await store.get<RunRecord>(runKey(runId));
+      if (record && wait.onProgress) for (const line of progressLines(record, told)) wait.onProgress(line);
       if (record && record.state !== 'running') return { runId, record };
       await new Promise((resolve) => setTimeout(resolve, wait.pollMs));
     }
@@ -71,6 +79,22 @@ export function readWorkflowRun(config: AppConfig, runId: string): Promise<RunRe
     if (!record) throw new FlowdError('ERR_CONFIG', `no workflow run "${runId}" in the store of app ${config.app.name}; expected the id that flowd workflow start printed`);
     return record;
   });
+}
+
+/** A line for each call that was scheduled or settled since the last look (`told` remembers what was said). */
+function progressLines(record: RunRecord, told: Set<string>): string[] {
+  const lines: string[] = [];
+  const { calls } = readHistory(record.history);
+  let settled = 0;
+  for (const [callId, call] of calls) {
+    if (!told.has(`${callId} scheduled`)) lines.push(`${callId} scheduled`);
+    told.add(`${callId} scheduled`);
+    if (call.outcome === undefined) continue;
+    settled++;
+    if (!told.has(`${callId} settled`)) lines.push(`${callId} ${call.outcome.ok ? 'completed' : `failed: ${call.outcome.error.message}`} (${settled} done, ${calls.size} scheduled so far)`);
+    told.add(`${callId} settled`);
+  }
+  return lines;
 }
 
 const iso = (ms: number | undefined) => (ms === undefined ? '-' : new Date(ms).toISOString());
@@ -100,6 +124,20 @@ const table = (rows: string[][]) => {
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
 };
 
+/** One history event on a line: when, what, which call and attempt, and what it carried. */
+function historyLine(event: HistoryEvent): string {
+  const parts = [iso(event.at), event.type];
+  if ('callId' in event) parts.push(event.callId);
+  if ('input' in event) parts.push(`input ${short(event.input)}`);
+  if ('attempt' in event) parts.push(`attempt ${event.attempt}`);
+  if (event.type === 'activity.timedOut') parts.push(event.kind);
+  if ('final' in event && event.final === false) parts.push('(retried)');
+  if ('details' in event && event.details !== undefined) parts.push(short(event.details));
+  if ('error' in event && event.error) parts.push(`${event.error.code}: ${event.error.message}`);
+  if ('result' in event) parts.push(short(event.result));
+  return parts.join('  ');
+}
+
 /** `flowd workflow status`: the run's state, its calls, and its result or error. */
 export function renderRun(record: RunRecord, json: boolean): string {
   if (json) return JSON.stringify(record, null, 2);
@@ -111,5 +149,7 @@ export function renderRun(record: RunRecord, json: boolean): string {
   if (record.error) lines.push(`error: ${record.error.code}: ${record.error.message}`);
   const rows = callRows(record.history);
   lines.push(rows.length > 1 ? table(rows) : 'no activity calls yet');
+  lines.push(`history (${record.history.length} events):`);
+  for (const event of record.history) lines.push(`  ${historyLine(event)}`);
   return lines.join('\n');
 }

@@ -118,15 +118,21 @@ const lostError = (url: string, why: string): ErrorInfo & { retryable: boolean }
  * made again.
  */
 function frameError(url: string, frame: IFrame, phase: 'connecting' | 'subscribing' | 'running', destination: string): ErrorInfo & { retryable: boolean } {
-  const summary = frame.headers.message ?? 'ERROR frame';
-  const detail = frame.body.trim().replace(/\s+/g, ' ');
-  const text = detail && !detail.startsWith(summary) ? `${summary}: ${detail}` : detail || summary;
+  const text = frameText(frame);
   if (phase === 'connecting') return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the connection: ${text}`, retryable: false };
   if (phase === 'subscribing') return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the subscription to ${destination}: ${text}`, retryable: false };
   return { code: 'ERR_STOMP_ERROR', message: `the broker at ${url} sent an error: ${text}`, retryable: true };
 }
 
-function socketReason(event: unknown): string | undefined {
+/** What an ERROR frame says: its `message` header and its body, once. */
+export function frameText(frame: IFrame): string {
+  const summary = frame.headers.message ?? 'ERROR frame';
+  const detail = frame.body.trim().replace(/\s+/g, ' ');
+  return detail && !detail.startsWith(summary) ? `${summary}: ${detail}` : detail || summary;
+}
+
+/** What a socket's error event says, if anything. */
+export function socketReason(event: unknown): string | undefined {
   const candidate = (event as { message?: unknown; error?: unknown } | undefined) ?? {};
   const error = candidate.message instanceof Error ? candidate.message : candidate.error instanceof Error ? candidate.error : undefined;
   if (error) return error.message;

@@ -5,9 +5,9 @@
  * connected, lost. Each fires at most once, and only one of refused,
  * failed and lost does.
  */
-import { Client, type IFrame } from '@stomp/stompjs';
+import { Client } from '@stomp/stompjs';
 import WebSocket from 'ws';
-import { TcpSocket } from '../../actors/sources/stomp.js';
+import { TcpSocket, frameText, socketReason } from '../../actors/sources/stomp.js';
 import type { StompEndpoint } from '../../actors/sources/stomp-url.js';
 
 /** What happened to an attempt. */
@@ -82,19 +82,4 @@ export function attemptConnection(endpoint: StompEndpoint, timing: { heartbeatMs
   client.onHeartbeatLost = () => lost(`no heart-beat from the broker for ${timing.heartbeatMs}ms`);
   client.activate();
   return client;
-}
-
-/** The ERROR frame's message and body, on one line. */
-function frameText(frame: IFrame): string {
-  const summary = frame.headers.message ?? 'ERROR frame';
-  const detail = frame.body.trim().replace(/\s+/g, ' ');
-  return detail && !detail.startsWith(summary) ? `${summary}: ${detail}` : detail || summary;
-}
-
-/** What a socket's error event says, if anything. */
-function socketReason(event: unknown): string | undefined {
-  const candidate = (event as { message?: unknown; error?: unknown } | undefined) ?? {};
-  const error = candidate.message instanceof Error ? candidate.message : candidate.error instanceof Error ? candidate.error : undefined;
-  if (error) return error.message;
-  return typeof candidate.message === 'string' ? candidate.message : undefined;
 }

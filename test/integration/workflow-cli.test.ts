@@ -167,6 +167,11 @@ describe('flowd workflow with the video tutorial', () => {
     expect(heading).toBe(`run ${runId}: workflow UploadWorkflow 1, completed`);
     expect(started.stdout).toContain('input: {"video":"cat.mov","seconds":1}');
     expect(started.stdout).toContain('result: {"video":"cat.mov","file":"cat.mp4","codec":"h264","thumbnails":3,');
+    // Progress while it waits: each call as it is scheduled and as it ends, the third after the first two.
+    const progress = started.stderr.split('\n').filter((line) => /^flowd: \w+#1 /.test(line));
+    expect(progress.at(-1)).toBe('flowd: MetadataProcessing#1 completed (3 done, 3 scheduled so far)');
+    expect(progress.indexOf('flowd: MetadataProcessing#1 scheduled')).toBeGreaterThan(progress.findIndex((line) => line.startsWith('flowd: Transcoding#1 completed')));
+    expect(started.stdout).toMatch(/^ {2}\S+ {2}workflow\.completed /m);
 
     const record = await status(app, runId);
     expect(record).toMatchObject({ runId, workflow: { name: 'UploadWorkflow', version: 1 }, state: 'completed', result: published('cat.mov') });
@@ -305,7 +310,9 @@ describe('flowd workflow with the video tutorial', () => {
     const runId = await startRun(app, 'UploadWorkflow', { video: 'cat.mov' });
     const table = await cli(app, ['workflow', 'status', app.ini, runId]);
     expect(table.code, table.stderr).toBe(0);
-    expect(table.stdout.trim().split('\n')).toEqual([`run ${runId}: workflow UploadWorkflow 1, running`, 'input: {"video":"cat.mov"}', 'no activity calls yet']);
+    const lines = table.stdout.trim().split('\n');
+    expect(lines.slice(0, 4)).toEqual([`run ${runId}: workflow UploadWorkflow 1, running`, 'input: {"video":"cat.mov"}', 'no activity calls yet', 'history (1 events):']);
+    expect(lines.slice(4)).toEqual([expect.stringMatching(/^ {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}workflow\.started {2}input \{"video":"cat\.mov"\}$/)]);
     const record = await status(app, runId);
     expect(record).toMatchObject({ runId, state: 'running', history: [{ type: 'workflow.started', input: { video: 'cat.mov' } }] });
     expect(record.history).toHaveLength(1);
