@@ -20,7 +20,7 @@ import { pluginRunner } from '../actors/plugins/runner.js';
 import { listPlugins, withLoadedPlugins } from './plugins-command.js';
 import { loadWorkflowModule, type WorkflowDefinitions } from './workflows/module.js';
 import { workflowsOnly } from './workflows/workflows-only.js';
-import { parseInput, readWorkflowRun, renderRun, startWorkflowRun } from './workflow-command.js';
+import { parseInput, readWorkflowRun, renderRun, startWorkflowRun, waitForWorkflowRun } from './workflow-command.js';
 
 const USAGE = `Usage:
   flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]
@@ -41,7 +41,9 @@ Commands:
           (read from the app's store).
   workflow start   Start a run of a workflow of the app's [Workflow] module:
           records it in the app's store and prints its id; the app's
-          daemon (flowd run) runs it. --wait prints its status when it ends.
+          daemon (flowd run) runs it. --wait then follows it (and the runs
+          that continue it as new, printing their ids) and prints the last
+          one's status when it ends.
   workflow status  Print a run's state, its activity calls, and its result
           or error (read from the app's store).
 
@@ -55,7 +57,8 @@ Options:
       --out <file>         graph: write to this file (prints its path)
       --json               plugins, workflow status: print JSON instead of a table
       --input <json>       workflow start: the run's input (default null)
-      --wait               workflow start: wait for the run to end; exit 1 if it failed
+      --wait               workflow start: wait for the run (or the run that
+                           continues it as new) to end; exit 1 if it failed
   -h, --help               show this help
   -v, --version            show the version
 
@@ -205,7 +208,7 @@ function summaryLine(config: AppConfig, runner: Runner | undefined, source: Comp
     ...(api ? [`api ${api.origin}`] : []),
   ];
   const worker = runner ? `worker ${runner.name} (${config.workerClass})` : config.plugins ? `plugins ${plugins.map((p) => `${p.name} (${p.callbacks.length} callback(s))`).join(', ') || '(none yet)'} from ${config.plugins.paths.join(', ')}` : 'no worker';
-  const flows = workflows ? `, workflows ${workflows.workflows.map((w) => `${w.name} ${w.version}`).join(', ') || '(none)'} and ${workflows.activities.length} activit${workflows.activities.length === 1 ? 'y' : 'ies'} (${config.workflow!.broker ? `task lists over ${redactUrl(config.workflow!.broker)}` : 'task lists in this process'}, concurrency ${config.workflow!.concurrency})` : '';
+  const flows = workflows ? `, workflows ${workflows.workflows.map((w) => `${w.name} ${w.version}`).join(', ') || '(none)'} and ${workflows.activities.length} activit${workflows.activities.length === 1 ? 'y' : 'ies'} (${config.workflow!.broker ? `task lists over ${redactUrl(config.workflow!.broker)}` : 'task lists in this process'}, concurrency ${config.workflow!.concurrency}${config.workflow!.decide ? '' : ', activities only: never decides'})` : '';
   if (!runner && !config.plugins) return `${config.app.name}: ok: ${flows.slice(2)}, ${services.join(', ')}`;
   return `${config.app.name}: ok: ${worker}${flows}, source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
 }
@@ -310,18 +313,28 @@ async function workflowCommand(invocation: Invocation, io: { stdout: (line: stri
     io.stdout(renderRun(await readWorkflowRun(config, argument), invocation.json === true));
     return EXIT.ok;
   }
-  const waiting = wait
-    ? {
-        pollMs: Math.min(config.workflow.pollIntervalMs, 500),
-        onWait: () => io.stderr(`flowd: waiting for the run to end (the app's daemon runs it: flowd run ${config.file})`),
-        onProgress: (line: string) => io.stderr(`flowd: ${line}`),
-      }
-    : undefined;
-  const { runId, record } = await startWorkflowRun(config, workflows, argument, json, waiting);
+  const runId = await startWorkflowRun(config, workflows, argument, json);
   io.stdout(runId);
-  if (!record) return EXIT.ok;
+  // The id is out before the wait: a wait that hangs or is cut short by Ctrl-C still shows it.
+  await flushStdout();
+  if (!wait) return EXIT.ok;
+  io.stderr(`flowd: waiting for the run to end (the app's daemon runs it: flowd run ${config.file})`);
+  const record = await waitForWorkflowRun(config, runId, {
+    pollMs: Math.min(config.workflow.pollIntervalMs, 500),
+    onProgress: (line) => io.stderr(`flowd: ${line}`),
+    onContinued: async (previous, next) => {
+      io.stderr(`flowd: run ${previous} continues as new in run ${next}`);
+      io.stdout(next);
+      await flushStdout();
+    },
+  });
   io.stdout(renderRun(record, false));
   return record.state === 'failed' ? EXIT.failure : EXIT.ok;
+}
+
+/** Resolves once what was written to stdout so far has been handed to the OS (pipes may be asynchronous). */
+function flushStdout(): Promise<void> {
+  return new Promise((resolve) => process.stdout.write('', () => resolve()));
 }
 
 function version(): string {

@@ -49,7 +49,18 @@ export interface RuntimeOptions {
    * Without a worker, the runtime runs only these.
    * @example { definitions: [UploadWorkflow, Transcoding, ThumbnailGenerator], concurrency: 4 }
    */
-  workflows?: { definitions: unknown[]; concurrency?: number; pollInterval?: string | number; retryDelay?: string | number; retryMaxDelay?: string | number; broker?: string };
+  workflows?: {
+    definitions: unknown[];
+    concurrency?: number;
+    pollInterval?: string | number;
+    retryDelay?: string | number;
+    retryMaxDelay?: string | number;
+    broker?: string;
+    /** With `broker`: the task lists this runtime serves. */
+    taskLists?: string[];
+    /** `false`: this runtime runs activities only (with `broker`), never decides. @default true */
+    decide?: boolean;
+  };
   /** `sources.interval({...})`, `sources.stdin({...})`, or your own SourceDriver. Default: the worker class's `static SOURCE`. */
   source?: SourceSpec | SourceDriver;
   /** @default 1 */
@@ -224,8 +235,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
   let workflowParts: RuntimeParts['workflows'];
   if (workflows) {
-    const { definitions, ...rest } = workflows;
-    const workflowReader = new SectionReader(toIniKeys(rest), { section: 'createRuntime options.workflows' });
+    const { definitions, taskLists, ...rest } = workflows;
+    const workflowReader = new SectionReader(toIniKeys({ ...rest, ...(taskLists ? { taskLists: taskLists.join(',') } : {}) }), { section: 'createRuntime options.workflows' });
     workflowParts = { settings: compileWorkflowOptions(workflowReader), definitions: collectDefinitions(definitions ?? [], 'createRuntime options.workflows.definitions') };
     workflowReader.finish();
   }

@@ -3,7 +3,8 @@
  * `flowd workflow status app.ini ID [--json]`: they work on the app's store
  * directly, so a daemon need not be asked. A run started here is recorded
  * as open; the app's deciding daemon (`flowd run app.ini`) takes it up
- * within its `poll interval`.
+ * within its `poll interval`. `--wait` follows a run that continues as new
+ * (`wf.restart(input)`) to the run that continues it.
  */
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -41,16 +42,13 @@ export function parseInput(text: string | undefined): JsonValue {
 }
 
 /**
- * Records a new run of `name` in the app's store; with `wait`, polls the
- * store until the run ends. Returns the run's id (and its record when waited for).
+ * Records a new run of `name` in the app's store and returns its id; the
+ * app's deciding daemon takes it up. A UsageError names a workflow the
+ * module does not export.
+ * @example
+ * const runId = await startWorkflowRun(config, definitions, 'UploadWorkflow', { video: 'cat.mov' });
  */
-export async function startWorkflowRun(
-  config: AppConfig,
-  definitions: WorkflowDefinitions,
-  name: string,
-  input: JsonValue,
-  wait: { pollMs: number; onWait?: () => void; onProgress?: (line: string) => void } | undefined,
-): Promise<{ runId: string; record?: RunRecord }> {
+export async function startWorkflowRun(config: AppConfig, definitions: WorkflowDefinitions, name: string, input: JsonValue): Promise<string> {
   let workflow;
   try {
     workflow = latestWorkflow(definitions.workflows, name);
@@ -60,13 +58,43 @@ export async function startWorkflowRun(
   return withStore(config, async (store) => {
     const runId = randomUUID();
     await recordRun(store, { runId, workflow: { name: workflow.name, version: workflow.version }, input, at: Date.now() });
-    if (!wait) return { runId };
-    wait.onWait?.();
-    const told = new Set<string>();
+    return runId;
+  });
+}
+
+/** What waitForWorkflowRun tells while it waits. */
+export interface WaitOptions {
+  /** How often the store is read. */
+  pollMs: number;
+  /** A line for each activity call scheduled or settled (`Transcoding#1 completed (1 done, 2 scheduled so far)`). */
+  onProgress?: (line: string) => void;
+  /** A run ended as restarted (`wf.restart(input)`) and `next` continues it; the wait follows `next`. */
+  onContinued?: (runId: string, next: string) => void | Promise<void>;
+}
+
+/**
+ * Polls the app's store until the run ends completed or failed, following
+ * a run that continues as new (`restarted`, with a `next` run) to the run
+ * that continues it. Returns the record of the last run.
+ * @example
+ * const record = await waitForWorkflowRun(config, runId, { pollMs: 500, onContinued: (id, next) => console.log(next) });
+ * if (record.state === 'failed') process.exitCode = 1;
+ */
+export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitOptions): Promise<RunRecord> {
+  return withStore(config, async (store) => {
+    let current = runId;
+    let told = new Set<string>();
     for (;;) {
-      const record = await store.get<RunRecord>(runKey(runId));
+      // The next run may not be recorded yet when its predecessor already names it.
+      const record = await store.get<RunRecord>(runKey(current));
       if (record && wait.onProgress) for (const line of progressLines(record, told)) wait.onProgress(line);
-      if (record && record.state !== 'running') return { runId, record };
+      if (record?.state === 'restarted' && record.next !== undefined) {
+        await wait.onContinued?.(current, record.next);
+        current = record.next;
+        told = new Set();
+        continue;
+      }
+      if (record && record.state !== 'running') return record;
       await new Promise((resolve) => setTimeout(resolve, wait.pollMs));
     }
   });

@@ -54,6 +54,20 @@ export interface ConfigOverrides {
 const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector', 'Plugins', 'Workflow']);
 
 /**
+ * An app needs [Flow] (its worker), [Workflow] or [Plugins]; with one of the
+ * last two, a missing [Flow] counts as empty (the app's name is the file's).
+ * A [flow] written in another case is an error whatever else is there: it
+ * would otherwise pass silently as one of the app's own sections.
+ */
+function checkFlowSection(sections: ReadonlyMap<string, IniSection>, file: string): void {
+  if (sections.has('Flow')) return;
+  const near = [...sections.keys()].find((name) => name.toLowerCase() === 'flow');
+  if (near) throw new ConfigError({ file, section: near }, `section names are case-sensitive; expected [Flow], found [${near}]`);
+  if (sections.has('Workflow') || sections.has('Plugins')) return;
+  throw new ConfigError({ file, section: 'Flow' }, 'is missing; expected a [Flow] section with at least class = ..., or a [Workflow] section (module = ./workflows.ts), or a [Plugins] section');
+}
+
+/**
  * Reads and compiles an app's INI file. Throws ConfigError naming the file,
  * section, key, the value found and what was expected.
  */
@@ -91,10 +105,7 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
   };
 
   const sectionNames = [...document.sections.keys()];
-  if (!document.sections.has('Flow')) {
-    const near = sectionNames.find((name) => name.toLowerCase() === 'flow');
-    throw new ConfigError({ file, section: near ?? 'Flow' }, near ? `section names are case-sensitive; expected [Flow], found [${near}]` : 'is missing; expected a [Flow] section with at least class = ...');
-  }
+  checkFlowSection(document.sections, file);
 
   const flow = read('Flow', document.sections.get('Flow'), { 'app name': overrides.appName, workers: overrides.workers });
   const compiledFlow = compileFlowSettings(flow.reader);

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { parseStompUrl } from '../../actors/sources/stomp-url.js';
+import { formatDuration } from './duration.js';
 import type { SectionReader } from './section-reader.js';
 
 /** `[Workflow]`, compiled. */
@@ -13,12 +14,18 @@ export interface WorkflowSettings {
   pollIntervalMs: number;
   /** The wait before the retry that follows attempt n is min(retry delay × 2^(n−1), retry max delay). @default 1000 */
   retryDelayMs: number;
-  /** @default 60_000 */
+  /** The longest wait between attempts; at least `retry delay`. @default 60_000, or `retry delay` when that is longer */
   retryMaxDelayMs: number;
   /** `stomp://[user:pass@]host[:port]/queue/<base>`: task lists are shared over the broker. @default in this process */
   broker: string | undefined;
   /** With a broker: the task lists this daemon serves. @default every one the module's workflows and activities name, and `default` */
   taskLists: string[] | undefined;
+  /**
+   * Whether this daemon may become the app's decider (`decide = no`: an
+   * activity worker on another machine that only serves its task lists
+   * over the broker). @default true
+   */
+  decide: boolean;
 }
 
 /**
@@ -26,8 +33,19 @@ export interface WorkflowSettings {
  * - `module`: a file relative to the INI file's folder that exports the
  *   workflows (defineWorkflow) and activities (defineActivity) (required)
  * - `concurrency` (@default 4), `poll interval` (@default 1s),
- *   `retry delay` (@default 1s), `retry max delay` (@default 60s)
+ *   `retry delay` (@default 1s), `retry max delay` (at least `retry delay`;
+ *   @default 60s, or `retry delay` when that is longer)
  * - `broker = stomp://[user:pass@]host[:port]/queue/<base>` (@default none: task lists run in this process)
+ * - `task lists = a, b` (only with `broker`; @default every one the module names)
+ * - `decide = yes | no` (@default yes; `no` only with `broker`)
+ * Throws a ConfigError naming the file, section and key.
+ * @example
+ * // [Workflow]
+ * // module = ./workflows.ts
+ * // broker = stomp://127.0.0.1:61613/queue/video
+ * // task lists = transcoding
+ * // decide = no
+ * compileWorkflowSettings(reader, '/srv/video') // { module: '/srv/video/workflows.ts', decide: false, taskLists: ['transcoding'], ... }
  */
 export function compileWorkflowSettings(reader: SectionReader, dir: string): WorkflowSettings {
   const text = reader.string('module');
@@ -43,26 +61,45 @@ export function compileWorkflowSettings(reader: SectionReader, dir: string): Wor
   return { module: file, ...compileWorkflowOptions(reader) };
 }
 
-/** `[Workflow]` without `module` (createRuntime({ workflows }) is given the definitions themselves). */
+/**
+ * `[Workflow]` without `module` (createRuntime({ workflows }) is given the
+ * definitions themselves). Checks the keys against each other: `retry max
+ * delay` is at least `retry delay`; `task lists` and `decide = no` need a
+ * `broker`.
+ */
 export function compileWorkflowOptions(reader: SectionReader): Omit<WorkflowSettings, 'module'> {
-  const broker = reader.string('broker');
-  if (broker !== undefined) {
-    let destination: string;
-    try {
-      destination = parseStompUrl(broker).destination;
-    } catch (error) {
-      reader.fail('broker', (error as Error).message);
-    }
-    if (!/^\/queue\/[^/]+$/.test(destination)) reader.fail('broker', `names ${destination}; expected stomp://[user:pass@]host[:port]/queue/<name>, the base of the task lists' queues`);
+  const concurrency = reader.integer('concurrency', 4, { min: 1, max: 10_000 });
+  const pollIntervalMs = reader.duration('poll interval', 1000, { minMs: 10 });
+  const retryDelayMs = reader.duration('retry delay', 1000);
+  const retryMaxDelayMs = reader.duration('retry max delay', Math.max(60_000, retryDelayMs));
+  if (retryMaxDelayMs < retryDelayMs) {
+    const delay = `${formatDuration(retryDelayMs)}${reader.has('retry delay') ? '' : ', the default'}`;
+    reader.fail('retry max delay', `found ${formatDuration(retryMaxDelayMs)}, less than retry delay (${delay}); expected a retry max delay of at least the retry delay`);
   }
-  return {
-    concurrency: reader.integer('concurrency', 4, { min: 1, max: 10_000 }),
-    pollIntervalMs: reader.duration('poll interval', 1000, { minMs: 10 }),
-    retryDelayMs: reader.duration('retry delay', 1000),
-    retryMaxDelayMs: reader.duration('retry max delay', 60_000),
-    broker: broker === undefined || broker.trim() === '' ? undefined : broker,
-    taskLists: taskListsOf(reader),
-  };
+  const broker = brokerOf(reader);
+  const taskLists = taskListsOf(reader);
+  if (taskLists !== undefined && broker === undefined) {
+    reader.fail('task lists', `found "${taskLists.join(', ')}", but there is no broker: only a daemon with broker serves task lists over it; expected broker = stomp://host[:port]/queue/<base> too, or no task lists (every task list runs in this process)`);
+  }
+  const decide = reader.boolean('decide', true);
+  if (!decide && broker === undefined) {
+    reader.fail('decide', 'is no, but there is no broker: an app that does not decide runs its activities only over a broker; expected broker = stomp://host[:port]/queue/<base> or decide = yes');
+  }
+  return { concurrency, pollIntervalMs, retryDelayMs, retryMaxDelayMs, broker, taskLists, decide };
+}
+
+/** `broker`: a STOMP URL whose destination is /queue/<base>; undefined when unset. */
+function brokerOf(reader: SectionReader): string | undefined {
+  const broker = reader.string('broker');
+  if (broker === undefined || broker.trim() === '') return undefined;
+  let destination: string;
+  try {
+    destination = parseStompUrl(broker).destination;
+  } catch (error) {
+    reader.fail('broker', (error as Error).message);
+  }
+  if (!/^\/queue\/[^/]+$/.test(destination)) reader.fail('broker', `names ${destination}; expected stomp://[user:pass@]host[:port]/queue/<name>, the base of the task lists' queues`);
+  return broker;
 }
 
 function taskListsOf(reader: SectionReader): string[] | undefined {

@@ -59,8 +59,9 @@ export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: s
  */
 export async function recordRun(store: Store, run: { runId: string; workflow: RunRecord['workflow']; input: JsonValue; at: number; previous?: string | undefined }): Promise<void> {
   const record: RunRecord = { runId: run.runId, workflow: run.workflow, state: 'running', history: [{ type: 'workflow.started', at: run.at, input: run.input }], ...(run.previous ? { previous: run.previous } : {}) };
-  await store.put(runKey(run.runId), record, { ifVersion: 0 });
+  // Listed first: a daemon killed between the two leaves an id the decider skips, never a record nobody takes up.
   await store.update<string[]>(OPEN, (open = []) => (open.includes(run.runId) ? open : [...open, run.runId]));
+  await store.put(runKey(run.runId), record, { ifVersion: 0 });
 }
 
 /**
@@ -103,12 +104,15 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const now = options.executor?.clock?.now ?? Date.now;
   const executor = options.runner ?? createActivityExecutor({ ...options.executor, activities: options.activities, log });
   const actors = new Map<string, Actor<typeof workflowRunMachine>>();
-  /** Each run's writes, one after the other. */
+  /** Each run's writes, one after the other (the entry goes when its last write settles). */
   const writes = new Map<string, Promise<unknown>>();
-  const finished = new Map<string, Array<(record: RunRecord) => void>>();
+  const waiters = new Map<string, Array<{ resolve(record: RunRecord): void; reject(error: Error): void }>>();
+  /** Runs whose end this engine recorded: their actors' ends are expected. */
+  const endedHere = new Set<string>();
+  /** Open runs set aside until the daemon restarts, each said once: a workflow not defined here, or a decision that failed for good. */
+  const setAside = new Set<string>();
   let closed = false;
-  /** Open runs of a workflow (name and version) not defined here. */
-  const unknown = new Set<string>();
+  const shutdown = (what: string) => new FlowdError('ERR_SHUTDOWN', `the workflow engine is closed (flowd is stopping): ${what}`);
 
   const workflowOf = (ref: RunRecord['workflow']): WorkflowDefinition => {
     const found = options.workflows.find((w) => w.name === ref.name && String(w.version) === String(ref.version));
@@ -116,10 +120,19 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     return found;
   };
 
+  const settleWaiters = (runId: string, outcome: { record: RunRecord } | { error: Error }) => {
+    const list = waiters.get(runId) ?? [];
+    waiters.delete(runId);
+    for (const waiter of list) if ('record' in outcome) waiter.resolve(outcome.record);
+    else waiter.reject(outcome.error);
+  };
+
   /** Applies `change` to the run's record, after the run's earlier writes. */
   const write = (runId: string, change: (record: RunRecord) => RunRecord): Promise<RunRecord> => {
+    if (closed) return Promise.reject(shutdown(`run ${runId} was not written`));
     const previous = writes.get(runId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(async () => {
+      if (closed) throw shutdown(`run ${runId} was not written`);
       const { value } = await store.update<RunRecord>(runKey(runId), (record) => {
         if (!record) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
         return change(record);
@@ -127,23 +140,55 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       return value!;
     });
     writes.set(runId, next);
+    void next.catch(() => undefined).then(() => {
+      if (writes.get(runId) === next) writes.delete(runId);
+    });
     return next;
   };
 
-  /** Records an activity event; one of a call that has settled already, or of a run that ended, is dropped. Resolves once it is in the store. */
-  const report = (runId: string) => (event: HistoryEvent): Promise<void> => {
-    if (closed) return Promise.resolve();
+  /**
+   * Records an activity event; one of a call that has settled already, or
+   * of a run that ended, is dropped. A store that is down is tried again
+   * (1 s, doubling to 30 s) until it answers or the engine closes: an event
+   * lost here would leave its run waiting for good. Resolves once it is in
+   * the store; rejects when it cannot be (the run has no record, say).
+   */
+  const report = (runId: string) => async (event: HistoryEvent): Promise<void> => {
     const callId = (event as { callId?: string }).callId ?? '';
-    let appended = false;
-    return write(runId, (record) => {
-      appended = record.state === 'running' && !isSettled(record.history, callId);
-      return appended ? { ...record, history: appendEvent(record.history, event, callId) } : record;
-    }).then(
-      () => {
-        if (appended && isFinal(event)) actors.get(runId)?.send({ type: 'activity.finished', callId });
-      },
-      (error: unknown) => log.error({ runId, err: error }, `workflow run ${runId}: could not record ${event.type}: ${(error as Error).message}`),
-    );
+    for (let attempt = 0; !closed; attempt++) {
+      let appended = false;
+      try {
+        await write(runId, (record) => {
+          appended = record.state === 'running' && !isSettled(record.history, callId);
+          return appended ? { ...record, history: appendEvent(record.history, event, callId) } : record;
+        });
+      } catch (error) {
+        if (closed) return;
+        const code = (error as { code?: unknown }).code;
+        if (code !== 'ERR_STORE_UNAVAILABLE' && code !== 'ERR_CONFLICT' && code !== 'ERR_STORE') {
+          log.error({ runId, err: error }, `workflow run ${runId}: could not record ${event.type} of ${callId}: ${(error as Error).message}`);
+          throw error;
+        }
+        const delayMs = Math.min(1000 * 2 ** attempt, 30_000);
+        log.warn({ runId, err: error, delayMs }, `workflow run ${runId}: could not record ${event.type} of ${callId} (${(error as Error).message}); trying again in ${delayMs}ms`);
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+        continue;
+      }
+      if (appended && isFinal(event)) actors.get(runId)?.send({ type: 'activity.finished', callId });
+      return;
+    }
+  };
+
+  /** After a run's end is in its record: its continuation exists, it leaves the open runs, and its waiters hear. Safe to repeat. */
+  const finish = async (record: RunRecord) => {
+    const { runId } = record;
+    if (record.state === 'restarted' && record.next) {
+      const restarted = record.history.findLast((event) => event.type === 'workflow.restarted');
+      const input = restarted?.type === 'workflow.restarted' ? restarted.input : null;
+      await begin(record.next, record.workflow, input as JsonValue, runId);
+    }
+    await store.update<string[]>(OPEN, (open = []) => open.filter((id) => id !== runId));
+    settleWaiters(runId, { record });
   };
 
   const decideRun = async (runId: string): Promise<DecideOutput> => {
@@ -152,57 +197,109 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     if (!record) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
     const decision = decide(workflowOf(record.workflow), record.history);
     const at = now();
-    const scheduled = decision.schedule.map((call) => scheduledEvent(call, at));
     const outcome = decision.outcome;
-    let ending: Partial<RunRecord> = {};
-    const ended: HistoryEvent[] = [];
-    let next: string | undefined;
-    if (outcome?.kind === 'completed') {
-      ending = { state: 'completed', result: outcome.result };
-      ended.push({ type: 'workflow.completed', at, result: outcome.result });
-    } else if (outcome?.kind === 'failed') {
-      ending = { state: 'failed', error: outcome.error };
-      ended.push({ type: 'workflow.failed', at, error: outcome.error });
-    } else if (outcome?.kind === 'restarted') {
-      next = randomUUID();
-      ending = { state: 'restarted', next };
-      ended.push({ type: 'workflow.restarted', at, input: outcome.input });
-    }
-    const record2 = await write(runId, (current) => ({ ...current, ...ending, history: [...current.history, ...scheduled, ...ended] }));
-    for (const call of scheduled) executor.submit({ runId, call, scheduledAt: at }, report(runId));
-    let runOutcome: RunOutcome | undefined;
-    if (outcome) {
-      executor.cancel(runId);
-      if (outcome.kind === 'restarted') {
-        await begin(next!, record.workflow, outcome.input, runId);
-        runOutcome = { kind: 'restarted', input: outcome.input, next: next! };
-      } else {
-        runOutcome = outcome.kind === 'completed' ? { kind: 'completed', result: outcome.result } : { kind: 'failed', error: outcome.error };
+    let scheduled: ActivityScheduled[] = [];
+    const record2 = await write(runId, (current) => {
+      // A decision repeated after a failed write, or one that raced another: what is in the history stays as it is.
+      if (current.state !== 'running') {
+        scheduled = [];
+        return current;
       }
-      await store.update<string[]>(OPEN, (open = []) => open.filter((id) => id !== runId));
-      const name = `workflow ${record.workflow.name} run ${runId}`;
-      if (outcome.kind === 'completed') log.info({ runId, workflow: record.workflow.name }, `${name} completed`);
-      else if (outcome.kind === 'failed') log.warn({ runId, workflow: record.workflow.name, error: outcome.error }, `${name} failed: ${outcome.error.message}`);
-      else log.info({ runId, workflow: record.workflow.name, next }, `${name} continues as new in run ${next}`);
-      for (const resolve of finished.get(runId)?.splice(0) ?? []) resolve(record2);
+      const known = new Set(readHistory(current.history).calls.keys());
+      scheduled = decision.schedule.filter((call) => !known.has(call.callId)).map((call) => scheduledEvent(call, at));
+      const history = [...current.history, ...scheduled];
+      if (outcome?.kind === 'completed') return { ...current, state: 'completed', result: outcome.result, history: [...history, { type: 'workflow.completed', at, result: outcome.result }] };
+      if (outcome?.kind === 'failed') return { ...current, state: 'failed', error: outcome.error, history: [...history, { type: 'workflow.failed', at, error: outcome.error }] };
+      if (outcome?.kind === 'restarted') return { ...current, state: 'restarted', next: current.next ?? randomUUID(), history: [...history, { type: 'workflow.restarted', at, input: outcome.input }] };
+      return { ...current, history };
+    });
+    for (const call of scheduled) executor.submit({ runId, call, scheduledAt: at }, report(runId));
+    if (record2.state === 'running') return { scheduled: scheduled.length, pending: inFlight(record2.history).length };
+    executor.cancel(runId);
+    endedHere.add(runId);
+    await finish(record2);
+    const name = `workflow ${record2.workflow.name} run ${runId}`;
+    let runOutcome: RunOutcome;
+    if (record2.state === 'completed') {
+      log.info({ runId, workflow: record2.workflow.name }, `${name} completed`);
+      runOutcome = { kind: 'completed', result: record2.result };
+    } else if (record2.state === 'failed') {
+      log.warn({ runId, workflow: record2.workflow.name, error: record2.error }, `${name} failed: ${record2.error?.message}`);
+      runOutcome = { kind: 'failed', error: record2.error ?? { code: 'ERR_WORKFLOW', message: 'failed' } };
+    } else {
+      log.info({ runId, workflow: record2.workflow.name, next: record2.next }, `${name} continues as new in run ${record2.next}`);
+      const restarted = record2.history.findLast((event) => event.type === 'workflow.restarted');
+      runOutcome = { kind: 'restarted', input: restarted?.type === 'workflow.restarted' ? restarted.input : null, next: record2.next! };
     }
-    return { scheduled: scheduled.length, pending: inFlight(record2.history).length, ...(runOutcome ? { outcome: runOutcome } : {}) };
+    return { scheduled: scheduled.length, pending: 0, outcome: runOutcome };
   };
 
   const logic = workflowRunMachine.provide({ actors: { decide: fromPromise(({ input }) => decideRun(input.runId)) } });
 
+  /** A run whose decision failed for good (a history this code cannot read, say): it stays open, set aside until the daemon restarts. */
+  const giveUp = (runId: string, error: { code: string; message: string } | undefined) => {
+    if (closed || endedHere.has(runId)) return;
+    setAside.add(runId);
+    executor.cancel(runId);
+    const message = `workflow run ${runId} cannot be decided: ${error?.message ?? 'unknown error'}; it stays open, set aside until flowd restarts`;
+    log.error({ runId, error }, message);
+    settleWaiters(runId, { error: new FlowdError('ERR_WORKFLOW', message) });
+  };
+
   const spawn = (runId: string, workflow: RunRecord['workflow']) => {
+    if (closed) return;
     const actor = createActor(logic, { input: { runId, workflow }, id: `workflow-run:${runId}`, ...(options.inspect ? { inspect: options.inspect } : {}) });
     actors.set(runId, actor);
-    actor.subscribe({ complete: () => actors.delete(runId), error: (error) => log.error({ runId, err: error }, `workflow run ${runId} stopped: ${(error as Error).message}`) });
+    actor.subscribe({
+      complete: () => {
+        actors.delete(runId);
+        const output = actor.getSnapshot().output;
+        if (output?.outcome?.kind === 'failed') giveUp(runId, output.outcome.error);
+        endedHere.delete(runId);
+      },
+      error: (error) => {
+        actors.delete(runId);
+        giveUp(runId, { code: 'ERR_WORKFLOW', message: (error as Error).message });
+      },
+    });
     actor.start();
   };
 
-  /** Writes a new run's record and starts its actor. */
+  /** Writes a new run's record and starts its actor; a continuation that exists already (a repeated finish) is left as it is. */
   const begin = async (runId: string, workflow: RunRecord['workflow'], input: JsonValue, previous?: string) => {
-    await recordRun(store, { runId, workflow, input, at: now(), previous });
+    if (closed) throw shutdown(`run ${runId} was not started`);
+    if (previous !== undefined && (await store.get<RunRecord>(runKey(runId)))) return;
+    try {
+      await recordRun(store, { runId, workflow, input, at: now(), previous });
+    } catch (error) {
+      if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && previous !== undefined) return;
+      throw error;
+    }
     log.info({ runId, workflow: workflow.name }, `workflow ${workflow.name} run ${runId} started`);
     spawn(runId, workflow);
+  };
+
+  /** Takes up one open run: its unfinished activities run again, and its actor decides. */
+  const takeUp = async (runId: string): Promise<boolean> => {
+    const record = await store.get<RunRecord>(runKey(runId));
+    // Listed before its record is written (flowd workflow start, another daemon): the record follows.
+    if (!record || actors.has(runId) || closed) return false;
+    if (record.state !== 'running') {
+      // Ended, but a daemon stopped before it was taken off the list (or before its continuation began).
+      await finish(record);
+      return false;
+    }
+    try {
+      workflowOf(record.workflow);
+    } catch (error) {
+      // Left open: a later deploy may define it again.
+      setAside.add(runId);
+      log.error({ runId, workflow: record.workflow }, `workflow run ${runId} stays open and waits: ${(error as Error).message}`);
+      return false;
+    }
+    for (const { call, attempts } of inFlight(record.history)) executor.submit({ runId, call, scheduledAt: call.at, attemptsMade: attempts }, report(runId));
+    spawn(runId, record.workflow);
+    return true;
   };
 
   return {
@@ -218,36 +315,47 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     },
     /** The run's record (state, history, result or error), or undefined. */
     status: (runId: string) => store.get<RunRecord>(runKey(runId)),
-    /** Resolves with the run's record once it has ended (completed, failed or restarted). */
+    /**
+     * Resolves with the run's record once it has ended (completed, failed
+     * or restarted). Rejects for a run the store does not hold, for one set
+     * aside, and with ERR_SHUTDOWN when the engine closes first.
+     */
     async ended(runId: string): Promise<RunRecord> {
+      if (closed) throw shutdown(`run ${runId} is not watched`);
+      // Listening before reading: an end between the two is not missed.
+      let entry!: { resolve(record: RunRecord): void; reject(error: Error): void };
+      const waiting = new Promise<RunRecord>((resolve, reject) => (entry = { resolve, reject }));
+      waiters.set(runId, [...(waiters.get(runId) ?? []), entry]);
+      // Rejected by close() perhaps before it is returned to the caller: not an unhandled rejection meanwhile.
+      waiting.catch(() => undefined);
       const record = await store.get<RunRecord>(runKey(runId));
-      if (record && record.state !== 'running') return record;
-      return new Promise((resolve) => finished.set(runId, [...(finished.get(runId) ?? []), resolve]));
+      if (!record || record.state !== 'running') {
+        const rest = (waiters.get(runId) ?? []).filter((other) => other !== entry);
+        if (rest.length > 0) waiters.set(runId, rest);
+        else waiters.delete(runId);
+        if (!record) throw new FlowdError('ERR_WORKFLOW', `no workflow run "${runId}" in the store`);
+        return record;
+      }
+      return waiting;
     },
     /**
      * Takes up every run the store says is open and no actor here runs
      * (after a restart, or started by another process): starts its
-     * unfinished activities again and decides. Resolves with how many it took up.
+     * unfinished activities again and decides. A run that cannot be taken
+     * up is logged and left for the next call, without stopping the others.
+     * Resolves with how many it took up.
      */
     async resume(): Promise<number> {
       if (closed) return 0;
       const open = (await store.get<string[]>(OPEN)) ?? [];
       let taken = 0;
       for (const runId of open) {
-        if (actors.has(runId) || closed) continue;
-        const record = await store.get<RunRecord>(runKey(runId));
-        if (!record || record.state !== 'running' || actors.has(runId)) continue;
+        if (actors.has(runId) || setAside.has(runId) || closed) continue;
         try {
-          workflowOf(record.workflow);
+          if (await takeUp(runId)) taken++;
         } catch (error) {
-          // Left open: a later deploy may define it again. Said once per run.
-          if (!unknown.has(runId)) log.error({ runId, workflow: record.workflow }, `workflow run ${runId} stays open and waits: ${(error as Error).message}`);
-          unknown.add(runId);
-          continue;
+          log.error({ runId, err: error }, `workflow run ${runId} could not be taken up: ${(error as Error).message}`);
         }
-        for (const { call, attempts } of inFlight(record.history)) executor.submit({ runId, call, scheduledAt: call.at, attemptsMade: attempts }, report(runId));
-        spawn(runId, record.workflow);
-        taken++;
       }
       if (taken > 0) log.info({ runs: taken }, `workflows: took up ${taken} open run(s)`);
       return taken;
@@ -256,12 +364,15 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     stats: () => executor.stats(),
     /** How many runs this engine decides now. */
     runs: () => actors.size,
-    /** Stops every run actor and the executor; open runs stay open in the store, for resume(). */
+    /** Stops every run actor and the executor (a given runner is only told to forget the runs); open runs stay open in the store, for resume(). */
     async close(graceMs?: number): Promise<void> {
+      if (closed) return;
       closed = true;
+      const runIds = [...actors.keys()];
       for (const actor of actors.values()) actor.stop();
       actors.clear();
-      if (options.runner) for (const runId of [...writes.keys()]) executor.cancel(runId);
+      for (const runId of [...waiters.keys()]) settleWaiters(runId, { error: shutdown(`run ${runId} had not ended`) });
+      if (options.runner) for (const runId of runIds) executor.cancel(runId);
       else await executor.close(graceMs);
       await Promise.allSettled([...writes.values()]);
     },

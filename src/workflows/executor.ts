@@ -102,8 +102,10 @@ export interface ActivityExecutor {
  *   attempt starting. The attempt counts as made.
  * - `startToClose`: one attempt's running time.
  * - `heartbeat`: the longest time without `ctx.heartbeat()` while running,
- *   the first interval from the start. Each heartbeat is reported (an
- *   identical one at most once a second); every one resets the timer.
+ *   the first interval from the start. Every heartbeat resets the timer,
+ *   but heartbeats are reported at most once a second (HEARTBEAT_REPORT_MS),
+ *   whatever their details: one within a second of the attempt's last
+ *   reported heartbeat is not reported, and its details are dropped.
  * - `scheduleToClose`: from `scheduledAt` over all attempts, final.
  * An attempt that overruns a limit has its `ctx.signal` aborted (an
  * ActivityAbortError, ERR_ACTIVITY_TIMEOUT) and its slot freed at once; its

@@ -96,6 +96,8 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
   let pollTimer: NodeJS.Timeout | undefined;
   let deciding: Promise<void> | undefined;
   let closing: Promise<void> | undefined;
+  /** close()'s grace for running activities. */
+  let closeGraceMs: number | undefined;
 
   const executorOptions = { concurrency: settings.concurrency, retryDelayMs: settings.retryDelayMs, retryMaxDelayMs: settings.retryMaxDelayMs };
 
@@ -124,6 +126,16 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     }, settings.pollIntervalMs);
   };
 
+  /** Resolves when the host closes (`abort`) or after `ms`. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      abort.signal.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      }, { once: true });
+    });
+
   /** Waits to be the decider, then decides until the lock is lost (and waits again) or the host closes. */
   const decide = async (): Promise<void> => {
     while (!abort.signal.aborted) {
@@ -141,12 +153,16 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
         releaseFile = undefined;
         if (abort.signal.aborted) return;
         log.warn({ err: error }, `workflows: could not take the decider lock: ${(error as Error).message}; trying again in ${settings.pollIntervalMs}ms`);
-        await new Promise((resolve) => setTimeout(resolve, settings.pollIntervalMs));
+        await pause(settings.pollIntervalMs);
         continue;
       }
       stopRenewing = keepRenewed(lock, services.leaseMs);
-      const lost = new Promise<void>((resolve) => lock!.signal.addEventListener('abort', () => resolve(), { once: true }));
-      engine = createWorkflowEngine({
+      const held = lock;
+      const ended = new Promise<void>((resolve) => {
+        held.signal.addEventListener('abort', () => resolve(), { once: true });
+        abort.signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      const current = createWorkflowEngine({
         workflows: definitions.workflows,
         activities: definitions.activities,
         store,
@@ -155,28 +171,44 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
         ...(broker ? { runner: broker.executor } : {}),
         ...(observer ? { inspect: observer } : {}),
       });
+      engine = current;
+      let taken = 0;
       try {
-        const taken = await engine.resume();
-        await broker?.decide();
-        log.info({ runs: taken }, `workflows: deciding for app ${app.name} (${definitions.workflows.length} workflow(s), ${taken} open run(s) taken up)`);
+        taken = await current.resume();
       } catch (error) {
+        // The poll tries again.
         log.error({ err: error }, `workflows: could not take up the open runs: ${(error as Error).message}`);
       }
-      poll();
-      await Promise.race([lost, new Promise((resolve) => abort.signal.addEventListener('abort', resolve, { once: true }))]);
+      // Reports are taken once the open runs' calls are submitted again; a broker that refuses is tried again.
+      while (broker && !held.signal.aborted && !abort.signal.aborted) {
+        try {
+          await broker.decide();
+          break;
+        } catch (error) {
+          log.error({ err: error }, `workflows: cannot take the activities' reports: ${(error as Error).message}; trying again in ${settings.pollIntervalMs}ms`);
+          await pause(settings.pollIntervalMs);
+        }
+      }
+      if (!held.signal.aborted && !abort.signal.aborted) {
+        log.info({ runs: taken }, `workflows: deciding for app ${app.name} (${definitions.workflows.length} workflow(s), ${taken} open run(s) taken up)`);
+        poll();
+      }
+      await ended;
       await stepDown();
       if (!abort.signal.aborted) log.error({ lock: DECIDER_LOCK }, `workflows: the decider lock "${DECIDER_LOCK}" lapsed; another daemon may decide now, this one waits to take over`);
     }
   };
 
-  const stepDown = async (graceMs?: number) => {
+  /** Ends this daemon's term as decider: no more reports, the engine closed (running activities get `graceMs`), then the lock and the file go. */
+  const stepDown = async () => {
     clearTimeout(pollTimer);
     const current = engine;
     engine = undefined;
     stopRenewing?.();
-    await current?.close(graceMs);
-    // The next decider gets the reports this daemon has not taken.
+    stopRenewing = undefined;
+    // Reports not taken yet go back to the queue for the next decider, before the engine forgets its runs.
     await broker?.stopDeciding();
+    await current?.close(closeGraceMs);
     await lock?.release().catch(() => undefined);
     lock = undefined;
     await releaseFile?.();
@@ -187,6 +219,11 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     async start() {
       if (deciding) throw new Error('the workflow host was already started');
       if (settings.broker) broker = await openBroker(settings.broker);
+      if (!settings.decide) {
+        log.info(`workflows: this daemon runs activities only ([Workflow] decide = no)`);
+        deciding = Promise.resolve();
+        return;
+      }
       deciding = decide().catch((error: unknown) => log.error({ err: error }, `workflows: stopped deciding: ${(error as Error).message}`));
     },
     async startWorkflow(name, input, start = {}) {
@@ -203,11 +240,21 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     async ended(runId, signal) {
       for (;;) {
         signal?.throwIfAborted();
+        if (closing) throw new FlowdError('ERR_SHUTDOWN', `workflow run ${runId} had not ended when the runtime stopped`);
         const current = engine;
-        if (current) return current.ended(runId);
+        if (current) {
+          try {
+            return await current.ended(runId);
+          } catch (error) {
+            // This daemon stepped down: the store says when the run ends.
+            if ((error as { code?: unknown }).code !== 'ERR_SHUTDOWN' || closing) throw error;
+            continue;
+          }
+        }
         const record = await store.get<RunRecord>(runKey(runId));
-        if (record && record.state !== 'running') return record;
-        await new Promise((resolve) => setTimeout(resolve, settings.pollIntervalMs));
+        if (!record) throw new FlowdError('ERR_WORKFLOW', `no workflow run "${runId}" in the store`);
+        if (record.state !== 'running') return record;
+        await pause(settings.pollIntervalMs);
       }
     },
     stats() {
@@ -218,8 +265,9 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     },
     close(graceMs) {
       closing ??= (async () => {
+        closeGraceMs = graceMs;
+        // The decide loop steps down (once) and ends.
         abort.abort();
-        await stepDown(graceMs);
         await deciding;
         await broker?.close(graceMs);
       })();

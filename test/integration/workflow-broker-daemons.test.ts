@@ -19,12 +19,13 @@ beforeAll(async () => {
 
 interface Execution { activity: string; video: string; pid: number }
 
-async function brokerApp(base: string) {
+/** examples/video with a broker, in a folder of its own (its own store): `extra` lines go into [Workflow]. */
+async function brokerApp(base: string, extra = '') {
   const dir = await mkdtemp(path.join(tmpdir(), 'flowd-workflow-broker-'));
   cleanups.push(() => rm(dir, { recursive: true, force: true, maxRetries: 3 }));
   const text = (await readFile(path.join(ROOT, 'examples/video/video.ini'), 'utf8'))
     .replace(/^module = \.\/workflows\.ts$/m, `module = ${path.join(ROOT, 'examples/video/workflows.ts')}`)
-    .replace(/^; broker = .*$/m, `broker = ${stompUrl(`/queue/${base}`, 'guest:${BROKER_PASSWORD}')}`)
+    .replace(/^; broker = .*$/m, `broker = ${stompUrl(`/queue/${base}`, 'guest:${BROKER_PASSWORD}')}${extra}`)
     .replace(/^concurrency = 4$/m, 'concurrency = 2');
   expect(text, 'examples/video/video.ini has its broker line').toContain(`broker = stomp://guest:\${BROKER_PASSWORD}@`);
   const ini = path.join(dir, 'video.ini');
@@ -54,6 +55,10 @@ describe('workflows with [Workflow] broker, as daemons', () => {
     const base = uniqueQueue('wf-daemons');
     cleanups.push(() => deleteQueues(`${base}.video`, `${base}.default`, `${base}.reports`));
     const app = await brokerApp(base);
+    // Another machine: its own folder and store, activities only; it must not take the decider's reports.
+    const remote = await brokerApp(base, '\ndecide = no');
+    const worker = remote.daemon();
+    await worker.waitFor('stderr', /this daemon runs activities only/);
     const first = app.daemon();
     await first.waitFor('stderr', /workflows: deciding for app video/);
     const others = [app.daemon(), app.daemon()];
@@ -68,12 +73,16 @@ describe('workflows with [Workflow] broker, as daemons', () => {
       expect(run.code, run.stderr).toBe(0);
       expect(run.stdout).toMatch(/workflow UploadWorkflow 1, completed/);
     }
-    const executions = app.executions();
+    const executions = [...app.executions(), ...remote.executions()];
     for (let i = 0; i < 6; i++) {
       expect(executions.filter((e) => e.video === `v${i}.mov`).map((e) => e.activity).sort()).toEqual(['MetadataProcessing', 'ThumbnailGenerator', 'Transcoding']);
     }
     const pids = new Set(executions.map((e) => e.pid));
     expect(pids.size, `activities ran in ${[...pids].join(', ')}`).toBeGreaterThanOrEqual(2);
+    const remoteRuns = remote.executions();
+    expect(remoteRuns.length, 'the activities-only daemon took part').toBeGreaterThan(0);
+    expect(remoteRuns.every((e) => e.pid === worker.child.pid)).toBe(true);
+    expect(worker.stderr()).not.toMatch(/deciding for app/);
     // Only the decider wrote the histories; the task and report queues are empty.
     expect(first.stderr()).toMatch(/workflow UploadWorkflow run .* completed/);
     for (const other of others) expect(other.stderr()).not.toMatch(/workflow UploadWorkflow run .* completed/);

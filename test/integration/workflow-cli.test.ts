@@ -65,7 +65,7 @@ async function videoApp(): Promise<App> {
   return appIn(dir, ini);
 }
 
-/** test/fixtures/workflow-cli/app.ini (a workflow that fails), its state folder in a temp folder. */
+/** test/fixtures/workflow-cli/app.ini (a workflow that fails, one that continues as new once), its state folder in a temp folder. */
 async function fixtureApp(): Promise<App> {
   const dir = await tempFolder();
   return appIn(dir, FIXTURE_INI, { WORKFLOW_CLI_STATE: path.join(dir, 'state') });
@@ -318,6 +318,24 @@ describe('flowd workflow with the video tutorial', () => {
     expect(record.history).toHaveLength(1);
   });
 
+  it('prints the run id of start --wait at once, before the run ends, so a wait cut short by Ctrl-C still shows it', async () => {
+    const app = await videoApp();
+    // No daemon: the run stays open, and the wait would never end.
+    const waiting = flowd(['workflow', 'start', app.ini, 'UploadWorkflow', '--input', '{"video":"cat.mov"}', '--wait'], { env: app.env });
+    cleanups.push(async () => {
+      if (waiting.child.exitCode === null && waiting.child.signalCode === null) waiting.child.kill('SIGKILL');
+      await waiting.exit;
+    });
+    const [printed] = await Promise.all([waiting.waitFor('stdout', /^[0-9a-f-]{36}\n/), waiting.waitFor('stderr', /flowd: waiting for the run to end/)]);
+    const runId = printed.trim();
+    expect(runId).toMatch(UUID);
+    expect(waiting.child.exitCode, 'start --wait still waits').toBeNull();
+    waiting.child.kill('SIGINT');
+    await waiting.exit;
+    expect(waiting.stdout()).toBe(`${runId}\n`);
+    expect((await status(app, runId)).state).toBe('running');
+  });
+
   it('exits 2 naming what is wrong: an unknown run id or workflow, --input that is not JSON, a bad or missing action', async () => {
     const app = await videoApp();
     const [unknownRun, unknownWorkflow, badInput, badAction, noAction] = await Promise.all([
@@ -381,6 +399,35 @@ describe('flowd workflow with a failing activity', () => {
     expect(eventsOf(record, 'activity.failed').map((event) => [event.attempt, event.final])).toEqual([[1, false], [2, true]]);
     expect(app.executions('cat.mov').map((e) => [e.activity, e.attempt, e.pid])).toEqual([['Encode', 1, run.child.pid], ['Encode', 2, run.child.pid]]);
     expect(run.stderr()).toContain(`workflow BrokenUpload run ${runId} failed`);
+    await stop(run);
+  });
+});
+
+describe('flowd workflow with a run that continues as new', () => {
+  it('follows the run to the one that continues it: start --wait prints both ids, says so on stderr, and prints the last run', async () => {
+    const app = await fixtureApp();
+    const run = await decider(app);
+    const started = await cli(app, ['workflow', 'start', app.ini, 'TwoRounds', '--input', '0', '--wait']);
+    expect(started.code, started.stderr).toBe(0);
+    const [first = '', second = '', heading, continues] = started.stdout.split('\n');
+    expect(first).toMatch(UUID);
+    expect(second).toMatch(UUID);
+    expect(second).not.toBe(first);
+    expect(heading).toBe(`run ${second}: workflow TwoRounds 1, completed`);
+    expect(continues).toBe(`continues run ${first}`);
+    expect(started.stdout).toContain('input: 1');
+    expect(started.stdout).toContain('result: 2');
+    expect(started.stderr).toContain(`flowd: run ${first} continues as new in run ${second}\n`);
+    // Each run's calls are told as they end: the first run's Count#1, then the second run's.
+    const progress = started.stderr.split('\n').filter((line) => line.startsWith('flowd: Count#1 completed') || line.includes('continues as new'));
+    expect(progress).toEqual(['flowd: Count#1 completed (1 done, 1 scheduled so far)', `flowd: run ${first} continues as new in run ${second}`, 'flowd: Count#1 completed (1 done, 1 scheduled so far)']);
+
+    const [restarted, completed] = [await status(app, first), await status(app, second)];
+    expect(restarted).toMatchObject({ runId: first, state: 'restarted', next: second });
+    expect(eventsOf(restarted, 'workflow.restarted').map((event) => event.input)).toEqual([1]);
+    expect(completed).toMatchObject({ runId: second, state: 'completed', previous: first, result: 2 });
+    expect(app.executions().map((e) => e.video)).toEqual(['round 0', 'round 1']);
+    expect(run.stderr()).toContain(`workflow TwoRounds run ${first} continues as new in run ${second}`);
     await stop(run);
   });
 });

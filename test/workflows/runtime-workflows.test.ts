@@ -181,7 +181,7 @@ describe('[Workflow] in an INI file', () => {
   it('needs no [Flow] class and compiles its keys with defaults', () => {
     const config = compile('[Flow]\napp name = videos\n\n[Workflow]\nmodule = ./workflows.ts\npoll interval = 250ms\n');
     expect(config.workerClass).toBeUndefined();
-    expect(config.workflow).toEqual({ module: path.join(dir, 'workflows.ts'), concurrency: 4, pollIntervalMs: 250, retryDelayMs: 1000, retryMaxDelayMs: 60_000, broker: undefined, taskLists: undefined });
+    expect(config.workflow).toEqual({ module: path.join(dir, 'workflows.ts'), concurrency: 4, pollIntervalMs: 250, retryDelayMs: 1000, retryMaxDelayMs: 60_000, broker: undefined, taskLists: undefined, decide: true });
   });
 
   it.each([

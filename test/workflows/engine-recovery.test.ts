@@ -1,0 +1,122 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { describe, expect, it, vi } from 'vitest';
+import type { Store } from '../../actors/stores/store-api.js';
+import { createAppServices } from '../../src/app-services.js';
+import { StoreError } from '../../src/errors.js';
+import { createWorkflowEngine, OPEN_RUNS, runKey, type RunRecord } from '../../src/workflows/engine.js';
+import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
+import { cleanupsAfterEach } from '../helpers/once.js';
+
+// How the engine comes through what a daemon meets: a store that fails a write, a run it cannot read,
+// a restart between the steps of a run's end, and waiting on runs that will not end here.
+
+const cleanups = cleanupsAfterEach();
+const log = pino({ level: process.env.DEBUG_LOG ?? 'silent' });
+
+function fileStore(): Store {
+  const services = createAppServices({ store: { backend: 'file', folder: mkdtempSync(path.join(tmpdir(), 'flowd-engine-recovery-')) }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined }, 'recovery', log);
+  cleanups.push(() => services.close());
+  return services.store;
+}
+
+const Echo = defineActivity({ name: 'Echo', version: 1 }, (value: number) => value);
+const Twice = defineWorkflow({ name: 'Twice', version: 1 }, (wf) => {
+  const echo = wf.activity(Echo);
+  return (value: number) => echo(value).result() * 2;
+});
+const Again = defineWorkflow({ name: 'Again', version: 1 }, (wf) => {
+  const echo = wf.activity(Echo);
+  return (value: number) => (value < 2 ? wf.restart(echo(value + 1).result()) : value);
+});
+
+function engineOn(store: Store) {
+  const engine = createWorkflowEngine({ workflows: [Twice, Again], activities: [Echo], store, log, executor: { retryDelayMs: 1, retryMaxDelayMs: 1 } });
+  cleanups.push(() => engine.close(100));
+  return engine;
+}
+
+describe('the workflow engine, when things go wrong', () => {
+  it('records an activity\'s outcome once the store answers again, so its run does not wait for good', async () => {
+    const store = fileStore();
+    let failures = 0;
+    let runWrites = 0;
+    const flaky: Store = Object.create(store) as Store;
+    flaky.update = ((key: string, change: never, options?: never) => {
+      // A run's writes: its first decision, the activity's start, its completion (this one finds the store down), ...
+      if (key.startsWith('workflow/run/') && ++runWrites === 3) {
+        failures++;
+        return Promise.reject(new StoreError('ERR_STORE_UNAVAILABLE', `the store is down (${key})`));
+      }
+      return store.update(key, change, options);
+    }) as Store['update'];
+    const engine = engineOn(flaky);
+    const record = await engine.ended(await engine.start('Twice', 21));
+    expect(failures).toBe(1);
+    expect(record).toMatchObject({ state: 'completed', result: 42 });
+  });
+
+  it('takes up the good runs listed after one it cannot read, and sets that one aside', async () => {
+    const store = fileStore();
+    const broken: RunRecord = {
+      runId: 'broken',
+      workflow: { name: 'Twice', version: 1 },
+      state: 'running',
+      history: [{ type: 'workflow.started', at: 1, input: 1 }, { type: 'activity.completed', at: 2, callId: 'Echo#9', result: 1 }],
+    };
+    await store.put(runKey('broken'), broken);
+    const good: RunRecord = { runId: 'good', workflow: { name: 'Twice', version: 1 }, state: 'running', history: [{ type: 'workflow.started', at: 1, input: 5 }] };
+    await store.put(runKey('good'), good);
+    await store.put(OPEN_RUNS, ['broken', 'good']);
+    const engine = engineOn(store);
+    expect(await engine.resume()).toBe(1);
+    expect(await engine.ended('good')).toMatchObject({ state: 'completed', result: 10 });
+    expect(await engine.resume()).toBe(0);
+    expect(await store.get(OPEN_RUNS)).toEqual(['broken']);
+  });
+
+  it('finishes a run a daemon left half-ended: its continuation is made, once, and it leaves the open runs', async () => {
+    const store = fileStore();
+    const ended: RunRecord = {
+      runId: 'first',
+      workflow: { name: 'Again', version: 1 },
+      state: 'restarted',
+      next: 'second',
+      history: [{ type: 'workflow.started', at: 1, input: 0 }, { type: 'workflow.restarted', at: 2, input: 1 }],
+    };
+    await store.put(runKey('first'), ended);
+    await store.put(OPEN_RUNS, ['first']);
+    const engine = engineOn(store);
+    await engine.resume();
+    const second = await store.get<RunRecord>(runKey('second'));
+    expect(second).toMatchObject({ previous: 'first' });
+    expect(second?.history[0]).toMatchObject({ type: 'workflow.started', input: 1 });
+    const last = await engine.ended('second');
+    expect(last.state).toBe('restarted');
+    const third = await engine.ended(last.next!);
+    expect(third).toMatchObject({ state: 'completed', result: 2, previous: 'second' });
+    // A run leaves the open runs just after its record says it ended.
+    await vi.waitFor(async () => expect(await store.get(OPEN_RUNS)).toEqual([]));
+    // Finishing again changes nothing.
+    await store.put(OPEN_RUNS, ['first']);
+    await engine.resume();
+    expect(await store.get(OPEN_RUNS)).toEqual([]);
+    expect((await store.get<RunRecord>(runKey('second')))?.state).toBe('restarted');
+  });
+
+  it('rejects ended() for a run the store does not hold, and with ERR_SHUTDOWN for a run still going when it closes', async () => {
+    const store = fileStore();
+    const Slow = defineActivity({ name: 'Slow', version: 1 }, (_: null, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(null))));
+    const Waits = defineWorkflow({ name: 'Waits', version: 1 }, (wf) => {
+      const slow = wf.activity(Slow);
+      return () => slow(null).result();
+    });
+    const engine = createWorkflowEngine({ workflows: [Waits], activities: [Slow], store, log });
+    await expect(engine.ended('nope')).rejects.toThrow('no workflow run "nope" in the store');
+    const waiting = expect(engine.ended(await engine.start('Waits', null))).rejects.toMatchObject({ code: 'ERR_SHUTDOWN' });
+    await engine.close(100);
+    await waiting;
+  });
+});
