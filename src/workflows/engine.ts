@@ -34,6 +34,12 @@ export interface WorkflowEngineOptions {
   executor?: Omit<ExecutorOptions, 'activities' | 'log'>;
   /** Runs the calls instead of an executor made here (the broker's task lists); the caller closes it. */
   runner?: ActivityExecutor;
+  /**
+   * The decider lock's fencing token: every write of a run's record carries
+   * it, so a decider whose lease lapsed cannot write over its successor's
+   * (ERR_FENCED). @default unfenced
+   */
+  fence?: number;
   /** Run actors report to this observer (the inspector's). */
   inspect?: (event: InspectionEvent) => void;
 }
@@ -133,11 +139,26 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     const previous = writes.get(runId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(async () => {
       if (closed) throw shutdown(`run ${runId} was not written`);
-      const { value } = await store.update<RunRecord>(runKey(runId), (record) => {
-        if (!record) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
-        return change(record);
-      });
-      return value!;
+      const missing = () => new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
+      if (options.fence === undefined) {
+        const { value } = await store.update<RunRecord>(runKey(runId), (record) => {
+          if (!record) throw missing();
+          return change(record);
+        });
+        return value!;
+      }
+      // Fenced: read, change, and write only over the version read (as update() does), with the decider's token.
+      for (let attempt = 0; ; attempt++) {
+        const { value: record, version } = await store.getVersioned<RunRecord>(runKey(runId));
+        if (!record) throw missing();
+        const changed = change(record);
+        try {
+          await store.put(runKey(runId), changed, { ifVersion: version, fence: options.fence });
+          return changed;
+        } catch (error) {
+          if ((error as { code?: unknown }).code !== 'ERR_CONFLICT' || attempt >= 10) throw error;
+        }
+      }
     });
     writes.set(runId, next);
     void next.catch(() => undefined).then(() => {

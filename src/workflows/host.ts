@@ -162,7 +162,10 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
         held.signal.addEventListener('abort', () => resolve(), { once: true });
         abort.signal.addEventListener('abort', () => resolve(), { once: true });
       });
+      // In-process locks count their fences from this process's start: the clock keeps a successor's above ours.
+      const fence = services.lockBackend === 'local' ? Math.max(held.fence, Date.now() * 1000) : held.fence;
       const current = createWorkflowEngine({
+        fence,
         workflows: definitions.workflows,
         activities: definitions.activities,
         store,

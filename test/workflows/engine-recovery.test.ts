@@ -8,6 +8,7 @@ import { createAppServices } from '../../src/app-services.js';
 import { StoreError } from '../../src/errors.js';
 import { createWorkflowEngine, OPEN_RUNS, runKey, type RunRecord } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
+import { logSink } from '../helpers/log-sink.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
 
 // How the engine comes through what a daemon meets: a store that fails a write, a run it cannot read,
@@ -104,6 +105,34 @@ describe('the workflow engine, when things go wrong', () => {
     await engine.resume();
     expect(await store.get(OPEN_RUNS)).toEqual([]);
     expect((await store.get<RunRecord>(runKey('second')))?.state).toBe('restarted');
+  });
+
+  it('fences a decider whose lease lapsed: its late report is refused, its successor finishes the run', async () => {
+    const store = fileStore();
+    const gates: Array<(result?: number) => void> = [];
+    const Held = defineActivity({ name: 'Held', version: 1 }, (value: number) => new Promise<number>((resolve) => gates.push((result) => resolve(result ?? value))));
+    const Once = defineWorkflow({ name: 'Once', version: 1 }, (wf) => {
+      const held = wf.activity(Held);
+      return (value: number) => held(value).result();
+    });
+    const sink = logSink();
+    const make = (fence: number) => {
+      const engine = createWorkflowEngine({ workflows: [Once], activities: [Held], store, log: fence === 10 ? sink.logger : log, fence });
+      cleanups.push(() => engine.close(100));
+      return engine;
+    };
+    const old = make(10);
+    const runId = await old.start('Once', 7);
+    await vi.waitFor(() => expect(gates).toHaveLength(1));
+    const successor = make(20);
+    expect(await successor.resume()).toBe(1);
+    await vi.waitFor(() => expect(gates).toHaveLength(2));
+    gates[0]!(99); // the old decider's attempt ends late: refused (ERR_FENCED), not history
+    await vi.waitFor(() => expect(sink.lines.find((line) => line.msg.includes('could not record activity.completed'))?.err).toMatchObject({ code: 'ERR_FENCED' }));
+    gates[1]!();
+    const record = await successor.ended(runId);
+    expect(record).toMatchObject({ state: 'completed', result: 7 });
+    expect(record.history.filter((event) => event.type === 'activity.completed')).toHaveLength(1);
   });
 
   it('rejects ended() for a run the store does not hold, and with ERR_SHUTDOWN for a run still going when it closes', async () => {
