@@ -253,8 +253,10 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
   const onSignal = (signal: NodeJS.Signals) => {
     if (!started) {
       // Still in configure(): nothing has been taken from the source yet.
-      logger.warn(`${signal} during start-up: exiting before the worker finished configure()`);
-      stderr(`flowd: stopped by ${signal} during start-up, before worker "${runner.name}" finished configure()`);
+      // An app with workflows may still be connecting to its broker after configure().
+      const step = runner.name === 'workflows' ? 'its workflows started' : `worker "${runner.name}" finished configure()${config.workflow ? ' and its workflows started' : ''}`;
+      logger.warn(`${signal} during start-up: exiting before ${step}`);
+      stderr(`flowd: stopped by ${signal} during start-up, before ${step}`);
       process.exit(EXIT.failure);
     }
     if (stopping) {

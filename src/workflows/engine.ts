@@ -7,21 +7,10 @@ import { FlowdError } from '../errors.js';
 import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
 import { readHistory, scheduledEvent, toJson, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
-import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
+import { appendEvent, inFlight, isFinal, isSettled, latestWorkflow, OPEN_RUNS, recordRun, runKey, type RunRecord } from './run-record.js';
 
-/** A run as the store keeps it (`workflow/run/<id>`). */
-export interface RunRecord {
-  runId: string;
-  workflow: { name: string; version: string | number };
-  state: 'running' | 'completed' | 'failed' | 'restarted';
-  history: HistoryEvent[];
-  result?: JsonValue;
-  error?: { code: string; message: string };
-  /** The run that continued this one as new (`wf.restart(input)`). */
-  next?: string;
-  /** The run this one continues. */
-  previous?: string;
-}
+export { latestWorkflow, OPEN_RUNS, recordRun, runKey, type RunRecord } from './run-record.js';
+import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
 
 /** Options of createWorkflowEngine. */
 export interface WorkflowEngineOptions {
@@ -42,60 +31,6 @@ export interface WorkflowEngineOptions {
   fence?: number;
   /** Run actors report to this observer (the inspector's). */
   inspect?: (event: InspectionEvent) => void;
-}
-
-/** The store key of a run's record. */
-export const runKey = (runId: string) => `workflow/run/${runId}`;
-/** The store key of the ids of the runs that have not ended. */
-export const OPEN_RUNS = 'workflow/open';
-const OPEN = OPEN_RUNS;
-
-/** The workflow named `name` that new runs get: its last definition here. Throws ERR_WORKFLOW naming the known ones. */
-export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: string): WorkflowDefinition {
-  const candidates = workflows.filter((w) => w.name === name);
-  if (candidates.length === 0) throw new FlowdError('ERR_WORKFLOW', `no workflow named "${name}"; known: ${[...new Set(workflows.map((w) => w.name))].join(', ') || '(none)'}`);
-  return candidates.at(-1)!;
-}
-
-/**
- * Writes a new run's record and adds it to the open runs, without running
- * it: the engine that decides for the store takes it up (its resume()).
- * This is how a run starts from another process (`flowd workflow start`)
- * or a daemon that is not the decider.
- */
-export async function recordRun(store: Store, run: { runId: string; workflow: RunRecord['workflow']; input: JsonValue; at: number; previous?: string | undefined }): Promise<void> {
-  const record: RunRecord = { runId: run.runId, workflow: run.workflow, state: 'running', history: [{ type: 'workflow.started', at: run.at, input: run.input }], ...(run.previous ? { previous: run.previous } : {}) };
-  // Listed first: a daemon killed between the two leaves an id the decider skips, never a record nobody takes up.
-  await store.update<string[]>(OPEN, (open = []) => (open.includes(run.runId) ? open : [...open, run.runId]));
-  await store.put(runKey(run.runId), record, { ifVersion: 0 });
-}
-
-/**
- * The history with `event` at its end. A heartbeat replaces the call's
- * previous event when that was a heartbeat too: the history keeps each
- * attempt's latest sign of life and progress, not every beat of a long one.
- */
-function appendEvent(history: readonly HistoryEvent[], event: HistoryEvent, callId: string): HistoryEvent[] {
-  if (event.type === 'activity.heartbeat') {
-    const index = history.findLastIndex((earlier) => 'callId' in earlier && earlier.callId === callId);
-    if (index > 0 && history[index]!.type === 'activity.heartbeat') return [...history.slice(0, index), ...history.slice(index + 1), event];
-  }
-  return [...history, event];
-}
-
-/** The call's final event is in the history already (a report repeated by an activity that ran twice). */
-const isSettled = (history: readonly HistoryEvent[], callId: string) => readHistory(history).calls.get(callId)?.settledAt !== undefined;
-
-const isFinal = (event: HistoryEvent) =>
-  event.type === 'activity.completed' || ((event.type === 'activity.failed' || event.type === 'activity.timedOut') && event.final);
-
-/** Calls scheduled and not yet settled (as readHistory reads them), with the highest attempt number each has used (a time-out while queued uses one too). */
-function inFlight(history: readonly HistoryEvent[]): Array<{ call: ActivityScheduled; attempts: number }> {
-  const attempts = new Map<string, number>();
-  for (const event of history) if ('attempt' in event) attempts.set(event.callId, Math.max(attempts.get(event.callId) ?? 0, event.attempt));
-  return [...readHistory(history).calls.values()]
-    .filter((record) => record.settledAt === undefined)
-    .map((record) => ({ call: record.scheduled, attempts: attempts.get(record.scheduled.callId) ?? 0 }));
 }
 
 /**
@@ -208,7 +143,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       const input = restarted?.type === 'workflow.restarted' ? restarted.input : null;
       await begin(record.next, record.workflow, input as JsonValue, runId);
     }
-    await store.update<string[]>(OPEN, (open = []) => open.filter((id) => id !== runId));
+    await store.update<string[]>(OPEN_RUNS, (open = []) => open.filter((id) => id !== runId));
     settleWaiters(runId, { record });
   };
 
@@ -368,7 +303,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
      */
     async resume(): Promise<number> {
       if (closed) return 0;
-      const open = (await store.get<string[]>(OPEN)) ?? [];
+      const open = (await store.get<string[]>(OPEN_RUNS)) ?? [];
       let taken = 0;
       for (const runId of open) {
         if (actors.has(runId) || setAside.has(runId) || closed) continue;

@@ -99,7 +99,7 @@ describe('the workflow engine, when things go wrong', () => {
     const third = await engine.ended(last.next!);
     expect(third).toMatchObject({ state: 'completed', result: 2, previous: 'second' });
     // A run leaves the open runs just after its record says it ended.
-    await vi.waitFor(async () => expect(await store.get(OPEN_RUNS)).toEqual([]));
+    await vi.waitFor(async () => expect(await store.get(OPEN_RUNS)).toEqual([]), { timeout: 10_000 });
     // Finishing again changes nothing.
     await store.put(OPEN_RUNS, ['first']);
     await engine.resume();
@@ -123,12 +123,12 @@ describe('the workflow engine, when things go wrong', () => {
     };
     const old = make(10);
     const runId = await old.start('Once', 7);
-    await vi.waitFor(() => expect(gates).toHaveLength(1));
+    await vi.waitFor(() => expect(gates).toHaveLength(1), { timeout: 10_000 });
     const successor = make(20);
     expect(await successor.resume()).toBe(1);
-    await vi.waitFor(() => expect(gates).toHaveLength(2));
+    await vi.waitFor(() => expect(gates).toHaveLength(2), { timeout: 10_000 });
     gates[0]!(99); // the old decider's attempt ends late: refused (ERR_FENCED), not history
-    await vi.waitFor(() => expect(sink.lines.find((line) => line.msg.includes('could not record activity.completed'))?.err).toMatchObject({ code: 'ERR_FENCED' }));
+    await vi.waitFor(() => expect(sink.lines.find((line) => line.msg.includes('could not record activity.completed'))?.err).toMatchObject({ code: 'ERR_FENCED' }), { timeout: 10_000 });
     gates[1]!();
     const record = await successor.ended(runId);
     expect(record).toMatchObject({ state: 'completed', result: 7 });
