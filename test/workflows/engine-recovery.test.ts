@@ -127,6 +127,8 @@ describe('the workflow engine, when things go wrong', () => {
     const successor = make(20);
     expect(await successor.resume()).toBe(1);
     await vi.waitFor(() => expect(gates).toHaveLength(2), { timeout: 10_000 });
+    // The successor has written with its fence once its attempt's start is in the history.
+    await vi.waitFor(async () => expect((await store.get<RunRecord>(runKey(runId)))?.history.filter((event) => event.type === 'activity.started')).toHaveLength(2), { timeout: 10_000 });
     gates[0]!(99); // the old decider's attempt ends late: refused (ERR_FENCED), not history
     await vi.waitFor(() => expect(sink.lines.find((line) => line.msg.includes('could not record activity.completed'))?.err).toMatchObject({ code: 'ERR_FENCED' }), { timeout: 10_000 });
     gates[1]!();
