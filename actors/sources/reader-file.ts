@@ -1,6 +1,12 @@
+import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { link, mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+
+type Owner = { pid: number; host: string };
+
+/** A file without a readable owner younger than this may be one whose owner is still writing it. */
+const UNREADABLE_GRACE_MS = 2000;
 
 /**
  * A lock on one machine between processes: a file created exclusively that
@@ -30,9 +36,9 @@ export async function holdReaderFile(file: string, signal: AbortSignal, onWait: 
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
     }
     const owner = await readOwner(file);
-    if (!owner || (owner.host === me.host && !isAlive(owner.pid))) {
-      // Gone or unreadable (a crash between create and write): take it over.
-      await rm(file, { force: true });
+    if (owner ? owner.host === me.host && !isAlive(owner.pid) : await olderThan(file, UNREADABLE_GRACE_MS)) {
+      // Its process is gone, or it was never written (a crash between create and write): take it over.
+      await takeOver(file, owner);
       continue;
     }
     if (!told) {
@@ -49,7 +55,41 @@ export async function holdReaderFile(file: string, signal: AbortSignal, onWait: 
   }
 }
 
-async function readOwner(file: string): Promise<{ pid: number; host: string } | undefined> {
+/**
+ * Moves a stale file aside, atomically, and removes it. Two daemons that
+ * saw the same stale file may both try: the second may move the file the
+ * first has just created, so a file that is not the one seen goes back.
+ */
+async function takeOver(file: string, seen: Owner | undefined): Promise<void> {
+  const aside = `${file}.${randomUUID()}.stale`;
+  try {
+    await rename(file, aside);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  const moved = await readOwner(aside);
+  const same = seen === undefined ? moved === undefined : moved?.pid === seen.pid && moved.host === seen.host;
+  if (!same) {
+    try {
+      await link(aside, file);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  }
+  await rm(aside, { force: true });
+}
+
+async function olderThan(file: string, ms: number): Promise<boolean> {
+  try {
+    return Date.now() - (await stat(file)).mtimeMs > ms;
+  } catch {
+    // Gone already: nothing to wait for.
+    return true;
+  }
+}
+
+async function readOwner(file: string): Promise<Owner | undefined> {
   try {
     const owner = JSON.parse(await readFile(file, 'utf8')) as { pid?: unknown; host?: unknown };
     return typeof owner.pid === 'number' && typeof owner.host === 'string' ? { pid: owner.pid, host: owner.host } : undefined;
