@@ -65,6 +65,9 @@ interface Attempt {
   stopEnd: (() => void) | undefined;
   stopBeat: (() => void) | undefined;
   lastBeat: number | undefined;
+  /** A heartbeat within a second of the last one reported: reported when that second is up, unless a later one replaces it. */
+  pendingBeat: { details: JsonValue | undefined } | undefined;
+  stopFlush: (() => void) | undefined;
 }
 
 /** One call's life; see createActivityExecutor for the rules it keeps. */
@@ -113,7 +116,7 @@ export class ActivityCall {
     const attempt: Attempt = {
       n: ++this.#attempts, controller: new AbortController(), live: true, settled: false, abandoned: false,
       endBy: startToClose === undefined ? undefined : now + startToClose, beatBy: heartbeat === undefined ? undefined : now + heartbeat,
-      stopEnd: undefined, stopBeat: undefined, lastBeat: undefined,
+      stopEnd: undefined, stopBeat: undefined, lastBeat: undefined, pendingBeat: undefined, stopFlush: undefined,
     };
     this.#state = 'running';
     this.#attempt = attempt;
@@ -192,10 +195,26 @@ export class ActivityCall {
     if (overdue === 'scheduleToClose') return this.#closeTimedOut();
     if (overdue !== undefined) return this.#attemptTimedOut(attempt, overdue);
     if (this.call.options.heartbeat !== undefined) attempt.beatBy = now + this.call.options.heartbeat;
-    if (attempt.lastBeat !== undefined && now - attempt.lastBeat < HEARTBEAT_REPORT_MS) return;
-    attempt.lastBeat = now;
-    const event = { type: 'activity.heartbeat', at: now, callId: this.call.callId } as const;
-    this.#emit(json === undefined ? event : { ...event, details: json });
+    if (attempt.lastBeat !== undefined && now - attempt.lastBeat < HEARTBEAT_REPORT_MS) {
+      // The latest progress is not lost: it goes out when the second is up.
+      attempt.pendingBeat = { details: json };
+      attempt.stopFlush ??= timerAt(this.#clock, attempt.lastBeat + HEARTBEAT_REPORT_MS, () => {
+        attempt.stopFlush = undefined;
+        const pending = attempt.pendingBeat;
+        if (attempt.live && pending) this.#reportBeat(attempt, this.#clock.now(), pending.details);
+      });
+      return;
+    }
+    this.#reportBeat(attempt, now, json);
+  }
+
+  #reportBeat(attempt: Attempt, at: number, details: JsonValue | undefined): void {
+    attempt.lastBeat = at;
+    attempt.pendingBeat = undefined;
+    attempt.stopFlush?.();
+    attempt.stopFlush = undefined;
+    const event = { type: 'activity.heartbeat', at, callId: this.call.callId } as const;
+    this.#emit(details === undefined ? event : { ...event, details });
   }
 
   /** One timer per interval: a heartbeat only moves `beatBy`, and the timer re-arms when it finds it moved. */
@@ -270,6 +289,8 @@ export class ActivityCall {
     attempt.live = false;
     attempt.stopEnd?.();
     attempt.stopBeat?.();
+    attempt.stopFlush?.();
+    attempt.pendingBeat = undefined;
     if (this.#attempt === attempt) this.#attempt = undefined;
     if (attempt.settled) return;
     attempt.abandoned = true;

@@ -105,7 +105,8 @@ export interface ActivityExecutor {
  *   the first interval from the start. Every heartbeat resets the timer,
  *   but heartbeats are reported at most once a second (HEARTBEAT_REPORT_MS),
  *   whatever their details: one within a second of the attempt's last
- *   reported heartbeat is not reported, and its details are dropped.
+ *   reported heartbeat is held, replaced by any later one, and reported
+ *   when that second is up (unless the attempt ended first).
  * - `scheduleToClose`: from `scheduledAt` over all attempts, final.
  * An attempt that overruns a limit has its `ctx.signal` aborted (an
  * ActivityAbortError, ERR_ACTIVITY_TIMEOUT) and its slot freed at once; its

@@ -210,19 +210,41 @@ describe('the activity executor', () => {
       await until(200);
       ctx.heartbeat({ percent: 10 });
       await until(900);
-      ctx.heartbeat({ percent: 15 }); // within a second of the last report: only moves the limit
+      ctx.heartbeat({ percent: 15 }); // within a second of the last report: held until that second is up
       await until(1500);
-      ctx.heartbeat({ percent: 20 });
+      ctx.heartbeat({ percent: 20 }); // held too, until 2200
       await until(2499);
-      expect(events).toEqual([started('Transcoding#1', 0), heartbeat('Transcoding#1', 200, { percent: 10 }), heartbeat('Transcoding#1', 1500, { percent: 20 })]);
+      expect(events).toEqual([
+        started('Transcoding#1', 0),
+        heartbeat('Transcoding#1', 200, { percent: 10 }),
+        heartbeat('Transcoding#1', 1200, { percent: 15 }),
+        heartbeat('Transcoding#1', 2200, { percent: 20 }),
+      ]);
       await until(2500);
       expect(events.at(-1)).toEqual(timedOut('Transcoding#1', 2500, 1, 'heartbeat', true));
-      expect(events).toHaveLength(4);
+      expect(events).toHaveLength(5);
       ctx.heartbeat({ percent: 30 });
-      expect(events).toHaveLength(4);
+      await until(4000);
+      expect(events).toHaveLength(5);
     });
 
-    it('reports heartbeats at most once a second, whatever their details, while every one still resets the timer', async () => {
+    it('drops a held heartbeat when its attempt ends first: nothing follows the final event', async () => {
+      const beating = held('Transcoding');
+      const executor = executorWith([beating.definition]);
+      const events = submit(executor, callOf(beating.definition, { heartbeat: 1000 }));
+      await flush();
+      const attempt = beating.attempts[0]!;
+      await until(100);
+      attempt.ctx.heartbeat(10);
+      await until(500);
+      attempt.ctx.heartbeat(50); // held until 1100
+      await until(600);
+      attempt.resolve('out.mp4');
+      await until(3000);
+      expect(events).toEqual([started('Transcoding#1', 0), heartbeat('Transcoding#1', 100, 10), completed('Transcoding#1', 600, 'out.mp4')]);
+    });
+
+    it('reports heartbeats at most once a second, the latest of each second when it is up, while every one still resets the timer', async () => {
       const beating = held('Transcoding');
       const executor = executorWith([beating.definition]);
       const events = submit(executor, callOf(beating.definition, { heartbeat: 1000 }));
@@ -233,8 +255,8 @@ describe('the activity executor', () => {
         ctx.heartbeat(details);
       };
       await beatAt(100, 'x');
-      await beatAt(900, 'x'); // not reported, but the limit moves to 1900
-      await beatAt(1050, 'y'); // within a second of the last report: not reported either
+      await beatAt(900, 'x'); // held until 1100, and the limit moves to 1900
+      await beatAt(1050, 'y'); // replaces it: 'y' goes out at 1100
       await beatAt(1500, 'y');
       await beatAt(2100, 'y');
       await beatAt(2200);
@@ -244,7 +266,9 @@ describe('the activity executor', () => {
       expect(events).toEqual([
         started('Transcoding#1', 0),
         heartbeat('Transcoding#1', 100, 'x'),
-        heartbeat('Transcoding#1', 1500, 'y'),
+        heartbeat('Transcoding#1', 1100, 'y'),
+        heartbeat('Transcoding#1', 2100, 'y'),
+        heartbeat('Transcoding#1', 3100),
         timedOut('Transcoding#1', 3300, 1, 'heartbeat', true),
       ]);
     });
