@@ -23,52 +23,75 @@
  * @example toJsonText('orders', { items: [1, 2] }) // '{"items":[1,2]}'
  */
 export function toJsonText(key: string, value: unknown): string {
-  check(value, '$', new Set(), key);
+  new JsonCheck(key).check(value);
   return JSON.stringify(value);
 }
 
-function check(value: unknown, path: string, ancestors: Set<object>, key: string): void {
-  const fail = (what: string, advice = '', at = path): never => {
-    throw new TypeError(`cannot store ${what} at ${at} of store key ${JSON.stringify(key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${advice}`);
-  };
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return;
-    case 'number':
-      if (!Number.isFinite(value)) fail(String(value));
-      return;
-    case 'undefined':
-      return fail('undefined', path === '$' ? '; delete the key instead' : '');
-    case 'function':
-      return fail('a function');
-    case 'symbol':
-      return fail('a symbol');
-    case 'bigint':
-      return fail(`a BigInt (${value}n)`, '; store it as a string');
+/**
+ * One walk over a value. The path of the part being checked is kept as a
+ * stack of keys and indexes and written out only when a part fails, so a
+ * value that is fine costs no strings.
+ */
+class JsonCheck {
+  readonly #key: string;
+  readonly #ancestors = new Set<object>();
+  readonly #path: Array<string | number> = [];
+
+  constructor(key: string) {
+    this.#key = key;
   }
-  if (value === null) return;
-  const object = value as object;
-  if (ancestors.has(object)) fail('a cycle (a reference back to an enclosing value)');
-  if (Object.getOwnPropertySymbols(object).length > 0) fail('an object with symbol keys');
-  ancestors.add(object);
-  if (Array.isArray(object)) {
-    for (let i = 0; i < object.length; i++) {
-      if (!(i in object)) fail('an array hole (an unset index)', '', `${path}[${i}]`);
-      check(object[i], `${path}[${i}]`, ancestors, key);
+
+  check(value: unknown): void {
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return;
+      case 'number':
+        if (!Number.isFinite(value)) this.#fail(String(value));
+        return;
+      case 'undefined':
+        return this.#fail('undefined', this.#path.length === 0 ? '; delete the key instead' : '');
+      case 'function':
+        return this.#fail('a function');
+      case 'symbol':
+        return this.#fail('a symbol');
+      case 'bigint':
+        return this.#fail(`a BigInt (${value}n)`, '; store it as a string');
     }
-  } else {
-    const proto = Object.getPrototypeOf(object) as object | null;
-    if (proto !== Object.prototype && proto !== null) {
-      const name = (object.constructor as { name?: string } | undefined)?.name || 'unknown class';
-      fail(`an instance of ${name}`, adviceFor(name));
+    if (value === null) return;
+    const object = value as object;
+    if (this.#ancestors.has(object)) this.#fail('a cycle (a reference back to an enclosing value)');
+    if (Object.getOwnPropertySymbols(object).length > 0) this.#fail('an object with symbol keys');
+    this.#ancestors.add(object);
+    if (Array.isArray(object)) {
+      for (let i = 0; i < object.length; i++) {
+        this.#path.push(i);
+        if (!(i in object)) this.#fail('an array hole (an unset index)');
+        this.check(object[i]);
+        this.#path.pop();
+      }
+    } else {
+      const proto = Object.getPrototypeOf(object) as object | null;
+      if (proto !== Object.prototype && proto !== null) {
+        const name = (object.constructor as { name?: string } | undefined)?.name || 'unknown class';
+        this.#fail(`an instance of ${name}`, adviceFor(name));
+      }
+      for (const name in object) {
+        if (!Object.prototype.hasOwnProperty.call(object, name)) continue;
+        const item = (object as Record<string, unknown>)[name];
+        if (item === undefined) continue;
+        this.#path.push(name);
+        this.check(item);
+        this.#path.pop();
+      }
     }
-    for (const [name, item] of Object.entries(object)) {
-      if (item === undefined) continue;
-      check(item, `${path}${segment(name)}`, ancestors, key);
-    }
+    this.#ancestors.delete(object);
   }
-  ancestors.delete(object);
+
+  #fail(what: string, advice = ''): never {
+    const at = `$${this.#path.map((part) => (typeof part === 'number' ? `[${part}]` : segment(part))).join('')}`;
+    throw new TypeError(`cannot store ${what} at ${at} of store key ${JSON.stringify(this.#key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${advice}`);
+  }
 }
 
 function adviceFor(name: string): string {

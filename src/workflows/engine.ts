@@ -7,9 +7,9 @@ import { FlowdError } from '../errors.js';
 import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
 import { readHistory, scheduledEvent, toJson, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
-import { appendEvent, inFlight, isFinal, isSettled, latestWorkflow, OPEN_RUNS, recordRun, runKey, type RunRecord } from './run-record.js';
+import { appendEvent, inFlight, isFinal, isSettled, latestWorkflow, listOpen, recordRun, removeOpen, runKey, type RunRecord } from './run-record.js';
 
-export { latestWorkflow, OPEN_RUNS, recordRun, runKey, type RunRecord } from './run-record.js';
+export { latestWorkflow, listOpen, openKey, recordRun, runKey, type RunRecord } from './run-record.js';
 import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
 
 /** Options of createWorkflowEngine. */
@@ -143,7 +143,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       const input = restarted?.type === 'workflow.restarted' ? restarted.input : null;
       await begin(record.next, record.workflow, input as JsonValue, runId);
     }
-    await store.update<string[]>(OPEN_RUNS, (open = []) => open.filter((id) => id !== runId));
+    await removeOpen(store, runId);
     settleWaiters(runId, { record });
   };
 
@@ -303,7 +303,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
      */
     async resume(): Promise<number> {
       if (closed) return 0;
-      const open = (await store.get<string[]>(OPEN_RUNS)) ?? [];
+      const open = await listOpen(store);
       let taken = 0;
       for (const runId of open) {
         if (actors.has(runId) || setAside.has(runId) || closed) continue;

@@ -24,8 +24,33 @@ export interface RunRecord {
 
 /** The store key of a run's record. */
 export const runKey = (runId: string) => `workflow/run/${runId}`;
-/** The store key of the ids of the runs that have not ended. */
-export const OPEN_RUNS = 'workflow/open';
+/**
+ * The runs that have not ended are listed in 16 store keys
+ * (`workflow/open/0` to `workflow/open/f`), each run in the one its id
+ * hashes to: every start and end rewrites one short list, not one list of
+ * every open run, and starts from many processes seldom meet on one key.
+ */
+export const OPEN_BUCKETS = 16;
+
+/** The key of the list that holds `runId` while it is open. */
+export function openKey(runId: string): string {
+  // FNV-1a: cheap, and spreads ids (UUIDs or the caller's own) evenly.
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < runId.length; i++) hash = Math.imul(hash ^ runId.charCodeAt(i), 0x01000193);
+  return `workflow/open/${((hash >>> 0) % OPEN_BUCKETS).toString(16)}`;
+}
+
+/** Every open run's id, from all the lists. */
+export async function listOpen(store: Store): Promise<string[]> {
+  const lists = await Promise.all(Array.from({ length: OPEN_BUCKETS }, (_, bucket) => store.get<string[]>(`workflow/open/${bucket.toString(16)}`)));
+  return lists.flatMap((list) => list ?? []);
+}
+
+/** Lists a run as open (once). */
+export const addOpen = (store: Store, runId: string) => store.update<string[]>(openKey(runId), (open = []) => (open.includes(runId) ? open : [...open, runId]));
+
+/** Takes a run off the open list. */
+export const removeOpen = (store: Store, runId: string) => store.update<string[]>(openKey(runId), (open = []) => open.filter((id) => id !== runId));
 
 /** The workflow named `name` that new runs get: its last definition here. Throws ERR_WORKFLOW naming the known ones. */
 export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: string): WorkflowDefinition {
@@ -43,7 +68,7 @@ export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: s
 export async function recordRun(store: Store, run: { runId: string; workflow: RunRecord['workflow']; input: JsonValue; at: number; previous?: string | undefined }): Promise<void> {
   const record: RunRecord = { runId: run.runId, workflow: run.workflow, state: 'running', history: [{ type: 'workflow.started', at: run.at, input: run.input }], ...(run.previous ? { previous: run.previous } : {}) };
   // Listed first: a daemon killed between the two leaves an id the decider skips, never a record nobody takes up.
-  await store.update<string[]>(OPEN_RUNS, (open = []) => (open.includes(run.runId) ? open : [...open, run.runId]));
+  await addOpen(store, run.runId);
   await store.put(runKey(run.runId), record, { ifVersion: 0 });
 }
 

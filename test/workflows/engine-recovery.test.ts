@@ -6,7 +6,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { Store } from '../../actors/stores/store-api.js';
 import { createAppServices } from '../../src/app-services.js';
 import { StoreError } from '../../src/errors.js';
-import { createWorkflowEngine, OPEN_RUNS, runKey, type RunRecord } from '../../src/workflows/engine.js';
+import { createWorkflowEngine, listOpen, openKey, runKey, type RunRecord } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { logSink } from '../helpers/log-sink.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
@@ -61,21 +61,26 @@ describe('the workflow engine, when things go wrong', () => {
 
   it('takes up the good runs listed after one it cannot read, and sets that one aside', async () => {
     const store = fileStore();
+    // Ids whose lists come in this order: the broken run is met first.
+    const brokenId = 'broken';
+    const goodId = Array.from({ length: 64 }, (_, i) => `good-${i}`).find((id) => openKey(id) > openKey(brokenId))!;
     const broken: RunRecord = {
-      runId: 'broken',
+      runId: brokenId,
       workflow: { name: 'Twice', version: 1 },
       state: 'running',
       history: [{ type: 'workflow.started', at: 1, input: 1 }, { type: 'activity.completed', at: 2, callId: 'Echo#9', result: 1 }],
     };
-    await store.put(runKey('broken'), broken);
-    const good: RunRecord = { runId: 'good', workflow: { name: 'Twice', version: 1 }, state: 'running', history: [{ type: 'workflow.started', at: 1, input: 5 }] };
-    await store.put(runKey('good'), good);
-    await store.put(OPEN_RUNS, ['broken', 'good']);
+    await store.put(runKey(brokenId), broken);
+    const good: RunRecord = { runId: goodId, workflow: { name: 'Twice', version: 1 }, state: 'running', history: [{ type: 'workflow.started', at: 1, input: 5 }] };
+    await store.put(runKey(goodId), good);
+    await store.put(openKey(brokenId), [brokenId]);
+    await store.put(openKey(goodId), [goodId]);
+    expect(await listOpen(store)).toEqual([brokenId, goodId]);
     const engine = engineOn(store);
     expect(await engine.resume()).toBe(1);
-    expect(await engine.ended('good')).toMatchObject({ state: 'completed', result: 10 });
+    expect(await engine.ended(goodId)).toMatchObject({ state: 'completed', result: 10 });
     expect(await engine.resume()).toBe(0);
-    expect(await store.get(OPEN_RUNS)).toEqual(['broken']);
+    expect(await listOpen(store)).toEqual([brokenId]);
   });
 
   it('finishes a run a daemon left half-ended: its continuation is made, once, and it leaves the open runs', async () => {
@@ -88,7 +93,7 @@ describe('the workflow engine, when things go wrong', () => {
       history: [{ type: 'workflow.started', at: 1, input: 0 }, { type: 'workflow.restarted', at: 2, input: 1 }],
     };
     await store.put(runKey('first'), ended);
-    await store.put(OPEN_RUNS, ['first']);
+    await store.put(openKey('first'), ['first']);
     const engine = engineOn(store);
     await engine.resume();
     const second = await store.get<RunRecord>(runKey('second'));
@@ -99,11 +104,11 @@ describe('the workflow engine, when things go wrong', () => {
     const third = await engine.ended(last.next!);
     expect(third).toMatchObject({ state: 'completed', result: 2, previous: 'second' });
     // A run leaves the open runs just after its record says it ended.
-    await vi.waitFor(async () => expect(await store.get(OPEN_RUNS)).toEqual([]), { timeout: 10_000 });
+    await vi.waitFor(async () => expect(await listOpen(store)).toEqual([]), { timeout: 10_000 });
     // Finishing again changes nothing.
-    await store.put(OPEN_RUNS, ['first']);
+    await store.put(openKey('first'), ['first']);
     await engine.resume();
-    expect(await store.get(OPEN_RUNS)).toEqual([]);
+    expect(await listOpen(store)).toEqual([]);
     expect((await store.get<RunRecord>(runKey('second')))?.state).toBe('restarted');
   });
 

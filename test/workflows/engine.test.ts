@@ -4,7 +4,7 @@ import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createAppServices } from '../../src/app-services.js';
-import { createWorkflowEngine, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
+import { createWorkflowEngine, listOpen, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 
@@ -76,7 +76,7 @@ describe('the workflow engine', () => {
     expect(types.slice(0, 3)).toEqual(['workflow.started', 'activity.scheduled Transcoding#1', 'activity.scheduled ThumbnailGenerator#1']);
     expect(types.at(-1)).toBe('workflow.completed');
     expect(types.indexOf('activity.scheduled MetadataProcessing#1')).toBeGreaterThan(types.indexOf('activity.completed Transcoding#1'));
-    expect(await store.get('workflow/open')).toEqual([]);
+    expect(await listOpen(store)).toEqual([]);
   });
 
   it('fails the run with the activity\'s error once its retries are spent', async () => {
