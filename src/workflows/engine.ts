@@ -47,6 +47,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const actors = new Map<string, Actor<typeof workflowRunMachine>>();
   /** Each run's writes, one after the other (the entry goes when its last write settles). */
   const writes = new Map<string, Promise<unknown>>();
+  /** Each open run's record and version as this engine last wrote or read it. */
+  const records = new Map<string, { record: RunRecord; version: number }>();
   const waiters = new Map<string, Array<{ resolve(record: RunRecord): void; reject(error: Error): void }>>();
   /** Runs whose end this engine recorded: their actors' ends are expected. */
   const endedHere = new Set<string>();
@@ -74,23 +76,25 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     const previous = writes.get(runId) ?? Promise.resolve();
     const next = previous.catch(() => undefined).then(async () => {
       if (closed) throw shutdown(`run ${runId} was not written`);
-      const missing = () => new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
-      if (options.fence === undefined) {
-        const { value } = await store.update<RunRecord>(runKey(runId), (record) => {
-          if (!record) throw missing();
-          return change(record);
-        });
-        return value!;
-      }
-      // Fenced: read, change, and write only over the version read (as update() does), with the decider's token.
+      // The record as this engine last wrote or read it: only the decider writes a run, so it is
+      // read again only when a write finds another version there (ERR_CONFLICT).
+      let known = records.get(runId);
       for (let attempt = 0; ; attempt++) {
-        const { value: record, version } = await store.getVersioned<RunRecord>(runKey(runId));
-        if (!record) throw missing();
-        const changed = change(record);
+        if (!known) {
+          const { value, version } = await store.getVersioned<RunRecord>(runKey(runId));
+          if (!value) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
+          known = { record: value, version };
+        }
+        const changed = change(known.record);
+        // Nothing to change (a report of a call that settled already): nothing to write.
+        if (changed === known.record) return changed;
         try {
-          await store.put(runKey(runId), changed, { ifVersion: version, fence: options.fence });
+          const { version } = await store.put(runKey(runId), changed, { ifVersion: known.version, ...(options.fence === undefined ? {} : { fence: options.fence }) });
+          records.set(runId, { record: changed, version });
           return changed;
         } catch (error) {
+          records.delete(runId);
+          known = undefined;
           if ((error as { code?: unknown }).code !== 'ERR_CONFLICT' || attempt >= 10) throw error;
         }
       }
@@ -144,13 +148,16 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       await begin(record.next, record.workflow, input as JsonValue, runId);
     }
     await removeOpen(store, runId);
+    records.delete(runId);
     settleWaiters(runId, { record });
   };
 
   const decideRun = async (runId: string): Promise<DecideOutput> => {
     await writes.get(runId)?.catch(() => undefined);
-    const record = await store.get<RunRecord>(runKey(runId));
+    // A decision reads the store, so one made after another daemon wrote the run sees what it wrote.
+    const { value: record, version } = await store.getVersioned<RunRecord>(runKey(runId));
     if (!record) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
+    records.set(runId, { record, version });
     const decision = decide(workflowOf(record.workflow), record.history);
     const at = now();
     const outcome = decision.outcome;
@@ -196,6 +203,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const giveUp = (runId: string, error: { code: string; message: string } | undefined) => {
     if (closed || endedHere.has(runId)) return;
     setAside.add(runId);
+    records.delete(runId);
     executor.cancel(runId);
     const message = `workflow run ${runId} cannot be decided: ${error?.message ?? 'unknown error'}; it stays open, set aside until flowd restarts`;
     log.error({ runId, error }, message);
@@ -327,6 +335,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       const runIds = [...actors.keys()];
       for (const actor of actors.values()) actor.stop();
       actors.clear();
+      records.clear();
       for (const runId of [...waiters.keys()]) settleWaiters(runId, { error: shutdown(`run ${runId} had not ended`) });
       if (options.runner) for (const runId of runIds) executor.cancel(runId);
       else await executor.close(graceMs);
