@@ -23,85 +23,143 @@
  * @example toJsonText('orders', { items: [1, 2] }) // '{"items":[1,2]}'
  */
 export function toJsonText(key: string, value: unknown): string {
-  new JsonCheck(key).check(value);
+  walkJson(value, false, (fault, at) => {
+    throw new TypeError(`cannot store ${storeFound(fault)} at ${at} of store key ${JSON.stringify(key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${storeAdvice(fault, at)}`);
+  });
   return JSON.stringify(value);
 }
 
-/**
- * One walk over a value. The path of the part being checked is kept as a
- * stack of keys and indexes and written out only when a part fails, so a
- * value that is fine costs no strings.
- */
-class JsonCheck {
-  readonly #key: string;
-  readonly #ancestors = new Set<object>();
-  readonly #path: Array<string | number> = [];
-
-  constructor(key: string) {
-    this.#key = key;
-  }
-
-  check(value: unknown): void {
-    switch (typeof value) {
-      case 'string':
-      case 'boolean':
-        return;
-      case 'number':
-        if (!Number.isFinite(value)) this.#fail(String(value));
-        return;
-      case 'undefined':
-        return this.#fail('undefined', this.#path.length === 0 ? '; delete the key instead' : '');
-      case 'function':
-        return this.#fail('a function');
-      case 'symbol':
-        return this.#fail('a symbol');
-      case 'bigint':
-        return this.#fail(`a BigInt (${value}n)`, '; store it as a string');
-    }
-    if (value === null) return;
-    const object = value as object;
-    if (this.#ancestors.has(object)) this.#fail('a cycle (a reference back to an enclosing value)');
-    if (Object.getOwnPropertySymbols(object).length > 0) this.#fail('an object with symbol keys');
-    this.#ancestors.add(object);
-    if (Array.isArray(object)) {
-      for (let i = 0; i < object.length; i++) {
-        this.#path.push(i);
-        if (!(i in object)) this.#fail('an array hole (an unset index)');
-        this.check(object[i]);
-        this.#path.pop();
-      }
-    } else {
-      const proto = Object.getPrototypeOf(object) as object | null;
-      if (proto !== Object.prototype && proto !== null) {
-        const name = (object.constructor as { name?: string } | undefined)?.name || 'unknown class';
-        this.#fail(`an instance of ${name}`, adviceFor(name));
-      }
-      for (const name in object) {
-        if (!Object.prototype.hasOwnProperty.call(object, name)) continue;
-        const item = (object as Record<string, unknown>)[name];
-        if (item === undefined) continue;
-        this.#path.push(name);
-        this.check(item);
-        this.#path.pop();
-      }
-    }
-    this.#ancestors.delete(object);
-  }
-
-  #fail(what: string, advice = ''): never {
-    const at = `$${this.#path.map((part) => (typeof part === 'number' ? `[${part}]` : segment(part))).join('')}`;
-    throw new TypeError(`cannot store ${what} at ${at} of store key ${JSON.stringify(this.#key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${advice}`);
-  }
+function storeFound(fault: JsonFault): string {
+  if (fault.kind === 'hole') return 'an array hole (an unset index)';
+  if (fault.kind === 'instance') return `an instance of ${fault.className ?? 'unknown class'}`;
+  return describeFault(fault);
 }
 
-function adviceFor(name: string): string {
-  if (name === 'Date') return '; store date.toISOString()';
-  if (name === 'Map') return '; store Object.fromEntries(map)';
-  if (name === 'Set') return '; store [...set]';
+function storeAdvice(fault: JsonFault, at: string): string {
+  if (fault.kind === 'undefined' && at === '$') return '; delete the key instead';
+  if (fault.kind === 'bigint') return '; store it as a string';
+  if (fault.kind !== 'instance') return '';
+  if (fault.className === 'Date') return '; store date.toISOString()';
+  if (fault.className === 'Map') return '; store Object.fromEntries(map)';
+  if (fault.className === 'Set') return '; store [...set]';
   return '; copy it into a plain object';
 }
 
+/** What a value holds that JSON cannot; `className` is the constructor's name, if it has one. */
+export type JsonFault =
+  | { kind: 'undefined' | 'function' | 'symbol' | 'cycle' | 'symbol keys' | 'hole' }
+  | { kind: 'number'; value: number }
+  | { kind: 'bigint'; value: bigint }
+  | { kind: 'instance'; className: string | undefined };
+
+/** The part a fault names: `a function`, `NaN`, `a BigInt (2n)`, ... */
+export function describeFault(fault: JsonFault): string {
+  switch (fault.kind) {
+    case 'undefined':
+      return 'undefined';
+    case 'function':
+      return 'a function';
+    case 'symbol':
+      return 'a symbol';
+    case 'cycle':
+      return 'a cycle (a reference back to an enclosing value)';
+    case 'symbol keys':
+      return 'an object with symbol keys';
+    case 'hole':
+      return 'an array hole';
+    case 'number':
+      return String(fault.value);
+    case 'bigint':
+      return `a BigInt (${fault.value}n)`;
+    case 'instance':
+      return `an instance of ${fault.className ?? 'an unknown class'}`;
+  }
+}
+
+/**
+ * Walks a value as JSON would hold it and calls `fail` with the first part
+ * it cannot and that part's path (`$.list[1]`); `fail` must throw. With
+ * `copy`, returns a copy made of plain objects and arrays (a `__proto__`
+ * key stays data); without, returns the value itself. The path is kept as
+ * a stack and written out only for `fail`, so a value that is fine costs no
+ * strings. Properties set to undefined are left out, as JSON.stringify does.
+ * The store (toJsonText) and the workflows' histories (toJson) both use it.
+ * @example walkJson({ at: new Date() }, true, (fault, at) => { throw new TypeError(`${describeFault(fault)} at ${at}`); })
+ */
+export function walkJson<T = unknown>(value: unknown, copy: boolean, fail: (fault: JsonFault, at: string) => never): T {
+  return new JsonWalk(copy, fail).walk(value) as T;
+}
+
+class JsonWalk {
+  readonly #copy: boolean;
+  readonly #fail: (fault: JsonFault, at: string) => never;
+  readonly #ancestors = new Set<object>();
+  readonly #path: Array<string | number> = [];
+
+  constructor(copy: boolean, fail: (fault: JsonFault, at: string) => never) {
+    this.#copy = copy;
+    this.#fail = fail;
+  }
+
+  walk(value: unknown): unknown {
+    switch (typeof value) {
+      case 'string':
+      case 'boolean':
+        return value;
+      case 'number':
+        return Number.isFinite(value) ? value : this.#fault({ kind: 'number', value });
+      case 'undefined':
+      case 'function':
+      case 'symbol':
+        return this.#fault({ kind: typeof value as 'undefined' | 'function' | 'symbol' });
+      case 'bigint':
+        return this.#fault({ kind: 'bigint', value });
+    }
+    if (value === null) return null;
+    const object = value as object;
+    if (this.#ancestors.has(object)) this.#fault({ kind: 'cycle' });
+    if (Object.getOwnPropertySymbols(object).length > 0) this.#fault({ kind: 'symbol keys' });
+    this.#ancestors.add(object);
+    const copied = Array.isArray(object) ? this.#array(object) : this.#object(object);
+    this.#ancestors.delete(object);
+    return this.#copy ? copied : value;
+  }
+
+  #array(array: unknown[]): unknown[] | undefined {
+    const copy: unknown[] | undefined = this.#copy ? [] : undefined;
+    for (let i = 0; i < array.length; i++) {
+      this.#path.push(i);
+      if (!(i in array)) this.#fault({ kind: 'hole' });
+      const item = this.walk(array[i]);
+      copy?.push(item);
+      this.#path.pop();
+    }
+    return copy;
+  }
+
+  #object(object: object): object | undefined {
+    const proto = Object.getPrototypeOf(object) as object | null;
+    if (proto !== Object.prototype && proto !== null) this.#fault({ kind: 'instance', className: (object.constructor as { name?: string } | undefined)?.name || undefined });
+    const entries: Array<[string, unknown]> | undefined = this.#copy ? [] : undefined;
+    for (const name in object) {
+      if (!Object.prototype.hasOwnProperty.call(object, name)) continue;
+      const item = (object as Record<string, unknown>)[name];
+      if (item === undefined) continue;
+      this.#path.push(name);
+      const walked = this.walk(item);
+      entries?.push([name, walked]);
+      this.#path.pop();
+    }
+    // fromEntries defines own properties, so a "__proto__" key stays data.
+    return entries && Object.fromEntries(entries);
+  }
+
+  #fault(fault: JsonFault): never {
+    return this.#fail(fault, `$${this.#path.map((part) => (typeof part === 'number' ? `[${part}]` : segment(part))).join('')}`);
+  }
+}
+
 /** `.name` for identifiers, `["odd key"]` otherwise. */
-function segment(name: string): string {
+export function segment(name: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? `.${name}` : `[${JSON.stringify(name)}]`;
 }

@@ -6,6 +6,7 @@
  */
 import type { ErrorInfo } from '../errors.js';
 import { WorkflowError } from './errors.js';
+import { describeFault, walkJson, type JsonFault } from '../../actors/stores/json-value.js';
 
 /** What a history holds: values JSON can carry and give back as themselves. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -151,60 +152,15 @@ function timeoutError(scheduled: ActivityScheduled, event: ActivityTimedOut): Er
  * @example toJson({ when: new Date() }, 'Activity "A" input') // TypeError: ... found an instance of Date at $.when ...
  */
 export function toJson(value: unknown, what: string): JsonValue {
-  return copy(value, '$', new Set(), what);
+  return walkJson<JsonValue>(value, true, (fault, at) => {
+    throw new TypeError(`${what} is not JSON: found ${describeFault(fault)} at ${at}; expected null, booleans, finite numbers, strings, arrays and plain objects${advice(fault)}`);
+  });
 }
 
-function copy(value: unknown, path: string, ancestors: Set<object>, what: string): JsonValue {
-  const fail = (found: string, advice = '', at = path): never => {
-    throw new TypeError(`${what} is not JSON: found ${found} at ${at}; expected null, booleans, finite numbers, strings, arrays and plain objects${advice}`);
-  };
-  switch (typeof value) {
-    case 'string':
-    case 'boolean':
-      return value;
-    case 'number':
-      return Number.isFinite(value) ? value : fail(String(value));
-    case 'undefined':
-      return fail('undefined');
-    case 'function':
-      return fail('a function');
-    case 'symbol':
-      return fail('a symbol');
-    case 'bigint':
-      return fail(`a BigInt (${value}n)`, '; pass it as a string');
-  }
-  if (value === null) return null;
-  const object = value as object;
-  if (ancestors.has(object)) fail('a cycle (a reference back to an enclosing value)');
-  if (Object.getOwnPropertySymbols(object).length > 0) fail('an object with symbol keys');
-  ancestors.add(object);
-  let result: JsonValue;
-  if (Array.isArray(object)) {
-    result = [];
-    for (let i = 0; i < object.length; i++) {
-      if (!(i in object)) fail('an array hole', '', `${path}[${i}]`);
-      result.push(copy(object[i], `${path}[${i}]`, ancestors, what));
-    }
-  } else {
-    const proto = Object.getPrototypeOf(object) as object | null;
-    if (proto !== Object.prototype && proto !== null) {
-      const name = (object.constructor as { name?: string } | undefined)?.name || 'an unknown class';
-      fail(`an instance of ${name}`, name === 'Date' ? '; pass date.toISOString(), or give the activity its own serialize and deserialize' : '; copy it into a plain object, or give the activity its own serialize and deserialize');
-    }
-    const entries: [string, JsonValue][] = [];
-    for (const [key, item] of Object.entries(object)) {
-      if (item !== undefined) entries.push([key, copy(item, `${path}${segment(key)}`, ancestors, what)]);
-    }
-    // fromEntries defines own properties, so a "__proto__" key stays data.
-    result = Object.fromEntries(entries) as JsonValue;
-  }
-  ancestors.delete(object);
-  return result;
-}
-
-/** `.name` for identifiers, `["odd key"]` otherwise. */
-function segment(key: string): string {
-  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+function advice(fault: JsonFault): string {
+  if (fault.kind === 'bigint') return '; pass it as a string';
+  if (fault.kind !== 'instance') return '';
+  return fault.className === 'Date' ? '; pass date.toISOString(), or give the activity its own serialize and deserialize' : '; copy it into a plain object, or give the activity its own serialize and deserialize';
 }
 
 /** Whether two JSON values are equal, whatever the order of object keys (a store may reorder them). */
