@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
 import { parseStompUrl } from '../../actors/sources/stomp-url.js';
+import { checkTaskList } from '../workflows/broker-options.js';
 import { formatDuration } from './duration.js';
 import type { SectionReader } from './section-reader.js';
 
@@ -107,7 +108,12 @@ function taskListsOf(reader: SectionReader): string[] | undefined {
   if (text === undefined || text.trim() === '') return undefined;
   const names = text.split(',').map((name) => name.trim()).filter(Boolean);
   for (const name of names) {
-    if (!/^[A-Za-z0-9_.-]+$/.test(name) || name === 'reports') reader.fail('task lists', `found "${name}"; expected task list names of letters, digits, "_", "." and "-" (not "reports"), comma-separated`);
+    // The broker's own rule: the name becomes part of a queue's.
+    try {
+      checkTaskList(name, 'a task list');
+    } catch (error) {
+      reader.fail('task lists', `${(error as Error).message}; expected task list names, comma-separated`);
+    }
   }
   return names;
 }

@@ -80,6 +80,15 @@ describe('[Workflow] task lists', () => {
       says: ['found "transcoding, thumbnails", but there is no broker', 'only a daemon with broker serves task lists over it', 'expected broker = stomp://'],
     });
   });
+
+  it('refuses a task list name that cannot be part of a queue name, as the broker would', () => {
+    for (const name of ['a/b', 'reports']) {
+      expectConfigError(() => workflow(`broker = ${BROKER}`, `task lists = ok, ${name}`), {
+        file: FILE, line: 7, section: 'Workflow', key: 'task lists',
+        says: [name === 'reports' ? 'the task list name "reports" is taken by the queue of reports' : 'found "a/b"', 'expected task list names, comma-separated'],
+      });
+    }
+  });
 });
 
 describe('an INI file without [Flow]', () => {
