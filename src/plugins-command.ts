@@ -4,9 +4,8 @@ import type { Store } from '../actors/stores/store-api.js';
 import { readCursor, type CursorRecord } from '../actors/sources/event-log-cursors.js';
 import type { MatchEvents, PluginInfo } from '../actors/plugins/plugin-api.js';
 import { createPluginHost } from '../actors/plugins/host.js';
-import { createAppServices } from './app-services.js';
+import { silentLogger, withAppStore } from './app-store.js';
 import type { AppConfig } from './config/app-config.js';
-import { createLogger } from './logger.js';
 
 /** One plugin as `flowd plugins` shows it. */
 export interface PluginListing {
@@ -42,7 +41,7 @@ function listing(plugin: PluginInfo, record: CursorRecord | undefined): PluginLi
  * them to `use`, and lets them go (`flowd check` and `flowd plugins`).
  */
 export async function withLoadedPlugins<T>(config: AppConfig, use: (plugins: PluginInfo[], log: Logger) => Promise<T> | T): Promise<T> {
-  const log = createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name);
+  const log = silentLogger(config);
   const host = createPluginHost({ ...config.plugins!, reload: false, log });
   try {
     await host.start();
@@ -57,15 +56,7 @@ export async function withLoadedPlugins<T>(config: AppConfig, use: (plugins: Plu
  * and reads their cursors from the app's store. Returns a table, or JSON.
  */
 export function listPlugins(config: AppConfig, json: boolean): Promise<string> {
-  return withLoadedPlugins(config, async (loaded, log) => {
-    const services = createAppServices(config.services, config.app.name, log);
-    try {
-      await services.open();
-      return await render(config, loaded, services.store, json);
-    } finally {
-      await services.close();
-    }
-  });
+  return withLoadedPlugins(config, (loaded, log) => withAppStore(config, (store) => render(config, loaded, store, json), log));
 }
 
 async function render(config: AppConfig, loaded: PluginInfo[], store: Store, json: boolean): Promise<string> {

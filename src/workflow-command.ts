@@ -7,27 +7,12 @@
  * (`wf.restart(input)`) to the run that continues it.
  */
 import { randomUUID } from 'node:crypto';
-import type { Logger } from 'pino';
-import type { Store } from '../actors/stores/store-api.js';
-import { createAppServices } from './app-services.js';
+import { withAppStore } from './app-store.js';
 import type { AppConfig } from './config/app-config.js';
 import { FlowdError, UsageError } from './errors.js';
-import { createLogger } from './logger.js';
 import { latestWorkflow, recordRun, runKey, type RunRecord } from './workflows/engine.js';
 import { readHistory, toJson, type HistoryEvent, type JsonValue } from './workflows/history.js';
 import type { WorkflowDefinitions } from './workflows/module.js';
-
-/** Opens the app's store for `use` and closes it after. */
-async function withStore<T>(config: AppConfig, use: (store: Store, log: Logger) => Promise<T>): Promise<T> {
-  const log = createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name);
-  const services = createAppServices(config.services, config.app.name, log);
-  try {
-    await services.open();
-    return await use(services.store, log);
-  } finally {
-    await services.close();
-  }
-}
 
 /** Parses `--input`: JSON, or nothing (null). A UsageError names what is wrong. */
 export function parseInput(text: string | undefined): JsonValue {
@@ -55,7 +40,7 @@ export async function startWorkflowRun(config: AppConfig, definitions: WorkflowD
   } catch (error) {
     throw new UsageError(`${(error as Error).message} (in ${config.workflow!.module})`);
   }
-  return withStore(config, async (store) => {
+  return withAppStore(config, async (store) => {
     const runId = randomUUID();
     await recordRun(store, { runId, workflow: { name: workflow.name, version: workflow.version }, input, at: Date.now() });
     return runId;
@@ -81,7 +66,7 @@ export interface WaitOptions {
  * if (record.state === 'failed') process.exitCode = 1;
  */
 export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitOptions): Promise<RunRecord> {
-  return withStore(config, async (store) => {
+  return withAppStore(config, async (store) => {
     let current = runId;
     let told = new Set<string>();
     for (;;) {
@@ -102,7 +87,7 @@ export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitO
 
 /** A run's record from the app's store; a FlowdError (exit 2) for an id it does not hold. */
 export function readWorkflowRun(config: AppConfig, runId: string): Promise<RunRecord> {
-  return withStore(config, async (store) => {
+  return withAppStore(config, async (store) => {
     const record = await store.get<RunRecord>(runKey(runId));
     if (!record) throw new FlowdError('ERR_CONFIG', `no workflow run "${runId}" in the store of app ${config.app.name}; expected the id that flowd workflow start printed`);
     return record;
