@@ -9,6 +9,7 @@ import { toIniKeys } from './config/flow-settings.js';
 import { ConfigError, FlowdError, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
 import { redactUrl } from '../actors/sources/stomp-url.js';
+import { displayUrl } from '../actors/display-url.js';
 import { createAppServices } from './app-services.js';
 import { buildRuntime, type RunSummary } from './runtime.js';
 import { appGraph, GRAPH_FORMATS, isGraphFormat, writeFileAtomically, type GraphFormat } from './graph/command.js';
@@ -203,8 +204,8 @@ function summaryLine(config: AppConfig, runner: Runner | undefined, source: Comp
   const s = config.settings;
   const { store, lock, api } = config.services;
   const services = [
-    `store ${store.backend === 'redis' ? `redis ${redactUrl(store.url)}` : `file ${store.folder}`}`,
-    `locks ${lock.backend === 'redis' ? `redis ${redactUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
+    `store ${store.backend === 'redis' ? `redis ${displayUrl(store.url)}` : `file ${store.folder}`}`,
+    `locks ${lock.backend === 'redis' ? `redis ${displayUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
     ...(api ? [`api ${api.origin}`] : []),
   ];
   const worker = runner ? `worker ${runner.name} (${config.workerClass})` : config.plugins ? `plugins ${plugins.map((p) => `${p.name} (${p.callbacks.length} callback(s))`).join(', ') || '(none yet)'} from ${config.plugins.paths.join(', ')}` : 'no worker';
