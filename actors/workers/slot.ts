@@ -99,6 +99,29 @@ class RunContext implements WorkerContext {
   }
 }
 
+/** What a run's promise settles: its slot's run number, and its context to forget (an abandoned one is kept until then, for abort). */
+interface Settlement {
+  runs: Map<string, RunContext>;
+  ctx: RunContext;
+  slotId: string;
+  run: number;
+  self: SlotActionArgs['self'];
+}
+
+function forget(this: Settlement): void {
+  if (this.runs.get(this.slotId) === this.ctx) this.runs.delete(this.slotId);
+}
+
+function runDone(this: Settlement, output: unknown): void {
+  forget.call(this);
+  this.self.send(workerDone(this.run, output));
+}
+
+function runFailed(this: Settlement, error: unknown): void {
+  forget.call(this);
+  this.self.send(workerFailed(this.run, toErrorInfo(error)));
+}
+
 /**
  * The worker-slot machine with its `startWorker` / `abortWorker` actions:
  * the slot starts the worker's promise itself (no child actor per event)
@@ -127,7 +150,6 @@ export function createSlotLogic(deps: SlotDeps) {
     actions: {
       startWorker: ({ context, self }: SlotActionArgs) => {
         const job = context.job!;
-        const run = context.run;
         const ctx = new RunContext(job, context.slotId, deps);
         runs.set(context.slotId, ctx);
         let result: unknown;
@@ -135,28 +157,17 @@ export function createSlotLogic(deps: SlotDeps) {
           result = runner.run(job.delivery.payload, ctx);
         } catch (error) {
           runs.delete(context.slotId);
-          self.send(workerFailed(run, toErrorInfo(error)));
+          self.send(workerFailed(context.run, toErrorInfo(error)));
           return;
         }
         if (result !== null && typeof (result as PromiseLike<unknown> | undefined)?.then === 'function') {
-          // Forget the run's context once it settles (an abandoned one is kept until then, for abort).
-          const forget = () => {
-            if (runs.get(context.slotId) === ctx) runs.delete(context.slotId);
-          };
-          (result as PromiseLike<unknown>).then(
-            (output) => {
-              forget();
-              self.send(workerDone(run, output));
-            },
-            (error: unknown) => {
-              forget();
-              self.send(workerFailed(run, toErrorInfo(error)));
-            },
-          );
+          // Bound handlers rather than closures: one event each, and the hot path stays free of per-event functions.
+          const settlement: Settlement = { runs, ctx, slotId: context.slotId, run: context.run, self };
+          (result as PromiseLike<unknown>).then(runDone.bind(settlement), runFailed.bind(settlement));
         } else {
           // A synchronous result is reported once the slot has settled into `busy`.
           runs.delete(context.slotId);
-          self.send(workerDone(run, result));
+          self.send(workerDone(context.run, result));
         }
       },
       abortWorker: ({ context }: SlotActionArgs) => {
