@@ -19,6 +19,11 @@
  * per turn), as CPU per message. These two do not vary with the broker's
  * mood, so they are the figures to compare between changes to flowd.
  *
+ * `npm run bench:stomp` runs with V8's defaults, as an embedding service
+ * would; `node --no-allocation-site-pretenuring --import tsx --expose-gc
+ * bench/stomp.ts` measures both consumers with the flag the flowd command
+ * sets for itself.
+ *
  * Needs RabbitMQ with the STOMP plugin on 127.0.0.1:61613 (guest/guest)
  * and rabbitmqctl. BENCH_MESSAGES (or the first argument), BENCH_ROUNDS
  * (pairs), BENCH_PREFETCH and BENCH_WARMUP (messages, 0 for none) override
@@ -213,7 +218,9 @@ const rate = (ms: number): number => Math.round(MESSAGES / (ms / 1000));
 const fmt = (n: number): string => n.toLocaleString('en-US');
 
 const load = (): string => os.loadavg().map((n) => n.toFixed(2)).join(' ');
-console.log(`stomp: ${fmt(MESSAGES)} pre-filled messages (${BODY.length} B text, persistent), prefetch ${PREFETCH}, ack client-individual, ${ROUNDS} rounds, node ${process.version}`);
+// The flowd command turns V8's allocation-site pretenuring off (bin/flowd.js); this process runs with the flags it was given.
+const pretenuring = process.execArgv.includes('--no-allocation-site-pretenuring') ? 'off, as the flowd command runs' : "on (V8's default; the flowd command turns it off)";
+console.log(`stomp: ${fmt(MESSAGES)} pre-filled messages (${BODY.length} B text, persistent), prefetch ${PREFETCH}, ack client-individual, ${ROUNDS} pairs of rounds, node ${process.version}, allocation-site pretenuring ${pretenuring}`);
 const loadBefore = load();
 if (WARMUP > 0) {
   await measure('warmup-bare', bare, WARMUP);
