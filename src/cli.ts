@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Runner } from '../actors/workers/worker.js';
 import { loadAppConfig, type AppConfig } from './config/app-config.js';
-import { formatDuration } from './config/duration.js';
+import { formatDuration, parseDuration } from './config/duration.js';
 import { toIniKeys } from './config/flow-settings.js';
 import { ConfigError, FlowdError, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -28,7 +28,7 @@ const USAGE = `Usage:
   flowd check <app.ini>
   flowd graph <app.ini> [--format mermaid|dot|svg] [--out file]
   flowd plugins <app.ini> [--json]
-  flowd workflow start <app.ini> <name> [--input json] [--wait]
+  flowd workflow start <app.ini> <name> [--input json] [--wait [--timeout duration]]
   flowd workflow status <app.ini> <run id> [--json]
   flowd --help | --version
 
@@ -60,6 +60,8 @@ Options:
       --input <json>       workflow start: the run's input (default null)
       --wait               workflow start: wait for the run (or the run that
                            continues it as new) to end; exit 1 if it failed
+      --timeout <duration> workflow start --wait: stop waiting after this long
+                           (30s, 5m, 1h) and exit 1; the run goes on
   -h, --help               show this help
   -v, --version            show the version
 
@@ -80,7 +82,7 @@ interface Invocation {
   out?: string;
   json?: boolean;
   /** `workflow start|status` and its argument (a workflow's name, a run's id). */
-  workflow?: { action: 'start' | 'status'; argument: string; input?: string; wait?: boolean };
+  workflow?: { action: 'start' | 'status'; argument: string; input?: string; wait?: boolean; timeoutMs?: number };
 }
 
 function parse(argv: string[]): Invocation {
@@ -100,6 +102,7 @@ function parse(argv: string[]): Invocation {
         json: { type: 'boolean' },
         input: { type: 'string' },
         wait: { type: 'boolean' },
+        timeout: { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean', short: 'v' },
       },
@@ -115,7 +118,7 @@ function parse(argv: string[]): Invocation {
   if (command === undefined) throw new UsageError('no command given; expected run, check, graph, plugins or workflow');
   if (command !== 'run' && command !== 'check' && command !== 'graph' && command !== 'plugins') throw new UsageError(`unknown command "${command}"; expected run, check, graph, plugins or workflow`);
   if (values.json && command !== 'plugins') throw new UsageError(`--json is an option of plugins and workflow status, not of ${command}`);
-  if (values.input !== undefined || values.wait) throw new UsageError(`--input and --wait are options of workflow start, not of ${command}`);
+  if (values.input !== undefined || values.wait || values.timeout !== undefined) throw new UsageError(`--input, --wait and --timeout are options of workflow start, not of ${command}`);
   if (file === undefined) throw new UsageError(`${command} needs an app's INI file: flowd ${command} app.ini`);
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   let workers: number | undefined;
@@ -136,7 +139,7 @@ function parse(argv: string[]): Invocation {
 }
 
 /** `workflow start <app.ini> <name>` and `workflow status <app.ini> <id>`. */
-function parseWorkflow(positionals: string[], values: { json?: boolean | undefined; input?: string | undefined; wait?: boolean | undefined; [key: string]: unknown }): Invocation {
+function parseWorkflow(positionals: string[], values: { json?: boolean | undefined; input?: string | undefined; wait?: boolean | undefined; timeout?: string | undefined; [key: string]: unknown }): Invocation {
   const [action, file, argument, ...rest] = positionals;
   if (action !== 'start' && action !== 'status') throw new UsageError(`workflow ${action === undefined ? 'needs an action' : `"${action}" is not an action`}; expected workflow start <app.ini> <name> or workflow status <app.ini> <run id>`);
   const what = action === 'start' ? "a workflow's name" : "a run's id";
@@ -144,7 +147,13 @@ function parseWorkflow(positionals: string[], values: { json?: boolean | undefin
   if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
   for (const option of ['name', 'workers', 'log-level', 'format', 'out', 'inspect']) if (values[option] !== undefined) throw new UsageError(`--${option} is not an option of workflow ${action}`);
   if (action === 'start' && values.json) throw new UsageError('--json is an option of workflow status, not of workflow start');
-  if (action === 'status' && (values.input !== undefined || values.wait)) throw new UsageError('--input and --wait are options of workflow start, not of workflow status');
+  if (action === 'status' && (values.input !== undefined || values.wait || values.timeout !== undefined)) throw new UsageError('--input, --wait and --timeout are options of workflow start, not of workflow status');
+  let timeoutMs: number | undefined;
+  if (values.timeout !== undefined) {
+    if (!values.wait) throw new UsageError('--timeout is how long --wait waits; give both: workflow start app.ini NAME --wait --timeout 5m');
+    timeoutMs = parseDuration(values.timeout);
+    if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout: found "${values.timeout}"; expected a duration above zero such as 30s, 5m or 1h`);
+  }
   return {
     command: 'workflow',
     file,
@@ -152,7 +161,7 @@ function parseWorkflow(positionals: string[], values: { json?: boolean | undefin
     workers: undefined,
     logLevel: undefined,
     ...(values.json ? { json: true } : {}),
-    workflow: { action, argument, ...(values.input !== undefined ? { input: values.input } : {}), ...(values.wait ? { wait: true } : {}) },
+    workflow: { action, argument, ...(values.input !== undefined ? { input: values.input } : {}), ...(values.wait ? { wait: true } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
   };
 }
 
@@ -308,7 +317,7 @@ async function checkPlugins(config: AppConfig): Promise<PluginInfo[]> {
 }
 
 async function workflowCommand(invocation: Invocation, io: { stdout: (line: string) => void; stderr: (line: string) => void }): Promise<number> {
-  const { action, argument, input, wait } = invocation.workflow!;
+  const { action, argument, input, wait, timeoutMs } = invocation.workflow!;
   const json = action === 'start' ? parseInput(input) : null;
   const { config, workflows } = await prepare(invocation);
   if (!config.workflow || !workflows) throw new ConfigError({ file: config.file, section: 'Workflow' }, `is missing; flowd workflow ${action} works on an app with [Workflow] module = ./workflows.ts`);
@@ -322,15 +331,22 @@ async function workflowCommand(invocation: Invocation, io: { stdout: (line: stri
   await flushStdout();
   if (!wait) return EXIT.ok;
   io.stderr(`flowd: waiting for the run to end (the app's daemon runs it: flowd run ${config.file})`);
+  let following = runId;
   const record = await waitForWorkflowRun(config, runId, {
     pollMs: Math.min(config.workflow.pollIntervalMs, 500),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
     onProgress: (line) => io.stderr(`flowd: ${line}`),
     onContinued: async (previous, next) => {
+      following = next;
       io.stderr(`flowd: run ${previous} continues as new in run ${next}`);
       io.stdout(next);
       await flushStdout();
     },
   });
+  if (!record) {
+    io.stderr(`flowd: run ${following} is still running after ${formatDuration(timeoutMs!)} (--timeout); it goes on. See it with: flowd workflow status ${config.file} ${following}`);
+    return EXIT.failure;
+  }
   io.stdout(renderRun(record, false));
   return record.state === 'failed' ? EXIT.failure : EXIT.ok;
 }

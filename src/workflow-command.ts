@@ -51,6 +51,8 @@ export async function startWorkflowRun(config: AppConfig, definitions: WorkflowD
 export interface WaitOptions {
   /** How often the store is read. */
   pollMs: number;
+  /** Stop waiting after this long (ms) and resolve with undefined; the run goes on. */
+  timeoutMs?: number;
   /** A line for each activity call scheduled or settled (`Transcoding#1 completed (1 done, 2 scheduled so far)`). */
   onProgress?: (line: string) => void;
   /** A run ended as restarted (`wf.restart(input)`) and `next` continues it; the wait follows `next`. */
@@ -60,12 +62,15 @@ export interface WaitOptions {
 /**
  * Polls the app's store until the run ends completed or failed, following
  * a run that continues as new (`restarted`, with a `next` run) to the run
- * that continues it. Returns the record of the last run.
+ * that continues it. Returns the record of the last run, or undefined when
+ * `timeoutMs` passed first (the run, or the one `onContinued` last named,
+ * is still running).
  * @example
- * const record = await waitForWorkflowRun(config, runId, { pollMs: 500, onContinued: (id, next) => console.log(next) });
- * if (record.state === 'failed') process.exitCode = 1;
+ * const record = await waitForWorkflowRun(config, runId, { pollMs: 500, timeoutMs: 60_000, onContinued: (id, next) => console.log(next) });
+ * if (record?.state !== 'completed') process.exitCode = 1;
  */
-export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitOptions): Promise<RunRecord> {
+export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitOptions): Promise<RunRecord | undefined> {
+  const deadline = wait.timeoutMs === undefined ? Infinity : Date.now() + wait.timeoutMs;
   return withAppStore(config, async (store) => {
     let current = runId;
     let told = new Set<string>();
@@ -80,7 +85,9 @@ export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitO
         continue;
       }
       if (record && record.state !== 'running') return record;
-      await new Promise((resolve) => setTimeout(resolve, wait.pollMs));
+      const left = deadline - Date.now();
+      if (left <= 0) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(wait.pollMs, left)));
     }
   });
 }

@@ -336,6 +336,37 @@ describe('flowd workflow with the video tutorial', () => {
     expect((await status(app, runId)).state).toBe('running');
   });
 
+  it('stops a start --wait after --timeout: exits 1 naming the run and how to see it, and the run goes on', async () => {
+    const app = await videoApp();
+    // No daemon: the run stays open past the timeout.
+    const waited = await cli(app, ['workflow', 'start', app.ini, 'UploadWorkflow', '--input', '{"video":"cat.mov"}', '--wait', '--timeout', '300ms']);
+    expect(waited.code, waited.stderr).toBe(1);
+    const runId = waited.stdout.trim();
+    expect(runId).toMatch(UUID);
+    expect(waited.stderr).toContain(`flowd: run ${runId} is still running after 300ms (--timeout); it goes on. See it with: flowd workflow status ${app.ini} ${runId}`);
+    expect((await status(app, runId)).state).toBe('running');
+  });
+
+  it('exits 2 for a --timeout without --wait, one that is not a duration above zero, and one on another command', async () => {
+    const app = await videoApp();
+    const [noWait, notDuration, zero, onStatus, onRun] = await Promise.all([
+      cli(app, ['workflow', 'start', app.ini, 'UploadWorkflow', '--timeout', '5m']),
+      cli(app, ['workflow', 'start', app.ini, 'UploadWorkflow', '--wait', '--timeout', 'soon']),
+      cli(app, ['workflow', 'start', app.ini, 'UploadWorkflow', '--wait', '--timeout', '0s']),
+      cli(app, ['workflow', 'status', app.ini, 'some-run', '--timeout', '1s']),
+      cli(app, ['run', app.ini, '--timeout', '1s']),
+    ]);
+    expect(noWait.stderr).toContain('--timeout is how long --wait waits; give both');
+    expect(notDuration.stderr).toContain('--timeout: found "soon"; expected a duration above zero such as 30s, 5m or 1h');
+    expect(zero.stderr).toContain('--timeout: found "0s"; expected a duration above zero');
+    expect(onStatus.stderr).toContain('--input, --wait and --timeout are options of workflow start, not of workflow status');
+    expect(onRun.stderr).toContain('--input, --wait and --timeout are options of workflow start, not of run');
+    for (const result of [noWait, notDuration, zero, onStatus, onRun]) {
+      expect(result.code).toBe(2);
+      expect(result.stdout).toBe('');
+    }
+  });
+
   it('exits 2 naming what is wrong: an unknown run id or workflow, --input that is not JSON, a bad or missing action', async () => {
     const app = await videoApp();
     const [unknownRun, unknownWorkflow, badInput, badAction, noAction] = await Promise.all([
