@@ -53,6 +53,7 @@ const BODY = JSON.stringify({ asset: 'a0b1c2d3e4f5', action: 'updated', at: '202
 const noop = async (): Promise<void> => {};
 
 if (!Number.isInteger(MESSAGES) || MESSAGES < 1) throw new Error(`messages: found ${argCount ?? process.env.BENCH_MESSAGES}; expected a positive integer`);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_ROUNDS: found ${process.env.BENCH_ROUNDS}; expected a positive whole number of pairs`);
 if (!Number.isInteger(PREFETCH) || PREFETCH < 1) throw new Error(`BENCH_PREFETCH: found ${process.env.BENCH_PREFETCH}; expected a positive integer`);
 
 /** Wall time and this process's CPU time (user + system) from the start of a consumer to its last ACK. */
@@ -203,23 +204,35 @@ async function runtimeAlone(): Promise<{ cpuUs: number; rate: number }> {
     const runtime = createRuntime({ worker: defineWorker({ start: noop }), source: driver, workers: WORKERS });
     globalThis.gc?.();
     const stop = clock();
-    await runtime.start();
-    await watchdog('the runtime alone', ALONE_EVENTS, done);
-    const { ms, cpuMs } = stop();
-    await runtime.stop();
+    let timing: Timing;
+    try {
+      await runtime.start();
+      await watchdog('the runtime alone', ALONE_EVENTS, done);
+      timing = stop();
+    } finally {
+      await runtime.stop();
+    }
+    const { ms, cpuMs } = timing;
     cpu.push((cpuMs * 1000) / ALONE_EVENTS);
     rates.push(Math.round(ALONE_EVENTS / (ms / 1000)));
   }
   return { cpuUs: median(cpu), rate: median(rates) };
 }
 
-const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+/** The middle value; for an even count, the mean of the two middle ones (so an even number of pairs is not judged by its better half). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
 const rate = (ms: number): number => Math.round(MESSAGES / (ms / 1000));
-const fmt = (n: number): string => n.toLocaleString('en-US');
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
 const load = (): string => os.loadavg().map((n) => n.toFixed(2)).join(' ');
 // The flowd command turns V8's allocation-site pretenuring off (bin/flowd.js); this process runs with the flags it was given.
-const pretenuring = process.execArgv.includes('--no-allocation-site-pretenuring') ? 'off, as the flowd command runs' : "on (V8's default; the flowd command turns it off)";
+// V8 reads --no-allocation-site-pretenuring, --noallocation_site_pretenuring and the spellings between alike.
+const pretenuringOff = process.execArgv.some((arg) => /^--no-?allocation[-_]site[-_]pretenuring$/.test(arg));
+const pretenuring = pretenuringOff ? 'off, as the flowd command runs' : "on (V8's default; the flowd command turns it off)";
 console.log(`stomp: ${fmt(MESSAGES)} pre-filled messages (${BODY.length} B text, persistent), prefetch ${PREFETCH}, ack client-individual, ${ROUNDS} pairs of rounds, node ${process.version}, allocation-site pretenuring ${pretenuring}`);
 const loadBefore = load();
 if (WARMUP > 0) {

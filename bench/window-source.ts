@@ -28,10 +28,11 @@ export function windowSource(count: number, options: { window: number; perTurn: 
       const event: StompEvent = { destination: '/queue/bench', messageId: String(sent), redelivered: false, headers: {}, body: 'x' };
       feed.deliver(event, { id: `1:${sent}`, meta: { redelivered: false } });
     }
-    if (out < options.window && sent < count) schedule();
+    if (feed && out < options.window && sent < count) schedule();
   };
   const schedule = (): void => {
-    if (scheduled) return;
+    // Stopped: nothing more is handed over, so no more turns either.
+    if (scheduled || !feed) return;
     scheduled = true;
     setImmediate(turn);
   };
