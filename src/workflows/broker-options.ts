@@ -160,14 +160,20 @@ export interface ReportMessage {
 const isObject = (value: unknown): value is Record<string, unknown> => value !== null && typeof value === 'object' && !Array.isArray(value);
 const isCount = (value: unknown) => Number.isInteger(value) && (value as number) >= 0;
 
-/** A task message read from its body, or what is wrong with it. */
-export function readTask(body: string): { task: TaskMessage } | { problem: string } {
-  let data: unknown;
+/** A message body as JSON, or what is wrong with it. */
+function parseBody(body: string): { data: unknown } | { problem: string } {
   try {
-    data = JSON.parse(body);
+    return { data: JSON.parse(body) as unknown };
   } catch (error) {
     return { problem: `the body is not JSON (${(error as Error).message})` };
   }
+}
+
+/** A task message read from its body, or what is wrong with it. */
+export function readTask(body: string): { task: TaskMessage } | { problem: string } {
+  const parsed = parseBody(body);
+  if ('problem' in parsed) return parsed;
+  const { data } = parsed;
   if (!isObject(data)) return { problem: 'the body is not a JSON object { runId, call, scheduledAt, attemptsMade }' };
   const { runId, call, scheduledAt, attemptsMade = 0 } = data;
   if (typeof runId !== 'string' || runId === '') return { problem: 'runId is not a non-empty string' };
@@ -184,12 +190,9 @@ export function readTask(body: string): { task: TaskMessage } | { problem: strin
 
 /** A report message read from its body, or what is wrong with it. */
 export function readReport(body: string): { report: ReportMessage } | { problem: string } {
-  let data: unknown;
-  try {
-    data = JSON.parse(body);
-  } catch (error) {
-    return { problem: `the body is not JSON (${(error as Error).message})` };
-  }
+  const parsed = parseBody(body);
+  if ('problem' in parsed) return parsed;
+  const { data } = parsed;
   if (!isObject(data) || typeof data.runId !== 'string' || !isObject(data.event)) return { problem: 'the body is not a JSON object { runId, event }' };
   const { event } = data;
   if (typeof event.type !== 'string' || !event.type.startsWith('activity.') || typeof event.callId !== 'string') {
