@@ -1,7 +1,9 @@
+import { DateTime } from 'luxon';
 import { Pool, request as send, type Dispatcher } from 'undici';
 import { createOrUpdate, type CreateOrUpdateOptions, type CreateOrUpdateResult, type Payload } from './client/create-or-update.js';
 import { decodeBody, encodeBody, excerpt, type RequestBody } from './client/body.js';
 import type { ApiSettings } from './config/api-settings.js';
+import { formatDuration } from './config/duration.js';
 import { ConflictError, HttpError } from './errors.js';
 import { pause } from './retry-on-conflict.js';
 
@@ -37,7 +39,7 @@ export interface RequestOptions {
   /** Aborts the request and any pause before a retry; the request rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Whether 5xx answers and connection errors are retried.
+   * Whether 5xx answers and connection errors are retried (429 is retried for every method: the server refused it unread).
    * @default true for GET, HEAD, PUT, DELETE and OPTIONS; false for POST and PATCH
    */
   idempotent?: boolean;
@@ -76,14 +78,20 @@ interface Transient {
   reason: string;
   status?: number;
   cause?: unknown;
+  /** The server refused the request without acting on it (429): retried whatever the method. */
+  refused?: boolean;
+  /** The answer's `Retry-After`, in ms from now. */
+  retryAfterMs?: number;
 }
 
 /**
  * A REST client for one server (Viz One or any other): basic auth, JSON and
  * XML bodies, ETags and `If-Match`, retries of idempotent requests on 5xx
- * and connection errors with a jittered exponential backoff. 409 and 412
- * raise ConflictError (retryOnConflict retries it); any other non-2xx
- * raises HttpError. The password never reaches a log line or an error.
+ * and connection errors with a jittered exponential backoff, and of any
+ * request on 429; a `Retry-After` is waited out when it is within `retry
+ * max delay`. 409 and 412 raise ConflictError (retryOnConflict retries it);
+ * any other non-2xx raises HttpError. The password never reaches a log
+ * line or an error.
  */
 export class ApiClient {
   /** The server, as `http(s)://host[:port]`. */
@@ -160,19 +168,32 @@ export class ApiClient {
     if (encoded) headers['content-type'] = encoded.contentType;
     if (req.etag !== undefined) headers['if-match'] = req.etag;
     if (this.#authorization !== undefined) headers.authorization = this.#authorization;
-    const attempts = (req.idempotent ?? IDEMPOTENT.has(method)) ? 1 + this.#settings.retries : 1;
+    const idempotent = req.idempotent ?? IDEMPOTENT.has(method);
+    const attempts = 1 + this.#settings.retries;
     for (let attempt = 1; ; attempt++) {
       if (this.#closed) throw new HttpError(method, url, undefined, `${method} ${url} was not sent: the client is closed`);
       req.signal?.throwIfAborted();
       const outcome = await this.#attempt<T>(method, url, headers, encoded?.data, req.signal);
       if (!('reason' in outcome)) return outcome;
-      if (attempt >= attempts) {
-        const tries = attempts > 1 ? ` after ${attempt} attempts` : '';
-        throw new HttpError(method, url, outcome.status, this.#scrub(`${method} ${url} ${outcome.reason}${tries}`), { cause: outcome.cause });
+      const fail = (why: string): never => {
+        throw new HttpError(method, url, outcome.status, this.#scrub(`${method} ${url} ${outcome.reason}${why}`), { cause: outcome.cause });
+      };
+      if (!idempotent && !outcome.refused) fail('');
+      if (attempt >= attempts) fail(attempts > 1 ? ` after ${attempt} attempts` : '');
+      const { retryMaxDelayMs } = this.#settings;
+      const cap = Math.min(retryMaxDelayMs, this.#settings.retryDelayMs * 2 ** (attempt - 1));
+      let delayMs: number;
+      let why = '';
+      if (outcome.retryAfterMs === undefined) delayMs = Math.floor(this.#random() * cap);
+      else {
+        // The server's wait, plus some of the backoff's jitter so that many clients told the same do not come back at once.
+        if (outcome.retryAfterMs > retryMaxDelayMs) {
+          fail(`; it asks for a wait of ${formatDuration(outcome.retryAfterMs)} (Retry-After), longer than the retry max delay of ${formatDuration(retryMaxDelayMs)}`);
+        }
+        delayMs = outcome.retryAfterMs + Math.floor(this.#random() * Math.min(cap, retryMaxDelayMs - outcome.retryAfterMs));
+        why = ' (Retry-After)';
       }
-      const cap = Math.min(this.#settings.retryMaxDelayMs, this.#settings.retryDelayMs * 2 ** (attempt - 1));
-      const delayMs = Math.floor(this.#random() * cap);
-      this.#log?.warn({ method, url, status: outcome.status, attempt, delayMs }, this.#scrub(`${method} ${url} ${outcome.reason}; retrying in ${delayMs}ms (attempt ${attempt} of ${attempts})`));
+      this.#log?.warn({ method, url, status: outcome.status, attempt, delayMs }, this.#scrub(`${method} ${url} ${outcome.reason}; retrying in ${delayMs}ms${why} (attempt ${attempt} of ${attempts})`));
       await this.#sleep(delayMs, req.signal);
     }
   }
@@ -228,7 +249,10 @@ export class ApiClient {
       const ifMatch = headers['if-match'] === undefined ? '' : ` (If-Match ${headers['if-match']})`;
       throw new ConflictError(this.#scrub(`${method} ${url}${ifMatch} ${answered}`), { status });
     }
-    if (status >= 500) return { reason: answered, status };
+    if (status >= 500 || status === 429) {
+      const retryAfterMs = parseRetryAfter(header(responseHeaders, 'retry-after'), Date.now());
+      return { reason: answered, status, ...(status === 429 ? { refused: true } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+    }
     throw new HttpError(method, url, status, this.#scrub(`${method} ${url} ${answered}`));
   }
 
@@ -272,6 +296,19 @@ export function createClient(settings: ApiSettings, options: ClientOptions = {})
 function header(headers: ApiResponse['headers'], name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/**
+ * A `Retry-After` value as ms from `now`: delay-seconds or an HTTP date (a
+ * past date is 0); undefined when absent or neither.
+ * @example parseRetryAfter('120', Date.now()) // 120_000
+ */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  const text = value?.trim();
+  if (!text) return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const date = DateTime.fromHTTP(text, { zone: 'utc' });
+  return date.isValid ? Math.max(0, date.toMillis() - now) : undefined;
 }
 
 /** The error's code, or its cause's, or that of the first of its errors (a failed happy-eyeballs connect is an AggregateError). */

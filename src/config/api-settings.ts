@@ -29,11 +29,11 @@ export interface ApiSettings {
   checkCertificates: boolean;
   /** `time out`: the longest wait for a connection, for the response headers, and between body chunks. @default 30_000 (30s) */
   timeOutMs: number;
-  /** `retries`: retries after the first attempt for 5xx and connection errors (idempotent requests only). @default 3 */
+  /** `retries`: retries after the first attempt for 5xx and connection errors (idempotent requests only) and for 429 (any request). @default 3 */
   retries: number;
   /** `retry delay`: base of the jittered exponential pause between retries. @default 200 (200ms) */
   retryDelayMs: number;
-  /** `retry max delay`: cap of that pause. @default 10_000 (10s) */
+  /** `retry max delay`: cap of that pause, and the longest `Retry-After` waited out (a longer one fails the request). @default 10_000 (10s) */
   retryMaxDelayMs: number;
 }
 

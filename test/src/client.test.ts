@@ -27,8 +27,11 @@ class RecordServer {
   readonly records = new Map<string, StoredRecord>();
   readonly seen: Array<{ method: string; url: string; ifMatch?: string; ifNoneMatch?: string }> = [];
   writes = 0;
-  /** The next N requests get a 503 (echoing the request headers, to prove they are scrubbed). */
+  /** The next N requests get a 503 (echoing the request headers, to prove they are scrubbed), with `retryAfter` when set. */
   failNext = 0;
+  /** The next N requests get a 429, with `retryAfter` as their Retry-After when set. */
+  throttleNext = 0;
+  retryAfter: string | undefined;
   /** The next N requests get no answer at all. */
   hangNext = 0;
   /** Called when a request is left hanging. */
@@ -80,9 +83,13 @@ class RecordServer {
       this.onHang?.();
       return;
     }
+    if (this.throttleNext > 0) {
+      this.throttleNext--;
+      return reply(429, 'slow down', { 'content-type': 'text/plain', ...(this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter }) });
+    }
     if (this.failNext > 0) {
       this.failNext--;
-      return reply(503, `busy; you sent ${JSON.stringify(req.headers)}`, { 'content-type': 'text/plain' });
+      return reply(503, `busy; you sent ${JSON.stringify(req.headers)}`, { 'content-type': 'text/plain', ...(this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter }) });
     }
     if (req.headers.authorization !== `Basic ${TOKEN}`) return reply(401, `who are you? you sent ${JSON.stringify(req.headers)}`, { 'content-type': 'text/plain' });
     if (path === '/echo-headers') return reply(400, JSON.stringify({ error: 'bad request', headers: req.headers }), { 'content-type': 'application/json' });
@@ -253,6 +260,67 @@ describe('the API client', () => {
     server.failNext = 1;
     await expect(client.post('/api/assets', { id: 'b' }, { idempotent: true })).resolves.toMatchObject({ status: 201 });
     expect(server.count('POST')).toBe(3);
+  });
+
+  it('retries a 429 for any method, POST too, since the server refused it unread', async () => {
+    server.throttleNext = 2;
+    await expect(connect().post('/api/assets', { id: 'a' })).resolves.toMatchObject({ status: 201 });
+    expect(server.count('POST')).toBe(3);
+    expect(server.writes).toBe(1);
+    expect(delays).toEqual([50, 100]);
+    expect(sink.lines.find((line) => line.level === 40)?.msg).toContain(`POST http://127.0.0.1:${server.port}/api/assets answered 429: slow down; retrying in 50ms (attempt 1 of 4)`);
+    server.throttleNext = 10;
+    const error = await failure(client.post('/api/assets', { id: 'b' }));
+    expect(error).toMatchObject({ code: 'ERR_HTTP', status: 429, method: 'POST' });
+    expect(error.message).toMatch(/answered 429: slow down after 4 attempts$/);
+  });
+
+  it('waits out a Retry-After in seconds or as an HTTP date, plus jitter, within the retry max delay', async () => {
+    server.store('/api/asset/1', { title: 'one' });
+    server.throttleNext = 1;
+    server.retryAfter = '3';
+    await expect(connect().get('/api/asset/1')).resolves.toMatchObject({ status: 200 });
+    // 3s, plus half (random 0.5) of the first backoff cap (100ms).
+    expect(delays).toEqual([3_050]);
+    expect(sink.lines.find((line) => line.level === 40)?.msg).toContain('answered 429: slow down; retrying in 3050ms (Retry-After) (attempt 1 of 4)');
+
+    // A 503 with a date a few seconds ahead (HTTP dates have whole seconds), and one already past.
+    delays = [];
+    server.failNext = 2;
+    const ahead = new Date(Date.now() + 4_000);
+    ahead.setUTCMilliseconds(0);
+    server.retryAfter = ahead.toUTCString();
+    let answers = 0;
+    const dated = createClient(settings(server.port), {
+      random: () => 0,
+      sleep: async (ms) => {
+        delays.push(ms);
+        // The second 503 names a date in the past: no wait beyond the backoff.
+        if (++answers === 1) server.retryAfter = new Date(Date.now() - 60_000).toUTCString();
+      },
+    });
+    await expect(dated.get('/api/asset/1')).resolves.toMatchObject({ status: 200 });
+    await dated.close();
+    expect(delays).toHaveLength(2);
+    expect(delays[0]).toBeGreaterThan(2_000);
+    expect(delays[0]).toBeLessThanOrEqual(4_000);
+    expect(delays[1]).toBe(0);
+  });
+
+  it('fails at once when Retry-After asks for longer than the retry max delay, and ignores one it cannot read', async () => {
+    server.throttleNext = 1;
+    server.retryAfter = '120';
+    const error = await failure(connect({ 'retry max delay': '30s' }).get('/api/asset/1'));
+    expect(error).toMatchObject({ code: 'ERR_HTTP', status: 429 });
+    expect(error.message).toBe(`GET http://127.0.0.1:${server.port}/api/asset/1 answered 429: slow down; it asks for a wait of 2m (Retry-After), longer than the retry max delay of 30s`);
+    expect(server.count('GET')).toBe(1);
+    expect(delays).toEqual([]);
+
+    server.store('/api/asset/1', { title: 'one' });
+    server.throttleNext = 1;
+    server.retryAfter = 'soon';
+    await expect(client.get('/api/asset/1')).resolves.toMatchObject({ status: 200 });
+    expect(delays).toEqual([50]);
   });
 
   it('fails a 400 at once, without retrying, with an excerpt of the body', async () => {
