@@ -11,17 +11,32 @@ import type { Logger } from 'pino';
 import { FlowdError } from '../errors.js';
 import type { BrokerConnection, Delivery } from './broker-connection.js';
 import { callKey, checkTaskList, isFinalEvent, readReport, type CallEvent, type CompiledBrokerOptions, type TaskMessage } from './broker-options.js';
+import { formatDuration } from '../config/duration.js';
 import { WorkflowError } from './errors.js';
-import type { ActivityReport, ActivityTask, TaskListStats } from './executor.js';
-import type { ScheduledCall } from './history.js';
+import { systemClock, timerAt } from './executor-support.js';
+import type { ActivityReport, ActivityTask, ExecutorClock, TaskListStats } from './executor.js';
+import type { ActivityTimedOut, ScheduledCall } from './history.js';
 
 /** Reports the decider holds unacknowledged at most (the subscription's prefetch). */
 export const REPORTS_PREFETCH = 64;
 
+/**
+ * How long past a limit the decider waits for a worker's own report before
+ * it ends a call itself: the worker keeps the exact limit, the decider is
+ * the backstop for a task no worker took. A limit shorter than this waits
+ * its own length.
+ */
+export const BACKSTOP_GRACE_MS = 1_000;
+
 interface OpenCall {
   runId: string;
+  callId: string;
   taskList: string;
   started: boolean;
+  /** Attempts made before this task, and the last one a worker reported since. */
+  attempts: number;
+  /** Cancel the backstop timers. */
+  stopTimers: Array<() => void>;
 }
 
 /** See BrokerTaskLists.executor and .decide() for the rules it keeps. */
@@ -41,6 +56,8 @@ export class BrokerDecider {
   #reports: BrokerConnection | undefined;
   #deciding: Promise<void> | undefined;
   #closed = false;
+  /** Task lists already warned about a call no worker started; cleared when one of their calls starts. */
+  readonly #unserved = new Set<string>();
 
   constructor(options: CompiledBrokerOptions, connection: BrokerConnection, openReports: () => BrokerConnection) {
     this.#options = options;
@@ -56,7 +73,9 @@ export class BrokerDecider {
     const key = callKey(runId, call.callId);
     if (this.#calls.has(key)) throw new WorkflowError(`call ${call.callId} of run ${runId} was already submitted to the workflow broker and has not finished; submit a call once`);
     this.#runs.set(runId, report);
-    this.#calls.set(key, { runId, taskList: call.taskList, started: false });
+    const open: OpenCall = { runId, callId: call.callId, taskList: call.taskList, started: false, attempts: attemptsMade, stopTimers: [] };
+    this.#calls.set(key, open);
+    this.#watch(key, open, task);
     this.#taskLists.add(call.taskList);
     const queue = this.#options.queueOf(call.taskList);
     const body: TaskMessage = { runId, call, scheduledAt, attemptsMade };
@@ -64,7 +83,7 @@ export class BrokerDecider {
     this.#connection.publish(queue, body, headers).then(
       () => this.#log.debug({ runId, callId: call.callId, queue }, `call ${call.callId} of run ${runId} is queued on ${queue}`),
       (error: FlowdError) => {
-        this.#calls.delete(key);
+        this.#forget(key);
         const level = error.code === 'ERR_SHUTDOWN' ? 'warn' : 'error';
         this.#log[level]({ runId, callId: call.callId, queue, err: { code: error.code, message: error.message } }, `call ${call.callId} of run ${runId} was not published to ${queue}: ${error.message}; the run resumes it when flowd starts again`);
       },
@@ -73,7 +92,7 @@ export class BrokerDecider {
 
   cancel(runId: string): void {
     this.#runs.delete(runId);
-    for (const [key, call] of this.#calls) if (call.runId === runId) this.#calls.delete(key);
+    for (const [key, call] of this.#calls) if (call.runId === runId) this.#forget(key);
   }
 
   stats(): Record<string, TaskListStats> {
@@ -108,6 +127,62 @@ export class BrokerDecider {
   /** Refuses submits and decide() from now on (close()). */
   stop(): void {
     this.#closed = true;
+    for (const call of this.#calls.values()) for (const stop of call.stopTimers) stop();
+  }
+
+  /**
+   * The backstop for calls no worker takes: a worker keeps every limit
+   * itself, but a task list nobody serves would leave its calls waiting for
+   * ever. Past scheduleToClose (plus a grace), a call not finished times out
+   * here, finally. Past scheduleToStart with nothing started, a call with no
+   * retries left times out here, as the worker that takes it would decide;
+   * one with retries left is waited for (a worker retries it), with one
+   * warning per task list.
+   */
+  #watch(key: string, open: OpenCall, task: ActivityTask): void {
+    const clock = this.#clock;
+    const { scheduleToStart, scheduleToClose, retries } = task.call.options;
+    const grace = (limit: number) => Math.min(BACKSTOP_GRACE_MS, limit);
+    if (scheduleToClose !== undefined) {
+      open.stopTimers.push(timerAt(clock, task.scheduledAt + scheduleToClose + grace(scheduleToClose), () => this.#timeOut(key, 'scheduleToClose')));
+    }
+    // A resumed task (attemptsMade > 0) counts scheduleToStart from when a worker queues it again, which the decider cannot see.
+    if (scheduleToStart !== undefined && open.attempts === 0) {
+      open.stopTimers.push(timerAt(clock, task.scheduledAt + scheduleToStart + grace(scheduleToStart), () => {
+        if (this.#calls.get(key) !== open || open.started) return;
+        if (retries === 0) return this.#timeOut(key, 'scheduleToStart');
+        if (this.#unserved.has(open.taskList)) return;
+        this.#unserved.add(open.taskList);
+        const queue = this.#options.queueOf(open.taskList);
+        this.#log.warn(
+          { runId: open.runId, callId: open.callId, taskList: open.taskList, queue },
+          `call ${open.callId} of run ${open.runId} has waited ${formatDuration(scheduleToStart)} (its scheduleToStart) on ${queue} and no worker has started it; is a worker serving task list "${open.taskList}"? ` +
+            `The worker that takes it retries it${scheduleToClose === undefined ? '' : `; it times out ${formatDuration(scheduleToClose)} after it was scheduled (scheduleToClose)`}`,
+        );
+      }));
+    }
+  }
+
+  /** Ends an open call with a final timeout, reported to its run as a worker's report would be. */
+  #timeOut(key: string, kind: 'scheduleToStart' | 'scheduleToClose'): void {
+    const open = this.#calls.get(key);
+    const report = open && this.#runs.get(open.runId);
+    if (!open || !report || this.#closed) return;
+    this.#forget(key);
+    const event: ActivityTimedOut = { type: 'activity.timedOut', at: this.#clock.now(), callId: open.callId, attempt: open.attempts + (open.started ? 0 : 1), kind, final: true };
+    this.#log.warn({ runId: open.runId, callId: open.callId, taskList: open.taskList, kind }, `call ${open.callId} of run ${open.runId} timed out (${kind}) with no final report from a worker; the decider ended it`);
+    this.#handle(open.runId, report, event, () => {});
+  }
+
+  #forget(key: string): void {
+    const open = this.#calls.get(key);
+    if (!open) return;
+    this.#calls.delete(key);
+    for (const stop of open.stopTimers) stop();
+  }
+
+  get #clock(): ExecutorClock {
+    return this.#options.executor.clock ?? systemClock;
   }
 
   /** Resolves once the report functions in progress have settled, or after `timeoutMs`. */
@@ -135,30 +210,38 @@ export class BrokerDecider {
       delivery.ack();
       return;
     }
+    // Reports of a call that already ended (a duplicate, or after the backstop ended it) go on too: the run drops them.
     this.#track(runId, event);
+    this.#handle(runId, report, event, () => void delivery.ack());
+  }
+
+  /** Hands an event to its run's report function; `done` runs once that settles (the report is acknowledged then). */
+  #handle(runId: string, report: ActivityReport, event: CallEvent, done: () => void): void {
     let returned: unknown;
     try {
       returned = report(event);
     } catch (error) {
       this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} threw on ${event.type}; the report is acknowledged`);
     }
-    const handled = Promise.resolve(returned).then(
-      () => void delivery.ack(),
-      (error: unknown) => {
-        this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} failed on ${event.type}; the report is acknowledged`);
-        delivery.ack();
-      },
-    );
+    const handled = Promise.resolve(returned).then(done, (error: unknown) => {
+      this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} failed on ${event.type}; the report is acknowledged`);
+      done();
+    });
     this.#handling.add(handled);
     void handled.finally(() => this.#handling.delete(handled));
   }
 
+  /** Notes a report's effect on its open call. */
   #track(runId: string, event: CallEvent): void {
     const key = callKey(runId, event.callId);
     const call = this.#calls.get(key);
     if (call === undefined) return;
-    if (isFinalEvent(event)) this.#calls.delete(key);
-    else if (event.type === 'activity.started') call.started = true;
+    if (isFinalEvent(event)) this.#forget(key);
+    else if (event.type === 'activity.started') {
+      call.started = true;
+      call.attempts = Math.max(call.attempts, event.attempt);
+      this.#unserved.delete(call.taskList);
+    }
   }
 }
 

@@ -8,6 +8,7 @@ import { defineActivity, type ActivityDefinition } from '../../src/workflows/wor
 import { deleteQueues, produce, queueCounts, STOMP_HOST, stompUrl, uniqueQueue } from '../helpers/broker.js';
 import { ROOT } from '../helpers/cli.js';
 import { logSink } from '../helpers/log-sink.js';
+import { manualClock } from '../helpers/manual-clock.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 import { closedPort } from '../helpers/ports.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
@@ -41,14 +42,14 @@ function callOf(activity: ActivityDefinition, n: number, taskList: string, retri
 
 const isFinal = (event: HistoryEvent) => event.type === 'activity.completed' || ((event.type === 'activity.failed' || event.type === 'activity.timedOut') && event.final);
 
-/** Submits calls through a decider's executor and keeps the events each call reports. */
-function reportsOf(lists: BrokerTaskLists) {
+/** Submits calls through a decider's executor (scheduled at `now()`) and keeps the events each call reports. */
+function reportsOf(lists: BrokerTaskLists, now: () => number = Date.now) {
   const events = new Map<string, HistoryEvent[]>();
   const keyOf = (runId: string, callId: string) => `${runId} ${callId}`;
   return {
     submit(runId: string, call: ScheduledCall) {
       events.set(keyOf(runId, call.callId), []);
-      lists.executor.submit({ runId, call, scheduledAt: Date.now() }, (event) => void events.get(keyOf(runId, (event as { callId: string }).callId))!.push(event));
+      lists.executor.submit({ runId, call, scheduledAt: now() }, (event) => void events.get(keyOf(runId, (event as { callId: string }).callId))!.push(event));
     },
     of: (runId: string, callId: string) => events.get(keyOf(runId, callId))!,
     types: (runId: string, callId: string) => events.get(keyOf(runId, callId))!.map((event) => event.type),
@@ -290,6 +291,75 @@ describe('task lists over STOMP queues', () => {
     const shown = `stomp://guest@127.0.0.1:${proxy.port}/queue/${base}`;
     expect(log.lines.filter((line) => line.level === 40 && line.msg.startsWith(`lost the connection to ${shown}`))).toHaveLength(2);
     expect(log.messages()).toEqual(expect.arrayContaining([`reconnected to ${shown} (workflow task lists)`, `reconnected to ${shown} (workflow reports)`]));
+  });
+
+  it('ends calls no worker takes: at scheduleToStart when no retry could follow, at scheduleToClose; a late worker runs only what may still run', async () => {
+    const base = newBase('nobody');
+    // The decider's clock runs ten minutes behind and moves only when told, so the worker (on the real clock) finds every limit passed.
+    const minute = 60_000;
+    const clock = manualClock(Date.now() - 10 * minute);
+    const { lists: decider, log } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
+    await decider.decide();
+    const reports = reportsOf(decider, clock.now);
+    const start = clock.now();
+    const Work = { name: 'Work', version: 1 } as ActivityDefinition;
+    reports.submit('run-1', { ...callOf(Work, 1, 'nobody'), options: { retries: 0, scheduleToStart: minute } });
+    reports.submit('run-1', { ...callOf(Work, 2, 'nobody'), options: { retries: 2, scheduleToStart: minute / 2, scheduleToClose: 2 * minute } });
+    reports.submit('run-1', { ...callOf(Work, 3, 'nobody'), options: { retries: 1, scheduleToStart: minute / 2 } });
+    const unserved = () => log.lines.filter((line) => line.level === 40 && /no worker has started it; is a worker serving task list "nobody"\?/.test(line.msg));
+
+    // Each limit plus the backstop's grace of a second: nothing before, the timeout at it.
+    await clock.advance(minute / 2 + 999);
+    expect(unserved()).toHaveLength(0);
+    await clock.advance(1);
+    expect(unserved()).toHaveLength(1); // one warning for the task list, not one per call
+    expect(unserved()[0]!.msg).toMatch(/^call Work#2 of run run-1 has waited 30s \(its scheduleToStart\) on \/queue\/\S+\.nobody and no worker has started it; .*it times out 2m after it was scheduled \(scheduleToClose\)$/);
+    expect(reports.types('run-1', 'Work#1')).toEqual([]);
+    await clock.advance(minute / 2);
+    expect(reports.of('run-1', 'Work#1')).toEqual([{ type: 'activity.timedOut', at: start + minute + 1000, callId: 'Work#1', attempt: 1, kind: 'scheduleToStart', final: true }]);
+    await clock.advance(minute);
+    expect(reports.of('run-1', 'Work#2')).toEqual([{ type: 'activity.timedOut', at: start + 2 * minute + 1000, callId: 'Work#2', attempt: 1, kind: 'scheduleToClose', final: true }]);
+    expect(reports.types('run-1', 'Work#3')).toEqual([]); // retries left and no scheduleToClose: it waits for a worker
+    expect(decider.executor.stats()).toEqual({ nobody: { queued: 1, running: 0, retrying: 0, abandoned: 0 } });
+    expect(unserved()).toHaveLength(1);
+
+    // A worker comes: the two ended calls time out at once without running; the third is retried and runs.
+    const ran: number[] = [];
+    const Late = defineActivity({ name: 'Work', version: 1, taskList: 'nobody' }, (input: { n: number }) => void ran.push(input.n));
+    const { lists: worker } = taskLists(base, { activities: [Late] });
+    await worker.serve();
+    await vi.waitFor(() => expect(reports.types('run-1', 'Work#3')).toContain('activity.completed'), { timeout: 15_000, interval: 20 });
+    expect(ran).toEqual([3]);
+    expect(reports.of('run-1', 'Work#3')).toMatchObject([
+      { type: 'activity.timedOut', attempt: 1, kind: 'scheduleToStart', final: false },
+      { type: 'activity.started', attempt: 2 },
+      { type: 'activity.completed' },
+    ]);
+    // The worker's own final reports of the two ended calls reach the run too, which drops them.
+    await vi.waitFor(() => expect(reports.of('run-1', 'Work#1')).toHaveLength(2), { timeout: 15_000, interval: 20 });
+    expect(reports.of('run-1', 'Work#1')[1]).toMatchObject({ type: 'activity.timedOut', kind: 'scheduleToStart', final: true });
+    await vi.waitFor(async () => expect(await queueCounts(`${base}.nobody`)).toMatchObject({ messages: 0 }), { timeout: 15_000, interval: 100 });
+    expect(clock.pending()).toBe(0);
+  });
+
+  it('leaves a call a worker finishes alone: its backstop timers are cleared', async () => {
+    const base = newBase('served');
+    const clock = manualClock(Date.now());
+    const Quick = defineActivity({ name: 'Quick', version: 1, taskList: 'served' }, () => 'done');
+    const { lists: worker } = taskLists(base, { activities: [Quick] });
+    const { lists: decider, log } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
+    await worker.serve();
+    await decider.decide();
+    const reports = reportsOf(decider, clock.now);
+    reports.submit('run-1', { ...callOf(Quick, 1, 'served'), options: { retries: 0, scheduleToStart: 60_000, scheduleToClose: 120_000 } });
+    reports.submit('run-1', { ...callOf(Quick, 2, 'served'), options: { retries: 3, scheduleToStart: 60_000 } });
+    expect(clock.pending()).toBe(3);
+    await reports.allFinal();
+    expect(clock.pending()).toBe(0);
+    await clock.advance(10 * 60_000);
+    expect(reports.types('run-1', 'Quick#1')).toEqual(['activity.started', 'activity.completed']);
+    expect(reports.types('run-1', 'Quick#2')).toEqual(['activity.started', 'activity.completed']);
+    expect(log.lines.filter((line) => line.level >= 40)).toEqual([]);
   });
 
   it('keeps trying a broker that is down, one warning per attempt with a growing delay, until closed', async () => {

@@ -1,10 +1,11 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ConfigError, type FlowdError } from '../../src/errors.js';
-import { createActivityExecutor, type ActivityExecutor, type ExecutorClock, type ExecutorOptions } from '../../src/workflows/executor.js';
+import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from '../../src/workflows/executor.js';
 import type { HistoryEvent, JsonValue, ResolvedActivityOptions, ScheduledCall } from '../../src/workflows/history.js';
 import { defineActivity, type ActivityContext, type ActivityDefinition } from '../../src/workflows/workflow-api.js';
 import { logSink } from '../helpers/log-sink.js';
+import { manualClock } from '../helpers/manual-clock.js';
 
 /** One attempt of a held activity, which the test settles. */
 interface Held {
@@ -601,40 +602,3 @@ describe('the activity executor, for any behaviour of its activities', () => {
     );
   });
 });
-
-/** A clock whose timers run only when the test advances it; it refuses delays setTimeout cannot hold. */
-function manualClock(): ExecutorClock & { advance(ms: number): Promise<void>; jump(ms: number): void; delays: number[] } {
-  let now = 0;
-  let nextId = 0;
-  const timers = new Map<number, { at: number; fn: () => void }>();
-  const delays: number[] = [];
-  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
-  return {
-    delays,
-    now: () => now,
-    setTimeout(fn, ms) {
-      if (ms > 2_147_483_647) throw new RangeError(`a delay of ${ms}ms is past setTimeout's limit`);
-      delays.push(ms);
-      timers.set(++nextId, { at: now + ms, fn });
-      return nextId;
-    },
-    clearTimeout: (id) => void timers.delete(id as number),
-    /** Moves time without running timers, as a busy event loop does. */
-    jump(ms) {
-      now += ms;
-    },
-    async advance(ms) {
-      const end = now + ms;
-      await settle();
-      for (;;) {
-        const due = [...timers].filter(([, timer]) => timer.at <= end).sort((a, b) => a[1].at - b[1].at)[0];
-        if (due === undefined) break;
-        timers.delete(due[0]);
-        now = due[1].at;
-        due[1].fn();
-        await settle();
-      }
-      now = end;
-    },
-  };
-}
