@@ -39,7 +39,9 @@ export interface RequestOptions {
   /** Aborts the request and any pause before a retry; the request rejects with the signal's reason. */
   signal?: AbortSignal;
   /**
-   * Whether 5xx answers and connection errors are retried (429 is retried for every method: the server refused it unread).
+   * Whether 5xx answers and connection errors are retried. A 429 is retried
+   * unless this is set to false: RFC 6585 means it for a request the server
+   * refused before acting on it.
    * @default true for GET, HEAD, PUT, DELETE and OPTIONS; false for POST and PATCH
    */
   idempotent?: boolean;
@@ -105,6 +107,8 @@ export class ApiClient {
   readonly #random: () => number;
   readonly #sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
   #closed = false;
+  /** Aborted by close(): ends the pauses between retries. */
+  readonly #closing = new AbortController();
 
   constructor(settings: ApiSettings, options: ClientOptions = {}) {
     this.#settings = settings;
@@ -170,16 +174,20 @@ export class ApiClient {
     if (this.#authorization !== undefined) headers.authorization = this.#authorization;
     const idempotent = req.idempotent ?? IDEMPOTENT.has(method);
     const attempts = 1 + this.#settings.retries;
+    const closed = () => new HttpError(method, url, undefined, `${method} ${url} was not sent: the client is closed`);
+    const pauseSignal = req.signal ? AbortSignal.any([req.signal, this.#closing.signal]) : this.#closing.signal;
     for (let attempt = 1; ; attempt++) {
-      if (this.#closed) throw new HttpError(method, url, undefined, `${method} ${url} was not sent: the client is closed`);
+      if (this.#closed) throw closed();
       req.signal?.throwIfAborted();
       const outcome = await this.#attempt<T>(method, url, headers, encoded?.data, req.signal);
       if (!('reason' in outcome)) return outcome;
       const fail = (why: string): never => {
         throw new HttpError(method, url, outcome.status, this.#scrub(`${method} ${url} ${outcome.reason}${why}`), { cause: outcome.cause });
       };
-      if (!idempotent && !outcome.refused) fail('');
-      if (attempt >= attempts) fail(attempts > 1 ? ` after ${attempt} attempts` : '');
+      const tries = attempt > 1 ? ` after ${attempt} attempts` : '';
+      // An explicit idempotent: false is never sent twice, not even after a 429.
+      if (outcome.refused ? req.idempotent === false : !idempotent) fail(tries);
+      if (attempt >= attempts) fail(tries);
       const { retryMaxDelayMs } = this.#settings;
       const cap = Math.min(retryMaxDelayMs, this.#settings.retryDelayMs * 2 ** (attempt - 1));
       let delayMs: number;
@@ -194,7 +202,12 @@ export class ApiClient {
         why = ' (Retry-After)';
       }
       this.#log?.warn({ method, url, status: outcome.status, attempt, delayMs }, this.#scrub(`${method} ${url} ${outcome.reason}; retrying in ${delayMs}ms${why} (attempt ${attempt} of ${attempts})`));
-      await this.#sleep(delayMs, req.signal);
+      try {
+        await this.#sleep(delayMs, pauseSignal);
+      } catch (error) {
+        if (this.#closed && !req.signal?.aborted) throw closed();
+        throw error;
+      }
     }
   }
 
@@ -202,6 +215,7 @@ export class ApiClient {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#closing.abort();
     if (this.#ownDispatcher) await this.#dispatcher.close();
   }
 
@@ -250,7 +264,9 @@ export class ApiClient {
       throw new ConflictError(this.#scrub(`${method} ${url}${ifMatch} ${answered}`), { status });
     }
     if (status >= 500 || status === 429) {
-      const retryAfterMs = parseRetryAfter(header(responseHeaders, 'retry-after'), Date.now());
+      // An HTTP date is read against the server's own clock (its Date header) when it sends one.
+      const serverNow = DateTime.fromHTTP(header(responseHeaders, 'date') ?? '', { zone: 'utc' });
+      const retryAfterMs = parseRetryAfter(header(responseHeaders, 'retry-after'), serverNow.isValid ? serverNow.toMillis() : Date.now());
       return { reason: answered, status, ...(status === 429 ? { refused: true } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
     }
     throw new HttpError(method, url, status, this.#scrub(`${method} ${url} ${answered}`));

@@ -273,6 +273,19 @@ describe('the API client', () => {
     const error = await failure(client.post('/api/assets', { id: 'b' }));
     expect(error).toMatchObject({ code: 'ERR_HTTP', status: 429, method: 'POST' });
     expect(error.message).toMatch(/answered 429: slow down after 4 attempts$/);
+
+    // A 429 then a 503: the POST stops at the 503, and says how many attempts it made.
+    server.throttleNext = 1;
+    server.failNext = 1;
+    const mixed = await failure(client.post('/api/assets', { id: 'c' }));
+    expect(mixed).toMatchObject({ status: 503 });
+    expect(mixed.message).toMatch(/answered 503: busy.* after 2 attempts$/);
+
+    // idempotent: false, said outright, is never sent twice.
+    const before = server.count('POST');
+    server.throttleNext = 1;
+    await expect(failure(client.post('/api/assets', { id: 'd' }, { idempotent: false }))).resolves.toMatchObject({ status: 429 });
+    expect(server.count('POST')).toBe(before + 1);
   });
 
   it('waits out a Retry-After in seconds or as an HTTP date, plus jitter, within the retry max delay', async () => {
@@ -292,6 +305,7 @@ describe('the API client', () => {
     server.retryAfter = ahead.toUTCString();
     let answers = 0;
     const dated = createClient(settings(server.port), {
+      log: sink.logger,
       random: () => 0,
       sleep: async (ms) => {
         delays.push(ms);
@@ -305,6 +319,22 @@ describe('the API client', () => {
     expect(delays[0]).toBeGreaterThan(2_000);
     expect(delays[0]).toBeLessThanOrEqual(4_000);
     expect(delays[1]).toBe(0);
+    expect(sink.lines.filter((line) => line.level === 40).slice(-2).map((line) => line.msg.includes('(Retry-After)'))).toEqual([true, true]);
+  });
+
+  it('stops waiting out a Retry-After when the client is closed', async () => {
+    server.throttleNext = 1;
+    server.retryAfter = '100'; // longer than the test's time limit: only close() ends the wait in time
+    let waiting!: () => void;
+    const paused = new Promise<void>((resolve) => (waiting = resolve));
+    client = createClient(settings(server.port, { 'retry max delay': '2m' }), { log: { debug: () => {}, warn: () => waiting() } });
+    const outcome = failure(client.get('/api/asset/1'));
+    await paused;
+    await client.close();
+    const error = await outcome;
+    expect(error).toBeInstanceOf(HttpError);
+    expect(error.message).toBe(`GET http://127.0.0.1:${server.port}/api/asset/1 was not sent: the client is closed`);
+    expect(server.count('GET')).toBe(1);
   });
 
   it('fails at once when Retry-After asks for longer than the retry max delay, and ignores one it cannot read', async () => {
