@@ -10,7 +10,7 @@
 import type { Logger } from 'pino';
 import { FlowdError } from '../errors.js';
 import type { BrokerConnection, Delivery } from './broker-connection.js';
-import { callKey, checkTaskList, isFinalEvent, readReport, type CallEvent, type CompiledBrokerOptions, type TaskMessage } from './broker-options.js';
+import { callKey, checkTaskList, isFinalEvent, readReport, type CallEvent, type CompiledBrokerOptions, type ReportMessage, type TaskMessage } from './broker-options.js';
 import { formatDuration } from '../config/duration.js';
 import { WorkflowError } from './errors.js';
 import { systemClock, timerAt } from './executor-support.js';
@@ -32,9 +32,12 @@ interface OpenCall {
   runId: string;
   callId: string;
   taskList: string;
-  started: boolean;
-  /** Attempts made before this task, and the last one a worker reported since. */
+  /** As the workers' reports tell it: waiting in the queue, running an attempt, or waiting for a retry. */
+  state: 'queued' | 'running' | 'retrying';
+  /** Attempts made before this task, then the highest attempt a worker reported. */
   attempts: number;
+  /** The decider published a timeout for it; the call ends when that report comes back. */
+  backstopped: boolean;
   /** Cancel the backstop timers. */
   stopTimers: Array<() => void>;
 }
@@ -73,7 +76,7 @@ export class BrokerDecider {
     const key = callKey(runId, call.callId);
     if (this.#calls.has(key)) throw new WorkflowError(`call ${call.callId} of run ${runId} was already submitted to the workflow broker and has not finished; submit a call once`);
     this.#runs.set(runId, report);
-    const open: OpenCall = { runId, callId: call.callId, taskList: call.taskList, started: false, attempts: attemptsMade, stopTimers: [] };
+    const open: OpenCall = { runId, callId: call.callId, taskList: call.taskList, state: 'queued', attempts: attemptsMade, backstopped: false, stopTimers: [] };
     this.#calls.set(key, open);
     this.#watch(key, open, task);
     this.#taskLists.add(call.taskList);
@@ -98,7 +101,7 @@ export class BrokerDecider {
   stats(): Record<string, TaskListStats> {
     const stats: Record<string, TaskListStats> = {};
     for (const taskList of this.#taskLists) stats[taskList] = { queued: 0, running: 0, retrying: 0, abandoned: 0 };
-    for (const call of this.#calls.values()) stats[call.taskList]![call.started ? 'running' : 'queued']++;
+    for (const call of this.#calls.values()) stats[call.taskList]![call.state]++;
     return stats;
   }
 
@@ -133,24 +136,29 @@ export class BrokerDecider {
   /**
    * The backstop for calls no worker takes: a worker keeps every limit
    * itself, but a task list nobody serves would leave its calls waiting for
-   * ever. Past scheduleToClose (plus a grace), a call not finished times out
-   * here, finally. Past scheduleToStart with nothing started, a call with no
-   * retries left times out here, as the worker that takes it would decide;
-   * one with retries left is waited for (a worker retries it), with one
-   * warning per task list.
+   * ever. Past scheduleToClose (plus a grace), a call not finished times
+   * out. Past scheduleToStart with no attempt ever started, a call with no
+   * retries left times out, as the worker that takes it would decide; one
+   * with retries left is waited for (a worker retries it), with one warning
+   * per task list.
+   *
+   * The timeout goes to the reports queue like a worker's report, not
+   * straight to the run: it then comes after any report already queued (a
+   * completion a worker sent before the limit, which a new decider has not
+   * read yet), and the run drops whichever of the two comes second.
    */
   #watch(key: string, open: OpenCall, task: ActivityTask): void {
     const clock = this.#clock;
     const { scheduleToStart, scheduleToClose, retries } = task.call.options;
     const grace = (limit: number) => Math.min(BACKSTOP_GRACE_MS, limit);
     if (scheduleToClose !== undefined) {
-      open.stopTimers.push(timerAt(clock, task.scheduledAt + scheduleToClose + grace(scheduleToClose), () => this.#timeOut(key, 'scheduleToClose')));
+      open.stopTimers.push(timerAt(clock, task.scheduledAt + scheduleToClose + grace(scheduleToClose), () => this.#timeOut(key, open, 'scheduleToClose')));
     }
     // A resumed task (attemptsMade > 0) counts scheduleToStart from when a worker queues it again, which the decider cannot see.
     if (scheduleToStart !== undefined && open.attempts === 0) {
       open.stopTimers.push(timerAt(clock, task.scheduledAt + scheduleToStart + grace(scheduleToStart), () => {
-        if (this.#calls.get(key) !== open || open.started) return;
-        if (retries === 0) return this.#timeOut(key, 'scheduleToStart');
+        if (this.#calls.get(key) !== open || open.attempts > 0) return;
+        if (retries === 0) return this.#timeOut(key, open, 'scheduleToStart');
         if (this.#unserved.has(open.taskList)) return;
         this.#unserved.add(open.taskList);
         const queue = this.#options.queueOf(open.taskList);
@@ -163,15 +171,19 @@ export class BrokerDecider {
     }
   }
 
-  /** Ends an open call with a final timeout, reported to its run as a worker's report would be. */
-  #timeOut(key: string, kind: 'scheduleToStart' | 'scheduleToClose'): void {
-    const open = this.#calls.get(key);
-    const report = open && this.#runs.get(open.runId);
-    if (!open || !report || this.#closed) return;
-    this.#forget(key);
-    const event: ActivityTimedOut = { type: 'activity.timedOut', at: this.#clock.now(), callId: open.callId, attempt: open.attempts + (open.started ? 0 : 1), kind, final: true };
-    this.#log.warn({ runId: open.runId, callId: open.callId, taskList: open.taskList, kind }, `call ${open.callId} of run ${open.runId} timed out (${kind}) with no final report from a worker; the decider ended it`);
-    this.#handle(open.runId, report, event, () => {});
+  /** Reports a final timeout of an open call through the reports queue, as a worker would. */
+  #timeOut(key: string, open: OpenCall, kind: 'scheduleToStart' | 'scheduleToClose'): void {
+    if (this.#calls.get(key) !== open || open.backstopped || this.#closed) return;
+    open.backstopped = true;
+    // The attempt a worker would name: the running one, else the next.
+    const event: ActivityTimedOut = { type: 'activity.timedOut', at: this.#clock.now(), callId: open.callId, attempt: open.state === 'running' ? open.attempts : open.attempts + 1, kind, final: true };
+    const reports = this.#options.reports;
+    const message: ReportMessage = { runId: open.runId, event };
+    this.#log.warn({ runId: open.runId, callId: open.callId, taskList: open.taskList, kind }, `call ${open.callId} of run ${open.runId} passed its ${kind} with no final report from a worker; the decider reports it timed out (through ${reports}, after any report already there)`);
+    this.#connection.publish(reports, message, { 'x-flowd-run-id': open.runId, 'x-flowd-call-id': open.callId, 'x-flowd-backstop': kind }).catch((error: FlowdError) => {
+      open.backstopped = false;
+      this.#log.warn({ runId: open.runId, callId: open.callId, err: { code: error.code, message: error.message } }, `the timeout of call ${open.callId} of run ${open.runId} was not published to ${reports}: ${error.message}; the run resumes the call when flowd starts again`);
+    });
   }
 
   #forget(key: string): void {
@@ -210,23 +222,21 @@ export class BrokerDecider {
       delivery.ack();
       return;
     }
-    // Reports of a call that already ended (a duplicate, or after the backstop ended it) go on too: the run drops them.
+    // Reports of a call that already ended (a duplicate, or the second of a worker's and the backstop's) go on too: the run drops them.
     this.#track(runId, event);
-    this.#handle(runId, report, event, () => void delivery.ack());
-  }
-
-  /** Hands an event to its run's report function; `done` runs once that settles (the report is acknowledged then). */
-  #handle(runId: string, report: ActivityReport, event: CallEvent, done: () => void): void {
     let returned: unknown;
     try {
       returned = report(event);
     } catch (error) {
       this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} threw on ${event.type}; the report is acknowledged`);
     }
-    const handled = Promise.resolve(returned).then(done, (error: unknown) => {
-      this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} failed on ${event.type}; the report is acknowledged`);
-      done();
-    });
+    const handled = Promise.resolve(returned).then(
+      () => void delivery.ack(),
+      (error: unknown) => {
+        this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} failed on ${event.type}; the report is acknowledged`);
+        delivery.ack();
+      },
+    );
     this.#handling.add(handled);
     void handled.finally(() => this.#handling.delete(handled));
   }
@@ -236,12 +246,12 @@ export class BrokerDecider {
     const key = callKey(runId, event.callId);
     const call = this.#calls.get(key);
     if (call === undefined) return;
-    if (isFinalEvent(event)) this.#forget(key);
-    else if (event.type === 'activity.started') {
-      call.started = true;
-      call.attempts = Math.max(call.attempts, event.attempt);
+    if (isFinalEvent(event)) return this.#forget(key);
+    if ('attempt' in event) call.attempts = Math.max(call.attempts, event.attempt);
+    if (event.type === 'activity.started') {
+      call.state = 'running';
       this.#unserved.delete(call.taskList);
-    }
+    } else if (event.type === 'activity.failed' || event.type === 'activity.timedOut') call.state = 'retrying';
   }
 }
 

@@ -82,8 +82,9 @@ export interface BrokerTaskLists {
    * keep clocks in sync (NTP) or leave those limits well above the skew.
    * The decider's side backs them up for tasks no worker takes: past
    * scheduleToClose, or past scheduleToStart with nothing started and no
-   * retries left (plus a grace of BACKSTOP_GRACE_MS), it reports the final
-   * `activity.timedOut` itself; with retries left it warns once per task list.
+   * retries left (plus a grace of BACKSTOP_GRACE_MS), it publishes the final
+   * `activity.timedOut` to the reports queue itself, behind any report
+   * already there; with retries left it warns once per task list.
    *
    * Resolves when the broker has confirmed every subscription (at once,
    * when this process runs no activities); rejects as decide() does.

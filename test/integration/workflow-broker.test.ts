@@ -315,10 +315,13 @@ describe('task lists over STOMP queues', () => {
     expect(unserved()).toHaveLength(1); // one warning for the task list, not one per call
     expect(unserved()[0]!.msg).toMatch(/^call Work#2 of run run-1 has waited 30s \(its scheduleToStart\) on \/queue\/\S+\.nobody and no worker has started it; .*it times out 2m after it was scheduled \(scheduleToClose\)$/);
     expect(reports.types('run-1', 'Work#1')).toEqual([]);
+    // The decider's timeouts come back through the reports queue, as a worker's would.
+    const arrived = (callId: string, events: HistoryEvent[]) =>
+      vi.waitFor(() => expect(reports.of('run-1', callId)).toEqual(events), { timeout: 15_000, interval: 20 });
     await clock.advance(minute / 2);
-    expect(reports.of('run-1', 'Work#1')).toEqual([{ type: 'activity.timedOut', at: start + minute + 1000, callId: 'Work#1', attempt: 1, kind: 'scheduleToStart', final: true }]);
+    await arrived('Work#1', [{ type: 'activity.timedOut', at: start + minute + 1000, callId: 'Work#1', attempt: 1, kind: 'scheduleToStart', final: true }]);
     await clock.advance(minute);
-    expect(reports.of('run-1', 'Work#2')).toEqual([{ type: 'activity.timedOut', at: start + 2 * minute + 1000, callId: 'Work#2', attempt: 1, kind: 'scheduleToClose', final: true }]);
+    await arrived('Work#2', [{ type: 'activity.timedOut', at: start + 2 * minute + 1000, callId: 'Work#2', attempt: 1, kind: 'scheduleToClose', final: true }]);
     expect(reports.types('run-1', 'Work#3')).toEqual([]); // retries left and no scheduleToClose: it waits for a worker
     expect(decider.executor.stats()).toEqual({ nobody: { queued: 1, running: 0, retrying: 0, abandoned: 0 } });
     expect(unserved()).toHaveLength(1);
@@ -340,6 +343,54 @@ describe('task lists over STOMP queues', () => {
     expect(reports.of('run-1', 'Work#1')[1]).toMatchObject({ type: 'activity.timedOut', kind: 'scheduleToStart', final: true });
     await vi.waitFor(async () => expect(await queueCounts(`${base}.nobody`)).toMatchObject({ messages: 0 }), { timeout: 15_000, interval: 100 });
     expect(clock.pending()).toBe(0);
+  });
+
+  it('puts its timeout behind a report already queued: a new decider past the limit still sees the completion first', async () => {
+    const base = newBase('handover');
+    const clock = manualClock(Date.now());
+    const Quick = defineActivity({ name: 'Quick', version: 1, taskList: 'handover' }, () => 'done');
+    const call: ScheduledCall = { ...callOf(Quick, 1, 'handover'), options: { retries: 0, scheduleToClose: 60_000 } };
+    const scheduledAt = clock.now();
+    // The first decider publishes the call and stops before it takes a report; the worker finishes it in time.
+    const { lists: first } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
+    const { lists: worker } = taskLists(base, { activities: [Quick] });
+    await worker.serve();
+    first.executor.submit({ runId: 'run-1', call, scheduledAt }, () => {});
+    await vi.waitFor(async () => expect(await queueCounts(`${base}.reports`)).toMatchObject({ messages: 2 }), { timeout: 15_000, interval: 50 });
+    await first.close(1000);
+
+    // Its successor resumes the call once the limit has passed on its clock, then takes the reports.
+    await clock.advance(2 * 60_000);
+    const { lists: next, log } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
+    const events: HistoryEvent[] = [];
+    next.executor.submit({ runId: 'run-1', call, scheduledAt }, (event) => void events.push(event));
+    await clock.advance(0);
+    expect(log.messages()).toContainEqual(expect.stringMatching(/^call Quick#1 of run run-1 passed its scheduleToClose with no final report from a worker; the decider reports it timed out/));
+    await next.decide();
+    await vi.waitFor(() => expect(events).toHaveLength(3), { timeout: 15_000, interval: 20 });
+    // The run records the completion and drops the timeout that follows it.
+    expect(events.map((event) => event.type)).toEqual(['activity.started', 'activity.completed', 'activity.timedOut']);
+    expect(next.executor.stats()).toEqual({ handover: { queued: 0, running: 0, retrying: 0, abandoned: 0 } });
+  });
+
+  it('names the attempt a worker would: after a retried failure the call waits for a retry, and a timeout names the next attempt', async () => {
+    const base = newBase('flaky');
+    const clock = manualClock(Date.now());
+    const { lists: decider } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
+    await decider.decide();
+    const reports = reportsOf(decider, clock.now);
+    const Flaky = { name: 'Flaky', version: 1 } as ActivityDefinition;
+    reports.submit('run-1', { ...callOf(Flaky, 1, 'flaky'), options: { retries: 3, scheduleToClose: 60_000 } });
+    // A worker's reports, as a worker that then died would have sent them.
+    await produce(`/queue/${base}.reports`, [
+      { body: JSON.stringify({ runId: 'run-1', event: { type: 'activity.started', at: clock.now(), callId: 'Flaky#1', attempt: 1 } }) },
+      { body: JSON.stringify({ runId: 'run-1', event: { type: 'activity.failed', at: clock.now(), callId: 'Flaky#1', attempt: 1, error: { code: 'ERR_X', message: 'x' }, final: false } }) },
+    ]);
+    await vi.waitFor(() => expect(reports.of('run-1', 'Flaky#1')).toHaveLength(2), { timeout: 15_000, interval: 20 });
+    expect(decider.executor.stats()).toEqual({ flaky: { queued: 0, running: 0, retrying: 1, abandoned: 0 } });
+    await clock.advance(61_000);
+    await vi.waitFor(() => expect(reports.of('run-1', 'Flaky#1')).toHaveLength(3), { timeout: 15_000, interval: 20 });
+    expect(reports.of('run-1', 'Flaky#1')[2]).toMatchObject({ type: 'activity.timedOut', attempt: 2, kind: 'scheduleToClose', final: true });
   });
 
   it('leaves a call a worker finishes alone: its backstop timers are cleared', async () => {
