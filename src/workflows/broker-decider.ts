@@ -28,6 +28,9 @@ export const REPORTS_PREFETCH = 64;
  */
 export const BACKSTOP_GRACE_MS = 1_000;
 
+/** Marks a timeout the decider published itself, with its kind. */
+const BACKSTOP_HEADER = 'x-flowd-backstop';
+
 interface OpenCall {
   runId: string;
   callId: string;
@@ -180,8 +183,8 @@ export class BrokerDecider {
     const reports = this.#options.reports;
     const message: ReportMessage = { runId: open.runId, event };
     this.#log.warn({ runId: open.runId, callId: open.callId, taskList: open.taskList, kind }, `call ${open.callId} of run ${open.runId} passed its ${kind} with no final report from a worker; the decider reports it timed out (through ${reports}, after any report already there)`);
-    this.#connection.publish(reports, message, { 'x-flowd-run-id': open.runId, 'x-flowd-call-id': open.callId, 'x-flowd-backstop': kind }).catch((error: FlowdError) => {
-      open.backstopped = false;
+    this.#connection.publish(reports, message, { 'x-flowd-run-id': open.runId, 'x-flowd-call-id': open.callId, [BACKSTOP_HEADER]: kind }).catch((error: FlowdError) => {
+      // Only a refused login or close() rejects a publish: the call stays open until a decider resumes it.
       this.#log.warn({ runId: open.runId, callId: open.callId, err: { code: error.code, message: error.message } }, `the timeout of call ${open.callId} of run ${open.runId} was not published to ${reports}: ${error.message}; the run resumes the call when flowd starts again`);
     });
   }
@@ -219,6 +222,13 @@ export class BrokerDecider {
     const report = this.#runs.get(runId);
     if (report === undefined) {
       this.#log.debug({ queue, runId, callId: event.callId, event: event.type }, `a report (${event.type}, call ${event.callId}) for run ${runId}, which this decider does not know (ended, cancelled, or never submitted here); acknowledged and dropped`);
+      delivery.ack();
+      return;
+    }
+    // A scheduleToStart timeout is judged again when it comes back: a start it was published before
+    // reading (a new decider resuming, a backlog of reports) came ahead of it in the queue, and now counts.
+    if (delivery.headers[BACKSTOP_HEADER] === 'scheduleToStart' && (this.#calls.get(callKey(runId, event.callId))?.attempts ?? 0) > 0) {
+      this.#log.info({ queue, runId, callId: event.callId }, `call ${event.callId} of run ${runId} started after all; the decider's scheduleToStart timeout is dropped`);
       delivery.ack();
       return;
     }

@@ -32,10 +32,11 @@ export interface BrokerTaskLists {
    * (a RECEIPT lost with its connection). cancel(runId) forgets the run:
    * its reports are then ACKed and dropped, but its tasks cannot be recalled
    * from the broker (published or still waiting to be): a worker still runs
-   * them. stats(), per task list: `queued` (submitted, not started),
-   * `running` (started, not finally reported); `retrying` and `abandoned`
-   * are the workers' business and always 0 here. close() closes the whole
-   * object.
+   * them. stats(), per task list, as the workers' reports tell it:
+   * `queued` (submitted, not started), `running` (started, not finally
+   * reported), `retrying` (a worker reported a failure and a retry
+   * follows); `abandoned` is the workers' business and always 0 here.
+   * close() closes the whole object.
    */
   readonly executor: ActivityExecutor;
   /**

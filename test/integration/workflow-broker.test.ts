@@ -373,6 +373,37 @@ describe('task lists over STOMP queues', () => {
     expect(next.executor.stats()).toEqual({ handover: { queued: 0, running: 0, retrying: 0, abandoned: 0 } });
   });
 
+  it('drops its scheduleToStart timeout when a start queued ahead of it comes back first: the run keeps the call running', async () => {
+    const base = newBase('slow');
+    const clock = manualClock(Date.now());
+    const release = deferred();
+    const Slow = defineActivity({ name: 'Slow', version: 1, taskList: 'slow' }, async () => {
+      await release.promise;
+      return 'done';
+    });
+    const call: ScheduledCall = { ...callOf(Slow, 1, 'slow'), options: { retries: 0, scheduleToStart: 60_000 } };
+    const scheduledAt = clock.now();
+    // The worker starts the call in time; its start waits in the reports queue, unread by the first decider.
+    const { lists: first } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
+    const { lists: worker } = taskLists(base, { activities: [Slow] });
+    await worker.serve();
+    first.executor.submit({ runId: 'run-1', call, scheduledAt }, () => {});
+    await vi.waitFor(async () => expect(await queueCounts(`${base}.reports`)).toMatchObject({ messages: 1 }), { timeout: 15_000, interval: 50 });
+    await first.close(1000);
+
+    // The successor resumes it past scheduleToStart on its clock: it publishes a timeout, behind the start.
+    await clock.advance(2 * 60_000);
+    const { lists: next, log } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
+    const events: HistoryEvent[] = [];
+    next.executor.submit({ runId: 'run-1', call, scheduledAt }, (event) => void events.push(event));
+    await clock.advance(0);
+    await next.decide();
+    await vi.waitFor(() => expect(log.messages()).toContain(`call Slow#1 of run run-1 started after all; the decider's scheduleToStart timeout is dropped`), { timeout: 15_000, interval: 20 });
+    expect(next.executor.stats()).toEqual({ slow: { queued: 0, running: 1, retrying: 0, abandoned: 0 } });
+    release.resolve();
+    await vi.waitFor(() => expect(events.map((event) => event.type)).toEqual(['activity.started', 'activity.completed']), { timeout: 15_000, interval: 20 });
+  });
+
   it('names the attempt a worker would: after a retried failure the call waits for a retry, and a timeout names the next attempt', async () => {
     const base = newBase('flaky');
     const clock = manualClock(Date.now());
