@@ -1,4 +1,4 @@
-import { assign, sendParent, setup, type AnyActorRef } from 'xstate';
+import { assign, sendParent, setup, stopChild, type AnyActorRef } from 'xstate';
 import {
   slotFailed,
   slotFinished,
@@ -8,6 +8,7 @@ import {
   type SlotAbort,
   type WorkerDone,
   type WorkerFailed,
+  type WorkerStop,
 } from './events.js';
 import { notProvided } from './not-provided.js';
 
@@ -24,7 +25,7 @@ export interface SlotContext extends SlotInput {
   run: number;
 }
 
-export type SlotEvent = EventAssigned | SlotAbort | WorkerDone | WorkerFailed;
+export type SlotEvent = EventAssigned | SlotAbort | WorkerDone | WorkerFailed | WorkerStop;
 
 /** What the runtime's `startWorker` / `abortWorker` actions receive. */
 export interface SlotActionArgs {
@@ -85,6 +86,8 @@ export const workerSlotMachine = setup({
       on: {
         'worker.done': { guard: 'isCurrentRun', target: 'retired' },
         'worker.failed': { guard: 'isCurrentRun', target: 'retired' },
+        // A worker that is a machine runs as this slot's child: only its parent may stop it.
+        'worker.stop': { actions: stopChild(({ event }) => (event as WorkerStop).ref) },
       },
     },
     retired: {

@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import type { AnyActorRef } from 'xstate';
 import { slotFailed, slotFinished, slotsReported, toErrorInfo, workerDone, workerFailed, type Job, type SlotFailed, type SlotFinished, type WorkerDone, type WorkerFailed } from '../../machines/events.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 import type { ApiClient } from '../../src/client.js';
@@ -154,7 +155,7 @@ export function createSlotLogic(deps: SlotDeps) {
         runs.set(context.slotId, ctx);
         let result: unknown;
         try {
-          result = runner.run(job.delivery.payload, ctx);
+          result = runner.run(job.delivery.payload, ctx, self as unknown as AnyActorRef);
         } catch (error) {
           runs.delete(context.slotId);
           self.send(workerFailed(context.run, toErrorInfo(error)));

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { createActor, type AnyActorLogic } from 'xstate';
+import { createActor, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { workerStop } from '../../machines/events.js';
 // Type-only: the client is a helper of src/; nothing of src/ is loaded from here at run time.
 import type { ApiClient } from '../../src/client.js';
 import type { LockHandle, LockOptions, Locks, WithLockOptions } from '../locks/lock-api.js';
@@ -140,7 +141,8 @@ export interface Runner {
   /** The class's `static SOURCE`, when it has one. */
   source: (typeof Flow)['SOURCE'];
   configure(ctx: ConfigureContext): Promise<void>;
-  run(event: unknown, ctx: WorkerContext): unknown;
+  /** `slot`: the worker slot's actor, parent of a worker that is actor logic (so the inspector shows its machine under the slot). */
+  run(event: unknown, ctx: WorkerContext, slot?: AnyActorRef): unknown;
   /**
    * Checks the app's own sections before anything starts (a class's
    * `static checkConfig(config, app, file)`): `flowd check` and `run` report
@@ -179,7 +181,7 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
       name,
       source: undefined,
       configure: async () => {},
-      run: (event, ctx) => runActorLogic(worker, event, ctx.signal),
+      run: (event, ctx, slot) => runActorLogic(worker, event, ctx.signal, slot),
     };
   }
   if (isFlowClass(worker)) {
@@ -219,15 +221,22 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
   return undefined;
 }
 
-function runActorLogic(logic: AnyActorLogic, event: unknown, signal: AbortSignal): Promise<unknown> {
+/**
+ * Runs actor logic on one event. Under a slot it is the slot's child in the
+ * runtime's actor system: the inspector shows its machine as
+ * `<slot>/<machine id>`, and it runs on the runtime's clock.
+ */
+function runActorLogic(logic: AnyActorLogic, event: unknown, signal: AbortSignal, slot: AnyActorRef | undefined): Promise<unknown> {
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
-    const actor = createActor(logic, { input: event });
+    const name = (logic as { id?: unknown }).id;
+    const actor = createActor(logic, slot ? { input: event, parent: slot, id: `${slot.id}/${typeof name === 'string' ? name : 'worker'}` } : { input: event });
     const onAbort = () => {
-      actor.stop();
+      if (slot) slot.send(workerStop(actor));
+      else actor.stop();
       reject(signal.reason);
     };
     actor.subscribe({

@@ -1,5 +1,5 @@
 import mittModule from 'mitt';
-import type { AnyActorRef, InspectionEvent } from 'xstate';
+import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
 import { summarize, truncate, type Summary, type SummaryContext } from './summaries.js';
 
 // mitt's types describe a CommonJS default; under ESM the default export is the function itself.
@@ -65,6 +65,8 @@ export interface Inspection {
   readonly observer: (event: InspectionEvent) => void;
   /** Every live machine actor, now. */
   actors(): ActorView[];
+  /** The machine of that id among those seen (a worker's own machine, say), for its diagram. */
+  machine(id: string): AnyStateMachine | undefined;
   /** The last transitions, oldest first. */
   transitions(): TransitionView[];
   state(): InspectorState;
@@ -87,7 +89,7 @@ interface Tracked {
   updatedAt: number;
 }
 
-const isMachine = (logic: unknown): logic is { id: string } =>
+const isMachine = (logic: unknown): logic is AnyStateMachine =>
   !!logic && typeof logic === 'object' && 'root' in logic && typeof (logic as { id?: unknown }).id === 'string';
 
 /** Leaf paths and every active path of a state value. */
@@ -133,6 +135,8 @@ export function createInspection(options: InspectionOptions): Inspection {
   const ids = new Set<string>();
   const history: TransitionView[] = [];
   const failed = new Map<string, string>();
+  /** Machines seen, by id: the first one of an id is kept. */
+  const machines = new Map<string, AnyStateMachine>();
   const emitter = mitt<InspectionEvents>();
   let listeners = 0;
   const dirty = new Set<Tracked>();
@@ -178,6 +182,7 @@ export function createInspection(options: InspectionOptions): Inspection {
   const register = (ref: AnyActorRef) => {
     const logic = (ref as { logic?: unknown }).logic;
     if (!isMachine(logic) || tracked.has(ref)) return;
+    if (!machines.has(logic.id)) machines.set(logic.id, logic);
     const parentRef = (ref as { _parent?: AnyActorRef })._parent;
     const parent = parentRef ? tracked.get(parentRef)?.id : undefined;
     // A child is known by its id in the parent; a root by its machine (a lock by its key), unless it was given an id.
@@ -254,6 +259,7 @@ export function createInspection(options: InspectionOptions): Inspection {
   return {
     observer,
     actors,
+    machine: (id) => machines.get(id),
     transitions: () => history.slice(),
     state: () => ({ app: options.app, startedAt, actors: actors(), transitions: history.slice() }),
     failures: () => {

@@ -59,6 +59,39 @@ describe('the inspection hub', () => {
     expect(slotTransitions).toEqual(['idle -event.assigned-> busy', 'busy -worker.done-> idle']);
   });
 
+  it('shows a worker that is a machine under its slot, on the runtime\'s clock, until it is done', async () => {
+    const clock = new SimulatedClock();
+    const transcode = setup({ types: {} as { input: string; output: string } }).createMachine({
+      id: 'transcode',
+      initial: 'encoding',
+      states: {
+        encoding: { after: { 1000: 'packaging' } },
+        packaging: { after: { 500: 'done' } },
+        done: { type: 'final' },
+      },
+      output: ({ self }) => `packaged by ${self.id}`,
+    });
+    const completed: unknown[] = [];
+    const { runtime, source, actor, state, url } = await inspected({ worker: transcode, clock });
+    runtime.on('event.completed', (event) => void completed.push(event.result));
+    await runtime.start();
+    await source.ready;
+    source.deliver('clip.mxf', 'evt-1');
+    await vi.waitFor(async () => expect(await actor('slot-0/transcode')).toMatchObject({ machine: 'transcode', parent: 'slot-0', state: 'encoding', status: 'active' }));
+    // Its diagram, drawn from the machine itself, as the page asks for it.
+    const diagram = await fetch(new URL('/api/machines/transcode.svg', url));
+    expect([diagram.status, diagram.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
+    expect(await diagram.text()).toMatch(/<svg[\s\S]*packaging/);
+    clock.increment(1000);
+    await vi.waitFor(async () => expect((await actor('slot-0/transcode'))?.state).toBe('packaging'));
+    clock.increment(500);
+    await vi.waitFor(() => expect(completed).toEqual(['packaged by slot-0/transcode']));
+    expect(await actor('slot-0/transcode')).toBeUndefined();
+    expect((await actor('slot-0'))?.state).toBe('idle');
+    const steps = (await state()).transitions.filter((t) => t.actor === 'slot-0/transcode').map((t) => `${t.from} -> ${t.to}`);
+    expect(steps).toEqual(['encoding -> packaging', 'packaging -> done']);
+  });
+
   it('shows a lock actor by its key while a worker holds it, and the store once it is used', async () => {
     const gate = deferred();
     const worker = defineWorker({

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { assign, setup, SimulatedClock } from 'xstate';
+import { assign, fromCallback, setup, SimulatedClock } from 'xstate';
 import { defineWorker, Flow } from '../../actors/workers/worker.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError } from '../../src/errors.js';
 import { createRuntime } from '../../src/runtime.js';
@@ -81,6 +81,27 @@ describe('createRuntime', () => {
     expect(runtime.snapshot()).toMatchObject({ abandoned: 1, running: 0, counters: { timedOut: 1 } });
     source.deliver(null, 'next');
     await vi.waitFor(() => expect(signals).toHaveLength(2));
+  });
+
+  it('stops a machine worker past the execution timeout, and its slot retires once it has stopped', async () => {
+    const clock = new SimulatedClock();
+    const source = manualSource();
+    const lifecycle: string[] = [];
+    // Waits for ever; its invoked callback's cleanup shows the machine was stopped.
+    const stuck = setup({
+      actors: { watch: fromCallback(() => { lifecycle.push('running'); return () => lifecycle.push('stopped'); }) },
+    }).createMachine({ id: 'stuck', initial: 'waiting', states: { waiting: { invoke: { src: 'watch' } } } });
+    const runtime = createRuntime({ worker: stuck, source: source.driver, workers: 1, executionTimeout: '5s', clock });
+    const failed: string[] = [];
+    runtime.on('event.failed', (e) => failed.push(`${e.id}:${e.error.code}`));
+    await runtime.start();
+    await source.ready;
+    source.deliver(null, 'stuck');
+    await vi.waitFor(() => expect(lifecycle).toEqual(['running']));
+    clock.increment(5000);
+    expect(failed).toEqual(['stuck:ERR_WORKER_TIMEOUT']);
+    await vi.waitFor(() => expect(lifecycle).toEqual(['running', 'stopped']));
+    await vi.waitFor(() => expect(runtime.snapshot()).toMatchObject({ abandoned: 0, running: 0, counters: { timedOut: 1 } }));
   });
 
   it('runs a Flow class once configured, with its static SOURCE when no source is given', async () => {
