@@ -25,7 +25,10 @@ export interface SlotContext extends SlotInput {
   run: number;
 }
 
-export type SlotEvent = EventAssigned | SlotAbort | WorkerDone | WorkerFailed | WorkerStop;
+/** xstate's report that a child (a worker that is a machine) failed; its run reports the failure itself. */
+type ChildFailed = { type: `xstate.error.actor.${string}`; error: unknown };
+
+export type SlotEvent = EventAssigned | SlotAbort | WorkerDone | WorkerFailed | WorkerStop | ChildFailed;
 
 /** What the runtime's `startWorker` / `abortWorker` actions receive. */
 export interface SlotActionArgs {
@@ -61,6 +64,11 @@ export const workerSlotMachine = setup({
 }).createMachine({
   id: 'worker-slot',
   context: ({ input }) => ({ ...input, job: undefined, run: 0 }),
+  on: {
+    // A worker that is a machine runs as this slot's child, and its run reports its error as worker.failed.
+    // Handled here, so that xstate does not take the child's error for the slot's own.
+    'xstate.error.actor.*': {},
+  },
   initial: 'idle',
   states: {
     idle: {

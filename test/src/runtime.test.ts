@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { assign, fromCallback, setup, SimulatedClock } from 'xstate';
+import { assign, fromCallback, fromPromise, setup, SimulatedClock } from 'xstate';
 import { defineWorker, Flow } from '../../actors/workers/worker.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError } from '../../src/errors.js';
 import { createRuntime } from '../../src/runtime.js';
@@ -81,6 +81,26 @@ describe('createRuntime', () => {
     expect(runtime.snapshot()).toMatchObject({ abandoned: 1, running: 0, counters: { timedOut: 1 } });
     source.deliver(null, 'next');
     await vi.waitFor(() => expect(signals).toHaveLength(2));
+  });
+
+  it('fails the event of a machine worker that errors, at its start or later, and its slot goes on', async () => {
+    const atStart = setup({}).createMachine({ id: 'at-start', initial: 'a', states: { a: { entry: () => { throw new Error('entry failed'); } } } });
+    const later = setup({ actors: { work: fromPromise(async () => { throw new Error('work failed'); }) } }).createMachine({
+      id: 'later', initial: 'a', states: { a: { invoke: { src: 'work', onError: { actions: () => { throw new Error('handler failed'); } } } } },
+    });
+    for (const [worker, message] of [[atStart, 'entry failed'], [later, 'handler failed']] as const) {
+      const source = manualSource();
+      const runtime = createRuntime({ worker, source: source.driver, workers: 1 });
+      const failed: string[] = [];
+      runtime.on('event.failed', (e) => failed.push(`${e.id}: ${e.error.message}`));
+      await runtime.start();
+      await source.ready;
+      source.deliver(1, 'x');
+      source.deliver(2, 'y');
+      await vi.waitFor(() => expect(failed).toEqual([`x: ${message}`, `y: ${message}`]));
+      expect(runtime.snapshot()).toMatchObject({ state: 'flowing', slots: [{ id: 'slot-0', state: 'idle' }] });
+      await runtime.stop();
+    }
   });
 
   it('stops a machine worker past the execution timeout, and its slot retires once it has stopped', async () => {
