@@ -98,8 +98,6 @@ export type SlotsReported = { type: 'slots.reported'; reports: Array<SlotFinishe
 // Runner -> slot
 export type WorkerDone = { type: 'worker.done'; run: number; output: unknown };
 export type WorkerFailed = { type: 'worker.failed'; run: number; error: ErrorInfo };
-/** An aborted worker that is actor logic asks its slot, its parent, to stop it (only a parent may stop a child). */
-export type WorkerStop = { type: 'worker.stop'; ref: AnyActorRef };
 
 // Runtime -> supervisor
 export type RuntimeStop = { type: 'runtime.stop' };
@@ -125,5 +123,4 @@ export const slotRetired = (slotId: string): SlotRetired => ({ type: 'slot.retir
 export const slotsReported = (reports: Array<SlotFinished | SlotFailed>): SlotsReported => ({ type: 'slots.reported', reports });
 export const workerDone = (run: number, output: unknown): WorkerDone => ({ type: 'worker.done', run, output });
 export const workerFailed = (run: number, error: ErrorInfo): WorkerFailed => ({ type: 'worker.failed', run, error });
-export const workerStop = (ref: AnyActorRef): WorkerStop => ({ type: 'worker.stop', ref });
 export const runtimeStop = (): RuntimeStop => ({ type: 'runtime.stop' });

@@ -1,4 +1,4 @@
-import { assign, sendParent, setup, stopChild, type AnyActorRef } from 'xstate';
+import { assign, sendParent, setup, type AnyActorRef } from 'xstate';
 import {
   slotFailed,
   slotFinished,
@@ -8,7 +8,6 @@ import {
   type SlotAbort,
   type WorkerDone,
   type WorkerFailed,
-  type WorkerStop,
 } from './events.js';
 import { notProvided } from './not-provided.js';
 
@@ -25,10 +24,7 @@ export interface SlotContext extends SlotInput {
   run: number;
 }
 
-/** xstate's report that a child (a worker that is a machine) failed; its run reports the failure itself. */
-type ChildFailed = { type: `xstate.error.actor.${string}`; error: unknown };
-
-export type SlotEvent = EventAssigned | SlotAbort | WorkerDone | WorkerFailed | WorkerStop | ChildFailed;
+export type SlotEvent = EventAssigned | SlotAbort | WorkerDone | WorkerFailed;
 
 /** What the runtime's `startWorker` / `abortWorker` actions receive. */
 export interface SlotActionArgs {
@@ -64,11 +60,6 @@ export const workerSlotMachine = setup({
 }).createMachine({
   id: 'worker-slot',
   context: ({ input }) => ({ ...input, job: undefined, run: 0 }),
-  on: {
-    // A worker that is a machine runs as this slot's child, and its run reports its error as worker.failed.
-    // Handled here, so that xstate does not take the child's error for the slot's own.
-    'xstate.error.actor.*': {},
-  },
   initial: 'idle',
   states: {
     idle: {
@@ -94,8 +85,6 @@ export const workerSlotMachine = setup({
       on: {
         'worker.done': { guard: 'isCurrentRun', target: 'retired' },
         'worker.failed': { guard: 'isCurrentRun', target: 'retired' },
-        // A worker that is a machine runs as this slot's child: only its parent may stop it.
-        'worker.stop': { actions: stopChild(({ event }) => (event as WorkerStop).ref) },
       },
     },
     retired: {

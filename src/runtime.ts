@@ -3,7 +3,7 @@ import pino, { type Logger } from 'pino';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { createSourceLogic, type SourceDriver } from '../actors/sources/driver.js';
 import { createSlotLogic } from '../actors/workers/slot.js';
-import { toRunner, describeValue, type AppInfo, type AppSections, type ConfigureContext, type Runner, type WorkerLike } from '../actors/workers/worker.js';
+import { toRunner, describeValue, type AppInfo, type AppSections, type ConfigureContext, type Runner, type RunActorSettings, type WorkerLike } from '../actors/workers/worker.js';
 import { runtimeStop, type Job } from '../machines/events.js';
 import { supervisorMachine, zeroCounters, type SupervisorCounters, type SupervisorEmitted, type SupervisorSettings } from '../machines/supervisor.js';
 import { createAppServices, type AppServices } from './app-services.js';
@@ -309,9 +309,11 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
   let starting = false;
   let inspector: Promise<AttachedInspector> | undefined;
 
+  // Workers that are actor logic run on the runtime's clock, and are shown by the inspector once it is attached.
+  const runs: RunActorSettings = { clock: parts.clock as RunActorSettings['clock'] };
   const machine = supervisorMachine.provide({
     actors: {
-      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services }),
+      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services, runs }),
       source: createSourceLogic(driver),
     },
   });
@@ -342,6 +344,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       starting = true;
       // An inspector that failed to start was reported to inspect()'s caller; the run goes on without it.
       const inspecting = await inspector?.catch(() => undefined);
+      runs.inspect = inspecting?.inspection.runObserver;
       // A start that fails leaves nothing open behind it: no connection, no inspector port.
       const abandonStart = async (error: unknown): Promise<never> => {
         await Promise.allSettled([closeAll(), inspecting?.close()]);

@@ -1,11 +1,10 @@
 import type { Logger } from 'pino';
-import type { AnyActorRef } from 'xstate';
 import { slotFailed, slotFinished, slotsReported, toErrorInfo, workerDone, workerFailed, type Job, type SlotFailed, type SlotFinished, type WorkerDone, type WorkerFailed } from '../../machines/events.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 import type { ApiClient } from '../../src/client.js';
 import type { LockHandle, LockOptions, WithLockOptions } from '../locks/lock-api.js';
 import type { Store } from '../stores/store-api.js';
-import type { AppInfo, AppSections, Runner, WorkerContext, WorkerServices } from './worker.js';
+import { RUN_ACTOR, type AppInfo, type AppSections, type RunActorSettings, type Runner, type WorkerContext, type WorkerServices } from './worker.js';
 
 export interface SlotDeps {
   runner: Runner;
@@ -16,6 +15,8 @@ export interface SlotDeps {
   publish?: WorkerContext['publish'] | undefined;
   /** The app's store, locks and client. */
   services?: WorkerServices | undefined;
+  /** For workers that are actor logic: the inspector's observer and the runtime's clock (the runtime fills it in at start). */
+  runs?: RunActorSettings | undefined;
 }
 
 function services(deps: SlotDeps): WorkerServices {
@@ -94,6 +95,11 @@ class RunContext implements WorkerContext {
     return services(this.deps).locks.withLock(key, fn, { signal: this.signal, ...options });
   }
 
+  /** For a worker that is actor logic: its slot and the runtime's settings (see runActorLogic). */
+  get [RUN_ACTOR]() {
+    return { slotId: this.slotId, settings: this.deps.runs };
+  }
+
   abort(): void {
     this.abortedWith = Object.assign(new Error(`event ${this.id} was aborted (execution timeout or shutdown)`), { code: 'ERR_WORKER_TIMEOUT' });
     this.controller?.abort(this.abortedWith);
@@ -155,7 +161,7 @@ export function createSlotLogic(deps: SlotDeps) {
         runs.set(context.slotId, ctx);
         let result: unknown;
         try {
-          result = runner.run(job.delivery.payload, ctx, self as unknown as AnyActorRef);
+          result = runner.run(job.delivery.payload, ctx);
         } catch (error) {
           runs.delete(context.slotId);
           self.send(workerFailed(context.run, toErrorInfo(error)));

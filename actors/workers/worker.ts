@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
-import { createActor, type AnyActorLogic, type AnyActorRef } from 'xstate';
-import { workerStop } from '../../machines/events.js';
+import { createActor, type ActorOptions, type AnyActorLogic, type InspectionEvent } from 'xstate';
 // Type-only: the client is a helper of src/; nothing of src/ is loaded from here at run time.
 import type { ApiClient } from '../../src/client.js';
 import type { LockHandle, LockOptions, Locks, WithLockOptions } from '../locks/lock-api.js';
@@ -132,6 +131,20 @@ export abstract class Flow<E = unknown, R = unknown> {
   abstract start(event: E, ctx: WorkerContext): R | Promise<R>;
 }
 
+/** How a run of a worker that is actor logic joins the runtime: the inspector's observer for runs, the runtime's clock. */
+export interface RunActorSettings {
+  inspect?: ((event: InspectionEvent) => void) | undefined;
+  clock?: ActorOptions<AnyActorLogic>['clock'];
+}
+
+/** Where a slot's run context hands runActorLogic its slot id and the runtime's RunActorSettings. */
+export const RUN_ACTOR = Symbol('flowd.runActor');
+
+/** A run context that can say which slot it runs in (the slots' own do). */
+interface RunActorSource {
+  [RUN_ACTOR]?: { slotId: string; settings: RunActorSettings | undefined };
+}
+
 /** Anything flowd accepts as a worker. */
 export type WorkerLike = WorkerDefinition<any, any> | (abstract new () => Flow<any, any>) | AnyActorLogic;
 
@@ -141,8 +154,7 @@ export interface Runner {
   /** The class's `static SOURCE`, when it has one. */
   source: (typeof Flow)['SOURCE'];
   configure(ctx: ConfigureContext): Promise<void>;
-  /** `slot`: the worker slot's actor, parent of a worker that is actor logic (so the inspector shows its machine under the slot). */
-  run(event: unknown, ctx: WorkerContext, slot?: AnyActorRef): unknown;
+  run(event: unknown, ctx: WorkerContext): unknown;
   /**
    * Checks the app's own sections before anything starts (a class's
    * `static checkConfig(config, app, file)`): `flowd check` and `run` report
@@ -181,7 +193,7 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
       name,
       source: undefined,
       configure: async () => {},
-      run: (event, ctx, slot) => runActorLogic(worker, event, ctx.signal, slot),
+      run: (event, ctx) => runActorLogic(worker, event, ctx),
     };
   }
   if (isFlowClass(worker)) {
@@ -222,21 +234,33 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
 }
 
 /**
- * Runs actor logic on one event. Under a slot it is the slot's child in the
- * runtime's actor system: the inspector shows its machine as
- * `<slot>/<machine id>`, and it runs on the runtime's clock.
+ * Runs actor logic on one event, in an actor system of its own (so its
+ * system ids never meet another run's). In a slot it is named
+ * `<slot id>/<machine id>`, runs on the runtime's clock, and reports to the
+ * inspector's observer for runs; xstate sends no snapshot when an actor
+ * errors or is stopped, so the end of such a run is reported here.
  */
-function runActorLogic(logic: AnyActorLogic, event: unknown, signal: AbortSignal, slot: AnyActorRef | undefined): Promise<unknown> {
+function runActorLogic(logic: AnyActorLogic, event: unknown, ctx: WorkerContext): Promise<unknown> {
+  const { signal } = ctx;
   return new Promise((resolve, reject) => {
     if (signal.aborted) {
       reject(signal.reason);
       return;
     }
+    const run = (ctx as RunActorSource)[RUN_ACTOR];
+    const inspect = run?.settings?.inspect;
+    const clock = run?.settings?.clock;
     const name = (logic as { id?: unknown }).id;
-    const actor = createActor(logic, slot ? { input: event, parent: slot, id: `${slot.id}/${typeof name === 'string' ? name : 'worker'}` } : { input: event });
+    const actor = createActor(logic, {
+      input: event,
+      ...(run ? { id: `${run.slotId}/${typeof name === 'string' ? name : 'worker'}` } : {}),
+      ...(inspect ? { inspect } : {}),
+      ...(clock ? { clock } : {}),
+    });
+    const ended = () => inspect?.({ type: '@xstate.snapshot', actorRef: actor, rootId: actor.sessionId, snapshot: actor.getSnapshot(), event: { type: 'flowd.run.ended' } } as InspectionEvent);
     const onAbort = () => {
-      if (slot) slot.send(workerStop(actor));
-      else actor.stop();
+      actor.stop();
+      ended();
       reject(signal.reason);
     };
     actor.subscribe({
@@ -248,6 +272,7 @@ function runActorLogic(logic: AnyActorLogic, event: unknown, signal: AbortSignal
       },
       error(error) {
         signal.removeEventListener('abort', onAbort);
+        ended();
         reject(error);
       },
     });

@@ -63,6 +63,13 @@ export interface InspectionOptions extends Partial<SummaryContext> {
 export interface Inspection {
   /** Pass as `createActor(logic, { inspect })`: takes `@xstate.actor` and `@xstate.snapshot` events. */
   readonly observer: (event: InspectionEvent) => void;
+  /**
+   * The observer for the runs of workers that are actor logic, each a root
+   * actor named `<slot id>/<machine id>`: shown under its slot while it runs,
+   * gone when it ends; its failure is its event's, not the daemon's (no
+   * readiness reason). Feed it a snapshot when such a run errors or is stopped.
+   */
+  readonly runObserver: (event: InspectionEvent) => void;
   /** Every live machine actor, now. */
   actors(): ActorView[];
   /** The machine of that id among those seen (a worker's own machine, say), for its diagram. */
@@ -87,7 +94,12 @@ interface Tracked {
   state: string;
   stateNodes: string[];
   updatedAt: number;
+  /** A worker's run (runObserver). */
+  run: boolean;
 }
+
+/** How many machine ids the inspector keeps for diagrams: the app's own few, and some room. */
+const MAX_MACHINES = 64;
 
 const isMachine = (logic: unknown): logic is AnyStateMachine =>
   !!logic && typeof logic === 'object' && 'root' in logic && typeof (logic as { id?: unknown }).id === 'string';
@@ -179,15 +191,16 @@ export function createInspection(options: InspectionOptions): Inspection {
   };
 
   const uniqueId = (wanted: string, ref: AnyActorRef) => (ids.has(wanted) ? `${wanted}#${ref.sessionId}` : wanted);
-  const register = (ref: AnyActorRef) => {
+  const register = (ref: AnyActorRef, run = false) => {
     const logic = (ref as { logic?: unknown }).logic;
     if (!isMachine(logic) || tracked.has(ref)) return;
-    if (!machines.has(logic.id)) machines.set(logic.id, logic);
+    if (!machines.has(logic.id) && machines.size < MAX_MACHINES) machines.set(logic.id, logic);
     const parentRef = (ref as { _parent?: AnyActorRef })._parent;
-    const parent = parentRef ? tracked.get(parentRef)?.id : undefined;
+    // A run is named after its slot: `<slot id>/<machine id>`.
+    const parent = parentRef ? tracked.get(parentRef)?.id : run ? ref.id.slice(0, ref.id.indexOf('/')) || undefined : undefined;
     // A child is known by its id in the parent; a root by its machine (a lock by its key), unless it was given an id.
     let id = (ref as { systemId?: string }).systemId ?? (parentRef || ref.id !== ref.sessionId ? ref.id : logic.id);
-    const t: Tracked = { ref, id, machine: logic.id, parent, snapshot: undefined, state: '', stateNodes: [], updatedAt: now() };
+    const t: Tracked = { ref, id, machine: logic.id, parent, snapshot: undefined, state: '', stateNodes: [], updatedAt: now(), run };
     if (!parentRef && ref.id === ref.sessionId && logic.id === 'lock') t.id = id = `lock:${String(lockKey(ref))}`;
     t.id = uniqueId(t.id, ref);
     ids.add(t.id);
@@ -201,10 +214,12 @@ export function createInspection(options: InspectionOptions): Inspection {
     }
   };
 
-  const onSnapshot = (ref: AnyActorRef, snapshot: Tracked['snapshot'], event: { type: string }) => {
+  const onSnapshot = (ref: AnyActorRef, snapshot: Tracked['snapshot'], event: { type: string }, run = false) => {
     let t = tracked.get(ref);
     if (!t) {
-      register(ref);
+      // A run that already ended (its end is reported after xstate's last snapshot) is not taken up again.
+      if (run && snapshot?.status !== undefined && snapshot.status !== 'active') return;
+      register(ref, run);
       t = tracked.get(ref);
       if (!t) return;
     }
@@ -227,7 +242,9 @@ export function createInspection(options: InspectionOptions): Inspection {
     t.stateNodes = nodes;
     t.updatedAt = at;
     const status = snapshot?.status ?? 'active';
-    if (status === 'error') failed.set(t.id, `${t.id} failed: ${truncate(String((snapshot?.error as Error | undefined)?.message ?? snapshot?.error))}`);
+    if (t.run) {
+      // A run's failure is its event's (event.failed), not the daemon's.
+    } else if (status === 'error') failed.set(t.id, `${t.id} failed: ${truncate(String((snapshot?.error as Error | undefined)?.message ?? snapshot?.error))}`);
     // A workflow run that failed is the workflow's outcome (its record says why), not a fault of the daemon.
     else if (t.machine !== 'workflow-run' && leaves.some((leaf) => leaf === 'failed' || leaf.endsWith('.failed'))) failed.set(t.id, `${t.id} is ${state}`);
     else failed.delete(t.id);
@@ -244,6 +261,10 @@ export function createInspection(options: InspectionOptions): Inspection {
     if (event.type === '@xstate.actor') register(event.actorRef as AnyActorRef);
     else if (event.type === '@xstate.snapshot') onSnapshot(event.actorRef as AnyActorRef, event.snapshot as Tracked['snapshot'], event.event);
   };
+  const runObserver = (event: InspectionEvent) => {
+    if (event.type === '@xstate.actor') register(event.actorRef as AnyActorRef, true);
+    else if (event.type === '@xstate.snapshot') onSnapshot(event.actorRef as AnyActorRef, event.snapshot as Tracked['snapshot'], event.event, true);
+  };
 
   // An actor that throws goes to `error` without a snapshot event: found when the views are read.
   const sweep = () => {
@@ -258,6 +279,7 @@ export function createInspection(options: InspectionOptions): Inspection {
   };
   return {
     observer,
+    runObserver,
     actors,
     machine: (id) => machines.get(id),
     transitions: () => history.slice(),

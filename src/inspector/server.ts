@@ -111,14 +111,21 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
       const reasons = options.readiness();
       return reasons.length === 0 ? json(response, 200, { status: 'ready' }) : json(response, 503, { status: 'not ready', reasons });
     }
-    const svg = /^\/api\/machines\/([A-Za-z0-9_.-]+)\.svg$/.exec(path);
+    const svg = /^\/api\/machines\/([^/]+)\.svg$/.exec(path);
     if (svg) {
+      // The page encodes the machine's id; a name is only ever looked up, never used as a path.
+      let name: string;
+      try {
+        name = decodeURIComponent(svg[1]!);
+      } catch {
+        return json(response, 404, { error: `no machine named ${JSON.stringify(svg[1])}: not a valid %-encoded name` });
+      }
       let text: string;
       try {
-        text = await machineSvg(svg[1]!);
+        text = await machineSvg(name);
       } catch (error) {
         // Not one of flowd's: a machine the runtime runs (a worker that is a machine) has its diagram drawn too.
-        const own = inspection.machine(svg[1]!);
+        const own = inspection.machine(name);
         if (!own) return json(response, 404, { error: `${(error as Error).message}, or a machine that is running` });
         text = await ownMachineSvg(own);
       }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { assign, createActor, setup, SimulatedClock } from 'xstate';
+import { assign, createActor, fromPromise, setup, SimulatedClock } from 'xstate';
 import { defineWorker } from '../../actors/workers/worker.js';
 import { createInspection, statePaths, type ActorView, type InspectorState } from '../../src/inspector/inspection.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
@@ -90,6 +90,50 @@ describe('the inspection hub', () => {
     expect((await actor('slot-0'))?.state).toBe('idle');
     const steps = (await state()).transitions.filter((t) => t.actor === 'slot-0/transcode').map((t) => `${t.from} -> ${t.to}`);
     expect(steps).toEqual(['encoding -> packaging', 'packaging -> done']);
+  });
+
+  it('forgets a machine worker that fails: its failure is its event\'s, not the daemon\'s, and readiness holds', async () => {
+    const gate = deferred();
+    const flaky = setup({ actors: { work: fromPromise(() => gate.promise.then(() => { throw new Error('no such asset'); })) } }).createMachine({
+      id: 'flaky', initial: 'fetching', states: { fetching: { invoke: { src: 'work', onDone: 'done' } }, done: { type: 'final' } },
+    });
+    const failed: string[] = [];
+    const { runtime, source, actor, url } = await inspected({ worker: flaky, workers: 2 });
+    runtime.on('event.failed', (event) => void failed.push(event.id));
+    await runtime.start();
+    await source.ready;
+    source.deliver(1, 'a');
+    source.deliver(2, 'b');
+    await vi.waitFor(async () => expect([(await actor('slot-0/flaky'))?.state, (await actor('slot-1/flaky'))?.state]).toEqual(['fetching', 'fetching']));
+    gate.resolve();
+    await vi.waitFor(() => expect(failed.sort()).toEqual(['a', 'b']));
+    await vi.waitFor(async () => expect(await actor('slot-0/flaky')).toBeUndefined());
+    expect(await actor('slot-1/flaky')).toBeUndefined();
+    const ready = await fetch(new URL('/readyz', url));
+    expect([ready.status, await ready.json()]).toEqual([200, { status: 'ready' }]);
+  });
+
+  it('runs each machine worker in a system of its own: two runs at once may both register a system id', async () => {
+    const gate = deferred();
+    const helper = fromPromise(() => gate.promise.then(() => 'helped'));
+    const withHelper = setup({ actors: { helper } }).createMachine({
+      initial: 'asking',
+      states: { asking: { invoke: { src: 'helper', systemId: 'helper', onDone: 'done' } }, done: { type: 'final' } },
+      output: () => 'ok',
+    });
+    const completed: string[] = [];
+    const { runtime, source, actor, url } = await inspected({ worker: withHelper, workers: 2 });
+    runtime.on('event.completed', (event) => void completed.push(event.id));
+    await runtime.start();
+    await source.ready;
+    source.deliver(1, 'a');
+    source.deliver(2, 'b');
+    // A machine without an id is shown by xstate's default one, and its diagram still comes.
+    await vi.waitFor(async () => expect((await actor('slot-1/(machine)'))?.state).toBe('asking'));
+    const diagram = await fetch(new URL(`/api/machines/${encodeURIComponent('(machine)')}.svg`, url));
+    expect(diagram.status).toBe(200);
+    gate.resolve();
+    await vi.waitFor(() => expect(completed.sort()).toEqual(['a', 'b']));
   });
 
   it('shows a lock actor by its key while a worker holds it, and the store once it is used', async () => {
