@@ -344,7 +344,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       starting = true;
       // An inspector that failed to start was reported to inspect()'s caller; the run goes on without it.
       const inspecting = await inspector?.catch(() => undefined);
-      runs.inspect = inspecting?.inspection.runObserver;
+      runs.inspect = inspecting?.runObserver;
       // A start that fails leaves nothing open behind it: no connection, no inspector port.
       const abandonStart = async (error: unknown): Promise<never> => {
         await Promise.allSettled([closeAll(), inspecting?.close()]);

@@ -237,8 +237,9 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
  * Runs actor logic on one event, in an actor system of its own (so its
  * system ids never meet another run's). In a slot it is named
  * `<slot id>/<machine id>`, runs on the runtime's clock, and reports to the
- * inspector's observer for runs; xstate sends no snapshot when an actor
- * errors or is stopped, so the end of such a run is reported here.
+ * inspector's observer for runs. xstate sends no snapshot when an entry
+ * action or an error handler throws, so a run that errored, or was stopped,
+ * has its end reported here too (the inspector ignores a second one).
  */
 function runActorLogic(logic: AnyActorLogic, event: unknown, ctx: WorkerContext): Promise<unknown> {
   const { signal } = ctx;
@@ -257,11 +258,17 @@ function runActorLogic(logic: AnyActorLogic, event: unknown, ctx: WorkerContext)
       ...(inspect ? { inspect } : {}),
       ...(clock ? { clock } : {}),
     });
-    const ended = () => inspect?.({ type: '@xstate.snapshot', actorRef: actor, rootId: actor.sessionId, snapshot: actor.getSnapshot(), event: { type: 'flowd.run.ended' } } as InspectionEvent);
+    const ended = () => {
+      try {
+        inspect?.({ type: '@xstate.snapshot', actorRef: actor, rootId: actor.sessionId, snapshot: actor.getSnapshot(), event: { type: 'flowd.run.ended' } } as InspectionEvent);
+      } catch {
+        // The inspector's trouble is not the run's.
+      }
+    };
     const onAbort = () => {
+      reject(signal.reason);
       actor.stop();
       ended();
-      reject(signal.reason);
     };
     actor.subscribe({
       next(snapshot) {
@@ -272,8 +279,8 @@ function runActorLogic(logic: AnyActorLogic, event: unknown, ctx: WorkerContext)
       },
       error(error) {
         signal.removeEventListener('abort', onAbort);
-        ended();
         reject(error);
+        ended();
       },
     });
     signal.addEventListener('abort', onAbort, { once: true });

@@ -24,6 +24,8 @@ export interface AttachedInspector {
   server: InspectorServer;
   /** The observer for the runtime's actors (`createActor(logic, { inspect })`). */
   observer: (event: InspectionEvent) => void;
+  /** The observer for the runs of workers that are actor logic. */
+  runObserver: (event: InspectionEvent) => void;
   close(): Promise<void>;
 }
 
@@ -60,6 +62,7 @@ export async function attachInspector(runtime: InspectedRuntime, settings: Inspe
     metrics,
     server,
     observer: server.observer,
+    runObserver: server.runObserver,
     close: () =>
       (closed ??= (async () => {
         await server.close();

@@ -172,14 +172,15 @@ export function createInspection(options: InspectionOptions): Inspection {
 
   const flush = () => {
     timer = undefined;
-    for (const t of dirty) if (tracked.get(t.ref) === t) emitter.emit('actor', viewOf(t));
-    dirty.clear();
     const transitions = pendingTransitions;
     const removed = pendingRemoved;
     pendingTransitions = [];
     pendingRemoved = [];
-    for (const transition of transitions) emitter.emit('transition', transition);
+    // Removals first: an id removed and taken again in one window (a slot running its machine again) ends shown.
     for (const id of removed) emitter.emit('removed', { id });
+    for (const t of dirty) if (tracked.get(t.ref) === t) emitter.emit('actor', viewOf(t));
+    dirty.clear();
+    for (const transition of transitions) emitter.emit('transition', transition);
   };
   const schedule = () => {
     if (listeners === 0) return;

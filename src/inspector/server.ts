@@ -32,6 +32,8 @@ export interface InspectorServer {
   stately: StatelyRelay | undefined;
   /** Feeds Stately's relay too (when on): the observer the runtime's actors get. */
   observer: (event: InspectionEvent) => void;
+  /** The same for the runs of workers that are actor logic (the inspection's runObserver). */
+  runObserver: (event: InspectionEvent) => void;
   /** Ends every SSE stream and connection, and stops listening. Idempotent. */
   close(): Promise<void>;
 }
@@ -168,12 +170,15 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     }
   }
   const relay = stately;
-  const observer = relay
-    ? (event: InspectionEvent) => {
-        inspection.observer(event);
-        relay.observer(event);
-      }
-    : inspection.observer;
+  const withRelay = (own: (event: InspectionEvent) => void) =>
+    relay
+      ? (event: InspectionEvent) => {
+          own(event);
+          relay.observer(event);
+        }
+      : own;
+  const observer = withRelay(inspection.observer);
+  const runObserver = withRelay(inspection.runObserver);
 
   let closed: Promise<void> | undefined;
   return {
@@ -181,6 +186,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     port,
     stately,
     observer,
+    runObserver,
     close: () =>
       (closed ??= (async () => {
         inspection.close();

@@ -2,14 +2,19 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
-import { assign, createActor, fromPromise, setup, SimulatedClock } from 'xstate';
-import { defineWorker } from '../../actors/workers/worker.js';
+import { assign, createActor, fromPromise, setup, SimulatedClock, type InspectionEvent } from 'xstate';
+import { defineWorker, RUN_ACTOR, toRunner, type WorkerContext } from '../../actors/workers/worker.js';
 import { createInspection, statePaths, type ActorView, type InspectorState } from '../../src/inspector/inspection.js';
 import { createRuntime, type Runtime } from '../../src/runtime.js';
 import { manualSource } from '../helpers/manual-source.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 
 const cleanups = cleanupsAfterEach();
+
+/** What a slot gives a run of a worker that is actor logic: its signal, its slot and the inspector's run observer. */
+function runContext(slotId: string, inspect: (event: InspectionEvent) => void): WorkerContext {
+  return { signal: new AbortController().signal, [RUN_ACTOR]: { slotId, settings: { inspect } } } as unknown as WorkerContext;
+}
 
 /** A runtime on a manual source with its inspector on a free loopback port. */
 async function inspected(options: Partial<Parameters<typeof createRuntime>[0]> & Pick<Parameters<typeof createRuntime>[0], 'worker'>) {
@@ -134,6 +139,31 @@ describe('the inspection hub', () => {
     expect(diagram.status).toBe(200);
     gate.resolve();
     await vi.waitFor(() => expect(completed.sort()).toEqual(['a', 'b']));
+  });
+
+  it('reports the end of a run that fails in an entry action, for which xstate sends no snapshot', async () => {
+    const inspection = createInspection({ app: 'runs', throttleMs: 0 });
+    const removed: string[] = [];
+    inspection.on('removed', (event) => void removed.push(event.id));
+    const atStart = setup({}).createMachine({ id: 'at-start', initial: 'a', states: { a: { entry: () => { throw new Error('entry failed'); } } } });
+    const runner = toRunner(atStart, 'w')!;
+    await expect(Promise.resolve(runner.run(1, runContext('slot-0', inspection.runObserver)))).rejects.toThrow('entry failed');
+    expect(removed).toEqual(['slot-0/at-start']);
+    expect(inspection.actors()).toEqual([]);
+    expect(inspection.failures()).toEqual([]);
+  });
+
+  it('ends a window with a slot\'s new run shown when its last run ended in the same window', async () => {
+    const inspection = createInspection({ app: 'runs', throttleMs: 20 });
+    const sent: string[] = [];
+    inspection.on('actor', (view) => void sent.push(`actor ${view.id} ${view.state}`));
+    inspection.on('removed', (event) => void sent.push(`removed ${event.id}`));
+    const quick = setup({}).createMachine({ id: 'm', initial: 'done', states: { done: { type: 'final' } } });
+    const waiting = setup({}).createMachine({ id: 'm', initial: 'waiting', states: { waiting: {} } });
+    await toRunner(quick, 'w')!.run('quick', runContext('slot-0', inspection.runObserver));
+    void toRunner(waiting, 'w')!.run('wait', runContext('slot-0', inspection.runObserver));
+    await vi.waitFor(() => expect(sent.at(-1)).toBe('actor slot-0/m waiting'));
+    expect(inspection.actors().map((view) => view.id)).toEqual(['slot-0/m']);
   });
 
   it('shows a lock actor by its key while a worker holds it, and the store once it is used', async () => {
