@@ -345,26 +345,34 @@ describe('task lists over STOMP queues', () => {
     expect(clock.pending()).toBe(0);
   });
 
-  it('puts its timeout behind a report already queued: a new decider past the limit still sees the completion first', async () => {
-    const base = newBase('handover');
+  /**
+   * A decider publishes a call of `activity` on `taskList` (run-1) and stops before it takes a report, once the worker
+   * has sent `reported` reports; its successor resumes the call two minutes later on its clock (past the limits)
+   * and has not decided yet.
+   */
+  async function handOver(activity: ActivityDefinition, taskList: string, options: ScheduledCall['options'], reported: number) {
+    const base = newBase(taskList);
     const clock = manualClock(Date.now());
-    const Quick = defineActivity({ name: 'Quick', version: 1, taskList: 'handover' }, () => 'done');
-    const call: ScheduledCall = { ...callOf(Quick, 1, 'handover'), options: { retries: 0, scheduleToClose: 60_000 } };
+    const call: ScheduledCall = { ...callOf(activity, 1, taskList), options };
     const scheduledAt = clock.now();
-    // The first decider publishes the call and stops before it takes a report; the worker finishes it in time.
     const { lists: first } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
-    const { lists: worker } = taskLists(base, { activities: [Quick] });
+    const { lists: worker } = taskLists(base, { activities: [activity] });
     await worker.serve();
     first.executor.submit({ runId: 'run-1', call, scheduledAt }, () => {});
-    await vi.waitFor(async () => expect(await queueCounts(`${base}.reports`)).toMatchObject({ messages: 2 }), { timeout: 15_000, interval: 50 });
+    await vi.waitFor(async () => expect(await queueCounts(`${base}.reports`)).toMatchObject({ messages: reported }), { timeout: 15_000, interval: 50 });
     await first.close(1000);
-
-    // Its successor resumes the call once the limit has passed on its clock, then takes the reports.
     await clock.advance(2 * 60_000);
     const { lists: next, log } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
     const events: HistoryEvent[] = [];
     next.executor.submit({ runId: 'run-1', call, scheduledAt }, (event) => void events.push(event));
     await clock.advance(0);
+    return { next, log, events };
+  }
+
+  it('puts its timeout behind a report already queued: a new decider past the limit still sees the completion first', async () => {
+    // The worker finishes the call in time; both its reports wait, unread.
+    const Quick = defineActivity({ name: 'Quick', version: 1, taskList: 'handover' }, () => 'done');
+    const { next, log, events } = await handOver(Quick, 'handover', { retries: 0, scheduleToClose: 60_000 }, 2);
     expect(log.messages()).toContainEqual(expect.stringMatching(/^call Quick#1 of run run-1 passed its scheduleToClose with no final report from a worker; the decider reports it timed out/));
     await next.decide();
     await vi.waitFor(() => expect(events).toHaveLength(3), { timeout: 15_000, interval: 20 });
@@ -374,29 +382,13 @@ describe('task lists over STOMP queues', () => {
   });
 
   it('drops its scheduleToStart timeout when a start queued ahead of it comes back first: the run keeps the call running', async () => {
-    const base = newBase('slow');
-    const clock = manualClock(Date.now());
+    // The worker starts the call in time; its start waits, unread. The successor publishes a timeout behind it.
     const release = deferred();
     const Slow = defineActivity({ name: 'Slow', version: 1, taskList: 'slow' }, async () => {
       await release.promise;
       return 'done';
     });
-    const call: ScheduledCall = { ...callOf(Slow, 1, 'slow'), options: { retries: 0, scheduleToStart: 60_000 } };
-    const scheduledAt = clock.now();
-    // The worker starts the call in time; its start waits in the reports queue, unread by the first decider.
-    const { lists: first } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
-    const { lists: worker } = taskLists(base, { activities: [Slow] });
-    await worker.serve();
-    first.executor.submit({ runId: 'run-1', call, scheduledAt }, () => {});
-    await vi.waitFor(async () => expect(await queueCounts(`${base}.reports`)).toMatchObject({ messages: 1 }), { timeout: 15_000, interval: 50 });
-    await first.close(1000);
-
-    // The successor resumes it past scheduleToStart on its clock: it publishes a timeout, behind the start.
-    await clock.advance(2 * 60_000);
-    const { lists: next, log } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
-    const events: HistoryEvent[] = [];
-    next.executor.submit({ runId: 'run-1', call, scheduledAt }, (event) => void events.push(event));
-    await clock.advance(0);
+    const { next, log, events } = await handOver(Slow, 'slow', { retries: 0, scheduleToStart: 60_000 }, 1);
     await next.decide();
     await vi.waitFor(() => expect(log.messages()).toContain(`call Slow#1 of run run-1 started after all; the decider's scheduleToStart timeout is dropped`), { timeout: 15_000, interval: 20 });
     expect(next.executor.stats()).toEqual({ slow: { queued: 0, running: 1, retrying: 0, abandoned: 0 } });
