@@ -19,6 +19,8 @@ export interface WorkflowSettings {
   retryMaxDelayMs: number;
   /** `stomp://[user:pass@]host[:port]/queue/<base>`: task lists are shared over the broker. @default in this process */
   broker: string | undefined;
+  /** `broker virtual host`: RabbitMQ's vhost (the STOMP `host` header). @default the broker's default */
+  brokerVirtualHost: string | undefined;
   /** With a broker: the task lists this daemon serves. @default every one the module's workflows and activities name, and `default` */
   taskLists: string[] | undefined;
   /**
@@ -37,6 +39,7 @@ export interface WorkflowSettings {
  *   `retry delay` (@default 1s), `retry max delay` (at least `retry delay`;
  *   @default 60s, or `retry delay` when that is longer)
  * - `broker = stomp://[user:pass@]host[:port]/queue/<base>` (@default none: task lists run in this process)
+ * - `broker virtual host = /production` (only with `broker`; @default the broker's default)
  * - `task lists = a, b` (only with `broker`; @default every one the module names)
  * - `decide = yes | no` (@default yes; `no` only with `broker`)
  * Throws a ConfigError naming the file, section and key.
@@ -82,11 +85,15 @@ export function compileWorkflowOptions(reader: SectionReader): Omit<WorkflowSett
   if (taskLists !== undefined && broker === undefined) {
     reader.fail('task lists', `found "${taskLists.join(', ')}", but there is no broker: only a daemon with broker serves task lists over it; expected broker = stomp://host[:port]/queue/<base> too, or no task lists (every task list runs in this process)`);
   }
+  const brokerVirtualHost = reader.string('broker virtual host') || undefined;
+  if (brokerVirtualHost !== undefined && broker === undefined) {
+    reader.fail('broker virtual host', `found "${brokerVirtualHost}", but there is no broker; expected broker = stomp://host[:port]/queue/<base> too, or no broker virtual host`);
+  }
   const decide = reader.boolean('decide', true);
   if (!decide && broker === undefined) {
     reader.fail('decide', 'is no, but there is no broker: an app that does not decide runs its activities only over a broker; expected broker = stomp://host[:port]/queue/<base> or decide = yes');
   }
-  return { concurrency, pollIntervalMs, retryDelayMs, retryMaxDelayMs, broker, taskLists, decide };
+  return { concurrency, pollIntervalMs, retryDelayMs, retryMaxDelayMs, broker, brokerVirtualHost, taskLists, decide };
 }
 
 /** `broker`: a STOMP URL whose destination is /queue/<base>; undefined when unset. */

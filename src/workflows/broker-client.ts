@@ -25,10 +25,11 @@ export interface AttemptEvents {
  * the caller closes it. stompjs's own reconnect and connect timeout are
  * off: its timers would outlive a failed attempt.
  */
-export function attemptConnection(endpoint: StompEndpoint, timing: { heartbeatMs: number; connectTimeoutMs: number }, events: AttemptEvents): Client {
+export function attemptConnection(endpoint: StompEndpoint, timing: { heartbeatMs: number; connectTimeoutMs: number; virtualHost?: string | undefined }, events: AttemptEvents): Client {
   const connectHeaders: Record<string, string> = {};
   if (endpoint.login !== undefined) connectHeaders.login = endpoint.login;
   if (endpoint.passcode !== undefined) connectHeaders.passcode = endpoint.passcode;
+  if (timing.virtualHost !== undefined) connectHeaders.host = timing.virtualHost;
   const client = new Client({
     webSocketFactory: () =>
       endpoint.transport === 'tcp'

@@ -13,6 +13,8 @@ import { attemptConnection } from './broker-client.js';
 /** What a BrokerConnection needs. */
 export interface ConnectionOptions {
   endpoint: StompEndpoint;
+  /** The STOMP `host` header (RabbitMQ's vhost). */
+  virtualHost?: string | undefined;
   heartbeatMs: number;
   reconnectDelayMs: number;
   reconnectMaxDelayMs: number;
@@ -181,8 +183,8 @@ export class BrokerConnection {
   #attempt(): void {
     if (this.#stopped) return;
     const mine = ++this.#session;
-    const { endpoint, heartbeatMs, connectTimeoutMs } = this.#options;
-    const client = attemptConnection(endpoint, { heartbeatMs, connectTimeoutMs }, {
+    const { endpoint, heartbeatMs, connectTimeoutMs, virtualHost } = this.#options;
+    const client = attemptConnection(endpoint, { heartbeatMs, connectTimeoutMs, virtualHost }, {
       connected: () => {
         if (this.#stopped) return void client.deactivate({ force: true }).catch(() => {});
         this.#onConnected();

@@ -19,6 +19,8 @@ export interface BrokerTaskListOptions {
    * Any other destination is a ConfigError naming the URL without its password.
    */
   url: string;
+  /** The STOMP `host` header: RabbitMQ's virtual host. @default the broker's default */
+  virtualHost?: string;
   /** The activities this process runs when it serves (the worker side); the decider side needs none. @default [] */
   activities?: ActivityDefinition[];
   /**
@@ -43,6 +45,7 @@ export interface BrokerTaskListOptions {
 /** `BrokerTaskListOptions`, checked, every default filled in. */
 export interface CompiledBrokerOptions {
   endpoint: StompEndpoint;
+  virtualHost: string | undefined;
   /** The URL as logs show it (no password). */
   url: string;
   /** `/queue/<base>.reports`. */
@@ -75,6 +78,10 @@ export function compileBrokerOptions(options: BrokerTaskListOptions): CompiledBr
   const where = 'createBrokerTaskLists()';
   if (options === null || typeof options !== 'object') throw new TypeError(`${where} needs an options object; found ${String(options)}`);
   const { endpoint, base } = parseBrokerUrl(options.url);
+  const { virtualHost } = options;
+  if (virtualHost !== undefined && (typeof virtualHost !== 'string' || virtualHost === '')) {
+    throw new TypeError(`${where}: option virtualHost must be a non-empty string (RabbitMQ's vhost); found ${typeof virtualHost === 'string' ? '""' : String(virtualHost)}`);
+  }
   const activities = options.activities ?? [];
   const { activities: registry, concurrency } = compileExecutorOptions({ activities, log: options.log, concurrency: options.concurrency });
   const taskLists = options.taskLists ?? [...new Set(activities.map((activity) => activity.options.taskList ?? 'default'))];
@@ -85,6 +92,7 @@ export function compileBrokerOptions(options: BrokerTaskListOptions): CompiledBr
   const reconnectMaxDelayMs = checkMs(options.reconnectMaxDelayMs ?? 30_000, `${where}: option reconnectMaxDelayMs`, reconnectDelayMs);
   return {
     endpoint,
+    virtualHost,
     url: endpoint.displayUrl,
     reports: `/queue/${base}.${RESERVED_TASK_LIST}`,
     queueOf: (taskList) => `/queue/${base}.${taskList}`,

@@ -105,6 +105,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     const { createBrokerTaskLists } = await import('./broker.js');
     const made = createBrokerTaskLists({
       url,
+      ...(settings.brokerVirtualHost !== undefined ? { virtualHost: settings.brokerVirtualHost } : {}),
       activities: definitions.activities,
       taskLists: servedTaskLists(definitions, settings.taskLists),
       concurrency: settings.concurrency,

@@ -18,6 +18,21 @@ const compile = (lines: string[], overrides: ConfigOverrides = {}) => compileApp
 /** An app of [Flow] (line 1-2) and [Workflow] (line 4-5) whose keys begin on line 6. */
 const workflow = (...lines: string[]) => compile(['[Flow]', 'app name = videos', '', '[Workflow]', 'module = ./workflows.ts', ...lines]).workflow!;
 
+describe('[Workflow] broker virtual host', () => {
+  it('reads the virtual host of the broker, and has none by default', () => {
+    expect(workflow(`broker = ${BROKER}`).brokerVirtualHost).toBeUndefined();
+    expect(workflow(`broker = ${BROKER}`, 'broker virtual host = /production').brokerVirtualHost).toBe('/production');
+  });
+
+  it('refuses a virtual host without a broker, naming the key, and takes an empty one for the default', () => {
+    expectConfigError(() => workflow('broker virtual host = /production'), {
+      file: FILE, line: 6, section: 'Workflow', key: 'broker virtual host', says: ['found "/production", but there is no broker', 'expected broker = stomp://'],
+    });
+    // Left empty, it is the broker's default.
+    expect(workflow(`broker = ${BROKER}`, 'broker virtual host =').brokerVirtualHost).toBeUndefined();
+  });
+});
+
 describe('[Workflow] decide', () => {
   it('decides by default', () => {
     expect(workflow().decide).toBe(true);

@@ -24,6 +24,20 @@ export async function rabbitmqctl(...args: string[]): Promise<string> {
   return stdout;
 }
 
+/** A fresh RabbitMQ virtual host that guest may use; call `remove` after. */
+export async function virtualHost(): Promise<{ name: string; remove: () => Promise<void> }> {
+  const name = `flowd-test-${randomBytes(4).toString('hex')}`;
+  await rabbitmqctl('add_vhost', name);
+  await rabbitmqctl('set_permissions', '-p', name, 'guest', '.*', '.*', '.*');
+  return { name, remove: async () => void (await rabbitmqctl('delete_vhost', name).catch(() => '')) };
+}
+
+/** The number of messages in a queue of a virtual host, or undefined when the queue does not exist there. */
+export async function vhostQueueMessages(vhost: string, queue: string): Promise<number | undefined> {
+  const out = await rabbitmqctl('list_queues', '-p', vhost, '-q', '--formatter', 'json', 'name', 'messages');
+  return (JSON.parse(out || '[]') as Array<{ name: string; messages: number }>).find((row) => row.name === queue)?.messages;
+}
+
 export interface QueueCounts {
   messages: number;
   ready: number;
@@ -49,10 +63,10 @@ export async function deleteQueues(...names: string[]): Promise<void> {
 }
 
 /** A connected stompjs client (plain, as a user's producer would be). */
-export async function connectClient(): Promise<Client> {
+export async function connectClient(vhost?: string): Promise<Client> {
   const client = new Client({
     webSocketFactory: () => new TCPWrapper(STOMP_HOST, STOMP_PORT),
-    connectHeaders: { login: 'guest', passcode: 'guest' },
+    connectHeaders: { login: 'guest', passcode: 'guest', ...(vhost === undefined ? {} : { host: vhost }) },
     reconnectDelay: 0,
     heartbeatIncoming: 0,
     heartbeatOutgoing: 0,
@@ -72,9 +86,9 @@ export interface Outgoing {
   headers?: StompHeaders;
 }
 
-/** Publishes persistent messages and resolves once the broker has receipted every one. */
-export async function produce(destination: string, messages: Outgoing[]): Promise<void> {
-  const client = await connectClient();
+/** Publishes persistent messages (into `vhost`, else the default one) and resolves once the broker has receipted every one. */
+export async function produce(destination: string, messages: Outgoing[], vhost?: string): Promise<void> {
+  const client = await connectClient(vhost);
   try {
     const receipts: Array<Promise<void>> = [];
     messages.forEach((message, i) => {

@@ -6,7 +6,7 @@ import type { StompEvent } from '../../actors/sources/stomp.js';
 import { defineWorker, type WorkerContext } from '../../actors/workers/worker.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime.js';
 import { sources } from '../../src/sources.js';
-import { deleteQueues, numbered, produce, queueCounts, rabbitmqctl, STOMP_PORT, stompUrl, take, uniqueQueue } from '../helpers/broker.js';
+import { deleteQueues, findQueue, numbered, produce, queueCounts, rabbitmqctl, STOMP_PORT, stompUrl, take, uniqueQueue, vhostQueueMessages, virtualHost } from '../helpers/broker.js';
 import { fixture, flowd, tempDir, type FlowdProcess } from '../helpers/cli.js';
 import { logSink } from '../helpers/log-sink.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
@@ -72,6 +72,20 @@ describe('stomp source against RabbitMQ', () => {
     expect([...seen.values()].every((times) => times === 1)).toBe(true);
     expect(stats(r)).toMatchObject({ received: 1000, acked: 1000, nacked: 0, deadLettered: 0, voided: 0, connections: 1 });
     expect(await queueCounts(queue)).toMatchObject({ messages: 0, unacked: 0, consumers: 0 });
+  });
+
+  it('consumes from a queue of its virtual host', async () => {
+    const vhost = await virtualHost();
+    onTestFinished(vhost.remove);
+    const queue = uniqueQueue('vhost');
+    await produce(`/queue/${queue}`, numbered(20), vhost.name);
+    const seen = new Set<string>();
+    const { runtime: r, completed } = await consume(queue, (event) => void seen.add(xid(event)), { stomp: { virtualHost: vhost.name } });
+    await completed(20);
+    await r.stop();
+    expect(seen.size).toBe(20);
+    expect(await vhostQueueMessages(vhost.name, queue)).toBe(0);
+    expect(await findQueue(queue)).toBeUndefined();
   });
 
   it('hands the worker the destination, headers, parsed body and redelivery flag', async () => {

@@ -5,7 +5,7 @@ import { ConfigError } from '../../src/errors.js';
 import { createBrokerTaskLists, type BrokerTaskListOptions, type BrokerTaskLists } from '../../src/workflows/broker.js';
 import type { HistoryEvent, JsonValue, ScheduledCall } from '../../src/workflows/history.js';
 import { defineActivity, type ActivityDefinition } from '../../src/workflows/workflow-api.js';
-import { deleteQueues, produce, queueCounts, STOMP_HOST, stompUrl, uniqueQueue } from '../helpers/broker.js';
+import { deleteQueues, findQueue, produce, queueCounts, STOMP_HOST, stompUrl, uniqueQueue, vhostQueueMessages, virtualHost } from '../helpers/broker.js';
 import { ROOT } from '../helpers/cli.js';
 import { logSink } from '../helpers/log-sink.js';
 import { manualClock } from '../helpers/manual-clock.js';
@@ -434,6 +434,27 @@ describe('task lists over STOMP queues', () => {
     expect(reports.types('run-1', 'Quick#1')).toEqual(['activity.started', 'activity.completed']);
     expect(reports.types('run-1', 'Quick#2')).toEqual(['activity.started', 'activity.completed']);
     expect(log.lines.filter((line) => line.level >= 40)).toEqual([]);
+  });
+
+  it('works in a virtual host of its own, and refuses one that does not exist, naming the URL', async () => {
+    const vhost = await virtualHost();
+    cleanups.push(vhost.remove);
+    const base = uniqueQueue('wf-vhost');
+    const Alpha = defineActivity({ name: 'Alpha', version: 1, taskList: 'alpha' }, (input: { n: number }) => ({ doubled: input.n * 2 }));
+    const { lists: worker } = taskLists(base, { activities: [Alpha], virtualHost: vhost.name });
+    const { lists: decider } = taskLists(base, { virtualHost: vhost.name });
+    await worker.serve();
+    await decider.decide();
+    const reports = reportsOf(decider);
+    reports.submit('run-1', callOf(Alpha, 1, 'alpha'));
+    await reports.allFinal();
+    expect(reports.result('run-1', 'Alpha#1')).toEqual({ doubled: 2 });
+    // The queues are the virtual host's, not the default one's.
+    expect(await vhostQueueMessages(vhost.name, `${base}.alpha`)).toBe(0);
+    expect(await findQueue(`${base}.alpha`)).toBeUndefined();
+
+    const { lists: lost } = taskLists(base, { virtualHost: 'flowd-test-no-such-vhost' });
+    await expect(lost.decide()).rejects.toThrow(`stomp://guest@${STOMP_HOST}:61613/queue/${base}`);
   });
 
   it('keeps trying a broker that is down, one warning per attempt with a growing delay, until closed', async () => {
