@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The flowd command.
+import { register } from 'node:module';
 import { setFlagsFromString } from 'node:v8';
 
 // Under a steady flow of events V8 decides to allocate some of xstate's per-transition objects
@@ -14,6 +15,8 @@ if (!process.execArgv.some((arg) => /^--(no-?)?allocation[-_]site[-_]pretenuring
 // tsx's loader (its ESM and CommonJS hooks, as `node --import tsx` registers them) lets apps
 // name .ts worker modules directly, in any folder.
 await import('tsx');
+// After tsx, so that this hook runs first: 'flowd' in an app's modules is the flowd this command runs.
+register('./self-hook.js', import.meta.url);
 
 const { main } = await import('../src/cli.ts');
 const code = await main(process.argv.slice(2));

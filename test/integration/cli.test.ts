@@ -22,6 +22,13 @@ describe('flowd run with a stdin source', () => {
     expect(run.stdout().trim().split('\n').sort()).toEqual(['line-1 {"a":1}', 'line-3 {"a":2}', 'line-4 {"a":3}']);
   });
 
+  it('gives an app module that imports flowd the flowd the command runs: the runtime\'s errors are its classes', async () => {
+    const ini = await tmp.write('identity.ini', app(`class = ${fixture('identity.ts')}:Identity`, 'type = stdin\nmode = lines\npayload class = json', `[Store]\nfolder = ${tmp.dir}/store`));
+    const run = flowd(['run', ini], { input: '{"a":1}\n' });
+    expect(await run.exit).toEqual({ code: 0, signal: null });
+    expect(run.stdout().trim()).toBe('line-1 true');
+  });
+
   it('fails a line that is not JSON with an error naming the line, goes on with the rest, and exits 1', async () => {
     const ini = await tmp.write('lines.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin\nmode = lines\npayload class = json'));
     const run = flowd(['run', ini], { input: '{"a":1}\n{not json\n{"a":3}\n' });
