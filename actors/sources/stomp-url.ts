@@ -18,6 +18,19 @@ export interface StompEndpoint {
   displayUrl: string;
 }
 
+/**
+ * The CONNECT frame's headers: the login and passcode, and `host` for a
+ * virtual host (RabbitMQ's vhost) when one is named.
+ * @example connectHeaders({ login: 'guest', passcode: 'guest', virtualHost: '/production' })
+ */
+export function connectHeaders(credentials: { login?: string | undefined; passcode?: string | undefined; virtualHost?: string | undefined }): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (credentials.login !== undefined) headers.login = credentials.login;
+  if (credentials.passcode !== undefined) headers.passcode = credentials.passcode;
+  if (credentials.virtualHost !== undefined) headers.host = credentials.virtualHost;
+  return headers;
+}
+
 const DESTINATION = /^(.*?)(\/(?:amq\/queue|queue|topic|exchange)\/.+)$/;
 const DEFAULT_PORTS = { 'stomp:': 61613, 'ws:': 15674 } as const;
 

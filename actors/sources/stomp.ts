@@ -5,7 +5,7 @@ import WebSocket from 'ws';
 import type { ErrorInfo, Settlement } from '../../machines/events.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { parsePayload, type PayloadClass } from './payload.js';
-import { defaultPrefetch, type StompEndpoint } from './stomp-url.js';
+import { connectHeaders, defaultPrefetch, type StompEndpoint } from './stomp-url.js';
 
 
 /** `[Source] type = stomp`, compiled. */
@@ -224,17 +224,13 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     feed?.lost(error);
   };
 
-  const createClient = (mine: number) => {
-    const connectHeaders: StompHeaders = {};
-    if (options.login !== undefined) connectHeaders.login = options.login;
-    if (options.passcode !== undefined) connectHeaders.passcode = options.passcode;
-    if (options.virtualHost !== undefined) connectHeaders.host = options.virtualHost;
-    return new Client({
+  const createClient = (mine: number) =>
+    new Client({
       webSocketFactory: () =>
         options.transport === 'tcp'
           ? new TcpSocket(options.host, options.port)
           : (new WebSocket(options.webSocketUrl!, ['v12.stomp', 'v11.stomp', 'v10.stomp'], { perMessageDeflate: false }) as never),
-      connectHeaders,
+      connectHeaders: connectHeaders(options),
       heartbeatIncoming: options.heartbeatMs,
       heartbeatOutgoing: options.heartbeatMs,
       reconnectDelay: 0,
@@ -244,7 +240,6 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
       debug: () => {},
       onHeartbeatLost: () => lose(mine, lostError(url, `no heart-beat from the broker for ${options.heartbeatMs}ms`)),
     });
-  };
 
   const onMessage = (mine: number, message: IMessage) => {
     // A frame of a connection that is closing: left unacknowledged, so the broker redelivers it.

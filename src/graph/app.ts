@@ -33,7 +33,23 @@ export function appMachines(): AppMachine[] {
   ];
 }
 
-const svgs = new Map<string, Promise<string>>();
+const svgs = new WeakMap<AnyStateMachine, Promise<string>>();
+
+/**
+ * The SVG diagram of any machine (flowd's, or a worker that is a machine),
+ * rendered once per machine and memoised.
+ * @example await diagramSvg(workerSlotMachine) // '<?xml ...><svg ...>'
+ */
+export function diagramSvg(machine: AnyStateMachine): Promise<string> {
+  let svg = svgs.get(machine);
+  if (!svg) {
+    svg = renderSvg(toDot(describeMachine(machine)));
+    svgs.set(machine, svg);
+    // A failed render is not kept: the next call tries again.
+    svg.catch(() => svgs.delete(machine));
+  }
+  return svg;
+}
 
 /**
  * The SVG diagram of one of `appMachines()`, rendered once and memoised.
@@ -41,19 +57,12 @@ const svgs = new Map<string, Promise<string>>();
  * @example await machineSvg('lock') // '<?xml ...><svg ...>'
  */
 export function machineSvg(name: string): Promise<string> {
-  let svg = svgs.get(name);
-  if (!svg) {
-    const entry = appMachines().find((candidate) => candidate.name === name);
-    if (!entry) {
-      const known = appMachines().map((candidate) => candidate.name).join(', ');
-      return Promise.reject(new Error(`no machine named "${name}"; expected one of ${known}`));
-    }
-    svg = renderSvg(toDot(describeMachine(entry.machine)));
-    svgs.set(name, svg);
-    // A failed render is not kept: the next call tries again.
-    svg.catch(() => svgs.delete(name));
+  const entry = appMachines().find((candidate) => candidate.name === name);
+  if (!entry) {
+    const known = appMachines().map((candidate) => candidate.name).join(', ');
+    return Promise.reject(new Error(`no machine named "${name}"; expected one of ${known}`));
   }
-  return svg;
+  return diagramSvg(entry.machine);
 }
 
 /** A Markdown document: a heading and a ```mermaid block per machine of the app. */

@@ -7,4 +7,4 @@ export { describeMachine, allStates, transitionLabel, guardName, type GraphState
 export { toMermaid, mermaidIds, mermaidText } from './mermaid.js';
 export { toDot, toAppDot, type DotOptions } from './dot.js';
 export { renderSvg } from './svg.js';
-export { appMachines, machineSvg, appMermaid, appDot, appSvg, type AppMachine } from './app.js';
+export { appMachines, diagramSvg, machineSvg, appMermaid, appDot, appSvg, type AppMachine } from './app.js';

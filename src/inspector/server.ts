@@ -1,10 +1,10 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import type { AnyStateMachine, InspectionEvent } from 'xstate';
+import type { InspectionEvent } from 'xstate';
 import { isLoopback, type InspectorSettings } from '../config/inspector-settings.js';
 import { ConfigError } from '../errors.js';
-import { describeMachine, machineSvg, renderSvg, toDot } from '../graph/index.js';
+import { diagramSvg, machineSvg } from '../graph/index.js';
 import { isAllowedHost, isAuthorized, localHostNames, loggedPath } from './auth.js';
 import type { Inspection, InspectionEvents } from './inspection.js';
 import type { RuntimeMetrics } from './metrics.js';
@@ -129,7 +129,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
         // Not one of flowd's: a machine the runtime runs (a worker that is a machine) has its diagram drawn too.
         const own = inspection.machine(name);
         if (!own) return json(response, 404, { error: `${(error as Error).message}, or a machine that is running` });
-        text = await ownMachineSvg(own);
+        text = await diagramSvg(own);
       }
       return response.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=3600' }).end(text);
     }
@@ -196,17 +196,4 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
         await Promise.all([stopped, relay?.close()]);
       })()),
   };
-}
-
-const ownSvgs = new WeakMap<AnyStateMachine, Promise<string>>();
-
-/** The diagram of a machine that is not one of flowd's, rendered once per machine. */
-function ownMachineSvg(machine: AnyStateMachine): Promise<string> {
-  let svg = ownSvgs.get(machine);
-  if (!svg) {
-    svg = renderSvg(toDot(describeMachine(machine)));
-    ownSvgs.set(machine, svg);
-    svg.catch(() => ownSvgs.delete(machine));
-  }
-  return svg;
 }

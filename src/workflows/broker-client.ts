@@ -8,7 +8,7 @@
 import { Client } from '@stomp/stompjs';
 import WebSocket from 'ws';
 import { TcpSocket, frameText, socketReason } from '../../actors/sources/stomp.js';
-import type { StompEndpoint } from '../../actors/sources/stomp-url.js';
+import { connectHeaders, type StompEndpoint } from '../../actors/sources/stomp-url.js';
 
 /** What happened to an attempt. */
 export interface AttemptEvents {
@@ -25,19 +25,15 @@ export interface AttemptEvents {
  * the caller closes it. stompjs's own reconnect and connect timeout are
  * off: its timers would outlive a failed attempt.
  */
-export function attemptConnection(endpoint: StompEndpoint, timing: { heartbeatMs: number; connectTimeoutMs: number; virtualHost?: string | undefined }, events: AttemptEvents): Client {
-  const connectHeaders: Record<string, string> = {};
-  if (endpoint.login !== undefined) connectHeaders.login = endpoint.login;
-  if (endpoint.passcode !== undefined) connectHeaders.passcode = endpoint.passcode;
-  if (timing.virtualHost !== undefined) connectHeaders.host = timing.virtualHost;
+export function attemptConnection(endpoint: StompEndpoint, options: { heartbeatMs: number; connectTimeoutMs: number; virtualHost?: string | undefined }, events: AttemptEvents): Client {
   const client = new Client({
     webSocketFactory: () =>
       endpoint.transport === 'tcp'
         ? new TcpSocket(endpoint.host, endpoint.port)
         : (new WebSocket(endpoint.webSocketUrl!, ['v12.stomp', 'v11.stomp', 'v10.stomp'], { perMessageDeflate: false }) as never),
-    connectHeaders,
-    heartbeatIncoming: timing.heartbeatMs,
-    heartbeatOutgoing: timing.heartbeatMs,
+    connectHeaders: connectHeaders({ ...endpoint, virtualHost: options.virtualHost }),
+    heartbeatIncoming: options.heartbeatMs,
+    heartbeatOutgoing: options.heartbeatMs,
     reconnectDelay: 0,
     connectionTimeout: 0,
     discardWebsocketOnCommFailure: true,
@@ -60,7 +56,7 @@ export function attemptConnection(endpoint: StompEndpoint, timing: { heartbeatMs
     phase = 'over';
     events.lost(why);
   };
-  const timer = setTimeout(() => failed(`no CONNECTED frame within ${timing.connectTimeoutMs}ms`), timing.connectTimeoutMs);
+  const timer = setTimeout(() => failed(`no CONNECTED frame within ${options.connectTimeoutMs}ms`), options.connectTimeoutMs);
   client.onConnect = () => {
     if (phase !== 'connecting') return;
     clearTimeout(timer);
@@ -80,7 +76,7 @@ export function attemptConnection(endpoint: StompEndpoint, timing: { heartbeatMs
     if (phase === 'connecting') failed(reason ?? 'the broker closed the connection');
     else lost(reason ?? 'the broker closed the connection');
   };
-  client.onHeartbeatLost = () => lost(`no heart-beat from the broker for ${timing.heartbeatMs}ms`);
+  client.onHeartbeatLost = () => lost(`no heart-beat from the broker for ${options.heartbeatMs}ms`);
   client.activate();
   return client;
 }
