@@ -10,7 +10,7 @@ import { createAppServices, type AppServices } from './app-services.js';
 import { formatDuration } from './config/duration.js';
 import { compileServiceSettings, type ServiceOptions } from './config/service-settings.js';
 import { compileFlowSettings, toIniKeys } from './config/flow-settings.js';
-import { SectionReader } from './config/section-reader.js';
+import { hint, SectionReader } from './config/section-reader.js';
 import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from './errors.js';
 import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } from './sources.js';
 // The inspector (its server, page, metrics and Graphviz) loads only when it is asked for.
@@ -25,6 +25,7 @@ import { collectDefinitions, type WorkflowDefinitions } from './workflows/module
 import { createWorkflowHost, type WorkflowHost, type WorkflowHostStats } from './workflows/host.js';
 import { workflowsOnly } from './workflows/workflows-only.js';
 import type { RunRecord } from './workflows/engine.js';
+import { createLogger } from './logger.js';
 
 /** A timer clock: xstate's SimulatedClock fits. */
 export interface RuntimeClock {
@@ -56,6 +57,8 @@ export interface RuntimeOptions {
     retryDelay?: string | number;
     retryMaxDelay?: string | number;
     broker?: string;
+    /** With `broker`: the STOMP virtual host (its `host` header). @default the broker URL's host */
+    brokerVirtualHost?: string;
     /** With `broker`: the task lists this runtime serves. */
     taskLists?: string[];
     /** `false`: this runtime runs activities only (with `broker`), never decides. @default true */
@@ -97,8 +100,28 @@ export interface RuntimeOptions {
   lock?: ServiceOptions['lock'];
   /** `[Api]` in camelCase: `{ hostname, username, password, useHttps, checkCertificates, timeOut }`, for `ctx.client`. */
   api?: ServiceOptions['api'];
-  /** @default a silent pino logger */
-  logger?: Logger;
+  /**
+   * Where the runtime logs. Without it, warnings and errors (failed,
+   * expired and rejected events, a source reconnecting, ...) go to stderr
+   * as pino lines (pretty on a terminal), secrets redacted; `false` logs
+   * nothing at all.
+   * @default a pino logger at level warn on stderr
+   * @example createRuntime({ worker, logger: pino({ level: 'info' }) })
+   */
+  logger?: Logger | false;
+  /**
+   * Stop on SIGINT and SIGTERM as `flowd run` does: the first signal drains
+   * the runtime (stop(): the source stops, queued events go back, in-flight
+   * work gets the shutdown timeout) and then exits the process, with 0 when
+   * the run ended cleanly and 1 otherwise; a second signal exits at once
+   * with 1. A signal before start() has finished exits at once with 1. The
+   * listeners are installed by start() and removed when the run ends.
+   * @default false
+   * @example
+   * const runtime = createRuntime({ worker, source, handleSignals: true });
+   * await runtime.start(); // Ctrl-C now drains, then exits
+   */
+  handleSignals?: boolean;
   /** A clock for timers (xstate's SimulatedClock in tests) and its `now()`. */
   clock?: RuntimeClock;
   /** [0, 1), for retry jitter. @default Math.random */
@@ -207,6 +230,8 @@ export interface RuntimeParts {
   plugins?: PluginHost | undefined;
   /** `[Workflow]`: its settings and the definitions its module exports. */
   workflows?: { settings: Omit<WorkflowSettings, 'module'>; definitions: WorkflowDefinitions } | undefined;
+  /** SIGINT and SIGTERM drain the runtime and then exit the process (see `RuntimeOptions.handleSignals`). @default false */
+  handleSignals?: boolean | undefined;
 }
 
 /**
@@ -218,27 +243,41 @@ export interface RuntimeParts {
  * await runtime.stop();
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
-  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, workflows, ...flow } = options;
-  const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
-  const { settings } = compileFlowSettings(reader);
-  reader.finish();
+  checkOptionNames(options, RUNTIME_OPTION_NAMES, 'createRuntime options');
+  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, workflows, handleSignals, ...flow } = options;
+  const { settings } = inCamelCase('createRuntime options', () => {
+    const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
+    const compiled = compileFlowSettings(reader);
+    reader.finish();
+    return compiled;
+  });
   const name = app?.name ?? 'flowd';
   const dir = app?.dir ?? process.cwd();
   const appInfo = { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) };
-  const log = logger ?? pino({ level: 'silent' });
+  const log = logger === false ? pino({ level: 'silent' }) : (logger ?? createLogger({ level: 'warn', file: undefined }, name));
   let host: PluginHost | undefined;
   if (plugins) {
     if (worker !== undefined) throw new ConfigError({ section: 'createRuntime options', key: 'worker' }, 'is set, and so is plugins: the plugins are the workers; expected one of the two');
-    const pluginReader = new SectionReader(toIniKeys({ ...plugins, paths: plugins.paths.join(',') }), { section: 'createRuntime options.plugins' });
-    host = createPluginHost({ ...compilePluginSettings(pluginReader, dir), log });
-    pluginReader.finish();
+    checkOptionNames(plugins, PLUGIN_OPTION_NAMES, 'createRuntime options.plugins');
+    const pluginSettings = inCamelCase('createRuntime options.plugins', () => {
+      const pluginReader = new SectionReader(toIniKeys({ ...plugins, paths: plugins.paths.join(',') }), { section: 'createRuntime options.plugins' });
+      const compiled = compilePluginSettings(pluginReader, dir);
+      pluginReader.finish();
+      return compiled;
+    });
+    host = createPluginHost({ ...pluginSettings, log });
   }
   let workflowParts: RuntimeParts['workflows'];
   if (workflows) {
+    checkOptionNames(workflows, WORKFLOW_OPTION_NAMES, 'createRuntime options.workflows');
     const { definitions, taskLists, ...rest } = workflows;
-    const workflowReader = new SectionReader(toIniKeys({ ...rest, ...(taskLists ? { taskLists: taskLists.join(',') } : {}) }), { section: 'createRuntime options.workflows' });
-    workflowParts = { settings: compileWorkflowOptions(workflowReader), definitions: collectDefinitions(definitions ?? [], 'createRuntime options.workflows.definitions') };
-    workflowReader.finish();
+    const workflowSettings = inCamelCase('createRuntime options.workflows', () => {
+      const workflowReader = new SectionReader(toIniKeys({ ...rest, ...(taskLists ? { taskLists: taskLists.join(',') } : {}) }), { section: 'createRuntime options.workflows' });
+      const compiled = compileWorkflowOptions(workflowReader);
+      workflowReader.finish();
+      return compiled;
+    });
+    workflowParts = { settings: workflowSettings, definitions: collectDefinitions(definitions ?? [], 'createRuntime options.workflows.definitions') };
   }
   const idle = workflowParts && worker === undefined && !host ? workflowsOnly() : undefined;
   const runner = host ? pluginRunner(host) : idle ? idle.runner : toRunner(worker, 'worker');
@@ -257,7 +296,40 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     inspector: inspector ? compileInspectorOptions(inspector) : undefined,
     plugins: host,
     workflows: workflowParts,
+    handleSignals: handleSignals === true,
   });
+}
+
+// Every option of createRuntime, checked against RuntimeOptions by the compiler: an unknown one is a typo.
+const RUNTIME_OPTION_NAMES = Object.keys({
+  worker: 1, plugins: 1, workflows: 1, source: 1, workers: 1, queueSize: 1, highWatermark: 1, lowWatermark: 1, queueTimeout: 1, executionTimeout: 1,
+  shutdownTimeout: 1, retries: 1, retryBackoff: 1, retryDelay: 1, retryMaxDelay: 1, orderBy: 1, app: 1, config: 1, store: 1, lock: 1, api: 1,
+  logger: 1, handleSignals: 1, clock: 1, random: 1, inspector: 1,
+} satisfies Record<keyof RuntimeOptions, 1>);
+const PLUGIN_OPTION_NAMES = Object.keys({ paths: 1, reload: 1, rescanInterval: 1 } satisfies Record<keyof NonNullable<RuntimeOptions['plugins']>, 1>);
+const WORKFLOW_OPTION_NAMES = Object.keys({
+  definitions: 1, concurrency: 1, pollInterval: 1, retryDelay: 1, retryMaxDelay: 1, broker: 1, brokerVirtualHost: 1, taskLists: 1, decide: 1,
+} satisfies Record<keyof NonNullable<RuntimeOptions['workflows']>, 1>);
+
+/** Rejects an option createRuntime does not know, suggesting the nearest one by its name in code (`executionTimeout`). */
+function checkOptionNames(options: object, known: readonly string[], section: string): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || known.includes(key)) continue;
+    throw new ConfigError({ section, key }, `is not an option of ${section}${hint(key, known)}; known options: ${known.join(', ')}`);
+  }
+}
+
+/** Runs an INI-style compile over options given in code, and names the option as the code wrote it (`queueTimeout`, not "queue timeout") when it fails. */
+function inCamelCase<T>(section: string, compile: () => T): T {
+  try {
+    return compile();
+  } catch (error) {
+    if (!(error instanceof ConfigError) || error.key === undefined || error.section !== section) throw error;
+    const prefix = `[${section}] "${error.key}": `;
+    if (!error.message.startsWith(prefix)) throw error;
+    const key = error.key.replace(/ ([a-z])/g, (_, c: string) => c.toUpperCase());
+    throw new ConfigError({ section, key }, error.message.slice(prefix.length), { cause: error });
+  }
 }
 
 function isDriver(value: unknown): value is SourceDriver {
@@ -333,6 +405,43 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
     if (logger.isLevelEnabled('debug')) supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
   };
 
+  /** SIGINT / SIGTERM: the first drains and then exits, a second exits at once; the listeners go when the run ends. */
+  const handleSignals = () => {
+    const exit = (code: number) => process.exit(code);
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (!actor) {
+        // Still starting (configure(), the services, the workflows): nothing has been taken from the source yet.
+        logger.warn(`${signal} during start-up: exiting before ${app.name} started`);
+        exit(1);
+        return;
+      }
+      if (stopping) {
+        logger.warn(`${signal} again: exiting without waiting for in-flight work`);
+        exit(1);
+        return;
+      }
+      stopping = true;
+      logger.info(`${signal}: stopping (in-flight work has ${formatDuration(settings.shutdownTimeoutMs)} to finish)`);
+      void runtime.stop().then(
+        (summary) => exit(summary.reason === 'requested' || summary.reason === 'ended' ? 0 : 1),
+        (error: unknown) => {
+          logger.error({ err: error }, `${app.name} did not stop cleanly: ${(error as Error)?.message ?? String(error)}`);
+          exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const remove = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+    // Once the run has ended the process is the embedder's again (a stop() in flight keeps its own exit).
+    void done.then(remove, remove);
+    return remove;
+  };
+
   const runtime: Runtime = {
     get actor() {
       return actor;
@@ -342,11 +451,13 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       if (actor || starting) throw new Error('the runtime was already started');
       if (parts.inspector && !inspector) await runtime.inspect(parts.inspector);
       starting = true;
+      const removeSignals = parts.handleSignals ? handleSignals() : undefined;
       // An inspector that failed to start was reported to inspect()'s caller; the run goes on without it.
       const inspecting = await inspector?.catch(() => undefined);
       runs.inspect = inspecting?.runObserver;
       // A start that fails leaves nothing open behind it: no connection, no inspector port.
       const abandonStart = async (error: unknown): Promise<never> => {
+        removeSignals?.();
         await Promise.allSettled([closeAll(), inspecting?.close()]);
         throw error;
       };

@@ -5,6 +5,7 @@ import { ConfigError, WorkerConfigureError, WorkerLoadError } from '../../src/er
 import { createRuntime } from '../../src/runtime.js';
 import { manualSource } from '../helpers/manual-source.js';
 import { deferred } from '../helpers/once.js';
+import { script } from '../helpers/script.js';
 
 describe('createRuntime', () => {
   it('runs events from a source of your own, tells it each outcome, and ends when its input ends', async () => {
@@ -173,8 +174,19 @@ describe('createRuntime', () => {
     const worker = defineWorker({ start() {} });
     expect(() => createRuntime({ worker, source: manualSource().driver, workers: 0 })).toThrow(ConfigError);
     expect(() => createRuntime({ worker, source: manualSource().driver, workers: 0 })).toThrow('"workers": found "0"; expected a whole number from 1 to 4096');
-    expect(() => createRuntime({ worker, source: manualSource().driver, queueTimeout: 'soon' })).toThrow('"queue timeout": found "soon"; expected a duration');
-    expect(() => createRuntime({ worker, source: manualSource().driver, ...({ executionTimout: '5s' } as object) })).toThrow('did you mean "execution timeout"');
+    expect(() => createRuntime({ worker, source: manualSource().driver, queueTimeout: 'soon' })).toThrow('[createRuntime options] "queueTimeout": found "soon"; expected a duration');
+    expect(() => createRuntime({ worker, source: manualSource().driver, workflows: { definitions: [], pollInterval: 'often' } })).toThrow('[createRuntime options.workflows] "pollInterval": found "often"; expected a duration');
+  });
+
+  it('names an unknown option with a did-you-mean of the option as code spells it, at the top and in plugins and workflows', () => {
+    const worker = defineWorker({ start() {} });
+    const source = manualSource().driver;
+    expect(() => createRuntime({ worker, source, ...({ executionTimout: '5s' } as object) })).toThrow(/^\[createRuntime options\] "executionTimout": is not an option of createRuntime options \(did you mean "executionTimeout"\?\); known options: worker, /);
+    expect(() => createRuntime({ worker, source, ...({ handleSignal: true } as object) })).toThrow('(did you mean "handleSignals"?)');
+    expect(() => createRuntime({ source, plugins: { paths: ['.'], ...({ rescanInterva: '1s' } as object) } })).toThrow('[createRuntime options.plugins] "rescanInterva": is not an option of createRuntime options.plugins (did you mean "rescanInterval"?)');
+    expect(() => createRuntime({ workflows: { definitions: [], ...({ pollIntervall: '1s' } as object) } })).toThrow('[createRuntime options.workflows] "pollIntervall": is not an option of createRuntime options.workflows (did you mean "pollInterval"?)');
+    // INI spellings are not options of code.
+    expect(() => createRuntime({ worker, source, ...({ 'execution timeout': '5s' } as object) })).toThrow('"execution timeout": is not an option of createRuntime options (did you mean "executionTimeout"?)');
   });
 
   it('throws when there is no source, or the worker is not a worker', () => {
@@ -211,5 +223,62 @@ describe('createRuntime', () => {
     await source.ready;
     source.deliver(1, 'one');
     expect(await second.done).toMatchObject({ reason: 'source failed', sourceError: { message: "the manual source's settle() threw: ack lost" } });
+  });
+});
+
+const SIGNALS = 'test/fixtures/embed/signals.ts';
+const DEFAULT_LOGGER = 'test/fixtures/embed/default-logger.ts';
+
+describe('createRuntime({ handleSignals: true }) in a service of its own', () => {
+  it('drains on SIGTERM, letting in-flight work finish, then exits 0', async () => {
+    const service = script(SIGNALS);
+    await service.waitFor('stdout', /working tick-1\n/);
+    service.child.kill('SIGTERM');
+    expect(await service.exit).toEqual({ code: 0, signal: null });
+    expect(service.stdout()).toContain('done tick-1');
+    expect(service.stderr()).toContain('SIGTERM: stopping (in-flight work has 30s to finish)');
+    expect(service.stderr()).toMatch(/"completed":1,/);
+  });
+
+  it('exits at once with 1 on a second signal, without waiting for in-flight work', async () => {
+    const service = script(SIGNALS, [], { env: { WORK_MS: '60000' } });
+    await service.waitFor('stdout', /working tick-1\n/);
+    service.child.kill('SIGINT');
+    await service.waitFor('stderr', /SIGINT: stopping/);
+    service.child.kill('SIGINT');
+    expect(await service.exit).toEqual({ code: 1, signal: null });
+    expect(service.stderr()).toContain('SIGINT again: exiting without waiting for in-flight work');
+    expect(service.stdout()).not.toContain('done tick-1');
+  });
+
+  it('adds its SIGINT and SIGTERM listeners at start() and removes them when the run ends', async () => {
+    const service = script(SIGNALS, [], { env: { STOP_ITSELF: '1' } });
+    const before = (await service.waitFor('stdout', /listeners before start: \d+ \d+/)).split(': ')[1]!.split(' ').map(Number);
+    const started = (await service.waitFor('stdout', /listeners after start: \d+ \d+/)).split(': ')[1]!.split(' ').map(Number);
+    const stopped = (await service.waitFor('stdout', /listeners after stop: \d+ \d+/)).split(': ')[1]!.split(' ').map(Number);
+    expect(started).toEqual(before.map((n) => n + 1));
+    expect(stopped).toEqual(before);
+    // The signal is no longer the runtime's: node (or tsx) ends the process.
+    service.child.kill('SIGTERM');
+    const exit = await service.exit;
+    expect(exit.code === 143 || exit.signal === 'SIGTERM').toBe(true);
+    expect(service.stderr()).not.toContain('SIGTERM: stopping');
+  });
+});
+
+describe('a runtime created without a logger', () => {
+  it('logs warnings and errors to stderr, and nothing below them', async () => {
+    const service = script(DEFAULT_LOGGER);
+    expect((await service.exit).code).toBe(0);
+    expect(service.stdout()).toBe('failed 1\n');
+    const lines = service.stderr().trim().split('\n').map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines).toEqual([expect.objectContaining({ level: 50, msg: 'event tick-1 failed after 1 attempt(s) and was dead-lettered: the disk is full' })]);
+  });
+
+  it('logs nothing with logger: false', async () => {
+    const service = script(DEFAULT_LOGGER, ['silent']);
+    expect((await service.exit).code).toBe(0);
+    expect(service.stdout()).toBe('failed 1\n');
+    expect(service.stderr()).toBe('');
   });
 });
