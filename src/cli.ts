@@ -332,9 +332,18 @@ async function workflowCommand(invocation: Invocation, io: { stdout: (line: stri
   if (!wait) return EXIT.ok;
   io.stderr(`flowd: waiting for the run to end (the app's daemon runs it: flowd run ${config.file})`);
   let following = runId;
+  let notes = 0;
   const record = await waitForWorkflowRun(config, runId, {
     pollMs: Math.min(config.workflow.pollIntervalMs, 500),
     ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    // A deciding daemon takes up a new run within its poll interval: well past that, say that none seems to be there.
+    unclaimedAfterMs: Math.max(3000, 2 * config.workflow.pollIntervalMs),
+    unclaimedEveryMs: 15_000,
+    onUnclaimed: (id, waitedMs) =>
+      io.stderr(notes++ === 0
+        ? `flowd: no daemon has taken up run ${id} after ${formatDuration(Math.round(waitedMs / 1000) * 1000)}: is one deciding for app ${config.app.name}? Start one with: flowd run ${config.file} (still waiting; Ctrl-C stops waiting, the run stays recorded)`
+        : `flowd: still waiting for a daemon to take up run ${id} (${formatDuration(Math.round(waitedMs / 1000) * 1000)} so far; flowd run ${config.file} runs it)`),
+    onClaimed: (id) => io.stderr(`flowd: a daemon has taken up run ${id}`),
     onProgress: (line) => io.stderr(`flowd: ${line}`),
     onContinued: async (previous, next) => {
       following = next;

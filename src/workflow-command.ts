@@ -47,6 +47,15 @@ export async function startWorkflowRun(config: AppConfig, definitions: WorkflowD
   });
 }
 
+/** A clock for waiting: `Date.now` and `setTimeout` unless a test gives its own. */
+export interface WaitClock {
+  now(): number;
+  /** Resolves after `ms`. */
+  sleep(ms: number): Promise<void>;
+}
+
+const realClock: WaitClock = { now: () => Date.now(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
+
 /** What waitForWorkflowRun tells while it waits. */
 export interface WaitOptions {
   /** How often the store is read. */
@@ -57,6 +66,20 @@ export interface WaitOptions {
   onProgress?: (line: string) => void;
   /** A run ended as restarted (`wf.restart(input)`) and `next` continues it; the wait follows `next`. */
   onContinued?: (runId: string, next: string) => void | Promise<void>;
+  /**
+   * No daemon has taken up the run yet (its history holds only its start):
+   * called once `unclaimedAfterMs` have passed, then every
+   * `unclaimedEveryMs` while that lasts, with how long the wait has lasted.
+   */
+  onUnclaimed?: (runId: string, waitedMs: number) => void;
+  /** A run that onUnclaimed was called for has been taken up after all. */
+  onClaimed?: (runId: string) => void;
+  /** @default 3000 */
+  unclaimedAfterMs?: number;
+  /** @default 15000 */
+  unclaimedEveryMs?: number;
+  /** @default the system clock */
+  clock?: WaitClock;
 }
 
 /**
@@ -70,26 +93,52 @@ export interface WaitOptions {
  * if (record?.state !== 'completed') process.exitCode = 1;
  */
 export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitOptions): Promise<RunRecord | undefined> {
-  const deadline = wait.timeoutMs === undefined ? Infinity : Date.now() + wait.timeoutMs;
-  return withAppStore(config, async (store) => {
-    let current = runId;
-    let told = new Set<string>();
-    for (;;) {
-      // The next run may not be recorded yet when its predecessor already names it.
-      const record = await store.get<RunRecord>(runKey(current));
-      if (record && wait.onProgress) for (const line of progressLines(record, told)) wait.onProgress(line);
-      if (record?.state === 'restarted' && record.next !== undefined) {
-        await wait.onContinued?.(current, record.next);
-        current = record.next;
-        told = new Set();
-        continue;
-      }
-      if (record && record.state !== 'running') return record;
-      const left = deadline - Date.now();
-      if (left <= 0) return undefined;
-      await new Promise((resolve) => setTimeout(resolve, Math.min(wait.pollMs, left)));
+  return withAppStore(config, (store) => followRun((id) => store.get<RunRecord>(runKey(id)), runId, wait));
+}
+
+/**
+ * waitForWorkflowRun over any way of reading a run's record: the waiting,
+ * the progress lines, the runs that continue as new and the notes about a
+ * run no daemon has taken up.
+ */
+export async function followRun(read: (runId: string) => Promise<RunRecord | undefined>, runId: string, wait: WaitOptions): Promise<RunRecord | undefined> {
+  const clock = wait.clock ?? realClock;
+  const began = clock.now();
+  const deadline = wait.timeoutMs === undefined ? Infinity : began + wait.timeoutMs;
+  const unclaimedAfterMs = wait.unclaimedAfterMs ?? 3000;
+  const unclaimedEveryMs = wait.unclaimedEveryMs ?? 15_000;
+  let current = runId;
+  let told = new Set<string>();
+  // When the next note about a run no daemon has taken up is due, and whether one was given for this run.
+  let noteAt = began + unclaimedAfterMs;
+  let noted = false;
+  for (;;) {
+    // The next run may not be recorded yet when its predecessor already names it.
+    const record = await read(current);
+    if (record && wait.onProgress) for (const line of progressLines(record, told)) wait.onProgress(line);
+    const claimed = record !== undefined && (record.state !== 'running' || record.history.length > 1);
+    if (claimed && noted) {
+      noted = false;
+      wait.onClaimed?.(current);
     }
-  });
+    if (record?.state === 'restarted' && record.next !== undefined) {
+      await wait.onContinued?.(current, record.next);
+      current = record.next;
+      told = new Set();
+      noteAt = clock.now() + unclaimedAfterMs;
+      continue;
+    }
+    if (record && record.state !== 'running') return record;
+    const now = clock.now();
+    if (!claimed && now >= noteAt) {
+      noted = true;
+      wait.onUnclaimed?.(current, now - began);
+      noteAt = now + unclaimedEveryMs;
+    }
+    const left = deadline - now;
+    if (left <= 0) return undefined;
+    await clock.sleep(Math.min(wait.pollMs, left, claimed ? Infinity : Math.max(1, noteAt - now)));
+  }
 }
 
 /** A run's record from the app's store; a FlowdError (exit 2) for an id it does not hold. */

@@ -318,7 +318,7 @@ describe('flowd workflow with the video tutorial', () => {
     expect(record.history).toHaveLength(1);
   });
 
-  it('prints the run id of start --wait at once, before the run ends, so a wait cut short by Ctrl-C still shows it', async () => {
+  it('prints the run id of start --wait at once, before the run ends, so a wait cut short by Ctrl-C still shows it, and says when no daemon takes the run up', async () => {
     const app = await videoApp();
     // No daemon: the run stays open, and the wait would never end.
     const waiting = flowd(['workflow', 'start', app.ini, 'UploadWorkflow', '--input', '{"video":"cat.mov"}', '--wait'], { env: app.env });
@@ -329,6 +329,9 @@ describe('flowd workflow with the video tutorial', () => {
     const [printed] = await Promise.all([waiting.waitFor('stdout', /^[0-9a-f-]{36}\n/), waiting.waitFor('stderr', /flowd: waiting for the run to end/)]);
     const runId = printed.trim();
     expect(runId).toMatch(UUID);
+    // Nothing decides: it says so within seconds (after twice the poll interval, at least 3s), and goes on waiting.
+    const note = await waiting.waitFor('stderr', /flowd: no daemon has taken up run .*\n/);
+    expect(note).toBe(`flowd: no daemon has taken up run ${runId} after 3s: is one deciding for app video? Start one with: flowd run ${app.ini} (still waiting; Ctrl-C stops waiting, the run stays recorded)\n`);
     expect(waiting.child.exitCode, 'start --wait still waits').toBeNull();
     waiting.child.kill('SIGINT');
     await waiting.exit;
