@@ -51,6 +51,24 @@ export type ErrorCode =
   | 'ERR_ACTIVITY_TIMEOUT'
   | 'ERR_ACTIVITY_CANCELLED';
 
+// Where a class keeps its brand: `Symbol.for`, so every copy of flowd in a process uses the same keys.
+const kBrand = Symbol.for('flowd.error.brand');
+
+/**
+ * Brands an error class, as undici and Temporal's SDK do: its prototype
+ * carries `Symbol.for('flowd.error.<name>')`, and `instanceof` against the
+ * class asks for that symbol rather than for this copy's prototype. An
+ * error thrown by one copy of flowd (a worker that resolved another copy,
+ * a library bundling its own) is then `instanceof ConflictError` against
+ * any other copy. A class that is not branded itself (a subclass of your
+ * own) keeps the ordinary prototype check.
+ */
+export function brandError(errorClass: abstract new (...args: never[]) => Error, name: string): void {
+  const brand = Symbol.for(`flowd.error.${name}`);
+  Object.defineProperty(errorClass, kBrand, { value: brand });
+  Object.defineProperty(errorClass.prototype, brand, { value: true });
+}
+
 /** Base class: a message that says what was expected and found, and a code. */
 export class FlowdError extends Error {
   readonly code: ErrorCode;
@@ -59,7 +77,15 @@ export class FlowdError extends Error {
     this.name = new.target.name;
     this.code = code;
   }
+
+  /** `instanceof` by brand (see brandError), so it holds across copies of flowd. */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    const brand = Object.hasOwn(this, kBrand) ? (this as unknown as Record<symbol, symbol>)[kBrand] : undefined;
+    if (brand === undefined) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[brand] === true;
+  }
 }
+brandError(FlowdError, 'FlowdError');
 
 /** Where a configuration value came from, for error messages. */
 export interface ConfigLocation {
@@ -86,6 +112,7 @@ export class ConfigError extends FlowdError {
     this.line = where.line;
   }
 }
+brandError(ConfigError, 'ConfigError');
 
 function formatLocation({ file, section, key, line }: ConfigLocation): string {
   const parts: string[] = [];
@@ -101,6 +128,7 @@ export class UsageError extends FlowdError {
     super('ERR_USAGE', message);
   }
 }
+brandError(UsageError, 'UsageError');
 
 /** A worker module or export could not be loaded. The CLI exits 2 on it. */
 export class WorkerLoadError extends FlowdError {
@@ -108,6 +136,7 @@ export class WorkerLoadError extends FlowdError {
     super('ERR_WORKER_LOAD', message, options);
   }
 }
+brandError(WorkerLoadError, 'WorkerLoadError');
 
 /** A worker's configure() failed at start-up. The CLI exits 1 on it. */
 export class WorkerConfigureError extends FlowdError {
@@ -115,6 +144,7 @@ export class WorkerConfigureError extends FlowdError {
     super('ERR_WORKER_CONFIGURE', message, options);
   }
 }
+brandError(WorkerConfigureError, 'WorkerConfigureError');
 
 export type { ErrorInfo } from '../machines/events.js';
 
@@ -131,6 +161,7 @@ export class ConflictError extends FlowdError {
     this.status = options?.status;
   }
 }
+brandError(ConflictError, 'ConflictError');
 
 /** Thrown by a function under retryOnConflict to ask for another attempt for a reason other than a conflict. */
 export class Retry extends FlowdError {
@@ -138,6 +169,7 @@ export class Retry extends FlowdError {
     super('ERR_RETRY', message, options);
   }
 }
+brandError(Retry, 'Retry');
 
 /**
  * A write carried a fencing token older than one the store has already
@@ -149,6 +181,7 @@ export class FencedError extends FlowdError {
     super('ERR_FENCED', message, options);
   }
 }
+brandError(FencedError, 'FencedError');
 
 /**
  * A store problem: `ERR_STORE` for a bad value or a corrupt record (the
@@ -160,6 +193,7 @@ export class StoreError extends FlowdError {
     super(code, message, options);
   }
 }
+brandError(StoreError, 'StoreError');
 
 /** A lock problem: `ERR_LOCK_LOST` when a lease lapsed, `ERR_LOCK_UNAVAILABLE` while the backend is down. */
 export class LockError extends FlowdError {
@@ -167,6 +201,7 @@ export class LockError extends FlowdError {
     super(code, message, options);
   }
 }
+brandError(LockError, 'LockError');
 
 /** A value MultiParser could not convert; names the type, the format and the value. */
 export class ParseError extends FlowdError {
@@ -180,6 +215,7 @@ export class ParseError extends FlowdError {
     this.value = value;
   }
 }
+brandError(ParseError, 'ParseError');
 
 /** An HTTP request of the API client failed: a status other than 2xx (409 and 412 are ConflictError), or no answer after its retries. */
 export class HttpError extends FlowdError {
@@ -195,6 +231,7 @@ export class HttpError extends FlowdError {
     this.status = status;
   }
 }
+brandError(HttpError, 'HttpError');
 
 /**
  * A mapping expression failed while it was evaluated (a parse problem is a
@@ -206,6 +243,7 @@ export class ExpressionError extends FlowdError {
     super('ERR_EXPRESSION', message, options);
   }
 }
+brandError(ExpressionError, 'ExpressionError');
 
 /**
  * The event log could not be read: `ERR_EVENT_LOG_UNAVAILABLE` while it is
@@ -218,6 +256,7 @@ export class EventLogError extends FlowdError {
     super(code, message, options);
   }
 }
+brandError(EventLogError, 'EventLogError');
 
 /** A plugin's remembered cursor cannot be read or is corrupt: the daemon stops rather than start over from latest. */
 export class CursorError extends FlowdError {
@@ -225,6 +264,7 @@ export class CursorError extends FlowdError {
     super('ERR_CURSOR', message, options);
   }
 }
+brandError(CursorError, 'CursorError');
 
 /**
  * A plugin failed: `ERR_PLUGIN_LOAD` when its module cannot be loaded or its
@@ -242,3 +282,4 @@ export class PluginError extends FlowdError {
     this.eventId = options?.eventId;
   }
 }
+brandError(PluginError, 'PluginError');

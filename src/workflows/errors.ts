@@ -3,7 +3,7 @@
  * for an activity that failed), NondeterminismError and WorkflowError, and
  * the two internal signals that unwind a workflow body during a decision.
  */
-import { FlowdError, type ErrorInfo } from '../errors.js';
+import { brandError, FlowdError, type ErrorInfo } from '../errors.js';
 
 
 /**
@@ -31,6 +31,7 @@ export class TaskError extends FlowdError {
     this.callId = callId;
   }
 }
+brandError(TaskError, 'TaskError');
 
 /**
  * Replaying a workflow's code over its history did something the history
@@ -47,6 +48,7 @@ export class NondeterminismError extends FlowdError {
     this.callId = callId;
   }
 }
+brandError(NondeterminismError, 'NondeterminismError');
 
 /**
  * A workflow is used wrongly: an async body, a factory that returns no
@@ -58,6 +60,7 @@ export class WorkflowError extends FlowdError {
     super('ERR_WORKFLOW', message, options);
   }
 }
+brandError(WorkflowError, 'WorkflowError');
 
 /**
  * Internal: thrown by `result()` (and `first`, `wait`, `finishOrder`) when a
@@ -70,6 +73,7 @@ export class WorkflowSuspend extends FlowdError {
     super('ERR_WORKFLOW_SUSPENDED', `workflow suspended: ${reason} (an internal signal: let it pass, do not catch it)`);
   }
 }
+brandError(WorkflowSuspend, 'WorkflowSuspend');
 
 /**
  * Internal: thrown by `wf.restart(input)` to end this run and continue as
@@ -83,6 +87,7 @@ export class WorkflowRestart extends FlowdError {
     this.input = input;
   }
 }
+brandError(WorkflowRestart, 'WorkflowRestart');
 
 /** True for what unwinds a body without being its failure: the two signals, and a NondeterminismError (which decide reports itself). */
 export function isWorkflowSignal(error: unknown): error is WorkflowSuspend | WorkflowRestart | NondeterminismError {

@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { ExecutorClock, ExecutorOptions } from './executor.js';
 import type { ActivityRef } from './history.js';
 import type { ActivityDefinition } from './workflow-api.js';
+import { brandError, FlowdError } from '../errors.js';
 
 /** Calls run at once per task list when `concurrency` names no other number. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -90,14 +91,13 @@ export type ActivityAbortCode = 'ERR_ACTIVITY_TIMEOUT' | 'ERR_ACTIVITY_CANCELLED
  * attempt passed a limit), `ERR_ACTIVITY_CANCELLED` (its workflow run
  * ended) or `ERR_SHUTDOWN` (the executor is closing).
  */
-export class ActivityAbortError extends Error {
-  readonly code: ActivityAbortCode;
+export class ActivityAbortError extends FlowdError {
+  declare readonly code: ActivityAbortCode;
   constructor(code: ActivityAbortCode, message: string) {
-    super(message);
-    this.name = 'ActivityAbortError';
-    this.code = code;
+    super(code, message);
   }
 }
+brandError(ActivityAbortError, 'ActivityAbortError');
 
 /** Whether a thrown value asks not to be retried: `retryable === false`, or a configuration error (ERR_CONFIG). */
 export function isFinalError(error: unknown): boolean {
