@@ -1,11 +1,15 @@
-// A module resolution hook of the flowd command: an app's module that imports
-// 'flowd' gets the very modules the command runs (src/index.ts), not a second
-// copy from dist. One copy means one ConflictError, one TaskError, ...: the
-// `instanceof` checks the README shows hold for errors the runtime throws.
-const SELF = new URL('../src/index.ts', import.meta.url).href;
+// A module resolution hook that the flowd command registers when an app's
+// module could not otherwise reach this copy of flowd (no package.json
+// beside the app, flowd run through npx or installed globally, or a second
+// copy in the project): 'flowd' resolves to the copy that runs the app.
+// actors/import-module.ts registers it, with this copy's entry as `data.self`.
+let self;
+
+export function initialize(data) {
+  self = data.self;
+}
 
 export async function resolve(specifier, context, nextResolve) {
-  // Resolved on by the next hooks (tsx's), which know how to load a .ts file.
-  if (specifier === 'flowd') return nextResolve(SELF, context);
+  if (specifier === 'flowd') return nextResolve(self, context);
   return nextResolve(specifier, context);
 }

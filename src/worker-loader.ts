@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importModule } from '../actors/import-module.js';
 import { describeValue, toRunner, type Runner } from '../actors/workers/worker.js';
 import { WorkerLoadError } from './errors.js';
 import { builtinWorker } from './apps/builtins.js';
@@ -57,7 +57,7 @@ async function exists(file: string): Promise<boolean> {
  * Imports the module and returns its worker as a Runner; a built-in app's
  * name (src/apps/builtins.ts) when no module file of that name exists. A missing export
  * names the exports the module has; anything that is not a worker says
- * what it is. `.ts` modules need tsx's loader, which the CLI registers.
+ * what it is. `.ts` modules load through tsx (actors/import-module.ts).
  */
 export async function loadWorker(spec: string, baseDir: string): Promise<Runner> {
   let resolved: WorkerSpec;
@@ -75,7 +75,7 @@ export async function loadWorker(spec: string, baseDir: string): Promise<Runner>
   const { file, exportName } = resolved;
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    module = await importModule(file);
   } catch (error) {
     throw new WorkerLoadError(`class "${spec}": importing ${file} failed: ${(error as Error).message}`, { cause: error });
   }

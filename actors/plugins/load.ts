@@ -1,8 +1,8 @@
 import { realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import { PluginError } from '../../src/errors.js';
+import { importModule } from '../import-module.js';
 import { checkMatch } from './match.js';
 import type { CallbackOptions, PluginCallback, PluginRegistrar, RegisteredCallback } from './plugin-api.js';
 
@@ -44,7 +44,7 @@ export async function loadPlugin(file: string, name: string, log: Logger, versio
   await forgetCommonJs(file);
   let module: Record<string, unknown>;
   try {
-    module = (await import(`${pathToFileURL(file).href}?v=${version}`)) as Record<string, unknown>;
+    module = await importModule(file, `v=${version}`);
   } catch (error) {
     throw failure(`importing it failed: ${messageOf(error)}`, error);
   }

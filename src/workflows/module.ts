@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { importModule } from '../../actors/import-module.js';
 import { WorkerLoadError } from '../errors.js';
 import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
 
@@ -40,13 +40,13 @@ export function collectDefinitions(values: Iterable<unknown>, where: string): Wo
  * Imports `[Workflow] module` and collects what it exports: workflows and
  * activities, as named exports or in exported arrays. A module that cannot
  * be imported, or exports no workflow and no activity, is a WorkerLoadError
- * naming the file (exit 2). `.ts` modules need tsx's loader, which the CLI
- * registers.
+ * naming the file (exit 2). `.ts` modules load through tsx
+ * (actors/import-module.ts).
  */
 export async function loadWorkflowModule(file: string): Promise<WorkflowDefinitions> {
   let module: Record<string, unknown>;
   try {
-    module = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    module = await importModule(file);
   } catch (error) {
     throw new WorkerLoadError(`[Workflow] module: importing ${file} failed: ${(error as Error).message}`, { cause: error });
   }

@@ -1,0 +1,104 @@
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
+import { createRequire, register } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/**
+ * Imports an app's own module (a worker, a plugin, a workflow module) the
+ * way the flowd command needs it loaded, in any project:
+ *
+ * - TypeScript (`.ts`, `.mts`, `.cts`) loads through tsx, whose hooks are
+ *   registered on the first such module and not before: an app written in
+ *   JavaScript never pays for them.
+ * - `'flowd'` inside the module (`import` or `require`) is the very flowd
+ *   that runs it. When the module's own folder resolves `'flowd'` to this
+ *   copy (the usual `npm install flowd`), nothing is hooked. Otherwise (no
+ *   package.json beside the INI file, flowd run through `npx` or installed
+ *   globally, or another copy of flowd in the project) a resolve hook for
+ *   ES modules and one for CommonJS map `'flowd'` to this copy. flowd's
+ *   errors are branded, so `instanceof` would hold across copies anyway;
+ *   the hook keeps one runtime, one `Locked` registry, one set of
+ *   machines.
+ *
+ * @param query appended to the module's URL (`v=3`): a fresh module instance per distinct query.
+ */
+export async function importModule(file: string, query?: string): Promise<Record<string, unknown>> {
+  if (TYPESCRIPT.test(file)) await registerTsx();
+  mapFlowdToSelf(path.dirname(file));
+  const url = pathToFileURL(file).href;
+  return withEsModuleInterop((await import(query === undefined ? url : `${url}?${query}`)) as Record<string, unknown>);
+}
+
+/**
+ * A CommonJS module compiled from ES module syntax (a `.ts` file in a
+ * CommonJS package, as tsx compiles it) marks its exports `__esModule`;
+ * Node's import then gives the whole `exports` object as `default`. Its
+ * named exports, `default` included, are what the author wrote.
+ */
+function withEsModuleInterop(namespace: Record<string, unknown>): Record<string, unknown> {
+  const exports = namespace.default as Record<string, unknown> | undefined;
+  if (typeof exports !== 'object' || exports === null || exports.__esModule !== true) return namespace;
+  const named = { ...namespace, ...exports };
+  delete named.__esModule;
+  if (!('default' in exports)) delete named.default;
+  return named;
+}
+
+const TYPESCRIPT = /\.[cm]?ts$/;
+
+let tsx: Promise<unknown> | undefined;
+function registerTsx(): Promise<unknown> {
+  // tsx's main entry registers its ES module and CommonJS hooks, as `node --import tsx` does.
+  const specifier = 'tsx';
+  tsx ??= import(specifier);
+  return tsx;
+}
+
+let selfHooked = false;
+const checkedFolders = new Set<string>();
+
+function mapFlowdToSelf(folder: string): void {
+  if (selfHooked || checkedFolders.has(folder)) return;
+  checkedFolders.add(folder);
+  const self = selfEntry();
+  // Under a test runner that loads flowd from its sources there is no compiled entry to map to.
+  if (self === undefined || resolvesTo(folder, self)) return;
+  selfHooked = true;
+  register(pathToFileURL(path.join(self.root, 'bin/self-hook.js')), { data: { self: pathToFileURL(self.entry).href } });
+  const Module = createRequire(import.meta.url)('node:module') as { _resolveFilename: (request: string, ...rest: unknown[]) => string };
+  const resolveFilename = Module._resolveFilename;
+  Module._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]): string {
+    return request === 'flowd' ? self.entry : resolveFilename.call(this, request, ...rest);
+  };
+}
+
+/** Whether `require('flowd')` from `folder` gives this copy's entry. */
+function resolvesTo(folder: string, self: SelfEntry): boolean {
+  try {
+    return realpathSync(createRequire(path.join(folder, 'noop.js')).resolve('flowd')) === self.entry;
+  } catch {
+    return false;
+  }
+}
+
+interface SelfEntry {
+  /** The package's folder. */
+  root: string;
+  /** Its compiled entry point (what `exports` names), real path. */
+  entry: string;
+}
+
+let self: SelfEntry | undefined | null = null;
+function selfEntry(): SelfEntry | undefined {
+  if (self !== null) return self;
+  self = undefined;
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, 'package.json');
+    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'flowd') {
+      const entry = path.join(dir, 'dist/src/index.js');
+      if (existsSync(entry)) self = { root: dir, entry: realpathSync(entry) };
+      return self;
+    }
+    if (path.dirname(dir) === dir) return self;
+  }
+}
