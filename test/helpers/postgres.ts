@@ -26,7 +26,7 @@ export function testPool(max = 4): pg.Pool {
 }
 
 /**
- * Creates the event table the README describes (entity, attributes and meta
+ * Creates the event table docs/event-log.md describes (entity, attributes and meta
  * as jsonb), or with `columns: 'text'` as text columns holding text.
  */
 export async function createEventsTable(db: Db, table: string, columns: 'jsonb' | 'text' = 'jsonb'): Promise<void> {
