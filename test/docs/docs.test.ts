@@ -73,7 +73,7 @@ describe('the code blocks of the README and docs/', () => {
 });
 
 describe.each(apps.map((app) => [`${where(app)} ${app.heading}`, app] as const))('the app at %s', (_name, app) => {
-  it('passes flowd check (an INI app) and runs as the docs say', async () => {
+  it('runs as the docs say (an INI app after passing flowd check)', async () => {
     const dir = await tempDir();
     onTestFinished(() => dir.cleanup());
     // As the reader's own folder: a `package.json` from `npm init -y` when the steps make one, else none.
