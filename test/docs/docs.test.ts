@@ -4,7 +4,7 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { flowd, ROOT, tempDir, type FlowdProcess } from '../helpers/cli.js';
-import { appProblems, codeBlocks, docApps, hasFlowSection, outputPattern, type CodeBlock, type DocApp } from './markdown.js';
+import { appProblems, codeBlocks, docApps, isWholeApp, outputPattern, secondShellCommands, type CodeBlock, type DocApp } from './markdown.js';
 
 // The README and every page of docs/, as the reader sees them.
 const DOCS = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
@@ -51,9 +51,9 @@ function program(file: string, cwd: string, input?: string): Pick<FlowdProcess, 
 }
 
 describe('the code blocks of the README and docs/', () => {
-  it('mark every whole INI app (a [Flow] section) as an app of file= blocks', () => {
-    const unmarked = blocks.filter((block) => block.lang === 'ini' && block.attrs.file === undefined && hasFlowSection(block.text));
-    expect(unmarked.map(where), 'an ini block with a [Flow] section is a whole app: mark its files with file=NAME (docs/README.md) so the test runs it, or show only the sections it is about').toEqual([]);
+  it('mark every whole INI app (a [Flow] or [Workflow] section) as an app of file= blocks', () => {
+    const unmarked = blocks.filter((block) => block.lang === 'ini' && block.attrs.file === undefined && isWholeApp(block.text));
+    expect(unmarked.map(where), 'an ini block with a [Flow] or [Workflow] section is a whole app: mark its files with file=NAME (docs/README.md) so the test runs it, or show only the sections it is about').toEqual([]);
   });
 
   it('give every marked app one INI file, its output and only files of its own', () => {
@@ -104,7 +104,19 @@ describe.each(apps.map((app) => [`${where(app)} ${app.heading}`, app] as const))
     } else {
       // An endless source: the output shows it works; SIGINT then stops it cleanly.
       const run = start();
-      await run.waitFor('stdout', expected);
+      if (app.second) {
+        // A second shell while the app runs (flowd workflow start ... --wait, say): its output is the one shown.
+        let typed = '';
+        for (const [, , ...args] of secondShellCommands(app.second)) {
+          const command = flowd(args, { cwd: dir.dir });
+          const { code } = await command.exit;
+          expect(code, `second shell: flowd ${args.join(' ')}\nstdout: ${command.stdout()}\nstderr: ${command.stderr()}\nthe app's stderr: ${run.stderr()}`).toBe(0);
+          typed += command.stdout();
+        }
+        expect(typed).toMatch(expected);
+      } else {
+        await run.waitFor('stdout', expected);
+      }
       run.child.kill('SIGINT');
       const { code } = await run.exit;
       expect(code, `${command}, stopped with SIGINT\nstderr: ${run.stderr()}`).toBe(0);

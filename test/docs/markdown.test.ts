@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { appProblems, codeBlocks, docApps, hasFlowSection, outputPattern } from './markdown.js';
+import { appProblems, codeBlocks, docApps, isWholeApp, outputPattern, secondShellCommands, shellWords } from './markdown.js';
 
 const fence = '```';
 const doc = [
@@ -75,10 +75,26 @@ describe('outputPattern', () => {
   });
 });
 
-describe('hasFlowSection', () => {
+describe('isWholeApp', () => {
   it('tells a whole INI app from a snippet', () => {
-    expect(hasFlowSection('# c\n[Flow]\nclass = x\n')).toBe(true);
-    expect(hasFlowSection('[Source]\ntype = stdin\n')).toBe(false);
-    expect(hasFlowSection('[Flowers]\n')).toBe(false);
+    expect(isWholeApp('# c\n[Flow]\nclass = x\n')).toBe(true);
+    expect(isWholeApp('[Workflow]\nmodule = ./w.ts\n')).toBe(true);
+    expect(isWholeApp('[Source]\ntype = stdin\n')).toBe(false);
+    expect(isWholeApp('[Flowers]\n')).toBe(false);
+  });
+});
+
+describe('a second shell', () => {
+  it('splits its commands into words as sh does, without comments', () => {
+    expect(shellWords(`npx flowd workflow start app.ini Upload --input '{"video": "cat.mov"}' --wait`)).toEqual(['npx', 'flowd', 'workflow', 'start', 'app.ini', 'Upload', '--input', '{"video": "cat.mov"}', '--wait']);
+    expect(shellWords('a "b c"d \\ e')).toEqual(['a', 'b cd', ' e']);
+    const block = codeBlocks('y.md', `## S\n${fence}sh second\n# start one\nnpx flowd workflow status app.ini 1   # its status\n\n${fence}\n`)[0]!;
+    expect(secondShellCommands(block)).toEqual([['npx', 'flowd', 'workflow', 'status', 'app.ini', '1']]);
+  });
+
+  it('may only run flowd, and only beside an endless app', () => {
+    const text = [`## S`, `${fence}ini file=a.ini stdin=in`, '[Flow]', `${fence}`, `${fence}text file=in`, `${fence}`, `${fence}sh second`, 'rm -rf /', `${fence}`, `${fence}text output`, 'x', `${fence}`].join('\n');
+    const [app] = docApps(codeBlocks('z.md', text));
+    expect(appProblems(app!)).toEqual(['has both stdin= and a second shell; a second shell needs an endless app', 'runs "rm -rf /" in its second shell; only npx flowd ... commands are run']);
   });
 });

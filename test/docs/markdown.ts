@@ -39,6 +39,8 @@ export interface DocApp {
   stdin: string | undefined;
   /** Whether a shell block under the heading runs `npm init -y`. */
   npmInit: boolean;
+  /** The `sh second` block: `npx flowd ...` commands typed in a second shell while the app runs. */
+  second: CodeBlock | undefined;
 }
 
 const FENCE = /^(\s*)(`{3,}|~{3,})\s*(.*)$/;
@@ -89,7 +91,7 @@ export function docApps(blocks: CodeBlock[]): DocApp[] {
     if (block.attrs.file === undefined) continue;
     let app = apps.get(key(block));
     if (!app) {
-      app = { doc: block.doc, heading: block.heading, line: block.line, files: new Map(), ini: undefined, main: undefined, output: undefined, stdin: undefined, npmInit: false };
+      app = { doc: block.doc, heading: block.heading, line: block.line, files: new Map(), ini: undefined, main: undefined, output: undefined, stdin: undefined, npmInit: false, second: undefined };
       apps.set(key(block), app);
     }
     app.files.set(block.attrs.file, block);
@@ -101,7 +103,9 @@ export function docApps(blocks: CodeBlock[]): DocApp[] {
     const app = apps.get(key(block));
     if (!app) continue;
     if ('output' in block.attrs) app.output = block;
-    if ((block.lang === 'sh' || block.lang === 'console' || block.lang === 'bash') && /\bnpm init -y\b/.test(block.text)) app.npmInit = true;
+    const shell = block.lang === 'sh' || block.lang === 'console' || block.lang === 'bash';
+    if (shell && /\bnpm init -y\b/.test(block.text)) app.npmInit = true;
+    if (shell && 'second' in block.attrs) app.second = block;
   }
   return [...apps.values()];
 }
@@ -117,6 +121,12 @@ export function appProblems(app: DocApp): string[] {
   if (!app.output) problems.push('has no `text output` block saying what it prints');
   else if (app.output.text.trim() === '') problems.push('has an empty `text output` block');
   if (app.stdin !== undefined && !app.files.has(app.stdin)) problems.push(`feeds stdin=${app.stdin}, which is not one of its files (${[...app.files.keys()].join(', ')})`);
+  if (app.second) {
+    if (app.stdin !== undefined) problems.push('has both stdin= and a second shell; a second shell needs an endless app');
+    const commands = secondShellCommands(app.second);
+    if (commands.length === 0) problems.push(`has an empty second shell (line ${app.second.line})`);
+    for (const command of commands) if (command[0] !== 'npx' || command[1] !== 'flowd') problems.push(`runs "${command.join(' ')}" in its second shell; only npx flowd ... commands are run`);
+  }
   for (const [name, block] of app.files) {
     if (name === '' || name.includes('..') || name.startsWith('/')) problems.push(`file=${name} (line ${block.line}) is not a plain relative name`);
   }
@@ -130,7 +140,40 @@ export function outputPattern(expected: string): RegExp {
   return new RegExp(lines.map(line).join('[\\s\\S]*?'), 'm');
 }
 
-/** Whether an INI text has a `[Flow]` section (a whole app, as opposed to a snippet). */
-export function hasFlowSection(ini: string): boolean {
-  return /^\s*\[Flow\]\s*$/im.test(ini);
+/** Whether an INI text is a whole app, with a `[Flow]` or `[Workflow]` section, as opposed to a snippet. */
+export function isWholeApp(ini: string): boolean {
+  return /^\s*\[(Flow|Workflow)\]\s*$/im.test(ini);
+}
+
+/** The commands of a second shell block, each split into words as sh does (quotes, no expansions). */
+export function secondShellCommands(block: CodeBlock): string[][] {
+  return block.text
+    .split('\n')
+    .map((line) => line.replace(/(^|\s)#.*$/, '').trim())
+    .filter((line) => line !== '')
+    .map(shellWords);
+}
+
+/** Splits a command line into words: '...' and "..." quote, a backslash escapes; nothing is expanded. */
+export function shellWords(line: string): string[] {
+  const words: string[] = [];
+  let word: string | undefined;
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i]!;
+    if (c === "'" || c === '"') {
+      const end = line.indexOf(c, i + 1);
+      if (end === -1) throw new Error(`unterminated ${c} in: ${line}`);
+      word = (word ?? '') + line.slice(i + 1, end);
+      i = end;
+    } else if (c === '\\' && i + 1 < line.length) {
+      word = (word ?? '') + line[++i];
+    } else if (/\s/.test(c)) {
+      if (word !== undefined) words.push(word);
+      word = undefined;
+    } else {
+      word = (word ?? '') + c;
+    }
+  }
+  if (word !== undefined) words.push(word);
+  return words;
 }
