@@ -1,10 +1,9 @@
-import { closeSync, mkdirSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
-import { parseArgs } from 'node:util';
 import type { Logger } from 'pino';
 import type { Runner } from '../actors/workers/worker.js';
 import { loadAppConfig, type AppConfig } from './config/app-config.js';
-import { formatDuration, parseDuration } from './config/duration.js';
+import { formatDuration } from './config/duration.js';
 import { toIniKeys } from './config/flow-settings.js';
 import { ConfigError, FlowdError, UsageError } from './errors.js';
 import { createLogger } from './logger.js';
@@ -12,7 +11,7 @@ import { redactUrl } from '../actors/sources/stomp-url.js';
 import { displayUrl } from '../actors/display-url.js';
 import { createAppServices } from './app-services.js';
 import { buildRuntime, type RunSummary } from './runtime.js';
-import { appGraph, GRAPH_FORMATS, isGraphFormat, writeFileAtomically, type GraphFormat } from './graph/command.js';
+import { appGraph, writeFileAtomically } from './graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from './sources.js';
 import { loadWorker } from './worker-loader.js';
 import type { PluginInfo } from '../actors/plugins/plugin-api.js';
@@ -22,148 +21,11 @@ import { listPlugins, withLoadedPlugins } from './plugins-command.js';
 import { loadWorkflowModule, type WorkflowDefinitions } from './workflows/module.js';
 import { workflowsOnly } from './workflows/workflows-only.js';
 import { parseInput, readWorkflowRun, renderRun, startWorkflowRun, waitForWorkflowRun } from './workflow-command.js';
-
-const USAGE = `Usage:
-  flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]
-  flowd check <app.ini>
-  flowd graph <app.ini> [--format mermaid|dot|svg] [--out file]
-  flowd plugins <app.ini> [--json]
-  flowd workflow start <app.ini> <name> [--input json] [--wait [--timeout duration]]
-  flowd workflow status <app.ini> <run id> [--json]
-  flowd --help | --version
-
-Commands:
-  run     Run the app: its source feeds events to its workers until stopped
-          (SIGTERM / SIGINT) or, for stdin, until every event has an outcome.
-  check   Validate the INI file, load the worker class, print a summary.
-  graph   Draw every machine of the app: Markdown with Mermaid diagrams
-          (default), one Graphviz digraph (dot), or that digraph as SVG.
-  plugins List an event-log app's plugins: their callbacks, state and cursor
-          (read from the app's store).
-  workflow start   Start a run of a workflow of the app's [Workflow] module:
-          records it in the app's store and prints its id; the app's
-          daemon (flowd run) runs it. --wait then follows it (and the runs
-          that continue it as new, printing their ids) and prints the last
-          one's status when it ends.
-  workflow status  Print a run's state, its activity calls, and its result
-          or error (read from the app's store).
-
-Options:
-  -n, --name <name>        app name (overrides [Flow] app name)
-  -w, --workers <n>        worker slots (overrides [Flow] workers)
-      --log-level <level>  trace, debug, info, warn, error, fatal or silent
-      --inspect[=port]     run: serve the inspector on 127.0.0.1 (or [Inspector]),
-                           on this port ([Inspector] port, or 9464 by default)
-      --format <format>    graph: mermaid (default), dot or svg
-      --out <file>         graph: write to this file (prints its path)
-      --json               plugins, workflow status: print JSON instead of a table
-      --input <json>       workflow start: the run's input (default null)
-      --wait               workflow start: wait for the run (or the run that
-                           continues it as new) to end; exit 1 if it failed
-      --timeout <duration> workflow start --wait: stop waiting after this long
-                           (30s, 5m, 1h) and exit 1; the run goes on
-  -h, --help               show this help
-  -v, --version            show the version
-
-Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.`;
+import { parse, usageHint, type CommandKey, type Invocation } from './cli-args.js';
+import { flowdVersion } from './package-info.js';
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
-
-interface Invocation {
-  command: 'run' | 'check' | 'graph' | 'plugins' | 'workflow' | 'help' | 'version';
-  file: string | undefined;
-  name: string | undefined;
-  workers: number | undefined;
-  logLevel: string | undefined;
-  /** `--inspect` (true) or `--inspect=<port>`. */
-  inspect?: boolean | number;
-  format?: GraphFormat;
-  out?: string;
-  json?: boolean;
-  /** `workflow start|status` and its argument (a workflow's name, a run's id). */
-  workflow?: { action: 'start' | 'status'; argument: string; input?: string; wait?: boolean; timeoutMs?: number };
-}
-
-function parse(argv: string[]): Invocation {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      // `--inspect` takes an optional value, which parseArgs cannot express.
-      args: argv.map((arg) => (arg === '--inspect' ? '--inspect=' : arg)),
-      allowPositionals: true,
-      options: {
-        inspect: { type: 'string' },
-        name: { type: 'string', short: 'n' },
-        workers: { type: 'string', short: 'w' },
-        'log-level': { type: 'string' },
-        format: { type: 'string' },
-        out: { type: 'string' },
-        json: { type: 'boolean' },
-        input: { type: 'string' },
-        wait: { type: 'boolean' },
-        timeout: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean', short: 'v' },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const { values, positionals } = parsed;
-  if (values.help) return { command: 'help', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
-  if (values.version) return { command: 'version', file: undefined, name: undefined, workers: undefined, logLevel: undefined };
-  if (positionals[0] === 'workflow') return parseWorkflow(positionals.slice(1), values);
-  const [command, file, ...rest] = positionals;
-  if (command === undefined) throw new UsageError('no command given; expected run, check, graph, plugins or workflow');
-  if (command !== 'run' && command !== 'check' && command !== 'graph' && command !== 'plugins') throw new UsageError(`unknown command "${command}"; expected run, check, graph, plugins or workflow`);
-  if (values.json && command !== 'plugins') throw new UsageError(`--json is an option of plugins and workflow status, not of ${command}`);
-  if (values.input !== undefined || values.wait || values.timeout !== undefined) throw new UsageError(`--input, --wait and --timeout are options of workflow start, not of ${command}`);
-  if (file === undefined) throw new UsageError(`${command} needs an app's INI file: flowd ${command} app.ini`);
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-  let workers: number | undefined;
-  if (values.workers !== undefined) {
-    workers = Number(values.workers);
-    if (!/^\d+$/.test(values.workers) || workers < 1) throw new UsageError(`--workers: found "${values.workers}"; expected a whole number of at least 1`);
-  }
-  let inspect: boolean | number | undefined;
-  if (values.inspect !== undefined) {
-    if (command !== 'run') throw new UsageError(`--inspect is an option of run, not of ${command}`);
-    inspect = values.inspect === '' ? true : Number(values.inspect);
-    if (inspect !== true && (!/^\d+$/.test(values.inspect) || inspect > 65535)) throw new UsageError(`--inspect: found "${values.inspect}"; expected --inspect or --inspect=<port from 0 to 65535>`);
-  }
-  const format = values.format ?? 'mermaid';
-  if (!isGraphFormat(format)) throw new UsageError(`--format: found "${format}"; expected ${GRAPH_FORMATS.join(', ')}`);
-  if (command !== 'graph' && (values.format !== undefined || values.out !== undefined)) throw new UsageError(`--format and --out are options of graph, not of ${command}`);
-  return { command, file, name: values.name, workers, logLevel: values['log-level'], ...(inspect !== undefined ? { inspect } : {}), format, ...(values.out !== undefined ? { out: values.out } : {}), ...(values.json ? { json: true } : {}) };
-}
-
-/** `workflow start <app.ini> <name>` and `workflow status <app.ini> <id>`. */
-function parseWorkflow(positionals: string[], values: { json?: boolean | undefined; input?: string | undefined; wait?: boolean | undefined; timeout?: string | undefined; [key: string]: unknown }): Invocation {
-  const [action, file, argument, ...rest] = positionals;
-  if (action !== 'start' && action !== 'status') throw new UsageError(`workflow ${action === undefined ? 'needs an action' : `"${action}" is not an action`}; expected workflow start <app.ini> <name> or workflow status <app.ini> <run id>`);
-  const what = action === 'start' ? "a workflow's name" : "a run's id";
-  if (file === undefined || argument === undefined) throw new UsageError(`workflow ${action} needs an app's INI file and ${what}: flowd workflow ${action} app.ini ${action === 'start' ? 'NAME' : 'ID'}`);
-  if (rest.length > 0) throw new UsageError(`unexpected argument "${rest[0]}"`);
-  for (const option of ['name', 'workers', 'log-level', 'format', 'out', 'inspect']) if (values[option] !== undefined) throw new UsageError(`--${option} is not an option of workflow ${action}`);
-  if (action === 'start' && values.json) throw new UsageError('--json is an option of workflow status, not of workflow start');
-  if (action === 'status' && (values.input !== undefined || values.wait || values.timeout !== undefined)) throw new UsageError('--input, --wait and --timeout are options of workflow start, not of workflow status');
-  let timeoutMs: number | undefined;
-  if (values.timeout !== undefined) {
-    if (!values.wait) throw new UsageError('--timeout is how long --wait waits; give both: workflow start app.ini NAME --wait --timeout 5m');
-    timeoutMs = parseDuration(values.timeout);
-    if (timeoutMs === undefined || timeoutMs <= 0) throw new UsageError(`--timeout: found "${values.timeout}"; expected a duration above zero such as 30s, 5m or 1h`);
-  }
-  return {
-    command: 'workflow',
-    file,
-    name: undefined,
-    workers: undefined,
-    logLevel: undefined,
-    ...(values.json ? { json: true } : {}),
-    workflow: { action, argument, ...(values.input !== undefined ? { input: values.input } : {}), ...(values.wait ? { wait: true } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
-  };
-}
 
 /** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
 function sourceFor(config: AppConfig, runner: Runner | undefined): CompiledSource {
@@ -365,28 +227,52 @@ function flushStdout(): Promise<void> {
   return new Promise((resolve) => process.stdout.write('', () => resolve()));
 }
 
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
+/** `--out`: writes the file, or a ConfigError (exit 2) saying in one line why it cannot. */
+async function writeOut(file: string, text: string): Promise<string> {
+  try {
+    return await writeFileAtomically(file, text);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const folder = path.dirname(path.resolve(file));
+    const reason =
+      code === 'ENOENT' ? `the folder ${folder} does not exist`
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `permission denied`
+      : code === 'EISDIR' ? 'it is a folder'
+      : code === 'ENOTDIR' ? `a part of ${folder} is a file, not a folder`
+      : message;
+    throw new ConfigError({}, `--out: cannot write ${file}: ${reason}; expected a file in a folder that exists`, { cause: error });
+  }
+}
+
+/** `flowd init [folder]`: loaded only for it. */
+async function init(invocation: Invocation, io: { stdout: (line: string) => void }): Promise<number> {
+  const { initApp, describeInit } = await import('./init-command.js');
+  io.stdout(describeInit(await initApp(invocation.folder ?? '.', { version: flowdVersion() })));
+  return EXIT.ok;
 }
 
 /**
  * Runs the flowd command line and returns the exit code.
- * Usage and configuration errors exit 2, runtime failures 1.
+ * Usage and configuration errors exit 2, runtime failures 1. Whatever goes
+ * wrong, the user sees what it was in a line or two, never a stack trace.
  */
 export async function main(argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void } = {
   stdout: (line) => process.stdout.write(`${line}\n`),
   stderr: (line) => process.stderr.write(`${line}\n`),
 }): Promise<number> {
+  let key: CommandKey | undefined;
   try {
     const invocation = parse(argv);
+    key = invocation.key;
     switch (invocation.command) {
       case 'help':
-        io.stdout(USAGE);
+        io.stdout(invocation.help!);
         return EXIT.ok;
       case 'version':
-        io.stdout(version());
+        io.stdout(flowdVersion());
         return EXIT.ok;
+      case 'init':
+        return await init(invocation, io);
       case 'check': {
         const { config, runner, source, workflows } = await prepare(invocation);
         const plugins = config.plugins ? await checkPlugins(config) : [];
@@ -404,7 +290,7 @@ export async function main(argv: string[], io: { stdout: (line: string) => void;
       case 'graph': {
         const { config } = await prepare(invocation);
         const text = await appGraph(invocation.format ?? 'mermaid', config.app.name);
-        io.stdout(invocation.out === undefined ? text.replace(/\n$/, '') : await writeFileAtomically(invocation.out, text));
+        io.stdout(invocation.out === undefined ? text.replace(/\n$/, '') : await writeOut(invocation.out, text));
         return EXIT.ok;
       }
       case 'run':
@@ -412,14 +298,24 @@ export async function main(argv: string[], io: { stdout: (line: string) => void;
     }
   } catch (error) {
     if (error instanceof UsageError) {
-      io.stderr(`flowd: ${error.message}\n\n${USAGE}`);
+      // What is wrong, and where the usage is: not the whole help.
+      const command = 'command' in error ? (error.command as CommandKey | undefined) : key;
+      io.stderr(`flowd: ${error.message}\n${usageHint(command)}`);
       return EXIT.usage;
     }
     if (error instanceof FlowdError && (error.code === 'ERR_CONFIG' || error.code === 'ERR_WORKER_LOAD')) {
       io.stderr(`flowd: ${error.message}`);
       return EXIT.usage;
     }
-    io.stderr(`flowd: ${(error as Error)?.stack ?? String(error)}`);
+    io.stderr(`flowd: ${describeFailure(error)}`);
     return EXIT.failure;
   }
+}
+
+/** One line for an error nothing else explained: its message (and its code when it has one), not its stack. */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const message = error.message || error.name;
+  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
 }

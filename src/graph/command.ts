@@ -1,15 +1,10 @@
 import path from 'node:path';
 import { appDot, appMermaid, appSvg } from './app.js';
 import { writeFileAtomic } from '../../actors/atomic-write.js';
+import type { GraphFormat } from './formats.js';
 
-/** The formats `flowd graph --format` accepts. */
-export const GRAPH_FORMATS = ['mermaid', 'dot', 'svg'] as const;
-
-/** One of `GRAPH_FORMATS`. */
-export type GraphFormat = (typeof GRAPH_FORMATS)[number];
-
-/** Whether `text` names one of `GRAPH_FORMATS`. */
-export const isGraphFormat = (text: string): text is GraphFormat => (GRAPH_FORMATS as readonly string[]).includes(text);
+// The formats live apart, so that parsing `--format` does not load the drawing.
+export { GRAPH_FORMATS, isGraphFormat, type GraphFormat } from './formats.js';
 
 /**
  * Every machine of the app in one document: Markdown with a heading and a

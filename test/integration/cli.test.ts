@@ -1,8 +1,9 @@
-import { readFile } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { DateTime } from 'luxon';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fixture, flowd, tempDir } from '../helpers/cli.js';
+import { fixture, flowd, ROOT, tempDir } from '../helpers/cli.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {
@@ -306,13 +307,126 @@ describe('bad configuration and workers', () => {
       }
     }
   });
+});
 
-  it('exits 2 on bad usage and 0 for --help', async () => {
-    const bad = flowd(['launch']);
+describe('usage errors and help', () => {
+  it('says what is wrong in one line and points to the usage in a second, exiting 2, for every kind of bad argument', async () => {
+    const ini = await tmp.write('ok.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin'));
+    const runUsage = 'Usage: flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]  (flowd help run for more)';
+    const graphUsage = 'Usage: flowd graph <app.ini> [--format mermaid|dot|svg] [--out file]  (flowd help graph for more)';
+    const checkUsage = 'Usage: flowd check <app.ini> [-n name] [-w workers]  (flowd help check for more)';
+    const general = 'Run flowd --help for usage.';
+    const cases: Array<[string[], string, string]> = [
+      [['launch'], 'flowd: unknown command "launch"; expected one of run, check, graph, plugins, workflow, init, help', general],
+      [['rnu', ini], 'flowd: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help', general],
+      [[], 'flowd: no command given; expected one of run, check, graph, plugins, workflow, init, help', general],
+      [['--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', general],
+      [['run', ini, '--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', runUsage],
+      [['run', ini, '-x'], 'flowd: unknown option -x', runUsage],
+      [['run', ini, '--log-level', 'loud'], 'flowd: --log-level: found "loud"; expected one of trace, debug, info, warn, error, fatal, silent', runUsage],
+      [['run', ini, '--log-level', 'wran'], 'flowd: --log-level: found "wran"; expected one of trace, debug, info, warn, error, fatal, silent (did you mean "warn"?)', runUsage],
+      [['run', ini, '-w', '0'], 'flowd: --workers: found "0"; expected a whole number from 1 to 4096', runUsage],
+      [['run', ini, '--format', 'dot'], 'flowd: --format and --out are options of graph, not of run', runUsage],
+      [['graph', ini, '--out'], 'flowd: --out needs a value: --out <file>', graphUsage],
+      [['graph', ini, '--out', '--format'], 'flowd: --out needs a value: --out <file>', graphUsage],
+      [['graph', ini, '--format', 'svgg'], 'flowd: --format: found "svgg"; expected mermaid, dot, svg (did you mean "svg"?)', graphUsage],
+      [['plugins', ini, '--json=yes'], 'flowd: --json takes no value; found --json=yes', 'Usage: flowd plugins <app.ini> [--json]  (flowd help plugins for more)'],
+      [['check'], "flowd: check needs an app's INI file: flowd check app.ini", checkUsage],
+      [['check', ini, 'extra.ini'], 'flowd: unexpected argument "extra.ini"; check takes one INI file', checkUsage],
+      [['help', 'rnu'], 'flowd: help: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help', general],
+      [['init', 'a', 'b'], 'flowd: unexpected argument "b"; init takes one folder', 'Usage: flowd init [folder]  (flowd help init for more)'],
+    ];
+    const runs = cases.map(([args]) => flowd(args));
+    for (const [i, [args, first, second]] of cases.entries()) {
+      const run = runs[i]!;
+      expect((await run.exit).code, `flowd ${args.join(' ')}`).toBe(2);
+      expect(run.stderr(), `flowd ${args.join(' ')}`).toBe(`${first}\n${second}\n`);
+      expect(run.stdout()).toBe('');
+    }
+  });
+
+  it('blames the flag, not an INI key, for a bad --log-level, and takes a good one over [Log] level', async () => {
+    const ini = await tmp.write('levels.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin', '', 'info'));
+    const bad = flowd(['run', ini, '--log-level', 'loud']);
     expect((await bad.exit).code).toBe(2);
-    expect(bad.stderr()).toContain('unknown command "launch"');
-    const help = flowd(['--help']);
-    expect((await help.exit).code).toBe(0);
+    expect(bad.stderr()).not.toContain('[Log]');
+    const quiet = flowd(['run', ini, '--log-level', 'ERROR'], { input: 'hi' });
+    expect((await quiet.exit).code).toBe(0);
+    expect(quiet.stdout()).toBe('stdin "hi"\n');
+    expect(quiet.stderr()).toBe('');
+  });
+
+  it('prints the whole help for --help and flowd help, and one command\'s for flowd help <command> and <command> --help', async () => {
+    const [help, helpCommand, graphHelp, graphFlag, workflowHelp] = [flowd(['--help']), flowd(['help']), flowd(['help', 'graph']), flowd(['graph', '--help']), flowd(['help', 'workflow'])];
+    for (const run of [help, helpCommand, graphHelp, graphFlag, workflowHelp]) {
+      expect((await run.exit).code).toBe(0);
+      expect(run.stderr()).toBe('');
+    }
     expect(help.stdout()).toContain('flowd run <app.ini>');
+    expect(help.stdout()).toContain('flowd init [folder]');
+    expect(help.stdout()).toContain('flowd help [command]');
+    expect(helpCommand.stdout()).toBe(help.stdout());
+    expect(graphHelp.stdout()).toMatch(/^Usage:\n {2}flowd graph <app\.ini> \[--format mermaid\|dot\|svg\] \[--out file\]\n/);
+    expect(graphHelp.stdout()).toContain('--out <file>');
+    expect(graphHelp.stdout()).not.toContain('--input');
+    expect(graphFlag.stdout()).toBe(graphHelp.stdout());
+    expect(workflowHelp.stdout()).toContain('flowd workflow start <app.ini> <name>');
+    expect(workflowHelp.stdout()).toContain('flowd workflow status <app.ini> <run id>');
+  });
+
+  it('prints the version of its package.json', async () => {
+    const run = flowd(['--version']);
+    expect((await run.exit).code).toBe(0);
+    const pkg = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(run.stdout()).toBe(`${pkg.version}\n`);
+  });
+
+  it('says in one line, without a stack trace, that graph --out cannot write its file', async () => {
+    const ini = await tmp.write('graph.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin'));
+    const run = flowd(['graph', ini, '--out', path.join(tmp.dir, 'missing/dir/x.md')]);
+    expect((await run.exit).code).toBe(2);
+    expect(run.stderr()).toBe(`flowd: --out: cannot write ${path.join(tmp.dir, 'missing/dir/x.md')}: the folder ${path.join(tmp.dir, 'missing/dir')} does not exist; expected a file in a folder that exists\n`);
+    expect(run.stdout()).toBe('');
+  });
+});
+
+describe('flowd init', () => {
+  it('creates an app that checks, runs at once, and whose worker test passes', async () => {
+    const folder = path.join(tmp.dir, 'my-app');
+    const init = flowd(['init', folder]);
+    expect((await init.exit).code).toBe(0);
+    expect(init.stdout()).toContain(`Created app my-app in ${folder}:\n  package.json\n  app.ini\n  worker.ts\n  worker.test.ts\n  .gitignore\n`);
+    expect(init.stdout()).toContain('Next:\n');
+    expect(init.stdout()).toContain('  npm install\n  npx flowd run app.ini');
+    const pkg = JSON.parse(await readFile(path.join(folder, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
+    const own = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    expect(pkg.dependencies).toEqual({ flowd: `^${own.version}` });
+
+    const check = flowd(['check', 'app.ini'], { cwd: folder });
+    expect((await check.exit).code, check.stderr()).toBe(0);
+    expect(check.stdout()).toMatch(/^my-app: ok: worker greeter \(\.\/worker\.ts\), source interval every 5s/);
+
+    const run = flowd(['run', 'app.ini'], { cwd: folder });
+    await run.waitFor('stderr', /Hello from my-app \(event tick-1\)/);
+    run.child.kill('SIGINT');
+    expect((await run.exit).code).toBe(0);
+
+    // As after npm install: flowd and tsx in the app's node_modules.
+    await mkdir(path.join(folder, 'node_modules'));
+    await symlink(ROOT, path.join(folder, 'node_modules/flowd'), 'dir');
+    await symlink(path.join(ROOT, 'node_modules/tsx'), path.join(folder, 'node_modules/tsx'), 'dir');
+    const test = await new Promise<{ code: number | null; output: string }>((resolve) => {
+      execFile(process.execPath, ['--import', 'tsx', '--test', 'worker.test.ts'], { cwd: folder }, (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, output: stdout + stderr }));
+    });
+    expect(test.code, test.output).toBe(0);
+    expect(test.output).toContain('# pass 1');
+  });
+
+  it('refuses a folder that has its files, naming them, exiting 2', async () => {
+    await tmp.write('app.ini', '[Flow]\n');
+    const init = flowd(['init'], { cwd: tmp.dir });
+    expect((await init.exit).code).toBe(2);
+    expect(init.stderr()).toBe(`flowd: ${tmp.dir}: already has app.ini; flowd init never overwrites a file: move it away, or give another folder (flowd init my-app)\n`);
+    expect(await readFile(path.join(tmp.dir, 'app.ini'), 'utf8')).toBe('[Flow]\n');
   });
 });
