@@ -104,9 +104,11 @@ const EXAMPLES: Record<string, Example> = {
   },
   inbox: {
     ready: /inbox started/,
-    state: ['examples/inbox/in/hello.txt', 'examples/inbox/done', 'examples/inbox/failed', 'examples/inbox/.flowd'],
+    state: ['examples/inbox/in/hello.txt', 'examples/inbox/in/empty.txt', 'examples/inbox/done', 'examples/inbox/failed', 'examples/inbox/.flowd'],
     verify: async () => {
       expect(await readFile(path.join(ROOT, 'examples/inbox/done/hello.txt'), 'utf8')).toBe('hello\n');
+      expect((await readdir(path.join(ROOT, 'examples/inbox/failed'))).sort()).toEqual(['empty.txt', 'empty.txt.error.txt']);
+      expect(await readFile(path.join(ROOT, 'examples/inbox/failed/empty.txt.error.txt'), 'utf8')).toContain('ERR_EMPTY: empty.txt has no words');
       expect(await readdir(path.join(ROOT, 'examples/inbox/in'))).toEqual(['.gitkeep']);
     },
   },
