@@ -268,7 +268,11 @@ export function parse(argv: string[]): Invocation {
 
   const [file, ...extra] = args;
   if (file === undefined) fail(`${key} needs an app's INI file: flowd ${key} app.ini`);
-  if (extra.length > 0) fail(`unexpected argument "${extra[0]}"; ${key} takes one INI file`);
+  if (extra.length > 0) {
+    // `--inspect 9000`: parseArgs cannot take an optional value after a space.
+    if (text('inspect') === '' && /^\d+$/.test(extra[0]!)) fail(`unexpected argument "${extra[0]}"; to give --inspect a port, write --inspect=${extra[0]}`);
+    fail(`unexpected argument "${extra[0]}"; ${key} takes one INI file`);
+  }
   const invocation: Invocation = { command: key, key, file };
   const name = text('name');
   if (name !== undefined) {

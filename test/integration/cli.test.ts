@@ -323,6 +323,8 @@ describe('usage errors and help', () => {
       [['--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', general],
       [['run', ini, '--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', runUsage],
       [['run', ini, '-x'], 'flowd: unknown option -x', runUsage],
+      [['run', ini, '--inspect', '9000'], 'flowd: unexpected argument "9000"; to give --inspect a port, write --inspect=9000', runUsage],
+      [['check', ini, '--inspect'], 'flowd: --inspect is an option of run, not of check', checkUsage],
       [['run', ini, '--log-level', 'loud'], 'flowd: --log-level: found "loud"; expected one of trace, debug, info, warn, error, fatal, silent', runUsage],
       [['run', ini, '--log-level', 'wran'], 'flowd: --log-level: found "wran"; expected one of trace, debug, info, warn, error, fatal, silent (did you mean "warn"?)', runUsage],
       [['run', ini, '-w', '0'], 'flowd: --workers: found "0"; expected a whole number from 1 to 4096', runUsage],
