@@ -1,4 +1,4 @@
-import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Runner } from '../actors/workers/worker.js';
@@ -61,10 +61,22 @@ async function prepare(invocation: Invocation) {
   return { config, runner, source, workflows };
 }
 
+/** mkdir -p, one level at a time: a recursive mkdirSync can spin forever where no folder can be made (under /proc). */
+function makeFolder(folder: string): void {
+  if (existsSync(folder)) return;
+  const parent = path.dirname(folder);
+  if (parent !== folder) makeFolder(parent);
+  try {
+    mkdirSync(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
 /** `[Log] file` must be a file flowd can create or append to. */
 function checkWritable(file: string, iniFile: string): void {
   try {
-    mkdirSync(path.dirname(file), { recursive: true });
+    makeFolder(path.dirname(file));
     closeSync(openSync(file, 'a'));
   } catch (error) {
     throw new ConfigError({ file: iniFile, section: 'Log', key: 'file' }, `found "${file}", which cannot be written: ${(error as Error).message}; expected a file flowd can append to`);
@@ -235,7 +247,7 @@ async function writeOut(file: string, text: string): Promise<string> {
     const { code, message } = error as NodeJS.ErrnoException;
     const folder = path.dirname(path.resolve(file));
     const reason =
-      code === 'ENOENT' ? `the folder ${folder} does not exist`
+      code === 'ENOENT' ? (existsSync(folder) ? `no file can be made in ${folder}` : `the folder ${folder} does not exist`)
       : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `permission denied`
       : code === 'EISDIR' ? 'it is a folder'
       : code === 'ENOTDIR' ? `a part of ${folder} is a file, not a folder`

@@ -125,6 +125,18 @@ test('greets each event with the greeting of [Greeter]', async () => {
 
 const exists = (file: string) => access(file).then(() => true, () => false);
 
+/** mkdir -p, one level at a time: a recursive mkdir can spin forever where no folder can be made (under /proc). */
+async function makeFolder(folder: string): Promise<void> {
+  if (await exists(folder)) return;
+  const parent = path.dirname(folder);
+  if (parent !== folder) await makeFolder(parent);
+  try {
+    await mkdir(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  }
+}
+
 /**
  * Writes a new app into `folder` (created if need be). Throws a
  * ConfigError naming the files that are there already, writing none of
@@ -141,12 +153,12 @@ export async function initApp(folder: string, options: { version: string }): Pro
     throw new ConfigError({ file: absolute }, `already has ${present.join(', ')}; flowd init never overwrites a file: move ${present.length === 1 ? 'it' : 'them'} away, or give another folder (flowd init my-app)`);
   }
   try {
-    await mkdir(absolute, { recursive: true });
+    await makeFolder(absolute);
     // 'wx': a file that appeared meanwhile is not overwritten either.
     for (const [file, text] of files) await writeFile(path.join(absolute, file), text, { flag: 'wx' });
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
-    const reason = code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of its path is a file' : code === 'EEXIST' ? 'a file appeared while writing' : message;
+    const reason = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of its path is a file' : code === 'EEXIST' ? 'a file appeared while writing' : code === 'ENOENT' ? 'no folder can be made there' : message;
     throw new ConfigError({ file: absolute }, `cannot be written: ${reason}; expected a folder flowd init can create files in`, { cause: error });
   }
   return { folder: absolute, name, files: files.map(([file]) => file) };
