@@ -171,8 +171,11 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
     started = true;
   } catch (error) {
     process.off('beforeExit', onIdle);
-    logger.fatal({ err: error }, (error as Error).message);
-    stderr(`flowd: ${(error as Error).message}`);
+    // What went wrong, not where in flowd: the stack is for --log-level debug.
+    const message = describeFailure(error);
+    logger.fatal({ error: { code: (error as { code?: unknown })?.code ?? 'ERR_START', message } }, message);
+    logger.debug({ err: error }, `${message} (the stack)`);
+    stderr(`flowd: ${message}`);
     return EXIT.failure;
   }
   const summary = await runtime.done;
@@ -324,10 +327,8 @@ export async function main(argv: string[], io: { stdout: (line: string) => void;
   }
 }
 
-/** One line for an error nothing else explained: its message (and its code when it has one), not its stack. */
+/** One line for an error nothing else explained: its message, not its stack. */
 function describeFailure(error: unknown): string {
   if (!(error instanceof Error)) return String(error);
-  const code = (error as { code?: unknown }).code;
-  const message = error.message || error.name;
-  return typeof code === 'string' && !message.includes(code) ? `${message} (${code})` : message;
+  return error.message || error.name;
 }
