@@ -217,6 +217,9 @@ describe('bad configuration and workers', () => {
     const run = flowd(['run', ini]);
     expect((await run.exit).code).toBe(1);
     expect(run.stderr()).toContain('worker "inventory" failed in configure(): database is down');
+    // Its log line says what went wrong, not where: no stack without --log-level debug.
+    expect(run.stderr()).not.toContain('"stack"');
+    expect(run.stderr()).not.toMatch(/\n\s+at /);
   });
 
   it('loads .mjs, .js and .ts worker modules', async () => {
