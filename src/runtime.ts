@@ -235,12 +235,17 @@ export interface RuntimeParts {
 }
 
 /**
- * Creates a runtime to embed in a service.
+ * Creates a runtime to embed in a service. Without a `logger` it logs
+ * warnings and errors to stderr; an option it does not know is a
+ * ConfigError with a did-you-mean.
  * @example
  * const runtime = createRuntime({ worker, source: sources.interval({ interval: '10s' }), workers: 4 });
  * await runtime.start();
  * // ...
  * await runtime.stop();
+ * @example
+ * // A service of its own: SIGINT / SIGTERM drain the runtime, then the process exits (0 when clean).
+ * await createRuntime({ worker, source: sources.interval({ interval: '10s' }), handleSignals: true }).start();
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
   checkOptionNames(options, RUNTIME_OPTION_NAMES, 'createRuntime options');
