@@ -1,11 +1,15 @@
+import type * as UndiciModule from 'undici';
 import { DateTime } from 'luxon';
-import { Pool, request as send, type Dispatcher } from 'undici';
+import type { Dispatcher } from 'undici';
+import { lazy } from '../actors/lazy.js';
 import { createOrUpdate, type CreateOrUpdateOptions, type CreateOrUpdateResult, type Payload } from './client/create-or-update.js';
 import { decodeBody, encodeBody, excerpt, type RequestBody } from './client/body.js';
 import type { ApiSettings } from './config/api-settings.js';
 import { formatDuration } from './config/duration.js';
 import { ConflictError, HttpError } from './errors.js';
 import { pause } from './retry-on-conflict.js';
+
+const undici = lazy<typeof UndiciModule>('undici');
 
 export type { RequestBody } from './client/body.js';
 export type { CreateOrUpdateOptions, CreateOrUpdateResult, Payload } from './client/create-or-update.js';
@@ -120,7 +124,7 @@ export class ApiClient {
     this.#ownDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
-      new Pool(this.origin, { connect: { timeout: settings.timeOutMs, rejectUnauthorized: settings.checkCertificates }, keepAliveTimeout: 4_000 });
+      new (undici().Pool)(this.origin, { connect: { timeout: settings.timeOutMs, rejectUnauthorized: settings.checkCertificates }, keepAliveTimeout: 4_000 });
     this.#log = options.log;
     this.#random = options.random ?? Math.random;
     this.#sleep = options.sleep ?? pause;
@@ -226,7 +230,7 @@ export class ApiClient {
     let responseHeaders: ApiResponse['headers'];
     let bytes: Uint8Array;
     try {
-      const response = await send(url, {
+      const response = await undici().request(url, {
         dispatcher: this.#dispatcher,
         method: method as Dispatcher.HttpMethod,
         headers,

@@ -1,8 +1,11 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type * as FastXmlParserModule from 'fast-xml-parser';
+import { lazy, once } from '../actors/lazy.js';
 import { ParseError } from './errors.js';
 
+const fxp = lazy<typeof FastXmlParserModule>('fast-xml-parser');
+
 // How a dictionary page reads: an Atom feed or JSON, into a map of terms to values.
-const xml = new XMLParser({
+const xml = once(() => new (fxp().XMLParser)({
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   removeNSPrefix: true,
@@ -12,7 +15,7 @@ const xml = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   isArray: (name) => name === 'entry' || name === 'link',
-});
+}));
 
 /**
  * Reads one dictionary page (Atom or JSON, by content type, else by its
@@ -34,9 +37,9 @@ export function readDictionary(text: string, contentType: string | undefined, ur
   }
   if (start !== '<') fail(`expected an Atom feed or JSON, found ${contentType ?? 'no content type'} starting ${JSON.stringify(text.slice(0, 40))}`);
   if (/<!DOCTYPE/i.test(text)) fail('it declares a DOCTYPE, which flowd refuses (entities could expand without bound); serve the feed without one');
-  const valid = XMLValidator.validate(text);
+  const valid = fxp().XMLValidator.validate(text);
   if (valid !== true) fail(`it is not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`);
-  const document = xml.parse(text) as Record<string, unknown>;
+  const document = xml().parse(text) as Record<string, unknown>;
   const feed = document.feed as { entry?: unknown[]; link?: unknown[] } | undefined;
   if (feed === undefined || typeof feed !== 'object') {
     return fail(`expected an Atom <feed>, found <${Object.keys(document).find((key) => !key.startsWith('?')) ?? 'nothing'}>`);

@@ -1,4 +1,5 @@
-import { request } from 'undici';
+import type * as UndiciModule from 'undici';
+import { lazy } from '../actors/lazy.js';
 import { normalizeTerm, readDictionary, redact } from './dictionary-feed.js';
 import { FlowdError, HttpError, ParseError } from './errors.js';
 
@@ -147,7 +148,7 @@ export const undiciDictionaryFetch: DictionaryFetch = async (url, { signal, maxB
     target.username = '';
     target.password = '';
   }
-  const { statusCode, headers: answer, body } = await request(target, { method: 'GET', headers, signal });
+  const { statusCode, headers: answer, body } = await lazy<typeof UndiciModule>('undici')().request(target, { method: 'GET', headers, signal });
   const contentType = first(answer['content-type']);
   const location = first(answer.location);
   if (statusCode < 200 || statusCode >= 300) {

@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type pretty from 'pino-pretty';
+import { lazy } from '../actors/lazy.js';
 import type { LogSettings } from './config/flow-settings.js';
 
 const SECRET_KEYS = ['password', 'passcode', 'secret', 'token', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
@@ -59,6 +60,6 @@ export function createLogger(settings: LogSettings, name: string): Logger {
     serializers: { payload: redactDeep, meta: redactDeep },
   };
   if (settings.file) return pino(options, pino.destination({ dest: settings.file, mkdir: true, sync: true, append: true }));
-  if (process.stderr.isTTY) return pino(options, pretty({ destination: 2, sync: true, colorize: true }));
+  if (process.stderr.isTTY) return pino(options, lazy<typeof pretty>('pino-pretty')()({ destination: 2, sync: true, colorize: true }));
   return pino(options, pino.destination({ fd: 2, sync: true }));
 }

@@ -1,12 +1,17 @@
+import type * as IoredisModule from 'ioredis';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazy } from '../lazy.js';
 import type { Clock } from './keep-renewed.js';
 import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
 import { LockError } from '../../src/errors.js';
 import { KeyedLocks, type KeyedLocksOptions } from './keyed-locks.js';
 import type { LockDriver } from './lock-driver.js';
 import { displayUrl } from '../display-url.js';
+
+// ioredis loads when a Redis backend is opened, not with flowd.
+const ioredis = lazy<typeof IoredisModule>('ioredis');
 
 /** Options for locks shared through Redis. */
 export interface RedisLocksOptions {
@@ -105,7 +110,7 @@ export class RedisLockDriver implements LockDriver {
     this.password = URL.canParse(options.url) ? decodeURIComponent(new URL(options.url).password) : '';
     this.base = `${options.prefix ?? 'flowd:lock:'}${encodeURIComponent(options.namespace)}:`;
     this.channel = `${this.base}released`;
-    this.redis = new Redis(options.url, {
+    this.redis = new (ioredis().Redis)(options.url, {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       connectTimeout: options.connectTimeoutMs ?? 1000,

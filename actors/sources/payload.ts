@@ -1,4 +1,7 @@
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type * as FastXmlParserModule from 'fast-xml-parser';
+import { lazy, once } from '../lazy.js';
+
+const fxp = lazy<typeof FastXmlParserModule>('fast-xml-parser');
 import type { ErrorInfo } from '../../machines/events.js';
 
 /** How a source turns raw text into the worker's event: `[Source] payload class`. */
@@ -7,14 +10,14 @@ export type PayloadClass = 'text' | 'json' | 'xml';
 export const PAYLOAD_CLASSES = ['text', 'json', 'xml'] as const;
 
 // Entities stay as written (no expansion, no entity tables), attributes are kept as `@_name`.
-const xmlParser = new XMLParser({
+const xmlParser = once(() => new (fxp().XMLParser)({
   processEntities: false,
   htmlEntities: false,
   ignoreAttributes: false,
   attributeNamePrefix: '@_',
   parseTagValue: false,
   parseAttributeValue: false,
-});
+}));
 
 /**
  * Parses a payload. Text that does not parse comes back as `error` (with the
@@ -42,10 +45,10 @@ export function parsePayload(text: string, kind: PayloadClass, where: string): {
  */
 export function readXml(text: string): { value: unknown } | { problem: string } {
   if (/<!DOCTYPE/i.test(text)) return { problem: 'has a DOCTYPE; XML with a DOCTYPE is refused (entities are never expanded)' };
-  const valid = XMLValidator.validate(text);
+  const valid = fxp().XMLValidator.validate(text);
   if (valid !== true) {
     const { msg, line, col } = valid.err;
     return { problem: `is not well-formed XML (line ${line}, column ${col}): ${msg}` };
   }
-  return { value: xmlParser.parse(text) as unknown };
+  return { value: xmlParser().parse(text) as unknown };
 }

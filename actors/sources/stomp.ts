@@ -1,11 +1,12 @@
-import { createConnection, type Socket } from 'node:net';
-import { Client, type IFrame, type IMessage, type StompHeaders, type StompSubscription } from '@stomp/stompjs';
-import { TCPWrapper } from '@stomp/tcp-wrapper';
-import WebSocket from 'ws';
+import type { Client, IFrame, IMessage, StompHeaders, StompSubscription } from '@stomp/stompjs';
 import type { ErrorInfo, Settlement } from '../../machines/events.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { parsePayload, type PayloadClass } from './payload.js';
 import { connectHeaders, defaultPrefetch, type StompEndpoint } from './stomp-url.js';
+import type * as StompTransportModule from './stomp-transport.js';
+
+type StompTransport = typeof StompTransportModule;
+let loadedTransport: StompTransport | undefined;
 
 
 /** `[Source] type = stomp`, compiled. */
@@ -50,45 +51,6 @@ export type StompStats = {
 
 type Log = { info(fields: object, message: string): void; warn(fields: object, message: string): void; debug?(fields: object, message: string): void };
 const silent: Log = { info: () => {}, warn: () => {} };
-
-/**
- * A TCP transport for stompjs: no Nagle delay, and the text frames of one
- * tick (the ACKs of a batch, say) go out joined in one write.
- */
-export class TcpSocket extends TCPWrapper {
-  declare private tcp: Socket;
-  declare private pending: string[] | undefined;
-
-  protected override getSocket(port: number, host: string): Socket {
-    this.tcp = createConnection({ port, host, noDelay: true });
-    return this.tcp;
-  }
-
-  override send(data: string | ArrayBuffer): void {
-    if (typeof data !== 'string') {
-      this.flush();
-      super.send(data);
-      return;
-    }
-    if (!this.pending) {
-      this.pending = [];
-      process.nextTick(() => this.flush());
-    }
-    this.pending.push(data);
-  }
-
-  override close(code?: number, reason?: string): void {
-    this.flush();
-    super.close(code, reason);
-  }
-
-  private flush(): void {
-    const frames = this.pending;
-    this.pending = undefined;
-    if (!frames || frames.length === 0 || this.tcp.destroyed || this.tcp.writableEnded) return;
-    this.tcp.write(frames.length === 1 ? frames[0]! : frames.join(''));
-  }
-}
 
 // Headers the broker sets on delivery, and a TTL that would let the copy quietly expire: a dead letter does not carry them over.
 const DELIVERY_HEADERS = new Set(['message-id', 'subscription', 'ack', 'destination', 'redelivered', 'content-length', 'receipt', 'expiration']);
@@ -224,12 +186,8 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     feed?.lost(error);
   };
 
-  const createClient = (mine: number) =>
-    new Client({
-      webSocketFactory: () =>
-        options.transport === 'tcp'
-          ? new TcpSocket(options.host, options.port)
-          : (new WebSocket(options.webSocketUrl!, ['v12.stomp', 'v11.stomp', 'v10.stomp'], { perMessageDeflate: false }) as never),
+  const createClient = (transport: StompTransport, mine: number) =>
+    transport.createStompClient(options, {
       connectHeaders: connectHeaders(options),
       heartbeatIncoming: options.heartbeatMs,
       heartbeatOutgoing: options.heartbeatMs,
@@ -331,12 +289,14 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     type: 'stomp',
 
     async connect() {
+      // stompjs and its sockets load with the first connection, not with flowd (an app without STOMP never loads them).
+      const transport = (loadedTransport ??= await import('./stomp-transport.js'));
       stopping = false;
       held = [];
       discard(client);
       client = undefined;
       const mine = ++session;
-      const current = createClient(mine);
+      const current = createClient(transport, mine);
       client = current;
       try {
         await new Promise<void>((resolve, reject) => {

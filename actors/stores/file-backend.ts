@@ -1,12 +1,15 @@
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
+import type lockfileModule from 'proper-lockfile';
+import { lazy } from '../lazy.js';
 import { StoreError } from '../../src/errors.js';
 import { pause } from '../../src/retry-on-conflict.js';
 import type { BackendRecord, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
 import { fileNameFor } from './file-names.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { writeFileAtomic } from '../atomic-write.js';
+
+const lockfile = lazy<typeof lockfileModule>('proper-lockfile');
 
 /** Options of the embedded file backend. */
 export interface FileBackendOptions {
@@ -152,7 +155,7 @@ export class FileBackend implements StoreBackend {
     const deadline = Date.now() + this.lockWaitMs;
     for (let attempt = 0; ; attempt++) {
       try {
-        return await lockfile.lock(file, { realpath: false, stale: this.lockStaleMs, retries: 0, onCompromised });
+        return await lockfile().lock(file, { realpath: false, stale: this.lockStaleMs, retries: 0, onCompromised });
       } catch (error) {
         if ((error as { code?: unknown }).code !== 'ELOCKED') {
           throw new StoreError('ERR_STORE', `Store "${this.namespace}" cannot lock key ${JSON.stringify(key)} (${file}.lock): ${(error as Error).message}`, { cause: error });

@@ -1,7 +1,12 @@
-import { Redis } from 'ioredis';
+import type * as IoredisModule from 'ioredis';
+import type { Redis } from 'ioredis';
+import { lazy } from '../lazy.js';
 import { StoreError } from '../../src/errors.js';
 import type { BackendRecord, BackendStatus, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
 import { displayUrl } from '../display-url.js';
+
+// ioredis loads when a Redis backend is opened, not with flowd.
+const ioredis = lazy<typeof IoredisModule>('ioredis');
 
 /** Options of the Redis backend. */
 export interface RedisBackendOptions {
@@ -89,7 +94,7 @@ export class RedisBackend implements StoreBackend {
     this.namespace = options.namespace;
     this.where = displayUrl(options.url);
     this.prefix = options.prefix ?? `flowd:store:${options.namespace}:`;
-    this.client = new Redis(options.url, {
+    this.client = new (ioredis().Redis)(options.url, {
       lazyConnect: true,
       enableOfflineQueue: false,
       // A command in flight when the connection drops fails at once and is never resent:

@@ -1,11 +1,14 @@
 import { copyFile, mkdir, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
-import lockfile from 'proper-lockfile';
+import type lockfileModule from 'proper-lockfile';
+import { lazy } from '../../actors/lazy.js';
 import { deepEqual } from '../client/body.js';
 import { ConflictError, FlowdError } from '../errors.js';
 import { checkMediaName, checkRecordId } from './record-names.js';
 import type { AttachOptions, Target, TargetRecord, TargetWriteOptions, TargetWriteResult } from './targets.js';
 import { writeFileAtomic } from '../../actors/atomic-write.js';
+
+const lockfile = lazy<typeof lockfileModule>('proper-lockfile');
 
 /** A record as `<id>.json` holds it. */
 interface StoredRecord extends TargetRecord {
@@ -119,7 +122,7 @@ export class FolderTarget implements Target {
       await mkdir(this.folder, { recursive: true });
       let release: () => Promise<void>;
       try {
-        release = await lockfile.lock(file, { realpath: false, retries: { retries: 200, minTimeout: 5, maxTimeout: 50, randomize: true } });
+        release = await lockfile().lock(file, { realpath: false, retries: { retries: 200, minTimeout: 5, maxTimeout: 50, randomize: true } });
       } catch (error) {
         throw new FlowdError('ERR_RECORD', `cannot lock record "${id}" (${file}.lock): ${(error as Error).message}`, { cause: error });
       }

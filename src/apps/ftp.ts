@@ -1,5 +1,7 @@
+import type * as BasicFtpModule from 'basic-ftp';
 import { Readable } from 'node:stream';
-import { Client } from 'basic-ftp';
+import type { Client } from 'basic-ftp';
+import { lazy } from '../../actors/lazy.js';
 import type { SectionReader } from '../config/section-reader.js';
 import { FlowdError } from '../errors.js';
 
@@ -81,7 +83,7 @@ export async function uploadFiles(
   files: readonly FtpUpload[],
   options: { signal?: AbortSignal; /** Runs after each file is in place. */ uploaded?: (name: string) => void | Promise<void> } = {},
 ): Promise<void> {
-  const client = new Client(target.timeoutMs);
+  const client = new (lazy<typeof BasicFtpModule>('basic-ftp')().Client)(target.timeoutMs);
   const onAbort = () => client.close();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let current: string | undefined;

@@ -1,7 +1,8 @@
+import type * as FastXmlParserModule from 'fast-xml-parser';
 import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { XMLBuilder } from 'fast-xml-parser';
+import { lazy, once } from '../../actors/lazy.js';
 import type { WorkerContext } from '../../actors/workers/worker.js';
 import { appSectionReader } from '../config/section-reader.js';
 import { FlowdError } from '../errors.js';
@@ -21,7 +22,7 @@ export interface XmlExportResult {
 // Characters XML 1.0 cannot carry, even escaped.
 const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
-const builder = new XMLBuilder({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true, processEntities: true });
+const builder = once(() => new (lazy<typeof FastXmlParserModule>('fast-xml-parser')().XMLBuilder)({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true, processEntities: true }));
 
 function fieldTexts(name: string, value: unknown): string[] {
   if (value === undefined || value === null) return [''];
@@ -48,7 +49,7 @@ export function buildRecordXml(record: { id: string; fields: Readonly<Record<str
     fieldTexts(name, value).map((text) => ({ '@_name': check(name, `a field name "${name}"`), '#text': check(text, `field "${name}"`) })),
   );
   const media = record.media.map((href) => ({ '@_href': check(href, 'a media name') }));
-  return builder.build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, record: { '@_id': record.id, field, media } }) as string;
+  return builder().build({ '?xml': { '@_version': '1.0', '@_encoding': 'UTF-8' }, record: { '@_id': record.id, field, media } }) as string;
 }
 
 /** The id as a file name: no folders, no hidden or special names. */

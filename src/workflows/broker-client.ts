@@ -5,9 +5,9 @@
  * connected, lost. Each fires at most once, and only one of refused,
  * failed and lost does.
  */
-import { Client } from '@stomp/stompjs';
-import WebSocket from 'ws';
-import { TcpSocket, frameText, socketReason } from '../../actors/sources/stomp.js';
+import type { Client } from '@stomp/stompjs';
+import { frameText, socketReason } from '../../actors/sources/stomp.js';
+import { createStompClient } from '../../actors/sources/stomp-transport.js';
 import { connectHeaders, type StompEndpoint } from '../../actors/sources/stomp-url.js';
 
 /** What happened to an attempt. */
@@ -26,11 +26,7 @@ export interface AttemptEvents {
  * off: its timers would outlive a failed attempt.
  */
 export function attemptConnection(endpoint: StompEndpoint, options: { heartbeatMs: number; connectTimeoutMs: number; virtualHost?: string | undefined }, events: AttemptEvents): Client {
-  const client = new Client({
-    webSocketFactory: () =>
-      endpoint.transport === 'tcp'
-        ? new TcpSocket(endpoint.host, endpoint.port)
-        : (new WebSocket(endpoint.webSocketUrl!, ['v12.stomp', 'v11.stomp', 'v10.stomp'], { perMessageDeflate: false }) as never),
+  const client = createStompClient(endpoint, {
     connectHeaders: connectHeaders({ ...endpoint, virtualHost: options.virtualHost }),
     heartbeatIncoming: options.heartbeatMs,
     heartbeatOutgoing: options.heartbeatMs,

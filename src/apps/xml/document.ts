@@ -1,4 +1,6 @@
-import { DOMParser, type Document } from '@xmldom/xmldom';
+import type * as XmldomModule from '@xmldom/xmldom';
+import type { Document } from '@xmldom/xmldom';
+import { lazy, once } from '../../../actors/lazy.js';
 import { FlowdError } from '../../errors.js';
 
 /** Limits of readXmlDocument. */
@@ -44,11 +46,12 @@ type DomHandlerClass = new (options: unknown) => {
 };
 
 // xmldom exports no DOMHandler; a parser's `domHandler` is its default, and the `domHandler` option takes a subclass.
-const BaseHandler = (new DOMParser() as unknown as { domHandler: DomHandlerClass }).domHandler;
+const xmldom = lazy<typeof XmldomModule>('@xmldom/xmldom');
+const baseHandler = once(() => (new (xmldom().DOMParser)() as unknown as { domHandler: DomHandlerClass }).domHandler);
 
 /** Counts nesting as xmldom builds the tree, and stops it past the cap. */
 function depthLimitedHandler(maxDepth: number): DomHandlerClass {
-  return class DepthLimitedHandler extends BaseHandler {
+  return class DepthLimitedHandler extends baseHandler() {
     private depth = 0;
     override startElement(...args: unknown[]): void {
       if (++this.depth > maxDepth) throw new RangeError(`elements are nested deeper than ${maxDepth} levels`);
@@ -92,7 +95,7 @@ export function readXmlDocument(text: string, where: string, limits: XmlLimits =
   if (DOCTYPE.test(text)) fail(where, 'a DOCTYPE is not allowed (DTDs and entity declarations are refused)');
   if (ENTITY.test(text)) fail(where, 'an ENTITY declaration is not allowed');
   let problem: ParserProblem | undefined;
-  const parser = new DOMParser({
+  const parser = new (xmldom().DOMParser)({
     locator: true,
     domHandler: depthLimitedHandler(maxDepth),
     onError(level, message, context) {

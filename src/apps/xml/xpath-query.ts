@@ -1,5 +1,9 @@
-import { DOMImplementation, type Document, type Node as XmlNode } from '@xmldom/xmldom';
-import xpath from 'xpath';
+import type * as XmldomModule from '@xmldom/xmldom';
+import type { Document, Node as XmlNode } from '@xmldom/xmldom';
+import type xpath from 'xpath';
+import { lazy, once } from '../../../actors/lazy.js';
+
+const xpathModule = lazy<typeof xpath>('xpath');
 
 /** An XPath 1.0 expression, checked, with the namespaces it resolves prefixes with. */
 export interface CompiledXPath {
@@ -10,7 +14,7 @@ export interface CompiledXPath {
 }
 
 // Evaluating against a document with nothing in it finds syntax errors, unknown functions and variables.
-const EMPTY = new DOMImplementation().createDocument(null, '') as unknown as Node;
+const empty = once(() => new (lazy<typeof XmldomModule>('@xmldom/xmldom')().DOMImplementation)().createDocument(null, '') as unknown as Node);
 
 /** The namespace prefixes an XPath uses (`dc:title`, `dc:*`), string literals and axes (`child::`) aside. */
 export function prefixesIn(source: string): string[] {
@@ -27,9 +31,9 @@ export function prefixesIn(source: string): string[] {
  * not in `[Namespaces]`.
  */
 export function compileXPath(source: string, namespaces: Readonly<Record<string, string>>, fail: (problem: string) => never): CompiledXPath {
-  const select = xpath.useNamespaces({ ...namespaces });
+  const select = xpathModule().useNamespaces({ ...namespaces });
   try {
-    select(source, EMPTY);
+    select(source, empty());
   } catch (error) {
     fail(`${JSON.stringify(source)} is not a valid XPath 1.0 expression: ${error instanceof Error ? error.message : String(error)}`);
   }
