@@ -170,6 +170,8 @@ describe('flowd workflow with the video tutorial', () => {
     // Progress while it waits: each call as it is scheduled and as it ends, the third after the first two.
     const progress = started.stderr.split('\n').filter((line) => /^flowd: \w+#1 /.test(line));
     expect(progress.at(-1)).toBe('flowd: MetadataProcessing#1 completed (3 done, 3 scheduled so far)');
+    // The decider took the run up at once: no note about a missing daemon.
+    expect(started.stderr).not.toContain('no daemon has taken up');
     expect(progress.indexOf('flowd: MetadataProcessing#1 scheduled')).toBeGreaterThan(progress.findIndex((line) => line.startsWith('flowd: Transcoding#1 completed')));
     expect(started.stdout).toMatch(/^ {2}\S+ {2}workflow\.completed /m);
 
