@@ -31,7 +31,7 @@ import { notProvided } from './not-provided.js';
 import { orderingKey } from './path.js';
 import type { workerSlotMachine } from './worker-slot.js';
 
-/** The supervisor's compiled settings (see `[Flow]` in the README). */
+/** The supervisor's compiled settings (see `[Flow]` in docs/configuration.md). */
 export interface SupervisorSettings {
   workers: number;
   queueSize: number;

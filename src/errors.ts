@@ -1,6 +1,6 @@
 /**
  * flowd's error family. Every error has a stable `code` that programs can
- * match on; the README lists them all. `cause` is always passed on.
+ * match on; docs/errors.md lists them all. `cause` is always passed on.
  */
 
 /** Stable error codes. */

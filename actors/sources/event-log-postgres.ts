@@ -6,7 +6,7 @@ import type { EventLogReader, PostgresLogOptions } from './event-log-reader.js';
 import { checkRange, parseId, toLogEvent } from './log-event.js';
 
 const COLUMNS = 'id, type, entity, attributes, created_at, meta';
-const EXPECTED = `expected a table with columns ${COLUMNS} (see the README)`;
+const EXPECTED = `expected a table with columns ${COLUMNS} (see docs/event-log.md)`;
 // Server codes a retry may cure: connection trouble (class 08), an admin or crash shutdown, too many clients, a statement timeout.
 const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53300']);
 const NETWORK_REASONS: Record<string, string> = {

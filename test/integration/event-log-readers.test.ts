@@ -112,7 +112,7 @@ describe('the PostgreSQL event-log reader', () => {
     const table = uniqueTable();
     const error = await failure(open(table).connect());
     expect(error.code).toBe('ERR_EVENT_LOG');
-    expect(error.message).toBe(`table ${table} does not exist in ${POSTGRES_URL}; expected a table with columns id, type, entity, attributes, created_at, meta (see the README)`);
+    expect(error.message).toBe(`table ${table} does not exist in ${POSTGRES_URL}; expected a table with columns id, type, entity, attributes, created_at, meta (see docs/event-log.md)`);
   });
 
   it('fails with ERR_EVENT_LOG naming the missing column', async () => {
