@@ -68,7 +68,7 @@ describe('createRuntime', () => {
     const signals: AbortSignal[] = [];
     const runtime = createRuntime({
       worker: defineWorker({ start: (_e, ctx) => { signals.push(ctx.signal); return new Promise(() => {}); } }),
-      source: source.driver, workers: 1, executionTimeout: '5s', clock,
+      source: source.driver, workers: 1, executionTimeout: '5s', clock, logger: false,
     });
     const failed: string[] = [];
     runtime.on('event.failed', (e) => failed.push(`${e.id}:${e.error.code}`));
@@ -91,7 +91,8 @@ describe('createRuntime', () => {
     });
     for (const [worker, message] of [[atStart, 'entry failed'], [later, 'handler failed']] as const) {
       const source = manualSource();
-      const runtime = createRuntime({ worker, source: source.driver, workers: 1 });
+      // Its failures are expected: no log lines of them in the test output.
+    const runtime = createRuntime({ worker, source: source.driver, workers: 1, logger: false });
       const failed: string[] = [];
       runtime.on('event.failed', (e) => failed.push(`${e.id}: ${e.error.message}`));
       await runtime.start();
@@ -112,7 +113,7 @@ describe('createRuntime', () => {
     const stuck = setup({
       actors: { watch: fromCallback(() => { lifecycle.push('running'); return () => lifecycle.push('stopped'); }) },
     }).createMachine({ id: 'stuck', initial: 'waiting', states: { waiting: { invoke: { src: 'watch' } } } });
-    const runtime = createRuntime({ worker: stuck, source: source.driver, workers: 1, executionTimeout: '5s', clock });
+    const runtime = createRuntime({ worker: stuck, source: source.driver, workers: 1, executionTimeout: '5s', clock, logger: false });
     const failed: string[] = [];
     runtime.on('event.failed', (e) => failed.push(`${e.id}:${e.error.code}`));
     await runtime.start();
