@@ -167,7 +167,7 @@ function helpTopic(topic: string[]): CommandKey[] {
     if (action === 'start' || action === 'status') return [`workflow ${action}`];
     throw new ArgumentError(`help: workflow "${action}" is not an action${hint(action, ['start', 'status'])}; ${EXPECTED_ACTION}`, 'help');
   }
-  if (first !== undefined && first in COMMANDS) return [first as CommandKey];
+  if (first !== undefined && COMMAND_NAMES.includes(first)) return [first as CommandKey];
   throw new ArgumentError(`help: unknown command "${first}"${hint(first ?? '', COMMAND_NAMES)}; ${EXPECTED_COMMAND}`, 'help');
 }
 
@@ -175,7 +175,7 @@ function helpTopic(topic: string[]): CommandKey[] {
 function commandOf(positionals: string[]): CommandKey | undefined {
   const [first, action] = positionals;
   if (first === 'workflow') return action === 'start' || action === 'status' ? `workflow ${action}` : undefined;
-  return first !== undefined && first in COMMANDS ? (first as CommandKey) : undefined;
+  return first !== undefined && COMMAND_NAMES.includes(first) ? (first as CommandKey) : undefined;
 }
 
 /** The options with the same commands as `option`, for one message about all of them. */
@@ -236,7 +236,7 @@ export function parse(argv: string[]): Invocation {
     key = `workflow ${action}`;
     args = workflowArgs;
   } else {
-    if (!(first in COMMANDS)) throw new ArgumentError(`unknown command "${first}"${hint(first, COMMAND_NAMES)}; ${EXPECTED_COMMAND}`);
+    if (!COMMAND_NAMES.includes(first)) throw new ArgumentError(`unknown command "${first}"${hint(first, COMMAND_NAMES)}; ${EXPECTED_COMMAND}`);
     key = first as CommandKey;
     args = rest;
   }

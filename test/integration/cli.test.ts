@@ -322,6 +322,8 @@ describe('usage errors and help', () => {
     const cases: Array<[string[], string, string]> = [
       [['launch'], 'flowd: unknown command "launch"; expected one of run, check, graph, plugins, workflow, init, help', general],
       [['rnu', ini], 'flowd: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help', general],
+      [['toString', ini], 'flowd: unknown command "toString"; expected one of run, check, graph, plugins, workflow, init, help', general],
+      [['workflow start', ini, 'Name'], 'flowd: unknown command "workflow start"; expected one of run, check, graph, plugins, workflow, init, help', general],
       [[], 'flowd: no command given; expected one of run, check, graph, plugins, workflow, init, help', general],
       [['--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', general],
       [['run', ini, '--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', runUsage],
