@@ -156,8 +156,10 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
   // Stdout belongs to the app: a reader that went away (| head) must not crash the daemon.
   let stdoutClosed = false;
   process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-    if (!stdoutClosed) logger.warn('stdout was closed by its reader (EPIPE); what the app writes there is dropped');
+    if (!stdoutClosed) {
+      if (error.code === 'EPIPE') logger.warn('stdout was closed by its reader (EPIPE); what the app writes there is dropped');
+      else logger.error({ code: error.code }, `stdout cannot be written (${error.message}); what the app writes there is dropped`);
+    }
     stdoutClosed = true;
   });
   // A configure() (or a run) that waits on nothing would otherwise end the process silently.
@@ -275,6 +277,23 @@ export async function main(argv: string[], io: { stdout: (line: string) => void;
   stdout: (line) => process.stdout.write(`${line}\n`),
   stderr: (line) => process.stderr.write(`${line}\n`),
 }): Promise<number> {
+  // What a command prints, or the app writes, must reach stdout: a full disk is a failure, a reader that left (| head) is not.
+  let stdoutError: NodeJS.ErrnoException | undefined;
+  const onStdoutError = (error: NodeJS.ErrnoException) => {
+    stdoutError ??= error;
+  };
+  process.stdout.on('error', onStdoutError);
+  const code = await command(argv, io);
+  await flushStdout();
+  process.stdout.off('error', onStdoutError);
+  if (stdoutError && stdoutError.code !== 'EPIPE') {
+    io.stderr(`flowd: cannot write to stdout: ${stdoutError.message}`);
+    return EXIT.failure;
+  }
+  return code;
+}
+
+async function command(argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void }): Promise<number> {
   let key: CommandKey | undefined;
   try {
     const invocation = parse(argv);

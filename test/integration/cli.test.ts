@@ -1,9 +1,10 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import { mkdir, readFile, symlink } from 'node:fs/promises';
 import path from 'node:path';
 import { DateTime } from 'luxon';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fixture, flowd, ROOT, tempDir } from '../helpers/cli.js';
+import { BIN, fixture, flowd, ROOT, tempDir } from '../helpers/cli.js';
 
 let tmp: Awaited<ReturnType<typeof tempDir>>;
 beforeEach(async () => {
@@ -394,6 +395,31 @@ describe('usage errors and help', () => {
     expect((await run.exit).code).toBe(2);
     expect(run.stderr()).toBe(`flowd: --out: cannot write ${path.join(tmp.dir, 'missing/dir/x.md')}: the folder ${path.join(tmp.dir, 'missing/dir')} does not exist; expected a file in a folder that exists\n`);
     expect(run.stdout()).toBe('');
+  });
+});
+
+describe('an output that cannot be written', () => {
+  /** `flowd ...args` with its stdout on /dev/full, where every write fails with ENOSPC. */
+  const toFullDisk = (args: string[], input = '') =>
+    new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const full = openSync('/dev/full', 'w');
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', full, 'pipe'] });
+      closeSync(full);
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.stdin.end(input);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+
+  it('exits 1 saying stdout cannot be written, for a command\'s output and for what the app writes', async () => {
+    const help = await toFullDisk(['--help']);
+    expect(help).toEqual({ code: 1, stderr: 'flowd: cannot write to stdout: ENOSPC: no space left on device, write\n' });
+    const ini = await tmp.write('full.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin'));
+    const run = await toFullDisk(['run', ini], 'hello');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain('stdout cannot be written (ENOSPC: no space left on device, write); what the app writes there is dropped');
+    expect(run.stderr).toMatch(/flowd: cannot write to stdout: ENOSPC: no space left on device, write\n$/);
+    expect(run.stderr).not.toMatch(/\n\s+at /);
   });
 });
 
