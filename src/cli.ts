@@ -175,7 +175,8 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
     process.off('beforeExit', onIdle);
     // What went wrong, not where in flowd: the stack is for --log-level debug.
     const message = describeFailure(error);
-    logger.fatal({ error: { code: (error as { code?: unknown })?.code ?? 'ERR_START', message } }, message);
+    const code = (error as { code?: unknown } | null)?.code;
+    logger.fatal({ error: { ...(typeof code === 'string' ? { code } : {}), message } }, message);
     logger.debug({ err: error }, `${message} (the stack)`);
     stderr(`flowd: ${message}`);
     return EXIT.failure;
