@@ -406,8 +406,8 @@ describe('an output that cannot be written', () => {
       const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', full, 'pipe'] });
       closeSync(full);
       let stderr = '';
-      child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-      child.stdin.end(input);
+      child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+      child.stdin!.end(input);
       child.on('close', (code) => resolve({ code, stderr }));
     });
 
