@@ -25,6 +25,13 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export async function importModule(file: string, query?: string): Promise<Record<string, unknown>> {
   if (TYPESCRIPT.test(file)) await registerTsx();
   mapFlowdToSelf(path.dirname(file));
+  if (file.endsWith('.cts')) {
+    // CommonJS TypeScript loads through require (tsx's CommonJS hooks): Node 20's import of a compiled
+    // CommonJS module that requires an ES module (flowd) fails. require keeps no query: a caller that
+    // wants a fresh copy drops the file from require.cache first (plugins do).
+    const exports = createRequire(file)(file) as unknown;
+    return withEsModuleInterop({ ...(typeof exports === 'object' && exports !== null ? exports : {}), default: exports });
+  }
   const url = pathToFileURL(file).href;
   return withEsModuleInterop((await import(query === undefined ? url : `${url}?${query}`)) as Record<string, unknown>);
 }

@@ -17,10 +17,15 @@ let main;
 try {
   ({ main } = await import(cli.href));
 } catch (error) {
-  if (error?.code === 'ERR_MODULE_NOT_FOUND' && String(error.message).includes(cli.pathname)) {
+  const message = String(error?.message ?? error);
+  if (error?.code === 'ERR_MODULE_NOT_FOUND' && message.includes(cli.pathname)) {
     process.stderr.write(`flowd: this copy of flowd is not built (${cli.pathname} is missing); run \`npm run build\` in ${new URL('..', import.meta.url).pathname}\n`);
-    process.exit(1);
+  } else if (error?.code === 'ERR_MODULE_NOT_FOUND' && /Cannot find package 'xstate'/.test(message)) {
+    // npm 7 and later install peer dependencies; --legacy-peer-deps, yarn 1 and others do not.
+    process.stderr.write("flowd: flowd needs xstate, its peer dependency, and it is not installed: run `npm install xstate`\n");
+  } else {
+    process.stderr.write(`flowd: flowd could not be loaded: ${message.split('\n')[0]}\n`);
   }
-  throw error;
+  process.exit(1);
 }
 process.exit(await main(process.argv.slice(2)));

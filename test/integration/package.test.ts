@@ -115,8 +115,8 @@ describe('flowd packed and installed into a CommonJS project (npm init -y)', () 
     await expect(readdir(path.join(folder, 'node_modules/flowd/src'))).rejects.toThrow(/ENOENT/);
   });
 
-  it.each(['w.ts', 'w.js', 'w.cjs', 'w.mjs'])('checks and runs a %s worker whose flowd is the installed one', async (worker) => {
-    const [ini] = await writeApps(folder, { [worker]: worker === 'w.ts' ? 'esmTs' : worker === 'w.mjs' ? 'esm' : 'cjs' });
+  it.each(['w.ts', 'w.cts', 'w.js', 'w.cjs', 'w.mjs'])('checks and runs a %s worker whose flowd is the installed one', async (worker) => {
+    const [ini] = await writeApps(folder, { [worker]: worker === 'w.ts' || worker === 'w.cts' ? 'esmTs' : worker === 'w.mjs' ? 'esm' : 'cjs' });
     const entry = await realpath(path.join(folder, 'node_modules/flowd/dist/src/index.js'));
     expect(await checkAndRun(['npx', 'flowd'], folder, ini!)).toBe(entry);
   });
@@ -146,7 +146,7 @@ describe('flowd for an app in a folder with no package.json', () => {
   beforeAll(async () => {
     folder = path.join(work, 'bare');
     await mkdir(folder);
-    apps = await writeApps(folder, { 'w.ts': 'esmTs', 'w.js': 'cjs', 'w.mjs': 'esm' });
+    apps = await writeApps(folder, { 'w.ts': 'esmTs', 'w.cts': 'esmTs', 'w.js': 'cjs', 'w.mjs': 'esm' });
   });
 
   it('maps the worker\'s flowd to a global install that runs it', async () => {
