@@ -1,4 +1,4 @@
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, existsSync, openSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Runner } from '../actors/workers/worker.js';
@@ -22,7 +22,8 @@ import { loadWorkflowModule, type WorkflowDefinitions } from './workflows/module
 import { workflowsOnly } from './workflows/workflows-only.js';
 import { parseInput, readWorkflowRun, renderRun, startWorkflowRun, waitForWorkflowRun } from './workflow-command.js';
 import { parse, usageHint, type CommandKey, type Invocation } from './cli-args.js';
-import { flowdVersion } from './package-info.js';
+import { flowdDependency, flowdVersion } from './package-info.js';
+import { makeFolder } from './make-folder.js';
 
 /** Exit codes. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -59,18 +60,6 @@ async function prepare(invocation: Invocation) {
   const workflows = config.workflow ? await loadWorkflowModule(config.workflow.module) : undefined;
   const source = !runner && !config.plugins ? workflowsOnly().source : sourceFor(config, runner);
   return { config, runner, source, workflows };
-}
-
-/** mkdir -p, one level at a time: a recursive mkdirSync can spin forever where no folder can be made (under /proc). */
-function makeFolder(folder: string): void {
-  if (existsSync(folder)) return;
-  const parent = path.dirname(folder);
-  if (parent !== folder) makeFolder(parent);
-  try {
-    mkdirSync(folder);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  }
 }
 
 /** `[Log] file` must be a file flowd can create or append to. */
@@ -265,7 +254,7 @@ async function writeOut(file: string, text: string): Promise<string> {
 /** `flowd init [folder]`: loaded only for it. */
 async function init(invocation: Invocation, io: { stdout: (line: string) => void }): Promise<number> {
   const { initApp, describeInit } = await import('./init-command.js');
-  io.stdout(describeInit(await initApp(invocation.folder ?? '.', { version: flowdVersion() })));
+  io.stdout(describeInit(await initApp(invocation.folder ?? '.', { version: flowdVersion(), tsxVersion: flowdDependency('tsx') ?? '^4' })));
   return EXIT.ok;
 }
 

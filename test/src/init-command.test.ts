@@ -17,7 +17,7 @@ afterEach(async () => {
 describe('flowd init', () => {
   it('writes package.json, app.ini, worker.ts, its test and .gitignore into a new folder, named after it', async () => {
     const result = await initApp(path.join(tmp.dir, 'Video Ingest'), { version: '1.2.3' });
-    expect(result).toEqual({ folder: path.join(tmp.dir, 'Video Ingest'), name: 'video-ingest', files: ['package.json', 'app.ini', 'worker.ts', 'worker.test.ts', '.gitignore'] });
+    expect(result).toEqual({ folder: path.join(tmp.dir, 'Video Ingest'), name: 'video-ingest', files: ['package.json', 'app.ini', 'worker.ts', 'worker.test.ts', '.gitignore'], added: [] });
     expect((await readdir(result.folder)).sort()).toEqual(['.gitignore', 'app.ini', 'package.json', 'worker.test.ts', 'worker.ts']);
     const pkg = JSON.parse(await readFile(path.join(result.folder, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg).toMatchObject({
@@ -26,6 +26,7 @@ describe('flowd init', () => {
       type: 'module',
       scripts: { start: 'flowd run app.ini', test: 'node --import tsx --test worker.test.ts' },
       dependencies: { flowd: '^1.2.3' },
+      devDependencies: { tsx: '^4' },
     });
     expect(await readFile(path.join(result.folder, 'worker.ts'), 'utf8')).toContain("import { defineWorker } from 'flowd';");
     expect(await readFile(path.join(result.folder, 'worker.test.ts'), 'utf8')).toContain("import worker from './worker.ts';");
@@ -50,6 +51,34 @@ describe('flowd init', () => {
     expect(await readFile(path.join(tmp.dir, 'app.ini'), 'utf8')).toBe('[Flow]\n');
   });
 
+  it('keeps a package.json that is there (npm init -y, npm install flowd) and adds the scripts, flowd and tsx it lacks', async () => {
+    const npmInit = {
+      name: 'mine',
+      version: '1.0.0',
+      type: 'commonjs',
+      scripts: { test: 'echo "Error: no test specified" && exit 1', build: 'tsc' },
+      dependencies: { flowd: '^0.1.0', undici: '^7' },
+    };
+    await writeFile(path.join(tmp.dir, 'package.json'), JSON.stringify(npmInit));
+    const result = await initApp(tmp.dir, { version: '9.9.9', tsxVersion: '^4.1.0' });
+    expect(result.files).toEqual(['app.ini', 'worker.ts', 'worker.test.ts', '.gitignore']);
+    expect(result.added).toEqual(['scripts.start', 'scripts.check', 'scripts.test', 'devDependencies.tsx']);
+    expect(JSON.parse(await readFile(path.join(tmp.dir, 'package.json'), 'utf8'))).toEqual({
+      ...npmInit,
+      scripts: { test: 'node --import tsx --test worker.test.ts', build: 'tsc', start: 'flowd run app.ini', check: 'flowd check app.ini' },
+      devDependencies: { tsx: '^4.1.0' },
+    });
+    expect(describeInit(result, tmp.dir)).toContain('  package.json: added scripts.start, scripts.check, scripts.test, devDependencies.tsx');
+  });
+
+  it('refuses a package.json that is not a JSON object, naming it, and writes nothing', async () => {
+    await writeFile(path.join(tmp.dir, 'package.json'), '{ "name": ');
+    await expect(initApp(tmp.dir, { version: '0.1.0' })).rejects.toThrow(`${path.join(tmp.dir, 'package.json')}: is not JSON`);
+    await writeFile(path.join(tmp.dir, 'package.json'), '{ "scripts": [] }');
+    await expect(initApp(tmp.dir, { version: '0.1.0' })).rejects.toThrow(`${path.join(tmp.dir, 'package.json')} "scripts": found []; expected an object`);
+    expect(await readdir(tmp.dir)).toEqual(['package.json']);
+  });
+
   it('says in one error when the folder cannot be written', async () => {
     await writeFile(path.join(tmp.dir, 'file'), '');
     await expect(initApp(path.join(tmp.dir, 'file', 'app'), { version: '0.1.0' })).rejects.toThrow(/file\/app: cannot be written: a part of its path is a file/);
@@ -64,7 +93,7 @@ describe('flowd init', () => {
 
   it('tells what it wrote and what to do next, with a cd only when the folder is not the current one', async () => {
     await mkdir(path.join(tmp.dir, 'app'));
-    const result = { folder: path.join(tmp.dir, 'app'), name: 'app', files: ['package.json', 'app.ini'] };
+    const result = { folder: path.join(tmp.dir, 'app'), name: 'app', files: ['package.json', 'app.ini'], added: [] };
     expect(describeInit(result, tmp.dir).split('\n')).toEqual([`Created app app in ${result.folder}:`, '  package.json', '  app.ini', '', 'Next:', '  cd app', '  npm install', '  npx flowd run app.ini    # Ctrl-C stops it', '  npm test']);
     expect(describeInit(result, result.folder)).not.toContain('cd ');
   });
