@@ -25,15 +25,15 @@ const COMMANDS: Record<CommandKey, CommandSpec> = {
     about: 'Run the app: its source feeds events to its workers until stopped\n(SIGTERM / SIGINT) or, for stdin, until every event has an outcome.',
   },
   check: {
-    usage: 'flowd check <app.ini> [-n name] [-w workers]',
+    usage: 'flowd check <app.ini> [-n name] [-w workers] [--log-level level]',
     about: 'Validate the INI file, load the worker class, print a summary.',
   },
   graph: {
-    usage: 'flowd graph <app.ini> [--format mermaid|dot|svg] [--out file]',
+    usage: 'flowd graph <app.ini> [--format mermaid|dot|svg] [--out file] [--log-level level]',
     about: 'Draw every machine of the app: Markdown with Mermaid diagrams\n(default), one Graphviz digraph (dot), or that digraph as SVG.',
   },
   plugins: {
-    usage: 'flowd plugins <app.ini> [--json]',
+    usage: 'flowd plugins <app.ini> [--json] [--log-level level]',
     about: "List an event-log app's plugins: their callbacks, state and cursor\n(read from the app's store).",
   },
   'workflow start': {

@@ -3,6 +3,8 @@ import { lazy } from '../actors/lazy.js';
 import { normalizeTerm, readDictionary, redact } from './dictionary-feed.js';
 import { FlowdError, HttpError, ParseError } from './errors.js';
 
+const undici = lazy<typeof UndiciModule>('undici');
+
 /** What fetching one dictionary page returned. */
 export interface DictionaryResponse {
   status: number;
@@ -148,7 +150,7 @@ export const undiciDictionaryFetch: DictionaryFetch = async (url, { signal, maxB
     target.username = '';
     target.password = '';
   }
-  const { statusCode, headers: answer, body } = await lazy<typeof UndiciModule>('undici')().request(target, { method: 'GET', headers, signal });
+  const { statusCode, headers: answer, body } = await undici().request(target, { method: 'GET', headers, signal });
   const contentType = first(answer['content-type']);
   const location = first(answer.location);
   if (statusCode < 200 || statusCode >= 300) {

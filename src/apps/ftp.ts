@@ -5,6 +5,8 @@ import { lazy } from '../../actors/lazy.js';
 import type { SectionReader } from '../config/section-reader.js';
 import { FlowdError } from '../errors.js';
 
+const basicFtp = lazy<typeof BasicFtpModule>('basic-ftp');
+
 /** `[Destination]`, compiled: the credentials and time-out of an FTP destination. */
 export interface DestinationSettings {
   /** `username`, when the destination URL names none. @default undefined (the data's settings, else anonymous) */
@@ -83,7 +85,7 @@ export async function uploadFiles(
   files: readonly FtpUpload[],
   options: { signal?: AbortSignal; /** Runs after each file is in place. */ uploaded?: (name: string) => void | Promise<void> } = {},
 ): Promise<void> {
-  const client = new (lazy<typeof BasicFtpModule>('basic-ftp')().Client)(target.timeoutMs);
+  const client = new (basicFtp().Client)(target.timeoutMs);
   const onAbort = () => client.close();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   let current: string | undefined;

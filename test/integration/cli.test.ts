@@ -317,8 +317,8 @@ describe('usage errors and help', () => {
   it('says what is wrong in one line and points to the usage in a second, exiting 2, for every kind of bad argument', async () => {
     const ini = await tmp.write('ok.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin'));
     const runUsage = 'Usage: flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]  (flowd help run for more)';
-    const graphUsage = 'Usage: flowd graph <app.ini> [--format mermaid|dot|svg] [--out file]  (flowd help graph for more)';
-    const checkUsage = 'Usage: flowd check <app.ini> [-n name] [-w workers]  (flowd help check for more)';
+    const graphUsage = 'Usage: flowd graph <app.ini> [--format mermaid|dot|svg] [--out file] [--log-level level]  (flowd help graph for more)';
+    const checkUsage = 'Usage: flowd check <app.ini> [-n name] [-w workers] [--log-level level]  (flowd help check for more)';
     const general = 'Run flowd --help for usage.';
     const cases: Array<[string[], string, string]> = [
       [['launch'], 'flowd: unknown command "launch"; expected one of run, check, graph, plugins, workflow, init, help', general],
@@ -338,7 +338,7 @@ describe('usage errors and help', () => {
       [['graph', ini, '--out'], 'flowd: --out needs a value: --out <file>', graphUsage],
       [['graph', ini, '--out', '--format'], 'flowd: --out needs a value: --out <file>', graphUsage],
       [['graph', ini, '--format', 'svgg'], 'flowd: --format: found "svgg"; expected mermaid, dot, svg (did you mean "svg"?)', graphUsage],
-      [['plugins', ini, '--json=yes'], 'flowd: --json takes no value; found --json=yes', 'Usage: flowd plugins <app.ini> [--json]  (flowd help plugins for more)'],
+      [['plugins', ini, '--json=yes'], 'flowd: --json takes no value; found --json=yes', 'Usage: flowd plugins <app.ini> [--json] [--log-level level]  (flowd help plugins for more)'],
       [['check'], "flowd: check needs an app's INI file: flowd check app.ini", checkUsage],
       [['check', ini, 'extra.ini'], 'flowd: unexpected argument "extra.ini"; check takes one INI file', checkUsage],
       [['help', 'rnu'], 'flowd: help: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help', general],
@@ -374,7 +374,7 @@ describe('usage errors and help', () => {
     expect(help.stdout()).toContain('flowd init [folder]');
     expect(help.stdout()).toContain('flowd help [command]');
     expect(helpCommand.stdout()).toBe(help.stdout());
-    expect(graphHelp.stdout()).toMatch(/^Usage:\n {2}flowd graph <app\.ini> \[--format mermaid\|dot\|svg\] \[--out file\]\n/);
+    expect(graphHelp.stdout()).toMatch(/^Usage:\n {2}flowd graph <app\.ini> \[--format mermaid\|dot\|svg\] \[--out file\] \[--log-level level\]\n/);
     expect(graphHelp.stdout()).toContain('--out <file>');
     expect(graphHelp.stdout()).not.toContain('--input');
     expect(graphFlag.stdout()).toBe(graphHelp.stdout());

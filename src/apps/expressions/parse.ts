@@ -3,18 +3,24 @@
  * small checked tree of the constructs flowd interprets; anything else is
  * refused here, before anything runs.
  *
- * jsep's operator table is global to the process. At module load flowd adds
+ * jsep's operator table is global to the process. When it first parses, flowd adds
  * the Python word operators `and` (like `&&`), `or` (like `||`) and the
  * unary `not` (like `!`); nothing is removed, so other jsep users keep what
  * they had, but there `and`, `or` and `not` can no longer be plain names.
  */
-import jsep from 'jsep';
+import type jsep from 'jsep';
+import { lazy, once } from '../../../actors/lazy.js';
 import { EXPRESSION_FUNCTIONS, EXPRESSION_FUNCTION_NAMES } from './functions.js';
 import { FORBIDDEN_KEYS, type Data } from './values.js';
 
-jsep.addBinaryOp('or', 1);
-jsep.addBinaryOp('and', 2);
-jsep.addUnaryOp('not');
+// Loaded with the first expression, not with flowd (every worker imports flowd; few apps map fields).
+const parser = once(() => {
+  const jsepParser = lazy<typeof jsep>('jsep')();
+  jsepParser.addBinaryOp('or', 1);
+  jsepParser.addBinaryOp('and', 2);
+  jsepParser.addUnaryOp('not');
+  return jsepParser;
+});
 
 /** The longest expression source, in characters. @default 2000 */
 export const MAX_EXPRESSION_LENGTH = 2000;
@@ -75,7 +81,7 @@ export function parseExpression(source: string): { tree: ExpressionNode; names: 
   checkBrackets(source);
   let ast: jsep.Expression;
   try {
-    ast = jsep(source);
+    ast = parser()(source);
   } catch (error) {
     if (error instanceof RangeError) fail(`nested more than ${MAX_EXPRESSION_DEPTH} levels deep`);
     fail(`parse error: ${(error as Error).message}`);
