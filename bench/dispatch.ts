@@ -14,13 +14,13 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { defineWorker } from '../actors/workers/worker.js';
 import { supervisorMachine } from '../machines/supervisor.js';
-import { createRuntime } from '../src/runtime.js';
+import { createRuntime } from '../src/runtime/runtime.js';
 import { floodSource } from './flood-source.js';
 import { naiveSlotLogic } from './naive-slot.js';
 import { createActor } from 'xstate';
 import { createSourceLogic } from '../actors/sources/driver.js';
 import { compileFlowSettings } from '../src/config/flow-settings.js';
-import { SectionReader } from '../src/config/section-reader.js';
+import { SectionReader } from '../src/kernel/section-reader.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);

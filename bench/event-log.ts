@@ -13,7 +13,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
-import { createAppServices, type ServiceSettings } from '../src/app-services.js';
+import { createAppServices, type ServiceSettings } from '../src/runtime/app-services.js';
 import { eventLogRuntime, logEvent, memoryLog, stubHost } from '../test/helpers/event-log.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 3000);

@@ -40,7 +40,7 @@ function rounds(name: string, fallback: number): number {
 const ROUNDS = rounds('BENCH_ROUNDS', 10);
 const MEMORY_ROUNDS = rounds('BENCH_MEMORY_ROUNDS', 3);
 const IDLE_TICKS = 12;
-if (!existsSync(path.join(ROOT, 'dist/src/cli.js'))) {
+if (!existsSync(path.join(ROOT, 'dist/src/cli/cli.js'))) {
   console.error('bench:startup measures the built command: run `npm run build` first');
   process.exit(2);
 }

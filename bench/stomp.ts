@@ -36,8 +36,8 @@ import { defaultPrefetch } from '../actors/sources/stomp-url.js';
 import { defineWorker } from '../actors/workers/worker.js';
 import { eventAssigned, workerDone, type Job } from '../machines/events.js';
 import { workerSlotMachine } from '../machines/worker-slot.js';
-import { createRuntime } from '../src/runtime.js';
-import { sources } from '../src/sources.js';
+import { createRuntime } from '../src/runtime/runtime.js';
+import { sources } from '../src/runtime/sources.js';
 import { awaitQueueMessages, benchQueue, connectClient, deleteBenchQueue, fill, queueMessages, stompUrl } from './stomp-broker.js';
 import { windowSource } from './window-source.js';
 

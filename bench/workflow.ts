@@ -18,7 +18,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import type { Store } from '../actors/stores/store-api.js';
-import { createAppServices, type ServiceSettings } from '../src/app-services.js';
+import { createAppServices, type ServiceSettings } from '../src/runtime/app-services.js';
 import { createWorkflowEngine, openKey } from '../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../src/workflows/workflow-api.js';
 

@@ -12,7 +12,7 @@ if (!process.execArgv.some((arg) => /^--(no-?)?allocation[-_]site[-_]pretenuring
   setFlagsFromString('--no-allocation-site-pretenuring');
 }
 
-const cli = new URL('../dist/src/cli.js', import.meta.url);
+const cli = new URL('../dist/src/cli/cli.js', import.meta.url);
 let main;
 try {
   ({ main } = await import(cli.href));

@@ -4,11 +4,11 @@
  */
 
 /** Creates a runtime to embed in a service. */
-export { createRuntime, type Runtime, type RuntimeOptions, type RunSummary, type RuntimeSnapshot, type SlotSnapshot, type RuntimeEventType, type RuntimeClock } from './runtime.js';
+export { createRuntime, type Runtime, type RuntimeOptions, type RunSummary, type RuntimeSnapshot, type SlotSnapshot, type RuntimeEventType, type RuntimeClock } from './runtime/runtime.js';
 /** Worker forms: defineWorker({...}), a class extending Flow, or xstate actor logic. */
 export { defineWorker, Flow, type WorkerDefinition, type WorkerContext, type ConfigureContext, type WorkerServices, type AppInfo, type AppSections, type WorkerLike } from '../actors/workers/worker.js';
 /** Built-in sources for code: sources.interval({...}), sources.stdin({...}). */
-export { sources, sourceTypes, type SourceSpec } from './sources.js';
+export { sources, sourceTypes, type SourceSpec } from './runtime/sources.js';
 /** Write your own source: a driver the source machine drives. */
 export type { SourceDriver, Feed } from '../actors/sources/driver.js';
 
@@ -24,7 +24,7 @@ export { supervisorMachine, type SupervisorSettings, type SupervisorCounters, ty
 export { workerSlotMachine } from '../machines/worker-slot.js';
 export { sourceMachine } from '../machines/source.js';
 /** Errors, each with a stable code. */
-export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, ConflictError, Retry, FencedError, StoreError, LockError, ParseError, HttpError, ExpressionError, EventLogError, CursorError, PluginError, type ErrorCode } from './errors.js';
+export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, ConflictError, Retry, FencedError, StoreError, LockError, ParseError, HttpError, ExpressionError, EventLogError, CursorError, PluginError, type ErrorCode } from './kernel/errors.js';
 /** The store workers see as `ctx.store`, and `openStore` to use one outside a runtime. */
 export type { Store, Versioned, PutOptions, UpdateOptions } from '../actors/stores/store-api.js';
 export { openStore, type StoreOptions, type OpenedStore } from '../actors/stores/store.js';
@@ -37,7 +37,7 @@ export { lockMachine } from '../machines/lock.js';
 export { describeMachine, toMermaid, toDot, renderSvg, type MachineGraph, type GraphState, type GraphTransition } from './graph/index.js';
 /** `runtime.inspect(options)`: the live page, `/metrics`, `/healthz` and `/readyz`. */
 export type { InspectorOptions } from './inspector/attach.js';
-export type { InspectorHandle } from './runtime.js';
+export type { InspectorHandle } from './runtime/runtime.js';
 /** Built-in apps (also by their Flow names in `[Flow] class`) and the transfer plugin base class. */
 export { XmlImport } from './apps/xmlimport.js';
 export { MetadataMapper } from './apps/metadatamapper.js';
@@ -46,20 +46,20 @@ export { XmlExport } from './apps/xmlexport.js';
 /** Mapping expressions without eval: `compileExpression('upper(title)', where).evaluate({ title })`. */
 export { compileExpression, type CompiledExpression } from './apps/expressions.js';
 /** Retries a read-modify-write on ConflictError, HTTP 409 / 412 or `Retry` (Flow's retry_on_conflict). */
-export { retryOnConflict, type ConflictAttempt, type RetryOnConflictOptions } from './retry-on-conflict.js';
+export { retryOnConflict, type ConflictAttempt, type RetryOnConflictOptions } from './kernel/retry-on-conflict.js';
 /** The REST client of `[Api]` (`ctx.client`); `createClient` makes one outside a runtime. */
-export { ApiClient, createClient, type ApiRequest, type ApiResponse, type RequestOptions, type RequestBody, type CreateOrUpdateOptions, type CreateOrUpdateResult, type Payload } from './client.js';
+export { ApiClient, createClient, type RestClient, type ApiRequest, type ApiResponse, type RequestOptions, type RequestBody, type CreateOrUpdateOptions, type CreateOrUpdateResult, type Payload } from './toolkit/client.js';
 export { compileApiSettings, type ApiSettings } from './config/api-settings.js';
 /** Flow's MultiParser: text to integers, floats, dates, times, UTC datetimes and dictionary terms. */
-export { MultiParser, MULTI_PARSER_TYPES, compileMultiParserSettings, type MultiParserType, type MultiParserValues, type MultiParserOptions } from './multi-parser.js';
+export { MultiParser, MULTI_PARSER_TYPES, compileMultiParserSettings, type MultiParserType, type MultiParserValues, type MultiParserOptions } from './toolkit/multi-parser.js';
 /** Dictionary feeds (Atom or JSON) for MultiParser's `dictionary` type, cached per URL. */
-export { DictionaryCache, sharedDictionaries, type DictionaryFetch } from './dictionary.js';
+export { DictionaryCache, sharedDictionaries, type DictionaryFetch } from './toolkit/dictionary.js';
 /** Python strftime formats translated for luxon. */
-export { translateStrftime, STRFTIME_DIRECTIVES, type StrftimeTranslation } from './strftime.js';
+export { translateStrftime, STRFTIME_DIRECTIVES, type StrftimeTranslation } from './toolkit/strftime.js';
 /** Reads an app's INI file into its compiled config (what `flowd check` validates). */
 export { loadAppConfig, compileAppConfig, type AppConfig } from './config/app-config.js';
 /** Parses a duration: `30` (seconds), `250ms`, `30s`, `5m`, `1h`. */
-export { parseDuration } from './config/duration.js';
+export { parseDuration } from './kernel/duration.js';
 
 // Workflows of activities (Flowy): plain sequential code, parallel on its own, with a durable history.
 export { defineActivity, defineWorkflow, first, wait, finishOrder, Placeholder, type ActivityDefinition, type ActivityOptions, type ActivityConfig, type ActivityContext, type WorkflowDefinition, type WorkflowConfig, type WorkflowContext, type Duration } from './workflows/workflow-api.js';

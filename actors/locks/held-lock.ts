@@ -1,4 +1,4 @@
-import { LockError } from '../../src/errors.js';
+import { LockError } from '../../src/kernel/errors.js';
 import type { LockHandle } from './lock-api.js';
 
 /** What a held lock asks of the locks that granted it. */

@@ -12,7 +12,8 @@ import {
   type LockGranted,
   type LockLost,
 } from '../../machines/lock.js';
-import { LockError } from '../../src/errors.js';
+import { LockError } from '../../src/kernel/errors.js';
+import { MAX_TIMER_DELAY } from '../../src/kernel/timers.js';
 import { HeldLock, type LockOwner } from './held-lock.js';
 import { keepRenewed, systemClock, type Clock } from './keep-renewed.js';
 import type { LockHandle, LockOptions, Locks, WithLockOptions } from './lock-api.js';
@@ -235,6 +236,6 @@ export class KeyedLocks implements Locks {
 }
 
 function leaseProblem(leaseMs: number, what: string): RangeError | undefined {
-  if (Number.isInteger(leaseMs) && leaseMs >= 1 && leaseMs <= 2 ** 31 - 1) return undefined;
+  if (Number.isInteger(leaseMs) && leaseMs >= 1 && leaseMs <= MAX_TIMER_DELAY) return undefined;
   return new RangeError(`${what} must be a whole number of milliseconds from 1 to 2^31-1; found ${String(leaseMs)}`);
 }

@@ -5,7 +5,7 @@ import mittModule from 'mitt';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor, type ActorRefFrom, type InspectionEvent } from 'xstate';
 import { pluginChanged, pluginFailed, pluginMachine, pluginRemoved, type PluginErrorInfo, type PluginLoadInput, type PluginLoadOutput } from '../../machines/plugin.js';
-import { PluginError } from '../../src/errors.js';
+import { PluginError } from '../../src/kernel/errors.js';
 import type { WorkerContext } from '../workers/worker.js';
 import { coalescedPass } from '../coalesced-pass.js';
 import { loadPlugin } from './load.js';

@@ -1,7 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { PluginError } from '../../src/errors.js';
+import { PluginError } from '../../src/kernel/errors.js';
 import { importModule } from '../import-module.js';
 import { checkMatch } from './match.js';
 import type { CallbackOptions, PluginCallback, PluginRegistrar, RegisteredCallback } from './plugin-api.js';

@@ -1,5 +1,5 @@
 import type { Store } from '../stores/store-api.js';
-import { CursorError } from '../../src/errors.js';
+import { CursorError } from '../../src/kernel/errors.js';
 import type { BacklogRange } from './event-log-window.js';
 
 /** Why a plugin was deactivated, as its cursor record keeps it. */

@@ -1,5 +1,5 @@
 import { Agent, request } from 'undici';
-import { EventLogError } from '../../src/errors.js';
+import { EventLogError } from '../../src/kernel/errors.js';
 import type { LogEvent } from '../plugins/plugin-api.js';
 import { displayUrl } from '../display-url.js';
 import type { EventLogReader, HttpLogOptions } from './event-log-reader.js';

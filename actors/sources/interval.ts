@@ -1,3 +1,4 @@
+import { MAX_TIMER_DELAY } from '../../src/kernel/timers.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { isInWindow, nextWindowOpening, type TimeWindow } from './window.js';
 
@@ -24,11 +25,10 @@ export function intervalDriver(
   let tick = 0;
   let feed: Feed | undefined;
 
-  // setTimeout turns delays past 2^31-1 ms (~24.8 days) into 1 ms: wait in steps.
-  const MAX_DELAY = 2 ** 31 - 1;
+  // setTimeout turns longer delays into 1 ms: wait in steps.
   const schedule = (at: number): void => {
     const delay = Math.max(0, at - clock.now());
-    timer = delay > MAX_DELAY ? setTimeout(() => schedule(at), MAX_DELAY) : setTimeout(fire, delay);
+    timer = delay > MAX_TIMER_DELAY ? setTimeout(() => schedule(at), MAX_TIMER_DELAY) : setTimeout(fire, delay);
   };
   const fire = (): void => {
     const now = clock.now();

@@ -1,4 +1,4 @@
-import { EventLogError } from '../../src/errors.js';
+import { EventLogError } from '../../src/kernel/errors.js';
 import type { LogEvent } from '../plugins/plugin-api.js';
 
 /**

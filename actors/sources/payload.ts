@@ -1,5 +1,5 @@
 import type * as FastXmlParserModule from 'fast-xml-parser';
-import { lazy, once } from '../lazy.js';
+import { lazy, once } from '../../src/kernel/lazy.js';
 
 const fxp = lazy<typeof FastXmlParserModule>('fast-xml-parser');
 import type { ErrorInfo } from '../../machines/events.js';

@@ -1,7 +1,7 @@
 import { createActor, fromCallback, fromPromise, waitFor, type ActorRefFrom } from 'xstate';
 import { storeAvailable, storeMachine, storeUnavailable } from '../../machines/store.js';
-import { ConflictError, FencedError, StoreError } from '../../src/errors.js';
-import { retryOnConflict } from '../../src/retry-on-conflict.js';
+import { ConflictError, FencedError, StoreError } from '../../src/kernel/errors.js';
+import { retryOnConflict } from '../../src/kernel/retry-on-conflict.js';
 import type { StoreBackend } from './backend.js';
 import { toJsonText } from './json-value.js';
 import { KeyedQueue } from './keyed-queue.js';

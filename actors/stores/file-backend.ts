@@ -1,9 +1,9 @@
 import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type lockfileModule from 'proper-lockfile';
-import { lazy } from '../lazy.js';
-import { StoreError } from '../../src/errors.js';
-import { pause } from '../../src/retry-on-conflict.js';
+import { lazy } from '../../src/kernel/lazy.js';
+import { StoreError } from '../../src/kernel/errors.js';
+import { pause } from '../../src/kernel/retry-on-conflict.js';
 import type { BackendRecord, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
 import { fileNameFor } from './file-names.js';
 import { KeyedQueue } from './keyed-queue.js';

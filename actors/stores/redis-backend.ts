@@ -1,7 +1,7 @@
 import type * as IoredisModule from 'ioredis';
 import type { Redis } from 'ioredis';
-import { lazy } from '../lazy.js';
-import { StoreError } from '../../src/errors.js';
+import { lazy } from '../../src/kernel/lazy.js';
+import { StoreError } from '../../src/kernel/errors.js';
 import type { BackendRecord, BackendStatus, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
 import { displayUrl } from '../display-url.js';
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { createActor, waitFor, type InspectionEvent } from 'xstate';
-import { StoreError } from '../../src/errors.js';
+import { StoreError } from '../../src/kernel/errors.js';
 import type { StoreBackend } from './backend.js';
 import { FileBackend, type FileBackendOptions } from './file-backend.js';
 import { RedisBackend, type RedisBackendOptions } from './redis-backend.js';

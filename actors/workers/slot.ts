@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { slotFailed, slotFinished, slotsReported, toErrorInfo, workerDone, workerFailed, type Job, type SlotFailed, type SlotFinished, type WorkerDone, type WorkerFailed } from '../../machines/events.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
-import type { ApiClient } from '../../src/client.js';
+import type { RestClient } from '../../src/kernel/api-client.js';
 import type { LockHandle, LockOptions, WithLockOptions } from '../locks/lock-api.js';
 import type { Store } from '../stores/store-api.js';
 import { RUN_ACTOR, type AppInfo, type AppSections, type RunActorSettings, type Runner, type WorkerContext, type WorkerServices } from './worker.js';
@@ -83,7 +83,7 @@ class RunContext implements WorkerContext {
     return this.runStore;
   }
 
-  get client(): ApiClient {
+  get client(): RestClient {
     return services(this.deps).client;
   }
 

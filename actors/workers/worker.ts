@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { createActor, type ActorOptions, type AnyActorLogic, type InspectionEvent } from 'xstate';
 // Type-only: the client is a helper of src/; nothing of src/ is loaded from here at run time.
-import type { ApiClient } from '../../src/client.js';
+import type { RestClient } from '../../src/kernel/api-client.js';
 import type { LockHandle, LockOptions, Locks, WithLockOptions } from '../locks/lock-api.js';
 import type { Store } from '../stores/store-api.js';
 
@@ -23,7 +23,7 @@ export interface WorkerServices {
   readonly store: Store;
   readonly locks: Locks;
   /** Throws ERR_CONFIG when the app has no `[Api]` section. */
-  readonly client: ApiClient;
+  readonly client: RestClient;
 }
 
 /** Handed to `configure()` once at start-up. */
@@ -46,7 +46,7 @@ export interface ConfigureContext {
   /** Runs `fn` holding the lock on `key`, renewing its lease, and releases it after. */
   withLock<T>(key: string, fn: (lock: LockHandle) => T | Promise<T>, options?: WithLockOptions): Promise<T>;
   /** The REST client of the `[Api]` section (`[Viz One]` in Flow's spelling). Throws ERR_CONFIG without one. */
-  readonly client: ApiClient;
+  readonly client: RestClient;
 }
 
 /** Handed to `start(event, ctx)` with every event. */
@@ -124,7 +124,7 @@ export abstract class Flow<E = unknown, R = unknown> {
    */
   locks!: Locks;
   /** The app's API client (Flow's NeedsClient); throws ERR_CONFIG without an `[Api]` section. */
-  client!: ApiClient;
+  client!: RestClient;
   /** Runs once at start-up. */
   configure?(): void | Promise<void>;
   /** Runs for each event. */

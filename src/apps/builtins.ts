@@ -1,5 +1,5 @@
 import type { WorkerLike } from '../../actors/workers/worker.js';
-import { WorkerLoadError } from '../errors.js';
+import { WorkerLoadError } from '../kernel/errors.js';
 
 /** How a built-in app is loaded: imported on demand, so an app pays only for the one it runs. */
 interface Builtin {

@@ -36,7 +36,7 @@
  * Caps: 2000 characters, 32 levels of nesting, 10,000 evaluation steps, text
  * of 1 MiB and lists of 100,000 items.
  */
-import { ConfigError, ExpressionError } from '../errors.js';
+import { ConfigError, ExpressionError } from '../kernel/errors.js';
 import { evaluateTree } from './expressions/evaluate.js';
 import { CompileProblem, parseExpression } from './expressions/parse.js';
 import { EvaluationProblem } from './expressions/values.js';

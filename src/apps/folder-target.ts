@@ -1,11 +1,12 @@
-import { copyFile, mkdir, readFile, rename, unlink } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type lockfileModule from 'proper-lockfile';
-import { lazy } from '../../actors/lazy.js';
-import { deepEqual } from '../client/body.js';
-import { ConflictError, FlowdError } from '../errors.js';
+import { lazy } from '../kernel/lazy.js';
+import { deepEqual } from '../toolkit/client/body.js';
+import { ConflictError, FlowdError } from '../kernel/errors.js';
+import { moveFile } from './move-file.js';
 import { checkMediaName, checkRecordId } from './record-names.js';
-import type { AttachOptions, Target, TargetRecord, TargetWriteOptions, TargetWriteResult } from './targets.js';
+import type { AttachOptions, Target, TargetRecord, TargetWriteOptions, TargetWriteResult } from './target.js';
 import { writeFileAtomic } from '../../actors/atomic-write.js';
 
 const lockfile = lazy<typeof lockfileModule>('proper-lockfile');
@@ -143,15 +144,4 @@ export class FolderTarget implements Target {
 
 function view(record: StoredRecord): TargetRecord {
   return { id: record.id, fields: record.fields, media: record.media };
-}
-
-/** Renames `from` to `to`; across file systems, copies then removes. */
-export async function moveFile(from: string, to: string): Promise<void> {
-  try {
-    await rename(from, to);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-    await copyFile(from, to);
-    await unlink(from);
-  }
 }

@@ -1,9 +1,9 @@
 import type * as BasicFtpModule from 'basic-ftp';
 import { Readable } from 'node:stream';
 import type { Client } from 'basic-ftp';
-import { lazy } from '../../actors/lazy.js';
-import type { SectionReader } from '../config/section-reader.js';
-import { FlowdError } from '../errors.js';
+import { lazy } from '../kernel/lazy.js';
+import type { SectionReader } from '../kernel/section-reader.js';
+import { FlowdError } from '../kernel/errors.js';
 
 const basicFtp = lazy<typeof BasicFtpModule>('basic-ftp');
 

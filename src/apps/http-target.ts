@@ -1,13 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { deepEqual } from '../client/body.js';
-import { createOrUpdate, type RequestSender } from '../client/create-or-update.js';
-import type { ApiResponse } from '../client.js';
-import { FlowdError, HttpError } from '../errors.js';
-import { moveFile } from './folder-target.js';
+import { deepEqual } from '../toolkit/client/body.js';
+import { createOrUpdate, type RequestSender } from '../toolkit/client/create-or-update.js';
+import type { ApiResponse } from '../kernel/api-client.js';
+import { FlowdError, HttpError } from '../kernel/errors.js';
+import { moveFile } from './move-file.js';
 import { checkMediaName, checkRecordId } from './record-names.js';
-import type { AttachOptions, Target, TargetRecord, TargetWriteOptions, TargetWriteResult } from './targets.js';
+import type { AttachOptions, Target, TargetRecord, TargetWriteOptions, TargetWriteResult } from './target.js';
 
 /**
  * `[Target] type = http`: records on a REST API, through the app's API

@@ -1,7 +1,7 @@
 import { Flow, type AppInfo, type AppSections, type WorkerContext } from '../../actors/workers/worker.js';
-import { deepEqual } from '../client/body.js';
-import { ConfigError, FlowdError } from '../errors.js';
-import { retryOnConflict } from '../retry-on-conflict.js';
+import { deepEqual } from '../toolkit/client/body.js';
+import { ConfigError, FlowdError } from '../kernel/errors.js';
+import { retryOnConflict } from '../kernel/retry-on-conflict.js';
 import { compileExpression, type CompiledExpression } from './expressions.js';
 import { checkRecordId } from './record-names.js';
 import { targetFromConfig, targetSettingsOf, type Target, type TargetRecord } from './targets.js';

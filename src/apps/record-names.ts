@@ -1,4 +1,4 @@
-import { FlowdError } from '../errors.js';
+import { FlowdError } from '../kernel/errors.js';
 
 const ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$/;
 

@@ -1,5 +1,5 @@
 import { readXml } from '../../actors/sources/payload.js';
-import { FlowdError } from '../errors.js';
+import { FlowdError } from '../kernel/errors.js';
 
 /**
  * The asset (record) a transfer is about. In JSON:

@@ -1,4 +1,4 @@
-import { FlowdError } from '../errors.js';
+import { FlowdError } from '../kernel/errors.js';
 
 /**
  * One report about a transfer step, the same JSON on stdout (one line each)

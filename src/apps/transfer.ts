@@ -1,6 +1,6 @@
 import { Flow, type WorkerContext } from '../../actors/workers/worker.js';
-import { appSectionReader, type SectionReader } from '../config/section-reader.js';
-import { FlowdError } from '../errors.js';
+import { appSectionReader, type SectionReader } from '../kernel/section-reader.js';
+import { FlowdError } from '../kernel/errors.js';
 import { readTransferData, redact, type TransferAsset, type TransferData, type UseOptions } from './transfer-data.js';
 import { ProgressReporter, type TransferReport } from './transfer-report.js';
 

@@ -1,6 +1,6 @@
 import { isIPv6 } from 'node:net';
-import { ConfigError } from '../errors.js';
-import type { SectionReader } from './section-reader.js';
+import { ConfigError } from '../kernel/errors.js';
+import type { SectionReader } from '../kernel/section-reader.js';
 
 /** The section that configures the API client (`ctx.client`). */
 export const API_SECTION = 'Api';

@@ -1,5 +1,5 @@
 import type { SupervisorSettings } from '../../machines/supervisor.js';
-import type { SectionReader } from './section-reader.js';
+import type { SectionReader } from '../kernel/section-reader.js';
 
 /** `[Flow]` keys the runtime owns, besides the supervisor's settings. */
 export interface FlowIdentity {

@@ -1,5 +1,5 @@
 import { decode } from 'ini';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../kernel/errors.js';
 
 /** One key's raw value and the line it was written on. */
 export interface IniEntry {

@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
 import { toIniKeys } from './flow-settings.js';
-import { SectionReader } from './section-reader.js';
+import { SectionReader } from '../kernel/section-reader.js';
 
 /** The port the inspector listens on when none is given (Prometheus exporters' customary port). */
 export const DEFAULT_INSPECTOR_PORT = 9464;

@@ -1,4 +1,4 @@
-import type { SectionReader } from './section-reader.js';
+import type { SectionReader } from '../kernel/section-reader.js';
 import { checkRedisUrl } from './store-settings.js';
 
 /** `[Lock]`, compiled. */

@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import path from 'node:path';
-import type { SectionReader } from './section-reader.js';
+import type { SectionReader } from '../kernel/section-reader.js';
 
 /** `[Plugins]`, compiled. */
 export interface PluginSettings {

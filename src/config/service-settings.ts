@@ -1,9 +1,9 @@
 import path from 'node:path';
-import type { ServiceSettings } from '../app-services.js';
+import type { ServiceSettings } from '../runtime/app-services.js';
 import { compileApiSettings } from './api-settings.js';
 import { toIniKeys } from './flow-settings.js';
 import { compileLockSettings } from './lock-settings.js';
-import { SectionReader } from './section-reader.js';
+import { SectionReader } from '../kernel/section-reader.js';
 import { compileStoreSettings } from './store-settings.js';
 
 type Options = Record<string, string | number | boolean | undefined>;

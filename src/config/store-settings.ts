@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { displayUrl } from '../../actors/display-url.js';
-import type { SectionReader } from './section-reader.js';
+import type { SectionReader } from '../kernel/section-reader.js';
 
 /** `[Store]`, compiled: the embedded file backend, or Redis shared by several daemons. */
 export type StoreSettings =

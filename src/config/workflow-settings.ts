@@ -2,8 +2,8 @@ import { statSync } from 'node:fs';
 import path from 'node:path';
 import { parseStompUrl } from '../../actors/sources/stomp-url.js';
 import { checkTaskList } from '../workflows/broker-options.js';
-import { formatDuration } from './duration.js';
-import type { SectionReader } from './section-reader.js';
+import { formatDuration } from '../kernel/duration.js';
+import type { SectionReader } from '../kernel/section-reader.js';
 
 /** `[Workflow]`, compiled. */
 export interface WorkflowSettings {

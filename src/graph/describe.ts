@@ -1,5 +1,5 @@
 import type { AnyStateMachine, AnyStateNode } from 'xstate';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../kernel/duration.js';
 
 /** One state of a machine, with its children (for compound and parallel states). */
 export interface GraphState {

@@ -3,7 +3,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
 import { isLoopback, type InspectorSettings } from '../config/inspector-settings.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../kernel/errors.js';
 import { diagramSvg, machineSvg } from '../graph/index.js';
 import { isAllowedHost, isAuthorized, localHostNames, loggedPath } from './auth.js';
 import type { Inspection, InspectionEvents } from './inspection.js';

@@ -1,4 +1,4 @@
-import { redactDeep } from '../logger.js';
+import { redactDeep } from '../runtime/logger.js';
 
 /** A context summary: a few flat, display-ready values; never the raw context. */
 export type Summary = Record<string, string | number | boolean | null>;

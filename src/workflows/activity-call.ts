@@ -9,7 +9,7 @@ import { toErrorInfo, type ErrorInfo } from '../../machines/events.js';
 import { ActivityAbortError, isFinalError, timerAt, type CompiledExecutorOptions } from './executor-support.js';
 import { toJson, type HistoryEvent, type JsonValue, type ScheduledCall, type TimeoutKind } from './history.js';
 import type { ActivityContext, ActivityDefinition } from './workflow-api.js';
-import type { ActivityReport } from './executor.js';
+import type { ActivityReport } from './executor-types.js';
 
 /** Heartbeats are reported at most this often (each one still resets the heartbeat limit). */
 export const HEARTBEAT_REPORT_MS = 1000;

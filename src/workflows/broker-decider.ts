@@ -8,10 +8,10 @@
  * closes, and refuses an ACK or NACK for them).
  */
 import type { Logger } from 'pino';
-import { FlowdError } from '../errors.js';
+import { FlowdError } from '../kernel/errors.js';
 import type { BrokerConnection, Delivery } from './broker-connection.js';
 import { callKey, checkTaskList, isFinalEvent, readReport, type CallEvent, type CompiledBrokerOptions, type ReportMessage, type TaskMessage } from './broker-options.js';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../kernel/duration.js';
 import { WorkflowError } from './errors.js';
 import { systemClock, timerAt } from './executor-support.js';
 import type { ActivityReport, ActivityTask, ExecutorClock, TaskListStats } from './executor.js';

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { parseStompUrl, type StompEndpoint } from '../../actors/sources/stomp-url.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../kernel/errors.js';
 import { compileExecutorOptions } from './executor-support.js';
 import type { ActivityTask, ExecutorOptions } from './executor.js';
 import type { HistoryEvent, ScheduledCall } from './history.js';

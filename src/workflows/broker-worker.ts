@@ -5,7 +5,7 @@
  * receipted its final event.
  */
 import type { Logger } from 'pino';
-import { FlowdError } from '../errors.js';
+import { FlowdError } from '../kernel/errors.js';
 import type { BrokerConnection, Delivery } from './broker-connection.js';
 import { SEND_DESTINATION, callKey, isFinalEvent, readTask, type CallEvent, type CompiledBrokerOptions, type ReportMessage, type TaskMessage } from './broker-options.js';
 import { activityKey, refOf } from './executor-support.js';

@@ -4,7 +4,7 @@
  * holds no unfinished or failed placeholder, and that the history does not
  * have yet, is scheduled in the same decision.
  */
-import type { ErrorInfo } from '../errors.js';
+import type { ErrorInfo } from '../kernel/errors.js';
 import { NondeterminismError, TaskError, WorkflowError, WorkflowRestart, WorkflowSuspend, isWorkflowSignal } from './errors.js';
 import { jsonEqual, readHistory, toJson, type CallRecord, type HistoryEvent, type JsonValue, type ResolvedActivityOptions, type RunHistory, type ScheduledCall } from './history.js';
 import {

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createActor, fromPromise, type Actor, type InspectionEvent } from 'xstate';
 import type { Store } from '../../actors/stores/store-api.js';
 import { workflowRunMachine, type DecideOutput, type RunOutcome } from '../../machines/workflow-run.js';
-import { FlowdError } from '../errors.js';
+import { FlowdError } from '../kernel/errors.js';
 import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
 import { readHistory, scheduledEvent, toJson, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';

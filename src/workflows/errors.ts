@@ -3,7 +3,7 @@
  * for an activity that failed), NondeterminismError and WorkflowError, and
  * the two internal signals that unwind a workflow body during a decision.
  */
-import { brandError, FlowdError, type ErrorInfo } from '../errors.js';
+import { brandError, FlowdError, type ErrorInfo } from '../kernel/errors.js';
 
 
 /**

@@ -4,10 +4,11 @@
  * setTimeout's limit of 24.8 days, and why an attempt's signal is aborted.
  */
 import type { Logger } from 'pino';
-import type { ExecutorClock, ExecutorOptions } from './executor.js';
+import type { ExecutorClock, ExecutorOptions } from './executor-types.js';
 import type { ActivityRef } from './history.js';
 import type { ActivityDefinition } from './workflow-api.js';
-import { brandError, FlowdError } from '../errors.js';
+import { brandError, FlowdError } from '../kernel/errors.js';
+import { MAX_TIMER_DELAY } from '../kernel/timers.js';
 
 /** Calls run at once per task list when `concurrency` names no other number. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -106,8 +107,6 @@ export function isFinalError(error: unknown): boolean {
   return retryable === false || code === 'ERR_CONFIG';
 }
 
-/** setTimeout's longest delay; a longer one fires at once (with a warning), so longer waits are chained. */
-export const MAX_TIMER_DELAY = 2_147_483_647;
 
 /**
  * Calls `fire` once `clock.now()` reaches `at` (at once for a time past),

@@ -4,7 +4,7 @@
  * one run, from `workflow.started` to a `workflow.completed`, `.failed` or
  * `.restarted` (a restart begins a new history with `workflow.started`).
  */
-import type { ErrorInfo } from '../errors.js';
+import type { ErrorInfo } from '../kernel/errors.js';
 import { WorkflowError } from './errors.js';
 import { describeFault, walkJson, type JsonFault } from '../../actors/stores/json-value.js';
 

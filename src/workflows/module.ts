@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { importModule } from '../../actors/import-module.js';
-import { WorkerLoadError } from '../errors.js';
+import { WorkerLoadError } from '../kernel/errors.js';
 import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
 
 /** What a workflow module exports: its workflows and the activities they call. */

@@ -4,7 +4,7 @@
  * event goes into its history, and which of its calls are still in flight.
  */
 import type { Store } from '../../actors/stores/store-api.js';
-import { FlowdError } from '../errors.js';
+import { FlowdError } from '../kernel/errors.js';
 import { readHistory, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
 import type { WorkflowDefinition } from './workflow-api.js';
 

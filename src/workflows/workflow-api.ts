@@ -5,7 +5,7 @@
  * inputs hold no unfinished placeholder run in parallel on their own.
  */
 import type { Logger } from 'pino';
-import { parseDuration } from '../config/duration.js';
+import { parseDuration } from '../kernel/duration.js';
 import type { TaskError } from './errors.js';
 import { toJson, type JsonValue, type ResolvedActivityOptions } from './history.js';
 

@@ -1,4 +1,4 @@
-import type { CompiledSource } from '../sources.js';
+import type { CompiledSource } from '../runtime/sources.js';
 import type { Runner } from '../../actors/workers/worker.js';
 
 /**

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../../actors/plugins/plugin-api.js';
 import { cursorKey } from '../../actors/sources/event-log-cursors.js';
-import { EventLogError } from '../../src/errors.js';
+import { EventLogError } from '../../src/kernel/errors.js';
 import { eventLogRuntime, logEvent, memoryLog, storeFolder, stubHost } from '../helpers/event-log.js';
 import { logSink } from '../helpers/log-sink.js';
 import { cleanupsAfterEach } from '../helpers/once.js';

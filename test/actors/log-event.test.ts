@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { checkRange, describeValue, parseId, toLogEvent } from '../../actors/sources/log-event.js';
-import { EventLogError } from '../../src/errors.js';
+import { EventLogError } from '../../src/kernel/errors.js';
 
 const where = 'postgres://postgres@127.0.0.1:5432/test table flowd_events, row id 12';
 

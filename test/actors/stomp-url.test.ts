@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDeadLetter, defaultPrefetch, parseStompUrl, redactUrl } from '../../actors/sources/stomp-url.js';
-import { compileSource } from '../../src/sources.js';
+import { compileSource } from '../../src/runtime/sources.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
 const where = { file: 'app.ini', section: 'Source' };

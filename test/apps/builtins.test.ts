@@ -5,8 +5,8 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BUILTIN_WORKERS, builtinWorker, isBuiltinWorker } from '../../src/apps/builtins.js';
 import { MetadataMapper } from '../../src/apps/metadatamapper.js';
 import { XmlImport } from '../../src/apps/xmlimport.js';
-import { WorkerLoadError } from '../../src/errors.js';
-import { loadWorker } from '../../src/worker-loader.js';
+import { WorkerLoadError } from '../../src/kernel/errors.js';
+import { loadWorker } from '../../src/runtime/worker-loader.js';
 
 let dir: string;
 beforeEach(async () => {

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   EXPRESSION_FUNCTION_NAMES, MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, MAX_LIST_LENGTH, MAX_TEXT_LENGTH, compileExpression,
 } from '../../src/apps/expressions.js';
-import { ConfigError, ExpressionError } from '../../src/errors.js';
+import { ConfigError, ExpressionError } from '../../src/kernel/errors.js';
 
 const where = { file: 'flow.ini', section: 'Transform', key: 'compound_field', line: 12 };
 const prefix = (source: string) => `flow.ini:12 [Transform] "compound_field": expression ${JSON.stringify(source)}: `;

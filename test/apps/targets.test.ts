@@ -6,9 +6,9 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FolderTarget } from '../../src/apps/folder-target.js';
 import { HttpTarget } from '../../src/apps/http-target.js';
 import { compileTargetSettings, targetFromConfig } from '../../src/apps/targets.js';
-import type { ApiClient } from '../../src/client.js';
-import { SectionReader } from '../../src/config/section-reader.js';
-import { ConflictError, FlowdError } from '../../src/errors.js';
+import type { ApiClient } from '../../src/toolkit/client.js';
+import { SectionReader } from '../../src/kernel/section-reader.js';
+import { ConflictError, FlowdError } from '../../src/kernel/errors.js';
 import { expectConfigError } from '../helpers/config-error.js';
 import { RecordApi } from '../helpers/record-api.js';
 

@@ -4,7 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TransferPlugin } from '../../src/apps/transfer.js';
-import { ApiClient } from '../../src/client.js';
+import { ApiClient } from '../../src/toolkit/client.js';
 import { flowd, ROOT, tempDir } from '../helpers/cli.js';
 import { runTransfer } from '../helpers/transfer.js';
 

@@ -5,9 +5,9 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AppSections } from '../../actors/workers/worker.js';
 import { openStore } from '../../actors/stores/store.js';
 import { XmlImport, compileXmlImportSettings, type XmlImportResult } from '../../src/apps/xmlimport.js';
-import { SectionReader } from '../../src/config/section-reader.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { sources } from '../../src/sources.js';
+import { SectionReader } from '../../src/kernel/section-reader.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
+import { sources } from '../../src/runtime/sources.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
 /** flowd's default record XML (src/apps/xml/default-record.ts). */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileFlowSettings, compileLogSettings, toIniKeys } from '../../src/config/flow-settings.js';
-import { SectionReader, type RawValue } from '../../src/config/section-reader.js';
+import { SectionReader, type RawValue } from '../../src/kernel/section-reader.js';
 import { expectConfigError } from '../helpers/config-error.js';
 import { DEFAULT_SETTINGS } from '../helpers/default-settings.js';
 

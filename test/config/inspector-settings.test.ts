@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileInspectorSettings, isLoopback } from '../../src/config/inspector-settings.js';
-import { SectionReader, type RawValue } from '../../src/config/section-reader.js';
+import { SectionReader, type RawValue } from '../../src/kernel/section-reader.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
 const FILE = 'apps/thumbnails.ini';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { compileLockSettings, type LockSettingsDefaults } from '../../src/config/lock-settings.js';
-import { SectionReader, type RawValue } from '../../src/config/section-reader.js';
+import { SectionReader, type RawValue } from '../../src/kernel/section-reader.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
 const FILE = 'apps/thumbnails.ini';

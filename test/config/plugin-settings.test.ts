@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileAppConfig } from '../../src/config/app-config.js';
-import { compileSource } from '../../src/sources.js';
+import { compileSource } from '../../src/runtime/sources.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'flowd-plugin-settings-'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SectionReader, type RawValue } from '../../src/config/section-reader.js';
+import { SectionReader, type RawValue } from '../../src/kernel/section-reader.js';
 import { compileStoreSettings } from '../../src/config/store-settings.js';
 import { expectConfigError } from '../helpers/config-error.js';
 

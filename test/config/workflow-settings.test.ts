@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileAppConfig, type ConfigOverrides } from '../../src/config/app-config.js';
 import { toIniKeys } from '../../src/config/flow-settings.js';
-import { SectionReader } from '../../src/config/section-reader.js';
+import { SectionReader } from '../../src/kernel/section-reader.js';
 import { compileWorkflowOptions } from '../../src/config/workflow-settings.js';
 import { expectConfigError } from '../helpers/config-error.js';
 import { DEFAULT_SETTINGS } from '../helpers/default-settings.js';

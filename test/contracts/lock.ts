@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LockHandle } from '../../actors/locks/lock-api.js';
 import type { ClosableLocks } from '../../actors/locks/locks.js';
-import { LockError } from '../../src/errors.js';
+import { LockError } from '../../src/kernel/errors.js';
 
 /** One lock backend, set up for the contract. */
 export interface LockBackendUnderTest {

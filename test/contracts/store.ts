@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from 'xstate';
 import type { OpenedStore } from '../../actors/stores/store.js';
-import { ConflictError, FencedError, StoreError } from '../../src/errors.js';
+import { ConflictError, FencedError, StoreError } from '../../src/kernel/errors.js';
 
 /**
  * One place where a backend keeps records: every `open()` on it sees the

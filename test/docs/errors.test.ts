@@ -29,7 +29,7 @@ describe('docs/errors.md', () => {
   const documented = documentedCodes(errors);
 
   it('lists every code of the ErrorCode type', () => {
-    const union = /export type ErrorCode =([\s\S]*?);/.exec(read('src/errors.ts'))?.[1] ?? '';
+    const union = /export type ErrorCode =([\s\S]*?);/.exec(read('src/kernel/errors.ts'))?.[1] ?? '';
     const codes = [...union.matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]!);
     expect(codes.length).toBeGreaterThan(30);
     expect(codes.filter((code) => !documented.has(code))).toEqual([]);

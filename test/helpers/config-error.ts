@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ConfigError, FlowdError } from '../../src/errors.js';
+import { ConfigError, FlowdError } from '../../src/kernel/errors.js';
 
 /** What a ConfigError is expected to carry. */
 export interface ExpectedConfigError {

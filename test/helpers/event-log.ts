@@ -6,8 +6,8 @@ import type { LogEvent, PluginChange, PluginHost, PluginInfo, PluginRunReport } 
 import type { EventLogReader } from '../../actors/sources/event-log-reader.js';
 import { eventLogDriver, type EventLogOptions } from '../../actors/sources/event-log.js';
 import type { WorkerContext } from '../../actors/workers/worker.js';
-import { createAppServices, type AppServices } from '../../src/app-services.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createAppServices, type AppServices } from '../../src/runtime/app-services.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { defineWorker } from '../../actors/workers/worker.js';
 
 /** A log event for tests: `type` defaults to `Shotgun_Task_Change`. */

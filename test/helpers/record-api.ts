@@ -1,9 +1,9 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { createClient, type ApiClient } from '../../src/client.js';
+import { createClient, type ApiClient } from '../../src/toolkit/client.js';
 import { compileApiSettings } from '../../src/config/api-settings.js';
-import { SectionReader } from '../../src/config/section-reader.js';
+import { SectionReader } from '../../src/kernel/section-reader.js';
 
 interface ServedRecord {
   id: string;

@@ -1,7 +1,7 @@
 import { pino } from 'pino';
 import { toRunner, type AppSections, type ConfigureContext, type WorkerContext } from '../../actors/workers/worker.js';
-import type { ApiClient } from '../../src/client.js';
-import { ConfigError } from '../../src/errors.js';
+import type { ApiClient } from '../../src/toolkit/client.js';
+import { ConfigError } from '../../src/kernel/errors.js';
 import type { TransferPlugin } from '../../src/apps/transfer.js';
 
 /** What a transfer plugin did with one event. */

@@ -5,7 +5,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { assign, createActor, fromPromise, setup, SimulatedClock, type InspectionEvent } from 'xstate';
 import { defineWorker, RUN_ACTOR, toRunner, type WorkerContext } from '../../actors/workers/worker.js';
 import { createInspection, statePaths, type ActorView, type InspectorState } from '../../src/inspector/inspection.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { manualSource } from '../helpers/manual-source.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 

@@ -4,7 +4,7 @@ import path from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { defineWorker } from '../../actors/workers/worker.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { launchChromium } from '../helpers/chromium.js';
 import { manualSource } from '../helpers/manual-source.js';
 import { deferred } from '../helpers/once.js';

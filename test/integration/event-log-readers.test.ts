@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { httpLogReader } from '../../actors/sources/event-log-http.js';
 import { postgresLogReader } from '../../actors/sources/event-log-postgres.js';
 import type { EventLogReader } from '../../actors/sources/event-log-reader.js';
-import { EventLogError } from '../../src/errors.js';
+import { EventLogError } from '../../src/kernel/errors.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
 import { closedPort } from '../helpers/ports.js';
 import { createEventsTable, dropTable, insertEvents, insertWithGaps, testPool, uniqueTable } from '../helpers/postgres.js';

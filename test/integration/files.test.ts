@@ -4,7 +4,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { filesDriver, type FileEvent, type FilesOptions } from '../../actors/sources/files.js';
 import { defineWorker } from '../../actors/workers/worker.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { flowd } from '../helpers/cli.js';
 
 let dir: string;

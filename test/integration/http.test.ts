@@ -2,7 +2,7 @@ import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { httpDriver, type HttpEvent, type HttpOptions } from '../../actors/sources/http.js';
 import { defineWorker, type WorkerContext } from '../../actors/workers/worker.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { flowd, tempDir } from '../helpers/cli.js';
 
 let runtime: Runtime | undefined;

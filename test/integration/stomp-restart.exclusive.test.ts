@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, onTestFinished, vi } from 'vitest';
 import type { StompEvent } from '../../actors/sources/stomp.js';
 import { defineWorker } from '../../actors/workers/worker.js';
-import { createRuntime, type Runtime } from '../../src/runtime.js';
-import { sources } from '../../src/sources.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
+import { sources } from '../../src/runtime/sources.js';
 import { deleteQueues, numbered, produce, queueCounts, rabbitmqctl, stompUrl, uniqueQueue } from '../helpers/broker.js';
 
 // Restarts the machine's RabbitMQ application: it runs alone, after every other test file (see vitest.config.ts).

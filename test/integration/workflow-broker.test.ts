@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterAll, describe, expect, it, onTestFinished, vi } from 'vitest';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError } from '../../src/kernel/errors.js';
 import { createBrokerTaskLists, type BrokerTaskListOptions, type BrokerTaskLists } from '../../src/workflows/broker.js';
 import type { HistoryEvent, JsonValue, ScheduledCall } from '../../src/workflows/history.js';
 import { defineActivity, type ActivityDefinition } from '../../src/workflows/workflow-api.js';

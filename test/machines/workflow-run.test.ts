@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { workflowRunMachine, type DecideOutput } from '../../machines/workflow-run.js';
-import { StoreError } from '../../src/errors.js';
+import { StoreError } from '../../src/kernel/errors.js';
 
 /** A run whose decisions are answered, one by one, by the test. */
 function run(answers: Array<DecideOutput | Error>) {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { compileExpression } from '../../src/apps/expressions.js';
-import { ConfigError, ExpressionError } from '../../src/errors.js';
+import { ConfigError, ExpressionError } from '../../src/kernel/errors.js';
 
 const where = { file: 'fuzz.ini', section: 'Transform', key: 'fuzzed', line: 1 };
 

@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
 import { describe, expect, it } from 'vitest';
-import { MultiParser } from '../../src/multi-parser.js';
-import { translateStrftime } from '../../src/strftime.js';
+import { MultiParser } from '../../src/toolkit/multi-parser.js';
+import { translateStrftime } from '../../src/toolkit/strftime.js';
 
 /** Real zones: with and without summer time, half- and quarter-hour offsets, the southern hemisphere, a zone that skipped a day (Apia, 2011). */
 const ZONES = [

@@ -4,7 +4,7 @@ import { readDefaultRecord, writeDefaultRecord } from '../../src/apps/xml/defaul
 import { compileCustomMapping } from '../../src/apps/xml/custom-mapping.js';
 import { readXmlDocument } from '../../src/apps/xml/document.js';
 import type { RecordData } from '../../src/apps/xml/record-data.js';
-import { FlowdError } from '../../src/errors.js';
+import { FlowdError } from '../../src/kernel/errors.js';
 
 // Names that would reach a prototype if anything used them as keys, mixed with ordinary ones.
 const NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'record', 'field', 'media', 'a', 'b', 'p:x', 'xmlns', 'xmlns:p', 'name', 'href', 'id', 'type'];

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createAppServices } from '../../src/app-services.js';
+import { createAppServices } from '../../src/runtime/app-services.js';
 import { createWorkflowEngine, listOpen, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ConfigError, type FlowdError } from '../../src/errors.js';
+import { ConfigError, type FlowdError } from '../../src/kernel/errors.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from '../../src/workflows/executor.js';
 import type { HistoryEvent, JsonValue, ResolvedActivityOptions, ScheduledCall } from '../../src/workflows/history.js';
 import { defineActivity, type ActivityContext, type ActivityDefinition } from '../../src/workflows/workflow-api.js';

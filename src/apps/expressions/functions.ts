@@ -4,7 +4,7 @@
  * the expression is compiled.
  */
 import { DateTime } from 'luxon';
-import { translateStrftime } from '../../strftime.js';
+import { translateStrftime } from '../../toolkit/strftime.js';
 import {
   FORBIDDEN_KEYS, checkListLength, checkTextLength, describe, isPlainObject, readOwn, refuse, toText, type Data,
 } from './values.js';

@@ -9,7 +9,7 @@
  * they had, but there `and`, `or` and `not` can no longer be plain names.
  */
 import type jsep from 'jsep';
-import { lazy, once } from '../../../actors/lazy.js';
+import { lazy, once } from '../../kernel/lazy.js';
 import { EXPRESSION_FUNCTIONS, EXPRESSION_FUNCTION_NAMES } from './functions.js';
 import { FORBIDDEN_KEYS, type Data } from './values.js';
 

@@ -1,9 +1,9 @@
 import type { Document } from '@xmldom/xmldom';
 import type { AppSections } from '../../../actors/workers/worker.js';
-import { appSectionReader, hint, SectionReader } from '../../config/section-reader.js';
-import type { DictionaryCache } from '../../dictionary.js';
-import { ConfigError, ExpressionError, FlowdError, ParseError } from '../../errors.js';
-import { compileMultiParserSettings, MultiParser, type MultiParserType } from '../../multi-parser.js';
+import { appSectionReader, hint, SectionReader } from '../../kernel/section-reader.js';
+import type { DictionaryCache } from '../../toolkit/dictionary.js';
+import { ConfigError, ExpressionError, FlowdError, ParseError } from '../../kernel/errors.js';
+import { compileMultiParserSettings, MultiParser, type MultiParserType } from '../../toolkit/multi-parser.js';
 import { compileExpression, type CompiledExpression } from '../expressions.js';
 import { readXmlDocument, type XmlLimits } from './document.js';
 import { compileXPath, nodeStrings, type CompiledXPath } from './xpath-query.js';

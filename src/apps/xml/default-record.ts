@@ -27,7 +27,7 @@
  *   naming the file), so a typo never passes silently.
  */
 import type { Element, Node } from '@xmldom/xmldom';
-import { FlowdError } from '../../errors.js';
+import { FlowdError } from '../../kernel/errors.js';
 import { readXmlDocument, type XmlLimits } from './document.js';
 import { checkMediaName, setField, UNSAFE_NAMES, type RecordData } from './record-data.js';
 export type { RecordData } from './record-data.js';

@@ -1,7 +1,7 @@
 import type * as XmldomModule from '@xmldom/xmldom';
 import type { Document } from '@xmldom/xmldom';
-import { lazy, once } from '../../../actors/lazy.js';
-import { FlowdError } from '../../errors.js';
+import { lazy, once } from '../../kernel/lazy.js';
+import { FlowdError } from '../../kernel/errors.js';
 
 /** Limits of readXmlDocument. */
 export interface XmlLimits {

@@ -1,4 +1,4 @@
-import { FlowdError } from '../../errors.js';
+import { FlowdError } from '../../kernel/errors.js';
 
 /** What an XML file says about one record, whichever format it was read from. */
 export interface RecordData {

@@ -1,7 +1,7 @@
 import type * as XmldomModule from '@xmldom/xmldom';
 import type { Document, Node as XmlNode } from '@xmldom/xmldom';
 import type xpath from 'xpath';
-import { lazy, once } from '../../../actors/lazy.js';
+import { lazy, once } from '../../kernel/lazy.js';
 
 const xpathModule = lazy<typeof xpath>('xpath');
 

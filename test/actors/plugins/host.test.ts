@@ -7,7 +7,7 @@ import type { InspectionEvent } from 'xstate';
 import { createPluginHost, type PluginHostOptions } from '../../../actors/plugins/host.js';
 import type { LogEvent, PluginChange, PluginHost } from '../../../actors/plugins/plugin-api.js';
 import type { WorkerContext } from '../../../actors/workers/worker.js';
-import { PluginError } from '../../../src/errors.js';
+import { PluginError } from '../../../src/kernel/errors.js';
 import { logSink } from '../../helpers/log-sink.js';
 import { cleanupsAfterEach, deferred } from '../../helpers/once.js';
 

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPlugin } from '../../../actors/plugins/load.js';
 import type { PluginRegistrar } from '../../../actors/plugins/plugin-api.js';
-import { PluginError } from '../../../src/errors.js';
+import { PluginError } from '../../../src/kernel/errors.js';
 import { logSink } from '../../helpers/log-sink.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');

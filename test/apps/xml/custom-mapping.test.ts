@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AppSections } from '../../../actors/workers/worker.js';
 import { compileCustomMapping, type SectionLines } from '../../../src/apps/xml/custom-mapping.js';
 import { parseIni } from '../../../src/config/ini-file.js';
-import { DictionaryCache } from '../../../src/dictionary.js';
-import { ExpressionError, FlowdError } from '../../../src/errors.js';
+import { DictionaryCache } from '../../../src/toolkit/dictionary.js';
+import { ExpressionError, FlowdError } from '../../../src/kernel/errors.js';
 import { expectConfigError } from '../../helpers/config-error.js';
 
 const fixture = new URL('../../fixtures/xml/custom-item.xml', import.meta.url);

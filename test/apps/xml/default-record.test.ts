@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { readDefaultRecord, writeDefaultRecord } from '../../../src/apps/xml/default-record.js';
 import type { RecordData } from '../../../src/apps/xml/record-data.js';
-import { FlowdError } from '../../../src/errors.js';
+import { FlowdError } from '../../../src/kernel/errors.js';
 
 const fixture = new URL('../../fixtures/xml/default-record.xml', import.meta.url);
 

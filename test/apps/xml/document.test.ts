@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_XML_MAX_BYTES, readXmlDocument } from '../../../src/apps/xml/document.js';
-import { FlowdError } from '../../../src/errors.js';
+import { FlowdError } from '../../../src/kernel/errors.js';
 
 /** Runs `fn` and returns the FlowdError it throws. */
 function xmlError(fn: () => unknown): FlowdError {

@@ -1,0 +1,343 @@
+import { closeSync, existsSync, openSync } from 'node:fs';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Runner } from '../../actors/workers/worker.js';
+import { loadAppConfig, type AppConfig } from '../config/app-config.js';
+import { formatDuration } from '../kernel/duration.js';
+import { toIniKeys } from '../config/flow-settings.js';
+import { ConfigError, FlowdError, UsageError } from '../kernel/errors.js';
+import { createLogger } from '../runtime/logger.js';
+import { redactUrl } from '../../actors/sources/stomp-url.js';
+import { displayUrl } from '../../actors/display-url.js';
+import { createAppServices } from '../runtime/app-services.js';
+import { buildRuntime, type RunSummary } from '../runtime/runtime.js';
+import { appGraph, writeFileAtomically } from '../graph/command.js';
+import { compileSource, sourceTypes, type CompiledSource } from '../runtime/sources.js';
+import { loadWorker } from '../runtime/worker-loader.js';
+import type { PluginInfo } from '../../actors/plugins/plugin-api.js';
+import { createPluginHost } from '../../actors/plugins/host.js';
+import { pluginRunner } from '../../actors/plugins/runner.js';
+import { listPlugins, withLoadedPlugins } from './plugins-command.js';
+import { loadWorkflowModule, type WorkflowDefinitions } from '../workflows/module.js';
+import { workflowsOnly } from '../workflows/workflows-only.js';
+import { parseInput, readWorkflowRun, renderRun, startWorkflowRun, waitForWorkflowRun } from './workflow-command.js';
+import { parse, usageHint, type CommandKey, type Invocation } from './cli-args.js';
+import { flowdDependency, flowdVersion } from './package-info.js';
+import { makeFolder } from './make-folder.js';
+
+/** Exit codes. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
+function sourceFor(config: AppConfig, runner: Runner | undefined): CompiledSource {
+  const where = { file: config.file, section: 'Source', lines: config.source.lines };
+  if (config.source.type) return compileSource(config.source.type, config.source.values, where, { ...config.app, workers: config.settings.workers });
+  const fromClass = runner?.source;
+  if (fromClass === undefined) {
+    const why = runner ? `worker "${runner.name}" has no static SOURCE` : 'an app with [Plugins] reads an event log';
+    throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and ${why}; expected type = ${runner ? `one of ${sourceTypes().join(', ')}` : 'event-log'}`);
+  }
+  const spec = typeof fromClass === 'string' ? { type: fromClass } : fromClass;
+  const { type, ...options } = spec;
+  const values = new Map([...toIniKeys(options), ...config.source.values]);
+  return compileSource(type, values, where, { ...config.app, workers: config.settings.workers });
+}
+
+async function prepare(invocation: Invocation) {
+  const config = await loadAppConfig(invocation.file!, {
+    ...(invocation.name !== undefined ? { appName: invocation.name } : {}),
+    ...(invocation.workers !== undefined ? { workers: invocation.workers } : {}),
+    ...(invocation.logLevel !== undefined ? { logLevel: invocation.logLevel } : {}),
+    ...(invocation.inspect !== undefined ? { inspect: invocation.inspect } : {}),
+  });
+  if (!config.workerClass && !config.plugins && !config.workflow) {
+    throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker (or a [Plugins] section for an event-log app, or a [Workflow] section)');
+  }
+  if (config.log.file) checkWritable(config.log.file, config.file);
+  // An app with [Plugins] has no worker class: its plugins are loaded with the app's logger, in run().
+  const runner = config.workerClass ? await loadWorker(config.workerClass, config.app.dir) : undefined;
+  runner?.check?.(config.sections, config.app, config.file, config.sectionLines);
+  const workflows = config.workflow ? await loadWorkflowModule(config.workflow.module) : undefined;
+  const source = !runner && !config.plugins ? workflowsOnly().source : sourceFor(config, runner);
+  return { config, runner, source, workflows };
+}
+
+/** `[Log] file` must be a file flowd can create or append to. */
+function checkWritable(file: string, iniFile: string): void {
+  try {
+    makeFolder(path.dirname(file));
+    closeSync(openSync(file, 'a'));
+  } catch (error) {
+    throw new ConfigError({ file: iniFile, section: 'Log', key: 'file' }, `found "${file}", which cannot be written: ${(error as Error).message}; expected a file flowd can append to`);
+  }
+}
+
+function summaryLine(config: AppConfig, runner: Runner | undefined, source: CompiledSource, plugins: PluginInfo[] = [], workflows?: WorkflowDefinitions): string {
+  const s = config.settings;
+  const { store, lock, api } = config.services;
+  const services = [
+    `store ${store.backend === 'redis' ? `redis ${displayUrl(store.url)}` : `file ${store.folder}`}`,
+    `locks ${lock.backend === 'redis' ? `redis ${displayUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
+    ...(api ? [`api ${api.origin}`] : []),
+  ];
+  const worker = runner ? `worker ${runner.name} (${config.workerClass})` : config.plugins ? `plugins ${plugins.map((p) => `${p.name} (${p.callbacks.length} callback(s))`).join(', ') || '(none yet)'} from ${config.plugins.paths.join(', ')}` : 'no worker';
+  const flows = workflows ? `, workflows ${workflows.workflows.map((w) => `${w.name} ${w.version}`).join(', ') || '(none)'} and ${workflows.activities.length} activit${workflows.activities.length === 1 ? 'y' : 'ies'} (${config.workflow!.broker ? `task lists over ${redactUrl(config.workflow!.broker)}` : 'task lists in this process'}, concurrency ${config.workflow!.concurrency}${config.workflow!.decide ? '' : ', activities only: never decides'})` : '';
+  if (!runner && !config.plugins) return `${config.app.name}: ok: ${flows.slice(2)}, ${services.join(', ')}`;
+  return `${config.app.name}: ok: ${worker}${flows}, source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
+}
+
+function exitCodeFor(summary: RunSummary): number {
+  if (summary.reason === 'source failed') return EXIT.failure;
+  if (summary.reason === 'requested') return EXIT.ok;
+  const { failed, expired, rejected, returned } = summary.counters;
+  return failed + expired + rejected + returned === 0 ? EXIT.ok : EXIT.failure;
+}
+
+async function run(invocation: Invocation, stderr: (line: string) => void): Promise<number> {
+  const { config, runner: worker, source, workflows } = await prepare(invocation);
+  const logger: Logger = createLogger(config.log, config.app.name);
+  const services = createAppServices(config.services, config.app.name, logger);
+  const plugins = config.plugins ? createPluginHost({ ...config.plugins, log: logger }) : undefined;
+  const runner = worker ?? (plugins ? pluginRunner(plugins) : workflowsOnly().runner);
+  const runtime = buildRuntime({
+    runner,
+    source,
+    settings: config.settings,
+    app: config.app,
+    config: config.sections,
+    logger,
+    services,
+    plugins,
+    workflows: config.workflow && workflows ? { settings: config.workflow, definitions: workflows } : undefined,
+  });
+  if (config.inspector) {
+    try {
+      // Logs `inspector at <url>` (never with the token).
+      await runtime.inspect(config.inspector);
+    } catch (error) {
+      if (error instanceof FlowdError) throw error;
+      const { port, interface: host } = config.inspector;
+      stderr(`flowd: the inspector cannot listen on ${host}:${port}: ${(error as Error).message}`);
+      return EXIT.failure;
+    }
+  }
+  let stopping = false;
+  let started = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!started) {
+      // Still in configure(): nothing has been taken from the source yet.
+      // An app with workflows may still be connecting to its broker after configure().
+      const step = runner.name === 'workflows' ? 'its workflows started' : `worker "${runner.name}" finished configure()${config.workflow ? ' and its workflows started' : ''}`;
+      logger.warn(`${signal} during start-up: exiting before ${step}`);
+      stderr(`flowd: stopped by ${signal} during start-up, before ${step}`);
+      process.exit(EXIT.failure);
+    }
+    if (stopping) {
+      logger.warn(`${signal} again: exiting without waiting for in-flight work`);
+      process.exit(EXIT.failure);
+    }
+    stopping = true;
+    logger.info(`${signal}: stopping (in-flight work has ${formatDuration(config.settings.shutdownTimeoutMs)} to finish)`);
+    void runtime.stop();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  // Stdout belongs to the app: a reader that went away (| head) must not crash the daemon.
+  let stdoutClosed = false;
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (!stdoutClosed) {
+      if (error.code === 'EPIPE') logger.warn('stdout was closed by its reader (EPIPE); what the app writes there is dropped');
+      else logger.error({ code: error.code }, `stdout cannot be written (${error.message}); what the app writes there is dropped`);
+    }
+    stdoutClosed = true;
+  });
+  // A configure() (or a run) that waits on nothing would otherwise end the process silently.
+  const onIdle = () => {
+    stderr(started ? 'flowd: the run stalled with nothing left to wait for' : `flowd: worker "${runner.name}" never finished configure() (it waits on nothing)`);
+    process.exit(EXIT.failure);
+  };
+  process.once('beforeExit', onIdle);
+  try {
+    await runtime.start();
+    started = true;
+  } catch (error) {
+    process.off('beforeExit', onIdle);
+    // What went wrong, not where in flowd: the stack is for --log-level debug.
+    const message = describeFailure(error);
+    const code = (error as { code?: unknown } | null)?.code;
+    logger.fatal({ error: { ...(typeof code === 'string' ? { code } : {}), message } }, message);
+    logger.debug({ err: error }, `${message} (the stack)`);
+    stderr(`flowd: ${message}`);
+    return EXIT.failure;
+  }
+  const summary = await runtime.done;
+  process.off('beforeExit', onIdle);
+  if (summary.reason === 'source failed') stderr(`flowd: source ${source.type} failed: ${summary.sourceError?.message ?? 'unknown error'}`);
+  return exitCodeFor(summary);
+}
+
+/** `flowd check` loads every plugin: one that cannot be loaded is a ConfigError naming its file (exit 2). */
+async function checkPlugins(config: AppConfig): Promise<PluginInfo[]> {
+  return withLoadedPlugins(config, (plugins) => {
+    const broken = plugins.find((plugin) => plugin.state === 'deactivated');
+    if (broken) throw new ConfigError({ file: broken.file }, `plugin "${broken.name}" cannot be loaded: ${broken.error?.message ?? 'unknown error'}`);
+    return plugins;
+  });
+}
+
+async function workflowCommand(invocation: Invocation, io: { stdout: (line: string) => void; stderr: (line: string) => void }): Promise<number> {
+  const { action, argument, input, wait, timeoutMs } = invocation.workflow!;
+  const json = action === 'start' ? parseInput(input) : null;
+  const { config, workflows } = await prepare(invocation);
+  if (!config.workflow || !workflows) throw new ConfigError({ file: config.file, section: 'Workflow' }, `is missing; flowd workflow ${action} works on an app with [Workflow] module = ./workflows.ts`);
+  if (action === 'status') {
+    io.stdout(renderRun(await readWorkflowRun(config, argument), invocation.json === true));
+    return EXIT.ok;
+  }
+  const runId = await startWorkflowRun(config, workflows, argument, json);
+  io.stdout(runId);
+  // The id is out before the wait: a wait that hangs or is cut short by Ctrl-C still shows it.
+  await flushStdout();
+  if (!wait) return EXIT.ok;
+  io.stderr(`flowd: waiting for the run to end (the app's daemon runs it: flowd run ${config.file})`);
+  let following = runId;
+  let notes = 0;
+  const record = await waitForWorkflowRun(config, runId, {
+    pollMs: Math.min(config.workflow.pollIntervalMs, 500),
+    ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    // A deciding daemon takes up a new run within its poll interval: well past that, say that none seems to be there.
+    unclaimedAfterMs: Math.max(3000, 2 * config.workflow.pollIntervalMs),
+    unclaimedEveryMs: 15_000,
+    onUnclaimed: (id, waitedMs) =>
+      io.stderr(notes++ === 0
+        ? `flowd: no daemon has taken up run ${id} after ${formatDuration(Math.round(waitedMs / 1000) * 1000)}: is one deciding for app ${config.app.name}? Start one with: flowd run ${config.file} (still waiting; Ctrl-C stops waiting, the run stays recorded)`
+        : `flowd: still waiting for a daemon to take up run ${id} (${formatDuration(Math.round(waitedMs / 1000) * 1000)} so far; flowd run ${config.file} runs it)`),
+    onClaimed: (id) => io.stderr(`flowd: a daemon has taken up run ${id}`),
+    onProgress: (line) => io.stderr(`flowd: ${line}`),
+    onContinued: async (previous, next) => {
+      following = next;
+      io.stderr(`flowd: run ${previous} continues as new in run ${next}`);
+      io.stdout(next);
+      await flushStdout();
+    },
+  });
+  if (!record) {
+    io.stderr(`flowd: run ${following} is still running after ${formatDuration(timeoutMs!)} (--timeout); it goes on. See it with: flowd workflow status ${config.file} ${following}`);
+    return EXIT.failure;
+  }
+  io.stdout(renderRun(record, false));
+  return record.state === 'failed' ? EXIT.failure : EXIT.ok;
+}
+
+/** Resolves once what was written to stdout so far has been handed to the OS (pipes may be asynchronous). */
+function flushStdout(): Promise<void> {
+  return new Promise((resolve) => process.stdout.write('', () => resolve()));
+}
+
+/** `--out`: writes the file, or a ConfigError (exit 2) saying in one line why it cannot. */
+async function writeOut(file: string, text: string): Promise<string> {
+  try {
+    return await writeFileAtomically(file, text);
+  } catch (error) {
+    const { code, message } = error as NodeJS.ErrnoException;
+    const folder = path.dirname(path.resolve(file));
+    const reason =
+      code === 'ENOENT' ? (existsSync(folder) ? `no file can be made in ${folder}` : `the folder ${folder} does not exist`)
+      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `permission denied`
+      : code === 'EISDIR' ? 'it is a folder'
+      : code === 'ENOTDIR' ? `a part of ${folder} is a file, not a folder`
+      : message;
+    throw new ConfigError({}, `--out: cannot write ${file}: ${reason}; expected a file in a folder that exists`, { cause: error });
+  }
+}
+
+/** `flowd init [folder]`: loaded only for it. */
+async function init(invocation: Invocation, io: { stdout: (line: string) => void }): Promise<number> {
+  const { initApp, describeInit } = await import('./init-command.js');
+  io.stdout(describeInit(await initApp(invocation.folder ?? '.', { version: flowdVersion(), tsxVersion: flowdDependency('tsx') ?? '^4' })));
+  return EXIT.ok;
+}
+
+/**
+ * Runs the flowd command line and returns the exit code.
+ * Usage and configuration errors exit 2, runtime failures 1. Whatever goes
+ * wrong, the user sees what it was in a line or two, never a stack trace.
+ */
+export async function main(argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void } = {
+  stdout: (line) => process.stdout.write(`${line}\n`),
+  stderr: (line) => process.stderr.write(`${line}\n`),
+}): Promise<number> {
+  // What a command prints, or the app writes, must reach stdout: a full disk is a failure, a reader that left (| head) is not.
+  let stdoutError: NodeJS.ErrnoException | undefined;
+  const onStdoutError = (error: NodeJS.ErrnoException) => {
+    stdoutError ??= error;
+  };
+  process.stdout.on('error', onStdoutError);
+  const code = await command(argv, io);
+  await flushStdout();
+  process.stdout.off('error', onStdoutError);
+  if (stdoutError && stdoutError.code !== 'EPIPE') {
+    io.stderr(`flowd: cannot write to stdout: ${stdoutError.message}`);
+    return EXIT.failure;
+  }
+  return code;
+}
+
+async function command(argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void }): Promise<number> {
+  let key: CommandKey | undefined;
+  try {
+    const invocation = parse(argv);
+    key = invocation.key;
+    switch (invocation.command) {
+      case 'help':
+        io.stdout(invocation.help!);
+        return EXIT.ok;
+      case 'version':
+        io.stdout(flowdVersion());
+        return EXIT.ok;
+      case 'init':
+        return await init(invocation, io);
+      case 'check': {
+        const { config, runner, source, workflows } = await prepare(invocation);
+        const plugins = config.plugins ? await checkPlugins(config) : [];
+        io.stdout(summaryLine(config, runner, source, plugins, workflows));
+        return EXIT.ok;
+      }
+      case 'workflow':
+        return await workflowCommand(invocation, io);
+      case 'plugins': {
+        const { config } = await prepare(invocation);
+        if (!config.plugins) throw new ConfigError({ file: config.file, section: 'Plugins' }, 'is missing; flowd plugins lists the plugins of an event-log app');
+        io.stdout(await listPlugins(config, invocation.json === true));
+        return EXIT.ok;
+      }
+      case 'graph': {
+        const { config } = await prepare(invocation);
+        const text = await appGraph(invocation.format ?? 'mermaid', config.app.name);
+        io.stdout(invocation.out === undefined ? text.replace(/\n$/, '') : await writeOut(invocation.out, text));
+        return EXIT.ok;
+      }
+      case 'run':
+        return await run(invocation, io.stderr);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      // What is wrong, and where the usage is: not the whole help.
+      const command = 'command' in error ? (error.command as CommandKey | undefined) : key;
+      io.stderr(`flowd: ${error.message}\n${usageHint(command)}`);
+      return EXIT.usage;
+    }
+    if (error instanceof FlowdError && (error.code === 'ERR_CONFIG' || error.code === 'ERR_WORKER_LOAD')) {
+      io.stderr(`flowd: ${error.message}`);
+      return EXIT.usage;
+    }
+    io.stderr(`flowd: ${describeFailure(error)}`);
+    return EXIT.failure;
+  }
+}
+
+/** One line for an error nothing else explained: its message, not its stack. */
+function describeFailure(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.message || error.name;
+}

@@ -1,0 +1,593 @@
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { createSourceLogic, type SourceDriver } from '../../actors/sources/driver.js';
+import { createSlotLogic } from '../../actors/workers/slot.js';
+import { toRunner, describeValue, type AppInfo, type AppSections, type ConfigureContext, type Runner, type RunActorSettings, type WorkerLike } from '../../actors/workers/worker.js';
+import { runtimeStop, type Job } from '../../machines/events.js';
+import { supervisorMachine, zeroCounters, type SupervisorCounters, type SupervisorEmitted, type SupervisorSettings } from '../../machines/supervisor.js';
+import { createAppServices, type AppServices } from './app-services.js';
+import { formatDuration } from '../kernel/duration.js';
+import { compileServiceSettings, type ServiceOptions } from '../config/service-settings.js';
+import { compileFlowSettings, toIniKeys } from '../config/flow-settings.js';
+import { hint, SectionReader } from '../kernel/section-reader.js';
+import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from '../kernel/errors.js';
+import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } from './sources.js';
+// The inspector (its server, page, metrics and Graphviz) loads only when it is asked for.
+import type { AttachedInspector } from '../inspector/attach.js';
+import { compileInspectorOptions, type InspectorOptions, type InspectorSettings } from '../config/inspector-settings.js';
+import { compilePluginSettings } from '../config/plugin-settings.js';
+import type { PluginHost } from '../../actors/plugins/plugin-api.js';
+import { createPluginHost } from '../../actors/plugins/host.js';
+import { pluginRunner } from '../../actors/plugins/runner.js';
+import { compileWorkflowOptions, type WorkflowSettings } from '../config/workflow-settings.js';
+import { collectDefinitions, type WorkflowDefinitions } from '../workflows/module.js';
+import { createWorkflowHost, type WorkflowHost, type WorkflowHostStats } from '../workflows/host.js';
+import { workflowsOnly } from '../workflows/workflows-only.js';
+import type { RunRecord } from '../workflows/engine.js';
+import { createLogger } from './logger.js';
+
+/** A timer clock: xstate's SimulatedClock fits. */
+export interface RuntimeClock {
+  now(): number;
+  setTimeout(fn: (...args: unknown[]) => void, ms: number): unknown;
+  clearTimeout(id: unknown): void;
+}
+
+/** Options for `createRuntime`; durations take `'30s'`-style text or milliseconds. */
+export interface RuntimeOptions {
+  /** The worker: defineWorker({...}), a Flow-style class, or xstate actor logic. Not with `plugins`, which are the workers. */
+  worker?: WorkerLike;
+  /**
+   * Plugin folders for an event-log source (`[Plugins]` in camelCase): each
+   * module exports `registerCallbacks(reg)`.
+   * @example { paths: ['./plugins'], reload: true }
+   */
+  plugins?: { paths: string[]; reload?: boolean; rescanInterval?: string | number };
+  /**
+   * Workflows of activities (`[Workflow]` in camelCase, with the
+   * definitions themselves): `runtime.startWorkflow(name, input)` runs them.
+   * Without a worker, the runtime runs only these.
+   * @example { definitions: [UploadWorkflow, Transcoding, ThumbnailGenerator], concurrency: 4 }
+   */
+  workflows?: {
+    definitions: unknown[];
+    concurrency?: number;
+    pollInterval?: string | number;
+    retryDelay?: string | number;
+    retryMaxDelay?: string | number;
+    broker?: string;
+    /** With `broker`: the STOMP virtual host (its `host` header). @default the broker URL's host */
+    brokerVirtualHost?: string;
+    /** With `broker`: the task lists this runtime serves. */
+    taskLists?: string[];
+    /** `false`: this runtime runs activities only (with `broker`), never decides. @default true */
+    decide?: boolean;
+  };
+  /** `sources.interval({...})`, `sources.stdin({...})`, or your own SourceDriver. Default: the worker class's `static SOURCE`. */
+  source?: SourceSpec | SourceDriver;
+  /** @default 1 */
+  workers?: number;
+  /** @default 1000 */
+  queueSize?: number;
+  /** @default 80% of queueSize */
+  highWatermark?: number;
+  /** @default half the high watermark */
+  lowWatermark?: number;
+  /** @default '60s' */
+  queueTimeout?: string | number;
+  /** @default '60s' */
+  executionTimeout?: string | number;
+  /** @default '30s' */
+  shutdownTimeout?: string | number;
+  /** @default 0 */
+  retries?: number;
+  /** @default 'exponential' */
+  retryBackoff?: 'exponential' | 'fixed';
+  /** @default '1s' */
+  retryDelay?: string | number;
+  /** @default '60s' */
+  retryMaxDelay?: string | number;
+  /** A dotted path into the event, e.g. `headers.asset-id`. */
+  orderBy?: string;
+  /** @default { name: 'flowd', dir: process.cwd() } */
+  app?: Partial<AppInfo>;
+  /** The app's own sections, handed to configure(). */
+  config?: AppSections;
+  /** `[Store]` in camelCase: `{ backend: 'redis', url: 'redis://127.0.0.1:6379/0' }`. @default a file store under the app's state folder */
+  store?: ServiceOptions['store'];
+  /** `[Lock]` in camelCase: `{ backend, url, lease }`. @default local locks, or Redis when the store is Redis */
+  lock?: ServiceOptions['lock'];
+  /** `[Api]` in camelCase: `{ hostname, username, password, useHttps, checkCertificates, timeOut }`, for `ctx.client`. */
+  api?: ServiceOptions['api'];
+  /**
+   * Where the runtime logs. Without it, warnings and errors (failed,
+   * expired and rejected events, a source reconnecting, ...) go to stderr
+   * as pino lines (pretty on a terminal), secrets redacted; `false` logs
+   * nothing at all.
+   * @default a pino logger at level warn on stderr
+   * @example createRuntime({ worker, logger: pino({ level: 'info' }) })
+   */
+  logger?: Logger | false;
+  /**
+   * Stop on SIGINT and SIGTERM as `flowd run` does: the first signal drains
+   * the runtime (stop(): the source stops, queued events go back, in-flight
+   * work gets the shutdown timeout) and then exits the process, with 0 when
+   * the run ended cleanly and 1 otherwise; a second signal exits at once
+   * with 1. A signal before start() has finished exits at once with 1. The
+   * listeners are installed by start() and removed when the run ends.
+   * @default false
+   * @example
+   * const runtime = createRuntime({ worker, source, handleSignals: true });
+   * await runtime.start(); // Ctrl-C now drains, then exits
+   */
+  handleSignals?: boolean;
+  /** A clock for timers (xstate's SimulatedClock in tests) and its `now()`. */
+  clock?: RuntimeClock;
+  /** [0, 1), for retry jitter. @default Math.random */
+  random?: () => number;
+  /** Serve the inspector from start() on (see `runtime.inspect()`). @default off */
+  inspector?: InspectorOptions;
+}
+
+/** A running inspector (`runtime.inspect()`). */
+export interface InspectorHandle {
+  /** `http://127.0.0.1:9464/`; never shows the token. */
+  url: string;
+  /** Stately's inspector bridge, with `stately: true`. */
+  statelyUrl?: string | undefined;
+  /** Stops serving (it also stops when the run ends). */
+  close(): Promise<void>;
+}
+
+/** How a run ended. */
+export interface RunSummary {
+  /** `ended`: the source's input was exhausted and every event finished; `requested`: stop(); `source failed`. */
+  reason: 'ended' | 'requested' | 'source failed';
+  counters: SupervisorCounters;
+  sourceError: ErrorInfo | undefined;
+}
+
+/** One slot as `snapshot()` shows it. */
+export interface SlotSnapshot {
+  id: string;
+  state: string;
+  event: string | undefined;
+  attempt: number | undefined;
+  runningForMs: number | undefined;
+}
+
+/** Every actor's state and counters. */
+export interface RuntimeSnapshot {
+  app: string;
+  state: string;
+  /** The source's type and state, and its own counts where it keeps some (a stomp source's acks, voided outcomes, ...). */
+  source: { type: string; state: string; stats?: Record<string, number> };
+  waiting: number;
+  running: number;
+  retrying: number;
+  abandoned: number;
+  counters: SupervisorCounters;
+  slots: SlotSnapshot[];
+  /** With workflows: whether this daemon decides, its runs, and its task lists' load. */
+  workflows?: WorkflowHostStats;
+}
+
+/** Outcome notifications: `event.completed`, `event.failed`, `event.expired`, `event.rejected`, `event.returned`, `event.retrying`, `slot.replaced`. */
+export type RuntimeEventType = SupervisorEmitted['type'];
+
+/** An embedded flowd runtime. */
+export interface Runtime {
+  /** Runs the worker's configure() once, then starts the source and the slots. */
+  start(): Promise<void>;
+  /** Stops the source, returns queued events, gives in-flight work the shutdown timeout; resolves when all have outcomes. */
+  stop(): Promise<RunSummary>;
+  /** Resolves when the run ends for any reason. */
+  readonly done: Promise<RunSummary>;
+  /** Every actor's state and counters, now. */
+  snapshot(): RuntimeSnapshot;
+  /** Subscribes to outcomes; returns the unsubscribe function. */
+  on<T extends RuntimeEventType>(type: T, listener: (event: Extract<SupervisorEmitted, { type: T }>) => void): () => void;
+  /** The supervisor actor (for inspection), once started. */
+  readonly actor: Actor<typeof supervisorMachine> | undefined;
+  /**
+   * Serves the inspector (the live page, `/metrics`, `/healthz`, `/readyz`)
+   * until the run ends; call it before start(). Rejects with ConfigError for
+   * a non-loopback interface without a token, or when the port is taken.
+   * @example
+   * const { url } = await runtime.inspect({ port: 9464 });
+   */
+  inspect(options?: InspectorOptions): Promise<InspectorHandle>;
+  /**
+   * Starts a run of the workflow `name` (its last version here) with a JSON
+   * `input`; resolves with the run's id once its record is in the store. The
+   * deciding daemon runs it (this one, unless another holds the decider lock).
+   * Rejects with ERR_CONFIG without workflows, ERR_WORKFLOW for an unknown name.
+   * @example const runId = await runtime.startWorkflow('UploadWorkflow', { videoId: 'v1' });
+   */
+  startWorkflow(name: string, input?: unknown, options?: { runId?: string }): Promise<string>;
+  /** A run's record: state (running, completed, failed, restarted), history, result or error; undefined for an unknown id. */
+  workflowRun(runId: string): Promise<RunRecord | undefined>;
+  /** Resolves with the run's record once it has ended. */
+  workflowEnded(runId: string): Promise<RunRecord>;
+}
+
+/** Everything the runtime needs, compiled (the CLI builds this from an INI file). */
+export interface RuntimeParts {
+  runner: Runner;
+  source: CompiledSource | SourceDriver;
+  settings: SupervisorSettings;
+  app: AppInfo;
+  config: AppSections;
+  logger: Logger;
+  /** The app's store, locks and API client; closed when the run ends. */
+  services: AppServices;
+  clock?: RuntimeClock | undefined;
+  random?: (() => number) | undefined;
+  /** `[Inspector]`: served from start() on. */
+  inspector?: InspectorSettings | undefined;
+  /** `[Plugins]`: the plugins an event-log source hands its events to (the runner is then `pluginRunner(plugins)`). Closed when the run ends. */
+  plugins?: PluginHost | undefined;
+  /** `[Workflow]`: its settings and the definitions its module exports. */
+  workflows?: { settings: Omit<WorkflowSettings, 'module'>; definitions: WorkflowDefinitions } | undefined;
+  /** SIGINT and SIGTERM drain the runtime and then exit the process (see `RuntimeOptions.handleSignals`). @default false */
+  handleSignals?: boolean | undefined;
+}
+
+/**
+ * Creates a runtime to embed in a service. Without a `logger` it logs
+ * warnings and errors to stderr; an option it does not know is a
+ * ConfigError with a did-you-mean.
+ * @example
+ * const runtime = createRuntime({ worker, source: sources.interval({ interval: '10s' }), workers: 4 });
+ * await runtime.start();
+ * // ...
+ * await runtime.stop();
+ * @example
+ * // A service of its own: SIGINT / SIGTERM drain the runtime, then the process exits (0 when clean).
+ * await createRuntime({ worker, source: sources.interval({ interval: '10s' }), handleSignals: true }).start();
+ */
+export function createRuntime(options: RuntimeOptions): Runtime {
+  checkOptionNames(options, RUNTIME_OPTION_NAMES, 'createRuntime options');
+  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, workflows, handleSignals, ...flow } = options;
+  const { settings } = inCamelCase('createRuntime options', () => {
+    const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
+    const compiled = compileFlowSettings(reader);
+    reader.finish();
+    return compiled;
+  });
+  const name = app?.name ?? 'flowd';
+  const dir = app?.dir ?? process.cwd();
+  const appInfo = { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) };
+  const log = logger === false ? pino({ level: 'silent' }) : (logger ?? createLogger({ level: 'warn', file: undefined }, name));
+  let host: PluginHost | undefined;
+  if (plugins) {
+    if (worker !== undefined) throw new ConfigError({ section: 'createRuntime options', key: 'worker' }, 'is set, and so is plugins: the plugins are the workers; expected one of the two');
+    checkOptionNames(plugins, PLUGIN_OPTION_NAMES, 'createRuntime options.plugins');
+    const pluginSettings = inCamelCase('createRuntime options.plugins', () => {
+      const pluginReader = new SectionReader(toIniKeys({ ...plugins, paths: plugins.paths.join(',') }), { section: 'createRuntime options.plugins' });
+      const compiled = compilePluginSettings(pluginReader, dir);
+      pluginReader.finish();
+      return compiled;
+    });
+    host = createPluginHost({ ...pluginSettings, log });
+  }
+  let workflowParts: RuntimeParts['workflows'];
+  if (workflows) {
+    checkOptionNames(workflows, WORKFLOW_OPTION_NAMES, 'createRuntime options.workflows');
+    const { definitions, taskLists, ...rest } = workflows;
+    const workflowSettings = inCamelCase('createRuntime options.workflows', () => {
+      const workflowReader = new SectionReader(toIniKeys({ ...rest, ...(taskLists ? { taskLists: taskLists.join(',') } : {}) }), { section: 'createRuntime options.workflows' });
+      const compiled = compileWorkflowOptions(workflowReader);
+      workflowReader.finish();
+      return compiled;
+    });
+    workflowParts = { settings: workflowSettings, definitions: collectDefinitions(definitions ?? [], 'createRuntime options.workflows.definitions') };
+  }
+  const idle = workflowParts && worker === undefined && !host ? workflowsOnly() : undefined;
+  const runner = host ? pluginRunner(host) : idle ? idle.runner : toRunner(worker, 'worker');
+  if (!runner) throw new WorkerLoadError(`createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`);
+  const serviceSettings = compileServiceSettings({ store, lock, api }, appInfo);
+  return buildRuntime({
+    runner,
+    source: idle && source === undefined ? idle.source : resolveSource(source ?? runner.source, runner.name, { ...appInfo, workers: settings.workers }),
+    settings,
+    app: appInfo,
+    config: config ?? {},
+    logger: log,
+    services: createAppServices(serviceSettings, appInfo.name, log),
+    clock,
+    random,
+    inspector: inspector ? compileInspectorOptions(inspector) : undefined,
+    plugins: host,
+    workflows: workflowParts,
+    handleSignals: handleSignals === true,
+  });
+}
+
+// Every option of createRuntime, checked against RuntimeOptions by the compiler: an unknown one is a typo.
+const RUNTIME_OPTION_NAMES = Object.keys({
+  worker: 1, plugins: 1, workflows: 1, source: 1, workers: 1, queueSize: 1, highWatermark: 1, lowWatermark: 1, queueTimeout: 1, executionTimeout: 1,
+  shutdownTimeout: 1, retries: 1, retryBackoff: 1, retryDelay: 1, retryMaxDelay: 1, orderBy: 1, app: 1, config: 1, store: 1, lock: 1, api: 1,
+  logger: 1, handleSignals: 1, clock: 1, random: 1, inspector: 1,
+} satisfies Record<keyof RuntimeOptions, 1>);
+const PLUGIN_OPTION_NAMES = Object.keys({ paths: 1, reload: 1, rescanInterval: 1 } satisfies Record<keyof NonNullable<RuntimeOptions['plugins']>, 1>);
+const WORKFLOW_OPTION_NAMES = Object.keys({
+  definitions: 1, concurrency: 1, pollInterval: 1, retryDelay: 1, retryMaxDelay: 1, broker: 1, brokerVirtualHost: 1, taskLists: 1, decide: 1,
+} satisfies Record<keyof NonNullable<RuntimeOptions['workflows']>, 1>);
+
+/** Rejects an option createRuntime does not know, suggesting the nearest one by its name in code (`executionTimeout`). */
+function checkOptionNames(options: object, known: readonly string[], section: string): void {
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined || known.includes(key)) continue;
+    // clock and random are for tests: not offered to someone who misspelt an option.
+    const offered = known.filter((name) => name !== 'clock' && name !== 'random');
+    throw new ConfigError({ section, key }, `is not an option${hint(key, offered)}; known options: ${offered.join(', ')}`);
+  }
+}
+
+/** Runs an INI-style compile over options given in code, and names the option as the code wrote it (`queueTimeout`, not "queue timeout") when it fails. */
+function inCamelCase<T>(section: string, compile: () => T): T {
+  try {
+    return compile();
+  } catch (error) {
+    if (!(error instanceof ConfigError) || error.key === undefined || error.section !== section) throw error;
+    const prefix = `[${section}] "${error.key}": `;
+    if (!error.message.startsWith(prefix)) throw error;
+    const key = error.key.replace(/ ([a-z])/g, (_, c: string) => c.toUpperCase());
+    throw new ConfigError({ section, key }, error.message.slice(prefix.length), { cause: error });
+  }
+}
+
+function isDriver(value: unknown): value is SourceDriver {
+  return !!value && typeof (value as SourceDriver).start === 'function';
+}
+
+/** A source from code or `static SOURCE`: a driver, a spec, a type name or `{ type, ...options }`. */
+export function resolveSource(source: unknown, workerName: string, app: SourceApp): CompiledSource | SourceDriver {
+  if (isDriver(source)) return source;
+  if (typeof source === 'string') return compileSource(source, new Map(), { section: `${workerName}.SOURCE` }, app);
+  if (source && typeof source === 'object' && typeof (source as SourceSpec).type === 'string') {
+    const spec = source as SourceSpec & Record<string, unknown>;
+    const values = spec.options ? new Map(Object.entries(spec.options)) : toIniKeys(Object.fromEntries(Object.entries(spec).filter(([k]) => k !== 'type')));
+    return compileSource(spec.type, values, { section: `${workerName} source` }, app);
+  }
+  throw new ConfigError({ section: 'Source' }, `no source for worker "${workerName}": set [Source] type (interval, stdin, ...), a static SOURCE on the class, or createRuntime({ source })`);
+}
+
+/** Builds a runtime from compiled parts. */
+export function buildRuntime(parts: RuntimeParts): Runtime {
+  const { runner, settings, app, config, logger, services } = parts;
+  const driver = isDriver(parts.source)
+    ? parts.source
+    : parts.source.create({ log: logger, workers: settings.workers, services: { store: services.store, locks: services.locks, leaseMs: services.leaseMs, lockBackend: services.lockBackend }, ...(parts.plugins ? { plugins: parts.plugins } : {}) });
+  const workflows: WorkflowHost | undefined = parts.workflows ? createWorkflowHost({ ...parts.workflows, services, app, log: logger }) : undefined;
+  // The store, locks, client and plugins are no longer needed once every outcome is in (and the workflows have stopped writing).
+  const closeAll = () =>
+    (workflows?.close(settings.shutdownTimeoutMs) ?? Promise.resolve())
+      .catch((error: unknown) => logger.error({ err: error }, `workflows: ${(error as Error).message}`))
+      .then(() => Promise.allSettled([services.close(), parts.plugins?.close()]))
+      .then(() => undefined);
+  const needWorkflows = () => {
+    if (!workflows) throw new ConfigError({ section: 'Workflow' }, 'is missing: this runtime has no workflows; expected [Workflow] module = ./workflows.ts, or createRuntime({ workflows: { definitions } })');
+    if (!actor) throw new Error('the runtime was not started: call start() before startWorkflow()');
+    return workflows;
+  };
+  const reconnect = isDriver(parts.source) ? undefined : parts.source.reconnect;
+  const sourceType = driver.type;
+  const now = parts.clock ? () => parts.clock!.now() : () => Date.now();
+  let actor: Actor<typeof supervisorMachine> | undefined;
+  let resolveDone!: (summary: RunSummary) => void;
+  let rejectDone!: (error: unknown) => void;
+  const done = new Promise<RunSummary>((resolve, reject) => {
+    resolveDone = resolve;
+    rejectDone = reject;
+  });
+  /** Listeners registered before start(); attached to the supervisor when it starts. */
+  const pending: Array<{ type: RuntimeEventType; listener: (event: never) => void; unsubscribe?: () => void }> = [];
+  let starting = false;
+  let inspector: Promise<AttachedInspector> | undefined;
+
+  // Workers that are actor logic run on the runtime's clock, and are shown by the inspector once it is attached.
+  const runs: RunActorSettings = { clock: parts.clock as RunActorSettings['clock'] };
+  const machine = supervisorMachine.provide({
+    actors: {
+      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services, runs }),
+      source: createSourceLogic(driver),
+    },
+  });
+
+  const logOutcomes = (supervisor: Actor<typeof supervisorMachine>) => {
+    supervisor.on('event.failed', (e) => logger.error({ event: e.id, attempts: e.attempts, error: e.error, payload: e.payload, meta: e.meta }, `event ${e.id} failed after ${e.attempts} attempt(s) and was dead-lettered: ${e.error.message}`));
+    supervisor.on('event.expired', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} expired in the queue`));
+    supervisor.on('event.rejected', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} was rejected: ${e.error.message}`));
+    supervisor.on('event.returned', (e) =>
+      e.error && e.error.code !== 'ERR_SHUTDOWN' && e.error.code !== 'ERR_CONNECTION_LOST'
+        ? logger.warn({ event: e.id, attempts: e.attempts, error: e.error }, `event ${e.id} was returned to its source unacknowledged after ${e.attempts} attempt(s): ${e.error.message}`)
+        : logger.info({ event: e.id }, `event ${e.id} was returned to its source on shutdown`),
+    );
+    supervisor.on('event.retrying', (e) => logger.warn({ event: e.id, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `event ${e.id} failed (attempt ${e.attempt}): ${e.error.message}; retrying in ${e.delayMs}ms`));
+    supervisor.on('source.reconnecting', (e) => logger.warn({ source: sourceType, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `source ${sourceType}: ${e.error.message} (attempt ${e.attempt}, retrying in ${formatDuration(e.delayMs)})`));
+    supervisor.on('slot.replaced', (e) => logger.warn({ slot: e.slotId, replacement: e.replacement }, `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`));
+    if (logger.isLevelEnabled('debug')) supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
+  };
+
+  /** SIGINT / SIGTERM: the first drains and then exits, a second exits at once; the listeners go when the run ends. */
+  const handleSignals = () => {
+    const exit = (code: number) => process.exit(code);
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      if (!actor) {
+        // Still starting (configure(), the services, the workflows): nothing has been taken from the source yet.
+        logger.warn(`${signal} during start-up: exiting before ${app.name} started`);
+        exit(1);
+        return;
+      }
+      if (stopping) {
+        logger.warn(`${signal} again: exiting without waiting for in-flight work`);
+        exit(1);
+        return;
+      }
+      stopping = true;
+      logger.info(`${signal}: stopping (in-flight work has ${formatDuration(settings.shutdownTimeoutMs)} to finish)`);
+      void runtime.stop().then(
+        (summary) => exit(summary.reason === 'requested' || summary.reason === 'ended' ? 0 : 1),
+        (error: unknown) => {
+          logger.error({ err: error }, `${app.name} did not stop cleanly: ${(error as Error)?.message ?? String(error)}`);
+          exit(1);
+        },
+      );
+    };
+    process.on('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    const remove = () => {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    };
+    // Once the run has ended the process is the embedder's again (a stop() in flight keeps its own exit).
+    void done.then(remove, remove);
+    return remove;
+  };
+
+  const runtime: Runtime = {
+    get actor() {
+      return actor;
+    },
+    done,
+    async start() {
+      if (actor || starting) throw new Error('the runtime was already started');
+      if (parts.inspector && !inspector) await runtime.inspect(parts.inspector);
+      starting = true;
+      const removeSignals = parts.handleSignals ? handleSignals() : undefined;
+      // An inspector that failed to start was reported to inspect()'s caller; the run goes on without it.
+      const inspecting = await inspector?.catch(() => undefined);
+      runs.inspect = inspecting?.runObserver;
+      // A start that fails leaves nothing open behind it: no connection, no inspector port.
+      const abandonStart = async (error: unknown): Promise<never> => {
+        removeSignals?.();
+        await Promise.allSettled([closeAll(), inspecting?.close()]);
+        throw error;
+      };
+      try {
+        await services.open();
+      } catch (error) {
+        await abandonStart(error);
+      }
+      const configureContext: ConfigureContext = {
+        log: logger,
+        app,
+        config,
+        store: services.store,
+        lock: (key, options) => services.locks.lock(key, options),
+        withLock: (key, fn, options) => services.locks.withLock(key, fn, options),
+        get client() {
+          return services.client;
+        },
+      };
+      try {
+        await runner.configure(configureContext);
+      } catch (error) {
+        await abandonStart(new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+      }
+      try {
+        await workflows?.start();
+      } catch (error) {
+        await abandonStart(error);
+      }
+      const supervisor = createActor(machine, {
+        input: { settings, now, random: parts.random ?? Math.random, reconnect },
+        ...(parts.clock ? { clock: parts.clock as never } : {}),
+        ...(inspecting ? { inspect: inspecting.observer } : {}),
+      });
+      actor = supervisor;
+      logOutcomes(supervisor);
+      for (const entry of pending) entry.unsubscribe = supervisor.on(entry.type, entry.listener as never).unsubscribe;
+      supervisor.subscribe({
+        complete: () => {
+          const output = supervisor.getSnapshot().output as RunSummary;
+          logger.info({ counters: output.counters, reason: output.reason, ...(driver.stats ? { source: driver.stats() } : {}) }, `${app.name} stopped (${output.reason})`);
+          // Every outcome is in: the store, the locks and the client are no longer needed.
+          void closeAll().then(() => resolveDone(output));
+        },
+        error: (error) => void closeAll().then(() => rejectDone(error)),
+      });
+      supervisor.start();
+      if (runner.name === 'workflows' && sourceType === 'workflows') logger.info({ source: sourceType }, `${app.name} started: workflows only`);
+      else logger.info({ workers: settings.workers, source: sourceType }, `${app.name} started: ${settings.workers} worker(s), source ${sourceType}`);
+    },
+    async stop() {
+      if (!actor) throw new Error('the runtime was not started');
+      actor.send(runtimeStop());
+      return done;
+    },
+    inspect(options = {}) {
+      if (actor || starting) return Promise.reject(new Error('runtime.inspect() must be called before start()'));
+      if (inspector) return Promise.reject(new Error('the inspector was already started'));
+      let settings: InspectorSettings;
+      try {
+        settings = compileInspectorOptions(options);
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+      const attaching = import('../inspector/attach.js').then(({ attachInspector }) => attachInspector({
+        now,
+        snapshot: () => runtime.snapshot(),
+        on: (type, listener) => runtime.on(type, listener),
+        source: () => ({ type: sourceType, stats: driver.stats?.() }),
+      }, settings, logger));
+      inspector = attaching;
+      return attaching.then((attached) => {
+        services.inspect?.(attached.observer);
+        parts.plugins?.inspect?.(attached.observer);
+        workflows?.inspect(attached.observer);
+        // The server closes when the run ends.
+        void done.catch(() => undefined).then(() => attached.close());
+        return { url: attached.url, statelyUrl: attached.server.stately?.url, close: () => attached.close() };
+      });
+    },
+    on(type, listener) {
+      if (actor) return actor.on(type, listener as never).unsubscribe;
+      const entry: (typeof pending)[number] = { type, listener: listener as never };
+      pending.push(entry);
+      return () => {
+        const index = pending.indexOf(entry);
+        if (index >= 0) pending.splice(index, 1);
+        entry.unsubscribe?.();
+      };
+    },
+    snapshot() {
+      const snap = actor?.getSnapshot();
+      const context = snap?.context;
+      const children = (snap?.children ?? {}) as Record<string, AnyActorRef | undefined>;
+      const slots: SlotSnapshot[] = [];
+      for (const [id, child] of Object.entries(children)) {
+        if (!id.startsWith('slot-') || !child) continue;
+        const slot = child.getSnapshot() as { value: string; context: { job: Job | undefined } };
+        const job = slot.context.job;
+        slots.push({ id, state: slot.value, event: job?.delivery.id, attempt: job?.attempt, runningForMs: job ? now() - job.startedAt : undefined });
+      }
+      const sourceRef = children.source;
+      const sourceValue = sourceRef?.getSnapshot().value as string | Record<string, string> | undefined;
+      return {
+        app: app.name,
+        state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0]!,
+        source: {
+          type: sourceType,
+          state: sourceValue === undefined ? (snap ? 'stopped' : 'created') : typeof sourceValue === 'string' ? sourceValue : Object.values(sourceValue)[0]!,
+          ...(driver.stats ? { stats: driver.stats() } : {}),
+        },
+        waiting: context?.queue.size ?? 0,
+        running: context?.running ?? 0,
+        retrying: context?.retrying.size ?? 0,
+        abandoned: context?.abandoned ?? 0,
+        counters: { ...(context?.counters ?? zeroCounters()) },
+        slots,
+        ...(workflows ? { workflows: workflows.stats() } : {}),
+      };
+    },
+    startWorkflow: async (name, input, start) => needWorkflows().startWorkflow(name, input, start),
+    workflowRun: async (runId) => needWorkflows().run(runId),
+    workflowEnded: async (runId) => needWorkflows().ended(runId),
+  };
+  return runtime;
+}
