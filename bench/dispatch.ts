@@ -87,10 +87,14 @@ async function throughput(): Promise<void> {
     console.log(`  ${name.padEnd(40)} ${fmt(median(runs)).padStart(10)} events/s   (rounds: ${runs.map(fmt).join(', ')})`);
   }
   const flowdRate = rates.get('flowd runtime')!;
-  console.log(`  ratio flowd / naive actors:  ${(flowdRate / rates.get('naive actors (fromPromise per event)')!).toFixed(2)}x   (target >= 2.5x)`);
+  console.log(
+    `  ratio flowd / naive actors:  ${(flowdRate / rates.get('naive actors (fromPromise per event)')!).toFixed(2)}x   (target >= 2.5x)`,
+  );
   const poolRate = rates.get('promise pool (no actors)')!;
   const costUs = (1 / flowdRate - 1 / poolRate) * 1e6;
-  console.log(`  ratio flowd / promise pool:  ${(flowdRate / poolRate).toFixed(4)}x   (the actor layer costs ${costUs.toFixed(1)} µs per event)`);
+  console.log(
+    `  ratio flowd / promise pool:  ${(flowdRate / poolRate).toFixed(4)}x   (the actor layer costs ${costUs.toFixed(1)} µs per event)`,
+  );
   console.log(`  target: >= 50,000 events/s on ${SLOTS} slots: ${flowdRate >= 50_000 ? 'met' : 'NOT met'}`);
 }
 
@@ -109,18 +113,37 @@ async function flood(): Promise<void> {
   await runtime.start();
   const summary = await runtime.done;
   const ms = performance.now() - started;
-  console.log(JSON.stringify({ completed: summary.counters.completed, rejected: summary.counters.rejected, ms, peakQueue, maxRssKb: process.resourceUsage().maxRSS }));
+  console.log(
+    JSON.stringify({
+      completed: summary.counters.completed,
+      rejected: summary.counters.rejected,
+      ms,
+      peakQueue,
+      maxRssKb: process.resourceUsage().maxRSS,
+    }),
+  );
 }
 
 if (process.argv.includes('--flood')) {
   await flood();
 } else {
   await throughput();
-  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--flood'], { encoding: 'utf8', env: process.env });
+  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--flood'], {
+    encoding: 'utf8',
+    env: process.env,
+  });
   if (child.status !== 0) throw new Error(`flood run failed: ${child.stderr}`);
-  const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as { completed: number; rejected: number; ms: number; peakQueue: number; maxRssKb: number };
+  const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as {
+    completed: number;
+    rejected: number;
+    ms: number;
+    peakQueue: number;
+    maxRssKb: number;
+  };
   const mb = result.maxRssKb / 1024;
   console.log(`flood: ${fmt(result.completed)} events from a source with no limit but backpressure, ${SLOTS} slots yielding a turn each`);
-  console.log(`  ${fmt(Math.round(result.completed / (result.ms / 1000)))} events/s, queue peak ${result.peakQueue}, rejected ${result.rejected}`);
+  console.log(
+    `  ${fmt(Math.round(result.completed / (result.ms / 1000)))} events/s, queue peak ${result.peakQueue}, rejected ${result.rejected}`,
+  );
   console.log(`  peak RSS ${mb.toFixed(0)} MB   (target < 200 MB: ${mb < 200 ? 'met' : 'NOT met'})`);
 }

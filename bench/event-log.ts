@@ -52,13 +52,22 @@ const lock = { backend: 'local', leaseMs: 60_000 } as const;
 // A file store's folder, and a Redis store's prefix, is its namespace: each run gets its own.
 const stores: Array<[string, (run: string) => ServiceSettings]> = [
   ['file', (run) => ({ store: { backend: 'file', folder: path.join(folder, run) }, lock, api: undefined })],
-  ['redis', (run) => ({ store: { backend: 'redis', url: 'redis://127.0.0.1:6379', prefix: `flowd-bench:${process.pid}:${run}:` }, lock, api: undefined })],
+  [
+    'redis',
+    (run) => ({
+      store: { backend: 'redis', url: 'redis://127.0.0.1:6379', prefix: `flowd-bench:${process.pid}:${run}:` },
+      lock,
+      api: undefined,
+    }),
+  ],
 ];
 console.log(`event-log: one plugin taking all of ${EVENTS.toLocaleString('en')} events`);
 for (const [name, settings] of stores) {
   const rate = await plugin(settings('plugin'), folder);
   const baseline = await writes(settings('writes'));
-  console.log(`  ${name.padEnd(5)} store: ${Math.round(rate).toLocaleString('en').padStart(7)} events/s; the store alone: ${Math.round(baseline).toLocaleString('en').padStart(7)} cursor writes/s; ratio ${(rate / baseline).toFixed(2)}x`);
+  console.log(
+    `  ${name.padEnd(5)} store: ${Math.round(rate).toLocaleString('en').padStart(7)} events/s; the store alone: ${Math.round(baseline).toLocaleString('en').padStart(7)} cursor writes/s; ratio ${(rate / baseline).toFixed(2)}x`,
+  );
 }
 rmSync(folder, { recursive: true, force: true });
 process.exit(0);

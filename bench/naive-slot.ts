@@ -23,8 +23,14 @@ export function naiveSlotLogic(run: (payload: unknown) => Promise<unknown>, exec
         invoke: {
           src: 'runWorker',
           input: ({ context }) => context.job!,
-          onDone: { target: 'idle', actions: sendParent(({ context, event }) => slotFinished(context.slotId, context.job!.seq, event.output)) },
-          onError: { target: 'idle', actions: sendParent(({ context, event }) => slotFailed(context.slotId, context.job!.seq, toErrorInfo(event.error))) },
+          onDone: {
+            target: 'idle',
+            actions: sendParent(({ context, event }) => slotFinished(context.slotId, context.job!.seq, event.output)),
+          },
+          onError: {
+            target: 'idle',
+            actions: sendParent(({ context, event }) => slotFailed(context.slotId, context.job!.seq, toErrorInfo(event.error))),
+          },
         },
         after: { executionTimeout: 'idle' },
       },

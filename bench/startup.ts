@@ -71,7 +71,9 @@ function timeToExit(args: string[], cwd = ROOT): Promise<Timed> {
     let stderr = '';
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', reject);
-    child.on('close', (code) => (code === 0 ? resolve({ ms: performance.now() - started }) : reject(new Error(`${args.join(' ')} exited ${code}: ${stderr}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve({ ms: performance.now() - started }) : reject(new Error(`${args.join(' ')} exited ${code}: ${stderr}`)),
+    );
   });
 }
 
@@ -127,8 +129,14 @@ const idle = {
 const results: Record<Design | 'nodeIdle', Timed[]> = { nodeExit: [], nodeIdle: [], check: [], hello: [], helloJs: [] };
 const memory: Record<keyof typeof idle, Timed[]> = { nodeIdle: [], hello: [], helloJs: [] };
 const order = Object.keys(designs) as Design[];
-const load = (): string => os.loadavg().map((n) => n.toFixed(2)).join(' ');
-console.log(`startup: ${ROUNDS} rounds of timings, designs alternated, then ${MEMORY_ROUNDS} of idle memory; node ${process.version}, ${os.cpus().length} cores; load ${load()}`);
+const load = (): string =>
+  os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+console.log(
+  `startup: ${ROUNDS} rounds of timings, designs alternated, then ${MEMORY_ROUNDS} of idle memory; node ${process.version}, ${os.cpus().length} cores; load ${load()}`,
+);
 for (let round = 0; round < ROUNDS; round++) {
   const sequence = round % 2 === 0 ? order : [...order].reverse();
   for (const design of sequence) results[design].push(await designs[design]());
@@ -156,10 +164,27 @@ const row = (label: string, ratios: number[], figure: string, target: number | u
 };
 const ms = (design: Design) => results[design].map((r) => r.ms);
 const rss = (design: keyof typeof memory) => memory[design].map((r) => r.rssMb!);
-console.log(`baselines: node -e 0 ${median(ms('nodeExit')).toFixed(0)} ms; bare node holding a timer ${median(rss('nodeIdle')).toFixed(1)} MB RSS`);
+console.log(
+  `baselines: node -e 0 ${median(ms('nodeExit')).toFixed(0)} ms; bare node holding a timer ${median(rss('nodeIdle')).toFixed(1)} MB RSS`,
+);
 row('flowd check, .mjs worker / node -e 0', pairs(ms('check'), ms('nodeExit')), `${median(ms('check')).toFixed(0)} ms`, 5);
 row('first event, hello example / node -e 0', pairs(ms('hello'), ms('nodeExit')), `${median(ms('hello')).toFixed(0)} ms`, 8);
-row('first event, hello in JavaScript / node -e 0', pairs(ms('helloJs'), ms('nodeExit')), `${median(ms('helloJs')).toFixed(0)} ms`, undefined);
-row(`idle RSS (${IDLE_TICKS} s), hello example / bare node`, pairs(rss('hello'), rss('nodeIdle')), `${median(rss('hello')).toFixed(1)} MB`, 2);
-row(`idle RSS (${IDLE_TICKS} s), hello in JavaScript / bare node`, pairs(rss('helloJs'), rss('nodeIdle')), `${median(rss('helloJs')).toFixed(1)} MB`, undefined);
+row(
+  'first event, hello in JavaScript / node -e 0',
+  pairs(ms('helloJs'), ms('nodeExit')),
+  `${median(ms('helloJs')).toFixed(0)} ms`,
+  undefined,
+);
+row(
+  `idle RSS (${IDLE_TICKS} s), hello example / bare node`,
+  pairs(rss('hello'), rss('nodeIdle')),
+  `${median(rss('hello')).toFixed(1)} MB`,
+  2,
+);
+row(
+  `idle RSS (${IDLE_TICKS} s), hello in JavaScript / bare node`,
+  pairs(rss('helloJs'), rss('nodeIdle')),
+  `${median(rss('helloJs')).toFixed(1)} MB`,
+  undefined,
+);
 console.log(`load after: ${load()}`);

@@ -42,13 +42,19 @@ export async function deleteBenchQueue(name: string): Promise<void> {
  * receipt; RabbitMQ confirms in order per connection, so at most `window`
  * receipts are outstanding and the last receipt means all are stored.
  */
-export async function fill(name: string, count: number, body: string, options: { receiptEvery?: number; window?: number } = {}): Promise<void> {
+export async function fill(
+  name: string,
+  count: number,
+  body: string,
+  options: { receiptEvery?: number; window?: number } = {},
+): Promise<void> {
   const every = options.receiptEvery ?? 1000;
   const window = options.window ?? 8;
   const client = await connectClient();
   const destination = `/queue/${name}`;
   let failure: Error | undefined;
-  client.onStompError = (frame) => (failure = new Error(`the broker sent an error while filling ${name}: ${frame.headers.message ?? ''} ${frame.body}`));
+  client.onStompError = (frame) =>
+    (failure = new Error(`the broker sent an error while filling ${name}: ${frame.headers.message ?? ''} ${frame.body}`));
   const outstanding: Array<Promise<void>> = [];
   try {
     for (let i = 1; i <= count; i++) {

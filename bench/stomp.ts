@@ -52,9 +52,12 @@ const TARGET = 0.85;
 const BODY = JSON.stringify({ asset: 'a0b1c2d3e4f5', action: 'updated', at: '2024-01-01T00:00:00.000Z' });
 const noop = async (): Promise<void> => {};
 
-if (!Number.isInteger(MESSAGES) || MESSAGES < 1) throw new Error(`messages: found ${argCount ?? process.env.BENCH_MESSAGES}; expected a positive integer`);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`BENCH_ROUNDS: found ${process.env.BENCH_ROUNDS}; expected a positive whole number of pairs`);
-if (!Number.isInteger(PREFETCH) || PREFETCH < 1) throw new Error(`BENCH_PREFETCH: found ${process.env.BENCH_PREFETCH}; expected a positive integer`);
+if (!Number.isInteger(MESSAGES) || MESSAGES < 1)
+  throw new Error(`messages: found ${argCount ?? process.env.BENCH_MESSAGES}; expected a positive integer`);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
+  throw new Error(`BENCH_ROUNDS: found ${process.env.BENCH_ROUNDS}; expected a positive whole number of pairs`);
+if (!Number.isInteger(PREFETCH) || PREFETCH < 1)
+  throw new Error(`BENCH_PREFETCH: found ${process.env.BENCH_PREFETCH}; expected a positive integer`);
 
 /** Wall time and this process's CPU time (user + system) from the start of a consumer to its last ACK. */
 interface Timing {
@@ -120,7 +123,11 @@ const bare: Consumer = async (queue, count) => {
 const flowd: Consumer = async (queue, count) => {
   const runtime = createRuntime({
     worker: defineWorker({ start: noop }),
-    source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass: 'text', ...(process.env.BENCH_PREFETCH ? { prefetch: PREFETCH } : {}) }),
+    source: sources.stomp({
+      stompUrl: stompUrl(`/queue/${queue}`),
+      payloadClass: 'text',
+      ...(process.env.BENCH_PREFETCH ? { prefetch: PREFETCH } : {}),
+    }),
     workers: WORKERS,
   });
   const acked = () => runtime.snapshot().source.stats?.acked ?? 0;
@@ -148,7 +155,9 @@ const flowd: Consumer = async (queue, count) => {
   if ('revoked' in stats) expected.revoked = 0;
   const wrong = Object.entries(expected).filter(([key, want]) => stats[key] !== want);
   if (wrong.length > 0 || summary.counters.completed !== count) {
-    throw new Error(`flowd: unexpected counts ${JSON.stringify({ stats, counters: summary.counters })}; expected ${count} received, completed and acked`);
+    throw new Error(
+      `flowd: unexpected counts ${JSON.stringify({ stats, counters: summary.counters })}; expected ${count} received, completed and acked`,
+    );
   }
   return timing;
 };
@@ -173,7 +182,9 @@ async function measure(label: string, consume: Consumer, count: number): Promise
 /** xstate's own cost for the two transitions every event makes in its slot: the slot machine with no-op actions, in this process. */
 function slotCycleUs(): number {
   const slot = createActor(
-    workerSlotMachine.provide({ actions: { startWorker: () => {}, abortWorker: () => {}, reportFinished: () => {}, reportFailed: () => {} } }),
+    workerSlotMachine.provide({
+      actions: { startWorker: () => {}, abortWorker: () => {}, reportFinished: () => {}, reportFailed: () => {} },
+    }),
     { input: { slotId: 'bench' } },
   ).start();
   const job: Job = { seq: 0, attempt: 1, startedAt: 0, delivery: { id: 'x', payload: null } };
@@ -228,12 +239,18 @@ function median(values: number[]): number {
 const rate = (ms: number): number => Math.round(MESSAGES / (ms / 1000));
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
 
-const load = (): string => os.loadavg().map((n) => n.toFixed(2)).join(' ');
+const load = (): string =>
+  os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 // The flowd command turns V8's allocation-site pretenuring off (bin/flowd.js); this process runs with the flags it was given.
 // V8 reads --no-allocation-site-pretenuring, --noallocation_site_pretenuring and the spellings between alike.
 const pretenuringOff = process.execArgv.some((arg) => /^--no-?allocation[-_]site[-_]pretenuring$/.test(arg));
 const pretenuring = pretenuringOff ? 'off, as the flowd command runs' : "on (V8's default; the flowd command turns it off)";
-console.log(`stomp: ${fmt(MESSAGES)} pre-filled messages (${BODY.length} B text, persistent), prefetch ${PREFETCH}, ack client-individual, ${ROUNDS} pairs of rounds, node ${process.version}, allocation-site pretenuring ${pretenuring}`);
+console.log(
+  `stomp: ${fmt(MESSAGES)} pre-filled messages (${BODY.length} B text, persistent), prefetch ${PREFETCH}, ack client-individual, ${ROUNDS} pairs of rounds, node ${process.version}, allocation-site pretenuring ${pretenuring}`,
+);
 const loadBefore = load();
 if (WARMUP > 0) {
   await measure('warmup-bare', bare, WARMUP);
@@ -253,7 +270,9 @@ for (let round = 0; round < ROUNDS; round++) {
   }
 }
 for (const { name, runs, cpuUs } of Object.values(designs)) {
-  console.log(`  ${name.padEnd(32)} ${fmt(median(runs)).padStart(10)} messages/s   (rounds: ${runs.map(fmt).join(', ')})   CPU ${median(cpuUs).toFixed(1)} µs/message`);
+  console.log(
+    `  ${name.padEnd(32)} ${fmt(median(runs)).padStart(10)} messages/s   (rounds: ${runs.map(fmt).join(', ')})   CPU ${median(cpuUs).toFixed(1)} µs/message`,
+  );
 }
 // Each pair ran back to back: its ratio is what the broker's drift between rounds disturbs least.
 const pairRatios = designs.flowd.runs.map((rate, i) => rate / designs.bare.runs[i]!);
@@ -266,10 +285,14 @@ console.log(
 );
 console.log(`  target: ratio >= ${TARGET}: ${ratio >= TARGET ? 'met' : 'NOT met'}`);
 console.log(`  load average ${load()} (before: ${loadBefore}); the broker shares this machine's ${os.availableParallelism()} CPUs`);
-console.log(`  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB   (this process: producer, both consumers and the runtime)`);
+console.log(
+  `  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB   (this process: producer, both consumers and the runtime)`,
+);
 console.log('without the broker, in this process:');
 const slotUs = slotCycleUs();
-console.log(`  the worker slot's machine alone        ${slotUs.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions)`);
+console.log(
+  `  the worker slot's machine alone        ${slotUs.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions)`,
+);
 const alone = await runtimeAlone();
 console.log(
   `  the whole runtime, fed like the broker  ${alone.cpuUs.toFixed(1)} µs CPU per event, ${fmt(alone.rate)} events/s ` +

@@ -28,7 +28,10 @@ const log = pino({ level: 'silent' });
 
 const Transcoding = defineActivity({ name: 'Transcoding', version: 1 }, (video: string) => `${video}.mp4`);
 const ThumbnailGenerator = defineActivity({ name: 'ThumbnailGenerator', version: 1 }, (video: string) => [`${video}.jpg`]);
-const MetadataProcessing = defineActivity({ name: 'MetadataProcessing', version: 1 }, (input: { file: string; thumbnails: string[] }) => ({ ...input, status: 'published' }));
+const MetadataProcessing = defineActivity({ name: 'MetadataProcessing', version: 1 }, (input: { file: string; thumbnails: string[] }) => ({
+  ...input,
+  status: 'published',
+}));
 const Upload = defineWorkflow({ name: 'UploadWorkflow', version: 1 }, (wf) => {
   const transcode = wf.activity(Transcoding);
   const thumbnails = wf.activity(ThumbnailGenerator);
@@ -55,13 +58,20 @@ function counting(store: Store): { store: Store; writes: () => number } {
   return { store: counted, writes: () => writes };
 }
 
-const newServices = (settings: ServiceSettings) => createAppServices(settings, `bench-${process.pid}-${Math.random().toString(36).slice(2)}`, log);
+const newServices = (settings: ServiceSettings) =>
+  createAppServices(settings, `bench-${process.pid}-${Math.random().toString(36).slice(2)}`, log);
 
 async function engineRun(settings: ServiceSettings): Promise<{ runsPerS: number; writesPerRun: number }> {
   const services = newServices(settings);
   await services.open();
   const { store, writes } = counting(services.store);
-  const engine = createWorkflowEngine({ workflows: [Upload], activities: [Transcoding, ThumbnailGenerator, MetadataProcessing], store, log, executor: { concurrency: 8 } });
+  const engine = createWorkflowEngine({
+    workflows: [Upload],
+    activities: [Transcoding, ThumbnailGenerator, MetadataProcessing],
+    store,
+    log,
+    executor: { concurrency: 8 },
+  });
   const started = performance.now();
   const ids = await Promise.all(Array.from({ length: RUNS }, (_, i) => engine.start('UploadWorkflow', `v${i}`)));
   const records = await Promise.all(ids.map((id) => engine.ended(id)));
@@ -91,7 +101,10 @@ async function bareWrites(settings: ServiceSettings, writesPerRun: number): Prom
       await store.update<string[]>(list, (open = []) => [...open, key]);
       await store.put(key, { runId: key, history: [{ type: 'workflow.started', at: Date.now(), input: `v${chain}` }] }, { ifVersion: 0 });
       for (let i = 0; i < updates; i++) {
-        await store.update<{ history: unknown[] }>(key, (record) => ({ ...record!, history: [...record!.history, { type: 'activity.completed', at: Date.now(), callId: `Call#${i}`, result: `v${chain}.mp4` }] }));
+        await store.update<{ history: unknown[] }>(key, (record) => ({
+          ...record!,
+          history: [...record!.history, { type: 'activity.completed', at: Date.now(), callId: `Call#${i}`, result: `v${chain}.mp4` }],
+        }));
       }
       await store.update<string[]>(list, (open = []) => open.filter((id) => id !== key));
     }),
@@ -102,20 +115,37 @@ async function bareWrites(settings: ServiceSettings, writesPerRun: number): Prom
 }
 
 async function main(): Promise<void> {
-  console.log(`workflow: ${RUNS} runs of the tutorial's workflow (3 no-op activities, 2 at once), started together, node ${process.version}`);
+  console.log(
+    `workflow: ${RUNS} runs of the tutorial's workflow (3 no-op activities, 2 at once), started together, node ${process.version}`,
+  );
   const folder = mkdtempSync(path.join(tmpdir(), 'flowd-bench-workflow-'));
   try {
     const backends: Array<[string, ServiceSettings]> = [
-      ['file store', { store: { backend: 'file', folder: path.join(folder, 'engine') }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined }],
-      ['redis', { store: { backend: 'redis', url: 'redis://127.0.0.1:6379/0', prefix: `flowd-bench-${process.pid}:` }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined }],
+      [
+        'file store',
+        { store: { backend: 'file', folder: path.join(folder, 'engine') }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined },
+      ],
+      [
+        'redis',
+        {
+          store: { backend: 'redis', url: 'redis://127.0.0.1:6379/0', prefix: `flowd-bench-${process.pid}:` },
+          lock: { backend: 'local', leaseMs: 60_000 },
+          api: undefined,
+        },
+      ],
     ];
     const only = process.env.BENCH_STORES?.split(',').map((name) => name.trim());
     for (const [name, settings] of backends.filter(([name]) => !only || only.includes(name.split(' ')[0]!))) {
       const { runsPerS, writesPerRun } = await engineRun(settings);
-      const bareSettings = settings.store.backend === 'file' ? { ...settings, store: { ...settings.store, folder: path.join(folder, 'bare') } } : settings;
+      const bareSettings =
+        settings.store.backend === 'file' ? { ...settings, store: { ...settings.store, folder: path.join(folder, 'bare') } } : settings;
       const bare = await bareWrites(bareSettings, writesPerRun);
-      console.log(`  ${name.padEnd(10)} ${Math.round(runsPerS).toLocaleString('en')} runs/s (${Math.round(runsPerS * 3).toLocaleString('en')} activities/s), ${writesPerRun.toFixed(1)} store writes a run`);
-      console.log(`  ${''.padEnd(10)} the same writes alone: ${Math.round(bare).toLocaleString('en')} runs/s; ratio engine / store alone: ${(runsPerS / bare).toFixed(2)}x`);
+      console.log(
+        `  ${name.padEnd(10)} ${Math.round(runsPerS).toLocaleString('en')} runs/s (${Math.round(runsPerS * 3).toLocaleString('en')} activities/s), ${writesPerRun.toFixed(1)} store writes a run`,
+      );
+      console.log(
+        `  ${''.padEnd(10)} the same writes alone: ${Math.round(bare).toLocaleString('en')} runs/s; ratio engine / store alone: ${(runsPerS / bare).toFixed(2)}x`,
+      );
     }
   } finally {
     rmSync(folder, { recursive: true, force: true });

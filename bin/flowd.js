@@ -19,10 +19,12 @@ try {
 } catch (error) {
   const message = String(error?.message ?? error);
   if (error?.code === 'ERR_MODULE_NOT_FOUND' && message.includes(cli.pathname)) {
-    process.stderr.write(`flowd: this copy of flowd is not built (${cli.pathname} is missing); run \`npm run build\` in ${new URL('..', import.meta.url).pathname}\n`);
+    process.stderr.write(
+      `flowd: this copy of flowd is not built (${cli.pathname} is missing); run \`npm run build\` in ${new URL('..', import.meta.url).pathname}\n`,
+    );
   } else if (error?.code === 'ERR_MODULE_NOT_FOUND' && /Cannot find package 'xstate'/.test(message)) {
     // npm 7 and later install peer dependencies; --legacy-peer-deps, yarn 1 and others do not.
-    process.stderr.write("flowd: flowd needs xstate, its peer dependency, and it is not installed: run `npm install xstate`\n");
+    process.stderr.write('flowd: flowd needs xstate, its peer dependency, and it is not installed: run `npm install xstate`\n');
   } else {
     process.stderr.write(`flowd: flowd could not be loaded: ${message.split('\n')[0]}\n`);
   }

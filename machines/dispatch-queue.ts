@@ -125,7 +125,7 @@ export class DispatchQueue<E extends QueueEntry = QueueEntry> {
   /** Removes and returns every waiting entry that matches, oldest first (events whose source can no longer acknowledge them). */
   remove(matches: (entry: E) => boolean): E[] {
     const removed: E[] = [];
-    for (let entry = this.oldestEntry; entry; ) {
+    for (let entry = this.oldestEntry; entry;) {
       const next = entry.newer as E | undefined;
       if (matches(entry)) {
         this.drop(entry);

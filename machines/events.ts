@@ -97,7 +97,12 @@ export const sourceStarted = (): SourceStarted => ({ type: 'source.started' });
 export const sourceEnded = (): SourceEnded => ({ type: 'source.ended' });
 export const sourceFailed = (error: ErrorInfo): SourceFailed => ({ type: 'source.failed', error });
 export const sourceStopped = (): SourceStopped => ({ type: 'source.stopped' });
-export const sourceReconnecting = (error: ErrorInfo, attempt: number, delayMs: number): SourceReconnecting => ({ type: 'source.reconnecting', error, attempt, delayMs });
+export const sourceReconnecting = (error: ErrorInfo, attempt: number, delayMs: number): SourceReconnecting => ({
+  type: 'source.reconnecting',
+  error,
+  attempt,
+  delayMs,
+});
 export const sourcePause = (): SourcePause => ({ type: 'source.pause' });
 export const sourceResume = (): SourceResume => ({ type: 'source.resume' });
 export const sourceStop = (): SourceStop => ({ type: 'source.stop' });
@@ -105,7 +110,12 @@ export const eventSettled = (settlement: Settlement): EventSettled => ({ type: '
 export const eventsSettled = (settlements: Settlement[]): EventsSettled => ({ type: 'events.settled', settlements });
 export const eventAssigned = (job: Job): EventAssigned => ({ type: 'event.assigned', job });
 export const slotAbort = (): SlotAbort => ({ type: 'slot.abort' });
-export const slotFinished = (slotId: string, seq: number, result: unknown): SlotFinished => ({ type: 'slot.finished', slotId, seq, result });
+export const slotFinished = (slotId: string, seq: number, result: unknown): SlotFinished => ({
+  type: 'slot.finished',
+  slotId,
+  seq,
+  result,
+});
 export const slotFailed = (slotId: string, seq: number, error: ErrorInfo): SlotFailed => ({ type: 'slot.failed', slotId, seq, error });
 export const slotRetired = (slotId: string): SlotRetired => ({ type: 'slot.retired', slotId });
 export const slotsReported = (reports: Array<SlotFinished | SlotFailed>): SlotsReported => ({ type: 'slots.reported', reports });

@@ -110,7 +110,9 @@ export const lockMachine = setup({
         return [...context.waiters, { requestId, leaseMs }];
       },
     }),
-    dropWaiter: assign({ waiters: ({ context, event }: Ctx) => context.waiters.filter((waiter) => waiter.requestId !== requestIdOf(event)) }),
+    dropWaiter: assign({
+      waiters: ({ context, event }: Ctx) => context.waiters.filter((waiter) => waiter.requestId !== requestIdOf(event)),
+    }),
     dropFirstWaiter: assign({ waiters: ({ context }: Ctx) => context.waiters.slice(1) }),
     assignHolder: assign(({ context, event }: Ctx) => {
       const { fence, token, leaseMs } = (event as DoneActorEvent<AcquireOutput>).output;
@@ -152,7 +154,12 @@ export const lockMachine = setup({
       description: 'Taking the lock from the backend for the first waiter (in Redis, perhaps waiting for another process to let go).',
       invoke: {
         src: 'acquire',
-        input: ({ context }) => ({ key: context.key, requestId: context.waiters[0]!.requestId, leaseMs: context.waiters[0]!.leaseMs, fence: context.fence }),
+        input: ({ context }) => ({
+          key: context.key,
+          requestId: context.waiters[0]!.requestId,
+          leaseMs: context.waiters[0]!.leaseMs,
+          fence: context.fence,
+        }),
         onDone: { target: 'held', actions: ['assignHolder', 'reportGranted'] },
         onError: { target: 'passing', actions: ['reportFailed', 'dropFirstWaiter'] },
       },

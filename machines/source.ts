@@ -1,6 +1,18 @@
 import { assign, enqueueActions, sendTo, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
 import { backoffDelay } from './backoff.js';
-import { sourceEnded, sourceFailed, sourceReconnecting, sourceStarted, sourceStopped, type ErrorInfo, type EventSettled, type EventsSettled, type SourcePause, type SourceResume, type SourceStop } from './events.js';
+import {
+  sourceEnded,
+  sourceFailed,
+  sourceReconnecting,
+  sourceStarted,
+  sourceStopped,
+  type ErrorInfo,
+  type EventSettled,
+  type EventsSettled,
+  type SourcePause,
+  type SourceResume,
+  type SourceStop,
+} from './events.js';
 import { notProvided } from './not-provided.js';
 
 export interface SourceInput {
@@ -63,16 +75,28 @@ export const sourceMachine = setup({
     announceStopped: sendTo(({ context }) => context.sink, sourceStopped()),
     announceReconnecting: sendTo(
       ({ context }) => context.sink,
-      ({ context }) => sourceReconnecting(context.lastError ?? { code: 'ERR_SOURCE', message: 'the connection was lost' }, context.attempt, context.retryDelayMs),
+      ({ context }) =>
+        sourceReconnecting(
+          context.lastError ?? { code: 'ERR_SOURCE', message: 'the connection was lost' },
+          context.attempt,
+          context.retryDelayMs,
+        ),
     ),
-    announceFailed: sendTo(({ context }) => context.sink, ({ context }) => sourceFailed(context.lastError ?? { code: 'ERR_SOURCE', message: 'the source failed' })),
+    announceFailed: sendTo(
+      ({ context }) => context.sink,
+      ({ context }) => sourceFailed(context.lastError ?? { code: 'ERR_SOURCE', message: 'the source failed' }),
+    ),
     forwardToFeed: sendTo('feed', ({ event }) => event),
     /** Tells the driver an event's outcome, in any state: one whose connection is gone is void there. */
     settleEvent: () => {},
     recordError: assign(({ context, event }) => ({
       lastError: errorOf(event),
       attempt: context.attempt + 1,
-      retryDelayMs: backoffDelay({ kind: 'exponential', delayMs: context.reconnectDelayMs, maxDelayMs: context.reconnectMaxDelayMs }, context.attempt + 1, context.random),
+      retryDelayMs: backoffDelay(
+        { kind: 'exponential', delayMs: context.reconnectDelayMs, maxDelayMs: context.reconnectMaxDelayMs },
+        context.attempt + 1,
+        context.random,
+      ),
     })),
     resetAttempts: assign({ attempt: 0 }),
     rememberPause: assign({ paused: true }),
@@ -122,7 +146,16 @@ export const sourceMachine = setup({
       on: { 'source.stop': 'stopping' },
     },
     active: {
-      invoke: { id: 'feed', src: 'feed', input: ({ context, self }: { context: SourceContext; self: AnyActorRef }) => ({ sink: context.sink, source: self, batchSize: context.batchSize, paused: context.paused }) },
+      invoke: {
+        id: 'feed',
+        src: 'feed',
+        input: ({ context, self }: { context: SourceContext; self: AnyActorRef }) => ({
+          sink: context.sink,
+          source: self,
+          batchSize: context.batchSize,
+          paused: context.paused,
+        }),
+      },
       entry: ['announceStarted', 'resetAttempts'],
       initial: 'running',
       states: {
@@ -132,7 +165,7 @@ export const sourceMachine = setup({
           on: { 'source.pause': { target: 'paused', actions: ['rememberPause', 'forwardToFeed'] } },
         },
         paused: {
-          description: 'The supervisor\'s queue is past its high watermark: no new events until it resumes.',
+          description: "The supervisor's queue is past its high watermark: no new events until it resumes.",
           on: { 'source.resume': { target: 'running', actions: ['rememberResume', 'forwardToFeed'] } },
         },
         ended: {

@@ -76,7 +76,8 @@ export const storeMachine = setup({
       },
     },
     failed: {
-      description: 'The backend could not open or lost its connection: operations fail at once with ERR_STORE_UNAVAILABLE until it is back.',
+      description:
+        'The backend could not open or lost its connection: operations fail at once with ERR_STORE_UNAVAILABLE until it is back.',
       on: {
         'store.available': { target: 'ready', actions: 'recordReturn' },
         'store.unavailable': { actions: 'recordLoss' },

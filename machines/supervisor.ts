@@ -114,13 +114,44 @@ export interface SupervisorContext extends SupervisorInput {
 
 /** Counters before the first event. */
 export const zeroCounters = (): SupervisorCounters => ({
-  received: 0, started: 0, completed: 0, failed: 0, expired: 0, rejected: 0, returned: 0, retried: 0, deadLettered: 0, timedOut: 0,
+  received: 0,
+  started: 0,
+  completed: 0,
+  failed: 0,
+  expired: 0,
+  rejected: 0,
+  returned: 0,
+  retried: 0,
+  deadLettered: 0,
+  timedOut: 0,
 });
 
 /** Outcome notifications the supervisor emits (`actor.on(type, fn)`). */
 export type SupervisorEmitted =
-  | { type: 'event.completed'; id: string; seq: number; attempts: number; result: unknown; meta: Delivery['meta']; waitMs?: number | undefined; runMs?: number | undefined }
-  | { [O in Exclude<Outcome, 'completed'>]: { type: `event.${O}`; id: string; seq: number; attempts: number; error: ErrorInfo; deadLetter: boolean; meta: Delivery['meta']; payload: unknown; waitMs?: number | undefined; runMs?: number | undefined } }[Exclude<Outcome, 'completed'>]
+  | {
+      type: 'event.completed';
+      id: string;
+      seq: number;
+      attempts: number;
+      result: unknown;
+      meta: Delivery['meta'];
+      waitMs?: number | undefined;
+      runMs?: number | undefined;
+    }
+  | {
+      [O in Exclude<Outcome, 'completed'>]: {
+        type: `event.${O}`;
+        id: string;
+        seq: number;
+        attempts: number;
+        error: ErrorInfo;
+        deadLetter: boolean;
+        meta: Delivery['meta'];
+        payload: unknown;
+        waitMs?: number | undefined;
+        runMs?: number | undefined;
+      };
+    }[Exclude<Outcome, 'completed'>]
   | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
   | { type: 'slot.replaced'; slotId: string; replacement: string }
   | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo };
@@ -149,10 +180,22 @@ export type SupervisorEvent =
   | RetryDue
   | QueueSignal;
 
-const timeoutError = (ms: number): ErrorInfo => ({ code: 'ERR_WORKER_TIMEOUT', message: `the worker did not finish within the execution timeout of ${ms}ms` });
-const expiredError = (ms: number): ErrorInfo => ({ code: 'ERR_QUEUE_TIMEOUT', message: `the event waited longer than the queue timeout of ${ms}ms and was not started` });
-const fullError = (size: number): ErrorInfo => ({ code: 'ERR_QUEUE_FULL', message: `the queue is full (${size} events); the event was not accepted` });
-const shutdownError = (): ErrorInfo => ({ code: 'ERR_SHUTDOWN', message: 'the runtime stopped before the event finished; it was returned to its source' });
+const timeoutError = (ms: number): ErrorInfo => ({
+  code: 'ERR_WORKER_TIMEOUT',
+  message: `the worker did not finish within the execution timeout of ${ms}ms`,
+});
+const expiredError = (ms: number): ErrorInfo => ({
+  code: 'ERR_QUEUE_TIMEOUT',
+  message: `the event waited longer than the queue timeout of ${ms}ms and was not started`,
+});
+const fullError = (size: number): ErrorInfo => ({
+  code: 'ERR_QUEUE_FULL',
+  message: `the queue is full (${size} events); the event was not accepted`,
+});
+const shutdownError = (): ErrorInfo => ({
+  code: 'ERR_SHUTDOWN',
+  message: 'the runtime stopped before the event finished; it was returned to its source',
+});
 
 /** The part of xstate's action enqueuer the supervisor uses. */
 interface Enqueue {
@@ -192,12 +235,21 @@ const work = (fn: Work): never =>
   }) as never;
 
 /** Tells the event's source how it ended (when the action ends), and emits the outcome. */
-function settle(enqueue: Enqueue, job: JobRecord, outcome: Outcome, detail: { result?: unknown; error?: ErrorInfo; deadLetter?: boolean }): void {
+function settle(
+  enqueue: Enqueue,
+  job: JobRecord,
+  outcome: Outcome,
+  detail: { result?: unknown; error?: ErrorInfo; deadLetter?: boolean },
+): void {
   const { delivery } = job;
   const deadLetter = detail.deadLetter ?? false;
   if (delivery.origin) {
     const settlement: Settlement = {
-      id: delivery.id, outcome, ack: outcome === 'completed', attempts: job.attempt, deadLetter,
+      id: delivery.id,
+      outcome,
+      ack: outcome === 'completed',
+      attempts: job.attempt,
+      deadLetter,
       ...(detail.result !== undefined ? { result: detail.result } : {}),
       ...(detail.error ? { error: detail.error } : {}),
       ...(delivery.meta ? { meta: delivery.meta } : {}),
@@ -208,9 +260,29 @@ function settle(enqueue: Enqueue, job: JobRecord, outcome: Outcome, detail: { re
     else box.set(delivery.origin, [settlement]);
   }
   if (outcome === 'completed') {
-    enqueue.emit({ type: 'event.completed', id: delivery.id, seq: job.seq, attempts: job.attempt, result: detail.result, meta: delivery.meta, waitMs: job.waitMs, runMs: job.runMs });
+    enqueue.emit({
+      type: 'event.completed',
+      id: delivery.id,
+      seq: job.seq,
+      attempts: job.attempt,
+      result: detail.result,
+      meta: delivery.meta,
+      waitMs: job.waitMs,
+      runMs: job.runMs,
+    });
   } else {
-    enqueue.emit({ type: `event.${outcome}`, id: delivery.id, seq: job.seq, attempts: job.attempt, error: detail.error!, deadLetter, meta: delivery.meta, payload: delivery.payload, waitMs: job.waitMs, runMs: job.runMs });
+    enqueue.emit({
+      type: `event.${outcome}`,
+      id: delivery.id,
+      seq: job.seq,
+      attempts: job.attempt,
+      error: detail.error!,
+      deadLetter,
+      meta: delivery.meta,
+      payload: delivery.payload,
+      waitMs: job.waitMs,
+      runMs: job.runMs,
+    });
   }
 }
 
@@ -218,8 +290,15 @@ function settle(enqueue: Enqueue, job: JobRecord, outcome: Outcome, detail: { re
 function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery): void {
   context.counters.received++;
   const job: JobRecord = {
-    seq: context.nextSeq++, key: orderingKey(delivery.payload, context.settings.orderBy),
-    enqueuedAt: context.now(), state: 'ready', delivery, attempt: 1, slotId: undefined, startedAt: undefined, lastError: undefined,
+    seq: context.nextSeq++,
+    key: orderingKey(delivery.payload, context.settings.orderBy),
+    enqueuedAt: context.now(),
+    state: 'ready',
+    delivery,
+    attempt: 1,
+    slotId: undefined,
+    startedAt: undefined,
+    lastError: undefined,
   };
   if (context.stopReason !== undefined) {
     context.counters.returned++;
@@ -426,7 +505,9 @@ export const supervisorMachine = setup({
       // A fast source hands over batches small enough that a pause still lands before the queue is full.
       const { queueSize, highWatermark } = context.settings;
       const batchSize = Math.max(1, Math.min(64, queueSize - highWatermark));
-      const reconnect = context.reconnect ? { reconnectDelayMs: context.reconnect.delayMs, reconnectMaxDelayMs: context.reconnect.maxDelayMs } : {};
+      const reconnect = context.reconnect
+        ? { reconnectDelayMs: context.reconnect.delayMs, reconnectMaxDelayMs: context.reconnect.maxDelayMs }
+        : {};
       enqueue.spawnChild('source', { id: 'source', input: { sink: self, batchSize, random: context.random, ...reconnect } });
     }),
     admitEvents: work(({ context, event, enqueue }) => {
@@ -621,7 +702,8 @@ export const supervisorMachine = setup({
       initial: 'draining',
       states: {
         draining: {
-          description: 'The source is paused and waiting events were returned; in-flight work has the shutdown timeout to finish, and its outcomes still reach the source.',
+          description:
+            'The source is paused and waiting events were returned; in-flight work has the shutdown timeout to finish, and its outcomes still reach the source.',
           entry: ['pauseSource', 'returnWaiting'],
           on: { 'work.drained': 'closing' },
           after: { shutdownTimeout: { target: 'closing', actions: 'abortInFlight' } },

@@ -88,7 +88,7 @@ export const workerSlotMachine = setup({
       },
     },
     retired: {
-      description: 'The abandoned run settled; a replacement slot already took this one\'s place.',
+      description: "The abandoned run settled; a replacement slot already took this one's place.",
       type: 'final',
       entry: 'reportRetired',
     },

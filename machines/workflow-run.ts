@@ -43,19 +43,25 @@ export interface WorkflowRunContext extends WorkflowRunInput {
 export type ActivityFinished = { type: 'activity.finished'; callId: string };
 
 const errorInfo = (error: unknown) => ({
-  code: typeof (error as { code?: unknown })?.code === 'string' ? ((error as { code: string }).code) : 'ERR_WORKFLOW',
+  code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERR_WORKFLOW',
   message: error instanceof Error ? error.message : String(error),
 });
 
 export const workflowRunMachine = setup({
-  types: {} as { context: WorkflowRunContext; events: ActivityFinished; input: WorkflowRunInput; output: { outcome: RunOutcome | undefined } },
+  types: {} as {
+    context: WorkflowRunContext;
+    events: ActivityFinished;
+    input: WorkflowRunInput;
+    output: { outcome: RunOutcome | undefined };
+  },
   actors: { decide: fromPromise<DecideOutput, { runId: string }>(async () => notProvided('decide')()) },
   guards: {
     isCompleted: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'completed',
     isFailed: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'failed',
     isRestarted: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'restarted',
     hasFinishedMeanwhile: ({ context }) => context.again,
-    isStoreDown: ({ event }) => ['ERR_STORE_UNAVAILABLE', 'ERR_CONFLICT'].includes(errorInfo((event as unknown as { error: unknown }).error).code),
+    isStoreDown: ({ event }) =>
+      ['ERR_STORE_UNAVAILABLE', 'ERR_CONFLICT'].includes(errorInfo((event as unknown as { error: unknown }).error).code),
   },
   actions: {
     recordDecision: assign(({ context, event }) => {
@@ -64,7 +70,9 @@ export const workflowRunMachine = setup({
     }),
     markAgain: assign({ again: true }),
     recordError: assign(({ event }) => ({ lastError: errorInfo((event as unknown as { error: unknown }).error) })),
-    failWithError: assign(({ event }) => ({ outcome: { kind: 'failed' as const, error: errorInfo((event as unknown as { error: unknown }).error) } })),
+    failWithError: assign(({ event }) => ({
+      outcome: { kind: 'failed' as const, error: errorInfo((event as unknown as { error: unknown }).error) },
+    })),
   },
   delays: { retryDecision: 1000 },
 }).createMachine({

@@ -4,9 +4,28 @@
  */
 
 /** Creates a runtime to embed in a service. */
-export { createRuntime, type Runtime, type RuntimeOptions, type RunSummary, type RuntimeSnapshot, type SlotSnapshot, type RuntimeEventType, type RuntimeClock } from './runtime/runtime.js';
+export {
+  createRuntime,
+  type Runtime,
+  type RuntimeOptions,
+  type RunSummary,
+  type RuntimeSnapshot,
+  type SlotSnapshot,
+  type RuntimeEventType,
+  type RuntimeClock,
+} from './runtime/runtime.js';
 /** Worker forms: defineWorker({...}), a class extending Flow, or xstate actor logic. */
-export { defineWorker, Flow, type WorkerDefinition, type WorkerContext, type ConfigureContext, type WorkerServices, type AppInfo, type AppSections, type WorkerLike } from '../actors/workers/worker.js';
+export {
+  defineWorker,
+  Flow,
+  type WorkerDefinition,
+  type WorkerContext,
+  type ConfigureContext,
+  type WorkerServices,
+  type AppInfo,
+  type AppSections,
+  type WorkerLike,
+} from '../actors/workers/worker.js';
 /** Built-in sources for code: sources.interval({...}), sources.stdin({...}). */
 export { sources, sourceTypes, type SourceSpec } from './runtime/sources.js';
 /** Write your own source: a driver the source machine drives. */
@@ -15,7 +34,17 @@ export type { SourceDriver, Feed } from '../actors/sources/driver.js';
 /** What a stomp source hands the worker for each message, and the counts it keeps. */
 export type { StompEvent, StompStats } from '../actors/sources/stomp.js';
 /** Event-log plugins: what `registerCallbacks(reg)` is given, the events and ctx its callbacks get. */
-export type { LogEvent, MatchEvents, CallbackOptions, PluginCallback, PluginContext, PluginRegistrar, PluginModule, PluginInfo, PluginState } from '../actors/plugins/plugin-api.js';
+export type {
+  LogEvent,
+  MatchEvents,
+  CallbackOptions,
+  PluginCallback,
+  PluginContext,
+  PluginRegistrar,
+  PluginModule,
+  PluginInfo,
+  PluginState,
+} from '../actors/plugins/plugin-api.js';
 export { pluginMachine } from '../machines/plugin.js';
 /** Events, deliveries and settlements as they cross actors. */
 export type { Delivery, Settlement, Outcome, ErrorInfo } from '../machines/events.js';
@@ -24,7 +53,25 @@ export { supervisorMachine, type SupervisorSettings, type SupervisorCounters, ty
 export { workerSlotMachine } from '../machines/worker-slot.js';
 export { sourceMachine } from '../machines/source.js';
 /** Errors, each with a stable code. */
-export { FlowdError, ConfigError, UsageError, WorkerLoadError, WorkerConfigureError, ConflictError, Retry, FencedError, StoreError, LockError, ParseError, HttpError, ExpressionError, EventLogError, CursorError, PluginError, type ErrorCode } from './kernel/errors.js';
+export {
+  FlowdError,
+  ConfigError,
+  UsageError,
+  WorkerLoadError,
+  WorkerConfigureError,
+  ConflictError,
+  Retry,
+  FencedError,
+  StoreError,
+  LockError,
+  ParseError,
+  HttpError,
+  ExpressionError,
+  EventLogError,
+  CursorError,
+  PluginError,
+  type ErrorCode,
+} from './kernel/errors.js';
 /** The store workers see as `ctx.store`, and `openStore` to use one outside a runtime. */
 export type { Store, Versioned, PutOptions, UpdateOptions } from '../actors/stores/store-api.js';
 export { openStore, type StoreOptions, type OpenedStore } from '../actors/stores/store.js';
@@ -48,10 +95,28 @@ export { compileExpression, type CompiledExpression } from './apps/expressions.j
 /** Retries a read-modify-write on ConflictError, HTTP 409 / 412 or `Retry` (Flow's retry_on_conflict). */
 export { retryOnConflict, type ConflictAttempt, type RetryOnConflictOptions } from './kernel/retry-on-conflict.js';
 /** The REST client of `[Api]` (`ctx.client`); `createClient` makes one outside a runtime. */
-export { ApiClient, createClient, type RestClient, type ApiRequest, type ApiResponse, type RequestOptions, type RequestBody, type CreateOrUpdateOptions, type CreateOrUpdateResult, type Payload } from './toolkit/client.js';
+export {
+  ApiClient,
+  createClient,
+  type RestClient,
+  type ApiRequest,
+  type ApiResponse,
+  type RequestOptions,
+  type RequestBody,
+  type CreateOrUpdateOptions,
+  type CreateOrUpdateResult,
+  type Payload,
+} from './toolkit/client.js';
 export { compileApiSettings, type ApiSettings } from './config/api-settings.js';
 /** Flow's MultiParser: text to integers, floats, dates, times, UTC datetimes and dictionary terms. */
-export { MultiParser, MULTI_PARSER_TYPES, compileMultiParserSettings, type MultiParserType, type MultiParserValues, type MultiParserOptions } from './toolkit/multi-parser.js';
+export {
+  MultiParser,
+  MULTI_PARSER_TYPES,
+  compileMultiParserSettings,
+  type MultiParserType,
+  type MultiParserValues,
+  type MultiParserOptions,
+} from './toolkit/multi-parser.js';
 /** Dictionary feeds (Atom or JSON) for MultiParser's `dictionary` type, cached per URL. */
 export { DictionaryCache, sharedDictionaries, type DictionaryFetch } from './toolkit/dictionary.js';
 /** Python strftime formats translated for luxon. */
@@ -62,7 +127,22 @@ export { loadAppConfig, compileAppConfig, type AppConfig } from './config/app-co
 export { parseDuration } from './kernel/duration.js';
 
 // Workflows of activities (Flowy): plain sequential code, parallel on its own, with a durable history.
-export { defineActivity, defineWorkflow, first, wait, finishOrder, Placeholder, type ActivityDefinition, type ActivityOptions, type ActivityConfig, type ActivityContext, type WorkflowDefinition, type WorkflowConfig, type WorkflowContext, type Duration } from './workflows/workflow-api.js';
+export {
+  defineActivity,
+  defineWorkflow,
+  first,
+  wait,
+  finishOrder,
+  Placeholder,
+  type ActivityDefinition,
+  type ActivityOptions,
+  type ActivityConfig,
+  type ActivityContext,
+  type WorkflowDefinition,
+  type WorkflowConfig,
+  type WorkflowContext,
+  type Duration,
+} from './workflows/workflow-api.js';
 export { TaskError, NondeterminismError, WorkflowError } from './workflows/errors.js';
 export { ActivityAbortError } from './workflows/executor.js';
 export type { RunRecord } from './workflows/engine.js';

@@ -91,12 +91,14 @@ export class KeyedLocks implements Locks {
    * is down or the locks were closed.
    */
   lock(key: string, options: LockOptions = {}): Promise<LockHandle> {
-    if (typeof key !== 'string' || key === '') return Promise.reject(new TypeError(`a lock key must be a non-empty string; found ${JSON.stringify(key)}`));
+    if (typeof key !== 'string' || key === '')
+      return Promise.reject(new TypeError(`a lock key must be a non-empty string; found ${JSON.stringify(key)}`));
     const leaseMs = options.lease ?? this.options.leaseMs;
     const badLease = leaseProblem(leaseMs, `the lease of lock "${key}"`);
     if (badLease) return Promise.reject(badLease);
     const { signal } = options;
-    if (this.closed) return Promise.reject(new LockError('ERR_LOCK_UNAVAILABLE', `cannot lock "${key}": the ${this.driver.name} locks were closed`));
+    if (this.closed)
+      return Promise.reject(new LockError('ERR_LOCK_UNAVAILABLE', `cannot lock "${key}": the ${this.driver.name} locks were closed`));
     if (signal?.aborted) return Promise.reject(signal.reason as Error);
     const requestId = String(++this.lastRequest);
     const actor = this.actorFor(key);
@@ -139,10 +141,14 @@ export class KeyedLocks implements Locks {
     if (this.closed) return;
     this.closed = true;
     for (const [requestId, waiting] of [...this.waiting]) {
-      this.settle(requestId, waiting)?.reject(new LockError('ERR_LOCK_UNAVAILABLE', `cannot lock "${waiting.key}": the ${this.driver.name} locks were closed while it waited`));
+      this.settle(requestId, waiting)?.reject(
+        new LockError('ERR_LOCK_UNAVAILABLE', `cannot lock "${waiting.key}": the ${this.driver.name} locks were closed while it waited`),
+      );
     }
     const releases = [...this.held.values()].map((lock) => {
-      lock.markLost(new LockError('ERR_LOCK_LOST', `lock "${lock.key}" (fence ${lock.fence}) was lost: the ${this.driver.name} locks were closed`));
+      lock.markLost(
+        new LockError('ERR_LOCK_LOST', `lock "${lock.key}" (fence ${lock.fence}) was lost: the ${this.driver.name} locks were closed`),
+      );
       return this.driver.release(lock.key, lock.token).catch(() => {});
     });
     this.held.clear();
@@ -185,7 +191,10 @@ export class KeyedLocks implements Locks {
     const waiting = this.settle(requestId);
     if (!waiting) {
       // Nobody waits for it any more (cannot happen while cancelling is synchronous; never leak it).
-      void this.driver.release(key, token).catch(() => {}).finally(() => actor.send(lockReleased(requestId)));
+      void this.driver
+        .release(key, token)
+        .catch(() => {})
+        .finally(() => actor.send(lockReleased(requestId)));
       return;
     }
     // The lease left at the grant may be shorter than the one asked for (a remote round trip); renewals extend to the latter.
@@ -198,12 +207,19 @@ export class KeyedLocks implements Locks {
     const lock = this.held.get(requestId);
     if (!lock) return;
     this.held.delete(requestId);
-    lock.markLost(new LockError('ERR_LOCK_LOST', `lock "${key}" (fence ${fence}) was lost: its lease of ${lock.leaseMs}ms lapsed before it was renewed`));
+    lock.markLost(
+      new LockError(
+        'ERR_LOCK_LOST',
+        `lock "${key}" (fence ${fence}) was lost: its lease of ${lock.leaseMs}ms lapsed before it was renewed`,
+      ),
+    );
   }
 
   private failed({ key, requestId, error }: LockFailed): void {
     const failure =
-      error instanceof LockError ? error : new LockError('ERR_LOCK_UNAVAILABLE', `cannot lock "${key}": ${(error as Error)?.message ?? String(error)}`, { cause: error });
+      error instanceof LockError
+        ? error
+        : new LockError('ERR_LOCK_UNAVAILABLE', `cannot lock "${key}": ${(error as Error)?.message ?? String(error)}`, { cause: error });
     this.settle(requestId)?.reject(failure);
   }
 
@@ -211,7 +227,10 @@ export class KeyedLocks implements Locks {
     const leftMs = await this.driver.renew(lock.key, lock.token, lock.leaseMs);
     if (leftMs === false) {
       this.held.delete(lock.requestId);
-      const error = new LockError('ERR_LOCK_LOST', `lock "${lock.key}" (fence ${lock.fence}) was lost: the ${this.driver.name} backend no longer holds it for this holder (its lease lapsed)`);
+      const error = new LockError(
+        'ERR_LOCK_LOST',
+        `lock "${lock.key}" (fence ${lock.fence}) was lost: the ${this.driver.name} backend no longer holds it for this holder (its lease lapsed)`,
+      );
       lock.markLost(error);
       this.actors.get(lock.key)?.send(lockRevoked(lock.requestId));
       throw error;

@@ -29,7 +29,11 @@ export type ClosableLocks = Locks & {
  * const locks = createLocks({ backend: 'redis', url: 'redis://127.0.0.1:6379', namespace: 'thumbnails' }, { leaseMs: 60_000 });
  * await locks.withLock(`asset-${id}`, async (lock) => ctx.store.put(`asset-${id}`, value, { fence: lock.fence }));
  */
-export function createLocks(options: LockBackendOptions, defaults: { leaseMs: number; inspect?: KeyedLocksOptions['inspect'] }, clock?: Clock): ClosableLocks {
+export function createLocks(
+  options: LockBackendOptions,
+  defaults: { leaseMs: number; inspect?: KeyedLocksOptions['inspect'] },
+  clock?: Clock,
+): ClosableLocks {
   const timing = { leaseMs: defaults.leaseMs, ...(clock ? { clock } : {}), ...(defaults.inspect ? { inspect: defaults.inspect } : {}) };
   if (options.backend === 'local') return createLocalLocks(timing);
   const { url, namespace, prefix } = options;

@@ -157,7 +157,9 @@ export class RedisLockDriver implements LockDriver {
       let value: number;
       try {
         const fenceBase = String(Math.max(Date.now() * 1000, this.lastFence));
-        [taken, value] = await this.scripts.flowdLockAcquire(this.lockKey(key), `${this.base}fence`, token, leaseMs, fenceBase).then(([ok, n]) => [ok === 1, n] as const);
+        [taken, value] = await this.scripts
+          .flowdLockAcquire(this.lockKey(key), `${this.base}fence`, token, leaseMs, fenceBase)
+          .then(([ok, n]) => [ok === 1, n] as const);
       } catch (error) {
         waker.disarm();
         throw this.unavailable(key, error);
@@ -261,10 +263,12 @@ export class RedisLockDriver implements LockDriver {
 
   /** Resolves once the connection is ready; fails fast while Redis is known to be down. */
   private async ready(key: string, signal?: AbortSignal): Promise<void> {
-    if (this.closed) throw new LockError('ERR_LOCK_UNAVAILABLE', `cannot use lock "${key}": the Redis locks at ${this.safeUrl} were closed`);
+    if (this.closed)
+      throw new LockError('ERR_LOCK_UNAVAILABLE', `cannot use lock "${key}": the Redis locks at ${this.safeUrl} were closed`);
     const { status } = this.redis;
     if (status === 'ready') return;
-    if (status === 'reconnecting' || status === 'close' || status === 'end') throw this.unavailable(key, this.lastError ?? new Error(`the connection is ${status}`));
+    if (status === 'reconnecting' || status === 'close' || status === 'end')
+      throw this.unavailable(key, this.lastError ?? new Error(`the connection is ${status}`));
     await new Promise<void>((resolve, reject) => {
       const finish = (error?: unknown) => {
         clearTimeout(timer);

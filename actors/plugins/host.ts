@@ -4,7 +4,15 @@ import path from 'node:path';
 import mittModule from 'mitt';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, waitFor, type ActorRefFrom, type InspectionEvent } from 'xstate';
-import { pluginChanged, pluginFailed, pluginMachine, pluginRemoved, type PluginErrorInfo, type PluginLoadInput, type PluginLoadOutput } from '../../machines/plugin.js';
+import {
+  pluginChanged,
+  pluginFailed,
+  pluginMachine,
+  pluginRemoved,
+  type PluginErrorInfo,
+  type PluginLoadInput,
+  type PluginLoadOutput,
+} from '../../machines/plugin.js';
 import { PluginError } from '../../src/kernel/errors.js';
 import type { WorkerContext } from '../workers/worker.js';
 import { coalescedPass } from '../coalesced-pass.js';
@@ -108,7 +116,9 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
 
   const logic = pluginMachine.provide({
     actors: {
-      load: fromPromise<PluginLoadOutput, PluginLoadInput>(({ input }) => loadPlugin(input.file, input.name, log.child({ plugin: input.name }), ++loadSequence)),
+      load: fromPromise<PluginLoadOutput, PluginLoadInput>(({ input }) =>
+        loadPlugin(input.file, input.name, log.child({ plugin: input.name }), ++loadSequence),
+      ),
     },
   });
   const inspect = (event: InspectionEvent) => observer?.(event);
@@ -121,7 +131,10 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
     try {
       emitter.emit('change', change);
     } catch (error) {
-      log.error({ err: error, change: change.type, plugin: change.name }, `a plugin-change listener threw on ${change.type} of "${change.name}"`);
+      log.error(
+        { err: error, change: change.type, plugin: change.name },
+        `a plugin-change listener threw on ${change.type} of "${change.name}"`,
+      );
     }
   };
 
@@ -135,7 +148,11 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if (strict) throw new Error(`plugin folder ${folder} cannot be read: ${(error as Error).message}`, { cause: error });
-        warnOnce(`read:${folder}`, { folder, error: (error as Error).message }, `plugin folder ${folder} cannot be read (${code ?? (error as Error).message})`);
+        warnOnce(
+          `read:${folder}`,
+          { folder, error: (error as Error).message },
+          `plugin folder ${folder} cannot be read (${code ?? (error as Error).message})`,
+        );
         // A folder that is gone has no plugins left; any other error keeps things as they are until the next scan.
         if (code === 'ENOENT' || code === 'ENOTDIR') continue;
         return undefined;
@@ -153,7 +170,11 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
         const name = fileName.slice(0, -path.extname(fileName).length);
         const first = found.get(name);
         if (first) {
-          warnOnce(`duplicate:${file}`, { plugin: name, file: first.file, ignored: file }, `plugin "${name}" is in both ${first.file} and ${file}; using ${first.file}`);
+          warnOnce(
+            `duplicate:${file}`,
+            { plugin: name, file: first.file, ignored: file },
+            `plugin "${name}" is in both ${first.file} and ${file}; using ${first.file}`,
+          );
           continue;
         }
         found.set(name, { file, size: info.size, mtimeMs: info.mtimeMs });
@@ -245,7 +266,10 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
         try {
           add(name, seen);
         } catch (error) {
-          log.error({ plugin: name, file: seen.file, err: error }, `plugin "${name}" (${seen.file}) not added: its initial state could not be read: ${(error as Error).message}`);
+          log.error(
+            { plugin: name, file: seen.file, err: error },
+            `plugin "${name}" (${seen.file}) not added: its initial state could not be read: ${(error as Error).message}`,
+          );
         }
       }
     }
@@ -262,10 +286,13 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
 
   function requestScan(): void {
     if (closed || hintTimer) return;
-    hintTimer = setTimeout(() => {
-      hintTimer = undefined;
-      rescan();
-    }, Math.max(10, Math.floor(debounceMs / 2)));
+    hintTimer = setTimeout(
+      () => {
+        hintTimer = undefined;
+        rescan();
+      },
+      Math.max(10, Math.floor(debounceMs / 2)),
+    );
   }
 
   function startWatching(): void {
@@ -275,7 +302,10 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
         watcher.on('error', () => requestScan());
         watchers.push(watcher);
       } catch (error) {
-        log.warn({ folder, error: (error as Error).message }, `cannot watch plugin folder ${folder}; relying on the rescan every ${rescanIntervalMs}ms`);
+        log.warn(
+          { folder, error: (error as Error).message },
+          `cannot watch plugin folder ${folder}; relying on the rescan every ${rescanIntervalMs}ms`,
+        );
       }
     }
     rescanTimer = setInterval(rescan, rescanIntervalMs);
@@ -284,7 +314,9 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
   const snapshotOf = (name: string) => plugins.get(name)?.actor.getSnapshot();
   // Scans and settles run on timers: anything they throw is logged, never an unhandled rejection.
   const background = (work: () => Promise<void>) => () =>
-    void work().catch((error: unknown) => log.error({ err: error }, `plugin host: watching the plugin folders failed: ${(error as Error).message}`));
+    void work().catch((error: unknown) =>
+      log.error({ err: error }, `plugin host: watching the plugin folders failed: ${(error as Error).message}`),
+    );
   const rescan = background(scan);
   const settleLater = background(settle);
 
@@ -294,7 +326,11 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
       name: entry.name,
       file: entry.file,
       state: value as PluginState,
-      callbacks: context.callbacks.map((callback) => ({ name: callback.name, match: (callback as RegisteredCallback).match, stopOnError: callback.stopOnError })),
+      callbacks: context.callbacks.map((callback) => ({
+        name: callback.name,
+        match: (callback as RegisteredCallback).match,
+        stopOnError: callback.stopOnError,
+      })),
       error: context.error,
       mtimeMs: context.mtimeMs,
     };
@@ -305,7 +341,10 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
       return (started ??= (async () => {
         for (const folder of folders) {
           const info = await stat(folder).catch(() => undefined);
-          if (!info?.isDirectory()) throw new Error(`plugin folder ${folder} ${info ? 'is not a folder' : 'does not exist'}; expected a folder of plugin modules ([Plugins] paths)`);
+          if (!info?.isDirectory())
+            throw new Error(
+              `plugin folder ${folder} ${info ? 'is not a folder' : 'does not exist'}; expected a folder of plugin modules ([Plugins] paths)`,
+            );
         }
         const found = (await listPlugins(true))!;
         if (closed) return;
@@ -313,7 +352,9 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
         if (reload) startWatching();
         const loaded = (actor: PluginActor) => waitFor(actor, (snapshot) => snapshot.value !== 'loading').then(() => undefined);
         // close() during start stops the actors unloaded: start() then ends quietly.
-        await Promise.all([...plugins.values()].map(({ actor }) => loaded(actor).catch((error: unknown) => (closed ? undefined : Promise.reject(error)))));
+        await Promise.all(
+          [...plugins.values()].map(({ actor }) => loaded(actor).catch((error: unknown) => (closed ? undefined : Promise.reject(error)))),
+        );
       })());
     },
     list() {
@@ -333,7 +374,12 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
       // While reloading, the last load's callbacks go on: a reload never fails an event.
       if (snapshot?.value !== 'active' && !(snapshot?.value === 'reloading' && snapshot.context.callbacks.length > 0)) {
         const state = snapshot ? String(snapshot.value) : 'not a known plugin';
-        throw new PluginError('ERR_PLUGIN', name, `plugin "${name}" cannot run event ${event.id}: it is ${state}; expected an active plugin`, { eventId: event.id });
+        throw new PluginError(
+          'ERR_PLUGIN',
+          name,
+          `plugin "${name}" cannot run event ${event.id}: it is ${state}; expected an active plugin`,
+          { eventId: event.id },
+        );
       }
       // This load's callbacks for the whole event: a reload meanwhile applies from the next event.
       const callbacks = snapshot.context.callbacks as RegisteredCallback[];
@@ -348,10 +394,14 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
           ctx.signal.throwIfAborted();
           const cause = error instanceof Error ? error.message : String(error);
           const message = `plugin "${name}" callback "${registered.name}" failed on event ${event.id}: ${cause}`;
-          if (registered.stopOnError) throw new PluginError('ERR_PLUGIN', name, message, { cause: error, callback: registered.name, eventId: event.id });
+          if (registered.stopOnError)
+            throw new PluginError('ERR_PLUGIN', name, message, { cause: error, callback: registered.name, eventId: event.id });
           const code = (error as { code?: unknown } | null)?.code;
           report.failed.push({ callback: registered.name, code: typeof code === 'string' ? code : 'ERR_PLUGIN', message: cause });
-          ctx.log.error({ plugin: name, callback: registered.name, eventId: event.id, err: error }, `${message} (stopOnError is false: going on)`);
+          ctx.log.error(
+            { plugin: name, callback: registered.name, eventId: event.id, err: error },
+            `${message} (stopOnError is false: going on)`,
+          );
         } finally {
           report.ran.push(registered.name);
         }

@@ -32,9 +32,19 @@ const commonJsCache = createRequire(import.meta.url).cache;
  * @throws PluginError ERR_PLUGIN_LOAD naming the file and the cause (a missing file, an import error, no registerCallbacks, a bad registration, registerCallbacks throwing).
  * @example const { callbacks } = await loadPlugin('/srv/plugins/notify.mjs', 'notify', log, 1);
  */
-export async function loadPlugin(file: string, name: string, log: Logger, version: number): Promise<{ callbacks: RegisteredCallback[]; mtimeMs: number }> {
+export async function loadPlugin(
+  file: string,
+  name: string,
+  log: Logger,
+  version: number,
+): Promise<{ callbacks: RegisteredCallback[]; mtimeMs: number }> {
   const failure = (problem: string, cause?: unknown) =>
-    new PluginError('ERR_PLUGIN_LOAD', name, `plugin "${name}" could not be loaded from ${file}: ${problem}`, cause === undefined ? undefined : { cause });
+    new PluginError(
+      'ERR_PLUGIN_LOAD',
+      name,
+      `plugin "${name}" could not be loaded from ${file}: ${problem}`,
+      cause === undefined ? undefined : { cause },
+    );
   let mtimeMs: number;
   try {
     mtimeMs = (await stat(file)).mtimeMs;
@@ -58,7 +68,10 @@ export async function loadPlugin(file: string, name: string, log: Logger, versio
     plugin: name,
     log,
     registerCallback<A>(callbackName: string, callback: PluginCallback<A>, options?: CallbackOptions<A>): void {
-      if (!registering) throw new TypeError(`${file}: registerCallback("${String(callbackName)}") was called after registerCallbacks returned; register every callback while it runs`);
+      if (!registering)
+        throw new TypeError(
+          `${file}: registerCallback("${String(callbackName)}") was called after registerCallbacks returned; register every callback while it runs`,
+        );
       callbacks.push(checkRegistration(file, callbacks, callbackName, callback, options));
     },
   };
@@ -69,27 +82,47 @@ export async function loadPlugin(file: string, name: string, log: Logger, versio
   } finally {
     registering = false;
   }
-  if (callbacks.length === 0) log.warn({ plugin: name, file }, `plugin "${name}" (${file}) registered no callbacks; it will take no events`);
+  if (callbacks.length === 0)
+    log.warn({ plugin: name, file }, `plugin "${name}" (${file}) registered no callbacks; it will take no events`);
   return { callbacks, mtimeMs };
 }
 
 /** Validates one `registerCallback` call; throws a TypeError naming the file, the callback and what was expected. */
-function checkRegistration(file: string, registered: RegisteredCallback[], name: unknown, callback: unknown, options: unknown): RegisteredCallback {
+function checkRegistration(
+  file: string,
+  registered: RegisteredCallback[],
+  name: unknown,
+  callback: unknown,
+  options: unknown,
+): RegisteredCallback {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new TypeError(`${file}: registerCallback's first argument must be the callback's name, a non-empty string; found ${typeof name === 'string' ? JSON.stringify(name) : typeof name}`);
+    throw new TypeError(
+      `${file}: registerCallback's first argument must be the callback's name, a non-empty string; found ${typeof name === 'string' ? JSON.stringify(name) : typeof name}`,
+    );
   }
   const where = `${file} callback "${name}"`;
-  if (registered.some((existing) => existing.name === name)) throw new TypeError(`${where}: a callback of that name is already registered; names must be unique within a plugin`);
-  if (typeof callback !== 'function') throw new TypeError(`${where}: the callback must be a function (event, ctx, args); found ${callback === null ? 'null' : typeof callback}`);
+  if (registered.some((existing) => existing.name === name))
+    throw new TypeError(`${where}: a callback of that name is already registered; names must be unique within a plugin`);
+  if (typeof callback !== 'function')
+    throw new TypeError(
+      `${where}: the callback must be a function (event, ctx, args); found ${callback === null ? 'null' : typeof callback}`,
+    );
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-    throw new TypeError(`${where}: options must be an object { match, args, stopOnError }; found ${options === null ? 'null' : Array.isArray(options) ? 'a list' : typeof options}`);
+    throw new TypeError(
+      `${where}: options must be an object { match, args, stopOnError }; found ${options === null ? 'null' : Array.isArray(options) ? 'a list' : typeof options}`,
+    );
   }
   const given = (options ?? {}) as Record<string, unknown>;
   const unknown = Object.keys(given).filter((key) => !OPTION_KEYS.has(key));
-  if (unknown.length > 0) throw new TypeError(`${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `"${key}"`).join(', ')}; the options are match, args and stopOnError`);
+  if (unknown.length > 0)
+    throw new TypeError(
+      `${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `"${key}"`).join(', ')}; the options are match, args and stopOnError`,
+    );
   const { match, args, stopOnError } = given;
   if (stopOnError !== undefined && typeof stopOnError !== 'boolean') {
-    throw new TypeError(`${where}: stopOnError must be true or false; found ${typeof stopOnError === 'string' ? JSON.stringify(stopOnError) : typeof stopOnError}`);
+    throw new TypeError(
+      `${where}: stopOnError must be true or false; found ${typeof stopOnError === 'string' ? JSON.stringify(stopOnError) : typeof stopOnError}`,
+    );
   }
   return {
     name,
@@ -103,7 +136,11 @@ function checkRegistration(file: string, registered: RegisteredCallback[], name:
 function registerCallbacksOf(module: Record<string, unknown>): ((reg: PluginRegistrar) => unknown) | undefined {
   if (typeof module.registerCallbacks === 'function') return module.registerCallbacks as (reg: PluginRegistrar) => unknown;
   const fallback = module.default as { registerCallbacks?: unknown } | null | undefined;
-  if (fallback !== null && (typeof fallback === 'object' || typeof fallback === 'function') && typeof fallback.registerCallbacks === 'function') {
+  if (
+    fallback !== null &&
+    (typeof fallback === 'object' || typeof fallback === 'function') &&
+    typeof fallback.registerCallbacks === 'function'
+  ) {
     return (fallback.registerCallbacks as (reg: PluginRegistrar) => unknown).bind(fallback);
   }
   return undefined;

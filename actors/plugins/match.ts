@@ -44,7 +44,9 @@ export function checkMatch(value: unknown, where: string): MatchEvents {
     }
     for (const [index, attribute] of (attributes as unknown[]).entries()) {
       if (typeof attribute !== 'string' || attribute.trim() === '') {
-        throw new TypeError(`${where}: match["${type}"][${index}] must be a non-empty attribute name (or '*'); found ${describe(attribute)}`);
+        throw new TypeError(
+          `${where}: match["${type}"][${index}] must be a non-empty attribute name (or '*'); found ${describe(attribute)}`,
+        );
       }
     }
     copy[type] = Object.freeze([...(attributes as string[])]);

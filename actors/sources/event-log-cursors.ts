@@ -29,22 +29,35 @@ const isId = (value: unknown): value is number => typeof value === 'number' && N
 /** Checks a stored value is a cursor record; a CursorError names the key and what is wrong. */
 export function checkCursor(value: unknown, key: string): CursorRecord {
   const fail = (problem: string): never => {
-    throw new CursorError(`the cursor "${key}" in the store is corrupt: ${problem}; the daemon stops rather than skip or repeat events: repair or delete the record (deleting it starts the plugin from [Source] start from)`);
+    throw new CursorError(
+      `the cursor "${key}" in the store is corrupt: ${problem}; the daemon stops rather than skip or repeat events: repair or delete the record (deleting it starts the plugin from [Source] start from)`,
+    );
   };
-  if (!value || typeof value !== 'object' || Array.isArray(value)) fail(`expected an object { last, backlog }, found ${JSON.stringify(value)}`);
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    fail(`expected an object { last, backlog }, found ${JSON.stringify(value)}`);
   const record = value as Record<string, unknown>;
   if (!isId(record.last)) fail(`expected "last" to be a whole number of at least 0, found ${JSON.stringify(record.last)}`);
   const backlog = record.backlog ?? [];
   if (!Array.isArray(backlog)) fail(`expected "backlog" to be a list of [from, to, deadline], found ${JSON.stringify(backlog)}`);
   for (const range of backlog as unknown[]) {
-    if (!Array.isArray(range) || range.length !== 3 || !range.every((n) => typeof n === 'number' && Number.isFinite(n)) || range[0] > range[1]) {
+    if (
+      !Array.isArray(range) ||
+      range.length !== 3 ||
+      !range.every((n) => typeof n === 'number' && Number.isFinite(n)) ||
+      range[0] > range[1]
+    ) {
       fail(`expected each backlog entry to be [from, to, deadline] with from <= to, found ${JSON.stringify(range)}`);
     }
   }
   const result: CursorRecord = { last: record.last as number, backlog: backlog as BacklogRange[] };
   const deactivated = record.deactivated as Partial<Deactivation> | undefined;
   if (deactivated !== undefined) {
-    if (!deactivated || typeof deactivated.at !== 'number' || typeof deactivated.code !== 'string' || typeof deactivated.message !== 'string') {
+    if (
+      !deactivated ||
+      typeof deactivated.at !== 'number' ||
+      typeof deactivated.code !== 'string' ||
+      typeof deactivated.message !== 'string'
+    ) {
       fail(`expected "deactivated" to be { at, code, message }, found ${JSON.stringify(deactivated)}`);
     }
     result.deactivated = deactivated as Deactivation;
@@ -59,7 +72,8 @@ export async function readCursor(store: Store, plugin: string): Promise<CursorRe
   try {
     value = await store.get(key);
   } catch (error) {
-    if ((error as { code?: unknown }).code === 'ERR_STORE') throw new CursorError(`the cursor "${key}" cannot be read: ${(error as Error).message}`, { cause: error });
+    if ((error as { code?: unknown }).code === 'ERR_STORE')
+      throw new CursorError(`the cursor "${key}" cannot be read: ${(error as Error).message}`, { cause: error });
     throw error;
   }
   return value === undefined ? undefined : checkCursor(value, key);

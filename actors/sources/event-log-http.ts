@@ -23,25 +23,39 @@ const RETRYABLE_STATUSES = new Set([408, 429]);
 export function httpLogReader(options: HttpLogOptions): EventLogReader {
   const shownUrl = displayUrl(options.url);
   if (!options.url.includes('{id}')) {
-    throw new EventLogError('ERR_EVENT_LOG', `the feed URL ${shownUrl} has no {id}; expected a URL that asks for the events after {id} (and at most {n})`);
+    throw new EventLogError(
+      'ERR_EVENT_LOG',
+      `the feed URL ${shownUrl} has no {id}; expected a URL that asks for the events after {id} (and at most {n})`,
+    );
   }
   let agent: Agent | undefined;
-  const dispatcher = () => (agent ??= new Agent({ connectTimeout: options.timeoutMs, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }));
+  const dispatcher = () =>
+    (agent ??= new Agent({ connectTimeout: options.timeoutMs, headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs }));
 
   async function getJson(url: string, expected: string, signal: AbortSignal | undefined): Promise<unknown> {
     signal?.throwIfAborted();
     const { target, shown, headers } = prepare(url);
     const timeout = AbortSignal.timeout(options.timeoutMs);
-    const unavailable = (reason: string, cause?: unknown) => new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', `cannot read the feed ${shown}: ${reason}`, { cause });
+    const unavailable = (reason: string, cause?: unknown) =>
+      new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', `cannot read the feed ${shown}: ${reason}`, { cause });
     try {
-      const response = await request(target, { method: 'GET', headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout, dispatcher: dispatcher() });
+      const response = await request(target, {
+        method: 'GET',
+        headers,
+        signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+        dispatcher: dispatcher(),
+      });
       const { statusCode, body } = response;
       if (statusCode < 200 || statusCode >= 300) {
         await body.dump().catch(() => {});
         if (statusCode >= 500 || RETRYABLE_STATUSES.has(statusCode)) throw unavailable(`it answered HTTP ${statusCode}`);
         throw new EventLogError('ERR_EVENT_LOG', `${shown} answered HTTP ${statusCode}; expected HTTP 200 with ${expected}`);
       }
-      const tooLarge = () => new EventLogError('ERR_EVENT_LOG', `${shown} answered more than ${MAX_FEED_BYTES} bytes; expected at most that (ask for fewer events with {n})`);
+      const tooLarge = () =>
+        new EventLogError(
+          'ERR_EVENT_LOG',
+          `${shown} answered more than ${MAX_FEED_BYTES} bytes; expected at most that (ask for fewer events with {n})`,
+        );
       if (Number(response.headers['content-length']) > MAX_FEED_BYTES) {
         body.destroy();
         throw tooLarge();
@@ -78,13 +92,17 @@ export function httpLogReader(options: HttpLogOptions): EventLogReader {
     const answer = await getJson(url, EXPECTED_FEED, signal);
     const shown = displayUrl(url);
     const items: unknown = Array.isArray(answer) ? answer : (answer as { events?: unknown } | null)?.events;
-    if (!Array.isArray(items)) throw new EventLogError('ERR_EVENT_LOG', `${shown} answered ${describeValue(answer)}; expected ${EXPECTED_FEED}`);
+    if (!Array.isArray(items))
+      throw new EventLogError('ERR_EVENT_LOG', `${shown} answered ${describeValue(answer)}; expected ${EXPECTED_FEED}`);
     // A feed that ignores {n} is cut to the limit: the rest comes with the next read.
     const events = items.slice(0, limit).map((item, index) => toLogEvent(item, `feed item ${index + 1} of ${shown}`));
     let previous = after;
     for (const [index, event] of events.entries()) {
       if (event.id <= previous) {
-        throw new EventLogError('ERR_EVENT_LOG', `feed item ${index + 1} of ${shown} has id ${event.id}, not above ${previous}; expected events after ${after} in increasing id order`);
+        throw new EventLogError(
+          'ERR_EVENT_LOG',
+          `feed item ${index + 1} of ${shown} has id ${event.id}, not above ${previous}; expected events after ${after} in increasing id order`,
+        );
       }
       previous = event.id;
     }
@@ -101,7 +119,11 @@ export function httpLogReader(options: HttpLogOptions): EventLogReader {
         const expected = '{ "id": <the latest event id> } or that id';
         const answer = await getJson(options.latestUrl, expected, signal);
         const id = parseId(typeof answer === 'object' && answer !== null ? (answer as { id?: unknown }).id : answer);
-        if (id === undefined) throw new EventLogError('ERR_EVENT_LOG', `${displayUrl(options.latestUrl)} answered ${describeValue(answer)}; expected ${expected}`);
+        if (id === undefined)
+          throw new EventLogError(
+            'ERR_EVENT_LOG',
+            `${displayUrl(options.latestUrl)} answered ${describeValue(answer)}; expected ${expected}`,
+          );
         return id;
       }
       // No latest URL: walk the feed to its end, a page at a time.

@@ -10,8 +10,14 @@ const EXPECTED = `expected a table with columns ${COLUMNS} (see docs/event-log.m
 // Server codes a retry may cure: connection trouble (class 08), an admin or crash shutdown, too many clients, a statement timeout.
 const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53300']);
 const NETWORK_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused', ECONNRESET: 'connection reset', ETIMEDOUT: 'connection timed out', EPIPE: 'connection closed',
-  EHOSTUNREACH: 'host unreachable', ENETUNREACH: 'network unreachable', ENOTFOUND: 'host not found', EAI_AGAIN: 'host name lookup failed',
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  ETIMEDOUT: 'connection timed out',
+  EPIPE: 'connection closed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
 };
 const CLIENT_GRACE_MS = 1000;
 // PostgreSQL's text types: a text `meta` column holds JSON text, parsed here.
@@ -24,9 +30,15 @@ const TEXT_TYPES = new Set([25, 1042, 1043]);
  */
 export function quoteTable(table: string): string {
   if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table)) {
-    throw new EventLogError('ERR_EVENT_LOG', `the event table "${table}" is not a table name; expected an identifier or schema.identifier (letters, digits, _)`);
+    throw new EventLogError(
+      'ERR_EVENT_LOG',
+      `the event table "${table}" is not a table name; expected an identifier or schema.identifier (letters, digits, _)`,
+    );
   }
-  return table.split('.').map((part) => `"${part}"`).join('.');
+  return table
+    .split('.')
+    .map((part) => `"${part}"`)
+    .join('.');
 }
 
 /**
@@ -42,19 +54,28 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
   let pool: Promise<Pool> | undefined;
 
   const open = (): Promise<Pool> =>
-    (pool ??= import('pg').then(({ default: pg }) => {
-      const created = new pg.Pool({
-        connectionString: options.url, max: 2, application_name: 'flowd',
-        // The server's statement_timeout cancels cleanly; the client's own, a second later, covers a server that went silent.
-        statement_timeout: options.queryTimeoutMs, query_timeout: options.queryTimeoutMs + CLIENT_GRACE_MS, connectionTimeoutMillis: options.queryTimeoutMs,
-      });
-      // An idle connection that breaks (a server restart) emits here; the next query reconnects or fails with the reason.
-      created.on('error', () => {});
-      return created;
-    }, (error: unknown) => {
-      pool = undefined;
-      throw new EventLogError('ERR_EVENT_LOG', `cannot load the pg package to read ${where}: ${(error as Error).message}`, { cause: error });
-    }));
+    (pool ??= import('pg').then(
+      ({ default: pg }) => {
+        const created = new pg.Pool({
+          connectionString: options.url,
+          max: 2,
+          application_name: 'flowd',
+          // The server's statement_timeout cancels cleanly; the client's own, a second later, covers a server that went silent.
+          statement_timeout: options.queryTimeoutMs,
+          query_timeout: options.queryTimeoutMs + CLIENT_GRACE_MS,
+          connectionTimeoutMillis: options.queryTimeoutMs,
+        });
+        // An idle connection that breaks (a server restart) emits here; the next query reconnects or fails with the reason.
+        created.on('error', () => {});
+        return created;
+      },
+      (error: unknown) => {
+        pool = undefined;
+        throw new EventLogError('ERR_EVENT_LOG', `cannot load the pg package to read ${where}: ${(error as Error).message}`, {
+          cause: error,
+        });
+      },
+    ));
 
   async function query(text: string, values: unknown[], signal: AbortSignal | undefined) {
     signal?.throwIfAborted();
@@ -73,7 +94,8 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
     const value: unknown = rows[0]?.id;
     if (value === null || value === undefined) return undefined;
     const id = parseId(value);
-    if (id === undefined) throw new EventLogError('ERR_EVENT_LOG', `${where}: ${fn}(id) is ${String(value)}; expected a non-negative integer id`);
+    if (id === undefined)
+      throw new EventLogError('ERR_EVENT_LOG', `${where}: ${fn}(id) is ${String(value)}; expected a non-negative integer id`);
     return id;
   }
 
@@ -124,19 +146,22 @@ function parseJson(text: string): unknown {
 /** A pg failure as an EventLogError: UNAVAILABLE when a retry may cure it. */
 function classify(error: unknown, where: string, url: string, table: string): EventLogError {
   const { code, message = '' } = (error ?? {}) as { code?: unknown; message?: string };
-  const unavailable = (reason: string) => new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', `cannot read ${where}: ${reason}`, { cause: error });
+  const unavailable = (reason: string) =>
+    new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', `cannot read ${where}: ${reason}`, { cause: error });
   const broken = (text: string) => new EventLogError('ERR_EVENT_LOG', text, { cause: error });
   if (typeof code === 'string' && code in NETWORK_REASONS) return unavailable(NETWORK_REASONS[code]!);
   if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
     if (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code)) return unavailable(`${message} (SQLSTATE ${code})`);
     if (code === '42P01') return broken(`table ${table} does not exist in ${url}; ${EXPECTED}`);
     if (code === '42703') return broken(`${where}: ${message}; ${EXPECTED}`);
-    if (code === '28P01' || code === '28000') return broken(`${url} refused the login: ${message}; expected a user (and password) of url that may read table ${table}`);
+    if (code === '28P01' || code === '28000')
+      return broken(`${url} refused the login: ${message}; expected a user (and password) of url that may read table ${table}`);
     if (code === '3D000') return broken(`${url}: ${message}; expected the database named in url to exist, holding table ${table}`);
     return broken(`${where}: ${message} (SQLSTATE ${code})`);
   }
   // pg's own failures carry no code: timeouts and dropped connections may pass, a refused password or TLS setting will not.
-  if (/password|SASL|SCRAM|SSL/i.test(message)) return broken(`${url} refused the login: ${message}; check the user, password and sslmode of url`);
+  if (/password|SASL|SCRAM|SSL/i.test(message))
+    return broken(`${url} refused the login: ${message}; check the user, password and sslmode of url`);
   return unavailable(message || String(error));
 }
 
@@ -146,6 +171,9 @@ function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Pro
   return new Promise<T>((resolve, reject) => {
     const onAbort = () => reject(signal.reason as Error);
     signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort)).catch(() => {});
+    promise
+      .then(resolve, reject)
+      .finally(() => signal.removeEventListener('abort', onAbort))
+      .catch(() => {});
   });
 }

@@ -50,7 +50,10 @@ export class LogWindow {
   /** Gaps given up since the last `takeGivenUp()`, for the log. */
   private givenUpNow: Gap[] = [];
 
-  constructor(base: number, private readonly backlogTimeoutMs: number) {
+  constructor(
+    base: number,
+    private readonly backlogTimeoutMs: number,
+  ) {
     this.base = base;
     this.high = base;
   }
@@ -168,7 +171,8 @@ export class LogWindow {
     const ranges: BacklogRange[] = [];
     for (const entry of this.entries) {
       if (ranges.length >= max) break;
-      if (isGap(entry) && !entry.givenUp && entry.to > last) ranges.push([Math.max(entry.from, last + 1), entry.to, entry.firstSeen + this.backlogTimeoutMs]);
+      if (isGap(entry) && !entry.givenUp && entry.to > last)
+        ranges.push([Math.max(entry.from, last + 1), entry.to, entry.firstSeen + this.backlogTimeoutMs]);
     }
     return ranges;
   }

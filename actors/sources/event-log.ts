@@ -66,7 +66,9 @@ type SourceError = Error & { code: string; retryable: boolean };
 const sourceError = (error: unknown, retryable?: boolean): SourceError => {
   const code = (error as { code?: unknown })?.code;
   const text = typeof code === 'string' ? code : 'ERR_SOURCE';
-  const again = retryable ?? ['ERR_EVENT_LOG_UNAVAILABLE', 'ERR_STORE_UNAVAILABLE', 'ERR_LOCK_UNAVAILABLE', 'ERR_LOCK_LOST', 'ERR_FENCED'].includes(text);
+  const again =
+    retryable ??
+    ['ERR_EVENT_LOG_UNAVAILABLE', 'ERR_STORE_UNAVAILABLE', 'ERR_LOCK_UNAVAILABLE', 'ERR_LOCK_LOST', 'ERR_FENCED'].includes(text);
   return Object.assign(new Error((error as Error)?.message ?? String(error), { cause: error }), { code: text, retryable: again });
 };
 
@@ -142,7 +144,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     const write = async (): Promise<void> => {
       await cursor.writing?.catch(() => undefined);
       for (let attempt = 1; ; attempt++) {
-        const record = recordOf(cursor, deactivated === null ? undefined : deactivated ?? cursor.stored.deactivated);
+        const record = recordOf(cursor, deactivated === null ? undefined : (deactivated ?? cursor.stored.deactivated));
         try {
           await store.put(cursorKey(cursor.name), record, lock ? { fence } : {});
           cursor.stored = record;
@@ -154,7 +156,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
             throw failure;
           }
           const delayMs = Math.min(30_000, 250 * 2 ** Math.min(attempt, 7));
-          log.warn({ plugin: cursor.name, attempt, delayMs, error: failure.message }, `event-log: cannot write the cursor of plugin "${cursor.name}" (${failure.message}); trying again in ${delayMs}ms`);
+          log.warn(
+            { plugin: cursor.name, attempt, delayMs, error: failure.message },
+            `event-log: cannot write the cursor of plugin "${cursor.name}" (${failure.message}); trying again in ${delayMs}ms`,
+          );
           await new Promise((resolve) => setTimeout(resolve, delayMs));
         }
       }
@@ -181,7 +186,11 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     if (step.kind === 'blocked') wakeAt(step.until);
     else if (lastReadFull) requestPoll(0);
     // Passed events that did not match: remembered without holding anything up.
-    if (cursor.last > cursor.stored.last) void persist(cursor).then(() => dispatch(cursor), () => undefined);
+    if (cursor.last > cursor.stored.last)
+      void persist(cursor).then(
+        () => dispatch(cursor),
+        () => undefined,
+      );
   };
 
   const deliver = (cursor: Cursor, event: LogEvent) => {
@@ -197,7 +206,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     for (const gap of window.takeGivenUp()) {
       stats.gapsGivenUp++;
       const ids = gap.from === gap.to ? `id ${gap.from}` : `ids ${gap.from}-${gap.to}`;
-      log.warn({ from: gap.from, to: gap.to }, `event-log: event ${ids} never appeared within the backlog timeout; given up (plugins go on past it)`);
+      log.warn(
+        { from: gap.from, to: gap.to },
+        `event-log: event ${ids} never appeared within the backlog timeout; given up (plugins go on past it)`,
+      );
     }
   };
 
@@ -209,10 +221,13 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
 
   const wakeAt = (when: number) => {
     if (wakeTimer) return;
-    wakeTimer = setTimeout(() => {
-      wakeTimer = undefined;
-      dispatchAll();
-    }, Math.max(0, when - now()));
+    wakeTimer = setTimeout(
+      () => {
+        wakeTimer = undefined;
+        dispatchAll();
+      },
+      Math.max(0, when - now()),
+    );
   };
 
   const requestPoll = (delayMs: number) => {
@@ -245,7 +260,11 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
           if (mine !== generation) return;
           noteLate(window.add(after, events, now()));
           lastReadFull = events.length === options.maxBatchSize;
-          if (lastReadFull) log.info({ high: window.high, plugins: Object.fromEntries(active().map((c) => [c.name, c.last])) }, `event-log: read up to event ${window.high}; more are waiting`);
+          if (lastReadFull)
+            log.info(
+              { high: window.high, plugins: Object.fromEntries(active().map((c) => [c.name, c.last])) },
+              `event-log: read up to event ${window.high}; more are waiting`,
+            );
         }
         dispatchAll();
       }
@@ -274,7 +293,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       startPoint ??= startAt();
       record = { last: await startPoint, backlog: [] };
       await store.put(cursorKey(name), record, lock ? { fence } : {});
-      log.info({ plugin: name, last: record.last }, `event-log: plugin "${name}" has no cursor; it starts after event ${record.last} (start from = ${options.startFrom})`);
+      log.info(
+        { plugin: name, last: record.last },
+        `event-log: plugin "${name}" has no cursor; it starts after event ${record.last} (start from = ${options.startFrom})`,
+      );
     }
     window.remember(record.backlog);
     const cursor: Cursor = { name, last: record.last, stored: record, inFlight: undefined, writing: undefined, notBefore: 0 };
@@ -282,7 +304,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     const deactivated = record.deactivated;
     if (deactivated && info.mtimeMs <= deactivated.at) {
       if (info.state !== 'deactivated') plugins.deactivate(name, deactivated);
-      log.warn({ plugin: name, error: deactivated }, `event-log: plugin "${name}" stays deactivated (its file has not changed since): ${deactivated.message}`);
+      log.warn(
+        { plugin: name, error: deactivated },
+        `event-log: plugin "${name}" stays deactivated (its file has not changed since): ${deactivated.message}`,
+      );
     } else if (deactivated) {
       await persist(cursor, null);
     }
@@ -302,11 +327,21 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     } else if (change.type === 'plugin.added' && !cursor) {
       // "latest" for a plugin added now is the log's end now.
       startPoint = undefined;
-      loadCursor(change.name).then(() => dispatchAll(), (error: unknown) => lose(sourceError(error)));
+      loadCursor(change.name).then(
+        () => dispatchAll(),
+        (error: unknown) => lose(sourceError(error)),
+      );
     } else if (change.type === 'plugin.activated' && cursor) {
-      if (cursor.stored.deactivated) void persist(cursor, null).then(() => dispatch(cursor), () => undefined);
+      if (cursor.stored.deactivated)
+        void persist(cursor, null).then(
+          () => dispatch(cursor),
+          () => undefined,
+        );
       else dispatch(cursor);
-      log.info({ plugin: change.name, last: cursor.last }, `event-log: plugin "${change.name}" is active; it goes on after event ${cursor.last}`);
+      log.info(
+        { plugin: change.name, last: cursor.last },
+        `event-log: plugin "${change.name}" is active; it goes on after event ${cursor.last}`,
+      );
     }
   };
 
@@ -337,7 +372,11 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       try {
         reader ??= await makeReader(options.reader);
         await reader.connect();
-        const tellWaiting = () => log.info({ lock: options.lockKey }, `event-log: another daemon is the reader of ${where()}; waiting to take over (lock "${options.lockKey}")`);
+        const tellWaiting = () =>
+          log.info(
+            { lock: options.lockKey },
+            `event-log: another daemon is the reader of ${where()}; waiting to take over (lock "${options.lockKey}")`,
+          );
         if (options.readerFile) releaseFile = await holdReaderFile(options.readerFile, abort.signal, tellWaiting);
         const waiting = setTimeout(tellWaiting, 1000);
         try {
@@ -349,14 +388,30 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         stats.reader = 1;
         stopRenewing = keepRenewed(lock, deps.leaseMs);
         const held = lock;
-        held.signal.addEventListener('abort', () => {
-          if (lock === held) lose(sourceError({ code: 'ERR_LOCK_LOST', message: `event-log: the reader lock "${options.lockKey}" lapsed; another daemon may read ${where()} now` }, true));
-        }, { once: true });
+        held.signal.addEventListener(
+          'abort',
+          () => {
+            if (lock === held)
+              lose(
+                sourceError(
+                  {
+                    code: 'ERR_LOCK_LOST',
+                    message: `event-log: the reader lock "${options.lockKey}" lapsed; another daemon may read ${where()} now`,
+                  },
+                  true,
+                ),
+              );
+          },
+          { once: true },
+        );
         for (const plugin of plugins.list()) await loadCursor(plugin.name);
         const lowest = floor();
         window.reset(lowest);
         unsubscribe = plugins.onChange(onChange);
-        log.info({ plugins: Object.fromEntries([...cursors.values()].map((c) => [c.name, c.last])) }, `event-log: reading ${where()} for ${cursors.size} plugin(s)`);
+        log.info(
+          { plugins: Object.fromEntries([...cursors.values()].map((c) => [c.name, c.last])) },
+          `event-log: reading ${where()} for ${cursors.size} plugin(s)`,
+        );
       } catch (error) {
         await teardown();
         throw sourceError(error);
@@ -394,7 +449,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         const failed = (settlement.result as { failed?: unknown } | undefined)?.failed;
         if (Array.isArray(failed)) stats.callbackFailures += failed.length;
         cursor.last = entry.eventId;
-        void persist(cursor).then(() => dispatch(cursor), () => undefined);
+        void persist(cursor).then(
+          () => dispatch(cursor),
+          () => undefined,
+        );
       } else if (settlement.outcome === 'failed' && plugins.get(entry.plugin)?.state === 'deactivated') {
         // It was deactivated meanwhile (a reload that failed): that reason stands; the event is not done.
         cursor.notBefore = now() + options.fetchIntervalMs;
@@ -404,7 +462,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         // Wall-clock time, compared with the plugin file's mtime after a restart.
         const deactivated: Deactivation = { at: Date.now(), code: error.code, message: error.message, eventId: entry.eventId };
         plugins.deactivate(entry.plugin, deactivated);
-        log.error({ plugin: entry.plugin, event: entry.eventId, error }, `event-log: plugin "${entry.plugin}" is deactivated: ${error.message}; it stays on event ${entry.eventId} until its file changes`);
+        log.error(
+          { plugin: entry.plugin, event: entry.eventId, error },
+          `event-log: plugin "${entry.plugin}" is deactivated: ${error.message}; it stays on event ${entry.eventId} until its file changes`,
+        );
         void persist(cursor, deactivated).catch(() => undefined);
       } else {
         // Returned (shutdown, a store that was down) or expired: the same event again after a fetch interval.
@@ -417,7 +478,9 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       feed = undefined;
       halt();
       // Progress past events that did not match is written too, then the reader lock goes.
-      await Promise.allSettled([...cursors.values()].map((cursor) => (lock && cursor.last > cursor.stored.last ? persist(cursor) : cursor.writing)));
+      await Promise.allSettled(
+        [...cursors.values()].map((cursor) => (lock && cursor.last > cursor.stored.last ? persist(cursor) : cursor.writing)),
+      );
       await teardown();
       await reader?.close();
     },

@@ -299,7 +299,10 @@ export function filesDriver(options: FilesOptions, log: Log = { info: () => {}, 
         watcher = watch(root, { recursive: options.recursive }, () => requestScan(hintDelay));
         watcher.on('error', () => requestScan(hintDelay));
       } catch (error) {
-        log.warn({ error: (error as Error).message }, `files: cannot watch ${root}; relying on the rescan every ${options.rescanIntervalMs}ms`);
+        log.warn(
+          { error: (error as Error).message },
+          `files: cannot watch ${root}; relying on the rescan every ${options.rescanIntervalMs}ms`,
+        );
       }
       rescanTimer = setInterval(() => void scan(), options.rescanIntervalMs);
       void scan();

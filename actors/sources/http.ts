@@ -73,7 +73,8 @@ function respondWithResult(res: ServerResponse, result: unknown): void {
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length']);
-  if (Number.isFinite(declared) && declared > limit) throw new BadRequest(413, 'ERR_BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${limit} are accepted`);
+  if (Number.isFinite(declared) && declared > limit)
+    throw new BadRequest(413, 'ERR_BODY_TOO_LARGE', `the body is ${declared} bytes; at most ${limit} are accepted`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -92,7 +93,10 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
  * Retry-After instead of queueing; on stop, new requests get 503 while
  * in-flight ones finish. Binds 127.0.0.1 unless told otherwise.
  */
-export function httpDriver(options: HttpOptions, log: Log = { info: () => {}, warn: () => {} }): SourceDriver & { address(): string | undefined } {
+export function httpDriver(
+  options: HttpOptions,
+  log: Log = { info: () => {}, warn: () => {} },
+): SourceDriver & { address(): string | undefined } {
   let server: Server | undefined;
   let feed: Feed | undefined;
   let paused = false;
@@ -179,7 +183,9 @@ export function httpDriver(options: HttpOptions, log: Log = { info: () => {}, wa
     type: 'http',
     address() {
       const address = server?.address() as AddressInfo | null | undefined;
-      return address ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${prefix}/` : undefined;
+      return address
+        ? `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}${prefix}/`
+        : undefined;
     },
     async connect() {
       stopping = false;
@@ -191,7 +197,11 @@ export function httpDriver(options: HttpOptions, log: Log = { info: () => {}, wa
       });
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (error: NodeJS.ErrnoException) =>
-          reject(new Error(`http: cannot listen on ${options.interface}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`)),
+          reject(
+            new Error(
+              `http: cannot listen on ${options.interface}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`,
+            ),
+          ),
         );
         server!.listen(options.port, options.interface, () => resolve());
       });

@@ -34,7 +34,10 @@ export function intervalDriver(
     const now = clock.now();
     if (options.window && !isInWindow(options.window, now)) {
       const opening = nextWindowOpening(options.window, now);
-      log.info({ nextEventAt: new Date(opening).toISOString() }, `interval: outside its window; next event at ${new Date(opening).toISOString()}`);
+      log.info(
+        { nextEventAt: new Date(opening).toISOString() },
+        `interval: outside its window; next event at ${new Date(opening).toISOString()}`,
+      );
       schedule(opening);
       return;
     }

@@ -45,11 +45,16 @@ export class Ledger {
     try {
       data = JSON.parse(text);
     } catch (error) {
-      throw new LedgerError(`the files ledger ${this.file} is corrupt (${(error as Error).message}); it was left as it is: repair or remove it to reprocess every file`, { cause: error });
+      throw new LedgerError(
+        `the files ledger ${this.file} is corrupt (${(error as Error).message}); it was left as it is: repair or remove it to reprocess every file`,
+        { cause: error },
+      );
     }
     const files = (data as { files?: unknown })?.files;
     if (!files || typeof files !== 'object' || Array.isArray(files)) {
-      throw new LedgerError(`the files ledger ${this.file} is corrupt: expected { "files": { ... } }; it was left as it is: repair or remove it to reprocess every file`);
+      throw new LedgerError(
+        `the files ledger ${this.file} is corrupt: expected { "files": { ... } }; it was left as it is: repair or remove it to reprocess every file`,
+      );
     }
     for (const [relative, entry] of Object.entries(files as Record<string, unknown>)) {
       const e = entry as Partial<LedgerEntry> | null;

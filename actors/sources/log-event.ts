@@ -40,7 +40,10 @@ export function toLogEvent(raw: unknown, where: string): LogEvent {
   const wrong = (field: string, expected: string, found: unknown) =>
     new EventLogError('ERR_EVENT_LOG', `${where}: "${field}" must be ${expected}; found ${describeValue(found)}`);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new EventLogError('ERR_EVENT_LOG', `${where}: expected an event (an object with id, type, entity, attributes, created_at, meta); found ${describeValue(raw)}`);
+    throw new EventLogError(
+      'ERR_EVENT_LOG',
+      `${where}: expected an event (an object with id, type, entity, attributes, created_at, meta); found ${describeValue(raw)}`,
+    );
   }
   const record = raw as Record<string, unknown>;
 

@@ -10,14 +10,17 @@ export type PayloadClass = 'text' | 'json' | 'xml';
 export const PAYLOAD_CLASSES = ['text', 'json', 'xml'] as const;
 
 // Entities stay as written (no expansion, no entity tables), attributes are kept as `@_name`.
-const xmlParser = once(() => new (fxp().XMLParser)({
-  processEntities: false,
-  htmlEntities: false,
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  parseTagValue: false,
-  parseAttributeValue: false,
-}));
+const xmlParser = once(
+  () =>
+    new (fxp().XMLParser)({
+      processEntities: false,
+      htmlEntities: false,
+      ignoreAttributes: false,
+      attributeNamePrefix: '@_',
+      parseTagValue: false,
+      parseAttributeValue: false,
+    }),
+);
 
 /**
  * Parses a payload. Text that does not parse comes back as `error` (with the

@@ -47,10 +47,14 @@ export async function holdReaderFile(file: string, signal: AbortSignal, onWait: 
     }
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, pollMs);
-      signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        reject(signal.reason as Error);
-      }, { once: true });
+      signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(signal.reason as Error);
+        },
+        { once: true },
+      );
     });
   }
 }

@@ -23,7 +23,11 @@ export interface StompEndpoint {
  * virtual host (RabbitMQ's vhost) when one is named.
  * @example connectHeaders({ login: 'guest', passcode: 'guest', virtualHost: '/production' })
  */
-export function connectHeaders(credentials: { login?: string | undefined; passcode?: string | undefined; virtualHost?: string | undefined }): Record<string, string> {
+export function connectHeaders(credentials: {
+  login?: string | undefined;
+  passcode?: string | undefined;
+  virtualHost?: string | undefined;
+}): Record<string, string> {
   const headers: Record<string, string> = {};
   if (credentials.login !== undefined) headers.login = credentials.login;
   if (credentials.passcode !== undefined) headers.passcode = credentials.passcode;
@@ -55,7 +59,8 @@ export function parseStompUrl(text: string): StompEndpoint {
     throw new Error(`${where(rest)} is not a URL; expected stomp://host:61613/queue/name`);
   }
   if (!url.hostname) throw new Error(`${where(rest)} names no host; expected stomp://host:61613/queue/name`);
-  if (url.search || url.hash) throw new Error(`${where(rest)} has a query or fragment; expected only a destination path such as /queue/name`);
+  if (url.search || url.hash)
+    throw new Error(`${where(rest)} has a query or fragment; expected only a destination path such as /queue/name`);
   if (url.port === '0') throw new Error(`${where(rest)} names port 0; expected the broker's port, such as 61613`);
   let path: string;
   try {
@@ -65,7 +70,9 @@ export function parseStompUrl(text: string): StompEndpoint {
   }
   const match = DESTINATION.exec(path);
   if (!match || (protocol === 'stomp:' && match[1] !== '')) {
-    throw new Error(`${where(`${url.host}${url.pathname}`)} has no destination; expected a path such as /queue/name, /topic/name, /exchange/name or /amq/queue/name`);
+    throw new Error(
+      `${where(`${url.host}${url.pathname}`)} has no destination; expected a path such as /queue/name, /topic/name, /exchange/name or /amq/queue/name`,
+    );
   }
   const port = url.port ? Number(url.port) : DEFAULT_PORTS[protocol];
   const decode = (part: string | undefined, what: string) => {
@@ -73,7 +80,9 @@ export function parseStompUrl(text: string): StompEndpoint {
     try {
       return decodeURIComponent(part);
     } catch {
-      throw new Error(`${where(`${url.host}${url.pathname}`)} has a malformed %-escape in its ${what}; percent-encode it, or give it as the ${what === 'user' ? 'login' : 'passcode'} key`);
+      throw new Error(
+        `${where(`${url.host}${url.pathname}`)} has a malformed %-escape in its ${what}; percent-encode it, or give it as the ${what === 'user' ? 'login' : 'passcode'} key`,
+      );
     }
   };
   return {
@@ -89,7 +98,12 @@ export function parseStompUrl(text: string): StompEndpoint {
 }
 
 /** `scheme://user:pass@rest` split at the scheme and the last `@`, before any URL parsing. */
-function splitCredentials(text: string): { scheme: string | undefined; user: string | undefined; password: string | undefined; rest: string } {
+function splitCredentials(text: string): {
+  scheme: string | undefined;
+  user: string | undefined;
+  password: string | undefined;
+  rest: string;
+} {
   const schemed = /^([a-z][a-z0-9+.-]*):\/\/(.*)$/is.exec(text);
   if (!schemed) return { scheme: undefined, user: undefined, password: undefined, rest: redactUrl(text) };
   const [, scheme, body] = schemed as unknown as [string, string, string];

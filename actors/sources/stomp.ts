@@ -8,7 +8,6 @@ import type * as StompTransportModule from './stomp-transport.js';
 type StompTransport = typeof StompTransportModule;
 let loadedTransport: StompTransport | undefined;
 
-
 /** `[Source] type = stomp`, compiled. */
 export interface StompOptions extends StompEndpoint {
   /** The STOMP `host` header (RabbitMQ's virtual host); unset: the broker's default. */
@@ -49,11 +48,24 @@ export type StompStats = {
   connections: number;
 };
 
-type Log = { info(fields: object, message: string): void; warn(fields: object, message: string): void; debug?(fields: object, message: string): void };
+type Log = {
+  info(fields: object, message: string): void;
+  warn(fields: object, message: string): void;
+  debug?(fields: object, message: string): void;
+};
 const silent: Log = { info: () => {}, warn: () => {} };
 
 // Headers the broker sets on delivery, and a TTL that would let the copy quietly expire: a dead letter does not carry them over.
-const DELIVERY_HEADERS = new Set(['message-id', 'subscription', 'ack', 'destination', 'redelivered', 'content-length', 'receipt', 'expiration']);
+const DELIVERY_HEADERS = new Set([
+  'message-id',
+  'subscription',
+  'ack',
+  'destination',
+  'redelivered',
+  'content-length',
+  'receipt',
+  'expiration',
+]);
 
 /** The destination forms RabbitMQ takes for SEND. */
 const SEND_DESTINATION = /^\/(?:queue|topic|exchange|amq\/queue|temp-queue|reply-queue)\/./;
@@ -70,7 +82,11 @@ function deadLetterHeaders(original: StompHeaders, settlement: Settlement): Stom
   return headers;
 }
 
-const lostError = (url: string, why: string): ErrorInfo & { retryable: boolean } => ({ code: 'ERR_CONNECTION_LOST', message: `lost the connection to ${url}: ${why}`, retryable: true });
+const lostError = (url: string, why: string): ErrorInfo & { retryable: boolean } => ({
+  code: 'ERR_CONNECTION_LOST',
+  message: `lost the connection to ${url}: ${why}`,
+  retryable: true,
+});
 
 /**
  * What the broker's ERROR frame says, and whether trying again could help:
@@ -79,10 +95,21 @@ const lostError = (url: string, why: string): ErrorInfo & { retryable: boolean }
  * the source; one later (a bad publish, say) costs the connection, which is
  * made again.
  */
-function frameError(url: string, frame: IFrame, phase: 'connecting' | 'subscribing' | 'running', destination: string): ErrorInfo & { retryable: boolean } {
+function frameError(
+  url: string,
+  frame: IFrame,
+  phase: 'connecting' | 'subscribing' | 'running',
+  destination: string,
+): ErrorInfo & { retryable: boolean } {
   const text = frameText(frame);
-  if (phase === 'connecting') return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the connection: ${text}`, retryable: false };
-  if (phase === 'subscribing') return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the subscription to ${destination}: ${text}`, retryable: false };
+  if (phase === 'connecting')
+    return { code: 'ERR_STOMP_REFUSED', message: `the broker at ${url} refused the connection: ${text}`, retryable: false };
+  if (phase === 'subscribing')
+    return {
+      code: 'ERR_STOMP_REFUSED',
+      message: `the broker at ${url} refused the subscription to ${destination}: ${text}`,
+      retryable: false,
+    };
   return { code: 'ERR_STOMP_ERROR', message: `the broker at ${url} sent an error: ${text}`, retryable: true };
 }
 
@@ -213,17 +240,35 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     inflight.set(id, { session, message });
     const redelivered = headers.redelivered === 'true';
     const { payload, error } = parsePayload(bodyText(message), options.payloadClass, `message ${headers['message-id'] ?? id}`);
-    const event: StompEvent = { destination: headers.destination ?? options.destination, messageId: headers['message-id'] ?? id, redelivered, headers, body: payload };
+    const event: StompEvent = {
+      destination: headers.destination ?? options.destination,
+      messageId: headers['message-id'] ?? id,
+      redelivered,
+      headers,
+      body: payload,
+    };
     to.deliver(event, error ? { id, meta: { redelivered }, error } : { id, meta: { redelivered } });
   };
 
-  const publishOn = (mine: number, destination: string, body: string | Uint8Array | object, headers: Record<string, string | number | boolean> = {}) => {
+  const publishOn = (
+    mine: number,
+    destination: string,
+    body: string | Uint8Array | object,
+    headers: Record<string, string | number | boolean> = {},
+  ) => {
     if (!SEND_DESTINATION.test(destination)) {
-      return Promise.reject(Object.assign(new Error(`cannot publish to "${destination}": expected a destination such as /queue/name, /topic/name or /exchange/name`), { code: 'ERR_INVALID_DESTINATION' }));
+      return Promise.reject(
+        Object.assign(
+          new Error(`cannot publish to "${destination}": expected a destination such as /queue/name, /topic/name or /exchange/name`),
+          { code: 'ERR_INVALID_DESTINATION' },
+        ),
+      );
     }
     const current = client;
     if (!current || mine !== session || !connected) {
-      return Promise.reject(Object.assign(new Error(`cannot publish to ${destination}: not connected to ${url}`), { code: 'ERR_NOT_CONNECTED' }));
+      return Promise.reject(
+        Object.assign(new Error(`cannot publish to ${destination}: not connected to ${url}`), { code: 'ERR_NOT_CONNECTED' }),
+      );
     }
     const receipt = `flowd-${mine}-${++receiptSeq}`;
     const frameHeaders: StompHeaders = {};
@@ -240,7 +285,11 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     return new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         receipts.delete(receipt);
-        reject(Object.assign(new Error(`no receipt from ${url} for a message to ${destination} within ${options.receiptTimeoutMs}ms`), { code: 'ERR_RECEIPT_TIMEOUT' }));
+        reject(
+          Object.assign(new Error(`no receipt from ${url} for a message to ${destination} within ${options.receiptTimeoutMs}ms`), {
+            code: 'ERR_RECEIPT_TIMEOUT',
+          }),
+        );
       }, options.receiptTimeoutMs);
       const settle = (error?: Error) => {
         clearTimeout(timer);
@@ -276,7 +325,10 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     try {
       await publishOn(entry.session, options.deadLetter, message.binaryBody, deadLetterHeaders(message.headers, settlement));
     } catch (error) {
-      log.warn({ url, event: settlement.id, error: { code: (error as { code?: string }).code, message: (error as Error).message } }, `could not dead-letter ${settlement.id} to ${options.deadLetter}: ${(error as Error).message}; the broker will redeliver it`);
+      log.warn(
+        { url, event: settlement.id, error: { code: (error as { code?: string }).code, message: (error as Error).message } },
+        `could not dead-letter ${settlement.id} to ${options.deadLetter}: ${(error as Error).message}; the broker will redeliver it`,
+      );
       // Still connected (the receipt timed out): requeue rather than hold the message for ever.
       if (entry.session === session && connected && answer(message, 'nack')) stats.nacked++;
       return;
@@ -309,7 +361,12 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
             reject(Object.assign(new Error(error.message), error));
           };
           const timer = setTimeout(
-            () => fail({ code: 'ERR_CONNECT', message: `cannot connect to ${url}: no CONNECTED frame within ${options.connectTimeoutMs}ms`, retryable: true }),
+            () =>
+              fail({
+                code: 'ERR_CONNECT',
+                message: `cannot connect to ${url}: no CONNECTED frame within ${options.connectTimeoutMs}ms`,
+                retryable: true,
+              }),
             options.connectTimeoutMs,
           );
           current.onConnect = () => {
@@ -330,7 +387,11 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
           };
           current.onWebSocketClose = () => {
             if (!settled) {
-              fail({ code: 'ERR_CONNECT', message: `cannot connect to ${url}: ${reason ?? 'the broker closed the connection'}`, retryable: true });
+              fail({
+                code: 'ERR_CONNECT',
+                message: `cannot connect to ${url}: ${reason ?? 'the broker closed the connection'}`,
+                retryable: true,
+              });
             } else lose(mine, lostError(url, reason ?? 'the broker closed the connection'));
           };
           current.activate();
@@ -391,7 +452,10 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
       if (entry.session !== session || !connected) {
         if (settlement.outcome === 'returned' && settlement.error?.code === 'ERR_CONNECTION_LOST') stats.revoked++;
         else stats.voided++;
-        log.debug?.({ url, event: settlement.id, outcome: settlement.outcome }, `event ${settlement.id} ended (${settlement.outcome}) after its connection closed; not acknowledged, the broker redelivers it`);
+        log.debug?.(
+          { url, event: settlement.id, outcome: settlement.outcome },
+          `event ${settlement.id} ended (${settlement.outcome}) after its connection closed; not acknowledged, the broker redelivers it`,
+        );
         return;
       }
       if (settlement.deadLetter) {

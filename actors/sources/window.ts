@@ -48,7 +48,10 @@ export function nextWindowOpening(window: TimeWindow, ms: number): number {
     const end = day.plus({ days: 1 });
     for (const offset of new Set([day.offset, end.offset])) {
       // The start time on this day's wall clock, under each offset the day has.
-      const at = DateTime.fromObject({ year: day.year, month: day.month, day: day.day, hour, minute, second }, { zone: FixedOffsetZone.instance(offset) });
+      const at = DateTime.fromObject(
+        { year: day.year, month: day.month, day: day.day, hour, minute, second },
+        { zone: FixedOffsetZone.instance(offset) },
+      );
       candidates.push(at.toMillis());
     }
     if (day.offset !== end.offset) candidates.push(offsetChange(day.toMillis(), end.toMillis(), window.zone));

@@ -123,30 +123,44 @@ export class BackendStore implements Store {
       return waitFor(this.actor, (s) => s.value !== 'opening').then(() => this.whenReady());
     }
     if (snapshot.value === 'failed' && snapshot.status === 'active') {
-      throw new StoreError('ERR_STORE_UNAVAILABLE', snapshot.context.error?.message ?? `Store "${this.namespace}" is unavailable (${this.backend.kind} at ${this.backend.where})`);
+      throw new StoreError(
+        'ERR_STORE_UNAVAILABLE',
+        snapshot.context.error?.message ?? `Store "${this.namespace}" is unavailable (${this.backend.kind} at ${this.backend.where})`,
+      );
     }
-    throw new StoreError('ERR_STORE_CLOSED', `Store "${this.namespace}" is closed (${this.backend.kind} at ${this.backend.where}); the app is shutting down`);
+    throw new StoreError(
+      'ERR_STORE_CLOSED',
+      `Store "${this.namespace}" is closed (${this.backend.kind} at ${this.backend.where}); the app is shutting down`,
+    );
   }
 
   private conflict(key: string, expected: number, found: number): ConflictError {
     const wanted = expected === 0 ? 'to have no value' : `at version ${expected}`;
     const now = found === 0 ? 'it has no value' : `it is at version ${found}`;
-    return new ConflictError(`Store "${this.namespace}": expected key ${JSON.stringify(key)} ${wanted}, but ${now}; another writer came first`);
+    return new ConflictError(
+      `Store "${this.namespace}": expected key ${JSON.stringify(key)} ${wanted}, but ${now}; another writer came first`,
+    );
   }
 
   private fenced(key: string, operation: string, accepted: number, offered: number): FencedError {
-    return new FencedError(`Store "${this.namespace}": key ${JSON.stringify(key)} has accepted fencing token ${accepted}; this ${operation} carries ${offered}, so its lock was lost to a later holder`);
+    return new FencedError(
+      `Store "${this.namespace}": key ${JSON.stringify(key)} has accepted fencing token ${accepted}; this ${operation} carries ${offered}, so its lock was lost to a later holder`,
+    );
   }
 
   private checkKey(key: string): void {
     if (typeof key !== 'string' || key.length === 0) {
-      throw new TypeError(`Store "${this.namespace}": a key must be a non-empty string; found ${typeof key === 'string' ? 'an empty string' : typeof key}`);
+      throw new TypeError(
+        `Store "${this.namespace}": a key must be a non-empty string; found ${typeof key === 'string' ? 'an empty string' : typeof key}`,
+      );
     }
   }
 
   private checkNumber(key: string, name: string, value: number | undefined): void {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-      throw new TypeError(`Store "${this.namespace}": ${name} for key ${JSON.stringify(key)} must be a whole number of at least 0; found ${String(value)}`);
+      throw new TypeError(
+        `Store "${this.namespace}": ${name} for key ${JSON.stringify(key)} must be a whole number of at least 0; found ${String(value)}`,
+      );
     }
   }
 }

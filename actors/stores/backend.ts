@@ -25,13 +25,11 @@ export interface WriteConditions {
  * What a write or remove found. `written`/`removed` carry the new version;
  * `conflict` the version found; `fenced` the highest token the key accepted.
  */
-export type WriteOutcome =
-  | { kind: 'written'; version: number }
-  | { kind: 'conflict'; version: number }
-  | { kind: 'fenced'; fence: number };
+export type WriteOutcome = { kind: 'written'; version: number } | { kind: 'conflict'; version: number } | { kind: 'fenced'; fence: number };
 
 /** What a remove found; `fenced` carries the highest token the key accepted. */
-export type RemoveOutcome = { kind: 'removed' } | { kind: 'absent' } | { kind: 'conflict'; version: number } | { kind: 'fenced'; fence: number };
+export type RemoveOutcome =
+  { kind: 'removed' } | { kind: 'absent' } | { kind: 'conflict'; version: number } | { kind: 'fenced'; fence: number };
 
 /** The backend's connection state, for backends that can lose theirs. */
 export type BackendStatus = { available: true } | { available: false; error: { code: string; message: string } };

@@ -80,7 +80,9 @@ export class FileBackend implements StoreBackend {
     try {
       await mkdir(this.folder, { recursive: true });
     } catch (error) {
-      throw new StoreError('ERR_STORE', `Store "${this.namespace}" cannot create its folder ${this.folder}: ${(error as Error).message}`, { cause: error });
+      throw new StoreError('ERR_STORE', `Store "${this.namespace}" cannot create its folder ${this.folder}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     await this.removeStaleTemps();
   }
@@ -137,7 +139,12 @@ export class FileBackend implements StoreBackend {
       try {
         // Called just before the rename: a lock lost meanwhile must not overwrite its taker.
         return await task(file, () => {
-          if (compromised) throw new StoreError('ERR_STORE', `Store "${this.namespace}" lost the lock on key ${JSON.stringify(key)} (${file}.lock) before writing: ${compromised.message}`, { cause: compromised });
+          if (compromised)
+            throw new StoreError(
+              'ERR_STORE',
+              `Store "${this.namespace}" lost the lock on key ${JSON.stringify(key)} (${file}.lock) before writing: ${compromised.message}`,
+              { cause: compromised },
+            );
         });
       } finally {
         await release().catch(() => {});
@@ -158,10 +165,18 @@ export class FileBackend implements StoreBackend {
         return await lockfile().lock(file, { realpath: false, stale: this.lockStaleMs, retries: 0, onCompromised });
       } catch (error) {
         if ((error as { code?: unknown }).code !== 'ELOCKED') {
-          throw new StoreError('ERR_STORE', `Store "${this.namespace}" cannot lock key ${JSON.stringify(key)} (${file}.lock): ${(error as Error).message}`, { cause: error });
+          throw new StoreError(
+            'ERR_STORE',
+            `Store "${this.namespace}" cannot lock key ${JSON.stringify(key)} (${file}.lock): ${(error as Error).message}`,
+            { cause: error },
+          );
         }
         if (Date.now() >= deadline) {
-          throw new StoreError('ERR_STORE', `Store "${this.namespace}" waited ${this.lockWaitMs}ms for the lock on key ${JSON.stringify(key)} (${file}.lock); another process holds it`, { cause: error });
+          throw new StoreError(
+            'ERR_STORE',
+            `Store "${this.namespace}" waited ${this.lockWaitMs}ms for the lock on key ${JSON.stringify(key)} (${file}.lock); another process holds it`,
+            { cause: error },
+          );
         }
         // Jittered and growing, so processes polling one lock drift apart.
         await pause(Math.floor(Math.random() * Math.min(50, 2 + attempt * 2)) + 1);
@@ -175,10 +190,13 @@ export class FileBackend implements StoreBackend {
       await writeFileAtomic(file, text, { beforeRename: check });
     } catch (error) {
       if (error instanceof StoreError) throw error;
-      throw new StoreError('ERR_STORE', `Store "${this.namespace}" could not write key ${JSON.stringify(key)} to ${file}: ${(error as Error).message}`, { cause: error });
+      throw new StoreError(
+        'ERR_STORE',
+        `Store "${this.namespace}" could not write key ${JSON.stringify(key)} to ${file}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
-
 
   private async readRecord(key: string, file: string): Promise<FileRecord | undefined> {
     let text: string;
@@ -186,10 +204,18 @@ export class FileBackend implements StoreBackend {
       text = await readFile(file, 'utf8');
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ENOENT') return undefined;
-      throw new StoreError('ERR_STORE', `Store "${this.namespace}" cannot read key ${JSON.stringify(key)} from ${file}: ${(error as Error).message}`, { cause: error });
+      throw new StoreError(
+        'ERR_STORE',
+        `Store "${this.namespace}" cannot read key ${JSON.stringify(key)} from ${file}: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const corrupt = (problem: string, cause?: unknown): never => {
-      throw new StoreError('ERR_STORE', `Store "${this.namespace}": the file ${file} for key ${JSON.stringify(key)} is corrupt (${problem}); move it aside to reset the key`, { cause });
+      throw new StoreError(
+        'ERR_STORE',
+        `Store "${this.namespace}": the file ${file} for key ${JSON.stringify(key)} is corrupt (${problem}); move it aside to reset the key`,
+        { cause },
+      );
     };
     let record: Partial<FileRecord>;
     try {
@@ -198,17 +224,23 @@ export class FileBackend implements StoreBackend {
       return corrupt(text.length === 0 ? 'it is empty' : `it is not JSON: ${(error as Error).message}`, error);
     }
     if (!record || typeof record !== 'object' || Array.isArray(record)) return corrupt('expected a JSON object');
-    if (typeof record.key !== 'string' || record.key === '') return corrupt(`expected the key as a non-empty string, found ${JSON.stringify(record.key)}`);
+    if (typeof record.key !== 'string' || record.key === '')
+      return corrupt(`expected the key as a non-empty string, found ${JSON.stringify(record.key)}`);
     if (record.key !== key) {
       // Another key's record, not a damaged one: moving it aside would lose that key.
       const home = this.fileFor(record.key);
       const hint = home !== file ? `; it was copied or renamed there (or named by an older flowd), and its own file is ${home}` : '';
-      throw new StoreError('ERR_STORE', `Store "${this.namespace}": the file ${file} belongs to key ${JSON.stringify(record.key)}, not to key ${JSON.stringify(key)}${hint}`);
+      throw new StoreError(
+        'ERR_STORE',
+        `Store "${this.namespace}": the file ${file} belongs to key ${JSON.stringify(record.key)}, not to key ${JSON.stringify(key)}${hint}`,
+      );
     }
     // A tombstone of a key that was never written (it only remembers a fencing token) is at version 0.
     const lowest = record.deleted === true ? 0 : 1;
-    if (!Number.isSafeInteger(record.version) || record.version! < lowest) return corrupt(`expected a version of at least ${lowest}, found ${JSON.stringify(record.version)}`);
-    if (typeof record.fence !== 'number' || !(record.fence >= 0)) return corrupt(`expected a fencing token of at least 0, found ${JSON.stringify(record.fence)}`);
+    if (!Number.isSafeInteger(record.version) || record.version! < lowest)
+      return corrupt(`expected a version of at least ${lowest}, found ${JSON.stringify(record.version)}`);
+    if (typeof record.fence !== 'number' || !(record.fence >= 0))
+      return corrupt(`expected a fencing token of at least 0, found ${JSON.stringify(record.fence)}`);
     if (record.deleted !== true && !('value' in record)) return corrupt('it has no value');
     return record as FileRecord;
   }
@@ -226,7 +258,10 @@ export class FileBackend implements StoreBackend {
 }
 
 /** Why a write or remove may not go ahead: an older fencing token (checked first), or another version than expected. */
-function refusal(current: FileRecord | undefined, { ifVersion, fence }: WriteConditions): { kind: 'fenced'; fence: number } | { kind: 'conflict'; version: number } | undefined {
+function refusal(
+  current: FileRecord | undefined,
+  { ifVersion, fence }: WriteConditions,
+): { kind: 'fenced'; fence: number } | { kind: 'conflict'; version: number } | undefined {
   const accepted = current?.fence ?? 0;
   if (fence !== undefined && fence < accepted) return { kind: 'fenced', fence: accepted };
   const live = current && !current.deleted ? current.version : 0;

@@ -24,7 +24,9 @@
  */
 export function toJsonText(key: string, value: unknown): string {
   walkJson(value, false, (fault, at) => {
-    throw new TypeError(`cannot store ${storeFound(fault)} at ${at} of store key ${JSON.stringify(key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${storeAdvice(fault, at)}`);
+    throw new TypeError(
+      `cannot store ${storeFound(fault)} at ${at} of store key ${JSON.stringify(key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${storeAdvice(fault, at)}`,
+    );
   });
   return JSON.stringify(value);
 }
@@ -139,7 +141,8 @@ class JsonWalk {
 
   #object(object: object): object | undefined {
     const proto = Object.getPrototypeOf(object) as object | null;
-    if (proto !== Object.prototype && proto !== null) this.#fault({ kind: 'instance', className: (object.constructor as { name?: string } | undefined)?.name || undefined });
+    if (proto !== Object.prototype && proto !== null)
+      this.#fault({ kind: 'instance', className: (object.constructor as { name?: string } | undefined)?.name || undefined });
     const entries: Array<[string, unknown]> | undefined = this.#copy ? [] : undefined;
     for (const name in object) {
       if (!Object.prototype.hasOwnProperty.call(object, name)) continue;

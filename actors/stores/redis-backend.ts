@@ -130,24 +130,45 @@ export class RedisBackend implements StoreBackend {
     try {
       value = JSON.parse(json);
     } catch (error) {
-      throw new StoreError('ERR_STORE', `Store "${this.namespace}": the Redis key ${JSON.stringify(this.prefix + key)} at ${this.where} is corrupt (its value is not JSON: ${(error as Error).message})`, { cause: error });
+      throw new StoreError(
+        'ERR_STORE',
+        `Store "${this.namespace}": the Redis key ${JSON.stringify(this.prefix + key)} at ${this.where} is corrupt (its value is not JSON: ${(error as Error).message})`,
+        { cause: error },
+      );
     }
     const number = Number(version);
     if (!Number.isSafeInteger(number) || number < 1) {
-      throw new StoreError('ERR_STORE', `Store "${this.namespace}": the Redis key ${JSON.stringify(this.prefix + key)} at ${this.where} is corrupt (expected a version of at least 1, found ${JSON.stringify(version)})`);
+      throw new StoreError(
+        'ERR_STORE',
+        `Store "${this.namespace}": the Redis key ${JSON.stringify(this.prefix + key)} at ${this.where} is corrupt (expected a version of at least 1, found ${JSON.stringify(version)})`,
+      );
     }
     return { value, version: number };
   }
 
   async write(key: string, json: string, { ifVersion, fence }: WriteConditions): Promise<WriteOutcome> {
-    const [kind, number] = await this.call(() => this.scripts.flowdStoreWrite(this.prefix + key, this.prefix, json, ifVersion === undefined ? '' : String(ifVersion), fence === undefined ? '' : String(fence)));
+    const [kind, number] = await this.call(() =>
+      this.scripts.flowdStoreWrite(
+        this.prefix + key,
+        this.prefix,
+        json,
+        ifVersion === undefined ? '' : String(ifVersion),
+        fence === undefined ? '' : String(fence),
+      ),
+    );
     if (kind === 'fenced') return { kind, fence: Number(number) };
     if (kind === 'conflict') return { kind, version: Number(number) };
     return { kind: 'written', version: Number(number) };
   }
 
   async remove(key: string, { ifVersion, fence }: WriteConditions): Promise<RemoveOutcome> {
-    const [kind, number] = await this.call(() => this.scripts.flowdStoreRemove(this.prefix + key, ifVersion === undefined ? '' : String(ifVersion), fence === undefined ? '' : String(fence)));
+    const [kind, number] = await this.call(() =>
+      this.scripts.flowdStoreRemove(
+        this.prefix + key,
+        ifVersion === undefined ? '' : String(ifVersion),
+        fence === undefined ? '' : String(fence),
+      ),
+    );
     if (kind === 'fenced') return { kind, fence: Number(number) };
     if (kind === 'conflict') return { kind, version: Number(number) };
     return { kind: kind === 'removed' ? 'removed' : 'absent' };
@@ -171,7 +192,9 @@ export class RedisBackend implements StoreBackend {
   private setAvailable(available: boolean): void {
     if (available === this.available) return;
     this.available = available;
-    const status: BackendStatus = available ? { available } : { available, error: { code: 'ERR_STORE_UNAVAILABLE', message: this.unavailable(this.lastError).message } };
+    const status: BackendStatus = available
+      ? { available }
+      : { available, error: { code: 'ERR_STORE_UNAVAILABLE', message: this.unavailable(this.lastError).message } };
     for (const listener of [...this.listeners]) listener(status);
   }
 
@@ -180,7 +203,11 @@ export class RedisBackend implements StoreBackend {
       return await command();
     } catch (error) {
       if (isServerRefusal(error)) {
-        throw new StoreError('ERR_STORE', `Store "${this.namespace}": Redis at ${this.where} refused a command: ${(error as Error).message}`, { cause: error });
+        throw new StoreError(
+          'ERR_STORE',
+          `Store "${this.namespace}": Redis at ${this.where} refused a command: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
       throw this.unavailable(error);
     }
@@ -191,7 +218,11 @@ export class RedisBackend implements StoreBackend {
     const vague = !(error instanceof Error) || !error.message || /^(Connection is closed|Stream isn't writeable)/.test(error.message);
     const detail = vague && this.lastError ? this.lastError : error;
     const reason = detail instanceof Error && detail.message ? detail.message : 'the connection is down';
-    return new StoreError('ERR_STORE_UNAVAILABLE', `Store "${this.namespace}" cannot reach Redis at ${this.where}: ${reason} (reconnecting)`, { cause: error });
+    return new StoreError(
+      'ERR_STORE_UNAVAILABLE',
+      `Store "${this.namespace}" cannot reach Redis at ${this.where}: ${reason} (reconnecting)`,
+      { cause: error },
+    );
   }
 }
 

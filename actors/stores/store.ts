@@ -64,12 +64,20 @@ export function openStoreOn(backend: StoreBackend, options: BackendStoreOptions,
     last = state;
     if (!logger) return;
     if (state === 'ready') logger.info({ where: backend.where }, previous === 'failed' ? 'store available again' : 'store ready');
-    else if (state === 'failed') logger.warn({ where: backend.where, err: snapshot.context.error }, `store unavailable: ${snapshot.context.error?.message ?? 'unknown error'}`);
+    else if (state === 'failed')
+      logger.warn(
+        { where: backend.where, err: snapshot.context.error },
+        `store unavailable: ${snapshot.context.error?.message ?? 'unknown error'}`,
+      );
     else if (state === 'closed') logger.debug('store closed');
   });
   const ready = waitFor(actor, (s) => s.value !== 'opening').then((snapshot) => {
     if (snapshot.value === 'ready') return;
-    if (snapshot.value === 'failed') throw new StoreError('ERR_STORE_UNAVAILABLE', snapshot.context.error?.message ?? `Store "${options.namespace}" could not open ${backend.kind} at ${backend.where}`);
+    if (snapshot.value === 'failed')
+      throw new StoreError(
+        'ERR_STORE_UNAVAILABLE',
+        snapshot.context.error?.message ?? `Store "${options.namespace}" could not open ${backend.kind} at ${backend.where}`,
+      );
     throw new StoreError('ERR_STORE_CLOSED', `Store "${options.namespace}" was closed before it was ready`);
   });
   ready.catch(() => {});

@@ -1,10 +1,30 @@
 import type { Logger } from 'pino';
-import { slotFailed, slotFinished, slotsReported, toErrorInfo, workerDone, workerFailed, type Job, type SlotFailed, type SlotFinished, type WorkerDone, type WorkerFailed } from '../../machines/events.js';
+import {
+  slotFailed,
+  slotFinished,
+  slotsReported,
+  toErrorInfo,
+  workerDone,
+  workerFailed,
+  type Job,
+  type SlotFailed,
+  type SlotFinished,
+  type WorkerDone,
+  type WorkerFailed,
+} from '../../machines/events.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 import type { RestClient } from '../../src/kernel/api-client.js';
 import type { LockHandle, LockOptions, WithLockOptions } from '../locks/lock-api.js';
 import type { Store } from '../stores/store-api.js';
-import { RUN_ACTOR, type AppInfo, type AppSections, type RunActorSettings, type Runner, type WorkerContext, type WorkerServices } from './worker.js';
+import {
+  RUN_ACTOR,
+  type AppInfo,
+  type AppSections,
+  type RunActorSettings,
+  type Runner,
+  type WorkerContext,
+  type WorkerServices,
+} from './worker.js';
 
 export interface SlotDeps {
   runner: Runner;
@@ -20,7 +40,10 @@ export interface SlotDeps {
 }
 
 function services(deps: SlotDeps): WorkerServices {
-  if (!deps.services) throw Object.assign(new Error('this runtime has no store, locks or API client (the slots were made without services)'), { code: 'ERR_CONFIG' });
+  if (!deps.services)
+    throw Object.assign(new Error('this runtime has no store, locks or API client (the slots were made without services)'), {
+      code: 'ERR_CONFIG',
+    });
   return deps.services;
 }
 
@@ -70,7 +93,12 @@ class RunContext implements WorkerContext {
 
   publish(destination: string, body: string | Uint8Array | object, headers?: Record<string, string | number | boolean>): Promise<void> {
     const publish = this.deps.publish;
-    if (!publish) return Promise.reject(Object.assign(new Error(`ctx.publish(${JSON.stringify(destination)}) needs a source that can publish (type = stomp)`), { code: 'ERR_NO_PUBLISH' }));
+    if (!publish)
+      return Promise.reject(
+        Object.assign(new Error(`ctx.publish(${JSON.stringify(destination)}) needs a source that can publish (type = stomp)`), {
+          code: 'ERR_NO_PUBLISH',
+        }),
+      );
     return publish(destination, body, headers);
   }
 
@@ -101,7 +129,9 @@ class RunContext implements WorkerContext {
   }
 
   abort(): void {
-    this.abortedWith = Object.assign(new Error(`event ${this.id} was aborted (execution timeout or shutdown)`), { code: 'ERR_WORKER_TIMEOUT' });
+    this.abortedWith = Object.assign(new Error(`event ${this.id} was aborted (execution timeout or shutdown)`), {
+      code: 'ERR_WORKER_TIMEOUT',
+    });
     this.controller?.abort(this.abortedWith);
   }
 }

@@ -205,7 +205,11 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
       ...(typeof (Class as unknown as { checkConfig?: unknown }).checkConfig === 'function'
         ? {
             check: (config: AppSections, app: AppInfo, file: string, lines?: ReadonlyMap<string, ReadonlyMap<string, number>>) =>
-              (Class as unknown as { checkConfig(c: AppSections, a: AppInfo, f: string, l?: ReadonlyMap<string, ReadonlyMap<string, number>>): void }).checkConfig(config, app, file, lines),
+              (
+                Class as unknown as {
+                  checkConfig(c: AppSections, a: AppInfo, f: string, l?: ReadonlyMap<string, ReadonlyMap<string, number>>): void;
+                }
+              ).checkConfig(config, app, file, lines),
           }
         : {}),
       async configure(ctx) {
@@ -213,7 +217,10 @@ export function toRunner(worker: unknown, name: string): Runner | undefined {
         Object.assign(instance, { log: ctx.log, config: ctx.config, app: ctx.app, store: ctx.store });
         // Getters: an app without [Api] only fails if it uses the client.
         Object.defineProperty(instance, 'client', { get: () => ctx.client, configurable: true });
-        Object.defineProperty(instance, 'locks', { value: { lock: ctx.lock.bind(ctx), withLock: ctx.withLock.bind(ctx) } satisfies Locks, configurable: true });
+        Object.defineProperty(instance, 'locks', {
+          value: { lock: ctx.lock.bind(ctx), withLock: ctx.withLock.bind(ctx) } satisfies Locks,
+          configurable: true,
+        });
         await instance.configure?.();
       },
       run: (event, ctx) => instance!.start(event, ctx),
@@ -260,7 +267,13 @@ function runActorLogic(logic: AnyActorLogic, event: unknown, ctx: WorkerContext)
     });
     const ended = () => {
       try {
-        inspect?.({ type: '@xstate.snapshot', actorRef: actor, rootId: actor.sessionId, snapshot: actor.getSnapshot(), event: { type: 'flowd.run.ended' } } as InspectionEvent);
+        inspect?.({
+          type: '@xstate.snapshot',
+          actorRef: actor,
+          rootId: actor.sessionId,
+          snapshot: actor.getSnapshot(),
+          event: { type: 'flowd.run.ended' },
+        } as InspectionEvent);
       } catch {
         // The inspector's trouble is not the run's.
       }

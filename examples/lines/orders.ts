@@ -16,11 +16,15 @@ export class Orders extends Flow<Order, number> {
 
   async start(order: Order, ctx: WorkerContext): Promise<number> {
     if (typeof order.account !== 'string' || typeof order.amount !== 'number') {
-      throw Object.assign(new Error(`line ${String(ctx.meta.line)}: expected { "account": string, "amount": number }`), { code: 'ERR_PAYLOAD' });
+      throw Object.assign(new Error(`line ${String(ctx.meta.line)}: expected { "account": string, "amount": number }`), {
+        code: 'ERR_PAYLOAD',
+      });
     }
     const balance = (this.balances.get(order.account) ?? 0) + order.amount;
     this.balances.set(order.account, balance);
-    process.stdout.write(`${order.account}: ${order.amount >= 0 ? '+' : ''}${order.amount} ${this.currency} -> ${balance} ${this.currency}\n`);
+    process.stdout.write(
+      `${order.account}: ${order.amount >= 0 ? '+' : ''}${order.amount} ${this.currency} -> ${balance} ${this.currency}\n`,
+    );
     return balance;
   }
 }

@@ -18,7 +18,9 @@ export class CopyFile extends TransferPlugin<{ copied: string; bytes: number }> 
       this.fail(`CopyFile copies file:// to file:// only; got ${this.source} to ${this.destination}`);
     }
     const from = fileURLToPath(this.source!);
-    const to = this.destination!.endsWith('/') ? path.join(fileURLToPath(this.destination!), path.basename(from)) : fileURLToPath(this.destination!);
+    const to = this.destination!.endsWith('/')
+      ? path.join(fileURLToPath(this.destination!), path.basename(from))
+      : fileURLToPath(this.destination!);
     const info = await stat(from).catch(() => undefined);
     if (!info?.isFile()) this.fail(`the source ${from} is not a file`);
     await this.updateProgress(0);

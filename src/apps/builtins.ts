@@ -44,11 +44,16 @@ export async function builtinWorker(name: string): Promise<WorkerLike | undefine
   try {
     module = (await import(builtin.module)) as Record<string, unknown>;
   } catch (error) {
-    throw new WorkerLoadError(`class "${key}": the built-in ${builtin.description} could not be loaded from src/apps/${builtin.module.replace(/^\.\//, '')}: ${(error as Error).message}`, { cause: error });
+    throw new WorkerLoadError(
+      `class "${key}": the built-in ${builtin.description} could not be loaded from src/apps/${builtin.module.replace(/^\.\//, '')}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const worker = module[builtin.exportName];
   if (worker === undefined) {
-    throw new WorkerLoadError(`class "${key}": the built-in module ${builtin.module} has no export "${builtin.exportName}"; its exports are: ${Object.keys(module).join(', ') || '(none)'}`);
+    throw new WorkerLoadError(
+      `class "${key}": the built-in module ${builtin.module} has no export "${builtin.exportName}"; its exports are: ${Object.keys(module).join(', ') || '(none)'}`,
+    );
   }
   return worker as WorkerLike;
 }

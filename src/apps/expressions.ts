@@ -109,8 +109,12 @@ export function compileExpression(source: string, where: ExpressionLocation): Co
       try {
         return evaluateTree(tree, scope);
       } catch (error) {
-        const problem = error instanceof EvaluationProblem ? error.message
-          : error instanceof RangeError ? `ran out of room: ${error.message}` : String(error);
+        const problem =
+          error instanceof EvaluationProblem
+            ? error.message
+            : error instanceof RangeError
+              ? `ran out of room: ${error.message}`
+              : String(error);
         throw new ExpressionError(`${formatWhere(where)}: expression ${quoteExpression(source)}: ${problem}`, { cause: error });
       }
     },

@@ -55,12 +55,21 @@ export class FolderTarget implements Target {
     return this.#locked(id, async () => {
       const current = await this.#read(id);
       if (options.etag !== undefined && options.etag !== (current ? `"${current.version}"` : undefined)) {
-        throw new ConflictError(`record "${id}" in ${this.description} changed: expected version ${options.etag}, found ${current ? `"${current.version}"` : 'no record'}`);
+        throw new ConflictError(
+          `record "${id}" in ${this.description} changed: expected version ${options.etag}, found ${current ? `"${current.version}"` : 'no record'}`,
+        );
       }
       const merged = { ...current?.fields, ...fields };
       if (current && deepEqual(current.fields, merged)) return { created: false, updated: false, unchanged: true, record: view(current) };
       const now = new Date().toISOString();
-      const next: StoredRecord = { id, version: (current?.version ?? 0) + 1, fields: merged, media: current?.media ?? [], created: current?.created ?? now, updated: now };
+      const next: StoredRecord = {
+        id,
+        version: (current?.version ?? 0) + 1,
+        fields: merged,
+        media: current?.media ?? [],
+        created: current?.created ?? now,
+        updated: now,
+      };
       await this.#write(id, next);
       return { created: !current, updated: !!current, unchanged: false, record: view(next) };
     });
@@ -71,11 +80,17 @@ export class FolderTarget implements Target {
     return this.#locked(id, async () => {
       const current = await this.#read(id);
       if (!current) throw new FlowdError('ERR_RECORD', `cannot attach ${name}: record "${id}" does not exist in ${this.description}`);
-      if (current.media.includes(name)) throw new FlowdError('ERR_RECORD', `cannot attach ${name}: record "${id}" in ${this.description} already has media of that name`);
+      if (current.media.includes(name))
+        throw new FlowdError('ERR_RECORD', `cannot attach ${name}: record "${id}" in ${this.description} already has media of that name`);
       const folder = this.mediaFolderFor(id);
       await mkdir(folder, { recursive: true });
       await moveFile(file, path.join(folder, name));
-      await this.#write(id, { ...current, version: current.version + 1, media: [...current.media, name], updated: new Date().toISOString() });
+      await this.#write(id, {
+        ...current,
+        version: current.version + 1,
+        media: [...current.media, name],
+        updated: new Date().toISOString(),
+      });
     });
   }
 
@@ -96,12 +111,30 @@ export class FolderTarget implements Target {
     try {
       value = JSON.parse(text) as Partial<StoredRecord>;
     } catch (error) {
-      throw new FlowdError('ERR_RECORD', `record file ${file} is not JSON: ${(error as Error).message}; expected { id, version, fields, media }`, { cause: error });
+      throw new FlowdError(
+        'ERR_RECORD',
+        `record file ${file} is not JSON: ${(error as Error).message}; expected { id, version, fields, media }`,
+        { cause: error },
+      );
     }
-    if (!value || typeof value !== 'object' || typeof value.fields !== 'object' || value.fields === null || !Array.isArray(value.media) || typeof value.version !== 'number') {
+    if (
+      !value ||
+      typeof value !== 'object' ||
+      typeof value.fields !== 'object' ||
+      value.fields === null ||
+      !Array.isArray(value.media) ||
+      typeof value.version !== 'number'
+    ) {
       throw new FlowdError('ERR_RECORD', `record file ${file} is not a record; expected { id, version, fields, media }`);
     }
-    return { id, version: value.version, fields: value.fields, media: value.media, created: value.created ?? '', updated: value.updated ?? '' };
+    return {
+      id,
+      version: value.version,
+      fields: value.fields,
+      media: value.media,
+      created: value.created ?? '',
+      updated: value.updated ?? '',
+    };
   }
 
   /** Temp file, fsync, rename over `<id>.json`, fsync the folder (writeFileAtomic). */
@@ -114,7 +147,6 @@ export class FolderTarget implements Target {
     }
   }
 
-
   /** Runs `task` holding the record: first among this process's writers, then across processes. */
   #locked<T>(id: string, task: () => Promise<T>): Promise<T> {
     const file = this.fileFor(id);
@@ -123,7 +155,10 @@ export class FolderTarget implements Target {
       await mkdir(this.folder, { recursive: true });
       let release: () => Promise<void>;
       try {
-        release = await lockfile().lock(file, { realpath: false, retries: { retries: 200, minTimeout: 5, maxTimeout: 50, randomize: true } });
+        release = await lockfile().lock(file, {
+          realpath: false,
+          retries: { retries: 200, minTimeout: 5, maxTimeout: 50, randomize: true },
+        });
       } catch (error) {
         throw new FlowdError('ERR_RECORD', `cannot lock record "${id}" (${file}.lock): ${(error as Error).message}`, { cause: error });
       }

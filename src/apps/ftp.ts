@@ -49,7 +49,11 @@ export interface FtpUpload {
  * URL's credentials win over `credentials` (the data's settings, then
  * `[Destination]`); without any the login is anonymous.
  */
-export function ftpTarget(url: string, credentials: { username?: string | undefined; password?: string | undefined }, timeoutMs = 30_000): FtpTarget {
+export function ftpTarget(
+  url: string,
+  credentials: { username?: string | undefined; password?: string | undefined },
+  timeoutMs = 30_000,
+): FtpTarget {
   const parsed = new URL(url);
   if (parsed.protocol !== 'ftp:') throw new FlowdError('ERR_TRANSFER', `${redactFtp(url)} is not an ftp:// URL`);
   const user = parsed.username ? decodeURIComponent(parsed.username) : (credentials.username ?? 'anonymous');

@@ -49,7 +49,12 @@ export class HttpTarget implements Target {
     const url = this.urlFor(id);
     let response: ApiResponse;
     try {
-      response = await this.client.request({ method: 'GET', path: url, headers: { accept: 'application/json' }, ...(options.signal ? { signal: options.signal } : {}) });
+      response = await this.client.request({
+        method: 'GET',
+        path: url,
+        headers: { accept: 'application/json' },
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
     } catch (error) {
       if (error instanceof HttpError && error.status === 404) return undefined;
       throw error;
@@ -111,7 +116,10 @@ function isRecordBody(body: unknown): boolean {
 /** A response body as a record; ERR_RECORD when it is not `{ fields, media? }`. */
 function toRecord(body: unknown, id: string, what: string): TargetRecord {
   if (!isRecordBody(body) || (body as { fields: unknown }).fields === null) {
-    throw new FlowdError('ERR_RECORD', `${what} answered ${describe(body)}; expected a JSON record { "id", "fields": { ... }, "media": [ ... ] }`);
+    throw new FlowdError(
+      'ERR_RECORD',
+      `${what} answered ${describe(body)}; expected a JSON record { "id", "fields": { ... }, "media": [ ... ] }`,
+    );
   }
   const { fields, media } = body as { fields: Record<string, unknown>; media?: unknown };
   const names = Array.isArray(media) ? media.filter((m): m is string => typeof m === 'string') : [];

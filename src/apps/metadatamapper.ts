@@ -39,7 +39,10 @@ export function compileMappings(config: AppSections, file?: string, lines?: Sect
   if (!section || Object.keys(section).length === 0) {
     throw new ConfigError({ file, section: 'Mappings' }, 'is missing or empty; expected at least one line target.field = expression');
   }
-  return Object.entries(section).map(([field, source]) => ({ field, expression: compileExpression(source, { file, section: 'Mappings', key: field, line: lines?.get('Mappings')?.get(field) }) }));
+  return Object.entries(section).map(([field, source]) => ({
+    field,
+    expression: compileExpression(source, { file, section: 'Mappings', key: field, line: lines?.get('Mappings')?.get(field) }),
+  }));
 }
 
 /**
@@ -116,12 +119,18 @@ export class MetadataMapper extends Flow<unknown, MetadataMapperResult> {
         if (!current) throw new FlowdError('ERR_RECORD', `metadatamapper: record "${id}" does not exist in ${this.#target.description}`);
         const changes = changedFields(current.record, applyMappings(this.#mappings, current.record));
         if (Object.keys(changes).length === 0) return changes;
-        await this.#target.createOrUpdate(id, changes, { ...(current.etag !== undefined ? { etag: current.etag } : {}), signal: ctx.signal });
+        await this.#target.createOrUpdate(id, changes, {
+          ...(current.etag !== undefined ? { etag: current.etag } : {}),
+          signal: ctx.signal,
+        });
         return changes;
       },
       { maxRetries: MAX_RETRIES, backoffMs: 20, signal: ctx.signal },
     );
-    ctx.log.info({ id, changed: Object.keys(changed), attempts }, Object.keys(changed).length ? `record "${id}": wrote ${Object.keys(changed).join(', ')}` : `record "${id}": nothing changed`);
+    ctx.log.info(
+      { id, changed: Object.keys(changed), attempts },
+      Object.keys(changed).length ? `record "${id}": wrote ${Object.keys(changed).join(', ')}` : `record "${id}": nothing changed`,
+    );
     return { id, changed, attempts };
   }
 }
@@ -134,7 +143,10 @@ export function recordIdOf(event: unknown): unknown {
     if (typeof object.id === 'string' || typeof object.id === 'number') return String(object.id);
     value = object.record ?? (typeof object.body === 'string' ? parseJson(object.body) : object.body);
   }
-  throw new FlowdError('ERR_PAYLOAD', `metadatamapper: expected an event naming a record, { "id": ... } or a record { "id", "fields" }; found ${JSON.stringify(event)?.slice(0, 160)}`);
+  throw new FlowdError(
+    'ERR_PAYLOAD',
+    `metadatamapper: expected an event naming a record, { "id": ... } or a record { "id", "fields" }; found ${JSON.stringify(event)?.slice(0, 160)}`,
+  );
 }
 
 function parseJson(text: string): unknown {

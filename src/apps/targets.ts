@@ -38,12 +38,14 @@ const HTTP_KEYS = ['path', 'media folder'];
 export function compileTargetSettings(reader: SectionReader, app: Pick<AppInfo, 'dir' | 'stateDir'>): TargetSettings {
   const type = reader.choice('type', ['folder', 'http'] as const, 'folder');
   const other = type === 'folder' ? HTTP_KEYS : FOLDER_KEYS;
-  for (const key of other) if (reader.has(key)) reader.fail(key, `is a setting of type = ${type === 'folder' ? 'http' : 'folder'}; this target is type = ${type}`);
+  for (const key of other)
+    if (reader.has(key)) reader.fail(key, `is a setting of type = ${type === 'folder' ? 'http' : 'folder'}; this target is type = ${type}`);
   if (type === 'folder') {
     return { type, folder: path.resolve(app.dir, reader.string('folder', path.join(app.stateDir, 'records'))) };
   }
   const base = reader.string('path', '/records').replace(/\/+$/, '');
-  if (!base.startsWith('/')) reader.fail('path', `found "${base}"; expected a path on the [Api] server starting with /, such as /api/records`);
+  if (!base.startsWith('/'))
+    reader.fail('path', `found "${base}"; expected a path on the [Api] server starting with /, such as /api/records`);
   return { type, path: base, mediaFolder: path.resolve(app.dir, reader.string('media folder', path.join(app.stateDir, 'media'))) };
 }
 
@@ -61,7 +63,10 @@ export function createTarget(settings: TargetSettings, client: () => RequestSend
  * Reads `[Target]` from the app's sections and makes the target; the
  * section may be missing (a folder target under the state dir).
  */
-export function targetFromConfig(ctx: { config: AppSections; app: AppInfo; readonly client: RequestSender & { origin?: string } }, file?: string): { settings: TargetSettings; target: Target } {
+export function targetFromConfig(
+  ctx: { config: AppSections; app: AppInfo; readonly client: RequestSender & { origin?: string } },
+  file?: string,
+): { settings: TargetSettings; target: Target } {
   const settings = targetSettingsOf(ctx.config, ctx.app, file);
   return { settings, target: createTarget(settings, () => ctx.client) };
 }

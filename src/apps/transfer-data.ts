@@ -140,7 +140,8 @@ function toJsonForm(input: unknown, where: string): { value: Record<string, unkn
       const xml = readXml(text);
       if ('problem' in xml) return fail(where, xml.problem);
       const roots = isObject(xml.value) ? Object.keys(xml.value).filter((k) => !k.startsWith('?')) : [];
-      if (roots.length !== 1 || roots[0] !== 'transfer') return fail(where, `has the root element <${roots.join('>, <')}>; expected <transfer>`);
+      if (roots.length !== 1 || roots[0] !== 'transfer')
+        return fail(where, `has the root element <${roots.join('>, <')}>; expected <transfer>`);
       value = xml.value;
     } else {
       try {
@@ -150,7 +151,8 @@ function toJsonForm(input: unknown, where: string): { value: Record<string, unkn
       }
     }
   }
-  if (!isObject(value)) return fail(where, `is ${Array.isArray(value) ? 'a list' : typeof value}; expected an object with source, destination, asset, ...`);
+  if (!isObject(value))
+    return fail(where, `is ${Array.isArray(value) ? 'a list' : typeof value}; expected an object with source, destination, asset, ...`);
   const keys = Object.keys(value).filter((k) => !k.startsWith('?'));
   // A parsed <transfer> document (a source with `payload class = xml`, or the text above).
   if (keys.length === 1 && keys[0] === 'transfer') return { value: fromXml(value.transfer, where), format: 'xml' };
@@ -164,9 +166,13 @@ function url(value: unknown, key: string, where: string, schemes?: string[]): st
   try {
     parsed = new URL(value);
   } catch {
-    return fail(where, `has "${key}" = "${redact(value)}", which is not an absolute URL; expected e.g. ftp://host/folder/ or file:///folder/`);
+    return fail(
+      where,
+      `has "${key}" = "${redact(value)}", which is not an absolute URL; expected e.g. ftp://host/folder/ or file:///folder/`,
+    );
   }
-  if (schemes && !schemes.includes(parsed.protocol)) fail(where, `has "${key}" = "${redact(value)}"; expected a ${schemes.join(' or ')} URL`);
+  if (schemes && !schemes.includes(parsed.protocol))
+    fail(where, `has "${key}" = "${redact(value)}"; expected a ${schemes.join(' or ')} URL`);
   return value;
 }
 
@@ -188,7 +194,11 @@ function readAsset(value: unknown, where: string): TransferAsset | undefined {
   if (typeof id !== 'string' || id.trim() === '') fail(where, 'has an asset without an "id"; expected e.g. "asset": { "id": "2011", ... }');
   const fields = value.fields ?? {};
   if (!isObject(fields)) fail(where, `has asset "${String(id)}" with "fields" that are not an object; expected { "asset.title": ... }`);
-  const media = list(value.media).map((m) => (typeof m === 'string' && m !== '' ? m : fail(where, `has asset "${String(id)}" with a media entry that is not a path: ${JSON.stringify(m)}`)));
+  const media = list(value.media).map((m) =>
+    typeof m === 'string' && m !== ''
+      ? m
+      : fail(where, `has asset "${String(id)}" with a media entry that is not a path: ${JSON.stringify(m)}`),
+  );
   const f = fields as Record<string, unknown>;
   const title = [value.title, f['asset.title'], f.title].find((t): t is string => typeof t === 'string');
   return { id: id as string, ...(title !== undefined ? { title } : {}), fields: f, media };
@@ -223,8 +233,13 @@ export function readTransferData(input: unknown, options: UseOptions = {}, where
     options.requireDestination !== false && data.destination === undefined ? 'a "destination" URL' : undefined,
   ].filter((m): m is string => m !== undefined);
   if (missing.length > 0) {
-    const parts = (['asset', 'source', 'destination'] as const).filter((part) => options[`require${part[0]!.toUpperCase()}${part.slice(1)}` as keyof UseOptions] !== false);
-    const expected = format === 'xml' ? parts.map((p) => (p === 'asset' ? '<asset id="...">' : `<${p}>`)).join(', ') + ' in <transfer>' : parts.map((p) => `"${p}"`).join(', ');
+    const parts = (['asset', 'source', 'destination'] as const).filter(
+      (part) => options[`require${part[0]!.toUpperCase()}${part.slice(1)}` as keyof UseOptions] !== false,
+    );
+    const expected =
+      format === 'xml'
+        ? parts.map((p) => (p === 'asset' ? '<asset id="...">' : `<${p}>`)).join(', ') + ' in <transfer>'
+        : parts.map((p) => `"${p}"`).join(', ');
     fail(where, `is missing ${missing.join(', ')}; expected ${expected} (use() requires them unless told otherwise)`);
   }
   return data;

@@ -58,10 +58,13 @@ export class ProgressReporter {
       return this.#sendProgress(value);
     }
     this.#waiting = value;
-    this.#timer ??= setTimeout(() => {
-      this.#timer = undefined;
-      this.#flushWaiting();
-    }, this.#lastSentAt + this.#options.intervalMs - now);
+    this.#timer ??= setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#flushWaiting();
+      },
+      this.#lastSentAt + this.#options.intervalMs - now,
+    );
     return this.#chain;
   }
 

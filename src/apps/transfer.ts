@@ -197,7 +197,11 @@ export abstract class TransferPlugin<R = unknown> extends Flow<unknown, R | Tran
       // PUT: each report is the step's whole new state, so a retry is harmless.
       await this.client.put(this.step, report, { ...(this.#signal ? { signal: this.#signal } : {}) });
     } catch (error) {
-      throw new FlowdError('ERR_TRANSFER', `reporting ${JSON.stringify(report)} to the transfer step ${redact(this.step)} failed: ${(error as Error).message}`, { cause: error });
+      throw new FlowdError(
+        'ERR_TRANSFER',
+        `reporting ${JSON.stringify(report)} to the transfer step ${redact(this.step)} failed: ${(error as Error).message}`,
+        { cause: error },
+      );
     }
   }
 }

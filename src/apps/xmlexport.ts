@@ -22,7 +22,16 @@ export interface XmlExportResult {
 // Characters XML 1.0 cannot carry, even escaped.
 const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
-const builder = once(() => new (lazy<typeof FastXmlParserModule>('fast-xml-parser')().XMLBuilder)({ ignoreAttributes: false, attributeNamePrefix: '@_', format: true, suppressEmptyNode: true, processEntities: true }));
+const builder = once(
+  () =>
+    new (lazy<typeof FastXmlParserModule>('fast-xml-parser')().XMLBuilder)({
+      ignoreAttributes: false,
+      attributeNamePrefix: '@_',
+      format: true,
+      suppressEmptyNode: true,
+      processEntities: true,
+    }),
+);
 
 function fieldTexts(name: string, value: unknown): string[] {
   if (value === undefined || value === null) return [''];
@@ -41,7 +50,11 @@ function fieldTexts(name: string, value: unknown): string[] {
  */
 export function buildRecordXml(record: { id: string; fields: Readonly<Record<string, unknown>>; media: readonly string[] }): string {
   const check = (text: string, what: string) => {
-    if (NOT_XML.test(text)) throw new FlowdError('ERR_TRANSFER', `record "${record.id}": ${what} has a control character XML cannot carry (U+${text.codePointAt(text.search(NOT_XML))!.toString(16).toUpperCase().padStart(4, '0')})`);
+    if (NOT_XML.test(text))
+      throw new FlowdError(
+        'ERR_TRANSFER',
+        `record "${record.id}": ${what} has a control character XML cannot carry (U+${text.codePointAt(text.search(NOT_XML))!.toString(16).toUpperCase().padStart(4, '0')})`,
+      );
     return text;
   };
   check(record.id, 'the id');
@@ -54,7 +67,8 @@ export function buildRecordXml(record: { id: string; fields: Readonly<Record<str
 
 /** The id as a file name: no folders, no hidden or special names. */
 function fileNameFor(id: string): string {
-  if (/[/\\\u0000-\u001F]/.test(id) || id.startsWith('.')) throw new FlowdError('ERR_TRANSFER', `record id "${id}" cannot name a file; expected no "/", "\\", control characters or leading "."`);
+  if (/[/\\\u0000-\u001F]/.test(id) || id.startsWith('.'))
+    throw new FlowdError('ERR_TRANSFER', `record id "${id}" cannot name a file; expected no "/", "\\", control characters or leading "."`);
   return `${id}.xml`;
 }
 
@@ -95,7 +109,11 @@ export class XmlExport extends TransferPlugin<XmlExportResult> {
       }
       const xmlName = fileNameFor(asset.id);
       const media = await this.#localMedia(asset, data.source);
-      if (media.some((m) => m.name === xmlName)) throw new FlowdError('ERR_TRANSFER', `asset ${asset.id} has a media file called "${xmlName}", the name of its XML; expected another name`);
+      if (media.some((m) => m.name === xmlName))
+        throw new FlowdError(
+          'ERR_TRANSFER',
+          `asset ${asset.id} has a media file called "${xmlName}", the name of its XML; expected another name`,
+        );
       const xml = buildRecordXml({ id: asset.id, fields: asset.fields, media: media.map((m) => m.name) });
       if (url.protocol === 'file:') {
         const dir = fileURLToPath(url);
@@ -104,13 +122,19 @@ export class XmlExport extends TransferPlugin<XmlExportResult> {
         await this.updateProgress(99);
         await place(path.join(dir, xmlName), (part) => writeFile(part, xml));
       } else {
-        const credentials = { username: data.settings.username ?? settings.username, password: data.settings.password ?? settings.password };
+        const credentials = {
+          username: data.settings.username ?? settings.username,
+          password: data.settings.password ?? settings.password,
+        };
         const target = ftpTarget(destination, credentials, settings.timeoutMs);
         // One connection: the media, 99, then the XML.
         const files = [...media.map((m) => ({ name: m.name, from: m.path })), { name: xmlName, from: Buffer.from(xml) }];
         const lastMedia = media.at(-1)?.name;
         if (lastMedia === undefined) await this.updateProgress(99);
-        await uploadFiles(target, files, { signal: ctx.signal, uploaded: (name) => (name === lastMedia ? this.updateProgress(99) : undefined) });
+        await uploadFiles(target, files, {
+          signal: ctx.signal,
+          uploaded: (name) => (name === lastMedia ? this.updateProgress(99) : undefined),
+        });
       }
       await this.updateProgress(100);
       this.log.info({ id: asset.id, destination: redact(destination) }, `exported ${asset.id} with ${media.length} media file(s)`);
@@ -119,7 +143,9 @@ export class XmlExport extends TransferPlugin<XmlExportResult> {
       if (ctx.signal.aborted) throw error;
       const password = data.settings.password ?? settings.password;
       const message = (error as Error).message;
-      this.fail(`XML export of ${asset.id} to ${redact(destination)} failed: ${password && password.length >= 3 ? message.split(password).join('***') : message}`);
+      this.fail(
+        `XML export of ${asset.id} to ${redact(destination)} failed: ${password && password.length >= 3 ? message.split(password).join('***') : message}`,
+      );
     }
   }
 
@@ -138,15 +164,24 @@ export class XmlExport extends TransferPlugin<XmlExportResult> {
     for (const entry of asset.media) {
       let file: string;
       if (/^[a-z][a-z0-9+.-]*:\/\//i.test(entry)) {
-        if (!entry.startsWith('file:')) throw new FlowdError('ERR_TRANSFER', `media "${redact(entry)}" is not a local file; expected a path or a file:// URL`);
+        if (!entry.startsWith('file:'))
+          throw new FlowdError('ERR_TRANSFER', `media "${redact(entry)}" is not a local file; expected a path or a file:// URL`);
         file = fileURLToPath(entry);
       } else {
         file = path.resolve(base, entry);
       }
       const info = await stat(file).catch(() => undefined);
-      if (!info?.isFile()) throw new FlowdError('ERR_TRANSFER', `media "${entry}" of asset ${asset.id} ${info ? 'is not a file' : `does not exist (looked at ${file})`}`);
+      if (!info?.isFile())
+        throw new FlowdError(
+          'ERR_TRANSFER',
+          `media "${entry}" of asset ${asset.id} ${info ? 'is not a file' : `does not exist (looked at ${file})`}`,
+        );
       const name = path.basename(file);
-      if (seen.has(name)) throw new FlowdError('ERR_TRANSFER', `asset ${asset.id} names two media files called "${name}"; expected distinct names at the destination`);
+      if (seen.has(name))
+        throw new FlowdError(
+          'ERR_TRANSFER',
+          `asset ${asset.id} names two media files called "${name}"; expected distinct names at the destination`,
+        );
       seen.add(name);
       files.push({ path: file, name });
     }

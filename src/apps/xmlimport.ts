@@ -55,7 +55,8 @@ const MAX_XML_BYTES = 10 * 1024 * 1024;
 export function compileXmlImportSettings(reader: SectionReader): XmlImportSettings {
   const format = reader.choice('format', ['default', 'custom'] as const, 'default');
   for (const key of ['id', 'media']) {
-    if (format === 'default' && reader.has(key)) reader.fail(key, 'is a setting of format = custom; the default format reads the id and the media from the record XML itself');
+    if (format === 'default' && reader.has(key))
+      reader.fail(key, 'is a setting of format = custom; the default format reads the id and the media from the record XML itself');
     reader.string(key);
   }
   reader.finish();
@@ -111,7 +112,8 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
    */
   static checkConfig(config: AppSections, app: AppInfo, file?: string, lines?: SectionLines): void {
     targetSettingsOf(config, app, file);
-    if (compileXmlImportSettings(sectionReader(config, 'Xml', file)).format === 'custom') compileCustomMapping(config, file ?? `app "${app.name}"`, lines);
+    if (compileXmlImportSettings(sectionReader(config, 'Xml', file)).format === 'custom')
+      compileCustomMapping(config, file ?? `app "${app.name}"`, lines);
   }
 
   override configure(): void {
@@ -144,7 +146,15 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
       const write = await this.#target.createOrUpdate(id, data.fields, { signal });
       return { occupied: (existing?.record.media.length ?? 0) > 0, write };
     });
-    const result = { type: 'record' as const, id, created: write.created, updated: write.updated, occupied, attached: [] as string[], waiting: [] as string[] };
+    const result = {
+      type: 'record' as const,
+      id,
+      created: write.created,
+      updated: write.updated,
+      occupied,
+      attached: [] as string[],
+      waiting: [] as string[],
+    };
     if (occupied) {
       ctx.log.info({ id }, `${file.name}: record "${id}" already has media; its metadata was ${write.updated ? 'updated' : 'unchanged'}`);
       return result;
@@ -169,7 +179,10 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
         result.attached.push(name);
       });
     }
-    ctx.log.info({ id, attached: result.attached, waiting: result.waiting }, `${file.name}: record "${id}" ${write.created ? 'created' : write.updated ? 'updated' : 'unchanged'}`);
+    ctx.log.info(
+      { id, attached: result.attached, waiting: result.waiting },
+      `${file.name}: record "${id}" ${write.created ? 'created' : write.updated ? 'updated' : 'unchanged'}`,
+    );
     return result;
   }
 
@@ -184,7 +197,10 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
           const current = await this.#target.get(id, { signal });
           if (!current) return false;
           if (current.record.media.length > 0) {
-            throw new FlowdError('ERR_RECORD', `${name}: record "${id}" in ${this.#target.description} already has media (${current.record.media.join(', ')}), so it is no longer a placeholder; ${name} was not attached`);
+            throw new FlowdError(
+              'ERR_RECORD',
+              `${name}: record "${id}" in ${this.#target.description} already has media (${current.record.media.join(', ')}), so it is no longer a placeholder; ${name} was not attached`,
+            );
           }
           const staged = await this.#stage(file.path, name);
           try {
@@ -232,9 +248,16 @@ interface DroppedFile {
 function fileOf(event: unknown): DroppedFile {
   const candidate = event as { path?: unknown; kind?: unknown } | null;
   if (!candidate || typeof candidate !== 'object' || typeof candidate.path !== 'string') {
-    throw new FlowdError('ERR_PAYLOAD', `xmlimport: expected a file event { path } from the files source; found ${JSON.stringify(event)?.slice(0, 120)}`);
+    throw new FlowdError(
+      'ERR_PAYLOAD',
+      `xmlimport: expected a file event { path } from the files source; found ${JSON.stringify(event)?.slice(0, 120)}`,
+    );
   }
-  return { path: candidate.path, name: path.basename(candidate.path), kind: typeof candidate.kind === 'string' ? candidate.kind : undefined };
+  return {
+    path: candidate.path,
+    name: path.basename(candidate.path),
+    kind: typeof candidate.kind === 'string' ? candidate.kind : undefined,
+  };
 }
 
 /** `.xml`, or content that starts with `<` (after a BOM and white space). */
@@ -251,7 +274,8 @@ export async function isXml(file: string): Promise<boolean> {
 
 async function readXmlText(file: string, name: string): Promise<string> {
   const { size } = await stat(file);
-  if (size > MAX_XML_BYTES) throw new FlowdError('ERR_XML', `${name} is ${size} bytes; XML files are read up to ${MAX_XML_BYTES} bytes (10 MiB)`);
+  if (size > MAX_XML_BYTES)
+    throw new FlowdError('ERR_XML', `${name} is ${size} bytes; XML files are read up to ${MAX_XML_BYTES} bytes (10 MiB)`);
   return readFile(file, 'utf8');
 }
 

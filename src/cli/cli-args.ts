@@ -22,7 +22,8 @@ interface CommandSpec {
 const COMMANDS: Record<CommandKey, CommandSpec> = {
   run: {
     usage: 'flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]',
-    about: 'Run the app: its source feeds events to its workers until stopped\n(SIGTERM / SIGINT) or, for stdin, until every event has an outcome.',
+    about:
+      'Run the app: its source feeds events to its workers until stopped\n(SIGTERM / SIGINT) or, for stdin, until every event has an outcome.',
   },
   check: {
     usage: 'flowd check <app.ini> [-n name] [-w workers] [--log-level level]',
@@ -38,7 +39,8 @@ const COMMANDS: Record<CommandKey, CommandSpec> = {
   },
   'workflow start': {
     usage: 'flowd workflow start <app.ini> <name> [--input json] [--wait [--timeout duration]]',
-    about: "Start a run of a workflow of the app's [Workflow] module: records it\nin the app's store and prints its id; the app's daemon (flowd run)\nruns it. --wait then follows it (and the runs that continue it as new,\nprinting their ids) and prints the last one's status when it ends; it\nsays so when no daemon takes the run up.",
+    about:
+      "Start a run of a workflow of the app's [Workflow] module: records it\nin the app's store and prints its id; the app's daemon (flowd run)\nruns it. --wait then follows it (and the runs that continue it as new,\nprinting their ids) and prints the last one's status when it ends; it\nsays so when no daemon takes the run up.",
   },
   'workflow status': {
     usage: 'flowd workflow status <app.ini> <run id> [--json]',
@@ -46,7 +48,8 @@ const COMMANDS: Record<CommandKey, CommandSpec> = {
   },
   init: {
     usage: 'flowd init [folder]',
-    about: 'Create a new app in the folder (default: this one): package.json,\napp.ini, a worker in TypeScript and its test. Existing files are\nnever overwritten.',
+    about:
+      'Create a new app in the folder (default: this one): package.json,\napp.ini, a worker in TypeScript and its test. Existing files are\nnever overwritten.',
   },
   help: {
     usage: 'flowd help [command]',
@@ -69,14 +72,37 @@ interface OptionSpec {
 const OPTIONS: OptionSpec[] = [
   { name: 'name', short: 'n', type: 'string', value: '<name>', help: 'app name (overrides [Flow] app name)', commands: APP_COMMANDS },
   { name: 'workers', short: 'w', type: 'string', value: '<n>', help: 'worker slots (overrides [Flow] workers)', commands: APP_COMMANDS },
-  { name: 'log-level', type: 'string', value: '<level>', help: 'trace, debug, info, warn, error, fatal or silent\n(overrides [Log] level)', commands: APP_COMMANDS },
-  { name: 'inspect', type: 'string', value: '[=port]', help: 'serve the inspector on 127.0.0.1 (or [Inspector]),\non this port ([Inspector] port, or 9464 by default)', commands: ['run'] },
+  {
+    name: 'log-level',
+    type: 'string',
+    value: '<level>',
+    help: 'trace, debug, info, warn, error, fatal or silent\n(overrides [Log] level)',
+    commands: APP_COMMANDS,
+  },
+  {
+    name: 'inspect',
+    type: 'string',
+    value: '[=port]',
+    help: 'serve the inspector on 127.0.0.1 (or [Inspector]),\non this port ([Inspector] port, or 9464 by default)',
+    commands: ['run'],
+  },
   { name: 'format', type: 'string', value: '<format>', help: 'mermaid (default), dot or svg', commands: ['graph'] },
   { name: 'out', type: 'string', value: '<file>', help: 'write to this file (prints its path)', commands: ['graph'] },
   { name: 'json', type: 'boolean', help: 'print JSON instead of a table', commands: ['plugins', 'workflow status'] },
   { name: 'input', type: 'string', value: '<json>', help: "the run's input (default null)", commands: ['workflow start'] },
-  { name: 'wait', type: 'boolean', help: 'wait for the run (or the run that continues it as\nnew) to end; exit 1 if it failed', commands: ['workflow start'] },
-  { name: 'timeout', type: 'string', value: '<duration>', help: '--wait: stop waiting after this long (30s, 5m, 1h)\nand exit 1; the run goes on', commands: ['workflow start'] },
+  {
+    name: 'wait',
+    type: 'boolean',
+    help: 'wait for the run (or the run that continues it as\nnew) to end; exit 1 if it failed',
+    commands: ['workflow start'],
+  },
+  {
+    name: 'timeout',
+    type: 'string',
+    value: '<duration>',
+    help: '--wait: stop waiting after this long (30s, 5m, 1h)\nand exit 1; the run goes on',
+    commands: ['workflow start'],
+  },
   { name: 'help', short: 'h', type: 'boolean', help: 'show this help', commands: [] },
   { name: 'version', short: 'v', type: 'boolean', help: 'show the version', commands: [] },
 ];
@@ -125,14 +151,21 @@ export function usageHint(command: CommandKey | undefined): string {
   return `Usage: ${COMMANDS[command].usage}  (flowd help ${command} for more)`;
 }
 
-const optionLabel = (option: OptionSpec) => `${option.short ? `-${option.short}, ` : '    '}--${option.name}${option.value ? (option.value.startsWith('[') ? option.value : ` ${option.value}`) : ''}`;
+const optionLabel = (option: OptionSpec) =>
+  `${option.short ? `-${option.short}, ` : '    '}--${option.name}${option.value ? (option.value.startsWith('[') ? option.value : ` ${option.value}`) : ''}`;
 
 function optionLines(options: OptionSpec[]): string[] {
   const width = Math.max(...options.map((option) => optionLabel(option).length)) + 2;
-  return options.flatMap((option) => option.help.split('\n').map((line, i) => `  ${(i === 0 ? optionLabel(option) : '').padEnd(width)}${line}`));
+  return options.flatMap((option) =>
+    option.help.split('\n').map((line, i) => `  ${(i === 0 ? optionLabel(option) : '').padEnd(width)}${line}`),
+  );
 }
 
-const indent = (text: string, by: string) => text.split('\n').map((line) => `${by}${line}`).join('\n');
+const indent = (text: string, by: string) =>
+  text
+    .split('\n')
+    .map((line) => `${by}${line}`)
+    .join('\n');
 
 /** `flowd --help`: every command, every option, the exit codes. */
 export function generalHelp(): string {
@@ -143,8 +176,24 @@ export function generalHelp(): string {
     return [`  ${key.padEnd(16)}${first}`, ...rest.map((line) => `  ${''.padEnd(16)}${line}`)].join('\n');
   });
   // An option of a few commands says which.
-  const options = OPTIONS.map((option) => (option.commands.length > 0 && option.commands !== APP_COMMANDS ? { ...option, help: `${option.commands.join(', ')}: ${option.help}` } : option));
-  return ['Usage:', ...usage, '', 'Commands:', ...commands, '', 'Options:', ...optionLines(options), '', 'Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.', 'flowd help <command> shows one command with its options.'].join('\n');
+  const options = OPTIONS.map((option) =>
+    option.commands.length > 0 && option.commands !== APP_COMMANDS
+      ? { ...option, help: `${option.commands.join(', ')}: ${option.help}` }
+      : option,
+  );
+  return [
+    'Usage:',
+    ...usage,
+    '',
+    'Commands:',
+    ...commands,
+    '',
+    'Options:',
+    ...optionLines(options),
+    '',
+    'Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.',
+    'flowd help <command> shows one command with its options.',
+  ].join('\n');
 }
 
 /** `flowd help <command>` and `flowd <command> --help`. */
@@ -152,7 +201,17 @@ export function commandHelp(keys: CommandKey[]): string {
   const options = OPTIONS.filter((option) => option.name === 'help' || keys.some((key) => option.commands.includes(key)));
   const usage = keys.map((key) => `  ${COMMANDS[key].usage}`);
   const about = keys.map((key) => (keys.length > 1 ? `${key}:\n${indent(COMMANDS[key].about, '  ')}` : COMMANDS[key].about));
-  return ['Usage:', ...usage, '', ...about, '', 'Options:', ...optionLines(options), '', 'Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.'].join('\n');
+  return [
+    'Usage:',
+    ...usage,
+    '',
+    ...about,
+    '',
+    'Options:',
+    ...optionLines(options),
+    '',
+    'Exit codes: 0 ok, 1 runtime failure, 2 bad configuration or usage.',
+  ].join('\n');
 }
 
 const COMMAND_NAMES = ['run', 'check', 'graph', 'plugins', 'workflow', 'init', 'help'];
@@ -181,7 +240,8 @@ function commandOf(positionals: string[]): CommandKey | undefined {
 /** The options with the same commands as `option`, for one message about all of them. */
 function family(option: OptionSpec): string {
   const same = OPTIONS.filter((other) => other.commands.join() === option.commands.join()).map((other) => `--${other.name}`);
-  const where = option.commands.length === 1 ? option.commands[0]! : `${option.commands.slice(0, -1).join(', ')} and ${option.commands.at(-1)!}`;
+  const where =
+    option.commands.length === 1 ? option.commands[0]! : `${option.commands.slice(0, -1).join(', ')} and ${option.commands.at(-1)!}`;
   const names = same.length === 1 ? `${same[0]!} is an option` : `${same.slice(0, -1).join(', ')} and ${same.at(-1)!} are options`;
   return `${names} of ${where}`;
 }
@@ -190,7 +250,11 @@ type Token = ReturnType<typeof parseArgs>['tokens'] extends Array<infer T> | und
 type OptionToken = Extract<Token, { kind: 'option' }>;
 
 const LONG_NAMES = OPTIONS.map((option) => `--${option.name}`);
-const isOptionLike = (text: string) => OPTIONS.some((option) => text === `--${option.name}` || text.startsWith(`--${option.name}=`) || (option.short !== undefined && text === `-${option.short}`));
+const isOptionLike = (text: string) =>
+  OPTIONS.some(
+    (option) =>
+      text === `--${option.name}` || text.startsWith(`--${option.name}=`) || (option.short !== undefined && text === `-${option.short}`),
+  );
 
 /**
  * Parses the command line. Throws an ArgumentError that says, in one line,
@@ -206,7 +270,9 @@ export function parse(argv: string[]): Invocation {
     allowPositionals: true,
     strict: false,
     tokens: true,
-    options: Object.fromEntries(OPTIONS.map((option) => [option.name, { type: option.type, ...(option.short ? { short: option.short } : {}) }])),
+    options: Object.fromEntries(
+      OPTIONS.map((option) => [option.name, { type: option.type, ...(option.short ? { short: option.short } : {}) }]),
+    ),
   });
   const positionals = tokens.flatMap((token) => (token.kind === 'positional' ? [token.value] : []));
   const options = tokens.filter((token): token is OptionToken => token.kind === 'option');
@@ -224,7 +290,11 @@ export function parse(argv: string[]): Invocation {
   if (options.some((token) => token.name === 'version')) return { command: 'version' };
   const unknown = options.find((token) => !OPTIONS.some((spec) => spec.name === token.name));
   // Any one-letter option is one typo away from another: only long ones get a did-you-mean.
-  if (unknown) throw new ArgumentError(`unknown option ${unknown.rawName}${unknown.rawName.startsWith('--') ? hint(unknown.rawName, LONG_NAMES) : ''}`, commandOf(positionals));
+  if (unknown)
+    throw new ArgumentError(
+      `unknown option ${unknown.rawName}${unknown.rawName.startsWith('--') ? hint(unknown.rawName, LONG_NAMES) : ''}`,
+      commandOf(positionals),
+    );
   if (first === undefined) throw new ArgumentError(`no command given; ${EXPECTED_COMMAND}`);
 
   let key: CommandKey;
@@ -232,11 +302,13 @@ export function parse(argv: string[]): Invocation {
   if (first === 'workflow') {
     const [action, ...workflowArgs] = rest;
     if (action === undefined) throw new ArgumentError(`workflow needs an action; ${EXPECTED_ACTION}`);
-    if (action !== 'start' && action !== 'status') throw new ArgumentError(`workflow "${action}" is not an action${hint(action, ['start', 'status'])}; ${EXPECTED_ACTION}`);
+    if (action !== 'start' && action !== 'status')
+      throw new ArgumentError(`workflow "${action}" is not an action${hint(action, ['start', 'status'])}; ${EXPECTED_ACTION}`);
     key = `workflow ${action}`;
     args = workflowArgs;
   } else {
-    if (!COMMAND_NAMES.includes(first)) throw new ArgumentError(`unknown command "${first}"${hint(first, COMMAND_NAMES)}; ${EXPECTED_COMMAND}`);
+    if (!COMMAND_NAMES.includes(first))
+      throw new ArgumentError(`unknown command "${first}"${hint(first, COMMAND_NAMES)}; ${EXPECTED_COMMAND}`);
     key = first as CommandKey;
     args = rest;
   }
@@ -254,7 +326,8 @@ export function parse(argv: string[]): Invocation {
       values.set(option.name, true);
       continue;
     }
-    if (token.value === undefined || (!token.inlineValue && isOptionLike(token.value))) fail(`${token.rawName} needs a value: ${token.rawName} ${option.value ?? '<value>'}`);
+    if (token.value === undefined || (!token.inlineValue && isOptionLike(token.value)))
+      fail(`${token.rawName} needs a value: ${token.rawName} ${option.value ?? '<value>'}`);
     values.set(option.name, token.value!);
   }
   const text = (name: string) => values.get(name) as string | undefined;
@@ -264,13 +337,15 @@ export function parse(argv: string[]): Invocation {
     return { command: 'init', key, ...(args[0] !== undefined ? { folder: args[0] } : {}) };
   }
   if (key === 'help') return { command: 'help', key, help: generalHelp() };
-  if (key === 'workflow start' || key === 'workflow status') return parseWorkflow(key, args, text, values.has('wait'), values.has('json'), fail);
+  if (key === 'workflow start' || key === 'workflow status')
+    return parseWorkflow(key, args, text, values.has('wait'), values.has('json'), fail);
 
   const [file, ...extra] = args;
   if (file === undefined) fail(`${key} needs an app's INI file: flowd ${key} app.ini`);
   if (extra.length > 0) {
     // `--inspect 9000`: parseArgs cannot take an optional value after a space.
-    if (text('inspect') === '' && /^\d+$/.test(extra[0]!)) fail(`unexpected argument "${extra[0]}"; to give --inspect a port, write --inspect=${extra[0]}`);
+    if (text('inspect') === '' && /^\d+$/.test(extra[0]!))
+      fail(`unexpected argument "${extra[0]}"; to give --inspect a port, write --inspect=${extra[0]}`);
     fail(`unexpected argument "${extra[0]}"; ${key} takes one INI file`);
   }
   const invocation: Invocation = { command: key, key, file };
@@ -281,22 +356,26 @@ export function parse(argv: string[]): Invocation {
   }
   const workers = text('workers');
   if (workers !== undefined) {
-    if (!/^\d+$/.test(workers) || Number(workers) < 1 || Number(workers) > 4096) fail(`--workers: found "${workers}"; expected a whole number from 1 to 4096`);
+    if (!/^\d+$/.test(workers) || Number(workers) < 1 || Number(workers) > 4096)
+      fail(`--workers: found "${workers}"; expected a whole number from 1 to 4096`);
     invocation.workers = Number(workers);
   }
   const logLevel = text('log-level');
   if (logLevel !== undefined) {
     const level = logLevel.trim().toLowerCase();
-    if (!(LOG_LEVELS as readonly string[]).includes(level)) fail(`--log-level: found "${logLevel}"; expected one of ${LOG_LEVELS.join(', ')}${hint(level, LOG_LEVELS)}`);
+    if (!(LOG_LEVELS as readonly string[]).includes(level))
+      fail(`--log-level: found "${logLevel}"; expected one of ${LOG_LEVELS.join(', ')}${hint(level, LOG_LEVELS)}`);
     invocation.logLevel = level;
   }
   const inspect = text('inspect');
   if (inspect !== undefined) {
-    if (inspect !== '' && (!/^\d+$/.test(inspect) || Number(inspect) > 65535)) fail(`--inspect: found "${inspect}"; expected --inspect or --inspect=<port from 0 to 65535>`);
+    if (inspect !== '' && (!/^\d+$/.test(inspect) || Number(inspect) > 65535))
+      fail(`--inspect: found "${inspect}"; expected --inspect or --inspect=<port from 0 to 65535>`);
     invocation.inspect = inspect === '' ? true : Number(inspect);
   }
   const format = text('format');
-  if (format !== undefined && !isGraphFormat(format)) fail(`--format: found "${format}"; expected ${GRAPH_FORMATS.join(', ')}${hint(format, GRAPH_FORMATS)}`);
+  if (format !== undefined && !isGraphFormat(format))
+    fail(`--format: found "${format}"; expected ${GRAPH_FORMATS.join(', ')}${hint(format, GRAPH_FORMATS)}`);
   if (key === 'graph') invocation.format = (format as GraphFormat | undefined) ?? 'mermaid';
   const out = text('out');
   if (out !== undefined) {
@@ -308,18 +387,27 @@ export function parse(argv: string[]): Invocation {
 }
 
 /** `workflow start <app.ini> <name>` and `workflow status <app.ini> <id>`. */
-function parseWorkflow(key: 'workflow start' | 'workflow status', args: string[], text: (name: string) => string | undefined, wait: boolean, json: boolean, fail: (message: string) => never): Invocation {
+function parseWorkflow(
+  key: 'workflow start' | 'workflow status',
+  args: string[],
+  text: (name: string) => string | undefined,
+  wait: boolean,
+  json: boolean,
+  fail: (message: string) => never,
+): Invocation {
   const action = key === 'workflow start' ? 'start' : 'status';
   const [file, argument, ...extra] = args;
   const what = action === 'start' ? "a workflow's name" : "a run's id";
-  if (file === undefined || argument === undefined) fail(`${key} needs an app's INI file and ${what}: flowd ${key} app.ini ${action === 'start' ? 'NAME' : 'ID'}`);
+  if (file === undefined || argument === undefined)
+    fail(`${key} needs an app's INI file and ${what}: flowd ${key} app.ini ${action === 'start' ? 'NAME' : 'ID'}`);
   if (extra.length > 0) fail(`unexpected argument "${extra[0]}"; ${key} takes an INI file and ${what}`);
   const timeout = text('timeout');
   let timeoutMs: number | undefined;
   if (timeout !== undefined) {
     if (!wait) fail('--timeout is how long --wait waits; give both: workflow start app.ini NAME --wait --timeout 5m');
     timeoutMs = parseDuration(timeout);
-    if (timeoutMs === undefined || timeoutMs <= 0) fail(`--timeout: found "${timeout}"; expected a duration above zero such as 30s, 5m or 1h`);
+    if (timeoutMs === undefined || timeoutMs <= 0)
+      fail(`--timeout: found "${timeout}"; expected a duration above zero such as 30s, 5m or 1h`);
   }
   const input = text('input');
   return {
@@ -327,6 +415,12 @@ function parseWorkflow(key: 'workflow start' | 'workflow status', args: string[]
     key,
     file,
     ...(json ? { json: true } : {}),
-    workflow: { action, argument: argument!, ...(input !== undefined ? { input } : {}), ...(wait ? { wait: true } : {}), ...(timeoutMs !== undefined ? { timeoutMs } : {}) },
+    workflow: {
+      action,
+      argument: argument!,
+      ...(input !== undefined ? { input } : {}),
+      ...(wait ? { wait: true } : {}),
+      ...(timeoutMs !== undefined ? { timeoutMs } : {}),
+    },
   };
 }

@@ -31,11 +31,15 @@ export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 /** The app's source: `[Source] type`, else the worker class's `static SOURCE` with `[Source]` keys on top. */
 function sourceFor(config: AppConfig, runner: Runner | undefined): CompiledSource {
   const where = { file: config.file, section: 'Source', lines: config.source.lines };
-  if (config.source.type) return compileSource(config.source.type, config.source.values, where, { ...config.app, workers: config.settings.workers });
+  if (config.source.type)
+    return compileSource(config.source.type, config.source.values, where, { ...config.app, workers: config.settings.workers });
   const fromClass = runner?.source;
   if (fromClass === undefined) {
     const why = runner ? `worker "${runner.name}" has no static SOURCE` : 'an app with [Plugins] reads an event log';
-    throw new ConfigError({ file: config.file, section: 'Source', key: 'type' }, `is missing and ${why}; expected type = ${runner ? `one of ${sourceTypes().join(', ')}` : 'event-log'}`);
+    throw new ConfigError(
+      { file: config.file, section: 'Source', key: 'type' },
+      `is missing and ${why}; expected type = ${runner ? `one of ${sourceTypes().join(', ')}` : 'event-log'}`,
+    );
   }
   const spec = typeof fromClass === 'string' ? { type: fromClass } : fromClass;
   const { type, ...options } = spec;
@@ -51,7 +55,10 @@ async function prepare(invocation: Invocation) {
     ...(invocation.inspect !== undefined ? { inspect: invocation.inspect } : {}),
   });
   if (!config.workerClass && !config.plugins && !config.workflow) {
-    throw new ConfigError({ file: config.file, section: 'Flow', key: 'class' }, 'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker (or a [Plugins] section for an event-log app, or a [Workflow] section)');
+    throw new ConfigError(
+      { file: config.file, section: 'Flow', key: 'class' },
+      'is missing; expected the worker, e.g. class = ./worker.ts:MyWorker (or a [Plugins] section for an event-log app, or a [Workflow] section)',
+    );
   }
   if (config.log.file) checkWritable(config.log.file, config.file);
   // An app with [Plugins] has no worker class: its plugins are loaded with the app's logger, in run().
@@ -68,11 +75,20 @@ function checkWritable(file: string, iniFile: string): void {
     makeFolder(path.dirname(file));
     closeSync(openSync(file, 'a'));
   } catch (error) {
-    throw new ConfigError({ file: iniFile, section: 'Log', key: 'file' }, `found "${file}", which cannot be written: ${(error as Error).message}; expected a file flowd can append to`);
+    throw new ConfigError(
+      { file: iniFile, section: 'Log', key: 'file' },
+      `found "${file}", which cannot be written: ${(error as Error).message}; expected a file flowd can append to`,
+    );
   }
 }
 
-function summaryLine(config: AppConfig, runner: Runner | undefined, source: CompiledSource, plugins: PluginInfo[] = [], workflows?: WorkflowDefinitions): string {
+function summaryLine(
+  config: AppConfig,
+  runner: Runner | undefined,
+  source: CompiledSource,
+  plugins: PluginInfo[] = [],
+  workflows?: WorkflowDefinitions,
+): string {
   const s = config.settings;
   const { store, lock, api } = config.services;
   const services = [
@@ -80,8 +96,14 @@ function summaryLine(config: AppConfig, runner: Runner | undefined, source: Comp
     `locks ${lock.backend === 'redis' ? `redis ${displayUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
     ...(api ? [`api ${api.origin}`] : []),
   ];
-  const worker = runner ? `worker ${runner.name} (${config.workerClass})` : config.plugins ? `plugins ${plugins.map((p) => `${p.name} (${p.callbacks.length} callback(s))`).join(', ') || '(none yet)'} from ${config.plugins.paths.join(', ')}` : 'no worker';
-  const flows = workflows ? `, workflows ${workflows.workflows.map((w) => `${w.name} ${w.version}`).join(', ') || '(none)'} and ${workflows.activities.length} activit${workflows.activities.length === 1 ? 'y' : 'ies'} (${config.workflow!.broker ? `task lists over ${redactUrl(config.workflow!.broker)}` : 'task lists in this process'}, concurrency ${config.workflow!.concurrency}${config.workflow!.decide ? '' : ', activities only: never decides'})` : '';
+  const worker = runner
+    ? `worker ${runner.name} (${config.workerClass})`
+    : config.plugins
+      ? `plugins ${plugins.map((p) => `${p.name} (${p.callbacks.length} callback(s))`).join(', ') || '(none yet)'} from ${config.plugins.paths.join(', ')}`
+      : 'no worker';
+  const flows = workflows
+    ? `, workflows ${workflows.workflows.map((w) => `${w.name} ${w.version}`).join(', ') || '(none)'} and ${workflows.activities.length} activit${workflows.activities.length === 1 ? 'y' : 'ies'} (${config.workflow!.broker ? `task lists over ${redactUrl(config.workflow!.broker)}` : 'task lists in this process'}, concurrency ${config.workflow!.concurrency}${config.workflow!.decide ? '' : ', activities only: never decides'})`
+    : '';
   if (!runner && !config.plugins) return `${config.app.name}: ok: ${flows.slice(2)}, ${services.join(', ')}`;
   return `${config.app.name}: ok: ${worker}${flows}, source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
 }
@@ -127,7 +149,10 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
     if (!started) {
       // Still in configure(): nothing has been taken from the source yet.
       // An app with workflows may still be connecting to its broker after configure().
-      const step = runner.name === 'workflows' ? 'its workflows started' : `worker "${runner.name}" finished configure()${config.workflow ? ' and its workflows started' : ''}`;
+      const step =
+        runner.name === 'workflows'
+          ? 'its workflows started'
+          : `worker "${runner.name}" finished configure()${config.workflow ? ' and its workflows started' : ''}`;
       logger.warn(`${signal} during start-up: exiting before ${step}`);
       stderr(`flowd: stopped by ${signal} during start-up, before ${step}`);
       process.exit(EXIT.failure);
@@ -153,7 +178,11 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
   });
   // A configure() (or a run) that waits on nothing would otherwise end the process silently.
   const onIdle = () => {
-    stderr(started ? 'flowd: the run stalled with nothing left to wait for' : `flowd: worker "${runner.name}" never finished configure() (it waits on nothing)`);
+    stderr(
+      started
+        ? 'flowd: the run stalled with nothing left to wait for'
+        : `flowd: worker "${runner.name}" never finished configure() (it waits on nothing)`,
+    );
     process.exit(EXIT.failure);
   };
   process.once('beforeExit', onIdle);
@@ -180,16 +209,24 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
 async function checkPlugins(config: AppConfig): Promise<PluginInfo[]> {
   return withLoadedPlugins(config, (plugins) => {
     const broken = plugins.find((plugin) => plugin.state === 'deactivated');
-    if (broken) throw new ConfigError({ file: broken.file }, `plugin "${broken.name}" cannot be loaded: ${broken.error?.message ?? 'unknown error'}`);
+    if (broken)
+      throw new ConfigError({ file: broken.file }, `plugin "${broken.name}" cannot be loaded: ${broken.error?.message ?? 'unknown error'}`);
     return plugins;
   });
 }
 
-async function workflowCommand(invocation: Invocation, io: { stdout: (line: string) => void; stderr: (line: string) => void }): Promise<number> {
+async function workflowCommand(
+  invocation: Invocation,
+  io: { stdout: (line: string) => void; stderr: (line: string) => void },
+): Promise<number> {
   const { action, argument, input, wait, timeoutMs } = invocation.workflow!;
   const json = action === 'start' ? parseInput(input) : null;
   const { config, workflows } = await prepare(invocation);
-  if (!config.workflow || !workflows) throw new ConfigError({ file: config.file, section: 'Workflow' }, `is missing; flowd workflow ${action} works on an app with [Workflow] module = ./workflows.ts`);
+  if (!config.workflow || !workflows)
+    throw new ConfigError(
+      { file: config.file, section: 'Workflow' },
+      `is missing; flowd workflow ${action} works on an app with [Workflow] module = ./workflows.ts`,
+    );
   if (action === 'status') {
     io.stdout(renderRun(await readWorkflowRun(config, argument), invocation.json === true));
     return EXIT.ok;
@@ -209,9 +246,11 @@ async function workflowCommand(invocation: Invocation, io: { stdout: (line: stri
     unclaimedAfterMs: Math.max(3000, 2 * config.workflow.pollIntervalMs),
     unclaimedEveryMs: 15_000,
     onUnclaimed: (id, waitedMs) =>
-      io.stderr(notes++ === 0
-        ? `flowd: no daemon has taken up run ${id} after ${formatDuration(Math.round(waitedMs / 1000) * 1000)}: is one deciding for app ${config.app.name}? Start one with: flowd run ${config.file} (still waiting; Ctrl-C stops waiting, the run stays recorded)`
-        : `flowd: still waiting for a daemon to take up run ${id} (${formatDuration(Math.round(waitedMs / 1000) * 1000)} so far; flowd run ${config.file} runs it)`),
+      io.stderr(
+        notes++ === 0
+          ? `flowd: no daemon has taken up run ${id} after ${formatDuration(Math.round(waitedMs / 1000) * 1000)}: is one deciding for app ${config.app.name}? Start one with: flowd run ${config.file} (still waiting; Ctrl-C stops waiting, the run stays recorded)`
+          : `flowd: still waiting for a daemon to take up run ${id} (${formatDuration(Math.round(waitedMs / 1000) * 1000)} so far; flowd run ${config.file} runs it)`,
+      ),
     onClaimed: (id) => io.stderr(`flowd: a daemon has taken up run ${id}`),
     onProgress: (line) => io.stderr(`flowd: ${line}`),
     onContinued: async (previous, next) => {
@@ -222,7 +261,9 @@ async function workflowCommand(invocation: Invocation, io: { stdout: (line: stri
     },
   });
   if (!record) {
-    io.stderr(`flowd: run ${following} is still running after ${formatDuration(timeoutMs!)} (--timeout); it goes on. See it with: flowd workflow status ${config.file} ${following}`);
+    io.stderr(
+      `flowd: run ${following} is still running after ${formatDuration(timeoutMs!)} (--timeout); it goes on. See it with: flowd workflow status ${config.file} ${following}`,
+    );
     return EXIT.failure;
   }
   io.stdout(renderRun(record, false));
@@ -242,11 +283,17 @@ async function writeOut(file: string, text: string): Promise<string> {
     const { code, message } = error as NodeJS.ErrnoException;
     const folder = path.dirname(path.resolve(file));
     const reason =
-      code === 'ENOENT' ? (existsSync(folder) ? `no file can be made in ${folder}` : `the folder ${folder} does not exist`)
-      : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? `permission denied`
-      : code === 'EISDIR' ? 'it is a folder'
-      : code === 'ENOTDIR' ? `a part of ${folder} is a file, not a folder`
-      : message;
+      code === 'ENOENT'
+        ? existsSync(folder)
+          ? `no file can be made in ${folder}`
+          : `the folder ${folder} does not exist`
+        : code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+          ? `permission denied`
+          : code === 'EISDIR'
+            ? 'it is a folder'
+            : code === 'ENOTDIR'
+              ? `a part of ${folder} is a file, not a folder`
+              : message;
     throw new ConfigError({}, `--out: cannot write ${file}: ${reason}; expected a file in a folder that exists`, { cause: error });
   }
 }
@@ -263,10 +310,13 @@ async function init(invocation: Invocation, io: { stdout: (line: string) => void
  * Usage and configuration errors exit 2, runtime failures 1. Whatever goes
  * wrong, the user sees what it was in a line or two, never a stack trace.
  */
-export async function main(argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void } = {
-  stdout: (line) => process.stdout.write(`${line}\n`),
-  stderr: (line) => process.stderr.write(`${line}\n`),
-}): Promise<number> {
+export async function main(
+  argv: string[],
+  io: { stdout: (line: string) => void; stderr: (line: string) => void } = {
+    stdout: (line) => process.stdout.write(`${line}\n`),
+    stderr: (line) => process.stderr.write(`${line}\n`),
+  },
+): Promise<number> {
   // What a command prints, or the app writes, must reach stdout: a full disk is a failure, a reader that left (| head) is not.
   let stdoutError: NodeJS.ErrnoException | undefined;
   const onStdoutError = (error: NodeJS.ErrnoException) => {
@@ -307,7 +357,11 @@ async function command(argv: string[], io: { stdout: (line: string) => void; std
         return await workflowCommand(invocation, io);
       case 'plugins': {
         const { config } = await prepare(invocation);
-        if (!config.plugins) throw new ConfigError({ file: config.file, section: 'Plugins' }, 'is missing; flowd plugins lists the plugins of an event-log app');
+        if (!config.plugins)
+          throw new ConfigError(
+            { file: config.file, section: 'Plugins' },
+            'is missing; flowd plugins lists the plugins of an event-log app',
+          );
         io.stdout(await listPlugins(config, invocation.json === true));
         return EXIT.ok;
       }

@@ -30,7 +30,11 @@ export interface InitResult {
  * @example packageName('My Flows!') // 'my-flows'
  */
 export function packageName(folderName: string): string {
-  const name = folderName.toLowerCase().replace(/[^a-z0-9._~-]+/g, '-').replace(/^[-._~]+|[-._~]+$/g, '').slice(0, 214);
+  const name = folderName
+    .toLowerCase()
+    .replace(/[^a-z0-9._~-]+/g, '-')
+    .replace(/^[-._~]+|[-._~]+$/g, '')
+    .slice(0, 214);
   // `flowd` itself would make the app depend on a package of its own name.
   return name === '' || name === 'flowd' || name === 'node_modules' || name === 'favicon.ico' ? 'flowd-app' : name;
 }
@@ -53,7 +57,7 @@ export function appFiles(name: string, flowdVersion: string, tsxVersion = '^4'):
     ['app.ini', APP_INI.replaceAll('{name}', name)],
     ['worker.ts', WORKER_TS],
     ['worker.test.ts', WORKER_TEST_TS],
-    ['.gitignore', 'node_modules/\n# The app\'s state (its store) when it runs here.\n.flowd/\n'],
+    ['.gitignore', "node_modules/\n# The app's state (its store) when it runs here.\n.flowd/\n"],
   ];
 }
 
@@ -71,20 +75,30 @@ const NPM_PLACEHOLDER_TEST = /^echo "Error: no test specified" && exit 1$/;
  * everything it has: the scripts it lacks (npm's placeholder test counts as
  * none), flowd, and tsx for the test. Returns the new text and what was added.
  */
-export function completePackageJson(text: string, where: string, flowdVersion: string, tsxVersion = '^4'): { text: string; added: string[] } {
+export function completePackageJson(
+  text: string,
+  where: string,
+  flowdVersion: string,
+  tsxVersion = '^4',
+): { text: string; added: string[] } {
   let pkg: unknown;
   try {
     pkg = JSON.parse(text);
   } catch (error) {
-    throw new ConfigError({ file: where }, `is not JSON (${(error as Error).message}); expected the package.json of an npm package, or no package.json (flowd init writes one)`);
+    throw new ConfigError(
+      { file: where },
+      `is not JSON (${(error as Error).message}); expected the package.json of an npm package, or no package.json (flowd init writes one)`,
+    );
   }
-  if (typeof pkg !== 'object' || pkg === null || Array.isArray(pkg)) throw new ConfigError({ file: where }, `found ${Array.isArray(pkg) ? 'an array' : String(pkg)}; expected a package.json object`);
+  if (typeof pkg !== 'object' || pkg === null || Array.isArray(pkg))
+    throw new ConfigError({ file: where }, `found ${Array.isArray(pkg) ? 'an array' : String(pkg)}; expected a package.json object`);
   const manifest = pkg as Record<string, unknown>;
   const added: string[] = [];
   const section = (key: string): Record<string, unknown> => {
     const value = manifest[key];
     if (value === undefined) return (manifest[key] = {}) as Record<string, unknown>;
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ConfigError({ file: where, key }, `found ${JSON.stringify(value)}; expected an object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new ConfigError({ file: where, key }, `found ${JSON.stringify(value)}; expected an object`);
     return value as Record<string, unknown>;
   };
   const scripts = section('scripts');
@@ -95,7 +109,10 @@ export function completePackageJson(text: string, where: string, flowdVersion: s
       added.push(`scripts.${name}`);
     }
   }
-  const declares = (name: string) => ['dependencies', 'devDependencies', 'peerDependencies'].some((key) => (manifest[key] as Record<string, unknown> | undefined)?.[name] !== undefined);
+  const declares = (name: string) =>
+    ['dependencies', 'devDependencies', 'peerDependencies'].some(
+      (key) => (manifest[key] as Record<string, unknown> | undefined)?.[name] !== undefined,
+    );
   if (!declares('flowd')) {
     section('dependencies').flowd = `^${flowdVersion}`;
     added.push('dependencies.flowd');
@@ -176,7 +193,11 @@ test('greets each event with the greeting of [Greeter]', async () => {
 });
 `;
 
-const exists = (file: string) => access(file).then(() => true, () => false);
+const exists = (file: string) =>
+  access(file).then(
+    () => true,
+    () => false,
+  );
 
 /**
  * Writes a new app into `folder` (created if need be). Throws a
@@ -194,7 +215,10 @@ export async function initApp(folder: string, options: { version: string; tsxVer
   const present: string[] = [];
   for (const [file] of files) if (await exists(path.join(absolute, file))) present.push(file);
   if (present.length > 0) {
-    throw new ConfigError({ file: absolute }, `already has ${present.join(', ')}; flowd init never overwrites a file: move ${present.length === 1 ? 'it' : 'them'} away, or give another folder (flowd init my-app)`);
+    throw new ConfigError(
+      { file: absolute },
+      `already has ${present.join(', ')}; flowd init never overwrites a file: move ${present.length === 1 ? 'it' : 'them'} away, or give another folder (flowd init my-app)`,
+    );
   }
   try {
     makeFolder(absolute);
@@ -203,8 +227,19 @@ export async function initApp(folder: string, options: { version: string; tsxVer
     if (completed && completed.added.length > 0) await writeFile(manifest, completed.text);
   } catch (error) {
     const { code, message } = error as NodeJS.ErrnoException;
-    const reason = code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of its path is a file' : code === 'EEXIST' ? 'a file appeared while writing' : code === 'ENOENT' ? 'no folder can be made there' : message;
-    throw new ConfigError({ file: absolute }, `cannot be written: ${reason}; expected a folder flowd init can create files in`, { cause: error });
+    const reason =
+      code === 'EACCES' || code === 'EPERM' || code === 'EROFS'
+        ? 'permission denied'
+        : code === 'ENOTDIR'
+          ? 'a part of its path is a file'
+          : code === 'EEXIST'
+            ? 'a file appeared while writing'
+            : code === 'ENOENT'
+              ? 'no folder can be made there'
+              : message;
+    throw new ConfigError({ file: absolute }, `cannot be written: ${reason}; expected a folder flowd init can create files in`, {
+      cause: error,
+    });
   }
   return { folder: absolute, name, files: files.map(([file]) => file), added: completed?.added ?? [] };
 }
@@ -213,7 +248,19 @@ export async function initApp(folder: string, options: { version: string; tsxVer
 export function describeInit(result: InitResult, cwd: string = process.cwd()): string {
   const relative = path.relative(cwd, result.folder);
   const where = relative.startsWith('..') || path.isAbsolute(relative) ? result.folder : relative;
-  const steps = [...(relative === '' ? [] : [`cd ${/\s/.test(where) ? JSON.stringify(where) : where}`]), 'npm install', 'npx flowd run app.ini    # Ctrl-C stops it', 'npm test'];
+  const steps = [
+    ...(relative === '' ? [] : [`cd ${/\s/.test(where) ? JSON.stringify(where) : where}`]),
+    'npm install',
+    'npx flowd run app.ini    # Ctrl-C stops it',
+    'npm test',
+  ];
   const added = result.added.length === 0 ? [] : [`  package.json: added ${result.added.join(', ')}`];
-  return [`Created app ${result.name} in ${result.folder}:`, ...result.files.map((file) => `  ${file}`), ...added, '', 'Next:', ...steps.map((step) => `  ${step}`)].join('\n');
+  return [
+    `Created app ${result.name} in ${result.folder}:`,
+    ...result.files.map((file) => `  ${file}`),
+    ...added,
+    '',
+    'Next:',
+    ...steps.map((step) => `  ${step}`),
+  ].join('\n');
 }

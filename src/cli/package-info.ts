@@ -29,8 +29,13 @@ function flowdManifest(): Manifest {
   if (manifest) return manifest;
   for (const relative of ['../../package.json', '../../../package.json']) {
     try {
-      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as { name?: unknown; version?: unknown; dependencies?: Record<string, string> };
-      if (pkg.name === 'flowd' && typeof pkg.version === 'string') return (manifest = { version: pkg.version, dependencies: pkg.dependencies ?? {} });
+      const pkg = JSON.parse(readFileSync(new URL(relative, import.meta.url), 'utf8')) as {
+        name?: unknown;
+        version?: unknown;
+        dependencies?: Record<string, string>;
+      };
+      if (pkg.name === 'flowd' && typeof pkg.version === 'string')
+        return (manifest = { version: pkg.version, dependencies: pkg.dependencies ?? {} });
     } catch {
       // Not this one: dist/ has no package.json of its own.
     }

@@ -21,7 +21,11 @@ export interface PluginListing {
 }
 
 const describeMatch = (match: MatchEvents | undefined) =>
-  match === undefined ? 'every event' : Object.entries(match).map(([type, attributes]) => `${type}: ${attributes.join(' ')}`).join('; ');
+  match === undefined
+    ? 'every event'
+    : Object.entries(match)
+        .map(([type, attributes]) => `${type}: ${attributes.join(' ')}`)
+        .join('; ');
 
 function listing(plugin: PluginInfo, record: CursorRecord | undefined): PluginListing {
   const onRecord = record?.deactivated && plugin.mtimeMs <= record.deactivated.at ? record.deactivated : undefined;
@@ -66,7 +70,8 @@ async function render(config: AppConfig, loaded: PluginInfo[], store: Store, jso
   if (plugins.length === 0) return `${config.app.name}: no plugins in ${config.plugins!.paths.join(', ')}`;
   const rows = [['PLUGIN', 'STATE', 'CURSOR', 'BACKLOG', 'CALLBACKS']];
   for (const p of plugins) {
-    const callbacks = p.callbacks.map((c) => `${c.name} (${describeMatch(c.match)}${c.stopOnError ? '' : ', stopOnError false'})`).join(', ') || '(none)';
+    const callbacks =
+      p.callbacks.map((c) => `${c.name} (${describeMatch(c.match)}${c.stopOnError ? '' : ', stopOnError false'})`).join(', ') || '(none)';
     rows.push([p.name, p.state, p.cursor === undefined ? 'none yet' : String(p.cursor), String(p.backlog), callbacks]);
   }
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));

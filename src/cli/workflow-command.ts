@@ -33,7 +33,12 @@ export function parseInput(text: string | undefined): JsonValue {
  * @example
  * const runId = await startWorkflowRun(config, definitions, 'UploadWorkflow', { video: 'cat.mov' });
  */
-export async function startWorkflowRun(config: AppConfig, definitions: WorkflowDefinitions, name: string, input: JsonValue): Promise<string> {
+export async function startWorkflowRun(
+  config: AppConfig,
+  definitions: WorkflowDefinitions,
+  name: string,
+  input: JsonValue,
+): Promise<string> {
   let workflow;
   try {
     workflow = latestWorkflow(definitions.workflows, name);
@@ -101,7 +106,11 @@ export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitO
  * the progress lines, the runs that continue as new and the notes about a
  * run no daemon has taken up.
  */
-export async function followRun(read: (runId: string) => Promise<RunRecord | undefined>, runId: string, wait: WaitOptions): Promise<RunRecord | undefined> {
+export async function followRun(
+  read: (runId: string) => Promise<RunRecord | undefined>,
+  runId: string,
+  wait: WaitOptions,
+): Promise<RunRecord | undefined> {
   const clock = wait.clock ?? realClock;
   const began = clock.now();
   const deadline = wait.timeoutMs === undefined ? Infinity : began + wait.timeoutMs;
@@ -145,7 +154,11 @@ export async function followRun(read: (runId: string) => Promise<RunRecord | und
 export function readWorkflowRun(config: AppConfig, runId: string): Promise<RunRecord> {
   return withAppStore(config, async (store) => {
     const record = await store.get<RunRecord>(runKey(runId));
-    if (!record) throw new FlowdError('ERR_CONFIG', `no workflow run "${runId}" in the store of app ${config.app.name}; expected the id that flowd workflow start printed`);
+    if (!record)
+      throw new FlowdError(
+        'ERR_CONFIG',
+        `no workflow run "${runId}" in the store of app ${config.app.name}; expected the id that flowd workflow start printed`,
+      );
     return record;
   });
 }
@@ -160,7 +173,10 @@ function progressLines(record: RunRecord, told: Set<string>): string[] {
     told.add(`${callId} scheduled`);
     if (call.outcome === undefined) continue;
     settled++;
-    if (!told.has(`${callId} settled`)) lines.push(`${callId} ${call.outcome.ok ? 'completed' : `failed: ${call.outcome.error.message}`} (${settled} done, ${calls.size} scheduled so far)`);
+    if (!told.has(`${callId} settled`))
+      lines.push(
+        `${callId} ${call.outcome.ok ? 'completed' : `failed: ${call.outcome.error.message}`} (${settled} done, ${calls.size} scheduled so far)`,
+      );
     told.add(`${callId} settled`);
   }
   return lines;
@@ -181,16 +197,37 @@ function callRows(history: readonly HistoryEvent[]): string[][] {
     const attempts = Math.max(0, ...events.map((event) => ('attempt' in event ? event.attempt : 0)));
     const last = events.at(-1)!;
     const settled = call.settledAt === undefined ? undefined : history[call.settledAt];
-    const state = settled ? settled.type.replace('activity.', '') : last.type === 'activity.started' || last.type === 'activity.heartbeat' ? 'running' : last.type === 'activity.scheduled' ? 'scheduled' : 'retrying';
-    const outcome = call.outcome === undefined ? '' : call.outcome.ok ? short(call.outcome.result) : `${call.outcome.error.code}: ${call.outcome.error.message}`;
-    rows.push([callId, `${call.scheduled.activity.name} ${call.scheduled.activity.version}`, state, String(attempts), iso(call.scheduled.at), iso(settled?.at), outcome]);
+    const state = settled
+      ? settled.type.replace('activity.', '')
+      : last.type === 'activity.started' || last.type === 'activity.heartbeat'
+        ? 'running'
+        : last.type === 'activity.scheduled'
+          ? 'scheduled'
+          : 'retrying';
+    const outcome =
+      call.outcome === undefined
+        ? ''
+        : call.outcome.ok
+          ? short(call.outcome.result)
+          : `${call.outcome.error.code}: ${call.outcome.error.message}`;
+    rows.push([
+      callId,
+      `${call.scheduled.activity.name} ${call.scheduled.activity.version}`,
+      state,
+      String(attempts),
+      iso(call.scheduled.at),
+      iso(settled?.at),
+      outcome,
+    ]);
   }
   return rows;
 }
 
 const table = (rows: string[][]) => {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
-  return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  ')).join('\n');
+  return rows
+    .map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column]!))).join('  '))
+    .join('\n');
 };
 
 /** One history event on a line: when, what, which call and attempt, and what it carried. */

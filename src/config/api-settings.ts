@@ -50,7 +50,10 @@ export function findApiSection(sectionNames: Iterable<string>, file?: string): t
   const hasApi = names.has(API_SECTION);
   const hasAlias = names.has(API_SECTION_ALIAS);
   if (hasApi && hasAlias) {
-    throw new ConfigError({ file, section: API_SECTION_ALIAS }, `is an alias of [${API_SECTION}], and both are present; expected only one of them`);
+    throw new ConfigError(
+      { file, section: API_SECTION_ALIAS },
+      `is an alias of [${API_SECTION}], and both are present; expected only one of them`,
+    );
   }
   return hasApi ? API_SECTION : hasAlias ? API_SECTION_ALIAS : undefined;
 }
@@ -79,11 +82,26 @@ export function compileApiSettings(reader: SectionReader): ApiSettings {
   const retries = reader.integer('retries', 3, { min: 0, max: 100 });
   const retryDelayMs = reader.duration('retry delay', 200);
   const retryMaxDelayMs = reader.duration('retry max delay', Math.max(10_000, retryDelayMs));
-  if (retryMaxDelayMs < retryDelayMs) reader.fail('retry max delay', `found ${retryMaxDelayMs}ms; expected at least the retry delay (${retryDelayMs}ms)`);
-  if (hostname === undefined) reader.fail('hostname', 'is missing; expected the API server as host or host:port, such as vizone or vizone:8080');
-  if (password !== '' && username === undefined) reader.fail('password', 'is set but username is not; expected both for basic authentication');
+  if (retryMaxDelayMs < retryDelayMs)
+    reader.fail('retry max delay', `found ${retryMaxDelayMs}ms; expected at least the retry delay (${retryDelayMs}ms)`);
+  if (hostname === undefined)
+    reader.fail('hostname', 'is missing; expected the API server as host or host:port, such as vizone or vizone:8080');
+  if (password !== '' && username === undefined)
+    reader.fail('password', 'is set but username is not; expected both for basic authentication');
   const { host, port } = parseHostname(hostname, useHttps ? 443 : 80, (problem) => reader.fail('hostname', problem));
-  return { origin: `${useHttps ? 'https' : 'http'}://${host}:${port}`, host, port, username, password, useHttps, checkCertificates, timeOutMs, retries, retryDelayMs, retryMaxDelayMs };
+  return {
+    origin: `${useHttps ? 'https' : 'http'}://${host}:${port}`,
+    host,
+    port,
+    username,
+    password,
+    useHttps,
+    checkCertificates,
+    timeOutMs,
+    retries,
+    retryDelayMs,
+    retryMaxDelayMs,
+  };
 }
 
 const LABEL = /^[A-Za-z0-9_]([A-Za-z0-9_-]*[A-Za-z0-9_])?$/;
@@ -111,7 +129,8 @@ export function parseHostname(text: string, defaultPort: number, fail: (problem:
     host = colon === -1 ? value : value.slice(0, colon);
     portText = colon === -1 ? undefined : value.slice(colon + 1);
     if (host === '') fail(`found "${text}", which has no host; ${expected}`);
-    if (host.length > 253 || !host.split('.').every((label) => label.length <= 63 && LABEL.test(label))) fail(`found "${text}"; "${host}" is not a valid host name; ${expected}`);
+    if (host.length > 253 || !host.split('.').every((label) => label.length <= 63 && LABEL.test(label)))
+      fail(`found "${text}"; "${host}" is not a valid host name; ${expected}`);
   }
   if (portText === undefined) return { host, port: defaultPort };
   const port = /^\d{1,5}$/.test(portText) ? Number(portText) : Number.NaN;

@@ -64,14 +64,21 @@ function checkFlowSection(sections: ReadonlyMap<string, IniSection>, file: strin
   const near = [...sections.keys()].find((name) => name.toLowerCase() === 'flow');
   if (near) throw new ConfigError({ file, section: near }, `section names are case-sensitive; expected [Flow], found [${near}]`);
   if (sections.has('Workflow') || sections.has('Plugins')) return;
-  throw new ConfigError({ file, section: 'Flow' }, 'is missing; expected a [Flow] section with at least class = ..., or a [Workflow] section (module = ./workflows.ts), or a [Plugins] section');
+  throw new ConfigError(
+    { file, section: 'Flow' },
+    'is missing; expected a [Flow] section with at least class = ..., or a [Workflow] section (module = ./workflows.ts), or a [Plugins] section',
+  );
 }
 
 /**
  * Reads and compiles an app's INI file. Throws ConfigError naming the file,
  * section, key, the value found and what was expected.
  */
-export async function loadAppConfig(file: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): Promise<AppConfig> {
+export async function loadAppConfig(
+  file: string,
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<AppConfig> {
   const absolute = path.resolve(file);
   let text: string;
   try {
@@ -84,7 +91,12 @@ export async function loadAppConfig(file: string, overrides: ConfigOverrides = {
 }
 
 /** Compiles INI text (see loadAppConfig). */
-export function compileAppConfig(text: string, file: string, overrides: ConfigOverrides = {}, env: NodeJS.ProcessEnv = process.env): AppConfig {
+export function compileAppConfig(
+  text: string,
+  file: string,
+  overrides: ConfigOverrides = {},
+  env: NodeJS.ProcessEnv = process.env,
+): AppConfig {
   const document = parseIni(text, file);
   const dir = path.dirname(path.resolve(file));
   const read = (name: string, section: IniSection | undefined, extra: Record<string, RawValue> = {}, keepCase = false) => {
@@ -121,11 +133,14 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
   const appName = compiledFlow.appName ?? path.basename(file, path.extname(file));
   const stateDir = path.resolve(dir, compiledFlow.stateDir ?? path.join('.flowd', appName));
   const apiName = findApiSection(sectionNames, file);
-  const services = compileServices((name) => {
-    const actual = name === 'Api' ? apiName : name;
-    const section = actual && document.sections.get(actual);
-    return section ? read(actual, section).reader : undefined;
-  }, { dir, stateDir });
+  const services = compileServices(
+    (name) => {
+      const actual = name === 'Api' ? apiName : name;
+      const section = actual && document.sections.get(actual);
+      return section ? read(actual, section).reader : undefined;
+    },
+    { dir, stateDir },
+  );
 
   let inspector: InspectorSettings | undefined;
   const inspectorSection = document.sections.get('Inspector');
@@ -143,13 +158,22 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     plugins = compilePluginSettings(section.reader, dir);
     section.reader.finish();
     if (compiledFlow.workerClass !== undefined) {
-      throw new ConfigError({ file, section: 'Flow', key: 'class', line: flow.lines.get('class') }, `is set, and so is [Plugins]: an app with plugins runs them as its workers; expected one of the two`);
+      throw new ConfigError(
+        { file, section: 'Flow', key: 'class', line: flow.lines.get('class') },
+        `is set, and so is [Plugins]: an app with plugins runs them as its workers; expected one of the two`,
+      );
     }
     if (typeof type === 'string' && type.trim().toLowerCase() !== 'event-log') {
-      throw new ConfigError({ file, section: 'Source', key: 'type', line: source.lines.get('type') }, `found "${type}"; an app with [Plugins] reads an event log: expected type = event-log`);
+      throw new ConfigError(
+        { file, section: 'Source', key: 'type', line: source.lines.get('type') },
+        `found "${type}"; an app with [Plugins] reads an event log: expected type = event-log`,
+      );
     }
   } else if (typeof type === 'string' && type.trim().toLowerCase() === 'event-log') {
-    throw new ConfigError({ file, section: 'Plugins' }, 'is missing; [Source] type = event-log hands its events to plugins: expected [Plugins] paths = ./plugins');
+    throw new ConfigError(
+      { file, section: 'Plugins' },
+      'is missing; [Source] type = event-log hands its events to plugins: expected [Plugins] paths = ./plugins',
+    );
   }
 
   let workflow: WorkflowSettings | undefined;
@@ -159,7 +183,10 @@ export function compileAppConfig(text: string, file: string, overrides: ConfigOv
     workflow = compileWorkflowSettings(section.reader, dir);
     section.reader.finish();
     if (compiledFlow.workerClass === undefined && !pluginSection && typeof type === 'string' && type !== '') {
-      throw new ConfigError({ file, section: 'Source', key: 'type', line: source.lines.get('type') }, `found "${type}", but the app has no worker ([Flow] class) to hand its events to; expected no [Source] in an app that runs only workflows, or a [Flow] class`);
+      throw new ConfigError(
+        { file, section: 'Source', key: 'type', line: source.lines.get('type') },
+        `found "${type}", but the app has no worker ([Flow] class) to hand its events to; expected no [Source] in an app that runs only workflows, or a [Flow] class`,
+      );
     }
   }
 

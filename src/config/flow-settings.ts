@@ -20,7 +20,8 @@ export function compileFlowSettings(reader: SectionReader): FlowIdentity & { set
   const queueSize = reader.integer('queue size', 1000, { min: 1 });
   const highWatermark = reader.integer('high watermark', Math.max(1, Math.ceil(queueSize * 0.8)), { min: 1, max: queueSize });
   const lowWatermark = reader.integer('low watermark', Math.floor(highWatermark / 2), { min: 0 });
-  if (lowWatermark >= highWatermark) reader.fail('low watermark', `found ${lowWatermark}; expected less than the high watermark (${highWatermark})`);
+  if (lowWatermark >= highWatermark)
+    reader.fail('low watermark', `found ${lowWatermark}; expected less than the high watermark (${highWatermark})`);
   const queueTimeoutMs = reader.duration('queue timeout', 60_000, { minMs: 1 });
   const executionTimeoutMs = reader.duration('execution timeout', 60_000, { minMs: 1 });
   const shutdownTimeoutMs = reader.duration('shutdown timeout', 30_000);
@@ -42,8 +43,16 @@ export function compileFlowSettings(reader: SectionReader): FlowIdentity & { set
     workerClass,
     stateDir,
     settings: {
-      workers, queueSize, highWatermark, lowWatermark, queueTimeoutMs, executionTimeoutMs, shutdownTimeoutMs,
-      retries, backoff: { kind, delayMs, maxDelayMs }, orderBy,
+      workers,
+      queueSize,
+      highWatermark,
+      lowWatermark,
+      queueTimeoutMs,
+      executionTimeoutMs,
+      shutdownTimeoutMs,
+      retries,
+      backoff: { kind, delayMs, maxDelayMs },
+      orderBy,
     },
   };
 }

@@ -74,7 +74,10 @@ export function parseIni(text: string, file: string): IniDocument {
       }
       const earlier = sections.get(name);
       if (earlier) {
-        throw new ConfigError({ file, line, section: name }, `section is written twice (first on line ${earlier.line}); expected each section once`);
+        throw new ConfigError(
+          { file, line, section: name },
+          `section is written twice (first on line ${earlier.line}); expected each section once`,
+        );
       }
       current = { name, line, entries: new Map() };
       sections.set(name, current);
@@ -83,7 +86,9 @@ export function parseIni(text: string, file: string): IniDocument {
       return;
     }
     if (!current) {
-      const problem = /^\s*\[/.test(raw) ? `"${raw.trim()}" is not a valid section header; expected [Name]` : `"${raw.trim()}" comes before any [Section]; expected a section header first`;
+      const problem = /^\s*\[/.test(raw)
+        ? `"${raw.trim()}" is not a valid section header; expected [Name]`
+        : `"${raw.trim()}" comes before any [Section]; expected a section header first`;
       throw new ConfigError({ file, line }, problem);
     }
     const separator = raw.search(/[=:]/);
@@ -97,7 +102,10 @@ export function parseIni(text: string, file: string): IniDocument {
     }
     const duplicate = current.entries.get(key);
     if (duplicate) {
-      throw new ConfigError({ file, line, section: current.name, key }, `key is written twice in this section (first on line ${duplicate.line}); expected it once`);
+      throw new ConfigError(
+        { file, line, section: current.name, key },
+        `key is written twice in this section (first on line ${duplicate.line}); expected it once`,
+      );
     }
     current.entries.set(key, { value: '', line, key: written });
     last = { key, indent, rawLines: [raw.slice(separator + 1).trim()] };

@@ -41,7 +41,10 @@ export function compileInspectorSettings(reader: SectionReader): InspectorSettin
     reader.fail('interface', `found "${address}"; expected an IP address to bind, such as 127.0.0.1 or 0.0.0.0`);
   }
   if (token === undefined && !isLoopback(address)) {
-    reader.fail('token', `is required when interface is not a loopback address (found interface = ${address}): the inspector shows every event's id and the metrics; set token = <a long random secret>`);
+    reader.fail(
+      'token',
+      `is required when interface is not a loopback address (found interface = ${address}): the inspector shows every event's id and the metrics; set token = <a long random secret>`,
+    );
   }
   if (token !== undefined && token.length < 8) reader.fail('token', 'is too short; expected at least 8 characters');
   return { port, interface: address, token, stately };

@@ -38,6 +38,10 @@ export function compileLockSettings(reader: SectionReader, defaults: LockSetting
     return { backend, leaseMs };
   }
   const chosen = url ?? storeUrl;
-  if (chosen === undefined) reader.fail('url', 'is required with backend = redis (unless [Store] is in Redis, whose URL it then defaults to); expected redis://host:6379');
+  if (chosen === undefined)
+    reader.fail(
+      'url',
+      'is required with backend = redis (unless [Store] is in Redis, whose URL it then defaults to); expected redis://host:6379',
+    );
   return { backend, url: checkRedisUrl(reader, chosen), prefix: prefix ?? 'flowd:lock:', leaseMs };
 }

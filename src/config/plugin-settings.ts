@@ -20,9 +20,13 @@ export interface PluginSettings {
  */
 export function compilePluginSettings(reader: SectionReader, dir: string): PluginSettings {
   const text = reader.string('paths');
-  if (text === undefined || text.trim() === '') reader.fail('paths', 'is missing; expected one or more plugin folders, comma-separated, e.g. paths = ./plugins, /opt/flowd/plugins');
+  if (text === undefined || text.trim() === '')
+    reader.fail('paths', 'is missing; expected one or more plugin folders, comma-separated, e.g. paths = ./plugins, /opt/flowd/plugins');
   const paths: string[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const folder = path.resolve(dir, part);
     let isFolder = false;
     try {

@@ -12,7 +12,14 @@ type Options = Record<string, string | number | boolean | undefined>;
 export interface ServiceOptions {
   store?: { backend?: 'file' | 'redis'; url?: string; folder?: string; prefix?: string };
   lock?: { backend?: 'local' | 'redis'; url?: string; lease?: string | number; prefix?: string };
-  api?: { hostname: string; username?: string; password?: string; useHttps?: boolean; checkCertificates?: boolean; timeOut?: string | number };
+  api?: {
+    hostname: string;
+    username?: string;
+    password?: string;
+    useHttps?: boolean;
+    checkCertificates?: boolean;
+    timeOut?: string | number;
+  };
 }
 
 /** A section's readers, as the INI loader or createRuntime makes them. */

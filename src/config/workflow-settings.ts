@@ -53,7 +53,8 @@ export interface WorkflowSettings {
  */
 export function compileWorkflowSettings(reader: SectionReader, dir: string): WorkflowSettings {
   const text = reader.string('module');
-  if (text === undefined || text.trim() === '') reader.fail('module', 'is missing; expected the module that exports the workflows and activities, e.g. module = ./workflows.ts');
+  if (text === undefined || text.trim() === '')
+    reader.fail('module', 'is missing; expected the module that exports the workflows and activities, e.g. module = ./workflows.ts');
   const file = path.resolve(dir, text.trim());
   let isFile = false;
   try {
@@ -78,20 +79,32 @@ export function compileWorkflowOptions(reader: SectionReader): Omit<WorkflowSett
   const retryMaxDelayMs = reader.duration('retry max delay', Math.max(60_000, retryDelayMs));
   if (retryMaxDelayMs < retryDelayMs) {
     const delay = `${formatDuration(retryDelayMs)}${reader.has('retry delay') ? '' : ', the default'}`;
-    reader.fail('retry max delay', `found ${formatDuration(retryMaxDelayMs)}, less than retry delay (${delay}); expected a retry max delay of at least the retry delay`);
+    reader.fail(
+      'retry max delay',
+      `found ${formatDuration(retryMaxDelayMs)}, less than retry delay (${delay}); expected a retry max delay of at least the retry delay`,
+    );
   }
   const broker = brokerOf(reader);
   const taskLists = taskListsOf(reader);
   if (taskLists !== undefined && broker === undefined) {
-    reader.fail('task lists', `found "${taskLists.join(', ')}", but there is no broker: only a daemon with broker serves task lists over it; expected broker = stomp://host[:port]/queue/<base> too, or no task lists (every task list runs in this process)`);
+    reader.fail(
+      'task lists',
+      `found "${taskLists.join(', ')}", but there is no broker: only a daemon with broker serves task lists over it; expected broker = stomp://host[:port]/queue/<base> too, or no task lists (every task list runs in this process)`,
+    );
   }
   const brokerVirtualHost = reader.string('broker virtual host') || undefined;
   if (brokerVirtualHost !== undefined && broker === undefined) {
-    reader.fail('broker virtual host', `found "${brokerVirtualHost}", but there is no broker; expected broker = stomp://host[:port]/queue/<base> too, or no broker virtual host`);
+    reader.fail(
+      'broker virtual host',
+      `found "${brokerVirtualHost}", but there is no broker; expected broker = stomp://host[:port]/queue/<base> too, or no broker virtual host`,
+    );
   }
   const decide = reader.boolean('decide', true);
   if (!decide && broker === undefined) {
-    reader.fail('decide', 'is no, but there is no broker: an app that does not decide runs its activities only over a broker; expected broker = stomp://host[:port]/queue/<base> or decide = yes');
+    reader.fail(
+      'decide',
+      'is no, but there is no broker: an app that does not decide runs its activities only over a broker; expected broker = stomp://host[:port]/queue/<base> or decide = yes',
+    );
   }
   return { concurrency, pollIntervalMs, retryDelayMs, retryMaxDelayMs, broker, brokerVirtualHost, taskLists, decide };
 }
@@ -106,14 +119,21 @@ function brokerOf(reader: SectionReader): string | undefined {
   } catch (error) {
     reader.fail('broker', (error as Error).message);
   }
-  if (!/^\/queue\/[^/]+$/.test(destination)) reader.fail('broker', `names ${destination}; expected stomp://[user:pass@]host[:port]/queue/<name>, the base of the task lists' queues`);
+  if (!/^\/queue\/[^/]+$/.test(destination))
+    reader.fail(
+      'broker',
+      `names ${destination}; expected stomp://[user:pass@]host[:port]/queue/<name>, the base of the task lists' queues`,
+    );
   return broker;
 }
 
 function taskListsOf(reader: SectionReader): string[] | undefined {
   const text = reader.string('task lists');
   if (text === undefined || text.trim() === '') return undefined;
-  const names = text.split(',').map((name) => name.trim()).filter(Boolean);
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter(Boolean);
   for (const name of names) {
     // The broker's own rule: the name becomes part of a queue's.
     try {

@@ -59,7 +59,9 @@ export function diagramSvg(machine: AnyStateMachine): Promise<string> {
 export function machineSvg(name: string): Promise<string> {
   const entry = appMachines().find((candidate) => candidate.name === name);
   if (!entry) {
-    const known = appMachines().map((candidate) => candidate.name).join(', ');
+    const known = appMachines()
+      .map((candidate) => candidate.name)
+      .join(', ');
     return Promise.reject(new Error(`no machine named "${name}"; expected one of ${known}`));
   }
   return diagramSvg(entry.machine);

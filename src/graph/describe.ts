@@ -72,7 +72,8 @@ export function guardName(guard: unknown): string | undefined {
 /** A readable name for an action: its type (string or `{ type }`), or the built-in's kind. */
 function actionName(action: unknown): string {
   if (typeof action === 'string') return action;
-  if (action && typeof action === 'object' && typeof (action as { type?: unknown }).type === 'string') return (action as { type: string }).type;
+  if (action && typeof action === 'object' && typeof (action as { type?: unknown }).type === 'string')
+    return (action as { type: string }).type;
   if (typeof action === 'function') {
     const fn = action as { type?: unknown; name?: string };
     if (typeof fn.type === 'string') return fn.type.replace(/^xstate\./, '');

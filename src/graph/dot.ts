@@ -89,18 +89,28 @@ export function machineCluster(graph: MachineGraph, options: DotOptions = {}, id
       const shape = state.type === 'history' ? ' shape=circle width=0.3 fixedsize=true' : '';
       const final = state.type === 'final' ? ' peripheries=2' : '';
       const title = state.type === 'history' ? 'H' : state.key;
-      out.push(`${indent}${node(state.path)} [id=${id} class="state ${state.type}" label=${stateLabel(title, internal.get(state.path) ?? [], undefined)}${shape}${final}${tooltip}];`);
+      out.push(
+        `${indent}${node(state.path)} [id=${id} class="state ${state.type}" label=${stateLabel(title, internal.get(state.path) ?? [], undefined)}${shape}${final}${tooltip}];`,
+      );
       return;
     }
     const root = state.path === '';
     const heading = root ? 'in every state:' : `in every ${state.key} state:`;
     out.push(`${indent}subgraph ${cluster(state.path)} {`);
     const inner = `${indent}  `;
-    out.push(`${inner}id=${id}; class="state ${state.type}"; label=${stateLabel(state.key, internal.get(state.path) ?? [], heading)};${tooltip ? `${tooltip};` : ''}`);
-    out.push(`${inner}style="rounded${root ? '' : ',filled'}${state.type === 'parallel' ? ',dashed' : ''}"; color="${root ? '#a0aec0' : '#cbd5e0'}"; fillcolor="#f7fafc"; labeljust=l; margin=12;`);
+    out.push(
+      `${inner}id=${id}; class="state ${state.type}"; label=${stateLabel(state.key, internal.get(state.path) ?? [], heading)};${tooltip ? `${tooltip};` : ''}`,
+    );
+    out.push(
+      `${inner}style="rounded${root ? '' : ',filled'}${state.type === 'parallel' ? ',dashed' : ''}"; color="${root ? '#a0aec0' : '#cbd5e0'}"; fillcolor="#f7fafc"; labeljust=l; margin=12;`,
+    );
     if (state.initial !== undefined) {
-      out.push(`${inner}${initialDot(state.path)} [shape=point width=0.12 height=0.12 style=filled fillcolor="${INK}" color="${INK}" label=""];`);
-      out.push(`${inner}${initialDot(state.path)} -> ${q(targetNodeOf(states.get(state.initial)!))} [arrowsize=0.6${lheadFor(states.get(state.initial)!)}];`);
+      out.push(
+        `${inner}${initialDot(state.path)} [shape=point width=0.12 height=0.12 style=filled fillcolor="${INK}" color="${INK}" label=""];`,
+      );
+      out.push(
+        `${inner}${initialDot(state.path)} -> ${q(targetNodeOf(states.get(state.initial)!))} [arrowsize=0.6${lheadFor(states.get(state.initial)!)}];`,
+      );
     }
     for (const child of state.children) emit(child, inner);
     // An invisible point to attach edges to when the initial dot would mislead (or there is none).
@@ -120,7 +130,9 @@ export function machineCluster(graph: MachineGraph, options: DotOptions = {}, id
   }
   function needsAnchor(state: GraphState): boolean {
     if (state.initial === undefined) return true;
-    return graph.transitions.some((t) => t.source === state.path && t.targets.some((target) => target !== state.path && isWithin(target, state.path)));
+    return graph.transitions.some(
+      (t) => t.source === state.path && t.targets.some((target) => target !== state.path && isWithin(target, state.path)),
+    );
   }
 
   emit(graph.root, '  ');

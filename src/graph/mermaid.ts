@@ -1,7 +1,22 @@
 import { allStates, transitionLabel, type GraphState, type GraphTransition, type MachineGraph } from './describe.js';
 
 /** Words Mermaid's state-diagram grammar reserves: a state keyed so gets a suffix. */
-const RESERVED = new Set(['state', 'note', 'end', 'as', 'direction', 'class', 'classdef', 'style', 'click', 'left', 'right', 'of', 'hide', 'empty']);
+const RESERVED = new Set([
+  'state',
+  'note',
+  'end',
+  'as',
+  'direction',
+  'class',
+  'classdef',
+  'style',
+  'click',
+  'left',
+  'right',
+  'of',
+  'hide',
+  'empty',
+]);
 
 /**
  * The Mermaid id of every state, by dotted path: the path with `_` for
@@ -31,9 +46,7 @@ export function mermaidIds(graph: MachineGraph): Map<string, string> {
  * Mermaid entity codes (`#58;`), line breaks become spaces.
  */
 export function mermaidText(text: string): string {
-  return text
-    .replace(/[\r\n]+/g, ' ')
-    .replace(/[#:;"%{}<>]/g, (char) => `#${char.charCodeAt(0)};`);
+  return text.replace(/[\r\n]+/g, ' ').replace(/[#:;"%{}<>]/g, (char) => `#${char.charCodeAt(0)};`);
 }
 
 const isContainer = (state: GraphState): boolean => state.type === 'compound' || state.type === 'parallel';
@@ -121,7 +134,14 @@ export function toMermaid(graph: MachineGraph): string {
   return `${out.join('\n')}\n`;
 }
 
-function pushNote(out: string[], indent: string, where: string, title: string, transitions: GraphTransition[], states: Map<string, GraphState>): void {
+function pushNote(
+  out: string[],
+  indent: string,
+  where: string,
+  title: string,
+  transitions: GraphTransition[],
+  states: Map<string, GraphState>,
+): void {
   out.push(`${indent}note ${where}`);
   out.push(`${indent}  ${mermaidText(title)}`);
   for (const transition of transitions) out.push(`${indent}  ${noteLine(transition, states)}`);

@@ -8,7 +8,6 @@ import { startInspectorServer, type InspectorServer } from './server.js';
 
 /** `runtime.inspect({...})` / `createRuntime({ inspector })`: `[Inspector]` in camelCase. */
 
-
 /** What the inspector reads from a runtime. */
 export interface InspectedRuntime extends MetricsSource {
   now(): number;
@@ -36,7 +35,8 @@ export function readiness(runtime: Pick<MetricsSource, 'snapshot'>, inspection: 
   if (snap.state === 'created') reasons.push('the runtime has not started');
   else if (snap.state === 'stopping' || snap.state === 'stopped') reasons.push(`the runtime is ${snap.state}`);
   const sourceState = snap.source.state;
-  if (snap.state !== 'created' && sourceState !== 'running' && sourceState !== 'paused') reasons.push(`source ${snap.source.type} is ${sourceState ?? 'unknown'}`);
+  if (snap.state !== 'created' && sourceState !== 'running' && sourceState !== 'paused')
+    reasons.push(`source ${snap.source.type} is ${sourceState ?? 'unknown'}`);
   reasons.push(...inspection.failures());
   return reasons;
 }
@@ -54,7 +54,10 @@ export async function attachInspector(runtime: InspectedRuntime, settings: Inspe
     inspection.close();
     throw error;
   }
-  log?.info({ inspector: server.url, ...(server.stately ? { stately: server.stately.url } : {}) }, `inspector at ${server.url}${server.stately ? ` (Stately's inspector at ${server.stately.url})` : ''}`);
+  log?.info(
+    { inspector: server.url, ...(server.stately ? { stately: server.stately.url } : {}) },
+    `inspector at ${server.url}${server.stately ? ` (Stately's inspector at ${server.stately.url})` : ''}`,
+  );
   let closed: Promise<void> | undefined;
   return {
     url: server.url,

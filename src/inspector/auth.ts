@@ -57,7 +57,13 @@ export function isAllowedOrigin(origin: string | undefined, names: ReadonlySet<s
     return false;
   }
   // `new URL` drops a default port (80), which never is one of ours.
-  return url.protocol === 'http:' && url.origin === origin.toLowerCase() && names.has(url.hostname) && url.port !== '' && ports.includes(Number(url.port));
+  return (
+    url.protocol === 'http:' &&
+    url.origin === origin.toLowerCase() &&
+    names.has(url.hostname) &&
+    url.port !== '' &&
+    ports.includes(Number(url.port))
+  );
 }
 
 /** A request's path for a log line: never its query, which may carry `?token=`. */

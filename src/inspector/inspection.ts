@@ -245,9 +245,11 @@ export function createInspection(options: InspectionOptions): Inspection {
     const status = snapshot?.status ?? 'active';
     if (t.run) {
       // A run's failure is its event's (event.failed), not the daemon's.
-    } else if (status === 'error') failed.set(t.id, `${t.id} failed: ${truncate(String((snapshot?.error as Error | undefined)?.message ?? snapshot?.error))}`);
+    } else if (status === 'error')
+      failed.set(t.id, `${t.id} failed: ${truncate(String((snapshot?.error as Error | undefined)?.message ?? snapshot?.error))}`);
     // A workflow run that failed is the workflow's outcome (its record says why), not a fault of the daemon.
-    else if (t.machine !== 'workflow-run' && leaves.some((leaf) => leaf === 'failed' || leaf.endsWith('.failed'))) failed.set(t.id, `${t.id} is ${state}`);
+    else if (t.machine !== 'workflow-run' && leaves.some((leaf) => leaf === 'failed' || leaf.endsWith('.failed')))
+      failed.set(t.id, `${t.id} is ${state}`);
     else failed.delete(t.id);
     if (status !== 'active') {
       tracked.delete(ref);
@@ -260,11 +262,13 @@ export function createInspection(options: InspectionOptions): Inspection {
 
   const observer = (event: InspectionEvent) => {
     if (event.type === '@xstate.actor') register(event.actorRef as AnyActorRef);
-    else if (event.type === '@xstate.snapshot') onSnapshot(event.actorRef as AnyActorRef, event.snapshot as Tracked['snapshot'], event.event);
+    else if (event.type === '@xstate.snapshot')
+      onSnapshot(event.actorRef as AnyActorRef, event.snapshot as Tracked['snapshot'], event.event);
   };
   const runObserver = (event: InspectionEvent) => {
     if (event.type === '@xstate.actor') register(event.actorRef as AnyActorRef, true);
-    else if (event.type === '@xstate.snapshot') onSnapshot(event.actorRef as AnyActorRef, event.snapshot as Tracked['snapshot'], event.event, true);
+    else if (event.type === '@xstate.snapshot')
+      onSnapshot(event.actorRef as AnyActorRef, event.snapshot as Tracked['snapshot'], event.event, true);
   };
 
   // An actor that throws goes to `error` without a snapshot event: found when the views are read.

@@ -4,7 +4,10 @@ import type { SupervisorCounters, SupervisorEmitted } from '../../machines/super
 /** What the metrics read from a runtime: its snapshot at scrape time and its outcome events. */
 export interface MetricsSource {
   snapshot(): { app: string; source: { type: string }; waiting: number; running: number; counters: SupervisorCounters };
-  on(type: 'event.completed' | 'event.failed' | 'event.expired' | 'event.rejected' | 'event.returned', listener: (event: SupervisorEmitted) => void): () => void;
+  on(
+    type: 'event.completed' | 'event.failed' | 'event.expired' | 'event.rejected' | 'event.returned',
+    listener: (event: SupervisorEmitted) => void,
+  ): () => void;
 }
 
 /** A runtime's Prometheus metrics, in a registry of its own. */
@@ -48,7 +51,10 @@ export function createRuntimeMetrics(runtime: MetricsSource): RuntimeMetrics {
   };
   for (const [name, help, key] of COUNTERS) {
     new Counter({
-      name, help, labelNames, registers: [registry],
+      name,
+      help,
+      labelNames,
+      registers: [registry],
       collect() {
         const { snap, labels: l } = labels();
         this.reset();
@@ -57,21 +63,39 @@ export function createRuntimeMetrics(runtime: MetricsSource): RuntimeMetrics {
     });
   }
   new Gauge({
-    name: 'flowd_queue_depth', help: 'Events waiting in the queue.', labelNames, registers: [registry],
+    name: 'flowd_queue_depth',
+    help: 'Events waiting in the queue.',
+    labelNames,
+    registers: [registry],
     collect() {
       const { snap, labels: l } = labels();
       this.set(l, snap.waiting);
     },
   });
   new Gauge({
-    name: 'flowd_busy_slots', help: 'Worker slots running an event.', labelNames, registers: [registry],
+    name: 'flowd_busy_slots',
+    help: 'Worker slots running an event.',
+    labelNames,
+    registers: [registry],
     collect() {
       const { snap, labels: l } = labels();
       this.set(l, snap.running);
     },
   });
-  const wait = new Histogram({ name: 'flowd_event_wait_seconds', help: 'How long an event waited in the queue before its last attempt started.', labelNames, buckets: TIME_BUCKETS, registers: [registry] });
-  const run = new Histogram({ name: 'flowd_event_run_seconds', help: 'How long an event\'s last attempt ran.', labelNames, buckets: TIME_BUCKETS, registers: [registry] });
+  const wait = new Histogram({
+    name: 'flowd_event_wait_seconds',
+    help: 'How long an event waited in the queue before its last attempt started.',
+    labelNames,
+    buckets: TIME_BUCKETS,
+    registers: [registry],
+  });
+  const run = new Histogram({
+    name: 'flowd_event_run_seconds',
+    help: "How long an event's last attempt ran.",
+    labelNames,
+    buckets: TIME_BUCKETS,
+    registers: [registry],
+  });
 
   let fixed: { app: string; source: string } | undefined;
   const observe = (event: SupervisorEmitted) => {
@@ -81,7 +105,9 @@ export function createRuntimeMetrics(runtime: MetricsSource): RuntimeMetrics {
     if (e.waitMs !== undefined) wait.observe(fixed, e.waitMs / 1000);
     if (e.runMs !== undefined) run.observe(fixed, e.runMs / 1000);
   };
-  const unsubscribe = (['event.completed', 'event.failed', 'event.expired', 'event.rejected', 'event.returned'] as const).map((type) => runtime.on(type, observe));
+  const unsubscribe = (['event.completed', 'event.failed', 'event.expired', 'event.rejected', 'event.returned'] as const).map((type) =>
+    runtime.on(type, observe),
+  );
   return {
     registry,
     contentType: registry.contentType,

@@ -57,17 +57,32 @@ const json = (response: ServerResponse, status: number, body: unknown) =>
 export async function startInspectorServer(options: InspectorServerOptions): Promise<InspectorServer> {
   const { settings, inspection, metrics, log } = options;
   if (settings.token === undefined && !isLoopback(settings.interface)) {
-    throw new ConfigError({ section: 'Inspector', key: 'token' }, `is required when interface is not a loopback address (found interface = ${settings.interface})`);
+    throw new ConfigError(
+      { section: 'Inspector', key: 'token' },
+      `is required when interface is not a loopback address (found interface = ${settings.interface})`,
+    );
   }
   const heartbeatMs = options.heartbeatMs ?? 15_000;
   const streams = new Set<ServerResponse>();
   const sockets = new Set<Socket>();
 
   const openStream = (request: IncomingMessage, response: ServerResponse) => {
-    response.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    response.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
     response.write('retry: 2000\n: connected\n\n');
-    const send = <K extends keyof InspectionEvents>(type: K) => (data: InspectionEvents[K]) => response.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-    const offs = [inspection.on('actor', send('actor')), inspection.on('transition', send('transition')), inspection.on('removed', send('removed'))];
+    const send =
+      <K extends keyof InspectionEvents>(type: K) =>
+      (data: InspectionEvents[K]) =>
+        response.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
+    const offs = [
+      inspection.on('actor', send('actor')),
+      inspection.on('transition', send('transition')),
+      inspection.on('removed', send('removed')),
+    ];
     const heartbeat = setInterval(() => response.write(': heartbeat\n\n'), heartbeatMs);
     heartbeat.unref();
     streams.add(response);
@@ -88,11 +103,15 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
 
   const handle = async (request: IncomingMessage, response: ServerResponse) => {
     if (checkHost && !isAllowedHost(request.headers.host, names, boundPort)) {
-      return json(response, 421, { error: `misdirected request: Host ${JSON.stringify(request.headers.host ?? '')} is not this inspector; expected one of ${[...names].join(', ')}, with port ${boundPort} or none` });
+      return json(response, 421, {
+        error: `misdirected request: Host ${JSON.stringify(request.headers.host ?? '')} is not this inspector; expected one of ${[...names].join(', ')}, with port ${boundPort} or none`,
+      });
     }
     if (!isAuthorized(request, settings.token)) {
       response.setHeader('www-authenticate', 'Bearer realm="flowd inspector"');
-      return json(response, 401, { error: 'unauthorized: this inspector needs its token (Authorization: Bearer <token> or ?token=<token>)' });
+      return json(response, 401, {
+        error: 'unauthorized: this inspector needs its token (Authorization: Bearer <token> or ?token=<token>)',
+      });
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.setHeader('allow', 'GET, HEAD');
@@ -100,7 +119,14 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     }
     const path = new URL(request.url ?? '/', 'http://inspector').pathname;
     if (path === '/' || path === '/index.html') {
-      return response.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': inspectorPageCsp, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' }).end(inspectorPage());
+      return response
+        .writeHead(200, {
+          'content-type': 'text/html; charset=utf-8',
+          'content-security-policy': inspectorPageCsp,
+          'cache-control': 'no-store',
+          'referrer-policy': 'no-referrer',
+        })
+        .end(inspectorPage());
     }
     if (path === '/api/state') return json(response, 200, inspection.state());
     if (path === '/events') return openStream(request, response);
@@ -133,7 +159,9 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
       }
       return response.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=3600' }).end(text);
     }
-    return json(response, 404, { error: `no such page: ${path}; expected /, /api/state, /api/machines/<machine>.svg, /events, /metrics, /healthz or /readyz` });
+    return json(response, 404, {
+      error: `no such page: ${path}; expected /, /api/state, /api/machines/<machine>.svg, /events, /metrics, /healthz or /readyz`,
+    });
   };
 
   const server = createServer((request, response) => {
@@ -163,7 +191,12 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
   let stately: StatelyRelay | undefined;
   if (settings.stately) {
     try {
-      stately = await startStatelyRelay({ host: settings.interface, port: settings.port === 0 ? 0 : port + 1, token: settings.token, inspectorPort: port });
+      stately = await startStatelyRelay({
+        host: settings.interface,
+        port: settings.port === 0 ? 0 : port + 1,
+        token: settings.token,
+        inspectorPort: port,
+      });
     } catch (error) {
       server.close();
       throw error;

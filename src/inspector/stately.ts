@@ -97,7 +97,8 @@ export async function startStatelyRelay(options: StatelyRelayOptions): Promise<S
       else {
         recent.push(text);
         if (recent.length > REPLAY) recent.shift();
-        if (event.type === '@xstate.snapshot' && (event.snapshot as { status?: string }).status !== 'active') registrations.delete(event.sessionId);
+        if (event.type === '@xstate.snapshot' && (event.snapshot as { status?: string }).status !== 'active')
+          registrations.delete(event.sessionId);
       }
       for (const client of sockets.clients) if (client.readyState === WebSocket.OPEN) client.send(text);
     },
@@ -110,7 +111,8 @@ export async function startStatelyRelay(options: StatelyRelayOptions): Promise<S
   const checkHost = options.token === undefined || isLoopback(options.host);
   let names = localHostNames(options.host);
   let relayPort = options.port;
-  const misdirected = (host: string | undefined) => `misdirected request: Host ${JSON.stringify(host ?? '')} is not this relay; expected one of ${[...names].join(', ')}, with port ${relayPort} or none`;
+  const misdirected = (host: string | undefined) =>
+    `misdirected request: Host ${JSON.stringify(host ?? '')} is not this relay; expected one of ${[...names].join(', ')}, with port ${relayPort} or none`;
 
   const http: Server = createServer((request, response) => {
     if (checkHost && !isAllowedHost(request.headers.host, names, relayPort)) {
@@ -118,10 +120,14 @@ export async function startStatelyRelay(options: StatelyRelayOptions): Promise<S
       return;
     }
     if (!isAuthorized(request, options.token)) {
-      response.writeHead(401, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'unauthorized: a token is required (Authorization: Bearer <token> or ?token=<token>)' }));
+      response
+        .writeHead(401, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ error: 'unauthorized: a token is required (Authorization: Bearer <token> or ?token=<token>)' }));
       return;
     }
-    response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(bridgePage(options.inspectorUrl ?? 'https://stately.ai/inspect'));
+    response
+      .writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      .end(bridgePage(options.inspectorUrl ?? 'https://stately.ai/inspect'));
   });
   http.on('upgrade', (request, socket, head) => {
     if (checkHost && !isAllowedHost(request.headers.host, names, relayPort)) {
@@ -157,8 +163,22 @@ export async function startStatelyRelay(options: StatelyRelayOptions): Promise<S
     if (event.type === '@xstate.actor') {
       inspector.actor(ref, { status: 'active' });
     } else if (event.type === '@xstate.snapshot') {
-      const snapshot = event.snapshot as { status?: 'active' | 'done' | 'error' | 'stopped'; value?: unknown; context?: unknown; output?: unknown };
-      inspector.snapshot(ref, { status: snapshot.status ?? 'active', value: snapshot.value, context: sanitize(snapshot.context, { depth: 3 }), output: sanitize(snapshot.output, { depth: 2 }) }, { event: safeEvent(event.event) });
+      const snapshot = event.snapshot as {
+        status?: 'active' | 'done' | 'error' | 'stopped';
+        value?: unknown;
+        context?: unknown;
+        output?: unknown;
+      };
+      inspector.snapshot(
+        ref,
+        {
+          status: snapshot.status ?? 'active',
+          value: snapshot.value,
+          context: sanitize(snapshot.context, { depth: 3 }),
+          output: sanitize(snapshot.output, { depth: 2 }),
+        },
+        { event: safeEvent(event.event) },
+      );
     } else if (event.type === '@xstate.event') {
       inspector.event(ref, safeEvent(event.event), event.sourceRef ? { source: event.sourceRef as AnyActorRef } : {});
     }

@@ -27,10 +27,12 @@ export function truncate(text: string, max = MAX_TEXT): string {
 export function sanitize(value: unknown, { depth = 4, maxKeys = 20, maxText = MAX_TEXT } = {}): unknown {
   const walk = (item: unknown, level: number): unknown => {
     if (typeof item === 'string') return truncate(item, maxText);
-    if (item === null || typeof item !== 'object') return typeof item === 'function' ? '[function]' : typeof item === 'bigint' ? String(item) : item;
+    if (item === null || typeof item !== 'object')
+      return typeof item === 'function' ? '[function]' : typeof item === 'bigint' ? String(item) : item;
     if (level >= depth) return Array.isArray(item) ? `[${item.length} items]` : '[object]';
     if (item instanceof Map || item instanceof Set) return `[${item.constructor.name} of ${item.size}]`;
-    if (typeof (item as { send?: unknown }).send === 'function' && 'sessionId' in item) return `[actor ${String((item as { id?: unknown }).id)}]`;
+    if (typeof (item as { send?: unknown }).send === 'function' && 'sessionId' in item)
+      return `[actor ${String((item as { id?: unknown }).id)}]`;
     if (Array.isArray(item)) {
       const shown = item.slice(0, maxKeys).map((entry) => walk(entry, level + 1));
       return item.length > maxKeys ? [...shown, `… ${item.length - maxKeys} more`] : shown;
@@ -48,7 +50,11 @@ export function sanitize(value: unknown, { depth = 4, maxKeys = 20, maxText = MA
 type Ctx = Record<string, unknown>;
 const num = (value: unknown): number | null => (typeof value === 'number' ? value : null);
 const sizeOf = (value: unknown): number | null =>
-  value && typeof (value as { size?: unknown }).size === 'number' ? (value as { size: number }).size : Array.isArray(value) ? value.length : null;
+  value && typeof (value as { size?: unknown }).size === 'number'
+    ? (value as { size: number }).size
+    : Array.isArray(value)
+      ? value.length
+      : null;
 const text = (value: unknown): string | null => (value === undefined || value === null ? null : truncate(String(value)));
 
 /** Flat primitives of an unknown machine's context, redacted and truncated. */
@@ -82,7 +88,10 @@ export function summarize(machine: string, state: string, context: unknown, runt
       };
     }
     case 'worker-slot': {
-      const job = state === 'busy' || state === 'abandoned' ? (c.job as { delivery?: { id?: unknown }; attempt?: unknown; startedAt?: unknown } | undefined) : undefined;
+      const job =
+        state === 'busy' || state === 'abandoned'
+          ? (c.job as { delivery?: { id?: unknown }; attempt?: unknown; startedAt?: unknown } | undefined)
+          : undefined;
       const startedAt = num(job?.startedAt);
       return {
         event: text(job?.delivery?.id),
@@ -113,12 +122,25 @@ export function summarize(machine: string, state: string, context: unknown, runt
     case 'plugin': {
       const error = c.error as { message?: unknown; eventId?: unknown } | undefined;
       const callbacks = Array.isArray(c.callbacks) ? (c.callbacks as Array<{ name?: unknown }>).map((cb) => text(cb.name)).join(', ') : '';
-      return { plugin: text(c.name), callbacks: text(callbacks), loads: num(c.loads) ?? 0, error: text(error?.message), eventId: num(error?.eventId) };
+      return {
+        plugin: text(c.name),
+        callbacks: text(callbacks),
+        loads: num(c.loads) ?? 0,
+        error: text(error?.message),
+        eventId: num(error?.eventId),
+      };
     }
     case 'workflow-run': {
       const workflow = c.workflow as { name?: unknown; version?: unknown } | undefined;
       const error = c.lastError as { message?: unknown } | undefined;
-      return { run: text(c.runId), workflow: text(workflow?.name), version: text(workflow?.version === undefined ? undefined : String(workflow.version)), decisions: num(c.decisions) ?? 0, pending: num(c.pending) ?? 0, lastError: text(error?.message) };
+      return {
+        run: text(c.runId),
+        workflow: text(workflow?.name),
+        version: text(workflow?.version === undefined ? undefined : String(workflow.version)),
+        decisions: num(c.decisions) ?? 0,
+        pending: num(c.pending) ?? 0,
+        lastError: text(error?.message),
+      };
     }
     default:
       return genericSummary(context);

@@ -12,7 +12,6 @@
  */
 export type RequestBody = string | Uint8Array | object | number | boolean | null;
 
-
 /** Options of one request. */
 export interface RequestOptions {
   /** Extra request headers. */

@@ -209,7 +209,11 @@ export class ParseError extends FlowdError {
   readonly format: string | undefined;
   readonly value: unknown;
   constructor(type: string, format: string | undefined, value: unknown, problem: string, options?: { cause?: unknown }) {
-    super('ERR_PARSE', `cannot parse ${JSON.stringify(value)} as ${type}${format === undefined ? '' : ` with format "${format}"`}: ${problem}`, options);
+    super(
+      'ERR_PARSE',
+      `cannot parse ${JSON.stringify(value)} as ${type}${format === undefined ? '' : ` with format "${format}"`}: ${problem}`,
+      options,
+    );
     this.type = type;
     this.format = format;
     this.value = value;
@@ -275,7 +279,12 @@ export class PluginError extends FlowdError {
   readonly plugin: string;
   readonly callback: string | undefined;
   readonly eventId: number | undefined;
-  constructor(code: 'ERR_PLUGIN' | 'ERR_PLUGIN_LOAD', plugin: string, message: string, options?: { cause?: unknown; callback?: string; eventId?: number }) {
+  constructor(
+    code: 'ERR_PLUGIN' | 'ERR_PLUGIN_LOAD',
+    plugin: string,
+    message: string,
+    options?: { cause?: unknown; callback?: string; eventId?: number },
+  ) {
     super(code, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.plugin = plugin;
     this.callback = options?.callback;

@@ -46,9 +46,13 @@ export function isRetryable(error: unknown): boolean {
  *   await ctx.client.put(url, change(asset.body), { etag: asset.etag });
  * });
  */
-export async function retryOnConflict<T>(fn: (attempt: ConflictAttempt) => T | Promise<T>, options: RetryOnConflictOptions = {}): Promise<T> {
+export async function retryOnConflict<T>(
+  fn: (attempt: ConflictAttempt) => T | Promise<T>,
+  options: RetryOnConflictOptions = {},
+): Promise<T> {
   const { maxRetries = 3, backoffMs = 0, maxBackoffMs = 1000, signal, random = Math.random } = options;
-  if (!Number.isInteger(maxRetries) || maxRetries < 0) throw new RangeError(`retryOnConflict: maxRetries is ${maxRetries}; expected a whole number of at least 0`);
+  if (!Number.isInteger(maxRetries) || maxRetries < 0)
+    throw new RangeError(`retryOnConflict: maxRetries is ${maxRetries}; expected a whole number of at least 0`);
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
@@ -57,7 +61,10 @@ export async function retryOnConflict<T>(fn: (attempt: ConflictAttempt) => T | P
       if (!isRetryable(error)) throw error;
       if (attempt > maxRetries) {
         const reason = (error as Error).message ?? String(error);
-        throw new ConflictError(`gave up after ${attempt} attempt(s) (maxRetries ${maxRetries}): ${reason}`, { cause: error, ...statusOf(error) });
+        throw new ConflictError(`gave up after ${attempt} attempt(s) (maxRetries ${maxRetries}): ${reason}`, {
+          cause: error,
+          ...statusOf(error),
+        });
       }
       if (backoffMs > 0) await pause(Math.floor(random() * Math.min(maxBackoffMs, backoffMs * 2 ** (attempt - 1))), signal);
     }

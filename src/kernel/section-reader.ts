@@ -76,7 +76,8 @@ export class SectionReader {
       this.fail(key, `found "${value}"; expected a duration${floor} such as 30, 30s, 250ms, 5m or 1h`);
     }
     // Every duration ends up in a timer, and timers cannot wait longer than 2^31-1 ms.
-    if (ms > MAX_DURATION_MS) this.fail(key, `found "${value}"; expected a duration of at most ${formatDuration(MAX_DURATION_MS)} (about 24.8 days)`);
+    if (ms > MAX_DURATION_MS)
+      this.fail(key, `found "${value}"; expected a duration of at most ${formatDuration(MAX_DURATION_MS)} (about 24.8 days)`);
     return ms;
   }
 
@@ -148,7 +149,10 @@ export function expandEnv(text: string, env: NodeJS.ProcessEnv, where: ConfigLoc
  * they were written in) for settings, whose keys are case-insensitive as
  * configparser's: `XPath = ...` reads as `xpath`.
  */
-export function appSectionReader(section: Readonly<Record<string, string>> | undefined, where: { file?: string | undefined; section: string; lines?: ReadonlyMap<string, number> }): SectionReader {
+export function appSectionReader(
+  section: Readonly<Record<string, string>> | undefined,
+  where: { file?: string | undefined; section: string; lines?: ReadonlyMap<string, number> },
+): SectionReader {
   const values = new Map<string, RawValue>();
   const lines = new Map<string, number>();
   for (const [key, value] of Object.entries(section ?? {})) {

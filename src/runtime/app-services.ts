@@ -60,7 +60,9 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
   };
   const openOnce = (): Promise<OpenedStore> => {
     ifOpen();
-    return (opened ??= import('../../actors/stores/store.js').then(({ openStore }) => openStore(toStoreOptions(settings.store, appName), log, inspect ? { inspect } : {})));
+    return (opened ??= import('../../actors/stores/store.js').then(({ openStore }) =>
+      openStore(toStoreOptions(settings.store, appName), log, inspect ? { inspect } : {}),
+    ));
   };
   let locks: Promise<ClosableLocks> | undefined;
   const locksOnce = (): Promise<ClosableLocks> => {
@@ -90,7 +92,11 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
     leaseMs: settings.lock.leaseMs,
     lockBackend: settings.lock.backend,
     get client(): ApiClient {
-      if (!settings.api) throw new FlowdError('ERR_CONFIG', 'ctx.client needs an [Api] (or [Viz One]) section in the app\'s INI file, or createRuntime({ api: { hostname, ... } })');
+      if (!settings.api)
+        throw new FlowdError(
+          'ERR_CONFIG',
+          "ctx.client needs an [Api] (or [Viz One]) section in the app's INI file, or createRuntime({ api: { hostname, ... } })",
+        );
       if (closed && !client) throw new FlowdError('ERR_HTTP', `the API client of app "${appName}" was closed when its run ended`);
       return (client ??= createClient(settings.api, { log }));
     },

@@ -5,7 +5,8 @@ import type { AppConfig } from '../config/app-config.js';
 import { createLogger } from './logger.js';
 
 /** A logger for a command that reads the app's state: silent, so the command's own output stays clean. */
-export const silentLogger = (config: AppConfig): Logger => createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name);
+export const silentLogger = (config: AppConfig): Logger =>
+  createLogger({ ...config.log, level: 'silent', file: undefined }, config.app.name);
 
 /**
  * Opens the app's store for a command that reads or writes it outside a
@@ -13,7 +14,11 @@ export const silentLogger = (config: AppConfig): Logger => createLogger({ ...con
  * after, whatever happens.
  * @example const record = await withAppStore(config, (store) => store.get('workflow/run/1'));
  */
-export async function withAppStore<T>(config: AppConfig, use: (store: Store) => Promise<T>, log: Logger = silentLogger(config)): Promise<T> {
+export async function withAppStore<T>(
+  config: AppConfig,
+  use: (store: Store) => Promise<T>,
+  log: Logger = silentLogger(config),
+): Promise<T> {
   const services = createAppServices(config.services, config.app.name, log);
   try {
     await services.open();

@@ -3,7 +3,17 @@ import type pretty from 'pino-pretty';
 import { lazy } from '../kernel/lazy.js';
 import type { LogSettings } from '../config/flow-settings.js';
 
-const SECRET_KEYS = ['password', 'passcode', 'secret', 'token', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie', 'x-api-key'];
+const SECRET_KEYS = [
+  'password',
+  'passcode',
+  'secret',
+  'token',
+  'authorization',
+  'proxy-authorization',
+  'cookie',
+  'set-cookie',
+  'x-api-key',
+];
 
 /**
  * Paths whose values never reach a log line: the secret keys at the top
@@ -37,10 +47,16 @@ export function redactDeep(value: unknown, depth = 0): unknown {
 }
 
 // `"password": "x"`, `password=x`, `token: x` inside text (a JSON or XML payload read as text, a query string).
-const SECRET_IN_TEXT = new RegExp(`((?:["']?)\\b(?:${SECRET_KEYS.join('|')})(?:["']?)\\s*[:=]\\s*)("(?:[^"\\\\]|\\\\.)*"|'[^']*'|(?:(?:Bearer|Basic|Digest)\\s+)?[^\\s"',;&<}]+)`, 'gi');
+const SECRET_IN_TEXT = new RegExp(
+  `((?:["']?)\\b(?:${SECRET_KEYS.join('|')})(?:["']?)\\s*[:=]\\s*)("(?:[^"\\\\]|\\\\.)*"|'[^']*'|(?:(?:Bearer|Basic|Digest)\\s+)?[^\\s"',;&<}]+)`,
+  'gi',
+);
 // `<password>x</password>` and `<setting name="password">x</setting>`.
 const SECRET_ELEMENT = new RegExp(`(<(${SECRET_KEYS.join('|')})\\b[^>]*>)[^<]*(</\\2\\s*>)`, 'gi');
-const SECRET_NAMED_ELEMENT = new RegExp(`(<([\\w:-]+)\\b[^>]*\\bname\\s*=\\s*["'](?:${SECRET_KEYS.join('|')})["'][^>]*>)[^<]*(</\\2\\s*>)`, 'gi');
+const SECRET_NAMED_ELEMENT = new RegExp(
+  `(<([\\w:-]+)\\b[^>]*\\bname\\s*=\\s*["'](?:${SECRET_KEYS.join('|')})["'][^>]*>)[^<]*(</\\2\\s*>)`,
+  'gi',
+);
 
 /** Text with the values of secret-looking `key: value` pairs and `<password>` elements replaced. */
 export function redactText(text: string): string {

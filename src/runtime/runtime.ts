@@ -3,9 +3,24 @@ import pino, { type Logger } from 'pino';
 import { createActor, type Actor, type AnyActorRef } from 'xstate';
 import { createSourceLogic, type SourceDriver } from '../../actors/sources/driver.js';
 import { createSlotLogic } from '../../actors/workers/slot.js';
-import { toRunner, describeValue, type AppInfo, type AppSections, type ConfigureContext, type Runner, type RunActorSettings, type WorkerLike } from '../../actors/workers/worker.js';
+import {
+  toRunner,
+  describeValue,
+  type AppInfo,
+  type AppSections,
+  type ConfigureContext,
+  type Runner,
+  type RunActorSettings,
+  type WorkerLike,
+} from '../../actors/workers/worker.js';
 import { runtimeStop, type Job } from '../../machines/events.js';
-import { supervisorMachine, zeroCounters, type SupervisorCounters, type SupervisorEmitted, type SupervisorSettings } from '../../machines/supervisor.js';
+import {
+  supervisorMachine,
+  zeroCounters,
+  type SupervisorCounters,
+  type SupervisorEmitted,
+  type SupervisorSettings,
+} from '../../machines/supervisor.js';
 import { createAppServices, type AppServices } from './app-services.js';
 import { formatDuration } from '../kernel/duration.js';
 import { compileServiceSettings, type ServiceOptions } from '../config/service-settings.js';
@@ -249,7 +264,8 @@ export interface RuntimeParts {
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
   checkOptionNames(options, RUNTIME_OPTION_NAMES, 'createRuntime options');
-  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, workflows, handleSignals, ...flow } = options;
+  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, workflows, handleSignals, ...flow } =
+    options;
   const { settings } = inCamelCase('createRuntime options', () => {
     const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
     const compiled = compileFlowSettings(reader);
@@ -262,10 +278,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const log = logger === false ? pino({ level: 'silent' }) : (logger ?? createLogger({ level: 'warn', file: undefined }, name));
   let host: PluginHost | undefined;
   if (plugins) {
-    if (worker !== undefined) throw new ConfigError({ section: 'createRuntime options', key: 'worker' }, 'is set, and so is plugins: the plugins are the workers; expected one of the two');
+    if (worker !== undefined)
+      throw new ConfigError(
+        { section: 'createRuntime options', key: 'worker' },
+        'is set, and so is plugins: the plugins are the workers; expected one of the two',
+      );
     checkOptionNames(plugins, PLUGIN_OPTION_NAMES, 'createRuntime options.plugins');
     const pluginSettings = inCamelCase('createRuntime options.plugins', () => {
-      const pluginReader = new SectionReader(toIniKeys({ ...plugins, paths: plugins.paths.join(',') }), { section: 'createRuntime options.plugins' });
+      const pluginReader = new SectionReader(toIniKeys({ ...plugins, paths: plugins.paths.join(',') }), {
+        section: 'createRuntime options.plugins',
+      });
       const compiled = compilePluginSettings(pluginReader, dir);
       pluginReader.finish();
       return compiled;
@@ -277,20 +299,31 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     checkOptionNames(workflows, WORKFLOW_OPTION_NAMES, 'createRuntime options.workflows');
     const { definitions, taskLists, ...rest } = workflows;
     const workflowSettings = inCamelCase('createRuntime options.workflows', () => {
-      const workflowReader = new SectionReader(toIniKeys({ ...rest, ...(taskLists ? { taskLists: taskLists.join(',') } : {}) }), { section: 'createRuntime options.workflows' });
+      const workflowReader = new SectionReader(toIniKeys({ ...rest, ...(taskLists ? { taskLists: taskLists.join(',') } : {}) }), {
+        section: 'createRuntime options.workflows',
+      });
       const compiled = compileWorkflowOptions(workflowReader);
       workflowReader.finish();
       return compiled;
     });
-    workflowParts = { settings: workflowSettings, definitions: collectDefinitions(definitions ?? [], 'createRuntime options.workflows.definitions') };
+    workflowParts = {
+      settings: workflowSettings,
+      definitions: collectDefinitions(definitions ?? [], 'createRuntime options.workflows.definitions'),
+    };
   }
   const idle = workflowParts && worker === undefined && !host ? workflowsOnly() : undefined;
   const runner = host ? pluginRunner(host) : idle ? idle.runner : toRunner(worker, 'worker');
-  if (!runner) throw new WorkerLoadError(`createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`);
+  if (!runner)
+    throw new WorkerLoadError(
+      `createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`,
+    );
   const serviceSettings = compileServiceSettings({ store, lock, api }, appInfo);
   return buildRuntime({
     runner,
-    source: idle && source === undefined ? idle.source : resolveSource(source ?? runner.source, runner.name, { ...appInfo, workers: settings.workers }),
+    source:
+      idle && source === undefined
+        ? idle.source
+        : resolveSource(source ?? runner.source, runner.name, { ...appInfo, workers: settings.workers }),
     settings,
     app: appInfo,
     config: config ?? {},
@@ -307,13 +340,47 @@ export function createRuntime(options: RuntimeOptions): Runtime {
 
 // Every option of createRuntime, checked against RuntimeOptions by the compiler: an unknown one is a typo.
 const RUNTIME_OPTION_NAMES = Object.keys({
-  worker: 1, plugins: 1, workflows: 1, source: 1, workers: 1, queueSize: 1, highWatermark: 1, lowWatermark: 1, queueTimeout: 1, executionTimeout: 1,
-  shutdownTimeout: 1, retries: 1, retryBackoff: 1, retryDelay: 1, retryMaxDelay: 1, orderBy: 1, app: 1, config: 1, store: 1, lock: 1, api: 1,
-  logger: 1, handleSignals: 1, clock: 1, random: 1, inspector: 1,
+  worker: 1,
+  plugins: 1,
+  workflows: 1,
+  source: 1,
+  workers: 1,
+  queueSize: 1,
+  highWatermark: 1,
+  lowWatermark: 1,
+  queueTimeout: 1,
+  executionTimeout: 1,
+  shutdownTimeout: 1,
+  retries: 1,
+  retryBackoff: 1,
+  retryDelay: 1,
+  retryMaxDelay: 1,
+  orderBy: 1,
+  app: 1,
+  config: 1,
+  store: 1,
+  lock: 1,
+  api: 1,
+  logger: 1,
+  handleSignals: 1,
+  clock: 1,
+  random: 1,
+  inspector: 1,
 } satisfies Record<keyof RuntimeOptions, 1>);
-const PLUGIN_OPTION_NAMES = Object.keys({ paths: 1, reload: 1, rescanInterval: 1 } satisfies Record<keyof NonNullable<RuntimeOptions['plugins']>, 1>);
+const PLUGIN_OPTION_NAMES = Object.keys({ paths: 1, reload: 1, rescanInterval: 1 } satisfies Record<
+  keyof NonNullable<RuntimeOptions['plugins']>,
+  1
+>);
 const WORKFLOW_OPTION_NAMES = Object.keys({
-  definitions: 1, concurrency: 1, pollInterval: 1, retryDelay: 1, retryMaxDelay: 1, broker: 1, brokerVirtualHost: 1, taskLists: 1, decide: 1,
+  definitions: 1,
+  concurrency: 1,
+  pollInterval: 1,
+  retryDelay: 1,
+  retryMaxDelay: 1,
+  broker: 1,
+  brokerVirtualHost: 1,
+  taskLists: 1,
+  decide: 1,
 } satisfies Record<keyof NonNullable<RuntimeOptions['workflows']>, 1>);
 
 /** Rejects an option createRuntime does not know, suggesting the nearest one by its name in code (`executionTimeout`). */
@@ -349,10 +416,15 @@ export function resolveSource(source: unknown, workerName: string, app: SourceAp
   if (typeof source === 'string') return compileSource(source, new Map(), { section: `${workerName}.SOURCE` }, app);
   if (source && typeof source === 'object' && typeof (source as SourceSpec).type === 'string') {
     const spec = source as SourceSpec & Record<string, unknown>;
-    const values = spec.options ? new Map(Object.entries(spec.options)) : toIniKeys(Object.fromEntries(Object.entries(spec).filter(([k]) => k !== 'type')));
+    const values = spec.options
+      ? new Map(Object.entries(spec.options))
+      : toIniKeys(Object.fromEntries(Object.entries(spec).filter(([k]) => k !== 'type')));
     return compileSource(spec.type, values, { section: `${workerName} source` }, app);
   }
-  throw new ConfigError({ section: 'Source' }, `no source for worker "${workerName}": set [Source] type (interval, stdin, ...), a static SOURCE on the class, or createRuntime({ source })`);
+  throw new ConfigError(
+    { section: 'Source' },
+    `no source for worker "${workerName}": set [Source] type (interval, stdin, ...), a static SOURCE on the class, or createRuntime({ source })`,
+  );
 }
 
 /** Builds a runtime from compiled parts. */
@@ -360,8 +432,15 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
   const { runner, settings, app, config, logger, services } = parts;
   const driver = isDriver(parts.source)
     ? parts.source
-    : parts.source.create({ log: logger, workers: settings.workers, services: { store: services.store, locks: services.locks, leaseMs: services.leaseMs, lockBackend: services.lockBackend }, ...(parts.plugins ? { plugins: parts.plugins } : {}) });
-  const workflows: WorkflowHost | undefined = parts.workflows ? createWorkflowHost({ ...parts.workflows, services, app, log: logger }) : undefined;
+    : parts.source.create({
+        log: logger,
+        workers: settings.workers,
+        services: { store: services.store, locks: services.locks, leaseMs: services.leaseMs, lockBackend: services.lockBackend },
+        ...(parts.plugins ? { plugins: parts.plugins } : {}),
+      });
+  const workflows: WorkflowHost | undefined = parts.workflows
+    ? createWorkflowHost({ ...parts.workflows, services, app, log: logger })
+    : undefined;
   // The store, locks, client and plugins are no longer needed once every outcome is in (and the workflows have stopped writing).
   const closeAll = () =>
     (workflows?.close(settings.shutdownTimeoutMs) ?? Promise.resolve())
@@ -369,7 +448,11 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       .then(() => Promise.allSettled([services.close(), parts.plugins?.close()]))
       .then(() => undefined);
   const needWorkflows = () => {
-    if (!workflows) throw new ConfigError({ section: 'Workflow' }, 'is missing: this runtime has no workflows; expected [Workflow] module = ./workflows.ts, or createRuntime({ workflows: { definitions } })');
+    if (!workflows)
+      throw new ConfigError(
+        { section: 'Workflow' },
+        'is missing: this runtime has no workflows; expected [Workflow] module = ./workflows.ts, or createRuntime({ workflows: { definitions } })',
+      );
     if (!actor) throw new Error('the runtime was not started: call start() before startWorkflow()');
     return workflows;
   };
@@ -398,18 +481,42 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
   });
 
   const logOutcomes = (supervisor: Actor<typeof supervisorMachine>) => {
-    supervisor.on('event.failed', (e) => logger.error({ event: e.id, attempts: e.attempts, error: e.error, payload: e.payload, meta: e.meta }, `event ${e.id} failed after ${e.attempts} attempt(s) and was dead-lettered: ${e.error.message}`));
+    supervisor.on('event.failed', (e) =>
+      logger.error(
+        { event: e.id, attempts: e.attempts, error: e.error, payload: e.payload, meta: e.meta },
+        `event ${e.id} failed after ${e.attempts} attempt(s) and was dead-lettered: ${e.error.message}`,
+      ),
+    );
     supervisor.on('event.expired', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} expired in the queue`));
     supervisor.on('event.rejected', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} was rejected: ${e.error.message}`));
     supervisor.on('event.returned', (e) =>
       e.error && e.error.code !== 'ERR_SHUTDOWN' && e.error.code !== 'ERR_CONNECTION_LOST'
-        ? logger.warn({ event: e.id, attempts: e.attempts, error: e.error }, `event ${e.id} was returned to its source unacknowledged after ${e.attempts} attempt(s): ${e.error.message}`)
+        ? logger.warn(
+            { event: e.id, attempts: e.attempts, error: e.error },
+            `event ${e.id} was returned to its source unacknowledged after ${e.attempts} attempt(s): ${e.error.message}`,
+          )
         : logger.info({ event: e.id }, `event ${e.id} was returned to its source on shutdown`),
     );
-    supervisor.on('event.retrying', (e) => logger.warn({ event: e.id, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `event ${e.id} failed (attempt ${e.attempt}): ${e.error.message}; retrying in ${e.delayMs}ms`));
-    supervisor.on('source.reconnecting', (e) => logger.warn({ source: sourceType, attempt: e.attempt, delayMs: e.delayMs, error: e.error }, `source ${sourceType}: ${e.error.message} (attempt ${e.attempt}, retrying in ${formatDuration(e.delayMs)})`));
-    supervisor.on('slot.replaced', (e) => logger.warn({ slot: e.slotId, replacement: e.replacement }, `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`));
-    if (logger.isLevelEnabled('debug')) supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
+    supervisor.on('event.retrying', (e) =>
+      logger.warn(
+        { event: e.id, attempt: e.attempt, delayMs: e.delayMs, error: e.error },
+        `event ${e.id} failed (attempt ${e.attempt}): ${e.error.message}; retrying in ${e.delayMs}ms`,
+      ),
+    );
+    supervisor.on('source.reconnecting', (e) =>
+      logger.warn(
+        { source: sourceType, attempt: e.attempt, delayMs: e.delayMs, error: e.error },
+        `source ${sourceType}: ${e.error.message} (attempt ${e.attempt}, retrying in ${formatDuration(e.delayMs)})`,
+      ),
+    );
+    supervisor.on('slot.replaced', (e) =>
+      logger.warn(
+        { slot: e.slotId, replacement: e.replacement },
+        `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`,
+      ),
+    );
+    if (logger.isLevelEnabled('debug'))
+      supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
   };
 
   /** SIGINT / SIGTERM: the first drains and then exits, a second exits at once; the listeners go when the run ends. */
@@ -487,7 +594,11 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       try {
         await runner.configure(configureContext);
       } catch (error) {
-        await abandonStart(new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, { cause: error }));
+        await abandonStart(
+          new WorkerConfigureError(`worker "${runner.name}" failed in configure(): ${(error as Error)?.message ?? String(error)}`, {
+            cause: error,
+          }),
+        );
       }
       try {
         await workflows?.start();
@@ -505,15 +616,23 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       supervisor.subscribe({
         complete: () => {
           const output = supervisor.getSnapshot().output as RunSummary;
-          logger.info({ counters: output.counters, reason: output.reason, ...(driver.stats ? { source: driver.stats() } : {}) }, `${app.name} stopped (${output.reason})`);
+          logger.info(
+            { counters: output.counters, reason: output.reason, ...(driver.stats ? { source: driver.stats() } : {}) },
+            `${app.name} stopped (${output.reason})`,
+          );
           // Every outcome is in: the store, the locks and the client are no longer needed.
           void closeAll().then(() => resolveDone(output));
         },
         error: (error) => void closeAll().then(() => rejectDone(error)),
       });
       supervisor.start();
-      if (runner.name === 'workflows' && sourceType === 'workflows') logger.info({ source: sourceType }, `${app.name} started: workflows only`);
-      else logger.info({ workers: settings.workers, source: sourceType }, `${app.name} started: ${settings.workers} worker(s), source ${sourceType}`);
+      if (runner.name === 'workflows' && sourceType === 'workflows')
+        logger.info({ source: sourceType }, `${app.name} started: workflows only`);
+      else
+        logger.info(
+          { workers: settings.workers, source: sourceType },
+          `${app.name} started: ${settings.workers} worker(s), source ${sourceType}`,
+        );
     },
     async stop() {
       if (!actor) throw new Error('the runtime was not started');
@@ -529,12 +648,18 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       } catch (error) {
         return Promise.reject(error as Error);
       }
-      const attaching = import('../inspector/attach.js').then(({ attachInspector }) => attachInspector({
-        now,
-        snapshot: () => runtime.snapshot(),
-        on: (type, listener) => runtime.on(type, listener),
-        source: () => ({ type: sourceType, stats: driver.stats?.() }),
-      }, settings, logger));
+      const attaching = import('../inspector/attach.js').then(({ attachInspector }) =>
+        attachInspector(
+          {
+            now,
+            snapshot: () => runtime.snapshot(),
+            on: (type, listener) => runtime.on(type, listener),
+            source: () => ({ type: sourceType, stats: driver.stats?.() }),
+          },
+          settings,
+          logger,
+        ),
+      );
       inspector = attaching;
       return attaching.then((attached) => {
         services.inspect?.(attached.observer);
@@ -564,7 +689,13 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         if (!id.startsWith('slot-') || !child) continue;
         const slot = child.getSnapshot() as { value: string; context: { job: Job | undefined } };
         const job = slot.context.job;
-        slots.push({ id, state: slot.value, event: job?.delivery.id, attempt: job?.attempt, runningForMs: job ? now() - job.startedAt : undefined });
+        slots.push({
+          id,
+          state: slot.value,
+          event: job?.delivery.id,
+          attempt: job?.attempt,
+          runningForMs: job ? now() - job.startedAt : undefined,
+        });
       }
       const sourceRef = children.source;
       const sourceValue = sourceRef?.getSnapshot().value as string | Record<string, string> | undefined;
@@ -573,7 +704,14 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0]!,
         source: {
           type: sourceType,
-          state: sourceValue === undefined ? (snap ? 'stopped' : 'created') : typeof sourceValue === 'string' ? sourceValue : Object.values(sourceValue)[0]!,
+          state:
+            sourceValue === undefined
+              ? snap
+                ? 'stopped'
+                : 'created'
+              : typeof sourceValue === 'string'
+                ? sourceValue
+                : Object.values(sourceValue)[0]!,
           ...(driver.stats ? { stats: driver.stats() } : {}),
         },
         waiting: context?.queue.size ?? 0,

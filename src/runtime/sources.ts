@@ -134,7 +134,8 @@ const KINDS: Record<string, SourceKind> = {
       if (!prefixText.startsWith('/')) reader.fail('path', `found "${prefixText}"; expected a path starting with /`);
       const sizeText = reader.string('max body size', '1MB');
       const maxBodySize = bytes.parse(sizeText);
-      if (maxBodySize === null || !Number.isFinite(maxBodySize) || maxBodySize < 0) reader.fail('max body size', `found "${sizeText}"; expected a size such as 1MB, 512kB or 1048576`);
+      if (maxBodySize === null || !Number.isFinite(maxBodySize) || maxBodySize < 0)
+        reader.fail('max body size', `found "${sizeText}"; expected a size such as 1MB, 512kB or 1048576`);
       const options: HttpOptions = {
         interface: host,
         port,
@@ -164,15 +165,26 @@ const KINDS: Record<string, SourceKind> = {
       }
       const login = reader.string('login');
       const passcode = reader.string('passcode');
-      if (login !== undefined && endpoint.login !== undefined) reader.fail('login', `is set, and the stomp url ${endpoint.displayUrl} names a user too; expected one of them`);
-      if (passcode !== undefined && endpoint.passcode !== undefined) reader.fail('passcode', `is set, and the stomp url ${endpoint.displayUrl} has a password too; expected one of them`);
+      if (login !== undefined && endpoint.login !== undefined)
+        reader.fail('login', `is set, and the stomp url ${endpoint.displayUrl} names a user too; expected one of them`);
+      if (passcode !== undefined && endpoint.passcode !== undefined)
+        reader.fail('passcode', `is set, and the stomp url ${endpoint.displayUrl} has a password too; expected one of them`);
       const deadLetter = reader.string('dead letter', defaultDeadLetter(endpoint.destination));
       // Only a plain queue is safe: the broker creates it, and a topic or exchange with nothing bound would drop the copy after its RECEIPT.
-      if (!/^\/queue\/.+/.test(deadLetter)) reader.fail('dead letter', `found "${deadLetter}"; expected a queue such as /queue/assets.dlq (a topic or exchange with nothing bound would lose the message)`);
-      if (deadLetter === endpoint.destination) reader.fail('dead letter', `found "${deadLetter}", the source's own destination; expected another queue, or failed messages would come back for ever`);
+      if (!/^\/queue\/.+/.test(deadLetter))
+        reader.fail(
+          'dead letter',
+          `found "${deadLetter}"; expected a queue such as /queue/assets.dlq (a topic or exchange with nothing bound would lose the message)`,
+        );
+      if (deadLetter === endpoint.destination)
+        reader.fail(
+          'dead letter',
+          `found "${deadLetter}", the source's own destination; expected another queue, or failed messages would come back for ever`,
+        );
       const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
       const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
-      if (maxDelayMs < delayMs) reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
+      if (maxDelayMs < delayMs)
+        reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
       // 0 is the "unset" sentinel: the default follows [Flow] workers, known only when the runtime is built.
       const prefetchValue = reader.integer('prefetch', 0, { min: 1, max: 65_535 });
       const options: StompOptions = {
@@ -187,7 +199,12 @@ const KINDS: Record<string, SourceKind> = {
         connectTimeoutMs: reader.duration('connect timeout', 10_000, { minMs: 1 }),
         receiptTimeoutMs: reader.duration('receipt timeout', 30_000, { minMs: 1 }),
       };
-      const prefetchText = options.prefetch !== undefined ? String(options.prefetch) : app.workers !== undefined ? String(defaultPrefetch(app.workers)) : 'workers + allowance';
+      const prefetchText =
+        options.prefetch !== undefined
+          ? String(options.prefetch)
+          : app.workers !== undefined
+            ? String(defaultPrefetch(app.workers))
+            : 'workers + allowance';
       return {
         type: 'stomp',
         description: `stomp ${endpoint.displayUrl} (prefetch ${prefetchText}, payload ${options.payloadClass}, dead letter ${deadLetter})${isLoopback(endpoint.host) ? '' : ', NOT loopback'}`,
@@ -199,25 +216,41 @@ const KINDS: Record<string, SourceKind> = {
   'event-log': {
     compile(reader: SectionReader, app: SourceApp) {
       const url = reader.string('url');
-      if (url === undefined) reader.fail('url', 'is missing; expected postgres://user@host:5432/database or an HTTP feed such as http://host/events?after={id}&limit={n}');
+      if (url === undefined)
+        reader.fail(
+          'url',
+          'is missing; expected postgres://user@host:5432/database or an HTTP feed such as http://host/events?after={id}&limit={n}',
+        );
       let parsed: URL;
       try {
         parsed = new URL(url);
       } catch {
-        reader.fail('url', `found "${displayUrl(url)}"; expected postgres://user@host:5432/database or http://host/events?after={id}&limit={n}`);
+        reader.fail(
+          'url',
+          `found "${displayUrl(url)}"; expected postgres://user@host:5432/database or http://host/events?after={id}&limit={n}`,
+        );
       }
       const queryTimeoutMs = reader.duration('query timeout', 30_000, { minMs: 1 });
       let readerOptions: EventLogReaderOptions;
       if (parsed.protocol === 'postgres:' || parsed.protocol === 'postgresql:') {
         const table = reader.string('table', 'flowd_events');
-        if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table)) reader.fail('table', `found "${table}"; expected a table name such as flowd_events or events.log (letters, digits and _)`);
+        if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table))
+          reader.fail('table', `found "${table}"; expected a table name such as flowd_events or events.log (letters, digits and _)`);
         if (reader.has('latest url')) reader.fail('latest url', 'is only read for an HTTP feed; the url is a PostgreSQL one');
         readerOptions = { kind: 'postgres', url, table, queryTimeoutMs };
       } else if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
-        if (!url.includes('{id}')) reader.fail('url', `found "${displayUrl(url)}"; expected {id} where the feed takes the last id seen, e.g. http://host/events?after={id}&limit={n}`);
+        if (!url.includes('{id}'))
+          reader.fail(
+            'url',
+            `found "${displayUrl(url)}"; expected {id} where the feed takes the last id seen, e.g. http://host/events?after={id}&limit={n}`,
+          );
         if (reader.has('table')) reader.fail('table', 'is only read for a PostgreSQL url; the url is an HTTP feed');
         const latestUrl = reader.string('latest url');
-        if (latestUrl !== undefined && !/^https?:\/\//.test(latestUrl)) reader.fail('latest url', `found "${displayUrl(latestUrl)}"; expected an http:// or https:// URL answering { "id": <latest id> }`);
+        if (latestUrl !== undefined && !/^https?:\/\//.test(latestUrl))
+          reader.fail(
+            'latest url',
+            `found "${displayUrl(latestUrl)}"; expected an http:// or https:// URL answering { "id": <latest id> }`,
+          );
         readerOptions = { kind: 'http', url, latestUrl, timeoutMs: queryTimeoutMs };
       } else {
         reader.fail('url', `found "${displayUrl(url)}"; expected postgres://, postgresql://, http:// or https://`);
@@ -229,7 +262,8 @@ const KINDS: Record<string, SourceKind> = {
       else reader.fail('start from', `found "${startText}"; expected latest, earliest or an event id (a whole number of at least 1)`);
       const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
       const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
-      if (maxDelayMs < delayMs) reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
+      if (maxDelayMs < delayMs)
+        reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
       const options: EventLogOptions = {
         reader: readerOptions,
         fetchIntervalMs: reader.duration('fetch interval', 5000, { minMs: 1 }),
@@ -245,8 +279,19 @@ const KINDS: Record<string, SourceKind> = {
         description: `event-log ${displayUrl(url)}${readerOptions.kind === 'postgres' ? ` table ${readerOptions.table}` : ''} (start from ${startText}, fetch interval ${formatDuration(options.fetchIntervalMs)}, max batch size ${options.maxBatchSize}, backlog timeout ${formatDuration(options.backlogTimeoutMs)})${isLoopback(host) ? '' : ', NOT loopback'}`,
         reconnect: { delayMs, maxDelayMs },
         create: (deps = {}) => {
-          if (!deps.plugins || !deps.services) throw new ConfigError({ section: 'Source', key: 'type' }, 'is event-log, which hands events to plugins: the app needs a [Plugins] section (paths = ./plugins)');
-          return eventLogDriver(options, { log: deps.log ?? pino({ level: 'silent' }), store: deps.services.store, locks: deps.services.locks, leaseMs: deps.services.leaseMs, plugins: deps.plugins, clockFence: deps.services.lockBackend !== 'redis' });
+          if (!deps.plugins || !deps.services)
+            throw new ConfigError(
+              { section: 'Source', key: 'type' },
+              'is event-log, which hands events to plugins: the app needs a [Plugins] section (paths = ./plugins)',
+            );
+          return eventLogDriver(options, {
+            log: deps.log ?? pino({ level: 'silent' }),
+            store: deps.services.store,
+            locks: deps.services.locks,
+            leaseMs: deps.services.leaseMs,
+            plugins: deps.plugins,
+            clockFence: deps.services.lockBackend !== 'redis',
+          });
         },
       };
     },
@@ -298,30 +343,66 @@ export const sources = {
   }),
   /** Reports files dropped into a folder, once each is complete. */
   files: (options: {
-    location: string; recursive?: boolean; pattern?: string; skipEmptyFiles?: boolean; settleTime?: string | number;
-    rescanInterval?: string | number; ignoreSuffixes?: string; moveDoneTo?: string; moveFailedTo?: string;
+    location: string;
+    recursive?: boolean;
+    pattern?: string;
+    skipEmptyFiles?: boolean;
+    settleTime?: string | number;
+    rescanInterval?: string | number;
+    ignoreSuffixes?: string;
+    moveDoneTo?: string;
+    moveFailedTo?: string;
   }): SourceSpec => ({ type: 'files', options: Object.fromEntries(toIniKeys(options)) }),
   /** A web interface: each request is an event. */
-  http: (options: { interface?: string; port?: number; path?: string; reply?: 'sync' | 'async'; maxBodySize?: string; retryAfter?: string | number; keepResults?: number } = {}): SourceSpec => ({
+  http: (
+    options: {
+      interface?: string;
+      port?: number;
+      path?: string;
+      reply?: 'sync' | 'async';
+      maxBodySize?: string;
+      retryAfter?: string | number;
+      keepResults?: number;
+    } = {},
+  ): SourceSpec => ({
     type: 'http',
     options: Object.fromEntries(toIniKeys(options)),
   }),
   /** Consumes a STOMP destination (RabbitMQ, ActiveMQ, ...) with acknowledgements after the work. */
   stomp: (options: {
-    stompUrl: string; login?: string; passcode?: string; virtualHost?: string; heartbeat?: string | number; prefetch?: number;
-    payloadClass?: 'text' | 'json' | 'xml'; deadLetter?: string; connectTimeout?: string | number; receiptTimeout?: string | number;
-    reconnectDelay?: string | number; reconnectMaxDelay?: string | number;
+    stompUrl: string;
+    login?: string;
+    passcode?: string;
+    virtualHost?: string;
+    heartbeat?: string | number;
+    prefetch?: number;
+    payloadClass?: 'text' | 'json' | 'xml';
+    deadLetter?: string;
+    connectTimeout?: string | number;
+    receiptTimeout?: string | number;
+    reconnectDelay?: string | number;
+    reconnectMaxDelay?: string | number;
   }): SourceSpec => ({ type: 'stomp', options: Object.fromEntries(toIniKeys(options)) }),
   /**
    * Reads an event log (a PostgreSQL table or an HTTP JSON feed) for the app's plugins:
    * `createRuntime({ source: sources.eventLog({ url }), plugins: { paths: ['./plugins'] } })`.
    */
   eventLog: (options: {
-    url: string; table?: string; latestUrl?: string; fetchInterval?: string | number; maxBatchSize?: number; backlogTimeout?: string | number;
-    startFrom?: 'latest' | 'earliest' | number; queryTimeout?: string | number; reconnectDelay?: string | number; reconnectMaxDelay?: string | number;
+    url: string;
+    table?: string;
+    latestUrl?: string;
+    fetchInterval?: string | number;
+    maxBatchSize?: number;
+    backlogTimeout?: string | number;
+    startFrom?: 'latest' | 'earliest' | number;
+    queryTimeout?: string | number;
+    reconnectDelay?: string | number;
+    reconnectMaxDelay?: string | number;
   }): SourceSpec => ({
     type: 'event-log',
-    options: Object.fromEntries(toIniKeys({ ...options, startFrom: options.startFrom === undefined ? undefined : String(options.startFrom) })),
+    options: Object.fromEntries(
+      toIniKeys({ ...options, startFrom: options.startFrom === undefined ? undefined : String(options.startFrom) }),
+    ),
   }),
   /** Reads standard input, once or line by line. */
   stdin: (options: { mode?: 'once' | 'lines'; payloadClass?: 'text' | 'json' | 'xml' } = {}): SourceSpec => ({

@@ -41,7 +41,9 @@ export async function resolveWorkerSpec(spec: string, baseDir: string): Promise<
   for (const file of candidates) {
     if (await exists(file)) return { file, exportName };
   }
-  throw new WorkerLoadError(`class "${spec}": no module found; tried ${candidates.map((c) => path.relative(process.cwd(), c) || c).join(', ')}`);
+  throw new WorkerLoadError(
+    `class "${spec}": no module found; tried ${candidates.map((c) => path.relative(process.cwd(), c) || c).join(', ')}`,
+  );
 }
 
 async function exists(file: string): Promise<boolean> {
@@ -82,7 +84,9 @@ export async function loadWorker(spec: string, baseDir: string): Promise<Runner>
   const name = exportName ?? 'default';
   const exports = Object.keys(module);
   if (!(name in module) || module[name] === undefined) {
-    throw new WorkerLoadError(`class "${spec}": ${path.basename(file)} has no export "${name}"; its exports are: ${exports.join(', ') || '(none)'}`);
+    throw new WorkerLoadError(
+      `class "${spec}": ${path.basename(file)} has no export "${name}"; its exports are: ${exports.join(', ') || '(none)'}`,
+    );
   }
   const runner = toRunner(module[name], exportName ?? path.basename(file, path.extname(file)));
   if (!runner) {

@@ -4,7 +4,16 @@ import type { Dispatcher } from 'undici';
 import { lazy } from '../kernel/lazy.js';
 import { createOrUpdate } from './client/create-or-update.js';
 import { decodeBody, encodeBody, excerpt } from './client/body.js';
-import type { ApiRequest, ApiResponse, CreateOrUpdateOptions, CreateOrUpdateResult, Payload, RequestBody, RequestOptions, RestClient } from '../kernel/api-client.js';
+import type {
+  ApiRequest,
+  ApiResponse,
+  CreateOrUpdateOptions,
+  CreateOrUpdateResult,
+  Payload,
+  RequestBody,
+  RequestOptions,
+  RestClient,
+} from '../kernel/api-client.js';
 import type { ApiSettings } from '../config/api-settings.js';
 import { formatDuration } from '../kernel/duration.js';
 import { ConflictError, HttpError } from '../kernel/errors.js';
@@ -12,7 +21,16 @@ import { pause } from '../kernel/retry-on-conflict.js';
 
 const undici = lazy<typeof UndiciModule>('undici');
 
-export type { RequestBody, RequestOptions, ApiRequest, ApiResponse, CreateOrUpdateOptions, CreateOrUpdateResult, Payload, RestClient } from '../kernel/api-client.js';
+export type {
+  RequestBody,
+  RequestOptions,
+  ApiRequest,
+  ApiResponse,
+  CreateOrUpdateOptions,
+  CreateOrUpdateResult,
+  Payload,
+  RestClient,
+} from '../kernel/api-client.js';
 
 /** Where the client logs: a pino logger fits. Lines carry the method, the URL and the status, never a header. */
 export interface ClientLog {
@@ -32,13 +50,21 @@ export interface ClientOptions {
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
-
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS']);
 
 // Network failures worth another attempt: the server was down, went away, or did not answer in time.
 const TRANSIENT = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN',
-  'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
 ]);
 
 /** A failure that may be retried, and why. */
@@ -86,7 +112,10 @@ export class ApiClient implements RestClient {
     this.#ownDispatcher = options.dispatcher === undefined;
     this.#dispatcher =
       options.dispatcher ??
-      new (undici().Pool)(this.origin, { connect: { timeout: settings.timeOutMs, rejectUnauthorized: settings.checkCertificates }, keepAliveTimeout: 4_000 });
+      new (undici().Pool)(this.origin, {
+        connect: { timeout: settings.timeOutMs, rejectUnauthorized: settings.checkCertificates },
+        keepAliveTimeout: 4_000,
+      });
     this.#log = options.log;
     this.#random = options.random ?? Math.random;
     this.#sleep = options.sleep ?? pause;
@@ -162,12 +191,17 @@ export class ApiClient implements RestClient {
       else {
         // The server's wait, plus some of the backoff's jitter so that many clients told the same do not come back at once.
         if (outcome.retryAfterMs > retryMaxDelayMs) {
-          fail(`; it asks for a wait of ${formatDuration(outcome.retryAfterMs)} (Retry-After), longer than the retry max delay of ${formatDuration(retryMaxDelayMs)}`);
+          fail(
+            `; it asks for a wait of ${formatDuration(outcome.retryAfterMs)} (Retry-After), longer than the retry max delay of ${formatDuration(retryMaxDelayMs)}`,
+          );
         }
         delayMs = outcome.retryAfterMs + Math.floor(this.#random() * Math.min(cap, retryMaxDelayMs - outcome.retryAfterMs));
         why = ' (Retry-After)';
       }
-      this.#log?.warn({ method, url, status: outcome.status, attempt, delayMs }, this.#scrub(`${method} ${url} ${outcome.reason}; retrying in ${delayMs}ms${why} (attempt ${attempt} of ${attempts})`));
+      this.#log?.warn(
+        { method, url, status: outcome.status, attempt, delayMs },
+        this.#scrub(`${method} ${url} ${outcome.reason}; retrying in ${delayMs}ms${why} (attempt ${attempt} of ${attempts})`),
+      );
       try {
         await this.#sleep(delayMs, pauseSignal);
       } catch (error) {
@@ -186,7 +220,13 @@ export class ApiClient implements RestClient {
   }
 
   /** One attempt: the response, a transient failure to retry, or a final error thrown. */
-  async #attempt<T>(method: string, url: string, headers: Record<string, string>, body: string | Uint8Array | undefined, signal: AbortSignal | undefined): Promise<ApiResponse<T> | Transient> {
+  async #attempt<T>(
+    method: string,
+    url: string,
+    headers: Record<string, string>,
+    body: string | Uint8Array | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<ApiResponse<T> | Transient> {
     const started = Date.now();
     let status: number;
     let responseHeaders: ApiResponse['headers'];
@@ -219,7 +259,8 @@ export class ApiClient implements RestClient {
     this.#log?.debug({ method, url, status, ms: Date.now() - started }, `${method} ${url} ${status}`);
     const decoded = decodeBody(bytes, contentType);
     if (status >= 200 && status < 300) {
-      if (decoded.problem !== undefined) throw new HttpError(method, url, status, this.#scrub(`${method} ${url} answered ${status}, but ${decoded.problem}`));
+      if (decoded.problem !== undefined)
+        throw new HttpError(method, url, status, this.#scrub(`${method} ${url} answered ${status}, but ${decoded.problem}`));
       return { status, headers: responseHeaders, body: decoded.body as T, text: decoded.text, etag };
     }
     // An error page without a content type is still worth quoting.
@@ -233,7 +274,12 @@ export class ApiClient implements RestClient {
       // An HTTP date is read against the server's own clock (its Date header) when it sends one.
       const serverNow = DateTime.fromHTTP(header(responseHeaders, 'date') ?? '', { zone: 'utc' });
       const retryAfterMs = parseRetryAfter(header(responseHeaders, 'retry-after'), serverNow.isValid ? serverNow.toMillis() : Date.now());
-      return { reason: answered, status, ...(status === 429 ? { refused: true } : {}), ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) };
+      return {
+        reason: answered,
+        status,
+        ...(status === 429 ? { refused: true } : {}),
+        ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
+      };
     }
     throw new HttpError(method, url, status, this.#scrub(`${method} ${url} ${answered}`));
   }
@@ -249,7 +295,12 @@ export class ApiClient implements RestClient {
     url.username = '';
     url.password = '';
     if (url.origin !== this.origin) {
-      throw new HttpError(method, url.href, undefined, `${method} ${url.href} was not sent: it is not on ${this.origin}, the server this client (and its credentials) is for`);
+      throw new HttpError(
+        method,
+        url.href,
+        undefined,
+        `${method} ${url.href} was not sent: it is not on ${this.origin}, the server this client (and its credentials) is for`,
+      );
     }
     return url.href;
   }

@@ -5,17 +5,20 @@ import { ParseError } from '../kernel/errors.js';
 const fxp = lazy<typeof FastXmlParserModule>('fast-xml-parser');
 
 // How a dictionary page reads: an Atom feed or JSON, into a map of terms to values.
-const xml = once(() => new (fxp().XMLParser)({
-  ignoreAttributes: false,
-  attributeNamePrefix: '@_',
-  removeNSPrefix: true,
-  processEntities: false,
-  parseTagValue: false,
-  parseAttributeValue: false,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  isArray: (name) => name === 'entry' || name === 'link',
-}));
+const xml = once(
+  () =>
+    new (fxp().XMLParser)({
+      ignoreAttributes: false,
+      attributeNamePrefix: '@_',
+      removeNSPrefix: true,
+      processEntities: false,
+      parseTagValue: false,
+      parseAttributeValue: false,
+      ignoreDeclaration: true,
+      ignorePiTags: true,
+      isArray: (name) => name === 'entry' || name === 'link',
+    }),
+);
 
 /**
  * Reads one dictionary page (Atom or JSON, by content type, else by its
@@ -35,8 +38,10 @@ export function readDictionary(text: string, contentType: string | undefined, ur
     readJson(text, terms, fail);
     return undefined;
   }
-  if (start !== '<') fail(`expected an Atom feed or JSON, found ${contentType ?? 'no content type'} starting ${JSON.stringify(text.slice(0, 40))}`);
-  if (/<!DOCTYPE/i.test(text)) fail('it declares a DOCTYPE, which flowd refuses (entities could expand without bound); serve the feed without one');
+  if (start !== '<')
+    fail(`expected an Atom feed or JSON, found ${contentType ?? 'no content type'} starting ${JSON.stringify(text.slice(0, 40))}`);
+  if (/<!DOCTYPE/i.test(text))
+    fail('it declares a DOCTYPE, which flowd refuses (entities could expand without bound); serve the feed without one');
   const valid = fxp().XMLValidator.validate(text);
   if (valid !== true) fail(`it is not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`);
   const document = xml().parse(text) as Record<string, unknown>;
@@ -95,7 +100,7 @@ function textOf(node: unknown): string | undefined {
   if (Array.isArray(node)) return textOf(node[0]);
   if (typeof node === 'string') return decodeXml(node.trim());
   if (node !== null && typeof node === 'object' && typeof (node as { '#text'?: unknown })['#text'] === 'string') {
-    return decodeXml(((node as { '#text': string })['#text']).trim());
+    return decodeXml((node as { '#text': string })['#text'].trim());
   }
   return undefined;
 }

@@ -69,9 +69,17 @@ export class DictionaryCache {
   private readonly maxPages: number;
 
   constructor(options: DictionaryCacheOptions = {}) {
-    const { ttlMs = 300_000, now = Date.now, fetch = undiciDictionaryFetch, timeoutMs = 30_000, maxBytes = 16 * 1024 * 1024, maxPages = 50 } = options;
+    const {
+      ttlMs = 300_000,
+      now = Date.now,
+      fetch = undiciDictionaryFetch,
+      timeoutMs = 30_000,
+      maxBytes = 16 * 1024 * 1024,
+      maxPages = 50,
+    } = options;
     for (const [name, value] of Object.entries({ ttlMs, timeoutMs, maxBytes, maxPages })) {
-      if (!Number.isFinite(value) || value < 0) throw new RangeError(`DictionaryCache: ${name} is ${value}; expected a number of at least 0`);
+      if (!Number.isFinite(value) || value < 0)
+        throw new RangeError(`DictionaryCache: ${name} is ${value}; expected a number of at least 0`);
     }
     this.ttlMs = ttlMs;
     this.now = now;
@@ -111,8 +119,9 @@ export class DictionaryCache {
   private async fetchAll(url: string): Promise<Dictionary> {
     const terms = new Map<string, string>();
     const seen = new Set<string>();
-    for (let page: string | undefined = url; page !== undefined; ) {
-      if (seen.size >= this.maxPages) throw new ParseError('dictionary feed', undefined, redact(url), `it has more than ${this.maxPages} pages (maxPages)`);
+    for (let page: string | undefined = url; page !== undefined;) {
+      if (seen.size >= this.maxPages)
+        throw new ParseError('dictionary feed', undefined, redact(url), `it has more than ${this.maxPages} pages (maxPages)`);
       seen.add(page);
       const response = await this.fetchPage(page);
       const next: string | undefined = readDictionary(response.text, response.contentType, page, terms);
@@ -127,7 +136,8 @@ export class DictionaryCache {
       response = await this.fetch(url, { signal: AbortSignal.timeout(this.timeoutMs), maxBytes: this.maxBytes });
     } catch (error) {
       if (error instanceof FlowdError) throw error;
-      const reason = (error as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs}ms` : ((error as Error).message ?? String(error));
+      const reason =
+        (error as Error).name === 'TimeoutError' ? `no answer within ${this.timeoutMs}ms` : ((error as Error).message ?? String(error));
       throw new HttpError('GET', redact(url), undefined, `cannot fetch the dictionary at ${redact(url)}: ${reason}`, { cause: error });
     }
     const { status, location } = response;

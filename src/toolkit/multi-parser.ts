@@ -62,7 +62,10 @@ type Option = 'type' | 'format' | 'defaultTimezone' | 'source';
 
 /** A bad option, and which. */
 class OptionError extends TypeError {
-  constructor(readonly option: Option, readonly problem: string) {
+  constructor(
+    readonly option: Option,
+    readonly problem: string,
+  ) {
     super(`MultiParser: ${problem}`);
   }
 }
@@ -79,12 +82,16 @@ interface Compiled {
 function compile(options: MultiParserOptions): Compiled {
   const { type = 'string', defaultTimezone = 'UTC', source } = options;
   if (!(MULTI_PARSER_TYPES as readonly string[]).includes(type)) {
-    throw new OptionError('type', `type is "${type}"; expected one of ${MULTI_PARSER_TYPES.join(', ')}${hint(String(type), MULTI_PARSER_TYPES)}`);
+    throw new OptionError(
+      'type',
+      `type is "${type}"; expected one of ${MULTI_PARSER_TYPES.join(', ')}${hint(String(type), MULTI_PARSER_TYPES)}`,
+    );
   }
   const format = options.format ?? DEFAULT_FORMATS[type];
   let translation: StrftimeTranslation | undefined;
   if (format !== undefined) {
-    if (DEFAULT_FORMATS[type] === undefined) throw new OptionError('format', `format "${format}" applies to date, time and datetime, not to ${type}`);
+    if (DEFAULT_FORMATS[type] === undefined)
+      throw new OptionError('format', `format "${format}" applies to date, time and datetime, not to ${type}`);
     try {
       translation = translateStrftime(format);
     } catch (error) {
@@ -93,10 +100,14 @@ function compile(options: MultiParserOptions): Compiled {
   }
   const zone = zoneNamed(defaultTimezone);
   if (zone === undefined) {
-    throw new OptionError('defaultTimezone', `default timezone "${defaultTimezone}" is not a known IANA time zone; expected a name such as Europe/Stockholm, UTC or GMT`);
+    throw new OptionError(
+      'defaultTimezone',
+      `default timezone "${defaultTimezone}" is not a known IANA time zone; expected a name such as Europe/Stockholm, UTC or GMT`,
+    );
   }
   if (type === 'dictionary') {
-    if (source === undefined || source === '') throw new OptionError('source', 'type dictionary needs a source: the URL of an Atom or JSON dictionary');
+    if (source === undefined || source === '')
+      throw new OptionError('source', 'type dictionary needs a source: the URL of an Atom or JSON dictionary');
     if (!isHttpUrl(source)) throw new OptionError('source', `source "${redact(source)}" is not an http or https URL`);
   } else if (source !== undefined) {
     throw new OptionError('source', `source applies to dictionary, not to ${type}`);

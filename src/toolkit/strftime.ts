@@ -11,7 +11,7 @@
 
 /** What a directive sets; two directives of one format may not set the same thing. */
 export type StrftimeField =
-  | 'year' | 'month' | 'day' | 'ordinal' | 'weekday' | 'hour' | 'minute' | 'second' | 'fraction' | 'meridiem' | 'offset' | 'zone';
+  'year' | 'month' | 'day' | 'ordinal' | 'weekday' | 'hour' | 'minute' | 'second' | 'fraction' | 'meridiem' | 'offset' | 'zone';
 
 interface Directive {
   /** luxon tokens for parsing (lenient like strptime). */
@@ -33,7 +33,13 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
   b: { parse: 'MMM', format: 'MMM', field: 'month', meaning: 'month, abbreviated (Jan)' },
   B: { parse: 'MMMM', format: 'MMMM', field: 'month', meaning: 'month (January)' },
   d: { parse: 'd', format: 'dd', field: 'day', meaning: 'day of the month (1-31)', numeric: true, fixed: 'dd' },
-  f: { parse: 'u', format: "SSS'000'", field: 'fraction', meaning: 'fraction of a second, 1 to 6 digits (kept to the millisecond)', numeric: true },
+  f: {
+    parse: 'u',
+    format: "SSS'000'",
+    field: 'fraction',
+    meaning: 'fraction of a second, 1 to 6 digits (kept to the millisecond)',
+    numeric: true,
+  },
   H: { parse: 'H', format: 'HH', field: 'hour', meaning: 'hour, 24-hour clock (0-23)', numeric: true, fixed: 'HH' },
   I: { parse: 'h', format: 'hh', field: 'hour', meaning: 'hour, 12-hour clock (1-12)', numeric: true, fixed: 'hh' },
   j: { parse: 'o', format: 'ooo', field: 'ordinal', meaning: 'day of the year (1-366)', numeric: true, fixed: 'ooo' },
@@ -41,7 +47,13 @@ const DIRECTIVES: Readonly<Record<string, Directive>> = {
   M: { parse: 'm', format: 'mm', field: 'minute', meaning: 'minute (0-59)', numeric: true, fixed: 'mm' },
   p: { parse: 'a', format: 'a', field: 'meridiem', meaning: 'AM or PM' },
   S: { parse: 's', format: 'ss', field: 'second', meaning: 'second (0-59)', numeric: true, fixed: 'ss' },
-  y: { parse: 'yy', format: 'yy', field: 'year', meaning: 'year without century (69-99 are 1969-1999, 00-68 are 2000-2068)', numeric: true },
+  y: {
+    parse: 'yy',
+    format: 'yy',
+    field: 'year',
+    meaning: 'year without century (69-99 are 1969-1999, 00-68 are 2000-2068)',
+    numeric: true,
+  },
   Y: { parse: 'yyyy', format: 'yyyy', field: 'year', meaning: 'year, four digits', numeric: true },
   z: { parse: 'ZZZ', format: 'ZZZ', field: 'offset', meaning: 'UTC offset: +HHMM, +HH:MM or Z' },
   Z: { parse: 'z', format: 'z', field: 'zone', meaning: 'IANA time zone name (Europe/Oslo, UTC)' },

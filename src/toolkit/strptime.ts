@@ -99,7 +99,9 @@ function describe({ strftime, format }: StrftimeTranslation): string {
 export function resolveWallTime(local: number, zone: Zone): number {
   const before = zone.offset(local - DAY);
   const after = zone.offset(local + DAY);
-  const fits = [before, after].map((offset) => local - offset * MINUTE).filter((instant) => instant + zone.offset(instant) * MINUTE === local);
+  const fits = [before, after]
+    .map((offset) => local - offset * MINUTE)
+    .filter((instant) => instant + zone.offset(instant) * MINUTE === local);
   if (fits.length > 0) return Math.min(...fits);
   return local - before * MINUTE;
 }

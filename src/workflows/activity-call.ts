@@ -114,9 +114,18 @@ export class ActivityCall {
     const { definition } = this.#spec;
     const { startToClose, heartbeat } = this.call.options;
     const attempt: Attempt = {
-      n: ++this.#attempts, controller: new AbortController(), live: true, settled: false, abandoned: false,
-      endBy: startToClose === undefined ? undefined : now + startToClose, beatBy: heartbeat === undefined ? undefined : now + heartbeat,
-      stopEnd: undefined, stopBeat: undefined, lastBeat: undefined, pendingBeat: undefined, stopFlush: undefined,
+      n: ++this.#attempts,
+      controller: new AbortController(),
+      live: true,
+      settled: false,
+      abandoned: false,
+      endBy: startToClose === undefined ? undefined : now + startToClose,
+      beatBy: heartbeat === undefined ? undefined : now + heartbeat,
+      stopEnd: undefined,
+      stopBeat: undefined,
+      lastBeat: undefined,
+      pendingBeat: undefined,
+      stopFlush: undefined,
     };
     this.#state = 'running';
     this.#attempt = attempt;
@@ -124,14 +133,22 @@ export class ActivityCall {
     this.#spec.log.debug({ attempt: attempt.n }, 'activity attempt started');
     this.#emit({ type: 'activity.started', at: now, callId: this.call.callId, attempt: attempt.n });
     if (!attempt.live) return this.#settled(attempt); // the report cancelled the run
-    if (attempt.endBy !== undefined) attempt.stopEnd = timerAt(this.#clock, attempt.endBy, () => this.#attemptTimedOut(attempt, 'startToClose'));
+    if (attempt.endBy !== undefined)
+      attempt.stopEnd = timerAt(this.#clock, attempt.endBy, () => this.#attemptTimedOut(attempt, 'startToClose'));
     if (attempt.beatBy !== undefined) this.#armHeartbeat(attempt);
     let input: unknown;
     try {
       input = definition.deserialize.input(this.call.input);
     } catch (error) {
       this.#settled(attempt);
-      return this.#attemptFailed(attempt, { code: 'ERR_WORKFLOW', message: `Activity "${definition.name}" (call ${this.call.callId}) could not deserialise its input: ${toErrorInfo(error).message}` }, false);
+      return this.#attemptFailed(
+        attempt,
+        {
+          code: 'ERR_WORKFLOW',
+          message: `Activity "${definition.name}" (call ${this.call.callId}) could not deserialise its input: ${toErrorInfo(error).message}`,
+        },
+        false,
+      );
     }
     const ctx: ActivityContext = {
       heartbeat: (details) => this.#heartbeat(attempt, details),
@@ -145,7 +162,10 @@ export class ActivityCall {
     } catch (error) {
       running = Promise.reject(error as Error);
     }
-    void running.then((value) => this.#onSettled(attempt, { ok: true, value }), (error: unknown) => this.#onSettled(attempt, { ok: false, error }));
+    void running.then(
+      (value) => this.#onSettled(attempt, { ok: true, value }),
+      (error: unknown) => this.#onSettled(attempt, { ok: false, error }),
+    );
   }
 
   /** Cancel and close: ends the call without another report; a running function gets its signal aborted with `reason`. */
@@ -167,7 +187,8 @@ export class ActivityCall {
 
   #onSettled(attempt: Attempt, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
     this.#settled(attempt);
-    if (!attempt.live) return this.#spec.log.debug({ attempt: attempt.n }, 'activity function settled after its attempt ended; its outcome is ignored');
+    if (!attempt.live)
+      return this.#spec.log.debug({ attempt: attempt.n }, 'activity function settled after its attempt ended; its outcome is ignored');
     const now = this.#clock.now();
     const overdue = this.#overdue(attempt, now);
     if (overdue === 'scheduleToClose') return this.#closeTimedOut();
@@ -179,7 +200,9 @@ export class ActivityCall {
       result = definition.serialize.result(outcome.value);
     } catch (error) {
       const { message } = toErrorInfo(error);
-      const named = message.includes(`Activity "${definition.name}"`) ? message : `Activity "${definition.name}" result could not be serialised: ${message}`;
+      const named = message.includes(`Activity "${definition.name}"`)
+        ? message
+        : `Activity "${definition.name}" result could not be serialised: ${message}`;
       return this.#attemptFailed(attempt, { code: 'ERR_WORKFLOW', message: named }, false);
     }
     this.#endAttempt(attempt, undefined);
@@ -228,7 +251,11 @@ export class ActivityCall {
 
   /** The limit an outcome or heartbeat finds passed before its timer fired (a busy event loop), the earliest first. */
   #overdue(attempt: Attempt, now: number): Kind | undefined {
-    const limits: Array<[Kind, number | undefined]> = [['scheduleToClose', this.#closeAt], ['startToClose', attempt.endBy], ['heartbeat', attempt.beatBy]];
+    const limits: Array<[Kind, number | undefined]> = [
+      ['scheduleToClose', this.#closeAt],
+      ['startToClose', attempt.endBy],
+      ['heartbeat', attempt.beatBy],
+    ];
     const passed = limits.filter((limit): limit is [Kind, number] => limit[1] !== undefined && now >= limit[1]);
     return passed.sort((a, b) => a[1] - b[1])[0]?.[0];
   }
@@ -257,21 +284,36 @@ export class ActivityCall {
     const n = attempt?.n ?? this.#attempts + 1;
     this.#leaveWait();
     if (attempt !== undefined) this.#endAttempt(attempt, this.#timeoutReason(n, 'scheduleToClose'));
-    this.#final({ type: 'activity.timedOut', at: this.#clock.now(), callId: this.call.callId, attempt: n, kind: 'scheduleToClose', final: true });
+    this.#final({
+      type: 'activity.timedOut',
+      at: this.#clock.now(),
+      callId: this.call.callId,
+      attempt: n,
+      kind: 'scheduleToClose',
+      final: true,
+    });
   }
 
   #timeoutReason(n: number, kind: Kind): ActivityAbortError {
-    return new ActivityAbortError('ERR_ACTIVITY_TIMEOUT', `Activity "${this.call.activity.name}" (call ${this.call.callId}, attempt ${n}) passed its ${kind} limit of ${this.call.options[kind]}ms`);
+    return new ActivityAbortError(
+      'ERR_ACTIVITY_TIMEOUT',
+      `Activity "${this.call.activity.name}" (call ${this.call.callId}, attempt ${n}) passed its ${kind} limit of ${this.call.options[kind]}ms`,
+    );
   }
 
   /** Reports attempt `n`'s end, then queues a retry after its delay, or finishes the call. */
   #retryOrFinish(n: number, end: { kind: TimeoutKind } | { error: ErrorInfo }, retryable: boolean): void {
     const now = this.#clock.now();
     const delay = this.#host.options.retryDelay(n);
-    const final = !retryable || this.#attempts >= 1 + this.call.options.retries || (this.#closeAt !== undefined && now + delay >= this.#closeAt);
+    const final =
+      !retryable || this.#attempts >= 1 + this.call.options.retries || (this.#closeAt !== undefined && now + delay >= this.#closeAt);
     const base = { at: now, callId: this.call.callId, attempt: n, final };
-    const event: HistoryEvent = 'kind' in end ? { type: 'activity.timedOut', ...base, kind: end.kind } : { type: 'activity.failed', ...base, error: end.error };
-    this.#spec.log.warn({ attempt: n, final, ...end, ...(final ? {} : { retryInMs: delay }) }, final ? 'activity attempt failed; no retry' : 'activity attempt failed; retrying');
+    const event: HistoryEvent =
+      'kind' in end ? { type: 'activity.timedOut', ...base, kind: end.kind } : { type: 'activity.failed', ...base, error: end.error };
+    this.#spec.log.warn(
+      { attempt: n, final, ...end, ...(final ? {} : { retryInMs: delay }) },
+      final ? 'activity attempt failed; no retry' : 'activity attempt failed; retrying',
+    );
     if (final) return this.#final(event);
     this.#emit(event);
     if (this.#isDone()) return; // the report cancelled the run
@@ -343,10 +385,12 @@ export class ActivityCall {
   #emit(event: HistoryEvent): void {
     try {
       const reported = this.#spec.report(event);
-      if (reported instanceof Promise) reported.catch((error: unknown) => this.#spec.log.error({ err: error, event: event.type }, 'the report of an activity event failed; the executor carries on'));
+      if (reported instanceof Promise)
+        reported.catch((error: unknown) =>
+          this.#spec.log.error({ err: error, event: event.type }, 'the report of an activity event failed; the executor carries on'),
+        );
     } catch (error) {
       this.#spec.log.error({ err: error, event: event.type }, 'the report of an activity event threw; the executor carries on');
     }
   }
 }
-

@@ -25,7 +25,11 @@ export interface AttemptEvents {
  * the caller closes it. stompjs's own reconnect and connect timeout are
  * off: its timers would outlive a failed attempt.
  */
-export function attemptConnection(endpoint: StompEndpoint, options: { heartbeatMs: number; connectTimeoutMs: number; virtualHost?: string | undefined }, events: AttemptEvents): Client {
+export function attemptConnection(
+  endpoint: StompEndpoint,
+  options: { heartbeatMs: number; connectTimeoutMs: number; virtualHost?: string | undefined },
+  events: AttemptEvents,
+): Client {
   const client = createStompClient(endpoint, {
     connectHeaders: connectHeaders({ ...endpoint, virtualHost: options.virtualHost }),
     heartbeatIncoming: options.heartbeatMs,

@@ -158,7 +158,10 @@ export class BrokerConnection {
       }
       let timer: NodeJS.Timeout | undefined;
       const answered = await Promise.race([
-        client.deactivate().then(() => true, () => false),
+        client.deactivate().then(
+          () => true,
+          () => false,
+        ),
         new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), DISCONNECT_TIMEOUT_MS))),
       ]);
       clearTimeout(timer);
@@ -184,21 +187,25 @@ export class BrokerConnection {
     if (this.#stopped) return;
     const mine = ++this.#session;
     const { endpoint, heartbeatMs, connectTimeoutMs, virtualHost } = this.#options;
-    const client = attemptConnection(endpoint, { heartbeatMs, connectTimeoutMs, virtualHost }, {
-      connected: () => {
-        if (this.#stopped) return void client.deactivate({ force: true }).catch(() => {});
-        this.#onConnected();
+    const client = attemptConnection(
+      endpoint,
+      { heartbeatMs, connectTimeoutMs, virtualHost },
+      {
+        connected: () => {
+          if (this.#stopped) return void client.deactivate({ force: true }).catch(() => {});
+          this.#onConnected();
+        },
+        refused: (text) => {
+          if (this.#client === client) this.#client = undefined;
+          this.#refused(text);
+        },
+        failed: (why) => {
+          if (this.#client === client) this.#client = undefined;
+          this.#retry(`cannot connect to ${this.url}: ${why}`);
+        },
+        lost: (why) => this.#lost(mine, why),
       },
-      refused: (text) => {
-        if (this.#client === client) this.#client = undefined;
-        this.#refused(text);
-      },
-      failed: (why) => {
-        if (this.#client === client) this.#client = undefined;
-        this.#retry(`cannot connect to ${this.url}: ${why}`);
-      },
-      lost: (why) => this.#lost(mine, why),
-    });
+    );
     this.#client = client;
   }
 
@@ -216,7 +223,10 @@ export class BrokerConnection {
     const error = new FlowdError('ERR_STOMP_REFUSED', `the broker at ${this.url} refused the connection: ${text}`);
     if (this.#everConnected) return this.#retry(error.message);
     this.#fatal = error;
-    this.#log.error({ url: this.url, err: { code: error.code, message: error.message } }, `${error.message}; check the user and password of the workflow broker URL`);
+    this.#log.error(
+      { url: this.url, err: { code: error.code, message: error.message } },
+      `${error.message}; check the user and password of the workflow broker URL`,
+    );
     this.#abandon(error);
   }
 
@@ -237,7 +247,10 @@ export class BrokerConnection {
     this.#failures++;
     const { reconnectDelayMs, reconnectMaxDelayMs } = this.#options;
     const delay = Math.min(reconnectDelayMs * 2 ** (this.#failures - 1), reconnectMaxDelayMs);
-    this.#log.warn({ url: this.url, attempt: this.#failures, retryInMs: delay }, `${message} (${this.#options.purpose}; attempt ${this.#failures}; trying again in ${delay}ms)`);
+    this.#log.warn(
+      { url: this.url, attempt: this.#failures, retryInMs: delay },
+      `${message} (${this.#options.purpose}; attempt ${this.#failures}; trying again in ${delay}ms)`,
+    );
     clearTimeout(this.#retryTimer);
     this.#retryTimer = setTimeout(() => this.#attempt(), delay);
   }
@@ -260,7 +273,11 @@ export class BrokerConnection {
         entry.resolve();
         this.#drained();
       });
-      client.publish({ destination: entry.destination, body: entry.body, headers: { ...entry.headers, 'content-type': 'application/json', persistent: 'true', receipt } });
+      client.publish({
+        destination: entry.destination,
+        body: entry.body,
+        headers: { ...entry.headers, 'content-type': 'application/json', persistent: 'true', receipt },
+      });
     } catch {
       // The socket closed a moment ago and its close is not handled yet: the entry goes out on the next connection.
     }

@@ -10,7 +10,16 @@
 import type { Logger } from 'pino';
 import { FlowdError } from '../kernel/errors.js';
 import type { BrokerConnection, Delivery } from './broker-connection.js';
-import { callKey, checkTaskList, isFinalEvent, readReport, type CallEvent, type CompiledBrokerOptions, type ReportMessage, type TaskMessage } from './broker-options.js';
+import {
+  callKey,
+  checkTaskList,
+  isFinalEvent,
+  readReport,
+  type CallEvent,
+  type CompiledBrokerOptions,
+  type ReportMessage,
+  type TaskMessage,
+} from './broker-options.js';
 import { formatDuration } from '../kernel/duration.js';
 import { WorkflowError } from './errors.js';
 import { systemClock, timerAt } from './executor-support.js';
@@ -73,25 +82,48 @@ export class BrokerDecider {
   }
 
   submit(task: ActivityTask, report: ActivityReport): void {
-    if (this.#closed) throw new FlowdError('ERR_SHUTDOWN', `the workflow broker task lists at ${this.#options.url} are closed; call ${String(task?.call?.callId)} of run ${String(task?.runId)} was not accepted`);
+    if (this.#closed)
+      throw new FlowdError(
+        'ERR_SHUTDOWN',
+        `the workflow broker task lists at ${this.#options.url} are closed; call ${String(task?.call?.callId)} of run ${String(task?.runId)} was not accepted`,
+      );
     checkTask(task, report);
     const { runId, call, scheduledAt, attemptsMade = 0 } = task;
     const key = callKey(runId, call.callId);
-    if (this.#calls.has(key)) throw new WorkflowError(`call ${call.callId} of run ${runId} was already submitted to the workflow broker and has not finished; submit a call once`);
+    if (this.#calls.has(key))
+      throw new WorkflowError(
+        `call ${call.callId} of run ${runId} was already submitted to the workflow broker and has not finished; submit a call once`,
+      );
     this.#runs.set(runId, report);
-    const open: OpenCall = { runId, callId: call.callId, taskList: call.taskList, state: 'queued', attempts: attemptsMade, backstopped: false, stopTimers: [] };
+    const open: OpenCall = {
+      runId,
+      callId: call.callId,
+      taskList: call.taskList,
+      state: 'queued',
+      attempts: attemptsMade,
+      backstopped: false,
+      stopTimers: [],
+    };
     this.#calls.set(key, open);
     this.#watch(key, open, task);
     this.#taskLists.add(call.taskList);
     const queue = this.#options.queueOf(call.taskList);
     const body: TaskMessage = { runId, call, scheduledAt, attemptsMade };
-    const headers = { 'reply-to': this.#options.reports, 'x-flowd-run-id': runId, 'x-flowd-call-id': call.callId, 'x-flowd-activity': call.activity.name };
+    const headers = {
+      'reply-to': this.#options.reports,
+      'x-flowd-run-id': runId,
+      'x-flowd-call-id': call.callId,
+      'x-flowd-activity': call.activity.name,
+    };
     this.#connection.publish(queue, body, headers).then(
       () => this.#log.debug({ runId, callId: call.callId, queue }, `call ${call.callId} of run ${runId} is queued on ${queue}`),
       (error: FlowdError) => {
         this.#forget(key);
         const level = error.code === 'ERR_SHUTDOWN' ? 'warn' : 'error';
-        this.#log[level]({ runId, callId: call.callId, queue, err: { code: error.code, message: error.message } }, `call ${call.callId} of run ${runId} was not published to ${queue}: ${error.message}; the run resumes it when flowd starts again`);
+        this.#log[level](
+          { runId, callId: call.callId, queue, err: { code: error.code, message: error.message } },
+          `call ${call.callId} of run ${runId} was not published to ${queue}: ${error.message}; the run resumes it when flowd starts again`,
+        );
       },
     );
   }
@@ -109,13 +141,21 @@ export class BrokerDecider {
   }
 
   decide(): Promise<void> {
-    if (this.#closed) return Promise.reject(new FlowdError('ERR_SHUTDOWN', `the workflow broker task lists at ${this.#options.url} are closed; decide() was not started`));
+    if (this.#closed)
+      return Promise.reject(
+        new FlowdError('ERR_SHUTDOWN', `the workflow broker task lists at ${this.#options.url} are closed; decide() was not started`),
+      );
     if (this.#deciding) return this.#deciding;
     const reports = this.#openReports();
     this.#reports = reports;
-    this.#deciding = reports.subscribe(this.#options.reports, REPORTS_PREFETCH, (delivery) => this.#onReport(reports, delivery)).then(() => {
-      this.#log.info({ url: this.#options.url, queue: this.#options.reports }, `deciding: taking reports from ${this.#options.reports} on ${this.#options.url}`);
-    });
+    this.#deciding = reports
+      .subscribe(this.#options.reports, REPORTS_PREFETCH, (delivery) => this.#onReport(reports, delivery))
+      .then(() => {
+        this.#log.info(
+          { url: this.#options.url, queue: this.#options.reports },
+          `deciding: taking reports from ${this.#options.reports} on ${this.#options.url}`,
+        );
+      });
     return this.#deciding;
   }
 
@@ -127,7 +167,10 @@ export class BrokerDecider {
     if (!reports) return;
     await this.#settle(timeoutMs);
     await reports.close();
-    this.#log.info({ url: this.#options.url, queue: this.#options.reports }, `stopped deciding: no longer taking reports from ${this.#options.reports}`);
+    this.#log.info(
+      { url: this.#options.url, queue: this.#options.reports },
+      `stopped deciding: no longer taking reports from ${this.#options.reports}`,
+    );
   }
 
   /** Refuses submits and decide() from now on (close()). */
@@ -155,22 +198,26 @@ export class BrokerDecider {
     const { scheduleToStart, scheduleToClose, retries } = task.call.options;
     const grace = (limit: number) => Math.min(BACKSTOP_GRACE_MS, limit);
     if (scheduleToClose !== undefined) {
-      open.stopTimers.push(timerAt(clock, task.scheduledAt + scheduleToClose + grace(scheduleToClose), () => this.#timeOut(key, open, 'scheduleToClose')));
+      open.stopTimers.push(
+        timerAt(clock, task.scheduledAt + scheduleToClose + grace(scheduleToClose), () => this.#timeOut(key, open, 'scheduleToClose')),
+      );
     }
     // A resumed task (attemptsMade > 0) counts scheduleToStart from when a worker queues it again, which the decider cannot see.
     if (scheduleToStart !== undefined && open.attempts === 0) {
-      open.stopTimers.push(timerAt(clock, task.scheduledAt + scheduleToStart + grace(scheduleToStart), () => {
-        if (this.#calls.get(key) !== open || open.attempts > 0) return;
-        if (retries === 0) return this.#timeOut(key, open, 'scheduleToStart');
-        if (this.#unserved.has(open.taskList)) return;
-        this.#unserved.add(open.taskList);
-        const queue = this.#options.queueOf(open.taskList);
-        this.#log.warn(
-          { runId: open.runId, callId: open.callId, taskList: open.taskList, queue },
-          `call ${open.callId} of run ${open.runId} has waited ${formatDuration(scheduleToStart)} (its scheduleToStart) on ${queue} and no worker has started it; is a worker serving task list "${open.taskList}"? ` +
-            `The worker that takes it retries it${scheduleToClose === undefined ? '' : `; it times out ${formatDuration(scheduleToClose)} after it was scheduled (scheduleToClose)`}`,
-        );
-      }));
+      open.stopTimers.push(
+        timerAt(clock, task.scheduledAt + scheduleToStart + grace(scheduleToStart), () => {
+          if (this.#calls.get(key) !== open || open.attempts > 0) return;
+          if (retries === 0) return this.#timeOut(key, open, 'scheduleToStart');
+          if (this.#unserved.has(open.taskList)) return;
+          this.#unserved.add(open.taskList);
+          const queue = this.#options.queueOf(open.taskList);
+          this.#log.warn(
+            { runId: open.runId, callId: open.callId, taskList: open.taskList, queue },
+            `call ${open.callId} of run ${open.runId} has waited ${formatDuration(scheduleToStart)} (its scheduleToStart) on ${queue} and no worker has started it; is a worker serving task list "${open.taskList}"? ` +
+              `The worker that takes it retries it${scheduleToClose === undefined ? '' : `; it times out ${formatDuration(scheduleToClose)} after it was scheduled (scheduleToClose)`}`,
+          );
+        }),
+      );
     }
   }
 
@@ -179,14 +226,29 @@ export class BrokerDecider {
     if (this.#calls.get(key) !== open || open.backstopped || this.#closed) return;
     open.backstopped = true;
     // The attempt a worker would name: the running one, else the next.
-    const event: ActivityTimedOut = { type: 'activity.timedOut', at: this.#clock.now(), callId: open.callId, attempt: open.state === 'running' ? open.attempts : open.attempts + 1, kind, final: true };
+    const event: ActivityTimedOut = {
+      type: 'activity.timedOut',
+      at: this.#clock.now(),
+      callId: open.callId,
+      attempt: open.state === 'running' ? open.attempts : open.attempts + 1,
+      kind,
+      final: true,
+    };
     const reports = this.#options.reports;
     const message: ReportMessage = { runId: open.runId, event };
-    this.#log.warn({ runId: open.runId, callId: open.callId, taskList: open.taskList, kind }, `call ${open.callId} of run ${open.runId} passed its ${kind} with no final report from a worker; the decider reports it timed out (through ${reports}, after any report already there)`);
-    this.#connection.publish(reports, message, { 'x-flowd-run-id': open.runId, 'x-flowd-call-id': open.callId, [BACKSTOP_HEADER]: kind }).catch((error: FlowdError) => {
-      // Only a refused login or close() rejects a publish: the call stays open until a decider resumes it.
-      this.#log.warn({ runId: open.runId, callId: open.callId, err: { code: error.code, message: error.message } }, `the timeout of call ${open.callId} of run ${open.runId} was not published to ${reports}: ${error.message}; the run resumes the call when flowd starts again`);
-    });
+    this.#log.warn(
+      { runId: open.runId, callId: open.callId, taskList: open.taskList, kind },
+      `call ${open.callId} of run ${open.runId} passed its ${kind} with no final report from a worker; the decider reports it timed out (through ${reports}, after any report already there)`,
+    );
+    this.#connection
+      .publish(reports, message, { 'x-flowd-run-id': open.runId, 'x-flowd-call-id': open.callId, [BACKSTOP_HEADER]: kind })
+      .catch((error: FlowdError) => {
+        // Only a refused login or close() rejects a publish: the call stays open until a decider resumes it.
+        this.#log.warn(
+          { runId: open.runId, callId: open.callId, err: { code: error.code, message: error.message } },
+          `the timeout of call ${open.callId} of run ${open.runId} was not published to ${reports}: ${error.message}; the run resumes the call when flowd starts again`,
+        );
+      });
   }
 
   #forget(key: string): void {
@@ -214,21 +276,30 @@ export class BrokerDecider {
     const queue = this.#options.reports;
     const read = readReport(delivery.body);
     if ('problem' in read) {
-      this.#log.error({ queue, messageId: delivery.headers['message-id'] }, `a malformed report on ${queue}: ${read.problem}; acknowledged and dropped`);
+      this.#log.error(
+        { queue, messageId: delivery.headers['message-id'] },
+        `a malformed report on ${queue}: ${read.problem}; acknowledged and dropped`,
+      );
       delivery.ack();
       return;
     }
     const { runId, event } = read.report;
     const report = this.#runs.get(runId);
     if (report === undefined) {
-      this.#log.debug({ queue, runId, callId: event.callId, event: event.type }, `a report (${event.type}, call ${event.callId}) for run ${runId}, which this decider does not know (ended, cancelled, or never submitted here); acknowledged and dropped`);
+      this.#log.debug(
+        { queue, runId, callId: event.callId, event: event.type },
+        `a report (${event.type}, call ${event.callId}) for run ${runId}, which this decider does not know (ended, cancelled, or never submitted here); acknowledged and dropped`,
+      );
       delivery.ack();
       return;
     }
     // A scheduleToStart timeout is judged again when it comes back: a start it was published before
     // reading (a new decider resuming, a backlog of reports) came ahead of it in the queue, and now counts.
     if (delivery.headers[BACKSTOP_HEADER] === 'scheduleToStart' && (this.#calls.get(callKey(runId, event.callId))?.attempts ?? 0) > 0) {
-      this.#log.info({ queue, runId, callId: event.callId }, `call ${event.callId} of run ${runId} started after all; the decider's scheduleToStart timeout is dropped`);
+      this.#log.info(
+        { queue, runId, callId: event.callId },
+        `call ${event.callId} of run ${runId} started after all; the decider's scheduleToStart timeout is dropped`,
+      );
       delivery.ack();
       return;
     }
@@ -238,12 +309,18 @@ export class BrokerDecider {
     try {
       returned = report(event);
     } catch (error) {
-      this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} threw on ${event.type}; the report is acknowledged`);
+      this.#log.error(
+        { runId, callId: event.callId, err: error },
+        `the report function of run ${runId} threw on ${event.type}; the report is acknowledged`,
+      );
     }
     const handled = Promise.resolve(returned).then(
       () => void delivery.ack(),
       (error: unknown) => {
-        this.#log.error({ runId, callId: event.callId, err: error }, `the report function of run ${runId} failed on ${event.type}; the report is acknowledged`);
+        this.#log.error(
+          { runId, callId: event.callId, err: error },
+          `the report function of run ${runId} failed on ${event.type}; the report is acknowledged`,
+        );
         delivery.ack();
       },
     );
@@ -266,16 +343,25 @@ export class BrokerDecider {
 }
 
 function checkTask(task: ActivityTask, report: unknown): void {
-  const problem = (what: string, found: unknown) => new TypeError(`submit() needs ${what}; found ${typeof found === 'string' ? JSON.stringify(found) : String(found)}`);
+  const problem = (what: string, found: unknown) =>
+    new TypeError(`submit() needs ${what}; found ${typeof found === 'string' ? JSON.stringify(found) : String(found)}`);
   if (task === null || typeof task !== 'object') throw problem('a task { runId, call, scheduledAt }', task);
   if (typeof task.runId !== 'string' || task.runId === '') throw problem('task.runId, a non-empty string', task.runId);
   const call = task.call as Partial<ScheduledCall> | undefined;
-  if (typeof call?.callId !== 'string' || typeof call.activity?.name !== 'string' || typeof call.options !== 'object' || call.options === null) {
+  if (
+    typeof call?.callId !== 'string' ||
+    typeof call.activity?.name !== 'string' ||
+    typeof call.options !== 'object' ||
+    call.options === null
+  ) {
     throw problem(`task.call, a call from decide() with callId, activity, taskList, input and options (run ${task.runId})`, call);
   }
   checkTaskList(call.taskList, `submit() of call ${call.callId} (run ${task.runId})`);
-  if (!Number.isInteger(call.options.retries) || call.options.retries! < 0) throw problem(`task.call.options.retries, a whole number of at least 0 (call ${call.callId})`, call.options.retries);
-  if (typeof task.scheduledAt !== 'number' || !Number.isFinite(task.scheduledAt)) throw problem(`task.scheduledAt, ms since the epoch (call ${call.callId})`, task.scheduledAt);
-  if (task.attemptsMade !== undefined && (!Number.isInteger(task.attemptsMade) || task.attemptsMade < 0)) throw problem(`task.attemptsMade, a whole number of at least 0 (call ${call.callId})`, task.attemptsMade);
+  if (!Number.isInteger(call.options.retries) || call.options.retries! < 0)
+    throw problem(`task.call.options.retries, a whole number of at least 0 (call ${call.callId})`, call.options.retries);
+  if (typeof task.scheduledAt !== 'number' || !Number.isFinite(task.scheduledAt))
+    throw problem(`task.scheduledAt, ms since the epoch (call ${call.callId})`, task.scheduledAt);
+  if (task.attemptsMade !== undefined && (!Number.isInteger(task.attemptsMade) || task.attemptsMade < 0))
+    throw problem(`task.attemptsMade, a whole number of at least 0 (call ${call.callId})`, task.attemptsMade);
   if (typeof report !== 'function') throw problem(`a report function (call ${call.callId})`, report);
 }

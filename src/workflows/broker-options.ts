@@ -80,12 +80,15 @@ export function compileBrokerOptions(options: BrokerTaskListOptions): CompiledBr
   const { endpoint, base } = parseBrokerUrl(options.url);
   const { virtualHost } = options;
   if (virtualHost !== undefined && (typeof virtualHost !== 'string' || virtualHost === '')) {
-    throw new TypeError(`${where}: option virtualHost must be a non-empty string (RabbitMQ's vhost); found ${typeof virtualHost === 'string' ? '""' : String(virtualHost)}`);
+    throw new TypeError(
+      `${where}: option virtualHost must be a non-empty string (RabbitMQ's vhost); found ${typeof virtualHost === 'string' ? '""' : String(virtualHost)}`,
+    );
   }
   const activities = options.activities ?? [];
   const { activities: registry, concurrency } = compileExecutorOptions({ activities, log: options.log, concurrency: options.concurrency });
   const taskLists = options.taskLists ?? [...new Set(activities.map((activity) => activity.options.taskList ?? 'default'))];
-  if (!Array.isArray(taskLists)) throw new TypeError(`${where}: option taskLists must be an array of task list names; found ${typeof taskLists}`);
+  if (!Array.isArray(taskLists))
+    throw new TypeError(`${where}: option taskLists must be an array of task list names; found ${typeof taskLists}`);
   for (const taskList of taskLists) checkTaskList(taskList, `${where}: option taskLists`);
   const heartbeatMs = checkMs(options.heartbeatMs ?? 10_000, `${where}: option heartbeatMs`, 0);
   const reconnectDelayMs = checkMs(options.reconnectDelayMs ?? 1000, `${where}: option reconnectDelayMs`, 1);
@@ -111,8 +114,13 @@ export function compileBrokerOptions(options: BrokerTaskListOptions): CompiledBr
 
 /** The endpoint and queue base of a broker URL, or a ConfigError without the password. */
 function parseBrokerUrl(url: unknown): { endpoint: StompEndpoint; base: string } {
-  const expected = 'expected stomp://[user:pass@]host[:port]/queue/<base>, e.g. stomp://localhost:61613/queue/flowd.workflows (task list T is the queue <base>.T)';
-  if (typeof url !== 'string' || url.trim() === '') throw new ConfigError({}, `the workflow broker URL must be a non-empty string; found ${typeof url === 'string' ? '""' : typeof url}; ${expected}`);
+  const expected =
+    'expected stomp://[user:pass@]host[:port]/queue/<base>, e.g. stomp://localhost:61613/queue/flowd.workflows (task list T is the queue <base>.T)';
+  if (typeof url !== 'string' || url.trim() === '')
+    throw new ConfigError(
+      {},
+      `the workflow broker URL must be a non-empty string; found ${typeof url === 'string' ? '""' : typeof url}; ${expected}`,
+    );
   let endpoint: StompEndpoint;
   try {
     endpoint = parseStompUrl(url);
@@ -121,7 +129,8 @@ function parseBrokerUrl(url: unknown): { endpoint: StompEndpoint; base: string }
     throw new ConfigError({}, `the workflow broker URL ${(error as Error).message}`, { cause: error });
   }
   const match = /^\/queue\/([^/]+)$/.exec(endpoint.destination);
-  if (!match) throw new ConfigError({}, `the workflow broker URL ${endpoint.displayUrl} names the destination ${endpoint.destination}; ${expected}`);
+  if (!match)
+    throw new ConfigError({}, `the workflow broker URL ${endpoint.displayUrl} names the destination ${endpoint.destination}; ${expected}`);
   return { endpoint, base: match[1]! };
 }
 
@@ -132,13 +141,19 @@ function parseBrokerUrl(url: unknown): { endpoint: StompEndpoint; base: string }
 export function checkTaskList(taskList: unknown, what: string): asserts taskList is string {
   const found = typeof taskList === 'string' ? JSON.stringify(taskList) : String(taskList);
   if (typeof taskList !== 'string' || taskList === '' || /[/\u0000-\u001f\u007f]/.test(taskList)) {
-    throw new TypeError(`${what}: a task list name becomes part of a queue name, so it must be a non-empty string without "/" or control characters; found ${found}`);
+    throw new TypeError(
+      `${what}: a task list name becomes part of a queue name, so it must be a non-empty string without "/" or control characters; found ${found}`,
+    );
   }
-  if (taskList === RESERVED_TASK_LIST) throw new TypeError(`${what}: the task list name "${RESERVED_TASK_LIST}" is taken by the queue of reports (<base>.${RESERVED_TASK_LIST}); choose another`);
+  if (taskList === RESERVED_TASK_LIST)
+    throw new TypeError(
+      `${what}: the task list name "${RESERVED_TASK_LIST}" is taken by the queue of reports (<base>.${RESERVED_TASK_LIST}); choose another`,
+    );
 }
 
 function checkMs(value: unknown, what: string, least: number): number {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < least) throw new TypeError(`${what} must be a number of milliseconds of at least ${least}; found ${String(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < least)
+    throw new TypeError(`${what} must be a number of milliseconds of at least ${least}; found ${String(value)}`);
   return value;
 }
 
@@ -185,14 +200,24 @@ export function readTask(body: string): { task: TaskMessage } | { problem: strin
   if (!isObject(data)) return { problem: 'the body is not a JSON object { runId, call, scheduledAt, attemptsMade }' };
   const { runId, call, scheduledAt, attemptsMade = 0 } = data;
   if (typeof runId !== 'string' || runId === '') return { problem: 'runId is not a non-empty string' };
-  if (!isObject(call) || typeof call.callId !== 'string' || typeof call.taskList !== 'string' || !isObject(call.activity) || !('input' in call)) {
+  if (
+    !isObject(call) ||
+    typeof call.callId !== 'string' ||
+    typeof call.taskList !== 'string' ||
+    !isObject(call.activity) ||
+    !('input' in call)
+  ) {
     return { problem: `call (of run ${runId}) is not a call { callId, activity, taskList, input, options }` };
   }
   const { activity, options } = call;
-  if (typeof activity.name !== 'string' || (typeof activity.version !== 'string' && typeof activity.version !== 'number')) return { problem: `call ${call.callId} of run ${runId} names no activity { name, version }` };
-  if (!isObject(options) || !isCount(options.retries)) return { problem: `call ${call.callId} of run ${runId} has no options { retries, ... }` };
-  if (typeof scheduledAt !== 'number' || !Number.isFinite(scheduledAt)) return { problem: `call ${call.callId} of run ${runId} has no scheduledAt (ms since the epoch)` };
-  if (!isCount(attemptsMade)) return { problem: `call ${call.callId} of run ${runId} has an attemptsMade that is not a whole number of at least 0` };
+  if (typeof activity.name !== 'string' || (typeof activity.version !== 'string' && typeof activity.version !== 'number'))
+    return { problem: `call ${call.callId} of run ${runId} names no activity { name, version }` };
+  if (!isObject(options) || !isCount(options.retries))
+    return { problem: `call ${call.callId} of run ${runId} has no options { retries, ... }` };
+  if (typeof scheduledAt !== 'number' || !Number.isFinite(scheduledAt))
+    return { problem: `call ${call.callId} of run ${runId} has no scheduledAt (ms since the epoch)` };
+  if (!isCount(attemptsMade))
+    return { problem: `call ${call.callId} of run ${runId} has an attemptsMade that is not a whole number of at least 0` };
   return { task: { runId, call: call as unknown as ScheduledCall, scheduledAt, attemptsMade: attemptsMade as number } };
 }
 
@@ -201,7 +226,8 @@ export function readReport(body: string): { report: ReportMessage } | { problem:
   const parsed = parseBody(body);
   if ('problem' in parsed) return parsed;
   const { data } = parsed;
-  if (!isObject(data) || typeof data.runId !== 'string' || !isObject(data.event)) return { problem: 'the body is not a JSON object { runId, event }' };
+  if (!isObject(data) || typeof data.runId !== 'string' || !isObject(data.event))
+    return { problem: 'the body is not a JSON object { runId, event }' };
   const { event } = data;
   if (typeof event.type !== 'string' || !event.type.startsWith('activity.') || typeof event.callId !== 'string') {
     return { problem: `the event of run ${data.runId} is not an activity event { type, callId, ... }` };

@@ -7,7 +7,16 @@
 import type { Logger } from 'pino';
 import { FlowdError } from '../kernel/errors.js';
 import type { BrokerConnection, Delivery } from './broker-connection.js';
-import { SEND_DESTINATION, callKey, isFinalEvent, readTask, type CallEvent, type CompiledBrokerOptions, type ReportMessage, type TaskMessage } from './broker-options.js';
+import {
+  SEND_DESTINATION,
+  callKey,
+  isFinalEvent,
+  readTask,
+  type CallEvent,
+  type CompiledBrokerOptions,
+  type ReportMessage,
+  type TaskMessage,
+} from './broker-options.js';
 import { activityKey, refOf } from './executor-support.js';
 import { createActivityExecutor, type ActivityExecutor } from './executor.js';
 import type { HistoryEvent } from './history.js';
@@ -42,19 +51,32 @@ export class BrokerWorker {
     this.#options = options;
     this.#connection = connection;
     this.#log = options.log;
-    this.#executor = createActivityExecutor({ ...options.executor, activities: options.activities, concurrency: options.concurrencyOption, log: options.log });
+    this.#executor = createActivityExecutor({
+      ...options.executor,
+      activities: options.activities,
+      concurrency: options.concurrencyOption,
+      log: options.log,
+    });
   }
 
   serve(): Promise<void> {
-    if (this.#closed) return Promise.reject(new FlowdError('ERR_SHUTDOWN', `the workflow broker task lists at ${this.#options.url} are closed; serve() was not started`));
+    if (this.#closed)
+      return Promise.reject(
+        new FlowdError('ERR_SHUTDOWN', `the workflow broker task lists at ${this.#options.url} are closed; serve() was not started`),
+      );
     this.#serving ??= this.#subscribe();
     return this.#serving;
   }
 
   async #subscribe(): Promise<void> {
     const { taskLists, queueOf, concurrency, url } = this.#options;
-    if (taskLists.length === 0) return void this.#log.info({ url }, `serving no task lists on ${url}: this process was given no activities`);
-    await Promise.all(taskLists.map((taskList) => this.#connection.subscribe(queueOf(taskList), concurrency(taskList), (delivery) => this.#onTask(queueOf(taskList), delivery))));
+    if (taskLists.length === 0)
+      return void this.#log.info({ url }, `serving no task lists on ${url}: this process was given no activities`);
+    await Promise.all(
+      taskLists.map((taskList) =>
+        this.#connection.subscribe(queueOf(taskList), concurrency(taskList), (delivery) => this.#onTask(queueOf(taskList), delivery)),
+      ),
+    );
     this.#log.info({ url, taskLists }, `serving task lists ${taskLists.join(', ')} on ${url}`);
   }
 
@@ -74,7 +96,10 @@ export class BrokerWorker {
     if (this.#closed) return;
     const read = readTask(delivery.body);
     if ('problem' in read) {
-      this.#log.error({ queue, messageId: delivery.headers['message-id'] }, `a malformed task on ${queue}: ${read.problem}; acknowledged and dropped (it would come back for ever)`);
+      this.#log.error(
+        { queue, messageId: delivery.headers['message-id'] },
+        `a malformed task on ${queue}: ${read.problem}; acknowledged and dropped (it would come back for ever)`,
+      );
       delivery.ack();
       return;
     }
@@ -83,7 +108,10 @@ export class BrokerWorker {
     if (!this.#options.registry.has(activityKey(call.activity))) return this.#decline(queue, delivery, task);
     const key = callKey(runId, call.callId);
     if (this.#finished.has(key)) {
-      this.#log.debug({ queue, runId, callId: call.callId }, `call ${call.callId} of run ${runId} came again after its final report was published; acknowledged and dropped`);
+      this.#log.debug(
+        { queue, runId, callId: call.callId },
+        `call ${call.callId} of run ${runId} came again after its final report was published; acknowledged and dropped`,
+      );
       delivery.ack();
       return;
     }
@@ -91,7 +119,10 @@ export class BrokerWorker {
     if (running !== undefined) {
       if (running.delivery.live) delivery.ack();
       else running.delivery = delivery;
-      this.#log.debug({ queue, runId, callId: call.callId }, `call ${call.callId} of run ${runId} came again while it runs here; the running one reports`);
+      this.#log.debug(
+        { queue, runId, callId: call.callId },
+        `call ${call.callId} of run ${runId} came again while it runs here; the running one reports`,
+      );
       return;
     }
     const replyTo = delivery.headers['reply-to'];
@@ -104,7 +135,10 @@ export class BrokerWorker {
       this.#running.delete(key);
       // Closing: the task stays unacknowledged and is redelivered.
       if ((error as FlowdError).code === 'ERR_SHUTDOWN') return;
-      this.#log.error({ queue, runId, callId: call.callId, err: error }, `call ${call.callId} of run ${runId} on ${queue} cannot run: ${(error as Error).message}; acknowledged and dropped`);
+      this.#log.error(
+        { queue, runId, callId: call.callId, err: error },
+        `call ${call.callId} of run ${runId} on ${queue} cannot run: ${(error as Error).message}; acknowledged and dropped`,
+      );
       delivery.ack();
     }
   }
@@ -119,11 +153,17 @@ export class BrokerWorker {
         if (!isFinalEvent(event)) return;
         this.#running.delete(key);
         this.#remember(key);
-        if (!entry.delivery.ack()) this.#log.debug({ runId, callId: call.callId }, `call ${call.callId} of run ${runId} finished after the connection it came on was lost; the broker redelivers its task, which is then dropped here`);
+        if (!entry.delivery.ack())
+          this.#log.debug(
+            { runId, callId: call.callId },
+            `call ${call.callId} of run ${runId} finished after the connection it came on was lost; the broker redelivers its task, which is then dropped here`,
+          );
       },
       (error: Error) => {
-        this.#log.warn({ runId, callId: call.callId, event: event.type, err: { code: (error as FlowdError).code, message: error.message } },
-          `${event.type} of call ${call.callId} (run ${runId}) was not published to ${reportTo}: ${error.message}; its task stays unacknowledged and the broker redelivers it`);
+        this.#log.warn(
+          { runId, callId: call.callId, event: event.type, err: { code: (error as FlowdError).code, message: error.message } },
+          `${event.type} of call ${call.callId} (run ${runId}) was not published to ${reportTo}: ${error.message}; its task stays unacknowledged and the broker redelivers it`,
+        );
       },
     );
   }
@@ -133,8 +173,10 @@ export class BrokerWorker {
     const activity = refOf(task.call.activity);
     if (!this.#warned.has(activity)) {
       this.#warned.add(activity);
-      this.#log.warn({ queue, activity: task.call.activity.name, version: task.call.activity.version, runId: task.runId, callId: task.call.callId },
-        `${queue} holds a call of activity ${activity} (call ${task.call.callId} of run ${task.runId}), which this worker does not run (it runs ${[...this.#options.registry.values()].map(refOf).join(', ') || 'none'}); returned to the queue for a worker that does (warned once per activity)`);
+      this.#log.warn(
+        { queue, activity: task.call.activity.name, version: task.call.activity.version, runId: task.runId, callId: task.call.callId },
+        `${queue} holds a call of activity ${activity} (call ${task.call.callId} of run ${task.runId}), which this worker does not run (it runs ${[...this.#options.registry.values()].map(refOf).join(', ') || 'none'}); returned to the queue for a worker that does (warned once per activity)`,
+      );
     }
     const timer = setTimeout(() => {
       this.#declined.delete(timer);

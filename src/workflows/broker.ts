@@ -120,7 +120,8 @@ export interface BrokerTaskLists {
 export function createBrokerTaskLists(options: BrokerTaskListOptions): BrokerTaskLists {
   const compiled = compileBrokerOptions(options);
   const { endpoint, virtualHost, heartbeatMs, reconnectDelayMs, reconnectMaxDelayMs, log } = compiled;
-  const open = (purpose: string) => new BrokerConnection({ endpoint, virtualHost, heartbeatMs, reconnectDelayMs, reconnectMaxDelayMs, log, purpose });
+  const open = (purpose: string) =>
+    new BrokerConnection({ endpoint, virtualHost, heartbeatMs, reconnectDelayMs, reconnectMaxDelayMs, log, purpose });
   const connection = open('workflow task lists');
   const decider = new BrokerDecider(compiled, connection, () => open('workflow reports'));
   const worker = new BrokerWorker(compiled, connection);

@@ -6,19 +6,39 @@
  */
 import type { ErrorInfo } from '../kernel/errors.js';
 import { NondeterminismError, TaskError, WorkflowError, WorkflowRestart, WorkflowSuspend, isWorkflowSignal } from './errors.js';
-import { jsonEqual, readHistory, toJson, type CallRecord, type HistoryEvent, type JsonValue, type ResolvedActivityOptions, type RunHistory, type ScheduledCall } from './history.js';
 import {
-  Placeholder, callOf, compileOptions, finishOrder, first, isAsyncFunction, wait,
-  type ActivityDefinition, type ActivityOptionLayer, type ActivityOptions, type ActivityProxy, type CallHandle, type WorkflowContext, type WorkflowDefinition,
+  jsonEqual,
+  readHistory,
+  toJson,
+  type CallRecord,
+  type HistoryEvent,
+  type JsonValue,
+  type ResolvedActivityOptions,
+  type RunHistory,
+  type ScheduledCall,
+} from './history.js';
+import {
+  Placeholder,
+  callOf,
+  compileOptions,
+  finishOrder,
+  first,
+  isAsyncFunction,
+  wait,
+  type ActivityDefinition,
+  type ActivityOptionLayer,
+  type ActivityOptions,
+  type ActivityProxy,
+  type CallHandle,
+  type WorkflowContext,
+  type WorkflowDefinition,
 } from './workflow-api.js';
 
 export type { ScheduledCall };
 
 /** How a run ends. */
 export type WorkflowOutcome =
-  | { kind: 'completed'; result: JsonValue }
-  | { kind: 'failed'; error: ErrorInfo }
-  | { kind: 'restarted'; input: JsonValue };
+  { kind: 'completed'; result: JsonValue } | { kind: 'failed'; error: ErrorInfo } | { kind: 'restarted'; input: JsonValue };
 
 /**
  * What to do next: schedule these calls (append an `activity.scheduled`
@@ -78,7 +98,8 @@ class Replay {
     let outcome: WorkflowOutcome | undefined;
     try {
       const body: unknown = this.#workflow.factory(this.#context());
-      if (typeof body !== 'function') throw new WorkflowError(`${this.#name}: its factory must return the body, a function (input) => result; found ${describe(body)}`);
+      if (typeof body !== 'function')
+        throw new WorkflowError(`${this.#name}: its factory must return the body, a function (input) => result; found ${describe(body)}`);
       if (isAsyncFunction(body)) throw new WorkflowError(this.#asyncRefused('the body is an async function'));
       // A copy: the body may change its input, the history must not change.
       const returned: unknown = body(structuredClone(this.#run.input));
@@ -102,7 +123,8 @@ class Replay {
   #context(): WorkflowContext {
     return {
       activity: <I, O>(definition: ActivityDefinition<I, O>, options?: ActivityOptions) => {
-        if (definition?.kind !== 'activity') throw new TypeError(`${this.#name}: wf.activity() needs an activity from defineActivity(); found ${describe(definition)}`);
+        if (definition?.kind !== 'activity')
+          throw new TypeError(`${this.#name}: wf.activity() needs an activity from defineActivity(); found ${describe(definition)}`);
         const layer = options === undefined ? {} : compileOptions(options, `${this.#name}: wf.activity(${definition.name}) options`);
         return ((input?: unknown) => this.#call(definition, layer, input)) as ActivityProxy<I, O>;
       },
@@ -143,7 +165,12 @@ class Replay {
       const serialised = definition.serialize.input(resolvePlaceholders(input));
       // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
       if (this.#signal === undefined) {
-        this.#schedule.push({ callId, activity: { name: definition.name, version: definition.version }, ...this.#resolve(definition.options, proxyLayer), input: serialised });
+        this.#schedule.push({
+          callId,
+          activity: { name: definition.name, version: definition.version },
+          ...this.#resolve(definition.options, proxyLayer),
+          input: serialised,
+        });
       }
     }
     return this.#placeholder(callId, {});
@@ -157,17 +184,25 @@ class Replay {
     }
     const unfinished = inputs.failed ?? inputs.pending;
     if (unfinished !== undefined) {
-      this.#diverge(callId, `the history has it scheduled with input ${show(had.input)}, the code now passes the ${unfinished.failure ? 'failed' : 'unfinished'} call ${unfinished.callId} in its input`);
+      this.#diverge(
+        callId,
+        `the history has it scheduled with input ${show(had.input)}, the code now passes the ${unfinished.failure ? 'failed' : 'unfinished'} call ${unfinished.callId} in its input`,
+      );
     }
     const serialised = definition.serialize.input(resolvePlaceholders(input));
-    if (!jsonEqual(serialised, had.input)) this.#diverge(callId, `the history has input ${show(had.input)}, the code now passes ${show(serialised)}`);
+    if (!jsonEqual(serialised, had.input))
+      this.#diverge(callId, `the history has input ${show(had.input)}, the code now passes ${show(serialised)}`);
     const outcome = record.outcome;
     if (outcome === undefined) return this.#placeholder(callId, {});
-    if (!outcome.ok) return this.#placeholder(callId, { failure: new TaskError(definition.name, callId, outcome.error), order: record.settledAt });
+    if (!outcome.ok)
+      return this.#placeholder(callId, { failure: new TaskError(definition.name, callId, outcome.error), order: record.settledAt });
     return this.#placeholder(callId, { order: record.settledAt, read: () => definition.deserialize.result(outcome.result) });
   }
 
-  #placeholder(callId: string, settled: { failure?: TaskError | undefined; order?: number | undefined; read?: () => unknown }): Placeholder<unknown> {
+  #placeholder(
+    callId: string,
+    settled: { failure?: TaskError | undefined; order?: number | undefined; read?: () => unknown },
+  ): Placeholder<unknown> {
     let memo: { value: unknown } | undefined;
     const handle: CallHandle = {
       callId,
@@ -200,8 +235,11 @@ class Replay {
   }
 
   #nondeterministic(callId: string, detail: string): NondeterminismError {
-    return new NondeterminismError(callId, `${this.#name} (version ${this.#workflow.version}) is not deterministic at call ${callId}: ${detail}. ` +
-      'Replaying the code over its history must make the same calls with the same inputs; start changed code as a new workflow version.');
+    return new NondeterminismError(
+      callId,
+      `${this.#name} (version ${this.#workflow.version}) is not deterministic at call ${callId}: ${detail}. ` +
+        'Replaying the code over its history must make the same calls with the same inputs; start changed code as a new workflow version.',
+    );
   }
 
   /**
@@ -215,14 +253,20 @@ class Replay {
       if (this.#called.has(callId)) continue;
       const { name } = record.scheduled.activity;
       const made = this.#counters.get(name) ?? 0;
-      return this.#nondeterministic(callId, `the history has it (${refOf(record.scheduled.activity)}, input ${show(record.scheduled.input)}), ` +
-        `the code now made ${made === 0 ? 'no call' : `only ${made} call${made === 1 ? '' : 's'}`} of "${name}"`);
+      return this.#nondeterministic(
+        callId,
+        `the history has it (${refOf(record.scheduled.activity)}, input ${show(record.scheduled.input)}), ` +
+          `the code now made ${made === 0 ? 'no call' : `only ${made} call${made === 1 ? '' : 's'}`} of "${name}"`,
+      );
     }
     return undefined;
   }
 
   #checkOpen(what: string): void {
-    if (!this.#open) throw new WorkflowError(`${what} used after its decision of ${this.#name} ended; keep activity proxies and placeholders inside the workflow's factory and body`);
+    if (!this.#open)
+      throw new WorkflowError(
+        `${what} used after its decision of ${this.#name} ended; keep activity proxies and placeholders inside the workflow's factory and body`,
+      );
   }
 
   #asyncRefused(found: string): string {
@@ -272,7 +316,9 @@ function isContainer(value: unknown): value is object {
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function';
+  return (
+    (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
+  );
 }
 
 /** `{ code, message }` of what the body threw: its own code when it has one, else ERR_WORKFLOW. */

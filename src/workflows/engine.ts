@@ -7,7 +7,18 @@ import { FlowdError } from '../kernel/errors.js';
 import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
 import { readHistory, scheduledEvent, toJson, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
-import { appendEvent, inFlight, isFinal, isSettled, latestWorkflow, listOpen, recordRun, removeOpen, runKey, type RunRecord } from './run-record.js';
+import {
+  appendEvent,
+  inFlight,
+  isFinal,
+  isSettled,
+  latestWorkflow,
+  listOpen,
+  recordRun,
+  removeOpen,
+  runKey,
+  type RunRecord,
+} from './run-record.js';
 
 export { latestWorkflow, listOpen, openKey, recordRun, runKey, type RunRecord } from './run-record.js';
 import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
@@ -59,50 +70,62 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
 
   const workflowOf = (ref: RunRecord['workflow']): WorkflowDefinition => {
     const found = options.workflows.find((w) => w.name === ref.name && String(w.version) === String(ref.version));
-    if (!found) throw new FlowdError('ERR_WORKFLOW', `no workflow ${ref.name} version ${ref.version} is defined here; known: ${options.workflows.map((w) => `${w.name} ${w.version}`).join(', ') || '(none)'}`);
+    if (!found)
+      throw new FlowdError(
+        'ERR_WORKFLOW',
+        `no workflow ${ref.name} version ${ref.version} is defined here; known: ${options.workflows.map((w) => `${w.name} ${w.version}`).join(', ') || '(none)'}`,
+      );
     return found;
   };
 
   const settleWaiters = (runId: string, outcome: { record: RunRecord } | { error: Error }) => {
     const list = waiters.get(runId) ?? [];
     waiters.delete(runId);
-    for (const waiter of list) if ('record' in outcome) waiter.resolve(outcome.record);
-    else waiter.reject(outcome.error);
+    for (const waiter of list)
+      if ('record' in outcome) waiter.resolve(outcome.record);
+      else waiter.reject(outcome.error);
   };
 
   /** Applies `change` to the run's record, after the run's earlier writes. */
   const write = (runId: string, change: (record: RunRecord) => RunRecord): Promise<RunRecord> => {
     if (closed) return Promise.reject(shutdown(`run ${runId} was not written`));
     const previous = writes.get(runId) ?? Promise.resolve();
-    const next = previous.catch(() => undefined).then(async () => {
-      if (closed) throw shutdown(`run ${runId} was not written`);
-      // The record as this engine last wrote or read it: only the decider writes a run, so it is
-      // read again only when a write finds another version there (ERR_CONFLICT).
-      let known = records.get(runId);
-      for (let attempt = 0; ; attempt++) {
-        if (!known) {
-          const { value, version } = await store.getVersioned<RunRecord>(runKey(runId));
-          if (!value) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
-          known = { record: value, version };
+    const next = previous
+      .catch(() => undefined)
+      .then(async () => {
+        if (closed) throw shutdown(`run ${runId} was not written`);
+        // The record as this engine last wrote or read it: only the decider writes a run, so it is
+        // read again only when a write finds another version there (ERR_CONFLICT).
+        let known = records.get(runId);
+        for (let attempt = 0; ; attempt++) {
+          if (!known) {
+            const { value, version } = await store.getVersioned<RunRecord>(runKey(runId));
+            if (!value) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
+            known = { record: value, version };
+          }
+          const changed = change(known.record);
+          // Nothing to change (a report of a call that settled already): nothing to write.
+          if (changed === known.record) return changed;
+          try {
+            const { version } = await store.put(runKey(runId), changed, {
+              ifVersion: known.version,
+              ...(options.fence === undefined ? {} : { fence: options.fence }),
+            });
+            records.set(runId, { record: changed, version });
+            return changed;
+          } catch (error) {
+            records.delete(runId);
+            known = undefined;
+            if ((error as { code?: unknown }).code !== 'ERR_CONFLICT' || attempt >= 10) throw error;
+          }
         }
-        const changed = change(known.record);
-        // Nothing to change (a report of a call that settled already): nothing to write.
-        if (changed === known.record) return changed;
-        try {
-          const { version } = await store.put(runKey(runId), changed, { ifVersion: known.version, ...(options.fence === undefined ? {} : { fence: options.fence }) });
-          records.set(runId, { record: changed, version });
-          return changed;
-        } catch (error) {
-          records.delete(runId);
-          known = undefined;
-          if ((error as { code?: unknown }).code !== 'ERR_CONFLICT' || attempt >= 10) throw error;
-        }
-      }
-    });
+      });
     writes.set(runId, next);
-    void next.catch(() => undefined).then(() => {
-      if (writes.get(runId) === next) writes.delete(runId);
-    });
+    void next
+      .catch(() => undefined)
+      .then(() => {
+        if (writes.get(runId) === next) writes.delete(runId);
+      });
     return next;
   };
 
@@ -113,31 +136,39 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
    * lost here would leave its run waiting for good. Resolves once it is in
    * the store; rejects when it cannot be (the run has no record, say).
    */
-  const report = (runId: string) => async (event: HistoryEvent): Promise<void> => {
-    const callId = (event as { callId?: string }).callId ?? '';
-    for (let attempt = 0; !closed; attempt++) {
-      let appended = false;
-      try {
-        await write(runId, (record) => {
-          appended = record.state === 'running' && !isSettled(record.history, callId);
-          return appended ? { ...record, history: appendEvent(record.history, event, callId) } : record;
-        });
-      } catch (error) {
-        if (closed) return;
-        const code = (error as { code?: unknown }).code;
-        if (code !== 'ERR_STORE_UNAVAILABLE' && code !== 'ERR_CONFLICT' && code !== 'ERR_STORE') {
-          log.error({ runId, err: error }, `workflow run ${runId}: could not record ${event.type} of ${callId}: ${(error as Error).message}`);
-          throw error;
+  const report =
+    (runId: string) =>
+    async (event: HistoryEvent): Promise<void> => {
+      const callId = (event as { callId?: string }).callId ?? '';
+      for (let attempt = 0; !closed; attempt++) {
+        let appended = false;
+        try {
+          await write(runId, (record) => {
+            appended = record.state === 'running' && !isSettled(record.history, callId);
+            return appended ? { ...record, history: appendEvent(record.history, event, callId) } : record;
+          });
+        } catch (error) {
+          if (closed) return;
+          const code = (error as { code?: unknown }).code;
+          if (code !== 'ERR_STORE_UNAVAILABLE' && code !== 'ERR_CONFLICT' && code !== 'ERR_STORE') {
+            log.error(
+              { runId, err: error },
+              `workflow run ${runId}: could not record ${event.type} of ${callId}: ${(error as Error).message}`,
+            );
+            throw error;
+          }
+          const delayMs = Math.min(1000 * 2 ** attempt, 30_000);
+          log.warn(
+            { runId, err: error, delayMs },
+            `workflow run ${runId}: could not record ${event.type} of ${callId} (${(error as Error).message}); trying again in ${delayMs}ms`,
+          );
+          await new Promise((resolve) => setTimeout(resolve, delayMs));
+          continue;
         }
-        const delayMs = Math.min(1000 * 2 ** attempt, 30_000);
-        log.warn({ runId, err: error, delayMs }, `workflow run ${runId}: could not record ${event.type} of ${callId} (${(error as Error).message}); trying again in ${delayMs}ms`);
-        await new Promise((resolve) => setTimeout(resolve, delayMs));
-        continue;
+        if (appended && isFinal(event)) actors.get(runId)?.send({ type: 'activity.finished', callId });
+        return;
       }
-      if (appended && isFinal(event)) actors.get(runId)?.send({ type: 'activity.finished', callId });
-      return;
-    }
-  };
+    };
 
   /** After a run's end is in its record: its continuation exists, it leaves the open runs, and its waiters hear. Safe to repeat. */
   const finish = async (record: RunRecord) => {
@@ -171,9 +202,27 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       const known = new Set(readHistory(current.history).calls.keys());
       scheduled = decision.schedule.filter((call) => !known.has(call.callId)).map((call) => scheduledEvent(call, at));
       const history = [...current.history, ...scheduled];
-      if (outcome?.kind === 'completed') return { ...current, state: 'completed', result: outcome.result, history: [...history, { type: 'workflow.completed', at, result: outcome.result }] };
-      if (outcome?.kind === 'failed') return { ...current, state: 'failed', error: outcome.error, history: [...history, { type: 'workflow.failed', at, error: outcome.error }] };
-      if (outcome?.kind === 'restarted') return { ...current, state: 'restarted', next: current.next ?? randomUUID(), history: [...history, { type: 'workflow.restarted', at, input: outcome.input }] };
+      if (outcome?.kind === 'completed')
+        return {
+          ...current,
+          state: 'completed',
+          result: outcome.result,
+          history: [...history, { type: 'workflow.completed', at, result: outcome.result }],
+        };
+      if (outcome?.kind === 'failed')
+        return {
+          ...current,
+          state: 'failed',
+          error: outcome.error,
+          history: [...history, { type: 'workflow.failed', at, error: outcome.error }],
+        };
+      if (outcome?.kind === 'restarted')
+        return {
+          ...current,
+          state: 'restarted',
+          next: current.next ?? randomUUID(),
+          history: [...history, { type: 'workflow.restarted', at, input: outcome.input }],
+        };
       return { ...current, history };
     });
     for (const call of scheduled) executor.submit({ runId, call, scheduledAt: at }, report(runId));
@@ -212,7 +261,11 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
 
   const spawn = (runId: string, workflow: RunRecord['workflow']) => {
     if (closed) return;
-    const actor = createActor(logic, { input: { runId, workflow }, id: `workflow-run:${runId}`, ...(options.inspect ? { inspect: options.inspect } : {}) });
+    const actor = createActor(logic, {
+      input: { runId, workflow },
+      id: `workflow-run:${runId}`,
+      ...(options.inspect ? { inspect: options.inspect } : {}),
+    });
     actors.set(runId, actor);
     actor.subscribe({
       complete: () => {
@@ -261,7 +314,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       log.error({ runId, workflow: record.workflow }, `workflow run ${runId} stays open and waits: ${(error as Error).message}`);
       return false;
     }
-    for (const { call, attempts } of inFlight(record.history)) executor.submit({ runId, call, scheduledAt: call.at, attemptsMade: attempts }, report(runId));
+    for (const { call, attempts } of inFlight(record.history))
+      executor.submit({ runId, call, scheduledAt: call.at, attemptsMade: attempts }, report(runId));
     spawn(runId, record.workflow);
     return true;
   };

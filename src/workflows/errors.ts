@@ -5,7 +5,6 @@
  */
 import { brandError, FlowdError, type ErrorInfo } from '../kernel/errors.js';
 
-
 /**
  * An activity failed after its retries, or timed out for the last time:
  * `placeholder.result()` throws it, and so does the placeholder of every

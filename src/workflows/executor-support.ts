@@ -38,23 +38,35 @@ export const systemClock: ExecutorClock = {
 export function compileExecutorOptions(options: ExecutorOptions): CompiledExecutorOptions {
   const where = 'createActivityExecutor()';
   if (options === null || typeof options !== 'object') throw new TypeError(`${where} needs an options object; found ${String(options)}`);
-  const { activities, concurrency = DEFAULT_CONCURRENCY, log, clock = systemClock, retryDelayMs = 1000, retryMaxDelayMs = 60_000 } = options;
-  if (!Array.isArray(activities)) throw new TypeError(`${where}: option activities must be an array of defineActivity() definitions; found ${show(activities)}`);
+  const {
+    activities,
+    concurrency = DEFAULT_CONCURRENCY,
+    log,
+    clock = systemClock,
+    retryDelayMs = 1000,
+    retryMaxDelayMs = 60_000,
+  } = options;
+  if (!Array.isArray(activities))
+    throw new TypeError(`${where}: option activities must be an array of defineActivity() definitions; found ${show(activities)}`);
   const registry = new Map<string, ActivityDefinition>();
   activities.forEach((definition, index) => {
-    if (definition?.kind !== 'activity') throw new TypeError(`${where}: activities[${index}] must come from defineActivity(); found ${show(definition)}`);
+    if (definition?.kind !== 'activity')
+      throw new TypeError(`${where}: activities[${index}] must come from defineActivity(); found ${show(definition)}`);
     const key = activityKey(definition);
-    if (registry.has(key)) throw new TypeError(`${where}: activities holds ${refOf(definition)} twice; give each name and version one definition`);
+    if (registry.has(key))
+      throw new TypeError(`${where}: activities holds ${refOf(definition)} twice; give each name and version one definition`);
     registry.set(key, definition);
   });
   const limits: Record<string, number> = typeof concurrency === 'number' ? {} : concurrency;
   const fallback = typeof concurrency === 'number' ? concurrency : DEFAULT_CONCURRENCY;
-  if (limits === null || typeof limits !== 'object') throw new TypeError(`${where}: option concurrency must be a number or an object of numbers by task list; found ${show(concurrency)}`);
+  if (limits === null || typeof limits !== 'object')
+    throw new TypeError(`${where}: option concurrency must be a number or an object of numbers by task list; found ${show(concurrency)}`);
   checkCount(fallback, `${where}: option concurrency`);
   for (const [taskList, limit] of Object.entries(limits)) checkCount(limit, `${where}: option concurrency["${taskList}"]`);
   if (typeof log?.child !== 'function') throw new TypeError(`${where}: option log must be a pino Logger; found ${show(log)}`);
   for (const fn of ['now', 'setTimeout', 'clearTimeout'] as const) {
-    if (typeof clock?.[fn] !== 'function') throw new TypeError(`${where}: option clock must have now(), setTimeout() and clearTimeout(); found no ${fn}()`);
+    if (typeof clock?.[fn] !== 'function')
+      throw new TypeError(`${where}: option clock must have now(), setTimeout() and clearTimeout(); found no ${fn}()`);
   }
   checkMs(retryDelayMs, `${where}: option retryDelayMs`);
   checkMs(retryMaxDelayMs, `${where}: option retryMaxDelayMs`);
@@ -78,10 +90,17 @@ export function refOf(activity: ActivityRef): string {
 }
 
 /** The message of a call to an activity the executor was not given. */
-export function unknownActivityMessage(activity: ActivityRef, callId: string, runId: string, known: ReadonlyMap<string, ActivityDefinition>): string {
+export function unknownActivityMessage(
+  activity: ActivityRef,
+  callId: string,
+  runId: string,
+  known: ReadonlyMap<string, ActivityDefinition>,
+): string {
   const names = [...known.values()].map(refOf);
-  return `Activity ${refOf(activity)} (call ${callId} of run ${runId}) is not known to this executor; ` +
-    `expected one of ${names.length === 0 ? '(none: the executor was given no activities)' : names.join(', ')}. Pass its definition in the executor's activities`;
+  return (
+    `Activity ${refOf(activity)} (call ${callId} of run ${runId}) is not known to this executor; ` +
+    `expected one of ${names.length === 0 ? '(none: the executor was given no activities)' : names.join(', ')}. Pass its definition in the executor's activities`
+  );
 }
 
 /** The code of an error that aborts an attempt's `ctx.signal`. */
@@ -107,7 +126,6 @@ export function isFinalError(error: unknown): boolean {
   return retryable === false || code === 'ERR_CONFIG';
 }
 
-
 /**
  * Calls `fire` once `clock.now()` reaches `at` (at once for a time past),
  * even days or months ahead. Returns a function that cancels it.
@@ -121,10 +139,13 @@ export function timerAt(clock: ExecutorClock, at: number, fire: () => void): () 
       id = clock.setTimeout(arm, MAX_TIMER_DELAY);
       return;
     }
-    id = clock.setTimeout(() => {
-      pending = false;
-      fire();
-    }, Math.max(0, delay));
+    id = clock.setTimeout(
+      () => {
+        pending = false;
+        fire();
+      },
+      Math.max(0, delay),
+    );
   };
   arm();
   return () => {
@@ -135,11 +156,13 @@ export function timerAt(clock: ExecutorClock, at: number, fire: () => void): () 
 }
 
 function checkCount(value: unknown, what: string): void {
-  if (!Number.isInteger(value) || (value as number) < 1) throw new TypeError(`${what} must be a whole number of at least 1; found ${show(value)}`);
+  if (!Number.isInteger(value) || (value as number) < 1)
+    throw new TypeError(`${what} must be a whole number of at least 1; found ${show(value)}`);
 }
 
 function checkMs(value: unknown, what: string): void {
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) throw new TypeError(`${what} must be a number of milliseconds of at least 0; found ${show(value)}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+    throw new TypeError(`${what} must be a number of milliseconds of at least 0; found ${show(value)}`);
 }
 
 function show(value: unknown): string {

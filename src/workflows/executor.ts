@@ -7,7 +7,14 @@ import type { ErrorInfo } from '../../machines/events.js';
 import { FlowdError } from '../kernel/errors.js';
 import { ActivityCall, type CallHost, type Lane } from './activity-call.js';
 import { WorkflowError } from './errors.js';
-import { ActivityAbortError, activityKey, compileExecutorOptions, timerAt, unknownActivityMessage, type CompiledExecutorOptions } from './executor-support.js';
+import {
+  ActivityAbortError,
+  activityKey,
+  compileExecutorOptions,
+  timerAt,
+  unknownActivityMessage,
+  type CompiledExecutorOptions,
+} from './executor-support.js';
 import type { ScheduledCall } from './history.js';
 
 export { ActivityAbortError, type ActivityAbortCode } from './executor-support.js';
@@ -100,11 +107,18 @@ class Executor implements CallHost {
   }
 
   submit(task: ActivityTask, report: ActivityReport): void {
-    if (this.#closed !== undefined) throw new FlowdError('ERR_SHUTDOWN', `the activity executor is closed; call ${String(task?.call?.callId)} of run ${String(task?.runId)} was not accepted`);
+    if (this.#closed !== undefined)
+      throw new FlowdError(
+        'ERR_SHUTDOWN',
+        `the activity executor is closed; call ${String(task?.call?.callId)} of run ${String(task?.runId)} was not accepted`,
+      );
     checkTask(task, report);
     const { runId, call, scheduledAt, attemptsMade = 0 } = task;
     const calls = this.#runs.get(runId) ?? new Map<string, Entry>();
-    if (calls.has(call.callId)) throw new WorkflowError(`call ${call.callId} of run ${runId} was already submitted to the activity executor and has not finished; submit a call once`);
+    if (calls.has(call.callId))
+      throw new WorkflowError(
+        `call ${call.callId} of run ${runId} was already submitted to the activity executor and has not finished; submit a call once`,
+      );
     this.#runs.set(runId, calls);
     const definition = this.options.activities.get(activityKey(call.activity));
     if (definition === undefined) {
@@ -112,7 +126,10 @@ class Executor implements CallHost {
       return this.#failAtOnce(runId, call, report, attemptsMade + 1, { code: 'ERR_WORKFLOW', message });
     }
     const log = this.options.log.child({ runId, callId: call.callId, activity: call.activity.name });
-    calls.set(call.callId, new ActivityCall(this, { runId, call, definition, report, lane: this.#lane(call.taskList), log, scheduledAt, attemptsMade }));
+    calls.set(
+      call.callId,
+      new ActivityCall(this, { runId, call, definition, report, lane: this.#lane(call.taskList), log, scheduledAt, attemptsMade }),
+    );
   }
 
   cancel(runId: string): void {
@@ -124,7 +141,8 @@ class Executor implements CallHost {
 
   stats(): Record<string, TaskListStats> {
     const stats: Record<string, TaskListStats> = {};
-    for (const [taskList, { queue, running, retrying, abandoned }] of this.#lanes) stats[taskList] = { queued: queue.length, running, retrying, abandoned };
+    for (const [taskList, { queue, running, retrying, abandoned }] of this.#lanes)
+      stats[taskList] = { queued: queue.length, running, retrying, abandoned };
     return stats;
   }
 
@@ -132,7 +150,10 @@ class Executor implements CallHost {
     if (this.#closed !== undefined) return this.#closed;
     let resolveClosed!: () => void;
     this.#closed = new Promise<void>((resolve) => (resolveClosed = resolve));
-    const reason = new ActivityAbortError('ERR_SHUTDOWN', 'the activity executor is closing (flowd is shutting down); the call resumes when flowd starts again');
+    const reason = new ActivityAbortError(
+      'ERR_SHUTDOWN',
+      'the activity executor is closing (flowd is shutting down); the call resumes when flowd starts again',
+    );
     for (const calls of [...this.#runs.values()]) for (const entry of [...calls.values()]) entry.drop(reason);
     if (this.#unsettled() === 0) {
       resolveClosed();
@@ -140,7 +161,10 @@ class Executor implements CallHost {
       const { clock, log } = this.options;
       const stop = timerAt(clock, clock.now() + graceMs, () => {
         this.#whenIdle = undefined;
-        log.warn({ unsettled: this.#unsettled(), graceMs }, 'activity functions did not settle within the grace time of close(); leaving them behind');
+        log.warn(
+          { unsettled: this.#unsettled(), graceMs },
+          'activity functions did not settle within the grace time of close(); leaving them behind',
+        );
         resolveClosed();
       });
       this.#whenIdle = () => {
@@ -180,10 +204,23 @@ class Executor implements CallHost {
     queueMicrotask(() => {
       if (dropped) return;
       this.finished({ runId, call });
-      this.options.log.warn({ runId, callId: call.callId, activity: call.activity.name, error }, 'activity call failed before it could start');
+      this.options.log.warn(
+        { runId, callId: call.callId, activity: call.activity.name, error },
+        'activity call failed before it could start',
+      );
       try {
-        const reported = report({ type: 'activity.failed', at: this.options.clock.now(), callId: call.callId, attempt, error, final: true });
-        if (reported instanceof Promise) reported.catch((thrown: unknown) => this.options.log.error({ err: thrown, callId: call.callId }, 'the report of an activity event failed; the executor carries on'));
+        const reported = report({
+          type: 'activity.failed',
+          at: this.options.clock.now(),
+          callId: call.callId,
+          attempt,
+          error,
+          final: true,
+        });
+        if (reported instanceof Promise)
+          reported.catch((thrown: unknown) =>
+            this.options.log.error({ err: thrown, callId: call.callId }, 'the report of an activity event failed; the executor carries on'),
+          );
       } catch (thrown) {
         this.options.log.error({ err: thrown, callId: call.callId }, 'the report of an activity event threw; the executor carries on');
       }
@@ -207,15 +244,24 @@ class Executor implements CallHost {
 }
 
 function checkTask(task: ActivityTask, report: unknown): void {
-  const problem = (what: string, found: unknown) => new TypeError(`submit() needs ${what}; found ${typeof found === 'string' ? JSON.stringify(found) : String(found)}`);
+  const problem = (what: string, found: unknown) =>
+    new TypeError(`submit() needs ${what}; found ${typeof found === 'string' ? JSON.stringify(found) : String(found)}`);
   if (task === null || typeof task !== 'object') throw problem('a task { runId, call, scheduledAt }', task);
   if (typeof task.runId !== 'string' || task.runId === '') throw problem('task.runId, a non-empty string', task.runId);
   const call = task.call as Partial<ScheduledCall> | undefined;
-  if (typeof call?.callId !== 'string' || typeof call.taskList !== 'string' || typeof call.activity?.name !== 'string' || typeof call.options !== 'object') {
+  if (
+    typeof call?.callId !== 'string' ||
+    typeof call.taskList !== 'string' ||
+    typeof call.activity?.name !== 'string' ||
+    typeof call.options !== 'object'
+  ) {
     throw problem(`task.call, a call from decide() with callId, activity, taskList, input and options (run ${task.runId})`, call);
   }
-  if (!Number.isInteger(call.options?.retries) || call.options!.retries < 0) throw problem(`task.call.options.retries, a whole number of at least 0 (call ${call.callId})`, call.options?.retries);
-  if (typeof task.scheduledAt !== 'number' || !Number.isFinite(task.scheduledAt)) throw problem(`task.scheduledAt, ms of the executor's clock (call ${call.callId})`, task.scheduledAt);
-  if (task.attemptsMade !== undefined && (!Number.isInteger(task.attemptsMade) || task.attemptsMade < 0)) throw problem(`task.attemptsMade, a whole number of at least 0 (call ${call.callId})`, task.attemptsMade);
+  if (!Number.isInteger(call.options?.retries) || call.options!.retries < 0)
+    throw problem(`task.call.options.retries, a whole number of at least 0 (call ${call.callId})`, call.options?.retries);
+  if (typeof task.scheduledAt !== 'number' || !Number.isFinite(task.scheduledAt))
+    throw problem(`task.scheduledAt, ms of the executor's clock (call ${call.callId})`, task.scheduledAt);
+  if (task.attemptsMade !== undefined && (!Number.isInteger(task.attemptsMade) || task.attemptsMade < 0))
+    throw problem(`task.attemptsMade, a whole number of at least 0 (call ${call.callId})`, task.attemptsMade);
   if (typeof report !== 'function') throw problem(`a report function (call ${call.callId})`, report);
 }

@@ -46,30 +46,86 @@ export interface ScheduledCall {
 }
 
 /** A run began (or began again after a restart) with `input`. */
-export interface WorkflowStarted { type: 'workflow.started'; at: number; input: JsonValue }
+export interface WorkflowStarted {
+  type: 'workflow.started';
+  at: number;
+  input: JsonValue;
+}
 /** A call was handed to its task list. */
-export interface ActivityScheduled extends ScheduledCall { type: 'activity.scheduled'; at: number }
+export interface ActivityScheduled extends ScheduledCall {
+  type: 'activity.scheduled';
+  at: number;
+}
 /** An attempt began (`attempt` 1 for the first). */
-export interface ActivityStarted { type: 'activity.started'; at: number; callId: string; attempt: number }
+export interface ActivityStarted {
+  type: 'activity.started';
+  at: number;
+  callId: string;
+  attempt: number;
+}
 /** A running attempt reported liveness. */
-export interface ActivityHeartbeat { type: 'activity.heartbeat'; at: number; callId: string; details?: JsonValue }
+export interface ActivityHeartbeat {
+  type: 'activity.heartbeat';
+  at: number;
+  callId: string;
+  details?: JsonValue;
+}
 /** The call finished with `result` (serialised with the activity's `serialize.result`). */
-export interface ActivityCompleted { type: 'activity.completed'; at: number; callId: string; result: JsonValue }
+export interface ActivityCompleted {
+  type: 'activity.completed';
+  at: number;
+  callId: string;
+  result: JsonValue;
+}
 /** An attempt failed; `final` when no retry follows, which fails the call's placeholder. */
-export interface ActivityFailed { type: 'activity.failed'; at: number; callId: string; attempt: number; error: ErrorInfo; final: boolean }
+export interface ActivityFailed {
+  type: 'activity.failed';
+  at: number;
+  callId: string;
+  attempt: number;
+  error: ErrorInfo;
+  final: boolean;
+}
 /** An attempt overran a limit; `final` when no retry follows, which fails the call's placeholder. */
-export interface ActivityTimedOut { type: 'activity.timedOut'; at: number; callId: string; attempt: number; kind: TimeoutKind; final: boolean }
+export interface ActivityTimedOut {
+  type: 'activity.timedOut';
+  at: number;
+  callId: string;
+  attempt: number;
+  kind: TimeoutKind;
+  final: boolean;
+}
 /** The body returned `result`. */
-export interface WorkflowCompleted { type: 'workflow.completed'; at: number; result: JsonValue }
+export interface WorkflowCompleted {
+  type: 'workflow.completed';
+  at: number;
+  result: JsonValue;
+}
 /** The body threw, or its code no longer matches its history. */
-export interface WorkflowFailed { type: 'workflow.failed'; at: number; error: ErrorInfo }
+export interface WorkflowFailed {
+  type: 'workflow.failed';
+  at: number;
+  error: ErrorInfo;
+}
 /** The body called `wf.restart(input)`: this run ends, a new one begins with `input`. */
-export interface WorkflowRestarted { type: 'workflow.restarted'; at: number; input: JsonValue }
+export interface WorkflowRestarted {
+  type: 'workflow.restarted';
+  at: number;
+  input: JsonValue;
+}
 
 /** One entry of a run's history. */
 export type HistoryEvent =
-  | WorkflowStarted | ActivityScheduled | ActivityStarted | ActivityHeartbeat | ActivityCompleted
-  | ActivityFailed | ActivityTimedOut | WorkflowCompleted | WorkflowFailed | WorkflowRestarted;
+  | WorkflowStarted
+  | ActivityScheduled
+  | ActivityStarted
+  | ActivityHeartbeat
+  | ActivityCompleted
+  | ActivityFailed
+  | ActivityTimedOut
+  | WorkflowCompleted
+  | WorkflowFailed
+  | WorkflowRestarted;
 
 /** The `activity.scheduled` event that records a scheduled call. */
 export function scheduledEvent(call: ScheduledCall, at: number): ActivityScheduled {
@@ -103,7 +159,9 @@ export interface RunHistory {
 export function readHistory(history: readonly HistoryEvent[]): RunHistory {
   const head = history[0];
   if (head?.type !== 'workflow.started') {
-    throw new WorkflowError(`a workflow history must begin with a workflow.started event; found ${head === undefined ? 'an empty history' : `"${String((head as { type?: unknown }).type)}"`}`);
+    throw new WorkflowError(
+      `a workflow history must begin with a workflow.started event; found ${head === undefined ? 'an empty history' : `"${String((head as { type?: unknown }).type)}"`}`,
+    );
   }
   const run: RunHistory = { input: head.input, calls: new Map() };
   for (let index = 1; index < history.length && run.end === undefined; index++) {
@@ -119,18 +177,29 @@ export function readHistory(history: readonly HistoryEvent[]): RunHistory {
       run.calls.set(event.callId, { scheduled: event });
       continue;
     }
-    if (!ACTIVITY_EVENTS.has(event.type)) throw new WorkflowError(`${where}: unknown event type; expected one of workflow.started, ${[...ACTIVITY_EVENTS].join(', ')}, workflow.completed, workflow.failed, workflow.restarted`);
+    if (!ACTIVITY_EVENTS.has(event.type))
+      throw new WorkflowError(
+        `${where}: unknown event type; expected one of workflow.started, ${[...ACTIVITY_EVENTS].join(', ')}, workflow.completed, workflow.failed, workflow.restarted`,
+      );
     const record = run.calls.get(event.callId);
     if (record === undefined) throw new WorkflowError(`${where}: call ${event.callId} was never scheduled`);
     if (record.settledAt !== undefined) continue;
     if (event.type === 'activity.completed') settle(record, index, { ok: true, result: event.result });
     else if (event.type === 'activity.failed' && event.final) settle(record, index, { ok: false, error: event.error });
-    else if (event.type === 'activity.timedOut' && event.final) settle(record, index, { ok: false, error: timeoutError(record.scheduled, event) });
+    else if (event.type === 'activity.timedOut' && event.final)
+      settle(record, index, { ok: false, error: timeoutError(record.scheduled, event) });
   }
   return run;
 }
 
-const ACTIVITY_EVENTS = new Set<string>(['activity.scheduled', 'activity.started', 'activity.heartbeat', 'activity.completed', 'activity.failed', 'activity.timedOut']);
+const ACTIVITY_EVENTS = new Set<string>([
+  'activity.scheduled',
+  'activity.started',
+  'activity.heartbeat',
+  'activity.completed',
+  'activity.failed',
+  'activity.timedOut',
+]);
 
 function settle(record: CallRecord, index: number, outcome: NonNullable<CallRecord['outcome']>): void {
   record.settledAt = index;
@@ -140,7 +209,10 @@ function settle(record: CallRecord, index: number, outcome: NonNullable<CallReco
 /** The cause a time-out gives the call's TaskError: code ERR_ACTIVITY_TIMEOUT, the kind and limit in the message. */
 function timeoutError(scheduled: ActivityScheduled, event: ActivityTimedOut): ErrorInfo {
   const limit = scheduled.options[event.kind];
-  return { code: 'ERR_ACTIVITY_TIMEOUT', message: `timed out on attempt ${event.attempt}: ${event.kind}${limit === undefined ? '' : ` limit of ${limit}ms`} passed` };
+  return {
+    code: 'ERR_ACTIVITY_TIMEOUT',
+    message: `timed out on attempt ${event.attempt}: ${event.kind}${limit === undefined ? '' : ` limit of ${limit}ms`} passed`,
+  };
 }
 
 /**
@@ -153,14 +225,18 @@ function timeoutError(scheduled: ActivityScheduled, event: ActivityTimedOut): Er
  */
 export function toJson(value: unknown, what: string): JsonValue {
   return walkJson<JsonValue>(value, true, (fault, at) => {
-    throw new TypeError(`${what} is not JSON: found ${describeFault(fault)} at ${at}; expected null, booleans, finite numbers, strings, arrays and plain objects${advice(fault)}`);
+    throw new TypeError(
+      `${what} is not JSON: found ${describeFault(fault)} at ${at}; expected null, booleans, finite numbers, strings, arrays and plain objects${advice(fault)}`,
+    );
   });
 }
 
 function advice(fault: JsonFault): string {
   if (fault.kind === 'bigint') return '; pass it as a string';
   if (fault.kind !== 'instance') return '';
-  return fault.className === 'Date' ? '; pass date.toISOString(), or give the activity its own serialize and deserialize' : '; copy it into a plain object, or give the activity its own serialize and deserialize';
+  return fault.className === 'Date'
+    ? '; pass date.toISOString(), or give the activity its own serialize and deserialize'
+    : '; copy it into a plain object, or give the activity its own serialize and deserialize';
 }
 
 /** Whether two JSON values are equal, whatever the order of object keys (a store may reorder them). */

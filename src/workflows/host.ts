@@ -99,7 +99,11 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
   /** close()'s grace for running activities. */
   let closeGraceMs: number | undefined;
 
-  const executorOptions = { concurrency: settings.concurrency, retryDelayMs: settings.retryDelayMs, retryMaxDelayMs: settings.retryMaxDelayMs };
+  const executorOptions = {
+    concurrency: settings.concurrency,
+    retryDelayMs: settings.retryDelayMs,
+    retryMaxDelayMs: settings.retryMaxDelayMs,
+  };
 
   const openBroker = async (url: string): Promise<BrokerTaskLists> => {
     const { createBrokerTaskLists } = await import('./broker.js');
@@ -113,7 +117,10 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
       executor: { retryDelayMs: settings.retryDelayMs, retryMaxDelayMs: settings.retryMaxDelayMs },
     });
     await made.serve();
-    log.info({ broker: redactUrl(url), activities: definitions.activities.map((a) => a.name) }, `workflows: serving ${definitions.activities.length} activit${definitions.activities.length === 1 ? 'y' : 'ies'} over ${redactUrl(url)}`);
+    log.info(
+      { broker: redactUrl(url), activities: definitions.activities.map((a) => a.name) },
+      `workflows: serving ${definitions.activities.length} activit${definitions.activities.length === 1 ? 'y' : 'ies'} over ${redactUrl(url)}`,
+    );
     return made;
   };
 
@@ -121,9 +128,12 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
     pollTimer = setTimeout(() => {
       const current = engine;
       if (!current || abort.signal.aborted) return;
-      current.resume().catch((error: unknown) => log.warn({ err: error }, `workflows: could not look for open runs: ${(error as Error).message}`)).finally(() => {
-        if (engine === current) poll();
-      });
+      current
+        .resume()
+        .catch((error: unknown) => log.warn({ err: error }, `workflows: could not look for open runs: ${(error as Error).message}`))
+        .finally(() => {
+          if (engine === current) poll();
+        });
     }, settings.pollIntervalMs);
   };
 
@@ -131,16 +141,24 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
   const pause = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, ms);
-      abort.signal.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
+      abort.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          resolve();
+        },
+        { once: true },
+      );
     });
 
   /** Waits to be the decider, then decides until the lock is lost (and waits again) or the host closes. */
   const decide = async (): Promise<void> => {
     while (!abort.signal.aborted) {
-      const tellWaiting = () => log.info({ lock: DECIDER_LOCK }, `workflows: another daemon decides for app ${app.name}; waiting to take over (lock "${DECIDER_LOCK}")`);
+      const tellWaiting = () =>
+        log.info(
+          { lock: DECIDER_LOCK },
+          `workflows: another daemon decides for app ${app.name}; waiting to take over (lock "${DECIDER_LOCK}")`,
+        );
       try {
         releaseFile = await holdReaderFile(path.join(app.stateDir, 'workflow.decider'), abort.signal, tellWaiting);
         const waiting = setTimeout(tellWaiting, 1000);
@@ -153,7 +171,10 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
         await releaseFile?.();
         releaseFile = undefined;
         if (abort.signal.aborted) return;
-        log.warn({ err: error }, `workflows: could not take the decider lock: ${(error as Error).message}; trying again in ${settings.pollIntervalMs}ms`);
+        log.warn(
+          { err: error },
+          `workflows: could not take the decider lock: ${(error as Error).message}; trying again in ${settings.pollIntervalMs}ms`,
+        );
         await pause(settings.pollIntervalMs);
         continue;
       }
@@ -189,17 +210,27 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
           await broker.decide();
           break;
         } catch (error) {
-          log.error({ err: error }, `workflows: cannot take the activities' reports: ${(error as Error).message}; trying again in ${settings.pollIntervalMs}ms`);
+          log.error(
+            { err: error },
+            `workflows: cannot take the activities' reports: ${(error as Error).message}; trying again in ${settings.pollIntervalMs}ms`,
+          );
           await pause(settings.pollIntervalMs);
         }
       }
       if (!held.signal.aborted && !abort.signal.aborted) {
-        log.info({ runs: taken }, `workflows: deciding for app ${app.name} (${definitions.workflows.length} workflow(s), ${taken} open run(s) taken up)`);
+        log.info(
+          { runs: taken },
+          `workflows: deciding for app ${app.name} (${definitions.workflows.length} workflow(s), ${taken} open run(s) taken up)`,
+        );
         poll();
       }
       await ended;
       await stepDown();
-      if (!abort.signal.aborted) log.error({ lock: DECIDER_LOCK }, `workflows: the decider lock "${DECIDER_LOCK}" lapsed; another daemon may decide now, this one waits to take over`);
+      if (!abort.signal.aborted)
+        log.error(
+          { lock: DECIDER_LOCK },
+          `workflows: the decider lock "${DECIDER_LOCK}" lapsed; another daemon may decide now, this one waits to take over`,
+        );
     }
   };
 

@@ -29,11 +29,17 @@ export function collectDefinitions(values: Iterable<unknown>, where: string): Wo
     if (!isDefinition(value)) continue;
     const key = `${value.kind} ${value.name} ${value.version}`;
     const earlier = seen.get(key);
-    if (earlier !== undefined && earlier !== value) throw new WorkerLoadError(`${where}: two different definitions of ${value.kind} ${value.name} version ${value.version}; expected one (give the new one another version)`);
+    if (earlier !== undefined && earlier !== value)
+      throw new WorkerLoadError(
+        `${where}: two different definitions of ${value.kind} ${value.name} version ${value.version}; expected one (give the new one another version)`,
+      );
     seen.set(key, value);
   }
   const all = [...seen.values()];
-  return { workflows: all.filter((d): d is WorkflowDefinition => d.kind === 'workflow'), activities: all.filter((d): d is ActivityDefinition => d.kind === 'activity') };
+  return {
+    workflows: all.filter((d): d is WorkflowDefinition => d.kind === 'workflow'),
+    activities: all.filter((d): d is ActivityDefinition => d.kind === 'activity'),
+  };
 }
 
 /**
@@ -53,7 +59,9 @@ export async function loadWorkflowModule(file: string): Promise<WorkflowDefiniti
   const values = Object.values(module).flatMap((value) => (Array.isArray(value) ? value : [value]));
   const found = collectDefinitions(values, `[Workflow] module ${path.basename(file)}`);
   if (found.workflows.length === 0 && found.activities.length === 0) {
-    throw new WorkerLoadError(`[Workflow] module: ${file} exports no workflow and no activity (its exports: ${Object.keys(module).join(', ') || '(none)'}); expected defineWorkflow(...) and defineActivity(...) exports`);
+    throw new WorkerLoadError(
+      `[Workflow] module: ${file} exports no workflow and no activity (its exports: ${Object.keys(module).join(', ') || '(none)'}); expected defineWorkflow(...) and defineActivity(...) exports`,
+    );
   }
   return found;
 }

@@ -42,20 +42,28 @@ export function openKey(runId: string): string {
 
 /** Every open run's id, from all the lists. */
 export async function listOpen(store: Store): Promise<string[]> {
-  const lists = await Promise.all(Array.from({ length: OPEN_BUCKETS }, (_, bucket) => store.get<string[]>(`workflow/open/${bucket.toString(16)}`)));
+  const lists = await Promise.all(
+    Array.from({ length: OPEN_BUCKETS }, (_, bucket) => store.get<string[]>(`workflow/open/${bucket.toString(16)}`)),
+  );
   return lists.flatMap((list) => list ?? []);
 }
 
 /** Lists a run as open (once). */
-export const addOpen = (store: Store, runId: string) => store.update<string[]>(openKey(runId), (open = []) => (open.includes(runId) ? open : [...open, runId]));
+export const addOpen = (store: Store, runId: string) =>
+  store.update<string[]>(openKey(runId), (open = []) => (open.includes(runId) ? open : [...open, runId]));
 
 /** Takes a run off the open list. */
-export const removeOpen = (store: Store, runId: string) => store.update<string[]>(openKey(runId), (open = []) => open.filter((id) => id !== runId));
+export const removeOpen = (store: Store, runId: string) =>
+  store.update<string[]>(openKey(runId), (open = []) => open.filter((id) => id !== runId));
 
 /** The workflow named `name` that new runs get: its last definition here. Throws ERR_WORKFLOW naming the known ones. */
 export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: string): WorkflowDefinition {
   const candidates = workflows.filter((w) => w.name === name);
-  if (candidates.length === 0) throw new FlowdError('ERR_WORKFLOW', `no workflow named "${name}"; known: ${[...new Set(workflows.map((w) => w.name))].join(', ') || '(none)'}`);
+  if (candidates.length === 0)
+    throw new FlowdError(
+      'ERR_WORKFLOW',
+      `no workflow named "${name}"; known: ${[...new Set(workflows.map((w) => w.name))].join(', ') || '(none)'}`,
+    );
   return candidates.at(-1)!;
 }
 
@@ -65,8 +73,17 @@ export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: s
  * This is how a run starts from another process (`flowd workflow start`)
  * or a daemon that is not the decider.
  */
-export async function recordRun(store: Store, run: { runId: string; workflow: RunRecord['workflow']; input: JsonValue; at: number; previous?: string | undefined }): Promise<void> {
-  const record: RunRecord = { runId: run.runId, workflow: run.workflow, state: 'running', history: [{ type: 'workflow.started', at: run.at, input: run.input }], ...(run.previous ? { previous: run.previous } : {}) };
+export async function recordRun(
+  store: Store,
+  run: { runId: string; workflow: RunRecord['workflow']; input: JsonValue; at: number; previous?: string | undefined },
+): Promise<void> {
+  const record: RunRecord = {
+    runId: run.runId,
+    workflow: run.workflow,
+    state: 'running',
+    history: [{ type: 'workflow.started', at: run.at, input: run.input }],
+    ...(run.previous ? { previous: run.previous } : {}),
+  };
   // Listed first: a daemon killed between the two leaves an id the decider skips, never a record nobody takes up.
   await addOpen(store, run.runId);
   await store.put(runKey(run.runId), record, { ifVersion: 0 });
@@ -86,7 +103,8 @@ export function appendEvent(history: readonly HistoryEvent[], event: HistoryEven
 }
 
 /** The call's final event is in the history already (a report repeated by an activity that ran twice). */
-export const isSettled = (history: readonly HistoryEvent[], callId: string) => readHistory(history).calls.get(callId)?.settledAt !== undefined;
+export const isSettled = (history: readonly HistoryEvent[], callId: string) =>
+  readHistory(history).calls.get(callId)?.settledAt !== undefined;
 
 export const isFinal = (event: HistoryEvent) =>
   event.type === 'activity.completed' || ((event.type === 'activity.failed' || event.type === 'activity.timedOut') && event.final);

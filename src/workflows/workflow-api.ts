@@ -89,10 +89,14 @@ export interface ActivityDefinition<I = any, O = any> {
  *   async (input: { source: string }, ctx) => { ctx.heartbeat(); return { url: await transcode(input.source) }; },
  * );
  */
-export function defineActivity<I, O>(config: ActivityConfig<I, O>, run: (input: I, ctx: ActivityContext) => Promise<O> | O): ActivityDefinition<I, O> {
+export function defineActivity<I, O>(
+  config: ActivityConfig<I, O>,
+  run: (input: I, ctx: ActivityContext) => Promise<O> | O,
+): ActivityDefinition<I, O> {
   const { name, version, serialize, deserialize, ...options } = config;
   checkIdentity('defineActivity', name, version);
-  if (typeof run !== 'function') throw new TypeError(`Activity "${name}": defineActivity() needs a function (input, ctx) => output; found ${typeof run}`);
+  if (typeof run !== 'function')
+    throw new TypeError(`Activity "${name}": defineActivity() needs a function (input, ctx) => output; found ${typeof run}`);
   const what = (part: string) => `Activity "${name}" ${part}`;
   const customInput = serialize?.input;
   const customResult = serialize?.result;
@@ -140,7 +144,14 @@ export interface WorkflowContext {
 export type WorkflowFactory<I, R> = (wf: WorkflowContext) => (input: I) => R;
 
 /** What a body's return value `R` completes the workflow with: placeholders in it replaced by their values. */
-export type Resolved<R> = R extends Placeholder<infer T> ? T : R extends (...args: never[]) => unknown ? R : R extends object ? { [K in keyof R]: Resolved<R[K]> } : R;
+export type Resolved<R> =
+  R extends Placeholder<infer T>
+    ? T
+    : R extends (...args: never[]) => unknown
+      ? R
+      : R extends object
+        ? { [K in keyof R]: Resolved<R[K]> }
+        : R;
 
 /** What `defineWorkflow` takes. */
 export interface WorkflowConfig {
@@ -181,8 +192,10 @@ export function defineWorkflow<I, R>(config: WorkflowConfig, factory: WorkflowFa
   if (config.taskList !== undefined && (typeof config.taskList !== 'string' || config.taskList === '')) {
     throw new TypeError(`${where}: taskList must be a non-empty string; found ${JSON.stringify(config.taskList)}`);
   }
-  if (typeof factory !== 'function') throw new TypeError(`${where}: defineWorkflow() needs a factory (wf) => (input) => result; found ${typeof factory}`);
-  if (isAsyncFunction(factory)) throw new TypeError(`${where}: the factory is an async function; it must return the body synchronously, as each decision replays it`);
+  if (typeof factory !== 'function')
+    throw new TypeError(`${where}: defineWorkflow() needs a factory (wf) => (input) => result; found ${typeof factory}`);
+  if (isAsyncFunction(factory))
+    throw new TypeError(`${where}: the factory is an async function; it must return the body synchronously, as each decision replays it`);
   return { kind: 'workflow', name: config.name, version: config.version, taskList: config.taskList, factory };
 }
 
@@ -193,9 +206,12 @@ export function isAsyncFunction(fn: unknown): boolean {
 }
 
 function checkIdentity(fn: string, name: unknown, version: unknown): void {
-  if (typeof name !== 'string' || name.trim() === '') throw new TypeError(`${fn}() needs a name (a non-empty string); found ${JSON.stringify(name) ?? String(name)}`);
+  if (typeof name !== 'string' || name.trim() === '')
+    throw new TypeError(`${fn}() needs a name (a non-empty string); found ${JSON.stringify(name) ?? String(name)}`);
   if (!(typeof version === 'string' && version !== '') && !(typeof version === 'number' && Number.isFinite(version))) {
-    throw new TypeError(`${fn}() of "${name}" needs a version (a non-empty string or a number); found ${JSON.stringify(version) ?? String(version)}`);
+    throw new TypeError(
+      `${fn}() of "${name}" needs a version (a non-empty string or a number); found ${JSON.stringify(version) ?? String(version)}`,
+    );
   }
 }
 
@@ -215,15 +231,19 @@ export function compileOptions(options: ActivityOptions, where: string): Activit
     if (value === undefined) continue;
     const found = typeof value === 'string' ? JSON.stringify(value) : String(value);
     if (key === 'taskList') {
-      if (typeof value !== 'string' || value === '') throw new TypeError(`${where}: option taskList must be a non-empty string; found ${found}`);
+      if (typeof value !== 'string' || value === '')
+        throw new TypeError(`${where}: option taskList must be a non-empty string; found ${found}`);
       layer.taskList = value;
     } else if (key === 'retries') {
-      if (!Number.isInteger(value) || (value as number) < 0) throw new TypeError(`${where}: option retries must be a whole number of at least 0; found ${found}`);
+      if (!Number.isInteger(value) || (value as number) < 0)
+        throw new TypeError(`${where}: option retries must be a whole number of at least 0; found ${found}`);
       layer.retries = value as number;
     } else {
       const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseDuration(value) : undefined;
       if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-        throw new TypeError(`${where}: option ${key} must be a duration such as '30s', '5m' or '250ms', or a positive number of milliseconds; found ${found}`);
+        throw new TypeError(
+          `${where}: option ${key} must be a duration such as '30s', '5m' or '250ms', or a positive number of milliseconds; found ${found}`,
+        );
       }
       layer[key as (typeof DURATIONS)[number]] = Math.round(ms);
     }

@@ -40,7 +40,7 @@ describe('the event-log source', () => {
     expect(await services.store.get(cursorKey('versions'))).toMatchObject({ last: 120 });
   });
 
-  it('goes on after a restart from each plugin\'s cursor, without repeating an event', async () => {
+  it("goes on after a restart from each plugin's cursor, without repeating an event", async () => {
     const log = memoryLog(range(1, 10).map((id) => logEvent(id)));
     const seen: number[] = [];
     const folder = storeFolder();
@@ -61,7 +61,13 @@ describe('the event-log source', () => {
     const log = memoryLog(range(1, 10).map((id) => logEvent(id)));
     const seen: number[] = [];
     const sink = logSink('info');
-    const { services } = await started({ reader: log, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder: storeFolder(), source: { startFrom }, logger: sink.logger });
+    const { services } = await started({
+      reader: log,
+      host: stubHost({ p: { run: (e) => void seen.push(e.id) } }),
+      folder: storeFolder(),
+      source: { startFrom },
+      logger: sink.logger,
+    });
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toBeDefined());
     expect(sink.messages()).toContain(`event-log: plugin "p" has no cursor; it starts after event ${last} (start from = ${startFrom})`);
     log.events.push(logEvent(11), logEvent(12));
@@ -86,7 +92,12 @@ describe('the event-log source', () => {
     await vi.waitFor(() => expect(good).toHaveLength(30));
     await vi.waitFor(() => expect(host.get('flaky')?.state).toBe('deactivated'));
     expect(flaky).toEqual(range(1, 6));
-    await vi.waitFor(async () => expect(await services.store.get(cursorKey('flaky'))).toMatchObject({ last: 6, deactivated: { eventId: 7, code: 'ERR_WORKER_FAILED', message: 'KeyError: sg_status_list' } }));
+    await vi.waitFor(async () =>
+      expect(await services.store.get(cursorKey('flaky'))).toMatchObject({
+        last: 6,
+        deactivated: { eventId: 7, code: 'ERR_WORKER_FAILED', message: 'KeyError: sg_status_list' },
+      }),
+    );
     broken = false;
     host.activate('flaky');
     await vi.waitFor(() => expect(flaky).toEqual(range(1, 30)));
@@ -107,7 +118,14 @@ describe('the event-log source', () => {
     const log = memoryLog([1, 2, 4, 5].map((id) => logEvent(id)));
     const seen: number[] = [];
     const sink = logSink('info');
-    const { services } = await started({ reader: log, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder: storeFolder(), now: () => now, logger: sink.logger, source: { backlogTimeoutMs: 60_000 } });
+    const { services } = await started({
+      reader: log,
+      host: stubHost({ p: { run: (e) => void seen.push(e.id) } }),
+      folder: storeFolder(),
+      now: () => now,
+      logger: sink.logger,
+      source: { backlogTimeoutMs: 60_000 },
+    });
     await vi.waitFor(() => expect(seen).toEqual([1, 2]));
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toEqual({ last: 2, backlog: [[3, 3, 1_060_000]] }));
     now += 59_999;
@@ -131,14 +149,21 @@ describe('the event-log source', () => {
   it('stops with ERR_CURSOR on a corrupt cursor rather than start over', async () => {
     const folder = storeFolder();
     const sink = logSink('info');
-    const made = eventLogRuntime({ reader: memoryLog([logEvent(1)]), host: stubHost({ p: { run: () => {} } }), folder, logger: sink.logger });
+    const made = eventLogRuntime({
+      reader: memoryLog([logEvent(1)]),
+      host: stubHost({ p: { run: () => {} } }),
+      folder,
+      logger: sink.logger,
+    });
     cleanups.push(() => made.services.close());
     await made.services.store.put(cursorKey('p'), { last: 'twelve' });
     await made.runtime.start();
     const summary = await made.runtime.done;
     expect(summary.reason).toBe('source failed');
     expect(summary.sourceError).toMatchObject({ code: 'ERR_CURSOR' });
-    expect(summary.sourceError?.message).toContain('the cursor "event-log/plugin/p" in the store is corrupt: expected "last" to be a whole number');
+    expect(summary.sourceError?.message).toContain(
+      'the cursor "event-log/plugin/p" in the store is corrupt: expected "last" to be a whole number',
+    );
   });
 
   it('reconnects with backoff while the log is unreachable, and loses nothing', async () => {
@@ -162,7 +187,12 @@ describe('the event-log source', () => {
     const first = await started({ reader: log, host: stubHost({ p: { run: (e) => void firstSeen.push(e.id) } }), folder });
     await vi.waitFor(() => expect(firstSeen).toHaveLength(5));
     // The second daemon shares the first one's locks, as two daemons share Redis.
-    const second = await started({ reader: log, host: stubHost({ p: { run: (e) => void secondSeen.push(e.id) } }), folder, services: first.services });
+    const second = await started({
+      reader: log,
+      host: stubHost({ p: { run: (e) => void secondSeen.push(e.id) } }),
+      folder,
+      services: first.services,
+    });
     log.events.push(logEvent(6));
     await vi.waitFor(() => expect(firstSeen).toHaveLength(6));
     expect(second.runtime.snapshot().source).toMatchObject({ state: 'connecting', stats: { reader: 0 } });

@@ -4,13 +4,24 @@ import type { LogEvent } from '../../actors/plugins/plugin-api.js';
 import { LogWindow } from '../../actors/sources/event-log-window.js';
 
 const TIMEOUT = 300_000;
-const event = (id: number, createdAt?: string): LogEvent => ({ id, type: id % 2 === 0 ? 'even' : 'odd', entity: null, attributes: [], createdAt, meta: null });
+const event = (id: number, createdAt?: string): LogEvent => ({
+  id,
+  type: id % 2 === 0 ? 'even' : 'odd',
+  entity: null,
+  attributes: [],
+  createdAt,
+  meta: null,
+});
 const everything = () => true;
 
 describe('LogWindow', () => {
   it('hands a plugin the events after its cursor in id order, skipping those it does not want', () => {
     const window = new LogWindow(0, TIMEOUT);
-    window.add(0, [1, 2, 3, 4].map((id) => event(id)), 0);
+    window.add(
+      0,
+      [1, 2, 3, 4].map((id) => event(id)),
+      0,
+    );
     const odd = (e: LogEvent) => e.type === 'odd';
     expect(window.next(0, 0, odd)).toMatchObject({ kind: 'event', event: { id: 1 }, skippedTo: 0 });
     expect(window.next(1, 0, odd)).toMatchObject({ kind: 'event', event: { id: 3 }, skippedTo: 2 });
@@ -20,7 +31,12 @@ describe('LogWindow', () => {
   it('holds a plugin at a gap until the missing event arrives', () => {
     const window = new LogWindow(0, TIMEOUT);
     window.add(0, [event(1), event(3)], 1000);
-    expect(window.next(1, 1000, everything)).toMatchObject({ kind: 'blocked', gap: { from: 2, to: 2 }, until: 1000 + TIMEOUT, skippedTo: 1 });
+    expect(window.next(1, 1000, everything)).toMatchObject({
+      kind: 'blocked',
+      gap: { from: 2, to: 2 },
+      until: 1000 + TIMEOUT,
+      skippedTo: 1,
+    });
     expect(window.openGapAfter()).toMatchObject({ from: 2, to: 2 });
     // The gap is read again from just before it: the late commit fills it.
     expect(window.add(1, [event(2), event(3)], 2000)).toEqual([]);
@@ -44,7 +60,10 @@ describe('LogWindow', () => {
     const window = new LogWindow(0, TIMEOUT);
     window.add(0, [event(1), event(10)], 0);
     window.add(1, [event(5), event(10)], 10);
-    expect(window.backlogAfter(1)).toEqual([[2, 4, TIMEOUT], [6, 9, TIMEOUT]]);
+    expect(window.backlogAfter(1)).toEqual([
+      [2, 4, TIMEOUT],
+      [6, 9, TIMEOUT],
+    ]);
     expect(window.next(1, 10, everything)).toMatchObject({ kind: 'blocked', gap: { from: 2, to: 4 } });
   });
 
@@ -71,7 +90,11 @@ describe('LogWindow', () => {
 
   it('forgets what every plugin has passed and says when a cursor is behind it', () => {
     const window = new LogWindow(0, TIMEOUT);
-    window.add(0, [1, 2, 3, 4, 5].map((id) => event(id)), 0);
+    window.add(
+      0,
+      [1, 2, 3, 4, 5].map((id) => event(id)),
+      0,
+    );
     window.evict(3);
     expect(window.eventCount).toBe(2);
     expect(window.next(2, 0, everything)).toEqual({ kind: 'behind' });
@@ -80,13 +103,21 @@ describe('LogWindow', () => {
 
   it('looks again at every open gap, one read past the other while reads come back full', async () => {
     const window = new LogWindow(0, TIMEOUT);
-    window.add(0, [1, 3, 4, 6, 7, 9].map((id) => event(id)), 0);
+    window.add(
+      0,
+      [1, 3, 4, 6, 7, 9].map((id) => event(id)),
+      0,
+    );
     const log = [1, 2, 3, 4, 6, 7, 8, 9].map((id) => event(id));
     const reads: number[] = [];
-    await window.recheckGaps(async (after) => {
-      reads.push(after);
-      return log.filter((e) => e.id > after).slice(0, 2);
-    }, 2, () => 0);
+    await window.recheckGaps(
+      async (after) => {
+        reads.push(after);
+        return log.filter((e) => e.id > after).slice(0, 2);
+      },
+      2,
+      () => 0,
+    );
     // From before gap 2 (gets 2, 3), then before gap 5 (gets 6, 7), then before gap 8 (gets 8, 9), then a short read.
     expect(reads).toEqual([1, 4, 7]);
     expect(window.backlogAfter(0)).toEqual([[5, 5, TIMEOUT]]);
@@ -113,7 +144,11 @@ describe('LogWindow', () => {
           for (let step = 0; step < count + 25 + timeout + 5; step += step > count + 25 ? timeout : 1) {
             const floor = Math.min(...plugins.map((p) => p.last));
             window.evict(floor);
-            await window.recheckGaps(async (after) => read(after, step), batch, () => step);
+            await window.recheckGaps(
+              async (after) => read(after, step),
+              batch,
+              () => step,
+            );
             const after = window.high;
             window.add(after, read(after, step), step);
             for (const plugin of plugins) {
@@ -128,7 +163,9 @@ describe('LogWindow', () => {
             }
           }
           for (const [index, plugin] of plugins.entries()) {
-            const expected = Array.from({ length: count }, (_, i) => i + 1).filter((id) => visibleAt(id) !== Infinity && id % moduli[index]! === 0);
+            const expected = Array.from({ length: count }, (_, i) => i + 1).filter(
+              (id) => visibleAt(id) !== Infinity && id % moduli[index]! === 0,
+            );
             expect(plugin.seen).toEqual(expected);
           }
         },

@@ -173,7 +173,7 @@ describe('intervalDriver', () => {
       expect(ticks()).toEqual([['tick-1', '2025-01-15T09:00:00.000Z']]);
     });
 
-    it('does not fire at the exclusive end and waits for the next day\'s opening', () => {
+    it("does not fire at the exclusive end and waits for the next day's opening", () => {
       vi.setSystemTime(utc('2025-01-15T09:00:00'));
       const { feed, ticks } = fakeFeed();
       intervalDriver({ intervalMs: 30 * MINUTE, window: { start: 9 * H, end: 10 * H, zone: 'UTC' } }, clock).start(feed);
@@ -266,7 +266,7 @@ describe('intervalDriver', () => {
       expect(inUtc.feed.deliver).not.toHaveBeenCalled();
     });
 
-    it('while paused inside the window, skips the window\'s ticks and resumes on schedule', () => {
+    it("while paused inside the window, skips the window's ticks and resumes on schedule", () => {
       vi.setSystemTime(utc('2025-01-15T08:00:00'));
       const { feed, ticks } = fakeFeed();
       const driver = intervalDriver({ intervalMs: 30 * MINUTE, window: { start: 9 * H, end: 11 * H, zone: 'UTC' } }, clock);

@@ -18,12 +18,20 @@ function failure(raw: unknown): EventLogError {
 describe('toLogEvent', () => {
   it('keeps a complete row as it is, with created_at made ISO 8601 UTC', () => {
     const raw = {
-      id: 12, type: 'Shotgun_Task_Change', entity: { type: 'Task', id: 7 }, attributes: ['sg_status_list', 'content'],
-      created_at: new Date('2024-03-01T10:00:00.000Z'), meta: { old_value: 'wtg', new_value: 'ip' },
+      id: 12,
+      type: 'Shotgun_Task_Change',
+      entity: { type: 'Task', id: 7 },
+      attributes: ['sg_status_list', 'content'],
+      created_at: new Date('2024-03-01T10:00:00.000Z'),
+      meta: { old_value: 'wtg', new_value: 'ip' },
     };
     expect(toLogEvent(raw, where)).toEqual({
-      id: 12, type: 'Shotgun_Task_Change', entity: { type: 'Task', id: 7 }, attributes: ['sg_status_list', 'content'],
-      createdAt: '2024-03-01T10:00:00.000Z', meta: { old_value: 'wtg', new_value: 'ip' },
+      id: 12,
+      type: 'Shotgun_Task_Change',
+      entity: { type: 'Task', id: 7 },
+      attributes: ['sg_status_list', 'content'],
+      createdAt: '2024-03-01T10:00:00.000Z',
+      meta: { old_value: 'wtg', new_value: 'ip' },
     });
   });
 
@@ -33,9 +41,21 @@ describe('toLogEvent', () => {
   });
 
   it('fills what the log leaves out: entity and meta null, no attributes, no createdAt', () => {
-    expect(toLogEvent({ id: 1, type: 't' }, where)).toEqual({ id: 1, type: 't', entity: null, attributes: [], createdAt: undefined, meta: null });
+    expect(toLogEvent({ id: 1, type: 't' }, where)).toEqual({
+      id: 1,
+      type: 't',
+      entity: null,
+      attributes: [],
+      createdAt: undefined,
+      meta: null,
+    });
     expect(toLogEvent({ id: 1, type: 't', entity: null, attributes: null, created_at: null, meta: null }, where)).toEqual({
-      id: 1, type: 't', entity: null, attributes: [], createdAt: undefined, meta: null,
+      id: 1,
+      type: 't',
+      entity: null,
+      attributes: [],
+      createdAt: undefined,
+      meta: null,
     });
   });
 
@@ -44,7 +64,8 @@ describe('toLogEvent', () => {
   });
 
   it('keeps an entity of any JSON shape', () => {
-    for (const entity of ['Task/7', 7, [1, 2], { nested: { deep: true } }, false]) expect(toLogEvent({ id: 1, type: 't', entity }, where).entity).toEqual(entity);
+    for (const entity of ['Task/7', 7, [1, 2], { nested: { deep: true } }, false])
+      expect(toLogEvent({ id: 1, type: 't', entity }, where).entity).toEqual(entity);
   });
 
   it('reads createdAt as well as created_at, and converts an offset to UTC', () => {
@@ -76,7 +97,8 @@ describe('toLogEvent', () => {
   });
 
   it('refuses attributes that are not names', () => {
-    for (const attributes of [3, [1, 2], ['ok', null], { name: 'x' }]) expect(failure({ id: 1, type: 't', attributes }).message).toContain('"attributes" must be');
+    for (const attributes of [3, [1, 2], ['ok', null], { name: 'x' }])
+      expect(failure({ id: 1, type: 't', attributes }).message).toContain('"attributes" must be');
   });
 
   it('refuses a created_at that is not a date, naming the field used', () => {
@@ -86,7 +108,8 @@ describe('toLogEvent', () => {
   });
 
   it('refuses a meta that is not an object', () => {
-    for (const meta of ['{"a":1}', 3, [1], new Date(0)]) expect(failure({ id: 1, type: 't', meta }).message).toContain('"meta" must be an object or null');
+    for (const meta of ['{"a":1}', 3, [1], new Date(0)])
+      expect(failure({ id: 1, type: 't', meta }).message).toContain('"meta" must be an object or null');
   });
 });
 

@@ -21,7 +21,10 @@ describe('parsePayload', () => {
 
   it('refuses any DOCTYPE, with or without entities, before parsing', () => {
     for (const text of ['<!DOCTYPE a><a/>', '<?xml version="1.0"?>\n<!doctype a [<!ENTITY e SYSTEM "file:///etc/passwd">]><a>&e;</a>']) {
-      expect(parsePayload(text, 'xml', 'message 3').error).toEqual({ code: 'ERR_PAYLOAD', message: 'message 3 has a DOCTYPE; XML with a DOCTYPE is refused (entities are never expanded)' });
+      expect(parsePayload(text, 'xml', 'message 3').error).toEqual({
+        code: 'ERR_PAYLOAD',
+        message: 'message 3 has a DOCTYPE; XML with a DOCTYPE is refused (entities are never expanded)',
+      });
     }
   });
 

@@ -10,7 +10,14 @@ import { holdReaderFile } from '../../actors/sources/reader-file.js';
 const folder = () => mkdtempSync(path.join(tmpdir(), 'flowd-reader-file-'));
 /** The pid of a process that has exited. */
 const deadPid = () => spawnSync(process.execPath, ['-e', '0']).pid;
-const settledWithin = async (promise: Promise<unknown>, ms: number) => Promise.race([promise.then(() => true, () => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms))]);
+const settledWithin = async (promise: Promise<unknown>, ms: number) =>
+  Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms)),
+  ]);
 
 describe('holdReaderFile', () => {
   it('takes over at once a file whose process is gone, and writes its own pid and host', async () => {

@@ -3,7 +3,15 @@ import { describe, expect, it, vi } from 'vitest';
 import { assign, createActor, setup, waitFor, type AnyActorRef } from 'xstate';
 import { createSlotLogic } from '../../actors/workers/slot.js';
 import type { AppInfo, AppSections, Runner, WorkerContext } from '../../actors/workers/worker.js';
-import { eventAssigned, slotAbort, type Delivery, type Job, type SlotFailed, type SlotFinished, type SlotRetired } from '../../machines/events.js';
+import {
+  eventAssigned,
+  slotAbort,
+  type Delivery,
+  type Job,
+  type SlotFailed,
+  type SlotFinished,
+  type SlotRetired,
+} from '../../machines/events.js';
 
 type Report = SlotFinished | SlotFailed | SlotRetired;
 
@@ -78,7 +86,7 @@ describe('createSlotLogic', () => {
       expect(slotState()).toBe('idle');
     });
 
-    it('runs the worker once with the delivery\'s payload', async () => {
+    it("runs the worker once with the delivery's payload", async () => {
       const runner = runnerOf(async () => 'done');
       const { slot, reported } = startParent(runner);
       slot.send(eventAssigned(job(1, { payload: { file: 'a.png' } })));
@@ -98,10 +106,12 @@ describe('createSlotLogic', () => {
       const { slot, reports } = startParent(runnerOf((payload) => (payload === 1 ? undefined : null)));
       slot.send(eventAssigned(job(1, { payload: 1 })));
       slot.send(eventAssigned(job(2, { payload: 2 })));
-      await vi.waitFor(() => expect(reports()).toEqual([
-        { type: 'slot.finished', slotId: 'slot-0', seq: 1, result: undefined },
-        { type: 'slot.finished', slotId: 'slot-0', seq: 2, result: null },
-      ]));
+      await vi.waitFor(() =>
+        expect(reports()).toEqual([
+          { type: 'slot.finished', slotId: 'slot-0', seq: 1, result: undefined },
+          { type: 'slot.finished', slotId: 'slot-0', seq: 2, result: null },
+        ]),
+      );
     });
 
     it('runs one job after another, each reported with its own seq', async () => {
@@ -137,21 +147,34 @@ describe('createSlotLogic', () => {
         }),
       );
       slot.send(eventAssigned(job(1)));
-      await vi.waitFor(() => expect(reports()).toEqual([{ type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_BAD_INPUT', message: 'bad input' } }]));
+      await vi.waitFor(() =>
+        expect(reports()).toEqual([
+          { type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_BAD_INPUT', message: 'bad input' } },
+        ]),
+      );
       expect(slotState()).toBe('idle');
     });
 
     it('reports slot.failed with the code and message of a rejection', async () => {
-      const { slot, reported, slotState } = startParent(runnerOf(async () => Promise.reject(Object.assign(new Error('HTTP 502'), { code: 'ERR_UPSTREAM' }))));
+      const { slot, reported, slotState } = startParent(
+        runnerOf(async () => Promise.reject(Object.assign(new Error('HTTP 502'), { code: 'ERR_UPSTREAM' }))),
+      );
       slot.send(eventAssigned(job(5)));
-      expect(await reported(1)).toEqual([{ type: 'slot.failed', slotId: 'slot-0', seq: 5, error: { code: 'ERR_UPSTREAM', message: 'HTTP 502' } }]);
+      expect(await reported(1)).toEqual([
+        { type: 'slot.failed', slotId: 'slot-0', seq: 5, error: { code: 'ERR_UPSTREAM', message: 'HTTP 502' } },
+      ]);
       expect(slotState()).toBe('idle');
     });
 
     it('uses ERR_WORKER_FAILED when the error has no string code', async () => {
       const { slot, reported } = startParent(runnerOf(async () => Promise.reject(Object.assign(new Error('disk full'), { code: 28 }))));
       slot.send(eventAssigned(job(1)));
-      expect((await reported(1))[0]).toEqual({ type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_WORKER_FAILED', message: 'disk full' } });
+      expect((await reported(1))[0]).toEqual({
+        type: 'slot.failed',
+        slotId: 'slot-0',
+        seq: 1,
+        error: { code: 'ERR_WORKER_FAILED', message: 'disk full' },
+      });
     });
 
     it('turns a thrown non-Error into ERR_WORKER_FAILED with its text', async () => {
@@ -161,7 +184,11 @@ describe('createSlotLogic', () => {
         }),
       );
       slot.send(eventAssigned(job(1)));
-      await vi.waitFor(() => expect(reports()).toEqual([{ type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_WORKER_FAILED', message: 'just a string' } }]));
+      await vi.waitFor(() =>
+        expect(reports()).toEqual([
+          { type: 'slot.failed', slotId: 'slot-0', seq: 1, error: { code: 'ERR_WORKER_FAILED', message: 'just a string' } },
+        ]),
+      );
     });
 
     it('takes the next job after a failure', async () => {
@@ -173,7 +200,7 @@ describe('createSlotLogic', () => {
     });
   });
 
-  describe('the worker\'s ctx', () => {
+  describe("the worker's ctx", () => {
     it('carries the attempt, the delivery id and meta, the app and the config', () => {
       let seen: WorkerContext | undefined;
       const { slot } = startParent(
@@ -344,7 +371,7 @@ describe('createSlotLogic', () => {
       expect(runner.run).not.toHaveBeenCalled();
     });
 
-    it('while idle after a finished job retires without firing that job\'s signal', async () => {
+    it("while idle after a finished job retires without firing that job's signal", async () => {
       let signal: AbortSignal | undefined;
       const { slot, reported, reports } = startParent(
         runnerOf(async (_, ctx) => {

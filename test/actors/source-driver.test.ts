@@ -1,8 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createActor, fromCallback, waitFor, type AnyActorRef, type AnyEventObject } from 'xstate';
 import { createSourceLogic, type Feed, type SourceDriver } from '../../actors/sources/driver.js';
-import { eventSettled,
-  eventsSettled, type Delivery, type Settlement } from '../../machines/events.js';
+import { eventSettled, eventsSettled, type Delivery, type Settlement } from '../../machines/events.js';
 
 /** A sink actor that records every event it receives and lets a test await one. */
 function recordingSink() {
@@ -29,10 +28,21 @@ function recordingSink() {
     types: () => events.map((event) => event.type),
     /** Every delivery received, in order, whether single or batched. */
     deliveries: (): Delivery[] =>
-      events.flatMap((event) => (event.type === 'event.received' ? [event.delivery as Delivery] : event.type === 'events.received' ? (event.deliveries as Delivery[]) : [])),
+      events.flatMap((event) =>
+        event.type === 'event.received'
+          ? [event.delivery as Delivery]
+          : event.type === 'events.received'
+            ? (event.deliveries as Delivery[])
+            : [],
+      ),
     received: (type: string) => until(() => events.some((event) => event.type === type)),
     deliveryCount: (n: number) =>
-      until(() => events.flatMap((event) => (event.type === 'event.received' ? [1] : event.type === 'events.received' ? (event.deliveries as unknown[]) : [])).length >= n),
+      until(
+        () =>
+          events.flatMap((event) =>
+            event.type === 'event.received' ? [1] : event.type === 'events.received' ? (event.deliveries as unknown[]) : [],
+          ).length >= n,
+      ),
   };
 }
 
@@ -65,7 +75,14 @@ function manualDriver(extra: Partial<SourceDriver> = {}) {
 }
 
 function startSource(driver: SourceDriver, sink: AnyActorRef, options: { batchSize?: number; reconnectDelayMs?: number } = {}) {
-  const actor = createActor(createSourceLogic(driver), { input: { sink, batchSize: options.batchSize ?? 1, random: () => 0, ...(options.reconnectDelayMs ? { reconnectDelayMs: options.reconnectDelayMs } : {}) } });
+  const actor = createActor(createSourceLogic(driver), {
+    input: {
+      sink,
+      batchSize: options.batchSize ?? 1,
+      random: () => 0,
+      ...(options.reconnectDelayMs ? { reconnectDelayMs: options.reconnectDelayMs } : {}),
+    },
+  });
   const errors: unknown[] = [];
   actor.subscribe({ error: (error) => errors.push(error) });
   actor.start();
@@ -197,7 +214,15 @@ describe('createSourceLogic', () => {
       feed().deliver('a', { id: 'a' });
       expect(rec.types()).toEqual(['source.started']);
       feed().deliver('b', { id: 'b' });
-      expect(rec.events.slice(1)).toEqual([{ type: 'events.received', deliveries: [{ id: 'a', payload: 'a' }, { id: 'b', payload: 'b' }] }]);
+      expect(rec.events.slice(1)).toEqual([
+        {
+          type: 'events.received',
+          deliveries: [
+            { id: 'a', payload: 'a' },
+            { id: 'b', payload: 'b' },
+          ],
+        },
+      ]);
       feed().deliver('c', { id: 'c' });
       feed().deliver('d', { id: 'd' });
       feed().deliver('e', { id: 'e' });
@@ -232,7 +257,7 @@ describe('createSourceLogic', () => {
   });
 
   describe('settlements', () => {
-    it('sent to the source reach the driver\'s settle()', async () => {
+    it("sent to the source reach the driver's settle()", async () => {
       const settle = vi.fn<(s: Settlement) => void>();
       const { driver } = manualDriver({ settle });
       const rec = recordingSink();
@@ -242,7 +267,7 @@ describe('createSourceLogic', () => {
       expect(settle).toHaveBeenCalledExactlyOnceWith(settlement('m-1'));
     });
 
-    it('sent as one batch reach the driver\'s settle() one by one, in order', async () => {
+    it("sent as one batch reach the driver's settle() one by one, in order", async () => {
       const settle = vi.fn<(s: Settlement) => void>();
       const { driver } = manualDriver({ settle });
       const rec = recordingSink();
@@ -252,7 +277,7 @@ describe('createSourceLogic', () => {
       expect(settle.mock.calls).toEqual([[settlement('m-1')], [settlement('m-2')]]);
     });
 
-    it('sent to a delivery\'s origin reach the driver\'s settle()', async () => {
+    it("sent to a delivery's origin reach the driver's settle()", async () => {
       const settle = vi.fn<(s: Settlement) => void>();
       const { driver, feed } = manualDriver({ settle });
       const rec = recordingSink();
@@ -265,7 +290,7 @@ describe('createSourceLogic', () => {
   });
 
   describe('pause and resume', () => {
-    it('source.pause calls the driver\'s pause() and moves to { active: paused }', async () => {
+    it("source.pause calls the driver's pause() and moves to { active: paused }", async () => {
       const { driver } = manualDriver();
       const rec = recordingSink();
       const { actor } = startSource(driver, rec.sink);
@@ -275,7 +300,7 @@ describe('createSourceLogic', () => {
       expect(actor.getSnapshot().value).toEqual({ active: 'paused' });
     });
 
-    it('source.resume calls the driver\'s resume() and moves back to { active: running }', async () => {
+    it("source.resume calls the driver's resume() and moves back to { active: running }", async () => {
       const { driver } = manualDriver();
       const rec = recordingSink();
       const { actor } = startSource(driver, rec.sink);
@@ -389,14 +414,28 @@ describe('createSourceLogic', () => {
 
   describe('failures', () => {
     it('a connect() rejected with a retryable error goes to reconnecting and tells the sink the error, attempt and delay', async () => {
-      const { driver } = manualDriver({ connect: vi.fn(async () => Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED', retryable: true }))) });
+      const { driver } = manualDriver({
+        connect: vi.fn(async () =>
+          Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED', retryable: true })),
+        ),
+      });
       const rec = recordingSink();
       const { actor } = startSource(driver, rec.sink);
       await waitFor(actor, (s) => s.value === 'reconnecting');
-      expect(actor.getSnapshot().context).toMatchObject({ attempt: 1, lastError: { code: 'ECONNREFUSED', message: 'connection refused', retryable: true } });
+      expect(actor.getSnapshot().context).toMatchObject({
+        attempt: 1,
+        lastError: { code: 'ECONNREFUSED', message: 'connection refused', retryable: true },
+      });
       const delayMs = actor.getSnapshot().context.retryDelayMs;
       expect(delayMs).toBeGreaterThan(0);
-      expect(rec.events).toEqual([{ type: 'source.reconnecting', attempt: 1, delayMs, error: { code: 'ECONNREFUSED', message: 'connection refused', retryable: true } }]);
+      expect(rec.events).toEqual([
+        {
+          type: 'source.reconnecting',
+          attempt: 1,
+          delayMs,
+          error: { code: 'ECONNREFUSED', message: 'connection refused', retryable: true },
+        },
+      ]);
       expect(driver.start).not.toHaveBeenCalled();
     });
 
@@ -422,7 +461,9 @@ describe('createSourceLogic', () => {
     });
 
     it('a connect() rejected with a non-retryable error fails and tells the sink source.failed', async () => {
-      const { driver } = manualDriver({ connect: async () => Promise.reject(Object.assign(new Error('access denied'), { code: 'EACCES' })) });
+      const { driver } = manualDriver({
+        connect: async () => Promise.reject(Object.assign(new Error('access denied'), { code: 'EACCES' })),
+      });
       const rec = recordingSink();
       const { actor } = startSource(driver, rec.sink);
       await waitFor(actor, (s) => s.status === 'done');
@@ -482,7 +523,10 @@ describe('createSourceLogic', () => {
       expect(actor.getSnapshot().status).toBe('done');
       expect(actor.getSnapshot().value).toBe('failed');
       expect(driver.stop).toHaveBeenCalledTimes(1);
-      expect(rec.events.at(-1)).toMatchObject({ type: 'source.failed', error: { code: 'ERR_SOURCE', message: 'standard input could not be read: EIO' } });
+      expect(rec.events.at(-1)).toMatchObject({
+        type: 'source.failed',
+        error: { code: 'ERR_SOURCE', message: 'standard input could not be read: EIO' },
+      });
     });
 
     // BUG: a source paused by the supervisor that loses its connection drops the

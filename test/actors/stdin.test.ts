@@ -5,9 +5,7 @@ import { stdinDriver } from '../../actors/sources/stdin.js';
 
 type DeliverOptions = Parameters<Feed['deliver']>[1];
 type Call =
-  | { kind: 'deliver'; payload: unknown; options: DeliverOptions }
-  | { kind: 'end' }
-  | { kind: 'lost'; error: Parameters<Feed['lost']>[0] };
+  { kind: 'deliver'; payload: unknown; options: DeliverOptions } | { kind: 'end' } | { kind: 'lost'; error: Parameters<Feed['lost']>[0] };
 
 /**
  * A Feed that records every call in order and lets a test await the
@@ -229,7 +227,10 @@ describe('stdinDriver', () => {
       await rec.deliveryCount(1);
       input.destroy(new Error('EIO: broken pipe'));
       await rec.ended();
-      expect(rec.calls.at(-1)).toEqual({ kind: 'lost', error: { code: 'ERR_SOURCE', message: 'standard input could not be read: EIO: broken pipe' } });
+      expect(rec.calls.at(-1)).toEqual({
+        kind: 'lost',
+        error: { code: 'ERR_SOURCE', message: 'standard input could not be read: EIO: broken pipe' },
+      });
       expect(rec.calls.some((call) => call.kind === 'end')).toBe(false);
     });
   });
@@ -245,7 +246,10 @@ describe('stdinDriver', () => {
     it('joins a multi-byte character split across chunks', async () => {
       const bytes = Buffer.from('blåbær', 'utf8');
       const rec = recordingFeed();
-      stdinDriver({ mode: 'once', payloadClass: 'text' }, Readable.from([bytes.subarray(0, 3), bytes.subarray(3, 6), bytes.subarray(6)])).start(rec.feed);
+      stdinDriver(
+        { mode: 'once', payloadClass: 'text' },
+        Readable.from([bytes.subarray(0, 3), bytes.subarray(3, 6), bytes.subarray(6)]),
+      ).start(rec.feed);
       await rec.ended();
       expect(rec.payloads()).toEqual(['blåbær']);
     });

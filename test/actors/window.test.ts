@@ -55,7 +55,23 @@ describe('parseTimeOfDay', () => {
   });
 
   it('rejects text that is not HH[:MM[:SS]]', () => {
-    for (const text of ['', ' ', 'noon', '123', '1:2', '12:3', '12:30:4', '12:30:45:00', '-1', '+1', '12h', '12.30', '12:30 pm', '１２', '12:']) {
+    for (const text of [
+      '',
+      ' ',
+      'noon',
+      '123',
+      '1:2',
+      '12:3',
+      '12:30:4',
+      '12:30:45:00',
+      '-1',
+      '+1',
+      '12h',
+      '12.30',
+      '12:30 pm',
+      '１２',
+      '12:',
+    ]) {
       expect(parseTimeOfDay(text), JSON.stringify(text)).toBeUndefined();
     }
   });
@@ -114,7 +130,7 @@ describe('isInWindow', () => {
     });
   });
 
-  it('evaluates the time of day in the window\'s zone', () => {
+  it("evaluates the time of day in the window's zone", () => {
     // 09:00-10:00 in Tokyo (UTC+9, no DST) is 00:00-01:00 UTC.
     const tokyo: TimeWindow = { start: 9 * H, end: 10 * H, zone: 'Asia/Tokyo' };
     const utc: TimeWindow = { ...tokyo, zone: 'UTC' };
@@ -178,7 +194,7 @@ describe('nextWindowOpening', () => {
     expect(nextWindowOpening(night, inside)).toBe(inside);
   });
 
-  it('computes the opening in the window\'s zone', () => {
+  it("computes the opening in the window's zone", () => {
     const tokyo: TimeWindow = { start: 9 * H, end: 10 * H, zone: 'Asia/Tokyo' };
     // 12:00 UTC is 21:00 in Tokyo: the next 09:00 there is 00:00 UTC the next day.
     expect(iso(nextWindowOpening(tokyo, at('2025-01-15T12:00')))).toBe('2025-01-16T00:00:00.000Z');

@@ -1,7 +1,17 @@
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
 import { assign, createMachine, fromCallback, fromPromise, setup } from 'xstate';
-import { defineWorker, describeValue, Flow, isActorLogic, toRunner, type AppInfo, type AppSections, type ConfigureContext, type WorkerContext } from '../../actors/workers/worker.js';
+import {
+  defineWorker,
+  describeValue,
+  Flow,
+  isActorLogic,
+  toRunner,
+  type AppInfo,
+  type AppSections,
+  type ConfigureContext,
+  type WorkerContext,
+} from '../../actors/workers/worker.js';
 
 const log = pino({ level: 'silent' });
 const app: AppInfo = { name: 'test-app', dir: '/apps/test', stateDir: '/apps/test/state' };
@@ -19,11 +29,22 @@ const services = {
 const configureContext: ConfigureContext = { log, app, config, ...services };
 
 function workerContext(overrides: Partial<WorkerContext> = {}): WorkerContext {
-  return { log, app, config, ...services, signal: new AbortController().signal, attempt: 1, id: 'e1', meta: {}, publish: () => Promise.resolve(), ...overrides };
+  return {
+    log,
+    app,
+    config,
+    ...services,
+    signal: new AbortController().signal,
+    attempt: 1,
+    id: 'e1',
+    meta: {},
+    publish: () => Promise.resolve(),
+    ...overrides,
+  };
 }
 
 describe('defineWorker', () => {
-  it('returns an object with the definition\'s start, name and configure', async () => {
+  it("returns an object with the definition's start, name and configure", async () => {
     const start = vi.fn((event: number) => event + 1);
     const configure = vi.fn();
     const worker = defineWorker({ name: 'adder', configure, start });
@@ -76,9 +97,13 @@ describe('isActorLogic', () => {
 
   it('is false for workers of the other forms and for plain values', () => {
     expect(isActorLogic(defineWorker({ start: () => 1 }))).toBe(false);
-    expect(isActorLogic(class {
-      start() {}
-    })).toBe(false);
+    expect(
+      isActorLogic(
+        class {
+          start() {}
+        },
+      ),
+    ).toBe(false);
     for (const value of [null, undefined, 0, 'machine', {}, [], () => {}, { transition: () => {} }, { getInitialSnapshot: () => {} }]) {
       expect(isActorLogic(value), String(value)).toBe(false);
     }
@@ -139,7 +164,7 @@ describe('toRunner', () => {
       await expect(toRunner(defineWorker({ start: () => 1 }), 'w')!.configure(configureContext)).resolves.toBeUndefined();
     });
 
-    it('rejects configure() when the definition\'s configure fails', async () => {
+    it("rejects configure() when the definition's configure fails", async () => {
       const runner = toRunner(defineWorker({ configure: async () => Promise.reject(new Error('no database')), start: () => 1 }), 'w')!;
       await expect(runner.configure(configureContext)).rejects.toThrow('no database');
     });
@@ -256,7 +281,7 @@ describe('toRunner', () => {
       expect(runner.run('four', workerContext())).toBe(4);
     });
 
-    it('rejects configure() when the class\'s configure throws', async () => {
+    it("rejects configure() when the class's configure throws", async () => {
       class Broken extends Flow {
         override configure() {
           throw new Error('missing [Broken] section');
@@ -285,7 +310,7 @@ describe('toRunner', () => {
       await expect(runner.run(21, workerContext())).resolves.toBe(42);
     });
 
-    it('resolves after the machine\'s asynchronous work is done', async () => {
+    it("resolves after the machine's asynchronous work is done", async () => {
       const fetcher = setup({
         types: {} as { input: string; context: { id: string; body: string }; output: string },
         actors: { load: fromPromise(async ({ input }: { input: string }) => `body of ${input}`) },
@@ -294,7 +319,11 @@ describe('toRunner', () => {
         initial: 'loading',
         states: {
           loading: {
-            invoke: { src: 'load', input: ({ context }) => context.id, onDone: { target: 'done', actions: assign({ body: ({ event }) => event.output }) } },
+            invoke: {
+              src: 'load',
+              input: ({ context }) => context.id,
+              onDone: { target: 'done', actions: assign({ body: ({ event }) => event.output }) },
+            },
           },
           done: { type: 'final' },
         },
@@ -304,7 +333,10 @@ describe('toRunner', () => {
     });
 
     it('runs fromPromise logic and resolves with its value', async () => {
-      const runner = toRunner(fromPromise(async ({ input }: { input: { a: number; b: number } }) => input.a + input.b), 'sum')!;
+      const runner = toRunner(
+        fromPromise(async ({ input }: { input: { a: number; b: number } }) => input.a + input.b),
+        'sum',
+      )!;
       await expect(runner.run({ a: 2, b: 3 }, workerContext())).resolves.toBe(5);
     });
 
@@ -326,7 +358,7 @@ describe('toRunner', () => {
       await expect(toRunner(broken, 'broken')!.run(1, workerContext())).rejects.toThrow('kaput');
     });
 
-    it('rejects when a machine\'s invoked promise fails with no onError', async () => {
+    it("rejects when a machine's invoked promise fails with no onError", async () => {
       const failing = setup({
         actors: { upload: fromPromise(async () => Promise.reject(Object.assign(new Error('HTTP 503'), { code: 'ERR_UPSTREAM' }))) },
       }).createMachine({
@@ -336,11 +368,17 @@ describe('toRunner', () => {
           done: { type: 'final' },
         },
       });
-      await expect(toRunner(failing, 'failing')!.run(1, workerContext())).rejects.toMatchObject({ message: 'HTTP 503', code: 'ERR_UPSTREAM' });
+      await expect(toRunner(failing, 'failing')!.run(1, workerContext())).rejects.toMatchObject({
+        message: 'HTTP 503',
+        code: 'ERR_UPSTREAM',
+      });
     });
 
     it('rejects when fromPromise logic rejects', async () => {
-      const runner = toRunner(fromPromise(async () => Promise.reject(new Error('nope'))), 'w')!;
+      const runner = toRunner(
+        fromPromise(async () => Promise.reject(new Error('nope'))),
+        'w',
+      )!;
       await expect(runner.run(null, workerContext())).rejects.toThrow('nope');
     });
 

@@ -18,7 +18,12 @@ afterEach(async () => {
 
 describe('built-in apps', () => {
   it('are known by the dotted names Flow users write', async () => {
-    expect(Object.keys(BUILTIN_WORKERS)).toEqual(['xmlimport.XmlImport', 'metadatamapper.MetadataMapper', 'flow.transfer.TransferPlugin', 'xmlexport.XmlExport']);
+    expect(Object.keys(BUILTIN_WORKERS)).toEqual([
+      'xmlimport.XmlImport',
+      'metadatamapper.MetadataMapper',
+      'flow.transfer.TransferPlugin',
+      'xmlexport.XmlExport',
+    ]);
     expect(await builtinWorker('xmlimport.XmlImport')).toBe(XmlImport);
     expect(await builtinWorker(' metadatamapper.MetadataMapper ')).toBe(MetadataMapper);
     expect(await builtinWorker('thumbnails.Thumbnails')).toBeUndefined();

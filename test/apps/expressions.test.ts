@@ -1,6 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import {
-  EXPRESSION_FUNCTION_NAMES, MAX_EXPRESSION_DEPTH, MAX_EXPRESSION_LENGTH, MAX_LIST_LENGTH, MAX_TEXT_LENGTH, compileExpression,
+  EXPRESSION_FUNCTION_NAMES,
+  MAX_EXPRESSION_DEPTH,
+  MAX_EXPRESSION_LENGTH,
+  MAX_LIST_LENGTH,
+  MAX_TEXT_LENGTH,
+  compileExpression,
 } from '../../src/apps/expressions.js';
 import { ConfigError, ExpressionError } from '../../src/kernel/errors.js';
 
@@ -110,7 +115,7 @@ describe('compileExpression', () => {
     expect(run("n != '7'")).toBe(true);
     expect(run('n !== 7')).toBe(false);
     expect(run('n < 8 && n <= 7 && n > 6 && n >= 7')).toBe(true);
-    expect(run("field1 < field2")).toBe(true);
+    expect(run('field1 < field2')).toBe(true);
     expect(run('metadata == null')).toBe(false);
     expect(refusedAtRun("n < 'x'")).toBe('cannot order number 7 and text "x" with <; expected two numbers or two texts');
     expect(refusedAtRun('list == list')).toBe('cannot compare a list of 3 with a list of 3; only text, numbers, booleans and null compare');
@@ -161,11 +166,23 @@ describe('compileExpression', () => {
     expect(refusedAtRun('feild1')).toBe('unknown name "feild1"');
     expect(refusedAtRun('globalThis')).toBe('unknown name "globalThis"');
     expect(refusedAtRun('toString')).toBe('unknown name "toString"');
-    expect(refusedAtRun('fn', { fn: () => 'ran' })).toBe('"fn" holds a function, not data (text, a number, a boolean, null, a list or a plain object)');
-    expect(refusedAtRun('m', { m: new Map() })).toBe('"m" holds a Map, not data (text, a number, a boolean, null, a list or a plain object)');
-    expect(refusedAtRun('d', { d: new Date(0) })).toBe('"d" holds a Date, not data (text, a number, a boolean, null, a list or a plain object)');
+    expect(refusedAtRun('fn', { fn: () => 'ran' })).toBe(
+      '"fn" holds a function, not data (text, a number, a boolean, null, a list or a plain object)',
+    );
+    expect(refusedAtRun('m', { m: new Map() })).toBe(
+      '"m" holds a Map, not data (text, a number, a boolean, null, a list or a plain object)',
+    );
+    expect(refusedAtRun('d', { d: new Date(0) })).toBe(
+      '"d" holds a Date, not data (text, a number, a boolean, null, a list or a plain object)',
+    );
     let ran = false;
-    const withGetter = Object.defineProperty({}, 'secret', { get: () => { ran = true; return 'x'; }, enumerable: true });
+    const withGetter = Object.defineProperty({}, 'secret', {
+      get: () => {
+        ran = true;
+        return 'x';
+      },
+      enumerable: true,
+    });
     expect(refusedAtRun('o.secret', { o: withGetter })).toBe('"secret" is a getter, not data');
     expect(ran).toBe(false);
   });
@@ -173,7 +190,18 @@ describe('compileExpression', () => {
 
 describe('expression functions', () => {
   it('documents exactly the function list', () => {
-    expect(EXPRESSION_FUNCTION_NAMES).toEqual(['upper', 'lower', 'trim', 'substring', 'replace', 'concat', 'join', 'split', 'formatDate', 'get']);
+    expect(EXPRESSION_FUNCTION_NAMES).toEqual([
+      'upper',
+      'lower',
+      'trim',
+      'substring',
+      'replace',
+      'concat',
+      'join',
+      'split',
+      'formatDate',
+      'get',
+    ]);
   });
 
   it('upper, lower and trim change text', () => {
@@ -209,7 +237,7 @@ describe('expression functions', () => {
     expect(run("split('  a \\t b\\nc ')")).toEqual(['a', 'b', 'c']);
     expect(run("split('   ')")).toEqual([]);
     expect(refusedAtRun("join(field1, ',')")).toBe('join() takes a list as argument 1; found text "left"');
-    expect(refusedAtRun("split(field1, empty)")).toBe('split() separator is empty; leave it out to split on white space');
+    expect(refusedAtRun('split(field1, empty)')).toBe('split() separator is empty; leave it out to split on white space');
     expect(refusedAtCompile("split(field1, '')")).toBe('split() separator is empty; leave it out to split on white space');
   });
 
@@ -219,7 +247,9 @@ describe('expression functions', () => {
     expect(run("formatDate(0, '%Y-%m-%dT%H:%M:%S%z')")).toBe('1970-01-01T00:00:00+0000');
     expect(run("formatDate('2024-03-05T10:00:00+02:00', '%H:%M %z')")).toBe('10:00 +0200');
     expect(refusedAtRun("formatDate('yesterday', '%Y')")).toMatch(/^formatDate\(\) cannot read text "yesterday" as an ISO 8601 date: /);
-    expect(refusedAtCompile("formatDate(when, '%Q')")).toMatch(/^formatDate\(\) strftime format "%Q": %Q at position 0 is not a strptime directive/);
+    expect(refusedAtCompile("formatDate(when, '%Q')")).toMatch(
+      /^formatDate\(\) strftime format "%Q": %Q at position 0 is not a strptime directive/,
+    );
     expect(refusedAtCompile("formatDate(when, '%Y', 'Mars/Olympus')")).toBe(
       'formatDate() time zone "Mars/Olympus" is not known; expected an IANA name such as Europe/Oslo, or UTC',
     );
@@ -233,7 +263,7 @@ describe('expression functions', () => {
     expect(run("get(metadata, 'asset.missing', 'none')")).toBe('none');
     expect(run("metadata.get('asset.missing', 'none')")).toBe('none');
     expect(refusedAtRun("get(metadata, 'asset.__proto__')")).toBe('get() may not read "__proto__"');
-    expect(refusedAtRun("get(metadata, k)", { metadata: {}, k: 'constructor' })).toBe('"constructor" may not be read');
+    expect(refusedAtRun('get(metadata, k)', { metadata: {}, k: 'constructor' })).toBe('"constructor" may not be read');
     expect(refusedAtRun("get(field1, 'x')")).toBe('get() takes an object as argument 1; found text "left"');
   });
 
@@ -250,7 +280,8 @@ describe('expression functions', () => {
 
 describe('refusals', () => {
   it('refuses what is not part of the language when compiling', () => {
-    const calls = 'only these functions may be called: upper, lower, trim, substring, replace, concat, join, split, formatDate, get (and X.get(key) for get(X, key))';
+    const calls =
+      'only these functions may be called: upper, lower, trim, substring, replace, concat, join, split, formatDate, get (and X.get(key) for get(X, key))';
     expect(refusedAtCompile("constructor.constructor('return process')()")).toBe(calls);
     expect(refusedAtCompile('constructor')).toBe('the name "constructor" may not be used');
     expect(refusedAtCompile("x.constructor.constructor('return process')()")).toBe(calls);
@@ -264,8 +295,12 @@ describe('refusals', () => {
     expect(refusedAtCompile('x[k]')).toBe(
       "a computed member needs a literal key, such as x['a b'] or x[0]; use get(object, key) for a key computed at run time",
     );
-    expect(refusedAtCompile('x?.y')).toBe("optional chaining (?.) is not supported; use get(object, 'key') to read a key that may be missing");
-    expect(refusedAtCompile('a | b')).toBe('operator "|" is not supported (supported: + - * / % == != === !== < <= > >= && || ! and or not ? :)');
+    expect(refusedAtCompile('x?.y')).toBe(
+      "optional chaining (?.) is not supported; use get(object, 'key') to read a key that may be missing",
+    );
+    expect(refusedAtCompile('a | b')).toBe(
+      'operator "|" is not supported (supported: + - * / % == != === !== < <= > >= && || ! and or not ? :)',
+    );
     expect(refusedAtCompile('a ?? b')).toMatch(/^operator "\?\?" is not supported/);
     expect(refusedAtCompile('~a')).toMatch(/^operator "~" is not supported/);
     expect(refusedAtCompile('not a == b')).toBe('"not" applies to the operand before "==" only here; write not (a == b)');
@@ -304,11 +339,15 @@ describe('refusals', () => {
 
   it('refuses building text or lists beyond the caps', () => {
     const big = 'x'.repeat(MAX_TEXT_LENGTH / 2 + 1);
-    expect(refusedAtRun('big + big', { big })).toBe(`text joined with + would be ${MAX_TEXT_LENGTH + 2} characters long; at most ${MAX_TEXT_LENGTH} are allowed`);
+    expect(refusedAtRun('big + big', { big })).toBe(
+      `text joined with + would be ${MAX_TEXT_LENGTH + 2} characters long; at most ${MAX_TEXT_LENGTH} are allowed`,
+    );
     expect(refusedAtRun('concat(big, big)', { big })).toMatch(/^concat\(\) would be \d+ characters long/);
     expect(refusedAtRun("replace(big, 'x', 'yy')", { big })).toMatch(/^replace\(\) would be \d+ characters long/);
     expect(refusedAtRun("join([big, big], '')", { big })).toMatch(/^join\(\) would be \d+ characters long/);
-    expect(refusedAtRun("split(big, 'x')", { big })).toBe(`split() would hold ${MAX_TEXT_LENGTH / 2 + 2} items; at most ${MAX_LIST_LENGTH} are allowed`);
+    expect(refusedAtRun("split(big, 'x')", { big })).toBe(
+      `split() would hold ${MAX_TEXT_LENGTH / 2 + 2} items; at most ${MAX_LIST_LENGTH} are allowed`,
+    );
   });
 
   it('names the location without a file or line when none is known', () => {

@@ -4,7 +4,14 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AppSections } from '../../actors/workers/worker.js';
 import { FolderTarget } from '../../src/apps/folder-target.js';
-import { MetadataMapper, applyMappings, changedFields, compileMappings, recordIdOf, type MetadataMapperResult } from '../../src/apps/metadatamapper.js';
+import {
+  MetadataMapper,
+  applyMappings,
+  changedFields,
+  compileMappings,
+  recordIdOf,
+  type MetadataMapperResult,
+} from '../../src/apps/metadatamapper.js';
 import { ExpressionError } from '../../src/kernel/errors.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { expectConfigError } from '../helpers/config-error.js';
@@ -34,7 +41,13 @@ afterEach(async () => {
 async function startMapper(config: AppSections = { Target: { type: 'http' }, Mappings: MAPPINGS }) {
   const source = manualSource();
   const outcomes: Array<MetadataMapperResult | Error> = [];
-  runtime = createRuntime({ worker: MetadataMapper, source: source.driver, app: { name: 'mapper', dir, stateDir: path.join(dir, 'state') }, config, api: { hostname: `127.0.0.1:${api.port}` } });
+  runtime = createRuntime({
+    worker: MetadataMapper,
+    source: source.driver,
+    app: { name: 'mapper', dir, stateDir: path.join(dir, 'state') },
+    config,
+    api: { hostname: `127.0.0.1:${api.port}` },
+  });
   const waiters: Array<{ count: number; resolve: () => void }> = [];
   const record = (outcome: MetadataMapperResult | Error) => {
     outcomes.push(outcome);
@@ -45,7 +58,8 @@ async function startMapper(config: AppSections = { Target: { type: 'http' }, Map
   await runtime.start();
   await source.ready;
   /** Resolves once `count` events have an outcome. */
-  const settled = (count: number) => new Promise<void>((resolve) => (outcomes.length >= count ? resolve() : waiters.push({ count, resolve })));
+  const settled = (count: number) =>
+    new Promise<void>((resolve) => (outcomes.length >= count ? resolve() : waiters.push({ count, resolve })));
   return { source, outcomes, settled };
 }
 
@@ -59,15 +73,27 @@ describe('[Mappings]', () => {
   });
 
   it('is a ConfigError when missing, and names the key of an expression that does not parse', () => {
-    expectConfigError(() => compileMappings({}, 'app.ini'), { file: 'app.ini', section: 'Mappings', says: ['expected at least one line target.field = expression'] });
+    expectConfigError(() => compileMappings({}, 'app.ini'), {
+      file: 'app.ini',
+      section: 'Mappings',
+      says: ['expected at least one line target.field = expression'],
+    });
     expectConfigError(() => compileMappings({ Mappings: { 'asset.x': "upper('a'" } }, 'app.ini'), { section: 'Mappings', key: 'asset.x' });
   });
 
   it('is checked with [Target] before the app runs, naming the INI file', () => {
     const app = { name: 'mapper', dir: '/srv', stateDir: '/srv/.flowd/mapper' };
     expect(() => MetadataMapper.checkConfig({ Mappings: MAPPINGS }, app, 'app.ini')).not.toThrow();
-    expectConfigError(() => MetadataMapper.checkConfig({ Mappings: MAPPINGS, Target: { type: 'http', folder: 'x' } }, app, 'app.ini'), { file: 'app.ini', section: 'Target', key: 'folder' });
-    expectConfigError(() => MetadataMapper.checkConfig({ Mappings: { a: '1 +' } }, app, 'app.ini'), { file: 'app.ini', section: 'Mappings', key: 'a' });
+    expectConfigError(() => MetadataMapper.checkConfig({ Mappings: MAPPINGS, Target: { type: 'http', folder: 'x' } }, app, 'app.ini'), {
+      file: 'app.ini',
+      section: 'Target',
+      key: 'folder',
+    });
+    expectConfigError(() => MetadataMapper.checkConfig({ Mappings: { a: '1 +' } }, app, 'app.ini'), {
+      file: 'app.ini',
+      section: 'Mappings',
+      key: 'a',
+    });
   });
 
   it('raises ExpressionError when a mapping fails on a record', () => {
@@ -95,7 +121,11 @@ describe('MetadataMapper', () => {
       { id: 'A1', changed: { 'asset.alternateTitle': 'Evening News alternative', 'asset.slug': 'evening-news' }, attempts: 1 },
       { id: 'A1', changed: {}, attempts: 1 },
     ]);
-    expect(api.records.get('A1')!.fields).toEqual({ 'asset.title': 'Evening News', 'asset.alternateTitle': 'Evening News alternative', 'asset.slug': 'evening-news' });
+    expect(api.records.get('A1')!.fields).toEqual({
+      'asset.title': 'Evening News',
+      'asset.alternateTitle': 'Evening News alternative',
+      'asset.slug': 'evening-news',
+    });
     expect(api.writes).toBe(1);
     expect(api.seen.filter((r) => r.method === 'PUT')[0]).toMatchObject({ ifMatch: '"1"' });
   });
@@ -110,8 +140,17 @@ describe('MetadataMapper', () => {
     const mapper = await startMapper();
     mapper.source.deliver({ id: 'A1' });
     await mapper.settled(1);
-    expect(mapper.outcomes[0]).toEqual({ id: 'A1', changed: { 'asset.alternateTitle': 'Late News alternative', 'asset.slug': 'late-news' }, attempts: 2 });
-    expect(api.records.get('A1')!.fields).toEqual({ 'asset.title': 'Late News', 'asset.genre': 'news', 'asset.alternateTitle': 'Late News alternative', 'asset.slug': 'late-news' });
+    expect(mapper.outcomes[0]).toEqual({
+      id: 'A1',
+      changed: { 'asset.alternateTitle': 'Late News alternative', 'asset.slug': 'late-news' },
+      attempts: 2,
+    });
+    expect(api.records.get('A1')!.fields).toEqual({
+      'asset.title': 'Late News',
+      'asset.genre': 'news',
+      'asset.alternateTitle': 'Late News alternative',
+      'asset.slug': 'late-news',
+    });
     expect(api.seen.filter((r) => r.method === 'PUT').map((r) => r.ifMatch)).toEqual(['"1"', '"2"']);
   });
 

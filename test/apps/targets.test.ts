@@ -38,13 +38,26 @@ describe('[Target]', () => {
   });
 
   it('reads an http target with its path and media folder', () => {
-    expect(compile({ type: 'http', path: '/api/records/' })).toEqual({ type: 'http', path: '/api/records', mediaFolder: '/srv/app/.flowd/imports/media' });
+    expect(compile({ type: 'http', path: '/api/records/' })).toEqual({
+      type: 'http',
+      path: '/api/records',
+      mediaFolder: '/srv/app/.flowd/imports/media',
+    });
     expect(compile({ type: 'HTTP', 'media folder': '/mnt/media' })).toEqual({ type: 'http', path: '/records', mediaFolder: '/mnt/media' });
   });
 
   it('names the key when a setting belongs to the other type, the type is unknown or the path is relative', () => {
-    expectConfigError(() => compile({ type: 'folder', path: '/api' }), { file: 'app.ini', section: 'Target', key: 'path', says: ['is a setting of type = http'] });
-    expectConfigError(() => compile({ type: 'http', folder: 'x' }), { section: 'Target', key: 'folder', says: ['is a setting of type = folder'] });
+    expectConfigError(() => compile({ type: 'folder', path: '/api' }), {
+      file: 'app.ini',
+      section: 'Target',
+      key: 'path',
+      says: ['is a setting of type = http'],
+    });
+    expectConfigError(() => compile({ type: 'http', folder: 'x' }), {
+      section: 'Target',
+      key: 'folder',
+      says: ['is a setting of type = folder'],
+    });
     expectConfigError(() => compile({ type: 'ftp' }), { section: 'Target', key: 'type', says: ['expected one of folder, http'] });
     expectConfigError(() => compile({ type: 'http', path: 'api' }), { section: 'Target', key: 'path', says: ['starting with /'] });
     expectConfigError(() => compile({ floder: 'x' }), { section: 'Target', key: 'floder', says: ['did you mean "folder"'] });
@@ -52,7 +65,14 @@ describe('[Target]', () => {
 
   it('makes an http target only when asked, reading the client then', () => {
     let asked = 0;
-    const ctx = { config: {}, app: { ...app, stateDir: dir }, get client(): ApiClient { asked++; throw new FlowdError('ERR_CONFIG', 'no [Api]'); } };
+    const ctx = {
+      config: {},
+      app: { ...app, stateDir: dir },
+      get client(): ApiClient {
+        asked++;
+        throw new FlowdError('ERR_CONFIG', 'no [Api]');
+      },
+    };
     expect(targetFromConfig(ctx).target).toBeInstanceOf(FolderTarget);
     expect(asked).toBe(0);
     expect(() => targetFromConfig({ ...ctx, config: { Target: { type: 'http' } } })).toThrow('no [Api]');
@@ -114,7 +134,10 @@ describe('the folder target', () => {
     await target.attachMedia('A1', dropped);
     await writeFile(dropped, 'again');
     await expect(target.attachMedia('A1', dropped)).rejects.toThrow('already has media of that name');
-    await expect(target.createOrUpdate('../etc', {})).rejects.toMatchObject({ code: 'ERR_RECORD', message: expect.stringContaining('record id "../etc" is not usable') });
+    await expect(target.createOrUpdate('../etc', {})).rejects.toMatchObject({
+      code: 'ERR_RECORD',
+      message: expect.stringContaining('record id "../etc" is not usable'),
+    });
     await expect(target.attachMedia('A1', dropped, { name: '../x' })).rejects.toThrow('media name "../x" is not usable');
   });
 
@@ -179,12 +202,21 @@ describe('the http target, against a REST server', () => {
     await target.attachMedia('A1', dropped);
     const home = path.join(dir, 'media/A1/clip one.mxf');
     expect(await readFile(home, 'utf8')).toBe('essence');
-    expect(api.seen.at(-1)).toMatchObject({ method: 'POST', url: '/records/A1/media', contentType: 'text/uri-list', body: `${pathToFileURL(home).href}\r\n` });
+    expect(api.seen.at(-1)).toMatchObject({
+      method: 'POST',
+      url: '/records/A1/media',
+      contentType: 'text/uri-list',
+      body: `${pathToFileURL(home).href}\r\n`,
+    });
     expect(await target.hasMedia('A1')).toBe(true);
   });
 
   it('says what the server answered when it is not a record', async () => {
-    const target = new HttpTarget({ request: async () => ({ status: 200, headers: {}, body: 'hello', text: 'hello', etag: undefined }) as never }, '/records', dir);
+    const target = new HttpTarget(
+      { request: async () => ({ status: 200, headers: {}, body: 'hello', text: 'hello', etag: undefined }) as never },
+      '/records',
+      dir,
+    );
     await expect(target.get('A1')).rejects.toThrow('GET /records/A1 answered text "hello"; expected a JSON record');
   });
 });

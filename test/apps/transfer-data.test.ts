@@ -48,12 +48,19 @@ describe('readTransferData', () => {
       destination: 'ftp://ftp.example.com/incoming/',
       step: 'http://vizone.example.com/api/transfer/step/42',
       settings: { username: 'export', password: 's&cret' },
-      asset: { id: '2011', title: 'Tom & Jerry <live> é', fields: { 'asset.title': 'Tom & Jerry <live> é', tags: ['a', 'b'], empty: '' }, media: ['clip.mxf', 'clip.wav'] },
+      asset: {
+        id: '2011',
+        title: 'Tom & Jerry <live> é',
+        fields: { 'asset.title': 'Tom & Jerry <live> é', tags: ['a', 'b'], empty: '' },
+        media: ['clip.mxf', 'clip.wav'],
+      },
     });
   });
 
   it('names everything that is missing, by default requiring asset, source and destination', () => {
-    expect(() => readTransferData('{"step": "http://h/s"}')).toThrowError(/is missing an "asset" with an id, a "source" URL, a "destination" URL/);
+    expect(() => readTransferData('{"step": "http://h/s"}')).toThrowError(
+      /is missing an "asset" with an id, a "source" URL, a "destination" URL/,
+    );
     expect(() => readTransferData('{}')).toThrowError(expect.objectContaining({ code: 'ERR_TRANSFER' }));
   });
 
@@ -65,8 +72,12 @@ describe('readTransferData', () => {
 
   it('refuses an asset without an id, a relative URL (hiding its password) and a step that is not http', () => {
     expect(() => readTransferData({ ...json, asset: { fields: {} } })).toThrowError(/asset without an "id"/);
-    expect(() => readTransferData({ ...json, destination: '//user:hunter2@host/in' })).toThrowError(/"destination" = "\/\/user:\*\*\*@host\/in", which is not an absolute URL/);
-    expect(() => readTransferData({ ...json, step: 'ftp://h/step' })).toThrowError(/"step" = "ftp:\/\/h\/step"; expected a http: or https: URL/);
+    expect(() => readTransferData({ ...json, destination: '//user:hunter2@host/in' })).toThrowError(
+      /"destination" = "\/\/user:\*\*\*@host\/in", which is not an absolute URL/,
+    );
+    expect(() => readTransferData({ ...json, step: 'ftp://h/step' })).toThrowError(
+      /"step" = "ftp:\/\/h\/step"; expected a http: or https: URL/,
+    );
   });
 
   it('says why text is neither JSON nor XML, and refuses a DOCTYPE and a foreign root element', () => {

@@ -45,7 +45,9 @@ describe('TransferPlugin', () => {
   });
 
   it('fail(message) ends start(), reports the failure, and completes the event with status failed', async () => {
-    const run = await runTransfer(Steps, JSON.stringify({ ...data, asset: { id: 'A1', fields: { title: 'broken' } } }), { config: noLimit });
+    const run = await runTransfer(Steps, JSON.stringify({ ...data, asset: { id: 'A1', fields: { title: 'broken' } } }), {
+      config: noLimit,
+    });
     expect(run.error).toBeUndefined();
     expect(run.result).toEqual({ status: 'failed', message: 'There were errors!' });
     expect(run.reports).toEqual([{ progress: 0 }, { progress: 42 }, { status: 'failed', message: 'There were errors!' }]);
@@ -59,7 +61,10 @@ describe('TransferPlugin', () => {
 
   it('fails the event with ERR_TRANSFER when use() finds the data incomplete', async () => {
     const run = await runTransfer(Steps, '{"asset": {"id": "A1"}}', { config: noLimit });
-    expect(run.error).toMatchObject({ code: 'ERR_TRANSFER', message: expect.stringMatching(/missing a "source" URL, a "destination" URL/) as string });
+    expect(run.error).toMatchObject({
+      code: 'ERR_TRANSFER',
+      message: expect.stringMatching(/missing a "source" URL, a "destination" URL/) as string,
+    });
   });
 
   describe('with a transfer step URL in the data', () => {
@@ -80,7 +85,19 @@ describe('TransferPlugin', () => {
       });
       await new Promise<void>((resolve) => server!.listen(0, '127.0.0.1', resolve));
       const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-      const client = new ApiClient({ origin, host: '127.0.0.1', port: 0, username: 'flow', password: 'pw', useHttps: false, checkCertificates: true, timeOutMs: 5000, retries: 0, retryDelayMs: 1, retryMaxDelayMs: 1 });
+      const client = new ApiClient({
+        origin,
+        host: '127.0.0.1',
+        port: 0,
+        username: 'flow',
+        password: 'pw',
+        useHttps: false,
+        checkCertificates: true,
+        timeOutMs: 5000,
+        retries: 0,
+        retryDelayMs: 1,
+        retryMaxDelayMs: 1,
+      });
       const run = await runTransfer(Steps, JSON.stringify({ ...data, step: `${origin}/api/transfer/step/7` }), { config: noLimit, client });
       await client.close();
       expect(run.reports).toEqual([]);
@@ -104,7 +121,13 @@ export class Plugin extends TransferPlugin {
       const ini = await dir.write('app.ini', '[Flow]\nclass = ./plugin.ts:Plugin\n');
       const run = flowd(['run', ini], { input: JSON.stringify(data) });
       expect((await run.exit).code).toBe(0);
-      expect(run.stdout().trim().split('\n').map((line) => JSON.parse(line) as unknown)).toEqual([{ progress: 0 }, { status: 'failed', message: 'There were errors!' }]);
+      expect(
+        run
+          .stdout()
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line) as unknown),
+      ).toEqual([{ progress: 0 }, { status: 'failed', message: 'There were errors!' }]);
     } finally {
       await dir.cleanup();
     }
@@ -113,9 +136,13 @@ export class Plugin extends TransferPlugin {
   it('reads XML data as well as JSON, and exits 1 when the data is incomplete', async () => {
     const dir = await tempDir();
     try {
-      await dir.write('plugin.ts', plugin(`const d = this.use(data); process.stdout.write(JSON.stringify({ format: d.format, title: this.asset.title }) + '\\n');`));
+      await dir.write(
+        'plugin.ts',
+        plugin(`const d = this.use(data); process.stdout.write(JSON.stringify({ format: d.format, title: this.asset.title }) + '\\n');`),
+      );
       const ini = await dir.write('app.ini', '[Flow]\nclass = ./plugin.ts:Plugin\n');
-      const xml = '<transfer><source>file:///in/a</source><destination>file:///out/</destination><asset id="7" title="Tom &amp; Jerry"/></transfer>';
+      const xml =
+        '<transfer><source>file:///in/a</source><destination>file:///out/</destination><asset id="7" title="Tom &amp; Jerry"/></transfer>';
       const ok = flowd(['run', ini], { input: xml });
       expect((await ok.exit).code).toBe(0);
       expect(ok.stdout()).toBe('{"format":"xml","title":"Tom & Jerry"}\n{"status":"completed"}\n');
@@ -137,7 +164,11 @@ export class Plugin extends TransferPlugin {
       const run = flowd(['run', path.join(ROOT, 'examples/transfer/transfer.ini')], { input });
       expect((await run.exit).code).toBe(0);
       expect((await readFile(path.join(dir.dir, 'out/clip.bin'))).equals(content)).toBe(true);
-      const reports = run.stdout().trim().split('\n').map((line) => JSON.parse(line) as { progress?: number; status?: string });
+      const reports = run
+        .stdout()
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { progress?: number; status?: string });
       expect(reports[0]).toEqual({ progress: 0 });
       expect(reports.at(-2)).toEqual({ progress: 100 });
       expect(reports.at(-1)).toEqual({ status: 'completed' });
@@ -149,7 +180,10 @@ export class Plugin extends TransferPlugin {
   });
 
   it('documents the example input, which names file:// URLs', async () => {
-    const sample = JSON.parse(await readFile(path.join(ROOT, 'examples/transfer/transfer.json'), 'utf8')) as { source: string; destination: string };
+    const sample = JSON.parse(await readFile(path.join(ROOT, 'examples/transfer/transfer.json'), 'utf8')) as {
+      source: string;
+      destination: string;
+    };
     expect(sample.source).toMatch(/^file:\/\/\//);
     expect(sample.destination).toMatch(/^file:\/\/\/.*\/$/);
   });

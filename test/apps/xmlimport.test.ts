@@ -46,11 +46,19 @@ async function startImport(config: AppSections = {}, workers = 1) {
   runtime = createRuntime({
     worker: XmlImport,
     workers,
-    source: sources.files({ location: inbox(), settleTime: '20ms', rescanInterval: '200ms', moveDoneTo: path.join(dir, 'done'), moveFailedTo: path.join(dir, 'failed') }),
+    source: sources.files({
+      location: inbox(),
+      settleTime: '20ms',
+      rescanInterval: '200ms',
+      moveDoneTo: path.join(dir, 'done'),
+      moveFailedTo: path.join(dir, 'failed'),
+    }),
     app: { name: 'imports', dir, stateDir: stateDir() },
     config: { Target: { type: 'folder', folder: records() }, ...config },
   });
-  runtime.on('event.completed', (e) => settle(e.meta!.relativePath as string, { outcome: 'completed', result: e.result as XmlImportResult }));
+  runtime.on('event.completed', (e) =>
+    settle(e.meta!.relativePath as string, { outcome: 'completed', result: e.result as XmlImportResult }),
+  );
   runtime.on('event.failed', (e) => settle(e.meta!.relativePath as string, { outcome: 'failed', error: e.error }));
   await runtime.start();
   return {
@@ -63,7 +71,13 @@ async function startImport(config: AppSections = {}, workers = 1) {
   };
 }
 
-const readRecord = async (id: string) => JSON.parse(await readFile(path.join(records(), `${id}.json`), 'utf8')) as { id: string; version: number; fields: Record<string, unknown>; media: string[] };
+const readRecord = async (id: string) =>
+  JSON.parse(await readFile(path.join(records(), `${id}.json`), 'utf8')) as {
+    id: string;
+    version: number;
+    fields: Record<string, unknown>;
+    media: string[];
+  };
 
 /** The store after the run, as the next run would see it. */
 async function storeEntries(): Promise<Record<string, unknown>> {
@@ -86,7 +100,10 @@ describe('XmlImport', () => {
   it('creates a placeholder from an XML, then attaches the media it names when that arrives', async () => {
     const app = await startImport();
     const xml = await app.drop('A1.xml', recordXml('A1', { 'asset.title': 'Evening news' }, ['clip.mxf']));
-    expect(xml).toEqual({ outcome: 'completed', result: { type: 'record', id: 'A1', created: true, updated: false, occupied: false, attached: [], waiting: ['clip.mxf'] } });
+    expect(xml).toEqual({
+      outcome: 'completed',
+      result: { type: 'record', id: 'A1', created: true, updated: false, occupied: false, attached: [], waiting: ['clip.mxf'] },
+    });
     expect(await readRecord('A1')).toMatchObject({ id: 'A1', fields: { 'asset.title': 'Evening news' }, media: [] });
 
     const media = await app.drop('clip.mxf', 'essence');
@@ -127,8 +144,12 @@ describe('XmlImport', () => {
 
   it('takes the id from the file name when the XML has none, and knows XML by its content too', async () => {
     const app = await startImport();
-    expect(await app.drop('promo-7.xml', recordXml(undefined, { 'asset.title': 'Promo' }))).toMatchObject({ result: { id: 'promo-7', created: true } });
-    expect(await app.drop('sidecar.meta', recordXml('S1', { 'asset.title': 'Sidecar' }))).toMatchObject({ result: { type: 'record', id: 'S1' } });
+    expect(await app.drop('promo-7.xml', recordXml(undefined, { 'asset.title': 'Promo' }))).toMatchObject({
+      result: { id: 'promo-7', created: true },
+    });
+    expect(await app.drop('sidecar.meta', recordXml('S1', { 'asset.title': 'Sidecar' }))).toMatchObject({
+      result: { type: 'record', id: 'S1' },
+    });
     expect((await readRecord('promo-7')).fields).toEqual({ 'asset.title': 'Promo' });
     expect(await readdir(records())).not.toContain('sidecar.meta.media');
   });
@@ -143,7 +164,9 @@ describe('XmlImport', () => {
 
     const again = await app.drop('clip.mxf', 'new essence');
     expect(again).toMatchObject({ outcome: 'failed', error: { code: 'ERR_RECORD', message: expect.stringContaining('record "A1"') } });
-    expect(again.outcome === 'failed' && again.error.message).toContain('already has media (clip.mxf), so it is no longer a placeholder; clip.mxf was not attached');
+    expect(again.outcome === 'failed' && again.error.message).toContain(
+      'already has media (clip.mxf), so it is no longer a placeholder; clip.mxf was not attached',
+    );
     expect(await readFile(path.join(records(), 'A1.media', 'clip.mxf'), 'utf8')).toBe('essence');
     await vi.waitFor(async () => expect(await readFile(path.join(dir, 'failed', 'clip.mxf.error.txt'), 'utf8')).toContain('ERR_RECORD'));
   });
@@ -151,14 +174,22 @@ describe('XmlImport', () => {
   it('fails a malformed XML with the parser message and writes no record', async () => {
     const app = await startImport();
     const bad = await app.drop('broken.xml', '<?xml version="1.0"?>\n<record id="X1"><field name="a">unclosed</record>\n');
-    expect(bad).toMatchObject({ outcome: 'failed', error: { code: 'ERR_XML', message: expect.stringMatching(/^broken\.xml: .*line 2.*tag mismatch/) } });
+    expect(bad).toMatchObject({
+      outcome: 'failed',
+      error: { code: 'ERR_XML', message: expect.stringMatching(/^broken\.xml: .*line 2.*tag mismatch/) },
+    });
     await expect(readdir(records())).rejects.toMatchObject({ code: 'ENOENT' });
-    await vi.waitFor(async () => expect(await readFile(path.join(dir, 'failed', 'broken.xml.error.txt'), 'utf8')).toMatch(/^ERR_XML: .*broken\.xml/));
+    await vi.waitFor(async () =>
+      expect(await readFile(path.join(dir, 'failed', 'broken.xml.error.txt'), 'utf8')).toMatch(/^ERR_XML: .*broken\.xml/),
+    );
   });
 
   it('attaches media and its XML dropped together, whichever runs first', async () => {
     const app = await startImport({}, 4);
-    const [xml, media] = await Promise.all([app.drop('C1.xml', recordXml('C1', { 'asset.title': 'Race' }, ['clip.mxf'])), app.drop('clip.mxf', 'essence')]);
+    const [xml, media] = await Promise.all([
+      app.drop('C1.xml', recordXml('C1', { 'asset.title': 'Race' }, ['clip.mxf'])),
+      app.drop('clip.mxf', 'essence'),
+    ]);
     expect(xml.outcome).toBe('completed');
     expect(media.outcome).toBe('completed');
     expect((await readRecord('C1')).media).toEqual(['clip.mxf']);
@@ -167,7 +198,8 @@ describe('XmlImport', () => {
 });
 
 describe('[Xml]', () => {
-  const compile = (values: Record<string, string>) => compileXmlImportSettings(new SectionReader(new Map(Object.entries(values)), { file: 'app.ini', section: 'Xml' }));
+  const compile = (values: Record<string, string>) =>
+    compileXmlImportSettings(new SectionReader(new Map(Object.entries(values)), { file: 'app.ini', section: 'Xml' }));
 
   it('defaults to the default format and accepts custom with its id and media XPaths', () => {
     expect(compile({})).toEqual({ format: 'default' });
@@ -177,8 +209,17 @@ describe('[Xml]', () => {
   it('is checked with [Target] before the app runs, naming the INI file', () => {
     const app = { name: 'imports', dir: '/srv', stateDir: '/srv/.flowd/imports' };
     expect(() => XmlImport.checkConfig({ Xml: { format: 'default' }, Target: { folder: 'records' } }, app, 'app.ini')).not.toThrow();
-    expectConfigError(() => XmlImport.checkConfig({ Target: { type: 'ftp' } }, app, 'app.ini'), { file: 'app.ini', section: 'Target', key: 'type' });
-    expectConfigError(() => XmlImport.checkConfig({ Xml: { fromat: 'custom' } }, app, 'app.ini'), { file: 'app.ini', section: 'Xml', key: 'fromat', says: ['did you mean "format"'] });
+    expectConfigError(() => XmlImport.checkConfig({ Target: { type: 'ftp' } }, app, 'app.ini'), {
+      file: 'app.ini',
+      section: 'Target',
+      key: 'type',
+    });
+    expectConfigError(() => XmlImport.checkConfig({ Xml: { fromat: 'custom' } }, app, 'app.ini'), {
+      file: 'app.ini',
+      section: 'Xml',
+      key: 'fromat',
+      says: ['did you mean "format"'],
+    });
   });
 
   it('names the key of a custom setting given with the default format, and an unknown format', () => {

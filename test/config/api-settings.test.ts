@@ -27,17 +27,27 @@ describe('compileApiSettings', () => {
     });
   });
 
-  it('reads the seed\'s [Viz One] keys as written there', () => {
+  it("reads the seed's [Viz One] keys as written there", () => {
     const settings = compile(
       { hostname: 'vizoneserver', username: 'user', password: 'password', 'use https': 'no', 'check certificates': 'no', 'time out': '5s' },
       'Viz One',
     );
-    expect(settings).toMatchObject({ origin: 'http://vizoneserver:80', username: 'user', password: 'password', useHttps: false, checkCertificates: false, timeOutMs: 5000 });
+    expect(settings).toMatchObject({
+      origin: 'http://vizoneserver:80',
+      username: 'user',
+      password: 'password',
+      useHttps: false,
+      checkCertificates: false,
+      timeOutMs: 5000,
+    });
   });
 
   it('uses port 443 with https, and the port given in the hostname otherwise', () => {
     expect(compile({ hostname: 'vizone', 'use https': 'yes' })).toMatchObject({ origin: 'https://vizone:443', port: 443, useHttps: true });
-    expect(compile({ hostname: 'vizone.example.com:8443', 'use https': 'yes' })).toMatchObject({ origin: 'https://vizone.example.com:8443', port: 8443 });
+    expect(compile({ hostname: 'vizone.example.com:8443', 'use https': 'yes' })).toMatchObject({
+      origin: 'https://vizone.example.com:8443',
+      port: 8443,
+    });
     expect(compile({ hostname: '10.0.0.5:8080' })).toMatchObject({ host: '10.0.0.5', port: 8080 });
   });
 
@@ -70,26 +80,39 @@ describe('compileApiSettings', () => {
   });
 
   it('rejects a bad time out, use https, retries and retry max delay, naming each key', () => {
-    expectConfigError(() => compile({ hostname: 'vizone', 'time out': 'soon' }), { key: 'time out', says: ['"soon"', 'expected a duration'] });
+    expectConfigError(() => compile({ hostname: 'vizone', 'time out': 'soon' }), {
+      key: 'time out',
+      says: ['"soon"', 'expected a duration'],
+    });
     expectConfigError(() => compile({ hostname: 'vizone', 'time out': '0' }), { key: 'time out' });
     expectConfigError(() => compile({ hostname: 'vizone', 'use https': 'maybe' }), { key: 'use https', says: ['expected yes or no'] });
     expectConfigError(() => compile({ hostname: 'vizone', retries: '-1' }), { key: 'retries' });
-    expectConfigError(() => compile({ hostname: 'vizone', 'retry delay': '2s', 'retry max delay': '1s' }), { key: 'retry max delay', says: ['at least the retry delay'] });
+    expectConfigError(() => compile({ hostname: 'vizone', 'retry delay': '2s', 'retry max delay': '1s' }), {
+      key: 'retry max delay',
+      says: ['at least the retry delay'],
+    });
   });
 
   it('leaves unknown keys for finish() to reject with a hint', () => {
-    expectConfigError(() => compile({ hostname: 'vizone', 'check certificate': 'no' }), { key: 'check certificate', says: ['did you mean "check certificates"'] });
+    expectConfigError(() => compile({ hostname: 'vizone', 'check certificate': 'no' }), {
+      key: 'check certificate',
+      says: ['did you mean "check certificates"'],
+    });
   });
 });
 
 describe('findApiSection', () => {
-  it('finds [Api], or the seed\'s [Viz One] as its alias, or nothing', () => {
+  it("finds [Api], or the seed's [Viz One] as its alias, or nothing", () => {
     expect(findApiSection(['Flow', 'Api'])).toBe('Api');
     expect(findApiSection(['Flow', 'Viz One'])).toBe('Viz One');
     expect(findApiSection(['Flow', 'Source'])).toBeUndefined();
   });
 
   it('refuses [Api] and [Viz One] together', () => {
-    expectConfigError(() => findApiSection(['Api', 'Flow', 'Viz One'], 'app.ini'), { file: 'app.ini', section: 'Viz One', says: ['alias of [Api]', 'only one'] });
+    expectConfigError(() => findApiSection(['Api', 'Flow', 'Viz One'], 'app.ini'), {
+      file: 'app.ini',
+      section: 'Viz One',
+      says: ['alias of [Api]', 'only one'],
+    });
   });
 });

@@ -38,9 +38,23 @@ describe('compileAppConfig', () => {
       });
     });
 
-    it('compiles [Store], [Lock] and [Viz One] (Flow\'s name for [Api]) and keeps them from the app\'s own sections', () => {
+    it("compiles [Store], [Lock] and [Viz One] (Flow's name for [Api]) and keeps them from the app's own sections", () => {
       const config = compile(
-        ini('[Flow]', 'class = OrdersWorker', '[Store]', 'backend = redis', 'url = redis://127.0.0.1:6379/3', '[Lock]', 'lease = 2m', '[Viz One]', 'hostname = vizone:8080', 'username = admin', 'password = pw', '[Orders]', 'size = 3'),
+        ini(
+          '[Flow]',
+          'class = OrdersWorker',
+          '[Store]',
+          'backend = redis',
+          'url = redis://127.0.0.1:6379/3',
+          '[Lock]',
+          'lease = 2m',
+          '[Viz One]',
+          'hostname = vizone:8080',
+          'username = admin',
+          'password = pw',
+          '[Orders]',
+          'size = 3',
+        ),
       );
       expect(config.services.store).toMatchObject({ backend: 'redis', url: 'redis://127.0.0.1:6379/3' });
       expect(config.services.lock).toMatchObject({ backend: 'redis', url: 'redis://127.0.0.1:6379/3', leaseMs: 120_000 });
@@ -48,8 +62,11 @@ describe('compileAppConfig', () => {
       expect(config.sections).toEqual({ Orders: { size: '3' } });
     });
 
-    it('resolves a relative [Store] folder against the INI file\'s folder', () => {
-      expect(compile(ini('[Flow]', '[Store]', 'folder = data/store')).services.store).toEqual({ backend: 'file', folder: path.join(DIR, 'data', 'store') });
+    it("resolves a relative [Store] folder against the INI file's folder", () => {
+      expect(compile(ini('[Flow]', '[Store]', 'folder = data/store')).services.store).toEqual({
+        backend: 'file',
+        folder: path.join(DIR, 'data', 'store'),
+      });
     });
 
     it('accepts an empty [Flow] and leaves the worker class unset', () => {
@@ -88,47 +105,87 @@ describe('compileAppConfig', () => {
     it('compiles the [Flow] keys written in the file, case-insensitively', () => {
       const config = compile(ini('[Flow]', 'Class = W', 'WORKERS = 4', 'queue size: 20', 'retry backoff = fixed', 'order by = headers.id'));
       expect(config.workerClass).toBe('W');
-      expect(config.settings).toMatchObject({ workers: 4, queueSize: 20, highWatermark: 16, lowWatermark: 8, backoff: { kind: 'fixed' }, orderBy: ['headers', 'id'] });
-    });
-
-    it.each([['0'], ['-1'], ['abc'], ['1.5']])('rejects workers = %s, naming the file and line, [Flow], "workers" and the value', (text) => {
-      expectConfigError(() => compile(ini('[Flow]', 'class = W', `workers = ${text}`)), {
-        file: FILE, line: 3, section: 'Flow', key: 'workers', says: [`found "${text}"`, 'expected a whole number from 1 to 4096'],
+      expect(config.settings).toMatchObject({
+        workers: 4,
+        queueSize: 20,
+        highWatermark: 16,
+        lowWatermark: 8,
+        backoff: { kind: 'fixed' },
+        orderBy: ['headers', 'id'],
       });
     });
 
+    it.each([['0'], ['-1'], ['abc'], ['1.5']])(
+      'rejects workers = %s, naming the file and line, [Flow], "workers" and the value',
+      (text) => {
+        expectConfigError(() => compile(ini('[Flow]', 'class = W', `workers = ${text}`)), {
+          file: FILE,
+          line: 3,
+          section: 'Flow',
+          key: 'workers',
+          says: [`found "${text}"`, 'expected a whole number from 1 to 4096'],
+        });
+      },
+    );
+
     it.each([['5 parsecs'], ['-1']])('rejects execution timeout = %s, naming the file and line, [Flow], the key and the value', (text) => {
       expectConfigError(() => compile(ini('[Flow]', `execution timeout = ${text}`)), {
-        file: FILE, line: 2, section: 'Flow', key: 'execution timeout', says: [`found "${text}"`, 'expected a duration'],
+        file: FILE,
+        line: 2,
+        section: 'Flow',
+        key: 'execution timeout',
+        says: [`found "${text}"`, 'expected a duration'],
       });
     });
 
     it('rejects a low watermark not below the high watermark', () => {
       expectConfigError(() => compile(ini('[Flow]', 'high watermark = 10', 'low watermark = 10')), {
-        file: FILE, line: 3, section: 'Flow', key: 'low watermark', says: ['found 10', 'expected less than the high watermark (10)'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'low watermark',
+        says: ['found 10', 'expected less than the high watermark (10)'],
       });
     });
 
     it('rejects a retry max delay below the retry delay', () => {
       expectConfigError(() => compile(ini('[Flow]', 'retry delay = 30s', 'retry max delay = 10s')), {
-        file: FILE, line: 3, section: 'Flow', key: 'retry max delay', says: ['found 10000ms', 'retry delay (30000ms)'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'retry max delay',
+        says: ['found 10000ms', 'retry delay (30000ms)'],
       });
     });
 
     it('rejects an unknown [Flow] key with a did-you-mean hint', () => {
       expectConfigError(() => compile(ini('[Flow]', 'class = W', 'workres = 4')), {
-        file: FILE, line: 3, section: 'Flow', key: 'workres', says: ['is not a setting of [Flow]', '(did you mean "workers"?)'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'workres',
+        says: ['is not a setting of [Flow]', '(did you mean "workers"?)'],
       });
     });
 
     it('rejects an unknown [Flow] key even when it is written in another case', () => {
-      expectConfigError(() => compile(ini('[Flow]', 'Worker Class = W')), { file: FILE, line: 2, section: 'Flow', key: 'worker class', says: ['is not a setting of [Flow]'] });
+      expectConfigError(() => compile(ini('[Flow]', 'Worker Class = W')), {
+        file: FILE,
+        line: 2,
+        section: 'Flow',
+        key: 'worker class',
+        says: ['is not a setting of [Flow]'],
+      });
     });
   });
 
   describe('missing or misnamed [Flow]', () => {
     it('rejects a file without a [Flow] section, naming the file and the section', () => {
-      const error = expectConfigError(() => compile(ini('[Source]', 'type = stdin')), { file: FILE, section: 'Flow', says: ['is missing', 'expected a [Flow] section'] });
+      const error = expectConfigError(() => compile(ini('[Source]', 'type = stdin')), {
+        file: FILE,
+        section: 'Flow',
+        says: ['is missing', 'expected a [Flow] section'],
+      });
       expect(error.key).toBeUndefined();
       expect(error.line).toBeUndefined();
     });
@@ -139,18 +196,30 @@ describe('compileAppConfig', () => {
 
     it('rejects a lower-case [flow] section, saying section names are case-sensitive', () => {
       expectConfigError(() => compile(ini('[flow]', 'class = W')), {
-        file: FILE, section: 'flow', says: ['section names are case-sensitive', 'expected [Flow], found [flow]'],
+        file: FILE,
+        section: 'flow',
+        says: ['section names are case-sensitive', 'expected [Flow], found [flow]'],
       });
     });
 
     it('rejects an upper-case [FLOW] section the same way', () => {
-      expectConfigError(() => compile(ini('[FLOW]', 'class = W')), { file: FILE, section: 'FLOW', says: ['expected [Flow], found [FLOW]'] });
+      expectConfigError(() => compile(ini('[FLOW]', 'class = W')), {
+        file: FILE,
+        section: 'FLOW',
+        says: ['expected [Flow], found [FLOW]'],
+      });
     });
   });
 
   describe('parse errors', () => {
     it('passes on the parser error for a duplicate key, with the line', () => {
-      expectConfigError(() => compile(ini('[Flow]', 'class = A', 'class = B')), { file: FILE, line: 3, section: 'Flow', key: 'class', says: ['written twice'] });
+      expectConfigError(() => compile(ini('[Flow]', 'class = A', 'class = B')), {
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'class',
+        says: ['written twice'],
+      });
     });
 
     it('passes on the parser error for a key before any section', () => {
@@ -161,7 +230,16 @@ describe('compileAppConfig', () => {
   describe('environment variables', () => {
     it('expands ${NAME} in [Flow], [Log] and [Source] values', () => {
       const config = compile(
-        ini('[Flow]', 'class = ${WORKER}', 'workers = ${N}', '[Log]', 'level = ${LEVEL}', '[Source]', 'type = ${SOURCE}', 'path = ${HOME}/in'),
+        ini(
+          '[Flow]',
+          'class = ${WORKER}',
+          'workers = ${N}',
+          '[Log]',
+          'level = ${LEVEL}',
+          '[Source]',
+          'type = ${SOURCE}',
+          'path = ${HOME}/in',
+        ),
         {},
         { WORKER: 'W', N: '3', LEVEL: 'warn', SOURCE: 'file', HOME: '/home/app' },
       );
@@ -178,13 +256,21 @@ describe('compileAppConfig', () => {
 
     it('rejects a missing variable, naming the file, line, section, key and variable', () => {
       expectConfigError(() => compile(ini('[Flow]', 'class = W', '[Db]', 'url = postgres://${DB_HOST}/orders'), {}, { OTHER: 'x' }), {
-        file: FILE, line: 4, section: 'Db', key: 'url', says: ['${DB_HOST}', 'environment variable DB_HOST is not set'],
+        file: FILE,
+        line: 4,
+        section: 'Db',
+        key: 'url',
+        says: ['${DB_HOST}', 'environment variable DB_HOST is not set'],
       });
     });
 
     it('rejects a missing variable in [Flow] too', () => {
       expectConfigError(() => compile(ini('[Flow]', 'class = ${WORKER_CLASS}')), {
-        file: FILE, line: 2, section: 'Flow', key: 'class', says: ['WORKER_CLASS is not set'],
+        file: FILE,
+        line: 2,
+        section: 'Flow',
+        key: 'class',
+        says: ['WORKER_CLASS is not set'],
       });
     });
 
@@ -226,19 +312,44 @@ describe('compileAppConfig', () => {
     });
 
     it('checks override values like file values', () => {
-      expectConfigError(() => compile('[Flow]', { workers: 0 }), { file: FILE, section: 'Flow', key: 'workers', says: ['found "0"', 'expected a whole number from 1 to 4096'] });
-      expectConfigError(() => compile('[Flow]', { logLevel: 'loud' }), { file: FILE, section: 'Log', key: 'level', says: ['found "loud"', 'expected one of trace, debug'] });
+      expectConfigError(() => compile('[Flow]', { workers: 0 }), {
+        file: FILE,
+        section: 'Flow',
+        key: 'workers',
+        says: ['found "0"', 'expected a whole number from 1 to 4096'],
+      });
+      expectConfigError(() => compile('[Flow]', { logLevel: 'loud' }), {
+        file: FILE,
+        section: 'Log',
+        key: 'level',
+        says: ['found "loud"', 'expected one of trace, debug'],
+      });
     });
   });
 
   describe('[Log]', () => {
     it('resolves the log file against the INI file folder', () => {
-      expect(compile(ini('[Flow]', '[Log]', 'level = WARN', 'file = logs/orders.log')).log).toEqual({ level: 'warn', file: path.join(DIR, 'logs', 'orders.log') });
+      expect(compile(ini('[Flow]', '[Log]', 'level = WARN', 'file = logs/orders.log')).log).toEqual({
+        level: 'warn',
+        file: path.join(DIR, 'logs', 'orders.log'),
+      });
     });
 
     it('rejects an unknown level and an unknown key', () => {
-      expectConfigError(() => compile(ini('[Flow]', '[Log]', 'level = verbose')), { file: FILE, line: 3, section: 'Log', key: 'level', says: ['found "verbose"'] });
-      expectConfigError(() => compile(ini('[Flow]', '[Log]', 'lvel = info')), { file: FILE, line: 3, section: 'Log', key: 'lvel', says: ['(did you mean "level"?)'] });
+      expectConfigError(() => compile(ini('[Flow]', '[Log]', 'level = verbose')), {
+        file: FILE,
+        line: 3,
+        section: 'Log',
+        key: 'level',
+        says: ['found "verbose"'],
+      });
+      expectConfigError(() => compile(ini('[Flow]', '[Log]', 'lvel = info')), {
+        file: FILE,
+        line: 3,
+        section: 'Log',
+        key: 'lvel',
+        says: ['(did you mean "level"?)'],
+      });
     });
   });
 
@@ -247,8 +358,16 @@ describe('compileAppConfig', () => {
       const config = compile(ini('[Flow]', '[Source]', 'Type = file', 'path = in/*.json', 'poll = 5s'));
       expect(config.source).toEqual({
         type: 'file',
-        values: new Map([['type', 'file'], ['path', 'in/*.json'], ['poll', '5s']]),
-        lines: new Map([['type', 3], ['path', 4], ['poll', 5]]),
+        values: new Map([
+          ['type', 'file'],
+          ['path', 'in/*.json'],
+          ['poll', '5s'],
+        ]),
+        lines: new Map([
+          ['type', 3],
+          ['path', 4],
+          ['poll', 5],
+        ]),
       });
     });
 
@@ -265,8 +384,20 @@ describe('compileAppConfig', () => {
   describe('app sections', () => {
     it('passes every section the runtime does not own through, with env expanded and keys as written (field names are case-sensitive)', () => {
       const config = compile(
-        ini('[Flow]', 'class = W', '[Source]', 'type = stdin', '[Log]', 'level = info',
-          '[Database]', 'URL = postgres://${DB_HOST}/orders', 'pool: 5', '[Mail.Out]', 'to = ops@example.com', 'flag = true'),
+        ini(
+          '[Flow]',
+          'class = W',
+          '[Source]',
+          'type = stdin',
+          '[Log]',
+          'level = info',
+          '[Database]',
+          'URL = postgres://${DB_HOST}/orders',
+          'pool: 5',
+          '[Mail.Out]',
+          'to = ops@example.com',
+          'flag = true',
+        ),
         {},
         { DB_HOST: 'db.internal' },
       );
@@ -277,7 +408,9 @@ describe('compileAppConfig', () => {
     });
 
     it('keeps app values verbatim: quotes, inline ; and # and multi-line text', () => {
-      const config = compile(ini('[Flow]', '[Rules]', "expr = 'x' + 'y'", 'url = http://x/#frag ; not a comment', 'sql = select *', '  from t'));
+      const config = compile(
+        ini('[Flow]', '[Rules]', "expr = 'x' + 'y'", 'url = http://x/#frag ; not a comment', 'sql = select *', '  from t'),
+      );
       expect(config.sections).toEqual({ Rules: { expr: "'x' + 'y'", url: 'http://x/#frag ; not a comment', sql: 'select *\nfrom t' } });
     });
 
@@ -322,7 +455,10 @@ describe('loadAppConfig', () => {
 
   it('rejects a missing file, naming it as given and saying it does not exist', async () => {
     const file = path.join(dir, 'missing.ini');
-    const error = await expectConfigErrorAsync(loadAppConfig(file, {}, {}), { file, says: ['cannot be read: does not exist', "expected an app's INI file"] });
+    const error = await expectConfigErrorAsync(loadAppConfig(file, {}, {}), {
+      file,
+      says: ['cannot be read: does not exist', "expected an app's INI file"],
+    });
     expect(error.section).toBeUndefined();
     expect(error.line).toBeUndefined();
     expect((error.cause as NodeJS.ErrnoException).code).toBe('ENOENT');

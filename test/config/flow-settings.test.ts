@@ -75,23 +75,25 @@ describe('compileFlowSettings', () => {
 
   describe('values from the file', () => {
     it('reads every [Flow] key', () => {
-      expect(flow({
-        'app name': 'orders',
-        class: 'OrdersWorker',
-        'state dir': '/var/lib/orders',
-        workers: '8',
-        'queue size': '50',
-        'high watermark': '40',
-        'low watermark': '10',
-        'queue timeout': '5m',
-        'execution timeout': '250ms',
-        'shutdown timeout': '10',
-        retries: '3',
-        'retry backoff': 'fixed',
-        'retry delay': '2s',
-        'retry max delay': '1m',
-        'order by': 'headers.asset-id',
-      })).toEqual({
+      expect(
+        flow({
+          'app name': 'orders',
+          class: 'OrdersWorker',
+          'state dir': '/var/lib/orders',
+          workers: '8',
+          'queue size': '50',
+          'high watermark': '40',
+          'low watermark': '10',
+          'queue timeout': '5m',
+          'execution timeout': '250ms',
+          'shutdown timeout': '10',
+          retries: '3',
+          'retry backoff': 'fixed',
+          'retry delay': '2s',
+          'retry max delay': '1m',
+          'order by': 'headers.asset-id',
+        }),
+      ).toEqual({
         appName: 'orders',
         workerClass: 'OrdersWorker',
         stateDir: '/var/lib/orders',
@@ -127,7 +129,11 @@ describe('compileFlowSettings', () => {
 
     it('accepts a shutdown timeout of 0 and a retry max delay equal to the retry delay', () => {
       expect(flow({ 'shutdown timeout': '0' }).settings.shutdownTimeoutMs).toBe(0);
-      expect(flow({ 'retry delay': '5s', 'retry max delay': '5s' }).settings.backoff).toEqual({ kind: 'exponential', delayMs: 5000, maxDelayMs: 5000 });
+      expect(flow({ 'retry delay': '5s', 'retry max delay': '5s' }).settings.backoff).toEqual({
+        kind: 'exponential',
+        delayMs: 5000,
+        maxDelayMs: 5000,
+      });
     });
 
     it('reads the backoff kind case-insensitively', () => {
@@ -135,36 +141,59 @@ describe('compileFlowSettings', () => {
     });
 
     it('treats empty values as unset', () => {
-      expect(flow({ workers: '', 'queue timeout': '', 'app name': '' })).toMatchObject({ appName: undefined, settings: { workers: 1, queueTimeoutMs: 60_000 } });
+      expect(flow({ workers: '', 'queue timeout': '', 'app name': '' })).toMatchObject({
+        appName: undefined,
+        settings: { workers: 1, queueTimeoutMs: 60_000 },
+      });
     });
   });
 
   describe('bad values', () => {
     it.each([['0'], ['-1'], ['abc'], ['1.5'], ['4097']])('rejects workers = %s, naming the file, section, key and value', (text) => {
       expectConfigError(() => flow({ workers: text }), {
-        file: FILE, line: 2, section: 'Flow', key: 'workers', says: [`found "${text}"`, 'expected a whole number from 1 to 4096'],
+        file: FILE,
+        line: 2,
+        section: 'Flow',
+        key: 'workers',
+        says: [`found "${text}"`, 'expected a whole number from 1 to 4096'],
       });
     });
 
     it.each([['0'], ['-5'], ['lots']])('rejects queue size = %s', (text) => {
-      expectConfigError(() => flow({ 'queue size': text }), { file: FILE, section: 'Flow', key: 'queue size', says: [`found "${text}"`, 'expected a whole number of at least 1'] });
+      expectConfigError(() => flow({ 'queue size': text }), {
+        file: FILE,
+        section: 'Flow',
+        key: 'queue size',
+        says: [`found "${text}"`, 'expected a whole number of at least 1'],
+      });
     });
 
     it('rejects a high watermark above the queue size', () => {
       expectConfigError(() => flow({ 'queue size': '10', 'high watermark': '11' }), {
-        file: FILE, line: 3, section: 'Flow', key: 'high watermark', says: ['found "11"', 'expected a whole number from 1 to 10'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'high watermark',
+        says: ['found "11"', 'expected a whole number from 1 to 10'],
       });
     });
 
     it('rejects a low watermark equal to the high watermark', () => {
       expectConfigError(() => flow({ 'high watermark': '50', 'low watermark': '50' }), {
-        file: FILE, line: 3, section: 'Flow', key: 'low watermark', says: ['found 50', 'expected less than the high watermark (50)'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'low watermark',
+        says: ['found 50', 'expected less than the high watermark (50)'],
       });
     });
 
     it('rejects a low watermark above the high watermark', () => {
       expectConfigError(() => flow({ 'high watermark': '50', 'low watermark': '60' }), {
-        file: FILE, section: 'Flow', key: 'low watermark', says: ['found 60', 'expected less than the high watermark (50)'],
+        file: FILE,
+        section: 'Flow',
+        key: 'low watermark',
+        says: ['found 60', 'expected less than the high watermark (50)'],
       });
     });
 
@@ -189,7 +218,11 @@ describe('compileFlowSettings', () => {
       ['retry max delay', '-1'],
     ])('rejects %s = %s as not a duration', (key, text) => {
       expectConfigError(() => flow({ [key]: text }), {
-        file: FILE, line: 2, section: 'Flow', key, says: [`found "${text}"`, 'expected a duration', '30s, 250ms, 5m or 1h'],
+        file: FILE,
+        line: 2,
+        section: 'Flow',
+        key,
+        says: [`found "${text}"`, 'expected a duration', '30s, 250ms, 5m or 1h'],
       });
     });
 
@@ -200,7 +233,11 @@ describe('compileFlowSettings', () => {
 
     it('rejects a retry max delay below the retry delay', () => {
       expectConfigError(() => flow({ 'retry delay': '10s', 'retry max delay': '5s' }), {
-        file: FILE, line: 3, section: 'Flow', key: 'retry max delay', says: ['found 5000ms', 'expected at least the retry delay (10000ms)'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'retry max delay',
+        says: ['found 5000ms', 'expected at least the retry delay (10000ms)'],
       });
     });
 
@@ -209,22 +246,36 @@ describe('compileFlowSettings', () => {
     });
 
     it('rejects a retry max delay set below the retry delay', () => {
-      expectConfigError(() => flow({ 'retry delay': '2m', 'retry max delay': '1m' }), { key: 'retry max delay', says: ['found 60000ms', 'retry delay (120000ms)'] });
+      expectConfigError(() => flow({ 'retry delay': '2m', 'retry max delay': '1m' }), {
+        key: 'retry max delay',
+        says: ['found 60000ms', 'retry delay (120000ms)'],
+      });
     });
 
     it.each([['-1'], ['1001'], ['some']])('rejects retries = %s', (text) => {
-      expectConfigError(() => flow({ retries: text }), { file: FILE, section: 'Flow', key: 'retries', says: [`found "${text}"`, 'expected a whole number from 0 to 1000'] });
+      expectConfigError(() => flow({ retries: text }), {
+        file: FILE,
+        section: 'Flow',
+        key: 'retries',
+        says: [`found "${text}"`, 'expected a whole number from 0 to 1000'],
+      });
     });
 
     it('rejects an unknown retry backoff, listing the choices', () => {
       expectConfigError(() => flow({ 'retry backoff': 'linear' }), {
-        file: FILE, section: 'Flow', key: 'retry backoff', says: ['found "linear"', 'expected one of exponential, fixed'],
+        file: FILE,
+        section: 'Flow',
+        key: 'retry backoff',
+        says: ['found "linear"', 'expected one of exponential, fixed'],
       });
     });
 
     it.each([['a..b'], ['.a'], ['a.'], ['__proto__.x'], ['a.constructor'], ['prototype']])('rejects order by = %s', (text) => {
       expectConfigError(() => flow({ 'order by': text }), {
-        file: FILE, section: 'Flow', key: 'order by', says: [`found "${text}"`, 'expected a dotted path into the event'],
+        file: FILE,
+        section: 'Flow',
+        key: 'order by',
+        says: [`found "${text}"`, 'expected a dotted path into the event'],
       });
     });
   });
@@ -232,9 +283,21 @@ describe('compileFlowSettings', () => {
   describe('unknown keys', () => {
     it('leaves every key it reads known, so finish() passes on a full [Flow]', () => {
       const r = reader({
-        'app name': 'a', class: 'C', 'state dir': 's', workers: '1', 'queue size': '10', 'high watermark': '8', 'low watermark': '4',
-        'queue timeout': '1', 'execution timeout': '1', 'shutdown timeout': '1', retries: '0', 'retry backoff': 'fixed',
-        'retry delay': '1', 'retry max delay': '1', 'order by': 'a',
+        'app name': 'a',
+        class: 'C',
+        'state dir': 's',
+        workers: '1',
+        'queue size': '10',
+        'high watermark': '8',
+        'low watermark': '4',
+        'queue timeout': '1',
+        'execution timeout': '1',
+        'shutdown timeout': '1',
+        retries: '0',
+        'retry backoff': 'fixed',
+        'retry delay': '1',
+        'retry max delay': '1',
+        'order by': 'a',
       });
       compileFlowSettings(r);
       expect(() => r.finish()).not.toThrow();
@@ -244,7 +307,11 @@ describe('compileFlowSettings', () => {
       const r = reader({ class: 'C', workres: '4' });
       compileFlowSettings(r);
       expectConfigError(() => r.finish(), {
-        file: FILE, line: 3, section: 'Flow', key: 'workres', says: ['is not a setting of [Flow]', '(did you mean "workers"?)', 'known keys: app name, class, state dir, workers'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'workres',
+        says: ['is not a setting of [Flow]', '(did you mean "workers"?)', 'known keys: app name, class, state dir, workers'],
       });
     });
 
@@ -278,7 +345,10 @@ describe('compileLogSettings', () => {
 
   it('rejects an unknown level, listing the levels and suggesting a near one', () => {
     expectConfigError(() => compileLogSettings(reader({ level: 'debgu' }, 'Log')), {
-      file: FILE, line: 2, section: 'Log', key: 'level',
+      file: FILE,
+      line: 2,
+      section: 'Log',
+      key: 'level',
       says: ['found "debgu"', 'expected one of trace, debug, info, warn, error, fatal, silent', '(did you mean "debug"?)'],
     });
   });
@@ -286,7 +356,11 @@ describe('compileLogSettings', () => {
   it('rejects an unknown [Log] key once compiled', () => {
     const r = reader({ levle: 'debug' }, 'Log');
     compileLogSettings(r);
-    expectConfigError(() => r.finish(), { section: 'Log', key: 'levle', says: ['is not a setting of [Log]', '(did you mean "level"?)', 'known keys: level, file'] });
+    expectConfigError(() => r.finish(), {
+      section: 'Log',
+      key: 'levle',
+      says: ['is not a setting of [Log]', '(did you mean "level"?)', 'known keys: level, file'],
+    });
   });
 });
 
@@ -315,9 +389,12 @@ describe('toIniKeys', () => {
 });
 
 describe('durations past what a timer can hold', () => {
-  it.each([['execution timeout'], ['queue timeout'], ['shutdown timeout'], ['retry delay']])('rejects %s = 30d, naming the limit', (key) => {
-    expectConfigError(() => flow({ [key]: '30d' }), { key, says: ['found "30d"', 'at most', 'about 24.8 days'] });
-  });
+  it.each([['execution timeout'], ['queue timeout'], ['shutdown timeout'], ['retry delay']])(
+    'rejects %s = 30d, naming the limit',
+    (key) => {
+      expectConfigError(() => flow({ [key]: '30d' }), { key, says: ['found "30d"', 'at most', 'about 24.8 days'] });
+    },
+  );
   it('accepts 24 days', () => {
     expect(flow({ 'execution timeout': '24d' }).settings.executionTimeoutMs).toBe(24 * 86_400_000);
   });

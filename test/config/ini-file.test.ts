@@ -15,7 +15,9 @@ function values(document: IniDocument): Record<string, Record<string, string>> {
 
 /** The value of one key, parsed from `[S]` followed by the given lines. */
 function valueOf(key: string, ...lines: string[]): string | undefined {
-  return parseIni(['[S]', ...lines].join('\n'), FILE).sections.get('S')?.entries.get(key)?.value;
+  return parseIni(['[S]', ...lines].join('\n'), FILE)
+    .sections.get('S')
+    ?.entries.get(key)?.value;
 }
 
 describe('parseIni', () => {
@@ -62,7 +64,9 @@ describe('parseIni', () => {
     });
 
     it('trims the whitespace around keys and values but keeps the spaces inside them, as configparser does', () => {
-      expect(values(parseIni('[S]\nretry max delay   =    5 m   \t\nqueue  size = 1', FILE))).toEqual({ S: { 'retry max delay': '5 m', 'queue  size': '1' } });
+      expect(values(parseIni('[S]\nretry max delay   =    5 m   \t\nqueue  size = 1', FILE))).toEqual({
+        S: { 'retry max delay': '5 m', 'queue  size': '1' },
+      });
     });
 
     it('reads an empty value as empty text', () => {
@@ -129,7 +133,7 @@ describe('parseIni', () => {
       expect(valueOf('json', 'json = {"a": [1, "b"]}')).toBe('{"a": [1, "b"]}');
     });
 
-    it('keeps ${...} references unexpanded (expansion is not the parser\'s job)', () => {
+    it("keeps ${...} references unexpanded (expansion is not the parser's job)", () => {
       expect(valueOf('home', 'home = ${HOME}/x')).toBe('${HOME}/x');
     });
   });
@@ -203,26 +207,39 @@ describe('parseIni', () => {
   describe('errors', () => {
     it('rejects a key written twice in a section, naming the line, the key and the first line', () => {
       expectConfigError(() => parseIni('[Flow]\nworkers = 1\nclass = X\nworkers = 2', FILE), {
-        file: FILE, line: 4, section: 'Flow', key: 'workers', says: ['written twice', 'first on line 2'],
+        file: FILE,
+        line: 4,
+        section: 'Flow',
+        key: 'workers',
+        says: ['written twice', 'first on line 2'],
       });
     });
 
     it('treats keys that differ only in case as the same key', () => {
       expectConfigError(() => parseIni('[Flow]\nWorkers = 1\nWORKERS = 2', FILE), {
-        file: FILE, line: 3, section: 'Flow', key: 'workers', says: ['first on line 2'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'workers',
+        says: ['first on line 2'],
       });
     });
 
     it('rejects a section written twice, naming the line and the first line', () => {
       const error = expectConfigError(() => parseIni('[Flow]\nclass = X\n\n[Flow]\nworkers = 2', FILE), {
-        file: FILE, line: 4, section: 'Flow', says: ['written twice', 'first on line 1'],
+        file: FILE,
+        line: 4,
+        section: 'Flow',
+        says: ['written twice', 'first on line 1'],
       });
       expect(error.key).toBeUndefined();
     });
 
     it('rejects a key before any section, naming the line and the text found', () => {
       const error = expectConfigError(() => parseIni('# header\n\nworkers = 4\n[Flow]', FILE), {
-        file: FILE, line: 3, says: ['"workers = 4"', 'before any [Section]'],
+        file: FILE,
+        line: 3,
+        says: ['"workers = 4"', 'before any [Section]'],
       });
       expect(error.section).toBeUndefined();
       expect(error.message).toBe(`${FILE}:3: "workers = 4" comes before any [Section]; expected a section header first`);
@@ -230,7 +247,10 @@ describe('parseIni', () => {
 
     it('rejects a line without = or :, naming the line, the section and the text found', () => {
       expectConfigError(() => parseIni('[Flow]\nclass = X\njust words', FILE), {
-        file: FILE, line: 3, section: 'Flow', says: ['"just words"', 'expected "key = value"'],
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        says: ['"just words"', 'expected "key = value"'],
       });
     });
 

@@ -7,7 +7,11 @@ const FILE = 'apps/thumbnails.ini';
 
 function compile(values: Record<string, RawValue>) {
   const map = new Map(Object.entries(values));
-  const reader = new SectionReader(map, { file: FILE, section: 'Inspector', lines: new Map([...map.keys()].map((key, i) => [key, i + 2])) });
+  const reader = new SectionReader(map, {
+    file: FILE,
+    section: 'Inspector',
+    lines: new Map([...map.keys()].map((key, i) => [key, i + 2])),
+  });
   const settings = compileInspectorSettings(reader);
   reader.finish();
   return settings;
@@ -19,7 +23,12 @@ describe('compileInspectorSettings', () => {
   });
 
   it('takes the port, interface, token and stately given', () => {
-    expect(compile({ port: '9000', interface: '0.0.0.0', token: 's3cret-token', stately: 'yes' })).toEqual({ port: 9000, interface: '0.0.0.0', token: 's3cret-token', stately: true });
+    expect(compile({ port: '9000', interface: '0.0.0.0', token: 's3cret-token', stately: 'yes' })).toEqual({
+      port: 9000,
+      interface: '0.0.0.0',
+      token: 's3cret-token',
+      stately: true,
+    });
   });
 
   it('accepts port 0 (any free port) and any loopback address without a token', () => {
@@ -28,12 +37,20 @@ describe('compileInspectorSettings', () => {
   });
 
   it('refuses a non-loopback interface without a token, naming [Inspector] token', () => {
-    expectConfigError(() => compile({ interface: '0.0.0.0' }), { file: FILE, section: 'Inspector', key: 'token', says: ['interface = 0.0.0.0', 'required'] });
+    expectConfigError(() => compile({ interface: '0.0.0.0' }), {
+      file: FILE,
+      section: 'Inspector',
+      key: 'token',
+      says: ['interface = 0.0.0.0', 'required'],
+    });
   });
 
   it('rejects a port out of range, an interface that is not an address, a short token and a bad yes/no', () => {
     expectConfigError(() => compile({ port: '70000' }), { section: 'Inspector', key: 'port', line: 2, says: ['from 0 to 65535'] });
-    expectConfigError(() => compile({ interface: 'example.com', token: 'long-enough' }), { key: 'interface', says: ['expected an IP address'] });
+    expectConfigError(() => compile({ interface: 'example.com', token: 'long-enough' }), {
+      key: 'interface',
+      says: ['expected an IP address'],
+    });
     expectConfigError(() => compile({ token: 'short' }), { key: 'token', says: ['at least 8'] });
     expectConfigError(() => compile({ stately: 'maybe' }), { key: 'stately', says: ['yes or no'] });
   });

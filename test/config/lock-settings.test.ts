@@ -20,7 +20,7 @@ describe('compileLockSettings', () => {
     expect(compile({})).toEqual({ backend: 'local', leaseMs: 60_000 });
   });
 
-  it('defaults to Redis locks on the store\'s URL when the store is in Redis', () => {
+  it("defaults to Redis locks on the store's URL when the store is in Redis", () => {
     expect(compile({}, REDIS_STORE)).toEqual({ backend: 'redis', url: 'redis://store:6379/1', prefix: 'flowd:lock:', leaseMs: 60_000 });
   });
 
@@ -38,11 +38,19 @@ describe('compileLockSettings', () => {
   });
 
   it('requires a url for Redis locks when the store is not in Redis', () => {
-    expectConfigError(() => compile({ backend: 'redis' }), { file: FILE, section: 'Lock', key: 'url', says: ['is required with backend = redis'] });
+    expectConfigError(() => compile({ backend: 'redis' }), {
+      file: FILE,
+      section: 'Lock',
+      key: 'url',
+      says: ['is required with backend = redis'],
+    });
   });
 
   it('rejects a url that is not a Redis URL without printing its password', () => {
-    const error = expectConfigError(() => compile({ backend: 'redis', url: 'http://:hunter2@host:6379' }), { key: 'url', says: ['expected redis://[user:password@]host[:port][/db] or rediss://', 'http://:***@host'] });
+    const error = expectConfigError(() => compile({ backend: 'redis', url: 'http://:hunter2@host:6379' }), {
+      key: 'url',
+      says: ['expected redis://[user:password@]host[:port][/db] or rediss://', 'http://:***@host'],
+    });
     expect(error.message).not.toContain('hunter2');
   });
 

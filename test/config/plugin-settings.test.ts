@@ -26,7 +26,10 @@ describe('[Plugins]', () => {
   });
 
   it('reads reload and rescan interval', () => {
-    expect(compile('[Flow]', ...SOURCE, '[Plugins]', 'paths = plugins', 'reload = no', 'rescan interval = 250ms').plugins).toMatchObject({ reload: false, rescanIntervalMs: 250 });
+    expect(compile('[Flow]', ...SOURCE, '[Plugins]', 'paths = plugins', 'reload = no', 'rescan interval = 250ms').plugins).toMatchObject({
+      reload: false,
+      rescanIntervalMs: 250,
+    });
   });
 
   it.each([
@@ -35,15 +38,29 @@ describe('[Plugins]', () => {
     [['reload = yes'], 'paths', 'is missing; expected one or more plugin folders'],
     [['paths = plugins', 'folders = x'], 'folders', ''],
   ])('refuses %j, naming the key', (lines, key, says) => {
-    expectConfigError(() => compile('[Flow]', ...SOURCE, '[Plugins]', ...lines), { file: FILE, section: 'Plugins', key, says: says ? [says] : [] });
+    expectConfigError(() => compile('[Flow]', ...SOURCE, '[Plugins]', ...lines), {
+      file: FILE,
+      section: 'Plugins',
+      key,
+      says: says ? [says] : [],
+    });
   });
 
   it('refuses a [Flow] class beside [Plugins]: the plugins are the workers', () => {
-    expectConfigError(() => compile('[Flow]', 'class = ./worker.ts', ...SOURCE, '[Plugins]', 'paths = plugins'), { section: 'Flow', key: 'class', line: 2, says: ['and so is [Plugins]'] });
+    expectConfigError(() => compile('[Flow]', 'class = ./worker.ts', ...SOURCE, '[Plugins]', 'paths = plugins'), {
+      section: 'Flow',
+      key: 'class',
+      line: 2,
+      says: ['and so is [Plugins]'],
+    });
   });
 
   it('refuses [Plugins] with a source other than event-log, and event-log without [Plugins]', () => {
-    expectConfigError(() => compile('[Flow]', '[Source]', 'type = stomp', '[Plugins]', 'paths = plugins'), { section: 'Source', key: 'type', says: ['expected type = event-log'] });
+    expectConfigError(() => compile('[Flow]', '[Source]', 'type = stomp', '[Plugins]', 'paths = plugins'), {
+      section: 'Source',
+      key: 'type',
+      says: ['expected type = event-log'],
+    });
     expectConfigError(() => compile('[Flow]', ...SOURCE), { section: 'Plugins', says: ['expected [Plugins] paths = ./plugins'] });
   });
 });
@@ -51,12 +68,19 @@ describe('[Plugins]', () => {
 describe('[Source] type = event-log', () => {
   it('compiles a PostgreSQL log with the documented defaults', () => {
     const source = eventLog({ url: 'postgres://flowd:${DB_PASSWORD}@127.0.0.1:5432/test' });
-    expect(source.description).toBe('event-log postgres://flowd:***@127.0.0.1:5432/test table flowd_events (start from latest, fetch interval 5s, max batch size 500, backlog timeout 5m)');
+    expect(source.description).toBe(
+      'event-log postgres://flowd:***@127.0.0.1:5432/test table flowd_events (start from latest, fetch interval 5s, max batch size 500, backlog timeout 5m)',
+    );
     expect(source.reconnect).toEqual({ delayMs: 1000, maxDelayMs: 30_000 });
   });
 
   it('compiles an HTTP feed', () => {
-    const source = eventLog({ url: 'http://127.0.0.1:8000/events?after={id}&limit={n}', 'latest url': 'http://127.0.0.1:8000/events/latest', 'start from': '1200', 'fetch interval': '1s' });
+    const source = eventLog({
+      url: 'http://127.0.0.1:8000/events?after={id}&limit={n}',
+      'latest url': 'http://127.0.0.1:8000/events/latest',
+      'start from': '1200',
+      'fetch interval': '1s',
+    });
     expect(source.description).toContain('event-log http://127.0.0.1:8000/events?after={id}&limit={n} (start from 1200, fetch interval 1s');
   });
 
@@ -66,7 +90,11 @@ describe('[Source] type = event-log', () => {
 
   it.each([
     [{}, 'url', 'is missing; expected postgres://'],
-    [{ url: 'mysql://root:pw@127.0.0.1/test' }, 'url', 'found "mysql://root:***@127.0.0.1/test"; expected postgres://, postgresql://, http:// or https://'],
+    [
+      { url: 'mysql://root:pw@127.0.0.1/test' },
+      'url',
+      'found "mysql://root:***@127.0.0.1/test"; expected postgres://, postgresql://, http:// or https://',
+    ],
     [{ url: 'http://127.0.0.1/events' }, 'url', 'expected {id} where the feed takes the last id seen'],
     [{ url: 'postgres://127.0.0.1/test', table: 'events; drop table x' }, 'table', 'expected a table name'],
     [{ url: 'http://127.0.0.1/e?after={id}', table: 'events' }, 'table', 'is only read for a PostgreSQL url'],

@@ -21,28 +21,56 @@ describe('compileStoreSettings', () => {
   });
 
   it('takes a redis:// or rediss:// URL and an optional prefix for the redis backend', () => {
-    expect(store({ backend: 'redis', url: 'redis://127.0.0.1:6379/0' })).toEqual({ backend: 'redis', url: 'redis://127.0.0.1:6379/0', prefix: undefined });
-    expect(store({ backend: 'Redis', url: 'rediss://app:pw@db.example', prefix: 'orders:' })).toEqual({ backend: 'redis', url: 'rediss://app:pw@db.example', prefix: 'orders:' });
+    expect(store({ backend: 'redis', url: 'redis://127.0.0.1:6379/0' })).toEqual({
+      backend: 'redis',
+      url: 'redis://127.0.0.1:6379/0',
+      prefix: undefined,
+    });
+    expect(store({ backend: 'Redis', url: 'rediss://app:pw@db.example', prefix: 'orders:' })).toEqual({
+      backend: 'redis',
+      url: 'rediss://app:pw@db.example',
+      prefix: 'orders:',
+    });
   });
 
   it('names the backend key when the backend is unknown, with a hint', () => {
-    expectConfigError(() => store({ backend: 'rediss' }), { file: FILE, section: 'Store', key: 'backend', line: 2, says: ['expected one of file, redis', 'did you mean "redis"?'] });
+    expectConfigError(() => store({ backend: 'rediss' }), {
+      file: FILE,
+      section: 'Store',
+      key: 'backend',
+      line: 2,
+      says: ['expected one of file, redis', 'did you mean "redis"?'],
+    });
   });
 
   it('requires a url for the redis backend', () => {
-    expectConfigError(() => store({ backend: 'redis' }), { section: 'Store', key: 'url', says: ['is required with backend = redis', 'redis://127.0.0.1:6379/0'] });
+    expectConfigError(() => store({ backend: 'redis' }), {
+      section: 'Store',
+      key: 'url',
+      says: ['is required with backend = redis', 'redis://127.0.0.1:6379/0'],
+    });
   });
 
   it('refuses a URL of another scheme, without a host, or with a path that is not a database number, never showing its password', () => {
     for (const url of ['http://app:s3cret@db:6379', 'redis://app:s3cret@db:6379/orders', 'not a url at all :s3cret@']) {
-      const error = expectConfigError(() => store({ backend: 'redis', url }), { section: 'Store', key: 'url', says: ['expected redis://'] });
+      const error = expectConfigError(() => store({ backend: 'redis', url }), {
+        section: 'Store',
+        key: 'url',
+        says: ['expected redis://'],
+      });
       expect(error.message).not.toContain('s3cret');
     }
   });
 
   it('refuses keys of the other backend, so a url without backend = redis never passes silently', () => {
-    expectConfigError(() => store({ url: 'redis://127.0.0.1:6379/0' }), { key: 'url', says: ['is a setting of backend = redis, but backend is file'] });
+    expectConfigError(() => store({ url: 'redis://127.0.0.1:6379/0' }), {
+      key: 'url',
+      says: ['is a setting of backend = redis, but backend is file'],
+    });
     expectConfigError(() => store({ prefix: 'x:' }), { key: 'prefix', says: ['backend = redis'] });
-    expectConfigError(() => store({ backend: 'redis', url: 'redis://h/0', folder: 'store' }), { key: 'folder', says: ['is a setting of backend = file, but backend is redis'] });
+    expectConfigError(() => store({ backend: 'redis', url: 'redis://h/0', folder: 'store' }), {
+      key: 'folder',
+      says: ['is a setting of backend = file, but backend is redis'],
+    });
   });
 });

@@ -16,7 +16,8 @@ const FILE = path.join(dir, 'videos.ini');
 const BROKER = 'stomp://127.0.0.1:61613/queue/videos';
 const compile = (lines: string[], overrides: ConfigOverrides = {}) => compileAppConfig(lines.join('\n'), FILE, overrides, {});
 /** An app of [Flow] (line 1-2) and [Workflow] (line 4-5) whose keys begin on line 6. */
-const workflow = (...lines: string[]) => compile(['[Flow]', 'app name = videos', '', '[Workflow]', 'module = ./workflows.ts', ...lines]).workflow!;
+const workflow = (...lines: string[]) =>
+  compile(['[Flow]', 'app name = videos', '', '[Workflow]', 'module = ./workflows.ts', ...lines]).workflow!;
 
 describe('[Workflow] broker virtual host', () => {
   it('reads the virtual host of the broker, and has none by default', () => {
@@ -26,7 +27,11 @@ describe('[Workflow] broker virtual host', () => {
 
   it('refuses a virtual host without a broker, naming the key, and takes an empty one for the default', () => {
     expectConfigError(() => workflow('broker virtual host = /production'), {
-      file: FILE, line: 6, section: 'Workflow', key: 'broker virtual host', says: ['found "/production", but there is no broker', 'expected broker = stomp://'],
+      file: FILE,
+      line: 6,
+      section: 'Workflow',
+      key: 'broker virtual host',
+      says: ['found "/production", but there is no broker', 'expected broker = stomp://'],
     });
     // Left empty, it is the broker's default.
     expect(workflow(`broker = ${BROKER}`, 'broker virtual host =').brokerVirtualHost).toBeUndefined();
@@ -40,25 +45,51 @@ describe('[Workflow] decide', () => {
   });
 
   it('reads decide = no in an activity worker that serves its task lists over a broker', () => {
-    expect(workflow(`broker = ${BROKER}`, 'task lists = transcoding, thumbnails', 'decide = no')).toMatchObject({ decide: false, broker: BROKER, taskLists: ['transcoding', 'thumbnails'] });
+    expect(workflow(`broker = ${BROKER}`, 'task lists = transcoding, thumbnails', 'decide = no')).toMatchObject({
+      decide: false,
+      broker: BROKER,
+      taskLists: ['transcoding', 'thumbnails'],
+    });
     expect(workflow(`broker = ${BROKER}`, 'decide = off').decide).toBe(false);
   });
 
   it('refuses decide = no without a broker, naming the file, section and key, and what to write instead', () => {
     expectConfigError(() => workflow('decide = no'), {
-      file: FILE, line: 6, section: 'Workflow', key: 'decide',
-      says: ['is no, but there is no broker', 'an app that does not decide runs its activities only over a broker', 'expected broker = stomp://', 'or decide = yes'],
+      file: FILE,
+      line: 6,
+      section: 'Workflow',
+      key: 'decide',
+      says: [
+        'is no, but there is no broker',
+        'an app that does not decide runs its activities only over a broker',
+        'expected broker = stomp://',
+        'or decide = yes',
+      ],
     });
   });
 
   it('refuses a decide that is not yes or no', () => {
-    expectConfigError(() => workflow(`broker = ${BROKER}`, 'decide = sometimes'), { file: FILE, line: 7, section: 'Workflow', key: 'decide', says: ['found "sometimes"; expected yes or no'] });
+    expectConfigError(() => workflow(`broker = ${BROKER}`, 'decide = sometimes'), {
+      file: FILE,
+      line: 7,
+      section: 'Workflow',
+      key: 'decide',
+      says: ['found "sometimes"; expected yes or no'],
+    });
   });
 
   it('refuses decide: false without a broker in createRuntime options too', () => {
     const reader = new SectionReader(toIniKeys({ decide: false, concurrency: 2 }), { section: 'createRuntime options.workflows' });
-    expectConfigError(() => compileWorkflowOptions(reader), { section: 'createRuntime options.workflows', key: 'decide', says: ['expected broker = stomp://'] });
-    expect(compileWorkflowOptions(new SectionReader(toIniKeys({ decide: false, broker: BROKER }), { section: 'createRuntime options.workflows' })).decide).toBe(false);
+    expectConfigError(() => compileWorkflowOptions(reader), {
+      section: 'createRuntime options.workflows',
+      key: 'decide',
+      says: ['expected broker = stomp://'],
+    });
+    expect(
+      compileWorkflowOptions(
+        new SectionReader(toIniKeys({ decide: false, broker: BROKER }), { section: 'createRuntime options.workflows' }),
+      ).decide,
+    ).toBe(false);
   });
 });
 
@@ -74,13 +105,22 @@ describe('[Workflow] retry delays', () => {
 
   it('refuses a retry max delay smaller than the retry delay, naming the key and both values', () => {
     expectConfigError(() => workflow('retry delay = 5s', 'retry max delay = 500ms'), {
-      file: FILE, line: 7, section: 'Workflow', key: 'retry max delay',
+      file: FILE,
+      line: 7,
+      section: 'Workflow',
+      key: 'retry max delay',
       says: ['found 500ms, less than retry delay (5s)', 'expected a retry max delay of at least the retry delay'],
     });
   });
 
   it('says when the retry delay it is compared with is the default', () => {
-    expectConfigError(() => workflow('retry max delay = 250ms'), { file: FILE, line: 6, section: 'Workflow', key: 'retry max delay', says: ['found 250ms, less than retry delay (1s, the default)'] });
+    expectConfigError(() => workflow('retry max delay = 250ms'), {
+      file: FILE,
+      line: 6,
+      section: 'Workflow',
+      key: 'retry max delay',
+      says: ['found 250ms, less than retry delay (1s, the default)'],
+    });
   });
 });
 
@@ -91,16 +131,29 @@ describe('[Workflow] task lists', () => {
 
   it('refuses task lists without a broker, naming the key and what it found', () => {
     expectConfigError(() => workflow('task lists = transcoding, thumbnails'), {
-      file: FILE, line: 6, section: 'Workflow', key: 'task lists',
-      says: ['found "transcoding, thumbnails", but there is no broker', 'only a daemon with broker serves task lists over it', 'expected broker = stomp://'],
+      file: FILE,
+      line: 6,
+      section: 'Workflow',
+      key: 'task lists',
+      says: [
+        'found "transcoding, thumbnails", but there is no broker',
+        'only a daemon with broker serves task lists over it',
+        'expected broker = stomp://',
+      ],
     });
   });
 
   it('refuses a task list name that cannot be part of a queue name, as the broker would', () => {
     for (const name of ['a/b', 'reports']) {
       expectConfigError(() => workflow(`broker = ${BROKER}`, `task lists = ok, ${name}`), {
-        file: FILE, line: 7, section: 'Workflow', key: 'task lists',
-        says: [name === 'reports' ? 'the task list name "reports" is taken by the queue of reports' : 'found "a/b"', 'expected task list names, comma-separated'],
+        file: FILE,
+        line: 7,
+        section: 'Workflow',
+        key: 'task lists',
+        says: [
+          name === 'reports' ? 'the task list name "reports" is taken by the queue of reports' : 'found "a/b"',
+          'expected task list names, comma-separated',
+        ],
       });
     }
   });
@@ -120,21 +173,32 @@ describe('an INI file without [Flow]', () => {
   });
 
   it('runs an event-log app with only [Plugins] and [Source]', () => {
-    const config = compile(['[Source]', 'type = event-log', 'url = postgres://postgres@127.0.0.1:5432/test', '', '[Plugins]', 'paths = ./plugins']);
+    const config = compile([
+      '[Source]',
+      'type = event-log',
+      'url = postgres://postgres@127.0.0.1:5432/test',
+      '',
+      '[Plugins]',
+      'paths = ./plugins',
+    ]);
     expect(config.app.name).toBe('videos');
     expect(config.plugins).toMatchObject({ paths: [path.join(dir, 'plugins')] });
   });
 
   it('refuses a file with none of [Flow], [Workflow] and [Plugins], naming what it expected', () => {
     const error = expectConfigError(() => compile(['[Source]', 'type = stdin']), {
-      file: FILE, section: 'Flow', says: ['is missing', 'expected a [Flow] section with at least class = ...', 'or a [Workflow] section'],
+      file: FILE,
+      section: 'Flow',
+      says: ['is missing', 'expected a [Flow] section with at least class = ...', 'or a [Workflow] section'],
     });
     expect(error.key).toBeUndefined();
   });
 
   it('refuses a lower-case [flow] even beside [Workflow]: section names are case-sensitive', () => {
     expectConfigError(() => compile(['[flow]', 'app name = videos', '', '[Workflow]', 'module = ./workflows.ts']), {
-      file: FILE, section: 'flow', says: ['section names are case-sensitive', 'expected [Flow], found [flow]'],
+      file: FILE,
+      section: 'flow',
+      says: ['section names are case-sensitive', 'expected [Flow], found [flow]'],
     });
   });
 });

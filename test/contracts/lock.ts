@@ -21,19 +21,22 @@ export interface LockBackendUnderTest {
 }
 
 /** Rejections as values, so a test can look at the error. */
-const failureOf = (promise: Promise<unknown>): Promise<unknown> => promise.then(
-  () => {
-    throw new Error('expected a rejection, but the promise resolved');
-  },
-  (error: unknown) => error,
-);
+const failureOf = (promise: Promise<unknown>): Promise<unknown> =>
+  promise.then(
+    () => {
+      throw new Error('expected a rejection, but the promise resolved');
+    },
+    (error: unknown) => error,
+  );
 
 /** Settles pending promise callbacks (in-process grants arrive a few microtasks later). */
 export const settle = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** Resolves when the signal aborts. */
 export const aborted = (signal: AbortSignal): Promise<unknown> =>
-  new Promise((resolve) => (signal.aborted ? resolve(signal.reason) : signal.addEventListener('abort', () => resolve(signal.reason), { once: true })));
+  new Promise((resolve) =>
+    signal.aborted ? resolve(signal.reason) : signal.addEventListener('abort', () => resolve(signal.reason), { once: true }),
+  );
 
 /**
  * Whether a promise has settled by now (after letting callbacks run). Only
@@ -200,7 +203,7 @@ export function lockContract(name: string, make: () => Promise<LockBackendUnderT
       expect(reason).toMatchObject({ code: 'ERR_LOCK_LOST' });
     });
 
-    it('returns what withLock\'s function returns and releases the lock after it, even when it throws', async () => {
+    it("returns what withLock's function returns and releases the lock after it, even when it throws", async () => {
       expect(await locks.withLock('asset-1', () => 'done')).toBe('done');
       const boom = new Error('boom');
       expect(await failureOf(locks.withLock('asset-1', () => Promise.reject(boom)))).toBe(boom);

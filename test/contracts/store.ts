@@ -35,7 +35,11 @@ class Celsius {
  * The contract every store backend meets: run it once per backend.
  * `canLoseConnection` adds the outage case (the space must provide `outage`).
  */
-export function storeContract(name: string, makeSpace: () => Promise<StoreSpace>, { canLoseConnection }: { canLoseConnection: boolean }): void {
+export function storeContract(
+  name: string,
+  makeSpace: () => Promise<StoreSpace>,
+  { canLoseConnection }: { canLoseConnection: boolean },
+): void {
   describe(`the ${name} store`, () => {
     let space: StoreSpace;
     let opened: OpenedStore;
@@ -67,7 +71,24 @@ export function storeContract(name: string, makeSpace: () => Promise<StoreSpace>
     });
 
     it('keeps keys apart however they are spelled: slashes, dots, traversal, case, unicode, escapes and very long keys', async () => {
-      const keys = ['a/b', 'a~2fb', 'a%2Fb', '../../etc/passwd', '.', '..', 'K', 'k', 'ключ', '🔑', 'a.json.lock', 'x'.repeat(1000), `${'x'.repeat(999)}y`, ' ', 'tab\tkey', 'nul\0key'];
+      const keys = [
+        'a/b',
+        'a~2fb',
+        'a%2Fb',
+        '../../etc/passwd',
+        '.',
+        '..',
+        'K',
+        'k',
+        'ключ',
+        '🔑',
+        'a.json.lock',
+        'x'.repeat(1000),
+        `${'x'.repeat(999)}y`,
+        ' ',
+        'tab\tkey',
+        'nul\0key',
+      ];
       for (const [i, key] of keys.entries()) await opened.store.put(key, i);
       for (const [i, key] of keys.entries()) await expect(opened.store.get(key)).resolves.toBe(i);
     });
@@ -185,7 +206,7 @@ export function storeContract(name: string, makeSpace: () => Promise<StoreSpace>
       await expect(opened.store.put('empty-handed', 'first', { ifVersion: 0 })).resolves.toMatchObject({ value: 'first' });
     });
 
-    it('checks a delete\'s fence before its version, and refuses a bad fence with a TypeError', async () => {
+    it("checks a delete's fence before its version, and refuses a bad fence with a TypeError", async () => {
       const { version } = await opened.store.put('both-delete', 1, { fence: 3 });
       await opened.store.put('both-delete', 2, { fence: 4 });
       await expect(opened.store.delete('both-delete', { ifVersion: version, fence: 3 })).rejects.toMatchObject({ code: 'ERR_FENCED' });
@@ -218,7 +239,7 @@ export function storeContract(name: string, makeSpace: () => Promise<StoreSpace>
       }
     });
 
-    it('gives up with ERR_CONFLICT after maxRetries retries, and passes the function\'s own errors through unwritten', async () => {
+    it("gives up with ERR_CONFLICT after maxRetries retries, and passes the function's own errors through unwritten", async () => {
       const other = space.open();
       try {
         let calls = 0;
@@ -312,7 +333,12 @@ export function storeContract(name: string, makeSpace: () => Promise<StoreSpace>
       await opened.store.put('k', 1);
       await opened.close();
       expect(opened.actor.getSnapshot().value).toBe('closed');
-      for (const operation of [() => opened.store.get('k'), () => opened.store.put('k', 2), () => opened.store.delete('k'), () => opened.store.update('k', () => 3)]) {
+      for (const operation of [
+        () => opened.store.get('k'),
+        () => opened.store.put('k', 2),
+        () => opened.store.delete('k'),
+        () => opened.store.update('k', () => 3),
+      ]) {
         await expect(operation()).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
       }
       await opened.close();
@@ -326,7 +352,11 @@ export function storeContract(name: string, makeSpace: () => Promise<StoreSpace>
       await outage.down();
       await waitFor(opened.actor, (s) => s.value === 'failed', { timeout: 5000 });
       const started = performance.now();
-      for (const operation of [() => opened.store.get('k'), () => opened.store.put('k', 'during'), () => opened.store.update('k', () => 'during')]) {
+      for (const operation of [
+        () => opened.store.get('k'),
+        () => opened.store.put('k', 'during'),
+        () => opened.store.update('k', () => 'during'),
+      ]) {
         await expect(operation()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
       }
       expect(performance.now() - started).toBeLessThan(2000); // at once, not after a connect or command timeout (5 s)

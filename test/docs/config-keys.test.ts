@@ -19,10 +19,14 @@ describe('the INI keys', () => {
     // Every key goes through a SectionReader: reader.string('stomp url'), reader.duration('queue timeout', ...), ...
     const keys = new Set<string>();
     for (const file of ['src', 'actors'].flatMap(sources)) {
-      for (const match of read(file).matchAll(/\b\w*[rR]eader\.(?:string|duration|boolean|integer|choice|has)\('([a-z][a-z ]*)'/g)) keys.add(match[1]!);
+      for (const match of read(file).matchAll(/\b\w*[rR]eader\.(?:string|duration|boolean|integer|choice|has)\('([a-z][a-z ]*)'/g))
+        keys.add(match[1]!);
     }
     expect(keys.size).toBeGreaterThan(60);
-    const docs = readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).map((name) => read(`docs/${name}`)).join('\n');
+    const docs = readdirSync(path.join(ROOT, 'docs'))
+      .filter((name) => name.endsWith('.md'))
+      .map((name) => read(`docs/${name}`))
+      .join('\n');
     expect([...keys].filter((key) => !docs.includes(`\`${key}\``)).sort()).toEqual([]);
   });
 });

@@ -4,10 +4,25 @@ import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { flowd, ROOT, tempDir, type FlowdProcess } from '../helpers/cli.js';
-import { appProblems, codeBlocks, docApps, isWholeApp, outputPattern, secondShellCommands, type CodeBlock, type DocApp } from './markdown.js';
+import {
+  appProblems,
+  codeBlocks,
+  docApps,
+  isWholeApp,
+  outputPattern,
+  secondShellCommands,
+  type CodeBlock,
+  type DocApp,
+} from './markdown.js';
 
 // The README and every page of docs/, as the reader sees them.
-const DOCS = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`),
+];
 const blocks: CodeBlock[] = DOCS.flatMap((doc) => codeBlocks(doc, readFileSync(path.join(ROOT, doc), 'utf8')));
 const apps: DocApp[] = docApps(blocks);
 const where = (block: { doc: string; line: number }) => `${block.doc}:${block.line}`;
@@ -21,7 +36,9 @@ const TSX = import.meta.resolve('tsx');
 function program(file: string, cwd: string, input?: string): Pick<FlowdProcess, 'child' | 'stdout' | 'stderr' | 'waitFor' | 'exit'> {
   const child = spawn(process.execPath, ['--import', TSX, file], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
   const text = { stdout: '', stderr: '' };
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   for (const stream of ['stdout', 'stderr'] as const) {
     child[stream].setEncoding('utf8');
     child[stream].on('data', (chunk: string) => (text[stream] += chunk));
@@ -42,7 +59,8 @@ function program(file: string, cwd: string, input?: string): Pick<FlowdProcess, 
         const poll = () => {
           const match = pattern.exec(text[stream]);
           if (match) resolve(match[0]);
-          else if (ended) reject(new Error(`${file} exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`));
+          else if (ended)
+            reject(new Error(`${file} exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`));
           else setTimeout(poll, 50);
         };
         poll();
@@ -53,7 +71,10 @@ function program(file: string, cwd: string, input?: string): Pick<FlowdProcess, 
 describe('the code blocks of the README and docs/', () => {
   it('mark every whole INI app (a [Flow] or [Workflow] section) as an app of file= blocks', () => {
     const unmarked = blocks.filter((block) => block.lang === 'ini' && block.attrs.file === undefined && isWholeApp(block.text));
-    expect(unmarked.map(where), 'an ini block with a [Flow] or [Workflow] section is a whole app: mark its files with file=NAME (docs/README.md) so the test runs it, or show only the sections it is about').toEqual([]);
+    expect(
+      unmarked.map(where),
+      'an ini block with a [Flow] or [Workflow] section is a whole app: mark its files with file=NAME (docs/README.md) so the test runs it, or show only the sections it is about',
+    ).toEqual([]);
   });
 
   it('give every marked app one INI file, its output and only files of its own', () => {
@@ -92,7 +113,8 @@ describe.each(apps.map((app) => [`${where(app)} ${app.heading}`, app] as const))
       await symlink(ROOT, path.join(dir.dir, 'node_modules/flowd'), 'dir');
     }
     const command = app.ini !== undefined ? `flowd run ${app.ini}` : `node ${app.main}`;
-    const start = (input?: string) => (app.ini !== undefined ? flowd(['run', app.ini], { cwd: dir.dir, input }) : program(app.main!, dir.dir, input));
+    const start = (input?: string) =>
+      app.ini !== undefined ? flowd(['run', app.ini], { cwd: dir.dir, input }) : program(app.main!, dir.dir, input);
 
     const expected = outputPattern(app.output!.text);
     if (app.stdin !== undefined) {
@@ -110,7 +132,10 @@ describe.each(apps.map((app) => [`${where(app)} ${app.heading}`, app] as const))
         for (const [, , ...args] of secondShellCommands(app.second)) {
           const command = flowd(args, { cwd: dir.dir });
           const { code } = await command.exit;
-          expect(code, `second shell: flowd ${args.join(' ')}\nstdout: ${command.stdout()}\nstderr: ${command.stderr()}\nthe app's stderr: ${run.stderr()}`).toBe(0);
+          expect(
+            code,
+            `second shell: flowd ${args.join(' ')}\nstdout: ${command.stdout()}\nstderr: ${command.stderr()}\nthe app's stderr: ${run.stderr()}`,
+          ).toBe(0);
           typed += command.stdout();
         }
         expect(typed).toMatch(expected);

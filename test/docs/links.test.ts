@@ -3,7 +3,13 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 
-const DOCS = ['README.md', ...readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort().map((name) => `docs/${name}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(path.join(ROOT, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .sort()
+    .map((name) => `docs/${name}`),
+];
 const read = (file: string) => readFileSync(path.join(ROOT, file), 'utf8');
 
 /** The Markdown outside code blocks, where links and headings are. */
@@ -16,7 +22,11 @@ function anchors(markdown: string): Set<string> {
   const seen = new Map<string, number>();
   const result = new Set<string>();
   for (const match of prose(markdown).matchAll(/^#{1,6}\s+(.*)$/gm)) {
-    const base = match[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N}\s_-]/gu, '').replace(/\s/g, '-');
+    const base = match[1]!
+      .trim()
+      .toLowerCase()
+      .replace(/[^\p{L}\p{N}\s_-]/gu, '')
+      .replace(/\s/g, '-');
     const count = seen.get(base) ?? 0;
     seen.set(base, count + 1);
     result.add(count === 0 ? base : `${base}-${count}`);
@@ -36,7 +46,8 @@ describe('the links of the README and docs/', () => {
         broken.push(`${target}: ${resolved} does not exist`);
         continue;
       }
-      if (anchor !== undefined && resolved.endsWith('.md') && !anchors(read(resolved)).has(anchor)) broken.push(`${target}: ${resolved} has no heading #${anchor}`);
+      if (anchor !== undefined && resolved.endsWith('.md') && !anchors(read(resolved)).has(anchor))
+        broken.push(`${target}: ${resolved} has no heading #${anchor}`);
     }
     expect(broken).toEqual([]);
   });
@@ -58,7 +69,7 @@ describe('the README', () => {
     expect(readme).not.toMatch(/events\/s|messages\/s|µs|## Design notes|## Performance/);
   });
 
-  it('says how to install flowd, the two commands and the clone\'s first example', () => {
+  it("says how to install flowd, the two commands and the clone's first example", () => {
     expect(readme).toContain('npm install flowd');
     expect(readme).toContain('npx flowd check app.ini');
     expect(readme).toContain('npx flowd run app.ini');

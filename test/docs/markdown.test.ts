@@ -86,15 +86,44 @@ describe('isWholeApp', () => {
 
 describe('a second shell', () => {
   it('splits its commands into words as sh does, without comments', () => {
-    expect(shellWords(`npx flowd workflow start app.ini Upload --input '{"video": "cat.mov"}' --wait`)).toEqual(['npx', 'flowd', 'workflow', 'start', 'app.ini', 'Upload', '--input', '{"video": "cat.mov"}', '--wait']);
+    expect(shellWords(`npx flowd workflow start app.ini Upload --input '{"video": "cat.mov"}' --wait`)).toEqual([
+      'npx',
+      'flowd',
+      'workflow',
+      'start',
+      'app.ini',
+      'Upload',
+      '--input',
+      '{"video": "cat.mov"}',
+      '--wait',
+    ]);
     expect(shellWords('a "b c"d \\ e')).toEqual(['a', 'b cd', ' e']);
-    const block = codeBlocks('y.md', `## S\n${fence}sh second\n# start one\nnpx flowd workflow status app.ini 1   # its status\n\n${fence}\n`)[0]!;
+    const block = codeBlocks(
+      'y.md',
+      `## S\n${fence}sh second\n# start one\nnpx flowd workflow status app.ini 1   # its status\n\n${fence}\n`,
+    )[0]!;
     expect(secondShellCommands(block)).toEqual([['npx', 'flowd', 'workflow', 'status', 'app.ini', '1']]);
   });
 
   it('may only run flowd, and only beside an endless app', () => {
-    const text = [`## S`, `${fence}ini file=a.ini stdin=in`, '[Flow]', `${fence}`, `${fence}text file=in`, `${fence}`, `${fence}sh second`, 'rm -rf /', `${fence}`, `${fence}text output`, 'x', `${fence}`].join('\n');
+    const text = [
+      `## S`,
+      `${fence}ini file=a.ini stdin=in`,
+      '[Flow]',
+      `${fence}`,
+      `${fence}text file=in`,
+      `${fence}`,
+      `${fence}sh second`,
+      'rm -rf /',
+      `${fence}`,
+      `${fence}text output`,
+      'x',
+      `${fence}`,
+    ].join('\n');
     const [app] = docApps(codeBlocks('z.md', text));
-    expect(appProblems(app!)).toEqual(['has both stdin= and a second shell; a second shell needs an endless app', 'runs "rm -rf /" in its second shell; only npx flowd ... commands are run']);
+    expect(appProblems(app!)).toEqual([
+      'has both stdin= and a second shell; a second shell needs an endless app',
+      'runs "rm -rf /" in its second shell; only npx flowd ... commands are run',
+    ]);
   });
 });

@@ -91,7 +91,18 @@ export function docApps(blocks: CodeBlock[]): DocApp[] {
     if (block.attrs.file === undefined) continue;
     let app = apps.get(key(block));
     if (!app) {
-      app = { doc: block.doc, heading: block.heading, line: block.line, files: new Map(), ini: undefined, main: undefined, output: undefined, stdin: undefined, npmInit: false, second: undefined };
+      app = {
+        doc: block.doc,
+        heading: block.heading,
+        line: block.line,
+        files: new Map(),
+        ini: undefined,
+        main: undefined,
+        output: undefined,
+        stdin: undefined,
+        npmInit: false,
+        second: undefined,
+      };
       apps.set(key(block), app);
     }
     app.files.set(block.attrs.file, block);
@@ -116,27 +127,40 @@ export function appProblems(app: DocApp): string[] {
   const inis = [...app.files.keys()].filter((name) => name.endsWith('.ini'));
   const mains = [...app.files.values()].filter((block) => 'main' in block.attrs).map((block) => block.attrs.file!);
   if (inis.length + mains.length !== 1) {
-    problems.push(`has ${inis.length} .ini file(s) (${inis.join(', ') || 'none'}) and ${mains.length} main program(s) (${mains.join(', ') || 'none'}); expected exactly one of either`);
+    problems.push(
+      `has ${inis.length} .ini file(s) (${inis.join(', ') || 'none'}) and ${mains.length} main program(s) (${mains.join(', ') || 'none'}); expected exactly one of either`,
+    );
   }
   if (!app.output) problems.push('has no `text output` block saying what it prints');
   else if (app.output.text.trim() === '') problems.push('has an empty `text output` block');
-  if (app.stdin !== undefined && !app.files.has(app.stdin)) problems.push(`feeds stdin=${app.stdin}, which is not one of its files (${[...app.files.keys()].join(', ')})`);
+  if (app.stdin !== undefined && !app.files.has(app.stdin))
+    problems.push(`feeds stdin=${app.stdin}, which is not one of its files (${[...app.files.keys()].join(', ')})`);
   if (app.second) {
     if (app.stdin !== undefined) problems.push('has both stdin= and a second shell; a second shell needs an endless app');
     const commands = secondShellCommands(app.second);
     if (commands.length === 0) problems.push(`has an empty second shell (line ${app.second.line})`);
-    for (const command of commands) if (command[0] !== 'npx' || command[1] !== 'flowd') problems.push(`runs "${command.join(' ')}" in its second shell; only npx flowd ... commands are run`);
+    for (const command of commands)
+      if (command[0] !== 'npx' || command[1] !== 'flowd')
+        problems.push(`runs "${command.join(' ')}" in its second shell; only npx flowd ... commands are run`);
   }
   for (const [name, block] of app.files) {
-    if (name === '' || name.includes('..') || name.startsWith('/')) problems.push(`file=${name} (line ${block.line}) is not a plain relative name`);
+    if (name === '' || name.includes('..') || name.startsWith('/'))
+      problems.push(`file=${name} (line ${block.line}) is not a plain relative name`);
   }
   return problems;
 }
 
 /** A regular expression that matches the expected lines, in order, each a whole line of the output; `...` matches anything. */
 export function outputPattern(expected: string): RegExp {
-  const lines = expected.split('\n').map((l) => l.trimEnd()).filter((l) => l !== '');
-  const line = (text: string) => `^${text.split('...').map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`;
+  const lines = expected
+    .split('\n')
+    .map((l) => l.trimEnd())
+    .filter((l) => l !== '');
+  const line = (text: string) =>
+    `^${text
+      .split('...')
+      .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`;
   return new RegExp(lines.map(line).join('[\\s\\S]*?'), 'm');
 }
 

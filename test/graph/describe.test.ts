@@ -9,7 +9,15 @@ describe('describeMachine', () => {
   it('lists every state by dotted path, the root first, with its type', () => {
     expect(allStates(graph).map((s) => s.path)).toEqual(testPaths);
     const types = Object.fromEntries(allStates(graph).map((s) => [s.path, s.type]));
-    expect(types).toMatchObject({ '': 'compound', idle: 'atomic', working: 'compound', both: 'parallel', 'both.left': 'compound', closed: 'final', 'working.done': 'final' });
+    expect(types).toMatchObject({
+      '': 'compound',
+      idle: 'atomic',
+      working: 'compound',
+      both: 'parallel',
+      'both.left': 'compound',
+      closed: 'final',
+      'working.done': 'final',
+    });
   });
 
   it('names the root after the machine and keeps descriptions and initial states', () => {
@@ -22,7 +30,7 @@ describe('describeMachine', () => {
     expect(graph.root.children.find((s) => s.key === 'both')!.initial).toBeUndefined();
   });
 
-  it('names an invoked actor\'s onDone and onError after the actor, guards included', () => {
+  it("names an invoked actor's onDone and onError after the actor, guards included", () => {
     expect(from('working.fetching')).toEqual([
       { source: 'working.fetching', targets: ['working.done'], event: 'done: fetchThing' },
       { source: 'working.fetching', targets: ['working.waiting'], event: 'error: fetchThing', guard: 'hasRetries' },
@@ -32,7 +40,12 @@ describe('describeMachine', () => {
 
   it('gives delays by name, or as a duration when they are numbers', () => {
     const delays = from('working.waiting').map((t) => [t.event, t.delay, t.targets]);
-    expect(delays).toEqual(expect.arrayContaining([['after', 'backoff', ['working.fetching']], ['after', '5s', ['failed']]]));
+    expect(delays).toEqual(
+      expect.arrayContaining([
+        ['after', 'backoff', ['working.fetching']],
+        ['after', '5s', ['failed']],
+      ]),
+    );
     expect(from('working.waiting').map(transitionLabel).sort()).toEqual(['after 5s', 'after backoff']);
   });
 

@@ -31,7 +31,9 @@ describe('toDot', () => {
   });
 
   it('labels edges with event [guard], after <delay>, always (dashed)', () => {
-    expect(lines).toContain('"state:working.fetching" -> "state:working.waiting" [label="error: fetchThing [hasRetries]" class="transition"];');
+    expect(lines).toContain(
+      '"state:working.fetching" -> "state:working.waiting" [label="error: fetchThing [hasRetries]" class="transition"];',
+    );
     expect(lines).toContain('"state:working.waiting" -> "state:failed" [label="after 5s" class="transition"];');
     expect(lines).toContain('"state:finished" -> "state:idle" [style=dashed label="always [not(isReady)]" class="transition"];');
   });
@@ -42,7 +44,7 @@ describe('toDot', () => {
     expect(lines).toContain('"anchor:both" -> "state:closed" [ltail="cluster_both" label="both.stop" class="transition"];');
   });
 
-  it('lists targetless transitions under their state\'s name', () => {
+  it("lists targetless transitions under their state's name", () => {
     const idle = lines.find((line) => line.startsWith('"state:idle" ['))!;
     expect(idle).toMatch(/<b>idle<\/b>.*<hr\/>.*ping/);
     expect(lines.find((line) => line.startsWith('id="state:";'))).toMatch(/in every state:.*log\.written/);
@@ -62,7 +64,9 @@ describe('toDot', () => {
 
   it('draws transitions between the same two states as one edge, a line per event', () => {
     const supervisor = toDot(describeMachine(appMachines().find((m) => m.name === 'supervisor')!.machine));
-    expect(supervisor).toContain('"state:flowing" -> "initial:stopping" [lhead="cluster_stopping" label="source.failed\\nruntime.stop\\nwork.drained"');
+    expect(supervisor).toContain(
+      '"state:flowing" -> "initial:stopping" [lhead="cluster_stopping" label="source.failed\\nruntime.stop\\nwork.drained"',
+    );
   });
 
   it('prefixes ids with the machine when several machines share one graph', () => {

@@ -12,7 +12,9 @@ describe('toMermaid', () => {
     const start = lines.indexOf('state working {');
     const end = lines.indexOf('}', start);
     expect(start).toBeGreaterThan(0);
-    expect(lines.slice(start, end)).toEqual(expect.arrayContaining(['state "fetching" as working_fetching', '[*] --> working_fetching', 'working_done --> [*]']));
+    expect(lines.slice(start, end)).toEqual(
+      expect.arrayContaining(['state "fetching" as working_fetching', '[*] --> working_fetching', 'working_done --> [*]']),
+    );
   });
 
   it('marks initial states with [*] --> and final states with --> [*]', () => {
@@ -42,7 +44,7 @@ describe('toMermaid', () => {
     expect(lines).toContain('working_fetching --> failed : error#58; fetchThing');
   });
 
-  it('shows targetless transitions as self-loops, and the root\'s in a note', () => {
+  it("shows targetless transitions as self-loops, and the root's in a note", () => {
     expect(lines).toContain('idle --> idle : ping');
     const note = lines.indexOf('note left of idle');
     expect(lines.slice(note, note + 4)).toEqual(['note left of idle', 'in every state#58;', 'log.written', 'end note']);
@@ -62,7 +64,7 @@ describe('toMermaid', () => {
     expect(new Set(ids.values()).size).toBe(ids.size);
   });
 
-  it('declares every state of flowd\'s machines, labelled with its key', () => {
+  it("declares every state of flowd's machines, labelled with its key", () => {
     for (const { name, machine } of appMachines()) {
       const machineGraph = describeMachine(machine);
       const ids = mermaidIds(machineGraph);

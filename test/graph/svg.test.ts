@@ -10,7 +10,10 @@ function groupIds(svg: string): Set<string> {
     if (Array.isArray(node)) return node.forEach(walk);
     if (!node || typeof node !== 'object') return;
     for (const [key, value] of Object.entries(node)) {
-      if (key === 'g') for (const g of [value].flat()) if (g && typeof g === 'object' && typeof (g as Record<string, unknown>)['@_id'] === 'string') ids.add((g as Record<string, string>)['@_id']!);
+      if (key === 'g')
+        for (const g of [value].flat())
+          if (g && typeof g === 'object' && typeof (g as Record<string, unknown>)['@_id'] === 'string')
+            ids.add((g as Record<string, string>)['@_id']!);
       walk(value);
     }
   };
@@ -37,7 +40,7 @@ describe('renderSvg', () => {
 });
 
 describe('machineSvg', () => {
-  it('draws each of flowd\'s machines as a valid SVG with every state, and no script', async () => {
+  it("draws each of flowd's machines as a valid SVG with every state, and no script", async () => {
     for (const { name, machine } of appMachines()) {
       const svg = await machineSvg(name);
       expect(XMLValidator.validate(svg), name).toBe(true);
@@ -53,8 +56,10 @@ describe('machineSvg', () => {
     expect(await first).toContain('<svg');
   });
 
-  it('rejects a name that is not one of the app\'s machines, listing them', async () => {
-    await expect(machineSvg('nope')).rejects.toThrow('no machine named "nope"; expected one of supervisor, worker-slot, source, store, lock');
+  it("rejects a name that is not one of the app's machines, listing them", async () => {
+    await expect(machineSvg('nope')).rejects.toThrow(
+      'no machine named "nope"; expected one of supervisor, worker-slot, source, store, lock',
+    );
   });
 });
 

@@ -41,7 +41,10 @@ export const testMachine = setup({
       },
     },
     finished: {
-      always: [{ guard: 'isReady', target: 'both' }, { guard: not('isReady'), target: 'idle' }],
+      always: [
+        { guard: 'isReady', target: 'both' },
+        { guard: not('isReady'), target: 'idle' },
+      ],
     },
     both: {
       type: 'parallel',
@@ -58,6 +61,19 @@ export const testMachine = setup({
 
 /** Every state path of `testMachine`, root first. */
 export const testPaths = [
-  '', 'idle', 'working', 'working.fetching', 'working.waiting', 'working.done', 'finished',
-  'both', 'both.left', 'both.left.a', 'both.left.b', 'both.right', 'both.right.a', 'failed', 'closed',
+  '',
+  'idle',
+  'working',
+  'working.fetching',
+  'working.waiting',
+  'working.done',
+  'finished',
+  'both',
+  'both.left',
+  'both.left.a',
+  'both.left.b',
+  'both.right',
+  'both.right.a',
+  'failed',
+  'closed',
 ];

@@ -14,7 +14,8 @@ const run = promisify(execFile);
 
 export const STOMP_HOST = '127.0.0.1';
 export const STOMP_PORT = 61613;
-export const stompUrl = (destination: string, credentials = 'guest:guest'): string => `stomp://${credentials}@${STOMP_HOST}:${STOMP_PORT}${destination}`;
+export const stompUrl = (destination: string, credentials = 'guest:guest'): string =>
+  `stomp://${credentials}@${STOMP_HOST}:${STOMP_PORT}${destination}`;
 
 /** A queue name no other test (or run) uses. */
 export const uniqueQueue = (label: string): string => `flowd-test.${label}.${randomBytes(4).toString('hex')}`;
@@ -47,8 +48,24 @@ export interface QueueCounts {
 
 /** The broker's counts for a queue, or undefined when it does not exist. */
 export async function findQueue(name: string): Promise<QueueCounts | undefined> {
-  const out = await rabbitmqctl('list_queues', '-q', '--formatter', 'json', 'name', 'messages', 'messages_ready', 'messages_unacknowledged', 'consumers');
-  const rows = JSON.parse(out || '[]') as Array<{ name: string; messages: number; messages_ready: number; messages_unacknowledged: number; consumers: number }>;
+  const out = await rabbitmqctl(
+    'list_queues',
+    '-q',
+    '--formatter',
+    'json',
+    'name',
+    'messages',
+    'messages_ready',
+    'messages_unacknowledged',
+    'consumers',
+  );
+  const rows = JSON.parse(out || '[]') as Array<{
+    name: string;
+    messages: number;
+    messages_ready: number;
+    messages_unacknowledged: number;
+    consumers: number;
+  }>;
   const row = rows.find((r) => r.name === name);
   return row && { messages: row.messages, ready: row.messages_ready, unacked: row.messages_unacknowledged, consumers: row.consumers };
 }
@@ -104,7 +121,10 @@ export async function produce(destination: string, messages: Outgoing[], vhost?:
 
 /** `count` JSON messages `{ n }`, each with a producer-assigned `x-id` header. */
 export const numbered = (count: number, from = 0): Outgoing[] =>
-  Array.from({ length: count }, (_, i) => ({ body: JSON.stringify({ n: from + i }), headers: { 'x-id': String(from + i), 'content-type': 'application/json' } }));
+  Array.from({ length: count }, (_, i) => ({
+    body: JSON.stringify({ n: from + i }),
+    headers: { 'x-id': String(from + i), 'content-type': 'application/json' },
+  }));
 
 /** Consumes and ACKs exactly `count` messages from a destination. */
 export async function take(destination: string, count: number): Promise<IMessage[]> {
@@ -128,4 +148,3 @@ export async function take(destination: string, count: number): Promise<IMessage
   }
   return got;
 }
-

@@ -16,7 +16,10 @@ export function ensureChromium(): string {
     });
   } catch (error) {
     const detail = (error as { stderr?: Buffer }).stderr?.toString().trim() || (error as Error).message;
-    throw new Error(`the browser tests need Debian's chromium at ${chromiumPath}; it is missing and "apt-get install -y chromium" failed: ${detail}. Install it (as root: apt-get install -y chromium) and run the tests again`, { cause: error });
+    throw new Error(
+      `the browser tests need Debian's chromium at ${chromiumPath}; it is missing and "apt-get install -y chromium" failed: ${detail}. Install it (as root: apt-get install -y chromium) and run the tests again`,
+      { cause: error },
+    );
   }
   if (!existsSync(chromiumPath)) throw new Error(`apt-get installed chromium but ${chromiumPath} is still missing`);
   return chromiumPath;
@@ -26,6 +29,15 @@ export function ensureChromium(): string {
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: ensureChromium(),
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }

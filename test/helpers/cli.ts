@@ -44,7 +44,9 @@ export function flowd(args: string[], options: { input?: string; cwd?: string; e
       check();
     });
   }
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   // A test that fails or times out must not leave its daemon running (holding ports, queues, consumers).
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -59,7 +61,11 @@ export function flowd(args: string[], options: { input?: string; cwd?: string; e
       new Promise<string>((resolve, reject) => {
         waiters.push({ stream, pattern, resolve });
         check();
-        void exit.then(() => setImmediate(() => reject(new Error(`flowd exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`))));
+        void exit.then(() =>
+          setImmediate(() =>
+            reject(new Error(`flowd exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`)),
+          ),
+        );
       }),
     exit,
   };

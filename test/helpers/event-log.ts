@@ -12,7 +12,12 @@ import { defineWorker } from '../../actors/workers/worker.js';
 
 /** A log event for tests: `type` defaults to `Shotgun_Task_Change`. */
 export const logEvent = (id: number, type = 'Shotgun_Task_Change', attributes: string[] = ['sg_status_list']): LogEvent => ({
-  id, type, entity: { type: 'Task', id: id * 10 }, attributes, createdAt: undefined, meta: null,
+  id,
+  type,
+  entity: { type: 'Task', id: id * 10 },
+  attributes,
+  createdAt: undefined,
+  meta: null,
 });
 
 /** An event log in memory, as a reader sees it; `fail` makes every call reject with it (a database that went away). */
@@ -33,7 +38,10 @@ export function memoryLog(events: LogEvent[] = []): EventLogReader & { events: L
     read: async (after: number, limit: number, signal?: AbortSignal) => {
       await check(signal);
       log.reads++;
-      return events.filter((e) => e.id > after).sort((a, b) => a.id - b.id).slice(0, limit);
+      return events
+        .filter((e) => e.id > after)
+        .sort((a, b) => a.id - b.id)
+        .slice(0, limit);
     },
     close: async () => {},
   };
@@ -46,11 +54,20 @@ type StubPlugin = { wants?: (event: LogEvent) => boolean; run: (event: LogEvent,
  * A plugin host in memory for the source's unit tests: plugins are
  * functions; `activate(name)` plays a reload that fixed the plugin.
  */
-export function stubHost(plugins: Record<string, StubPlugin>): PluginHost & { activate(name: string): void; add(name: string, plugin: StubPlugin): void } {
+export function stubHost(
+  plugins: Record<string, StubPlugin>,
+): PluginHost & { activate(name: string): void; add(name: string, plugin: StubPlugin): void } {
   const states = new Map<string, PluginInfo>();
   const listeners = new Set<(change: PluginChange) => void>();
   const tell = (change: PluginChange) => listeners.forEach((listener) => listener(change));
-  const info = (name: string): PluginInfo => ({ name, file: `/plugins/${name}.mjs`, state: 'active', callbacks: [{ name: 'run', match: undefined, stopOnError: true }], error: undefined, mtimeMs: 0 });
+  const info = (name: string): PluginInfo => ({
+    name,
+    file: `/plugins/${name}.mjs`,
+    state: 'active',
+    callbacks: [{ name: 'run', match: undefined, stopOnError: true }],
+    error: undefined,
+    mtimeMs: 0,
+  });
   for (const name of Object.keys(plugins)) states.set(name, info(name));
   return {
     start: async () => {},
@@ -102,13 +119,40 @@ export const EVENT_LOG_OPTIONS: EventLogOptions = {
  * stub host's plugins as its workers and a file store in `folder`.
  */
 export function eventLogRuntime(options: {
-  reader: EventLogReader; host: PluginHost; folder: string; source?: Partial<EventLogOptions>; now?: () => number; logger?: Logger; workers?: number; services?: AppServices;
+  reader: EventLogReader;
+  host: PluginHost;
+  folder: string;
+  source?: Partial<EventLogOptions>;
+  now?: () => number;
+  logger?: Logger;
+  workers?: number;
+  services?: AppServices;
 }): { runtime: Runtime; services: AppServices } {
   const logger = options.logger ?? pino({ level: 'silent' });
-  const services = options.services ?? createAppServices({ store: { backend: 'file', folder: options.folder }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined }, 'events', logger);
-  const driver = eventLogDriver({ ...EVENT_LOG_OPTIONS, ...options.source }, { log: logger, store: services.store, locks: services.locks, leaseMs: 60_000, plugins: options.host, reader: options.reader, ...(options.now ? { now: options.now } : {}) });
+  const services =
+    options.services ??
+    createAppServices(
+      { store: { backend: 'file', folder: options.folder }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined },
+      'events',
+      logger,
+    );
+  const driver = eventLogDriver(
+    { ...EVENT_LOG_OPTIONS, ...options.source },
+    {
+      log: logger,
+      store: services.store,
+      locks: services.locks,
+      leaseMs: 60_000,
+      plugins: options.host,
+      reader: options.reader,
+      ...(options.now ? { now: options.now } : {}),
+    },
+  );
   const runtime = createRuntime({
-    worker: defineWorker({ configure: () => options.host.start(), start: (event, ctx) => options.host.run(String(ctx.meta.plugin), event as LogEvent, ctx) }),
+    worker: defineWorker({
+      configure: () => options.host.start(),
+      start: (event, ctx) => options.host.run(String(ctx.meta.plugin), event as LogEvent, ctx),
+    }),
     source: driver,
     workers: options.workers ?? 4,
     logger,

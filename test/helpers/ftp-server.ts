@@ -26,7 +26,11 @@ export interface FtpServer {
 export function ensureVsftpd(): void {
   if (existsSync(VSFTPD)) return;
   try {
-    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'vsftpd'], { stdio: 'pipe', timeout: 300_000, env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    execFileSync('apt-get', ['install', '-y', '--no-install-recommends', 'vsftpd'], {
+      stdio: 'pipe',
+      timeout: 300_000,
+      env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+    });
   } catch (error) {
     throw new Error(`vsftpd is not installed at ${VSFTPD} and "apt-get install -y vsftpd" failed: ${(error as Error).message}`);
   }
@@ -71,7 +75,8 @@ const answers = (port: number): Promise<boolean> =>
  */
 export async function startFtpServer(): Promise<FtpServer> {
   ensureVsftpd();
-  if (process.getuid?.() !== 0) throw new Error('startFtpServer needs root: vsftpd chroots each anonymous session and switches to the ftp user');
+  if (process.getuid?.() !== 0)
+    throw new Error('startFtpServer needs root: vsftpd chroots each anonymous session and switches to the ftp user');
   const dir = await mkdtemp(path.join(tmpdir(), 'flowd-ftp-'));
   const root = path.join(dir, 'root');
   const folder = path.join(root, 'upload');
@@ -87,15 +92,36 @@ export async function startFtpServer(): Promise<FtpServer> {
   const port = await freeRange(1);
   const passive = await freeRange(10);
   const config = [
-    'listen=YES', 'listen_ipv6=NO', 'listen_address=127.0.0.1', `listen_port=${port}`, 'background=NO',
-    'anonymous_enable=YES', 'local_enable=NO', `anon_root=${root}`, 'ftp_username=ftp', 'no_anon_password=NO',
-    'secure_email_list_enable=YES', `email_password_file=${path.join(dir, 'passwords')}`,
-    'write_enable=YES', 'anon_upload_enable=YES', 'anon_mkdir_write_enable=YES', 'anon_other_write_enable=YES', 'anon_umask=022',
-    'pasv_enable=YES', `pasv_min_port=${passive}`, `pasv_max_port=${passive + 9}`, 'pasv_address=127.0.0.1',
-    `secure_chroot_dir=${empty}`, 'delay_failed_login=0',
+    'listen=YES',
+    'listen_ipv6=NO',
+    'listen_address=127.0.0.1',
+    `listen_port=${port}`,
+    'background=NO',
+    'anonymous_enable=YES',
+    'local_enable=NO',
+    `anon_root=${root}`,
+    'ftp_username=ftp',
+    'no_anon_password=NO',
+    'secure_email_list_enable=YES',
+    `email_password_file=${path.join(dir, 'passwords')}`,
+    'write_enable=YES',
+    'anon_upload_enable=YES',
+    'anon_mkdir_write_enable=YES',
+    'anon_other_write_enable=YES',
+    'anon_umask=022',
+    'pasv_enable=YES',
+    `pasv_min_port=${passive}`,
+    `pasv_max_port=${passive + 9}`,
+    'pasv_address=127.0.0.1',
+    `secure_chroot_dir=${empty}`,
+    'delay_failed_login=0',
     // Containers often forbid the namespaces and seccomp filters vsftpd sets up by default.
-    'seccomp_sandbox=NO', 'isolate=NO', 'isolate_network=NO',
-    'xferlog_enable=NO', 'dual_log_enable=NO', `vsftpd_log_file=${path.join(dir, 'vsftpd.log')}`,
+    'seccomp_sandbox=NO',
+    'isolate=NO',
+    'isolate_network=NO',
+    'xferlog_enable=NO',
+    'dual_log_enable=NO',
+    `vsftpd_log_file=${path.join(dir, 'vsftpd.log')}`,
   ];
   const configFile = path.join(dir, 'vsftpd.conf');
   await writeFile(configFile, `${config.join('\n')}\n`);

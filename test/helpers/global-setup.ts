@@ -12,5 +12,9 @@ export default async function setup(): Promise<void> {
   // FLOWD_SKIP_BUILD=1 skips the build, for unit tests that never load dist/ (while other files are half-written, say).
   if (process.env.FLOWD_SKIP_BUILD === '1') return;
   const root = fileURLToPath(new URL('../..', import.meta.url));
-  execFileSync(process.execPath, [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  execFileSync(
+    process.execPath,
+    [fileURLToPath(new URL('../../node_modules/typescript/bin/tsc', import.meta.url)), '-p', 'tsconfig.json'],
+    { cwd: root, stdio: 'inherit' },
+  );
 }

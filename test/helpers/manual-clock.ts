@@ -1,7 +1,9 @@
 import type { ExecutorClock } from '../../src/workflows/executor.js';
 
 /** A clock whose timers run only when the test advances it; it refuses delays setTimeout cannot hold. It starts at `start` (ms). */
-export function manualClock(start = 0): ExecutorClock & { advance(ms: number): Promise<void>; jump(ms: number): void; delays: number[]; pending(): number } {
+export function manualClock(
+  start = 0,
+): ExecutorClock & { advance(ms: number): Promise<void>; jump(ms: number): void; delays: number[]; pending(): number } {
   let now = start;
   let nextId = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();

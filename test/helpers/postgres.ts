@@ -51,7 +51,8 @@ export async function insertEvents(db: Db, table: string, rows: EventRow[], colu
 }
 
 async function insertOne(db: Db, table: string, row: EventRow, columns: 'jsonb' | 'text' = 'jsonb'): Promise<number> {
-  const json = (value: unknown) => (value === undefined || value === null ? null : columns === 'text' && typeof value === 'string' ? value : JSON.stringify(value));
+  const json = (value: unknown) =>
+    value === undefined || value === null ? null : columns === 'text' && typeof value === 'string' ? value : JSON.stringify(value);
   const { rows } = await db.query<{ id: string }>(
     `INSERT INTO ${table} (type, entity, attributes, created_at, meta) VALUES ($1, $2, $3, coalesce($4::timestamptz, now()), $5) RETURNING id`,
     [row.type, json(row.entity), json(row.attributes), row.created_at ?? null, json(row.meta)],

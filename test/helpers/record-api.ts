@@ -20,7 +20,14 @@ interface ServedRecord {
 export class RecordApi {
   readonly records = new Map<string, ServedRecord>();
   /** Every request: method, URL, the conditional headers and the body. */
-  readonly seen: Array<{ method: string; url: string; ifMatch?: string | undefined; ifNoneMatch?: string | undefined; contentType?: string | undefined; body: string }> = [];
+  readonly seen: Array<{
+    method: string;
+    url: string;
+    ifMatch?: string | undefined;
+    ifNoneMatch?: string | undefined;
+    contentType?: string | undefined;
+    body: string;
+  }> = [];
   /** Runs before a conditional write is checked: another writer sneaking in. */
   beforeWrite: ((id: string) => void) | undefined;
   /** Called for every write that changed a record: the update events a real server would publish. */
@@ -41,7 +48,17 @@ export class RecordApi {
 
   /** An API client for this server, as `[Api] hostname = 127.0.0.1:<port>` makes it. */
   client(): ApiClient {
-    return createClient(compileApiSettings(new SectionReader(new Map([['hostname', `127.0.0.1:${this.port}`], ['retries', '0']]), { section: 'Api' })));
+    return createClient(
+      compileApiSettings(
+        new SectionReader(
+          new Map([
+            ['hostname', `127.0.0.1:${this.port}`],
+            ['retries', '0'],
+          ]),
+          { section: 'Api' },
+        ),
+      ),
+    );
   }
 
   /** Writes that changed a record (PUTs answered 2xx). */
@@ -63,7 +80,14 @@ export class RecordApi {
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const body = Buffer.concat(chunks).toString('utf8');
     const url = req.url ?? '';
-    this.seen.push({ method: req.method!, url, ifMatch: req.headers['if-match'], ifNoneMatch: req.headers['if-none-match'], contentType: req.headers['content-type'], body });
+    this.seen.push({
+      method: req.method!,
+      url,
+      ifMatch: req.headers['if-match'],
+      ifNoneMatch: req.headers['if-none-match'],
+      contentType: req.headers['content-type'],
+      body,
+    });
     const match = /^\/records\/([^/]+)(\/media)?$/.exec(url);
     if (!match) return void res.writeHead(404).end();
     const id = decodeURIComponent(match[1]!);
@@ -75,7 +99,10 @@ export class RecordApi {
     const current = this.records.get(id);
     if (match[2]) {
       if (req.method !== 'POST' || !current) return send(current ? 405 : 404);
-      const names = body.split(/\r?\n/).filter(Boolean).map((uri) => fileURLToPath(uri).split('/').pop()!);
+      const names = body
+        .split(/\r?\n/)
+        .filter(Boolean)
+        .map((uri) => fileURLToPath(uri).split('/').pop()!);
       this.put(id, current.fields, [...current.media, ...names]);
       this.onUpdate?.(id);
       return send(204);

@@ -8,7 +8,11 @@ import { ROOT, type FlowdProcess } from './cli.js';
  * a service that embeds the runtime, say. Killed after the test if it still runs.
  */
 export function script(file: string, args: string[] = [], options: { env?: NodeJS.ProcessEnv } = {}): FlowdProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', file, ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const text = { stdout: '', stderr: '' };
   const waiters: Array<{ stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (m: string) => void }> = [];
   const check = () => {
@@ -26,7 +30,9 @@ export function script(file: string, args: string[] = [], options: { env?: NodeJ
       check();
     });
   }
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -38,7 +44,11 @@ export function script(file: string, args: string[] = [], options: { env?: NodeJ
       new Promise<string>((resolve, reject) => {
         waiters.push({ stream, pattern, resolve });
         check();
-        void exit.then(() => setImmediate(() => reject(new Error(`${file} exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`))));
+        void exit.then(() =>
+          setImmediate(() =>
+            reject(new Error(`${file} exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`)),
+          ),
+        );
       }),
     exit,
   };

@@ -23,7 +23,8 @@ async function waitForPorts(ports: number[], what: string, timeoutMs = 90_000): 
   for (;;) {
     const open = await Promise.all(ports.map(portOpen));
     if (open.every(Boolean)) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not open port(s) ${ports.filter((_, i) => !open[i]).join(', ')} within ${timeoutMs / 1000}s`);
+    if (Date.now() > deadline)
+      throw new Error(`${what} did not open port(s) ${ports.filter((_, i) => !open[i]).join(', ')} within ${timeoutMs / 1000}s`);
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -51,7 +52,8 @@ export async function ensureRabbitStomp(): Promise<void> {
     // The detached node takes a moment to register with epmd; await_startup fails until it has.
     const deadline = Date.now() + 90_000;
     while (!pings()) {
-      if (Date.now() > deadline) throw new Error('RabbitMQ was started (rabbitmq-server -detached) but did not answer rabbitmq-diagnostics ping within 90s');
+      if (Date.now() > deadline)
+        throw new Error('RabbitMQ was started (rabbitmq-server -detached) but did not answer rabbitmq-diagnostics ping within 90s');
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
     execFileSync('rabbitmqctl', ['await_startup', '--timeout', '90'], quiet);
@@ -69,9 +71,31 @@ export const REDIS_URL = 'redis://127.0.0.1:6379';
 export async function ensureRedis(): Promise<void> {
   if (await portOpen(6379)) return;
   try {
-    execFileSync('redis-server', ['--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', '6379', '--save', '', '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log'], quiet);
+    execFileSync(
+      'redis-server',
+      [
+        '--daemonize',
+        'yes',
+        '--bind',
+        '127.0.0.1',
+        '-::1',
+        '--port',
+        '6379',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--dir',
+        '/var/lib/redis',
+        '--logfile',
+        '/var/log/redis/ci.log',
+      ],
+      quiet,
+    );
   } catch (error) {
-    throw new Error(`Redis is not running on 127.0.0.1:6379 and could not be started (redis-server --daemonize yes ...): ${(error as Error).message}`);
+    throw new Error(
+      `Redis is not running on 127.0.0.1:6379 and could not be started (redis-server --daemonize yes ...): ${(error as Error).message}`,
+    );
   }
   await waitForPorts([6379], 'Redis');
 }
@@ -91,7 +115,9 @@ export async function ensurePostgres(): Promise<void> {
   try {
     execFileSync('pg_ctlcluster', ['--skip-systemctl-redirect', version, 'main', 'start'], quiet);
   } catch (error) {
-    throw new Error(`PostgreSQL is not running on 127.0.0.1:5432 and could not be started (pg_ctlcluster ${version} main start): ${(error as Error).message}`);
+    throw new Error(
+      `PostgreSQL is not running on 127.0.0.1:5432 and could not be started (pg_ctlcluster ${version} main start): ${(error as Error).message}`,
+    );
   }
   await waitForPorts([5432], 'PostgreSQL');
 }

@@ -1,5 +1,13 @@
 import { createActor, fromCallback, SimulatedClock, type AnyActorRef } from 'xstate';
-import { eventReceived, workerDone, workerFailed, type Delivery, type ErrorInfo, type Job, type Settlement } from '../../machines/events.js';
+import {
+  eventReceived,
+  workerDone,
+  workerFailed,
+  type Delivery,
+  type ErrorInfo,
+  type Job,
+  type Settlement,
+} from '../../machines/events.js';
 import { supervisorMachine, type SupervisorEmitted, type SupervisorSettings } from '../../machines/supervisor.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 
@@ -89,13 +97,15 @@ export function startSupervisor(
     });
   });
   const origin = createActor(
-    fromCallback<{ type: 'event.settled'; settlement: Settlement } | { type: 'events.settled'; settlements: Settlement[] }>(({ receive }) => {
-      receive((event) => {
-        settleMessages.push(event.type);
-        if (event.type === 'events.settled') settlements.push(...event.settlements);
-        else settlements.push(event.settlement);
-      });
-    }),
+    fromCallback<{ type: 'event.settled'; settlement: Settlement } | { type: 'events.settled'; settlements: Settlement[] }>(
+      ({ receive }) => {
+        receive((event) => {
+          settleMessages.push(event.type);
+          if (event.type === 'events.settled') settlements.push(...event.settlements);
+          else settlements.push(event.settlement);
+        });
+      },
+    ),
   ).start();
 
   const actor = createActor(supervisorMachine.provide({ actors: { workerSlot: slot, source: source as never } }), {

@@ -5,7 +5,10 @@ import type { AddressInfo } from 'node:net';
  * A loopback TCP proxy in front of a real service, so a test can cut live
  * connections the way a network failure or a broker crash would.
  */
-export async function tcpProxy(targetPort: number, targetHost = '127.0.0.1'): Promise<{ port: number; cut(): number; close(): Promise<void> }> {
+export async function tcpProxy(
+  targetPort: number,
+  targetHost = '127.0.0.1',
+): Promise<{ port: number; cut(): number; close(): Promise<void> }> {
   const pairs = new Set<[Socket, Socket]>();
   const server = createServer((client) => {
     const upstream = connect({ port: targetPort, host: targetHost });

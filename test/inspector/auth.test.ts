@@ -4,16 +4,26 @@ import { isAllowedHost, isAllowedOrigin, localHostNames, loggedPath } from '../.
 describe('isAllowedHost', () => {
   const names = localHostNames('127.0.0.1');
 
-  it('accepts the loopback names with the server\'s port or none', () => {
-    expect(['127.0.0.1:9464', 'localhost:9464', '[::1]:9464', 'LOCALHOST:9464', '127.0.0.1'].map((host) => isAllowedHost(host, names, 9464))).toEqual([true, true, true, true, true]);
+  it("accepts the loopback names with the server's port or none", () => {
+    expect(
+      ['127.0.0.1:9464', 'localhost:9464', '[::1]:9464', 'LOCALHOST:9464', '127.0.0.1'].map((host) => isAllowedHost(host, names, 9464)),
+    ).toEqual([true, true, true, true, true]);
   });
 
-  it('refuses another name (a DNS-rebinding page\'s), another port, a missing or malformed Host', () => {
-    const hosts = ['attacker.example', 'attacker.example:9464', '127.0.0.1:9465', 'localhost.attacker.example:9464', '127.0.0.1:9464@x', undefined, ''];
+  it("refuses another name (a DNS-rebinding page's), another port, a missing or malformed Host", () => {
+    const hosts = [
+      'attacker.example',
+      'attacker.example:9464',
+      '127.0.0.1:9465',
+      'localhost.attacker.example:9464',
+      '127.0.0.1:9464@x',
+      undefined,
+      '',
+    ];
     expect(hosts.map((host) => isAllowedHost(host, names, 9464))).toEqual(hosts.map(() => false));
   });
 
-  it('accepts the bound interface\'s own address, but never a wildcard one', () => {
+  it("accepts the bound interface's own address, but never a wildcard one", () => {
     expect(isAllowedHost('127.0.0.2:80', localHostNames('127.0.0.2'), 80)).toBe(true);
     expect(isAllowedHost('[::1]:80', localHostNames('::1'), 80)).toBe(true);
     expect(localHostNames('0.0.0.0', '::')).toEqual(new Set(['127.0.0.1', 'localhost', '[::1]']));
@@ -23,12 +33,24 @@ describe('isAllowedHost', () => {
 describe('isAllowedOrigin', () => {
   const names = localHostNames('127.0.0.1');
 
-  it('accepts no Origin (not a browser) and the relay\'s or the inspector\'s own origin', () => {
-    expect([undefined, 'http://127.0.0.1:9465', 'http://localhost:9464', 'http://[::1]:9465'].map((origin) => isAllowedOrigin(origin, names, [9465, 9464]))).toEqual([true, true, true, true]);
+  it("accepts no Origin (not a browser) and the relay's or the inspector's own origin", () => {
+    expect(
+      [undefined, 'http://127.0.0.1:9465', 'http://localhost:9464', 'http://[::1]:9465'].map((origin) =>
+        isAllowedOrigin(origin, names, [9465, 9464]),
+      ),
+    ).toEqual([true, true, true, true]);
   });
 
   it('refuses any other website, scheme, port, and the opaque "null" origin', () => {
-    const origins = ['https://evil.example', 'http://evil.example:9465', 'https://127.0.0.1:9465', 'http://127.0.0.1:8080', 'http://127.0.0.1', 'null', 'http://127.0.0.1:9465.evil.example'];
+    const origins = [
+      'https://evil.example',
+      'http://evil.example:9465',
+      'https://127.0.0.1:9465',
+      'http://127.0.0.1:8080',
+      'http://127.0.0.1',
+      'null',
+      'http://127.0.0.1:9465.evil.example',
+    ];
     expect(origins.map((origin) => isAllowedOrigin(origin, names, [9465, 9464]))).toEqual(origins.map(() => false));
   });
 });

@@ -9,7 +9,8 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-const app = (extra = '') => `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = interval\ninterval = 1h\n\n${extra}\n[Log]\nlevel = info\n`;
+const app = (extra = '') =>
+  `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = interval\ninterval = 1h\n\n${extra}\n[Log]\nlevel = info\n`;
 const URL_LINE = /inspector at (http:\/\/127\.0\.0\.1:\d+\/)/;
 
 describe('flowd run --inspect', () => {

@@ -41,9 +41,25 @@ describe('the inspection hub', () => {
     expect(app).toBe('inspected');
     const byId = Object.fromEntries(actors.map((a) => [a.id, a]));
     expect(Object.keys(byId).sort()).toEqual(['slot-0', 'slot-1', 'source', 'supervisor']);
-    expect(byId.supervisor).toMatchObject({ machine: 'supervisor', state: 'flowing', stateNodes: ['flowing'], status: 'active', summary: { queue: 0, running: 0, received: 0 } });
-    expect(byId['slot-0']).toMatchObject({ machine: 'worker-slot', parent: 'supervisor', state: 'idle', summary: { event: null, attempt: null, runningMs: null } });
-    expect(byId.source).toMatchObject({ machine: 'source', parent: 'supervisor', stateNodes: ['active', 'active.running'], summary: { type: 'manual', connection: 'active.running' } });
+    expect(byId.supervisor).toMatchObject({
+      machine: 'supervisor',
+      state: 'flowing',
+      stateNodes: ['flowing'],
+      status: 'active',
+      summary: { queue: 0, running: 0, received: 0 },
+    });
+    expect(byId['slot-0']).toMatchObject({
+      machine: 'worker-slot',
+      parent: 'supervisor',
+      state: 'idle',
+      summary: { event: null, attempt: null, runningMs: null },
+    });
+    expect(byId.source).toMatchObject({
+      machine: 'source',
+      parent: 'supervisor',
+      stateNodes: ['active', 'active.running'],
+      summary: { type: 'manual', connection: 'active.running' },
+    });
   });
 
   it('shows a slot busy with its event and running time while the worker runs, and idle after', async () => {
@@ -64,7 +80,7 @@ describe('the inspection hub', () => {
     expect(slotTransitions).toEqual(['idle -event.assigned-> busy', 'busy -worker.done-> idle']);
   });
 
-  it('shows a worker that is a machine under its slot, on the runtime\'s clock, until it is done', async () => {
+  it("shows a worker that is a machine under its slot, on the runtime's clock, until it is done", async () => {
     const clock = new SimulatedClock();
     const transcode = setup({ types: {} as { input: string; output: string } }).createMachine({
       id: 'transcode',
@@ -82,7 +98,14 @@ describe('the inspection hub', () => {
     await runtime.start();
     await source.ready;
     source.deliver('clip.mxf', 'evt-1');
-    await vi.waitFor(async () => expect(await actor('slot-0/transcode')).toMatchObject({ machine: 'transcode', parent: 'slot-0', state: 'encoding', status: 'active' }));
+    await vi.waitFor(async () =>
+      expect(await actor('slot-0/transcode')).toMatchObject({
+        machine: 'transcode',
+        parent: 'slot-0',
+        state: 'encoding',
+        status: 'active',
+      }),
+    );
     // Its diagram, drawn from the machine itself, as the page asks for it.
     const diagram = await fetch(new URL('/api/machines/transcode.svg', url));
     expect([diagram.status, diagram.headers.get('content-type')]).toEqual([200, 'image/svg+xml']);
@@ -97,10 +120,20 @@ describe('the inspection hub', () => {
     expect(steps).toEqual(['encoding -> packaging', 'packaging -> done']);
   });
 
-  it('forgets a machine worker that fails: its failure is its event\'s, not the daemon\'s, and readiness holds', async () => {
+  it("forgets a machine worker that fails: its failure is its event's, not the daemon's, and readiness holds", async () => {
     const gate = deferred();
-    const flaky = setup({ actors: { work: fromPromise(() => gate.promise.then(() => { throw new Error('no such asset'); })) } }).createMachine({
-      id: 'flaky', initial: 'fetching', states: { fetching: { invoke: { src: 'work', onDone: 'done' } }, done: { type: 'final' } },
+    const flaky = setup({
+      actors: {
+        work: fromPromise(() =>
+          gate.promise.then(() => {
+            throw new Error('no such asset');
+          }),
+        ),
+      },
+    }).createMachine({
+      id: 'flaky',
+      initial: 'fetching',
+      states: { fetching: { invoke: { src: 'work', onDone: 'done' } }, done: { type: 'final' } },
     });
     const failed: string[] = [];
     const { runtime, source, actor, url } = await inspected({ worker: flaky, workers: 2 });
@@ -109,7 +142,9 @@ describe('the inspection hub', () => {
     await source.ready;
     source.deliver(1, 'a');
     source.deliver(2, 'b');
-    await vi.waitFor(async () => expect([(await actor('slot-0/flaky'))?.state, (await actor('slot-1/flaky'))?.state]).toEqual(['fetching', 'fetching']));
+    await vi.waitFor(async () =>
+      expect([(await actor('slot-0/flaky'))?.state, (await actor('slot-1/flaky'))?.state]).toEqual(['fetching', 'fetching']),
+    );
     gate.resolve();
     await vi.waitFor(() => expect(failed.sort()).toEqual(['a', 'b']));
     await vi.waitFor(async () => expect(await actor('slot-0/flaky')).toBeUndefined());
@@ -145,7 +180,17 @@ describe('the inspection hub', () => {
     const inspection = createInspection({ app: 'runs', throttleMs: 0 });
     const removed: string[] = [];
     inspection.on('removed', (event) => void removed.push(event.id));
-    const atStart = setup({}).createMachine({ id: 'at-start', initial: 'a', states: { a: { entry: () => { throw new Error('entry failed'); } } } });
+    const atStart = setup({}).createMachine({
+      id: 'at-start',
+      initial: 'a',
+      states: {
+        a: {
+          entry: () => {
+            throw new Error('entry failed');
+          },
+        },
+      },
+    });
     const runner = toRunner(atStart, 'w')!;
     await expect(Promise.resolve(runner.run(1, runContext('slot-0', inspection.runObserver)))).rejects.toThrow('entry failed');
     expect(removed).toEqual(['slot-0/at-start']);
@@ -153,7 +198,7 @@ describe('the inspection hub', () => {
     expect(inspection.failures()).toEqual([]);
   });
 
-  it('ends a window with a slot\'s new run shown when its last run ended in the same window', async () => {
+  it("ends a window with a slot's new run shown when its last run ended in the same window", async () => {
     const inspection = createInspection({ app: 'runs', throttleMs: 20 });
     const sent: string[] = [];
     inspection.on('actor', (view) => void sent.push(`actor ${view.id} ${view.state}`));
@@ -179,9 +224,9 @@ describe('the inspection hub', () => {
     await source.ready;
     source.deliver('x', 'evt-1');
     await vi.waitFor(async () => expect((await actor('lock:asset-7'))?.state).toBe('held'));
-    expect((await actor('lock:asset-7'))).toMatchObject({ machine: 'lock', summary: { key: 'asset-7', waiters: 0 } });
+    expect(await actor('lock:asset-7')).toMatchObject({ machine: 'lock', summary: { key: 'asset-7', waiters: 0 } });
     expect((await actor('lock:asset-7'))?.summary.holder).not.toBeNull();
-    expect((await actor('store'))).toMatchObject({ machine: 'store', state: 'ready', summary: { backendUp: true, error: null } });
+    expect(await actor('store')).toMatchObject({ machine: 'store', state: 'ready', summary: { backendUp: true, error: null } });
     gate.resolve();
     // A free lock with nobody waiting is stopped, and leaves the list.
     await vi.waitFor(async () => expect(await actor('lock:asset-7')).toBeUndefined());
@@ -204,7 +249,7 @@ describe('the inspection hub', () => {
     expect(times).toEqual([...times].sort((a, b) => a - b));
   });
 
-  it('truncates long event ids in a slot\'s summary', async () => {
+  it("truncates long event ids in a slot's summary", async () => {
     const gate = deferred();
     const { runtime, source, actor } = await inspected({ worker: defineWorker({ start: () => gate.promise }) });
     await runtime.start();
@@ -225,10 +270,13 @@ describe('createInspection', () => {
     id: 'custom',
     context: { password: 'hunter2', token: 'abc123', note: 'n'.repeat(1000), count: 3, nested: { a: 1 } },
     initial: 'one',
-    states: { one: { on: { next: { target: 'two.inner', actions: assign({ count: ({ context }) => context.count + 1 }) } } }, two: { initial: 'inner', states: { inner: {} } } },
+    states: {
+      one: { on: { next: { target: 'two.inner', actions: assign({ count: ({ context }) => context.count + 1 }) } } },
+      two: { initial: 'inner', states: { inner: {} } },
+    },
   });
 
-  it('summarizes an unknown machine\'s context with secrets redacted and long strings truncated', () => {
+  it("summarizes an unknown machine's context with secrets redacted and long strings truncated", () => {
     const inspection = createInspection({ app: 'test' });
     const actor = createActor(machine, { inspect: inspection.observer }).start();
     const [view] = inspection.actors() as [ActorView];
@@ -268,13 +316,23 @@ describe('createInspection', () => {
 describe('createInspection failures', () => {
   it('counts an actor that ends in a failed state, or errors, as a failure', () => {
     const inspection = createInspection({ app: 'test' });
-    const failing = setup({}).createMachine({ id: 'source', initial: 'running', states: { running: { on: { lost: 'failed' } }, failed: { type: 'final' } } });
+    const failing = setup({}).createMachine({
+      id: 'source',
+      initial: 'running',
+      states: { running: { on: { lost: 'failed' } }, failed: { type: 'final' } },
+    });
     const actor = createActor(failing, { inspect: inspection.observer }).start();
     expect(inspection.failures()).toEqual([]);
     actor.send({ type: 'lost' });
     expect(inspection.failures()).toEqual(['source is failed']);
 
-    const throwing = setup({ actions: { explode: () => { throw new Error('boom'); } } }).createMachine({ id: 'broken', initial: 'a', states: { a: { on: { go: { actions: 'explode' } } } } });
+    const throwing = setup({
+      actions: {
+        explode: () => {
+          throw new Error('boom');
+        },
+      },
+    }).createMachine({ id: 'broken', initial: 'a', states: { a: { on: { go: { actions: 'explode' } } } } });
     const broken = createActor(throwing, { inspect: inspection.observer });
     broken.subscribe({ error: () => {} });
     broken.start().send({ type: 'go' });

@@ -65,7 +65,9 @@ describe('the inspector page, in headless Chromium, on a running runtime', () =>
     page = await browser.newPage({ viewport: { width: 1280, height: 860 } });
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (e) => problems.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
     page.on('request', (r) => requests.push(r.url()));
     await page.goto(url);
   }

@@ -20,18 +20,46 @@ const supervisorDot = `digraph supervisor { compound=true; node [shape=box, styl
   "flowing" -> "throttled" [label="queue.filled"]; "throttled" -> "flowing" [label="queue.drained"]; "flowing" -> "draining" [label="runtime.stop"];
   "draining" -> "closing" [label="work.drained"]; "closing" -> "stopped" }`;
 
-type View = { id: string; machine: string; state: string; stateNodes: string[]; status: string; summary: Record<string, unknown>; updatedAt: number };
-const view = (id: string, machine: string, state: string, summary: Record<string, unknown>, stateNodes = [state]): View => ({ id, machine, state, stateNodes, status: 'active', summary, updatedAt: Date.now() });
+type View = {
+  id: string;
+  machine: string;
+  state: string;
+  stateNodes: string[];
+  status: string;
+  summary: Record<string, unknown>;
+  updatedAt: number;
+};
+const view = (id: string, machine: string, state: string, summary: Record<string, unknown>, stateNodes = [state]): View => ({
+  id,
+  machine,
+  state,
+  stateNodes,
+  status: 'active',
+  summary,
+  updatedAt: Date.now(),
+});
 
 /** A server with canned answers; push() sends an SSE event to every page listening. */
 async function cannedInspector(options: { token?: string; actors?: View[]; svg?: Record<string, string> } = {}) {
   const viz = await instance();
-  const svg: Record<string, string> = { 'worker-slot': viz.renderString(slotDot, { format: 'svg' }), supervisor: viz.renderString(supervisorDot, { format: 'svg' }), ...options.svg };
+  const svg: Record<string, string> = {
+    'worker-slot': viz.renderString(slotDot, { format: 'svg' }),
+    supervisor: viz.renderString(supervisorDot, { format: 'svg' }),
+    ...options.svg,
+  };
   const state = {
     app: 'canned',
     startedAt: Date.UTC(2025, 0, 1, 9, 0, 0),
     actors: options.actors ?? [
-      view('supervisor', 'supervisor', 'flowing', { queue: 0, running: 0, retrying: 0, abandoned: 0, received: 3, completed: 3, failed: 0 }),
+      view('supervisor', 'supervisor', 'flowing', {
+        queue: 0,
+        running: 0,
+        retrying: 0,
+        abandoned: 0,
+        received: 3,
+        completed: 3,
+        failed: 0,
+      }),
       view('source', 'source', 'active.running', { type: 'manual', connection: 'active.running' }, ['active', 'active.running']),
       view('slot-0', 'worker-slot', 'idle', { event: null, attempt: null, runningMs: null }),
       view('slot-1', 'worker-slot', 'idle', { event: null, attempt: null, runningMs: null }),
@@ -49,7 +77,8 @@ async function cannedInspector(options: { token?: string; actors?: View[]; svg?:
     }
     if (url.pathname === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(inspectorPage());
     else if (url.pathname === '/api/state') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(state));
-    else if (url.pathname.startsWith('/api/machines/') && svg[url.pathname.slice(14, -4)]) res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(svg[url.pathname.slice(14, -4)]);
+    else if (url.pathname.startsWith('/api/machines/') && svg[url.pathname.slice(14, -4)])
+      res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(svg[url.pathname.slice(14, -4)]);
     else if (url.pathname === '/events') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' }).write(': hello\n\n');
       streams.add(res);
@@ -61,7 +90,9 @@ async function cannedInspector(options: { token?: string; actors?: View[]; svg?:
   return {
     url,
     requests,
-    push: (event: string, data: unknown) => { for (const res of streams) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`); },
+    push: (event: string, data: unknown) => {
+      for (const res of streams) res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    },
     close: async () => {
       for (const res of streams) res.end();
       server.closeAllConnections();
@@ -111,7 +142,9 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(10_000);
     page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') errors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
     await page.goto(canned.url + query);
   };
   afterEach(async () => {
@@ -124,8 +157,15 @@ describe('the inspector page in headless Chromium, against a canned server', () 
   it('lists the supervisor, the source and the slots, and goes live', async () => {
     await open(await cannedInspector());
     await page.locator('[data-actor="slot-1"]').waitFor();
-    expect(await page.locator('[data-actor]').evaluateAll((cards) => cards.map((c) => [c.getAttribute('data-actor'), c.getAttribute('data-state')]))).toEqual([
-      ['supervisor', 'flowing'], ['source', 'active.running'], ['slot-0', 'idle'], ['slot-1', 'idle'],
+    expect(
+      await page
+        .locator('[data-actor]')
+        .evaluateAll((cards) => cards.map((c) => [c.getAttribute('data-actor'), c.getAttribute('data-state')])),
+    ).toEqual([
+      ['supervisor', 'flowing'],
+      ['source', 'active.running'],
+      ['slot-0', 'idle'],
+      ['slot-1', 'idle'],
     ]);
     await page.locator('#conn[data-connection="live"]').waitFor();
     expect(await page.locator('[data-group="worker-slot"] h2').textContent()).toBe('Slots · 0 busy of 2');
@@ -147,7 +187,7 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     await page.locator('[data-actor="slot-1"][data-state="idle"]').waitFor();
   });
 
-  it('draws the selected actor\'s machine with its current states lit', async () => {
+  it("draws the selected actor's machine with its current states lit", async () => {
     const canned = await cannedInspector();
     await open(canned);
     await page.locator('#diagram g.lit[id="state:flowing"]').waitFor();
@@ -161,7 +201,10 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     await page.locator('[data-actor="supervisor"]').click();
     canned.push('actor', view('supervisor', 'supervisor', 'stopping.draining', { queue: 0 }, ['stopping', 'stopping.draining']));
     await page.locator('#diagram g.lit[id="state:stopping.draining"]').waitFor();
-    expect(await page.locator('#diagram g.lit').evaluateAll((gs) => gs.map((g) => g.id).sort())).toEqual(['state:stopping', 'state:stopping.draining']);
+    expect(await page.locator('#diagram g.lit').evaluateAll((gs) => gs.map((g) => g.id).sort())).toEqual([
+      'state:stopping',
+      'state:stopping.draining',
+    ]);
     mkdirSync('test-output', { recursive: true });
     await page.screenshot({ path: 'test-output/inspector-canned.png', fullPage: true });
   });
@@ -177,8 +220,11 @@ describe('the inspector page in headless Chromium, against a canned server', () 
 
   it('shows untrusted strings as text and strips scripts and handlers from a diagram', async () => {
     const hostile = '<img src=x onerror="window.__pwned=1">';
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=2"><script>window.__pwned=3</script><g id="state:idle" onclick="window.__pwned=4"><a href="javascript:window.__pwned=5"><text>idle</text></a></g></svg>';
-    await open(await cannedInspector({ actors: [view(hostile, 'worker-slot', 'idle', { [hostile]: hostile })], svg: { 'worker-slot': svg } }));
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" onload="window.__pwned=2"><script>window.__pwned=3</script><g id="state:idle" onclick="window.__pwned=4"><a href="javascript:window.__pwned=5"><text>idle</text></a></g></svg>';
+    await open(
+      await cannedInspector({ actors: [view(hostile, 'worker-slot', 'idle', { [hostile]: hostile })], svg: { 'worker-slot': svg } }),
+    );
     await page.locator('#diagram g.lit').waitFor();
     expect(await page.locator('.card strong').textContent()).toBe(hostile);
     expect(await page.locator('.kv td').textContent()).toBe(hostile);

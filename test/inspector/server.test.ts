@@ -18,7 +18,10 @@ import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 
 const cleanups = cleanupsAfterEach();
 
-async function inspected(options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'worker'>, inspect: Parameters<Runtime['inspect']>[0] = {}) {
+async function inspected(
+  options: Partial<RuntimeOptions> & Pick<RuntimeOptions, 'worker'>,
+  inspect: Parameters<Runtime['inspect']>[0] = {},
+) {
   const dir = await mkdtemp(path.join(tmpdir(), 'flowd-inspector-'));
   const source = manualSource();
   const runtime = createRuntime({ source: source.driver, app: { name: 'metered', dir }, ...options });
@@ -36,7 +39,10 @@ function get(url: string, headers: Record<string, string> = {}): Promise<{ statu
   return new Promise((resolve, reject) => {
     const req = request(url, { headers }, (response) => {
       let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (body += chunk))
+        .on('end', () => resolve({ status: response.statusCode ?? 0, body }));
     });
     req.on('error', reject).end();
   });
@@ -55,7 +61,7 @@ function parseMetrics(text: string): Map<string, number> {
 }
 
 describe('GET /metrics', () => {
-  it('counts a run\'s outcomes by app and source, and one wait and run observation per event that ran', async () => {
+  it("counts a run's outcomes by app and source, and one wait and run observation per event that ran", async () => {
     const clock = new SimulatedClock();
     const gate = deferred();
     const worker = defineWorker({
@@ -136,12 +142,15 @@ describe('GET /healthz and /readyz', () => {
     feed.lost({ code: 'ERR_SOURCE', message: 'connection refused', retryable: true });
     const response = await fetch(new URL('/readyz', url));
     expect(response.status).toBe(503);
-    expect(await response.json()).toEqual({ status: 'not ready', reasons: [expect.stringMatching(/^source flaky is (reconnecting|connecting)$/)] });
+    expect(await response.json()).toEqual({
+      status: 'not ready',
+      reasons: [expect.stringMatching(/^source flaky is (reconnecting|connecting)$/)],
+    });
   });
 });
 
 describe('the inspector server', () => {
-  it('binds 127.0.0.1 by default and serves the page, the state and the machines\' diagrams', async () => {
+  it("binds 127.0.0.1 by default and serves the page, the state and the machines' diagrams", async () => {
     const { url } = await inspected({ worker: defineWorker({ start: () => 1 }) });
     expect(new URL(url).hostname).toBe('127.0.0.1');
     const page = await fetch(url);
@@ -190,12 +199,17 @@ describe('the inspector server', () => {
     }
   });
 
-  it('logs a failed request\'s path, never its query and the token in it', async () => {
+  it("logs a failed request's path, never its query and the token in it", async () => {
     const token = 'a-long-random-secret';
     const sink = logSink();
     const inspection = createInspection({ app: 'logged', now: () => 0 });
     // Not scraped here: only /readyz is asked for.
-    const metrics = createRuntimeMetrics({ snapshot: () => { throw new Error('not scraped in this test'); }, on: () => () => {} });
+    const metrics = createRuntimeMetrics({
+      snapshot: () => {
+        throw new Error('not scraped in this test');
+      },
+      on: () => () => {},
+    });
     const server = await startInspectorServer({
       settings: { port: 0, interface: '127.0.0.1', token, stately: false },
       inspection,
@@ -234,7 +248,12 @@ describe('the inspector server', () => {
     await source.ready;
     source.deliver('x', 'evt-9');
     const [, data] = await until(/event: actor\ndata: (\{"id":"slot-0"[^\n]*"state":"busy"[^\n]*)\n\n/);
-    expect(JSON.parse(data!)).toMatchObject({ id: 'slot-0', machine: 'worker-slot', state: 'busy', summary: { event: 'evt-9', attempt: 1 } });
+    expect(JSON.parse(data!)).toMatchObject({
+      id: 'slot-0',
+      machine: 'worker-slot',
+      state: 'busy',
+      summary: { event: 'evt-9', attempt: 1 },
+    });
     const [, transition] = await until(/event: transition\ndata: (\{"at":\d+,"actor":"slot-0"[^\n]*)\n\n/);
     expect(JSON.parse(transition!)).toMatchObject({ actor: 'slot-0', event: 'event.assigned', from: 'idle', to: 'busy' });
     gate.resolve();
@@ -249,7 +268,7 @@ describe('the inspector server', () => {
     await vi.waitFor(async () => expect(await fetch(new URL('/healthz', url)).catch(() => 'refused')).toBe('refused'));
   });
 
-  it('with stately = yes, relays the inspection events to Stately\'s UI over a WebSocket, behind the same token', async () => {
+  it("with stately = yes, relays the inspection events to Stately's UI over a WebSocket, behind the same token", async () => {
     const token = 'another-long-secret';
     const { runtime, source, handle } = await inspected({ worker: defineWorker({ start: () => 1 }) }, { stately: true, token });
     const bridge = handle.statelyUrl!;
@@ -260,7 +279,12 @@ describe('the inspector server', () => {
     expect(await page.text()).toContain('https://stately.ai/inspect');
 
     const refused = new WebSocket(bridge.replace('http:', 'ws:'));
-    await expect(new Promise((resolve, reject) => { refused.on('open', resolve); refused.on('error', reject); })).rejects.toThrow(/401/);
+    await expect(
+      new Promise((resolve, reject) => {
+        refused.on('open', resolve);
+        refused.on('error', reject);
+      }),
+    ).rejects.toThrow(/401/);
 
     const socket = new WebSocket(`${bridge.replace('http:', 'ws:')}?token=${token}`);
     cleanups.push(async () => socket.close());
@@ -272,8 +296,14 @@ describe('the inspector server', () => {
     source.deliver({ password: 'hunter2' }, 'evt-1');
     await vi.waitFor(() => expect(messages.some((m) => m.type === '@xstate.actor' && m.name === 'supervisor')).toBe(true));
     await vi.waitFor(() => expect(messages.some((m) => m.type === '@xstate.snapshot')).toBe(true));
-    await vi.waitFor(() => expect(messages.some((m) => m.type === '@xstate.event' && (m as { event?: { type?: string } }).event?.type === 'event.assigned')).toBe(true));
-    const assigned = messages.find((m) => m.type === '@xstate.event' && (m as { event?: { type?: string } }).event?.type === 'event.assigned');
+    await vi.waitFor(() =>
+      expect(
+        messages.some((m) => m.type === '@xstate.event' && (m as { event?: { type?: string } }).event?.type === 'event.assigned'),
+      ).toBe(true),
+    );
+    const assigned = messages.find(
+      (m) => m.type === '@xstate.event' && (m as { event?: { type?: string } }).event?.type === 'event.assigned',
+    );
     expect(assigned).toMatchObject({ event: { job: { delivery: { id: 'evt-1', payload: { password: '[redacted]' } } } } });
     expect(JSON.stringify(messages)).not.toContain('hunter2');
   });

@@ -15,7 +15,10 @@ async function relay(options: Partial<StatelyRelayOptions> = {}): Promise<Statel
 }
 
 /** Opens a WebSocket: 'open', or the status the server refused it with. */
-function connect(url: string, options: { origin?: string; headers?: Record<string, string> } = {}): Promise<{ outcome: 'open' | number; socket: WebSocket; messages: unknown[] }> {
+function connect(
+  url: string,
+  options: { origin?: string; headers?: Record<string, string> } = {},
+): Promise<{ outcome: 'open' | number; socket: WebSocket; messages: unknown[] }> {
   const socket = new WebSocket(url, options);
   cleanups.push(() => socket.terminate());
   const messages: unknown[] = [];
@@ -31,14 +34,17 @@ function get(url: string, headers: Record<string, string>): Promise<{ status: nu
   return new Promise((resolve, reject) => {
     const req = request(url, { headers }, (response) => {
       let body = '';
-      response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      response
+        .setEncoding('utf8')
+        .on('data', (chunk: string) => (body += chunk))
+        .on('end', () => resolve({ status: response.statusCode ?? 0, body }));
     });
     req.on('error', reject).end();
   });
 }
 
-describe('Stately\'s relay without a token', () => {
-  it('refuses a WebSocket from another website\'s origin with 403, and sends it nothing', async () => {
+describe("Stately's relay without a token", () => {
+  it("refuses a WebSocket from another website's origin with 403, and sends it nothing", async () => {
     const { ws, observer } = await relay();
     createActor(createMachine({ id: 'busy', initial: 'idle', states: { idle: {} } }), { inspect: observer }).start();
     const evil = await connect(ws, { origin: 'https://evil.example' });
@@ -46,7 +52,7 @@ describe('Stately\'s relay without a token', () => {
     expect(evil.messages).toEqual([]);
   });
 
-  it('opens a WebSocket from its own origin, from the inspector\'s, and from a client that sends no Origin', async () => {
+  it("opens a WebSocket from its own origin, from the inspector's, and from a client that sends no Origin", async () => {
     const { ws, port } = await relay({ inspectorPort: 54321 });
     expect((await connect(ws, { origin: `http://127.0.0.1:${port}` })).outcome).toBe('open');
     expect((await connect(ws, { origin: 'http://localhost:54321' })).outcome).toBe('open');
@@ -62,7 +68,7 @@ describe('Stately\'s relay without a token', () => {
   });
 });
 
-describe('Stately\'s relay with a token', () => {
+describe("Stately's relay with a token", () => {
   it('opens a WebSocket from any origin that has the token, and none without it', async () => {
     const token = 'a-long-random-secret';
     const { ws } = await relay({ token });
@@ -71,14 +77,23 @@ describe('Stately\'s relay with a token', () => {
   });
 });
 
-describe('Stately\'s relay\'s actor definitions', () => {
-  it('carry the machine\'s static context redacted', async () => {
+describe("Stately's relay's actor definitions", () => {
+  it("carry the machine's static context redacted", async () => {
     const { ws, observer } = await relay();
     const { messages } = await connect(ws);
-    const vault = createMachine({ id: 'vault', context: { user: 'ops', password: 'x', nested: { token: 'y' } }, initial: 'locked', states: { locked: {} } });
+    const vault = createMachine({
+      id: 'vault',
+      context: { user: 'ops', password: 'x', nested: { token: 'y' } },
+      initial: 'locked',
+      states: { locked: {} },
+    });
     createActor(vault, { inspect: observer }).start();
     await vi.waitFor(() => expect(messages).toContainEqual(expect.objectContaining({ type: '@xstate.actor', name: 'vault' })));
     const registration = messages.find((m) => (m as { name?: string }).name === 'vault') as { definition: string };
-    expect(JSON.parse(registration.definition)).toMatchObject({ id: 'vault', context: { user: 'ops', password: '[redacted]', nested: { token: '[redacted]' } }, states: { locked: {} } });
+    expect(JSON.parse(registration.definition)).toMatchObject({
+      id: 'vault',
+      context: { user: 'ops', password: '[redacted]', nested: { token: '[redacted]' } },
+      states: { locked: {} },
+    });
   });
 });

@@ -14,18 +14,29 @@ afterEach(async () => {
   await tmp.cleanup();
 });
 
-const app = (flow: string, source: string, extra = '', level = 'info') => `[Flow]\n${flow}\n\n[Source]\n${source}\n\n${extra}\n[Log]\nlevel = ${level}\n`;
+const app = (flow: string, source: string, extra = '', level = 'info') =>
+  `[Flow]\n${flow}\n\n[Source]\n${source}\n\n${extra}\n[Log]\nlevel = ${level}\n`;
 
 describe('flowd run with a stdin source', () => {
   it('runs one event per JSON line and exits 0 when all completed', async () => {
-    const ini = await tmp.write('lines.ini', app(`class = ${fixture('echo.ts')}:Echo\nworkers = 3`, 'type = stdin\nmode = lines\npayload class = json'));
+    const ini = await tmp.write(
+      'lines.ini',
+      app(`class = ${fixture('echo.ts')}:Echo\nworkers = 3`, 'type = stdin\nmode = lines\npayload class = json'),
+    );
     const run = flowd(['run', ini], { input: '{"a":1}\n\n{"a":2}\n{"a":3}\n' });
     expect(await run.exit).toEqual({ code: 0, signal: null });
     expect(run.stdout().trim().split('\n').sort()).toEqual(['line-1 {"a":1}', 'line-3 {"a":2}', 'line-4 {"a":3}']);
   });
 
-  it('gives an app module that imports flowd the flowd the command runs: the runtime\'s errors are its classes', async () => {
-    const ini = await tmp.write('identity.ini', app(`class = ${fixture('identity.ts')}:Identity`, 'type = stdin\nmode = lines\npayload class = json', `[Store]\nfolder = ${tmp.dir}/store`));
+  it("gives an app module that imports flowd the flowd the command runs: the runtime's errors are its classes", async () => {
+    const ini = await tmp.write(
+      'identity.ini',
+      app(
+        `class = ${fixture('identity.ts')}:Identity`,
+        'type = stdin\nmode = lines\npayload class = json',
+        `[Store]\nfolder = ${tmp.dir}/store`,
+      ),
+    );
     const run = flowd(['run', ini], { input: '{"a":1}\n' });
     expect(await run.exit).toEqual({ code: 0, signal: null });
     expect(run.stdout().trim()).toBe('line-1 true');
@@ -64,7 +75,10 @@ describe('flowd run with an interval source', () => {
   };
 
   it('fires inside its window until SIGTERM, then exits 0', async () => {
-    const ini = await tmp.write('tick.ini', app(`class = ${fixture('echo.ts')}:Echo`, `type = interval\ninterval = 100ms\n${window(-1, 1)}`));
+    const ini = await tmp.write(
+      'tick.ini',
+      app(`class = ${fixture('echo.ts')}:Echo`, `type = interval\ninterval = 100ms\n${window(-1, 1)}`),
+    );
     const run = flowd(['run', ini]);
     await run.waitFor('stdout', /tick-2 null/);
     run.child.kill('SIGTERM');
@@ -73,7 +87,10 @@ describe('flowd run with an interval source', () => {
   });
 
   it('fires nothing outside its window and says when the next event is due', async () => {
-    const ini = await tmp.write('tick.ini', app(`class = ${fixture('echo.ts')}:Echo`, `type = interval\ninterval = 100ms\n${window(2, 3)}`));
+    const ini = await tmp.write(
+      'tick.ini',
+      app(`class = ${fixture('echo.ts')}:Echo`, `type = interval\ninterval = 100ms\n${window(2, 3)}`),
+    );
     const run = flowd(['run', ini]);
     await run.waitFor('stderr', /outside its window; next event at/);
     run.child.kill('SIGTERM');
@@ -85,7 +102,10 @@ describe('flowd run with an interval source', () => {
 
 describe('stopping', () => {
   it('lets in-flight work finish on SIGTERM and reports it completed', async () => {
-    const ini = await tmp.write('slow.ini', app(`class = ${fixture('slow.ts')}:Slow`, 'type = interval\ninterval = 1h', '[Slow]\nms = 300\n'));
+    const ini = await tmp.write(
+      'slow.ini',
+      app(`class = ${fixture('slow.ts')}:Slow`, 'type = interval\ninterval = 1h', '[Slow]\nms = 300\n'),
+    );
     const run = flowd(['run', ini]);
     await run.waitFor('stdout', /working tick-1/);
     run.child.kill('SIGTERM');
@@ -95,7 +115,10 @@ describe('stopping', () => {
   });
 
   it('aborts in-flight work after the shutdown timeout and returns it, exiting 0', async () => {
-    const ini = await tmp.write('slow.ini', app(`class = ${fixture('slow.ts')}:Slow\nshutdown timeout = 200ms`, 'type = interval\ninterval = 1h', '[Slow]\nms = 60000\n'));
+    const ini = await tmp.write(
+      'slow.ini',
+      app(`class = ${fixture('slow.ts')}:Slow\nshutdown timeout = 200ms`, 'type = interval\ninterval = 1h', '[Slow]\nms = 60000\n'),
+    );
     const run = flowd(['run', ini]);
     await run.waitFor('stdout', /working tick-1/);
     run.child.kill('SIGINT');
@@ -141,7 +164,10 @@ describe('command-line options and logging', () => {
   });
 
   it('exits 2 when [Log] file cannot be written, in check as in run', async () => {
-    const ini = await tmp.write('nolog.ini', `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = stdin\n\n[Log]\nfile = /dev/null/app.log\n`);
+    const ini = await tmp.write(
+      'nolog.ini',
+      `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = stdin\n\n[Log]\nfile = /dev/null/app.log\n`,
+    );
     for (const command of ['check', 'run']) {
       const run = flowd([command, ini]);
       expect((await run.exit).code).toBe(2);
@@ -160,12 +186,18 @@ describe('command-line options and logging', () => {
   });
 
   it('writes logs to [Log] file instead of stderr, keeping stdout for the app', async () => {
-    const ini = await tmp.write('logged.ini', `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = stdin\n\n[Log]\nfile = ./logs/app.log\n`);
+    const ini = await tmp.write(
+      'logged.ini',
+      `[Flow]\nclass = ${fixture('echo.ts')}:Echo\n\n[Source]\ntype = stdin\n\n[Log]\nfile = ./logs/app.log\n`,
+    );
     const run = flowd(['run', ini], { input: 'hello' });
     expect((await run.exit).code).toBe(0);
     expect(run.stdout()).toBe('stdin "hello"\n');
     expect(run.stderr()).toBe('');
-    const lines = (await readFile(path.join(tmp.dir, 'logs/app.log'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { msg: string });
+    const lines = (await readFile(path.join(tmp.dir, 'logs/app.log'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string });
     expect(lines.map((l) => l.msg)).toEqual(['logged started: 1 worker(s), source stdin', 'logged stopped (ended)']);
   });
 });
@@ -205,7 +237,10 @@ describe('bad configuration and workers', () => {
     expect((await idle.exit).code).toBe(1);
     expect(idle.stderr()).toContain('worker "idle" never finished configure()');
 
-    await tmp.write('busy.mjs', 'export default { configure() { setInterval(() => {}, 1000); process.stdout.write("configuring\\n"); return new Promise(() => {}); }, start() {} };\n');
+    await tmp.write(
+      'busy.mjs',
+      'export default { configure() { setInterval(() => {}, 1000); process.stdout.write("configuring\\n"); return new Promise(() => {}); }, start() {} };\n',
+    );
     const busy = flowd(['run', await tmp.write('busy.ini', app('class = ./busy.mjs', 'type = interval'))]);
     await busy.waitFor('stdout', /configuring/);
     busy.child.kill('SIGTERM');
@@ -237,9 +272,16 @@ describe('bad configuration and workers', () => {
   });
 
   it('loads .ts (with types) and ESM .js workers from a folder that is not an ESM package', async () => {
-    await tmp.write('typed.ts', 'interface Ev { n: number }\nexport class Doubler { start(e: Ev) { process.stdout.write(`ts ${e.n * 2}\\n`); } }\n');
+    await tmp.write(
+      'typed.ts',
+      'interface Ev { n: number }\nexport class Doubler { start(e: Ev) { process.stdout.write(`ts ${e.n * 2}\\n`); } }\n',
+    );
     await tmp.write('esm.js', 'export default { start(e) { process.stdout.write(`js ${e.n}\\n`); } };\n');
-    for (const [spec, expected] of [['./typed.ts:Doubler', 'ts 42\n'], ['typed.Doubler', 'ts 42\n'], ['./esm.js', 'js 21\n']] as const) {
+    for (const [spec, expected] of [
+      ['./typed.ts:Doubler', 'ts 42\n'],
+      ['typed.Doubler', 'ts 42\n'],
+      ['./esm.js', 'js 21\n'],
+    ] as const) {
       const ini = await tmp.write('outside.ini', app(`class = ${spec}`, 'type = stdin\npayload class = json'));
       const run = flowd(['run', ini], { input: '{"n":21}' });
       expect(await run.exit).toMatchObject({ code: 0 });
@@ -248,14 +290,17 @@ describe('bad configuration and workers', () => {
   });
 
   it('runs an xstate machine as a worker: its final state completes the event', async () => {
-    const ini = await tmp.write('machine.ini', app(`class = ${fixture('machine.ts')}:Doubler`, 'type = stdin\nmode = lines\npayload class = json', '', 'debug'));
+    const ini = await tmp.write(
+      'machine.ini',
+      app(`class = ${fixture('machine.ts')}:Doubler`, 'type = stdin\nmode = lines\npayload class = json', '', 'debug'),
+    );
     const run = flowd(['run', ini], { input: '{"n":21}\n{"n":2}\n' });
     expect((await run.exit).code).toBe(0);
     expect(run.stderr()).toMatch(/event line-1 completed/);
     expect(run.stderr()).toMatch(/"completed":2/);
   });
 
-  it('accepts Flow\'s dotted module.Export form for a module beside the INI file', async () => {
+  it("accepts Flow's dotted module.Export form for a module beside the INI file", async () => {
     await tmp.write('greeter.mjs', 'export class Greeter { start(e) { process.stdout.write(`hi ${e}\\n`); } }\n');
     const ini = await tmp.write('dotted.ini', app('class = greeter.Greeter', 'type = stdin'));
     const run = flowd(['run', ini], { input: 'there' });
@@ -264,19 +309,31 @@ describe('bad configuration and workers', () => {
   });
 
   it('prints a one-line summary for check and exits 0', async () => {
-    const ini = await tmp.write('ok.ini', app(`app name = tidy\nclass = ${fixture('machine.ts')}:Doubler\nworkers = 4\norder by = headers.asset-id`, 'type = interval\ninterval = 5m'));
+    const ini = await tmp.write(
+      'ok.ini',
+      app(
+        `app name = tidy\nclass = ${fixture('machine.ts')}:Doubler\nworkers = 4\norder by = headers.asset-id`,
+        'type = interval\ninterval = 5m',
+      ),
+    );
     const run = flowd(['check', ini]);
     expect((await run.exit).code).toBe(0);
     expect(run.stdout().trim().split('\n')).toHaveLength(1);
     expect(run.stdout()).toMatch(/^tidy: ok: worker Doubler .*source interval every 5m, 4 worker\(s\).*order by headers\.asset-id/);
   });
 
-  it('names the store, the locks and the API in check\'s summary, with the passwords hidden', async () => {
-    const extra = '[Store]\nbackend = redis\nurl = redis://:${REDIS_PASS}@127.0.0.1:6379/2\n\n[Lock]\nlease = 90s\n\n[Viz One]\nhostname = vizone.example.com\nusername = admin\npassword = ${VIZ_PASS}\nuse https = yes\n';
-    const ini = await tmp.write('services.ini', app(`app name = stored\nclass = ${fixture('machine.ts')}:Doubler`, 'type = interval\ninterval = 5m', extra));
+  it("names the store, the locks and the API in check's summary, with the passwords hidden", async () => {
+    const extra =
+      '[Store]\nbackend = redis\nurl = redis://:${REDIS_PASS}@127.0.0.1:6379/2\n\n[Lock]\nlease = 90s\n\n[Viz One]\nhostname = vizone.example.com\nusername = admin\npassword = ${VIZ_PASS}\nuse https = yes\n';
+    const ini = await tmp.write(
+      'services.ini',
+      app(`app name = stored\nclass = ${fixture('machine.ts')}:Doubler`, 'type = interval\ninterval = 5m', extra),
+    );
     const run = flowd(['check', ini], { env: { REDIS_PASS: 'r-secret-1', VIZ_PASS: 'v-secret-2' } });
     expect((await run.exit).code).toBe(0);
-    expect(run.stdout()).toContain('store redis redis://:***@127.0.0.1:6379/2, locks redis redis://:***@127.0.0.1:6379/2 (lease 1.5m), api https://vizone.example.com:443');
+    expect(run.stdout()).toContain(
+      'store redis redis://:***@127.0.0.1:6379/2, locks redis redis://:***@127.0.0.1:6379/2 (lease 1.5m), api https://vizone.example.com:443',
+    );
     expect(run.stdout() + run.stderr()).not.toMatch(/r-secret-1|v-secret-2/);
   });
 
@@ -288,7 +345,10 @@ describe('bad configuration and workers', () => {
       ['[Api]\nhostname = a.example\n\n[Viz One]\nhostname = b.example\n', /\[Viz One\]: is an alias of \[Api\], and both are present/],
     ];
     for (const [extra, message] of cases) {
-      const ini = await tmp.write('bad-services.ini', app(`class = ${fixture('machine.ts')}:Doubler`, 'type = interval\ninterval = 5m', extra));
+      const ini = await tmp.write(
+        'bad-services.ini',
+        app(`class = ${fixture('machine.ts')}:Doubler`, 'type = interval\ninterval = 5m', extra),
+      );
       const run = flowd(['check', ini]);
       expect((await run.exit).code).toBe(2);
       expect(run.stderr()).toMatch(message);
@@ -298,8 +358,14 @@ describe('bad configuration and workers', () => {
 
   it('exits 2 naming the file for a bad section of a built-in app, before anything starts', async () => {
     const cases: Array<[string, RegExp]> = [
-      ['[Flow]\nclass = xmlimport.XmlImport\n\n[Source]\nlocation = .\n\n[Target]\ntype = ftp\n', /\[Target\] "type": found "ftp"; expected one of folder, http/],
-      ['[Flow]\nclass = metadatamapper.MetadataMapper\n\n[Source]\ntype = http\nport = 0\n\n[Mappings]\nasset.title = upper(title\n', /builtin\.ini:9 \[Mappings\] "asset.title": expression "upper\(title"/],
+      [
+        '[Flow]\nclass = xmlimport.XmlImport\n\n[Source]\nlocation = .\n\n[Target]\ntype = ftp\n',
+        /\[Target\] "type": found "ftp"; expected one of folder, http/,
+      ],
+      [
+        '[Flow]\nclass = metadatamapper.MetadataMapper\n\n[Source]\ntype = http\nport = 0\n\n[Mappings]\nasset.title = upper(title\n',
+        /builtin\.ini:9 \[Mappings\] "asset.title": expression "upper\(title"/,
+      ],
     ];
     for (const [text, message] of cases) {
       const ini = await tmp.write('builtin.ini', text);
@@ -317,32 +383,61 @@ describe('usage errors and help', () => {
   it('says what is wrong in one line and points to the usage in a second, exiting 2, for every kind of bad argument', async () => {
     const ini = await tmp.write('ok.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin'));
     const runUsage = 'Usage: flowd run <app.ini> [-n name] [-w workers] [--log-level level] [--inspect[=port]]  (flowd help run for more)';
-    const graphUsage = 'Usage: flowd graph <app.ini> [--format mermaid|dot|svg] [--out file] [--log-level level]  (flowd help graph for more)';
+    const graphUsage =
+      'Usage: flowd graph <app.ini> [--format mermaid|dot|svg] [--out file] [--log-level level]  (flowd help graph for more)';
     const checkUsage = 'Usage: flowd check <app.ini> [-n name] [-w workers] [--log-level level]  (flowd help check for more)';
     const general = 'Run flowd --help for usage.';
     const cases: Array<[string[], string, string]> = [
       [['launch'], 'flowd: unknown command "launch"; expected one of run, check, graph, plugins, workflow, init, help', general],
-      [['rnu', ini], 'flowd: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help', general],
+      [
+        ['rnu', ini],
+        'flowd: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help',
+        general,
+      ],
       [['toString', ini], 'flowd: unknown command "toString"; expected one of run, check, graph, plugins, workflow, init, help', general],
-      [['workflow start', ini, 'Name'], 'flowd: unknown command "workflow start"; expected one of run, check, graph, plugins, workflow, init, help', general],
+      [
+        ['workflow start', ini, 'Name'],
+        'flowd: unknown command "workflow start"; expected one of run, check, graph, plugins, workflow, init, help',
+        general,
+      ],
       [[], 'flowd: no command given; expected one of run, check, graph, plugins, workflow, init, help', general],
       [['--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', general],
       [['run', ini, '--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', runUsage],
       [['run', ini, '-x'], 'flowd: unknown option -x', runUsage],
       [['run', ini, '--inspect', '9000'], 'flowd: unexpected argument "9000"; to give --inspect a port, write --inspect=9000', runUsage],
       [['check', ini, '--inspect'], 'flowd: --inspect is an option of run, not of check', checkUsage],
-      [['run', ini, '--log-level', 'loud'], 'flowd: --log-level: found "loud"; expected one of trace, debug, info, warn, error, fatal, silent', runUsage],
-      [['run', ini, '--log-level', 'wran'], 'flowd: --log-level: found "wran"; expected one of trace, debug, info, warn, error, fatal, silent (did you mean "warn"?)', runUsage],
+      [
+        ['run', ini, '--log-level', 'loud'],
+        'flowd: --log-level: found "loud"; expected one of trace, debug, info, warn, error, fatal, silent',
+        runUsage,
+      ],
+      [
+        ['run', ini, '--log-level', 'wran'],
+        'flowd: --log-level: found "wran"; expected one of trace, debug, info, warn, error, fatal, silent (did you mean "warn"?)',
+        runUsage,
+      ],
       [['run', ini, '-w', '0'], 'flowd: --workers: found "0"; expected a whole number from 1 to 4096', runUsage],
       [['run', ini, '--format', 'dot'], 'flowd: --format and --out are options of graph, not of run', runUsage],
       [['graph', ini, '--out'], 'flowd: --out needs a value: --out <file>', graphUsage],
       [['graph', ini, '--out', '--format'], 'flowd: --out needs a value: --out <file>', graphUsage],
       [['graph', ini, '--format', 'svgg'], 'flowd: --format: found "svgg"; expected mermaid, dot, svg (did you mean "svg"?)', graphUsage],
-      [['plugins', ini, '--json=yes'], 'flowd: --json takes no value; found --json=yes', 'Usage: flowd plugins <app.ini> [--json] [--log-level level]  (flowd help plugins for more)'],
+      [
+        ['plugins', ini, '--json=yes'],
+        'flowd: --json takes no value; found --json=yes',
+        'Usage: flowd plugins <app.ini> [--json] [--log-level level]  (flowd help plugins for more)',
+      ],
       [['check'], "flowd: check needs an app's INI file: flowd check app.ini", checkUsage],
       [['check', ini, 'extra.ini'], 'flowd: unexpected argument "extra.ini"; check takes one INI file', checkUsage],
-      [['help', 'rnu'], 'flowd: help: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help', general],
-      [['init', 'a', 'b'], 'flowd: unexpected argument "b"; init takes one folder', 'Usage: flowd init [folder]  (flowd help init for more)'],
+      [
+        ['help', 'rnu'],
+        'flowd: help: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help',
+        general,
+      ],
+      [
+        ['init', 'a', 'b'],
+        'flowd: unexpected argument "b"; init takes one folder',
+        'Usage: flowd init [folder]  (flowd help init for more)',
+      ],
     ];
     const runs = cases.map(([args]) => flowd(args));
     for (const [i, [args, first, second]] of cases.entries()) {
@@ -364,8 +459,14 @@ describe('usage errors and help', () => {
     expect(quiet.stderr()).toBe('');
   });
 
-  it('prints the whole help for --help and flowd help, and one command\'s for flowd help <command> and <command> --help', async () => {
-    const [help, helpCommand, graphHelp, graphFlag, workflowHelp] = [flowd(['--help']), flowd(['help']), flowd(['help', 'graph']), flowd(['graph', '--help']), flowd(['help', 'workflow'])];
+  it("prints the whole help for --help and flowd help, and one command's for flowd help <command> and <command> --help", async () => {
+    const [help, helpCommand, graphHelp, graphFlag, workflowHelp] = [
+      flowd(['--help']),
+      flowd(['help']),
+      flowd(['help', 'graph']),
+      flowd(['graph', '--help']),
+      flowd(['help', 'workflow']),
+    ];
     for (const run of [help, helpCommand, graphHelp, graphFlag, workflowHelp]) {
       expect((await run.exit).code).toBe(0);
       expect(run.stderr()).toBe('');
@@ -374,7 +475,9 @@ describe('usage errors and help', () => {
     expect(help.stdout()).toContain('flowd init [folder]');
     expect(help.stdout()).toContain('flowd help [command]');
     expect(helpCommand.stdout()).toBe(help.stdout());
-    expect(graphHelp.stdout()).toMatch(/^Usage:\n {2}flowd graph <app\.ini> \[--format mermaid\|dot\|svg\] \[--out file\] \[--log-level level\]\n/);
+    expect(graphHelp.stdout()).toMatch(
+      /^Usage:\n {2}flowd graph <app\.ini> \[--format mermaid\|dot\|svg\] \[--out file\] \[--log-level level\]\n/,
+    );
     expect(graphHelp.stdout()).toContain('--out <file>');
     expect(graphHelp.stdout()).not.toContain('--input');
     expect(graphFlag.stdout()).toBe(graphHelp.stdout());
@@ -393,7 +496,9 @@ describe('usage errors and help', () => {
     const ini = await tmp.write('graph.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin'));
     const run = flowd(['graph', ini, '--out', path.join(tmp.dir, 'missing/dir/x.md')]);
     expect((await run.exit).code).toBe(2);
-    expect(run.stderr()).toBe(`flowd: --out: cannot write ${path.join(tmp.dir, 'missing/dir/x.md')}: the folder ${path.join(tmp.dir, 'missing/dir')} does not exist; expected a file in a folder that exists\n`);
+    expect(run.stderr()).toBe(
+      `flowd: --out: cannot write ${path.join(tmp.dir, 'missing/dir/x.md')}: the folder ${path.join(tmp.dir, 'missing/dir')} does not exist; expected a file in a folder that exists\n`,
+    );
     expect(run.stdout()).toBe('');
   });
 });
@@ -411,7 +516,7 @@ describe('an output that cannot be written', () => {
       child.on('close', (code) => resolve({ code, stderr }));
     });
 
-  it('exits 1 saying stdout cannot be written, for a command\'s output and for what the app writes', async () => {
+  it("exits 1 saying stdout cannot be written, for a command's output and for what the app writes", async () => {
     const help = await toFullDisk(['--help']);
     expect(help).toEqual({ code: 1, stderr: 'flowd: cannot write to stdout: ENOSPC: no space left on device, write\n' });
     const ini = await tmp.write('full.ini', app(`class = ${fixture('echo.ts')}:Echo`, 'type = stdin'));
@@ -428,7 +533,9 @@ describe('flowd init', () => {
     const folder = path.join(tmp.dir, 'my-app');
     const init = flowd(['init', folder]);
     expect((await init.exit).code).toBe(0);
-    expect(init.stdout()).toContain(`Created app my-app in ${folder}:\n  package.json\n  app.ini\n  worker.ts\n  worker.test.ts\n  .gitignore\n`);
+    expect(init.stdout()).toContain(
+      `Created app my-app in ${folder}:\n  package.json\n  app.ini\n  worker.ts\n  worker.test.ts\n  .gitignore\n`,
+    );
     expect(init.stdout()).toContain('Next:\n');
     expect(init.stdout()).toContain('  npm install\n  npx flowd run app.ini');
     const pkg = JSON.parse(await readFile(path.join(folder, 'package.json'), 'utf8')) as { dependencies: Record<string, string> };
@@ -449,7 +556,9 @@ describe('flowd init', () => {
     await symlink(ROOT, path.join(folder, 'node_modules/flowd'), 'dir');
     await symlink(path.join(ROOT, 'node_modules/tsx'), path.join(folder, 'node_modules/tsx'), 'dir');
     const test = await new Promise<{ code: number | null; output: string }>((resolve) => {
-      execFile(process.execPath, ['--import', 'tsx', '--test', 'worker.test.ts'], { cwd: folder }, (error, stdout, stderr) => resolve({ code: error ? (error.code as number) : 0, output: stdout + stderr }));
+      execFile(process.execPath, ['--import', 'tsx', '--test', 'worker.test.ts'], { cwd: folder }, (error, stdout, stderr) =>
+        resolve({ code: error ? (error.code as number) : 0, output: stdout + stderr }),
+      );
     });
     expect(test.code, test.output).toBe(0);
     expect(test.output).toContain('# pass 1');
@@ -459,7 +568,9 @@ describe('flowd init', () => {
     await tmp.write('app.ini', '[Flow]\n');
     const init = flowd(['init'], { cwd: tmp.dir });
     expect((await init.exit).code).toBe(2);
-    expect(init.stderr()).toBe(`flowd: ${tmp.dir}: already has app.ini; flowd init never overwrites a file: move it away, or give another folder (flowd init my-app)\n`);
+    expect(init.stderr()).toBe(
+      `flowd: ${tmp.dir}: already has app.ini; flowd init never overwrites a file: move it away, or give another folder (flowd init my-app)\n`,
+    );
     expect(await readFile(path.join(tmp.dir, 'app.ini'), 'utf8')).toBe('[Flow]\n');
   });
 });

@@ -23,7 +23,11 @@ afterAll(async () => {
 });
 
 type Match = Record<string, string[]>;
-interface Row { id: number; type: string; attributes: string[] }
+interface Row {
+  id: number;
+  type: string;
+  attributes: string[];
+}
 
 /**
  * A plugin module that appends `"<id>\n"` to `<app>/<name>.txt` synchronously for each event
@@ -52,7 +56,12 @@ const wants = {
 const eventRow = (n: number): EventRow =>
   n % 5 === 0
     ? { type: 'Shotgun_Version_New', entity: { type: 'Version', id: n }, attributes: [] }
-    : { type: 'Shotgun_Task_Change', entity: { type: 'Task', id: n }, attributes: [n % 2 === 0 ? 'sg_status_list' : 'description'], meta: { new_value: 'ip' } };
+    : {
+        type: 'Shotgun_Task_Change',
+        entity: { type: 'Task', id: n },
+        attributes: [n % 2 === 0 ? 'sg_status_list' : 'description'],
+        meta: { new_value: 'ip' },
+      };
 const rows = (from: number, count: number) => Array.from({ length: count }, (_, i) => eventRow(from + i));
 
 /** A fresh events table, dropped after the test. */
@@ -65,19 +74,29 @@ async function newTable(): Promise<string> {
 
 /** The ids each plugin should get: every committed row it matches, ascending. */
 async function expectedIds(table: string): Promise<Record<keyof typeof wants, number[]>> {
-  const { rows: all } = await db.query<{ id: string; type: string; attributes: string[] | null }>(`SELECT id, type, attributes FROM ${table} ORDER BY id`);
+  const { rows: all } = await db.query<{ id: string; type: string; attributes: string[] | null }>(
+    `SELECT id, type, attributes FROM ${table} ORDER BY id`,
+  );
   const events = all.map((r) => ({ id: Number(r.id), type: r.type, attributes: r.attributes ?? [] }));
   return { status: events.filter(wants.status).map((e) => e.id), versions: events.filter(wants.versions).map((e) => e.id) };
 }
 
 /** A temp app folder: `app.ini` (an event-log source on `table`), `plugins/<name>.mjs` each. */
-async function eventLogApp(options: { table: string; plugins: Record<string, string>; sections?: string; startFrom?: string; appName?: string }) {
+async function eventLogApp(options: {
+  table: string;
+  plugins: Record<string, string>;
+  sections?: string;
+  startFrom?: string;
+  appName?: string;
+}) {
   const tmp = await tempDir();
   cleanups.push(() => tmp.cleanup());
   await mkdir(path.join(tmp.dir, 'plugins'));
   for (const [name, text] of Object.entries(options.plugins)) await tmp.write(`plugins/${name}.mjs`, text);
   const appName = options.appName ?? 'events';
-  const ini = await tmp.write('app.ini', `[Flow]
+  const ini = await tmp.write(
+    'app.ini',
+    `[Flow]
 app name = ${appName}
 workers = 2
 
@@ -92,7 +111,8 @@ backlog timeout = 1s
 ${options.sections ?? ''}
 [Plugins]
 paths = ./plugins
-`);
+`,
+  );
   const lines = (name: string): number[] => {
     let text = '';
     try {
@@ -102,7 +122,12 @@ paths = ./plugins
     }
     return text.split('\n').filter(Boolean).map(Number);
   };
-  return { dir: tmp.dir, ini, lines, storeFile: (plugin: string) => path.join(tmp.dir, '.flowd', appName, 'store', `${fileNameFor(`event-log/plugin/${plugin}`)}.json`) };
+  return {
+    dir: tmp.dir,
+    ini,
+    lines,
+    storeFile: (plugin: string) => path.join(tmp.dir, '.flowd', appName, 'store', `${fileNameFor(`event-log/plugin/${plugin}`)}.json`),
+  };
 }
 
 /** Resolves once `done()` holds; rejects at once if the daemon exits first, with what it printed. */
@@ -139,7 +164,8 @@ const kill = async (p: FlowdProcess) => {
   p.child.kill('SIGKILL');
   expect((await p.exit).signal).toBe('SIGKILL');
 };
-const printed = (p: FlowdProcess, plugin: string) => [...p.stdout().matchAll(new RegExp(`^${plugin} (\\d+)$`, 'gm'))].map((m) => Number(m[1]));
+const printed = (p: FlowdProcess, plugin: string) =>
+  [...p.stdout().matchAll(new RegExp(`^${plugin} (\\d+)$`, 'gm'))].map((m) => Number(m[1]));
 
 describe('flowd run with an event-log source', () => {
   it('gives each plugin every matching event in id order through 20 SIGKILLs, repeating only the event in flight at a kill', async () => {
@@ -165,7 +191,12 @@ describe('flowd run with an event-log source', () => {
     }
     expect(total()).toBeLessThan(everything);
     const last = flowd(['run', app.ini]);
-    await until(last, 'every matching event is in both files', () => hasAll(app.lines('status'), expected.status) && hasAll(app.lines('versions'), expected.versions), 120_000);
+    await until(
+      last,
+      'every matching event is in both files',
+      () => hasAll(app.lines('status'), expected.status) && hasAll(app.lines('versions'), expected.versions),
+      120_000,
+    );
     expect((await stop(last)).code).toBe(0);
     const repeats: Record<string, number> = {};
     for (const name of ['status', 'versions'] as const) {
@@ -174,7 +205,9 @@ describe('flowd run with an event-log source', () => {
       repeats[name] = repeatsOf(name, ids);
       expect(repeats[name]).toBeLessThanOrEqual(20);
     }
-    console.info(`event-log SIGKILL test: ${expected.status.length} + ${expected.versions.length} events, 20 kills, repeats ${JSON.stringify(repeats)}, rounds ${Math.min(...rounds)}-${Math.max(...rounds)}ms (${rounds.filter((ms) => ms > 5000).length} over 5s: a cursor's store lock left by the kill goes stale after 10s), ${((Date.now() - began) / 1000).toFixed(1)}s in all`);
+    console.info(
+      `event-log SIGKILL test: ${expected.status.length} + ${expected.versions.length} events, 20 kills, repeats ${JSON.stringify(repeats)}, rounds ${Math.min(...rounds)}-${Math.max(...rounds)}ms (${rounds.filter((ms) => ms > 5000).length} over 5s: a cursor's store lock left by the kill goes stale after 10s), ${((Date.now() - began) / 1000).toFixed(1)}s in all`,
+    );
   }, 360_000);
 
   it('has one reader of two daemons: the second waits, takes over after the first is killed and goes on from its cursors', async () => {
@@ -195,7 +228,10 @@ describe('flowd run with an event-log source', () => {
     const a = flowd(['run', app.ini, '--log-level', 'info']);
     await caughtUp(a, 'A has the first 20 events');
     const b = flowd(['run', app.ini, '--log-level', 'info']);
-    await b.waitFor('stderr', /another daemon is the reader of postgres:\/\/postgres@127\.0\.0\.1:5432\/test; waiting to take over \(lock \\"event-log\/reader\\"\)/);
+    await b.waitFor(
+      'stderr',
+      /another daemon is the reader of postgres:\/\/postgres@127\.0\.0\.1:5432\/test; waiting to take over \(lock \\"event-log\/reader\\"\)/,
+    );
     await insertEvents(db, table, rows(21, 20));
     await caughtUp(a, 'A has the next 20 events');
     expect(b.stdout()).toBe('');
@@ -235,14 +271,21 @@ describe('flowd run with an event-log source', () => {
   it('has one reader of two daemons on one machine with the default file store', async () => {
     const table = await newTable();
     await insertEvents(db, table, rows(1, 20));
-    const app = await eventLogApp({ table, plugins: { status: recorder('status', STATUS, 5), versions: recorder('versions', VERSIONS, 5) } });
+    const app = await eventLogApp({
+      table,
+      plugins: { status: recorder('status', STATUS, 5), versions: recorder('versions', VERSIONS, 5) },
+    });
     const a = flowd(['run', app.ini, '--log-level', 'info']);
     await until(a, 'A has the first 20 events', () => app.lines('status').length === 8);
     const b = flowd(['run', app.ini, '--log-level', 'info']);
     await b.waitFor('stderr', /another daemon is the reader|event-log: reading/);
     await insertEvents(db, table, rows(21, 100));
     const expected = await expectedIds(table);
-    await until(a, 'every event is done', () => hasAll(app.lines('status'), expected.status) && hasAll(app.lines('versions'), expected.versions));
+    await until(
+      a,
+      'every event is done',
+      () => hasAll(app.lines('status'), expected.status) && hasAll(app.lines('versions'), expected.versions),
+    );
     for (const p of [a, b]) expect((await stop(p)).code).toBe(0);
     expect(b.stderr()).toMatch(/another daemon is the reader/);
     expect(b.stdout()).toBe('');
@@ -263,7 +306,11 @@ const BROKEN = `export function registerCallbacks(reg) {\n  reg.registerCallback
 describe('flowd plugins and flowd check for an event-log app', () => {
   it('lists each plugin with its callbacks, state and cursor after a run: a failed callback and a syntax error show deactivated', async () => {
     const table = await newTable();
-    const ids = await insertEvents(db, table, [1, 2, 3, 4, 5].map((n) => ({ type: 'Shotgun_Task_Change', entity: { type: 'Task', id: n }, attributes: ['sg_status_list'] })));
+    const ids = await insertEvents(
+      db,
+      table,
+      [1, 2, 3, 4, 5].map((n) => ({ type: 'Shotgun_Task_Change', entity: { type: 'Task', id: n }, attributes: ['sg_status_list'] })),
+    );
     const app = await eventLogApp({ table, plugins: { status: recorder('status', STATUS), fragile: FRAGILE, broken: BROKEN } });
     const run = flowd(['run', app.ini, '--log-level', 'info']);
     // Logs are JSON lines on stderr: quotes in a message come escaped.
@@ -276,22 +323,47 @@ describe('flowd plugins and flowd check for an event-log app', () => {
     const out = table_.stdout();
     expect(out).toMatch(/^PLUGIN\s+STATE\s+CURSOR\s+BACKLOG\s+CALLBACKS$/m);
     expect(out).toMatch(new RegExp(`^status\\s+active\\s+${ids[4]}\\s+0\\s+record \\(Shotgun_Task_Change: sg_status_list\\)$`, 'm'));
-    expect(out).toMatch(new RegExp(`^fragile\\s+deactivated\\s+${ids[1]}\\s+0\\s+every \\(every event\\), tolerant \\(Shotgun_Task_Change: \\*, stopOnError false\\)$`, 'm'));
+    expect(out).toMatch(
+      new RegExp(
+        `^fragile\\s+deactivated\\s+${ids[1]}\\s+0\\s+every \\(every event\\), tolerant \\(Shotgun_Task_Change: \\*, stopOnError false\\)$`,
+        'm',
+      ),
+    );
     expect(out).toMatch(/^broken\s+deactivated\s+\S+\s+0\s+\(none\)$/m);
     expect(out).toMatch(/^fragile \(\S*plugins\/fragile\.mjs\): ERR_PLUGIN: .*task 3 has no shot/m);
-    expect(out).toMatch(/^broken \(\S*plugins\/broken\.mjs\): ERR_PLUGIN_LOAD: plugin "broken" could not be loaded from \S+broken\.mjs: importing it failed/m);
+    expect(out).toMatch(
+      /^broken \(\S*plugins\/broken\.mjs\): ERR_PLUGIN_LOAD: plugin "broken" could not be loaded from \S+broken\.mjs: importing it failed/m,
+    );
 
     const json = flowd(['plugins', app.ini, '--json']);
     expect((await json.exit).code).toBe(0);
     const listed = JSON.parse(json.stdout()) as { app: string; plugins: Array<Record<string, unknown>> };
     expect(listed.app).toBe('events');
     expect(listed.plugins.map((p) => p.name)).toEqual(['broken', 'fragile', 'status']);
-    expect(listed.plugins[0]).toMatchObject({ state: 'deactivated', error: expect.stringMatching(/^ERR_PLUGIN_LOAD: /), callbacks: [], file: path.join(app.dir, 'plugins/broken.mjs') });
-    expect(listed.plugins[1]).toMatchObject({
-      state: 'deactivated', cursor: ids[1], backlog: 0, error: expect.stringMatching(/^ERR_PLUGIN: .*task 3 has no shot/),
-      callbacks: [{ name: 'every', stopOnError: true }, { name: 'tolerant', match: { Shotgun_Task_Change: ['*'] }, stopOnError: false }],
+    expect(listed.plugins[0]).toMatchObject({
+      state: 'deactivated',
+      error: expect.stringMatching(/^ERR_PLUGIN_LOAD: /),
+      callbacks: [],
+      file: path.join(app.dir, 'plugins/broken.mjs'),
     });
-    expect(listed.plugins[2]).toEqual({ name: 'status', file: path.join(app.dir, 'plugins/status.mjs'), state: 'active', cursor: ids[4], backlog: 0, callbacks: [{ name: 'record', match: STATUS, stopOnError: true }] });
+    expect(listed.plugins[1]).toMatchObject({
+      state: 'deactivated',
+      cursor: ids[1],
+      backlog: 0,
+      error: expect.stringMatching(/^ERR_PLUGIN: .*task 3 has no shot/),
+      callbacks: [
+        { name: 'every', stopOnError: true },
+        { name: 'tolerant', match: { Shotgun_Task_Change: ['*'] }, stopOnError: false },
+      ],
+    });
+    expect(listed.plugins[2]).toEqual({
+      name: 'status',
+      file: path.join(app.dir, 'plugins/status.mjs'),
+      state: 'active',
+      cursor: ids[4],
+      backlog: 0,
+      callbacks: [{ name: 'record', match: STATUS, stopOnError: true }],
+    });
   });
 
   it('flowd check exits 2 naming a plugin file that cannot be loaded, and 0 naming the plugins of a good app', async () => {
@@ -305,18 +377,24 @@ describe('flowd plugins and flowd check for an event-log app', () => {
     const good = await eventLogApp({ table, plugins: { status: recorder('status', STATUS), versions: recorder('versions', VERSIONS) } });
     const passing = flowd(['check', good.ini]);
     expect((await passing.exit).code).toBe(0);
-    expect(passing.stdout()).toMatch(/^events: ok: plugins status \(1 callback\(s\)\), versions \(1 callback\(s\)\) from \S+plugins, source event-log postgres:\/\/postgres@127\.0\.0\.1:5432\/test table flowd_events_\w+ \(start from earliest/);
+    expect(passing.stdout()).toMatch(
+      /^events: ok: plugins status \(1 callback\(s\)\), versions \(1 callback\(s\)\) from \S+plugins, source event-log postgres:\/\/postgres@127\.0\.0\.1:5432\/test table flowd_events_\w+ \(start from earliest/,
+    );
   });
 });
 
 describe('flowd with bad event-log input', () => {
-  it('exits 1 naming the cursor when a plugin\'s cursor file holds garbage, and does not start over', async () => {
+  it("exits 1 naming the cursor when a plugin's cursor file holds garbage, and does not start over", async () => {
     const table = await newTable();
     await insertEvents(db, table, rows(1, 10));
     const app = await eventLogApp({ table, plugins: { status: recorder('status', STATUS), versions: recorder('versions', VERSIONS) } });
     const expected = await expectedIds(table);
     const first = flowd(['run', app.ini]);
-    await until(first, 'both plugins have the 10 events', () => hasAll(app.lines('status'), expected.status) && hasAll(app.lines('versions'), expected.versions));
+    await until(
+      first,
+      'both plugins have the 10 events',
+      () => hasAll(app.lines('status'), expected.status) && hasAll(app.lines('versions'), expected.versions),
+    );
     expect((await stop(first)).code).toBe(0);
     const seen = { status: app.lines('status'), versions: app.lines('versions') };
 
@@ -342,7 +420,9 @@ describe('flowd with bad event-log input', () => {
     await writeFile(app.storeFile('status'), JSON.stringify(record));
     const second = flowd(['run', app.ini]);
     expect((await second.exit).code).toBe(1);
-    expect(second.stderr()).toMatch(/the cursor "event-log\/plugin\/status" in the store is corrupt: expected "last" to be a whole number of at least 0, found "soon"/);
+    expect(second.stderr()).toMatch(
+      /the cursor "event-log\/plugin\/status" in the store is corrupt: expected "last" to be a whole number of at least 0, found "soon"/,
+    );
     expect(app.lines('status')).toHaveLength(2);
   });
 
@@ -361,7 +441,9 @@ describe('flowd with bad event-log input', () => {
     const check = flowd(['check', ini]);
     expect((await check.exit).code).toBe(2);
     expect(check.stderr()).toContain(ini);
-    expect(check.stderr()).toMatch(/\[Plugins\].*is missing; \[Source\] type = event-log hands its events to plugins: expected \[Plugins\] paths = \.\/plugins/);
+    expect(check.stderr()).toMatch(
+      /\[Plugins\].*is missing; \[Source\] type = event-log hands its events to plugins: expected \[Plugins\] paths = \.\/plugins/,
+    );
   });
 
   it('flowd check exits 2 for a bad start from, naming the key', async () => {

@@ -42,7 +42,12 @@ describe('the PostgreSQL event-log reader', () => {
   }
 
   function open(table: string, options: { url?: string; queryTimeoutMs?: number } = {}): EventLogReader {
-    const reader = postgresLogReader({ kind: 'postgres', url: options.url ?? POSTGRES_URL, table, queryTimeoutMs: options.queryTimeoutMs ?? 10_000 });
+    const reader = postgresLogReader({
+      kind: 'postgres',
+      url: options.url ?? POSTGRES_URL,
+      table,
+      queryTimeoutMs: options.queryTimeoutMs ?? 10_000,
+    });
     cleanups.push(() => reader.close());
     return reader;
   }
@@ -55,14 +60,22 @@ describe('the PostgreSQL event-log reader', () => {
 
   it('answers the highest id as the latest and the lowest minus one as the earliest', async () => {
     const { table, reader } = await fixture();
-    const ids = await insertEvents(db, table, [1, 2, 3, 4, 5].map((n) => ({ type: `t${n}` })));
+    const ids = await insertEvents(
+      db,
+      table,
+      [1, 2, 3, 4, 5].map((n) => ({ type: `t${n}` })),
+    );
     await db.query(`DELETE FROM ${table} WHERE id <= $1`, [ids[1]]);
     expect([await reader.latestId(), await reader.earliestId()]).toEqual([ids[4], ids[1]]);
   });
 
   it('reads at most limit events after an id, in id order', async () => {
     const { table, reader } = await fixture();
-    const ids = await insertEvents(db, table, [1, 2, 3, 4, 5].map((n) => ({ type: `t${n}` })));
+    const ids = await insertEvents(
+      db,
+      table,
+      [1, 2, 3, 4, 5].map((n) => ({ type: `t${n}` })),
+    );
     expect((await reader.read(0, 3)).map((event) => event.id)).toEqual(ids.slice(0, 3));
     expect((await reader.read(ids[2]!, 10)).map((event) => event.type)).toEqual(['t4', 't5']);
     expect(await reader.read(ids[4]!, 10)).toEqual([]);
@@ -71,16 +84,34 @@ describe('the PostgreSQL event-log reader', () => {
   it('normalises jsonb columns into a LogEvent', async () => {
     const { table, reader } = await fixture();
     const [id] = await insertEvents(db, table, [
-      { type: 'Shotgun_Task_Change', entity: { type: 'Task', id: 7 }, attributes: ['sg_status_list'], created_at: '2024-03-01T12:00:00+02:00', meta: { new_value: 'ip' } },
+      {
+        type: 'Shotgun_Task_Change',
+        entity: { type: 'Task', id: 7 },
+        attributes: ['sg_status_list'],
+        created_at: '2024-03-01T12:00:00+02:00',
+        meta: { new_value: 'ip' },
+      },
     ]);
     expect(await reader.read(0, 1)).toEqual([
-      { id, type: 'Shotgun_Task_Change', entity: { type: 'Task', id: 7 }, attributes: ['sg_status_list'], createdAt: '2024-03-01T10:00:00.000Z', meta: { new_value: 'ip' } },
+      {
+        id,
+        type: 'Shotgun_Task_Change',
+        entity: { type: 'Task', id: 7 },
+        attributes: ['sg_status_list'],
+        createdAt: '2024-03-01T10:00:00.000Z',
+        meta: { new_value: 'ip' },
+      },
     ]);
   });
 
   it('reads text columns: the entity as text, one attribute name, meta as JSON text', async () => {
     const { table, reader } = await fixture({ columns: 'text' });
-    await insertEvents(db, table, [{ type: 'Shotgun_Task_Change', entity: 'Task/7', attributes: 'sg_status_list', meta: '{"new_value":"ip"}' }, { type: 'bare' }], 'text');
+    await insertEvents(
+      db,
+      table,
+      [{ type: 'Shotgun_Task_Change', entity: 'Task/7', attributes: 'sg_status_list', meta: '{"new_value":"ip"}' }, { type: 'bare' }],
+      'text',
+    );
     const [first, second] = await reader.read(0, 10);
     expect(first).toMatchObject({ entity: 'Task/7', attributes: ['sg_status_list'], meta: { new_value: 'ip' } });
     expect(second).toMatchObject({ type: 'bare', entity: null, attributes: [], meta: null });
@@ -97,11 +128,22 @@ describe('the PostgreSQL event-log reader', () => {
   it('reads ids committed out of order in id order, never showing a hole', async () => {
     const { table, reader } = await fixture();
     const seen: number[][] = [];
-    const gaps = await insertWithGaps(table, { transactions: 4, rowsEach: 3, rolledBack: 1, afterCommit: async () => {
-      seen.push((await reader.read(0, 100)).map((e) => e.id));
-    } });
+    const gaps = await insertWithGaps(table, {
+      transactions: 4,
+      rowsEach: 3,
+      rolledBack: 1,
+      afterCommit: async () => {
+        seen.push((await reader.read(0, 100)).map((e) => e.id));
+      },
+    });
     expect(gaps.commitOrder.map((ids) => ids[0])).not.toEqual([...gaps.commitOrder.map((ids) => ids[0]!)].sort((a, b) => a - b));
-    for (const [n, ids] of seen.entries()) expect(ids).toEqual(gaps.commitOrder.slice(0, n + 1).flat().sort((a, b) => a - b));
+    for (const [n, ids] of seen.entries())
+      expect(ids).toEqual(
+        gaps.commitOrder
+          .slice(0, n + 1)
+          .flat()
+          .sort((a, b) => a - b),
+      );
     const all = (await reader.read(0, 100)).map((e) => e.id);
     expect(all).toEqual(gaps.committed);
     expect(all.filter((id) => gaps.holes.includes(id))).toEqual([]);
@@ -112,7 +154,9 @@ describe('the PostgreSQL event-log reader', () => {
     const table = uniqueTable();
     const error = await failure(open(table).connect());
     expect(error.code).toBe('ERR_EVENT_LOG');
-    expect(error.message).toBe(`table ${table} does not exist in ${POSTGRES_URL}; expected a table with columns id, type, entity, attributes, created_at, meta (see docs/event-log.md)`);
+    expect(error.message).toBe(
+      `table ${table} does not exist in ${POSTGRES_URL}; expected a table with columns id, type, entity, attributes, created_at, meta (see docs/event-log.md)`,
+    );
   });
 
   it('fails with ERR_EVENT_LOG naming the missing column', async () => {
@@ -126,7 +170,10 @@ describe('the PostgreSQL event-log reader', () => {
 
   it('fails with ERR_EVENT_LOG for a database or a user that does not exist', async () => {
     const noDatabase = await failure(open('flowd_events', { url: POSTGRES_URL.replace(/\/test$/, '/flowd_no_such_db') }).latestId());
-    expect([noDatabase.code, noDatabase.message]).toEqual(['ERR_EVENT_LOG', expect.stringMatching(/database "flowd_no_such_db" does not exist; expected the database named in url/)]);
+    expect([noDatabase.code, noDatabase.message]).toEqual([
+      'ERR_EVENT_LOG',
+      expect.stringMatching(/database "flowd_no_such_db" does not exist; expected the database named in url/),
+    ]);
     const noUser = await failure(open('flowd_events', { url: POSTGRES_URL.replace('postgres@', 'flowd_nobody@') }).latestId());
     expect([noUser.code, noUser.message]).toEqual(['ERR_EVENT_LOG', expect.stringMatching(/refused the login: .*flowd_nobody/)]);
   });
@@ -142,7 +189,10 @@ describe('the PostgreSQL event-log reader', () => {
     const { table, reader } = await fixture({ url: WITH_PASSWORD });
     await insertEvents(db, table, [{ type: '' }]);
     expect(reader.displayUrl).toBe('postgres://postgres:***@127.0.0.1:5432/test');
-    const messages = [(await failure(reader.read(0, 1))).message, (await failure(open(uniqueTable(), { url: WITH_PASSWORD }).connect())).message];
+    const messages = [
+      (await failure(reader.read(0, 1))).message,
+      (await failure(open(uniqueTable(), { url: WITH_PASSWORD }).connect())).message,
+    ];
     for (const message of messages) {
       expect(message).toContain('postgres:***@');
       expect(message).not.toContain('s3cret');
@@ -156,22 +206,33 @@ describe('the PostgreSQL event-log reader', () => {
     await locker.query(`BEGIN; LOCK TABLE ${table} IN ACCESS EXCLUSIVE MODE`);
     cleanups.push(() => locker.query('ROLLBACK'));
     const error = await failure(reader.read(0, 1));
-    expect([error.code, error.message]).toEqual(['ERR_EVENT_LOG_UNAVAILABLE', expect.stringContaining(`table ${table}: canceling statement due to statement timeout`)]);
+    expect([error.code, error.message]).toEqual([
+      'ERR_EVENT_LOG_UNAVAILABLE',
+      expect.stringContaining(`table ${table}: canceling statement due to statement timeout`),
+    ]);
   });
 
   /** Ends the server side of the reader's connections (the last query of each named the table). */
   const terminate = (table: string) =>
-    db.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'flowd' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`, [table]);
+    db.query(
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'flowd' AND query LIKE '%' || $1 || '%' AND pid <> pg_backend_pid()`,
+      [table],
+    );
 
   it('survives the server ending an idle connection, and reads again', async () => {
     const { table, reader } = await fixture();
     await insertEvents(db, table, [{ type: 'a' }]);
     await reader.connect();
-    const { rows } = await db.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE application_name = 'flowd' AND query LIKE '%' || $1 || '%'`, [table]);
+    const { rows } = await db.query<{ pid: number }>(
+      `SELECT pid FROM pg_stat_activity WHERE application_name = 'flowd' AND query LIKE '%' || $1 || '%'`,
+      [table],
+    );
     expect(rows).toHaveLength(1);
     await terminate(table);
     // Once the backend is gone its goodbye has reached the idle connection, which the pool then reports as an 'error' event.
-    await vi.waitFor(async () => expect((await db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid])).rowCount).toBe(0));
+    await vi.waitFor(async () =>
+      expect((await db.query('SELECT 1 FROM pg_stat_activity WHERE pid = $1', [rows[0]!.pid])).rowCount).toBe(0),
+    );
     await vi.waitFor(async () => expect((await reader.read(0, 10)).map((e) => e.type)).toEqual(['a']));
   });
 
@@ -184,10 +245,13 @@ describe('the PostgreSQL event-log reader', () => {
     const reading = failure(reader.read(0, 1));
     await vi.waitFor(async () => expect((await terminate(table)).rowCount).toBe(1));
     const error = await reading;
-    expect([error.code, error.message]).toEqual(['ERR_EVENT_LOG_UNAVAILABLE', expect.stringMatching(new RegExp(`^cannot read ${POSTGRES_URL} table ${table}: .*`))]);
+    expect([error.code, error.message]).toEqual([
+      'ERR_EVENT_LOG_UNAVAILABLE',
+      expect.stringMatching(new RegExp(`^cannot read ${POSTGRES_URL} table ${table}: .*`)),
+    ]);
   });
 
-  it('rejects with the signal\'s reason when aborted before or while waiting', async () => {
+  it("rejects with the signal's reason when aborted before or while waiting", async () => {
     const { table, reader } = await fixture();
     const reason = new Error('stopping');
     await expect(reader.latestId(AbortSignal.abort(reason))).rejects.toBe(reason);
@@ -229,11 +293,18 @@ describe('the HTTP event-log reader', () => {
       handle(url, req, res);
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    cleanups.push(() => new Promise((resolve) => { server.closeAllConnections(); server.close(resolve); }));
+    cleanups.push(
+      () =>
+        new Promise((resolve) => {
+          server.closeAllConnections();
+          server.close(resolve);
+        }),
+    );
     return { base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests };
   }
 
-  const json = (res: ServerResponse, body: unknown, status = 200) => res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+  const json = (res: ServerResponse, body: unknown, status = 200) =>
+    res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
 
   /** A feed of `items`: GET /feed?after=&limit= and GET /latest. */
   function feed(items: Item[], shape: 'array' | 'object' = 'array') {
@@ -279,7 +350,10 @@ describe('the HTTP event-log reader', () => {
   it('refuses a latest answer that is not an id', async () => {
     const { base } = await serve((_url, _req, res) => json(res, { latest: 3 }));
     const error = await failure(open(`${base}/feed?after={id}`, { latestUrl: `${base}/latest` }).latestId());
-    expect([error.code, error.message]).toEqual(['ERR_EVENT_LOG', `${base}/latest answered {"latest":3}; expected { "id": <the latest event id> } or that id`]);
+    expect([error.code, error.message]).toEqual([
+      'ERR_EVENT_LOG',
+      `${base}/latest answered {"latest":3}; expected { "id": <the latest event id> } or that id`,
+    ]);
   });
 
   it('walks the feed to its end for the latest id without latestUrl', async () => {
@@ -300,12 +374,21 @@ describe('the HTTP event-log reader', () => {
   it('fails with ERR_EVENT_LOG_UNAVAILABLE on a 5xx, a closed port and a timeout', async () => {
     const { base } = await serve((url, _req, res) => (url.pathname === '/slow' ? undefined : json(res, { error: 'down' }, 503)));
     const down = await failure(open(`${base}/feed?after={id}`).read(0, 1));
-    expect([down.code, down.message]).toEqual(['ERR_EVENT_LOG_UNAVAILABLE', `cannot read the feed ${base}/feed?after=0: it answered HTTP 503`]);
+    expect([down.code, down.message]).toEqual([
+      'ERR_EVENT_LOG_UNAVAILABLE',
+      `cannot read the feed ${base}/feed?after=0: it answered HTTP 503`,
+    ]);
     const port = await closedPort();
     const refused = await failure(open(`http://127.0.0.1:${port}/feed?after={id}`).read(0, 1));
-    expect([refused.code, refused.message]).toEqual(['ERR_EVENT_LOG_UNAVAILABLE', `cannot read the feed http://127.0.0.1:${port}/feed?after=0: connection refused`]);
+    expect([refused.code, refused.message]).toEqual([
+      'ERR_EVENT_LOG_UNAVAILABLE',
+      `cannot read the feed http://127.0.0.1:${port}/feed?after=0: connection refused`,
+    ]);
     const slow = await failure(open(`${base}/slow?after={id}`, { timeoutMs: 200 }).read(0, 1));
-    expect([slow.code, slow.message]).toEqual(['ERR_EVENT_LOG_UNAVAILABLE', `cannot read the feed ${base}/slow?after=0: no answer within 200 ms`]);
+    expect([slow.code, slow.message]).toEqual([
+      'ERR_EVENT_LOG_UNAVAILABLE',
+      `cannot read the feed ${base}/slow?after=0: no answer within 200 ms`,
+    ]);
   });
 
   it('fails with ERR_EVENT_LOG on a 404, text that is not JSON and an answer of the wrong shape', async () => {
@@ -315,8 +398,14 @@ describe('the HTTP event-log reader', () => {
       json(res, { error: 'no' }, 404);
     });
     const cases = [
-      [`${base}/missing?after={id}`, `${base}/missing?after=0 answered HTTP 404; expected HTTP 200 with a JSON array of events or { "events": [...] }`],
-      [`${base}/text?after={id}`, `${base}/text?after=0 answered text that is not JSON ("<html>hello</html>"); expected a JSON array of events or { "events": [...] }`],
+      [
+        `${base}/missing?after={id}`,
+        `${base}/missing?after=0 answered HTTP 404; expected HTTP 200 with a JSON array of events or { "events": [...] }`,
+      ],
+      [
+        `${base}/text?after={id}`,
+        `${base}/text?after=0 answered text that is not JSON ("<html>hello</html>"); expected a JSON array of events or { "events": [...] }`,
+      ],
       [`${base}/shape?after={id}`, `${base}/shape?after=0 answered {"items":[]}; expected a JSON array of events or { "events": [...] }`],
     ];
     for (const [url, message] of cases) {
@@ -326,10 +415,19 @@ describe('the HTTP event-log reader', () => {
   });
 
   it('refuses ids that do not increase, or are not above the id asked after', async () => {
-    const answers: Record<string, unknown> = { '/down': [{ id: 5, type: 'a' }, { id: 4, type: 'b' }], '/old': [{ id: 2, type: 'a' }] };
+    const answers: Record<string, unknown> = {
+      '/down': [
+        { id: 5, type: 'a' },
+        { id: 4, type: 'b' },
+      ],
+      '/old': [{ id: 2, type: 'a' }],
+    };
     const { base } = await serve((url, _req, res) => json(res, answers[url.pathname]));
     const down = await failure(open(`${base}/down?after={id}`).read(0, 10));
-    expect([down.code, down.message]).toEqual(['ERR_EVENT_LOG', `feed item 2 of ${base}/down?after=0 has id 4, not above 5; expected events after 0 in increasing id order`]);
+    expect([down.code, down.message]).toEqual([
+      'ERR_EVENT_LOG',
+      `feed item 2 of ${base}/down?after=0 has id 4, not above 5; expected events after 0 in increasing id order`,
+    ]);
     const old = await failure(open(`${base}/old?after={id}`).read(2, 10));
     expect(old.message).toBe(`feed item 1 of ${base}/old?after=2 has id 2, not above 2; expected events after 2 in increasing id order`);
   });
@@ -337,11 +435,18 @@ describe('the HTTP event-log reader', () => {
   it('refuses an item of the wrong shape, naming the item and the field', async () => {
     const { base } = await serve((_url, _req, res) => json(res, [{ id: 1, type: 'a' }, { id: 2 }]));
     const error = await failure(open(`${base}/feed?after={id}`).read(0, 10));
-    expect([error.code, error.message]).toEqual(['ERR_EVENT_LOG', `feed item 2 of ${base}/feed?after=0: "type" must be a non-empty string; found nothing`]);
+    expect([error.code, error.message]).toEqual([
+      'ERR_EVENT_LOG',
+      `feed item 2 of ${base}/feed?after=0: "type" must be a non-empty string; found nothing`,
+    ]);
   });
 
   it('sends the credentials of the URL as Basic auth and never shows the password', async () => {
-    const { base } = await serve((_url, req, res) => (req.headers.authorization === `Basic ${Buffer.from('flowd:s3cret').toString('base64')}` ? json(res, [{ id: 1, type: 'a' }]) : json(res, {}, 401)));
+    const { base } = await serve((_url, req, res) =>
+      req.headers.authorization === `Basic ${Buffer.from('flowd:s3cret').toString('base64')}`
+        ? json(res, [{ id: 1, type: 'a' }])
+        : json(res, {}, 401),
+    );
     const url = base.replace('http://', 'http://flowd:s3cret@');
     const reader = open(`${url}/feed?after={id}`);
     expect((await reader.read(0, 1)).map((e) => e.id)).toEqual([1]);
@@ -357,10 +462,13 @@ describe('the HTTP event-log reader', () => {
       res.write('[');
     });
     const error = await failure(open(`${base}/feed?after={id}`).read(0, 1));
-    expect([error.code, error.message]).toEqual(['ERR_EVENT_LOG', `${base}/feed?after=0 answered more than 67108864 bytes; expected at most that (ask for fewer events with {n})`]);
+    expect([error.code, error.message]).toEqual([
+      'ERR_EVENT_LOG',
+      `${base}/feed?after=0 answered more than 67108864 bytes; expected at most that (ask for fewer events with {n})`,
+    ]);
   });
 
-  it('rejects with the signal\'s reason when aborted', async () => {
+  it("rejects with the signal's reason when aborted", async () => {
     const { base } = await serve(() => undefined);
     const reader = open(`${base}/feed?after={id}`);
     const reason = new Error('stopping');

@@ -63,10 +63,12 @@ async function pluginFolder() {
     loads: () => (seen.loads ?? []) as string[],
     /** Writes `<name>.mjs`, with an mtime later than any before (so the host sees every rewrite as a change). */
     async write(name: string, version: string, callbacks: CallbackSpec[]) {
-      const lines = callbacks.map(({ name: callback, into, match, failOn }) => `  reg.registerCallback(${JSON.stringify(callback)}, (event) => {
+      const lines = callbacks.map(
+        ({ name: callback, into, match, failOn }) => `  reg.registerCallback(${JSON.stringify(callback)}, (event) => {
     ${failOn ? `if (event.type === ${JSON.stringify(failOn)}) throw new Error('cannot handle ' + event.type + ' ' + event.id);` : ''}
     (seen[${JSON.stringify(into)}] ??= []).push(event.id);
-  }, ${JSON.stringify(match ? { match } : {})});`);
+  }, ${JSON.stringify(match ? { match } : {})});`,
+      );
       const text = `const seen = ((globalThis.__flowdSeen ??= {})[${JSON.stringify(key)}] ??= {});
 export function registerCallbacks(reg) {
   (seen.loads ??= []).push(${JSON.stringify(`${name}:${version}`)});
@@ -96,7 +98,10 @@ async function freshTable(): Promise<string> {
 function redisServices(): { prefix: string; settings: Pick<RuntimeOptions, 'store' | 'lock'> } {
   const prefix = testPrefix();
   cleanups.push(() => dropPrefix(prefix));
-  return { prefix, settings: { store: { backend: 'redis', url: REDIS_URL, prefix }, lock: { backend: 'redis', url: REDIS_URL, prefix: `${prefix}lock:` } } };
+  return {
+    prefix,
+    settings: { store: { backend: 'redis', url: REDIS_URL, prefix }, lock: { backend: 'redis', url: REDIS_URL, prefix: `${prefix}lock:` } },
+  };
 }
 
 /** Reads a plugin's cursor record the way the runtime stored it (a second store on the same prefix). */
@@ -149,13 +154,15 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     cleanups.push(() => Promise.all(clients.map((client) => client.end().catch(() => undefined))));
     await Promise.all(clients.map((client) => client.connect()));
     const insert = (client: pg.Client, rows: number, salt: number) =>
-      client.query<{ id: string }>(
-        `INSERT INTO ${table} (type, entity, attributes)
+      client
+        .query<{ id: string }>(
+          `INSERT INTO ${table} (type, entity, attributes)
          SELECT (ARRAY['${TASK}', '${VERSION}', '${SHOT}'])[1 + (g + $2) % 3], jsonb_build_object('type', 'Task', 'id', g + $2),
            CASE (g * 7 + $2) % 4 WHEN 0 THEN '["sg_status_list"]'::jsonb WHEN 1 THEN '["code", "sg_status_list"]'::jsonb WHEN 2 THEN '["description"]'::jsonb ELSE '[]'::jsonb END
          FROM generate_series(1, $1::int) AS g RETURNING id`,
-        [rows, salt],
-      ).then(({ rows: made }) => made.map((row) => Number(row.id)));
+          [rows, salt],
+        )
+        .then(({ rows: made }) => made.map((row) => Number(row.id)));
     // The first rows go in before the start, so `start from = earliest` finds them; the rest while it reads.
     await insert(clients[0]!, 100, 0);
     let committed = 100;
@@ -181,14 +188,19 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
      * back, leaving holes for good.
      */
     async function round(number: number, rows: number, options: { hold?: boolean; rollback?: boolean } = {}) {
-      const sizes = Array.from({ length: TRANSACTIONS * 2 }, (_, i) => Math.floor(rows / (TRANSACTIONS * 2)) + (i < rows % (TRANSACTIONS * 2) ? 1 : 0));
+      const sizes = Array.from(
+        { length: TRANSACTIONS * 2 },
+        (_, i) => Math.floor(rows / (TRANSACTIONS * 2)) + (i < rows % (TRANSACTIONS * 2) ? 1 : 0),
+      );
       await Promise.all(clients.map((client) => client.query('BEGIN')));
       const ids: number[][] = clients.map(() => []);
       for (const half of [0, 1]) {
-        await Promise.all(clients.map(async (client, t) => {
-          const size = sizes[half * TRANSACTIONS + t]!;
-          if (size > 0) ids[t]!.push(...(await insert(client, size, number * 8 + half * TRANSACTIONS + t)));
-        }));
+        await Promise.all(
+          clients.map(async (client, t) => {
+            const size = sizes[half * TRANSACTIONS + t]!;
+            if (size > 0) ids[t]!.push(...(await insert(client, size, number * 8 + half * TRANSACTIONS + t)));
+          }),
+        );
       }
       const lowest = (t: number) => Math.min(...ids[t]!);
       let order = [...clients.keys()].filter((t) => ids[t]!.length > 0);
@@ -210,7 +222,12 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
         if (options.hold && t === middle) {
           // The lowest transaction committed after the higher ones: once its events reached the plugin, the read that
           // brought them brought the higher ones too, and the plugin must stop at the open transaction's first id.
-          const below = Math.max(...order.filter((u) => u !== middle).flatMap((u) => ids[u]!).filter((id) => id < lowest(middle)));
+          const below = Math.max(
+            ...order
+              .filter((u) => u !== middle)
+              .flatMap((u) => ids[u]!)
+              .filter((id) => id < lowest(middle)),
+          );
           await vi.waitFor(() => expect(everything().at(-1)).toBeGreaterThanOrEqual(below), { timeout: 1500, interval: 5 });
           expect(everything().at(-1)).toBeLessThan(lowest(middle));
           heldAtGap++;
@@ -238,7 +255,9 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     }
     const inserted = performance.now();
 
-    const { rows } = await db.query<{ id: string; type: string; attributes: string[] }>(`SELECT id, type, attributes FROM ${table} ORDER BY id`);
+    const { rows } = await db.query<{ id: string; type: string; attributes: string[] }>(
+      `SELECT id, type, attributes FROM ${table} ORDER BY id`,
+    );
     const all = rows.map((row) => ({ id: Number(row.id), type: row.type, attributes: row.attributes }));
     expect(all).toHaveLength(TOTAL);
     const expected = {
@@ -253,14 +272,18 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     for (const [name, ids] of Object.entries(expected)) expect(plugins.ids(name), name).toEqual(ids);
     const seconds = (finished - began) / 1000;
     const deliveries = Object.values(expected).reduce((n, ids) => n + ids.length, 0);
-    console.log(`event-log: ${TOTAL} events (seed ${seed}, ${number} rounds, ${heldAtGap} held at a gap, ${rolledBack.length} rolled back) reached 3 plugins (${deliveries} deliveries) in ${seconds.toFixed(1)}s: ${Math.round(TOTAL / seconds)} events/s, ${Math.round(deliveries / seconds)} deliveries/s; the inserts ended at ${((inserted - began) / 1000).toFixed(1)}s`);
+    console.log(
+      `event-log: ${TOTAL} events (seed ${seed}, ${number} rounds, ${heldAtGap} held at a gap, ${rolledBack.length} rolled back) reached 3 plugins (${deliveries} deliveries) in ${seconds.toFixed(1)}s: ${Math.round(TOTAL / seconds)} events/s, ${Math.round(deliveries / seconds)} deliveries/s; the inserts ended at ${((inserted - began) / 1000).toFixed(1)}s`,
+    );
 
     expect(heldAtGap).toBeGreaterThan(10);
     expect(rolledBack.length).toBeGreaterThan(0);
     const committedIds = new Set(expected.everything);
     expect(rolledBack.filter((id) => committedIds.has(id))).toEqual([]);
     // Every hole was given up (and said so), and no event came after its gap was given up.
-    const givenUp = sink.lines.filter((line) => line.msg.includes('never appeared within the backlog timeout')).map((line) => [line.from as number, line.to as number] as const);
+    const givenUp = sink.lines
+      .filter((line) => line.msg.includes('never appeared within the backlog timeout'))
+      .map((line) => [line.from as number, line.to as number] as const);
     expect(rolledBack.filter((id) => !givenUp.some(([from, to]) => from <= id && id <= to))).toEqual([]);
     expect(givenUp.filter(([from, to]) => expected.everything.some((id) => from <= id && id <= to))).toEqual([]);
     expect(sink.messages().filter((msg) => msg.includes('appeared after it was given up'))).toEqual([]);
@@ -275,7 +298,14 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     const plugins = await pluginFolder();
     await plugins.write('steady', 'v1', [{ name: 'record', into: 'steady' }]);
     await plugins.write('fragile', 'v1', [{ name: 'record', into: 'fragile', failOn: SHOT }]);
-    const first = await insertEvents(db, table, [task(), version(), task(), { type: SHOT, attributes: ['sg_status_list'] }, version(), task()]);
+    const first = await insertEvents(db, table, [
+      task(),
+      version(),
+      task(),
+      { type: SHOT, attributes: ['sg_status_list'] },
+      version(),
+      task(),
+    ]);
     const failing = first[3]!;
     const runtime = await started({
       source: sources.eventLog({ url: POSTGRES_URL, table, startFrom: 'earliest', fetchInterval: '100ms' }),
@@ -283,10 +313,18 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
       workers: 3,
       ...services.settings,
     });
-    await vi.waitFor(async () => expect(await cursorOf(services.prefix, 'fragile')).toMatchObject({
-      last: failing - 1,
-      deactivated: { code: 'ERR_PLUGIN', eventId: failing, message: `plugin "fragile" callback "record" failed on event ${failing}: cannot handle ${SHOT} ${failing}` },
-    }), WAIT);
+    await vi.waitFor(
+      async () =>
+        expect(await cursorOf(services.prefix, 'fragile')).toMatchObject({
+          last: failing - 1,
+          deactivated: {
+            code: 'ERR_PLUGIN',
+            eventId: failing,
+            message: `plugin "fragile" callback "record" failed on event ${failing}: cannot handle ${SHOT} ${failing}`,
+          },
+        }),
+      WAIT,
+    );
     expect(plugins.ids('fragile')).toEqual(first.slice(0, 3));
     // The others go on to the end, past the failing event and through events written after it.
     const more = await insertEvents(db, table, [task(), version()]);
@@ -353,30 +391,45 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     const sink = logSink('info');
     const folder = storeFolder();
     cleanups.push(() => rm(folder, { recursive: true, force: true }));
-    const { runtime, services } = eventLogRuntime({ reader: counting, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder, now: () => now, logger: sink.logger, source: { backlogTimeoutMs: 60_000 } });
+    const { runtime, services } = eventLogRuntime({
+      reader: counting,
+      host: stubHost({ p: { run: (e) => void seen.push(e.id) } }),
+      folder,
+      now: () => now,
+      logger: sink.logger,
+      source: { backlogTimeoutMs: 60_000 },
+    });
     cleanups.push(() => services.close());
     cleanups.push(() => (runtime.actor?.getSnapshot().status === 'active' ? runtime.stop() : undefined));
     await runtime.start();
     await vi.waitFor(() => expect(seen).toEqual(before), WAIT);
-    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toEqual({ last: before[1], backlog: [[hole, hole, 1_060_000]] }), WAIT);
+    await vi.waitFor(
+      async () => expect(await services.store.get(cursorKey('p'))).toEqual({ last: before[1], backlog: [[hole, hole, 1_060_000]] }),
+      WAIT,
+    );
     now += 59_999;
     const readsThen = reads;
     await vi.waitFor(() => expect(reads).toBeGreaterThan(readsThen + 2), WAIT);
     expect(seen).toEqual(before);
     now += 1;
     await vi.waitFor(() => expect(seen).toEqual([...before, ...after]), WAIT);
-    expect(sink.messages()).toContain(`event-log: event id ${hole} never appeared within the backlog timeout; given up (plugins go on past it)`);
+    expect(sink.messages()).toContain(
+      `event-log: event id ${hole} never appeared within the backlog timeout; given up (plugins go on past it)`,
+    );
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toEqual({ last: after[1], backlog: [] }), WAIT);
   });
 
-  it('holds a plugin at an open transaction\'s id even behind an event whose created_at is its own transaction\'s start, long ago', async () => {
+  it("holds a plugin at an open transaction's id even behind an event whose created_at is its own transaction's start, long ago", async () => {
     const table = await freshTable();
     const [first] = await insertEvents(db, table, [task()]);
     const open = new pg.Client(POSTGRES_URL);
     await open.connect();
     cleanups.push(() => open.end());
     await open.query('BEGIN');
-    const { rows } = await open.query<{ id: string }>(`INSERT INTO ${table} (type, attributes) VALUES ($1, '["sg_status_list"]') RETURNING id`, [TASK]);
+    const { rows } = await open.query<{ id: string }>(
+      `INSERT INTO ${table} (type, attributes) VALUES ($1, '["sg_status_list"]') RETURNING id`,
+      [TASK],
+    );
     const pending = Number(rows[0]!.id);
     // What created_at DEFAULT now() holds for a transaction that began two minutes before its insert.
     const [behind] = await insertEvents(db, table, [{ ...task(), created_at: new Date(Date.now() - 120_000) }]);
@@ -386,7 +439,12 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     const seen: number[] = [];
     const folder = storeFolder();
     cleanups.push(() => rm(folder, { recursive: true, force: true }));
-    const { runtime, services } = eventLogRuntime({ reader: counting, host: stubHost({ p: { run: (e) => void seen.push(e.id) } }), folder, source: { backlogTimeoutMs: 60_000 } });
+    const { runtime, services } = eventLogRuntime({
+      reader: counting,
+      host: stubHost({ p: { run: (e) => void seen.push(e.id) } }),
+      folder,
+      source: { backlogTimeoutMs: 60_000 },
+    });
     cleanups.push(() => services.close());
     cleanups.push(() => (runtime.actor?.getSnapshot().status === 'active' ? runtime.stop() : undefined));
     await runtime.start();
@@ -398,20 +456,30 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
 
   it('reads an HTTP feed from its latest id and hands on its events, one written later and one filling a gap later, in order', async () => {
     type Item = { id: number; type: string; entity: unknown; attributes: string[]; created_at: string };
-    const item = (id: number, type = TASK, attributes = ['sg_status_list']): Item => ({ id, type, entity: { type: 'Task', id }, attributes, created_at: new Date().toISOString() });
+    const item = (id: number, type = TASK, attributes = ['sg_status_list']): Item => ({
+      id,
+      type,
+      entity: { type: 'Task', id },
+      attributes,
+      created_at: new Date().toISOString(),
+    });
     const feed: Item[] = [item(1), item(2, VERSION, ['code']), item(3)];
     const served: Array<{ after: number; ids: number[] }> = [];
     let latestAsked = 0;
     const server: Server = createServer((request, response) => {
       const url = new URL(request.url ?? '/', 'http://127.0.0.1');
-      const send = (status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const send = (status: number, body: unknown) =>
+        response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (url.pathname === '/latest') {
         latestAsked++;
         return send(200, { id: Math.max(0, ...feed.map((e) => e.id)) });
       }
       if (url.pathname !== '/events') return send(404, { error: `no ${url.pathname}` });
       const after = Number(url.searchParams.get('after'));
-      const page = feed.filter((e) => e.id > after).sort((a, b) => a.id - b.id).slice(0, Number(url.searchParams.get('limit')));
+      const page = feed
+        .filter((e) => e.id > after)
+        .sort((a, b) => a.id - b.id)
+        .slice(0, Number(url.searchParams.get('limit')));
       served.push({ after, ids: page.map((e) => e.id) });
       send(200, page);
     });
@@ -428,7 +496,13 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     const folder = storeFolder();
     cleanups.push(() => rm(folder, { recursive: true, force: true }));
     await started({
-      source: sources.eventLog({ url: `${base}/events?after={id}&limit={n}`, latestUrl: `${base}/latest`, startFrom: 'latest', fetchInterval: '50ms', backlogTimeout: '30s' }),
+      source: sources.eventLog({
+        url: `${base}/events?after={id}&limit={n}`,
+        latestUrl: `${base}/latest`,
+        startFrom: 'latest',
+        fetchInterval: '50ms',
+        backlogTimeout: '30s',
+      }),
       plugins: { paths: [plugins.folder] },
       store: { backend: 'file', folder },
       app: { name: 'feed', dir: folder },
@@ -436,7 +510,10 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     await vi.waitFor(() => expect(latestAsked).toBe(1), WAIT);
     feed.push(item(5), item(6, VERSION, ['code']));
     // The reader got 5 and 6 without 4 and has looked again for 4: the plugins wait there.
-    await vi.waitFor(() => expect(served.filter((read) => read.after === 3 && read.ids.includes(5)).length).toBeGreaterThanOrEqual(2), WAIT);
+    await vi.waitFor(
+      () => expect(served.filter((read) => read.after === 3 && read.ids.includes(5)).length).toBeGreaterThanOrEqual(2),
+      WAIT,
+    );
     expect([plugins.ids('all'), plugins.ids('statuses')]).toEqual([[], []]);
     feed.push(item(4));
     await vi.waitFor(() => expect(plugins.ids('all')).toEqual([4, 5, 6]), WAIT);

@@ -40,8 +40,12 @@ function readGuide(text: string): Map<string, Step[]> {
       steps.push({ kind: kind!, lines: match[3]!.split('\n').filter((line) => line.trim() !== '') });
     }
     // Every block of commands is one the tests run: none is left outside a labelled paragraph.
-    expect(steps.filter((s) => !s.kind.endsWith('shows')).length, `examples/README.md, ${name}: sh blocks all labelled`).toBe(part.match(/^```sh$/gm)?.length ?? 0);
-    expect(steps.filter((s) => s.kind.endsWith('shows')).length, `examples/README.md, ${name}: text blocks all labelled`).toBe(part.match(/^```text$/gm)?.length ?? 0);
+    expect(steps.filter((s) => !s.kind.endsWith('shows')).length, `examples/README.md, ${name}: sh blocks all labelled`).toBe(
+      part.match(/^```sh$/gm)?.length ?? 0,
+    );
+    expect(steps.filter((s) => s.kind.endsWith('shows')).length, `examples/README.md, ${name}: text blocks all labelled`).toBe(
+      part.match(/^```text$/gm)?.length ?? 0,
+    );
     sections.set(name, steps);
   }
   return sections;
@@ -54,7 +58,13 @@ const stdoutPattern = (shown: string): RegExp => new RegExp(`^\\s*${shown.trim()
 
 /** The same line as the message of one of flowd's JSON log lines on stderr (what a terminal shows pretty-printed). */
 const logPattern = (shown: string): RegExp =>
-  new RegExp(`"msg":"${shown.trim().split('...').map((part) => escape(JSON.stringify(part).slice(1, -1))).join('(?:[^"\\\\]|\\\\.)*')}"`);
+  new RegExp(
+    `"msg":"${shown
+      .trim()
+      .split('...')
+      .map((part) => escape(JSON.stringify(part).slice(1, -1)))
+      .join('(?:[^"\\\\]|\\\\.)*')}"`,
+  );
 
 /** Runs one command line through sh from the repository root, as a user types it. */
 function sh(line: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -97,18 +107,30 @@ const EXAMPLES: Record<string, Example> = {
   lines: {
     verify: async (first) => {
       const lines = first.stdout().trim().split('\n');
-      expect(lines.filter((l) => l.startsWith('alice'))).toEqual(['alice: +120 EUR -> 120 EUR', 'alice: -20 EUR -> 100 EUR', 'alice: +7 EUR -> 107 EUR']);
+      expect(lines.filter((l) => l.startsWith('alice'))).toEqual([
+        'alice: +120 EUR -> 120 EUR',
+        'alice: -20 EUR -> 100 EUR',
+        'alice: +7 EUR -> 107 EUR',
+      ]);
       expect(lines.filter((l) => l.startsWith('bob'))).toEqual(['bob: +40 EUR -> 40 EUR', 'bob: +2.5 EUR -> 42.5 EUR']);
       expect(lines).toHaveLength(6);
     },
   },
   inbox: {
     ready: /inbox started/,
-    state: ['examples/inbox/in/hello.txt', 'examples/inbox/in/empty.txt', 'examples/inbox/done', 'examples/inbox/failed', 'examples/inbox/.flowd'],
+    state: [
+      'examples/inbox/in/hello.txt',
+      'examples/inbox/in/empty.txt',
+      'examples/inbox/done',
+      'examples/inbox/failed',
+      'examples/inbox/.flowd',
+    ],
     verify: async () => {
       expect(await readFile(path.join(ROOT, 'examples/inbox/done/hello.txt'), 'utf8')).toBe('hello\n');
       expect((await readdir(path.join(ROOT, 'examples/inbox/failed'))).sort()).toEqual(['empty.txt', 'empty.txt.error.txt']);
-      expect(await readFile(path.join(ROOT, 'examples/inbox/failed/empty.txt.error.txt'), 'utf8')).toContain('ERR_EMPTY: empty.txt has no words');
+      expect(await readFile(path.join(ROOT, 'examples/inbox/failed/empty.txt.error.txt'), 'utf8')).toContain(
+        'ERR_EMPTY: empty.txt has no words',
+      );
       expect(await readdir(path.join(ROOT, 'examples/inbox/in'))).toEqual(['.gitkeep']);
     },
   },
@@ -124,11 +146,23 @@ const EXAMPLES: Record<string, Example> = {
   },
   xmlimport: {
     ready: /xmlimport started/,
-    state: ['examples/xmlimport/in/clip.mxf', 'examples/xmlimport/in/A1.xml', 'examples/xmlimport/records', 'examples/xmlimport/done', 'examples/xmlimport/failed', 'examples/xmlimport/.flowd'],
+    state: [
+      'examples/xmlimport/in/clip.mxf',
+      'examples/xmlimport/in/A1.xml',
+      'examples/xmlimport/records',
+      'examples/xmlimport/done',
+      'examples/xmlimport/failed',
+      'examples/xmlimport/.flowd',
+    ],
     verify: async () => {
       const example = path.join(ROOT, 'examples/xmlimport');
-      expect(JSON.parse(await readFile(path.join(example, 'records/A1.json'), 'utf8'))).toMatchObject({ fields: { 'asset.title': 'Evening news' }, media: ['clip.mxf'] });
-      expect(await readFile(path.join(example, 'records/A1.media/clip.mxf'))).toEqual(await readFile(path.join(example, 'samples/clip.mxf')));
+      expect(JSON.parse(await readFile(path.join(example, 'records/A1.json'), 'utf8'))).toMatchObject({
+        fields: { 'asset.title': 'Evening news' },
+        media: ['clip.mxf'],
+      });
+      expect(await readFile(path.join(example, 'records/A1.media/clip.mxf'))).toEqual(
+        await readFile(path.join(example, 'samples/clip.mxf')),
+      );
       expect((await readdir(path.join(example, 'done'))).sort()).toEqual(['A1.xml', 'clip.mxf']);
     },
   },
@@ -137,8 +171,13 @@ const EXAMPLES: Record<string, Example> = {
     state: ['examples/metadatamapper/records/A1.json', 'examples/metadatamapper/.flowd'],
     verify: async () => {
       // The sample the user copies is as shipped; only the copy in the git-ignored records/ changed.
-      expect(JSON.parse(await readFile(path.join(ROOT, 'examples/metadatamapper/samples/A1.json'), 'utf8'))).toEqual(expect.objectContaining({ version: 1, fields: { 'asset.title': 'Evening news' } }));
-      expect(JSON.parse(await readFile(path.join(ROOT, 'examples/metadatamapper/records/A1.json'), 'utf8'))).toMatchObject({ version: 2, fields: { 'asset.title': 'Evening news', 'asset.subtitle': 'Evening news alternative', 'asset.slug': 'evening-news' } });
+      expect(JSON.parse(await readFile(path.join(ROOT, 'examples/metadatamapper/samples/A1.json'), 'utf8'))).toEqual(
+        expect.objectContaining({ version: 1, fields: { 'asset.title': 'Evening news' } }),
+      );
+      expect(JSON.parse(await readFile(path.join(ROOT, 'examples/metadatamapper/records/A1.json'), 'utf8'))).toMatchObject({
+        version: 2,
+        fields: { 'asset.title': 'Evening news', 'asset.subtitle': 'Evening news alternative', 'asset.slug': 'evening-news' },
+      });
     },
   },
   transfer: {
@@ -168,8 +207,17 @@ const EXAMPLES: Record<string, Example> = {
     },
     verify: async (first) => {
       const lines = first.stdout().trim().split('\n');
-      expect(lines.filter((l) => l.startsWith('task'))).toEqual(['task 11: status is now rdy (event 1)', 'task 13: status is now rev (event 3)', 'task 15: status is now wtg (event 5)', 'task 17: status is now ip (event 7)']);
-      expect(lines.filter((l) => l.startsWith('version'))).toEqual(['version 102 is new (1 so far, event 2)', 'version 104 is new (2 so far, event 4)', 'version 106 is new (3 so far, event 6)']);
+      expect(lines.filter((l) => l.startsWith('task'))).toEqual([
+        'task 11: status is now rdy (event 1)',
+        'task 13: status is now rev (event 3)',
+        'task 15: status is now wtg (event 5)',
+        'task 17: status is now ip (event 7)',
+      ]);
+      expect(lines.filter((l) => l.startsWith('version'))).toEqual([
+        'version 102 is new (1 so far, event 2)',
+        'version 104 is new (2 so far, event 4)',
+        'version 106 is new (3 so far, event 6)',
+      ]);
     },
   },
   video: {
@@ -230,7 +278,9 @@ async function runAsGuided(name: string, steps: Step[], example: Example): Promi
         if (stdoutPattern(shown).test(setupOutput)) continue;
         const never = () => `${name}: the first shell never showed "${shown}":\n${firstShell()}`;
         // Either promise rejects once flowd has exited without showing the line; a daemon that stays silent runs into within().
-        const seen = Promise.any([first!.waitFor('stdout', stdoutPattern(shown)), first!.waitFor('stderr', logPattern(shown))]).catch(() => Promise.reject(new Error(never())));
+        const seen = Promise.any([first!.waitFor('stdout', stdoutPattern(shown)), first!.waitFor('stderr', logPattern(shown))]).catch(() =>
+          Promise.reject(new Error(never())),
+        );
         await within(20_000, seen, never);
       }
     } else {
@@ -250,9 +300,17 @@ describe('the examples, run as examples/README.md says', () => {
   it('are started in examples/README.md with the command these tests run (node bin/flowd.js, which needs no link), linked from the README', async () => {
     const text = await readFile(GUIDE, 'utf8');
     for (const example of [
-      'hello/hello.ini', 'lines/lines.ini < examples/lines/orders.jsonl', 'inbox/inbox.ini', 'web/web.ini', 'queue/queue.ini',
-      'xmlimport/xmlimport.ini', 'metadatamapper/metadatamapper.ini', 'transfer/transfer.ini < examples/transfer/transfer.json', 'xmlexport/xmlexport.ini < examples/xmlexport/export.json',
-      'events/events.ini', 'video/video.ini',
+      'hello/hello.ini',
+      'lines/lines.ini < examples/lines/orders.jsonl',
+      'inbox/inbox.ini',
+      'web/web.ini',
+      'queue/queue.ini',
+      'xmlimport/xmlimport.ini',
+      'metadatamapper/metadatamapper.ini',
+      'transfer/transfer.ini < examples/transfer/transfer.json',
+      'xmlexport/xmlexport.ini < examples/xmlexport/export.json',
+      'events/events.ini',
+      'video/video.ini',
     ]) {
       expect(text).toContain(`node bin/flowd.js run examples/${example}\n`);
     }
@@ -264,7 +322,9 @@ describe('the examples, run as examples/README.md says', () => {
   });
 
   it('has a section for every example folder, and each folder is run below', async () => {
-    const folders = (await readdir(path.join(ROOT, 'examples'), { withFileTypes: true })).filter((entry) => entry.isDirectory()).map((entry) => entry.name);
+    const folders = (await readdir(path.join(ROOT, 'examples'), { withFileTypes: true }))
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => entry.name);
     expect([...(await guide()).keys()].sort()).toEqual(folders.sort());
     expect(Object.keys(EXAMPLES).sort()).toEqual(folders.sort());
   });
@@ -272,26 +332,35 @@ describe('the examples, run as examples/README.md says', () => {
   it('hides no step in an INI comment: the comments name no command', async () => {
     for (const folder of Object.keys(EXAMPLES)) {
       for (const file of (await readdir(path.join(ROOT, 'examples', folder))).filter((f) => f.endsWith('.ini'))) {
-        const comments = (await readFile(path.join(ROOT, 'examples', folder, file), 'utf8')).split('\n').filter((line) => /^\s*[;#]/.test(line));
-        expect(comments.filter((line) => /\b(node|npx|curl|cp|mkdir|echo)\s/.test(line)), `examples/${folder}/${file}`).toEqual([]);
+        const comments = (await readFile(path.join(ROOT, 'examples', folder, file), 'utf8'))
+          .split('\n')
+          .filter((line) => /^\s*[;#]/.test(line));
+        expect(
+          comments.filter((line) => /\b(node|npx|curl|cp|mkdir|echo)\s/.test(line)),
+          `examples/${folder}/${file}`,
+        ).toEqual([]);
       }
     }
   });
 
-  it.each(Object.keys(EXAMPLES))('examples/%s runs as written and leaves git status of examples/ as it was', async (name) => {
-    const example = EXAMPLES[name]!;
-    const steps = (await guide()).get(name);
-    expect(steps, `examples/README.md has a section "## ${name}"`).toBeDefined();
-    const before = await gitStatus();
-    await clear(example);
-    try {
-      await runAsGuided(name, steps!, example);
-      // Before the state is cleared: what the example wrote is ignored by git (or outside the clone).
-      expect(await gitStatus()).toBe(before);
-    } finally {
+  it.each(Object.keys(EXAMPLES))(
+    'examples/%s runs as written and leaves git status of examples/ as it was',
+    async (name) => {
+      const example = EXAMPLES[name]!;
+      const steps = (await guide()).get(name);
+      expect(steps, `examples/README.md has a section "## ${name}"`).toBeDefined();
+      const before = await gitStatus();
       await clear(example);
-    }
-  }, 60_000);
+      try {
+        await runAsGuided(name, steps!, example);
+        // Before the state is cleared: what the example wrote is ignored by git (or outside the clone).
+        expect(await gitStatus()).toBe(before);
+      } finally {
+        await clear(example);
+      }
+    },
+    60_000,
+  );
 
   it('flowd check accepts every example', async () => {
     for (const name of Object.keys(EXAMPLES)) {

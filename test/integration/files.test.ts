@@ -22,13 +22,24 @@ afterEach(async () => {
 });
 
 const options = (overrides: Partial<FilesOptions> = {}): FilesOptions => ({
-  location: inbox, recursive: false, pattern: undefined, skipEmptyFiles: false, settleTimeMs: 150, rescanIntervalMs: 30_000,
-  ignoreSuffixes: ['.part', '.tmp', '.crdownload'], moveDoneTo: undefined, moveFailedTo: undefined,
-  ledgerFile: path.join(dir, 'state', 'files-ledger.json'), ...overrides,
+  location: inbox,
+  recursive: false,
+  pattern: undefined,
+  skipEmptyFiles: false,
+  settleTimeMs: 150,
+  rescanIntervalMs: 30_000,
+  ignoreSuffixes: ['.part', '.tmp', '.crdownload'],
+  moveDoneTo: undefined,
+  moveFailedTo: undefined,
+  ledgerFile: path.join(dir, 'state', 'files-ledger.json'),
+  ...overrides,
 });
 
 /** Runs the files source in-process; every event the worker sees is recorded. */
-async function watchFolder(overrides: Partial<FilesOptions> = {}, extra: { workers?: number; queueSize?: number; fail?: (e: FileEvent) => boolean } = {}) {
+async function watchFolder(
+  overrides: Partial<FilesOptions> = {},
+  extra: { workers?: number; queueSize?: number; fail?: (e: FileEvent) => boolean } = {},
+) {
   const seen: Array<FileEvent & { at: number }> = [];
   const warnings: string[] = [];
   const log = { info: () => {}, warn: (_: object, message: string) => warnings.push(message) };
@@ -82,7 +93,11 @@ describe('files source', () => {
     await vi.waitFor(() => expect(seen).toHaveLength(2));
     await unlink(path.join(inbox, 'a.txt'));
     await vi.waitFor(() => expect(seen).toHaveLength(3));
-    expect(seen.map((e) => [e.kind, e.size])).toEqual([['created', 3], ['updated', 7], ['deleted', 7]]);
+    expect(seen.map((e) => [e.kind, e.size])).toEqual([
+      ['created', 3],
+      ['updated', 7],
+      ['deleted', 7],
+    ]);
   });
 
   it('skips a link that leads outside the folder, with a warning, and follows one that stays inside', async () => {
@@ -125,7 +140,8 @@ describe('files source', () => {
 });
 
 describe('files source through the CLI', () => {
-  const worker = (name: string) => `export default { start(e) { process.stdout.write(\`\${e.kind} \${e.relativePath}\\n\`); } };\n// ${name}\n`;
+  const worker = (name: string) =>
+    `export default { start(e) { process.stdout.write(\`\${e.kind} \${e.relativePath}\\n\`); } };\n// ${name}\n`;
 
   it('catches up after a restart: only files that are new or changed are reported again', async () => {
     await writeFile(path.join(dir, 'w.mjs'), worker('w'));

@@ -21,7 +21,8 @@ describe('flowd graph', () => {
       expect(text).toContain(`## ${name}\n\n\`\`\`mermaid\nstateDiagram-v2\n`);
       const graph = describeMachine(machine);
       const ids = mermaidIds(graph);
-      for (const state of allStates(graph).slice(1)) expect(text, `${name}: ${state.path}`).toContain(`state "${state.key}" as ${ids.get(state.path)}`);
+      for (const state of allStates(graph).slice(1))
+        expect(text, `${name}: ${state.path}`).toContain(`state "${state.key}" as ${ids.get(state.path)}`);
     }
     expect(text.match(/^```mermaid$/gm)).toHaveLength(appMachines().length);
   });

@@ -12,11 +12,22 @@ afterEach(async () => {
 });
 
 const options = (overrides: Partial<HttpOptions> = {}): HttpOptions => ({
-  interface: '127.0.0.1', port: 0, path: '/api', reply: 'sync', maxBodySize: 1024, retryAfterS: 2, keepResults: 100, ...overrides,
+  interface: '127.0.0.1',
+  port: 0,
+  path: '/api',
+  reply: 'sync',
+  maxBodySize: 1024,
+  retryAfterS: 2,
+  keepResults: 100,
+  ...overrides,
 });
 
 /** Serves `worker` on a free loopback port; returns its base URL. */
-async function serve(start: (event: HttpEvent, ctx: WorkerContext) => unknown, overrides: Partial<HttpOptions> = {}, flow: { workers?: number; queueSize?: number; highWatermark?: number; lowWatermark?: number; executionTimeout?: string } = {}) {
+async function serve(
+  start: (event: HttpEvent, ctx: WorkerContext) => unknown,
+  overrides: Partial<HttpOptions> = {},
+  flow: { workers?: number; queueSize?: number; highWatermark?: number; lowWatermark?: number; executionTimeout?: string } = {},
+) {
   const driver = httpDriver(options(overrides));
   runtime = createRuntime({ worker: defineWorker({ start }), source: driver, ...flow });
   await runtime.start();
@@ -24,19 +35,31 @@ async function serve(start: (event: HttpEvent, ctx: WorkerContext) => unknown, o
   return driver.address()!.replace(/\/$/, '');
 }
 
-const json = async (res: Awaited<ReturnType<typeof request>>) => ({ status: res.statusCode, headers: res.headers, body: (await res.body.json()) as Record<string, unknown> });
+const json = async (res: Awaited<ReturnType<typeof request>>) => ({
+  status: res.statusCode,
+  headers: res.headers,
+  body: (await res.body.json()) as Record<string, unknown>,
+});
 
 describe('http source, reply = sync', () => {
-  it('turns a request into an event and the worker\'s result into the response', async () => {
+  it("turns a request into an event and the worker's result into the response", async () => {
     const base = await serve((event) => ({ method: event.method, path: event.path, query: event.query, body: event.body }));
-    const res = await json(await request(`${base}/orders/7?tag=a&tag=b`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"qty":2}' }));
+    const res = await json(
+      await request(`${base}/orders/7?tag=a&tag=b`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"qty":2}' }),
+    );
     expect(res).toMatchObject({ status: 200, body: { method: 'POST', path: '/orders/7', query: { tag: ['a', 'b'] }, body: { qty: 2 } } });
   });
 
   it('answers a string as text and { status, headers, body } as given', async () => {
-    const base = await serve((event) => (event.path === '/text' ? 'plain words' : { status: 201, headers: { location: '/api/x/1' }, body: { id: 1 } }));
+    const base = await serve((event) =>
+      event.path === '/text' ? 'plain words' : { status: 201, headers: { location: '/api/x/1' }, body: { id: 1 } },
+    );
     const text = await request(`${base}/text`);
-    expect([text.statusCode, text.headers['content-type'], await text.body.text()]).toEqual([200, 'text/plain; charset=utf-8', 'plain words']);
+    expect([text.statusCode, text.headers['content-type'], await text.body.text()]).toEqual([
+      200,
+      'text/plain; charset=utf-8',
+      'plain words',
+    ]);
     const made = await request(`${base}/x`, { method: 'POST' });
     expect([made.statusCode, made.headers.location, await made.body.json()]).toEqual([201, '/api/x/1', { id: 1 }]);
   });
@@ -44,13 +67,17 @@ describe('http source, reply = sync', () => {
   it('answers 500 with the error code and message when the worker fails, and 504 on the execution timeout', async () => {
     const base = await serve(
       (event, ctx) => {
-        if (event.path === '/slow') return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
+        if (event.path === '/slow')
+          return new Promise((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)));
         throw Object.assign(new Error('out of stock'), { code: 'ERR_STOCK' });
       },
       {},
       { executionTimeout: '200ms' },
     );
-    expect(await json(await request(`${base}/buy`))).toMatchObject({ status: 500, body: { error: { code: 'ERR_STOCK', message: 'out of stock' } } });
+    expect(await json(await request(`${base}/buy`))).toMatchObject({
+      status: 500,
+      body: { error: { code: 'ERR_STOCK', message: 'out of stock' } },
+    });
     expect(await json(await request(`${base}/slow`))).toMatchObject({ status: 504, body: { error: { code: 'ERR_WORKER_TIMEOUT' } } });
   });
 
@@ -71,9 +98,17 @@ describe('http source, reply = sync', () => {
 
   it('answers 413 for a body over the limit, 400 for invalid JSON and 404 outside its path, and keeps serving', async () => {
     const base = await serve(() => 'fine', { maxBodySize: 16 });
-    expect(await json(await request(`${base}/x`, { method: 'POST', body: 'x'.repeat(100) }))).toMatchObject({ status: 413, body: { error: { code: 'ERR_BODY_TOO_LARGE' } } });
-    expect(await json(await request(`${base}/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' }))).toMatchObject({ status: 400, body: { error: { code: 'ERR_INVALID_JSON' } } });
-    expect(await json(await request(base.replace('/api', '/elsewhere')))).toMatchObject({ status: 404, body: { error: { code: 'ERR_NOT_FOUND' } } });
+    expect(await json(await request(`${base}/x`, { method: 'POST', body: 'x'.repeat(100) }))).toMatchObject({
+      status: 413,
+      body: { error: { code: 'ERR_BODY_TOO_LARGE' } },
+    });
+    expect(
+      await json(await request(`${base}/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{nope' })),
+    ).toMatchObject({ status: 400, body: { error: { code: 'ERR_INVALID_JSON' } } });
+    expect(await json(await request(base.replace('/api', '/elsewhere')))).toMatchObject({
+      status: 404,
+      body: { error: { code: 'ERR_NOT_FOUND' } },
+    });
     expect(runtime!.snapshot().counters.received).toBe(0);
     const ok = await request(`${base}/x`);
     expect([ok.statusCode, await ok.body.text()]).toEqual([200, 'fine']);
@@ -99,13 +134,22 @@ describe('http source, reply = async', () => {
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     const base = await serve((event) => gate.then(() => ({ got: event.body })), { reply: 'async' });
-    const accepted = await json(await request(`${base}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' }));
+    const accepted = await json(
+      await request(`${base}/jobs`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"n":1}' }),
+    );
     expect(accepted.status).toBe(202);
     const id = accepted.body.id as string;
     expect(await json(await request(`${base}/events/${id}`))).toMatchObject({ status: 200, body: { id, state: 'pending' } });
     release();
-    await vi.waitFor(async () => expect(await json(await request(`${base}/events/${id}`))).toMatchObject({ body: { id, state: 'completed', result: { got: { n: 1 } } } }));
-    expect(await json(await request(`${base}/events/no-such-id`))).toMatchObject({ status: 404, body: { error: { code: 'ERR_UNKNOWN_EVENT' } } });
+    await vi.waitFor(async () =>
+      expect(await json(await request(`${base}/events/${id}`))).toMatchObject({
+        body: { id, state: 'completed', result: { got: { n: 1 } } },
+      }),
+    );
+    expect(await json(await request(`${base}/events/no-such-id`))).toMatchObject({
+      status: 404,
+      body: { error: { code: 'ERR_UNKNOWN_EVENT' } },
+    });
   });
 });
 
@@ -128,7 +172,7 @@ describe('http source through the CLI', () => {
     }
   });
 
-  it('never writes a request\'s secrets to the log, even when the failed event is logged with its payload', async () => {
+  it("never writes a request's secrets to the log, even when the failed event is logged with its payload", async () => {
     const tmp = await tempDir();
     try {
       await tmp.write('w.mjs', 'export default { start() { throw new Error("refused"); } };\n');

@@ -116,13 +116,19 @@ describe('flowd packed and installed into a CommonJS project (npm init -y)', () 
   });
 
   it.each(['w.ts', 'w.cts', 'w.js', 'w.cjs', 'w.mjs'])('checks and runs a %s worker whose flowd is the installed one', async (worker) => {
-    const [ini] = await writeApps(folder, { [worker]: worker === 'w.ts' || worker === 'w.cts' ? 'esmTs' : worker === 'w.mjs' ? 'esm' : 'cjs' });
+    const [ini] = await writeApps(folder, {
+      [worker]: worker === 'w.ts' || worker === 'w.cts' ? 'esmTs' : worker === 'w.mjs' ? 'esm' : 'cjs',
+    });
     const entry = await realpath(path.join(folder, 'node_modules/flowd/dist/src/index.js'));
     expect(await checkAndRun(['npx', 'flowd'], folder, ini!)).toBe(entry);
   });
 
   it('loads the library from CommonJS code of the project itself', async () => {
-    const { stdout } = await run(process.execPath, ['-e', "const f = require('flowd'); console.log(typeof f.createRuntime, typeof f.defineWorker)"], { cwd: folder });
+    const { stdout } = await run(
+      process.execPath,
+      ['-e', "const f = require('flowd'); console.log(typeof f.createRuntime, typeof f.defineWorker)"],
+      { cwd: folder },
+    );
     expect(stdout.trim()).toBe('function function');
   });
 });
@@ -149,20 +155,30 @@ describe('flowd for an app in a folder with no package.json', () => {
     apps = await writeApps(folder, { 'w.ts': 'esmTs', 'w.cts': 'esmTs', 'w.js': 'cjs', 'w.mjs': 'esm' });
   });
 
-  it('maps the worker\'s flowd to a global install that runs it', async () => {
-    const prefix = path.join(work, 'global');
-    await run('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], { timeout: INSTALL_TIMEOUT });
-    const entry = await realpath(path.join(prefix, 'lib/node_modules/flowd/dist/src/index.js'));
-    for (const ini of apps) expect(await checkAndRun([path.join(prefix, 'bin/flowd')], folder, ini)).toBe(entry);
-  }, INSTALL_TIMEOUT);
+  it(
+    "maps the worker's flowd to a global install that runs it",
+    async () => {
+      const prefix = path.join(work, 'global');
+      await run('npm', ['install', '--global', '--prefix', prefix, '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+        timeout: INSTALL_TIMEOUT,
+      });
+      const entry = await realpath(path.join(prefix, 'lib/node_modules/flowd/dist/src/index.js'));
+      for (const ini of apps) expect(await checkAndRun([path.join(prefix, 'bin/flowd')], folder, ini)).toBe(entry);
+    },
+    INSTALL_TIMEOUT,
+  );
 
-  it('maps the worker\'s flowd to the copy npx runs', async () => {
-    const cache = path.join(work, 'npm-cache');
-    const npx = ['npx', '--yes', `--cache=${cache}`, `--package=${tarball}`, 'flowd'];
-    const wheres = [];
-    for (const ini of apps) wheres.push(await checkAndRun(npx, folder, ini));
-    // npx installs it in its own cache folder: every module form got that one copy.
-    expect(new Set(wheres).size).toBe(1);
-    expect(wheres[0]).toMatch(new RegExp(`^${cache}/_npx/[^/]+/node_modules/flowd/dist/src/index\\.js$`));
-  }, INSTALL_TIMEOUT);
+  it(
+    "maps the worker's flowd to the copy npx runs",
+    async () => {
+      const cache = path.join(work, 'npm-cache');
+      const npx = ['npx', '--yes', `--cache=${cache}`, `--package=${tarball}`, 'flowd'];
+      const wheres = [];
+      for (const ini of apps) wheres.push(await checkAndRun(npx, folder, ini));
+      // npx installs it in its own cache folder: every module form got that one copy.
+      expect(new Set(wheres).size).toBe(1);
+      expect(wheres[0]).toMatch(new RegExp(`^${cache}/_npx/[^/]+/node_modules/flowd/dist/src/index\\.js$`));
+    },
+    INSTALL_TIMEOUT,
+  );
 });

@@ -21,11 +21,17 @@ const counter = defineWorker({
 });
 
 describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
-  it('counts 200 events from 4 workers exactly in a Redis store shared with another process\'s view of it', async () => {
+  it("counts 200 events from 4 workers exactly in a Redis store shared with another process's view of it", async () => {
     const prefix = testPrefix();
     cleanups.push(() => dropPrefix(prefix));
     const source = manualSource();
-    const runtime = createRuntime({ worker: counter, source: source.driver, workers: 4, app: { name: 'counting' }, store: { backend: 'redis', url: REDIS_URL, prefix } });
+    const runtime = createRuntime({
+      worker: counter,
+      source: source.driver,
+      workers: 4,
+      app: { name: 'counting' },
+      store: { backend: 'redis', url: REDIS_URL, prefix },
+    });
     await runtime.start();
     await source.ready;
     for (let i = 0; i < 200; i++) source.deliver(i);
@@ -37,11 +43,15 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     expect(await reader.store.getVersioned('count')).toMatchObject({ value: 200 });
   });
 
-  it('keeps the default file store under the app\'s state folder, and opens it only when a worker uses it', async () => {
+  it("keeps the default file store under the app's state folder, and opens it only when a worker uses it", async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'flowd-state-'));
     cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
     const idle = manualSource();
-    const unused = createRuntime({ worker: defineWorker({ start: () => 'nothing stored' }), source: idle.driver, app: { name: 'idle', stateDir } });
+    const unused = createRuntime({
+      worker: defineWorker({ start: () => 'nothing stored' }),
+      source: idle.driver,
+      app: { name: 'idle', stateDir },
+    });
     await unused.start();
     await idle.ready;
     idle.deliver(1);
@@ -64,9 +74,20 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
   it('returns events to their source unacknowledged while Redis is down, and dead-letters none', async () => {
     const prefix = testPrefix();
     const gate = await redisGate();
-    cleanups.push(() => dropPrefix(prefix), () => gate.close());
+    cleanups.push(
+      () => dropPrefix(prefix),
+      () => gate.close(),
+    );
     const source = manualSource();
-    const runtime = createRuntime({ worker: counter, source: source.driver, workers: 2, retries: 1, retryDelay: 10, app: { name: 'outage' }, store: { backend: 'redis', url: gate.url(), prefix } });
+    const runtime = createRuntime({
+      worker: counter,
+      source: source.driver,
+      workers: 2,
+      retries: 1,
+      retryDelay: 10,
+      app: { name: 'outage' },
+      store: { backend: 'redis', url: gate.url(), prefix },
+    });
     await runtime.start();
     await source.ready;
     await gate.shut();
@@ -76,11 +97,17 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     expect(summary.counters).toMatchObject({ completed: 0, failed: 0, deadLettered: 0, returned: 4 });
     expect(source.settlements).toHaveLength(4);
     for (const settlement of source.settlements) {
-      expect(settlement).toMatchObject({ outcome: 'returned', ack: false, deadLetter: false, attempts: 2, error: { code: 'ERR_STORE_UNAVAILABLE' } });
+      expect(settlement).toMatchObject({
+        outcome: 'returned',
+        ack: false,
+        deadLetter: false,
+        attempts: 2,
+        error: { code: 'ERR_STORE_UNAVAILABLE' },
+      });
     }
   });
 
-  it('stops retrying ctx.store.update when the event\'s signal fires, instead of spending every retry', async () => {
+  it("stops retrying ctx.store.update when the event's signal fires, instead of spending every retry", async () => {
     const stateDir = await mkdtemp(join(tmpdir(), 'flowd-update-'));
     cleanups.push(() => rm(stateDir, { recursive: true, force: true }));
     let attempts = 0;
@@ -110,12 +137,16 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     await runtime.done;
   });
 
-  it('stops waiting for a lock when the event\'s signal fires (its execution timeout), leaving the holder alone', async () => {
+  it("stops waiting for a lock when the event's signal fires (its execution timeout), leaving the holder alone", async () => {
     const prefix = testPrefix();
     cleanups.push(() => dropPrefix(prefix));
     const lock = { backend: 'redis', url: REDIS_URL, prefix } as const;
     // Another daemon holds the lock for the whole test.
-    const other = createAppServices(compileServiceSettings({ lock }, { dir: tmpdir(), stateDir: tmpdir() }), 'waiting', pino({ level: 'silent' }));
+    const other = createAppServices(
+      compileServiceSettings({ lock }, { dir: tmpdir(), stateDir: tmpdir() }),
+      'waiting',
+      pino({ level: 'silent' }),
+    );
     cleanups.push(() => other.close());
     const held = await other.locks.lock('asset-1');
     const source = manualSource();
@@ -160,7 +191,10 @@ describe('after the run ends', () => {
     source.deliver(1);
     source.end();
     await runtime.done;
-    await expect(late.store.put('k', 1)).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED', message: expect.stringContaining('app "closed"') as string });
+    await expect(late.store.put('k', 1)).rejects.toMatchObject({
+      code: 'ERR_STORE_CLOSED',
+      message: expect.stringContaining('app "closed"') as string,
+    });
     await expect(late.lock('k')).rejects.toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
     expect(() => late.client).toThrow(/API client of app "closed" was closed/);
     expect(await readdir(stateDir)).toEqual([]);
@@ -185,15 +219,21 @@ describe('after the run ends', () => {
   });
 });
 
-describe('fencing: a lock whose lease lapsed cannot overwrite its successor\'s write', () => {
+describe("fencing: a lock whose lease lapsed cannot overwrite its successor's write", () => {
   it('refuses the late write of a holder that paused past its lease (Redis locks and store)', async () => {
     const prefix = testPrefix();
     cleanups.push(() => dropPrefix(prefix));
-    const settings = compileServiceSettings({ store: { backend: 'redis', url: REDIS_URL, prefix }, lock: { prefix, lease: 1000 } }, { dir: tmpdir(), stateDir: tmpdir() });
+    const settings = compileServiceSettings(
+      { store: { backend: 'redis', url: REDIS_URL, prefix }, lock: { prefix, lease: 1000 } },
+      { dir: tmpdir(), stateDir: tmpdir() },
+    );
     expect(settings.lock).toMatchObject({ backend: 'redis', url: REDIS_URL });
     const first = createAppServices(settings, 'fenced', pino({ level: 'silent' }));
     const second = createAppServices(settings, 'fenced', pino({ level: 'silent' }));
-    cleanups.push(() => first.close(), () => second.close());
+    cleanups.push(
+      () => first.close(),
+      () => second.close(),
+    );
     await Promise.all([first.open(), second.open()]);
 
     const paused = await first.locks.lock('asset-7');

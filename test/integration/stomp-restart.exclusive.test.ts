@@ -29,7 +29,12 @@ describe('stomp source and a broker restart', () => {
           if (stopRequested) await stopRequested;
         },
       }),
-      source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass: 'json', reconnectDelay: '100ms', reconnectMaxDelay: '500ms' }),
+      source: sources.stomp({
+        stompUrl: stompUrl(`/queue/${queue}`),
+        payloadClass: 'json',
+        reconnectDelay: '100ms',
+        reconnectMaxDelay: '500ms',
+      }),
       workers: 2,
     });
     runtime = r;

@@ -6,7 +6,20 @@ import type { StompEvent } from '../../actors/sources/stomp.js';
 import { defineWorker, type WorkerContext } from '../../actors/workers/worker.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime/runtime.js';
 import { sources } from '../../src/runtime/sources.js';
-import { deleteQueues, findQueue, numbered, produce, queueCounts, rabbitmqctl, STOMP_PORT, stompUrl, take, uniqueQueue, vhostQueueMessages, virtualHost } from '../helpers/broker.js';
+import {
+  deleteQueues,
+  findQueue,
+  numbered,
+  produce,
+  queueCounts,
+  rabbitmqctl,
+  STOMP_PORT,
+  stompUrl,
+  take,
+  uniqueQueue,
+  vhostQueueMessages,
+  virtualHost,
+} from '../helpers/broker.js';
 import { fixture, flowd, tempDir, type FlowdProcess } from '../helpers/cli.js';
 import { logSink } from '../helpers/log-sink.js';
 import { tcpProxy } from '../helpers/tcp-proxy.js';
@@ -32,7 +45,11 @@ type Body = { n: number };
 const xid = (event: StompEvent) => event.headers['x-id']!;
 
 /** Starts an embedded runtime on a queue; resolves its `done` count promise when `count` events completed. */
-async function consume(queue: string, start: (event: StompEvent<Body>, ctx: WorkerContext) => unknown, options: Partial<RuntimeOptions> & { stomp?: Partial<Parameters<typeof sources.stomp>[0]> } = {}) {
+async function consume(
+  queue: string,
+  start: (event: StompEvent<Body>, ctx: WorkerContext) => unknown,
+  options: Partial<RuntimeOptions> & { stomp?: Partial<Parameters<typeof sources.stomp>[0]> } = {},
+) {
   const { stomp, ...flow } = options;
   runtime = createRuntime({
     worker: defineWorker({ start }),
@@ -65,7 +82,9 @@ describe('stomp source against RabbitMQ', () => {
     const queue = newQueue('round-trip');
     await produce(`/queue/${queue}`, numbered(1000));
     const seen = new Map<string, number>();
-    const { runtime: r, completed } = await consume(queue, (event) => void seen.set(xid(event), (seen.get(xid(event)) ?? 0) + 1), { workers: 4 });
+    const { runtime: r, completed } = await consume(queue, (event) => void seen.set(xid(event), (seen.get(xid(event)) ?? 0) + 1), {
+      workers: 4,
+    });
     await completed(1000);
     await r.stop();
     expect(seen.size).toBe(1000);
@@ -95,7 +114,12 @@ describe('stomp source against RabbitMQ', () => {
     const { runtime: r, completed } = await consume(queue, (event, ctx) => void (got = { event, attempt: ctx.attempt, meta: ctx.meta }));
     await completed(1);
     await r.stop();
-    expect(got!.event).toMatchObject({ destination: `/queue/${queue}`, redelivered: false, body: { asset: 'a-1' }, headers: { 'x-id': '1', 'asset-id': 'a-1' } });
+    expect(got!.event).toMatchObject({
+      destination: `/queue/${queue}`,
+      redelivered: false,
+      body: { asset: 'a-1' },
+      headers: { 'x-id': '1', 'asset-id': 'a-1' },
+    });
     expect(got!.event.messageId).toMatch(/\S/);
     expect(got!.attempt).toBe(1);
     expect(got!.meta).toEqual({ redelivered: false });
@@ -187,7 +211,7 @@ describe('stomp source against RabbitMQ', () => {
     expect(await queueCounts(queue)).toMatchObject({ messages: 0 });
   });
 
-  it('lets workers publish persistent messages and waits for the broker\'s receipt', async () => {
+  it("lets workers publish persistent messages and waits for the broker's receipt", async () => {
     const queue = newQueue('publish');
     await produce(`/queue/${queue}`, numbered(5));
     const { runtime: r, completed } = await consume(queue, async (event, ctx) => {
@@ -196,7 +220,12 @@ describe('stomp source against RabbitMQ', () => {
     await completed(5);
     await r.stop();
     const out = await take(`/queue/${queue}.out`, 5);
-    expect(out.map((m) => JSON.parse(m.body) as { done: number }).map((b) => b.done).sort()).toEqual([0, 1, 2, 3, 4]);
+    expect(
+      out
+        .map((m) => JSON.parse(m.body) as { done: number })
+        .map((b) => b.done)
+        .sort(),
+    ).toEqual([0, 1, 2, 3, 4]);
     expect(out[0]!.headers).toMatchObject({ persistent: 'true', 'content-type': 'application/json' });
     expect(out.map((m) => m.headers['x-from']).sort()).toEqual(['0', '1', '2', '3', '4']);
   });
@@ -228,7 +257,10 @@ describe('stomp source against RabbitMQ', () => {
     // Message 0 finished after its connection died; 1 and 2 were waiting and were dropped, not run.
     expect(stats(r)).toMatchObject({ voided: 1, revoked: 2, acked: 3, connections: 2 });
     // The first message ran on the dead connection, then again, flagged as redelivered.
-    expect(runs.filter((run) => run.id === '0')).toEqual([{ id: '0', redelivered: false }, { id: '0', redelivered: true }]);
+    expect(runs.filter((run) => run.id === '0')).toEqual([
+      { id: '0', redelivered: false },
+      { id: '0', redelivered: true },
+    ]);
     expect(new Set(runs.map((run) => run.id))).toEqual(new Set(['0', '1', '2']));
     expect(await queueCounts(queue)).toMatchObject({ messages: 0 });
   });
@@ -287,7 +319,10 @@ describe('stomp source against RabbitMQ', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     onTestFinished(() => new Promise<void>((resolve) => silent.close(() => resolve())));
     const port = (silent.address() as AddressInfo).port;
-    runtime = createRuntime({ worker: defineWorker({ start: () => {} }), source: sources.stomp({ stompUrl: `stomp://127.0.0.1:${port}/queue/x` }) });
+    runtime = createRuntime({
+      worker: defineWorker({ start: () => {} }),
+      source: sources.stomp({ stompUrl: `stomp://127.0.0.1:${port}/queue/x` }),
+    });
     await runtime.start();
     await vi.waitFor(() => expect(sockets).toHaveLength(1));
     const closed = new Promise((resolve) => sockets[0]!.once('close', resolve));
@@ -324,7 +359,9 @@ describe('stomp source against RabbitMQ', () => {
       expect(summary.counters).toMatchObject({ completed: 2 });
       expect(stats(runtime)).toMatchObject({ acked: 2 });
       expect(await queueCounts(queue)).toEqual({ messages: 8, ready: 8, unacked: 0, consumers: 0 });
-      expect(sink.messages().find((m) => m.startsWith('disconnected from'))).toBe(`disconnected from stomp://guest@127.0.0.1:61613/queue/${queue}`);
+      expect(sink.messages().find((m) => m.startsWith('disconnected from'))).toBe(
+        `disconnected from stomp://guest@127.0.0.1:61613/queue/${queue}`,
+      );
     });
 
     it('NACKs work that does not finish within the shutdown timeout, so nothing is lost', async () => {
@@ -369,7 +406,8 @@ delay = 3
 `;
 
   const lines = async (file: string) => (await readFile(file, 'utf8').catch(() => '')).split('\n').filter(Boolean);
-  const empty = (queue: string) => vi.waitFor(async () => expect(await queueCounts(queue)).toMatchObject({ messages: 0 }), { timeout: 90_000, interval: 500 });
+  const empty = (queue: string) =>
+    vi.waitFor(async () => expect(await queueCounts(queue)).toMatchObject({ messages: 0 }), { timeout: 90_000, interval: 500 });
   const stop = async (p: FlowdProcess) => {
     p.child.kill('SIGTERM');
     return p.exit;
@@ -437,7 +475,7 @@ delay = 3
     }
   });
 
-  it('flowd check validates the stomp url\'s form (exit 2) without connecting', async () => {
+  it("flowd check validates the stomp url's form (exit 2) without connecting", async () => {
     const tmp = await tempDir();
     try {
       const app = await tmp.write('app.ini', ini('x', '', 'stomp://guest:check-secret-11@127.0.0.1:61613/assets'));
@@ -458,7 +496,9 @@ delay = 3
       const run = flowd(['run', app], { env: { RECORDER_FILE: path.join(tmp.dir, 'seen.txt') } });
       await run.waitFor('stderr', /attempt 2, retrying in/);
       expect((await stop(run)).code).toBe(0);
-      expect(run.stderr()).toMatch(/source stomp: cannot connect to stomp:\/\/guest@127\.0\.0\.1:1\/queue\/nowhere: connect ECONNREFUSED 127\.0\.0\.1:1 \(attempt 1, retrying in \d+ms\)/);
+      expect(run.stderr()).toMatch(
+        /source stomp: cannot connect to stomp:\/\/guest@127\.0\.0\.1:1\/queue\/nowhere: connect ECONNREFUSED 127\.0\.0\.1:1 \(attempt 1, retrying in \d+ms\)/,
+      );
       expect(run.stdout() + run.stderr()).not.toContain('hidden-pass-93');
     } finally {
       await tmp.cleanup();

@@ -17,7 +17,11 @@ beforeAll(async () => {
   await ensureRabbitStomp();
 }, 120_000);
 
-interface Execution { activity: string; video: string; pid: number }
+interface Execution {
+  activity: string;
+  video: string;
+  pid: number;
+}
 
 /** examples/video with a broker, in a folder of its own (its own store): `extra` lines go into [Workflow]. */
 async function brokerApp(base: string, extra = '') {
@@ -34,7 +38,10 @@ async function brokerApp(base: string, extra = '') {
   const env = { VIDEO_LOG: log, BROKER_PASSWORD: 'guest' };
   const executions = (): Execution[] => {
     try {
-      return readFileSync(log, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as Execution);
+      return readFileSync(log, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Execution);
     } catch {
       return [];
     }
@@ -62,11 +69,15 @@ describe('workflows with [Workflow] broker, as daemons', () => {
     const first = app.daemon();
     await first.waitFor('stderr', /workflows: deciding for app video/);
     const others = [app.daemon(), app.daemon()];
-    for (const other of others) await other.waitFor('stderr', /workflows: serving 3 activities over stomp:\/\/guest:\*\*\*@127\.0\.0\.1:61613\/queue\//);
+    for (const other of others)
+      await other.waitFor('stderr', /workflows: serving 3 activities over stomp:\/\/guest:\*\*\*@127\.0\.0\.1:61613\/queue\//);
     for (const other of others) await other.waitFor('stderr', /another daemon decides for app video/);
     const runs = [];
     for (let i = 0; i < 6; i++) {
-      const start = flowd(['workflow', 'start', app.ini, 'UploadWorkflow', '--input', JSON.stringify({ video: `v${i}.mov`, seconds: 0.4 }), '--wait'], { env: app.env });
+      const start = flowd(
+        ['workflow', 'start', app.ini, 'UploadWorkflow', '--input', JSON.stringify({ video: `v${i}.mov`, seconds: 0.4 }), '--wait'],
+        { env: app.env },
+      );
       runs.push(start.exit.then(({ code }) => ({ code, stdout: start.stdout(), stderr: start.stderr() })));
     }
     for (const run of await Promise.all(runs)) {
@@ -75,7 +86,12 @@ describe('workflows with [Workflow] broker, as daemons', () => {
     }
     const executions = [...app.executions(), ...remote.executions()];
     for (let i = 0; i < 6; i++) {
-      expect(executions.filter((e) => e.video === `v${i}.mov`).map((e) => e.activity).sort()).toEqual(['MetadataProcessing', 'ThumbnailGenerator', 'Transcoding']);
+      expect(
+        executions
+          .filter((e) => e.video === `v${i}.mov`)
+          .map((e) => e.activity)
+          .sort(),
+      ).toEqual(['MetadataProcessing', 'ThumbnailGenerator', 'Transcoding']);
     }
     const pids = new Set(executions.map((e) => e.pid));
     expect(pids.size, `activities ran in ${[...pids].join(', ')}`).toBeGreaterThanOrEqual(2);

@@ -5,7 +5,17 @@ import { ConfigError } from '../../src/kernel/errors.js';
 import { createBrokerTaskLists, type BrokerTaskListOptions, type BrokerTaskLists } from '../../src/workflows/broker.js';
 import type { HistoryEvent, JsonValue, ScheduledCall } from '../../src/workflows/history.js';
 import { defineActivity, type ActivityDefinition } from '../../src/workflows/workflow-api.js';
-import { deleteQueues, findQueue, produce, queueCounts, STOMP_HOST, stompUrl, uniqueQueue, vhostQueueMessages, virtualHost } from '../helpers/broker.js';
+import {
+  deleteQueues,
+  findQueue,
+  produce,
+  queueCounts,
+  STOMP_HOST,
+  stompUrl,
+  uniqueQueue,
+  vhostQueueMessages,
+  virtualHost,
+} from '../helpers/broker.js';
 import { ROOT } from '../helpers/cli.js';
 import { logSink } from '../helpers/log-sink.js';
 import { manualClock } from '../helpers/manual-clock.js';
@@ -28,19 +38,35 @@ function newBase(...taskLists: string[]): string {
 }
 
 /** Task lists on `base`, with a log kept for the test and closed after it. */
-function taskLists(base: string, options: Partial<BrokerTaskListOptions> = {}): { lists: BrokerTaskLists; log: ReturnType<typeof logSink> } {
+function taskLists(
+  base: string,
+  options: Partial<BrokerTaskListOptions> = {},
+): { lists: BrokerTaskLists; log: ReturnType<typeof logSink> } {
   const log = logSink('debug');
-  const lists = createBrokerTaskLists({ url: stompUrl(`/queue/${base}`), log: log.logger, reconnectDelayMs: 100, executor: { retryDelayMs: 10 }, ...options });
+  const lists = createBrokerTaskLists({
+    url: stompUrl(`/queue/${base}`),
+    log: log.logger,
+    reconnectDelayMs: 100,
+    executor: { retryDelayMs: 10 },
+    ...options,
+  });
   cleanups.push(() => lists.close(1000));
   return { lists, log };
 }
 
 /** A call as decide() schedules it. */
 function callOf(activity: ActivityDefinition, n: number, taskList: string, retries = 0): ScheduledCall {
-  return { callId: `${activity.name}#${n}`, activity: { name: activity.name, version: activity.version }, taskList, input: { n }, options: { retries } };
+  return {
+    callId: `${activity.name}#${n}`,
+    activity: { name: activity.name, version: activity.version },
+    taskList,
+    input: { n },
+    options: { retries },
+  };
 }
 
-const isFinal = (event: HistoryEvent) => event.type === 'activity.completed' || ((event.type === 'activity.failed' || event.type === 'activity.timedOut') && event.final);
+const isFinal = (event: HistoryEvent) =>
+  event.type === 'activity.completed' || ((event.type === 'activity.failed' || event.type === 'activity.timedOut') && event.final);
 
 /** Submits calls through a decider's executor (scheduled at `now()`) and keeps the events each call reports. */
 function reportsOf(lists: BrokerTaskLists, now: () => number = Date.now) {
@@ -49,20 +75,31 @@ function reportsOf(lists: BrokerTaskLists, now: () => number = Date.now) {
   return {
     submit(runId: string, call: ScheduledCall) {
       events.set(keyOf(runId, call.callId), []);
-      lists.executor.submit({ runId, call, scheduledAt: now() }, (event) => void events.get(keyOf(runId, (event as { callId: string }).callId))!.push(event));
+      lists.executor.submit(
+        { runId, call, scheduledAt: now() },
+        (event) => void events.get(keyOf(runId, (event as { callId: string }).callId))!.push(event),
+      );
     },
     of: (runId: string, callId: string) => events.get(keyOf(runId, callId))!,
     types: (runId: string, callId: string) => events.get(keyOf(runId, callId))!.map((event) => event.type),
     /** The result of the call's first completion. */
-    result: (runId: string, callId: string) => (events.get(keyOf(runId, callId))!.find((event) => event.type === 'activity.completed') as { result: JsonValue } | undefined)?.result,
+    result: (runId: string, callId: string) =>
+      (events.get(keyOf(runId, callId))!.find((event) => event.type === 'activity.completed') as { result: JsonValue } | undefined)?.result,
     /** Resolves once every call submitted has a final event. */
-    allFinal: () => vi.waitFor(() => expect([...events.values()].filter((list) => !list.some(isFinal))).toHaveLength(0), { timeout: 15_000, interval: 20 }),
+    allFinal: () =>
+      vi.waitFor(() => expect([...events.values()].filter((list) => !list.some(isFinal))).toHaveLength(0), {
+        timeout: 15_000,
+        interval: 20,
+      }),
   };
 }
 
 /** A worker process (test/fixtures/workflow-broker/worker.ts) serving activity Work on `taskList`; killed after the test. */
 function workerProcess(base: string, taskList: string, concurrency: number, mode: 'quick' | 'hang') {
-  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, stompUrl(`/queue/${base}`), taskList, String(concurrency), mode], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, stompUrl(`/queue/${base}`), taskList, String(concurrency), mode], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const text = { stdout: '', stderr: '' };
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (text.stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (text.stderr += chunk));
@@ -76,10 +113,14 @@ function workerProcess(base: string, taskList: string, concurrency: number, mode
     exit,
     /** The inputs `n` whose attempts began in this process. */
     started: () => [...text.stdout.matchAll(/^started (\d+)$/gm)].map((match) => Number(match[1])),
-    serving: () => vi.waitFor(() => {
-      if (child.exitCode !== null) throw new Error(`the worker process exited (${child.exitCode}): ${text.stderr}`);
-      expect(text.stdout).toMatch(/^serving \d+$/m);
-    }, { timeout: 20_000, interval: 20 }),
+    serving: () =>
+      vi.waitFor(
+        () => {
+          if (child.exitCode !== null) throw new Error(`the worker process exited (${child.exitCode}): ${text.stderr}`);
+          expect(text.stdout).toMatch(/^serving \d+$/m);
+        },
+        { timeout: 20_000, interval: 20 },
+      ),
   };
 }
 
@@ -101,7 +142,10 @@ describe('task lists over STOMP queues', () => {
     reports.submit('run-1', callOf(Alpha, 1, 'alpha'));
     reports.submit('run-1', callOf(Beta, 1, 'beta', 1));
     reports.submit('run-2', callOf(Alpha, 1, 'alpha'));
-    expect(decider.executor.stats()).toEqual({ alpha: { queued: 2, running: 0, retrying: 0, abandoned: 0 }, beta: { queued: 1, running: 0, retrying: 0, abandoned: 0 } });
+    expect(decider.executor.stats()).toEqual({
+      alpha: { queued: 2, running: 0, retrying: 0, abandoned: 0 },
+      beta: { queued: 1, running: 0, retrying: 0, abandoned: 0 },
+    });
     await reports.allFinal();
 
     expect(reports.types('run-1', 'Alpha#1')).toEqual(['activity.started', 'activity.completed']);
@@ -113,9 +157,13 @@ describe('task lists over STOMP queues', () => {
       { type: 'activity.completed', result: { n: 1, attempt: 2 } },
     ]);
     expect(reports.result('run-1', 'Alpha#1')).toEqual({ doubled: 2 });
-    expect(decider.executor.stats()).toEqual({ alpha: { queued: 0, running: 0, retrying: 0, abandoned: 0 }, beta: { queued: 0, running: 0, retrying: 0, abandoned: 0 } });
+    expect(decider.executor.stats()).toEqual({
+      alpha: { queued: 0, running: 0, retrying: 0, abandoned: 0 },
+      beta: { queued: 0, running: 0, retrying: 0, abandoned: 0 },
+    });
     await Promise.all([decider.close(), worker.close()]);
-    for (const queue of ['alpha', 'beta', 'reports']) expect(await queueCounts(`${base}.${queue}`)).toMatchObject({ messages: 0, consumers: 0 });
+    for (const queue of ['alpha', 'beta', 'reports'])
+      expect(await queueCounts(`${base}.${queue}`)).toMatchObject({ messages: 0, consumers: 0 });
   });
 
   it('lets two worker processes share a task list', async () => {
@@ -145,7 +193,10 @@ describe('task lists over STOMP queues', () => {
     // The doomed worker holds two calls (its concurrency), and the decider has heard they started.
     await vi.waitFor(() => expect(doomed.started()).toHaveLength(2), { timeout: 10_000, interval: 20 });
     const held = doomed.started();
-    await vi.waitFor(() => expect(held.map((n) => reports.types('run-1', `Work#${n}`))).toEqual([['activity.started'], ['activity.started']]), { timeout: 10_000, interval: 20 });
+    await vi.waitFor(
+      () => expect(held.map((n) => reports.types('run-1', `Work#${n}`))).toEqual([['activity.started'], ['activity.started']]),
+      { timeout: 10_000, interval: 20 },
+    );
 
     const survivor = workerProcess(base, 'shared', 2, 'quick');
     await survivor.serving();
@@ -170,15 +221,31 @@ describe('task lists over STOMP queues', () => {
       { body: JSON.stringify({ runId: 'no-such-run', event: { type: 'activity.completed', at: 0, callId: 'Alpha#1', result: null } }) },
       { body: 'not json' },
     ]);
-    await vi.waitFor(() => {
-      expect(deciderLog.messages().filter((message) => message.includes('for run no-such-run, which this decider does not know'))).toHaveLength(1);
-      expect(deciderLog.lines.filter((line) => line.level === 50 && line.msg.includes(`a malformed report on /queue/${base}.reports`))).toHaveLength(1);
-    }, { timeout: 10_000, interval: 20 });
+    await vi.waitFor(
+      () => {
+        expect(
+          deciderLog.messages().filter((message) => message.includes('for run no-such-run, which this decider does not know')),
+        ).toHaveLength(1);
+        expect(
+          deciderLog.lines.filter((line) => line.level === 50 && line.msg.includes(`a malformed report on /queue/${base}.reports`)),
+        ).toHaveLength(1);
+      },
+      { timeout: 10_000, interval: 20 },
+    );
 
     const { lists: first, log: firstLog } = taskLists(base, { activities: [Alpha] });
     await first.serve();
     await produce(`/queue/${base}.mixed`, [{ body: JSON.stringify({ runId: 'run-1', call: { callId: 'Alpha#9' } }) }]);
-    await vi.waitFor(() => expect(firstLog.lines.filter((line) => line.level === 50 && line.msg.startsWith(`a malformed task on /queue/${base}.mixed: call (of run run-1) is not a call`))).toHaveLength(1), { timeout: 10_000, interval: 20 });
+    await vi.waitFor(
+      () =>
+        expect(
+          firstLog.lines.filter(
+            (line) =>
+              line.level === 50 && line.msg.startsWith(`a malformed task on /queue/${base}.mixed: call (of run run-1) is not a call`),
+          ),
+        ).toHaveLength(1),
+      { timeout: 10_000, interval: 20 },
+    );
     const reports = reportsOf(decider);
     reports.submit('run-1', callOf(Beta, 1, 'mixed'));
     reports.submit('run-1', callOf(Alpha, 1, 'mixed'));
@@ -188,7 +255,10 @@ describe('task lists over STOMP queues', () => {
     const { lists: second } = taskLists(base, { activities: [Alpha, Beta] });
     await second.serve();
     await reports.allFinal();
-    expect(reports.of('run-1', 'Beta#1')).toMatchObject([{ type: 'activity.started' }, { type: 'activity.completed', result: 'from the second worker' }]);
+    expect(reports.of('run-1', 'Beta#1')).toMatchObject([
+      { type: 'activity.started' },
+      { type: 'activity.completed', result: 'from the second worker' },
+    ]);
     expect(reports.result('run-1', 'Alpha#1')).toBe('alpha');
     expect(declined()).toHaveLength(1);
     await Promise.all([decider.close(), first.close(), second.close()]);
@@ -211,7 +281,10 @@ describe('task lists over STOMP queues', () => {
     const call = callOf(Alpha, 1, 'alpha');
     reports.submit('run-1', call);
     await vi.waitFor(() => expect(reports.types('run-1', 'Alpha#1')).toEqual(['activity.started']), { timeout: 10_000, interval: 20 });
-    const copy = { body: JSON.stringify({ runId: 'run-1', call, scheduledAt: Date.now(), attemptsMade: 0 }), headers: { 'reply-to': `/queue/${base}.reports` } };
+    const copy = {
+      body: JSON.stringify({ runId: 'run-1', call, scheduledAt: Date.now(), attemptsMade: 0 }),
+      headers: { 'reply-to': `/queue/${base}.reports` },
+    };
     await produce(`/queue/${base}.alpha`, [copy]);
     const dropped = (why: string) => log.messages().filter((message) => message.startsWith(`call Alpha#1 of run run-1 came again ${why}`));
     await vi.waitFor(() => expect(dropped('while it runs here')).toHaveLength(1), { timeout: 10_000, interval: 20 });
@@ -259,7 +332,10 @@ describe('task lists over STOMP queues', () => {
     const base = newBase('default');
     const Alpha = defineActivity({ name: 'Alpha', version: 1 }, () => null);
     const { lists, log } = taskLists(base, { url: stompUrl(`/queue/${base}`, 'guest:not-the-password'), activities: [Alpha] });
-    const refused = expect.objectContaining({ code: 'ERR_STOMP_REFUSED', message: expect.stringContaining(`the broker at stomp://guest@${STOMP_HOST}:61613/queue/${base} refused the connection`) });
+    const refused = expect.objectContaining({
+      code: 'ERR_STOMP_REFUSED',
+      message: expect.stringContaining(`the broker at stomp://guest@${STOMP_HOST}:61613/queue/${base} refused the connection`),
+    });
     await expect(lists.decide()).rejects.toEqual(refused);
     await expect(lists.serve()).rejects.toEqual(refused);
     expect(JSON.stringify(log.lines)).not.toContain('not-the-password');
@@ -267,7 +343,9 @@ describe('task lists over STOMP queues', () => {
 
     const wrongKind = () => createBrokerTaskLists({ url: stompUrl(`/topic/${base}`, 'guest:s3cret'), log: log.logger });
     expect(wrongKind).toThrow(ConfigError);
-    expect(wrongKind).toThrow(`the workflow broker URL stomp://guest@${STOMP_HOST}:61613/topic/${base} names the destination /topic/${base}; expected stomp://`);
+    expect(wrongKind).toThrow(
+      `the workflow broker URL stomp://guest@${STOMP_HOST}:61613/topic/${base} names the destination /topic/${base}; expected stomp://`,
+    );
     expect(wrongKind).not.toThrow(/s3cret/);
   });
 
@@ -290,7 +368,9 @@ describe('task lists over STOMP queues', () => {
     expect(reports.result('run-1', 'Alpha#2')).toBe(2);
     const shown = `stomp://guest@127.0.0.1:${proxy.port}/queue/${base}`;
     expect(log.lines.filter((line) => line.level === 40 && line.msg.startsWith(`lost the connection to ${shown}`))).toHaveLength(2);
-    expect(log.messages()).toEqual(expect.arrayContaining([`reconnected to ${shown} (workflow task lists)`, `reconnected to ${shown} (workflow reports)`]));
+    expect(log.messages()).toEqual(
+      expect.arrayContaining([`reconnected to ${shown} (workflow task lists)`, `reconnected to ${shown} (workflow reports)`]),
+    );
   });
 
   it('ends calls no worker takes: at scheduleToStart when no retry could follow, at scheduleToClose; a late worker runs only what may still run', async () => {
@@ -304,24 +384,34 @@ describe('task lists over STOMP queues', () => {
     const start = clock.now();
     const Work = { name: 'Work', version: 1 } as ActivityDefinition;
     reports.submit('run-1', { ...callOf(Work, 1, 'nobody'), options: { retries: 0, scheduleToStart: minute } });
-    reports.submit('run-1', { ...callOf(Work, 2, 'nobody'), options: { retries: 2, scheduleToStart: minute / 2, scheduleToClose: 2 * minute } });
+    reports.submit('run-1', {
+      ...callOf(Work, 2, 'nobody'),
+      options: { retries: 2, scheduleToStart: minute / 2, scheduleToClose: 2 * minute },
+    });
     reports.submit('run-1', { ...callOf(Work, 3, 'nobody'), options: { retries: 1, scheduleToStart: minute / 2 } });
-    const unserved = () => log.lines.filter((line) => line.level === 40 && /no worker has started it; is a worker serving task list "nobody"\?/.test(line.msg));
+    const unserved = () =>
+      log.lines.filter((line) => line.level === 40 && /no worker has started it; is a worker serving task list "nobody"\?/.test(line.msg));
 
     // Each limit plus the backstop's grace of a second: nothing before, the timeout at it.
     await clock.advance(minute / 2 + 999);
     expect(unserved()).toHaveLength(0);
     await clock.advance(1);
     expect(unserved()).toHaveLength(1); // one warning for the task list, not one per call
-    expect(unserved()[0]!.msg).toMatch(/^call Work#2 of run run-1 has waited 30s \(its scheduleToStart\) on \/queue\/\S+\.nobody and no worker has started it; .*it times out 2m after it was scheduled \(scheduleToClose\)$/);
+    expect(unserved()[0]!.msg).toMatch(
+      /^call Work#2 of run run-1 has waited 30s \(its scheduleToStart\) on \/queue\/\S+\.nobody and no worker has started it; .*it times out 2m after it was scheduled \(scheduleToClose\)$/,
+    );
     expect(reports.types('run-1', 'Work#1')).toEqual([]);
     // The decider's timeouts come back through the reports queue, as a worker's would.
     const arrived = (callId: string, events: HistoryEvent[]) =>
       vi.waitFor(() => expect(reports.of('run-1', callId)).toEqual(events), { timeout: 15_000, interval: 20 });
     await clock.advance(minute / 2);
-    await arrived('Work#1', [{ type: 'activity.timedOut', at: start + minute + 1000, callId: 'Work#1', attempt: 1, kind: 'scheduleToStart', final: true }]);
+    await arrived('Work#1', [
+      { type: 'activity.timedOut', at: start + minute + 1000, callId: 'Work#1', attempt: 1, kind: 'scheduleToStart', final: true },
+    ]);
     await clock.advance(minute);
-    await arrived('Work#2', [{ type: 'activity.timedOut', at: start + 2 * minute + 1000, callId: 'Work#2', attempt: 1, kind: 'scheduleToClose', final: true }]);
+    await arrived('Work#2', [
+      { type: 'activity.timedOut', at: start + 2 * minute + 1000, callId: 'Work#2', attempt: 1, kind: 'scheduleToClose', final: true },
+    ]);
     expect(reports.types('run-1', 'Work#3')).toEqual([]); // retries left and no scheduleToClose: it waits for a worker
     expect(decider.executor.stats()).toEqual({ nobody: { queued: 1, running: 0, retrying: 0, abandoned: 0 } });
     expect(unserved()).toHaveLength(1);
@@ -341,7 +431,10 @@ describe('task lists over STOMP queues', () => {
     // The worker's own final reports of the two ended calls reach the run too, which drops them.
     await vi.waitFor(() => expect(reports.of('run-1', 'Work#1')).toHaveLength(2), { timeout: 15_000, interval: 20 });
     expect(reports.of('run-1', 'Work#1')[1]).toMatchObject({ type: 'activity.timedOut', kind: 'scheduleToStart', final: true });
-    await vi.waitFor(async () => expect(await queueCounts(`${base}.nobody`)).toMatchObject({ messages: 0 }), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(async () => expect(await queueCounts(`${base}.nobody`)).toMatchObject({ messages: 0 }), {
+      timeout: 15_000,
+      interval: 100,
+    });
     expect(clock.pending()).toBe(0);
   });
 
@@ -359,7 +452,10 @@ describe('task lists over STOMP queues', () => {
     const { lists: worker } = taskLists(base, { activities: [activity] });
     await worker.serve();
     first.executor.submit({ runId: 'run-1', call, scheduledAt }, () => {});
-    await vi.waitFor(async () => expect(await queueCounts(`${base}.reports`)).toMatchObject({ messages: reported }), { timeout: 15_000, interval: 50 });
+    await vi.waitFor(async () => expect(await queueCounts(`${base}.reports`)).toMatchObject({ messages: reported }), {
+      timeout: 15_000,
+      interval: 50,
+    });
     await first.close(1000);
     await clock.advance(2 * 60_000);
     const { lists: next, log } = taskLists(base, { executor: { retryDelayMs: 10, clock } });
@@ -373,7 +469,11 @@ describe('task lists over STOMP queues', () => {
     // The worker finishes the call in time; both its reports wait, unread.
     const Quick = defineActivity({ name: 'Quick', version: 1, taskList: 'handover' }, () => 'done');
     const { next, log, events } = await handOver(Quick, 'handover', { retries: 0, scheduleToClose: 60_000 }, 2);
-    expect(log.messages()).toContainEqual(expect.stringMatching(/^call Quick#1 of run run-1 passed its scheduleToClose with no final report from a worker; the decider reports it timed out/));
+    expect(log.messages()).toContainEqual(
+      expect.stringMatching(
+        /^call Quick#1 of run run-1 passed its scheduleToClose with no final report from a worker; the decider reports it timed out/,
+      ),
+    );
     await next.decide();
     await vi.waitFor(() => expect(events).toHaveLength(3), { timeout: 15_000, interval: 20 });
     // The run records the completion and drops the timeout that follows it.
@@ -390,10 +490,17 @@ describe('task lists over STOMP queues', () => {
     });
     const { next, log, events } = await handOver(Slow, 'slow', { retries: 0, scheduleToStart: 60_000 }, 1);
     await next.decide();
-    await vi.waitFor(() => expect(log.messages()).toContain(`call Slow#1 of run run-1 started after all; the decider's scheduleToStart timeout is dropped`), { timeout: 15_000, interval: 20 });
+    await vi.waitFor(
+      () =>
+        expect(log.messages()).toContain(`call Slow#1 of run run-1 started after all; the decider's scheduleToStart timeout is dropped`),
+      { timeout: 15_000, interval: 20 },
+    );
     expect(next.executor.stats()).toEqual({ slow: { queued: 0, running: 1, retrying: 0, abandoned: 0 } });
     release.resolve();
-    await vi.waitFor(() => expect(events.map((event) => event.type)).toEqual(['activity.started', 'activity.completed']), { timeout: 15_000, interval: 20 });
+    await vi.waitFor(() => expect(events.map((event) => event.type)).toEqual(['activity.started', 'activity.completed']), {
+      timeout: 15_000,
+      interval: 20,
+    });
   });
 
   it('names the attempt a worker would: after a retried failure the call waits for a retry, and a timeout names the next attempt', async () => {
@@ -407,13 +514,30 @@ describe('task lists over STOMP queues', () => {
     // A worker's reports, as a worker that then died would have sent them.
     await produce(`/queue/${base}.reports`, [
       { body: JSON.stringify({ runId: 'run-1', event: { type: 'activity.started', at: clock.now(), callId: 'Flaky#1', attempt: 1 } }) },
-      { body: JSON.stringify({ runId: 'run-1', event: { type: 'activity.failed', at: clock.now(), callId: 'Flaky#1', attempt: 1, error: { code: 'ERR_X', message: 'x' }, final: false } }) },
+      {
+        body: JSON.stringify({
+          runId: 'run-1',
+          event: {
+            type: 'activity.failed',
+            at: clock.now(),
+            callId: 'Flaky#1',
+            attempt: 1,
+            error: { code: 'ERR_X', message: 'x' },
+            final: false,
+          },
+        }),
+      },
     ]);
     await vi.waitFor(() => expect(reports.of('run-1', 'Flaky#1')).toHaveLength(2), { timeout: 15_000, interval: 20 });
     expect(decider.executor.stats()).toEqual({ flaky: { queued: 0, running: 0, retrying: 1, abandoned: 0 } });
     await clock.advance(61_000);
     await vi.waitFor(() => expect(reports.of('run-1', 'Flaky#1')).toHaveLength(3), { timeout: 15_000, interval: 20 });
-    expect(reports.of('run-1', 'Flaky#1')[2]).toMatchObject({ type: 'activity.timedOut', attempt: 2, kind: 'scheduleToClose', final: true });
+    expect(reports.of('run-1', 'Flaky#1')[2]).toMatchObject({
+      type: 'activity.timedOut',
+      attempt: 2,
+      kind: 'scheduleToClose',
+      final: true,
+    });
   });
 
   it('leaves a call a worker finishes alone: its backstop timers are cleared', async () => {
@@ -460,19 +584,39 @@ describe('task lists over STOMP queues', () => {
   it('keeps trying a broker that is down, one warning per attempt with a growing delay, until closed', async () => {
     const base = newBase('alpha');
     const port = await closedPort();
-    const { lists, log } = taskLists(base, { url: `stomp://guest:s3cret@127.0.0.1:${port}/queue/${base}`, reconnectDelayMs: 50, reconnectMaxDelayMs: 100 });
+    const { lists, log } = taskLists(base, {
+      url: `stomp://guest:s3cret@127.0.0.1:${port}/queue/${base}`,
+      reconnectDelayMs: 50,
+      reconnectMaxDelayMs: 100,
+    });
     const deciding = expect(lists.decide()).rejects.toMatchObject({ code: 'ERR_SHUTDOWN' });
     const Alpha = { name: 'Alpha', version: 1 } as ActivityDefinition;
     lists.executor.submit({ runId: 'run-1', call: callOf(Alpha, 1, 'alpha'), scheduledAt: Date.now() }, () => {});
     expect(lists.executor.stats()).toEqual({ alpha: { queued: 1, running: 0, retrying: 0, abandoned: 0 } });
     // The tasks' connection (for the submit) and the reports' (for decide()) each keep trying.
-    const warnings = () => log.lines.filter((line) => line.level === 40 && line.msg.startsWith(`cannot connect to stomp://guest@127.0.0.1:${port}/queue/${base}:`) && line.msg.includes('(workflow reports;'));
+    const warnings = () =>
+      log.lines.filter(
+        (line) =>
+          line.level === 40 &&
+          line.msg.startsWith(`cannot connect to stomp://guest@127.0.0.1:${port}/queue/${base}:`) &&
+          line.msg.includes('(workflow reports;'),
+      );
     await vi.waitFor(() => expect(warnings().length).toBeGreaterThanOrEqual(3), { timeout: 5000, interval: 20 });
-    expect(warnings().slice(0, 3).map((line) => [line.attempt, line.retryInMs])).toEqual([[1, 50], [2, 100], [3, 100]]);
+    expect(
+      warnings()
+        .slice(0, 3)
+        .map((line) => [line.attempt, line.retryInMs]),
+    ).toEqual([
+      [1, 50],
+      [2, 100],
+      [3, 100],
+    ]);
 
     await lists.close();
     await deciding;
-    expect(() => lists.executor.submit({ runId: 'run-1', call: callOf(Alpha, 2, 'alpha'), scheduledAt: Date.now() }, () => {})).toThrow(expect.objectContaining({ code: 'ERR_SHUTDOWN' }));
+    expect(() => lists.executor.submit({ runId: 'run-1', call: callOf(Alpha, 2, 'alpha'), scheduledAt: Date.now() }, () => {})).toThrow(
+      expect.objectContaining({ code: 'ERR_SHUTDOWN' }),
+    );
     expect(log.messages()).toContainEqual(expect.stringContaining(`call Alpha#1 of run run-1 was not published to /queue/${base}.alpha`));
     expect(JSON.stringify(log.lines)).not.toContain('s3cret');
   });

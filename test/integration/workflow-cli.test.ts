@@ -19,7 +19,13 @@ const FIXTURE_INI = path.join(ROOT, 'test/fixtures/workflow-cli/app.ini');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** One line of $VIDEO_LOG: an activity's execution (an attempt) as the activity noted it. */
-interface Execution { activity: string; video: string; pid: number; at: number; attempt?: number }
+interface Execution {
+  activity: string;
+  video: string;
+  pid: number;
+  at: number;
+  attempt?: number;
+}
 
 /** An app in a temp folder: its INI file, the environment its commands get, and the executions its activities noted. */
 interface App {
@@ -48,7 +54,10 @@ function appIn(dir: string, ini: string, env: NodeJS.ProcessEnv = {}): App {
       } catch {
         // No activity has run yet.
       }
-      const all = text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as Execution);
+      const all = text
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Execution);
       return video === undefined ? all : all.filter((execution) => execution.video === video);
     },
   };
@@ -133,10 +142,15 @@ async function status(app: App, runId: string): Promise<RunRecord> {
 
 type Of<T extends HistoryEvent['type']> = Extract<HistoryEvent, { type: T }>;
 const eventsOf = <T extends HistoryEvent['type']>(record: RunRecord, type: T, callId?: string): Array<Of<T>> =>
-  record.history.filter((event): event is Of<T> => event.type === type && (callId === undefined || (event as { callId?: string }).callId === callId));
+  record.history.filter(
+    (event): event is Of<T> => event.type === type && (callId === undefined || (event as { callId?: string }).callId === callId),
+  );
 
 /** The calls whose activity.completed is in the history. */
-const completedCalls = (record: RunRecord) => eventsOf(record, 'activity.completed').map((event) => event.callId).sort();
+const completedCalls = (record: RunRecord) =>
+  eventsOf(record, 'activity.completed')
+    .map((event) => event.callId)
+    .sort();
 
 /** When a call was scheduled, when its last attempt started, and when it completed. */
 function span(record: RunRecord, callId: string): { scheduled: number; started: number; completed: number; ms: number } {
@@ -151,16 +165,31 @@ function span(record: RunRecord, callId: string): { scheduled: number; started: 
 }
 
 /** What UploadWorkflow completes with for `video`. */
-const published = (video: string) => ({ video, file: video.replace(/\.[^.]+$/, '.mp4'), codec: 'h264', thumbnails: 3, status: 'published' });
+const published = (video: string) => ({
+  video,
+  file: video.replace(/\.[^.]+$/, '.mp4'),
+  codec: 'h264',
+  thumbnails: 3,
+  status: 'published',
+});
 
 /** The pids of the executions of `activity`, in order. */
-const pidsOf = (executions: Execution[], activity: string) => executions.filter((execution) => execution.activity === activity).map((execution) => execution.pid);
+const pidsOf = (executions: Execution[], activity: string) =>
+  executions.filter((execution) => execution.activity === activity).map((execution) => execution.pid);
 
 describe('flowd workflow with the video tutorial', () => {
   it('runs transcoding and thumbnails together in one decision, then the metadata from both, and --wait prints the run', async () => {
     const app = await videoApp();
     const run = await decider(app);
-    const started = await cli(app, ['workflow', 'start', app.ini, 'UploadWorkflow', '--input', '{"video":"cat.mov","seconds":1}', '--wait']);
+    const started = await cli(app, [
+      'workflow',
+      'start',
+      app.ini,
+      'UploadWorkflow',
+      '--input',
+      '{"video":"cat.mov","seconds":1}',
+      '--wait',
+    ]);
     expect(started.code, started.stderr).toBe(0);
     const [runId = '', heading] = started.stdout.split('\n');
     expect(runId).toMatch(UUID);
@@ -172,11 +201,18 @@ describe('flowd workflow with the video tutorial', () => {
     expect(progress.at(-1)).toBe('flowd: MetadataProcessing#1 completed (3 done, 3 scheduled so far)');
     // The decider took the run up at once: no note about a missing daemon.
     expect(started.stderr).not.toContain('no daemon has taken up');
-    expect(progress.indexOf('flowd: MetadataProcessing#1 scheduled')).toBeGreaterThan(progress.findIndex((line) => line.startsWith('flowd: Transcoding#1 completed')));
+    expect(progress.indexOf('flowd: MetadataProcessing#1 scheduled')).toBeGreaterThan(
+      progress.findIndex((line) => line.startsWith('flowd: Transcoding#1 completed')),
+    );
     expect(started.stdout).toMatch(/^ {2}\S+ {2}workflow\.completed /m);
 
     const record = await status(app, runId);
-    expect(record).toMatchObject({ runId, workflow: { name: 'UploadWorkflow', version: 1 }, state: 'completed', result: published('cat.mov') });
+    expect(record).toMatchObject({
+      runId,
+      workflow: { name: 'UploadWorkflow', version: 1 },
+      state: 'completed',
+      result: published('cat.mov'),
+    });
     const transcoding = span(record, 'Transcoding#1');
     const thumbnails = span(record, 'ThumbnailGenerator#1');
     const metadata = span(record, 'MetadataProcessing#1');
@@ -193,7 +229,12 @@ describe('flowd workflow with the video tutorial', () => {
     expect(end!.at - transcoding.scheduled).toBeLessThan(transcoding.ms + thumbnails.ms + metadata.ms);
 
     const pid = run.child.pid;
-    expect(app.executions().map((e) => [e.activity, e.video, e.pid]).sort()).toEqual([
+    expect(
+      app
+        .executions()
+        .map((e) => [e.activity, e.video, e.pid])
+        .sort(),
+    ).toEqual([
       ['MetadataProcessing', 'cat.mov', pid],
       ['ThumbnailGenerator', 'cat.mov', pid],
       ['Transcoding', 'cat.mov', pid],
@@ -203,7 +244,9 @@ describe('flowd workflow with the video tutorial', () => {
     expect(table.code, table.stderr).toBe(0);
     expect(table.stdout).toMatch(/^CALL\s+ACTIVITY\s+STATE\s+ATTEMPTS\s+SCHEDULED\s+ENDED\s+RESULT$/m);
     expect(table.stdout).toMatch(/^Transcoding#1\s+Transcoding 1\s+completed\s+1\s+\S+Z\s+\S+Z\s+\{"file":"cat\.mp4","codec":"h264"\}$/m);
-    expect(table.stdout).toMatch(/^ThumbnailGenerator#1\s+ThumbnailGenerator 1\s+completed\s+1\s+.*\["cat-1\.jpg","cat-2\.jpg","cat-3\.jpg"\]$/m);
+    expect(table.stdout).toMatch(
+      /^ThumbnailGenerator#1\s+ThumbnailGenerator 1\s+completed\s+1\s+.*\["cat-1\.jpg","cat-2\.jpg","cat-3\.jpg"\]$/m,
+    );
     expect(table.stdout).toMatch(/^MetadataProcessing#1\s+MetadataProcessing 1\s+completed\s+1\s/m);
     await stop(run);
   });
@@ -222,7 +265,9 @@ describe('flowd workflow with the video tutorial', () => {
 
     const second = daemon(app);
     await second.waitFor('stderr', new RegExp(`workflow UploadWorkflow run ${runId} completed`));
-    console.info(`workflow SIGKILL test (after the first two): the run completed ${Date.now() - killedAt}ms after the kill (a store lock left by the kill goes stale after 10s)`);
+    console.info(
+      `workflow SIGKILL test (after the first two): the run completed ${Date.now() - killedAt}ms after the kill (a store lock left by the kill goes stale after 10s)`,
+    );
 
     const record = await status(app, runId);
     expect(record.state).toBe('completed');
@@ -239,7 +284,11 @@ describe('flowd workflow with the video tutorial', () => {
     const app = await videoApp();
     const first = await decider(app);
     const runId = await startRun(app, 'UploadWorkflow', { video: 'owl.mov', seconds: 2 });
-    await until(first, 'Transcoding and ThumbnailGenerator have started', () => pidsOf(app.executions(), 'Transcoding').length > 0 && pidsOf(app.executions(), 'ThumbnailGenerator').length > 0);
+    await until(
+      first,
+      'Transcoding and ThumbnailGenerator have started',
+      () => pidsOf(app.executions(), 'Transcoding').length > 0 && pidsOf(app.executions(), 'ThumbnailGenerator').length > 0,
+    );
     await kill(first);
     const killedAt = Date.now();
 
@@ -272,7 +321,12 @@ describe('flowd workflow with the video tutorial', () => {
     const one = await cli(app, ['workflow', 'start', app.ini, 'UploadWorkflow', '--input', '{"video":"one.mov","seconds":0.2}', '--wait']);
     expect(one.code, one.stderr).toBe(0);
     expect(one.stdout).toMatch(/^run \S+: workflow UploadWorkflow 1, completed$/m);
-    expect(app.executions('one.mov').map((e) => [e.activity, e.pid]).sort()).toEqual([
+    expect(
+      app
+        .executions('one.mov')
+        .map((e) => [e.activity, e.pid])
+        .sort(),
+    ).toEqual([
       ['MetadataProcessing', a.child.pid],
       ['ThumbnailGenerator', a.child.pid],
       ['Transcoding', a.child.pid],
@@ -291,7 +345,12 @@ describe('flowd workflow with the video tutorial', () => {
     expect(two.code, two.stderr).toBe(0);
     expect(two.stdout).toMatch(/^run \S+: workflow UploadWorkflow 1, completed$/m);
     expect(two.stdout).toContain('result: {"video":"two.mov","file":"two.mp4"');
-    expect(app.executions('two.mov').map((e) => [e.activity, e.pid]).sort()).toEqual([
+    expect(
+      app
+        .executions('two.mov')
+        .map((e) => [e.activity, e.pid])
+        .sort(),
+    ).toEqual([
       ['MetadataProcessing', b.child.pid],
       ['ThumbnailGenerator', b.child.pid],
       ['Transcoding', b.child.pid],
@@ -313,8 +372,15 @@ describe('flowd workflow with the video tutorial', () => {
     const table = await cli(app, ['workflow', 'status', app.ini, runId]);
     expect(table.code, table.stderr).toBe(0);
     const lines = table.stdout.trim().split('\n');
-    expect(lines.slice(0, 4)).toEqual([`run ${runId}: workflow UploadWorkflow 1, running`, 'input: {"video":"cat.mov"}', 'no activity calls yet', 'history (1 events):']);
-    expect(lines.slice(4)).toEqual([expect.stringMatching(/^ {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}workflow\.started {2}input \{"video":"cat\.mov"\}$/)]);
+    expect(lines.slice(0, 4)).toEqual([
+      `run ${runId}: workflow UploadWorkflow 1, running`,
+      'input: {"video":"cat.mov"}',
+      'no activity calls yet',
+      'history (1 events):',
+    ]);
+    expect(lines.slice(4)).toEqual([
+      expect.stringMatching(/^ {2}\d{4}-\d\d-\d\dT[\d:.]+Z {2}workflow\.started {2}input \{"video":"cat\.mov"\}$/),
+    ]);
     const record = await status(app, runId);
     expect(record).toMatchObject({ runId, state: 'running', history: [{ type: 'workflow.started', input: { video: 'cat.mov' } }] });
     expect(record.history).toHaveLength(1);
@@ -328,12 +394,17 @@ describe('flowd workflow with the video tutorial', () => {
       if (waiting.child.exitCode === null && waiting.child.signalCode === null) waiting.child.kill('SIGKILL');
       await waiting.exit;
     });
-    const [printed] = await Promise.all([waiting.waitFor('stdout', /^[0-9a-f-]{36}\n/), waiting.waitFor('stderr', /flowd: waiting for the run to end/)]);
+    const [printed] = await Promise.all([
+      waiting.waitFor('stdout', /^[0-9a-f-]{36}\n/),
+      waiting.waitFor('stderr', /flowd: waiting for the run to end/),
+    ]);
     const runId = printed.trim();
     expect(runId).toMatch(UUID);
     // Nothing decides: it says so within seconds (after twice the poll interval, at least 3s), and goes on waiting.
     const note = await waiting.waitFor('stderr', /flowd: no daemon has taken up run .*\n/);
-    expect(note).toBe(`flowd: no daemon has taken up run ${runId} after 3s: is one deciding for app video? Start one with: flowd run ${app.ini} (still waiting; Ctrl-C stops waiting, the run stays recorded)\n`);
+    expect(note).toBe(
+      `flowd: no daemon has taken up run ${runId} after 3s: is one deciding for app video? Start one with: flowd run ${app.ini} (still waiting; Ctrl-C stops waiting, the run stays recorded)\n`,
+    );
     expect(waiting.child.exitCode, 'start --wait still waits').toBeNull();
     waiting.child.kill('SIGINT');
     await waiting.exit;
@@ -344,11 +415,23 @@ describe('flowd workflow with the video tutorial', () => {
   it('stops a start --wait after --timeout: exits 1 naming the run and how to see it, and the run goes on', async () => {
     const app = await videoApp();
     // No daemon: the run stays open past the timeout.
-    const waited = await cli(app, ['workflow', 'start', app.ini, 'UploadWorkflow', '--input', '{"video":"cat.mov"}', '--wait', '--timeout', '300ms']);
+    const waited = await cli(app, [
+      'workflow',
+      'start',
+      app.ini,
+      'UploadWorkflow',
+      '--input',
+      '{"video":"cat.mov"}',
+      '--wait',
+      '--timeout',
+      '300ms',
+    ]);
     expect(waited.code, waited.stderr).toBe(1);
     const runId = waited.stdout.trim();
     expect(runId).toMatch(UUID);
-    expect(waited.stderr).toContain(`flowd: run ${runId} is still running after 300ms (--timeout); it goes on. See it with: flowd workflow status ${app.ini} ${runId}`);
+    expect(waited.stderr).toContain(
+      `flowd: run ${runId} is still running after 300ms (--timeout); it goes on. See it with: flowd workflow status ${app.ini} ${runId}`,
+    );
     expect((await status(app, runId)).state).toBe('running');
   });
 
@@ -397,7 +480,10 @@ describe('flowd workflow with the video tutorial', () => {
   it('exits 2 for an app without [Workflow], and for a [Workflow] module that does not exist, naming the file, section and key', async () => {
     const dir = await tempFolder();
     const worker = path.join(dir, 'worker.ini');
-    await writeFile(worker, `[Flow]\napp name = plain\nclass = ${path.join(ROOT, 'test/fixtures/workers/echo.ts')}:Echo\n\n[Source]\ntype = stdin\n`);
+    await writeFile(
+      worker,
+      `[Flow]\napp name = plain\nclass = ${path.join(ROOT, 'test/fixtures/workers/echo.ts')}:Echo\n\n[Source]\ntype = stdin\n`,
+    );
     const missing = path.join(dir, 'missing.ini');
     await writeFile(missing, '[Flow]\napp name = missing\n\n[Workflow]\nmodule = ./nowhere.ts\n');
     const app = appIn(dir, worker);
@@ -407,10 +493,14 @@ describe('flowd workflow with the video tutorial', () => {
       cli(app, ['run', missing]),
     ]);
     expect(noSection.code).toBe(2);
-    expect(noSection.stderr).toContain(`${worker} [Workflow]: is missing; flowd workflow start works on an app with [Workflow] module = ./workflows.ts`);
+    expect(noSection.stderr).toContain(
+      `${worker} [Workflow]: is missing; flowd workflow start works on an app with [Workflow] module = ./workflows.ts`,
+    );
     for (const result of [noModule, noModuleInRun]) {
       expect(result.code).toBe(2);
-      expect(result.stderr).toContain(`${missing}:5 [Workflow] "module": found "./nowhere.ts", but ${path.join(dir, 'nowhere.ts')} does not exist`);
+      expect(result.stderr).toContain(
+        `${missing}:5 [Workflow] "module": found "./nowhere.ts", but ${path.join(dir, 'nowhere.ts')} does not exist`,
+      );
     }
   });
 });
@@ -432,8 +522,14 @@ describe('flowd workflow with a failing activity', () => {
     expect(record.error?.code).toBe('ERR_TASK');
     expect(record.error?.message).toContain('the encoder is on fire (cat.mov)');
     expect(record).not.toHaveProperty('result');
-    expect(eventsOf(record, 'activity.failed').map((event) => [event.attempt, event.final])).toEqual([[1, false], [2, true]]);
-    expect(app.executions('cat.mov').map((e) => [e.activity, e.attempt, e.pid])).toEqual([['Encode', 1, run.child.pid], ['Encode', 2, run.child.pid]]);
+    expect(eventsOf(record, 'activity.failed').map((event) => [event.attempt, event.final])).toEqual([
+      [1, false],
+      [2, true],
+    ]);
+    expect(app.executions('cat.mov').map((e) => [e.activity, e.attempt, e.pid])).toEqual([
+      ['Encode', 1, run.child.pid],
+      ['Encode', 2, run.child.pid],
+    ]);
     expect(run.stderr()).toContain(`workflow BrokenUpload run ${runId} failed`);
     await stop(run);
   });
@@ -455,8 +551,14 @@ describe('flowd workflow with a run that continues as new', () => {
     expect(started.stdout).toContain('result: 2');
     expect(started.stderr).toContain(`flowd: run ${first} continues as new in run ${second}\n`);
     // Each run's calls are told as they end: the first run's Count#1, then the second run's.
-    const progress = started.stderr.split('\n').filter((line) => line.startsWith('flowd: Count#1 completed') || line.includes('continues as new'));
-    expect(progress).toEqual(['flowd: Count#1 completed (1 done, 1 scheduled so far)', `flowd: run ${first} continues as new in run ${second}`, 'flowd: Count#1 completed (1 done, 1 scheduled so far)']);
+    const progress = started.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('flowd: Count#1 completed') || line.includes('continues as new'));
+    expect(progress).toEqual([
+      'flowd: Count#1 completed (1 done, 1 scheduled so far)',
+      `flowd: run ${first} continues as new in run ${second}`,
+      'flowd: Count#1 completed (1 done, 1 scheduled so far)',
+    ]);
 
     const [restarted, completed] = [await status(app, first), await status(app, second)];
     expect(restarted).toMatchObject({ runId: first, state: 'restarted', next: second });

@@ -39,10 +39,12 @@ afterEach(async () => {
 });
 
 const at = (...parts: string[]) => path.join(temp.dir, ...parts);
-const record = async (id: string) => JSON.parse(await readFile(at('records', `${id}.json`), 'utf8')) as { version: number; fields: Record<string, unknown>; media: string[] };
+const record = async (id: string) =>
+  JSON.parse(await readFile(at('records', `${id}.json`), 'utf8')) as { version: number; fields: Record<string, unknown>; media: string[] };
 const drop = (name: string, content: string) => writeFile(at('in', name), content);
 /** Waits until the source has moved the file away after its outcome. */
-const handled = (name: string, outcome: 'done' | 'failed') => vi.waitFor(async () => expect(await readdir(at(outcome))).toContain(name), { timeout: 10_000, interval: 50 });
+const handled = (name: string, outcome: 'done' | 'failed') =>
+  vi.waitFor(async () => expect(await readdir(at(outcome))).toContain(name), { timeout: 10_000, interval: 50 });
 
 describe('flowd run with class = xmlimport.XmlImport', () => {
   it('imports XML and media in either order, updates records, refuses media for an occupied record and sets malformed XML aside', async () => {
@@ -76,12 +78,18 @@ describe('flowd run with class = xmlimport.XmlImport', () => {
     // An update of an existing record (occupied: only its metadata changes).
     await drop('A1-update.xml', recordXml('A1', { 'asset.title': 'Late news', 'asset.genre': 'news' }));
     await handled('A1-update.xml', 'done');
-    expect(await record('A1')).toMatchObject({ version: 3, fields: { 'asset.title': 'Late news', 'asset.genre': 'news' }, media: ['clip.mxf'] });
+    expect(await record('A1')).toMatchObject({
+      version: 3,
+      fields: { 'asset.title': 'Late news', 'asset.genre': 'news' },
+      media: ['clip.mxf'],
+    });
 
     // Media for a record that already has media fails, and says why beside the file.
     await drop('clip.mxf', 'essence C');
     await handled('clip.mxf.error.txt', 'failed');
-    expect(await readFile(at('failed', 'clip.mxf.error.txt'), 'utf8')).toMatch(/^ERR_RECORD: clip\.mxf: record "A1" .* already has media \(clip\.mxf\)/);
+    expect(await readFile(at('failed', 'clip.mxf.error.txt'), 'utf8')).toMatch(
+      /^ERR_RECORD: clip\.mxf: record "A1" .* already has media \(clip\.mxf\)/,
+    );
     expect(await readFile(at('records', 'A1.media', 'clip.mxf'), 'utf8')).toBe('essence A');
 
     // A malformed XML goes to `move failed to` with the parser's message.
@@ -103,7 +111,9 @@ describe('flowd run with class = xmlimport.XmlImport', () => {
     beforeEach(async () => {
       server = createServer((req, res) => {
         if (req.url !== '/categories') return void res.writeHead(404).end();
-        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ 'Breaking News': 'category/1', Weather: 'category/2' }));
+        res
+          .writeHead(200, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ 'Breaking News': 'category/1', Weather: 'category/2' }));
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
       port = (server.address() as AddressInfo).port;

@@ -22,14 +22,17 @@ function harness(acquire?: (input: AcquireInput, signal: AbortSignal) => Promise
   const logic = lockMachine.provide({
     actors: {
       acquire: fromPromise<AcquireOutput, AcquireInput>(({ input, signal }) =>
-        acquire ? acquire(input, signal) : Promise.resolve({ fence: input.fence + 1, token: `t-${input.requestId}`, leaseMs: input.leaseMs }),
+        acquire
+          ? acquire(input, signal)
+          : Promise.resolve({ fence: input.fence + 1, token: `t-${input.requestId}`, leaseMs: input.leaseMs }),
       ),
     },
   });
   const actor = createActor(logic, { input: { key: 'asset-1', fence }, clock });
   for (const type of ['lock.granted', 'lock.lost', 'lock.failed', 'lock.freed'] as const) actor.on(type, (event) => emitted.push(event));
   actor.start();
-  const of = <T extends LockEmitted['type']>(type: T) => emitted.filter((event): event is Extract<LockEmitted, { type: T }> => event.type === type);
+  const of = <T extends LockEmitted['type']>(type: T) =>
+    emitted.filter((event): event is Extract<LockEmitted, { type: T }> => event.type === type);
   return { actor, clock, emitted, of, state: () => actor.getSnapshot().value, context: () => actor.getSnapshot().context };
 }
 
@@ -40,7 +43,9 @@ describe('lockMachine', () => {
     expect(h.state()).toBe('acquiring');
     await settle();
     expect(h.state()).toBe('held');
-    expect(h.of('lock.granted')).toEqual([{ type: 'lock.granted', key: 'asset-1', requestId: 'r1', fence: 42, token: 't-r1', leaseMs: 1000 }]);
+    expect(h.of('lock.granted')).toEqual([
+      { type: 'lock.granted', key: 'asset-1', requestId: 'r1', fence: 42, token: 't-r1', leaseMs: 1000 },
+    ]);
   });
 
   it('serves waiters in the order they asked, each with a greater fence', async () => {
@@ -51,7 +56,11 @@ describe('lockMachine', () => {
     await settle();
     h.actor.send(lockReleased('b'));
     await settle();
-    expect(h.of('lock.granted').map(({ requestId, fence }) => [requestId, fence])).toEqual([['a', 1], ['b', 2], ['c', 3]]);
+    expect(h.of('lock.granted').map(({ requestId, fence }) => [requestId, fence])).toEqual([
+      ['a', 1],
+      ['b', 2],
+      ['c', 3],
+    ]);
   });
 
   it('ignores a release or renewal from a request that does not hold the lock', async () => {
@@ -130,7 +139,9 @@ describe('lockMachine', () => {
 
   it('tells the first waiter when the backend cannot take the lock, and tries for the next', async () => {
     const failure = new Error('redis down');
-    const h = harness((input) => (input.requestId === 'a' ? Promise.reject(failure) : Promise.resolve({ fence: 3, token: 't', leaseMs: input.leaseMs })));
+    const h = harness((input) =>
+      input.requestId === 'a' ? Promise.reject(failure) : Promise.resolve({ fence: 3, token: 't', leaseMs: input.leaseMs }),
+    );
     h.actor.send(lockRequested('a', 1000));
     h.actor.send(lockRequested('b', 1000));
     await settle();

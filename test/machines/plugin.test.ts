@@ -27,7 +27,9 @@ function harness(deactivated?: PluginErrorInfo) {
   const loads: PendingLoad[] = [];
   const logic = pluginMachine.provide({
     actors: {
-      load: fromPromise<PluginLoadOutput, PluginLoadInput>(({ input }) => new Promise((resolve, reject) => loads.push({ input, resolve, reject }))),
+      load: fromPromise<PluginLoadOutput, PluginLoadInput>(
+        ({ input }) => new Promise((resolve, reject) => loads.push({ input, resolve, reject })),
+      ),
     },
   });
   const actor = createActor(logic, { input: { name: 'notify', file: '/plugins/notify.mjs', deactivated } });
@@ -86,7 +88,10 @@ describe('pluginMachine', () => {
   it('turns any other load failure into ERR_PLUGIN_LOAD naming the plugin and its file', async () => {
     const h = harness();
     await h.failed(new TypeError('boom'));
-    expect(h.context().error).toEqual({ code: 'ERR_PLUGIN_LOAD', message: 'plugin "notify" could not be loaded from /plugins/notify.mjs: boom' });
+    expect(h.context().error).toEqual({
+      code: 'ERR_PLUGIN_LOAD',
+      message: 'plugin "notify" could not be loaded from /plugins/notify.mjs: boom',
+    });
   });
 
   it('is deactivated with a clear message when the runtime did not provide load', async () => {
@@ -122,7 +127,12 @@ describe('pluginMachine', () => {
 
   it('is deactivated with the error when a callback fails for good while active', async () => {
     const h = await activeHarness();
-    const error = { code: 'ERR_PLUGIN', message: 'plugin "notify" callback "onStatus" failed on event 9: nope', eventId: 9, callback: 'onStatus' };
+    const error = {
+      code: 'ERR_PLUGIN',
+      message: 'plugin "notify" callback "onStatus" failed on event 9: nope',
+      eventId: 9,
+      callback: 'onStatus',
+    };
     h.actor.send(pluginFailed(error));
     expect(h.state()).toBe('deactivated');
     expect(h.context()).toMatchObject({ error, callbacks: callbacks('onStatus') });
@@ -156,7 +166,11 @@ describe('pluginMachine', () => {
     h.actor.send(pluginChanged());
     await h.failed(loadError('bad edit'));
     expect(h.state()).toBe('deactivated');
-    expect(h.context()).toMatchObject({ error: { code: 'ERR_PLUGIN_LOAD', message: 'bad edit' }, callbacks: callbacks('onStatus'), mtimeMs: 1000 });
+    expect(h.context()).toMatchObject({
+      error: { code: 'ERR_PLUGIN_LOAD', message: 'bad edit' },
+      callbacks: callbacks('onStatus'),
+      mtimeMs: 1000,
+    });
   });
 
   it('loads once more when its file changes during the first load, however many changes came', async () => {

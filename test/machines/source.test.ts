@@ -25,7 +25,10 @@ function harness(options: { connect?: () => Promise<void> } = {}) {
     },
     actions: { settleEvent: ({ event }) => void settled.push(event) },
   });
-  const actor = createActor(logic, { input: { sink: sink as AnyActorRef, reconnectDelayMs: 100, reconnectMaxDelayMs: 1000, random: () => 0 }, clock });
+  const actor = createActor(logic, {
+    input: { sink: sink as AnyActorRef, reconnectDelayMs: 100, reconnectMaxDelayMs: 1000, random: () => 0 },
+    clock,
+  });
   actor.start();
   return { actor, clock, atSink, atFeed, settled, feed: (e: { type: string; error?: unknown }) => feedBack!(e), connects: () => connects };
 }
@@ -53,7 +56,11 @@ describe('sourceMachine', () => {
 
   it('retries a refused connection after a backoff when the error is retryable', async () => {
     let refuse = true;
-    const h = harness({ connect: async () => { if (refuse) throw Object.assign(new Error('refused'), { retryable: true }); } });
+    const h = harness({
+      connect: async () => {
+        if (refuse) throw Object.assign(new Error('refused'), { retryable: true });
+      },
+    });
     await settle();
     expect(h.actor.getSnapshot().value).toBe('reconnecting');
     expect(h.actor.getSnapshot().context.lastError).toMatchObject({ message: 'refused', retryable: true });
@@ -65,10 +72,17 @@ describe('sourceMachine', () => {
   });
 
   it('fails for good on an error that is not retryable, and tells the sink', async () => {
-    const h = harness({ connect: async () => { throw new Error('location does not exist'); } });
+    const h = harness({
+      connect: async () => {
+        throw new Error('location does not exist');
+      },
+    });
     await settle();
     expect(h.actor.getSnapshot().value).toBe('failed');
-    expect(h.atSink).toContainEqual({ type: 'source.failed', error: { code: 'ERR_SOURCE', message: 'location does not exist', retryable: false } });
+    expect(h.atSink).toContainEqual({
+      type: 'source.failed',
+      error: { code: 'ERR_SOURCE', message: 'location does not exist', retryable: false },
+    });
   });
 
   it('reconnects when a running feed loses its connection', async () => {
@@ -86,7 +100,10 @@ describe('sourceMachine', () => {
     await settle();
     h.feed({ type: 'feed.lost', error: { message: 'broker went away', retryable: true } });
     expect(h.actor.getSnapshot().value).toBe('reconnecting');
-    h.actor.send({ type: 'event.settled', settlement: { id: 'e1', outcome: 'completed', ack: true, attempts: 1, deadLetter: false } } as never);
+    h.actor.send({
+      type: 'event.settled',
+      settlement: { id: 'e1', outcome: 'completed', ack: true, attempts: 1, deadLetter: false },
+    } as never);
     expect(h.settled).toHaveLength(1);
   });
 
@@ -103,7 +120,12 @@ describe('sourceMachine', () => {
     await settle();
     h.feed({ type: 'feed.lost', error: { code: 'ERR_CONNECTION_LOST', message: 'broker went away', retryable: true } });
     // random() is 0: the first attempt waits the reconnect delay, 100ms.
-    expect(h.atSink.at(-1)).toEqual({ type: 'source.reconnecting', attempt: 1, delayMs: 100, error: { code: 'ERR_CONNECTION_LOST', message: 'broker went away', retryable: true } });
+    expect(h.atSink.at(-1)).toEqual({
+      type: 'source.reconnecting',
+      attempt: 1,
+      delayMs: 100,
+      error: { code: 'ERR_CONNECTION_LOST', message: 'broker went away', retryable: true },
+    });
   });
 
   it('keeps its feed when its input is exhausted, to hear the last outcomes, and stops when told', async () => {
@@ -112,7 +134,10 @@ describe('sourceMachine', () => {
     h.feed({ type: 'feed.ended' });
     expect(h.actor.getSnapshot().value).toEqual({ active: 'ended' });
     expect(h.atSink.map((e) => e.type)).toEqual(['source.started', 'source.ended']);
-    h.actor.send({ type: 'event.settled', settlement: { id: 'e1', outcome: 'completed', ack: true, attempts: 1, deadLetter: false } } as never);
+    h.actor.send({
+      type: 'event.settled',
+      settlement: { id: 'e1', outcome: 'completed', ack: true, attempts: 1, deadLetter: false },
+    } as never);
     expect(h.settled.map((e) => e.type)).toEqual(['event.settled']);
     h.actor.send({ type: 'source.stop' });
     await settle();

@@ -12,7 +12,7 @@ describe('supervisorMachine', () => {
     expect(h.running()).toHaveLength(2);
   });
 
-  it('tells how long an event waited in the queue and how long its run took, by the supervisor\'s clock', () => {
+  it("tells how long an event waited in the queue and how long its run took, by the supervisor's clock", () => {
     const h = startSupervisor({ workers: 1 });
     const first = h.deliver();
     const second = h.deliver();
@@ -38,7 +38,10 @@ describe('supervisorMachine', () => {
   it('settles the events of one step with one message to their source', () => {
     const h = startSupervisor({ workers: 3 });
     const ids = [h.deliver(), h.deliver(), h.deliver()];
-    h.actor.send({ type: 'slots.reported', reports: h.runs.map((r) => ({ type: 'slot.finished' as const, slotId: r.slotId, seq: r.job.seq, result: r.job.delivery.id })) });
+    h.actor.send({
+      type: 'slots.reported',
+      reports: h.runs.map((r) => ({ type: 'slot.finished' as const, slotId: r.slotId, seq: r.job.seq, result: r.job.delivery.id })),
+    });
     expect(h.settlements.map((s) => s.id)).toEqual(ids);
     expect(h.settleMessages).toEqual(['events.settled']);
   });
@@ -98,7 +101,11 @@ describe('supervisorMachine', () => {
     h.deliver();
     h.clock.increment(500);
     expect(h.runs[0]!.aborted).toBe(true);
-    expect(h.settlements.find((s) => s.id === stuck)).toMatchObject({ outcome: 'failed', deadLetter: true, error: { code: 'ERR_WORKER_TIMEOUT' } });
+    expect(h.settlements.find((s) => s.id === stuck)).toMatchObject({
+      outcome: 'failed',
+      deadLetter: true,
+      error: { code: 'ERR_WORKER_TIMEOUT' },
+    });
     expect(h.context().abandoned).toBe(2);
     expect(h.context().slots.size).toBe(2);
     // The stuck promises never settle, yet two new events still run at once.
@@ -226,7 +233,9 @@ describe('supervisorMachine', () => {
     const h = startSupervisor();
     const error = { code: 'ERR_CONNECT', message: 'cannot connect' };
     h.actor.send({ type: 'source.reconnecting', attempt: 2, delayMs: 750, error });
-    expect(h.emitted.filter((e) => e.type === 'source.reconnecting')).toEqual([{ type: 'source.reconnecting', attempt: 2, delayMs: 750, error }]);
+    expect(h.emitted.filter((e) => e.type === 'source.reconnecting')).toEqual([
+      { type: 'source.reconnecting', attempt: 2, delayMs: 750, error },
+    ]);
   });
 
   it('fails an event the source could not read at once, without running a worker', () => {

@@ -14,7 +14,10 @@ function run(answers: Array<DecideOutput | Error>) {
     return answer;
   });
   const clock = new SimulatedClock();
-  const actor = createActor(workflowRunMachine.provide({ actors: { decide } }), { input: { runId: 'r1', workflow: { name: 'W', version: 1 } }, clock });
+  const actor = createActor(workflowRunMachine.provide({ actors: { decide } }), {
+    input: { runId: 'r1', workflow: { name: 'W', version: 1 } },
+    clock,
+  });
   actor.start();
   const settled = () => new Promise((resolve) => setImmediate(resolve));
   return { actor, calls, clock, settled };
@@ -22,7 +25,10 @@ function run(answers: Array<DecideOutput | Error>) {
 
 describe('the workflow-run machine', () => {
   it('decides, waits for an activity to finish, decides again, and ends completed with the result', async () => {
-    const r = run([{ scheduled: 2, pending: 2 }, { scheduled: 0, pending: 0, outcome: { kind: 'completed', result: 42 } }]);
+    const r = run([
+      { scheduled: 2, pending: 2 },
+      { scheduled: 0, pending: 0, outcome: { kind: 'completed', result: 42 } },
+    ]);
     await r.settled();
     expect(r.actor.getSnapshot().value).toBe('waiting');
     expect(r.actor.getSnapshot().context.pending).toBe(2);
@@ -35,7 +41,10 @@ describe('the workflow-run machine', () => {
   });
 
   it('decides again at once when an activity finished while it was deciding', async () => {
-    const r = run([{ scheduled: 1, pending: 1 }, { scheduled: 0, pending: 0, outcome: { kind: 'failed', error: { code: 'ERR_TASK', message: 'boom' } } }]);
+    const r = run([
+      { scheduled: 1, pending: 1 },
+      { scheduled: 0, pending: 0, outcome: { kind: 'failed', error: { code: 'ERR_TASK', message: 'boom' } } },
+    ]);
     r.actor.send({ type: 'activity.finished', callId: 'A#1' });
     await r.settled();
     expect(r.actor.getSnapshot().value).toBe('failed');
@@ -43,7 +52,10 @@ describe('the workflow-run machine', () => {
   });
 
   it('tries a decision again after a delay when the store is down, and fails on anything else', async () => {
-    const r = run([new StoreError('ERR_STORE_UNAVAILABLE', 'redis down'), { scheduled: 0, pending: 0, outcome: { kind: 'restarted', input: 1, next: 'r2' } }]);
+    const r = run([
+      new StoreError('ERR_STORE_UNAVAILABLE', 'redis down'),
+      { scheduled: 0, pending: 0, outcome: { kind: 'restarted', input: 1, next: 'r2' } },
+    ]);
     await r.settled();
     expect(r.actor.getSnapshot().value).toBe('retrying');
     expect(r.actor.getSnapshot().context.lastError).toEqual({ code: 'ERR_STORE_UNAVAILABLE', message: 'redis down' });
@@ -54,6 +66,8 @@ describe('the workflow-run machine', () => {
     const broken = run([new Error('history is corrupt')]);
     await broken.settled();
     expect(broken.actor.getSnapshot().value).toBe('failed');
-    expect(broken.actor.getSnapshot().output).toEqual({ outcome: { kind: 'failed', error: { code: 'ERR_WORKFLOW', message: 'history is corrupt' } } });
+    expect(broken.actor.getSnapshot().output).toEqual({
+      outcome: { kind: 'failed', error: { code: 'ERR_WORKFLOW', message: 'history is corrupt' } },
+    });
   });
 });

@@ -28,14 +28,100 @@ const scope = Object.freeze({
   fn: canary,
 });
 
-const NAMES = [...Object.keys(scope), '__proto__', 'constructor', 'prototype', 'globalThis', 'global', 'process', 'require', 'Function',
-  'eval', 'window', 'self', 'canary', '__flowdCanary', 'toString', 'valueOf', 'hasOwnProperty', 'and', 'or', 'not', 'undefined', 'NaN'];
-const FUNCTIONS = ['upper', 'lower', 'trim', 'substring', 'replace', 'concat', 'join', 'split', 'formatDate', 'get',
-  'eval', 'Function', 'constructor', 'toString', 'require', 'import', '__flowdCanary', 'fn'];
-const KEYS = ['a', 'k', 'length', 'title', 'asset', '__proto__', 'constructor', 'prototype', 'polluted', 'call', 'apply', 'bind',
-  'get', 'toString', '0', 'asset.title', '__defineGetter__', 'valueOf'];
-const BINARY = ['+', '-', '*', '/', '%', '==', '!=', '===', '!==', '<', '<=', '>', '>=', '&&', '||', 'and', 'or',
-  '|', '&', '^', '**', '??', '<<', '>>', '>>>', 'in', 'instanceof', '='];
+const NAMES = [
+  ...Object.keys(scope),
+  '__proto__',
+  'constructor',
+  'prototype',
+  'globalThis',
+  'global',
+  'process',
+  'require',
+  'Function',
+  'eval',
+  'window',
+  'self',
+  'canary',
+  '__flowdCanary',
+  'toString',
+  'valueOf',
+  'hasOwnProperty',
+  'and',
+  'or',
+  'not',
+  'undefined',
+  'NaN',
+];
+const FUNCTIONS = [
+  'upper',
+  'lower',
+  'trim',
+  'substring',
+  'replace',
+  'concat',
+  'join',
+  'split',
+  'formatDate',
+  'get',
+  'eval',
+  'Function',
+  'constructor',
+  'toString',
+  'require',
+  'import',
+  '__flowdCanary',
+  'fn',
+];
+const KEYS = [
+  'a',
+  'k',
+  'length',
+  'title',
+  'asset',
+  '__proto__',
+  'constructor',
+  'prototype',
+  'polluted',
+  'call',
+  'apply',
+  'bind',
+  'get',
+  'toString',
+  '0',
+  'asset.title',
+  '__defineGetter__',
+  'valueOf',
+];
+const BINARY = [
+  '+',
+  '-',
+  '*',
+  '/',
+  '%',
+  '==',
+  '!=',
+  '===',
+  '!==',
+  '<',
+  '<=',
+  '>',
+  '>=',
+  '&&',
+  '||',
+  'and',
+  'or',
+  '|',
+  '&',
+  '^',
+  '**',
+  '??',
+  '<<',
+  '>>',
+  '>>>',
+  'in',
+  'instanceof',
+  '=',
+];
 const UNARY = ['-', '+', '!', 'not ', '~', 'typeof ', 'void ', 'delete ', 'new '];
 
 const HOSTILE = [
@@ -48,19 +134,19 @@ const HOSTILE = [
   "get(obj, '__proto__.polluted')",
   "get(obj, 'constructor.prototype')",
   "obj.get('__proto__')",
-  "fn()",
-  "fn.call(null)",
-  "__flowdCanary()",
-  "globalThis.__flowdCanary()",
-  "this.constructor",
-  "this",
-  "(() => 1)()",
-  "`${__flowdCanary()}`",
+  'fn()',
+  'fn.call(null)',
+  '__flowdCanary()',
+  'globalThis.__flowdCanary()',
+  'this.constructor',
+  'this',
+  '(() => 1)()',
+  '`${__flowdCanary()}`',
   "/x/.exec('x')",
   "import('fs')",
   "require('child_process')",
-  "Object.prototype.polluted = 1",
-  "list.constructor.prototype.push",
+  'Object.prototype.polluted = 1',
+  'list.constructor.prototype.push',
   "'9'.repeat(9)",
   '9'.repeat(400),
   '1e400',
@@ -70,7 +156,7 @@ const HOSTILE = [
   "join(split(big, ''), big)",
   "replace(big, 'x', big)",
   'big + big + big + big + big + big',
-  "concat(big, big, big, big, big, big)",
+  'concat(big, big, big, big, big, big)',
   "split(big, 'x')",
 ];
 
@@ -95,8 +181,14 @@ const { expression } = fc.letrec<{ expression: string }>((tie) => ({
     fc.tuple(tie('expression'), fc.constantFrom(...BINARY), tie('expression')).map(([a, op, b]) => `${a} ${op} ${b}`),
     fc.tuple(fc.constantFrom(...UNARY), tie('expression')).map(([op, a]) => `${op}${a}`),
     fc.tuple(tie('expression'), tie('expression'), tie('expression')).map(([a, b, c]) => `${a} ? ${b} : ${c}`),
-    fc.tuple(tie('expression'), fc.constantFrom(...KEYS)).map(([a, k]) => (/^\w+$/.test(k) && !/^\d/.test(k) ? `${a}.${k}` : `${a}[${quoteText(k)}]`)),
-    fc.tuple(tie('expression'), fc.oneof(fc.integer({ min: -5, max: 5 }).map(String), fc.constantFrom(...KEYS).map(quoteText), tie('expression')))
+    fc
+      .tuple(tie('expression'), fc.constantFrom(...KEYS))
+      .map(([a, k]) => (/^\w+$/.test(k) && !/^\d/.test(k) ? `${a}.${k}` : `${a}[${quoteText(k)}]`)),
+    fc
+      .tuple(
+        tie('expression'),
+        fc.oneof(fc.integer({ min: -5, max: 5 }).map(String), fc.constantFrom(...KEYS).map(quoteText), tie('expression')),
+      )
       .map(([a, k]) => `${a}[${k}]`),
     fc.tuple(fc.constantFrom(...FUNCTIONS), fc.array(tie('expression'), { maxLength: 4 })).map(([f, args]) => `${f}(${args.join(', ')})`),
     fc.tuple(tie('expression'), fc.array(tie('expression'), { maxLength: 2 })).map(([o, args]) => `${o}.get(${args.join(', ')})`),
@@ -105,17 +197,47 @@ const { expression } = fc.letrec<{ expression: string }>((tie) => ({
   ),
 }));
 
-const nested = fc.tuple(fc.integer({ min: 1, max: 1200 }), fc.constantFrom('()', '[]', '-', '!', 'not ', 'a ? ', 'f(', 'x.'), atom).map(([depth, kind, inner]) => {
-  if (kind === '()') return `${'('.repeat(depth)}${inner}${')'.repeat(depth)}`;
-  if (kind === '[]') return `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
-  if (kind === 'a ? ') return `${'n ? '.repeat(depth)}${inner}${' : 0'.repeat(depth)}`;
-  if (kind === 'f(') return `${'upper('.repeat(depth)}${inner}${')'.repeat(depth)}`;
-  if (kind === 'x.') return `obj${'.a'.repeat(depth)}`;
-  return `${kind.repeat(depth)}${inner}`;
-});
+const nested = fc
+  .tuple(fc.integer({ min: 1, max: 1200 }), fc.constantFrom('()', '[]', '-', '!', 'not ', 'a ? ', 'f(', 'x.'), atom)
+  .map(([depth, kind, inner]) => {
+    if (kind === '()') return `${'('.repeat(depth)}${inner}${')'.repeat(depth)}`;
+    if (kind === '[]') return `${'['.repeat(depth)}${inner}${']'.repeat(depth)}`;
+    if (kind === 'a ? ') return `${'n ? '.repeat(depth)}${inner}${' : 0'.repeat(depth)}`;
+    if (kind === 'f(') return `${'upper('.repeat(depth)}${inner}${')'.repeat(depth)}`;
+    if (kind === 'x.') return `obj${'.a'.repeat(depth)}`;
+    return `${kind.repeat(depth)}${inner}`;
+  });
 
 const soup = fc
-  .array(fc.oneof(fc.constantFrom(...NAMES, ...FUNCTIONS, ...BINARY, ...UNARY, '(', ')', '[', ']', ',', '.', '?', ':', ';', '"', "'", '`', '\\', '{', '}', '=>', '?.'), atom), { maxLength: 40 })
+  .array(
+    fc.oneof(
+      fc.constantFrom(
+        ...NAMES,
+        ...FUNCTIONS,
+        ...BINARY,
+        ...UNARY,
+        '(',
+        ')',
+        '[',
+        ']',
+        ',',
+        '.',
+        '?',
+        ':',
+        ';',
+        '"',
+        "'",
+        '`',
+        '\\',
+        '{',
+        '}',
+        '=>',
+        '?.',
+      ),
+      atom,
+    ),
+    { maxLength: 40 },
+  )
   .map((tokens) => tokens.join(''));
 
 const input = fc.oneof(
@@ -137,10 +259,19 @@ function isJsonLike(value: unknown, depth = 0): boolean {
   return Object.values(value).every((item) => isJsonLike(item, depth + 1));
 }
 
-const PROTOTYPES = { Object: Object.prototype, Array: Array.prototype, Function: Function.prototype, String: String.prototype, Number: Number.prototype };
+const PROTOTYPES = {
+  Object: Object.prototype,
+  Array: Array.prototype,
+  Function: Function.prototype,
+  String: String.prototype,
+  Number: Number.prototype,
+};
 const snapshot = () => ({
   prototypes: Object.fromEntries(Object.entries(PROTOTYPES).map(([name, proto]) => [name, Reflect.ownKeys(proto).map(String).sort()])),
-  globals: Reflect.ownKeys(globalThis).map(String).filter((name) => name !== '__flowdCanary').sort(),
+  globals: Reflect.ownKeys(globalThis)
+    .map(String)
+    .filter((name) => name !== '__flowdCanary')
+    .sort(),
 });
 
 describe('mapping expressions (fuzz)', () => {

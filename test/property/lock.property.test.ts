@@ -10,7 +10,15 @@ const LEASE_MS = 1000;
 
 /** One step of a local scenario, on a simulated clock. */
 const stepArb = fc.oneof(
-  { weight: 4, arbitrary: fc.record({ op: fc.constant('request' as const), key: fc.constantFrom('a', 'b'), lease: fc.constantFrom(300, LEASE_MS), abortable: fc.boolean() }) },
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      op: fc.constant('request' as const),
+      key: fc.constantFrom('a', 'b'),
+      lease: fc.constantFrom(300, LEASE_MS),
+      abortable: fc.boolean(),
+    }),
+  },
   { weight: 3, arbitrary: fc.record({ op: fc.constant('release' as const), key: fc.constantFrom('a', 'b') }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('renew' as const), key: fc.constantFrom('a', 'b') }) },
   { weight: 1, arbitrary: fc.record({ op: fc.constant('abort' as const), which: fc.nat() }) },
@@ -30,18 +38,27 @@ interface Request {
 }
 
 describe('local locks, for any interleaving of requests, releases, renewals, aborts and time', () => {
-  it('never has two holders of a key, serves each key\'s waiters in request order with growing fences, and takes the lock from holders whose lease lapsed', async () => {
+  it("never has two holders of a key, serves each key's waiters in request order with growing fences, and takes the lock from holders whose lease lapsed", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(stepArb, { minLength: 1, maxLength: 40 }), async (steps) => {
         const clock = new SimulatedClock();
         const locks = createLocks({ backend: 'local' }, { leaseMs: LEASE_MS }, clock);
         const requests: Request[] = [];
-        const grants = new Map<string, Request[]>([['a', []], ['b', []]]);
+        const grants = new Map<string, Request[]>([
+          ['a', []],
+          ['b', []],
+        ]);
         const holding = (request: Request) => request.outcome === 'granted' && !request.released && !request.handle!.signal.aborted;
         const holderOf = (key: string) => requests.find((request) => request.key === key && holding(request));
 
         const request = (key: string, lease: number, abortable: boolean) => {
-          const entry: Request = { index: requests.length, key, lease, controller: abortable ? new AbortController() : undefined, outcome: 'waiting' };
+          const entry: Request = {
+            index: requests.length,
+            key,
+            lease,
+            controller: abortable ? new AbortController() : undefined,
+            outcome: 'waiting',
+          };
           requests.push(entry);
           locks.lock(key, { lease, ...(entry.controller ? { signal: entry.controller.signal } : {}) }).then(
             (handle) => {
@@ -115,7 +132,7 @@ const jobArb = fc.record({
 });
 
 describe('redis locks, for any mix of two daemons taking, holding, releasing and giving up on one lock', () => {
-  it('never has two holders, serves each daemon\'s waiters in request order, hands out growing fences and leaks no lock', async () => {
+  it("never has two holders, serves each daemon's waiters in request order, hands out growing fences and leaks no lock", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(jobArb, { minLength: 2, maxLength: 12 }), async (jobs) => {
         const area = redisArea(500);

@@ -6,8 +6,20 @@ import { translateStrftime } from '../../src/toolkit/strftime.js';
 
 /** Real zones: with and without summer time, half- and quarter-hour offsets, the southern hemisphere, a zone that skipped a day (Apia, 2011). */
 const ZONES = [
-  'UTC', 'Europe/Oslo', 'Europe/London', 'America/New_York', 'America/Sao_Paulo', 'America/St_Johns', 'Australia/Sydney',
-  'Australia/Lord_Howe', 'Pacific/Chatham', 'Pacific/Apia', 'Asia/Kolkata', 'Asia/Kathmandu', 'Asia/Tokyo', 'Africa/Casablanca',
+  'UTC',
+  'Europe/Oslo',
+  'Europe/London',
+  'America/New_York',
+  'America/Sao_Paulo',
+  'America/St_Johns',
+  'Australia/Sydney',
+  'Australia/Lord_Howe',
+  'Pacific/Chatham',
+  'Pacific/Apia',
+  'Asia/Kolkata',
+  'Asia/Kathmandu',
+  'Asia/Tokyo',
+  'Africa/Casablanca',
 ];
 
 /** Formats and the precision they keep, in ms. */
@@ -33,23 +45,29 @@ const wall = (instant: number, zone: string) => DateTime.fromMillis(instant, { z
 describe('MultiParser datetime (property)', () => {
   it('reads back any instant written in any zone with any format, to the format precision', () => {
     fc.assert(
-      fc.property(instantArb, fc.constantFrom(...ZONES), fc.constantFrom(...FORMATS), fc.constantFrom(...ZONES), (instant, zone, { format, precision }, other) => {
-        const expected = Math.floor(instant / precision) * precision;
-        const text = DateTime.fromMillis(instant, { zone }).toFormat(translateStrftime(format).format, { locale: 'en-US' });
-        // A value naming its own offset or zone does not need the default timezone: give it another.
-        const carriesZone = /%[zZ]/.test(format);
-        const parser = new MultiParser({ type: 'datetime', format, defaultTimezone: carriesZone ? other : zone });
-        const parsed = Date.parse(parser.convertSync(text));
-        if (format.includes('%z')) {
-          expect(parsed).toBe(expected);
-          return;
-        }
-        // A wall time shown twice (clocks going back) reads as the earlier instant, on purpose.
-        if (parsed !== expected) {
-          expect(parsed).toBeLessThan(expected);
-          expect(wall(parsed, zone)).toBe(wall(expected, zone));
-        }
-      }),
+      fc.property(
+        instantArb,
+        fc.constantFrom(...ZONES),
+        fc.constantFrom(...FORMATS),
+        fc.constantFrom(...ZONES),
+        (instant, zone, { format, precision }, other) => {
+          const expected = Math.floor(instant / precision) * precision;
+          const text = DateTime.fromMillis(instant, { zone }).toFormat(translateStrftime(format).format, { locale: 'en-US' });
+          // A value naming its own offset or zone does not need the default timezone: give it another.
+          const carriesZone = /%[zZ]/.test(format);
+          const parser = new MultiParser({ type: 'datetime', format, defaultTimezone: carriesZone ? other : zone });
+          const parsed = Date.parse(parser.convertSync(text));
+          if (format.includes('%z')) {
+            expect(parsed).toBe(expected);
+            return;
+          }
+          // A wall time shown twice (clocks going back) reads as the earlier instant, on purpose.
+          if (parsed !== expected) {
+            expect(parsed).toBeLessThan(expected);
+            expect(wall(parsed, zone)).toBe(wall(expected, zone));
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -57,8 +75,13 @@ describe('MultiParser datetime (property)', () => {
   it('reads every instant of the hours around summer-time changes back as the earlier of equal wall times', () => {
     // Every 10 minutes through the days of the 2024 changes in New York, Oslo, Lord Howe (30 min) and Sydney.
     const days = [
-      ['America/New_York', '2024-03-10'], ['America/New_York', '2024-11-03'], ['Europe/Oslo', '2024-03-31'], ['Europe/Oslo', '2024-10-27'],
-      ['Australia/Lord_Howe', '2024-04-07'], ['Australia/Lord_Howe', '2024-10-06'], ['Australia/Sydney', '2024-04-07'],
+      ['America/New_York', '2024-03-10'],
+      ['America/New_York', '2024-11-03'],
+      ['Europe/Oslo', '2024-03-31'],
+      ['Europe/Oslo', '2024-10-27'],
+      ['Australia/Lord_Howe', '2024-04-07'],
+      ['Australia/Lord_Howe', '2024-10-06'],
+      ['Australia/Sydney', '2024-04-07'],
     ] as const;
     let repeated = 0;
     for (const [zone, day] of days) {
@@ -83,7 +106,9 @@ describe('MultiParser datetime (property)', () => {
       fc.property(instantArb, fc.constantFrom(...ZONES), (instant, zone) => {
         const local = DateTime.fromMillis(instant, { zone });
         expect(Date.parse(new MultiParser({ type: 'iso', defaultTimezone: 'Asia/Tokyo' }).convertSync(local.toISO()!))).toBe(instant);
-        const withoutOffset = Date.parse(new MultiParser({ type: 'iso', defaultTimezone: zone }).convertSync(local.toISO({ includeOffset: false })!));
+        const withoutOffset = Date.parse(
+          new MultiParser({ type: 'iso', defaultTimezone: zone }).convertSync(local.toISO({ includeOffset: false })!),
+        );
         expect(wall(withoutOffset, zone)).toBe(wall(instant, zone));
         expect(withoutOffset).toBeLessThanOrEqual(instant);
       }),

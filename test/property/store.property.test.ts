@@ -16,7 +16,11 @@ interface Peer {
 }
 
 async function startPeer(options: StoreOptions): Promise<Peer> {
-  const child: ChildProcess = fork(WORKER, [JSON.stringify(options)], { cwd: ROOT, execArgv: ['--import', 'tsx'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child: ChildProcess = fork(WORKER, [JSON.stringify(options)], {
+    cwd: ROOT,
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiting = new Map<number, { resolve(calls: number): void; reject(error: Error): void }>();
   let nextId = 0;
   await new Promise<void>((resolve, reject) => {
@@ -44,7 +48,11 @@ async function startPeer(options: StoreOptions): Promise<Peer> {
   };
 }
 
-const workersAndCounts = fc.record({ workers: fc.integer({ min: 1, max: 6 }), count: fc.integer({ min: 1, max: 8 }), stores: fc.integer({ min: 1, max: 3 }) });
+const workersAndCounts = fc.record({
+  workers: fc.integer({ min: 1, max: 6 }),
+  count: fc.integer({ min: 1, max: 8 }),
+  stores: fc.integer({ min: 1, max: 3 }),
+});
 
 describe.each([
   ['file', fileSpace],
@@ -89,7 +97,10 @@ describe('update() across two processes loses no increment', () => {
     };
     readers.file = openStore(options.file);
     readers.redis = openStore(options.redis);
-    [peers.file, peers.redis] = await Promise.all([Promise.all([startPeer(options.file), startPeer(options.file)]), Promise.all([startPeer(options.redis), startPeer(options.redis)])]);
+    [peers.file, peers.redis] = await Promise.all([
+      Promise.all([startPeer(options.file), startPeer(options.file)]),
+      Promise.all([startPeer(options.redis), startPeer(options.redis)]),
+    ]);
   }, 30_000);
   afterAll(async () => {
     await Promise.all([...peers.file, ...peers.redis].map((peer) => peer.stop()));
@@ -98,15 +109,18 @@ describe('update() across two processes loses no increment', () => {
     await dropPrefix(prefix);
   });
 
-  it.each(['file', 'redis'] as const)('%s: two processes with K workers each doing M increments of one key end at exactly 2 x K x M', async (backend) => {
-    let run = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 10 }), async (workers, count) => {
-        const key = `shared-${++run}`;
-        await Promise.all(peers[backend].map((peer) => peer.increment(key, workers, count)));
-        expect(await readers[backend].store.get(key)).toBe(2 * workers * count);
-      }),
-      { numRuns: 8 },
-    );
-  });
+  it.each(['file', 'redis'] as const)(
+    '%s: two processes with K workers each doing M increments of one key end at exactly 2 x K x M',
+    async (backend) => {
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 10 }), async (workers, count) => {
+          const key = `shared-${++run}`;
+          await Promise.all(peers[backend].map((peer) => peer.increment(key, workers, count)));
+          expect(await readers[backend].store.get(key)).toBe(2 * workers * count);
+        }),
+        { numRuns: 8 },
+      );
+    },
+  );
 });

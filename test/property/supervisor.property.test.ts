@@ -45,8 +45,13 @@ function simulate(scenario: Scenario) {
 
   const h = startSupervisor(
     {
-      workers, retries, queueTimeoutMs, executionTimeoutMs, queueSize,
-      highWatermark: Math.max(1, Math.ceil(queueSize * 0.8)), lowWatermark: Math.floor(queueSize * 0.4),
+      workers,
+      retries,
+      queueTimeoutMs,
+      executionTimeoutMs,
+      queueSize,
+      highWatermark: Math.max(1, Math.ceil(queueSize * 0.8)),
+      lowWatermark: Math.floor(queueSize * 0.4),
       backoff: { kind: 'exponential', delayMs: 20, maxDelayMs: 200 },
       orderBy: ordered ? ['k'] : undefined,
     },
@@ -142,10 +147,21 @@ describe('supervisor properties (fast-check, simulated time)', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 4 }),
-        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 20 }), duration: fc.integer({ min: 0, max: 100 }) }), { minLength: 1, maxLength: 60 }),
+        fc.array(fc.record({ gap: fc.integer({ min: 0, max: 20 }), duration: fc.integer({ min: 0, max: 100 }) }), {
+          minLength: 1,
+          maxLength: 60,
+        }),
         (workers, list) => {
           const events = list.map(({ gap, duration }) => ({ gap, key: undefined, attempts: [{ duration, fails: false, hangs: false }] }));
-          const { h } = simulate({ workers, retries: 0, ordered: false, queueTimeoutMs: 1_000_000, executionTimeoutMs: 1000, queueSize: 100, events });
+          const { h } = simulate({
+            workers,
+            retries: 0,
+            ordered: false,
+            queueTimeoutMs: 1_000_000,
+            executionTimeoutMs: 1000,
+            queueSize: 100,
+            events,
+          });
           expect(h.settlements.map((s) => s.outcome)).toEqual(events.map(() => 'completed'));
           expect(h.actor.getSnapshot().output).toMatchObject({ reason: 'ended' });
         },

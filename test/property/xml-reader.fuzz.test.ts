@@ -7,10 +7,51 @@ import type { RecordData } from '../../src/apps/xml/record-data.js';
 import { FlowdError } from '../../src/kernel/errors.js';
 
 // Names that would reach a prototype if anything used them as keys, mixed with ordinary ones.
-const NAMES = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'record', 'field', 'media', 'a', 'b', 'p:x', 'xmlns', 'xmlns:p', 'name', 'href', 'id', 'type'];
+const NAMES = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'record',
+  'field',
+  'media',
+  'a',
+  'b',
+  'p:x',
+  'xmlns',
+  'xmlns:p',
+  'name',
+  'href',
+  'id',
+  'type',
+];
 const name = fc.constantFrom(...NAMES);
-const text = fc.string({ unit: fc.constantFrom('a', ' ', '\n', '&amp;', '&lt;', '&#65;', '&#x1F600;', 'é', '"', "'", '>', '\u0000', '\uD800', '<!-- c -->', '<![CDATA[<x>&]]>', '<?pi x?>'), maxLength: 12 });
-const attributeValue = fc.string({ unit: fc.constantFrom('a', ' ', '\t', '&amp;', '&lt;', '&quot;', '&#65;', 'é', "'", '>', 'clip.mxf', '../x', '__proto__'), maxLength: 6 });
+const text = fc.string({
+  unit: fc.constantFrom(
+    'a',
+    ' ',
+    '\n',
+    '&amp;',
+    '&lt;',
+    '&#65;',
+    '&#x1F600;',
+    'é',
+    '"',
+    "'",
+    '>',
+    '\u0000',
+    '\uD800',
+    '<!-- c -->',
+    '<![CDATA[<x>&]]>',
+    '<?pi x?>',
+  ),
+  maxLength: 12,
+});
+const attributeValue = fc.string({
+  unit: fc.constantFrom('a', ' ', '\t', '&amp;', '&lt;', '&quot;', '&#65;', 'é', "'", '>', 'clip.mxf', '../x', '__proto__'),
+  maxLength: 6,
+});
 const elementName = fc.constantFrom(...NAMES.filter((n) => !n.startsWith('xmlns')));
 
 interface Tree {
@@ -31,18 +72,22 @@ const { tree } = fc.letrec<{ tree: Tree; node: Tree | string }>((tie) => ({
 function render(node: Tree | string, root = true): string {
   if (typeof node === 'string') return node;
   const attributes = (root ? ' xmlns:p="urn:p"' : '') + node.attributes.map(([key, value]) => ` ${key}="${value}"`).join('');
-  return node.children.length === 0 ? `<${node.name}${attributes}/>` : `<${node.name}${attributes}>${node.children.map((child) => render(child, false)).join('')}</${node.name}>`;
+  return node.children.length === 0
+    ? `<${node.name}${attributes}/>`
+    : `<${node.name}${attributes}>${node.children.map((child) => render(child, false)).join('')}</${node.name}>`;
 }
 
 const DOCTYPE = fc.constantFrom('<!DOCTYPE', '<!doctype', '<!DocType', '<!DOCTYPE\n', '<!DOCTYPE\t');
-const billionLaughs = fc.tuple(DOCTYPE, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 4 })).map(([doctype, levels, copies]) => {
-  const entities = ['<!ENTITY lol0 "lol">'];
-  for (let i = 1; i <= levels; i++) entities.push(`<!ENTITY lol${i} "${`&lol${i - 1};`.repeat(10)}">`);
-  return `<?xml version="1.0"?>\n${`${doctype} lolz [${entities.join('\n')}]>\n`.repeat(copies)}<lolz>&lol${levels};</lolz>`;
-});
-const externalEntity = fc.tuple(DOCTYPE, fc.constantFrom('file:///etc/passwd', 'http://127.0.0.1:1/x', '/proc/self/environ')).map(
-  ([doctype, system]) => `${doctype} r [<!ENTITY x SYSTEM "${system}">]><r>&x;</r>`,
-);
+const billionLaughs = fc
+  .tuple(DOCTYPE, fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 4 }))
+  .map(([doctype, levels, copies]) => {
+    const entities = ['<!ENTITY lol0 "lol">'];
+    for (let i = 1; i <= levels; i++) entities.push(`<!ENTITY lol${i} "${`&lol${i - 1};`.repeat(10)}">`);
+    return `<?xml version="1.0"?>\n${`${doctype} lolz [${entities.join('\n')}]>\n`.repeat(copies)}<lolz>&lol${levels};</lolz>`;
+  });
+const externalEntity = fc
+  .tuple(DOCTYPE, fc.constantFrom('file:///etc/passwd', 'http://127.0.0.1:1/x', '/proc/self/environ'))
+  .map(([doctype, system]) => `${doctype} r [<!ENTITY x SYSTEM "${system}">]><r>&x;</r>`);
 const looseEntity = fc.constantFrom('<a><!ENTITY x "y">&x;</a>', '<!ENTITY x "y"><a/>', '<a>&x;</a><!entity', '<![CDATA[<!DOCTYPE]]>');
 const deep = fc.tuple(fc.integer({ min: 200, max: 3000 }), name, fc.boolean()).map(([depth, tag, closed]) => {
   const open = `<${tag}>`.repeat(depth);
@@ -58,18 +103,29 @@ const records = fc
     media: fc.constantFrom('clip.mxf', 'ünï.wav', 'a b'),
   })
   .map(({ name: field, value, media }) => writeDefaultRecord({ id: 'r1', fields: { [field]: value }, media: [media] }));
-const broken = fc.tuple(fc.oneof(wellFormed, records), fc.nat(), fc.constantFrom('', '<', '>', '&', '</a>', '<!--', '"', '<?', '<![CDATA[', '\u0000', '<!DOCTYPE a>', ']]>'), fc.boolean()).map(
-  ([xml, at, fragment, cut]) => {
+const broken = fc
+  .tuple(
+    fc.oneof(wellFormed, records),
+    fc.nat(),
+    fc.constantFrom('', '<', '>', '&', '</a>', '<!--', '"', '<?', '<![CDATA[', '\u0000', '<!DOCTYPE a>', ']]>'),
+    fc.boolean(),
+  )
+  .map(([xml, at, fragment, cut]) => {
     const index = xml.length === 0 ? 0 : at % xml.length;
     return cut ? xml.slice(0, index) : xml.slice(0, index) + fragment + xml.slice(index + 1);
-  },
-);
+  });
 
 const anyXml = fc.oneof(
   { weight: 3, arbitrary: wellFormed },
   { weight: 1, arbitrary: records },
   { weight: 3, arbitrary: broken },
-  { weight: 1, arbitrary: fc.string({ unit: fc.constantFrom('<', '>', '/', '!', '?', '&', ';', '-', '[', ']', '=', '"', 'a', ' ', ':'), maxLength: 40 }) },
+  {
+    weight: 1,
+    arbitrary: fc.string({
+      unit: fc.constantFrom('<', '>', '/', '!', '?', '&', ';', '-', '[', ']', '=', '"', 'a', ' ', ':'),
+      maxLength: 40,
+    }),
+  },
   { weight: 1, arbitrary: billionLaughs },
   { weight: 1, arbitrary: externalEntity },
   { weight: 1, arbitrary: looseEntity },
@@ -87,7 +143,16 @@ const mapping = compileCustomMapping(
     'Field:prefixed': { xpath: '//p:x' },
     'Field:proto': { xpath: '//__proto__/@constructor' },
     Transform: { joined: 'concat(all, "|", count)', upper: 'upper(all)' },
-    Mapping: { __x: 'all', first: 'first', attr: 'attr', count: 'count', prefixed: 'prefixed', proto: 'proto', joined: 'joined', upper: 'upper' },
+    Mapping: {
+      __x: 'all',
+      first: 'first',
+      attr: 'attr',
+      count: 'count',
+      prefixed: 'prefixed',
+      proto: 'proto',
+      joined: 'joined',
+      upper: 'upper',
+    },
   },
   'fuzz.ini',
 );
@@ -147,7 +212,10 @@ describe('the XML reader, fuzzed', () => {
       {
         id: fc.string({ minLength: 1, maxLength: 10 }).filter((id) => id.trim() === id && id !== ''),
         fields: fc.dictionary(fieldName, fc.oneof(fc.string({ unit: 'binary', maxLength: 10 }), json), { maxKeys: 5 }),
-        media: fc.uniqueArray(fc.stringMatching(/^[\w .-]{1,12}$/).filter((m) => m.trim() === m && m !== '.' && m !== '..'), { maxLength: 3 }),
+        media: fc.uniqueArray(
+          fc.stringMatching(/^[\w .-]{1,12}$/).filter((m) => m.trim() === m && m !== '.' && m !== '..'),
+          { maxLength: 3 },
+        ),
       },
       { requiredKeys: ['fields', 'media'] },
     );

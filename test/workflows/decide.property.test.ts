@@ -17,17 +17,29 @@ interface Call {
 }
 
 const NAMES = ['A', 'B', 'C'] as const;
-const activities = Object.fromEntries(NAMES.map((name) => [name, defineActivity({ name, version: 1 }, async (input: { i: number; deps: number[] }) => 1 + input.deps.reduce((a, b) => a + b, 0))]));
+const activities = Object.fromEntries(
+  NAMES.map((name) => [
+    name,
+    defineActivity({ name, version: 1 }, async (input: { i: number; deps: number[] }) => 1 + input.deps.reduce((a, b) => a + b, 0)),
+  ]),
+);
 
 /** A random DAG: call i takes placeholders (or results) of some of the calls before it. */
 const dagArb = (sync: boolean) =>
   fc.integer({ min: 1, max: 10 }).chain((n) =>
-    fc.tuple(...Array.from({ length: n }, (_, i) =>
-      fc.record({
-        name: fc.constantFrom(...NAMES),
-        deps: fc.subarray(Array.from({ length: i }, (_, j) => j)).chain((froms) =>
-          fc.tuple(...froms.map((from) => (sync ? fc.boolean() : fc.constant(false)).map((isSync): Dep => ({ from, sync: isSync }))))),
-      }))));
+    fc.tuple(
+      ...Array.from({ length: n }, (_, i) =>
+        fc.record({
+          name: fc.constantFrom(...NAMES),
+          deps: fc
+            .subarray(Array.from({ length: i }, (_, j) => j))
+            .chain((froms) =>
+              fc.tuple(...froms.map((from) => (sync ? fc.boolean() : fc.constant(false)).map((isSync): Dep => ({ from, sync: isSync })))),
+            ),
+        }),
+      ),
+    ),
+  );
 
 /** The body: makes every call in order, each input holding its deps, and returns all placeholders (so it waits for all). */
 function dagWorkflow(calls: Call[]): WorkflowDefinition {
@@ -92,7 +104,8 @@ function drive(calls: Call[], seed: number, failing?: number): Driven {
       const i = ids.indexOf(call.callId);
       expect(i, `unknown call id ${call.callId}`).toBeGreaterThanOrEqual(0);
       expect(scheduled.has(i), `${call.callId} scheduled twice`).toBe(false);
-      for (const dep of calls[i]!.deps) expect(values.has(dep.from), `${call.callId} scheduled before its input ${ids[dep.from]} finished`).toBe(true);
+      for (const dep of calls[i]!.deps)
+        expect(values.has(dep.from), `${call.callId} scheduled before its input ${ids[dep.from]} finished`).toBe(true);
       expect(call.input).toEqual({ i, deps: calls[i]!.deps.map((dep) => values.get(dep.from)) });
       scheduled.add(i);
       running.push(i);
@@ -115,11 +128,21 @@ function drive(calls: Call[], seed: number, failing?: number): Driven {
     for (const i of finishing) {
       running.splice(running.indexOf(i), 1);
       if (i === failing) {
-        events.push({ type: 'activity.failed', at: decisions, callId: ids[i]!, attempt: 1, error: { code: 'ERR_BOOM', message: 'broken' }, final: true });
+        events.push({
+          type: 'activity.failed',
+          at: decisions,
+          callId: ids[i]!,
+          attempt: 1,
+          error: { code: 'ERR_BOOM', message: 'broken' },
+          final: true,
+        });
         continue;
       }
       values.set(i, expected(i));
-      events.push({ type: 'activity.started', at: decisions, callId: ids[i]!, attempt: 1 }, { type: 'activity.completed', at: decisions, callId: ids[i]!, result: values.get(i)! });
+      events.push(
+        { type: 'activity.started', at: decisions, callId: ids[i]!, attempt: 1 },
+        { type: 'activity.completed', at: decisions, callId: ids[i]!, result: values.get(i)! },
+      );
     }
   }
 }
@@ -167,13 +190,21 @@ describe('decide(), for any DAG of calls and any completion order', () => {
 
   it('fails the workflow with the TaskError of a call that fails, and never schedules a call that takes its result', () => {
     fc.assert(
-      fc.property(dagArb(true).chain((calls) => fc.tuple(fc.constant(calls), fc.nat({ max: calls.length - 1 }))), fc.integer(), ([calls, failing], seed) => {
-        const { outcome, scheduled } = drive(calls, seed, failing);
-        const failedId = callIds(calls)[failing]!;
-        expect(outcome).toEqual({ kind: 'failed', error: { code: 'ERR_TASK', message: `Activity "${calls[failing]!.name}" (call ${failedId}) failed: broken [ERR_BOOM]` } });
-        expect(scheduled.has(failing)).toBe(true);
-        for (const i of dependents(calls, failing)) expect(scheduled.has(i), `${callIds(calls)[i]} takes the failed call's result`).toBe(false);
-      }),
+      fc.property(
+        dagArb(true).chain((calls) => fc.tuple(fc.constant(calls), fc.nat({ max: calls.length - 1 }))),
+        fc.integer(),
+        ([calls, failing], seed) => {
+          const { outcome, scheduled } = drive(calls, seed, failing);
+          const failedId = callIds(calls)[failing]!;
+          expect(outcome).toEqual({
+            kind: 'failed',
+            error: { code: 'ERR_TASK', message: `Activity "${calls[failing]!.name}" (call ${failedId}) failed: broken [ERR_BOOM]` },
+          });
+          expect(scheduled.has(failing)).toBe(true);
+          for (const i of dependents(calls, failing))
+            expect(scheduled.has(i), `${callIds(calls)[i]} takes the failed call's result`).toBe(false);
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -2,9 +2,22 @@ import { describe, expect, expectTypeOf, it } from 'vitest';
 import { decide, type Decision } from '../../src/workflows/decide.js';
 import { TaskError, WorkflowError } from '../../src/workflows/errors.js';
 import { scheduledEvent, toJson, type HistoryEvent, type JsonValue, type TimeoutKind } from '../../src/workflows/history.js';
-import { defineActivity, defineWorkflow, finishOrder, first, wait, type ActivityDefinition, type Placeholder, type WorkflowContext, type WorkflowDefinition } from '../../src/workflows/workflow-api.js';
+import {
+  defineActivity,
+  defineWorkflow,
+  finishOrder,
+  first,
+  wait,
+  type ActivityDefinition,
+  type Placeholder,
+  type WorkflowContext,
+  type WorkflowDefinition,
+} from '../../src/workflows/workflow-api.js';
 
-const Transcoding = defineActivity({ name: 'Transcoding', version: 1, taskList: 'transcoding_list' }, async (source: string) => `${source}.mp4`);
+const Transcoding = defineActivity(
+  { name: 'Transcoding', version: 1, taskList: 'transcoding_list' },
+  async (source: string) => `${source}.mp4`,
+);
 const ThumbnailGenerator = defineActivity({ name: 'ThumbnailGenerator', version: 1 }, async (source: string) => [`${source}.jpg`]);
 const MetadataProcessing = defineActivity(
   { name: 'MetadataProcessing', version: 1 },
@@ -39,7 +52,10 @@ class Run {
     return decision;
   }
   complete(callId: string, result: JsonValue): this {
-    this.events.push({ type: 'activity.started', at: ++this.#at, callId, attempt: 1 }, { type: 'activity.completed', at: ++this.#at, callId, result });
+    this.events.push(
+      { type: 'activity.started', at: ++this.#at, callId, attempt: 1 },
+      { type: 'activity.completed', at: ++this.#at, callId, result },
+    );
     return this;
   }
   fail(callId: string, message: string, final = true): this {
@@ -61,7 +77,11 @@ describe('decide() on the tutorial workflow', () => {
     expect(first.outcome).toBeUndefined();
     expect(ids(first)).toEqual(['Transcoding#1', 'ThumbnailGenerator#1']);
     expect(first.schedule[0]).toEqual({
-      callId: 'Transcoding#1', activity: { name: 'Transcoding', version: 1 }, taskList: 'transcoding_list', input: 's3://in/v1.mov', options: { retries: 0 },
+      callId: 'Transcoding#1',
+      activity: { name: 'Transcoding', version: 1 },
+      taskList: 'transcoding_list',
+      input: 's3://in/v1.mov',
+      options: { retries: 0 },
     });
     expect(first.schedule[1]!.taskList).toBe('upload_list');
 
@@ -83,9 +103,14 @@ describe('decide() on the tutorial workflow', () => {
     expect(VideoWorkflow).toMatchObject({ kind: 'workflow', name: 'UploadWorkflow', version: 3, taskList: 'upload_list' });
   });
 
-  it('schedules the seed\'s AddSubtitles, called after MetadataProcessing(t.result(), th.result()), only together with MetadataProcessing', () => {
+  it("schedules the seed's AddSubtitles, called after MetadataProcessing(t.result(), th.result()), only together with MetadataProcessing", () => {
     const workflow = defineWorkflow({ name: 'UploadWorkflow', version: 3 }, (wf) => {
-      const [transcode, thumbnails, metadata, subtitles] = [wf.activity(Transcoding), wf.activity(ThumbnailGenerator), wf.activity(MetadataProcessing), wf.activity(AddSubtitles)];
+      const [transcode, thumbnails, metadata, subtitles] = [
+        wf.activity(Transcoding),
+        wf.activity(ThumbnailGenerator),
+        wf.activity(MetadataProcessing),
+        wf.activity(AddSubtitles),
+      ];
       return (input: { videoId: string; source: string }) => {
         const t = transcode(input.source);
         const th = thumbnails(input.source);
@@ -106,7 +131,12 @@ describe('decide() on the tutorial workflow', () => {
 
   it('schedules AddSubtitles with the first two when the body calls it before it waits', () => {
     const workflow = defineWorkflow({ name: 'UploadWorkflow', version: 4 }, (wf) => {
-      const [transcode, thumbnails, metadata, subtitles] = [wf.activity(Transcoding), wf.activity(ThumbnailGenerator), wf.activity(MetadataProcessing), wf.activity(AddSubtitles)];
+      const [transcode, thumbnails, metadata, subtitles] = [
+        wf.activity(Transcoding),
+        wf.activity(ThumbnailGenerator),
+        wf.activity(MetadataProcessing),
+        wf.activity(AddSubtitles),
+      ];
       return (input: { videoId: string; source: string }) => {
         const t = transcode(input.source);
         const th = thumbnails(input.source);
@@ -176,7 +206,12 @@ describe('decide() with placeholders in inputs', () => {
     expect(caught[0]).toBeInstanceOf(TaskError);
     expect(caught[1]).toBe(caught[0]);
     expect(caught[2]).toBe(caught[0]);
-    expect(caught[0]).toMatchObject({ code: 'ERR_TASK', activity: 'Echo', callId: 'Echo#1', cause: { code: 'ERR_BOOM', message: 'disk full' } });
+    expect(caught[0]).toMatchObject({
+      code: 'ERR_TASK',
+      activity: 'Echo',
+      callId: 'Echo#1',
+      cause: { code: 'ERR_BOOM', message: 'disk full' },
+    });
     run.complete('Echo#4', 'X');
     expect(run.decide(workflow).outcome).toEqual({ kind: 'completed', result: { failed: [true, true, true], independent: 'X' } });
   });
@@ -191,7 +226,10 @@ describe('decide() with placeholders in inputs', () => {
     run.fail('Echo#1', 'flaky', false).fail('Echo#1', 'flaky again', false);
     expect(run.decide(workflow)).toEqual({ schedule: [] });
     run.fail('Echo#1', 'gave up', true);
-    expect(run.decide(workflow).outcome).toEqual({ kind: 'failed', error: { code: 'ERR_TASK', message: 'Activity "Echo" (call Echo#1) failed: gave up [ERR_BOOM]' } });
+    expect(run.decide(workflow).outcome).toEqual({
+      kind: 'failed',
+      error: { code: 'ERR_TASK', message: 'Activity "Echo" (call Echo#1) failed: gave up [ERR_BOOM]' },
+    });
   });
 });
 
@@ -229,7 +267,10 @@ describe('decide() on failures', () => {
     run.complete('ThumbnailGenerator#1', []).fail('Transcoding#1', 'codec missing');
     expect(run.decide(VideoWorkflow)).toEqual({
       schedule: [],
-      outcome: { kind: 'failed', error: { code: 'ERR_TASK', message: 'Activity "Transcoding" (call Transcoding#1) failed: codec missing [ERR_BOOM]' } },
+      outcome: {
+        kind: 'failed',
+        error: { code: 'ERR_TASK', message: 'Activity "Transcoding" (call Transcoding#1) failed: codec missing [ERR_BOOM]' },
+      },
     });
 
     const throwing = defineWorkflow({ name: 'Throwing', version: 1 }, (wf) => {
@@ -239,7 +280,10 @@ describe('decide() on failures', () => {
         throw new RangeError('no such video');
       };
     });
-    expect(decide(throwing, new Run(null).events)).toEqual({ schedule: [], outcome: { kind: 'failed', error: { code: 'ERR_WORKFLOW', message: 'RangeError: no such video' } } });
+    expect(decide(throwing, new Run(null).events)).toEqual({
+      schedule: [],
+      outcome: { kind: 'failed', error: { code: 'ERR_WORKFLOW', message: 'RangeError: no such video' } },
+    });
   });
 
   it('fails the workflow with a TypeError naming the activity for an input JSON cannot hold', () => {
@@ -249,7 +293,9 @@ describe('decide() on failures', () => {
     });
     const { outcome } = decide(workflow, new Run(null).events);
     expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'ERR_WORKFLOW' } });
-    expect(outcome?.kind === 'failed' && outcome.error.message).toMatch(/^TypeError: Activity "Echo" input is not JSON: found an instance of Date at \$\.when/);
+    expect(outcome?.kind === 'failed' && outcome.error.message).toMatch(
+      /^TypeError: Activity "Echo" input is not JSON: found an instance of Date at \$\.when/,
+    );
   });
 
   it('refuses a result JSON cannot hold with a TypeError naming the activity, from its default serialize', () => {
@@ -260,9 +306,17 @@ describe('decide() on failures', () => {
 });
 
 describe('decide() with options in three layers', () => {
-  it('layers the activity\'s definition < the proxy\'s options < wf.options scopes, innermost first, with durations in ms', () => {
+  it("layers the activity's definition < the proxy's options < wf.options scopes, innermost first, with durations in ms", () => {
     const Even = defineActivity(
-      { name: 'EvenChecker', version: 1, taskList: 'math_list', heartbeat: '5s', scheduleToClose: 60_000, scheduleToStart: '2m', startToClose: '300s' },
+      {
+        name: 'EvenChecker',
+        version: 1,
+        taskList: 'math_list',
+        heartbeat: '5s',
+        scheduleToClose: 60_000,
+        scheduleToStart: '2m',
+        startToClose: '300s',
+      },
       async (n: number) => n % 2 === 0,
     );
     const workflow = defineWorkflow({ name: 'MyParity', version: 1, taskList: 'math_list' }, (wf) => {
@@ -292,7 +346,9 @@ describe('decide() with options in three layers', () => {
       const echo = wf.activity(Echo);
       return () => echo(1);
     };
-    expect(decide(defineWorkflow({ name: 'W', version: 1, taskList: 'wf_list' }, body), new Run(null).events).schedule[0]!.taskList).toBe('wf_list');
+    expect(decide(defineWorkflow({ name: 'W', version: 1, taskList: 'wf_list' }, body), new Run(null).events).schedule[0]!.taskList).toBe(
+      'wf_list',
+    );
     expect(decide(defineWorkflow({ name: 'W', version: 1 }, body), new Run(null).events).schedule[0]!.taskList).toBe('default');
   });
 
@@ -300,10 +356,17 @@ describe('decide() with options in three layers', () => {
     expect(() => defineActivity({ name: 'Slow', version: 1, startToClose: 'soon' }, async () => null)).toThrow(
       /Activity "Slow": option startToClose must be a duration such as '30s', '5m' or '250ms', or a positive number of milliseconds; found "soon"/,
     );
-    expect(() => defineActivity({ name: 'Slow', version: 1, retries: -1 }, async () => null)).toThrow(/option retries must be a whole number of at least 0; found -1/);
-    expect(() => defineActivity({ name: 'Slow', version: 1, startToclose: '1s' } as never, async () => null)).toThrow(/unknown option "startToclose"/);
+    expect(() => defineActivity({ name: 'Slow', version: 1, retries: -1 }, async () => null)).toThrow(
+      /option retries must be a whole number of at least 0; found -1/,
+    );
+    expect(() => defineActivity({ name: 'Slow', version: 1, startToclose: '1s' } as never, async () => null)).toThrow(
+      /unknown option "startToclose"/,
+    );
     const workflow = defineWorkflow({ name: 'BadScope', version: 1 }, (wf) => () => wf.options({ heartbeat: 0 }, () => null));
-    expect(decide(workflow, new Run(null).events).outcome).toMatchObject({ kind: 'failed', error: { message: expect.stringMatching(/Workflow "BadScope": wf\.options\(\): option heartbeat/) } });
+    expect(decide(workflow, new Run(null).events).outcome).toMatchObject({
+      kind: 'failed',
+      error: { message: expect.stringMatching(/Workflow "BadScope": wf\.options\(\): option heartbeat/) },
+    });
   });
 });
 
@@ -371,7 +434,7 @@ describe('first, wait and finishOrder', () => {
     return run.events;
   };
 
-  it('first() waits for one placeholder and returns the one that finished first, by the history\'s order', () => {
+  it("first() waits for one placeholder and returns the one that finished first, by the history's order", () => {
     expect(decide(workflows.first, finishing([3, 1, 2], 0))).toEqual({ schedule: [] });
     expect(decide(workflows.first, finishing([3, 1, 2], 1)).outcome).toEqual({ kind: 'completed', result: 'Part#3' });
     expect(decide(workflows.first, finishing([2, 3, 1])).outcome).toEqual({ kind: 'completed', result: 'Part#2' });
@@ -385,7 +448,12 @@ describe('first, wait and finishOrder', () => {
   });
 
   it('finishOrder() yields the placeholders in the order they finished, and waits for the rest', () => {
-    for (const order of [[1, 2, 3], [3, 1, 2], [2, 3, 1], [3, -2, 1]]) {
+    for (const order of [
+      [1, 2, 3],
+      [3, 1, 2],
+      [2, 3, 1],
+      [3, -2, 1],
+    ]) {
       const expected = order.map((n) => `Part#${Math.abs(n)}`);
       expect(decide(workflows.finishOrder, finishing(order, 2))).toEqual({ schedule: [] });
       expect(decide(workflows.finishOrder, finishing(order)).outcome).toEqual({ kind: 'completed', result: expected });
@@ -411,7 +479,8 @@ describe('first, wait and finishOrder', () => {
     };
     expect(decide(workflow, finishing([3, 2]))).toEqual({ schedule: [] });
     expect(decide(workflow, finishing([3, 2, 1])).outcome).toEqual({
-      kind: 'completed', result: { first: 'Part#3', order: ['Part#3', 'Part#2', 'Part#1'], none: 'TypeError: first() needs at least one placeholder' },
+      kind: 'completed',
+      result: { first: 'Part#3', order: ['Part#3', 'Part#2', 'Part#1'], none: 'TypeError: first() needs at least one placeholder' },
     });
   });
 });
@@ -430,7 +499,15 @@ describe('decide() detects non-determinism', () => {
       return (input: { source: string }) => transcode(input.source).result();
     });
     const { outcome } = decide(changed, scheduledRun().events);
-    expect(outcome).toEqual({ kind: 'failed', error: { code: 'ERR_NONDETERMINISTIC', message: expect.stringContaining('is not deterministic at call Transcoding#1: the history has "Transcoding" version 1 there, the code now calls "Transcoding" version 2') } });
+    expect(outcome).toEqual({
+      kind: 'failed',
+      error: {
+        code: 'ERR_NONDETERMINISTIC',
+        message: expect.stringContaining(
+          'is not deterministic at call Transcoding#1: the history has "Transcoding" version 1 there, the code now calls "Transcoding" version 2',
+        ),
+      },
+    });
   });
 
   it('fails the workflow when the code passes another input than the history has', () => {
@@ -440,7 +517,9 @@ describe('decide() detects non-determinism', () => {
     });
     const { outcome } = decide(changed, scheduledRun().events);
     expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'ERR_NONDETERMINISTIC' } });
-    expect(outcome?.kind === 'failed' && outcome.error.message).toContain('at call ThumbnailGenerator#1: the history has input "in.mov", the code now passes "in.mov?size=small"');
+    expect(outcome?.kind === 'failed' && outcome.error.message).toContain(
+      'at call ThumbnailGenerator#1: the history has input "in.mov", the code now passes "in.mov?size=small"',
+    );
   });
 
   it('fails the workflow when the code no longer makes a call the history has', () => {
@@ -450,7 +529,9 @@ describe('decide() detects non-determinism', () => {
     });
     const { outcome } = decide(changed, scheduledRun().complete('ThumbnailGenerator#1', []).events);
     expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'ERR_NONDETERMINISTIC' } });
-    expect(outcome?.kind === 'failed' && outcome.error.message).toContain('at call Transcoding#1: the history has it ("Transcoding" version 1, input "in.mov"), the code now made no call of "Transcoding"');
+    expect(outcome?.kind === 'failed' && outcome.error.message).toContain(
+      'at call Transcoding#1: the history has it ("Transcoding" version 1, input "in.mov"), the code now made no call of "Transcoding"',
+    );
   });
 
   it('reports the divergence even when the body catches the error', () => {
@@ -475,7 +556,15 @@ describe('decide() detects non-determinism', () => {
     });
     const events: HistoryEvent[] = [
       { type: 'workflow.started', at: 1, input: null },
-      { type: 'activity.scheduled', at: 2, callId: 'Echo#1', activity: { name: 'Echo', version: 1 }, taskList: 'default', input: { b: { d: 3, c: 2 }, a: 1 }, options: { retries: 0 } },
+      {
+        type: 'activity.scheduled',
+        at: 2,
+        callId: 'Echo#1',
+        activity: { name: 'Echo', version: 1 },
+        taskList: 'default',
+        input: { b: { d: 3, c: 2 }, a: 1 },
+        options: { retries: 0 },
+      },
     ];
     expect(decide(workflow, events)).toEqual({ schedule: [] });
   });
@@ -489,11 +578,22 @@ describe('decide() refuses what would break replay', () => {
     });
     expect(decide(asyncBody, new Run(null).events)).toEqual({
       schedule: [],
-      outcome: { kind: 'failed', error: { code: 'ERR_WORKFLOW', message: expect.stringContaining('Workflow "Async": the body is an async function; a workflow body must be synchronous') } },
+      outcome: {
+        kind: 'failed',
+        error: {
+          code: 'ERR_WORKFLOW',
+          message: expect.stringContaining('Workflow "Async": the body is an async function; a workflow body must be synchronous'),
+        },
+      },
     });
     const promising = defineWorkflow({ name: 'Promising', version: 1 }, () => () => Promise.reject(new Error('never seen')));
-    expect(decide(promising, new Run(null).events).outcome).toMatchObject({ kind: 'failed', error: { message: expect.stringContaining('the body returned a promise') } });
-    expect(() => defineWorkflow({ name: 'AsyncFactory', version: 1 }, (async () => () => 1) as never)).toThrow(/the factory is an async function/);
+    expect(decide(promising, new Run(null).events).outcome).toMatchObject({
+      kind: 'failed',
+      error: { message: expect.stringContaining('the body returned a promise') },
+    });
+    expect(() => defineWorkflow({ name: 'AsyncFactory', version: 1 }, (async () => () => 1) as never)).toThrow(
+      /the factory is an async function/,
+    );
   });
 
   it('suspends a body that catches the suspend signal and returns anyway', () => {
@@ -536,23 +636,32 @@ describe('decide() refuses what would break replay', () => {
         return { finished: running.isFinished(), failed: running.isFailed() };
       };
     });
-    expect(decide(workflow, new Run(null).events)).toEqual({ schedule: [], outcome: { kind: 'completed', result: { finished: false, failed: false } } });
+    expect(decide(workflow, new Run(null).events)).toEqual({
+      schedule: [],
+      outcome: { kind: 'completed', result: { finished: false, failed: false } },
+    });
   });
 
   it('throws for a history that does not begin with workflow.started', () => {
     expect(() => decide(VideoWorkflow, [])).toThrow(/must begin with a workflow.started event; found an empty history/);
-    expect(() => decide(VideoWorkflow, [{ type: 'workflow.started', at: 1, input: null }, { type: 'activity.completed', at: 2, callId: 'X#1', result: 1 }]))
-      .toThrow(/history event 1 \(activity.completed\): call X#1 was never scheduled/);
-    expect(() => decide(VideoWorkflow, [{ type: 'workflow.started', at: 1, input: null }, { type: 'activity.done', at: 2 } as never]))
-      .toThrow(/history event 1 \(activity.done\): unknown event type/);
+    expect(() =>
+      decide(VideoWorkflow, [
+        { type: 'workflow.started', at: 1, input: null },
+        { type: 'activity.completed', at: 2, callId: 'X#1', result: 1 },
+      ]),
+    ).toThrow(/history event 1 \(activity.completed\): call X#1 was never scheduled/);
+    expect(() =>
+      decide(VideoWorkflow, [{ type: 'workflow.started', at: 1, input: null }, { type: 'activity.done', at: 2 } as never]),
+    ).toThrow(/history event 1 \(activity.done\): unknown event type/);
   });
 });
 
 describe('serialize and deserialize', () => {
-  it('uses an activity\'s own serialize and deserialize for its input and result', () => {
+  it("uses an activity's own serialize and deserialize for its input and result", () => {
     const NextDay = defineActivity(
       {
-        name: 'NextDay', version: 1,
+        name: 'NextDay',
+        version: 1,
         serialize: { input: (date: Date) => date.toISOString(), result: (date: Date) => date.toISOString() },
         deserialize: { input: (data) => new Date(data as string), result: (data) => new Date(data as string) },
       },

@@ -18,7 +18,15 @@ const cleanups = cleanupsAfterEach();
 const log = pino({ level: process.env.DEBUG_LOG ?? 'silent' });
 
 function fileStore(): Store {
-  const services = createAppServices({ store: { backend: 'file', folder: mkdtempSync(path.join(tmpdir(), 'flowd-engine-recovery-')) }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined }, 'recovery', log);
+  const services = createAppServices(
+    {
+      store: { backend: 'file', folder: mkdtempSync(path.join(tmpdir(), 'flowd-engine-recovery-')) },
+      lock: { backend: 'local', leaseMs: 60_000 },
+      api: undefined,
+    },
+    'recovery',
+    log,
+  );
   cleanups.push(() => services.close());
   return services.store;
 }
@@ -34,13 +42,19 @@ const Again = defineWorkflow({ name: 'Again', version: 1 }, (wf) => {
 });
 
 function engineOn(store: Store) {
-  const engine = createWorkflowEngine({ workflows: [Twice, Again], activities: [Echo], store, log, executor: { retryDelayMs: 1, retryMaxDelayMs: 1 } });
+  const engine = createWorkflowEngine({
+    workflows: [Twice, Again],
+    activities: [Echo],
+    store,
+    log,
+    executor: { retryDelayMs: 1, retryMaxDelayMs: 1 },
+  });
   cleanups.push(() => engine.close(100));
   return engine;
 }
 
 describe('the workflow engine, when things go wrong', () => {
-  it('records an activity\'s outcome once the store answers again, so its run does not wait for good', async () => {
+  it("records an activity's outcome once the store answers again, so its run does not wait for good", async () => {
     const store = fileStore();
     let failures = 0;
     const flaky: Store = Object.create(store) as Store;
@@ -68,10 +82,18 @@ describe('the workflow engine, when things go wrong', () => {
       runId: brokenId,
       workflow: { name: 'Twice', version: 1 },
       state: 'running',
-      history: [{ type: 'workflow.started', at: 1, input: 1 }, { type: 'activity.completed', at: 2, callId: 'Echo#9', result: 1 }],
+      history: [
+        { type: 'workflow.started', at: 1, input: 1 },
+        { type: 'activity.completed', at: 2, callId: 'Echo#9', result: 1 },
+      ],
     };
     await store.put(runKey(brokenId), broken);
-    const good: RunRecord = { runId: goodId, workflow: { name: 'Twice', version: 1 }, state: 'running', history: [{ type: 'workflow.started', at: 1, input: 5 }] };
+    const good: RunRecord = {
+      runId: goodId,
+      workflow: { name: 'Twice', version: 1 },
+      state: 'running',
+      history: [{ type: 'workflow.started', at: 1, input: 5 }],
+    };
     await store.put(runKey(goodId), good);
     await store.put(openKey(brokenId), [brokenId]);
     await store.put(openKey(goodId), [goodId]);
@@ -90,7 +112,10 @@ describe('the workflow engine, when things go wrong', () => {
       workflow: { name: 'Again', version: 1 },
       state: 'restarted',
       next: 'second',
-      history: [{ type: 'workflow.started', at: 1, input: 0 }, { type: 'workflow.restarted', at: 2, input: 1 }],
+      history: [
+        { type: 'workflow.started', at: 1, input: 0 },
+        { type: 'workflow.restarted', at: 2, input: 1 },
+      ],
     };
     await store.put(runKey('first'), ended);
     await store.put(openKey('first'), ['first']);
@@ -115,7 +140,10 @@ describe('the workflow engine, when things go wrong', () => {
   it('fences a decider whose lease lapsed: its late report is refused, its successor finishes the run', async () => {
     const store = fileStore();
     const gates: Array<(result?: number) => void> = [];
-    const Held = defineActivity({ name: 'Held', version: 1 }, (value: number) => new Promise<number>((resolve) => gates.push((result) => resolve(result ?? value))));
+    const Held = defineActivity(
+      { name: 'Held', version: 1 },
+      (value: number) => new Promise<number>((resolve) => gates.push((result) => resolve(result ?? value))),
+    );
     const Once = defineWorkflow({ name: 'Once', version: 1 }, (wf) => {
       const held = wf.activity(Held);
       return (value: number) => held(value).result();
@@ -133,9 +161,19 @@ describe('the workflow engine, when things go wrong', () => {
     expect(await successor.resume()).toBe(1);
     await vi.waitFor(() => expect(gates).toHaveLength(2), { timeout: 10_000 });
     // The successor has written with its fence once its attempt's start is in the history.
-    await vi.waitFor(async () => expect((await store.get<RunRecord>(runKey(runId)))?.history.filter((event) => event.type === 'activity.started')).toHaveLength(2), { timeout: 10_000 });
+    await vi.waitFor(
+      async () =>
+        expect((await store.get<RunRecord>(runKey(runId)))?.history.filter((event) => event.type === 'activity.started')).toHaveLength(2),
+      { timeout: 10_000 },
+    );
     gates[0]!(99); // the old decider's attempt ends late: refused (ERR_FENCED), not history
-    await vi.waitFor(() => expect(sink.lines.find((line) => line.msg.includes('could not record activity.completed'))?.err).toMatchObject({ code: 'ERR_FENCED' }), { timeout: 10_000 });
+    await vi.waitFor(
+      () =>
+        expect(sink.lines.find((line) => line.msg.includes('could not record activity.completed'))?.err).toMatchObject({
+          code: 'ERR_FENCED',
+        }),
+      { timeout: 10_000 },
+    );
     gates[1]!();
     const record = await successor.ended(runId);
     expect(record).toMatchObject({ state: 'completed', result: 7 });
@@ -144,7 +182,10 @@ describe('the workflow engine, when things go wrong', () => {
 
   it('rejects ended() for a run the store does not hold, and with ERR_SHUTDOWN for a run still going when it closes', async () => {
     const store = fileStore();
-    const Slow = defineActivity({ name: 'Slow', version: 1 }, (_: null, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(null))));
+    const Slow = defineActivity(
+      { name: 'Slow', version: 1 },
+      (_: null, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', () => resolve(null))),
+    );
     const Waits = defineWorkflow({ name: 'Waits', version: 1 }, (wf) => {
       const slow = wf.activity(Slow);
       return () => slow(null).result();

@@ -13,7 +13,11 @@ const log = pino({ level: 'silent' });
 
 /** A file store in a fresh folder, closed after the test; `folder` to share one between two engines. */
 function storeIn(folder = mkdtempSync(path.join(tmpdir(), 'flowd-workflows-'))) {
-  const services = createAppServices({ store: { backend: 'file', folder }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined }, 'workflows', log);
+  const services = createAppServices(
+    { store: { backend: 'file', folder }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined },
+    'workflows',
+    log,
+  );
   cleanups.push(() => services.close());
   return { store: services.store, folder };
 }
@@ -38,10 +42,13 @@ function tutorial() {
     await gates.thumbnails.promise;
     return [`${source}.jpg`];
   });
-  const MetadataProcessing = defineActivity({ name: 'MetadataProcessing', version: 1 }, async (input: { transcoded: string; thumbnails: string[] }) => {
-    started.push('MetadataProcessing');
-    return { status: 'processed', ...input };
-  });
+  const MetadataProcessing = defineActivity(
+    { name: 'MetadataProcessing', version: 1 },
+    async (input: { transcoded: string; thumbnails: string[] }) => {
+      started.push('MetadataProcessing');
+      return { status: 'processed', ...input };
+    },
+  );
   const Upload = defineWorkflow({ name: 'UploadWorkflow', version: 1 }, (wf) => {
     const transcode = wf.activity(Transcoding);
     const thumbnails = wf.activity(ThumbnailGenerator);
@@ -79,7 +86,7 @@ describe('the workflow engine', () => {
     expect(await listOpen(store)).toEqual([]);
   });
 
-  it('fails the run with the activity\'s error once its retries are spent', async () => {
+  it("fails the run with the activity's error once its retries are spent", async () => {
     let attempts = 0;
     const Flaky = defineActivity({ name: 'Flaky', version: 1, retries: 2 }, async () => {
       attempts++;
@@ -106,7 +113,12 @@ describe('the workflow engine', () => {
     await waitUntil(() => first.started.length === 2);
     // Thumbnails finish; Transcoding is still running when the daemon goes.
     await new Promise<void>((resolve) => {
-      const poll = async () => ((await store.get<{ history: Array<{ type: string }> }>(`workflow/run/${runId}`))?.history.some((e) => e.type === 'activity.completed') ? resolve() : setTimeout(poll, 5));
+      const poll = async () =>
+        (await store.get<{ history: Array<{ type: string }> }>(`workflow/run/${runId}`))?.history.some(
+          (e) => e.type === 'activity.completed',
+        )
+          ? resolve()
+          : setTimeout(poll, 5);
       void poll();
     });
     await engine.close(10);

@@ -18,13 +18,27 @@ interface Held {
 /** An activity whose attempts wait until the test settles them. */
 function held(name: string): { definition: ActivityDefinition; attempts: Held[] } {
   const attempts: Held[] = [];
-  const definition = defineActivity({ name, version: 1 }, (input: unknown, ctx) => new Promise((resolve, reject) => attempts.push({ input, ctx, resolve, reject })));
+  const definition = defineActivity(
+    { name, version: 1 },
+    (input: unknown, ctx) => new Promise((resolve, reject) => attempts.push({ input, ctx, resolve, reject })),
+  );
   return { definition, attempts };
 }
 
 /** A call as decide() schedules it. */
-function callOf(definition: ActivityDefinition, options: Partial<ResolvedActivityOptions> = {}, extra: Partial<ScheduledCall> = {}): ScheduledCall {
-  return { callId: `${definition.name}#1`, activity: { name: definition.name, version: definition.version }, taskList: 'default', input: 'in.mov', options: { retries: 0, ...options }, ...extra };
+function callOf(
+  definition: ActivityDefinition,
+  options: Partial<ResolvedActivityOptions> = {},
+  extra: Partial<ScheduledCall> = {},
+): ScheduledCall {
+  return {
+    callId: `${definition.name}#1`,
+    activity: { name: definition.name, version: definition.version },
+    taskList: 'default',
+    input: 'in.mov',
+    options: { retries: 0, ...options },
+    ...extra,
+  };
 }
 
 const sink = () => logSink('debug');
@@ -34,19 +48,38 @@ function executorWith(activities: ActivityDefinition[], options: Partial<Executo
 }
 
 /** Submits `call` and returns the list its reports go to. */
-function submit(executor: ActivityExecutor, call: ScheduledCall, task: { runId?: string; scheduledAt?: number; attemptsMade?: number } = {}): HistoryEvent[] {
+function submit(
+  executor: ActivityExecutor,
+  call: ScheduledCall,
+  task: { runId?: string; scheduledAt?: number; attemptsMade?: number } = {},
+): HistoryEvent[] {
   const events: HistoryEvent[] = [];
-  executor.submit({ runId: task.runId ?? 'run-1', call, scheduledAt: task.scheduledAt ?? Date.now(), attemptsMade: task.attemptsMade }, (event) => events.push(event));
+  executor.submit(
+    { runId: task.runId ?? 'run-1', call, scheduledAt: task.scheduledAt ?? Date.now(), attemptsMade: task.attemptsMade },
+    (event) => events.push(event),
+  );
   return events;
 }
 
 const started = (callId: string, at: number, attempt = 1): HistoryEvent => ({ type: 'activity.started', at, callId, attempt });
 const completed = (callId: string, at: number, result: JsonValue): HistoryEvent => ({ type: 'activity.completed', at, callId, result });
-const failed = (callId: string, at: number, attempt: number, error: { code: string; message: string }, final: boolean): HistoryEvent => ({ type: 'activity.failed', at, callId, attempt, error, final });
-const timedOut = (callId: string, at: number, attempt: number, kind: 'heartbeat' | 'scheduleToStart' | 'startToClose' | 'scheduleToClose', final: boolean): HistoryEvent =>
-  ({ type: 'activity.timedOut', at, callId, attempt, kind, final });
+const failed = (callId: string, at: number, attempt: number, error: { code: string; message: string }, final: boolean): HistoryEvent => ({
+  type: 'activity.failed',
+  at,
+  callId,
+  attempt,
+  error,
+  final,
+});
+const timedOut = (
+  callId: string,
+  at: number,
+  attempt: number,
+  kind: 'heartbeat' | 'scheduleToStart' | 'startToClose' | 'scheduleToClose',
+  final: boolean,
+): HistoryEvent => ({ type: 'activity.timedOut', at, callId, attempt, kind, final });
 const heartbeat = (callId: string, at: number, details?: JsonValue): HistoryEvent =>
-  (details === undefined ? { type: 'activity.heartbeat', at, callId } : { type: 'activity.heartbeat', at, callId, details });
+  details === undefined ? { type: 'activity.heartbeat', at, callId } : { type: 'activity.heartbeat', at, callId, details };
 
 /** Runs the executor's microtasks and settled promises without moving time. */
 const flush = () => vi.advanceTimersByTimeAsync(0);
@@ -67,7 +100,12 @@ describe('the activity executor', () => {
     it('gives the function its deserialised input and reports started, then completed with the serialised result, never inside submit()', async () => {
       const seen: unknown[] = [];
       const Thumbnails = defineActivity(
-        { name: 'Thumbnails', version: 2, serialize: { result: (files: Set<string>) => [...files] }, deserialize: { input: (data) => new Date(data as string) } },
+        {
+          name: 'Thumbnails',
+          version: 2,
+          serialize: { result: (files: Set<string>) => [...files] },
+          deserialize: { input: (data) => new Date(data as string) },
+        },
         async (when: Date, ctx) => {
           seen.push(when, ctx.attempt);
           return new Set([`${when.getTime()}.jpg`, 'poster.jpg']);
@@ -88,20 +126,43 @@ describe('the activity executor', () => {
       const events = submit(executor, callOf(Loud), { runId: 'run-7' });
       await flush();
       expect(events).toEqual([started('Loud#1', 0), completed('Loud#1', 0, null)]);
-      expect(logs.lines.find((line) => line.msg === 'working')).toMatchObject({ runId: 'run-7', callId: 'Loud#1', activity: 'Loud', attempt: 1 });
+      expect(logs.lines.find((line) => line.msg === 'working')).toMatchObject({
+        runId: 'run-7',
+        callId: 'Loud#1',
+        activity: 'Loud',
+        attempt: 1,
+      });
     });
 
     it('reports an activity it was not given as a final failure naming it and the known ones, without starting anything', async () => {
       const executor = executorWith([held('Transcoding').definition, held('Thumbnails').definition]);
       const missing = submit(executor, { ...callOf(held('Missing').definition), callId: 'Missing#3' });
-      const otherVersion = submit(executor, callOf(held('Transcoding').definition, {}, { activity: { name: 'Transcoding', version: 2 } }), { runId: 'run-2' });
+      const otherVersion = submit(executor, callOf(held('Transcoding').definition, {}, { activity: { name: 'Transcoding', version: 2 } }), {
+        runId: 'run-2',
+      });
       await flush();
-      expect(missing).toEqual([failed('Missing#3', 0, 1, {
-        code: 'ERR_WORKFLOW',
-        message: 'Activity "Missing" version 1 (call Missing#3 of run run-1) is not known to this executor; expected one of "Transcoding" version 1, "Thumbnails" version 1. Pass its definition in the executor\'s activities',
-      }, true)]);
+      expect(missing).toEqual([
+        failed(
+          'Missing#3',
+          0,
+          1,
+          {
+            code: 'ERR_WORKFLOW',
+            message:
+              'Activity "Missing" version 1 (call Missing#3 of run run-1) is not known to this executor; expected one of "Transcoding" version 1, "Thumbnails" version 1. Pass its definition in the executor\'s activities',
+          },
+          true,
+        ),
+      ]);
       expect(otherVersion).toHaveLength(1);
-      expect(otherVersion[0]).toMatchObject({ type: 'activity.failed', final: true, error: { code: 'ERR_WORKFLOW', message: expect.stringContaining('"Transcoding" version 2 (call Transcoding#1 of run run-2) is not known') } });
+      expect(otherVersion[0]).toMatchObject({
+        type: 'activity.failed',
+        final: true,
+        error: {
+          code: 'ERR_WORKFLOW',
+          message: expect.stringContaining('"Transcoding" version 2 (call Transcoding#1 of run run-2) is not known'),
+        },
+      });
     });
 
     it('fails a result that is not JSON at once, with a message naming the activity, even with retries left', async () => {
@@ -109,10 +170,20 @@ describe('the activity executor', () => {
       const executor = executorWith([Clock]);
       const events = submit(executor, callOf(Clock, { retries: 2 }));
       await flush();
-      expect(events).toEqual([started('Clock#1', 0), failed('Clock#1', 0, 1, {
-        code: 'ERR_WORKFLOW',
-        message: 'Activity "Clock" result is not JSON: found an instance of Date at $.when; expected null, booleans, finite numbers, strings, arrays and plain objects; pass date.toISOString(), or give the activity its own serialize and deserialize',
-      }, true)]);
+      expect(events).toEqual([
+        started('Clock#1', 0),
+        failed(
+          'Clock#1',
+          0,
+          1,
+          {
+            code: 'ERR_WORKFLOW',
+            message:
+              'Activity "Clock" result is not JSON: found an instance of Date at $.when; expected null, booleans, finite numbers, strings, arrays and plain objects; pass date.toISOString(), or give the activity its own serialize and deserialize',
+          },
+          true,
+        ),
+      ]);
     });
 
     it('carries on when a report throws, and logs it', async () => {
@@ -126,17 +197,28 @@ describe('the activity executor', () => {
       });
       await flush();
       expect(events).toEqual([started('Echo#1', 0), completed('Echo#1', 0, 'in.mov')]);
-      expect(logs.lines).toContainEqual(expect.objectContaining({ msg: 'the report of an activity event threw; the executor carries on', event: 'activity.started' }));
+      expect(logs.lines).toContainEqual(
+        expect.objectContaining({ msg: 'the report of an activity event threw; the executor carries on', event: 'activity.started' }),
+      );
     });
 
     it('refuses a call submitted twice while it runs, and a malformed task', async () => {
       const { definition } = held('Transcoding');
       const executor = executorWith([definition]);
       const events = submit(executor, callOf(definition));
-      expect(() => submit(executor, callOf(definition))).toThrow(expect.objectContaining({ code: 'ERR_WORKFLOW', message: expect.stringContaining('call Transcoding#1 of run run-1 was already submitted') }));
+      expect(() => submit(executor, callOf(definition))).toThrow(
+        expect.objectContaining({
+          code: 'ERR_WORKFLOW',
+          message: expect.stringContaining('call Transcoding#1 of run run-1 was already submitted'),
+        }),
+      );
       expect(() => executor.submit({ runId: '', call: callOf(definition), scheduledAt: 0 }, () => undefined)).toThrow(TypeError);
-      expect(() => executor.submit({ runId: 'r', call: callOf(definition), scheduledAt: 0, attemptsMade: -1 }, () => undefined)).toThrow('task.attemptsMade, a whole number of at least 0 (call Transcoding#1); found -1');
-      expect(() => createActivityExecutor({ activities: [definition], log: sink().logger, concurrency: { default: 0 } })).toThrow('option concurrency["default"] must be a whole number of at least 1; found 0');
+      expect(() => executor.submit({ runId: 'r', call: callOf(definition), scheduledAt: 0, attemptsMade: -1 }, () => undefined)).toThrow(
+        'task.attemptsMade, a whole number of at least 0 (call Transcoding#1); found -1',
+      );
+      expect(() => createActivityExecutor({ activities: [definition], log: sink().logger, concurrency: { default: 0 } })).toThrow(
+        'option concurrency["default"] must be a whole number of at least 1; found 0',
+      );
       await flush();
       expect(events).toEqual([started('Transcoding#1', 0)]);
     });
@@ -183,7 +265,10 @@ describe('the activity executor', () => {
       expect(ctx.signal.aborted).toBe(false);
       await until(1000);
       expect(events).toEqual([started('Slow#1', 0), timedOut('Slow#1', 1000, 1, 'startToClose', true)]);
-      expect(reasonOf(ctx)).toMatchObject({ code: 'ERR_ACTIVITY_TIMEOUT', message: 'Activity "Slow" (call Slow#1, attempt 1) passed its startToClose limit of 1000ms' });
+      expect(reasonOf(ctx)).toMatchObject({
+        code: 'ERR_ACTIVITY_TIMEOUT',
+        message: 'Activity "Slow" (call Slow#1, attempt 1) passed its startToClose limit of 1000ms',
+      });
       expect(executor.stats()).toEqual({ default: { queued: 0, running: 0, retrying: 0, abandoned: 1 } });
       resolve('too late');
       await until(5000);
@@ -199,7 +284,10 @@ describe('the activity executor', () => {
       expect(events).toEqual([started('Quiet#1', 0)]);
       await until(1000);
       expect(events).toEqual([started('Quiet#1', 0), timedOut('Quiet#1', 1000, 1, 'heartbeat', true)]);
-      expect(reasonOf(quiet.attempts[0]!.ctx)).toMatchObject({ code: 'ERR_ACTIVITY_TIMEOUT', message: expect.stringContaining('heartbeat limit of 1000ms') });
+      expect(reasonOf(quiet.attempts[0]!.ctx)).toMatchObject({
+        code: 'ERR_ACTIVITY_TIMEOUT',
+        message: expect.stringContaining('heartbeat limit of 1000ms'),
+      });
     });
 
     it('reports heartbeats with their details, resets the timer on each, and times out once they stop', async () => {
@@ -242,7 +330,11 @@ describe('the activity executor', () => {
       await until(600);
       attempt.resolve('out.mp4');
       await until(3000);
-      expect(events).toEqual([started('Transcoding#1', 0), heartbeat('Transcoding#1', 100, 10), completed('Transcoding#1', 600, 'out.mp4')]);
+      expect(events).toEqual([
+        started('Transcoding#1', 0),
+        heartbeat('Transcoding#1', 100, 10),
+        completed('Transcoding#1', 600, 'out.mp4'),
+      ]);
     });
 
     it('reports heartbeats at most once a second, the latest of each second when it is up, while every one still resets the timer', async () => {
@@ -262,7 +354,9 @@ describe('the activity executor', () => {
       await beatAt(2100, 'y');
       await beatAt(2200);
       await beatAt(2300);
-      expect(() => ctx.heartbeat(new Date(0) as never)).toThrow('Activity "Transcoding" heartbeat details is not JSON: found an instance of Date at $');
+      expect(() => ctx.heartbeat(new Date(0) as never)).toThrow(
+        'Activity "Transcoding" heartbeat details is not JSON: found an instance of Date at $',
+      );
       await until(3300);
       expect(events).toEqual([
         started('Transcoding#1', 0),
@@ -285,7 +379,10 @@ describe('the activity executor', () => {
         started('Slow#1', 2000, 2),
         timedOut('Slow#1', 2500, 2, 'scheduleToClose', true),
       ]);
-      expect(reasonOf(slow.attempts[1]!.ctx)).toMatchObject({ code: 'ERR_ACTIVITY_TIMEOUT', message: expect.stringContaining('scheduleToClose limit of 2500ms') });
+      expect(reasonOf(slow.attempts[1]!.ctx)).toMatchObject({
+        code: 'ERR_ACTIVITY_TIMEOUT',
+        message: expect.stringContaining('scheduleToClose limit of 2500ms'),
+      });
       await until(20_000);
       expect(events).toHaveLength(4);
     });
@@ -297,17 +394,22 @@ describe('the activity executor', () => {
       await until(600);
       flaky.attempts[0]!.reject(new Error('connection reset'));
       await flush();
-      expect(events).toEqual([started('Flaky#1', 0), failed('Flaky#1', 600, 1, { code: 'ERR_WORKER_FAILED', message: 'connection reset' }, true)]);
+      expect(events).toEqual([
+        started('Flaky#1', 0),
+        failed('Flaky#1', 600, 1, { code: 'ERR_WORKER_FAILED', message: 'connection reset' }, true),
+      ]);
     });
 
-    it('waits past setTimeout\'s limit of 24.8 days in steps, with an injected clock', async () => {
+    it("waits past setTimeout's limit of 24.8 days in steps, with an injected clock", async () => {
       vi.useRealTimers();
       const clock = manualClock();
       const { definition } = held('Archive');
       const executor = executorWith([definition], { clock });
       const days = (n: number) => n * 86_400_000;
       const events: HistoryEvent[] = [];
-      executor.submit({ runId: 'run-1', call: callOf(definition, { startToClose: days(40) }), scheduledAt: 0 }, (event) => events.push(event));
+      executor.submit({ runId: 'run-1', call: callOf(definition, { startToClose: days(40) }), scheduledAt: 0 }, (event) =>
+        events.push(event),
+      );
       await clock.advance(days(40) - 1);
       expect(events).toEqual([started('Archive#1', 0)]);
       await clock.advance(1);
@@ -320,7 +422,9 @@ describe('the activity executor', () => {
       const slow = held('Slow');
       const executor = executorWith([slow.definition], { clock });
       const events: HistoryEvent[] = [];
-      executor.submit({ runId: 'run-1', call: callOf(slow.definition, { startToClose: 1000, heartbeat: 400 }), scheduledAt: 0 }, (event) => events.push(event));
+      executor.submit({ runId: 'run-1', call: callOf(slow.definition, { startToClose: 1000, heartbeat: 400 }), scheduledAt: 0 }, (event) =>
+        events.push(event),
+      );
       await clock.advance(300);
       slow.attempts[0]!.ctx.heartbeat();
       clock.jump(1200); // to 1500, and no timer ran: the heartbeat limit passed at 700, startToClose at 1000
@@ -359,27 +463,44 @@ describe('the activity executor', () => {
       await until(60_000);
       const error = (n: number) => ({ code: 'ERR_WORKER_FAILED', message: `broken ${n}` });
       expect(events).toEqual([
-        started('Broken#1', 0), failed('Broken#1', 0, 1, error(1), false),
-        started('Broken#1', 1000, 2), failed('Broken#1', 1000, 2, error(2), false),
-        started('Broken#1', 2500, 3), failed('Broken#1', 2500, 3, error(3), false),
-        started('Broken#1', 4000, 4), failed('Broken#1', 4000, 4, error(4), true),
+        started('Broken#1', 0),
+        failed('Broken#1', 0, 1, error(1), false),
+        started('Broken#1', 1000, 2),
+        failed('Broken#1', 1000, 2, error(2), false),
+        started('Broken#1', 2500, 3),
+        failed('Broken#1', 2500, 3, error(3), false),
+        started('Broken#1', 4000, 4),
+        failed('Broken#1', 4000, 4, error(4), true),
       ]);
     });
 
     it('fails at once, with retries left, on an error marked retryable: false or a configuration error', async () => {
       const Picky = defineActivity({ name: 'Picky', version: 1 }, async (input: string) => {
-        if (input === 'config') throw new ConfigError({ file: 'flow.ini', section: 'Transcoding', key: 'codec' }, 'expected h264 or vp9; found "divx"');
+        if (input === 'config')
+          throw new ConfigError({ file: 'flow.ini', section: 'Transcoding', key: 'codec' }, 'expected h264 or vp9; found "divx"');
         throw Object.assign(new Error('the source is not a video'), { retryable: false });
       });
       const executor = executorWith([Picky]);
       const marked = submit(executor, callOf(Picky, { retries: 3 }, { input: 'text' }));
       const config = submit(executor, callOf(Picky, { retries: 3 }, { input: 'config' }), { runId: 'run-2' });
       await until(60_000);
-      expect(marked).toEqual([started('Picky#1', 0), failed('Picky#1', 0, 1, { code: 'ERR_WORKER_FAILED', message: 'the source is not a video' }, true)]);
-      expect(config).toEqual([started('Picky#1', 0), failed('Picky#1', 0, 1, { code: 'ERR_CONFIG', message: 'flow.ini [Transcoding] "codec": expected h264 or vp9; found "divx"' }, true)]);
+      expect(marked).toEqual([
+        started('Picky#1', 0),
+        failed('Picky#1', 0, 1, { code: 'ERR_WORKER_FAILED', message: 'the source is not a video' }, true),
+      ]);
+      expect(config).toEqual([
+        started('Picky#1', 0),
+        failed(
+          'Picky#1',
+          0,
+          1,
+          { code: 'ERR_CONFIG', message: 'flow.ini [Transcoding] "codec": expected h264 or vp9; found "divx"' },
+          true,
+        ),
+      ]);
     });
 
-    it('ignores a timed-out attempt that settles during its retry, and reports the retry\'s own outcome', async () => {
+    it("ignores a timed-out attempt that settles during its retry, and reports the retry's own outcome", async () => {
       const slow = held('Slow');
       const executor = executorWith([slow.definition]);
       const events = submit(executor, callOf(slow.definition, { startToClose: 1000, retries: 1 }));
@@ -414,15 +535,19 @@ describe('the activity executor', () => {
       const executor = executorWith([Broken]);
       const events = submit(executor, callOf(Broken, { retries: 1 }), { scheduledAt: -60_000, attemptsMade: 2 });
       await until(60_000);
-      expect(events).toEqual([started('Broken#1', 0, 3), failed('Broken#1', 0, 3, { code: 'ERR_WORKER_FAILED', message: 'broken 3' }, true)]);
+      expect(events).toEqual([
+        started('Broken#1', 0, 3),
+        failed('Broken#1', 0, 3, { code: 'ERR_WORKER_FAILED', message: 'broken 3' }, true),
+      ]);
     });
   });
 
   describe('concurrency', () => {
-    it('runs at most the task list\'s number of calls at once, first come first served; the (n+1)th starts when a slot frees', async () => {
+    it("runs at most the task list's number of calls at once, first come first served; the (n+1)th starts when a slot frees", async () => {
       const work = held('Transcoding');
       const executor = executorWith([work.definition], { concurrency: { transcoding_list: 2 } });
-      const onList = (n: number) => submit(executor, callOf(work.definition, {}, { callId: `Transcoding#${n}`, taskList: 'transcoding_list' }));
+      const onList = (n: number) =>
+        submit(executor, callOf(work.definition, {}, { callId: `Transcoding#${n}`, taskList: 'transcoding_list' }));
       const calls = [onList(1), onList(2), onList(3), onList(4)];
       const others = [1, 2, 3, 4, 5].map((n) => submit(executor, callOf(work.definition, {}, { callId: `Other#${n}` })));
       await flush();
@@ -457,7 +582,7 @@ describe('the activity executor', () => {
   });
 
   describe('cancel and close', () => {
-    it('cancel aborts the run\'s running calls and drops its queued ones, with no more reports; other runs go on', async () => {
+    it("cancel aborts the run's running calls and drops its queued ones, with no more reports; other runs go on", async () => {
       const work = held('Transcoding');
       const executor = executorWith([work.definition], { concurrency: 1 });
       const running = submit(executor, callOf(work.definition, { startToClose: 1000, retries: 2 }));
@@ -466,7 +591,10 @@ describe('the activity executor', () => {
       await until(100);
       executor.cancel('run-1');
       const { ctx, resolve } = work.attempts[0]!;
-      expect(reasonOf(ctx)).toMatchObject({ code: 'ERR_ACTIVITY_CANCELLED', message: 'the workflow run run-1 ended: its call Transcoding#1 was cancelled' });
+      expect(reasonOf(ctx)).toMatchObject({
+        code: 'ERR_ACTIVITY_CANCELLED',
+        message: 'the workflow run run-1 ended: its call Transcoding#1 was cancelled',
+      });
       await flush();
       expect(otherRun).toEqual([started('Transcoding#1', 100)]);
       ctx.heartbeat('after cancel');
@@ -501,7 +629,9 @@ describe('the activity executor', () => {
       let closed = false;
       const closing = executor.close(5000).then(() => (closed = true));
       expect(reasonOf(work.attempts[0]!.ctx)).toMatchObject({ code: 'ERR_SHUTDOWN' });
-      expect(() => submit(executor, callOf(work.definition, {}, { callId: 'Transcoding#3' }))).toThrow(expect.objectContaining({ code: 'ERR_SHUTDOWN' }));
+      expect(() => submit(executor, callOf(work.definition, {}, { callId: 'Transcoding#3' }))).toThrow(
+        expect.objectContaining({ code: 'ERR_SHUTDOWN' }),
+      );
       await until(100);
       expect(closed).toBe(false);
       work.attempts[0]!.resolve('done anyway');
@@ -526,7 +656,12 @@ describe('the activity executor', () => {
       await until(2000);
       await closing;
       expect(closed).toBe(true);
-      expect(logs.lines).toContainEqual(expect.objectContaining({ msg: 'activity functions did not settle within the grace time of close(); leaving them behind', unsettled: 1 }));
+      expect(logs.lines).toContainEqual(
+        expect.objectContaining({
+          msg: 'activity functions did not settle within the grace time of close(); leaving them behind',
+          unsettled: 1,
+        }),
+      );
     });
   });
 });
@@ -545,59 +680,82 @@ describe('the activity executor, for any behaviour of its activities', () => {
   const limit = fc.option(fc.integer({ min: 200, max: 4000 }), { nil: undefined });
   const callArbitrary = fc.record({
     attempts: fc.array(attemptArbitrary, { minLength: 6, maxLength: 6 }),
-    options: fc.record({ retries: fc.integer({ min: 0, max: 4 }), heartbeat: limit, scheduleToStart: limit, startToClose: limit, scheduleToClose: limit }),
+    options: fc.record({
+      retries: fc.integer({ min: 0, max: 4 }),
+      heartbeat: limit,
+      scheduleToStart: limit,
+      startToClose: limit,
+      scheduleToClose: limit,
+    }),
     attemptsMade: fc.integer({ min: 0, max: 2 }),
     run: fc.constantFrom('run-1', 'run-2'),
   });
 
-  it('reports each call\'s attempts in order and ends it with exactly one final event, last, unless its run was cancelled', async () => {
+  it("reports each call's attempts in order and ends it with exactly one final event, last, unless its run was cancelled", async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(callArbitrary, { minLength: 1, maxLength: 4 }), fc.integer({ min: 1, max: 2 }), fc.option(fc.integer({ min: 0, max: 8000 }), { nil: undefined }), async (calls, concurrency, cancelAt) => {
-        vi.useFakeTimers({ now: 0 });
-        try {
-          const Scripted = defineActivity({ name: 'Scripted', version: 1 }, (index: number, ctx) => {
-            const plan = calls[index]!.attempts[ctx.attempt - 1]!;
-            return new Promise((resolve, reject) => {
-              const beat = plan.beatEvery === undefined ? undefined : setInterval(() => ctx.heartbeat(ctx.attempt), plan.beatEvery);
-              const settle = () => {
-                clearInterval(beat);
-                if (plan.outcome === 'resolve') resolve(index);
-                else if (plan.outcome === 'nonJson') resolve(() => index);
-                else reject(Object.assign(new Error(`attempt ${ctx.attempt} failed`), plan.outcome === 'rejectFinal' ? { retryable: false } : {}));
-              };
-              // A hung function ignores its signal for long, then settles.
-              setTimeout(settle, plan.outcome === 'hang' ? 100_000 : plan.after);
+      fc.asyncProperty(
+        fc.array(callArbitrary, { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 1, max: 2 }),
+        fc.option(fc.integer({ min: 0, max: 8000 }), { nil: undefined }),
+        async (calls, concurrency, cancelAt) => {
+          vi.useFakeTimers({ now: 0 });
+          try {
+            const Scripted = defineActivity({ name: 'Scripted', version: 1 }, (index: number, ctx) => {
+              const plan = calls[index]!.attempts[ctx.attempt - 1]!;
+              return new Promise((resolve, reject) => {
+                const beat = plan.beatEvery === undefined ? undefined : setInterval(() => ctx.heartbeat(ctx.attempt), plan.beatEvery);
+                const settle = () => {
+                  clearInterval(beat);
+                  if (plan.outcome === 'resolve') resolve(index);
+                  else if (plan.outcome === 'nonJson') resolve(() => index);
+                  else
+                    reject(
+                      Object.assign(new Error(`attempt ${ctx.attempt} failed`), plan.outcome === 'rejectFinal' ? { retryable: false } : {}),
+                    );
+                };
+                // A hung function ignores its signal for long, then settles.
+                setTimeout(settle, plan.outcome === 'hang' ? 100_000 : plan.after);
+              });
             });
-          });
-          const executor = createActivityExecutor({ activities: [Scripted], log: sink().logger, concurrency });
-          const reports = calls.map((call, index) => submit(executor, callOf(Scripted, call.options, { callId: `Scripted#${index + 1}`, input: index }), { runId: call.run, scheduledAt: 0, attemptsMade: call.attemptsMade }));
-          let countsAtCancel: number[] | undefined;
-          if (cancelAt !== undefined) {
-            await until(cancelAt);
-            executor.cancel('run-1');
-            countsAtCancel = reports.map((events) => events.length);
+            const executor = createActivityExecutor({ activities: [Scripted], log: sink().logger, concurrency });
+            const reports = calls.map((call, index) =>
+              submit(executor, callOf(Scripted, call.options, { callId: `Scripted#${index + 1}`, input: index }), {
+                runId: call.run,
+                scheduledAt: 0,
+                attemptsMade: call.attemptsMade,
+              }),
+            );
+            let countsAtCancel: number[] | undefined;
+            if (cancelAt !== undefined) {
+              await until(cancelAt);
+              executor.cancel('run-1');
+              countsAtCancel = reports.map((events) => events.length);
+            }
+            // Long enough for every attempt of a call to hang (100 s each, up to 5) and its retry delays.
+            await until(1_000_000);
+            calls.forEach((call, index) => {
+              const events = reports[index]!;
+              const cancelled = countsAtCancel !== undefined && call.run === 'run-1';
+              if (cancelled) expect(events).toHaveLength(countsAtCancel![index]!);
+              const finals = events.filter((event) => event.type === 'activity.completed' || ('final' in event && event.final));
+              expect(finals.length).toBe(cancelled && !finals.includes(events.at(-1)!) ? 0 : 1);
+              if (finals.length === 1) expect(events.at(-1)).toBe(finals[0]);
+              const ats = events.map((event) => event.at);
+              expect(ats).toEqual([...ats].sort((a, b) => a - b));
+              const startedAttempts = events.flatMap((event) => (event.type === 'activity.started' ? [event.attempt] : []));
+              startedAttempts.forEach((attempt, i) =>
+                expect(attempt).toBeGreaterThan(i === 0 ? call.attemptsMade : startedAttempts[i - 1]!),
+              );
+              const used = events.flatMap((event) => ('attempt' in event && event.type !== 'activity.started' ? [event.attempt] : []));
+              for (const attempt of [...startedAttempts, ...used])
+                expect(attempt).toBeLessThanOrEqual(Math.max(1 + call.options.retries, call.attemptsMade + 1));
+            });
+            for (const lane of Object.values(executor.stats())) expect(lane).toEqual({ queued: 0, running: 0, retrying: 0, abandoned: 0 });
+          } finally {
+            vi.useRealTimers();
           }
-          // Long enough for every attempt of a call to hang (100 s each, up to 5) and its retry delays.
-          await until(1_000_000);
-          calls.forEach((call, index) => {
-            const events = reports[index]!;
-            const cancelled = countsAtCancel !== undefined && call.run === 'run-1';
-            if (cancelled) expect(events).toHaveLength(countsAtCancel![index]!);
-            const finals = events.filter((event) => event.type === 'activity.completed' || ('final' in event && event.final));
-            expect(finals.length).toBe(cancelled && !finals.includes(events.at(-1)!) ? 0 : 1);
-            if (finals.length === 1) expect(events.at(-1)).toBe(finals[0]);
-            const ats = events.map((event) => event.at);
-            expect(ats).toEqual([...ats].sort((a, b) => a - b));
-            const startedAttempts = events.flatMap((event) => (event.type === 'activity.started' ? [event.attempt] : []));
-            startedAttempts.forEach((attempt, i) => expect(attempt).toBeGreaterThan(i === 0 ? call.attemptsMade : startedAttempts[i - 1]!));
-            const used = events.flatMap((event) => ('attempt' in event && event.type !== 'activity.started' ? [event.attempt] : []));
-            for (const attempt of [...startedAttempts, ...used]) expect(attempt).toBeLessThanOrEqual(Math.max(1 + call.options.retries, call.attemptsMade + 1));
-          });
-          for (const lane of Object.values(executor.stats())) expect(lane).toEqual({ queued: 0, running: 0, retrying: 0, abandoned: 0 });
-        } finally {
-          vi.useRealTimers();
-        }
-      }),
+        },
+      ),
       { numRuns: 150 },
     );
   });

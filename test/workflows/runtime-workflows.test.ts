@@ -46,7 +46,12 @@ function upload() {
 }
 
 function runtimeWith(definitions: unknown[], dir = tempDir()): Runtime {
-  const runtime = createRuntime({ app: { name: 'videos', dir }, workflows: { definitions, pollInterval: '20ms' }, logger: log, shutdownTimeout: '1s' });
+  const runtime = createRuntime({
+    app: { name: 'videos', dir },
+    workflows: { definitions, pollInterval: '20ms' },
+    logger: log,
+    shutdownTimeout: '1s',
+  });
   cleanups.push(async () => {
     if (runtime.actor) await runtime.stop();
   });
@@ -66,7 +71,10 @@ describe('workflows in an embedded runtime', () => {
     const runId = await runtime.startWorkflow('UploadWorkflow', 'cat');
     await waitFor(() => started.length === 2);
     expect(started).toEqual(['Transcoding', 'ThumbnailGenerator']);
-    expect(runtime.snapshot()).toMatchObject({ source: { type: 'workflows' }, workflows: { decider: 1, runs: 1, taskLists: { default: { running: 2 } } } });
+    expect(runtime.snapshot()).toMatchObject({
+      source: { type: 'workflows' },
+      workflows: { decider: 1, runs: 1, taskLists: { default: { running: 2 } } },
+    });
     gate.resolve();
     const record = await runtime.workflowEnded(runId);
     expect(record).toMatchObject({ state: 'completed', result: { file: 'cat.mp4', thumbnails: ['cat.jpg'], status: 'published' } });
@@ -84,7 +92,10 @@ describe('workflows in an embedded runtime', () => {
     await expect(runtime.startWorkflow('Upload', 'cat')).rejects.toThrow('no workflow named "Upload"; known: UploadWorkflow');
     await expect(runtime.startWorkflow('UploadWorkflow', { when: new Date(0) })).rejects.toThrow('the input of workflow UploadWorkflow');
     const plain = createRuntime({ worker: { start: () => {} } as never, source: { type: 'none', start: () => {} }, logger: log });
-    await expect(plain.startWorkflow('UploadWorkflow', null)).rejects.toMatchObject({ code: 'ERR_CONFIG', message: expect.stringContaining('[Workflow]') });
+    await expect(plain.startWorkflow('UploadWorkflow', null)).rejects.toMatchObject({
+      code: 'ERR_CONFIG',
+      message: expect.stringContaining('[Workflow]'),
+    });
   });
 
   it('takes up a run recorded by another process (flowd workflow start) within its poll interval', async () => {
@@ -93,9 +104,22 @@ describe('workflows in an embedded runtime', () => {
     const dir = tempDir();
     const runtime = runtimeWith(definitions, dir);
     await runtime.start();
-    const services = createAppServices({ store: { backend: 'file', folder: path.join(dir, '.flowd', 'videos', 'store') }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined }, 'videos', log);
+    const services = createAppServices(
+      {
+        store: { backend: 'file', folder: path.join(dir, '.flowd', 'videos', 'store') },
+        lock: { backend: 'local', leaseMs: 60_000 },
+        api: undefined,
+      },
+      'videos',
+      log,
+    );
     cleanups.push(() => services.close());
-    await recordRun(services.store, { runId: 'from-the-cli', workflow: { name: 'UploadWorkflow', version: 1 }, input: 'dog', at: Date.now() });
+    await recordRun(services.store, {
+      runId: 'from-the-cli',
+      workflow: { name: 'UploadWorkflow', version: 1 },
+      input: 'dog',
+      at: Date.now(),
+    });
     const record = await runtime.workflowEnded('from-the-cli');
     expect(record).toMatchObject({ state: 'completed', result: { file: 'dog.mp4' } });
   });
@@ -114,9 +138,16 @@ describe('workflows in an embedded runtime', () => {
     await runtime.start();
     const runId = await runtime.startWorkflow('UploadWorkflow', 'cat');
     type View = { machine: string; state: string; summary: Record<string, unknown> };
-    const state = async () => (await (await fetch(new URL('/api/state', handle.url))).json()) as { actors: View[]; transitions: Array<{ actor: string; to: string }> };
+    const state = async () =>
+      (await (await fetch(new URL('/api/state', handle.url))).json()) as {
+        actors: View[];
+        transitions: Array<{ actor: string; to: string }>;
+      };
     let view: View | undefined;
-    await waitFor(async () => (view = (await state()).actors.find((actor) => actor.machine === 'workflow-run')) !== undefined && view.state === 'waiting');
+    await waitFor(
+      async () =>
+        (view = (await state()).actors.find((actor) => actor.machine === 'workflow-run')) !== undefined && view.state === 'waiting',
+    );
     expect(view!.summary).toMatchObject({ run: runId, workflow: 'UploadWorkflow', version: '1', pending: 2 });
     gate.resolve();
     await runtime.workflowEnded(runId);
@@ -130,7 +161,11 @@ describe('workflows in an embedded runtime', () => {
 describe('the engine keeps the history honest', () => {
   it('drops a repeated final report of a call that settled, and keeps one heartbeat per call in a row', async () => {
     const folder = tempDir();
-    const services = createAppServices({ store: { backend: 'file', folder }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined }, 'engine', log);
+    const services = createAppServices(
+      { store: { backend: 'file', folder }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined },
+      'engine',
+      log,
+    );
     cleanups.push(() => services.close());
     const reports: Array<(event: never) => Promise<unknown>> = [];
     const calls: string[] = [];
@@ -181,13 +216,25 @@ describe('[Workflow] in an INI file', () => {
   it('needs no [Flow] class and compiles its keys with defaults', () => {
     const config = compile('[Flow]\napp name = videos\n\n[Workflow]\nmodule = ./workflows.ts\npoll interval = 250ms\n');
     expect(config.workerClass).toBeUndefined();
-    expect(config.workflow).toEqual({ module: path.join(dir, 'workflows.ts'), concurrency: 4, pollIntervalMs: 250, retryDelayMs: 1000, retryMaxDelayMs: 60_000, broker: undefined, taskLists: undefined, decide: true });
+    expect(config.workflow).toEqual({
+      module: path.join(dir, 'workflows.ts'),
+      concurrency: 4,
+      pollIntervalMs: 250,
+      retryDelayMs: 1000,
+      retryMaxDelayMs: 60_000,
+      broker: undefined,
+      taskLists: undefined,
+      decide: true,
+    });
   });
 
   it.each([
     ['[Workflow]\nconcurrency = 2\n', '[Workflow] "module": is missing; expected the module that exports the workflows and activities'],
     ['[Workflow]\nmodule = ./nope.ts\n', 'does not exist; expected a module that exports workflows and activities'],
-    ['[Workflow]\nmodule = ./workflows.ts\nbroker = stomp://127.0.0.1/topic/x\n', ':6 [Workflow] "broker": names /topic/x; expected stomp://[user:pass@]host[:port]/queue/<name>'],
+    [
+      '[Workflow]\nmodule = ./workflows.ts\nbroker = stomp://127.0.0.1/topic/x\n',
+      ':6 [Workflow] "broker": names /topic/x; expected stomp://[user:pass@]host[:port]/queue/<name>',
+    ],
     ['[Workflow]\nmodule = ./workflows.ts\nbroker = stomp://guest:s3cret@127.0.0.1/nowhere\n', 'broker'],
     ['[Workflow]\nmodule = ./workflows.ts\nconcurency = 2\n', 'did you mean "concurrency"'],
     ['[Workflow]\nmodule = ./workflows.ts\n\n[Source]\ntype = interval\n', '[Source] "type": found "interval", but the app has no worker'],

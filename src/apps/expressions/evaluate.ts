@@ -6,7 +6,16 @@
 import { EXPRESSION_FUNCTIONS } from './functions.js';
 import type { ArithmeticOperator, ComparisonOperator, ExpressionNode } from './parse.js';
 import {
-  asData, checkListLength, checkTextLength, describe, finite, isPlainObject, isTruthy, readOwn, refuse, type Data,
+  asData,
+  checkListLength,
+  checkTextLength,
+  describe,
+  finite,
+  isPlainObject,
+  isTruthy,
+  readOwn,
+  refuse,
+  type Data,
 } from './values.js';
 
 /** The most nodes one evaluation may visit. @default 10000 */
@@ -66,7 +75,8 @@ function arithmetic(operator: ArithmeticOperator, left: Data, right: Data): Data
     }
   }
   if (typeof left !== 'number' || typeof right !== 'number') {
-    const hint = operator === '+' && (typeof left === 'string' || typeof right === 'string') ? '; use concat(...) to join text with numbers' : '';
+    const hint =
+      operator === '+' && (typeof left === 'string' || typeof right === 'string') ? '; use concat(...) to join text with numbers' : '';
     return refuse(`cannot apply ${operator} to ${describe(left)} and ${describe(right)}${hint}`);
   }
   switch (operator) {
@@ -101,7 +111,8 @@ function compare(operator: ComparisonOperator, left: Data, right: Data): boolean
   }
   const bothNumbers = typeof left === 'number' && typeof right === 'number';
   const bothText = typeof left === 'string' && typeof right === 'string';
-  if (!bothNumbers && !bothText) refuse(`cannot order ${describe(left)} and ${describe(right)} with ${operator}; expected two numbers or two texts`);
+  if (!bothNumbers && !bothText)
+    refuse(`cannot order ${describe(left)} and ${describe(right)} with ${operator}; expected two numbers or two texts`);
   const [a, b] = [left as number | string, right as number | string];
   switch (operator) {
     case '<':
@@ -133,7 +144,13 @@ function member(object: Data, key: string | number): Data {
     const value = readOwn(object, String(key), name);
     if (value === undefined) {
       const keys = Object.keys(object);
-      const known = keys.length === 0 ? 'it is empty' : `it has ${keys.slice(0, 10).map((k) => JSON.stringify(k)).join(', ')}${keys.length > 10 ? ', …' : ''}`;
+      const known =
+        keys.length === 0
+          ? 'it is empty'
+          : `it has ${keys
+              .slice(0, 10)
+              .map((k) => JSON.stringify(k))
+              .join(', ')}${keys.length > 10 ? ', …' : ''}`;
       refuse(`the object has no ${name} (${known}); use get(object, ${JSON.stringify(String(key))}) for a key that may be missing`);
     }
     return value;

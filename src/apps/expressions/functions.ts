@@ -5,9 +5,7 @@
  */
 import { DateTime } from 'luxon';
 import { translateStrftime } from '../../toolkit/strftime.js';
-import {
-  FORBIDDEN_KEYS, checkListLength, checkTextLength, describe, isPlainObject, readOwn, refuse, toText, type Data,
-} from './values.js';
+import { FORBIDDEN_KEYS, checkListLength, checkTextLength, describe, isPlainObject, readOwn, refuse, toText, type Data } from './values.js';
 
 /** One callable function. */
 export interface ExpressionFunction {
@@ -21,7 +19,8 @@ export interface ExpressionFunction {
 }
 
 function text(value: Data | undefined, name: string, position: number): string {
-  if (typeof value !== 'string') refuse(`${name}() takes text as argument ${position}; found ${value === undefined ? 'nothing' : describe(value)}`);
+  if (typeof value !== 'string')
+    refuse(`${name}() takes text as argument ${position}; found ${value === undefined ? 'nothing' : describe(value)}`);
   return value;
 }
 
@@ -45,7 +44,9 @@ function occurrences(haystack: string, needle: string): number {
 }
 
 function zoneProblem(zone: string): string | undefined {
-  return DateTime.fromMillis(0, { zone }).isValid ? undefined : `formatDate() time zone "${zone}" is not known; expected an IANA name such as Europe/Oslo, or UTC`;
+  return DateTime.fromMillis(0, { zone }).isValid
+    ? undefined
+    : `formatDate() time zone "${zone}" is not known; expected an IANA name such as Europe/Oslo, or UTC`;
 }
 
 function formatProblem(format: string): string | undefined {
@@ -59,15 +60,21 @@ function formatProblem(format: string): string | undefined {
 
 function toDateTime(value: Data | undefined): DateTime {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) refuse(`formatDate() takes milliseconds since 1970 or ISO 8601 text as argument 1; found ${describe(value)}`);
+    if (!Number.isFinite(value))
+      refuse(`formatDate() takes milliseconds since 1970 or ISO 8601 text as argument 1; found ${describe(value)}`);
     return DateTime.fromMillis(value, { zone: 'utc' });
   }
   if (typeof value !== 'string') {
-    refuse(`formatDate() takes milliseconds since 1970 or ISO 8601 text as argument 1; found ${value === undefined ? 'nothing' : describe(value)}`);
+    refuse(
+      `formatDate() takes milliseconds since 1970 or ISO 8601 text as argument 1; found ${value === undefined ? 'nothing' : describe(value)}`,
+    );
   }
   // An offset in the text is kept; text without one is UTC.
   const parsed = DateTime.fromISO(value, { zone: 'utc', setZone: true });
-  if (!parsed.isValid) refuse(`formatDate() cannot read ${describe(value)} as an ISO 8601 date: ${parsed.invalidExplanation ?? parsed.invalidReason ?? 'invalid'}`);
+  if (!parsed.isValid)
+    refuse(
+      `formatDate() cannot read ${describe(value)} as an ISO 8601 date: ${parsed.invalidExplanation ?? parsed.invalidReason ?? 'invalid'}`,
+    );
   return parsed;
 }
 
@@ -122,7 +129,10 @@ const table: Record<string, ExpressionFunction> = {
     maxArgs: 64,
     call: (args) => {
       const parts = args.map((arg, index) => toText(arg, `concat() argument ${index + 1}`));
-      checkTextLength(parts.reduce((sum, part) => sum + part.length, 0), 'concat()');
+      checkTextLength(
+        parts.reduce((sum, part) => sum + part.length, 0),
+        'concat()',
+      );
       return parts.join('');
     },
   },
@@ -131,7 +141,8 @@ const table: Record<string, ExpressionFunction> = {
     minArgs: 2,
     maxArgs: 2,
     call: ([list, separator]) => {
-      if (!Array.isArray(list)) refuse(`join() takes a list as argument 1; found ${list === undefined ? 'nothing' : describe(list as Data)}`);
+      if (!Array.isArray(list))
+        refuse(`join() takes a list as argument 1; found ${list === undefined ? 'nothing' : describe(list as Data)}`);
       const sep = text(separator, 'join', 2);
       const parts = (list as readonly Data[]).map((item, index) => toText(item, `join() item ${index + 1}`));
       checkTextLength(parts.reduce((sum, part) => sum + part.length, 0) + Math.max(0, parts.length - 1) * sep.length, 'join()');

@@ -77,7 +77,7 @@ function checkBrackets(source: string): void {
 /** Parses and checks `source`; throws CompileProblem. */
 export function parseExpression(source: string): { tree: ExpressionNode; names: string[] } {
   if (source.length > MAX_EXPRESSION_LENGTH) fail(`too long: ${source.length} characters; at most ${MAX_EXPRESSION_LENGTH} are allowed`);
-  if (source.trim() === '') fail('empty; expected an expression such as field1 + \':\' + field2');
+  if (source.trim() === '') fail("empty; expected an expression such as field1 + ':' + field2");
   checkBrackets(source);
   let ast: jsep.Expression;
   try {
@@ -126,8 +126,10 @@ function convert(node: jsep.Expression, depth: number, names: Set<string>): Expr
       if (left.type === 'UnaryExpression' && (left as jsep.UnaryExpression).operator === 'not') {
         fail(`"not" applies to the operand before "${operator}" only here; write not (a ${operator} b)`);
       }
-      if (ARITHMETIC.has(operator)) return { kind: 'arithmetic', operator: operator as ArithmeticOperator, left: next(left), right: next(right) };
-      if (COMPARISON.has(operator)) return { kind: 'comparison', operator: operator as ComparisonOperator, left: next(left), right: next(right) };
+      if (ARITHMETIC.has(operator))
+        return { kind: 'arithmetic', operator: operator as ArithmeticOperator, left: next(left), right: next(right) };
+      if (COMPARISON.has(operator))
+        return { kind: 'comparison', operator: operator as ComparisonOperator, left: next(left), right: next(right) };
       return fail(`operator "${operator}" is not supported (supported: ${SUPPORTED_OPERATORS})`);
     }
     case 'ConditionalExpression': {
@@ -150,14 +152,19 @@ function convert(node: jsep.Expression, depth: number, names: Set<string>): Expr
 }
 
 function memberKey(node: jsep.MemberExpression): string | number {
-  if (node.optional === true) fail('optional chaining (?.) is not supported; use get(object, \'key\') to read a key that may be missing');
+  if (node.optional === true) fail("optional chaining (?.) is not supported; use get(object, 'key') to read a key that may be missing");
   const { property } = node;
   let key: string | number;
   if (!node.computed) key = (property as jsep.Identifier).name;
   else if (property.type === 'Literal' && (typeof property.value === 'string' || typeof property.value === 'number')) key = property.value;
-  else if (property.type === 'UnaryExpression' && property.operator === '-' && (property.argument as jsep.Expression).type === 'Literal'
-    && typeof (property.argument as jsep.Literal).value === 'number') key = -((property.argument as jsep.Literal).value as number);
-  else fail('a computed member needs a literal key, such as x[\'a b\'] or x[0]; use get(object, key) for a key computed at run time');
+  else if (
+    property.type === 'UnaryExpression' &&
+    property.operator === '-' &&
+    (property.argument as jsep.Expression).type === 'Literal' &&
+    typeof (property.argument as jsep.Literal).value === 'number'
+  )
+    key = -((property.argument as jsep.Literal).value as number);
+  else fail("a computed member needs a literal key, such as x['a b'] or x[0]; use get(object, key) for a key computed at run time");
   if (typeof key === 'string' && FORBIDDEN_KEYS.has(key)) fail(`"${key}" may not be read`);
   if (typeof key === 'number' && !Number.isInteger(key)) fail(`list index ${key} is not a whole number`);
   return key;
@@ -170,8 +177,12 @@ function convertCall(node: jsep.CallExpression, next: (child: jsep.Expression) =
   if (callee.type === 'Identifier') {
     name = (callee as jsep.Identifier).name;
     if (EXPRESSION_FUNCTIONS[name] === undefined) fail(`"${name}" is not a function (functions: ${EXPRESSION_FUNCTION_NAMES.join(', ')})`);
-  } else if (callee.type === 'MemberExpression' && !(callee as jsep.MemberExpression).computed
-    && ((callee as jsep.MemberExpression).property as jsep.Identifier).name === 'get' && (callee as jsep.MemberExpression).optional !== true) {
+  } else if (
+    callee.type === 'MemberExpression' &&
+    !(callee as jsep.MemberExpression).computed &&
+    ((callee as jsep.MemberExpression).property as jsep.Identifier).name === 'get' &&
+    (callee as jsep.MemberExpression).optional !== true
+  ) {
     // The seed's `metadata.get('asset.title')` is sugar for get(metadata, 'asset.title').
     name = 'get';
     args = [(callee as jsep.MemberExpression).object, ...args];
@@ -180,7 +191,8 @@ function convertCall(node: jsep.CallExpression, next: (child: jsep.Expression) =
   }
   const fn = EXPRESSION_FUNCTIONS[name]!;
   if (args.length < fn.minArgs || args.length > fn.maxArgs) {
-    const count = fn.minArgs === fn.maxArgs ? `${fn.minArgs} argument${fn.minArgs === 1 ? '' : 's'}` : `${fn.minArgs} to ${fn.maxArgs} arguments`;
+    const count =
+      fn.minArgs === fn.maxArgs ? `${fn.minArgs} argument${fn.minArgs === 1 ? '' : 's'}` : `${fn.minArgs} to ${fn.maxArgs} arguments`;
     fail(`${name}() takes ${count} (${fn.signature}); found ${args.length}`);
   }
   const converted = args.map(next);

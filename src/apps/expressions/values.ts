@@ -57,7 +57,8 @@ export function asData(value: unknown, what: string): Data {
 /** The class of an object, read without running a getter. */
 function className(value: object): string {
   const proto: unknown = Object.getPrototypeOf(value);
-  const constructor: unknown = typeof proto === 'object' && proto !== null ? Object.getOwnPropertyDescriptor(proto, 'constructor')?.value : undefined;
+  const constructor: unknown =
+    typeof proto === 'object' && proto !== null ? Object.getOwnPropertyDescriptor(proto, 'constructor')?.value : undefined;
   const name: unknown = typeof constructor === 'function' ? Object.getOwnPropertyDescriptor(constructor, 'name')?.value : undefined;
   return typeof name === 'string' && name !== '' ? name : 'non-plain object';
 }

@@ -70,11 +70,21 @@ const FIELD_PREFIX = 'Field:';
  * const mapping = compileCustomMapping(ctx.config, 'import.ini');
  * const record = await mapping.read(await readFile(path, 'utf8'), path); // { id, fields: { 'asset.title': ... }, media }
  */
-export function compileCustomMapping(sections: AppSections, file: string, lines?: SectionLines, options: CustomMappingOptions = {}): CustomMapping {
+export function compileCustomMapping(
+  sections: AppSections,
+  file: string,
+  lines?: SectionLines,
+  options: CustomMappingOptions = {},
+): CustomMapping {
   const readerOf = (section: string): SectionReader =>
-    new SectionReader(new Map(Object.entries(sections[section] ?? {})), { file, section, ...(lines?.get(section) ? { lines: lines.get(section)! } : {}) });
+    new SectionReader(new Map(Object.entries(sections[section] ?? {})), {
+      file,
+      section,
+      ...(lines?.get(section) ? { lines: lines.get(section)! } : {}),
+    });
   // Settings sections ([Xml], [Field:NAME]) take their keys in any case, as configparser does.
-  const settingsOf = (section: string): SectionReader => appSectionReader(sections[section], { file, section, ...(lines?.get(section) ? { lines: lines.get(section)! } : {}) });
+  const settingsOf = (section: string): SectionReader =>
+    appSectionReader(sections[section], { file, section, ...(lines?.get(section) ? { lines: lines.get(section)! } : {}) });
 
   const namespaces = compileNamespaces(sections, readerOf);
   const xml: SectionReader = settingsOf('Xml');
@@ -92,11 +102,20 @@ export function compileCustomMapping(sections: AppSections, file: string, lines?
     const query = compileXPath(xpathText, namespaces, (problem) => reader.fail('xpath', problem));
     const settings = compileMultiParserSettings(reader);
     reader.finish();
-    const parser = new MultiParser({ ...settings, ...(options.dictionaries ? { dictionaries: options.dictionaries } : {}), ...(options.now ? { now: options.now } : {}) });
+    const parser = new MultiParser({
+      ...settings,
+      ...(options.dictionaries ? { dictionaries: options.dictionaries } : {}),
+      ...(options.now ? { now: options.now } : {}),
+    });
     fields.push({ name, query, parser, type: settings.type });
   }
 
-  const { transforms, names } = compileTransforms(sections, file, lines, fields.map((field) => field.name));
+  const { transforms, names } = compileTransforms(
+    sections,
+    file,
+    lines,
+    fields.map((field) => field.name),
+  );
   const mapping = compileTargets(sections, file, lines, names);
 
   return {
@@ -141,7 +160,11 @@ export function compileCustomMapping(sections: AppSections, file: string, lines?
 }
 
 function checkName(name: string, where: { file: string; section: string; key?: string; line?: number | undefined }, what: string): void {
-  if (!NAME.test(name)) throw new ConfigError(where, `${what} name "${name}" is not a name an expression can read; expected letters, digits and _ (not starting with a digit), such as air_date`);
+  if (!NAME.test(name))
+    throw new ConfigError(
+      where,
+      `${what} name "${name}" is not a name an expression can read; expected letters, digits and _ (not starting with a digit), such as air_date`,
+    );
   if (UNSAFE_NAMES.has(name)) throw new ConfigError(where, `${what} name "${name}" is not allowed`);
 }
 
@@ -183,8 +206,13 @@ function compileTransforms(
     const expression = compileExpression(source, where);
     for (const used of expression.names) {
       if (!available.has(used)) {
-        const later = Object.hasOwn(sections['Transform'] ?? {}, used) ? ' (a transform may only read fields and transforms above it)' : hint(used, [...available]);
-        throw new ConfigError(where, `expression ${JSON.stringify(source)} reads "${used}", which is neither a [Field:NAME] nor an earlier transform${later}`);
+        const later = Object.hasOwn(sections['Transform'] ?? {}, used)
+          ? ' (a transform may only read fields and transforms above it)'
+          : hint(used, [...available]);
+        throw new ConfigError(
+          where,
+          `expression ${JSON.stringify(source)} reads "${used}", which is neither a [Field:NAME] nor an earlier transform${later}`,
+        );
       }
     }
     available.add(name);
@@ -193,11 +221,21 @@ function compileTransforms(
   return { transforms, names: [...available] };
 }
 
-function compileTargets(sections: AppSections, file: string, lines: SectionLines | undefined, known: string[]): { targets: Array<[string, string]>; form: string | undefined } {
+function compileTargets(
+  sections: AppSections,
+  file: string,
+  lines: SectionLines | undefined,
+  known: string[],
+): { targets: Array<[string, string]>; form: string | undefined } {
   const hasMapping = sections['Mapping'] !== undefined;
   const hasVdf = sections['Vdf'] !== undefined;
-  if (hasMapping && hasVdf) throw new ConfigError({ file, section: 'Vdf' }, '[Vdf] is an alias of [Mapping]; expected one of them, found both');
-  if (!hasMapping && !hasVdf) throw new ConfigError({ file, section: 'Mapping' }, 'is missing; expected [Mapping] (or its alias [Vdf]) with lines such as asset.title = title');
+  if (hasMapping && hasVdf)
+    throw new ConfigError({ file, section: 'Vdf' }, '[Vdf] is an alias of [Mapping]; expected one of them, found both');
+  if (!hasMapping && !hasVdf)
+    throw new ConfigError(
+      { file, section: 'Mapping' },
+      'is missing; expected [Mapping] (or its alias [Vdf]) with lines such as asset.title = title',
+    );
   const section = hasMapping ? 'Mapping' : 'Vdf';
   let form: string | undefined;
   const targets: Array<[string, string]> = [];
@@ -205,13 +243,16 @@ function compileTargets(sections: AppSections, file: string, lines: SectionLines
     const where = sectionWhere(file, lines, section, target);
     const name = raw.trim();
     if (section === 'Vdf' && target === 'form') {
-      if (name === '') throw new ConfigError(where, 'is empty; expected the form\'s name');
+      if (name === '') throw new ConfigError(where, "is empty; expected the form's name");
       form = name;
       continue;
     }
     if (UNSAFE_NAMES.has(target)) throw new ConfigError(where, `target field "${target}" is not allowed`);
     if (!known.includes(name)) {
-      throw new ConfigError(where, `found "${raw}"; expected the name of a [Field:NAME] or a [Transform]${hint(name, known)}${known.length === 0 ? ' (there are none)' : ''}`);
+      throw new ConfigError(
+        where,
+        `found "${raw}"; expected the name of a [Field:NAME] or a [Transform]${hint(name, known)}${known.length === 0 ? ' (there are none)' : ''}`,
+      );
     }
     targets.push([target, name]);
   }
@@ -222,7 +263,9 @@ function evaluate(query: CompiledXPath, document: Document, where: string, label
   try {
     return nodeStrings(query, document, limit);
   } catch (error) {
-    throw new FlowdError('ERR_XML', `${where}: ${label} ${query.source}: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+    throw new FlowdError('ERR_XML', `${where}: ${label} ${query.source}: ${error instanceof Error ? error.message : String(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -233,7 +276,8 @@ async function readField(field: FieldPlan, document: Document, where: string, si
   try {
     return await field.parser.convert(raw, signal ? { signal } : {});
   } catch (error) {
-    if (error instanceof ParseError) throw new FlowdError('ERR_XML', `${where}: ${label} ${field.query.source}: ${error.message}`, { cause: error });
+    if (error instanceof ParseError)
+      throw new FlowdError('ERR_XML', `${where}: ${label} ${field.query.source}: ${error.message}`, { cause: error });
     throw error;
   }
 }

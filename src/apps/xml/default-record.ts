@@ -54,7 +54,10 @@ function attributesOf(element: Element, allowed: readonly string[], where: strin
     const attribute = element.attributes.item(i)!;
     if (isNamespaceDeclaration(attribute.name)) continue;
     if (!allowed.includes(attribute.name)) {
-      fail(where, `<${element.tagName}> has an unexpected attribute "${attribute.name}" (line ${element.lineNumber ?? '?'}); expected ${allowed.map((a) => `"${a}"`).join(' or ') || 'none'}`);
+      fail(
+        where,
+        `<${element.tagName}> has an unexpected attribute "${attribute.name}" (line ${element.lineNumber ?? '?'}); expected ${allowed.map((a) => `"${a}"`).join(' or ') || 'none'}`,
+      );
     }
     found.set(attribute.name, attribute.value);
   }
@@ -68,7 +71,8 @@ function fieldValue(element: Element, where: string): { name: string; value: unk
   if (name === undefined || name === '') fail(where, `<field> has no name ${at}; expected <field name="asset.title">`);
   if (UNSAFE_NAMES.has(name)) fail(where, `field name "${name}" is not allowed ${at}`);
   for (let child = element.firstChild; child !== null; child = child.nextSibling) {
-    if (child.nodeType === ELEMENT) fail(where, `field "${name}" contains an element <${(child as Element).tagName}> ${at}; expected text only`);
+    if (child.nodeType === ELEMENT)
+      fail(where, `field "${name}" contains an element <${(child as Element).tagName}> ${at}; expected text only`);
   }
   const text = element.textContent ?? '';
   const type = attributes.get('type') ?? 'string';
@@ -84,7 +88,8 @@ function fieldValue(element: Element, where: string): { name: string; value: unk
     }
     case 'boolean': {
       const trimmed = text.trim();
-      if (trimmed !== 'true' && trimmed !== 'false') fail(where, `field "${name}" is ${JSON.stringify(text)} ${at}; expected true or false`);
+      if (trimmed !== 'true' && trimmed !== 'false')
+        fail(where, `field "${name}" is ${JSON.stringify(text)} ${at}; expected true or false`);
       return { name, value: trimmed === 'true' };
     }
     case 'null':
@@ -112,7 +117,10 @@ function fieldValue(element: Element, where: string): { name: string; value: unk
 export function readDefaultRecord(text: string, where: string, limits?: XmlLimits): RecordData {
   const root = readXmlDocument(text, where, limits).documentElement!;
   if (root.namespaceURI !== null || root.tagName !== 'record') {
-    fail(where, `the root element is <${root.tagName}>${root.namespaceURI === null ? '' : ` in namespace ${root.namespaceURI}`}; expected <record> in no namespace`);
+    fail(
+      where,
+      `the root element is <${root.tagName}>${root.namespaceURI === null ? '' : ` in namespace ${root.namespaceURI}`}; expected <record> in no namespace`,
+    );
   }
   const record: RecordData = { fields: {}, media: [] };
   const id = attributesOf(root, ['id'], where).get('id');
@@ -124,7 +132,11 @@ export function readDefaultRecord(text: string, where: string, limits?: XmlLimit
   const seenMedia = new Set<string>();
   for (let child: Node | null = root.firstChild; child !== null; child = child.nextSibling) {
     if (child.nodeType === TEXT || child.nodeType === CDATA) {
-      if ((child.nodeValue ?? '').trim() !== '') fail(where, `<record> contains text ${JSON.stringify(child.nodeValue)} (line ${child.lineNumber ?? '?'}); expected only <field> and <media>`);
+      if ((child.nodeValue ?? '').trim() !== '')
+        fail(
+          where,
+          `<record> contains text ${JSON.stringify(child.nodeValue)} (line ${child.lineNumber ?? '?'}); expected only <field> and <media>`,
+        );
       continue;
     }
     if (child.nodeType !== ELEMENT) continue;
@@ -189,7 +201,8 @@ export function writeDefaultRecord(record: RecordData, where = 'record'): string
   lines.push(record.id === undefined ? '<record>' : `<record id="${escapeAttribute(record.id)}">`);
   for (const [name, value] of Object.entries(record.fields)) {
     if (value === undefined) continue;
-    if (name === '' || UNSAFE_NAMES.has(name) || UNREPRESENTABLE.test(name)) fail(where, `field name ${JSON.stringify(name)} cannot be written`);
+    if (name === '' || UNSAFE_NAMES.has(name) || UNREPRESENTABLE.test(name))
+      fail(where, `field name ${JSON.stringify(name)} cannot be written`);
     lines.push(`  ${writeField(name, value, where)}`);
   }
   for (const media of record.media) {

@@ -65,7 +65,10 @@ function depthLimitedHandler(maxDepth: number): DomHandlerClass {
 }
 
 function describe(problem: ParserProblem): string {
-  const at = problem.line !== undefined && problem.line > 0 ? ` at line ${problem.line}${problem.column !== undefined ? `, column ${problem.column}` : ''}` : '';
+  const at =
+    problem.line !== undefined && problem.line > 0
+      ? ` at line ${problem.line}${problem.column !== undefined ? `, column ${problem.column}` : ''}`
+      : '';
   return `not well-formed XML${at}: ${problem.message}`;
 }
 

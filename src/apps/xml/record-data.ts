@@ -23,7 +23,10 @@ export const UNSAFE_NAMES: ReadonlySet<string> = new Set(['__proto__', 'construc
 export function checkMediaName(name: string, where: string): string {
   const trimmed = name.trim();
   if (trimmed === '' || trimmed === '.' || trimmed === '..' || /[/\\\0]/.test(trimmed)) {
-    throw new FlowdError('ERR_XML', `${where}: media name ${JSON.stringify(name)} is not a plain file name; expected a name such as clip.mxf, without a folder`);
+    throw new FlowdError(
+      'ERR_XML',
+      `${where}: media name ${JSON.stringify(name)} is not a plain file name; expected a name such as clip.mxf, without a folder`,
+    );
   }
   return trimmed;
 }

@@ -14,7 +14,9 @@ export interface CompiledXPath {
 }
 
 // Evaluating against a document with nothing in it finds syntax errors, unknown functions and variables.
-const empty = once(() => new (lazy<typeof XmldomModule>('@xmldom/xmldom')().DOMImplementation)().createDocument(null, '') as unknown as Node);
+const empty = once(
+  () => new (lazy<typeof XmldomModule>('@xmldom/xmldom')().DOMImplementation)().createDocument(null, '') as unknown as Node,
+);
 
 /** The namespace prefixes an XPath uses (`dc:title`, `dc:*`), string literals and axes (`child::`) aside. */
 export function prefixesIn(source: string): string[] {
@@ -30,7 +32,11 @@ export function prefixesIn(source: string): string[] {
  * the INI key): a syntax error, an unknown function or variable, a prefix
  * not in `[Namespaces]`.
  */
-export function compileXPath(source: string, namespaces: Readonly<Record<string, string>>, fail: (problem: string) => never): CompiledXPath {
+export function compileXPath(
+  source: string,
+  namespaces: Readonly<Record<string, string>>,
+  fail: (problem: string) => never,
+): CompiledXPath {
   const select = xpathModule().useNamespaces({ ...namespaces });
   try {
     select(source, empty());
@@ -40,7 +46,9 @@ export function compileXPath(source: string, namespaces: Readonly<Record<string,
   for (const prefix of prefixesIn(source)) {
     if (!Object.hasOwn(namespaces, prefix)) {
       const known = Object.keys(namespaces);
-      fail(`${JSON.stringify(source)} uses the namespace prefix "${prefix}", which [Namespaces] does not declare${known.length > 0 ? ` (it has ${known.join(', ')})` : ''}`);
+      fail(
+        `${JSON.stringify(source)} uses the namespace prefix "${prefix}", which [Namespaces] does not declare${known.length > 0 ? ` (it has ${known.join(', ')})` : ''}`,
+      );
     }
   }
   return { source, select };

@@ -12,7 +12,11 @@ export interface EncodedBody {
 /** Encodes a request body; `contentType` (when given) wins over the guess. */
 export function encodeBody(body: RequestBody | undefined, contentType: string | undefined): EncodedBody | undefined {
   if (body === undefined) return undefined;
-  if (typeof body === 'string') return { data: body, contentType: contentType ?? (/^\s*</.test(body) ? 'application/xml; charset=utf-8' : 'text/plain; charset=utf-8') };
+  if (typeof body === 'string')
+    return {
+      data: body,
+      contentType: contentType ?? (/^\s*</.test(body) ? 'application/xml; charset=utf-8' : 'text/plain; charset=utf-8'),
+    };
   if (body instanceof Uint8Array) return { data: body, contentType: contentType ?? 'application/octet-stream' };
   return { data: JSON.stringify(body), contentType: contentType ?? 'application/json' };
 }
@@ -24,7 +28,6 @@ export interface DecodedBody {
   /** The raw text, for XML and text responses (and JSON); undefined for bytes and empty bodies. */
   text: string | undefined;
 }
-
 
 /** The media type without parameters, lower case: `application/atom+xml`. */
 export function mediaType(contentType: string | undefined): string {

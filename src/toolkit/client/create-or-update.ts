@@ -1,10 +1,16 @@
 import { HttpError } from '../../kernel/errors.js';
 import { retryOnConflict } from '../../kernel/retry-on-conflict.js';
 import { deepEqual } from './body.js';
-import type { ApiRequest, ApiResponse, CreateOrUpdateOptions, CreateOrUpdateResult, Payload, RequestBody } from '../../kernel/api-client.js';
+import type {
+  ApiRequest,
+  ApiResponse,
+  CreateOrUpdateOptions,
+  CreateOrUpdateResult,
+  Payload,
+  RequestBody,
+} from '../../kernel/api-client.js';
 
 export type { CreateOrUpdateOptions, CreateOrUpdateResult, Payload } from '../../kernel/api-client.js';
-
 
 /** The narrow interface createOrUpdate needs from a client. */
 export interface RequestSender {
@@ -19,7 +25,12 @@ export interface RequestSender {
  * const result = await createOrUpdate(client, '/api/asset/1', { title: 'Hello' });
  * // { created: false, updated: true, unchanged: false, status: 200, body: {...}, etag: '"7"' }
  */
-export async function createOrUpdate(client: RequestSender, url: string, payload: Payload, options: CreateOrUpdateOptions = {}): Promise<CreateOrUpdateResult> {
+export async function createOrUpdate(
+  client: RequestSender,
+  url: string,
+  payload: Payload,
+  options: CreateOrUpdateOptions = {},
+): Promise<CreateOrUpdateResult> {
   const { compare = sameContent, create = 'PUT', createPath = url, contentType, headers, signal, maxRetries = 3 } = options;
   return retryOnConflict(
     async ({ attempt }) => {
@@ -42,7 +53,12 @@ export async function createOrUpdate(client: RequestSender, url: string, payload
   );
 }
 
-async function fetchRecord(client: RequestSender, url: string, headers: Record<string, string> | undefined, signal: AbortSignal | undefined): Promise<ApiResponse | undefined> {
+async function fetchRecord(
+  client: RequestSender,
+  url: string,
+  headers: Record<string, string> | undefined,
+  signal: AbortSignal | undefined,
+): Promise<ApiResponse | undefined> {
   try {
     return await client.request({ method: 'GET', path: url, headers, signal });
   } catch (error) {

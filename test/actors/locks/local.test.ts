@@ -41,7 +41,7 @@ describe('local locks', () => {
     await locks.close();
   });
 
-  it('keeps fences growing when a key\'s actor is stopped and created again', async () => {
+  it("keeps fences growing when a key's actor is stopped and created again", async () => {
     const locks = createLocalLocks({ leaseMs: 1000, fenceBase: 0 });
     const fences: number[] = [];
     for (let i = 0; i < 3; i++) {
@@ -81,7 +81,7 @@ describe('local locks', () => {
 });
 
 describe('Locked', () => {
-  it('excludes other holders of the same key in the process, like Flow\'s `with Locked(key):`', async () => {
+  it("excludes other holders of the same key in the process, like Flow's `with Locked(key):`", async () => {
     const order: string[] = [];
     const first = (async () => {
       await using _lock = await Locked('mystring');

@@ -52,7 +52,9 @@ describe('redis locks across processes', () => {
     for (const d of daemons) d.child.stdin!.end('go\n');
     expect(await Promise.all(daemons.map((d) => d.exit))).toEqual([0, 0]);
 
-    const log = (await redis.lrange(`${prefix}log`, 0, -1)).map((line) => JSON.parse(line) as { who: string; fence: number; inside: number });
+    const log = (await redis.lrange(`${prefix}log`, 0, -1)).map(
+      (line) => JSON.parse(line) as { who: string; fence: number; inside: number },
+    );
     expect(log).toHaveLength(2 * ROUNDS);
     expect(log.filter((entry) => entry.inside !== 1)).toEqual([]);
     const fences = log.map((entry) => entry.fence);

@@ -68,7 +68,14 @@ function source(callbacks: Array<{ name: string; match?: object; stopOnError?: b
   return `export function registerCallbacks(reg) {\n${lines.join('\n')}\n}\n`;
 }
 
-const event = (id: number, type = 'Shotgun_Task_Change', attributes = ['sg_status_list']): LogEvent => ({ id, type, entity: null, attributes, createdAt: undefined, meta: null });
+const event = (id: number, type = 'Shotgun_Task_Change', attributes = ['sg_status_list']): LogEvent => ({
+  id,
+  type,
+  entity: null,
+  attributes,
+  createdAt: undefined,
+  meta: null,
+});
 
 /** A run's ctx, stubbed: a log, a signal, and `meta.calls` to record into. */
 function context(log = logSink().logger, extra: Record<string, unknown> = {}) {
@@ -81,7 +88,14 @@ function context(log = logSink().logger, extra: Record<string, unknown> = {}) {
 /** A started host on the test's folders, closed after the test; `changes` records what it told its listeners. */
 async function startHost(options: Partial<PluginHostOptions> = {}) {
   const sink = logSink();
-  const host = createPluginHost({ paths: [first, second], reload: true, rescanIntervalMs: 100, debounceMs: 20, log: sink.logger, ...options });
+  const host = createPluginHost({
+    paths: [first, second],
+    reload: true,
+    rescanIntervalMs: 100,
+    debounceMs: 20,
+    log: sink.logger,
+    ...options,
+  });
   cleanups.push(() => host.close());
   const changes: PluginChange[] = [];
   host.onChange((change) => changes.push(change));
@@ -104,9 +118,14 @@ const callbackNames = (host: PluginHost, name: string) => host.get(name)?.callba
 
 describe('createPluginHost', () => {
   it('loads the plugin modules found directly in its folders and lists them by name, active, with their callbacks', async () => {
-    await write(first, 'notify.mjs', source([{ name: 'onStatus', match: { Shotgun_Task_Change: ['sg_status_list'] }, stopOnError: false }, { name: 'onAny' }]));
+    await write(
+      first,
+      'notify.mjs',
+      source([{ name: 'onStatus', match: { Shotgun_Task_Change: ['sg_status_list'] }, stopOnError: false }, { name: 'onAny' }]),
+    );
     await write(second, 'audit.mjs', source([{ name: 'onAudit' }]));
-    for (const skipped of ['types.d.ts', '.hidden.mjs', '_helper.mjs', 'notify.test.mjs', 'readme.txt']) await write(first, skipped, 'throw new Error("loaded")');
+    for (const skipped of ['types.d.ts', '.hidden.mjs', '_helper.mjs', 'notify.test.mjs', 'readme.txt'])
+      await write(first, skipped, 'throw new Error("loaded")');
     await mkdir(path.join(first, 'sub'));
     await write(path.join(first, 'sub'), 'deep.mjs', source([{ name: 'deep' }]));
     const { host } = await startHost();
@@ -127,7 +146,11 @@ describe('createPluginHost', () => {
   });
 
   it('loads a TypeScript plugin', async () => {
-    await write(first, 'typed.ts', `export function registerCallbacks(reg: { registerCallback(name: string, fn: () => void): void }): void {\n  reg.registerCallback('onTyped', () => {});\n}\n`);
+    await write(
+      first,
+      'typed.ts',
+      `export function registerCallbacks(reg: { registerCallback(name: string, fn: () => void): void }): void {\n  reg.registerCallback('onTyped', () => {});\n}\n`,
+    );
     const { host } = await startHost();
     expect(host.get('typed')).toMatchObject({ state: 'active', callbacks: [{ name: 'onTyped' }] });
   });
@@ -136,7 +159,11 @@ describe('createPluginHost', () => {
     await write(
       first,
       'notify.mjs',
-      source([{ name: 'onStatus', match: { Shotgun_Task_Change: ['sg_status_list'] } }, { name: 'onVersion', match: { Shotgun_Version_New: ['*'] } }, { name: 'onAny' }]),
+      source([
+        { name: 'onStatus', match: { Shotgun_Task_Change: ['sg_status_list'] } },
+        { name: 'onVersion', match: { Shotgun_Version_New: ['*'] } },
+        { name: 'onAny' },
+      ]),
     );
     const { host } = await startHost();
     const sink = logSink();
@@ -150,7 +177,11 @@ describe('createPluginHost', () => {
   });
 
   it("reads the run's ctx through, touching a lazy member only when a callback asks for it", async () => {
-    await write(first, 'lazy.mjs', `export function registerCallbacks(reg) {\n  reg.registerCallback('quiet', () => {});\n  reg.registerCallback('client', (event, ctx) => ctx.client);\n}\n`);
+    await write(
+      first,
+      'lazy.mjs',
+      `export function registerCallbacks(reg) {\n  reg.registerCallback('quiet', () => {});\n  reg.registerCallback('client', (event, ctx) => ctx.client);\n}\n`,
+    );
     const { host } = await startHost();
     const { ctx } = context();
     Object.defineProperty(ctx, 'client', {
@@ -177,7 +208,13 @@ describe('createPluginHost', () => {
     const { ctx, calls } = context();
     const error = await host.run('notify', event(123), ctx).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PluginError);
-    expect(error).toMatchObject({ code: 'ERR_PLUGIN', plugin: 'notify', callback: 'onStatus', eventId: 123, message: 'plugin "notify" callback "onStatus" failed on event 123: no route to onStatus' });
+    expect(error).toMatchObject({
+      code: 'ERR_PLUGIN',
+      plugin: 'notify',
+      callback: 'onStatus',
+      eventId: 123,
+      message: 'plugin "notify" callback "onStatus" failed on event 123: no route to onStatus',
+    });
     expect((error as PluginError).cause).toMatchObject({ code: 'ERR_HTTP' });
     expect(calls).toEqual(['notify.onStatus:123']);
     expect(host.get('notify')!.state).toBe('active');
@@ -188,7 +225,10 @@ describe('createPluginHost', () => {
     const { host } = await startHost();
     const sink = logSink();
     const { ctx, calls } = context(sink.logger);
-    expect(await host.run('notify', event(5), ctx)).toEqual({ ran: ['onStatus', 'onAny'], failed: [{ callback: 'onStatus', code: 'ERR_HTTP', message: 'no route to onStatus' }] });
+    expect(await host.run('notify', event(5), ctx)).toEqual({
+      ran: ['onStatus', 'onAny'],
+      failed: [{ callback: 'onStatus', code: 'ERR_HTTP', message: 'no route to onStatus' }],
+    });
     expect(calls).toEqual(['notify.onStatus:5', 'notify.onAny:5']);
     expect(sink.lines.find((line) => line.level === 50)).toMatchObject({
       plugin: 'notify',
@@ -216,15 +256,27 @@ describe('createPluginHost', () => {
   it('refuses to run an event through a plugin that is unknown or not active', async () => {
     await write(first, 'notify.mjs', source([{ name: 'onAny' }]));
     const { host } = await startHost();
-    await expect(host.run('nope', event(1), context().ctx)).rejects.toMatchObject({ code: 'ERR_PLUGIN', message: 'plugin "nope" cannot run event 1: it is not a known plugin; expected an active plugin' });
+    await expect(host.run('nope', event(1), context().ctx)).rejects.toMatchObject({
+      code: 'ERR_PLUGIN',
+      message: 'plugin "nope" cannot run event 1: it is not a known plugin; expected an active plugin',
+    });
     host.deactivate('notify', { code: 'ERR_PLUGIN', message: 'failed' });
-    await expect(host.run('notify', event(2), context().ctx)).rejects.toMatchObject({ code: 'ERR_PLUGIN', eventId: 2, message: 'plugin "notify" cannot run event 2: it is deactivated; expected an active plugin' });
+    await expect(host.run('notify', event(2), context().ctx)).rejects.toMatchObject({
+      code: 'ERR_PLUGIN',
+      eventId: 2,
+      message: 'plugin "notify" cannot run event 2: it is deactivated; expected an active plugin',
+    });
   });
 
   it('deactivates a plugin with the error it is given, and tells its listeners', async () => {
     await write(first, 'notify.mjs', source([{ name: 'onAny' }]));
     const { host, changes } = await startHost();
-    const error = { code: 'ERR_PLUGIN', message: 'plugin "notify" callback "onAny" failed on event 3: boom', eventId: 3, callback: 'onAny' };
+    const error = {
+      code: 'ERR_PLUGIN',
+      message: 'plugin "notify" callback "onAny" failed on event 3: boom',
+      eventId: 3,
+      callback: 'onAny',
+    };
     host.deactivate('notify', error);
     expect(host.get('notify')).toMatchObject({ state: 'deactivated', error });
     expect(changes.at(-1)).toEqual({ type: 'plugin.deactivated', name: 'notify', error });
@@ -260,7 +312,8 @@ describe('createPluginHost', () => {
     const loads = ((globalThis as { __flowdLoads?: number[] }).__flowdLoads = []);
     const { host } = await startHost({ debounceMs: 400 });
     const activated = nextChange(host, (change) => change.type === 'plugin.activated');
-    for (const version of [1, 2, 3]) await write(first, 'notify.mjs', loaded.replace('VERSION', String(version)) + source([{ name: `v${version}` }]));
+    for (const version of [1, 2, 3])
+      await write(first, 'notify.mjs', loaded.replace('VERSION', String(version)) + source([{ name: `v${version}` }]));
     await activated;
     expect(callbackNames(host, 'notify')).toEqual(['v3']);
     expect(loads).toEqual([0, 3]);
@@ -328,7 +381,9 @@ describe('createPluginHost', () => {
     const { host, sink, changes } = await startHost();
     expect(host.list()).toHaveLength(1);
     expect(host.get('dup')).toMatchObject({ file: winner, callbacks: [{ name: 'fromFirst' }] });
-    expect(sink.lines.filter((line) => line.level === 40).map((line) => line.msg)).toEqual([`plugin "dup" is in both ${winner} and ${other}; using ${winner}`]);
+    expect(sink.lines.filter((line) => line.level === 40).map((line) => line.msg)).toEqual([
+      `plugin "dup" is in both ${winner} and ${other}; using ${winner}`,
+    ]);
     const activated = nextChange(host, (change) => change.type === 'plugin.activated');
     await unlink(winner);
     await activated;
@@ -343,7 +398,12 @@ describe('createPluginHost', () => {
   it('keeps a plugin deactivated on record after its first load, with its callbacks, and asks with its name, file and mtime', async () => {
     const file = await write(first, 'notify.mjs', source([{ name: 'onAny' }]));
     await write(first, 'other.mjs', source([{ name: 'onOther' }]));
-    const record = { code: 'ERR_PLUGIN', message: 'plugin "notify" callback "onAny" failed on event 8: boom', eventId: 8, callback: 'onAny' };
+    const record = {
+      code: 'ERR_PLUGIN',
+      message: 'plugin "notify" callback "onAny" failed on event 8: boom',
+      eventId: 8,
+      callback: 'onAny',
+    };
     const asked: Array<[string, string, number]> = [];
     const { host } = await startHost({
       initialState: (name, at, mtimeMs) => {
@@ -368,7 +428,9 @@ describe('createPluginHost', () => {
     const missing = path.join(root, 'nowhere');
     const host = createPluginHost({ paths: [first, missing], reload: false, rescanIntervalMs: 100, log: logSink().logger });
     cleanups.push(() => host.close());
-    await expect(host.start()).rejects.toThrow(`plugin folder ${missing} does not exist; expected a folder of plugin modules ([Plugins] paths)`);
+    await expect(host.start()).rejects.toThrow(
+      `plugin folder ${missing} does not exist; expected a folder of plugin modules ([Plugins] paths)`,
+    );
   });
 
   it('reports each plugin actor to the inspector observer, as plugin:<name>', async () => {
@@ -378,8 +440,12 @@ describe('createPluginHost', () => {
     cleanups.push(() => host.close());
     host.inspect((inspection) => seen.push(inspection));
     await host.start();
-    expect(seen.some((inspection) => inspection.type === '@xstate.actor' && (inspection.actorRef as { id?: string }).id === 'plugin:notify')).toBe(true);
-    expect(seen.some((inspection) => inspection.type === '@xstate.snapshot' && (inspection.snapshot as { value?: unknown }).value === 'active')).toBe(true);
+    expect(
+      seen.some((inspection) => inspection.type === '@xstate.actor' && (inspection.actorRef as { id?: string }).id === 'plugin:notify'),
+    ).toBe(true);
+    expect(
+      seen.some((inspection) => inspection.type === '@xstate.snapshot' && (inspection.snapshot as { value?: unknown }).value === 'active'),
+    ).toBe(true);
   });
 
   it('keeps telling the other listeners when one throws, and stops telling one that unsubscribed', async () => {

@@ -100,7 +100,11 @@ describe('loadPlugin', () => {
     for (const [fileName, source] of [
       ['fresh.mjs', (n: number) => registering(`reg.registerCallback('v${n}', () => {});`)],
       ['fresh.js', (n: number) => `exports.registerCallbacks = (reg) => reg.registerCallback('v${n}', () => {});`],
-      ['fresh.ts', (n: number) => `export function registerCallbacks(reg: { registerCallback(name: string, fn: () => void): void }): void { reg.registerCallback('v${n}', () => {}); }`],
+      [
+        'fresh.ts',
+        (n: number) =>
+          `export function registerCallbacks(reg: { registerCallback(name: string, fn: () => void): void }): void { reg.registerCallback('v${n}', () => {}); }`,
+      ],
     ] as const) {
       const names: string[] = [];
       for (const n of [1, 2, 3]) {
@@ -172,12 +176,36 @@ describe('loadPlugin', () => {
   it.each([
     ['an empty name', `reg.registerCallback('', () => {});`, /first argument must be the callback's name, a non-empty string; found ""/],
     ['a name that is not a string', `reg.registerCallback(7, () => {});`, /found number/],
-    ['a name used twice', `reg.registerCallback('a', () => {}); reg.registerCallback('a', () => {});`, /callback "a": a callback of that name is already registered/],
-    ['a callback that is not a function', `reg.registerCallback('a', 'run');`, /callback "a": the callback must be a function \(event, ctx, args\); found string/],
-    ['options that are not an object', `reg.registerCallback('a', () => {}, true);`, /callback "a": options must be an object \{ match, args, stopOnError \}; found boolean/],
-    ['an unknown option', `reg.registerCallback('a', () => {}, { matchEvents: {}, stopOnErr: true });`, /callback "a": unknown options "matchEvents", "stopOnErr"; the options are match, args and stopOnError/],
-    ['a stopOnError that is not a boolean', `reg.registerCallback('a', () => {}, { stopOnError: 'no' });`, /callback "a": stopOnError must be true or false; found "no"/],
-    ['a bad match', `reg.registerCallback('a', () => {}, { match: { Shotgun_Task_Change: 'sg_status_list' } });`, /callback "a": match\["Shotgun_Task_Change"\] must be a list/],
+    [
+      'a name used twice',
+      `reg.registerCallback('a', () => {}); reg.registerCallback('a', () => {});`,
+      /callback "a": a callback of that name is already registered/,
+    ],
+    [
+      'a callback that is not a function',
+      `reg.registerCallback('a', 'run');`,
+      /callback "a": the callback must be a function \(event, ctx, args\); found string/,
+    ],
+    [
+      'options that are not an object',
+      `reg.registerCallback('a', () => {}, true);`,
+      /callback "a": options must be an object \{ match, args, stopOnError \}; found boolean/,
+    ],
+    [
+      'an unknown option',
+      `reg.registerCallback('a', () => {}, { matchEvents: {}, stopOnErr: true });`,
+      /callback "a": unknown options "matchEvents", "stopOnErr"; the options are match, args and stopOnError/,
+    ],
+    [
+      'a stopOnError that is not a boolean',
+      `reg.registerCallback('a', () => {}, { stopOnError: 'no' });`,
+      /callback "a": stopOnError must be true or false; found "no"/,
+    ],
+    [
+      'a bad match',
+      `reg.registerCallback('a', () => {}, { match: { Shotgun_Task_Change: 'sg_status_list' } });`,
+      /callback "a": match\["Shotgun_Task_Change"\] must be a list/,
+    ],
   ])('refuses %s with ERR_PLUGIN_LOAD naming the file and what was expected', async (_, body, message) => {
     const file = await plugin('bad.mjs', registering(body));
     const error = await loadFailure(file);
@@ -190,6 +218,8 @@ describe('loadPlugin', () => {
     const file = await plugin('late.mjs', registering(`globalThis.__flowdLateRegistrar = reg;`));
     await load(file);
     const reg = (globalThis as { __flowdLateRegistrar?: PluginRegistrar }).__flowdLateRegistrar!;
-    expect(() => reg.registerCallback('later', () => {})).toThrow(/registerCallback\("later"\) was called after registerCallbacks returned/);
+    expect(() => reg.registerCallback('later', () => {})).toThrow(
+      /registerCallback\("later"\) was called after registerCallbacks returned/,
+    );
   });
 });

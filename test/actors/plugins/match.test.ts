@@ -3,7 +3,14 @@ import { describe, expect, it } from 'vitest';
 import { checkMatch, matchesEvent } from '../../../actors/plugins/match.js';
 import type { LogEvent } from '../../../actors/plugins/plugin-api.js';
 
-const event = (type: string, attributes: string[] = []): LogEvent => ({ id: 1, type, entity: null, attributes, createdAt: undefined, meta: null });
+const event = (type: string, attributes: string[] = []): LogEvent => ({
+  id: 1,
+  type,
+  entity: null,
+  attributes,
+  createdAt: undefined,
+  meta: null,
+});
 const WHERE = '/plugins/notify.mjs callback "onStatus"';
 
 const eventArbitrary = fc.record({
@@ -85,11 +92,23 @@ describe('checkMatch', () => {
     ['a string', 'Shotgun_Task_Change', /match must be an object; found "Shotgun_Task_Change"/],
     ['an empty object', {}, /match is empty, so the callback would never run/],
     ['an empty event type', { '': ['*'] }, /match has an empty event type/],
-    ['an entry that is not a list', { Shotgun_Task_Change: 'sg_status_list' }, /match\["Shotgun_Task_Change"\] must be a list of attribute names.*found "sg_status_list"/],
+    [
+      'an entry that is not a list',
+      { Shotgun_Task_Change: 'sg_status_list' },
+      /match\["Shotgun_Task_Change"\] must be a list of attribute names.*found "sg_status_list"/,
+    ],
     ['an entry that is null', { Shotgun_Task_Change: null }, /match\["Shotgun_Task_Change"\] must be a list.*found null/],
     ['an empty list', { Shotgun_Task_Change: [] }, /match\["Shotgun_Task_Change"\] is an empty list, which matches no event/],
-    ['an empty attribute name', { Shotgun_Task_Change: ['sg_status_list', ''] }, /match\["Shotgun_Task_Change"\]\[1\] must be a non-empty attribute name.*found ""/],
-    ['an attribute that is not a string', { Shotgun_Task_Change: [42] }, /match\["Shotgun_Task_Change"\]\[0\] must be a non-empty attribute name.*found number 42/],
+    [
+      'an empty attribute name',
+      { Shotgun_Task_Change: ['sg_status_list', ''] },
+      /match\["Shotgun_Task_Change"\]\[1\] must be a non-empty attribute name.*found ""/,
+    ],
+    [
+      'an attribute that is not a string',
+      { Shotgun_Task_Change: [42] },
+      /match\["Shotgun_Task_Change"\]\[0\] must be a non-empty attribute name.*found number 42/,
+    ],
   ])('refuses %s with a TypeError naming the plugin file and callback', (_, value, message) => {
     const attempt = () => checkMatch(value, WHERE);
     expect(attempt).toThrow(TypeError);

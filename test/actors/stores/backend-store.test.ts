@@ -52,8 +52,14 @@ describe('a store over a backend', () => {
     const { store, ready, close } = openStoreOn(stub.backend, { namespace: 'app' });
     stub.open();
     await ready;
-    stub.say({ available: false, error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Store "app" cannot reach Redis at redis://db:6379/0: read ECONNRESET' } });
-    await expect(store.put('k', 1)).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE', message: expect.stringContaining('ECONNRESET') as string });
+    stub.say({
+      available: false,
+      error: { code: 'ERR_STORE_UNAVAILABLE', message: 'Store "app" cannot reach Redis at redis://db:6379/0: read ECONNRESET' },
+    });
+    await expect(store.put('k', 1)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+      message: expect.stringContaining('ECONNRESET') as string,
+    });
     expect(stub.calls).toEqual([]);
     stub.say({ available: true });
     await expect(store.put('k', 1)).resolves.toEqual({ value: 1, version: 1 });

@@ -19,13 +19,18 @@ describe('the file backend', () => {
     return s;
   }
 
-  it('keeps one JSON file per key, named so no key can leave the folder or meet another key\'s lock or temp file', async () => {
+  it("keeps one JSON file per key, named so no key can leave the folder or meet another key's lock or temp file", async () => {
     const s = await space();
     const { store } = s.open();
     await store.put('../escape', 1);
     await store.put('a.json.lock', 2);
     expect((await readdir(s.folder)).sort()).toEqual(['a~2ejson~2elock.json', '~2e~2e~2fescape.json']);
-    expect(JSON.parse(await readFile(join(s.folder, '~2e~2e~2fescape.json'), 'utf8'))).toEqual({ key: '../escape', version: 1, fence: 0, value: 1 });
+    expect(JSON.parse(await readFile(join(s.folder, '~2e~2e~2fescape.json'), 'utf8'))).toEqual({
+      key: '../escape',
+      version: 1,
+      fence: 0,
+      value: 1,
+    });
   });
 
   it('names long keys by a hash within file-name limits, and two long keys that share a beginning stay apart', () => {
@@ -49,7 +54,7 @@ describe('the file backend', () => {
     await expect(store.get('Asset')).resolves.toBe('upper');
   });
 
-  it('says a file holding another key\'s record belongs to that key, naming both and its own file, and never advises moving it aside', async () => {
+  it("says a file holding another key's record belongs to that key, naming both and its own file, and never advises moving it aside", async () => {
     const s = await space();
     const { store } = s.open();
     await store.put('mine', 1);
@@ -114,7 +119,7 @@ describe('the file backend', () => {
     await opened.close();
   });
 
-  it('waits for a key\'s lock held by another writer, then writes', async () => {
+  it("waits for a key's lock held by another writer, then writes", async () => {
     const s = await space();
     const { store } = s.open();
     // A lock taken by "another process": its directory, fresh.

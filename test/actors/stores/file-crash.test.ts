@@ -81,14 +81,17 @@ describe('the file backend under SIGKILL', () => {
     expect(rounds.filter((round) => round.leftovers.length > 0).length).toBeGreaterThan(0);
   });
 
-  it('lets writers in again once a killed writer\'s lock is stale', async () => {
+  it("lets writers in again once a killed writer's lock is stale", async () => {
     expect(rounds.some((round) => round.leftovers.some((name) => name.endsWith('.lock')))).toBe(true);
     const started = performance.now();
     await Promise.all(
       rounds.map(async (round) => {
         const { store, close } = openStore({ backend: 'file', folder: round.folder, namespace: 'crash', lockStaleMs: 2000 });
         try {
-          for (const key of round.intents.keys()) await expect(store.update<{ seq: number }>(key, (value) => ({ seq: (value?.seq ?? 0) + 1000 }))).resolves.toMatchObject({ value: { seq: expect.any(Number) as number } });
+          for (const key of round.intents.keys())
+            await expect(store.update<{ seq: number }>(key, (value) => ({ seq: (value?.seq ?? 0) + 1000 }))).resolves.toMatchObject({
+              value: { seq: expect.any(Number) as number },
+            });
         } finally {
           await close();
         }

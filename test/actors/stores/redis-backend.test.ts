@@ -14,12 +14,20 @@ describe('the redis backend', () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();
   });
   function open(options: { url?: string; namespace?: string; prefix?: string }, log?: ReturnType<typeof logSink>['logger']): OpenedStore {
-    const opened = openStore({ backend: 'redis', url: options.url ?? REDIS_URL, namespace: options.namespace ?? 'redis-test', ...(options.prefix ? { prefix: options.prefix } : {}) }, log);
+    const opened = openStore(
+      {
+        backend: 'redis',
+        url: options.url ?? REDIS_URL,
+        namespace: options.namespace ?? 'redis-test',
+        ...(options.prefix ? { prefix: options.prefix } : {}),
+      },
+      log,
+    );
     cleanups.push(() => opened.close());
     return opened;
   }
 
-  it('keeps a key as a hash under flowd:store:<namespace>: by default, with the namespace\'s version counter at the prefix itself', async () => {
+  it("keeps a key as a hash under flowd:store:<namespace>: by default, with the namespace's version counter at the prefix itself", async () => {
     const namespace = `t${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
     const prefix = `flowd:store:${namespace}:`;
     cleanups.push(() => dropPrefix(prefix));
@@ -36,7 +44,10 @@ describe('the redis backend', () => {
 
   it('puts every key under a configured prefix, so two namespaces with one name but two prefixes never meet', async () => {
     const [a, b] = [testPrefix(), testPrefix()];
-    cleanups.push(() => dropPrefix(a), () => dropPrefix(b));
+    cleanups.push(
+      () => dropPrefix(a),
+      () => dropPrefix(b),
+    );
     await open({ prefix: a }).store.put('k', 'a');
     await expect(open({ prefix: b }).store.get('k')).resolves.toBeUndefined();
     await expect(open({ prefix: a }).store.get('k')).resolves.toBe('a');
@@ -57,7 +68,8 @@ describe('the redis backend', () => {
     const during = await opened.store.put('k', 1).catch((error: unknown) => error as Error & { code: string });
     expect(during).toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
     expect(performance.now() - started).toBeLessThan(2000);
-    for (const text of [failure?.message, during instanceof Error ? during.message : '', JSON.stringify(sink.lines)]) expect(text).not.toContain('s3cret-pw');
+    for (const text of [failure?.message, during instanceof Error ? during.message : '', JSON.stringify(sink.lines)])
+      expect(text).not.toContain('s3cret-pw');
     expect(sink.messages().some((message) => message.startsWith('store unavailable'))).toBe(true);
   });
 });

@@ -174,7 +174,10 @@ asset.contents = contents
   });
 
   it('lets a transform replace a field by its own name, reading the value before it', async () => {
-    const mapping = compileCustomMapping({ 'Field:title': { xpath: '/a/t' }, Transform: { title: 'lower(title)' }, Mapping: { x: 'title' } }, 'import.ini');
+    const mapping = compileCustomMapping(
+      { 'Field:title': { xpath: '/a/t' }, Transform: { title: 'lower(title)' }, Mapping: { x: 'title' } },
+      'import.ini',
+    );
     expect((await mapping.read('<a><t>LOUD</t></a>', 'f.xml')).fields).toEqual({ x: 'loud' });
   });
 
@@ -190,26 +193,39 @@ asset.contents = contents
       },
       'import.ini',
     );
-    expect((await mapping.read('<a k="v"><b>x</b><b>y</b></a>', 'f.xml')).fields).toEqual({ attr: 'v', text: 'x', joined: 'v-x', many: 2, flag: 'true' });
+    expect((await mapping.read('<a k="v"><b>x</b><b>y</b></a>', 'f.xml')).fields).toEqual({
+      attr: 'v',
+      text: 'x',
+      joined: 'v-x',
+      many: 2,
+      flag: 'true',
+    });
   });
 
   it('gives an ERR_XML naming the file, the field and the value when a value does not convert', async () => {
     const mapping = compileCustomMapping({ 'Field:n': { xpath: '/a', type: 'integer' }, Mapping: { n: 'n' } }, 'import.ini');
     const error = await rejection(mapping.read('<a>twelve</a>', 'in/bad.xml'));
     expect(error.code).toBe('ERR_XML');
-    expect(error.message).toBe('in/bad.xml: [Field:n] "xpath" /a: cannot parse "twelve" as integer: expected a whole number such as 42 or -7');
+    expect(error.message).toBe(
+      'in/bad.xml: [Field:n] "xpath" /a: cannot parse "twelve" as integer: expected a whole number such as 42 or -7',
+    );
   });
 
-  it('gives an ERR_XML naming the file and the parser\'s message for malformed XML', async () => {
+  it("gives an ERR_XML naming the file and the parser's message for malformed XML", async () => {
     const mapping = compileCustomMapping({ 'Field:n': { xpath: '/a' }, Mapping: { n: 'n' } }, 'import.ini');
     const error = await rejection(mapping.read('<a><b></a>', 'in/broken.xml'));
     expect(error.code).toBe('ERR_XML');
     expect(error.message).toMatch(/^in\/broken\.xml: not well-formed XML at line 1, column \d+: Opening and ending tag mismatch/);
-    expect((await rejection(mapping.read('<!DOCTYPE a><a/>', 'in/dtd.xml'))).message).toBe('in/dtd.xml: a DOCTYPE is not allowed (DTDs and entity declarations are refused)');
+    expect((await rejection(mapping.read('<!DOCTYPE a><a/>', 'in/dtd.xml'))).message).toBe(
+      'in/dtd.xml: a DOCTYPE is not allowed (DTDs and entity declarations are refused)',
+    );
   });
 
   it('names the file and the transform when a transform fails while reading', async () => {
-    const mapping = compileCustomMapping({ 'Field:t': { xpath: '/a' }, Transform: { u: 'substring(t, 0, "x")' }, Mapping: { u: 'u' } }, 'import.ini');
+    const mapping = compileCustomMapping(
+      { 'Field:t': { xpath: '/a' }, Transform: { u: 'substring(t, 0, "x")' }, Mapping: { u: 'u' } },
+      'import.ini',
+    );
     const error = await rejection(mapping.read('<a>t</a>', 'in/a.xml'));
     expect(error).toBeInstanceOf(ExpressionError);
     expect(error.message).toMatch(/^in\/a\.xml: import\.ini \[Transform\] "u": expression/);
@@ -217,63 +233,153 @@ asset.contents = contents
 
   it('refuses media names with a folder', async () => {
     const mapping = compileCustomMapping({ Xml: { media: '/a/m' }, 'Field:t': { xpath: '/a' }, Mapping: { t: 't' } }, 'import.ini');
-    expect((await rejection(mapping.read('<a><m>../secret.mxf</m></a>', 'in/a.xml'))).message).toContain('in/a.xml: [Xml] "media": media name "../secret.mxf" is not a plain file name');
+    expect((await rejection(mapping.read('<a><m>../secret.mxf</m></a>', 'in/a.xml'))).message).toContain(
+      'in/a.xml: [Xml] "media": media name "../secret.mxf" is not a plain file name',
+    );
   });
 
   describe('refuses a bad configuration at start, naming file, section, key and line', () => {
     it('a bad XPath', () => {
       const { sections, lines } = ini('[Field:title]\nxpath = /a/b[\n[Mapping]\nt = title\n');
-      expectConfigError(() => compileCustomMapping(sections, 'import.ini', lines), { file: 'import.ini', line: 2, section: 'Field:title', key: 'xpath', says: ['"/a/b[" is not a valid XPath 1.0 expression: '] });
-      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: 'nosuch(/a)' }, Mapping: { t: 't' } }, 'import.ini'), { section: 'Field:t', key: 'xpath', says: ['Unknown function nosuch'] });
+      expectConfigError(() => compileCustomMapping(sections, 'import.ini', lines), {
+        file: 'import.ini',
+        line: 2,
+        section: 'Field:title',
+        key: 'xpath',
+        says: ['"/a/b[" is not a valid XPath 1.0 expression: '],
+      });
+      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: 'nosuch(/a)' }, Mapping: { t: 't' } }, 'import.ini'), {
+        section: 'Field:t',
+        key: 'xpath',
+        says: ['Unknown function nosuch'],
+      });
     });
 
     it('a namespace prefix [Namespaces] does not declare', () => {
-      expectConfigError(() => compileCustomMapping({ Namespaces: { dc: 'urn:dc' }, 'Field:t': { xpath: "/x:a[@k = 'p:q']/child::dc:b" }, Mapping: { t: 't' } }, 'import.ini'), {
-        section: 'Field:t',
-        key: 'xpath',
-        says: ['uses the namespace prefix "x", which [Namespaces] does not declare (it has dc)'],
+      expectConfigError(
+        () =>
+          compileCustomMapping(
+            { Namespaces: { dc: 'urn:dc' }, 'Field:t': { xpath: "/x:a[@k = 'p:q']/child::dc:b" }, Mapping: { t: 't' } },
+            'import.ini',
+          ),
+        {
+          section: 'Field:t',
+          key: 'xpath',
+          says: ['uses the namespace prefix "x", which [Namespaces] does not declare (it has dc)'],
+        },
+      );
+      expectConfigError(() => compileCustomMapping({ Namespaces: { xmlfoo: 'urn:x' }, Mapping: {} }, 'import.ini'), {
+        section: 'Namespaces',
+        key: 'xmlfoo',
+        says: ['is not a namespace prefix'],
       });
-      expectConfigError(() => compileCustomMapping({ Namespaces: { xmlfoo: 'urn:x' }, Mapping: {} }, 'import.ini'), { section: 'Namespaces', key: 'xmlfoo', says: ['is not a namespace prefix'] });
     });
 
     it('a missing xpath, an unknown type, a misspelled key', () => {
-      expectConfigError(() => compileCustomMapping({ 'Field:t': {}, Mapping: {} }, 'import.ini'), { file: 'import.ini', section: 'Field:t', key: 'xpath', says: ['is missing'] });
+      expectConfigError(() => compileCustomMapping({ 'Field:t': {}, Mapping: {} }, 'import.ini'), {
+        file: 'import.ini',
+        section: 'Field:t',
+        key: 'xpath',
+        says: ['is missing'],
+      });
       const { sections, lines } = ini('[Field:t]\nxpath = /a\ntype = dat\n[Mapping]\nt = t\n');
-      expectConfigError(() => compileCustomMapping(sections, 'import.ini', lines), { line: 3, section: 'Field:t', key: 'type', says: ['did you mean "date"?'] });
-      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: '/a', fromat: '%d' }, Mapping: {} }, 'import.ini'), { section: 'Field:t', key: 'fromat' });
-      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: '/a', type: 'dictionary' }, Mapping: {} }, 'import.ini'), { section: 'Field:t', key: 'source' });
-      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: '/a', type: 'datetime', 'default timezone': 'Mars/Base' }, Mapping: {} }, 'import.ini'), { key: 'default timezone' });
+      expectConfigError(() => compileCustomMapping(sections, 'import.ini', lines), {
+        line: 3,
+        section: 'Field:t',
+        key: 'type',
+        says: ['did you mean "date"?'],
+      });
+      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: '/a', fromat: '%d' }, Mapping: {} }, 'import.ini'), {
+        section: 'Field:t',
+        key: 'fromat',
+      });
+      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: '/a', type: 'dictionary' }, Mapping: {} }, 'import.ini'), {
+        section: 'Field:t',
+        key: 'source',
+      });
+      expectConfigError(
+        () =>
+          compileCustomMapping(
+            { 'Field:t': { xpath: '/a', type: 'datetime', 'default timezone': 'Mars/Base' }, Mapping: {} },
+            'import.ini',
+          ),
+        { key: 'default timezone' },
+      );
     });
 
     it('a field or transform name an expression cannot read', () => {
-      expectConfigError(() => compileCustomMapping({ 'Field:air-date': { xpath: '/a' }, Mapping: {} }, 'import.ini'), { section: 'Field:air-date', says: ['field name "air-date" is not a name an expression can read'] });
-      expectConfigError(() => compileCustomMapping({ 'Field:constructor': { xpath: '/a' }, Mapping: {} }, 'import.ini'), { section: 'Field:constructor', says: ['is not allowed'] });
+      expectConfigError(() => compileCustomMapping({ 'Field:air-date': { xpath: '/a' }, Mapping: {} }, 'import.ini'), {
+        section: 'Field:air-date',
+        says: ['field name "air-date" is not a name an expression can read'],
+      });
+      expectConfigError(() => compileCustomMapping({ 'Field:constructor': { xpath: '/a' }, Mapping: {} }, 'import.ini'), {
+        section: 'Field:constructor',
+        says: ['is not allowed'],
+      });
     });
 
     it('a transform reading a name that is not a field or an earlier transform', () => {
-      const { sections, lines } = ini('[Field:title]\nxpath = /a\n[Transform]\nfirst = later + titel\nlater = title\n[Mapping]\nt = first\n');
-      expectConfigError(() => compileCustomMapping(sections, 'import.ini', lines), { line: 4, section: 'Transform', key: 'first', says: ['reads "later"', 'a transform may only read fields and transforms above it'] });
-      expectConfigError(() => compileCustomMapping({ 'Field:title': { xpath: '/a' }, Transform: { t: 'titel' }, Mapping: {} }, 'import.ini'), { key: 't', says: ['(did you mean "title"?)'] });
-      expectConfigError(() => compileCustomMapping({ Transform: { t: '1 +' }, Mapping: {} }, 'import.ini'), { section: 'Transform', key: 't' });
+      const { sections, lines } = ini(
+        '[Field:title]\nxpath = /a\n[Transform]\nfirst = later + titel\nlater = title\n[Mapping]\nt = first\n',
+      );
+      expectConfigError(() => compileCustomMapping(sections, 'import.ini', lines), {
+        line: 4,
+        section: 'Transform',
+        key: 'first',
+        says: ['reads "later"', 'a transform may only read fields and transforms above it'],
+      });
+      expectConfigError(
+        () => compileCustomMapping({ 'Field:title': { xpath: '/a' }, Transform: { t: 'titel' }, Mapping: {} }, 'import.ini'),
+        { key: 't', says: ['(did you mean "title"?)'] },
+      );
+      expectConfigError(() => compileCustomMapping({ Transform: { t: '1 +' }, Mapping: {} }, 'import.ini'), {
+        section: 'Transform',
+        key: 't',
+      });
     });
 
     it('an unknown name in [Mapping], and [Mapping] together with [Vdf], or neither', () => {
       const { sections, lines } = ini('[Field:title]\nxpath = /a\n[Mapping]\nasset.title = titel\n');
-      expectConfigError(() => compileCustomMapping(sections, 'import.ini', lines), { line: 4, section: 'Mapping', key: 'asset.title', says: ['found "titel"', '(did you mean "title"?)'] });
-      expectConfigError(() => compileCustomMapping({ Vdf: { form: 'f', 'asset.x': 'nope' } }, 'import.ini'), { section: 'Vdf', key: 'asset.x', says: ['(there are none)'] });
-      expectConfigError(() => compileCustomMapping({ Mapping: {}, Vdf: { form: 'f' } }, 'import.ini'), { file: 'import.ini', section: 'Vdf', says: ['found both'] });
-      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: '/a' } }, 'import.ini'), { section: 'Mapping', says: ['is missing'] });
+      expectConfigError(() => compileCustomMapping(sections, 'import.ini', lines), {
+        line: 4,
+        section: 'Mapping',
+        key: 'asset.title',
+        says: ['found "titel"', '(did you mean "title"?)'],
+      });
+      expectConfigError(() => compileCustomMapping({ Vdf: { form: 'f', 'asset.x': 'nope' } }, 'import.ini'), {
+        section: 'Vdf',
+        key: 'asset.x',
+        says: ['(there are none)'],
+      });
+      expectConfigError(() => compileCustomMapping({ Mapping: {}, Vdf: { form: 'f' } }, 'import.ini'), {
+        file: 'import.ini',
+        section: 'Vdf',
+        says: ['found both'],
+      });
+      expectConfigError(() => compileCustomMapping({ 'Field:t': { xpath: '/a' } }, 'import.ini'), {
+        section: 'Mapping',
+        says: ['is missing'],
+      });
     });
 
     it('a bad [Xml] id or media XPath', () => {
       expectConfigError(() => compileCustomMapping({ Xml: { id: '/a/@' }, Mapping: {} }, 'import.ini'), { section: 'Xml', key: 'id' });
-      expectConfigError(() => compileCustomMapping({ Xml: { media: 'm:x' }, Mapping: {} }, 'import.ini'), { section: 'Xml', key: 'media', says: ['prefix "m"'] });
+      expectConfigError(() => compileCustomMapping({ Xml: { media: 'm:x' }, Mapping: {} }, 'import.ini'), {
+        section: 'Xml',
+        key: 'media',
+        says: ['prefix "m"'],
+      });
     });
   });
 
   it('fetches a dictionary once for many reads and fails with the term it could not find', async () => {
     const before = dictionaryRequests;
-    const mapping = compileCustomMapping({ 'Field:g': { xpath: '/a', type: 'dictionary', source: dictionaryUrl }, Mapping: { g: 'g' } }, 'import.ini', undefined, { dictionaries: new DictionaryCache() });
+    const mapping = compileCustomMapping(
+      { 'Field:g': { xpath: '/a', type: 'dictionary', source: dictionaryUrl }, Mapping: { g: 'g' } },
+      'import.ini',
+      undefined,
+      { dictionaries: new DictionaryCache() },
+    );
     expect((await mapping.read('<a>News</a>', 'f.xml')).fields).toEqual({ g: 'urn:genre:news' });
     expect((await mapping.read('<a> Sport </a>', 'f.xml')).fields).toEqual({ g: 'urn:genre:sport' });
     expect(dictionaryRequests - before).toBe(1);

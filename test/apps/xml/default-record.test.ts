@@ -43,9 +43,13 @@ describe('readDefaultRecord', () => {
   });
 
   it('refuses what is not a record, naming the file and what was expected', () => {
-    expect(xmlError(() => readDefaultRecord('<asset/>', 'in/a.xml'))).toBe('in/a.xml: the root element is <asset>; expected <record> in no namespace');
+    expect(xmlError(() => readDefaultRecord('<asset/>', 'in/a.xml'))).toBe(
+      'in/a.xml: the root element is <asset>; expected <record> in no namespace',
+    );
     expect(xmlError(() => readDefaultRecord('<record xmlns="urn:x"/>', 'f.xml'))).toContain('in namespace urn:x');
-    expect(xmlError(() => readDefaultRecord('<record>\n<feild name="a"/></record>', 'f.xml'))).toBe('f.xml: unexpected element <feild> in <record> (line 2); expected <field> or <media>');
+    expect(xmlError(() => readDefaultRecord('<record>\n<feild name="a"/></record>', 'f.xml'))).toBe(
+      'f.xml: unexpected element <feild> in <record> (line 2); expected <field> or <media>',
+    );
     expect(xmlError(() => readDefaultRecord('<record>loose</record>', 'f.xml'))).toContain('<record> contains text "loose"');
     expect(xmlError(() => readDefaultRecord('<record ib="1"/>', 'f.xml'))).toContain('unexpected attribute "ib"');
     expect(xmlError(() => readDefaultRecord('<record id=" "/>', 'f.xml'))).toContain('<record id=""> is empty');
@@ -53,14 +57,30 @@ describe('readDefaultRecord', () => {
 
   it('refuses bad fields: no name, a name twice, an unsafe name, nested elements, a value that does not fit its type', () => {
     expect(xmlError(() => readDefaultRecord('<record><field>x</field></record>', 'f.xml'))).toContain('<field> has no name');
-    expect(xmlError(() => readDefaultRecord('<record><field name="a"/><field name="a"/></record>', 'f.xml'))).toContain('field "a" is given twice');
-    expect(xmlError(() => readDefaultRecord('<record><field name="__proto__">x</field></record>', 'f.xml'))).toContain('field name "__proto__" is not allowed');
-    expect(xmlError(() => readDefaultRecord('<record><field name="a"><b/></field></record>', 'f.xml'))).toContain('contains an element <b>');
-    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="number">1,5</field></record>', 'f.xml'))).toContain('expected a finite number');
-    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="boolean">yes</field></record>', 'f.xml'))).toContain('expected true or false');
-    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="null">x</field></record>', 'f.xml'))).toContain('expected it empty');
-    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="json">{</field></record>', 'f.xml'))).toContain('field "a" is not JSON');
-    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="date">x</field></record>', 'f.xml'))).toContain('expected one of string, number, boolean, null, json');
+    expect(xmlError(() => readDefaultRecord('<record><field name="a"/><field name="a"/></record>', 'f.xml'))).toContain(
+      'field "a" is given twice',
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="__proto__">x</field></record>', 'f.xml'))).toContain(
+      'field name "__proto__" is not allowed',
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a"><b/></field></record>', 'f.xml'))).toContain(
+      'contains an element <b>',
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="number">1,5</field></record>', 'f.xml'))).toContain(
+      'expected a finite number',
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="boolean">yes</field></record>', 'f.xml'))).toContain(
+      'expected true or false',
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="null">x</field></record>', 'f.xml'))).toContain(
+      'expected it empty',
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="json">{</field></record>', 'f.xml'))).toContain(
+      'field "a" is not JSON',
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a" type="date">x</field></record>', 'f.xml'))).toContain(
+      'expected one of string, number, boolean, null, json',
+    );
   });
 
   it('refuses media that names a folder, so a record never reaches outside its folder', () => {
@@ -70,7 +90,7 @@ describe('readDefaultRecord', () => {
     expect(xmlError(() => readDefaultRecord('<record><media/></record>', 'f.xml'))).toContain('<media> has no href');
   });
 
-  it('keeps JSON\'s own __proto__ keys as data and leaves Object.prototype alone', () => {
+  it("keeps JSON's own __proto__ keys as data and leaves Object.prototype alone", () => {
     const record = readDefaultRecord('<record><field name="a" type="json">{"__proto__": {"polluted": true}}</field></record>', 'f.xml');
     expect(Object.keys(record.fields['a'] as object)).toEqual(['__proto__']);
     expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
@@ -97,11 +117,16 @@ describe('writeDefaultRecord', () => {
   });
 
   it('leaves out fields whose value is undefined', () => {
-    expect(readDefaultRecord(writeDefaultRecord({ fields: { a: undefined, b: 'x' }, media: [] }), 'f.xml')).toEqual({ fields: { b: 'x' }, media: [] });
+    expect(readDefaultRecord(writeDefaultRecord({ fields: { a: undefined, b: 'x' }, media: [] }), 'f.xml')).toEqual({
+      fields: { b: 'x' },
+      media: [],
+    });
   });
 
   it('refuses what the format cannot carry', () => {
-    expect(xmlError(() => writeDefaultRecord({ fields: { n: Number.NaN }, media: [] }, 'out'))).toBe('out: field "n" is NaN; a record carries finite numbers only');
+    expect(xmlError(() => writeDefaultRecord({ fields: { n: Number.NaN }, media: [] }, 'out'))).toBe(
+      'out: field "n" is NaN; a record carries finite numbers only',
+    );
     expect(xmlError(() => writeDefaultRecord({ fields: { f: () => 1 }, media: [] }, 'out'))).toContain('a record carries JSON values only');
     expect(xmlError(() => writeDefaultRecord({ id: ' padded ', fields: {}, media: [] }, 'out'))).toContain('cannot be written');
     expect(xmlError(() => writeDefaultRecord({ fields: {}, media: ['../x'] }, 'out'))).toContain('is not a plain file name');

@@ -18,14 +18,17 @@ describe('readXmlDocument', () => {
   afterEach(() => vi.restoreAllMocks());
 
   it('parses well-formed XML, with namespaces, CDATA and the predefined and numeric entities', () => {
-    const doc = readXmlDocument('<?xml version="1.0"?>\n<a xmlns:p="urn:p" k="&quot;v&quot;"><p:b>x &amp; y &#65;&#x42;</p:b><![CDATA[<raw>]]></a>', 'in/a.xml');
+    const doc = readXmlDocument(
+      '<?xml version="1.0"?>\n<a xmlns:p="urn:p" k="&quot;v&quot;"><p:b>x &amp; y &#65;&#x42;</p:b><![CDATA[<raw>]]></a>',
+      'in/a.xml',
+    );
     const root = doc.documentElement!;
     expect(root.getAttribute('k')).toBe('"v"');
     expect(root.getElementsByTagNameNS('urn:p', 'b').item(0)?.textContent).toBe('x & y AB');
     expect(root.textContent).toBe('x & y AB<raw>');
   });
 
-  it('names the file, the line and column and the parser\'s message when the XML is not well-formed', () => {
+  it("names the file, the line and column and the parser's message when the XML is not well-formed", () => {
     const error = xmlError(() => readXmlDocument('<a>\n  <b>\n</a>', 'in/broken.xml'));
     expect(error.message).toMatch(/^in\/broken\.xml: not well-formed XML at line 2, column \d+: /); // xmldom points at the element left open
     expect(error.message).toContain('Opening and ending tag mismatch: "b" != "a"');
@@ -44,8 +47,14 @@ describe('readXmlDocument', () => {
   });
 
   it('refuses any DOCTYPE, in any case, before parsing it', () => {
-    for (const text of ['<!DOCTYPE a><a/>', '<?xml version="1.0"?>\n<!doctype a SYSTEM "file:///etc/passwd"><a>&x;</a>', '<a><!-- <!DocType --></a>']) {
-      expect(xmlError(() => readXmlDocument(text, 'f.xml')).message).toBe('f.xml: a DOCTYPE is not allowed (DTDs and entity declarations are refused)');
+    for (const text of [
+      '<!DOCTYPE a><a/>',
+      '<?xml version="1.0"?>\n<!doctype a SYSTEM "file:///etc/passwd"><a>&x;</a>',
+      '<a><!-- <!DocType --></a>',
+    ]) {
+      expect(xmlError(() => readXmlDocument(text, 'f.xml')).message).toBe(
+        'f.xml: a DOCTYPE is not allowed (DTDs and entity declarations are refused)',
+      );
     }
   });
 
@@ -56,9 +65,13 @@ describe('readXmlDocument', () => {
 
   it('refuses a text over the size cap, counting UTF-8 bytes', () => {
     const text = `<a>${'é'.repeat(10)}</a>`; // 27 bytes, 17 characters
-    expect(xmlError(() => readXmlDocument(text, 'f.xml', { maxBytes: 20 })).message).toBe('f.xml: the file is larger than the limit of 20 bytes');
+    expect(xmlError(() => readXmlDocument(text, 'f.xml', { maxBytes: 20 })).message).toBe(
+      'f.xml: the file is larger than the limit of 20 bytes',
+    );
     expect(readXmlDocument(text, 'f.xml', { maxBytes: 27 }).documentElement?.textContent).toBe('é'.repeat(10));
-    expect(xmlError(() => readXmlDocument(' '.repeat(DEFAULT_XML_MAX_BYTES + 1), 'f.xml')).message).toContain(`limit of ${DEFAULT_XML_MAX_BYTES} bytes`);
+    expect(xmlError(() => readXmlDocument(' '.repeat(DEFAULT_XML_MAX_BYTES + 1), 'f.xml')).message).toContain(
+      `limit of ${DEFAULT_XML_MAX_BYTES} bytes`,
+    );
   });
 
   it('refuses elements nested past the depth cap, quickly, even 100,000 levels deep', () => {
@@ -68,16 +81,23 @@ describe('readXmlDocument', () => {
     expect(performance.now() - started).toBeLessThan(1000);
     expect(error.message).toContain('nested deeper than 256 levels');
     expect(readXmlDocument(`${'<a>'.repeat(256)}${'</a>'.repeat(256)}`, 'ok.xml').documentElement?.tagName).toBe('a');
-    expect(xmlError(() => readXmlDocument(`${'<a>'.repeat(11)}${'</a>'.repeat(11)}`, 'f.xml', { maxDepth: 10 })).message).toContain('deeper than 10 levels');
+    expect(xmlError(() => readXmlDocument(`${'<a>'.repeat(11)}${'</a>'.repeat(11)}`, 'f.xml', { maxDepth: 10 })).message).toContain(
+      'deeper than 10 levels',
+    );
   });
 
   it('never prints to the console, not even for warnings', () => {
-    const spies = (['log', 'warn', 'error', 'info', 'debug'] as const).map((method) => vi.spyOn(console, method).mockImplementation(() => {}));
-    for (const text of ['<a>', '<a b="1" b="2"/>', '<a>&bogus;</a>', '<a></b>', '<a x=1/>', '<?xml version="1.0"?>']) xmlError(() => readXmlDocument(text, 'f.xml'));
+    const spies = (['log', 'warn', 'error', 'info', 'debug'] as const).map((method) =>
+      vi.spyOn(console, method).mockImplementation(() => {}),
+    );
+    for (const text of ['<a>', '<a b="1" b="2"/>', '<a>&bogus;</a>', '<a></b>', '<a x=1/>', '<?xml version="1.0"?>'])
+      xmlError(() => readXmlDocument(text, 'f.xml'));
     for (const spy of spies) expect(spy).not.toHaveBeenCalled();
   });
 
   it('refuses a value that is not text', () => {
-    expect(xmlError(() => readXmlDocument(Buffer.from('<a/>') as unknown as string, 'f.xml')).message).toBe('f.xml: expected XML text, found object');
+    expect(xmlError(() => readXmlDocument(Buffer.from('<a/>') as unknown as string, 'f.xml')).message).toBe(
+      'f.xml: expected XML text, found object',
+    );
   });
 });

@@ -17,7 +17,12 @@ afterEach(async () => {
 describe('flowd init', () => {
   it('writes package.json, app.ini, worker.ts, its test and .gitignore into a new folder, named after it', async () => {
     const result = await initApp(path.join(tmp.dir, 'Video Ingest'), { version: '1.2.3' });
-    expect(result).toEqual({ folder: path.join(tmp.dir, 'Video Ingest'), name: 'video-ingest', files: ['package.json', 'app.ini', 'worker.ts', 'worker.test.ts', '.gitignore'], added: [] });
+    expect(result).toEqual({
+      folder: path.join(tmp.dir, 'Video Ingest'),
+      name: 'video-ingest',
+      files: ['package.json', 'app.ini', 'worker.ts', 'worker.test.ts', '.gitignore'],
+      added: [],
+    });
     expect((await readdir(result.folder)).sort()).toEqual(['.gitignore', 'app.ini', 'package.json', 'worker.test.ts', 'worker.ts']);
     const pkg = JSON.parse(await readFile(path.join(result.folder, 'package.json'), 'utf8')) as Record<string, unknown>;
     expect(pkg).toMatchObject({
@@ -68,20 +73,26 @@ describe('flowd init', () => {
       scripts: { test: 'node --import tsx --test worker.test.ts', build: 'tsc', start: 'flowd run app.ini', check: 'flowd check app.ini' },
       devDependencies: { tsx: '^4.1.0' },
     });
-    expect(describeInit(result, tmp.dir)).toContain('  package.json: added scripts.start, scripts.check, scripts.test, devDependencies.tsx');
+    expect(describeInit(result, tmp.dir)).toContain(
+      '  package.json: added scripts.start, scripts.check, scripts.test, devDependencies.tsx',
+    );
   });
 
   it('refuses a package.json that is not a JSON object, naming it, and writes nothing', async () => {
     await writeFile(path.join(tmp.dir, 'package.json'), '{ "name": ');
     await expect(initApp(tmp.dir, { version: '0.1.0' })).rejects.toThrow(`${path.join(tmp.dir, 'package.json')}: is not JSON`);
     await writeFile(path.join(tmp.dir, 'package.json'), '{ "scripts": [] }');
-    await expect(initApp(tmp.dir, { version: '0.1.0' })).rejects.toThrow(`${path.join(tmp.dir, 'package.json')} "scripts": found []; expected an object`);
+    await expect(initApp(tmp.dir, { version: '0.1.0' })).rejects.toThrow(
+      `${path.join(tmp.dir, 'package.json')} "scripts": found []; expected an object`,
+    );
     expect(await readdir(tmp.dir)).toEqual(['package.json']);
   });
 
   it('says in one error when the folder cannot be written', async () => {
     await writeFile(path.join(tmp.dir, 'file'), '');
-    await expect(initApp(path.join(tmp.dir, 'file', 'app'), { version: '0.1.0' })).rejects.toThrow(/file\/app: cannot be written: a part of its path is a file/);
+    await expect(initApp(path.join(tmp.dir, 'file', 'app'), { version: '0.1.0' })).rejects.toThrow(
+      /file\/app: cannot be written: a part of its path is a file/,
+    );
   });
 
   it('makes an npm package name of any folder name', () => {
@@ -94,7 +105,17 @@ describe('flowd init', () => {
   it('tells what it wrote and what to do next, with a cd only when the folder is not the current one', async () => {
     await mkdir(path.join(tmp.dir, 'app'));
     const result = { folder: path.join(tmp.dir, 'app'), name: 'app', files: ['package.json', 'app.ini'], added: [] };
-    expect(describeInit(result, tmp.dir).split('\n')).toEqual([`Created app app in ${result.folder}:`, '  package.json', '  app.ini', '', 'Next:', '  cd app', '  npm install', '  npx flowd run app.ini    # Ctrl-C stops it', '  npm test']);
+    expect(describeInit(result, tmp.dir).split('\n')).toEqual([
+      `Created app app in ${result.folder}:`,
+      '  package.json',
+      '  app.ini',
+      '',
+      'Next:',
+      '  cd app',
+      '  npm install',
+      '  npx flowd run app.ini    # Ctrl-C stops it',
+      '  npm test',
+    ]);
     expect(describeInit(result, result.folder)).not.toContain('cd ');
   });
 });

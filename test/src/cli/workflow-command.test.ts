@@ -7,19 +7,48 @@ import type { HistoryEvent } from '../../../src/workflows/history.js';
 function steppingClock(): WaitClock & { slept: number[] } {
   let now = 0;
   const slept: number[] = [];
-  return { slept, now: () => now, sleep: (ms) => { slept.push(ms); now += ms; return Promise.resolve(); } };
+  return {
+    slept,
+    now: () => now,
+    sleep: (ms) => {
+      slept.push(ms);
+      now += ms;
+      return Promise.resolve();
+    },
+  };
 }
 
 const started: HistoryEvent = { type: 'workflow.started', at: 0, input: null };
-const scheduled = { type: 'activity.scheduled', at: 1, callId: 'Transcode#1', activity: { name: 'Transcode', version: 1 }, taskList: 'default', input: null, options: {} } as unknown as HistoryEvent;
-const record = (state: RunRecord['state'], history: HistoryEvent[], extra: Partial<RunRecord> = {}): RunRecord => ({ runId: 'r1', workflow: { name: 'Upload', version: 1 }, state, history, ...extra });
+const scheduled = {
+  type: 'activity.scheduled',
+  at: 1,
+  callId: 'Transcode#1',
+  activity: { name: 'Transcode', version: 1 },
+  taskList: 'default',
+  input: null,
+  options: {},
+} as unknown as HistoryEvent;
+const record = (state: RunRecord['state'], history: HistoryEvent[], extra: Partial<RunRecord> = {}): RunRecord => ({
+  runId: 'r1',
+  workflow: { name: 'Upload', version: 1 },
+  state,
+  history,
+  ...extra,
+});
 
 describe('followRun', () => {
   it('says when no daemon has taken up the run, again and again while that lasts, and once when one does', async () => {
     const clock = steppingClock();
     const notes: string[] = [];
     // A daemon takes the run up after 40s and it completes at 41s.
-    const read = () => Promise.resolve(clock.now() < 40_000 ? record('running', [started]) : clock.now() < 41_000 ? record('running', [started, scheduled]) : record('completed', [started, scheduled], { result: 1 }));
+    const read = () =>
+      Promise.resolve(
+        clock.now() < 40_000
+          ? record('running', [started])
+          : clock.now() < 41_000
+            ? record('running', [started, scheduled])
+            : record('completed', [started, scheduled], { result: 1 }),
+      );
     const result = await followRun(read, 'r1', {
       pollMs: 500,
       clock,
@@ -35,8 +64,20 @@ describe('followRun', () => {
   it('says nothing about a run a daemon takes up in time', async () => {
     const clock = steppingClock();
     const notes: string[] = [];
-    const read = () => Promise.resolve(clock.now() < 1000 ? record('running', [started]) : clock.now() < 60_000 ? record('running', [started, scheduled]) : record('failed', [started, scheduled], { error: { code: 'ERR_TASK', message: 'no' } }));
-    const result = await followRun(read, 'r1', { pollMs: 500, clock, onUnclaimed: () => notes.push('unclaimed'), onClaimed: () => notes.push('claimed') });
+    const read = () =>
+      Promise.resolve(
+        clock.now() < 1000
+          ? record('running', [started])
+          : clock.now() < 60_000
+            ? record('running', [started, scheduled])
+            : record('failed', [started, scheduled], { error: { code: 'ERR_TASK', message: 'no' } }),
+      );
+    const result = await followRun(read, 'r1', {
+      pollMs: 500,
+      clock,
+      onUnclaimed: () => notes.push('unclaimed'),
+      onClaimed: () => notes.push('claimed'),
+    });
     expect(result?.state).toBe('failed');
     expect(notes).toEqual([]);
   });
@@ -44,7 +85,12 @@ describe('followRun', () => {
   it('gives up after timeoutMs with undefined, having said so on the way', async () => {
     const clock = steppingClock();
     const notes: number[] = [];
-    const result = await followRun(() => Promise.resolve(record('running', [started])), 'r1', { pollMs: 1000, timeoutMs: 20_000, clock, onUnclaimed: (_, waitedMs) => notes.push(waitedMs) });
+    const result = await followRun(() => Promise.resolve(record('running', [started])), 'r1', {
+      pollMs: 1000,
+      timeoutMs: 20_000,
+      clock,
+      onUnclaimed: (_, waitedMs) => notes.push(waitedMs),
+    });
     expect(result).toBeUndefined();
     expect(notes).toEqual([3000, 18_000]);
     expect(clock.now()).toBe(20_000);
@@ -54,7 +100,10 @@ describe('followRun', () => {
     const clock = steppingClock();
     const notes: string[] = [];
     const continued: string[] = [];
-    const read = (runId: string) => Promise.resolve(runId === 'r1' ? record('restarted', [started, scheduled], { next: 'r2' }) : { ...record('running', [started]), runId: 'r2' });
+    const read = (runId: string) =>
+      Promise.resolve(
+        runId === 'r1' ? record('restarted', [started, scheduled], { next: 'r2' }) : { ...record('running', [started]), runId: 'r2' },
+      );
     const result = await followRun(read, 'r1', {
       pollMs: 1000,
       timeoutMs: 5000,

@@ -17,7 +17,10 @@ describe('flowd errors across copies of flowd', () => {
     expect(error instanceof here.ConflictError).toBe(true);
     expect(error instanceof here.FlowdError).toBe(true);
     expect(error instanceof Error).toBe(true);
-    expect(new workflowsOther.TaskError('Transcode', 'Transcode#1', { code: 'ERR_WORKER_FAILED', message: 'boom' }) instanceof workflowsHere.TaskError).toBe(true);
+    expect(
+      new workflowsOther.TaskError('Transcode', 'Transcode#1', { code: 'ERR_WORKER_FAILED', message: 'boom' }) instanceof
+        workflowsHere.TaskError,
+    ).toBe(true);
   });
 
   it('do not satisfy instanceof against a sibling class or for a plain error', () => {
@@ -37,7 +40,8 @@ describe('flowd errors across copies of flowd', () => {
 
   it('brands every exported error class', () => {
     const classes = ([...Object.values(here), ...Object.values(workflowsHere)] as unknown[]).filter(
-      (value): value is new (...args: never[]) => Error => typeof value === 'function' && (value as { prototype: unknown }).prototype instanceof Error,
+      (value): value is new (...args: never[]) => Error =>
+        typeof value === 'function' && (value as { prototype: unknown }).prototype instanceof Error,
     );
     expect(classes.length).toBeGreaterThan(15);
     for (const errorClass of classes) {

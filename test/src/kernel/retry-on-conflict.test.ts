@@ -21,7 +21,11 @@ describe('retryOnConflict', () => {
   });
 
   it('retries on HTTP 409 and 412 and on Retry, and throws any other error at once', async () => {
-    for (const error of [Object.assign(new Error('conflict'), { status: 409 }), Object.assign(new Error('precondition'), { status: 412 }), new Retry('not yet')]) {
+    for (const error of [
+      Object.assign(new Error('conflict'), { status: 409 }),
+      Object.assign(new Error('precondition'), { status: 412 }),
+      new Retry('not yet'),
+    ]) {
       let calls = 0;
       await retryOnConflict(() => {
         if (++calls === 1) throw error;

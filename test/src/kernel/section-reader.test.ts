@@ -26,7 +26,10 @@ describe('SectionReader', () => {
 
     it('fails with a ConfigError located at the key', () => {
       const error = expectConfigError(() => reader({ a: 'x' }, { a: 3 }).fail('a', 'found "x"; expected y'), {
-        file: FILE, line: 3, section: 'Flow', key: 'a',
+        file: FILE,
+        line: 3,
+        section: 'Flow',
+        key: 'a',
       });
       expect(error.message).toBe(`${FILE}:3 [Flow] "a": found "x"; expected y`);
     });
@@ -44,7 +47,12 @@ describe('SectionReader', () => {
     });
 
     it('rejects a number or boolean given in code where text is expected', () => {
-      expectConfigError(() => reader({ name: 5 }).string('name'), { file: FILE, section: 'Flow', key: 'name', says: ['found 5', 'expected text'] });
+      expectConfigError(() => reader({ name: 5 }).string('name'), {
+        file: FILE,
+        section: 'Flow',
+        key: 'name',
+        says: ['found 5', 'expected text'],
+      });
       expectConfigError(() => reader({ name: true }).string('name'), { file: FILE, section: 'Flow', key: 'name', says: ['found true'] });
     });
   });
@@ -68,11 +76,18 @@ describe('SectionReader', () => {
       expect(reader({ a: '' }).integer('a', 5)).toBe(5);
     });
 
-    it.each([['abc'], ['1.5'], ['1e3'], ['0x10'], ['1 000'], ['4 workers'], ['true']])('rejects %j, naming the key and the value found', (text) => {
-      expectConfigError(() => reader({ n: text }, { n: 4 }).integer('n', 1), {
-        file: FILE, line: 4, section: 'Flow', key: 'n', says: [`found "${text}"`, 'expected a whole number'],
-      });
-    });
+    it.each([['abc'], ['1.5'], ['1e3'], ['0x10'], ['1 000'], ['4 workers'], ['true']])(
+      'rejects %j, naming the key and the value found',
+      (text) => {
+        expectConfigError(() => reader({ n: text }, { n: 4 }).integer('n', 1), {
+          file: FILE,
+          line: 4,
+          section: 'Flow',
+          key: 'n',
+          says: [`found "${text}"`, 'expected a whole number'],
+        });
+      },
+    );
 
     it('rejects a fraction or NaN given in code', () => {
       expectConfigError(() => reader({ n: 1.5 }).integer('n', 1), { key: 'n', says: ['found "1.5"'] });
@@ -82,10 +97,22 @@ describe('SectionReader', () => {
     it('enforces bounds and says which ones in the message', () => {
       expect(reader({ n: '1' }).integer('n', 0, { min: 1, max: 3 })).toBe(1);
       expect(reader({ n: '3' }).integer('n', 0, { min: 1, max: 3 })).toBe(3);
-      expectConfigError(() => reader({ n: '0' }).integer('n', 1, { min: 1, max: 3 }), { key: 'n', says: ['found "0"; expected a whole number from 1 to 3'] });
-      expectConfigError(() => reader({ n: '4' }).integer('n', 1, { min: 1, max: 3 }), { key: 'n', says: ['found "4"; expected a whole number from 1 to 3'] });
-      expectConfigError(() => reader({ n: '-1' }).integer('n', 1, { min: 0 }), { key: 'n', says: ['found "-1"; expected a whole number of at least 0'] });
-      expectConfigError(() => reader({ n: '11' }).integer('n', 1, { max: 10 }), { key: 'n', says: ['found "11"; expected a whole number of at most 10'] });
+      expectConfigError(() => reader({ n: '0' }).integer('n', 1, { min: 1, max: 3 }), {
+        key: 'n',
+        says: ['found "0"; expected a whole number from 1 to 3'],
+      });
+      expectConfigError(() => reader({ n: '4' }).integer('n', 1, { min: 1, max: 3 }), {
+        key: 'n',
+        says: ['found "4"; expected a whole number from 1 to 3'],
+      });
+      expectConfigError(() => reader({ n: '-1' }).integer('n', 1, { min: 0 }), {
+        key: 'n',
+        says: ['found "-1"; expected a whole number of at least 0'],
+      });
+      expectConfigError(() => reader({ n: '11' }).integer('n', 1, { max: 10 }), {
+        key: 'n',
+        says: ['found "11"; expected a whole number of at most 10'],
+      });
     });
 
     it('rejects a number beyond the safe integer range', () => {
@@ -113,7 +140,11 @@ describe('SectionReader', () => {
 
     it.each([['5 parsecs'], ['-1'], ['soon']])('rejects %j, naming the key, the value found and examples', (text) => {
       expectConfigError(() => reader({ t: text }, { t: 9 }).duration('t', 1000), {
-        file: FILE, line: 9, section: 'Flow', key: 't', says: [`found "${text}"`, 'expected a duration such as 30, 30s, 250ms, 5m or 1h'],
+        file: FILE,
+        line: 9,
+        section: 'Flow',
+        key: 't',
+        says: [`found "${text}"`, 'expected a duration such as 30, 30s, 250ms, 5m or 1h'],
       });
     });
 
@@ -125,7 +156,10 @@ describe('SectionReader', () => {
 
     it('enforces a minimum and states it in the message', () => {
       expect(reader({ t: '1ms' }).duration('t', 1000, { minMs: 1 })).toBe(1);
-      expectConfigError(() => reader({ t: '0' }).duration('t', 1000, { minMs: 1 }), { key: 't', says: ['found "0"; expected a duration of at least 1ms'] });
+      expectConfigError(() => reader({ t: '0' }).duration('t', 1000, { minMs: 1 }), {
+        key: 't',
+        says: ['found "0"; expected a duration of at least 1ms'],
+      });
       expectConfigError(() => reader({ t: '10s' }).duration('t', 1000, { minMs: 60_000 }), { key: 't', says: ['of at least 1m'] });
     });
 
@@ -151,7 +185,11 @@ describe('SectionReader', () => {
 
     it('rejects other words, naming the key and the value found', () => {
       expectConfigError(() => reader({ b: 'maybe' }, { b: 2 }).boolean('b', false), {
-        file: FILE, line: 2, section: 'Flow', key: 'b', says: ['found "maybe"; expected yes or no'],
+        file: FILE,
+        line: 2,
+        section: 'Flow',
+        key: 'b',
+        says: ['found "maybe"; expected yes or no'],
       });
     });
   });
@@ -171,12 +209,19 @@ describe('SectionReader', () => {
 
     it('rejects another word, listing the choices and suggesting a near one', () => {
       expectConfigError(() => reader({ k: 'fixd' }, { k: 5 }).choice('k', kinds, 'exponential'), {
-        file: FILE, line: 5, section: 'Flow', key: 'k', says: ['found "fixd"; expected one of exponential, fixed (did you mean "fixed"?)'],
+        file: FILE,
+        line: 5,
+        section: 'Flow',
+        key: 'k',
+        says: ['found "fixd"; expected one of exponential, fixed (did you mean "fixed"?)'],
       });
     });
 
     it('gives no hint when no choice is close', () => {
-      const error = expectConfigError(() => reader({ k: 'linear' }).choice('k', kinds, 'exponential'), { key: 'k', says: ['found "linear"; expected one of exponential, fixed'] });
+      const error = expectConfigError(() => reader({ k: 'linear' }).choice('k', kinds, 'exponential'), {
+        key: 'k',
+        says: ['found "linear"; expected one of exponential, fixed'],
+      });
       expect(error.message).not.toContain('did you mean');
     });
   });
@@ -205,7 +250,10 @@ describe('SectionReader', () => {
       r.integer('workers', 1);
       r.string('class');
       expectConfigError(() => r.finish(), {
-        file: FILE, line: 6, section: 'Flow', key: 'workres',
+        file: FILE,
+        line: 6,
+        section: 'Flow',
+        key: 'workres',
         says: ['is not a setting of [Flow] (did you mean "workers"?); known keys: workers, class'],
       });
     });
@@ -242,7 +290,9 @@ describe('expandEnv', () => {
   const where = { file: FILE, section: 'Db', key: 'url', line: 3 };
 
   it('replaces ${NAME} with the variable from the environment', () => {
-    expect(expandEnv('postgres://${DB_USER}@${DB_HOST}/x', { DB_USER: 'app', DB_HOST: 'db.local' }, where)).toBe('postgres://app@db.local/x');
+    expect(expandEnv('postgres://${DB_USER}@${DB_HOST}/x', { DB_USER: 'app', DB_HOST: 'db.local' }, where)).toBe(
+      'postgres://app@db.local/x',
+    );
   });
 
   it('replaces a variable set to empty text with nothing', () => {
@@ -265,22 +315,35 @@ describe('expandEnv', () => {
 
   it('rejects a missing variable, naming it and the place it was used', () => {
     expectConfigError(() => expandEnv('${DB_HOST}:5432', {}, where), {
-      file: FILE, line: 3, section: 'Db', key: 'url', says: ['uses ${DB_HOST}', 'environment variable DB_HOST is not set'],
+      file: FILE,
+      line: 3,
+      section: 'Db',
+      key: 'url',
+      says: ['uses ${DB_HOST}', 'environment variable DB_HOST is not set'],
     });
   });
 
   it.each([['${}'], ['${1ABC}'], ['${A-B}'], ['${ A }']])('rejects %j as not a variable reference', (text) => {
     expectConfigError(() => expandEnv(text, { A: 'x' }, where), {
-      file: FILE, line: 3, section: 'Db', key: 'url', says: [`"${text}" is not a variable reference`],
+      file: FILE,
+      line: 3,
+      section: 'Db',
+      key: 'url',
+      says: [`"${text}" is not a variable reference`],
     });
   });
 });
 
 describe('appSectionReader', () => {
-  it('reads an app section\'s settings in any case, as configparser does, and names the key as read in errors', () => {
-    const reader = appSectionReader({ XPath: '/asset/title', 'Default Timezone': 'Europe/Oslo', Type: 'sometimes' }, { file: 'app.ini', section: 'Field:title', lines: new Map([['Type', 7]]) });
+  it("reads an app section's settings in any case, as configparser does, and names the key as read in errors", () => {
+    const reader = appSectionReader(
+      { XPath: '/asset/title', 'Default Timezone': 'Europe/Oslo', Type: 'sometimes' },
+      { file: 'app.ini', section: 'Field:title', lines: new Map([['Type', 7]]) },
+    );
     expect(reader.string('xpath')).toBe('/asset/title');
     expect(reader.string('default timezone')).toBe('Europe/Oslo');
-    expect(() => reader.choice('type', ['string', 'date'] as const, 'string')).toThrow('app.ini:7 [Field:title] "type": found "sometimes"; expected one of string, date');
+    expect(() => reader.choice('type', ['string', 'date'] as const, 'string')).toThrow(
+      'app.ini:7 [Field:title] "type": found "sometimes"; expected one of string, date',
+    );
   });
 });

@@ -3,9 +3,17 @@ import { redactDeep, redactText, REDACTED_KEYS } from '../../../src/runtime/logg
 
 describe('redaction', () => {
   it('replaces secret keys at any depth of a payload, case-insensitively, keeping the rest', () => {
-    const payload = { password: 'TOP', auth: { token: 'LEVEL2' }, req: { headers: { Authorization: 'Bearer LEVEL3', host: 'x' } }, list: [{ secret: 's' }] };
+    const payload = {
+      password: 'TOP',
+      auth: { token: 'LEVEL2' },
+      req: { headers: { Authorization: 'Bearer LEVEL3', host: 'x' } },
+      list: [{ secret: 's' }],
+    };
     expect(redactDeep(payload)).toEqual({
-      password: '[redacted]', auth: { token: '[redacted]' }, req: { headers: { Authorization: '[redacted]', host: 'x' } }, list: [{ secret: '[redacted]' }],
+      password: '[redacted]',
+      auth: { token: '[redacted]' },
+      req: { headers: { Authorization: '[redacted]', host: 'x' } },
+      list: [{ secret: '[redacted]' }],
     });
     expect(JSON.stringify(redactDeep(payload))).not.toMatch(/TOP|LEVEL2|LEVEL3/);
   });

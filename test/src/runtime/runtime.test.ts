@@ -21,7 +21,10 @@ describe('createRuntime', () => {
     const summary = await runtime.done;
     expect(summary).toMatchObject({ reason: 'ended', counters: { received: 2, completed: 2, failed: 0 } });
     expect(completed.sort()).toEqual([2, 4]);
-    expect(source.settlements.map((s) => [s.id, s.outcome, s.ack, s.result])).toEqual([['a', 'completed', true, 2], ['b', 'completed', true, 4]]);
+    expect(source.settlements.map((s) => [s.id, s.outcome, s.ack, s.result])).toEqual([
+      ['a', 'completed', true, 2],
+      ['b', 'completed', true, 4],
+    ]);
   });
 
   it('shows every actor in snapshot(): busy slots with their event and running time, the source, the counters', async () => {
@@ -67,8 +70,17 @@ describe('createRuntime', () => {
     const source = manualSource();
     const signals: AbortSignal[] = [];
     const runtime = createRuntime({
-      worker: defineWorker({ start: (_e, ctx) => { signals.push(ctx.signal); return new Promise(() => {}); } }),
-      source: source.driver, workers: 1, executionTimeout: '5s', clock, logger: false,
+      worker: defineWorker({
+        start: (_e, ctx) => {
+          signals.push(ctx.signal);
+          return new Promise(() => {});
+        },
+      }),
+      source: source.driver,
+      workers: 1,
+      executionTimeout: '5s',
+      clock,
+      logger: false,
     });
     const failed: string[] = [];
     runtime.on('event.failed', (e) => failed.push(`${e.id}:${e.error.code}`));
@@ -85,14 +97,46 @@ describe('createRuntime', () => {
   });
 
   it('fails the event of a machine worker that errors, at its start or later, and its slot goes on', async () => {
-    const atStart = setup({}).createMachine({ id: 'at-start', initial: 'a', states: { a: { entry: () => { throw new Error('entry failed'); } } } });
-    const later = setup({ actors: { work: fromPromise(async () => { throw new Error('work failed'); }) } }).createMachine({
-      id: 'later', initial: 'a', states: { a: { invoke: { src: 'work', onError: { actions: () => { throw new Error('handler failed'); } } } } },
+    const atStart = setup({}).createMachine({
+      id: 'at-start',
+      initial: 'a',
+      states: {
+        a: {
+          entry: () => {
+            throw new Error('entry failed');
+          },
+        },
+      },
     });
-    for (const [worker, message] of [[atStart, 'entry failed'], [later, 'handler failed']] as const) {
+    const later = setup({
+      actors: {
+        work: fromPromise(async () => {
+          throw new Error('work failed');
+        }),
+      },
+    }).createMachine({
+      id: 'later',
+      initial: 'a',
+      states: {
+        a: {
+          invoke: {
+            src: 'work',
+            onError: {
+              actions: () => {
+                throw new Error('handler failed');
+              },
+            },
+          },
+        },
+      },
+    });
+    for (const [worker, message] of [
+      [atStart, 'entry failed'],
+      [later, 'handler failed'],
+    ] as const) {
       const source = manualSource();
       // Its failures are expected: no log lines of them in the test output.
-    const runtime = createRuntime({ worker, source: source.driver, workers: 1, logger: false });
+      const runtime = createRuntime({ worker, source: source.driver, workers: 1, logger: false });
       const failed: string[] = [];
       runtime.on('event.failed', (e) => failed.push(`${e.id}: ${e.error.message}`));
       await runtime.start();
@@ -111,7 +155,12 @@ describe('createRuntime', () => {
     const lifecycle: string[] = [];
     // Waits for ever; its invoked callback's cleanup shows the machine was stopped.
     const stuck = setup({
-      actors: { watch: fromCallback(() => { lifecycle.push('running'); return () => lifecycle.push('stopped'); }) },
+      actors: {
+        watch: fromCallback(() => {
+          lifecycle.push('running');
+          return () => lifecycle.push('stopped');
+        }),
+      },
     }).createMachine({ id: 'stuck', initial: 'waiting', states: { waiting: { invoke: { src: 'watch' } } } });
     const runtime = createRuntime({ worker: stuck, source: source.driver, workers: 1, executionTimeout: '5s', clock, logger: false });
     const failed: string[] = [];
@@ -163,33 +212,63 @@ describe('createRuntime', () => {
 
   it('rejects start() with WorkerConfigureError naming the worker when configure() fails', async () => {
     const runtime = createRuntime({
-      worker: defineWorker({ name: 'billing', configure() { throw new Error('no credentials'); }, start() {} }),
+      worker: defineWorker({
+        name: 'billing',
+        configure() {
+          throw new Error('no credentials');
+        },
+        start() {},
+      }),
       source: manualSource().driver,
     });
     await expect(runtime.start()).rejects.toThrow(WorkerConfigureError);
-    await expect(createRuntime({ worker: defineWorker({ name: 'billing', configure() { throw new Error('no credentials'); }, start() {} }), source: manualSource().driver }).start())
-      .rejects.toThrow('worker "billing" failed in configure(): no credentials');
+    await expect(
+      createRuntime({
+        worker: defineWorker({
+          name: 'billing',
+          configure() {
+            throw new Error('no credentials');
+          },
+          start() {},
+        }),
+        source: manualSource().driver,
+      }).start(),
+    ).rejects.toThrow('worker "billing" failed in configure(): no credentials');
   });
 
   it('throws ConfigError for a bad option, naming it and what was expected', () => {
     const worker = defineWorker({ start() {} });
     expect(() => createRuntime({ worker, source: manualSource().driver, workers: 0 })).toThrow(ConfigError);
-    expect(() => createRuntime({ worker, source: manualSource().driver, workers: 0 })).toThrow('"workers": found "0"; expected a whole number from 1 to 4096');
-    expect(() => createRuntime({ worker, source: manualSource().driver, queueTimeout: 'soon' })).toThrow('[createRuntime options] "queueTimeout": found "soon"; expected a duration');
-    expect(() => createRuntime({ worker, source: manualSource().driver, workflows: { definitions: [], pollInterval: 'often' } })).toThrow('[createRuntime options.workflows] "pollInterval": found "often"; expected a duration');
+    expect(() => createRuntime({ worker, source: manualSource().driver, workers: 0 })).toThrow(
+      '"workers": found "0"; expected a whole number from 1 to 4096',
+    );
+    expect(() => createRuntime({ worker, source: manualSource().driver, queueTimeout: 'soon' })).toThrow(
+      '[createRuntime options] "queueTimeout": found "soon"; expected a duration',
+    );
+    expect(() => createRuntime({ worker, source: manualSource().driver, workflows: { definitions: [], pollInterval: 'often' } })).toThrow(
+      '[createRuntime options.workflows] "pollInterval": found "often"; expected a duration',
+    );
   });
 
   it('names an unknown option with a did-you-mean of the option as code spells it, at the top and in plugins and workflows', () => {
     const worker = defineWorker({ start() {} });
     const source = manualSource().driver;
-    expect(() => createRuntime({ worker, source, ...({ executionTimout: '5s' } as object) })).toThrow(/^\[createRuntime options\] "executionTimout": is not an option \(did you mean "executionTimeout"\?\); known options: worker, /);
+    expect(() => createRuntime({ worker, source, ...({ executionTimout: '5s' } as object) })).toThrow(
+      /^\[createRuntime options\] "executionTimout": is not an option \(did you mean "executionTimeout"\?\); known options: worker, /,
+    );
     expect(() => createRuntime({ worker, source, ...({ handleSignal: true } as object) })).toThrow('(did you mean "handleSignals"?)');
     // The test hooks are not offered to someone who misspelt an option.
     expect(() => createRuntime({ worker, source, ...({ clok: 1 } as object) })).toThrow(/known options: (?![^]*\b(clock|random)\b)/);
-    expect(() => createRuntime({ source, plugins: { paths: ['.'], ...({ rescanInterva: '1s' } as object) } })).toThrow('[createRuntime options.plugins] "rescanInterva": is not an option (did you mean "rescanInterval"?)');
-    expect(() => createRuntime({ workflows: { definitions: [], ...({ pollIntervall: '1s' } as object) } })).toThrow('[createRuntime options.workflows] "pollIntervall": is not an option (did you mean "pollInterval"?)');
+    expect(() => createRuntime({ source, plugins: { paths: ['.'], ...({ rescanInterva: '1s' } as object) } })).toThrow(
+      '[createRuntime options.plugins] "rescanInterva": is not an option (did you mean "rescanInterval"?)',
+    );
+    expect(() => createRuntime({ workflows: { definitions: [], ...({ pollIntervall: '1s' } as object) } })).toThrow(
+      '[createRuntime options.workflows] "pollIntervall": is not an option (did you mean "pollInterval"?)',
+    );
     // INI spellings are not options of code.
-    expect(() => createRuntime({ worker, source, ...({ 'execution timeout': '5s' } as object) })).toThrow('"execution timeout": is not an option (did you mean "executionTimeout"?)');
+    expect(() => createRuntime({ worker, source, ...({ 'execution timeout': '5s' } as object) })).toThrow(
+      '"execution timeout": is not an option (did you mean "executionTimeout"?)',
+    );
   });
 
   it('throws when there is no source, or the worker is not a worker', () => {
@@ -214,18 +293,31 @@ describe('createRuntime', () => {
   });
 
   it('ends with reason "source failed" when a driver of your own throws in start() or settle()', async () => {
-    const throwsOnStart = { ...manualSource().driver, start() { throw new Error('no socket'); } };
+    const throwsOnStart = {
+      ...manualSource().driver,
+      start() {
+        throw new Error('no socket');
+      },
+    };
     const first = createRuntime({ worker: defineWorker({ start() {} }), source: throwsOnStart });
     await first.start();
-    expect(await first.done).toMatchObject({ reason: 'source failed', sourceError: { message: "the manual source's start() threw: no socket" } });
+    expect(await first.done).toMatchObject({
+      reason: 'source failed',
+      sourceError: { message: "the manual source's start() threw: no socket" },
+    });
 
     const source = manualSource();
-    source.driver.settle = () => { throw new Error('ack lost'); };
+    source.driver.settle = () => {
+      throw new Error('ack lost');
+    };
     const second = createRuntime({ worker: defineWorker({ start() {} }), source: source.driver });
     await second.start();
     await source.ready;
     source.deliver(1, 'one');
-    expect(await second.done).toMatchObject({ reason: 'source failed', sourceError: { message: "the manual source's settle() threw: ack lost" } });
+    expect(await second.done).toMatchObject({
+      reason: 'source failed',
+      sourceError: { message: "the manual source's settle() threw: ack lost" },
+    });
   });
 });
 
@@ -274,8 +366,14 @@ describe('a runtime created without a logger', () => {
     const service = script(DEFAULT_LOGGER);
     expect((await service.exit).code).toBe(0);
     expect(service.stdout()).toBe('failed 1\n');
-    const lines = service.stderr().trim().split('\n').map((line) => JSON.parse(line) as { level: number; msg: string });
-    expect(lines).toEqual([expect.objectContaining({ level: 50, msg: 'event tick-1 failed after 1 attempt(s) and was dead-lettered: the disk is full' })]);
+    const lines = service
+      .stderr()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { level: number; msg: string });
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 50, msg: 'event tick-1 failed after 1 attempt(s) and was dead-lettered: the disk is full' }),
+    ]);
   });
 
   it('logs nothing with logger: false', async () => {

@@ -65,7 +65,11 @@ class RecordServer {
   /** Stores a record as another writer would. */
   store(path: string, value: unknown, type = 'application/json'): void {
     const previous = this.records.get(path);
-    this.records.set(path, { text: typeof value === 'string' ? value : JSON.stringify(value), type, version: (previous?.version ?? 0) + 1 });
+    this.records.set(path, {
+      text: typeof value === 'string' ? value : JSON.stringify(value),
+      type,
+      version: (previous?.version ?? 0) + 1,
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -74,7 +78,12 @@ class RecordServer {
     const body = Buffer.concat(chunks).toString('utf8');
     const method = req.method!;
     const path = req.url!;
-    this.seen.push({ method, url: path, ifMatch: req.headers['if-match'], ifNoneMatch: req.headers['if-none-match'] as string | undefined });
+    this.seen.push({
+      method,
+      url: path,
+      ifMatch: req.headers['if-match'],
+      ifNoneMatch: req.headers['if-none-match'] as string | undefined,
+    });
     const reply = (status: number, text = '', headers: Record<string, string> = {}): void => {
       res.writeHead(status, headers).end(text);
     };
@@ -85,15 +94,24 @@ class RecordServer {
     }
     if (this.throttleNext > 0) {
       this.throttleNext--;
-      return reply(429, 'slow down', { 'content-type': 'text/plain', ...(this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter }) });
+      return reply(429, 'slow down', {
+        'content-type': 'text/plain',
+        ...(this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter }),
+      });
     }
     if (this.failNext > 0) {
       this.failNext--;
-      return reply(503, `busy; you sent ${JSON.stringify(req.headers)}`, { 'content-type': 'text/plain', ...(this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter }) });
+      return reply(503, `busy; you sent ${JSON.stringify(req.headers)}`, {
+        'content-type': 'text/plain',
+        ...(this.retryAfter === undefined ? {} : { 'retry-after': this.retryAfter }),
+      });
     }
-    if (req.headers.authorization !== `Basic ${TOKEN}`) return reply(401, `who are you? you sent ${JSON.stringify(req.headers)}`, { 'content-type': 'text/plain' });
-    if (path === '/echo-headers') return reply(400, JSON.stringify({ error: 'bad request', headers: req.headers }), { 'content-type': 'application/json' });
-    if (path === '/doctype') return reply(200, '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>', { 'content-type': 'application/xml' });
+    if (req.headers.authorization !== `Basic ${TOKEN}`)
+      return reply(401, `who are you? you sent ${JSON.stringify(req.headers)}`, { 'content-type': 'text/plain' });
+    if (path === '/echo-headers')
+      return reply(400, JSON.stringify({ error: 'bad request', headers: req.headers }), { 'content-type': 'application/json' });
+    if (path === '/doctype')
+      return reply(200, '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e "boom">]><x>&e;</x>', { 'content-type': 'application/xml' });
     if (path === '/bytes') return reply(200, '\u0001\u0002\u0003', { 'content-type': 'application/octet-stream' });
     if (path === '/empty') return reply(204);
     const record = this.records.get(path);
@@ -114,7 +132,8 @@ class RecordServer {
       const current = this.records.get(path);
       const ifMatch = req.headers['if-match'];
       if (req.headers['if-none-match'] === '*' && current) return reply(412, 'already exists');
-      if (ifMatch !== undefined && (!current || ifMatch !== etag(current))) return reply(this.conflictStatus, `stale: ${ifMatch} is not ${current ? etag(current) : 'missing'}`);
+      if (ifMatch !== undefined && (!current || ifMatch !== etag(current)))
+        return reply(this.conflictStatus, `stale: ${ifMatch} is not ${current ? etag(current) : 'missing'}`);
       if (method === 'DELETE') {
         if (!current) return reply(404, 'no such record');
         this.records.delete(path);
@@ -130,7 +149,13 @@ class RecordServer {
 }
 
 function settings(port: number, values: Record<string, RawValue> = {}): ApiSettings {
-  const all: Record<string, RawValue> = { hostname: `127.0.0.1:${port}`, username: USER, password: PASSWORD, 'retry delay': '100ms', ...values };
+  const all: Record<string, RawValue> = {
+    hostname: `127.0.0.1:${port}`,
+    username: USER,
+    password: PASSWORD,
+    'retry delay': '100ms',
+    ...values,
+  };
   return compileApiSettings(new SectionReader(new Map(Object.entries(all)), { section: 'Api' }));
 }
 
@@ -197,7 +222,9 @@ describe('the API client', () => {
     expect(server.records.get('/api/asset/8')).toMatchObject({ text: entry, type: 'application/atom+xml' });
     const read = await client.get('/api/asset/8');
     expect(read.text).toBe(entry);
-    expect(read.body).toEqual({ entry: { '@_xmlns': 'http://www.w3.org/2005/Atom', title: { '#text': 'Tom &amp; Jerry', '@_type': 'text' } } });
+    expect(read.body).toEqual({
+      entry: { '@_xmlns': 'http://www.w3.org/2005/Atom', title: { '#text': 'Tom &amp; Jerry', '@_type': 'text' } },
+    });
   });
 
   it('refuses an XML response with a DOCTYPE', async () => {
@@ -268,7 +295,9 @@ describe('the API client', () => {
     expect(server.count('POST')).toBe(3);
     expect(server.writes).toBe(1);
     expect(delays).toEqual([50, 100]);
-    expect(sink.lines.find((line) => line.level === 40)?.msg).toContain(`POST http://127.0.0.1:${server.port}/api/assets answered 429: slow down; retrying in 50ms (attempt 1 of 4)`);
+    expect(sink.lines.find((line) => line.level === 40)?.msg).toContain(
+      `POST http://127.0.0.1:${server.port}/api/assets answered 429: slow down; retrying in 50ms (attempt 1 of 4)`,
+    );
     server.throttleNext = 10;
     const error = await failure(client.post('/api/assets', { id: 'b' }));
     expect(error).toMatchObject({ code: 'ERR_HTTP', status: 429, method: 'POST' });
@@ -295,7 +324,9 @@ describe('the API client', () => {
     await expect(connect().get('/api/asset/1')).resolves.toMatchObject({ status: 200 });
     // 3s, plus half (random 0.5) of the first backoff cap (100ms).
     expect(delays).toEqual([3_050]);
-    expect(sink.lines.find((line) => line.level === 40)?.msg).toContain('answered 429: slow down; retrying in 3050ms (Retry-After) (attempt 1 of 4)');
+    expect(sink.lines.find((line) => line.level === 40)?.msg).toContain(
+      'answered 429: slow down; retrying in 3050ms (Retry-After) (attempt 1 of 4)',
+    );
 
     // A 503 with a date a few seconds ahead (HTTP dates have whole seconds), and one already past.
     delays = [];
@@ -319,7 +350,12 @@ describe('the API client', () => {
     expect(delays[0]).toBeGreaterThan(2_000);
     expect(delays[0]).toBeLessThanOrEqual(4_000);
     expect(delays[1]).toBe(0);
-    expect(sink.lines.filter((line) => line.level === 40).slice(-2).map((line) => line.msg.includes('(Retry-After)'))).toEqual([true, true]);
+    expect(
+      sink.lines
+        .filter((line) => line.level === 40)
+        .slice(-2)
+        .map((line) => line.msg.includes('(Retry-After)')),
+    ).toEqual([true, true]);
   });
 
   it('stops waiting out a Retry-After when the client is closed', async () => {
@@ -342,7 +378,9 @@ describe('the API client', () => {
     server.retryAfter = '120';
     const error = await failure(connect({ 'retry max delay': '30s' }).get('/api/asset/1'));
     expect(error).toMatchObject({ code: 'ERR_HTTP', status: 429 });
-    expect(error.message).toBe(`GET http://127.0.0.1:${server.port}/api/asset/1 answered 429: slow down; it asks for a wait of 2m (Retry-After), longer than the retry max delay of 30s`);
+    expect(error.message).toBe(
+      `GET http://127.0.0.1:${server.port}/api/asset/1 answered 429: slow down; it asks for a wait of 2m (Retry-After), longer than the retry max delay of 30s`,
+    );
     expect(server.count('GET')).toBe(1);
     expect(delays).toEqual([]);
 
@@ -383,7 +421,7 @@ describe('the API client', () => {
     expect(sink.lines.find((line) => line.level === 40)?.msg).toMatch(/failed: Headers Timeout/);
   });
 
-  it('rejects with the signal\'s reason when aborted in flight or while waiting to retry', async () => {
+  it("rejects with the signal's reason when aborted in flight or while waiting to retry", async () => {
     server.hangNext = 1;
     const controller = new AbortController();
     const arrived = new Promise<void>((resolve) => (server.onHang = resolve));
@@ -420,7 +458,9 @@ describe('the API client', () => {
     errors.push(await failure(refused.get('/api/asset/1')));
     await refused.close();
 
-    const everything = [...errors.map((e) => `${e.message} ${String(e.cause)}`), ...sink.lines.map((line) => JSON.stringify(line))].join('\n');
+    const everything = [...errors.map((e) => `${e.message} ${String(e.cause)}`), ...sink.lines.map((line) => JSON.stringify(line))].join(
+      '\n',
+    );
     expect(everything).toContain('[redacted]'); // the echoes were there, and were scrubbed
     for (const secret of [PASSWORD, TOKEN, 'xyz', Buffer.from(`${USER}:xyz`).toString('base64')]) expect(everything).not.toContain(secret);
     expect(everything).not.toMatch(/Basic [A-Za-z0-9+/=]{4,}/);
@@ -464,13 +504,19 @@ describe('createOrUpdate', () => {
     expect(server.writes).toBe(0);
   });
 
-  it('compares an XML payload by its text, or by the caller\'s compare', async () => {
+  it("compares an XML payload by its text, or by the caller's compare", async () => {
     server.store(url, '<a>1</a>', 'application/xml');
     connect();
     await expect(client.createOrUpdate(url, '<a>1</a>', { contentType: 'application/xml' })).resolves.toMatchObject({ unchanged: true });
-    const sameNumber = (current: { body: unknown }, next: unknown) => String((current.body as { a: string }).a) === String(next).replace(/\D/g, '');
-    await expect(client.createOrUpdate(url, '<a> 1 </a>', { contentType: 'application/xml', compare: sameNumber })).resolves.toMatchObject({ unchanged: true });
-    await expect(client.createOrUpdate(url, '<a>2</a>', { contentType: 'application/xml' })).resolves.toMatchObject({ updated: true, etag: '"v2"' });
+    const sameNumber = (current: { body: unknown }, next: unknown) =>
+      String((current.body as { a: string }).a) === String(next).replace(/\D/g, '');
+    await expect(client.createOrUpdate(url, '<a> 1 </a>', { contentType: 'application/xml', compare: sameNumber })).resolves.toMatchObject({
+      unchanged: true,
+    });
+    await expect(client.createOrUpdate(url, '<a>2</a>', { contentType: 'application/xml' })).resolves.toMatchObject({
+      updated: true,
+      etag: '"v2"',
+    });
     expect(server.writes).toBe(1);
   });
 
@@ -503,12 +549,16 @@ describe('createOrUpdate', () => {
   });
 
   it('creates with a POST to a collection when told to', async () => {
-    const result = await connect().createOrUpdate('/api/assets/x1', { id: 'x1', title: 'posted' }, { create: 'POST', createPath: '/api/assets' });
+    const result = await connect().createOrUpdate(
+      '/api/assets/x1',
+      { id: 'x1', title: 'posted' },
+      { create: 'POST', createPath: '/api/assets' },
+    );
     expect(result).toMatchObject({ created: true, status: 201, body: { id: 'x1', title: 'posted' } });
     expect(server.seen.map((r) => `${r.method} ${r.url}`)).toEqual(['GET /api/assets/x1', 'POST /api/assets']);
   });
 
-  it('uses the caller\'s etag on the first write, so a change since then is a conflict', async () => {
+  it("uses the caller's etag on the first write, so a change since then is a conflict", async () => {
     server.store(url, { title: 'base' });
     server.store(url, { title: 'changed meanwhile' });
     const result = await connect().createOrUpdate(url, { title: 'mine' }, { etag: '"v1"' });

@@ -50,7 +50,14 @@ function route(request: IncomingMessage, response: ServerResponse) {
     case '/paged/2':
       return send(200, 'application/atom+xml', PAGE_2);
     case '/array.json':
-      return send(200, 'application/json', JSON.stringify([{ term: 'Sport', value: 'urn:genre:1' }, { term: 'News', value: 'urn:genre:4' }]));
+      return send(
+        200,
+        'application/json',
+        JSON.stringify([
+          { term: 'Sport', value: 'urn:genre:1' },
+          { term: 'News', value: 'urn:genre:4' },
+        ]),
+      );
     case '/map':
       return send(200, 'text/plain', JSON.stringify({ Sport: 'urn:genre:1', Weather: 'urn:genre:5' }));
     case '/bad.json':
@@ -150,7 +157,9 @@ describe('dictionary lookups', () => {
     expect(missing).toBeInstanceOf(HttpError);
     expect(missing).toMatchObject({ code: 'ERR_HTTP', method: 'GET', status: 404, url: `${base}/gone` });
     expect(missing.message).toBe(`the dictionary at ${base}/gone answered HTTP 404; expected 200`);
-    await expect(dictionaryParser('/moved').convert('Sport')).rejects.toThrow(`answered HTTP 301; expected 200; it moved to ${base}/genres: set source to that URL`);
+    await expect(dictionaryParser('/moved').convert('Sport')).rejects.toThrow(
+      `answered HTTP 301; expected 200; it moved to ${base}/genres: set source to that URL`,
+    );
   });
 
   it('throws an HttpError when nothing answers', async () => {
@@ -159,7 +168,9 @@ describe('dictionary lookups', () => {
     await once(closed, 'listening');
     const url = `http://127.0.0.1:${(closed.address() as AddressInfo).port}/genres`;
     await new Promise((resolve) => closed.close(resolve));
-    const error = await rejection<HttpError>(new MultiParser({ type: 'dictionary', source: url, dictionaries: new DictionaryCache() }).convert('Sport'));
+    const error = await rejection<HttpError>(
+      new MultiParser({ type: 'dictionary', source: url, dictionaries: new DictionaryCache() }).convert('Sport'),
+    );
     expect(error).toBeInstanceOf(HttpError);
     expect(error.status).toBeUndefined();
     expect(error.message).toMatch(new RegExp(`^cannot fetch the dictionary at ${url}: .*ECONNREFUSED`));
@@ -193,10 +204,18 @@ describe('the dictionary cache', () => {
     gate = new Promise((resolve) => (open = resolve));
     const dictionaries = new DictionaryCache();
     const arrived = once(server, 'request');
-    const lookups = ['Sport', 'Rock & Roll', 'Sport', 'Current affairs', 'Sport'].map((term) => dictionaries.lookup(`${base}/genres`, term));
+    const lookups = ['Sport', 'Rock & Roll', 'Sport', 'Current affairs', 'Sport'].map((term) =>
+      dictionaries.lookup(`${base}/genres`, term),
+    );
     await arrived;
     open();
-    await expect(Promise.all(lookups)).resolves.toEqual(['urn:genre:1', 'urn:genre:2', 'urn:genre:1', 'http://dictionary.example/term/3', 'urn:genre:1']);
+    await expect(Promise.all(lookups)).resolves.toEqual([
+      'urn:genre:1',
+      'urn:genre:2',
+      'urn:genre:1',
+      'http://dictionary.example/term/3',
+      'urn:genre:1',
+    ]);
     expect(hits.get('/genres')).toBe(1);
   });
 
@@ -238,7 +257,9 @@ describe('the dictionary cache', () => {
 
   it('refuses a page larger than maxBytes, and gives up on one that takes longer than timeoutMs', async () => {
     const small = new DictionaryCache({ maxBytes: 100 });
-    await expect(small.lookup(`${base}/genres`, 'Sport')).rejects.toThrow(`cannot parse "${base}/genres" as dictionary feed: it is larger than 100 bytes (maxBytes)`);
+    await expect(small.lookup(`${base}/genres`, 'Sport')).rejects.toThrow(
+      `cannot parse "${base}/genres" as dictionary feed: it is larger than 100 bytes (maxBytes)`,
+    );
     gate = new Promise(() => {});
     const slow = await rejection<HttpError>(new DictionaryCache({ timeoutMs: 50 }).lookup(`${base}/genres`, 'Sport'));
     expect(slow).toBeInstanceOf(HttpError);

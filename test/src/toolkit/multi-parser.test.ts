@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { SectionReader, type RawValue } from '../../../src/kernel/section-reader.js';
 import { ParseError } from '../../../src/kernel/errors.js';
-import { compileMultiParserSettings, MultiParser, utcIso, type MultiParserOptions, type MultiParserType } from '../../../src/toolkit/multi-parser.js';
+import {
+  compileMultiParserSettings,
+  MultiParser,
+  utcIso,
+  type MultiParserOptions,
+  type MultiParserType,
+} from '../../../src/toolkit/multi-parser.js';
 import { expectConfigError } from '../../helpers/config-error.js';
 
 /** The injected clock: 2025-06-01T00:00:00Z. */
@@ -50,7 +56,9 @@ describe('MultiParser', () => {
       const error = parseError({ type: 'integer' }, '4.2');
       expect(error).toMatchObject({ code: 'ERR_PARSE', type: 'integer', format: undefined, value: '4.2' });
       expect(error.message).toBe('cannot parse "4.2" as integer: expected a whole number such as 42 or -7');
-      expect(parseError({ type: 'integer' }, 'forty').message).toBe('cannot parse "forty" as integer: expected a whole number such as 42 or -7');
+      expect(parseError({ type: 'integer' }, 'forty').message).toBe(
+        'cannot parse "forty" as integer: expected a whole number such as 42 or -7',
+      );
       expect(parseError({ type: 'integer' }, '  ').message).toBe('cannot parse "  " as integer: it is empty');
       expect(parseError({ type: 'integer' }, '9007199254740993').message).toBe(
         'cannot parse "9007199254740993" as integer: it is beyond ±9007199254740991, so a number cannot hold it exactly',
@@ -69,10 +77,18 @@ describe('MultiParser', () => {
     });
 
     it('refuses infinity, NaN, overflow and decimal commas', () => {
-      expect(parseError({ type: 'float' }, 'inf').message).toBe('cannot parse "inf" as float: expected a finite number; JSON cannot carry infinity or NaN');
-      expect(parseError({ type: 'float' }, 'NaN').message).toBe('cannot parse "NaN" as float: expected a finite number; JSON cannot carry infinity or NaN');
-      expect(parseError({ type: 'float' }, '1e400').message).toBe('cannot parse "1e400" as float: it is beyond the range of a double (±1.8e308)');
-      expect(parseError({ type: 'float' }, '1,5').message).toBe('cannot parse "1,5" as float: expected a decimal number such as 3.14, -0.5 or 1e6');
+      expect(parseError({ type: 'float' }, 'inf').message).toBe(
+        'cannot parse "inf" as float: expected a finite number; JSON cannot carry infinity or NaN',
+      );
+      expect(parseError({ type: 'float' }, 'NaN').message).toBe(
+        'cannot parse "NaN" as float: expected a finite number; JSON cannot carry infinity or NaN',
+      );
+      expect(parseError({ type: 'float' }, '1e400').message).toBe(
+        'cannot parse "1e400" as float: it is beyond the range of a double (±1.8e308)',
+      );
+      expect(parseError({ type: 'float' }, '1,5').message).toBe(
+        'cannot parse "1,5" as float: expected a decimal number such as 3.14, -0.5 or 1e6',
+      );
     });
   });
 
@@ -100,7 +116,9 @@ describe('MultiParser', () => {
       expect(parseError({ type: 'iso' }, '04/12/2024').message).toBe(
         'cannot parse "04/12/2024" as iso: expected ISO 8601 such as 2024-12-04T15:07:09+01:00, 2024-12-04T14:07:09Z or 2024-12-04',
       );
-      expect(parseError({ type: 'iso' }, '2024-13-04').message).toMatch(/ \(you specified 13 \(of type number\) as a month, which is invalid\)$/);
+      expect(parseError({ type: 'iso' }, '2024-13-04').message).toMatch(
+        / \(you specified 13 \(of type number\) as a month, which is invalid\)$/,
+      );
     });
   });
 
@@ -113,13 +131,19 @@ describe('MultiParser', () => {
 
     it('takes the year of now in the default timezone', () => {
       const newYearsEve = Date.UTC(2025, 11, 31, 12, 0);
-      expect(new MultiParser({ type: 'date', format: '%d/%m', now: () => newYearsEve, defaultTimezone: 'Pacific/Kiritimati' }).convertSync('1/1')).toBe('2026-01-01');
+      expect(
+        new MultiParser({ type: 'date', format: '%d/%m', now: () => newYearsEve, defaultTimezone: 'Pacific/Kiritimati' }).convertSync(
+          '1/1',
+        ),
+      ).toBe('2026-01-01');
       expect(new MultiParser({ type: 'date', format: '%d/%m', now: () => newYearsEve }).convertSync('1/1')).toBe('2025-01-01');
     });
 
     it('returns the date as written, whatever the time and zone', () => {
       expect(parser({ type: 'date' }).convertSync('2024-02-29')).toBe('2024-02-29');
-      expect(parser({ type: 'date', format: '%d %B %Y %H:%M%z', defaultTimezone: 'Asia/Tokyo' }).convertSync('4 December 2024 23:30-0500')).toBe('2024-12-04');
+      expect(
+        parser({ type: 'date', format: '%d %B %Y %H:%M%z', defaultTimezone: 'Asia/Tokyo' }).convertSync('4 December 2024 23:30-0500'),
+      ).toBe('2024-12-04');
       expect(parser({ type: 'date', format: '%A %d %b %y' }).convertSync('wednesday 04 DEC 24')).toBe('2024-12-04');
     });
 
@@ -148,7 +172,9 @@ describe('MultiParser', () => {
     });
 
     it('refuses an hour out of range', () => {
-      expect(parseError({ type: 'time' }, '24:00:00').message).toBe('cannot parse "24:00:00" as time with format "%H:%M:%S": hour 24 is out of range (0-23)');
+      expect(parseError({ type: 'time' }, '24:00:00').message).toBe(
+        'cannot parse "24:00:00" as time with format "%H:%M:%S": hour 24 is out of range (0-23)',
+      );
       expect(parseError({ type: 'time' }, '23:60:00').message).toMatch(/you specified 60 as a minute, which is invalid/);
     });
   });
@@ -187,12 +213,16 @@ describe('MultiParser', () => {
 
     it('takes the date of now for a format without one', () => {
       // 2025-06-01T00:00Z is still 31 May in New York.
-      expect(parser({ type: 'datetime', format: '%H:%M', defaultTimezone: 'America/New_York' }).convertSync('10:00')).toBe('2025-05-31T14:00:00Z');
+      expect(parser({ type: 'datetime', format: '%H:%M', defaultTimezone: 'America/New_York' }).convertSync('10:00')).toBe(
+        '2025-05-31T14:00:00Z',
+      );
     });
 
     it('reads %j, %f and literal text', () => {
       expect(parser({ type: 'datetime', format: '%Y-%j %H:%M:%S.%f' }).convertSync('2024-060 10:00:00.5')).toBe('2024-02-29T10:00:00.500Z');
-      expect(parser({ type: 'datetime', format: "%d.%m.%Y at %H o'clock" }).convertSync("4.12.2024 AT 15 O'CLOCK")).toBe('2024-12-04T15:00:00Z');
+      expect(parser({ type: 'datetime', format: "%d.%m.%Y at %H o'clock" }).convertSync("4.12.2024 AT 15 O'CLOCK")).toBe(
+        '2024-12-04T15:00:00Z',
+      );
     });
 
     it('lets any run of white space match any run of white space, as strptime does', () => {
@@ -233,8 +263,12 @@ describe('MultiParser', () => {
 
     it('refuses a bad format, naming the directive', () => {
       expect(() => parser({ type: 'datetime', format: '%d/%m/%Q' })).toThrow(TypeError);
-      expect(() => parser({ type: 'datetime', format: '%d/%m/%Q' })).toThrow(/^MultiParser: strftime format "%d\/%m\/%Q": %Q at position 6 is not a strptime directive/);
-      expect(() => parser({ type: 'integer', format: '%d' })).toThrow('MultiParser: format "%d" applies to date, time and datetime, not to integer');
+      expect(() => parser({ type: 'datetime', format: '%d/%m/%Q' })).toThrow(
+        /^MultiParser: strftime format "%d\/%m\/%Q": %Q at position 6 is not a strptime directive/,
+      );
+      expect(() => parser({ type: 'integer', format: '%d' })).toThrow(
+        'MultiParser: format "%d" applies to date, time and datetime, not to integer',
+      );
     });
 
     it('refuses an unknown zone', () => {
@@ -244,11 +278,15 @@ describe('MultiParser', () => {
     });
 
     it('requires an http(s) source for dictionary, and only for dictionary', () => {
-      expect(() => parser({ type: 'dictionary' })).toThrow('MultiParser: type dictionary needs a source: the URL of an Atom or JSON dictionary');
+      expect(() => parser({ type: 'dictionary' })).toThrow(
+        'MultiParser: type dictionary needs a source: the URL of an Atom or JSON dictionary',
+      );
       expect(() => parser({ type: 'dictionary', source: 'ftp://user:secret@example.com/terms' })).toThrow(
         'MultiParser: source "ftp://example.com/terms" is not an http or https URL',
       );
-      expect(() => parser({ type: 'string', source: 'http://example.com/terms' })).toThrow('MultiParser: source applies to dictionary, not to string');
+      expect(() => parser({ type: 'string', source: 'http://example.com/terms' })).toThrow(
+        'MultiParser: source applies to dictionary, not to string',
+      );
       expect(() => parser({ type: 'dictionary', source: 'http://example.com/terms' }).convertSync('x')).toThrow(/use convert\(\)/);
     });
   });
@@ -262,25 +300,43 @@ describe('utcIso', () => {
 });
 
 describe('compileMultiParserSettings', () => {
-  const reader = (values: Record<string, RawValue>) => new SectionReader(new Map(Object.entries(values)), { file: 'import.ini', section: 'Field:aired' });
+  const reader = (values: Record<string, RawValue>) =>
+    new SectionReader(new Map(Object.entries(values)), { file: 'import.ini', section: 'Field:aired' });
 
   it('reads type, format, default timezone and source, with their defaults', () => {
-    expect(compileMultiParserSettings(reader({}))).toEqual({ type: 'string', format: undefined, defaultTimezone: 'UTC', source: undefined });
-    expect(compileMultiParserSettings(reader({ type: 'datetime', format: '%d/%m/%Y %H:%M', 'default timezone': 'Europe/Stockholm' }))).toEqual({
-      type: 'datetime', format: '%d/%m/%Y %H:%M', defaultTimezone: 'Europe/Stockholm', source: undefined,
+    expect(compileMultiParserSettings(reader({}))).toEqual({
+      type: 'string',
+      format: undefined,
+      defaultTimezone: 'UTC',
+      source: undefined,
+    });
+    expect(
+      compileMultiParserSettings(reader({ type: 'datetime', format: '%d/%m/%Y %H:%M', 'default timezone': 'Europe/Stockholm' })),
+    ).toEqual({
+      type: 'datetime',
+      format: '%d/%m/%Y %H:%M',
+      defaultTimezone: 'Europe/Stockholm',
+      source: undefined,
     });
     expect(compileMultiParserSettings(reader({ type: 'date' })).format).toBe('%Y-%m-%d');
   });
 
   it('names the key of a bad value in a ConfigError', () => {
     expectConfigError(() => compileMultiParserSettings(reader({ type: 'datetime', format: '%d %Q' })), {
-      file: 'import.ini', section: 'Field:aired', key: 'format', says: ['%Q at position 3 is not a strptime directive'],
+      file: 'import.ini',
+      section: 'Field:aired',
+      key: 'format',
+      says: ['%Q at position 3 is not a strptime directive'],
     });
     expectConfigError(() => compileMultiParserSettings(reader({ type: 'datetime', 'default timezone': 'Mars' })), {
-      key: 'default timezone', says: ['"Mars" is not a known IANA time zone'],
+      key: 'default timezone',
+      says: ['"Mars" is not a known IANA time zone'],
     });
     expectConfigError(() => compileMultiParserSettings(reader({ type: 'dictionary' })), { key: 'source', says: ['needs a source'] });
-    expectConfigError(() => compileMultiParserSettings(reader({ type: 'datum' })), { key: 'type', says: ['expected one of string, integer'] });
+    expectConfigError(() => compileMultiParserSettings(reader({ type: 'datum' })), {
+      key: 'type',
+      says: ['expected one of string, integer'],
+    });
   });
 
   it('leaves other keys of the section to its owner', () => {

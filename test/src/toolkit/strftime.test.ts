@@ -51,7 +51,7 @@ describe('translateStrftime', () => {
     expect(translateStrftime('%d  \t%m').format).toBe("dd'  \t'MM");
   });
 
-  it('gives numbers run together their full width, so that none eats its neighbour\'s digits', () => {
+  it("gives numbers run together their full width, so that none eats its neighbour's digits", () => {
     expect(translateStrftime('%y%m%d%H%M%S').parse[0]!.tokens).toBe('yyMMddHHmmss');
     expect(translateStrftime('%Y%j %H:%M').parse[0]!.tokens).toBe("yyyyooo' 'H':'m");
     expect(strptime('%y%m%d%H%M%S', '720101000000').toISO()).toBe('1972-01-01T00:00:00.000Z');
@@ -95,7 +95,9 @@ describe('translateStrftime', () => {
   });
 
   it('refuses %p without %I, and %j with a month or day', () => {
-    expect(() => translateStrftime('%H:%M %p')).toThrow(/%p \(AM\/PM\) needs %I \(hour on a 12-hour clock\); %H is already on a 24-hour clock/);
+    expect(() => translateStrftime('%H:%M %p')).toThrow(
+      /%p \(AM\/PM\) needs %I \(hour on a 12-hour clock\); %H is already on a 24-hour clock/,
+    );
     expect(() => translateStrftime('%M %p')).toThrow(/%p \(AM\/PM\) needs %I/);
     expect(() => translateStrftime('%Y %j %d')).toThrow(/%j \(day of the year\) cannot be combined with a month or a day of the month/);
     expect(() => translateStrftime('%I:%M %p')).not.toThrow();
