@@ -9,7 +9,7 @@
  */
 import type { Logger } from 'pino';
 import { FlowdError } from '../kernel/errors.js';
-import type { BrokerConnection, Delivery } from './broker-connection.js';
+import type { BrokerConnection, Delivery } from '../../actors/workflow-broker/broker-connection.js';
 import {
   callKey,
   checkTaskList,

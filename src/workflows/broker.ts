@@ -6,7 +6,7 @@
  * Delivery is at least once throughout: a task whose worker dies is run
  * again by another, and a report may arrive twice.
  */
-import { BrokerConnection } from './broker-connection.js';
+import { BrokerConnection } from '../../actors/workflow-broker/broker-connection.js';
 import { BrokerDecider } from './broker-decider.js';
 import { compileBrokerOptions, type BrokerTaskListOptions } from './broker-options.js';
 import { BrokerWorker } from './broker-worker.js';

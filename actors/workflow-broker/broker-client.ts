@@ -6,9 +6,9 @@
  * failed and lost does.
  */
 import type { Client } from '@stomp/stompjs';
-import { frameText, socketReason } from '../../actors/sources/stomp.js';
-import { createStompClient } from '../../actors/sources/stomp-transport.js';
-import { connectHeaders, type StompEndpoint } from '../../actors/sources/stomp-url.js';
+import { frameText, socketReason } from '../sources/stomp.js';
+import { createStompClient } from '../sources/stomp-transport.js';
+import { connectHeaders, type StompEndpoint } from '../sources/stomp-url.js';
 
 /** What happened to an attempt. */
 export interface AttemptEvents {

@@ -6,8 +6,8 @@
  */
 import type { Client, IMessage, StompSubscription } from '@stomp/stompjs';
 import type { Logger } from 'pino';
-import type { StompEndpoint } from '../../actors/sources/stomp-url.js';
-import { FlowdError } from '../kernel/errors.js';
+import type { StompEndpoint } from '../sources/stomp-url.js';
+import { FlowdError } from '../../src/kernel/errors.js';
 import { attemptConnection } from './broker-client.js';
 
 /** What a BrokerConnection needs. */
