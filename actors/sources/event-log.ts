@@ -1,4 +1,8 @@
-import type { Logger } from 'pino';
+import path from 'node:path';
+import pino, { type Logger } from 'pino';
+import { formatDuration } from '../../src/kernel/duration.js';
+import { ConfigError } from '../../src/kernel/errors.js';
+import { displayUrl } from '../display-url.js';
 import type { Settlement } from '../../machines/events.js';
 import type { LockHandle, Locks } from '../locks/lock-api.js';
 import { keepRenewed } from '../locks/keep-renewed.js';
@@ -9,6 +13,8 @@ import { cursorKey, readCursor, type CursorRecord, type Deactivation } from './e
 import type { EventLogReader, EventLogReaderOptions } from './event-log-reader.js';
 import { LogWindow } from './event-log-window.js';
 import { holdReaderFile } from './reader-file.js';
+import { isLoopback, type DurationOption, type SourceApp, type SourceKind } from './source-kind.js';
+import type { SectionReader } from '../../src/kernel/section-reader.js';
 
 /** `[Source] type = event-log`, compiled. */
 export interface EventLogOptions {
@@ -487,3 +493,109 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     stats: () => ({ ...stats, plugins: cursors.size }),
   };
 }
+
+/** `sources.eventLog({ ... })`: the `[Source] type = event-log` keys, in camelCase. */
+export interface EventLogSourceOptions {
+  /** `postgres://user@host:5432/database`, or an HTTP feed with `{id}` (and `{n}`), such as `http://host/events?after={id}&limit={n}`. */
+  url: string;
+  /** The PostgreSQL table (a PostgreSQL url only). @default 'flowd_events' */
+  table?: string;
+  /** An URL answering `{ "id": <latest id> }` (an HTTP feed only); unset: the feed is read to its end. */
+  latestUrl?: string;
+  /** How often the log is read when the last read was not full. @default '5s' */
+  fetchInterval?: DurationOption;
+  /** Events read at most at once (1 to 100000). @default 500 */
+  maxBatchSize?: number;
+  /** How long a gap in the ids holds plugins back before it is given up. @default '5min' */
+  backlogTimeout?: DurationOption;
+  /** Where a plugin without a cursor starts: `latest`, `earliest` or an event id. @default 'latest' */
+  startFrom?: EventLogOptions['startFrom'];
+  /** How long one read may take. @default '30s' */
+  queryTimeout?: DurationOption;
+  /** The first wait before connecting again; it doubles each attempt. @default '1s' */
+  reconnectDelay?: DurationOption;
+  /** The longest wait between attempts. @default '30s' (or the reconnect delay, if longer) */
+  reconnectMaxDelay?: DurationOption;
+}
+
+/** `[Source] type = event-log`: reads its keys and makes its driver. */
+export const eventLogSource: SourceKind = {
+  compile(reader: SectionReader, app: SourceApp) {
+    const url = reader.string('url');
+    if (url === undefined)
+      reader.fail(
+        'url',
+        'is missing; expected postgres://user@host:5432/database or an HTTP feed such as http://host/events?after={id}&limit={n}',
+      );
+    let parsed: URL;
+    try {
+      parsed = new URL(url);
+    } catch {
+      reader.fail(
+        'url',
+        `found "${displayUrl(url)}"; expected postgres://user@host:5432/database or http://host/events?after={id}&limit={n}`,
+      );
+    }
+    const queryTimeoutMs = reader.duration('query timeout', 30_000, { minMs: 1 });
+    let readerOptions: EventLogReaderOptions;
+    if (parsed.protocol === 'postgres:' || parsed.protocol === 'postgresql:') {
+      const table = reader.string('table', 'flowd_events');
+      if (!/^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$/.test(table))
+        reader.fail('table', `found "${table}"; expected a table name such as flowd_events or events.log (letters, digits and _)`);
+      if (reader.has('latest url')) reader.fail('latest url', 'is only read for an HTTP feed; the url is a PostgreSQL one');
+      readerOptions = { kind: 'postgres', url, table, queryTimeoutMs };
+    } else if (parsed.protocol === 'http:' || parsed.protocol === 'https:') {
+      if (!url.includes('{id}'))
+        reader.fail(
+          'url',
+          `found "${displayUrl(url)}"; expected {id} where the feed takes the last id seen, e.g. http://host/events?after={id}&limit={n}`,
+        );
+      if (reader.has('table')) reader.fail('table', 'is only read for a PostgreSQL url; the url is an HTTP feed');
+      const latestUrl = reader.string('latest url');
+      if (latestUrl !== undefined && !/^https?:\/\//.test(latestUrl))
+        reader.fail('latest url', `found "${displayUrl(latestUrl)}"; expected an http:// or https:// URL answering { "id": <latest id> }`);
+      readerOptions = { kind: 'http', url, latestUrl, timeoutMs: queryTimeoutMs };
+    } else {
+      reader.fail('url', `found "${displayUrl(url)}"; expected postgres://, postgresql://, http:// or https://`);
+    }
+    const startText = reader.string('start from', 'latest').trim().toLowerCase();
+    let startFrom: EventLogOptions['startFrom'];
+    if (startText === 'latest' || startText === 'earliest') startFrom = startText;
+    else if (/^\d+$/.test(startText) && Number(startText) >= 1 && Number.isSafeInteger(Number(startText))) startFrom = Number(startText);
+    else reader.fail('start from', `found "${startText}"; expected latest, earliest or an event id (a whole number of at least 1)`);
+    const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
+    const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
+    if (maxDelayMs < delayMs)
+      reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
+    const options: EventLogOptions = {
+      reader: readerOptions,
+      fetchIntervalMs: reader.duration('fetch interval', 5000, { minMs: 1 }),
+      maxBatchSize: reader.integer('max batch size', 500, { min: 1, max: 100_000 }),
+      backlogTimeoutMs: reader.duration('backlog timeout', 300_000),
+      startFrom,
+      lockKey: 'event-log/reader',
+      readerFile: path.join(app.stateDir, 'event-log.reader'),
+    };
+    const host = parsed.hostname.replace(/^\[|\]$/g, '');
+    return {
+      type: 'event-log',
+      description: `event-log ${displayUrl(url)}${readerOptions.kind === 'postgres' ? ` table ${readerOptions.table}` : ''} (start from ${startText}, fetch interval ${formatDuration(options.fetchIntervalMs)}, max batch size ${options.maxBatchSize}, backlog timeout ${formatDuration(options.backlogTimeoutMs)})${isLoopback(host) ? '' : ', NOT loopback'}`,
+      reconnect: { delayMs, maxDelayMs },
+      create: (deps = {}) => {
+        if (!deps.plugins || !deps.services)
+          throw new ConfigError(
+            { section: 'Source', key: 'type' },
+            'is event-log, which hands events to plugins: the app needs a [Plugins] section (paths = ./plugins)',
+          );
+        return eventLogDriver(options, {
+          log: deps.log ?? pino({ level: 'silent' }),
+          store: deps.services.store,
+          locks: deps.services.locks,
+          leaseMs: deps.services.leaseMs,
+          plugins: deps.plugins,
+          clockFence: deps.services.lockBackend !== 'redis',
+        });
+      },
+    };
+  },
+};

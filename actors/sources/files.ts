@@ -1,4 +1,4 @@
-import { watch, type FSWatcher } from 'node:fs';
+import { statSync, watch, type FSWatcher } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Denque from 'denque';
@@ -7,6 +7,8 @@ import type { Settlement } from '../../machines/events.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { coalescedPass } from '../coalesced-pass.js';
 import { Ledger } from './ledger.js';
+import type { DurationOption, SourceApp, SourceKind } from './source-kind.js';
+import type { SectionReader } from '../../src/kernel/section-reader.js';
 
 /** `[Source] type = files`, compiled. */
 export interface FilesOptions {
@@ -328,3 +330,59 @@ export function filesDriver(options: FilesOptions, log: Log = { info: () => {}, 
     },
   };
 }
+
+/** `sources.files({ ... })`: the `[Source] type = files` keys, in camelCase. */
+export interface FilesSourceOptions {
+  /** The folder to watch, relative to the app's folder. */
+  location: string;
+  /** Watch subfolders too. @default false */
+  recursive?: boolean;
+  /** A glob on the relative path, such as `*.xml`; unset: every file. */
+  pattern?: string;
+  /** Report a file only once it has content. @default false */
+  skipEmptyFiles?: boolean;
+  /** How long size and mtime must stay unchanged before a file is reported. @default '1s' */
+  settleTime?: DurationOption;
+  /** How often the whole folder is rescanned. @default '30s' */
+  rescanInterval?: DurationOption;
+  /** Suffixes never reported, separated by spaces. @default '.part .tmp .crdownload' */
+  ignoreSuffixes?: string;
+  /** Where a file whose work completed is moved; unset: it stays. */
+  moveDoneTo?: string;
+  /** Where a file whose work failed is moved; unset: it stays. */
+  moveFailedTo?: string;
+}
+
+/** `[Source] type = files`: reads its keys and makes its driver. */
+export const filesSource: SourceKind = {
+  compile(reader: SectionReader, app: SourceApp) {
+    const locationText = reader.string('location');
+    if (locationText === undefined) reader.fail('location', 'is missing; expected the folder to watch');
+    const location = path.resolve(app.dir, locationText);
+    let isFolder = false;
+    try {
+      isFolder = statSync(location).isDirectory();
+    } catch {
+      reader.fail('location', `found "${locationText}", but ${location} does not exist; expected a folder to watch`);
+    }
+    if (!isFolder) reader.fail('location', `found "${locationText}", but ${location} is not a folder`);
+    const folder = (key: string) => {
+      const text = reader.string(key);
+      return text === undefined ? undefined : path.resolve(app.dir, text);
+    };
+    const options: FilesOptions = {
+      location,
+      recursive: reader.boolean('recursive', false),
+      pattern: reader.string('pattern'),
+      skipEmptyFiles: reader.boolean('skip empty files', false),
+      settleTimeMs: reader.duration('settle time', 1000),
+      rescanIntervalMs: reader.duration('rescan interval', 30_000, { minMs: 100 }),
+      ignoreSuffixes: reader.string('ignore suffixes', '.part .tmp .crdownload').split(/\s+/).filter(Boolean),
+      moveDoneTo: folder('move done to'),
+      moveFailedTo: folder('move failed to'),
+      ledgerFile: path.join(app.stateDir, 'files-ledger.json'),
+    };
+    const description = `files in ${location}${options.recursive ? ' (recursive)' : ''}${options.pattern ? ` matching ${options.pattern}` : ''}`;
+    return { type: 'files', description, create: (deps = {}) => filesDriver(options, deps.log) };
+  },
+};

@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import bytes from 'bytes';
 import type { Settlement } from '../../machines/events.js';
 import type { Feed, SourceDriver } from './driver.js';
+import { isLoopback, type DurationOption, type SourceKind } from './source-kind.js';
+import type { SectionReader } from '../../src/kernel/section-reader.js';
 
 /** `[Source] type = http`, compiled. */
 export interface HttpOptions {
@@ -235,3 +238,50 @@ export function httpDriver(
     },
   };
 }
+
+/** `sources.http({ ... })`: the `[Source] type = http` keys, in camelCase. */
+export interface HttpSourceOptions {
+  /** The address to listen on. @default '127.0.0.1' */
+  interface?: string;
+  /** The port; 0 picks a free one (logged). @default 8080 */
+  port?: number;
+  /** The path prefix served. @default '/' */
+  path?: string;
+  /** `sync`: the worker's result is the response; `async`: 202 with an id to poll. @default 'sync' */
+  reply?: HttpOptions['reply'];
+  /** The largest request body, such as `512kB`. @default '1MB' */
+  maxBodySize?: string;
+  /** How long a 503 asks the client to wait (whole seconds, at least 1). @default '1s' */
+  retryAfter?: DurationOption;
+  /** How many finished events `GET <path>/events/<id>` remembers (async). @default 10000 */
+  keepResults?: number;
+}
+
+/** `[Source] type = http`: reads its keys and makes its driver. */
+export const httpSource: SourceKind = {
+  compile(reader: SectionReader) {
+    const host = reader.string('interface', '127.0.0.1');
+    const port = reader.integer('port', 8080, { min: 0, max: 65535 });
+    const prefixText = reader.string('path', '/');
+    if (!prefixText.startsWith('/')) reader.fail('path', `found "${prefixText}"; expected a path starting with /`);
+    const sizeText = reader.string('max body size', '1MB');
+    const maxBodySize = bytes.parse(sizeText);
+    if (maxBodySize === null || !Number.isFinite(maxBodySize) || maxBodySize < 0)
+      reader.fail('max body size', `found "${sizeText}"; expected a size such as 1MB, 512kB or 1048576`);
+    const options: HttpOptions = {
+      interface: host,
+      port,
+      path: prefixText.replace(/\/+$/, ''),
+      reply: reader.choice('reply', ['sync', 'async'] as const, 'sync'),
+      maxBodySize,
+      retryAfterS: Math.max(1, Math.round(reader.duration('retry after', 1000) / 1000)),
+      keepResults: reader.integer('keep results', 10_000, { min: 1 }),
+    };
+    const where = `http://${host.includes(':') ? `[${host}]` : host}:${port}${options.path}/`;
+    return {
+      type: 'http',
+      description: `http on ${where} (reply ${options.reply})${isLoopback(host) ? '' : ', NOT loopback'}`,
+      create: (deps = {}) => httpDriver(options, deps.log),
+    };
+  },
+};

@@ -1,6 +1,10 @@
 import { MAX_TIMER_DELAY } from '../../src/kernel/timers.js';
 import type { Feed, SourceDriver } from './driver.js';
-import { isInWindow, nextWindowOpening, type TimeWindow } from './window.js';
+import { IANAZone } from 'luxon';
+import { formatDuration } from '../../src/kernel/duration.js';
+import type { DurationOption, SourceKind } from './source-kind.js';
+import type { SectionReader } from '../../src/kernel/section-reader.js';
+import { isInWindow, nextWindowOpening, parseTimeOfDay, type TimeWindow } from './window.js';
 
 /** `[Source] type = interval`, compiled. */
 export interface IntervalOptions {
@@ -64,3 +68,47 @@ export function intervalDriver(
     },
   };
 }
+
+/** `sources.interval({ ... })`: the `[Source] type = interval` keys, in camelCase. */
+export interface IntervalSourceOptions {
+  /** Between events. @default '60s' */
+  interval?: DurationOption;
+  /** The daily window's opening, HH[:MM[:SS]] (with `windowEnd`); unset: always. */
+  windowStart?: string;
+  /** The daily window's closing, HH[:MM[:SS]] (with `windowStart`); a window may span midnight. */
+  windowEnd?: string;
+  /** The window's IANA time zone, such as Europe/Oslo. @default 'system' */
+  timezone?: string;
+}
+
+const formatTime = (s: number) =>
+  [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
+
+/** `[Source] type = interval`: reads its keys and makes its driver. */
+export const intervalSource: SourceKind = {
+  compile(reader: SectionReader) {
+    const intervalMs = reader.duration('interval', 60_000, { minMs: 1 });
+    const startText = reader.string('window start');
+    const endText = reader.string('window end');
+    const zone = reader.string('timezone', 'system');
+    if (zone !== 'system' && !IANAZone.isValidZone(zone)) {
+      reader.fail('timezone', `found "${zone}"; expected an IANA time zone such as Europe/Oslo or UTC`);
+    }
+    let window: IntervalOptions['window'];
+    if (startText !== undefined || endText !== undefined) {
+      if (startText === undefined) reader.fail('window start', 'is missing; a window needs both window start and window end');
+      if (endText === undefined) reader.fail('window end', 'is missing; a window needs both window start and window end');
+      const start = parseTimeOfDay(startText);
+      const end = parseTimeOfDay(endText);
+      if (start === undefined) reader.fail('window start', `found "${startText}"; expected HH[:MM[:SS]] such as 01:00`);
+      if (end === undefined) reader.fail('window end', `found "${endText}"; expected HH[:MM[:SS]] such as 03:00`);
+      if (start === end) reader.fail('window end', `found "${endText}", the same as window start; expected a different time`);
+      window = { start, end, zone };
+    }
+    const options: IntervalOptions = { intervalMs, window };
+    const description = window
+      ? `interval every ${formatDuration(intervalMs)} between ${formatTime(window.start)} and ${formatTime(window.end)} (${zone})`
+      : `interval every ${formatDuration(intervalMs)}`;
+    return { type: 'interval', description, create: (deps = {}) => intervalDriver(options, Date, deps.log) };
+  },
+};

@@ -1,7 +1,9 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Feed, SourceDriver } from './driver.js';
-import { parsePayload, type PayloadClass } from './payload.js';
+import { PAYLOAD_CLASSES, parsePayload, type PayloadClass } from './payload.js';
+import type { SourceKind } from './source-kind.js';
+import type { SectionReader } from '../../src/kernel/section-reader.js';
 
 /** `[Source] type = stdin`, compiled. */
 export interface StdinOptions {
@@ -73,3 +75,21 @@ export function stdinDriver(options: StdinOptions, input: Readable = process.std
     },
   };
 }
+
+/** `sources.stdin({ ... })`: the `[Source] type = stdin` keys, in camelCase. */
+export interface StdinSourceOptions {
+  /** `once`: all of the input is one event; `lines`: one event per line. @default 'once' */
+  mode?: StdinOptions['mode'];
+  /** How the input is read: `text`, or parsed `json` or `xml`. @default 'text' */
+  payloadClass?: PayloadClass;
+}
+
+/** `[Source] type = stdin`: reads its keys and makes its driver. */
+export const stdinSource: SourceKind = {
+  compile(reader: SectionReader) {
+    const mode = reader.choice('mode', ['once', 'lines'] as const, 'once');
+    const payload = reader.choice('payload class', [...PAYLOAD_CLASSES, 'none'] as const, 'text');
+    const options: StdinOptions = { mode, payloadClass: payload === 'none' ? 'text' : payload };
+    return { type: 'stdin', description: `stdin (${mode}, ${options.payloadClass})`, create: () => stdinDriver(options) };
+  },
+};

@@ -1,8 +1,11 @@
 import type { Client, IFrame, IMessage, StompHeaders, StompSubscription } from '@stomp/stompjs';
 import type { ErrorInfo, Settlement } from '../../machines/events.js';
+import { FlowdError, type ErrorCode } from '../../src/kernel/errors.js';
 import type { Feed, SourceDriver } from './driver.js';
-import { parsePayload, type PayloadClass } from './payload.js';
-import { connectHeaders, defaultPrefetch, type StompEndpoint } from './stomp-url.js';
+import { isLoopback, type DurationOption, type SourceApp, type SourceKind } from './source-kind.js';
+import type { SectionReader } from '../../src/kernel/section-reader.js';
+import { PAYLOAD_CLASSES, parsePayload, type PayloadClass } from './payload.js';
+import { connectHeaders, defaultDeadLetter, defaultPrefetch, parseStompUrl, type StompEndpoint } from './stomp-url.js';
 import type * as StompTransportModule from './stomp-transport.js';
 
 type StompTransport = typeof StompTransportModule;
@@ -185,7 +188,7 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     for (const [id, receipt] of receipts) {
       if (receipt.session !== ended) continue;
       receipts.delete(id);
-      receipt.reject(Object.assign(new Error(`no receipt from ${url}: ${why}`), { code: 'ERR_CONNECTION_LOST' }));
+      receipt.reject(new FlowdError('ERR_CONNECTION_LOST', `no receipt from ${url}: ${why}`));
     }
   };
 
@@ -258,17 +261,15 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
   ) => {
     if (!SEND_DESTINATION.test(destination)) {
       return Promise.reject(
-        Object.assign(
-          new Error(`cannot publish to "${destination}": expected a destination such as /queue/name, /topic/name or /exchange/name`),
-          { code: 'ERR_INVALID_DESTINATION' },
+        new FlowdError(
+          'ERR_INVALID_DESTINATION',
+          `cannot publish to "${destination}": expected a destination such as /queue/name, /topic/name or /exchange/name`,
         ),
       );
     }
     const current = client;
     if (!current || mine !== session || !connected) {
-      return Promise.reject(
-        Object.assign(new Error(`cannot publish to ${destination}: not connected to ${url}`), { code: 'ERR_NOT_CONNECTED' }),
-      );
+      return Promise.reject(new FlowdError('ERR_NOT_CONNECTED', `cannot publish to ${destination}: not connected to ${url}`));
     }
     const receipt = `flowd-${mine}-${++receiptSeq}`;
     const frameHeaders: StompHeaders = {};
@@ -286,9 +287,10 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
       const timer = setTimeout(() => {
         receipts.delete(receipt);
         reject(
-          Object.assign(new Error(`no receipt from ${url} for a message to ${destination} within ${options.receiptTimeoutMs}ms`), {
-            code: 'ERR_RECEIPT_TIMEOUT',
-          }),
+          new FlowdError(
+            'ERR_RECEIPT_TIMEOUT',
+            `no receipt from ${url} for a message to ${destination} within ${options.receiptTimeoutMs}ms`,
+          ),
         );
       }, options.receiptTimeoutMs);
       const settle = (error?: Error) => {
@@ -302,7 +304,8 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
         current.watchForReceipt(receipt, () => receipts.get(receipt)?.resolve());
         current.publish({ destination, headers: frameHeaders, ...params });
       } catch (error) {
-        settle(error as Error);
+        // The socket closed a moment ago (stompjs throws when it has no connection).
+        settle(new FlowdError('ERR_NOT_CONNECTED', (error as Error).message, { cause: error }));
       }
     });
   };
@@ -358,7 +361,7 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            reject(Object.assign(new Error(error.message), error));
+            reject(Object.assign(new FlowdError(error.code as ErrorCode, error.message), { retryable: error.retryable }));
           };
           const timer = setTimeout(
             () =>
@@ -512,3 +515,93 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
     stats: () => ({ ...stats }),
   };
 }
+
+/** `sources.stomp({ ... })`: the `[Source] type = stomp` keys, in camelCase. */
+export interface StompSourceOptions {
+  /** `stomp://[user:pass@]host[:port]/queue/name` (or `stomp+ssl://`, `ws://`, `wss://`). */
+  stompUrl: string;
+  /** The user, when the url names none. */
+  login?: string;
+  /** The password, when the url has none. */
+  passcode?: string;
+  /** The STOMP `host` header (RabbitMQ's virtual host); unset: the broker's default. */
+  virtualHost?: string;
+  /** How often heart-beats go each way; 0 turns them off. @default '10s' */
+  heartbeat?: DurationOption;
+  /** Unacknowledged messages at most (1 to 65535). @default workers plus a small allowance */
+  prefetch?: number;
+  /** How a body is read: `text`, or parsed `json` or `xml`. @default 'text' */
+  payloadClass?: PayloadClass;
+  /** The queue where messages that failed their last attempt go. @default the destination with `.dlq` appended */
+  deadLetter?: string;
+  /** How long the TCP connect and the CONNECTED frame may take. @default '10s' */
+  connectTimeout?: DurationOption;
+  /** How long a publish (or a dead letter) waits for the broker's RECEIPT. @default '30s' */
+  receiptTimeout?: DurationOption;
+  /** The first wait before connecting again; it doubles each attempt. @default '1s' */
+  reconnectDelay?: DurationOption;
+  /** The longest wait between attempts. @default '30s' (or the reconnect delay, if longer) */
+  reconnectMaxDelay?: DurationOption;
+}
+
+/** `[Source] type = stomp`: reads its keys and makes its driver. */
+export const stompSource: SourceKind = {
+  compile(reader: SectionReader, app: SourceApp) {
+    const urlText = reader.string('stomp url');
+    if (urlText === undefined) reader.fail('stomp url', 'is missing; expected stomp://[user:pass@]host[:port]/queue/name');
+    let endpoint: StompEndpoint;
+    try {
+      endpoint = parseStompUrl(urlText);
+    } catch (error) {
+      reader.fail('stomp url', (error as Error).message);
+    }
+    const login = reader.string('login');
+    const passcode = reader.string('passcode');
+    if (login !== undefined && endpoint.login !== undefined)
+      reader.fail('login', `is set, and the stomp url ${endpoint.displayUrl} names a user too; expected one of them`);
+    if (passcode !== undefined && endpoint.passcode !== undefined)
+      reader.fail('passcode', `is set, and the stomp url ${endpoint.displayUrl} has a password too; expected one of them`);
+    const deadLetter = reader.string('dead letter', defaultDeadLetter(endpoint.destination));
+    // Only a plain queue is safe: the broker creates it, and a topic or exchange with nothing bound would drop the copy after its RECEIPT.
+    if (!/^\/queue\/.+/.test(deadLetter))
+      reader.fail(
+        'dead letter',
+        `found "${deadLetter}"; expected a queue such as /queue/assets.dlq (a topic or exchange with nothing bound would lose the message)`,
+      );
+    if (deadLetter === endpoint.destination)
+      reader.fail(
+        'dead letter',
+        `found "${deadLetter}", the source's own destination; expected another queue, or failed messages would come back for ever`,
+      );
+    const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
+    const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
+    if (maxDelayMs < delayMs)
+      reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
+    // 0 is the "unset" sentinel: the default follows [Flow] workers, known only when the runtime is built.
+    const prefetchValue = reader.integer('prefetch', 0, { min: 1, max: 65_535 });
+    const options: StompOptions = {
+      ...endpoint,
+      login: login ?? endpoint.login,
+      passcode: passcode ?? endpoint.passcode,
+      virtualHost: reader.string('virtual host'),
+      heartbeatMs: reader.duration('heartbeat', 10_000),
+      prefetch: prefetchValue === 0 ? undefined : prefetchValue,
+      payloadClass: reader.choice('payload class', PAYLOAD_CLASSES, 'text'),
+      deadLetter,
+      connectTimeoutMs: reader.duration('connect timeout', 10_000, { minMs: 1 }),
+      receiptTimeoutMs: reader.duration('receipt timeout', 30_000, { minMs: 1 }),
+    };
+    const prefetchText =
+      options.prefetch !== undefined
+        ? String(options.prefetch)
+        : app.workers !== undefined
+          ? String(defaultPrefetch(app.workers))
+          : 'workers + allowance';
+    return {
+      type: 'stomp',
+      description: `stomp ${endpoint.displayUrl} (prefetch ${prefetchText}, payload ${options.payloadClass}, dead letter ${deadLetter})${isLoopback(endpoint.host) ? '' : ', NOT loopback'}`,
+      reconnect: { delayMs, maxDelayMs },
+      create: (deps = {}) => stompDriver(options, { log: deps.log, workers: deps.workers }),
+    };
+  },
+};
