@@ -76,7 +76,8 @@ export type EventsSettled = { type: 'events.settled'; settlements: Settlement[] 
 
 // Supervisor <-> slot
 export type EventAssigned = { type: 'event.assigned'; job: Job };
-export type SlotAbort = { type: 'slot.abort' };
+/** Why the run is aborted: ERR_WORKER_TIMEOUT past the execution timeout, ERR_SHUTDOWN at the end of the shutdown timeout (none: ERR_WORKER_TIMEOUT). */
+export type SlotAbort = { type: 'slot.abort'; reason?: ErrorInfo };
 export type SlotFinished = { type: 'slot.finished'; slotId: string; seq: number; result: unknown };
 export type SlotFailed = { type: 'slot.failed'; slotId: string; seq: number; error: ErrorInfo };
 export type SlotRetired = { type: 'slot.retired'; slotId: string };
@@ -109,7 +110,7 @@ export const sourceStop = (): SourceStop => ({ type: 'source.stop' });
 export const eventSettled = (settlement: Settlement): EventSettled => ({ type: 'event.settled', settlement });
 export const eventsSettled = (settlements: Settlement[]): EventsSettled => ({ type: 'events.settled', settlements });
 export const eventAssigned = (job: Job): EventAssigned => ({ type: 'event.assigned', job });
-export const slotAbort = (): SlotAbort => ({ type: 'slot.abort' });
+export const slotAbort = (reason?: ErrorInfo): SlotAbort => (reason ? { type: 'slot.abort', reason } : { type: 'slot.abort' });
 export const slotFinished = (slotId: string, seq: number, result: unknown): SlotFinished => ({
   type: 'slot.finished',
   slotId,

@@ -372,7 +372,8 @@ function scheduleDeadline(context: SupervisorContext, enqueue: Enqueue): void {
  */
 function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord): void {
   const slotId = job.slotId!;
-  enqueue.sendTo(slotId, slotAbort());
+  const error = timeoutError(context.settings.executionTimeoutMs);
+  enqueue.sendTo(slotId, slotAbort(error));
   context.slots.delete(slotId);
   const at = context.idle.indexOf(slotId);
   if (at >= 0) context.idle.splice(at, 1);
@@ -383,7 +384,7 @@ function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef
   context.counters.timedOut++;
   const replacement = spawnSlot(context, enqueue, self);
   enqueue.emit({ type: 'slot.replaced', slotId, replacement });
-  failOrRetry(context, enqueue, job, timeoutError(context.settings.executionTimeoutMs));
+  failOrRetry(context, enqueue, job, error);
 }
 
 function signalCrossings(context: SupervisorContext, enqueue: Enqueue, before: number): void {
@@ -623,7 +624,7 @@ export const supervisorMachine = setup({
     abortInFlight: work(({ context, enqueue }) => {
       for (const [slotId, slot] of context.slots) {
         if (!slot.job) continue;
-        enqueue.sendTo(slotId, slotAbort());
+        enqueue.sendTo(slotId, slotAbort(shutdownError()));
         context.counters.returned++;
         settle(enqueue, slot.job, 'returned', { error: shutdownError() });
         slot.job.startedAt = undefined;

@@ -8,12 +8,14 @@ import {
   workerFailed,
   type Job,
   type SlotFailed,
+  type SlotAbort,
   type SlotFinished,
   type WorkerDone,
   type WorkerFailed,
 } from '../../machines/events.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 import type { RestClient } from '../../src/kernel/api-client.js';
+import { FlowdError, type ErrorCode } from '../../src/kernel/errors.js';
 import type { LockHandle, LockOptions, WithLockOptions } from '../locks/lock-api.js';
 import type { Store } from '../stores/store-api.js';
 import {
@@ -41,9 +43,7 @@ export interface SlotDeps {
 
 function services(deps: SlotDeps): WorkerServices {
   if (!deps.services)
-    throw Object.assign(new Error('this runtime has no store, locks or API client (the slots were made without services)'), {
-      code: 'ERR_CONFIG',
-    });
+    throw new FlowdError('ERR_CONFIG', 'this runtime has no store, locks or API client (the slots were made without services)');
   return deps.services;
 }
 
@@ -95,9 +95,7 @@ class RunContext implements WorkerContext {
     const publish = this.deps.publish;
     if (!publish)
       return Promise.reject(
-        Object.assign(new Error(`ctx.publish(${JSON.stringify(destination)}) needs a source that can publish (type = stomp)`), {
-          code: 'ERR_NO_PUBLISH',
-        }),
+        new FlowdError('ERR_NO_PUBLISH', `ctx.publish(${JSON.stringify(destination)}) needs a source that can publish (type = stomp)`),
       );
     return publish(destination, body, headers);
   }
@@ -128,10 +126,12 @@ class RunContext implements WorkerContext {
     return { slotId: this.slotId, settings: this.deps.runs };
   }
 
-  abort(): void {
-    this.abortedWith = Object.assign(new Error(`event ${this.id} was aborted (execution timeout or shutdown)`), {
-      code: 'ERR_WORKER_TIMEOUT',
-    });
+  /** Fires the signal with a FlowdError that says why: ERR_WORKER_TIMEOUT (the default) or ERR_SHUTDOWN. */
+  abort(reason: SlotAbort['reason']): void {
+    this.abortedWith = new FlowdError(
+      (reason?.code ?? 'ERR_WORKER_TIMEOUT') as ErrorCode,
+      `event ${this.id} was aborted: ${reason?.message ?? 'it passed the execution timeout'}`,
+    );
     this.controller?.abort(this.abortedWith);
   }
 }
@@ -179,7 +179,7 @@ export function createSlotLogic(deps: SlotDeps) {
   };
   const report = (context: SlotActionArgs['context'], message: SlotFinished | SlotFailed) => {
     supervisor = context.supervisor;
-    if (!supervisor) throw new Error('a batching slot needs its supervisor in its input');
+    if (!supervisor) throw new FlowdError('ERR_INTERNAL', 'a batching slot needs its supervisor in its input');
     if (pending.push(message) === 1) queueMicrotask(flush);
   };
 
@@ -208,8 +208,8 @@ export function createSlotLogic(deps: SlotDeps) {
           self.send(workerDone(context.run, result));
         }
       },
-      abortWorker: ({ context }: SlotActionArgs) => {
-        runs.get(context.slotId)?.abort();
+      abortWorker: ({ context, event }: SlotActionArgs & { event: { type: string } }) => {
+        runs.get(context.slotId)?.abort((event as SlotAbort).reason);
       },
       reportFinished: ({ context, event }: SlotActionArgs & { event: { type: string } }) => {
         report(context, slotFinished(context.slotId, context.job!.seq, (event as WorkerDone).output));

@@ -12,6 +12,7 @@ import {
   type SlotFinished,
   type SlotRetired,
 } from '../../machines/events.js';
+import { FlowdError } from '../../src/kernel/errors.js';
 
 type Report = SlotFinished | SlotFailed | SlotRetired;
 
@@ -294,6 +295,23 @@ describe('createSlotLogic', () => {
       expect(signal!.reason).toMatchObject({ code: 'ERR_WORKER_TIMEOUT' });
       expect((signal!.reason as Error).message).toContain('slow-1');
       expect(reports()).toEqual([]);
+    });
+
+    it.each([
+      ['the execution timeout', 'ERR_WORKER_TIMEOUT', 'the worker did not finish within the execution timeout of 100ms'],
+      ['a shutdown', 'ERR_SHUTDOWN', 'the runtime stopped before the event finished; it was returned to its source'],
+    ])('gives ctx.signal a FlowdError saying why the run was aborted: %s is %s', (_, code, message) => {
+      let signal: AbortSignal | undefined;
+      const { slot } = startParent(
+        runnerOf((_event, ctx) => {
+          signal = ctx.signal;
+          return new Promise(() => {});
+        }),
+      );
+      slot.send(eventAssigned(job(1, { id: 'slow-1' })));
+      slot.send(slotAbort({ code, message }));
+      expect(signal!.reason).toBeInstanceOf(FlowdError);
+      expect(signal!.reason).toMatchObject({ code, message: `event slow-1 was aborted: ${message}` });
     });
 
     it('gives an already aborted signal to a worker that reads ctx.signal only after the abort', async () => {

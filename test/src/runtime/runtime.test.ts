@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { assign, fromCallback, fromPromise, setup, SimulatedClock } from 'xstate';
 import { defineWorker, Flow } from '../../../actors/workers/worker.js';
-import { ConfigError, WorkerConfigureError, WorkerLoadError } from '../../../src/kernel/errors.js';
+import { ConfigError, FlowdError, WorkerConfigureError, WorkerLoadError } from '../../../src/kernel/errors.js';
 import { createRuntime } from '../../../src/runtime/runtime.js';
 import { manualSource } from '../../helpers/manual-source.js';
 import { deferred } from '../../helpers/once.js';
@@ -94,6 +94,42 @@ describe('createRuntime', () => {
     expect(runtime.snapshot()).toMatchObject({ abandoned: 1, running: 0, counters: { timedOut: 1 } });
     source.deliver(null, 'next');
     await vi.waitFor(() => expect(signals).toHaveLength(2));
+  });
+
+  it("says why a run's signal fired: ERR_WORKER_TIMEOUT past the execution timeout, ERR_SHUTDOWN at the end of the shutdown timeout", async () => {
+    const clock = new SimulatedClock();
+    const source = manualSource();
+    const signals: AbortSignal[] = [];
+    const runtime = createRuntime({
+      worker: defineWorker({
+        start: (_e, ctx) => {
+          signals.push(ctx.signal);
+          return new Promise(() => {});
+        },
+      }),
+      source: source.driver,
+      workers: 1,
+      executionTimeout: '5s',
+      shutdownTimeout: '1s',
+      clock,
+      logger: false,
+    });
+    await runtime.start();
+    await source.ready;
+    source.deliver(null, 'timed-out');
+    await vi.waitFor(() => expect(signals).toHaveLength(1));
+    clock.increment(5000);
+    source.deliver(null, 'stopped');
+    await vi.waitFor(() => expect(signals).toHaveLength(2));
+    const stopped = runtime.stop();
+    await vi.waitFor(() => expect(runtime.snapshot().state).not.toBe('flowing'));
+    clock.increment(1000);
+    await stopped;
+    expect(signals.map((signal) => signal.reason instanceof FlowdError && signal.reason.code)).toEqual([
+      'ERR_WORKER_TIMEOUT',
+      'ERR_SHUTDOWN',
+    ]);
+    expect((signals[1]!.reason as Error).message).toMatch(/^event stopped was aborted: the runtime stopped/);
   });
 
   it('fails the event of a machine worker that errors, at its start or later, and its slot goes on', async () => {
