@@ -1,5 +1,5 @@
-import { assign, emit, fromPromise, setup, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
-import { notProvided } from './not-provided.js';
+import { assign, emit, setup, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
+import { promiseNotProvided } from './not-provided.js';
 
 /**
  * One keyed lock: FIFO waiters, one holder at a time, a lease after which
@@ -96,7 +96,7 @@ export const lockMachine = setup({
   types: {} as { context: LockContext; events: LockEvent; input: LockInput; emitted: LockEmitted },
   actors: {
     // Typed, and loud when a backend forgets it: the waiter is told `lock.failed`.
-    acquire: fromPromise<AcquireOutput, AcquireInput>(async () => notProvided('acquire')()),
+    acquire: promiseNotProvided<AcquireOutput, AcquireInput>('lock', 'acquire'),
   },
   guards: {
     isHolder: ({ context, event }: Ctx) => context.holder !== undefined && context.holder.requestId === requestIdOf(event),

@@ -1,6 +1,6 @@
-import { assign, emit, fromPromise, setup, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
+import { assign, emit, setup, type DoneActorEvent, type ErrorActorEvent } from 'xstate';
 import type { ErrorInfo } from './events.js';
-import { notProvided } from './not-provided.js';
+import { promiseNotProvided } from './not-provided.js';
 
 /**
  * One plugin of an event-log app (`[Plugins] paths`): loaded from its
@@ -110,7 +110,7 @@ export const pluginMachine = setup({
   types: {} as { context: PluginMachineContext; events: PluginEvent; input: PluginInput; emitted: PluginEmitted },
   actors: {
     // Typed, and loud when the host forgets it: the plugin ends up deactivated with the message.
-    load: fromPromise<PluginLoadOutput, PluginLoadInput>(async () => notProvided('load')()),
+    load: promiseNotProvided<PluginLoadOutput, PluginLoadInput>('plugin', 'load'),
   },
   guards: {
     isReloadPending: ({ context }: Ctx) => context.reloadPending,

@@ -1,4 +1,4 @@
-import { assign, enqueueActions, sendTo, setup, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { assign, enqueueActions, sendTo, setup, type AnyActorRef } from 'xstate';
 import { backoffDelay } from './backoff.js';
 import {
   sourceEnded,
@@ -13,7 +13,7 @@ import {
   type SourceResume,
   type SourceStop,
 } from './events.js';
-import { notProvided } from './not-provided.js';
+import { actionNotProvided, callbackNotProvided, promiseNotProvided } from './not-provided.js';
 
 export interface SourceInput {
   /** Where deliveries and lifecycle facts go: the supervisor. */
@@ -48,6 +48,18 @@ export interface SourceErrorInfo extends ErrorInfo {
   retryable?: boolean;
 }
 
+/** What the `feed` actor is started with. */
+export interface FeedInput {
+  /** Where deliveries go: the supervisor. */
+  sink: AnyActorRef;
+  /** The source actor, which outlives each feed: settlements reach the driver through it. */
+  source: AnyActorRef;
+  /** The most deliveries in one message. */
+  batchSize: number;
+  /** Whether the supervisor last said pause. */
+  paused: boolean;
+}
+
 type FeedLost = { type: 'feed.lost'; error: SourceErrorInfo };
 type FeedEnded = { type: 'feed.ended' };
 export type SourceEvent = SourcePause | SourceResume | SourceStop | EventSettled | EventsSettled | FeedLost | FeedEnded;
@@ -56,14 +68,16 @@ export type SourceEvent = SourcePause | SourceResume | SourceStop | EventSettled
  * A source's lifecycle. The runtime provides three actors for each kind of
  * source: `connect` (open the connection or resource), `feed` (deliver
  * events to the sink, honour pause/resume, take settlements) and
- * `disconnect`. A lost connection is retried with backoff and jitter.
+ * `disconnect`, and the `settleEvent` action (an event's outcome, for the
+ * driver to acknowledge). A lost connection is retried with backoff and
+ * jitter.
  */
 export const sourceMachine = setup({
   types: {} as { context: SourceContext; events: SourceEvent; input: SourceInput },
   actors: {
-    connect: notProvided('connect') as unknown as AnyActorLogic,
-    feed: notProvided('feed') as unknown as AnyActorLogic,
-    disconnect: notProvided('disconnect') as unknown as AnyActorLogic,
+    connect: promiseNotProvided<void, undefined>('source', 'connect'),
+    feed: callbackNotProvided<SourceEvent, FeedInput>('source', 'feed'),
+    disconnect: promiseNotProvided<void, undefined>('source', 'disconnect'),
   },
   actions: {
     announceStarted: enqueueActions(({ context, enqueue }) => {
@@ -88,7 +102,7 @@ export const sourceMachine = setup({
     ),
     forwardToFeed: sendTo('feed', ({ event }) => event),
     /** Tells the driver an event's outcome, in any state: one whose connection is gone is void there. */
-    settleEvent: () => {},
+    settleEvent: actionNotProvided('source', 'settleEvent'),
     recordError: assign(({ context, event }) => ({
       lastError: errorOf(event),
       attempt: context.attempt + 1,
@@ -149,7 +163,7 @@ export const sourceMachine = setup({
       invoke: {
         id: 'feed',
         src: 'feed',
-        input: ({ context, self }: { context: SourceContext; self: AnyActorRef }) => ({
+        input: ({ context, self }: { context: SourceContext; self: AnyActorRef }): FeedInput => ({
           sink: context.sink,
           source: self,
           batchSize: context.batchSize,

@@ -1,6 +1,6 @@
-import { assign, setup, type AnyActorLogic } from 'xstate';
+import { assign, setup } from 'xstate';
 import type { ErrorInfo } from './events.js';
-import { notProvided } from './not-provided.js';
+import { callbackNotProvided, promiseNotProvided } from './not-provided.js';
 
 /** The backend lost its connection (Redis went away). */
 export type StoreUnavailable = { type: 'store.unavailable'; error: ErrorInfo };
@@ -37,9 +37,9 @@ export interface StoreContext {
 export const storeMachine = setup({
   types: {} as { context: StoreContext; events: StoreEvent },
   actors: {
-    openBackend: notProvided('openBackend') as unknown as AnyActorLogic,
-    closeBackend: notProvided('closeBackend') as unknown as AnyActorLogic,
-    watchBackend: notProvided('watchBackend') as unknown as AnyActorLogic,
+    openBackend: promiseNotProvided<void, undefined>('store', 'openBackend'),
+    closeBackend: promiseNotProvided<void, undefined>('store', 'closeBackend'),
+    watchBackend: callbackNotProvided<StoreEvent, undefined>('store', 'watchBackend'),
   },
   actions: {
     recordOpenError: assign({ error: ({ event }) => toError((event as { error?: unknown }).error) }),

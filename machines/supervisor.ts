@@ -1,4 +1,4 @@
-import { enqueueActions, setup, type ActorRefFrom, type AnyActorLogic, type AnyActorRef } from 'xstate';
+import { enqueueActions, setup, type ActorRefFrom, type AnyActorRef } from 'xstate';
 import { backoffDelay, type BackoffPolicy } from './backoff.js';
 import { DispatchQueue, type QueueEntry } from './dispatch-queue.js';
 import {
@@ -27,9 +27,10 @@ import {
   type SourceStarted,
   type SourceStopped,
 } from './events.js';
-import { notProvided } from './not-provided.js';
+import { notProvidedError, promiseNotProvided } from './not-provided.js';
 import { orderingKey } from './path.js';
-import type { workerSlotMachine } from './worker-slot.js';
+import { sourceMachine } from './source.js';
+import { workerSlotMachine } from './worker-slot.js';
 
 /** The supervisor's compiled settings (see `[Flow]` in docs/configuration.md). */
 export interface SupervisorSettings {
@@ -495,8 +496,16 @@ const toStopping = {
 export const supervisorMachine = setup({
   types: {} as { context: SupervisorContext; events: SupervisorEvent; input: SupervisorInput; emitted: SupervisorEmitted },
   actors: {
-    workerSlot: {} as typeof workerSlotMachine,
-    source: notProvided('source') as unknown as AnyActorLogic,
+    // Stand-ins of the real machines' types that fail naming what the runtime did not provide:
+    // a slot at its first event, the source as it connects.
+    workerSlot: workerSlotMachine.provide({
+      actions: {
+        startWorker: () => {
+          throw notProvidedError('supervisor', 'actor', 'workerSlot');
+        },
+      },
+    }),
+    source: sourceMachine.provide({ actors: { connect: promiseNotProvided<void, undefined>('supervisor', 'source') } }),
   },
   actions: {
     spawnSlots: work(({ context, enqueue, self }) => {

@@ -9,7 +9,7 @@ import {
   type WorkerDone,
   type WorkerFailed,
 } from './events.js';
-import { notProvided } from './not-provided.js';
+import { actionNotProvided } from './not-provided.js';
 
 export interface SlotInput {
   slotId: string;
@@ -46,8 +46,8 @@ export interface SlotActionArgs {
 export const workerSlotMachine = setup({
   types: {} as { context: SlotContext; events: SlotEvent; input: SlotInput },
   actions: {
-    startWorker: notProvided('startWorker') as (args: SlotActionArgs) => void,
-    abortWorker: notProvided('abortWorker') as (args: SlotActionArgs) => void,
+    startWorker: actionNotProvided<SlotActionArgs>('worker-slot', 'startWorker'),
+    abortWorker: actionNotProvided<SlotActionArgs>('worker-slot', 'abortWorker'),
     assignJob: assign(({ context, event }) => ({ job: (event as EventAssigned).job, run: context.run + 1 })),
     // The runtime may provide reporters that batch the reports of one tick (see actors/workers/slot.ts).
     reportFinished: sendParent(({ context, event }) => slotFinished(context.slotId, context.job!.seq, (event as WorkerDone).output)),

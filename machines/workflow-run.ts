@@ -1,5 +1,5 @@
-import { assign, fromPromise, setup } from 'xstate';
-import { notProvided } from './not-provided.js';
+import { assign, setup } from 'xstate';
+import { promiseNotProvided } from './not-provided.js';
 
 /**
  * One workflow run: it decides (replays the workflow's code over its
@@ -54,7 +54,7 @@ export const workflowRunMachine = setup({
     input: WorkflowRunInput;
     output: { outcome: RunOutcome | undefined };
   },
-  actors: { decide: fromPromise<DecideOutput, { runId: string }>(async () => notProvided('decide')()) },
+  actors: { decide: promiseNotProvided<DecideOutput, { runId: string }>('workflow-run', 'decide') },
   guards: {
     isCompleted: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'completed',
     isFailed: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'failed',

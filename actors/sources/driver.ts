@@ -1,4 +1,4 @@
-import { fromCallback, fromPromise, type AnyActorRef } from 'xstate';
+import { fromCallback, fromPromise } from 'xstate';
 import {
   eventReceived,
   eventsReceived,
@@ -9,7 +9,7 @@ import {
   type EventsSettled,
   type Settlement,
 } from '../../machines/events.js';
-import { sourceMachine, type SourceEvent } from '../../machines/source.js';
+import { sourceMachine, type FeedInput, type SourceEvent } from '../../machines/source.js';
 
 /** What a source driver calls while it runs. */
 export interface Feed {
@@ -58,73 +58,71 @@ export function createSourceLogic(driver: SourceDriver) {
       connect: fromPromise(async () => {
         await driver.connect?.();
       }),
-      feed: fromCallback<SourceEvent, { sink: AnyActorRef; source: AnyActorRef; batchSize: number; paused: boolean }>(
-        ({ input, sendBack, receive }) => {
-          // Deliveries made in one tick go over together: at once when the batch is full
-          // (so a pause can land), else on the next microtask.
-          let batch: Delivery[] = [];
-          let flushQueued = false;
-          const flush = () => {
-            flushQueued = false;
-            if (batch.length === 0) return;
-            const deliveries = batch;
-            batch = [];
-            input.sink.send(deliveries.length === 1 ? eventReceived(deliveries[0]!) : eventsReceived(deliveries));
-          };
-          // Only a driver that takes settlements is told each event's outcome, through the
-          // source actor (which outlives this feed, so outcomes after a reconnect still arrive).
-          const origin = driver.settle ? input.source : undefined;
-          const feed: Feed = {
-            deliver(payload, options = {}) {
-              const delivery: Delivery = { id: options.id ?? String(++sequence), payload };
-              if (origin) delivery.origin = origin;
-              if (options.meta) delivery.meta = options.meta;
-              if (options.error) delivery.error = options.error;
-              batch.push(delivery);
-              if (batch.length >= input.batchSize) flush();
-              else if (!flushQueued) {
-                flushQueued = true;
-                queueMicrotask(flush);
-              }
-            },
-            end: () => {
-              flush();
-              sendBack({ type: 'feed.ended' });
-            },
-            lost: (error) => sendBack({ type: 'feed.lost', error }),
-            revoke: (ids, error) => {
-              flush();
-              if (ids.length > 0) input.sink.send(eventsRevoked(ids, error));
-            },
-          };
-          receive((event) => {
-            if (event.type === 'source.pause') {
-              driverPaused = true;
-              driver.pause?.();
-            } else if (event.type === 'source.resume') {
-              driverPaused = false;
-              driver.resume?.();
+      feed: fromCallback<SourceEvent, FeedInput>(({ input, sendBack, receive }) => {
+        // Deliveries made in one tick go over together: at once when the batch is full
+        // (so a pause can land), else on the next microtask.
+        let batch: Delivery[] = [];
+        let flushQueued = false;
+        const flush = () => {
+          flushQueued = false;
+          if (batch.length === 0) return;
+          const deliveries = batch;
+          batch = [];
+          input.sink.send(deliveries.length === 1 ? eventReceived(deliveries[0]!) : eventsReceived(deliveries));
+        };
+        // Only a driver that takes settlements is told each event's outcome, through the
+        // source actor (which outlives this feed, so outcomes after a reconnect still arrive).
+        const origin = driver.settle ? input.source : undefined;
+        const feed: Feed = {
+          deliver(payload, options = {}) {
+            const delivery: Delivery = { id: options.id ?? String(++sequence), payload };
+            if (origin) delivery.origin = origin;
+            if (options.meta) delivery.meta = options.meta;
+            if (options.error) delivery.error = options.error;
+            batch.push(delivery);
+            if (batch.length >= input.batchSize) flush();
+            else if (!flushQueued) {
+              flushQueued = true;
+              queueMicrotask(flush);
             }
-          });
-          // After a reconnect the driver may be out of step with what the supervisor last said.
-          if (input.paused && !driverPaused) {
+          },
+          end: () => {
+            flush();
+            sendBack({ type: 'feed.ended' });
+          },
+          lost: (error) => sendBack({ type: 'feed.lost', error }),
+          revoke: (ids, error) => {
+            flush();
+            if (ids.length > 0) input.sink.send(eventsRevoked(ids, error));
+          },
+        };
+        receive((event) => {
+          if (event.type === 'source.pause') {
             driverPaused = true;
             driver.pause?.();
-          } else if (!input.paused && driverPaused) {
+          } else if (event.type === 'source.resume') {
             driverPaused = false;
             driver.resume?.();
           }
-          try {
-            driver.start(feed);
-          } catch (error) {
-            sendBack({
-              type: 'feed.lost',
-              error: { code: 'ERR_SOURCE', message: `the ${driver.type} source's start() threw: ${(error as Error).message}` },
-            });
-          }
-          return () => driver.stop?.();
-        },
-      ),
+        });
+        // After a reconnect the driver may be out of step with what the supervisor last said.
+        if (input.paused && !driverPaused) {
+          driverPaused = true;
+          driver.pause?.();
+        } else if (!input.paused && driverPaused) {
+          driverPaused = false;
+          driver.resume?.();
+        }
+        try {
+          driver.start(feed);
+        } catch (error) {
+          sendBack({
+            type: 'feed.lost',
+            error: { code: 'ERR_SOURCE', message: `the ${driver.type} source's start() threw: ${(error as Error).message}` },
+          });
+        }
+        return () => driver.stop?.();
+      }),
       disconnect: fromPromise(async () => {
         await driver.disconnect?.();
       }),
