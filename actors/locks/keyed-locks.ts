@@ -12,7 +12,7 @@ import {
   type LockGranted,
   type LockLost,
 } from '../../machines/lock.js';
-import { LockError } from '../../src/kernel/errors.js';
+import { FlowdError, LockError } from '../../src/kernel/errors.js';
 import { MAX_TIMER_DELAY } from '../../src/kernel/timers.js';
 import { HeldLock, type LockOwner } from './held-lock.js';
 import { keepRenewed, systemClock, type Clock } from './keep-renewed.js';
@@ -86,13 +86,13 @@ export class KeyedLocks implements Locks {
   /**
    * Waits for the lock (FIFO among this process's waiters) and returns it
    * held. Rejects with the signal's reason when `signal` aborts first,
-   * leaving the queue; a TypeError / RangeError for an empty key or a lease
+   * leaving the queue; a FlowdError ERR_INVALID_ARGUMENT for an empty key or a lease
    * that is not a whole number of ms; ERR_LOCK_UNAVAILABLE when the backend
    * is down or the locks were closed.
    */
   lock(key: string, options: LockOptions = {}): Promise<LockHandle> {
     if (typeof key !== 'string' || key === '')
-      return Promise.reject(new TypeError(`a lock key must be a non-empty string; found ${JSON.stringify(key)}`));
+      return Promise.reject(new FlowdError('ERR_INVALID_ARGUMENT', `a lock key must be a non-empty string; found ${JSON.stringify(key)}`));
     const leaseMs = options.lease ?? this.options.leaseMs;
     const badLease = leaseProblem(leaseMs, `the lease of lock "${key}"`);
     if (badLease) return Promise.reject(badLease);
@@ -254,7 +254,10 @@ export class KeyedLocks implements Locks {
   }
 }
 
-function leaseProblem(leaseMs: number, what: string): RangeError | undefined {
+function leaseProblem(leaseMs: number, what: string): FlowdError | undefined {
   if (Number.isInteger(leaseMs) && leaseMs >= 1 && leaseMs <= MAX_TIMER_DELAY) return undefined;
-  return new RangeError(`${what} must be a whole number of milliseconds from 1 to 2^31-1; found ${String(leaseMs)}`);
+  return new FlowdError(
+    'ERR_INVALID_ARGUMENT',
+    `${what} must be a whole number of milliseconds from 1 to 2^31-1; found ${String(leaseMs)}`,
+  );
 }

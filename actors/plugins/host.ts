@@ -13,7 +13,7 @@ import {
   type PluginLoadInput,
   type PluginLoadOutput,
 } from '../../machines/plugin.js';
-import { PluginError } from '../../src/kernel/errors.js';
+import { FlowdError, PluginError } from '../../src/kernel/errors.js';
 import type { WorkerContext } from '../workers/worker.js';
 import { coalescedPass } from '../coalesced-pass.js';
 import { loadPlugin } from './load.js';
@@ -147,7 +147,8 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
         names = (await readdir(folder)).sort();
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
-        if (strict) throw new Error(`plugin folder ${folder} cannot be read: ${(error as Error).message}`, { cause: error });
+        if (strict)
+          throw new FlowdError('ERR_PLUGIN_LOAD', `plugin folder ${folder} cannot be read: ${(error as Error).message}`, { cause: error });
         warnOnce(
           `read:${folder}`,
           { folder, error: (error as Error).message },
@@ -342,7 +343,8 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
         for (const folder of folders) {
           const info = await stat(folder).catch(() => undefined);
           if (!info?.isDirectory())
-            throw new Error(
+            throw new FlowdError(
+              'ERR_PLUGIN_LOAD',
               `plugin folder ${folder} ${info ? 'is not a folder' : 'does not exist'}; expected a folder of plugin modules ([Plugins] paths)`,
             );
         }

@@ -1,7 +1,7 @@
 import { realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
-import { PluginError } from '../../src/kernel/errors.js';
+import { FlowdError, PluginError } from '../../src/kernel/errors.js';
 import { importModule } from '../import-module.js';
 import { checkMatch } from './match.js';
 import type { CallbackOptions, PluginCallback, PluginRegistrar, RegisteredCallback } from './plugin-api.js';
@@ -69,7 +69,8 @@ export async function loadPlugin(
     log,
     registerCallback<A>(callbackName: string, callback: PluginCallback<A>, options?: CallbackOptions<A>): void {
       if (!registering)
-        throw new TypeError(
+        throw new FlowdError(
+          'ERR_INVALID_ARGUMENT',
           `${file}: registerCallback("${String(callbackName)}") was called after registerCallbacks returned; register every callback while it runs`,
         );
       callbacks.push(checkRegistration(file, callbacks, callbackName, callback, options));
@@ -87,7 +88,7 @@ export async function loadPlugin(
   return { callbacks, mtimeMs };
 }
 
-/** Validates one `registerCallback` call; throws a TypeError naming the file, the callback and what was expected. */
+/** Validates one `registerCallback` call; throws a FlowdError (ERR_INVALID_ARGUMENT) naming the file, the callback and what was expected. */
 function checkRegistration(
   file: string,
   registered: RegisteredCallback[],
@@ -96,31 +97,39 @@ function checkRegistration(
   options: unknown,
 ): RegisteredCallback {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new TypeError(
+    throw new FlowdError(
+      'ERR_INVALID_ARGUMENT',
       `${file}: registerCallback's first argument must be the callback's name, a non-empty string; found ${typeof name === 'string' ? JSON.stringify(name) : typeof name}`,
     );
   }
   const where = `${file} callback "${name}"`;
   if (registered.some((existing) => existing.name === name))
-    throw new TypeError(`${where}: a callback of that name is already registered; names must be unique within a plugin`);
+    throw new FlowdError(
+      'ERR_INVALID_ARGUMENT',
+      `${where}: a callback of that name is already registered; names must be unique within a plugin`,
+    );
   if (typeof callback !== 'function')
-    throw new TypeError(
+    throw new FlowdError(
+      'ERR_INVALID_ARGUMENT',
       `${where}: the callback must be a function (event, ctx, args); found ${callback === null ? 'null' : typeof callback}`,
     );
   if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
-    throw new TypeError(
+    throw new FlowdError(
+      'ERR_INVALID_ARGUMENT',
       `${where}: options must be an object { match, args, stopOnError }; found ${options === null ? 'null' : Array.isArray(options) ? 'a list' : typeof options}`,
     );
   }
   const given = (options ?? {}) as Record<string, unknown>;
   const unknown = Object.keys(given).filter((key) => !OPTION_KEYS.has(key));
   if (unknown.length > 0)
-    throw new TypeError(
+    throw new FlowdError(
+      'ERR_INVALID_ARGUMENT',
       `${where}: unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((key) => `"${key}"`).join(', ')}; the options are match, args and stopOnError`,
     );
   const { match, args, stopOnError } = given;
   if (stopOnError !== undefined && typeof stopOnError !== 'boolean') {
-    throw new TypeError(
+    throw new FlowdError(
+      'ERR_INVALID_ARGUMENT',
       `${where}: stopOnError must be true or false; found ${typeof stopOnError === 'string' ? JSON.stringify(stopOnError) : typeof stopOnError}`,
     );
   }

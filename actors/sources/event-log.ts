@@ -1,7 +1,7 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { formatDuration } from '../../src/kernel/duration.js';
-import { ConfigError } from '../../src/kernel/errors.js';
+import { ConfigError, FlowdError, type ErrorCode } from '../../src/kernel/errors.js';
 import { displayUrl } from '../display-url.js';
 import type { Settlement } from '../../machines/events.js';
 import type { LockHandle, Locks } from '../locks/lock-api.js';
@@ -75,7 +75,9 @@ const sourceError = (error: unknown, retryable?: boolean): SourceError => {
   const again =
     retryable ??
     ['ERR_EVENT_LOG_UNAVAILABLE', 'ERR_STORE_UNAVAILABLE', 'ERR_LOCK_UNAVAILABLE', 'ERR_LOCK_LOST', 'ERR_FENCED'].includes(text);
-  return Object.assign(new Error((error as Error)?.message ?? String(error), { cause: error }), { code: text, retryable: again });
+  return Object.assign(new FlowdError(text as ErrorCode, (error as Error)?.message ?? String(error), { cause: error }), {
+    retryable: again,
+  });
 };
 
 async function makeReader(options: EventLogReaderOptions): Promise<EventLogReader> {
@@ -480,7 +482,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       }
     },
     async disconnect() {
-      abort.abort(new Error('the event-log source is stopping'));
+      abort.abort(new FlowdError('ERR_SHUTDOWN', 'the event-log source is stopping'));
       feed = undefined;
       halt();
       // Progress past events that did not match is written too, then the reader lock goes.

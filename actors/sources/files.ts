@@ -9,6 +9,7 @@ import { coalescedPass } from '../coalesced-pass.js';
 import { Ledger } from './ledger.js';
 import type { DurationOption, SourceApp, SourceKind } from './source-kind.js';
 import type { SectionReader } from '../../src/kernel/section-reader.js';
+import { FlowdError } from '../../src/kernel/errors.js';
 
 /** `[Source] type = files`, compiled. */
 export interface FilesOptions {
@@ -284,9 +285,9 @@ export function filesDriver(options: FilesOptions, log: Log = { info: () => {}, 
         root = await realpath(options.location);
         info = await stat(root);
       } catch {
-        throw new Error(`files: location ${options.location} does not exist; expected a folder to watch`);
+        throw new FlowdError('ERR_SOURCE', `files: location ${options.location} does not exist; expected a folder to watch`);
       }
-      if (!info.isDirectory()) throw new Error(`files: location ${options.location} is not a folder`);
+      if (!info.isDirectory()) throw new FlowdError('ERR_SOURCE', `files: location ${options.location} is not a folder`);
       excluded = await Promise.all(
         [options.moveDoneTo, options.moveFailedTo].filter((d): d is string => !!d).map((d) => realpath(d).catch(() => path.resolve(d))),
       );

@@ -6,6 +6,7 @@ import type { Settlement } from '../../machines/events.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { isLoopback, type DurationOption, type SourceKind } from './source-kind.js';
 import type { SectionReader } from '../../src/kernel/section-reader.js';
+import { FlowdError } from '../../src/kernel/errors.js';
 
 /** `[Source] type = http`, compiled. */
 export interface HttpOptions {
@@ -201,7 +202,8 @@ export function httpDriver(
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (error: NodeJS.ErrnoException) =>
           reject(
-            new Error(
+            new FlowdError(
+              'ERR_SOURCE',
               `http: cannot listen on ${options.interface}:${options.port}: ${error.code === 'EADDRINUSE' ? 'the port is in use' : error.message}`,
             ),
           ),

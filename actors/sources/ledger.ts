@@ -1,5 +1,6 @@
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { FlowdError } from '../../src/kernel/errors.js';
 
 /** What the ledger remembers of a file it reported. */
 export interface LedgerEntry {
@@ -9,11 +10,9 @@ export interface LedgerEntry {
 }
 
 /** A ledger file that could not be read: the app stops rather than start over. */
-export class LedgerError extends Error {
-  readonly code = 'ERR_SOURCE';
+export class LedgerError extends FlowdError {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'LedgerError';
+    super('ERR_SOURCE', message, options);
   }
 }
 

@@ -1,4 +1,4 @@
-import { EventLogError } from '../../src/kernel/errors.js';
+import { EventLogError, FlowdError } from '../../src/kernel/errors.js';
 import type { LogEvent } from '../plugins/plugin-api.js';
 
 /**
@@ -87,6 +87,8 @@ function metaOf(value: unknown, wrong: Wrong): Record<string, unknown> | null {
 
 /** Throws RangeError unless `after` is an id (>= 0) and `limit` a positive integer. */
 export function checkRange(after: number, limit: number): void {
-  if (!Number.isSafeInteger(after) || after < 0) throw new RangeError(`after must be an event id (an integer >= 0); found ${after}`);
-  if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError(`limit must be a positive integer; found ${limit}`);
+  if (!Number.isSafeInteger(after) || after < 0)
+    throw new FlowdError('ERR_INVALID_ARGUMENT', `after must be an event id (an integer >= 0); found ${after}`);
+  if (!Number.isSafeInteger(limit) || limit < 1)
+    throw new FlowdError('ERR_INVALID_ARGUMENT', `limit must be a positive integer; found ${limit}`);
 }

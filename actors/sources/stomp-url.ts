@@ -3,6 +3,8 @@
  * first, so no error or log line can carry the password.
  */
 
+import { ConfigError } from '../../src/kernel/errors.js';
+
 /** Where a `stomp url` points, parsed. */
 export interface StompEndpoint {
   transport: 'tcp' | 'ws';
@@ -49,28 +51,30 @@ export function parseStompUrl(text: string): StompEndpoint {
   const { scheme, user, password, rest } = splitCredentials(text.trim());
   const shownUser = user === undefined ? '' : `${user}@`;
   const where = (tail: string) => `"${scheme ? `${scheme}://` : ''}${shownUser}${tail}"`;
-  if (!scheme) throw new Error(`${where(rest)} is not a URL; expected stomp://host:61613/queue/name`);
+  if (!scheme) throw new ConfigError({}, `${where(rest)} is not a URL; expected stomp://host:61613/queue/name`);
   const protocol = `${scheme.toLowerCase()}:` as keyof typeof DEFAULT_PORTS;
-  if (!(protocol in DEFAULT_PORTS)) throw new Error(`${where(rest)} uses ${scheme}; expected stomp:// (or ws:// for STOMP over WebSocket)`);
+  if (!(protocol in DEFAULT_PORTS))
+    throw new ConfigError({}, `${where(rest)} uses ${scheme}; expected stomp:// (or ws:// for STOMP over WebSocket)`);
   let url: URL;
   try {
     url = new URL(`${protocol}//${rest}`);
   } catch {
-    throw new Error(`${where(rest)} is not a URL; expected stomp://host:61613/queue/name`);
+    throw new ConfigError({}, `${where(rest)} is not a URL; expected stomp://host:61613/queue/name`);
   }
-  if (!url.hostname) throw new Error(`${where(rest)} names no host; expected stomp://host:61613/queue/name`);
+  if (!url.hostname) throw new ConfigError({}, `${where(rest)} names no host; expected stomp://host:61613/queue/name`);
   if (url.search || url.hash)
-    throw new Error(`${where(rest)} has a query or fragment; expected only a destination path such as /queue/name`);
-  if (url.port === '0') throw new Error(`${where(rest)} names port 0; expected the broker's port, such as 61613`);
+    throw new ConfigError({}, `${where(rest)} has a query or fragment; expected only a destination path such as /queue/name`);
+  if (url.port === '0') throw new ConfigError({}, `${where(rest)} names port 0; expected the broker's port, such as 61613`);
   let path: string;
   try {
     path = decodeURIComponent(url.pathname);
   } catch {
-    throw new Error(`${where(rest)} has a malformed %-escape in its path`);
+    throw new ConfigError({}, `${where(rest)} has a malformed %-escape in its path`);
   }
   const match = DESTINATION.exec(path);
   if (!match || (protocol === 'stomp:' && match[1] !== '')) {
-    throw new Error(
+    throw new ConfigError(
+      {},
       `${where(`${url.host}${url.pathname}`)} has no destination; expected a path such as /queue/name, /topic/name, /exchange/name or /amq/queue/name`,
     );
   }
@@ -80,7 +84,8 @@ export function parseStompUrl(text: string): StompEndpoint {
     try {
       return decodeURIComponent(part);
     } catch {
-      throw new Error(
+      throw new ConfigError(
+        {},
         `${where(`${url.host}${url.pathname}`)} has a malformed %-escape in its ${what}; percent-encode it, or give it as the ${what === 'user' ? 'login' : 'passcode'} key`,
       );
     }

@@ -1,6 +1,6 @@
 import { createActor, fromCallback, fromPromise, waitFor, type ActorRefFrom } from 'xstate';
 import { storeAvailable, storeMachine, storeUnavailable } from '../../machines/store.js';
-import { ConflictError, FencedError, StoreError } from '../../src/kernel/errors.js';
+import { ConflictError, FencedError, FlowdError, StoreError } from '../../src/kernel/errors.js';
 import { retryOnConflict } from '../../src/kernel/retry-on-conflict.js';
 import type { StoreBackend } from './backend.js';
 import { toJsonText } from './json-value.js';
@@ -150,7 +150,8 @@ export class BackendStore implements Store {
 
   private checkKey(key: string): void {
     if (typeof key !== 'string' || key.length === 0) {
-      throw new TypeError(
+      throw new FlowdError(
+        'ERR_INVALID_ARGUMENT',
         `Store "${this.namespace}": a key must be a non-empty string; found ${typeof key === 'string' ? 'an empty string' : typeof key}`,
       );
     }
@@ -158,7 +159,8 @@ export class BackendStore implements Store {
 
   private checkNumber(key: string, name: string, value: number | undefined): void {
     if (value !== undefined && (!Number.isSafeInteger(value) || value < 0)) {
-      throw new TypeError(
+      throw new FlowdError(
+        'ERR_INVALID_ARGUMENT',
         `Store "${this.namespace}": ${name} for key ${JSON.stringify(key)} must be a whole number of at least 0; found ${String(value)}`,
       );
     }

@@ -1,8 +1,10 @@
+import { StoreError } from '../../src/kernel/errors.js';
+
 /**
  * What the store accepts as a value: what JSON holds and gives back as
  * itself. `null`, booleans, finite numbers, strings, arrays and plain
  * objects (prototype `Object.prototype` or `null`). Everything else is a
- * TypeError naming the key and the path of the bad part:
+ * StoreError (ERR_STORE) naming the key and the path of the bad part:
  *
  * - `undefined` at the top or in an array (JSON would drop it or make it
  *   `null`), a hole in an array, functions, symbols, BigInt, NaN and
@@ -18,13 +20,14 @@
  */
 
 /**
- * The value as JSON text, or a TypeError naming `key` and the path of the
+ * The value as JSON text, or a StoreError (ERR_STORE) naming `key` and the path of the
  * first part JSON cannot hold.
  * @example toJsonText('orders', { items: [1, 2] }) // '{"items":[1,2]}'
  */
 export function toJsonText(key: string, value: unknown): string {
   walkJson(value, false, (fault, at) => {
-    throw new TypeError(
+    throw new StoreError(
+      'ERR_STORE',
       `cannot store ${storeFound(fault)} at ${at} of store key ${JSON.stringify(key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${storeAdvice(fault, at)}`,
     );
   });

@@ -56,7 +56,7 @@ export interface Store {
   /** The value and its version (0 when there is none). */
   getVersioned<T = unknown>(key: string): Promise<Versioned<T>>;
   /**
-   * Stores a JSON value (anything JSON cannot hold is a TypeError) and
+   * Stores a JSON value (anything JSON cannot hold is a StoreError, ERR_STORE) and
    * returns it with its new version.
    */
   put<T = unknown>(key: string, value: T, options?: PutOptions): Promise<Versioned<T>>;

@@ -4,6 +4,7 @@ import { createActor, type ActorOptions, type AnyActorLogic, type InspectionEven
 import type { RestClient } from '../../src/kernel/api-client.js';
 import type { LockHandle, LockOptions, Locks, WithLockOptions } from '../locks/lock-api.js';
 import type { Store } from '../stores/store-api.js';
+import { FlowdError } from '../../src/kernel/errors.js';
 
 /** What the app knows about itself. */
 export interface AppInfo {
@@ -90,7 +91,8 @@ const WORKER = Symbol.for('flowd.worker');
  * });
  */
 export function defineWorker<E = unknown, R = unknown>(definition: WorkerDefinition<E, R>): WorkerDefinition<E, R> {
-  if (typeof definition?.start !== 'function') throw new TypeError('defineWorker() needs an object with a start(event, ctx) function');
+  if (typeof definition?.start !== 'function')
+    throw new FlowdError('ERR_INVALID_ARGUMENT', 'defineWorker() needs an object with a start(event, ctx) function');
   // Methods may live on a prototype (an instance of a class): bind them, do not copy own properties only.
   const worker: WorkerDefinition<E, R> & { [WORKER]: true } = { start: definition.start.bind(definition), [WORKER]: true };
   if (definition.name !== undefined) worker.name = definition.name;

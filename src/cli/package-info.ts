@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { FlowdError } from '../kernel/errors.js';
 
 /**
  * The version of the flowd that is running, from its package.json: the one
@@ -40,5 +41,5 @@ function flowdManifest(): Manifest {
       // Not this one: dist/ has no package.json of its own.
     }
   }
-  throw new Error('the package.json of flowd was not found above src/ or above dist/');
+  throw new FlowdError('ERR_INTERNAL', 'the package.json of flowd was not found above src/ or above dist/');
 }

@@ -10,6 +10,7 @@ import { describeMachine } from './describe.js';
 import { toAppDot, toDot } from './dot.js';
 import { toMermaid } from './mermaid.js';
 import { renderSvg } from './svg.js';
+import { FlowdError } from '../kernel/errors.js';
 
 /** A machine flowd runs, by the name the inspector and `flowd graph` use (its machine id). */
 export interface AppMachine {
@@ -62,7 +63,7 @@ export function machineSvg(name: string): Promise<string> {
     const known = appMachines()
       .map((candidate) => candidate.name)
       .join(', ');
-    return Promise.reject(new Error(`no machine named "${name}"; expected one of ${known}`));
+    return Promise.reject(new FlowdError('ERR_INVALID_ARGUMENT', `no machine named "${name}"; expected one of ${known}`));
   }
   return diagramSvg(entry.machine);
 }

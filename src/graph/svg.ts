@@ -1,4 +1,5 @@
 import type { Viz } from '@viz-js/viz';
+import { FlowdError } from '../kernel/errors.js';
 
 let viz: Promise<Viz> | undefined;
 
@@ -13,7 +14,7 @@ export async function renderSvg(dot: string): Promise<string> {
   const result = (await viz).render(dot, { format: 'svg', engine: 'dot' });
   if (result.status !== 'success') {
     const problems = result.errors.filter((error) => error.level !== 'warning').map((error) => error.message.trim());
-    throw new Error(`Graphviz could not render the diagram: ${problems.join('; ') || 'unknown error'}`);
+    throw new FlowdError('ERR_INTERNAL', `Graphviz could not render the diagram: ${problems.join('; ') || 'unknown error'}`);
   }
   return result.output;
 }

@@ -1,4 +1,4 @@
-import { ConflictError } from './errors.js';
+import { ConflictError, FlowdError } from './errors.js';
 
 /** What each attempt of a function under retryOnConflict is told. */
 export interface ConflictAttempt {
@@ -52,7 +52,7 @@ export async function retryOnConflict<T>(
 ): Promise<T> {
   const { maxRetries = 3, backoffMs = 0, maxBackoffMs = 1000, signal, random = Math.random } = options;
   if (!Number.isInteger(maxRetries) || maxRetries < 0)
-    throw new RangeError(`retryOnConflict: maxRetries is ${maxRetries}; expected a whole number of at least 0`);
+    throw new FlowdError('ERR_INVALID_ARGUMENT', `retryOnConflict: maxRetries is ${maxRetries}; expected a whole number of at least 0`);
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {

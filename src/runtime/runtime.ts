@@ -26,7 +26,7 @@ import { formatDuration } from '../kernel/duration.js';
 import { compileServiceSettings, type ServiceOptions } from '../config/service-settings.js';
 import { compileFlowSettings, toIniKeys } from '../config/flow-settings.js';
 import { hint, SectionReader } from '../kernel/section-reader.js';
-import { ConfigError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from '../kernel/errors.js';
+import { ConfigError, FlowdError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from '../kernel/errors.js';
 import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } from './sources.js';
 // The inspector (its server, page, metrics and Graphviz) loads only when it is asked for.
 import type { AttachedInspector } from '../inspector/attach.js';
@@ -453,7 +453,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         { section: 'Workflow' },
         'is missing: this runtime has no workflows; expected [Workflow] module = ./workflows.ts, or createRuntime({ workflows: { definitions } })',
       );
-    if (!actor) throw new Error('the runtime was not started: call start() before startWorkflow()');
+    if (!actor) throw new FlowdError('ERR_INVALID_STATE', 'the runtime was not started: call start() before startWorkflow()');
     return workflows;
   };
   const reconnect = isDriver(parts.source) ? undefined : parts.source.reconnect;
@@ -562,7 +562,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
     },
     done,
     async start() {
-      if (actor || starting) throw new Error('the runtime was already started');
+      if (actor || starting) throw new FlowdError('ERR_INVALID_STATE', 'the runtime was already started');
       if (parts.inspector && !inspector) await runtime.inspect(parts.inspector);
       starting = true;
       const removeSignals = parts.handleSignals ? handleSignals() : undefined;
@@ -635,13 +635,13 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
         );
     },
     async stop() {
-      if (!actor) throw new Error('the runtime was not started');
+      if (!actor) throw new FlowdError('ERR_INVALID_STATE', 'the runtime was not started');
       actor.send(runtimeStop());
       return done;
     },
     inspect(options = {}) {
-      if (actor || starting) return Promise.reject(new Error('runtime.inspect() must be called before start()'));
-      if (inspector) return Promise.reject(new Error('the inspector was already started'));
+      if (actor || starting) return Promise.reject(new FlowdError('ERR_INVALID_STATE', 'runtime.inspect() must be called before start()'));
+      if (inspector) return Promise.reject(new FlowdError('ERR_INVALID_STATE', 'the inspector was already started'));
       let settings: InspectorSettings;
       try {
         settings = compileInspectorOptions(options);

@@ -79,7 +79,7 @@ export class DictionaryCache {
     } = options;
     for (const [name, value] of Object.entries({ ttlMs, timeoutMs, maxBytes, maxPages })) {
       if (!Number.isFinite(value) || value < 0)
-        throw new RangeError(`DictionaryCache: ${name} is ${value}; expected a number of at least 0`);
+        throw new FlowdError('ERR_INVALID_ARGUMENT', `DictionaryCache: ${name} is ${value}; expected a number of at least 0`);
     }
     this.ttlMs = ttlMs;
     this.now = now;

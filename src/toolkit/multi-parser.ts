@@ -2,7 +2,7 @@ import { DateTime, FixedOffsetZone, type Zone } from 'luxon';
 import { hint, type SectionReader } from '../kernel/section-reader.js';
 import { normalizeTerm, redact } from './dictionary-feed.js';
 import { sharedDictionaries, type DictionaryCache } from './dictionary.js';
-import { ParseError } from '../kernel/errors.js';
+import { FlowdError, ParseError } from '../kernel/errors.js';
 import { translateStrftime, type StrftimeTranslation } from './strftime.js';
 import { resolveWallTime, strptime, zoneNamed } from './strptime.js';
 
@@ -61,12 +61,12 @@ const DEFAULT_FORMATS: Readonly<Record<string, string>> = { date: '%Y-%m-%d', ti
 type Option = 'type' | 'format' | 'defaultTimezone' | 'source';
 
 /** A bad option, and which. */
-class OptionError extends TypeError {
+class OptionError extends FlowdError {
   constructor(
     readonly option: Option,
     readonly problem: string,
   ) {
-    super(`MultiParser: ${problem}`);
+    super('ERR_INVALID_ARGUMENT', `MultiParser: ${problem}`);
   }
 }
 
@@ -172,7 +172,8 @@ export class MultiParser<T extends MultiParserType = 'string'> {
 
   /** Converts one value without waiting: every type but `dictionary` (a TypeError). */
   convertSync(raw: string): MultiParserValues[T] {
-    if (this.type === 'dictionary') throw new TypeError('MultiParser: a dictionary lookup may need to fetch its source; use convert()');
+    if (this.type === 'dictionary')
+      throw new FlowdError('ERR_INVALID_STATE', 'MultiParser: a dictionary lookup may need to fetch its source; use convert()');
     if (this.type === 'string') {
       if (typeof raw !== 'string') this.fail(raw, `expected text, found ${typeof raw}`);
       return raw as MultiParserValues[T];

@@ -9,6 +9,8 @@
  * never taken for tokens.
  */
 
+import { FlowdError } from '../kernel/errors.js';
+
 /** What a directive sets; two directives of one format may not set the same thing. */
 export type StrftimeField =
   'year' | 'month' | 'day' | 'ordinal' | 'weekday' | 'hour' | 'minute' | 'second' | 'fraction' | 'meridiem' | 'offset' | 'zone';
@@ -111,7 +113,7 @@ export interface StrftimeTranslation {
  */
 export function translateStrftime(strftime: string): StrftimeTranslation {
   const fail = (problem: string): never => {
-    throw new TypeError(`strftime format "${strftime}": ${problem}`);
+    throw new FlowdError('ERR_INVALID_ARGUMENT', `strftime format "${strftime}": ${problem}`);
   };
   if (strftime === '') fail('is empty; expected directives such as %Y-%m-%d');
   const parse: Array<{ tokens: string; directive?: Directive }> = [];

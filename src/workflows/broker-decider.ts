@@ -344,7 +344,7 @@ export class BrokerDecider {
 
 function checkTask(task: ActivityTask, report: unknown): void {
   const problem = (what: string, found: unknown) =>
-    new TypeError(`submit() needs ${what}; found ${typeof found === 'string' ? JSON.stringify(found) : String(found)}`);
+    new WorkflowError(`submit() needs ${what}; found ${typeof found === 'string' ? JSON.stringify(found) : String(found)}`);
   if (task === null || typeof task !== 'object') throw problem('a task { runId, call, scheduledAt }', task);
   if (typeof task.runId !== 'string' || task.runId === '') throw problem('task.runId, a non-empty string', task.runId);
   const call = task.call as Partial<ScheduledCall> | undefined;

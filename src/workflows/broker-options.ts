@@ -10,6 +10,7 @@ import { compileExecutorOptions } from './executor-support.js';
 import type { ActivityTask, ExecutorOptions } from './executor.js';
 import type { HistoryEvent, ScheduledCall } from './history.js';
 import type { ActivityDefinition } from './workflow-api.js';
+import { WorkflowError } from './errors.js';
 
 /** What `createBrokerTaskLists` takes. */
 export interface BrokerTaskListOptions {
@@ -76,11 +77,12 @@ const RESERVED_TASK_LIST = 'reports';
  */
 export function compileBrokerOptions(options: BrokerTaskListOptions): CompiledBrokerOptions {
   const where = 'createBrokerTaskLists()';
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where} needs an options object; found ${String(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw new WorkflowError(`${where} needs an options object; found ${String(options)}`);
   const { endpoint, base } = parseBrokerUrl(options.url);
   const { virtualHost } = options;
   if (virtualHost !== undefined && (typeof virtualHost !== 'string' || virtualHost === '')) {
-    throw new TypeError(
+    throw new WorkflowError(
       `${where}: option virtualHost must be a non-empty string (RabbitMQ's vhost); found ${typeof virtualHost === 'string' ? '""' : String(virtualHost)}`,
     );
   }
@@ -88,7 +90,7 @@ export function compileBrokerOptions(options: BrokerTaskListOptions): CompiledBr
   const { activities: registry, concurrency } = compileExecutorOptions({ activities, log: options.log, concurrency: options.concurrency });
   const taskLists = options.taskLists ?? [...new Set(activities.map((activity) => activity.options.taskList ?? 'default'))];
   if (!Array.isArray(taskLists))
-    throw new TypeError(`${where}: option taskLists must be an array of task list names; found ${typeof taskLists}`);
+    throw new WorkflowError(`${where}: option taskLists must be an array of task list names; found ${typeof taskLists}`);
   for (const taskList of taskLists) checkTaskList(taskList, `${where}: option taskLists`);
   const heartbeatMs = checkMs(options.heartbeatMs ?? 10_000, `${where}: option heartbeatMs`, 0);
   const reconnectDelayMs = checkMs(options.reconnectDelayMs ?? 1000, `${where}: option reconnectDelayMs`, 1);
@@ -141,19 +143,19 @@ function parseBrokerUrl(url: unknown): { endpoint: StompEndpoint; base: string }
 export function checkTaskList(taskList: unknown, what: string): asserts taskList is string {
   const found = typeof taskList === 'string' ? JSON.stringify(taskList) : String(taskList);
   if (typeof taskList !== 'string' || taskList === '' || /[/\u0000-\u001f\u007f]/.test(taskList)) {
-    throw new TypeError(
+    throw new WorkflowError(
       `${what}: a task list name becomes part of a queue name, so it must be a non-empty string without "/" or control characters; found ${found}`,
     );
   }
   if (taskList === RESERVED_TASK_LIST)
-    throw new TypeError(
+    throw new WorkflowError(
       `${what}: the task list name "${RESERVED_TASK_LIST}" is taken by the queue of reports (<base>.${RESERVED_TASK_LIST}); choose another`,
     );
 }
 
 function checkMs(value: unknown, what: string, least: number): number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < least)
-    throw new TypeError(`${what} must be a number of milliseconds of at least ${least}; found ${String(value)}`);
+    throw new WorkflowError(`${what} must be a number of milliseconds of at least ${least}; found ${String(value)}`);
   return value;
 }
 

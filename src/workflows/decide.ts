@@ -63,7 +63,8 @@ export interface Decision {
  * decision.schedule.map((call) => call.callId) // ['Transcoding#1', 'ThumbnailGenerator#1']
  */
 export function decide(workflow: WorkflowDefinition, history: readonly HistoryEvent[]): Decision {
-  if (workflow?.kind !== 'workflow') throw new TypeError(`decide() needs a workflow from defineWorkflow(); found ${describe(workflow)}`);
+  if (workflow?.kind !== 'workflow')
+    throw new WorkflowError(`decide() needs a workflow from defineWorkflow(); found ${describe(workflow)}`);
   const run = readHistory(history);
   if (run.end?.type === 'workflow.completed') return { schedule: [], outcome: { kind: 'completed', result: run.end.result } };
   if (run.end?.type === 'workflow.failed') return { schedule: [], outcome: { kind: 'failed', error: run.end.error } };
@@ -124,13 +125,14 @@ class Replay {
     return {
       activity: <I, O>(definition: ActivityDefinition<I, O>, options?: ActivityOptions) => {
         if (definition?.kind !== 'activity')
-          throw new TypeError(`${this.#name}: wf.activity() needs an activity from defineActivity(); found ${describe(definition)}`);
+          throw new WorkflowError(`${this.#name}: wf.activity() needs an activity from defineActivity(); found ${describe(definition)}`);
         const layer = options === undefined ? {} : compileOptions(options, `${this.#name}: wf.activity(${definition.name}) options`);
         return ((input?: unknown) => this.#call(definition, layer, input)) as ActivityProxy<I, O>;
       },
       options: (options, fn) => {
         const layer = compileOptions(options, `${this.#name}: wf.options()`);
-        if (typeof fn !== 'function') throw new TypeError(`${this.#name}: wf.options(options, fn) needs a function; found ${describe(fn)}`);
+        if (typeof fn !== 'function')
+          throw new WorkflowError(`${this.#name}: wf.options(options, fn) needs a function; found ${describe(fn)}`);
         this.#scopes.push(layer);
         try {
           return fn();

@@ -9,6 +9,7 @@ import type { ActivityRef } from './history.js';
 import type { ActivityDefinition } from './workflow-api.js';
 import { brandError, FlowdError } from '../kernel/errors.js';
 import { MAX_TIMER_DELAY } from '../kernel/timers.js';
+import { WorkflowError } from './errors.js';
 
 /** Calls run at once per task list when `concurrency` names no other number. */
 export const DEFAULT_CONCURRENCY = 4;
@@ -37,7 +38,8 @@ export const systemClock: ExecutorClock = {
  */
 export function compileExecutorOptions(options: ExecutorOptions): CompiledExecutorOptions {
   const where = 'createActivityExecutor()';
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where} needs an options object; found ${String(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw new WorkflowError(`${where} needs an options object; found ${String(options)}`);
   const {
     activities,
     concurrency = DEFAULT_CONCURRENCY,
@@ -47,26 +49,28 @@ export function compileExecutorOptions(options: ExecutorOptions): CompiledExecut
     retryMaxDelayMs = 60_000,
   } = options;
   if (!Array.isArray(activities))
-    throw new TypeError(`${where}: option activities must be an array of defineActivity() definitions; found ${show(activities)}`);
+    throw new WorkflowError(`${where}: option activities must be an array of defineActivity() definitions; found ${show(activities)}`);
   const registry = new Map<string, ActivityDefinition>();
   activities.forEach((definition, index) => {
     if (definition?.kind !== 'activity')
-      throw new TypeError(`${where}: activities[${index}] must come from defineActivity(); found ${show(definition)}`);
+      throw new WorkflowError(`${where}: activities[${index}] must come from defineActivity(); found ${show(definition)}`);
     const key = activityKey(definition);
     if (registry.has(key))
-      throw new TypeError(`${where}: activities holds ${refOf(definition)} twice; give each name and version one definition`);
+      throw new WorkflowError(`${where}: activities holds ${refOf(definition)} twice; give each name and version one definition`);
     registry.set(key, definition);
   });
   const limits: Record<string, number> = typeof concurrency === 'number' ? {} : concurrency;
   const fallback = typeof concurrency === 'number' ? concurrency : DEFAULT_CONCURRENCY;
   if (limits === null || typeof limits !== 'object')
-    throw new TypeError(`${where}: option concurrency must be a number or an object of numbers by task list; found ${show(concurrency)}`);
+    throw new WorkflowError(
+      `${where}: option concurrency must be a number or an object of numbers by task list; found ${show(concurrency)}`,
+    );
   checkCount(fallback, `${where}: option concurrency`);
   for (const [taskList, limit] of Object.entries(limits)) checkCount(limit, `${where}: option concurrency["${taskList}"]`);
-  if (typeof log?.child !== 'function') throw new TypeError(`${where}: option log must be a pino Logger; found ${show(log)}`);
+  if (typeof log?.child !== 'function') throw new WorkflowError(`${where}: option log must be a pino Logger; found ${show(log)}`);
   for (const fn of ['now', 'setTimeout', 'clearTimeout'] as const) {
     if (typeof clock?.[fn] !== 'function')
-      throw new TypeError(`${where}: option clock must have now(), setTimeout() and clearTimeout(); found no ${fn}()`);
+      throw new WorkflowError(`${where}: option clock must have now(), setTimeout() and clearTimeout(); found no ${fn}()`);
   }
   checkMs(retryDelayMs, `${where}: option retryDelayMs`);
   checkMs(retryMaxDelayMs, `${where}: option retryMaxDelayMs`);
@@ -157,12 +161,12 @@ export function timerAt(clock: ExecutorClock, at: number, fire: () => void): () 
 
 function checkCount(value: unknown, what: string): void {
   if (!Number.isInteger(value) || (value as number) < 1)
-    throw new TypeError(`${what} must be a whole number of at least 1; found ${show(value)}`);
+    throw new WorkflowError(`${what} must be a whole number of at least 1; found ${show(value)}`);
 }
 
 function checkMs(value: unknown, what: string): void {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
-    throw new TypeError(`${what} must be a number of milliseconds of at least 0; found ${show(value)}`);
+    throw new WorkflowError(`${what} must be a number of milliseconds of at least 0; found ${show(value)}`);
 }
 
 function show(value: unknown): string {

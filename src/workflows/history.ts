@@ -225,7 +225,7 @@ function timeoutError(scheduled: ActivityScheduled, event: ActivityTimedOut): Er
  */
 export function toJson(value: unknown, what: string): JsonValue {
   return walkJson<JsonValue>(value, true, (fault, at) => {
-    throw new TypeError(
+    throw new WorkflowError(
       `${what} is not JSON: found ${describeFault(fault)} at ${at}; expected null, booleans, finite numbers, strings, arrays and plain objects${advice(fault)}`,
     );
   });

@@ -252,7 +252,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
 
   const host: WorkflowHost = {
     async start() {
-      if (deciding) throw new Error('the workflow host was already started');
+      if (deciding) throw new FlowdError('ERR_INVALID_STATE', 'the workflow host was already started');
       if (settings.broker) broker = await openBroker(settings.broker);
       if (!settings.decide) {
         log.info(`workflows: this daemon runs activities only ([Workflow] decide = no)`);

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { parseDuration } from '../kernel/duration.js';
-import type { TaskError } from './errors.js';
+import { WorkflowError, type TaskError } from './errors.js';
 import { toJson, type JsonValue, type ResolvedActivityOptions } from './history.js';
 
 /** A duration: text such as `'30s'`, `'5m'`, `'250ms'` (text without a unit is seconds, as in INI files), or a number of milliseconds. */
@@ -96,7 +96,7 @@ export function defineActivity<I, O>(
   const { name, version, serialize, deserialize, ...options } = config;
   checkIdentity('defineActivity', name, version);
   if (typeof run !== 'function')
-    throw new TypeError(`Activity "${name}": defineActivity() needs a function (input, ctx) => output; found ${typeof run}`);
+    throw new WorkflowError(`Activity "${name}": defineActivity() needs a function (input, ctx) => output; found ${typeof run}`);
   const what = (part: string) => `Activity "${name}" ${part}`;
   const customInput = serialize?.input;
   const customResult = serialize?.result;
@@ -190,12 +190,14 @@ export function defineWorkflow<I, R>(config: WorkflowConfig, factory: WorkflowFa
   checkIdentity('defineWorkflow', config?.name, config?.version);
   const where = `Workflow "${config.name}"`;
   if (config.taskList !== undefined && (typeof config.taskList !== 'string' || config.taskList === '')) {
-    throw new TypeError(`${where}: taskList must be a non-empty string; found ${JSON.stringify(config.taskList)}`);
+    throw new WorkflowError(`${where}: taskList must be a non-empty string; found ${JSON.stringify(config.taskList)}`);
   }
   if (typeof factory !== 'function')
-    throw new TypeError(`${where}: defineWorkflow() needs a factory (wf) => (input) => result; found ${typeof factory}`);
+    throw new WorkflowError(`${where}: defineWorkflow() needs a factory (wf) => (input) => result; found ${typeof factory}`);
   if (isAsyncFunction(factory))
-    throw new TypeError(`${where}: the factory is an async function; it must return the body synchronously, as each decision replays it`);
+    throw new WorkflowError(
+      `${where}: the factory is an async function; it must return the body synchronously, as each decision replays it`,
+    );
   return { kind: 'workflow', name: config.name, version: config.version, taskList: config.taskList, factory };
 }
 
@@ -207,9 +209,9 @@ export function isAsyncFunction(fn: unknown): boolean {
 
 function checkIdentity(fn: string, name: unknown, version: unknown): void {
   if (typeof name !== 'string' || name.trim() === '')
-    throw new TypeError(`${fn}() needs a name (a non-empty string); found ${JSON.stringify(name) ?? String(name)}`);
+    throw new WorkflowError(`${fn}() needs a name (a non-empty string); found ${JSON.stringify(name) ?? String(name)}`);
   if (!(typeof version === 'string' && version !== '') && !(typeof version === 'number' && Number.isFinite(version))) {
-    throw new TypeError(
+    throw new WorkflowError(
       `${fn}() of "${name}" needs a version (a non-empty string or a number); found ${JSON.stringify(version) ?? String(version)}`,
     );
   }
@@ -224,24 +226,25 @@ const OPTION_KEYS = new Set<string>(['taskList', 'retries', ...DURATIONS]);
  * @example compileOptions({ startToClose: '30m', retries: 2 }, 'Activity "Transcoding"') // { startToClose: 1800000, retries: 2 }
  */
 export function compileOptions(options: ActivityOptions, where: string): ActivityOptionLayer {
-  if (options === null || typeof options !== 'object') throw new TypeError(`${where}: options must be an object; found ${String(options)}`);
+  if (options === null || typeof options !== 'object')
+    throw new WorkflowError(`${where}: options must be an object; found ${String(options)}`);
   const layer: ActivityOptionLayer = {};
   for (const [key, value] of Object.entries(options)) {
-    if (!OPTION_KEYS.has(key)) throw new TypeError(`${where}: unknown option "${key}"; expected one of ${[...OPTION_KEYS].join(', ')}`);
+    if (!OPTION_KEYS.has(key)) throw new WorkflowError(`${where}: unknown option "${key}"; expected one of ${[...OPTION_KEYS].join(', ')}`);
     if (value === undefined) continue;
     const found = typeof value === 'string' ? JSON.stringify(value) : String(value);
     if (key === 'taskList') {
       if (typeof value !== 'string' || value === '')
-        throw new TypeError(`${where}: option taskList must be a non-empty string; found ${found}`);
+        throw new WorkflowError(`${where}: option taskList must be a non-empty string; found ${found}`);
       layer.taskList = value;
     } else if (key === 'retries') {
       if (!Number.isInteger(value) || (value as number) < 0)
-        throw new TypeError(`${where}: option retries must be a whole number of at least 0; found ${found}`);
+        throw new WorkflowError(`${where}: option retries must be a whole number of at least 0; found ${found}`);
       layer.retries = value as number;
     } else {
       const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseDuration(value) : undefined;
       if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-        throw new TypeError(
+        throw new WorkflowError(
           `${where}: option ${key} must be a duration such as '30s', '5m' or '250ms', or a positive number of milliseconds; found ${found}`,
         );
       }
@@ -323,7 +326,7 @@ const byFinish = (a: CallHandle, b: CallHandle) => a.order - b.order || a.seq - 
  * @example const fastest = wf.first(fromCache, fromOrigin).result();
  */
 export function first<P extends Placeholder<unknown>>(...placeholders: P[]): P {
-  if (placeholders.length === 0) throw new TypeError('first() needs at least one placeholder');
+  if (placeholders.length === 0) throw new WorkflowError('first() needs at least one placeholder');
   const done = placeholders.filter((p) => callOf(p).finished);
   if (done.length === 0) callOf(placeholders[0]!).suspend(`first() of ${ids(placeholders)} waits for one to finish`);
   return done.reduce((best, p) => (byFinish(callOf(p), callOf(best)) < 0 ? p : best));

@@ -1,5 +1,6 @@
 import type { CompiledSource } from '../runtime/sources.js';
 import type { Runner } from '../../actors/workers/worker.js';
+import { FlowdError } from '../kernel/errors.js';
 
 /**
  * The worker and source of an app that runs only workflows (`[Workflow]`
@@ -15,7 +16,7 @@ export function workflowsOnly(): { runner: Runner; source: CompiledSource } {
       source: undefined,
       configure: async () => {},
       run: () => {
-        throw new Error('an app that runs only workflows has no worker for events');
+        throw new FlowdError('ERR_INTERNAL', 'an app that runs only workflows has no worker for events');
       },
     },
     source: { type: 'workflows', description: 'none (workflows only)', create: () => ({ type: 'workflows', start: () => {} }) },

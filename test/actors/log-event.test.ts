@@ -129,8 +129,11 @@ describe('describeValue', () => {
 describe('checkRange', () => {
   it('accepts an id and a positive limit and refuses the rest', () => {
     expect(() => checkRange(0, 1)).not.toThrow();
-    expect(() => checkRange(-1, 1)).toThrow(RangeError);
-    expect(() => checkRange(1.5, 1)).toThrow(RangeError);
-    expect(() => checkRange(0, 0)).toThrow(RangeError);
+    for (const [after, limit] of [
+      [-1, 1],
+      [1.5, 1],
+      [0, 0],
+    ] as const)
+      expect(() => checkRange(after, limit)).toThrow(expect.objectContaining({ name: 'FlowdError', code: 'ERR_INVALID_ARGUMENT' }));
   });
 });

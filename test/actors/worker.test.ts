@@ -12,6 +12,7 @@ import {
   type ConfigureContext,
   type WorkerContext,
 } from '../../actors/workers/worker.js';
+import { FlowdError } from '../../src/kernel/errors.js';
 
 const log = pino({ level: 'silent' });
 const app: AppInfo = { name: 'test-app', dir: '/apps/test', stateDir: '/apps/test/state' };
@@ -54,14 +55,15 @@ describe('defineWorker', () => {
     expect(configure).toHaveBeenCalledWith(configureContext);
   });
 
-  it('throws a TypeError for an object without a start function', () => {
-    expect(() => defineWorker({} as never)).toThrow(TypeError);
+  it('throws ERR_INVALID_ARGUMENT for an object without a start function', () => {
+    expect(() => defineWorker({} as never)).toThrow(FlowdError);
+    expect(() => defineWorker({} as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(() => defineWorker({ start: 'go' } as never)).toThrow(/defineWorker\(\) needs an object with a start\(event, ctx\) function/);
   });
 
-  it('throws a TypeError for undefined or null', () => {
-    expect(() => defineWorker(undefined as never)).toThrow(TypeError);
-    expect(() => defineWorker(null as never)).toThrow(TypeError);
+  it('throws ERR_INVALID_ARGUMENT for undefined or null', () => {
+    expect(() => defineWorker(undefined as never)).toThrow(FlowdError);
+    expect(() => defineWorker(null as never)).toThrow(FlowdError);
   });
 
   it('does not change the object it is given', () => {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LockHandle } from '../../actors/locks/lock-api.js';
 import type { ClosableLocks } from '../../actors/locks/locks.js';
-import { LockError } from '../../src/kernel/errors.js';
+import { FlowdError, LockError } from '../../src/kernel/errors.js';
 
 /** One lock backend, set up for the contract. */
 export interface LockBackendUnderTest {
@@ -245,10 +245,12 @@ export function lockContract(name: string, make: () => Promise<LockBackendUnderT
     });
 
     it('rejects an empty key and a lease that is not a positive whole number of ms', async () => {
-      expect(await failureOf(locks.lock(''))).toBeInstanceOf(TypeError);
+      expect(await failureOf(locks.lock(''))).toBeInstanceOf(FlowdError);
+      expect(await failureOf(locks.lock(''))).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       for (const lease of [0, 1.5]) {
         const error = (await failureOf(locks.lock('asset-k', { lease }))) as Error;
-        expect(error).toBeInstanceOf(RangeError);
+        expect(error).toBeInstanceOf(FlowdError);
+        expect(error).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
         expect(error.message).toContain('"asset-k"');
         expect(error.message).toContain(`found ${lease}`);
       }

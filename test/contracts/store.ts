@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from 'xstate';
 import type { OpenedStore } from '../../actors/stores/store.js';
-import { ConflictError, FencedError, StoreError } from '../../src/kernel/errors.js';
+import { ConflictError, FencedError, FlowdError, StoreError } from '../../src/kernel/errors.js';
 
 /**
  * One place where a backend keeps records: every `open()` on it sees the
@@ -93,8 +93,9 @@ export function storeContract(
       for (const [i, key] of keys.entries()) await expect(opened.store.get(key)).resolves.toBe(i);
     });
 
-    it('refuses an empty key with a TypeError', async () => {
-      await expect(opened.store.put('', 1)).rejects.toThrow(TypeError);
+    it('refuses an empty key with ERR_INVALID_ARGUMENT', async () => {
+      await expect(opened.store.put('', 1)).rejects.toThrow(FlowdError);
+      await expect(opened.store.put('', 1)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       await expect(opened.store.get('')).rejects.toThrow(/non-empty string/);
     });
 
@@ -206,12 +207,12 @@ export function storeContract(
       await expect(opened.store.put('empty-handed', 'first', { ifVersion: 0 })).resolves.toMatchObject({ value: 'first' });
     });
 
-    it("checks a delete's fence before its version, and refuses a bad fence with a TypeError", async () => {
+    it("checks a delete's fence before its version, and refuses a bad fence with ERR_INVALID_ARGUMENT", async () => {
       const { version } = await opened.store.put('both-delete', 1, { fence: 3 });
       await opened.store.put('both-delete', 2, { fence: 4 });
       await expect(opened.store.delete('both-delete', { ifVersion: version, fence: 3 })).rejects.toMatchObject({ code: 'ERR_FENCED' });
       await expect(opened.store.delete('both-delete', { ifVersion: version, fence: 4 })).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
-      await expect(opened.store.delete('both-delete', { fence: -1 })).rejects.toThrow(TypeError);
+      await expect(opened.store.delete('both-delete', { fence: -1 })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
       await expect(opened.store.get('both-delete')).resolves.toBe(2);
     });
 
@@ -281,7 +282,7 @@ export function storeContract(
       await expect(opened.store.get('busy')).resolves.toBe(20);
     });
 
-    it('refuses what JSON cannot hold with a TypeError naming the key and the path, and stores nothing', async () => {
+    it('refuses what JSON cannot hold with a StoreError (ERR_STORE) naming the key and the path, and stores nothing', async () => {
       const cycle: Record<string, unknown> = { name: 'loop' };
       cycle.self = { back: cycle };
       const cases: Array<[unknown, string]> = [
@@ -301,7 +302,8 @@ export function storeContract(
       ];
       for (const [value, path] of cases) {
         const error = await rejection(opened.store.put('bad', value));
-        expect(error).toBeInstanceOf(TypeError);
+        expect(error).toBeInstanceOf(StoreError);
+        expect(error).toMatchObject({ code: 'ERR_STORE' });
         expect(error.message).toContain(`at ${path} of store key "bad"`);
       }
       await expect(opened.store.getVersioned('bad')).resolves.toEqual({ value: undefined, version: 0 });

@@ -286,7 +286,7 @@ describe('decide() on failures', () => {
     });
   });
 
-  it('fails the workflow with a TypeError naming the activity for an input JSON cannot hold', () => {
+  it('fails the workflow with ERR_WORKFLOW naming the activity for an input JSON cannot hold', () => {
     const workflow = defineWorkflow({ name: 'Dates', version: 1 }, (wf) => {
       const echo = wf.activity(Echo);
       return () => echo({ when: new Date(0) });
@@ -294,7 +294,7 @@ describe('decide() on failures', () => {
     const { outcome } = decide(workflow, new Run(null).events);
     expect(outcome).toMatchObject({ kind: 'failed', error: { code: 'ERR_WORKFLOW' } });
     expect(outcome?.kind === 'failed' && outcome.error.message).toMatch(
-      /^TypeError: Activity "Echo" input is not JSON: found an instance of Date at \$\.when/,
+      /^Activity "Echo" input is not JSON: found an instance of Date at \$\.when/,
     );
   });
 
@@ -460,7 +460,7 @@ describe('first, wait and finishOrder', () => {
     }
   });
 
-  it('works the same as free functions, and first() of nothing is a TypeError', () => {
+  it('works the same as free functions, and first() of nothing is a WorkflowError', () => {
     const workflow = defineWorkflow({ name: 'Free', version: 1 }, (wf) => {
       const part = wf.activity(Part);
       return () => {
@@ -480,7 +480,7 @@ describe('first, wait and finishOrder', () => {
     expect(decide(workflow, finishing([3, 2]))).toEqual({ schedule: [] });
     expect(decide(workflow, finishing([3, 2, 1])).outcome).toEqual({
       kind: 'completed',
-      result: { first: 'Part#3', order: ['Part#3', 'Part#2', 'Part#1'], none: 'TypeError: first() needs at least one placeholder' },
+      result: { first: 'Part#3', order: ['Part#3', 'Part#2', 'Part#1'], none: 'WorkflowError: first() needs at least one placeholder' },
     });
   });
 });

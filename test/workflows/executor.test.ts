@@ -212,7 +212,9 @@ describe('the activity executor', () => {
           message: expect.stringContaining('call Transcoding#1 of run run-1 was already submitted'),
         }),
       );
-      expect(() => executor.submit({ runId: '', call: callOf(definition), scheduledAt: 0 }, () => undefined)).toThrow(TypeError);
+      expect(() => executor.submit({ runId: '', call: callOf(definition), scheduledAt: 0 }, () => undefined)).toThrow(
+        expect.objectContaining({ name: 'WorkflowError', code: 'ERR_WORKFLOW' }),
+      );
       expect(() => executor.submit({ runId: 'r', call: callOf(definition), scheduledAt: 0, attemptsMade: -1 }, () => undefined)).toThrow(
         'task.attemptsMade, a whole number of at least 0 (call Transcoding#1); found -1',
       );

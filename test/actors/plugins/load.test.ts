@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPlugin } from '../../../actors/plugins/load.js';
 import type { PluginRegistrar } from '../../../actors/plugins/plugin-api.js';
-import { PluginError } from '../../../src/kernel/errors.js';
+import { FlowdError, PluginError } from '../../../src/kernel/errors.js';
 import { logSink } from '../../helpers/log-sink.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -210,7 +210,8 @@ describe('loadPlugin', () => {
     const file = await plugin('bad.mjs', registering(body));
     const error = await loadFailure(file);
     expect(error.message).toMatch(message);
-    expect(error.cause).toBeInstanceOf(TypeError);
+    expect(error.cause).toBeInstanceOf(FlowdError);
+    expect(error.cause).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     expect((error.cause as Error).message).toContain(file);
   });
 

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { checkMatch, matchesEvent } from '../../../actors/plugins/match.js';
 import type { LogEvent } from '../../../actors/plugins/plugin-api.js';
+import { FlowdError } from '../../../src/kernel/errors.js';
 
 const event = (type: string, attributes: string[] = []): LogEvent => ({
   id: 1,
@@ -109,9 +110,10 @@ describe('checkMatch', () => {
       { Shotgun_Task_Change: [42] },
       /match\["Shotgun_Task_Change"\]\[0\] must be a non-empty attribute name.*found number 42/,
     ],
-  ])('refuses %s with a TypeError naming the plugin file and callback', (_, value, message) => {
+  ])('refuses %s with ERR_INVALID_ARGUMENT naming the plugin file and callback', (_, value, message) => {
     const attempt = () => checkMatch(value, WHERE);
-    expect(attempt).toThrow(TypeError);
+    expect(attempt).toThrow(FlowdError);
+    expect(attempt).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(attempt).toThrow(message);
     expect(attempt).toThrow(WHERE);
   });

@@ -92,8 +92,8 @@ describe('a store over a backend', () => {
     const { store, close } = openStoreOn(stub.backend, { namespace: 'app' });
     stub.open();
     await expect(store.put('k', 1, { ifVersion: -1 })).rejects.toThrow(/ifVersion for key "k" must be a whole number/);
-    await expect(store.put('k', 1, { fence: 1.5 })).rejects.toThrow(TypeError);
-    await expect(store.delete('k', { ifVersion: Number.NaN })).rejects.toThrow(TypeError);
+    await expect(store.put('k', 1, { fence: 1.5 })).rejects.toMatchObject({ name: 'FlowdError', code: 'ERR_INVALID_ARGUMENT' });
+    await expect(store.delete('k', { ifVersion: Number.NaN })).rejects.toMatchObject({ name: 'FlowdError', code: 'ERR_INVALID_ARGUMENT' });
     expect(stub.calls).toEqual([]);
     await close();
   });

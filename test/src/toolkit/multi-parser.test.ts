@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SectionReader, type RawValue } from '../../../src/kernel/section-reader.js';
-import { ParseError } from '../../../src/kernel/errors.js';
+import { FlowdError, ParseError } from '../../../src/kernel/errors.js';
 import {
   compileMultiParserSettings,
   MultiParser,
@@ -255,14 +255,16 @@ describe('MultiParser', () => {
     });
 
     it('refuses an unknown type, with a hint', () => {
-      expect(() => parser({ type: 'dat' as MultiParserType })).toThrow(TypeError);
+      expect(() => parser({ type: 'dat' as MultiParserType })).toThrow(
+        expect.objectContaining({ name: 'OptionError', code: 'ERR_INVALID_ARGUMENT' }),
+      );
       expect(() => parser({ type: 'dat' as MultiParserType })).toThrow(
         'MultiParser: type is "dat"; expected one of string, integer, float, iso, date, time, datetime, dictionary (did you mean "date"?)',
       );
     });
 
     it('refuses a bad format, naming the directive', () => {
-      expect(() => parser({ type: 'datetime', format: '%d/%m/%Q' })).toThrow(TypeError);
+      expect(() => parser({ type: 'datetime', format: '%d/%m/%Q' })).toThrow(FlowdError);
       expect(() => parser({ type: 'datetime', format: '%d/%m/%Q' })).toThrow(
         /^MultiParser: strftime format "%d\/%m\/%Q": %Q at position 6 is not a strptime directive/,
       );

@@ -88,7 +88,7 @@ describe('translateStrftime', () => {
 
   it('refuses a lone %, an empty format, and a field set twice', () => {
     expect(() => translateStrftime('%d %')).toThrow(/ends with a lone % at position 4; write %% for a literal %/);
-    expect(() => translateStrftime('')).toThrow(TypeError);
+    expect(() => translateStrftime('')).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
     expect(() => translateStrftime('')).toThrow(/is empty; expected directives such as %Y-%m-%d/);
     expect(() => translateStrftime('%b %m')).toThrow(/%m at position 3 sets the month again, already set by %b/);
     expect(() => translateStrftime('%H:%I')).toThrow(/%I at position 3 sets the hour again, already set by %H/);
