@@ -1,5 +1,5 @@
 import { createConnection, type Socket } from 'node:net';
-import { Client, type StompConfig } from '@stomp/stompjs';
+import { Client, type IStompSocket, type StompConfig } from '@stomp/stompjs';
 import { TCPWrapper } from '@stomp/tcp-wrapper';
 import WebSocket from 'ws';
 import type { StompEndpoint } from './stomp-url.js';
@@ -49,13 +49,20 @@ export class TcpSocket extends TCPWrapper {
 /**
  * A stompjs client for `endpoint`, over TCP (TcpSocket) or WebSocket as
  * the endpoint says; `config` is the rest of stompjs's configuration.
+ * `socket`, when given, makes each connection's socket instead (a test's scripted broker).
  */
-export function createStompClient(endpoint: StompEndpoint, config: Omit<StompConfig, 'webSocketFactory' | 'brokerURL'>): Client {
+export function createStompClient(
+  endpoint: StompEndpoint,
+  config: Omit<StompConfig, 'webSocketFactory' | 'brokerURL'>,
+  socket?: () => IStompSocket,
+): Client {
   return new Client({
     ...config,
     webSocketFactory: () =>
-      endpoint.transport === 'tcp'
-        ? new TcpSocket(endpoint.host, endpoint.port)
-        : (new WebSocket(endpoint.webSocketUrl!, ['v12.stomp', 'v11.stomp', 'v10.stomp'], { perMessageDeflate: false }) as never),
+      socket
+        ? socket()
+        : endpoint.transport === 'tcp'
+          ? new TcpSocket(endpoint.host, endpoint.port)
+          : (new WebSocket(endpoint.webSocketUrl!, ['v12.stomp', 'v11.stomp', 'v10.stomp'], { perMessageDeflate: false }) as never),
   });
 }

@@ -1,4 +1,4 @@
-import type { Client, IFrame, IMessage, StompHeaders, StompSubscription } from '@stomp/stompjs';
+import type { Client, IFrame, IMessage, IStompSocket, StompHeaders, StompSubscription } from '@stomp/stompjs';
 import type { ErrorInfo, Settlement } from '../../machines/events.js';
 import { FlowdError, type ErrorCode } from '../../src/kernel/errors.js';
 import type { Feed, SourceDriver } from './driver.js';
@@ -161,7 +161,15 @@ export interface StompDriver extends SourceDriver {
  * dropped. While paused, new messages are held unacknowledged (still
  * within the prefetch) and handed over on resume.
  */
-export function stompDriver(options: StompOptions, deps: { log?: Log | undefined; workers?: number | undefined } = {}): StompDriver {
+export function stompDriver(
+  options: StompOptions,
+  deps: {
+    log?: Log | undefined;
+    workers?: number | undefined;
+    /** Makes each connection's socket instead of TCP or WebSocket: a unit test's scripted broker. */
+    socket?: (() => IStompSocket) | undefined;
+  } = {},
+): StompDriver {
   const log = deps.log ?? silent;
   const url = options.displayUrl;
   const prefetch = options.prefetch ?? defaultPrefetch(deps.workers ?? 1);
@@ -217,17 +225,21 @@ export function stompDriver(options: StompOptions, deps: { log?: Log | undefined
   };
 
   const createClient = (transport: StompTransport, mine: number) =>
-    transport.createStompClient(options, {
-      connectHeaders: connectHeaders(options),
-      heartbeatIncoming: options.heartbeatMs,
-      heartbeatOutgoing: options.heartbeatMs,
-      reconnectDelay: 0,
-      // The connect timeout is ours: stompjs's own timer outlives a failed attempt and would keep the process up.
-      connectionTimeout: 0,
-      discardWebsocketOnCommFailure: true,
-      debug: () => {},
-      onHeartbeatLost: () => lose(mine, lostError(url, `no heart-beat from the broker for ${options.heartbeatMs}ms`)),
-    });
+    transport.createStompClient(
+      options,
+      {
+        connectHeaders: connectHeaders(options),
+        heartbeatIncoming: options.heartbeatMs,
+        heartbeatOutgoing: options.heartbeatMs,
+        reconnectDelay: 0,
+        // The connect timeout is ours: stompjs's own timer outlives a failed attempt and would keep the process up.
+        connectionTimeout: 0,
+        discardWebsocketOnCommFailure: true,
+        debug: () => {},
+        onHeartbeatLost: () => lose(mine, lostError(url, `no heart-beat from the broker for ${options.heartbeatMs}ms`)),
+      },
+      deps.socket,
+    );
 
   const onMessage = (mine: number, message: IMessage) => {
     // A frame of a connection that is closing: left unacknowledged, so the broker redelivers it.
