@@ -24,6 +24,43 @@ function documentedCodes(markdown: string): Set<string> {
   return codes;
 }
 
+/** Codes flowd declares for the user to raise, not itself, and why. */
+const RAISED_BY_USERS: Record<string, string> = {
+  ERR_RETRY: 'Retry is thrown by the function given to retryOnConflict, which retries on it',
+};
+
+/**
+ * The codes of the ErrorCode type that no code raises: a code is raised
+ * where it is written as a string outside the type's declaration (and not
+ * only compared with, `=== 'ERR_X'`), or, for a class whose constructor
+ * fixes it (`super('ERR_X', ...)`), where that class is constructed.
+ */
+function unraisedCodes(): string[] {
+  const declaration = /export type ErrorCode =[\s\S]*?;/;
+  const union = [...(declaration.exec(read('src/kernel/errors.ts'))?.[0] ?? '').matchAll(/'(ERR_[A-Z_]+)'/g)].map((m) => m[1]!);
+  const code = ['machines', 'actors', 'src']
+    .flatMap(sources)
+    .map(read)
+    .map((text) =>
+      text
+        .replace(declaration, '')
+        .replace(/\/\*[\s\S]*?\*\//g, '')
+        .replace(/^\s*\/\/.*$/gm, ''),
+    )
+    .join('\n');
+  // class X extends Y { ... super('ERR_Z', ...) } within one class.
+  const fixing = new Map<string, string[]>();
+  for (const match of code.matchAll(/class (\w+) extends \w+ \{((?:(?!\n(?:export )?class )[\s\S])*?)super\('(ERR_[A-Z_]+)'/g))
+    fixing.set(match[3]!, [...(fixing.get(match[3]!) ?? []), match[1]!]);
+  const written = code.replace(/super\('ERR_[A-Z_]+'/g, '').replace(/[!=]==\s*'ERR_[A-Z_]+'/g, '');
+  const raised = (errorCode: string): boolean =>
+    written.includes(`'${errorCode}'`) ||
+    written.includes(`"${errorCode}"`) ||
+    (fixing.get(errorCode) ?? []).some((name) => new RegExp(`new ${name}\\(`).test(code));
+  expect(union.length).toBeGreaterThan(30);
+  return union.filter((errorCode) => !(errorCode in RAISED_BY_USERS) && !raised(errorCode));
+}
+
 describe('docs/errors.md', () => {
   const errors = read('docs/errors.md');
   const documented = documentedCodes(errors);
@@ -47,6 +84,10 @@ describe('docs/errors.md', () => {
   it('lists no code that the code does not have', () => {
     const all = ['machines', 'actors', 'src'].flatMap(sources).map(read).join('\n');
     expect([...documented].filter((code) => !all.includes(code))).toEqual([]);
+  });
+
+  it('lists no code of the ErrorCode type that nothing raises (machines/, actors/, src/)', () => {
+    expect(unraisedCodes()).toEqual([]);
   });
 
   it('gives the exit codes 0, 1 and 2', () => {

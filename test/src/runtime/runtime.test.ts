@@ -96,6 +96,24 @@ describe('createRuntime', () => {
     await vi.waitFor(() => expect(signals).toHaveLength(2));
   });
 
+  it('refuses a second start() and an inspect() after start() with ERR_INVALID_STATE', async () => {
+    const source = manualSource();
+    const runtime = createRuntime({ worker: defineWorker({ start: () => 1 }), source: source.driver, logger: false });
+    await runtime.start();
+    await source.ready;
+    const again = await runtime.start().then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(again).toBeInstanceOf(FlowdError);
+    expect(again).toMatchObject({ code: 'ERR_INVALID_STATE', message: 'the runtime was already started' });
+    await expect(runtime.inspect({ port: 0 })).rejects.toMatchObject({
+      code: 'ERR_INVALID_STATE',
+      message: 'runtime.inspect() must be called before start()',
+    });
+    await runtime.stop();
+  });
+
   it("says why a run's signal fired: ERR_WORKER_TIMEOUT past the execution timeout, ERR_SHUTDOWN at the end of the shutdown timeout", async () => {
     const clock = new SimulatedClock();
     const source = manualSource();
