@@ -24,11 +24,10 @@ export interface TransferFailure {
   message: string;
 }
 
-/** Thrown by `fail()` to end `start()`; the base class turns it into a reported failure. */
-class TransferFailed extends Error {
+/** Thrown by `fail()` to end `start()` (ERR_TRANSFER); the base class turns it into a reported failure. */
+class TransferFailed extends FlowdError {
   constructor(message: string) {
-    super(message);
-    this.name = 'TransferFailed';
+    super('ERR_TRANSFER', message);
   }
 }
 
