@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { defaultDeadLetter, defaultPrefetch, parseStompUrl, redactUrl } from '../../actors/sources/stomp-url.js';
 import { compileSource } from '../../src/runtime/sources.js';
+import { ConfigError } from '../../src/kernel/errors.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
 const where = { file: 'app.ini', section: 'Source' };
@@ -49,6 +50,8 @@ describe('parseStompUrl', () => {
     expect(() => parseStompUrl('localhost:61613')).toThrow(/expected stomp:\/\//);
     expect(() => parseStompUrl('stomp://host:0/queue/x')).toThrow('names port 0');
     expect(() => parseStompUrl('stomp://host/queue/x?durable=true')).toThrow('has a query or fragment');
+    expect(() => parseStompUrl('localhost:61613')).toThrow(ConfigError);
+    expect(() => parseStompUrl('localhost:61613')).toThrow(expect.objectContaining({ code: 'ERR_CONFIG' }));
   });
 
   it('keeps a password with /, #, ?, : or @ in it out of the address and out of every message', () => {
