@@ -35,6 +35,7 @@ export interface RecordingFeed {
   connectionLost(): Promise<void>;
 }
 
+/** A feed to hand a driver's `start`: it records deliveries, revocations and losses (the source machine's part). */
 export function recordingFeed(): RecordingFeed {
   const waiters = new Set<() => void>();
   const wake = () => [...waiters].forEach((waiter) => waiter());
