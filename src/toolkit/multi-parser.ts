@@ -126,7 +126,7 @@ function isHttpUrl(text: string): boolean {
 /**
  * Converts raw text (an XML field, a header) into a typed value for a VDF or
  * JSON payload: the seed's `flow.data.MultiParser`. Options are checked at
- * construction (a TypeError names the option); a value that does not
+ * construction (a FlowdError, ERR_INVALID_ARGUMENT, names the option); a value that does not
  * convert is a ParseError naming the type, the format and the value.
  * Leading and trailing white space is ignored for every type but `string`.
  * @example
@@ -170,7 +170,7 @@ export class MultiParser<T extends MultiParserType = 'string'> {
     return value as MultiParserValues[T];
   }
 
-  /** Converts one value without waiting: every type but `dictionary` (a TypeError). */
+  /** Converts one value without waiting: every type but `dictionary` (ERR_INVALID_STATE). */
   convertSync(raw: string): MultiParserValues[T] {
     if (this.type === 'dictionary')
       throw new FlowdError('ERR_INVALID_STATE', 'MultiParser: a dictionary lookup may need to fetch its source; use convert()');

@@ -102,7 +102,7 @@ export interface StrftimeTranslation {
 }
 
 /**
- * Translates a Python strftime format into luxon tokens. Throws a TypeError
+ * Translates a Python strftime format into luxon tokens. Throws a FlowdError (ERR_INVALID_ARGUMENT)
  * naming the directive and its position for an unsupported directive, a
  * lone `%`, two directives that set the same field (strptime refuses a
  * repeated directive; flowd also refuses `%b` with `%m`, or `%a` with `%A`),

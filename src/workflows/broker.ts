@@ -26,7 +26,7 @@ export interface BrokerTaskLists {
    * (JSON `{ runId, call, scheduledAt, attemptsMade }`, persistent, reply-to
    * the reports queue) to `<base>.<call.taskList>` and remembers `report`
    * for the run (the latest submit's wins); it throws as the local
-   * executor's does (TypeError, ERR_WORKFLOW for a call still open,
+   * executor's does (ERR_WORKFLOW for a malformed task or a call still open,
    * ERR_SHUTDOWN after close()). A submit while disconnected is kept and
    * published once connected again: never lost, and perhaps published twice
    * (a RECEIPT lost with its connection). cancel(runId) forgets the run:

@@ -57,7 +57,7 @@ export interface Decision {
  * (ERR_TASK for a failed activity); `wf.restart(input)` restarts it. Code
  * that no longer matches its history fails it with ERR_NONDETERMINISTIC.
  * A history that already ends gives its end again. Throws only for a
- * history it cannot read (WorkflowError) or a bad `workflow` (TypeError).
+ * history it cannot read (WorkflowError) or a bad `workflow` (WorkflowError too).
  * @example
  * const decision = decide(VideoWorkflow, [{ type: 'workflow.started', at: Date.now(), input: { videoId: 'v1', source: 's3://in/v1.mov' } }]);
  * decision.schedule.map((call) => call.callId) // ['Transcoding#1', 'ThumbnailGenerator#1']

@@ -33,7 +33,7 @@ export const systemClock: ExecutorClock = {
 };
 
 /**
- * Checks and defaults the executor's options. Throws a TypeError naming the
+ * Checks and defaults the executor's options. Throws a WorkflowError naming the
  * option and the value found, or two activities with the same name and version.
  */
 export function compileExecutorOptions(options: ExecutorOptions): CompiledExecutorOptions {

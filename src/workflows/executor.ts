@@ -28,7 +28,7 @@ export interface ActivityExecutor {
    * Queues the call on its task list; `report` receives its events, in
    * order, never inside submit(), ending with exactly one final event
    * (unless the run is cancelled or the executor closed first). Throws a
-   * TypeError for a malformed task, a WorkflowError (ERR_WORKFLOW) for a
+   * WorkflowError (ERR_WORKFLOW) for a malformed task and for a
    * call of a run submitted again before it finished, and a FlowdError
    * (ERR_SHUTDOWN) once close() was called.
    */

@@ -216,12 +216,12 @@ function timeoutError(scheduled: ActivityScheduled, event: ActivityTimedOut): Er
 }
 
 /**
- * A copy of `value` as JSON, or a TypeError naming `what` (`Activity
+ * A copy of `value` as JSON, or a WorkflowError naming `what` (`Activity
  * "Transcoding" input`) and the path of the first part JSON cannot hold:
  * undefined (but a property set to undefined is left out, as JSON.stringify
  * does), functions, symbols, BigInt, NaN, ±Infinity, cycles, array holes,
  * and instances of classes (Date, Map, ...).
- * @example toJson({ when: new Date() }, 'Activity "A" input') // TypeError: ... found an instance of Date at $.when ...
+ * @example toJson({ when: new Date() }, 'Activity "A" input') // WorkflowError: ... found an instance of Date at $.when ...
  */
 export function toJson(value: unknown, what: string): JsonValue {
   return walkJson<JsonValue>(value, true, (fault, at) => {

@@ -62,7 +62,7 @@ export interface ActivityDeserialize<I, O> {
 export interface ActivityConfig<I, O> extends ActivityOptions {
   name: string;
   version: string | number;
-  /** Overrides of the JSON default (which refuses what JSON cannot hold with a TypeError naming the activity). */
+  /** Overrides of the JSON default (which refuses what JSON cannot hold with a WorkflowError naming the activity). */
   serialize?: Partial<ActivitySerialize<I, O>>;
   /** Overrides of the JSON default (a copy of the history's value). */
   deserialize?: Partial<ActivityDeserialize<I, O>>;
@@ -82,7 +82,7 @@ export interface ActivityDefinition<I = any, O = any> {
 
 /**
  * Defines an activity: a unit of work a workflow calls through a proxy.
- * Throws a TypeError naming the activity for a bad name or option.
+ * Throws a WorkflowError (ERR_WORKFLOW) naming the activity for a bad name or option.
  * @example
  * export const Transcoding = defineActivity(
  *   { name: 'Transcoding', version: 1, taskList: 'transcoding_list', heartbeat: '30s', startToClose: '30m', scheduleToStart: '3m' },
@@ -222,7 +222,7 @@ const OPTION_KEYS = new Set<string>(['taskList', 'retries', ...DURATIONS]);
 
 /**
  * Checks one layer of options and turns durations into ms. Throws a
- * TypeError naming `where`, the option and the value found.
+ * WorkflowError (ERR_WORKFLOW) naming `where`, the option and the value found.
  * @example compileOptions({ startToClose: '30m', retries: 2 }, 'Activity "Transcoding"') // { startToClose: 1800000, retries: 2 }
  */
 export function compileOptions(options: ActivityOptions, where: string): ActivityOptionLayer {
