@@ -6,6 +6,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, vi } from 'vitest';
+import type { SourceDriver } from '../../actors/sources/driver.js';
 import { cursorKey } from '../../actors/sources/event-log-cursors.js';
 import { eventLogDriver } from '../../actors/sources/event-log.js';
 import { filesDriver } from '../../actors/sources/files.js';
@@ -188,7 +189,7 @@ sourceDriverContract({
       'events',
       pino({ level: 'silent' }),
     );
-    const driver = eventLogDriver(
+    const reading = eventLogDriver(
       { ...EVENT_LOG_OPTIONS, startFrom: 'earliest' },
       {
         log: pino({ level: 'silent' }),
@@ -199,11 +200,26 @@ sourceDriverContract({
         reader: log,
       },
     );
+    // Whether the driver is started, so an offer waits for the read that takes the event in hand.
+    let started = false;
+    const driver: SourceDriver = {
+      ...reading,
+      start(feed) {
+        started = true;
+        reading.start(feed);
+      },
+      stop() {
+        started = false;
+        reading.stop!();
+      },
+    };
     let id = 0;
     return {
       driver,
       async offer() {
+        const reads = log.reads;
         log.events.push(logEvent(++id));
+        if (started) await vi.waitFor(() => expect(log.reads).toBeGreaterThan(reads), { timeout: 5000 });
         return 'taken';
       },
       async outcome(delivered, feed) {
