@@ -10,6 +10,7 @@ export {
   type RuntimeOptions,
   type RunSummary,
   type RuntimeSnapshot,
+  type RuntimeState,
   type SlotSnapshot,
   type RuntimeEventType,
   type RuntimeClock,

@@ -9,14 +9,11 @@ import { ConfigError, FlowdError, UsageError } from '../kernel/errors.js';
 import { createLogger } from '../runtime/logger.js';
 import { redactUrl } from '../../actors/sources/stomp-url.js';
 import { displayUrl } from '../../actors/display-url.js';
-import { createAppServices } from '../runtime/app-services.js';
-import { buildRuntime, type RunSummary } from '../runtime/runtime.js';
+import { assembleRuntime, type RunSummary } from '../runtime/runtime.js';
 import { appGraph, writeFileAtomically } from '../graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from '../runtime/sources.js';
 import { loadWorker } from '../runtime/worker-loader.js';
 import type { PluginInfo } from '../../actors/plugins/plugin-api.js';
-import { createPluginHost } from '../../actors/plugins/host.js';
-import { pluginRunner } from '../../actors/plugins/runner.js';
 import { listPlugins, withLoadedPlugins } from './plugins-command.js';
 import { loadWorkflowModule, type WorkflowDefinitions } from '../workflows/module.js';
 import { workflowsOnly } from '../workflows/workflows-only.js';
@@ -115,22 +112,32 @@ function exitCodeFor(summary: RunSummary): number {
   return failed + expired + rejected + returned === 0 ? EXIT.ok : EXIT.failure;
 }
 
-async function run(invocation: Invocation, stderr: (line: string) => void): Promise<number> {
+async function run(invocation: Invocation, stderr: (line: string) => void, stdout: StdoutWatch): Promise<number> {
   const { config, runner: worker, source, workflows } = await prepare(invocation);
   const logger: Logger = createLogger(config.log, config.app.name);
-  const services = createAppServices(config.services, config.app.name, logger);
-  const plugins = config.plugins ? createPluginHost({ ...config.plugins, log: logger }) : undefined;
-  const runner = worker ?? (plugins ? pluginRunner(plugins) : workflowsOnly().runner);
-  const runtime = buildRuntime({
-    runner,
+  // The worker the runtime runs, as the messages below name it: the app's, its plugins', or none (workflows only).
+  const workerName = worker?.name ?? (config.plugins ? 'plugins' : 'workflows');
+  // An app with workflows may still be connecting to its broker after configure().
+  const startupStep =
+    workerName === 'workflows'
+      ? 'its workflows started'
+      : `worker "${workerName}" finished configure()${config.workflow ? ' and its workflows started' : ''}`;
+  const runtime = assembleRuntime({
+    worker,
     source,
     settings: config.settings,
     app: config.app,
     config: config.sections,
     logger,
-    services,
-    plugins,
+    services: config.services,
+    plugins: config.plugins,
     workflows: config.workflow && workflows ? { settings: config.workflow, definitions: workflows } : undefined,
+    // The first signal drains; the exit code is this function's, which counts the events that failed.
+    signals: {
+      startupStep,
+      onStartupSignal: (signal, step) => stderr(`flowd: stopped by ${signal} during start-up, before ${step}`),
+      exitWhenDrained: false,
+    },
   });
   if (config.inspector) {
     try {
@@ -143,45 +150,15 @@ async function run(invocation: Invocation, stderr: (line: string) => void): Prom
       return EXIT.failure;
     }
   }
-  let stopping = false;
-  let started = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    if (!started) {
-      // Still in configure(): nothing has been taken from the source yet.
-      // An app with workflows may still be connecting to its broker after configure().
-      const step =
-        runner.name === 'workflows'
-          ? 'its workflows started'
-          : `worker "${runner.name}" finished configure()${config.workflow ? ' and its workflows started' : ''}`;
-      logger.warn(`${signal} during start-up: exiting before ${step}`);
-      stderr(`flowd: stopped by ${signal} during start-up, before ${step}`);
-      process.exit(EXIT.failure);
-    }
-    if (stopping) {
-      logger.warn(`${signal} again: exiting without waiting for in-flight work`);
-      process.exit(EXIT.failure);
-    }
-    stopping = true;
-    logger.info(`${signal}: stopping (in-flight work has ${formatDuration(config.settings.shutdownTimeoutMs)} to finish)`);
-    void runtime.stop();
-  };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
   // Stdout belongs to the app: a reader that went away (| head) must not crash the daemon.
-  let stdoutClosed = false;
-  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-    if (!stdoutClosed) {
-      if (error.code === 'EPIPE') logger.warn('stdout was closed by its reader (EPIPE); what the app writes there is dropped');
-      else logger.error({ code: error.code }, `stdout cannot be written (${error.message}); what the app writes there is dropped`);
-    }
-    stdoutClosed = true;
-  });
+  stdout.logTo(logger);
+  let started = false;
   // A configure() (or a run) that waits on nothing would otherwise end the process silently.
   const onIdle = () => {
     stderr(
       started
         ? 'flowd: the run stalled with nothing left to wait for'
-        : `flowd: worker "${runner.name}" never finished configure() (it waits on nothing)`,
+        : `flowd: worker "${workerName}" never finished configure() (it waits on nothing)`,
     );
     process.exit(EXIT.failure);
   };
@@ -317,23 +294,63 @@ export async function main(
     stderr: (line) => process.stderr.write(`${line}\n`),
   },
 ): Promise<number> {
-  // What a command prints, or the app writes, must reach stdout: a full disk is a failure, a reader that left (| head) is not.
-  let stdoutError: NodeJS.ErrnoException | undefined;
-  const onStdoutError = (error: NodeJS.ErrnoException) => {
-    stdoutError ??= error;
-  };
-  process.stdout.on('error', onStdoutError);
-  const code = await command(argv, io);
+  const stdout = watchStdout();
+  const code = await command(argv, io, stdout);
   await flushStdout();
-  process.stdout.off('error', onStdoutError);
-  if (stdoutError && stdoutError.code !== 'EPIPE') {
-    io.stderr(`flowd: cannot write to stdout: ${stdoutError.message}`);
+  stdout.close();
+  if (stdout.error && stdout.error.code !== 'EPIPE') {
+    io.stderr(`flowd: cannot write to stdout: ${stdout.error.message}`);
     return EXIT.failure;
   }
   return code;
 }
 
-async function command(argv: string[], io: { stdout: (line: string) => void; stderr: (line: string) => void }): Promise<number> {
+/** What became of stdout while a command ran. */
+interface StdoutWatch {
+  /** Its first error, if any. */
+  readonly error: NodeJS.ErrnoException | undefined;
+  /** From now on, the first error is also logged (`flowd run`: what the app writes there is dropped, and the daemon goes on). */
+  logTo(logger: Logger): void;
+  /** Stops watching (after a run, once the process exits). */
+  close(): void;
+}
+
+/**
+ * The one stdout 'error' listener: what a command prints, or the app writes,
+ * must reach stdout; a full disk is a failure, a reader that left (| head)
+ * is not.
+ */
+function watchStdout(): StdoutWatch {
+  let error: NodeJS.ErrnoException | undefined;
+  let logger: Logger | undefined;
+  let logged = false;
+  const onError = (e: NodeJS.ErrnoException) => {
+    error ??= e;
+    if (!logger || logged) return;
+    logged = true;
+    if (e.code === 'EPIPE') logger.warn('stdout was closed by its reader (EPIPE); what the app writes there is dropped');
+    else logger.error({ code: e.code }, `stdout cannot be written (${e.message}); what the app writes there is dropped`);
+  };
+  process.stdout.on('error', onError);
+  return {
+    get error() {
+      return error;
+    },
+    logTo: (log) => {
+      logger = log;
+    },
+    // After a run the listener stays until the process exits: what the app wrote may still fail to reach a reader that left.
+    close: () => {
+      if (!logger) process.stdout.off('error', onError);
+    },
+  };
+}
+
+async function command(
+  argv: string[],
+  io: { stdout: (line: string) => void; stderr: (line: string) => void },
+  stdout: StdoutWatch,
+): Promise<number> {
   let key: CommandKey | undefined;
   try {
     const invocation = parse(argv);
@@ -372,7 +389,7 @@ async function command(argv: string[], io: { stdout: (line: string) => void; std
         return EXIT.ok;
       }
       case 'run':
-        return await run(invocation, io.stderr);
+        return await run(invocation, io.stderr, stdout);
     }
   } catch (error) {
     if (error instanceof UsageError) {

@@ -1,4 +1,3 @@
-import { decode } from 'ini';
 import { ConfigError } from '../kernel/errors.js';
 
 /** One key's raw value and the line it was written on. */
@@ -29,24 +28,18 @@ export interface IniDocument {
  * the value above, `=` or `:` separates a key from its value, keys are
  * case-insensitive, and a key or section written twice is an error.
  *
- * A pre-pass applies those rules line by line (so errors carry line numbers)
- * and hands `ini` a normalised text: each section and key as a plain token
- * (so `ini` cannot reinterpret quotes, dots, backslashes or `__proto__` in
- * a name) and each value as a JSON string; `ini` decodes that into sections
- * and verbatim values.
+ * One pass applies those rules line by line, so errors carry line numbers,
+ * and keeps each value as written: nothing reinterprets quotes, dots,
+ * backslashes or `__proto__` in a name or a value.
  */
 export function parseIni(text: string, file: string): IniDocument {
   const sections = new Map<string, IniSection>();
-  const encoded: string[] = [];
-  const tokens: Array<{ section: IniSection; keys: string[] }> = [];
   let current: IniSection | undefined;
-  let last: { key: string; indent: number; rawLines: string[] } | undefined;
+  let last: { entry: IniEntry; indent: number; rawLines: string[] } | undefined;
 
   const flushLast = (): void => {
     if (!last) return;
-    const keys = tokens[tokens.length - 1]!.keys;
-    encoded.push(`k${keys.length} = ${JSON.stringify(last.rawLines.join('\n').trim())}`);
-    keys.push(last.key);
+    last.entry.value = last.rawLines.join('\n').trim();
     last = undefined;
   };
 
@@ -81,8 +74,6 @@ export function parseIni(text: string, file: string): IniDocument {
       }
       current = { name, line, entries: new Map() };
       sections.set(name, current);
-      encoded.push(`[s${tokens.length}]`);
-      tokens.push({ section: current, keys: [] });
       return;
     }
     if (!current) {
@@ -107,18 +98,10 @@ export function parseIni(text: string, file: string): IniDocument {
         `key is written twice in this section (first on line ${duplicate.line}); expected it once`,
       );
     }
-    current.entries.set(key, { value: '', line, key: written });
-    last = { key, indent, rawLines: [raw.slice(separator + 1).trim()] };
+    const entry: IniEntry = { value: '', line, key: written };
+    current.entries.set(key, entry);
+    last = { entry, indent, rawLines: [raw.slice(separator + 1).trim()] };
   });
   flushLast();
-
-  const decoded = decode(encoded.join('\n'), { bracketedArray: false }) as Record<string, Record<string, unknown>>;
-  tokens.forEach(({ section, keys }, s) => {
-    const values = decoded[`s${s}`] ?? {};
-    keys.forEach((key, k) => {
-      // `ini` turns "true", "false" and "null" into JSON values; String() restores the text.
-      section.entries.get(key)!.value = String(values[`k${k}`]);
-    });
-  });
   return { file, sections };
 }

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
-import { createActor, type Actor, type AnyActorRef } from 'xstate';
+import { createActor, type Actor, type AnyActorRef, type StateValueFrom } from 'xstate';
 import { createSourceLogic, type SourceDriver } from '../../actors/sources/driver.js';
 import { createSlotLogic } from '../../actors/workers/slot.js';
 import {
@@ -21,7 +21,7 @@ import {
   type SupervisorEmitted,
   type SupervisorSettings,
 } from '../../machines/supervisor.js';
-import { createAppServices, type AppServices } from './app-services.js';
+import { createAppServices, type AppServices, type ServiceSettings } from './app-services.js';
 import { formatDuration } from '../kernel/duration.js';
 import { compileServiceSettings, type ServiceOptions } from '../config/service-settings.js';
 import { compileFlowSettings, toIniKeys } from '../config/flow-settings.js';
@@ -31,7 +31,7 @@ import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } f
 // The inspector (its server, page, metrics and Graphviz) loads only when it is asked for.
 import type { AttachedInspector } from '../inspector/attach.js';
 import { compileInspectorOptions, type InspectorOptions, type InspectorSettings } from '../config/inspector-settings.js';
-import { compilePluginSettings } from '../config/plugin-settings.js';
+import { compilePluginSettings, type PluginSettings } from '../config/plugin-settings.js';
 import type { PluginHost } from '../../actors/plugins/plugin-api.js';
 import { createPluginHost } from '../../actors/plugins/host.js';
 import { pluginRunner } from '../../actors/plugins/runner.js';
@@ -41,6 +41,7 @@ import { createWorkflowHost, type WorkflowHost, type WorkflowHostStats } from '.
 import { workflowsOnly } from '../workflows/workflows-only.js';
 import type { RunRecord } from '../workflows/engine.js';
 import { createLogger } from './logger.js';
+import { handleSignals, type SignalPolicy } from './signals.js';
 
 /** A timer clock: xstate's SimulatedClock fits. */
 export interface RuntimeClock {
@@ -172,10 +173,32 @@ export interface SlotSnapshot {
   runningForMs: number | undefined;
 }
 
+/**
+ * The runtime's state, as `runtime.snapshot().state` and the inspector show
+ * it (the supervisor's top-level state once started):
+ * - `created`: made, not yet running: before start(), and while start()
+ *   opens the services, runs configure() and starts the workflows.
+ * - `flowing`: taking events from the source and handing them to idle slots.
+ * - `throttled`: the queue passed its high watermark; the source is paused
+ *   until the queue drains to the low one.
+ * - `stopping`: stop(), a source that ended or failed: the source is paused,
+ *   waiting events go back, in-flight work has the shutdown timeout, then
+ *   the source closes.
+ * - `stopped`: every event has its outcome; `runtime.done` resolves once the
+ *   services are closed.
+ */
+export type RuntimeState = 'created' | 'flowing' | 'throttled' | 'stopping' | 'stopped';
+
+// Checked by the compiler: once started, the runtime's state is the supervisor's top-level state.
+type SupervisorStateValue = StateValueFrom<typeof supervisorMachine>;
+type TopLevel<V> = V extends string ? V : keyof V & string;
+const SUPERVISOR_STATES_ARE_RUNTIME_STATES: [TopLevel<SupervisorStateValue>] extends [RuntimeState] ? true : never = true;
+void SUPERVISOR_STATES_ARE_RUNTIME_STATES;
+
 /** Every actor's state and counters. */
 export interface RuntimeSnapshot {
   app: string;
-  state: string;
+  state: RuntimeState;
   /** The source's type and state, and its own counts where it keeps some (a stomp source's acks, voided outcomes, ...). */
   source: { type: string; state: string; stats?: Record<string, number> };
   waiting: number;
@@ -245,8 +268,76 @@ export interface RuntimeParts {
   plugins?: PluginHost | undefined;
   /** `[Workflow]`: its settings and the definitions its module exports. */
   workflows?: { settings: Omit<WorkflowSettings, 'module'>; definitions: WorkflowDefinitions } | undefined;
-  /** SIGINT and SIGTERM drain the runtime and then exit the process (see `RuntimeOptions.handleSignals`). @default false */
-  handleSignals?: boolean | undefined;
+  /** SIGINT and SIGTERM drain the runtime (see `RuntimeOptions.handleSignals`); without it the process's signals are left alone. */
+  signals?: SignalPolicy | undefined;
+}
+
+/**
+ * A runtime's configuration, compiled and fully defaulted: what
+ * createRuntime compiles from its options, and `flowd run` from an INI file
+ * (loadAppConfig). assembleRuntime makes a runtime of it, the one way both
+ * take.
+ */
+export interface RuntimeConfig {
+  /** The app's worker, loaded; undefined with `plugins` (they are the workers) or for workflows only. */
+  worker: Runner | undefined;
+  /** The source, compiled (`flowd run`'s `[Source]`). */
+  source?: CompiledSource | undefined;
+  /**
+   * Or a source from code (a driver, a spec, a type name), compiled here
+   * against the worker. Without either: the worker's `static SOURCE`, or
+   * none for workflows only.
+   */
+  sourceSpec?: unknown;
+  settings: SupervisorSettings;
+  app: AppInfo;
+  /** The app's own sections, handed to configure(). */
+  config: AppSections;
+  logger: Logger;
+  /** `[Store]`, `[Lock]` and `[Api]`: opened by start(), closed when the run ends. */
+  services: ServiceSettings;
+  /** `[Plugins]`: an event-log source hands its events to these plugins, which are then the workers. */
+  plugins?: PluginSettings | undefined;
+  /** `[Workflow]`: its settings and the definitions its module exports. */
+  workflows?: RuntimeParts['workflows'];
+  /** `[Inspector]`: served from start() on. */
+  inspector?: InspectorSettings | undefined;
+  clock?: RuntimeClock | undefined;
+  random?: (() => number) | undefined;
+  /** SIGINT and SIGTERM: how they drain the runtime and end the process. */
+  signals?: SignalPolicy | undefined;
+}
+
+/**
+ * Makes a runtime of its compiled configuration: the plugins' host (whose
+ * runner is then the worker), the idle worker and source of an app that
+ * runs only workflows, the source, and the app's services.
+ */
+export function assembleRuntime(compiled: RuntimeConfig): Runtime {
+  const { worker, settings, app, logger } = compiled;
+  const plugins = compiled.plugins ? createPluginHost({ ...compiled.plugins, log: logger }) : undefined;
+  const idle = !worker && !plugins ? workflowsOnly() : undefined;
+  const runner = plugins ? pluginRunner(plugins) : (worker ?? idle!.runner);
+  const source =
+    compiled.source ??
+    (idle && compiled.sourceSpec === undefined
+      ? idle.source
+      : resolveSource(compiled.sourceSpec ?? runner.source, runner.name, { ...app, workers: settings.workers }));
+  return buildRuntime({
+    runner,
+    source,
+    settings,
+    app,
+    config: compiled.config,
+    logger,
+    services: createAppServices(compiled.services, app.name, logger),
+    clock: compiled.clock,
+    random: compiled.random,
+    inspector: compiled.inspector,
+    plugins,
+    workflows: compiled.workflows,
+    signals: compiled.signals,
+  });
 }
 
 /**
@@ -266,17 +357,12 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   checkOptionNames(options, RUNTIME_OPTION_NAMES, 'createRuntime options');
   const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, workflows, handleSignals, ...flow } =
     options;
-  const { settings } = inCamelCase('createRuntime options', () => {
-    const reader = new SectionReader(toIniKeys(flow), { section: 'createRuntime options' });
-    const compiled = compileFlowSettings(reader);
-    reader.finish();
-    return compiled;
-  });
+  const { settings } = compileOptions('createRuntime options', flow, compileFlowSettings);
   const name = app?.name ?? 'flowd';
   const dir = app?.dir ?? process.cwd();
   const appInfo = { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) };
   const log = logger === false ? pino({ level: 'silent' }) : (logger ?? createLogger({ level: 'warn', file: undefined }, name));
-  let host: PluginHost | undefined;
+  let pluginSettings: PluginSettings | undefined;
   if (plugins) {
     if (worker !== undefined)
       throw new ConfigError(
@@ -284,57 +370,45 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         'is set, and so is plugins: the plugins are the workers; expected one of the two',
       );
     checkOptionNames(plugins, PLUGIN_OPTION_NAMES, 'createRuntime options.plugins');
-    const pluginSettings = inCamelCase('createRuntime options.plugins', () => {
-      const pluginReader = new SectionReader(toIniKeys({ ...plugins, paths: plugins.paths.join(',') }), {
-        section: 'createRuntime options.plugins',
-      });
-      const compiled = compilePluginSettings(pluginReader, dir);
-      pluginReader.finish();
-      return compiled;
-    });
-    host = createPluginHost({ ...pluginSettings, log });
+    pluginSettings = compileOptions('createRuntime options.plugins', { ...plugins, paths: plugins.paths.join(',') }, (reader) =>
+      compilePluginSettings(reader, dir),
+    );
   }
   let workflowParts: RuntimeParts['workflows'];
   if (workflows) {
     checkOptionNames(workflows, WORKFLOW_OPTION_NAMES, 'createRuntime options.workflows');
     const { definitions, taskLists, ...rest } = workflows;
-    const workflowSettings = inCamelCase('createRuntime options.workflows', () => {
-      const workflowReader = new SectionReader(toIniKeys({ ...rest, ...(taskLists ? { taskLists: taskLists.join(',') } : {}) }), {
-        section: 'createRuntime options.workflows',
-      });
-      const compiled = compileWorkflowOptions(workflowReader);
-      workflowReader.finish();
-      return compiled;
-    });
+    const workflowSettings = compileOptions(
+      'createRuntime options.workflows',
+      { ...rest, ...(taskLists ? { taskLists: taskLists.join(',') } : {}) },
+      compileWorkflowOptions,
+    );
     workflowParts = {
       settings: workflowSettings,
       definitions: collectDefinitions(definitions ?? [], 'createRuntime options.workflows.definitions'),
     };
   }
-  const idle = workflowParts && worker === undefined && !host ? workflowsOnly() : undefined;
-  const runner = host ? pluginRunner(host) : idle ? idle.runner : toRunner(worker, 'worker');
-  if (!runner)
+  // The plugins are the workers; workflows alone need none.
+  const workerless = !!plugins || (workflowParts !== undefined && worker === undefined);
+  const runner = workerless ? undefined : toRunner(worker, 'worker');
+  if (!workerless && !runner)
     throw new WorkerLoadError(
       `createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`,
     );
-  const serviceSettings = compileServiceSettings({ store, lock, api }, appInfo);
-  return buildRuntime({
-    runner,
-    source:
-      idle && source === undefined
-        ? idle.source
-        : resolveSource(source ?? runner.source, runner.name, { ...appInfo, workers: settings.workers }),
+  return assembleRuntime({
+    worker: runner,
+    sourceSpec: source,
     settings,
     app: appInfo,
     config: config ?? {},
     logger: log,
-    services: createAppServices(serviceSettings, appInfo.name, log),
+    services: compileServiceSettings({ store, lock, api }, appInfo),
+    plugins: pluginSettings,
+    workflows: workflowParts,
+    inspector: inspector ? compileInspectorOptions(inspector) : undefined,
     clock,
     random,
-    inspector: inspector ? compileInspectorOptions(inspector) : undefined,
-    plugins: host,
-    workflows: workflowParts,
-    handleSignals: handleSignals === true,
+    signals: handleSignals === true ? {} : undefined,
   });
 }
 
@@ -393,6 +467,16 @@ function checkOptionNames(options: object, known: readonly string[], section: st
   }
 }
 
+/** Compiles options given in code as an INI section of the same name would be, every key read (see inCamelCase). */
+function compileOptions<T>(section: string, options: Record<string, unknown>, compile: (reader: SectionReader) => T): T {
+  return inCamelCase(section, () => {
+    const reader = new SectionReader(toIniKeys(options), { section });
+    const compiled = compile(reader);
+    reader.finish();
+    return compiled;
+  });
+}
+
 /** Runs an INI-style compile over options given in code, and names the option as the code wrote it (`queueTimeout`, not "queue timeout") when it fails. */
 function inCamelCase<T>(section: string, compile: () => T): T {
   try {
@@ -427,8 +511,8 @@ export function resolveSource(source: unknown, workerName: string, app: SourceAp
   );
 }
 
-/** Builds a runtime from compiled parts. */
-export function buildRuntime(parts: RuntimeParts): Runtime {
+/** Builds a runtime from its parts (assembleRuntime makes them). */
+function buildRuntime(parts: RuntimeParts): Runtime {
   const { runner, settings, app, config, logger, services } = parts;
   const driver = isDriver(parts.source)
     ? parts.source
@@ -476,7 +560,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
   const machine = supervisorMachine.provide({
     actors: {
       workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services, runs }),
-      source: createSourceLogic(driver),
+      source: createSourceLogic(driver, logger),
     },
   });
 
@@ -519,43 +603,6 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
   };
 
-  /** SIGINT / SIGTERM: the first drains and then exits, a second exits at once; the listeners go when the run ends. */
-  const handleSignals = () => {
-    const exit = (code: number) => process.exit(code);
-    let stopping = false;
-    const onSignal = (signal: NodeJS.Signals) => {
-      if (!actor) {
-        // Still starting (configure(), the services, the workflows): nothing has been taken from the source yet.
-        logger.warn(`${signal} during start-up: exiting before ${app.name} started`);
-        exit(1);
-        return;
-      }
-      if (stopping) {
-        logger.warn(`${signal} again: exiting without waiting for in-flight work`);
-        exit(1);
-        return;
-      }
-      stopping = true;
-      logger.info(`${signal}: stopping (in-flight work has ${formatDuration(settings.shutdownTimeoutMs)} to finish)`);
-      void runtime.stop().then(
-        (summary) => exit(summary.reason === 'requested' || summary.reason === 'ended' ? 0 : 1),
-        (error: unknown) => {
-          logger.error({ err: error }, `${app.name} did not stop cleanly: ${(error as Error)?.message ?? String(error)}`);
-          exit(1);
-        },
-      );
-    };
-    process.on('SIGINT', onSignal);
-    process.on('SIGTERM', onSignal);
-    const remove = () => {
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
-    };
-    // Once the run has ended the process is the embedder's again (a stop() in flight keeps its own exit).
-    void done.then(remove, remove);
-    return remove;
-  };
-
   const runtime: Runtime = {
     get actor() {
       return actor;
@@ -565,7 +612,19 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       if (actor || starting) throw new FlowdError('ERR_INVALID_STATE', 'the runtime was already started');
       if (parts.inspector && !inspector) await runtime.inspect(parts.inspector);
       starting = true;
-      const removeSignals = parts.handleSignals ? handleSignals() : undefined;
+      const removeSignals = parts.signals
+        ? handleSignals(
+            {
+              logger,
+              appName: app.name,
+              shutdownTimeoutMs: settings.shutdownTimeoutMs,
+              isStarted: () => actor !== undefined,
+              stop: () => runtime.stop(),
+              done,
+            },
+            parts.signals,
+          )
+        : undefined;
       // An inspector that failed to start was reported to inspect()'s caller; the run goes on without it.
       const inspecting = await inspector?.catch(() => undefined);
       runs.inspect = inspecting?.runObserver;
@@ -701,7 +760,7 @@ export function buildRuntime(parts: RuntimeParts): Runtime {
       const sourceValue = sourceRef?.getSnapshot().value as string | Record<string, string> | undefined;
       return {
         app: app.name,
-        state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : Object.keys(snap.value)[0]!,
+        state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : (Object.keys(snap.value)[0] as RuntimeState),
         source: {
           type: sourceType,
           state:
