@@ -48,8 +48,16 @@ export interface SourceDriver {
   stats?(): Record<string, number>;
 }
 
-/** Turns a driver into source actor logic for the supervisor to spawn. */
-export function createSourceLogic(driver: SourceDriver) {
+/** Where a source logs what it cannot hand back: a pino logger fits. */
+export interface SourceLog {
+  error(fields: object, message: string): void;
+}
+
+/**
+ * Turns a driver into source actor logic for the supervisor to spawn. A
+ * driver's `settle()` that throws is logged on `log`, never fatal.
+ */
+export function createSourceLogic(driver: SourceDriver, log: SourceLog = { error: () => {} }) {
   let sequence = 0;
   /** Whether the driver was last told to pause (it outlives each feed). */
   let driverPaused = false;
@@ -128,16 +136,17 @@ export function createSourceLogic(driver: SourceDriver) {
       }),
     },
     actions: {
-      settleEvent: ({ event, self }) => {
-        try {
-          if (event.type === 'events.settled') for (const settlement of (event as EventsSettled).settlements) driver.settle?.(settlement);
-          else driver.settle?.((event as EventSettled).settlement);
-        } catch (error) {
-          // A driver that cannot take outcomes cannot acknowledge: the source fails rather than lose them silently.
-          self.send({
-            type: 'feed.lost',
-            error: { code: 'ERR_SOURCE', message: `the ${driver.type} source's settle() threw: ${(error as Error).message}` },
-          });
+      settleEvent: ({ event }) => {
+        const settlements = event.type === 'events.settled' ? (event as EventsSettled).settlements : [(event as EventSettled).settlement];
+        for (const settlement of settlements) {
+          try {
+            driver.settle?.(settlement);
+          } catch (error) {
+            // One outcome that cannot be told never takes the source down: every other event goes on
+            // being served. A broker redelivers what was not acknowledged; the failure is logged.
+            const message = `the ${driver.type} source's settle() threw for event ${settlement.id}: ${(error as Error)?.message ?? String(error)}`;
+            log.error({ event: settlement.id, outcome: settlement.outcome, error: { code: 'ERR_SOURCE', message } }, message);
+          }
         }
       },
     },

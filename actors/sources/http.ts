@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, validateHeaderName, validateHeaderValue, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import bytes from 'bytes';
 import type { Settlement } from '../../machines/events.js';
@@ -65,14 +65,83 @@ function send(res: ServerResponse, status: number, body: unknown, headers: Recor
 
 const errorBody = (code: string, message: string) => ({ error: { code, message } });
 
-/** A worker's return value as an HTTP response: text, JSON, or `{ status, headers, body }` as given. */
-function respondWithResult(res: ServerResponse, result: unknown): void {
-  if (result === undefined || result === null) return send(res, 204, undefined);
+/** A response ready to write: its status, headers and bytes checked and made before anything is sent. */
+interface Response {
+  status: number;
+  headers: Record<string, string | string[]>;
+  text: string | undefined;
+}
+
+/**
+ * A worker's return value as an HTTP response: text, JSON, or `{ status,
+ * headers, body }` as given. Throws a FlowdError ERR_RESPONSE, before
+ * anything is written, for what cannot be sent: a status outside
+ * 100-999, a header name or value HTTP does not allow (a CR or LF taken
+ * from user input: response splitting), a body JSON cannot hold (a BigInt,
+ * a cycle, nesting too deep).
+ */
+export function toResponse(result: unknown): Response {
+  if (result === undefined || result === null) return { status: 204, headers: {}, text: undefined };
+  let status = 200;
+  let headers: Record<string, string | string[]> = {};
+  let body: unknown = result;
   if (typeof result === 'object' && typeof (result as { status?: unknown }).status === 'number') {
-    const { status, headers, body } = result as { status: number; headers?: Record<string, string>; body?: unknown };
-    return send(res, status, body, headers ?? {});
+    const given = result as { status: number; headers?: unknown; body?: unknown };
+    if (!Number.isInteger(given.status) || given.status < 100 || given.status > 999) {
+      throw responseError(`status ${String(given.status)} is not an HTTP status; expected a whole number from 100 to 999`);
+    }
+    status = given.status;
+    headers = checkHeaders(given.headers);
+    body = given.body;
   }
-  return send(res, 200, typeof result === 'string' ? result : result);
+  if (body === undefined) return { status, headers, text: undefined };
+  let text: string;
+  try {
+    text = typeof body === 'string' ? body : ((JSON.stringify(body) as string | undefined) ?? '');
+  } catch (error) {
+    throw responseError(`the body cannot be written as JSON: ${(error as Error).message}`, error);
+  }
+  if (typeof body !== 'string' && text === '') throw responseError(`the body is ${typeof body}, which JSON cannot hold`);
+  const type = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
+  return { status, headers: { 'content-type': type, 'content-length': String(Buffer.byteLength(text)), ...headers }, text };
+}
+
+function checkHeaders(given: unknown): Record<string, string | string[]> {
+  if (given === undefined || given === null) return {};
+  if (typeof given !== 'object' || Array.isArray(given))
+    throw responseError(`headers must be an object of names and values; found ${typeof given}`);
+  const headers: Record<string, string | string[]> = {};
+  const scalar = (value: unknown) =>
+    typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean' ? String(value) : undefined;
+  for (const [name, value] of Object.entries(given)) {
+    if (value === undefined) continue;
+    const texts = Array.isArray(value) ? value.map(scalar) : [scalar(value)];
+    if (texts.some((text) => text === undefined)) {
+      throw responseError(
+        `header ${JSON.stringify(name)} is ${Array.isArray(value) ? 'an array holding something else' : typeof value}; expected a string, a number or an array of strings`,
+      );
+    }
+    try {
+      validateHeaderName(name);
+      for (const text of texts) validateHeaderValue(name, text!);
+    } catch (error) {
+      throw responseError(`header ${JSON.stringify(name)} cannot be sent: ${(error as Error).message}`, error);
+    }
+    headers[name.toLowerCase()] = Array.isArray(value) ? (texts as string[]) : texts[0]!;
+  }
+  return headers;
+}
+
+const responseError = (problem: string, cause?: unknown) =>
+  new FlowdError(
+    'ERR_RESPONSE',
+    `the worker's result cannot be sent as the response: ${problem}`,
+    cause === undefined ? undefined : { cause },
+  );
+
+function write(res: ServerResponse, response: Response): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(response.status, response.headers).end(response.text);
 }
 
 async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
@@ -177,7 +246,18 @@ export function httpDriver(
     const res = waiting.get(id);
     if (!res) return;
     waiting.delete(id);
-    if (outcome === 'completed') return respondWithResult(res, result);
+    if (outcome === 'completed') {
+      let response: Response;
+      try {
+        response = toResponse(result);
+      } catch (error) {
+        // This request gets a 500 naming the problem; every other request goes on being served.
+        const { code, message } = error as FlowdError;
+        log.warn({ event: id, error: { code, message } }, `http: event ${id}: ${message}`);
+        return send(res, 500, errorBody(code, message));
+      }
+      return write(res, response);
+    }
     const info = error ?? { code: 'ERR_WORKER_FAILED', message: outcome };
     if (outcome === 'failed') return send(res, info.code === 'ERR_WORKER_TIMEOUT' ? 504 : 500, errorBody(info.code, info.message));
     return busy(res, info.message);

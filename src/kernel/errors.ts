@@ -37,6 +37,7 @@ export type ErrorCode =
   | 'ERR_LOCK_UNAVAILABLE'
   | 'ERR_PARSE'
   | 'ERR_HTTP'
+  | 'ERR_RESPONSE'
   | 'ERR_EXPRESSION'
   | 'ERR_XML'
   | 'ERR_RECORD'

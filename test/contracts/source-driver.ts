@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Feed, SourceDriver } from '../../actors/sources/driver.js';
 import type { ErrorInfo, Settlement } from '../../machines/events.js';
@@ -201,6 +202,34 @@ export function sourceDriverContract(kind: SourceKindUnderTest): void {
         const back = (await recorder.delivered(2))[1]!;
         driver.settle!(settlement(back, 'returned'));
         expect(await script.outcome!(back, recorder)).toBe('rejected');
+      });
+      it('takes any result a worker can return without throwing, and goes on delivering (property)', async () => {
+        const recorder = await started();
+        const cyclic = (): unknown => {
+          const node: Record<string, unknown> = {};
+          node.self = node;
+          return node;
+        };
+        let deep: unknown = [];
+        for (let i = 0; i < 300_000; i++) deep = [deep];
+        const results = fc.oneof(
+          fc.anything({ withBigInt: true, withDate: true, withMap: true, withSet: true, withTypedArray: true, withNullPrototype: true }),
+          fc.constantFrom(cyclic(), deep, () => 1, Symbol('s'), 10n),
+          fc.record({
+            status: fc.oneof(fc.integer({ min: -5, max: 2000 }), fc.double()),
+            headers: fc.dictionary(fc.string(), fc.anything()),
+            body: fc.anything({ withBigInt: true }),
+          }),
+        );
+        await fc.assert(
+          fc.asyncProperty(results, async (result) => {
+            const before = recorder.deliveries.length;
+            expect(await script.offer()).toBe('taken');
+            const delivered = (await recorder.delivered(before + 1))[before]!;
+            expect(() => driver.settle!({ ...settlement(delivered, 'completed'), result })).not.toThrow();
+          }),
+          { numRuns: 25 },
+        );
       });
     } else {
       it('takes no outcomes: its events need no acknowledgement', async () => {

@@ -1,9 +1,12 @@
+import fc from 'fast-check';
+import pino from 'pino';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { httpDriver, type HttpEvent, type HttpOptions } from '../../actors/sources/http.js';
 import { defineWorker, type WorkerContext } from '../../actors/workers/worker.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { flowd, tempDir } from '../helpers/cli.js';
+import { recordingFeed } from '../contracts/source-driver.js';
 
 let runtime: Runtime | undefined;
 afterEach(async () => {
@@ -79,6 +82,76 @@ describe('http source, reply = sync', () => {
       body: { error: { code: 'ERR_STOCK', message: 'out of stock' } },
     });
     expect(await json(await request(`${base}/slow`))).toMatchObject({ status: 504, body: { error: { code: 'ERR_WORKER_TIMEOUT' } } });
+  });
+
+  it('answers 500 ERR_RESPONSE for a result that cannot be a response (a header with CR LF from the query), logs it with the event id, and serves every other request', async () => {
+    const warnings: Array<Record<string, unknown>> = [];
+    const logger = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as Record<string, unknown>) });
+    // As the runtime makes it from [Source]: the driver logs on the app's logger.
+    const driver = httpDriver(options(), logger);
+    runtime = createRuntime({
+      worker: defineWorker({ start: (event: HttpEvent) => ({ status: 302, headers: { location: event.query.next } }) }),
+      source: driver,
+      logger,
+    });
+    await runtime.start();
+    await vi.waitFor(() => expect(driver.address()).toBeDefined());
+    const base = driver.address()!.replace(/\/$/, '');
+    const split = await request(`${base}/go?next=%2Fx%0D%0ASet-Cookie:%20a=1`);
+    expect(split.statusCode).toBe(500);
+    expect(split.headers['set-cookie']).toBeUndefined();
+    expect(((await split.body.json()) as { error: { code: string; message: string } }).error).toMatchObject({
+      code: 'ERR_RESPONSE',
+      message: expect.stringMatching(/^the worker's result cannot be sent as the response: header "location" cannot be sent/),
+    });
+    const fine = await request(`${base}/go?next=%2Fhome`);
+    expect([fine.statusCode, fine.headers.location]).toEqual([302, '/home']);
+    await fine.body.dump();
+    expect(runtime.snapshot().source.state).toBe('running');
+    expect(warnings).toContainEqual(
+      expect.objectContaining({ event: expect.any(String), error: expect.objectContaining({ code: 'ERR_RESPONSE' }) }),
+    );
+  });
+
+  it('answers every request whatever its worker returns, and stays up (property)', async () => {
+    const driver = httpDriver(options());
+    const feed = recordingFeed();
+    await driver.connect!();
+    driver.start(feed.feed);
+    const base = driver.address()!.replace(/\/$/, '');
+    const cyclic: Record<string, unknown> = {};
+    cyclic.self = cyclic;
+    const results = fc.oneof(
+      fc.anything({ withBigInt: true, withDate: true, withMap: true, withTypedArray: true }),
+      fc.constantFrom(cyclic, 10n, () => 1),
+      fc.record({
+        status: fc.oneof(fc.integer({ min: -5, max: 2000 }), fc.double()),
+        headers: fc.dictionary(fc.string(), fc.oneof(fc.string(), fc.anything())),
+        body: fc.anything({ withBigInt: true }),
+      }),
+    );
+    try {
+      await fc.assert(
+        fc.asyncProperty(results, async (result) => {
+          const before = feed.deliveries.length;
+          const answer = request(`${base}/p`);
+          const delivered = (await feed.delivered(before + 1))[before]!;
+          driver.settle!({ id: delivered.id, outcome: 'completed', ack: true, attempts: 1, deadLetter: false, result });
+          const res = await answer;
+          await res.body.dump();
+          expect(res.statusCode).toBeGreaterThanOrEqual(100);
+          expect(res.statusCode).toBeLessThanOrEqual(999);
+        }),
+        { numRuns: 60 },
+      );
+      const after = request(`${base}/p`);
+      const last = (await feed.delivered(feed.deliveries.length + 1)).at(-1)!;
+      driver.settle!({ id: last.id, outcome: 'completed', ack: true, attempts: 1, deadLetter: false, result: 'still here' });
+      expect(await (await after).body.text()).toBe('still here');
+    } finally {
+      driver.stop!();
+      await driver.disconnect!();
+    }
   });
 
   it('answers 503 with Retry-After instead of queueing when the queue is past its high watermark', async () => {

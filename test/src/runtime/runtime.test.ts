@@ -4,6 +4,7 @@ import { defineWorker, Flow } from '../../../actors/workers/worker.js';
 import { ConfigError, FlowdError, WorkerConfigureError, WorkerLoadError } from '../../../src/kernel/errors.js';
 import { createRuntime } from '../../../src/runtime/runtime.js';
 import type { RuntimeSnapshot, RuntimeState } from '../../../src/index.js';
+import { logSink } from '../../helpers/log-sink.js';
 import { manualSource } from '../../helpers/manual-source.js';
 import { deferred } from '../../helpers/once.js';
 import { script } from '../../helpers/script.js';
@@ -352,32 +353,43 @@ describe('createRuntime', () => {
     expect(seen).toEqual(['first']);
   });
 
-  it('ends with reason "source failed" when a driver of your own throws in start() or settle()', async () => {
+  it('ends with reason "source failed" when a driver of your own throws in start()', async () => {
     const throwsOnStart = {
       ...manualSource().driver,
       start() {
         throw new Error('no socket');
       },
     };
-    const first = createRuntime({ worker: defineWorker({ start() {} }), source: throwsOnStart });
+    const first = createRuntime({ worker: defineWorker({ start() {} }), source: throwsOnStart, logger: false });
     await first.start();
     expect(await first.done).toMatchObject({
       reason: 'source failed',
       sourceError: { message: "the manual source's start() threw: no socket" },
     });
+  });
 
+  it("logs a driver's settle() that throws, naming the event, and goes on serving every other event", async () => {
     const source = manualSource();
-    source.driver.settle = () => {
-      throw new Error('ack lost');
+    source.driver.settle = (settlement) => {
+      if (settlement.id === 'bad') throw new Error('ack lost');
+      source.settlements.push(settlement);
     };
-    const second = createRuntime({ worker: defineWorker({ start() {} }), source: source.driver });
-    await second.start();
+    const sink = logSink('warn');
+    const runtime = createRuntime({ worker: defineWorker({ start: (n: number) => n }), source: source.driver, logger: sink.logger });
+    await runtime.start();
     await source.ready;
-    source.deliver(1, 'one');
-    expect(await second.done).toMatchObject({
-      reason: 'source failed',
-      sourceError: { message: "the manual source's settle() threw: ack lost" },
-    });
+    source.deliver(1, 'bad');
+    source.deliver(2, 'good');
+    await vi.waitFor(() => expect(source.settlements.map((s) => s.id)).toEqual(['good']));
+    expect(runtime.snapshot().source.state).not.toMatch(/failed/);
+    expect(sink.lines).toContainEqual(
+      expect.objectContaining({
+        event: 'bad',
+        error: { code: 'ERR_SOURCE', message: "the manual source's settle() threw for event bad: ack lost" },
+      }),
+    );
+    source.end();
+    expect(await runtime.done).toMatchObject({ reason: 'ended' });
   });
 });
 
