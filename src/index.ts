@@ -29,6 +29,13 @@ export {
 } from '../actors/workers/worker.js';
 /** Built-in sources for code: sources.interval({...}), sources.stdin({...}). */
 export { sources, sourceTypes, type SourceSpec } from './runtime/sources.js';
+/** What each `sources.<kind>({...})` takes: every key with its `@default`. */
+export type { IntervalSourceOptions } from '../actors/sources/interval.js';
+export type { StdinSourceOptions } from '../actors/sources/stdin.js';
+export type { FilesSourceOptions } from '../actors/sources/files.js';
+export type { HttpSourceOptions } from '../actors/sources/http.js';
+export type { StompSourceOptions } from '../actors/sources/stomp.js';
+export type { EventLogSourceOptions } from '../actors/sources/event-log.js';
 /** Write your own source: a driver the source machine drives. */
 export type { SourceDriver, Feed } from '../actors/sources/driver.js';
 
