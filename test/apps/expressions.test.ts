@@ -256,6 +256,20 @@ describe('expression functions', () => {
     expect(refusedAtRun('formatDate(when, f)', { when: scope.when, f: '%Q' })).toMatch(/^formatDate\(\) strftime format "%Q"/);
   });
 
+  it('formatDate refuses a date luxon cannot represent instead of writing "Invalid DateTime"', () => {
+    const range = 'formatDate() takes milliseconds since 1970 from -8.64e15 to 8.64e15, or ISO 8601 text, as argument 1; found ';
+    expect(refusedAtRun("formatDate(1e300, '%Y')")).toBe(`${range}number 1e+300`);
+    expect(refusedAtRun("formatDate(t, '%Y')", { t: -8.64e15 - 1 })).toBe(`${range}number -8640000000000001`);
+    expect(run("formatDate(t, '%Y')", { t: 8.64e15 })).toBe('275760');
+    // In range in UTC, out of range once moved to a zone ahead of it.
+    expect(refusedAtRun("formatDate(t, '%Y', 'Pacific/Kiritimati')", { t: 8.64e15 })).toMatch(
+      /^formatDate\(\) cannot represent number 8640000000000000 in time zone "Pacific\/Kiritimati": /,
+    );
+    expect(refusedAtRun("formatDate('+275760-09-13T00:00:00Z', '%Y', 'Pacific/Kiritimati')")).toMatch(
+      /^formatDate\(\) cannot represent text "\+275760-09-13T00:00:00Z" in time zone "Pacific\/Kiritimati": /,
+    );
+  });
+
   it('get reads a whole flat key first, then a dotted path, with a default for a missing key', () => {
     expect(run("get(metadata, 'asset.title')")).toBe('Title');
     expect(run("get(metadata, 'asset.id')")).toBe(42);

@@ -60,9 +60,12 @@ function formatProblem(format: string): string | undefined {
 
 function toDateTime(value: Data | undefined): DateTime {
   if (typeof value === 'number') {
-    if (!Number.isFinite(value))
-      refuse(`formatDate() takes milliseconds since 1970 or ISO 8601 text as argument 1; found ${describe(value)}`);
-    return DateTime.fromMillis(value, { zone: 'utc' });
+    const date = Number.isFinite(value) ? DateTime.fromMillis(value, { zone: 'utc' }) : undefined;
+    if (date?.isValid !== true)
+      refuse(
+        `formatDate() takes milliseconds since 1970 from -8.64e15 to 8.64e15, or ISO 8601 text, as argument 1; found ${describe(value)}`,
+      );
+    return date;
   }
   if (typeof value !== 'string') {
     refuse(
@@ -187,6 +190,11 @@ const table: Record<string, ExpressionFunction> = {
         if (zoneIssue !== undefined) refuse(zoneIssue);
         date = date.setZone(name);
       }
+      // luxon writes "Invalid DateTime" for a date it cannot represent; that text must never reach a record.
+      if (!date.isValid)
+        refuse(
+          `formatDate() cannot represent ${describe(value as Data)}${zone === undefined ? '' : ` in time zone "${String(zone)}"`}: ${date.invalidExplanation ?? date.invalidReason ?? 'out of range'}`,
+        );
       return date.toFormat(translateStrftime(strftime).format, { locale: 'en-US' });
     },
   },
