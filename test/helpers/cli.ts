@@ -4,6 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { until } from './wait.js';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const BIN = path.join(ROOT, 'bin/flowd.js');
@@ -69,6 +70,14 @@ export function flowd(args: string[], options: { input?: string; cwd?: string; e
       }),
     exit,
   };
+}
+
+/** Resolves once `done()` holds, checking every 10ms; rejects at once if the daemon exits first, with what it printed. */
+export function untilRunning(proc: FlowdProcess, what: string, done: () => boolean, timeout = 30_000): Promise<void> {
+  const exited = proc.exit.then(
+    ({ code, signal }) => new Error(`flowd exited (${code ?? signal}) before ${what}\nstderr: ${proc.stderr().slice(-3000)}`),
+  );
+  return until(done, { what, timeout, interval: 10, abortOn: exited });
 }
 
 /** A temporary folder for INI files; remove it with the returned cleanup. */

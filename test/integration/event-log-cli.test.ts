@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fileNameFor } from '../../actors/stores/file-names.js';
-import { flowd, tempDir, type FlowdProcess } from '../helpers/cli.js';
+import { flowd, tempDir, untilRunning, type FlowdProcess } from '../helpers/cli.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
 import { createEventsTable, dropTable, insertEvents, insertWithGaps, testPool, uniqueTable, type EventRow } from '../helpers/postgres.js';
 import { POSTGRES_URL } from '../helpers/services.js';
@@ -130,15 +130,8 @@ paths = ./plugins
   };
 }
 
-/** Resolves once `done()` holds; rejects at once if the daemon exits first, with what it printed. */
-function until(p: FlowdProcess, what: string, done: () => boolean, timeout = 60_000): Promise<unknown> {
-  return Promise.race([
-    vi.waitFor(() => expect(done(), what).toBe(true), { timeout, interval: 10 }),
-    p.exit.then(({ code, signal }) => {
-      throw new Error(`flowd exited (${code ?? signal}) before ${what}\nstderr: ${p.stderr().slice(-3000)}`);
-    }),
-  ]);
-}
+/** `untilRunning` with a minute's patience: a round of the SIGKILL test replays many events. */
+const until = (p: FlowdProcess, what: string, done: () => boolean, timeout = 60_000) => untilRunning(p, what, done, timeout);
 
 /** Every id of `expected` is in `seen`. */
 const hasAll = (seen: number[], expected: number[]) => {

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { RunRecord } from '../../src/workflows/engine.js';
 import type { HistoryEvent } from '../../src/workflows/history.js';
-import { flowd, ROOT, type FlowdProcess } from '../helpers/cli.js';
+import { flowd, ROOT, untilRunning as until, type FlowdProcess } from '../helpers/cli.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
 
 // Workflows through the CLI as a user runs them: `flowd run` decides, `flowd workflow start|status`
@@ -113,16 +113,6 @@ const stop = async (proc: FlowdProcess) => {
   proc.child.kill('SIGTERM');
   expect((await proc.exit).code, proc.stderr().slice(-2000)).toBe(0);
 };
-
-/** Resolves once `done()` holds; rejects at once if the daemon exits first, with what it printed. */
-function until(proc: FlowdProcess, what: string, done: () => boolean, timeout = 30_000): Promise<unknown> {
-  return Promise.race([
-    vi.waitFor(() => expect(done(), what).toBe(true), { timeout, interval: 10 }),
-    proc.exit.then(({ code, signal }) => {
-      throw new Error(`flowd exited (${code ?? signal}) before ${what}\nstderr: ${proc.stderr().slice(-3000)}`);
-    }),
-  ]);
-}
 
 /** `flowd workflow start app.ini NAME --input JSON` (without --wait): the run's id. */
 async function startRun(app: App, name: string, input: unknown): Promise<string> {

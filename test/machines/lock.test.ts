@@ -11,9 +11,7 @@ import {
   type AcquireOutput,
   type LockEmitted,
 } from '../../machines/lock.js';
-
-/** Lets the promise actors (acquire) settle. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { flush as settle } from '../helpers/wait.js';
 
 /** The lock machine with an in-process acquire (or the one given), on a simulated clock, recording what it emits. */
 function harness(acquire?: (input: AcquireInput, signal: AbortSignal) => Promise<AcquireOutput>, fence = 0) {

@@ -11,8 +11,7 @@ import { workerSlotMachine } from '../../machines/worker-slot.js';
 import { workflowRunMachine } from '../../machines/workflow-run.js';
 import { FlowdError } from '../../src/kernel/errors.js';
 import { testSettings } from '../helpers/supervisor-harness.js';
-
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { flush as settle } from '../helpers/wait.js';
 
 const missing = (machine: string, kind: 'action' | 'actor', name: string) =>
   `${machine} machine: ${kind} "${name}" was not provided (the runtime must provide it)`;

@@ -10,9 +10,7 @@ import {
   type PluginLoadInput,
   type PluginLoadOutput,
 } from '../../machines/plugin.js';
-
-/** Lets the promise actors (load) settle. */
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+import { flush as settle } from '../helpers/wait.js';
 
 interface PendingLoad {
   input: PluginLoadInput;

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise, SimulatedClock, type AnyActorRef } from 'xstate';
 import { sourceMachine } from '../../machines/source.js';
+import { flush as settle } from '../helpers/wait.js';
 
 /** The source machine with stub actors; the sink records what it is told. */
 function harness(options: { connect?: () => Promise<void> } = {}) {
@@ -32,8 +33,6 @@ function harness(options: { connect?: () => Promise<void> } = {}) {
   actor.start();
   return { actor, clock, atSink, atFeed, settled, feed: (e: { type: string; error?: unknown }) => feedBack!(e), connects: () => connects };
 }
-
-const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('sourceMachine', () => {
   it('connects, announces itself and runs', async () => {

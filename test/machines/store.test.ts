@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createActor, fromCallback, fromPromise } from 'xstate';
 import { storeAvailable, storeClose, storeMachine, storeUnavailable } from '../../machines/store.js';
+import { flush } from '../helpers/wait.js';
 
 /** The store machine with stub actors: the test opens, fails and closes the "backend" by hand. */
 function harness() {
@@ -46,7 +47,6 @@ function harness() {
   };
 }
 
-const flush = () => new Promise<void>((resolve) => setImmediate(resolve));
 const lost = storeUnavailable({ code: 'ERR_STORE_UNAVAILABLE', message: 'connect ECONNREFUSED' });
 
 describe('storeMachine', () => {

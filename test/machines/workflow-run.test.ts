@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createActor, fromPromise, SimulatedClock } from 'xstate';
 import { workflowRunMachine, type DecideOutput } from '../../machines/workflow-run.js';
 import { StoreError } from '../../src/kernel/errors.js';
+import { flush } from '../helpers/wait.js';
 
 /** A run whose decisions are answered, one by one, by the test. */
 function run(answers: Array<DecideOutput | Error>) {
@@ -19,8 +20,7 @@ function run(answers: Array<DecideOutput | Error>) {
     clock,
   });
   actor.start();
-  const settled = () => new Promise((resolve) => setImmediate(resolve));
-  return { actor, calls, clock, settled };
+  return { actor, calls, clock, settled: flush };
 }
 
 describe('the workflow-run machine', () => {

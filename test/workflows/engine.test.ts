@@ -7,6 +7,7 @@ import { createAppServices } from '../../src/runtime/app-services.js';
 import { createWorkflowEngine, listOpen, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
+import { until } from '../helpers/wait.js';
 
 const cleanups = cleanupsAfterEach();
 const log = pino({ level: 'silent' });
@@ -62,17 +63,13 @@ function tutorial() {
   return { started, gates, Transcoding, workflows: [Upload], activities: [Transcoding, ThumbnailGenerator, MetadataProcessing] };
 }
 
-const waitUntil = async (check: () => boolean) => {
-  while (!check()) await new Promise((resolve) => setImmediate(resolve));
-};
-
 describe('the workflow engine', () => {
   it('runs the tutorial: the two independent activities at once, then the third on both results, and keeps the history', async () => {
     const { started, gates, workflows, activities } = tutorial();
     const { store } = storeIn();
     const engine = engineOf({ workflows, activities, store });
     const runId = await engine.start('UploadWorkflow', { source: 'v1' });
-    await waitUntil(() => started.length === 2);
+    await until(() => started.length === 2);
     expect(started).toEqual(['Transcoding', 'ThumbnailGenerator']);
     gates.transcode.resolve();
     gates.thumbnails.resolve();
@@ -110,17 +107,15 @@ describe('the workflow engine', () => {
     const engine = createWorkflowEngine({ workflows: first.workflows, activities: first.activities, store, log });
     const runId = await engine.start('UploadWorkflow', { source: 'v2' });
     first.gates.thumbnails.resolve();
-    await waitUntil(() => first.started.length === 2);
+    await until(() => first.started.length === 2);
     // Thumbnails finish; Transcoding is still running when the daemon goes.
-    await new Promise<void>((resolve) => {
-      const poll = async () =>
+    await until(
+      async () =>
         (await store.get<{ history: Array<{ type: string }> }>(`workflow/run/${runId}`))?.history.some(
           (e) => e.type === 'activity.completed',
-        )
-          ? resolve()
-          : setTimeout(poll, 5);
-      void poll();
-    });
+        ) === true,
+      { interval: 5, what: 'the thumbnails activity completed in the history' },
+    );
     await engine.close(10);
 
     const second = tutorial();
@@ -157,7 +152,7 @@ describe('the workflow engine', () => {
     const { store, folder } = storeIn();
     const engine = createWorkflowEngine({ workflows: first.workflows, activities: first.activities, store, log });
     const runId = await engine.start('UploadWorkflow', { source: 'v3' });
-    await waitUntil(() => first.started.length === 2);
+    await until(() => first.started.length === 2);
     await engine.close(10);
 
     const Changed = defineWorkflow({ name: 'UploadWorkflow', version: 1 }, (wf) => {

@@ -9,6 +9,7 @@ import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { createWorkflowEngine, recordRun } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
+import { until as waitFor } from '../helpers/wait.js';
 
 const cleanups = cleanupsAfterEach();
 const log = pino({ level: 'silent' });
@@ -57,10 +58,6 @@ function runtimeWith(definitions: unknown[], dir = tempDir()): Runtime {
   });
   return runtime;
 }
-
-const waitFor = async (check: () => boolean | Promise<boolean>) => {
-  while (!(await check())) await new Promise((resolve) => setTimeout(resolve, 5));
-};
 
 describe('workflows in an embedded runtime', () => {
   it('runs a workflow with no worker and no source: startWorkflow, the snapshot, and the result', async () => {
