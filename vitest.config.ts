@@ -1,8 +1,18 @@
 import { defineConfig } from 'vitest/config';
 
+// Two kinds of test, told apart by path:
+// - integration: test/integration/** and any *.integration.test.ts, next to the unit tests of the same file. They need
+//   RabbitMQ, Redis, PostgreSQL, FTP or chromium, spawn a process (bin/flowd.js, a tool, a writer that crashes) or
+//   load dist/; their global setup starts the services and builds dist/. *.exclusive.test.ts disturb a shared service
+//   (restarting the broker) and run alone, after the rest.
+// - unit: every other *.test.ts. No service, no spawned process, no dist/ (a test may start its own server on loopback):
+//   `npm run test:unit` passes, well under 30 s, with no service reachable.
+const INTEGRATION = ['test/integration/**/*.test.ts', 'test/**/*.integration.test.ts'];
+const EXCLUSIVE = ['test/**/*.exclusive.test.ts'];
+const GLOBAL_SETUP = ['test/helpers/global-setup.ts'];
+
 export default defineConfig({
   test: {
-    globalSetup: ['test/helpers/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // CLI tests spawn real processes; two cores are shared with them.
@@ -10,12 +20,15 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'main', include: ['test/**/*.test.ts'], exclude: ['test/**/*.exclusive.test.ts'], sequence: { groupOrder: 0 } },
+        test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: [...INTEGRATION, ...EXCLUSIVE], sequence: { groupOrder: 0 } },
       },
       {
-        // Tests that disturb a shared service (restarting the broker) run alone, after the rest.
         extends: true,
-        test: { name: 'exclusive', include: ['test/**/*.exclusive.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 } },
+        test: { name: 'integration', include: INTEGRATION, exclude: EXCLUSIVE, globalSetup: GLOBAL_SETUP, sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: { name: 'exclusive', include: EXCLUSIVE, globalSetup: GLOBAL_SETUP, fileParallelism: false, sequence: { groupOrder: 1 } },
       },
     ],
   },

@@ -5,13 +5,9 @@ import { REDIS_URL } from '../../helpers/services.js';
 import { tcpProxy } from '../../helpers/tcp-proxy.js';
 import { redisArea, redisUnderTest, sleep, type RedisArea } from '../../helpers/redis-locks.js';
 import { closedPort } from '../../helpers/ports.js';
+import { until } from '../../helpers/wait.js';
 
 lockContract('redis', () => Promise.resolve(redisUnderTest()));
-
-/** Resolves once `condition` holds, checking every 10ms. */
-async function until(condition: () => Promise<boolean>): Promise<void> {
-  while (!(await condition())) await sleep(10);
-}
 
 describe('redis locks', () => {
   let areas: RedisArea[] = [];
