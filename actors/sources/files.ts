@@ -383,6 +383,21 @@ export const filesSource: SourceKind = {
       moveFailedTo: folder('move failed to'),
       ledgerFile: path.join(app.stateDir, 'files-ledger.json'),
     };
+    // A file moved back where the source watches would be reported again, for ever.
+    for (const [key, target] of [
+      ['move done to', options.moveDoneTo],
+      ['move failed to', options.moveFailedTo],
+    ] as const) {
+      if (target === undefined) continue;
+      const inside = path.relative(location, target);
+      if (inside === '')
+        reader.fail(key, `found "${reader.string(key)}", which is the location itself; expected a folder the source does not watch`);
+      if (options.recursive && inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside))
+        reader.fail(
+          key,
+          `found "${reader.string(key)}", which is inside the location and recursive = yes watches it; expected a folder the source does not watch`,
+        );
+    }
     const description = `files in ${location}${options.recursive ? ' (recursive)' : ''}${options.pattern ? ` matching ${options.pattern}` : ''}`;
     return { type: 'files', description, create: (deps = {}) => filesDriver(options, deps.log) };
   },

@@ -1,4 +1,4 @@
-import { Flow, type WorkerContext } from '../../actors/workers/worker.js';
+import { Flow, type AppInfo, type AppSections, type WorkerContext } from '../../actors/workers/worker.js';
 import { appSectionReader, type SectionReader } from '../kernel/section-reader.js';
 import { FlowdError } from '../kernel/errors.js';
 import { readTransferData, redact, type TransferAsset, type TransferData, type UseOptions } from './transfer-data.js';
@@ -16,6 +16,26 @@ export interface TransferSettings {
 /** Reads `[Transfer]` (a section of the plugin's own; every key is optional). */
 export function compileTransferSettings(reader: SectionReader): TransferSettings {
   return { progressIntervalMs: reader.duration('progress interval', 1000) };
+}
+
+/** Each section's key (as written) -> line, as `flowd check` passes them to `checkConfig`. */
+type SectionLines = ReadonlyMap<string, ReadonlyMap<string, number>>;
+
+/**
+ * Compiles one of the app's own sections with `compile`, then rejects the
+ * keys it did not read: a ConfigError naming the file, line, section and key.
+ */
+export function checkAppSection(
+  config: AppSections,
+  section: string,
+  compile: (reader: SectionReader) => unknown,
+  file?: string,
+  lines?: SectionLines,
+): void {
+  const own = Object.hasOwn(config, section) ? config[section] : undefined;
+  const reader = appSectionReader(own, { file, section, lines: lines?.get(section) });
+  compile(reader);
+  reader.finish();
 }
 
 /** What `start()` resolves to when the plugin called `fail(message)`: the event succeeded, the transfer did not. */
@@ -76,6 +96,15 @@ export abstract class TransferPlugin<R = unknown> extends Flow<unknown, R | Tran
   #reporter: ProgressReporter | undefined;
   #signal: AbortSignal | undefined;
   #transferSettings: TransferSettings | undefined;
+
+  /**
+   * Compiles `[Transfer]` without starting anything: a ConfigError naming
+   * the file, line and key on a problem. For `flowd check` (and `run`,
+   * before anything starts); a subclass with sections of its own extends it.
+   */
+  static checkConfig(config: AppSections, _app: AppInfo, file?: string, lines?: SectionLines): void {
+    checkAppSection(config, 'Transfer', compileTransferSettings, file, lines);
+  }
 
   constructor() {
     super();

@@ -3,12 +3,12 @@ import { copyFile, mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { lazy, once } from '../kernel/lazy.js';
-import type { WorkerContext } from '../../actors/workers/worker.js';
+import type { AppInfo, AppSections, WorkerContext } from '../../actors/workers/worker.js';
 import { appSectionReader } from '../kernel/section-reader.js';
 import { FlowdError } from '../kernel/errors.js';
 import { compileDestinationSettings, ftpTarget, uploadFiles, type DestinationSettings } from './ftp.js';
 import { redact, type TransferAsset } from './transfer-data.js';
-import { TransferPlugin } from './transfer.js';
+import { checkAppSection, TransferPlugin } from './transfer.js';
 
 /** What XmlExport's `start()` resolves to after a successful export. */
 export interface XmlExportResult {
@@ -90,6 +90,17 @@ function fileNameFor(id: string): string {
  */
 export class XmlExport extends TransferPlugin<XmlExportResult> {
   #destination: DestinationSettings | undefined;
+
+  /** Compiles `[Transfer]` and `[Destination]` without starting anything: a ConfigError naming the file, line and key. For `flowd check`. */
+  static override checkConfig(
+    config: AppSections,
+    app: AppInfo,
+    file?: string,
+    lines?: ReadonlyMap<string, ReadonlyMap<string, number>>,
+  ): void {
+    super.checkConfig(config, app, file, lines);
+    checkAppSection(config, 'Destination', compileDestinationSettings, file, lines);
+  }
 
   /** Reads `[Destination]` (username, password, timeout) at start-up. */
   override configure(): void {

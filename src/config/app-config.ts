@@ -25,6 +25,8 @@ export interface AppConfig {
   file: string;
   app: AppInfo;
   workerClass: string | undefined;
+  /** The line `[Flow] class` is written on, for a worker that cannot be loaded. */
+  workerClassLine: number | undefined;
   settings: SupervisorSettings;
   source: RawSource;
   log: LogSettings;
@@ -121,6 +123,13 @@ export function compileAppConfig(
 
   const flow = read('Flow', document.sections.get('Flow'), { 'app name': overrides.appName, workers: overrides.workers });
   const compiledFlow = compileFlowSettings(flow.reader);
+  // The name becomes a folder (.flowd/<name>): nothing that could lead out of it.
+  const name = compiledFlow.appName;
+  if (name !== undefined && (/[/\\\0]/.test(name) || name.trim() === '.' || name.trim() === '..'))
+    flow.reader.fail(
+      'app name',
+      `found "${name}"; expected a name without "/", "\\" or NUL that is not "." or ".." (it names the state folder .flowd/<name>)`,
+    );
   flow.reader.finish();
 
   const log = read('Log', document.sections.get('Log'), { level: overrides.logLevel });
@@ -190,7 +199,8 @@ export function compileAppConfig(
     }
   }
 
-  const sections: Record<string, Record<string, string>> = {};
+  // No prototype: a section called __proto__ or constructor is just a section.
+  const sections = Object.create(null) as Record<string, Record<string, string>>;
   const sectionLines = new Map<string, ReadonlyMap<string, number>>();
   for (const [name, section] of document.sections) {
     if (OWNED.has(name)) continue;
@@ -204,6 +214,7 @@ export function compileAppConfig(
     file,
     app: { name: appName, dir, stateDir },
     workerClass: compiledFlow.workerClass,
+    workerClassLine: flow.lines.get('class'),
     settings: compiledFlow.settings,
     source: { type: typeof type === 'string' && type !== '' ? type : undefined, values: source.values, lines: source.lines },
     log: { ...logSettings, file: logSettings.file === undefined ? undefined : path.resolve(dir, logSettings.file) },

@@ -43,7 +43,8 @@ export function parseIni(text: string, file: string): IniDocument {
     last = undefined;
   };
 
-  const lines = text.split(/\r?\n/);
+  // As configparser reading a file (universal newlines): CR LF, LF and a lone CR each end a line.
+  const lines = text.split(/\r\n|\r|\n/);
   lines.forEach((raw, index) => {
     const line = index + 1;
     if (/^\s*[#;]/.test(raw)) return;

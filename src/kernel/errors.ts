@@ -118,7 +118,8 @@ export class ConfigError extends FlowdError {
 }
 brandError(ConfigError, 'ConfigError');
 
-function formatLocation({ file, section, key, line }: ConfigLocation): string {
+/** `file:line [Section] "key": `, the prefix of a ConfigError's message (empty without a location). */
+export function formatLocation({ file, section, key, line }: ConfigLocation): string {
   const parts: string[] = [];
   if (file !== undefined) parts.push(line !== undefined ? `${file}:${line}` : file);
   if (section !== undefined) parts.push(`[${section}]`);

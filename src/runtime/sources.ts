@@ -41,7 +41,9 @@ export function compileSource(
   where: { file?: string | undefined; section: string; lines?: ReadonlyMap<string, number> },
   app: SourceApp = { dir: process.cwd(), stateDir: path.join(process.cwd(), '.flowd', 'flowd') },
 ): CompiledSource {
-  const kind = KINDS[type.trim().toLowerCase()];
+  const name = type.trim().toLowerCase();
+  // An own key only: `constructor`, `toString` or `__proto__` name no source kind.
+  const kind = Object.hasOwn(KINDS, name) ? KINDS[name] : undefined;
   if (!kind) {
     throw new ConfigError(
       { file: where.file, section: where.section, key: 'type', line: where.lines?.get('type') },

@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { importModule } from '../../actors/import-module.js';
 import { describeValue, toRunner, type Runner } from '../../actors/workers/worker.js';
-import { WorkerLoadError } from '../kernel/errors.js';
+import { formatLocation, WorkerLoadError, type ConfigLocation } from '../kernel/errors.js';
 import { builtinWorker } from '../apps/builtins.js';
 
 const EXTENSIONS = ['.ts', '.mts', '.mjs', '.js'];
@@ -60,8 +60,21 @@ async function exists(file: string): Promise<boolean> {
  * name (src/apps/builtins.ts) when no module file of that name exists. A missing export
  * names the exports the module has; anything that is not a worker says
  * what it is. `.ts` modules load through tsx (actors/import-module.ts).
+ * With `where` (the INI file, line, section and key of `[Flow] class`),
+ * a WorkerLoadError's message starts with that location.
  */
-export async function loadWorker(spec: string, baseDir: string): Promise<Runner> {
+export async function loadWorker(spec: string, baseDir: string, where?: ConfigLocation): Promise<Runner> {
+  if (where === undefined) return loadRunner(spec, baseDir);
+  try {
+    return await loadRunner(spec, baseDir);
+  } catch (error) {
+    // Where the class was written: `app.ini:3 [Flow] "class": ...`.
+    if (error instanceof WorkerLoadError) throw new WorkerLoadError(`${formatLocation(where)}${error.message}`, { cause: error.cause });
+    throw error;
+  }
+}
+
+async function loadRunner(spec: string, baseDir: string): Promise<Runner> {
   let resolved: WorkerSpec;
   try {
     resolved = await resolveWorkerSpec(spec, baseDir);

@@ -25,6 +25,7 @@ describe('compileAppConfig', () => {
         file: FILE,
         app: { name: 'orders', dir: DIR, stateDir: path.join(DIR, '.flowd', 'orders') },
         workerClass: 'OrdersWorker',
+        workerClassLine: 2,
         settings: DEFAULT_SETTINGS,
         source: { type: undefined, values: new Map(), lines: new Map() },
         log: { level: 'info', file: undefined },
