@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createServer, validateHeaderName, validateHeaderValue, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import bytes from 'bytes';
 import type { Settlement } from '../../machines/events.js';
 import type { Feed, SourceDriver } from './driver.js';
@@ -23,7 +23,18 @@ export interface HttpOptions {
   retryAfterS: number;
   /** How many finished events `GET <path>/events/<id>` remembers (async). */
   keepResults: number;
+  /**
+   * How many connections are served at once. Beyond it a connection's
+   * request is answered 503 and the connection closed; beyond twice it a
+   * connection is closed at once.
+   */
+  maxConnections: number;
 }
+
+/** How long a client has to send a request's headers, from the connection or from the last response. */
+export const HTTP_HEADERS_TIMEOUT_MS = 20_000;
+/** How long a refused connection (over `max connections`) is kept to answer its request with a 503. */
+const REFUSED_CONNECTION_MS = 2_000;
 
 /** What the worker receives for each request. */
 export interface HttpEvent {
@@ -179,6 +190,30 @@ export function httpDriver(
   const prefix = options.path;
   const busy = (res: ServerResponse, why: string) =>
     send(res, 503, errorBody('ERR_UNAVAILABLE', why), { 'retry-after': String(options.retryAfterS) });
+  // Connections past `max connections`: their request gets a 503, then they are closed.
+  const refused = new WeakSet<Socket>();
+  let served = 0;
+  let refusing = 0;
+
+  /** Counts each connection; past the cap it is marked refused (answered 503), past twice the cap closed at once. */
+  function admit(socket: Socket): void {
+    if (served < options.maxConnections) {
+      served++;
+      socket.once('close', () => served--);
+      return;
+    }
+    if (refusing >= options.maxConnections) {
+      socket.destroy();
+      return;
+    }
+    refusing++;
+    refused.add(socket);
+    const timer = setTimeout(() => socket.destroy(), REFUSED_CONNECTION_MS).unref();
+    socket.once('close', () => {
+      refusing--;
+      clearTimeout(timer);
+    });
+  }
 
   const remember = (id: string, outcome: Outcome) => {
     outcomes.delete(id);
@@ -187,13 +222,28 @@ export function httpDriver(
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (refused.has(req.socket)) {
+      req.resume();
+      res.setHeader('connection', 'close');
+      return busy(res, `the service has ${options.maxConnections} connections open (max connections); try again later`);
+    }
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      return send(res, 400, errorBody('ERR_BAD_REQUEST', `the request target ${JSON.stringify(req.url)} is not a URL path`));
+    }
     const within = url.pathname === prefix || url.pathname.startsWith(`${prefix}/`) || prefix === '';
     if (!within) return send(res, 404, errorBody('ERR_NOT_FOUND', `no route for ${url.pathname}; this source serves ${prefix || '/'}`));
     const route = url.pathname.slice(prefix.length) || '/';
 
     if (options.reply === 'async' && req.method === 'GET' && route.startsWith('/events/')) {
-      const id = decodeURIComponent(route.slice('/events/'.length));
+      let id: string;
+      try {
+        id = decodeURIComponent(route.slice('/events/'.length));
+      } catch {
+        return send(res, 400, errorBody('ERR_BAD_REQUEST', `the event id in ${JSON.stringify(route)} is not valid percent-encoding`));
+      }
       const outcome = outcomes.get(id);
       if (!outcome) return send(res, 404, errorBody('ERR_UNKNOWN_EVENT', `no event with id "${id}" (unknown, or no longer remembered)`));
       return send(res, 200, { id, ...outcome });
@@ -273,12 +323,17 @@ export function httpDriver(
     },
     async connect() {
       stopping = false;
-      server = createServer((req, res) => {
+      served = 0;
+      refusing = 0;
+      // Idle connections do not pile up: headers must come within 20 s of connecting (408 otherwise,
+      // checked every 2 s), and a kept-alive connection closes after 5 s without a request (Node's default).
+      server = createServer({ headersTimeout: HTTP_HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 2_000 }, (req, res) => {
         handle(req, res).catch((error: Error) => {
           log.warn({ error: error.message }, `http: request failed: ${error.message}`);
           send(res, 500, errorBody('ERR_INTERNAL', 'the request could not be handled'));
         });
       });
+      server.on('connection', admit);
       await new Promise<void>((resolve, reject) => {
         server!.once('error', (error: NodeJS.ErrnoException) =>
           reject(
@@ -337,6 +392,8 @@ export interface HttpSourceOptions {
   retryAfter?: DurationOption;
   /** How many finished events `GET <path>/events/<id>` remembers (async). @default 10000 */
   keepResults?: number;
+  /** How many connections are served at once; beyond it a request gets 503 with Retry-After. @default 1000 */
+  maxConnections?: number;
 }
 
 /** `[Source] type = http`: reads its keys and makes its driver. */
@@ -358,6 +415,7 @@ export const httpSource: SourceKind = {
       maxBodySize,
       retryAfterS: Math.max(1, Math.round(reader.duration('retry after', 1000) / 1000)),
       keepResults: reader.integer('keep results', 10_000, { min: 1 }),
+      maxConnections: reader.integer('max connections', 1000, { min: 1 }),
     };
     const where = `http://${host.includes(':') ? `[${host}]` : host}:${port}${options.path}/`;
     return {

@@ -109,6 +109,7 @@ sourceDriverContract({
       maxBodySize: 1024,
       retryAfterS: 1,
       keepResults: 10,
+      maxConnections: 100,
     });
     const url = () => driver.address()!;
     return {

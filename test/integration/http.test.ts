@@ -1,10 +1,13 @@
+import { connect, type Socket } from 'node:net';
 import fc from 'fast-check';
 import pino from 'pino';
 import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { httpDriver, type HttpEvent, type HttpOptions } from '../../actors/sources/http.js';
 import { defineWorker, type WorkerContext } from '../../actors/workers/worker.js';
+import { ConfigError } from '../../src/kernel/errors.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
+import { compileSource } from '../../src/runtime/sources.js';
 import { flowd, tempDir } from '../helpers/cli.js';
 import { recordingFeed } from '../contracts/source-driver.js';
 
@@ -22,6 +25,7 @@ const options = (overrides: Partial<HttpOptions> = {}): HttpOptions => ({
   maxBodySize: 1024,
   retryAfterS: 2,
   keepResults: 100,
+  maxConnections: 100,
   ...overrides,
 });
 
@@ -223,6 +227,102 @@ describe('http source, reply = async', () => {
       status: 404,
       body: { error: { code: 'ERR_UNKNOWN_EVENT' } },
     });
+  });
+});
+
+/** A raw TCP connection to `base`'s host and port, for request lines no HTTP client would send. */
+async function rawSocket(base: string): Promise<Socket> {
+  const { hostname, port } = new URL(base);
+  const socket = connect(Number(port), hostname);
+  await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  return socket;
+}
+
+/** Writes `text` and reads one response: the status line and headers, then `content-length` bytes of body. */
+function exchange(socket: Socket, text: string): Promise<{ status: number; head: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf('\r\n\r\n');
+      if (end === -1) return;
+      const head = received.subarray(0, end).toString('latin1');
+      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      if (received.length < end + 4 + length) return;
+      socket.off('data', onData).off('close', onClose);
+      resolve({ status: Number(head.split(' ')[1]), head, body: received.subarray(end + 4, end + 4 + length).toString('utf8') });
+    };
+    const onClose = () => reject(new Error(`the connection closed after ${received.length} bytes: ${received.toString('latin1')}`));
+    socket.on('data', onData).on('close', onClose);
+    socket.write(text);
+  });
+}
+
+const closed = (socket: Socket) =>
+  socket.closed ? Promise.resolve() : new Promise<void>((resolve) => socket.once('close', () => resolve()));
+
+describe('http source, raw connections', () => {
+  const sockets: Socket[] = [];
+  afterEach(() => {
+    for (const socket of sockets.splice(0)) socket.destroy();
+  });
+  const open = async (base: string) => {
+    const socket = await rawSocket(base);
+    sockets.push(socket);
+    return socket;
+  };
+
+  it('answers 400 ERR_BAD_REQUEST, not 500, for a request target that is not a URL path, and keeps serving', async () => {
+    const base = await serve(() => 'fine', { reply: 'async' });
+    for (const target of ['http://[::1/api/x', '/api/events/%zz']) {
+      const res = await exchange(await open(base), `GET ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n`);
+      expect([res.status, JSON.parse(res.body)]).toEqual([400, { error: { code: 'ERR_BAD_REQUEST', message: expect.any(String) } }]);
+    }
+    const ok = await exchange(await open(base), 'GET /api/x HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    expect(ok.status).toBe(202);
+  });
+
+  it('serves max connections at once: the next one gets 503 with Retry-After and is closed, the first ones go on working', async () => {
+    const base = await serve(() => 'fine', { maxConnections: 2 });
+    const get = 'GET /api/x HTTP/1.1\r\nHost: localhost\r\n\r\n';
+    const first = [await open(base), await open(base)];
+    for (const socket of first) expect((await exchange(socket, get)).status).toBe(200);
+
+    const extra = await open(base);
+    const refused = await exchange(extra, get);
+    expect(refused.status).toBe(503);
+    expect(refused.head).toMatch(/\r\nretry-after: 2\r\n/i);
+    expect(refused.head).toMatch(/\r\nconnection: close\r\n/i);
+    expect(JSON.parse(refused.body)).toMatchObject({
+      error: { code: 'ERR_UNAVAILABLE', message: expect.stringContaining('max connections') },
+    });
+    await closed(extra);
+
+    // The first two, kept alive, are still served; closing one makes room for a new connection.
+    for (const socket of first) expect((await exchange(socket, get)).status).toBe(200);
+    first[0]!.destroy();
+    await closed(first[0]!);
+    await vi.waitFor(async () => expect((await exchange(await open(base), get)).status).toBe(200));
+  });
+
+  it('reads `max connections` from [Source]: a whole number, at least 1', () => {
+    const compile = (keys: Record<string, string>) =>
+      compileSource('http', new Map(Object.entries(keys)), { file: 'flow.ini', section: 'Source' }).description;
+    expect(compile({})).toMatch(/^http on /);
+    expect(() => compile({ 'max connections': '0' })).toThrow(ConfigError);
+    expect(() => compile({ 'max connections': '0' })).toThrow(/flow\.ini.*\[Source\].*max connections/);
+  });
+
+  it('closes at once, without a word, a connection past twice max connections', async () => {
+    const base = await serve(() => 'fine', { maxConnections: 1 });
+    const get = 'GET /api/x HTTP/1.1\r\nHost: localhost\r\n\r\n';
+    expect((await exchange(await open(base), get)).status).toBe(200);
+    await open(base); // refused: held (briefly) to answer its request with a 503
+    const dropped = await open(base);
+    let bytes = 0;
+    dropped.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    await closed(dropped);
+    expect(bytes).toBe(0);
   });
 });
 
