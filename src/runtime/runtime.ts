@@ -573,14 +573,19 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     );
     supervisor.on('event.expired', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} expired in the queue`));
     supervisor.on('event.rejected', (e) => logger.warn({ event: e.id, error: e.error }, `event ${e.id} was rejected: ${e.error.message}`));
-    supervisor.on('event.returned', (e) =>
-      e.error && e.error.code !== 'ERR_SHUTDOWN' && e.error.code !== 'ERR_CONNECTION_LOST'
-        ? logger.warn(
-            { event: e.id, attempts: e.attempts, error: e.error },
-            `event ${e.id} was returned to its source unacknowledged after ${e.attempts} attempt(s): ${e.error.message}`,
-          )
-        : logger.info({ event: e.id }, `event ${e.id} was returned to its source on shutdown`),
-    );
+    supervisor.on('event.returned', (e) => {
+      if (e.error?.code === 'ERR_CONNECTION_LOST')
+        return logger.info(
+          { event: e.id, error: e.error },
+          `event ${e.id} was returned to its source because the connection was lost: ${e.error.message}`,
+        );
+      if (e.error && e.error.code !== 'ERR_SHUTDOWN')
+        return logger.warn(
+          { event: e.id, attempts: e.attempts, error: e.error },
+          `event ${e.id} was returned to its source unacknowledged after ${e.attempts} attempt(s): ${e.error.message}`,
+        );
+      return logger.info({ event: e.id }, `event ${e.id} was returned to its source on shutdown`);
+    });
     supervisor.on('event.retrying', (e) =>
       logger.warn(
         { event: e.id, attempt: e.attempt, delayMs: e.delayMs, error: e.error },

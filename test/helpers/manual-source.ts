@@ -27,6 +27,8 @@ export function manualSource() {
     /** Resolves once the runtime has started the source. */
     ready,
     deliver: (payload: unknown, id?: string) => feed!.deliver(payload, id === undefined ? {} : { id }),
+    /** Takes events back, as a source does when its connection is lost. */
+    revoke: (ids: string[], error: { code: string; message: string }) => feed!.revoke(ids, error),
     end: () => feed!.end(),
   };
 }

@@ -72,6 +72,40 @@ describe('createRuntime', () => {
     expect(source.calls).toContain('stop');
   });
 
+  it('logs events revoked on a lost connection as returned because the connection was lost, with the error; only a stop says shutdown', async () => {
+    const gate = deferred();
+    const source = manualSource();
+    const sink = logSink('info');
+    const runtime = createRuntime({
+      worker: defineWorker({ start: () => gate.promise }),
+      source: source.driver,
+      workers: 1,
+      logger: sink.logger,
+    });
+    await runtime.start();
+    await source.ready;
+    source.deliver(1, 'running');
+    source.deliver(2, 'waiting');
+    await vi.waitFor(() => expect(runtime.snapshot().waiting).toBe(1));
+    const lost = { code: 'ERR_CONNECTION_LOST', message: 'lost the connection to stomp://broker:61613/queue/in: socket closed' };
+    source.revoke(['running', 'waiting'], lost);
+    gate.resolve();
+    await vi.waitFor(() => expect(source.settlements.map((s) => s.id).sort()).toEqual(['running', 'waiting']));
+    // The waiting one goes back to the source; the running one finishes (its outcome is void at the source).
+    const returned = sink.lines.filter((line) => line.msg.includes('was returned to its source'));
+    expect(returned.map((line) => [line.event, line.msg, line.error])).toEqual([
+      ['waiting', `event waiting was returned to its source because the connection was lost: ${lost.message}`, lost],
+    ]);
+    source.deliver(3, 'at-stop-1');
+    source.deliver(4, 'at-stop-2');
+    await runtime.stop();
+    const atStop = source.settlements.filter((s) => s.outcome === 'returned' && s.id.startsWith('at-stop')).map((s) => s.id);
+    expect(atStop.length).toBeGreaterThan(0);
+    expect(sink.messages().filter((message) => message.includes('was returned to its source') && !message.includes('connection'))).toEqual(
+      atStop.map((id) => `event ${id} was returned to its source on shutdown`),
+    );
+  });
+
   it('fails a run past the execution timeout with ERR_WORKER_TIMEOUT and keeps its slots usable', async () => {
     const clock = new SimulatedClock();
     const source = manualSource();
