@@ -31,8 +31,8 @@ export interface HttpOptions {
   maxConnections: number;
 }
 
-/** How long a client has to send a request's headers, from the connection or from the last response. */
-export const HTTP_HEADERS_TIMEOUT_MS = 20_000;
+/** How long a client has to send a request's headers once connected (Node's own default is 60 s). */
+const HTTP_HEADERS_TIMEOUT_MS = 20_000;
 /** How long a refused connection (over `max connections`) is kept to answer its request with a 503. */
 const REFUSED_CONNECTION_MS = 2_000;
 
