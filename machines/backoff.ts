@@ -1,3 +1,13 @@
+/**
+ * The default longest wait between attempts to reconnect to a broker or a
+ * database: after an outage of any length, a source reconnects within about
+ * 1.5s of the service being back. Each attempt is one TCP connect, cheap
+ * for the service even from many daemons, and the jitter of
+ * {@link backoffDelay} (a draw between the first delay and this cap) keeps
+ * daemons that lost it together from returning in lockstep.
+ */
+export const RECONNECT_MAX_DELAY_MS = 1500;
+
 /** How retries wait: exponential with full jitter, or a fixed delay. */
 export interface BackoffPolicy {
   kind: 'exponential' | 'fixed';

@@ -67,8 +67,15 @@ export type SourceStopped = { type: 'source.stopped' };
 export type SourceReconnecting = { type: 'source.reconnecting'; error: ErrorInfo; attempt: number; delayMs: number };
 
 // Supervisor -> source
-export type SourcePause = { type: 'source.pause' };
-export type SourceResume = { type: 'source.resume' };
+/**
+ * Why the supervisor pauses its source: `backpressure` (the queue passed its
+ * high watermark), `dependency` (the app's store or locks are unavailable),
+ * `shutdown` (the runtime is stopping). The source runs again only once
+ * every reason it was paused for is resumed.
+ */
+export type PauseReason = 'backpressure' | 'dependency' | 'shutdown';
+export type SourcePause = { type: 'source.pause'; reason?: PauseReason };
+export type SourceResume = { type: 'source.resume'; reason?: PauseReason };
 export type SourceStop = { type: 'source.stop' };
 export type EventSettled = { type: 'event.settled'; settlement: Settlement };
 /** The outcomes of several events of one source, settled in the same step. */
@@ -104,8 +111,10 @@ export const sourceReconnecting = (error: ErrorInfo, attempt: number, delayMs: n
   attempt,
   delayMs,
 });
-export const sourcePause = (): SourcePause => ({ type: 'source.pause' });
-export const sourceResume = (): SourceResume => ({ type: 'source.resume' });
+/** `source.pause`, for a reason (`backpressure` when none is given). */
+export const sourcePause = (reason: PauseReason = 'backpressure'): SourcePause => ({ type: 'source.pause', reason });
+/** `source.resume` of one pause reason (`backpressure` when none is given). */
+export const sourceResume = (reason: PauseReason = 'backpressure'): SourceResume => ({ type: 'source.resume', reason });
 export const sourceStop = (): SourceStop => ({ type: 'source.stop' });
 export const eventSettled = (settlement: Settlement): EventSettled => ({ type: 'event.settled', settlement });
 export const eventsSettled = (settlements: Settlement[]): EventsSettled => ({ type: 'events.settled', settlements });

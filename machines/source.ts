@@ -1,5 +1,5 @@
 import { assign, enqueueActions, sendTo, setup, type AnyActorRef } from 'xstate';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay, RECONNECT_MAX_DELAY_MS } from './backoff.js';
 import {
   sourceEnded,
   sourceFailed,
@@ -8,6 +8,7 @@ import {
   sourceStopped,
   type ErrorInfo,
   type EventSettled,
+  type PauseReason,
   type EventsSettled,
   type SourcePause,
   type SourceResume,
@@ -39,8 +40,10 @@ export interface SourceContext {
   lastError: ErrorInfo | undefined;
   /** Whether `source.started` was sent (once per life). */
   announced: boolean;
-  /** Whether the supervisor last said pause (kept across reconnects). */
+  /** Whether the source is paused for any reason (kept across reconnects). */
   paused: boolean;
+  /** Why it is paused: every reason the supervisor paused it for and has not resumed (`backpressure`, `dependency`, `shutdown`). */
+  pausedFor: PauseReason[];
 }
 
 /** Errors a source's actors report; `retryable` ones lead to `reconnecting`. */
@@ -113,12 +116,20 @@ export const sourceMachine = setup({
       ),
     })),
     resetAttempts: assign({ attempt: 0 }),
-    rememberPause: assign({ paused: true }),
-    rememberResume: assign({ paused: false }),
+    rememberPause: assign(({ context, event }) => {
+      const reason = reasonOf(event);
+      return context.pausedFor.includes(reason) ? {} : { paused: true, pausedFor: [...context.pausedFor, reason] };
+    }),
+    rememberResume: assign(({ context, event }) => {
+      const pausedFor = context.pausedFor.filter((reason) => reason !== reasonOf(event));
+      return { paused: pausedFor.length > 0, pausedFor };
+    }),
   },
   guards: {
     isRetryable: ({ event }) => errorOf(event).retryable === true,
     isPauseRequested: ({ context }) => context.paused,
+    /** A resume that lifts the last reason the source is paused for. */
+    isLastPauseReason: ({ context, event }) => context.pausedFor.every((reason) => reason === reasonOf(event)),
   },
   delays: {
     reconnectDelay: ({ context }) => context.retryDelayMs,
@@ -129,13 +140,14 @@ export const sourceMachine = setup({
     sink: input.sink,
     batchSize: input.batchSize ?? 1,
     reconnectDelayMs: input.reconnectDelayMs ?? 1000,
-    reconnectMaxDelayMs: input.reconnectMaxDelayMs ?? 30_000,
+    reconnectMaxDelayMs: input.reconnectMaxDelayMs ?? RECONNECT_MAX_DELAY_MS,
     random: input.random ?? Math.random,
     attempt: 0,
     retryDelayMs: 0,
     lastError: undefined,
     announced: false,
     paused: false,
+    pausedFor: [],
   }),
   // Pause and resume may arrive while connecting: remember them for when the feed runs.
   on: {
@@ -179,8 +191,14 @@ export const sourceMachine = setup({
           on: { 'source.pause': { target: 'paused', actions: ['rememberPause', 'forwardToFeed'] } },
         },
         paused: {
-          description: "The supervisor's queue is past its high watermark: no new events until it resumes.",
-          on: { 'source.resume': { target: 'running', actions: ['rememberResume', 'forwardToFeed'] } },
+          description:
+            "No new events until the supervisor resumes every reason it paused for (`pausedFor`): its queue is past the high watermark, the app's store or locks are unavailable, or it is stopping.",
+          on: {
+            'source.resume': [
+              { guard: 'isLastPauseReason', target: 'running', actions: ['rememberResume', 'forwardToFeed'] },
+              { actions: 'rememberResume' },
+            ],
+          },
         },
         ended: {
           description: 'The input is exhausted; the feed stays to hear the outcomes of its last events until the supervisor says stop.',
@@ -211,6 +229,10 @@ export const sourceMachine = setup({
     failed: { type: 'final', entry: 'announceFailed' },
   },
 });
+
+function reasonOf(event: { type: string }): PauseReason {
+  return (event as { reason?: PauseReason }).reason ?? 'backpressure';
+}
 
 function errorOf(event: { type: string }): SourceErrorInfo {
   const raw = (event as { error?: unknown }).error;

@@ -115,7 +115,8 @@ export class RedisLockDriver implements LockDriver {
       maxRetriesPerRequest: 0,
       connectTimeout: options.connectTimeoutMs ?? 1000,
       commandTimeout: options.commandTimeoutMs ?? 2000,
-      retryStrategy: (times) => Math.min(100 * times, 2000),
+      // Capped at 500ms, so the locks are back within half a second of Redis, and jittered, so daemons do not return in lockstep.
+      retryStrategy: (times) => Math.min(500, 100 * times) * (0.5 + Math.random() / 2),
     });
     this.redis.on('error', (error: Error) => (this.lastError = error));
     this.redis.defineCommand('flowdLockAcquire', { numberOfKeys: 2, lua: ACQUIRE });

@@ -1,4 +1,5 @@
 import type { Client, IFrame, IMessage, IStompSocket, StompHeaders, StompSubscription } from '@stomp/stompjs';
+import { RECONNECT_MAX_DELAY_MS } from '../../machines/backoff.js';
 import type { ErrorInfo, Settlement } from '../../machines/events.js';
 import { FlowdError, type ErrorCode } from '../../src/kernel/errors.js';
 import type { Feed, SourceDriver } from './driver.js';
@@ -552,7 +553,7 @@ export interface StompSourceOptions {
   receiptTimeout?: DurationOption;
   /** The first wait before connecting again; it doubles each attempt. @default '1s' */
   reconnectDelay?: DurationOption;
-  /** The longest wait between attempts. @default '30s' (or the reconnect delay, if longer) */
+  /** The longest wait between attempts (drawn with jitter up to it). @default '1.5s' (or the reconnect delay, if longer) */
   reconnectMaxDelay?: DurationOption;
 }
 
@@ -586,7 +587,7 @@ export const stompSource: SourceKind = {
         `found "${deadLetter}", the source's own destination; expected another queue, or failed messages would come back for ever`,
       );
     const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
-    const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
+    const maxDelayMs = reader.duration('reconnect max delay', Math.max(RECONNECT_MAX_DELAY_MS, delayMs));
     if (maxDelayMs < delayMs)
       reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
     // 0 is the "unset" sentinel: the default follows [Flow] workers, known only when the runtime is built.

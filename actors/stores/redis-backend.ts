@@ -103,8 +103,9 @@ export class RedisBackend implements StoreBackend {
       autoResendUnfulfilledCommands: false,
       commandTimeout: options.commandTimeoutMs ?? 5000,
       connectTimeout: options.connectTimeoutMs ?? 5000,
-      // Capped and jittered, so daemons that lost Redis together do not return together.
-      retryStrategy: (times) => Math.min(2000, 50 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2),
+      // Capped at 500ms, so the store is back within half a second of Redis (one TCP connect
+      // an attempt), and jittered, so daemons that lost Redis together do not return together.
+      retryStrategy: (times) => Math.min(500, 50 * 2 ** Math.min(times, 6)) * (0.5 + Math.random() / 2),
     });
     this.client.defineCommand('flowdStoreWrite', { numberOfKeys: 2, lua: WRITE });
     this.client.defineCommand('flowdStoreRemove', { numberOfKeys: 1, lua: REMOVE });

@@ -28,15 +28,23 @@ export interface AttachedInspector {
   close(): Promise<void>;
 }
 
-/** Why a runtime is not ready: not started, stopping, its source not running, an actor failed. */
+/** Why a runtime is not ready: not started, stopping, its source not running, its store or locks unavailable, an actor failed. */
 export function readiness(runtime: Pick<MetricsSource, 'snapshot'>, inspection: Inspection): string[] {
-  const snap = runtime.snapshot() as ReturnType<MetricsSource['snapshot']> & { state?: string; source: { state?: string } };
+  const snap = runtime.snapshot() as ReturnType<MetricsSource['snapshot']> & {
+    state?: string;
+    source: { state?: string };
+    dependency?: { error: { message: string }; downForMs: number };
+  };
   const reasons: string[] = [];
   if (snap.state === 'created') reasons.push('the runtime has not started');
   else if (snap.state === 'stopping' || snap.state === 'stopped') reasons.push(`the runtime is ${snap.state}`);
   const sourceState = snap.source.state;
   if (snap.state !== 'created' && sourceState !== 'running' && sourceState !== 'paused')
     reasons.push(`source ${snap.source.type} is ${sourceState ?? 'unknown'}`);
+  if (snap.dependency)
+    reasons.push(
+      `the app's store or locks are unavailable (for ${Math.round(snap.dependency.downForMs)}ms): ${snap.dependency.error.message}`,
+    );
   reasons.push(...inspection.failures());
   return reasons;
 }

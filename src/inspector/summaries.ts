@@ -107,6 +107,7 @@ export function summarize(machine: string, state: string, context: unknown, runt
         connection: state,
         attempt: num(c.attempt) ?? 0,
         paused: c.paused === true,
+        pausedFor: Array.isArray(c.pausedFor) ? (c.pausedFor as unknown[]).map(String).join(', ') : '',
         lastError: text(lastError?.message),
         ...(info?.stats ?? {}),
       };

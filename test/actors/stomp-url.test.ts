@@ -120,7 +120,8 @@ describe('[Source] type = stomp', () => {
     expect(source.description).toBe(
       'stomp stomp://guest@127.0.0.1:61613/queue/assets (prefetch workers + allowance, payload text, dead letter /queue/assets.dlq)',
     );
-    expect(source.reconnect).toEqual({ delayMs: 1000, maxDelayMs: 30_000 });
+    // A short cap (issue 20, point 6): back within 2s of the broker, after an outage of any length.
+    expect(source.reconnect).toEqual({ delayMs: 1000, maxDelayMs: 1500 });
   });
 
   it('shows the default prefetch as a number when it knows the workers', () => {

@@ -7,7 +7,7 @@ import { WebSocket } from 'ws';
 import { SimulatedClock } from 'xstate';
 import type { Feed, SourceDriver } from '../../actors/sources/driver.js';
 import { defineWorker } from '../../actors/workers/worker.js';
-import { ConfigError } from '../../src/kernel/errors.js';
+import { ConfigError, StoreError } from '../../src/kernel/errors.js';
 import { createInspection } from '../../src/inspector/inspection.js';
 import { createRuntimeMetrics } from '../../src/inspector/metrics.js';
 import { startInspectorServer } from '../../src/inspector/server.js';
@@ -146,6 +146,36 @@ describe('GET /healthz and /readyz', () => {
       status: 'not ready',
       reasons: [expect.stringMatching(/^source flaky is (reconnecting|connecting)$/)],
     });
+  });
+});
+
+describe('GET /readyz during a dependency outage', () => {
+  it("is not ready while the app's store is unavailable, names it, and is ready again once a probe succeeds", async () => {
+    let storeUp = false;
+    const worker = defineWorker({
+      start: () => {
+        if (!storeUp)
+          throw new StoreError('ERR_STORE_UNAVAILABLE', 'Store "metered" cannot reach Redis at 127.0.0.1:1: connection refused');
+        return 1;
+      },
+    });
+    const { runtime, source, url } = await inspected({ worker, logger: false });
+    await runtime.start();
+    await source.ready;
+    source.deliver({ n: 1 }, 'e1');
+    await vi.waitFor(() => expect(runtime.snapshot().dependency).toBeDefined());
+    const response = await fetch(new URL('/readyz', url));
+    expect(response.status).toBe(503);
+    expect(await response.json()).toEqual({
+      status: 'not ready',
+      reasons: [expect.stringMatching(/^the app's store or locks are unavailable \(for \d+ms\): Store "metered" cannot reach Redis/)],
+    });
+    expect(runtime.snapshot().source).toMatchObject({ state: 'paused', pausedFor: ['dependency'] });
+    expect(source.calls).toContain('pause');
+    storeUp = true;
+    await vi.waitFor(async () => expect((await fetch(new URL('/readyz', url))).status).toBe(200));
+    expect(source.settlements).toMatchObject([{ id: 'e1', outcome: 'completed' }]);
+    expect(runtime.snapshot().source.pausedFor).toBeUndefined();
   });
 });
 

@@ -71,7 +71,7 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     expect(await reader.store.get('count')).toBe(30);
   });
 
-  it('returns events to their source unacknowledged while Redis is down, and dead-letters none', async () => {
+  it('holds events while Redis is down, returning and dead-lettering none, and completes them once it is back', async () => {
     const prefix = testPrefix();
     const gate = await redisGate();
     cleanups.push(
@@ -91,20 +91,17 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     await runtime.start();
     await source.ready;
     await gate.shut();
+    const down = new Promise((resolve) => runtime.on('dependency.down', resolve));
     for (let i = 0; i < 4; i++) source.deliver(i, `e${i}`);
+    await down;
+    expect(source.settlements).toEqual([]);
+    expect(source.calls).toContain('pause');
+    await gate.open();
     source.end();
     const summary = await runtime.done;
-    expect(summary.counters).toMatchObject({ completed: 0, failed: 0, deadLettered: 0, returned: 4 });
+    expect(summary.counters).toMatchObject({ completed: 4, failed: 0, deadLettered: 0, returned: 0, retried: 0 });
     expect(source.settlements).toHaveLength(4);
-    for (const settlement of source.settlements) {
-      expect(settlement).toMatchObject({
-        outcome: 'returned',
-        ack: false,
-        deadLetter: false,
-        attempts: 2,
-        error: { code: 'ERR_STORE_UNAVAILABLE' },
-      });
-    }
+    for (const settlement of source.settlements) expect(settlement).toMatchObject({ outcome: 'completed', ack: true, attempts: 1 });
   });
 
   it("stops retrying ctx.store.update when the event's signal fires, instead of spending every retry", async () => {

@@ -53,6 +53,31 @@ describe('sourceMachine', () => {
     expect(h.atFeed.map((e) => e.type)).toEqual(['source.pause', 'source.resume']);
   });
 
+  it('names why it is paused, and runs again only once every reason is resumed', async () => {
+    const h = harness();
+    await settle();
+    h.actor.send({ type: 'source.pause', reason: 'dependency' });
+    h.actor.send({ type: 'source.pause', reason: 'backpressure' });
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'paused' });
+    expect(h.actor.getSnapshot().context.pausedFor).toEqual(['dependency', 'backpressure']);
+    h.actor.send({ type: 'source.resume', reason: 'backpressure' });
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'paused' });
+    expect(h.actor.getSnapshot().context.pausedFor).toEqual(['dependency']);
+    h.actor.send({ type: 'source.resume', reason: 'dependency' });
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'running' });
+    expect(h.actor.getSnapshot().context).toMatchObject({ paused: false, pausedFor: [] });
+    // The feed hears one pause and one resume.
+    expect(h.atFeed.map((e) => e.type)).toEqual(['source.pause', 'source.resume']);
+  });
+
+  it('keeps a pause reason heard while connecting, and starts its feed paused', async () => {
+    const h = harness();
+    h.actor.send({ type: 'source.pause', reason: 'dependency' });
+    await settle();
+    expect(h.actor.getSnapshot().value).toEqual({ active: 'paused' });
+    expect(h.actor.getSnapshot().context.pausedFor).toEqual(['dependency']);
+  });
+
   it('retries a refused connection after a backoff when the error is retryable', async () => {
     let refuse = true;
     const h = harness({

@@ -146,21 +146,92 @@ describe('supervisorMachine', () => {
     expect(h.context().counters).toMatchObject({ retried: 2, failed: 1, deadLettered: 1 });
   });
 
-  it('returns an event to its source unacknowledged, never dead-lettered, when its last attempt failed because the store or the locks were down', () => {
-    const h = startSupervisor({ workers: 1, retries: 1, backoff: { kind: 'fixed', delayMs: 100, maxDelayMs: 100 } });
-    const stored = h.deliver();
+  it('holds an event whose run failed because the store or the locks were down, pauses the source for the dependency, and lets one probe run at a time', () => {
+    const h = startSupervisor({ workers: 2, retries: 3, queueTimeoutMs: 100_000 });
+    const first = h.deliver();
+    const second = h.deliver();
+    const third = h.deliver();
     h.runs[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'store redis://127.0.0.1:6379 is unavailable' });
-    h.clock.increment(100);
-    h.runs[1]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'store redis://127.0.0.1:6379 is unavailable' });
-    const locked = h.deliver();
-    h.runs[2]!.fail({ code: 'ERR_LOCK_UNAVAILABLE', message: 'locks unavailable' });
-    h.clock.increment(100);
-    h.runs[3]!.fail({ code: 'ERR_LOCK_UNAVAILABLE', message: 'locks unavailable' });
-    expect(h.settlements).toMatchObject([
-      { id: stored, outcome: 'returned', ack: false, deadLetter: false, attempts: 2, error: { code: 'ERR_STORE_UNAVAILABLE' } },
-      { id: locked, outcome: 'returned', ack: false, deadLetter: false, attempts: 2, error: { code: 'ERR_LOCK_UNAVAILABLE' } },
+    // Not the event's failure: no retry counted, no outcome, and nothing else starts.
+    expect(h.settlements).toEqual([]);
+    expect(h.context().counters).toMatchObject({ retried: 0, returned: 0, failed: 0 });
+    expect(h.runs).toHaveLength(2);
+    expect(h.toSource).toEqual([{ type: 'source.pause', reason: 'dependency' }]);
+    expect(h.emitted.filter((e) => e.type.startsWith('dependency.'))).toMatchObject([
+      { type: 'dependency.down', error: { code: 'ERR_STORE_UNAVAILABLE' } },
     ]);
-    expect(h.context().counters).toMatchObject({ retried: 2, returned: 2, failed: 0, deadLettered: 0 });
+    // The run that was in flight fails the same way: held too, still one warning.
+    h.runs[1]!.fail({ code: 'ERR_LOCK_UNAVAILABLE', message: 'locks unavailable' });
+    expect(h.emitted.filter((e) => e.type === 'dependency.down')).toHaveLength(1);
+    // Probes: the oldest held event, alone, after a backoff no longer than a second.
+    for (let probe = 1; probe <= 5; probe++) {
+      h.clock.increment(1000);
+      expect(h.running().map((r) => r.job.delivery.id)).toEqual([first]);
+      expect(h.runs.at(-1)!.attempt).toBe(1);
+      h.running()[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'still down' });
+    }
+    expect(h.toSource).toHaveLength(1);
+    h.clock.increment(1000);
+    h.running()[0]!.finish();
+    expect(h.emitted.filter((e) => e.type.startsWith('dependency.'))).toMatchObject([
+      { type: 'dependency.down' },
+      { type: 'dependency.up', downForMs: 6000, probes: 6 },
+    ]);
+    expect(h.toSource).toEqual([
+      { type: 'source.pause', reason: 'dependency' },
+      { type: 'source.resume', reason: 'dependency' },
+    ]);
+    expect(h.running().map((r) => r.job.delivery.id)).toEqual(expect.arrayContaining([second, third]));
+    expect(h.running()).toHaveLength(2);
+    h.running()[0]!.finish();
+    h.running()[0]!.finish();
+    expect(h.settlements.map((s) => [s.id, s.outcome, s.attempts]).sort()).toEqual([
+      [first, 'completed', 1],
+      [second, 'completed', 1],
+      [third, 'completed', 1],
+    ]);
+  });
+
+  it('resumes the source for a probe when no event is held to probe with, and pauses it again if that one fails', () => {
+    const h = startSupervisor({ workers: 1, queueTimeoutMs: 100_000 });
+    const first = h.deliver();
+    h.runs[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'down' });
+    // Its source can no longer acknowledge it: it goes back, and nothing is left to probe with.
+    h.actor.send({ type: 'events.revoked', ids: [first], error: { code: 'ERR_CONNECTION_LOST', message: 'lost' } });
+    expect(h.outcomeOf(first)).toEqual(['returned']);
+    h.clock.increment(1000);
+    expect(h.toSource).toEqual([
+      { type: 'source.pause', reason: 'dependency' },
+      { type: 'source.resume', reason: 'dependency' },
+    ]);
+    const next = h.deliver();
+    expect(h.running().map((r) => r.job.delivery.id)).toEqual([next]);
+    h.deliver();
+    expect(h.running()).toHaveLength(1);
+    h.running()[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'down' });
+    expect(h.toSource.at(-1)).toEqual({ type: 'source.pause', reason: 'dependency' });
+    expect(h.emitted.filter((e) => e.type === 'dependency.down')).toHaveLength(1);
+  });
+
+  it('returns held events to their source unacknowledged, never dead-lettered, when the runtime stops during an outage', () => {
+    const h = startSupervisor({
+      workers: 1,
+      retries: 1,
+      queueTimeoutMs: 100_000,
+      backoff: { kind: 'fixed', delayMs: 100, maxDelayMs: 100 },
+    });
+    const stored = h.deliver();
+    const locked = h.deliver();
+    h.runs[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'store redis://127.0.0.1:6379 is unavailable' });
+    h.clock.increment(1000);
+    h.runs[1]!.fail({ code: 'ERR_LOCK_UNAVAILABLE', message: 'locks unavailable' });
+    h.actor.send({ type: 'runtime.stop' });
+    expect([...h.settlements].sort((a, b) => a.id.localeCompare(b.id))).toMatchObject([
+      { id: stored, outcome: 'returned', ack: false, deadLetter: false, attempts: 1 },
+      { id: locked, outcome: 'returned', ack: false, deadLetter: false, attempts: 1 },
+    ]);
+    expect(h.context().counters).toMatchObject({ retried: 0, returned: 2, failed: 0, deadLettered: 0 });
+    expect(h.state()).toBe('stopped');
   });
 
   it('runs events with the same ordering key one at a time, in arrival order, while other keys go on', () => {

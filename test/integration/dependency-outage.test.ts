@@ -1,0 +1,133 @@
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import type { StompEvent } from '../../actors/sources/stomp.js';
+import { defineWorker, type WorkerContext } from '../../actors/workers/worker.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
+import { sources } from '../../src/runtime/sources.js';
+import { dropPrefix, testPrefix } from '../fixtures/stores/spaces.js';
+import { deleteQueues, numbered, produce, STOMP_PORT, uniqueQueue } from '../helpers/broker.js';
+import { logSink } from '../helpers/log-sink.js';
+import { redisGate, type RedisGate } from '../helpers/redis-gate.js';
+import { until } from '../helpers/wait.js';
+
+// RabbitMQ (STOMP on 61613) and Redis (6379) are the machine's own; each outage is a gate in front of them
+// (test/helpers/redis-gate.ts forwards any TCP port), never the service itself stopped.
+
+const created: string[] = [];
+const cleanups: Array<() => Promise<unknown>> = [];
+let runtime: Runtime | undefined;
+afterEach(async () => {
+  if (runtime && runtime.snapshot().state !== 'stopped') await runtime.stop();
+  runtime = undefined;
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(() => deleteQueues(...created));
+
+const newQueue = (label: string) => {
+  const name = uniqueQueue(label);
+  created.push(name, `${name}.dlq`);
+  return name;
+};
+const gateFor = async (port: number): Promise<RedisGate> => {
+  const gate = await redisGate(port);
+  cleanups.push(() => gate.close());
+  return gate;
+};
+const xid = (event: StompEvent) => event.headers['x-id']!;
+/** Holds a gate shut for the length of the outage under test: the duration is what is tested, not something to await. */
+const outageOf = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('a dependency outage', () => {
+  it('pauses the source while the Redis store is down: few redeliveries, few log lines, nothing lost, work back within a second', async () => {
+    // A 5 s outage; the issue's rates (under 5 redeliveries and under 1 log line a second) scaled to it.
+    const OUTAGE_MS = 5000;
+    const queue = newQueue('store-outage');
+    const prefix = testPrefix();
+    cleanups.push(() => dropPrefix(prefix));
+    const redis = await gateFor(6379);
+    const log = logSink('info');
+    const completed = new Set<string>();
+    const worker = defineWorker({
+      async start(event: StompEvent, ctx: WorkerContext) {
+        await ctx.store.put(`seen:${xid(event)}`, true);
+        completed.add(xid(event));
+      },
+    });
+    runtime = createRuntime({
+      worker,
+      workers: 4,
+      retries: 3,
+      app: { name: 'outage' },
+      logger: log.logger,
+      store: { backend: 'redis', url: redis.url(), prefix },
+      source: sources.stomp({ stompUrl: `stomp://guest:guest@127.0.0.1:${STOMP_PORT}/queue/${queue}`, payloadClass: 'json' }),
+    });
+    const downs: number[] = [];
+    const ups: Array<{ at: number; downForMs: number }> = [];
+    runtime.on('dependency.down', () => downs.push(Date.now()));
+    runtime.on('dependency.up', (e) => ups.push({ at: Date.now(), downForMs: e.downForMs }));
+    await runtime.start();
+    await produce(`/queue/${queue}`, numbered(40));
+    await until(() => completed.size === 40, { what: 'the first 40 events' });
+
+    const stats = () => runtime!.snapshot().source.stats as { nacked: number; received: number };
+    const before = stats();
+    const shutAt = Date.now();
+    await redis.shut();
+    await produce(`/queue/${queue}`, numbered(40, 40));
+    await until(() => downs.length === 1, { what: 'the store to be found down' });
+    expect(runtime.snapshot().source).toMatchObject({ state: 'paused', pausedFor: ['dependency'] });
+    expect(runtime.snapshot().dependency).toMatchObject({ down: true, error: { code: 'ERR_STORE_UNAVAILABLE' } });
+    await outageOf(OUTAGE_MS - (Date.now() - shutAt));
+    const during = stats();
+    const openAt = Date.now();
+    await redis.open();
+
+    await until(() => completed.size === 80, { what: 'all 80 events after Redis is back' });
+    expect(ups).toHaveLength(1);
+    expect(ups[0]!.at - openAt).toBeLessThanOrEqual(1000);
+    expect(ups[0]!.downForMs).toBeGreaterThanOrEqual(OUTAGE_MS - 1000);
+    expect(downs).toHaveLength(1);
+    const seconds = OUTAGE_MS / 1000;
+    // Redeliveries: messages the broker had to hand over again, and NACKs that would make it.
+    expect(during.nacked - before.nacked).toBeLessThan(5 * seconds);
+    expect(during.received - before.received).toBeLessThanOrEqual(40 + 5 * seconds);
+    const lines = log.lines.filter((line) => (line.time as number) >= shutAt && (line.time as number) < openAt);
+    expect(lines.length).toBeLessThan(seconds);
+    expect(
+      lines.filter((line) => line.msg.startsWith('outage: its store or locks are unavailable (Store "outage" cannot reach Redis')),
+    ).toHaveLength(1);
+    expect(log.messages().filter((msg) => msg.startsWith('outage: its store and locks are available again after'))).toHaveLength(1);
+    // Nothing lost, nothing dead-lettered, nothing failed.
+    expect(runtime.snapshot().counters).toMatchObject({ completed: 80, failed: 0, deadLettered: 0, expired: 0 });
+    expect(runtime.snapshot().source.pausedFor).toBeUndefined();
+  });
+
+  it('reconnects to the broker within 2 s of its coming back after an outage longer than the longest reconnect backoff', async () => {
+    const queue = newQueue('broker-outage');
+    const broker = await gateFor(STOMP_PORT);
+    const completed: Array<{ id: string; at: number }> = [];
+    runtime = createRuntime({
+      worker: defineWorker({ start: (event: StompEvent) => void completed.push({ id: xid(event), at: Date.now() }) }),
+      workers: 2,
+      app: { name: 'broker-outage' },
+      logger: false,
+      source: sources.stomp({ stompUrl: `stomp://guest:guest@127.0.0.1:${broker.port}/queue/${queue}`, payloadClass: 'json' }),
+    });
+    const reconnects: number[] = [];
+    runtime.on('source.reconnecting', (e) => reconnects.push(e.delayMs));
+    await runtime.start();
+    await until(() => runtime!.snapshot().source.state === 'running', { what: 'the source to run' });
+    await broker.shut();
+    // Ten times the longest backoff (1.5s by default): enough draws to reach the cap.
+    await outageOf(15_000);
+    expect(reconnects.length).toBeGreaterThanOrEqual(8);
+    expect(Math.max(...reconnects)).toBeLessThanOrEqual(1500);
+    // Jittered: the waits are not all the same.
+    expect(new Set(reconnects).size).toBeGreaterThan(1);
+    await produce(`/queue/${queue}`, numbered(5));
+    const openAt = Date.now();
+    await broker.open();
+    await until(() => completed.length === 5, { what: 'the 5 messages after the broker is back' });
+    expect(completed[0]!.at - openAt).toBeLessThanOrEqual(2000);
+  }, 40_000);
+});
