@@ -28,7 +28,6 @@ import {
   type SourceStopped,
 } from './events.js';
 import { notProvidedError, promiseNotProvided } from './not-provided.js';
-import { isDependencyDown, probeDue, runFailed, runSucceeded, type Outage, type OutageStep } from './outage.js';
 import { orderingKey } from './path.js';
 import { sourceMachine } from './source.js';
 import { workerSlotMachine } from './worker-slot.js';
@@ -46,6 +45,12 @@ export interface SupervisorSettings {
   backoff: BackoffPolicy;
   /** `[Flow] order by`, split on dots. */
   orderBy: readonly string[] | undefined;
+  /**
+   * `[Flow] isolation`: with `thread`, a timed-out run's thread is
+   * terminated, and its event's outcome (and its key) wait for the slot to
+   * retire, so a same-key event never overlaps it. Default `process`.
+   */
+  isolation?: 'process' | 'thread' | undefined;
 }
 
 export interface SupervisorInput {
@@ -71,8 +76,6 @@ export interface JobRecord extends QueueEntry {
   runMs?: number;
   /** Set while it runs when its source revoked it: it is not retried, and its outcome is void at the source. */
   revoked?: ErrorInfo;
-  /** Set while it runs as the probe of a dependency outage. */
-  probe?: boolean;
 }
 
 /** Counters of outcomes and states; part of `runtime.snapshot()`. */
@@ -106,6 +109,8 @@ export interface SupervisorContext extends SupervisorInput {
   retrying: Map<number, JobRecord>;
   /** Slots whose run timed out or was abandoned and has not settled yet. */
   abandoned: number;
+  /** Under `isolation = thread`: timed-out runs whose thread is being terminated, by slot; their outcome waits for `slot.retired`. */
+  terminating: Map<string, { job: JobRecord; error: ErrorInfo }>;
   nextSeq: number;
   nextSlot: number;
   counters: SupervisorCounters;
@@ -114,8 +119,6 @@ export interface SupervisorContext extends SupervisorInput {
   sourceStopped: boolean;
   stopReason: 'requested' | 'ended' | 'source failed' | undefined;
   sourceError: ErrorInfo | undefined;
-  /** The app's store or locks are down (see machines/outage.ts): events are held, one runs at a time as a probe. */
-  outage: Outage | undefined;
 }
 
 /** Counters before the first event. */
@@ -160,14 +163,11 @@ export type SupervisorEmitted =
     }[Exclude<Outcome, 'completed'>]
   | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
   | { type: 'slot.replaced'; slotId: string; replacement: string }
-  | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo }
-  | { type: 'dependency.down'; error: ErrorInfo }
-  | { type: 'dependency.up'; downForMs: number; probes: number };
+  | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo };
 
 type RetryDue = { type: 'retry.due'; seq: number };
 type ExpiryDue = { type: 'queue.expiryDue' };
 type DeadlineDue = { type: 'execution.deadlineDue' };
-type ProbeDue = { type: 'dependency.probeDue' };
 type QueueSignal = { type: 'queue.filled' } | { type: 'queue.drained' } | { type: 'work.drained' };
 
 export type SupervisorEvent =
@@ -187,7 +187,6 @@ export type SupervisorEvent =
   | SourceStopped
   | RuntimeStop
   | RetryDue
-  | ProbeDue
   | QueueSignal;
 
 const timeoutError = (ms: number): ErrorInfo => ({
@@ -329,9 +328,7 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
 function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: number): void {
   const { queue, idle, slots } = context;
   const now = context.now();
-  // While the app's dependency is down, only the probe starts.
-  const gate = context.outage;
-  while (idle.length > 0 && (gate === undefined || gate.probeDue)) {
+  while (idle.length > 0) {
     const job = queue.take();
     if (!job) break;
     // The expiry timer can lose the race to a stalled event loop: never start an event past its queue timeout.
@@ -340,10 +337,6 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
       settle(enqueue, job, 'expired', { error: expiredError(context.settings.queueTimeoutMs) });
       queue.release(job.key);
       continue;
-    }
-    if (gate) {
-      gate.probeDue = false;
-      job.probe = true;
     }
     flushSettlements(enqueue);
     const slotId = idle.pop()!;
@@ -400,7 +393,9 @@ function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef
   context.counters.timedOut++;
   const replacement = spawnSlot(context, enqueue, self);
   enqueue.emit({ type: 'slot.replaced', slotId, replacement });
-  failOrRetry(context, enqueue, job, error);
+  // A thread is terminated for sure: the event fails, and its key is free, once it is gone (see forgetSlot).
+  if (context.settings.isolation === 'thread') context.terminating.set(slotId, { job, error });
+  else failOrRetry(context, enqueue, job, error);
 }
 
 function signalCrossings(context: SupervisorContext, enqueue: Enqueue, before: number): void {
@@ -423,7 +418,7 @@ function scheduleExpiry(context: SupervisorContext, enqueue: Enqueue): void {
 }
 
 function isSettled(context: SupervisorContext): boolean {
-  return context.running === 0 && context.queue.size === 0 && context.retrying.size === 0;
+  return context.running === 0 && context.queue.size === 0 && context.retrying.size === 0 && context.terminating.size === 0;
 }
 
 /** After a final outcome: free the slot, free the key, start what can start. */
@@ -462,41 +457,12 @@ function giveBackRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRec
   settle(enqueue, job, 'returned', { error });
 }
 
-const PROBE = 'dependency-probe';
+/** Failures of a dependency that is down (the store, the locks), after which an event is returned rather than dead-lettered. */
+const UNAVAILABLE = new Set(['ERR_STORE_UNAVAILABLE', 'ERR_LOCK_UNAVAILABLE']);
 
-/** Performs an outage decision: pause or resume the source for `dependency`, say it is down or back, schedule the probe. */
-function applyOutage(context: SupervisorContext, enqueue: Enqueue, step: OutageStep): void {
-  context.outage = step.outage;
-  for (const effect of step.effects) {
-    if (effect.type === 'pause') enqueue.sendTo('source', sourcePause('dependency'));
-    else if (effect.type === 'resume') enqueue.sendTo('source', sourceResume('dependency'));
-    else if (effect.type === 'down') enqueue.emit({ type: 'dependency.down', error: effect.error });
-    else if (effect.type === 'up') enqueue.emit({ type: 'dependency.up', downForMs: effect.downForMs, probes: effect.probes });
-    else enqueue.raise({ type: 'dependency.probeDue' }, { delay: effect.delayMs, id: PROBE });
-  }
-}
-
-/**
- * A failed run: retry with backoff while attempts remain, else fail for good
- * (dead letter). A run that failed because the store or locks are down is
- * not the event's fault: the event is held (its attempt not counted) until
- * a probe finds the dependency back; on shutdown it goes back to its source,
- * never to the dead letters.
- */
+/** A failed run: retry with backoff while attempts remain, else fail for good (dead letter), or return it when a dependency is down. */
 function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo, refill = true): void {
   job.lastError = error;
-  const wasProbe = job.probe === true;
-  job.probe = false;
-  if (context.stopReason === undefined) {
-    applyOutage(context, enqueue, runFailed(context.outage, error, wasProbe, context.now(), context.random));
-    if (isDependencyDown(error) && !job.revoked) {
-      const before = context.queue.size;
-      context.queue.requeue(job, context.now());
-      // Without refill the caller dispatches once for the batch, and signals the queue's crossings then.
-      if (refill) dispatch(context, enqueue, before);
-      return;
-    }
-  }
   if (job.revoked) {
     context.counters.returned++;
     settle(enqueue, job, 'returned', { error: job.revoked });
@@ -513,7 +479,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     return;
   }
   // A store or lock that is down is not the event's fault: it goes back to its source unacknowledged, never to the dead letters.
-  const deadLetter = context.stopReason === undefined && !isDependencyDown(error);
+  const deadLetter = context.stopReason === undefined && !UNAVAILABLE.has(error.code);
   if (deadLetter) {
     context.counters.failed++;
     context.counters.deadLettered++;
@@ -580,10 +546,6 @@ export const supervisorMachine = setup({
           failOrRetry(context, enqueue, job, report.error, false);
           continue;
         }
-        if (job.probe) {
-          job.probe = false;
-          applyOutage(context, enqueue, runSucceeded(context.outage, true, context.now()));
-        }
         context.counters.completed++;
         settle(enqueue, job, 'completed', { result: report.result });
         endJob(context, enqueue, job, false);
@@ -602,6 +564,11 @@ export const supervisorMachine = setup({
       const { slotId } = event as SlotRetired;
       context.abandoned--;
       enqueue.stopChild(slotId);
+      const terminated = context.terminating.get(slotId);
+      if (terminated) {
+        context.terminating.delete(slotId);
+        failOrRetry(context, enqueue, terminated.job, terminated.error);
+      }
     }),
     requeueJob: work(({ context, event, enqueue }) => {
       const job = context.retrying.get((event as RetryDue).seq);
@@ -611,10 +578,6 @@ export const supervisorMachine = setup({
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
       dispatch(context, enqueue, before);
-    }),
-    probeDependency: work(({ context, enqueue }) => {
-      applyOutage(context, enqueue, probeDue(context.outage, context.queue.size > 0));
-      dispatch(context, enqueue, context.queue.size);
     }),
     expireJobs: work(({ context, enqueue }) => {
       const before = context.queue.size;
@@ -674,7 +637,6 @@ export const supervisorMachine = setup({
       context.retrying.clear();
       signalCrossings(context, enqueue, before);
       enqueue.cancel(EXPIRY);
-      enqueue.cancel(PROBE);
       if (isSettled(context)) enqueue.raise({ type: 'work.drained' });
     }),
     stopSource: work(({ context, enqueue }) => {
@@ -697,7 +659,6 @@ export const supervisorMachine = setup({
       }
     }),
     pauseSource: work(({ enqueue }) => enqueue.sendTo('source', sourcePause())),
-    pauseSourceForShutdown: work(({ enqueue }) => enqueue.sendTo('source', sourcePause('shutdown'))),
     resumeSource: work(({ enqueue }) => enqueue.sendTo('source', sourceResume())),
   },
   guards: {
@@ -718,6 +679,7 @@ export const supervisorMachine = setup({
     deadlineArmed: false,
     retrying: new Map(),
     abandoned: 0,
+    terminating: new Map(),
     nextSeq: 0,
     nextSlot: 0,
     counters: zeroCounters(),
@@ -725,7 +687,6 @@ export const supervisorMachine = setup({
     sourceStopped: false,
     stopReason: undefined,
     sourceError: undefined,
-    outage: undefined,
   }),
   // Events handled the same way while running and while stopping live on the
   // root, so a hot transition touches as few state nodes as possible.
@@ -738,7 +699,6 @@ export const supervisorMachine = setup({
     'slot.retired': { actions: 'forgetSlot' },
     'execution.deadlineDue': { actions: 'timeOutJobs' },
     'retry.due': { actions: 'requeueJob' },
-    'dependency.probeDue': { actions: 'probeDependency' },
     'queue.expiryDue': { actions: 'expireJobs' },
     'source.ended': { actions: 'markSourceEnded' },
     'source.stopped': { actions: 'markSourceStopped' },
@@ -770,7 +730,7 @@ export const supervisorMachine = setup({
         draining: {
           description:
             'The source is paused and waiting events were returned; in-flight work has the shutdown timeout to finish, and its outcomes still reach the source.',
-          entry: ['pauseSourceForShutdown', 'returnWaiting'],
+          entry: ['pauseSource', 'returnWaiting'],
           on: { 'work.drained': 'closing' },
           after: { shutdownTimeout: { target: 'closing', actions: 'abortInFlight' } },
         },

@@ -42,6 +42,9 @@ export interface SlotActionArgs {
  * or at the end of the shutdown timeout: the run's AbortSignal fires and
  * the slot waits in `abandoned` for the promise to settle (it may never),
  * then retires. The supervisor has already put a fresh slot in its place.
+ * A worker in a thread (`isolation = thread`) goes to `terminating`
+ * instead: its thread is terminated, the run settles once it is gone, and
+ * the slot retires.
  */
 export const workerSlotMachine = setup({
   types: {} as { context: SlotContext; events: SlotEvent; input: SlotInput },
@@ -55,6 +58,8 @@ export const workerSlotMachine = setup({
     reportRetired: sendParent(({ context }) => slotRetired(context.slotId)),
   },
   guards: {
+    // The runtime provides it: true when the worker runs in a thread it can terminate (`isolation = thread`).
+    isTerminable: () => false,
     isCurrentRun: ({ context, event }) => (event as WorkerDone | WorkerFailed).run === context.run,
   },
 }).createMachine({
@@ -76,7 +81,16 @@ export const workerSlotMachine = setup({
       on: {
         'worker.done': { guard: 'isCurrentRun', target: 'idle', actions: 'reportFinished' },
         'worker.failed': { guard: 'isCurrentRun', target: 'idle', actions: 'reportFailed' },
-        'slot.abort': { target: 'abandoned' },
+        'slot.abort': [{ guard: 'isTerminable', target: 'terminating' }, { target: 'abandoned' }],
+      },
+    },
+    terminating: {
+      description:
+        'The run was aborted (execution timeout or shutdown) and its thread is being terminated (`isolation = thread`); the run fails once the thread is gone, and only then is its key released.',
+      entry: 'abortWorker',
+      on: {
+        'worker.done': { guard: 'isCurrentRun', target: 'retired' },
+        'worker.failed': { guard: 'isCurrentRun', target: 'retired' },
       },
     },
     abandoned: {

@@ -27,6 +27,7 @@ import {
   type WorkerContext,
   type WorkerServices,
 } from './worker.js';
+import { isTerminable } from './thread-runner.js';
 
 export interface SlotDeps {
   runner: Runner;
@@ -183,7 +184,10 @@ export function createSlotLogic(deps: SlotDeps) {
     if (pending.push(message) === 1) queueMicrotask(flush);
   };
 
+  // A worker in threads (`isolation = thread`) has its thread terminated on an abort: the slot shows it as `terminating`.
+  const terminable = isTerminable(runner);
   return workerSlotMachine.provide({
+    guards: { isTerminable: () => terminable },
     actions: {
       startWorker: ({ context, self }: SlotActionArgs) => {
         const job = context.job!;

@@ -12,7 +12,7 @@ import { displayUrl } from '../../actors/display-url.js';
 import { assembleRuntime, type RunSummary } from '../runtime/runtime.js';
 import { appGraph, writeFileAtomically } from '../graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from '../runtime/sources.js';
-import { loadWorker } from '../runtime/worker-loader.js';
+import { loadWorker, resolveWorkerSpec, type WorkerSpec } from '../runtime/worker-loader.js';
 import type { PluginInfo } from '../../actors/plugins/plugin-api.js';
 import { listPlugins, withLoadedPlugins } from './plugins-command.js';
 import { loadWorkflowModule, type WorkflowDefinitions } from '../workflows/module.js';
@@ -68,9 +68,22 @@ async function prepare(invocation: Invocation) {
       })
     : undefined;
   runner?.check?.(config.sections, config.app, config.file, config.sectionLines);
+  const workerModule = runner && config.settings.isolation === 'thread' ? await threadModule(config) : undefined;
   const workflows = config.workflow ? await loadWorkflowModule(config.workflow.module) : undefined;
   const source = !runner && !config.plugins ? workflowsOnly().source : sourceFor(config, runner);
-  return { config, runner, source, workflows };
+  return { config, runner, source, workflows, workerModule };
+}
+
+/** `isolation = thread`: the module file each thread loads the worker from. */
+async function threadModule(config: AppConfig): Promise<WorkerSpec> {
+  try {
+    return await resolveWorkerSpec(config.workerClass!, config.app.dir);
+  } catch {
+    throw new ConfigError(
+      { file: config.file, section: 'Flow', key: 'isolation' },
+      `is thread, but class = ${config.workerClass} is not a module file a thread can load (a built-in app); expected class = ./file.ts:Export, or isolation = process`,
+    );
+  }
 }
 
 /** `[Log] file` must be a file flowd can create or append to. */
@@ -120,7 +133,7 @@ function exitCodeFor(summary: RunSummary): number {
 }
 
 async function run(invocation: Invocation, stderr: (line: string) => void, stdout: StdoutWatch): Promise<number> {
-  const { config, runner: worker, source, workflows } = await prepare(invocation);
+  const { config, runner: worker, source, workflows, workerModule } = await prepare(invocation);
   const logger: Logger = createLogger(config.log, config.app.name);
   // The worker the runtime runs, as the messages below name it: the app's, its plugins', or none (workflows only).
   const workerName = worker?.name ?? (config.plugins ? 'plugins' : 'workflows');
@@ -131,6 +144,7 @@ async function run(invocation: Invocation, stderr: (line: string) => void, stdou
       : `worker "${workerName}" finished configure()${config.workflow ? ' and its workflows started' : ''}`;
   const runtime = assembleRuntime({
     worker,
+    workerModule,
     source,
     settings: config.settings,
     app: config.app,

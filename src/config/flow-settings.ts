@@ -30,6 +30,7 @@ export function compileFlowSettings(reader: SectionReader): FlowIdentity & { set
   const delayMs = reader.duration('retry delay', 1000);
   const maxDelayMs = reader.duration('retry max delay', Math.max(60_000, delayMs));
   if (maxDelayMs < delayMs) reader.fail('retry max delay', `found ${maxDelayMs}ms; expected at least the retry delay (${delayMs}ms)`);
+  const isolation = reader.choice('isolation', ['process', 'thread'] as const, 'process');
   const orderByText = reader.string('order by');
   let orderBy: string[] | undefined;
   if (orderByText !== undefined) {
@@ -53,6 +54,7 @@ export function compileFlowSettings(reader: SectionReader): FlowIdentity & { set
       retries,
       backoff: { kind, delayMs, maxDelayMs },
       orderBy,
+      ...(isolation === 'thread' ? { isolation } : {}),
     },
   };
 }

@@ -3,6 +3,7 @@ import pino, { type Logger } from 'pino';
 import { createActor, type Actor, type AnyActorRef, type StateValueFrom } from 'xstate';
 import { createSourceLogic, type SourceDriver } from '../../actors/sources/driver.js';
 import { createSlotLogic } from '../../actors/workers/slot.js';
+import { toThreadRunner, type ThreadModule, type ThreadRunner } from '../../actors/workers/thread-runner.js';
 import {
   toRunner,
   describeValue,
@@ -106,6 +107,19 @@ export interface RuntimeOptions {
   retryMaxDelay?: string | number;
   /** A dotted path into the event, e.g. `headers.asset-id`. */
   orderBy?: string;
+  /**
+   * `[Flow] isolation`: `'thread'` runs the worker in `node:worker_threads`
+   * Workers, terminated past the execution timeout (docs/workers.md). It
+   * needs `workerModule`: a thread loads the worker from its module.
+   * @default 'process'
+   */
+  isolation?: 'process' | 'thread';
+  /**
+   * The worker's module, for `isolation: 'thread'`: each thread imports
+   * `export` (default: the default export) of `file` (relative to `app.dir`).
+   * @example { file: './thumbnails.ts', export: 'Thumbnails' }
+   */
+  workerModule?: { file: string; export?: string };
   /** @default { name: 'flowd', dir: process.cwd() } */
   app?: Partial<AppInfo>;
   /** The app's own sections, handed to configure(). */
@@ -199,13 +213,8 @@ void SUPERVISOR_STATES_ARE_RUNTIME_STATES;
 export interface RuntimeSnapshot {
   app: string;
   state: RuntimeState;
-  /**
-   * The source's type and state, and its own counts where it keeps some (a stomp source's acks, voided outcomes, ...);
-   * while `paused`, why (`backpressure`, `dependency`, `shutdown`).
-   */
-  source: { type: string; state: string; pausedFor?: string[]; stats?: Record<string, number> };
-  /** Set while the app's store or locks are unavailable: its events are held and one runs at a time as a probe. */
-  dependency?: { down: true; error: ErrorInfo; downForMs: number; probes: number };
+  /** The source's type and state, and its own counts where it keeps some (a stomp source's acks, voided outcomes, ...). */
+  source: { type: string; state: string; stats?: Record<string, number> };
   waiting: number;
   running: number;
   retrying: number;
@@ -216,10 +225,7 @@ export interface RuntimeSnapshot {
   workflows?: WorkflowHostStats;
 }
 
-/**
- * Outcome notifications: `event.completed`, `event.failed`, `event.expired`, `event.rejected`, `event.returned`, `event.retrying`,
- * `slot.replaced`, `source.reconnecting`, and `dependency.down` / `dependency.up` (the app's store or locks went down, came back).
- */
+/** Outcome notifications: `event.completed`, `event.failed`, `event.expired`, `event.rejected`, `event.returned`, `event.retrying`, `slot.replaced`. */
 export type RuntimeEventType = SupervisorEmitted['type'];
 
 /** An embedded flowd runtime. */
@@ -289,6 +295,8 @@ export interface RuntimeParts {
 export interface RuntimeConfig {
   /** The app's worker, loaded; undefined with `plugins` (they are the workers) or for workflows only. */
   worker: Runner | undefined;
+  /** The worker's module, which each thread loads under `isolation = thread`. */
+  workerModule?: ThreadModule | undefined;
   /** The source, compiled (`flowd run`'s `[Source]`). */
   source?: CompiledSource | undefined;
   /**
@@ -322,7 +330,8 @@ export interface RuntimeConfig {
  * runs only workflows, the source, and the app's services.
  */
 export function assembleRuntime(compiled: RuntimeConfig): Runtime {
-  const { worker, settings, app, logger } = compiled;
+  const { settings, app, logger } = compiled;
+  const worker = settings.isolation === 'thread' ? inThreads(compiled) : compiled.worker;
   const plugins = compiled.plugins ? createPluginHost({ ...compiled.plugins, log: logger }) : undefined;
   const idle = !worker && !plugins ? workflowsOnly() : undefined;
   const runner = plugins ? pluginRunner(plugins) : (worker ?? idle!.runner);
@@ -348,6 +357,44 @@ export function assembleRuntime(compiled: RuntimeConfig): Runtime {
   });
 }
 
+/** createRuntime's `workerModule`, checked and resolved against the app's folder. */
+function compileWorkerModule(option: unknown, dir: string): ThreadModule {
+  const { file, export: exportName } = (option ?? {}) as { file?: unknown; export?: unknown };
+  if (typeof file !== 'string' || file.trim() === '' || (exportName !== undefined && typeof exportName !== 'string'))
+    throw new ConfigError(
+      { section: 'createRuntime options', key: 'workerModule' },
+      `is ${JSON.stringify(option)}; expected { file: './worker.ts', export?: 'Name' }`,
+    );
+  return { file: path.resolve(dir, file), exportName };
+}
+
+/** The main thread's stand-in for a worker given only as a module: it runs in threads, never here. */
+function moduleRunner(module: ThreadModule): Runner {
+  return {
+    name: module.exportName ?? path.basename(module.file, path.extname(module.file)),
+    source: undefined,
+    configure: async () => {},
+    run: () => {
+      throw new FlowdError('ERR_INTERNAL', `worker ${module.file} runs only in threads`);
+    },
+  };
+}
+
+/** `isolation = thread`: the worker, run in threads that load it from its module. */
+function inThreads(compiled: RuntimeConfig): Runner {
+  if (!compiled.worker || compiled.plugins)
+    throw new ConfigError(
+      { section: 'Flow', key: 'isolation' },
+      'is thread, which runs a worker class in threads; expected isolation = process for an app with [Plugins] or only workflows',
+    );
+  if (!compiled.workerModule)
+    throw new ConfigError(
+      { section: 'Flow', key: 'isolation' },
+      `is thread, but worker "${compiled.worker.name}" has no module a thread can load: expected [Flow] class = ./file.ts:Export (a module file, not a built-in app) or createRuntime({ workerModule: { file, export } }); a worker given as an object in code cannot move to a thread`,
+    );
+  return toThreadRunner(compiled.worker, compiled.workerModule, { threads: compiled.settings.workers });
+}
+
 /**
  * Creates a runtime to embed in a service. Without a `logger` it logs
  * warnings and errors to stderr; an option it does not know is a
@@ -363,8 +410,24 @@ export function assembleRuntime(compiled: RuntimeConfig): Runtime {
  */
 export function createRuntime(options: RuntimeOptions): Runtime {
   checkOptionNames(options, RUNTIME_OPTION_NAMES, 'createRuntime options');
-  const { worker, source, app, config, logger, clock, random, store, lock, api, inspector, plugins, workflows, handleSignals, ...flow } =
-    options;
+  const {
+    worker,
+    workerModule,
+    source,
+    app,
+    config,
+    logger,
+    clock,
+    random,
+    store,
+    lock,
+    api,
+    inspector,
+    plugins,
+    workflows,
+    handleSignals,
+    ...flow
+  } = options;
   const { settings } = compileOptions('createRuntime options', flow, compileFlowSettings);
   const name = app?.name ?? 'flowd';
   const dir = app?.dir ?? process.cwd();
@@ -398,13 +461,20 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   }
   // The plugins are the workers; workflows alone need none.
   const workerless = !!plugins || (workflowParts !== undefined && worker === undefined);
-  const runner = workerless ? undefined : toRunner(worker, 'worker');
+  const threadModule = workerModule ? compileWorkerModule(workerModule, dir) : undefined;
+  if (threadModule && settings.isolation !== 'thread')
+    throw new ConfigError(
+      { section: 'createRuntime options', key: 'workerModule' },
+      "is set, but isolation is not 'thread'; expected isolation: 'thread' with workerModule, or worker without it",
+    );
+  const runner = workerless ? undefined : worker === undefined && threadModule ? moduleRunner(threadModule) : toRunner(worker, 'worker');
   if (!workerless && !runner)
     throw new WorkerLoadError(
       `createRuntime: worker is ${describeValue(worker)}; expected defineWorker({ start }), a class with start(event), or xstate actor logic`,
     );
   return assembleRuntime({
     worker: runner,
+    workerModule: threadModule,
     sourceSpec: source,
     settings,
     app: appInfo,
@@ -438,6 +508,8 @@ const RUNTIME_OPTION_NAMES = Object.keys({
   retryDelay: 1,
   retryMaxDelay: 1,
   orderBy: 1,
+  isolation: 1,
+  workerModule: 1,
   app: 1,
   config: 1,
   store: 1,
@@ -537,7 +609,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
   const closeAll = () =>
     (workflows?.close(settings.shutdownTimeoutMs) ?? Promise.resolve())
       .catch((error: unknown) => logger.error({ err: error }, `workflows: ${(error as Error).message}`))
-      .then(() => Promise.allSettled([services.close(), parts.plugins?.close()]))
+      .then(() => Promise.allSettled([services.close(), parts.plugins?.close(), (runner as Partial<ThreadRunner>).close?.()]))
       .then(() => undefined);
   const needWorkflows = () => {
     if (!workflows)
@@ -604,19 +676,6 @@ function buildRuntime(parts: RuntimeParts): Runtime {
       logger.warn(
         { source: sourceType, attempt: e.attempt, delayMs: e.delayMs, error: e.error },
         `source ${sourceType}: ${e.error.message} (attempt ${e.attempt}, retrying in ${formatDuration(e.delayMs)})`,
-      ),
-    );
-    // One warning when the app's store or locks go down, one when they are back: not one per event.
-    supervisor.on('dependency.down', (e) =>
-      logger.warn(
-        { error: e.error },
-        `${app.name}: its store or locks are unavailable (${e.error.message}); the source is paused and events are held until a probe finds them back`,
-      ),
-    );
-    supervisor.on('dependency.up', (e) =>
-      logger.warn(
-        { downForMs: e.downForMs, probes: e.probes },
-        `${app.name}: its store and locks are available again after ${formatDuration(e.downForMs)} (${e.probes} probe(s)); resuming`,
       ),
     );
     supervisor.on('slot.replaced', (e) =>
@@ -783,11 +842,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         });
       }
       const sourceRef = children.source;
-      const sourceSnap = sourceRef?.getSnapshot() as
-        { value: string | Record<string, string>; context?: { pausedFor?: string[] } } | undefined;
-      const sourceValue = sourceSnap?.value;
-      const pausedFor = sourceSnap?.context?.pausedFor;
-      const outage = context?.outage;
+      const sourceValue = sourceRef?.getSnapshot().value as string | Record<string, string> | undefined;
       return {
         app: app.name,
         state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : (Object.keys(snap.value)[0] as RuntimeState),
@@ -801,12 +856,8 @@ function buildRuntime(parts: RuntimeParts): Runtime {
               : typeof sourceValue === 'string'
                 ? sourceValue
                 : Object.values(sourceValue)[0]!,
-          ...(pausedFor && pausedFor.length > 0 ? { pausedFor: [...pausedFor] } : {}),
           ...(driver.stats ? { stats: driver.stats() } : {}),
         },
-        ...(outage
-          ? { dependency: { down: true as const, error: outage.error, downForMs: now() - outage.since, probes: outage.probes } }
-          : {}),
         waiting: context?.queue.size ?? 0,
         running: context?.running ?? 0,
         retrying: context?.retrying.size ?? 0,

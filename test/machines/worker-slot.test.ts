@@ -6,11 +6,12 @@ import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-sl
 const job = (seq: number): Job => ({ seq, delivery: { id: `e${seq}`, payload: seq }, attempt: 1, startedAt: 0 });
 
 /** The slot under a parent that records what it reports; startWorker/abortWorker are stubs. */
-function harness() {
+function harness(terminable = false) {
   const reports: Array<{ type: string }> = [];
   const started: Array<{ seq: number; run: number }> = [];
   const aborted: number[] = [];
   const slot = workerSlotMachine.provide({
+    guards: { isTerminable: () => terminable },
     actions: {
       startWorker: ({ context }: SlotActionArgs) => started.push({ seq: context.job!.seq, run: context.run }),
       abortWorker: ({ context }: SlotActionArgs) => aborted.push(context.run),
@@ -64,6 +65,17 @@ describe('workerSlotMachine', () => {
     h.child.send(eventAssigned(job(2)));
     expect(h.started).toHaveLength(1);
     h.child.send(workerDone(1, 'late'));
+    expect(h.child.getSnapshot().status).toBe('done');
+    expect(h.reports.map((r) => r.type).filter((t) => t.startsWith('slot.'))).toEqual(['slot.retired']);
+  });
+
+  it('goes to terminating, not abandoned, when its worker runs in a thread it can terminate, and retires once the run settles', () => {
+    const h = harness(true);
+    h.child.send(eventAssigned(job(1)));
+    h.child.send(slotAbort());
+    expect(h.state()).toBe('terminating');
+    expect(h.aborted).toEqual([1]);
+    h.child.send(workerFailed(1, { code: 'ERR_WORKER_TIMEOUT', message: 'terminated' }));
     expect(h.child.getSnapshot().status).toBe('done');
     expect(h.reports.map((r) => r.type).filter((t) => t.startsWith('slot.'))).toEqual(['slot.retired']);
   });

@@ -1,0 +1,118 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { createRuntime, defineWorker } from '../../../src/index.js';
+import { logSink } from '../../helpers/log-sink.js';
+import { manualSource } from '../../helpers/manual-source.js';
+import { until } from '../../helpers/wait.js';
+
+const fixture = path.resolve(import.meta.dirname, '../../fixtures/workers/threaded.ts');
+
+/** A runtime whose worker runs in threads (`isolation: 'thread'`), fed by hand. */
+function threaded(exportName: string, options: Partial<Parameters<typeof createRuntime>[0]> = {}) {
+  const source = manualSource();
+  const sink = logSink('info');
+  const runtime = createRuntime({
+    isolation: 'thread',
+    workerModule: { file: fixture, export: exportName },
+    source: source.driver,
+    logger: sink.logger,
+    app: { dir: mkdtempSync(path.join(os.tmpdir(), 'flowd-thread-')) },
+    ...options,
+  });
+  return { source, runtime, sink };
+}
+
+describe('isolation = thread', () => {
+  it('runs each event in a worker thread configured once, with ctx.store and ctx.log served by the main thread', async () => {
+    const { source, runtime, sink } = threaded('counter', { workers: 2 });
+    await runtime.start();
+    await source.ready;
+    for (const n of [1, 2, 3, 4]) source.deliver({ n }, `e${n}`);
+    source.end();
+    const summary = await runtime.done;
+    expect(summary.counters).toMatchObject({ received: 4, completed: 4, failed: 0 });
+    const results = source.settlements.map((s) => s.result as { double: number; thread: number; configured: number; total: number });
+    expect(results.map((r) => r.double).sort()).toEqual([2, 4, 6, 8]);
+    // Not the main thread (0); each thread's module ran configure() once.
+    expect(results.every((r) => r.thread > 0 && r.configured === 1)).toBe(true);
+    // ctx.store.update from the threads: no update was lost.
+    expect(Math.max(...results.map((r) => r.total))).toBe(10);
+    const logged = sink.lines.filter((line) => line.msg.startsWith('doubling'));
+    expect(logged.map((line) => [line.event, line.n]).sort()).toEqual([
+      ['e1', 1],
+      ['e2', 2],
+      ['e3', 3],
+      ['e4', 4],
+    ]);
+  });
+
+  it('terminates a busy-looping worker at the execution timeout: the event fails ERR_WORKER_TIMEOUT, the CPU goes idle, the other events complete, and a same-key event starts only after the termination', async () => {
+    const { source, runtime } = threaded('spinner', { workers: 2, executionTimeout: '1s', orderBy: 'key' });
+    let failedAt: number | undefined;
+    runtime.on('event.failed', (e) => {
+      if (e.id === 'spin') failedAt = Date.now();
+    });
+    await runtime.start();
+    await source.ready;
+    source.deliver({ key: 'k', n: 0, spin: true }, 'spin');
+    source.deliver({ key: 'k', n: 1 }, 'same');
+    source.deliver({ key: 'other', n: 2 }, 'other');
+    await until(() => source.settlements.length === 3, { what: 'three outcomes' });
+    const by = new Map(source.settlements.map((s) => [s.id, s]));
+    expect(by.get('spin')).toMatchObject({ outcome: 'failed', error: { code: 'ERR_WORKER_TIMEOUT' } });
+    expect(by.get('other')).toMatchObject({ outcome: 'completed', result: { n: 2 } });
+    expect(by.get('same')).toMatchObject({ outcome: 'completed', result: { n: 1 } });
+    // The key was released only once the spinning thread was gone (the failure is reported after termination).
+    expect((by.get('same')!.result as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(failedAt!);
+    // The process's CPU over a window after the termination: a thread still spinning would use a whole core.
+    // (A measurement window: there is no event to await for "nothing is running".)
+    const cpu = process.cpuUsage();
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const used = process.cpuUsage(cpu);
+    const wallMs = performance.now() - started;
+    expect((used.user + used.system) / 1000).toBeLessThan(wallMs * 0.5);
+    source.end();
+    await runtime.done;
+  });
+
+  it('retries a timed-out event in a fresh thread once the old one is terminated', async () => {
+    const { source, runtime } = threaded('spinOnce', { workers: 1, executionTimeout: '2s', retries: 1, retryDelay: 1 });
+    await runtime.start();
+    await source.ready;
+    source.deliver({ n: 7 }, 'again');
+    source.end();
+    const summary = await runtime.done;
+    expect(summary.counters).toMatchObject({ completed: 1, failed: 0, timedOut: 1 });
+    expect(source.settlements).toMatchObject([{ id: 'again', outcome: 'completed', attempts: 2, result: { n: 7, attempt: 2 } }]);
+  });
+
+  it('fails an event whose result cannot cross back, and refuses ctx.lock in a thread with a coded error naming isolation = thread', async () => {
+    const { source, runtime } = threaded('misfit');
+    await runtime.start();
+    await source.ready;
+    source.deliver({ n: 1 }, 'fn');
+    source.deliver({ n: 2 }, 'lock');
+    source.end();
+    await runtime.done;
+    const by = new Map(source.settlements.map((s) => [s.id, s]));
+    expect(by.get('fn')).toMatchObject({ outcome: 'failed', error: { code: 'ERR_WORKER_FAILED' } });
+    expect(by.get('fn')!.error!.message).toMatch(/cannot cross back from its thread as a structured clone/);
+    expect(by.get('lock')).toMatchObject({ outcome: 'failed', error: { code: 'ERR_CONFIG' } });
+    expect(by.get('lock')!.error!.message).toMatch(/ctx\.lock\(\) is not available under \[Flow\] isolation = thread/);
+  });
+
+  it('refuses a worker given as an object in code, which cannot move to a thread', () => {
+    expect(() =>
+      createRuntime({ isolation: 'thread', worker: defineWorker({ start: () => 1 }), source: manualSource().driver, logger: false }),
+    ).toThrow(/isolation.*is thread, but worker "worker" has no module a thread can load/);
+  });
+
+  it('refuses workerModule without isolation: thread', () => {
+    expect(() => createRuntime({ workerModule: { file: fixture }, source: manualSource().driver, logger: false })).toThrow(
+      /workerModule.*isolation is not 'thread'/,
+    );
+  });
+});
