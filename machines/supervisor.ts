@@ -28,6 +28,7 @@ import {
   type SourceStopped,
 } from './events.js';
 import { notProvidedError, promiseNotProvided } from './not-provided.js';
+import { isDependencyDown, probeDue, runFailed, runSucceeded, type Outage, type OutageStep } from './outage.js';
 import { orderingKey } from './path.js';
 import { sourceMachine } from './source.js';
 import { workerSlotMachine } from './worker-slot.js';
@@ -76,6 +77,8 @@ export interface JobRecord extends QueueEntry {
   runMs?: number;
   /** Set while it runs when its source revoked it: it is not retried, and its outcome is void at the source. */
   revoked?: ErrorInfo;
+  /** Set while it runs as the probe of a dependency outage. */
+  probe?: boolean;
 }
 
 /** Counters of outcomes and states; part of `runtime.snapshot()`. */
@@ -119,6 +122,8 @@ export interface SupervisorContext extends SupervisorInput {
   sourceStopped: boolean;
   stopReason: 'requested' | 'ended' | 'source failed' | undefined;
   sourceError: ErrorInfo | undefined;
+  /** The app's store or locks are down (see machines/outage.ts): events are held, one runs at a time as a probe. */
+  outage: Outage | undefined;
 }
 
 /** Counters before the first event. */
@@ -163,11 +168,14 @@ export type SupervisorEmitted =
     }[Exclude<Outcome, 'completed'>]
   | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
   | { type: 'slot.replaced'; slotId: string; replacement: string }
-  | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo };
+  | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo }
+  | { type: 'dependency.down'; error: ErrorInfo }
+  | { type: 'dependency.up'; downForMs: number; probes: number };
 
 type RetryDue = { type: 'retry.due'; seq: number };
 type ExpiryDue = { type: 'queue.expiryDue' };
 type DeadlineDue = { type: 'execution.deadlineDue' };
+type ProbeDue = { type: 'dependency.probeDue' };
 type QueueSignal = { type: 'queue.filled' } | { type: 'queue.drained' } | { type: 'work.drained' };
 
 export type SupervisorEvent =
@@ -187,6 +195,7 @@ export type SupervisorEvent =
   | SourceStopped
   | RuntimeStop
   | RetryDue
+  | ProbeDue
   | QueueSignal;
 
 const timeoutError = (ms: number): ErrorInfo => ({
@@ -328,7 +337,9 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
 function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: number): void {
   const { queue, idle, slots } = context;
   const now = context.now();
-  while (idle.length > 0) {
+  // While the app's dependency is down, only the probe starts.
+  const gate = context.outage;
+  while (idle.length > 0 && (gate === undefined || gate.probeDue)) {
     const job = queue.take();
     if (!job) break;
     // The expiry timer can lose the race to a stalled event loop: never start an event past its queue timeout.
@@ -337,6 +348,10 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
       settle(enqueue, job, 'expired', { error: expiredError(context.settings.queueTimeoutMs) });
       queue.release(job.key);
       continue;
+    }
+    if (gate) {
+      gate.probeDue = false;
+      job.probe = true;
     }
     flushSettlements(enqueue);
     const slotId = idle.pop()!;
@@ -457,12 +472,41 @@ function giveBackRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRec
   settle(enqueue, job, 'returned', { error });
 }
 
-/** Failures of a dependency that is down (the store, the locks), after which an event is returned rather than dead-lettered. */
-const UNAVAILABLE = new Set(['ERR_STORE_UNAVAILABLE', 'ERR_LOCK_UNAVAILABLE']);
+const PROBE = 'dependency-probe';
 
-/** A failed run: retry with backoff while attempts remain, else fail for good (dead letter), or return it when a dependency is down. */
+/** Performs an outage decision: pause or resume the source for `dependency`, say it is down or back, schedule the probe. */
+function applyOutage(context: SupervisorContext, enqueue: Enqueue, step: OutageStep): void {
+  context.outage = step.outage;
+  for (const effect of step.effects) {
+    if (effect.type === 'pause') enqueue.sendTo('source', sourcePause('dependency'));
+    else if (effect.type === 'resume') enqueue.sendTo('source', sourceResume('dependency'));
+    else if (effect.type === 'down') enqueue.emit({ type: 'dependency.down', error: effect.error });
+    else if (effect.type === 'up') enqueue.emit({ type: 'dependency.up', downForMs: effect.downForMs, probes: effect.probes });
+    else enqueue.raise({ type: 'dependency.probeDue' }, { delay: effect.delayMs, id: PROBE });
+  }
+}
+
+/**
+ * A failed run: retry with backoff while attempts remain, else fail for good
+ * (dead letter). A run that failed because the store or locks are down is
+ * not the event's fault: the event is held (its attempt not counted) until
+ * a probe finds the dependency back; on shutdown it goes back to its source,
+ * never to the dead letters.
+ */
 function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo, refill = true): void {
   job.lastError = error;
+  const wasProbe = job.probe === true;
+  job.probe = false;
+  if (context.stopReason === undefined) {
+    applyOutage(context, enqueue, runFailed(context.outage, error, wasProbe, context.now(), context.random));
+    if (isDependencyDown(error) && !job.revoked) {
+      const before = context.queue.size;
+      context.queue.requeue(job, context.now());
+      // Without refill the caller dispatches once for the batch, and signals the queue's crossings then.
+      if (refill) dispatch(context, enqueue, before);
+      return;
+    }
+  }
   if (job.revoked) {
     context.counters.returned++;
     settle(enqueue, job, 'returned', { error: job.revoked });
@@ -479,7 +523,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     return;
   }
   // A store or lock that is down is not the event's fault: it goes back to its source unacknowledged, never to the dead letters.
-  const deadLetter = context.stopReason === undefined && !UNAVAILABLE.has(error.code);
+  const deadLetter = context.stopReason === undefined && !isDependencyDown(error);
   if (deadLetter) {
     context.counters.failed++;
     context.counters.deadLettered++;
@@ -546,6 +590,10 @@ export const supervisorMachine = setup({
           failOrRetry(context, enqueue, job, report.error, false);
           continue;
         }
+        if (job.probe) {
+          job.probe = false;
+          applyOutage(context, enqueue, runSucceeded(context.outage, true, context.now()));
+        }
         context.counters.completed++;
         settle(enqueue, job, 'completed', { result: report.result });
         endJob(context, enqueue, job, false);
@@ -578,6 +626,10 @@ export const supervisorMachine = setup({
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
       dispatch(context, enqueue, before);
+    }),
+    probeDependency: work(({ context, enqueue }) => {
+      applyOutage(context, enqueue, probeDue(context.outage, context.queue.size > 0));
+      dispatch(context, enqueue, context.queue.size);
     }),
     expireJobs: work(({ context, enqueue }) => {
       const before = context.queue.size;
@@ -637,6 +689,7 @@ export const supervisorMachine = setup({
       context.retrying.clear();
       signalCrossings(context, enqueue, before);
       enqueue.cancel(EXPIRY);
+      enqueue.cancel(PROBE);
       if (isSettled(context)) enqueue.raise({ type: 'work.drained' });
     }),
     stopSource: work(({ context, enqueue }) => {
@@ -659,6 +712,7 @@ export const supervisorMachine = setup({
       }
     }),
     pauseSource: work(({ enqueue }) => enqueue.sendTo('source', sourcePause())),
+    pauseSourceForShutdown: work(({ enqueue }) => enqueue.sendTo('source', sourcePause('shutdown'))),
     resumeSource: work(({ enqueue }) => enqueue.sendTo('source', sourceResume())),
   },
   guards: {
@@ -687,6 +741,7 @@ export const supervisorMachine = setup({
     sourceStopped: false,
     stopReason: undefined,
     sourceError: undefined,
+    outage: undefined,
   }),
   // Events handled the same way while running and while stopping live on the
   // root, so a hot transition touches as few state nodes as possible.
@@ -699,6 +754,7 @@ export const supervisorMachine = setup({
     'slot.retired': { actions: 'forgetSlot' },
     'execution.deadlineDue': { actions: 'timeOutJobs' },
     'retry.due': { actions: 'requeueJob' },
+    'dependency.probeDue': { actions: 'probeDependency' },
     'queue.expiryDue': { actions: 'expireJobs' },
     'source.ended': { actions: 'markSourceEnded' },
     'source.stopped': { actions: 'markSourceStopped' },
@@ -730,7 +786,7 @@ export const supervisorMachine = setup({
         draining: {
           description:
             'The source is paused and waiting events were returned; in-flight work has the shutdown timeout to finish, and its outcomes still reach the source.',
-          entry: ['pauseSource', 'returnWaiting'],
+          entry: ['pauseSourceForShutdown', 'returnWaiting'],
           on: { 'work.drained': 'closing' },
           after: { shutdownTimeout: { target: 'closing', actions: 'abortInFlight' } },
         },

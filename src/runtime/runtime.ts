@@ -213,8 +213,13 @@ void SUPERVISOR_STATES_ARE_RUNTIME_STATES;
 export interface RuntimeSnapshot {
   app: string;
   state: RuntimeState;
-  /** The source's type and state, and its own counts where it keeps some (a stomp source's acks, voided outcomes, ...). */
-  source: { type: string; state: string; stats?: Record<string, number> };
+  /**
+   * The source's type and state, and its own counts where it keeps some (a stomp source's acks, voided outcomes, ...);
+   * while `paused`, why (`backpressure`, `dependency`, `shutdown`).
+   */
+  source: { type: string; state: string; pausedFor?: string[]; stats?: Record<string, number> };
+  /** Set while the app's store or locks are unavailable: its events are held and one runs at a time as a probe. */
+  dependency?: { down: true; error: ErrorInfo; downForMs: number; probes: number };
   waiting: number;
   running: number;
   retrying: number;
@@ -225,7 +230,10 @@ export interface RuntimeSnapshot {
   workflows?: WorkflowHostStats;
 }
 
-/** Outcome notifications: `event.completed`, `event.failed`, `event.expired`, `event.rejected`, `event.returned`, `event.retrying`, `slot.replaced`. */
+/**
+ * Outcome notifications: `event.completed`, `event.failed`, `event.expired`, `event.rejected`, `event.returned`, `event.retrying`,
+ * `slot.replaced`, `source.reconnecting`, and `dependency.down` / `dependency.up` (the app's store or locks went down, came back).
+ */
 export type RuntimeEventType = SupervisorEmitted['type'];
 
 /** An embedded flowd runtime. */
@@ -678,6 +686,19 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         `source ${sourceType}: ${e.error.message} (attempt ${e.attempt}, retrying in ${formatDuration(e.delayMs)})`,
       ),
     );
+    // One warning when the app's store or locks go down, one when they are back: not one per event.
+    supervisor.on('dependency.down', (e) =>
+      logger.warn(
+        { error: e.error },
+        `${app.name}: its store or locks are unavailable (${e.error.message}); the source is paused and events are held until a probe finds them back`,
+      ),
+    );
+    supervisor.on('dependency.up', (e) =>
+      logger.warn(
+        { downForMs: e.downForMs, probes: e.probes },
+        `${app.name}: its store and locks are available again after ${formatDuration(e.downForMs)} (${e.probes} probe(s)); resuming`,
+      ),
+    );
     supervisor.on('slot.replaced', (e) =>
       logger.warn(
         { slot: e.slotId, replacement: e.replacement },
@@ -842,7 +863,11 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         });
       }
       const sourceRef = children.source;
-      const sourceValue = sourceRef?.getSnapshot().value as string | Record<string, string> | undefined;
+      const sourceSnap = sourceRef?.getSnapshot() as
+        { value: string | Record<string, string>; context?: { pausedFor?: string[] } } | undefined;
+      const sourceValue = sourceSnap?.value;
+      const pausedFor = sourceSnap?.context?.pausedFor;
+      const outage = context?.outage;
       return {
         app: app.name,
         state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : (Object.keys(snap.value)[0] as RuntimeState),
@@ -856,8 +881,12 @@ function buildRuntime(parts: RuntimeParts): Runtime {
               : typeof sourceValue === 'string'
                 ? sourceValue
                 : Object.values(sourceValue)[0]!,
+          ...(pausedFor && pausedFor.length > 0 ? { pausedFor: [...pausedFor] } : {}),
           ...(driver.stats ? { stats: driver.stats() } : {}),
         },
+        ...(outage
+          ? { dependency: { down: true as const, error: outage.error, downForMs: now() - outage.since, probes: outage.probes } }
+          : {}),
         waiting: context?.queue.size ?? 0,
         running: context?.running ?? 0,
         retrying: context?.retrying.size ?? 0,
