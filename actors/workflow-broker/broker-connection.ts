@@ -6,6 +6,7 @@
  */
 import type { Client, IMessage, StompSubscription } from '@stomp/stompjs';
 import type { Logger } from 'pino';
+import { backoffDelay } from '../../machines/backoff.js';
 import type { StompEndpoint } from '../sources/stomp-url.js';
 import { FlowdError } from '../../src/kernel/errors.js';
 import { attemptConnection } from './broker-client.js';
@@ -241,12 +242,21 @@ export class BrokerConnection {
     if (!this.#stopped) this.#retry(`lost the connection to ${this.url}: ${why}`);
   }
 
-  /** One warning per attempt, then the next one after min(reconnectDelayMs × 2^(n−1), reconnectMaxDelayMs). */
+  /**
+   * One warning per attempt, then the next one after a wait drawn between
+   * reconnectDelayMs and min(reconnectDelayMs × 2^n, reconnectMaxDelayMs):
+   * jittered, so daemons that lost the broker together do not come back in
+   * lockstep, and capped, so they are back soon after it is.
+   */
   #retry(message: string): void {
     if (this.#stopped) return;
     this.#failures++;
     const { reconnectDelayMs, reconnectMaxDelayMs } = this.#options;
-    const delay = Math.min(reconnectDelayMs * 2 ** (this.#failures - 1), reconnectMaxDelayMs);
+    const delay = backoffDelay(
+      { kind: 'exponential', delayMs: reconnectDelayMs, maxDelayMs: reconnectMaxDelayMs },
+      this.#failures,
+      Math.random,
+    );
     this.#log.warn(
       { url: this.url, attempt: this.#failures, retryInMs: delay },
       `${message} (${this.#options.purpose}; attempt ${this.#failures}; trying again in ${delay}ms)`,

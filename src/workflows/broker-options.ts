@@ -4,6 +4,7 @@
  * share: queue names, the final events, the shape of a task message.
  */
 import type { Logger } from 'pino';
+import { RECONNECT_MAX_DELAY_MS } from '../../machines/backoff.js';
 import { parseStompUrl, type StompEndpoint } from '../../actors/sources/stomp-url.js';
 import { ConfigError } from '../kernel/errors.js';
 import { compileExecutorOptions } from './executor-support.js';
@@ -39,7 +40,7 @@ export interface BrokerTaskListOptions {
   heartbeatMs?: number;
   /** The wait before the first attempt to connect again; it doubles with every failed attempt. @default 1000 */
   reconnectDelayMs?: number;
-  /** @default 30_000 */
+  /** The longest wait between attempts (each drawn with jitter up to it): short, so a daemon is back within 2s of the broker. @default 1500 */
   reconnectMaxDelayMs?: number;
 }
 
@@ -94,7 +95,11 @@ export function compileBrokerOptions(options: BrokerTaskListOptions): CompiledBr
   for (const taskList of taskLists) checkTaskList(taskList, `${where}: option taskLists`);
   const heartbeatMs = checkMs(options.heartbeatMs ?? 10_000, `${where}: option heartbeatMs`, 0);
   const reconnectDelayMs = checkMs(options.reconnectDelayMs ?? 1000, `${where}: option reconnectDelayMs`, 1);
-  const reconnectMaxDelayMs = checkMs(options.reconnectMaxDelayMs ?? 30_000, `${where}: option reconnectMaxDelayMs`, reconnectDelayMs);
+  const reconnectMaxDelayMs = checkMs(
+    options.reconnectMaxDelayMs ?? Math.max(RECONNECT_MAX_DELAY_MS, reconnectDelayMs),
+    `${where}: option reconnectMaxDelayMs`,
+    reconnectDelayMs,
+  );
   return {
     endpoint,
     virtualHost,
