@@ -111,6 +111,7 @@ export function httpLogReader(options: HttpLogOptions): EventLogReader {
 
   return {
     displayUrl: shownUrl,
+    walksToLatest: options.latestUrl === undefined,
     async connect() {
       await read(0, 1);
     },

@@ -11,6 +11,8 @@ export interface EventLogReader {
   readonly displayUrl: string;
   /** Connects (or checks the feed answers); rejects with EventLogError. */
   connect(): Promise<void>;
+  /** True when latestId walks the whole log (a feed without a latest URL): the source then does not check cursors against it. */
+  readonly walksToLatest?: boolean;
   /** The highest id in the log now; 0 when it is empty. */
   latestId(signal?: AbortSignal): Promise<number>;
   /** The lowest id in the log now minus one; 0 when it is empty. */

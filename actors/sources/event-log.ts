@@ -118,8 +118,11 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   let wakeTimer: ReturnType<typeof setTimeout> | undefined;
   let unsubscribe: (() => void) | undefined;
   let startPoint: Promise<number> | undefined;
+  /** The log's newest id, read once per connection for the cursor checks. */
+  let latestNow: Promise<number> | undefined;
 
   const where = () => reader?.displayUrl ?? 'the event log';
+  const logName = () => (options.reader.kind === 'postgres' ? `${where()} table ${options.reader.table}` : where());
   const isActive = (name: string) => plugins.get(name)?.state === 'active';
   const active = () => [...cursors.values()].filter((cursor) => isActive(cursor.name));
 
@@ -267,6 +270,8 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
           const events = await reader.read(after, options.maxBatchSize, abort.signal);
           if (mine !== generation) return;
           noteLate(window.add(after, events, now()));
+          if (events.length === 0) await checkLogBehind();
+          if (mine !== generation) return;
           lastReadFull = events.length === options.maxBatchSize;
           if (lastReadFull)
             log.info(
@@ -283,6 +288,17 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       polling = false;
     }
     requestPoll(lastReadFull && window.eventCount < options.maxBatchSize * 4 ? 0 : options.fetchIntervalMs);
+  };
+
+  /** Nothing new to read: a log emptied or restored while the daemon runs leaves cursors above its newest id, each such plugin is stopped. */
+  const checkLogBehind = async () => {
+    if (reader!.walksToLatest) return;
+    latestNow = reader!.latestId(abort.signal);
+    const latest = await latestNow;
+    const ahead = active().filter((cursor) => cursor.last > latest);
+    if (ahead.length === 0) return;
+    for (const cursor of ahead) await stopIfAhead(cursor);
+    window.reset(floor());
   };
 
   const noteLate = (late: LogEvent[]) => {
@@ -309,6 +325,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     window.remember(record.backlog);
     const cursor: Cursor = { name, last: record.last, stored: record, inFlight: undefined, writing: undefined, notBefore: 0 };
     cursors.set(name, cursor);
+    if (await stopIfAhead(cursor)) return;
     const deactivated = record.deactivated;
     if (deactivated && info.mtimeMs <= deactivated.at) {
       if (info.state !== 'deactivated') plugins.deactivate(name, deactivated);
@@ -319,6 +336,28 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     } else if (deactivated) {
       await persist(cursor, null);
     }
+  };
+
+  /**
+   * A cursor above the log's newest id (the table was emptied with RESTART
+   * IDENTITY, recreated or restored): the plugin would skip every event up
+   * to it, so it is deactivated with ERR_CURSOR naming both ids until its
+   * cursor is reset. Not checked for a feed that can only be walked to its end.
+   */
+  const stopIfAhead = async (cursor: Cursor): Promise<boolean> => {
+    if (reader!.walksToLatest) return false;
+    latestNow ??= reader!.latestId(abort.signal);
+    const latest = await latestNow;
+    if (cursor.last <= latest) return false;
+    const message =
+      `the cursor "${cursorKey(cursor.name)}" of plugin "${cursor.name}" is at event ${cursor.last}, but the newest event in ${logName()} is ${latest}` +
+      ` (the log was emptied, recreated or restored?); expected at most ${latest}: the plugin would skip every new event up to ${cursor.last}.` +
+      ` Reset its cursor: flowd plugins <app.ini> --reset-cursor ${cursor.name} [--to latest|earliest|<id>]`;
+    const deactivated: Deactivation = { at: Date.now(), code: 'ERR_CURSOR', message };
+    plugins.deactivate(cursor.name, deactivated);
+    log.error({ plugin: cursor.name, cursor: cursor.last, latest, error: { code: 'ERR_CURSOR', message } }, `event-log: ${message}`);
+    await persist(cursor, deactivated);
+    return true;
   };
 
   const startAt = async (): Promise<number> => {
@@ -334,9 +373,22 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       cursors.delete(change.name);
     } else if (change.type === 'plugin.added' && !cursor) {
       // "latest" for a plugin added now is the log's end now.
-      startPoint = undefined;
+      startPoint = latestNow = undefined;
       loadCursor(change.name).then(
         () => dispatchAll(),
+        (error: unknown) => lose(sourceError(error)),
+      );
+    } else if (change.type === 'plugin.activated' && cursor && cursor.stored.deactivated?.code === 'ERR_CURSOR') {
+      // Its file changed, its cursor did not: still ahead of the log, it stays deactivated.
+      latestNow = undefined;
+      stopIfAhead(cursor).then(
+        (ahead) =>
+          ahead
+            ? undefined
+            : persist(cursor, null).then(
+                () => dispatch(cursor),
+                () => undefined,
+              ),
         (error: unknown) => lose(sourceError(error)),
       );
     } else if (change.type === 'plugin.activated' && cursor) {
@@ -376,7 +428,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       generation++;
       abort = new AbortController();
       cursors.clear();
-      startPoint = undefined;
+      startPoint = latestNow = undefined;
       try {
         reader ??= await makeReader(options.reader);
         await reader.connect();
@@ -583,6 +635,7 @@ export const eventLogSource: SourceKind = {
       type: 'event-log',
       description: `event-log ${displayUrl(url)}${readerOptions.kind === 'postgres' ? ` table ${readerOptions.table}` : ''} (start from ${startText}, fetch interval ${formatDuration(options.fetchIntervalMs)}, max batch size ${options.maxBatchSize}, backlog timeout ${formatDuration(options.backlogTimeoutMs)})${isLoopback(host) ? '' : ', NOT loopback'}`,
       reconnect: { delayMs, maxDelayMs },
+      eventLog: { reader: readerOptions, lockKey: options.lockKey, readerFile: options.readerFile },
       create: (deps = {}) => {
         if (!deps.plugins || !deps.services)
           throw new ConfigError(

@@ -46,15 +46,16 @@ export async function holdReaderFile(file: string, signal: AbortSignal, onWait: 
       onWait();
     }
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(resolve, pollMs);
-      signal.addEventListener(
-        'abort',
-        () => {
-          clearTimeout(timer);
-          reject(signal.reason as Error);
-        },
-        { once: true },
-      );
+      // The listener goes with the timer: a long wait must not pile one up on the signal every poll.
+      const onAbort = () => {
+        clearTimeout(timer);
+        reject(signal.reason as Error);
+      };
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve();
+      }, pollMs);
+      signal.addEventListener('abort', onAbort, { once: true });
     });
   }
 }

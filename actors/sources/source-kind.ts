@@ -4,6 +4,7 @@ import type { Locks } from '../locks/lock-api.js';
 import type { PluginHost } from '../plugins/plugin-api.js';
 import type { Store } from '../stores/store-api.js';
 import type { SourceDriver } from './driver.js';
+import type { EventLogReaderOptions } from './event-log-reader.js';
 
 // The shape every source kind shares: its module (actors/sources/<kind>.ts) exports a SourceKind that
 // compiles `[Source]` into a CompiledSource, beside its driver and the options `sources.<kind>()` takes.
@@ -15,6 +16,8 @@ export interface CompiledSource {
   /** How a lost connection is retried (`reconnect delay`, `reconnect max delay`); sources without a connection have none. */
   reconnect?: { delayMs: number; maxDelayMs: number };
   create(deps?: SourceDeps): SourceDriver;
+  /** An event-log source's log and reader lock, for `flowd plugins --reset-cursor`. */
+  eventLog?: { reader: EventLogReaderOptions; lockKey: string; readerFile: string | undefined };
 }
 
 /** What a source may use from the runtime. */

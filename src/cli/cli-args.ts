@@ -34,8 +34,9 @@ const COMMANDS: Record<CommandKey, CommandSpec> = {
     about: 'Draw every machine of the app: Markdown with Mermaid diagrams\n(default), one Graphviz digraph (dot), or that digraph as SVG.',
   },
   plugins: {
-    usage: 'flowd plugins <app.ini> [--json] [--log-level level]',
-    about: "List an event-log app's plugins: their callbacks, state and cursor\n(read from the app's store).",
+    usage: 'flowd plugins <app.ini> [--json | --reset-cursor name [--to latest|earliest|id]] [--log-level level]',
+    about:
+      "List an event-log app's plugins: their callbacks, state and cursor\n(read from the app's store). --reset-cursor sets a plugin's cursor\nanew (after a log was emptied or restored, say) and clears its\ndeactivation; the app's daemon must be stopped.",
   },
   'workflow start': {
     usage: 'flowd workflow start <app.ini> <name> [--input json] [--wait [--timeout duration]]',
@@ -89,6 +90,20 @@ const OPTIONS: OptionSpec[] = [
   { name: 'format', type: 'string', value: '<format>', help: 'mermaid (default), dot or svg', commands: ['graph'] },
   { name: 'out', type: 'string', value: '<file>', help: 'write to this file (prints its path)', commands: ['graph'] },
   { name: 'json', type: 'boolean', help: 'print JSON instead of a table', commands: ['plugins', 'workflow status'] },
+  {
+    name: 'reset-cursor',
+    type: 'string',
+    value: '<plugin>',
+    help: "set the plugin's cursor anew (see --to) and clear\nits deactivation; stop the app's daemon first",
+    commands: ['plugins'],
+  },
+  {
+    name: 'to',
+    type: 'string',
+    value: '<where>',
+    help: "--reset-cursor: latest (after the log's newest\nevent, the default), earliest, or an event id to go\non from",
+    commands: ['plugins'],
+  },
   { name: 'input', type: 'string', value: '<json>', help: "the run's input (default null)", commands: ['workflow start'] },
   {
     name: 'wait',
@@ -125,6 +140,8 @@ export interface Invocation {
   format?: GraphFormat;
   out?: string;
   json?: boolean;
+  /** plugins `--reset-cursor <plugin> [--to latest|earliest|<id>]`: where the plugin goes on. */
+  resetCursor?: { plugin: string; to: 'latest' | 'earliest' | number };
   /** `workflow start|status` and its argument (a workflow's name, a run's id). */
   workflow?: { action: 'start' | 'status'; argument: string; input?: string; wait?: boolean; timeoutMs?: number };
   /** init: the folder to create the app in. */
@@ -383,6 +400,20 @@ export function parse(argv: string[]): Invocation {
     invocation.out = out;
   }
   if (values.has('json')) invocation.json = true;
+  const reset = text('reset-cursor');
+  const to = text('to');
+  if (to !== undefined && reset === undefined)
+    fail('--to says where --reset-cursor puts the cursor; give both: --reset-cursor NAME --to latest');
+  if (reset !== undefined) {
+    if (reset.trim() === '') fail('--reset-cursor: found ""; expected a plugin\'s name');
+    if (invocation.json) fail('--json lists the plugins and --reset-cursor resets one cursor; give one of them');
+    const where = (to ?? 'latest').trim().toLowerCase();
+    if (where !== 'latest' && where !== 'earliest' && !(/^\d+$/.test(where) && Number(where) >= 1 && Number.isSafeInteger(Number(where))))
+      fail(
+        `--to: found "${to}"; expected latest, earliest or an event id (a whole number of at least 1)${hint(where, ['latest', 'earliest'])}`,
+      );
+    invocation.resetCursor = { plugin: reset, to: where === 'latest' || where === 'earliest' ? where : Number(where) };
+  }
   return invocation;
 }
 

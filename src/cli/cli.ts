@@ -14,7 +14,7 @@ import { appGraph, writeFileAtomically } from '../graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from '../runtime/sources.js';
 import { loadWorker, resolveWorkerSpec, type WorkerSpec } from '../runtime/worker-loader.js';
 import type { PluginInfo } from '../../actors/plugins/plugin-api.js';
-import { listPlugins, withLoadedPlugins } from './plugins-command.js';
+import { listPlugins, resetCursor, withLoadedPlugins } from './plugins-command.js';
 import { loadWorkflowModule, type WorkflowDefinitions } from '../workflows/module.js';
 import { workflowsOnly } from '../workflows/workflows-only.js';
 import { parseInput, readWorkflowRun, renderRun, startWorkflowRun, waitForWorkflowRun } from './workflow-command.js';
@@ -394,13 +394,14 @@ async function command(
       case 'workflow':
         return await workflowCommand(invocation, io);
       case 'plugins': {
-        const { config } = await prepare(invocation);
+        const { config, source } = await prepare(invocation);
         if (!config.plugins)
           throw new ConfigError(
             { file: config.file, section: 'Plugins' },
             'is missing; flowd plugins lists the plugins of an event-log app',
           );
-        io.stdout(await listPlugins(config, invocation.json === true));
+        const reset = invocation.resetCursor;
+        io.stdout(reset ? await resetCursor(config, source, reset.plugin, reset.to) : await listPlugins(config, invocation.json === true));
         return EXIT.ok;
       }
       case 'graph': {

@@ -1,7 +1,13 @@
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Store } from '../../actors/stores/store-api.js';
-import { readCursor, type CursorRecord } from '../../actors/sources/event-log-cursors.js';
+import { cursorKey, readCursor, type CursorRecord } from '../../actors/sources/event-log-cursors.js';
+import type { EventLogReader } from '../../actors/sources/event-log-reader.js';
+import { holdReaderFile } from '../../actors/sources/reader-file.js';
+import type { CompiledSource } from '../../actors/sources/source-kind.js';
+import { createAppServices } from '../runtime/app-services.js';
+import { ConfigError, CursorError, UsageError } from '../kernel/errors.js';
+import { hint } from '../kernel/section-reader.js';
 import type { MatchEvents, PluginInfo } from '../../actors/plugins/plugin-api.js';
 import { createPluginHost } from '../../actors/plugins/host.js';
 import { silentLogger, withAppStore } from '../runtime/app-store.js';
@@ -80,4 +86,79 @@ async function render(config: AppConfig, loaded: PluginInfo[], store: Store, jso
     if (p.error) lines.push(`${p.name} (${path.relative(process.cwd(), p.file) || p.file}): ${p.error}`);
   }
   return lines.join('\n');
+}
+
+/** Where `--reset-cursor` puts a cursor: after the log's newest event, before its first, or before event `id`. */
+export type CursorTarget = 'latest' | 'earliest' | number;
+
+/** How long `--reset-cursor` waits for the reader lock a daemon may hold. */
+const READER_WAIT_MS = 3000;
+
+/**
+ * `flowd plugins app.ini --reset-cursor NAME [--to latest|earliest|ID]`:
+ * writes the plugin's cursor anew (no backlog, not deactivated), so that
+ * it goes on after the log's newest event (`latest`), from its first
+ * (`earliest`) or from event `ID`. It takes the reader lock first: a daemon
+ * reading the log keeps cursors in memory and would write over the reset,
+ * so one that holds it is named and the reset refused. Returns what it did.
+ */
+export function resetCursor(config: AppConfig, source: CompiledSource, name: string, to: CursorTarget): Promise<string> {
+  const eventLog = source.eventLog;
+  if (!eventLog)
+    throw new ConfigError(
+      { file: config.file, section: 'Source', key: 'type' },
+      `is ${source.type}; --reset-cursor resets a cursor in the event log an app with type = event-log reads`,
+    );
+  return withLoadedPlugins(config, async (loaded, log) => {
+    const services = createAppServices(config.services, config.app.name, log);
+    let reader: EventLogReader | undefined;
+    let releaseFile: (() => Promise<void>) | undefined;
+    try {
+      await services.open();
+      const key = cursorKey(name);
+      // Read as it is: a corrupt record is what a reset is for.
+      const before: unknown = await services.store.get(key);
+      const known = loaded.map((plugin) => plugin.name);
+      if (!known.includes(name) && before === undefined)
+        throw new UsageError(
+          `--reset-cursor: no plugin "${name}" in ${config.plugins!.paths.join(', ')} and no cursor "${key}" in the store${hint(name, known)}; expected one of ${known.join(', ') || '(no plugins)'}`,
+        );
+      const busy = (error: unknown) =>
+        new CursorError(
+          `cannot reset the cursor of plugin "${name}": a daemon of app ${config.app.name} reads the event log (it holds the lock "${eventLog.lockKey}"${eventLog.readerFile ? ` or the file ${eventLog.readerFile}` : ''}) and keeps the cursors in memory; stop it, then reset`,
+          { cause: error },
+        );
+      const signal = AbortSignal.timeout(READER_WAIT_MS);
+      let lock;
+      try {
+        if (eventLog.readerFile) releaseFile = await holdReaderFile(eventLog.readerFile, signal, () => {});
+        lock = await services.locks.lock(eventLog.lockKey, { signal });
+      } catch (error) {
+        if (signal.aborted) throw busy(error);
+        throw error;
+      }
+      // In-process locks count their fences from this process's start, as the daemon's do: the clock keeps ours above theirs.
+      const fence = services.lockBackend === 'local' ? Math.max(lock.fence, Date.now() * 1000) : lock.fence;
+      try {
+        let last: number;
+        if (typeof to === 'number') last = to - 1;
+        else {
+          reader =
+            eventLog.reader.kind === 'postgres'
+              ? (await import('../../actors/sources/event-log-postgres.js')).postgresLogReader(eventLog.reader)
+              : (await import('../../actors/sources/event-log-http.js')).httpLogReader(eventLog.reader);
+          last = to === 'latest' ? await reader.latestId() : await reader.earliestId();
+        }
+        await services.store.put(key, { last, backlog: [] } satisfies CursorRecord, { fence });
+        const was = (before as { last?: unknown } | undefined)?.last;
+        return `plugin "${name}": cursor "${key}" reset from ${before === undefined ? 'none' : typeof was === 'number' ? String(was) : JSON.stringify(before)} to ${last} (${to === 'latest' ? "the log's newest event" : to === 'earliest' ? 'before its first event' : `before event ${to}`}); it goes on after event ${last}, active again`;
+      } finally {
+        await lock.release().catch(() => undefined);
+      }
+    } finally {
+      await releaseFile?.().catch(() => undefined);
+      await reader?.close().catch(() => undefined);
+      await services.close();
+    }
+  });
 }

@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { withAppStore } from '../runtime/app-store.js';
 import type { AppConfig } from '../config/app-config.js';
 import { FlowdError, UsageError } from '../kernel/errors.js';
-import { latestWorkflow, recordRun, runKey, type RunRecord } from '../workflows/engine.js';
+import { latestWorkflow, readRun, recordRun, type RunRecord } from '../workflows/engine.js';
 import { readHistory, toJson, type HistoryEvent, type JsonValue } from '../workflows/history.js';
 import type { WorkflowDefinitions } from '../workflows/module.js';
 
@@ -98,7 +98,7 @@ export interface WaitOptions {
  * if (record?.state !== 'completed') process.exitCode = 1;
  */
 export function waitForWorkflowRun(config: AppConfig, runId: string, wait: WaitOptions): Promise<RunRecord | undefined> {
-  return withAppStore(config, (store) => followRun((id) => store.get<RunRecord>(runKey(id)), runId, wait));
+  return withAppStore(config, (store) => followRun((id) => readRun(store, id), runId, wait));
 }
 
 /**
@@ -153,7 +153,7 @@ export async function followRun(
 /** A run's record from the app's store; a FlowdError (exit 2) for an id it does not hold. */
 export function readWorkflowRun(config: AppConfig, runId: string): Promise<RunRecord> {
   return withAppStore(config, async (store) => {
-    const record = await store.get<RunRecord>(runKey(runId));
+    const record = await readRun(store, runId);
     if (!record)
       throw new FlowdError(
         'ERR_CONFIG',

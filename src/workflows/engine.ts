@@ -13,14 +13,16 @@ import {
   isFinal,
   isSettled,
   latestWorkflow,
+  checkRunRecord,
   listOpen,
+  readRun,
   recordRun,
   removeOpen,
   runKey,
   type RunRecord,
 } from './run-record.js';
 
-export { latestWorkflow, listOpen, openKey, recordRun, runKey, type RunRecord } from './run-record.js';
+export { latestWorkflow, listOpen, openKey, readRun, recordRun, runKey, type RunRecord } from './run-record.js';
 import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
 
 /** Options of createWorkflowEngine. */
@@ -65,6 +67,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const endedHere = new Set<string>();
   /** Open runs set aside until the daemon restarts, each said once: a workflow not defined here, or a decision that failed for good. */
   const setAside = new Set<string>();
+  /** Open-runs lists found corrupt, each with what was said about it: said once, and again when it changes or is repaired. */
+  const corruptLists = new Map<string, string>();
   let closed = false;
   const shutdown = (what: string) => new FlowdError('ERR_SHUTDOWN', `the workflow engine is closed (flowd is stopping): ${what}`);
 
@@ -99,9 +103,9 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         let known = records.get(runId);
         for (let attempt = 0; ; attempt++) {
           if (!known) {
-            const { value, version } = await store.getVersioned<RunRecord>(runKey(runId));
-            if (!value) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
-            known = { record: value, version };
+            const { value, version } = await store.getVersioned<unknown>(runKey(runId));
+            if (value === undefined) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
+            known = { record: checkRunRecord(value, runKey(runId)), version };
           }
           const changed = change(known.record);
           // Nothing to change (a report of a call that settled already): nothing to write.
@@ -186,8 +190,9 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const decideRun = async (runId: string): Promise<DecideOutput> => {
     await writes.get(runId)?.catch(() => undefined);
     // A decision reads the store, so one made after another daemon wrote the run sees what it wrote.
-    const { value: record, version } = await store.getVersioned<RunRecord>(runKey(runId));
-    if (!record) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
+    const { value, version } = await store.getVersioned<unknown>(runKey(runId));
+    if (value === undefined) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
+    const record = checkRunRecord(value, runKey(runId));
     records.set(runId, { record, version });
     const decision = decide(workflowOf(record.workflow), record.history);
     const at = now();
@@ -285,7 +290,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   /** Writes a new run's record and starts its actor; a continuation that exists already (a repeated finish) is left as it is. */
   const begin = async (runId: string, workflow: RunRecord['workflow'], input: JsonValue, previous?: string) => {
     if (closed) throw shutdown(`run ${runId} was not started`);
-    if (previous !== undefined && (await store.get<RunRecord>(runKey(runId)))) return;
+    if (previous !== undefined && (await store.get<unknown>(runKey(runId))) !== undefined) return;
     try {
       await recordRun(store, { runId, workflow, input, at: now(), previous });
     } catch (error) {
@@ -298,7 +303,19 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
 
   /** Takes up one open run: its unfinished activities run again, and its actor decides. */
   const takeUp = async (runId: string): Promise<boolean> => {
-    const record = await store.get<RunRecord>(runKey(runId));
+    let record: RunRecord | undefined;
+    try {
+      record = await readRun(store, runId);
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== 'ERR_WORKFLOW_STATE') throw error;
+      // Corrupt: this run is set aside (said once), the others go on.
+      setAside.add(runId);
+      log.error(
+        { runId, error: { code: 'ERR_WORKFLOW_STATE', message: (error as Error).message } },
+        `workflow run ${runId} stays open and is set aside until flowd restarts: ${(error as Error).message}`,
+      );
+      return false;
+    }
     // Listed before its record is written (flowd workflow start, another daemon): the record follows.
     if (!record || actors.has(runId) || closed) return false;
     if (record.state !== 'running') {
@@ -332,7 +349,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       return runId;
     },
     /** The run's record (state, history, result or error), or undefined. */
-    status: (runId: string) => store.get<RunRecord>(runKey(runId)),
+    status: (runId: string) => readRun(store, runId),
     /**
      * Resolves with the run's record once it has ended (completed, failed
      * or restarted). Rejects for a run the store does not hold, for one set
@@ -346,7 +363,13 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       waiters.set(runId, [...(waiters.get(runId) ?? []), entry]);
       // Rejected by close() perhaps before it is returned to the caller: not an unhandled rejection meanwhile.
       waiting.catch(() => undefined);
-      const record = await store.get<RunRecord>(runKey(runId));
+      let record: RunRecord | undefined;
+      try {
+        record = await readRun(store, runId);
+      } catch (error) {
+        settleWaiters(runId, { error: error as Error });
+        throw error;
+      }
       if (!record || record.state !== 'running') {
         const rest = (waiters.get(runId) ?? []).filter((other) => other !== entry);
         if (rest.length > 0) waiters.set(runId, rest);
@@ -365,7 +388,18 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
      */
     async resume(): Promise<number> {
       if (closed) return 0;
-      const open = await listOpen(store);
+      const corrupt = new Map<string, string>();
+      const open = await listOpen(store, (error, key) => corrupt.set(key, error.message));
+      for (const [key, message] of corrupt)
+        if (corruptLists.get(key) !== message)
+          log.error(
+            { key, error: { code: 'ERR_WORKFLOW_STATE', message } },
+            `workflows: ${message}; the runs it lists are not taken up until it is`,
+          );
+      for (const key of corruptLists.keys())
+        if (!corrupt.has(key)) log.info({ key }, `workflows: the open-runs list "${key}" can be read again`);
+      corruptLists.clear();
+      for (const [key, message] of corrupt) corruptLists.set(key, message);
       let taken = 0;
       for (const runId of open) {
         if (actors.has(runId) || setAside.has(runId) || closed) continue;

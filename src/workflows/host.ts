@@ -21,7 +21,7 @@ import type { AppServices } from '../runtime/app-services.js';
 import type { AppInfo } from '../../actors/workers/worker.js';
 import type { WorkflowSettings } from '../config/workflow-settings.js';
 import { FlowdError } from '../kernel/errors.js';
-import { createWorkflowEngine, latestWorkflow, recordRun, runKey, type RunRecord, type WorkflowEngine } from './engine.js';
+import { createWorkflowEngine, latestWorkflow, readRun, recordRun, type RunRecord, type WorkflowEngine } from './engine.js';
 import { toJson } from './history.js';
 import type { WorkflowDefinitions } from './module.js';
 import type { BrokerTaskLists } from './broker.js';
@@ -271,7 +271,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
       log.info({ runId, workflow: name }, `workflow ${name} run ${runId} recorded; the deciding daemon takes it up`);
       return runId;
     },
-    run: (runId) => store.get<RunRecord>(runKey(runId)),
+    run: (runId) => readRun(store, runId),
     async ended(runId, signal) {
       for (;;) {
         signal?.throwIfAborted();
@@ -286,7 +286,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
             continue;
           }
         }
-        const record = await store.get<RunRecord>(runKey(runId));
+        const record = await readRun(store, runId);
         if (!record) throw new FlowdError('ERR_WORKFLOW', `no workflow run "${runId}" in the store`);
         if (record.state !== 'running') return record;
         await pause(settings.pollIntervalMs);

@@ -40,21 +40,106 @@ export function openKey(runId: string): string {
   return `workflow/open/${((hash >>> 0) % OPEN_BUCKETS).toString(16)}`;
 }
 
-/** Every open run's id, from all the lists. */
-export async function listOpen(store: Store): Promise<string[]> {
-  const lists = await Promise.all(
-    Array.from({ length: OPEN_BUCKETS }, (_, bucket) => store.get<string[]>(`workflow/open/${bucket.toString(16)}`)),
+const found = (value: unknown): string => {
+  if (value === undefined) return 'nothing';
+  const text = JSON.stringify(value) ?? String(value);
+  return `${Array.isArray(value) ? 'a list' : value === null ? 'null' : typeof value === 'object' ? 'an object' : `a ${typeof value}`} ${text.length > 80 ? `${text.slice(0, 77)}...` : text}`;
+};
+
+const corrupt = (key: string, what: string, problem: string) =>
+  new FlowdError(
+    'ERR_WORKFLOW_STATE',
+    `the ${what} "${key}" in the store is corrupt: ${problem}; repair or delete the record (flowd writes it; see docs/workflows.md)`,
   );
-  return lists.flatMap((list) => list ?? []);
+
+/** A stored open-runs list as it must be: a list of run ids (none when absent); ERR_WORKFLOW_STATE names the key, what it found and what it expected. */
+export function checkOpenList(value: unknown, key: string): string[] {
+  if (value === undefined) return [];
+  if (!Array.isArray(value)) throw corrupt(key, 'open-runs list', `expected a list of run ids, found ${found(value)}`);
+  const bad = value.find((id) => typeof id !== 'string' || id === '');
+  if (bad !== undefined) throw corrupt(key, 'open-runs list', `expected a list of run ids, found ${found(bad)} among them`);
+  return value as string[];
 }
 
-/** Lists a run as open (once). */
-export const addOpen = (store: Store, runId: string) =>
-  store.update<string[]>(openKey(runId), (open = []) => (open.includes(runId) ? open : [...open, runId]));
+/** A stored run record as it must be; ERR_WORKFLOW_STATE names the key, what it found and what it expected. */
+export function checkRunRecord(value: unknown, key: string): RunRecord {
+  const fail = (problem: string): never => {
+    throw corrupt(key, 'run record', problem);
+  };
+  if (!value || typeof value !== 'object' || Array.isArray(value))
+    fail(`expected an object { runId, workflow, state, history }, found ${found(value)}`);
+  const record = value as Record<string, unknown>;
+  if (typeof record.runId !== 'string') fail(`expected "runId" to be a string, found ${found(record.runId)}`);
+  const workflow = record.workflow as { name?: unknown; version?: unknown } | null;
+  if (
+    !workflow ||
+    typeof workflow !== 'object' ||
+    typeof workflow.name !== 'string' ||
+    (typeof workflow.version !== 'string' && typeof workflow.version !== 'number')
+  )
+    fail(`expected "workflow" to be { name, version }, found ${found(record.workflow)}`);
+  if (!['running', 'completed', 'failed', 'restarted'].includes(record.state as string))
+    fail(`expected "state" to be running, completed, failed or restarted, found ${found(record.state)}`);
+  const history = record.history;
+  if (!Array.isArray(history) || history.length === 0)
+    fail(`expected "history" to be a list of events starting with workflow.started, found ${found(history)}`);
+  (history as unknown[]).forEach((event, index) => {
+    const entry = event as { type?: unknown; at?: unknown } | null;
+    if (!entry || typeof entry !== 'object' || typeof entry.type !== 'string' || typeof entry.at !== 'number')
+      fail(`expected history[${index}] to be an event { type, at, ... }, found ${found(event)}`);
+    if (index === 0 && entry!.type !== 'workflow.started')
+      fail(`expected history[0] to be the workflow.started event, found ${found(event)}`);
+  });
+  const error = record.error as { code?: unknown; message?: unknown } | undefined | null;
+  if (error !== undefined && (!error || typeof error.code !== 'string' || typeof error.message !== 'string'))
+    fail(`expected "error" to be { code, message }, found ${found(error)}`);
+  for (const link of ['next', 'previous'] as const)
+    if (record[link] !== undefined && typeof record[link] !== 'string')
+      fail(`expected "${link}" to be a run id, found ${found(record[link])}`);
+  return value as RunRecord;
+}
 
-/** Takes a run off the open list. */
-export const removeOpen = (store: Store, runId: string) =>
-  store.update<string[]>(openKey(runId), (open = []) => open.filter((id) => id !== runId));
+/** A run's record from the store, checked (checkRunRecord); undefined when there is none. */
+export async function readRun(store: Store, runId: string): Promise<RunRecord | undefined> {
+  const key = runKey(runId);
+  const value = await store.get<unknown>(key);
+  return value === undefined ? undefined : checkRunRecord(value, key);
+}
+
+/**
+ * Every open run's id, from all the lists. A list that is corrupt is
+ * passed to `onCorrupt` (as an ERR_WORKFLOW_STATE error naming its key) and
+ * left out, so it does not hold up the runs of the others; without
+ * `onCorrupt` the error is thrown.
+ */
+export async function listOpen(store: Store, onCorrupt?: (error: FlowdError, key: string) => void): Promise<string[]> {
+  const keys = Array.from({ length: OPEN_BUCKETS }, (_, bucket) => `workflow/open/${bucket.toString(16)}`);
+  const lists = await Promise.all(keys.map((key) => store.get<unknown>(key)));
+  return lists.flatMap((list, index) => {
+    try {
+      return checkOpenList(list, keys[index]!);
+    } catch (error) {
+      if (!onCorrupt) throw error;
+      onCorrupt(error as FlowdError, keys[index]!);
+      return [];
+    }
+  });
+}
+
+/** Lists a run as open (once); ERR_WORKFLOW_STATE when its list is corrupt. */
+export const addOpen = (store: Store, runId: string) => {
+  const key = openKey(runId);
+  return store.update<unknown>(key, (stored) => {
+    const open = checkOpenList(stored, key);
+    return open.includes(runId) ? open : [...open, runId];
+  });
+};
+
+/** Takes a run off the open list; ERR_WORKFLOW_STATE when its list is corrupt. */
+export const removeOpen = (store: Store, runId: string) => {
+  const key = openKey(runId);
+  return store.update<unknown>(key, (stored) => checkOpenList(stored, key).filter((id) => id !== runId));
+};
 
 /** The workflow named `name` that new runs get: its last definition here. Throws ERR_WORKFLOW naming the known ones. */
 export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: string): WorkflowDefinition {
