@@ -76,6 +76,43 @@ function fail(where: string, problem: string, cause?: unknown): never {
   throw new FlowdError('ERR_XML', `${where}: ${problem}`, cause === undefined ? undefined : { cause });
 }
 
+// Markup whose `&#...;` is literal text (CDATA, comments, processing instructions), then a character reference.
+const CHARACTER_REFERENCE = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|&#(?:x([0-9A-Fa-f]+)|([0-9]+));/g;
+
+/** XML 1.0's Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]. */
+function isXmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
+/**
+ * Refuses a character reference to a code point XML cannot carry (`&#0;`,
+ * `&#xD800;`, `&#x110000;`), in text and attribute values alike: xmldom
+ * would put it into the document as it is.
+ */
+function checkCharacterReferences(text: string, where: string): void {
+  for (const match of text.matchAll(CHARACTER_REFERENCE)) {
+    const [reference, hex, decimal] = match;
+    if (hex === undefined && decimal === undefined) continue;
+    const digits = (hex ?? decimal)!.replace(/^0+(?=.)/, '');
+    const code = digits.length > 8 ? Number.POSITIVE_INFINITY : Number.parseInt(digits, hex === undefined ? 10 : 16);
+    if (isXmlChar(code)) continue;
+    const before = text.slice(0, match.index);
+    const line = before.split('\n').length;
+    const found = Number.isFinite(code) ? `U+${code.toString(16).toUpperCase().padStart(4, '0')}` : 'a number past U+10FFFF';
+    fail(
+      where,
+      `not well-formed XML at line ${line}, column ${match.index - before.lastIndexOf('\n')}: the character reference ${reference} is ${found}, which XML does not allow; expected a character in #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`,
+    );
+  }
+}
+
 /**
  * Parses XML text with @xmldom/xmldom, safely: a DOCTYPE or an ENTITY
  * declaration anywhere in the text is refused before parsing (so no entity
@@ -97,6 +134,7 @@ export function readXmlDocument(text: string, where: string, limits: XmlLimits =
   }
   if (DOCTYPE.test(text)) fail(where, 'a DOCTYPE is not allowed (DTDs and entity declarations are refused)');
   if (ENTITY.test(text)) fail(where, 'an ENTITY declaration is not allowed');
+  checkCharacterReferences(text, where);
   let problem: ParserProblem | undefined;
   const parser = new (xmldom().DOMParser)({
     locator: true,

@@ -95,6 +95,30 @@ describe('readXmlDocument', () => {
     for (const spy of spies) expect(spy).not.toHaveBeenCalled();
   });
 
+  it('refuses character references to code points XML does not allow, in text and attribute values, naming the file and line', () => {
+    const cases: Array<[string, string, number]> = [
+      ['<a>\n<b>&#0;</b></a>', 'U+0000', 2],
+      ['<a>\n\n<b>x&#xD800;</b></a>', 'U+D800', 3],
+      ['<a><b>&#x110000;</b></a>', 'U+110000', 1],
+      ['<a>\n<b k="v&#1;"/></a>', 'U+0001', 2],
+      ['<a><b k="&#xFFFE;"/></a>', 'U+FFFE', 1],
+      ['<a>&#99999999999999999999;</a>', 'a number past U+10FFFF', 1],
+    ];
+    for (const [text, found, line] of cases) {
+      const error = xmlError(() => readXmlDocument(text, 'in/refs.xml'));
+      expect(error.message).toMatch(
+        new RegExp(`^in/refs\\.xml: not well-formed XML at line ${line}, column \\d+: the character reference &#`),
+      );
+      expect(error.message).toContain(`is ${found}, which XML does not allow`);
+    }
+  });
+
+  it('accepts character references XML allows, and leaves &#0; inside CDATA and comments as text', () => {
+    const doc = readXmlDocument('<a k="&#9;&#x10FFFF;">&#xA;&#xD7FF;&#xE000;&#xFFFD;&#x10000;<![CDATA[&#0;]]><!-- &#0; --></a>', 'f.xml');
+    expect(doc.documentElement!.getAttribute('k')).toBe('\t\u{10FFFF}');
+    expect(doc.documentElement!.textContent).toBe('\n\uD7FF\uE000\uFFFD\u{10000}&#0;');
+  });
+
   it('refuses a value that is not text', () => {
     expect(xmlError(() => readXmlDocument(Buffer.from('<a/>') as unknown as string, 'f.xml')).message).toBe(
       'f.xml: expected XML text, found object',
