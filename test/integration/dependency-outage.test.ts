@@ -6,6 +6,7 @@ import { sources } from '../../src/runtime/sources.js';
 import { dropPrefix, testPrefix } from '../fixtures/stores/spaces.js';
 import { deleteQueues, numbered, produce, STOMP_PORT, uniqueQueue } from '../helpers/broker.js';
 import { logSink } from '../helpers/log-sink.js';
+import { manualSource } from '../helpers/manual-source.js';
 import { redisGate, type RedisGate } from '../helpers/redis-gate.js';
 import { until } from '../helpers/wait.js';
 
@@ -100,6 +101,45 @@ describe('a dependency outage', () => {
     // Nothing lost, nothing dead-lettered, nothing failed.
     expect(runtime.snapshot().counters).toMatchObject({ completed: 80, failed: 0, deadLettered: 0, expired: 0 });
     expect(runtime.snapshot().source.pausedFor).toBeUndefined();
+  });
+
+  it('holds events while the Redis locks are down, with one warning, and completes them within a second of Redis being back', async () => {
+    const prefix = testPrefix();
+    cleanups.push(() => dropPrefix(prefix));
+    const redis = await gateFor(6379);
+    const log = logSink('info');
+    const source = manualSource();
+    runtime = createRuntime({
+      worker: defineWorker({ start: (n: number, ctx: WorkerContext) => ctx.withLock(`item-${n}`, () => n * 2) }),
+      workers: 2,
+      app: { name: 'locked' },
+      logger: log.logger,
+      lock: { backend: 'redis', url: redis.url(), prefix },
+      source: source.driver,
+    });
+    const ups: Array<{ at: number; downForMs: number }> = [];
+    runtime.on('dependency.up', (e) => ups.push({ at: Date.now(), downForMs: e.downForMs }));
+    await runtime.start();
+    await source.ready;
+    source.deliver(0, 'e0');
+    await until(() => source.settlements.length === 1, { what: 'the first event' });
+    await redis.shut();
+    for (let i = 1; i <= 6; i++) source.deliver(i, `e${i}`);
+    await until(() => runtime!.snapshot().dependency !== undefined, { what: 'the locks to be found down' });
+    expect(runtime.snapshot().dependency?.error.code).toBe('ERR_LOCK_UNAVAILABLE');
+    expect(runtime.snapshot().source.pausedFor).toEqual(['dependency']);
+    await outageOf(3000);
+    expect(source.settlements).toHaveLength(1);
+    const openAt = Date.now();
+    await redis.open();
+    await until(() => source.settlements.length === 7, { what: 'the 6 held events after Redis is back' });
+    expect(ups).toHaveLength(1);
+    expect(ups[0]!.at - openAt).toBeLessThanOrEqual(1000);
+    expect(source.settlements.map((s) => [s.id, s.outcome, s.attempts, s.result])).toEqual(
+      expect.arrayContaining([1, 2, 3, 4, 5, 6].map((n) => [`e${n}`, 'completed', 1, n * 2])),
+    );
+    expect(log.messages().filter((msg) => msg.startsWith('locked: its store or locks are unavailable'))).toHaveLength(1);
+    expect(log.messages().filter((msg) => msg.startsWith('locked: its store and locks are available again'))).toHaveLength(1);
   });
 
   it('reconnects to the broker within 2 s of its coming back after an outage longer than the longest reconnect backoff', async () => {
