@@ -149,6 +149,22 @@ describe('compileFlowSettings', () => {
   });
 
   describe('bad values', () => {
+    it('reads isolation: process by default (left out of the settings), thread when asked', () => {
+      expect(flow({}).settings.isolation).toBeUndefined();
+      expect(flow({ isolation: 'process' }).settings.isolation).toBeUndefined();
+      expect(flow({ isolation: 'thread' }).settings.isolation).toBe('thread');
+    });
+
+    it('rejects isolation = banana, naming the file, section, key and the choices', () => {
+      expectConfigError(() => flow({ isolation: 'banana' }), {
+        file: FILE,
+        line: 2,
+        section: 'Flow',
+        key: 'isolation',
+        says: ['banana', 'process', 'thread'],
+      });
+    });
+
     it.each([['0'], ['-1'], ['abc'], ['1.5'], ['4097']])('rejects workers = %s, naming the file, section, key and value', (text) => {
       expectConfigError(() => flow({ workers: text }), {
         file: FILE,

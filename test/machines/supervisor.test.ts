@@ -115,6 +115,22 @@ describe('supervisorMachine', () => {
     expect(h.emitted.filter((e) => e.type === 'slot.replaced')).toHaveLength(2);
   });
 
+  it('under isolation = thread, fails a timed-out event and frees its key only once its slot retired (its thread is gone)', () => {
+    const h = startSupervisor({ workers: 2, executionTimeoutMs: 500, orderBy: ['k'], isolation: 'thread' });
+    const stuck = h.deliver({ k: 'a' });
+    const next = h.deliver({ k: 'a' });
+    h.clock.increment(500);
+    expect(h.runs[0]!.aborted).toBe(true);
+    // The thread is being terminated: no outcome yet, and the same-key event waits.
+    expect(h.settlements.find((s) => s.id === stuck)).toBeUndefined();
+    expect(h.runs.map((r) => r.job.delivery.id)).toEqual([stuck]);
+    expect(h.context().terminating.size).toBe(1);
+    h.runs[0]!.fail({ code: 'ERR_WORKER_TIMEOUT', message: 'its thread was terminated' });
+    expect(h.settlements.find((s) => s.id === stuck)).toMatchObject({ outcome: 'failed', error: { code: 'ERR_WORKER_TIMEOUT' } });
+    expect(h.runs.map((r) => r.job.delivery.id)).toEqual([stuck, next]);
+    expect(h.context().terminating.size).toBe(0);
+  });
+
   it('retires an abandoned slot once its run finally settles', () => {
     const h = startSupervisor({ workers: 1, executionTimeoutMs: 500 });
     h.deliver();

@@ -56,14 +56,17 @@ describe('isolation = thread', () => {
     });
     await runtime.start();
     await source.ready;
-    source.deliver({ key: 'k', n: 0, spin: true }, 'spin');
-    source.deliver({ key: 'k', n: 1 }, 'same');
+    // The spinning run beats on shared memory; the same-key run checks that nothing beats while it runs.
+    const beat = new Int32Array(new SharedArrayBuffer(4));
+    source.deliver({ key: 'k', n: 0, spin: true, beat }, 'spin');
+    source.deliver({ key: 'k', n: 1, beat }, 'same');
     source.deliver({ key: 'other', n: 2 }, 'other');
     await until(() => source.settlements.length === 3, { what: 'three outcomes' });
     const by = new Map(source.settlements.map((s) => [s.id, s]));
     expect(by.get('spin')).toMatchObject({ outcome: 'failed', error: { code: 'ERR_WORKER_TIMEOUT' } });
     expect(by.get('other')).toMatchObject({ outcome: 'completed', result: { n: 2 } });
-    expect(by.get('same')).toMatchObject({ outcome: 'completed', result: { n: 1 } });
+    expect(by.get('same')).toMatchObject({ outcome: 'completed', result: { n: 1, overlapped: false } });
+    expect(Atomics.load(beat, 0)).toBeGreaterThan(0);
     // The key was released only once the spinning thread was gone (the failure is reported after termination).
     expect((by.get('same')!.result as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(failedAt!);
     // The process's CPU over a window after the termination: a thread still spinning would use a whole core.
