@@ -2,6 +2,7 @@ import { PassThrough, Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import type { Feed } from '../../actors/sources/driver.js';
 import { stdinDriver } from '../../actors/sources/stdin.js';
+import { flush as turn } from '../helpers/wait.js';
 
 type DeliverOptions = Parameters<Feed['deliver']>[1];
 type Call =
@@ -51,9 +52,6 @@ function recordingFeed() {
     ended: () => until(() => calls.some((call) => call.kind === 'end' || call.kind === 'lost')),
   };
 }
-
-/** One turn of the event loop: lets stream and readline callbacks already due run (no time passes). */
-const turn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 describe('stdinDriver', () => {
   it('is a stdin source that can pause and resume', () => {

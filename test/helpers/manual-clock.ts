@@ -1,4 +1,5 @@
 import type { ExecutorClock } from '../../src/workflows/executor.js';
+import { flush as settle } from './wait.js';
 
 /** A clock whose timers run only when the test advances it; it refuses delays setTimeout cannot hold. It starts at `start` (ms). */
 export function manualClock(
@@ -8,7 +9,6 @@ export function manualClock(
   let nextId = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
   const delays: number[] = [];
-  const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
   return {
     delays,
     now: () => now,
