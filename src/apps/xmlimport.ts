@@ -5,7 +5,7 @@ import { Flow, type AppInfo, type AppSections, type WorkerContext } from '../../
 import type { SectionReader } from '../kernel/section-reader.js';
 import { FlowdError } from '../kernel/errors.js';
 import { compileCustomMapping, type SectionLines } from './xml/custom-mapping.js';
-import { readDefaultRecord } from './xml/default-record.js';
+import { readXmlOffThread } from './xml/parse-off-thread.js';
 import type { RecordData } from './xml/record-data.js';
 import { checkMediaName, checkRecordId } from './record-names.js';
 import { sectionReader, targetFromConfig, targetSettingsOf, type Target } from './targets.js';
@@ -98,7 +98,7 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
   /** The files source; `[Source] location` says where. */
   static override SOURCE = 'files';
   #target!: Target;
-  #read!: (text: string, where: string) => Promise<RecordData>;
+  #read!: (text: string, where: string, signal: AbortSignal) => Promise<RecordData>;
   #pendingDir!: string;
 
   /** The target records and media go to (after configure()). */
@@ -121,9 +121,9 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
     const settings = compileXmlImportSettings(sectionReader(this.config, 'Xml'));
     if (settings.format === 'custom') {
       const mapping = compileCustomMapping(this.config, `app "${this.app.name}"`);
-      this.#read = (text, where) => mapping.read(text, where);
+      this.#read = (text, where, signal) => mapping.read(text, where, { signal });
     } else {
-      this.#read = async (text, where) => readDefaultRecord(text, where);
+      this.#read = (text, where, signal) => readXmlOffThread(text, where, { kind: 'default' }, { signal });
     }
     this.#pendingDir = path.join(this.app.stateDir, 'pending-media');
     this.log.info(`xmlimport: ${settings.format} XML into ${this.#target.description}`);
@@ -137,7 +137,8 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
 
   async #importRecord(file: DroppedFile, ctx: WorkerContext): Promise<XmlImportResult> {
     const text = await readXmlText(file.path, file.name);
-    const data = await this.#read(text, file.name);
+    // Over 64 KiB, parsed in a worker thread that the execution timeout's abort terminates.
+    const data = await this.#read(text, file.name, ctx.signal);
     const id = checkRecordId(data.id ?? path.basename(file.name, path.extname(file.name)), file.name);
     const names = [...new Set(data.media.map((name) => checkMediaName(lastSegment(name), file.name)))];
     const signal = ctx.signal;

@@ -1,12 +1,13 @@
-import type { Document } from '@xmldom/xmldom';
 import type { AppSections } from '../../../actors/workers/worker.js';
 import { appSectionReader, hint, SectionReader } from '../../kernel/section-reader.js';
 import type { DictionaryCache } from '../../toolkit/dictionary.js';
 import { ConfigError, ExpressionError, FlowdError, ParseError } from '../../kernel/errors.js';
 import { compileMultiParserSettings, MultiParser, type MultiParserType } from '../../toolkit/multi-parser.js';
 import { compileExpression, type CompiledExpression } from '../expressions.js';
-import { readXmlDocument, type XmlLimits } from './document.js';
-import { compileXPath, nodeStrings, type CompiledXPath } from './xpath-query.js';
+import type { XmlLimits } from './document.js';
+import { readXmlOffThread } from './parse-off-thread.js';
+import type { XPathJob } from './xml-job.js';
+import { compileXPath, type CompiledXPath } from './xpath-query.js';
 import { checkMediaName, setField, UNSAFE_NAMES, type RecordData } from './record-data.js';
 export type { RecordData } from './record-data.js';
 
@@ -44,6 +45,8 @@ export interface CustomMappingOptions {
   now?: () => number;
   /** Limits of the XML reader. @default { maxBytes: 10 MiB, maxDepth: 256 } */
   limits?: XmlLimits;
+  /** A text over this many bytes is parsed, and its XPaths evaluated, in a worker thread (readXmlOffThread). @default 0 (always) */
+  inlineBytes?: number;
 }
 
 interface FieldPlan {
@@ -124,9 +127,24 @@ export function compileCustomMapping(
     targets: mapping.targets.map(([target]) => target),
     form: mapping.form,
     async read(text, where, readOptions = {}) {
-      const document = readXmlDocument(text, where, options.limits);
+      // Every XPath is evaluated where the document is parsed (maybe a worker thread); their strings come back.
+      const queries: XPathJob[] = fields.map((field) => ({ source: field.query.source, label: fieldLabel(field), limit: 1 }));
+      if (idQuery) queries.push({ source: idQuery.source, label: '[Xml] "id"', limit: 1 });
+      if (mediaQuery) queries.push({ source: mediaQuery.source, label: '[Xml] "media"' });
+      const values = await readXmlOffThread(
+        text,
+        where,
+        { kind: 'xpath', namespaces, queries },
+        {
+          ...(options.limits ? { limits: options.limits } : {}),
+          ...(readOptions.signal ? { signal: readOptions.signal } : {}),
+          // XPath over many siblings is slow (xpath sorts node-sets), even in a small file: always a thread, unless told.
+          inlineBytes: options.inlineBytes ?? 0,
+        },
+      );
       const scope: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-      for (const field of fields) setField(scope, field.name, await readField(field, document, where, readOptions.signal));
+      for (const [i, field] of fields.entries())
+        setField(scope, field.name, await readField(field, values[i]![0], where, readOptions.signal));
       for (const [name, expression] of transforms) {
         try {
           setField(scope, name, expression.evaluate(scope));
@@ -142,12 +160,12 @@ export function compileCustomMapping(
       }
       if (mapping.form !== undefined) record.form = mapping.form;
       if (idQuery) {
-        const id = evaluate(idQuery, document, where, '[Xml] "id"', 1)[0]?.trim();
+        const id = values[fields.length]![0]?.trim();
         if (id) record.id = id;
       }
       if (mediaQuery) {
         const seen = new Set<string>();
-        for (const raw of evaluate(mediaQuery, document, where, '[Xml] "media"')) {
+        for (const raw of values[values.length - 1]!) {
           if (raw.trim() === '') continue;
           const name = checkMediaName(raw, `${where}: [Xml] "media"`);
           if (!seen.has(name)) record.media.push(name);
@@ -259,19 +277,13 @@ function compileTargets(
   return { targets, form };
 }
 
-function evaluate(query: CompiledXPath, document: Document, where: string, label: string, limit?: number): string[] {
-  try {
-    return nodeStrings(query, document, limit);
-  } catch (error) {
-    throw new FlowdError('ERR_XML', `${where}: ${label} ${query.source}: ${error instanceof Error ? error.message : String(error)}`, {
-      cause: error,
-    });
-  }
+function fieldLabel(field: FieldPlan): string {
+  return `[${FIELD_PREFIX}${field.name}] "xpath"`;
 }
 
-async function readField(field: FieldPlan, document: Document, where: string, signal: AbortSignal | undefined): Promise<unknown> {
-  const label = `[${FIELD_PREFIX}${field.name}] "xpath"`;
-  const raw = evaluate(field.query, document, where, label)[0];
+/** Converts the string value a field's XPath found (`raw`) with its MultiParser. */
+async function readField(field: FieldPlan, raw: string | undefined, where: string, signal: AbortSignal | undefined): Promise<unknown> {
+  const label = fieldLabel(field);
   if (raw === undefined || (field.type !== 'string' && raw.trim() === '')) return undefined;
   try {
     return await field.parser.convert(raw, signal ? { signal } : {});
