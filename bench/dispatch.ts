@@ -5,10 +5,15 @@
  *    (a) the flowd runtime, (b) a plain promise pool of 8 with no actors,
  *    (c) the naive actor design (a fromPromise child per event), all in this
  *    process, several rounds each; prints the median events/s and ratios.
- * 2. Memory: in a fresh child process, a source far faster than the workers
+ * 2. Isolation: the cost per event of `isolation = thread` (each slot's
+ *    worker in a worker thread; the event and result cross as structured
+ *    clones) against in-process, BENCH_THREAD_EVENTS no-op events (default
+ *    20,000), rounds alternated, timed from the end of start() (the threads'
+ *    start-up is not counted).
+ * 3. Memory: in a fresh child process, a source far faster than the workers
  *    floods N events; prints the peak RSS.
  *
- * BENCH_EVENTS and BENCH_ROUNDS override the defaults.
+ * BENCH_EVENTS, BENCH_THREAD_EVENTS and BENCH_ROUNDS override the defaults.
  */
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -24,6 +29,8 @@ import { SectionReader } from '../src/kernel/section-reader.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const THREAD_EVENTS = Number(process.env.BENCH_THREAD_EVENTS ?? 20_000);
+const NOOP_MODULE = { file: fileURLToPath(new URL('./noop-worker.ts', import.meta.url)), export: 'noop' };
 const SLOTS = 8;
 const noop = async (): Promise<void> => {};
 
@@ -98,6 +105,39 @@ async function throughput(): Promise<void> {
   console.log(`  target: >= 50,000 events/s on ${SLOTS} slots: ${flowdRate >= 50_000 ? 'met' : 'NOT met'}`);
 }
 
+/** `count` no-op events in-process or in threads; the time from the end of start() (threads up and configured) to the last outcome. */
+async function isolated(isolation: 'process' | 'thread', count: number): Promise<number> {
+  const runtime =
+    isolation === 'thread'
+      ? createRuntime({ isolation, workerModule: NOOP_MODULE, source: floodSource(count), workers: SLOTS })
+      : createRuntime({ worker: defineWorker({ start: noop }), source: floodSource(count), workers: SLOTS });
+  await runtime.start();
+  const started = performance.now();
+  const summary = await runtime.done;
+  if (summary.counters.completed !== count) throw new Error(`${isolation} completed ${summary.counters.completed} of ${count}`);
+  return performance.now() - started;
+}
+
+async function isolation(): Promise<void> {
+  console.log(`isolation: ${fmt(THREAD_EVENTS)} no-op events, ${SLOTS} slots, ${ROUNDS} rounds alternated`);
+  const runs = { process: [] as number[], thread: [] as number[] };
+  await isolated('thread', Math.min(THREAD_EVENTS, 2_000)); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of ['process', 'thread'] as const) {
+      globalThis.gc?.();
+      runs[kind].push(await isolated(kind, THREAD_EVENTS));
+    }
+  }
+  const us = (ms: number): number => (ms * 1000) / THREAD_EVENTS;
+  for (const kind of ['process', 'thread'] as const) {
+    const ms = median(runs[kind]);
+    console.log(
+      `  isolation = ${kind.padEnd(8)} ${fmt(Math.round(THREAD_EVENTS / (ms / 1000))).padStart(10)} events/s   ${us(ms).toFixed(1).padStart(6)} µs per event   (rounds: ${runs[kind].map((r) => us(r).toFixed(1)).join(', ')} µs)`,
+    );
+  }
+  console.log(`  isolation = thread costs ${(us(median(runs.thread)) - us(median(runs.process))).toFixed(1)} µs more per event`);
+}
+
 /** Runs in a fresh process so the peak RSS is the flood's alone. */
 async function flood(): Promise<void> {
   // Workers that yield a turn each (slower than the no-op), against a source with no limit but backpressure.
@@ -128,6 +168,7 @@ if (process.argv.includes('--flood')) {
   await flood();
 } else {
   await throughput();
+  await isolation();
   const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--flood'], {
     encoding: 'utf8',
     env: process.env,
