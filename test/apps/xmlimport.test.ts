@@ -36,7 +36,7 @@ afterEach(async () => {
 });
 
 /** Starts XmlImport on the files source over `in/`, writing to a folder target `records/`. */
-async function startImport(config: AppSections = {}, workers = 1) {
+async function startImport(config: AppSections = {}, workers = 1, executionTimeout?: string) {
   const outcomes = new Map<string, Outcome>();
   const waiters = new Map<string, (o: Outcome) => void>();
   const settle = (name: string, outcome: Outcome) => {
@@ -46,6 +46,7 @@ async function startImport(config: AppSections = {}, workers = 1) {
   runtime = createRuntime({
     worker: XmlImport,
     workers,
+    ...(executionTimeout ? { executionTimeout } : {}),
     source: sources.files({
       location: inbox(),
       settleTime: '20ms',
@@ -183,6 +184,21 @@ describe('XmlImport', () => {
       expect(await readFile(path.join(dir, 'failed', 'broken.xml.error.txt'), 'utf8')).toMatch(/^ERR_XML: .*broken\.xml/),
     );
   });
+
+  it('stops a parse past the execution timeout (its thread is terminated), and the next file is imported at once', async () => {
+    const custom = {
+      Xml: { format: 'custom', id: '/a/@id' },
+      'Field:x': { xpath: '/a/b[3999]' },
+      Mapping: { 'asset.x': 'x' },
+    };
+    const app = await startImport(custom, 1, '1s');
+    // xpath takes tens of seconds over 4,000 siblings with a positional predicate; in the main thread nothing could stop it.
+    const slow = await app.drop('slow.xml', `<a id="S1">${'<b>x</b>'.repeat(4000)}</a>`);
+    expect(slow).toMatchObject({ outcome: 'failed', error: { code: 'ERR_WORKER_TIMEOUT' } });
+    const next = await app.drop('next.xml', '<a id="N1"><b>only</b></a>');
+    expect(next).toMatchObject({ outcome: 'completed', result: { type: 'record', id: 'N1', created: true } });
+    expect((await readRecord('N1')).fields).toEqual({});
+  }, 15_000);
 
   it('attaches media and its XML dropped together, whichever runs first', async () => {
     const app = await startImport({}, 4);
