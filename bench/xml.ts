@@ -1,5 +1,5 @@
 /**
- * node --import tsx --expose-gc bench/xml.ts   (npm run bench:xml)
+ * npm run bench:xml
  *
  * Parses a 10 MB XmlImport record of sibling <field> elements (the
  * worst case for a DOM: ~330,000 tiny elements) and a 10 MB record of
