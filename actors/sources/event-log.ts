@@ -1,3 +1,4 @@
+import { RECONNECT_MAX_DELAY_MS } from '../../machines/backoff.js';
 import path from 'node:path';
 import pino, { type Logger } from 'pino';
 import { formatDuration } from '../../src/kernel/duration.js';
@@ -618,7 +619,7 @@ export const eventLogSource: SourceKind = {
     else if (/^\d+$/.test(startText) && Number(startText) >= 1 && Number.isSafeInteger(Number(startText))) startFrom = Number(startText);
     else reader.fail('start from', `found "${startText}"; expected latest, earliest or an event id (a whole number of at least 1)`);
     const delayMs = reader.duration('reconnect delay', 1000, { minMs: 1 });
-    const maxDelayMs = reader.duration('reconnect max delay', Math.max(30_000, delayMs));
+    const maxDelayMs = reader.duration('reconnect max delay', Math.max(RECONNECT_MAX_DELAY_MS, delayMs));
     if (maxDelayMs < delayMs)
       reader.fail('reconnect max delay', `found ${maxDelayMs}ms; expected at least the reconnect delay (${delayMs}ms)`);
     const options: EventLogOptions = {

@@ -71,7 +71,7 @@ describe('[Source] type = event-log', () => {
     expect(source.description).toBe(
       'event-log postgres://flowd:***@127.0.0.1:5432/test table flowd_events (start from latest, fetch interval 5s, max batch size 500, backlog timeout 5m)',
     );
-    expect(source.reconnect).toEqual({ delayMs: 1000, maxDelayMs: 30_000 });
+    expect(source.reconnect).toEqual({ delayMs: 1000, maxDelayMs: 1_500 });
   });
 
   it('compiles an HTTP feed', () => {
