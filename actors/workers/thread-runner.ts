@@ -153,7 +153,9 @@ export function toThreadRunner(base: Runner, module: ThreadModule, options: { th
       },
       (error: unknown) => {
         void coming.splice(coming.indexOf(next), 1);
-        configureCtx?.log.error({ err: error }, `worker "${base.name}": a fresh thread failed to start: ${(error as Error).message}`);
+        // Terminated by close() before it was up: nothing to say.
+        if (!closed)
+          configureCtx?.log.error({ err: error }, `worker "${base.name}": a fresh thread failed to start: ${(error as Error).message}`);
         return undefined;
       },
     );

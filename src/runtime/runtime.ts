@@ -702,7 +702,9 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     supervisor.on('slot.replaced', (e) =>
       logger.warn(
         { slot: e.slotId, replacement: e.replacement },
-        `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`,
+        settings.isolation === 'thread'
+          ? `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its thread is being terminated`
+          : `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`,
       ),
     );
     if (logger.isLevelEnabled('debug'))

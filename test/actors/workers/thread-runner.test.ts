@@ -49,7 +49,7 @@ describe('isolation = thread', () => {
   });
 
   it('terminates a busy-looping worker at the execution timeout: the event fails ERR_WORKER_TIMEOUT, the CPU goes idle, the other events complete, and a same-key event starts only after the termination', async () => {
-    const { source, runtime } = threaded('spinner', { workers: 2, executionTimeout: '1s', orderBy: 'key' });
+    const { source, runtime, sink } = threaded('spinner', { workers: 2, executionTimeout: '1s', orderBy: 'key' });
     let failedAt: number | undefined;
     runtime.on('event.failed', (e) => {
       if (e.id === 'spin') failedAt = Date.now();
@@ -69,6 +69,8 @@ describe('isolation = thread', () => {
     expect(Atomics.load(beat, 0)).toBeGreaterThan(0);
     // The key was released only once the spinning thread was gone (the failure is reported after termination).
     expect((by.get('same')!.result as { startedAt: number }).startedAt).toBeGreaterThanOrEqual(failedAt!);
+    // The replacement of the terminated thread is up (its configure() logged): from now on nothing should be busy.
+    await until(() => sink.lines.filter((line) => line.msg === 'spinner configured').length === 3, { what: 'the replacement thread' });
     // The process's CPU over a window after the termination: a thread still spinning would use a whole core.
     // (A measurement window: there is no event to await for "nothing is running".)
     const cpu = process.cpuUsage();
