@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { Logger } from 'pino';
-import type { RestClient } from '../../src/kernel/api-client.js';
+import type { ApiRequest, ApiResponse, RequestOptions, RestClient } from '../../src/kernel/api-client.js';
 import { toErrorInfo, type ErrorInfo } from '../../src/kernel/error-info.js';
 import { FlowdError } from '../../src/kernel/errors.js';
 import { retryOnConflict } from '../../src/kernel/retry-on-conflict.js';
@@ -15,10 +15,11 @@ import { describeValue, toRunner, type ConfigureContext, type Runner, type Worke
 /**
  * The worker thread of one slot (`[Flow] isolation = thread`): loads the
  * worker's module, runs its configure() once, then runs one event at a time
- * as the main thread sends them. ctx.log, ctx.store and ctx.publish are
- * calls to the main thread; ctx.lock, ctx.withLock and ctx.client are not
- * available here. The main thread terminates the thread past the execution
- * timeout, so the run's signal never fires inside it.
+ * as the main thread sends them. ctx.log, ctx.store, ctx.lock,
+ * ctx.withLock, ctx.client and ctx.publish are calls to the main thread;
+ * ctx.client.createOrUpdate (which takes functions) is not available
+ * here. The main thread terminates the thread past the execution timeout,
+ * so the run's signal never fires inside it.
  */
 
 const port = parentPort!;
@@ -48,7 +49,7 @@ function cloneFailure(error: unknown): string {
 function unavailable(what: string): FlowdError {
   return new FlowdError(
     'ERR_CONFIG',
-    `${what} is not available under [Flow] isolation = thread; use ctx.store (compare-and-set with versions) instead, or isolation = process`,
+    `${what} is not available under [Flow] isolation = thread: a function cannot cross to the main thread; use get/put/post/delete/request, or isolation = process`,
   );
 }
 
@@ -93,16 +94,76 @@ function threadLogger(bindings: Record<string, unknown>): Logger {
   return logger as unknown as Logger;
 }
 
-/** Adds the services to a ctx: the store by message passing; the locks and the client refused (a getter: only its use fails). */
+const heldLocks = new Map<number, AbortController>();
+
+/** A lock held in the main thread, as a handle here: renew and release are calls; its signal fires when the main thread loses it. */
+async function lockHere(
+  key: string,
+  options: { lease?: number; autoRenew?: boolean } | undefined,
+  hold: 'lock' | 'withLock',
+): Promise<LockHandle> {
+  const { lease, autoRenew } = options ?? {};
+  const held = await call<{ id: number; key: string; fence: number }>({
+    method: 'lock.acquire',
+    args: [key, { ...(lease !== undefined ? { lease } : {}), ...(autoRenew !== undefined ? { autoRenew } : {}), hold }],
+  });
+  const controller = new AbortController();
+  heldLocks.set(held.id, controller);
+  const release = async () => {
+    if (!heldLocks.delete(held.id)) return;
+    await call<void>({ method: 'lock.release', args: [held.id] });
+  };
+  return {
+    key: held.key,
+    fence: held.fence,
+    signal: controller.signal,
+    renew: () => call<void>({ method: 'lock.renew', args: [held.id] }),
+    release,
+    [Symbol.asyncDispose]: release,
+  };
+}
+
+async function withLockHere<T>(
+  key: string,
+  fn: (lock: LockHandle) => T | Promise<T>,
+  options?: { lease?: number; autoRenew?: boolean },
+): Promise<T> {
+  const lock = await lockHere(key, options, 'withLock');
+  try {
+    return await fn(lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+/** ctx.client: its request methods are calls to the main thread's client; what takes a function cannot cross. */
+function threadClient(origin: string | undefined): RestClient {
+  if (origin === undefined) throw new FlowdError('ERR_CONFIG', 'ctx.client needs an [Api] section (hostname, username, password)');
+  const request = <T>({ signal: _signal, ...req }: ApiRequest) => call<ApiResponse<T>>({ method: 'client.request', args: [req] });
+  const strip = (options: RequestOptions | undefined): Omit<RequestOptions, 'signal'> => {
+    const { signal: _signal, ...rest } = options ?? {};
+    return rest;
+  };
+  return {
+    origin,
+    get: (path, options) => request({ method: 'GET', path, ...strip(options) }),
+    delete: (path, options) => request({ method: 'DELETE', path, ...strip(options) }),
+    put: (path, body, options) => request({ method: 'PUT', path, body, ...strip(options) }),
+    post: (path, body, options) => request({ method: 'POST', path, body, ...strip(options) }),
+    request,
+    createOrUpdate: () => Promise.reject(unavailable('ctx.client.createOrUpdate() (its payload and compare are functions)')),
+    close: async () => {},
+  };
+}
+
+/** Adds the services to a ctx: the store, locks and client by message passing (the client a getter: only its use fails without [Api]). */
 function withServices<T extends object>(ctx: T): T & Pick<ConfigureContext, 'store' | 'lock' | 'withLock' | 'client'> {
   return Object.defineProperties(ctx, {
     store: { value: store, enumerable: true },
-    lock: { value: (): Promise<LockHandle> => Promise.reject(unavailable('ctx.lock()')), enumerable: true },
-    withLock: { value: <R>(): Promise<R> => Promise.reject(unavailable('ctx.withLock()')), enumerable: true },
+    lock: { value: (key: string, options?: { lease?: number }) => lockHere(key, options, 'lock'), enumerable: true },
+    withLock: { value: withLockHere, enumerable: true },
     client: {
-      get(): RestClient {
-        throw unavailable('ctx.client');
-      },
+      get: () => threadClient(data.apiOrigin),
       enumerable: true,
     },
   }) as T & Pick<ConfigureContext, 'store' | 'lock' | 'withLock' | 'client'>;
@@ -163,6 +224,11 @@ async function main(): Promise<void> {
     return;
   }
   port.on('message', (message: ToThread) => {
+    if (message.type === 'lockLost') {
+      heldLocks.get(message.id)?.abort(new FlowdError(message.error.code as never, message.error.message));
+      heldLocks.delete(message.id);
+      return;
+    }
     if (message.type === 'reply') {
       const pending = calls.get(message.call);
       calls.delete(message.call);

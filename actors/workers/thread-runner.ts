@@ -3,6 +3,7 @@ import { Worker } from 'node:worker_threads';
 import { toErrorInfo, type ErrorInfo } from '../../src/kernel/error-info.js';
 import { FlowdError, WorkerConfigureError, type ErrorCode } from '../../src/kernel/errors.js';
 import type { FromThread, ThreadCall, ThreadData, ToThread } from './thread-protocol.js';
+import type { LockHandle } from '../locks/lock-api.js';
 import type { ConfigureContext, Runner, WorkerContext } from './worker.js';
 
 /** The worker's module, which each thread loads: `[Flow] class`, or createRuntime's `workerModule`. */
@@ -40,6 +41,19 @@ function rebuild(error: ErrorInfo): FlowdError {
 interface Thread {
   worker: Worker;
   run: { ctx: WorkerContext; resolve(value: unknown): void; reject(error: unknown): void } | undefined;
+  /** The locks the thread holds, by the id it knows them by; `done` ends a withLock hold. */
+  locks: Map<number, { handle: LockHandle; done?: () => void }>;
+}
+
+let nextLock = 0;
+
+/** Releases what a thread still holds (it was terminated, or it ended). */
+function releaseLocks(thread: Thread): void {
+  for (const { handle, done } of thread.locks.values()) {
+    if (done) done();
+    else handle.release().catch(() => {});
+  }
+  thread.locks.clear();
 }
 
 /**
@@ -66,7 +80,7 @@ export function toThreadRunner(base: Runner, module: ThreadModule, options: { th
     };
     let result: Promise<unknown>;
     try {
-      result = Promise.resolve(perform(ctx, message));
+      result = Promise.resolve(perform(ctx, message, thread));
     } catch (error) {
       result = Promise.reject(error);
     }
@@ -90,15 +104,17 @@ export function toThreadRunner(base: Runner, module: ThreadModule, options: { th
       exportName: module.exportName,
       app: ctx.app,
       config: ctx.config,
+      apiOrigin: apiOrigin(ctx),
       ...(fromSources ? { boot: { entry: ENTRY, from: here } } : {}),
     };
     const worker = new Worker(fromSources ? BOOT : ENTRY, { workerData });
-    const thread: Thread = { worker, run: undefined };
+    const thread: Thread = { worker, run: undefined, locks: new Map() };
     all.add(thread);
     return new Promise<Thread>((resolve, reject) => {
       let ready = false;
       const gone = (error: Error) => {
         all.delete(thread);
+        releaseLocks(thread);
         const at = idle.indexOf(thread);
         if (at >= 0) idle.splice(at, 1);
         if (!ready) reject(new WorkerConfigureError(`worker "${base.name}" in its thread: ${error.message}`, { cause: error }));
@@ -181,6 +197,7 @@ export function toThreadRunner(base: Runner, module: ThreadModule, options: { th
         // The run ends only once its thread is gone: nothing of it can overlap what comes next.
         thread.run = undefined;
         all.delete(thread);
+        releaseLocks(thread);
         const reason: unknown = signal.reason;
         if (!closed) replace();
         thread.worker.terminate().then(
@@ -247,9 +264,70 @@ export function toThreadRunner(base: Runner, module: ThreadModule, options: { th
   };
 }
 
+function apiOrigin(ctx: ConfigureContext): string | undefined {
+  try {
+    return ctx.client.origin;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Takes a lock for a thread: held until it says release (with `withLock`, renewed meanwhile as withLock does). */
+function acquire(
+  ctx: ConfigureContext,
+  thread: Thread,
+  key: string,
+  options: { lease?: number; autoRenew?: boolean; hold: 'lock' | 'withLock' },
+) {
+  const id = nextLock++;
+  const { hold, ...rest } = options;
+  const described = (handle: LockHandle) => {
+    handle.signal.addEventListener(
+      'abort',
+      () => {
+        if (thread.locks.has(id))
+          thread.worker.postMessage({ type: 'lockLost', id, error: toErrorInfo(handle.signal.reason) } satisfies ToThread);
+      },
+      { once: true },
+    );
+    return { id, key: handle.key, fence: handle.fence };
+  };
+  if (hold === 'lock')
+    return ctx.lock(key, rest).then((handle) => {
+      thread.locks.set(id, { handle });
+      return described(handle);
+    });
+  return new Promise((resolve, reject) => {
+    ctx
+      .withLock(
+        key,
+        (handle) =>
+          new Promise<void>((done) => {
+            thread.locks.set(id, { handle, done });
+            resolve(described(handle));
+          }),
+        rest,
+      )
+      .catch(reject);
+  });
+}
+
 /** A thread's call, performed with the run's (or configure()'s) services in the main thread. */
-function perform(ctx: ConfigureContext | WorkerContext, message: ThreadCall): unknown {
+function perform(ctx: ConfigureContext | WorkerContext, message: ThreadCall, thread: Thread): unknown {
   switch (message.method) {
+    case 'lock.acquire':
+      return acquire(ctx, thread, ...message.args);
+    case 'lock.renew':
+    case 'lock.release': {
+      const held = thread.locks.get(message.args[0]);
+      if (!held) throw new FlowdError('ERR_LOCK_LOST', 'the lock was already released');
+      if (message.method === 'lock.renew') return held.handle.renew();
+      thread.locks.delete(message.args[0]);
+      if (held.done) return held.done();
+      return held.handle.release();
+    }
+    case 'client.request':
+      return ctx.client.request(message.args[0]).then(({ status, headers, body, text, etag }) => ({ status, headers, body, text, etag }));
     case 'store.get':
       return ctx.store.get(message.args[0]);
     case 'store.getVersioned':

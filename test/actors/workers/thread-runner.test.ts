@@ -1,7 +1,9 @@
 import { mkdtempSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { createRuntime, defineWorker } from '../../../src/index.js';
 import { logSink } from '../../helpers/log-sink.js';
 import { manualSource } from '../../helpers/manual-source.js';
@@ -10,8 +12,7 @@ import { until } from '../../helpers/wait.js';
 const fixture = path.resolve(import.meta.dirname, '../../fixtures/workers/threaded.ts');
 
 /** A runtime whose worker runs in threads (`isolation: 'thread'`), fed by hand. */
-function threaded(exportName: string, options: Partial<Parameters<typeof createRuntime>[0]> = {}) {
-  const source = manualSource();
+function threaded(exportName: string, options: Partial<Parameters<typeof createRuntime>[0]> = {}, source = manualSource()) {
   const sink = logSink('info');
   const runtime = createRuntime({
     isolation: 'thread',
@@ -94,19 +95,77 @@ describe('isolation = thread', () => {
     expect(source.settlements).toMatchObject([{ id: 'again', outcome: 'completed', attempts: 2, result: { n: 7, attempt: 2 } }]);
   });
 
-  it('fails an event whose result cannot cross back, and refuses ctx.lock in a thread with a coded error naming isolation = thread', async () => {
+  it('serves ctx.lock and ctx.withLock from the main thread: the lock excludes across threads, so no update is lost', async () => {
+    const { source, runtime } = threaded('locker', { workers: 3 });
+    await runtime.start();
+    await source.ready;
+    for (let n = 0; n < 6; n++) source.deliver({ n, how: n % 2 === 0 ? 'withLock' : 'lock' }, `e${n}`);
+    source.end();
+    const summary = await runtime.done;
+    expect(summary.counters).toMatchObject({ completed: 6, failed: 0 });
+    const results = source.settlements.map((s) => s.result as { wrote: number; fence: number });
+    // Each increment read the one before it: 1 to 6, none lost; each holder had a fencing token of its own.
+    expect(results.map((r) => r.wrote).sort()).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(new Set(results.map((r) => r.fence)).size).toBe(6);
+  });
+
+  it("serves ctx.client's requests from the main thread's client", async () => {
+    const server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (chunk: Buffer) => (body += chunk.toString()));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ method: req.method, url: req.url, body: body ? (JSON.parse(body) as unknown) : null }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const { source, runtime } = threaded('caller', { api: { hostname: `127.0.0.1:${port}` } });
+    await runtime.start();
+    await source.ready;
+    source.deliver({ n: 7 }, 'call');
+    source.end();
+    await runtime.done;
+    expect(source.settlements[0]).toMatchObject({
+      outcome: 'completed',
+      result: {
+        origin: `http://127.0.0.1:${port}`,
+        got: [200, { method: 'GET', url: '/things/7', body: null }],
+        posted: [200, { method: 'POST', url: '/things', body: { n: 7 } }],
+      },
+    });
+  });
+
+  it("serves ctx.publish from the main thread, through the source's connection", async () => {
+    const published: unknown[] = [];
+    const manual = manualSource();
+    manual.driver.publish = async (destination, body, headers) => {
+      published.push([destination, body, headers]);
+    };
+    const { source, runtime } = threaded('publisher', {}, manual);
+    await runtime.start();
+    await source.ready;
+    source.deliver({ n: 3 }, 'pub');
+    source.end();
+    await runtime.done;
+    expect(source.settlements[0]).toMatchObject({ outcome: 'completed', result: 'published' });
+    expect(published).toEqual([['/queue/done', { n: 3 }, { 'x-n': 3 }]]);
+  });
+
+  it('fails an event whose result cannot cross back, and ctx.client without [Api] with ERR_CONFIG as in the main thread', async () => {
     const { source, runtime } = threaded('misfit');
     await runtime.start();
     await source.ready;
     source.deliver({ n: 1 }, 'fn');
-    source.deliver({ n: 2 }, 'lock');
+    source.deliver({ n: 2 }, 'client');
     source.end();
     await runtime.done;
     const by = new Map(source.settlements.map((s) => [s.id, s]));
     expect(by.get('fn')).toMatchObject({ outcome: 'failed', error: { code: 'ERR_WORKER_FAILED' } });
     expect(by.get('fn')!.error!.message).toMatch(/cannot cross back from its thread as a structured clone/);
-    expect(by.get('lock')).toMatchObject({ outcome: 'failed', error: { code: 'ERR_CONFIG' } });
-    expect(by.get('lock')!.error!.message).toMatch(/ctx\.lock\(\) is not available under \[Flow\] isolation = thread/);
+    expect(by.get('client')).toMatchObject({ outcome: 'failed', error: { code: 'ERR_CONFIG' } });
+    expect(by.get('client')!.error!.message).toMatch(/ctx\.client needs an \[Api\] section/);
   });
 
   it('refuses a worker given as an object in code, which cannot move to a thread', () => {
