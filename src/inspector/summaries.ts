@@ -89,7 +89,7 @@ export function summarize(machine: string, state: string, context: unknown, runt
     }
     case 'worker-slot': {
       const job =
-        state === 'busy' || state === 'abandoned'
+        state === 'busy' || state === 'abandoned' || state === 'terminating'
           ? (c.job as { delivery?: { id?: unknown }; attempt?: unknown; startedAt?: unknown } | undefined)
           : undefined;
       const startedAt = num(job?.startedAt);
