@@ -145,6 +145,8 @@ export function toThreadRunner(base: Runner, module: ThreadModule, options: { th
             return;
           case 'done':
           case 'failed': {
+            // A result that was on its way when the run was aborted: the thread is being terminated, never reused.
+            if (!all.has(thread)) return;
             const run = thread.run;
             thread.run = undefined;
             if (closed) void worker.terminate();

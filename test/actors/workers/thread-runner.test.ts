@@ -168,6 +168,14 @@ describe('isolation = thread', () => {
     expect(by.get('client')!.error!.message).toMatch(/ctx\.client needs an \[Api\] section/);
   });
 
+  it('fails start() when configure() fails in a thread, naming the worker and the reason', async () => {
+    const { runtime } = threaded('badConfigure', { workers: 2 });
+    await expect(runtime.start()).rejects.toMatchObject({
+      code: 'ERR_WORKER_CONFIGURE',
+      message: expect.stringMatching(/badConfigure.*no licence in this thread/s),
+    });
+  });
+
   it('refuses a worker given as an object in code, which cannot move to a thread', () => {
     expect(() =>
       createRuntime({ isolation: 'thread', worker: defineWorker({ start: () => 1 }), source: manualSource().driver, logger: false }),
