@@ -292,8 +292,13 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   };
 
   /** Nothing new to read: a log emptied or restored while the daemon runs leaves cursors above its newest id, each such plugin is stopped. */
+  // At most every 20 fetch intervals (5 s at least): asking for the newest id on every idle read would double an idle daemon's queries.
+  const behindCheckEveryMs = Math.max(20 * options.fetchIntervalMs, 5_000);
+  let lastBehindCheck = now();
   const checkLogBehind = async () => {
     if (reader!.walksToLatest) return;
+    if (now() - lastBehindCheck < behindCheckEveryMs) return;
+    lastBehindCheck = now();
     latestNow = reader!.latestId(abort.signal);
     const latest = await latestNow;
     const ahead = active().filter((cursor) => cursor.last > latest);
