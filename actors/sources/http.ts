@@ -87,23 +87,37 @@ interface Response {
  * A worker's return value as an HTTP response: text, JSON, or `{ status,
  * headers, body }` as given. Throws a FlowdError ERR_RESPONSE, before
  * anything is written, for what cannot be sent: a status outside
- * 100-999, a header name or value HTTP does not allow (a CR or LF taken
- * from user input: response splitting), a body JSON cannot hold (a BigInt,
- * a cycle, nesting too deep).
+ * 200-999 (1xx are informational: the server sends those itself), a
+ * header name or value HTTP does not allow (a CR or LF taken from user
+ * input: response splitting), a header that frames the message
+ * (content-length, transfer-encoding, connection, ...: flowd frames the
+ * response), one header given twice, a body on a 204 or 304, a body JSON
+ * cannot hold (a BigInt, a cycle, nesting too deep).
  */
 export function toResponse(result: unknown): Response {
+  try {
+    return makeResponse(result);
+  } catch (error) {
+    if (error instanceof FlowdError && error.code === 'ERR_RESPONSE') throw error;
+    // A getter that throws, a proxy: whatever reading the result did.
+    throw responseError(`reading it failed: ${(error as Error)?.message ?? String(error)}`, error);
+  }
+}
+
+function makeResponse(result: unknown): Response {
   if (result === undefined || result === null) return { status: 204, headers: {}, text: undefined };
   let status = 200;
   let headers: Record<string, string | string[]> = {};
   let body: unknown = result;
   if (typeof result === 'object' && typeof (result as { status?: unknown }).status === 'number') {
     const given = result as { status: number; headers?: unknown; body?: unknown };
-    if (!Number.isInteger(given.status) || given.status < 100 || given.status > 999) {
-      throw responseError(`status ${String(given.status)} is not an HTTP status; expected a whole number from 100 to 999`);
+    if (!Number.isInteger(given.status) || given.status < 200 || given.status > 999) {
+      throw responseError(`status ${String(given.status)} is not a final HTTP status; expected a whole number from 200 to 999`);
     }
     status = given.status;
     headers = checkHeaders(given.headers);
     body = given.body;
+    if (body !== undefined && (status === 204 || status === 304)) throw responseError(`a ${status} response has no body; found one`);
   }
   if (body === undefined) return { status, headers, text: undefined };
   let text: string;
@@ -114,8 +128,20 @@ export function toResponse(result: unknown): Response {
   }
   if (typeof body !== 'string' && text === '') throw responseError(`the body is ${typeof body}, which JSON cannot hold`);
   const type = typeof body === 'string' ? 'text/plain; charset=utf-8' : 'application/json';
-  return { status, headers: { 'content-type': type, 'content-length': String(Buffer.byteLength(text)), ...headers }, text };
+  return { status, headers: { 'content-type': type, ...headers, 'content-length': String(Buffer.byteLength(text)) }, text };
 }
+
+// Headers that frame the message or the connection: flowd sets what is needed; a worker's would desynchronise the stream.
+const FRAMING_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'keep-alive',
+  'upgrade',
+  'te',
+  'trailer',
+  'proxy-connection',
+]);
 
 function checkHeaders(given: unknown): Record<string, string | string[]> {
   if (given === undefined || given === null) return {};
@@ -138,7 +164,14 @@ function checkHeaders(given: unknown): Record<string, string | string[]> {
     } catch (error) {
       throw responseError(`header ${JSON.stringify(name)} cannot be sent: ${(error as Error).message}`, error);
     }
-    headers[name.toLowerCase()] = Array.isArray(value) ? (texts as string[]) : texts[0]!;
+    const lower = name.toLowerCase();
+    if (FRAMING_HEADERS.has(lower))
+      throw responseError(`header ${JSON.stringify(name)} frames the message, which flowd does; leave it out`);
+    if (Object.hasOwn(headers, lower))
+      throw responseError(
+        `header ${JSON.stringify(name)} is given twice (names are case-insensitive); give it once, with an array for several values`,
+      );
+    headers[lower] = Array.isArray(value) ? (texts as string[]) : texts[0]!;
   }
   return headers;
 }

@@ -39,9 +39,32 @@ describe("the HTTP source's response to a worker's result", () => {
     ],
     ['a header name HTTP does not allow', { status: 200, headers: { 'bad name': 'x' } }, /header "bad name" cannot be sent/],
     ['a header value that is an object', { status: 200, headers: { 'x-a': { b: 1 } } }, /header "x-a" is object/],
-    ['a status above 999', { status: 1000 }, /status 1000 is not an HTTP status; expected a whole number from 100 to 999/],
-    ['a status below 100', { status: 99 }, /status 99 is not an HTTP status/],
-    ['a status that is not whole', { status: 200.5 }, /status 200.5 is not an HTTP status/],
+    ['a status above 999', { status: 1000 }, /status 1000 is not a final HTTP status; expected a whole number from 200 to 999/],
+    ['a status below 100', { status: 99 }, /status 99 is not a final HTTP status/],
+    ['an informational status, which the server sends itself', { status: 101, body: 'x' }, /status 101 is not a final HTTP status/],
+    ['a status that is not whole', { status: 200.5 }, /status 200.5 is not a final HTTP status/],
+    [
+      'a content-length of its own (the stream would split)',
+      { status: 200, headers: { 'content-length': '1' }, body: 'hello world' },
+      /header "content-length" frames the message/,
+    ],
+    [
+      'a transfer-encoding of its own',
+      { status: 200, headers: { 'Transfer-Encoding': 'chunked' }, body: 'x' },
+      /header "Transfer-Encoding" frames the message/,
+    ],
+    ['a connection: upgrade', { status: 200, headers: { connection: 'upgrade' } }, /header "connection" frames the message/],
+    ['a header given twice in two cases', { status: 200, headers: { 'X-A': '1', 'x-a': '2' } }, /header "x-a" is given twice/],
+    ['a body on a 204', { status: 204, body: 'x' }, /a 204 response has no body/],
+    [
+      'a status getter that throws',
+      {
+        get status(): number {
+          throw new Error('getter');
+        },
+      },
+      /reading it failed: getter/,
+    ],
     ['a BigInt', { n: 10n }, /the body cannot be written as JSON: Do not know how to serialize a BigInt/],
     ['a cycle', cycle(), /the body cannot be written as JSON: Converting circular structure to JSON/],
     ['nesting too deep for JSON', deeplyNested(), /the body cannot be written as JSON: Maximum call stack size exceeded/],
