@@ -466,11 +466,16 @@ export function stompDriver(
       if (!entry) return;
       inflight.delete(settlement.id);
       if (entry.session !== session || !connected) {
-        if (settlement.outcome === 'returned' && settlement.error?.code === 'ERR_CONNECTION_LOST') stats.revoked++;
-        else stats.voided++;
-        log.debug?.(
+        if (settlement.outcome === 'returned' && settlement.error?.code === 'ERR_CONNECTION_LOST') {
+          stats.revoked++;
+          return;
+        }
+        stats.voided++;
+        // The work was done, but its message cannot be acknowledged any more: it will run again. Said at warn,
+        // so that an operator who sees the same message processed twice knows why.
+        log.warn(
           { url, event: settlement.id, outcome: settlement.outcome },
-          `event ${settlement.id} ended (${settlement.outcome}) after its connection closed; not acknowledged, the broker redelivers it`,
+          `event ${settlement.id} ended (${settlement.outcome}) after its connection was lost; it cannot be acknowledged, so the broker redelivers it and it runs again`,
         );
         return;
       }

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { stompDriver, type StompOptions } from '../../actors/sources/stomp.js';
 import type { Settlement } from '../../machines/events.js';
 import { recordingFeed } from '../contracts/source-driver.js';
+import { logSink } from '../helpers/log-sink.js';
 import { ScriptedBroker } from '../helpers/scripted-stomp.js';
 
 // What the source-driver contract does not cover: refusals, dead letters, publishing and void outcomes.
@@ -185,6 +186,26 @@ describe('the stomp source driver', () => {
     expect(broker.frames('ACK')).toEqual([]);
     expect(broker.frames('NACK')).toEqual([]);
     expect(driver.stats()).toMatchObject({ revoked: 1, connections: 2 });
+  });
+
+  it('warns when a message that ran completes after its connection was lost: it is redelivered and runs again', async () => {
+    const broker = new ScriptedBroker();
+    const sink = logSink('warn');
+    const driver = stompDriver(OPTIONS, { socket: broker.socket, workers: 4, log: sink.logger });
+    drivers.push(driver);
+    const feed = recordingFeed();
+    await driver.connect!();
+    driver.start(feed.feed);
+    await broker.until('SUBSCRIBE');
+    broker.message('running');
+    const [running] = await feed.delivered(1);
+    broker.drop();
+    await feed.connectionLost();
+    driver.settle!({ ...failed(running!.id, false), outcome: 'completed', ack: true });
+    expect(driver.stats()).toMatchObject({ voided: 1, acked: 0 });
+    expect(sink.messages()).toEqual([
+      `event ${running!.id} ended (completed) after its connection was lost; it cannot be acknowledged, so the broker redelivers it and it runs again`,
+    ]);
   });
 
   it('hands over a body that is not JSON (payload class json) as a failed event naming the message', async () => {
