@@ -61,6 +61,64 @@ export function checkOpenList(value: unknown, key: string): string[] {
   return value as string[];
 }
 
+const isErrorInfo = (value: unknown) =>
+  !!value &&
+  typeof value === 'object' &&
+  typeof (value as { code?: unknown }).code === 'string' &&
+  typeof (value as { message?: unknown }).message === 'string';
+
+/**
+ * What is wrong with one history event, as "to have ..." (undefined when
+ * nothing is): the fields its type needs, and a call id that was scheduled
+ * before it. `scheduled` collects the call ids as the history is read.
+ */
+function historyEventProblem(event: Record<string, unknown>, scheduled: Set<string>): string | undefined {
+  const { type, callId } = event;
+  const call = (): string | undefined => {
+    if (typeof callId !== 'string') return 'to have a "callId" string';
+    return scheduled.has(callId) ? undefined : `to name a call scheduled before it (no activity.scheduled for "${callId}")`;
+  };
+  switch (type) {
+    case 'workflow.started':
+    case 'workflow.completed':
+    case 'workflow.restarted':
+      return undefined;
+    case 'workflow.failed':
+      return isErrorInfo(event.error) ? undefined : 'to have an "error" { code, message }';
+    case 'activity.scheduled': {
+      const activity = event.activity as { name?: unknown; version?: unknown } | null;
+      if (typeof callId !== 'string') return 'to have a "callId" string';
+      if (!activity || typeof activity !== 'object' || typeof activity.name !== 'string') return 'to have an "activity" { name, version }';
+      if (typeof event.taskList !== 'string') return 'to have a "taskList" string';
+      const options = event.options as { retries?: unknown } | null;
+      if (!options || typeof options !== 'object' || typeof options.retries !== 'number') return 'to have "options" with "retries"';
+      scheduled.add(callId);
+      return undefined;
+    }
+    case 'activity.heartbeat':
+    case 'activity.completed':
+      return call();
+    case 'activity.started':
+      return call() ?? (typeof event.attempt === 'number' ? undefined : 'to have an "attempt" number');
+    case 'activity.failed':
+      return (
+        call() ??
+        (typeof event.attempt !== 'number' ? 'to have an "attempt" number' : undefined) ??
+        (isErrorInfo(event.error) ? undefined : 'to have an "error" { code, message }') ??
+        (typeof event.final === 'boolean' ? undefined : 'to have a "final" true or false')
+      );
+    case 'activity.timedOut':
+      return (
+        call() ??
+        (typeof event.attempt !== 'number' ? 'to have an "attempt" number' : undefined) ??
+        (typeof event.kind === 'string' ? undefined : 'to have a "kind"') ??
+        (typeof event.final === 'boolean' ? undefined : 'to have a "final" true or false')
+      );
+    default:
+      return 'to be an event flowd writes (workflow.started, activity.scheduled, ...)';
+  }
+}
+
 /** A stored run record as it must be; ERR_WORKFLOW_STATE names the key, what it found and what it expected. */
 export function checkRunRecord(value: unknown, key: string): RunRecord {
   const fail = (problem: string): never => {
@@ -81,6 +139,7 @@ export function checkRunRecord(value: unknown, key: string): RunRecord {
   if (!['running', 'completed', 'failed', 'restarted'].includes(record.state as string))
     fail(`expected "state" to be running, completed, failed or restarted, found ${found(record.state)}`);
   const history = record.history;
+  const scheduled = new Set<string>();
   if (!Array.isArray(history) || history.length === 0)
     fail(`expected "history" to be a list of events starting with workflow.started, found ${found(history)}`);
   (history as unknown[]).forEach((event, index) => {
@@ -89,6 +148,8 @@ export function checkRunRecord(value: unknown, key: string): RunRecord {
       fail(`expected history[${index}] to be an event { type, at, ... }, found ${found(event)}`);
     if (index === 0 && entry!.type !== 'workflow.started')
       fail(`expected history[0] to be the workflow.started event, found ${found(event)}`);
+    const problem = historyEventProblem(entry as Record<string, unknown>, scheduled);
+    if (problem !== undefined) fail(`expected history[${index}] (${String(entry!.type)}) ${problem}, found ${found(event)}`);
   });
   const error = record.error as { code?: unknown; message?: unknown } | undefined | null;
   if (error !== undefined && (!error || typeof error.code !== 'string' || typeof error.message !== 'string'))
