@@ -295,8 +295,9 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   // At most every 20 fetch intervals (5 s at least): asking for the newest id on every idle read would double an idle daemon's queries.
   const behindCheckEveryMs = Math.max(20 * options.fetchIntervalMs, 5_000);
   let lastBehindCheck = now();
+  // While running, only a PostgreSQL log is asked (one cheap max(id)); an HTTP feed's latest url is asked at start and when a plugin changes.
   const checkLogBehind = async () => {
-    if (reader!.walksToLatest) return;
+    if (reader!.walksToLatest || options.reader.kind !== 'postgres') return;
     if (now() - lastBehindCheck < behindCheckEveryMs) return;
     lastBehindCheck = now();
     latestNow = reader!.latestId(abort.signal);
@@ -367,7 +368,8 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   };
 
   const startAt = async (): Promise<number> => {
-    if (options.startFrom === 'latest') return reader!.latestId(abort.signal);
+    // One ask of the newest id serves both the start point and the cursors' check against it.
+    if (options.startFrom === 'latest') return (latestNow ??= reader!.latestId(abort.signal));
     if (options.startFrom === 'earliest') return reader!.earliestId(abort.signal);
     return options.startFrom - 1;
   };
