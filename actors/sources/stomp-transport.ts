@@ -48,16 +48,25 @@ export class TcpSocket extends TCPWrapper {
 
 /**
  * A stompjs client for `endpoint`, over TCP (TcpSocket) or WebSocket as
- * the endpoint says; `config` is the rest of stompjs's configuration.
- * `socket`, when given, makes each connection's socket instead (a test's scripted broker).
+ * the endpoint says, with heart-beats both ways every `heartbeatMs` and
+ * stompjs's own reconnects and connect timeout off; `config` is the rest
+ * of stompjs's configuration. `socket`, when given, makes each connection's socket instead (a test's scripted broker).
  */
 export function createStompClient(
   endpoint: StompEndpoint,
-  config: Omit<StompConfig, 'webSocketFactory' | 'brokerURL'>,
+  config: Omit<StompConfig, 'webSocketFactory' | 'brokerURL'> & { heartbeatMs: number },
   socket?: () => IStompSocket,
 ): Client {
+  const { heartbeatMs, ...rest } = config;
   return new Client({
-    ...config,
+    heartbeatIncoming: heartbeatMs,
+    heartbeatOutgoing: heartbeatMs,
+    // Reconnects and the connect timeout are flowd's: stompjs's own timers outlive a failed attempt and would keep the process up.
+    reconnectDelay: 0,
+    connectionTimeout: 0,
+    discardWebsocketOnCommFailure: true,
+    debug: () => {},
+    ...rest,
     webSocketFactory: () =>
       socket
         ? socket()

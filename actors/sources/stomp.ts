@@ -230,13 +230,7 @@ export function stompDriver(
       options,
       {
         connectHeaders: connectHeaders(options),
-        heartbeatIncoming: options.heartbeatMs,
-        heartbeatOutgoing: options.heartbeatMs,
-        reconnectDelay: 0,
-        // The connect timeout is ours: stompjs's own timer outlives a failed attempt and would keep the process up.
-        connectionTimeout: 0,
-        discardWebsocketOnCommFailure: true,
-        debug: () => {},
+        heartbeatMs: options.heartbeatMs,
         onHeartbeatLost: () => lose(mine, lostError(url, `no heart-beat from the broker for ${options.heartbeatMs}ms`)),
       },
       deps.socket,

@@ -32,12 +32,7 @@ export function attemptConnection(
 ): Client {
   const client = createStompClient(endpoint, {
     connectHeaders: connectHeaders({ ...endpoint, virtualHost: options.virtualHost }),
-    heartbeatIncoming: options.heartbeatMs,
-    heartbeatOutgoing: options.heartbeatMs,
-    reconnectDelay: 0,
-    connectionTimeout: 0,
-    discardWebsocketOnCommFailure: true,
-    debug: () => {},
+    heartbeatMs: options.heartbeatMs,
   });
   let phase: 'connecting' | 'connected' | 'over' = 'connecting';
   let reason: string | undefined;
