@@ -27,15 +27,25 @@ export function flowd(args: string[], options: { input?: string; cwd?: string; e
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
+  if (options.input !== undefined) child.stdin!.end(options.input);
+  else child.stdin!.end();
+  return watch(child, 'flowd');
+}
+
+/**
+ * A spawned process's output collected and awaitable; the process is killed
+ * after the test if it still runs (holding ports, queues, consumers).
+ * `name` is how its failures name it.
+ */
+export function watch(child: ChildProcess, name: string): FlowdProcess {
   const text = { stdout: '', stderr: '' };
   const waiters: Array<{ stream: 'stdout' | 'stderr'; pattern: RegExp; resolve: (m: string) => void }> = [];
   const check = () => {
     for (const waiter of [...waiters]) {
       const match = waiter.pattern.exec(text[waiter.stream]);
-      if (match) {
-        waiters.splice(waiters.indexOf(waiter), 1);
-        waiter.resolve(match[0]);
-      }
+      if (!match) continue;
+      waiters.splice(waiters.indexOf(waiter), 1);
+      waiter.resolve(match[0]);
     }
   };
   for (const stream of ['stdout', 'stderr'] as const) {
@@ -48,12 +58,9 @@ export function flowd(args: string[], options: { input?: string; cwd?: string; e
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on('close', (code, signal) => resolve({ code, signal })),
   );
-  // A test that fails or times out must not leave its daemon running (holding ports, queues, consumers).
   onTestFinished(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
-  if (options.input !== undefined) child.stdin!.end(options.input);
-  else child.stdin!.end();
   return {
     child,
     stdout: () => text.stdout,
@@ -64,7 +71,7 @@ export function flowd(args: string[], options: { input?: string; cwd?: string; e
         check();
         void exit.then(() =>
           setImmediate(() =>
-            reject(new Error(`flowd exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`)),
+            reject(new Error(`${name} exited before ${stream} matched ${pattern}\nstdout: ${text.stdout}\nstderr: ${text.stderr}`)),
           ),
         );
       }),
