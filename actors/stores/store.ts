@@ -66,7 +66,7 @@ export function openStoreOn(backend: StoreBackend, options: BackendStoreOptions,
     if (state === 'ready') logger.info({ where: backend.where }, previous === 'failed' ? 'store available again' : 'store ready');
     else if (state === 'failed')
       logger.warn(
-        { where: backend.where, err: snapshot.context.error },
+        { where: backend.where, error: snapshot.context.error },
         `store unavailable: ${snapshot.context.error?.message ?? 'unknown error'}`,
       );
     else if (state === 'closed') logger.debug('store closed');

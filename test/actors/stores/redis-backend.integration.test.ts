@@ -70,6 +70,8 @@ describe('the redis backend', () => {
     expect(performance.now() - started).toBeLessThan(2000);
     for (const text of [failure?.message, during instanceof Error ? during.message : '', JSON.stringify(sink.lines)])
       expect(text).not.toContain('s3cret-pw');
-    expect(sink.messages().some((message) => message.startsWith('store unavailable'))).toBe(true);
+    const unavailable = sink.lines.find((line) => line.msg.startsWith('store unavailable'));
+    // The error as { code, message }, not as an Error pino would print with an empty stack.
+    expect(unavailable?.error).toMatchObject({ code: expect.stringMatching(/^ERR_/), message: expect.any(String) });
   });
 });
