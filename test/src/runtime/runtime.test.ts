@@ -9,6 +9,28 @@ import { manualSource } from '../../helpers/manual-source.js';
 import { deferred } from '../../helpers/once.js';
 import { script } from '../../helpers/script.js';
 
+/** One slot whose runs never end (each run's signal kept), a 5 s execution timeout, on a simulated clock. */
+function hangingRuntime(options: { shutdownTimeout?: string } = {}) {
+  const clock = new SimulatedClock();
+  const source = manualSource();
+  const signals: AbortSignal[] = [];
+  const runtime = createRuntime({
+    worker: defineWorker({
+      start: (_e, ctx) => {
+        signals.push(ctx.signal);
+        return new Promise(() => {});
+      },
+    }),
+    source: source.driver,
+    workers: 1,
+    executionTimeout: '5s',
+    ...options,
+    clock,
+    logger: false,
+  });
+  return { clock, source, signals, runtime };
+}
+
 describe('createRuntime', () => {
   it('runs events from a source of your own, tells it each outcome, and ends when its input ends', async () => {
     const source = manualSource();
@@ -107,22 +129,7 @@ describe('createRuntime', () => {
   });
 
   it('fails a run past the execution timeout with ERR_WORKER_TIMEOUT and keeps its slots usable', async () => {
-    const clock = new SimulatedClock();
-    const source = manualSource();
-    const signals: AbortSignal[] = [];
-    const runtime = createRuntime({
-      worker: defineWorker({
-        start: (_e, ctx) => {
-          signals.push(ctx.signal);
-          return new Promise(() => {});
-        },
-      }),
-      source: source.driver,
-      workers: 1,
-      executionTimeout: '5s',
-      clock,
-      logger: false,
-    });
+    const { clock, source, signals, runtime } = hangingRuntime();
     const failed: string[] = [];
     runtime.on('event.failed', (e) => failed.push(`${e.id}:${e.error.code}`));
     await runtime.start();
@@ -156,23 +163,7 @@ describe('createRuntime', () => {
   });
 
   it("says why a run's signal fired: ERR_WORKER_TIMEOUT past the execution timeout, ERR_SHUTDOWN at the end of the shutdown timeout", async () => {
-    const clock = new SimulatedClock();
-    const source = manualSource();
-    const signals: AbortSignal[] = [];
-    const runtime = createRuntime({
-      worker: defineWorker({
-        start: (_e, ctx) => {
-          signals.push(ctx.signal);
-          return new Promise(() => {});
-        },
-      }),
-      source: source.driver,
-      workers: 1,
-      executionTimeout: '5s',
-      shutdownTimeout: '1s',
-      clock,
-      logger: false,
-    });
+    const { clock, source, signals, runtime } = hangingRuntime({ shutdownTimeout: '1s' });
     await runtime.start();
     await source.ready;
     source.deliver(null, 'timed-out');
