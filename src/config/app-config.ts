@@ -4,7 +4,7 @@ import type { SupervisorSettings } from '../../machines/supervisor.js';
 import type { AppInfo, AppSections } from '../../actors/workers/worker.js';
 import type { ServiceSettings } from '../runtime/app-services.js';
 import { ConfigError } from '../kernel/errors.js';
-import { compileFlowSettings, compileLogSettings, type LogSettings } from './flow-settings.js';
+import { appNameProblem, compileFlowSettings, compileLogSettings, type LogSettings } from './flow-settings.js';
 import { parseIni, type IniSection } from './ini-file.js';
 import { expandEnv, SectionReader, type RawValue } from '../kernel/section-reader.js';
 import { findApiSection } from './api-settings.js';
@@ -123,13 +123,8 @@ export function compileAppConfig(
 
   const flow = read('Flow', document.sections.get('Flow'), { 'app name': overrides.appName, workers: overrides.workers });
   const compiledFlow = compileFlowSettings(flow.reader);
-  // The name becomes a folder (.flowd/<name>): nothing that could lead out of it.
-  const name = compiledFlow.appName;
-  if (name !== undefined && (/[/\\\0]/.test(name) || name.trim() === '.' || name.trim() === '..'))
-    flow.reader.fail(
-      'app name',
-      `found "${name}"; expected a name without "/", "\\" or NUL that is not "." or ".." (it names the state folder .flowd/<name>)`,
-    );
+  const nameProblem = compiledFlow.appName === undefined ? undefined : appNameProblem(compiledFlow.appName);
+  if (nameProblem !== undefined) flow.reader.fail('app name', nameProblem);
   flow.reader.finish();
 
   const log = read('Log', document.sections.get('Log'), { level: overrides.logLevel });

@@ -9,6 +9,16 @@ export interface FlowIdentity {
 }
 
 /**
+ * Why `name` cannot name an app, or undefined when it can: the name becomes
+ * a folder (.flowd/<name>), so nothing that could lead out of it.
+ * @example appNameProblem('../x') // 'found "../x"; expected a name without ...'
+ */
+export function appNameProblem(name: string): string | undefined {
+  if (!/[/\\\0]/.test(name) && name.trim() !== '.' && name.trim() !== '..' && name.trim() !== '') return undefined;
+  return `found "${name}"; expected a name without "/", "\\" or NUL that is not empty, "." or ".." (it names the state folder .flowd/<name>)`;
+}
+
+/**
  * Compiles `[Flow]` (or the same keys given in code) into the supervisor's
  * fully-defaulted settings. Every default is the documented one.
  */

@@ -25,7 +25,7 @@ import {
 import { createAppServices, type AppServices, type ServiceSettings } from './app-services.js';
 import { formatDuration } from '../kernel/duration.js';
 import { compileServiceSettings, type ServiceOptions } from '../config/service-settings.js';
-import { compileFlowSettings, toIniKeys } from '../config/flow-settings.js';
+import { appNameProblem, compileFlowSettings, toIniKeys } from '../config/flow-settings.js';
 import { hint, SectionReader } from '../kernel/section-reader.js';
 import { ConfigError, FlowdError, WorkerConfigureError, WorkerLoadError, type ErrorInfo } from '../kernel/errors.js';
 import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } from './sources.js';
@@ -438,6 +438,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   } = options;
   const { settings } = compileOptions('createRuntime options', flow, compileFlowSettings);
   const name = app?.name ?? 'flowd';
+  const nameProblem = appNameProblem(name);
+  if (nameProblem !== undefined) throw new ConfigError({ section: 'createRuntime options', key: 'app.name' }, nameProblem);
   const dir = app?.dir ?? process.cwd();
   const appInfo = { name, dir, stateDir: app?.stateDir ?? path.join(dir, '.flowd', name) };
   const log = logger === false ? pino({ level: 'silent' }) : (logger ?? createLogger({ level: 'warn', file: undefined }, name));

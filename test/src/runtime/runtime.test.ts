@@ -336,6 +336,16 @@ describe('createRuntime', () => {
     );
   });
 
+  it('refuses an app name that would put the state folder outside .flowd/, as [Flow] app name does', () => {
+    const worker = defineWorker({ start() {} });
+    for (const name of ['../x', 'a/b', 'a\\b', '..', '.', '']) {
+      expect(() => createRuntime({ worker, source: manualSource().driver, app: { name } })).toThrow(
+        `[createRuntime options] "app.name": found "${name}"; expected a name without "/"`,
+      );
+    }
+    expect(() => createRuntime({ worker, source: manualSource().driver, app: { name: 'billing' } })).not.toThrow();
+  });
+
   it('names an unknown option with a did-you-mean of the option as code spells it, at the top and in plugins and workflows', () => {
     const worker = defineWorker({ start() {} });
     const source = manualSource().driver;
