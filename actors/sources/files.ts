@@ -1,4 +1,4 @@
-import { statSync, watch, type FSWatcher } from 'node:fs';
+import { realpathSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { copyFile, lstat, mkdir, readdir, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Denque from 'denque';
@@ -354,6 +354,16 @@ export interface FilesSourceOptions {
   moveFailedTo?: string;
 }
 
+/** `file` with every symlink resolved; for a path not there yet, its nearest existing folder's real path joined with the rest. */
+function realPath(file: string): string {
+  try {
+    return realpathSync(file);
+  } catch {
+    const parent = path.dirname(file);
+    return parent === file ? file : path.join(realPath(parent), path.basename(file));
+  }
+}
+
 /** `[Source] type = files`: reads its keys and makes its driver. */
 export const filesSource: SourceKind = {
   compile(reader: SectionReader, app: SourceApp) {
@@ -389,7 +399,8 @@ export const filesSource: SourceKind = {
       ['move failed to', options.moveFailedTo],
     ] as const) {
       if (target === undefined) continue;
-      const inside = path.relative(location, target);
+      // Compared as real paths: a symlink to the location is the location.
+      const inside = path.relative(realPath(location), realPath(target));
       if (inside === '')
         reader.fail(key, `found "${reader.string(key)}", which is the location itself; expected a folder the source does not watch`);
       if (options.recursive && inside !== '..' && !inside.startsWith(`..${path.sep}`) && !path.isAbsolute(inside))

@@ -1,4 +1,4 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { main } from '../../../src/cli/cli.js';
@@ -37,6 +37,18 @@ describe('flowd check refuses what could not work, naming file, line, section an
     const result = await flowdOn(`${flowSection}[Source]\ntype = files\nlocation = in\nmove done to = ./in/\n`);
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`app.ini:6 [Source] "move done to": found "./in/", which is the location itself`);
+  });
+
+  it('refuses [Source] move done to that is the location through a symlink, and a folder inside it through a symlinked parent', async () => {
+    await mkdir(path.join(tmp.dir, 'in'));
+    await symlink(path.join(tmp.dir, 'in'), path.join(tmp.dir, 'alias'));
+    const same = await flowdOn(`${flowSection}[Source]\ntype = files\nlocation = in\nmove done to = alias\n`);
+    expect(same.code).toBe(2);
+    expect(same.stderr).toContain(`app.ini:6 [Source] "move done to": found "alias", which is the location itself`);
+    // The folder does not exist yet: its parent's real path decides.
+    const inside = await flowdOn(`${flowSection}[Source]\ntype = files\nlocation = in\nrecursive = yes\nmove done to = alias/done\n`);
+    expect(inside.code).toBe(2);
+    expect(inside.stderr).toContain(`app.ini:7 [Source] "move done to": found "alias/done", which is inside the location`);
   });
 
   it('refuses [Source] move failed to inside the location of a recursive files source', async () => {
