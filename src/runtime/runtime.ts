@@ -44,6 +44,9 @@ import type { RunRecord } from '../workflows/engine.js';
 import { createLogger } from './logger.js';
 import { handleSignals, type SignalPolicy } from './signals.js';
 
+/** While a source reconnects, at most one warning per this many ms (after the first attempt's). */
+const RECONNECT_WARN_EVERY_MS = 60_000;
+
 /** A timer clock: xstate's SimulatedClock fits. */
 export interface RuntimeClock {
   now(): number;
@@ -682,12 +685,17 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         `event ${e.id} failed (attempt ${e.attempt}): ${e.error.message}; retrying in ${e.delayMs}ms`,
       ),
     );
-    supervisor.on('source.reconnecting', (e) =>
-      logger.warn(
+    // An outage of any length retries every second or two: the first attempt and then one a minute warn, the rest are debug lines.
+    let reconnectWarnedAt = -Infinity;
+    supervisor.on('source.reconnecting', (e) => {
+      const at = now();
+      const loud = e.attempt === 1 || at - reconnectWarnedAt >= RECONNECT_WARN_EVERY_MS;
+      if (loud) reconnectWarnedAt = at;
+      logger[loud ? 'warn' : 'debug'](
         { source: sourceType, attempt: e.attempt, delayMs: e.delayMs, error: e.error },
         `source ${sourceType}: ${e.error.message} (attempt ${e.attempt}, retrying in ${formatDuration(e.delayMs)})`,
-      ),
-    );
+      );
+    });
     // One warning when the app's store or locks go down, one when they are back: not one per event.
     supervisor.on('dependency.down', (e) =>
       logger.warn(

@@ -489,16 +489,25 @@ delay = 3
     }
   });
 
-  it('retries an unreachable broker with a warning per attempt that names the URL without its password', async () => {
+  it('retries an unreachable broker, warning on the first attempt (the next ones are debug lines), naming the URL without its password', async () => {
     const tmp = await tempDir();
     try {
       const app = await tmp.write('app.ini', ini('nowhere', '', 'stomp://guest:hidden-pass-93@127.0.0.1:1/queue/nowhere'));
-      const run = flowd(['run', app], { env: { RECORDER_FILE: path.join(tmp.dir, 'seen.txt') } });
+      const run = flowd(['run', app, '--log-level', 'debug'], { env: { RECORDER_FILE: path.join(tmp.dir, 'seen.txt') } });
       await run.waitFor('stderr', /attempt 2, retrying in/);
       expect((await stop(run)).code).toBe(0);
       expect(run.stderr()).toMatch(
-        /source stomp: cannot connect to stomp:\/\/guest@127\.0\.0\.1:1\/queue\/nowhere: connect ECONNREFUSED 127\.0\.0\.1:1 \(attempt 1, retrying in \d+ms\)/,
+        /source stomp: cannot connect to stomp:\/\/guest@127\.0\.0\.1:1\/queue\/nowhere: connect ECONNREFUSED 127\.0\.0\.1:1 \(attempt 1, retrying in \d+(ms|\.\d+s)\)/,
       );
+      const levels = run
+        .stderr()
+        .split('\n')
+        .filter((line) => line.includes('retrying in'))
+        .map((line) => [(JSON.parse(line) as { attempt: number }).attempt, (JSON.parse(line) as { level: number }).level]);
+      expect(levels.slice(0, 2)).toEqual([
+        [1, 40],
+        [2, 20],
+      ]);
       expect(run.stdout() + run.stderr()).not.toContain('hidden-pass-93');
     } finally {
       await tmp.cleanup();

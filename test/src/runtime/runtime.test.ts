@@ -8,6 +8,7 @@ import { logSink } from '../../helpers/log-sink.js';
 import { manualSource } from '../../helpers/manual-source.js';
 import { deferred } from '../../helpers/once.js';
 import { script } from '../../helpers/script.js';
+import { until } from '../../helpers/wait.js';
 
 /** One slot whose runs never end (each run's signal kept), a 5 s execution timeout, on a simulated clock. */
 function hangingRuntime(options: { shutdownTimeout?: string } = {}) {
@@ -75,6 +76,34 @@ describe('createRuntime', () => {
     ]);
     gate.resolve();
     await vi.waitFor(() => expect(runtime.snapshot().counters.completed).toBe(1));
+    await runtime.stop();
+  });
+
+  it('warns on the first reconnect attempt and then at most once a minute; the attempts between are debug lines', async () => {
+    const clock = new SimulatedClock();
+    const sink = logSink('debug');
+    const driver = { ...manualSource().driver, type: 'flaky' };
+    driver.connect = () => Promise.reject(Object.assign(new Error('connection refused'), { code: 'ECONNREFUSED', retryable: true }));
+    const runtime = createRuntime({ worker: defineWorker({ start() {} }), source: driver, clock, random: () => 0.5, logger: sink.logger });
+    await runtime.start();
+    const attempts = () => sink.lines.filter((line) => line.msg.startsWith('source flaky: connection refused (attempt'));
+    const warned = () =>
+      attempts()
+        .filter((line) => line.level === 40)
+        .map((line) => line.attempt);
+    // Each attempt's delay is on the simulated clock: move it on until 90 s of retries have passed.
+    let passedMs = 0;
+    for (let seen = 1; passedMs < 90_000; seen++) {
+      await until(() => attempts().length === seen, { what: `attempt ${seen}` });
+      const delayMs = attempts()[seen - 1]!.delayMs as number;
+      clock.increment(delayMs);
+      passedMs += delayMs;
+    }
+    expect(attempts().length).toBeGreaterThan(10);
+    // The first, then the first one at least 60 s after it: two warnings in 90 s.
+    expect(warned()).toHaveLength(2);
+    expect(warned()[0]).toBe(1);
+    expect(attempts().filter((line) => line.level === 20).length).toBe(attempts().length - 2);
     await runtime.stop();
   });
 
