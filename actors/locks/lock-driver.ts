@@ -27,6 +27,13 @@ export interface LockDriver {
   renew(key: string, token: string, leaseMs: number): Promise<number | false>;
   /** Gives the lock back, only if `token` still holds it. */
   release(key: string, token: string): Promise<void>;
+  /**
+   * A cheap health check: resolves when the backend can take locks (local:
+   * always; redis: PING on its connection), rejects with LockError
+   * ERR_LOCK_UNAVAILABLE when it cannot, or with the signal's reason once
+   * `signal` aborts. The runtime pings it while the app's locks are down.
+   */
+  ping(signal?: AbortSignal): Promise<void>;
   /** Closes connections. */
   close(): Promise<void>;
 }

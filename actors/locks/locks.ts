@@ -19,6 +19,8 @@ export type LockBackendOptions =
 
 /** Locks that can be closed (by the runtime, at shutdown). */
 export type ClosableLocks = Locks & {
+  /** The locks' health check (see `LockDriver.ping`); ERR_LOCK_UNAVAILABLE once closed. */
+  ping(signal?: AbortSignal): Promise<void>;
   /** Rejects waiting requests, marks held locks lost, gives them back and closes connections. */
   close(): Promise<void>;
 };
