@@ -1,4 +1,5 @@
 import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
+import type { Pingable } from '../../src/kernel/ping.js';
 
 /**
  * The part of a lock backend that touches the world: where the lock lives.
@@ -6,7 +7,7 @@ import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
  * order and the lease timer; a driver takes, renews and gives back the lock
  * for one request at a time. `local` keeps it in memory, `redis` in Redis.
  */
-export interface LockDriver {
+export interface LockDriver extends Pingable {
   /** `local` or `redis`, for messages. */
   readonly name: string;
   /**

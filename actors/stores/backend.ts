@@ -56,7 +56,7 @@ export interface StoreBackend {
   /** Tells `listener` when the backend loses or regains its connection; returns an unsubscribe function. */
   onStatus?(listener: (status: BackendStatus) => void): () => void;
   /**
-   * A cheap health check (Redis: PING on the backend's connection; a
+   * A cheap health check (`Pingable`; Redis: PING on the backend's connection; a
    * folder: it is there and writable): resolves when the backend can
    * serve, rejects with StoreError ERR_STORE_UNAVAILABLE when it cannot,
    * or with the signal's reason once `signal` aborts. Optional: while the
