@@ -28,7 +28,20 @@ import {
   type SourceStopped,
 } from './events.js';
 import { notProvidedError, promiseNotProvided } from './not-provided.js';
-import { isDependencyDown, probeDue, runFailed, runSucceeded, type Outage, type OutageStep } from './outage.js';
+import {
+  isDependencyDown,
+  PING_TIMEOUT_MS,
+  pingAnswered,
+  pingFailed,
+  probeDue,
+  runFailed,
+  runSucceeded,
+  type Dependency,
+  type Outage,
+  type OutageStep,
+  type PingInput,
+  type PingResult,
+} from './outage.js';
 import { orderingKey } from './path.js';
 import { sourceMachine } from './source.js';
 import { workerSlotMachine } from './worker-slot.js';
@@ -77,7 +90,7 @@ export interface JobRecord extends QueueEntry {
   runMs?: number;
   /** Set while it runs when its source revoked it: it is not retried, and its outcome is void at the source. */
   revoked?: ErrorInfo;
-  /** Set while it runs as the probe of a dependency outage. */
+  /** Set while it runs as the probe of a dependency outage that cannot be pinged. */
   probe?: boolean;
 }
 
@@ -122,8 +135,10 @@ export interface SupervisorContext extends SupervisorInput {
   sourceStopped: boolean;
   stopReason: 'requested' | 'ended' | 'source failed' | undefined;
   sourceError: ErrorInfo | undefined;
-  /** The app's store or locks are down (see machines/outage.ts): events are held, one runs at a time as a probe. */
+  /** The app's store or locks are down (see machines/outage.ts): events are held while the runtime pings them. */
   outage: Outage | undefined;
+  /** What the last ping found up, until a run ends without a dependency error (see `runFailed`). */
+  vouched: Dependency[];
 }
 
 /** Counters before the first event. */
@@ -176,6 +191,10 @@ type RetryDue = { type: 'retry.due'; seq: number };
 type ExpiryDue = { type: 'queue.expiryDue' };
 type DeadlineDue = { type: 'execution.deadlineDue' };
 type ProbeDue = { type: 'dependency.probeDue' };
+/** The ping of an outage answered (the `pingDependency` child, spawned as `dependency-ping`, is done). */
+type PingDone = { type: 'xstate.done.actor.dependency-ping'; output: PingResult };
+/** The ping found the store or locks still down. */
+type PingError = { type: 'xstate.error.actor.dependency-ping'; error: unknown };
 type QueueSignal = { type: 'queue.filled' } | { type: 'queue.drained' } | { type: 'work.drained' };
 
 export type SupervisorEvent =
@@ -196,6 +215,8 @@ export type SupervisorEvent =
   | RuntimeStop
   | RetryDue
   | ProbeDue
+  | PingDone
+  | PingError
   | QueueSignal;
 
 const timeoutError = (ms: number): ErrorInfo => ({
@@ -221,7 +242,7 @@ interface Enqueue {
   emit(event: SupervisorEmitted): void;
   raise(event: SupervisorEvent, options?: { delay: number; id: string }): void;
   cancel(id: string): void;
-  spawnChild(src: 'workerSlot' | 'source', options: { id: string; input: unknown }): void;
+  spawnChild(src: 'workerSlot' | 'source' | 'pingDependency', options: { id: string; input: unknown }): void;
   stopChild(id: string): void;
 }
 
@@ -473,8 +494,9 @@ function giveBackRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRec
 }
 
 const PROBE = 'dependency-probe';
+const PING = 'dependency-ping';
 
-/** Performs an outage decision: pause or resume the source for `dependency`, say it is down or back, schedule the probe. */
+/** Performs an outage decision: pause or resume the source for `dependency`, say it is down or back, schedule the probe, ping. */
 function applyOutage(context: SupervisorContext, enqueue: Enqueue, step: OutageStep): void {
   context.outage = step.outage;
   for (const effect of step.effects) {
@@ -482,7 +504,10 @@ function applyOutage(context: SupervisorContext, enqueue: Enqueue, step: OutageS
     else if (effect.type === 'resume') enqueue.sendTo('source', sourceResume('dependency'));
     else if (effect.type === 'down') enqueue.emit({ type: 'dependency.down', error: effect.error });
     else if (effect.type === 'up') enqueue.emit({ type: 'dependency.up', downForMs: effect.downForMs, probes: effect.probes });
-    else enqueue.raise({ type: 'dependency.probeDue' }, { delay: effect.delayMs, id: PROBE });
+    else if (effect.type === 'ping') {
+      const input: PingInput = { dependencies: effect.dependencies, timeoutMs: PING_TIMEOUT_MS };
+      enqueue.spawnChild('pingDependency', { id: PING, input });
+    } else enqueue.raise({ type: 'dependency.probeDue' }, { delay: effect.delayMs, id: PROBE });
   }
 }
 
@@ -498,7 +523,8 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
   const wasProbe = job.probe === true;
   job.probe = false;
   if (context.stopReason === undefined) {
-    applyOutage(context, enqueue, runFailed(context.outage, error, wasProbe, context.now(), context.random));
+    applyOutage(context, enqueue, runFailed(context.outage, error, wasProbe, context.now(), context.random, context.vouched));
+    if (!isDependencyDown(error)) context.vouched = [];
     if (isDependencyDown(error) && !job.revoked) {
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
@@ -560,6 +586,8 @@ export const supervisorMachine = setup({
       },
     }),
     source: sourceMachine.provide({ actors: { connect: promiseNotProvided<void, undefined>('supervisor', 'source') } }),
+    // Pings the app's store or locks while they are down: resolves `up` when they answer, `unsupported` when they have no ping.
+    pingDependency: promiseNotProvided<PingResult, PingInput>('supervisor', 'pingDependency'),
   },
   actions: {
     spawnSlots: work(({ context, enqueue, self }) => {
@@ -594,6 +622,7 @@ export const supervisorMachine = setup({
           job.probe = false;
           applyOutage(context, enqueue, runSucceeded(context.outage, true, context.now()));
         }
+        if (context.vouched.length > 0) context.vouched = [];
         context.counters.completed++;
         settle(enqueue, job, 'completed', { result: report.result });
         endJob(context, enqueue, job, false);
@@ -630,6 +659,21 @@ export const supervisorMachine = setup({
     probeDependency: work(({ context, enqueue }) => {
       applyOutage(context, enqueue, probeDue(context.outage, context.queue.size > 0));
       dispatch(context, enqueue, context.queue.size);
+    }),
+    takePing: work(({ context, event, enqueue }) => {
+      enqueue.stopChild(PING);
+      if (context.stopReason !== undefined) return;
+      const now = context.now();
+      if (event.type === 'xstate.done.actor.dependency-ping' && event.output === 'up' && context.outage?.pinging)
+        context.vouched = [...context.outage.dependencies];
+      const step =
+        event.type === 'xstate.done.actor.dependency-ping'
+          ? pingAnswered(context.outage, event.output, now, context.queue.size > 0)
+          : pingFailed(context.outage, context.random);
+      applyOutage(context, enqueue, step);
+      // Back: the held events run as usual (or, with no ping, the first of them as the probe).
+      dispatch(context, enqueue, context.queue.size);
+      raiseIfDrained(context, enqueue);
     }),
     expireJobs: work(({ context, enqueue }) => {
       const before = context.queue.size;
@@ -690,6 +734,7 @@ export const supervisorMachine = setup({
       signalCrossings(context, enqueue, before);
       enqueue.cancel(EXPIRY);
       enqueue.cancel(PROBE);
+      if (context.outage?.pinging) enqueue.stopChild(PING);
       if (isSettled(context)) enqueue.raise({ type: 'work.drained' });
     }),
     stopSource: work(({ context, enqueue }) => {
@@ -742,6 +787,7 @@ export const supervisorMachine = setup({
     stopReason: undefined,
     sourceError: undefined,
     outage: undefined,
+    vouched: [],
   }),
   // Events handled the same way while running and while stopping live on the
   // root, so a hot transition touches as few state nodes as possible.
@@ -755,6 +801,8 @@ export const supervisorMachine = setup({
     'execution.deadlineDue': { actions: 'timeOutJobs' },
     'retry.due': { actions: 'requeueJob' },
     'dependency.probeDue': { actions: 'probeDependency' },
+    'xstate.done.actor.dependency-ping': { actions: 'takePing' },
+    'xstate.error.actor.dependency-ping': { actions: 'takePing' },
     'queue.expiryDue': { actions: 'expireJobs' },
     'source.ended': { actions: 'markSourceEnded' },
     'source.stopped': { actions: 'markSourceStopped' },

@@ -133,6 +133,15 @@ export class KeyedLocks implements Locks {
   }
 
   /**
+   * The backend's health check (`LockDriver.ping`): resolves when it can
+   * take locks; ERR_LOCK_UNAVAILABLE when it is down or the locks were closed.
+   */
+  ping(signal?: AbortSignal): Promise<void> {
+    if (this.closed) return Promise.reject(new LockError('ERR_LOCK_UNAVAILABLE', `the ${this.driver.name} locks were closed`));
+    return this.driver.ping(signal);
+  }
+
+  /**
    * Rejects every waiting request with ERR_LOCK_UNAVAILABLE, marks every
    * held lock lost (their signals abort), gives them back to the backend
    * as far as it answers, and closes the driver.

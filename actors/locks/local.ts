@@ -12,6 +12,7 @@ export const localLockDriver: LockDriver = {
   acquire: ({ fence, leaseMs }) => Promise.resolve({ fence: fence + 1, token: randomUUID(), leaseMs }),
   renew: (_key, _token, leaseMs) => Promise.resolve(leaseMs),
   release: () => Promise.resolve(),
+  ping: () => Promise.resolve(),
   close: () => Promise.resolve(),
 };
 

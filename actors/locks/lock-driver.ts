@@ -1,4 +1,5 @@
 import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
+import type { Pingable } from '../../src/kernel/ping.js';
 
 /**
  * The part of a lock backend that touches the world: where the lock lives.
@@ -6,7 +7,7 @@ import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
  * order and the lease timer; a driver takes, renews and gives back the lock
  * for one request at a time. `local` keeps it in memory, `redis` in Redis.
  */
-export interface LockDriver {
+export interface LockDriver extends Pingable {
   /** `local` or `redis`, for messages. */
   readonly name: string;
   /**
@@ -27,6 +28,13 @@ export interface LockDriver {
   renew(key: string, token: string, leaseMs: number): Promise<number | false>;
   /** Gives the lock back, only if `token` still holds it. */
   release(key: string, token: string): Promise<void>;
+  /**
+   * A cheap health check: resolves when the backend can take locks (local:
+   * always; redis: PING on its connection), rejects with LockError
+   * ERR_LOCK_UNAVAILABLE when it cannot, or with the signal's reason once
+   * `signal` aborts. The runtime pings it while the app's locks are down.
+   */
+  ping(signal?: AbortSignal): Promise<void>;
   /** Closes connections. */
   close(): Promise<void>;
 }

@@ -1,3 +1,4 @@
+import type { Pingable } from '../../src/kernel/ping.js';
 import { keepRenewed, type Clock } from './keep-renewed.js';
 import type { KeyedLocks, KeyedLocksOptions } from './keyed-locks.js';
 import type { LockHandle, LockOptions, Locks } from './lock-api.js';
@@ -17,11 +18,12 @@ export type LockBackendOptions =
       prefix?: string;
     };
 
-/** Locks that can be closed (by the runtime, at shutdown). */
-export type ClosableLocks = Locks & {
-  /** Rejects waiting requests, marks held locks lost, gives them back and closes connections. */
-  close(): Promise<void>;
-};
+/** Locks that can be closed (by the runtime, at shutdown) and pinged (their driver's health check; ERR_LOCK_UNAVAILABLE once closed). */
+export type ClosableLocks = Locks &
+  Pingable & {
+    /** Rejects waiting requests, marks held locks lost, gives them back and closes connections. */
+    close(): Promise<void>;
+  };
 
 /**
  * The app's locks, on the backend `[Lock]` names.

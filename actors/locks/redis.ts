@@ -6,6 +6,7 @@ import { lazy } from '../../src/kernel/lazy.js';
 import type { Clock } from './keep-renewed.js';
 import type { AcquireInput, AcquireOutput } from '../../machines/lock.js';
 import { LockError } from '../../src/kernel/errors.js';
+import { untilAborted } from '../../src/kernel/ping.js';
 import { KeyedLocks, type KeyedLocksOptions } from './keyed-locks.js';
 import type { LockDriver } from './lock-driver.js';
 import { displayUrl } from '../display-url.js';
@@ -200,6 +201,17 @@ export class RedisLockDriver implements LockDriver {
     }
   }
 
+  /** PING on the locks' connection: fails at once while Redis is known to be down, within the timeouts when it hangs. */
+  async ping(signal?: AbortSignal): Promise<void> {
+    await this.ready(undefined, signal);
+    try {
+      await untilAborted(this.redis.ping(), signal);
+    } catch (error) {
+      if (signal?.aborted && error === signal.reason) throw error;
+      throw this.unavailable(undefined, error);
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.inflight);
     this.closed = true;
@@ -263,9 +275,12 @@ export class RedisLockDriver implements LockDriver {
   }
 
   /** Resolves once the connection is ready; fails fast while Redis is known to be down. */
-  private async ready(key: string, signal?: AbortSignal): Promise<void> {
+  private async ready(key: string | undefined, signal?: AbortSignal): Promise<void> {
     if (this.closed)
-      throw new LockError('ERR_LOCK_UNAVAILABLE', `cannot use lock "${key}": the Redis locks at ${this.safeUrl} were closed`);
+      throw new LockError(
+        'ERR_LOCK_UNAVAILABLE',
+        `cannot use ${key === undefined ? 'the locks' : `lock "${key}"`}: the Redis locks at ${this.safeUrl} were closed`,
+      );
     const { status } = this.redis;
     if (status === 'ready') return;
     if (status === 'reconnecting' || status === 'close' || status === 'end')
@@ -291,11 +306,15 @@ export class RedisLockDriver implements LockDriver {
     });
   }
 
-  private unavailable(key: string, error: unknown): LockError {
+  /** ERR_LOCK_UNAVAILABLE for `key` (or for the locks as a whole: a ping), its reason without the password. */
+  private unavailable(key: string | undefined, error: unknown): LockError {
     let reason = error instanceof Error ? error.message : String(error);
     if (this.password) reason = reason.split(this.password).join('***');
     // No `cause`: ioredis errors may carry the command's arguments, and AUTH's argument is the password.
-    return new LockError('ERR_LOCK_UNAVAILABLE', `cannot reach Redis at ${this.safeUrl} for lock "${key}": ${reason}`);
+    return new LockError(
+      'ERR_LOCK_UNAVAILABLE',
+      `cannot reach Redis at ${this.safeUrl} for ${key === undefined ? 'the locks' : `lock "${key}"`}: ${reason}`,
+    );
   }
 }
 

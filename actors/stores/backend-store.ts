@@ -1,6 +1,7 @@
 import { createActor, fromCallback, fromPromise, waitFor, type ActorRefFrom } from 'xstate';
 import { storeAvailable, storeMachine, storeUnavailable } from '../../machines/store.js';
 import { ConflictError, FencedError, FlowdError, StoreError } from '../../src/kernel/errors.js';
+import { untilAborted } from '../../src/kernel/ping.js';
 import { retryOnConflict } from '../../src/kernel/retry-on-conflict.js';
 import type { StoreBackend } from './backend.js';
 import { toJsonText } from './json-value.js';
@@ -113,6 +114,20 @@ export class BackendStore implements Store {
         { maxRetries, signal, backoffMs: this.backoffMs, maxBackoffMs: this.maxBackoffMs },
       ),
     );
+  }
+
+  /**
+   * Whether the store can serve, as a worker would find it: ERR_STORE_UNAVAILABLE
+   * while its actor is `failed` (ERR_STORE_CLOSED once closing), then the
+   * backend's own ping when it has one. Waits while the store opens, no
+   * longer than `signal` allows.
+   */
+  async ping(signal?: AbortSignal): Promise<void> {
+    await untilAborted(
+      Promise.resolve().then(() => this.whenReady()),
+      signal,
+    );
+    await this.backend.ping?.(signal);
   }
 
   /** Resolves when the store can serve; throws when it cannot. Synchronous when ready, so nothing slips between the check and the call. */

@@ -55,4 +55,13 @@ export interface StoreBackend {
   close(): Promise<void>;
   /** Tells `listener` when the backend loses or regains its connection; returns an unsubscribe function. */
   onStatus?(listener: (status: BackendStatus) => void): () => void;
+  /**
+   * A cheap health check (`Pingable`; Redis: PING on the backend's connection; a
+   * folder: it is there and writable): resolves when the backend can
+   * serve, rejects with StoreError ERR_STORE_UNAVAILABLE when it cannot,
+   * or with the signal's reason once `signal` aborts. Optional: while the
+   * app's store is down, a backend without it is probed by running one
+   * held event instead.
+   */
+  ping?(signal?: AbortSignal): Promise<void>;
 }

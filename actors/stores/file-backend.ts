@@ -1,8 +1,10 @@
-import { mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdir, open, readdir, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type lockfileModule from 'proper-lockfile';
 import { lazy } from '../../src/kernel/lazy.js';
 import { StoreError } from '../../src/kernel/errors.js';
+import { untilAborted } from '../../src/kernel/ping.js';
 import { pause } from '../../src/kernel/retry-on-conflict.js';
 import type { BackendRecord, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
 import { fileNameFor } from './file-names.js';
@@ -124,6 +126,22 @@ export class FileBackend implements StoreBackend {
       await this.replace(key, file, `${JSON.stringify(tombstone)}\n`, check);
       return { kind: absent ? 'absent' : 'removed' };
     });
+  }
+
+  /** The folder is there, and this process may read, write and list it: what every operation needs. */
+  async ping(signal?: AbortSignal): Promise<void> {
+    try {
+      await untilAborted(access(this.folder, constants.R_OK | constants.W_OK | constants.X_OK), signal);
+    } catch (error) {
+      if (signal?.aborted && error === signal.reason) throw error;
+      throw new StoreError(
+        'ERR_STORE_UNAVAILABLE',
+        `Store "${this.namespace}" cannot use its folder ${this.folder}: ${(error as Error).message}`,
+        {
+          cause: error,
+        },
+      );
+    }
   }
 
   async close(): Promise<void> {

@@ -2,6 +2,7 @@ import type * as IoredisModule from 'ioredis';
 import type { Redis } from 'ioredis';
 import { lazy } from '../../src/kernel/lazy.js';
 import { StoreError } from '../../src/kernel/errors.js';
+import { untilAborted } from '../../src/kernel/ping.js';
 import type { BackendRecord, BackendStatus, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
 import { displayUrl } from '../display-url.js';
 
@@ -173,6 +174,14 @@ export class RedisBackend implements StoreBackend {
     if (kind === 'fenced') return { kind, fence: Number(number) };
     if (kind === 'conflict') return { kind, version: Number(number) };
     return { kind: kind === 'removed' ? 'removed' : 'absent' };
+  }
+
+  /** PING on the backend's own connection: fails at once while it is down (no offline queue), within the command timeout when Redis hangs. */
+  async ping(signal?: AbortSignal): Promise<void> {
+    await untilAborted(
+      this.call(() => this.client.ping()),
+      signal,
+    );
   }
 
   async close(): Promise<void> {

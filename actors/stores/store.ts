@@ -21,6 +21,12 @@ export interface OpenedStore {
   /** The backend, for diagnostics (`kind`, `where`). */
   backend: StoreBackend;
   /**
+   * The store's health check (see `BackendStore.ping`): resolves when it
+   * can serve, rejects with ERR_STORE_UNAVAILABLE when it cannot. Undefined
+   * when its backend has no `ping` (a custom one).
+   */
+  ping: ((signal?: AbortSignal) => Promise<void>) | undefined;
+  /**
    * Resolves when the store is first ready; rejects with StoreError
    * ERR_STORE_UNAVAILABLE when it fails to open (a Redis backend keeps
    * reconnecting and becomes ready when Redis is back) or ERR_STORE_CLOSED
@@ -85,5 +91,6 @@ export function openStoreOn(backend: StoreBackend, options: BackendStoreOptions,
     if (actor.getSnapshot().status === 'active') actor.send({ type: 'store.close' });
     await waitFor(actor, (s) => s.status !== 'active');
   };
-  return { store, actor, backend, ready, close };
+  const ping = backend.ping ? (signal?: AbortSignal) => store.ping(signal) : undefined;
+  return { store, actor, backend, ping, ready, close };
 }

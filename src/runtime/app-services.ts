@@ -6,6 +6,7 @@ import type { Locks } from '../../actors/locks/lock-api.js';
 import type { ClosableLocks, LockBackendOptions } from '../../actors/locks/locks.js';
 import type { OpenedStore, StoreOptions } from '../../actors/stores/store.js';
 import { FlowdError, LockError, StoreError } from '../kernel/errors.js';
+import type { Dependency, PingResult } from '../../machines/outage.js';
 import { createClient, type ApiClient } from '../toolkit/client.js';
 import type { ApiSettings } from '../config/api-settings.js';
 import type { LockSettings } from '../config/lock-settings.js';
@@ -33,6 +34,15 @@ export interface AppServices {
   open(): Promise<void>;
   /** Closes the store, the locks and the client; safe to call more than once. */
   close(): Promise<void>;
+  /**
+   * The health check of the store or the locks (see `Pingable`): `up` when
+   * it answers, `unsupported` when it has none (a custom store backend) or
+   * was never opened (so the error came from elsewhere);
+   * rejects with ERR_STORE_UNAVAILABLE / ERR_LOCK_UNAVAILABLE while it is
+   * down. The runtime pings them while they are down, instead of running a
+   * worker.
+   */
+  ping?(dependency: Dependency, signal?: AbortSignal): Promise<PingResult>;
   /** Store and lock actors created from now on report to this observer (the inspector's). */
   inspect?(observer: InspectionObserver | undefined): void;
 }
@@ -103,6 +113,19 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
     async open() {
       if (settings.store.backend === 'redis') await (await openOnce()).ready;
       if (settings.lock.backend === 'redis') await locksOnce();
+    },
+    async ping(dependency, signal) {
+      // Never opened: the error came from something else (a store of the worker's own), which no ping here can see.
+      if (dependency === 'lock') {
+        if (!locks) return 'unsupported';
+        await (await locksOnce()).ping(signal);
+        return 'up';
+      }
+      if (!opened) return 'unsupported';
+      const store = await openOnce();
+      if (!store.ping) return 'unsupported';
+      await store.ping(signal);
+      return 'up';
     },
     inspect(observer) {
       inspect = observer;

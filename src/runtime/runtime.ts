@@ -23,6 +23,7 @@ import {
   type SupervisorSettings,
 } from '../../machines/supervisor.js';
 import { createAppServices, type AppServices, type ServiceSettings } from './app-services.js';
+import { createPingLogic } from './dependency-ping.js';
 import { formatDuration } from '../kernel/duration.js';
 import { compileServiceSettings, type ServiceOptions } from '../config/service-settings.js';
 import { appNameProblem, compileFlowSettings, toIniKeys } from '../config/flow-settings.js';
@@ -654,6 +655,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     actors: {
       workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services, runs }),
       source: createSourceLogic(driver, logger),
+      pingDependency: createPingLogic(services),
     },
   });
 
@@ -700,7 +702,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     supervisor.on('dependency.down', (e) =>
       logger.warn(
         { error: e.error },
-        `${app.name}: its store or locks are unavailable (${e.error.message}); the source is paused and events are held until a probe finds them back`,
+        `${app.name}: its store or locks are unavailable (${e.error.message}); the source is paused and events are held until they are back`,
       ),
     );
     supervisor.on('dependency.up', (e) =>

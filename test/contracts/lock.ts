@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { LockHandle } from '../../actors/locks/lock-api.js';
 import type { ClosableLocks } from '../../actors/locks/locks.js';
 import { FlowdError, LockError } from '../../src/kernel/errors.js';
+import { until } from '../helpers/wait.js';
 
 /** One lock backend, set up for the contract. */
 export interface LockBackendUnderTest {
@@ -18,6 +19,8 @@ export interface LockBackendUnderTest {
    * kept wholly in this process, whose grants `isSettled` sees at once.
    */
   holds?(lock: LockHandle): Promise<boolean>;
+  /** Takes the backend away and brings it back, for backends that can lose their connection. */
+  outage?: { down(): Promise<void>; up(): Promise<void> };
 }
 
 /** Rejections as values, so a test can look at the error. */
@@ -55,9 +58,15 @@ async function isSettled(promise: Promise<unknown>): Promise<boolean> {
 
 /**
  * What every lock backend promises: one holder per key, FIFO waiters in a
- * process, growing fences, leases that lapse, renewals, cancellable waits.
+ * process, growing fences, leases that lapse, renewals, cancellable waits,
+ * a ping. `canLoseConnection` adds the outage case (the backend under test
+ * must provide `outage`).
  */
-export function lockContract(name: string, make: () => Promise<LockBackendUnderTest>): void {
+export function lockContract(
+  name: string,
+  make: () => Promise<LockBackendUnderTest>,
+  { canLoseConnection = false }: { canLoseConnection?: boolean } = {},
+): void {
   describe(`Locks contract: ${name}`, () => {
     let backend: LockBackendUnderTest;
     let locks: ClosableLocks;
@@ -243,6 +252,33 @@ export function lockContract(name: string, make: () => Promise<LockBackendUnderT
       expect(held.signal.reason).toMatchObject({ code: 'ERR_LOCK_LOST' });
       expect(await failureOf(locks.lock('asset-2'))).toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
     });
+
+    it('answers a ping while it can take locks, and refuses one with ERR_LOCK_UNAVAILABLE once closed', async () => {
+      await expect(locks.ping()).resolves.toBeUndefined();
+      await expect(locks.ping(AbortSignal.timeout(5000))).resolves.toBeUndefined();
+      await locks.close();
+      expect(await failureOf(locks.ping())).toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
+    });
+
+    // Only backends with a connection have this case; in-process locks have none to lose.
+    if (canLoseConnection)
+      it('refuses a ping with ERR_LOCK_UNAVAILABLE, at once, while its backend is down, and answers again once it is back', async () => {
+        const outage = backend.outage!;
+        await locks.ping();
+        await outage.down();
+        const started = performance.now();
+        expect(await failureOf(locks.ping())).toMatchObject({ code: 'ERR_LOCK_UNAVAILABLE' });
+        expect(performance.now() - started).toBeLessThan(2000);
+        await outage.up();
+        await until(
+          () =>
+            locks.ping().then(
+              () => true,
+              () => false,
+            ),
+          { what: 'the locks to answer a ping again' },
+        );
+      });
 
     it('rejects an empty key and a lease that is not a positive whole number of ms', async () => {
       expect(await failureOf(locks.lock(''))).toBeInstanceOf(FlowdError);

@@ -346,6 +346,15 @@ export function storeContract(
       await opened.close();
     });
 
+    it('answers a ping once it can serve, ends the wait when the signal aborts, and refuses one with ERR_STORE_CLOSED once closed', async () => {
+      expect(opened.ping).toBeTypeOf('function');
+      await expect(opened.ping!()).resolves.toBeUndefined();
+      const reason = new Error('the caller gave up');
+      await expect(opened.ping!(AbortSignal.abort(reason))).rejects.toBe(reason);
+      await opened.close();
+      await expect(opened.ping!()).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
+    });
+
     // Only backends with a connection have this case; the file backend has none to lose.
     if (!canLoseConnection) return;
     it('fails fast with ERR_STORE_UNAVAILABLE while its backend is down, and serves again once it is back', async () => {
@@ -361,9 +370,11 @@ export function storeContract(
       ]) {
         await expect(operation()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
       }
+      await expect(opened.ping!()).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
       expect(performance.now() - started).toBeLessThan(2000); // at once, not after a connect or command timeout (5 s)
       await outage.up();
       await waitFor(opened.actor, (s) => s.value === 'ready', { timeout: 10_000 });
+      await expect(opened.ping!()).resolves.toBeUndefined();
       await expect(opened.store.get('k')).resolves.toBe('before');
     });
   });

@@ -4,6 +4,7 @@ import { createRedisLocks, type RedisLocksOptions } from '../../actors/locks/red
 import type { KeyedLocks } from '../../actors/locks/keyed-locks.js';
 import { HeldLock } from '../../actors/locks/held-lock.js';
 import type { LockBackendUnderTest } from '../contracts/lock.js';
+import { redisGate } from './redis-gate.js';
 import { REDIS_URL } from './services.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -45,15 +46,24 @@ export function redisArea(leaseMs: number): RedisArea {
   };
 }
 
-/** The contract's view of Redis locks: real time, a short lease. */
-export function redisUnderTest(leaseMs = 400): LockBackendUnderTest & { area: RedisArea } {
+/**
+ * The contract's view of Redis locks: real time, a short lease. The locks
+ * reach Redis through a gate (test/helpers/redis-gate.ts), so the contract
+ * can take Redis away from them (`outage`) while it looks at Redis directly.
+ */
+export async function redisUnderTest(leaseMs = 400): Promise<LockBackendUnderTest & { area: RedisArea }> {
   const area = redisArea(leaseMs);
+  const gate = await redisGate();
   return {
     area,
-    locks: area.locks(),
+    locks: area.locks({ url: gate.url() }),
     leaseMs,
     advance: sleep,
-    cleanup: () => area.cleanup(),
+    cleanup: async () => {
+      await area.cleanup();
+      await gate.close();
+    },
     holds: async (lock) => lock instanceof HeldLock && (await area.redis.get(area.lockKey(lock.key))) === lock.token,
+    outage: { down: () => gate.shut(), up: () => gate.open() },
   };
 }

@@ -1,4 +1,4 @@
-import { createActor, fromCallback, SimulatedClock, type AnyActorRef } from 'xstate';
+import { createActor, fromCallback, fromPromise, SimulatedClock, type ActorLogic, type AnyActorRef, type Snapshot } from 'xstate';
 import {
   eventReceived,
   workerDone,
@@ -8,6 +8,7 @@ import {
   type Job,
   type Settlement,
 } from '../../machines/events.js';
+import type { PingInput, PingResult } from '../../machines/outage.js';
 import { supervisorMachine, type SupervisorEmitted, type SupervisorSettings } from '../../machines/supervisor.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 
@@ -37,14 +38,52 @@ export const testSettings = (overrides: Partial<SupervisorSettings> = {}): Super
   ...overrides,
 });
 
+/** One ping the supervisor asked for during an outage; the test answers it. */
+export interface Ping {
+  input: PingInput;
+  /** When it was asked (the simulated clock). */
+  at: number;
+  answer(result?: PingResult): void;
+  fail(error?: unknown): void;
+}
+
+/**
+ * An actor that answers as it starts: done with what `answer` returns, or
+ * failed with what it throws. Its parent hears `xstate.done.actor.<id>` (or
+ * `xstate.error.actor.<id>`) in the same step (a promise actor would
+ * answer a microtask later).
+ */
+const answersAtOnce = <T, TInput>(answer: (input: TInput) => T): ActorLogic<Snapshot<T> & { output: T | undefined }, never, TInput> => ({
+  transition: (snapshot) => snapshot,
+  getInitialSnapshot: (_scope, input) => {
+    try {
+      return { status: 'done', output: answer(input), error: undefined };
+    } catch (error) {
+      return { status: 'error', output: undefined, error };
+    }
+  },
+  getPersistedSnapshot: (snapshot) => snapshot,
+});
+
 /**
  * The real supervisor and slot machines, with a stub worker (runs are
  * finished or failed by the test), a stub source that records what the
  * supervisor tells it, and simulated time. No I/O.
+ *
+ * Pings of an outage: by default the dependency cannot be pinged (the
+ * supervisor probes by running a held event); with `pings: true` each ping
+ * waits in `pings` for the test to answer it (then `await flush()`); with
+ * a function, each ping is answered at once with what it returns (it
+ * throws: still down).
  */
 export function startSupervisor(
   overrides: Partial<SupervisorSettings> = {},
-  hooks: { onStart?: (run: Run) => void; onAbort?: (run: Run) => void; sourceClosesAtOnce?: boolean } = {},
+  hooks: {
+    onStart?: (run: Run) => void;
+    onAbort?: (run: Run) => void;
+    sourceClosesAtOnce?: boolean;
+    pings?: boolean | ((input: PingInput) => PingResult);
+  } = {},
 ) {
   const clock = new SimulatedClock();
   const runs: Run[] = [];
@@ -108,10 +147,31 @@ export function startSupervisor(
     ),
   ).start();
 
-  const actor = createActor(supervisorMachine.provide({ actors: { workerSlot: slot, source: source as never } }), {
-    input: { settings: testSettings(overrides), now: () => clock.now(), random: () => 0.5 },
-    clock,
-  });
+  const pings: Ping[] = [];
+  const { pings: answer } = hooks;
+  const pingDependency =
+    typeof answer === 'function'
+      ? answersAtOnce(answer)
+      : answer
+        ? fromPromise<PingResult, PingInput>(
+            ({ input }) =>
+              new Promise<PingResult>((resolve, reject) =>
+                pings.push({
+                  input,
+                  at: clock.now(),
+                  answer: (result = 'up') => resolve(result),
+                  fail: (error = new Error('down')) => reject(error),
+                }),
+              ),
+          )
+        : answersAtOnce<PingResult, PingInput>(() => 'unsupported');
+  const actor = createActor(
+    supervisorMachine.provide({ actors: { workerSlot: slot, source: source as never, pingDependency: pingDependency as never } }),
+    {
+      input: { settings: testSettings(overrides), now: () => clock.now(), random: () => 0.5 },
+      clock,
+    },
+  );
   actor.on('*', (event) => emitted.push(event as SupervisorEmitted));
   actor.start();
 
@@ -120,6 +180,7 @@ export function startSupervisor(
     actor,
     clock,
     runs,
+    pings,
     toSource,
     settlements,
     settleMessages,

@@ -47,8 +47,10 @@ describe('a dependency outage', () => {
     const redis = await gateFor(6379);
     const log = logSink('info');
     const completed = new Set<string>();
+    const started: number[] = [];
     const worker = defineWorker({
       async start(event: StompEvent, ctx: WorkerContext) {
+        started.push(Date.now());
         await ctx.store.put(`seen:${xid(event)}`, true);
         completed.add(xid(event));
       },
@@ -88,6 +90,8 @@ describe('a dependency outage', () => {
     expect(ups[0]!.at - openAt).toBeLessThanOrEqual(1000);
     expect(ups[0]!.downForMs).toBeGreaterThanOrEqual(OUTAGE_MS - 1000);
     expect(downs).toHaveLength(1);
+    // The store was pinged, not probed with an event: no worker ran from the first failure until Redis was back.
+    expect(started.filter((at) => at > downs[0]! && at < openAt)).toEqual([]);
     const seconds = OUTAGE_MS / 1000;
     // Redeliveries: messages the broker had to hand over again, and NACKs that would make it.
     expect(during.nacked - before.nacked).toBeLessThan(5 * seconds);
@@ -109,8 +113,14 @@ describe('a dependency outage', () => {
     const redis = await gateFor(6379);
     const log = logSink('info');
     const source = manualSource();
+    const started: number[] = [];
     runtime = createRuntime({
-      worker: defineWorker({ start: (n: number, ctx: WorkerContext) => ctx.withLock(`item-${n}`, () => n * 2) }),
+      worker: defineWorker({
+        start: (n: number, ctx: WorkerContext) => {
+          started.push(Date.now());
+          return ctx.withLock(`item-${n}`, () => n * 2);
+        },
+      }),
       workers: 2,
       app: { name: 'locked' },
       logger: log.logger,
@@ -126,10 +136,15 @@ describe('a dependency outage', () => {
     await redis.shut();
     for (let i = 1; i <= 6; i++) source.deliver(i, `e${i}`);
     await until(() => runtime!.snapshot().dependency !== undefined, { what: 'the locks to be found down' });
+    const downAt = Date.now();
+    const runsAtDown = started.length;
     expect(runtime.snapshot().dependency?.error.code).toBe('ERR_LOCK_UNAVAILABLE');
     expect(runtime.snapshot().source.pausedFor).toEqual(['dependency']);
     await outageOf(3000);
     expect(source.settlements).toHaveLength(1);
+    // The locks were pinged, not probed with an event: no worker ran while they were down.
+    expect(started.filter((at) => at > downAt)).toEqual([]);
+    expect(started).toHaveLength(runsAtDown);
     const openAt = Date.now();
     await redis.open();
     await until(() => source.settlements.length === 7, { what: 'the 6 held events after Redis is back' });

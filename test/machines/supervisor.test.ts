@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startSupervisor } from '../helpers/supervisor-harness.js';
+import { flush } from '../helpers/wait.js';
 
 describe('supervisorMachine', () => {
   it('starts events on idle slots in arrival order and never runs more than N at once', () => {
@@ -162,7 +163,7 @@ describe('supervisorMachine', () => {
     expect(h.context().counters).toMatchObject({ retried: 2, failed: 1, deadLettered: 1 });
   });
 
-  it('holds an event whose run failed because the store or the locks were down, pauses the source for the dependency, and lets one probe run at a time', () => {
+  it('holds an event whose run failed because the store or the locks were down, pauses the source for the dependency, and, when they cannot be pinged, lets one held event run at a time as the probe', () => {
     const h = startSupervisor({ workers: 2, retries: 3, queueTimeoutMs: 100_000 });
     const first = h.deliver();
     const second = h.deliver();
@@ -206,6 +207,121 @@ describe('supervisorMachine', () => {
       [second, 'completed', 1],
       [third, 'completed', 1],
     ]);
+  });
+
+  it('pings the store and locks while they are down, runs no worker until a ping answers, then runs the held events as usual', async () => {
+    const h = startSupervisor({ workers: 2, retries: 3, queueTimeoutMs: 100_000 }, { pings: true });
+    const ids = [h.deliver(), h.deliver(), h.deliver()];
+    h.runs[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'store redis://127.0.0.1:6379 is unavailable' });
+    h.runs[1]!.fail({ code: 'ERR_LOCK_UNAVAILABLE', message: 'locks unavailable' });
+    expect(h.toSource).toEqual([{ type: 'source.pause', reason: 'dependency' }]);
+    // Ten seconds of outage in 10ms steps: pings one at a time, on the backoff, and no run at all.
+    let failedAt = 0;
+    for (let t = 0; t < 10_000; t += 10) {
+      h.clock.increment(10);
+      const out = h.pings.filter((ping) => ping.at === h.clock.now());
+      if (out.length === 0) continue;
+      expect(out).toHaveLength(1);
+      expect(out[0]!.input).toEqual({ dependencies: ['store', 'lock'], timeoutMs: 1000 });
+      expect(h.clock.now() - failedAt).toBeGreaterThanOrEqual(100);
+      expect(h.clock.now() - failedAt).toBeLessThanOrEqual(500);
+      out[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'still down' });
+      await flush();
+      failedAt = h.clock.now();
+    }
+    expect(h.pings.length).toBeGreaterThanOrEqual(20);
+    expect(h.runs).toHaveLength(2);
+    expect(h.emitted.filter((e) => e.type.startsWith('dependency.'))).toHaveLength(1);
+    expect(h.toSource).toHaveLength(1);
+    // The next ping answers: the outage is over, said once, and both slots take held events at once.
+    h.clock.increment(500);
+    h.pings.at(-1)!.answer('up');
+    await flush();
+    expect(h.emitted.filter((e) => e.type.startsWith('dependency.'))).toMatchObject([
+      { type: 'dependency.down', error: { code: 'ERR_STORE_UNAVAILABLE' } },
+      { type: 'dependency.up', downForMs: h.clock.now(), probes: h.pings.length },
+    ]);
+    expect(h.toSource).toEqual([
+      { type: 'source.pause', reason: 'dependency' },
+      { type: 'source.resume', reason: 'dependency' },
+    ]);
+    expect(h.running()).toHaveLength(2);
+    h.running()[0]!.finish();
+    h.running()[0]!.finish();
+    h.running()[0]!.finish();
+    expect(h.settlements.map((s) => [s.id, s.outcome, s.attempts]).sort()).toEqual(ids.map((id) => [id, 'completed', 1]));
+    expect(h.context().counters).toMatchObject({ started: 5, retried: 0, failed: 0, returned: 0 });
+  });
+
+  it('probes by running one held event, at once, when a ping finds that the store cannot be pinged', async () => {
+    const h = startSupervisor({ workers: 2, queueTimeoutMs: 100_000 }, { pings: true });
+    const first = h.deliver();
+    h.deliver();
+    h.runs[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'down' });
+    h.runs[1]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'down' });
+    h.clock.increment(500);
+    expect(h.pings).toHaveLength(1);
+    expect(h.runs).toHaveLength(2);
+    h.pings[0]!.answer('unsupported');
+    await flush();
+    expect(h.running().map((r) => r.job.delivery.id)).toEqual([first]);
+    // From then on, this outage is probed by event: no more pings.
+    h.running()[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'down' });
+    h.clock.increment(500);
+    expect(h.pings).toHaveLength(1);
+    expect(h.running()).toHaveLength(1);
+  });
+
+  it("probes by event when a ping finds the app's store up but the worker's run fails on it again at once (a store of the worker's own): down and up said once each, not once per ping", async () => {
+    const h = startSupervisor({ workers: 1, queueTimeoutMs: 100_000 }, { pings: true });
+    const id = h.deliver();
+    const down = { code: 'ERR_STORE_UNAVAILABLE', message: "the worker's own store is down" };
+    h.runs[0]!.fail(down);
+    h.clock.increment(500);
+    h.pings[0]!.answer('up');
+    await flush();
+    expect(h.running()).toHaveLength(1);
+    h.running()[0]!.fail(down);
+    for (let probe = 0; probe < 10; probe++) {
+      h.clock.increment(500);
+      expect(h.running()).toHaveLength(1);
+      h.running()[0]!.fail(down);
+    }
+    expect(h.pings).toHaveLength(1);
+    expect(h.emitted.filter((e) => e.type.startsWith('dependency.')).map((e) => e.type)).toEqual([
+      'dependency.down',
+      'dependency.up',
+      'dependency.down',
+    ]);
+    h.clock.increment(500);
+    h.running()[0]!.finish();
+    expect(h.emitted.filter((e) => e.type.startsWith('dependency.')).map((e) => e.type)).toEqual([
+      'dependency.down',
+      'dependency.up',
+      'dependency.down',
+      'dependency.up',
+    ]);
+    expect(h.outcomeOf(id)).toEqual(['completed']);
+    // A run went through: the next outage is pinged again.
+    h.deliver();
+    h.runs.at(-1)!.fail(down);
+    h.clock.increment(500);
+    expect(h.pings).toHaveLength(2);
+  });
+
+  it('stops a ping in flight and returns the held events, unacknowledged, when the runtime stops during the outage', async () => {
+    const h = startSupervisor({ workers: 1, queueTimeoutMs: 100_000 }, { pings: true });
+    const id = h.deliver();
+    h.runs[0]!.fail({ code: 'ERR_LOCK_UNAVAILABLE', message: 'locks unavailable' });
+    h.clock.increment(500);
+    expect(h.pings).toHaveLength(1);
+    h.actor.send({ type: 'runtime.stop' });
+    expect(h.settlements).toMatchObject([{ id, outcome: 'returned', ack: false, deadLetter: false }]);
+    expect(h.state()).toBe('stopped');
+    h.pings[0]!.answer('up');
+    await flush();
+    expect(h.emitted.filter((e) => e.type === 'dependency.up')).toEqual([]);
+    expect(h.runs).toHaveLength(1);
   });
 
   it('resumes the source for a probe when no event is held to probe with, and pauses it again if that one fails', () => {

@@ -7,7 +7,7 @@ import { redisArea, redisUnderTest, sleep, type RedisArea } from '../../helpers/
 import { closedPort } from '../../helpers/ports.js';
 import { until } from '../../helpers/wait.js';
 
-lockContract('redis', () => Promise.resolve(redisUnderTest()));
+lockContract('redis', () => redisUnderTest(), { canLoseConnection: true });
 
 describe('redis locks', () => {
   let areas: RedisArea[] = [];

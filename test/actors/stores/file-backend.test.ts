@@ -132,4 +132,17 @@ describe('the file backend', () => {
     await rm(join(s.folder, 'held.json.lock'), { recursive: true });
     await expect(write).resolves.toMatchObject({ value: 1 });
   });
+
+  it('answers a ping while its folder is there, and refuses one with ERR_STORE_UNAVAILABLE naming the folder while it is gone', async () => {
+    const s = await space();
+    const opened = s.open();
+    await opened.store.put('k', 1);
+    await opened.ping!();
+    await rm(s.folder, { recursive: true });
+    const refused = opened.ping!();
+    await expect(refused).rejects.toMatchObject({ code: 'ERR_STORE_UNAVAILABLE' });
+    await expect(refused).rejects.toThrow(s.folder);
+    await mkdir(s.folder);
+    await expect(opened.ping!()).resolves.toBeUndefined();
+  });
 });
