@@ -177,6 +177,16 @@ export class LogWindow {
     return ranges;
   }
 
+  /** The event with the highest id at most `last` that the window holds, or undefined. */
+  eventAtOrBefore(last: number): LogEvent | undefined {
+    if (this.entries.length === 0 || startOf(this.entries[0]!) > last) return undefined;
+    for (let index = this.indexOf(last); index >= 0; index--) {
+      const entry = this.entries[index]!;
+      if (!isGap(entry)) return entry.event;
+    }
+    return undefined;
+  }
+
   /** The gaps given up since the last call. */
   takeGivenUp(): Gap[] {
     const gaps = this.givenUpNow;

@@ -11,6 +11,7 @@ import type { LogEvent, PluginChange, PluginHost } from '../plugins/plugin-api.j
 import type { Store } from '../stores/store-api.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { cursorKey, readCursor, type CursorRecord, type Deactivation } from './event-log-cursors.js';
+import { fingerprintMismatch, fingerprintOf, type Fingerprint } from './event-log-fingerprint.js';
 import type { EventLogReader, EventLogReaderOptions } from './event-log-reader.js';
 import { LogWindow } from './event-log-window.js';
 import { holdReaderFile } from './reader-file.js';
@@ -62,6 +63,8 @@ interface Cursor {
   last: number;
   /** What the store has. */
   stored: CursorRecord;
+  /** The last event passed, as read (id at most `last`): what a restart checks the log still holds. */
+  fingerprint: Fingerprint | undefined;
   inFlight: number | undefined;
   writing: Promise<void> | undefined;
   /** After an outcome that was not final (shutdown, a store that was down): not before this. */
@@ -101,7 +104,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   const window = new LogWindow(0, options.backlogTimeoutMs);
   const cursors = new Map<string, Cursor>();
   /** Delivery id -> what it was, for the outcome. */
-  const inFlight = new Map<string, { plugin: string; eventId: number; generation: number }>();
+  const inFlight = new Map<string, { plugin: string; eventId: number; generation: number; fingerprint: Fingerprint | undefined }>();
   const stats = { reader: 0, delivered: 0, completed: 0, callbackFailures: 0, deactivations: 0, gapsGivenUp: 0, lateEvents: 0, voided: 0 };
   let reader: EventLogReader | undefined = deps.reader;
   let generation = 0;
@@ -148,6 +151,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     last: cursor.last,
     backlog: window.backlogAfter(cursor.last),
     ...(deactivated ? { deactivated } : {}),
+    ...(cursor.fingerprint && cursor.fingerprint.id <= cursor.last ? { fingerprint: cursor.fingerprint } : {}),
   });
 
   /** Writes the cursor, fenced by the reader lock; a store that is down is tried again until it answers or the reader stops. */
@@ -193,7 +197,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       window.reset(floor());
       return requestPoll(0);
     }
-    cursor.last = Math.max(cursor.last, step.skippedTo);
+    if (step.skippedTo > cursor.last) {
+      cursor.last = step.skippedTo;
+      remember(cursor, window.eventAtOrBefore(cursor.last));
+    }
     if (step.kind === 'event') return deliver(cursor, step.event);
     if (step.kind === 'blocked') wakeAt(step.until);
     else if (lastReadFull) requestPoll(0);
@@ -205,10 +212,16 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       );
   };
 
+  /** The cursor's fingerprint moves to `event` (the last it passed), unless that has no created_at or is below it. */
+  const remember = (cursor: Cursor, event: LogEvent | undefined) => {
+    const fingerprint = fingerprintOf(event);
+    if (fingerprint && fingerprint.id >= (cursor.fingerprint?.id ?? 0)) cursor.fingerprint = fingerprint;
+  };
+
   const deliver = (cursor: Cursor, event: LogEvent) => {
     const id = `${event.id}@${cursor.name}`;
     cursor.inFlight = event.id;
-    inFlight.set(id, { plugin: cursor.name, eventId: event.id, generation });
+    inFlight.set(id, { plugin: cursor.name, eventId: event.id, generation, fingerprint: fingerprintOf(event) });
     stats.delivered++;
     feed!.deliver(event, { id, meta: { plugin: cursor.name, eventId: event.id, eventType: event.type } });
   };
@@ -303,9 +316,13 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     latestNow = reader!.latestId(abort.signal);
     const latest = await latestNow;
     const ahead = active().filter((cursor) => cursor.last > latest);
-    if (ahead.length === 0) return;
     for (const cursor of ahead) await stopIfAhead(cursor);
-    window.reset(floor());
+    // The last event each plugin passed is still there as it was read.
+    const rest = active();
+    const found = await fingerprintsFound(rest);
+    let moved = false;
+    for (const cursor of rest) if (isActive(cursor.name) && (await stopIfMoved(cursor, found))) moved = true;
+    if (ahead.length > 0 || moved) window.reset(floor());
   };
 
   const noteLate = (late: LogEvent[]) => {
@@ -330,7 +347,15 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       );
     }
     window.remember(record.backlog);
-    const cursor: Cursor = { name, last: record.last, stored: record, inFlight: undefined, writing: undefined, notBefore: 0 };
+    const cursor: Cursor = {
+      name,
+      last: record.last,
+      stored: record,
+      fingerprint: record.fingerprint,
+      inFlight: undefined,
+      writing: undefined,
+      notBefore: 0,
+    };
     cursors.set(name, cursor);
     if (await stopIfAhead(cursor)) return;
     const deactivated = record.deactivated;
@@ -352,19 +377,57 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
    * cursor is reset. Not checked for a feed that can only be walked to its end.
    */
   const stopIfAhead = async (cursor: Cursor): Promise<boolean> => {
-    if (reader!.walksToLatest) return false;
-    latestNow ??= reader!.latestId(abort.signal);
-    const latest = await latestNow;
-    if (cursor.last <= latest) return false;
+    if (!reader!.walksToLatest) {
+      latestNow ??= reader!.latestId(abort.signal);
+      const latest = await latestNow;
+      if (cursor.last > latest) {
+        const problem = `but the newest event in ${logName()} is ${latest} (the log was emptied, recreated or restored?); expected at most ${latest}`;
+        await stopAtCursor(cursor, problem, { latest });
+        return true;
+      }
+    }
+    return stopIfMoved(cursor, await fingerprintsFound([cursor]));
+  };
+
+  /** What the log holds now in place of each cursor's fingerprint (undefined: as it was), one read per fingerprint id. */
+  const fingerprintsFound = async (list: Cursor[]): Promise<Map<Fingerprint, string | undefined>> => {
+    const found = new Map<Fingerprint, string | undefined>();
+    const byId = new Map<number, Promise<LogEvent | undefined>>();
+    for (const { fingerprint, last } of list) {
+      if (!fingerprint || fingerprint.id > last) continue;
+      const event = byId.get(fingerprint.id) ?? reader!.read(fingerprint.id - 1, 1, abort.signal).then(([first]) => first);
+      byId.set(fingerprint.id, event);
+      found.set(fingerprint, fingerprintMismatch(await event, fingerprint));
+    }
+    return found;
+  };
+
+  /**
+   * The cursor's last event is gone from the log, or another one has its id
+   * (the log was emptied with RESTART IDENTITY, recreated or restored, then
+   * grew past the cursor while the daemon was stopped): as for a cursor ahead.
+   */
+  const stopIfMoved = async (cursor: Cursor, found: Map<Fingerprint, string | undefined>): Promise<boolean> => {
+    const fingerprint = cursor.fingerprint;
+    const now = fingerprint && found.get(fingerprint);
+    if (!fingerprint || now === undefined) return false;
+    const which = fingerprint.id === cursor.last ? `event ${fingerprint.id}` : `event ${fingerprint.id}, the last event it passed,`;
+    const problem =
+      `and ${which} had created_at ${fingerprint.createdAt} when it passed it, but event ${fingerprint.id} in ${logName()} now ${now}` +
+      ` (the log was emptied, recreated or restored?); expected event ${fingerprint.id} with created_at ${fingerprint.createdAt}`;
+    await stopAtCursor(cursor, problem, { fingerprint, found: now });
+    return true;
+  };
+
+  /** Deactivates a plugin whose cursor does not fit the log, with ERR_CURSOR naming its key, what is wrong and the reset command. */
+  const stopAtCursor = async (cursor: Cursor, problem: string, fields: Record<string, unknown>) => {
     const message =
-      `the cursor "${cursorKey(cursor.name)}" of plugin "${cursor.name}" is at event ${cursor.last}, but the newest event in ${logName()} is ${latest}` +
-      ` (the log was emptied, recreated or restored?); expected at most ${latest}: the plugin would skip every new event up to ${cursor.last}.` +
+      `the cursor "${cursorKey(cursor.name)}" of plugin "${cursor.name}" is at event ${cursor.last}, ${problem}: the plugin would skip every new event up to ${cursor.last}.` +
       ` Reset its cursor: flowd plugins <app.ini> --reset-cursor ${cursor.name} [--to latest|earliest|<id>]`;
     const deactivated: Deactivation = { at: Date.now(), code: 'ERR_CURSOR', message };
     plugins.deactivate(cursor.name, deactivated);
-    log.error({ plugin: cursor.name, cursor: cursor.last, latest, error: { code: 'ERR_CURSOR', message } }, `event-log: ${message}`);
+    log.error({ plugin: cursor.name, cursor: cursor.last, ...fields, error: { code: 'ERR_CURSOR', message } }, `event-log: ${message}`);
     await persist(cursor, deactivated);
-    return true;
   };
 
   const startAt = async (): Promise<number> => {
@@ -517,6 +580,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         const failed = (settlement.result as { failed?: unknown } | undefined)?.failed;
         if (Array.isArray(failed)) stats.callbackFailures += failed.length;
         cursor.last = entry.eventId;
+        if (entry.fingerprint) cursor.fingerprint = entry.fingerprint;
         void persist(cursor).then(
           () => dispatch(cursor),
           () => undefined,

@@ -122,6 +122,12 @@ async function started(options: RuntimeOptions): Promise<Runtime> {
   return runtime;
 }
 
+/** A cursor record at `last` whose fingerprint is that event (read from PostgreSQL, so it has a created_at). */
+const cursorAt = (last: number, backlog: unknown[] = []) => ({
+  last,
+  backlog,
+  fingerprint: { id: last, createdAt: expect.any(String) as string },
+});
 const sourceStats = (runtime: Runtime) => runtime.snapshot().source.stats ?? {};
 const task = (attributes = ['sg_status_list']): EventRow => ({ type: TASK, entity: { type: 'Task', id: 1 }, attributes });
 const version = (): EventRow => ({ type: VERSION, entity: { type: 'Version', id: 2 }, attributes: ['code'] });
@@ -289,7 +295,7 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     expect(sink.messages().filter((msg) => msg.includes('appeared after it was given up'))).toEqual([]);
     await runtime.stop();
     const last = expected.everything.at(-1)!;
-    for (const name of Object.keys(expected)) expect(await cursorOf(services.prefix, name)).toEqual({ last, backlog: [] });
+    for (const name of Object.keys(expected)) expect(await cursorOf(services.prefix, name)).toEqual(cursorAt(last));
   }, 240_000);
 
   it('deactivates a plugin whose callback throws, keeps its cursor before that event, and resumes there once its file is fixed', async () => {
@@ -339,7 +345,7 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     await vi.waitFor(() => expect(plugins.ids('fragile')).toEqual([...first, ...more, ...later]), WAIT);
     await vi.waitFor(() => expect(plugins.ids('steady')).toEqual([...first, ...more, ...later]), WAIT);
     expect([...plugins.loads()].sort()).toEqual(['fragile:v1', 'fragile:v2', 'steady:v1']);
-    await vi.waitFor(async () => expect(await cursorOf(services.prefix, 'fragile')).toEqual({ last: later.at(-1), backlog: [] }), WAIT);
+    await vi.waitFor(async () => expect(await cursorOf(services.prefix, 'fragile')).toEqual(cursorAt(later.at(-1)!)), WAIT);
   });
 
   it('applies a changed plugin file to later events, adds a new file as a plugin and removes a deleted one, while it runs', async () => {
@@ -374,7 +380,7 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     expect(plugins.ids('alpha.v2')).toEqual([second[1], second[3]]);
     expect(plugins.loads()).toEqual(['alpha:v1', 'alpha:v2', 'beta:v1']);
     // The removed plugin's cursor stays where it stopped, for a file that comes back.
-    expect(await cursorOf(services.prefix, 'alpha')).toEqual({ last: second.at(-1), backlog: [] });
+    expect(await cursorOf(services.prefix, 'alpha')).toEqual(cursorAt(second.at(-1)!));
   });
 
   it('holds a plugin before a hole in the ids until the backlog timeout passes on an injected clock, then goes on and says so', async () => {
@@ -404,7 +410,7 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     await runtime.start();
     await vi.waitFor(() => expect(seen).toEqual(before), WAIT);
     await vi.waitFor(
-      async () => expect(await services.store.get(cursorKey('p'))).toEqual({ last: before[1], backlog: [[hole, hole, 1_060_000]] }),
+      async () => expect(await services.store.get(cursorKey('p'))).toEqual(cursorAt(before[1]!, [[hole, hole, 1_060_000]])),
       WAIT,
     );
     now += 59_999;
@@ -416,7 +422,7 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     expect(sink.messages()).toContain(
       `event-log: event id ${hole} never appeared within the backlog timeout; given up (plugins go on past it)`,
     );
-    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toEqual({ last: after[1], backlog: [] }), WAIT);
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toEqual(cursorAt(after[1]!)), WAIT);
   });
 
   it("holds a plugin at an open transaction's id even behind an event whose created_at is its own transaction's start, long ago", async () => {
