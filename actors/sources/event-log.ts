@@ -14,6 +14,7 @@ import { cursorKey, readCursor, type CursorRecord, type Deactivation } from './e
 import { fingerprintMismatch, fingerprintOf, type Fingerprint } from './event-log-fingerprint.js';
 import type { EventLogReader, EventLogReaderOptions } from './event-log-reader.js';
 import { LogWindow } from './event-log-window.js';
+import { WriterHorizon } from './event-log-writers.js';
 import { holdReaderFile } from './reader-file.js';
 import { isLoopback, type DurationOption, type SourceApp, type SourceKind } from './source-kind.js';
 import type { SectionReader } from '../../src/kernel/section-reader.js';
@@ -25,7 +26,7 @@ export interface EventLogOptions {
   fetchIntervalMs: number;
   /** @default 500 */
   maxBatchSize: number;
-  /** How long a gap in the ids holds plugins back before it is given up. @default 300_000 */
+  /** How long a gap in the ids holds plugins back before it is given up: for PostgreSQL, the bound for a transaction left open. @default 300_000 (PostgreSQL), 30_000 (HTTP) */
   backlogTimeoutMs: number;
   /** Where a plugin without a cursor starts. @default 'latest' */
   startFrom: 'latest' | 'earliest' | number;
@@ -105,7 +106,23 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   const cursors = new Map<string, Cursor>();
   /** Delivery id -> what it was, for the outcome. */
   const inFlight = new Map<string, { plugin: string; eventId: number; generation: number; fingerprint: Fingerprint | undefined }>();
-  const stats = { reader: 0, delivered: 0, completed: 0, callbackFailures: 0, deactivations: 0, gapsGivenUp: 0, lateEvents: 0, voided: 0 };
+  const stats = {
+    reader: 0,
+    delivered: 0,
+    completed: 0,
+    callbackFailures: 0,
+    deactivations: 0,
+    gapsGivenUp: 0,
+    gapsClosed: 0,
+    lateEvents: 0,
+    voided: 0,
+  };
+  /** PostgreSQL with ids handed out in order: a gap closes once no transaction that could fill it is open (see event-log-writers.ts). */
+  let closesGaps = false;
+  let warnedOrder = false;
+  const writers = new WriterHorizon();
+  /** The highest id any read of this connection returned: every id drawn after that read is above it. */
+  let seenMax = 0;
   let reader: EventLogReader | undefined = deps.reader;
   let generation = 0;
   let lock: LockHandle | undefined;
@@ -267,6 +284,38 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     }, delayMs);
   };
 
+  /** Reads events after `after`, noting the highest id seen. */
+  const readLog = async (after: number): Promise<LogEvent[]> => {
+    const events = await reader!.read(after, options.maxBatchSize, abort.signal);
+    if (events.length > 0) seenMax = Math.max(seenMax, events.at(-1)!.id);
+    return events;
+  };
+
+  /** Reads every open gap again (a read after the last list of writers), and closes those drained and still missing. */
+  const recheck = async () => {
+    noteLate(await window.recheckGaps(readLog, options.maxBatchSize, now));
+    for (const gap of window.closeDrained()) {
+      stats.gapsClosed++;
+      const ids = gap.from === gap.to ? `id ${gap.from}` : `ids ${gap.from}-${gap.to}`;
+      log.debug(
+        { from: gap.from, to: gap.to },
+        `event-log: event ${ids} will never appear (no transaction that could write it is open: it rolled back); plugins go on past it`,
+      );
+    }
+  };
+
+  /**
+   * PostgreSQL: asks which transactions hold the id sequence or write the
+   * table now, after the reads that saw the gaps; the gaps none of them can
+   * fill are read once more and, still missing, closed (event-log-writers.ts).
+   */
+  const drainGaps = async (mine: number) => {
+    const seenBefore = seenMax;
+    const open = await reader!.openWriters!(abort.signal);
+    if (mine !== generation) return;
+    if (window.drain(writers.observe(open, seenBefore)) > 0) await recheck();
+  };
+
   const poll = async () => {
     if (polling || !feed || !reader) return;
     polling = true;
@@ -276,13 +325,15 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         const lowest = floor();
         if (lowest < window.base) window.reset(lowest);
         else window.evict(lowest);
-        noteLate(await window.recheckGaps((after) => reader!.read(after, options.maxBatchSize, abort.signal), options.maxBatchSize, now));
+        await recheck();
         if (mine !== generation) return;
         lastReadFull = false;
+        let read = 0;
         if (window.eventCount < options.maxBatchSize * 4) {
           const after = window.high;
-          const events = await reader.read(after, options.maxBatchSize, abort.signal);
+          const events = await readLog(after);
           if (mine !== generation) return;
+          read = events.length;
           noteLate(window.add(after, events, now()));
           if (events.length === 0) await checkLogBehind();
           if (mine !== generation) return;
@@ -293,6 +344,9 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
               `event-log: read up to event ${window.high}; more are waiting`,
             );
         }
+        // New ids or a gap still open: the writers are asked (new ids keep each transaction's low bound close).
+        if (closesGaps && (read > 0 || window.hasOpenGaps)) await drainGaps(mine);
+        if (mine !== generation) return;
         dispatchAll();
       }
     } catch (error) {
@@ -503,6 +557,19 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       try {
         reader ??= await makeReader(options.reader);
         await reader.connect();
+        writers.reset();
+        seenMax = 0;
+        closesGaps = false;
+        if (reader.idOrder && reader.openWriters) {
+          const order = await reader.idOrder(abort.signal);
+          closesGaps = order.problem === undefined;
+          if (order.problem && !warnedOrder)
+            log.warn(
+              { sequence: order.sequence || undefined },
+              `event-log: ${order.problem}. flowd cannot prove that a gap in the ids will never fill, so a gap (a rolled-back transaction) holds every plugin for the backlog timeout (${formatDuration(options.backlogTimeoutMs)}) instead of until the transactions that could fill it end (see docs/event-log.md#gaps)`,
+            );
+          warnedOrder ||= order.problem !== undefined;
+        }
         const tellWaiting = () =>
           log.info(
             { lock: options.lockKey },
@@ -632,7 +699,12 @@ export interface EventLogSourceOptions {
   fetchInterval?: DurationOption;
   /** Events read at most at once (1 to 100000). @default 500 */
   maxBatchSize?: number;
-  /** How long a gap in the ids holds plugins back before it is given up. @default '5min' */
+  /**
+   * How long a gap in the ids holds plugins back before it is given up. For
+   * PostgreSQL only the bound for a transaction left open (a gap closes as
+   * soon as no transaction that could fill it is open); for a feed, the wait
+   * at every rolled-back id. @default '5min' (PostgreSQL), '30s' (HTTP)
+   */
   backlogTimeout?: DurationOption;
   /** Where a plugin without a cursor starts: `latest`, `earliest` or an event id. @default 'latest' */
   startFrom?: EventLogOptions['startFrom'];
@@ -697,7 +769,8 @@ export const eventLogSource: SourceKind = {
       reader: readerOptions,
       fetchIntervalMs: reader.duration('fetch interval', 5000, { minMs: 1 }),
       maxBatchSize: reader.integer('max batch size', 500, { min: 1, max: 100_000 }),
-      backlogTimeoutMs: reader.duration('backlog timeout', 300_000),
+      // PostgreSQL closes a gap once the transactions that could fill it end; a feed cannot tell, so its gaps wait less (docs/event-log.md#gaps).
+      backlogTimeoutMs: reader.duration('backlog timeout', readerOptions.kind === 'http' ? 30_000 : 300_000),
       startFrom,
       lockKey: 'event-log/reader',
       readerFile: path.join(app.stateDir, 'event-log.reader'),

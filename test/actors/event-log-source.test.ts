@@ -112,7 +112,10 @@ describe('the event-log source', () => {
       logger: sink.logger,
     });
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toBeDefined());
-    expect(sink.messages()).toContain(`event-log: plugin "p" has no cursor; it starts after event ${last} (start from = ${startFrom})`);
+    // The record is written before the line is logged: wait for the line too.
+    await vi.waitFor(() =>
+      expect(sink.messages()).toContain(`event-log: plugin "p" has no cursor; it starts after event ${last} (start from = ${startFrom})`),
+    );
     log.events.push(logEvent(11), logEvent(12));
     await vi.waitFor(() => expect(seen).toEqual(expected));
   });
