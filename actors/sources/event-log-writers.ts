@@ -27,7 +27,9 @@
  * highest id read before that list was asked for (`seenBefore`). That bound
  * is its `low`: it cannot hold an id at or below it. A long transaction
  * that began after a gap's ids were drawn therefore does not hold the gap
- * open. Pure: the lists and ids come in as arguments.
+ * open. A prepared transaction (two-phase commit) takes a new virtual id
+ * when it prepares, so it is taken to hold any id. Pure: the lists and ids
+ * come in as arguments.
  */
 export class WriterHorizon {
   /** Each transaction of the last list, and the highest id it cannot hold. */
@@ -44,7 +46,8 @@ export class WriterHorizon {
    */
   observe(writers: readonly string[], seenBefore: number): number {
     const next = new Map<string, number>();
-    for (const writer of writers) next.set(writer, this.low.get(writer) ?? this.previousSeen ?? 0);
+    // A prepared transaction (`-1/<xid>`) took a new virtual id at PREPARE: it may hold any id.
+    for (const writer of writers) next.set(writer, writer.startsWith('-1/') ? 0 : (this.low.get(writer) ?? this.previousSeen ?? 0));
     this.low = next;
     this.previousSeen = seenBefore;
     let horizon = Number.POSITIVE_INFINITY;

@@ -22,6 +22,12 @@ describe('WriterHorizon', () => {
     expect(horizon.observe([], 210)).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('takes a prepared transaction (a virtual id of -1/xid, new at PREPARE) to hold any id', () => {
+    const horizon = new WriterHorizon();
+    horizon.observe([], 100);
+    expect(horizon.observe(['-1/745'], 150)).toBe(0);
+  });
+
   it('forgets its lists on reset: the next transactions may hold any id', () => {
     const horizon = new WriterHorizon();
     horizon.observe([], 100);

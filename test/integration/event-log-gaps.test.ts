@@ -311,4 +311,25 @@ describe('gaps in a PostgreSQL event log', () => {
     await until(() => watch.reads.length > 3, { what: 'a few polls' });
     expect(watch.listsStarted).toBe(0);
   });
+
+  it('warns that gaps wait for the backlog timeout when the ids are not drawn from the sequence (a logical replica, ids given by the writer)', async () => {
+    const table = await freshTable();
+    await db.query(`INSERT INTO ${table} (id, type) VALUES (50, $1)`, [TASK]);
+    const sink = logSink('warn');
+    const folder = storeFolder();
+    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    const { reader, watch } = watchedReader(table);
+    const { runtime, services } = eventLogRuntime({ reader, host: stubHost({ p: { run: () => undefined } }), folder, logger: sink.logger });
+    cleanups.push(() => services.close());
+    cleanups.push(() => (runtime.actor?.getSnapshot().status === 'active' ? runtime.stop() : undefined));
+    await runtime.start();
+    await until(() => sink.lines.length > 0, { interval: 5, what: 'the warning' });
+    expect(sink.messages()[0]).toMatch(
+      new RegExp(
+        `^event-log: the highest id of table ${table} is 50, but its sequence public\\.${table}_id_seq has handed out none; expected the ids to be drawn from it \\(a logical replica, or ids given by the writer\\?\\)\\. flowd cannot prove`,
+      ),
+    );
+    await until(() => watch.reads.length > 3, { what: 'a few polls' });
+    expect(watch.listsStarted).toBe(0);
+  });
 });
