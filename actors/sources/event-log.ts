@@ -358,7 +358,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     requestPoll(lastReadFull && window.eventCount < options.maxBatchSize * 4 ? 0 : options.fetchIntervalMs);
   };
 
-  /** Nothing new to read: a log emptied or restored while the daemon runs leaves cursors above its newest id, each such plugin is stopped. */
+  /** Nothing new to read: a log emptied or restored while the daemon runs leaves cursors above its newest id, or on events that are gone or others: each such plugin is stopped. */
   // At most every 20 fetch intervals (5 s at least): asking for the newest id on every idle read would double an idle daemon's queries.
   const behindCheckEveryMs = Math.max(20 * options.fetchIntervalMs, 5_000);
   let lastBehindCheck = now();
@@ -370,7 +370,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     latestNow = reader!.latestId(abort.signal);
     const latest = await latestNow;
     const ahead = active().filter((cursor) => cursor.last > latest);
-    for (const cursor of ahead) await stopIfAhead(cursor);
+    for (const cursor of ahead) await stopIfUnfit(cursor);
     // The last event each plugin passed is still there as it was read.
     const rest = active();
     const found = await fingerprintsFound(rest);
@@ -411,7 +411,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       notBefore: 0,
     };
     cursors.set(name, cursor);
-    if (await stopIfAhead(cursor)) return;
+    if (await stopIfUnfit(cursor)) return;
     const deactivated = record.deactivated;
     if (deactivated && info.mtimeMs <= deactivated.at) {
       if (info.state !== 'deactivated') plugins.deactivate(name, deactivated);
@@ -425,12 +425,15 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   };
 
   /**
-   * A cursor above the log's newest id (the table was emptied with RESTART
-   * IDENTITY, recreated or restored): the plugin would skip every event up
-   * to it, so it is deactivated with ERR_CURSOR naming both ids until its
-   * cursor is reset. Not checked for a feed that can only be walked to its end.
+   * A cursor above the log's newest id, or whose last event is gone or
+   * another one (the table was emptied with RESTART IDENTITY, recreated or
+   * restored): the plugin would skip every event up to it, so it is
+   * deactivated with ERR_CURSOR naming both values until its cursor is
+   * reset. The newest id is not asked of a feed that can only be walked to
+   * its end; a cursor without a fingerprint (an older record, a feed
+   * without created_at) is only checked against the newest id.
    */
-  const stopIfAhead = async (cursor: Cursor): Promise<boolean> => {
+  const stopIfUnfit = async (cursor: Cursor): Promise<boolean> => {
     if (!reader!.walksToLatest) {
       latestNow ??= reader!.latestId(abort.signal);
       const latest = await latestNow;
@@ -506,7 +509,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     } else if (change.type === 'plugin.activated' && cursor && cursor.stored.deactivated?.code === 'ERR_CURSOR') {
       // Its file changed, its cursor did not: still ahead of the log, it stays deactivated.
       latestNow = undefined;
-      stopIfAhead(cursor).then(
+      stopIfUnfit(cursor).then(
         (ahead) =>
           ahead
             ? undefined
