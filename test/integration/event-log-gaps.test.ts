@@ -248,6 +248,12 @@ describe('gaps in a PostgreSQL event log', () => {
       `event-log gaps (seed ${seed}): ${all.length} events, ${rolledBack} rolled-back transactions, 5 long ones (ids ${longIds.join(', ')}); ${runtime.snapshot().source.stats?.gapsClosed} gaps closed; worst wait ${worst} main read(s) of ${FETCH_MS} ms; events by main reads waited: ${JSON.stringify(histogram)}`,
     );
     expect(waits.filter((w) => w.polls > 2)).toEqual([]);
+    // Each late commit reached the plugin after its transaction ended, and not before every id below it.
+    for (const long of transactions.filter((t) => t.ids.length === 1)) {
+      const id = long.ids[0]!;
+      expect(deliveredAt.get(id)!).toBeGreaterThan(long.endedAt!);
+      expect(all.filter((e) => e.id < id).every((e) => deliveredAt.get(e.id)! <= deliveredAt.get(id)!)).toBe(true);
+    }
     expect(runtime.snapshot().source.stats).toMatchObject({ gapsGivenUp: 0, lateEvents: 0 });
     expect(runtime.snapshot().source.stats?.gapsClosed).toBeGreaterThanOrEqual(25);
     expect(sink.lines.filter((line) => line.level >= 40).map((line) => line.msg)).toEqual([]);
