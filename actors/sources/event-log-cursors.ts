@@ -1,6 +1,7 @@
 import type { Store } from '../stores/store-api.js';
 import { CursorError } from '../../src/kernel/errors.js';
 import type { BacklogRange } from './event-log-window.js';
+import { isFingerprint, type Fingerprint } from './event-log-fingerprint.js';
 
 /** Why a plugin was deactivated, as its cursor record keeps it. */
 export interface Deactivation {
@@ -19,6 +20,8 @@ export interface CursorRecord {
   /** Gaps after `last` still awaited, each `[from, to, deadline]`. */
   backlog: BacklogRange[];
   deactivated?: Deactivation;
+  /** The last event passed (id at most `last`) as it was read: checked against the log at start-up. Absent in older records. */
+  fingerprint?: Fingerprint;
 }
 
 /** The store key of a plugin's cursor. */
@@ -61,6 +64,11 @@ export function checkCursor(value: unknown, key: string): CursorRecord {
       fail(`expected "deactivated" to be { at, code, message }, found ${JSON.stringify(deactivated)}`);
     }
     result.deactivated = deactivated as Deactivation;
+  }
+  if (record.fingerprint !== undefined) {
+    if (!isFingerprint(record.fingerprint) || record.fingerprint.id > result.last)
+      fail(`expected "fingerprint" to be { id, createdAt } with id at most "last", found ${JSON.stringify(record.fingerprint)}`);
+    result.fingerprint = record.fingerprint as Fingerprint;
   }
   return result;
 }

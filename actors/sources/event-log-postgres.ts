@@ -121,6 +121,51 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
         return toLogEvent({ ...row, meta }, `${where}, row id ${String(row.id)}`);
       });
     },
+    async idOrder(signal) {
+      const { rows } = await query(
+        `WITH seq AS (SELECT to_regclass(pg_get_serial_sequence($1, 'id')) AS oid)
+         SELECT pg_get_serial_sequence($1, 'id') AS sequence, pg_is_in_recovery() AS standby, s.cache_size AS cache,
+           s.last_value AS last, has_sequence_privilege(seq.oid, 'SELECT') OR has_sequence_privilege(seq.oid, 'USAGE') AS readable,
+           (SELECT max(id) FROM ${table}) AS max
+         FROM seq LEFT JOIN pg_sequences s ON format('%I.%I', s.schemaname, s.sequencename)::regclass = seq.oid`,
+        [table],
+        signal,
+      );
+      const row = rows[0] as {
+        sequence: string | null;
+        standby: boolean;
+        cache: unknown;
+        last: unknown;
+        readable: boolean | null;
+        max: unknown;
+      };
+      const sequence = row.sequence ?? '';
+      const cache = Number(row.cache ?? 1);
+      const max = row.max === null ? undefined : Number(row.max);
+      const last = row.last === null ? undefined : Number(row.last);
+      let problem: string | undefined;
+      if (row.standby) problem = `${shownUrl} is a standby (in recovery): the transactions of its primary cannot be seen from it`;
+      else if (!row.sequence)
+        problem = `column id of table ${options.table} has no sequence of its own (pg_get_serial_sequence is null); expected a bigserial or identity column, or ALTER SEQUENCE <its sequence> OWNED BY ${options.table}.id`;
+      else if (cache > 1)
+        problem = `sequence ${sequence} of table ${options.table} has CACHE ${cache}, so each connection hands out ids from its own block, not in order; expected CACHE 1 (ALTER SEQUENCE ${sequence} CACHE 1)`;
+      else if (row.readable && max !== undefined && (last === undefined || max > last))
+        // A logical replica's rows, or ids the writer gives itself: the sequence is not what hands them out.
+        problem = `the highest id of table ${options.table} is ${max}, but its sequence ${sequence} has handed out ${last === undefined ? 'none' : `ids up to ${last}`}; expected the ids to be drawn from it (a logical replica, or ids given by the writer?)`;
+      return { sequence, problem };
+    },
+    async openWriters(signal) {
+      const { rows } = await query(
+        `SELECT DISTINCT l.virtualtransaction AS vxid FROM pg_locks l
+         WHERE l.locktype = 'relation' AND l.mode = 'RowExclusiveLock'
+           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+           AND l.relation IN (to_regclass($1), to_regclass(pg_get_serial_sequence($1, 'id')))
+           AND l.pid IS DISTINCT FROM pg_backend_pid()`,
+        [table],
+        signal,
+      );
+      return rows.map((row: { vxid: string }) => row.vxid);
+    },
     async close() {
       const closing = pool;
       pool = undefined;

@@ -19,6 +19,19 @@ export interface EventLogReader {
   earliestId(signal?: AbortSignal): Promise<number>;
   /** At most `limit` events with `id > after`, in id order. */
   read(after: number, limit: number, signal?: AbortSignal): Promise<LogEvent[]>;
+  /**
+   * PostgreSQL only, at start: whether ids are handed out in the order of
+   * their draws, which closing a gap at once relies on (see openWriters).
+   * `sequence` names the id column's own sequence; `problem` says why the
+   * guarantee cannot hold (no sequence of its own, CACHE above 1, a standby).
+   */
+  idOrder?(signal?: AbortSignal): Promise<{ sequence: string; problem: string | undefined }>;
+  /**
+   * PostgreSQL only: the transactions (virtual ids, `3/1234`) that may still
+   * write an id: every one holding RowExclusiveLock on the table or on its id
+   * sequence, which nextval takes and keeps until its transaction ends.
+   */
+  openWriters?(signal?: AbortSignal): Promise<string[]>;
   /** Closes connections; safe to call more than once. */
   close(): Promise<void>;
 }

@@ -3,14 +3,18 @@ import type { LogEvent } from '../plugins/plugin-api.js';
 /**
  * Ids missing from the log between two events that were read: a transaction
  * that has not committed yet, or one that rolled back. Plugins wait at a gap
- * until it fills or its deadline passes; then it is given up.
+ * until it fills, it is proved never to fill (closed), or its deadline
+ * passes (given up).
  */
 export interface Gap {
   from: number;
   to: number;
   /** When it was first seen missing (or when the event after it was written, if earlier): its deadline is this plus the backlog timeout. */
   firstSeen: number;
+  /** Passed by every plugin: given up at its deadline, or closed. */
   givenUp: boolean;
+  /** No transaction that could still write its ids was open at the last list of writers: a read after that list closes it if it is still missing. */
+  drained?: boolean;
 }
 
 type Entry = { id: number; event: LogEvent } | Gap;
@@ -175,6 +179,52 @@ export class LogWindow {
         ranges.push([Math.max(entry.from, last + 1), entry.to, entry.firstSeen + this.backlogTimeoutMs]);
     }
     return ranges;
+  }
+
+  /** The event with the highest id at most `last` that the window holds, or undefined. */
+  eventAtOrBefore(last: number): LogEvent | undefined {
+    if (this.entries.length === 0 || startOf(this.entries[0]!) > last) return undefined;
+    for (let index = this.indexOf(last); index >= 0; index--) {
+      const entry = this.entries[index]!;
+      if (!isGap(entry)) return entry.event;
+    }
+    return undefined;
+  }
+
+  /**
+   * Marks the open gaps that end at or below `horizon` (see WriterHorizon)
+   * as drained; returns how many are. Call it after the reads that saw the
+   * gaps, with a horizon from a list of writers asked for after them.
+   */
+  drain(horizon: number): number {
+    let drained = 0;
+    for (const entry of this.entries) {
+      if (isGap(entry) && !entry.givenUp && entry.to <= horizon) entry.drained = true;
+      if (isGap(entry) && entry.drained && !entry.givenUp) drained++;
+    }
+    return drained;
+  }
+
+  /**
+   * Closes the drained gaps that are still missing: call it after reads
+   * that started after the list of writers that drained them (recheckGaps
+   * reads every open gap). They are given up at once, without a deadline,
+   * and returned for the log.
+   */
+  closeDrained(): Gap[] {
+    const closed: Gap[] = [];
+    for (const entry of this.entries) {
+      if (isGap(entry) && entry.drained && !entry.givenUp) {
+        entry.givenUp = true;
+        closed.push(entry);
+      }
+    }
+    return closed;
+  }
+
+  /** True when a gap that has not been passed is waiting. */
+  get hasOpenGaps(): boolean {
+    return this.openGapAfter() !== undefined;
   }
 
   /** The gaps given up since the last call. */

@@ -11,8 +11,10 @@ import type { LogEvent, PluginChange, PluginHost } from '../plugins/plugin-api.j
 import type { Store } from '../stores/store-api.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { cursorKey, readCursor, type CursorRecord, type Deactivation } from './event-log-cursors.js';
+import { fingerprintMismatch, fingerprintOf, type Fingerprint } from './event-log-fingerprint.js';
 import type { EventLogReader, EventLogReaderOptions } from './event-log-reader.js';
 import { LogWindow } from './event-log-window.js';
+import { WriterHorizon } from './event-log-writers.js';
 import { holdReaderFile } from './reader-file.js';
 import { isLoopback, type DurationOption, type SourceApp, type SourceKind } from './source-kind.js';
 import type { SectionReader } from '../../src/kernel/section-reader.js';
@@ -24,7 +26,7 @@ export interface EventLogOptions {
   fetchIntervalMs: number;
   /** @default 500 */
   maxBatchSize: number;
-  /** How long a gap in the ids holds plugins back before it is given up. @default 300_000 */
+  /** How long a gap in the ids holds plugins back before it is given up: for PostgreSQL, the bound for a transaction left open. @default 300_000 (PostgreSQL), 30_000 (HTTP) */
   backlogTimeoutMs: number;
   /** Where a plugin without a cursor starts. @default 'latest' */
   startFrom: 'latest' | 'earliest' | number;
@@ -62,6 +64,8 @@ interface Cursor {
   last: number;
   /** What the store has. */
   stored: CursorRecord;
+  /** The last event passed, as read (id at most `last`): what a restart checks the log still holds. */
+  fingerprint: Fingerprint | undefined;
   inFlight: number | undefined;
   writing: Promise<void> | undefined;
   /** After an outcome that was not final (shutdown, a store that was down): not before this. */
@@ -101,8 +105,24 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   const window = new LogWindow(0, options.backlogTimeoutMs);
   const cursors = new Map<string, Cursor>();
   /** Delivery id -> what it was, for the outcome. */
-  const inFlight = new Map<string, { plugin: string; eventId: number; generation: number }>();
-  const stats = { reader: 0, delivered: 0, completed: 0, callbackFailures: 0, deactivations: 0, gapsGivenUp: 0, lateEvents: 0, voided: 0 };
+  const inFlight = new Map<string, { plugin: string; eventId: number; generation: number; fingerprint: Fingerprint | undefined }>();
+  const stats = {
+    reader: 0,
+    delivered: 0,
+    completed: 0,
+    callbackFailures: 0,
+    deactivations: 0,
+    gapsGivenUp: 0,
+    gapsClosed: 0,
+    lateEvents: 0,
+    voided: 0,
+  };
+  /** PostgreSQL with ids handed out in order: a gap closes once no transaction that could fill it is open (see event-log-writers.ts). */
+  let closesGaps = false;
+  let warnedOrder = false;
+  const writers = new WriterHorizon();
+  /** The highest id any read of this connection returned: every id drawn after that read is above it. */
+  let seenMax = 0;
   let reader: EventLogReader | undefined = deps.reader;
   let generation = 0;
   let lock: LockHandle | undefined;
@@ -148,6 +168,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     last: cursor.last,
     backlog: window.backlogAfter(cursor.last),
     ...(deactivated ? { deactivated } : {}),
+    ...(cursor.fingerprint && cursor.fingerprint.id <= cursor.last ? { fingerprint: cursor.fingerprint } : {}),
   });
 
   /** Writes the cursor, fenced by the reader lock; a store that is down is tried again until it answers or the reader stops. */
@@ -193,7 +214,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       window.reset(floor());
       return requestPoll(0);
     }
-    cursor.last = Math.max(cursor.last, step.skippedTo);
+    if (step.skippedTo > cursor.last) {
+      cursor.last = step.skippedTo;
+      remember(cursor, window.eventAtOrBefore(cursor.last));
+    }
     if (step.kind === 'event') return deliver(cursor, step.event);
     if (step.kind === 'blocked') wakeAt(step.until);
     else if (lastReadFull) requestPoll(0);
@@ -205,10 +229,16 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       );
   };
 
+  /** The cursor's fingerprint moves to `event` (the last it passed), unless that has no created_at or is below it. */
+  const remember = (cursor: Cursor, event: LogEvent | undefined) => {
+    const fingerprint = fingerprintOf(event);
+    if (fingerprint && fingerprint.id >= (cursor.fingerprint?.id ?? 0)) cursor.fingerprint = fingerprint;
+  };
+
   const deliver = (cursor: Cursor, event: LogEvent) => {
     const id = `${event.id}@${cursor.name}`;
     cursor.inFlight = event.id;
-    inFlight.set(id, { plugin: cursor.name, eventId: event.id, generation });
+    inFlight.set(id, { plugin: cursor.name, eventId: event.id, generation, fingerprint: fingerprintOf(event) });
     stats.delivered++;
     feed!.deliver(event, { id, meta: { plugin: cursor.name, eventId: event.id, eventType: event.type } });
   };
@@ -254,6 +284,38 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     }, delayMs);
   };
 
+  /** Reads events after `after`, noting the highest id seen. */
+  const readLog = async (after: number): Promise<LogEvent[]> => {
+    const events = await reader!.read(after, options.maxBatchSize, abort.signal);
+    if (events.length > 0) seenMax = Math.max(seenMax, events.at(-1)!.id);
+    return events;
+  };
+
+  /** Reads every open gap again (a read after the last list of writers), and closes those drained and still missing. */
+  const recheck = async () => {
+    noteLate(await window.recheckGaps(readLog, options.maxBatchSize, now));
+    for (const gap of window.closeDrained()) {
+      stats.gapsClosed++;
+      const ids = gap.from === gap.to ? `id ${gap.from}` : `ids ${gap.from}-${gap.to}`;
+      log.debug(
+        { from: gap.from, to: gap.to },
+        `event-log: event ${ids} will never appear (no transaction that could write it is open: it rolled back); plugins go on past it`,
+      );
+    }
+  };
+
+  /**
+   * PostgreSQL: asks which transactions hold the id sequence or write the
+   * table now, after the reads that saw the gaps; the gaps none of them can
+   * fill are read once more and, still missing, closed (event-log-writers.ts).
+   */
+  const drainGaps = async (mine: number) => {
+    const seenBefore = seenMax;
+    const open = await reader!.openWriters!(abort.signal);
+    if (mine !== generation) return;
+    if (window.drain(writers.observe(open, seenBefore)) > 0) await recheck();
+  };
+
   const poll = async () => {
     if (polling || !feed || !reader) return;
     polling = true;
@@ -263,13 +325,15 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         const lowest = floor();
         if (lowest < window.base) window.reset(lowest);
         else window.evict(lowest);
-        noteLate(await window.recheckGaps((after) => reader!.read(after, options.maxBatchSize, abort.signal), options.maxBatchSize, now));
+        await recheck();
         if (mine !== generation) return;
         lastReadFull = false;
+        let read = 0;
         if (window.eventCount < options.maxBatchSize * 4) {
           const after = window.high;
-          const events = await reader.read(after, options.maxBatchSize, abort.signal);
+          const events = await readLog(after);
           if (mine !== generation) return;
+          read = events.length;
           noteLate(window.add(after, events, now()));
           if (events.length === 0) await checkLogBehind();
           if (mine !== generation) return;
@@ -280,6 +344,9 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
               `event-log: read up to event ${window.high}; more are waiting`,
             );
         }
+        // New ids or a gap still open: the writers are asked (new ids keep each transaction's low bound close).
+        if (closesGaps && (read > 0 || window.hasOpenGaps)) await drainGaps(mine);
+        if (mine !== generation) return;
         dispatchAll();
       }
     } catch (error) {
@@ -291,7 +358,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     requestPoll(lastReadFull && window.eventCount < options.maxBatchSize * 4 ? 0 : options.fetchIntervalMs);
   };
 
-  /** Nothing new to read: a log emptied or restored while the daemon runs leaves cursors above its newest id, each such plugin is stopped. */
+  /** Nothing new to read: a log emptied or restored while the daemon runs leaves cursors above its newest id, or on events that are gone or others: each such plugin is stopped. */
   // At most every 20 fetch intervals (5 s at least): asking for the newest id on every idle read would double an idle daemon's queries.
   const behindCheckEveryMs = Math.max(20 * options.fetchIntervalMs, 5_000);
   let lastBehindCheck = now();
@@ -303,9 +370,13 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     latestNow = reader!.latestId(abort.signal);
     const latest = await latestNow;
     const ahead = active().filter((cursor) => cursor.last > latest);
-    if (ahead.length === 0) return;
-    for (const cursor of ahead) await stopIfAhead(cursor);
-    window.reset(floor());
+    for (const cursor of ahead) await stopIfUnfit(cursor);
+    // The last event each plugin passed is still there as it was read.
+    const rest = active();
+    const found = await fingerprintsFound(rest);
+    let moved = false;
+    for (const cursor of rest) if (isActive(cursor.name) && (await stopIfMoved(cursor, found))) moved = true;
+    if (ahead.length > 0 || moved) window.reset(floor());
   };
 
   const noteLate = (late: LogEvent[]) => {
@@ -330,9 +401,17 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       );
     }
     window.remember(record.backlog);
-    const cursor: Cursor = { name, last: record.last, stored: record, inFlight: undefined, writing: undefined, notBefore: 0 };
+    const cursor: Cursor = {
+      name,
+      last: record.last,
+      stored: record,
+      fingerprint: record.fingerprint,
+      inFlight: undefined,
+      writing: undefined,
+      notBefore: 0,
+    };
     cursors.set(name, cursor);
-    if (await stopIfAhead(cursor)) return;
+    if (await stopIfUnfit(cursor)) return;
     const deactivated = record.deactivated;
     if (deactivated && info.mtimeMs <= deactivated.at) {
       if (info.state !== 'deactivated') plugins.deactivate(name, deactivated);
@@ -346,25 +425,66 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   };
 
   /**
-   * A cursor above the log's newest id (the table was emptied with RESTART
-   * IDENTITY, recreated or restored): the plugin would skip every event up
-   * to it, so it is deactivated with ERR_CURSOR naming both ids until its
-   * cursor is reset. Not checked for a feed that can only be walked to its end.
+   * A cursor above the log's newest id, or whose last event is gone or
+   * another one (the table was emptied with RESTART IDENTITY, recreated or
+   * restored): the plugin would skip every event up to it, so it is
+   * deactivated with ERR_CURSOR naming both values until its cursor is
+   * reset. The newest id is not asked of a feed that can only be walked to
+   * its end; a cursor without a fingerprint (an older record, a feed
+   * without created_at) is only checked against the newest id.
    */
-  const stopIfAhead = async (cursor: Cursor): Promise<boolean> => {
-    if (reader!.walksToLatest) return false;
-    latestNow ??= reader!.latestId(abort.signal);
-    const latest = await latestNow;
-    if (cursor.last <= latest) return false;
+  const stopIfUnfit = async (cursor: Cursor): Promise<boolean> => {
+    if (!reader!.walksToLatest) {
+      latestNow ??= reader!.latestId(abort.signal);
+      const latest = await latestNow;
+      if (cursor.last > latest) {
+        const problem = `but the newest event in ${logName()} is ${latest} (the log was emptied, recreated or restored?); expected at most ${latest}`;
+        await stopAtCursor(cursor, problem, { latest });
+        return true;
+      }
+    }
+    return stopIfMoved(cursor, await fingerprintsFound([cursor]));
+  };
+
+  /** What the log holds now in place of each cursor's fingerprint (undefined: as it was), one read per fingerprint id. */
+  const fingerprintsFound = async (list: Cursor[]): Promise<Map<Fingerprint, string | undefined>> => {
+    const found = new Map<Fingerprint, string | undefined>();
+    const byId = new Map<number, Promise<LogEvent | undefined>>();
+    for (const { fingerprint, last } of list) {
+      if (!fingerprint || fingerprint.id > last) continue;
+      const event = byId.get(fingerprint.id) ?? reader!.read(fingerprint.id - 1, 1, abort.signal).then(([first]) => first);
+      byId.set(fingerprint.id, event);
+      found.set(fingerprint, fingerprintMismatch(await event, fingerprint));
+    }
+    return found;
+  };
+
+  /**
+   * The cursor's last event is gone from the log, or another one has its id
+   * (the log was emptied with RESTART IDENTITY, recreated or restored, then
+   * grew past the cursor while the daemon was stopped): as for a cursor ahead.
+   */
+  const stopIfMoved = async (cursor: Cursor, found: Map<Fingerprint, string | undefined>): Promise<boolean> => {
+    const fingerprint = cursor.fingerprint;
+    const now = fingerprint && found.get(fingerprint);
+    if (!fingerprint || now === undefined) return false;
+    const which = fingerprint.id === cursor.last ? `event ${fingerprint.id}` : `event ${fingerprint.id}, the last event it passed,`;
+    const problem =
+      `and ${which} had created_at ${fingerprint.createdAt} when it passed it, but event ${fingerprint.id} in ${logName()} now ${now}` +
+      ` (the log was emptied, recreated or restored?); expected event ${fingerprint.id} with created_at ${fingerprint.createdAt}`;
+    await stopAtCursor(cursor, problem, { fingerprint, found: now });
+    return true;
+  };
+
+  /** Deactivates a plugin whose cursor does not fit the log, with ERR_CURSOR naming its key, what is wrong and the reset command. */
+  const stopAtCursor = async (cursor: Cursor, problem: string, fields: Record<string, unknown>) => {
     const message =
-      `the cursor "${cursorKey(cursor.name)}" of plugin "${cursor.name}" is at event ${cursor.last}, but the newest event in ${logName()} is ${latest}` +
-      ` (the log was emptied, recreated or restored?); expected at most ${latest}: the plugin would skip every new event up to ${cursor.last}.` +
+      `the cursor "${cursorKey(cursor.name)}" of plugin "${cursor.name}" is at event ${cursor.last}, ${problem}: the plugin would skip every new event up to ${cursor.last}.` +
       ` Reset its cursor: flowd plugins <app.ini> --reset-cursor ${cursor.name} [--to latest|earliest|<id>]`;
     const deactivated: Deactivation = { at: Date.now(), code: 'ERR_CURSOR', message };
     plugins.deactivate(cursor.name, deactivated);
-    log.error({ plugin: cursor.name, cursor: cursor.last, latest, error: { code: 'ERR_CURSOR', message } }, `event-log: ${message}`);
+    log.error({ plugin: cursor.name, cursor: cursor.last, ...fields, error: { code: 'ERR_CURSOR', message } }, `event-log: ${message}`);
     await persist(cursor, deactivated);
-    return true;
   };
 
   const startAt = async (): Promise<number> => {
@@ -389,7 +509,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     } else if (change.type === 'plugin.activated' && cursor && cursor.stored.deactivated?.code === 'ERR_CURSOR') {
       // Its file changed, its cursor did not: still ahead of the log, it stays deactivated.
       latestNow = undefined;
-      stopIfAhead(cursor).then(
+      stopIfUnfit(cursor).then(
         (ahead) =>
           ahead
             ? undefined
@@ -440,6 +560,19 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       try {
         reader ??= await makeReader(options.reader);
         await reader.connect();
+        writers.reset();
+        seenMax = 0;
+        closesGaps = false;
+        if (reader.idOrder && reader.openWriters) {
+          const order = await reader.idOrder(abort.signal);
+          closesGaps = order.problem === undefined;
+          if (order.problem && !warnedOrder)
+            log.warn(
+              { sequence: order.sequence || undefined },
+              `event-log: ${order.problem}. flowd cannot prove that a gap in the ids will never fill, so a gap (a rolled-back transaction) holds every plugin for the backlog timeout (${formatDuration(options.backlogTimeoutMs)}) instead of until the transactions that could fill it end (see docs/event-log.md#gaps)`,
+            );
+          warnedOrder ||= order.problem !== undefined;
+        }
         const tellWaiting = () =>
           log.info(
             { lock: options.lockKey },
@@ -517,6 +650,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         const failed = (settlement.result as { failed?: unknown } | undefined)?.failed;
         if (Array.isArray(failed)) stats.callbackFailures += failed.length;
         cursor.last = entry.eventId;
+        if (entry.fingerprint) cursor.fingerprint = entry.fingerprint;
         void persist(cursor).then(
           () => dispatch(cursor),
           () => undefined,
@@ -568,7 +702,12 @@ export interface EventLogSourceOptions {
   fetchInterval?: DurationOption;
   /** Events read at most at once (1 to 100000). @default 500 */
   maxBatchSize?: number;
-  /** How long a gap in the ids holds plugins back before it is given up. @default '5min' */
+  /**
+   * How long a gap in the ids holds plugins back before it is given up. For
+   * PostgreSQL only the bound for a transaction left open (a gap closes as
+   * soon as no transaction that could fill it is open); for a feed, the wait
+   * at every rolled-back id. @default '5min' (PostgreSQL), '30s' (HTTP)
+   */
   backlogTimeout?: DurationOption;
   /** Where a plugin without a cursor starts: `latest`, `earliest` or an event id. @default 'latest' */
   startFrom?: EventLogOptions['startFrom'];
@@ -633,7 +772,8 @@ export const eventLogSource: SourceKind = {
       reader: readerOptions,
       fetchIntervalMs: reader.duration('fetch interval', 5000, { minMs: 1 }),
       maxBatchSize: reader.integer('max batch size', 500, { min: 1, max: 100_000 }),
-      backlogTimeoutMs: reader.duration('backlog timeout', 300_000),
+      // PostgreSQL closes a gap once the transactions that could fill it end; a feed cannot tell, so its gaps wait less (docs/event-log.md#gaps).
+      backlogTimeoutMs: reader.duration('backlog timeout', readerOptions.kind === 'http' ? 30_000 : 300_000),
       startFrom,
       lockKey: 'event-log/reader',
       readerFile: path.join(app.stateDir, 'event-log.reader'),

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../../actors/plugins/plugin-api.js';
-import { cursorKey } from '../../actors/sources/event-log-cursors.js';
+import { checkCursor, cursorKey } from '../../actors/sources/event-log-cursors.js';
 import { EventLogError } from '../../src/kernel/errors.js';
 import { eventLogRuntime, logEvent, memoryLog, storeFolder, stubHost } from '../helpers/event-log.js';
 import { logSink } from '../helpers/log-sink.js';
@@ -53,6 +53,49 @@ describe('the event-log source', () => {
     expect(seen).toEqual(range(1, 15));
   });
 
+  it('keeps the last event passed as a fingerprint and, after a restart, deactivates a plugin whose event of that id was written anew', async () => {
+    const at = (id: number, day: number) => ({ ...logEvent(id), createdAt: `2026-01-0${day}T00:00:${String(id).padStart(2, '0')}.000Z` });
+    const log = memoryLog(range(1, 6).map((id) => at(id, 1)));
+    const seen: number[] = [];
+    const folder = storeFolder();
+    const host = () => stubHost({ p: { run: (e) => void seen.push(e.id) }, q: { wants: (e) => e.id === 2, run: () => undefined } });
+    const first = await started({ reader: log, host: host(), folder });
+    await vi.waitFor(() => expect(seen).toEqual(range(1, 6)));
+    await first.runtime.stop();
+    // q passed 3-6 without running them: its fingerprint is still the last event it passed.
+    for (const name of ['p', 'q'])
+      expect(await first.services.store.get(cursorKey(name))).toEqual({
+        last: 6,
+        backlog: [],
+        fingerprint: { id: 6, createdAt: at(6, 1).createdAt },
+      });
+    await first.services.close();
+
+    // The log started again and grew past the cursors: event 6 is another one.
+    log.events.splice(0, Infinity, ...range(1, 9).map((id) => at(id, 2)));
+    const sink = logSink('error');
+    const second = await started({ reader: log, host: host(), folder, logger: sink.logger });
+    await vi.waitFor(async () =>
+      expect(await second.services.store.get(cursorKey('q'))).toMatchObject({ deactivated: { code: 'ERR_CURSOR' } }),
+    );
+    expect(sink.messages()).toContain(
+      `event-log: the cursor "event-log/plugin/p" of plugin "p" is at event 6, and event 6 had created_at 2026-01-01T00:00:06.000Z when it passed it, but event 6 in memory://log now has created_at 2026-01-02T00:00:06.000Z (the log was emptied, recreated or restored?); expected event 6 with created_at 2026-01-01T00:00:06.000Z: the plugin would skip every new event up to 6. Reset its cursor: flowd plugins <app.ini> --reset-cursor p [--to latest|earliest|<id>]`,
+    );
+    expect(seen).toEqual(range(1, 6));
+  });
+
+  it('loads a cursor record without a fingerprint (written before it was kept), and refuses one whose fingerprint is not { id, createdAt }', () => {
+    expect(checkCursor({ last: 4, backlog: [] }, 'k')).toEqual({ last: 4, backlog: [] });
+    expect(checkCursor({ last: 4, backlog: [], fingerprint: { id: 4, createdAt: 'x' } }, 'k').fingerprint).toEqual({
+      id: 4,
+      createdAt: 'x',
+    });
+    expect(() => checkCursor({ last: 4, backlog: [], fingerprint: { id: 5, createdAt: 'x' } }, 'k')).toThrow(
+      'the cursor "k" in the store is corrupt: expected "fingerprint" to be { id, createdAt } with id at most "last", found {"id":5,"createdAt":"x"}',
+    );
+    expect(() => checkCursor({ last: 4, backlog: [], fingerprint: 3 }, 'k')).toThrow('expected "fingerprint" to be { id, createdAt }');
+  });
+
   it.each([
     ['latest', 10, [11, 12]],
     ['earliest', 0, range(1, 12)],
@@ -69,7 +112,10 @@ describe('the event-log source', () => {
       logger: sink.logger,
     });
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toBeDefined());
-    expect(sink.messages()).toContain(`event-log: plugin "p" has no cursor; it starts after event ${last} (start from = ${startFrom})`);
+    // The record is written before the line is logged: wait for the line too.
+    await vi.waitFor(() =>
+      expect(sink.messages()).toContain(`event-log: plugin "p" has no cursor; it starts after event ${last} (start from = ${startFrom})`),
+    );
     log.events.push(logEvent(11), logEvent(12));
     await vi.waitFor(() => expect(seen).toEqual(expected));
   });

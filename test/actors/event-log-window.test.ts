@@ -56,6 +56,27 @@ describe('LogWindow', () => {
     expect(window.add(1, [event(3)], TIMEOUT + 1).map((e) => e.id)).toEqual([3]);
   });
 
+  it('closes a drained gap that a later read still misses, at once and without reporting it given up; a gap above the horizon waits', () => {
+    const window = new LogWindow(0, TIMEOUT);
+    window.add(0, [event(1), event(3), event(6), event(9)], 0);
+    // Writers that may hold ids 7 and up are open: the gaps 2 and 4-5 are drained, 7-8 is not.
+    expect(window.drain(6)).toBe(2);
+    // The read after the list finds 4 (its transaction had committed in between): the rest of 4-5 and 2 close.
+    window.add(1, [event(3), event(4), event(6), event(9)], 0);
+    expect(window.closeDrained()).toMatchObject([
+      { from: 2, to: 2, givenUp: true },
+      { from: 5, to: 5, givenUp: true },
+    ]);
+    expect(window.takeGivenUp()).toEqual([]);
+    expect(window.next(1, 0, everything)).toMatchObject({ kind: 'event', event: { id: 3 }, skippedTo: 2 });
+    expect(window.next(6, 0, everything)).toMatchObject({ kind: 'blocked', gap: { from: 7, to: 8 } });
+    expect(window.closeDrained()).toEqual([]);
+    expect(window.drain(Number.POSITIVE_INFINITY)).toBe(1);
+    expect(window.closeDrained()).toMatchObject([{ from: 7, to: 8 }]);
+    expect(window.next(6, 0, everything)).toMatchObject({ kind: 'event', event: { id: 9 }, skippedTo: 8 });
+    expect(window.hasOpenGaps).toBe(false);
+  });
+
   it('splits a gap that fills in the middle', () => {
     const window = new LogWindow(0, TIMEOUT);
     window.add(0, [event(1), event(10)], 0);

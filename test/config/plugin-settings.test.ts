@@ -82,6 +82,9 @@ describe('[Source] type = event-log', () => {
       'fetch interval': '1s',
     });
     expect(source.description).toContain('event-log http://127.0.0.1:8000/events?after={id}&limit={n} (start from 1200, fetch interval 1s');
+    // A feed cannot tell a rolled-back id from one still to come: its gaps wait less by default.
+    expect(source.description).toMatch(/, backlog timeout 30s\)$/);
+    expect(eventLog({ url: 'http://127.0.0.1:8000/e?after={id}', 'backlog timeout': '2m' }).description).toMatch(/, backlog timeout 2m\)$/);
   });
 
   it('says NOT loopback for a remote log', () => {

@@ -174,6 +174,60 @@ describe('a plugin cursor ahead of the event log', () => {
     expect(app.ids('b')).toEqual([1, 2, 3, 4, 2]);
     expect(app.ids('a')).toEqual([1, 2, 3, 4]);
   }, 60_000);
+
+  it('deactivates a plugin whose last event is gone or another one after the log was emptied and grew past its cursor while stopped', async () => {
+    const app = await eventLogApp();
+    await app.insert(5);
+    const first = flowd(['run', app.ini]);
+    await untilRunning(first, 'both plugins have events 1-5', () => app.ids('a').length === 5 && app.ids('b').length === 5);
+    expect((await stop(first)).code).toBe(0);
+    const { rows } = await db.query<{ created_at: Date }>(`SELECT created_at FROM ${app.table} WHERE id = 5`);
+    const was = rows[0]!.created_at.toISOString();
+    const fingerprint = await withStore(app.storeFolder, (store) => store.get(cursorKey('a')));
+    expect(fingerprint).toEqual({ last: 5, backlog: [], fingerprint: { id: 5, createdAt: was } });
+    // b's record is one written before cursors kept a fingerprint: it loads, and gains one on its next write.
+    await withStore(app.storeFolder, (store) => store.put(cursorKey('b'), { last: 5, backlog: [] }));
+
+    // Emptied with its ids started again, and grown past the cursors (5) before the daemon starts: not ahead, but not the same log.
+    await db.query(`TRUNCATE ${app.table} RESTART IDENTITY`);
+    await app.insert(8);
+    const { rows: now } = await db.query<{ created_at: Date }>(`SELECT created_at FROM ${app.table} WHERE id = 5`);
+    const second = flowd(['run', app.ini]);
+    await second.waitFor('stderr', /ERR_CURSOR/);
+    await untilRunning(second, 'b has events 6-8 of the new log', () => app.ids('b').length === 8);
+    expect(second.stderr()).toContain(
+      `the cursor \\"event-log/plugin/a\\" of plugin \\"a\\" is at event 5, and event 5 had created_at ${was} when it passed it, but event 5 in postgres://postgres@127.0.0.1:5432/test table ${app.table} now has created_at ${now[0]!.created_at.toISOString()} (the log was emptied, recreated or restored?); expected event 5 with created_at ${was}: the plugin would skip every new event up to 5.`,
+    );
+    expect(second.stderr()).toContain('flowd plugins <app.ini> --reset-cursor a [--to latest|earliest|<id>]');
+    expect(second.stderr()).not.toContain('plugin \\"b\\" is at event');
+    expect((await stop(second)).code).toBe(0);
+    expect(app.ids('a')).toEqual([1, 2, 3, 4, 5]);
+    expect(app.ids('b')).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect(await withStore(app.storeFolder, (store) => store.get(cursorKey('b')))).toMatchObject({ last: 8, fingerprint: { id: 8 } });
+
+    // Emptied again and grown past a's cursor with event 5 gone (deleted): the same error, "is gone".
+    const reset = await cli(['plugins', app.ini, '--reset-cursor', 'a', '--to', 'latest']);
+    expect(reset.code, reset.stderr).toBe(0);
+    const third = flowd(['run', app.ini]);
+    await app.insert(1);
+    await untilRunning(third, 'a has event 9', () => app.ids('a').length === 6);
+    expect((await stop(third)).code).toBe(0);
+    expect(app.ids('a')).toEqual([1, 2, 3, 4, 5, 9]);
+    await db.query(`TRUNCATE ${app.table} RESTART IDENTITY`);
+    await app.insert(10);
+    await db.query(`DELETE FROM ${app.table} WHERE id = 9`);
+    const fourth = flowd(['run', app.ini]);
+    for (const name of ['a', 'b'])
+      await fourth.waitFor(
+        'stderr',
+        new RegExp(
+          `plugin \\\\"${name}\\\\" is at event 9, and event 9 had created_at \\S+ when it passed it, but event 9 in postgres:\\S+ table \\w+ now is gone`,
+        ),
+      );
+    expect((await stop(fourth)).code).toBe(0);
+    expect(app.ids('a')).toEqual([1, 2, 3, 4, 5, 9]);
+    expect(app.ids('b')).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  }, 60_000);
 });
 
 describe('flowd workflow status on a corrupt run record', () => {
