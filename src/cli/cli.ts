@@ -152,6 +152,7 @@ async function run(invocation: Invocation, stderr: (line: string) => void, stdou
     logger,
     services: config.services,
     plugins: config.plugins,
+    email: config.email,
     workflows: config.workflow && workflows ? { settings: config.workflow, definitions: workflows } : undefined,
     // The first signal drains; the exit code is this function's, which counts the events that failed.
     signals: {

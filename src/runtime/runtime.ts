@@ -42,6 +42,8 @@ import { createWorkflowHost, type WorkflowHost, type WorkflowHostStats } from '.
 import { workflowsOnly } from '../workflows/workflows-only.js';
 import type { RunRecord } from '../workflows/engine.js';
 import { createLogger } from './logger.js';
+import type { EmailSettings } from '../config/email-settings.js';
+import { withEmailAlerts } from './email-alerts.js';
 import { handleSignals, type SignalPolicy } from './signals.js';
 
 /** A timer clock: xstate's SimulatedClock fits. */
@@ -330,6 +332,8 @@ export interface RuntimeConfig {
   random?: (() => number) | undefined;
   /** SIGINT and SIGTERM: how they drain the runtime and end the process. */
   signals?: SignalPolicy | undefined;
+  /** `[Email]`: plugin deactivations and app failures are mailed. */
+  email?: EmailSettings | undefined;
 }
 
 /**
@@ -348,7 +352,7 @@ export function assembleRuntime(compiled: RuntimeConfig): Runtime {
     (idle && compiled.sourceSpec === undefined
       ? idle.source
       : resolveSource(compiled.sourceSpec ?? runner.source, runner.name, { ...app, workers: settings.workers }));
-  return buildRuntime({
+  const runtime = buildRuntime({
     runner,
     source,
     settings,
@@ -363,6 +367,7 @@ export function assembleRuntime(compiled: RuntimeConfig): Runtime {
     workflows: compiled.workflows,
     signals: compiled.signals,
   });
+  return compiled.email ? withEmailAlerts(runtime, { settings: compiled.email, app: app.name, log: logger, plugins }) : runtime;
 }
 
 /** createRuntime's `workerModule`, checked and resolved against the app's folder. */
