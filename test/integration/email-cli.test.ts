@@ -1,0 +1,151 @@
+import { readFileSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import type pg from 'pg';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { flowd, tempDir } from '../helpers/cli.js';
+import { cleanupsAfterEach } from '../helpers/once.js';
+import { createEventsTable, dropTable, insertEvents, testPool, uniqueTable } from '../helpers/postgres.js';
+import { POSTGRES_URL } from '../helpers/services.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { until } from '../helpers/wait.js';
+
+// `[Email]` as a user meets it: the real daemon, an event log in PostgreSQL, and a real SMTP server on loopback.
+
+const PASSWORD = 'smtp-pa55-for-the-test';
+const cleanups = cleanupsAfterEach();
+let db: pg.Pool;
+let sink: SmtpSink;
+beforeAll(() => {
+  db = testPool();
+});
+afterAll(async () => {
+  await db.end();
+});
+beforeEach(async () => {
+  sink = await startSmtpSink({ user: 'flowd', password: PASSWORD });
+  cleanups.push(() => sink.stop());
+});
+
+/** Fails on task 3; `version` makes a new file text, which the daemon reloads. */
+const fragile = (version: number) => `// version ${version}
+export function registerCallbacks(reg) {
+  reg.registerCallback('every', (event) => {
+    if (event.entity.id === 3) throw new Error('task 3 has no shot');
+  });
+}
+`;
+
+const emailSection = (keys = '') => `[Email]
+host = 127.0.0.1
+port = ${sink.port}
+user = flowd
+password = \${SMTP_PASSWORD}
+from = Flowd <flowd@example.com>
+to = ops@example.com, dev@example.com
+${keys}
+`;
+
+/** A temp app: an event-log source on `table`, `[Email]` on the sink, the plugin `fragile`. */
+async function emailApp(table: string, email = emailSection()) {
+  const tmp = await tempDir();
+  cleanups.push(() => tmp.cleanup());
+  await mkdir(path.join(tmp.dir, 'plugins'));
+  await tmp.write('plugins/fragile.mjs', fragile(1));
+  const ini = await tmp.write(
+    'app.ini',
+    `[Flow]
+app name = events
+retries = 0
+
+[Source]
+type = event-log
+url = ${POSTGRES_URL}
+table = ${table}
+start from = earliest
+fetch interval = 200ms
+
+${email}
+[Plugins]
+paths = ./plugins
+`,
+  );
+  return { ini, dir: tmp.dir, write: tmp.write };
+}
+
+const ENV = { SMTP_PASSWORD: PASSWORD };
+
+describe('flowd run with [Email]', () => {
+  it('mails one message when a plugin is deactivated, none for its second deactivation within the interval, and never logs the password', async () => {
+    const table = uniqueTable();
+    await createEventsTable(db, table);
+    cleanups.push(() => dropTable(db, table));
+    const ids = await insertEvents(
+      db,
+      table,
+      [1, 2, 3, 4].map((n) => ({ type: 'Shotgun_Task_Change', entity: { type: 'Task', id: n }, attributes: ['sg_status_list'] })),
+    );
+    const app = await emailApp(table);
+    const run = flowd(['run', app.ini, '--log-level', 'debug'], { env: ENV });
+    await run.waitFor('stderr', /event-log: plugin \\"fragile\\" is deactivated/);
+    await until(() => sink.messages.length === 1, { what: 'the message', abortOn: run.exit.then(() => new Error(run.stderr())) });
+    const [message] = sink.messages;
+    expect(message).toMatchObject({
+      from: 'flowd@example.com',
+      to: ['ops@example.com', 'dev@example.com'],
+      subject: '[flowd] events: plugin "fragile" deactivated',
+      user: 'flowd',
+    });
+    expect(message!.text).toContain(`App: events\nPlugin: fragile\nEvent: ${ids[2]}\n`);
+    expect(message!.text).toMatch(/Error: ERR_PLUGIN: plugin "fragile" callback "every" failed on event \d+: task 3 has no shot\n/);
+    expect(message!.text).toMatch(/\nHost: \S+\nTime: \d{4}-\d\d-\d\dT[\d:.]+Z\n/);
+
+    // A new version that still fails: reloaded, active, deactivated again on the same event.
+    await app.write('plugins/fragile.mjs', fragile(2));
+    await run.waitFor('stderr', /e-mail about plugin \\"fragile\\" held back/);
+    run.child.kill('SIGTERM');
+    await run.exit;
+    expect(sink.messages).toHaveLength(1);
+    expect(run.stderr() + run.stdout()).not.toContain(PASSWORD);
+  });
+
+  it('mails a source that fails before the daemon exits 1', async () => {
+    const table = uniqueTable();
+    const app = await emailApp(table);
+    const run = flowd(['run', app.ini], { env: ENV });
+    expect((await run.exit).code).toBe(1);
+    expect(sink.messages.map((m) => m.subject)).toEqual(['[flowd] events: app stopped: its source failed']);
+    expect(sink.messages[0]!.text).toContain(`table ${table} does not exist`);
+  });
+});
+
+describe('flowd check with a bad [Email]', () => {
+  it.each([
+    ['a port out of range', 'port = 70000', 'port', /"port": found "70000"; expected a whole number from 1 to 65535/],
+    ['no recipients', 'to =', 'to', /"to": is missing; expected one or more e-mail addresses/],
+    ['an unknown tls', 'tls = ssl', 'tls', /"tls": found "ssl"; expected one of no, starttls, yes/],
+    ['a misspelt key', 'emial interval = 1h', 'emial interval', /is not a setting of \[Email\] \(did you mean "email interval"\?\)/],
+  ])('exits 2 for %s, naming the file, line, section and key', async (_, line, key, says) => {
+    // The section with the key replaced (or added), and its line in the file.
+    const name = line.split(' =')[0]!;
+    const kept = emailSection()
+      .split('\n')
+      .filter((text) => !text.startsWith(`${name} =`));
+    const email = [...kept.slice(0, 3), line, ...kept.slice(3)].join('\n');
+    const app = await emailApp('flowd_events', email);
+    const check = flowd(['check', app.ini], { env: ENV });
+    expect((await check.exit).code).toBe(2);
+    const lineNo = readFileSync(app.ini, 'utf8').split('\n').indexOf(line) + 1;
+    expect(check.stderr()).toContain(`${app.ini}:${lineNo}`);
+    expect(check.stderr()).toContain(`[Email] "${key}"`);
+    expect(check.stderr()).toMatch(says);
+    expect(check.stderr()).not.toContain('    at ');
+  });
+
+  it('exits 2 naming the variable when ${SMTP_PASSWORD} is not set', async () => {
+    const app = await emailApp('flowd_events');
+    const check = flowd(['check', app.ini], { env: { SMTP_PASSWORD: undefined } });
+    expect((await check.exit).code).toBe(2);
+    expect(check.stderr()).toMatch(/\[Email\] "password".*uses \$\{SMTP_PASSWORD\}, but the environment variable SMTP_PASSWORD is not set/);
+  });
+});
