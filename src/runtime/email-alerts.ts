@@ -43,14 +43,20 @@ export function withEmailAlerts<R extends AlertedRuntime>(runtime: R, options: E
   const since = Date.now();
   options.plugins?.onChange((change) => {
     if (change.type !== 'plugin.deactivated') return;
-    const error = (options.plugins?.get(change.name)?.error ?? change.error) as Parameters<EmailNotifier['pluginDeactivated']>[1] & {
+    const info = options.plugins?.get(change.name);
+    // The plugin's reg.setEmails (shotgunEvents' setEmails): false, none; a list, those addresses.
+    if (info?.emails === false) {
+      options.log.debug({ plugin: change.name }, `no e-mail about plugin "${change.name}": it called setEmails(false)`);
+      return;
+    }
+    const error = (info?.error ?? change.error) as Parameters<EmailNotifier['pluginDeactivated']>[1] & {
       at?: unknown;
     };
     if (typeof error.at === 'number' && error.at < since) {
       options.log.debug({ plugin: change.name }, `no e-mail about plugin "${change.name}": it was deactivated before this run`);
       return;
     }
-    notifier.pluginDeactivated(change.name, error);
+    notifier.pluginDeactivated(change.name, error, Array.isArray(info?.emails) ? info.emails : undefined);
   });
   const done = runtime.done.then(
     async (summary) => {

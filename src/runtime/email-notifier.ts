@@ -46,8 +46,8 @@ export interface EmailNotifierOptions {
 
 /** Sends one e-mail per plugin deactivation and app failure, at most one per plugin (and one for the app) per `email interval`. */
 export interface EmailNotifier {
-  /** A plugin was deactivated. */
-  pluginDeactivated(plugin: string, error: DeactivationInfo): void;
+  /** A plugin was deactivated; `to` replaces `[Email] to` (the plugin's `reg.setEmails([...])`). */
+  pluginDeactivated(plugin: string, error: DeactivationInfo, to?: readonly string[]): void;
   /** The app failed: it could not start, or its source failed. */
   appFailed(error: { code?: string | undefined; message: string }, what?: string): void;
   /** Resolves once every message under way has been sent or has failed (never rejects). */
@@ -127,7 +127,14 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
       debug: false,
     }) as unknown as MailTransport);
 
-  const send = (key: string, about: string, subject: string, lines: Array<[string, string | number | undefined]>, note: string) => {
+  const send = (
+    key: string,
+    about: string,
+    subject: string,
+    lines: Array<[string, string | number | undefined]>,
+    note: string,
+    to: readonly string[] = settings.to,
+  ) => {
     if (!settings.enabled) return;
     const decision = admit(rates, key, now(), settings.intervalMs);
     rates = decision.state;
@@ -148,11 +155,11 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
         ? ['', `${decision.held} more message(s) about ${about} were held back by the email interval since the last one.`]
         : []),
     ].join('\n');
-    const message: MailMessage = { from: settings.from, to: settings.to, subject, text: `${body}\n` };
+    const message: MailMessage = { from: settings.from, to: [...to], subject, text: `${body}\n` };
     const sending = (async () => {
       try {
         await open().sendMail(message);
-        log.info({ email: { about, to: settings.to } }, `e-mail about ${about} sent to ${settings.to.join(', ')}`);
+        log.info({ email: { about, to } }, `e-mail about ${about} sent to ${to.join(', ')}`);
       } catch (error) {
         const code = (error as { code?: unknown } | null)?.code;
         const reason = redact(error instanceof Error ? error.message : String(error));
@@ -168,7 +175,7 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
   };
 
   const notifier: EmailNotifier = {
-    pluginDeactivated(plugin, error) {
+    pluginDeactivated(plugin, error, to) {
       const what = `plugin "${plugin}" deactivated`;
       send(
         `plugin:${plugin}`,
@@ -182,6 +189,7 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
           ['Error', `${error.code}: ${redact(error.message)}`],
         ],
         'The plugin is deactivated: no event reaches it until its file changes (its cursor stays on the event).',
+        to,
       );
     },
     appFailed(error, what = 'failed') {

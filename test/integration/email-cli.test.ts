@@ -109,6 +109,30 @@ describe('flowd run with [Email]', () => {
     expect(run.stderr() + run.stdout()).not.toContain(PASSWORD);
   });
 
+  it("follows each plugin's reg.setEmails: a list of addresses instead of [Email] to, false for none", async () => {
+    const table = uniqueTable();
+    await createEventsTable(db, table);
+    cleanups.push(() => dropTable(db, table));
+    await insertEvents(
+      db,
+      table,
+      [1, 2, 3].map((n) => ({ type: 'Shotgun_Task_Change', entity: { type: 'Task', id: n }, attributes: ['sg_status_list'] })),
+    );
+    const app = await emailApp(table);
+    await app.write('plugins/routed.mjs', fragile(1).replace('{\n', "{\n  reg.setEmails(['Pipeline <pipe@example.com>']);\n"));
+    await app.write('plugins/quiet.mjs', fragile(1).replace('{\n', '{\n  reg.setEmails(false);\n'));
+    const run = flowd(['run', app.ini, '--log-level', 'debug'], { env: ENV });
+    await run.waitFor('stderr', /no e-mail about plugin \\"quiet\\": it called setEmails\(false\)/);
+    await until(() => sink.messages.length === 2, { what: 'two messages', abortOn: run.exit.then(() => new Error(run.stderr())) });
+    run.child.kill('SIGTERM');
+    await run.exit;
+    const bySubject = Object.fromEntries(sink.messages.map((m) => [m.subject, m.to]));
+    expect(bySubject).toEqual({
+      '[flowd] events: plugin "fragile" deactivated': ['ops@example.com', 'dev@example.com'],
+      '[flowd] events: plugin "routed" deactivated': ['pipe@example.com'],
+    });
+  });
+
   it('mails a source that fails before the daemon exits 1', async () => {
     const table = uniqueTable();
     const app = await emailApp(table);

@@ -89,6 +89,30 @@ describe('withEmailAlerts', () => {
     expect(JSON.stringify(log.lines)).not.toContain(PASSWORD);
   });
 
+  it("follows the plugin's setEmails: a list replaces [Email] to, false mails nothing", async () => {
+    const log = logSink('debug');
+    const stub = stubHost({ fragile: { run: () => undefined } });
+    let emails: boolean | string[] = ['pipe@example.com'];
+    const host = { ...stub, get: (name: string) => ({ ...stub.get(name)!, emails }) };
+    const runtime = withEmailAlerts(fakeRuntime(), {
+      settings: settings({ intervalMs: 0 }),
+      app: 'events',
+      log: log.logger,
+      plugins: host,
+    });
+    deactivate(stub, 3);
+    await until(() => sink.messages.length === 1, { what: 'the message to pipe@' });
+    expect(sink.messages[0]!.to).toEqual(['pipe@example.com']);
+
+    emails = false;
+    stub.activate('fragile');
+    deactivate(stub, 4);
+    (runtime as unknown as ReturnType<typeof fakeRuntime>).end({ reason: 'requested' });
+    await runtime.done;
+    expect(sink.messages).toHaveLength(1);
+    expect(log.messages()).toContain('no e-mail about plugin "fragile": it called setEmails(false)');
+  });
+
   it('mails nothing for a deactivation made before the run (a plugin that stays deactivated after a restart)', async () => {
     const log = logSink('debug');
     const host = stubHost({ fragile: { run: () => undefined } });
