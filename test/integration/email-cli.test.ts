@@ -166,6 +166,16 @@ describe('flowd check with a bad [Email]', () => {
     expect(check.stderr()).not.toContain('    at ');
   });
 
+  it('exits 0 for a good [Email], saying where alerts go and never the password', async () => {
+    const app = await emailApp('flowd_events', emailSection('email interval = 30m'));
+    const check = flowd(['check', app.ini], { env: ENV });
+    expect((await check.exit).code).toBe(0);
+    expect(check.stdout()).toContain(
+      `, e-mail to ops@example.com, dev@example.com via 127.0.0.1:${sink.port} (at most one per plugin every 30m)`,
+    );
+    expect(check.stdout() + check.stderr()).not.toContain(PASSWORD);
+  });
+
   it('exits 2 naming the variable when ${SMTP_PASSWORD} is not set', async () => {
     const app = await emailApp('flowd_events');
     const check = flowd(['check', app.ini], { env: { SMTP_PASSWORD: undefined } });
