@@ -9,6 +9,8 @@ export interface SunkMessage {
   text: string;
   /** The login it was sent with, when there was one. */
   user: string | undefined;
+  /** Whether the session was under TLS (from the first byte, or after STARTTLS). */
+  secure: boolean;
 }
 
 /** A real SMTP server on 127.0.0.1 (a free port), keeping what it receives. */
@@ -36,7 +38,7 @@ function decodeHeader(value: string): string {
     );
 }
 
-function parse(raw: string, envelope: { from: string | undefined; to: string[]; user: string | undefined }): SunkMessage {
+function parse(raw: string, envelope: Omit<SunkMessage, 'subject' | 'text'>): SunkMessage {
   const split = raw.indexOf('\r\n\r\n');
   const head = raw.slice(0, split).replace(/\r\n[ \t]+/g, ' ');
   const body = raw.slice(split + 4);
@@ -51,19 +53,28 @@ function parse(raw: string, envelope: { from: string | undefined; to: string[]; 
   return { ...envelope, subject: decodeHeader(header('Subject')), text: text.replace(/\r\n/g, '\n') };
 }
 
+/** A key and certificate (PEM) for the sink's TLS: `starttls` offers STARTTLS, `implicit` speaks TLS from the first byte. */
+export interface SinkTls {
+  mode: 'starttls' | 'implicit';
+  key: string;
+  cert: string;
+}
+
 /**
  * Starts the sink. With `login`, it asks for that user and password
- * (over plain SMTP: loopback only) and refuses any other.
+ * (over plain SMTP: loopback only) and refuses any other. Without `tls` it
+ * offers no STARTTLS.
  */
-export async function startSmtpSink(login?: { user: string; password: string }): Promise<SmtpSink> {
+export async function startSmtpSink(login?: { user: string; password: string }, tls?: SinkTls): Promise<SmtpSink> {
   const sink: SmtpSink = { host: '127.0.0.1', port: 0, messages: [], refused: 0, stop: async () => {} };
+  const disabled = [...(tls?.mode === 'starttls' ? [] : ['STARTTLS']), ...(login ? [] : ['AUTH'])];
   const server = new SMTPServer({
-    secure: false,
-    // No STARTTLS offered: the tests speak plain SMTP on loopback.
-    hideSTARTTLS: true,
-    disabledCommands: login ? ['STARTTLS'] : ['STARTTLS', 'AUTH'],
+    secure: tls?.mode === 'implicit',
+    ...(tls ? { key: tls.key, cert: tls.cert } : {}),
+    hideSTARTTLS: tls?.mode !== 'starttls',
+    disabledCommands: disabled,
     authOptional: !login,
-    allowInsecureAuth: true,
+    allowInsecureAuth: !tls,
     logger: false,
     onAuth(auth, _session, callback) {
       if (login && auth.username === login.user && auth.password === login.password) return callback(null, { user: auth.username });
@@ -80,6 +91,7 @@ export async function startSmtpSink(login?: { user: string; password: string }):
             from: mailFrom ? mailFrom.address : undefined,
             to: session.envelope.rcptTo.map((rcpt) => rcpt.address),
             user: typeof session.user === 'string' ? session.user : undefined,
+            secure: session.secure,
           }),
         );
         callback();

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -7,7 +8,7 @@ import { flowd, tempDir } from '../helpers/cli.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
 import { createEventsTable, dropTable, insertEvents, testPool, uniqueTable } from '../helpers/postgres.js';
 import { POSTGRES_URL } from '../helpers/services.js';
-import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { startSmtpSink, type SinkTls, type SmtpSink } from '../helpers/smtp-sink.js';
 import { until } from '../helpers/wait.js';
 
 // `[Email]` as a user meets it: the real daemon, an event log in PostgreSQL, and a real SMTP server on loopback.
@@ -140,6 +141,75 @@ describe('flowd run with [Email]', () => {
     expect((await run.exit).code).toBe(1);
     expect(sink.messages.map((m) => m.subject)).toEqual(['[flowd] events: app stopped: its source failed']);
     expect(sink.messages[0]!.text).toContain(`table ${table} does not exist`);
+  });
+});
+
+describe('flowd run with [Email] over TLS', () => {
+  // A self-signed certificate for 127.0.0.1, which the daemon trusts only when NODE_EXTRA_CA_CERTS names it.
+  let certFile: string;
+  let pem: { key: string; cert: string };
+  let certDir: Awaited<ReturnType<typeof tempDir>>;
+  afterAll(() => certDir.cleanup());
+  beforeAll(async () => {
+    const tmp = (certDir = await tempDir());
+    certFile = path.join(tmp.dir, 'cert.pem');
+    const keyFile = path.join(tmp.dir, 'key.pem');
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        certFile,
+      ],
+      { stdio: 'pipe' },
+    );
+    pem = { key: readFileSync(keyFile, 'utf8'), cert: readFileSync(certFile, 'utf8') };
+  });
+
+  /** A sink with TLS, and a daemon whose source fails at once (its table does not exist): one message, about the app. */
+  async function failOver(mode: SinkTls['mode'], tls: string, env: NodeJS.ProcessEnv) {
+    const secureSink = await startSmtpSink({ user: 'flowd', password: PASSWORD }, { mode, ...pem });
+    cleanups.push(() => secureSink.stop());
+    const section = emailSection(`tls = ${tls}`).replace(`port = ${sink.port}`, `port = ${secureSink.port}`);
+    const app = await emailApp(uniqueTable(), section);
+    const run = flowd(['run', app.ini], { env: { ...ENV, ...env } });
+    expect((await run.exit).code).toBe(1);
+    return { secureSink, run };
+  }
+
+  it.each([
+    ['starttls', 'starttls'],
+    ['implicit', 'yes'],
+  ] as const)('sends over %s TLS (tls = %s), logging in only once the connection is secure', async (mode, tls) => {
+    const { secureSink, run } = await failOver(mode, tls, { NODE_EXTRA_CA_CERTS: certFile });
+    expect(secureSink.messages, run.stderr()).toHaveLength(1);
+    expect(secureSink.messages[0]).toMatchObject({
+      subject: '[flowd] events: app stopped: its source failed',
+      secure: true,
+      user: 'flowd',
+    });
+    expect(run.stderr()).not.toContain(PASSWORD);
+  });
+
+  it('checks the certificate: one it does not trust is one warning line and no message', async () => {
+    const { secureSink, run } = await failOver('starttls', 'starttls', {});
+    expect(secureSink.messages).toEqual([]);
+    expect(run.stderr()).toMatch(
+      new RegExp(`e-mail about app \\\\"events\\\\" could not be sent via 127\\.0\\.0\\.1:${secureSink.port}: .*certificate`),
+    );
+    expect(run.stderr()).not.toContain(PASSWORD);
   });
 });
 
