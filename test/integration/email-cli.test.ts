@@ -144,6 +144,23 @@ describe('flowd run with [Email]', () => {
   });
 });
 
+describe('nodemailer', () => {
+  it('is loaded only to send a message: flowd check of an app with [Email] never loads it, a run that mails does', async () => {
+    // NODE_DEBUG=module prints each module require() looks for; lazy() loads with require.
+    const debug = { ...ENV, NODE_DEBUG: 'module' };
+    const app = await emailApp(uniqueTable());
+    const check = flowd(['check', app.ini], { env: debug });
+    expect((await check.exit).code).toBe(0);
+    expect(check.stderr()).toMatch(/looking for "pino/);
+    expect(check.stderr()).not.toMatch(/nodemailer/);
+
+    const failing = flowd(['run', app.ini], { env: debug });
+    expect((await failing.exit).code).toBe(1);
+    expect(sink.messages).toHaveLength(1);
+    expect(failing.stderr()).toMatch(/looking for "nodemailer"/);
+  });
+});
+
 describe('flowd run with [Email] over TLS', () => {
   // A self-signed certificate for 127.0.0.1, which the daemon trusts only when NODE_EXTRA_CA_CERTS names it.
   let certFile: string;
