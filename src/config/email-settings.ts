@@ -28,6 +28,26 @@ export interface EmailSettings {
   intervalMs: number;
 }
 
+/** `createRuntime({ email })`: the `[Email]` keys in camelCase. */
+export interface EmailOptions {
+  /** @default true */
+  enabled?: boolean;
+  host: string;
+  /** @default 25; 587 with tls 'starttls'; 465 with tls 'yes' */
+  port?: number;
+  /** @default 'no' */
+  tls?: EmailTls;
+  user?: string;
+  password?: string;
+  from: string;
+  /** One address, or several. */
+  to: string | readonly string[];
+  /** @default '[flowd] {app}: {what}' */
+  subject?: string;
+  /** `'1h'`, or milliseconds. @default '1h' */
+  emailInterval?: string | number;
+}
+
 /** The subject when none is given. */
 export const DEFAULT_EMAIL_SUBJECT = '[flowd] {app}: {what}';
 

@@ -42,7 +42,7 @@ import { createWorkflowHost, type WorkflowHost, type WorkflowHostStats } from '.
 import { workflowsOnly } from '../workflows/workflows-only.js';
 import type { RunRecord } from '../workflows/engine.js';
 import { createLogger } from './logger.js';
-import type { EmailSettings } from '../config/email-settings.js';
+import { compileEmailSettings, type EmailOptions, type EmailSettings } from '../config/email-settings.js';
 import { withEmailAlerts } from './email-alerts.js';
 import { handleSignals, type SignalPolicy } from './signals.js';
 
@@ -160,6 +160,11 @@ export interface RuntimeOptions {
   random?: () => number;
   /** Serve the inspector from start() on (see `runtime.inspect()`). @default off */
   inspector?: InspectorOptions;
+  /**
+   * Mail plugin deactivations and a failed start or source (`[Email]` in camelCase).
+   * @example { host: 'smtp.example.com', tls: 'starttls', user: 'flowd', password: process.env.SMTP_PASSWORD, from: 'flowd@example.com', to: ['ops@example.com'] }
+   */
+  email?: EmailOptions;
 }
 
 /** A running inspector (`runtime.inspect()`). */
@@ -439,6 +444,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     plugins,
     workflows,
     handleSignals,
+    email,
     ...flow
   } = options;
   const { settings } = compileOptions('createRuntime options', flow, compileFlowSettings);
@@ -497,6 +503,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     plugins: pluginSettings,
     workflows: workflowParts,
     inspector: inspector ? compileInspectorOptions(inspector) : undefined,
+    email: email
+      ? compileOptions('createRuntime options.email', { ...email, to: [email.to].flat().join(',') }, compileEmailSettings)
+      : undefined,
     clock,
     random,
     signals: handleSignals === true ? {} : undefined,
@@ -533,6 +542,7 @@ const RUNTIME_OPTION_NAMES = Object.keys({
   clock: 1,
   random: 1,
   inspector: 1,
+  email: 1,
 } satisfies Record<keyof RuntimeOptions, 1>);
 const PLUGIN_OPTION_NAMES = Object.keys({ paths: 1, reload: 1, rescanInterval: 1 } satisfies Record<
   keyof NonNullable<RuntimeOptions['plugins']>,

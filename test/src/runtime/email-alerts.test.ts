@@ -1,7 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EmailSettings } from '../../../src/config/email-settings.js';
 import { withEmailAlerts, type AlertedRuntime } from '../../../src/runtime/email-alerts.js';
-import { FlowdError } from '../../../src/kernel/errors.js';
+import { defineWorker } from '../../../actors/workers/worker.js';
+import { ConfigError, FlowdError } from '../../../src/kernel/errors.js';
+import { createRuntime } from '../../../src/runtime/runtime.js';
+import { manualSource } from '../../helpers/manual-source.js';
 import { stubHost } from '../../helpers/event-log.js';
 import { logSink } from '../../helpers/log-sink.js';
 import { startSmtpSink, type SmtpSink } from '../../helpers/smtp-sink.js';
@@ -168,5 +171,36 @@ describe('withEmailAlerts', () => {
       new RegExp(`^e-mail about plugin "fragile" could not be sent via 127\\.0\\.0\\.1:${sink.port}: Invalid login`),
     );
     expect(JSON.stringify(log.lines)).not.toContain(PASSWORD);
+  });
+});
+
+describe('createRuntime({ email })', () => {
+  it('mails a configure() that fails, as [Email] does for flowd run', async () => {
+    const runtime = createRuntime({
+      worker: defineWorker({
+        configure() {
+          throw new Error('no database');
+        },
+        start() {},
+      }),
+      source: manualSource().driver,
+      app: { name: 'embedded' },
+      logger: false,
+      email: { host: sink.host, port: sink.port, user: 'flowd', password: PASSWORD, from: 'flowd@example.com', to: 'ops@example.com' },
+    });
+    await expect(runtime.start()).rejects.toMatchObject({ code: 'ERR_WORKER_CONFIGURE' });
+    expect(sink.messages).toHaveLength(1);
+    expect(sink.messages[0]).toMatchObject({ subject: '[flowd] embedded: app failed to start', to: ['ops@example.com'] });
+    expect(sink.messages[0]!.text).toContain('worker "worker" failed in configure(): no database');
+  });
+
+  it('names a bad option as the code wrote it', () => {
+    const make = (email: object) => () =>
+      createRuntime({ worker: defineWorker({ start() {} }), source: manualSource().driver, logger: false, email: email as never });
+    const base = { host: '127.0.0.1', from: 'flowd@example.com', to: ['ops@example.com'] };
+    expect(make({ ...base, emailInterval: 'soon' })).toThrow(ConfigError);
+    expect(make({ ...base, emailInterval: 'soon' })).toThrow(/\[createRuntime options\.email\] "emailInterval": found "soon"/);
+    expect(make({ ...base, to: [] })).toThrow(/"to": is missing/);
+    expect(make({ ...base, sever: 'x' })).toThrow(/"sever": is not a setting/);
   });
 });
