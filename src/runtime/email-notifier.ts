@@ -136,19 +136,20 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
     to: readonly string[] = settings.to,
   ) => {
     if (!settings.enabled) return;
-    const decision = admit(rates, key, now(), settings.intervalMs);
+    const at = now();
+    const decision = admit(rates, key, at, settings.intervalMs);
     rates = decision.state;
     if (!decision.send) {
       log.info(
         { email: { about, held: decision.held } },
-        `e-mail about ${about} held back: one went ${formatDuration(now() - decision.sentAt!)} ago (email interval ${formatDuration(settings.intervalMs)})`,
+        `e-mail about ${about} held back: one went ${formatDuration(at - decision.sentAt!)} ago (email interval ${formatDuration(settings.intervalMs)})`,
       );
       return;
     }
     const body = [
       ...lines.filter(([, value]) => value !== undefined).map(([label, value]) => `${label}: ${value}`),
       `Host: ${host}`,
-      `Time: ${new Date(now()).toISOString()}`,
+      `Time: ${new Date(at).toISOString()}`,
       '',
       note,
       ...(decision.held > 0
@@ -161,6 +162,9 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
         await open().sendMail(message);
         log.info({ email: { about, to } }, `e-mail about ${about} sent to ${to.join(', ')}`);
       } catch (error) {
+        // Not sent, so it does not count: the next message for this key goes at once.
+        const entry = rates.get(key);
+        if (entry?.sentAt === at) rates = new Map(rates).set(key, { sentAt: Number.NEGATIVE_INFINITY, held: entry.held });
         const code = (error as { code?: unknown } | null)?.code;
         const reason = redact(error instanceof Error ? error.message : String(error));
         log.warn(

@@ -18,7 +18,8 @@ const SETTINGS: EmailSettings = {
 };
 
 /** A notifier on a clock the test moves, with a transport that keeps messages (or fails with `fail`). */
-function harness(settings: Partial<EmailSettings> = {}, fail?: Error) {
+function harness(settings: Partial<EmailSettings> = {}, failing?: Error) {
+  let fail = failing;
   let now = Date.UTC(2026, 11, 7, 8, 0, 0);
   const sent: MailMessage[] = [];
   let closed = 0;
@@ -37,7 +38,7 @@ function harness(settings: Partial<EmailSettings> = {}, fail?: Error) {
       close: () => void closed++,
     },
   });
-  return { notifier, sent, sink, advance: (ms: number) => void (now += ms), closed: () => closed };
+  return { notifier, sent, sink, advance: (ms: number) => void (now += ms), closed: () => closed, heal: () => void (fail = undefined) };
 }
 
 const FAILURE = { code: 'ERR_PLUGIN', message: 'plugin "notify" callback "post" failed on event 42: 503', eventId: 42, callback: 'post' };
@@ -123,6 +124,18 @@ describe('createEmailNotifier', () => {
       '[flowd] events: app stopped: its source failed',
     ]);
     expect(sent[1]!.text).toContain('Error: ERR_EVENT_LOG: relation "events" does not exist\n');
+  });
+
+  it('does not count a message that could not be sent: the next one for that plugin goes at once', async () => {
+    const { notifier, sent, heal, advance } = harness({}, new Error('connect ECONNREFUSED'));
+    notifier.pluginDeactivated('notify', FAILURE);
+    await notifier.flush();
+    heal();
+    advance(60_000);
+    notifier.pluginDeactivated('notify', FAILURE);
+    await notifier.flush();
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.text).not.toContain('held back');
   });
 
   it('sends nothing with enabled = no', async () => {
