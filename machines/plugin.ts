@@ -47,6 +47,8 @@ export interface PluginLoadOutput<C extends PluginCallbackEntry = PluginCallback
   callbacks: C[];
   /** The file's mtime when it was read. */
   mtimeMs: number;
+  /** Where its deactivation is mailed (`reg.setEmails`). @default true */
+  emails?: boolean | readonly string[] | undefined;
 }
 
 /** What a plugin actor starts with. */
@@ -72,6 +74,8 @@ export interface PluginMachineContext {
   error: PluginErrorInfo | undefined;
   /** The file's mtime at the last successful load; 0 before one. */
   mtimeMs: number;
+  /** Where its deactivation is mailed, as the last successful load said (`reg.setEmails`); true before one. */
+  emails: boolean | readonly string[];
   /** Loads started, the current one included. */
   loads: number;
   /** The file changed while a load was under way: load once more when it ends. */
@@ -120,8 +124,8 @@ export const pluginMachine = setup({
     startLoad: assign({ loads: ({ context }: Ctx) => context.loads + 1, reloadPending: false }),
     requestReload: assign({ reloadPending: true }),
     assignLoaded: assign(({ event }: Ctx) => {
-      const { callbacks, mtimeMs } = (event as DoneActorEvent<PluginLoadOutput>).output;
-      return { callbacks, mtimeMs };
+      const { callbacks, mtimeMs, emails = true } = (event as DoneActorEvent<PluginLoadOutput>).output;
+      return { callbacks, mtimeMs, emails };
     }),
     assignLoadError: assign({ error: ({ context, event }: Ctx) => loadErrorOf(context, (event as ErrorActorEvent).error) }),
     assignRecordedError: assign({ error: ({ context }: Ctx) => context.deactivatedOnRecord }),
@@ -144,6 +148,7 @@ export const pluginMachine = setup({
     callbacks: [],
     error: undefined,
     mtimeMs: 0,
+    emails: true,
     loads: 0,
     reloadPending: false,
     deactivatedOnRecord: input.deactivated,

@@ -49,6 +49,7 @@ export type {
   PluginCallback,
   PluginContext,
   PluginRegistrar,
+  PluginEmails,
   PluginModule,
   PluginInfo,
   PluginState,

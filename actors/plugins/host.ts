@@ -334,6 +334,7 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
       })),
       error: context.error,
       mtimeMs: context.mtimeMs,
+      emails: context.emails,
     };
   }
 

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { FlowdError, PluginError } from '../../src/kernel/errors.js';
 import { importModule } from '../import-module.js';
 import { checkMatch } from './match.js';
-import type { CallbackOptions, PluginCallback, PluginRegistrar, RegisteredCallback } from './plugin-api.js';
+import type { CallbackOptions, PluginCallback, PluginEmails, PluginRegistrar, RegisteredCallback } from './plugin-api.js';
 
 const OPTION_KEYS = new Set(['match', 'args', 'stopOnError']);
 
@@ -37,7 +37,7 @@ export async function loadPlugin(
   name: string,
   log: Logger,
   version: number,
-): Promise<{ callbacks: RegisteredCallback[]; mtimeMs: number }> {
+): Promise<{ callbacks: RegisteredCallback[]; mtimeMs: number; emails: PluginEmails }> {
   const failure = (problem: string, cause?: unknown) =>
     new PluginError(
       'ERR_PLUGIN_LOAD',
@@ -63,6 +63,7 @@ export async function loadPlugin(
     throw failure(`it exports no registerCallbacks(reg) function; its exports are: ${exportNames(module).join(', ') || '(none)'}`);
   }
   const callbacks: RegisteredCallback[] = [];
+  let emails: PluginEmails = true;
   let registering = true;
   const registrar: PluginRegistrar = {
     plugin: name,
@@ -75,6 +76,14 @@ export async function loadPlugin(
         );
       callbacks.push(checkRegistration(file, callbacks, callbackName, callback, options));
     },
+    setEmails(choice: PluginEmails): void {
+      if (!registering)
+        throw new FlowdError(
+          'ERR_INVALID_ARGUMENT',
+          `${file}: setEmails() was called after registerCallbacks returned; call it while registerCallbacks runs`,
+        );
+      emails = checkEmails(file, choice);
+    },
   };
   try {
     await register(registrar);
@@ -85,7 +94,20 @@ export async function loadPlugin(
   }
   if (callbacks.length === 0)
     log.warn({ plugin: name, file }, `plugin "${name}" (${file}) registered no callbacks; it will take no events`);
-  return { callbacks, mtimeMs };
+  return { callbacks, mtimeMs, emails };
+}
+
+/** Validates `setEmails(...)`: true, false, or a list of e-mail addresses. */
+function checkEmails(file: string, emails: unknown): PluginEmails {
+  if (typeof emails === 'boolean') return emails;
+  // A bare address or `Name <address>`: [Email] checks the same way.
+  const address = /^(?:[^\s@<>,]+@[^\s@<>,]+|[^<>]*<[^\s@<>,]+@[^\s@<>,]+>)$/;
+  if (Array.isArray(emails) && emails.length > 0 && emails.every((entry) => typeof entry === 'string' && address.test(entry.trim())))
+    return emails.map((entry: string) => entry.trim());
+  throw new FlowdError(
+    'ERR_INVALID_ARGUMENT',
+    `${file}: setEmails takes true ([Email] to), false (no e-mail) or a list of e-mail addresses; found ${JSON.stringify(emails) ?? typeof emails}`,
+  );
 }
 
 /** Validates one `registerCallback` call; throws a FlowdError (ERR_INVALID_ARGUMENT) naming the file, the callback and what was expected. */

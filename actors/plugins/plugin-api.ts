@@ -56,6 +56,13 @@ export interface PluginContext extends WorkerContext {
 /** A callback: `(event, ctx, args)`. Its return value is ignored. */
 export type PluginCallback<A = unknown> = (event: LogEvent, ctx: PluginContext, args: A) => unknown;
 
+/**
+ * Where a plugin's deactivation is mailed (`[Email]`), as shotgunEvents'
+ * `setEmails`: `true`, to `[Email] to`; `false`, not at all; a list, to
+ * those addresses instead.
+ */
+export type PluginEmails = boolean | readonly string[];
+
 /** What `registerCallbacks(reg)` is given. */
 export interface PluginRegistrar {
   /** The plugin's name. */
@@ -68,6 +75,14 @@ export interface PluginRegistrar {
    * @example reg.registerCallback('notify', notify, { match: { Shotgun_Task_Change: ['sg_status_list'] }, stopOnError: false })
    */
   registerCallback<A = unknown>(name: string, callback: PluginCallback<A>, options?: CallbackOptions<A>): void;
+  /**
+   * Where this plugin's deactivation is mailed, with an `[Email]` section
+   * (shotgunEvents' `setEmails`): `true` to `[Email] to` (the default),
+   * `false` not at all, or a list of addresses instead. The last call
+   * counts, for this load. Throws for anything else, naming the plugin file.
+   * @example reg.setEmails(['pipeline@example.com'])
+   */
+  setEmails(emails: PluginEmails): void;
 }
 
 /** A plugin module: it exports `registerCallbacks(reg)`. */
@@ -100,6 +115,8 @@ export interface PluginInfo {
   error: { code: string; message: string; eventId?: number; callback?: string } | undefined;
   /** The file's mtime when it was last loaded (ms). */
   mtimeMs: number;
+  /** Where its deactivation is mailed (`reg.setEmails` of the last successful load). @default true */
+  emails?: PluginEmails | undefined;
 }
 
 /** What the host tells its listeners (the event-log source). */

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Runner } from '../../actors/workers/worker.js';
 import { loadAppConfig, type AppConfig } from '../config/app-config.js';
+import type { EmailSettings } from '../config/email-settings.js';
 import { formatDuration } from '../kernel/duration.js';
 import { toIniKeys } from '../config/flow-settings.js';
 import { ConfigError, FlowdError, UsageError } from '../kernel/errors.js';
@@ -112,6 +113,7 @@ function summaryLine(
     `store ${store.backend === 'redis' ? `redis ${displayUrl(store.url)}` : `file ${store.folder}`}`,
     `locks ${lock.backend === 'redis' ? `redis ${displayUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
     ...(api ? [`api ${api.origin}`] : []),
+    ...(config.email ? [emailSummary(config.email)] : []),
   ];
   const worker = runner
     ? `worker ${runner.name} (${config.workerClass})`
@@ -123,6 +125,13 @@ function summaryLine(
     : '';
   if (!runner && !config.plugins) return `${config.app.name}: ok: ${flows.slice(2)}, ${services.join(', ')}`;
   return `${config.app.name}: ok: ${worker}${flows}, source ${source.description}, ${s.workers} worker(s), queue ${s.queueSize}, queue timeout ${formatDuration(s.queueTimeoutMs)}, execution timeout ${formatDuration(s.executionTimeoutMs)}, retries ${s.retries}${s.orderBy ? `, order by ${s.orderBy.join('.')}` : ''}, ${services.join(', ')}`;
+}
+
+/** `[Email]` in `flowd check`'s line: where alerts go (never the login). */
+function emailSummary(email: EmailSettings): string {
+  const security = email.tls === 'yes' ? ', tls' : email.tls === 'starttls' ? ', starttls' : '';
+  const every = `at most one per plugin every ${formatDuration(email.intervalMs)}`;
+  return `e-mail${email.enabled ? '' : ' (disabled)'} to ${email.to.join(', ')} via ${email.host}:${email.port}${security} (${every})`;
 }
 
 function exitCodeFor(summary: RunSummary): number {
@@ -152,6 +161,7 @@ async function run(invocation: Invocation, stderr: (line: string) => void, stdou
     logger,
     services: config.services,
     plugins: config.plugins,
+    email: config.email,
     workflows: config.workflow && workflows ? { settings: config.workflow, definitions: workflows } : undefined,
     // The first signal drains; the exit code is this function's, which counts the events that failed.
     signals: {

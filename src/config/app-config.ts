@@ -12,6 +12,7 @@ import { compileServices } from './service-settings.js';
 import { compileInspectorSettings, type InspectorSettings } from './inspector-settings.js';
 import { compilePluginSettings, type PluginSettings } from './plugin-settings.js';
 import { compileWorkflowSettings, type WorkflowSettings } from './workflow-settings.js';
+import { compileEmailSettings, type EmailSettings } from './email-settings.js';
 
 /** A `[Source]` section as written, compiled once its type is known. */
 export interface RawSource {
@@ -38,6 +39,8 @@ export interface AppConfig {
   plugins: PluginSettings | undefined;
   /** `[Workflow]`, compiled; undefined without the section. */
   workflow: WorkflowSettings | undefined;
+  /** `[Email]`, compiled; undefined without the section. */
+  email: EmailSettings | undefined;
   /** Every section the runtime does not own, for the worker's configure(). */
   sections: AppSections;
   /** The line of each key of those sections (section -> key as written -> line), for errors. */
@@ -53,7 +56,7 @@ export interface ConfigOverrides {
   inspect?: boolean | number;
 }
 
-const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector', 'Plugins', 'Workflow']);
+const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector', 'Plugins', 'Workflow', 'Email']);
 
 /**
  * An app needs [Flow] (its worker), [Workflow] or [Plugins]; with one of the
@@ -194,6 +197,14 @@ export function compileAppConfig(
     }
   }
 
+  let email: EmailSettings | undefined;
+  const emailSection = document.sections.get('Email');
+  if (emailSection) {
+    const section = read('Email', emailSection);
+    email = compileEmailSettings(section.reader);
+    section.reader.finish();
+  }
+
   // No prototype: a section called __proto__ or constructor is just a section.
   const sections = Object.create(null) as Record<string, Record<string, string>>;
   const sectionLines = new Map<string, ReadonlyMap<string, number>>();
@@ -218,6 +229,7 @@ export function compileAppConfig(
     inspector,
     plugins,
     workflow,
+    email,
     sections,
   };
 }

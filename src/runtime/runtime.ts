@@ -43,6 +43,8 @@ import { createWorkflowHost, type WorkflowHost, type WorkflowHostStats } from '.
 import { workflowsOnly } from '../workflows/workflows-only.js';
 import type { RunRecord } from '../workflows/engine.js';
 import { createLogger } from './logger.js';
+import { compileEmailSettings, type EmailOptions, type EmailSettings } from '../config/email-settings.js';
+import { withEmailAlerts } from './email-alerts.js';
 import { handleSignals, type SignalPolicy } from './signals.js';
 
 /** While a source reconnects, at most one warning per this many ms (after the first attempt's). */
@@ -162,6 +164,11 @@ export interface RuntimeOptions {
   random?: () => number;
   /** Serve the inspector from start() on (see `runtime.inspect()`). @default off */
   inspector?: InspectorOptions;
+  /**
+   * Mail plugin deactivations and a failed start or source (`[Email]` in camelCase).
+   * @example { host: 'smtp.example.com', tls: 'starttls', user: 'flowd', password: process.env.SMTP_PASSWORD, from: 'flowd@example.com', to: ['ops@example.com'] }
+   */
+  email?: EmailOptions;
 }
 
 /** A running inspector (`runtime.inspect()`). */
@@ -334,6 +341,8 @@ export interface RuntimeConfig {
   random?: (() => number) | undefined;
   /** SIGINT and SIGTERM: how they drain the runtime and end the process. */
   signals?: SignalPolicy | undefined;
+  /** `[Email]`: plugin deactivations and app failures are mailed. */
+  email?: EmailSettings | undefined;
 }
 
 /**
@@ -352,7 +361,7 @@ export function assembleRuntime(compiled: RuntimeConfig): Runtime {
     (idle && compiled.sourceSpec === undefined
       ? idle.source
       : resolveSource(compiled.sourceSpec ?? runner.source, runner.name, { ...app, workers: settings.workers }));
-  return buildRuntime({
+  const runtime = buildRuntime({
     runner,
     source,
     settings,
@@ -367,6 +376,7 @@ export function assembleRuntime(compiled: RuntimeConfig): Runtime {
     workflows: compiled.workflows,
     signals: compiled.signals,
   });
+  return compiled.email ? withEmailAlerts(runtime, { settings: compiled.email, app: app.name, log: logger, plugins }) : runtime;
 }
 
 /** createRuntime's `workerModule`, checked and resolved against the app's folder. */
@@ -438,6 +448,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     plugins,
     workflows,
     handleSignals,
+    email,
     ...flow
   } = options;
   const { settings } = compileOptions('createRuntime options', flow, compileFlowSettings);
@@ -498,6 +509,9 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     plugins: pluginSettings,
     workflows: workflowParts,
     inspector: inspector ? compileInspectorOptions(inspector) : undefined,
+    email: email
+      ? compileOptions('createRuntime options.email', { ...email, to: [email.to].flat().join(',') }, compileEmailSettings)
+      : undefined,
     clock,
     random,
     signals: handleSignals === true ? {} : undefined,
@@ -534,6 +548,7 @@ const RUNTIME_OPTION_NAMES = Object.keys({
   clock: 1,
   random: 1,
   inspector: 1,
+  email: 1,
 } satisfies Record<keyof RuntimeOptions, 1>);
 const PLUGIN_OPTION_NAMES = Object.keys({ paths: 1, reload: 1, rescanInterval: 1 } satisfies Record<
   keyof NonNullable<RuntimeOptions['plugins']>,

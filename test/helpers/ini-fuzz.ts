@@ -18,6 +18,7 @@ const SECTIONS = [
   'Inspector',
   'Plugins',
   'Workflow',
+  'Email',
   'Transfer',
   'Destination',
   'Target',
@@ -63,6 +64,13 @@ const KEYS = [
   'password',
   'format',
   'folder',
+  'host',
+  'tls',
+  'from',
+  'to',
+  'user',
+  'subject',
+  'email interval',
 ];
 const VALUES = [
   '',

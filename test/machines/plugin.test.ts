@@ -74,6 +74,20 @@ describe('pluginMachine', () => {
     expect(h.emitted).toEqual([{ type: 'plugin.activated', name: 'notify' }]);
   });
 
+  it('keeps where its deactivation is mailed from the last load that succeeded (true before one), through a reload that fails', async () => {
+    const h = harness();
+    expect(h.context().emails).toBe(true);
+    await h.loaded({ callbacks: callbacks('onStatus'), mtimeMs: 1000, emails: ['pipe@example.com'] });
+    expect(h.context().emails).toEqual(['pipe@example.com']);
+    h.actor.send(pluginChanged());
+    await h.failed(loadError('SyntaxError'));
+    expect(h.state()).toBe('deactivated');
+    expect(h.context().emails).toEqual(['pipe@example.com']);
+    h.actor.send(pluginChanged());
+    await h.loaded({ callbacks: callbacks('onStatus'), mtimeMs: 2000 });
+    expect(h.context().emails).toBe(true);
+  });
+
   it('is deactivated with the loader ERR_PLUGIN_LOAD error when its first load fails', async () => {
     const h = harness();
     await h.failed(loadError('plugin "notify" could not be loaded from /plugins/notify.mjs: SyntaxError'));

@@ -215,6 +215,28 @@ describe('loadPlugin', () => {
     expect((error.cause as Error).message).toContain(file);
   });
 
+  it('returns where a deactivation is mailed: true without setEmails, else what the last setEmails said', async () => {
+    expect((await load(await plugin('plain.mjs', registering(`reg.registerCallback('a', () => {});`)))).emails).toBe(true);
+    const listed = await plugin(
+      'listed.mjs',
+      registering(`reg.setEmails(false); reg.setEmails([' Pipeline <pipe@example.com>', 'ops@example.com']);`),
+    );
+    expect((await load(listed)).emails).toEqual(['Pipeline <pipe@example.com>', 'ops@example.com']);
+    expect((await load(await plugin('quiet.mjs', registering(`reg.setEmails(false);`)))).emails).toBe(false);
+  });
+
+  it.each([
+    ['a word', `reg.setEmails('default')`, /found "default"/],
+    ['an empty list', `reg.setEmails([])`, /found \[\]/],
+    ['a list with a name that is not an address', `reg.setEmails(['ops@example.com', 'ops'])`, /found \["ops@example.com","ops"\]/],
+  ])('refuses setEmails with %s, naming the file and what it takes', async (_, body, found) => {
+    const file = await plugin('emails.mjs', registering(body));
+    const error = await loadFailure(file);
+    expect(error.message).toMatch(/setEmails takes true \(\[Email\] to\), false \(no e-mail\) or a list of e-mail addresses/);
+    expect(error.message).toMatch(found);
+    expect(error.cause).toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+  });
+
   it('refuses a registration made after registerCallbacks returned', async () => {
     const file = await plugin('late.mjs', registering(`globalThis.__flowdLateRegistrar = reg;`));
     await load(file);
@@ -222,5 +244,6 @@ describe('loadPlugin', () => {
     expect(() => reg.registerCallback('later', () => {})).toThrow(
       /registerCallback\("later"\) was called after registerCallbacks returned/,
     );
+    expect(() => reg.setEmails(false)).toThrow(/setEmails\(\) was called after registerCallbacks returned/);
   });
 });
