@@ -145,9 +145,10 @@ describe('readXmlOffThread', () => {
   }, 30_000);
 
   it('refuses, with ERR_XML naming the file, a document whose tree needs more memory than its cap', async () => {
-    // 3 MB of empty siblings: xmldom's tree of them would take some 700 MB; the cap is 64 MiB.
+    // 3 MB of empty siblings: xmldom's tree of them (a custom mapping's XPath needs one) would take some 700 MB; the cap is 64 MiB.
     const text = `<a>${'<b/>'.repeat(750_000)}</a>`;
-    const error = await rejection(readXmlOffThread(text, 'in/huge.xml', { kind: 'default' }));
+    const job = { kind: 'xpath' as const, namespaces: {}, queries: [{ source: 'count(/a/b)', label: '[Field:n] "xpath"' }] };
+    const error = await rejection(readXmlOffThread(text, 'in/huge.xml', job));
     expect(error).toBeInstanceOf(FlowdError);
     expect((error as FlowdError).code).toBe('ERR_XML');
     expect((error as FlowdError).message).toMatch(/^in\/huge\.xml: the document's tree needs more memory than the parse limit of 64 MiB/);
