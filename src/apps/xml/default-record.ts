@@ -69,7 +69,6 @@ function describeParserError(parser: Parser, text: string, error: Error, lastClo
 /** The state of one read: where the reader is in the record, and the first error found in it. */
 interface ReadState {
   record: RecordData;
-  seenFields: Set<string>;
   seenMedia: Set<string>;
   depth: number;
   /** The <field> being read: its name, type, line and text so far. */
@@ -172,8 +171,7 @@ function closeField(state: ReadState): void {
   const { name, type, line, text } = state.field!;
   state.field = undefined;
   const value = fieldValue(name, type, text, `(line ${line})`);
-  if (state.seenFields.has(name)) throw new Stop(`field "${name}" is given twice (line ${line})`);
-  state.seenFields.add(name);
+  if (Object.hasOwn(state.record.fields, name)) throw new Stop(`field "${name}" is given twice (line ${line})`);
   setField(state.record.fields, name, value);
 }
 
@@ -202,7 +200,6 @@ export function readDefaultRecord(text: string, where: string, limits: XmlLimits
   checkXmlText(text, where, limits);
   const state: ReadState = {
     record: { fields: {}, media: [] },
-    seenFields: new Set(),
     seenMedia: new Set(),
     depth: 0,
     field: undefined,
