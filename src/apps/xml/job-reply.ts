@@ -2,7 +2,7 @@ import type { RecordData } from './record-data.js';
 import { setField } from './record-data.js';
 
 /** Fields per part of a record as it crosses back from a parse thread: a part is parsed in a few milliseconds. */
-export const FIELDS_PER_PART = 5000;
+export const FIELDS_PER_PART = 2000;
 
 /**
  * A job's result as JSON texts, for the way back from a parse thread: a
@@ -30,7 +30,7 @@ export function encodeJobResult(result: RecordData | string[][]): string[] {
 export async function decodeJobResult(parts: readonly string[]): Promise<RecordData | string[][]> {
   const result = JSON.parse(parts[0]!) as RecordData | string[][];
   for (let i = 1; i < parts.length; i++) {
-    await new Promise((resolve) => setImmediate(resolve));
+    await new Promise((resolve) => setTimeout(resolve, 1));
     const { fields } = result as RecordData;
     for (const [name, value] of JSON.parse(parts[i]!) as Array<[string, unknown]>) setField(fields, name, value);
   }
