@@ -1,5 +1,6 @@
 import type * as FastXmlParserModule from 'fast-xml-parser';
 import { lazy, once } from '../../src/kernel/lazy.js';
+import { findXmlCharProblem } from '../../src/kernel/xml-chars.js';
 
 const fxp = lazy<typeof FastXmlParserModule>('fast-xml-parser');
 import type { ErrorInfo } from '../../machines/events.js';
@@ -43,11 +44,15 @@ export function parsePayload(text: string, kind: PayloadClass, where: string): {
 
 /**
  * Reads XML the one safe way flowd reads it: any DOCTYPE refused before
- * parsing, entities never expanded, attributes as `@_name`. A problem comes
+ * parsing, entities never expanded, characters XML does not allow (raw or
+ * as character references) refused, attributes as `@_name`. A problem comes
  * back as text to follow the thing's name ("has a DOCTYPE; ...").
  */
 export function readXml(text: string): { value: unknown } | { problem: string } {
   if (/<!DOCTYPE/i.test(text)) return { problem: 'has a DOCTYPE; XML with a DOCTYPE is refused (entities are never expanded)' };
+  // fast-xml-parser lets characters XML does not allow through, raw and as references.
+  const bad = findXmlCharProblem(text);
+  if (bad !== undefined) return { problem: `is not well-formed XML (line ${bad.line}, column ${bad.column}): ${bad.message}` };
   const valid = fxp().XMLValidator.validate(text);
   if (valid !== true) {
     const { msg, line, col } = valid.err;

@@ -6,6 +6,7 @@ import { lazy, once } from '../kernel/lazy.js';
 import type { AppInfo, AppSections, WorkerContext } from '../../actors/workers/worker.js';
 import { appSectionReader } from '../kernel/section-reader.js';
 import { FlowdError } from '../kernel/errors.js';
+import { codePointName, indexOfNonXmlChar } from '../kernel/xml-chars.js';
 import { compileDestinationSettings, ftpTarget, uploadFiles, type DestinationSettings } from './ftp.js';
 import { redact, type TransferAsset } from './transfer-data.js';
 import { checkAppSection, TransferPlugin } from './transfer.js';
@@ -18,9 +19,6 @@ export interface XmlExportResult {
   /** The names written at the destination: the media, then `<id>.xml`. */
   files: string[];
 }
-
-// Characters XML 1.0 cannot carry, even escaped.
-const NOT_XML = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]/;
 
 const builder = once(
   () =>
@@ -46,15 +44,17 @@ function fieldTexts(name: string, value: unknown): string[] {
  * `<record id="..."><field name="asset.title">...</field>...<media href="clip.mxf"/></record>`.
  * Every text and attribute is escaped; there is no DOCTYPE. A list is one
  * `<field>` per item (the same name repeated), an object its JSON text.
- * @throws FlowdError ERR_TRANSFER for text XML cannot carry (control characters)
+ * @throws FlowdError ERR_TRANSFER for text XML cannot carry (control characters, U+FFFE, U+FFFF, lone surrogates)
  */
 export function buildRecordXml(record: { id: string; fields: Readonly<Record<string, unknown>>; media: readonly string[] }): string {
   const check = (text: string, what: string) => {
-    if (NOT_XML.test(text))
-      throw new FlowdError(
-        'ERR_TRANSFER',
-        `record "${record.id}": ${what} has a control character XML cannot carry (U+${text.codePointAt(text.search(NOT_XML))!.toString(16).toUpperCase().padStart(4, '0')})`,
-      );
+    // Characters XML 1.0 cannot carry, even escaped: control characters, U+FFFE, U+FFFF, a lone surrogate.
+    const at = indexOfNonXmlChar(text);
+    if (at !== -1) {
+      const unit = text.charCodeAt(at);
+      const kind = unit >= 0xd800 && unit <= 0xdfff ? 'a lone surrogate' : unit < 0x20 ? 'a control character' : 'a character';
+      throw new FlowdError('ERR_TRANSFER', `record "${record.id}": ${what} has ${kind} XML cannot carry (${codePointName(unit)})`);
+    }
     return text;
   };
   check(record.id, 'the id');

@@ -1,6 +1,7 @@
 import type * as FastXmlParserModule from 'fast-xml-parser';
 import { lazy, once } from '../kernel/lazy.js';
 import { ParseError } from '../kernel/errors.js';
+import { findXmlCharProblem } from '../kernel/xml-chars.js';
 
 const fxp = lazy<typeof FastXmlParserModule>('fast-xml-parser');
 
@@ -24,7 +25,8 @@ const xml = once(
  * Reads one dictionary page (Atom or JSON, by content type, else by its
  * first character) into `terms` and returns the URL of the next Atom page.
  * A DOCTYPE is refused and entities are never expanded (only the five XML
- * escapes and character references are decoded). Throws a ParseError naming
+ * escapes and character references are decoded); so are characters XML
+ * does not allow, raw or as references. Throws a ParseError naming
  * the URL and what was wrong.
  */
 export function readDictionary(text: string, contentType: string | undefined, url: string, terms: Map<string, string>): string | undefined {
@@ -42,6 +44,9 @@ export function readDictionary(text: string, contentType: string | undefined, ur
     fail(`expected an Atom feed or JSON, found ${contentType ?? 'no content type'} starting ${JSON.stringify(text.slice(0, 40))}`);
   if (/<!DOCTYPE/i.test(text))
     fail('it declares a DOCTYPE, which flowd refuses (entities could expand without bound); serve the feed without one');
+  // fast-xml-parser lets characters XML does not allow through, raw and as references.
+  const bad = findXmlCharProblem(text);
+  if (bad !== undefined) fail(`it is not well-formed XML: ${bad.message} (line ${bad.line})`);
   const valid = fxp().XMLValidator.validate(text);
   if (valid !== true) fail(`it is not well-formed XML: ${valid.err.msg} (line ${valid.err.line})`);
   const document = xml().parse(text) as Record<string, unknown>;

@@ -33,4 +33,32 @@ describe('parsePayload', () => {
     expect(bad.error?.code).toBe('ERR_PAYLOAD');
     expect(bad.error?.message).toMatch(/^message 9 is not well-formed XML \(line 2, column \d+\): /);
   });
+
+  it('refuses characters XML does not allow, raw or as character references, naming the line and column', () => {
+    for (const bad of [
+      '&#0;',
+      '&#xD800;',
+      '&#x110000;',
+      '&#-1;',
+      '&#x;',
+      '\u0000',
+      '\u0008',
+      '\u000B',
+      '\u001F',
+      '\uFFFE',
+      '\uFFFF',
+      '\uD800',
+      '\uDC00',
+    ]) {
+      for (const text of [`<a>\n<b>x${bad}</b></a>`, `<a>\n<b k="x${bad}"/></a>`]) {
+        const result = parsePayload(text, 'xml', 'message 4');
+        expect(result.payload).toBe(text);
+        expect(result.error?.code).toBe('ERR_PAYLOAD');
+        expect(result.error?.message, JSON.stringify(text)).toMatch(
+          /^message 4 is not well-formed XML \(line 2, column \d+\): (the character|a lone surrogate) .*(not allowed in XML|which XML does not allow|is malformed)/,
+        );
+      }
+    }
+    expect(parsePayload('<a k="&#x9;">&#x10FFFF;\u{1F600}<![CDATA[&#0;]]></a>', 'xml', 'm').error).toBeUndefined();
+  });
 });

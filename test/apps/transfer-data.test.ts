@@ -84,6 +84,9 @@ describe('readTransferData', () => {
     expect(() => readTransferData('')).toThrowError(/is empty; expected JSON/);
     expect(() => readTransferData('{"source": ')).toThrowError(/is neither XML nor JSON/);
     expect(() => readTransferData('<!DOCTYPE x [<!ENTITY e "boom">]><transfer/>')).toThrowError(/DOCTYPE/);
+    expect(() => readTransferData('<transfer>\n<source>a&#xD800;</source></transfer>')).toThrowError(
+      /is not well-formed XML \(line 2, column 10\): the character reference &#xD800; is U\+D800, which XML does not allow/,
+    );
     expect(() => readTransferData('<record id="1"/>')).toThrowError(/root element <record>; expected <transfer>/);
     expect(() => readTransferData('<transfer><source>a</source><source>b</source></transfer>')).toThrowError(/more than one <source>/);
   });

@@ -53,6 +53,12 @@ describe('buildRecordXml', () => {
     expect(() => buildRecordXml({ id: '1', fields: { title: 'bell\u0007' }, media: [] })).toThrowError(
       /record "1": field "title" has a control character XML cannot carry \(U\+0007\)/,
     );
+    expect(() => buildRecordXml({ id: '1', fields: { title: 'half \uD83D pair' }, media: [] })).toThrowError(
+      /record "1": field "title" has a lone surrogate XML cannot carry \(U\+D83D\)/,
+    );
+    expect(() => buildRecordXml({ id: '1', fields: {}, media: ['\uFFFF.mxf'] })).toThrowError(
+      /record "1": a media name has a character XML cannot carry \(U\+FFFF\)/,
+    );
   });
 });
 

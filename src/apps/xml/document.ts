@@ -2,6 +2,7 @@ import type * as XmldomModule from '@xmldom/xmldom';
 import type { Document } from '@xmldom/xmldom';
 import { lazy, once } from '../../kernel/lazy.js';
 import { FlowdError } from '../../kernel/errors.js';
+import { findXmlCharProblem } from '../../kernel/xml-chars.js';
 
 /** Limits of readXmlDocument. */
 export interface XmlLimits {
@@ -76,48 +77,30 @@ function fail(where: string, problem: string, cause?: unknown): never {
   throw new FlowdError('ERR_XML', `${where}: ${problem}`, cause === undefined ? undefined : { cause });
 }
 
-// Markup whose `&#...;` is literal text (CDATA, comments, processing instructions), then a character reference.
-const CHARACTER_REFERENCE = /<!\[CDATA\[[\s\S]*?\]\]>|<!--[\s\S]*?-->|<\?[\s\S]*?\?>|&#(?:x([0-9A-Fa-f]+)|([0-9]+));/g;
-
-/** XML 1.0's Char production: #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]. */
-function isXmlChar(code: number): boolean {
-  return (
-    code === 0x9 ||
-    code === 0xa ||
-    code === 0xd ||
-    (code >= 0x20 && code <= 0xd7ff) ||
-    (code >= 0xe000 && code <= 0xfffd) ||
-    (code >= 0x10000 && code <= 0x10ffff)
-  );
-}
-
 /**
- * Refuses a character reference to a code point XML cannot carry (`&#0;`,
- * `&#xD800;`, `&#x110000;`), in text and attribute values alike: xmldom
- * would put it into the document as it is.
+ * What every XML reader of XmlImport checks before parsing: a text, at most
+ * `maxBytes` bytes of UTF-8, without DOCTYPE or ENTITY declaration (so no
+ * entity is ever expanded), and only characters XML allows, raw or as
+ * character references (xmldom would put `&#0;` into the document as it
+ * is). Throws FlowdError ERR_XML whose message starts with `where`.
  */
-function checkCharacterReferences(text: string, where: string): void {
-  for (const match of text.matchAll(CHARACTER_REFERENCE)) {
-    const [reference, hex, decimal] = match;
-    if (hex === undefined && decimal === undefined) continue;
-    const digits = (hex ?? decimal)!.replace(/^0+(?=.)/, '');
-    const code = digits.length > 8 ? Number.POSITIVE_INFINITY : Number.parseInt(digits, hex === undefined ? 10 : 16);
-    if (isXmlChar(code)) continue;
-    const before = text.slice(0, match.index);
-    const line = before.split('\n').length;
-    const found = Number.isFinite(code) ? `U+${code.toString(16).toUpperCase().padStart(4, '0')}` : 'a number past U+10FFFF';
-    fail(
-      where,
-      `not well-formed XML at line ${line}, column ${match.index - before.lastIndexOf('\n')}: the character reference ${reference} is ${found}, which XML does not allow; expected a character in #x9 | #xA | #xD | [#x20-#xD7FF] | [#xE000-#xFFFD] | [#x10000-#x10FFFF]`,
-    );
+export function checkXmlText(text: string, where: string, limits: XmlLimits = {}): void {
+  const { maxBytes = DEFAULT_XML_MAX_BYTES } = limits;
+  if (typeof text !== 'string') fail(where, `expected XML text, found ${typeof text}`);
+  // Never fewer UTF-8 bytes than UTF-16 units, so the cheap test comes first.
+  if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) {
+    fail(where, `the file is larger than the limit of ${maxBytes} bytes`);
   }
+  if (DOCTYPE.test(text)) fail(where, 'a DOCTYPE is not allowed (DTDs and entity declarations are refused)');
+  if (ENTITY.test(text)) fail(where, 'an ENTITY declaration is not allowed');
+  const problem = findXmlCharProblem(text);
+  if (problem !== undefined) fail(where, `not well-formed XML at line ${problem.line}, column ${problem.column}: ${problem.message}`);
 }
 
 /**
- * Parses XML text with @xmldom/xmldom, safely: a DOCTYPE or an ENTITY
- * declaration anywhere in the text is refused before parsing (so no entity
- * is ever expanded; an unknown `&name;` is a parser error), so is a text
- * over `maxBytes` or elements nested over `maxDepth`. Every parser error
+ * Parses XML text with @xmldom/xmldom, safely: checkXmlText first (size,
+ * DOCTYPE, ENTITY, characters; an unknown `&name;` is then a parser
+ * error), and elements nested over `maxDepth` are refused. Every parser error
  * and warning is an error here: FlowdError ERR_XML whose message starts
  * with `where` and quotes the parser, with line and column when known.
  * Nothing is printed to the console.
@@ -126,15 +109,8 @@ function checkCharacterReferences(text: string, where: string): void {
  * // FlowdError ERR_XML: "in/a.xml: not well-formed XML at line 3, column 5: Opening and ending tag mismatch: "b" != "a""
  */
 export function readXmlDocument(text: string, where: string, limits: XmlLimits = {}): Document {
-  const { maxBytes = DEFAULT_XML_MAX_BYTES, maxDepth = DEFAULT_XML_MAX_DEPTH } = limits;
-  if (typeof text !== 'string') fail(where, `expected XML text, found ${typeof text}`);
-  // Never fewer UTF-8 bytes than UTF-16 units, so the cheap test comes first.
-  if (text.length > maxBytes || Buffer.byteLength(text, 'utf8') > maxBytes) {
-    fail(where, `the file is larger than the limit of ${maxBytes} bytes`);
-  }
-  if (DOCTYPE.test(text)) fail(where, 'a DOCTYPE is not allowed (DTDs and entity declarations are refused)');
-  if (ENTITY.test(text)) fail(where, 'an ENTITY declaration is not allowed');
-  checkCharacterReferences(text, where);
+  const { maxDepth = DEFAULT_XML_MAX_DEPTH } = limits;
+  checkXmlText(text, where, limits);
   let problem: ParserProblem | undefined;
   const parser = new (xmldom().DOMParser)({
     locator: true,

@@ -1,6 +1,7 @@
 import { Worker } from 'node:worker_threads';
 import { FlowdError, type ErrorCode } from '../../kernel/errors.js';
 import { DEFAULT_XML_MAX_BYTES, type XmlLimits } from './document.js';
+import { decodeJobResult } from './job-reply.js';
 import { runXmlJob, type XmlJob, type XmlJobResult } from './xml-job.js';
 
 /** Options of readXmlOffThread. */
@@ -86,8 +87,12 @@ export async function readXmlOffThread<J extends XmlJob>(
     };
     const onAbort = (): void => settle(() => reject(signal!.reason as Error));
     signal?.addEventListener('abort', onAbort, { once: true });
-    worker.once('message', (reply: { ok: true; json: string } | { ok: false; code: ErrorCode; message: string }) =>
-      settle(() => (reply.ok ? resolve(JSON.parse(reply.json) as XmlJobResult<J>) : reject(new FlowdError(reply.code, reply.message)))),
+    worker.once('message', (reply: { ok: true; parts: string[] } | { ok: false; code: ErrorCode; message: string }) =>
+      settle(() =>
+        reply.ok
+          ? decodeJobResult(reply.parts).then((result) => resolve(result as XmlJobResult<J>), reject)
+          : reject(new FlowdError(reply.code, reply.message)),
+      ),
     );
     worker.once('error', (error: Error & { code?: string }) =>
       settle(() =>

@@ -90,6 +90,85 @@ describe('readDefaultRecord', () => {
     expect(xmlError(() => readDefaultRecord('<record><media/></record>', 'f.xml'))).toContain('<media> has no href');
   });
 
+  it('refuses characters XML does not allow, raw or as character references, in text and attributes, naming the file and line', () => {
+    for (const bad of [
+      '&#0;',
+      '&#xD800;',
+      '&#x110000;',
+      '&#-1;',
+      '&#x;',
+      '\u0000',
+      '\u0001',
+      '\u000B',
+      '\u001F',
+      '\uFFFE',
+      '\uFFFF',
+      '\uD800',
+      '\uDC00',
+    ]) {
+      for (const text of [`<record>\n<field name="a">x${bad}y</field></record>`, `<record>\n<field name="a${bad}">x</field></record>`]) {
+        expect(
+          xmlError(() => readDefaultRecord(text, 'in/bad.xml')),
+          JSON.stringify(text),
+        ).toMatch(
+          /^in\/bad\.xml: not well-formed XML at line 2, column \d+: (the character|a lone surrogate) .*(not allowed in XML|which XML does not allow|is malformed)/,
+        );
+      }
+    }
+    expect(
+      readDefaultRecord('<record><field name="a">&#x9;&#xD7FF;&#x10FFFF;\u{1F600}<![CDATA[&#0;]]></field></record>', 'f.xml').fields,
+    ).toEqual({
+      a: '\t\uD7FF\u{10FFFF}\u{1F600}&#0;',
+    });
+  });
+
+  it('reads XML 1.0 strictly: a bare & or ]]> in text, an undefined entity or a DOCTYPE is refused', () => {
+    expect(xmlError(() => readDefaultRecord('<record><field name="a">Tom & Jerry</field></record>', 'f.xml'))).toMatch(
+      /^f\.xml: not well-formed XML at line 1, column \d+: /,
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a">x ]]> y</field></record>', 'f.xml'))).toContain(
+      'the string "]]>" is disallowed',
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a">&nbsp;</field></record>', 'f.xml'))).toContain('undefined entity');
+    expect(xmlError(() => readDefaultRecord('<!DOCTYPE record><record/>', 'f.xml'))).toBe(
+      'f.xml: a DOCTYPE is not allowed (DTDs and entity declarations are refused)',
+    );
+    expect(xmlError(() => readDefaultRecord('<?xml version="1.1"?><record><field name="a">&#1;</field></record>', 'f.xml'))).toContain(
+      'U+0001',
+    );
+  });
+
+  it('says first that the XML is not well-formed, then what is wrong with the record, as a DOM reader would', () => {
+    expect(xmlError(() => readDefaultRecord('<asset>\n<x></asset>', 'f.xml'))).toBe(
+      'f.xml: not well-formed XML at line 2, column 11: tag mismatch: </asset> where </x> was expected',
+    );
+    expect(xmlError(() => readDefaultRecord('<record>\n<field name="a">x</record>', 'f.xml'))).toMatch(
+      /^f\.xml: not well-formed XML at line 2, column \d+: tag mismatch: <\/record> where <\/field> was expected$/,
+    );
+  });
+
+  it('refuses elements nested past the depth cap, and a text over the size cap', () => {
+    const deep = `<record>${'<a>'.repeat(300)}${'</a>'.repeat(300)}</record>`;
+    expect(xmlError(() => readDefaultRecord(deep, 'f.xml'))).toMatch(
+      /^f\.xml: not well-formed XML at line 1, column \d+: elements are nested deeper than 256 levels$/,
+    );
+    expect(xmlError(() => readDefaultRecord('<record><field name="a">x</field></record>', 'f.xml', { maxBytes: 20 }))).toBe(
+      'f.xml: the file is larger than the limit of 20 bytes',
+    );
+  });
+
+  it('names the line where a field, a media or stray text starts', () => {
+    expect(xmlError(() => readDefaultRecord('<record>\n<field name="a"\n type="number">x</field></record>', 'f.xml'))).toContain(
+      '(line 2)',
+    );
+    expect(xmlError(() => readDefaultRecord('<record>\n<!-- c -->\n  loose\n</record>', 'f.xml'))).toBe(
+      'f.xml: <record> contains text "\\n  loose\\n" (line 2); expected only <field> and <media>',
+    );
+    expect(xmlError(() => readDefaultRecord('<record>\n\n<media href="a/b"/></record>', 'f.xml'))).toBe(
+      'f.xml: media name "a/b" is not a plain file name; expected a name such as clip.mxf, without a folder',
+    );
+  });
+
   it("keeps JSON's own __proto__ keys as data and leaves Object.prototype alone", () => {
     const record = readDefaultRecord('<record><field name="a" type="json">{"__proto__": {"polluted": true}}</field></record>', 'f.xml');
     expect(Object.keys(record.fields['a'] as object)).toEqual(['__proto__']);

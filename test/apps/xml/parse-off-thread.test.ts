@@ -4,6 +4,7 @@ import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { compileCustomMapping } from '../../../src/apps/xml/custom-mapping.js';
+import { DEFAULT_XML_MAX_BYTES } from '../../../src/apps/xml/document.js';
 import { readXmlOffThread, xmlHeapLimitMb } from '../../../src/apps/xml/parse-off-thread.js';
 import type { RecordData } from '../../../src/apps/xml/record-data.js';
 import { runXmlJob } from '../../../src/apps/xml/xml-job.js';
@@ -113,6 +114,30 @@ describe('readXmlOffThread', () => {
     expect(record).toEqual(runXmlJob(text, 'in/big.xml', { kind: 'default' }));
   }, 60_000);
 
+  it('reads a 10 MB default-format record of 280,000 sibling fields into a record with all of them, within the heap cap of 20 times the file', async () => {
+    // An xmldom tree of it needed some 50 times the file: the thread was stopped at its cap and the file refused.
+    const limit = DEFAULT_XML_MAX_BYTES;
+    const parts = ['<record id="big">\n'];
+    let size = parts[0]!.length + '</record>\n'.length;
+    let count = 0;
+    for (;;) {
+      const line = `<field name="f${count}">v${count}</field>\n`;
+      if (size + line.length > limit) break;
+      parts.push(line);
+      size += line.length;
+      count++;
+    }
+    parts.push('</record>\n');
+    const text = parts.join('');
+    expect(Buffer.byteLength(text)).toBeGreaterThan(limit - 64);
+    expect(count).toBeGreaterThan(280_000);
+    const record = await readXmlOffThread(text, 'in/big.xml', { kind: 'default' });
+    expect(record.id).toBe('big');
+    expect(Object.keys(record.fields)).toHaveLength(count);
+    expect(record.fields['f0']).toBe('v0');
+    expect(record.fields[`f${count - 1}`]).toBe(`v${count - 1}`);
+  }, 60_000);
+
   it('terminates the thread when the signal aborts, and rejects with its reason', async () => {
     // 4,000 siblings under a positional predicate: xpath takes tens of seconds over them.
     const text = `<a>${'<b>x</b>'.repeat(4000)}</a>`;
@@ -145,9 +170,10 @@ describe('readXmlOffThread', () => {
   }, 30_000);
 
   it('refuses, with ERR_XML naming the file, a document whose tree needs more memory than its cap', async () => {
-    // 3 MB of empty siblings: xmldom's tree of them would take some 700 MB; the cap is 64 MiB.
+    // 3 MB of empty siblings: xmldom's tree of them (a custom mapping's XPath needs one) would take some 700 MB; the cap is 64 MiB.
     const text = `<a>${'<b/>'.repeat(750_000)}</a>`;
-    const error = await rejection(readXmlOffThread(text, 'in/huge.xml', { kind: 'default' }));
+    const job = { kind: 'xpath' as const, namespaces: {}, queries: [{ source: 'count(/a/b)', label: '[Field:n] "xpath"' }] };
+    const error = await rejection(readXmlOffThread(text, 'in/huge.xml', job));
     expect(error).toBeInstanceOf(FlowdError);
     expect((error as FlowdError).code).toBe('ERR_XML');
     expect((error as FlowdError).message).toMatch(/^in\/huge\.xml: the document's tree needs more memory than the parse limit of 64 MiB/);

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createClient, type ApiClient, type ClientOptions } from '../../../src/toolkit/client.js';
+import { decodeBody } from '../../../src/toolkit/client/body.js';
 import { compileApiSettings, type ApiSettings } from '../../../src/config/api-settings.js';
 import { SectionReader, type RawValue } from '../../../src/kernel/section-reader.js';
 import { ConflictError, HttpError } from '../../../src/kernel/errors.js';
@@ -575,5 +576,16 @@ describe('createOrUpdate', () => {
     expect(error.message).toMatch(/^gave up after 3 attempt\(s\)/);
     expect(server.count('PUT')).toBe(3);
     expect(server.writes).toBe(0);
+  });
+});
+
+describe('decodeBody', () => {
+  it('refuses an XML body with a character XML does not allow, raw or as a reference, naming the line', () => {
+    for (const text of ['<a>\n&#x1;</a>', '<a>\n\u0001</a>']) {
+      const decoded = decodeBody(Buffer.from(text), 'application/xml');
+      expect(decoded.body).toBe(text);
+      expect(decoded.problem).toMatch(/^the application\/xml body is not well-formed XML \(line 2, column 1\): the character/);
+    }
+    expect(decodeBody(Buffer.from('<a>&#x41;</a>'), 'application/xml')).toEqual({ body: { a: '&#x41;' }, text: '<a>&#x41;</a>' });
   });
 });

@@ -290,6 +290,12 @@ describe('readDictionary', () => {
     expect(() => read('<feed><entry><id>1</id></entry></feed>')).toThrow(/entry 1 has no <title> text/);
     expect(() => read('<feed><entry><title>A</title></entry></feed>')).toThrow(/entry 1 \("A"\) has neither <id> nor <link href>/);
     expect(() => read('<feed><entry>')).toThrow(/it is not well-formed XML: .* \(line 1\)/);
+    expect(() => read('<feed>\n<entry><title>&#0;</title><id>1</id></entry></feed>')).toThrow(
+      /it is not well-formed XML: the character reference &#0; is U\+0000, which XML does not allow; .* \(line 2\)/,
+    );
+    expect(() => read('<feed>\n\n<entry><title>a\uFFFF</title><id>1</id></entry></feed>')).toThrow(
+      /it is not well-formed XML: the character U\+FFFF is not allowed in XML .* \(line 3\)/,
+    );
     expect(() => read('Sport=1', 'text/plain')).toThrow(/expected an Atom feed or JSON, found text\/plain starting "Sport=1"/);
     expect(() => read('{"Sport": 1}')).toThrow(/"Sport" maps to 1; expected a string/);
     expect(() => read('[1,', 'application/json')).toThrow(/it is not valid JSON/);
