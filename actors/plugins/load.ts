@@ -73,7 +73,9 @@ export async function loadPlugin(
           'ERR_INVALID_ARGUMENT',
           `${file}: registerCallback("${String(callbackName)}") was called after registerCallbacks returned; register every callback while it runs`,
         );
-      callbacks.push(checkRegistration(file, callbacks, callbackName, callback, options));
+      callbacks.push(
+        checkRegistration(file, callbacks, callbackName, callback, options, (message) => log.warn({ plugin: name, file }, message)),
+      );
     },
   };
   try {
@@ -95,6 +97,7 @@ function checkRegistration(
   name: unknown,
   callback: unknown,
   options: unknown,
+  warn: (message: string) => void,
 ): RegisteredCallback {
   if (typeof name !== 'string' || name.trim() === '') {
     throw new FlowdError(
@@ -136,7 +139,7 @@ function checkRegistration(
   return {
     name,
     callback: callback as PluginCallback<unknown>,
-    match: match === undefined ? undefined : checkMatch(match, where),
+    match: checkMatch(match, where, warn),
     args,
     stopOnError: stopOnError ?? true,
   };

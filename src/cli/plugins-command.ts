@@ -8,7 +8,7 @@ import type { CompiledSource } from '../../actors/sources/source-kind.js';
 import { createAppServices } from '../runtime/app-services.js';
 import { ConfigError, CursorError, UsageError } from '../kernel/errors.js';
 import { hint } from '../kernel/section-reader.js';
-import type { MatchEvents, PluginInfo } from '../../actors/plugins/plugin-api.js';
+import type { MatchFilter, PluginInfo } from '../../actors/plugins/plugin-api.js';
 import { createPluginHost } from '../../actors/plugins/host.js';
 import { silentLogger, withAppStore } from '../runtime/app-store.js';
 import type { AppConfig } from '../config/app-config.js';
@@ -23,10 +23,10 @@ export interface PluginListing {
   /** The last event id done, or undefined when it has no cursor yet. */
   cursor: number | undefined;
   backlog: number;
-  callbacks: Array<{ name: string; match: MatchEvents | undefined; stopOnError: boolean }>;
+  callbacks: Array<{ name: string; match: MatchFilter | undefined; stopOnError: boolean }>;
 }
 
-const describeMatch = (match: MatchEvents | undefined) =>
+const describeMatch = (match: MatchFilter | undefined) =>
   match === undefined
     ? 'every event'
     : Object.entries(match)
