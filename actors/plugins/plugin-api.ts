@@ -147,6 +147,14 @@ export interface PluginHost {
    * run rejects with the signal's reason (never ERR_PLUGIN).
    */
   run(name: string, event: LogEvent, ctx: WorkerContext): Promise<PluginRunReport>;
+  /**
+   * Loads a deactivated plugin again, as a change of its file would: it is
+   * active once the load succeeds (`plugin.activated`), deactivated with the
+   * load error otherwise. For a retry without a restart (`flowd plugins
+   * --reactivate`). Returns false, doing nothing, when the plugin is unknown
+   * or not deactivated.
+   */
+  reactivate(name: string): boolean;
   /** Deactivates the plugin (a callback failed for good): its state becomes `deactivated` with this error. Ignored while it reloads (the new code decides). */
   deactivate(name: string, error: { code: string; message: string; eventId?: number; callback?: string; at?: number }): void;
   /**
