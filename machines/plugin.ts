@@ -84,7 +84,7 @@ export interface PluginMachineContext {
   deactivatedOnRecord: PluginErrorInfo | undefined;
 }
 
-/** The plugin's file changed: reload it (a deactivated plugin resumes if the load succeeds). */
+/** The plugin's file changed, or it is reactivated: reload it (a deactivated plugin resumes if the load succeeds). */
 export type PluginChanged = { type: 'plugin.changed' };
 /** A callback failed for good (stopOnError): deactivate the plugin. */
 export type PluginFailed = { type: 'plugin.failed'; error: PluginErrorInfo };
@@ -187,7 +187,8 @@ export const pluginMachine = setup({
       },
     },
     deactivated: {
-      description: 'A load failed or a callback failed for good: no event reaches it until its file changes and loads.',
+      description:
+        'A load failed or a callback failed for good: no event reaches it until it loads again, when its file changes or it is reactivated (both send plugin.changed).',
       entry: 'reportDeactivated',
       on: { 'plugin.changed': 'reloading' },
     },

@@ -45,6 +45,7 @@ export type { StompEvent, StompStats } from '../actors/sources/stomp.js';
 export type {
   LogEvent,
   MatchEvents,
+  MatchFilter,
   CallbackOptions,
   PluginCallback,
   PluginContext,

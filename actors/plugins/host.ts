@@ -38,11 +38,13 @@ export interface PluginHostOptions {
   /** xstate's `inspect` observer for the plugin actors (the inspector's). @default none */
   inspect?: ((event: InspectionEvent) => void) | undefined;
   /**
-   * What is on record for a plugin found in a folder (by the event-log
-   * source): `deactivated` keeps it deactivated after its first load, say
-   * because a callback failed for good before a restart and the file has
-   * not changed since. Throwing makes start() reject (a record that cannot
-   * be read); for a plugin found later, the plugin is skipped until the next scan.
+   * What is on record for a plugin found in a folder: `deactivated` keeps it
+   * deactivated after its first load (its callbacks loaded, for listing)
+   * until its file changes or it is reactivated. The event-log source does
+   * not use it: a restart re-activates a plugin a callback deactivated, as
+   * shotgunEvents does (its cursor record keeps why, and it decides). Throwing
+   * makes start() reject (a record that cannot be read); for a plugin found
+   * later, the plugin is skipped until the next scan.
    * @default every plugin starts active once loaded
    */
   initialState?: ((name: string, file: string, mtimeMs: number) => { deactivated?: PluginErrorInfo | undefined } | undefined) | undefined;
@@ -410,6 +412,13 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
         }
       }
       return report;
+    },
+    reactivate(name) {
+      const entry = plugins.get(name);
+      if (entry?.actor.getSnapshot().value !== 'deactivated') return false;
+      log.info({ plugin: name, file: entry.file }, `plugin "${name}" is reactivated; loading ${entry.file} again`);
+      entry.actor.send(pluginChanged());
+      return true;
     },
     deactivate(name, error) {
       const entry = plugins.get(name);

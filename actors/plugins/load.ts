@@ -74,7 +74,9 @@ export async function loadPlugin(
           'ERR_INVALID_ARGUMENT',
           `${file}: registerCallback("${String(callbackName)}") was called after registerCallbacks returned; register every callback while it runs`,
         );
-      callbacks.push(checkRegistration(file, callbacks, callbackName, callback, options));
+      callbacks.push(
+        checkRegistration(file, callbacks, callbackName, callback, options, (message) => log.warn({ plugin: name, file }, message)),
+      );
     },
     setEmails(choice: PluginEmails): void {
       if (!registering)
@@ -117,6 +119,7 @@ function checkRegistration(
   name: unknown,
   callback: unknown,
   options: unknown,
+  warn: (message: string) => void,
 ): RegisteredCallback {
   if (typeof name !== 'string' || name.trim() === '') {
     throw new FlowdError(
@@ -158,7 +161,7 @@ function checkRegistration(
   return {
     name,
     callback: callback as PluginCallback<unknown>,
-    match: match === undefined ? undefined : checkMatch(match, where),
+    match: checkMatch(match, where, warn),
     args,
     stopOnError: stopOnError ?? true,
   };

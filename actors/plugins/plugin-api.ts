@@ -22,18 +22,23 @@ export interface LogEvent {
 }
 
 /**
- * Which events a callback takes, as the seed's `matchEvents`: an event type
- * (or `'*'` for any type) maps to attribute names (or `['*']` for any
- * attribute). An event matches when an entry for its type, or `'*'`, lists
- * `'*'` or one of the event's attributes.
- * @example { Shotgun_Task_Change: ['sg_status_list'], Shotgun_Version_New: ['*'] }
+ * Which events a callback takes, as shotgunEvents' `matchEvents`, in any of
+ * the shapes its plugins write: an event type (or `'*'` for any type) maps to
+ * null (any attribute), one attribute name, or a list of names (`['*']`: any).
+ * An event matches when the entry for its type lists `'*'` or one of the
+ * event's attributes; a `'*'` entry alone decides for every type (entries
+ * beside it are not used). An empty object, like null, takes every event.
+ * @example { Shotgun_Task_Change: ['sg_status_list'], Shotgun_Version_New: null, Shotgun_Shot_Change: 'code' }
  */
-export type MatchEvents = Readonly<Record<string, readonly string[]>>;
+export type MatchEvents = Readonly<Record<string, readonly string[] | string | null>>;
+
+/** A `match` as the host keeps it, each entry a list of attribute names (`['*']`: any). */
+export type MatchFilter = Readonly<Record<string, readonly string[]>>;
 
 /** Options of `reg.registerCallback`. */
 export interface CallbackOptions<A = unknown> {
-  /** @default every event ({ '*': ['*'] }) */
-  match?: MatchEvents;
+  /** null, undefined and `{}` take every event. @default every event */
+  match?: MatchEvents | null;
   /** Handed to the callback as its third argument. @default undefined */
   args?: A;
   /**
@@ -95,7 +100,7 @@ export interface RegisteredCallback {
   name: string;
   callback: PluginCallback<unknown>;
   /** undefined: every event. */
-  match: MatchEvents | undefined;
+  match: MatchFilter | undefined;
   args: unknown;
   stopOnError: boolean;
 }
@@ -110,7 +115,7 @@ export interface PluginInfo {
   file: string;
   state: PluginState;
   /** The callbacks of the last successful load, in registration order. */
-  callbacks: ReadonlyArray<{ name: string; match: MatchEvents | undefined; stopOnError: boolean }>;
+  callbacks: ReadonlyArray<{ name: string; match: MatchFilter | undefined; stopOnError: boolean }>;
   /** Why it is deactivated (a load error, or a callback's failure). */
   error: { code: string; message: string; eventId?: number; callback?: string } | undefined;
   /** The file's mtime when it was last loaded (ms). */
@@ -159,6 +164,14 @@ export interface PluginHost {
    * run rejects with the signal's reason (never ERR_PLUGIN).
    */
   run(name: string, event: LogEvent, ctx: WorkerContext): Promise<PluginRunReport>;
+  /**
+   * Loads a deactivated plugin again, as a change of its file would: it is
+   * active once the load succeeds (`plugin.activated`), deactivated with the
+   * load error otherwise. For a retry without a restart (`flowd plugins
+   * --reactivate`). Returns false, doing nothing, when the plugin is unknown
+   * or not deactivated.
+   */
+  reactivate(name: string): boolean;
   /** Deactivates the plugin (a callback failed for good): its state becomes `deactivated` with this error. Ignored while it reloads (the new code decides). */
   deactivate(name: string, error: { code: string; message: string; eventId?: number; callback?: string; at?: number }): void;
   /**

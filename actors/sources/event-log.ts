@@ -12,6 +12,7 @@ import type { Store } from '../stores/store-api.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { cursorKey, readCursor, type CursorRecord, type Deactivation } from './event-log-cursors.js';
 import { fingerprintMismatch, fingerprintOf, type Fingerprint } from './event-log-fingerprint.js';
+import { isReactivationRequest, reactivationKey } from './event-log-reactivation.js';
 import type { EventLogReader, EventLogReaderOptions } from './event-log-reader.js';
 import { LogWindow } from './event-log-window.js';
 import { WriterHorizon } from './event-log-writers.js';
@@ -321,6 +322,8 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     polling = true;
     const mine = generation;
     try {
+      await takeReactivations();
+      if (mine !== generation) return;
       if (active().length > 0) {
         const lowest = floor();
         if (lowest < window.base) window.reset(lowest);
@@ -413,14 +416,58 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     cursors.set(name, cursor);
     if (await stopIfUnfit(cursor)) return;
     const deactivated = record.deactivated;
-    if (deactivated && info.mtimeMs <= deactivated.at) {
+    // A cursor that was ahead of the log needs a reset (or a changed file); a failure is retried by a start, as shotgunEvents does.
+    if (deactivated?.code === 'ERR_CURSOR' && info.mtimeMs <= deactivated.at) {
       if (info.state !== 'deactivated') plugins.deactivate(name, deactivated);
       log.warn(
         { plugin: name, error: deactivated },
         `event-log: plugin "${name}" stays deactivated (its file has not changed since): ${deactivated.message}`,
       );
     } else if (deactivated) {
+      if (deactivated.code !== 'ERR_CURSOR')
+        log.warn(
+          { plugin: name, eventId: deactivated.eventId, error: { code: deactivated.code, message: deactivated.message } },
+          `event-log: plugin "${name}" was deactivated${failedOn(deactivated)}; this start re-activates it: ${goesOn(record.last, deactivated)}`,
+        );
       await persist(cursor, null);
+    }
+  };
+
+  /**
+   * Plugins deactivated by a failure whose reactivation was asked for
+   * (`flowd plugins --reactivate`, see event-log-reactivation.ts): the record
+   * is cleared and the plugin loaded again, to retry the event it failed on.
+   * A store that does not answer is asked again at the next read.
+   */
+  const takeReactivations = async () => {
+    for (const cursor of [...cursors.values()]) {
+      const deactivated = cursor.stored.deactivated;
+      if (!deactivated || deactivated.code === 'ERR_CURSOR' || cursor.writing) continue;
+      const key = reactivationKey(cursor.name);
+      try {
+        const request: unknown = await store.get(key);
+        if (request === undefined) continue;
+        await store.delete(key, lock ? { fence } : {});
+        if (!isReactivationRequest(request) || request.deactivatedAt !== deactivated.at) {
+          log.info(
+            { plugin: cursor.name, request },
+            `event-log: dropped a reactivation request of plugin "${cursor.name}" made for an earlier deactivation`,
+          );
+          continue;
+        }
+      } catch (error) {
+        log.warn(
+          { plugin: cursor.name, error: (error as Error).message },
+          `event-log: cannot read the reactivation request "${key}" (${(error as Error).message}); asking again at the next read`,
+        );
+        continue;
+      }
+      log.warn(
+        { plugin: cursor.name, eventId: deactivated.eventId, error: { code: deactivated.code, message: deactivated.message } },
+        `event-log: plugin "${cursor.name}" was deactivated${failedOn(deactivated)}; reactivated on request (flowd plugins --reactivate): ${goesOn(cursor.last, deactivated)}`,
+      );
+      await persist(cursor, null);
+      if (!plugins.reactivate(cursor.name)) dispatch(cursor);
     }
   };
 
@@ -666,7 +713,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         plugins.deactivate(entry.plugin, deactivated);
         log.error(
           { plugin: entry.plugin, event: entry.eventId, error },
-          `event-log: plugin "${entry.plugin}" is deactivated: ${error.message}; it stays on event ${entry.eventId} until its file changes`,
+          `event-log: plugin "${entry.plugin}" is deactivated: ${error.message}; it stays on event ${entry.eventId} until its file changes, the daemon restarts or flowd plugins <app.ini> --reactivate ${entry.plugin}`,
         );
         void persist(cursor, deactivated).catch(() => undefined);
       } else {
@@ -689,6 +736,14 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     stats: () => ({ ...stats, plugins: cursors.size }),
   };
 }
+
+/** ` when it failed on event 7 (ERR_PLUGIN: ...)`: what a deactivation on record says. */
+const failedOn = (deactivated: Deactivation) =>
+  `${deactivated.eventId === undefined ? '' : ` when it failed on event ${deactivated.eventId}`} (${deactivated.code}: ${deactivated.message})`;
+
+/** Where a re-activated plugin goes on: after its cursor, so the event it failed on comes again. */
+const goesOn = (last: number, deactivated: Deactivation) =>
+  `it goes on after event ${last}${deactivated.eventId === undefined ? '' : `, retrying event ${deactivated.eventId}`}`;
 
 /** `sources.eventLog({ ... })`: the `[Source] type = event-log` keys, in camelCase. */
 export interface EventLogSourceOptions {
@@ -783,7 +838,12 @@ export const eventLogSource: SourceKind = {
       type: 'event-log',
       description: `event-log ${displayUrl(url)}${readerOptions.kind === 'postgres' ? ` table ${readerOptions.table}` : ''} (start from ${startText}, fetch interval ${formatDuration(options.fetchIntervalMs)}, max batch size ${options.maxBatchSize}, backlog timeout ${formatDuration(options.backlogTimeoutMs)})${isLoopback(host) ? '' : ', NOT loopback'}`,
       reconnect: { delayMs, maxDelayMs },
-      eventLog: { reader: readerOptions, lockKey: options.lockKey, readerFile: options.readerFile },
+      eventLog: {
+        reader: readerOptions,
+        lockKey: options.lockKey,
+        readerFile: options.readerFile,
+        fetchIntervalMs: options.fetchIntervalMs,
+      },
       create: (deps = {}) => {
         if (!deps.plugins || !deps.services)
           throw new ConfigError(

@@ -17,7 +17,13 @@ export interface CompiledSource {
   reconnect?: { delayMs: number; maxDelayMs: number };
   create(deps?: SourceDeps): SourceDriver;
   /** An event-log source's log and reader lock, for `flowd plugins --reset-cursor`. */
-  eventLog?: { reader: EventLogReaderOptions; lockKey: string; readerFile: string | undefined };
+  eventLog?: {
+    reader: EventLogReaderOptions;
+    lockKey: string;
+    readerFile: string | undefined;
+    /** How often the reader reads the log, and takes up reactivation requests (`flowd plugins --reactivate`). */
+    fetchIntervalMs: number;
+  };
 }
 
 /** What a source may use from the runtime. */

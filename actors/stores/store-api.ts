@@ -43,7 +43,7 @@ export interface DeleteOptions {
 
 /** Options for `update`. */
 export interface UpdateOptions {
-  /** Retries after a conflicting attempt. @default 10 */
+  /** Attempts in all, the first included (as retryOnConflict's `maxRetries`). @default 10 */
   maxRetries?: number;
   /** Stops retrying (the event's `ctx.signal`). */
   signal?: AbortSignal;

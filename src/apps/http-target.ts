@@ -80,7 +80,7 @@ export class HttpTarget implements Target {
         contentType: 'application/json',
         headers: { accept: 'application/json' },
         // With an etag the caller computed the change from that version: a conflict is theirs to retry.
-        ...(options.etag !== undefined ? { etag: options.etag, maxRetries: 0 } : {}),
+        ...(options.etag !== undefined ? { etag: options.etag, maxRetries: 1 } : {}),
         ...(options.signal ? { signal: options.signal } : {}),
       },
     );

@@ -22,7 +22,7 @@ export interface MetadataMapperResult {
   attempts: number;
 }
 
-/** How many times a write that conflicts is recomputed from the latest version. */
+/** Attempts in all for a write that conflicts, each recomputed from the latest version (Flow's `retry_on_conflict(max_retries=5)`). */
 const MAX_RETRIES = 5;
 
 /**

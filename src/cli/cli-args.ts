@@ -34,9 +34,9 @@ const COMMANDS: Record<CommandKey, CommandSpec> = {
     about: 'Draw every machine of the app: Markdown with Mermaid diagrams\n(default), one Graphviz digraph (dot), or that digraph as SVG.',
   },
   plugins: {
-    usage: 'flowd plugins <app.ini> [--json | --reset-cursor name [--to latest|earliest|id]] [--log-level level]',
+    usage: 'flowd plugins <app.ini> [--json | --reset-cursor name [--to latest|earliest|id] | --reactivate name] [--log-level level]',
     about:
-      "List an event-log app's plugins: their callbacks, state and cursor\n(read from the app's store). --reset-cursor sets a plugin's cursor\nanew (after a log was emptied or restored, say) and clears its\ndeactivation; the app's daemon must be stopped.",
+      "List an event-log app's plugins: their callbacks, state and cursor\n(read from the app's store). --reset-cursor sets a plugin's cursor\nanew (after a log was emptied or restored, say) and clears its\ndeactivation; the app's daemon must be stopped. --reactivate retries\na plugin a failed callback deactivated, from the event it failed on,\nas a restart does: a running daemon is asked, and does it within its\nfetch interval; with none, the next start finds it active.",
   },
   'workflow start': {
     usage: 'flowd workflow start <app.ini> <name> [--input json] [--wait [--timeout duration]]',
@@ -98,6 +98,13 @@ const OPTIONS: OptionSpec[] = [
     commands: ['plugins'],
   },
   {
+    name: 'reactivate',
+    type: 'string',
+    value: '<plugin>',
+    help: 'retry a plugin a failed callback deactivated, from\nthe event it failed on; a running daemon does it\nwithin its fetch interval',
+    commands: ['plugins'],
+  },
+  {
     name: 'to',
     type: 'string',
     value: '<where>',
@@ -142,6 +149,8 @@ export interface Invocation {
   json?: boolean;
   /** plugins `--reset-cursor <plugin> [--to latest|earliest|<id>]`: where the plugin goes on. */
   resetCursor?: { plugin: string; to: 'latest' | 'earliest' | number };
+  /** plugins `--reactivate <plugin>`: the plugin to retry. */
+  reactivate?: string;
   /** `workflow start|status` and its argument (a workflow's name, a run's id). */
   workflow?: { action: 'start' | 'status'; argument: string; input?: string; wait?: boolean; timeoutMs?: number };
   /** init: the folder to create the app in. */
@@ -413,6 +422,13 @@ export function parse(argv: string[]): Invocation {
         `--to: found "${to}"; expected latest, earliest or an event id (a whole number of at least 1)${hint(where, ['latest', 'earliest'])}`,
       );
     invocation.resetCursor = { plugin: reset, to: where === 'latest' || where === 'earliest' ? where : Number(where) };
+  }
+  const reactivate = text('reactivate');
+  if (reactivate !== undefined) {
+    if (reactivate.trim() === '') fail('--reactivate: found ""; expected a plugin\'s name');
+    if (invocation.json) fail('--json lists the plugins and --reactivate retries one; give one of them');
+    if (reset !== undefined) fail('--reset-cursor and --reactivate each act on a plugin; give one of them');
+    invocation.reactivate = reactivate;
   }
   return invocation;
 }

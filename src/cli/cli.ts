@@ -15,7 +15,7 @@ import { appGraph, writeFileAtomically } from '../graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from '../runtime/sources.js';
 import { loadWorker, resolveWorkerSpec, type WorkerSpec } from '../runtime/worker-loader.js';
 import type { PluginInfo } from '../../actors/plugins/plugin-api.js';
-import { listPlugins, resetCursor, withLoadedPlugins } from './plugins-command.js';
+import { listPlugins, reactivatePlugin, resetCursor, withLoadedPlugins } from './plugins-command.js';
 import { loadWorkflowModule, type WorkflowDefinitions } from '../workflows/module.js';
 import { workflowsOnly } from '../workflows/workflows-only.js';
 import { parseInput, readWorkflowRun, renderRun, startWorkflowRun, waitForWorkflowRun } from './workflow-command.js';
@@ -411,7 +411,13 @@ async function command(
             'is missing; flowd plugins lists the plugins of an event-log app',
           );
         const reset = invocation.resetCursor;
-        io.stdout(reset ? await resetCursor(config, source, reset.plugin, reset.to) : await listPlugins(config, invocation.json === true));
+        io.stdout(
+          reset
+            ? await resetCursor(config, source, reset.plugin, reset.to)
+            : invocation.reactivate !== undefined
+              ? await reactivatePlugin(config, source, invocation.reactivate)
+              : await listPlugins(config, invocation.json === true),
+        );
         return EXIT.ok;
       }
       case 'graph': {

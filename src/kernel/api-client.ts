@@ -76,7 +76,7 @@ export interface CreateOrUpdateOptions {
   contentType?: string;
   /** Extra headers for every request (an Accept header, say). */
   headers?: Record<string, string>;
-  /** Retries after a conflict, each refetching the record. @default 3 (the seed's) */
+  /** Attempts in all, the first included, each refetching the record (Flow's `max_retries`). @default 3 (the seed's) */
   maxRetries?: number;
   signal?: AbortSignal;
 }

@@ -10,7 +10,11 @@ export interface ConflictAttempt {
 
 /** Options for retryOnConflict. */
 export interface RetryOnConflictOptions {
-  /** Retries after the first attempt. @default 3 */
+  /**
+   * Calls in all, the first included, as Flow's `retry_on_conflict(max_retries=3)`
+   * (which calls its function at most three times): 1 calls it once and never retries.
+   * @default 3
+   */
   maxRetries?: number;
   /**
    * Base of a jittered exponential pause between attempts, in ms: before
@@ -36,10 +40,10 @@ export function isRetryable(error: unknown): boolean {
 
 /**
  * Calls `fn({ conflict, attempt })` and calls it again when it throws a
- * ConflictError, an HTTP 409 / 412, or `Retry`, up to `maxRetries` times.
- * Any other error is thrown at once. When the last attempt conflicts too it
- * throws a ConflictError whose `cause` is the last error (the seed returned
- * None silently; flowd does not).
+ * ConflictError, an HTTP 409 / 412, or `Retry`, `maxRetries` calls in all
+ * (Flow's `max_retries`). Any other error is thrown at once. When the last
+ * attempt conflicts too it throws a ConflictError whose `cause` is the last
+ * error (Flow's decorator returned None, losing the failure; flowd does not).
  * @example
  * await retryOnConflict(async ({ conflict }) => {
  *   const asset = await ctx.client.get(url);          // refetched on every attempt
@@ -51,15 +55,18 @@ export async function retryOnConflict<T>(
   options: RetryOnConflictOptions = {},
 ): Promise<T> {
   const { maxRetries = 3, backoffMs = 0, maxBackoffMs = 1000, signal, random = Math.random } = options;
-  if (!Number.isInteger(maxRetries) || maxRetries < 0)
-    throw new FlowdError('ERR_INVALID_ARGUMENT', `retryOnConflict: maxRetries is ${maxRetries}; expected a whole number of at least 0`);
+  if (!Number.isInteger(maxRetries) || maxRetries < 1)
+    throw new FlowdError(
+      'ERR_INVALID_ARGUMENT',
+      `retryOnConflict: maxRetries is ${maxRetries}; expected a whole number of at least 1 (the calls in all, the first included)`,
+    );
   for (let attempt = 1; ; attempt++) {
     signal?.throwIfAborted();
     try {
       return await fn({ conflict: attempt > 1, attempt });
     } catch (error) {
       if (!isRetryable(error)) throw error;
-      if (attempt > maxRetries) {
+      if (attempt >= maxRetries) {
         const reason = (error as Error).message ?? String(error);
         throw new ConflictError(`gave up after ${attempt} attempt(s) (maxRetries ${maxRetries}): ${reason}`, {
           cause: error,

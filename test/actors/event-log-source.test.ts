@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../../actors/plugins/plugin-api.js';
 import { checkCursor, cursorKey } from '../../actors/sources/event-log-cursors.js';
+import { reactivationKey } from '../../actors/sources/event-log-reactivation.js';
 import { EventLogError } from '../../src/kernel/errors.js';
 import { eventLogRuntime, logEvent, memoryLog, storeFolder, stubHost } from '../helpers/event-log.js';
 import { logSink } from '../helpers/log-sink.js';
@@ -148,6 +149,102 @@ describe('the event-log source', () => {
     host.activate('flaky');
     await vi.waitFor(() => expect(flaky).toEqual(range(1, 30)));
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('flaky'))).toEqual({ last: 30, backlog: [] }));
+  });
+
+  /** A first daemon over `folder` whose plugin "flaky" fails on event 7 while `broken()`; resolves once it is deactivated on record. */
+  async function deactivatedOnSeven(folder: string, log: ReturnType<typeof memoryLog>, flaky: number[], broken: () => boolean) {
+    const host = stubHost({
+      flaky: {
+        run: (e) => {
+          if (e.id === 7 && broken()) throw new Error('KeyError: sg_status_list');
+          flaky.push(e.id);
+        },
+      },
+    });
+    const sink = logSink('info');
+    const made = await started({ reader: log, host, folder, logger: sink.logger });
+    await vi.waitFor(async () =>
+      expect(await made.services.store.get(cursorKey('flaky'))).toMatchObject({ last: 6, deactivated: { eventId: 7 } }),
+    );
+    return { ...made, host, sink };
+  }
+
+  it('re-activates at a restart a plugin a callback deactivated, as shotgunEvents does, and it retries the event it failed on', async () => {
+    // shotgunEvents 092b48a: Plugin._active is True again in a new process, and its _lastEventId never passed the failed event.
+    const log = memoryLog(range(1, 12).map((id) => logEvent(id)));
+    const folder = storeFolder();
+    const flaky: number[] = [];
+    let broken = true;
+    const first = await deactivatedOnSeven(folder, log, flaky, () => broken);
+    // The crash is logged with the plugin, the event id and the error.
+    expect(first.sink.lines.find((line) => line.level === 50 && line.plugin === 'flaky')).toMatchObject({
+      event: 7,
+      error: { code: 'ERR_WORKER_FAILED', message: 'KeyError: sg_status_list' },
+      msg: expect.stringContaining(
+        'it stays on event 7 until its file changes, the daemon restarts or flowd plugins <app.ini> --reactivate flaky',
+      ) as string,
+    });
+    await first.runtime.stop();
+    expect(flaky).toEqual(range(1, 6));
+
+    broken = false;
+    const sink = logSink('info');
+    // A fresh host whose plugin file has not changed (mtime 0, before the deactivation).
+    const second = await started({
+      reader: log,
+      host: stubHost({ flaky: { run: (e) => void flaky.push(e.id) } }),
+      folder,
+      logger: sink.logger,
+    });
+    await vi.waitFor(() => expect(flaky).toEqual(range(1, 12)));
+    expect(sink.lines.find((line) => line.plugin === 'flaky' && line.level === 40)).toMatchObject({
+      eventId: 7,
+      error: { code: 'ERR_WORKER_FAILED', message: 'KeyError: sg_status_list' },
+      msg: 'event-log: plugin "flaky" was deactivated when it failed on event 7 (ERR_WORKER_FAILED: KeyError: sg_status_list); this start re-activates it: it goes on after event 6, retrying event 7',
+    });
+    await vi.waitFor(async () => expect(await second.services.store.get(cursorKey('flaky'))).toEqual({ last: 12, backlog: [] }));
+  });
+
+  it('deactivates the plugin again at a restart when the retried event fails again, keeping its cursor before it', async () => {
+    const log = memoryLog(range(1, 9).map((id) => logEvent(id)));
+    const folder = storeFolder();
+    const flaky: number[] = [];
+    let triesOfSeven = 0;
+    const fails = () => (triesOfSeven++, true);
+    const first = await deactivatedOnSeven(folder, log, flaky, fails);
+    await first.runtime.stop();
+    expect(triesOfSeven).toBe(1);
+    const again = await deactivatedOnSeven(folder, log, flaky, fails);
+    await vi.waitFor(() => expect(again.host.get('flaky')?.state).toBe('deactivated'));
+    expect(triesOfSeven).toBe(2);
+    expect(again.sink.messages()).toContain(
+      'event-log: plugin "flaky" was deactivated when it failed on event 7 (ERR_WORKER_FAILED: KeyError: sg_status_list); this start re-activates it: it goes on after event 6, retrying event 7',
+    );
+    expect(flaky).toEqual(range(1, 6));
+    expect(await again.services.store.get(cursorKey('flaky'))).toMatchObject({ last: 6, deactivated: { eventId: 7 } });
+  });
+
+  it('reactivates a deactivated plugin while it runs when a request for that deactivation is in the store (flowd plugins --reactivate)', async () => {
+    const log = memoryLog(range(1, 12).map((id) => logEvent(id)));
+    const flaky: number[] = [];
+    let broken = true;
+    const { host, services, sink } = await deactivatedOnSeven(storeFolder(), log, flaky, () => broken);
+    const record = (await services.store.get(cursorKey('flaky'))) as { deactivated: { at: number } };
+    // A request left from an earlier deactivation is dropped, and the plugin stays deactivated.
+    await services.store.put(reactivationKey('flaky'), { deactivatedAt: record.deactivated.at - 1, requestedAt: Date.now() });
+    await vi.waitFor(async () => expect(await services.store.get(reactivationKey('flaky'))).toBeUndefined());
+    expect(host.reactivated).toEqual([]);
+    expect(host.get('flaky')?.state).toBe('deactivated');
+
+    broken = false;
+    await services.store.put(reactivationKey('flaky'), { deactivatedAt: record.deactivated.at, requestedAt: Date.now() });
+    await vi.waitFor(() => expect(flaky).toEqual(range(1, 12)));
+    expect(host.reactivated).toEqual(['flaky']);
+    expect(await services.store.get(reactivationKey('flaky'))).toBeUndefined();
+    expect(sink.messages()).toContain(
+      'event-log: plugin "flaky" was deactivated when it failed on event 7 (ERR_WORKER_FAILED: KeyError: sg_status_list); reactivated on request (flowd plugins --reactivate): it goes on after event 6, retrying event 7',
+    );
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('flaky'))).toEqual({ last: 12, backlog: [] }));
   });
 
   it('counts the failures of callbacks that go on (stopOnError false) and moves the cursor past their events', async () => {

@@ -29,15 +29,46 @@ describe('flowd plugins --reset-cursor', () => {
     ],
     [['plugins', 'app.ini', '--reset-cursor'], '--reset-cursor needs a value: --reset-cursor <plugin>'],
     [['plugins', 'app.ini', '--reset-cursr', 'a'], 'unknown option --reset-cursr (did you mean "--reset-cursor"?)'],
-    [['check', 'app.ini', '--reset-cursor', 'a'], '--reset-cursor and --to are options of plugins, not of check'],
+    [['check', 'app.ini', '--reset-cursor', 'a'], '--reset-cursor, --reactivate and --to are options of plugins, not of check'],
   ])('refuses %j: %s', (argv, message) => {
     expect(() => parse(argv)).toThrow(expect.objectContaining({ code: 'ERR_USAGE', message }));
   });
 
   it('is in the help of flowd plugins', () => {
     const help = commandHelp(['plugins']);
-    expect(help).toContain('flowd plugins <app.ini> [--json | --reset-cursor name [--to latest|earliest|id]] [--log-level level]');
+    expect(help).toContain(
+      'flowd plugins <app.ini> [--json | --reset-cursor name [--to latest|earliest|id] | --reactivate name] [--log-level level]',
+    );
     expect(help).toMatch(/--reset-cursor <plugin> +set the plugin's cursor anew/);
     expect(help).toMatch(/--to <where> +--reset-cursor: latest/);
+  });
+});
+
+describe('flowd plugins --reactivate', () => {
+  it.each([
+    [['plugins', 'app.ini', '--reactivate', 'notify'], 'notify'],
+    [['plugins', 'app.ini', '--reactivate=notify'], 'notify'],
+  ])('parses %j', (argv, reactivate) => {
+    expect(parse(argv)).toMatchObject({ command: 'plugins', file: 'app.ini', reactivate });
+  });
+
+  it.each([
+    [['plugins', 'app.ini', '--reactivate', ''], '--reactivate: found ""; expected a plugin\'s name'],
+    [['plugins', 'app.ini', '--reactivate'], '--reactivate needs a value: --reactivate <plugin>'],
+    [['plugins', 'app.ini', '--reactivate', 'a', '--json'], '--json lists the plugins and --reactivate retries one; give one of them'],
+    [
+      ['plugins', 'app.ini', '--reactivate', 'a', '--reset-cursor', 'a'],
+      '--reset-cursor and --reactivate each act on a plugin; give one of them',
+    ],
+    [['plugins', 'app.ini', '--reactivte', 'a'], 'unknown option --reactivte (did you mean "--reactivate"?)'],
+    [['run', 'app.ini', '--reactivate', 'a'], '--reset-cursor, --reactivate and --to are options of plugins, not of run'],
+  ])('refuses %j: %s', (argv, message) => {
+    expect(() => parse(argv)).toThrow(expect.objectContaining({ code: 'ERR_USAGE', message }));
+  });
+
+  it('is in the help of flowd plugins', () => {
+    const help = commandHelp(['plugins']);
+    expect(help).toMatch(/--reactivate <plugin> +retry a plugin a failed callback deactivated/);
+    expect(help).toContain('--reactivate retries\na plugin a failed callback deactivated');
   });
 });

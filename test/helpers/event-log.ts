@@ -56,7 +56,7 @@ type StubPlugin = { wants?: (event: LogEvent) => boolean; run: (event: LogEvent,
  */
 export function stubHost(
   plugins: Record<string, StubPlugin>,
-): PluginHost & { activate(name: string): void; add(name: string, plugin: StubPlugin): void } {
+): PluginHost & { activate(name: string): void; add(name: string, plugin: StubPlugin): void; reactivated: string[] } {
   const states = new Map<string, PluginInfo>();
   const listeners = new Set<(change: PluginChange) => void>();
   const tell = (change: PluginChange) => listeners.forEach((listener) => listener(change));
@@ -69,7 +69,9 @@ export function stubHost(
     mtimeMs: 0,
   });
   for (const name of Object.keys(plugins)) states.set(name, info(name));
-  return {
+  const stub: ReturnType<typeof stubHost> = {
+    /** The plugins `reactivate` loaded again, in order. */
+    reactivated: [],
     start: async () => {},
     list: () => [...states.values()],
     get: (name) => states.get(name),
@@ -83,6 +85,12 @@ export function stubHost(
       if (!current) return;
       states.set(name, { ...current, state: 'deactivated', error });
       tell({ type: 'plugin.deactivated', name, error });
+    },
+    reactivate(name) {
+      if (states.get(name)?.state !== 'deactivated') return false;
+      stub.reactivated.push(name);
+      stub.activate(name);
+      return true;
     },
     activate(name) {
       states.set(name, { ...states.get(name)!, state: 'active', error: undefined, mtimeMs: Date.now() + 1 });
@@ -99,6 +107,7 @@ export function stubHost(
     },
     close: async () => {},
   };
+  return stub;
 }
 
 /** A folder for a test's file store. */

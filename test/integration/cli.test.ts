@@ -424,7 +424,7 @@ describe('usage errors and help', () => {
       [
         ['plugins', ini, '--json=yes'],
         'flowd: --json takes no value; found --json=yes',
-        'Usage: flowd plugins <app.ini> [--json | --reset-cursor name [--to latest|earliest|id]] [--log-level level]  (flowd help plugins for more)',
+        'Usage: flowd plugins <app.ini> [--json | --reset-cursor name [--to latest|earliest|id] | --reactivate name] [--log-level level]  (flowd help plugins for more)',
       ],
       [['check'], "flowd: check needs an app's INI file: flowd check app.ini", checkUsage],
       [['check', ini, 'extra.ini'], 'flowd: unexpected argument "extra.ini"; check takes one INI file', checkUsage],

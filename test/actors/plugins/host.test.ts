@@ -355,6 +355,23 @@ describe('createPluginHost', () => {
     expect(host.get('notify')).toMatchObject({ state: 'active', error: undefined });
   });
 
+  it('reactivates a deactivated plugin by loading its unchanged file again, and leaves an active or unknown one alone', async () => {
+    const loaded = `globalThis.__flowdReactivations = (globalThis.__flowdReactivations ?? 0) + 1;\n`;
+    await write(first, 'notify.mjs', loaded + source([{ name: 'onAny' }]));
+    const { host, sink } = await startHost({ reload: false });
+    const loads = () => (globalThis as { __flowdReactivations?: number }).__flowdReactivations ?? 0;
+    const before = loads();
+    expect(host.reactivate('notify')).toBe(false);
+    expect(host.reactivate('nobody')).toBe(false);
+    host.deactivate('notify', { code: 'ERR_PLUGIN', message: 'failed', eventId: 9 });
+    const activated = nextChange(host, (change) => change.type === 'plugin.activated');
+    expect(host.reactivate('notify')).toBe(true);
+    await activated;
+    expect(host.get('notify')).toMatchObject({ state: 'active', error: undefined, callbacks: [{ name: 'onAny' }] });
+    expect(loads()).toBe(before + 1);
+    expect(sink.messages()).toContain(`plugin "notify" is reactivated; loading ${path.join(first, 'notify.mjs')} again`);
+  });
+
   it('adds a plugin when its file appears, announcing it once loaded, and removes it when its file goes', async () => {
     const { host, changes } = await startHost();
     expect(host.list()).toEqual([]);

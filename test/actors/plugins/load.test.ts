@@ -6,6 +6,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadPlugin } from '../../../actors/plugins/load.js';
+import { matchesEvent } from '../../../actors/plugins/match.js';
 import type { PluginRegistrar } from '../../../actors/plugins/plugin-api.js';
 import { FlowdError, PluginError } from '../../../src/kernel/errors.js';
 import { logSink } from '../../helpers/log-sink.js';
@@ -59,6 +60,45 @@ describe('loadPlugin', () => {
     ]);
     expect(callbacks.map((callback) => callback.callback(undefined as never, undefined as never, undefined))).toEqual(['status', 'any']);
     expect(mtimeMs).toBeGreaterThan(0);
+  });
+
+  it("registers every matchEvents shape of shotgunEvents' example plugins, each taking the events canProcess gives it", async () => {
+    const file = path.join(ROOT, 'test/fixtures/plugins/seed-filters.mjs');
+    const { callbacks } = await load(file);
+    expect(Object.fromEntries(callbacks.map(({ name, match }) => [name, match]))).toEqual({
+      logArgs: undefined,
+      sharedStateA: undefined,
+      emptyFilter: undefined,
+      initEntity: { Shotgun_Note_New: ['*'] },
+      assignToProject: { Shotgun_Task_Change: ['task_assignees'] },
+      linkShotToSequence: { Shotgun_Shot_Change: ['code'] },
+      calcField: { Shotgun_Version_Change: ['sg_first_frame', 'sg_last_frame'] },
+      anything: { '*': ['*'] },
+    });
+    const takers = (type: string, attributes: string[]) =>
+      callbacks
+        .filter(({ match }) => matchesEvent(match, { id: 1, type, entity: null, attributes, createdAt: undefined, meta: null }))
+        .map(({ name }) => name);
+    const everyEvent = ['logArgs', 'sharedStateA', 'emptyFilter'];
+    expect(takers('Shotgun_Note_New', [])).toEqual([...everyEvent, 'initEntity', 'anything']);
+    expect(takers('Shotgun_Task_Change', ['task_assignees'])).toEqual([...everyEvent, 'assignToProject', 'anything']);
+    expect(takers('Shotgun_Task_Change', ['sg_status_list'])).toEqual([...everyEvent, 'anything']);
+    expect(takers('Shotgun_Shot_Change', ['code'])).toEqual([...everyEvent, 'linkShotToSequence', 'anything']);
+    expect(takers('Shotgun_Version_Change', ['sg_last_frame'])).toEqual([...everyEvent, 'calcField', 'anything']);
+  });
+
+  it("logs a warning naming the plugin when a match has '*' beside other event types, and loads it", async () => {
+    const file = await plugin(
+      'star.mjs',
+      registering(`reg.registerCallback('any', () => {}, { match: { '*': null, Shotgun_Task_Change: ['content'] } });`),
+    );
+    const sink = logSink();
+    const { callbacks } = await load(file, sink.logger);
+    expect(callbacks[0]!.match).toEqual({ '*': ['*'], Shotgun_Task_Change: ['content'] });
+    expect(sink.lines.find((line) => line.level === 40)).toMatchObject({
+      plugin: 'star',
+      msg: `${file} callback "any": match has '*' beside "Shotgun_Task_Change"; as in shotgunEvents the '*' entry alone decides, so that entry is not used`,
+    });
   });
 
   it("gives registerCallbacks the plugin's name and logger, and waits for it when it is async", async () => {
@@ -203,8 +243,8 @@ describe('loadPlugin', () => {
     ],
     [
       'a bad match',
-      `reg.registerCallback('a', () => {}, { match: { Shotgun_Task_Change: 'sg_status_list' } });`,
-      /callback "a": match\["Shotgun_Task_Change"\] must be a list/,
+      `reg.registerCallback('a', () => {}, { match: { Shotgun_Task_Change: [] } });`,
+      /callback "a": match\["Shotgun_Task_Change"\] is an empty list, which matches no event/,
     ],
   ])('refuses %s with ERR_PLUGIN_LOAD naming the file and what was expected', async (_, body, message) => {
     const file = await plugin('bad.mjs', registering(body));

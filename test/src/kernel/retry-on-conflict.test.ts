@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ConflictError, FlowdError, Retry } from '../../../src/kernel/errors.js';
 import { isRetryable, retryOnConflict } from '../../../src/kernel/retry-on-conflict.js';
@@ -43,7 +44,8 @@ describe('retryOnConflict', () => {
     expect(calls).toBe(1);
   });
 
-  it('throws a ConflictError carrying the last error after maxRetries retries, never returning quietly', async () => {
+  it("calls the function maxRetries times in all, as Flow's retry_on_conflict(max_retries=3) does, then throws a ConflictError carrying the last error", async () => {
+    // Flow's decorator: `for retry in range(max_retries)`, so max_retries=3 is three calls (eblade/flow flow/operation.py).
     let calls = 0;
     const last = Object.assign(new Error('etag mismatch'), { status: 412 });
     const failure = await retryOnConflict(
@@ -51,12 +53,47 @@ describe('retryOnConflict', () => {
         calls++;
         throw last;
       },
-      { maxRetries: 2 },
+      { maxRetries: 3 },
     ).catch((error: unknown) => error as ConflictError);
     expect(calls).toBe(3);
+    // Flow returned None here, losing the failure; flowd throws (docs/differences.md).
     expect(failure).toBeInstanceOf(ConflictError);
     expect(failure).toMatchObject({ code: 'ERR_CONFLICT', status: 412, cause: last });
-    expect(failure.message).toMatch(/gave up after 3 attempt\(s\) \(maxRetries 2\): etag mismatch/);
+    expect(failure.message).toMatch(/gave up after 3 attempt\(s\) \(maxRetries 3\): etag mismatch/);
+  });
+
+  it('calls the function 3 times by default, and once with maxRetries 1', async () => {
+    for (const [options, expected] of [
+      [undefined, 3],
+      [{ maxRetries: 1 }, 1],
+    ] as const) {
+      let calls = 0;
+      await expect(
+        retryOnConflict(() => {
+          calls++;
+          throw new ConflictError('stale');
+        }, options),
+      ).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+      expect(calls).toBe(expected);
+    }
+  });
+
+  it('makes at most maxRetries calls for any run of conflicts, and returns the first that does not conflict', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 8 }), fc.integer({ min: 0, max: 10 }), async (maxRetries, conflicts) => {
+        let calls = 0;
+        const outcome = await retryOnConflict(
+          () => {
+            if (++calls <= conflicts) throw new ConflictError('stale');
+            return 'written';
+          },
+          { maxRetries },
+        ).catch((error: unknown) => error);
+        expect(calls).toBe(Math.min(conflicts + 1, maxRetries));
+        if (conflicts < maxRetries) expect(outcome).toBe('written');
+        else expect(outcome).toBeInstanceOf(ConflictError);
+      }),
+    );
   });
 
   it('waits a jittered, growing, capped pause between attempts when given a backoff', async () => {
@@ -68,7 +105,7 @@ describe('retryOnConflict', () => {
         if (times.length < 4) throw new ConflictError('again');
         return 'done';
       },
-      { backoffMs: 100, maxBackoffMs: 300, random: () => 0.99 },
+      { maxRetries: 4, backoffMs: 100, maxBackoffMs: 300, random: () => 0.99 },
     );
     await vi.runAllTimersAsync();
     await expect(work).resolves.toBe('done');
@@ -88,8 +125,9 @@ describe('retryOnConflict', () => {
     await expect(work).rejects.toThrow('shutdown');
   });
 
-  it('rejects a bad maxRetries', async () => {
-    await expect(retryOnConflict(() => 1, { maxRetries: -1 })).rejects.toThrow(/maxRetries is -1; expected a whole number/);
+  it("rejects a bad maxRetries, 0 included (Flow's max_retries=0 never called the function)", async () => {
+    await expect(retryOnConflict(() => 1, { maxRetries: -1 })).rejects.toThrow(/maxRetries is -1; expected a whole number of at least 1/);
+    await expect(retryOnConflict(() => 1, { maxRetries: 0 })).rejects.toThrow(/maxRetries is 0; expected a whole number of at least 1/);
   });
 
   it('knows which errors are retryable', () => {

@@ -570,7 +570,7 @@ describe('createOrUpdate', () => {
   it('gives up with a ConflictError when every attempt conflicts', async () => {
     server.store(url, { title: 'old' });
     server.beforeWrite = (path) => server.store(path, { title: `theirs ${server.seen.length}` });
-    const error = await failure(connect().createOrUpdate(url, { title: 'mine' }, { maxRetries: 2 }));
+    const error = await failure(connect().createOrUpdate(url, { title: 'mine' }, { maxRetries: 3 }));
     expect(error).toBeInstanceOf(ConflictError);
     expect(error).toMatchObject({ status: 409 });
     expect(error.message).toMatch(/^gave up after 3 attempt\(s\)/);
