@@ -81,7 +81,8 @@ export function compileXmlImportSettings(reader: SectionReader): XmlImportSettin
  * - A record that already has media is no longer a placeholder: an XML
  *   updates only its metadata, and media arriving for it fails (ERR_RECORD).
  * - A malformed XML fails with the parser's message (ERR_XML), which the
- *   files source writes beside the file in `move failed to`.
+ *   files source writes beside the file in `move failed to`. An empty XML
+ *   file (0 bytes) is skipped with an info line, as Flow skipped it.
  *
  * @example
  * [Flow]
@@ -98,7 +99,7 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
   /** The files source; `[Source] location` says where. */
   static override SOURCE = 'files';
   #target!: Target;
-  #read!: (text: string, where: string, signal: AbortSignal) => Promise<RecordData>;
+  #read!: (text: string, where: string, ctx: WorkerContext) => Promise<RecordData>;
   #pendingDir!: string;
 
   /** The target records and media go to (after configure()). */
@@ -121,9 +122,9 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
     const settings = compileXmlImportSettings(sectionReader(this.config, 'Xml'));
     if (settings.format === 'custom') {
       const mapping = compileCustomMapping(this.config, `app "${this.app.name}"`);
-      this.#read = (text, where, signal) => mapping.read(text, where, { signal });
+      this.#read = (text, where, ctx) => mapping.read(text, where, { signal: ctx.signal, log: ctx.log });
     } else {
-      this.#read = (text, where, signal) => readXmlOffThread(text, where, { kind: 'default' }, { signal });
+      this.#read = (text, where, ctx) => readXmlOffThread(text, where, { kind: 'default' }, { signal: ctx.signal });
     }
     this.#pendingDir = path.join(this.app.stateDir, 'pending-media');
     this.log.info(`xmlimport: ${settings.format} XML into ${this.#target.description}`);
@@ -137,8 +138,13 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
 
   async #importRecord(file: DroppedFile, ctx: WorkerContext): Promise<XmlImportResult> {
     const text = await readXmlText(file.path, file.name);
+    if (text === '') {
+      // As Flow: an empty XML file (often one still being written) is no record and no failure.
+      ctx.log.info(`${file.name}: skipping empty XML file`);
+      return { type: 'ignored', reason: `${file.name} is empty` };
+    }
     // Over 64 KiB, parsed in a worker thread that the execution timeout's abort terminates.
-    const data = await this.#read(text, file.name, ctx.signal);
+    const data = await this.#read(text, file.name, ctx);
     const id = checkRecordId(data.id ?? path.basename(file.name, path.extname(file.name)), file.name);
     const names = [...new Set(data.media.map((name) => checkMediaName(lastSegment(name), file.name)))];
     const signal = ctx.signal;

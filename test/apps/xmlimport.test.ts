@@ -9,6 +9,7 @@ import { SectionReader } from '../../src/kernel/section-reader.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { sources } from '../../src/runtime/sources.js';
 import { expectConfigError } from '../helpers/config-error.js';
+import { logSink } from '../helpers/log-sink.js';
 
 /** flowd's default record XML (src/apps/xml/default-record.ts). */
 export function recordXml(id: string | undefined, fields: Record<string, string>, media: string[] = []): string {
@@ -36,7 +37,12 @@ afterEach(async () => {
 });
 
 /** Starts XmlImport on the files source over `in/`, writing to a folder target `records/`. */
-async function startImport(config: AppSections = {}, workers = 1, executionTimeout?: string) {
+async function startImport(
+  config: AppSections = {},
+  workers = 1,
+  executionTimeout?: string,
+  logger?: ReturnType<typeof logSink>['logger'],
+) {
   const outcomes = new Map<string, Outcome>();
   const waiters = new Map<string, (o: Outcome) => void>();
   const settle = (name: string, outcome: Outcome) => {
@@ -46,6 +52,7 @@ async function startImport(config: AppSections = {}, workers = 1, executionTimeo
   runtime = createRuntime({
     worker: XmlImport,
     workers,
+    ...(logger ? { logger } : {}),
     ...(executionTimeout ? { executionTimeout } : {}),
     source: sources.files({
       location: inbox(),
@@ -183,6 +190,16 @@ describe('XmlImport', () => {
     await vi.waitFor(async () =>
       expect(await readFile(path.join(dir, 'failed', 'broken.xml.error.txt'), 'utf8')).toMatch(/^ERR_XML: .*broken\.xml/),
     );
+  });
+
+  it('skips an empty XML file with an info line, as Flow does: completed, not failed, and no record', async () => {
+    const log = logSink('info');
+    const app = await startImport({}, 1, undefined, log.logger);
+    const empty = await app.drop('empty.xml', '');
+    expect(empty).toEqual({ outcome: 'completed', result: { type: 'ignored', reason: 'empty.xml is empty' } });
+    expect(log.messages()).toContain('empty.xml: skipping empty XML file');
+    await expect(readdir(records())).rejects.toMatchObject({ code: 'ENOENT' });
+    await vi.waitFor(async () => expect(await readdir(path.join(dir, 'done'))).toContain('empty.xml'));
   });
 
   it('stops a parse past the execution timeout (its thread is terminated), and the next file is imported at once', async () => {

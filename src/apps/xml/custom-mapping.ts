@@ -24,14 +24,26 @@ export interface CustomMapping {
   /**
    * Reads one XML file: each field's XPath (the string value of the first
    * node it finds; nothing found, or empty text for a type other than
-   * string, leaves it undefined), converted by its MultiParser; then the
+   * string, leaves it undefined), converted by its MultiParser (`''` and a
+   * dictionary term the feed does not have are `null`); then the
    * transforms in order; then the mapping. A target whose value is
    * undefined is left out of `fields`. Rejects with FlowdError ERR_XML
    * (the file: not well-formed, a value that does not convert, a bad media
    * name), ExpressionError (a transform failed), HttpError (a dictionary
    * could not be fetched); each message starts with `where`.
    */
-  read(text: string, where: string, options?: { signal?: AbortSignal }): Promise<RecordData>;
+  read(text: string, where: string, options?: CustomReadOptions): Promise<RecordData>;
+}
+
+/** Options of one `CustomMapping.read`. */
+export interface CustomReadOptions {
+  signal?: AbortSignal;
+  /**
+   * Hears of a dictionary term its feed does not have: the field is `null`
+   * and one warning names the field, the term and the feed (Flow stored None
+   * and logged it). @default no warning
+   */
+  log?: { warn(fields: object, message: string): void };
 }
 
 /** Where INI keys were written, for error messages: `lines.get(section)?.get(key)`. */
@@ -143,8 +155,7 @@ export function compileCustomMapping(
         },
       );
       const scope: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-      for (const [i, field] of fields.entries())
-        setField(scope, field.name, await readField(field, values[i]![0], where, readOptions.signal));
+      for (const [i, field] of fields.entries()) setField(scope, field.name, await readField(field, values[i]![0], where, readOptions));
       for (const [name, expression] of transforms) {
         try {
           setField(scope, name, expression.evaluate(scope));
@@ -282,11 +293,16 @@ function fieldLabel(field: FieldPlan): string {
 }
 
 /** Converts the string value a field's XPath found (`raw`) with its MultiParser. */
-async function readField(field: FieldPlan, raw: string | undefined, where: string, signal: AbortSignal | undefined): Promise<unknown> {
+async function readField(field: FieldPlan, raw: string | undefined, where: string, options: CustomReadOptions): Promise<unknown> {
   const label = fieldLabel(field);
   if (raw === undefined || (field.type !== 'string' && raw.trim() === '')) return undefined;
+  const onMissingTerm = (term: string, source: string): void =>
+    options.log?.warn(
+      { field: field.name, term, dictionary: source },
+      `${where}: [${FIELD_PREFIX}${field.name}]: no term "${term}" in the dictionary at ${source}; the field is null`,
+    );
   try {
-    return await field.parser.convert(raw, signal ? { signal } : {});
+    return await field.parser.convert(raw, { ...(options.signal ? { signal: options.signal } : {}), onMissingTerm });
   } catch (error) {
     if (error instanceof ParseError)
       throw new FlowdError('ERR_XML', `${where}: ${label} ${field.query.source}: ${error.message}`, { cause: error });

@@ -9,6 +9,7 @@ import { parseIni } from '../../../src/config/ini-file.js';
 import { DictionaryCache } from '../../../src/toolkit/dictionary.js';
 import { ExpressionError, FlowdError } from '../../../src/kernel/errors.js';
 import { expectConfigError } from '../../helpers/config-error.js';
+import { logSink } from '../../helpers/log-sink.js';
 
 const fixture = new URL('../../fixtures/xml/custom-item.xml', import.meta.url);
 
@@ -372,7 +373,7 @@ asset.contents = contents
     });
   });
 
-  it('fetches a dictionary once for many reads and fails with the term it could not find', async () => {
+  it('fetches a dictionary once for many reads; a term it does not have is null, with one warning naming the field, term and feed', async () => {
     const before = dictionaryRequests;
     const mapping = compileCustomMapping(
       { 'Field:g': { xpath: '/a', type: 'dictionary', source: dictionaryUrl }, Mapping: { g: 'g' } },
@@ -383,8 +384,14 @@ asset.contents = contents
     expect((await mapping.read('<a>News</a>', 'f.xml')).fields).toEqual({ g: 'urn:genre:news' });
     expect((await mapping.read('<a> Sport </a>', 'f.xml')).fields).toEqual({ g: 'urn:genre:sport' });
     expect(dictionaryRequests - before).toBe(1);
-    const error = await rejection(mapping.read('<a>Opera</a>', 'in/o.xml'));
-    expect(error.code).toBe('ERR_XML');
-    expect(error.message).toContain('in/o.xml: [Field:g] "xpath" /a: cannot parse "Opera" as dictionary: no term "Opera"');
+    const log = logSink('warn');
+    expect((await mapping.read('<a>Opera</a>', 'in/o.xml', { log: log.logger })).fields).toEqual({ g: null });
+    expect(log.lines).toHaveLength(1);
+    expect(log.lines[0]).toMatchObject({
+      field: 'g',
+      term: 'Opera',
+      dictionary: dictionaryUrl,
+      msg: `in/o.xml: [Field:g]: no term "Opera" in the dictionary at ${dictionaryUrl}; the field is null`,
+    });
   });
 });
