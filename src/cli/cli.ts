@@ -112,6 +112,7 @@ function summaryLine(
     `store ${store.backend === 'redis' ? `redis ${displayUrl(store.url)}` : `file ${store.folder}`}`,
     `locks ${lock.backend === 'redis' ? `redis ${displayUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
     ...(api ? [`api ${api.origin}`] : []),
+    ...(config.services.apiMissing ? ['api without hostname (set it before the app uses the API)'] : []),
   ];
   const worker = runner
     ? `worker ${runner.name} (${config.workerClass})`

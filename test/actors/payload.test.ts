@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parsePayload } from '../../actors/sources/payload.js';
+import { compilePayloadClass, parsePayload } from '../../actors/sources/payload.js';
+import { SectionReader } from '../../src/kernel/section-reader.js';
+import { expectConfigError } from '../helpers/config-error.js';
 
 describe('parsePayload', () => {
   it('hands text over as it is', () => {
@@ -32,5 +34,29 @@ describe('parsePayload', () => {
     const bad = parsePayload('<a>\n  <b></a>', 'xml', 'message 9');
     expect(bad.error?.code).toBe('ERR_PAYLOAD');
     expect(bad.error?.message).toMatch(/^message 9 is not well-formed XML \(line 2, column \d+\): /);
+  });
+});
+
+describe('[Source] payload class', () => {
+  const compile = (value?: string) =>
+    compilePayloadClass(
+      new SectionReader(new Map(value === undefined ? [] : [['payload class', value]]), { file: 'myplugin.ini', section: 'Source' }),
+    );
+
+  it("takes text, json and xml in any case, and Flow's class names: None and Viz One's transfer PluginData read as text", () => {
+    expect([compile(), compile('JSON'), compile(' xml ')]).toEqual(['text', 'json', 'xml']);
+    expect(compile('vizone.payload.transfer.PluginData')).toBe('text');
+    expect(compile('None')).toBe('text');
+    expect(compile('none')).toBe('text');
+  });
+
+  it('names the key, what flowd takes and the nearest name for another class', () => {
+    expectConfigError(() => compile('vizone.payload.transfer.PlugInDat'), {
+      file: 'myplugin.ini',
+      section: 'Source',
+      key: 'payload class',
+      says: ['found "vizone.payload.transfer.PlugInDat"', "one of Flow's names", 'did you mean "vizone.payload.transfer.PluginData"'],
+    });
+    expectConfigError(() => compile('vizone.payload.asset.Item'), { key: 'payload class', says: ['expected text, json or xml'] });
   });
 });
