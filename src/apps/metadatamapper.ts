@@ -2,6 +2,7 @@ import { Flow, type AppInfo, type AppSections, type WorkerContext } from '../../
 import { deepEqual } from '../toolkit/client/body.js';
 import { ConfigError, FlowdError } from '../kernel/errors.js';
 import { retryOnConflict } from '../kernel/retry-on-conflict.js';
+import { checkKnownSections } from './app-sections.js';
 import { compileExpression, type CompiledExpression } from './expressions.js';
 import { checkRecordId } from './record-names.js';
 import { targetFromConfig, targetSettingsOf, type Target, type TargetRecord } from './targets.js';
@@ -104,6 +105,7 @@ export class MetadataMapper extends Flow<unknown, MetadataMapperResult> {
   /** Compiles `[Target]` and `[Mappings]` without starting anything: ConfigError naming `file` on a problem. For `flowd check`. */
   static checkConfig(config: AppSections, app: AppInfo, file?: string, lines?: SectionLines): void {
     targetSettingsOf(config, app, file);
+    checkKnownSections(config, { app: 'metadatamapper.MetadataMapper', sections: ['Target', 'Mappings'] }, file);
     compileMappings(config, file, lines);
   }
 

@@ -83,6 +83,7 @@ const readRecord = async (id: string) =>
   JSON.parse(await readFile(path.join(records(), `${id}.json`), 'utf8')) as {
     id: string;
     version: number;
+    form?: string;
     fields: Record<string, unknown>;
     media: string[];
   };
@@ -217,6 +218,28 @@ describe('XmlImport', () => {
     expect((await readRecord('N1')).fields).toEqual({});
   }, 15_000);
 
+  it("runs the original's custom INI: asset_id names the record, media_filename links the media, the form goes to the target", async () => {
+    // eblade/flow apps/xmlimport/xmlimport.ini, its Python slice written as substring().
+    const original = {
+      Xml: { format: 'custom' },
+      'Field:title': { xpath: '/item/title' },
+      'Field:asset_id': { xpath: '/item/@id' },
+      Transforms: { concatField: 'title', media_filename: "substring(xml_filename, 0, -4) + '.mxf'" },
+      Vdf: { form: '"hubitem"', 'asset.title': 'title' },
+    };
+    const app = await startImport(original);
+    const xml = await app.drop('clip1.xml', '<item id="2011"><title>Evening news</title></item>');
+    expect(xml).toMatchObject({ outcome: 'completed', result: { type: 'record', id: '2011', created: true, waiting: ['clip1.mxf'] } });
+    const media = await app.drop('clip1.mxf', 'essence');
+    expect(media).toMatchObject({ outcome: 'completed', result: { type: 'media', attachedTo: '2011' } });
+    expect(await readRecord('2011')).toMatchObject({
+      id: '2011',
+      form: 'hubitem',
+      fields: { 'asset.title': 'Evening news' },
+      media: ['clip1.mxf'],
+    });
+  });
+
   it('attaches media and its XML dropped together, whichever runs first', async () => {
     const app = await startImport({}, 4);
     const [xml, media] = await Promise.all([
@@ -252,6 +275,21 @@ describe('[Xml]', () => {
       section: 'Xml',
       key: 'fromat',
       says: ['did you mean "format"'],
+    });
+  });
+
+  it('refuses a section it does not read, and the custom sections with the default format, where Flow ignored them', () => {
+    const app = { name: 'imports', dir: '/srv', stateDir: '/srv/.flowd/imports' };
+    const custom = { Xml: { format: 'custom' }, 'Field:t': { xpath: '/a' }, Mapping: { x: 't' } };
+    expect(() => XmlImport.checkConfig(custom, app, 'app.ini')).not.toThrow();
+    expectConfigError(() => XmlImport.checkConfig({ ...custom, Trasnform: { y: 't' } }, app, 'app.ini'), {
+      file: 'app.ini',
+      section: 'Trasnform',
+      says: ['is not a section xmlimport.XmlImport reads (did you mean "Transform"?)', '[Field:...]'],
+    });
+    expectConfigError(() => XmlImport.checkConfig({ 'Field:t': { xpath: '/a' } }, app, 'app.ini'), {
+      section: 'Field:t',
+      says: ['is read only with [Xml] format = custom'],
     });
   });
 
