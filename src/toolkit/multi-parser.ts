@@ -271,6 +271,9 @@ export interface MultiParserSettings {
   source: string | undefined;
 }
 
+/** The types `default timezone` applies to: values without an offset, and "today" for formats without a year. */
+const ZONED_TYPES: readonly MultiParserType[] = ['iso', 'date', 'time', 'datetime'];
+
 const KEYS: Readonly<Record<Option, string>> = { type: 'type', format: 'format', defaultTimezone: 'default timezone', source: 'source' };
 
 /**
@@ -286,6 +289,9 @@ export function compileMultiParserSettings(reader: SectionReader): MultiParserSe
     defaultTimezone: reader.string('default timezone', 'UTC'),
     source: reader.string('source'),
   };
+  // A zone a string, number or dictionary never reads would be accepted without effect.
+  if (reader.has('default timezone') && !ZONED_TYPES.includes(options.type))
+    reader.fail('default timezone', `applies to ${ZONED_TYPES.join(', ')}, not to ${options.type}`);
   try {
     const { type, format, defaultTimezone, source } = compile(options);
     return { type, format, defaultTimezone, source };

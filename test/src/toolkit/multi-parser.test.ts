@@ -380,6 +380,15 @@ describe('compileMultiParserSettings', () => {
     });
   });
 
+  it('refuses a default timezone on a type that never reads it, rather than accepting it without effect', () => {
+    expectConfigError(() => compileMultiParserSettings(reader({ type: 'integer', 'default timezone': 'Europe/Oslo' })), {
+      key: 'default timezone',
+      says: ['applies to iso, date, time, datetime, not to integer'],
+    });
+    expectConfigError(() => compileMultiParserSettings(reader({ 'default timezone': 'UTC' })), { says: ['not to string'] });
+    expect(compileMultiParserSettings(reader({ type: 'iso', 'default timezone': 'Europe/Oslo' })).defaultTimezone).toBe('Europe/Oslo');
+  });
+
   it('leaves other keys of the section to its owner', () => {
     const section = reader({ xpath: '/asset/aired', type: 'integer' });
     compileMultiParserSettings(section);
