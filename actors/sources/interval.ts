@@ -73,13 +73,18 @@ export function intervalDriver(
 export interface IntervalSourceOptions {
   /** Between events. @default '60s' */
   interval?: DurationOption;
-  /** The daily window's opening, HH[:MM[:SS]] (with `windowEnd`); unset: always. */
+  /** The daily window's opening, HH[:MM[:SS]]; alone, the window runs to the end of the day (as in Flow). Unset with `windowEnd`: always. */
   windowStart?: string;
-  /** The daily window's closing, HH[:MM[:SS]] (with `windowStart`); a window may span midnight. */
+  /**
+   * The daily window's closing, HH[:MM[:SS]]; alone, the window runs from midnight. A window may span midnight,
+   * and one whose end equals its start is the whole day (as in Flow).
+   */
   windowEnd?: string;
   /** The window's IANA time zone, such as Europe/Oslo. @default 'system' */
   timezone?: string;
 }
+
+const DAY = 24 * 3600;
 
 const formatTime = (s: number) =>
   [Math.floor(s / 3600), Math.floor((s % 3600) / 60), s % 60].map((n) => String(n).padStart(2, '0')).join(':');
@@ -96,14 +101,12 @@ export const intervalSource: SourceKind = {
     }
     let window: IntervalOptions['window'];
     if (startText !== undefined || endText !== undefined) {
-      if (startText === undefined) reader.fail('window start', 'is missing; a window needs both window start and window end');
-      if (endText === undefined) reader.fail('window end', 'is missing; a window needs both window start and window end');
-      const start = parseTimeOfDay(startText);
-      const end = parseTimeOfDay(endText);
+      // As Flow: a start alone runs to the end of the day, an end alone from midnight, and equal times are the whole day.
+      const start = startText === undefined ? 0 : parseTimeOfDay(startText);
+      const end = endText === undefined ? DAY : parseTimeOfDay(endText);
       if (start === undefined) reader.fail('window start', `found "${startText}"; expected HH[:MM[:SS]] such as 01:00`);
       if (end === undefined) reader.fail('window end', `found "${endText}"; expected HH[:MM[:SS]] such as 03:00`);
-      if (start === end) reader.fail('window end', `found "${endText}", the same as window start; expected a different time`);
-      window = { start, end, zone };
+      window = start === end ? { start: 0, end: DAY, zone } : { start, end, zone };
     }
     const options: IntervalOptions = { intervalMs, window };
     const description = window

@@ -1,6 +1,7 @@
 import type * as FastXmlParserModule from 'fast-xml-parser';
 import { lazy, once } from '../../src/kernel/lazy.js';
 import { findXmlCharProblem } from '../../src/kernel/xml-chars.js';
+import { hint, type SectionReader } from '../../src/kernel/section-reader.js';
 
 const fxp = lazy<typeof FastXmlParserModule>('fast-xml-parser');
 import type { ErrorInfo } from '../../machines/events.js';
@@ -9,6 +10,36 @@ import type { ErrorInfo } from '../../machines/events.js';
 export type PayloadClass = 'text' | 'json' | 'xml';
 
 export const PAYLOAD_CLASSES = ['text', 'json', 'xml'] as const;
+
+/**
+ * Flow's `payload class` names (Python classes) that flowd takes, and how
+ * each reads: `None` is the text as it came, and Viz One's transfer plugin
+ * data is the text `TransferPlugin.use()` reads (JSON or XML).
+ */
+export const FLOW_PAYLOAD_CLASSES: Readonly<Record<string, PayloadClass>> = {
+  None: 'text',
+  'vizone.payload.transfer.PluginData': 'text',
+};
+
+/**
+ * Reads `[Source] payload class`: `text`, `json` or `xml` (any case), or one
+ * of Flow's names (FLOW_PAYLOAD_CLASSES, as written there). A ConfigError
+ * names the key otherwise. @default 'text'
+ */
+export function compilePayloadClass(reader: SectionReader): PayloadClass {
+  const value = reader.string('payload class');
+  if (value === undefined) return 'text';
+  const text = value.trim();
+  const own = PAYLOAD_CLASSES.find((kind) => kind === text.toLowerCase());
+  if (own) return own;
+  const flow = Object.entries(FLOW_PAYLOAD_CLASSES).find(([name]) => name.toLowerCase() === text.toLowerCase());
+  if (flow) return flow[1];
+  const known = [...PAYLOAD_CLASSES, ...Object.keys(FLOW_PAYLOAD_CLASSES)];
+  return reader.fail(
+    'payload class',
+    `found "${value}"; expected text, json or xml, or one of Flow's names: None (text), vizone.payload.transfer.PluginData (a transfer plugin's data, as text)${hint(text, known)}`,
+  );
+}
 
 // Entities stay as written (no expansion, no entity tables), attributes are kept as `@_name`.
 const xmlParser = once(

@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Feed, SourceDriver } from './driver.js';
-import { PAYLOAD_CLASSES, parsePayload, type PayloadClass } from './payload.js';
+import { compilePayloadClass, parsePayload, type PayloadClass } from './payload.js';
 import type { SourceKind } from './source-kind.js';
 import type { SectionReader } from '../../src/kernel/section-reader.js';
 
@@ -88,8 +88,7 @@ export interface StdinSourceOptions {
 export const stdinSource: SourceKind = {
   compile(reader: SectionReader) {
     const mode = reader.choice('mode', ['once', 'lines'] as const, 'once');
-    const payload = reader.choice('payload class', [...PAYLOAD_CLASSES, 'none'] as const, 'text');
-    const options: StdinOptions = { mode, payloadClass: payload === 'none' ? 'text' : payload };
+    const options: StdinOptions = { mode, payloadClass: compilePayloadClass(reader) };
     return { type: 'stdin', description: `stdin (${mode}, ${options.payloadClass})`, create: () => stdinDriver(options) };
   },
 };

@@ -5,7 +5,7 @@ import { FlowdError, type ErrorCode } from '../../src/kernel/errors.js';
 import type { Feed, SourceDriver } from './driver.js';
 import { isLoopback, type DurationOption, type SourceApp, type SourceKind } from './source-kind.js';
 import type { SectionReader } from '../../src/kernel/section-reader.js';
-import { PAYLOAD_CLASSES, parsePayload, type PayloadClass } from './payload.js';
+import { compilePayloadClass, parsePayload, type PayloadClass } from './payload.js';
 import { connectHeaders, defaultDeadLetter, defaultPrefetch, parseStompUrl, type StompEndpoint } from './stomp-url.js';
 import type * as StompTransportModule from './stomp-transport.js';
 
@@ -598,7 +598,7 @@ export const stompSource: SourceKind = {
       virtualHost: reader.string('virtual host'),
       heartbeatMs: reader.duration('heartbeat', 10_000),
       prefetch: prefetchValue === 0 ? undefined : prefetchValue,
-      payloadClass: reader.choice('payload class', PAYLOAD_CLASSES, 'text'),
+      payloadClass: compilePayloadClass(reader),
       deadLetter,
       connectTimeoutMs: reader.duration('connect timeout', 10_000, { minMs: 1 }),
       receiptTimeoutMs: reader.duration('receipt timeout', 30_000, { minMs: 1 }),

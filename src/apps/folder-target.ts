@@ -21,7 +21,8 @@ interface StoredRecord extends TargetRecord {
 
 /**
  * `[Target] type = folder`: each record is `<folder>/<id>.json`
- * (`{ id, version, fields, media, created, updated }`), written atomically
+ * (`{ id, version, fields, media, created, updated }`, and `form` when a
+ * write gave one), written atomically
  * (temp file, fsync, rename, fsync of the folder), so a reader sees the old
  * record or the new one, never half. Media is moved into `<folder>/<id>.media/`
  * under its own name (a separate folder: no media name can clash with a
@@ -48,7 +49,7 @@ export class FolderTarget implements Target {
 
   async get(id: string): Promise<{ record: TargetRecord; etag: string } | undefined> {
     const stored = await this.#read(id);
-    return stored && { record: { id: stored.id, fields: stored.fields, media: stored.media }, etag: `"${stored.version}"` };
+    return stored && { record: view(stored), etag: `"${stored.version}"` };
   }
 
   async createOrUpdate(id: string, fields: Record<string, unknown>, options: TargetWriteOptions = {}): Promise<TargetWriteResult> {
@@ -60,11 +61,14 @@ export class FolderTarget implements Target {
         );
       }
       const merged = { ...current?.fields, ...fields };
-      if (current && deepEqual(current.fields, merged)) return { created: false, updated: false, unchanged: true, record: view(current) };
+      const form = options.form ?? current?.form;
+      if (current && deepEqual(current.fields, merged) && current.form === form)
+        return { created: false, updated: false, unchanged: true, record: view(current) };
       const now = new Date().toISOString();
       const next: StoredRecord = {
         id,
         version: (current?.version ?? 0) + 1,
+        ...(form !== undefined ? { form } : {}),
         fields: merged,
         media: current?.media ?? [],
         created: current?.created ?? now,
@@ -130,6 +134,7 @@ export class FolderTarget implements Target {
     return {
       id,
       version: value.version,
+      ...(typeof value.form === 'string' ? { form: value.form } : {}),
       fields: value.fields,
       media: value.media,
       created: value.created ?? '',
@@ -178,5 +183,5 @@ export class FolderTarget implements Target {
 }
 
 function view(record: StoredRecord): TargetRecord {
-  return { id: record.id, fields: record.fields, media: record.media };
+  return { id: record.id, fields: record.fields, media: record.media, ...(record.form !== undefined ? { form: record.form } : {}) };
 }

@@ -17,7 +17,8 @@ import type { AttachOptions, Target, TargetRecord, TargetWriteOptions, TargetWri
  *
  * - `GET <path>/<id>` answers `200` with JSON `{ "id": "A1", "fields": { "asset.title": "..." }, "media": ["clip.mxf"] }`
  *   and an `ETag`, or `404` when there is no such record.
- * - `PUT <path>/<id>` with JSON `{ "id": "A1", "fields": { ... } }` creates the
+ * - `PUT <path>/<id>` with JSON `{ "id": "A1", "fields": { ... } }` (and
+ *   `"form"` when the write gives one, `[Vdf] form`) creates the
  *   record (sent with `If-None-Match: *`) or replaces its fields (sent with
  *   `If-Match: <etag>`); `409` or `412` when the version does not match. The
  *   server keeps the record's `media`.
@@ -72,11 +73,16 @@ export class HttpTarget implements Target {
       (current) => {
         const record = current && toRecord(current.body, id, `GET ${url}`);
         media = record?.media ?? [];
-        return { id, fields: { ...record?.fields, ...fields } };
+        const form = options.form ?? record?.form;
+        return { id, ...(form !== undefined ? { form } : {}), fields: { ...record?.fields, ...fields } };
       },
       {
-        // Only the fields count: the server's own keys (media, links) never make a write.
-        compare: (current, next) => deepEqual(toRecord(current.body, id, `GET ${url}`).fields, (next as { fields: unknown }).fields),
+        // Only the fields and the form count: the server's own keys (media, links) never make a write.
+        compare: (current, next) => {
+          const record = toRecord(current.body, id, `GET ${url}`);
+          const { fields: nextFields, form } = next as { fields: unknown; form?: string };
+          return deepEqual(record.fields, nextFields) && record.form === form;
+        },
         contentType: 'application/json',
         headers: { accept: 'application/json' },
         // With an etag the caller computed the change from that version: a conflict is theirs to retry.
@@ -85,7 +91,12 @@ export class HttpTarget implements Target {
       },
     );
     const written = isRecordBody(result.body) ? toRecord(result.body, id, `PUT ${url}`) : undefined;
-    const record = written ?? { id, fields: (result.body as { fields?: Record<string, unknown> } | undefined)?.fields ?? fields, media };
+    const record = written ?? {
+      id,
+      fields: (result.body as { fields?: Record<string, unknown> } | undefined)?.fields ?? fields,
+      media,
+      ...(options.form !== undefined ? { form: options.form } : {}),
+    };
     return { created: result.created, updated: result.updated, unchanged: result.unchanged, record };
   }
 
@@ -121,9 +132,9 @@ function toRecord(body: unknown, id: string, what: string): TargetRecord {
       `${what} answered ${describe(body)}; expected a JSON record { "id", "fields": { ... }, "media": [ ... ] }`,
     );
   }
-  const { fields, media } = body as { fields: Record<string, unknown>; media?: unknown };
+  const { fields, media, form } = body as { fields: Record<string, unknown>; media?: unknown; form?: unknown };
   const names = Array.isArray(media) ? media.filter((m): m is string => typeof m === 'string') : [];
-  return { id, fields, media: names };
+  return { id, fields, media: names, ...(typeof form === 'string' ? { form } : {}) };
 }
 
 function describe(body: unknown): string {

@@ -2,6 +2,7 @@ import { Flow, type AppInfo, type AppSections, type WorkerContext } from '../../
 import { deepEqual } from '../toolkit/client/body.js';
 import { ConfigError, FlowdError } from '../kernel/errors.js';
 import { retryOnConflict } from '../kernel/retry-on-conflict.js';
+import { checkKnownSections } from './app-sections.js';
 import { compileExpression, type CompiledExpression } from './expressions.js';
 import { checkRecordId } from './record-names.js';
 import { targetFromConfig, targetSettingsOf, type Target, type TargetRecord } from './targets.js';
@@ -74,8 +75,10 @@ export function changedFields(record: TargetRecord, computed: Record<string, unk
  * as the body of an HTTP request or a STOMP message. The record is always
  * read from the `[Target]`, with its version, so a stale event cannot undo
  * a newer change; the write is conditional on that version and recomputed
- * from the latest one on a conflict (up to 5 retries). It has no default
- * source: set `[Source] type` (stomp on the update topic, or http).
+ * from the latest one on a conflict (up to 5 retries). Its source is the
+ * HTTP source (127.0.0.1:8080 unless `[Source]` says otherwise), so the
+ * seed's INI, whose `[Source]` is empty (Flow's AssetEntryListener), runs
+ * as written; `[Source] type = stomp` takes the events from an update topic.
  *
  * @example
  * [Flow]
@@ -89,6 +92,8 @@ export function changedFields(record: TargetRecord, computed: Record<string, unk
  * asset.alternateTitle = metadata.get('asset.title') + ' alternative'
  */
 export class MetadataMapper extends Flow<unknown, MetadataMapperResult> {
+  /** The HTTP source: update events POSTed as `{ id }` or a record. Flow listened to Viz One's asset entries. */
+  static override SOURCE = 'http';
   #target!: Target;
   #mappings!: FieldMapping[];
 
@@ -100,6 +105,7 @@ export class MetadataMapper extends Flow<unknown, MetadataMapperResult> {
   /** Compiles `[Target]` and `[Mappings]` without starting anything: ConfigError naming `file` on a problem. For `flowd check`. */
   static checkConfig(config: AppSections, app: AppInfo, file?: string, lines?: SectionLines): void {
     targetSettingsOf(config, app, file);
+    checkKnownSections(config, { app: 'metadatamapper.MetadataMapper', sections: ['Target', 'Mappings'] }, file);
     compileMappings(config, file, lines);
   }
 

@@ -10,6 +10,8 @@ export interface TargetRecord {
   fields: Record<string, unknown>;
   /** The names of the media attached to it, in the order they came; empty for a placeholder. */
   media: string[];
+  /** The form (Flow's VDF form) its metadata is written in, when a write gave one (`[Vdf] form`). */
+  form?: string;
 }
 
 /** What `createOrUpdate` did: exactly one of `created`, `updated`, `unchanged` is true. */
@@ -29,6 +31,8 @@ export interface TargetWriteOptions {
    * @default none: the fields are merged into whatever version is current
    */
   etag?: string;
+  /** The form the fields are in (XML import's `[Vdf] form`, which Flow sent with the metadata); kept on the record. @default the record's form */
+  form?: string;
   signal?: AbortSignal;
 }
 
@@ -50,7 +54,7 @@ export interface Target {
   get(id: string, options?: { signal?: AbortSignal }): Promise<{ record: TargetRecord; etag?: string } | undefined>;
   /**
    * Creates the record with `fields`, or merges `fields` over the fields it
-   * has; writes nothing when no value changes. Conflicts are retried inside
+   * has (and sets `options.form`); writes nothing when nothing changes. Conflicts are retried inside
    * (refetching) unless `etag` is given, which makes a conflict a
    * ConflictError for the caller to retry.
    */

@@ -9,6 +9,7 @@ import { FlowdError } from '../kernel/errors.js';
 import { codePointName, indexOfNonXmlChar } from '../kernel/xml-chars.js';
 import { compileDestinationSettings, ftpTarget, uploadFiles, type DestinationSettings } from './ftp.js';
 import { redact, type TransferAsset } from './transfer-data.js';
+import { checkKnownSections } from './app-sections.js';
 import { checkAppSection, TransferPlugin } from './transfer.js';
 
 /** What XmlExport's `start()` resolves to after a successful export. */
@@ -100,6 +101,7 @@ export class XmlExport extends TransferPlugin<XmlExportResult> {
   ): void {
     super.checkConfig(config, app, file, lines);
     checkAppSection(config, 'Destination', compileDestinationSettings, file, lines);
+    checkKnownSections(config, { app: 'xmlexport.XmlExport', sections: ['Transfer', 'Destination'] }, file);
   }
 
   /** Reads `[Destination]` (username, password, timeout) at start-up. */

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { Flow, type AppInfo, type AppSections, type WorkerContext } from '../../actors/workers/worker.js';
 import type { SectionReader } from '../kernel/section-reader.js';
 import { FlowdError } from '../kernel/errors.js';
+import { checkKnownSections } from './app-sections.js';
 import { compileCustomMapping, type SectionLines } from './xml/custom-mapping.js';
 import { readXmlOffThread } from './xml/parse-off-thread.js';
 import type { RecordData } from './xml/record-data.js';
@@ -45,6 +46,17 @@ interface MediaPointer {
   id: string;
 }
 
+const CUSTOM_ONLY = ['Namespaces', 'Transform', 'Transforms', 'Mapping', 'Vdf'];
+const CUSTOM_SECTIONS = { app: 'xmlimport.XmlImport', sections: ['Target', 'Xml', ...CUSTOM_ONLY], prefixes: ['Field:'] };
+const DEFAULT_SECTIONS = {
+  app: 'xmlimport.XmlImport',
+  sections: ['Target', 'Xml'],
+  elsewhere: (section: string) =>
+    CUSTOM_ONLY.includes(section) || section.startsWith('Field:')
+      ? 'is read only with [Xml] format = custom; this app reads the default record XML (format = default)'
+      : undefined,
+};
+
 // XML files are read whole; the XML reader refuses more than this too.
 const MAX_XML_BYTES = 10 * 1024 * 1024;
 
@@ -70,9 +82,11 @@ export function compileXmlImportSettings(reader: SectionReader): XmlImportSettin
  *
  * - An XML file (`.xml`, or content starting with `<`) is read as a record
  *   and creates it (a placeholder, without media), or updates the record
- *   with that id. Without an id in the XML, the id is the file's base name
+ *   with that id. Without an id in the XML (or, with a custom mapping,
+ *   Flow's `asset_id` field or transform), the id is the file's base name
  *   (`clip1.xml` -> `clip1`), so importing the same file again updates
- *   rather than duplicates.
+ *   rather than duplicates. A custom mapping's `[Vdf] form` goes to the
+ *   target with the fields, as Flow sent it with the metadata.
  * - Any other file is media. Media named by a record is attached to it;
  *   media not named yet is copied (hard-linked when it can be) to
  *   `<state dir>/pending-media/` and remembered in the store until an XML
@@ -81,7 +95,8 @@ export function compileXmlImportSettings(reader: SectionReader): XmlImportSettin
  * - A record that already has media is no longer a placeholder: an XML
  *   updates only its metadata, and media arriving for it fails (ERR_RECORD).
  * - A malformed XML fails with the parser's message (ERR_XML), which the
- *   files source writes beside the file in `move failed to`.
+ *   files source writes beside the file in `move failed to`. An empty XML
+ *   file (0 bytes) is skipped with an info line, as Flow skipped it.
  *
  * @example
  * [Flow]
@@ -98,7 +113,7 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
   /** The files source; `[Source] location` says where. */
   static override SOURCE = 'files';
   #target!: Target;
-  #read!: (text: string, where: string, signal: AbortSignal) => Promise<RecordData>;
+  #read!: (text: string, where: string, ctx: WorkerContext) => Promise<RecordData>;
   #pendingDir!: string;
 
   /** The target records and media go to (after configure()). */
@@ -112,8 +127,9 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
    */
   static checkConfig(config: AppSections, app: AppInfo, file?: string, lines?: SectionLines): void {
     targetSettingsOf(config, app, file);
-    if (compileXmlImportSettings(sectionReader(config, 'Xml', file)).format === 'custom')
-      compileCustomMapping(config, file ?? `app "${app.name}"`, lines);
+    const { format } = compileXmlImportSettings(sectionReader(config, 'Xml', file));
+    checkKnownSections(config, format === 'custom' ? CUSTOM_SECTIONS : DEFAULT_SECTIONS, file);
+    if (format === 'custom') compileCustomMapping(config, file ?? `app "${app.name}"`, lines);
   }
 
   override configure(): void {
@@ -121,9 +137,9 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
     const settings = compileXmlImportSettings(sectionReader(this.config, 'Xml'));
     if (settings.format === 'custom') {
       const mapping = compileCustomMapping(this.config, `app "${this.app.name}"`);
-      this.#read = (text, where, signal) => mapping.read(text, where, { signal });
+      this.#read = (text, where, ctx) => mapping.read(text, where, { signal: ctx.signal, log: ctx.log, fileName: where });
     } else {
-      this.#read = (text, where, signal) => readXmlOffThread(text, where, { kind: 'default' }, { signal });
+      this.#read = (text, where, ctx) => readXmlOffThread(text, where, { kind: 'default' }, { signal: ctx.signal });
     }
     this.#pendingDir = path.join(this.app.stateDir, 'pending-media');
     this.log.info(`xmlimport: ${settings.format} XML into ${this.#target.description}`);
@@ -137,14 +153,20 @@ export class XmlImport extends Flow<unknown, XmlImportResult> {
 
   async #importRecord(file: DroppedFile, ctx: WorkerContext): Promise<XmlImportResult> {
     const text = await readXmlText(file.path, file.name);
+    if (text === '') {
+      // As Flow: an empty XML file (often one still being written) is no record and no failure.
+      ctx.log.info(`${file.name}: skipping empty XML file`);
+      return { type: 'ignored', reason: `${file.name} is empty` };
+    }
     // Over 64 KiB, parsed in a worker thread that the execution timeout's abort terminates.
-    const data = await this.#read(text, file.name, ctx.signal);
+    const data = await this.#read(text, file.name, ctx);
     const id = checkRecordId(data.id ?? path.basename(file.name, path.extname(file.name)), file.name);
+    const form = data.form === undefined ? {} : { form: data.form };
     const names = [...new Set(data.media.map((name) => checkMediaName(lastSegment(name), file.name)))];
     const signal = ctx.signal;
     const { occupied, write } = await ctx.withLock(recordLock(id), async () => {
       const existing = await this.#target.get(id, { signal });
-      const write = await this.#target.createOrUpdate(id, data.fields, { signal });
+      const write = await this.#target.createOrUpdate(id, data.fields, { signal, ...form });
       return { occupied: (existing?.record.media.length ?? 0) > 0, write };
     });
     const result = {

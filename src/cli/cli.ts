@@ -114,6 +114,7 @@ function summaryLine(
     `locks ${lock.backend === 'redis' ? `redis ${displayUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
     ...(api ? [`api ${api.origin}`] : []),
     ...(config.email ? [emailSummary(config.email)] : []),
+    ...(config.services.apiMissing ? ['api without hostname (set it before the app uses the API)'] : []),
   ];
   const worker = runner
     ? `worker ${runner.name} (${config.workerClass})`

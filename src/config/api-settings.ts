@@ -73,6 +73,25 @@ export function findApiSection(sectionNames: Iterable<string>, file?: string): t
  * // settings.origin === 'http://vizone.example.com:8080'
  */
 export function compileApiSettings(reader: SectionReader): ApiSettings {
+  const compiled = compileApiSection(reader);
+  if ('missing' in compiled) throw compiled.missing;
+  return compiled;
+}
+
+/** `[Viz One]` (or `[Api]`) without a `hostname`: the error to throw when the API is first needed. */
+export interface IncompleteApiSettings {
+  /** Names the file, section and the missing key. */
+  missing: ConfigError;
+}
+
+/**
+ * Compiles `[Api]` / `[Viz One]` as compileApiSettings does, except that a
+ * section without `hostname` is accepted, as the seed's transfer plugin INI
+ * (`[Viz One] use https = no`) is: it comes back as `{ missing }`, the
+ * ConfigError to throw when something first needs the API. Every key that
+ * is there is still checked.
+ */
+export function compileApiSection(reader: SectionReader): ApiSettings | IncompleteApiSettings {
   const hostname = reader.string('hostname');
   const username = reader.string('username');
   const password = reader.string('password', '');
@@ -84,10 +103,15 @@ export function compileApiSettings(reader: SectionReader): ApiSettings {
   const retryMaxDelayMs = reader.duration('retry max delay', Math.max(10_000, retryDelayMs));
   if (retryMaxDelayMs < retryDelayMs)
     reader.fail('retry max delay', `found ${retryMaxDelayMs}ms; expected at least the retry delay (${retryDelayMs}ms)`);
-  if (hostname === undefined)
-    reader.fail('hostname', 'is missing; expected the API server as host or host:port, such as vizone or vizone:8080');
   if (password !== '' && username === undefined)
     reader.fail('password', 'is set but username is not; expected both for basic authentication');
+  if (hostname === undefined) {
+    try {
+      reader.fail('hostname', 'is missing; expected the API server as host or host:port, such as vizone or vizone:8080');
+    } catch (error) {
+      return { missing: error as ConfigError };
+    }
+  }
   const { host, port } = parseHostname(hostname, useHttps ? 443 : 80, (problem) => reader.fail('hostname', problem));
   return {
     origin: `${useHttps ? 'https' : 'http'}://${host}:${port}`,

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import type { ServiceSettings } from '../runtime/app-services.js';
-import { compileApiSettings } from './api-settings.js';
+import { compileApiSection } from './api-settings.js';
 import { toIniKeys } from './flow-settings.js';
 import { compileLockSettings } from './lock-settings.js';
 import { SectionReader } from '../kernel/section-reader.js';
@@ -40,8 +40,9 @@ export function compileServices(readerFor: SectionReaders, app: { dir: string; s
   const lock = compileLockSettings(lockReader, { storeBackend: store.backend, ...(store.url ? { storeUrl: store.url } : {}) });
   lockReader.finish();
   const apiReader = readerFor('Api');
-  const api = apiReader ? compileApiSettings(apiReader) : undefined;
+  const api = apiReader ? compileApiSection(apiReader) : undefined;
   apiReader?.finish();
+  if (api && 'missing' in api) return { store, lock, api: undefined, apiMissing: api.missing };
   return { store, lock, api };
 }
 

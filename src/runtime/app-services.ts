@@ -5,7 +5,7 @@ import type { Locks } from '../../actors/locks/lock-api.js';
 // The store and lock modules (ioredis, proper-lockfile) load on first use: an app without them pays nothing.
 import type { ClosableLocks, LockBackendOptions } from '../../actors/locks/locks.js';
 import type { OpenedStore, StoreOptions } from '../../actors/stores/store.js';
-import { FlowdError, LockError, StoreError } from '../kernel/errors.js';
+import { FlowdError, LockError, StoreError, type ConfigError } from '../kernel/errors.js';
 import type { Dependency, PingResult } from '../../machines/outage.js';
 import { createClient, type ApiClient } from '../toolkit/client.js';
 import type { ApiSettings } from '../config/api-settings.js';
@@ -16,8 +16,10 @@ import type { StoreSettings } from '../config/store-settings.js';
 export interface ServiceSettings {
   store: StoreSettings;
   lock: LockSettings;
-  /** Undefined without an `[Api]` (or `[Viz One]`) section. */
+  /** Undefined without an `[Api]` (or `[Viz One]`) section, or without its `hostname`. */
   api: ApiSettings | undefined;
+  /** A section without `hostname` (as the seed's `[Viz One] use https = no`): what `ctx.client` throws, naming the key. */
+  apiMissing?: ConfigError | undefined;
 }
 
 /** What the slots hand to every run's ctx: the app's store, locks and API client. */
@@ -102,6 +104,7 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
     leaseMs: settings.lock.leaseMs,
     lockBackend: settings.lock.backend,
     get client(): ApiClient {
+      if (settings.apiMissing) throw settings.apiMissing;
       if (!settings.api)
         throw new FlowdError(
           'ERR_CONFIG',

@@ -24,6 +24,11 @@ export type MultiParserType = (typeof MULTI_PARSER_TYPES)[number];
  * - `date`: `YYYY-MM-DD`, as written (no zone applies to a date).
  * - `time`: `HH:mm:ss` as written (`HH:mm:ss.SSS` when the format has `%f`).
  * - `dictionary`: the term's value in the dictionary.
+ *
+ * Every type converts `''` to `null`, as Flow's MultiParser returns None
+ * (and, since white space around them is ignored, text that is only white
+ * space for every type but `string`); a dictionary term the feed does not
+ * have is `null` too.
  */
 export interface MultiParserValues {
   string: string;
@@ -161,26 +166,34 @@ export class MultiParser<T extends MultiParserType = 'string'> {
     this.now = options.now ?? Date.now;
   }
 
-  /** Converts one value; a `dictionary` lookup may fetch its source (HttpError when that fails). `signal` stops waiting for it. */
-  async convert(raw: string, options: { signal?: AbortSignal } = {}): Promise<MultiParserValues[T]> {
+  /**
+   * Converts one value; a `dictionary` lookup may fetch its source (HttpError when that fails). `signal` stops waiting for it.
+   * `''` is `null`, and so is a term the dictionary does not have: Flow stored None and logged it, so `onMissingTerm`
+   * hears of it (the XML import warns, naming the field).
+   */
+  async convert(
+    raw: string,
+    options: { signal?: AbortSignal; onMissingTerm?: (term: string, source: string) => void } = {},
+  ): Promise<MultiParserValues[T] | null> {
     if (this.type !== 'dictionary') return this.convertSync(raw);
     const term = this.text(raw);
+    if (term === null) return null;
     const value = await this.dictionaries.lookup(this.source!, term, options.signal);
-    if (value === undefined) this.fail(raw, `no term "${normalizeTerm(term)}" in the dictionary at ${redact(this.source!)}`);
-    return value as MultiParserValues[T];
+    if (value !== undefined) return value as MultiParserValues[T];
+    options.onMissingTerm?.(normalizeTerm(term), redact(this.source!));
+    return null;
   }
 
-  /** Converts one value without waiting: every type but `dictionary` (ERR_INVALID_STATE). */
-  convertSync(raw: string): MultiParserValues[T] {
+  /** Converts one value without waiting: every type but `dictionary` (ERR_INVALID_STATE). `''` is `null`. */
+  convertSync(raw: string): MultiParserValues[T] | null {
     if (this.type === 'dictionary')
       throw new FlowdError('ERR_INVALID_STATE', 'MultiParser: a dictionary lookup may need to fetch its source; use convert()');
     if (this.type === 'string') {
       if (typeof raw !== 'string') this.fail(raw, `expected text, found ${typeof raw}`);
-      return raw as MultiParserValues[T];
+      return raw === '' ? null : (raw as MultiParserValues[T]);
     }
     const text = this.text(raw);
-    const value = this.convertText(text, raw);
-    return value as MultiParserValues[T];
+    return text === null ? null : (this.convertText(text, raw) as MultiParserValues[T]);
   }
 
   private convertText(text: string, raw: string): string | number {
@@ -200,11 +213,11 @@ export class MultiParser<T extends MultiParserType = 'string'> {
     }
   }
 
-  private text(raw: unknown): string {
+  /** The value trimmed, or null when nothing is left (Flow's None for ''). */
+  private text(raw: unknown): string | null {
     if (typeof raw !== 'string') this.fail(raw, `expected text, found ${typeof raw}`);
     const text = (raw as string).trim();
-    if (text === '') this.fail(raw, 'it is empty');
-    return text;
+    return text === '' ? null : text;
   }
 
   private integer(text: string, raw: string): number {
@@ -258,6 +271,9 @@ export interface MultiParserSettings {
   source: string | undefined;
 }
 
+/** The types `default timezone` applies to: values without an offset, and "today" for formats without a year. */
+const ZONED_TYPES: readonly MultiParserType[] = ['iso', 'date', 'time', 'datetime'];
+
 const KEYS: Readonly<Record<Option, string>> = { type: 'type', format: 'format', defaultTimezone: 'default timezone', source: 'source' };
 
 /**
@@ -273,6 +289,9 @@ export function compileMultiParserSettings(reader: SectionReader): MultiParserSe
     defaultTimezone: reader.string('default timezone', 'UTC'),
     source: reader.string('source'),
   };
+  // A zone a string, number or dictionary never reads would be accepted without effect.
+  if (reader.has('default timezone') && !ZONED_TYPES.includes(options.type))
+    reader.fail('default timezone', `applies to ${ZONED_TYPES.join(', ')}, not to ${options.type}`);
   try {
     const { type, format, defaultTimezone, source } = compile(options);
     return { type, format, defaultTimezone, source };

@@ -28,7 +28,7 @@ export interface StrptimeOptions {
 
 /**
  * Parses `text` with a translated strftime format, the way strptime would,
- * with three differences: a format without a year takes the current year (strptime
+ * (`%f` taking 1 to 6 digits, as strptime does), with three differences: a format without a year takes the current year (strptime
  * takes 1900); one without any date takes today's date; a weekday must agree
  * with the date when the date is complete (strptime ignores it). White space
  * is trimmed, and runs of it match any run of it. Throws a ParseError naming
@@ -41,15 +41,25 @@ export function strptime(text: string, translation: StrftimeTranslation, options
   };
   const input = text.trim().replace(/\s+/g, ' ');
   const { fields } = translation;
-  let match: { result: Record<string, number>; zone: Zone | undefined; offset: number | undefined } | undefined;
+  let match:
+    { result: Record<string, number>; zone: Zone | undefined; offset: number | undefined; fraction: string | undefined } | undefined;
   for (const variant of translation.parse) {
     const explained = explain(input, variant.tokens, fields.has('year'));
     if (explained.rawMatches === null || explained.rawMatches === undefined) continue;
     const specific = (explained as { specificOffset?: number }).specificOffset;
-    match = { result: { ...explained.result }, zone: explained.zone ?? undefined, offset: variant.zulu ? 0 : specific };
+    const fraction = (explained.matches as Record<string, unknown> | undefined)?.['u'];
+    match = {
+      result: { ...explained.result },
+      zone: explained.zone ?? undefined,
+      offset: variant.zulu ? 0 : specific,
+      fraction: typeof fraction === 'string' ? fraction : undefined,
+    };
     break;
   }
   if (match === undefined) return fail(`it does not match the format (expected ${describe(translation)})`);
+  // luxon's fraction token takes up to 9 digits; strptime's %f takes 1 to 6.
+  if (match.fraction !== undefined && match.fraction.length > 6)
+    return fail(`%f takes 1 to 6 digits of a second's fraction, as strptime does; found ${match.fraction.length} (${match.fraction})`);
   const { result } = match;
   const today = DateTime.fromMillis(options.now, { zone: options.zone });
   const hasDate = fields.has('month') || fields.has('day') || fields.has('ordinal');

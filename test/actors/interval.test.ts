@@ -1,7 +1,8 @@
 import { DateTime } from 'luxon';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Feed } from '../../actors/sources/driver.js';
-import { intervalDriver } from '../../actors/sources/interval.js';
+import { intervalDriver, intervalSource } from '../../actors/sources/interval.js';
+import { SectionReader } from '../../src/kernel/section-reader.js';
 import type { TimeWindow } from '../../actors/sources/window.js';
 
 const H = 3600;
@@ -290,5 +291,48 @@ describe('intervalDriver', () => {
       vi.advanceTimersByTime(2 * 24 * HOUR);
       expect(feed.deliver).not.toHaveBeenCalled();
     });
+  });
+});
+
+describe('[Source] type = interval', () => {
+  /** The source compiled from these keys, started at `now` (UTC): the ticks it fires over `hours`. */
+  function ticksOf(keys: Record<string, string>, now: string, hours: number) {
+    const compiled = intervalSource.compile(
+      new SectionReader(new Map(Object.entries({ timezone: 'UTC', ...keys })), { section: 'Source' }),
+      {
+        dir: '/app',
+        stateDir: '/app/.flowd/app',
+      },
+    );
+    vi.setSystemTime(utc(now));
+    const { feed, ticks } = fakeFeed();
+    const driver = compiled.create();
+    driver.start(feed);
+    vi.advanceTimersByTime(hours * HOUR);
+    driver.stop?.();
+    return { description: compiled.description, fired: ticks().map(([, firedAt]) => String(firedAt).slice(11, 16)) };
+  }
+
+  it('takes window start alone as Flow does: from that time to the end of the day', () => {
+    const { description, fired } = ticksOf({ interval: '1h', 'window start': '21:00' }, '2025-01-15T12:00:00', 24);
+    expect(description).toBe('interval every 1h between 21:00:00 and 24:00:00 (UTC)');
+    expect(fired).toEqual(['21:00', '22:00', '23:00']);
+  });
+
+  it('takes window end alone as Flow does: from midnight to that time', () => {
+    const { fired } = ticksOf({ interval: '1h', 'window end': '02:30' }, '2025-01-15T22:00:00', 12);
+    expect(fired).toEqual(['00:00', '01:00', '02:00']);
+  });
+
+  it('takes window start equal to window end as Flow does: the whole day', () => {
+    const { description, fired } = ticksOf({ interval: '6h', 'window start': '01:00', 'window end': '01:00' }, '2025-01-15T12:00:00', 24);
+    expect(description).toBe('interval every 6h between 00:00:00 and 24:00:00 (UTC)');
+    expect(fired).toEqual(['12:00', '18:00', '00:00', '06:00', '12:00']);
+  });
+
+  it('names the key of a time that is not HH[:MM[:SS]]', () => {
+    expect(() => ticksOf({ 'window start': '25:00' }, '2025-01-15T12:00:00', 1)).toThrow(
+      /"window start": found "25:00"; expected HH\[:MM\[:SS\]\]/,
+    );
   });
 });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parsePayload } from '../../actors/sources/payload.js';
+import { compilePayloadClass, parsePayload } from '../../actors/sources/payload.js';
+import { SectionReader } from '../../src/kernel/section-reader.js';
+import { expectConfigError } from '../helpers/config-error.js';
 
 describe('parsePayload', () => {
   it('hands text over as it is', () => {
@@ -60,5 +62,29 @@ describe('parsePayload', () => {
       }
     }
     expect(parsePayload('<a k="&#x9;">&#x10FFFF;\u{1F600}<![CDATA[&#0;]]></a>', 'xml', 'm').error).toBeUndefined();
+  });
+});
+
+describe('[Source] payload class', () => {
+  const compile = (value?: string) =>
+    compilePayloadClass(
+      new SectionReader(new Map(value === undefined ? [] : [['payload class', value]]), { file: 'myplugin.ini', section: 'Source' }),
+    );
+
+  it("takes text, json and xml in any case, and Flow's class names: None and Viz One's transfer PluginData read as text", () => {
+    expect([compile(), compile('JSON'), compile(' xml ')]).toEqual(['text', 'json', 'xml']);
+    expect(compile('vizone.payload.transfer.PluginData')).toBe('text');
+    expect(compile('None')).toBe('text');
+    expect(compile('none')).toBe('text');
+  });
+
+  it('names the key, what flowd takes and the nearest name for another class', () => {
+    expectConfigError(() => compile('vizone.payload.transfer.PlugInDat'), {
+      file: 'myplugin.ini',
+      section: 'Source',
+      key: 'payload class',
+      says: ['found "vizone.payload.transfer.PlugInDat"', "one of Flow's names", 'did you mean "vizone.payload.transfer.PluginData"'],
+    });
+    expectConfigError(() => compile('vizone.payload.asset.Item'), { key: 'payload class', says: ['expected text, json or xml'] });
   });
 });

@@ -149,7 +149,7 @@ describe('[Source] type = stomp', () => {
     expectConfigError(() => compile({ 'stomp url': url, prefetch: '0' }), { key: 'prefetch', says: ['expected a whole number'] });
     expectConfigError(() => compile({ 'stomp url': url, 'payload class': 'yaml' }), {
       key: 'payload class',
-      says: ['expected one of text, json, xml'],
+      says: ['found "yaml"; expected text, json or xml'],
     });
     expectConfigError(() => compile({ 'stomp url': url, 'dead letter': 'errors' }), {
       key: 'dead letter',

@@ -30,11 +30,12 @@ describe('built-in apps', () => {
     expect(isBuiltinWorker('toString')).toBe(false);
   });
 
-  it('load from [Flow] class with their own default source, or none', async () => {
+  it('load from [Flow] class with their own default source', async () => {
     const importer = await loadWorker('xmlimport.XmlImport', dir);
     expect(importer).toMatchObject({ name: 'XmlImport', source: 'files' });
     const mapper = await loadWorker('metadatamapper.MetadataMapper', dir);
-    expect(mapper).toMatchObject({ name: 'MetadataMapper', source: undefined });
+    // Flow's MetadataMapper listened to asset entries with no [Source] keys: flowd's takes them over HTTP.
+    expect(mapper).toMatchObject({ name: 'MetadataMapper', source: 'http' });
   });
 
   it('give way to a module of the same name beside the INI file, as a local Python module would', async () => {

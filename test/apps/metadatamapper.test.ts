@@ -96,6 +96,19 @@ describe('[Mappings]', () => {
     });
   });
 
+  it('refuses a section it does not read, with a did-you-mean, where Flow ignored it', () => {
+    const app = { name: 'mapper', dir: '/srv', stateDir: '/srv/.flowd/mapper' };
+    expectConfigError(() => MetadataMapper.checkConfig({ Mappings: MAPPINGS, Mapping: { 'asset.x': 'id' } }, app, 'app.ini'), {
+      file: 'app.ini',
+      section: 'Mapping',
+      says: ['is not a section metadatamapper.MetadataMapper reads (did you mean "Mappings"?); expected [Target], [Mappings]'],
+    });
+    expectConfigError(() => MetadataMapper.checkConfig({ Mappings: MAPPINGS, Logging: { level: 'debug' } }, app, 'app.ini'), {
+      section: 'Logging',
+      says: ['is not a section metadatamapper.MetadataMapper reads'],
+    });
+  });
+
   it('raises ExpressionError when a mapping fails on a record', () => {
     const mappings = compileMappings({ Mappings: { x: "metadata.get('n') * 2" } });
     expect(() => applyMappings(mappings, { id: 'A1', fields: { n: 'text' }, media: [] })).toThrow(ExpressionError);

@@ -95,6 +95,16 @@ describe('the folder target', () => {
     expect(await target.get('A1')).toMatchObject({ etag: '"2"' });
   });
 
+  it('keeps the form a write gives ([Vdf] form), counts a new form as a change, and keeps it when a write gives none', async () => {
+    const target = new FolderTarget(path.join(dir, 'records'));
+    expect((await target.createOrUpdate('A1', { 'asset.title': 'News' }, { form: 'hubitem' })).record.form).toBe('hubitem');
+    expect((await target.createOrUpdate('A1', { 'asset.title': 'News' }, { form: 'hubitem' })).unchanged).toBe(true);
+    expect((await target.createOrUpdate('A1', { 'asset.title': 'News' }, { form: 'newsitem' })).updated).toBe(true);
+    expect((await target.createOrUpdate('A1', { 'asset.title': 'Evening news' })).record).toMatchObject({ form: 'newsitem' });
+    expect(JSON.parse(await readFile(path.join(dir, 'records/A1.json'), 'utf8'))).toMatchObject({ form: 'newsitem', version: 3 });
+    expect((await target.get('A1'))?.record.form).toBe('newsitem');
+  });
+
   it('leaves no temp or lock file behind after concurrent writes, and loses none of them', async () => {
     const target = new FolderTarget(path.join(dir, 'records'));
     await Promise.all(Array.from({ length: 20 }, (_, i) => target.createOrUpdate('A1', { [`f${i}`]: i })));
@@ -170,6 +180,17 @@ describe('the http target, against a REST server', () => {
     const updated = await target.createOrUpdate('A1', { duration: 30 });
     expect(updated).toMatchObject({ updated: true, record: { fields: { title: 'News', duration: 30 } } });
     expect(api.seen.at(-1)).toMatchObject({ method: 'PUT', ifMatch: '"1"' });
+    expect(api.writes).toBe(2);
+  });
+
+  it('sends the form a write gives in the PUT body, and writes again only when it changes', async () => {
+    const target = new HttpTarget(client, '/records', path.join(dir, 'media'));
+    await target.createOrUpdate('A1', { title: 'News' }, { form: 'hubitem' });
+    expect(JSON.parse(api.seen.at(-1)!.body)).toEqual({ id: 'A1', form: 'hubitem', fields: { title: 'News' } });
+    expect((await target.createOrUpdate('A1', { title: 'News' }, { form: 'hubitem' })).unchanged).toBe(true);
+    expect((await target.createOrUpdate('A1', { title: 'News' })).unchanged).toBe(true);
+    expect((await target.createOrUpdate('A1', { title: 'News' }, { form: 'newsitem' })).updated).toBe(true);
+    expect((await target.get('A1'))?.record.form).toBe('newsitem');
     expect(api.writes).toBe(2);
   });
 

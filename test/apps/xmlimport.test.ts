@@ -9,6 +9,7 @@ import { SectionReader } from '../../src/kernel/section-reader.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { sources } from '../../src/runtime/sources.js';
 import { expectConfigError } from '../helpers/config-error.js';
+import { logSink } from '../helpers/log-sink.js';
 
 /** flowd's default record XML (src/apps/xml/default-record.ts). */
 export function recordXml(id: string | undefined, fields: Record<string, string>, media: string[] = []): string {
@@ -36,7 +37,12 @@ afterEach(async () => {
 });
 
 /** Starts XmlImport on the files source over `in/`, writing to a folder target `records/`. */
-async function startImport(config: AppSections = {}, workers = 1, executionTimeout?: string) {
+async function startImport(
+  config: AppSections = {},
+  workers = 1,
+  executionTimeout?: string,
+  logger?: ReturnType<typeof logSink>['logger'],
+) {
   const outcomes = new Map<string, Outcome>();
   const waiters = new Map<string, (o: Outcome) => void>();
   const settle = (name: string, outcome: Outcome) => {
@@ -46,6 +52,7 @@ async function startImport(config: AppSections = {}, workers = 1, executionTimeo
   runtime = createRuntime({
     worker: XmlImport,
     workers,
+    ...(logger ? { logger } : {}),
     ...(executionTimeout ? { executionTimeout } : {}),
     source: sources.files({
       location: inbox(),
@@ -76,6 +83,7 @@ const readRecord = async (id: string) =>
   JSON.parse(await readFile(path.join(records(), `${id}.json`), 'utf8')) as {
     id: string;
     version: number;
+    form?: string;
     fields: Record<string, unknown>;
     media: string[];
   };
@@ -185,6 +193,16 @@ describe('XmlImport', () => {
     );
   });
 
+  it('skips an empty XML file with an info line, as Flow does: completed, not failed, and no record', async () => {
+    const log = logSink('info');
+    const app = await startImport({}, 1, undefined, log.logger);
+    const empty = await app.drop('empty.xml', '');
+    expect(empty).toEqual({ outcome: 'completed', result: { type: 'ignored', reason: 'empty.xml is empty' } });
+    expect(log.messages()).toContain('empty.xml: skipping empty XML file');
+    await expect(readdir(records())).rejects.toMatchObject({ code: 'ENOENT' });
+    await vi.waitFor(async () => expect(await readdir(path.join(dir, 'done'))).toContain('empty.xml'));
+  });
+
   it('stops a parse past the execution timeout (its thread is terminated), and the next file is imported at once', async () => {
     const custom = {
       Xml: { format: 'custom', id: '/a/@id' },
@@ -199,6 +217,28 @@ describe('XmlImport', () => {
     expect(next).toMatchObject({ outcome: 'completed', result: { type: 'record', id: 'N1', created: true } });
     expect((await readRecord('N1')).fields).toEqual({});
   }, 15_000);
+
+  it("runs the original's custom INI: asset_id names the record, media_filename links the media, the form goes to the target", async () => {
+    // eblade/flow apps/xmlimport/xmlimport.ini, its Python slice written as substring().
+    const original = {
+      Xml: { format: 'custom' },
+      'Field:title': { xpath: '/item/title' },
+      'Field:asset_id': { xpath: '/item/@id' },
+      Transforms: { concatField: 'title', media_filename: "substring(xml_filename, 0, -4) + '.mxf'" },
+      Vdf: { form: '"hubitem"', 'asset.title': 'title' },
+    };
+    const app = await startImport(original);
+    const xml = await app.drop('clip1.xml', '<item id="2011"><title>Evening news</title></item>');
+    expect(xml).toMatchObject({ outcome: 'completed', result: { type: 'record', id: '2011', created: true, waiting: ['clip1.mxf'] } });
+    const media = await app.drop('clip1.mxf', 'essence');
+    expect(media).toMatchObject({ outcome: 'completed', result: { type: 'media', attachedTo: '2011' } });
+    expect(await readRecord('2011')).toMatchObject({
+      id: '2011',
+      form: 'hubitem',
+      fields: { 'asset.title': 'Evening news' },
+      media: ['clip1.mxf'],
+    });
+  });
 
   it('attaches media and its XML dropped together, whichever runs first', async () => {
     const app = await startImport({}, 4);
@@ -235,6 +275,21 @@ describe('[Xml]', () => {
       section: 'Xml',
       key: 'fromat',
       says: ['did you mean "format"'],
+    });
+  });
+
+  it('refuses a section it does not read, and the custom sections with the default format, where Flow ignored them', () => {
+    const app = { name: 'imports', dir: '/srv', stateDir: '/srv/.flowd/imports' };
+    const custom = { Xml: { format: 'custom' }, 'Field:t': { xpath: '/a' }, Mapping: { x: 't' } };
+    expect(() => XmlImport.checkConfig(custom, app, 'app.ini')).not.toThrow();
+    expectConfigError(() => XmlImport.checkConfig({ ...custom, Trasnform: { y: 't' } }, app, 'app.ini'), {
+      file: 'app.ini',
+      section: 'Trasnform',
+      says: ['is not a section xmlimport.XmlImport reads (did you mean "Transform"?)', '[Field:...]'],
+    });
+    expectConfigError(() => XmlImport.checkConfig({ 'Field:t': { xpath: '/a' } }, app, 'app.ini'), {
+      section: 'Field:t',
+      says: ['is read only with [Xml] format = custom'],
     });
   });
 

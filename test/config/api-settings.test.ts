@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { compileApiSettings, findApiSection } from '../../src/config/api-settings.js';
+import { compileApiSection, compileApiSettings, findApiSection } from '../../src/config/api-settings.js';
+import { compileAppConfig } from '../../src/config/app-config.js';
+import { ConfigError } from '../../src/kernel/errors.js';
+import { createAppServices } from '../../src/runtime/app-services.js';
+import { logSink } from '../helpers/log-sink.js';
 import { SectionReader, type RawValue } from '../../src/kernel/section-reader.js';
 import { expectConfigError } from '../helpers/config-error.js';
 
@@ -114,5 +118,31 @@ describe('findApiSection', () => {
       section: 'Viz One',
       says: ['alias of [Api]', 'only one'],
     });
+  });
+});
+
+describe('[Viz One] without a hostname', () => {
+  it("is accepted, as the manual's transfer plugin INI writes it, and every key there is still checked", () => {
+    const reader = new SectionReader(new Map([['use https', 'no']]), { file: 'myplugin.ini', section: 'Viz One' });
+    const compiled = compileApiSection(reader);
+    expect('missing' in compiled && compiled.missing).toBeInstanceOf(ConfigError);
+    expectConfigError(
+      () => compileApiSection(new SectionReader(new Map([['use https', 'maybe']]), { file: 'myplugin.ini', section: 'Viz One' })),
+      { key: 'use https' },
+    );
+  });
+
+  it('fails naming the file, section and missing key when something first needs the API (ctx.client)', async () => {
+    const config = compileAppConfig('[Flow]\nclass = myplugin.MyPlugin\n\n[Viz One]\nuse https = no\n', '/apps/myplugin/myplugin.ini');
+    expect(config.services.api).toBeUndefined();
+    const services = createAppServices(config.services, 'myplugin', logSink().logger);
+    try {
+      expect(() => services.client).toThrow(ConfigError);
+      expect(() => services.client).toThrow(
+        '/apps/myplugin/myplugin.ini [Viz One] "hostname": is missing; expected the API server as host or host:port, such as vizone or vizone:8080',
+      );
+    } finally {
+      await services.close();
+    }
   });
 });

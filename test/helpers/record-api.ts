@@ -10,6 +10,7 @@ interface ServedRecord {
   fields: Record<string, unknown>;
   media: string[];
   version: number;
+  form?: string;
 }
 
 /**
@@ -69,8 +70,8 @@ export class RecordApi {
   private rejected = 0;
 
   /** Stores a record as if another writer had. */
-  put(id: string, fields: Record<string, unknown>, media: string[] = []): ServedRecord {
-    const record = { id, fields, media, version: (this.records.get(id)?.version ?? 0) + 1 };
+  put(id: string, fields: Record<string, unknown>, media: string[] = [], form?: string): ServedRecord {
+    const record = { id, fields, media, version: (this.records.get(id)?.version ?? 0) + 1, ...(form !== undefined ? { form } : {}) };
     this.records.set(id, record);
     return record;
   }
@@ -93,7 +94,14 @@ export class RecordApi {
     const id = decodeURIComponent(match[1]!);
     const send = (status: number, record?: ServedRecord) => {
       if (!record) return void res.writeHead(status).end();
-      const text = JSON.stringify({ id: record.id, fields: record.fields, media: record.media, links: { self: `/records/${id}` } });
+      const { form } = record;
+      const text = JSON.stringify({
+        id: record.id,
+        ...(form ? { form } : {}),
+        fields: record.fields,
+        media: record.media,
+        links: { self: `/records/${id}` },
+      });
       res.writeHead(status, { 'content-type': 'application/json', etag: `"${record.version}"` }).end(text);
     };
     const current = this.records.get(id);
@@ -103,7 +111,7 @@ export class RecordApi {
         .split(/\r?\n/)
         .filter(Boolean)
         .map((uri) => fileURLToPath(uri).split('/').pop()!);
-      this.put(id, current.fields, [...current.media, ...names]);
+      this.put(id, current.fields, [...current.media, ...names], current.form);
       this.onUpdate?.(id);
       return send(204);
     }
@@ -116,8 +124,8 @@ export class RecordApi {
       this.rejected++;
       return send(412);
     }
-    const { fields } = JSON.parse(body) as { fields: Record<string, unknown> };
-    const written = this.put(id, fields, now?.media ?? []);
+    const { fields, form } = JSON.parse(body) as { fields: Record<string, unknown>; form?: string };
+    const written = this.put(id, fields, now?.media ?? [], form);
     this.onUpdate?.(id);
     send(now ? 200 : 201, written);
   }

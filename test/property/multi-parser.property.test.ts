@@ -56,7 +56,7 @@ describe('MultiParser datetime (property)', () => {
           // A value naming its own offset or zone does not need the default timezone: give it another.
           const carriesZone = /%[zZ]/.test(format);
           const parser = new MultiParser({ type: 'datetime', format, defaultTimezone: carriesZone ? other : zone });
-          const parsed = Date.parse(parser.convertSync(text));
+          const parsed = Date.parse(parser.convertSync(text)!);
           if (format.includes('%z')) {
             expect(parsed).toBe(expected);
             return;
@@ -90,7 +90,7 @@ describe('MultiParser datetime (property)', () => {
       const seen = new Map<string, number>();
       for (let instant = start; instant < start + 86_400_000; instant += 600_000) {
         const text = DateTime.fromMillis(instant, { zone }).toFormat('yyyy-MM-dd HH:mm');
-        const parsed = Date.parse(parser.convertSync(text));
+        const parsed = Date.parse(parser.convertSync(text)!);
         // The first instant showing this text is the one expected.
         if (seen.has(text)) repeated++;
         else seen.set(text, instant);
@@ -105,9 +105,9 @@ describe('MultiParser datetime (property)', () => {
     fc.assert(
       fc.property(instantArb, fc.constantFrom(...ZONES), (instant, zone) => {
         const local = DateTime.fromMillis(instant, { zone });
-        expect(Date.parse(new MultiParser({ type: 'iso', defaultTimezone: 'Asia/Tokyo' }).convertSync(local.toISO()!))).toBe(instant);
+        expect(Date.parse(new MultiParser({ type: 'iso', defaultTimezone: 'Asia/Tokyo' }).convertSync(local.toISO()!)!)).toBe(instant);
         const withoutOffset = Date.parse(
-          new MultiParser({ type: 'iso', defaultTimezone: zone }).convertSync(local.toISO({ includeOffset: false })!),
+          new MultiParser({ type: 'iso', defaultTimezone: zone }).convertSync(local.toISO({ includeOffset: false })!)!,
         );
         expect(wall(withoutOffset, zone)).toBe(wall(instant, zone));
         expect(withoutOffset).toBeLessThanOrEqual(instant);

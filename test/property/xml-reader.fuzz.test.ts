@@ -142,7 +142,8 @@ const mapping = compileCustomMapping(
     'Field:count': { xpath: 'count(//*)', type: 'integer' },
     'Field:prefixed': { xpath: '//p:x' },
     'Field:proto': { xpath: '//__proto__/@constructor' },
-    Transform: { joined: 'concat(all, "|", count)', upper: 'upper(all)' },
+    // An empty element is null, as in Flow: `all or ''` keeps the transforms on text.
+    Transform: { joined: 'concat(all or \'\', "|", count)', upper: "upper(all or '')" },
     Mapping: {
       __x: 'all',
       first: 'first',

@@ -15,23 +15,40 @@ export type { RecordData } from './record-data.js';
 export interface CustomMapping {
   /** The `[Field:NAME]` names, in INI order. */
   readonly fields: readonly string[];
-  /** The `[Transform]` names, in the order they run. */
+  /** The `[Transform]` (or `[Transforms]`) names, in the order they run. */
   readonly transforms: readonly string[];
   /** The target field names of `[Mapping]` (or `[Vdf]`). */
   readonly targets: readonly string[];
-  /** `[Vdf] form`; undefined with `[Mapping]` or without a form. */
+  /** `[Vdf] form` (quotes removed, as Flow's eval did); undefined with `[Mapping]` or without a form. */
   readonly form: string | undefined;
   /**
    * Reads one XML file: each field's XPath (the string value of the first
    * node it finds; nothing found, or empty text for a type other than
-   * string, leaves it undefined), converted by its MultiParser; then the
+   * string, leaves it undefined), converted by its MultiParser (`''` and a
+   * dictionary term the feed does not have are `null`); then the
    * transforms in order; then the mapping. A target whose value is
-   * undefined is left out of `fields`. Rejects with FlowdError ERR_XML
+   * undefined is left out of `fields`. As in Flow, a field or transform
+   * named `asset_id` names the record (its `id`) and one named
+   * `media_filename` its media, and `xml_filename` (the file's name) can be
+   * read by any transform. Rejects with FlowdError ERR_XML
    * (the file: not well-formed, a value that does not convert, a bad media
    * name), ExpressionError (a transform failed), HttpError (a dictionary
    * could not be fetched); each message starts with `where`.
    */
-  read(text: string, where: string, options?: { signal?: AbortSignal }): Promise<RecordData>;
+  read(text: string, where: string, options?: CustomReadOptions): Promise<RecordData>;
+}
+
+/** Options of one `CustomMapping.read`. */
+export interface CustomReadOptions {
+  signal?: AbortSignal;
+  /**
+   * Hears of a dictionary term its feed does not have: the field is `null`
+   * and one warning names the field, the term and the feed (Flow stored None
+   * and logged it). @default no warning
+   */
+  log?: { warn(fields: object, message: string): void };
+  /** What `xml_filename` reads, as in Flow. @default where */
+  fileName?: string;
 }
 
 /** Where INI keys were written, for error messages: `lines.get(section)?.get(key)`. */
@@ -58,14 +75,21 @@ interface FieldPlan {
 
 const NAME = /^[A-Za-z_$][\w$]*$/;
 const FIELD_PREFIX = 'Field:';
+/** Flow's names: the field or transform that names the record, the one that names its media, and the file's name. */
+const ASSET_ID = 'asset_id';
+const MEDIA_FILENAME = 'media_filename';
+const XML_FILENAME = 'xml_filename';
 
 /**
  * Compiles the sections of `[Xml] format = custom` (see the seed):
  * `[Namespaces]` (prefix = URI), `[Field:NAME]` (`xpath`; `type`,
  * `format`, `default timezone`, `source` as MultiParser takes them),
- * `[Transform]` (name = expression, run in INI order, reading fields and
- * earlier transforms), `[Mapping]` (target field = name) or its alias
- * `[Vdf]` (the same, plus `form`), and `[Xml]`'s `id` and `media` XPaths.
+ * `[Transform]` or its alias `[Transforms]` (Flow's code spelling; name =
+ * expression, run in INI order, reading fields, earlier transforms and
+ * `xml_filename`), `[Mapping]` (target field = name) or its alias `[Vdf]`
+ * (the same, plus `form`, quoted or not), and `[Xml]`'s `id` and `media`
+ * XPaths, or, as in Flow, a field or transform named `asset_id` (the
+ * record's id) and `media_filename` (its media file); not both.
  * Every XPath, type, expression and name is checked here: a ConfigError
  * names the file, section and key (and line, when `lines` has it).
  * `[Xml] format` is not read here: the app reads it.
@@ -120,6 +144,15 @@ export function compileCustomMapping(
     fields.map((field) => field.name),
   );
   const mapping = compileTargets(sections, file, lines, names);
+  const flowId = names.includes(ASSET_ID);
+  const flowMedia = names.includes(MEDIA_FILENAME);
+  if (idQuery && flowId)
+    xml.fail('id', `is set, and a field or transform is named ${ASSET_ID}, which names the record too (as in Flow); expected one of them`);
+  if (mediaQuery && flowMedia)
+    xml.fail(
+      'media',
+      `is set, and a field or transform is named ${MEDIA_FILENAME}, which names the media too (as in Flow); expected one of them`,
+    );
 
   return {
     fields: fields.map((field) => field.name),
@@ -143,8 +176,8 @@ export function compileCustomMapping(
         },
       );
       const scope: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
-      for (const [i, field] of fields.entries())
-        setField(scope, field.name, await readField(field, values[i]![0], where, readOptions.signal));
+      setField(scope, XML_FILENAME, readOptions.fileName ?? where);
+      for (const [i, field] of fields.entries()) setField(scope, field.name, await readField(field, values[i]![0], where, readOptions));
       for (const [name, expression] of transforms) {
         try {
           setField(scope, name, expression.evaluate(scope));
@@ -162,6 +195,20 @@ export function compileCustomMapping(
       if (idQuery) {
         const id = values[fields.length]![0]?.trim();
         if (id) record.id = id;
+      }
+      if (flowId) {
+        const id = flowRecordId(scope[ASSET_ID], where);
+        if (id !== undefined) record.id = id;
+      }
+      if (flowMedia) {
+        const value = scope[MEDIA_FILENAME];
+        for (const name of Array.isArray(value) ? value : [value]) {
+          if (name === null || name === undefined || (typeof name === 'string' && name.trim() === '')) continue;
+          if (typeof name !== 'string')
+            throw new FlowdError('ERR_XML', `${where}: ${MEDIA_FILENAME} is ${describeValue(name)}; expected the media's file name`);
+          const checked = checkMediaName(name, `${where}: ${MEDIA_FILENAME}`);
+          if (!record.media.includes(checked)) record.media.push(checked);
+        }
       }
       if (mediaQuery) {
         const seen = new Set<string>();
@@ -217,19 +264,22 @@ function compileTransforms(
   fieldNames: string[],
 ): { transforms: Array<[string, CompiledExpression]>; names: string[] } {
   const transforms: Array<[string, CompiledExpression]> = [];
-  const available = new Set(fieldNames);
-  for (const [name, source] of Object.entries(sections['Transform'] ?? {})) {
-    const where = sectionWhere(file, lines, 'Transform', name);
+  const available = new Set([XML_FILENAME, ...fieldNames]);
+  if (sections['Transform'] !== undefined && sections['Transforms'] !== undefined)
+    throw new ConfigError({ file, section: 'Transforms' }, '[Transforms] is an alias of [Transform]; expected one of them, found both');
+  const section = sections['Transforms'] !== undefined ? 'Transforms' : 'Transform';
+  for (const [name, source] of Object.entries(sections[section] ?? {})) {
+    const where = sectionWhere(file, lines, section, name);
     checkName(name, where, 'transform');
     const expression = compileExpression(source, where);
     for (const used of expression.names) {
       if (!available.has(used)) {
-        const later = Object.hasOwn(sections['Transform'] ?? {}, used)
+        const later = Object.hasOwn(sections[section] ?? {}, used)
           ? ' (a transform may only read fields and transforms above it)'
           : hint(used, [...available]);
         throw new ConfigError(
           where,
-          `expression ${JSON.stringify(source)} reads "${used}", which is neither a [Field:NAME] nor an earlier transform${later}`,
+          `expression ${JSON.stringify(source)} reads "${used}", which is neither a [Field:NAME], an earlier transform nor ${XML_FILENAME}${later}`,
         );
       }
     }
@@ -261,15 +311,14 @@ function compileTargets(
     const where = sectionWhere(file, lines, section, target);
     const name = raw.trim();
     if (section === 'Vdf' && target === 'form') {
-      if (name === '') throw new ConfigError(where, "is empty; expected the form's name");
-      form = name;
+      form = formName(name, where);
       continue;
     }
     if (UNSAFE_NAMES.has(target)) throw new ConfigError(where, `target field "${target}" is not allowed`);
     if (!known.includes(name)) {
       throw new ConfigError(
         where,
-        `found "${raw}"; expected the name of a [Field:NAME] or a [Transform]${hint(name, known)}${known.length === 0 ? ' (there are none)' : ''}`,
+        `found "${raw}"; expected the name of a [Field:NAME], a [Transform] or ${XML_FILENAME}${hint(name, known)}${known.length === 1 ? ' (there are none)' : ''}`,
       );
     }
     targets.push([target, name]);
@@ -277,16 +326,47 @@ function compileTargets(
   return { targets, form };
 }
 
+/** `[Vdf] form`: a name, or the same quoted (`"hubitem"`), which Flow's eval turned into the name. */
+function formName(text: string, where: ReturnType<typeof sectionWhere>): string {
+  const quoted = /^(["'])(.*)\1$/.exec(text);
+  const name = quoted ? quoted[2]!.trim() : text;
+  if (name === '') throw new ConfigError(where, "is empty; expected the form's name, such as hubitem");
+  if (!/^[\w.:-]+$/.test(name))
+    throw new ConfigError(
+      where,
+      `found ${JSON.stringify(text)}; expected the form's name, such as hubitem or "hubitem" (not an expression)`,
+    );
+  return name;
+}
+
+/** The record id `asset_id` gave: text or a whole number; nothing (null, '') leaves the file's name. */
+function flowRecordId(value: unknown, where: string): string | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'string') return value.trim() === '' ? undefined : value.trim();
+  if (typeof value === 'number' && Number.isSafeInteger(value)) return String(value);
+  throw new FlowdError('ERR_XML', `${where}: ${ASSET_ID} is ${describeValue(value)}; expected text or a whole number naming the record`);
+}
+
+function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  return typeof value === 'string' ? `text ${JSON.stringify(value)}` : `${typeof value} ${JSON.stringify(value)}`;
+}
+
 function fieldLabel(field: FieldPlan): string {
   return `[${FIELD_PREFIX}${field.name}] "xpath"`;
 }
 
 /** Converts the string value a field's XPath found (`raw`) with its MultiParser. */
-async function readField(field: FieldPlan, raw: string | undefined, where: string, signal: AbortSignal | undefined): Promise<unknown> {
+async function readField(field: FieldPlan, raw: string | undefined, where: string, options: CustomReadOptions): Promise<unknown> {
   const label = fieldLabel(field);
   if (raw === undefined || (field.type !== 'string' && raw.trim() === '')) return undefined;
+  const onMissingTerm = (term: string, source: string): void =>
+    options.log?.warn(
+      { field: field.name, term, dictionary: source },
+      `${where}: [${FIELD_PREFIX}${field.name}]: no term "${term}" in the dictionary at ${source}; the field is null`,
+    );
   try {
-    return await field.parser.convert(raw, signal ? { signal } : {});
+    return await field.parser.convert(raw, { ...(options.signal ? { signal: options.signal } : {}), onMissingTerm });
   } catch (error) {
     if (error instanceof ParseError)
       throw new FlowdError('ERR_XML', `${where}: ${label} ${field.query.source}: ${error.message}`, { cause: error });

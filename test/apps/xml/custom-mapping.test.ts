@@ -9,6 +9,7 @@ import { parseIni } from '../../../src/config/ini-file.js';
 import { DictionaryCache } from '../../../src/toolkit/dictionary.js';
 import { ExpressionError, FlowdError } from '../../../src/kernel/errors.js';
 import { expectConfigError } from '../../helpers/config-error.js';
+import { logSink } from '../../helpers/log-sink.js';
 
 const fixture = new URL('../../fixtures/xml/custom-item.xml', import.meta.url);
 
@@ -171,6 +172,91 @@ asset.contents = contents
       fields: { 'asset.title': '  Evening news ' },
       media: ['clip.mxf', 'clip.wav'],
     });
+  });
+
+  it("takes the record's id from a field named asset_id and its media from a transform named media_filename, as Flow does", async () => {
+    // The original's own example (apps/xmlimport/xmlimport.ini): [Field:asset_id], [Transforms] media_filename from xml_filename, a quoted form.
+    const { sections, lines } = ini(`
+[Field:title]
+xpath = /item/title
+
+[Field:asset_id]
+xpath = /item/@id
+
+[Transforms]
+concat_field = title
+media_filename = substring(xml_filename, 0, -4) + '.mxf'
+
+[Vdf]
+form = "hubitem"
+asset.title = title
+`);
+    const mapping = compileCustomMapping(sections, 'xmlimport.ini', lines);
+    expect(mapping.transforms).toEqual(['concat_field', 'media_filename']);
+    expect(mapping.form).toBe('hubitem');
+    const read = await mapping.read('<item id="2011"><title>Evening news</title></item>', 'in/clip1.xml', { fileName: 'clip1.xml' });
+    expect(read).toEqual({ id: '2011', form: 'hubitem', fields: { 'asset.title': 'Evening news' }, media: ['clip1.mxf'] });
+    // Without an id attribute asset_id is null: the app falls back to the file's name.
+    expect((await mapping.read('<item><title>x</title></item>', 'clip2.xml')).id).toBeUndefined();
+  });
+
+  it('takes asset_id from a transform too, a whole number as text, and refuses one that names nothing', async () => {
+    const mapping = compileCustomMapping(
+      { 'Field:n': { xpath: '/a/@n', type: 'integer' }, Transform: { asset_id: 'n' }, Mapping: { n: 'n' } },
+      'import.ini',
+    );
+    expect((await mapping.read('<a n="42"/>', 'f.xml')).id).toBe('42');
+    const listed = compileCustomMapping({ 'Field:a': { xpath: '/a' }, Transform: { asset_id: '[a]' }, Mapping: {} }, 'import.ini');
+    const error = await rejection(listed.read('<a>x</a>', 'in/f.xml'));
+    expect(error.code).toBe('ERR_XML');
+    expect(error.message).toBe('in/f.xml: asset_id is a list; expected text or a whole number naming the record');
+    const badMedia = compileCustomMapping({ 'Field:media_filename': { xpath: '/a' }, Mapping: {} }, 'import.ini');
+    await expect(badMedia.read('<a>../up.mxf</a>', 'in/f.xml')).rejects.toThrow(
+      /media_filename: media name "\.\.\/up\.mxf" is not a plain file name/,
+    );
+  });
+
+  it('refuses [Xml] id with asset_id, and [Xml] media with media_filename: each names the same thing twice', () => {
+    expectConfigError(
+      () => compileCustomMapping({ Xml: { id: '/a/@id' }, 'Field:asset_id': { xpath: '/a/@ref' }, Mapping: {} }, 'import.ini'),
+      { section: 'Xml', key: 'id', says: ['a field or transform is named asset_id'] },
+    );
+    expectConfigError(
+      () =>
+        compileCustomMapping(
+          { Xml: { media: '/a/@m' }, 'Field:x': { xpath: '/a' }, Transform: { media_filename: 'x' }, Mapping: {} },
+          'import.ini',
+        ),
+      { section: 'Xml', key: 'media', says: ['named media_filename'] },
+    );
+  });
+
+  it("takes [Transforms] (the spelling of Flow's code) as the alias of [Transform], and refuses both together", async () => {
+    const mapping = compileCustomMapping(
+      { 'Field:t': { xpath: '/a' }, Transforms: { shout: 'upper(t)' }, Mapping: { x: 'shout' } },
+      'import.ini',
+    );
+    expect((await mapping.read('<a>hi</a>', 'f.xml')).fields).toEqual({ x: 'HI' });
+    expectConfigError(
+      () => compileCustomMapping({ 'Field:t': { xpath: '/a' }, Transform: {}, Transforms: {}, Mapping: {} }, 'import.ini'),
+      { section: 'Transforms', says: ['alias of [Transform]', 'found both'] },
+    );
+    expectConfigError(
+      () =>
+        compileCustomMapping(
+          { 'Field:t': { xpath: '/a' }, Transforms: { x: 'y' }, Mapping: {} },
+          'import.ini',
+          new Map([['Transforms', new Map([['x', 7]])]]),
+        ),
+      { section: 'Transforms', key: 'x', line: 7, says: ['reads "y"'] },
+    );
+  });
+
+  it("takes [Vdf] form quoted or not, as Flow's eval did, and refuses an expression", () => {
+    const form = (value: string) => compileCustomMapping({ 'Field:t': { xpath: '/a' }, Vdf: { form: value, x: 't' } }, 'import.ini').form;
+    expect([form('"hubitem"'), form("'hubitem'"), form('hubitem')]).toEqual(['hubitem', 'hubitem', 'hubitem']);
+    expectConfigError(() => form('""'), { section: 'Vdf', key: 'form', says: ['is empty'] });
+    expectConfigError(() => form("'hub' + 'item'"), { section: 'Vdf', key: 'form', says: ['not an expression'] });
   });
 
   it('lets a transform replace a field by its own name, reading the value before it', async () => {
@@ -372,7 +458,7 @@ asset.contents = contents
     });
   });
 
-  it('fetches a dictionary once for many reads and fails with the term it could not find', async () => {
+  it('fetches a dictionary once for many reads; a term it does not have is null, with one warning naming the field, term and feed', async () => {
     const before = dictionaryRequests;
     const mapping = compileCustomMapping(
       { 'Field:g': { xpath: '/a', type: 'dictionary', source: dictionaryUrl }, Mapping: { g: 'g' } },
@@ -383,8 +469,14 @@ asset.contents = contents
     expect((await mapping.read('<a>News</a>', 'f.xml')).fields).toEqual({ g: 'urn:genre:news' });
     expect((await mapping.read('<a> Sport </a>', 'f.xml')).fields).toEqual({ g: 'urn:genre:sport' });
     expect(dictionaryRequests - before).toBe(1);
-    const error = await rejection(mapping.read('<a>Opera</a>', 'in/o.xml'));
-    expect(error.code).toBe('ERR_XML');
-    expect(error.message).toContain('in/o.xml: [Field:g] "xpath" /a: cannot parse "Opera" as dictionary: no term "Opera"');
+    const log = logSink('warn');
+    expect((await mapping.read('<a>Opera</a>', 'in/o.xml', { log: log.logger })).fields).toEqual({ g: null });
+    expect(log.lines).toHaveLength(1);
+    expect(log.lines[0]).toMatchObject({
+      field: 'g',
+      term: 'Opera',
+      dictionary: dictionaryUrl,
+      msg: `in/o.xml: [Field:g]: no term "Opera" in the dictionary at ${dictionaryUrl}; the field is null`,
+    });
   });
 });

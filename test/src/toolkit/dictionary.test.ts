@@ -118,12 +118,16 @@ describe('dictionary lookups', () => {
     await expect(genres.convert(' Current   affairs\n')).resolves.toBe('http://dictionary.example/term/3');
   });
 
-  it('refuses a term the dictionary does not have, naming the dictionary', async () => {
-    const error = await rejection<ParseError>(dictionaryParser('/genres').convert('Cooking'));
-    expect(error).toBeInstanceOf(ParseError);
-    expect(error).toMatchObject({ code: 'ERR_PARSE', type: 'dictionary', value: 'Cooking' });
-    expect(error.message).toBe(`cannot parse "Cooking" as dictionary: no term "Cooking" in the dictionary at ${base}/genres`);
-    await expect(dictionaryParser('/genres').convert('sport')).rejects.toThrow(/no term "sport"/);
+  it('gives null for a term the dictionary does not have, as Flow stored None, and tells onMissingTerm the term and feed', async () => {
+    const missing: Array<[string, string]> = [];
+    const onMissingTerm = (term: string, source: string) => void missing.push([term, source]);
+    await expect(dictionaryParser('/genres').convert(' Cooking  show', { onMissingTerm })).resolves.toBeNull();
+    await expect(dictionaryParser('/genres').convert('sport', { onMissingTerm })).resolves.toBeNull();
+    await expect(dictionaryParser('/genres').convert('Sport', { onMissingTerm })).resolves.toBe('urn:genre:1');
+    expect(missing).toEqual([
+      ['Cooking show', `${base}/genres`],
+      ['sport', `${base}/genres`],
+    ]);
   });
 
   it('reads JSON as an array of { term, value } or as an object of term: value', async () => {
@@ -181,9 +185,9 @@ describe('dictionary lookups', () => {
     const parser = new MultiParser({ type: 'dictionary', source, dictionaries: new DictionaryCache() });
     await expect(parser.convert('Sport')).resolves.toBe('urn:genre:1');
     expect(authorizations).toEqual([`Basic ${Buffer.from('flow:s@cret').toString('base64')}`]);
-    const error = await rejection<Error>(parser.convert('Cooking'));
-    expect(error.message).toContain(`in the dictionary at ${base}/private`);
-    expect(error.message).not.toContain('cret');
+    const feeds: string[] = [];
+    await expect(parser.convert('Cooking', { onMissingTerm: (_term, feed) => void feeds.push(feed) })).resolves.toBeNull();
+    expect(feeds).toEqual([`${base}/private`]);
   });
 });
 

@@ -29,12 +29,31 @@ function parseError(options: MultiParserOptions, raw: unknown): ParseError {
 }
 
 describe('MultiParser', () => {
+  it("converts '' to null for every type, as Flow's MultiParser returns None (and white space alone for every type but string)", async () => {
+    const options: MultiParserOptions[] = [
+      { type: 'string' },
+      { type: 'integer' },
+      { type: 'float' },
+      { type: 'iso' },
+      { type: 'date', format: '%d/%m' },
+      { type: 'time' },
+      { type: 'datetime', format: '%d/%m/%Y %H:%M', defaultTimezone: 'Europe/Oslo' },
+    ];
+    for (const option of options) {
+      expect(parser(option).convertSync(''), option.type).toBeNull();
+      await expect(parser(option).convert(''), option.type).resolves.toBeNull();
+      if (option.type !== 'string') expect(parser(option).convertSync(' \n'), option.type).toBeNull();
+    }
+    // A dictionary is not fetched for nothing: this source does not exist.
+    await expect(parser({ type: 'dictionary', source: 'http://127.0.0.1:9/none' }).convert('')).resolves.toBeNull();
+  });
+
   describe('string', () => {
     it('returns the text as given, white space and all, and is the default type', async () => {
       const strings = new MultiParser();
       expect(strings.type).toBe('string');
       await expect(strings.convert('  Hello, world \n')).resolves.toBe('  Hello, world \n');
-      expect(strings.convertSync('')).toBe('');
+      expect(strings.convertSync(' ')).toBe(' ');
     });
 
     it('refuses a value that is not text', () => {
@@ -52,14 +71,13 @@ describe('MultiParser', () => {
       expect(integers.convertSync('9007199254740991')).toBe(Number.MAX_SAFE_INTEGER);
     });
 
-    it('refuses fractions, words, empty text and integers a number cannot hold exactly', () => {
+    it('refuses fractions, words and integers a number cannot hold exactly', () => {
       const error = parseError({ type: 'integer' }, '4.2');
       expect(error).toMatchObject({ code: 'ERR_PARSE', type: 'integer', format: undefined, value: '4.2' });
       expect(error.message).toBe('cannot parse "4.2" as integer: expected a whole number such as 42 or -7');
       expect(parseError({ type: 'integer' }, 'forty').message).toBe(
         'cannot parse "forty" as integer: expected a whole number such as 42 or -7',
       );
-      expect(parseError({ type: 'integer' }, '  ').message).toBe('cannot parse "  " as integer: it is empty');
       expect(parseError({ type: 'integer' }, '9007199254740993').message).toBe(
         'cannot parse "9007199254740993" as integer: it is beyond ±9007199254740991, so a number cannot hold it exactly',
       );
@@ -169,6 +187,27 @@ describe('MultiParser', () => {
       expect(parser({ type: 'time', format: '%I:%M %p' }).convertSync('12:30 am')).toBe('00:30:00');
       expect(parser({ type: 'time', format: '%I:%M %p' }).convertSync('12:30 PM')).toBe('12:30:00');
       expect(parser({ type: 'time', format: '%H:%M:%S.%f' }).convertSync('10:05:07.123456')).toBe('10:05:07.123');
+    });
+
+    it('takes 1 to 6 digits for %f, as strptime does, and refuses 7', () => {
+      const fractions = parser({ type: 'time', format: '%H:%M:%S.%f' });
+      const read = ['1', '12', '123', '1234', '12345', '123456', '000001'].map((digits) => fractions.convertSync(`10:05:07.${digits}`));
+      expect(read).toEqual([
+        '10:05:07.100',
+        '10:05:07.120',
+        '10:05:07.123',
+        '10:05:07.123',
+        '10:05:07.123',
+        '10:05:07.123',
+        '10:05:07.000',
+      ]);
+      expect(parser({ type: 'datetime', format: '%Y-%m-%dT%H:%M:%S.%fZ' }).convertSync('2024-12-04T15:07:09.1234Z')).toBe(
+        '2024-12-04T15:07:09.123Z',
+      );
+      expect(parseError({ type: 'time', format: '%H:%M:%S.%f' }, '10:05:07.1234567').message).toBe(
+        'cannot parse "10:05:07.1234567" as time with format "%H:%M:%S.%f": %f takes 1 to 6 digits of a second\'s fraction, as strptime does; found 7 (1234567)',
+      );
+      expect(parseError({ type: 'time', format: '%H:%M:%S.%f' }, '10:05:07.').message).toMatch(/does not match the format/);
     });
 
     it('refuses an hour out of range', () => {
@@ -339,6 +378,15 @@ describe('compileMultiParserSettings', () => {
       key: 'type',
       says: ['expected one of string, integer'],
     });
+  });
+
+  it('refuses a default timezone on a type that never reads it, rather than accepting it without effect', () => {
+    expectConfigError(() => compileMultiParserSettings(reader({ type: 'integer', 'default timezone': 'Europe/Oslo' })), {
+      key: 'default timezone',
+      says: ['applies to iso, date, time, datetime, not to integer'],
+    });
+    expectConfigError(() => compileMultiParserSettings(reader({ 'default timezone': 'UTC' })), { says: ['not to string'] });
+    expect(compileMultiParserSettings(reader({ type: 'iso', 'default timezone': 'Europe/Oslo' })).defaultTimezone).toBe('Europe/Oslo');
   });
 
   it('leaves other keys of the section to its owner', () => {
