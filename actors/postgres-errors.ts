@@ -51,7 +51,10 @@ export function classifyPgError(error: unknown): PgFailure {
   // pg's own failures carry no code. A refused password or TLS setting will not pass on a retry.
   if (/password|SASL|SCRAM|SSL/i.test(message)) return { kind: 'refused', reason: message, code: known };
   if (/^Query read timeout/.test(message)) return { kind: 'transient', reason: 'no answer within the query timeout', code: known };
-  // "Connection terminated unexpectedly", "... due to connection timeout", "timeout exceeded when trying to connect",
+  // A pool whose every connection is busy: the server is fine, the caller waited too long for a turn.
+  if (/^timeout exceeded when trying to connect/.test(message))
+    return { kind: 'transient', reason: 'every pooled connection stayed busy for the connect timeout', code: known };
+  // "Connection terminated unexpectedly", "... due to connection timeout",
   // "Client has encountered a connection error and is not queryable", and anything else without a code.
   return { kind: 'connection', reason: message || String(error), code: known };
 }

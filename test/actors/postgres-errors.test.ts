@@ -11,7 +11,7 @@ describe('classifyPgError', () => {
       code: 'ECONNREFUSED',
     });
     expect(classifyPgError(failure('Connection terminated unexpectedly')).kind).toBe('connection');
-    expect(classifyPgError(failure('timeout exceeded when trying to connect')).kind).toBe('connection');
+    expect(classifyPgError(failure('Connection terminated due to connection timeout')).kind).toBe('connection');
   });
 
   it('calls SQLSTATE class 08 and the server ending the session a connection failure', () => {
@@ -22,8 +22,9 @@ describe('classifyPgError', () => {
       });
   });
 
-  it('calls a statement timeout, too many clients or a query read timeout transient', () => {
+  it('calls a statement timeout, too many clients, a query read timeout or a wait for a busy pool transient', () => {
     for (const code of ['57014', '53300', '40001', '40P01']) expect(classifyPgError(failure('busy', code)).kind).toBe('transient');
+    expect(classifyPgError(failure('timeout exceeded when trying to connect')).kind).toBe('transient');
     expect(classifyPgError(failure('Query read timeout'))).toMatchObject({
       kind: 'transient',
       reason: 'no answer within the query timeout',

@@ -1,3 +1,4 @@
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from 'xstate';
 import { openStore, type OpenedStore } from '../../../actors/stores/store.js';
@@ -19,13 +20,17 @@ describe('the postgres backend', () => {
   function dropLater(table: string): void {
     cleanups.push(() => onPostgres(`DROP TABLE IF EXISTS ${table}`));
   }
-  function open(options: { url?: string; namespace?: string; table?: string }, log?: ReturnType<typeof logSink>['logger']): OpenedStore {
+  function open(
+    options: { url?: string; namespace?: string; table?: string; queryTimeoutMs?: number },
+    log?: ReturnType<typeof logSink>['logger'],
+  ): OpenedStore {
     const opened = openStore(
       {
         backend: 'postgres',
         url: options.url ?? POSTGRES_URL,
         namespace: options.namespace ?? 'postgres-test',
         ...(options.table ? { table: options.table } : {}),
+        ...(options.queryTimeoutMs ? { queryTimeoutMs: options.queryTimeoutMs } : {}),
       },
       log,
     );
@@ -75,6 +80,27 @@ describe('the postgres backend', () => {
     );
     expect(error?.message).toContain(`table ${table} is not a flowd store table`);
     expect(error?.message).toContain('expected columns key bytea, value text, version bigint, fence bigint');
+  });
+
+  it('gives up on a statement after the query timeout with ERR_STORE_UNAVAILABLE, staying ready (the server is there)', async () => {
+    const table = testTable();
+    dropLater(table);
+    const opened = open({ table, queryTimeoutMs: 300 });
+    await opened.store.put('held', 1);
+    const holder = new pg.Client(POSTGRES_URL);
+    await holder.connect();
+    cleanups.push(() => holder.end());
+    await holder.query('BEGIN');
+    await holder.query(`SELECT * FROM ${table} FOR UPDATE`);
+    const started = performance.now();
+    await expect(opened.store.put('held', 2)).rejects.toMatchObject({
+      code: 'ERR_STORE_UNAVAILABLE',
+      message: expect.stringMatching(/canceling statement due to statement timeout/) as string,
+    });
+    expect(performance.now() - started).toBeLessThan(1500);
+    expect(opened.actor.getSnapshot().value).toBe('ready');
+    await holder.query('ROLLBACK');
+    await expect(opened.store.update<number>('held', (n = 0) => n + 1)).resolves.toMatchObject({ value: 2 });
   });
 
   it('names a missing database, and says what to check', async () => {
