@@ -17,6 +17,7 @@ export interface ServiceOptions {
     prefix?: string;
     table?: string;
     queryTimeout?: string | number;
+    poolSize?: number;
   };
   lock?: { backend?: 'local' | 'redis'; url?: string; lease?: string | number; prefix?: string };
   api?: {

@@ -28,20 +28,28 @@ export type StoreSettings =
       table: string | undefined;
       /** A statement unanswered after this long fails with ERR_STORE_UNAVAILABLE; also the connect timeout. @default 5000 */
       queryTimeoutMs: number;
+      /** Connections the pool opens at most (besides the one that watches the server). @default 4 */
+      poolSize: number;
       prefix?: undefined;
     };
 
 type Backend = StoreSettings['backend'];
 
 // Which backend reads each key that not every backend reads.
-const OWNERS: Record<string, Backend> = { folder: 'file', prefix: 'redis', table: 'postgres', 'query timeout': 'postgres' };
+const OWNERS: Record<string, Backend> = {
+  folder: 'file',
+  prefix: 'redis',
+  table: 'postgres',
+  'query timeout': 'postgres',
+  'pool size': 'postgres',
+};
 
 /**
  * Compiles `[Store]`: `backend = file | redis | postgres` (default file);
  * `folder` (file only; default `<state dir>/store`); `url` (redis and
  * postgres, required: `redis://` or `rediss://`; `postgres://` or
- * `postgresql://`); `prefix` (redis only); `table` and `query timeout`
- * (postgres only; default `flowd_store_<app name>` and 5s). A key that
+ * `postgresql://`); `prefix` (redis only); `table`, `query timeout` and
+ * `pool size` (postgres only; default `flowd_store_<app name>`, 5s, 4). A key that
  * belongs to another backend is an error, so `url = ...` without a backend
  * never passes silently. Messages never show a password.
  * @example
@@ -58,6 +66,7 @@ export function compileStoreSettings(reader: SectionReader, defaults: { stateDir
   const prefix = reader.string('prefix');
   const table = reader.string('table');
   const queryTimeoutMs = reader.duration('query timeout', 5000, { minMs: 100 });
+  const poolSize = reader.integer('pool size', 4, { min: 1, max: 100 });
   if (backend === 'file') {
     if (url !== undefined) reader.fail('url', 'is a setting of backend = redis or postgres, but backend is file');
     return { backend, folder: folder?.trim() || join(defaults.stateDir, 'store') };
@@ -71,7 +80,7 @@ export function compileStoreSettings(reader: SectionReader, defaults: { stateDir
   const name = table?.trim();
   if (name !== undefined && !isTableName(name))
     reader.fail('table', `found "${name}"; expected a table name such as flowd_store_orders or flowd.orders (letters, digits and _)`);
-  return { backend, url: checkPostgresUrl(reader, url.trim()), table: name, queryTimeoutMs };
+  return { backend, url: checkPostgresUrl(reader, url.trim()), table: name, queryTimeoutMs, poolSize };
 }
 
 /** A `url` key that must be a Redis URL; errors show it with the password hidden. */

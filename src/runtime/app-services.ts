@@ -120,7 +120,14 @@ function toStoreOptions(settings: StoreSettings, namespace: string): StoreOption
     case 'redis':
       return { backend: 'redis', url: settings.url, namespace, ...(settings.prefix ? { prefix: settings.prefix } : {}) };
     case 'postgres':
-      return { backend: 'postgres', url: settings.url, namespace, table: settings.table, queryTimeoutMs: settings.queryTimeoutMs };
+      return {
+        backend: 'postgres',
+        url: settings.url,
+        namespace,
+        table: settings.table,
+        queryTimeoutMs: settings.queryTimeoutMs,
+        maxConnections: settings.poolSize,
+      };
     case 'file':
       return { backend: 'file', folder: settings.folder, namespace };
   }

@@ -74,18 +74,27 @@ describe('compileStoreSettings', () => {
     });
   });
 
-  it('takes a postgres:// or postgresql:// URL, an optional table and a query timeout for the postgres backend', () => {
+  it('takes a postgres:// or postgresql:// URL, an optional table, a query timeout and a pool size for the postgres backend', () => {
     expect(store({ backend: 'postgres', url: 'postgres://flowd@db.example:5432/flowd' })).toEqual({
       backend: 'postgres',
       url: 'postgres://flowd@db.example:5432/flowd',
       table: undefined,
       queryTimeoutMs: 5000,
+      poolSize: 4,
     });
-    expect(store({ backend: 'Postgres', url: 'postgresql://app:pw@db/flowd', table: 'flowd.Orders', 'query timeout': '2s' })).toEqual({
+    const settings = {
+      backend: 'Postgres',
+      url: 'postgresql://app:pw@db/flowd',
+      table: 'flowd.Orders',
+      'query timeout': '2s',
+      'pool size': 10,
+    };
+    expect(store(settings)).toEqual({
       backend: 'postgres',
       url: 'postgresql://app:pw@db/flowd',
       table: 'flowd.Orders',
       queryTimeoutMs: 2000,
+      poolSize: 10,
     });
   });
 
@@ -107,7 +116,7 @@ describe('compileStoreSettings', () => {
     }
   });
 
-  it('refuses a table that is not an identifier or schema.identifier, and a query timeout under 100ms', () => {
+  it('refuses a table that is not an identifier or schema.identifier, a query timeout under 100ms and a pool size out of 1 to 100', () => {
     for (const table of ['orders; DROP TABLE x', 'a.b.c', '"quoted"', '1st'])
       expectConfigError(() => store({ backend: 'postgres', url: 'postgres://db/flowd', table }), {
         key: 'table',
@@ -118,6 +127,10 @@ describe('compileStoreSettings', () => {
       key: 'query timeout',
       says: ['100ms'],
     });
+    expectConfigError(() => store({ backend: 'postgres', url: 'postgres://db/flowd', 'pool size': '0' }), {
+      key: 'pool size',
+      says: ['found "0"; expected a whole number from 1 to 100'],
+    });
   });
 
   it("refuses the postgres keys with another backend, and the other backends' keys with postgres", () => {
@@ -126,6 +139,7 @@ describe('compileStoreSettings', () => {
       says: ['is a setting of backend = postgres, but backend is redis'],
     });
     expectConfigError(() => store({ 'query timeout': '5s' }), { key: 'query timeout', says: ['backend = postgres, but backend is file'] });
+    expectConfigError(() => store({ 'pool size': 8 }), { key: 'pool size', says: ['backend = postgres, but backend is file'] });
     expectConfigError(() => store({ backend: 'postgres', url: 'postgres://db/flowd', prefix: 'x:' }), {
       key: 'prefix',
       says: ['is a setting of backend = redis, but backend is postgres'],

@@ -115,7 +115,7 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
       source: source.driver,
       workers: 4,
       app: { name },
-      store: { backend: 'postgres', url: POSTGRES_URL, queryTimeout: '2s' },
+      store: { backend: 'postgres', url: POSTGRES_URL, queryTimeout: '2s', poolSize: 2 },
     });
     await runtime.start();
     await source.ready;

@@ -21,7 +21,7 @@ describe('the postgres backend', () => {
     cleanups.push(() => onPostgres(`DROP TABLE IF EXISTS ${table}`));
   }
   function open(
-    options: { url?: string; namespace?: string; table?: string; queryTimeoutMs?: number },
+    options: { url?: string; namespace?: string; table?: string; queryTimeoutMs?: number; maxConnections?: number },
     log?: ReturnType<typeof logSink>['logger'],
   ): OpenedStore {
     const opened = openStore(
@@ -31,6 +31,7 @@ describe('the postgres backend', () => {
         namespace: options.namespace ?? 'postgres-test',
         ...(options.table ? { table: options.table } : {}),
         ...(options.queryTimeoutMs ? { queryTimeoutMs: options.queryTimeoutMs } : {}),
+        ...(options.maxConnections ? { maxConnections: options.maxConnections } : {}),
       },
       log,
     );
@@ -101,6 +102,18 @@ describe('the postgres backend', () => {
     expect(opened.actor.getSnapshot().value).toBe('ready');
     await holder.query('ROLLBACK');
     await expect(opened.store.update<number>('held', (n = 0) => n + 1)).resolves.toMatchObject({ value: 2 });
+  });
+
+  it('opens no more pooled connections than its pool size, plus the one that watches the server', async () => {
+    const namespace = unique();
+    const table = testTable();
+    dropLater(table);
+    const { store } = open({ namespace, table, maxConnections: 2 });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.put(`k${i}`, i)));
+    const sessions = await onPostgres<{ n: number }>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = $1', [
+      `flowd store ${namespace}`,
+    ]);
+    expect(sessions).toEqual([{ n: 3 }]);
   });
 
   it('names a missing database, and says what to check', async () => {
