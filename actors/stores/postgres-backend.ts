@@ -4,6 +4,7 @@ import { lazy } from '../../src/kernel/lazy.js';
 import { StoreError } from '../../src/kernel/errors.js';
 import { untilAborted } from '../../src/kernel/ping.js';
 import type { BackendRecord, BackendStatus, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
+import { refusal, storeStatements, STORE_COLUMNS, type CurrentRow, type StoreStatements } from './postgres-statements.js';
 import { quoteTableName, storeTableFor } from './postgres-table.js';
 import { displayUrl } from '../display-url.js';
 import { classifyPgError } from '../postgres-errors.js';
@@ -27,14 +28,6 @@ export interface PostgresBackendOptions {
 
 // The client's own timeout comes this long after the server's statement_timeout, which cancels cleanly.
 const CLIENT_GRACE_MS = 1000;
-const COLUMNS = 'key bytea, value text, version bigint, fence bigint';
-
-interface CurrentRow {
-  present: boolean;
-  version: string;
-  fence: string;
-  changed: string | null;
-}
 
 /**
  * The backend several daemons share on a real database: one table per app,
@@ -44,12 +37,9 @@ interface CurrentRow {
  * and its fencing token is kept. The table is created when missing, under an
  * advisory lock, so daemons starting together do not trip over each other.
  *
- * A write or remove is one statement on a key that has a row: a CTE locks
- * the row (FOR UPDATE: the newest version, whatever the snapshot), an
- * UPDATE applies it when the fence (first) and the version allow, and the
- * row as found comes back to say why not. A key without a row is inserted
- * with ON CONFLICT DO NOTHING, and a writer that loses that race goes
- * through the update.
+ * A write or remove is one statement on a key that has a row (see
+ * storeStatements); a key without a row is inserted with ON CONFLICT DO
+ * NOTHING, and a writer that loses that race goes through the update.
  *
  * One connection (besides the pool) watches the server: when it drops, or a
  * statement fails for want of a connection, the backend reports itself
@@ -64,6 +54,7 @@ export class PostgresBackend implements StoreBackend {
   readonly table: string;
   private readonly namespace: string;
   private readonly quoted: string;
+  private readonly sql: StoreStatements;
   private readonly config: PgModule.ClientConfig;
   private readonly pool: Pool;
   private readonly listeners = new Set<(status: BackendStatus) => void>();
@@ -82,6 +73,7 @@ export class PostgresBackend implements StoreBackend {
     this.namespace = options.namespace;
     this.table = options.table ?? storeTableFor(options.namespace);
     this.quoted = quoteTableName(this.table);
+    this.sql = storeStatements(this.quoted);
     this.where = `${displayUrl(options.url)} table ${this.table}`;
     const timeoutMs = options.queryTimeoutMs ?? 5000;
     this.config = {
@@ -110,10 +102,7 @@ export class PostgresBackend implements StoreBackend {
   }
 
   async read(key: string): Promise<BackendRecord | undefined> {
-    const { rows } = await this.query<{ value: string; version: string }>(
-      `SELECT value, version FROM ${this.quoted} WHERE key = $1 AND value IS NOT NULL`,
-      [Buffer.from(key, 'utf8')],
-    );
+    const { rows } = await this.query<{ value: string; version: string }>(this.sql.read, [Buffer.from(key, 'utf8')]);
     const row = rows[0];
     if (!row) return undefined;
     const corrupt = (problem: string, cause?: unknown) =>
@@ -135,18 +124,7 @@ export class PostgresBackend implements StoreBackend {
     const bytes = Buffer.from(key, 'utf8');
     return this.track(async () => {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const { rows } = await this.query<CurrentRow>(
-          `WITH current_row AS (
-             SELECT value IS NOT NULL AS present, version, fence FROM ${this.quoted} WHERE key = $1 FOR UPDATE
-           ), written AS (
-             UPDATE ${this.quoted} AS r SET value = $2, version = c.version + 1, fence = GREATEST(c.fence, COALESCE($4::bigint, 0))
-             FROM current_row c
-             WHERE r.key = $1 AND ${allowed('$3', '$4')}
-             RETURNING r.version
-           )
-           SELECT c.present, c.version, c.fence, (SELECT version FROM written) AS changed FROM current_row c`,
-          [bytes, json, ifVersion ?? null, fence ?? null],
-        );
+        const { rows } = await this.query<CurrentRow>(this.sql.write, [bytes, json, ifVersion ?? null, fence ?? null]);
         const current = rows[0];
         if (current) {
           const refused = refusal(current, { ifVersion, fence });
@@ -155,10 +133,7 @@ export class PostgresBackend implements StoreBackend {
         }
         // No row yet: nothing to fence against, and its version is 0.
         if (ifVersion !== undefined && ifVersion !== 0) return { kind: 'conflict', version: 0 };
-        const inserted = await this.query<{ version: string }>(
-          `INSERT INTO ${this.quoted} (key, value, version, fence) VALUES ($1, $2, 1, $3) ON CONFLICT (key) DO NOTHING RETURNING version`,
-          [bytes, json, fence ?? 0],
-        );
+        const inserted = await this.query(this.sql.insert, [bytes, json, fence ?? 0]);
         if (inserted.rows.length > 0) return { kind: 'written', version: 1 };
         // Another writer inserted the key meanwhile: go through the update, which sees its row.
       }
@@ -170,19 +145,7 @@ export class PostgresBackend implements StoreBackend {
     const bytes = Buffer.from(key, 'utf8');
     return this.track(async () => {
       for (let attempt = 0; attempt < 3; attempt++) {
-        const { rows } = await this.query<CurrentRow>(
-          `WITH current_row AS (
-             SELECT value IS NOT NULL AS present, version, fence FROM ${this.quoted} WHERE key = $1 FOR UPDATE
-           ), removed AS (
-             UPDATE ${this.quoted} AS r SET value = NULL, fence = GREATEST(c.fence, COALESCE($3::bigint, 0))
-             FROM current_row c
-             WHERE r.key = $1 AND ${allowed('$2', '$3')}
-               AND (c.present OR COALESCE($3::bigint, 0) > c.fence)
-             RETURNING r.version
-           )
-           SELECT c.present, c.version, c.fence, (SELECT version FROM removed) AS changed FROM current_row c`,
-          [bytes, ifVersion ?? null, fence ?? null],
-        );
+        const { rows } = await this.query<CurrentRow>(this.sql.remove, [bytes, ifVersion ?? null, fence ?? null]);
         const current = rows[0];
         if (current) {
           const refused = refusal(current, { ifVersion, fence });
@@ -193,10 +156,7 @@ export class PostgresBackend implements StoreBackend {
         if (ifVersion !== undefined && ifVersion !== 0) return { kind: 'conflict', version: 0 };
         if (!fence) return { kind: 'absent' };
         // A fenced remove of a key never written: a tombstone at version 0 remembers the token.
-        const inserted = await this.query(
-          `INSERT INTO ${this.quoted} (key, value, version, fence) VALUES ($1, NULL, 0, $2) ON CONFLICT (key) DO NOTHING RETURNING version`,
-          [bytes, fence],
-        );
+        const inserted = await this.query(this.sql.tombstone, [bytes, fence]);
         if (inserted.rows.length > 0) return { kind: 'absent' };
       }
       throw this.vanishing(key);
@@ -266,14 +226,7 @@ export class PostgresBackend implements StoreBackend {
         await client.query('BEGIN');
         // Two daemons creating one table at once would collide in the catalog (a unique violation); one waits here instead.
         await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`flowd store table ${this.quoted}`]);
-        await client.query(
-          `CREATE TABLE IF NOT EXISTS ${this.quoted} (
-             key bytea PRIMARY KEY,
-             value text,
-             version bigint NOT NULL CHECK (version >= 0),
-             fence bigint NOT NULL DEFAULT 0 CHECK (fence >= 0)
-           )`,
-        );
+        await client.query(this.sql.create);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
@@ -281,12 +234,12 @@ export class PostgresBackend implements StoreBackend {
       }
     }
     try {
-      await client.query(`SELECT key, value, version, fence FROM ${this.quoted} WHERE false`);
+      await client.query(this.sql.checkColumns);
     } catch (error) {
       if ((error as { code?: unknown }).code !== '42703') throw error;
       throw new StoreError(
         'ERR_STORE',
-        `Store "${this.namespace}": ${this.where} is not a flowd store table (${(error as Error).message}); expected columns ${COLUMNS}, or set [Store] table to another name`,
+        `Store "${this.namespace}": ${this.where} is not a flowd store table (${(error as Error).message}); expected columns ${STORE_COLUMNS}, or set [Store] table to another name`,
         { cause: error },
       );
     }
@@ -410,22 +363,4 @@ export class PostgresBackend implements StoreBackend {
       `Store "${this.namespace}": the row of key ${JSON.stringify(key)} in ${this.where} keeps appearing and disappearing; is something else deleting rows of this table?`,
     );
   }
-}
-
-/** The conditions of a write or remove on the row found `c`, given the parameters holding ifVersion and fence (NULL: none). */
-function allowed(ifVersion: string, fence: string): string {
-  return `(${fence}::bigint IS NULL OR ${fence}::bigint >= c.fence)
-    AND (${ifVersion}::bigint IS NULL OR ${ifVersion}::bigint = CASE WHEN c.present THEN c.version ELSE 0 END)`;
-}
-
-/** Why the row found refuses the operation: an older fencing token (checked first), or another version than expected. */
-function refusal(
-  current: CurrentRow,
-  { ifVersion, fence }: WriteConditions,
-): { kind: 'fenced'; fence: number } | { kind: 'conflict'; version: number } | undefined {
-  const accepted = Number(current.fence);
-  if (fence !== undefined && fence < accepted) return { kind: 'fenced', fence: accepted };
-  const live = current.present ? Number(current.version) : 0;
-  if (ifVersion !== undefined && ifVersion !== live) return { kind: 'conflict', version: live };
-  return undefined;
 }
