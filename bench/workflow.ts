@@ -3,19 +3,23 @@
  *
  * The tutorial's workflow (two activities at once, then a third on both
  * results) with no-op activities: N runs (default 300) started together,
- * decided by the workflow engine with their histories in (a) the file store
- * and (b) Redis. Prints runs/s and activities/s, and, as the baseline run
+ * decided by the workflow engine with their histories in (a) the file store,
+ * (b) Redis and (c) PostgreSQL. Prints runs/s and activities/s, and, as the baseline run
  * in the same process, how fast the same store takes the same writes alone,
  * in the shape a run makes them (the shared lists of open runs, the record,
  * one update a history event), as many chains as runs. The ratio is the engine's share:
  * replaying the code, the run actors, the executor and the JSON.
  *
- * BENCH_RUNS overrides the count, BENCH_STORES=file or redis runs one
- * store only; Redis must answer on 127.0.0.1:6379.
+ * BENCH_RUNS overrides the count, BENCH_STORES=file, redis or postgres (or
+ * a comma-separated list) runs those stores only; Redis must answer on
+ * 127.0.0.1:6379, PostgreSQL on 127.0.0.1:5432 (database test, user
+ * postgres, or BENCH_POSTGRES_URL; BENCH_POOL_SIZE its [Store] pool size);
+ * its tables are dropped at the end.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import pino from 'pino';
 import type { Store } from '../actors/stores/store-api.js';
 import { createAppServices, type ServiceSettings } from '../src/runtime/app-services.js';
@@ -25,6 +29,8 @@ import { defineActivity, defineWorkflow } from '../src/workflows/workflow-api.js
 const RUNS = Number(process.env.BENCH_RUNS ?? 300);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS: found ${process.env.BENCH_RUNS}; expected a positive integer`);
 const log = pino({ level: 'silent' });
+const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+const POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 4);
 
 const Transcoding = defineActivity({ name: 'Transcoding', version: 1 }, (video: string) => `${video}.mp4`);
 const ThumbnailGenerator = defineActivity({ name: 'ThumbnailGenerator', version: 1 }, (video: string) => [`${video}.jpg`]);
@@ -133,12 +139,30 @@ async function main(): Promise<void> {
           api: undefined,
         },
       ],
+      [
+        'postgres',
+        {
+          store: {
+            backend: 'postgres',
+            url: POSTGRES_URL,
+            table: `flowd_bench_${process.pid}_engine`,
+            queryTimeoutMs: 5000,
+            poolSize: POOL_SIZE,
+          },
+          lock: { backend: 'local', leaseMs: 60_000 },
+          api: undefined,
+        },
+      ],
     ];
     const only = process.env.BENCH_STORES?.split(',').map((name) => name.trim());
     for (const [name, settings] of backends.filter(([name]) => !only || only.includes(name.split(' ')[0]!))) {
       const { runsPerS, writesPerRun } = await engineRun(settings);
       const bareSettings =
-        settings.store.backend === 'file' ? { ...settings, store: { ...settings.store, folder: path.join(folder, 'bare') } } : settings;
+        settings.store.backend === 'file'
+          ? { ...settings, store: { ...settings.store, folder: path.join(folder, 'bare') } }
+          : settings.store.backend === 'postgres'
+            ? { ...settings, store: { ...settings.store, table: `flowd_bench_${process.pid}_bare` } }
+            : settings;
       const bare = await bareWrites(bareSettings, writesPerRun);
       console.log(
         `  ${name.padEnd(10)} ${Math.round(runsPerS).toLocaleString('en')} runs/s (${Math.round(runsPerS * 3).toLocaleString('en')} activities/s), ${writesPerRun.toFixed(1)} store writes a run`,
@@ -149,6 +173,19 @@ async function main(): Promise<void> {
     }
   } finally {
     rmSync(folder, { recursive: true, force: true });
+    await dropBenchTables();
+  }
+}
+
+/** Drops the tables a postgres run made (none when it did not run). */
+async function dropBenchTables(): Promise<void> {
+  if (process.env.BENCH_STORES && !process.env.BENCH_STORES.includes('postgres')) return;
+  const client = new pg.Client(POSTGRES_URL);
+  try {
+    await client.connect();
+    for (const kind of ['engine', 'bare']) await client.query(`DROP TABLE IF EXISTS flowd_bench_${process.pid}_${kind}`);
+  } finally {
+    await client.end();
   }
 }
 

@@ -34,9 +34,9 @@ export type RemoveOutcome =
 /** The backend's connection state, for backends that can lose theirs. */
 export type BackendStatus = { available: true } | { available: false; error: { code: string; message: string } };
 
-/** A store backend: `file` (embedded) or `redis` (shared by several daemons). */
+/** A store backend: `file` (embedded), `redis` or `postgres` (shared by several daemons). */
 export interface StoreBackend {
-  /** `file` or `redis`, for messages. */
+  /** `file`, `redis` or `postgres`, for messages. */
   readonly kind: string;
   /** Where the records live, safe to print (a folder, a URL without its password). */
   readonly where: string;

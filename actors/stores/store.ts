@@ -3,6 +3,7 @@ import { createActor, waitFor, type InspectionEvent } from 'xstate';
 import { StoreError } from '../../src/kernel/errors.js';
 import type { StoreBackend } from './backend.js';
 import { FileBackend, type FileBackendOptions } from './file-backend.js';
+import { PostgresBackend, type PostgresBackendOptions } from './postgres-backend.js';
 import { RedisBackend, type RedisBackendOptions } from './redis-backend.js';
 import type { Store } from './store-api.js';
 import { BackendStore, createStoreActor, createStoreLogic, type BackendStoreOptions, type StoreActor } from './backend-store.js';
@@ -10,7 +11,8 @@ import { BackendStore, createStoreActor, createStoreLogic, type BackendStoreOpti
 /** Which backend a store uses, and where. */
 export type StoreOptions =
   | ({ backend: 'file' } & FileBackendOptions & Omit<BackendStoreOptions, 'namespace'>)
-  | ({ backend: 'redis' } & RedisBackendOptions & Omit<BackendStoreOptions, 'namespace'>);
+  | ({ backend: 'redis' } & RedisBackendOptions & Omit<BackendStoreOptions, 'namespace'>)
+  | ({ backend: 'postgres' } & PostgresBackendOptions & Omit<BackendStoreOptions, 'namespace'>);
 
 /** An opened store: what workers use, its actor, and its lifecycle. */
 export interface OpenedStore {
@@ -28,8 +30,8 @@ export interface OpenedStore {
   ping: ((signal?: AbortSignal) => Promise<void>) | undefined;
   /**
    * Resolves when the store is first ready; rejects with StoreError
-   * ERR_STORE_UNAVAILABLE when it fails to open (a Redis backend keeps
-   * reconnecting and becomes ready when Redis is back) or ERR_STORE_CLOSED
+   * ERR_STORE_UNAVAILABLE when it fails to open (a Redis or PostgreSQL
+   * backend keeps reconnecting and becomes ready when its server is back) or ERR_STORE_CLOSED
    * when closed first. Ignoring it is safe (the rejection is handled).
    */
   ready: Promise<void>;
@@ -47,7 +49,12 @@ export interface OpenedStore {
  * await close();
  */
 export function openStore(options: StoreOptions, log?: Logger, extra: StoreActorOptions = {}): OpenedStore {
-  const backend: StoreBackend = options.backend === 'file' ? new FileBackend(options) : new RedisBackend(options);
+  const backend: StoreBackend =
+    options.backend === 'file'
+      ? new FileBackend(options)
+      : options.backend === 'redis'
+        ? new RedisBackend(options)
+        : new PostgresBackend(options);
   return openStoreOn(backend, options, log, extra);
 }
 

@@ -10,6 +10,8 @@ import { ConfigError, FlowdError, UsageError } from '../kernel/errors.js';
 import { createLogger } from '../runtime/logger.js';
 import { redactUrl } from '../../actors/sources/stomp-url.js';
 import { displayUrl } from '../../actors/display-url.js';
+import { storeTableFor } from '../../actors/stores/postgres-table.js';
+import type { StoreSettings } from '../config/store-settings.js';
 import { assembleRuntime, type RunSummary } from '../runtime/runtime.js';
 import { appGraph, writeFileAtomically } from '../graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from '../runtime/sources.js';
@@ -100,6 +102,13 @@ function checkWritable(file: string, iniFile: string): void {
   }
 }
 
+/** Where the store lives, for the start-up line: the password never shown. */
+function storeSummary(store: StoreSettings, appName: string): string {
+  if (store.backend === 'redis') return `redis ${displayUrl(store.url)}`;
+  if (store.backend === 'postgres') return `postgres ${displayUrl(store.url)} table ${store.table ?? storeTableFor(appName)}`;
+  return `file ${store.folder}`;
+}
+
 function summaryLine(
   config: AppConfig,
   runner: Runner | undefined,
@@ -110,7 +119,7 @@ function summaryLine(
   const s = config.settings;
   const { store, lock, api } = config.services;
   const services = [
-    `store ${store.backend === 'redis' ? `redis ${displayUrl(store.url)}` : `file ${store.folder}`}`,
+    `store ${storeSummary(store, config.app.name)}`,
     `locks ${lock.backend === 'redis' ? `redis ${displayUrl(lock.url)}` : 'local'} (lease ${formatDuration(lock.leaseMs)})`,
     ...(api ? [`api ${api.origin}`] : []),
     ...(config.email ? [emailSummary(config.email)] : []),

@@ -15,7 +15,7 @@ export type LockSettings =
 
 /** What `[Lock]` falls back on: the store's backend and URL. */
 export interface LockSettingsDefaults {
-  storeBackend: 'file' | 'redis';
+  storeBackend: 'file' | 'redis' | 'postgres';
   storeUrl?: string | undefined;
 }
 

@@ -10,7 +10,15 @@ type Options = Record<string, string | number | boolean | undefined>;
 
 /** `createRuntime({ store, lock, api })`: the `[Store]`, `[Lock]` and `[Api]` keys in camelCase. */
 export interface ServiceOptions {
-  store?: { backend?: 'file' | 'redis'; url?: string; folder?: string; prefix?: string };
+  store?: {
+    backend?: 'file' | 'redis' | 'postgres';
+    url?: string;
+    folder?: string;
+    prefix?: string;
+    table?: string;
+    queryTimeout?: string | number;
+    poolSize?: number;
+  };
   lock?: { backend?: 'local' | 'redis'; url?: string; lease?: string | number; prefix?: string };
   api?: {
     hostname: string;

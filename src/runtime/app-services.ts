@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
 import type { Store } from '../../actors/stores/store-api.js';
 import type { Locks } from '../../actors/locks/lock-api.js';
-// The store and lock modules (ioredis, proper-lockfile) load on first use: an app without them pays nothing.
+// The store and lock modules (ioredis, pg, proper-lockfile) load on first use: an app without them pays nothing.
 import type { ClosableLocks, LockBackendOptions } from '../../actors/locks/locks.js';
 import type { OpenedStore, StoreOptions } from '../../actors/stores/store.js';
 import { FlowdError, LockError, StoreError, type ConfigError } from '../kernel/errors.js';
@@ -32,7 +32,7 @@ export interface AppServices {
   readonly lockBackend: 'local' | 'redis';
   /** Throws ERR_CONFIG when the app has no `[Api]` section. */
   readonly client: ApiClient;
-  /** Opens what must be up before work starts (a Redis store or locks); rejects when it cannot. */
+  /** Opens what must be up before work starts (a Redis or PostgreSQL store, Redis locks); rejects when it cannot. */
   open(): Promise<void>;
   /** Closes the store, the locks and the client; safe to call more than once. */
   close(): Promise<void>;
@@ -60,8 +60,8 @@ export interface AppServicesOptions {
 
 /**
  * Makes the app's services. The file store opens on first use, so an app
- * that never stores anything leaves no folder behind; Redis connects at
- * start, so a wrong URL shows at once.
+ * that never stores anything leaves no folder behind; Redis and PostgreSQL
+ * connect at start, so a wrong URL shows at once.
  */
 export function createAppServices(settings: ServiceSettings, appName: string, log: Logger, options: AppServicesOptions = {}): AppServices {
   let inspect = options.inspect;
@@ -114,7 +114,7 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
       return (client ??= createClient(settings.api, { log }));
     },
     async open() {
-      if (settings.store.backend === 'redis') await (await openOnce()).ready;
+      if (settings.store.backend !== 'file') await (await openOnce()).ready;
       if (settings.lock.backend === 'redis') await locksOnce();
     },
     async ping(dependency, signal) {
@@ -142,9 +142,21 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
 }
 
 function toStoreOptions(settings: StoreSettings, namespace: string): StoreOptions {
-  return settings.backend === 'redis'
-    ? { backend: 'redis', url: settings.url!, namespace, ...(settings.prefix ? { prefix: settings.prefix } : {}) }
-    : { backend: 'file', folder: settings.folder, namespace };
+  switch (settings.backend) {
+    case 'redis':
+      return { backend: 'redis', url: settings.url, namespace, ...(settings.prefix ? { prefix: settings.prefix } : {}) };
+    case 'postgres':
+      return {
+        backend: 'postgres',
+        url: settings.url,
+        namespace,
+        table: settings.table,
+        queryTimeoutMs: settings.queryTimeoutMs,
+        maxConnections: settings.poolSize,
+      };
+    case 'file':
+      return { backend: 'file', folder: settings.folder, namespace };
+  }
 }
 
 function toLockOptions(settings: LockSettings, namespace: string): LockBackendOptions {

@@ -337,9 +337,22 @@ describe('bad configuration and workers', () => {
     expect(run.stdout() + run.stderr()).not.toMatch(/r-secret-1|v-secret-2/);
   });
 
+  it("names a PostgreSQL store and its table (flowd_store_<app name> by default) in check's summary, with the password hidden", async () => {
+    const extra = '[Store]\nbackend = postgres\nurl = postgres://flowd:${PG_PASS}@db.example:5432/flowd\n';
+    const ini = await tmp.write(
+      'pg.ini',
+      app(`app name = stored\nclass = ${fixture('machine.ts')}:Doubler`, 'type = interval\ninterval = 5m', extra),
+    );
+    const run = flowd(['check', ini], { env: { PG_PASS: 'p-secret-3' } });
+    expect((await run.exit).code).toBe(0);
+    expect(run.stdout()).toContain('store postgres postgres://flowd:***@db.example:5432/flowd table flowd_store_stored, locks local');
+    expect(run.stdout() + run.stderr()).not.toContain('p-secret-3');
+  });
+
   it('exits 2 naming the file, section and key for a bad [Store], [Lock] or [Api] section', async () => {
     const cases: Array<[string, RegExp]> = [
-      ['[Store]\nbackend = mongo\n', /\[Store\] "backend": found "mongo"; expected one of file, redis/],
+      ['[Store]\nbackend = mongo\n', /\[Store\] "backend": found "mongo"; expected one of file, redis, postgres/],
+      ['[Store]\nbackend = postgres\nurl = postgres://db/flowd\ntable = a-b\n', /\[Store\] "table": found "a-b"; expected a table name/],
       ['[Store]\nbakend = redis\n', /\[Store\] "bakend": is not a setting of \[Store\] \(did you mean "backend"\?\)/],
       ['[Lock]\nbackend = redis\n', /\[Lock\] "url": is required with backend = redis/],
       ['[Api]\nhostname = a.example\n\n[Viz One]\nhostname = b.example\n', /\[Viz One\]: is an alias of \[Api\], and both are present/],

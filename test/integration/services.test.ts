@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,7 +10,8 @@ import { createAppServices } from '../../src/runtime/app-services.js';
 import { compileServiceSettings } from '../../src/config/service-settings.js';
 import { FencedError } from '../../src/kernel/errors.js';
 import { createRuntime } from '../../src/runtime/runtime.js';
-import { dropPrefix, REDIS_URL, testPrefix } from '../fixtures/stores/spaces.js';
+import { dropPrefix, onPostgres, REDIS_URL, testPrefix, testTable } from '../fixtures/stores/spaces.js';
+import { POSTGRES_URL } from '../helpers/services.js';
 import { manualSource } from '../helpers/manual-source.js';
 import { redisGate } from '../helpers/redis-gate.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
@@ -102,6 +104,58 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     expect(summary.counters).toMatchObject({ completed: 4, failed: 0, deadLettered: 0, returned: 0, retried: 0 });
     expect(source.settlements).toHaveLength(4);
     for (const settlement of source.settlements) expect(settlement).toMatchObject({ outcome: 'completed', ack: true, attempts: 1 });
+  });
+
+  it('counts 200 events from 4 workers exactly in a PostgreSQL store, in the table flowd_store_<app name> it creates', async () => {
+    const name = `counting_${randomBytes(6).toString('hex')}`;
+    cleanups.push(() => onPostgres(`DROP TABLE IF EXISTS flowd_store_${name}`));
+    const source = manualSource();
+    const runtime = createRuntime({
+      worker: counter,
+      source: source.driver,
+      workers: 4,
+      app: { name },
+      store: { backend: 'postgres', url: POSTGRES_URL, queryTimeout: '2s', poolSize: 2 },
+    });
+    await runtime.start();
+    await source.ready;
+    for (let i = 0; i < 200; i++) source.deliver(i);
+    source.end();
+    expect((await runtime.done).counters).toMatchObject({ completed: 200, failed: 0 });
+    expect(await onPostgres(`SELECT value FROM flowd_store_${name} WHERE key = convert_to('count', 'UTF8')`)).toEqual([{ value: '200' }]);
+  });
+
+  it('holds events while PostgreSQL is down, returning and dead-lettering none, and completes them once it is back', async () => {
+    const table = testTable();
+    const gate = await redisGate(5432);
+    cleanups.push(
+      () => onPostgres(`DROP TABLE IF EXISTS ${table}`),
+      () => gate.close(),
+    );
+    const source = manualSource();
+    const runtime = createRuntime({
+      worker: counter,
+      source: source.driver,
+      workers: 2,
+      retries: 1,
+      retryDelay: 10,
+      app: { name: 'pg-outage' },
+      store: { backend: 'postgres', url: `postgres://postgres@127.0.0.1:${gate.port}/test`, table },
+    });
+    await runtime.start();
+    await source.ready;
+    await gate.shut();
+    const down = new Promise((resolve) => runtime.on('dependency.down', resolve));
+    for (let i = 0; i < 4; i++) source.deliver(i, `e${i}`);
+    await down;
+    expect(source.settlements).toEqual([]);
+    expect(source.calls).toContain('pause');
+    await gate.open();
+    source.end();
+    const summary = await runtime.done;
+    expect(summary.counters).toMatchObject({ completed: 4, failed: 0, deadLettered: 0, returned: 0, retried: 0 });
+    for (const settlement of source.settlements) expect(settlement).toMatchObject({ outcome: 'completed', ack: true, attempts: 1 });
+    expect(await onPostgres(`SELECT value FROM ${table}`)).toEqual([{ value: '4' }]);
   });
 
   it("stops retrying ctx.store.update when the event's signal fires, instead of spending every retry", async () => {

@@ -4,7 +4,17 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openStore, type OpenedStore, type StoreOptions } from '../../actors/stores/store.js';
 import type { StoreSpace } from '../contracts/store.js';
-import { dropPrefix, fileSpace, REDIS_URL, redisSpace, testPrefix } from '../fixtures/stores/spaces.js';
+import {
+  dropPrefix,
+  fileSpace,
+  onPostgres,
+  postgresSpace,
+  REDIS_URL,
+  redisSpace,
+  testPrefix,
+  testTable,
+} from '../fixtures/stores/spaces.js';
+import { POSTGRES_URL } from '../helpers/services.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const WORKER = fileURLToPath(new URL('../fixtures/stores/store-worker.ts', import.meta.url));
@@ -57,6 +67,7 @@ const workersAndCounts = fc.record({
 describe.each([
   ['file', fileSpace],
   ['redis', redisSpace],
+  ['postgres', postgresSpace],
 ] as Array<[string, () => Promise<StoreSpace>]>)('update() on the %s store loses no increment', (_name, makeSpace) => {
   it('in one process: K workers spread over S store instances, M increments each, end at exactly K x M', async () => {
     const space = await makeSpace();
@@ -86,41 +97,41 @@ describe.each([
 describe('update() across two processes loses no increment', () => {
   let space: StoreSpace & { folder: string };
   let prefix: string;
-  const peers: Record<'file' | 'redis', Peer[]> = { file: [], redis: [] };
-  const readers = {} as Record<'file' | 'redis', OpenedStore>;
+  let table: string;
+  type Backend = 'file' | 'redis' | 'postgres';
+  const backends: Backend[] = ['file', 'redis', 'postgres'];
+  const peers: Record<Backend, Peer[]> = { file: [], redis: [], postgres: [] };
+  const readers = {} as Record<Backend, OpenedStore>;
   beforeAll(async () => {
     space = await fileSpace();
     prefix = testPrefix();
-    const options: Record<'file' | 'redis', StoreOptions> = {
+    table = testTable();
+    const options: Record<Backend, StoreOptions> = {
       file: { backend: 'file', folder: space.folder, namespace: 'two-processes' },
       redis: { backend: 'redis', url: REDIS_URL, namespace: 'two-processes', prefix },
+      postgres: { backend: 'postgres', url: POSTGRES_URL, namespace: 'two-processes', table },
     };
-    readers.file = openStore(options.file);
-    readers.redis = openStore(options.redis);
-    [peers.file, peers.redis] = await Promise.all([
-      Promise.all([startPeer(options.file), startPeer(options.file)]),
-      Promise.all([startPeer(options.redis), startPeer(options.redis)]),
-    ]);
+    for (const backend of backends) readers[backend] = openStore(options[backend]);
+    const started = await Promise.all(backends.map((backend) => Promise.all([startPeer(options[backend]), startPeer(options[backend])])));
+    for (const [i, backend] of backends.entries()) peers[backend] = started[i]!;
   }, 30_000);
   afterAll(async () => {
-    await Promise.all([...peers.file, ...peers.redis].map((peer) => peer.stop()));
-    await Promise.all([readers.file.close(), readers.redis.close()]);
+    await Promise.all(backends.flatMap((backend) => peers[backend]).map((peer) => peer.stop()));
+    await Promise.all(backends.map((backend) => readers[backend].close()));
     await space.dispose();
     await dropPrefix(prefix);
+    await onPostgres(`DROP TABLE IF EXISTS ${table}`);
   });
 
-  it.each(['file', 'redis'] as const)(
-    '%s: two processes with K workers each doing M increments of one key end at exactly 2 x K x M',
-    async (backend) => {
-      let run = 0;
-      await fc.assert(
-        fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 10 }), async (workers, count) => {
-          const key = `shared-${++run}`;
-          await Promise.all(peers[backend].map((peer) => peer.increment(key, workers, count)));
-          expect(await readers[backend].store.get(key)).toBe(2 * workers * count);
-        }),
-        { numRuns: 8 },
-      );
-    },
-  );
+  it.each(backends)('%s: two processes with K workers each doing M increments of one key end at exactly 2 x K x M', async (backend) => {
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.integer({ min: 1, max: 4 }), fc.integer({ min: 1, max: 10 }), async (workers, count) => {
+        const key = `shared-${++run}`;
+        await Promise.all(peers[backend].map((peer) => peer.increment(key, workers, count)));
+        expect(await readers[backend].store.get(key)).toBe(2 * workers * count);
+      }),
+      { numRuns: 8 },
+    );
+  });
 });
