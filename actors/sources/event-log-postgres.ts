@@ -2,23 +2,12 @@ import type { FieldDef, Pool } from 'pg';
 import { EventLogError } from '../../src/kernel/errors.js';
 import type { LogEvent } from '../plugins/plugin-api.js';
 import { displayUrl } from '../display-url.js';
+import { classifyPgError } from '../postgres-errors.js';
 import type { EventLogReader, PostgresLogOptions } from './event-log-reader.js';
 import { checkRange, parseId, toLogEvent } from './log-event.js';
 
 const COLUMNS = 'id, type, entity, attributes, created_at, meta';
 const EXPECTED = `expected a table with columns ${COLUMNS} (see docs/event-log.md)`;
-// Server codes a retry may cure: connection trouble (class 08), an admin or crash shutdown, too many clients, a statement timeout.
-const TRANSIENT_SQLSTATES = new Set(['57P01', '57P02', '57P03', '57014', '53300']);
-const NETWORK_REASONS: Record<string, string> = {
-  ECONNREFUSED: 'connection refused',
-  ECONNRESET: 'connection reset',
-  ETIMEDOUT: 'connection timed out',
-  EPIPE: 'connection closed',
-  EHOSTUNREACH: 'host unreachable',
-  ENETUNREACH: 'network unreachable',
-  ENOTFOUND: 'host not found',
-  EAI_AGAIN: 'host name lookup failed',
-};
 const CLIENT_GRACE_MS = 1000;
 // PostgreSQL's text types: a text `meta` column holds JSON text, parsed here.
 const TEXT_TYPES = new Set([25, 1042, 1043]);
@@ -188,26 +177,29 @@ function parseJson(text: string): unknown {
   }
 }
 
-/** A pg failure as an EventLogError: UNAVAILABLE when a retry may cure it. */
+/** A pg failure as an EventLogError: UNAVAILABLE when a retry may cure it (classifyPgError decides), else what to fix. */
 function classify(error: unknown, where: string, url: string, table: string): EventLogError {
-  const { code, message = '' } = (error ?? {}) as { code?: unknown; message?: string };
-  const unavailable = (reason: string) =>
-    new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', `cannot read ${where}: ${reason}`, { cause: error });
+  const failure = classifyPgError(error);
+  if (failure.kind !== 'refused')
+    return new EventLogError('ERR_EVENT_LOG_UNAVAILABLE', `cannot read ${where}: ${failure.reason}`, { cause: error });
   const broken = (text: string) => new EventLogError('ERR_EVENT_LOG', text, { cause: error });
-  if (typeof code === 'string' && code in NETWORK_REASONS) return unavailable(NETWORK_REASONS[code]!);
-  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
-    if (code.startsWith('08') || TRANSIENT_SQLSTATES.has(code)) return unavailable(`${message} (SQLSTATE ${code})`);
-    if (code === '42P01') return broken(`table ${table} does not exist in ${url}; ${EXPECTED}`);
-    if (code === '42703') return broken(`${where}: ${message}; ${EXPECTED}`);
-    if (code === '28P01' || code === '28000')
+  const message = (error as { message?: string } | undefined)?.message ?? '';
+  switch (failure.code) {
+    case '42P01':
+      return broken(`table ${table} does not exist in ${url}; ${EXPECTED}`);
+    case '42703':
+      return broken(`${where}: ${message}; ${EXPECTED}`);
+    case '28P01':
+    case '28000':
       return broken(`${url} refused the login: ${message}; expected a user (and password) of url that may read table ${table}`);
-    if (code === '3D000') return broken(`${url}: ${message}; expected the database named in url to exist, holding table ${table}`);
-    return broken(`${where}: ${message} (SQLSTATE ${code})`);
+    case '3D000':
+      return broken(`${url}: ${message}; expected the database named in url to exist, holding table ${table}`);
+    case undefined:
+      // pg's own failures carry no code: a refused password or TLS setting.
+      return broken(`${url} refused the login: ${message}; check the user, password and sslmode of url`);
+    default:
+      return broken(`${where}: ${failure.reason}`);
   }
-  // pg's own failures carry no code: timeouts and dropped connections may pass, a refused password or TLS setting will not.
-  if (/password|SASL|SCRAM|SSL/i.test(message))
-    return broken(`${url} refused the login: ${message}; check the user, password and sslmode of url`);
-  return unavailable(message || String(error));
 }
 
 /** The promise, or its signal's reason as soon as the signal aborts (the query itself runs on, its answer dropped). */
