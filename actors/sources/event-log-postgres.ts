@@ -112,11 +112,13 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
     },
     async idOrder(signal) {
       const { rows } = await query(
-        `WITH seq AS (SELECT to_regclass(pg_get_serial_sequence($1, 'id')) AS oid)
-         SELECT pg_get_serial_sequence($1, 'id') AS sequence, pg_is_in_recovery() AS standby, s.cache_size AS cache,
-           s.last_value AS last, has_sequence_privilege(seq.oid, 'SELECT') OR has_sequence_privilege(seq.oid, 'USAGE') AS readable,
+        // pg_sequence by oid, not pg_sequences by name: naming every sequence of the database fails on a schema this user may not use.
+        `WITH seq AS (SELECT to_regclass(pg_get_serial_sequence($1, 'id')) AS oid),
+           access AS (SELECT seq.oid, has_sequence_privilege(seq.oid, 'SELECT') OR has_sequence_privilege(seq.oid, 'USAGE') AS readable FROM seq)
+         SELECT pg_get_serial_sequence($1, 'id') AS sequence, pg_is_in_recovery() AS standby, p.seqcache AS cache,
+           CASE WHEN access.readable THEN pg_sequence_last_value(access.oid) END AS last, access.readable,
            (SELECT max(id) FROM ${table}) AS max
-         FROM seq LEFT JOIN pg_sequences s ON format('%I.%I', s.schemaname, s.sequencename)::regclass = seq.oid`,
+         FROM access LEFT JOIN pg_sequence p ON p.seqrelid = access.oid`,
         [table],
         signal,
       );

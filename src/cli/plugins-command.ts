@@ -263,9 +263,9 @@ export function reactivatePlugin(config: AppConfig, source: CompiledSource, name
           const current = await readCursor(services.store, name);
           if (!current?.deactivated)
             return `plugin "${name}" is not deactivated (its cursor is at event ${current?.last ?? record.last}); nothing to do`;
-          await services.store.put(cursorKey(name), { last: current.last, backlog: current.backlog } satisfies CursorRecord, {
-            fence: held.fence,
-          });
+          // Keeps the fingerprint: the next start still checks that the log holds the event the plugin last passed.
+          const { deactivated: _cleared, ...kept } = current;
+          await services.store.put(cursorKey(name), kept satisfies CursorRecord, { fence: held.fence });
           await services.store.delete(reactivationKey(name), { fence: held.fence });
           return `plugin "${name}": deactivation cleared (it failed${failure(current.deactivated)}); no daemon reads the log now: when one starts, ${retrying(current.last, current.deactivated)}`;
         } finally {

@@ -318,6 +318,26 @@ describe('gaps in a PostgreSQL event log', () => {
     expect(watch.listsStarted).toBe(0);
   });
 
+  it('checks the id order as a user that may read only the table, in a database holding a schema that user may not use', async () => {
+    const table = await freshTable();
+    const role = `${table}_reader`;
+    const schema = `${table}_private`;
+    // A new schema grants nothing to PUBLIC: the role may not use it.
+    await db.query(`CREATE SCHEMA ${schema}; CREATE SEQUENCE ${schema}.other`);
+    cleanups.push(() => db.query(`DROP SCHEMA ${schema} CASCADE`));
+    await db.query(`CREATE ROLE ${role} NOLOGIN; GRANT SELECT ON ${table} TO ${role}`);
+    cleanups.push(() => db.query(`REVOKE ALL ON ${table} FROM ${role}; DROP ROLE ${role}`));
+    const reader = postgresLogReader({
+      kind: 'postgres',
+      url: `${POSTGRES_URL}?options=${encodeURIComponent(`-c role=${role}`)}`,
+      table,
+      queryTimeoutMs: 10_000,
+    });
+    cleanups.push(() => reader.close());
+    await reader.connect();
+    await expect(reader.idOrder!()).resolves.toEqual({ sequence: `public.${table}_id_seq`, problem: undefined });
+  });
+
   it('warns that gaps wait for the backlog timeout when the ids are not drawn from the sequence (a logical replica, ids given by the writer)', async () => {
     const table = await freshTable();
     await db.query(`INSERT INTO ${table} (id, type) VALUES (50, $1)`, [TASK]);

@@ -198,6 +198,12 @@ describe('a plugin a failed callback deactivated', () => {
       pino({ level: 'silent' }),
     );
     try {
+      // The record keeps its fingerprint, so the next start still catches a log started again past the cursor.
+      expect(await services.store.get(cursorKey('fragile'))).toEqual({
+        last: 2,
+        backlog: [],
+        fingerprint: { id: 2, createdAt: expect.any(String) as string },
+      });
       await services.store.put(cursorKey('fragile'), {
         last: 9,
         backlog: [],
