@@ -109,3 +109,19 @@ function selfEntry(): SelfEntry | undefined {
     if (path.dirname(dir) === dir) return self;
   }
 }
+
+/**
+ * Why importing a module failed, for a message: the error's own text, and
+ * for a module written in the other module system than its package says,
+ * what to change.
+ * @example importFailure(new SyntaxError('Cannot use import statement outside a module'))
+ * // 'Cannot use import statement outside a module (the file uses import, but its package.json has no "type": "module": name it .mjs, or set "type": "module")'
+ */
+export function importFailure(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  if (/Cannot use import statement outside a module|Unexpected token 'export'/.test(message))
+    return `${message} (the file uses import/export, but its package.json has no "type": "module": name it .mjs, or set "type": "module")`;
+  if (/(require|module|exports) is not defined in ES module scope/.test(message))
+    return `${message} (the file uses require/module.exports, but its package.json says "type": "module": name it .cjs)`;
+  return message;
+}

@@ -2,7 +2,7 @@ import { realpath, stat } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import type { Logger } from 'pino';
 import { FlowdError, PluginError } from '../../src/kernel/errors.js';
-import { importModule } from '../import-module.js';
+import { importFailure, importModule } from '../import-module.js';
 import { checkMatch } from './match.js';
 import type { CallbackOptions, PluginCallback, PluginEmails, PluginRegistrar, RegisteredCallback } from './plugin-api.js';
 
@@ -56,7 +56,7 @@ export async function loadPlugin(
   try {
     module = await importModule(file, `v=${version}`);
   } catch (error) {
-    throw failure(`importing it failed: ${messageOf(error)}`, error);
+    throw failure(`importing it failed: ${importFailure(error)}`, error);
   }
   const register = registerCallbacksOf(module);
   if (register === undefined) {

@@ -1,6 +1,6 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { importModule } from '../../actors/import-module.js';
+import { importFailure, importModule } from '../../actors/import-module.js';
 import { describeValue, toRunner, type Runner } from '../../actors/workers/worker.js';
 import { formatLocation, WorkerLoadError, type ConfigLocation } from '../kernel/errors.js';
 import { builtinWorker } from '../apps/builtins.js';
@@ -92,7 +92,7 @@ async function loadRunner(spec: string, baseDir: string): Promise<Runner> {
   try {
     module = await importModule(file);
   } catch (error) {
-    throw new WorkerLoadError(`class "${spec}": importing ${file} failed: ${(error as Error).message}`, { cause: error });
+    throw new WorkerLoadError(`class "${spec}": importing ${file} failed: ${importFailure(error)}`, { cause: error });
   }
   const name = exportName ?? 'default';
   const exports = Object.keys(module);

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { importModule } from '../../actors/import-module.js';
+import { importFailure, importModule } from '../../actors/import-module.js';
 import { WorkerLoadError } from '../kernel/errors.js';
 import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
 
@@ -54,7 +54,7 @@ export async function loadWorkflowModule(file: string): Promise<WorkflowDefiniti
   try {
     module = await importModule(file);
   } catch (error) {
-    throw new WorkerLoadError(`[Workflow] module: importing ${file} failed: ${(error as Error).message}`, { cause: error });
+    throw new WorkerLoadError(`[Workflow] module: importing ${file} failed: ${importFailure(error)}`, { cause: error });
   }
   const values = Object.values(module).flatMap((value) => (Array.isArray(value) ? value : [value]));
   const found = collectDefinitions(values, `[Workflow] module ${path.basename(file)}`);
