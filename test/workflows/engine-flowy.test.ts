@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { createAppServices } from '../../src/runtime/app-services.js';
 import { createWorkflowEngine, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
 import type { HistoryEvent } from '../../src/workflows/history.js';
-import { defineActivity, defineWorkflow, type ActivityContext } from '../../src/workflows/workflow-api.js';
+import { defineActivity, defineWorkflow, type ActivityContext, type ActivityOptions } from '../../src/workflows/workflow-api.js';
 import { manualClock } from '../helpers/manual-clock.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 import { until } from '../helpers/wait.js';
@@ -112,7 +112,7 @@ describe('the engine never loses an error', () => {
       ctx.signal.addEventListener('abort', () => (aborted = ctx.signal.reason));
       return slow.promise;
     });
-    const Broken = defineActivity({ name: 'Broken', version: 1, retry: 0, errorHandling }, async () => {
+    const Broken = defineActivity({ name: 'Broken', version: 1, errorHandling }, async () => {
       throw Object.assign(new Error('disk full'), { code: 'ERR_DISK' });
     });
     const Work = defineWorkflow({ name: 'Work', version: 1 }, (wf) => {
@@ -157,5 +157,101 @@ describe('the engine never loses an error', () => {
     expect(record.state).toBe('failed');
     expect(record.error).toEqual({ code: 'ERR_TASK', message: 'Activity "Broken" (call Broken#1) failed: disk full [ERR_DISK]' });
     expect(setup.aborted()).toBeUndefined();
+  });
+});
+
+/** Moves the clock in steps until the run ends, waiting at each step for the engine's store writes to arm the next timers. */
+async function runToEnd(clock: ReturnType<typeof manualClock>, engine: ReturnType<typeof engineOn>, runId: string) {
+  let ended = false;
+  const end = engine.ended(runId).then((record) => ((ended = true), record));
+  for (let steps = 0; !ended && steps < 1000; steps++) {
+    await until(() => ended || clock.pending() > 0, { what: 'a timer of the run, or its end' });
+    if (!ended) await clock.advance(250);
+  }
+  return end;
+}
+
+/** An activity that runs until its signal aborts; `attempts` counts its starts. */
+function hanging(name: string, options: ActivityOptions) {
+  const counter = { attempts: 0 };
+  const definition = defineActivity({ name, version: 1, ...options }, (_: null, ctx: ActivityContext) => {
+    counter.attempts++;
+    return new Promise<never>((_resolve, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)));
+  });
+  return { definition, counter };
+}
+
+describe("the engine retries as Flowy's", () => {
+  const once = (definition: ReturnType<typeof hanging>['definition']) =>
+    defineWorkflow({ name: 'Once', version: 1 }, (wf) => {
+      const call = wf.activity(definition);
+      return () => call(null).result();
+    });
+
+  it('retries a timed-out attempt 3 times by default, with the backoff of [Workflow] retry delay, then fails the run', async () => {
+    const clock = manualClock(10_000);
+    const { definition, counter } = hanging('Hang', { startToClose: '1s' });
+    const engine = engineOn(clock, { workflows: [once(definition)], activities: [definition] });
+    const record = await runToEnd(clock, engine, await engine.start('Once', null));
+    expect(counter.attempts).toBe(4);
+    expect(trail(record.history)).toEqual([
+      '10000 scheduled Hang#1',
+      '10000 started Hang#1 #1',
+      '11000 timedOut Hang#1 #1 startToClose',
+      '12000 started Hang#1 #2',
+      '13000 timedOut Hang#1 #2 startToClose',
+      '14000 started Hang#1 #3',
+      '15000 timedOut Hang#1 #3 startToClose',
+      '16000 started Hang#1 #4',
+      '17000 timedOut Hang#1 #4 startToClose final',
+    ]);
+    expect(record.error).toEqual({
+      code: 'ERR_TASK',
+      message: 'Activity "Hang" (call Hang#1) failed: timed out on attempt 4: startToClose limit of 1000ms passed [ERR_ACTIVITY_TIMEOUT]',
+    });
+  });
+
+  it('retries a scheduleToClose time-out too, each attempt with a window of its own, and waits its delay and list of retry waits', async () => {
+    const clock = manualClock(10_000);
+    const { definition, counter } = hanging('Hang', { delay: '5s', scheduleToClose: '1s', retry: ['0s', '250ms'] });
+    const engine = engineOn(clock, { workflows: [once(definition)], activities: [definition] });
+    const record = await runToEnd(clock, engine, await engine.start('Once', null));
+    expect(counter.attempts).toBe(3);
+    expect(trail(record.history)).toEqual([
+      '10000 scheduled Hang#1',
+      '15000 started Hang#1 #1',
+      '16000 timedOut Hang#1 #1 scheduleToClose',
+      '16000 started Hang#1 #2',
+      '17000 timedOut Hang#1 #2 scheduleToClose',
+      '17250 started Hang#1 #3',
+      '18250 timedOut Hang#1 #3 scheduleToClose final',
+    ]);
+  });
+
+  it('runs an activity that throws once, unless it opts in with retryErrors (or the earlier retries)', async () => {
+    const attempts: Record<string, number> = {};
+    const throwing = (name: string, options: { retryErrors?: boolean; retries?: number }) =>
+      defineActivity({ name, version: 1, ...options }, (_: null, ctx: ActivityContext) => {
+        attempts[name] = ctx.attempt;
+        if (ctx.attempt < 3) throw new Error(`attempt ${ctx.attempt} fails`);
+        return ctx.attempt;
+      });
+    const activities = [throwing('Plain', {}), throwing('OptedIn', { retryErrors: true }), throwing('Earlier', { retries: 2 })];
+    const workflows = activities.map((definition) =>
+      defineWorkflow({ name: definition.name, version: 1 }, (wf) => {
+        const call = wf.activity(definition);
+        return () => call(null).result();
+      }),
+    );
+    const clock = manualClock(10_000);
+    const engine = engineOn(clock, { workflows, activities });
+    const records = [];
+    for (const { name } of activities) records.push(await runToEnd(clock, engine, await engine.start(name, null)));
+    expect(records.map((record) => [record.state, record.result ?? record.error?.message])).toEqual([
+      ['failed', 'Activity "Plain" (call Plain#1) failed: attempt 1 fails [ERR_WORKER_FAILED]'],
+      ['completed', 3],
+      ['completed', 3],
+    ]);
+    expect(attempts).toEqual({ Plain: 1, OptedIn: 3, Earlier: 3 });
   });
 });
