@@ -325,7 +325,8 @@ let handleOf: <T>(placeholder: Placeholder<T>) => CallHandle<T>;
 /**
  * The future result of an activity call. `result()` is the only sync point:
  * it returns the value of a completed call, throws the TaskError of a failed
- * one, and otherwise unwinds the body until a later decision, when the
+ * one (a call whose `errorHandling` is off fails the run before the body
+ * can read it), and otherwise unwinds the body until a later decision, when the
  * result is known. A placeholder may be passed, at any depth, in another
  * call's input: that call waits for it (or fails with it).
  */
