@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { toErrorInfo, type ErrorInfo } from '../../machines/events.js';
-import { ActivityAbortError, isFinalError, timerAt, type CompiledExecutorOptions } from './executor-support.js';
+import { ActivityAbortError, callDeadline, isFinalError, timerAt, type CompiledExecutorOptions } from './executor-support.js';
 import { toJson, type HistoryEvent, type JsonValue, type ScheduledCall, type TimeoutKind } from './history.js';
 import type { ActivityContext, ActivityDefinition } from './workflow-api.js';
 import type { ActivityReport } from './executor-types.js';
@@ -77,16 +77,21 @@ export class ActivityCall {
   readonly lane: Lane;
   readonly #host: CallHost;
   readonly #spec: CallSpec;
-  readonly #closeAt: number | undefined;
+  /** When the current attempt's scheduleToClose passes: it counts from each queueing (a retry is scheduled anew, as in SWF). */
+  #closeAt: number | undefined;
   #attempts: number;
   #state: 'queued' | 'retrying' | 'running' | 'done' = 'queued';
   #startBy: number | undefined;
   #attempt: Attempt | undefined;
-  /** Cancels the timer of the wait in progress: scheduleToStart while queued, the delay while retrying. */
+  /** Cancels the timer of the wait in progress: scheduleToStart while queued, the delay (`delay`, or a retry's) while retrying. */
   #stopWait: (() => void) | undefined;
   #stopClose: (() => void) | undefined;
 
-  /** Arms scheduleToClose and queues the first attempt (scheduleToStart counts from `scheduledAt`, or from now for a resumed call). */
+  /**
+   * Queues the first attempt, after the call's `delay` from `scheduledAt`
+   * (scheduleToStart and scheduleToClose count from then); a resumed call
+   * (attemptsMade > 0) is queued now.
+   */
   constructor(host: CallHost, spec: CallSpec) {
     this.#host = host;
     this.#spec = spec;
@@ -94,10 +99,14 @@ export class ActivityCall {
     this.call = spec.call;
     this.lane = spec.lane;
     this.#attempts = spec.attemptsMade;
-    const { scheduleToClose } = spec.call.options;
-    this.#closeAt = scheduleToClose === undefined ? undefined : spec.scheduledAt + scheduleToClose;
-    if (this.#closeAt !== undefined) this.#stopClose = timerAt(this.#clock, this.#closeAt, () => this.#closeTimedOut());
-    this.#enqueue(spec.attemptsMade === 0 ? spec.scheduledAt : this.#clock.now());
+    const { delay } = spec.call.options;
+    const deadline = callDeadline(spec.call.options, spec.scheduledAt, host.options.retryDelay);
+    // Past the latest end of its attempts (a worker that comes late): it times out without running, after submit() returns.
+    if (spec.attemptsMade === 0 && deadline !== undefined && deadline <= this.#clock.now())
+      this.#stopClose = timerAt(this.#clock, deadline, () => this.#expired());
+    else if (spec.attemptsMade > 0) this.#enqueue(this.#clock.now());
+    else if (delay === undefined) this.#enqueue(spec.scheduledAt);
+    else this.#waitThenEnqueue(spec.scheduledAt + delay);
   }
 
   get #clock() {
@@ -176,13 +185,32 @@ export class ActivityCall {
     this.#finish();
   }
 
+  /** Queues an attempt as scheduled at `at`: its scheduleToStart and scheduleToClose count from then. */
   #enqueue(at: number): void {
-    const { scheduleToStart } = this.call.options;
+    const { scheduleToStart, scheduleToClose } = this.call.options;
     this.#state = 'queued';
     this.#startBy = scheduleToStart === undefined ? undefined : at + scheduleToStart;
     if (this.#startBy !== undefined) this.#stopWait = timerAt(this.#clock, this.#startBy, () => this.#startTimedOut());
+    this.#stopClose?.();
+    this.#closeAt = scheduleToClose === undefined ? undefined : at + scheduleToClose;
+    this.#stopClose = this.#closeAt === undefined ? undefined : timerAt(this.#clock, this.#closeAt, () => this.#closeTimedOut());
     this.lane.queue.push(this);
     this.#host.wake(this.lane);
+  }
+
+  /** Waits (a `delay`, or a retry's) until `at`, then queues the attempt as scheduled then; at once for a time past. */
+  #waitThenEnqueue(at: number): void {
+    this.#stopClose?.();
+    this.#stopClose = undefined;
+    this.#closeAt = undefined;
+    if (at <= this.#clock.now()) return this.#enqueue(at);
+    this.#state = 'retrying';
+    this.lane.retrying++;
+    this.#stopWait = timerAt(this.#clock, at, () => {
+      this.#stopWait = undefined;
+      this.lane.retrying--;
+      this.#enqueue(at);
+    });
   }
 
   #onSettled(attempt: Attempt, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
@@ -193,7 +221,12 @@ export class ActivityCall {
     const overdue = this.#overdue(attempt, now);
     if (overdue === 'scheduleToClose') return this.#closeTimedOut();
     if (overdue !== undefined) return this.#attemptTimedOut(attempt, overdue);
-    if (!outcome.ok) return this.#attemptFailed(attempt, toErrorInfo(outcome.error), !isFinalError(outcome.error));
+    if (!outcome.ok)
+      return this.#attemptFailed(
+        attempt,
+        toErrorInfo(outcome.error),
+        this.call.options.retryErrors === true && !isFinalError(outcome.error),
+      );
     const { definition } = this.#spec;
     let result: JsonValue;
     try {
@@ -277,21 +310,25 @@ export class ActivityCall {
     this.#retryOrFinish(attempt.n, { error }, retryable);
   }
 
-  /** Final: scheduleToClose passed, whatever the call was doing. */
-  #closeTimedOut(): void {
-    if (this.#state === 'done') return;
-    const attempt = this.#attempt;
-    const n = attempt?.n ?? this.#attempts + 1;
-    this.#leaveWait();
-    if (attempt !== undefined) this.#endAttempt(attempt, this.#timeoutReason(n, 'scheduleToClose'));
+  /** Given past its deadline: final, as the attempt that would have come first. */
+  #expired(): void {
     this.#final({
       type: 'activity.timedOut',
       at: this.#clock.now(),
       callId: this.call.callId,
-      attempt: n,
+      attempt: 1,
       kind: 'scheduleToClose',
       final: true,
     });
+  }
+
+  /** scheduleToClose passed, queued or running: the attempt times out, and is retried as the others are. */
+  #closeTimedOut(): void {
+    if (this.#state === 'done' || this.#state === 'retrying') return;
+    const attempt = this.#attempt;
+    this.#leaveWait();
+    if (attempt !== undefined) this.#endAttempt(attempt, this.#timeoutReason(attempt.n, 'scheduleToClose'));
+    this.#retryOrFinish(attempt?.n ?? ++this.#attempts, { kind: 'scheduleToClose' }, true);
   }
 
   #timeoutReason(n: number, kind: Kind): ActivityAbortError {
@@ -301,12 +338,11 @@ export class ActivityCall {
     );
   }
 
-  /** Reports attempt `n`'s end, then queues a retry after its delay, or finishes the call. */
+  /** Reports attempt `n`'s end, then queues a retry after its delay (the call's own list, else the executor's backoff), or finishes the call. */
   #retryOrFinish(n: number, end: { kind: TimeoutKind } | { error: ErrorInfo }, retryable: boolean): void {
     const now = this.#clock.now();
-    const delay = this.#host.options.retryDelay(n);
-    const final =
-      !retryable || this.#attempts >= 1 + this.call.options.retries || (this.#closeAt !== undefined && now + delay >= this.#closeAt);
+    const delay = this.call.options.retryDelays?.[n - 1] ?? this.#host.options.retryDelay(n);
+    const final = !retryable || this.#attempts >= 1 + this.call.options.retries;
     const base = { at: now, callId: this.call.callId, attempt: n, final };
     const event: HistoryEvent =
       'kind' in end ? { type: 'activity.timedOut', ...base, kind: end.kind } : { type: 'activity.failed', ...base, error: end.error };
@@ -317,13 +353,7 @@ export class ActivityCall {
     if (final) return this.#final(event);
     this.#emit(event);
     if (this.#isDone()) return; // the report cancelled the run
-    this.#state = 'retrying';
-    this.lane.retrying++;
-    this.#stopWait = timerAt(this.#clock, now + delay, () => {
-      this.#stopWait = undefined;
-      this.lane.retrying--;
-      this.#enqueue(this.#clock.now());
-    });
+    this.#waitThenEnqueue(now + delay);
   }
 
   /** Ends an attempt: its timers stop, and a function still running is aborted with `reason` and abandoned (its slot is freed). */

@@ -22,7 +22,7 @@ import {
 } from './broker-options.js';
 import { formatDuration } from '../kernel/duration.js';
 import { WorkflowError } from './errors.js';
-import { systemClock, timerAt } from './executor-support.js';
+import { backoff, callDeadline, systemClock, timerAt } from './executor-support.js';
 import type { ActivityReport, ActivityTask, ExecutorClock, TaskListStats } from './executor.js';
 import type { ActivityTimedOut, ScheduledCall } from './history.js';
 
@@ -182,8 +182,10 @@ export class BrokerDecider {
   /**
    * The backstop for calls no worker takes: a worker keeps every limit
    * itself, but a task list nobody serves would leave its calls waiting for
-   * ever. Past scheduleToClose (plus a grace), a call not finished times
-   * out. Past scheduleToStart with no attempt ever started, a call with no
+   * ever. Past the latest end its attempts could have (the call's `delay`,
+   * then each attempt's scheduleToClose and the wait before each retry,
+   * counted at the longest; plus a grace), a call not finished times out.
+   * Past scheduleToStart (after the `delay`) with no attempt ever started, a call with no
    * retries left times out, as the worker that takes it would decide; one
    * with retries left is waited for (a worker retries it), with one warning
    * per task list.
@@ -195,17 +197,19 @@ export class BrokerDecider {
    */
   #watch(key: string, open: OpenCall, task: ActivityTask): void {
     const clock = this.#clock;
-    const { scheduleToStart, scheduleToClose, retries } = task.call.options;
+    const { scheduleToStart, scheduleToClose, retries, delay = 0 } = task.call.options;
     const grace = (limit: number) => Math.min(BACKSTOP_GRACE_MS, limit);
-    if (scheduleToClose !== undefined) {
-      open.stopTimers.push(
-        timerAt(clock, task.scheduledAt + scheduleToClose + grace(scheduleToClose), () => this.#timeOut(key, open, 'scheduleToClose')),
-      );
+    const start = task.scheduledAt + delay;
+    const { retryDelayMs = 1000, retryMaxDelayMs = Math.max(60_000, retryDelayMs) } = this.#options.executor;
+    // The workers' backoff is this app's [Workflow] retry delay and retry max delay, as the decider's.
+    const deadline = callDeadline(task.call.options, task.scheduledAt, backoff(retryDelayMs, retryMaxDelayMs));
+    if (deadline !== undefined && scheduleToClose !== undefined) {
+      open.stopTimers.push(timerAt(clock, deadline + grace(scheduleToClose), () => this.#timeOut(key, open, 'scheduleToClose')));
     }
     // A resumed task (attemptsMade > 0) counts scheduleToStart from when a worker queues it again, which the decider cannot see.
     if (scheduleToStart !== undefined && open.attempts === 0) {
       open.stopTimers.push(
-        timerAt(clock, task.scheduledAt + scheduleToStart + grace(scheduleToStart), () => {
+        timerAt(clock, start + scheduleToStart + grace(scheduleToStart), () => {
           if (this.#calls.get(key) !== open || open.attempts > 0) return;
           if (retries === 0) return this.#timeOut(key, open, 'scheduleToStart');
           if (this.#unserved.has(open.taskList)) return;
@@ -214,7 +218,7 @@ export class BrokerDecider {
           this.#log.warn(
             { runId: open.runId, callId: open.callId, taskList: open.taskList, queue },
             `call ${open.callId} of run ${open.runId} has waited ${formatDuration(scheduleToStart)} (its scheduleToStart) on ${queue} and no worker has started it; is a worker serving task list "${open.taskList}"? ` +
-              `The worker that takes it retries it${scheduleToClose === undefined ? '' : `; it times out ${formatDuration(scheduleToClose)} after it was scheduled (scheduleToClose)`}`,
+              `The worker that takes it retries it${scheduleToClose === undefined ? '' : `; each attempt times out ${formatDuration(scheduleToClose)} after it is queued (scheduleToClose)`}`,
           );
         }),
       );

@@ -81,8 +81,9 @@ export interface BrokerTaskLists {
    * `scheduleToClose` count from the decider's `scheduledAt`, so a clock
    * skew between the two machines shortens or lengthens them by as much;
    * keep clocks in sync (NTP) or leave those limits well above the skew.
-   * The decider's side backs them up for tasks no worker takes: past
-   * scheduleToClose, or past scheduleToStart with nothing started and no
+   * The decider's side backs them up for tasks no worker takes: past the
+   * latest end of all the call's attempts (callDeadline: its delay, each
+   * attempt's scheduleToClose and the retry waits), or past scheduleToStart with nothing started and no
    * retries left (plus a grace of BACKSTOP_GRACE_MS), it publishes the final
    * `activity.timedOut` to the reports queue itself, behind any report
    * already there; with retries left it warns once per task list.

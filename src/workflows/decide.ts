@@ -36,6 +36,9 @@ import {
 
 export type { ScheduledCall };
 
+/** Retries of a timed-out attempt when no layer says otherwise (Flowy's `retry=3`). */
+export const DEFAULT_RETRY = 3;
+
 /** How a run ends. */
 export type WorkflowOutcome =
   { kind: 'completed'; result: JsonValue } | { kind: 'failed'; error: ErrorInfo } | { kind: 'restarted'; input: JsonValue };
@@ -43,7 +46,8 @@ export type WorkflowOutcome =
 /**
  * What to do next: schedule these calls (append an `activity.scheduled`
  * for each before deciding again), or end the run with `outcome` (then
- * `schedule` is empty: calls still running are abandoned).
+ * `schedule` is empty). A run completes only once every call it made has
+ * finished; a run that fails or restarts abandons the calls still running.
  */
 export interface Decision {
   schedule: ScheduledCall[];
@@ -53,8 +57,12 @@ export interface Decision {
 /**
  * Replays `workflow` over `history` (one run, from `workflow.started`).
  * The body's return value completes the run (placeholders in it are waited
- * for; undefined becomes null); an error it does not handle fails it with `{ code, message }`
- * (ERR_TASK for a failed activity); `wf.restart(input)` restarts it. Code
+ * for; undefined becomes null) once every call the body made has finished,
+ * as Flowy's; an error it does not handle fails it with `{ code, message }`
+ * (ERR_TASK for a failed activity). A failed call fails the run at once
+ * unless its `errorHandling` is on; with it on, a failure no code read
+ * (result(), wait(), isFailed(), or an input of another call) fails the run
+ * when the body returns. `wf.restart(input)` restarts the run. Code
  * that no longer matches its history fails it with ERR_NONDETERMINISTIC.
  * A history that already ends gives its end again. Throws only for a
  * history it cannot read (WorkflowError) or a bad `workflow` (WorkflowError too).
@@ -73,7 +81,14 @@ export function decide(workflow: WorkflowDefinition, history: readonly HistoryEv
 }
 
 /** The first signal raised decides, whatever the body did with it after (a body that catches one runs on in vain). */
-type Signal = { kind: 'suspend' } | { kind: 'restart'; input: JsonValue };
+type Signal = { kind: 'suspend' } | { kind: 'restart'; input: JsonValue } | { kind: 'fail'; error: TaskError };
+
+/** A call the replay made: its handle, and whether its failure is the body's to handle and was read. */
+interface MadeCall {
+  handle: CallHandle;
+  errorHandling: boolean;
+  read: boolean;
+}
 
 /** One replay of the body: its call counters, option scopes and what it decided. */
 class Replay {
@@ -87,6 +102,7 @@ class Replay {
   readonly #counters = new Map<string, number>();
   readonly #called = new Set<string>();
   readonly #scopes: ActivityOptionLayer[] = [];
+  readonly #made: MadeCall[] = [];
   #seq = 0;
 
   constructor(workflow: WorkflowDefinition, run: RunHistory) {
@@ -114,11 +130,35 @@ class Replay {
     } finally {
       this.#open = false;
     }
-    const diverged = this.#nondeterminism ?? this.#missingCall();
+    // A failure that fails the run cuts the body short, before calls it made in earlier decisions.
+    const diverged = this.#nondeterminism ?? (this.#signal?.kind === 'fail' ? undefined : this.#missingCall());
     if (diverged !== undefined) return { schedule: [], outcome: { kind: 'failed', error: errorInfo(diverged) } };
     if (this.#signal?.kind === 'restart') return { schedule: [], outcome: { kind: 'restarted', input: this.#signal.input } };
+    if (this.#signal?.kind === 'fail') return { schedule: [], outcome: { kind: 'failed', error: errorInfo(this.#signal.error) } };
     if (this.#signal !== undefined || outcome === undefined) return { schedule: this.#schedule };
+    if (outcome.kind === 'completed') return this.#returned(outcome);
     return { schedule: [], outcome };
+  }
+
+  /**
+   * The body returned: a failure no code read fails the run (the earliest
+   * in the history's order); else the run waits until every call it made
+   * has finished (as Flowy's), then completes with what the body returned.
+   */
+  #returned(outcome: WorkflowOutcome): Decision {
+    const unread = this.#made.filter((made) => made.handle.failure !== undefined && !made.read).map((made) => made.handle);
+    if (unread.length > 0) {
+      const earliest = unread.reduce((a, b) => pickEarlier(a, b));
+      return { schedule: [], outcome: { kind: 'failed', error: errorInfo(earliest.failure) } };
+    }
+    if (this.#made.some((made) => !made.handle.finished)) return { schedule: this.#schedule };
+    return { schedule: [], outcome };
+  }
+
+  /** A failed call whose errorHandling is off: the run fails at once with its error (the body is unwound). */
+  #failRun(failure: TaskError, callId: string): never {
+    this.#signal ??= { kind: 'fail', error: failure };
+    throw new WorkflowSuspend(`call ${callId} failed and its errorHandling is off, so the run fails`);
   }
 
   #context(): WorkflowContext {
@@ -160,26 +200,44 @@ class Replay {
     const callId = `${definition.name}#${n}`;
     this.#called.add(callId);
     const inputs = scanPlaceholders(input);
+    const { errorHandling, ...resolved } = this.#resolve(definition.options, proxyLayer);
     const record = this.#run.calls.get(callId);
-    if (record !== undefined) return this.#replayed(definition, callId, record, input, inputs);
-    if (inputs.failed !== undefined) return this.#placeholder(callId, { failure: inputs.failed.failure, order: inputs.failed.order });
-    if (inputs.pending === undefined) {
-      const serialised = definition.serialize.input(resolvePlaceholders(input));
-      // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
-      if (this.#signal === undefined) {
-        this.#schedule.push({
-          callId,
-          activity: { name: definition.name, version: definition.version },
-          ...this.#resolve(definition.options, proxyLayer),
-          input: serialised,
-        });
+    let placeholder: Placeholder<unknown>;
+    if (record !== undefined) {
+      placeholder = this.#replayed(definition, callId, record, input, inputs, errorHandling);
+    } else if (inputs.failed !== undefined) {
+      // The input's failure moves to this call: it is this call's to be read now.
+      this.#markRead(inputs.failed);
+      placeholder = this.#placeholder(callId, { failure: inputs.failed.failure, order: inputs.failed.order }, errorHandling);
+    } else {
+      if (inputs.pending === undefined) {
+        const serialised = definition.serialize.input(resolvePlaceholders(input));
+        // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
+        if (this.#signal === undefined) {
+          this.#schedule.push({ callId, activity: { name: definition.name, version: definition.version }, ...resolved, input: serialised });
+        }
       }
+      placeholder = this.#placeholder(callId, {}, errorHandling);
     }
-    return this.#placeholder(callId, {});
+    const failure = callOf(placeholder).failure;
+    if (failure !== undefined && !errorHandling) this.#failRun(failure, callId);
+    return placeholder;
+  }
+
+  #markRead(handle: CallHandle): void {
+    const made = this.#made.find((m) => m.handle === handle);
+    if (made !== undefined) made.read = true;
   }
 
   /** A call the history has: it must be the same activity, version and input; its placeholder has the history's outcome. */
-  #replayed(definition: ActivityDefinition, callId: string, record: CallRecord, input: unknown, inputs: InputScan): Placeholder<unknown> {
+  #replayed(
+    definition: ActivityDefinition,
+    callId: string,
+    record: CallRecord,
+    input: unknown,
+    inputs: InputScan,
+    errorHandling: boolean,
+  ): Placeholder<unknown> {
     const had = record.scheduled;
     if (had.activity.name !== definition.name || String(had.activity.version) !== String(definition.version)) {
       this.#diverge(callId, `the history has ${refOf(had.activity)} there, the code now calls ${refOf(definition)}`);
@@ -195,17 +253,23 @@ class Replay {
     if (!jsonEqual(serialised, had.input))
       this.#diverge(callId, `the history has input ${show(had.input)}, the code now passes ${show(serialised)}`);
     const outcome = record.outcome;
-    if (outcome === undefined) return this.#placeholder(callId, {});
+    if (outcome === undefined) return this.#placeholder(callId, {}, errorHandling);
     if (!outcome.ok)
-      return this.#placeholder(callId, { failure: new TaskError(definition.name, callId, outcome.error), order: record.settledAt });
-    return this.#placeholder(callId, { order: record.settledAt, read: () => definition.deserialize.result(outcome.result) });
+      return this.#placeholder(
+        callId,
+        { failure: new TaskError(definition.name, callId, outcome.error), order: record.settledAt },
+        errorHandling,
+      );
+    return this.#placeholder(callId, { order: record.settledAt, read: () => definition.deserialize.result(outcome.result) }, errorHandling);
   }
 
   #placeholder(
     callId: string,
     settled: { failure?: TaskError | undefined; order?: number | undefined; read?: () => unknown },
+    errorHandling: boolean,
   ): Placeholder<unknown> {
     let memo: { value: unknown } | undefined;
+    const made: MadeCall = { handle: undefined as unknown as CallHandle, errorHandling, read: false };
     const handle: CallHandle = {
       callId,
       finished: settled.failure !== undefined || settled.read !== undefined,
@@ -213,21 +277,31 @@ class Replay {
       order: settled.order ?? Infinity,
       seq: this.#seq++,
       value: () => (memo ??= { value: settled.read!() }).value,
+      noteRead: () => {
+        made.read = true;
+      },
       suspend: (reason) => {
         this.#checkOpen(`${reason}:`);
         this.#signal ??= { kind: 'suspend' };
         throw new WorkflowSuspend(reason);
       },
     };
+    made.handle = handle;
+    this.#made.push(made);
     return new Placeholder(handle);
   }
 
   /** Options layered: the activity's definition < the proxy's < wf.options scopes, outermost to innermost. */
-  #resolve(definitionLayer: ActivityOptionLayer, proxyLayer: ActivityOptionLayer): { taskList: string; options: ResolvedActivityOptions } {
+  #resolve(
+    definitionLayer: ActivityOptionLayer,
+    proxyLayer: ActivityOptionLayer,
+  ): { taskList: string; options: ResolvedActivityOptions; errorHandling: boolean } {
     const merged: ActivityOptionLayer = {};
     for (const layer of [definitionLayer, proxyLayer, ...this.#scopes]) Object.assign(merged, layer);
-    const { taskList = this.#workflow.taskList ?? 'default', retries = 0, ...limits } = merged;
-    return { taskList, options: { ...limits, retries } };
+    const { taskList = this.#workflow.taskList ?? 'default', errorHandling = false, retries = DEFAULT_RETRY, ...rest } = merged;
+    // Left out when absent or off, so a call's options hold only what it was given.
+    const limits = Object.fromEntries(Object.entries(rest).filter(([, value]) => value !== undefined && value !== false));
+    return { taskList, options: { ...limits, retries }, errorHandling };
   }
 
   #diverge(callId: string, detail: string): never {

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { ExecutorClock, ExecutorOptions } from './executor-types.js';
-import type { ActivityRef } from './history.js';
+import type { ActivityRef, ResolvedActivityOptions } from './history.js';
 import type { ActivityDefinition } from './workflow-api.js';
 import { brandError, FlowdError } from '../kernel/errors.js';
 import { MAX_TIMER_DELAY } from '../kernel/timers.js';
@@ -79,7 +79,7 @@ export function compileExecutorOptions(options: ExecutorOptions): CompiledExecut
     concurrency: (taskList) => (Object.hasOwn(limits, taskList) ? limits[taskList]! : fallback),
     log,
     clock,
-    retryDelay: (n) => Math.min(retryDelayMs * 2 ** (n - 1), retryMaxDelayMs),
+    retryDelay: backoff(retryDelayMs, retryMaxDelayMs),
   };
 }
 
@@ -122,6 +122,26 @@ export class ActivityAbortError extends FlowdError {
   }
 }
 brandError(ActivityAbortError, 'ActivityAbortError');
+
+/**
+ * The latest a call can end when no attempt of it ever starts: its `delay`,
+ * then each attempt's scheduleToClose and the wait before each retry (its
+ * own list, else `retryDelay(n)`). Undefined without a scheduleToClose. A
+ * worker given a call past it times it out without running it, and the
+ * broker's decider times out a call no worker took by then.
+ */
+export function callDeadline(options: ResolvedActivityOptions, scheduledAt: number, retryDelay: (n: number) => number): number | undefined {
+  const { scheduleToClose, retries, retryDelays, delay = 0 } = options;
+  if (scheduleToClose === undefined) return undefined;
+  let end = scheduledAt + delay + scheduleToClose;
+  for (let n = 1; n <= retries; n++) end += (retryDelays?.[n - 1] ?? retryDelay(n)) + scheduleToClose;
+  return end;
+}
+
+/** The executor's backoff: the wait before the retry that follows attempt `n`. */
+export function backoff(retryDelayMs: number, retryMaxDelayMs: number): (n: number) => number {
+  return (n) => Math.min(retryDelayMs * 2 ** (n - 1), retryMaxDelayMs);
+}
 
 /** Whether a thrown value asks not to be retried: `retryable === false`, or a configuration error (ERR_CONFIG). */
 export function isFinalError(error: unknown): boolean {

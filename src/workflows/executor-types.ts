@@ -57,7 +57,7 @@ export interface TaskListStats {
   queued: number;
   /** Attempts running in a slot. */
   running: number;
-  /** Calls waiting for a retry's delay. */
+  /** Calls waiting for a retry's delay, or for their `delay` before the first attempt. */
   retrying: number;
   /** Functions whose attempt timed out or was cancelled and that have not settled yet; they hold no slot. */
   abandoned: number;

@@ -48,9 +48,10 @@ export interface ActivityExecutor {
  * attempt's end: `activity.completed` (final), or `activity.failed` /
  * `activity.timedOut` with `final` false when a retry follows, true when
  * none does. Limits (Amazon SWF's; a limit left out means none):
- * - `scheduleToStart`: from `scheduledAt` (or from the retry's re-queue;
- *   for a resumed call, `attemptsMade` > 0, from its submission) to the
- *   attempt starting. The attempt counts as made.
+ * - `scheduleToStart`: from `scheduledAt` (after the call's `delay`, when
+ *   it has one; or from the retry's re-queue; for a resumed call,
+ *   `attemptsMade` > 0, from its submission) to the attempt starting. The
+ *   attempt counts as made.
  * - `startToClose`: one attempt's running time.
  * - `heartbeat`: the longest time without `ctx.heartbeat()` while running,
  *   the first interval from the start. Every heartbeat resets the timer,
@@ -58,15 +59,17 @@ export interface ActivityExecutor {
  *   whatever their details: one within a second of the attempt's last
  *   reported heartbeat is held, replaced by any later one, and reported
  *   when that second is up (unless the attempt ended first).
- * - `scheduleToClose`: from `scheduledAt` over all attempts, final.
+ * - `scheduleToClose`: from the attempt's queueing, as scheduleToStart, to its end
+ *   (each retry is scheduled anew, as in SWF).
  * An attempt that overruns a limit has its `ctx.signal` aborted (an
  * ActivityAbortError, ERR_ACTIVITY_TIMEOUT) and its slot freed at once; its
  * function is `abandoned` until it settles, and what it returns is ignored.
- * A failed or timed-out attempt is retried, after min(retryDelayMs ×
- * 2^(n−1), retryMaxDelayMs), while attempts (1 + retries) remain and the
- * retry would re-queue before `scheduleToClose` passes; an error with
- * `retryable === false` or code ERR_CONFIG, an input that cannot be
- * deserialised or a result that is not JSON fail at once. A call of an
+ * A timed-out attempt (any limit) is retried while attempts (1 + retries)
+ * remain, after the call's `retryDelays[n − 1]` or else min(retryDelayMs ×
+ * 2^(n−1), retryMaxDelayMs); an attempt that threw is retried so only with
+ * the call's `retryErrors`, and never for an error with `retryable ===
+ * false` or code ERR_CONFIG; an input that cannot be deserialised or a
+ * result that is not JSON fail at once. A call of an
  * activity not given (by name and version) fails at once, ERR_WORKFLOW.
  * A resumed call (`attemptsMade` > 0) starts at attempt attemptsMade + 1 and
  * always gets that attempt, even past 1 + retries: the attempt a restart
@@ -259,9 +262,19 @@ function checkTask(task: ActivityTask, report: unknown): void {
   }
   if (!Number.isInteger(call.options?.retries) || call.options!.retries < 0)
     throw problem(`task.call.options.retries, a whole number of at least 0 (call ${call.callId})`, call.options?.retries);
+  const { retryDelays, delay, retryErrors } = call.options!;
+  if (retryDelays !== undefined && (!Array.isArray(retryDelays) || !retryDelays.every(isMs)))
+    throw problem(`task.call.options.retryDelays, a list of ms of at least 0 (call ${call.callId})`, retryDelays);
+  if (delay !== undefined && !isMs(delay)) throw problem(`task.call.options.delay, ms of at least 0 (call ${call.callId})`, delay);
+  if (retryErrors !== undefined && typeof retryErrors !== 'boolean')
+    throw problem(`task.call.options.retryErrors, true or false (call ${call.callId})`, retryErrors);
   if (typeof task.scheduledAt !== 'number' || !Number.isFinite(task.scheduledAt))
     throw problem(`task.scheduledAt, ms of the executor's clock (call ${call.callId})`, task.scheduledAt);
   if (task.attemptsMade !== undefined && (!Number.isInteger(task.attemptsMade) || task.attemptsMade < 0))
     throw problem(`task.attemptsMade, a whole number of at least 0 (call ${call.callId})`, task.attemptsMade);
   if (typeof report !== 'function') throw problem(`a report function (call ${call.callId})`, report);
+}
+
+function isMs(value: unknown): boolean {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }

@@ -30,8 +30,14 @@ export interface ResolvedActivityOptions {
   startToClose?: number;
   /** Longest time from scheduled to finished, over all attempts. */
   scheduleToClose?: number;
-  /** Attempts after the first. */
+  /** Retries after the first attempt (of an attempt that timed out; of one that failed too with `retryErrors`). */
   retries: number;
+  /** The wait before each retry, when the workflow gave them (`retry: ['1s', '5s']`); else the executor's backoff. */
+  retryDelays?: number[];
+  /** Whether an attempt whose function threw is retried too. Absent: no. */
+  retryErrors?: boolean;
+  /** A wait before the first attempt; scheduleToStart and scheduleToClose count from its end. */
+  delay?: number;
 }
 
 /** A call `decide` asks to schedule; `activity.scheduled` records it. */

@@ -28,12 +28,30 @@ export interface ActivityOptions {
   startToClose?: Duration;
   /** Longest time from scheduled to finished, over all attempts. @default no limit */
   scheduleToClose?: Duration;
-  /** Attempts after the first one fails or times out. @default 0 */
+  /**
+   * Retries of an attempt that timed out (any of the four limits), as
+   * Flowy's `retry`: a count, or a list of the waits before each retry
+   * (Flowy 0.4's tuple: `['10s', '1m']` is two retries). An attempt that
+   * throws is retried only with `retryErrors`. @default 3
+   */
+  retry?: number | Duration[];
+  /** Also retry an attempt whose function threw (flowd's addition; off so that a non-idempotent activity never runs twice by default). @default false */
+  retryErrors?: boolean;
+  /** A wait before the first attempt (Flowy's `delay`): scheduleToStart and scheduleToClose count from its end. @default none */
+  delay?: Duration;
+  /**
+   * Flowy's `error_handling`. Off: a failure of the call, read or not, fails
+   * the run at once with the call's error. On: `result()` (and `wait()`)
+   * throw its TaskError for the body to catch, and a failure no code read
+   * fails the run when the body returns. @default false
+   */
+  errorHandling?: boolean;
+  /** @deprecated flowd's earlier name: `retries: n` is `retry: n` with `retryErrors: true` (it retried failures and time-outs alike). */
   retries?: number;
 }
 
 /** One layer of options, checked, durations in ms. */
-export type ActivityOptionLayer = Partial<ResolvedActivityOptions> & { taskList?: string };
+export type ActivityOptionLayer = Partial<ResolvedActivityOptions> & { taskList?: string; errorHandling?: boolean };
 
 /** What an activity's function is given besides its input (the executor provides it). */
 export interface ActivityContext {
@@ -217,41 +235,68 @@ function checkIdentity(fn: string, name: unknown, version: unknown): void {
   }
 }
 
-const DURATIONS = ['heartbeat', 'scheduleToStart', 'startToClose', 'scheduleToClose'] as const;
-const OPTION_KEYS = new Set<string>(['taskList', 'retries', ...DURATIONS]);
+const DURATIONS = ['heartbeat', 'scheduleToStart', 'startToClose', 'scheduleToClose', 'delay'] as const;
+const OPTION_KEYS = new Set<string>(['taskList', 'retry', 'retryErrors', 'errorHandling', 'retries', ...DURATIONS]);
 
 /**
  * Checks one layer of options and turns durations into ms. Throws a
  * WorkflowError (ERR_WORKFLOW) naming `where`, the option and the value found.
- * @example compileOptions({ startToClose: '30m', retries: 2 }, 'Activity "Transcoding"') // { startToClose: 1800000, retries: 2 }
+ * @example compileOptions({ startToClose: '30m', retry: ['1s', '5s'] }, 'Activity "Transcoding"') // { startToClose: 1800000, retries: 2, retryDelays: [1000, 5000] }
  */
 export function compileOptions(options: ActivityOptions, where: string): ActivityOptionLayer {
   if (options === null || typeof options !== 'object')
     throw new WorkflowError(`${where}: options must be an object; found ${String(options)}`);
+  if (options.retry !== undefined && options.retries !== undefined)
+    throw new WorkflowError(`${where}: options retry and retries (its earlier name) are both given; keep retry`);
   const layer: ActivityOptionLayer = {};
   for (const [key, value] of Object.entries(options)) {
     if (!OPTION_KEYS.has(key)) throw new WorkflowError(`${where}: unknown option "${key}"; expected one of ${[...OPTION_KEYS].join(', ')}`);
     if (value === undefined) continue;
-    const found = typeof value === 'string' ? JSON.stringify(value) : String(value);
+    const found = show(value);
     if (key === 'taskList') {
       if (typeof value !== 'string' || value === '')
         throw new WorkflowError(`${where}: option taskList must be a non-empty string; found ${found}`);
       layer.taskList = value;
-    } else if (key === 'retries') {
-      if (!Number.isInteger(value) || (value as number) < 0)
-        throw new WorkflowError(`${where}: option retries must be a whole number of at least 0; found ${found}`);
-      layer.retries = value as number;
+    } else if (key === 'retry' || key === 'retries') {
+      Object.assign(layer, compileRetry(key, value, where));
+    } else if (key === 'retryErrors' || key === 'errorHandling') {
+      if (typeof value !== 'boolean') throw new WorkflowError(`${where}: option ${key} must be true or false; found ${found}`);
+      layer[key] = value;
     } else {
-      const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseDuration(value) : undefined;
-      if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
-        throw new WorkflowError(
-          `${where}: option ${key} must be a duration such as '30s', '5m' or '250ms', or a positive number of milliseconds; found ${found}`,
-        );
-      }
-      layer[key as (typeof DURATIONS)[number]] = Math.round(ms);
+      layer[key as (typeof DURATIONS)[number]] = compileDuration(key, value, where);
     }
   }
   return layer;
+}
+
+/** `retry`: a count, or the list of waits before each retry; `retries` (the earlier name): a count that retries failures too. */
+function compileRetry(key: string, value: unknown, where: string): ActivityOptionLayer {
+  if (Number.isInteger(value) && (value as number) >= 0) {
+    // A later layer's count drops an earlier layer's list of waits.
+    const layer: ActivityOptionLayer = { retries: value as number, retryDelays: undefined };
+    return key === 'retries' ? { ...layer, retryErrors: true } : layer;
+  }
+  if (key === 'retry' && Array.isArray(value)) {
+    const retryDelays = value.map((item, i) => compileDuration(`retry[${i}]`, item, where, true));
+    return { retries: retryDelays.length, retryDelays };
+  }
+  const expected =
+    key === 'retry' ? 'a whole number of at least 0, or a list of durations (the wait before each retry)' : 'a whole number of at least 0';
+  throw new WorkflowError(`${where}: option ${key} must be ${expected}; found ${show(value)}`);
+}
+
+function compileDuration(key: string, value: unknown, where: string, zero = false): number {
+  const ms = typeof value === 'number' ? value : typeof value === 'string' ? parseDuration(value) : undefined;
+  if (ms === undefined || !Number.isFinite(ms) || ms < 0 || (ms === 0 && !zero)) {
+    throw new WorkflowError(
+      `${where}: option ${key} must be a duration such as '30s', '5m' or '250ms', or a ${zero ? '' : 'positive '}number of milliseconds; found ${show(value)}`,
+    );
+  }
+  return Math.round(ms);
+}
+
+function show(value: unknown): string {
+  return typeof value === 'string' ? JSON.stringify(value) : Array.isArray(value) ? JSON.stringify(value) : String(value);
 }
 
 /**
@@ -269,6 +314,8 @@ export interface CallHandle<T = unknown> {
   readonly seq: number;
   /** The deserialised result of a completed call. */
   value(): T;
+  /** Code saw the call's failure (result() or wait() threw it, isFailed() said so): it is handled. */
+  noteRead(): void;
   /** Unwinds the body because `reason` waits for an unfinished call. */
   suspend(reason: string): never;
 }
@@ -278,7 +325,8 @@ let handleOf: <T>(placeholder: Placeholder<T>) => CallHandle<T>;
 /**
  * The future result of an activity call. `result()` is the only sync point:
  * it returns the value of a completed call, throws the TaskError of a failed
- * one, and otherwise unwinds the body until a later decision, when the
+ * one (a call whose `errorHandling` is off fails the run before the body
+ * can read it), and otherwise unwinds the body until a later decision, when the
  * result is known. A placeholder may be passed, at any depth, in another
  * call's input: that call waits for it (or fails with it).
  */
@@ -298,7 +346,7 @@ export class Placeholder<T> {
   /** The value; throws TaskError when the call failed; waits (unwinds the body) when it has not finished. */
   result(): T {
     const call = this.#call;
-    if (call.failure !== undefined) throw call.failure;
+    throwFailure(call);
     if (!call.finished) call.suspend(`the result of call ${call.callId} is not known yet`);
     return call.value();
   }
@@ -306,10 +354,18 @@ export class Placeholder<T> {
   isFinished(): boolean {
     return this.#call.finished;
   }
-  /** Whether the call failed (or an input placeholder of it did). Never waits. */
+  /** Whether the call failed (or an input placeholder of it did). Never waits; a failure seen here counts as handled. */
   isFailed(): boolean {
-    return this.#call.failure !== undefined;
+    if (this.#call.failure === undefined) return false;
+    this.#call.noteRead();
+    return true;
   }
+}
+
+function throwFailure(call: CallHandle): void {
+  if (call.failure === undefined) return;
+  call.noteRead();
+  throw call.failure;
 }
 
 /** Internal: the record behind a placeholder. */
@@ -333,13 +389,17 @@ export function first<P extends Placeholder<unknown>>(...placeholders: P[]): P {
 }
 
 /**
- * Waits until every placeholder has finished, completed or failed. Does not
- * throw for failed ones: their `result()` does.
- * @example wf.wait(a, b, c); const ok = [a, b, c].filter((p) => !p.isFailed());
+ * Waits for each placeholder in turn, as Flowy's `wait`: throws the
+ * TaskError of the first (in argument order) that failed, waits while one
+ * has not finished, and returns once all completed.
+ * @example try { wf.wait(a, b, c); } catch (error) { if (error instanceof TaskError) ... }
  */
 export function wait(...placeholders: Placeholder<unknown>[]): void {
-  const pending = placeholders.filter((p) => !callOf(p).finished);
-  if (pending.length > 0) callOf(pending[0]!).suspend(`wait() for ${ids(pending)}`);
+  for (const [i, p] of placeholders.entries()) {
+    const call = callOf(p);
+    throwFailure(call);
+    if (!call.finished) call.suspend(`wait() for ${ids(placeholders.slice(i))}`);
+  }
 }
 
 /**

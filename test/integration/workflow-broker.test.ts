@@ -140,7 +140,8 @@ describe('task lists over STOMP queues', () => {
     await decider.decide();
     const reports = reportsOf(decider);
     reports.submit('run-1', callOf(Alpha, 1, 'alpha'));
-    reports.submit('run-1', callOf(Beta, 1, 'beta', 1));
+    // retryErrors travels with the call's options: the worker retries the attempt that threw.
+    reports.submit('run-1', { ...callOf(Beta, 1, 'beta'), options: { retries: 1, retryErrors: true } });
     reports.submit('run-2', callOf(Alpha, 1, 'alpha'));
     expect(decider.executor.stats()).toEqual({
       alpha: { queued: 2, running: 0, retrying: 0, abandoned: 0 },
@@ -373,7 +374,7 @@ describe('task lists over STOMP queues', () => {
     );
   });
 
-  it('ends calls no worker takes: at scheduleToStart when no retry could follow, at scheduleToClose; a late worker runs only what may still run', async () => {
+  it("ends calls no worker takes: at scheduleToStart when no retry could follow, past the last attempt's scheduleToClose; a late worker runs only what may still run", async () => {
     const base = newBase('nobody');
     // The decider's clock runs ten minutes behind and moves only when told, so the worker (on the real clock) finds every limit passed.
     const minute = 60_000;
@@ -398,7 +399,7 @@ describe('task lists over STOMP queues', () => {
     await clock.advance(1);
     expect(unserved()).toHaveLength(1); // one warning for the task list, not one per call
     expect(unserved()[0]!.msg).toMatch(
-      /^call Work#2 of run run-1 has waited 30s \(its scheduleToStart\) on \/queue\/\S+\.nobody and no worker has started it; .*it times out 2m after it was scheduled \(scheduleToClose\)$/,
+      /^call Work#2 of run run-1 has waited 30s \(its scheduleToStart\) on \/queue\/\S+\.nobody and no worker has started it; .*each attempt times out 2m after it is queued \(scheduleToClose\)$/,
     );
     expect(reports.types('run-1', 'Work#1')).toEqual([]);
     // The decider's timeouts come back through the reports queue, as a worker's would.
@@ -408,9 +409,13 @@ describe('task lists over STOMP queues', () => {
     await arrived('Work#1', [
       { type: 'activity.timedOut', at: start + minute + 1000, callId: 'Work#1', attempt: 1, kind: 'scheduleToStart', final: true },
     ]);
-    await clock.advance(minute);
+    // Three attempts of 2m each and the retries' waits (10ms, 20ms) between them, plus the grace.
+    const lastEnd = start + 3 * 2 * minute + 30 + 1000;
+    await clock.advance(lastEnd - 1 - clock.now());
+    expect(reports.types('run-1', 'Work#2')).toEqual([]);
+    await clock.advance(1);
     await arrived('Work#2', [
-      { type: 'activity.timedOut', at: start + 2 * minute + 1000, callId: 'Work#2', attempt: 1, kind: 'scheduleToClose', final: true },
+      { type: 'activity.timedOut', at: lastEnd, callId: 'Work#2', attempt: 1, kind: 'scheduleToClose', final: true },
     ]);
     expect(reports.types('run-1', 'Work#3')).toEqual([]); // retries left and no scheduleToClose: it waits for a worker
     expect(decider.executor.stats()).toEqual({ nobody: { queued: 1, running: 0, retrying: 0, abandoned: 0 } });
@@ -530,7 +535,8 @@ describe('task lists over STOMP queues', () => {
     ]);
     await vi.waitFor(() => expect(reports.of('run-1', 'Flaky#1')).toHaveLength(2), { timeout: 15_000, interval: 20 });
     expect(decider.executor.stats()).toEqual({ flaky: { queued: 0, running: 0, retrying: 1, abandoned: 0 } });
-    await clock.advance(61_000);
+    // Four attempts of at most 60s each, and the three retries' waits (10, 20, 40 ms), plus the grace.
+    await clock.advance(4 * 60_000 + 70 + 1000);
     await vi.waitFor(() => expect(reports.of('run-1', 'Flaky#1')).toHaveLength(3), { timeout: 15_000, interval: 20 });
     expect(reports.of('run-1', 'Flaky#1')[2]).toMatchObject({
       type: 'activity.timedOut',

@@ -81,7 +81,7 @@ describe('decide() on the tutorial workflow', () => {
       activity: { name: 'Transcoding', version: 1 },
       taskList: 'transcoding_list',
       input: 's3://in/v1.mov',
-      options: { retries: 0 },
+      options: { retries: 3 },
     });
     expect(first.schedule[1]!.taskList).toBe('upload_list');
 
@@ -126,7 +126,10 @@ describe('decide() on the tutorial workflow', () => {
     run.complete('Transcoding#1', 'in.mp4');
     expect(ids(run.decide(workflow))).toEqual(['MetadataProcessing#1', 'AddSubtitles#1']);
     run.complete('MetadataProcessing#1', { status: 'done' });
-    expect(run.decide(workflow).outcome).toEqual({ kind: 'completed', result: { status: 'done' } });
+    // The body returned, but AddSubtitles, whose result it never reads, still runs: the run waits for it, as Flowy's.
+    expect(run.decide(workflow)).toEqual({ schedule: [] });
+    run.complete('AddSubtitles#1', 'v1.srt');
+    expect(run.decide(workflow)).toEqual({ schedule: [], outcome: { kind: 'completed', result: { status: 'done' } } });
   });
 
   it('schedules AddSubtitles with the first two when the body calls it before it waits', () => {
@@ -180,7 +183,7 @@ describe('decide() with placeholders in inputs', () => {
   it('fails a call whose input holds a failed placeholder without scheduling it, with the same TaskError, through a chain of calls', () => {
     const caught: unknown[] = [];
     const workflow = defineWorkflow({ name: 'Propagate', version: 1 }, (wf) => {
-      const echo = wf.activity(Echo);
+      const echo = wf.activity(Echo, { errorHandling: true });
       return () => {
         const a = echo('a');
         const b = echo({ from: a });
@@ -237,7 +240,7 @@ describe('decide() on failures', () => {
   it('throws a TaskError carrying the cause from result(), which the body may handle', () => {
     let seen: unknown;
     const workflow = defineWorkflow({ name: 'Handled', version: 1 }, (wf) => {
-      const transcode = wf.activity(Transcoding);
+      const transcode = wf.activity(Transcoding, { errorHandling: true });
       const fallback = wf.activity(Transcoding, { taskList: 'fast_machines' });
       return (source: string) => {
         try {
@@ -333,11 +336,26 @@ describe('decide() with options in three layers', () => {
     });
     const { schedule } = decide(workflow, new Run(7).events);
     expect(schedule.map((call) => [call.taskList, call.options])).toEqual([
-      ['math_list', { heartbeat: 5000, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 5 }],
-      ['other_list', { heartbeat: 10_000, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 2 }],
-      ['other_list', { heartbeat: 250, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 2 }],
-      ['other_list', { heartbeat: 10_000, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 2 }],
-      ['math_list', { heartbeat: 5000, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 5 }],
+      [
+        'math_list',
+        { heartbeat: 5000, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 5, retryErrors: true },
+      ],
+      [
+        'other_list',
+        { heartbeat: 10_000, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 2, retryErrors: true },
+      ],
+      [
+        'other_list',
+        { heartbeat: 250, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 2, retryErrors: true },
+      ],
+      [
+        'other_list',
+        { heartbeat: 10_000, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 2, retryErrors: true },
+      ],
+      [
+        'math_list',
+        { heartbeat: 5000, scheduleToClose: 60_000, scheduleToStart: 100_000, startToClose: 60_000, retries: 5, retryErrors: true },
+      ],
     ]);
   });
 
@@ -405,16 +423,21 @@ describe('decide() on restart', () => {
 describe('first, wait and finishOrder', () => {
   const Part = defineActivity({ name: 'Part', version: 1 }, async (n: number) => n * 10);
   const race = (wf: WorkflowContext, mode: 'first' | 'wait' | 'finishOrder') => {
-    const part = wf.activity(Part);
+    const part = wf.activity(Part, { errorHandling: true });
     return () => {
       const parts = [part(1), part(2), part(3)];
       if (mode === 'first') return wf.first(...parts).callId;
       if (mode === 'wait') {
-        wf.wait(...parts);
-        return parts.map((p) => (p.isFailed() ? 'failed' : p.result()));
+        try {
+          wf.wait(...parts);
+          return parts.map((p) => p.result());
+        } catch (error) {
+          return `caught ${(error as TaskError).callId}`;
+        }
       }
       const order: string[] = [];
-      for (const p of wf.finishOrder(parts)) order.push(p.callId);
+      // isFailed() reads a failure: the body handled it.
+      for (const p of wf.finishOrder(parts)) if (!p.isFailed() || p.isFailed()) order.push(p.callId);
       return order;
     };
   };
@@ -436,15 +459,28 @@ describe('first, wait and finishOrder', () => {
 
   it("first() waits for one placeholder and returns the one that finished first, by the history's order", () => {
     expect(decide(workflows.first, finishing([3, 1, 2], 0))).toEqual({ schedule: [] });
-    expect(decide(workflows.first, finishing([3, 1, 2], 1)).outcome).toEqual({ kind: 'completed', result: 'Part#3' });
+    // The body returned Part#3, but the run completes only once the other two finished.
+    expect(decide(workflows.first, finishing([3, 1, 2], 1))).toEqual({ schedule: [] });
+    expect(decide(workflows.first, finishing([3, 1, 2])).outcome).toEqual({ kind: 'completed', result: 'Part#3' });
     expect(decide(workflows.first, finishing([2, 3, 1])).outcome).toEqual({ kind: 'completed', result: 'Part#2' });
-    expect(decide(workflows.first, finishing([-1, 3])).outcome).toEqual({ kind: 'completed', result: 'Part#1' });
+    // first() does not read the failure of the one it returns: unread, it fails the run once the body returned.
+    expect(decide(workflows.first, finishing([-1, 3])).outcome).toEqual({
+      kind: 'failed',
+      error: { code: 'ERR_TASK', message: 'Activity "Part" (call Part#1) failed: bad part [ERR_BOOM]' },
+    });
   });
 
-  it('wait() waits until every placeholder finished, failed ones included, without throwing', () => {
+  it("wait() waits for each placeholder in argument order and throws the TaskError of the first that failed, as Flowy's", () => {
     expect(decide(workflows.wait, finishing([2, 1, 3], 2))).toEqual({ schedule: [] });
     expect(decide(workflows.wait, finishing([2, 1, 3])).outcome).toEqual({ kind: 'completed', result: [10, 20, 30] });
-    expect(decide(workflows.wait, finishing([3, -2, 1])).outcome).toEqual({ kind: 'completed', result: [10, 'failed', 30] });
+    // Part#2 failed while Part#1 runs: wait() is still waiting on Part#1.
+    expect(decide(workflows.wait, finishing([3, -2, 1], 2))).toEqual({ schedule: [] });
+    expect(decide(workflows.wait, finishing([3, -2, 1])).outcome).toEqual({ kind: 'completed', result: 'caught Part#2' });
+    // Two failed: wait() throws the first in argument order; the other, never read, fails the run.
+    expect(decide(workflows.wait, finishing([-3, -2, 1])).outcome).toEqual({
+      kind: 'failed',
+      error: { code: 'ERR_TASK', message: 'Activity "Part" (call Part#3) failed: bad part [ERR_BOOM]' },
+    });
   });
 
   it('finishOrder() yields the placeholders in the order they finished, and waits for the rest', () => {
@@ -627,7 +663,7 @@ describe('decide() refuses what would break replay', () => {
     expect(() => leaked!.result()).toThrow(/after its decision of Workflow "Leaky" ended/);
   });
 
-  it('completes when the body returns, abandoning calls still running, and isFinished() never waits', () => {
+  it('waits, once the body returned, for every call it made (those waiting on an input too), and isFinished() never waits', () => {
     const workflow = defineWorkflow({ name: 'FireAndForget', version: 1 }, (wf) => {
       const echo = wf.activity(Echo);
       return () => {
@@ -636,10 +672,13 @@ describe('decide() refuses what would break replay', () => {
         return { finished: running.isFinished(), failed: running.isFailed() };
       };
     });
-    expect(decide(workflow, new Run(null).events)).toEqual({
-      schedule: [],
-      outcome: { kind: 'completed', result: { finished: false, failed: false } },
-    });
+    const run = new Run(null);
+    expect(ids(run.decide(workflow))).toEqual(['Echo#1']);
+    run.complete('Echo#1', 1);
+    expect(run.decide(workflow)).toMatchObject({ schedule: [{ callId: 'Echo#2', input: 1 }] });
+    expect(run.decide(workflow)).toEqual({ schedule: [] });
+    run.complete('Echo#2', 1);
+    expect(run.decide(workflow)).toEqual({ schedule: [], outcome: { kind: 'completed', result: { finished: true, failed: false } } });
   });
 
   it('throws for a history that does not begin with workflow.started', () => {

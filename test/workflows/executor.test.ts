@@ -218,6 +218,15 @@ describe('the activity executor', () => {
       expect(() => executor.submit({ runId: 'r', call: callOf(definition), scheduledAt: 0, attemptsMade: -1 }, () => undefined)).toThrow(
         'task.attemptsMade, a whole number of at least 0 (call Transcoding#1); found -1',
       );
+      // The options a broker's task carries from the decider: checked, as a message may be malformed.
+      const bad = (options: Record<string, unknown>) => () =>
+        executor.submit(
+          { runId: 'r', call: { ...callOf(definition), options: { retries: 1, ...options } }, scheduledAt: 0 },
+          () => undefined,
+        );
+      expect(bad({ retryDelays: ['1s'] })).toThrow('task.call.options.retryDelays, a list of ms of at least 0 (call Transcoding#1)');
+      expect(bad({ delay: -5 })).toThrow('task.call.options.delay, ms of at least 0 (call Transcoding#1); found -5');
+      expect(bad({ retryErrors: 'yes' })).toThrow('task.call.options.retryErrors, true or false (call Transcoding#1); found "yes"');
       expect(() => createActivityExecutor({ activities: [definition], log: sink().logger, concurrency: { default: 0 } })).toThrow(
         'option concurrency["default"] must be a whole number of at least 1; found 0',
       );
@@ -247,11 +256,11 @@ describe('the activity executor', () => {
       expect(first).toEqual([started('Blocker#1', 0), completed('Blocker#1', 1000, 'done')]);
     });
 
-    it('times out a call scheduled longer ago than scheduleToStart at once, and one past scheduleToClose as final', async () => {
+    it('times out a call scheduled longer ago than scheduleToStart at once, and one past scheduleToClose, as final with no retries', async () => {
       const { definition } = held('Late');
       const executor = executorWith([definition]);
       const late = submit(executor, callOf(definition, { scheduleToStart: 1000 }), { scheduledAt: -1000 });
-      const expired = submit(executor, callOf(definition, { scheduleToClose: 3000, retries: 4 }), { runId: 'run-2', scheduledAt: -5000 });
+      const expired = submit(executor, callOf(definition, { scheduleToClose: 3000, retries: 0 }), { runId: 'run-2', scheduledAt: -5000 });
       await flush();
       expect(late).toEqual([timedOut('Late#1', 0, 1, 'scheduleToStart', true)]);
       expect(expired).toEqual([timedOut('Late#1', 0, 1, 'scheduleToClose', true)]);
@@ -370,35 +379,72 @@ describe('the activity executor', () => {
       ]);
     });
 
-    it('ends the call for good when scheduleToClose passes during a retry, aborting the running attempt', async () => {
+    it('retries an attempt past scheduleToClose, as Flowy: each attempt counts it from its own queueing, aborting the running one', async () => {
       const slow = held('Slow');
       const executor = executorWith([slow.definition]);
-      const events = submit(executor, callOf(slow.definition, { startToClose: 1000, scheduleToClose: 2500, retries: 5 }));
-      await until(2500);
+      const events = submit(executor, callOf(slow.definition, { startToClose: 1000, scheduleToClose: 800, retries: 2 }));
+      await until(20_000);
       expect(events).toEqual([
         started('Slow#1', 0),
-        timedOut('Slow#1', 1000, 1, 'startToClose', false),
-        started('Slow#1', 2000, 2),
-        timedOut('Slow#1', 2500, 2, 'scheduleToClose', true),
+        timedOut('Slow#1', 800, 1, 'scheduleToClose', false),
+        started('Slow#1', 1800, 2),
+        timedOut('Slow#1', 2600, 2, 'scheduleToClose', false),
+        started('Slow#1', 4600, 3),
+        timedOut('Slow#1', 5400, 3, 'scheduleToClose', true),
       ]);
-      expect(reasonOf(slow.attempts[1]!.ctx)).toMatchObject({
+      expect(reasonOf(slow.attempts[0]!.ctx)).toMatchObject({
         code: 'ERR_ACTIVITY_TIMEOUT',
-        message: expect.stringContaining('scheduleToClose limit of 2500ms'),
+        message: expect.stringContaining('scheduleToClose limit of 800ms'),
       });
-      await until(20_000);
-      expect(events).toHaveLength(4);
     });
 
-    it('does not retry when the retry would be queued after scheduleToClose: the failure is final', async () => {
+    it('times out without running a call given past the latest end of all its attempts (a late worker), and runs one given before it', async () => {
+      const late = held('Late');
+      const executor = executorWith([late.definition]);
+      const options = { scheduleToClose: 1000, retries: 2 };
+      // Three windows of 1s and the waits of 1s and 2s before the retries: 6s in all.
+      const past = submit(executor, callOf(late.definition, options), { scheduledAt: -6000 });
+      const before = submit(executor, callOf(late.definition, options), { runId: 'run-2', scheduledAt: -5999 });
+      await until(1000);
+      expect(past).toEqual([timedOut('Late#1', 0, 1, 'scheduleToClose', true)]);
+      expect(before).toEqual([timedOut('Late#1', 0, 1, 'scheduleToClose', false), started('Late#1', 1000, 2)]);
+      expect(late.attempts).toHaveLength(1);
+    });
+
+    it('does not retry an attempt that threw, whatever retries are left, unless the call has retryErrors', async () => {
       const flaky = held('Flaky');
       const executor = executorWith([flaky.definition]);
-      const events = submit(executor, callOf(flaky.definition, { scheduleToClose: 1500, retries: 3 }));
+      const events = submit(executor, callOf(flaky.definition, { retries: 3 }));
+      const opted = submit(executor, callOf(flaky.definition, { retries: 3, retryErrors: true }), { runId: 'run-2' });
       await until(600);
       flaky.attempts[0]!.reject(new Error('connection reset'));
+      flaky.attempts[1]!.reject(new Error('connection reset'));
       await flush();
+      const error = { code: 'ERR_WORKER_FAILED', message: 'connection reset' };
+      expect(events).toEqual([started('Flaky#1', 0), failed('Flaky#1', 600, 1, error, true)]);
+      expect(opted).toEqual([started('Flaky#1', 0), failed('Flaky#1', 600, 1, error, false)]);
+      await until(1600);
+      expect(opted.at(-1)).toEqual(started('Flaky#1', 1600, 2));
+      expect(flaky.attempts).toHaveLength(3);
+    });
+
+    it("waits the call's own list of delays before each retry, and its delay before the first attempt, the limits counting from its end", async () => {
+      const slow = held('Slow');
+      const executor = executorWith([slow.definition]);
+      const events = submit(
+        executor,
+        callOf(slow.definition, { delay: 5000, scheduleToStart: 100, startToClose: 1000, retries: 2, retryDelays: [0, 250] }),
+      );
+      await until(4999);
+      expect(events).toEqual([]);
+      await until(20_000);
       expect(events).toEqual([
-        started('Flaky#1', 0),
-        failed('Flaky#1', 600, 1, { code: 'ERR_WORKER_FAILED', message: 'connection reset' }, true),
+        started('Slow#1', 5000),
+        timedOut('Slow#1', 6000, 1, 'startToClose', false),
+        started('Slow#1', 6000, 2),
+        timedOut('Slow#1', 7000, 2, 'startToClose', false),
+        started('Slow#1', 7250, 3),
+        timedOut('Slow#1', 8250, 3, 'startToClose', true),
       ]);
     });
 
@@ -444,7 +490,7 @@ describe('the activity executor', () => {
         return `done on attempt ${ctx.attempt}`;
       });
       const executor = executorWith([Flaky]);
-      const events = submit(executor, callOf(Flaky, { retries: 2 }));
+      const events = submit(executor, callOf(Flaky, { retries: 2, retryErrors: true }));
       await until(10_000);
       expect(events).toEqual([
         started('Flaky#1', 0),
@@ -461,7 +507,7 @@ describe('the activity executor', () => {
         throw new Error(`broken ${ctx.attempt}`);
       });
       const executor = executorWith([Broken], { retryDelayMs: 1000, retryMaxDelayMs: 1500 });
-      const events = submit(executor, callOf(Broken, { retries: 3 }));
+      const events = submit(executor, callOf(Broken, { retries: 3, retryErrors: true }));
       await until(60_000);
       const error = (n: number) => ({ code: 'ERR_WORKER_FAILED', message: `broken ${n}` });
       expect(events).toEqual([
@@ -483,8 +529,8 @@ describe('the activity executor', () => {
         throw Object.assign(new Error('the source is not a video'), { retryable: false });
       });
       const executor = executorWith([Picky]);
-      const marked = submit(executor, callOf(Picky, { retries: 3 }, { input: 'text' }));
-      const config = submit(executor, callOf(Picky, { retries: 3 }, { input: 'config' }), { runId: 'run-2' });
+      const marked = submit(executor, callOf(Picky, { retries: 3, retryErrors: true }, { input: 'text' }));
+      const config = submit(executor, callOf(Picky, { retries: 3, retryErrors: true }, { input: 'config' }), { runId: 'run-2' });
       await until(60_000);
       expect(marked).toEqual([
         started('Picky#1', 0),
