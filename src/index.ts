@@ -153,6 +153,7 @@ export {
   type WorkflowContext,
   type Duration,
 } from './workflows/workflow-api.js';
+export { parallelReduce, type Reduced } from './workflows/parallel-reduce.js';
 export { TaskError, NondeterminismError, WorkflowError } from './workflows/errors.js';
 export { ActivityAbortError } from './workflows/executor.js';
 export type { RunRecord } from './workflows/engine.js';

@@ -17,6 +17,7 @@ import {
   type RunHistory,
   type ScheduledCall,
 } from './history.js';
+import { parallelReduce } from './parallel-reduce.js';
 import {
   Placeholder,
   callOf,
@@ -149,6 +150,7 @@ class Replay {
       first,
       wait,
       finishOrder,
+      parallelReduce,
     };
   }
 

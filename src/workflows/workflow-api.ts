@@ -138,6 +138,12 @@ export interface WorkflowContext {
   wait: typeof wait;
   /** As the free function `finishOrder`. */
   finishOrder: typeof finishOrder;
+  /** As the free function `parallelReduce` (Flowy's `parallel_reduce`; parallel-reduce.ts). */
+  parallelReduce<T>(
+    fn: (a: Placeholder<T> | T, b: Placeholder<T> | T) => Placeholder<T> | T,
+    items: Iterable<Placeholder<T> | T>,
+    ...initial: [] | [T | Placeholder<T>]
+  ): Placeholder<T>;
 }
 
 /** Runs once per decision with `wf` and returns the body: plain synchronous code from input to result. */
