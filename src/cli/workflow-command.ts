@@ -13,6 +13,7 @@ import { FlowdError, UsageError } from '../kernel/errors.js';
 import { latestWorkflow, readRun, recordRun, type RunRecord } from '../workflows/engine.js';
 import { readHistory, toJson, type HistoryEvent, type JsonValue } from '../workflows/history.js';
 import type { WorkflowDefinitions } from '../workflows/module.js';
+import { newRun } from '../workflows/limits.js';
 
 /** Parses `--input`: JSON, or nothing (null). A UsageError names what is wrong. */
 export function parseInput(text: string | undefined): JsonValue {
@@ -47,7 +48,7 @@ export async function startWorkflowRun(
   }
   return withAppStore(config, async (store) => {
     const runId = randomUUID();
-    await recordRun(store, { runId, workflow: { name: workflow.name, version: workflow.version }, input, at: Date.now() });
+    await recordRun(store, newRun(workflow, runId, input, Date.now(), config.workflow!.limits));
     return runId;
   });
 }

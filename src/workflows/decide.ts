@@ -18,6 +18,7 @@ import {
   type ScheduledCall,
 } from './history.js';
 import { parallelReduce } from './parallel-reduce.js';
+import { DEFAULT_LIMITS, checkSize, type DecideLimits } from './limits.js';
 import {
   Placeholder,
   callOf,
@@ -57,20 +58,23 @@ export interface Decision {
  * for; undefined becomes null); an error it does not handle fails it with `{ code, message }`
  * (ERR_TASK for a failed activity); `wf.restart(input)` restarts it. Code
  * that no longer matches its history fails it with ERR_NONDETERMINISTIC.
+ * `limits` (default Flowy's): at most `rateLimit` new calls are scheduled
+ * (a definition's `rateLimit` wins), and an input or result over its size
+ * fails the run with ERR_WORKFLOW_SIZE naming `runId`.
  * A history that already ends gives its end again. Throws only for a
  * history it cannot read (WorkflowError) or a bad `workflow` (WorkflowError too).
  * @example
  * const decision = decide(VideoWorkflow, [{ type: 'workflow.started', at: Date.now(), input: { videoId: 'v1', source: 's3://in/v1.mov' } }]);
  * decision.schedule.map((call) => call.callId) // ['Transcoding#1', 'ThumbnailGenerator#1']
  */
-export function decide(workflow: WorkflowDefinition, history: readonly HistoryEvent[]): Decision {
+export function decide(workflow: WorkflowDefinition, history: readonly HistoryEvent[], limits: Partial<DecideLimits> = {}): Decision {
   if (workflow?.kind !== 'workflow')
     throw new WorkflowError(`decide() needs a workflow from defineWorkflow(); found ${describe(workflow)}`);
   const run = readHistory(history);
   if (run.end?.type === 'workflow.completed') return { schedule: [], outcome: { kind: 'completed', result: run.end.result } };
   if (run.end?.type === 'workflow.failed') return { schedule: [], outcome: { kind: 'failed', error: run.end.error } };
   if (run.end?.type === 'workflow.restarted') return { schedule: [], outcome: { kind: 'restarted', input: run.end.input } };
-  return new Replay(workflow, run).decide();
+  return new Replay(workflow, run, { ...DEFAULT_LIMITS, ...limits }).decide();
 }
 
 /** The first signal raised decides, whatever the body did with it after (a body that catches one runs on in vain). */
@@ -84,16 +88,20 @@ class Replay {
   #open = true;
   #signal: Signal | undefined;
   #nondeterminism: NondeterminismError | undefined;
+  /** An input or result over its size limit: the run fails, whatever the body does with the error. */
+  #tooLarge: Error | undefined;
+  readonly #limits: DecideLimits;
   readonly #schedule: ScheduledCall[] = [];
   readonly #counters = new Map<string, number>();
   readonly #called = new Set<string>();
   readonly #scopes: ActivityOptionLayer[] = [];
   #seq = 0;
 
-  constructor(workflow: WorkflowDefinition, run: RunHistory) {
+  constructor(workflow: WorkflowDefinition, run: RunHistory, limits: DecideLimits) {
     this.#workflow = workflow;
     this.#run = run;
     this.#name = `Workflow "${workflow.name}"`;
+    this.#limits = { ...limits, rateLimit: workflow.rateLimit ?? limits.rateLimit };
   }
 
   decide(): Decision {
@@ -117,6 +125,14 @@ class Replay {
     }
     const diverged = this.#nondeterminism ?? this.#missingCall();
     if (diverged !== undefined) return { schedule: [], outcome: { kind: 'failed', error: errorInfo(diverged) } };
+    if (outcome?.kind === 'completed' && this.#tooLarge === undefined && this.#signal === undefined) {
+      try {
+        this.#checkSize(outcome.result, 'the result', 'result');
+      } catch {
+        // Recorded in #tooLarge.
+      }
+    }
+    if (this.#tooLarge !== undefined) return { schedule: [], outcome: { kind: 'failed', error: errorInfo(this.#tooLarge) } };
     if (this.#signal?.kind === 'restart') return { schedule: [], outcome: { kind: 'restarted', input: this.#signal.input } };
     if (this.#signal !== undefined || outcome === undefined) return { schedule: this.#schedule };
     return { schedule: [], outcome };
@@ -144,6 +160,7 @@ class Replay {
       restart: (input) => {
         this.#checkOpen('wf.restart()');
         const json = toJson(resolvePlaceholders(input) ?? null, `${this.#name} restart input`);
+        this.#checkSize(json, 'the input of wf.restart()', 'input');
         this.#signal ??= { kind: 'restart', input: json };
         throw new WorkflowRestart(json);
       },
@@ -167,8 +184,10 @@ class Replay {
     if (inputs.failed !== undefined) return this.#placeholder(callId, { failure: inputs.failed.failure, order: inputs.failed.order });
     if (inputs.pending === undefined) {
       const serialised = definition.serialize.input(resolvePlaceholders(input));
+      this.#checkSize(serialised, `the input of call ${callId}`, 'input');
       // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
-      if (this.#signal === undefined) {
+      // Past the rate limit, a call waits for a later decision too (Flowy's rate_limit).
+      if (this.#signal === undefined && this.#schedule.length < this.#limits.rateLimit) {
         this.#schedule.push({
           callId,
           activity: { name: definition.name, version: definition.version },
@@ -230,6 +249,17 @@ class Replay {
     for (const layer of [definitionLayer, proxyLayer, ...this.#scopes]) Object.assign(merged, layer);
     const { taskList = this.#workflow.taskList ?? 'default', retries = 0, ...limits } = merged;
     return { taskList, options: { ...limits, retries } };
+  }
+
+  /** Throws (and keeps, so a body that catches it still fails) a WorkflowSizeError for a value over its limit. */
+  #checkSize(value: JsonValue, what: string, kind: 'input' | 'result'): void {
+    try {
+      const run = this.#limits.runId === undefined ? '' : ` run ${this.#limits.runId}`;
+      checkSize(value, `${this.#name}${run}: ${what}`, this.#limits, kind);
+    } catch (error) {
+      this.#tooLarge ??= error as Error;
+      throw error;
+    }
   }
 
   #diverge(callId: string, detail: string): never {

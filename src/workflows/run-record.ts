@@ -20,6 +20,8 @@ export interface RunRecord {
   next?: string;
   /** The run this one continues. */
   previous?: string;
+  /** When its workflow duration ends (ms since the epoch): a run still running then fails with ERR_WORKFLOW_TIMEOUT. None in records written before flowd had the limit. */
+  deadline?: number;
 }
 
 /** The store key of a run's record. */
@@ -154,6 +156,8 @@ export function checkRunRecord(value: unknown, key: string): RunRecord {
   const error = record.error as { code?: unknown; message?: unknown } | undefined | null;
   if (error !== undefined && (!error || typeof error.code !== 'string' || typeof error.message !== 'string'))
     fail(`expected "error" to be { code, message }, found ${found(error)}`);
+  if (record.deadline !== undefined && (typeof record.deadline !== 'number' || !Number.isFinite(record.deadline)))
+    fail(`expected "deadline" to be ms since the epoch, found ${found(record.deadline)}`);
   for (const link of ['next', 'previous'] as const)
     if (record[link] !== undefined && typeof record[link] !== 'string')
       fail(`expected "${link}" to be a run id, found ${found(record[link])}`);
@@ -221,7 +225,15 @@ export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: s
  */
 export async function recordRun(
   store: Store,
-  run: { runId: string; workflow: RunRecord['workflow']; input: JsonValue; at: number; previous?: string | undefined },
+  run: {
+    runId: string;
+    workflow: RunRecord['workflow'];
+    input: JsonValue;
+    at: number;
+    previous?: string | undefined;
+    /** When its workflow duration ends. */
+    deadline?: number | undefined;
+  },
 ): Promise<void> {
   const record: RunRecord = {
     runId: run.runId,
@@ -229,6 +241,7 @@ export async function recordRun(
     state: 'running',
     history: [{ type: 'workflow.started', at: run.at, input: run.input }],
     ...(run.previous ? { previous: run.previous } : {}),
+    ...(run.deadline !== undefined ? { deadline: run.deadline } : {}),
   };
   // Listed first: a daemon killed between the two leaves an id the decider skips, never a record nobody takes up.
   await addOpen(store, run.runId);

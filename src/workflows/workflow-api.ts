@@ -165,6 +165,10 @@ export interface WorkflowConfig {
   version: string | number;
   /** The default task list of the workflow's decisions and of activities that name none. @default 'default' */
   taskList?: string;
+  /** How long a run may last (Flowy's `workflow_duration`); past it the run fails with ERR_WORKFLOW_TIMEOUT. @default `[Workflow] workflow duration` (1h) */
+  duration?: Duration;
+  /** New calls one decision may schedule (Flowy's `rate_limit`); the rest wait for a later decision. @default `[Workflow] rate limit` (64) */
+  rateLimit?: number;
 }
 
 /** A workflow, as `defineWorkflow` returns it; `O` is the type of its result, for callers. */
@@ -173,6 +177,10 @@ export interface WorkflowDefinition<I = any, O = any> {
   readonly name: string;
   readonly version: string | number;
   readonly taskList: string | undefined;
+  /** `duration` in ms, when the definition gives one. */
+  readonly durationMs?: number | undefined;
+  /** `rateLimit`, when the definition gives one. */
+  readonly rateLimit?: number | undefined;
   readonly factory: WorkflowFactory<I, unknown>;
 }
 
@@ -204,7 +212,30 @@ export function defineWorkflow<I, R>(config: WorkflowConfig, factory: WorkflowFa
     throw new WorkflowError(
       `${where}: the factory is an async function; it must return the body synchronously, as each decision replays it`,
     );
-  return { kind: 'workflow', name: config.name, version: config.version, taskList: config.taskList, factory };
+  const limits = compileWorkflowLimits(config, where);
+  return { kind: 'workflow', name: config.name, version: config.version, taskList: config.taskList, ...limits, factory };
+}
+
+/** A definition's `duration` and `rateLimit`, checked; ERR_WORKFLOW names the workflow, the option and what was found. */
+function compileWorkflowLimits(config: WorkflowConfig, where: string): { durationMs?: number; rateLimit?: number } {
+  const limits: { durationMs?: number; rateLimit?: number } = {};
+  const { duration, rateLimit } = config;
+  if (duration !== undefined) {
+    const ms = typeof duration === 'number' ? duration : typeof duration === 'string' ? parseDuration(duration) : undefined;
+    if (ms === undefined || !Number.isFinite(ms) || ms <= 0)
+      throw new WorkflowError(
+        `${where}: duration must be a duration such as '2h' or '30m', or a positive number of milliseconds; found ${JSON.stringify(duration) ?? String(duration)}`,
+      );
+    limits.durationMs = Math.round(ms);
+  }
+  if (rateLimit !== undefined) {
+    if (!Number.isInteger(rateLimit) || rateLimit < 1)
+      throw new WorkflowError(
+        `${where}: rateLimit must be a whole number of at least 1; found ${JSON.stringify(rateLimit) ?? String(rateLimit)}`,
+      );
+    limits.rateLimit = rateLimit;
+  }
+  return limits;
 }
 
 /** Whether `fn` is an `async function` (or async generator), which a replayed workflow cannot be. */
