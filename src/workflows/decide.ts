@@ -16,9 +16,12 @@ import {
   type ResolvedActivityOptions,
   type RunHistory,
   type ScheduledCall,
+  type ScheduledChild,
+  type WorkflowRef,
 } from './history.js';
 import { parallelReduce } from './parallel-reduce.js';
 import { DEFAULT_LIMITS, checkSize, type DecideLimits } from './limits.js';
+import { ChildWorkflowError, checkWorkflowRef, compileChildOptions } from './child-workflow.js';
 import {
   Placeholder,
   callOf,
@@ -36,7 +39,7 @@ import {
   type WorkflowDefinition,
 } from './workflow-api.js';
 
-export type { ScheduledCall };
+export type { ScheduledCall, ScheduledChild };
 
 /** How a run ends. */
 export type WorkflowOutcome =
@@ -49,6 +52,8 @@ export type WorkflowOutcome =
  */
 export interface Decision {
   schedule: ScheduledCall[];
+  /** Child runs to start (`child.started` for each, with a new run id), when there are any. */
+  children?: ScheduledChild[];
   outcome?: WorkflowOutcome;
 }
 
@@ -92,6 +97,7 @@ class Replay {
   #tooLarge: Error | undefined;
   readonly #limits: DecideLimits;
   readonly #schedule: ScheduledCall[] = [];
+  readonly #children: ScheduledChild[] = [];
   readonly #counters = new Map<string, number>();
   readonly #called = new Set<string>();
   readonly #scopes: ActivityOptionLayer[] = [];
@@ -134,7 +140,8 @@ class Replay {
     }
     if (this.#tooLarge !== undefined) return { schedule: [], outcome: { kind: 'failed', error: errorInfo(this.#tooLarge) } };
     if (this.#signal?.kind === 'restart') return { schedule: [], outcome: { kind: 'restarted', input: this.#signal.input } };
-    if (this.#signal !== undefined || outcome === undefined) return { schedule: this.#schedule };
+    if (this.#signal !== undefined || outcome === undefined)
+      return this.#children.length === 0 ? { schedule: this.#schedule } : { schedule: this.#schedule, children: this.#children };
     return { schedule: [], outcome };
   }
 
@@ -145,6 +152,11 @@ class Replay {
           throw new WorkflowError(`${this.#name}: wf.activity() needs an activity from defineActivity(); found ${describe(definition)}`);
         const layer = options === undefined ? {} : compileOptions(options, `${this.#name}: wf.activity(${definition.name}) options`);
         return ((input?: unknown) => this.#call(definition, layer, input)) as ActivityProxy<I, O>;
+      },
+      workflow: (ref, options) => {
+        const target = checkWorkflowRef(ref, this.#name);
+        const durationMs = compileChildOptions(options, `${this.#name}: wf.workflow(${target.name}) options`).durationMs;
+        return ((input?: unknown) => this.#child(target, durationMs, input)) as never;
       },
       options: (options, fn) => {
         const layer = compileOptions(options, `${this.#name}: wf.options()`);
@@ -178,6 +190,8 @@ class Replay {
     this.#counters.set(definition.name, n);
     const callId = `${definition.name}#${n}`;
     this.#called.add(callId);
+    if (this.#run.children.has(callId))
+      this.#diverge(callId, `the history has a child run of workflow "${definition.name}" there, the code now calls ${refOf(definition)}`);
     const inputs = scanPlaceholders(input);
     const record = this.#run.calls.get(callId);
     if (record !== undefined) return this.#replayed(definition, callId, record, input, inputs);
@@ -187,7 +201,7 @@ class Replay {
       this.#checkSize(serialised, `the input of call ${callId}`, 'input');
       // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
       // Past the rate limit, a call waits for a later decision too (Flowy's rate_limit).
-      if (this.#signal === undefined && this.#schedule.length < this.#limits.rateLimit) {
+      if (this.#signal === undefined && this.#schedule.length + this.#children.length < this.#limits.rateLimit) {
         this.#schedule.push({
           callId,
           activity: { name: definition.name, version: definition.version },
@@ -195,6 +209,58 @@ class Replay {
           input: serialised,
         });
       }
+    }
+    return this.#placeholder(callId, {});
+  }
+
+  /** A child run (`wf.workflow(ref)(input)`): counted, replayed and rate-limited as an activity call is. */
+  #child(ref: WorkflowRef, durationMs: number | undefined, input: unknown): Placeholder<unknown> {
+    this.#checkOpen(`Workflow "${ref.name}"`);
+    const n = (this.#counters.get(ref.name) ?? 0) + 1;
+    this.#counters.set(ref.name, n);
+    const callId = `${ref.name}#${n}`;
+    this.#called.add(callId);
+    const had = this.#run.calls.get(callId);
+    if (had !== undefined)
+      this.#diverge(
+        callId,
+        `the history has ${refOf(had.scheduled.activity)} there, the code now starts a child run of workflow "${ref.name}"`,
+      );
+    const inputs = scanPlaceholders(input);
+    const record = this.#run.children.get(callId);
+    if (record !== undefined) {
+      const started = record.started;
+      if (started.workflow.name !== ref.name || String(started.workflow.version) !== String(ref.version))
+        this.#diverge(callId, `the history has a child run of ${refOf(started.workflow)} there, the code now starts ${refOf(ref)}`);
+      const unfinished = inputs.failed ?? inputs.pending;
+      if (unfinished !== undefined)
+        this.#diverge(
+          callId,
+          `the history has it started with input ${show(started.input)}, the code now passes the unfinished or failed call ${unfinished.callId}`,
+        );
+      const json = toJson(resolvePlaceholders(input) ?? null, `${this.#name}: the input of child ${callId}`);
+      if (!jsonEqual(json, started.input))
+        this.#diverge(callId, `the history has input ${show(started.input)}, the code now passes ${show(json)}`);
+      const outcome = record.outcome;
+      if (outcome === undefined) return this.#placeholder(callId, {});
+      if (!outcome.ok)
+        return this.#placeholder(callId, {
+          failure: new ChildWorkflowError(ref.name, callId, started.runId, outcome.error),
+          order: record.settledAt,
+        });
+      return this.#placeholder(callId, { order: record.settledAt, read: () => structuredClone(outcome.result) });
+    }
+    if (inputs.failed !== undefined) return this.#placeholder(callId, { failure: inputs.failed.failure, order: inputs.failed.order });
+    if (inputs.pending === undefined) {
+      const json = toJson(resolvePlaceholders(input) ?? null, `${this.#name}: the input of child ${callId}`);
+      this.#checkSize(json, `the input of child ${callId}`, 'input');
+      if (this.#signal === undefined && this.#schedule.length + this.#children.length < this.#limits.rateLimit)
+        this.#children.push({
+          callId,
+          workflow: { name: ref.name, version: ref.version },
+          input: json,
+          ...(durationMs === undefined ? {} : { durationMs }),
+        });
     }
     return this.#placeholder(callId, {});
   }
@@ -283,6 +349,13 @@ class Replay {
    * makes every call it made before; branching on isFinished() may not.
    */
   #missingCall(): NondeterminismError | undefined {
+    for (const [callId, child] of this.#run.children) {
+      if (this.#called.has(callId)) continue;
+      return this.#nondeterministic(
+        callId,
+        `the history has a child run of ${refOf(child.started.workflow)} there (input ${show(child.started.input)}), the code now does not start it`,
+      );
+    }
     for (const [callId, record] of this.#run.calls) {
       if (this.#called.has(callId)) continue;
       const { name } = record.scheduled.activity;

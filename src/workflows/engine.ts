@@ -8,7 +8,15 @@ import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
 import { systemClock, timerAt } from './executor-support.js';
 import { DEFAULT_LIMITS, WorkflowSizeError, checkSize, durationOf, workflowTimeout, type WorkflowLimits } from './limits.js';
-import { readHistory, scheduledEvent, toJson, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
+import {
+  readHistory,
+  scheduledEvent,
+  toJson,
+  type ActivityScheduled,
+  type ChildStarted,
+  type HistoryEvent,
+  type JsonValue,
+} from './history.js';
 import {
   appendEvent,
   inFlight,
@@ -211,11 +219,69 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     if (record.state === 'restarted' && record.next) {
       const restarted = record.history.findLast((event) => event.type === 'workflow.restarted');
       const input = restarted?.type === 'workflow.restarted' ? restarted.input : null;
-      await begin(record.next, record.workflow, input as JsonValue, runId);
+      // A child that continues as new is still its parent's child.
+      await begin(record.next, record.workflow, input as JsonValue, { previous: runId, parent: record.parent });
     }
+    // Before it leaves the open runs: a daemon that stops here finishes it again when it takes it up.
+    if (record.parent && (record.state === 'completed' || record.state === 'failed')) await toParent(record.parent, runId, record);
     await removeOpen(store, runId);
     records.delete(runId);
     settleWaiters(runId, { record });
+  };
+
+  /**
+   * A child's end goes into its parent's history as `child.completed` or
+   * `child.failed` (once), and the parent decides. A parent that ended or
+   * is gone takes nothing (the child ran on, abandoned).
+   */
+  const toParent = async (
+    parent: { runId: string; callId: string },
+    childRunId: string,
+    end: { state: RunRecord['state']; result?: JsonValue; error?: { code: string; message: string } },
+  ) => {
+    if ((await store.get<unknown>(runKey(parent.runId))) === undefined) {
+      log.warn(
+        { runId: childRunId, parent },
+        `workflow run ${childRunId}: its parent run ${parent.runId} is gone; its end is not reported`,
+      );
+      return;
+    }
+    const at = now();
+    const base = { at, callId: parent.callId, runId: childRunId };
+    const event: HistoryEvent =
+      end.state === 'completed'
+        ? { type: 'child.completed', ...base, result: end.result ?? null }
+        : { type: 'child.failed', ...base, error: end.error ?? { code: 'ERR_WORKFLOW', message: 'failed' } };
+    let appended = false;
+    await write(parent.runId, (record) => {
+      const child = record.state === 'running' ? readHistory(record.history).children.get(parent.callId) : undefined;
+      appended = child !== undefined && child.settledAt === undefined;
+      return appended ? { ...record, history: [...record.history, event] } : record;
+    });
+    if (appended) actors.get(parent.runId)?.send({ type: 'activity.finished', callId: parent.callId });
+  };
+
+  /** Starts a child run its parent's history records (again, after a stop: an existing one is left as it is); a workflow not defined here fails the child's call. */
+  const startChild = async (parentRunId: string, child: ChildStarted) => {
+    const parent = { runId: parentRunId, callId: child.callId };
+    try {
+      workflowOf(child.workflow);
+    } catch (error) {
+      await toParent(parent, child.runId, { state: 'failed', error: { code: 'ERR_WORKFLOW', message: (error as Error).message } });
+      return;
+    }
+    await begin(child.runId, child.workflow, child.input, { parent, durationMs: child.durationMs });
+  };
+
+  /** The children a run's history started and that have not ended there: each exists, or is started; one that ended reports to it. */
+  const checkChildren = async (record: RunRecord) => {
+    for (const child of readHistory(record.history).children.values()) {
+      if (child.settledAt !== undefined) continue;
+      const found = await readRun(store, child.started.runId);
+      if (found === undefined) await startChild(record.runId, child.started);
+      else if (found.state === 'completed' || found.state === 'failed')
+        await toParent({ runId: record.runId, callId: child.started.callId }, found.runId, found);
+    }
   };
 
   const decideRun = async (runId: string): Promise<DecideOutput> => {
@@ -239,15 +305,21 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         : decide(workflowOf(record.workflow), record.history, { ...limits, runId });
     const outcome = decision.outcome;
     let scheduled: ActivityScheduled[] = [];
+    let children: ChildStarted[] = [];
     const record2 = await write(runId, (current) => {
       // A decision repeated after a failed write, or one that raced another: what is in the history stays as it is.
       if (current.state !== 'running') {
         scheduled = [];
         return current;
       }
-      const known = new Set(readHistory(current.history).calls.keys());
+      const read = readHistory(current.history);
+      const known = new Set([...read.calls.keys(), ...read.children.keys()]);
       scheduled = decision.schedule.filter((call) => !known.has(call.callId)).map((call) => scheduledEvent(call, at));
-      const history = [...current.history, ...scheduled];
+      // The child's run id is chosen here, once, and kept in the history: a replay starts the same run.
+      children = (decision.children ?? [])
+        .filter((child) => !known.has(child.callId))
+        .map((child) => ({ type: 'child.started', at, ...child, runId: randomUUID() }));
+      const history = [...current.history, ...scheduled, ...children];
       if (outcome?.kind === 'completed')
         return {
           ...current,
@@ -272,6 +344,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       return { ...current, history };
     });
     for (const call of scheduled) executor.submit({ runId, call, scheduledAt: at }, report(runId));
+    for (const child of children) await startChild(runId, child);
     if (record2.state === 'running') return { scheduled: scheduled.length, pending: inFlight(record2.history).length };
     executor.cancel(runId);
     endedHere.add(runId);
@@ -341,15 +414,23 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   };
 
   /** Writes a new run's record and starts its actor; a continuation that exists already (a repeated finish) is left as it is. */
-  const begin = async (runId: string, workflow: RunRecord['workflow'], input: JsonValue, previous?: string) => {
+  const begin = async (
+    runId: string,
+    workflow: RunRecord['workflow'],
+    input: JsonValue,
+    from: { previous?: string | undefined; parent?: RunRecord['parent']; durationMs?: number | undefined } = {},
+  ) => {
     if (closed) throw shutdown(`run ${runId} was not started`);
-    if (previous !== undefined && (await store.get<unknown>(runKey(runId))) !== undefined) return;
+    const { previous, parent } = from;
+    // A continuation or a child is begun again after a stop: the one that exists is left as it is.
+    const again = previous !== undefined || parent !== undefined;
+    if (again && (await store.get<unknown>(runKey(runId))) !== undefined) return;
     const at = now();
-    const deadline = at + durationOf(workflowOf(workflow), limits);
+    const deadline = at + (from.durationMs ?? durationOf(workflowOf(workflow), limits));
     try {
-      await recordRun(store, { runId, workflow, input, at, previous, deadline });
+      await recordRun(store, { runId, workflow, input, at, previous, deadline, parent });
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && previous !== undefined) return;
+      if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && again) return;
       throw error;
     }
     log.info({ runId, workflow: workflow.name }, `workflow ${workflow.name} run ${runId} started`);
@@ -386,6 +467,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       log.error({ runId, workflow: record.workflow }, `workflow run ${runId} stays open and waits: ${(error as Error).message}`);
       return false;
     }
+    await checkChildren(record);
     for (const { call, attempts } of inFlight(record.history))
       executor.submit({ runId, call, scheduledAt: call.at, attemptsMade: attempts }, report(runId));
     spawn(runId, record.workflow, record.deadline);

@@ -124,10 +124,27 @@ export type Deferred<T> = unknown extends T ? unknown : Placeholder<T> | { [K in
 /** Calls an activity: returns its placeholder at once. */
 export type ActivityProxy<I, O> = undefined extends I ? (input?: Deferred<I>) => Placeholder<O> : (input: Deferred<I>) => Placeholder<O>;
 
+/** A child workflow proxy's options (Flowy's workflow proxy had them too). */
+export interface ChildWorkflowOptions {
+  /** The child run's workflow duration. @default the child's definition's `duration`, else `[Workflow] workflow duration` */
+  duration?: Duration;
+}
+
+/** Starts a child run: returns its placeholder at once. */
+export type WorkflowProxy<I, O> = undefined extends I ? (input?: Deferred<I>) => Placeholder<O> : (input: Deferred<I>) => Placeholder<O>;
+
 /** What a workflow's factory is given: `wf`, bound to one decision. */
 export interface WorkflowContext {
   /** A proxy for `definition`, with this proxy's layer of options. */
   activity<AI, AO>(definition: ActivityDefinition<AI, AO>, options?: ActivityOptions): ActivityProxy<AI, AO>;
+  /**
+   * A proxy that starts a child run of `workflow` (a definition, or `{ name, version }` of one defined in this app):
+   * its placeholder gets the child's result, or throws its ChildWorkflowError (a TaskError). See child-workflow.ts.
+   */
+  workflow<CI, CO>(
+    workflow: WorkflowDefinition<CI, CO> | { name: string; version: string | number },
+    options?: ChildWorkflowOptions,
+  ): WorkflowProxy<CI, CO>;
   /** Runs `fn` with `options` over every call made inside it (scopes nest; the innermost wins) and returns what it returns. */
   options<R>(options: ActivityOptions, fn: () => R): R;
   /** Ends this run and continues as new with `input` (its placeholders are waited for first). Never returns. */
