@@ -35,6 +35,7 @@ import {
   type ActivityOptions,
   type ActivityProxy,
   type CallHandle,
+  type ChildWorkflowOptions,
   type WorkflowContext,
   type WorkflowDefinition,
 } from './workflow-api.js';
@@ -153,8 +154,10 @@ class Replay {
         const layer = options === undefined ? {} : compileOptions(options, `${this.#name}: wf.activity(${definition.name}) options`);
         return ((input?: unknown) => this.#call(definition, layer, input)) as ActivityProxy<I, O>;
       },
-      workflow: (ref, options) => {
-        const target = checkWorkflowRef(ref, this.#name);
+      workflow: (ref: unknown, ...rest: unknown[]) => {
+        const byName = typeof ref === 'string';
+        const target = checkWorkflowRef(byName ? { name: ref, version: rest[0] } : ref, this.#name);
+        const options = (byName ? rest[1] : rest[0]) as ChildWorkflowOptions | undefined;
         const durationMs = compileChildOptions(options, `${this.#name}: wf.workflow(${target.name}) options`).durationMs;
         return ((input?: unknown) => this.#child(target, durationMs, input)) as never;
       },

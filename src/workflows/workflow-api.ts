@@ -145,6 +145,8 @@ export interface WorkflowContext {
     workflow: WorkflowDefinition<CI, CO> | { name: string; version: string | number },
     options?: ChildWorkflowOptions,
   ): WorkflowProxy<CI, CO>;
+  /** As above, by name and version (Flowy's `workflow_proxy(name, version, ...)`). */
+  workflow<CI = unknown, CO = unknown>(name: string, version: string | number, options?: ChildWorkflowOptions): WorkflowProxy<CI, CO>;
   /** Runs `fn` with `options` over every call made inside it (scopes nest; the innermost wins) and returns what it returns. */
   options<R>(options: ActivityOptions, fn: () => R): R;
   /** Ends this run and continues as new with `input` (its placeholders are waited for first). Never returns. */

@@ -67,7 +67,7 @@ describe('child workflows in decide(): a history in, the decisions out', () => {
   it('lets the body catch a failed child as a TaskError (a ChildWorkflowError with the run id)', () => {
     let caught: unknown;
     const Careful = defineWorkflow({ name: 'Careful', version: 1 }, (wf) => {
-      const encode = wf.workflow<string, string>({ name: 'Encode', version: 2 });
+      const encode = wf.workflow<string, string>('Encode', 2);
       return () => {
         try {
           return encode('a').result();
