@@ -70,6 +70,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const clock = options.executor?.clock ?? systemClock;
   const now = () => clock.now();
   const limits: WorkflowLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  /** Runs whose new children may not all have started (a store that failed): the next decision checks them. */
+  const childrenToCheck = new Set<string>();
   /** Each run's timer at its workflow duration's end. */
   const deadlines = new Map<string, () => void>();
   const executor = options.runner ?? createActivityExecutor({ ...options.executor, activities: options.activities, log });
@@ -291,6 +293,14 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     if (value === undefined) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
     const record = checkRunRecord(value, runKey(runId));
     records.set(runId, { record, version });
+    if (childrenToCheck.delete(runId)) {
+      try {
+        await checkChildren(record);
+      } catch (error) {
+        childrenToCheck.add(runId);
+        throw error;
+      }
+    }
     const at = now();
     const head = record.history[0]!;
     const decision =
@@ -344,7 +354,13 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       return { ...current, history };
     });
     for (const call of scheduled) executor.submit({ runId, call, scheduledAt: at }, report(runId));
-    for (const child of children) await startChild(runId, child);
+    try {
+      for (const child of children) await startChild(runId, child);
+    } catch (error) {
+      // The history has them: the next decision (the run actor retries one the store failed) starts the rest.
+      childrenToCheck.add(runId);
+      throw error;
+    }
     if (record2.state === 'running') return { scheduled: scheduled.length, pending: inFlight(record2.history).length };
     executor.cancel(runId);
     endedHere.add(runId);

@@ -4,6 +4,8 @@ import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { renderRun } from '../../src/cli/workflow-command.js';
+import type { Store } from '../../actors/stores/store-api.js';
+import { StoreError } from '../../src/kernel/errors.js';
 import { createAppServices } from '../../src/runtime/app-services.js';
 import { createWorkflowEngine, listOpen, readRun, runKey, type RunRecord, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
 import type { ChildStarted } from '../../src/workflows/history.js';
@@ -153,6 +155,34 @@ describe('child workflows in the engine', () => {
     await engine.resume();
     expect(await engine.ended(parentId)).toMatchObject({ state: 'completed', result: 'owl.mp4' });
     expect(await readRun(store, 'c1')).toMatchObject({ state: 'completed', parent: { runId: parentId, callId: 'Encode#1' } });
+  });
+
+  it('starts a child whose record the store failed to write at the next decision, once', async () => {
+    const { gate, workflows, activities } = family();
+    gate.resolve();
+    const store = storeIn();
+    let failed = 0;
+    // The first write of a child's record fails as a store that is down would.
+    const flaky = new Proxy(store, {
+      get(target, prop) {
+        if (prop === 'put')
+          return (key: string, value: { parent?: unknown }, options: never) => {
+            if (value?.parent !== undefined && failed === 0) {
+              failed++;
+              return Promise.reject(new StoreError('ERR_STORE_UNAVAILABLE', 'the store is down'));
+            }
+            return target.put(key, value, options);
+          };
+        const member = Reflect.get(target, prop) as unknown;
+        return typeof member === 'function' ? (member as (...args: unknown[]) => unknown).bind(target) : member;
+      },
+    }) as Store;
+    const engine = engineOf({ workflows, activities, store: flaky });
+    const parentId = await engine.start('Strict', 'fox');
+    const parent = await engine.ended(parentId);
+    expect(failed).toBe(1);
+    expect(parent).toMatchObject({ state: 'completed', result: 'fox.mp4' });
+    expect(parent.history.filter((e) => e.type === 'child.started')).toHaveLength(1);
   });
 
   it("fails a child past its duration on an injected clock, and the parent's call with ERR_WORKFLOW_TIMEOUT as its cause", async () => {
