@@ -7,6 +7,7 @@ import { FlowdError } from '../kernel/errors.js';
 import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
 import { systemClock, timerAt } from './executor-support.js';
+import { createChildRuns } from './child-runs.js';
 import { DEFAULT_LIMITS, WorkflowSizeError, checkSize, durationOf, workflowTimeout, type WorkflowLimits } from './limits.js';
 import {
   readHistory,
@@ -225,65 +226,10 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       await begin(record.next, record.workflow, input as JsonValue, { previous: runId, parent: record.parent });
     }
     // Before it leaves the open runs: a daemon that stops here finishes it again when it takes it up.
-    if (record.parent && (record.state === 'completed' || record.state === 'failed')) await toParent(record.parent, runId, record);
+    await children.ended(record);
     await removeOpen(store, runId);
     records.delete(runId);
     settleWaiters(runId, { record });
-  };
-
-  /**
-   * A child's end goes into its parent's history as `child.completed` or
-   * `child.failed` (once), and the parent decides. A parent that ended or
-   * is gone takes nothing (the child ran on, abandoned).
-   */
-  const toParent = async (
-    parent: { runId: string; callId: string },
-    childRunId: string,
-    end: { state: RunRecord['state']; result?: JsonValue; error?: { code: string; message: string } },
-  ) => {
-    if ((await store.get<unknown>(runKey(parent.runId))) === undefined) {
-      log.warn(
-        { runId: childRunId, parent },
-        `workflow run ${childRunId}: its parent run ${parent.runId} is gone; its end is not reported`,
-      );
-      return;
-    }
-    const at = now();
-    const base = { at, callId: parent.callId, runId: childRunId };
-    const event: HistoryEvent =
-      end.state === 'completed'
-        ? { type: 'child.completed', ...base, result: end.result ?? null }
-        : { type: 'child.failed', ...base, error: end.error ?? { code: 'ERR_WORKFLOW', message: 'failed' } };
-    let appended = false;
-    await write(parent.runId, (record) => {
-      const child = record.state === 'running' ? readHistory(record.history).children.get(parent.callId) : undefined;
-      appended = child !== undefined && child.settledAt === undefined;
-      return appended ? { ...record, history: [...record.history, event] } : record;
-    });
-    if (appended) actors.get(parent.runId)?.send({ type: 'activity.finished', callId: parent.callId });
-  };
-
-  /** Starts a child run its parent's history records (again, after a stop: an existing one is left as it is); a workflow not defined here fails the child's call. */
-  const startChild = async (parentRunId: string, child: ChildStarted) => {
-    const parent = { runId: parentRunId, callId: child.callId };
-    try {
-      workflowOf(child.workflow);
-    } catch (error) {
-      await toParent(parent, child.runId, { state: 'failed', error: { code: 'ERR_WORKFLOW', message: (error as Error).message } });
-      return;
-    }
-    await begin(child.runId, child.workflow, child.input, { parent, durationMs: child.durationMs });
-  };
-
-  /** The children a run's history started and that have not ended there: each exists, or is started; one that ended reports to it. */
-  const checkChildren = async (record: RunRecord) => {
-    for (const child of readHistory(record.history).children.values()) {
-      if (child.settledAt !== undefined) continue;
-      const found = await readRun(store, child.started.runId);
-      if (found === undefined) await startChild(record.runId, child.started);
-      else if (found.state === 'completed' || found.state === 'failed')
-        await toParent({ runId: record.runId, callId: child.started.callId }, found.runId, found);
-    }
   };
 
   const decideRun = async (runId: string): Promise<DecideOutput> => {
@@ -295,7 +241,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     records.set(runId, { record, version });
     if (childrenToCheck.delete(runId)) {
       try {
-        await checkChildren(record);
+        await children.check(record);
       } catch (error) {
         childrenToCheck.add(runId);
         throw error;
@@ -315,7 +261,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         : decide(workflowOf(record.workflow), record.history, { ...limits, runId });
     const outcome = decision.outcome;
     let scheduled: ActivityScheduled[] = [];
-    let children: ChildStarted[] = [];
+    let started: ChildStarted[] = [];
     const record2 = await write(runId, (current) => {
       // A decision repeated after a failed write, or one that raced another: what is in the history stays as it is.
       if (current.state !== 'running') {
@@ -326,10 +272,10 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       const known = new Set([...read.calls.keys(), ...read.children.keys()]);
       scheduled = decision.schedule.filter((call) => !known.has(call.callId)).map((call) => scheduledEvent(call, at));
       // The child's run id is chosen here, once, and kept in the history: a replay starts the same run.
-      children = (decision.children ?? [])
+      started = (decision.children ?? [])
         .filter((child) => !known.has(child.callId))
         .map((child) => ({ type: 'child.started', at, ...child, runId: randomUUID() }));
-      const history = [...current.history, ...scheduled, ...children];
+      const history = [...current.history, ...scheduled, ...started];
       if (outcome?.kind === 'completed')
         return {
           ...current,
@@ -355,7 +301,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     });
     for (const call of scheduled) executor.submit({ runId, call, scheduledAt: at }, report(runId));
     try {
-      for (const child of children) await startChild(runId, child);
+      for (const child of started) await children.start(runId, child);
     } catch (error) {
       // The history has them: the next decision (the run actor retries one the store failed) starts the rest.
       childrenToCheck.add(runId);
@@ -380,6 +326,16 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     }
     return { scheduled: scheduled.length, pending: 0, outcome: runOutcome };
   };
+
+  const children = createChildRuns({
+    store,
+    log,
+    now,
+    write,
+    workflowOf,
+    begin: (runId, workflow, input, from) => begin(runId, workflow, input, from),
+    wake: (runId, callId) => actors.get(runId)?.send({ type: 'activity.finished', callId }),
+  });
 
   const logic = workflowRunMachine.provide({ actors: { decide: fromPromise(({ input }) => decideRun(input.runId)) } });
 
@@ -483,7 +439,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       log.error({ runId, workflow: record.workflow }, `workflow run ${runId} stays open and waits: ${(error as Error).message}`);
       return false;
     }
-    await checkChildren(record);
+    await children.check(record);
     for (const { call, attempts } of inFlight(record.history))
       executor.submit({ runId, call, scheduledAt: call.at, attemptsMade: attempts }, report(runId));
     spawn(runId, record.workflow, record.deadline);
