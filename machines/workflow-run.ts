@@ -41,6 +41,8 @@ export interface WorkflowRunContext extends WorkflowRunInput {
 
 /** An activity of this run reached its final event (completed, or failed or timed out for the last time). */
 export type ActivityFinished = { type: 'activity.finished'; callId: string };
+/** The run's workflow duration is over: the next decision fails it. */
+export type RunDeadline = { type: 'run.deadline' };
 
 const errorInfo = (error: unknown) => ({
   code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERR_WORKFLOW',
@@ -50,7 +52,7 @@ const errorInfo = (error: unknown) => ({
 export const workflowRunMachine = setup({
   types: {} as {
     context: WorkflowRunContext;
-    events: ActivityFinished;
+    events: ActivityFinished | RunDeadline;
     input: WorkflowRunInput;
     output: { outcome: RunOutcome | undefined };
   },
@@ -97,16 +99,16 @@ export const workflowRunMachine = setup({
           { target: 'failed', actions: 'failWithError' },
         ],
       },
-      on: { 'activity.finished': { actions: 'markAgain' } },
+      on: { 'activity.finished': { actions: 'markAgain' }, 'run.deadline': { actions: 'markAgain' } },
     },
     waiting: {
-      description: 'Activities are running; the next decision comes when one of them finishes.',
-      on: { 'activity.finished': 'deciding' },
+      description: 'Activities are running; the next decision comes when one of them finishes, or when the run passes its duration.',
+      on: { 'activity.finished': 'deciding', 'run.deadline': 'deciding' },
     },
     retrying: {
       description: 'The history could not be read or written (the store is down, or another writer came first): deciding again shortly.',
       after: { retryDecision: 'deciding' },
-      on: { 'activity.finished': { actions: 'markAgain' } },
+      on: { 'activity.finished': { actions: 'markAgain' }, 'run.deadline': { actions: 'markAgain' } },
     },
     completed: { type: 'final' },
     failed: { type: 'final' },

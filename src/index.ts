@@ -151,8 +151,12 @@ export {
   type WorkflowDefinition,
   type WorkflowConfig,
   type WorkflowContext,
+  type ChildWorkflowOptions,
+  type WorkflowProxy,
   type Duration,
 } from './workflows/workflow-api.js';
+export { parallelReduce, type Reduced } from './workflows/parallel-reduce.js';
+export { ChildWorkflowError } from './workflows/child-workflow.js';
 export { TaskError, NondeterminismError, WorkflowError } from './workflows/errors.js';
 export { ActivityAbortError } from './workflows/executor.js';
 export type { RunRecord } from './workflows/engine.js';

@@ -13,6 +13,7 @@ import { FlowdError, UsageError } from '../kernel/errors.js';
 import { latestWorkflow, readRun, recordRun, type RunRecord } from '../workflows/engine.js';
 import { readHistory, toJson, type HistoryEvent, type JsonValue } from '../workflows/history.js';
 import type { WorkflowDefinitions } from '../workflows/module.js';
+import { newRun } from '../workflows/limits.js';
 
 /** Parses `--input`: JSON, or nothing (null). A UsageError names what is wrong. */
 export function parseInput(text: string | undefined): JsonValue {
@@ -47,7 +48,7 @@ export async function startWorkflowRun(
   }
   return withAppStore(config, async (store) => {
     const runId = randomUUID();
-    await recordRun(store, { runId, workflow: { name: workflow.name, version: workflow.version }, input, at: Date.now() });
+    await recordRun(store, newRun(workflow, runId, input, Date.now(), config.workflow!.limits));
     return runId;
   });
 }
@@ -223,6 +224,22 @@ function callRows(history: readonly HistoryEvent[]): string[][] {
   return rows;
 }
 
+/** One row per child run: its call, workflow, run id (for `flowd workflow status`) and outcome as the parent has it. */
+function childRows(history: readonly HistoryEvent[]): string[][] {
+  const rows = [['CALL', 'WORKFLOW', 'RUN', 'STATE', 'RESULT']];
+  for (const [callId, child] of readHistory(history).children) {
+    const { started, outcome } = child;
+    rows.push([
+      callId,
+      `${started.workflow.name} ${started.workflow.version}`,
+      started.runId,
+      outcome === undefined ? 'running' : outcome.ok ? 'completed' : 'failed',
+      outcome === undefined ? '' : outcome.ok ? short(outcome.result) : `${outcome.error.code}: ${outcome.error.message}`,
+    ]);
+  }
+  return rows;
+}
+
 const table = (rows: string[][]) => {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((row) => row[column]!.length)));
   return rows
@@ -236,6 +253,7 @@ function historyLine(event: HistoryEvent): string {
   if ('callId' in event) parts.push(event.callId);
   if ('input' in event) parts.push(`input ${short(event.input)}`);
   if ('attempt' in event) parts.push(`attempt ${event.attempt}`);
+  if ('runId' in event) parts.push(`run ${event.runId}`);
   if (event.type === 'activity.timedOut') parts.push(event.kind);
   if ('final' in event && event.final === false) parts.push('(retried)');
   if ('details' in event && event.details !== undefined) parts.push(short(event.details));
@@ -250,11 +268,14 @@ export function renderRun(record: RunRecord, json: boolean): string {
   const lines = [`run ${record.runId}: workflow ${record.workflow.name} ${record.workflow.version}, ${record.state}`];
   if (record.previous) lines.push(`continues run ${record.previous}`);
   if (record.next) lines.push(`continued as new by run ${record.next}`);
+  if (record.parent) lines.push(`child of run ${record.parent.runId} (its call ${record.parent.callId})`);
   lines.push(`input: ${short((record.history[0] as { input?: unknown }).input ?? null)}`);
   if (record.state === 'completed') lines.push(`result: ${short(record.result ?? null)}`);
   if (record.error) lines.push(`error: ${record.error.code}: ${record.error.message}`);
   const rows = callRows(record.history);
   lines.push(rows.length > 1 ? table(rows) : 'no activity calls yet');
+  const children = childRows(record.history);
+  if (children.length > 1) lines.push('child runs:', table(children));
   lines.push(`history (${record.history.length} events):`);
   for (const event of record.history) lines.push(`  ${historyLine(event)}`);
   return lines.join('\n');

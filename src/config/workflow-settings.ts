@@ -4,6 +4,7 @@ import { parseStompUrl } from '../../actors/sources/stomp-url.js';
 import { checkTaskList } from '../workflows/broker-options.js';
 import { formatDuration } from '../kernel/duration.js';
 import type { SectionReader } from '../kernel/section-reader.js';
+import { DEFAULT_LIMITS, type WorkflowLimits } from '../workflows/limits.js';
 
 /** `[Workflow]`, compiled. */
 export interface WorkflowSettings {
@@ -29,6 +30,12 @@ export interface WorkflowSettings {
    * over the broker). @default true
    */
   decide: boolean;
+  /**
+   * `workflow duration` (@default 1h), `rate limit` (@default 64), `max input
+   * size` and `max result size` (characters of JSON, @default 1048576): the
+   * defaults of every workflow; a definition's `duration` and `rateLimit` override them.
+   */
+  limits: WorkflowLimits;
 }
 
 /**
@@ -42,6 +49,7 @@ export interface WorkflowSettings {
  * - `broker virtual host = /production` (only with `broker`; @default the broker's default)
  * - `task lists = a, b` (only with `broker`; @default every one the module names)
  * - `decide = yes | no` (@default yes; `no` only with `broker`)
+ * - `workflow duration` (@default 1h), `rate limit` (@default 64), `max input size`, `max result size` (@default 1048576 characters)
  * Throws a ConfigError naming the file, section and key.
  * @example
  * // [Workflow]
@@ -106,7 +114,13 @@ export function compileWorkflowOptions(reader: SectionReader): Omit<WorkflowSett
       'is no, but there is no broker: an app that does not decide runs its activities only over a broker; expected broker = stomp://host[:port]/queue/<base> or decide = yes',
     );
   }
-  return { concurrency, pollIntervalMs, retryDelayMs, retryMaxDelayMs, broker, brokerVirtualHost, taskLists, decide };
+  const limits: WorkflowLimits = {
+    durationMs: reader.duration('workflow duration', DEFAULT_LIMITS.durationMs, { minMs: 1000 }),
+    rateLimit: reader.integer('rate limit', DEFAULT_LIMITS.rateLimit, { min: 1, max: 100_000 }),
+    maxInputSize: reader.integer('max input size', DEFAULT_LIMITS.maxInputSize, { min: 1, max: 1_000_000_000 }),
+    maxResultSize: reader.integer('max result size', DEFAULT_LIMITS.maxResultSize, { min: 1, max: 1_000_000_000 }),
+  };
+  return { concurrency, pollIntervalMs, retryDelayMs, retryMaxDelayMs, broker, brokerVirtualHost, taskLists, decide, limits };
 }
 
 /** `broker`: a STOMP URL whose destination is /queue/<base>; undefined when unset. */

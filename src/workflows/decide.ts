@@ -16,7 +16,12 @@ import {
   type ResolvedActivityOptions,
   type RunHistory,
   type ScheduledCall,
+  type ScheduledChild,
+  type WorkflowRef,
 } from './history.js';
+import { parallelReduce } from './parallel-reduce.js';
+import { DEFAULT_LIMITS, checkSize, type DecideLimits } from './limits.js';
+import { ChildWorkflowError, checkWorkflowRef, compileChildOptions } from './child-workflow.js';
 import {
   Placeholder,
   callOf,
@@ -30,11 +35,19 @@ import {
   type ActivityOptions,
   type ActivityProxy,
   type CallHandle,
+  type ChildWorkflowOptions,
   type WorkflowContext,
   type WorkflowDefinition,
 } from './workflow-api.js';
 
-export type { ScheduledCall };
+export type { ScheduledCall, ScheduledChild };
+
+/**
+ * A child run's failure always reaches its placeholder, as an activity's with
+ * `errorHandling` on: `result()` throws the ChildWorkflowError, and a failure
+ * no code read fails the parent when its body returns.
+ */
+const CHILD_ERROR_HANDLING = true;
 
 /** Retries of a timed-out attempt when no layer says otherwise (Flowy's `retry=3`). */
 export const DEFAULT_RETRY = 3;
@@ -51,6 +64,8 @@ export type WorkflowOutcome =
  */
 export interface Decision {
   schedule: ScheduledCall[];
+  /** Child runs to start (`child.started` for each, with a new run id), when there are any. */
+  children?: ScheduledChild[];
   outcome?: WorkflowOutcome;
 }
 
@@ -64,20 +79,23 @@ export interface Decision {
  * (result(), wait(), isFailed(), or an input of another call) fails the run
  * when the body returns. `wf.restart(input)` restarts the run. Code
  * that no longer matches its history fails it with ERR_NONDETERMINISTIC.
+ * `limits` (default Flowy's): at most `rateLimit` new calls are scheduled
+ * (a definition's `rateLimit` wins), and an input or result over its size
+ * fails the run with ERR_WORKFLOW_SIZE naming `runId`.
  * A history that already ends gives its end again. Throws only for a
  * history it cannot read (WorkflowError) or a bad `workflow` (WorkflowError too).
  * @example
  * const decision = decide(VideoWorkflow, [{ type: 'workflow.started', at: Date.now(), input: { videoId: 'v1', source: 's3://in/v1.mov' } }]);
  * decision.schedule.map((call) => call.callId) // ['Transcoding#1', 'ThumbnailGenerator#1']
  */
-export function decide(workflow: WorkflowDefinition, history: readonly HistoryEvent[]): Decision {
+export function decide(workflow: WorkflowDefinition, history: readonly HistoryEvent[], limits: Partial<DecideLimits> = {}): Decision {
   if (workflow?.kind !== 'workflow')
     throw new WorkflowError(`decide() needs a workflow from defineWorkflow(); found ${describe(workflow)}`);
   const run = readHistory(history);
   if (run.end?.type === 'workflow.completed') return { schedule: [], outcome: { kind: 'completed', result: run.end.result } };
   if (run.end?.type === 'workflow.failed') return { schedule: [], outcome: { kind: 'failed', error: run.end.error } };
   if (run.end?.type === 'workflow.restarted') return { schedule: [], outcome: { kind: 'restarted', input: run.end.input } };
-  return new Replay(workflow, run).decide();
+  return new Replay(workflow, run, { ...DEFAULT_LIMITS, ...limits }).decide();
 }
 
 /** The first signal raised decides, whatever the body did with it after (a body that catches one runs on in vain). */
@@ -98,17 +116,22 @@ class Replay {
   #open = true;
   #signal: Signal | undefined;
   #nondeterminism: NondeterminismError | undefined;
+  /** An input or result over its size limit: the run fails, whatever the body does with the error. */
+  #tooLarge: Error | undefined;
+  readonly #limits: DecideLimits;
   readonly #schedule: ScheduledCall[] = [];
+  readonly #children: ScheduledChild[] = [];
   readonly #counters = new Map<string, number>();
   readonly #called = new Set<string>();
   readonly #scopes: ActivityOptionLayer[] = [];
   readonly #made: MadeCall[] = [];
   #seq = 0;
 
-  constructor(workflow: WorkflowDefinition, run: RunHistory) {
+  constructor(workflow: WorkflowDefinition, run: RunHistory, limits: DecideLimits) {
     this.#workflow = workflow;
     this.#run = run;
     this.#name = `Workflow "${workflow.name}"`;
+    this.#limits = { ...limits, rateLimit: workflow.rateLimit ?? limits.rateLimit };
   }
 
   decide(): Decision {
@@ -133,9 +156,17 @@ class Replay {
     // A failure that fails the run cuts the body short, before calls it made in earlier decisions.
     const diverged = this.#nondeterminism ?? (this.#signal?.kind === 'fail' ? undefined : this.#missingCall());
     if (diverged !== undefined) return { schedule: [], outcome: { kind: 'failed', error: errorInfo(diverged) } };
+    if (outcome?.kind === 'completed' && this.#tooLarge === undefined && this.#signal === undefined) {
+      try {
+        this.#checkSize(outcome.result, 'the result', 'result');
+      } catch {
+        // Recorded in #tooLarge.
+      }
+    }
+    if (this.#tooLarge !== undefined) return { schedule: [], outcome: { kind: 'failed', error: errorInfo(this.#tooLarge) } };
     if (this.#signal?.kind === 'restart') return { schedule: [], outcome: { kind: 'restarted', input: this.#signal.input } };
     if (this.#signal?.kind === 'fail') return { schedule: [], outcome: { kind: 'failed', error: errorInfo(this.#signal.error) } };
-    if (this.#signal !== undefined || outcome === undefined) return { schedule: this.#schedule };
+    if (this.#signal !== undefined || outcome === undefined) return this.#pending();
     if (outcome.kind === 'completed') return this.#returned(outcome);
     return { schedule: [], outcome };
   }
@@ -151,8 +182,13 @@ class Replay {
       const earliest = unread.reduce((a, b) => pickEarlier(a, b));
       return { schedule: [], outcome: { kind: 'failed', error: errorInfo(earliest.failure) } };
     }
-    if (this.#made.some((made) => !made.handle.finished)) return { schedule: this.#schedule };
+    if (this.#made.some((made) => !made.handle.finished)) return this.#pending();
     return { schedule: [], outcome };
+  }
+
+  /** The run goes on: the calls and child runs to start now. */
+  #pending(): Decision {
+    return this.#children.length === 0 ? { schedule: this.#schedule } : { schedule: this.#schedule, children: this.#children };
   }
 
   /** A failed call whose errorHandling is off: the run fails at once with its error (the body is unwound). */
@@ -169,6 +205,13 @@ class Replay {
         const layer = options === undefined ? {} : compileOptions(options, `${this.#name}: wf.activity(${definition.name}) options`);
         return ((input?: unknown) => this.#call(definition, layer, input)) as ActivityProxy<I, O>;
       },
+      workflow: (ref: unknown, ...rest: unknown[]) => {
+        const byName = typeof ref === 'string';
+        const target = checkWorkflowRef(byName ? { name: ref, version: rest[0] } : ref, this.#name);
+        const options = (byName ? rest[1] : rest[0]) as ChildWorkflowOptions | undefined;
+        const durationMs = compileChildOptions(options, `${this.#name}: wf.workflow(${target.name}) options`).durationMs;
+        return ((input?: unknown) => this.#child(target, durationMs, input)) as never;
+      },
       options: (options, fn) => {
         const layer = compileOptions(options, `${this.#name}: wf.options()`);
         if (typeof fn !== 'function')
@@ -183,12 +226,14 @@ class Replay {
       restart: (input) => {
         this.#checkOpen('wf.restart()');
         const json = toJson(resolvePlaceholders(input) ?? null, `${this.#name} restart input`);
+        this.#checkSize(json, 'the input of wf.restart()', 'input');
         this.#signal ??= { kind: 'restart', input: json };
         throw new WorkflowRestart(json);
       },
       first,
       wait,
       finishOrder,
+      parallelReduce,
     };
   }
 
@@ -199,6 +244,8 @@ class Replay {
     this.#counters.set(definition.name, n);
     const callId = `${definition.name}#${n}`;
     this.#called.add(callId);
+    if (this.#run.children.has(callId))
+      this.#diverge(callId, `the history has a child run of workflow "${definition.name}" there, the code now calls ${refOf(definition)}`);
     const inputs = scanPlaceholders(input);
     const { errorHandling, ...resolved } = this.#resolve(definition.options, proxyLayer);
     const record = this.#run.calls.get(callId);
@@ -212,8 +259,10 @@ class Replay {
     } else {
       if (inputs.pending === undefined) {
         const serialised = definition.serialize.input(resolvePlaceholders(input));
+        this.#checkSize(serialised, `the input of call ${callId}`, 'input');
         // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
-        if (this.#signal === undefined) {
+        // Past the rate limit, a call waits for a later decision too (Flowy's rate_limit).
+        if (this.#signal === undefined && this.#schedule.length + this.#children.length < this.#limits.rateLimit) {
           this.#schedule.push({ callId, activity: { name: definition.name, version: definition.version }, ...resolved, input: serialised });
         }
       }
@@ -227,6 +276,62 @@ class Replay {
   #markRead(handle: CallHandle): void {
     const made = this.#made.find((m) => m.handle === handle);
     if (made !== undefined) made.read = true;
+  }
+
+  /** A child run (`wf.workflow(ref)(input)`): counted, replayed and rate-limited as an activity call is. */
+  #child(ref: WorkflowRef, durationMs: number | undefined, input: unknown): Placeholder<unknown> {
+    this.#checkOpen(`Workflow "${ref.name}"`);
+    const n = (this.#counters.get(ref.name) ?? 0) + 1;
+    this.#counters.set(ref.name, n);
+    const callId = `${ref.name}#${n}`;
+    this.#called.add(callId);
+    const had = this.#run.calls.get(callId);
+    if (had !== undefined)
+      this.#diverge(
+        callId,
+        `the history has ${refOf(had.scheduled.activity)} there, the code now starts a child run of workflow "${ref.name}"`,
+      );
+    const inputs = scanPlaceholders(input);
+    const record = this.#run.children.get(callId);
+    if (record !== undefined) {
+      const started = record.started;
+      if (started.workflow.name !== ref.name || String(started.workflow.version) !== String(ref.version))
+        this.#diverge(callId, `the history has a child run of ${refOf(started.workflow)} there, the code now starts ${refOf(ref)}`);
+      const unfinished = inputs.failed ?? inputs.pending;
+      if (unfinished !== undefined)
+        this.#diverge(
+          callId,
+          `the history has it started with input ${show(started.input)}, the code now passes the unfinished or failed call ${unfinished.callId}`,
+        );
+      const json = toJson(resolvePlaceholders(input) ?? null, `${this.#name}: the input of child ${callId}`);
+      if (!jsonEqual(json, started.input))
+        this.#diverge(callId, `the history has input ${show(started.input)}, the code now passes ${show(json)}`);
+      const outcome = record.outcome;
+      if (outcome === undefined) return this.#placeholder(callId, {}, CHILD_ERROR_HANDLING);
+      if (!outcome.ok)
+        return this.#placeholder(
+          callId,
+          { failure: new ChildWorkflowError(ref.name, callId, started.runId, outcome.error), order: record.settledAt },
+          CHILD_ERROR_HANDLING,
+        );
+      return this.#placeholder(callId, { order: record.settledAt, read: () => structuredClone(outcome.result) }, CHILD_ERROR_HANDLING);
+    }
+    if (inputs.failed !== undefined) {
+      this.#markRead(inputs.failed);
+      return this.#placeholder(callId, { failure: inputs.failed.failure, order: inputs.failed.order }, CHILD_ERROR_HANDLING);
+    }
+    if (inputs.pending === undefined) {
+      const json = toJson(resolvePlaceholders(input) ?? null, `${this.#name}: the input of child ${callId}`);
+      this.#checkSize(json, `the input of child ${callId}`, 'input');
+      if (this.#signal === undefined && this.#schedule.length + this.#children.length < this.#limits.rateLimit)
+        this.#children.push({
+          callId,
+          workflow: { name: ref.name, version: ref.version },
+          input: json,
+          ...(durationMs === undefined ? {} : { durationMs }),
+        });
+    }
+    return this.#placeholder(callId, {}, CHILD_ERROR_HANDLING);
   }
 
   /** A call the history has: it must be the same activity, version and input; its placeholder has the history's outcome. */
@@ -304,6 +409,17 @@ class Replay {
     return { taskList, options: { ...limits, retries }, errorHandling };
   }
 
+  /** Throws (and keeps, so a body that catches it still fails) a WorkflowSizeError for a value over its limit. */
+  #checkSize(value: JsonValue, what: string, kind: 'input' | 'result'): void {
+    try {
+      const run = this.#limits.runId === undefined ? '' : ` run ${this.#limits.runId}`;
+      checkSize(value, `${this.#name}${run}: ${what}`, this.#limits, kind);
+    } catch (error) {
+      this.#tooLarge ??= error as Error;
+      throw error;
+    }
+  }
+
   #diverge(callId: string, detail: string): never {
     const error = this.#nondeterministic(callId, detail);
     this.#nondeterminism ??= error;
@@ -325,6 +441,13 @@ class Replay {
    * makes every call it made before; branching on isFinished() may not.
    */
   #missingCall(): NondeterminismError | undefined {
+    for (const [callId, child] of this.#run.children) {
+      if (this.#called.has(callId)) continue;
+      return this.#nondeterministic(
+        callId,
+        `the history has a child run of ${refOf(child.started.workflow)} there (input ${show(child.started.input)}), the code now does not start it`,
+      );
+    }
     for (const [callId, record] of this.#run.calls) {
       if (this.#called.has(callId)) continue;
       const { name } = record.scheduled.activity;

@@ -6,7 +6,18 @@ import { workflowRunMachine, type DecideOutput, type RunOutcome } from '../../ma
 import { FlowdError } from '../kernel/errors.js';
 import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
-import { readHistory, scheduledEvent, toJson, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
+import { systemClock, timerAt } from './executor-support.js';
+import { createChildRuns } from './child-runs.js';
+import { DEFAULT_LIMITS, WorkflowSizeError, checkSize, durationOf, workflowTimeout, type WorkflowLimits } from './limits.js';
+import {
+  readHistory,
+  scheduledEvent,
+  toJson,
+  type ActivityScheduled,
+  type ChildStarted,
+  type HistoryEvent,
+  type JsonValue,
+} from './history.js';
 import {
   appendEvent,
   inFlight,
@@ -44,6 +55,8 @@ export interface WorkflowEngineOptions {
   fence?: number;
   /** Run actors report to this observer (the inspector's). */
   inspect?: (event: InspectionEvent) => void;
+  /** `[Workflow]` limits: workflow duration, rate limit, input and result sizes. @default DEFAULT_LIMITS (Flowy's 1 h and 64; 1,048,576 characters) */
+  limits?: Partial<WorkflowLimits>;
 }
 
 /**
@@ -55,7 +68,13 @@ export interface WorkflowEngineOptions {
  */
 export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const { store, log } = options;
-  const now = options.executor?.clock?.now ?? Date.now;
+  const clock = options.executor?.clock ?? systemClock;
+  const now = () => clock.now();
+  const limits: WorkflowLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  /** Runs whose new children may not all have started (a store that failed): the next decision checks them. */
+  const childrenToCheck = new Set<string>();
+  /** Each run's timer at its workflow duration's end. */
+  const deadlines = new Map<string, () => void>();
   const executor = options.runner ?? createActivityExecutor({ ...options.executor, activities: options.activities, log });
   const actors = new Map<string, Actor<typeof workflowRunMachine>>();
   /** Each run's writes, one after the other (the entry goes when its last write settles). */
@@ -149,7 +168,9 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         try {
           await write(runId, (record) => {
             appended = record.state === 'running' && !isSettled(record.history, callId);
-            return appended ? { ...record, history: appendEvent(record.history, event, callId) } : record;
+            return appended
+              ? { ...record, history: appendEvent(record.history, withinResultSize(runId, event, record.history), callId) }
+              : record;
           });
         } catch (error) {
           if (closed) return;
@@ -174,14 +195,38 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       }
     };
 
+  /** An activity result over `max result size` fails its call for good (Flowy failed such an activity). */
+  const withinResultSize = (runId: string, event: HistoryEvent, history: readonly HistoryEvent[]): HistoryEvent => {
+    if (event.type !== 'activity.completed') return event;
+    try {
+      checkSize(event.result, `workflow run ${runId}: the result of call ${event.callId}`, limits, 'result');
+      return event;
+    } catch (error) {
+      if (!(error instanceof WorkflowSizeError)) throw error;
+      const attempts = history.map((earlier) => ('attempt' in earlier && earlier.callId === event.callId ? earlier.attempt : 0));
+      const { callId, at } = event;
+      return {
+        type: 'activity.failed',
+        at,
+        callId,
+        attempt: Math.max(1, ...attempts),
+        error: { code: error.code, message: error.message },
+        final: true,
+      };
+    }
+  };
+
   /** After a run's end is in its record: its continuation exists, it leaves the open runs, and its waiters hear. Safe to repeat. */
   const finish = async (record: RunRecord) => {
     const { runId } = record;
     if (record.state === 'restarted' && record.next) {
       const restarted = record.history.findLast((event) => event.type === 'workflow.restarted');
       const input = restarted?.type === 'workflow.restarted' ? restarted.input : null;
-      await begin(record.next, record.workflow, input as JsonValue, runId);
+      // A child that continues as new is still its parent's child.
+      await begin(record.next, record.workflow, input as JsonValue, { previous: runId, parent: record.parent });
     }
+    // Before it leaves the open runs: a daemon that stops here finishes it again when it takes it up.
+    await children.ended(record);
     await removeOpen(store, runId);
     records.delete(runId);
     settleWaiters(runId, { record });
@@ -194,19 +239,43 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     if (value === undefined) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
     const record = checkRunRecord(value, runKey(runId));
     records.set(runId, { record, version });
-    const decision = decide(workflowOf(record.workflow), record.history);
+    if (childrenToCheck.delete(runId)) {
+      try {
+        await children.check(record);
+      } catch (error) {
+        childrenToCheck.add(runId);
+        throw error;
+      }
+    }
     const at = now();
+    const head = record.history[0]!;
+    const decision =
+      record.deadline !== undefined && at >= record.deadline && record.state === 'running'
+        ? {
+            schedule: [],
+            outcome: {
+              kind: 'failed' as const,
+              error: workflowTimeout(`workflow ${record.workflow.name} run ${runId}`, record.deadline - head.at, head.at),
+            },
+          }
+        : decide(workflowOf(record.workflow), record.history, { ...limits, runId });
     const outcome = decision.outcome;
     let scheduled: ActivityScheduled[] = [];
+    let started: ChildStarted[] = [];
     const record2 = await write(runId, (current) => {
       // A decision repeated after a failed write, or one that raced another: what is in the history stays as it is.
       if (current.state !== 'running') {
         scheduled = [];
         return current;
       }
-      const known = new Set(readHistory(current.history).calls.keys());
+      const read = readHistory(current.history);
+      const known = new Set([...read.calls.keys(), ...read.children.keys()]);
       scheduled = decision.schedule.filter((call) => !known.has(call.callId)).map((call) => scheduledEvent(call, at));
-      const history = [...current.history, ...scheduled];
+      // The child's run id is chosen here, once, and kept in the history: a replay starts the same run.
+      started = (decision.children ?? [])
+        .filter((child) => !known.has(child.callId))
+        .map((child) => ({ type: 'child.started', at, ...child, runId: randomUUID() }));
+      const history = [...current.history, ...scheduled, ...started];
       if (outcome?.kind === 'completed')
         return {
           ...current,
@@ -231,6 +300,13 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       return { ...current, history };
     });
     for (const call of scheduled) executor.submit({ runId, call, scheduledAt: at }, report(runId));
+    try {
+      for (const child of started) await children.start(runId, child);
+    } catch (error) {
+      // The history has them: the next decision (the run actor retries one the store failed) starts the rest.
+      childrenToCheck.add(runId);
+      throw error;
+    }
     if (record2.state === 'running') return { scheduled: scheduled.length, pending: inFlight(record2.history).length };
     executor.cancel(runId);
     endedHere.add(runId);
@@ -251,6 +327,16 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     return { scheduled: scheduled.length, pending: 0, outcome: runOutcome };
   };
 
+  const children = createChildRuns({
+    store,
+    log,
+    now,
+    write,
+    workflowOf,
+    begin: (runId, workflow, input, from) => begin(runId, workflow, input, from),
+    wake: (runId, callId) => actors.get(runId)?.send({ type: 'activity.finished', callId }),
+  });
+
   const logic = workflowRunMachine.provide({ actors: { decide: fromPromise(({ input }) => decideRun(input.runId)) } });
 
   /** A run whose decision failed for good (a history this code cannot read, say): it stays open, set aside until the daemon restarts. */
@@ -264,7 +350,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     settleWaiters(runId, { error: new FlowdError('ERR_WORKFLOW', message) });
   };
 
-  const spawn = (runId: string, workflow: RunRecord['workflow']) => {
+  const spawn = (runId: string, workflow: RunRecord['workflow'], deadline: number | undefined) => {
     if (closed) return;
     const actor = createActor(logic, {
       input: { runId, workflow },
@@ -272,14 +358,26 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       ...(options.inspect ? { inspect: options.inspect } : {}),
     });
     actors.set(runId, actor);
+    const stopDeadline = () => {
+      deadlines.get(runId)?.();
+      deadlines.delete(runId);
+    };
+    // Past its duration, the run decides once more, and that decision fails it.
+    if (deadline !== undefined)
+      deadlines.set(
+        runId,
+        timerAt(clock, deadline, () => actors.get(runId)?.send({ type: 'run.deadline' })),
+      );
     actor.subscribe({
       complete: () => {
+        stopDeadline();
         actors.delete(runId);
         const output = actor.getSnapshot().output;
         if (output?.outcome?.kind === 'failed') giveUp(runId, output.outcome.error);
         endedHere.delete(runId);
       },
       error: (error) => {
+        stopDeadline();
         actors.delete(runId);
         giveUp(runId, { code: 'ERR_WORKFLOW', message: (error as Error).message });
       },
@@ -288,17 +386,27 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   };
 
   /** Writes a new run's record and starts its actor; a continuation that exists already (a repeated finish) is left as it is. */
-  const begin = async (runId: string, workflow: RunRecord['workflow'], input: JsonValue, previous?: string) => {
+  const begin = async (
+    runId: string,
+    workflow: RunRecord['workflow'],
+    input: JsonValue,
+    from: { previous?: string | undefined; parent?: RunRecord['parent']; durationMs?: number | undefined } = {},
+  ) => {
     if (closed) throw shutdown(`run ${runId} was not started`);
-    if (previous !== undefined && (await store.get<unknown>(runKey(runId))) !== undefined) return;
+    const { previous, parent } = from;
+    // A continuation or a child is begun again after a stop: the one that exists is left as it is.
+    const again = previous !== undefined || parent !== undefined;
+    if (again && (await store.get<unknown>(runKey(runId))) !== undefined) return;
+    const at = now();
+    const deadline = at + (from.durationMs ?? durationOf(workflowOf(workflow), limits));
     try {
-      await recordRun(store, { runId, workflow, input, at: now(), previous });
+      await recordRun(store, { runId, workflow, input, at, previous, deadline, parent });
     } catch (error) {
-      if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && previous !== undefined) return;
+      if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && again) return;
       throw error;
     }
     log.info({ runId, workflow: workflow.name }, `workflow ${workflow.name} run ${runId} started`);
-    spawn(runId, workflow);
+    spawn(runId, workflow, deadline);
   };
 
   /** Takes up one open run: its unfinished activities run again, and its actor decides. */
@@ -331,9 +439,10 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       log.error({ runId, workflow: record.workflow }, `workflow run ${runId} stays open and waits: ${(error as Error).message}`);
       return false;
     }
+    await children.check(record);
     for (const { call, attempts } of inFlight(record.history))
       executor.submit({ runId, call, scheduledAt: call.at, attemptsMade: attempts }, report(runId));
-    spawn(runId, record.workflow);
+    spawn(runId, record.workflow, record.deadline);
     return true;
   };
 
@@ -345,7 +454,9 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     async start(name: string, input: unknown, start: { runId?: string } = {}): Promise<string> {
       const workflow = latestWorkflow(options.workflows, name);
       const runId = start.runId ?? randomUUID();
-      await begin(runId, { name: workflow.name, version: workflow.version }, toJson(input, `the input of workflow ${name}`));
+      const json = toJson(input, `the input of workflow ${name}`);
+      checkSize(json, `workflow ${name} run ${runId}: its input`, limits, 'input');
+      await begin(runId, { name: workflow.name, version: workflow.version }, json);
       return runId;
     },
     /** The run's record (state, history, result or error), or undefined. */
@@ -421,6 +532,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       if (closed) return;
       closed = true;
       const runIds = [...actors.keys()];
+      for (const stop of deadlines.values()) stop();
+      deadlines.clear();
       for (const actor of actors.values()) actor.stop();
       actors.clear();
       records.clear();

@@ -120,6 +120,46 @@ export interface WorkflowRestarted {
   input: JsonValue;
 }
 
+/** A workflow as the history names it. */
+export interface WorkflowRef {
+  name: string;
+  version: string | number;
+}
+
+/** A child run `decide` asks to start (`wf.workflow(def)(input)`); `child.started` records it with its run id. */
+export interface ScheduledChild {
+  /** `<workflow name>#<n>`, counted with the calls of activities of that name. */
+  callId: string;
+  workflow: WorkflowRef;
+  /** Serialised as JSON, placeholders replaced by their values. */
+  input: JsonValue;
+  /** The child's workflow duration, when the proxy gives one (else its definition's, else `[Workflow] workflow duration`). */
+  durationMs?: number;
+}
+
+/** A child run was recorded as `runId`, to start (before it is, if the daemon stops between: the decider starts it when it takes the parent up). */
+export interface ChildStarted extends ScheduledChild {
+  type: 'child.started';
+  at: number;
+  runId: string;
+}
+/** The child run (or the run that continued it as new) completed with `result`. */
+export interface ChildCompleted {
+  type: 'child.completed';
+  at: number;
+  callId: string;
+  runId: string;
+  result: JsonValue;
+}
+/** The child run failed (timed out, or could not start); its error fails the call's placeholder. */
+export interface ChildFailed {
+  type: 'child.failed';
+  at: number;
+  callId: string;
+  runId: string;
+  error: ErrorInfo;
+}
+
 /** One entry of a run's history. */
 export type HistoryEvent =
   | WorkflowStarted
@@ -131,7 +171,10 @@ export type HistoryEvent =
   | ActivityTimedOut
   | WorkflowCompleted
   | WorkflowFailed
-  | WorkflowRestarted;
+  | WorkflowRestarted
+  | ChildStarted
+  | ChildCompleted
+  | ChildFailed;
 
 /** The `activity.scheduled` event that records a scheduled call. */
 export function scheduledEvent(call: ScheduledCall, at: number): ActivityScheduled {
@@ -146,11 +189,21 @@ export interface CallRecord {
   outcome?: { ok: true; result: JsonValue } | { ok: false; error: ErrorInfo };
 }
 
+/** One child run as the history has it. */
+export interface ChildRecord {
+  started: ChildStarted;
+  /** Index of the event that settled it; undefined while it runs. */
+  settledAt?: number;
+  outcome?: { ok: true; result: JsonValue } | { ok: false; error: ErrorInfo };
+}
+
 /** A history, read. */
 export interface RunHistory {
   input: JsonValue;
   /** By call id. */
   calls: Map<string, CallRecord>;
+  /** Child runs, by call id. */
+  children: Map<string, ChildRecord>;
   /** The run's end, when it has one. */
   end?: WorkflowCompleted | WorkflowFailed | WorkflowRestarted;
 }
@@ -169,7 +222,7 @@ export function readHistory(history: readonly HistoryEvent[]): RunHistory {
       `a workflow history must begin with a workflow.started event; found ${head === undefined ? 'an empty history' : `"${String((head as { type?: unknown }).type)}"`}`,
     );
   }
-  const run: RunHistory = { input: head.input, calls: new Map() };
+  const run: RunHistory = { input: head.input, calls: new Map(), children: new Map() };
   for (let index = 1; index < history.length && run.end === undefined; index++) {
     const event = history[index]!;
     const where = `history event ${index} (${String(event.type)})`;
@@ -179,8 +232,13 @@ export function readHistory(history: readonly HistoryEvent[]): RunHistory {
     }
     if (event.type === 'workflow.started') throw new WorkflowError(`${where}: a history holds one run; found a second workflow.started`);
     if (event.type === 'activity.scheduled') {
-      if (run.calls.has(event.callId)) throw new WorkflowError(`${where}: call ${event.callId} is scheduled a second time`);
+      if (run.calls.has(event.callId) || run.children.has(event.callId))
+        throw new WorkflowError(`${where}: call ${event.callId} is scheduled a second time`);
       run.calls.set(event.callId, { scheduled: event });
+      continue;
+    }
+    if (event.type === 'child.started' || event.type === 'child.completed' || event.type === 'child.failed') {
+      readChildEvent(run, event, index, where);
       continue;
     }
     if (!ACTIVITY_EVENTS.has(event.type))
@@ -206,6 +264,20 @@ const ACTIVITY_EVENTS = new Set<string>([
   'activity.failed',
   'activity.timedOut',
 ]);
+
+function readChildEvent(run: RunHistory, event: ChildStarted | ChildCompleted | ChildFailed, index: number, where: string): void {
+  if (event.type === 'child.started') {
+    if (run.children.has(event.callId) || run.calls.has(event.callId))
+      throw new WorkflowError(`${where}: call ${event.callId} is scheduled a second time`);
+    run.children.set(event.callId, { started: event });
+    return;
+  }
+  const child = run.children.get(event.callId);
+  if (child === undefined) throw new WorkflowError(`${where}: child ${event.callId} was never started`);
+  if (child.settledAt !== undefined) return;
+  child.settledAt = index;
+  child.outcome = event.type === 'child.completed' ? { ok: true, result: event.result } : { ok: false, error: event.error };
+}
 
 function settle(record: CallRecord, index: number, outcome: NonNullable<CallRecord['outcome']>): void {
   record.settledAt = index;

@@ -23,6 +23,7 @@ import type { WorkflowSettings } from '../config/workflow-settings.js';
 import { FlowdError } from '../kernel/errors.js';
 import { createWorkflowEngine, latestWorkflow, readRun, recordRun, type RunRecord, type WorkflowEngine } from './engine.js';
 import { toJson } from './history.js';
+import { newRun } from './limits.js';
 import type { WorkflowDefinitions } from './module.js';
 import type { BrokerTaskLists } from './broker.js';
 import { redactUrl } from '../../actors/sources/stomp-url.js';
@@ -193,6 +194,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
         store,
         log,
         executor: executorOptions,
+        limits: settings.limits,
         ...(broker ? { runner: broker.executor } : {}),
         ...(observer ? { inspect: observer } : {}),
       });
@@ -267,7 +269,7 @@ export function createWorkflowHost(options: WorkflowHostOptions): WorkflowHost {
       if (engine) return engine.start(name, json, start);
       const workflow = latestWorkflow(definitions.workflows, name);
       const runId = start.runId ?? randomUUID();
-      await recordRun(store, { runId, workflow: { name: workflow.name, version: workflow.version }, input: json, at: Date.now() });
+      await recordRun(store, newRun(workflow, runId, json, Date.now(), settings.limits));
       log.info({ runId, workflow: name }, `workflow ${name} run ${runId} recorded; the deciding daemon takes it up`);
       return runId;
     },

@@ -20,6 +20,10 @@ export interface RunRecord {
   next?: string;
   /** The run this one continues. */
   previous?: string;
+  /** The run that started this one as a child (`wf.workflow(def)`), and its call there; its outcome goes back to that call. */
+  parent?: { runId: string; callId: string };
+  /** When its workflow duration ends (ms since the epoch): a run still running then fails with ERR_WORKFLOW_TIMEOUT. None in records written before flowd had the limit. */
+  deadline?: number;
 }
 
 /** The store key of a run's record. */
@@ -98,6 +102,18 @@ function historyEventProblem(event: Record<string, unknown>, scheduled: Set<stri
     case 'activity.heartbeat':
     case 'activity.completed':
       return call();
+    case 'child.started': {
+      const workflow = event.workflow as { name?: unknown } | null;
+      if (typeof callId !== 'string') return 'to have a "callId" string';
+      if (!workflow || typeof workflow !== 'object' || typeof workflow.name !== 'string') return 'to have a "workflow" { name, version }';
+      if (typeof event.runId !== 'string') return 'to have a "runId" string';
+      scheduled.add(callId);
+      return undefined;
+    }
+    case 'child.completed':
+      return call();
+    case 'child.failed':
+      return call() ?? (isErrorInfo(event.error) ? undefined : 'to have an "error" { code, message }');
     case 'activity.started':
       return call() ?? (typeof event.attempt === 'number' ? undefined : 'to have an "attempt" number');
     case 'activity.failed':
@@ -154,6 +170,11 @@ export function checkRunRecord(value: unknown, key: string): RunRecord {
   const error = record.error as { code?: unknown; message?: unknown } | undefined | null;
   if (error !== undefined && (!error || typeof error.code !== 'string' || typeof error.message !== 'string'))
     fail(`expected "error" to be { code, message }, found ${found(error)}`);
+  if (record.deadline !== undefined && (typeof record.deadline !== 'number' || !Number.isFinite(record.deadline)))
+    fail(`expected "deadline" to be ms since the epoch, found ${found(record.deadline)}`);
+  const parent = record.parent as { runId?: unknown; callId?: unknown } | undefined | null;
+  if (parent !== undefined && (!parent || typeof parent.runId !== 'string' || typeof parent.callId !== 'string'))
+    fail(`expected "parent" to be { runId, callId }, found ${found(parent)}`);
   for (const link of ['next', 'previous'] as const)
     if (record[link] !== undefined && typeof record[link] !== 'string')
       fail(`expected "${link}" to be a run id, found ${found(record[link])}`);
@@ -221,7 +242,17 @@ export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: s
  */
 export async function recordRun(
   store: Store,
-  run: { runId: string; workflow: RunRecord['workflow']; input: JsonValue; at: number; previous?: string | undefined },
+  run: {
+    runId: string;
+    workflow: RunRecord['workflow'];
+    input: JsonValue;
+    at: number;
+    previous?: string | undefined;
+    /** When its workflow duration ends. */
+    deadline?: number | undefined;
+    /** The run that started it as a child, and its call there. */
+    parent?: { runId: string; callId: string } | undefined;
+  },
 ): Promise<void> {
   const record: RunRecord = {
     runId: run.runId,
@@ -229,6 +260,8 @@ export async function recordRun(
     state: 'running',
     history: [{ type: 'workflow.started', at: run.at, input: run.input }],
     ...(run.previous ? { previous: run.previous } : {}),
+    ...(run.deadline !== undefined ? { deadline: run.deadline } : {}),
+    ...(run.parent ? { parent: run.parent } : {}),
   };
   // Listed first: a daemon killed between the two leaves an id the decider skips, never a record nobody takes up.
   await addOpen(store, run.runId);

@@ -142,10 +142,29 @@ export type Deferred<T> = unknown extends T ? unknown : Placeholder<T> | { [K in
 /** Calls an activity: returns its placeholder at once. */
 export type ActivityProxy<I, O> = undefined extends I ? (input?: Deferred<I>) => Placeholder<O> : (input: Deferred<I>) => Placeholder<O>;
 
+/** A child workflow proxy's options (Flowy's workflow proxy had them too). */
+export interface ChildWorkflowOptions {
+  /** The child run's workflow duration. @default the child's definition's `duration`, else `[Workflow] workflow duration` */
+  duration?: Duration;
+}
+
+/** Starts a child run: returns its placeholder at once. */
+export type WorkflowProxy<I, O> = undefined extends I ? (input?: Deferred<I>) => Placeholder<O> : (input: Deferred<I>) => Placeholder<O>;
+
 /** What a workflow's factory is given: `wf`, bound to one decision. */
 export interface WorkflowContext {
   /** A proxy for `definition`, with this proxy's layer of options. */
   activity<AI, AO>(definition: ActivityDefinition<AI, AO>, options?: ActivityOptions): ActivityProxy<AI, AO>;
+  /**
+   * A proxy that starts a child run of `workflow` (a definition, or `{ name, version }` of one defined in this app):
+   * its placeholder gets the child's result, or throws its ChildWorkflowError (a TaskError). See child-workflow.ts.
+   */
+  workflow<CI, CO>(
+    workflow: WorkflowDefinition<CI, CO> | { name: string; version: string | number },
+    options?: ChildWorkflowOptions,
+  ): WorkflowProxy<CI, CO>;
+  /** As above, by name and version (Flowy's `workflow_proxy(name, version, ...)`). */
+  workflow<CI = unknown, CO = unknown>(name: string, version: string | number, options?: ChildWorkflowOptions): WorkflowProxy<CI, CO>;
   /** Runs `fn` with `options` over every call made inside it (scopes nest; the innermost wins) and returns what it returns. */
   options<R>(options: ActivityOptions, fn: () => R): R;
   /** Ends this run and continues as new with `input` (its placeholders are waited for first). Never returns. */
@@ -156,6 +175,12 @@ export interface WorkflowContext {
   wait: typeof wait;
   /** As the free function `finishOrder`. */
   finishOrder: typeof finishOrder;
+  /** As the free function `parallelReduce` (Flowy's `parallel_reduce`; parallel-reduce.ts). */
+  parallelReduce<T>(
+    fn: (a: Placeholder<T> | T, b: Placeholder<T> | T) => Placeholder<T> | T,
+    items: Iterable<Placeholder<T> | T>,
+    ...initial: [] | [T | Placeholder<T>]
+  ): Placeholder<T>;
 }
 
 /** Runs once per decision with `wf` and returns the body: plain synchronous code from input to result. */
@@ -177,6 +202,10 @@ export interface WorkflowConfig {
   version: string | number;
   /** The default task list of the workflow's decisions and of activities that name none. @default 'default' */
   taskList?: string;
+  /** How long a run may last (Flowy's `workflow_duration`); past it the run fails with ERR_WORKFLOW_TIMEOUT. @default `[Workflow] workflow duration` (1h) */
+  duration?: Duration;
+  /** New calls one decision may schedule (Flowy's `rate_limit`); the rest wait for a later decision. @default `[Workflow] rate limit` (64) */
+  rateLimit?: number;
 }
 
 /** A workflow, as `defineWorkflow` returns it; `O` is the type of its result, for callers. */
@@ -185,6 +214,10 @@ export interface WorkflowDefinition<I = any, O = any> {
   readonly name: string;
   readonly version: string | number;
   readonly taskList: string | undefined;
+  /** `duration` in ms, when the definition gives one. */
+  readonly durationMs?: number | undefined;
+  /** `rateLimit`, when the definition gives one. */
+  readonly rateLimit?: number | undefined;
   readonly factory: WorkflowFactory<I, unknown>;
 }
 
@@ -216,7 +249,30 @@ export function defineWorkflow<I, R>(config: WorkflowConfig, factory: WorkflowFa
     throw new WorkflowError(
       `${where}: the factory is an async function; it must return the body synchronously, as each decision replays it`,
     );
-  return { kind: 'workflow', name: config.name, version: config.version, taskList: config.taskList, factory };
+  const limits = compileWorkflowLimits(config, where);
+  return { kind: 'workflow', name: config.name, version: config.version, taskList: config.taskList, ...limits, factory };
+}
+
+/** A definition's `duration` and `rateLimit`, checked; ERR_WORKFLOW names the workflow, the option and what was found. */
+function compileWorkflowLimits(config: WorkflowConfig, where: string): { durationMs?: number; rateLimit?: number } {
+  const limits: { durationMs?: number; rateLimit?: number } = {};
+  const { duration, rateLimit } = config;
+  if (duration !== undefined) {
+    const ms = typeof duration === 'number' ? duration : typeof duration === 'string' ? parseDuration(duration) : undefined;
+    if (ms === undefined || !Number.isFinite(ms) || ms <= 0)
+      throw new WorkflowError(
+        `${where}: duration must be a duration such as '2h' or '30m', or a positive number of milliseconds; found ${JSON.stringify(duration) ?? String(duration)}`,
+      );
+    limits.durationMs = Math.round(ms);
+  }
+  if (rateLimit !== undefined) {
+    if (!Number.isInteger(rateLimit) || rateLimit < 1)
+      throw new WorkflowError(
+        `${where}: rateLimit must be a whole number of at least 1; found ${JSON.stringify(rateLimit) ?? String(rateLimit)}`,
+      );
+    limits.rateLimit = rateLimit;
+  }
+  return limits;
 }
 
 /** Whether `fn` is an `async function` (or async generator), which a replayed workflow cannot be. */

@@ -202,3 +202,22 @@ describe('an INI file without [Flow]', () => {
     });
   });
 });
+
+describe('[Workflow] limits', () => {
+  it("defaults to Flowy's workflow duration of 1h and rate limit of 64, and 1048576 characters of input and result", () => {
+    expect(workflow().limits).toEqual({ durationMs: 3_600_000, rateLimit: 64, maxInputSize: 1_048_576, maxResultSize: 1_048_576 });
+  });
+
+  it('reads workflow duration, rate limit, max input size and max result size', () => {
+    expect(workflow('workflow duration = 2h', 'rate limit = 8', 'max input size = 32768', 'max result size = 40000').limits).toEqual({
+      durationMs: 7_200_000,
+      rateLimit: 8,
+      maxInputSize: 32_768,
+      maxResultSize: 40_000,
+    });
+  });
+
+  it('refuses a rate limit of 0, naming the key', () => {
+    expectConfigError(() => workflow('rate limit = 0'), { file: FILE, line: 6, section: 'Workflow', key: 'rate limit', says: ['0'] });
+  });
+});

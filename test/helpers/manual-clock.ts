@@ -2,9 +2,13 @@ import type { ExecutorClock } from '../../src/workflows/executor.js';
 import { flush as settle } from './wait.js';
 
 /** A clock whose timers run only when the test advances it; it refuses delays setTimeout cannot hold. It starts at `start` (ms). */
-export function manualClock(
-  start = 0,
-): ExecutorClock & { advance(ms: number): Promise<void>; jump(ms: number): void; delays: number[]; pending(): number } {
+export function manualClock(start = 0): ExecutorClock & {
+  advance(ms: number): Promise<void>;
+  jump(ms: number): void;
+  delays: number[];
+  pending(): number;
+  pendingBefore(at: number): number;
+} {
   let now = start;
   let nextId = 0;
   const timers = new Map<number, { at: number; fn: () => void }>();
@@ -14,6 +18,8 @@ export function manualClock(
     now: () => now,
     /** Timers armed and not yet run or cleared. */
     pending: () => timers.size,
+    /** Timers armed, not yet run or cleared, that are due before `at`. */
+    pendingBefore: (at: number) => [...timers.values()].filter((timer) => timer.at < at).length,
     setTimeout(fn, ms) {
       if (ms > 2_147_483_647) throw new RangeError(`a delay of ${ms}ms is past setTimeout's limit`);
       delays.push(ms);

@@ -222,6 +222,7 @@ describe('[Workflow] in an INI file', () => {
       broker: undefined,
       taskLists: undefined,
       decide: true,
+      limits: { durationMs: 3_600_000, rateLimit: 64, maxInputSize: 1_048_576, maxResultSize: 1_048_576 },
     });
   });
 
