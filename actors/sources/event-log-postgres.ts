@@ -1,4 +1,4 @@
-import type { FieldDef, Pool } from 'pg';
+import type { FieldDef, Pool, types } from 'pg';
 import { EventLogError } from '../../src/kernel/errors.js';
 import type { LogEvent } from '../plugins/plugin-api.js';
 import { displayUrl } from '../display-url.js';
@@ -11,6 +11,8 @@ const EXPECTED = `expected a table with columns ${COLUMNS} (see docs/event-log.m
 const CLIENT_GRACE_MS = 1000;
 // PostgreSQL's text types: a text `meta` column holds JSON text, parsed here.
 const TEXT_TYPES = new Set([25, 1042, 1043]);
+const TIMESTAMP = 1114;
+const TIMESTAMPTZ = 1184;
 
 /**
  * The table name quoted for SQL: `identifier` or `schema.identifier`, each
@@ -53,6 +55,8 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
           statement_timeout: options.queryTimeoutMs,
           query_timeout: options.queryTimeoutMs + CLIENT_GRACE_MS,
           connectionTimeoutMillis: options.queryTimeoutMs,
+          // This pool's own parsers, not pg.types: the app's other uses of pg keep theirs.
+          types: { getTypeParser: utcTimestamps(pg.types.getTypeParser) },
         });
         // An idle connection that breaks (a server restart) emits here; the next query reconnects or fails with the reason.
         created.on('error', () => {});
@@ -92,7 +96,15 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
     displayUrl: shownUrl,
     async connect() {
       // Checks the table and its columns, not only the server.
-      await query(`SELECT ${COLUMNS} FROM ${table} WHERE false`, [], undefined);
+      const { fields } = await query(`SELECT ${COLUMNS} FROM ${table} WHERE false`, [], undefined);
+      const createdAt = fields.find((field) => field.name === 'created_at');
+      if (createdAt && createdAt.dataTypeID !== TIMESTAMPTZ)
+        return {
+          warnings: [
+            `column created_at of table ${options.table} is ${createdAt.dataTypeID === TIMESTAMP ? 'timestamp without time zone' : `of type oid ${createdAt.dataTypeID}`}, not timestamptz: flowd reads it as UTC, so it must be written in UTC (a DEFAULT now() on a server whose TimeZone is not UTC shifts it); expected timestamptz (ALTER TABLE ${options.table} ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC')`,
+          ],
+        };
+      return {};
     },
     async latestId(signal) {
       return (await boundary('max', signal)) ?? 0;
@@ -163,6 +175,20 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
       if (closing) await (await closing).end();
     },
   };
+}
+
+/**
+ * pg's parsers, with `timestamp without time zone` read as UTC: pg reads it
+ * in the daemon's time zone, so the same row would be another instant under
+ * another TZ (a cursor's fingerprint would no longer match it).
+ */
+function utcTimestamps(parsers: typeof types.getTypeParser): typeof types.getTypeParser {
+  const withZone = parsers(TIMESTAMPTZ, 'text') as (text: string) => unknown;
+  return ((oid: number, format?: 'text' | 'binary') => {
+    if (oid !== TIMESTAMP || format === 'binary') return parsers(oid, format);
+    // '2026-03-02 10:14:07.312' -> '...+00'; a BC date keeps its suffix last; infinity stays as it is.
+    return (text: string) => withZone(/^\d/.test(text) ? text.replace(/( BC)?$/, '+00$1') : text);
+  }) as typeof types.getTypeParser;
 }
 
 function isText(fields: FieldDef[], name: string): boolean {

@@ -9,7 +9,7 @@ import type { LogEvent } from '../plugins/plugin-api.js';
 export interface Gap {
   from: number;
   to: number;
-  /** When it was first seen missing (or when the event after it was written, if earlier): its deadline is this plus the backlog timeout. */
+  /** When it was first seen missing (or, when old gaps expire, when the event after it was written, if earlier): its deadline is this plus the backlog timeout. */
   firstSeen: number;
   /** Passed by every plugin: given up at its deadline, or closed. */
   givenUp: boolean;
@@ -53,6 +53,15 @@ export class LogWindow {
   private known: BacklogRange[] = [];
   /** Gaps given up since the last `takeGivenUp()`, for the log. */
   private givenUpNow: Gap[] = [];
+  /**
+   * A gap between two events both written longer ago than the timeout
+   * (their `created_at`) is given up at once. Off where gaps close on proof
+   * (PostgreSQL's pg_locks check): `created_at` is another machine's clock
+   * (or a transaction's start), and trusting it there could give up an id
+   * whose transaction is still open; a gap then times out on this clock,
+   * from when it was first seen. @default true
+   */
+  expiresOldGaps = true;
 
   constructor(
     base: number,
@@ -238,7 +247,7 @@ export class LogWindow {
     // A gap between events both written long ago is old news (a plugin back from far behind): it expires at once.
     // Both sides, since created_at = now() is a transaction's start: one long transaction alone proves nothing.
     const time = (e: LogEvent | undefined) => (e?.createdAt === undefined ? Number.NaN : Date.parse(e.createdAt));
-    const written = before ? Math.max(time(before), time(next)) : time(next);
+    const written = !this.expiresOldGaps ? Number.NaN : before ? Math.max(time(before), time(next)) : time(next);
     let firstSeen = Number.isFinite(written) ? Math.min(now, written) : now;
     for (const [knownFrom, knownTo, deadline] of this.known) {
       if (knownFrom <= to && knownTo >= from) firstSeen = Math.min(firstSeen, deadline - this.backlogTimeoutMs);

@@ -121,6 +121,8 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   /** PostgreSQL with ids handed out in order: a gap closes once no transaction that could fill it is open (see event-log-writers.ts). */
   let closesGaps = false;
   let warnedOrder = false;
+  /** What the reader warned of at a connect: once a process, not at every reconnect. */
+  const warned = new Set<string>();
   const writers = new WriterHorizon();
   /** The highest id any read of this connection returned: every id drawn after that read is above it. */
   let seenMax = 0;
@@ -606,13 +608,20 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       startPoint = latestNow = undefined;
       try {
         reader ??= await makeReader(options.reader);
-        await reader.connect();
+        const connected = await reader.connect();
+        for (const warning of connected?.warnings ?? []) {
+          if (warned.has(warning)) continue;
+          warned.add(warning);
+          log.warn(`event-log: ${warning}`);
+        }
         writers.reset();
         seenMax = 0;
         closesGaps = false;
         if (reader.idOrder && reader.openWriters) {
           const order = await reader.idOrder(abort.signal);
           closesGaps = order.problem === undefined;
+          // Gaps close on proof here: created_at (another clock, or a transaction's start) must not give one up early.
+          window.expiresOldGaps = !closesGaps;
           if (order.problem && !warnedOrder)
             log.warn(
               { sequence: order.sequence || undefined },

@@ -95,6 +95,14 @@ describe('LogWindow', () => {
     expect(window.next(1, now, everything)).toMatchObject({ kind: 'event', event: { id: 3 } });
   });
 
+  it('waits at a gap behind events written long ago when old gaps do not expire (gaps that close on proof), for the timeout from when it was seen', () => {
+    const window = new LogWindow(0, TIMEOUT);
+    window.expiresOldGaps = false;
+    const now = Date.parse('2026-11-22T12:00:00Z');
+    window.add(0, [event(1, '2026-11-22T10:59:00Z'), event(3, '2026-11-22T11:00:00Z')], now);
+    expect(window.next(1, now, everything)).toMatchObject({ kind: 'blocked', gap: { from: 2, to: 2 }, until: now + TIMEOUT });
+  });
+
   it('waits at a gap behind an old event when the event before it is recent (a long transaction, not an old hole)', () => {
     const window = new LogWindow(0, TIMEOUT);
     const now = Date.parse('2026-11-22T12:00:00Z');
