@@ -121,6 +121,8 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   /** PostgreSQL with ids handed out in order: a gap closes once no transaction that could fill it is open (see event-log-writers.ts). */
   let closesGaps = false;
   let warnedOrder = false;
+  /** The store failed with ERR_STORE_UNAVAILABLE at the last ask for reactivation requests: warned once, quiet until it answers. */
+  let storeDown = false;
   /** What the reader warned of at a connect: once a process, not at every reconnect. */
   const warned = new Set<string>();
   const writers = new WriterHorizon();
@@ -448,6 +450,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       const key = reactivationKey(cursor.name);
       try {
         const request: unknown = await store.get(key);
+        storeDown = false;
         if (request === undefined) continue;
         await store.delete(key, lock ? { fence } : {});
         if (!isReactivationRequest(request) || request.deactivatedAt !== deactivated.at) {
@@ -458,11 +461,24 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
           continue;
         }
       } catch (error) {
-        log.warn(
-          { plugin: cursor.name, error: (error as Error).message },
-          `event-log: cannot read the reactivation request "${key}" (${(error as Error).message}); asking again at the next read`,
-        );
-        continue;
+        const message = (error as Error).message;
+        if ((error as { code?: unknown }).code !== 'ERR_STORE_UNAVAILABLE') {
+          log.warn(
+            { plugin: cursor.name, error: message },
+            `event-log: cannot read the reactivation request "${key}" (${message}); asking again at the next read`,
+          );
+          continue;
+        }
+        // The store is down: one line an outage, not one per plugin and read; the other plugins' requests wait for it too.
+        if (storeDown)
+          log.debug({ plugin: cursor.name, error: message }, `event-log: cannot read the reactivation request "${key}" (${message})`);
+        else
+          log.warn(
+            { error: message },
+            `event-log: cannot read reactivation requests (flowd plugins --reactivate): the store is unavailable (${message}); asking again at each read, quietly until it answers`,
+          );
+        storeDown = true;
+        return;
       }
       log.warn(
         { plugin: cursor.name, eventId: deactivated.eventId, error: { code: deactivated.code, message: deactivated.message } },

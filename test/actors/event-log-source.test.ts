@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../../actors/plugins/plugin-api.js';
 import { checkCursor, cursorKey } from '../../actors/sources/event-log-cursors.js';
 import { reactivationKey } from '../../actors/sources/event-log-reactivation.js';
-import { EventLogError } from '../../src/kernel/errors.js';
+import { EventLogError, StoreError } from '../../src/kernel/errors.js';
 import { eventLogRuntime, logEvent, memoryLog, storeFolder, stubHost } from '../helpers/event-log.js';
 import { logSink } from '../helpers/log-sink.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
@@ -245,6 +245,31 @@ describe('the event-log source', () => {
       'event-log: plugin "flaky" was deactivated when it failed on event 7 (ERR_WORKER_FAILED: KeyError: sg_status_list); reactivated on request (flowd plugins --reactivate): it goes on after event 6, retrying event 7',
     );
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('flaky'))).toEqual({ last: 12, backlog: [] }));
+  });
+
+  it('warns once, not at every read, while the store cannot be asked for reactivation requests, and asks again when it answers', async () => {
+    const log = memoryLog(range(1, 12).map((id) => logEvent(id)));
+    const flaky: number[] = [];
+    let broken = true;
+    const { host, services, sink } = await deactivatedOnSeven(storeFolder(), log, flaky, () => broken);
+    const record = (await services.store.get(cursorKey('flaky'))) as { deactivated: { at: number } };
+    const get = services.store.get.bind(services.store);
+    const down = vi
+      .spyOn(services.store, 'get')
+      .mockRejectedValue(new StoreError('ERR_STORE_UNAVAILABLE', 'connect ECONNREFUSED 127.0.0.1:6379'));
+    // Each read asks once: ten asks are ten reads with the store down.
+    await vi.waitFor(() => expect(down.mock.calls.length).toBeGreaterThan(10));
+    const warnings = () => sink.lines.filter((line) => line.level >= 40 && line.msg.includes('reactivation request'));
+    expect(warnings().map((line) => line.msg)).toEqual([
+      'event-log: cannot read reactivation requests (flowd plugins --reactivate): the store is unavailable (connect ECONNREFUSED 127.0.0.1:6379); asking again at each read, quietly until it answers',
+    ]);
+
+    down.mockImplementation(get);
+    broken = false;
+    await services.store.put(reactivationKey('flaky'), { deactivatedAt: record.deactivated.at, requestedAt: Date.now() });
+    await vi.waitFor(() => expect(flaky).toEqual(range(1, 12)));
+    expect(host.reactivated).toEqual(['flaky']);
+    expect(warnings()).toHaveLength(1);
   });
 
   it('counts the failures of callbacks that go on (stopOnError false) and moves the cursor past their events', async () => {
