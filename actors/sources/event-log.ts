@@ -71,6 +71,8 @@ interface Cursor {
   writing: Promise<void> | undefined;
   /** After an outcome that was not final (shutdown, a store that was down): not before this. */
   notBefore: number;
+  /** Events that appeared after their gap was given up, behind `last`: handed over before the next in order, out of order. */
+  late: LogEvent[];
 }
 
 type SourceError = Error & { code: string; retryable: boolean };
@@ -106,7 +108,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   const window = new LogWindow(0, options.backlogTimeoutMs);
   const cursors = new Map<string, Cursor>();
   /** Delivery id -> what it was, for the outcome. */
-  const inFlight = new Map<string, { plugin: string; eventId: number; generation: number; fingerprint: Fingerprint | undefined }>();
+  const inFlight = new Map<
+    string,
+    { plugin: string; eventId: number; generation: number; fingerprint: Fingerprint | undefined; late: LogEvent | undefined }
+  >();
   const stats = {
     reader: 0,
     delivered: 0,
@@ -213,6 +218,8 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     if (!feed || paused || cursor.inFlight !== undefined || cursor.writing || !isActive(cursor.name)) return;
     const at = now();
     if (at < cursor.notBefore) return wakeAt(cursor.notBefore);
+    const late = cursor.late.shift();
+    if (late) return deliver(cursor, late, true);
     const step = window.next(cursor.last, at, (event) => plugins.matches(cursor.name, event));
     if (step.kind === 'behind') {
       // Back from far behind (a plugin that resumed): read again from the lowest cursor.
@@ -240,10 +247,16 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     if (fingerprint && fingerprint.id >= (cursor.fingerprint?.id ?? 0)) cursor.fingerprint = fingerprint;
   };
 
-  const deliver = (cursor: Cursor, event: LogEvent) => {
+  const deliver = (cursor: Cursor, event: LogEvent, late = false) => {
     const id = `${event.id}@${cursor.name}`;
     cursor.inFlight = event.id;
-    inFlight.set(id, { plugin: cursor.name, eventId: event.id, generation, fingerprint: fingerprintOf(event) });
+    inFlight.set(id, {
+      plugin: cursor.name,
+      eventId: event.id,
+      generation,
+      fingerprint: fingerprintOf(event),
+      late: late ? event : undefined,
+    });
     stats.delivered++;
     feed!.deliver(event, { id, meta: { plugin: cursor.name, eventId: event.id, eventType: event.type } });
   };
@@ -334,6 +347,11 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         else window.evict(lowest);
         await recheck();
         if (mine !== generation) return;
+        if (window.lateRangeCount > 0 && now() - lastLateRead >= lateEveryMs) {
+          lastLateRead = now();
+          noteLate(await window.rereadLate(readLog, options.maxBatchSize, now()));
+          if (mine !== generation) return;
+        }
         lastReadFull = false;
         let read = 0;
         if (window.eventCount < options.maxBatchSize * 4) {
@@ -365,6 +383,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     requestPoll(lastReadFull && window.eventCount < options.maxBatchSize * 4 ? 0 : options.fetchIntervalMs);
   };
 
+  /** Ids given up are read again this often (10 fetch intervals, or the backlog timeout up to a minute, whichever is longer). */
+  const lateEveryMs = Math.max(10 * options.fetchIntervalMs, Math.min(options.backlogTimeoutMs, 60_000));
+  let lastLateRead = now();
+
   /** Nothing new to read: a log emptied or restored while the daemon runs leaves cursors above its newest id, or on events that are gone or others: each such plugin is stopped. */
   // At most every 20 fetch intervals (5 s at least): asking for the newest id on every idle read would double an idle daemon's queries.
   const behindCheckEveryMs = Math.max(20 * options.fetchIntervalMs, 5_000);
@@ -386,10 +408,17 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     if (ahead.length > 0 || moved) window.reset(floor());
   };
 
+  /** Events that appeared after their gap was given up: each plugin that went past one and wants it gets it next, out of order. */
   const noteLate = (late: LogEvent[]) => {
     for (const event of late) {
       stats.lateEvents++;
-      log.warn({ event: event.id }, `event-log: event ${event.id} appeared after it was given up; plugins that went past it do not get it`);
+      const past = active().filter((cursor) => cursor.last >= event.id && plugins.matches(cursor.name, event));
+      for (const cursor of past) cursor.late.push(event);
+      const names = past.map((cursor) => `"${cursor.name}"`).join(', ');
+      log.warn(
+        { event: event.id, plugins: past.map((cursor) => cursor.name) },
+        `event-log: event ${event.id} appeared after it was given up; ${past.length === 0 ? 'no plugin that went past it wants it' : `handed to ${names} out of order`} (the plugins not past it yet get it in order)`,
+      );
     }
   };
 
@@ -416,6 +445,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       inFlight: undefined,
       writing: undefined,
       notBefore: 0,
+      late: [],
     };
     cursors.set(name, cursor);
     if (await stopIfUnfit(cursor)) return;
@@ -716,7 +746,18 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         return;
       }
       cursor.inFlight = undefined;
-      if (settlement.outcome === 'completed') {
+      if (entry.late && settlement.outcome === 'completed') {
+        // Behind the cursor: nothing to write.
+        stats.completed++;
+        const failed = (settlement.result as { failed?: unknown } | undefined)?.failed;
+        if (Array.isArray(failed)) stats.callbackFailures += failed.length;
+        dispatch(cursor);
+      } else if (entry.late && settlement.outcome !== 'failed') {
+        // Returned (shutdown, a store that was down) or expired: again after a fetch interval.
+        cursor.late.unshift(entry.late);
+        cursor.notBefore = now() + options.fetchIntervalMs;
+        wakeAt(cursor.notBefore);
+      } else if (settlement.outcome === 'completed') {
         stats.completed++;
         // Callbacks with stopOnError = false that failed: logged by the host, counted here.
         const failed = (settlement.result as { failed?: unknown } | undefined)?.failed;

@@ -272,6 +272,45 @@ describe('the event-log source', () => {
     expect(warnings()).toHaveLength(1);
   });
 
+  it('hands an event that appears after its gap was given up to the plugins that went past it, out of order, with one warning', async () => {
+    let now = 1_000_000;
+    const log = memoryLog([1, 2, 4, 5].map((id) => logEvent(id)));
+    const seen: number[] = [];
+    const versions: number[] = [];
+    const sink = logSink('info');
+    const { runtime, services } = await started({
+      reader: log,
+      host: stubHost({
+        p: { run: (e) => void seen.push(e.id) },
+        versions: { wants: (e) => e.type === 'Shotgun_Version_New', run: (e) => void versions.push(e.id) },
+      }),
+      folder: storeFolder(),
+      now: () => now,
+      logger: sink.logger,
+      source: { backlogTimeoutMs: 1000 },
+    });
+    await vi.waitFor(() => expect(seen).toEqual([1, 2]));
+    now += 1000;
+    await vi.waitFor(() => expect(seen).toEqual([1, 2, 4, 5]));
+    // The transaction of id 3 commits after its gap was given up, and after the window let go of it.
+    log.events.push(logEvent(3));
+    const reads = log.reads;
+    await vi.waitFor(() => expect(log.reads).toBeGreaterThan(reads + 3));
+    now += 1000;
+    await vi.waitFor(() => expect(seen).toEqual([1, 2, 4, 5, 3]));
+    const reported = sink.lines.filter((line) => line.msg.includes('appeared after it was given up'));
+    expect(reported).toMatchObject([
+      {
+        level: 40,
+        event: 3,
+        msg: 'event-log: event 3 appeared after it was given up; handed to "p" out of order (the plugins not past it yet get it in order)',
+      },
+    ]);
+    expect(versions).toEqual([]);
+    expect(runtime.snapshot().source.stats).toMatchObject({ lateEvents: 1 });
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toMatchObject({ last: 5 }));
+  });
+
   it('counts the failures of callbacks that go on (stopOnError false) and moves the cursor past their events', async () => {
     const log = memoryLog(range(1, 3).map((id) => logEvent(id)));
     const host = stubHost({ p: { run: () => {} } });
