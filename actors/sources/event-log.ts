@@ -450,19 +450,18 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     cursors.set(name, cursor);
     if (await stopIfUnfit(cursor)) return;
     const deactivated = record.deactivated;
-    // A cursor that was ahead of the log needs a reset (or a changed file); a failure is retried by a start, as shotgunEvents does.
-    if (deactivated?.code === 'ERR_CURSOR' && info.mtimeMs <= deactivated.at) {
+    // A cursor that did not fit the log needs a reset, whatever its file did; a failure is retried by a start, as shotgunEvents does.
+    if (deactivated?.code === 'ERR_CURSOR') {
       if (info.state !== 'deactivated') plugins.deactivate(name, deactivated);
       log.warn(
         { plugin: name, error: deactivated },
-        `event-log: plugin "${name}" stays deactivated (its file has not changed since): ${deactivated.message}`,
+        `event-log: plugin "${name}" stays deactivated until its cursor is reset (flowd plugins <app.ini> --reset-cursor ${name}): ${deactivated.message}`,
       );
     } else if (deactivated) {
-      if (deactivated.code !== 'ERR_CURSOR')
-        log.warn(
-          { plugin: name, eventId: deactivated.eventId, error: { code: deactivated.code, message: deactivated.message } },
-          `event-log: plugin "${name}" was deactivated${failedOn(deactivated)}; this start re-activates it: ${goesOn(record.last, deactivated)}`,
-        );
+      log.warn(
+        { plugin: name, eventId: deactivated.eventId, error: { code: deactivated.code, message: deactivated.message } },
+        `event-log: plugin "${name}" was deactivated${failedOn(deactivated)}; this start re-activates it: ${goesOn(record.last, deactivated)}`,
+      );
       await persist(cursor, null);
     }
   };
@@ -602,17 +601,13 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         (error: unknown) => lose(sourceError(error)),
       );
     } else if (change.type === 'plugin.activated' && cursor && cursor.stored.deactivated?.code === 'ERR_CURSOR') {
-      // Its file changed, its cursor did not: still ahead of the log, it stays deactivated.
-      latestNow = undefined;
-      stopIfUnfit(cursor).then(
-        (ahead) =>
-          ahead
-            ? undefined
-            : persist(cursor, null).then(
-                () => dispatch(cursor),
-                () => undefined,
-              ),
-        (error: unknown) => lose(sourceError(error)),
+      // Its file changed, its cursor did not: only --reset-cursor lifts ERR_CURSOR. A log that grew past a cursor
+      // ahead of it (or a record without a fingerprint) would fit again, and the plugin would skip every event up to it.
+      const deactivated = cursor.stored.deactivated;
+      plugins.deactivate(change.name, deactivated);
+      log.warn(
+        { plugin: change.name, error: deactivated },
+        `event-log: plugin "${change.name}" stays deactivated until its cursor is reset (a changed file does not lift ERR_CURSOR): ${deactivated.message}`,
       );
     } else if (change.type === 'plugin.activated' && cursor) {
       if (cursor.stored.deactivated)

@@ -85,6 +85,32 @@ describe('the event-log source', () => {
     expect(seen).toEqual(range(1, 6));
   });
 
+  it('keeps a plugin deactivated with ERR_CURSOR when its file changes, even once the log grew past its cursor: only a reset lifts it', async () => {
+    const log = memoryLog(range(1, 3).map((id) => logEvent(id)));
+    const folder = storeFolder();
+    const seen: number[] = [];
+    const host = stubHost({ p: { run: (e) => void seen.push(e.id) }, other: { run: () => undefined } });
+    const first = eventLogRuntime({ reader: log, host, folder });
+    // A record written before fingerprints were kept, ahead of the log.
+    await first.services.store.put(cursorKey('p'), { last: 10, backlog: [] });
+    await first.services.close();
+    const sink = logSink('info');
+    const { services } = await started({ reader: log, host, folder, logger: sink.logger });
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toMatchObject({ deactivated: { code: 'ERR_CURSOR' } }));
+    log.events.push(...range(4, 12).map((id) => logEvent(id)));
+    host.activate('p');
+    await vi.waitFor(() => expect(host.get('p')?.state).toBe('deactivated'));
+    expect(sink.messages()).toContainEqual(
+      expect.stringContaining(
+        'event-log: plugin "p" stays deactivated until its cursor is reset (a changed file does not lift ERR_CURSOR)',
+      ),
+    );
+    const reads = log.reads;
+    await vi.waitFor(() => expect(log.reads).toBeGreaterThan(reads + 3));
+    expect(seen).toEqual([]);
+    expect(await services.store.get(cursorKey('p'))).toMatchObject({ last: 10, deactivated: { code: 'ERR_CURSOR' } });
+  });
+
   it('loads a cursor record without a fingerprint (written before it was kept), and refuses one whose fingerprint is not { id, createdAt }', () => {
     expect(checkCursor({ last: 4, backlog: [] }, 'k')).toEqual({ last: 4, backlog: [] });
     expect(checkCursor({ last: 4, backlog: [], fingerprint: { id: 4, createdAt: 'x' } }, 'k').fingerprint).toEqual({
