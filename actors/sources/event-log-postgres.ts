@@ -127,7 +127,7 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
         // pg_sequence by oid, not pg_sequences by name: naming every sequence of the database fails on a schema this user may not use.
         `WITH seq AS (SELECT to_regclass(pg_get_serial_sequence($1, 'id')) AS oid),
            access AS (SELECT seq.oid, has_sequence_privilege(seq.oid, 'SELECT') OR has_sequence_privilege(seq.oid, 'USAGE') AS readable FROM seq)
-         SELECT pg_get_serial_sequence($1, 'id') AS sequence, pg_is_in_recovery() AS standby, p.seqcache AS cache,
+         SELECT pg_get_serial_sequence($1, 'id') AS sequence, pg_is_in_recovery() AS standby, p.seqcache AS cache, p.seqincrement AS increment,
            CASE WHEN access.readable THEN pg_sequence_last_value(access.oid) END AS last, access.readable,
            (SELECT max(id) FROM ${table}) AS max
          FROM access LEFT JOIN pg_sequence p ON p.seqrelid = access.oid`,
@@ -138,12 +138,14 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
         sequence: string | null;
         standby: boolean;
         cache: unknown;
+        increment: unknown;
         last: unknown;
         readable: boolean | null;
         max: unknown;
       };
       const sequence = row.sequence ?? '';
       const cache = Number(row.cache ?? 1);
+      const increment = Number(row.increment ?? 1);
       const max = row.max === null ? undefined : Number(row.max);
       const last = row.last === null ? undefined : Number(row.last);
       let problem: string | undefined;
@@ -152,6 +154,9 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
         problem = `column id of table ${options.table} has no sequence of its own (pg_get_serial_sequence is null); expected a bigserial or identity column, or ALTER SEQUENCE <its sequence> OWNED BY ${options.table}.id`;
       else if (cache > 1)
         problem = `sequence ${sequence} of table ${options.table} has CACHE ${cache}, so each connection hands out ids from its own block, not in order; expected CACHE 1 (ALTER SEQUENCE ${sequence} CACHE 1)`;
+      else if (increment !== 1)
+        // Ids drawn in blocks (hi/lo: one nextval, many ids given by the writer) are not each drawn under the sequence's lock.
+        problem = `sequence ${sequence} of table ${options.table} has INCREMENT BY ${increment}, so the ids may be drawn in blocks that the writer hands out itself (hi/lo), not one nextval each; expected INCREMENT BY 1 (ALTER SEQUENCE ${sequence} INCREMENT BY 1)`;
       else if (row.readable && max !== undefined && (last === undefined || max > last))
         // A logical replica's rows, or ids the writer gives itself: the sequence is not what hands them out.
         problem = `the highest id of table ${options.table} is ${max}, but its sequence ${sequence} has handed out ${last === undefined ? 'none' : `ids up to ${last}`}; expected the ids to be drawn from it (a logical replica, or ids given by the writer?)`;

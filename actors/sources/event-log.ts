@@ -126,6 +126,8 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   /** PostgreSQL with ids handed out in order: a gap closes once no transaction that could fill it is open (see event-log-writers.ts). */
   let closesGaps = false;
   let warnedOrder = false;
+  /** The gap check failed for good once (givesUpProof): warned. */
+  let warnedProof = false;
   /** The store failed with ERR_STORE_UNAVAILABLE at the last ask for reactivation requests: warned once, quiet until it answers. */
   let storeDown = false;
   /** What the reader warned of at a connect: once a process, not at every reconnect. */
@@ -329,9 +331,36 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
    */
   const drainGaps = async (mine: number) => {
     const seenBefore = seenMax;
-    const open = await reader!.openWriters!(abort.signal);
+    let open: string[];
+    try {
+      open = await reader!.openWriters!(abort.signal);
+    } catch (error) {
+      if (!givesUpProof(error, 'list the transactions that may still write ids (pg_locks)')) throw error;
+      return;
+    }
     if (mine !== generation) return;
     if (window.drain(writers.observe(open, seenBefore)) > 0) await recheck();
+  };
+
+  /**
+   * A failure of the gap check that a retry will not cure (a permission, a
+   * server without pg_sequence): warned once, and gaps wait for the backlog
+   * timeout from then on, as for a log whose ids cannot be vouched for.
+   * False for what the source should fail on as for any read (a server
+   * that is down, a shutdown).
+   */
+  const givesUpProof = (error: unknown, what: string): boolean => {
+    const code = (error as { code?: unknown })?.code;
+    if (abort.signal.aborted || code === 'ERR_EVENT_LOG_UNAVAILABLE' || !(error instanceof FlowdError)) return false;
+    closesGaps = false;
+    window.expiresOldGaps = true;
+    if (!warnedProof)
+      log.warn(
+        { error: (error as Error).message },
+        `event-log: cannot ${what}: ${(error as Error).message}. flowd cannot prove that a gap in the ids will never fill, so a gap holds every plugin for the backlog timeout (${formatDuration(options.backlogTimeoutMs)}) instead (see docs/event-log.md#gaps)`,
+      );
+    warnedProof = true;
+    return true;
   };
 
   const poll = async () => {
@@ -659,16 +688,19 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         seenMax = 0;
         closesGaps = false;
         if (reader.idOrder && reader.openWriters) {
-          const order = await reader.idOrder(abort.signal);
-          closesGaps = order.problem === undefined;
+          const order = await reader.idOrder(abort.signal).catch((error: unknown) => {
+            if (givesUpProof(error, 'check how the ids are handed out (pg_get_serial_sequence, pg_sequence)')) return undefined;
+            throw error;
+          });
+          closesGaps = order !== undefined && order.problem === undefined;
           // Gaps close on proof here: created_at (another clock, or a transaction's start) must not give one up early.
           window.expiresOldGaps = !closesGaps;
-          if (order.problem && !warnedOrder)
+          if (order?.problem && !warnedOrder)
             log.warn(
               { sequence: order.sequence || undefined },
               `event-log: ${order.problem}. flowd cannot prove that a gap in the ids will never fill, so a gap (a rolled-back transaction) holds every plugin for the backlog timeout (${formatDuration(options.backlogTimeoutMs)}) instead of until the transactions that could fill it end (see docs/event-log.md#gaps)`,
             );
-          warnedOrder ||= order.problem !== undefined;
+          warnedOrder ||= order?.problem !== undefined;
         }
         const tellWaiting = () =>
           log.info(

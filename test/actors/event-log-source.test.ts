@@ -97,6 +97,8 @@ describe('the event-log source', () => {
     const sink = logSink('info');
     const { services } = await started({ reader: log, host, folder, logger: sink.logger });
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toMatchObject({ deactivated: { code: 'ERR_CURSOR' } }));
+    // The source has taken in the cursors (the record written is its own).
+    await vi.waitFor(() => expect(sink.messages()).toContain('event-log: reading memory://log for 2 plugin(s)'));
     log.events.push(...range(4, 12).map((id) => logEvent(id)));
     host.activate('p');
     await vi.waitFor(() => expect(host.get('p')?.state).toBe('deactivated'));
@@ -335,6 +337,44 @@ describe('the event-log source', () => {
     expect(versions).toEqual([]);
     expect(runtime.snapshot().source.stats).toMatchObject({ lateEvents: 1 });
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toMatchObject({ last: 5 }));
+  });
+
+  it.each([
+    ['the id-order check at connect', 'idOrder'],
+    ['the list of open writers', 'openWriters'],
+  ] as const)('goes on, with one warning, when %s fails for good: gaps wait for the backlog timeout instead', async (_, failing) => {
+    let now = 1_000_000;
+    const log = memoryLog([1, 2, 4, 5].map((id) => logEvent(id)));
+    const denied = () => Promise.reject(new EventLogError('ERR_EVENT_LOG', 'permission denied for table pg_locks'));
+    let asked = 0;
+    const reader = {
+      ...log,
+      idOrder: failing === 'idOrder' ? denied : async () => ({ sequence: 'public.flowd_events_id_seq', problem: undefined }),
+      openWriters: failing === 'openWriters' ? () => (asked++, denied()) : async () => [],
+    };
+    const seen: number[] = [];
+    const sink = logSink('warn');
+    const { runtime } = await started({
+      reader,
+      host: stubHost({ p: { run: (e) => void seen.push(e.id) } }),
+      folder: storeFolder(),
+      now: () => now,
+      logger: sink.logger,
+      source: { backlogTimeoutMs: 60_000 },
+    });
+    await vi.waitFor(() => expect(seen).toEqual([1, 2]), { timeout: 5000 });
+    const reads = log.reads;
+    await vi.waitFor(() => expect(log.reads).toBeGreaterThan(reads + 3));
+    expect(seen).toEqual([1, 2]);
+    now += 60_000;
+    await vi.waitFor(() => expect(seen).toEqual([1, 2, 4, 5]));
+    expect(sink.messages().filter((message) => message.includes('permission denied'))).toEqual([
+      expect.stringMatching(
+        /^event-log: cannot .*: permission denied for table pg_locks\. flowd cannot prove that a gap in the ids will never fill/,
+      ),
+    ]);
+    if (failing === 'openWriters') expect(asked).toBe(1);
+    expect(runtime.actor?.getSnapshot().status).toBe('active');
   });
 
   it('counts the failures of callbacks that go on (stopOnError false) and moves the cursor past their events', async () => {

@@ -143,6 +143,14 @@ describe('the PostgreSQL event-log reader', () => {
     expect((await reader.connect())?.warnings ?? []).toEqual([]);
   });
 
+  it('says why gaps cannot be closed on proof when the id sequence does not INCREMENT BY 1 (ids drawn in blocks)', async () => {
+    const { table, reader } = await fixture();
+    await db.query(`ALTER SEQUENCE ${table}_id_seq INCREMENT BY 50`);
+    expect((await reader.idOrder!()).problem).toBe(
+      `sequence public.${table}_id_seq of table ${table} has INCREMENT BY 50, so the ids may be drawn in blocks that the writer hands out itself (hi/lo), not one nextval each; expected INCREMENT BY 1 (ALTER SEQUENCE public.${table}_id_seq INCREMENT BY 1)`,
+    );
+  });
+
   it('refuses a row of the wrong shape, naming the table, the row id and the field', async () => {
     const { table, reader } = await fixture({ columns: 'text' });
     const [id] = await insertEvents(db, table, [{ type: 'ok', meta: 'not json' }], 'text');
