@@ -38,6 +38,7 @@ export function isFingerprint(value: unknown): value is Fingerprint {
  */
 export function fingerprintMismatch(event: LogEvent | undefined, fingerprint: Fingerprint): string | undefined {
   if (event?.id !== fingerprint.id) return 'is gone';
-  if (event.createdAt === fingerprint.createdAt) return undefined;
+  // The same instant, however it is written (epoch ms: an offset or a precision of its own does not count).
+  if (event.createdAt !== undefined && Date.parse(event.createdAt) === Date.parse(fingerprint.createdAt)) return undefined;
   return event.createdAt === undefined ? 'has no created_at' : `has created_at ${event.createdAt}`;
 }

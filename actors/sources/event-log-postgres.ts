@@ -1,4 +1,4 @@
-import type { FieldDef, Pool } from 'pg';
+import type { FieldDef, Pool, types } from 'pg';
 import { EventLogError } from '../../src/kernel/errors.js';
 import type { LogEvent } from '../plugins/plugin-api.js';
 import { displayUrl } from '../display-url.js';
@@ -11,6 +11,8 @@ const EXPECTED = `expected a table with columns ${COLUMNS} (see docs/event-log.m
 const CLIENT_GRACE_MS = 1000;
 // PostgreSQL's text types: a text `meta` column holds JSON text, parsed here.
 const TEXT_TYPES = new Set([25, 1042, 1043]);
+const TIMESTAMP = 1114;
+const TIMESTAMPTZ = 1184;
 
 /**
  * The table name quoted for SQL: `identifier` or `schema.identifier`, each
@@ -53,6 +55,8 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
           statement_timeout: options.queryTimeoutMs,
           query_timeout: options.queryTimeoutMs + CLIENT_GRACE_MS,
           connectionTimeoutMillis: options.queryTimeoutMs,
+          // This pool's own parsers, not pg.types: the app's other uses of pg keep theirs.
+          types: { getTypeParser: utcTimestamps(pg.types.getTypeParser) },
         });
         // An idle connection that breaks (a server restart) emits here; the next query reconnects or fails with the reason.
         created.on('error', () => {});
@@ -92,7 +96,15 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
     displayUrl: shownUrl,
     async connect() {
       // Checks the table and its columns, not only the server.
-      await query(`SELECT ${COLUMNS} FROM ${table} WHERE false`, [], undefined);
+      const { fields } = await query(`SELECT ${COLUMNS} FROM ${table} WHERE false`, [], undefined);
+      const createdAt = fields.find((field) => field.name === 'created_at');
+      if (createdAt && createdAt.dataTypeID !== TIMESTAMPTZ)
+        return {
+          warnings: [
+            `column created_at of table ${options.table} is ${createdAt.dataTypeID === TIMESTAMP ? 'timestamp without time zone' : `of type oid ${createdAt.dataTypeID}`}, not timestamptz: flowd reads it as UTC, so it must be written in UTC (a DEFAULT now() on a server whose TimeZone is not UTC shifts it); expected timestamptz (ALTER TABLE ${options.table} ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME ZONE 'UTC')`,
+          ],
+        };
+      return {};
     },
     async latestId(signal) {
       return (await boundary('max', signal)) ?? 0;
@@ -115,7 +127,7 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
         // pg_sequence by oid, not pg_sequences by name: naming every sequence of the database fails on a schema this user may not use.
         `WITH seq AS (SELECT to_regclass(pg_get_serial_sequence($1, 'id')) AS oid),
            access AS (SELECT seq.oid, has_sequence_privilege(seq.oid, 'SELECT') OR has_sequence_privilege(seq.oid, 'USAGE') AS readable FROM seq)
-         SELECT pg_get_serial_sequence($1, 'id') AS sequence, pg_is_in_recovery() AS standby, p.seqcache AS cache,
+         SELECT pg_get_serial_sequence($1, 'id') AS sequence, pg_is_in_recovery() AS standby, p.seqcache AS cache, p.seqincrement AS increment,
            CASE WHEN access.readable THEN pg_sequence_last_value(access.oid) END AS last, access.readable,
            (SELECT max(id) FROM ${table}) AS max
          FROM access LEFT JOIN pg_sequence p ON p.seqrelid = access.oid`,
@@ -126,12 +138,14 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
         sequence: string | null;
         standby: boolean;
         cache: unknown;
+        increment: unknown;
         last: unknown;
         readable: boolean | null;
         max: unknown;
       };
       const sequence = row.sequence ?? '';
       const cache = Number(row.cache ?? 1);
+      const increment = Number(row.increment ?? 1);
       const max = row.max === null ? undefined : Number(row.max);
       const last = row.last === null ? undefined : Number(row.last);
       let problem: string | undefined;
@@ -140,6 +154,9 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
         problem = `column id of table ${options.table} has no sequence of its own (pg_get_serial_sequence is null); expected a bigserial or identity column, or ALTER SEQUENCE <its sequence> OWNED BY ${options.table}.id`;
       else if (cache > 1)
         problem = `sequence ${sequence} of table ${options.table} has CACHE ${cache}, so each connection hands out ids from its own block, not in order; expected CACHE 1 (ALTER SEQUENCE ${sequence} CACHE 1)`;
+      else if (increment !== 1)
+        // Ids drawn in blocks (hi/lo: one nextval, many ids given by the writer) are not each drawn under the sequence's lock.
+        problem = `sequence ${sequence} of table ${options.table} has INCREMENT BY ${increment}, so the ids may be drawn in blocks that the writer hands out itself (hi/lo), not one nextval each; expected INCREMENT BY 1 (ALTER SEQUENCE ${sequence} INCREMENT BY 1)`;
       else if (row.readable && max !== undefined && (last === undefined || max > last))
         // A logical replica's rows, or ids the writer gives itself: the sequence is not what hands them out.
         problem = `the highest id of table ${options.table} is ${max}, but its sequence ${sequence} has handed out ${last === undefined ? 'none' : `ids up to ${last}`}; expected the ids to be drawn from it (a logical replica, or ids given by the writer?)`;
@@ -163,6 +180,20 @@ export function postgresLogReader(options: PostgresLogOptions): EventLogReader {
       if (closing) await (await closing).end();
     },
   };
+}
+
+/**
+ * pg's parsers, with `timestamp without time zone` read as UTC: pg reads it
+ * in the daemon's time zone, so the same row would be another instant under
+ * another TZ (a cursor's fingerprint would no longer match it).
+ */
+function utcTimestamps(parsers: typeof types.getTypeParser): typeof types.getTypeParser {
+  const withZone = parsers(TIMESTAMPTZ, 'text') as (text: string) => unknown;
+  return ((oid: number, format?: 'text' | 'binary') => {
+    if (oid !== TIMESTAMP || format === 'binary') return parsers(oid, format);
+    // '2026-03-02 10:14:07.312' -> '...+00'; a BC date keeps its suffix last; infinity stays as it is.
+    return (text: string) => withZone(/^\d/.test(text) ? text.replace(/( BC)?$/, '+00$1') : text);
+  }) as typeof types.getTypeParser;
 }
 
 function isText(fields: FieldDef[], name: string): boolean {

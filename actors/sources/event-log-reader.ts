@@ -9,8 +9,8 @@ import type { LogEvent } from '../plugins/plugin-api.js';
 export interface EventLogReader {
   /** The URL without its password, for logs and errors. */
   readonly displayUrl: string;
-  /** Connects (or checks the feed answers); rejects with EventLogError. */
-  connect(): Promise<void>;
+  /** Connects (or checks the feed answers); rejects with EventLogError. May answer warnings about the log, for the source to log once. */
+  connect(): Promise<{ warnings?: string[] } | void>;
   /** True when latestId walks the whole log (a feed without a latest URL): the source then does not check cursors against it. */
   readonly walksToLatest?: boolean;
   /** The highest id in the log now; 0 when it is empty. */

@@ -9,7 +9,7 @@ import type { LogEvent } from '../plugins/plugin-api.js';
 export interface Gap {
   from: number;
   to: number;
-  /** When it was first seen missing (or when the event after it was written, if earlier): its deadline is this plus the backlog timeout. */
+  /** When it was first seen missing (or, when old gaps expire, when the event after it was written, if earlier): its deadline is this plus the backlog timeout. */
   firstSeen: number;
   /** Passed by every plugin: given up at its deadline, or closed. */
   givenUp: boolean;
@@ -34,6 +34,16 @@ export type NextStep =
   /** The cursor is below what the window holds: reset it there and read again. */
   | { kind: 'behind' };
 
+/** Ids given up at their deadline, read again now and then until `until`: one that appears there is a late event. */
+export interface LateRange {
+  from: number;
+  to: number;
+  until: number;
+}
+
+/** How many given-up ranges are kept for late events at most (the oldest go first). */
+export const MAX_LATE_RANGES = 1000;
+
 /** A gap as it is kept in a plugin's backlog: `[from, to, deadline]`. */
 export type BacklogRange = [from: number, to: number, deadline: number];
 
@@ -53,6 +63,17 @@ export class LogWindow {
   private known: BacklogRange[] = [];
   /** Gaps given up since the last `takeGivenUp()`, for the log. */
   private givenUpNow: Gap[] = [];
+  /**
+   * A gap between two events both written longer ago than the timeout
+   * (their `created_at`) is given up at once. Off where gaps close on proof
+   * (PostgreSQL's pg_locks check): `created_at` is another machine's clock
+   * (or a transaction's start), and trusting it there could give up an id
+   * whose transaction is still open; a gap then times out on this clock,
+   * from when it was first seen. @default true
+   */
+  expiresOldGaps = true;
+  /** Gaps given up at their deadline, still looked for (rereadLate). */
+  private late: LateRange[] = [];
 
   constructor(
     base: number,
@@ -82,13 +103,21 @@ export class LogWindow {
   /**
    * Takes the events a read returned (`id > after`, in id order). Ids in the
    * range read that did not come back are gaps; an event inside a gap fills
-   * it. Returns the events that came after their gap was given up.
+   * it. Returns the events that came after their gap was given up (late: for
+   * the plugins that went past them, out of order).
    */
   add(after: number, events: readonly LogEvent[], now: number): LogEvent[] {
     const late: LogEvent[] = [];
     for (const event of events) {
-      if (event.id <= this.base || event.id <= after) continue;
+      if (event.id <= after) continue;
+      // Behind every active plugin: only an id given up and still looked for is news (a late event).
+      if (event.id <= this.base) {
+        if (this.takeLate(event.id)) late.push(event);
+        continue;
+      }
       if (event.id > this.high) {
+        // A read again from below (a plugin back from behind) can meet an id given up before.
+        if (this.takeLate(event.id)) late.push(event);
         if (event.id > this.high + 1) {
           const last = this.entries.at(-1);
           const before = last && !isGap(last) ? last.event : undefined;
@@ -101,7 +130,7 @@ export class LogWindow {
       const index = this.indexOf(event.id);
       const entry = this.entries[index];
       if (!entry || !isGap(entry)) continue;
-      if (entry.givenUp) late.push(event);
+      if (this.takeLate(event.id) || entry.givenUp) late.push(event);
       const parts: Entry[] = [];
       if (entry.from < event.id) parts.push({ ...entry, to: event.id - 1 });
       parts.push({ id: event.id, event });
@@ -123,6 +152,7 @@ export class LogWindow {
           if (now < until) return { kind: 'blocked', gap: entry, until, skippedTo };
           entry.givenUp = true;
           this.givenUpNow.push(entry);
+          this.keepLate(entry.from, entry.to, now);
         }
         skippedTo = entry.to;
       } else if (wants(entry.event)) {
@@ -166,6 +196,36 @@ export class LogWindow {
       // A short read reached the end of the log: every gap was looked at.
       if (events.length < limit) break;
       gap = this.openGapAfter(events.at(-1)!.id);
+    }
+    return late;
+  }
+
+  /** How many given-up ranges are still looked for. */
+  get lateRangeCount(): number {
+    return this.late.length;
+  }
+
+  /**
+   * Reads the ranges given up at their deadline again (at most `maxReads`
+   * reads, from the lowest): an id that appears is taken in and returned, a
+   * late event, for the plugins that went past it. Ranges older than their
+   * `until` are forgotten first.
+   */
+  async rereadLate(read: (after: number) => Promise<readonly LogEvent[]>, limit: number, now: number, maxReads = 20): Promise<LogEvent[]> {
+    this.late = this.late.filter((range) => range.until > now);
+    const ranges = [...this.late].sort((a, b) => a.from - b.from);
+    const late: LogEvent[] = [];
+    let covered = Number.NEGATIVE_INFINITY;
+    let reads = 0;
+    for (const range of ranges) {
+      if (range.to <= covered) continue;
+      if (reads++ >= maxReads) break;
+      const after = Math.max(range.from - 1, covered);
+      const events = await read(after);
+      // Only ids the window has passed: above it, the next read in order takes them (and tells a late one).
+      const found = events.filter((event) => event.id <= this.high && this.late.some((r) => r.from <= event.id && event.id <= r.to));
+      late.push(...this.add(after, found, now));
+      covered = events.length < limit ? Number.POSITIVE_INFINITY : events.at(-1)!.id;
     }
     return late;
   }
@@ -234,11 +294,29 @@ export class LogWindow {
     return gaps;
   }
 
+  /** Looks for a given-up range's ids for a while: 10 backlog timeouts, an hour at least. */
+  private keepLate(from: number, to: number, now: number): void {
+    this.late.push({ from, to, until: now + Math.max(10 * this.backlogTimeoutMs, 3_600_000) });
+    if (this.late.length > MAX_LATE_RANGES) this.late.splice(0, this.late.length - MAX_LATE_RANGES);
+  }
+
+  /** Takes `id` out of the given-up ranges: true when it was in one. */
+  private takeLate(id: number): boolean {
+    const index = this.late.findIndex((range) => range.from <= id && id <= range.to);
+    if (index < 0) return false;
+    const range = this.late[index]!;
+    const parts: LateRange[] = [];
+    if (range.from < id) parts.push({ ...range, to: id - 1 });
+    if (id < range.to) parts.push({ ...range, from: id + 1 });
+    this.late.splice(index, 1, ...parts);
+    return true;
+  }
+
   private newGap(from: number, to: number, before: LogEvent | undefined, next: LogEvent, now: number): Gap {
     // A gap between events both written long ago is old news (a plugin back from far behind): it expires at once.
     // Both sides, since created_at = now() is a transaction's start: one long transaction alone proves nothing.
     const time = (e: LogEvent | undefined) => (e?.createdAt === undefined ? Number.NaN : Date.parse(e.createdAt));
-    const written = before ? Math.max(time(before), time(next)) : time(next);
+    const written = !this.expiresOldGaps ? Number.NaN : before ? Math.max(time(before), time(next)) : time(next);
     let firstSeen = Number.isFinite(written) ? Math.min(now, written) : now;
     for (const [knownFrom, knownTo, deadline] of this.known) {
       if (knownFrom <= to && knownTo >= from) firstSeen = Math.min(firstSeen, deadline - this.backlogTimeoutMs);

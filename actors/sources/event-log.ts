@@ -71,6 +71,8 @@ interface Cursor {
   writing: Promise<void> | undefined;
   /** After an outcome that was not final (shutdown, a store that was down): not before this. */
   notBefore: number;
+  /** Events that appeared after their gap was given up, behind `last`: handed over before the next in order, out of order. */
+  late: LogEvent[];
 }
 
 type SourceError = Error & { code: string; retryable: boolean };
@@ -106,7 +108,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   const window = new LogWindow(0, options.backlogTimeoutMs);
   const cursors = new Map<string, Cursor>();
   /** Delivery id -> what it was, for the outcome. */
-  const inFlight = new Map<string, { plugin: string; eventId: number; generation: number; fingerprint: Fingerprint | undefined }>();
+  const inFlight = new Map<
+    string,
+    { plugin: string; eventId: number; generation: number; fingerprint: Fingerprint | undefined; late: LogEvent | undefined }
+  >();
   const stats = {
     reader: 0,
     delivered: 0,
@@ -121,6 +126,12 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
   /** PostgreSQL with ids handed out in order: a gap closes once no transaction that could fill it is open (see event-log-writers.ts). */
   let closesGaps = false;
   let warnedOrder = false;
+  /** The gap check failed for good once (givesUpProof): warned. */
+  let warnedProof = false;
+  /** The store failed with ERR_STORE_UNAVAILABLE at the last ask for reactivation requests: warned once, quiet until it answers. */
+  let storeDown = false;
+  /** What the reader warned of at a connect: once a process, not at every reconnect. */
+  const warned = new Set<string>();
   const writers = new WriterHorizon();
   /** The highest id any read of this connection returned: every id drawn after that read is above it. */
   let seenMax = 0;
@@ -209,6 +220,8 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     if (!feed || paused || cursor.inFlight !== undefined || cursor.writing || !isActive(cursor.name)) return;
     const at = now();
     if (at < cursor.notBefore) return wakeAt(cursor.notBefore);
+    const late = cursor.late.shift();
+    if (late) return deliver(cursor, late, true);
     const step = window.next(cursor.last, at, (event) => plugins.matches(cursor.name, event));
     if (step.kind === 'behind') {
       // Back from far behind (a plugin that resumed): read again from the lowest cursor.
@@ -236,10 +249,16 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     if (fingerprint && fingerprint.id >= (cursor.fingerprint?.id ?? 0)) cursor.fingerprint = fingerprint;
   };
 
-  const deliver = (cursor: Cursor, event: LogEvent) => {
+  const deliver = (cursor: Cursor, event: LogEvent, late = false) => {
     const id = `${event.id}@${cursor.name}`;
     cursor.inFlight = event.id;
-    inFlight.set(id, { plugin: cursor.name, eventId: event.id, generation, fingerprint: fingerprintOf(event) });
+    inFlight.set(id, {
+      plugin: cursor.name,
+      eventId: event.id,
+      generation,
+      fingerprint: fingerprintOf(event),
+      late: late ? event : undefined,
+    });
     stats.delivered++;
     feed!.deliver(event, { id, meta: { plugin: cursor.name, eventId: event.id, eventType: event.type } });
   };
@@ -312,9 +331,36 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
    */
   const drainGaps = async (mine: number) => {
     const seenBefore = seenMax;
-    const open = await reader!.openWriters!(abort.signal);
+    let open: string[];
+    try {
+      open = await reader!.openWriters!(abort.signal);
+    } catch (error) {
+      if (!givesUpProof(error, 'list the transactions that may still write ids (pg_locks)')) throw error;
+      return;
+    }
     if (mine !== generation) return;
     if (window.drain(writers.observe(open, seenBefore)) > 0) await recheck();
+  };
+
+  /**
+   * A failure of the gap check that a retry will not cure (a permission, a
+   * server without pg_sequence): warned once, and gaps wait for the backlog
+   * timeout from then on, as for a log whose ids cannot be vouched for.
+   * False for what the source should fail on as for any read (a server
+   * that is down, a shutdown).
+   */
+  const givesUpProof = (error: unknown, what: string): boolean => {
+    const code = (error as { code?: unknown })?.code;
+    if (abort.signal.aborted || code === 'ERR_EVENT_LOG_UNAVAILABLE' || !(error instanceof FlowdError)) return false;
+    closesGaps = false;
+    window.expiresOldGaps = true;
+    if (!warnedProof)
+      log.warn(
+        { error: (error as Error).message },
+        `event-log: cannot ${what}: ${(error as Error).message}. flowd cannot prove that a gap in the ids will never fill, so a gap holds every plugin for the backlog timeout (${formatDuration(options.backlogTimeoutMs)}) instead (see docs/event-log.md#gaps)`,
+      );
+    warnedProof = true;
+    return true;
   };
 
   const poll = async () => {
@@ -330,6 +376,11 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         else window.evict(lowest);
         await recheck();
         if (mine !== generation) return;
+        if (window.lateRangeCount > 0 && now() - lastLateRead >= lateEveryMs) {
+          lastLateRead = now();
+          noteLate(await window.rereadLate(readLog, options.maxBatchSize, now()));
+          if (mine !== generation) return;
+        }
         lastReadFull = false;
         let read = 0;
         if (window.eventCount < options.maxBatchSize * 4) {
@@ -361,6 +412,10 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     requestPoll(lastReadFull && window.eventCount < options.maxBatchSize * 4 ? 0 : options.fetchIntervalMs);
   };
 
+  /** Ids given up are read again this often (10 fetch intervals, or the backlog timeout up to a minute, whichever is longer). */
+  const lateEveryMs = Math.max(10 * options.fetchIntervalMs, Math.min(options.backlogTimeoutMs, 60_000));
+  let lastLateRead = now();
+
   /** Nothing new to read: a log emptied or restored while the daemon runs leaves cursors above its newest id, or on events that are gone or others: each such plugin is stopped. */
   // At most every 20 fetch intervals (5 s at least): asking for the newest id on every idle read would double an idle daemon's queries.
   const behindCheckEveryMs = Math.max(20 * options.fetchIntervalMs, 5_000);
@@ -382,10 +437,17 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
     if (ahead.length > 0 || moved) window.reset(floor());
   };
 
+  /** Events that appeared after their gap was given up: each plugin that went past one and wants it gets it next, out of order. */
   const noteLate = (late: LogEvent[]) => {
     for (const event of late) {
       stats.lateEvents++;
-      log.warn({ event: event.id }, `event-log: event ${event.id} appeared after it was given up; plugins that went past it do not get it`);
+      const past = active().filter((cursor) => cursor.last >= event.id && plugins.matches(cursor.name, event));
+      for (const cursor of past) cursor.late.push(event);
+      const names = past.map((cursor) => `"${cursor.name}"`).join(', ');
+      log.warn(
+        { event: event.id, plugins: past.map((cursor) => cursor.name) },
+        `event-log: event ${event.id} appeared after it was given up; ${past.length === 0 ? 'no plugin that went past it wants it' : `handed to ${names} out of order`} (the plugins not past it yet get it in order)`,
+      );
     }
   };
 
@@ -412,23 +474,23 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       inFlight: undefined,
       writing: undefined,
       notBefore: 0,
+      late: [],
     };
     cursors.set(name, cursor);
     if (await stopIfUnfit(cursor)) return;
     const deactivated = record.deactivated;
-    // A cursor that was ahead of the log needs a reset (or a changed file); a failure is retried by a start, as shotgunEvents does.
-    if (deactivated?.code === 'ERR_CURSOR' && info.mtimeMs <= deactivated.at) {
+    // A cursor that did not fit the log needs a reset, whatever its file did; a failure is retried by a start, as shotgunEvents does.
+    if (deactivated?.code === 'ERR_CURSOR') {
       if (info.state !== 'deactivated') plugins.deactivate(name, deactivated);
       log.warn(
         { plugin: name, error: deactivated },
-        `event-log: plugin "${name}" stays deactivated (its file has not changed since): ${deactivated.message}`,
+        `event-log: plugin "${name}" stays deactivated until its cursor is reset (flowd plugins <app.ini> --reset-cursor ${name}): ${deactivated.message}`,
       );
     } else if (deactivated) {
-      if (deactivated.code !== 'ERR_CURSOR')
-        log.warn(
-          { plugin: name, eventId: deactivated.eventId, error: { code: deactivated.code, message: deactivated.message } },
-          `event-log: plugin "${name}" was deactivated${failedOn(deactivated)}; this start re-activates it: ${goesOn(record.last, deactivated)}`,
-        );
+      log.warn(
+        { plugin: name, eventId: deactivated.eventId, error: { code: deactivated.code, message: deactivated.message } },
+        `event-log: plugin "${name}" was deactivated${failedOn(deactivated)}; this start re-activates it: ${goesOn(record.last, deactivated)}`,
+      );
       await persist(cursor, null);
     }
   };
@@ -446,6 +508,7 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       const key = reactivationKey(cursor.name);
       try {
         const request: unknown = await store.get(key);
+        storeDown = false;
         if (request === undefined) continue;
         await store.delete(key, lock ? { fence } : {});
         if (!isReactivationRequest(request) || request.deactivatedAt !== deactivated.at) {
@@ -456,11 +519,24 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
           continue;
         }
       } catch (error) {
-        log.warn(
-          { plugin: cursor.name, error: (error as Error).message },
-          `event-log: cannot read the reactivation request "${key}" (${(error as Error).message}); asking again at the next read`,
-        );
-        continue;
+        const message = (error as Error).message;
+        if ((error as { code?: unknown }).code !== 'ERR_STORE_UNAVAILABLE') {
+          log.warn(
+            { plugin: cursor.name, error: message },
+            `event-log: cannot read the reactivation request "${key}" (${message}); asking again at the next read`,
+          );
+          continue;
+        }
+        // The store is down: one line an outage, not one per plugin and read; the other plugins' requests wait for it too.
+        if (storeDown)
+          log.debug({ plugin: cursor.name, error: message }, `event-log: cannot read the reactivation request "${key}" (${message})`);
+        else
+          log.warn(
+            { error: message },
+            `event-log: cannot read reactivation requests (flowd plugins --reactivate): the store is unavailable (${message}); asking again at each read, quietly until it answers`,
+          );
+        storeDown = true;
+        return;
       }
       log.warn(
         { plugin: cursor.name, eventId: deactivated.eventId, error: { code: deactivated.code, message: deactivated.message } },
@@ -554,17 +630,13 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         (error: unknown) => lose(sourceError(error)),
       );
     } else if (change.type === 'plugin.activated' && cursor && cursor.stored.deactivated?.code === 'ERR_CURSOR') {
-      // Its file changed, its cursor did not: still ahead of the log, it stays deactivated.
-      latestNow = undefined;
-      stopIfUnfit(cursor).then(
-        (ahead) =>
-          ahead
-            ? undefined
-            : persist(cursor, null).then(
-                () => dispatch(cursor),
-                () => undefined,
-              ),
-        (error: unknown) => lose(sourceError(error)),
+      // Its file changed, its cursor did not: only --reset-cursor lifts ERR_CURSOR. A log that grew past a cursor
+      // ahead of it (or a record without a fingerprint) would fit again, and the plugin would skip every event up to it.
+      const deactivated = cursor.stored.deactivated;
+      plugins.deactivate(change.name, deactivated);
+      log.warn(
+        { plugin: change.name, error: deactivated },
+        `event-log: plugin "${change.name}" stays deactivated until its cursor is reset (a changed file does not lift ERR_CURSOR): ${deactivated.message}`,
       );
     } else if (change.type === 'plugin.activated' && cursor) {
       if (cursor.stored.deactivated)
@@ -606,19 +678,29 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
       startPoint = latestNow = undefined;
       try {
         reader ??= await makeReader(options.reader);
-        await reader.connect();
+        const connected = await reader.connect();
+        for (const warning of connected?.warnings ?? []) {
+          if (warned.has(warning)) continue;
+          warned.add(warning);
+          log.warn(`event-log: ${warning}`);
+        }
         writers.reset();
         seenMax = 0;
         closesGaps = false;
         if (reader.idOrder && reader.openWriters) {
-          const order = await reader.idOrder(abort.signal);
-          closesGaps = order.problem === undefined;
-          if (order.problem && !warnedOrder)
+          const order = await reader.idOrder(abort.signal).catch((error: unknown) => {
+            if (givesUpProof(error, 'check how the ids are handed out (pg_get_serial_sequence, pg_sequence)')) return undefined;
+            throw error;
+          });
+          closesGaps = order !== undefined && order.problem === undefined;
+          // Gaps close on proof here: created_at (another clock, or a transaction's start) must not give one up early.
+          window.expiresOldGaps = !closesGaps;
+          if (order?.problem && !warnedOrder)
             log.warn(
               { sequence: order.sequence || undefined },
               `event-log: ${order.problem}. flowd cannot prove that a gap in the ids will never fill, so a gap (a rolled-back transaction) holds every plugin for the backlog timeout (${formatDuration(options.backlogTimeoutMs)}) instead of until the transactions that could fill it end (see docs/event-log.md#gaps)`,
             );
-          warnedOrder ||= order.problem !== undefined;
+          warnedOrder ||= order?.problem !== undefined;
         }
         const tellWaiting = () =>
           log.info(
@@ -691,7 +773,18 @@ export function eventLogDriver(options: EventLogOptions, deps: EventLogDeps): So
         return;
       }
       cursor.inFlight = undefined;
-      if (settlement.outcome === 'completed') {
+      if (entry.late && settlement.outcome === 'completed') {
+        // Behind the cursor: nothing to write.
+        stats.completed++;
+        const failed = (settlement.result as { failed?: unknown } | undefined)?.failed;
+        if (Array.isArray(failed)) stats.callbackFailures += failed.length;
+        dispatch(cursor);
+      } else if (entry.late && settlement.outcome !== 'failed') {
+        // Returned (shutdown, a store that was down) or expired: again after a fetch interval.
+        cursor.late.unshift(entry.late);
+        cursor.notBefore = now() + options.fetchIntervalMs;
+        wakeAt(cursor.notBefore);
+      } else if (settlement.outcome === 'completed') {
         stats.completed++;
         // Callbacks with stopOnError = false that failed: logged by the host, counted here.
         const failed = (settlement.result as { failed?: unknown } | undefined)?.failed;

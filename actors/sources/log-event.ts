@@ -31,7 +31,8 @@ export function describeValue(value: unknown): string {
  * positive safe integer (a number, or a bigint as a string); `type` a
  * non-empty string; `entity` any value (null when absent); `attributes` an
  * array of strings, one string (a single attribute) or absent (none);
- * `created_at` (or `createdAt`) a Date or a date string, made ISO 8601 UTC,
+ * `created_at` (or `createdAt`) a Date or a date string (one without an
+ * offset is UTC, whatever the daemon's time zone), made ISO 8601 UTC,
  * undefined when absent; `meta` an object, null when absent.
  * Throws EventLogError ERR_EVENT_LOG naming `where` and the field otherwise.
  * @example toLogEvent({ id: '12', type: 'Shotgun_Task_Change', attributes: 'sg_status_list' }, 'feed item 1 of http://feed/')
@@ -74,9 +75,15 @@ function createdAtOf(record: Record<string, unknown>, wrong: Wrong): string | un
   const field = record.created_at !== undefined ? 'created_at' : 'createdAt';
   const value = record[field];
   if (value === null || value === undefined) return undefined;
-  const date = value instanceof Date ? value : typeof value === 'string' ? new Date(value) : undefined;
+  const date = value instanceof Date ? value : typeof value === 'string' ? new Date(asUtc(value)) : undefined;
   if (date === undefined || Number.isNaN(date.getTime())) throw wrong(field, 'a date (ISO 8601) or null', value);
   return date.toISOString();
+}
+
+/** A date and time without an offset (`2026-03-02 10:14:07`) read as UTC, not as the daemon's time zone; anything else as it is. */
+function asUtc(text: string): string {
+  const local = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)$/.exec(text.trim());
+  return local ? `${local[1]}T${local[2]}Z` : text;
 }
 
 function metaOf(value: unknown, wrong: Wrong): Record<string, unknown> | null {

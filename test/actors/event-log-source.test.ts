@@ -2,7 +2,7 @@ import { describe, expect, it, vi } from 'vitest';
 import type { LogEvent } from '../../actors/plugins/plugin-api.js';
 import { checkCursor, cursorKey } from '../../actors/sources/event-log-cursors.js';
 import { reactivationKey } from '../../actors/sources/event-log-reactivation.js';
-import { EventLogError } from '../../src/kernel/errors.js';
+import { EventLogError, StoreError } from '../../src/kernel/errors.js';
 import { eventLogRuntime, logEvent, memoryLog, storeFolder, stubHost } from '../helpers/event-log.js';
 import { logSink } from '../helpers/log-sink.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
@@ -83,6 +83,34 @@ describe('the event-log source', () => {
       `event-log: the cursor "event-log/plugin/p" of plugin "p" is at event 6, and event 6 had created_at 2026-01-01T00:00:06.000Z when it passed it, but event 6 in memory://log now has created_at 2026-01-02T00:00:06.000Z (the log was emptied, recreated or restored?); expected event 6 with created_at 2026-01-01T00:00:06.000Z: the plugin would skip every new event up to 6. Reset its cursor: flowd plugins <app.ini> --reset-cursor p [--to latest|earliest|<id>]`,
     );
     expect(seen).toEqual(range(1, 6));
+  });
+
+  it('keeps a plugin deactivated with ERR_CURSOR when its file changes, even once the log grew past its cursor: only a reset lifts it', async () => {
+    const log = memoryLog(range(1, 3).map((id) => logEvent(id)));
+    const folder = storeFolder();
+    const seen: number[] = [];
+    const host = stubHost({ p: { run: (e) => void seen.push(e.id) }, other: { run: () => undefined } });
+    const first = eventLogRuntime({ reader: log, host, folder });
+    // A record written before fingerprints were kept, ahead of the log.
+    await first.services.store.put(cursorKey('p'), { last: 10, backlog: [] });
+    await first.services.close();
+    const sink = logSink('info');
+    const { services } = await started({ reader: log, host, folder, logger: sink.logger });
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toMatchObject({ deactivated: { code: 'ERR_CURSOR' } }));
+    // The source has taken in the cursors (the record written is its own).
+    await vi.waitFor(() => expect(sink.messages()).toContain('event-log: reading memory://log for 2 plugin(s)'));
+    log.events.push(...range(4, 12).map((id) => logEvent(id)));
+    host.activate('p');
+    await vi.waitFor(() => expect(host.get('p')?.state).toBe('deactivated'));
+    expect(sink.messages()).toContainEqual(
+      expect.stringContaining(
+        'event-log: plugin "p" stays deactivated until its cursor is reset (a changed file does not lift ERR_CURSOR)',
+      ),
+    );
+    const reads = log.reads;
+    await vi.waitFor(() => expect(log.reads).toBeGreaterThan(reads + 3));
+    expect(seen).toEqual([]);
+    expect(await services.store.get(cursorKey('p'))).toMatchObject({ last: 10, deactivated: { code: 'ERR_CURSOR' } });
   });
 
   it('loads a cursor record without a fingerprint (written before it was kept), and refuses one whose fingerprint is not { id, createdAt }', () => {
@@ -245,6 +273,108 @@ describe('the event-log source', () => {
       'event-log: plugin "flaky" was deactivated when it failed on event 7 (ERR_WORKER_FAILED: KeyError: sg_status_list); reactivated on request (flowd plugins --reactivate): it goes on after event 6, retrying event 7',
     );
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('flaky'))).toEqual({ last: 12, backlog: [] }));
+  });
+
+  it('warns once, not at every read, while the store cannot be asked for reactivation requests, and asks again when it answers', async () => {
+    const log = memoryLog(range(1, 12).map((id) => logEvent(id)));
+    const flaky: number[] = [];
+    let broken = true;
+    const { host, services, sink } = await deactivatedOnSeven(storeFolder(), log, flaky, () => broken);
+    const record = (await services.store.get(cursorKey('flaky'))) as { deactivated: { at: number } };
+    const get = services.store.get.bind(services.store);
+    const down = vi
+      .spyOn(services.store, 'get')
+      .mockRejectedValue(new StoreError('ERR_STORE_UNAVAILABLE', 'connect ECONNREFUSED 127.0.0.1:6379'));
+    // Each read asks once: ten asks are ten reads with the store down.
+    await vi.waitFor(() => expect(down.mock.calls.length).toBeGreaterThan(10));
+    const warnings = () => sink.lines.filter((line) => line.level >= 40 && line.msg.includes('reactivation request'));
+    expect(warnings().map((line) => line.msg)).toEqual([
+      'event-log: cannot read reactivation requests (flowd plugins --reactivate): the store is unavailable (connect ECONNREFUSED 127.0.0.1:6379); asking again at each read, quietly until it answers',
+    ]);
+
+    down.mockImplementation(get);
+    broken = false;
+    await services.store.put(reactivationKey('flaky'), { deactivatedAt: record.deactivated.at, requestedAt: Date.now() });
+    await vi.waitFor(() => expect(flaky).toEqual(range(1, 12)));
+    expect(host.reactivated).toEqual(['flaky']);
+    expect(warnings()).toHaveLength(1);
+  });
+
+  it('hands an event that appears after its gap was given up to the plugins that went past it, out of order, with one warning', async () => {
+    let now = 1_000_000;
+    const log = memoryLog([1, 2, 4, 5].map((id) => logEvent(id)));
+    const seen: number[] = [];
+    const versions: number[] = [];
+    const sink = logSink('info');
+    const { runtime, services } = await started({
+      reader: log,
+      host: stubHost({
+        p: { run: (e) => void seen.push(e.id) },
+        versions: { wants: (e) => e.type === 'Shotgun_Version_New', run: (e) => void versions.push(e.id) },
+      }),
+      folder: storeFolder(),
+      now: () => now,
+      logger: sink.logger,
+      source: { backlogTimeoutMs: 1000 },
+    });
+    await vi.waitFor(() => expect(seen).toEqual([1, 2]));
+    now += 1000;
+    await vi.waitFor(() => expect(seen).toEqual([1, 2, 4, 5]));
+    // The transaction of id 3 commits after its gap was given up, and after the window let go of it.
+    log.events.push(logEvent(3));
+    const reads = log.reads;
+    await vi.waitFor(() => expect(log.reads).toBeGreaterThan(reads + 3));
+    now += 1000;
+    await vi.waitFor(() => expect(seen).toEqual([1, 2, 4, 5, 3]));
+    const reported = sink.lines.filter((line) => line.msg.includes('appeared after it was given up'));
+    expect(reported).toMatchObject([
+      {
+        level: 40,
+        event: 3,
+        msg: 'event-log: event 3 appeared after it was given up; handed to "p" out of order (the plugins not past it yet get it in order)',
+      },
+    ]);
+    expect(versions).toEqual([]);
+    expect(runtime.snapshot().source.stats).toMatchObject({ lateEvents: 1 });
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toMatchObject({ last: 5 }));
+  });
+
+  it.each([
+    ['the id-order check at connect', 'idOrder'],
+    ['the list of open writers', 'openWriters'],
+  ] as const)('goes on, with one warning, when %s fails for good: gaps wait for the backlog timeout instead', async (_, failing) => {
+    let now = 1_000_000;
+    const log = memoryLog([1, 2, 4, 5].map((id) => logEvent(id)));
+    const denied = () => Promise.reject(new EventLogError('ERR_EVENT_LOG', 'permission denied for table pg_locks'));
+    let asked = 0;
+    const reader = {
+      ...log,
+      idOrder: failing === 'idOrder' ? denied : async () => ({ sequence: 'public.flowd_events_id_seq', problem: undefined }),
+      openWriters: failing === 'openWriters' ? () => (asked++, denied()) : async () => [],
+    };
+    const seen: number[] = [];
+    const sink = logSink('warn');
+    const { runtime } = await started({
+      reader,
+      host: stubHost({ p: { run: (e) => void seen.push(e.id) } }),
+      folder: storeFolder(),
+      now: () => now,
+      logger: sink.logger,
+      source: { backlogTimeoutMs: 60_000 },
+    });
+    await vi.waitFor(() => expect(seen).toEqual([1, 2]), { timeout: 5000 });
+    const reads = log.reads;
+    await vi.waitFor(() => expect(log.reads).toBeGreaterThan(reads + 3));
+    expect(seen).toEqual([1, 2]);
+    now += 60_000;
+    await vi.waitFor(() => expect(seen).toEqual([1, 2, 4, 5]));
+    expect(sink.messages().filter((message) => message.includes('permission denied'))).toEqual([
+      expect.stringMatching(
+        /^event-log: cannot .*: permission denied for table pg_locks\. flowd cannot prove that a gap in the ids will never fill/,
+      ),
+    ]);
+    if (failing === 'openWriters') expect(asked).toBe(1);
+    expect(runtime.actor?.getSnapshot().status).toBe('active');
   });
 
   it('counts the failures of callbacks that go on (stopOnError false) and moves the cursor past their events', async () => {

@@ -95,11 +95,45 @@ describe('LogWindow', () => {
     expect(window.next(1, now, everything)).toMatchObject({ kind: 'event', event: { id: 3 } });
   });
 
+  it('waits at a gap behind events written long ago when old gaps do not expire (gaps that close on proof), for the timeout from when it was seen', () => {
+    const window = new LogWindow(0, TIMEOUT);
+    window.expiresOldGaps = false;
+    const now = Date.parse('2026-11-22T12:00:00Z');
+    window.add(0, [event(1, '2026-11-22T10:59:00Z'), event(3, '2026-11-22T11:00:00Z')], now);
+    expect(window.next(1, now, everything)).toMatchObject({ kind: 'blocked', gap: { from: 2, to: 2 }, until: now + TIMEOUT });
+  });
+
   it('waits at a gap behind an old event when the event before it is recent (a long transaction, not an old hole)', () => {
     const window = new LogWindow(0, TIMEOUT);
     const now = Date.parse('2026-11-22T12:00:00Z');
     window.add(0, [event(1, '2026-11-22T11:59:59Z'), event(3, '2026-11-22T11:00:00Z')], now);
     expect(window.next(1, now, everything)).toMatchObject({ kind: 'blocked', gap: { from: 2, to: 2 } });
+  });
+
+  it('reads a gap given up at its deadline again after every plugin passed it, and returns its event once as late', async () => {
+    const window = new LogWindow(0, TIMEOUT);
+    const log = [1, 2, 4, 5].map((id) => event(id));
+    window.add(0, log, 0);
+    expect(window.next(2, TIMEOUT, everything)).toMatchObject({ kind: 'event', event: { id: 4 }, skippedTo: 3 });
+    window.evict(5);
+    const read = async (after: number) => log.filter((e) => e.id > after).sort((a, b) => a.id - b.id);
+    expect(await window.rereadLate(read, 10, TIMEOUT + 1)).toEqual([]);
+    log.push(event(3));
+    expect((await window.rereadLate(read, 10, TIMEOUT + 2)).map((e) => e.id)).toEqual([3]);
+    expect(await window.rereadLate(read, 10, TIMEOUT + 3)).toEqual([]);
+    expect(window.lateRangeCount).toBe(0);
+  });
+
+  it('forgets a given-up range after ten backlog timeouts (an hour at least), without reading it', async () => {
+    const window = new LogWindow(0, TIMEOUT);
+    window.add(0, [event(1), event(3)], 0);
+    window.next(1, TIMEOUT, everything);
+    const reads: number[] = [];
+    const read = async (after: number) => (reads.push(after), []);
+    await window.rereadLate(read, 10, TIMEOUT + 3_600_000 - 1);
+    expect(reads).toEqual([1]);
+    await window.rereadLate(read, 10, TIMEOUT + 3_600_000);
+    expect([reads, window.lateRangeCount]).toEqual([[1], 0]);
   });
 
   it('keeps a stored backlog deadline for a gap seen again after a restart', () => {

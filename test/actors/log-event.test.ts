@@ -73,6 +73,18 @@ describe('toLogEvent', () => {
     expect(toLogEvent({ id: 1, type: 't', created_at: '2024-03-01 10:00:00+00' }, where).createdAt).toBe('2024-03-01T10:00:00.000Z');
   });
 
+  it('reads a date without an offset as UTC, whatever the time zone of the process', () => {
+    const zone = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    try {
+      expect(toLogEvent({ id: 1, type: 't', created_at: '2024-03-01 10:00:00' }, where).createdAt).toBe('2024-03-01T10:00:00.000Z');
+      expect(toLogEvent({ id: 1, type: 't', createdAt: '2024-03-01T10:00:00.123456' }, where).createdAt).toBe('2024-03-01T10:00:00.123Z');
+    } finally {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    }
+  });
+
   it('refuses what is not an object, naming where it came from', () => {
     for (const raw of [null, 'event', 3, [{ id: 1 }]]) {
       const error = failure(raw);

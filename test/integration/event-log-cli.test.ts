@@ -203,6 +203,30 @@ describe('flowd run with an event-log source', () => {
     );
   }, 360_000);
 
+  it('goes on after a restart under another time zone from a created_at column without time zone, and warns that it is not timestamptz', async () => {
+    const table = uniqueTable();
+    await db.query(
+      `CREATE TABLE ${table} (id bigserial PRIMARY KEY, type text NOT NULL, entity jsonb, attributes jsonb, created_at timestamp NOT NULL DEFAULT (clock_timestamp() AT TIME ZONE 'UTC'), meta jsonb)`,
+    );
+    cleanups.push(() => dropTable(db, table));
+    const insert = (count: number) =>
+      db.query(`INSERT INTO ${table} (type, attributes) SELECT 'Shotgun_Task_Change', '["sg_status_list"]' FROM generate_series(1, $1)`, [
+        count,
+      ]);
+    await insert(3);
+    const app = await eventLogApp({ table, plugins: { status: recorder('status', STATUS) } });
+    const first = flowd(['run', app.ini, '--log-level', 'info'], { env: { TZ: 'UTC' } });
+    await until(first, 'status has the 3 events', () => app.lines('status').length === 3);
+    expect((await stop(first)).code).toBe(0);
+    await insert(2);
+    const second = flowd(['run', app.ini, '--log-level', 'info'], { env: { TZ: 'Europe/Stockholm' } });
+    await until(second, 'status has the 5 events', () => app.lines('status').length === 5);
+    expect((await stop(second)).code).toBe(0);
+    expect(second.stderr()).not.toContain('ERR_CURSOR');
+    expect(app.lines('status')).toEqual((await expectedIds(table)).status);
+    expect(first.stderr()).toContain(`column created_at of table ${table} is timestamp without time zone, not timestamptz`);
+  });
+
   it('has one reader of two daemons: the second waits, takes over after the first is killed and goes on from its cursors', async () => {
     const prefix = testPrefix();
     cleanups.push(() => dropPrefix(prefix));

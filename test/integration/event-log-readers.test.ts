@@ -117,6 +117,40 @@ describe('the PostgreSQL event-log reader', () => {
     expect(second).toMatchObject({ type: 'bare', entity: null, attributes: [], meta: null });
   });
 
+  it('reads a timestamp without time zone as UTC whatever the time zone of the process, and warns at connect that it is not timestamptz', async () => {
+    const table = uniqueTable();
+    await db.query(
+      `CREATE TABLE ${table} (id bigserial PRIMARY KEY, type text NOT NULL, entity jsonb, attributes jsonb, created_at timestamp NOT NULL, meta jsonb)`,
+    );
+    cleanups.push(() => dropTable(db, table));
+    await db.query(`INSERT INTO ${table} (type, created_at) VALUES ('t', '2026-03-02 10:14:07.312456')`);
+    const zone = process.env.TZ;
+    process.env.TZ = 'Asia/Tokyo';
+    cleanups.push(() => {
+      if (zone === undefined) delete process.env.TZ;
+      else process.env.TZ = zone;
+    });
+    const reader = open(table);
+    const connected = await reader.connect();
+    expect(connected?.warnings).toEqual([
+      expect.stringContaining(`column created_at of table ${table} is timestamp without time zone, not timestamptz`),
+    ]);
+    expect((await reader.read(0, 1))[0]?.createdAt).toBe('2026-03-02T10:14:07.312Z');
+  });
+
+  it('does not warn at connect about a timestamptz created_at', async () => {
+    const { reader } = await fixture();
+    expect((await reader.connect())?.warnings ?? []).toEqual([]);
+  });
+
+  it('says why gaps cannot be closed on proof when the id sequence does not INCREMENT BY 1 (ids drawn in blocks)', async () => {
+    const { table, reader } = await fixture();
+    await db.query(`ALTER SEQUENCE ${table}_id_seq INCREMENT BY 50`);
+    expect((await reader.idOrder!()).problem).toBe(
+      `sequence public.${table}_id_seq of table ${table} has INCREMENT BY 50, so the ids may be drawn in blocks that the writer hands out itself (hi/lo), not one nextval each; expected INCREMENT BY 1 (ALTER SEQUENCE public.${table}_id_seq INCREMENT BY 1)`,
+    );
+  });
+
   it('refuses a row of the wrong shape, naming the table, the row id and the field', async () => {
     const { table, reader } = await fixture({ columns: 'text' });
     const [id] = await insertEvents(db, table, [{ type: 'ok', meta: 'not json' }], 'text');

@@ -436,6 +436,49 @@ describe('the event-log source over a real PostgreSQL table and real plugin file
     await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toEqual(cursorAt(after[1]!)), WAIT);
   });
 
+  it('hands the event of a transaction that commits after its gap was given up to the plugin that went past it, out of order', async () => {
+    const table = await freshTable();
+    const before = await insertEvents(db, table, [task()]);
+    const left = new pg.Client(POSTGRES_URL);
+    await left.connect();
+    cleanups.push(() => left.end());
+    await left.query('BEGIN');
+    const { rows } = await left.query<{ id: string }>(
+      `INSERT INTO ${table} (type, attributes) VALUES ($1, '["sg_status_list"]') RETURNING id`,
+      [TASK],
+    );
+    const hole = Number(rows[0]!.id);
+    const after = await insertEvents(db, table, [task()]);
+    const reader = postgresLogReader({ kind: 'postgres', url: POSTGRES_URL, table, queryTimeoutMs: 10_000 });
+    let now = 1_000_000;
+    const seen: number[] = [];
+    const sink = logSink('info');
+    const folder = storeFolder();
+    cleanups.push(() => rm(folder, { recursive: true, force: true }));
+    const { runtime, services } = eventLogRuntime({
+      reader,
+      host: stubHost({ p: { run: (e) => void seen.push(e.id) } }),
+      folder,
+      now: () => now,
+      logger: sink.logger,
+      source: { backlogTimeoutMs: 1000 },
+    });
+    cleanups.push(() => services.close());
+    cleanups.push(() => (runtime.actor?.getSnapshot().status === 'active' ? runtime.stop() : undefined));
+    await runtime.start();
+    await vi.waitFor(() => expect(seen).toEqual(before), WAIT);
+    now += 1000;
+    await vi.waitFor(() => expect(seen).toEqual([...before, ...after]), WAIT);
+    await left.query('COMMIT');
+    now += 3000;
+    await vi.waitFor(() => expect(seen).toEqual([...before, ...after, hole]), WAIT);
+    expect(sink.messages()).toContain(
+      `event-log: event ${hole} appeared after it was given up; handed to "p" out of order (the plugins not past it yet get it in order)`,
+    );
+    expect(runtime.snapshot().source.stats).toMatchObject({ lateEvents: 1 });
+    await vi.waitFor(async () => expect(await services.store.get(cursorKey('p'))).toEqual(cursorAt(after[0]!)), WAIT);
+  });
+
   it("holds a plugin at an open transaction's id even behind an event whose created_at is its own transaction's start, long ago", async () => {
     const table = await freshTable();
     const [first] = await insertEvents(db, table, [task()]);
