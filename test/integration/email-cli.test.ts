@@ -97,7 +97,8 @@ describe('flowd run with [Email]', () => {
       subject: '[flowd] events: plugin "fragile" deactivated',
       user: 'flowd',
     });
-    expect(message!.text).toContain(`App: events\nPlugin: fragile\nEvent: ${ids[2]}\n`);
+    expect(message!.text).toContain(`App: events\nPlugin: fragile\nCallback: every\nEvent: ${ids[2]}\n`);
+    expect(message!.text).toContain('then restart the daemon or run flowd plugins <app.ini> --reactivate fragile.');
     expect(message!.text).toMatch(/Error: ERR_PLUGIN: plugin "fragile" callback "every" failed on event \d+: task 3 has no shot\n/);
     expect(message!.text).toMatch(/\nHost: \S+\nTime: \d{4}-\d\d-\d\dT[\d:.]+Z\n/);
 
