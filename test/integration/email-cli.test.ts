@@ -271,3 +271,18 @@ describe('flowd check with a bad [Email]', () => {
     expect(check.stderr()).toMatch(/\[Email\] "password".*uses \$\{SMTP_PASSWORD\}, but the environment variable SMTP_PASSWORD is not set/);
   });
 });
+
+describe('flowd plugins with [Email]', () => {
+  it('needs no ${SMTP_PASSWORD}: it sends no mail, so listing and --reactivate work without it', async () => {
+    const table = uniqueTable();
+    await createEventsTable(db, table);
+    cleanups.push(() => dropTable(db, table));
+    const app = await emailApp(table);
+    const list = flowd(['plugins', app.ini], { env: { SMTP_PASSWORD: undefined } });
+    expect((await list.exit).code, list.stderr()).toBe(0);
+    expect(list.stdout()).toMatch(/fragile/);
+    const reactivate = flowd(['plugins', app.ini, '--reactivate', 'fragile'], { env: { SMTP_PASSWORD: undefined } });
+    expect((await reactivate.exit).code, reactivate.stderr()).toBe(0);
+    expect(reactivate.stdout()).toContain('plugin "fragile" is not deactivated');
+  });
+});
