@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from 'pino';
@@ -38,9 +39,11 @@ export interface EmailAlertOptions {
 /** The default of closeTimeoutMs: a few seconds, well within the usual shutdown timeout. */
 export const EMAIL_CLOSE_TIMEOUT_MS = 5_000;
 
-/** What makes two deactivations the same one: code, event (or cursor values, in the message) and message, not when. */
+/** What makes two deactivations the same one: code, event (or cursor values, in the message) and message, not when. Hashed: the file keeps no error text. */
 const sameness = (error: { code: string; message: string; eventId?: number | undefined }) =>
-  JSON.stringify([error.code, error.eventId ?? null, error.message]);
+  createHash('sha256')
+    .update(JSON.stringify([error.code, error.eventId ?? null, error.message]))
+    .digest('hex');
 
 /** The record of an earlier run: unreadable or absent is empty (at worst, one message more). */
 function readRecord(file: string | undefined): Record<string, string> {
@@ -75,16 +78,17 @@ export function withEmailAlerts<R extends AlertedRuntime>(runtime: R, options: E
   const record = readRecord(options.recordFile);
   // Only what earlier runs mailed: within this run, the email interval decides.
   const earlier = new Map(Object.entries(record));
+  const recordFile = options.recordFile;
   const remember = (plugin: string, key: string) => {
-    if (options.recordFile === undefined) return;
+    if (recordFile === undefined) return;
     record[plugin] = key;
     try {
-      mkdirSync(path.dirname(options.recordFile!), { recursive: true });
-      writeFileSync(options.recordFile!, `${JSON.stringify(record)}\n`);
+      mkdirSync(path.dirname(recordFile), { recursive: true });
+      writeFileSync(recordFile, `${JSON.stringify(record)}\n`);
     } catch (error) {
       options.log.warn(
-        { file: options.recordFile, error: (error as Error).message },
-        `cannot write ${options.recordFile} (${(error as Error).message}): a restart may mail the same deactivation again`,
+        { file: recordFile, error: (error as Error).message },
+        `cannot write ${recordFile} (${(error as Error).message}): a restart may mail the same deactivation again`,
       );
     }
   };
