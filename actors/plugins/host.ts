@@ -107,6 +107,8 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
   const plugins = new Map<string, Entry>();
   const candidates = new Map<string, Candidate>();
   const warned = new Set<string>();
+  // Per plugin, the stopOnError callback that last threw, so deactivate() can name it.
+  const failedCallbacks = new Map<string, { eventId: number; callback: string }>();
   const watchers: FSWatcher[] = [];
   let observer = options.inspect;
   let started: Promise<void> | undefined;
@@ -213,6 +215,7 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
 
   function remove(entry: Entry): void {
     plugins.delete(entry.name);
+    failedCallbacks.delete(entry.name);
     log.info({ plugin: entry.name, file: entry.file }, `plugin "${entry.name}" removed (${entry.file} is gone)`);
     entry.actor.send(pluginRemoved());
     entry.actor.stop();
@@ -399,8 +402,10 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
           ctx.signal.throwIfAborted();
           const cause = error instanceof Error ? error.message : String(error);
           const message = `plugin "${name}" callback "${registered.name}" failed on event ${event.id}: ${cause}`;
-          if (registered.stopOnError)
+          if (registered.stopOnError) {
+            failedCallbacks.set(name, { eventId: event.id, callback: registered.name });
             throw new PluginError('ERR_PLUGIN', name, message, { cause: error, callback: registered.name, eventId: event.id });
+          }
           const code = (error as { code?: unknown } | null)?.code;
           report.failed.push({ callback: registered.name, code: typeof code === 'string' ? code : 'ERR_PLUGIN', message: cause });
           ctx.log.error(
@@ -423,7 +428,11 @@ export function createPluginHost(options: PluginHostOptions): InspectablePluginH
     deactivate(name, error) {
       const entry = plugins.get(name);
       if (!entry) return void log.warn({ plugin: name }, `cannot deactivate plugin "${name}": no such plugin`);
-      entry.actor.send(pluginFailed(error));
+      // The failure reaches the caller as { code, message } (a settlement): the callback's name is the host's to add.
+      const failed = failedCallbacks.get(name);
+      failedCallbacks.delete(name);
+      const callback = error.callback ?? (failed && failed.eventId === error.eventId ? failed.callback : undefined);
+      entry.actor.send(pluginFailed(callback === undefined ? error : { ...error, callback }));
     },
     onChange(listener) {
       emitter.on('change', listener);

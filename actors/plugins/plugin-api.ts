@@ -172,7 +172,7 @@ export interface PluginHost {
    * or not deactivated.
    */
   reactivate(name: string): boolean;
-  /** Deactivates the plugin (a callback failed for good): its state becomes `deactivated` with this error. Ignored while it reloads (the new code decides). */
+  /** Deactivates the plugin (a callback failed for good): its state becomes `deactivated` with this error. Ignored while it reloads (the new code decides). Without `callback`, the host names the stopOnError callback it saw fail on `eventId`. */
   deactivate(name: string, error: { code: string; message: string; eventId?: number; callback?: string; at?: number }): void;
   /**
    * Subscribes to changes; returns the unsubscribe function. `plugin.added`

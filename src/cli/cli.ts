@@ -47,8 +47,10 @@ function sourceFor(config: AppConfig, runner: Runner | undefined): CompiledSourc
   return compileSource(type, values, where, { ...config.app, workers: config.settings.workers });
 }
 
-async function prepare(invocation: Invocation) {
+async function prepare(invocation: Invocation, { email = true } = {}) {
   const config = await loadAppConfig(invocation.file!, {
+    // A command that sends no mail does not need the mail secret.
+    ...(email ? {} : { email: false }),
     ...(invocation.name !== undefined ? { appName: invocation.name } : {}),
     ...(invocation.workers !== undefined ? { workers: invocation.workers } : {}),
     ...(invocation.logLevel !== undefined ? { logLevel: invocation.logLevel } : {}),
@@ -239,7 +241,7 @@ async function workflowCommand(
 ): Promise<number> {
   const { action, argument, input, wait, timeoutMs } = invocation.workflow!;
   const json = action === 'start' ? parseInput(input) : null;
-  const { config, workflows } = await prepare(invocation);
+  const { config, workflows } = await prepare(invocation, { email: false });
   if (!config.workflow || !workflows)
     throw new ConfigError(
       { file: config.file, section: 'Workflow' },
@@ -414,7 +416,7 @@ async function command(
       case 'workflow':
         return await workflowCommand(invocation, io);
       case 'plugins': {
-        const { config, source } = await prepare(invocation);
+        const { config, source } = await prepare(invocation, { email: false });
         if (!config.plugins)
           throw new ConfigError(
             { file: config.file, section: 'Plugins' },
@@ -431,7 +433,7 @@ async function command(
         return EXIT.ok;
       }
       case 'graph': {
-        const { config } = await prepare(invocation);
+        const { config } = await prepare(invocation, { email: false });
         const text = await appGraph(invocation.format ?? 'mermaid', config.app.name);
         io.stdout(invocation.out === undefined ? text.replace(/\n$/, '') : await writeOut(invocation.out, text));
         return EXIT.ok;

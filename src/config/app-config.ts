@@ -54,6 +54,12 @@ export interface ConfigOverrides {
   logLevel?: string;
   /** `--inspect[=port]`: enables `[Inspector]` (true: its port, or 9464), or sets its port. */
   inspect?: boolean | number;
+  /**
+   * false for a command that sends no mail (`flowd plugins`): `[Email]` is
+   * not read, so its `${NAME}` variables (the SMTP password) need not be set.
+   * @default true
+   */
+  email?: boolean;
 }
 
 const OWNED = new Set(['Flow', 'Source', 'Log', 'Store', 'Lock', 'Api', 'Viz One', 'Inspector', 'Plugins', 'Workflow', 'Email']);
@@ -199,7 +205,7 @@ export function compileAppConfig(
 
   let email: EmailSettings | undefined;
   const emailSection = document.sections.get('Email');
-  if (emailSection) {
+  if (emailSection && overrides.email !== false) {
     const section = read('Email', emailSection);
     email = compileEmailSettings(section.reader);
     section.reader.finish();

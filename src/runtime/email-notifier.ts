@@ -14,6 +14,8 @@ export interface MailMessage {
   to: string[];
   subject: string;
   text: string;
+  /** Aborted when close() gives up on a message still under way. */
+  signal?: AbortSignal;
 }
 
 /** What the notifier needs of a mail transport (nodemailer's SMTP transport fits). */
@@ -46,14 +48,19 @@ export interface EmailNotifierOptions {
 
 /** Sends one e-mail per plugin deactivation and app failure, at most one per plugin (and one for the app) per `email interval`. */
 export interface EmailNotifier {
-  /** A plugin was deactivated; `to` replaces `[Email] to` (the plugin's `reg.setEmails([...])`). */
-  pluginDeactivated(plugin: string, error: DeactivationInfo, to?: readonly string[]): void;
+  /** A plugin was deactivated; `to` replaces `[Email] to` (the plugin's `reg.setEmails([...])`). `sent` is called once its message has gone (not when held back or failed). */
+  pluginDeactivated(plugin: string, error: DeactivationInfo, to?: readonly string[], sent?: () => void): void;
   /** The app failed: it could not start, or its source failed. */
   appFailed(error: { code?: string | undefined; message: string }, what?: string): void;
   /** Resolves once every message under way has been sent or has failed (never rejects). */
   flush(): Promise<void>;
-  /** Flushes, then closes the transport. */
-  close(): Promise<void>;
+  /**
+   * Flushes, then closes the transport. With `timeoutMs`, a message still
+   * under way after it (a mail server that does not answer) is given up,
+   * with one warning, so that it cannot hold the daemon's exit.
+   * @default timeoutMs Infinity: waits for every message
+   */
+  close(timeoutMs?: number): Promise<void>;
 }
 
 /** Per key (a plugin, or the app): when a message was last sent, and how many were held back since. */
@@ -108,7 +115,9 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
   const server = `${settings.host}:${settings.port}`;
   let transport = options.transport;
   let rates: RateState = new Map();
-  const pending = new Set<Promise<void>>();
+  const pending = new Set<Promise<unknown>>();
+  // Aborts what is under way when close() gives up on it.
+  const giveUp = new AbortController();
 
   const redact = (text: string) => (settings.password ? text.replaceAll(settings.password, '***') : text);
   const open = (): MailTransport =>
@@ -134,7 +143,8 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
     lines: Array<[string, string | number | undefined]>,
     note: string,
     to: readonly string[] = settings.to,
-  ) => {
+    sent?: () => void,
+  ): void => {
     if (!settings.enabled) return;
     const at = now();
     const decision = admit(rates, key, at, settings.intervalMs);
@@ -156,12 +166,15 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
         ? ['', `${decision.held} more message(s) about ${about} were held back by the email interval since the last one.`]
         : []),
     ].join('\n');
-    const message: MailMessage = { from: settings.from, to: [...to], subject, text: `${body}\n` };
+    const message: MailMessage = { from: settings.from, to: [...to], subject, text: `${body}\n`, signal: giveUp.signal };
     const sending = (async () => {
       try {
         await open().sendMail(message);
         log.info({ email: { about, to } }, `e-mail about ${about} sent to ${to.join(', ')}`);
+        sent?.();
       } catch (error) {
+        // Given up by close(): its one warning said so.
+        if (giveUp.signal.aborted) return;
         // Not sent, so it does not count: the next message for this key goes at once.
         const entry = rates.get(key);
         if (entry?.sentAt === at) rates = new Map(rates).set(key, { sentAt: Number.NEGATIVE_INFINITY, held: entry.held });
@@ -179,7 +192,7 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
   };
 
   const notifier: EmailNotifier = {
-    pluginDeactivated(plugin, error, to) {
+    pluginDeactivated(plugin, error, to, sent) {
       const what = `plugin "${plugin}" deactivated`;
       send(
         `plugin:${plugin}`,
@@ -192,8 +205,11 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
           ['Event', error.eventId],
           ['Error', `${error.code}: ${redact(error.message)}`],
         ],
-        'The plugin is deactivated: no event reaches it until its file changes (its cursor stays on the event).',
+        error.code === 'ERR_CURSOR'
+          ? 'The plugin is deactivated: no event reaches it until its cursor is reset (flowd plugins <app.ini> --reset-cursor, as the error says).'
+          : `The plugin is deactivated: its cursor stays on the event and no event reaches it until it is retried: fix the cause (the data, a service, or the plugin's file: a changed file is loaded again at once), then restart the daemon or run flowd plugins <app.ini> --reactivate ${plugin}.`,
         to,
+        sent,
       );
     },
     appFailed(error, what = 'failed') {
@@ -211,8 +227,21 @@ export function createEmailNotifier(options: EmailNotifierOptions): EmailNotifie
     async flush() {
       while (pending.size > 0) await Promise.all(pending);
     },
-    async close() {
-      await notifier.flush();
+    async close(timeoutMs = Number.POSITIVE_INFINITY) {
+      let timer: NodeJS.Timeout | undefined;
+      const expired = new Promise<true>((resolve) => {
+        if (Number.isFinite(timeoutMs)) timer = setTimeout(() => resolve(true), timeoutMs);
+      });
+      const late = await Promise.race([notifier.flush().then(() => false), expired]);
+      clearTimeout(timer);
+      if (late) {
+        log.warn(
+          { email: { server, unsent: pending.size } },
+          `gave up on ${pending.size} e-mail(s) still being sent via ${server} after ${formatDuration(timeoutMs)} at shutdown: the mail server does not answer`,
+        );
+        // nodemailer closes the connection of an aborted message.
+        giveUp.abort();
+      }
       transport?.close();
     },
   };

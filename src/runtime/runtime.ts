@@ -376,7 +376,15 @@ export function assembleRuntime(compiled: RuntimeConfig): Runtime {
     workflows: compiled.workflows,
     signals: compiled.signals,
   });
-  return compiled.email ? withEmailAlerts(runtime, { settings: compiled.email, app: app.name, log: logger, plugins }) : runtime;
+  return compiled.email
+    ? withEmailAlerts(runtime, {
+        settings: compiled.email,
+        app: app.name,
+        log: logger,
+        plugins,
+        recordFile: path.join(app.stateDir, 'email-sent.json'),
+      })
+    : runtime;
 }
 
 /** createRuntime's `workerModule`, checked and resolved against the app's folder. */

@@ -97,7 +97,8 @@ describe('flowd run with [Email]', () => {
       subject: '[flowd] events: plugin "fragile" deactivated',
       user: 'flowd',
     });
-    expect(message!.text).toContain(`App: events\nPlugin: fragile\nEvent: ${ids[2]}\n`);
+    expect(message!.text).toContain(`App: events\nPlugin: fragile\nCallback: every\nEvent: ${ids[2]}\n`);
+    expect(message!.text).toContain('then restart the daemon or run flowd plugins <app.ini> --reactivate fragile.');
     expect(message!.text).toMatch(/Error: ERR_PLUGIN: plugin "fragile" callback "every" failed on event \d+: task 3 has no shot\n/);
     expect(message!.text).toMatch(/\nHost: \S+\nTime: \d{4}-\d\d-\d\dT[\d:.]+Z\n/);
 
@@ -268,5 +269,20 @@ describe('flowd check with a bad [Email]', () => {
     const check = flowd(['check', app.ini], { env: { SMTP_PASSWORD: undefined } });
     expect((await check.exit).code).toBe(2);
     expect(check.stderr()).toMatch(/\[Email\] "password".*uses \$\{SMTP_PASSWORD\}, but the environment variable SMTP_PASSWORD is not set/);
+  });
+});
+
+describe('flowd plugins with [Email]', () => {
+  it('needs no ${SMTP_PASSWORD}: it sends no mail, so listing and --reactivate work without it', async () => {
+    const table = uniqueTable();
+    await createEventsTable(db, table);
+    cleanups.push(() => dropTable(db, table));
+    const app = await emailApp(table);
+    const list = flowd(['plugins', app.ini], { env: { SMTP_PASSWORD: undefined } });
+    expect((await list.exit).code, list.stderr()).toBe(0);
+    expect(list.stdout()).toMatch(/fragile/);
+    const reactivate = flowd(['plugins', app.ini, '--reactivate', 'fragile'], { env: { SMTP_PASSWORD: undefined } });
+    expect((await reactivate.exit).code, reactivate.stderr()).toBe(0);
+    expect(reactivate.stdout()).toContain('plugin "fragile" is not deactivated');
   });
 });

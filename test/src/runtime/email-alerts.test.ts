@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { EmailSettings } from '../../../src/config/email-settings.js';
 import { withEmailAlerts, type AlertedRuntime } from '../../../src/runtime/email-alerts.js';
@@ -5,7 +6,7 @@ import { defineWorker } from '../../../actors/workers/worker.js';
 import { ConfigError, FlowdError } from '../../../src/kernel/errors.js';
 import { createRuntime } from '../../../src/runtime/runtime.js';
 import { manualSource } from '../../helpers/manual-source.js';
-import { stubHost } from '../../helpers/event-log.js';
+import { storeFolder, stubHost } from '../../helpers/event-log.js';
 import { logSink } from '../../helpers/log-sink.js';
 import { startSmtpSink, type SmtpSink } from '../../helpers/smtp-sink.js';
 import { until } from '../../helpers/wait.js';
@@ -125,6 +126,33 @@ describe('withEmailAlerts', () => {
     await runtime.done;
     expect(sink.messages).toEqual([]);
     expect(log.messages()).toContain('no e-mail about plugin "fragile": it was deactivated before this run');
+  });
+
+  it('mails an ERR_CURSOR deactivation found again at each restart once, and one with other cursor values again', async () => {
+    const recordFile = path.join(storeFolder(), 'state', 'email-sent.json');
+    const cursorFailure = (latest: number) => ({
+      code: 'ERR_CURSOR',
+      message: `the cursor "event-log/plugin/fragile" of plugin "fragile" is at event 90, but the newest event in events is ${latest}`,
+      at: Date.now(),
+    });
+    /** One run of the daemon: the event-log source finds the cursor unfit at start and deactivates the plugin anew. */
+    const run = async (latest: number) => {
+      const log = logSink('debug');
+      const host = stubHost({ fragile: { run: () => undefined } });
+      const runtime = withEmailAlerts(fakeRuntime(), { settings: settings(), app: 'events', log: log.logger, plugins: host, recordFile });
+      host.deactivate('fragile', cursorFailure(latest));
+      (runtime as unknown as ReturnType<typeof fakeRuntime>).end({ reason: 'requested' });
+      await runtime.done;
+      return log;
+    };
+    await run(12);
+    expect(sink.messages).toHaveLength(1);
+    const again = await run(12);
+    expect(sink.messages).toHaveLength(1);
+    expect(again.messages()).toContain('no e-mail about plugin "fragile": the same deactivation (ERR_CURSOR) was mailed before this run');
+    await run(15);
+    expect(sink.messages).toHaveLength(2);
+    expect(sink.messages[1]!.text).toContain('newest event in events is 15');
   });
 
   it('mails a start that fails before start() rejects with its error', async () => {

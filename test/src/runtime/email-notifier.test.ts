@@ -1,7 +1,10 @@
+import { createServer, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { EmailSettings } from '../../../src/config/email-settings.js';
 import { admit, createEmailNotifier, formatSubject, type MailMessage } from '../../../src/runtime/email-notifier.js';
 import { logSink } from '../../helpers/log-sink.js';
+import { until } from '../../helpers/wait.js';
 
 const HOUR = 3_600_000;
 const SETTINGS: EmailSettings = {
@@ -156,5 +159,41 @@ describe('createEmailNotifier', () => {
     expect(warnings[0]!.error).toEqual({ code: 'EAUTH', message: 'Invalid login for flowd:***' });
     expect(JSON.stringify(sink.lines)).not.toContain('hunter2-secret');
     expect(closed()).toBe(1);
+  });
+
+  it('gives up, with one warning, on a message a mail server that never answers holds when it closes with a timeout', async () => {
+    // Accepts the connection and never says a word: nodemailer would wait 10 s for the greeting.
+    const sockets: Socket[] = [];
+    let closedByPeer = 0;
+    const server = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('close', () => void closedByPeer++);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      const sink = logSink('debug');
+      const port = (server.address() as AddressInfo).port;
+      const notifier = createEmailNotifier({
+        settings: { ...SETTINGS, host: '127.0.0.1', port, tls: 'no', user: undefined, password: undefined },
+        app: 'events',
+        log: sink.logger,
+      });
+      notifier.pluginDeactivated('notify', FAILURE);
+      await until(() => sockets.length === 1, { what: 'the connection' });
+      const started = performance.now();
+      await notifier.close(300);
+      expect(performance.now() - started).toBeLessThan(3_000);
+      const warnings = sink.lines.filter((line) => line.level === 40);
+      expect(warnings.map((line) => line.msg)).toEqual([
+        `gave up on 1 e-mail(s) still being sent via 127.0.0.1:${port} after 300ms at shutdown: the mail server does not answer`,
+      ]);
+      // The connection is closed, so it holds neither the process nor the server.
+      await until(() => closedByPeer === 1, { what: 'the connection closed' });
+      await notifier.flush();
+      expect(sink.lines.filter((line) => line.level === 40)).toHaveLength(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
