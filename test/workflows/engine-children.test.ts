@@ -1,12 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { renderRun } from '../../src/cli/workflow-command.js';
 import type { Store } from '../../actors/stores/store-api.js';
 import { StoreError } from '../../src/kernel/errors.js';
-import { createAppServices } from '../../src/runtime/app-services.js';
 import { createWorkflowEngine, listOpen, readRun, runKey, type RunRecord, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
 import type { ChildStarted } from '../../src/workflows/history.js';
 import { addOpen } from '../../src/workflows/run-record.js';
@@ -14,18 +10,13 @@ import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api
 import { manualClock } from '../helpers/manual-clock.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 import { until } from '../helpers/wait.js';
+import { workflowStoreIn } from '../helpers/workflow-store.js';
 
 const cleanups = cleanupsAfterEach();
 const log = pino({ level: 'silent' });
 
-function storeIn(folder = mkdtempSync(path.join(tmpdir(), 'flowd-children-'))) {
-  const services = createAppServices(
-    { store: { backend: 'file', folder }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined },
-    'workflows',
-    log,
-  );
-  cleanups.push(() => services.close());
-  return services.store;
+function storeIn(folder?: string) {
+  return workflowStoreIn(cleanups, log, folder).store;
 }
 
 function engineOf(options: Omit<WorkflowEngineOptions, 'log'>) {

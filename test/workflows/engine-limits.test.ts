@@ -1,26 +1,17 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createAppServices } from '../../src/runtime/app-services.js';
 import { createWorkflowEngine, listOpen, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { manualClock } from '../helpers/manual-clock.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
 import { until } from '../helpers/wait.js';
+import { workflowStoreIn } from '../helpers/workflow-store.js';
 
 const cleanups = cleanupsAfterEach();
 const log = pino({ level: 'silent' });
 
-function storeIn(folder = mkdtempSync(path.join(tmpdir(), 'flowd-limits-'))) {
-  const services = createAppServices(
-    { store: { backend: 'file', folder }, lock: { backend: 'local', leaseMs: 60_000 }, api: undefined },
-    'workflows',
-    log,
-  );
-  cleanups.push(() => services.close());
-  return services.store;
+function storeIn(folder?: string) {
+  return workflowStoreIn(cleanups, log, folder).store;
 }
 
 function engineOf(options: Omit<WorkflowEngineOptions, 'log'>) {
