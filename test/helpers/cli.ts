@@ -32,6 +32,16 @@ export function flowd(args: string[], options: { input?: string; cwd?: string; e
   return watch(child, 'flowd');
 }
 
+/** Runs a CLI command that ends (check, plugins, workflow status, ...): its exit code and what it printed. */
+export async function flowdEnded(
+  args: string[],
+  options: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const command = flowd(args, options);
+  const { code } = await command.exit;
+  return { code, stdout: command.stdout(), stderr: command.stderr() };
+}
+
 /**
  * A spawned process's output collected and awaitable; the process is killed
  * after the test if it still runs (holding ports, queues, consumers).

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cursorKey } from '../../actors/sources/event-log-cursors.js';
 import { createAppServices } from '../../src/runtime/app-services.js';
 import { runKey } from '../../src/workflows/engine.js';
-import { flowd, ROOT, tempDir, untilRunning, type FlowdProcess } from '../helpers/cli.js';
+import { flowd, flowdEnded, ROOT, tempDir, untilRunning, type FlowdProcess } from '../helpers/cli.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
 import { createEventsTable, dropTable, insertEvents, testPool, uniqueTable } from '../helpers/postgres.js';
 import { POSTGRES_URL } from '../helpers/services.js';
@@ -26,11 +26,7 @@ afterAll(async () => {
 });
 
 /** A command that ends: its exit code and what it printed. */
-async function cli(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const command = flowd(args, { env });
-  const { code } = await command.exit;
-  return { code, stdout: command.stdout(), stderr: command.stderr() };
-}
+const cli = (args: string[], env: NodeJS.ProcessEnv = {}) => flowdEnded(args, { env });
 
 /** The app's file store, opened by the test to read or spoil a record. */
 async function withStore<T>(folder: string, use: (store: ReturnType<typeof createAppServices>['store']) => Promise<T>): Promise<T> {

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cursorKey } from '../../actors/sources/event-log-cursors.js';
 import { createAppServices } from '../../src/runtime/app-services.js';
-import { flowd, tempDir, untilRunning, type FlowdProcess } from '../helpers/cli.js';
+import { flowd, flowdEnded, tempDir, untilRunning, type FlowdProcess } from '../helpers/cli.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
 import { createEventsTable, dropTable, insertEvents, testPool, uniqueTable } from '../helpers/postgres.js';
 import { POSTGRES_URL } from '../helpers/services.js';
@@ -26,11 +26,7 @@ afterAll(async () => {
 });
 
 /** A command that ends: its exit code and what it printed. */
-async function cli(args: string[]) {
-  const command = flowd(args);
-  const { code } = await command.exit;
-  return { code, stdout: command.stdout(), stderr: command.stderr() };
-}
+const cli = (args: string[]) => flowdEnded(args);
 
 /** `fragile` fails on event 3 while the app folder holds a file `broken` (no change to the plugin file); `steady` takes everything. */
 const FRAGILE = `import { appendFileSync, existsSync } from 'node:fs';
