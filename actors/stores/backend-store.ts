@@ -6,7 +6,8 @@ import { retryOnConflict } from '../../src/kernel/retry-on-conflict.js';
 import type { StoreBackend } from './backend.js';
 import { toJsonText } from './json-value.js';
 import { KeyedQueue } from './keyed-queue.js';
-import type { DeleteOptions, PutOptions, Store, UpdateOptions, Versioned } from './store-api.js';
+import { recordLogs } from './record-logs.js';
+import type { AppendOptions, DeleteOptions, LoggingStore, PutOptions, StoreLogs, UpdateOptions, Versioned } from './store-api.js';
 
 /** The store actor: `storeMachine` with a backend plugged in. */
 export type StoreActor = ActorRefFrom<typeof storeMachine>;
@@ -50,7 +51,7 @@ export interface BackendStoreOptions {
  * queue up within this process, so local writers never conflict with each
  * other; across processes they retry on conflict with a jittered backoff.
  */
-export class BackendStore implements Store {
+export class BackendStore implements LoggingStore {
   private readonly updates = new KeyedQueue();
   private readonly namespace: string;
   private readonly backoffMs: number;
@@ -64,6 +65,39 @@ export class BackendStore implements Store {
     this.namespace = options.namespace;
     this.backoffMs = options.updateBackoffMs ?? 5;
     this.maxBackoffMs = options.updateMaxBackoffMs ?? 250;
+    this.logs =
+      backend.append && backend.readLog
+        ? this.nativeLogs(backend.append.bind(backend), backend.readLog.bind(backend))
+        : recordLogs(this, this.namespace);
+  }
+
+  /** Append-only logs beside the records: the backend's own, or emulated by a record each (`recordLogs`). */
+  readonly logs: StoreLogs;
+
+  private nativeLogs(append: NonNullable<StoreBackend['append']>, readLog: NonNullable<StoreBackend['readLog']>): StoreLogs {
+    return {
+      append: async (key: string, values: readonly unknown[], options: AppendOptions = {}) => {
+        this.checkKey(key);
+        const { ifLength, fence } = options;
+        this.checkNumber(key, 'ifLength', ifLength);
+        this.checkNumber(key, 'fence', fence);
+        const jsons = values.map((value) => toJsonText(key, value));
+        await this.whenReady();
+        const outcome = await append(key, jsons, { ifLength, fence });
+        if (outcome.kind === 'conflict')
+          throw new ConflictError(
+            `Store "${this.namespace}": expected log ${JSON.stringify(key)} to hold ${ifLength} entries, but it holds ${outcome.length}; another writer came first`,
+          );
+        if (outcome.kind === 'fenced') throw this.fenced(key, 'append', outcome.fence, fence!);
+        return outcome.length;
+      },
+      read: async <T>(key: string, from = 0): Promise<T[]> => {
+        this.checkKey(key);
+        this.checkNumber(key, 'from', from);
+        await this.whenReady();
+        return (await readLog(key, from)) as T[];
+      },
+    };
   }
 
   async get<T = unknown>(key: string): Promise<T | undefined> {

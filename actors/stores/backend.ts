@@ -31,6 +31,20 @@ export type WriteOutcome = { kind: 'written'; version: number } | { kind: 'confl
 export type RemoveOutcome =
   { kind: 'removed' } | { kind: 'absent' } | { kind: 'conflict'; version: number } | { kind: 'fenced'; fence: number };
 
+/** Conditions on a log append. */
+export interface AppendConditions {
+  /** Append only if the log holds exactly this many entries (0: only if it is empty or absent). */
+  ifLength?: number | undefined;
+  /** A fencing token: refused when older than the highest the log accepted. */
+  fence?: number | undefined;
+}
+
+/**
+ * What an append found. `appended` carries the log's new length;
+ * `conflict` the length found; `fenced` the highest token the log accepted.
+ */
+export type AppendOutcome = { kind: 'appended'; length: number } | { kind: 'conflict'; length: number } | { kind: 'fenced'; fence: number };
+
 /** The backend's connection state, for backends that can lose theirs. */
 export type BackendStatus = { available: true } | { available: false; error: { code: string; message: string } };
 
@@ -64,4 +78,15 @@ export interface StoreBackend {
    * held event instead.
    */
   ping?(signal?: AbortSignal): Promise<void>;
+  /**
+   * Appends entries (JSON texts) to the append-only log under `key` when the
+   * conditions hold (fence first), in one atomic step: a log's cost per
+   * entry does not grow with its length. Logs are a namespace of their own
+   * beside the records (a log and a record may share a name). Optional: a
+   * backend without logs gets them emulated by one record per log
+   * (`recordLogs`), rewritten whole at each append.
+   */
+  append?(key: string, jsons: readonly string[], conditions: AppendConditions): Promise<AppendOutcome>;
+  /** The log's entries from index `from` (0: the first) to its end, parsed; none when it has none. ERR_STORE for a corrupt entry. */
+  readLog?(key: string, from: number): Promise<unknown[]>;
 }

@@ -6,8 +6,17 @@ import { lazy } from '../../src/kernel/lazy.js';
 import { StoreError } from '../../src/kernel/errors.js';
 import { untilAborted } from '../../src/kernel/ping.js';
 import { pause } from '../../src/kernel/retry-on-conflict.js';
-import type { BackendRecord, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
+import type {
+  AppendConditions,
+  AppendOutcome,
+  BackendRecord,
+  RemoveOutcome,
+  StoreBackend,
+  WriteConditions,
+  WriteOutcome,
+} from './backend.js';
 import { fileNameFor } from './file-names.js';
+import { FileLogs } from './file-logs.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { writeFileAtomic } from '../atomic-write.js';
 
@@ -68,6 +77,7 @@ export class FileBackend implements StoreBackend {
   private readonly tempMaxAgeMs: number;
   private readonly local = new KeyedQueue();
   private readonly inFlight = new Set<Promise<unknown>>();
+  private readonly logs: FileLogs;
 
   constructor(options: FileBackendOptions) {
     this.folder = options.folder;
@@ -76,6 +86,20 @@ export class FileBackend implements StoreBackend {
     this.lockStaleMs = Math.max(2000, options.lockStaleMs ?? 10_000);
     this.lockWaitMs = options.lockWaitMs ?? 10_000;
     this.tempMaxAgeMs = options.tempMaxAgeMs ?? 60_000;
+    this.logs = new FileLogs(
+      this.namespace,
+      (lockKey, file, task) => this.lockedAt(lockKey, file, (check) => task(check)),
+      (key) => join(this.folder, `${fileNameFor(key)}.log`),
+    );
+  }
+
+  /** Logs: a JSON-lines file each, `<name>.log` beside the records (FileLogs). */
+  append(key: string, jsons: readonly string[], conditions: AppendConditions): Promise<AppendOutcome> {
+    return this.logs.append(key, jsons, conditions);
+  }
+
+  readLog(key: string, from: number): Promise<unknown[]> {
+    return this.logs.read(key, from);
   }
 
   async open(): Promise<void> {
@@ -151,12 +175,17 @@ export class FileBackend implements StoreBackend {
   /** Runs `task` holding the key's lock: first among this process's writers, then across processes. */
   private locked<T>(key: string, task: (file: string, check: () => void) => Promise<T>): Promise<T> {
     const file = this.fileFor(key);
+    return this.lockedAt(key, file, (check) => task(file, check));
+  }
+
+  /** Runs `task` holding `file`'s lock, queued behind this process's other tasks on `key` (a log's: NUL + `log:` + its name). */
+  private lockedAt<T>(key: string, file: string, task: (check: () => void) => Promise<T>): Promise<T> {
     const work = this.local.run(key, async () => {
       let compromised: Error | undefined;
       const release = await this.acquire(key, file, (error) => (compromised = error));
       try {
         // Called just before the rename: a lock lost meanwhile must not overwrite its taker.
-        return await task(file, () => {
+        return await task(() => {
           if (compromised)
             throw new StoreError(
               'ERR_STORE',

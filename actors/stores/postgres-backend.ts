@@ -3,9 +3,19 @@ import type { Client, Pool, QueryResultRow } from 'pg';
 import { lazy } from '../../src/kernel/lazy.js';
 import { StoreError } from '../../src/kernel/errors.js';
 import { untilAborted } from '../../src/kernel/ping.js';
-import type { BackendRecord, BackendStatus, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
+import type {
+  AppendConditions,
+  AppendOutcome,
+  BackendRecord,
+  BackendStatus,
+  RemoveOutcome,
+  StoreBackend,
+  WriteConditions,
+  WriteOutcome,
+} from './backend.js';
 import { refusal, storeStatements, STORE_COLUMNS, type CurrentRow, type StoreStatements } from './postgres-statements.js';
-import { quoteTableName, storeTableFor } from './postgres-table.js';
+import { LOG_COLUMNS, logStatements, type AppendRow, type LogStatements } from './postgres-log-statements.js';
+import { logTableFor, quoteTableName, storeTableFor } from './postgres-table.js';
 import { displayUrl } from '../display-url.js';
 import { classifyPgError } from '../postgres-errors.js';
 
@@ -55,6 +65,9 @@ export class PostgresBackend implements StoreBackend {
   private readonly namespace: string;
   private readonly quoted: string;
   private readonly sql: StoreStatements;
+  /** The table of the store's logs (`<table>_log`), quoted, and its statements. */
+  private readonly logQuoted: string;
+  private readonly logSql: LogStatements;
   private readonly config: PgModule.ClientConfig;
   private readonly pool: Pool;
   private readonly listeners = new Set<(status: BackendStatus) => void>();
@@ -74,6 +87,8 @@ export class PostgresBackend implements StoreBackend {
     this.table = options.table ?? storeTableFor(options.namespace);
     this.quoted = quoteTableName(this.table);
     this.sql = storeStatements(this.quoted);
+    this.logQuoted = quoteTableName(logTableFor(this.table));
+    this.logSql = logStatements(this.logQuoted);
     this.where = `${displayUrl(options.url)} table ${this.table}`;
     const timeoutMs = options.queryTimeoutMs ?? 5000;
     this.config = {
@@ -164,6 +179,48 @@ export class PostgresBackend implements StoreBackend {
   }
 
   /** `SELECT 1` through the pool: fails at once while the server refuses connections, within the query timeout when it hangs. */
+  append(key: string, jsons: readonly string[], { ifLength, fence }: AppendConditions): Promise<AppendOutcome> {
+    const bytes = Buffer.from(key, 'utf8');
+    return this.track(async () => {
+      for (let attempt = 0; ; attempt++) {
+        let row: AppendRow | undefined;
+        try {
+          ({
+            rows: [row],
+          } = await this.query<AppendRow>(this.logSql.append, [bytes, ifLength ?? null, fence ?? null, jsons]));
+        } catch (error) {
+          // Another append took the same places between our look at the last row and our insert.
+          if ((error as { cause?: { code?: unknown } }).cause?.code !== '23505') throw error;
+          if (ifLength !== undefined || attempt >= 10) {
+            const { rows } = await this.query<AppendRow>(this.logSql.append, [bytes, -1, null, []]);
+            return { kind: 'conflict', length: Number(rows[0]!.length) };
+          }
+          continue;
+        }
+        const length = Number(row!.length);
+        const accepted = Number(row!.fence);
+        if (Number(row!.added) === jsons.length) return { kind: 'appended', length: length + jsons.length };
+        if (fence !== undefined && fence < accepted) return { kind: 'fenced', fence: accepted };
+        return { kind: 'conflict', length };
+      }
+    });
+  }
+
+  async readLog(key: string, from: number): Promise<unknown[]> {
+    const { rows } = await this.query<{ value: string }>(this.logSql.read, [Buffer.from(key, 'utf8'), from]);
+    return rows.map(({ value }, index) => {
+      try {
+        return JSON.parse(value) as unknown;
+      } catch (error) {
+        throw new StoreError(
+          'ERR_STORE',
+          `Store "${this.namespace}": entry ${from + index} of log ${JSON.stringify(key)} in ${this.logQuoted} at ${this.where} is corrupt (it is not JSON: ${(error as Error).message})`,
+          { cause: error },
+        );
+      }
+    });
+  }
+
   async ping(signal?: AbortSignal): Promise<void> {
     try {
       await untilAborted(this.query('SELECT 1', []), signal);
@@ -219,14 +276,19 @@ export class PostgresBackend implements StoreBackend {
   }
 
   private async createTable(client: Client): Promise<void> {
+    await this.createOne(client, this.quoted, this.sql.create, this.sql.checkColumns, STORE_COLUMNS);
+    await this.createOne(client, this.logQuoted, this.logSql.create, this.logSql.checkColumns, LOG_COLUMNS);
+  }
+
+  private async createOne(client: Client, quoted: string, create: string, checkColumns: string, columns: string): Promise<void> {
     // Looked up first: CREATE ... IF NOT EXISTS needs the right to create in the schema even when the table is there.
-    const { rows } = await client.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [this.quoted]);
+    const { rows } = await client.query<{ found: string | null }>('SELECT to_regclass($1)::text AS found', [quoted]);
     if (rows[0]?.found == null) {
       try {
         await client.query('BEGIN');
         // Two daemons creating one table at once would collide in the catalog (a unique violation); one waits here instead.
-        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`flowd store table ${this.quoted}`]);
-        await client.query(this.sql.create);
+        await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`flowd store table ${quoted}`]);
+        await client.query(create);
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => {});
@@ -234,12 +296,12 @@ export class PostgresBackend implements StoreBackend {
       }
     }
     try {
-      await client.query(this.sql.checkColumns);
+      await client.query(checkColumns);
     } catch (error) {
       if ((error as { code?: unknown }).code !== '42703') throw error;
       throw new StoreError(
         'ERR_STORE',
-        `Store "${this.namespace}": ${this.where} is not a flowd store table (${(error as Error).message}); expected columns ${STORE_COLUMNS}, or set [Store] table to another name`,
+        `Store "${this.namespace}": ${quoted === this.quoted ? this.where : `${this.where} (its logs' table ${quoted})`} is not a flowd store table (${(error as Error).message}); expected columns ${columns}, or set [Store] table to another name`,
         { cause: error },
       );
     }

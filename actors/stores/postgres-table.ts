@@ -45,3 +45,20 @@ export function quoteTableName(table: string): string {
     .map((part) => `"${part}"`)
     .join('.');
 }
+
+/**
+ * The table of a store's logs: the store table's name with `_log`, cut and
+ * given 8 hex digits of the SHA-256 of the whole name when that would pass
+ * PostgreSQL's 63 characters.
+ * @example logTableFor('flowd_store_thumbnails') // 'flowd_store_thumbnails_log'
+ */
+export function logTableFor(table: string): string {
+  const parts = table.split('.');
+  const name = parts.pop()!;
+  const plain = `${name}_log`;
+  const fitted =
+    plain.length <= MAX_IDENTIFIER
+      ? plain
+      : `${name.slice(0, MAX_IDENTIFIER - 13)}_${createHash('sha256').update(table, 'utf8').digest('hex').slice(0, 8)}_log`;
+  return [...parts, fitted].join('.');
+}

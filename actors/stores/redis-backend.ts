@@ -3,7 +3,16 @@ import type { Redis } from 'ioredis';
 import { lazy } from '../../src/kernel/lazy.js';
 import { StoreError } from '../../src/kernel/errors.js';
 import { untilAborted } from '../../src/kernel/ping.js';
-import type { BackendRecord, BackendStatus, RemoveOutcome, StoreBackend, WriteConditions, WriteOutcome } from './backend.js';
+import type {
+  AppendConditions,
+  AppendOutcome,
+  BackendRecord,
+  BackendStatus,
+  RemoveOutcome,
+  StoreBackend,
+  WriteConditions,
+  WriteOutcome,
+} from './backend.js';
 import { displayUrl } from '../display-url.js';
 
 // ioredis loads when a Redis backend is opened, not with flowd.
@@ -61,7 +70,20 @@ if fence > 0 then redis.call('HDEL', KEYS[1], 'value', 'version') else redis.cal
 return {'removed', tostring(version)}
 `;
 
+// KEYS[1] the log (a list), KEYS[2] its highest fencing token. ARGV: ifLength ('' for none), fence ('' for none),
+// then the entries. The fence is checked first, then the length; the token is kept only when the entries are.
+const APPEND = `
+local accepted = tonumber(redis.call('GET', KEYS[2])) or 0
+if ARGV[2] ~= '' and tonumber(ARGV[2]) < accepted then return {'fenced', tostring(accepted)} end
+local length = redis.call('LLEN', KEYS[1])
+if ARGV[1] ~= '' and tonumber(ARGV[1]) ~= length then return {'conflict', tostring(length)} end
+if ARGV[2] ~= '' and tonumber(ARGV[2]) > accepted then redis.call('SET', KEYS[2], ARGV[2]) end
+for i = 3, #ARGV do length = redis.call('RPUSH', KEYS[1], ARGV[i]) end
+return {'appended', tostring(length)}
+`;
+
 interface ScriptedRedis {
+  flowdLogAppend(log: string, fence: string, ifLength: string, offered: string, ...entries: string[]): Promise<[string, string]>;
   flowdStoreWrite(record: string, counter: string, json: string, ifVersion: string, fence: string): Promise<[string, string]>;
   flowdStoreRemove(record: string, ifVersion: string, fence: string): Promise<[string, string]>;
 }
@@ -110,6 +132,7 @@ export class RedisBackend implements StoreBackend {
     });
     this.client.defineCommand('flowdStoreWrite', { numberOfKeys: 2, lua: WRITE });
     this.client.defineCommand('flowdStoreRemove', { numberOfKeys: 1, lua: REMOVE });
+    this.client.defineCommand('flowdLogAppend', { numberOfKeys: 2, lua: APPEND });
     // Without a listener ioredis prints every connection error; the status carries it instead.
     this.client.on('error', (error: Error) => (this.lastError = error));
     this.client.on('ready', () => this.setAvailable(true));
@@ -174,6 +197,47 @@ export class RedisBackend implements StoreBackend {
     if (kind === 'fenced') return { kind, fence: Number(number) };
     if (kind === 'conflict') return { kind, version: Number(number) };
     return { kind: kind === 'removed' ? 'removed' : 'absent' };
+  }
+
+  /**
+   * Logs are Redis lists under `<prefix>` + NUL + `log:<key>` (a record's
+   * key names no log: flowd's keys and a worker's do not start with NUL),
+   * each with its highest fencing token beside it (the same + NUL + `fence`).
+   */
+  private logKey(key: string): string {
+    return `${this.prefix}\u0000log:${key}`;
+  }
+
+  async append(key: string, jsons: readonly string[], { ifLength, fence }: AppendConditions): Promise<AppendOutcome> {
+    const log = this.logKey(key);
+    const [kind, number] = await this.call(() =>
+      this.scripts.flowdLogAppend(
+        log,
+        `${log}\u0000fence`,
+        ifLength === undefined ? '' : String(ifLength),
+        fence === undefined ? '' : String(fence),
+        ...jsons,
+      ),
+    );
+    if (kind === 'fenced') return { kind, fence: Number(number) };
+    if (kind === 'conflict') return { kind, length: Number(number) };
+    return { kind: 'appended', length: Number(number) };
+  }
+
+  async readLog(key: string, from: number): Promise<unknown[]> {
+    const log = this.logKey(key);
+    const entries = await this.call(() => this.client.lrange(log, from, -1));
+    return entries.map((json, index) => {
+      try {
+        return JSON.parse(json) as unknown;
+      } catch (error) {
+        throw new StoreError(
+          'ERR_STORE',
+          `Store "${this.namespace}": entry ${from + index} of the Redis list ${JSON.stringify(log)} at ${this.where} is corrupt (it is not JSON: ${(error as Error).message})`,
+          { cause: error },
+        );
+      }
+    });
   }
 
   /** PING on the backend's own connection: fails at once while it is down (no offline queue), within the command timeout when Redis hangs. */

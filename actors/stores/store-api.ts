@@ -73,3 +73,32 @@ export interface Store {
    */
   update<T = unknown>(key: string, fn: (current: T | undefined) => T | Promise<T>, options?: UpdateOptions): Promise<Versioned<T>>;
 }
+
+/** Conditions on a log append. */
+export interface AppendOptions {
+  /**
+   * Append only if the log still holds this many entries (0: only if it is
+   * empty); otherwise throw ConflictError (ERR_CONFLICT).
+   */
+  ifLength?: number;
+  /** A lock's fencing token, as for put: refused with FencedError (ERR_FENCED) when older than the highest the log accepted. */
+  fence?: number;
+}
+
+/**
+ * Append-only logs beside a store's records (internal: flowd keeps
+ * workflow histories in them). A log under a key is not the record under
+ * that key. Appending costs the same however long the log is: a Redis
+ * list, a PostgreSQL row per entry, a JSON-lines file.
+ */
+export interface StoreLogs {
+  /** Appends JSON values, in order, as one step; returns the log's new length. */
+  append(key: string, values: readonly unknown[], options?: AppendOptions): Promise<number>;
+  /** The log's entries from index `from` (default 0) to its end; none when there is no log. */
+  read<T = unknown>(key: string, from?: number): Promise<T[]>;
+}
+
+/** A store that keeps logs too (the stores flowd opens all do). */
+export interface LoggingStore extends Store {
+  readonly logs: StoreLogs;
+}

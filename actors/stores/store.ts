@@ -5,7 +5,7 @@ import type { StoreBackend } from './backend.js';
 import { FileBackend, type FileBackendOptions } from './file-backend.js';
 import { PostgresBackend, type PostgresBackendOptions } from './postgres-backend.js';
 import { RedisBackend, type RedisBackendOptions } from './redis-backend.js';
-import type { Store } from './store-api.js';
+import type { LoggingStore } from './store-api.js';
 import { BackendStore, createStoreActor, createStoreLogic, type BackendStoreOptions, type StoreActor } from './backend-store.js';
 
 /** Which backend a store uses, and where. */
@@ -16,8 +16,8 @@ export type StoreOptions =
 
 /** An opened store: what workers use, its actor, and its lifecycle. */
 export interface OpenedStore {
-  /** `ctx.store`. Usable at once: operations wait while the backend opens. */
-  store: Store;
+  /** `ctx.store`, with the store's logs. Usable at once: operations wait while the backend opens. */
+  store: LoggingStore;
   /** The store actor (`storeMachine`): `opening`, `ready`, `failed`, `closing`, `closed`. */
   actor: StoreActor;
   /** The backend, for diagnostics (`kind`, `where`). */

@@ -355,6 +355,70 @@ export function storeContract(
       await expect(opened.ping!()).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
     });
 
+    it('appends to a log beside the records, in order, and reads it from any index', async () => {
+      const { logs } = opened.store;
+      await expect(logs.read('h')).resolves.toEqual([]);
+      await expect(logs.append('h', [{ n: 1 }])).resolves.toBe(1);
+      await expect(logs.append('h', [{ n: 2 }, 'three', null], { ifLength: 1 })).resolves.toBe(4);
+      await expect(logs.read('h')).resolves.toEqual([{ n: 1 }, { n: 2 }, 'three', null]);
+      await expect(logs.read('h', 2)).resolves.toEqual(['three', null]);
+      await expect(logs.read('h', 9)).resolves.toEqual([]);
+      // A record of the same name is another thing.
+      await expect(opened.store.get('h')).resolves.toBeUndefined();
+      await opened.store.put('h', 'record');
+      await expect(logs.read('h')).resolves.toHaveLength(4);
+      // Another store on the same space sees the log.
+      const other = space.open();
+      try {
+        await expect(other.store.logs.read('h', 3)).resolves.toEqual([null]);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('refuses an append at the wrong length with ERR_CONFLICT, and one that is not JSON with ERR_STORE, appending nothing', async () => {
+      const { logs } = opened.store;
+      await logs.append('h', ['a', 'b']);
+      const stale = await rejection(logs.append('h', ['c'], { ifLength: 1 }));
+      expect(stale).toBeInstanceOf(ConflictError);
+      expect(stale.message).toMatch(/log "h" to hold 1 entries, but it holds 2/);
+      await expect(rejection(logs.append('h', ['c'], { ifLength: 0 }))).resolves.toBeInstanceOf(ConflictError);
+      const notJson = await rejection(logs.append('h', ['c', new Celsius(20)]));
+      expect(notJson).toMatchObject({ code: 'ERR_STORE' });
+      await expect(logs.read('h')).resolves.toEqual(['a', 'b']);
+      await expect(rejection(logs.append('h', ['x'], { ifLength: -1 }))).resolves.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    });
+
+    it('lets exactly one of two appends at the same length through, from two stores on one space', async () => {
+      const other = space.open();
+      try {
+        await opened.store.logs.append('race', ['start']);
+        const outcomes = await Promise.allSettled([
+          opened.store.logs.append('race', ['mine'], { ifLength: 1 }),
+          other.store.logs.append('race', ['theirs'], { ifLength: 1 }),
+        ]);
+        expect(outcomes.filter((o) => o.status === 'fulfilled')).toHaveLength(1);
+        const refused = outcomes.find((o) => o.status === 'rejected') as PromiseRejectedResult;
+        expect(refused.reason).toBeInstanceOf(ConflictError);
+        await expect(opened.store.logs.read('race')).resolves.toHaveLength(2);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it('refuses an append carrying an older fencing token than the log accepted, with ERR_FENCED', async () => {
+      const { logs } = opened.store;
+      await logs.append('f', ['by 5'], { fence: 5 });
+      const old = await rejection(logs.append('f', ['by 3'], { fence: 3 }));
+      expect(old).toBeInstanceOf(FencedError);
+      expect(old.message).toMatch(/accepted fencing token 5; this append carries 3/);
+      await expect(logs.append('f', ['by 5 again'], { fence: 5 })).resolves.toBe(2);
+      await expect(logs.append('f', ['by 7'], { fence: 7 })).resolves.toBe(3);
+      await expect(rejection(logs.append('f', ['by 5'], { fence: 5 }))).resolves.toBeInstanceOf(FencedError);
+      await expect(logs.append('f', ['unfenced'])).resolves.toBe(4);
+      await expect(logs.read('f')).resolves.toEqual(['by 5', 'by 5 again', 'by 7', 'unfenced']);
+    });
+
     // Only backends with a connection have this case; the file backend has none to lose.
     if (!canLoseConnection) return;
     it('fails fast with ERR_STORE_UNAVAILABLE while its backend is down, and serves again once it is back', async () => {

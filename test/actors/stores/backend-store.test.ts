@@ -98,3 +98,40 @@ describe('a store over a backend', () => {
     await close();
   });
 });
+
+describe('the logs of a store whose backend has none (a custom one)', () => {
+  /** A backend keeping records in a map, without append or readLog. */
+  function mapBackend(): StoreBackend {
+    const records = new Map<string, { json: string; version: number; fence: number }>();
+    return {
+      kind: 'map',
+      where: 'memory',
+      open: async () => {},
+      read: async (key) => {
+        const record = records.get(key);
+        return record && { value: JSON.parse(record.json) as unknown, version: record.version };
+      },
+      write: async (key, json, { ifVersion, fence }) => {
+        const current = records.get(key);
+        if (fence !== undefined && fence < (current?.fence ?? 0)) return { kind: 'fenced', fence: current!.fence };
+        if (ifVersion !== undefined && ifVersion !== (current?.version ?? 0)) return { kind: 'conflict', version: current?.version ?? 0 };
+        const version = (current?.version ?? 0) + 1;
+        records.set(key, { json, version, fence: Math.max(current?.fence ?? 0, fence ?? 0) });
+        return { kind: 'written', version };
+      },
+      remove: async () => ({ kind: 'absent' }),
+      close: async () => {},
+    };
+  }
+
+  it('emulates them with a record each, keeping order, lengths, conflicts and fences', async () => {
+    const { store, close } = openStoreOn(mapBackend(), { namespace: 'app' });
+    await expect(store.logs.append('h', ['a'])).resolves.toBe(1);
+    await expect(store.logs.append('h', ['b', 'c'], { ifLength: 1, fence: 4 })).resolves.toBe(3);
+    await expect(store.logs.append('h', ['x'], { ifLength: 1 })).rejects.toMatchObject({ code: 'ERR_CONFLICT' });
+    await expect(store.logs.append('h', ['x'], { fence: 2 })).rejects.toMatchObject({ code: 'ERR_FENCED' });
+    await expect(store.logs.read('h', 1)).resolves.toEqual(['b', 'c']);
+    await expect(store.get('h')).resolves.toBeUndefined();
+    await close();
+  });
+});

@@ -145,4 +145,22 @@ describe('the file backend', () => {
     await mkdir(s.folder);
     await expect(opened.ping!()).resolves.toBeUndefined();
   });
+
+  it('keeps a log as a JSON-lines file, drops a last line a crash cut short, and writes the next entry over it', async () => {
+    const s = await space();
+    const first = s.open();
+    await first.store.logs.append('run/1', [{ type: 'started' }, { type: 'scheduled' }]);
+    const file = join(s.folder, `${fileNameFor('run/1')}.log`);
+    expect((await readFile(file, 'utf8')).split('\n')).toEqual(['{"f":0,"v":{"type":"started"}}', '{"f":0,"v":{"type":"scheduled"}}', '']);
+    await first.close();
+    // A writer killed mid-line.
+    await writeFile(file, '{"f":0,"v":{"type":"comp', { flag: 'a' });
+    const second = s.open();
+    await expect(second.store.logs.read('run/1')).resolves.toEqual([{ type: 'started' }, { type: 'scheduled' }]);
+    await expect(second.store.logs.append('run/1', [{ type: 'completed' }], { ifLength: 2 })).resolves.toBe(3);
+    await expect(second.store.logs.read('run/1')).resolves.toEqual([{ type: 'started' }, { type: 'scheduled' }, { type: 'completed' }]);
+    await writeFile(file, 'garbage\n', { flag: 'a' });
+    await expect(second.store.logs.read('run/1')).rejects.toThrow(/line 4 of .*run~2f1\.log \(log "run\/1"\) is corrupt/);
+    await second.close();
+  });
 });
