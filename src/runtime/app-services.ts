@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { InspectionEvent } from 'xstate';
-import type { Store } from '../../actors/stores/store-api.js';
+import type { LoggingStore } from '../../actors/stores/store-api.js';
 import type { Locks } from '../../actors/locks/lock-api.js';
 // The store and lock modules (ioredis, pg, proper-lockfile) load on first use: an app without them pays nothing.
 import type { ClosableLocks, LockBackendOptions } from '../../actors/locks/locks.js';
@@ -24,7 +24,7 @@ export interface ServiceSettings {
 
 /** What the slots hand to every run's ctx: the app's store, locks and API client. */
 export interface AppServices {
-  readonly store: Store;
+  readonly store: LoggingStore;
   readonly locks: Locks;
   /** The locks' lease (`[Lock] lease`), for holders that renew it. */
   readonly leaseMs: number;
@@ -86,7 +86,11 @@ export function createAppServices(settings: ServiceSettings, appName: string, lo
   let client: ApiClient | undefined;
   let closed: Promise<void> | undefined;
 
-  const store: Store = {
+  const store: LoggingStore = {
+    logs: {
+      append: async (key, values, options) => (await openOnce()).store.logs.append(key, values, options),
+      read: async <T>(key: string, from?: number) => (await openOnce()).store.logs.read<T>(key, from),
+    },
     get: async (key) => (await openOnce()).store.get(key),
     getVersioned: async (key) => (await openOnce()).store.getVersioned(key),
     put: async (key, value, options) => (await openOnce()).store.put(key, value, options),

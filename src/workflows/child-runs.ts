@@ -9,7 +9,8 @@
 import type { Logger } from 'pino';
 import type { Store } from '../../actors/stores/store-api.js';
 import { readHistory, type ChildStarted, type HistoryEvent, type JsonValue } from './history.js';
-import { readRun, runKey, type RunRecord } from './run-record.js';
+import { runKey, type RunRecord } from './run-record.js';
+import { readRun } from './run-store.js';
 
 /** What the child runs need from the engine. */
 export interface ChildRunsHost {

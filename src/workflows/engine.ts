@@ -18,22 +18,11 @@ import {
   type HistoryEvent,
   type JsonValue,
 } from './history.js';
-import {
-  appendEvent,
-  inFlight,
-  isFinal,
-  isSettled,
-  latestWorkflow,
-  checkRunRecord,
-  listOpen,
-  readRun,
-  recordRun,
-  removeOpen,
-  runKey,
-  type RunRecord,
-} from './run-record.js';
+import { inFlight, isFinal, latestWorkflow, listOpen, removeOpen, runKey, type RunRecord } from './run-record.js';
+import { heartbeatKey, loadRun, readRun, recordRun, refreshRun, saveRun, type StoredRun } from './run-store.js';
 
-export { latestWorkflow, listOpen, openKey, readRun, recordRun, runKey, type RunRecord } from './run-record.js';
+export { latestWorkflow, listOpen, openKey, runKey, type RunRecord } from './run-record.js';
+export { readRun, recordRun } from './run-store.js';
 import type { ActivityDefinition, WorkflowDefinition } from './workflow-api.js';
 
 /** Options of createWorkflowEngine. */
@@ -79,8 +68,10 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const actors = new Map<string, Actor<typeof workflowRunMachine>>();
   /** Each run's writes, one after the other (the entry goes when its last write settles). */
   const writes = new Map<string, Promise<unknown>>();
-  /** Each open run's record and version as this engine last wrote or read it. */
-  const records = new Map<string, { record: RunRecord; version: number }>();
+  /** Each open run as this engine last wrote or read it. */
+  const records = new Map<string, StoredRun>();
+  /** The calls of each run that stored a heartbeat here: their keys go when the run ends. */
+  const beating = new Map<string, Set<string>>();
   const waiters = new Map<string, Array<{ resolve(record: RunRecord): void; reject(error: Error): void }>>();
   /** Runs whose end this engine recorded: their actors' ends are expected. */
   const endedHere = new Set<string>();
@@ -117,25 +108,21 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       .catch(() => undefined)
       .then(async () => {
         if (closed) throw shutdown(`run ${runId} was not written`);
-        // The record as this engine last wrote or read it: only the decider writes a run, so it is
-        // read again only when a write finds another version there (ERR_CONFLICT).
+        // The run as this engine last wrote or read it: only the decider writes a run, so it is
+        // read again only when a write finds another length or version there (ERR_CONFLICT).
         let known = records.get(runId);
         for (let attempt = 0; ; attempt++) {
           if (!known) {
-            const { value, version } = await store.getVersioned<unknown>(runKey(runId));
-            if (value === undefined) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
-            known = { record: checkRunRecord(value, runKey(runId)), version };
+            known = await loadRun(store, runId);
+            if (!known) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
           }
           const changed = change(known.record);
-          // Nothing to change (a report of a call that settled already): nothing to write.
-          if (changed === known.record) return changed;
+          // Nothing to change (a report of a call that settled already): nothing to write, unless the header lags its log.
+          if (changed === known.record && !known.stale) return changed;
           try {
-            const { version } = await store.put(runKey(runId), changed, {
-              ifVersion: known.version,
-              ...(options.fence === undefined ? {} : { fence: options.fence }),
-            });
-            records.set(runId, { record: changed, version });
-            return changed;
+            const saved = await saveRun(store, known, changed, options.fence);
+            records.set(runId, saved);
+            return saved.record;
           } catch (error) {
             records.delete(runId);
             known = undefined;
@@ -163,14 +150,13 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     (runId: string) =>
     async (event: HistoryEvent): Promise<void> => {
       const callId = (event as { callId?: string }).callId ?? '';
+      if (event.type === 'activity.heartbeat') return heartbeat(runId, event);
       for (let attempt = 0; !closed; attempt++) {
         let appended = false;
         try {
           await write(runId, (record) => {
-            appended = record.state === 'running' && !isSettled(record.history, callId);
-            return appended
-              ? { ...record, history: appendEvent(record.history, withinResultSize(runId, event, record.history), callId) }
-              : record;
+            appended = record.state === 'running' && !settledHere(runId, record, callId);
+            return appended ? { ...record, history: [...record.history, withinResultSize(runId, event, record.history)] } : record;
           });
         } catch (error) {
           if (closed) return;
@@ -194,6 +180,35 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         return;
       }
     };
+
+  /** Whether the call has settled in `record`: from the run's index when `record` is the one this engine holds, else read from its history. */
+  const settledHere = (runId: string, record: RunRecord, callId: string): boolean => {
+    const known = records.get(runId);
+    if (known?.record === record) return known.settled.has(callId);
+    return readHistory(record.history).calls.get(callId)?.settledAt !== undefined;
+  };
+
+  /**
+   * A heartbeat overwrites the call's last one under a key of its own (a
+   * sign of life and progress, for `flowd workflow status`): the history is
+   * not written, so a long activity's beats cost the same each. One that
+   * cannot be stored is dropped: the next replaces it anyway.
+   */
+  const heartbeat = async (runId: string, event: HistoryEvent & { type: 'activity.heartbeat' }): Promise<void> => {
+    const known = records.get(runId);
+    if (closed || (known && (known.record.state !== 'running' || known.settled.has(event.callId)))) return;
+    try {
+      await store.put(heartbeatKey(runId, event.callId), event, options.fence === undefined ? {} : { fence: options.fence });
+      let calls = beating.get(runId);
+      if (!calls) beating.set(runId, (calls = new Set()));
+      calls.add(event.callId);
+    } catch (error) {
+      log.debug(
+        { runId, err: error },
+        `workflow run ${runId}: the heartbeat of ${event.callId} was not stored: ${(error as Error).message}`,
+      );
+    }
+  };
 
   /** An activity result over `max result size` fails its call for good (Flowy failed such an activity). */
   const withinResultSize = (runId: string, event: HistoryEvent, history: readonly HistoryEvent[]): HistoryEvent => {
@@ -229,16 +244,20 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     await children.ended(record);
     await removeOpen(store, runId);
     records.delete(runId);
+    const calls = beating.get(runId);
+    beating.delete(runId);
+    for (const callId of calls ?? []) await store.delete(heartbeatKey(runId, callId)).catch(() => undefined);
     settleWaiters(runId, { record });
   };
 
   const decideRun = async (runId: string): Promise<DecideOutput> => {
     await writes.get(runId)?.catch(() => undefined);
-    // A decision reads the store, so one made after another daemon wrote the run sees what it wrote.
-    const { value, version } = await store.getVersioned<unknown>(runKey(runId));
-    if (value === undefined) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
-    const record = checkRunRecord(value, runKey(runId));
-    records.set(runId, { record, version });
+    // A decision reads what the log gained, so one made after another daemon wrote the run sees what it wrote.
+    const known = records.get(runId);
+    const stored = known ? await refreshRun(store, known) : await loadRun(store, runId);
+    if (!stored) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
+    records.set(runId, stored);
+    const record = stored.record;
     if (childrenToCheck.delete(runId)) {
       try {
         await children.check(record);
@@ -411,9 +430,9 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
 
   /** Takes up one open run: its unfinished activities run again, and its actor decides. */
   const takeUp = async (runId: string): Promise<boolean> => {
-    let record: RunRecord | undefined;
+    let stored: StoredRun | undefined;
     try {
-      record = await readRun(store, runId);
+      stored = await loadRun(store, runId);
     } catch (error) {
       if ((error as { code?: unknown }).code !== 'ERR_WORKFLOW_STATE') throw error;
       // Corrupt: this run is set aside (said once), the others go on.
@@ -425,9 +444,11 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       return false;
     }
     // Listed before its record is written (flowd workflow start, another daemon): the record follows.
-    if (!record || actors.has(runId) || closed) return false;
+    if (!stored || actors.has(runId) || closed) return false;
+    let record = stored.record;
     if (record.state !== 'running') {
-      // Ended, but a daemon stopped before it was taken off the list (or before its continuation began).
+      // Ended, but a daemon stopped before it was taken off the list (or before its continuation began, or its header was written).
+      if (stored.stale) record = await write(runId, (current) => current);
       await finish(record);
       return false;
     }
@@ -439,6 +460,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       log.error({ runId, workflow: record.workflow }, `workflow run ${runId} stays open and waits: ${(error as Error).message}`);
       return false;
     }
+    records.set(runId, stored);
     await children.check(record);
     for (const { call, attempts } of inFlight(record.history))
       executor.submit({ runId, call, scheduledAt: call.at, attemptsMade: attempts }, report(runId));

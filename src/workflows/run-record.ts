@@ -8,7 +8,7 @@ import { FlowdError } from '../kernel/errors.js';
 import { readHistory, type ActivityScheduled, type HistoryEvent, type JsonValue } from './history.js';
 import type { WorkflowDefinition } from './workflow-api.js';
 
-/** A run as the store keeps it (`workflow/run/<id>`). */
+/** A run as flowd reads it: its header (`workflow/run/<id>`) with its history (see run-store.ts). */
 export interface RunRecord {
   runId: string;
   workflow: { name: string; version: string | number };
@@ -181,13 +181,6 @@ export function checkRunRecord(value: unknown, key: string): RunRecord {
   return value as RunRecord;
 }
 
-/** A run's record from the store, checked (checkRunRecord); undefined when there is none. */
-export async function readRun(store: Store, runId: string): Promise<RunRecord | undefined> {
-  const key = runKey(runId);
-  const value = await store.get<unknown>(key);
-  return value === undefined ? undefined : checkRunRecord(value, key);
-}
-
 /**
  * Every open run's id, from all the lists. A list that is corrupt is
  * passed to `onCorrupt` (as an ERR_WORKFLOW_STATE error naming its key) and
@@ -233,57 +226,6 @@ export function latestWorkflow(workflows: readonly WorkflowDefinition[], name: s
     );
   return candidates.at(-1)!;
 }
-
-/**
- * Writes a new run's record and adds it to the open runs, without running
- * it: the engine that decides for the store takes it up (its resume()).
- * This is how a run starts from another process (`flowd workflow start`)
- * or a daemon that is not the decider.
- */
-export async function recordRun(
-  store: Store,
-  run: {
-    runId: string;
-    workflow: RunRecord['workflow'];
-    input: JsonValue;
-    at: number;
-    previous?: string | undefined;
-    /** When its workflow duration ends. */
-    deadline?: number | undefined;
-    /** The run that started it as a child, and its call there. */
-    parent?: { runId: string; callId: string } | undefined;
-  },
-): Promise<void> {
-  const record: RunRecord = {
-    runId: run.runId,
-    workflow: run.workflow,
-    state: 'running',
-    history: [{ type: 'workflow.started', at: run.at, input: run.input }],
-    ...(run.previous ? { previous: run.previous } : {}),
-    ...(run.deadline !== undefined ? { deadline: run.deadline } : {}),
-    ...(run.parent ? { parent: run.parent } : {}),
-  };
-  // Listed first: a daemon killed between the two leaves an id the decider skips, never a record nobody takes up.
-  await addOpen(store, run.runId);
-  await store.put(runKey(run.runId), record, { ifVersion: 0 });
-}
-
-/**
- * The history with `event` at its end. A heartbeat replaces the call's
- * previous event when that was a heartbeat too: the history keeps each
- * attempt's latest sign of life and progress, not every beat of a long one.
- */
-export function appendEvent(history: readonly HistoryEvent[], event: HistoryEvent, callId: string): HistoryEvent[] {
-  if (event.type === 'activity.heartbeat') {
-    const index = history.findLastIndex((earlier) => 'callId' in earlier && earlier.callId === callId);
-    if (index > 0 && history[index]!.type === 'activity.heartbeat') return [...history.slice(0, index), ...history.slice(index + 1), event];
-  }
-  return [...history, event];
-}
-
-/** The call's final event is in the history already (a report repeated by an activity that ran twice). */
-export const isSettled = (history: readonly HistoryEvent[], callId: string) =>
-  readHistory(history).calls.get(callId)?.settledAt !== undefined;
 
 export const isFinal = (event: HistoryEvent) =>
   event.type === 'activity.completed' || ((event.type === 'activity.failed' || event.type === 'activity.timedOut') && event.final);

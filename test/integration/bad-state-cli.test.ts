@@ -230,9 +230,9 @@ describe('flowd workflow status on a corrupt run record', () => {
   it.each([
     ['a string', 'oops', 'expected an object { runId, workflow, state, history }, found a string "oops"'],
     [
-      'a record without its history',
-      { runId: 'x', workflow: { name: 'TwoRounds', version: 1 }, state: 'running' },
-      'expected "history" to be a list of events starting with workflow.started, found nothing',
+      'a record whose history is not a list',
+      { runId: 'x', workflow: { name: 'TwoRounds', version: 1 }, state: 'running', history: 'lost' },
+      'expected "history" to be a list of events starting with workflow.started, found a string "lost"',
     ],
     [
       'a record whose history is not events',

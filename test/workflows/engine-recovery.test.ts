@@ -3,10 +3,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { describe, expect, it, vi } from 'vitest';
-import type { Store } from '../../actors/stores/store-api.js';
+import type { LoggingStore, StoreLogs } from '../../actors/stores/store-api.js';
 import { createAppServices } from '../../src/runtime/app-services.js';
 import { StoreError } from '../../src/kernel/errors.js';
-import { createWorkflowEngine, listOpen, openKey, runKey, type RunRecord } from '../../src/workflows/engine.js';
+import { createWorkflowEngine, listOpen, openKey, readRun, runKey, type RunRecord } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { logSink } from '../helpers/log-sink.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
@@ -17,7 +17,7 @@ import { cleanupsAfterEach } from '../helpers/once.js';
 const cleanups = cleanupsAfterEach();
 const log = pino({ level: process.env.DEBUG_LOG ?? 'silent' });
 
-function fileStore(): Store {
+function fileStore(): LoggingStore {
   const services = createAppServices(
     {
       store: { backend: 'file', folder: mkdtempSync(path.join(tmpdir(), 'flowd-engine-recovery-')) },
@@ -41,7 +41,7 @@ const Again = defineWorkflow({ name: 'Again', version: 1 }, (wf) => {
   return (value: number) => (value < 2 ? wf.restart(echo(value + 1).result()) : value);
 });
 
-function engineOn(store: Store) {
+function engineOn(store: LoggingStore) {
   const engine = createWorkflowEngine({
     workflows: [Twice, Again],
     activities: [Echo],
@@ -57,16 +57,21 @@ describe('the workflow engine, when things go wrong', () => {
   it("records an activity's outcome once the store answers again, so its run does not wait for good", async () => {
     const store = fileStore();
     let failures = 0;
-    const flaky: Store = Object.create(store) as Store;
-    flaky.put = ((key: string, value: unknown, options?: never) => {
-      // The first write of the activity's completion finds the store down.
-      const last = (value as Partial<RunRecord>).history?.at(-1);
-      if (key.startsWith('workflow/run/') && last?.type === 'activity.completed' && failures === 0) {
-        failures++;
-        return Promise.reject(new StoreError('ERR_STORE_UNAVAILABLE', `the store is down (${key})`));
-      }
-      return store.put(key, value, options);
-    }) as Store['put'];
+    const flaky = Object.create(store) as LoggingStore;
+    Object.defineProperty(flaky, 'logs', {
+      value: {
+        read: store.logs.read.bind(store.logs),
+        append: (key: string, values: readonly unknown[], options?: never) => {
+          // The first write of the activity's completion finds the store down.
+          const last = values.at(-1) as { type?: string } | undefined;
+          if (key.startsWith('workflow/history/') && last?.type === 'activity.completed' && failures === 0) {
+            failures++;
+            return Promise.reject(new StoreError('ERR_STORE_UNAVAILABLE', `the store is down (${key})`));
+          }
+          return store.logs.append(key, values, options);
+        },
+      } satisfies StoreLogs,
+    });
     const engine = engineOn(flaky);
     const record = await engine.ended(await engine.start('Twice', 21));
     expect(failures).toBe(1);
@@ -121,7 +126,7 @@ describe('the workflow engine, when things go wrong', () => {
     await store.put(openKey('first'), ['first']);
     const engine = engineOn(store);
     await engine.resume();
-    const second = await store.get<RunRecord>(runKey('second'));
+    const second = await readRun(store, 'second');
     expect(second).toMatchObject({ previous: 'first' });
     expect(second?.history[0]).toMatchObject({ type: 'workflow.started', input: 1 });
     const last = await engine.ended('second');
@@ -134,7 +139,7 @@ describe('the workflow engine, when things go wrong', () => {
     await store.put(openKey('first'), ['first']);
     await engine.resume();
     expect(await listOpen(store)).toEqual([]);
-    expect((await store.get<RunRecord>(runKey('second')))?.state).toBe('restarted');
+    expect((await readRun(store, 'second'))?.state).toBe('restarted');
   });
 
   it('fences a decider whose lease lapsed: its late report is refused, its successor finishes the run', async () => {
@@ -162,8 +167,7 @@ describe('the workflow engine, when things go wrong', () => {
     await vi.waitFor(() => expect(gates).toHaveLength(2), { timeout: 10_000 });
     // The successor has written with its fence once its attempt's start is in the history.
     await vi.waitFor(
-      async () =>
-        expect((await store.get<RunRecord>(runKey(runId)))?.history.filter((event) => event.type === 'activity.started')).toHaveLength(2),
+      async () => expect((await readRun(store, runId))?.history.filter((event) => event.type === 'activity.started')).toHaveLength(2),
       { timeout: 10_000 },
     );
     gates[0]!(99); // the old decider's attempt ends late: refused (ERR_FENCED), not history

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { createWorkflowEngine, listOpen, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
+import { createWorkflowEngine, listOpen, readRun, type WorkflowEngineOptions } from '../../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 import { until } from '../helpers/wait.js';
@@ -100,13 +100,10 @@ describe('the workflow engine', () => {
     first.gates.thumbnails.resolve();
     await until(() => first.started.length === 2);
     // Thumbnails finish; Transcoding is still running when the daemon goes.
-    await until(
-      async () =>
-        (await store.get<{ history: Array<{ type: string }> }>(`workflow/run/${runId}`))?.history.some(
-          (e) => e.type === 'activity.completed',
-        ) === true,
-      { interval: 5, what: 'the thumbnails activity completed in the history' },
-    );
+    await until(async () => (await readRun(store, runId))?.history.some((e) => e.type === 'activity.completed') === true, {
+      interval: 5,
+      what: 'the thumbnails activity completed in the history',
+    });
     await engine.close(10);
 
     const second = tutorial();

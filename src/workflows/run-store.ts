@@ -1,0 +1,190 @@
+/**
+ * How a run is kept in the app's store, so that recording an event costs
+ * the same however long the run's history is:
+ *
+ * - its header, `workflow/run/<id>` (the workflow, its state, result or
+ *   error, its links and deadline), written by compare-and-set when the
+ *   run starts and when it ends;
+ * - its history, an append-only log, `workflow/history/<id>` (the store's
+ *   logs: a Redis list, a PostgreSQL row per event, a JSON-lines file), each
+ *   append checked against the length the writer last saw;
+ * - each running call's latest heartbeat, `workflow/heartbeat/<id>/<call>`,
+ *   overwritten by the next: a long activity's beats never grow the history.
+ *
+ * The log is written before the header, so a writer stopped between the
+ * two leaves a run whose log has ended and whose header says running: it is
+ * read as ended (`stale`), and the next write brings the header up to date.
+ * A header that still holds its history (written before flowd kept logs)
+ * is read as it is and moved to a log at its next write.
+ */
+import { randomUUID } from 'node:crypto';
+import type { LoggingStore, Store, StoreLogs } from '../../actors/stores/store-api.js';
+import { recordLogs } from '../../actors/stores/record-logs.js';
+import type { ActivityHeartbeat, HistoryEvent, JsonValue } from './history.js';
+import { addOpen, checkRunRecord, inFlight, isFinal, runKey, type RunRecord } from './run-record.js';
+
+/** The key of a run's history log. */
+export const historyKey = (runId: string) => `workflow/history/${runId}`;
+/** The key of a call's latest heartbeat. */
+export const heartbeatKey = (runId: string, callId: string) => `workflow/heartbeat/${runId}/${callId}`;
+
+/** A run as a writer last read or wrote it. */
+export interface StoredRun {
+  /** The run with its history (no heartbeats). */
+  record: RunRecord;
+  /** The header's version, for the next compare-and-set. */
+  version: number;
+  /** The header still holds the history (written before flowd kept logs): the next write moves it to a log. */
+  inline: boolean;
+  /** The log has ended and the header does not say so yet (a writer stopped between the two). */
+  stale: boolean;
+  /** Calls (and children) the history settled, by id. */
+  settled: Set<string>;
+}
+
+/** The store's logs: its own, or emulated by a record each for a store without them (a wrapper a test made, say). */
+export function logsOf(store: Store): StoreLogs {
+  return (store as Partial<LoggingStore>).logs ?? recordLogs(store, 'workflows');
+}
+
+const settles = (event: HistoryEvent) => isFinal(event) || event.type === 'child.completed' || event.type === 'child.failed';
+
+function settledOf(history: readonly HistoryEvent[], into = new Set<string>()): Set<string> {
+  for (const event of history) if (settles(event)) into.add((event as { callId: string }).callId);
+  return into;
+}
+
+/** The run as its log says when the header lags it: the end the log recorded. */
+function withEndOfLog(record: RunRecord): { record: RunRecord; stale: boolean } {
+  const last = record.history.at(-1);
+  if (record.state !== 'running' || !last) return { record, stale: false };
+  if (last.type === 'workflow.completed') return { record: { ...record, state: 'completed', result: last.result }, stale: true };
+  if (last.type === 'workflow.failed') return { record: { ...record, state: 'failed', error: last.error }, stale: true };
+  if (last.type === 'workflow.restarted') return { record: { ...record, state: 'restarted' }, stale: true };
+  return { record, stale: false };
+}
+
+/** Reads a run's header and whole history, checked (ERR_WORKFLOW_STATE names the key); undefined when it has no header. */
+export async function loadRun(store: Store, runId: string): Promise<StoredRun | undefined> {
+  const key = runKey(runId);
+  const { value, version } = await store.getVersioned<unknown>(key);
+  if (value === undefined) return undefined;
+  // Anything but a header without its history is checked as it is (a string, a record from before logs).
+  const inline = !value || typeof value !== 'object' || Array.isArray(value) || 'history' in value;
+  const history = inline ? undefined : await logsOf(store).read<HistoryEvent>(historyKey(runId));
+  const checked = checkRunRecord(inline ? value : { ...(value as object), history }, key);
+  const { record, stale } = withEndOfLog(checked);
+  return { record, version, inline, stale, settled: settledOf(record.history) };
+}
+
+/** The run with what was appended to its log since `known` was read (none: `known` itself). */
+export async function refreshRun(store: Store, known: StoredRun): Promise<StoredRun> {
+  if (known.inline) return (await loadRun(store, known.record.runId)) ?? known;
+  const added = await logsOf(store).read<HistoryEvent>(historyKey(known.record.runId), known.record.history.length);
+  if (added.length === 0) return known;
+  const key = runKey(known.record.runId);
+  const checked = checkRunRecord({ ...known.record, history: [...known.record.history, ...added] }, key);
+  const { record, stale } = withEndOfLog(checked);
+  return { ...known, record, stale: known.stale || stale, settled: settledOf(added, known.settled) };
+}
+
+/**
+ * Writes `after`, the run `before` changed (its history only grown): the
+ * new events onto the log at the length `before` had, then the header when
+ * the run's state changed (or lagged its log). A run that continues as new
+ * gets its next run's id here. ERR_CONFLICT when another writer came first
+ * (read the run again and redo the change), ERR_FENCED for an older token.
+ */
+export async function saveRun(store: Store, before: StoredRun, after: RunRecord, fence: number | undefined): Promise<StoredRun> {
+  const { runId } = after;
+  const fenced = fence === undefined ? {} : { fence };
+  const logs = logsOf(store);
+  const from = before.inline ? 0 : before.record.history.length;
+  let start = from;
+  if (before.inline) {
+    // Moved once: a move that stopped before its header was written left the whole history in the log already.
+    const there = (await logs.read(historyKey(runId))).length;
+    start = Math.min(there, after.history.length);
+  }
+  const added = after.history.slice(start);
+  if (added.length > 0) await logs.append(historyKey(runId), added, { ifLength: start, ...fenced });
+  let record = after;
+  let version = before.version;
+  if (before.inline || before.stale || before.record.state !== after.state || before.record.next !== after.next) {
+    if (record.state === 'restarted' && !record.next) record = { ...record, next: randomUUID() };
+    const { history: _history, ...header } = record;
+    ({ version } = await store.put(runKey(runId), header, { ifVersion: before.version, ...fenced }));
+  }
+  return { record, version, inline: false, stale: false, settled: settledOf(after.history.slice(from), before.settled) };
+}
+
+/**
+ * Writes a new run, without running it: the engine that decides for the
+ * store takes it up (its resume()). Listed as open first, then its log,
+ * then its header: a writer stopped between leaves an id the decider skips
+ * (no header yet), never a header nobody takes up; a run id given again
+ * after such a stop finds its one-event log and writes the header.
+ */
+export async function recordRun(
+  store: Store,
+  run: {
+    runId: string;
+    workflow: RunRecord['workflow'];
+    input: JsonValue;
+    at: number;
+    previous?: string | undefined;
+    /** When its workflow duration ends. */
+    deadline?: number | undefined;
+    /** The run that started it as a child, and its call there. */
+    parent?: { runId: string; callId: string } | undefined;
+  },
+): Promise<void> {
+  const header: Omit<RunRecord, 'history'> = {
+    runId: run.runId,
+    workflow: run.workflow,
+    state: 'running',
+    ...(run.previous ? { previous: run.previous } : {}),
+    ...(run.deadline !== undefined ? { deadline: run.deadline } : {}),
+    ...(run.parent ? { parent: run.parent } : {}),
+  };
+  await addOpen(store, run.runId);
+  const logs = logsOf(store);
+  const started: HistoryEvent = { type: 'workflow.started', at: run.at, input: run.input };
+  try {
+    await logs.append(historyKey(run.runId), [started], { ifLength: 0 });
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_CONFLICT') throw error;
+    // A log of only its start: a start that stopped halfway (its header follows now) or a run that exists (its header refuses below).
+    if ((await logs.read(historyKey(run.runId))).length !== 1) throw error;
+  }
+  await store.put(runKey(run.runId), header, { ifVersion: 0 });
+}
+
+/**
+ * A run's record for readers (`flowd workflow status`, `engine.status`):
+ * header and history, and after them each running call's latest heartbeat.
+ * Undefined when there is none; ERR_WORKFLOW_STATE for a corrupt one.
+ */
+export async function readRun(store: Store, runId: string): Promise<RunRecord | undefined> {
+  const stored = await loadRun(store, runId);
+  if (!stored) return undefined;
+  if (stored.stale) {
+    // Its end is in the log and not yet in its header (the decider is writing it, or takes it up again): running until then.
+    const { result: _result, error: _error, ...running } = stored.record;
+    return { ...running, state: 'running' };
+  }
+  const { record } = stored;
+  if (stored.inline || record.state !== 'running') return record;
+  const beats = await Promise.all(
+    inFlight(record.history).map(({ call }) => store.get<unknown>(heartbeatKey(runId, call.callId)).catch(() => undefined)),
+  );
+  const valid = beats.filter(
+    (beat): beat is ActivityHeartbeat =>
+      !!beat &&
+      typeof beat === 'object' &&
+      (beat as { type?: unknown }).type === 'activity.heartbeat' &&
+      typeof (beat as { at?: unknown }).at === 'number' &&
+      typeof (beat as { callId?: unknown }).callId === 'string',
+  );
+  return valid.length === 0 ? record : { ...record, history: [...record.history, ...valid.sort((a, b) => a.at - b.at)] };
+}
