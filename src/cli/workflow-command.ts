@@ -11,7 +11,8 @@ import { withAppStore } from '../runtime/app-store.js';
 import type { AppConfig } from '../config/app-config.js';
 import { FlowdError, UsageError } from '../kernel/errors.js';
 import { latestWorkflow, readRun, recordRun, type RunRecord } from '../workflows/engine.js';
-import { readHistory, toJson, type HistoryEvent, type JsonValue } from '../workflows/history.js';
+import { formatDuration } from '../kernel/duration.js';
+import { readHistory, toJson, type HistoryEvent, type JsonValue, type ScheduledCall } from '../workflows/history.js';
 import type { WorkflowDefinitions } from '../workflows/module.js';
 import { newRun } from '../workflows/limits.js';
 
@@ -164,21 +165,34 @@ export function readWorkflowRun(config: AppConfig, runId: string): Promise<RunRe
   });
 }
 
-/** A line for each call that was scheduled or settled since the last look (`told` remembers what was said). */
-function progressLines(record: RunRecord, told: Set<string>): string[] {
-  const lines: string[] = [];
+/**
+ * A line for each call that was scheduled or settled since the last look
+ * (`told` remembers what was said), in the history's order; the counts are
+ * those at that point of the history.
+ */
+export function progressLines(record: RunRecord, told: Set<string>): string[] {
   const { calls } = readHistory(record.history);
-  let settled = 0;
+  const steps: Array<{ at: number; callId: string; settled: boolean }> = [];
   for (const [callId, call] of calls) {
-    if (!told.has(`${callId} scheduled`)) lines.push(`${callId} scheduled`);
-    told.add(`${callId} scheduled`);
-    if (call.outcome === undefined) continue;
-    settled++;
-    if (!told.has(`${callId} settled`))
-      lines.push(
-        `${callId} ${call.outcome.ok ? 'completed' : `failed: ${call.outcome.error.message}`} (${settled} done, ${calls.size} scheduled so far)`,
-      );
-    told.add(`${callId} settled`);
+    steps.push({ at: record.history.indexOf(call.scheduled), callId, settled: false });
+    if (call.settledAt !== undefined) steps.push({ at: call.settledAt, callId, settled: true });
+  }
+  steps.sort((a, b) => a.at - b.at);
+  const lines: string[] = [];
+  let scheduled = 0;
+  let settled = 0;
+  for (const step of steps) {
+    const key = `${step.callId} ${step.settled ? 'settled' : 'scheduled'}`;
+    if (!step.settled) scheduled++;
+    else settled++;
+    if (told.has(key)) continue;
+    told.add(key);
+    const outcome = calls.get(step.callId)!.outcome;
+    lines.push(
+      !step.settled || outcome === undefined
+        ? `${step.callId} scheduled`
+        : `${step.callId} ${outcome.ok ? 'completed' : `failed: ${outcome.error.message}`} (${settled} done, ${scheduled} scheduled so far)`,
+    );
   }
   return lines;
 }
@@ -247,11 +261,27 @@ const table = (rows: string[][]) => {
     .join('\n');
 };
 
+/** The task list and options a call was scheduled with, after the three layers (`task list video, startToClose 300ms, retry 1`). */
+function scheduledWith(call: ScheduledCall): string {
+  const { options } = call;
+  const parts = [`task list ${call.taskList}`];
+  for (const key of ['delay', 'scheduleToStart', 'startToClose', 'scheduleToClose', 'heartbeat'] as const) {
+    const ms = options[key];
+    if (ms !== undefined) parts.push(`${key} ${formatDuration(ms)}`);
+  }
+  parts.push(
+    options.retryDelays === undefined ? `retry ${options.retries}` : `retry [${options.retryDelays.map(formatDuration).join(', ')}]`,
+  );
+  if (options.retryErrors === true) parts.push('retryErrors');
+  return parts.join(', ');
+}
+
 /** One history event on a line: when, what, which call and attempt, and what it carried. */
 function historyLine(event: HistoryEvent): string {
   const parts = [iso(event.at), event.type];
   if ('callId' in event) parts.push(event.callId);
   if ('input' in event) parts.push(`input ${short(event.input)}`);
+  if (event.type === 'activity.scheduled') parts.push(scheduledWith(event));
   if ('attempt' in event) parts.push(`attempt ${event.attempt}`);
   if ('runId' in event) parts.push(`run ${event.runId}`);
   if (event.type === 'activity.timedOut') parts.push(event.kind);

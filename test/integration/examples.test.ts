@@ -223,14 +223,33 @@ const EXAMPLES: Record<string, Example> = {
   video: {
     ready: /video started/,
     state: ['examples/video/.flowd'],
-    fill: (line, previous) => {
-      if (!line.includes('<run id>')) return line;
-      const runId = previous.split('\n')[0]!;
-      expect(runId, 'workflow start prints the run id first').toMatch(/^[0-9a-f-]{36}$/);
-      return line.replace('<run id>', runId);
+    fill: (line, previous) => fillRunId(line, previous),
+  },
+  tutorial: {
+    ready: /workflows: deciding for app tutorial/,
+    state: ['examples/tutorial/.flowd'],
+    // A fresh table and empty queues.
+    reset: async () => {
+      const db = testPool(1);
+      try {
+        await dropTable(db, 'flowd_example_tutorial');
+      } finally {
+        await db.end();
+      }
+      await deleteQueues('flowd-example.tutorial.video', 'flowd-example.tutorial.default', 'flowd-example.tutorial.reports');
     },
+    fill: (line, previous) => fillRunId(line, previous),
+    verify: async (first) => expect(first.stderr()).toMatch(/workflow UploadWorkflow run [0-9a-f-]{36} completed/),
   },
 };
+
+/** A second-shell line with `<run id>` in it, filled in with the id `flowd workflow start` printed first. */
+function fillRunId(line: string, previous: string): string {
+  if (!line.includes('<run id>')) return line;
+  const runId = previous.split('\n')[0]!;
+  expect(runId, 'workflow start prints the run id first').toMatch(/^[0-9a-f-]{36}$/);
+  return line.replace('<run id>', runId);
+}
 
 const gitStatus = async (): Promise<string> => {
   const status = await sh('git --no-optional-locks status --porcelain --untracked-files=all -- examples');
@@ -311,10 +330,12 @@ describe('the examples, run as examples/README.md says', () => {
       'xmlexport/xmlexport.ini < examples/xmlexport/export.json',
       'events/events.ini',
       'video/video.ini',
+      'tutorial/tutorial.ini',
     ]) {
       expect(text).toContain(`node bin/flowd.js run examples/${example}\n`);
     }
     expect(text).toContain('node bin/flowd.js workflow start examples/video/video.ini UploadWorkflow');
+    expect(text).toContain('node bin/flowd.js workflow start examples/tutorial/tutorial.ini UploadWorkflow');
     expect(text).not.toMatch(/^npx flowd/m);
     const readme = await readFile(path.join(ROOT, 'README.md'), 'utf8');
     expect(readme).toContain('npm ci && node bin/flowd.js run examples/hello/hello.ini');

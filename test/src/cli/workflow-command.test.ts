@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { followRun, type WaitClock } from '../../../src/cli/workflow-command.js';
+import { followRun, progressLines, renderRun, type WaitClock } from '../../../src/cli/workflow-command.js';
 import type { RunRecord } from '../../../src/workflows/engine.js';
 import type { HistoryEvent } from '../../../src/workflows/history.js';
 
@@ -114,5 +114,78 @@ describe('followRun', () => {
     expect(result).toBeUndefined();
     expect(continued).toEqual(['r1 -> r2']);
     expect(notes).toEqual(['r2 3000']);
+  });
+});
+
+/** `activity.scheduled` of `callId` at `at`, on task list `video`, with `options`. */
+const scheduledAt = (at: number, callId: string, options: Record<string, unknown> = { retries: 3 }) =>
+  ({
+    type: 'activity.scheduled',
+    at,
+    callId,
+    activity: { name: callId.split('#')[0], version: 1 },
+    taskList: 'video',
+    input: 'talk.mp3',
+    options,
+  }) as unknown as HistoryEvent;
+
+describe('progressLines', () => {
+  it('tells the calls in the order the history has them, each end with the counts at that point, and each thing once', () => {
+    const first: HistoryEvent[] = [
+      started,
+      scheduledAt(1, 'Transcoding#1'),
+      scheduledAt(1, 'ThumbnailGenerator#1'),
+      scheduledAt(1, 'AddSubtitles#1'),
+      {
+        type: 'activity.failed',
+        at: 2,
+        callId: 'ThumbnailGenerator#1',
+        attempt: 1,
+        error: { code: 'ERR_X', message: 'no frame' },
+        final: true,
+      },
+      { type: 'activity.timedOut', at: 3, callId: 'Transcoding#1', attempt: 1, kind: 'startToClose', final: false },
+      { type: 'activity.completed', at: 4, callId: 'Transcoding#1', result: 'talk.mp4' },
+    ];
+    const told = new Set<string>();
+    expect(progressLines(record('running', first), told)).toEqual([
+      'Transcoding#1 scheduled',
+      'ThumbnailGenerator#1 scheduled',
+      'AddSubtitles#1 scheduled',
+      'ThumbnailGenerator#1 failed: no frame (1 done, 3 scheduled so far)',
+      'Transcoding#1 completed (2 done, 3 scheduled so far)',
+    ]);
+    // Later: the metadata is scheduled and ends before the subtitles, which were scheduled first.
+    const later: HistoryEvent[] = [
+      ...first,
+      scheduledAt(5, 'MetadataProcessing#1'),
+      { type: 'activity.completed', at: 6, callId: 'MetadataProcessing#1', result: 1 },
+      { type: 'activity.completed', at: 7, callId: 'AddSubtitles#1', result: 'talk.en.vtt' },
+    ];
+    expect(progressLines(record('completed', later), told)).toEqual([
+      'MetadataProcessing#1 scheduled',
+      'MetadataProcessing#1 completed (3 done, 4 scheduled so far)',
+      'AddSubtitles#1 completed (4 done, 4 scheduled so far)',
+    ]);
+    expect(progressLines(record('completed', later), told)).toEqual([]);
+  });
+});
+
+describe('renderRun', () => {
+  it('shows the task list and the options each call was scheduled with, after the layers', () => {
+    const text = renderRun(
+      record('running', [
+        started,
+        scheduledAt(1, 'Transcoding#1', { startToClose: 300, heartbeat: 90_000, retries: 1 }),
+        scheduledAt(1, 'AddSubtitles#1', { delay: 1500, retries: 2, retryDelays: [10_000, 60_000], retryErrors: true }),
+      ]),
+      false,
+    );
+    expect(text).toMatch(
+      / {2}activity\.scheduled {2}Transcoding#1 {2}input "talk\.mp3" {2}task list video, startToClose 300ms, heartbeat 1\.5m, retry 1$/m,
+    );
+    expect(text).toMatch(
+      / {2}activity\.scheduled {2}AddSubtitles#1 {2}input "talk\.mp3" {2}task list video, delay 1\.5s, retry \[10s, 1m\], retryErrors$/m,
+    );
   });
 });
