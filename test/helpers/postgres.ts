@@ -35,6 +35,11 @@ export async function createEventsTable(db: Db, table: string, columns: 'jsonb' 
   );
 }
 
+/** Drops a store's table and its logs' table (`<table>_log`) when they exist. */
+export async function dropStoreTable(db: Db, table: string): Promise<void> {
+  await db.query(`DROP TABLE IF EXISTS ${table}, ${table}_log`);
+}
+
 /** Drops the table when it exists. */
 export async function dropTable(db: Db, table: string): Promise<void> {
   await db.query(`DROP TABLE IF EXISTS ${table}`);

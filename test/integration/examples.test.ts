@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { deleteQueues, take } from '../helpers/broker.js';
 import { flowd, ROOT, type FlowdProcess } from '../helpers/cli.js';
-import { dropTable, testPool } from '../helpers/postgres.js';
+import { dropStoreTable, dropTable, testPool } from '../helpers/postgres.js';
 
 // Every example is run here as examples/README.md tells a user to: its first-shell commands, its
 // second-shell commands, read from the README and run as written (through sh, from the repository
@@ -232,7 +232,7 @@ const EXAMPLES: Record<string, Example> = {
     reset: async () => {
       const db = testPool(1);
       try {
-        await dropTable(db, 'flowd_example_tutorial');
+        await dropStoreTable(db, 'flowd_example_tutorial');
       } finally {
         await db.end();
       }

@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { deleteQueues, findQueue, stompUrl, uniqueQueue } from '../helpers/broker.js';
 import { flowd, flowdEnded, ROOT } from '../helpers/cli.js';
 import { cleanupsAfterEach } from '../helpers/once.js';
-import { dropTable, testPool } from '../helpers/postgres.js';
+import { dropStoreTable, testPool } from '../helpers/postgres.js';
 import { ensurePostgres, ensureRabbitStomp, POSTGRES_URL } from '../helpers/services.js';
 import type { HistoryEvent, RunRecord } from '../../src/index.js';
 
@@ -43,7 +43,7 @@ async function tutorialApp() {
   await writeFile(ini, text);
   const db = testPool(1);
   cleanups.push(async () => {
-    await dropTable(db, table);
+    await dropStoreTable(db, table);
     await db.end();
   });
   cleanups.push(() => deleteQueues(`${base}.video`, `${base}.default`, `${base}.reports`));
