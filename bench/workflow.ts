@@ -1,14 +1,20 @@
 /**
  * npm run bench:workflow
  *
- * The tutorial's workflow (two activities at once, then a third on both
- * results) with no-op activities: N runs (default 300) started together,
- * decided by the workflow engine with their histories in (a) the file store,
- * (b) Redis and (c) PostgreSQL. Prints runs/s and activities/s, and, as the baseline run
- * in the same process, how fast the same store takes the same writes alone,
- * in the shape a run makes them (the shared lists of open runs, the record,
- * one update a history event), as many chains as runs. The ratio is the engine's share:
- * replaying the code, the run actors, the executor and the JSON.
+ * 1. The tutorial's workflow (two activities at once, then a third on both
+ *    results) with no-op activities: N runs (default 1,000) started together,
+ *    decided by the workflow engine with their histories in (a) the file store,
+ *    (b) Redis and (c) PostgreSQL. Prints runs/s and activities/s, and, as the
+ *    baseline in the same process, how fast the same store takes the same
+ *    writes alone, in the shape a run makes them (the shared lists of open
+ *    runs, the header at start and end, one log append per write of history
+ *    events), as many chains as runs. The ratio is the engine's share:
+ *    replaying the code, the run actors, the executor and the JSON. The two
+ *    alternate, BENCH_ROUNDS times (default 3); medians are printed.
+ * 2. Heartbeats: BENCH_BEAT_RUNS runs (default 10) whose one call sends 10
+ *    heartbeats, and runs whose call sends 1,000, each heartbeat recorded
+ *    through the engine before the next (as an activity's reports are), in
+ *    alternating rounds: the time a heartbeat costs in each, and their ratio.
  *
  * BENCH_RUNS overrides the count, BENCH_STORES=file, redis or postgres (or
  * a comma-separated list) runs those stores only; Redis must answer on
@@ -21,12 +27,16 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import pino from 'pino';
-import type { Store } from '../actors/stores/store-api.js';
+import { loadavg } from 'node:os';
+import type { AppendOptions, LoggingStore, Store, StoreLogs } from '../actors/stores/store-api.js';
 import { createAppServices, type ServiceSettings } from '../src/runtime/app-services.js';
 import { createWorkflowEngine, openKey } from '../src/workflows/engine.js';
+import type { HistoryEvent } from '../src/workflows/history.js';
 import { defineActivity, defineWorkflow } from '../src/workflows/workflow-api.js';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 300);
+const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const BEAT_RUNS = Number(process.env.BENCH_BEAT_RUNS ?? 10);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS: found ${process.env.BENCH_RUNS}; expected a positive integer`);
 const log = pino({ level: 'silent' });
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -50,8 +60,9 @@ const Upload = defineWorkflow({ name: 'UploadWorkflow', version: 1 }, (wf) => {
 });
 
 /** Counts the writes that reach the store, per key. */
-function counting(store: Store): { store: Store; writes: () => number } {
+function counting(store: Store): { store: Store; writes: () => number; appends: () => number } {
   let writes = 0;
+  let appends = 0;
   const counted = Object.create(store) as Store;
   counted.update = ((key, change, options) => {
     writes++;
@@ -61,16 +72,26 @@ function counting(store: Store): { store: Store; writes: () => number } {
     writes++;
     return store.put(key, value, options);
   }) as Store['put'];
-  return { store: counted, writes: () => writes };
+  const logs = (store as LoggingStore).logs;
+  Object.defineProperty(counted, 'logs', {
+    value: {
+      read: logs.read.bind(logs),
+      append: (key: string, values: readonly unknown[], options?: AppendOptions) => {
+        appends++;
+        return logs.append(key, values, options);
+      },
+    } satisfies StoreLogs,
+  });
+  return { store: counted, writes: () => writes + appends, appends: () => appends };
 }
 
 const newServices = (settings: ServiceSettings) =>
   createAppServices(settings, `bench-${process.pid}-${Math.random().toString(36).slice(2)}`, log);
 
-async function engineRun(settings: ServiceSettings): Promise<{ runsPerS: number; writesPerRun: number }> {
+async function engineRun(settings: ServiceSettings): Promise<{ runsPerS: number; writesPerRun: number; appendsPerRun: number }> {
   const services = newServices(settings);
   await services.open();
-  const { store, writes } = counting(services.store);
+  const { store, writes, appends } = counting(services.store);
   const engine = createWorkflowEngine({
     workflows: [Upload],
     activities: [Transcoding, ThumbnailGenerator, MetadataProcessing],
@@ -86,32 +107,37 @@ async function engineRun(settings: ServiceSettings): Promise<{ runsPerS: number;
   if (failed.length > 0) throw new Error(`${failed.length} run(s) did not complete: ${JSON.stringify(failed[0])}`);
   await engine.close();
   await services.close();
-  return { runsPerS: (RUNS / ms) * 1000, writesPerRun: writes() / RUNS };
+  return { runsPerS: (RUNS / ms) * 1000, writesPerRun: writes() / RUNS, appendsPerRun: appends() / RUNS };
 }
 
 /**
  * The same writes, alone, in the shape a run makes them: its id onto one
- * of the 16 shared lists of open runs, its record, one update a history event (the
- * record growing as a history does), and its id off the list again.
+ * of the 16 shared lists of open runs, its first event onto its log and its
+ * header, one append a write of history events, its header again at the
+ * end, and its id off the list.
  */
-async function bareWrites(settings: ServiceSettings, writesPerRun: number): Promise<number> {
+let bareRound = 0;
+async function bareWrites(settings: ServiceSettings, appendsPerRun: number): Promise<number> {
+  const round = ++bareRound;
   const services = newServices(settings);
   await services.open();
   const { store } = services;
-  const updates = Math.max(0, Math.round(writesPerRun) - 3);
+  const appends = Math.max(0, Math.round(appendsPerRun) - 1);
   const started = performance.now();
   await Promise.all(
     Array.from({ length: RUNS }, async (_, chain) => {
-      const key = `bench/run/${chain}`;
+      const key = `bench/${round}/run/${chain}`;
+      const log = `bench/${round}/history/${chain}`;
       const list = `bench/${openKey(key)}`;
       await store.update<string[]>(list, (open = []) => [...open, key]);
-      await store.put(key, { runId: key, history: [{ type: 'workflow.started', at: Date.now(), input: `v${chain}` }] }, { ifVersion: 0 });
-      for (let i = 0; i < updates; i++) {
-        await store.update<{ history: unknown[] }>(key, (record) => ({
-          ...record!,
-          history: [...record!.history, { type: 'activity.completed', at: Date.now(), callId: `Call#${i}`, result: `v${chain}.mp4` }],
-        }));
-      }
+      await store.logs.append(log, [{ type: 'workflow.started', at: Date.now(), input: `v${chain}` }], { ifLength: 0 });
+      const header = { runId: key, workflow: { name: 'UploadWorkflow', version: 1 }, state: 'running' };
+      const { version } = await store.put(key, header, { ifVersion: 0 });
+      for (let i = 0; i < appends; i++)
+        await store.logs.append(log, [{ type: 'activity.completed', at: Date.now(), callId: `Call#${i}`, result: `v${chain}.mp4` }], {
+          ifLength: i + 1,
+        });
+      await store.put(key, { ...header, state: 'completed', result: `v${chain}` }, { ifVersion: version });
       await store.update<string[]>(list, (open = []) => open.filter((id) => id !== key));
     }),
   );
@@ -119,6 +145,54 @@ async function bareWrites(settings: ServiceSettings, writesPerRun: number): Prom
   await services.close();
   return (RUNS / ms) * 1000;
 }
+
+const Beating = defineActivity({ name: 'Beating', version: 1 }, () => null);
+const Beats = defineWorkflow({ name: 'Beats', version: 1 }, (wf) => {
+  const beating = wf.activity(Beating);
+  return () => beating().result();
+});
+
+/**
+ * BEAT_RUNS runs whose one call sends `beats` heartbeats, each recorded by
+ * the engine (report awaited) before the next, the runs at once; resolves
+ * with the time one heartbeat took, in microseconds.
+ */
+async function heartbeatRound(settings: ServiceSettings, beats: number): Promise<number> {
+  const services = newServices(settings);
+  await services.open();
+  const reports: Array<(event: HistoryEvent) => Promise<void>> = [];
+  let submitted!: () => void;
+  const allSubmitted = new Promise<void>((resolve) => (submitted = resolve));
+  const runner = {
+    submit: (_task: unknown, report: (event: HistoryEvent) => Promise<void>) => {
+      reports.push(report);
+      if (reports.length === BEAT_RUNS) submitted();
+    },
+    cancel: () => {},
+    stats: () => ({}),
+    close: async () => {},
+  };
+  const engine = createWorkflowEngine({ workflows: [Beats], activities: [Beating], store: services.store, log, runner: runner as never });
+  const ids = await Promise.all(Array.from({ length: BEAT_RUNS }, () => engine.start('Beats', null)));
+  await allSubmitted;
+  const callId = 'Beating#1';
+  await Promise.all(reports.map((report) => report({ type: 'activity.started', at: Date.now(), callId, attempt: 1 })));
+  const started = performance.now();
+  await Promise.all(
+    reports.map(async (report) => {
+      for (let i = 1; i <= beats; i++) await report({ type: 'activity.heartbeat', at: Date.now(), callId, details: { done: i } });
+    }),
+  );
+  const us = ((performance.now() - started) * 1000) / (BEAT_RUNS * beats);
+  await Promise.all(reports.map((report) => report({ type: 'activity.completed', at: Date.now(), callId, result: null })));
+  await Promise.all(ids.map((id) => engine.ended(id)));
+  await engine.close();
+  await services.close();
+  return us;
+}
+
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+const load = () => loadavg()[0]!.toFixed(2);
 
 async function main(): Promise<void> {
   console.log(
@@ -156,19 +230,40 @@ async function main(): Promise<void> {
     ];
     const only = process.env.BENCH_STORES?.split(',').map((name) => name.trim());
     for (const [name, settings] of backends.filter(([name]) => !only || only.includes(name.split(' ')[0]!))) {
-      const { runsPerS, writesPerRun } = await engineRun(settings);
       const bareSettings =
         settings.store.backend === 'file'
           ? { ...settings, store: { ...settings.store, folder: path.join(folder, 'bare') } }
           : settings.store.backend === 'postgres'
             ? { ...settings, store: { ...settings.store, table: `flowd_bench_${process.pid}_bare` } }
             : settings;
-      const bare = await bareWrites(bareSettings, writesPerRun);
+      const engine: number[] = [];
+      const bare: number[] = [];
+      let shape = { writesPerRun: 0, appendsPerRun: 0 };
+      for (let round = 0; round < ROUNDS; round++) {
+        const run = await engineRun(settings);
+        shape = run;
+        engine.push(run.runsPerS);
+        bare.push(await bareWrites(bareSettings, run.appendsPerRun));
+        console.log(
+          `  ${name.padEnd(10)} round ${round + 1}: engine ${Math.round(run.runsPerS).toLocaleString('en')} runs/s, the same writes alone ${Math.round(bare.at(-1)!).toLocaleString('en')} runs/s (${(run.runsPerS / bare.at(-1)!).toFixed(2)}x), load ${load()}`,
+        );
+      }
+      const ratios = engine.map((runs, i) => runs / bare[i]!);
       console.log(
-        `  ${name.padEnd(10)} ${Math.round(runsPerS).toLocaleString('en')} runs/s (${Math.round(runsPerS * 3).toLocaleString('en')} activities/s), ${writesPerRun.toFixed(1)} store writes a run`,
+        `  ${name.padEnd(10)} median ${Math.round(median(engine)).toLocaleString('en')} runs/s (${Math.round(median(engine) * 3).toLocaleString('en')} activities/s), ${shape.writesPerRun.toFixed(1)} store writes a run (${shape.appendsPerRun.toFixed(1)} log appends)`,
       );
       console.log(
-        `  ${''.padEnd(10)} the same writes alone: ${Math.round(bare).toLocaleString('en')} runs/s; ratio engine / store alone: ${(runsPerS / bare).toFixed(2)}x`,
+        `  ${''.padEnd(10)} the same writes alone: median ${Math.round(median(bare)).toLocaleString('en')} runs/s; ratio engine / store alone: median ${median(ratios).toFixed(2)}x (rounds ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)})`,
+      );
+      if (settings.store.backend === 'file' && !process.env.BENCH_BEAT_RUNS) continue; // an fsync a heartbeat: set BENCH_BEAT_RUNS to run it
+      const few: number[] = [];
+      const many: number[] = [];
+      for (let round = 0; round < ROUNDS; round++) {
+        few.push(await heartbeatRound(settings, 10));
+        many.push(await heartbeatRound(settings, 1000));
+      }
+      console.log(
+        `  ${''.padEnd(10)} heartbeats (${BEAT_RUNS} runs at once): ${median(few).toFixed(0)} µs each in runs of 10, ${median(many).toFixed(0)} µs each in runs of 1,000: ratio 1,000 / 10 median ${median(many.map((m, i) => m / few[i]!)).toFixed(2)}x, load ${load()}`,
       );
     }
   } finally {
@@ -183,7 +278,8 @@ async function dropBenchTables(): Promise<void> {
   const client = new pg.Client(POSTGRES_URL);
   try {
     await client.connect();
-    for (const kind of ['engine', 'bare']) await client.query(`DROP TABLE IF EXISTS flowd_bench_${process.pid}_${kind}`);
+    for (const kind of ['engine', 'bare'])
+      await client.query(`DROP TABLE IF EXISTS flowd_bench_${process.pid}_${kind}, flowd_bench_${process.pid}_${kind}_log`);
   } finally {
     await client.end();
   }
