@@ -75,6 +75,16 @@ export interface SupervisorInput {
   random: () => number;
   /** How the source retries a lost connection (for sources that have one). */
   reconnect?: { delayMs: number; maxDelayMs: number } | undefined;
+  /**
+   * Emit the lifecycle notifications (`SupervisorLifecycle`: `event.received`,
+   * `event.queued`, `event.started`, `event.timedOut`, `event.abandoned`,
+   * `event.settled`) beside the outcome ones. Off by default: they cost a
+   * few emits per event even with no listener, so the runtime turns them on
+   * only when something listens to them (the inspector's journal, a tracer:
+   * a `runtime.on()` of one of these types). `lifecycle.observe` turns them
+   * on later. @default false
+   */
+  lifecycle?: boolean | undefined;
 }
 
 /** An event the supervisor holds, from arrival to outcome. */
@@ -155,8 +165,53 @@ export const zeroCounters = (): SupervisorCounters => ({
   timedOut: 0,
 });
 
-/** Outcome notifications the supervisor emits (`actor.on(type, fn)`). */
+/**
+ * How the supervisor told the event's source it ended (what the source's
+ * `settle()` is asked to do): `ack` (completed), `nack` (any other outcome:
+ * not acknowledged, so a broker redelivers it), `dead-letter` (failed for
+ * good: the source dead-letters it, a STOMP source by publishing a copy to
+ * its dead-letter queue and then acknowledging it).
+ */
+export type SettleHow = 'ack' | 'nack' | 'dead-letter';
+
+/**
+ * Lifecycle notifications: each step of an event on its way to an outcome,
+ * emitted only with `SupervisorInput.lifecycle` (the runtime sets it when
+ * something listens to them). `at` is the supervisor's clock (`now()`);
+ * `seq` is unique per event within a run (`id` is the source's id, which a
+ * redelivery may repeat).
+ * - `event.received`: the supervisor admitted it (before it is queued, or settled at once).
+ *   `payload` is the object the worker receives (not a copy).
+ * - `event.queued`: it entered the queue, first or again for a retry; `position` is the number
+ *   of events waiting, this one included.
+ * - `event.started`: attempt `attempt` started on slot `slotId`.
+ * - `event.timedOut`: attempt `attempt` on `slotId` passed the execution timeout (its run is aborted).
+ * - `event.abandoned`: its run on `slotId` was aborted and the slot set aside until the run settles
+ *   (after a timeout, or at the end of the shutdown timeout).
+ * - `event.settled`: its outcome was handed to its source (sent at the end of the step), as `how`;
+ *   only for sources that take outcomes (a broker, an event log), never for interval or stdin.
+ */
+export type SupervisorLifecycle =
+  | { type: 'event.received'; id: string; seq: number; meta: Delivery['meta']; payload: unknown; at: number }
+  | { type: 'event.queued'; id: string; seq: number; position: number; at: number }
+  | { type: 'event.started'; id: string; seq: number; slotId: string; attempt: number; at: number }
+  | { type: 'event.timedOut'; id: string; seq: number; slotId: string; attempt: number; at: number }
+  | { type: 'event.abandoned'; id: string; seq: number; slotId: string; at: number }
+  | { type: 'event.settled'; id: string; seq: number; how: SettleHow; at: number };
+
+/** The lifecycle notifications' types (see `SupervisorLifecycle`). */
+export const LIFECYCLE_TYPES: ReadonlySet<string> = new Set<SupervisorLifecycle['type']>([
+  'event.received',
+  'event.queued',
+  'event.started',
+  'event.timedOut',
+  'event.abandoned',
+  'event.settled',
+]);
+
+/** Outcome notifications the supervisor emits (`actor.on(type, fn)`), and with `lifecycle` the `SupervisorLifecycle` ones. */
 export type SupervisorEmitted =
+  | SupervisorLifecycle
   | {
       type: 'event.completed';
       id: string;
@@ -196,6 +251,8 @@ type PingDone = { type: 'xstate.done.actor.dependency-ping'; output: PingResult 
 /** The ping found the store or locks still down. */
 type PingError = { type: 'xstate.error.actor.dependency-ping'; error: unknown };
 type QueueSignal = { type: 'queue.filled' } | { type: 'queue.drained' } | { type: 'work.drained' };
+/** Turns the lifecycle notifications on (something started listening to them after start). */
+type LifecycleObserve = { type: 'lifecycle.observe' };
 
 export type SupervisorEvent =
   | EventReceived
@@ -217,7 +274,8 @@ export type SupervisorEvent =
   | ProbeDue
   | PingDone
   | PingError
-  | QueueSignal;
+  | QueueSignal
+  | LifecycleObserve;
 
 const timeoutError = (ms: number): ErrorInfo => ({
   code: 'ERR_WORKER_TIMEOUT',
@@ -275,6 +333,7 @@ const work = (fn: Work): never =>
 
 /** Tells the event's source how it ended (when the action ends), and emits the outcome. */
 function settle(
+  context: SupervisorContext,
   enqueue: Enqueue,
   job: JobRecord,
   outcome: Outcome,
@@ -323,6 +382,10 @@ function settle(
       runMs: job.runMs,
     });
   }
+  if (context.lifecycle && delivery.origin) {
+    const how: SettleHow = outcome === 'completed' ? 'ack' : deadLetter ? 'dead-letter' : 'nack';
+    enqueue.emit({ type: 'event.settled', id: delivery.id, seq: job.seq, how, at: context.now() });
+  }
 }
 
 /** Takes one delivery in: queued, or settled at once (unreadable, queue full, stopping). */
@@ -339,19 +402,33 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
     startedAt: undefined,
     lastError: undefined,
   };
+  if (context.lifecycle)
+    enqueue.emit({
+      type: 'event.received',
+      id: delivery.id,
+      seq: job.seq,
+      meta: delivery.meta,
+      payload: delivery.payload,
+      at: job.enqueuedAt,
+    });
   if (context.stopReason !== undefined) {
     context.counters.returned++;
-    settle(enqueue, job, 'returned', { error: shutdownError() });
+    settle(context, enqueue, job, 'returned', { error: shutdownError() });
   } else if (delivery.error) {
     context.counters.failed++;
     context.counters.deadLettered++;
-    settle(enqueue, job, 'failed', { error: delivery.error, deadLetter: true });
+    settle(context, enqueue, job, 'failed', { error: delivery.error, deadLetter: true });
   } else if (context.queue.size >= context.settings.queueSize) {
     context.counters.rejected++;
-    settle(enqueue, job, 'rejected', { error: fullError(context.settings.queueSize) });
+    settle(context, enqueue, job, 'rejected', { error: fullError(context.settings.queueSize) });
   } else {
     context.queue.push(job);
+    if (context.lifecycle) emitQueued(context, enqueue, job);
   }
+}
+
+function emitQueued(context: SupervisorContext, enqueue: Enqueue, job: JobRecord): void {
+  enqueue.emit({ type: 'event.queued', id: job.delivery.id, seq: job.seq, position: context.queue.size, at: job.enqueuedAt });
 }
 
 /** Starts queued events on idle slots, in order; raises queue signals on crossings. */
@@ -366,7 +443,7 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
     // The expiry timer can lose the race to a stalled event loop: never start an event past its queue timeout.
     if (now - job.enqueuedAt >= context.settings.queueTimeoutMs) {
       context.counters.expired++;
-      settle(enqueue, job, 'expired', { error: expiredError(context.settings.queueTimeoutMs) });
+      settle(context, enqueue, job, 'expired', { error: expiredError(context.settings.queueTimeoutMs) });
       queue.release(job.key);
       continue;
     }
@@ -384,6 +461,8 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
     job.waitMs = now - job.enqueuedAt;
     context.running++;
     context.counters.started++;
+    if (context.lifecycle)
+      enqueue.emit({ type: 'event.started', id: job.delivery.id, seq: job.seq, slotId, attempt: job.attempt, at: now });
     // The record itself is the job: slots read it and never change it.
     enqueue.sendTo(slotId, eventAssigned(job as JobRecord & { startedAt: number }));
   }
@@ -416,9 +495,24 @@ function scheduleDeadline(context: SupervisorContext, enqueue: Enqueue): void {
  * event fails with ERR_WORKER_TIMEOUT (then retries or dead-letters).
  */
 function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord): void {
+  context.counters.timedOut++;
+  if (context.lifecycle)
+    enqueue.emit({
+      type: 'event.timedOut',
+      id: job.delivery.id,
+      seq: job.seq,
+      slotId: job.slotId!,
+      attempt: job.attempt,
+      at: context.now(),
+    });
+  abandonRun(context, enqueue, self, job, timeoutError(context.settings.executionTimeoutMs));
+}
+
+/** Aborts a running job's run with `error` (its signal fires) and sets its slot aside for a fresh one, then fails the event (or retries it). Under `isolation = thread` the outcome waits for the thread to go. */
+function abandonRun(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord, error: ErrorInfo): void {
   const slotId = job.slotId!;
-  const error = timeoutError(context.settings.executionTimeoutMs);
   enqueue.sendTo(slotId, slotAbort(error));
+  if (context.lifecycle) enqueue.emit({ type: 'event.abandoned', id: job.delivery.id, seq: job.seq, slotId, at: context.now() });
   context.slots.delete(slotId);
   const at = context.idle.indexOf(slotId);
   if (at >= 0) context.idle.splice(at, 1);
@@ -426,7 +520,6 @@ function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef
   job.slotId = undefined;
   context.running--;
   context.abandoned++;
-  context.counters.timedOut++;
   const replacement = spawnSlot(context, enqueue, self);
   enqueue.emit({ type: 'slot.replaced', slotId, replacement });
   // A thread is terminated for sure: the event fails, and its key is free, once it is gone (see forgetSlot).
@@ -490,7 +583,7 @@ function endJob(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, re
 function giveBackRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecord, error: ErrorInfo): void {
   enqueue.cancel(`retry-${job.seq}`);
   context.counters.returned++;
-  settle(enqueue, job, 'returned', { error });
+  settle(context, enqueue, job, 'returned', { error });
 }
 
 const PROBE = 'dependency-probe';
@@ -528,6 +621,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     if (isDependencyDown(error) && !job.revoked) {
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
+      if (context.lifecycle) emitQueued(context, enqueue, job);
       // Without refill the caller dispatches once for the batch, and signals the queue's crossings then.
       if (refill) dispatch(context, enqueue, before);
       return;
@@ -535,7 +629,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
   }
   if (job.revoked) {
     context.counters.returned++;
-    settle(enqueue, job, 'returned', { error: job.revoked });
+    settle(context, enqueue, job, 'returned', { error: job.revoked });
     endJob(context, enqueue, job, refill);
     return;
   }
@@ -553,10 +647,10 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
   if (deadLetter) {
     context.counters.failed++;
     context.counters.deadLettered++;
-    settle(enqueue, job, 'failed', { error, deadLetter: true });
+    settle(context, enqueue, job, 'failed', { error, deadLetter: true });
   } else {
     context.counters.returned++;
-    settle(enqueue, job, 'returned', { error });
+    settle(context, enqueue, job, 'returned', { error });
   }
   endJob(context, enqueue, job, refill);
 }
@@ -624,7 +718,7 @@ export const supervisorMachine = setup({
         }
         if (context.vouched.length > 0) context.vouched = [];
         context.counters.completed++;
-        settle(enqueue, job, 'completed', { result: report.result });
+        settle(context, enqueue, job, 'completed', { result: report.result });
         endJob(context, enqueue, job, false);
       }
       // Outcomes first (flushed before the first assignment), then the freed slots take new work, once for the batch.
@@ -654,6 +748,7 @@ export const supervisorMachine = setup({
       job.attempt++;
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
+      if (context.lifecycle) emitQueued(context, enqueue, job);
       dispatch(context, enqueue, before);
     }),
     probeDependency: work(({ context, enqueue }) => {
@@ -680,7 +775,7 @@ export const supervisorMachine = setup({
       const error = expiredError(context.settings.queueTimeoutMs);
       for (const job of context.queue.expire(context.now() - context.settings.queueTimeoutMs)) {
         context.counters.expired++;
-        settle(enqueue, job, 'expired', { error });
+        settle(context, enqueue, job, 'expired', { error });
       }
       signalCrossings(context, enqueue, before);
       scheduleExpiry(context, enqueue);
@@ -694,7 +789,7 @@ export const supervisorMachine = setup({
       const before = context.queue.size;
       for (const job of context.queue.remove((entry) => revoked.has(entry.delivery.id))) {
         context.counters.returned++;
-        settle(enqueue, job, 'returned', { error });
+        settle(context, enqueue, job, 'returned', { error });
       }
       for (const job of [...context.retrying.values()]) {
         if (!revoked.has(job.delivery.id)) continue;
@@ -727,7 +822,7 @@ export const supervisorMachine = setup({
       const before = context.queue.size;
       for (const job of context.queue.drain()) {
         context.counters.returned++;
-        settle(enqueue, job, 'returned', { error: shutdownError() });
+        settle(context, enqueue, job, 'returned', { error: shutdownError() });
       }
       for (const job of context.retrying.values()) giveBackRetry(context, enqueue, job, job.lastError ?? shutdownError());
       context.retrying.clear();
@@ -747,14 +842,19 @@ export const supervisorMachine = setup({
       for (const [slotId, slot] of context.slots) {
         if (!slot.job) continue;
         enqueue.sendTo(slotId, slotAbort(shutdownError()));
+        if (context.lifecycle)
+          enqueue.emit({ type: 'event.abandoned', id: slot.job.delivery.id, seq: slot.job.seq, slotId, at: context.now() });
         context.counters.returned++;
-        settle(enqueue, slot.job, 'returned', { error: shutdownError() });
+        settle(context, enqueue, slot.job, 'returned', { error: shutdownError() });
         slot.job.startedAt = undefined;
         slot.job = undefined;
         context.running--;
         context.abandoned++;
         context.slots.delete(slotId);
       }
+    }),
+    observeLifecycle: work(({ context }) => {
+      context.lifecycle = true;
     }),
     pauseSource: work(({ enqueue }) => enqueue.sendTo('source', sourcePause())),
     pauseSourceForShutdown: work(({ enqueue }) => enqueue.sendTo('source', sourcePause('shutdown'))),
@@ -808,6 +908,7 @@ export const supervisorMachine = setup({
     'source.stopped': { actions: 'markSourceStopped' },
     'source.reconnecting': { actions: 'announceReconnecting' },
     'events.revoked': { actions: 'revokeEvents' },
+    'lifecycle.observe': { actions: 'observeLifecycle' },
   },
   entry: ['spawnSlots', 'spawnSource'],
   initial: 'flowing',

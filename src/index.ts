@@ -59,7 +59,14 @@ export { pluginMachine } from '../machines/plugin.js';
 /** Events, deliveries and settlements as they cross actors. */
 export type { Delivery, Settlement, Outcome, ErrorInfo } from '../machines/events.js';
 /** The machines, for drawing, inspection and tests. */
-export { supervisorMachine, type SupervisorSettings, type SupervisorCounters, type SupervisorEmitted } from '../machines/supervisor.js';
+export {
+  supervisorMachine,
+  type SupervisorSettings,
+  type SupervisorCounters,
+  type SupervisorEmitted,
+  type SupervisorLifecycle,
+  type SettleHow,
+} from '../machines/supervisor.js';
 export { workerSlotMachine } from '../machines/worker-slot.js';
 export { sourceMachine } from '../machines/source.js';
 /** Errors, each with a stable code. */

@@ -16,6 +16,7 @@ import {
 } from '../../actors/workers/worker.js';
 import { runtimeStop, type Job } from '../../machines/events.js';
 import {
+  LIFECYCLE_TYPES,
   supervisorMachine,
   zeroCounters,
   type SupervisorCounters,
@@ -244,6 +245,8 @@ export interface RuntimeSnapshot {
 /**
  * Outcome notifications: `event.completed`, `event.failed`, `event.expired`, `event.rejected`, `event.returned`, `event.retrying`,
  * `slot.replaced`, `source.reconnecting`, and `dependency.down` / `dependency.up` (the app's store or locks went down, came back).
+ * Lifecycle notifications (`event.received`, `event.queued`, `event.started`, `event.timedOut`, `event.abandoned`,
+ * `event.settled`; see `SupervisorLifecycle`) are emitted only once something listens to one of them.
  */
 export type RuntimeEventType = SupervisorEmitted['type'];
 
@@ -807,8 +810,10 @@ function buildRuntime(parts: RuntimeParts): Runtime {
       } catch (error) {
         await abandonStart(error);
       }
+      // The lifecycle notifications cost a few emits per event: on only when something listens to them.
+      const lifecycle = pending.some((entry) => LIFECYCLE_TYPES.has(entry.type));
       const supervisor = createActor(machine, {
-        input: { settings, now, random: parts.random ?? Math.random, reconnect },
+        input: { settings, now, random: parts.random ?? Math.random, reconnect, lifecycle },
         ...(parts.clock ? { clock: parts.clock as never } : {}),
         ...(inspecting ? { inspect: inspecting.observer } : {}),
       });
@@ -873,7 +878,11 @@ function buildRuntime(parts: RuntimeParts): Runtime {
       });
     },
     on(type, listener) {
-      if (actor) return actor.on(type, listener as never).unsubscribe;
+      if (actor) {
+        const subscription = actor.on(type, listener as never);
+        if (LIFECYCLE_TYPES.has(type) && !actor.getSnapshot().context.lifecycle) actor.send({ type: 'lifecycle.observe' });
+        return subscription.unsubscribe;
+      }
       const entry: (typeof pending)[number] = { type, listener: listener as never };
       pending.push(entry);
       return () => {

@@ -83,6 +83,8 @@ export function startSupervisor(
     onAbort?: (run: Run) => void;
     sourceClosesAtOnce?: boolean;
     pings?: boolean | ((input: PingInput) => PingResult);
+    /** Emit the lifecycle notifications (`SupervisorInput.lifecycle`). */
+    lifecycle?: boolean;
   } = {},
 ) {
   const clock = new SimulatedClock();
@@ -168,7 +170,7 @@ export function startSupervisor(
   const actor = createActor(
     supervisorMachine.provide({ actors: { workerSlot: slot, source: source as never, pingDependency: pingDependency as never } }),
     {
-      input: { settings: testSettings(overrides), now: () => clock.now(), random: () => 0.5 },
+      input: { settings: testSettings(overrides), now: () => clock.now(), random: () => 0.5, lifecycle: hooks.lifecycle },
       clock,
     },
   );

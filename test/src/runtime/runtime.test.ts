@@ -157,6 +157,24 @@ describe('createRuntime', () => {
     );
   });
 
+  it('emits the lifecycle notifications only once something listens to one of them', async () => {
+    const source = manualSource();
+    const runtime = createRuntime({ worker: defineWorker({ start: (n: number) => n }), source: source.driver, workers: 1, logger: false });
+    const steps: string[] = [];
+    runtime.on('event.completed', (e) => steps.push(`${e.id}:completed`));
+    await runtime.start();
+    expect(runtime.actor!.getSnapshot().context.lifecycle).toBe(false);
+    await source.ready;
+    source.deliver(1, 'before');
+    await until(() => steps.includes('before:completed'));
+    runtime.on('event.started', (e) => steps.push(`${e.id}:started on ${e.slotId}`));
+    runtime.on('event.settled', (e) => steps.push(`${e.id}:settled ${e.how}`));
+    source.deliver(2, 'after');
+    source.end();
+    await runtime.done;
+    expect(steps).toEqual(['before:completed', 'after:started on slot-0', 'after:completed', 'after:settled ack']);
+  });
+
   it('fails a run past the execution timeout with ERR_WORKER_TIMEOUT and keeps its slots usable', async () => {
     const { clock, source, signals, runtime } = hangingRuntime();
     const failed: string[] = [];
