@@ -279,7 +279,7 @@ async function dropBenchTables(): Promise<void> {
   try {
     await client.connect();
     for (const kind of ['engine', 'bare'])
-      await client.query(`DROP TABLE IF EXISTS flowd_bench_${process.pid}_${kind}, flowd_bench_${process.pid}_${kind}_log`);
+      await client.query(`DROP TABLE IF EXISTS flowd_bench_${process.pid}_${kind}, "flowd_bench_${process.pid}_${kind}$log"`);
   } finally {
     await client.end();
   }

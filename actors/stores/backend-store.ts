@@ -86,7 +86,9 @@ export class BackendStore implements LoggingStore {
         const outcome = await append(key, jsons, { ifLength, fence });
         if (outcome.kind === 'conflict')
           throw new ConflictError(
-            `Store "${this.namespace}": expected log ${JSON.stringify(key)} to hold ${ifLength} entries, but it holds ${outcome.length}; another writer came first`,
+            ifLength === undefined
+              ? `Store "${this.namespace}": log ${JSON.stringify(key)} kept meeting other appends`
+              : `Store "${this.namespace}": expected log ${JSON.stringify(key)} to hold ${ifLength} entries, but it holds ${outcome.length}; another writer came first`,
           );
         if (outcome.kind === 'fenced') throw this.fenced(key, 'append', outcome.fence, fence!);
         return outcome.length;
@@ -193,7 +195,7 @@ export class BackendStore implements LoggingStore {
 
   private fenced(key: string, operation: string, accepted: number, offered: number): FencedError {
     return new FencedError(
-      `Store "${this.namespace}": key ${JSON.stringify(key)} has accepted fencing token ${accepted}; this ${operation} carries ${offered}, so its lock was lost to a later holder`,
+      `Store "${this.namespace}": ${operation === 'append' ? 'log' : 'key'} ${JSON.stringify(key)} has accepted fencing token ${accepted}; this ${operation} carries ${offered}, so its lock was lost to a later holder`,
     );
   }
 

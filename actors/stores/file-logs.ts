@@ -3,20 +3,25 @@ import { dirname } from 'node:path';
 import { StoreError } from '../../src/kernel/errors.js';
 import type { AppendConditions, AppendOutcome } from './backend.js';
 
-/** What this process knows of a log file: its complete lines' bytes, their count, and the highest fence among them. */
+/** What this process knows of a log file: its complete lines' bytes, their count, the highest fence among them, and the file it read. */
 interface LogState {
   bytes: number;
   length: number;
   fence: number;
+  /** The file's identity and last change when this process last read or wrote it: another file, or another change, is read again. */
+  stamp: string;
 }
+
+const stampOf = (info: { ino: number; size: number; mtimeMs: number }) => `${info.ino}:${info.size}:${info.mtimeMs}`;
 
 /**
  * The file backend's logs: one JSON-lines file per log
  * (`<name>.log`, each line `{"f":fence,"v":value}`), appended in place and
  * fsynced. A line cut short by a crash (no newline at the end) is not part
  * of the log, and the next append writes over it. What the file holds is
- * cached with its size: an append reads the file again only when another
- * process changed it, so its cost does not grow with the log.
+ * cached with its inode, size and mtime: an append, or a read of what
+ * follows what this process knows, reads the file again only when another
+ * process changed it, so their cost does not grow with the log.
  */
 export class FileLogs {
   private readonly known = new Map<string, LogState>();
@@ -56,7 +61,9 @@ export class FileLogs {
           { cause: error },
         );
       }
-      const next = { bytes: state.bytes + Buffer.byteLength(text), length: state.length + jsons.length, fence: highest };
+      const bytes = state.bytes + Buffer.byteLength(text);
+      const info = await stat(file).catch(() => undefined);
+      const next = { bytes, length: state.length + jsons.length, fence: highest, stamp: info ? stampOf(info) : '' };
       this.known.set(key, next);
       return { kind: 'appended', length: next.length };
     });
@@ -64,6 +71,12 @@ export class FileLogs {
 
   async read(key: string, from: number): Promise<unknown[]> {
     const file = this.fileFor(key);
+    // Nothing past what this process wrote or read last, and the file unchanged since: nothing to read.
+    const known = this.known.get(key);
+    if (known && from >= known.length) {
+      const info = await stat(file).catch(() => undefined);
+      if (info && stampOf(info) === known.stamp) return [];
+    }
     const text = await this.readText(key, file);
     return text === undefined ? [] : this.parse(key, file, text).values.slice(from);
   }
@@ -71,18 +84,15 @@ export class FileLogs {
   /** The log's state: the cached one while the file's size is what this process left, else read from the file. */
   private async state(key: string, file: string): Promise<LogState> {
     const cached = this.known.get(key);
-    const size = await stat(file).then(
-      (info) => info.size,
-      (error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return 0;
-        throw this.unreadable(key, file, error);
-      },
-    );
-    if (cached && cached.bytes === size) return cached;
-    if (size === 0) return { bytes: 0, length: 0, fence: 0 };
+    const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw this.unreadable(key, file, error);
+    });
+    if (!info || info.size === 0) return { bytes: 0, length: 0, fence: 0, stamp: '' };
+    if (cached && cached.stamp === stampOf(info)) return cached;
     const text = (await this.readText(key, file)) ?? '';
     const { values, fence, bytes } = this.parse(key, file, text);
-    const state = { bytes, length: values.length, fence };
+    const state = { bytes, length: values.length, fence, stamp: stampOf(info) };
     this.known.set(key, state);
     return state;
   }

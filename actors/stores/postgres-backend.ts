@@ -15,7 +15,7 @@ import type {
 } from './backend.js';
 import { refusal, storeStatements, STORE_COLUMNS, type CurrentRow, type StoreStatements } from './postgres-statements.js';
 import { LOG_COLUMNS, logStatements, type AppendRow, type LogStatements } from './postgres-log-statements.js';
-import { logTableFor, quoteTableName, storeTableFor } from './postgres-table.js';
+import { quotedLogTableFor, quoteTableName, storeTableFor } from './postgres-table.js';
 import { displayUrl } from '../display-url.js';
 import { classifyPgError } from '../postgres-errors.js';
 
@@ -65,7 +65,7 @@ export class PostgresBackend implements StoreBackend {
   private readonly namespace: string;
   private readonly quoted: string;
   private readonly sql: StoreStatements;
-  /** The table of the store's logs (`<table>_log`), quoted, and its statements. */
+  /** The table of the store's logs (`<table>$log`), quoted, and its statements. */
   private readonly logQuoted: string;
   private readonly logSql: LogStatements;
   private readonly config: PgModule.ClientConfig;
@@ -87,7 +87,7 @@ export class PostgresBackend implements StoreBackend {
     this.table = options.table ?? storeTableFor(options.namespace);
     this.quoted = quoteTableName(this.table);
     this.sql = storeStatements(this.quoted);
-    this.logQuoted = quoteTableName(logTableFor(this.table));
+    this.logQuoted = quotedLogTableFor(this.table);
     this.logSql = logStatements(this.logQuoted);
     this.where = `${displayUrl(options.url)} table ${this.table}`;
     const timeoutMs = options.queryTimeoutMs ?? 5000;
@@ -178,7 +178,12 @@ export class PostgresBackend implements StoreBackend {
     });
   }
 
-  /** `SELECT 1` through the pool: fails at once while the server refuses connections, within the query timeout when it hangs. */
+  /**
+   * One statement (logStatements): the fence, then the length, then the
+   * entries after the last row. Two appends that race for the same places
+   * meet in the primary key: with `ifLength` the loser is a conflict; without
+   * it, it tries again at the new end.
+   */
   append(key: string, jsons: readonly string[], { ifLength, fence }: AppendConditions): Promise<AppendOutcome> {
     const bytes = Buffer.from(key, 'utf8');
     return this.track(async () => {
@@ -191,17 +196,24 @@ export class PostgresBackend implements StoreBackend {
         } catch (error) {
           // Another append took the same places between our look at the last row and our insert.
           if ((error as { cause?: { code?: unknown } }).cause?.code !== '23505') throw error;
-          if (ifLength !== undefined || attempt >= 10) {
-            const { rows } = await this.query<AppendRow>(this.logSql.append, [bytes, -1, null, []]);
-            return { kind: 'conflict', length: Number(rows[0]!.length) };
-          }
-          continue;
+          if (ifLength === undefined && attempt < 100) continue;
+          if (ifLength === undefined)
+            throw new StoreError(
+              'ERR_STORE',
+              `Store "${this.namespace}": log ${JSON.stringify(key)} kept meeting other appends (100 tries)`,
+            );
+          // The winner's fence may be newer than ours: look again, with nothing to add, to say which it is.
+          const {
+            rows: [found],
+          } = await this.query<AppendRow>(this.logSql.append, [bytes, null, null, []]);
+          if (fence !== undefined && fence < Number(found!.fence)) return { kind: 'fenced', fence: Number(found!.fence) };
+          return { kind: 'conflict', length: Number(found!.length) };
         }
         const length = Number(row!.length);
         const accepted = Number(row!.fence);
-        if (Number(row!.added) === jsons.length) return { kind: 'appended', length: length + jsons.length };
         if (fence !== undefined && fence < accepted) return { kind: 'fenced', fence: accepted };
-        return { kind: 'conflict', length };
+        if (ifLength !== undefined && ifLength !== length) return { kind: 'conflict', length };
+        return { kind: 'appended', length: length + jsons.length };
       }
     });
   }
@@ -221,6 +233,7 @@ export class PostgresBackend implements StoreBackend {
     });
   }
 
+  /** `SELECT 1` through the pool: fails at once while the server refuses connections, within the query timeout when it hangs. */
   async ping(signal?: AbortSignal): Promise<void> {
     try {
       await untilAborted(this.query('SELECT 1', []), signal);
@@ -401,7 +414,7 @@ export class PostgresBackend implements StoreBackend {
         : code === '3D000'
           ? '; expected the database named in [Store] url to exist'
           : code === '42501'
-            ? `; the user of [Store] url needs the right to create ${this.table} (or an existing table) and to read and write it`
+            ? `; the user of [Store] url needs the right to create ${this.table} and its logs' table ${this.logQuoted} (or existing ones) and to read and write them`
             : '';
     return new StoreError('ERR_STORE', `Store "${this.namespace}": PostgreSQL at ${this.where} refused: ${reason}${hint}`, {
       cause: error,

@@ -47,18 +47,21 @@ export function quoteTableName(table: string): string {
 }
 
 /**
- * The table of a store's logs: the store table's name with `_log`, cut and
- * given 8 hex digits of the SHA-256 of the whole name when that would pass
- * PostgreSQL's 63 characters.
- * @example logTableFor('flowd_store_thumbnails') // 'flowd_store_thumbnails_log'
+ * The table of a store's logs, quoted: the store table's name with `$log`
+ * (cut, with 8 hex digits of the SHA-256 of the whole name, when that would
+ * pass PostgreSQL's 63 characters). No store table can have that name
+ * (`$` is in no name flowd derives or accepts), so no app's store table is
+ * another app's logs table.
+ * @example quotedLogTableFor('flowd_store_thumbnails') // '"flowd_store_thumbnails$log"'
  */
-export function logTableFor(table: string): string {
+export function quotedLogTableFor(table: string): string {
+  if (!isTableName(table)) throw new TypeError(`not a table name: ${JSON.stringify(table)}`);
   const parts = table.split('.');
   const name = parts.pop()!;
-  const plain = `${name}_log`;
+  const plain = `${name}$log`;
   const fitted =
     plain.length <= MAX_IDENTIFIER
       ? plain
-      : `${name.slice(0, MAX_IDENTIFIER - 13)}_${createHash('sha256').update(table, 'utf8').digest('hex').slice(0, 8)}_log`;
-  return [...parts, fitted].join('.');
+      : `${name.slice(0, MAX_IDENTIFIER - 13)}_${createHash('sha256').update(table, 'utf8').digest('hex').slice(0, 8)}$log`;
+  return [...parts, fitted].map((part) => `"${part}"`).join('.');
 }

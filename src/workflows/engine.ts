@@ -19,7 +19,7 @@ import {
   type JsonValue,
 } from './history.js';
 import { inFlight, isFinal, latestWorkflow, listOpen, removeOpen, runKey, type RunRecord } from './run-record.js';
-import { heartbeatKey, loadRun, readRun, recordRun, refreshRun, saveRun, type StoredRun } from './run-store.js';
+import { heartbeatsKey, loadRun, readRun, recordRun, refreshRun, saveRun, type StoredRun } from './run-store.js';
 
 export { latestWorkflow, listOpen, openKey, runKey, type RunRecord } from './run-record.js';
 export { readRun, recordRun } from './run-store.js';
@@ -70,8 +70,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const writes = new Map<string, Promise<unknown>>();
   /** Each open run as this engine last wrote or read it. */
   const records = new Map<string, StoredRun>();
-  /** The calls of each run that stored a heartbeat here: their keys go when the run ends. */
-  const beating = new Map<string, Set<string>>();
+  /** Each run's heartbeat writes, one after the other (the entry goes when the run ends): the record is removed after the last. */
+  const beats = new Map<string, { calls: Set<string>; last: Promise<unknown> }>();
   const waiters = new Map<string, Array<{ resolve(record: RunRecord): void; reject(error: Error): void }>>();
   /** Runs whose end this engine recorded: their actors' ends are expected. */
   const endedHere = new Set<string>();
@@ -176,7 +176,10 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
           await new Promise((resolve) => setTimeout(resolve, delayMs));
           continue;
         }
-        if (appended && isFinal(event)) actors.get(runId)?.send({ type: 'activity.finished', callId });
+        if (appended && isFinal(event)) {
+          forgetBeat(runId, callId);
+          actors.get(runId)?.send({ type: 'activity.finished', callId });
+        }
         return;
       }
     };
@@ -188,26 +191,42 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     return readHistory(record.history).calls.get(callId)?.settledAt !== undefined;
   };
 
+  /** Runs `change` on the run's heartbeats record after its earlier heartbeat writes; a failure is logged (the next beat replaces it). */
+  const changeBeats = (runId: string, change: (beats: Record<string, HistoryEvent>) => Record<string, HistoryEvent>) => {
+    const entry = beats.get(runId) ?? { calls: new Set<string>(), last: Promise.resolve() };
+    beats.set(runId, entry);
+    entry.last = entry.last.then(() =>
+      store
+        .update<Record<string, HistoryEvent>>(heartbeatsKey(runId), (current) => change({ ...current }))
+        .catch((error: unknown) => {
+          log.debug({ runId, err: error }, `workflow run ${runId}: its heartbeats were not stored: ${(error as Error).message}`);
+        }),
+    );
+    return entry;
+  };
+
   /**
-   * A heartbeat overwrites the call's last one under a key of its own (a
-   * sign of life and progress, for `flowd workflow status`): the history is
-   * not written, so a long activity's beats cost the same each. One that
-   * cannot be stored is dropped: the next replaces it anyway.
+   * A heartbeat replaces the call's last one in the run's heartbeats record
+   * (a sign of life and progress, for `flowd workflow status`): the history
+   * is not written, so a long activity's beats cost the same each. Only for
+   * a call still running in a run this engine decides.
    */
   const heartbeat = async (runId: string, event: HistoryEvent & { type: 'activity.heartbeat' }): Promise<void> => {
     const known = records.get(runId);
-    if (closed || (known && (known.record.state !== 'running' || known.settled.has(event.callId)))) return;
-    try {
-      await store.put(heartbeatKey(runId, event.callId), event, options.fence === undefined ? {} : { fence: options.fence });
-      let calls = beating.get(runId);
-      if (!calls) beating.set(runId, (calls = new Set()));
-      calls.add(event.callId);
-    } catch (error) {
-      log.debug(
-        { runId, err: error },
-        `workflow run ${runId}: the heartbeat of ${event.callId} was not stored: ${(error as Error).message}`,
-      );
-    }
+    if (closed || !known || known.record.state !== 'running' || known.settled.has(event.callId)) return;
+    const entry = changeBeats(runId, (current) => ({ ...current, [event.callId]: event }));
+    entry.calls.add(event.callId);
+    await entry.last;
+  };
+
+  /** A call that settled leaves the heartbeats record (when it beat here). */
+  const forgetBeat = (runId: string, callId: string) => {
+    const entry = beats.get(runId);
+    if (!entry?.calls.delete(callId)) return;
+    changeBeats(runId, (current) => {
+      delete current[callId];
+      return current;
+    });
   };
 
   /** An activity result over `max result size` fails its call for good (Flowy failed such an activity). */
@@ -244,9 +263,10 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     await children.ended(record);
     await removeOpen(store, runId);
     records.delete(runId);
-    const calls = beating.get(runId);
-    beating.delete(runId);
-    for (const callId of calls ?? []) await store.delete(heartbeatKey(runId, callId)).catch(() => undefined);
+    // After its last heartbeat write; a run that beat under another daemon has its record removed too.
+    await beats.get(runId)?.last;
+    beats.delete(runId);
+    await store.delete(heartbeatsKey(runId)).catch(() => undefined);
     settleWaiters(runId, { record });
   };
 

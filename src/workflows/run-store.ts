@@ -8,8 +8,9 @@
  * - its history, an append-only log, `workflow/history/<id>` (the store's
  *   logs: a Redis list, a PostgreSQL row per event, a JSON-lines file), each
  *   append checked against the length the writer last saw;
- * - each running call's latest heartbeat, `workflow/heartbeat/<id>/<call>`,
- *   overwritten by the next: a long activity's beats never grow the history.
+ * - its running calls' latest heartbeats, one record, `workflow/heartbeats/<id>`
+ *   (call id → its last beat), written by the decider and removed when the
+ *   run ends: a long activity's beats never grow the history.
  *
  * The log is written before the header, so a writer stopped between the
  * two leaves a run whose log has ended and whose header says running: it is
@@ -20,13 +21,14 @@
 import { randomUUID } from 'node:crypto';
 import type { LoggingStore, Store, StoreLogs } from '../../actors/stores/store-api.js';
 import { recordLogs } from '../../actors/stores/record-logs.js';
-import type { ActivityHeartbeat, HistoryEvent, JsonValue } from './history.js';
+import { ConflictError, FlowdError } from '../kernel/errors.js';
+import { jsonEqual, type ActivityHeartbeat, type HistoryEvent, type JsonValue } from './history.js';
 import { addOpen, checkRunRecord, inFlight, isFinal, runKey, type RunRecord } from './run-record.js';
 
 /** The key of a run's history log. */
 export const historyKey = (runId: string) => `workflow/history/${runId}`;
-/** The key of a call's latest heartbeat. */
-export const heartbeatKey = (runId: string, callId: string) => `workflow/heartbeat/${runId}/${callId}`;
+/** The key of a run's running calls' latest heartbeats (one record: call id → its last heartbeat). */
+export const heartbeatsKey = (runId: string) => `workflow/heartbeats/${runId}`;
 
 /** A run as a writer last read or wrote it. */
 export interface StoredRun {
@@ -36,6 +38,8 @@ export interface StoredRun {
   version: number;
   /** The header still holds the history (written before flowd kept logs): the next write moves it to a log. */
   inline: boolean;
+  /** How many of the history's events are in the log (fewer than all only while a history is being moved from its header). */
+  logged: number;
   /** The log has ended and the header does not say so yet (a writer stopped between the two). */
   stale: boolean;
   /** Calls (and children) the history settled, by id. */
@@ -64,17 +68,36 @@ function withEndOfLog(record: RunRecord): { record: RunRecord; stale: boolean } 
   return { record, stale: false };
 }
 
-/** Reads a run's header and whole history, checked (ERR_WORKFLOW_STATE names the key); undefined when it has no header. */
+const corrupt = (runId: string, problem: string) =>
+  new FlowdError(
+    'ERR_WORKFLOW_STATE',
+    `the history log "${historyKey(runId)}" of run ${runId} in the store is corrupt: ${problem}; repair or delete the run (flowd writes it; see docs/workflows.md)`,
+  );
+
+/**
+ * Reads a run's header and whole history, checked (ERR_WORKFLOW_STATE names
+ * the key); undefined when it has no header. A header that still holds its
+ * history is read with its log: a move that stopped halfway left the log
+ * holding that history and perhaps more, and the log is the run's history
+ * then; a log that does not begin with the header's history is corrupt.
+ */
 export async function loadRun(store: Store, runId: string): Promise<StoredRun | undefined> {
   const key = runKey(runId);
   const { value, version } = await store.getVersioned<unknown>(key);
   if (value === undefined) return undefined;
   // Anything but a header without its history is checked as it is (a string, a record from before logs).
   const inline = !value || typeof value !== 'object' || Array.isArray(value) || 'history' in value;
-  const history = inline ? undefined : await logsOf(store).read<HistoryEvent>(historyKey(runId));
-  const checked = checkRunRecord(inline ? value : { ...(value as object), history }, key);
+  const log = await logsOf(store).read<HistoryEvent>(historyKey(runId));
+  if (!inline && log.length === 0) throw corrupt(runId, 'it is empty or missing, and the run has a header');
+  let checked = checkRunRecord(inline ? value : { ...(value as object), history: log }, key);
+  if (inline && log.length > 0) {
+    const moved = checked.history;
+    if (log.length < moved.length || !moved.every((event, i) => jsonEqual(event as never, log[i] as never)))
+      throw corrupt(runId, `it does not begin with the ${moved.length} events its header holds (a move from the header went wrong)`);
+    checked = checkRunRecord({ ...checked, history: log }, key);
+  }
   const { record, stale } = withEndOfLog(checked);
-  return { record, version, inline, stale, settled: settledOf(record.history) };
+  return { record, version, inline, logged: log.length, stale, settled: settledOf(record.history) };
 }
 
 /** The run with what was appended to its log since `known` was read (none: `known` itself). */
@@ -85,29 +108,22 @@ export async function refreshRun(store: Store, known: StoredRun): Promise<Stored
   const key = runKey(known.record.runId);
   const checked = checkRunRecord({ ...known.record, history: [...known.record.history, ...added] }, key);
   const { record, stale } = withEndOfLog(checked);
-  return { ...known, record, stale: known.stale || stale, settled: settledOf(added, known.settled) };
+  return { ...known, record, logged: record.history.length, stale: known.stale || stale, settled: settledOf(added, known.settled) };
 }
 
 /**
  * Writes `after`, the run `before` changed (its history only grown): the
- * new events onto the log at the length `before` had, then the header when
- * the run's state changed (or lagged its log). A run that continues as new
- * gets its next run's id here. ERR_CONFLICT when another writer came first
- * (read the run again and redo the change), ERR_FENCED for an older token.
+ * events not yet in the log onto it at the length `before` saw there, then
+ * the header when the run's state changed (or lagged its log, or still held
+ * its history). A run that continues as new gets its next run's id here.
+ * ERR_CONFLICT when another writer came first (read the run again and redo
+ * the change), ERR_FENCED for an older token.
  */
 export async function saveRun(store: Store, before: StoredRun, after: RunRecord, fence: number | undefined): Promise<StoredRun> {
   const { runId } = after;
   const fenced = fence === undefined ? {} : { fence };
-  const logs = logsOf(store);
-  const from = before.inline ? 0 : before.record.history.length;
-  let start = from;
-  if (before.inline) {
-    // Moved once: a move that stopped before its header was written left the whole history in the log already.
-    const there = (await logs.read(historyKey(runId))).length;
-    start = Math.min(there, after.history.length);
-  }
-  const added = after.history.slice(start);
-  if (added.length > 0) await logs.append(historyKey(runId), added, { ifLength: start, ...fenced });
+  const added = after.history.slice(before.logged);
+  if (added.length > 0) await logsOf(store).append(historyKey(runId), added, { ifLength: before.logged, ...fenced });
   let record = after;
   let version = before.version;
   if (before.inline || before.stale || before.record.state !== after.state || before.record.next !== after.next) {
@@ -115,7 +131,8 @@ export async function saveRun(store: Store, before: StoredRun, after: RunRecord,
     const { history: _history, ...header } = record;
     ({ version } = await store.put(runKey(runId), header, { ifVersion: before.version, ...fenced }));
   }
-  return { record, version, inline: false, stale: false, settled: settledOf(after.history.slice(from), before.settled) };
+  const grown = after.history.slice(before.record.history.length);
+  return { record, version, inline: false, logged: after.history.length, stale: false, settled: settledOf(grown, before.settled) };
 }
 
 /**
@@ -147,6 +164,8 @@ export async function recordRun(
     ...(run.deadline !== undefined ? { deadline: run.deadline } : {}),
     ...(run.parent ? { parent: run.parent } : {}),
   };
+  if ((await store.get(runKey(run.runId))) !== undefined)
+    throw new ConflictError(`workflow run ${run.runId} exists already (its header "${runKey(run.runId)}" is in the store)`);
   await addOpen(store, run.runId);
   const logs = logsOf(store);
   const started: HistoryEvent = { type: 'workflow.started', at: run.at, input: run.input };
@@ -174,17 +193,22 @@ export async function readRun(store: Store, runId: string): Promise<RunRecord | 
     return { ...running, state: 'running' };
   }
   const { record } = stored;
-  if (stored.inline || record.state !== 'running') return record;
-  const beats = await Promise.all(
-    inFlight(record.history).map(({ call }) => store.get<unknown>(heartbeatKey(runId, call.callId)).catch(() => undefined)),
-  );
-  const valid = beats.filter(
-    (beat): beat is ActivityHeartbeat =>
-      !!beat &&
-      typeof beat === 'object' &&
-      (beat as { type?: unknown }).type === 'activity.heartbeat' &&
-      typeof (beat as { at?: unknown }).at === 'number' &&
-      typeof (beat as { callId?: unknown }).callId === 'string',
-  );
-  return valid.length === 0 ? record : { ...record, history: [...record.history, ...valid.sort((a, b) => a.at - b.at)] };
+  if (record.state !== 'running') return record;
+  const beats = await store.get<unknown>(heartbeatsKey(runId)).catch(() => undefined);
+  if (!beats || typeof beats !== 'object' || Array.isArray(beats)) return record;
+  // A beat counts for the attempt running now: one from before the call's latest start is an earlier attempt's (or daemon's).
+  const startedAt = new Map<string, number>();
+  for (const event of record.history) if (event.type === 'activity.started') startedAt.set(event.callId, event.at);
+  const shown = inFlight(record.history)
+    .map(({ call }) => (beats as Record<string, unknown>)[call.callId])
+    .filter(
+      (beat): beat is ActivityHeartbeat =>
+        !!beat &&
+        typeof beat === 'object' &&
+        (beat as { type?: unknown }).type === 'activity.heartbeat' &&
+        typeof (beat as { at?: unknown }).at === 'number' &&
+        typeof (beat as { callId?: unknown }).callId === 'string' &&
+        (beat as ActivityHeartbeat).at >= (startedAt.get((beat as ActivityHeartbeat).callId) ?? Infinity),
+    );
+  return shown.length === 0 ? record : { ...record, history: [...record.history, ...shown.sort((a, b) => a.at - b.at)] };
 }

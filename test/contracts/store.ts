@@ -406,12 +406,30 @@ export function storeContract(
       }
     });
 
+    it('lets every one of many unconditional appends at once through, in some order, and checks an empty append as any other', async () => {
+      const other = space.open();
+      try {
+        const all = Array.from({ length: 24 }, (_, i) => (i % 2 === 0 ? opened : other).store.logs.append('many', [i]));
+        const lengths = await Promise.all(all);
+        expect([...lengths].sort((a, b) => a - b)).toEqual(Array.from({ length: 24 }, (_, i) => i + 1));
+        expect(((await opened.store.logs.read<number>('many')) as number[]).sort((a, b) => a - b)).toEqual(
+          Array.from({ length: 24 }, (_, i) => i),
+        );
+      } finally {
+        await other.close();
+      }
+      await opened.store.logs.append('empty', ['x'], { fence: 5 });
+      await expect(opened.store.logs.append('empty', [], { ifLength: 1 })).resolves.toBe(1);
+      await expect(rejection(opened.store.logs.append('empty', [], { ifLength: 0 }))).resolves.toBeInstanceOf(ConflictError);
+      await expect(rejection(opened.store.logs.append('empty', [], { fence: 1 }))).resolves.toBeInstanceOf(FencedError);
+    });
+
     it('refuses an append carrying an older fencing token than the log accepted, with ERR_FENCED', async () => {
       const { logs } = opened.store;
       await logs.append('f', ['by 5'], { fence: 5 });
       const old = await rejection(logs.append('f', ['by 3'], { fence: 3 }));
       expect(old).toBeInstanceOf(FencedError);
-      expect(old.message).toMatch(/accepted fencing token 5; this append carries 3/);
+      expect(old.message).toMatch(/log "f" has accepted fencing token 5; this append carries 3/);
       await expect(logs.append('f', ['by 5 again'], { fence: 5 })).resolves.toBe(2);
       await expect(logs.append('f', ['by 7'], { fence: 7 })).resolves.toBe(3);
       await expect(rejection(logs.append('f', ['by 5'], { fence: 5 }))).resolves.toBeInstanceOf(FencedError);

@@ -35,9 +35,9 @@ export async function createEventsTable(db: Db, table: string, columns: 'jsonb' 
   );
 }
 
-/** Drops a store's table and its logs' table (`<table>_log`) when they exist. */
+/** Drops a store's table and its logs' table (`<table>$log`) when they exist. */
 export async function dropStoreTable(db: Db, table: string): Promise<void> {
-  await db.query(`DROP TABLE IF EXISTS ${table}, ${table}_log`);
+  await db.query(`DROP TABLE IF EXISTS ${table}, "${table}$log"`);
 }
 
 /** Drops the table when it exists. */

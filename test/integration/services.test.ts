@@ -108,7 +108,7 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
 
   it('counts 200 events from 4 workers exactly in a PostgreSQL store, in the table flowd_store_<app name> it creates', async () => {
     const name = `counting_${randomBytes(6).toString('hex')}`;
-    cleanups.push(() => onPostgres(`DROP TABLE IF EXISTS flowd_store_${name}, flowd_store_${name}_log`));
+    cleanups.push(() => onPostgres(`DROP TABLE IF EXISTS flowd_store_${name}, "flowd_store_${name}$log"`));
     const source = manualSource();
     const runtime = createRuntime({
       worker: counter,
@@ -129,7 +129,7 @@ describe('ctx.store, ctx.lock and ctx.withLock in a running app', () => {
     const table = testTable();
     const gate = await redisGate(5432);
     cleanups.push(
-      () => onPostgres(`DROP TABLE IF EXISTS ${table}, ${table}_log`),
+      () => onPostgres(`DROP TABLE IF EXISTS ${table}, "${table}$log"`),
       () => gate.close(),
     );
     const source = manualSource();

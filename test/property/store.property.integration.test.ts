@@ -120,7 +120,7 @@ describe('update() across two processes loses no increment', () => {
     await Promise.all(backends.map((backend) => readers[backend].close()));
     await space.dispose();
     await dropPrefix(prefix);
-    await onPostgres(`DROP TABLE IF EXISTS ${table}, ${table}_log`);
+    await onPostgres(`DROP TABLE IF EXISTS ${table}, "${table}$log"`);
   });
 
   it.each(backends)('%s: two processes with K workers each doing M increments of one key end at exactly 2 x K x M', async (backend) => {

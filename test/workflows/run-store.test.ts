@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { createWorkflowEngine, openKey, runKey, type RunRecord } from '../../src/workflows/engine.js';
-import { heartbeatKey, historyKey, loadRun, readRun } from '../../src/workflows/run-store.js';
+import { heartbeatsKey, historyKey, loadRun, readRun } from '../../src/workflows/run-store.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 import { until } from '../helpers/wait.js';
@@ -79,6 +79,53 @@ describe('how a run is kept in the store', () => {
     expect(events.at(-1)?.type).toBe('workflow.completed');
   });
 
+  it('takes a history whose move from its header stopped halfway from the log, and refuses a log that does not begin with it', async () => {
+    const { store } = workflowStoreIn(cleanups, log);
+    const started = { type: 'workflow.started', at: 1, input: 41 } as const;
+    const scheduled = {
+      type: 'activity.scheduled',
+      at: 2,
+      callId: 'Echo#1',
+      activity: { name: 'Echo', version: 1 },
+      input: 41,
+      taskList: 'default',
+      options: { retries: 3 },
+    } as const;
+    await store.put(runKey('moving'), { runId: 'moving', workflow: { name: 'Once', version: 1 }, state: 'running', history: [started] });
+    // A move appended the header's history and one event more, then stopped before the header.
+    await store.logs.append(historyKey('moving'), [started, scheduled]);
+    const stored = await loadRun(store, 'moving');
+    expect(stored).toMatchObject({ inline: true, logged: 2 });
+    expect(stored?.record.history).toEqual([started, scheduled]);
+    await store.put(openKey('moving'), ['moving']);
+    const engine = engineOn(store);
+    expect(await engine.resume()).toBe(1);
+    await expect(engine.ended('moving')).resolves.toMatchObject({ state: 'completed', result: 42 });
+    expect((await store.logs.read<{ type: string }>(historyKey('moving'))).filter((e) => e.type === 'activity.scheduled')).toHaveLength(1);
+
+    await store.put(runKey('mixed'), { runId: 'mixed', workflow: { name: 'Once', version: 1 }, state: 'running', history: [started] });
+    await store.logs.append(historyKey('mixed'), [{ ...started, input: 'another' }]);
+    await expect(loadRun(store, 'mixed')).rejects.toMatchObject({
+      code: 'ERR_WORKFLOW_STATE',
+      message: expect.stringContaining(
+        '"workflow/history/mixed" of run mixed in the store is corrupt: it does not begin with the 1 events',
+      ),
+    });
+  });
+
+  it('refuses to start a run whose id exists, before writing anything', async () => {
+    const { store } = workflowStoreIn(cleanups, log);
+    const engine = engineOn(store);
+    const runId = await engine.start('Once', 1, { runId: 'taken' });
+    await engine.ended(runId);
+    const before = await store.logs.read(historyKey('taken'));
+    await expect(engine.start('Once', 2, { runId: 'taken' })).rejects.toMatchObject({
+      code: 'ERR_CONFLICT',
+      message: 'workflow run taken exists already (its header "workflow/run/taken" is in the store)',
+    });
+    await expect(store.logs.read(historyKey('taken'))).resolves.toEqual(before);
+  });
+
   it('takes a run whose log ended while its header still says running as ended: a resume writes the header and makes its continuation', async () => {
     const { store } = workflowStoreIn(cleanups, log);
     // A daemon stopped between the log's last append and the header.
@@ -121,12 +168,8 @@ describe('how a run is kept in the store', () => {
     cleanups.push(() => engine.close(100));
     const runId = await engine.start('Beats', 1000);
     await beat.promise;
-    await until(
-      async () => ((await store.get<{ details?: { done: number } }>(heartbeatKey(runId, 'Beating#1')))?.details?.done ?? 0) === 1000,
-      {
-        what: 'the last of 1,000 heartbeats stored',
-      },
-    );
+    const beats = () => store.get<Record<string, { details?: { done: number } }>>(heartbeatsKey(runId));
+    await until(async () => (await beats())?.['Beating#1']?.details?.done === 1000, { what: 'the last of 1,000 heartbeats stored' });
     // The log holds no beat: 1,000 of them left it as long as it was.
     const logged = await store.logs.read<{ type: string }>(historyKey(runId));
     expect(logged.map((event) => event.type)).toEqual(['workflow.started', 'activity.scheduled', 'activity.started']);
@@ -135,6 +178,6 @@ describe('how a run is kept in the store', () => {
     go.resolve();
     const ended = await engine.ended(runId);
     expect(ended.history.some((event) => event.type === 'activity.heartbeat')).toBe(false);
-    await expect(store.get(heartbeatKey(runId, 'Beating#1'))).resolves.toBeUndefined();
+    await expect(beats()).resolves.toBeUndefined();
   });
 });

@@ -7,7 +7,7 @@ import { createAppServices } from '../../src/runtime/app-services.js';
 import { compileAppConfig } from '../../src/config/app-config.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { createWorkflowEngine, recordRun } from '../../src/workflows/engine.js';
-import { heartbeatKey } from '../../src/workflows/run-store.js';
+import { heartbeatsKey } from '../../src/workflows/run-store.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 import { until as waitFor } from '../helpers/wait.js';
@@ -209,8 +209,8 @@ describe('the engine keeps the history honest', () => {
       'workflow.completed',
     ]);
     expect(calls).toEqual(['Echo#1']);
-    // The beat's key goes with the run.
-    await expect(services.store.get(heartbeatKey(runId, 'Echo#1'))).resolves.toBeUndefined();
+    // The heartbeats record goes with the run.
+    await expect(services.store.get(heartbeatsKey(runId))).resolves.toBeUndefined();
   });
 });
 

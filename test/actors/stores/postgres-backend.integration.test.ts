@@ -18,7 +18,7 @@ describe('the postgres backend', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
   function dropLater(table: string): void {
-    cleanups.push(() => onPostgres(`DROP TABLE IF EXISTS ${table}, ${table}_log`));
+    cleanups.push(() => onPostgres(`DROP TABLE IF EXISTS ${table}, "${table}$log"`));
   }
   function open(
     options: { url?: string; namespace?: string; table?: string; queryTimeoutMs?: number; maxConnections?: number },

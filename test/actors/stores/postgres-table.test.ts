@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isTableName, quoteTableName, storeTableFor } from '../../../actors/stores/postgres-table.js';
+import { isTableName, quotedLogTableFor, quoteTableName, storeTableFor } from '../../../actors/stores/postgres-table.js';
 
 describe('storeTableFor', () => {
   it('is flowd_store_<namespace> for a namespace that is already a lower-case identifier', () => {
@@ -34,5 +34,24 @@ describe('isTableName and quoteTableName', () => {
       expect(isTableName(name)).toBe(false);
       expect(() => quoteTableName(name)).toThrow(TypeError);
     }
+  });
+});
+
+describe("a store's logs table", () => {
+  it('is the table with $log, quoted, kept in its schema, and cut with a hash past 63 characters', () => {
+    expect(quotedLogTableFor('flowd_store_orders')).toBe('"flowd_store_orders$log"');
+    expect(quotedLogTableFor('flowd.orders')).toBe('"flowd"."orders$log"');
+    const long = `t${'x'.repeat(62)}`;
+    const quoted = quotedLogTableFor(long);
+    expect(quoted.length - 2).toBe(63);
+    expect(quoted).toMatch(/^"tx+_[0-9a-f]{8}\$log"$/);
+    expect(quotedLogTableFor(`t${'x'.repeat(61)}y`)).not.toBe(quoted);
+  });
+
+  it("is never another app's store table", () => {
+    // The logs table of app "orders" and the store table of an app named "orders_log" (or "orders$log") differ.
+    expect(quotedLogTableFor(storeTableFor('orders'))).not.toBe(quoteTableName(storeTableFor('orders_log')));
+    expect(storeTableFor('orders$log')).not.toContain('$');
+    expect(() => quotedLogTableFor('a"; DROP TABLE x; --')).toThrow(TypeError);
   });
 });
