@@ -320,8 +320,8 @@ export function stompDriver(
   /** ACK or NACK (with requeue); false when the connection is already gone (the outcome is void). */
   const answer = (message: IMessage, how: 'ack' | 'nack'): boolean => {
     try {
-      if (how === 'ack') message.ack();
-      else message.nack({ requeue: 'true' });
+      if (!client || !loadedTransport) throw new Error('not connected');
+      loadedTransport.answerMessage(client, message, how);
     } catch {
       // The socket closed a moment ago and its close is not handled yet: the broker redelivers.
       stats.voided++;
