@@ -1,6 +1,7 @@
 import { createConnection, type Socket } from 'node:net';
 import { Client, StompSocketState, type IMessage, type IStompSocket, type StompConfig } from '@stomp/stompjs';
 import WebSocket from 'ws';
+import { StompReader, type MessageFrame } from './stomp-frames.js';
 import type { StompEndpoint } from './stomp-url.js';
 
 // The I/O half of STOMP: stompjs's client over a TCP or WebSocket transport. Loaded on the first
@@ -11,11 +12,14 @@ import type { StompEndpoint } from './stomp-url.js';
  * a copy). Its text form does not decode it: with `logRawCommunication`
  * stompjs builds a debug line from each chunk, which flowd then drops.
  */
-class ReadChunk extends Uint8Array {
+export class ReadChunk extends Uint8Array {
   override toString(): string {
     return `[${this.length} bytes]`;
   }
 }
+
+const chunk = (data: Buffer): ReadChunk => new ReadChunk(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+const EMPTY = new ReadChunk(0);
 
 /**
  * A TCP transport for stompjs (in place of @stomp/tcp-wrapper's): no Nagle
@@ -41,14 +45,35 @@ export class TcpSocket implements IStompSocket {
       this.readyState = StompSocketState.OPEN;
       this.onopen?.();
     });
-    this.tcp.on('data', (data: Buffer) =>
-      this.onmessage?.({ data: new ReadChunk(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength) }),
-    );
+    this.tcp.on('data', (data: Buffer) => this.read(data));
     this.tcp.on('close', (hadError: boolean) => {
       this.readyState = StompSocketState.CLOSED;
       this.onclose?.(this.terminated ?? { wasClean: !hadError, type: 'CloseEvent', code: 1000 });
     });
     this.tcp.on('error', (error) => this.onerror?.({ type: 'Error', error: 100, message: error }));
+  }
+
+  /** What a read does: hands the bytes to stompjs, until readMessages. */
+  private read = (data: Buffer): void => void this.onmessage?.({ data: chunk(data) });
+
+  /**
+   * From now on MESSAGE frames are read by a StompReader and go to
+   * `onMessage`, not through stompjs; every other frame still goes to
+   * stompjs. For STOMP 1.2 (the reader undoes 1.2's header escapes), called
+   * between frames: after CONNECTED, before SUBSCRIBE.
+   */
+  readMessages(onMessage: (frame: MessageFrame) => void): void {
+    let passed = false;
+    const reader = new StompReader(onMessage, (bytes) => {
+      passed = true;
+      this.onmessage?.({ data: chunk(bytes) });
+    });
+    this.read = (data) => {
+      passed = false;
+      reader.read(data);
+      // stompjs counts any read as the broker's heart-beat: an empty one keeps its heart-beat check fed.
+      if (!passed) this.onmessage?.({ data: EMPTY });
+    };
   }
 
   send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
@@ -132,11 +157,12 @@ const escapeHeader = (value: string): string =>
  * through stompjs. Throws when the client has no connection (stompjs's own
  * `message.ack()` would write to the closed socket).
  */
-export function answerMessage(client: Client, message: IMessage, how: 'ack' | 'nack'): void {
+export function answerMessage(client: Client, message: MessageFrame & Partial<Pick<IMessage, 'ack' | 'nack'>>, how: 'ack' | 'nack'): void {
   const socket = client.connected ? client.webSocket : undefined;
   if (!socket) throw new Error('There is no underlying STOMP connection');
   const { ack, subscription } = message.headers;
   if (client.connectedVersion !== '1.2' || ack === undefined || subscription === undefined) {
+    if (!message.ack || !message.nack) throw new Error(`cannot ${how} a message without its ack and subscription headers`);
     if (how === 'ack') message.ack();
     else message.nack({ requeue: 'true' });
     return;
