@@ -18,7 +18,7 @@ export interface StompOptions extends StompEndpoint {
   /** The STOMP `host` header (RabbitMQ's virtual host); unset: the broker's default. */
   virtualHost: string | undefined;
   heartbeatMs: number;
-  /** Unacknowledged messages at most; unset: the number of workers plus a small allowance. */
+  /** Unacknowledged messages at most; unset: twice the workers (defaultPrefetch). */
   prefetch: number | undefined;
   payloadClass: PayloadClass;
   /** Where messages that failed their last attempt go. */
@@ -547,7 +547,7 @@ export interface StompSourceOptions {
   virtualHost?: string;
   /** How often heart-beats go each way; 0 turns them off. @default '10s' */
   heartbeat?: DurationOption;
-  /** Unacknowledged messages at most (1 to 65535). @default workers plus a small allowance */
+  /** Unacknowledged messages at most (1 to 65535). @default twice the workers, at least workers + 2 */
   prefetch?: number;
   /** How a body is read: `text`, or parsed `json` or `xml`. @default 'text' */
   payloadClass?: PayloadClass;
@@ -615,7 +615,7 @@ export const stompSource: SourceKind = {
         ? String(options.prefetch)
         : app.workers !== undefined
           ? String(defaultPrefetch(app.workers))
-          : 'workers + allowance';
+          : '2 x workers';
     return {
       type: 'stomp',
       description: `stomp ${endpoint.displayUrl} (prefetch ${prefetchText}, payload ${options.payloadClass}, dead letter ${deadLetter})${isLoopback(endpoint.host) ? '' : ', NOT loopback'}`,
