@@ -1,182 +1,217 @@
 /**
  * node --import tsx --expose-gc bench/stomp.ts [messages]
  *
- * N messages (default 100,000) pre-filled in a fresh RabbitMQ queue are
- * consumed by (a) a bare @stomp/stompjs consumer over TCPWrapper and (b)
- * flowd with a stomp source and 8 no-op workers, both with
- * `ack: client-individual` and the same prefetch (defaultPrefetch(8)).
- * Each consumer run gets its own queue, filled with the identical workload
- * before the clock starts. The runs come in pairs (one of each, the order
- * alternating from pair to pair), so a drift in the broker's speed hits both
- * sides of a pair alike. Prints the median messages/s of each, the median of
- * the pairs' ratios flowd / bare with their range (the target is checked on
- * that median), and the peak RSS. Every queue is checked empty and deleted
- * after its run.
+ * Against the machine's RabbitMQ, a bare @stomp/stompjs consumer and flowd
+ * (bench/stomp-consumers.ts), both with `ack: client-individual` and the
+ * same prefetch, each run on a fresh queue filled with the identical
+ * workload before the clock starts, checked empty and deleted after. Runs
+ * come in pairs, one of each, the order alternating from pair to pair, so a
+ * drift in the broker's speed hits both sides of a pair alike; ratios are
+ * the median of the pairs' ratios, printed with their range, and the load
+ * average is printed with each section.
  *
- * Then, without the broker: the worker slot's machine alone, and the whole
- * runtime fed by an in-process source that hands over messages the way the
- * broker does at this prefetch (a window of unacknowledged messages, a few
- * per turn), as CPU per message. These two do not vary with the broker's
- * mood, so they are the figures to compare between changes to flowd.
+ * 1. main: N messages (default 100,000), 8 no-op workers, flowd's default
+ *    prefetch for 8 workers: messages/s and CPU per message of each, the
+ *    ratios, and the targets (flowd's throughput at least 0.85x the bare
+ *    consumer's, its CPU per message at most 1.5x).
+ * 2. curve: the same at several prefetches (BENCH_CURVE, default
+ *    10,16,50,100,200, 16 being the default for 8 workers; BENCH_CURVE_MESSAGES a run, default 20,000), each
+ *    prefetch's pairs alternated: the curve the default prefetch is chosen
+ *    from (docs/performance.md).
+ * 3. low: a low rate: one worker with a 5 ms job (a timer) against a bare
+ *    consumer feeding a plain promise pool of one, at flowd's default
+ *    prefetch for one worker, BENCH_LOW_MESSAGES (default 3,000) a run, the
+ *    first BENCH_LOW_WARMUP (2,000) not counted, since V8 optimizes the hot
+ *    path only after about a thousand events: CPU per event (target: flowd
+ *    at most 2x).
+ * 4. alone: without the broker, the worker slot's machine alone; the
+ *    whole runtime fed by an in-process source that hands over messages the
+ *    way the broker does at this prefetch; and stompjs fed recorded frames,
+ *    as the bare consumer and as flowd use it (bench/stomp-replay.ts), as
+ *    CPU per message. These do not vary with the broker's mood, so they are
+ *    the figures to compare between changes to flowd.
  *
- * `npm run bench:stomp` runs with V8's defaults, as an embedding service
- * would; `node --no-allocation-site-pretenuring --import tsx --expose-gc
- * bench/stomp.ts` measures both consumers with the flag the flowd command
+ * BENCH_ONLY (a comma-separated list of main, curve, low, alone) runs only
+ * those sections. `npm run bench:stomp` runs with V8's defaults, as an
+ * embedding service would; `node --no-allocation-site-pretenuring --import
+ * tsx --expose-gc bench/stomp.ts` measures with the flag the flowd command
  * sets for itself.
  *
  * Needs RabbitMQ with the STOMP plugin on 127.0.0.1:61613 (guest/guest)
  * and rabbitmqctl. BENCH_MESSAGES (or the first argument), BENCH_ROUNDS
- * (pairs), BENCH_PREFETCH and BENCH_WARMUP (messages, 0 for none) override
- * the defaults.
+ * (pairs), BENCH_PREFETCH, BENCH_WARMUP (messages, 0 for none),
+ * BENCH_CURVE, BENCH_CURVE_MESSAGES, BENCH_CURVE_ROUNDS, BENCH_LOW_MESSAGES,
+ * BENCH_LOW_WARMUP and BENCH_LOW_ROUNDS override the defaults.
  */
 import os from 'node:os';
-import type { IMessage } from '@stomp/stompjs';
 import { createActor } from 'xstate';
 import { defaultPrefetch } from '../actors/sources/stomp-url.js';
 import { defineWorker } from '../actors/workers/worker.js';
 import { eventAssigned, workerDone, type Job } from '../machines/events.js';
 import { workerSlotMachine } from '../machines/worker-slot.js';
 import { createRuntime } from '../src/runtime/runtime.js';
-import { sources } from '../src/runtime/sources.js';
-import { awaitQueueMessages, benchQueue, connectClient, deleteBenchQueue, fill, queueMessages, stompUrl } from './stomp-broker.js';
+import { bare, BODY, flowd, measure, type Consumer, type Shape, type Timing } from './stomp-consumers.js';
+import { replayStompjs } from './stomp-replay.js';
 import { windowSource } from './window-source.js';
 
+const positive = (name: string, fallback: number, min = 1): number => {
+  const text = process.env[name];
+  const value = Number((text ?? String(fallback)).replaceAll('_', ''));
+  if (!Number.isInteger(value) || value < min) throw new Error(`${name}: found ${text}; expected a whole number of at least ${min}`);
+  return value;
+};
 const argCount = process.argv.slice(2).find((arg) => /^\d[\d_]*$/.test(arg));
-const MESSAGES = Number((argCount ?? process.env.BENCH_MESSAGES ?? '100000').replaceAll('_', ''));
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+if (argCount) process.env.BENCH_MESSAGES = argCount;
+const MESSAGES = positive('BENCH_MESSAGES', 100_000);
+const ROUNDS = positive('BENCH_ROUNDS', 5);
 const WORKERS = 8;
-const PREFETCH = Number(process.env.BENCH_PREFETCH ?? defaultPrefetch(WORKERS));
-const WARMUP = Number(process.env.BENCH_WARMUP ?? Math.min(5_000, Math.ceil(MESSAGES / 10)));
-const TARGET = 0.85;
-// A small text body, like a typical notification message.
-const BODY = JSON.stringify({ asset: 'a0b1c2d3e4f5', action: 'updated', at: '2024-01-01T00:00:00.000Z' });
+const PREFETCH = positive('BENCH_PREFETCH', defaultPrefetch(WORKERS));
+const WARMUP = positive('BENCH_WARMUP', Math.min(5_000, Math.ceil(MESSAGES / 10)), 0);
+const CURVE = (process.env.BENCH_CURVE ?? `10,${defaultPrefetch(WORKERS)},50,100,200`).split(',').map((text) => {
+  const value = Number(text.trim());
+  if (!Number.isInteger(value) || value < 1) throw new Error(`BENCH_CURVE: found "${text}"; expected prefetches such as 10,50,100`);
+  return value;
+});
+const CURVE_MESSAGES = positive('BENCH_CURVE_MESSAGES', 20_000);
+const CURVE_ROUNDS = positive('BENCH_CURVE_ROUNDS', 2);
+const LOW_MESSAGES = positive('BENCH_LOW_MESSAGES', 3_000);
+const LOW_ROUNDS = positive('BENCH_LOW_ROUNDS', 3);
+// V8 optimizes flowd's hot path only after a thousand or so events; at 5 ms an event that takes seconds, and a daemon runs far longer.
+const LOW_SKIP = positive('BENCH_LOW_WARMUP', 2_000, 0);
+const LOW_JOB_MS = 5;
+const SECTIONS = new Set((process.env.BENCH_ONLY ?? 'main,curve,low,alone').split(',').map((name) => name.trim()));
+for (const name of SECTIONS)
+  if (!['main', 'curve', 'low', 'alone'].includes(name)) throw new Error(`BENCH_ONLY: found "${name}"; expected main, curve, low or alone`);
+if (LOW_MESSAGES <= LOW_SKIP) throw new Error(`BENCH_LOW_MESSAGES: found ${LOW_MESSAGES}; expected more than ${LOW_SKIP}`);
+const TARGET_RATE = 0.85;
+const TARGET_CPU = 1.5;
+const TARGET_LOW_CPU = 2;
 const noop = async (): Promise<void> => {};
 
-if (!Number.isInteger(MESSAGES) || MESSAGES < 1)
-  throw new Error(`messages: found ${argCount ?? process.env.BENCH_MESSAGES}; expected a positive integer`);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1)
-  throw new Error(`BENCH_ROUNDS: found ${process.env.BENCH_ROUNDS}; expected a positive whole number of pairs`);
-if (!Number.isInteger(PREFETCH) || PREFETCH < 1)
-  throw new Error(`BENCH_PREFETCH: found ${process.env.BENCH_PREFETCH}; expected a positive integer`);
-
-/** Wall time and this process's CPU time (user + system) from the start of a consumer to its last ACK. */
-interface Timing {
-  ms: number;
-  cpuMs: number;
+/** The middle value; for an even count, the mean of the two middle ones (so an even number of pairs is not judged by its better half). */
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
-type Consumer = (queue: string, count: number) => Promise<Timing>;
+const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
+const range = (values: number[]): string => `${Math.min(...values).toFixed(2)} to ${Math.max(...values).toFixed(2)}`;
+const load = (): string =>
+  os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 
-/** Starts the clocks; call the result at the end. */
-function clock(): () => Timing {
-  const wall = performance.now();
-  const cpu = process.cpuUsage();
-  return () => {
-    const used = process.cpuUsage(cpu);
-    return { ms: performance.now() - wall, cpuMs: (used.user + used.system) / 1000 };
-  };
+interface Side {
+  rates: number[];
+  cpuUs: number[];
 }
-
-/** Fails the run rather than hang when a consumer stalls. */
-function watchdog<T>(what: string, count: number, work: Promise<T>): Promise<T> {
-  const ms = 60_000 + count; // a minute, plus a millisecond a message
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish ${count} messages within ${ms}ms`)), ms);
-  });
-  return Promise.race([work, timeout]).finally(() => clearTimeout(timer));
+interface Pairs {
+  bare: Side;
+  flowd: Side;
 }
 
-/** stompjs alone: ACK each message as it arrives; the clock stops at the last ACK. */
-const bare: Consumer = async (queue, count) => {
-  const stop = clock();
-  const client = await connectClient();
-  let acked = 0;
-  let received = 0;
-  let timing: Timing | undefined;
-  await watchdog(
-    'the bare consumer',
-    count,
-    new Promise<void>((resolve, reject) => {
-      client.onStompError = (frame) => reject(new Error(`the bare consumer got an ERROR frame: ${frame.headers.message ?? ''}`));
-      client.onWebSocketClose = () => reject(new Error(`the bare consumer lost its connection after ${acked} of ${count} messages`));
-      client.subscribe(
-        `/queue/${queue}`,
-        (message: IMessage) => {
-          // Reads the body, as any consumer does (flowd hands it to the worker), then ACKs.
-          received += message.body.length;
-          message.ack();
-          if (++acked === count) {
-            timing = stop();
-            resolve();
-          }
-        },
-        { ack: 'client-individual', 'prefetch-count': String(PREFETCH) },
-      );
-    }),
+const emptyPairs = (): Pairs => ({ bare: { rates: [], cpuUs: [] }, flowd: { rates: [], cpuUs: [] } });
+
+/** One pair of runs of `count` messages in `shape`, added to `into`: bare then flowd, or flowd first. */
+async function pair(into: Pairs, label: string, count: number, shape: Shape, flowdFirst: boolean): Promise<void> {
+  const consumers: Record<keyof Pairs, Consumer> = { bare, flowd };
+  for (const key of flowdFirst ? (['flowd', 'bare'] as const) : (['bare', 'flowd'] as const)) {
+    const { ms, cpuMs, messages }: Timing = await measure(`${label}-${key}`, consumers[key], count, shape);
+    into[key].rates.push(messages / (ms / 1000));
+    into[key].cpuUs.push((cpuMs * 1000) / messages);
+  }
+}
+
+/** `rounds` pairs, the order alternating from pair to pair. */
+async function pairs(label: string, count: number, shape: Shape, rounds: number): Promise<Pairs> {
+  const result = emptyPairs();
+  for (let round = 0; round < rounds; round++) await pair(result, `${label}-r${round + 1}`, count, shape, round % 2 === 1);
+  return result;
+}
+const rateRatios = (p: Pairs) => p.flowd.rates.map((rate, i) => rate / p.bare.rates[i]!);
+const cpuRatios = (p: Pairs) => p.flowd.cpuUs.map((cpu, i) => cpu / p.bare.cpuUs[i]!);
+
+// The flowd command turns V8's allocation-site pretenuring off (bin/flowd.js); this process runs with the flags it was given.
+// V8 reads --no-allocation-site-pretenuring, --noallocation_site_pretenuring and the spellings between alike.
+const pretenuringOff = process.execArgv.some((arg) => /^--no-?allocation[-_]site[-_]pretenuring$/.test(arg));
+const pretenuring = pretenuringOff ? 'off, as the flowd command runs' : "on (V8's default; the flowd command turns it off)";
+console.log(
+  `stomp: ${BODY.length} B persistent text messages, ack client-individual, node ${process.version}, allocation-site pretenuring ${pretenuring}; ` +
+    `the broker shares this machine's ${os.availableParallelism()} CPUs`,
+);
+
+if (SECTIONS.has('main')) {
+  const shape: Shape = { prefetch: PREFETCH, workers: WORKERS, jobMs: 0, skip: 0 };
+  console.log(
+    `main: ${fmt(MESSAGES)} messages a run, ${WORKERS} no-op workers, prefetch ${PREFETCH}, ${ROUNDS} pairs (load before: ${load()})`,
   );
-  await client.deactivate(); // DISCONNECT with a receipt: the broker has every ACK
-  if (received !== count * BODY.length) throw new Error(`the bare consumer read ${received} body bytes; expected ${count * BODY.length}`);
-  return timing!;
-};
-
-/** flowd: the stomp source and 8 no-op workers; the clock stops when the source has ACKed the last message. */
-const flowd: Consumer = async (queue, count) => {
-  const runtime = createRuntime({
-    worker: defineWorker({ start: noop }),
-    source: sources.stomp({
-      stompUrl: stompUrl(`/queue/${queue}`),
-      payloadClass: 'text',
-      ...(process.env.BENCH_PREFETCH ? { prefetch: PREFETCH } : {}),
-    }),
-    workers: WORKERS,
-  });
-  const acked = () => runtime.snapshot().source.stats?.acked ?? 0;
-  let completed = 0;
-  let allCompleted!: () => void;
-  const finished = new Promise<void>((resolve) => (allCompleted = resolve));
-  runtime.on('event.completed', () => {
-    if (++completed === count) allCompleted();
-  });
-  const stop = clock();
-  await runtime.start();
-  await watchdog(
-    'flowd',
-    count,
-    (async () => {
-      await finished;
-      // The ACK goes out as the source hears the outcome, a moment after the supervisor emits it.
-      while (acked() < count) await new Promise((resolve) => setImmediate(resolve));
-    })(),
-  );
-  const timing = stop();
-  const summary = await runtime.stop();
-  const stats = runtime.snapshot().source.stats ?? {};
-  const expected: Record<string, number> = { received: count, acked: count, nacked: 0, deadLettered: 0, voided: 0, connections: 1 };
-  if ('revoked' in stats) expected.revoked = 0;
-  const wrong = Object.entries(expected).filter(([key, want]) => stats[key] !== want);
-  if (wrong.length > 0 || summary.counters.completed !== count) {
-    throw new Error(
-      `flowd: unexpected counts ${JSON.stringify({ stats, counters: summary.counters })}; expected ${count} received, completed and acked`,
+  if (WARMUP > 0) {
+    await measure('warmup-bare', bare, WARMUP, shape);
+    await measure('warmup-flowd', flowd, WARMUP, shape);
+  }
+  const result = await pairs('main', MESSAGES, shape, ROUNDS);
+  for (const [name, side] of [
+    ['bare stompjs consumer', result.bare],
+    [`flowd (${WORKERS} no-op workers)`, result.flowd],
+  ] as const) {
+    console.log(
+      `  ${name.padEnd(32)} ${fmt(median(side.rates)).padStart(10)} messages/s   (rounds: ${side.rates.map(fmt).join(', ')})   CPU ${median(side.cpuUs).toFixed(1)} µs/message (rounds: ${side.cpuUs.map((us) => us.toFixed(1)).join(', ')})`,
     );
   }
-  return timing;
-};
+  const rate = median(rateRatios(result));
+  const cpu = median(cpuRatios(result));
+  console.log(`  throughput flowd / bare: ${rate.toFixed(2)}x, the median of ${ROUNDS} pairs (range ${range(rateRatios(result))})`);
+  console.log(`  CPU a message flowd / bare: ${cpu.toFixed(2)}x (range ${range(cpuRatios(result))})`);
+  console.log(
+    `  targets: throughput >= ${TARGET_RATE}x: ${rate >= TARGET_RATE ? 'met' : 'NOT met'}; CPU <= ${TARGET_CPU}x: ${cpu <= TARGET_CPU ? 'met' : 'NOT met'}`,
+  );
+  console.log(
+    `  load average ${load()}; peak RSS so far ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB (producer, both consumers)`,
+  );
+}
 
-/** One consumer run on its own freshly filled queue; the queue is checked empty and deleted after. */
-async function measure(label: string, consume: Consumer, count: number): Promise<Timing> {
-  const queue = benchQueue(label);
-  try {
-    await fill(queue, count, BODY);
-    await awaitQueueMessages(queue, count);
-    globalThis.gc?.();
-    const timing = await consume(queue, count);
-    const left = await queueMessages(queue);
-    if (left === undefined) throw new Error(`${label}: queue ${queue} is gone after the run; expected it empty`);
-    if (left !== 0) throw new Error(`${label}: queue ${queue} still holds ${left} messages after the run; expected 0`);
-    return timing;
-  } finally {
-    await deleteBenchQueue(queue).catch((error: unknown) => console.error(`could not delete ${queue}: ${(error as Error).message}`));
+if (SECTIONS.has('curve')) {
+  console.log(
+    `curve: ${fmt(CURVE_MESSAGES)} messages a run, ${WORKERS} no-op workers, ${CURVE_ROUNDS} pairs a prefetch, the prefetches alternated (load before: ${load()})`,
+  );
+  const results = new Map(CURVE.map((prefetch) => [prefetch, emptyPairs()]));
+  for (let round = 0; round < CURVE_ROUNDS; round++) {
+    // One pair of each prefetch a round, the prefetches and each pair's order alternating, so drift spreads over the curve.
+    for (const prefetch of round % 2 === 0 ? CURVE : [...CURVE].reverse()) {
+      const shape: Shape = { prefetch, workers: WORKERS, jobMs: 0, skip: 0 };
+      await pair(results.get(prefetch)!, `curve${prefetch}-r${round + 1}`, CURVE_MESSAGES, shape, round % 2 === 1);
+    }
   }
+  console.log('  prefetch   bare msg/s  CPU µs   flowd msg/s  CPU µs   throughput flowd/bare   CPU flowd/bare');
+  for (const prefetch of CURVE) {
+    const r = results.get(prefetch)!;
+    console.log(
+      `  ${String(prefetch).padStart(8)} ${fmt(median(r.bare.rates)).padStart(12)} ${median(r.bare.cpuUs).toFixed(1).padStart(7)} ${fmt(median(r.flowd.rates)).padStart(13)} ${median(r.flowd.cpuUs).toFixed(1).padStart(7)}   ${median(rateRatios(r)).toFixed(2).padStart(6)}x (${range(rateRatios(r))})   ${median(cpuRatios(r)).toFixed(2).padStart(5)}x (${range(cpuRatios(r))})`,
+    );
+  }
+  console.log(`  load average ${load()}`);
+}
+
+if (SECTIONS.has('low')) {
+  const shape: Shape = { prefetch: defaultPrefetch(1), workers: 1, jobMs: LOW_JOB_MS, skip: LOW_SKIP };
+  console.log(
+    `low rate: ${fmt(LOW_MESSAGES)} messages a run (the first ${fmt(LOW_SKIP)} not counted), one worker with a ${LOW_JOB_MS} ms job, prefetch ${shape.prefetch}, ${LOW_ROUNDS} pairs (load before: ${load()})`,
+  );
+  const result = await pairs('low', LOW_MESSAGES, shape, LOW_ROUNDS);
+  for (const [name, side] of [
+    ['bare stompjs + promise pool of 1', result.bare],
+    ['flowd (1 worker)', result.flowd],
+  ] as const) {
+    console.log(
+      `  ${name.padEnd(32)} CPU ${median(side.cpuUs).toFixed(0).padStart(5)} µs/event (rounds: ${side.cpuUs.map((us) => us.toFixed(0)).join(', ')})   ${fmt(median(side.rates))} events/s`,
+    );
+  }
+  const cpu = median(cpuRatios(result));
+  console.log(
+    `  CPU an event flowd / pool: ${cpu.toFixed(2)}x (range ${range(cpuRatios(result))}); target <= ${TARGET_LOW_CPU}x: ${cpu <= TARGET_LOW_CPU ? 'met' : 'NOT met'}`,
+  );
+  console.log(`  load average ${load()}`);
 }
 
 /** xstate's own cost for the two transitions every event makes in its slot: the slot machine with no-op actions, in this process. */
@@ -214,87 +249,36 @@ async function runtimeAlone(): Promise<{ cpuUs: number; rate: number }> {
     const { driver, done } = windowSource(ALONE_EVENTS, { window: PREFETCH, perTurn: PER_TURN });
     const runtime = createRuntime({ worker: defineWorker({ start: noop }), source: driver, workers: WORKERS });
     globalThis.gc?.();
-    const stop = clock();
-    let timing: Timing;
+    const wall = performance.now();
+    const before = process.cpuUsage();
     try {
       await runtime.start();
-      await watchdog('the runtime alone', ALONE_EVENTS, done);
-      timing = stop();
+      await done;
+      const used = process.cpuUsage(before);
+      cpu.push((used.user + used.system) / ALONE_EVENTS);
+      rates.push(ALONE_EVENTS / ((performance.now() - wall) / 1000));
     } finally {
       await runtime.stop();
     }
-    const { ms, cpuMs } = timing;
-    cpu.push((cpuMs * 1000) / ALONE_EVENTS);
-    rates.push(Math.round(ALONE_EVENTS / (ms / 1000)));
   }
   return { cpuUs: median(cpu), rate: median(rates) };
 }
 
-/** The middle value; for an even count, the mean of the two middle ones (so an even number of pairs is not judged by its better half). */
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-}
-const rate = (ms: number): number => Math.round(MESSAGES / (ms / 1000));
-const fmt = (n: number): string => Math.round(n).toLocaleString('en-US');
-
-const load = (): string =>
-  os
-    .loadavg()
-    .map((n) => n.toFixed(2))
-    .join(' ');
-// The flowd command turns V8's allocation-site pretenuring off (bin/flowd.js); this process runs with the flags it was given.
-// V8 reads --no-allocation-site-pretenuring, --noallocation_site_pretenuring and the spellings between alike.
-const pretenuringOff = process.execArgv.some((arg) => /^--no-?allocation[-_]site[-_]pretenuring$/.test(arg));
-const pretenuring = pretenuringOff ? 'off, as the flowd command runs' : "on (V8's default; the flowd command turns it off)";
-console.log(
-  `stomp: ${fmt(MESSAGES)} pre-filled messages (${BODY.length} B text, persistent), prefetch ${PREFETCH}, ack client-individual, ${ROUNDS} pairs of rounds, node ${process.version}, allocation-site pretenuring ${pretenuring}`,
-);
-const loadBefore = load();
-if (WARMUP > 0) {
-  await measure('warmup-bare', bare, WARMUP);
-  await measure('warmup-flowd', flowd, WARMUP);
-}
-const designs: Record<'bare' | 'flowd', { name: string; consume: Consumer; runs: number[]; cpuUs: number[] }> = {
-  bare: { name: 'bare stompjs consumer', consume: bare, runs: [], cpuUs: [] },
-  flowd: { name: `flowd (${WORKERS} no-op workers)`, consume: flowd, runs: [], cpuUs: [] },
-};
-for (let round = 0; round < ROUNDS; round++) {
-  const order = round % 2 === 0 ? (['bare', 'flowd'] as const) : (['flowd', 'bare'] as const);
-  for (const key of order) {
-    const design = designs[key];
-    const { ms, cpuMs } = await measure(`${key}-r${round + 1}`, design.consume, MESSAGES);
-    design.runs.push(rate(ms));
-    design.cpuUs.push((cpuMs * 1000) / MESSAGES);
-  }
-}
-for (const { name, runs, cpuUs } of Object.values(designs)) {
+if (SECTIONS.has('alone')) {
+  console.log(`without the broker, in this process (load before: ${load()}):`);
+  const slotUs = slotCycleUs();
   console.log(
-    `  ${name.padEnd(32)} ${fmt(median(runs)).padStart(10)} messages/s   (rounds: ${runs.map(fmt).join(', ')})   CPU ${median(cpuUs).toFixed(1)} µs/message`,
+    `  the worker slot's machine alone         ${slotUs.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions)`,
   );
+  const alone = await runtimeAlone();
+  console.log(
+    `  the whole runtime, fed like the broker  ${alone.cpuUs.toFixed(1)} µs CPU per event, ${fmt(alone.rate)} events/s ` +
+      `(${fmt(ALONE_EVENTS)} events, at most ${PREFETCH} out, ${PER_TURN} handed over a turn; median of 3)`,
+  );
+  const replay = await replayStompjs(100_000, 5);
+  console.log(
+    `  stompjs alone, fed recorded frames      ${replay.stock.toFixed(1)} µs CPU per message as the bare consumer uses it, ` +
+      `${replay.flowd.toFixed(1)} as flowd does over TCP (its own MESSAGE reader, ACKs as one string; 100,000 messages, five a read, median of 5 alternated)`,
+  );
+  console.log(`  load average ${load()}`);
 }
-// Each pair ran back to back: its ratio is what the broker's drift between rounds disturbs least.
-const pairRatios = designs.flowd.runs.map((rate, i) => rate / designs.bare.runs[i]!);
-const ratio = median(pairRatios);
-const costUs = (1 / median(designs.flowd.runs) - 1 / median(designs.bare.runs)) * 1e6;
-const cpuCostUs = median(designs.flowd.cpuUs) - median(designs.bare.cpuUs);
-console.log(
-  `  ratio flowd / bare:  ${ratio.toFixed(2)}x, the median of ${pairRatios.length} pairs (range ${Math.min(...pairRatios).toFixed(2)} to ${Math.max(...pairRatios).toFixed(2)}); ` +
-    `flowd takes ${costUs.toFixed(1)} µs more wall time and ${cpuCostUs.toFixed(1)} µs more CPU in this process per message`,
-);
-console.log(`  target: ratio >= ${TARGET}: ${ratio >= TARGET ? 'met' : 'NOT met'}`);
-console.log(`  load average ${load()} (before: ${loadBefore}); the broker shares this machine's ${os.availableParallelism()} CPUs`);
-console.log(
-  `  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB   (this process: producer, both consumers and the runtime)`,
-);
-console.log('without the broker, in this process:');
-const slotUs = slotCycleUs();
-console.log(
-  `  the worker slot's machine alone        ${slotUs.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions)`,
-);
-const alone = await runtimeAlone();
-console.log(
-  `  the whole runtime, fed like the broker  ${alone.cpuUs.toFixed(1)} µs CPU per event, ${fmt(alone.rate)} events/s ` +
-    `(${fmt(ALONE_EVENTS)} events, at most ${PREFETCH} out, ${PER_TURN} handed over a turn; median of 3)`,
-);

@@ -137,5 +137,9 @@ export function defaultDeadLetter(destination: string): string {
   return `/queue/${name}.dlq`;
 }
 
-/** The workers plus a small allowance, so a worker that finishes finds its next message waiting. */
-export const defaultPrefetch = (workers: number): number => workers + Math.max(2, Math.ceil(workers / 4));
+/**
+ * Twice the workers (at least the workers plus two): a message for each worker to run and one waiting for it,
+ * so a socket read brings several and their ACKs share a write. With the default timeouts (both 60s) a
+ * message waits at most about one execution timeout, within the queue timeout (docs/sources.md: prefetch).
+ */
+export const defaultPrefetch = (workers: number): number => Math.max(2 * workers, workers + 2);

@@ -7,6 +7,7 @@ import { isLoopback, type DurationOption, type SourceApp, type SourceKind } from
 import type { SectionReader } from '../../src/kernel/section-reader.js';
 import { compilePayloadClass, parsePayload, type PayloadClass } from './payload.js';
 import { connectHeaders, defaultDeadLetter, defaultPrefetch, parseStompUrl, type StompEndpoint } from './stomp-url.js';
+import type { MessageFrame } from './stomp-frames.js';
 import type * as StompTransportModule from './stomp-transport.js';
 
 type StompTransport = typeof StompTransportModule;
@@ -17,7 +18,7 @@ export interface StompOptions extends StompEndpoint {
   /** The STOMP `host` header (RabbitMQ's virtual host); unset: the broker's default. */
   virtualHost: string | undefined;
   heartbeatMs: number;
-  /** Unacknowledged messages at most; unset: the number of workers plus a small allowance. */
+  /** Unacknowledged messages at most; unset: twice the workers (defaultPrefetch). */
   prefetch: number | undefined;
   payloadClass: PayloadClass;
   /** Where messages that failed their last attempt go. */
@@ -133,15 +134,17 @@ export function socketReason(event: unknown): string | undefined {
 }
 
 /** The body as text: decoded with Buffer, without the TextDecoder stompjs makes per message. */
-function bodyText(message: IMessage): string {
-  if (!message.isBinaryBody) return message.body;
+function bodyText(message: MessageFrame): string {
   const bytes = message.binaryBody;
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
 }
 
+/** A message as flowd's reader (over TCP) or stompjs (its IMessage, over WebSocket) hands it over. */
+type Message = MessageFrame & Partial<Pick<IMessage, 'ack' | 'nack'>>;
+
 interface Inflight {
   session: number;
-  message: IMessage;
+  message: Message;
 }
 
 /** A STOMP source that can also publish for workers (`ctx.publish`). */
@@ -184,7 +187,7 @@ export function stompDriver(
   let paused = false;
   let feed: Feed | undefined;
   let subscription: StompSubscription | undefined;
-  let held: IMessage[] = [];
+  let held: Message[] = [];
   let receiptSeq = 0;
   /** Delivered and not yet answered, by delivery id (`<session>:<message-id>`, unique even where a broker reuses message ids). */
   const inflight = new Map<string, Inflight>();
@@ -236,7 +239,7 @@ export function stompDriver(
       deps.socket,
     );
 
-  const onMessage = (mine: number, message: IMessage) => {
+  const onMessage = (mine: number, message: Message) => {
     // A frame of a connection that is closing: left unacknowledged, so the broker redelivers it.
     if (mine !== session || !connected || stopping) return;
     stats.received++;
@@ -244,7 +247,7 @@ export function stompDriver(
     else deliver(feed, message);
   };
 
-  const deliver = (to: Feed, message: IMessage) => {
+  const deliver = (to: Feed, message: Message) => {
     const headers = message.headers;
     const id = `${session}:${headers['message-id'] ?? stats.received}`;
     inflight.set(id, { session, message });
@@ -318,10 +321,10 @@ export function stompDriver(
   };
 
   /** ACK or NACK (with requeue); false when the connection is already gone (the outcome is void). */
-  const answer = (message: IMessage, how: 'ack' | 'nack'): boolean => {
+  const answer = (message: Message, how: 'ack' | 'nack'): boolean => {
     try {
-      if (how === 'ack') message.ack();
-      else message.nack({ requeue: 'true' });
+      if (!client || !loadedTransport) throw new Error('not connected');
+      loadedTransport.answerMessage(client, message, how);
     } catch {
       // The socket closed a moment ago and its close is not handled yet: the broker redelivers.
       stats.voided++;
@@ -428,6 +431,10 @@ export function stompDriver(
       current.watchForReceipt(receipt, () => {
         if (mine === session) subscribed = true;
       });
+      // Over TCP, flowd reads the MESSAGE frames itself (StompReader): a few µs a message rather than stompjs's dozen.
+      const socket = current.webSocket;
+      if (loadedTransport && socket instanceof loadedTransport.TcpSocket && current.connectedVersion === '1.2')
+        socket.readMessages((message) => onMessage(mine, message));
       subscription = current.subscribe(options.destination, (message) => onMessage(mine, message), {
         ack: 'client-individual',
         'prefetch-count': String(prefetch),
@@ -540,7 +547,7 @@ export interface StompSourceOptions {
   virtualHost?: string;
   /** How often heart-beats go each way; 0 turns them off. @default '10s' */
   heartbeat?: DurationOption;
-  /** Unacknowledged messages at most (1 to 65535). @default workers plus a small allowance */
+  /** Unacknowledged messages at most (1 to 65535). @default twice the workers, at least workers + 2 */
   prefetch?: number;
   /** How a body is read: `text`, or parsed `json` or `xml`. @default 'text' */
   payloadClass?: PayloadClass;
@@ -608,7 +615,7 @@ export const stompSource: SourceKind = {
         ? String(options.prefetch)
         : app.workers !== undefined
           ? String(defaultPrefetch(app.workers))
-          : 'workers + allowance';
+          : '2 x workers';
     return {
       type: 'stomp',
       description: `stomp ${endpoint.displayUrl} (prefetch ${prefetchText}, payload ${options.payloadClass}, dead letter ${deadLetter})${isLoopback(endpoint.host) ? '' : ', NOT loopback'}`,

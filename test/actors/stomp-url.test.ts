@@ -108,8 +108,8 @@ describe('defaults', () => {
     expect(defaultDeadLetter('/exchange/media/renders')).toBe('/queue/renders.dlq');
   });
 
-  it('prefetches the workers plus a small allowance', () => {
-    expect([1, 4, 8, 16, 64].map(defaultPrefetch)).toEqual([3, 6, 10, 20, 80]);
+  it('prefetches twice the workers, and at least the workers plus two', () => {
+    expect([1, 2, 4, 8, 16, 64].map(defaultPrefetch)).toEqual([3, 4, 8, 16, 32, 128]);
   });
 });
 
@@ -118,7 +118,7 @@ describe('[Source] type = stomp', () => {
     const source = compile({ 'stomp url': 'stomp://guest:guest@127.0.0.1:61613/queue/assets' });
     expect(source.type).toBe('stomp');
     expect(source.description).toBe(
-      'stomp stomp://guest@127.0.0.1:61613/queue/assets (prefetch workers + allowance, payload text, dead letter /queue/assets.dlq)',
+      'stomp stomp://guest@127.0.0.1:61613/queue/assets (prefetch 2 x workers, payload text, dead letter /queue/assets.dlq)',
     );
     // A short cap (issue 20, point 6): back within 2s of the broker, after an outage of any length.
     expect(source.reconnect).toEqual({ delayMs: 1000, maxDelayMs: 1500 });
@@ -130,7 +130,7 @@ describe('[Source] type = stomp', () => {
       stateDir: '/app/.flowd',
       workers: 8,
     });
-    expect(source.description).toContain('(prefetch 10,');
+    expect(source.description).toContain('(prefetch 16,');
   });
 
   it('names the key and what was expected for a missing or malformed stomp url', () => {

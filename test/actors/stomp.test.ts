@@ -68,7 +68,7 @@ describe('the stomp source driver', () => {
     expect(broker.frames('SUBSCRIBE')[0]!.headers).toMatchObject({
       destination: '/queue/in',
       ack: 'client-individual',
-      'prefetch-count': '10',
+      'prefetch-count': '16',
     });
   });
 

@@ -33,7 +33,8 @@ const newQueue = (label: string) => {
   created.push(name, `${name}.dlq`, `${name}.out`);
   return name;
 };
-afterAll(() => deleteQueues(...created));
+// One rabbitmqctl a queue (three a test): under load that takes longer than the default hook timeout.
+afterAll(() => deleteQueues(...created), 300_000);
 
 let runtime: Runtime | undefined;
 afterEach(async () => {
