@@ -13,6 +13,7 @@ import {
   type WorkerDone,
   type WorkerFailed,
 } from '../../machines/events.js';
+import { compileMachine, type CompiledMachine } from '../../machines/compile.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 import type { RestClient } from '../../src/kernel/api-client.js';
 import { FlowdError, type ErrorCode } from '../../src/kernel/errors.js';
@@ -161,11 +162,13 @@ function runFailed(this: RunSettlement, error: unknown): void {
 }
 
 /**
- * The worker-slot machine with its `startWorker` / `abortWorker` actions:
- * the slot starts the worker's promise itself (no child actor per event)
- * and reports its settlement back as `worker.done` / `worker.failed`.
+ * The worker-slot machine with its `startWorker` / `abortWorker` actions,
+ * compiled (machines/compile.ts: each event a table look-up, not a run of
+ * xstate's transition algorithm): the slot starts the worker's promise
+ * itself (no child actor per event) and reports its settlement back as
+ * `worker.done` / `worker.failed`.
  */
-export function createSlotLogic(deps: SlotDeps) {
+export function createSlotLogic(deps: SlotDeps): CompiledMachine<typeof workerSlotMachine> {
   const { runner } = deps;
   const runs = new Map<string, RunContext>();
 
@@ -186,7 +189,7 @@ export function createSlotLogic(deps: SlotDeps) {
 
   // A worker in threads (`isolation = thread`) has its thread terminated on an abort: the slot shows it as `terminating`.
   const terminable = isTerminable(runner);
-  return workerSlotMachine.provide({
+  const machine = workerSlotMachine.provide({
     guards: { isTerminable: () => terminable },
     actions: {
       startWorker: ({ context, self }: SlotActionArgs) => {
@@ -223,4 +226,5 @@ export function createSlotLogic(deps: SlotDeps) {
       },
     },
   });
+  return compileMachine(machine);
 }
