@@ -17,8 +17,8 @@ import { buildTable, type Candidate, type GuardRef, type StateRecord, type Table
 
 /**
  * Compiled machines. A flat machine (one level of atomic or final states,
- * no parallel or history states, no eventless transitions, named guards and
- * actions) is compiled once, from its own definition, into a transition
+ * no parallel or history states, eventless transitions only to another
+ * state, named guards and actions) is compiled once, from its own definition, into a transition
  * table, and runs as custom actor logic: an event costs a table look-up,
  * its guards and its actions, where xstate's interpreter computes exit and
  * entry sets, state values and a full snapshot for every transition. It
@@ -131,7 +131,10 @@ class Core {
   /** The first candidate whose guard passes, as xstate's StateNode.next picks it. */
   select(snapshot: { context: unknown }, state: StateRecord, event: EventObject): Candidate | undefined {
     const candidates = state.on.get(event.type);
-    if (candidates === undefined) return undefined;
+    return candidates === undefined ? undefined : this.selectFrom(candidates, snapshot, state, event);
+  }
+
+  selectFrom(candidates: Candidate[], snapshot: { context: unknown }, state: StateRecord, event: EventObject): Candidate | undefined {
     for (const candidate of candidates) {
       if (candidate.guard === undefined || this.check(candidate, candidate.guard, snapshot, event, state)) return candidate;
     }
@@ -185,7 +188,14 @@ class Core {
   /** xstate's macrostep after the first microstep: raised events, then the stop of the children of a machine that ended. */
   settle(step: Step, event: EventObject, scope: AnyActorScope, queue: EventObject[]): EventObject {
     let last = event;
-    while (step.status === 'active' && queue.length > 0) {
+    while (step.status === 'active') {
+      // Eventless transitions first (each goes to another state, so this ends unless the machine loops), then raised events.
+      const eventless = step.state.always.length > 0 ? this.selectFrom(step.state.always, step, step.state, last) : undefined;
+      if (eventless) {
+        this.take(step, eventless, last, scope, queue);
+        continue;
+      }
+      if (queue.length === 0) break;
       last = queue.shift()!;
       const next = this.select(step, step.state, last);
       if (next) this.take(step, next, last, scope, queue);

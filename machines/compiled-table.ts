@@ -6,7 +6,10 @@ import { FlowdError } from '../src/kernel/errors.js';
  * definition (`machine.root` and its state nodes, as xstate formatted them:
  * `after` is already an entry `raise`, an exit `cancel` and a transition on
  * `xstate.after.<delay>.<state>`; `invoke` an `xstate.done.actor.<id>` /
- * `xstate.error.actor.<id>` transition). The actions of a step are listed in
+ * `xstate.error.actor.<id>` transition). Eventless transitions (`always`)
+ * are taken as xstate takes them, after every step, before raised events;
+ * each must go to another state (one that stays would loop or, in xstate,
+ * stop being selected). The actions of a step are listed in
  * the order xstate's algorithm runs them: the exited state's exit actions
  * and the stop of its invoked actors, the transition's actions, then the
  * entered state's entry actions and the spawn of its invoked actors.
@@ -30,6 +33,8 @@ export interface StateRecord {
   final: boolean;
   /** Its candidates for an event type, in xstate's order: its own transitions, then the root's. */
   on: Map<string, Candidate[]>;
+  /** Its eventless candidates, its own then the root's (none: an empty list). */
+  always: Candidate[];
   tags: Set<string>;
 }
 
@@ -57,7 +62,7 @@ export interface Table {
 const refuse = (machine: AnyStateMachine, what: string): never => {
   throw new FlowdError(
     'ERR_INVALID_ARGUMENT',
-    `machine "${machine.id}" cannot be compiled: ${what}; expected a flat machine (one level of atomic or final states, no parallel or history states, no eventless transitions, named guards and actions)`,
+    `machine "${machine.id}" cannot be compiled: ${what}; expected a flat machine (one level of atomic or final states, no parallel or history states, eventless transitions only to another state, named guards and actions)`,
   );
 };
 
@@ -101,7 +106,6 @@ function checkGuard(machine: AnyStateMachine, guard: unknown, where: string): vo
 function checkFlat(machine: AnyStateMachine): void {
   const root = machine.root;
   if (root.type !== 'compound') refuse(machine, `its root is ${root.type}, not a compound state`);
-  if (root.always) refuse(machine, 'the root has eventless transitions (always)');
   if ((root.config as { onDone?: unknown }).onDone) refuse(machine, 'the root has onDone');
   if (root.initial.actions.length) refuse(machine, 'the root has initial actions');
   for (const node of [root, ...Object.values(root.states)]) {
@@ -109,11 +113,17 @@ function checkFlat(machine: AnyStateMachine): void {
     if (node !== root) {
       if (node.type === 'parallel' || node.type === 'history' || node.type === 'compound')
         refuse(machine, `${where} is ${node.type === 'compound' ? 'a compound state (nested states)' : `a ${node.type} state`}`);
-      if (node.always) refuse(machine, `${where} has eventless transitions (always)`);
+      for (const t of node.always ?? []) {
+        if (!t.target || t.target[0] === node) refuse(machine, `${where} has an eventless transition (always) that stays in it`);
+      }
     }
     for (const ref of [...node.entry, ...node.exit] as ActionRef[]) checkAction(machine, ref, `${where}'s entry or exit`);
     for (const invoke of node.invoke) if (invoke.onSnapshot) refuse(machine, `${where} invokes "${invoke.id}" with onSnapshot`);
-    for (const [descriptor, transitions] of node.transitions) {
+    if (node === root && root.always) refuse(machine, 'the root has eventless transitions (always)');
+    const eventless: Array<[string, AnyStateNode['transitions'] extends Map<string, infer T> ? T : never]> = node.always
+      ? [['always', node.always]]
+      : [];
+    for (const [descriptor, transitions] of [...node.transitions, ...eventless]) {
       if (descriptor === '*' || descriptor.endsWith('.*')) refuse(machine, `${where} has the wildcard event "${descriptor}"`);
       if (descriptor === 'xstate.route') refuse(machine, `${where} has routes`);
       for (const t of transitions) {
@@ -167,7 +177,7 @@ export function buildTable(machine: AnyStateMachine): Table {
   const root = machine.root;
   const states = new Map<string, StateRecord>();
   for (const node of Object.values(root.states)) {
-    states.set(node.key, { key: node.key, node, final: node.type === 'final', on: new Map(), tags: new Set(node.tags) });
+    states.set(node.key, { key: node.key, node, final: node.type === 'final', on: new Map(), always: [], tags: new Set(node.tags) });
   }
   for (const record of states.values()) {
     for (const source of [record.node, root]) {
@@ -177,6 +187,7 @@ export function buildTable(machine: AnyStateMachine): Table {
         for (const t of transitions) list.push(candidate(states, record, t));
       }
     }
+    for (const t of record.node.always ?? []) record.always.push(candidate(states, record, t));
   }
   const initial = states.get(root.initial.target[0]!.key)!;
   const rootEntry = entryPhase(root);

@@ -20,6 +20,7 @@ import {
   type InspectionEvent,
 } from 'xstate';
 import { compileMachine } from '../../machines/compile.js';
+import { lockMachine } from '../../machines/lock.js';
 import { pluginMachine } from '../../machines/plugin.js';
 import { storeMachine } from '../../machines/store.js';
 import { workerSlotMachine } from '../../machines/worker-slot.js';
@@ -206,6 +207,22 @@ describe('compiled machines agree with xstate interpreter', () => {
     );
   });
 
+  it('lock (eventless transitions out of expired and passing)', () => {
+    const machine = lockMachine.provide({ actors: { acquire: never as never } });
+    const requestId = fc.constantFrom('r1', 'r2', 'r3');
+    const leaseMs = fc.integer({ min: 100, max: 3000 });
+    const event = fc.oneof(
+      fc.record({ requestId, leaseMs }).map((e) => ({ type: 'lock.requested', ...e })),
+      fc.record({ requestId, leaseMs }).map((e) => ({ type: 'lock.renewed', ...e })),
+      fc.constantFrom('lock.released', 'lock.cancelled', 'lock.revoked').chain((type) => requestId.map((id) => ({ type, requestId: id }))),
+      fc
+        .record({ fence: fc.nat(5), token: fc.constantFrom('t1', 't2'), leaseMs })
+        .map((output) => ({ type: 'xstate.done.actor.0.lock.acquiring', output })),
+      errorInfo.map((error) => ({ type: 'xstate.error.actor.0.lock.acquiring', error })),
+    );
+    agree(machine as AnyStateMachine, fc.record({ key: fc.constant('k'), fence: fc.option(fc.nat(3), { nil: undefined }) }), event);
+  });
+
   it('a machine with every supported built-in', () => {
     // raise, emit, sendTo a child and the parent, delayed sends and their cancel, enqueueActions, params,
     // root transitions, reentry, tags, a final state with output and exit actions.
@@ -290,8 +307,12 @@ describe('compileMachine', () => {
   it('refuses a machine that is not flat, naming why', () => {
     const nested = setup({}).createMachine({ id: 'nested', initial: 'a', states: { a: { initial: 'x', states: { x: {} } } } });
     expect(() => compileMachine(nested)).toThrow(/machine "nested" cannot be compiled: state "a" is a compound state/);
-    const eventless = setup({}).createMachine({ id: 'eventless', initial: 'a', states: { a: { always: 'b' }, b: {} } });
-    expect(() => compileMachine(eventless)).toThrow(/state "a" has eventless transitions/);
+    const eventless = setup({}).createMachine({
+      id: 'eventless',
+      initial: 'a',
+      states: { a: { always: { target: 'a', reenter: true } }, b: {} },
+    });
+    expect(() => compileMachine(eventless)).toThrow(/state "a" has an eventless transition \(always\) that stays in it/);
     const inline = setup({}).createMachine({
       id: 'inline',
       initial: 'a',
