@@ -13,7 +13,7 @@
  * that median), and the peak RSS. Every queue is checked empty and deleted
  * after its run.
  *
- * Then, without the broker: the worker slot's machine alone, and the whole
+ * Then, without the broker: the worker slot's machine alone (interpreted and compiled), and the whole
  * runtime fed by an in-process source that hands over messages the way the
  * broker does at this prefetch (a window of unacknowledged messages, a few
  * per turn), as CPU per message. These two do not vary with the broker's
@@ -31,14 +31,12 @@
  */
 import os from 'node:os';
 import type { IMessage } from '@stomp/stompjs';
-import { createActor } from 'xstate';
 import { defaultPrefetch } from '../actors/sources/stomp-url.js';
 import { defineWorker } from '../actors/workers/worker.js';
-import { eventAssigned, workerDone, type Job } from '../machines/events.js';
-import { workerSlotMachine } from '../machines/worker-slot.js';
 import { createRuntime } from '../src/runtime/runtime.js';
 import { sources } from '../src/runtime/sources.js';
 import { awaitQueueMessages, benchQueue, connectClient, deleteBenchQueue, fill, queueMessages, stompUrl } from './stomp-broker.js';
+import { slotCycleUs, slotLogics } from './slot-cycle.js';
 import { windowSource } from './window-source.js';
 
 const argCount = process.argv.slice(2).find((arg) => /^\d[\d_]*$/.test(arg));
@@ -179,27 +177,16 @@ async function measure(label: string, consume: Consumer, count: number): Promise
   }
 }
 
-/** xstate's own cost for the two transitions every event makes in its slot: the slot machine with no-op actions, in this process. */
-function slotCycleUs(): number {
-  const slot = createActor(
-    workerSlotMachine.provide({
-      actions: { startWorker: () => {}, abortWorker: () => {}, reportFinished: () => {}, reportFailed: () => {} },
-    }),
-    { input: { slotId: 'bench' } },
-  ).start();
-  const job: Job = { seq: 0, attempt: 1, startedAt: 0, delivery: { id: 'x', payload: null } };
-  const cycles = 200_000;
-  const rounds: number[] = [];
+/** The cost of the two transitions every event makes in its slot (no-op actions), interpreted by xstate and compiled, rounds alternated. */
+function slotCycles(): Map<string, number> {
+  const runs = new Map<string, number[]>(slotLogics.map(([name]) => [name, []]));
   for (let round = 0; round < 3; round++) {
-    const started = performance.now();
-    for (let run = round * cycles + 1; run <= (round + 1) * cycles; run++) {
-      slot.send(eventAssigned(job));
-      slot.send(workerDone(run, undefined));
+    for (let i = 0; i < slotLogics.length; i++) {
+      const [name, logic] = slotLogics[(round + i) % slotLogics.length]!;
+      runs.get(name)!.push(slotCycleUs(logic));
     }
-    rounds.push(((performance.now() - started) * 1000) / cycles);
   }
-  slot.stop();
-  return median(rounds);
+  return new Map([...runs].map(([name, us]) => [name, median(us)]));
 }
 
 const ALONE_EVENTS = 100_000;
@@ -289,10 +276,11 @@ console.log(
   `  peak RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB   (this process: producer, both consumers and the runtime)`,
 );
 console.log('without the broker, in this process:');
-const slotUs = slotCycleUs();
-console.log(
-  `  the worker slot's machine alone        ${slotUs.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions)`,
-);
+for (const [name, us] of slotCycles()) {
+  console.log(
+    `  the worker slot's machine alone, ${name.padEnd(20)} ${us.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions)`,
+  );
+}
 const alone = await runtimeAlone();
 console.log(
   `  the whole runtime, fed like the broker  ${alone.cpuUs.toFixed(1)} µs CPU per event, ${fmt(alone.rate)} events/s ` +

@@ -162,13 +162,13 @@ function runFailed(this: RunSettlement, error: unknown): void {
 }
 
 /**
- * The worker-slot machine with its `startWorker` / `abortWorker` actions,
- * compiled (machines/compile.ts: each event a table look-up, not a run of
- * xstate's transition algorithm): the slot starts the worker's promise
- * itself (no child actor per event) and reports its settlement back as
- * `worker.done` / `worker.failed`.
+ * The worker-slot machine with its `startWorker` / `abortWorker` actions:
+ * the slot starts the worker's promise itself (no child actor per event)
+ * and reports its settlement back as `worker.done` / `worker.failed`. The
+ * runtime runs it compiled (createSlotLogic); bench:dispatch also runs it
+ * interpreted, to compare.
  */
-export function createSlotLogic(deps: SlotDeps): CompiledMachine<typeof workerSlotMachine> {
+export function provideSlotMachine(deps: SlotDeps): typeof workerSlotMachine {
   const { runner } = deps;
   const runs = new Map<string, RunContext>();
 
@@ -189,7 +189,7 @@ export function createSlotLogic(deps: SlotDeps): CompiledMachine<typeof workerSl
 
   // A worker in threads (`isolation = thread`) has its thread terminated on an abort: the slot shows it as `terminating`.
   const terminable = isTerminable(runner);
-  const machine = workerSlotMachine.provide({
+  return workerSlotMachine.provide({
     guards: { isTerminable: () => terminable },
     actions: {
       startWorker: ({ context, self }: SlotActionArgs) => {
@@ -226,5 +226,9 @@ export function createSlotLogic(deps: SlotDeps): CompiledMachine<typeof workerSl
       },
     },
   });
-  return compileMachine(machine);
+}
+
+/** The worker slot as the runtime runs it: provideSlotMachine's machine, compiled (machines/compile.ts: each event a table look-up). */
+export function createSlotLogic(deps: SlotDeps): CompiledMachine<typeof workerSlotMachine> {
+  return compileMachine(provideSlotMachine(deps));
 }
