@@ -12,7 +12,7 @@ import {
   type SnapshotFrom,
 } from 'xstate';
 import { FlowdError } from '../src/kernel/errors.js';
-import { runPhase, spawnActor, stopChildrenPhase, type Work } from './compiled-actions.js';
+import { referencedLogic, runPhase, spawnActor, stopChildrenPhase, type Work } from './compiled-actions.js';
 import { buildTable, type Candidate, type GuardRef, type StateRecord, type Table } from './compiled-table.js';
 
 /**
@@ -328,7 +328,7 @@ export function compileMachine<TMachine extends AnyStateMachine>(machine: TMachi
         [string, { snapshot: unknown; src: unknown; systemId?: string; syncSnapshot?: boolean }]
       >) {
         const src = data.src;
-        const childLogic = typeof src === 'string' ? (machine.implementations.actors as Record<string, unknown>)[src] : src;
+        const childLogic = typeof src === 'string' ? referencedLogic(machine, src) : src;
         if (!childLogic) continue;
         children[id] = spawnActor(childLogic, {
           id,

@@ -66,7 +66,7 @@ const noSpawn = (): never => {
 };
 
 /** The logic a `src` names, as xstate's resolveReferencedActor finds it (an inline invoke is `xstate.invoke.<i>.<state id>`). */
-function referencedLogic(machine: AnyStateMachine, src: string): unknown {
+export function referencedLogic(machine: AnyStateMachine, src: string): unknown {
   const inline = /^xstate\.invoke\.(\d+)\.(.*)/.exec(src);
   if (!inline) return (machine.implementations.actors as Record<string, unknown>)[src];
   const invoke = (machine.getStateNodeById(inline[2]!).config as { invoke?: unknown }).invoke;

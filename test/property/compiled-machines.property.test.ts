@@ -323,6 +323,24 @@ describe('compileMachine', () => {
     expect(() => compileMachine(parallel)).toThrow(/its root is parallel/);
   });
 
+  it('persists and restores snapshots in the format of xstate, both ways', () => {
+    const machine = workerSlotMachine.provide({ actions: { startWorker: () => {}, abortWorker: () => {}, reportFinished: () => {} } });
+    const compiled = compileMachine(machine);
+    const job = { seq: 4, attempt: 1, startedAt: 0, delivery: { id: 'e', payload: 1 } };
+    for (const [from, to] of [
+      [machine, compiled],
+      [compiled, machine],
+    ] as const) {
+      const actor = createActor(from as AnyStateMachine, { input: { slotId: 's' } }).start();
+      actor.send({ type: 'event.assigned', job });
+      const persisted = actor.getPersistedSnapshot();
+      const restored = createActor(to as AnyStateMachine, { snapshot: persisted }).start();
+      expect([restored.getSnapshot().value, restored.getSnapshot().context]).toEqual(['busy', { slotId: 's', job, run: 1 }]);
+      restored.send({ type: 'worker.done', run: 1, output: 'ok' });
+      expect(restored.getSnapshot().value).toBe('idle');
+    }
+  });
+
   it('keeps the machine for the inspector and the diagrams', () => {
     const compiled = compileMachine(workerSlotMachine);
     expect(compiled.machine).toBe(workerSlotMachine);
