@@ -3,26 +3,38 @@
  *
  * 1. Throughput: N no-op events (default 1,000,000) through 8 slots, for
  *    (a) the flowd runtime, (b) a plain promise pool of 8 with no actors,
- *    (c) the naive actor design (a fromPromise child per event), all in this
- *    process, several rounds each; prints the median events/s and ratios.
- * 2. Isolation: the cost per event of `isolation = thread` (each slot's
+ *    (c) the naive actor design (a fromPromise child per event), and
+ *    (d, e) flowd's supervisor and slots without the rest of the runtime,
+ *    the slots interpreted by xstate and compiled (machines/compile.ts), all
+ *    in this process, the designs alternated round by round (the order rotates, so
+ *    a drift in the machine's load hits all three alike); prints each
+ *    round's figure with the load average then, the medians and ratios.
+ *    The flowd runtime's rounds also print its CPU time per event.
+ * 2. The worker slot's machine alone, interpreted by xstate and compiled
+ *    (machines/compile.ts), rounds alternated: µs per idle -> busy -> idle
+ *    cycle, with no-op actions.
+ * 3. Isolation: the cost per event of `isolation = thread` (each slot's
  *    worker in a worker thread; the event and result cross as structured
  *    clones) against in-process, BENCH_THREAD_EVENTS no-op events (default
  *    20,000), rounds alternated, timed from the end of start() (the threads'
  *    start-up is not counted).
- * 3. Memory: in a fresh child process, a source far faster than the workers
+ * 4. Memory: in a fresh child process, a source far faster than the workers
  *    floods N events; prints the peak RSS.
  *
  * BENCH_EVENTS, BENCH_THREAD_EVENTS and BENCH_ROUNDS override the defaults.
  */
 import { spawnSync } from 'node:child_process';
+import os from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { defineWorker } from '../actors/workers/worker.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { createRuntime } from '../src/runtime/runtime.js';
 import { floodSource } from './flood-source.js';
 import { naiveSlotLogic } from './naive-slot.js';
-import { createActor } from 'xstate';
+import { slotCycleUs, slotLogics } from './slot-cycle.js';
+import pino from 'pino';
+import { createActor, type AnyActorLogic } from 'xstate';
+import { createSlotLogic, provideSlotMachine, type SlotDeps } from '../actors/workers/slot.js';
 import { createSourceLogic } from '../actors/sources/driver.js';
 import { compileFlowSettings } from '../src/config/flow-settings.js';
 import { SectionReader } from '../src/kernel/section-reader.js';
@@ -71,38 +83,115 @@ async function naive(count: number): Promise<number> {
   return performance.now() - started;
 }
 
+/** The runtime's slot with a no-op worker, as createRuntime makes it (no logger output, no services). */
+const slotDeps: SlotDeps = {
+  runner: { name: 'noop', source: undefined, configure: async () => {}, run: noop },
+  log: pino({ level: 'silent' }),
+  app: { name: 'bench', dir: '.', stateDir: '.' },
+  config: {},
+};
+
+/** flowd's supervisor and slots alone (no runtime around them), the slots given as `slot`. */
+async function supervised(slot: AnyActorLogic, count: number): Promise<number> {
+  const settings = compileFlowSettings(new SectionReader(new Map([['workers', SLOTS]]), { section: 'bench' })).settings;
+  const machine = supervisorMachine.provide({ actors: { workerSlot: slot as never, source: createSourceLogic(floodSource(count)) } });
+  const actor = createActor(machine, { input: { settings, now: Date.now, random: Math.random } });
+  const started = performance.now();
+  const finished = new Promise<void>((resolve, reject) => actor.subscribe({ complete: resolve, error: reject }));
+  actor.start();
+  await finished;
+  const output = actor.getSnapshot().output as { counters: { completed: number } };
+  if (output.counters.completed !== count) throw new Error(`supervised completed ${output.counters.completed} of ${count}`);
+  return performance.now() - started;
+}
+
 const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 const rate = (ms: number): number => Math.round(EVENTS / (ms / 1000));
 const fmt = (n: number): string => n.toLocaleString('en-US');
+/** The 1-, 5- and 15-minute load averages, printed with each figure: on a shared machine they say how far to trust it. */
+const load = (): string =>
+  os
+    .loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
 
 async function throughput(): Promise<void> {
-  console.log(`dispatch: ${fmt(EVENTS)} no-op events, ${SLOTS} slots, ${ROUNDS} rounds, node ${process.version}`);
+  console.log(
+    `dispatch: ${fmt(EVENTS)} no-op events, ${SLOTS} slots, ${ROUNDS} rounds alternated, node ${process.version}, ${os.availableParallelism()} CPUs, load average ${load()}`,
+  );
   const designs: Array<[string, (n: number) => Promise<number>]> = [
     ['flowd runtime', flowd],
     ['promise pool (no actors)', promisePool],
     ['naive actors (fromPromise per event)', naive],
+    ['supervisor + slots interpreted (xstate)', (n) => supervised(provideSlotMachine(slotDeps), n)],
+    ['supervisor + slots compiled', (n) => supervised(createSlotLogic(slotDeps), n)],
   ];
   await flowd(Math.min(EVENTS, 50_000)); // warm-up
-  const rates = new Map<string, number>();
-  for (const [name, run] of designs) {
-    const runs: number[] = [];
-    for (let round = 0; round < ROUNDS; round++) {
+  const runs = new Map<string, number[]>(designs.map(([name]) => [name, []]));
+  // CPU time (user + system) per event: on a shared machine it moves less with the load than the wall time does.
+  const cpuUs = new Map<string, number[]>(designs.map(([name]) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    // Round r starts with design r mod n: each design runs first, second, ... in turn.
+    for (let i = 0; i < designs.length; i++) {
+      const [name, run] = designs[(round + i) % designs.length]!;
       globalThis.gc?.();
-      runs.push(rate(await run(EVENTS)));
+      const cpu = process.cpuUsage();
+      const figure = rate(await run(EVENTS));
+      const used = process.cpuUsage(cpu);
+      const us = (used.user + used.system) / EVENTS;
+      runs.get(name)!.push(figure);
+      cpuUs.get(name)!.push(us);
+      console.log(
+        `    round ${round + 1}: ${name.padEnd(40)} ${fmt(figure).padStart(10)} events/s, ${us.toFixed(2).padStart(6)} µs CPU/event   (load average ${load()})`,
+      );
     }
-    rates.set(name, median(runs));
-    console.log(`  ${name.padEnd(40)} ${fmt(median(runs)).padStart(10)} events/s   (rounds: ${runs.map(fmt).join(', ')})`);
+  }
+  const rates = new Map<string, number>();
+  const cpuOf = (name: string) => median(cpuUs.get(name)!);
+  for (const [name] of designs) {
+    const rounds = runs.get(name)!;
+    rates.set(name, median(rounds));
+    console.log(
+      `  ${name.padEnd(40)} ${fmt(median(rounds)).padStart(10)} events/s, ${cpuOf(name).toFixed(2).padStart(6)} µs CPU/event   (medians; rounds: ${rounds.map(fmt).join(', ')})`,
+    );
   }
   const flowdRate = rates.get('flowd runtime')!;
   console.log(
-    `  ratio flowd / naive actors:  ${(flowdRate / rates.get('naive actors (fromPromise per event)')!).toFixed(2)}x   (target >= 2.5x)`,
+    `  ratio flowd / naive actors:  ${(flowdRate / rates.get('naive actors (fromPromise per event)')!).toFixed(2)}x   (target >= 5x)`,
   );
+  const interpreted = rates.get('supervisor + slots interpreted (xstate)')!;
+  const compiled = rates.get('supervisor + slots compiled')!;
+  const cpuSaved = cpuOf('supervisor + slots interpreted (xstate)') - cpuOf('supervisor + slots compiled');
+  console.log(
+    `  ratio slots compiled / interpreted:  ${(compiled / interpreted).toFixed(2)}x events/s, ${cpuSaved.toFixed(2)} µs less CPU per event   (the same supervisor, in the same rounds)`,
+  );
+  console.log(`  flowd runtime: ${cpuOf('flowd runtime').toFixed(2)} µs CPU per event   (target <= 10 µs)`);
   const poolRate = rates.get('promise pool (no actors)')!;
   const costUs = (1 / flowdRate - 1 / poolRate) * 1e6;
   console.log(
     `  ratio flowd / promise pool:  ${(flowdRate / poolRate).toFixed(4)}x   (the actor layer costs ${costUs.toFixed(1)} µs per event)`,
   );
-  console.log(`  target: >= 50,000 events/s on ${SLOTS} slots: ${flowdRate >= 50_000 ? 'met' : 'NOT met'}`);
+  console.log(`  target: >= 100,000 events/s on ${SLOTS} slots: ${flowdRate >= 100_000 ? 'met' : 'NOT met'}   (load average ${load()})`);
+}
+
+/** The slot's machine alone, interpreted and compiled, alternated round by round. */
+function slotMachine(): void {
+  console.log(`slot machine alone: 200,000 idle -> busy -> idle cycles with no-op actions, ${ROUNDS} rounds alternated`);
+  for (const [, logic] of slotLogics) slotCycleUs(logic, 20_000); // warm-up
+  const runs = new Map<string, number[]>(slotLogics.map(([name]) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (let i = 0; i < slotLogics.length; i++) {
+      const [name, logic] = slotLogics[(round + i) % slotLogics.length]!;
+      globalThis.gc?.();
+      runs.get(name)!.push(slotCycleUs(logic));
+    }
+  }
+  for (const [name, us] of runs)
+    console.log(
+      `  ${name.padEnd(24)} ${median(us).toFixed(2).padStart(6)} µs per cycle   (rounds: ${us.map((u) => u.toFixed(2)).join(', ')})`,
+    );
+  const [interpreted, compiled] = slotLogics.map(([name]) => median(runs.get(name)!));
+  console.log(`  compiled is ${(interpreted! / compiled!).toFixed(1)}x faster   (load average ${load()})`);
 }
 
 /** `count` no-op events in-process or in threads; the time from the end of start() (threads up and configured) to the last outcome. */
@@ -128,6 +217,7 @@ async function isolation(): Promise<void> {
       runs[kind].push(await isolated(kind, THREAD_EVENTS));
     }
   }
+  console.log(`  (load average ${load()})`);
   const us = (ms: number): number => (ms * 1000) / THREAD_EVENTS;
   for (const kind of ['process', 'thread'] as const) {
     const ms = median(runs[kind]);
@@ -168,6 +258,7 @@ if (process.argv.includes('--flood')) {
   await flood();
 } else {
   await throughput();
+  slotMachine();
   await isolation();
   const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--flood'], {
     encoding: 'utf8',
@@ -186,5 +277,5 @@ if (process.argv.includes('--flood')) {
   console.log(
     `  ${fmt(Math.round(result.completed / (result.ms / 1000)))} events/s, queue peak ${result.peakQueue}, rejected ${result.rejected}`,
   );
-  console.log(`  peak RSS ${mb.toFixed(0)} MB   (target < 200 MB: ${mb < 200 ? 'met' : 'NOT met'})`);
+  console.log(`  peak RSS ${mb.toFixed(0)} MB   (target < 150 MB: ${mb < 150 ? 'met' : 'NOT met'})   (load average ${load()})`);
 }

@@ -24,7 +24,7 @@
  *    first BENCH_LOW_WARMUP (2,000) not counted, since V8 optimizes the hot
  *    path only after about a thousand events: CPU per event (target: flowd
  *    at most 2x).
- * 4. alone: without the broker, the worker slot's machine alone; the
+ * 4. alone: without the broker, the worker slot's machine alone (interpreted and compiled); the
  *    whole runtime fed by an in-process source that hands over messages the
  *    way the broker does at this prefetch; and stompjs fed recorded frames,
  *    as the bare consumer and as flowd use it (bench/stomp-replay.ts), as
@@ -44,7 +44,6 @@
  * BENCH_LOW_WARMUP and BENCH_LOW_ROUNDS override the defaults.
  */
 import os from 'node:os';
-import { createActor } from 'xstate';
 import { defaultPrefetch } from '../actors/sources/stomp-url.js';
 import { defineWorker } from '../actors/workers/worker.js';
 import { eventAssigned, workerDone, type Job } from '../machines/events.js';
@@ -52,6 +51,7 @@ import { workerSlotMachine } from '../machines/worker-slot.js';
 import { createRuntime } from '../src/runtime/runtime.js';
 import { bare, BODY, flowd, measure, type Consumer, type Shape, type Timing } from './stomp-consumers.js';
 import { replayStompjs } from './stomp-replay.js';
+import { slotCycleUs, slotLogics } from './slot-cycle.js';
 import { windowSource } from './window-source.js';
 
 const positive = (name: string, fallback: number, min = 1): number => {
@@ -214,27 +214,16 @@ if (SECTIONS.has('low')) {
   console.log(`  load average ${load()}`);
 }
 
-/** xstate's own cost for the two transitions every event makes in its slot: the slot machine with no-op actions, in this process. */
-function slotCycleUs(): number {
-  const slot = createActor(
-    workerSlotMachine.provide({
-      actions: { startWorker: () => {}, abortWorker: () => {}, reportFinished: () => {}, reportFailed: () => {} },
-    }),
-    { input: { slotId: 'bench' } },
-  ).start();
-  const job: Job = { seq: 0, attempt: 1, startedAt: 0, delivery: { id: 'x', payload: null } };
-  const cycles = 200_000;
-  const rounds: number[] = [];
+/** The slot machine alone, interpreted and compiled (bench/slot-cycle.ts), alternated over 3 rounds: µs per event, median. */
+function slotCycles(): Map<string, number> {
+  const runs = new Map<string, number[]>(slotLogics.map(([name]) => [name, []]));
   for (let round = 0; round < 3; round++) {
-    const started = performance.now();
-    for (let run = round * cycles + 1; run <= (round + 1) * cycles; run++) {
-      slot.send(eventAssigned(job));
-      slot.send(workerDone(run, undefined));
+    for (let i = 0; i < slotLogics.length; i++) {
+      const [name, logic] = slotLogics[(round + i) % slotLogics.length]!;
+      runs.get(name)!.push(slotCycleUs(logic));
     }
-    rounds.push(((performance.now() - started) * 1000) / cycles);
   }
-  slot.stop();
-  return median(rounds);
+  return new Map([...runs].map(([name, values]) => [name, median(values)]));
 }
 
 const ALONE_EVENTS = 100_000;
@@ -266,10 +255,10 @@ async function runtimeAlone(): Promise<{ cpuUs: number; rate: number }> {
 
 if (SECTIONS.has('alone')) {
   console.log(`without the broker, in this process (load before: ${load()}):`);
-  const slotUs = slotCycleUs();
-  console.log(
-    `  the worker slot's machine alone         ${slotUs.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions)`,
-  );
+  for (const [name, us] of slotCycles())
+    console.log(
+      `  the worker slot's machine alone, ${name.padEnd(20)} ${us.toFixed(1)} µs per event (its two transitions, event.assigned and worker.done, with no-op actions)`,
+    );
   const alone = await runtimeAlone();
   console.log(
     `  the whole runtime, fed like the broker  ${alone.cpuUs.toFixed(1)} µs CPU per event, ${fmt(alone.rate)} events/s ` +

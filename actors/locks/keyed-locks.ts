@@ -12,6 +12,7 @@ import {
   type LockGranted,
   type LockLost,
 } from '../../machines/lock.js';
+import { compileMachine, type CompiledMachine } from '../../machines/compile.js';
 import { FlowdError, LockError } from '../../src/kernel/errors.js';
 import { MAX_TIMER_DELAY } from '../../src/kernel/timers.js';
 import { HeldLock, type LockOwner } from './held-lock.js';
@@ -59,7 +60,7 @@ export class KeyedLocks implements Locks {
   private readonly held = new Map<string, HeldLock>();
   private readonly owner: LockOwner;
   private readonly clock: Clock;
-  private readonly logic: typeof lockMachine;
+  private readonly logic: CompiledMachine<typeof lockMachine>;
   private highestFence: number;
   private lastRequest = 0;
   private closed = false;
@@ -73,9 +74,12 @@ export class KeyedLocks implements Locks {
     this.clock = options.clock ?? systemClock;
     this.highestFence = options.fenceBase ?? 0;
     this.owner = { renew: (lock) => this.renew(lock), release: (lock) => this.release(lock) };
-    this.logic = lockMachine.provide({
-      actors: { acquire: fromPromise<AcquireOutput, AcquireInput>(({ input, signal }) => driver.acquire(input, signal)) },
-    });
+    // Compiled (machines/compile.ts): each lock event is a table look-up, with the same snapshots and emitted events.
+    this.logic = compileMachine(
+      lockMachine.provide({
+        actors: { acquire: fromPromise<AcquireOutput, AcquireInput>(({ input, signal }) => driver.acquire(input, signal)) },
+      }),
+    );
   }
 
   /** How many keys have a live lock actor (held, or with waiters). */

@@ -1,4 +1,5 @@
 import { createActor, fromCallback, fromPromise, waitFor, type ActorRefFrom } from 'xstate';
+import { compileMachine, type CompiledMachine } from '../../machines/compile.js';
 import { storeAvailable, storeMachine, storeUnavailable } from '../../machines/store.js';
 import { ConflictError, FencedError, FlowdError, StoreError } from '../../src/kernel/errors.js';
 import { untilAborted } from '../../src/kernel/ping.js';
@@ -12,9 +13,9 @@ import type { AppendOptions, DeleteOptions, LoggingStore, PutOptions, StoreLogs,
 /** The store actor: `storeMachine` with a backend plugged in. */
 export type StoreActor = ActorRefFrom<typeof storeMachine>;
 
-/** The store machine wired to `backend`: open, close, and the backend's connection status as events. */
-export function createStoreLogic(backend: StoreBackend) {
-  return storeMachine.provide({
+/** The store machine wired to `backend`: open, close, and the backend's connection status as events; compiled (machines/compile.ts). */
+export function createStoreLogic(backend: StoreBackend): CompiledMachine<typeof storeMachine> {
+  const machine = storeMachine.provide({
     actors: {
       openBackend: fromPromise(() => backend.open()),
       closeBackend: fromPromise(() => backend.close()),
@@ -23,6 +24,7 @@ export function createStoreLogic(backend: StoreBackend) {
       ),
     },
   });
+  return compileMachine(machine);
 }
 
 /** Starts a store actor for `backend`. */

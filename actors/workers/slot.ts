@@ -13,6 +13,7 @@ import {
   type WorkerDone,
   type WorkerFailed,
 } from '../../machines/events.js';
+import { compileMachine, type CompiledMachine } from '../../machines/compile.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 import type { RestClient } from '../../src/kernel/api-client.js';
 import { FlowdError, type ErrorCode } from '../../src/kernel/errors.js';
@@ -163,9 +164,11 @@ function runFailed(this: RunSettlement, error: unknown): void {
 /**
  * The worker-slot machine with its `startWorker` / `abortWorker` actions:
  * the slot starts the worker's promise itself (no child actor per event)
- * and reports its settlement back as `worker.done` / `worker.failed`.
+ * and reports its settlement back as `worker.done` / `worker.failed`. The
+ * runtime runs it compiled (createSlotLogic); bench:dispatch also runs it
+ * interpreted, to compare.
  */
-export function createSlotLogic(deps: SlotDeps) {
+export function provideSlotMachine(deps: SlotDeps): typeof workerSlotMachine {
   const { runner } = deps;
   const runs = new Map<string, RunContext>();
 
@@ -223,4 +226,9 @@ export function createSlotLogic(deps: SlotDeps) {
       },
     },
   });
+}
+
+/** The worker slot as the runtime runs it: provideSlotMachine's machine, compiled (machines/compile.ts: each event a table look-up). */
+export function createSlotLogic(deps: SlotDeps): CompiledMachine<typeof workerSlotMachine> {
+  return compileMachine(provideSlotMachine(deps));
 }

@@ -1,5 +1,6 @@
 import mittModule from 'mitt';
 import type { AnyActorRef, AnyStateMachine, InspectionEvent } from 'xstate';
+import { machineOf } from '../../machines/compile.js';
 import { summarize, truncate, type Summary, type SummaryContext } from './summaries.js';
 
 // mitt's types describe a CommonJS default; under ESM the default export is the function itself.
@@ -101,9 +102,6 @@ interface Tracked {
 /** How many machine ids the inspector keeps for diagrams: the app's own few, and some room. */
 const MAX_MACHINES = 64;
 
-const isMachine = (logic: unknown): logic is AnyStateMachine =>
-  !!logic && typeof logic === 'object' && 'root' in logic && typeof (logic as { id?: unknown }).id === 'string';
-
 /** Leaf paths and every active path of a state value. */
 export function statePaths(value: unknown): { leaves: string[]; nodes: string[] } {
   const leaves: string[] = [];
@@ -193,8 +191,9 @@ export function createInspection(options: InspectionOptions): Inspection {
 
   const uniqueId = (wanted: string, ref: AnyActorRef) => (ids.has(wanted) ? `${wanted}#${ref.sessionId}` : wanted);
   const register = (ref: AnyActorRef, run = false) => {
-    const logic = (ref as { logic?: unknown }).logic;
-    if (!isMachine(logic) || tracked.has(ref)) return;
+    // A machine, or a compiled one (machines/compile.ts), which keeps its machine for the diagram.
+    const logic = machineOf((ref as { logic?: unknown }).logic);
+    if (!logic || tracked.has(ref)) return;
     if (!machines.has(logic.id) && machines.size < MAX_MACHINES) machines.set(logic.id, logic);
     const parentRef = (ref as { _parent?: AnyActorRef })._parent;
     // A run is named after its slot: `<slot id>/<machine id>`.

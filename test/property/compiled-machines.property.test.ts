@@ -1,0 +1,352 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  assign,
+  cancel,
+  createActor,
+  emit,
+  enqueueActions,
+  fromCallback,
+  fromPromise,
+  fromTransition,
+  raise,
+  sendParent,
+  sendTo,
+  setup,
+  SimulatedClock,
+  type AnyActorRef,
+  type AnyStateMachine,
+  type EventObject,
+  type InspectionEvent,
+} from 'xstate';
+import { compileMachine } from '../../machines/compile.js';
+import { lockMachine } from '../../machines/lock.js';
+import { pluginMachine } from '../../machines/plugin.js';
+import { storeMachine } from '../../machines/store.js';
+import { workerSlotMachine } from '../../machines/worker-slot.js';
+import { workflowRunMachine } from '../../machines/workflow-run.js';
+
+/**
+ * Every compiled machine runs beside xstate's own interpreter over random
+ * event sequences (and ticks of a simulated clock, for `after`). Each runs as
+ * the child of a recording parent, in a system of its own, and the two
+ * traces must be equal, in order: the actions run (type and params, from the
+ * inspector's `@xstate.action`), the events sent (to the parent, to children,
+ * to itself later), the events emitted, and after every event the state
+ * value, context, status, output, error, children, and `can` of the next event.
+ */
+
+type Step = { tick: number } | { event: EventObject };
+type LooseEnqueue = ((action: string) => void) & {
+  assign(values: object): void;
+  raise(event: EventObject): void;
+  emit(event: EventObject & Record<string, unknown>): void;
+};
+
+/** Actor refs by id, functions and errors by name: what two systems can share. */
+function norm(value: unknown, seen = new Set<unknown>()): unknown {
+  if (value === null || typeof value !== 'object')
+    return typeof value === 'function' ? `fn:${(value as { type?: string }).type ?? value.name}` : value;
+  if ('sessionId' in value && 'send' in value) return `ref:${(value as AnyActorRef).id}`;
+  if (value instanceof Error) return `error:${value.message}`;
+  if (seen.has(value)) return 'cycle';
+  seen.add(value);
+  if (Array.isArray(value)) return value.map((item) => norm(item, seen));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, norm(item, seen)]));
+}
+
+const spawnChildOf = createActor as unknown as (logic: unknown, options: object) => AnyActorRef;
+
+function trace(logic: unknown, input: unknown, steps: Step[]): unknown[] {
+  const log: unknown[] = [];
+  const clock = new SimulatedClock();
+  let child: AnyActorRef | undefined;
+  const inspect = (event: InspectionEvent) => {
+    if (!child) return;
+    if (event.type === '@xstate.action' && event.actorRef === child) log.push(['action', event.action.type, norm(event.action.params)]);
+    if (event.type === '@xstate.event' && event.sourceRef === child) log.push(['sent', norm(event.actorRef), norm(event.event)]);
+  };
+  const parent = createActor(
+    fromTransition((state: null, event: EventObject) => {
+      log.push(['parent received', norm(event)]);
+      return state;
+    }, null),
+    { clock, inspect, id: 'parent' },
+  ).start();
+  child = spawnChildOf(logic, { parent, input, id: 'machine' });
+  child.on('*', (event: EventObject) => log.push(['emitted', norm(event)]));
+  const view = (next?: EventObject) => {
+    const s = child!.getSnapshot() as {
+      value: unknown;
+      status: string;
+      context: unknown;
+      output: unknown;
+      error: unknown;
+      children: Record<string, unknown>;
+      can(e: EventObject): boolean;
+    };
+    return [
+      'snapshot',
+      s.value,
+      s.status,
+      norm(s.context),
+      norm(s.output),
+      norm(s.error),
+      Object.keys(s.children).sort(),
+      next && s.status === 'active' ? s.can(next) : undefined,
+    ];
+  };
+  child.start();
+  log.push(view());
+  steps.forEach((step, i) => {
+    // A machine that ended takes no more events (xstate warns of each): the trace has already said it ended.
+    if ((child!.getSnapshot() as { status: string }).status !== 'active') return;
+    if ('tick' in step) clock.increment(step.tick);
+    else child!.send(step.event);
+    const next = steps.slice(i + 1).find((s): s is { event: EventObject } => 'event' in s)?.event;
+    log.push(view(next));
+  });
+  return log;
+}
+
+/** Runs `machine` interpreted and compiled over random steps and asserts the traces are equal. */
+function agree(machine: AnyStateMachine, input: fc.Arbitrary<unknown>, event: fc.Arbitrary<EventObject>, runs = 200): void {
+  const compiled = compileMachine(machine);
+  const step: fc.Arbitrary<Step> = fc.oneof(
+    { weight: 5, arbitrary: event.map((e) => ({ event: e })) },
+    { weight: 1, arbitrary: fc.integer({ min: 1, max: 2000 }).map((tick) => ({ tick })) },
+  );
+  fc.assert(
+    fc.property(input, fc.array(step, { maxLength: 40 }), (given, steps) => {
+      const interpreted = trace(machine, given, steps);
+      expect(trace(compiled, given, steps)).toEqual(interpreted);
+    }),
+    { numRuns: runs },
+  );
+}
+
+const errorInfo = fc.record(
+  { code: fc.constantFrom('ERR_WORKER_FAILED', 'ERR_STORE_UNAVAILABLE', 'ERR_CONFLICT'), message: fc.string({ maxLength: 5 }) },
+  { noNullPrototype: true },
+);
+const never = fromPromise(() => new Promise<never>(() => {}));
+
+describe('compiled machines agree with xstate interpreter', () => {
+  it('worker slot', () => {
+    for (const terminable of [false, true]) {
+      const machine = workerSlotMachine.provide({
+        guards: { isTerminable: () => terminable },
+        actions: { startWorker: () => {}, abortWorker: () => {} },
+      });
+      const job = fc.record({
+        seq: fc.nat(9),
+        attempt: fc.integer({ min: 1, max: 3 }),
+        startedAt: fc.nat(99),
+        delivery: fc.record({ id: fc.string({ maxLength: 3 }), payload: fc.nat() }),
+      });
+      const event = fc.oneof(
+        job.map((j) => ({ type: 'event.assigned', job: j })),
+        fc.option(errorInfo, { nil: undefined }).map((reason) => (reason ? { type: 'slot.abort', reason } : { type: 'slot.abort' })),
+        fc.record({ run: fc.nat(3), output: fc.nat() }).map((e) => ({ type: 'worker.done', ...e })),
+        fc.record({ run: fc.nat(3), error: errorInfo }).map((e) => ({ type: 'worker.failed', ...e })),
+      );
+      agree(machine as AnyStateMachine, fc.record({ slotId: fc.constantFrom('slot-1', 'slot-2') }), event);
+    }
+  });
+
+  it('store', () => {
+    const machine = storeMachine.provide({
+      actors: { openBackend: never as never, closeBackend: never as never, watchBackend: fromCallback(() => {}) },
+    });
+    const event = fc.oneof(
+      fc.constant({ type: 'store.available' }),
+      errorInfo.map((error) => ({ type: 'store.unavailable', error })),
+      fc.constant({ type: 'store.close' }),
+      fc.constantFrom('0.store.opening', '0.store.closing').chain((id) =>
+        fc.oneof(
+          fc.constant({ type: `xstate.done.actor.${id}` }),
+          errorInfo.map((error) => ({ type: `xstate.error.actor.${id}`, error })),
+        ),
+      ),
+      fc.constant({ type: 'xstate.error.actor.watchBackend', error: { code: 'ERR_STORE', message: 'gone' } }),
+    );
+    agree(machine as AnyStateMachine, fc.constant(undefined), event);
+  });
+
+  it('workflow run', () => {
+    const machine = workflowRunMachine.provide({ actors: { decide: never as never } });
+    const id = '0.workflow-run.deciding';
+    const outcome = fc
+      .option(fc.constantFrom('completed', 'failed', 'restarted'), { nil: undefined })
+      .map((kind) => (kind ? { kind } : undefined));
+    const event = fc.oneof(
+      fc.constantFrom({ type: 'activity.finished' }, { type: 'run.deadline' }),
+      fc.record({ pending: fc.nat(3), outcome }).map((output) => ({ type: `xstate.done.actor.${id}`, output })),
+      errorInfo.map((error) => ({ type: `xstate.error.actor.${id}`, error })),
+    );
+    agree(machine as AnyStateMachine, fc.record({ runId: fc.constantFrom('r1', 'r2') }), event);
+  });
+
+  it('plugin', () => {
+    const machine = pluginMachine.provide({ actors: { load: never as never }, actions: { startLoad: () => {} } } as never);
+    const ids = ['0.plugin.loading', '0.plugin.reloading'];
+    const event = fc.oneof(
+      fc.constantFrom({ type: 'plugin.changed' }, { type: 'plugin.removed' }),
+      errorInfo.map((error) => ({ type: 'plugin.failed', error })),
+      fc.constantFrom(...ids).chain((id) =>
+        fc.oneof(
+          fc.record({ callbacks: fc.constant([]), mtimeMs: fc.nat(9) }).map((output) => ({ type: `xstate.done.actor.${id}`, output })),
+          errorInfo.map((error) => ({ type: `xstate.error.actor.${id}`, error })),
+        ),
+      ),
+    );
+    agree(
+      machine as AnyStateMachine,
+      fc.record({ name: fc.constant('p'), file: fc.constant('p.js'), deactivated: fc.option(errorInfo, { nil: undefined }) }),
+      event,
+    );
+  });
+
+  it('lock (eventless transitions out of expired and passing)', () => {
+    const machine = lockMachine.provide({ actors: { acquire: never as never } });
+    const requestId = fc.constantFrom('r1', 'r2', 'r3');
+    const leaseMs = fc.integer({ min: 100, max: 3000 });
+    const event = fc.oneof(
+      fc.record({ requestId, leaseMs }).map((e) => ({ type: 'lock.requested', ...e })),
+      fc.record({ requestId, leaseMs }).map((e) => ({ type: 'lock.renewed', ...e })),
+      fc.constantFrom('lock.released', 'lock.cancelled', 'lock.revoked').chain((type) => requestId.map((id) => ({ type, requestId: id }))),
+      fc
+        .record({ fence: fc.nat(5), token: fc.constantFrom('t1', 't2'), leaseMs })
+        .map((output) => ({ type: 'xstate.done.actor.0.lock.acquiring', output })),
+      errorInfo.map((error) => ({ type: 'xstate.error.actor.0.lock.acquiring', error })),
+    );
+    agree(machine as AnyStateMachine, fc.record({ key: fc.constant('k'), fence: fc.option(fc.nat(3), { nil: undefined }) }), event);
+  });
+
+  it('a machine with every supported built-in', () => {
+    // raise, emit, sendTo a child and the parent, delayed sends and their cancel, enqueueActions, params,
+    // root transitions, reentry, tags, a final state with output and exit actions.
+    const echo = fromCallback<EventObject>(({ receive, sendBack }) => receive((event) => sendBack({ type: 'echoed', of: event.type })));
+    const machine = setup({
+      types: {} as {
+        context: { n: number; log: string[] };
+        events: { type: string; by?: number };
+        emitted: { type: 'shouted'; n: number };
+      },
+      actors: { echo, wait: never },
+      guards: { isSmall: ({ context }) => context.n < 3, isAbove: ({ context }, params: { limit: number }) => context.n > params.limit },
+      actions: {
+        add: assign({ n: ({ context, event }) => context.n + ((event as { by?: number }).by ?? 1) }),
+        note: assign({ log: ({ context, event }, params: { tag: string }) => [...context.log, `${params.tag}:${event.type}`] }),
+        tell: sendParent(({ context }) => ({ type: 'told', n: context.n })),
+        shout: emit(({ context }) => ({ type: 'shouted', n: context.n })),
+        ping: sendTo('echo', { type: 'ping' }),
+        later: sendTo(({ self }) => self, { type: 'late' }, { delay: 500, id: 'later' }),
+        drop: cancel('later'),
+        loop: raise({ type: 'looped' }),
+        // Loosely typed: setup's types do not follow named guards and actions inside enqueueActions here.
+        mixed: enqueueActions(((args: { enqueue: LooseEnqueue; check: (guard: string) => boolean }) => {
+          args.enqueue.assign({ n: 0 });
+          if (args.check('isSmall')) args.enqueue('tell');
+          args.enqueue.raise({ type: 'looped' });
+          args.enqueue.emit({ type: 'shouted', n: -1 });
+        }) as never) as never,
+        plain: () => {},
+      },
+      delays: { soon: ({ context }) => 100 * (context.n + 1) },
+      // The config is checked at run time (the property), not by setup's types, which cannot follow named guards with params here.
+    }).createMachine({
+      id: 'kitchen',
+      context: { n: 0, log: [] },
+      entry: ['plain', { type: 'note', params: { tag: 'root' } }],
+      exit: { type: 'note', params: { tag: 'root-exit' } },
+      on: { reset: { target: '.a', actions: 'mixed' }, stop: '.end' },
+      initial: 'a',
+      states: {
+        a: {
+          tags: ['start'],
+          entry: 'tell',
+          exit: { type: 'note', params: { tag: 'a-exit' } },
+          after: { soon: 'b' },
+          on: {
+            go: [{ guard: 'isSmall', target: 'b', actions: 'add' }, { target: 'c' }],
+            again: { target: 'a', reenter: true, actions: 'add' },
+            stay: { target: 'a', actions: 'add' },
+            looped: { actions: { type: 'note', params: { tag: 'loop' } } },
+          },
+        },
+        b: {
+          invoke: { id: 'echo', src: 'echo' },
+          entry: ['ping', 'later', 'shout'],
+          exit: 'drop',
+          on: {
+            echoed: { actions: { type: 'note', params: { tag: 'echo' } } },
+            late: 'c',
+            go: { guard: { type: 'isAbove', params: { limit: 1 } }, target: 'c', actions: ['add', 'loop'] },
+            looped: { actions: 'add' },
+          },
+        },
+        c: {
+          invoke: { src: 'wait', onDone: 'end', onError: { target: 'a', actions: 'add' } },
+          on: { go: { actions: ['add', 'shout'] }, looped: 'end' },
+        },
+        end: { type: 'final', entry: 'tell', exit: { type: 'note', params: { tag: 'end-exit' } } },
+      },
+      output: ({ context }: { context: { n: number; log: string[] } }) => ({ n: context.n, log: context.log.length }),
+    } as never);
+    const event = fc.oneof(
+      fc.constantFrom('go', 'again', 'stay', 'reset', 'stop', 'looped', 'late').map((type) => ({ type })),
+      fc.nat(3).map((by) => ({ type: 'go', by })),
+      fc.constantFrom({ type: 'xstate.done.actor.0.kitchen.c' }, { type: 'xstate.error.actor.0.kitchen.c', error: 'no' }),
+    );
+    agree(machine as unknown as AnyStateMachine, fc.constant(undefined), event, 300);
+  });
+});
+
+describe('compileMachine', () => {
+  it('refuses a machine that is not flat, naming why', () => {
+    const nested = setup({}).createMachine({ id: 'nested', initial: 'a', states: { a: { initial: 'x', states: { x: {} } } } });
+    expect(() => compileMachine(nested)).toThrow(/machine "nested" cannot be compiled: state "a" is a compound state/);
+    const eventless = setup({}).createMachine({
+      id: 'eventless',
+      initial: 'a',
+      states: { a: { always: { target: 'a', reenter: true } }, b: {} },
+    });
+    expect(() => compileMachine(eventless)).toThrow(/state "a" has an eventless transition \(always\) that stays in it/);
+    const inline = setup({}).createMachine({
+      id: 'inline',
+      initial: 'a',
+      states: { a: { on: { go: { guard: () => true, target: 'a' } } } },
+    });
+    expect(() => compileMachine(inline)).toThrow(/state "a", on "go" has an inline guard/);
+    const parallel = setup({}).createMachine({ id: 'par', type: 'parallel', states: { a: {}, b: {} } });
+    expect(() => compileMachine(parallel)).toThrow(/its root is parallel/);
+  });
+
+  it('persists and restores snapshots in the format of xstate, both ways', () => {
+    const machine = workerSlotMachine.provide({ actions: { startWorker: () => {}, abortWorker: () => {}, reportFinished: () => {} } });
+    const compiled = compileMachine(machine);
+    const job = { seq: 4, attempt: 1, startedAt: 0, delivery: { id: 'e', payload: 1 } };
+    for (const [from, to] of [
+      [machine, compiled],
+      [compiled, machine],
+    ] as const) {
+      const actor = createActor(from as AnyStateMachine, { input: { slotId: 's' } }).start();
+      actor.send({ type: 'event.assigned', job });
+      const persisted = actor.getPersistedSnapshot();
+      const restored = createActor(to as AnyStateMachine, { snapshot: persisted }).start();
+      expect([restored.getSnapshot().value, restored.getSnapshot().context]).toEqual(['busy', { slotId: 's', job, run: 1 }]);
+      restored.send({ type: 'worker.done', run: 1, output: 'ok' });
+      expect(restored.getSnapshot().value).toBe('idle');
+    }
+  });
+
+  it('keeps the machine for the inspector and the diagrams', () => {
+    const compiled = compileMachine(workerSlotMachine);
+    expect(compiled.machine).toBe(workerSlotMachine);
+    expect(compiled.id).toBe('worker-slot');
+    expect(compiled.config).toBe(workerSlotMachine.config);
+    const snapshot = createActor(compiled, { input: { slotId: 's' } }).getSnapshot();
+    expect([snapshot.value, snapshot.matches('idle'), snapshot.status]).toEqual(['idle', true, 'active']);
+  });
+});
