@@ -11,6 +11,7 @@ import {
   sourceStop,
   type Delivery,
   type ErrorInfo,
+  type EventCancel,
   type EventReceived,
   type EventsReceived,
   type EventsRevoked,
@@ -102,6 +103,8 @@ export interface JobRecord extends QueueEntry {
   revoked?: ErrorInfo;
   /** Set while it runs as the probe of a dependency outage that cannot be pinged. */
   probe?: boolean;
+  /** Set when an operator cancelled its run (`event.cancel`): it fails without a retry. */
+  cancelled?: boolean;
 }
 
 /** Counters of outcomes and states; part of `runtime.snapshot()`. */
@@ -275,7 +278,8 @@ export type SupervisorEvent =
   | PingDone
   | PingError
   | QueueSignal
-  | LifecycleObserve;
+  | LifecycleObserve
+  | EventCancel;
 
 const timeoutError = (ms: number): ErrorInfo => ({
   code: 'ERR_WORKER_TIMEOUT',
@@ -508,7 +512,11 @@ function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef
   abandonRun(context, enqueue, self, job, timeoutError(context.settings.executionTimeoutMs));
 }
 
-/** Aborts a running job's run with `error` (its signal fires) and sets its slot aside for a fresh one, then fails the event (or retries it). Under `isolation = thread` the outcome waits for the thread to go. */
+/**
+ * Aborts a running job's run with `error` (its signal fires) and sets its
+ * slot aside for a fresh one, then fails the event (retried unless it was
+ * cancelled). Under `isolation = thread` the outcome waits for the thread to go.
+ */
 function abandonRun(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord, error: ErrorInfo): void {
   const slotId = job.slotId!;
   enqueue.sendTo(slotId, slotAbort(error));
@@ -633,7 +641,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     endJob(context, enqueue, job, refill);
     return;
   }
-  if (job.attempt <= context.settings.retries && context.stopReason === undefined) {
+  if (job.attempt <= context.settings.retries && context.stopReason === undefined && !job.cancelled) {
     const delayMs = backoffDelay(context.settings.backoff, job.attempt, context.random);
     context.retrying.set(job.seq, job);
     context.counters.retried++;
@@ -853,6 +861,14 @@ export const supervisorMachine = setup({
         context.slots.delete(slotId);
       }
     }),
+    cancelJob: work(({ context, event, enqueue, self }) => {
+      const { seq, reason } = event as EventCancel;
+      const job = [...context.slots.values()].find((slot) => slot.job?.seq === seq)?.job;
+      if (!job) return;
+      job.cancelled = true;
+      abandonRun(context, enqueue, self, job, reason);
+      scheduleDeadline(context, enqueue);
+    }),
     observeLifecycle: work(({ context }) => {
       context.lifecycle = true;
     }),
@@ -909,6 +925,7 @@ export const supervisorMachine = setup({
     'source.reconnecting': { actions: 'announceReconnecting' },
     'events.revoked': { actions: 'revokeEvents' },
     'lifecycle.observe': { actions: 'observeLifecycle' },
+    'event.cancel': { actions: 'cancelJob' },
   },
   entry: ['spawnSlots', 'spawnSource'],
   initial: 'flowing',

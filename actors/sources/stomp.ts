@@ -60,7 +60,7 @@ type Log = {
 const silent: Log = { info: () => {}, warn: () => {} };
 
 // Headers the broker sets on delivery, and a TTL that would let the copy quietly expire: a dead letter does not carry them over.
-const DELIVERY_HEADERS = new Set([
+export const DELIVERY_HEADERS: ReadonlySet<string> = new Set([
   'message-id',
   'subscription',
   'ack',
@@ -148,6 +148,8 @@ interface Inflight {
 export interface StompDriver extends SourceDriver {
   publish(destination: string, body: string | Uint8Array | object, headers?: Record<string, string | number | boolean>): Promise<void>;
   stats(): StompStats;
+  /** `payload class`: how a body was read, so a retry can write it back (see stomp-republish.ts). */
+  readonly payloadClass: PayloadClass;
 }
 
 /**
@@ -349,6 +351,7 @@ export function stompDriver(
 
   return {
     type: 'stomp',
+    payloadClass: options.payloadClass,
 
     async connect() {
       // stompjs and its sockets load with the first connection, not with flowd (an app without STOMP never loads them).

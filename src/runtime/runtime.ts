@@ -14,7 +14,9 @@ import {
   type RunActorSettings,
   type WorkerLike,
 } from '../../actors/workers/worker.js';
-import { runtimeStop, type Job } from '../../machines/events.js';
+import { eventCancel, eventReceived, runtimeStop, type Job } from '../../machines/events.js';
+import { isStompEvent, republishedMessage } from '../../actors/sources/stomp-republish.js';
+import type { StompDriver } from '../../actors/sources/stomp.js';
 import {
   LIFECYCLE_TYPES,
   supervisorMachine,
@@ -749,6 +751,24 @@ function buildRuntime(parts: RuntimeParts): Runtime {
       supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
   };
 
+  /**
+   * Offers a finished event again (the inspector's retry): a STOMP source's
+   * message is republished to its queue, so it comes back through the broker
+   * and is acknowledged or dead-lettered as any other; any other source's
+   * event goes to the supervisor anew, its outcome not told to the source.
+   */
+  const offerAgain = async (event: { id: string; payload: unknown; meta: Record<string, unknown> | undefined }) => {
+    if (!actor || actor.getSnapshot().status !== 'active')
+      throw new FlowdError('ERR_INVALID_STATE', `cannot retry event ${event.id}: the runtime is not running`);
+    if (sourceType === 'stomp' && driver.publish && isStompEvent(event.payload)) {
+      const message = republishedMessage(event.id, event.payload, (driver as StompDriver).payloadClass);
+      await driver.publish(message.destination, message.body, message.headers);
+      return 'republished' as const;
+    }
+    actor.send(eventReceived({ id: event.id, payload: event.payload, ...(event.meta ? { meta: event.meta } : {}) }));
+    return 'offered' as const;
+  };
+
   const runtime: Runtime = {
     get actor() {
       return actor;
@@ -862,6 +882,18 @@ function buildRuntime(parts: RuntimeParts): Runtime {
             snapshot: () => runtime.snapshot(),
             on: (type, listener) => runtime.on(type, listener),
             source: () => ({ type: sourceType, stats: driver.stats?.() }),
+            events: {
+              on: (type, listener) => runtime.on(type, listener),
+              orderBy: parts.settings.orderBy,
+              offerAgain,
+              cancel: (seq, reason) => {
+                const running = actor && [...actor.getSnapshot().context.slots.values()].some((slot) => slot.job?.seq === seq);
+                if (running) actor!.send(eventCancel(seq, reason));
+                return running === true;
+              },
+            },
+            addressFile: path.join(app.stateDir, 'inspector.json'),
+            workflowRun: workflows ? (runId) => workflows.run(runId) : undefined,
           },
           settings,
           logger,
@@ -898,14 +930,16 @@ function buildRuntime(parts: RuntimeParts): Runtime {
       const slots: SlotSnapshot[] = [];
       for (const [id, child] of Object.entries(children)) {
         if (!id.startsWith('slot-') || !child) continue;
-        const slot = child.getSnapshot() as { value: string; context: { job: Job | undefined } };
+        const slot = child.getSnapshot() as { value: string; context: { job: Job | undefined; startedAt?: number } };
         const job = slot.context.job;
+        // An abandoned run's own start: its job record moves on with a retry.
+        const startedAt = slot.context.startedAt ?? job?.startedAt;
         slots.push({
           id,
           state: slot.value,
           event: job?.delivery.id,
           attempt: job?.attempt,
-          runningForMs: job ? now() - job.startedAt : undefined,
+          runningForMs: job && startedAt !== undefined ? now() - startedAt : undefined,
         });
       }
       const sourceRef = children.source;

@@ -175,6 +175,23 @@ describe('createRuntime', () => {
     expect(steps).toEqual(['before:completed', 'after:started on slot-0', 'after:completed', 'after:settled ack']);
   });
 
+  it('shows how long an abandoned run has hung, in the snapshot and on its slot in the inspector', async () => {
+    const { clock, source, signals, runtime } = hangingRuntime();
+    await runtime.start();
+    await source.ready;
+    source.deliver(null, 'stuck');
+    await vi.waitFor(() => expect(signals).toHaveLength(1));
+    clock.increment(5000);
+    clock.increment(2000);
+    expect(runtime.snapshot().slots.find((slot) => slot.id === 'slot-0')).toEqual({
+      id: 'slot-0',
+      state: 'abandoned',
+      event: 'stuck',
+      attempt: 1,
+      runningForMs: 7000,
+    });
+  });
+
   it('fails a run past the execution timeout with ERR_WORKER_TIMEOUT and keeps its slots usable', async () => {
     const { clock, source, signals, runtime } = hangingRuntime();
     const failed: string[] = [];
