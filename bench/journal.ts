@@ -4,11 +4,13 @@
  * What the event journal costs: N no-op events (default 300,000) through 8
  * slots from a source that takes outcomes (as a broker does), for
  * (a) the runtime as it runs with no inspector (lifecycle notifications off),
- * (b) lifecycle notifications on with nothing listening,
+ * (b) every lifecycle notification on with nothing listening,
  * (c) the inspector attached with its journal off (`journal size = 0`),
  * (d) the inspector attached with its journal (it listens to every step).
- * Designs alternate round by round in this process; prints the median
- * events/s, the ratios to (a), and the load average.
+ * Designs alternate round by round in this process; prints the median CPU
+ * time per event (user + system: steadier than wall time on a shared
+ * machine) and events/s, the ratios to (a), the journal's own cost ((d)
+ * against (c)), and the load average.
  *
  * BENCH_EVENTS and BENCH_ROUNDS override the defaults.
  */
@@ -17,6 +19,7 @@ import path from 'node:path';
 import { defineWorker } from '../actors/workers/worker.js';
 import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
 import { floodSource } from './flood-source.js';
+import { LIFECYCLE_TYPES } from '../machines/supervisor.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
@@ -37,7 +40,8 @@ function settlingSource(count: number) {
   });
 }
 
-async function run(count: number, attach?: Attach): Promise<number> {
+/** One run: wall ms and CPU µs per event. */
+async function run(count: number, attach?: Attach): Promise<{ ms: number; cpuUs: number }> {
   // Each run its own state folder: the inspector writes its address there.
   const runtime = createRuntime({
     worker: defineWorker({ start: noop }),
@@ -48,15 +52,20 @@ async function run(count: number, attach?: Attach): Promise<number> {
   });
   const detach = attach ? await attach(runtime) : undefined;
   const started = performance.now();
+  const cpu = process.cpuUsage();
   await runtime.start();
   detach?.();
   const summary = await runtime.done;
+  const used = process.cpuUsage(cpu);
   if (summary.counters.completed !== count) throw new Error(`completed ${summary.counters.completed} of ${count}`);
-  return performance.now() - started;
+  return { ms: performance.now() - started, cpuUs: (used.user + used.system) / count };
 }
 
-/** Lifecycle on (a listener before start), then the listener removed: the emits with nobody to hear them. */
-const lifecycleOnly: Attach = async (runtime) => runtime.on('event.queued', () => {});
+/** Every lifecycle type on (listeners before start), then the listeners removed: the emits with nobody to hear them. */
+const lifecycleOnly: Attach = async (runtime) => {
+  const offs = [...LIFECYCLE_TYPES].map((type) => runtime.on(type as 'event.received', () => {}));
+  return () => offs.forEach((off) => off());
+};
 
 /** The inspector on a free loopback port; it closes with the run. */
 const inspector =
@@ -86,20 +95,28 @@ export async function bench(designs: Partial<Record<Design, Attach | undefined>>
   );
   await run(Math.min(EVENTS, 50_000)); // warm-up
   const rates = new Map<Design, number[]>(names.map((name) => [name, []]));
+  const cpus = new Map<Design, number[]>(names.map((name) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
     for (const name of names) {
       globalThis.gc?.();
-      rates.get(name)!.push(EVENTS / ((await run(EVENTS, designs[name])) / 1000));
+      const { ms, cpuUs } = await run(EVENTS, designs[name]);
+      rates.get(name)!.push(EVENTS / (ms / 1000));
+      cpus.get(name)!.push(cpuUs);
     }
   }
-  const base = median(rates.get(names[0]!)!);
+  const base = median(cpus.get(names[0]!)!);
+  const baseRate = median(rates.get(names[0]!)!);
   for (const name of names) {
+    const cpu = cpus.get(name)!;
     const rounds = rates.get(name)!;
-    const ratio = median(rounds) / base;
     console.log(
-      `  ${name.padEnd(28)} ${fmt(median(rounds)).padStart(10)} events/s  ${ratio.toFixed(3)}x  (rounds: ${rounds.map(fmt).join(', ')})`,
+      `  ${name.padEnd(28)} ${median(cpu).toFixed(1).padStart(6)} µs CPU/event ${(median(cpu) / base).toFixed(3)}x   ${fmt(median(rounds)).padStart(8)} events/s ${(median(rounds) / baseRate).toFixed(3)}x  (CPU rounds: ${cpu.map((c) => c.toFixed(1)).join(', ')})`,
     );
   }
+  const journal = median(cpus.get('inspector with journal') ?? []);
+  const off = median(cpus.get('inspector, journal off') ?? []);
+  if (journal && off)
+    console.log(`  the journal's own cost: ${((journal / off - 1) * 100).toFixed(1)}% more CPU per event than the inspector without it`);
   console.log(
     `  load average after: ${loadavg()
       .map((n) => n.toFixed(2))

@@ -79,13 +79,13 @@ export interface SupervisorInput {
   /**
    * Emit the lifecycle notifications (`SupervisorLifecycle`: `event.received`,
    * `event.queued`, `event.started`, `event.timedOut`, `event.abandoned`,
-   * `event.settled`) beside the outcome ones. Off by default: they cost a
-   * few emits per event even with no listener, so the runtime turns them on
-   * only when something listens to them (the inspector's journal, a tracer:
-   * a `runtime.on()` of one of these types). `lifecycle.observe` turns them
-   * on later. @default false
+   * `event.settled`) beside the outcome ones: `true` all of them, a list
+   * only those types. Off by default: each costs an emit per event even
+   * with no listener, so the runtime turns on only the types something
+   * listens to (the inspector's journal, a tracer: a `runtime.on()` of one
+   * of these types). `lifecycle.observe` turns them on later. @default false
    */
-  lifecycle?: boolean | undefined;
+  lifecycle?: boolean | readonly SupervisorLifecycle['type'][] | undefined;
 }
 
 /** An event the supervisor holds, from arrival to outcome. */
@@ -152,6 +152,8 @@ export interface SupervisorContext extends SupervisorInput {
   outage: Outage | undefined;
   /** What the last ping found up, until a run ends without a dependency error (see `runFailed`). */
   vouched: Dependency[];
+  /** The lifecycle notifications emitted, by type (from `lifecycle`). */
+  emits: Record<SupervisorLifecycle['type'], boolean>;
 }
 
 /** Counters before the first event. */
@@ -202,15 +204,29 @@ export type SupervisorLifecycle =
   | { type: 'event.abandoned'; id: string; seq: number; slotId: string; at: number }
   | { type: 'event.settled'; id: string; seq: number; how: SettleHow; at: number };
 
-/** The lifecycle notifications' types (see `SupervisorLifecycle`). */
-export const LIFECYCLE_TYPES: ReadonlySet<string> = new Set<SupervisorLifecycle['type']>([
+const LIFECYCLE_LIST: readonly SupervisorLifecycle['type'][] = [
   'event.received',
   'event.queued',
   'event.started',
   'event.timedOut',
   'event.abandoned',
   'event.settled',
-]);
+];
+
+/** The lifecycle notifications' types (see `SupervisorLifecycle`). */
+export const LIFECYCLE_TYPES: ReadonlySet<string> = new Set(LIFECYCLE_LIST);
+
+/** Which lifecycle types `lifecycle` turns on, besides those on in `current`. */
+function emitsOf(
+  lifecycle: SupervisorInput['lifecycle'],
+  current?: Record<SupervisorLifecycle['type'], boolean>,
+): Record<SupervisorLifecycle['type'], boolean> {
+  const on = new Set(lifecycle === true ? LIFECYCLE_LIST : Array.isArray(lifecycle) ? lifecycle : []);
+  return Object.fromEntries(LIFECYCLE_LIST.map((type) => [type, on.has(type) || current?.[type] === true])) as Record<
+    SupervisorLifecycle['type'],
+    boolean
+  >;
+}
 
 /** Outcome notifications the supervisor emits (`actor.on(type, fn)`), and with `lifecycle` the `SupervisorLifecycle` ones. */
 export type SupervisorEmitted =
@@ -240,7 +256,13 @@ export type SupervisorEmitted =
       };
     }[Exclude<Outcome, 'completed'>]
   | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
-  | { type: 'slot.replaced'; slotId: string; replacement: string }
+  | {
+      type: 'slot.replaced';
+      slotId: string;
+      replacement: string;
+      /** Why its run was aborted: ERR_WORKER_TIMEOUT, or ERR_CANCELLED (an operator, through the inspector). */
+      reason?: ErrorInfo['code'];
+    }
   | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo }
   | { type: 'dependency.down'; error: ErrorInfo }
   | { type: 'dependency.up'; downForMs: number; probes: number };
@@ -254,8 +276,8 @@ type PingDone = { type: 'xstate.done.actor.dependency-ping'; output: PingResult 
 /** The ping found the store or locks still down. */
 type PingError = { type: 'xstate.error.actor.dependency-ping'; error: unknown };
 type QueueSignal = { type: 'queue.filled' } | { type: 'queue.drained' } | { type: 'work.drained' };
-/** Turns the lifecycle notifications on (something started listening to them after start). */
-type LifecycleObserve = { type: 'lifecycle.observe' };
+/** Turns lifecycle notifications on (something started listening to them after start): those `types`, or all. */
+type LifecycleObserve = { type: 'lifecycle.observe'; types?: readonly SupervisorLifecycle['type'][] };
 
 export type SupervisorEvent =
   | EventReceived
@@ -386,7 +408,7 @@ function settle(
       runMs: job.runMs,
     });
   }
-  if (context.lifecycle && delivery.origin) {
+  if (context.emits['event.settled'] && delivery.origin) {
     const how: SettleHow = outcome === 'completed' ? 'ack' : deadLetter ? 'dead-letter' : 'nack';
     enqueue.emit({ type: 'event.settled', id: delivery.id, seq: job.seq, how, at: context.now() });
   }
@@ -406,7 +428,7 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
     startedAt: undefined,
     lastError: undefined,
   };
-  if (context.lifecycle)
+  if (context.emits['event.received'])
     enqueue.emit({
       type: 'event.received',
       id: delivery.id,
@@ -427,7 +449,7 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
     settle(context, enqueue, job, 'rejected', { error: fullError(context.settings.queueSize) });
   } else {
     context.queue.push(job);
-    if (context.lifecycle) emitQueued(context, enqueue, job);
+    if (context.emits['event.queued']) emitQueued(context, enqueue, job);
   }
 }
 
@@ -465,7 +487,7 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
     job.waitMs = now - job.enqueuedAt;
     context.running++;
     context.counters.started++;
-    if (context.lifecycle)
+    if (context.emits['event.started'])
       enqueue.emit({ type: 'event.started', id: job.delivery.id, seq: job.seq, slotId, attempt: job.attempt, at: now });
     // The record itself is the job: slots read it and never change it.
     enqueue.sendTo(slotId, eventAssigned(job as JobRecord & { startedAt: number }));
@@ -500,7 +522,7 @@ function scheduleDeadline(context: SupervisorContext, enqueue: Enqueue): void {
  */
 function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord): void {
   context.counters.timedOut++;
-  if (context.lifecycle)
+  if (context.emits['event.timedOut'])
     enqueue.emit({
       type: 'event.timedOut',
       id: job.delivery.id,
@@ -520,7 +542,8 @@ function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef
 function abandonRun(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord, error: ErrorInfo): void {
   const slotId = job.slotId!;
   enqueue.sendTo(slotId, slotAbort(error));
-  if (context.lifecycle) enqueue.emit({ type: 'event.abandoned', id: job.delivery.id, seq: job.seq, slotId, at: context.now() });
+  if (context.emits['event.abandoned'])
+    enqueue.emit({ type: 'event.abandoned', id: job.delivery.id, seq: job.seq, slotId, at: context.now() });
   context.slots.delete(slotId);
   const at = context.idle.indexOf(slotId);
   if (at >= 0) context.idle.splice(at, 1);
@@ -529,7 +552,7 @@ function abandonRun(context: SupervisorContext, enqueue: Enqueue, self: AnyActor
   context.running--;
   context.abandoned++;
   const replacement = spawnSlot(context, enqueue, self);
-  enqueue.emit({ type: 'slot.replaced', slotId, replacement });
+  enqueue.emit({ type: 'slot.replaced', slotId, replacement, reason: error.code });
   // A thread is terminated for sure: the event fails, and its key is free, once it is gone (see forgetSlot).
   if (context.settings.isolation === 'thread') context.terminating.set(slotId, { job, error });
   else failOrRetry(context, enqueue, job, error);
@@ -629,7 +652,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     if (isDependencyDown(error) && !job.revoked) {
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
-      if (context.lifecycle) emitQueued(context, enqueue, job);
+      if (context.emits['event.queued']) emitQueued(context, enqueue, job);
       // Without refill the caller dispatches once for the batch, and signals the queue's crossings then.
       if (refill) dispatch(context, enqueue, before);
       return;
@@ -756,7 +779,7 @@ export const supervisorMachine = setup({
       job.attempt++;
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
-      if (context.lifecycle) emitQueued(context, enqueue, job);
+      if (context.emits['event.queued']) emitQueued(context, enqueue, job);
       dispatch(context, enqueue, before);
     }),
     probeDependency: work(({ context, enqueue }) => {
@@ -850,7 +873,7 @@ export const supervisorMachine = setup({
       for (const [slotId, slot] of context.slots) {
         if (!slot.job) continue;
         enqueue.sendTo(slotId, slotAbort(shutdownError()));
-        if (context.lifecycle)
+        if (context.emits['event.abandoned'])
           enqueue.emit({ type: 'event.abandoned', id: slot.job.delivery.id, seq: slot.job.seq, slotId, at: context.now() });
         context.counters.returned++;
         settle(context, enqueue, slot.job, 'returned', { error: shutdownError() });
@@ -869,8 +892,8 @@ export const supervisorMachine = setup({
       abandonRun(context, enqueue, self, job, reason);
       scheduleDeadline(context, enqueue);
     }),
-    observeLifecycle: work(({ context }) => {
-      context.lifecycle = true;
+    observeLifecycle: work(({ context, event }) => {
+      context.emits = emitsOf((event as LifecycleObserve).types ?? true, context.emits);
     }),
     pauseSource: work(({ enqueue }) => enqueue.sendTo('source', sourcePause())),
     pauseSourceForShutdown: work(({ enqueue }) => enqueue.sendTo('source', sourcePause('shutdown'))),
@@ -904,6 +927,7 @@ export const supervisorMachine = setup({
     sourceError: undefined,
     outage: undefined,
     vouched: [],
+    emits: emitsOf(input.lifecycle),
   }),
   // Events handled the same way while running and while stopping live on the
   // root, so a hot transition touches as few state nodes as possible.

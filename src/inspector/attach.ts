@@ -26,6 +26,8 @@ export interface InspectedRuntime extends MetricsSource {
     on: JournalOptions['on'];
     /** `[Flow] order by`, for each event's key. */
     orderBy: readonly string[] | undefined;
+    /** Whether the source takes outcomes (a broker, an event log): each event then ends settled with it. */
+    settles: boolean;
     /** Offers a finished event again through its source: a STOMP source republishes it to its queue; others hand it to the supervisor anew. */
     offerAgain(event: { id: string; payload: unknown; meta: Record<string, unknown> | undefined }): Promise<'republished' | 'offered'>;
     /** Aborts the running event `seq` with `reason` (it fails without a retry); false when it no longer runs. */
@@ -101,6 +103,7 @@ export async function attachInspector(runtime: InspectedRuntime, settings: Inspe
           redact: settings.redact,
           source: runtime.source().type,
           orderBy: events.orderBy,
+          settles: events.settles,
         })
       : undefined;
   let server: InspectorServer;
@@ -163,7 +166,14 @@ function journalActions(journal: Journal, events: NonNullable<InspectedRuntime['
       const event = find(id);
       if (event.state !== 'failed' && event.state !== 'dead-lettered')
         throw new FlowdError('ERR_INVALID_STATE', `event ${id} is ${event.state}; only a failed or dead-lettered event can be retried`);
-      const how = await events.offerAgain(event);
+      // Offered to the supervisor, it arrives within offerAgain(): the journal knows it is not the source's.
+      journal.expectOffered(id);
+      let how: 'republished' | 'offered';
+      try {
+        how = await events.offerAgain(event);
+      } finally {
+        journal.expectOffered(id, false);
+      }
       journal.note(id, 'retryRequested', by);
       log?.warn({ event: id, action: 'retry', by, how }, `inspector: event ${id} retried (${how}) by ${by}`);
       return { id, how };

@@ -90,6 +90,8 @@ interface Entry {
   steps: JournalStep[];
   stepsDropped: number;
   retryOf: string | undefined;
+  /** Offered again by a retry without its source: its outcome is not settled with the source. */
+  unsettled?: boolean;
   /** The preview, made the first time it is asked for. */
   preview?: string;
 }
@@ -106,6 +108,8 @@ export interface JournalOptions {
   source: string;
   /** `[Flow] order by`, for the key. */
   orderBy?: readonly string[] | undefined;
+  /** Whether the source takes outcomes (its driver has `settle`): each event then ends with a `settled` step. @default false */
+  settles?: boolean | undefined;
   /** Changes reach listeners at most this often, each changed event once. @default 100 */
   throttleMs?: number;
 }
@@ -130,6 +134,8 @@ export interface Journal {
   ): { id: string; seq: number; state: JournalState; payload: unknown; meta: Record<string, unknown> | undefined } | undefined;
   /** Adds an operator's action to the event's timeline. */
   note(id: string, step: 'retryRequested' | 'cancelRequested', by: string): void;
+  /** The next event of this id was offered again by a retry, not by its source (it is not settled with the source). */
+  expectOffered(id: string, expected?: boolean): void;
   /** Calls `listener` with the events that changed, batched. Returns the unsubscribe function. */
   onChange(listener: (events: JournalSummary[]) => void): () => void;
   /** Counts: events kept finished, and in flight. */
@@ -153,6 +159,11 @@ const KEEP_FIRST = 4;
  */
 export function createJournal(options: JournalOptions): Journal {
   const { now, redact, source, orderBy } = options;
+  const settles = options.settles === true;
+  /** Events the journal has in state `queued`: the supervisor's queue (waiting and key-blocked ones). */
+  let waiting = 0;
+  /** Ids whose next arrival is a retry offered without the source. */
+  const offered = new Set<string>();
   const size = Math.max(1, options.size);
   const inFlight = new Map<number, Entry>();
   const ring: Array<Entry | undefined> = new Array<Entry | undefined>(size);
@@ -229,20 +240,17 @@ export function createJournal(options: JournalOptions): Journal {
         stepsDropped: 0,
         retryOf,
       };
+      if (offered.delete(e.id)) entry.unsettled = true;
       inFlight.set(e.seq, entry);
       byId.set(e.id, entry);
       touch(entry, e.at);
-    }),
-    options.on('event.queued', (e) => {
-      const entry = found(e.seq);
-      if (!entry) return;
-      entry.state = 'queued';
-      entry.slotId = undefined;
-      step(entry, { step: 'queued', position: e.position, at: e.at });
+      // Queued in the same step, unless it is settled at once (its outcome follows at once): waiting are those queued before it, and it.
+      entry.steps.push({ step: 'queued', position: ++waiting, at: e.at });
     }),
     options.on('event.started', (e) => {
       const entry = found(e.seq);
       if (!entry) return;
+      if (entry.state === 'queued') waiting--;
       entry.state = 'running';
       entry.attempt = e.attempt;
       entry.slotId = e.slotId;
@@ -267,9 +275,11 @@ export function createJournal(options: JournalOptions): Journal {
     options.on('event.completed', (e) => {
       const entry = found(e.seq);
       if (!entry) return;
+      const at = now();
       entry.state = 'completed';
       entry.attempt = e.attempts;
-      step(entry, { step: 'completed', attempts: e.attempts, at: now() });
+      step(entry, { step: 'completed', attempts: e.attempts, at });
+      if (settles && !entry.unsettled) entry.steps.push({ step: 'settled', how: 'ack', at });
       finish(entry);
     }),
     ...(['failed', 'expired', 'rejected', 'returned'] as const).map((outcome) =>
@@ -277,18 +287,22 @@ export function createJournal(options: JournalOptions): Journal {
         const entry = found(e.seq);
         if (!entry) return;
         const state: JournalState = outcome === 'failed' && e.deadLetter ? 'dead-lettered' : outcome;
+        const at = now();
+        if (entry.state === 'queued') {
+          waiting--;
+          // Settled as it arrived (rejected, unreadable, or the runtime is stopping): it never was in the queue.
+          const last = entry.steps.at(-1);
+          if (last?.step === 'queued' && entry.steps.length === 2 && last.at === at && outcome !== 'expired') entry.steps.pop();
+        }
         entry.state = state;
         entry.attempt = e.attempts;
         entry.error = e.error;
-        step(entry, { step: state, attempts: e.attempts, error: { code: e.error.code, message: e.error.message }, at: now() });
+        step(entry, { step: state, attempts: e.attempts, error: { code: e.error.code, message: e.error.message }, at });
+        // What the supervisor asks of the source (see SettleHow): the source's settle() itself is not observed.
+        if (settles && !entry.unsettled) entry.steps.push({ step: 'settled', how: e.deadLetter ? 'dead-letter' : 'nack', at });
         finish(entry);
       }),
     ),
-    // Right after its outcome (the event is already among the finished ones), for a source that takes outcomes.
-    options.on('event.settled', (e) => {
-      const entry = byId.get(e.id);
-      if (entry?.seq === e.seq) step(entry, { step: 'settled', how: e.how, at: e.at });
-    }),
   ];
 
   const ordered = (): Entry[] => {
@@ -326,6 +340,10 @@ export function createJournal(options: JournalOptions): Journal {
     original(id) {
       const entry = byId.get(id);
       return entry && { id: entry.id, seq: entry.seq, state: entry.state, payload: entry.payload, meta: entry.meta };
+    },
+    expectOffered(id, expected = true) {
+      if (expected) offered.add(id);
+      else offered.delete(id);
     },
     note(id, kind, by) {
       const entry = byId.get(id);

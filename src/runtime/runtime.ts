@@ -23,6 +23,7 @@ import {
   zeroCounters,
   type SupervisorCounters,
   type SupervisorEmitted,
+  type SupervisorLifecycle,
   type SupervisorSettings,
 } from '../../machines/supervisor.js';
 import { createAppServices, type AppServices, type ServiceSettings } from './app-services.js';
@@ -739,14 +740,15 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         `${app.name}: its store and locks are available again after ${formatDuration(e.downForMs)} (${e.probes} probe(s)); resuming`,
       ),
     );
-    supervisor.on('slot.replaced', (e) =>
+    supervisor.on('slot.replaced', (e) => {
+      const why = e.reason === 'ERR_CANCELLED' ? 'was cancelled' : 'timed out';
       logger.warn(
         { slot: e.slotId, replacement: e.replacement },
         settings.isolation === 'thread'
-          ? `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its thread is being terminated`
-          : `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`,
-      ),
-    );
+          ? `slot ${e.slotId} ${why} and was replaced by ${e.replacement}; its thread is being terminated`
+          : `slot ${e.slotId} ${why} and was replaced by ${e.replacement}; its run is abandoned until it settles`,
+      );
+    });
     if (logger.isLevelEnabled('debug'))
       supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
   };
@@ -831,7 +833,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         await abandonStart(error);
       }
       // The lifecycle notifications cost a few emits per event: on only when something listens to them.
-      const lifecycle = pending.some((entry) => LIFECYCLE_TYPES.has(entry.type));
+      const lifecycle = pending.flatMap((entry) => (LIFECYCLE_TYPES.has(entry.type) ? [entry.type as SupervisorLifecycle['type']] : []));
       const supervisor = createActor(machine, {
         input: { settings, now, random: parts.random ?? Math.random, reconnect, lifecycle },
         ...(parts.clock ? { clock: parts.clock as never } : {}),
@@ -885,6 +887,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
             events: {
               on: (type, listener) => runtime.on(type, listener),
               orderBy: parts.settings.orderBy,
+              settles: driver.settle !== undefined,
               offerAgain,
               cancel: (seq, reason) => {
                 const running = actor && [...actor.getSnapshot().context.slots.values()].some((slot) => slot.job?.seq === seq);
@@ -912,7 +915,8 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     on(type, listener) {
       if (actor) {
         const subscription = actor.on(type, listener as never);
-        if (LIFECYCLE_TYPES.has(type) && !actor.getSnapshot().context.lifecycle) actor.send({ type: 'lifecycle.observe' });
+        if (LIFECYCLE_TYPES.has(type) && !actor.getSnapshot().context.emits[type as SupervisorLifecycle['type']])
+          actor.send({ type: 'lifecycle.observe', types: [type as SupervisorLifecycle['type']] });
         return subscription.unsubscribe;
       }
       const entry: (typeof pending)[number] = { type, listener: listener as never };

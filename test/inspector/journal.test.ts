@@ -14,6 +14,7 @@ function journaled(settings: Parameters<typeof startSupervisor>[0] = {}, options
     size: 3,
     redact: ['card'],
     source: 'test',
+    settles: true,
     throttleMs: 0,
     ...options,
   });
@@ -81,7 +82,6 @@ describe('createJournal', () => {
       'timedOut',
       'abandoned',
       'retrying',
-      'queued',
       'started',
       'dead-lettered',
       'settled',
@@ -123,6 +123,20 @@ describe('createJournal', () => {
     const long = previewOf({ text: 'x'.repeat(5000) }, [], 100);
     expect(long.startsWith(`{"text":"${'x'.repeat(90)}`)).toBe(true);
     expect(long).toMatch(/… \(\d+ more\)$/);
+  });
+
+  it('does not show an event settled as it arrived as queued, nor settle an event offered again by a retry', () => {
+    const { h, journal } = journaled({ workers: 1, queueSize: 1 });
+    h.deliver();
+    h.deliver();
+    const rejected = h.deliver();
+    expect(journal.get(rejected)!.steps.map((s) => s.step)).toEqual(['received', 'rejected', 'settled']);
+    h.runs[0]!.finish();
+    journal.expectOffered('again');
+    h.actor.send({ type: 'event.received', delivery: { id: 'again', payload: null } });
+    h.runs[1]!.finish();
+    h.runs[2]!.finish();
+    expect(journal.get('again')!.steps.map((s) => s.step)).toEqual(['received', 'queued', 'started', 'completed']);
   });
 
   it('records operator actions on the timeline, and batches changes for listeners', async () => {

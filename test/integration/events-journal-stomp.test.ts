@@ -1,4 +1,4 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { StompEvent } from '../../actors/sources/stomp.js';
 import { defineWorker } from '../../actors/workers/worker.js';
 import type { JournalDetail, JournalSummary } from '../../src/inspector/journal.js';
@@ -25,6 +25,10 @@ const getJson = async <T>(url: URL, init?: RequestInit): Promise<{ status: numbe
   return { status: response.status, body: (await response.json()) as T };
 };
 
+/** The summaries in the `journal` events of an SSE stream's text so far. */
+const journalUpdates = (text: string): JournalSummary[] =>
+  [...text.matchAll(/^event: journal\ndata: (.*)$/gm)].flatMap((match) => JSON.parse(match[1]!) as JournalSummary[]);
+
 describe('the event journal with a STOMP source', () => {
   it('retries a dead-lettered message through the API: republished to its queue, it runs again and completes', async () => {
     const queue = uniqueQueue('journal-retry');
@@ -47,6 +51,16 @@ describe('the event journal with a STOMP source', () => {
     });
     const { url } = await runtime.inspect({ port: 0 });
     await runtime.start();
+    // The live stream: journal changes arrive as `event: journal` with the changed events' summaries.
+    const stream = new AbortController();
+    onTestFinished(() => stream.abort());
+    let live = '';
+    void fetch(new URL('/events', url), { signal: stream.signal })
+      .then(async (response) => {
+        const reader = response.body!.getReader();
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) live += Buffer.from(chunk.value).toString('utf8');
+      })
+      .catch(() => {});
     await produce(`/queue/${queue}`, [
       { body: JSON.stringify({ asset: 'a1' }), headers: { 'x-id': 'm1', 'content-type': 'application/json' } },
     ]);
@@ -75,6 +89,8 @@ describe('the event journal with a STOMP source', () => {
       },
       { what: 'the republished message to complete' },
     );
+    await until(() => journalUpdates(live).some((e) => e.id === again!.id && e.state === 'completed'), { what: 'the SSE journal event' });
+    expect(journalUpdates(live).some((e) => e.id === failed!.id && e.state === 'dead-lettered')).toBe(true);
     const detail = (await getJson<JournalDetail>(new URL(`/api/events/${encodeURIComponent(again!.id)}`, url))).body;
     expect(JSON.parse(detail.payload)).toMatchObject({ body: { asset: 'a1' }, headers: { 'x-id': 'm1', 'x-flowd-retry-of': failed!.id } });
     expect(detail.steps.map((s) => s.step)).toEqual(['received', 'queued', 'started', 'completed', 'settled']);
