@@ -97,6 +97,8 @@ export type WorkerFailed = { type: 'worker.failed'; run: number; error: ErrorInf
 
 // Runtime -> supervisor
 export type RuntimeStop = { type: 'runtime.stop' };
+/** Cancel the running event `seq` (an operator asked, through the inspector): its run is aborted with `reason`, and it fails without a retry. */
+export type EventCancel = { type: 'event.cancel'; seq: number; reason: ErrorInfo };
 
 export const eventReceived = (delivery: Delivery): EventReceived => ({ type: 'event.received', delivery });
 export const eventsReceived = (deliveries: Delivery[]): EventsReceived => ({ type: 'events.received', deliveries });
@@ -132,3 +134,4 @@ export const slotsReported = (reports: Array<SlotFinished | SlotFailed>): SlotsR
 export const workerDone = (run: number, output: unknown): WorkerDone => ({ type: 'worker.done', run, output });
 export const workerFailed = (run: number, error: ErrorInfo): WorkerFailed => ({ type: 'worker.failed', run, error });
 export const runtimeStop = (): RuntimeStop => ({ type: 'runtime.stop' });
+export const eventCancel = (seq: number, reason: ErrorInfo): EventCancel => ({ type: 'event.cancel', seq, reason });

@@ -11,6 +11,7 @@ import {
   sourceStop,
   type Delivery,
   type ErrorInfo,
+  type EventCancel,
   type EventReceived,
   type EventsReceived,
   type EventsRevoked,
@@ -78,13 +79,13 @@ export interface SupervisorInput {
   /**
    * Emit the lifecycle notifications (`SupervisorLifecycle`: `event.received`,
    * `event.queued`, `event.started`, `event.timedOut`, `event.abandoned`,
-   * `event.settled`) beside the outcome ones. Off by default: they cost a
-   * few emits per event even with no listener, so the runtime turns them on
-   * only when something listens to them (the inspector's journal, a tracer:
-   * a `runtime.on()` of one of these types). `lifecycle.observe` turns them
-   * on later. @default false
+   * `event.settled`) beside the outcome ones: `true` all of them, a list
+   * only those types. Off by default: each costs an emit per event even
+   * with no listener, so the runtime turns on only the types something
+   * listens to (the inspector's journal, a tracer: a `runtime.on()` of one
+   * of these types). `lifecycle.observe` turns them on later. @default false
    */
-  lifecycle?: boolean | undefined;
+  lifecycle?: boolean | readonly SupervisorLifecycle['type'][] | undefined;
 }
 
 /** An event the supervisor holds, from arrival to outcome. */
@@ -102,6 +103,8 @@ export interface JobRecord extends QueueEntry {
   revoked?: ErrorInfo;
   /** Set while it runs as the probe of a dependency outage that cannot be pinged. */
   probe?: boolean;
+  /** Set when an operator cancelled its run (`event.cancel`): it fails without a retry. */
+  cancelled?: boolean;
 }
 
 /** Counters of outcomes and states; part of `runtime.snapshot()`. */
@@ -149,6 +152,8 @@ export interface SupervisorContext extends SupervisorInput {
   outage: Outage | undefined;
   /** What the last ping found up, until a run ends without a dependency error (see `runFailed`). */
   vouched: Dependency[];
+  /** The lifecycle notifications emitted, by type (from `lifecycle`). */
+  emits: Record<SupervisorLifecycle['type'], boolean>;
 }
 
 /** Counters before the first event. */
@@ -199,15 +204,29 @@ export type SupervisorLifecycle =
   | { type: 'event.abandoned'; id: string; seq: number; slotId: string; at: number }
   | { type: 'event.settled'; id: string; seq: number; how: SettleHow; at: number };
 
-/** The lifecycle notifications' types (see `SupervisorLifecycle`). */
-export const LIFECYCLE_TYPES: ReadonlySet<string> = new Set<SupervisorLifecycle['type']>([
+const LIFECYCLE_LIST: readonly SupervisorLifecycle['type'][] = [
   'event.received',
   'event.queued',
   'event.started',
   'event.timedOut',
   'event.abandoned',
   'event.settled',
-]);
+];
+
+/** The lifecycle notifications' types (see `SupervisorLifecycle`). */
+export const LIFECYCLE_TYPES: ReadonlySet<string> = new Set(LIFECYCLE_LIST);
+
+/** Which lifecycle types `lifecycle` turns on, besides those on in `current`. */
+function emitsOf(
+  lifecycle: SupervisorInput['lifecycle'],
+  current?: Record<SupervisorLifecycle['type'], boolean>,
+): Record<SupervisorLifecycle['type'], boolean> {
+  const on = new Set(lifecycle === true ? LIFECYCLE_LIST : Array.isArray(lifecycle) ? lifecycle : []);
+  return Object.fromEntries(LIFECYCLE_LIST.map((type) => [type, on.has(type) || current?.[type] === true])) as Record<
+    SupervisorLifecycle['type'],
+    boolean
+  >;
+}
 
 /** Outcome notifications the supervisor emits (`actor.on(type, fn)`), and with `lifecycle` the `SupervisorLifecycle` ones. */
 export type SupervisorEmitted =
@@ -237,7 +256,13 @@ export type SupervisorEmitted =
       };
     }[Exclude<Outcome, 'completed'>]
   | { type: 'event.retrying'; id: string; seq: number; attempt: number; delayMs: number; error: ErrorInfo }
-  | { type: 'slot.replaced'; slotId: string; replacement: string }
+  | {
+      type: 'slot.replaced';
+      slotId: string;
+      replacement: string;
+      /** Why its run was aborted: ERR_WORKER_TIMEOUT, or ERR_CANCELLED (an operator, through the inspector). */
+      reason?: ErrorInfo['code'];
+    }
   | { type: 'source.reconnecting'; attempt: number; delayMs: number; error: ErrorInfo }
   | { type: 'dependency.down'; error: ErrorInfo }
   | { type: 'dependency.up'; downForMs: number; probes: number };
@@ -251,8 +276,8 @@ type PingDone = { type: 'xstate.done.actor.dependency-ping'; output: PingResult 
 /** The ping found the store or locks still down. */
 type PingError = { type: 'xstate.error.actor.dependency-ping'; error: unknown };
 type QueueSignal = { type: 'queue.filled' } | { type: 'queue.drained' } | { type: 'work.drained' };
-/** Turns the lifecycle notifications on (something started listening to them after start). */
-type LifecycleObserve = { type: 'lifecycle.observe' };
+/** Turns lifecycle notifications on (something started listening to them after start): those `types`, or all. */
+type LifecycleObserve = { type: 'lifecycle.observe'; types?: readonly SupervisorLifecycle['type'][] };
 
 export type SupervisorEvent =
   | EventReceived
@@ -275,7 +300,8 @@ export type SupervisorEvent =
   | PingDone
   | PingError
   | QueueSignal
-  | LifecycleObserve;
+  | LifecycleObserve
+  | EventCancel;
 
 const timeoutError = (ms: number): ErrorInfo => ({
   code: 'ERR_WORKER_TIMEOUT',
@@ -382,7 +408,7 @@ function settle(
       runMs: job.runMs,
     });
   }
-  if (context.lifecycle && delivery.origin) {
+  if (context.emits['event.settled'] && delivery.origin) {
     const how: SettleHow = outcome === 'completed' ? 'ack' : deadLetter ? 'dead-letter' : 'nack';
     enqueue.emit({ type: 'event.settled', id: delivery.id, seq: job.seq, how, at: context.now() });
   }
@@ -402,7 +428,7 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
     startedAt: undefined,
     lastError: undefined,
   };
-  if (context.lifecycle)
+  if (context.emits['event.received'])
     enqueue.emit({
       type: 'event.received',
       id: delivery.id,
@@ -423,7 +449,7 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
     settle(context, enqueue, job, 'rejected', { error: fullError(context.settings.queueSize) });
   } else {
     context.queue.push(job);
-    if (context.lifecycle) emitQueued(context, enqueue, job);
+    if (context.emits['event.queued']) emitQueued(context, enqueue, job);
   }
 }
 
@@ -461,7 +487,7 @@ function dispatch(context: SupervisorContext, enqueue: Enqueue, sizeBefore: numb
     job.waitMs = now - job.enqueuedAt;
     context.running++;
     context.counters.started++;
-    if (context.lifecycle)
+    if (context.emits['event.started'])
       enqueue.emit({ type: 'event.started', id: job.delivery.id, seq: job.seq, slotId, attempt: job.attempt, at: now });
     // The record itself is the job: slots read it and never change it.
     enqueue.sendTo(slotId, eventAssigned(job as JobRecord & { startedAt: number }));
@@ -496,7 +522,7 @@ function scheduleDeadline(context: SupervisorContext, enqueue: Enqueue): void {
  */
 function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord): void {
   context.counters.timedOut++;
-  if (context.lifecycle)
+  if (context.emits['event.timedOut'])
     enqueue.emit({
       type: 'event.timedOut',
       id: job.delivery.id,
@@ -508,11 +534,16 @@ function timeOut(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef
   abandonRun(context, enqueue, self, job, timeoutError(context.settings.executionTimeoutMs));
 }
 
-/** Aborts a running job's run with `error` (its signal fires) and sets its slot aside for a fresh one, then fails the event (or retries it). Under `isolation = thread` the outcome waits for the thread to go. */
+/**
+ * Aborts a running job's run with `error` (its signal fires) and sets its
+ * slot aside for a fresh one, then fails the event (retried unless it was
+ * cancelled). Under `isolation = thread` the outcome waits for the thread to go.
+ */
 function abandonRun(context: SupervisorContext, enqueue: Enqueue, self: AnyActorRef, job: JobRecord, error: ErrorInfo): void {
   const slotId = job.slotId!;
   enqueue.sendTo(slotId, slotAbort(error));
-  if (context.lifecycle) enqueue.emit({ type: 'event.abandoned', id: job.delivery.id, seq: job.seq, slotId, at: context.now() });
+  if (context.emits['event.abandoned'])
+    enqueue.emit({ type: 'event.abandoned', id: job.delivery.id, seq: job.seq, slotId, at: context.now() });
   context.slots.delete(slotId);
   const at = context.idle.indexOf(slotId);
   if (at >= 0) context.idle.splice(at, 1);
@@ -521,7 +552,7 @@ function abandonRun(context: SupervisorContext, enqueue: Enqueue, self: AnyActor
   context.running--;
   context.abandoned++;
   const replacement = spawnSlot(context, enqueue, self);
-  enqueue.emit({ type: 'slot.replaced', slotId, replacement });
+  enqueue.emit({ type: 'slot.replaced', slotId, replacement, reason: error.code });
   // A thread is terminated for sure: the event fails, and its key is free, once it is gone (see forgetSlot).
   if (context.settings.isolation === 'thread') context.terminating.set(slotId, { job, error });
   else failOrRetry(context, enqueue, job, error);
@@ -621,7 +652,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     if (isDependencyDown(error) && !job.revoked) {
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
-      if (context.lifecycle) emitQueued(context, enqueue, job);
+      if (context.emits['event.queued']) emitQueued(context, enqueue, job);
       // Without refill the caller dispatches once for the batch, and signals the queue's crossings then.
       if (refill) dispatch(context, enqueue, before);
       return;
@@ -633,7 +664,7 @@ function failOrRetry(context: SupervisorContext, enqueue: Enqueue, job: JobRecor
     endJob(context, enqueue, job, refill);
     return;
   }
-  if (job.attempt <= context.settings.retries && context.stopReason === undefined) {
+  if (job.attempt <= context.settings.retries && context.stopReason === undefined && !job.cancelled) {
     const delayMs = backoffDelay(context.settings.backoff, job.attempt, context.random);
     context.retrying.set(job.seq, job);
     context.counters.retried++;
@@ -748,7 +779,7 @@ export const supervisorMachine = setup({
       job.attempt++;
       const before = context.queue.size;
       context.queue.requeue(job, context.now());
-      if (context.lifecycle) emitQueued(context, enqueue, job);
+      if (context.emits['event.queued']) emitQueued(context, enqueue, job);
       dispatch(context, enqueue, before);
     }),
     probeDependency: work(({ context, enqueue }) => {
@@ -842,7 +873,7 @@ export const supervisorMachine = setup({
       for (const [slotId, slot] of context.slots) {
         if (!slot.job) continue;
         enqueue.sendTo(slotId, slotAbort(shutdownError()));
-        if (context.lifecycle)
+        if (context.emits['event.abandoned'])
           enqueue.emit({ type: 'event.abandoned', id: slot.job.delivery.id, seq: slot.job.seq, slotId, at: context.now() });
         context.counters.returned++;
         settle(context, enqueue, slot.job, 'returned', { error: shutdownError() });
@@ -853,8 +884,16 @@ export const supervisorMachine = setup({
         context.slots.delete(slotId);
       }
     }),
-    observeLifecycle: work(({ context }) => {
-      context.lifecycle = true;
+    cancelJob: work(({ context, event, enqueue, self }) => {
+      const { seq, reason } = event as EventCancel;
+      const job = [...context.slots.values()].find((slot) => slot.job?.seq === seq)?.job;
+      if (!job) return;
+      job.cancelled = true;
+      abandonRun(context, enqueue, self, job, reason);
+      scheduleDeadline(context, enqueue);
+    }),
+    observeLifecycle: work(({ context, event }) => {
+      context.emits = emitsOf((event as LifecycleObserve).types ?? true, context.emits);
     }),
     pauseSource: work(({ enqueue }) => enqueue.sendTo('source', sourcePause())),
     pauseSourceForShutdown: work(({ enqueue }) => enqueue.sendTo('source', sourcePause('shutdown'))),
@@ -888,6 +927,7 @@ export const supervisorMachine = setup({
     sourceError: undefined,
     outage: undefined,
     vouched: [],
+    emits: emitsOf(input.lifecycle),
   }),
   // Events handled the same way while running and while stopping live on the
   // root, so a hot transition touches as few state nodes as possible.
@@ -909,6 +949,7 @@ export const supervisorMachine = setup({
     'source.reconnecting': { actions: 'announceReconnecting' },
     'events.revoked': { actions: 'revokeEvents' },
     'lifecycle.observe': { actions: 'observeLifecycle' },
+    'event.cancel': { actions: 'cancelJob' },
   },
   entry: ['spawnSlots', 'spawnSource'],
   initial: 'flowing',

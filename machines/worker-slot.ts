@@ -22,6 +22,8 @@ export interface SlotContext extends SlotInput {
   job: Job | undefined;
   /** Increases with every job, so a late result of an abandoned run is recognised. */
   run: number;
+  /** When the current (or last) run started: the job's own time moves on with a retry, an abandoned run's stays here. */
+  startedAt?: number | undefined;
 }
 
 export type SlotEvent = EventAssigned | SlotAbort | WorkerDone | WorkerFailed;
@@ -51,7 +53,10 @@ export const workerSlotMachine = setup({
   actions: {
     startWorker: actionNotProvided<SlotActionArgs>('worker-slot', 'startWorker'),
     abortWorker: actionNotProvided<SlotActionArgs>('worker-slot', 'abortWorker'),
-    assignJob: assign(({ context, event }) => ({ job: (event as EventAssigned).job, run: context.run + 1 })),
+    assignJob: assign(({ context, event }) => {
+      const { job } = event as EventAssigned;
+      return { job, run: context.run + 1, startedAt: job.startedAt };
+    }),
     // The runtime may provide reporters that batch the reports of one tick (see actors/workers/slot.ts).
     reportFinished: sendParent(({ context, event }) => slotFinished(context.slotId, context.job!.seq, (event as WorkerDone).output)),
     reportFailed: sendParent(({ context, event }) => slotFailed(context.slotId, context.job!.seq, (event as WorkerFailed).error)),

@@ -61,7 +61,7 @@ type Log = {
 const silent: Log = { info: () => {}, warn: () => {} };
 
 // Headers the broker sets on delivery, and a TTL that would let the copy quietly expire: a dead letter does not carry them over.
-const DELIVERY_HEADERS = new Set([
+export const DELIVERY_HEADERS: ReadonlySet<string> = new Set([
   'message-id',
   'subscription',
   'ack',
@@ -151,6 +151,8 @@ interface Inflight {
 export interface StompDriver extends SourceDriver {
   publish(destination: string, body: string | Uint8Array | object, headers?: Record<string, string | number | boolean>): Promise<void>;
   stats(): StompStats;
+  /** `payload class`: how a body was read, so a retry can write it back (see stomp-republish.ts). */
+  readonly payloadClass: PayloadClass;
 }
 
 /**
@@ -352,6 +354,7 @@ export function stompDriver(
 
   return {
     type: 'stomp',
+    payloadClass: options.payloadClass,
 
     async connect() {
       // stompjs and its sockets load with the first connection, not with flowd (an app without STOMP never loads them).

@@ -4,6 +4,7 @@
  * one-line ArgumentError saying what is wrong (with a did-you-mean for a
  * misspelt command or option) and which command's usage to point to.
  */
+import { JOURNAL_STATES } from '../inspector/journal.js';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../kernel/duration.js';
 import { hint } from '../kernel/section-reader.js';
@@ -11,7 +12,7 @@ import { UsageError } from '../kernel/errors.js';
 import { GRAPH_FORMATS, isGraphFormat, type GraphFormat } from '../graph/formats.js';
 
 /** A command as help and errors name it: `workflow start` is one. */
-export type CommandKey = 'run' | 'check' | 'graph' | 'plugins' | 'workflow start' | 'workflow status' | 'init' | 'help';
+export type CommandKey = 'run' | 'check' | 'graph' | 'plugins' | 'events' | 'workflow start' | 'workflow status' | 'init' | 'help';
 
 interface CommandSpec {
   usage: string;
@@ -37,6 +38,11 @@ const COMMANDS: Record<CommandKey, CommandSpec> = {
     usage: 'flowd plugins <app.ini> [--json | --reset-cursor name [--to latest|earliest|id] | --reactivate name] [--log-level level]',
     about:
       "List an event-log app's plugins: their callbacks, state and cursor\n(read from the app's store). --reset-cursor sets a plugin's cursor\nanew (after a log was emptied or restored, say) and clears its\ndeactivation; the app's daemon must be stopped. --reactivate retries\na plugin a failed callback deactivated, from the event it failed on,\nas a restart does: a running daemon is asked, and does it within its\nfetch interval; with none, the next start finds it active.",
+  },
+  events: {
+    usage: 'flowd events <app.ini> [--state state] [--id id] [--json] [-n name]',
+    about:
+      "Show the event journal of the app's running daemon (read from its\ninspector, found through the app's state folder): the latest events\nwith their state, or with --id one event's timeline and error.\n--state: queued, running, retrying, failed (dead-lettered too),\ndead-lettered, completed, expired, rejected or returned.",
   },
   'workflow start': {
     usage: 'flowd workflow start <app.ini> <name> [--input json] [--wait [--timeout duration]]',
@@ -71,7 +77,14 @@ interface OptionSpec {
 }
 
 const OPTIONS: OptionSpec[] = [
-  { name: 'name', short: 'n', type: 'string', value: '<name>', help: 'app name (overrides [Flow] app name)', commands: APP_COMMANDS },
+  {
+    name: 'name',
+    short: 'n',
+    type: 'string',
+    value: '<name>',
+    help: 'app name (overrides [Flow] app name)',
+    commands: [...APP_COMMANDS, 'events'],
+  },
   { name: 'workers', short: 'w', type: 'string', value: '<n>', help: 'worker slots (overrides [Flow] workers)', commands: APP_COMMANDS },
   {
     name: 'log-level',
@@ -89,7 +102,9 @@ const OPTIONS: OptionSpec[] = [
   },
   { name: 'format', type: 'string', value: '<format>', help: 'mermaid (default), dot or svg', commands: ['graph'] },
   { name: 'out', type: 'string', value: '<file>', help: 'write to this file (prints its path)', commands: ['graph'] },
-  { name: 'json', type: 'boolean', help: 'print JSON instead of a table', commands: ['plugins', 'workflow status'] },
+  { name: 'json', type: 'boolean', help: 'print JSON instead of a table', commands: ['plugins', 'events', 'workflow status'] },
+  { name: 'state', type: 'string', value: '<state>', help: 'only events in this state (failed, running, ...)', commands: ['events'] },
+  { name: 'id', type: 'string', value: '<id>', help: "one event: its timeline, and a failure's error", commands: ['events'] },
   {
     name: 'reset-cursor',
     type: 'string',
@@ -129,12 +144,15 @@ const OPTIONS: OptionSpec[] = [
   { name: 'version', short: 'v', type: 'boolean', help: 'show the version', commands: [] },
 ];
 
+/** The states `flowd events --state` takes: the journal's. */
+const EVENT_STATES: readonly string[] = JOURNAL_STATES;
+
 /** The levels `--log-level` takes, as `[Log] level` does. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 
 /** What the command line asks for. */
 export interface Invocation {
-  command: 'run' | 'check' | 'graph' | 'plugins' | 'workflow' | 'init' | 'help' | 'version';
+  command: 'run' | 'check' | 'graph' | 'plugins' | 'events' | 'workflow' | 'init' | 'help' | 'version';
   /** The command as help names it (`workflow start`); undefined for help and version. */
   key?: CommandKey | undefined;
   /** The app's INI file. */
@@ -153,6 +171,8 @@ export interface Invocation {
   reactivate?: string;
   /** `workflow start|status` and its argument (a workflow's name, a run's id). */
   workflow?: { action: 'start' | 'status'; argument: string; input?: string; wait?: boolean; timeoutMs?: number };
+  /** events `--state` and `--id`. */
+  events?: { state?: string; id?: string };
   /** init: the folder to create the app in. */
   folder?: string;
   /** help: the text to print. */
@@ -240,7 +260,7 @@ export function commandHelp(keys: CommandKey[]): string {
   ].join('\n');
 }
 
-const COMMAND_NAMES = ['run', 'check', 'graph', 'plugins', 'workflow', 'init', 'help'];
+const COMMAND_NAMES = ['run', 'check', 'graph', 'plugins', 'events', 'workflow', 'init', 'help'];
 const EXPECTED_COMMAND = `expected one of ${COMMAND_NAMES.join(', ')}`;
 const EXPECTED_ACTION = 'expected workflow start <app.ini> <name> or workflow status <app.ini> <run id>';
 
@@ -429,6 +449,15 @@ export function parse(argv: string[]): Invocation {
     if (invocation.json) fail('--json lists the plugins and --reactivate retries one; give one of them');
     if (reset !== undefined) fail('--reset-cursor and --reactivate each act on a plugin; give one of them');
     invocation.reactivate = reactivate;
+  }
+  if (key === 'events') {
+    const state = text('state');
+    const id = text('id');
+    if (state !== undefined && !EVENT_STATES.includes(state))
+      fail(`--state: found "${state}"; expected one of ${EVENT_STATES.join(', ')}${hint(state, EVENT_STATES)}`);
+    if (id !== undefined && id === '') fail('--id: found ""; expected an event\'s id');
+    if (id !== undefined && state !== undefined) fail('--id shows one event and --state lists events in a state; give one of them');
+    invocation.events = { ...(state !== undefined ? { state } : {}), ...(id !== undefined ? { id } : {}) };
   }
   return invocation;
 }

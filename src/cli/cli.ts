@@ -432,6 +432,11 @@ async function command(
         );
         return EXIT.ok;
       }
+      case 'events': {
+        const { eventsCommand } = await import('./events-command.js');
+        io.stdout(await eventsCommand({ file: invocation.file!, name: invocation.name, json: invocation.json, ...invocation.events }));
+        return EXIT.ok;
+      }
       case 'graph': {
         const { config } = await prepare(invocation, { email: false });
         const text = await appGraph(invocation.format ?? 'mermaid', config.app.name);

@@ -15,7 +15,14 @@ export interface InspectorSettings {
   token: string | undefined;
   /** Also serve @statelyai/inspect's WebSocket relay for Stately's own UI, on `port + 1` (or a free port when `port` is 0). @default false */
   stately: boolean;
+  /** Finished events the journal keeps (`journal size`); events in flight are kept besides. 0 turns the journal off. @default 1000 */
+  journalSize: number;
+  /** Keys whose values the journal masks in payload previews (`redact`, any depth, any case), besides passwords, tokens and the like. @default [] */
+  redact: string[];
 }
+
+/** The journal's size when none is given. */
+export const DEFAULT_JOURNAL_SIZE = 1000;
 
 /** Whether an address only accepts connections from this machine. */
 export function isLoopback(address: string): boolean {
@@ -29,6 +36,8 @@ export function isLoopback(address: string): boolean {
  * - `interface` (@default 127.0.0.1)
  * - `token` (required when `interface` is not a loopback address)
  * - `stately` (yes / no; @default no)
+ * - `journal size` (0 to 100000 finished events; @default 1000)
+ * - `redact` (comma-separated keys masked in the journal's previews)
  * @example
  * compileInspectorSettings(reader) // { port: 9464, interface: '127.0.0.1', token: undefined, stately: false }
  */
@@ -37,6 +46,11 @@ export function compileInspectorSettings(reader: SectionReader): InspectorSettin
   const address = reader.string('interface', '127.0.0.1').trim();
   const token = reader.string('token');
   const stately = reader.boolean('stately', false);
+  const journalSize = reader.integer('journal size', DEFAULT_JOURNAL_SIZE, { min: 0, max: 100_000 });
+  const redact = (reader.string('redact') ?? '')
+    .split(',')
+    .map((key) => key.trim())
+    .filter((key) => key !== '');
   if (address !== 'localhost' && isIP(address.replace(/^\[|\]$/g, '')) === 0) {
     reader.fail('interface', `found "${address}"; expected an IP address to bind, such as 127.0.0.1 or 0.0.0.0`);
   }
@@ -47,7 +61,7 @@ export function compileInspectorSettings(reader: SectionReader): InspectorSettin
     );
   }
   if (token !== undefined && token.length < 8) reader.fail('token', 'is too short; expected at least 8 characters');
-  return { port, interface: address, token, stately };
+  return { port, interface: address, token, stately, journalSize, redact };
 }
 
 /** `runtime.inspect()`'s options: the `[Inspector]` keys in camelCase. */
@@ -60,11 +74,17 @@ export interface InspectorOptions {
   token?: string;
   /** Also serve Stately's WebSocket inspector on port + 1. @default false */
   stately?: boolean;
+  /** Finished events the journal keeps; 0 turns it off. @default 1000 */
+  journalSize?: number;
+  /** Keys masked in the journal's payload previews. @example ['card', 'ssn'] */
+  redact?: string[];
 }
 
 /** Compiles `runtime.inspect()`'s options like an `[Inspector]` section (errors name `[Inspector]`). */
 export function compileInspectorOptions(options: InspectorOptions | InspectorSettings): InspectorSettings {
-  const reader = new SectionReader(toIniKeys(options as Record<string, string | number | boolean | undefined>), { section: 'Inspector' });
+  const { redact, ...rest } = options as InspectorOptions;
+  const values = toIniKeys({ ...rest, ...(redact !== undefined ? { redact: [redact].flat().join(',') } : {}) } as Record<string, unknown>);
+  const reader = new SectionReader(values, { section: 'Inspector' });
   const settings = compileInspectorSettings(reader);
   reader.finish();
   return settings;

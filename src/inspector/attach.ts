@@ -5,6 +5,13 @@ export { compileInspectorOptions, type InspectorOptions } from '../config/inspec
 import { createInspection, type Inspection } from './inspection.js';
 import { createRuntimeMetrics, type MetricsSource, type RuntimeMetrics } from './metrics.js';
 import { startInspectorServer, type InspectorServer } from './server.js';
+import { createJournal, type Journal, type JournalOptions } from './journal.js';
+import type { JournalActions } from './journal-api.js';
+import { FlowdError } from '../kernel/errors.js';
+import type { ErrorInfo } from '../kernel/error-info.js';
+import { removeAddressFile, writeAddressFile } from './address-file.js';
+import type { RunRecord } from '../workflows/engine.js';
+import { workflowRunView } from './workflow-calls.js';
 
 /** `runtime.inspect({...})` / `createRuntime({ inspector })`: `[Inspector]` in camelCase. */
 
@@ -13,6 +20,23 @@ export interface InspectedRuntime extends MetricsSource {
   now(): number;
   /** The source's type and counters, for its summary. */
   source(): { type: string; stats?: Record<string, number> | undefined };
+  /** What the journal and its actions need; without it there is no journal. */
+  events?: {
+    /** Every notification, lifecycle ones included (subscribing to those turns them on). */
+    on: JournalOptions['on'];
+    /** `[Flow] order by`, for each event's key. */
+    orderBy: readonly string[] | undefined;
+    /** Whether the source takes outcomes (a broker, an event log): each event then ends settled with it. */
+    settles: boolean;
+    /** Offers a finished event again through its source: a STOMP source republishes it to its queue; others hand it to the supervisor anew. */
+    offerAgain(event: { id: string; payload: unknown; meta: Record<string, unknown> | undefined }): Promise<'republished' | 'offered'>;
+    /** Aborts the running event `seq` with `reason` (it fails without a retry); false when it no longer runs. */
+    cancel(seq: number, reason: ErrorInfo): boolean;
+  };
+  /** A workflow run's record, with workflows. */
+  workflowRun?: ((runId: string) => Promise<RunRecord | undefined>) | undefined;
+  /** Where the running daemon tells its inspector's address (`flowd events` reads it); none when embedded without a state folder. */
+  addressFile?: string | undefined;
 }
 
 /** An inspector attached to a runtime. */
@@ -21,6 +45,8 @@ export interface AttachedInspector {
   inspection: Inspection;
   metrics: RuntimeMetrics;
   server: InspectorServer;
+  /** The event journal (none with `journal size = 0`). */
+  journal: Journal | undefined;
   /** The observer for the runtime's actors (`createActor(logic, { inspect })`). */
   observer: (event: InspectionEvent) => void;
   /** The observer for the runs of workers that are actor logic. */
@@ -28,12 +54,19 @@ export interface AttachedInspector {
   close(): Promise<void>;
 }
 
-/** Why a runtime is not ready: not started, stopping, its source not running, its store or locks unavailable, an actor failed. */
+/**
+ * Why a runtime is not ready: not started, stopping, its source not running
+ * (failed, reconnecting, connecting), more than half its slots abandoned
+ * (runs past the execution timeout that have not settled), its store or
+ * locks unavailable, an actor failed.
+ */
 export function readiness(runtime: Pick<MetricsSource, 'snapshot'>, inspection: Inspection): string[] {
   const snap = runtime.snapshot() as ReturnType<MetricsSource['snapshot']> & {
     state?: string;
     source: { state?: string };
     dependency?: { error: { message: string }; downForMs: number };
+    abandoned?: number;
+    slots?: unknown[];
   };
   const reasons: string[] = [];
   if (snap.state === 'created') reasons.push('the runtime has not started');
@@ -41,6 +74,12 @@ export function readiness(runtime: Pick<MetricsSource, 'snapshot'>, inspection: 
   const sourceState = snap.source.state;
   if (snap.state !== 'created' && sourceState !== 'running' && sourceState !== 'paused')
     reasons.push(`source ${snap.source.type} is ${sourceState ?? 'unknown'}`);
+  const abandoned = snap.abandoned ?? 0;
+  const usable = (snap.slots?.length ?? 0) - abandoned;
+  if (abandoned > 0 && abandoned * 2 > usable)
+    reasons.push(
+      `${abandoned} worker slot(s) are abandoned, more than half of ${usable}: their runs passed the execution timeout and have not settled (a worker that ignores its AbortSignal)`,
+    );
   if (snap.dependency)
     reasons.push(
       `the app's store or locks are unavailable (for ${Math.round(snap.dependency.downForMs)}ms): ${snap.dependency.error.message}`,
@@ -54,14 +93,42 @@ export async function attachInspector(runtime: InspectedRuntime, settings: Inspe
   const app = runtime.snapshot().app;
   const inspection = createInspection({ app, now: () => runtime.now(), source: () => runtime.source() });
   const metrics = createRuntimeMetrics(runtime);
+  const events = runtime.events;
+  const journal =
+    events && settings.journalSize > 0
+      ? createJournal({
+          on: events.on,
+          now: () => runtime.now(),
+          size: settings.journalSize,
+          redact: settings.redact,
+          source: runtime.source().type,
+          orderBy: events.orderBy,
+          settles: events.settles,
+        })
+      : undefined;
   let server: InspectorServer;
   try {
-    server = await startInspectorServer({ settings, inspection, metrics, readiness: () => readiness(runtime, inspection), log });
+    server = await startInspectorServer({
+      settings,
+      inspection,
+      metrics,
+      readiness: () => readiness(runtime, inspection),
+      log,
+      journal: journal && events ? { journal, actions: journalActions(journal, events, log) } : undefined,
+      workflowRun: runtime.workflowRun
+        ? async (runId) => {
+            const record = await runtime.workflowRun!(runId);
+            return record && workflowRunView(record, settings.redact);
+          }
+        : undefined,
+    });
   } catch (error) {
     metrics.close();
     inspection.close();
+    journal?.close();
     throw error;
   }
+  if (runtime.addressFile) await writeAddressFile(runtime.addressFile, { url: server.url, pid: process.pid }, log);
   log?.info(
     { inspector: server.url, ...(server.stately ? { stately: server.stately.url } : {}) },
     `inspector at ${server.url}${server.stately ? ` (Stately's inspector at ${server.stately.url})` : ''}`,
@@ -72,13 +139,55 @@ export async function attachInspector(runtime: InspectedRuntime, settings: Inspe
     inspection,
     metrics,
     server,
+    journal,
     observer: server.observer,
     runObserver: server.runObserver,
     close: () =>
       (closed ??= (async () => {
+        // First: a daemon that exits right after its run ends must not leave its address behind.
+        if (runtime.addressFile) removeAddressFile(runtime.addressFile, server.url);
         await server.close();
         metrics.close();
         inspection.close();
+        journal?.close();
       })()),
+  };
+}
+
+/** Retry and cancel, checked against the journal, noted on the event's timeline and logged with who asked. */
+function journalActions(journal: Journal, events: NonNullable<InspectedRuntime['events']>, log: Logger | undefined): JournalActions {
+  const find = (id: string) => {
+    const event = journal.original(id);
+    if (!event) throw new FlowdError('ERR_UNKNOWN_EVENT', `no event ${JSON.stringify(id)} in the journal (unknown, or no longer kept)`);
+    return event;
+  };
+  return {
+    async retry(id, by) {
+      const event = find(id);
+      if (event.state !== 'failed' && event.state !== 'dead-lettered')
+        throw new FlowdError('ERR_INVALID_STATE', `event ${id} is ${event.state}; only a failed or dead-lettered event can be retried`);
+      // Offered to the supervisor, it arrives within offerAgain(): the journal knows it is not the source's.
+      journal.expectOffered(id);
+      let how: 'republished' | 'offered';
+      try {
+        how = await events.offerAgain(event);
+      } finally {
+        journal.expectOffered(id, false);
+      }
+      journal.note(id, 'retryRequested', by);
+      log?.warn({ event: id, action: 'retry', by, how }, `inspector: event ${id} retried (${how}) by ${by}`);
+      return { id, how };
+    },
+    cancel(id, by) {
+      const event = find(id);
+      const notRunning = () => new FlowdError('ERR_INVALID_STATE', `event ${id} is ${event.state}; only a running event can be cancelled`);
+      if (event.state !== 'running') throw notRunning();
+      // Noted first: the cancel fails the event within this call.
+      journal.note(id, 'cancelRequested', by);
+      const reason = { code: 'ERR_CANCELLED', message: `cancelled through the inspector by ${by}` };
+      if (!events.cancel(event.seq, reason)) throw notRunning();
+      log?.warn({ event: id, action: 'cancel', by }, `inspector: event ${id} cancelled by ${by}`);
+      return { id };
+    },
   };
 }

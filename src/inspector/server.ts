@@ -5,7 +5,9 @@ import type { InspectionEvent } from 'xstate';
 import { isLoopback, type InspectorSettings } from '../config/inspector-settings.js';
 import { ConfigError } from '../kernel/errors.js';
 import { diagramSvg, machineSvg } from '../graph/index.js';
-import { isAllowedHost, isAuthorized, localHostNames, loggedPath } from './auth.js';
+import { isAllowedHost, isAllowedOrigin, isAuthorized, localHostNames, loggedPath } from './auth.js';
+import { isJournalAction, isJournalPath, serveJournal, type JournalRoutes } from './journal-api.js';
+import type { WorkflowRunView } from './workflow-calls.js';
 import type { Inspection, InspectionEvents } from './inspection.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { inspectorPage, inspectorPageCsp } from './page.js';
@@ -13,7 +15,7 @@ import { startStatelyRelay, type StatelyRelay } from './stately.js';
 
 /** Options of `startInspectorServer`. */
 export interface InspectorServerOptions {
-  settings: InspectorSettings;
+  settings: Pick<InspectorSettings, 'port' | 'interface' | 'token' | 'stately'>;
   inspection: Inspection;
   metrics: RuntimeMetrics;
   /** Why the runtime is not ready (an empty list when it is): `GET /readyz`. */
@@ -21,6 +23,10 @@ export interface InspectorServerOptions {
   log?: Logger | undefined;
   /** Comment lines on every SSE stream this often. @default 15000 */
   heartbeatMs?: number;
+  /** The event journal: `/api/events` and its actions, and `journal` SSE events. */
+  journal?: JournalRoutes | undefined;
+  /** A workflow run with its activity calls (`GET /api/workflows/<run id>`), or undefined for an unknown run; only with workflows. */
+  workflowRun?: ((runId: string) => Promise<WorkflowRunView | undefined>) | undefined;
 }
 
 /** A running inspector. */
@@ -43,7 +49,8 @@ const json = (response: ServerResponse, status: number, body: unknown) =>
 
 /**
  * Serves the inspector: the page (`/`), `/api/state`, `/api/machines/<name>.svg`,
- * `/events` (Server-Sent Events: `actor`, `transition`, `removed`), `/metrics`,
+ * `/events` (Server-Sent Events: `actor`, `transition`, `removed`, and with a
+ * journal `journal`), the journal's `/api/events` routes, `/metrics`,
  * `/healthz` and `/readyz`. Binds `settings.interface` (127.0.0.1 by default);
  * with a token, every request needs `Authorization: Bearer <token>` or
  * `?token=<token>`, else 401. Refuses a non-loopback interface without a token.
@@ -83,6 +90,8 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
       inspection.on('transition', send('transition')),
       inspection.on('removed', send('removed')),
     ];
+    if (options.journal)
+      offs.push(options.journal.journal.onChange((events) => response.write(`event: journal\ndata: ${JSON.stringify(events)}\n\n`)));
     const heartbeat = setInterval(() => response.write(': heartbeat\n\n'), heartbeatMs);
     heartbeat.unref();
     streams.add(response);
@@ -113,11 +122,19 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
         error: 'unauthorized: this inspector needs its token (Authorization: Bearer <token> or ?token=<token>)',
       });
     }
+    const path = new URL(request.url ?? '/', 'http://inspector').pathname;
+    const journal = options.journal;
+    if (journal && isJournalAction(request.method, path)) {
+      // A form on any website can POST to a loopback port: an action from a browser must come from this inspector's page.
+      if (!isAllowedOrigin(request.headers.origin, names, [boundPort]))
+        return json(response, 403, { error: `forbidden: an action from Origin ${request.headers.origin} is not this inspector's page` });
+      const by = settings.token === undefined ? `no token (${request.socket.remoteAddress ?? 'unknown address'})` : 'the inspector token';
+      return serveJournal(request, response, journal, by);
+    }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       response.setHeader('allow', 'GET, HEAD');
       return json(response, 405, { error: `method ${request.method} is not allowed; expected GET` });
     }
-    const path = new URL(request.url ?? '/', 'http://inspector').pathname;
     if (path === '/' || path === '/index.html') {
       return response
         .writeHead(200, {
@@ -129,6 +146,20 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
         .end(inspectorPage());
     }
     if (path === '/api/state') return json(response, 200, inspection.state());
+    if (journal && isJournalPath(path)) return serveJournal(request, response, journal, '');
+    const workflowRun = /^\/api\/workflows\/([^/]+)$/.exec(path);
+    if (workflowRun && options.workflowRun) {
+      let runId: string;
+      try {
+        runId = decodeURIComponent(workflowRun[1]!);
+      } catch {
+        return json(response, 400, { error: `run id ${JSON.stringify(workflowRun[1])} is not valid %-encoding`, code: 'ERR_BAD_REQUEST' });
+      }
+      const view = await options.workflowRun(runId);
+      return view
+        ? json(response, 200, view)
+        : json(response, 404, { error: `no workflow run ${JSON.stringify(runId)}`, code: 'ERR_WORKFLOW' });
+    }
     if (path === '/events') return openStream(request, response);
     if (path === '/metrics') {
       const text = await metrics.text();
@@ -160,7 +191,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
       return response.writeHead(200, { 'content-type': 'image/svg+xml', 'cache-control': 'max-age=3600' }).end(text);
     }
     return json(response, 404, {
-      error: `no such page: ${path}; expected /, /api/state, /api/machines/<machine>.svg, /events, /metrics, /healthz or /readyz`,
+      error: `no such page: ${path}; expected /, /api/state, ${journal ? '/api/events, /api/events/<id>, ' : ''}/api/machines/<machine>.svg, /events, /metrics, /healthz or /readyz`,
     });
   };
 

@@ -85,6 +85,7 @@ export function summarize(machine: string, state: string, context: unknown, runt
         received: num(counters.received) ?? 0,
         completed: num(counters.completed) ?? 0,
         failed: num(counters.failed) ?? 0,
+        expired: num(counters.expired) ?? 0,
       };
     }
     case 'worker-slot': {
@@ -92,7 +93,8 @@ export function summarize(machine: string, state: string, context: unknown, runt
         state === 'busy' || state === 'abandoned' || state === 'terminating'
           ? (c.job as { delivery?: { id?: unknown }; attempt?: unknown; startedAt?: unknown } | undefined)
           : undefined;
-      const startedAt = num(job?.startedAt);
+      // An abandoned run's job may be running again elsewhere (a retry): the slot's own start time says how long this one has hung.
+      const startedAt = job ? (num(c.startedAt) ?? num(job.startedAt)) : null;
       return {
         event: text(job?.delivery?.id),
         attempt: num(job?.attempt),

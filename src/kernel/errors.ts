@@ -56,7 +56,9 @@ export type ErrorCode =
   | 'ERR_WORKFLOW_TIMEOUT'
   | 'ERR_WORKFLOW_SIZE'
   | 'ERR_ACTIVITY_TIMEOUT'
-  | 'ERR_ACTIVITY_CANCELLED';
+  | 'ERR_ACTIVITY_CANCELLED'
+  | 'ERR_CANCELLED'
+  | 'ERR_UNKNOWN_EVENT';
 
 // Where a class keeps its brand: `Symbol.for`, so every copy of flowd in a process uses the same keys.
 const kBrand = Symbol.for('flowd.error.brand');

@@ -14,13 +14,16 @@ import {
   type RunActorSettings,
   type WorkerLike,
 } from '../../actors/workers/worker.js';
-import { runtimeStop, type Job } from '../../machines/events.js';
+import { eventCancel, eventReceived, runtimeStop, type Job } from '../../machines/events.js';
+import { isStompEvent, republishedMessage } from '../../actors/sources/stomp-republish.js';
+import type { StompDriver } from '../../actors/sources/stomp.js';
 import {
   LIFECYCLE_TYPES,
   supervisorMachine,
   zeroCounters,
   type SupervisorCounters,
   type SupervisorEmitted,
+  type SupervisorLifecycle,
   type SupervisorSettings,
 } from '../../machines/supervisor.js';
 import { createAppServices, type AppServices, type ServiceSettings } from './app-services.js';
@@ -739,16 +742,35 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         `${app.name}: its store and locks are available again after ${formatDuration(e.downForMs)} (${e.probes} probe(s)); resuming`,
       ),
     );
-    supervisor.on('slot.replaced', (e) =>
+    supervisor.on('slot.replaced', (e) => {
+      const why = e.reason === 'ERR_CANCELLED' ? 'was cancelled' : 'timed out';
       logger.warn(
         { slot: e.slotId, replacement: e.replacement },
         settings.isolation === 'thread'
-          ? `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its thread is being terminated`
-          : `slot ${e.slotId} timed out and was replaced by ${e.replacement}; its run is abandoned until it settles`,
-      ),
-    );
+          ? `slot ${e.slotId} ${why} and was replaced by ${e.replacement}; its thread is being terminated`
+          : `slot ${e.slotId} ${why} and was replaced by ${e.replacement}; its run is abandoned until it settles`,
+      );
+    });
     if (logger.isLevelEnabled('debug'))
       supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
+  };
+
+  /**
+   * Offers a finished event again (the inspector's retry): a STOMP source's
+   * message is republished to its queue, so it comes back through the broker
+   * and is acknowledged or dead-lettered as any other; any other source's
+   * event goes to the supervisor anew, its outcome not told to the source.
+   */
+  const offerAgain = async (event: { id: string; payload: unknown; meta: Record<string, unknown> | undefined }) => {
+    if (!actor || actor.getSnapshot().status !== 'active')
+      throw new FlowdError('ERR_INVALID_STATE', `cannot retry event ${event.id}: the runtime is not running`);
+    if (sourceType === 'stomp' && driver.publish && isStompEvent(event.payload)) {
+      const message = republishedMessage(event.id, event.payload, (driver as StompDriver).payloadClass);
+      await driver.publish(message.destination, message.body, message.headers);
+      return 'republished' as const;
+    }
+    actor.send(eventReceived({ id: event.id, payload: event.payload, ...(event.meta ? { meta: event.meta } : {}) }));
+    return 'offered' as const;
   };
 
   const runtime: Runtime = {
@@ -813,7 +835,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         await abandonStart(error);
       }
       // The lifecycle notifications cost a few emits per event: on only when something listens to them.
-      const lifecycle = pending.some((entry) => LIFECYCLE_TYPES.has(entry.type));
+      const lifecycle = pending.flatMap((entry) => (LIFECYCLE_TYPES.has(entry.type) ? [entry.type as SupervisorLifecycle['type']] : []));
       const supervisor = createActor(machine, {
         input: { settings, now, random: parts.random ?? Math.random, reconnect, lifecycle },
         ...(parts.clock ? { clock: parts.clock as never } : {}),
@@ -864,6 +886,19 @@ function buildRuntime(parts: RuntimeParts): Runtime {
             snapshot: () => runtime.snapshot(),
             on: (type, listener) => runtime.on(type, listener),
             source: () => ({ type: sourceType, stats: driver.stats?.() }),
+            events: {
+              on: (type, listener) => runtime.on(type, listener),
+              orderBy: parts.settings.orderBy,
+              settles: driver.settle !== undefined,
+              offerAgain,
+              cancel: (seq, reason) => {
+                const running = actor && [...actor.getSnapshot().context.slots.values()].some((slot) => slot.job?.seq === seq);
+                if (running) actor!.send(eventCancel(seq, reason));
+                return running === true;
+              },
+            },
+            addressFile: path.join(app.stateDir, 'inspector.json'),
+            workflowRun: workflows ? (runId) => workflows.run(runId) : undefined,
           },
           settings,
           logger,
@@ -882,7 +917,8 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     on(type, listener) {
       if (actor) {
         const subscription = actor.on(type, listener as never);
-        if (LIFECYCLE_TYPES.has(type) && !actor.getSnapshot().context.lifecycle) actor.send({ type: 'lifecycle.observe' });
+        if (LIFECYCLE_TYPES.has(type) && !actor.getSnapshot().context.emits[type as SupervisorLifecycle['type']])
+          actor.send({ type: 'lifecycle.observe', types: [type as SupervisorLifecycle['type']] });
         return subscription.unsubscribe;
       }
       const entry: (typeof pending)[number] = { type, listener: listener as never };
@@ -900,14 +936,16 @@ function buildRuntime(parts: RuntimeParts): Runtime {
       const slots: SlotSnapshot[] = [];
       for (const [id, child] of Object.entries(children)) {
         if (!id.startsWith('slot-') || !child) continue;
-        const slot = child.getSnapshot() as { value: string; context: { job: Job | undefined } };
+        const slot = child.getSnapshot() as { value: string; context: { job: Job | undefined; startedAt?: number } };
         const job = slot.context.job;
+        // An abandoned run's own start: its job record moves on with a retry.
+        const startedAt = slot.context.startedAt ?? job?.startedAt;
         slots.push({
           id,
           state: slot.value,
           event: job?.delivery.id,
           attempt: job?.attempt,
-          runningForMs: job ? now() - job.startedAt : undefined,
+          runningForMs: job && startedAt !== undefined ? now() - startedAt : undefined,
         });
       }
       const sourceRef = children.source;

@@ -156,6 +156,31 @@ describe('workflows in an embedded runtime', () => {
   });
 });
 
+describe('the inspector shows a workflow run with its calls', () => {
+  it('answers GET /api/workflows/<run id> with each call: activity, attempt, state, last heartbeat and its details', async () => {
+    const { gate, definitions } = upload();
+    const runtime = runtimeWith(definitions);
+    const handle = await runtime.inspect({ port: 0 });
+    await runtime.start();
+    const runId = await runtime.startWorkflow('UploadWorkflow', 'cat');
+    type Calls = {
+      state: string;
+      calls: Array<{ activity: string; state: string; attempt: number; lastHeartbeatAt: number | null; details: string | null }>;
+    };
+    let view: Calls | undefined;
+    await waitFor(async () => {
+      view = (await (await fetch(new URL(`/api/workflows/${runId}`, handle.url))).json()) as Calls;
+      return view.calls.find((call) => call.activity === 'Transcoding')?.lastHeartbeatAt != null;
+    });
+    expect(view!.state).toBe('running');
+    expect(view!.calls.find((call) => call.activity === 'Transcoding')).toMatchObject({ state: 'running', attempt: 1, details: '10' });
+    expect(view!.calls.map((call) => call.activity).sort()).toEqual(['ThumbnailGenerator', 'Transcoding']);
+    expect((await fetch(new URL('/api/workflows/no-such-run', handle.url))).status).toBe(404);
+    gate.resolve();
+    await runtime.workflowEnded(runId);
+  });
+});
+
 describe('the engine keeps the history honest', () => {
   it("drops a repeated final report of a call that settled, and shows a running call's latest heartbeat, outside the history", async () => {
     const folder = tempDir();

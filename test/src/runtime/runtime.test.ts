@@ -163,7 +163,7 @@ describe('createRuntime', () => {
     const steps: string[] = [];
     runtime.on('event.completed', (e) => steps.push(`${e.id}:completed`));
     await runtime.start();
-    expect(runtime.actor!.getSnapshot().context.lifecycle).toBe(false);
+    expect(Object.values(runtime.actor!.getSnapshot().context.emits)).toEqual([false, false, false, false, false, false]);
     await source.ready;
     source.deliver(1, 'before');
     await until(() => steps.includes('before:completed'));
@@ -173,6 +173,23 @@ describe('createRuntime', () => {
     source.end();
     await runtime.done;
     expect(steps).toEqual(['before:completed', 'after:started on slot-0', 'after:completed', 'after:settled ack']);
+  });
+
+  it('shows how long an abandoned run has hung, in the snapshot and on its slot in the inspector', async () => {
+    const { clock, source, signals, runtime } = hangingRuntime();
+    await runtime.start();
+    await source.ready;
+    source.deliver(null, 'stuck');
+    await vi.waitFor(() => expect(signals).toHaveLength(1));
+    clock.increment(5000);
+    clock.increment(2000);
+    expect(runtime.snapshot().slots.find((slot) => slot.id === 'slot-0')).toEqual({
+      id: 'slot-0',
+      state: 'abandoned',
+      event: 'stuck',
+      attempt: 1,
+      runningForMs: 7000,
+    });
   });
 
   it('fails a run past the execution timeout with ERR_WORKER_TIMEOUT and keeps its slots usable', async () => {

@@ -1,0 +1,106 @@
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import type { StompEvent } from '../../actors/sources/stomp.js';
+import { defineWorker } from '../../actors/workers/worker.js';
+import type { JournalDetail, JournalSummary } from '../../src/inspector/journal.js';
+import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
+import { sources } from '../../src/runtime/sources.js';
+import { deleteQueues, produce, queueCounts, stompUrl, take, uniqueQueue } from '../helpers/broker.js';
+import { tempDir } from '../helpers/cli.js';
+import { until } from '../helpers/wait.js';
+
+// Talks to the machine's RabbitMQ on 127.0.0.1:61613.
+
+const created: string[] = [];
+afterAll(() => deleteQueues(...created));
+let runtime: Runtime | undefined;
+let tmp: Awaited<ReturnType<typeof tempDir>> | undefined;
+afterEach(async () => {
+  if (runtime && runtime.snapshot().state !== 'stopped') await runtime.stop();
+  runtime = undefined;
+  await tmp?.cleanup();
+});
+
+const getJson = async <T>(url: URL, init?: RequestInit): Promise<{ status: number; body: T }> => {
+  const response = await fetch(url, init);
+  return { status: response.status, body: (await response.json()) as T };
+};
+
+/** The summaries in the `journal` events of an SSE stream's text so far. */
+const journalUpdates = (text: string): JournalSummary[] =>
+  [...text.matchAll(/^event: journal\ndata: (.*)$/gm)].flatMap((match) => JSON.parse(match[1]!) as JournalSummary[]);
+
+describe('the event journal with a STOMP source', () => {
+  it('retries a dead-lettered message through the API: republished to its queue, it runs again and completes', async () => {
+    const queue = uniqueQueue('journal-retry');
+    created.push(queue, `${queue}.dlq`);
+    tmp = await tempDir();
+    // The worker fails an asset the first time it sees it (retries = 0: dead-lettered at once).
+    const seen = new Set<string>();
+    runtime = createRuntime({
+      worker: defineWorker({
+        start: (event: StompEvent<{ asset: string }>) => {
+          if (seen.has(event.body.asset)) return 'done';
+          seen.add(event.body.asset);
+          throw Object.assign(new Error(`asset ${event.body.asset} is not there yet`), { code: 'ERR_NOT_YET' });
+        },
+      }),
+      source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass: 'json' }),
+      workers: 2,
+      logger: false,
+      app: { name: 'journal-stomp', dir: tmp.dir },
+    });
+    const { url } = await runtime.inspect({ port: 0 });
+    await runtime.start();
+    // The live stream: journal changes arrive as `event: journal` with the changed events' summaries.
+    const stream = new AbortController();
+    onTestFinished(() => stream.abort());
+    let live = '';
+    void fetch(new URL('/events', url), { signal: stream.signal })
+      .then(async (response) => {
+        const reader = response.body!.getReader();
+        for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) live += Buffer.from(chunk.value).toString('utf8');
+      })
+      .catch(() => {});
+    await produce(`/queue/${queue}`, [
+      { body: JSON.stringify({ asset: 'a1' }), headers: { 'x-id': 'm1', 'content-type': 'application/json' } },
+    ]);
+
+    let failed: JournalSummary | undefined;
+    await until(
+      async () => {
+        failed = (await getJson<{ events: JournalSummary[] }>(new URL('/api/events?state=dead-lettered', url))).body.events[0];
+        return failed !== undefined && (await queueCounts(`${queue}.dlq`)).messages === 1;
+      },
+      { what: 'the message to be dead-lettered' },
+    );
+    const original = (await getJson<JournalDetail>(new URL(`/api/events/${encodeURIComponent(failed!.id)}`, url))).body;
+    expect(original).toMatchObject({ source: 'stomp', state: 'dead-lettered', error: { code: 'ERR_NOT_YET' } });
+    expect(original.steps.at(-1)).toMatchObject({ step: 'settled', how: 'dead-letter' });
+
+    const retried = await getJson<{ how: string }>(new URL(`/api/events/${encodeURIComponent(failed!.id)}/retry`, url), { method: 'POST' });
+    expect(retried).toMatchObject({ status: 202, body: { how: 'republished' } });
+
+    let again: JournalSummary | undefined;
+    await until(
+      async () => {
+        const completed = (await getJson<{ events: JournalSummary[] }>(new URL('/api/events?state=completed', url))).body.events;
+        again = completed.find((e) => e.retryOf === failed!.id);
+        return again !== undefined;
+      },
+      { what: 'the republished message to complete' },
+    );
+    await until(() => journalUpdates(live).some((e) => e.id === again!.id && e.state === 'completed'), { what: 'the SSE journal event' });
+    expect(journalUpdates(live).some((e) => e.id === failed!.id && e.state === 'dead-lettered')).toBe(true);
+    const detail = (await getJson<JournalDetail>(new URL(`/api/events/${encodeURIComponent(again!.id)}`, url))).body;
+    expect(JSON.parse(detail.payload)).toMatchObject({ body: { asset: 'a1' }, headers: { 'x-id': 'm1', 'x-flowd-retry-of': failed!.id } });
+    expect(detail.steps.map((s) => s.step)).toEqual(['received', 'queued', 'started', 'completed', 'settled']);
+    expect(detail.steps.at(-1)).toMatchObject({ how: 'ack' });
+    expect((await getJson<JournalDetail>(new URL(`/api/events/${encodeURIComponent(failed!.id)}`, url))).body.steps.at(-1)).toMatchObject({
+      step: 'retryRequested',
+    });
+    // Acknowledged: nothing is left in the queue; the dead letter stays as the record of the failure.
+    await until(async () => (await queueCounts(queue)).messages === 0, { what: 'the queue to be empty' });
+    const [dead] = await take(`/queue/${queue}.dlq`, 1);
+    expect(dead!.headers).toMatchObject({ 'x-flowd-error-code': 'ERR_NOT_YET', 'x-id': 'm1' });
+  });
+});
