@@ -123,7 +123,7 @@ function renderEvents() {
     h('td', { class: 'err' }, errText(e.error)))) : [h('tr', null, h('td', { colspan: 8, class: 'empty' }, 'No events here.'))]));
 }
 async function openEvent(id, quiet) {
-  if (!quiet || evOpen !== id) { evOpen = id; evDetail = null; evStepIndex = null; renderEvents(); renderDetail(); }
+  if (!quiet || evOpen !== id) { evOpen = id; evDetail = null; evStepIndex = null; evStepPicked = false; renderEvents(); renderDetail(); }
   try {
     const r = await fetch(withToken('/api/events/' + encodeURIComponent(id)), { headers: { accept: 'application/json' } });
     const body = await r.json().catch(() => ({}));

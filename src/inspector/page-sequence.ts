@@ -31,7 +31,8 @@ export const SEQUENCE_STYLE = String.raw`
 
 export const SEQUENCE_SCRIPT = String.raw`
 const SVG_NS = 'http://www.w3.org/2000/svg';
-let evStepIndex = null, evSteps = [];
+// The step shown: the latest one, until one is clicked.
+let evStepIndex = null, evStepPicked = false, evSteps = [];
 function sv(tag, attrs, ...kids) {
   const el = document.createElementNS(SVG_NS, tag);
   for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) el.setAttribute(k, String(v));
@@ -65,7 +66,7 @@ function arrowsOf(steps) {
 }
 function sequenceOf(d) {
   evSteps = arrowsOf(d.steps || []);
-  if (evStepIndex === null || evStepIndex >= evSteps.length) evStepIndex = evSteps.length - 1;
+  if (!evStepPicked || evStepIndex === null || evStepIndex >= evSteps.length) evStepIndex = evSteps.length - 1;
   const lanes = [];
   if (evSteps.some((a) => a.from === 'inspector')) lanes.push('inspector');
   lanes.push('source', 'supervisor');
@@ -107,7 +108,7 @@ function sequenceOf(d) {
   });
   return wrap;
 }
-function selectStep(i) { evStepIndex = i; void lightStep(); }
+function selectStep(i) { evStepIndex = i; evStepPicked = true; void lightStep(); }
 // Lights the selected step's row, its slot's lane and, on the worker-slot diagram, the state that slot is in after it.
 async function lightStep() {
   const box = $('step-diagram');
