@@ -6,6 +6,9 @@
 // reaches the DOM only as text.
 
 export const EVENTS_STYLE = String.raw`
+nav.tabs { display: flex; gap: 4px; margin-left: 18px; }
+nav.tabs button, .states button { font: inherit; font-size: 13px; padding: 3px 10px; border: 1px solid var(--line); border-radius: 6px; background: var(--panel); color: var(--ink); cursor: pointer; }
+nav.tabs button[aria-selected="true"], .states button[aria-selected="true"] { border-color: var(--accent); color: var(--accent); font-weight: 600; }
 #events-view { padding: 14px 20px 24px; }
 .evbar { display: flex; flex-wrap: wrap; gap: 10px; align-items: center; margin-bottom: 12px; }
 .states { display: flex; flex-wrap: wrap; gap: 4px; }
@@ -50,7 +53,7 @@ const messageOf = (e) => (e && e.message ? e.message : String(e));
 const errText = (error) => (error ? error.code + ': ' + error.message : '');
 
 function eventsVisible() { return !$('events-view').hidden; }
-function eventsSoon() { if (eventsVisible() && evTimer === null) evTimer = setTimeout(() => { evTimer = null; void loadEvents(); }, 200); }
+function eventsSoon() { if (eventsVisible() && evTimer === null) evTimer = setTimeout(() => { evTimer = null; void loadEvents(); }, 300); }
 function eventsChanged(changed) {
   if (!eventsVisible()) return;
   eventsSoon();
@@ -178,6 +181,14 @@ async function act(action) {
   void openEvent(id, true);
 }
 function onStateTab(state) { evState = state; eventsSoon(); renderEvents(); }
+// The page's tabs: Actors and Events.
+function showTab(name) {
+  for (const b of document.querySelectorAll('nav.tabs button')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
+  $('actors-view').hidden = name !== 'actors';
+  $('events-view').hidden = name !== 'events';
+  if (name === 'events') eventsSoon();
+}
+document.querySelector('nav.tabs').addEventListener('click', (e) => { const b = e.target.closest('button[data-tab]'); if (b) showTab(b.dataset.tab); });
 renderDetail();
 $('state-tabs').addEventListener('click', (e) => { const b = e.target.closest('button[data-state]'); if (b) onStateTab(b.dataset.state); });
 $('filter-key').addEventListener('input', eventsSoon);

@@ -66,9 +66,6 @@ table.log { width: 100%; border-collapse: collapse; font-size: 12.5px; }
 .log .arrow { color: var(--muted); }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
 [hidden] { display: none !important; }
-nav.tabs { display: flex; gap: 4px; margin-left: 18px; }
-nav.tabs button, .states button { font: inherit; font-size: 13px; padding: 3px 10px; border: 1px solid var(--line); border-radius: 6px; background: var(--panel); color: var(--ink); cursor: pointer; }
-nav.tabs button[aria-selected="true"], .states button[aria-selected="true"] { border-color: var(--accent); color: var(--accent); font-weight: 600; }
 `;
 
 const SCRIPT = String.raw`
@@ -249,13 +246,6 @@ function connect() {
   }
   es.addEventListener('journal', (m) => { let changed; try { changed = JSON.parse(m.data); } catch { return; } eventsChanged(changed); });
 }
-function showTab(name) {
-  for (const b of document.querySelectorAll('nav.tabs button')) b.setAttribute('aria-selected', String(b.dataset.tab === name));
-  $('actors-view').hidden = name !== 'actors';
-  $('events-view').hidden = name !== 'events';
-  if (name === 'events') eventsSoon();
-}
-document.querySelector('nav.tabs').addEventListener('click', (e) => { const b = e.target.closest('button[data-tab]'); if (b) showTab(b.dataset.tab); });
 $('actors').addEventListener('click', (e) => { const c = e.target.closest('[data-actor]'); if (c) select(c.dataset.actor); });
 $('actors').addEventListener('keydown', (e) => {
   const c = e.target.closest('[data-actor]');
@@ -306,7 +296,8 @@ const PAGE = `<!doctype html>
  * The inspector's page: one self-contained HTML document (inline CSS and script, no external
  * requests) that lists every live actor with its state and summary, draws the selected actor's
  * machine with its current states lit, and shows the last 200 transitions, kept live over
- * Server-Sent Events from `/events`. A `?token=` in the page's own URL is passed on to every
+ * Server-Sent Events from `/events`; its Events tab shows the event journal (`/api/events`)
+ * with each event's timeline, and its header `/readyz`. A `?token=` in the page's own URL is passed on to every
  * request it makes.
  * @example
  * response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(inspectorPage());
