@@ -126,6 +126,7 @@ describe('the Events tab of the inspector page, on a stuck daemon with a STOMP s
     await page.locator('#event-rows tr[data-state="queued"]').first().waitFor();
     const queued = page.locator('#event-rows tr[data-state="queued"]');
     expect(await queued.count()).toBe(await count('queued'));
+    expect(await queued.count()).toBeGreaterThan(0);
     for (const age of await queued.locator('td.age').all()) {
       expect(await age.textContent()).toMatch(/^age /);
       expect(await seconds(age)).toBeGreaterThanOrEqual(1);
@@ -205,8 +206,9 @@ describe('the Events tab of the inspector page, on a stuck daemon with a STOMP s
     );
     const abandoned = page.locator('[data-machine="worker-slot"][data-state="abandoned"]');
     expect(await abandoned.count()).toBeGreaterThanOrEqual(3);
-    for (const hung of await abandoned.locator('.kv tr:has(th:text-is("hung")) td').all())
-      expect(await seconds(hung)).toBeGreaterThanOrEqual(1.5);
+    const hung = await abandoned.locator('.kv tr:has(th:text-is("hung")) td').all();
+    expect(hung).toHaveLength(await abandoned.count());
+    for (const time of hung) expect(await seconds(time)).toBeGreaterThanOrEqual(1.5);
     const supervisorExpired = page.locator('[data-actor="supervisor"] .kv tr:has(th:text-is("expired")) td');
     expect(Number(await supervisorExpired.textContent())).toBe(expiredCount);
     await shot('inspector-readyz');
