@@ -1,6 +1,7 @@
 // The page's workflow calls: with a workflow-run actor selected, its activity calls from
 // `GET /api/workflows/<run id>` (activity, attempt, state, last heartbeat and its details),
-// read again when the run changes. A part of the page's one script (see page.ts).
+// read again when the run changes and every two seconds while it is shown (a heartbeat changes
+// a call, not the run). A part of the page's one script (see page.ts).
 
 export const CALLS_SCRIPT = String.raw`
 let callsRun = null, callsView = null, callsTimer = null;
@@ -46,4 +47,5 @@ function renderCalls() {
       h('td', { class: 'ev' }, c.details === null ? '\u2013' : c.details),
       h('td', null, c.error ? c.error.code + ': ' + c.error.message : '\u2013'))))));
 }
+setInterval(() => { if (!$('actors-view').hidden && selectedRun()) void loadCalls(); }, 2000);
 `;

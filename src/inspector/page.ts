@@ -222,7 +222,7 @@ async function load() {
     transitions = s.transitions.slice(-200);
     if (!actors.has(selected) && s.actors.length) selected = s.actors[0].id;
     $('error').textContent = '';
-    readinessSoon();
+    void readiness();
     eventsSoon();
   } catch (e) {
     $('error').textContent = 'Could not load the runtime\'s state: ' + (e && e.message ? e.message : String(e));
