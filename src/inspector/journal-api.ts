@@ -60,7 +60,9 @@ export async function serveJournal(request: IncomingMessage, response: ServerRes
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1 || limit > 1000))
       return json(response, 400, { error: `limit "${limitText}" is not a whole number from 1 to 1000`, code: 'ERR_BAD_REQUEST' });
     const key = url.searchParams.get('key') ?? undefined;
-    return json(response, 200, { events: routes.journal.list({ state: state as JournalState | undefined, key, limit }) });
+    // The counts (of every event kept, by state) and the runtime's clock are for the page: its tabs and elapsed times.
+    const events = routes.journal.list({ state: state as JournalState | undefined, key, limit });
+    return json(response, 200, { events, counts: routes.journal.counts(), now: routes.journal.now() });
   }
   const match = EVENT_PATH.exec(path)!;
   let id: string;

@@ -53,6 +53,8 @@ export interface JournalSummary {
   attempt: number;
   /** The slot it runs on, while `running`. */
   slotId: string | null;
+  /** When its current attempt started, while `running` (the page counts its elapsed time from it). */
+  startedAt: number | null;
   receivedAt: number;
   updatedAt: number;
   /** The payload as JSON text, at most 2,048 characters, secrets and `[Inspector] redact` keys masked. */
@@ -86,6 +88,7 @@ interface Entry {
   state: JournalState;
   attempt: number;
   slotId: string | undefined;
+  startedAt: number | undefined;
   error: (ErrorInfo & { stack?: string }) | undefined;
   steps: JournalStep[];
   stepsDropped: number;
@@ -140,6 +143,10 @@ export interface Journal {
   onChange(listener: (events: JournalSummary[]) => void): () => void;
   /** Counts: events kept finished, and in flight. */
   size(): { finished: number; inFlight: number };
+  /** How many events it keeps in each state (the page's tabs). */
+  counts(): Record<JournalState, number>;
+  /** The runtime's clock, which the events' times are on. */
+  now(): number;
   close(): void;
 }
 
@@ -213,6 +220,7 @@ export function createJournal(options: JournalOptions): Journal {
     state: entry.state,
     attempt: entry.attempt,
     slotId: entry.state === 'running' ? (entry.slotId ?? null) : null,
+    startedAt: entry.state === 'running' ? (entry.startedAt ?? null) : null,
     receivedAt: entry.receivedAt,
     updatedAt: entry.updatedAt,
     payload: (entry.preview ??= previewOf(entry.payload, redact)),
@@ -235,6 +243,7 @@ export function createJournal(options: JournalOptions): Journal {
         state: 'queued',
         attempt: 1,
         slotId: undefined,
+        startedAt: undefined,
         error: undefined,
         steps: [{ step: 'received', at: e.at }],
         stepsDropped: 0,
@@ -254,6 +263,7 @@ export function createJournal(options: JournalOptions): Journal {
       entry.state = 'running';
       entry.attempt = e.attempt;
       entry.slotId = e.slotId;
+      entry.startedAt = e.at;
       step(entry, { step: 'started', slotId: e.slotId, attempt: e.attempt, at: e.at });
     }),
     options.on('event.timedOut', (e) => {
@@ -354,6 +364,13 @@ export function createJournal(options: JournalOptions): Journal {
       return () => listeners.delete(listener);
     },
     size: () => ({ finished, inFlight: inFlight.size }),
+    counts() {
+      const counts = Object.fromEntries(JOURNAL_STATES.map((state) => [state, 0])) as Record<JournalState, number>;
+      for (const entry of inFlight.values()) counts[entry.state]++;
+      for (let i = 0; i < finished; i++) counts[ring[(head - 1 - i + size) % size]!.state]++;
+      return counts;
+    },
+    now,
     close() {
       offs.forEach((off) => off());
       listeners.clear();

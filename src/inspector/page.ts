@@ -1,6 +1,11 @@
 import { createHash } from 'node:crypto';
+import { EVENTS_BODY, EVENTS_SCRIPT, EVENTS_STYLE } from './page-events.js';
+import { READINESS_SCRIPT, READINESS_STYLE } from './page-readiness.js';
+import { SEQUENCE_SCRIPT, SEQUENCE_STYLE } from './page-sequence.js';
+import { CALLS_SCRIPT } from './page-workflow-calls.js';
 
-// The inspector's one page: inline CSS and script, no framework, no request leaves the
+// The inspector's one page: inline CSS and script (this file's, and the Events tab's, readiness's,
+// the timeline's and the workflow calls' parts, one <script> in all), no framework, no request leaves the
 // server it came from (the Content-Security-Policy says so too). Data only ever reaches
 // the DOM through textContent and setAttribute; the machine diagrams are our own SVG,
 // parsed as XML and stripped of scripts and handlers before they are inserted.
@@ -60,6 +65,7 @@ table.log { width: 100%; border-collapse: collapse; font-size: 12.5px; }
 .log .ev { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; }
 .log .arrow { color: var(--muted); }
 @media (max-width: 900px) { main { grid-template-columns: 1fr; } }
+[hidden] { display: none !important; }
 `;
 
 const SCRIPT = String.raw`
@@ -112,7 +118,9 @@ function cell(key, value, entry) {
 }
 function card(entry) {
   const v = entry.view, k = kind(v);
-  const rows = Object.entries(v.summary || {}).map(([key, value]) => h('tr', null, h('th', null, label(key)), cell(key, value, entry)));
+  // An abandoned slot's running time is how long its run has hung.
+  const name = (key) => (key === 'runningMs' && /abandon/.test(v.state) ? 'hung' : label(key));
+  const rows = Object.entries(v.summary || {}).map(([key, value]) => h('tr', null, h('th', null, name(key)), cell(key, value, entry)));
   return h('article', { class: 'card k-' + k, 'data-actor': v.id, 'data-machine': v.machine, 'data-state': v.state, 'data-status': v.status,
     tabindex: 0, 'aria-current': v.id === selected ? 'true' : null },
     h('div', { class: 'head' }, h('strong', { title: v.id }, v.id), h('span', { class: 'pill' }, v.state)),
@@ -143,6 +151,7 @@ function render() {
     h('td', null, t.actor), h('td', { class: 'ev' }, t.event), h('td', null, t.from, h('span', { class: 'arrow' }, ' \u2192 '), t.to))));
   $('transition-count').textContent = transitions.length ? 'last ' + transitions.length : '';
   void renderDiagram();
+  renderCalls();
 }
 function schedule() { if (!scheduled) { scheduled = true; requestAnimationFrame(render); } }
 
@@ -191,7 +200,7 @@ function select(id) { if (actors.has(id)) { selected = id; schedule(); } }
 function applyActor(v) { const cur = actors.get(v.id); if (!cur || !(cur.view.updatedAt > v.updatedAt)) actors.set(v.id, { view: v, receivedAt: Date.now() }); }
 function apply(type, data, skip) {
   if (buffer) { buffer.push([type, data]); return; }
-  if (type === 'actor') applyActor(data);
+  if (type === 'actor') { applyActor(data); readinessSoon(); callsSoon(data); }
   else if (type === 'removed') actors.delete(data.id);
   else if (type === 'transition' && !(skip && skip.has(JSON.stringify(data)))) {
     transitions.push(data);
@@ -213,6 +222,8 @@ async function load() {
     transitions = s.transitions.slice(-200);
     if (!actors.has(selected) && s.actors.length) selected = s.actors[0].id;
     $('error').textContent = '';
+    void readiness();
+    eventsSoon();
   } catch (e) {
     $('error').textContent = 'Could not load the runtime\'s state: ' + (e && e.message ? e.message : String(e));
   }
@@ -233,31 +244,40 @@ function connect() {
   for (const type of ['actor', 'transition', 'removed']) {
     es.addEventListener(type, (m) => { try { apply(type, JSON.parse(m.data)); } catch { /* not JSON: ignore */ } });
   }
+  es.addEventListener('journal', (m) => { let changed; try { changed = JSON.parse(m.data); } catch { return; } eventsChanged(changed); });
 }
 $('actors').addEventListener('click', (e) => { const c = e.target.closest('[data-actor]'); if (c) select(c.dataset.actor); });
 $('actors').addEventListener('keydown', (e) => {
   const c = e.target.closest('[data-actor]');
   if (c && (e.key === 'Enter' || e.key === ' ')) { e.preventDefault(); select(c.dataset.actor); }
 });
-setInterval(() => { for (const td of document.querySelectorAll('td[data-since]')) td.textContent = fmtMs(Date.now() - Number(td.dataset.since)); }, 1000);
-connect();
+// Running times keep running between updates; data-prefix is the text before the time.
+setInterval(() => { for (const td of document.querySelectorAll('[data-since]')) td.textContent = (td.dataset.prefix || '') + fmtMs(Date.now() - Number(td.dataset.since)); }, 1000);
 `;
 
 const BODY = `<header><h1>flowd inspector: <span id="app">\u2026</span></h1><span class="sub" id="started"></span>
+<nav class="tabs" role="tablist"><button type="button" role="tab" data-tab="actors" aria-selected="true">Actors</button><button type="button" role="tab" data-tab="events" aria-selected="false">Events</button></nav>
+<span id="ready" data-ready="unknown" role="status"></span>
 <span id="conn" data-connection="connecting" role="status">connecting</span></header>
-<div id="error" role="alert"></div>
-<main><div id="actors" aria-label="Actors"></div>
+<div id="error" role="alert"></div><div id="readiness" role="status"></div>
+<main id="actors-view"><div id="actors" aria-label="Actors"></div>
 <div><section class="panel"><h2>Diagram <span id="diagram-title"></span></h2><div id="diagram"></div></section>
 <section class="panel"><h2>Transitions <span id="transition-count"></span></h2><div class="scroll"><table class="log">
-<thead><tr><th>Time</th><th>Actor</th><th>Event</th><th>From \u2192 to</th></tr></thead><tbody id="transitions"></tbody></table></div></section></div></main>`;
+<thead><tr><th>Time</th><th>Actor</th><th>Event</th><th>From \u2192 to</th></tr></thead><tbody id="transitions"></tbody></table></div></section>
+<section class="panel" id="calls-panel" hidden><h2>Activity calls <span id="calls-title"></span></h2><div id="calls"></div></section></div></main>
+${EVENTS_BODY}`;
+
+const STYLES = STYLE + EVENTS_STYLE + SEQUENCE_STYLE + READINESS_STYLE;
+// One script: the parts share the helpers above; connect() runs once every part is defined.
+const SCRIPTS = SCRIPT + EVENTS_SCRIPT + SEQUENCE_SCRIPT + READINESS_SCRIPT + CALLS_SCRIPT + 'connect();\n';
 
 const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 
 /** The Content-Security-Policy the page carries: its own script only, requests to its own server only. */
 export const inspectorPageCsp = [
   "default-src 'none'",
-  `script-src ${hash(SCRIPT)}`,
-  `style-src ${hash(STYLE)}`,
+  `script-src ${hash(SCRIPTS)}`,
+  `style-src ${hash(STYLES)}`,
   "img-src 'self' data:",
   "connect-src 'self'",
   "base-uri 'none'",
@@ -268,15 +288,16 @@ const PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="Content-Security-Policy" content="${inspectorPageCsp}">
 <meta name="referrer" content="no-referrer"><link rel="icon" href="data:,">
-<title>flowd inspector</title><style>${STYLE}</style></head>
-<body>${BODY}<script>${SCRIPT}</script></body></html>
+<title>flowd inspector</title><style>${STYLES}</style></head>
+<body>${BODY}<script>${SCRIPTS}</script></body></html>
 `;
 
 /**
  * The inspector's page: one self-contained HTML document (inline CSS and script, no external
  * requests) that lists every live actor with its state and summary, draws the selected actor's
  * machine with its current states lit, and shows the last 200 transitions, kept live over
- * Server-Sent Events from `/events`. A `?token=` in the page's own URL is passed on to every
+ * Server-Sent Events from `/events`; its Events tab shows the event journal (`/api/events`)
+ * with each event's timeline, and its header `/readyz`. A `?token=` in the page's own URL is passed on to every
  * request it makes.
  * @example
  * response.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(inspectorPage());

@@ -63,6 +63,33 @@ describe('createJournal', () => {
     expect(journal.list({ limit: 1 }).map((e) => e.id)).toEqual([c]);
   });
 
+  it("counts every event kept by state, tells a running event's start, and reads the runtime's clock (for the page)", () => {
+    const { h, journal } = journaled({ workers: 2 });
+    h.clock.increment(1000);
+    const a = h.deliver({ n: 1 });
+    h.clock.increment(50);
+    const b = h.deliver({ n: 2 });
+    h.deliver({ n: 3 });
+    h.runs[0]!.fail({ code: 'ERR_X', message: 'broken' });
+    expect(journal.counts()).toEqual({
+      queued: 0,
+      running: 2,
+      retrying: 0,
+      completed: 0,
+      failed: 0,
+      'dead-lettered': 1,
+      expired: 0,
+      rejected: 0,
+      returned: 0,
+    });
+    expect(journal.list({ state: 'running' }).map((e) => [e.id === b, e.startedAt])).toEqual([
+      [false, 1050],
+      [true, 1050],
+    ]);
+    expect(journal.list({ state: 'failed' })[0]).toMatchObject({ id: a, startedAt: null });
+    expect(journal.now()).toBe(1050);
+  });
+
   it('tells retries with their delay and error, a timeout and the abandoned slot, and keeps the stack of a failure', () => {
     const { h, journal } = journaled({ workers: 1, retries: 1, backoff: { kind: 'fixed', delayMs: 100, maxDelayMs: 100 } });
     const id = h.deliver();

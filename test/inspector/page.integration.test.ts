@@ -40,7 +40,9 @@ const view = (id: string, machine: string, state: string, summary: Record<string
 });
 
 /** A server with canned answers; push() sends an SSE event to every page listening. */
-async function cannedInspector(options: { token?: string; actors?: View[]; svg?: Record<string, string> } = {}) {
+async function cannedInspector(
+  options: { token?: string; actors?: View[]; svg?: Record<string, string>; json?: Record<string, (url: URL) => unknown> } = {},
+) {
   const viz = await instance();
   const svg: Record<string, string> = {
     'worker-slot': viz.renderString(slotDot, { format: 'svg' }),
@@ -77,6 +79,10 @@ async function cannedInspector(options: { token?: string; actors?: View[]; svg?:
     }
     if (url.pathname === '/') res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(inspectorPage());
     else if (url.pathname === '/api/state') res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(state));
+    else if (url.pathname === '/readyz')
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ready' }));
+    else if (options.json?.[url.pathname])
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(options.json[url.pathname]!(url)));
     else if (url.pathname.startsWith('/api/machines/') && svg[url.pathname.slice(14, -4)])
       res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(svg[url.pathname.slice(14, -4)]);
     else if (url.pathname === '/events') {
@@ -108,7 +114,8 @@ describe('inspectorPage', () => {
     expect(html).toMatch(/^<!doctype html>/);
     // The one link is the favicon, a data: URL so that the browser asks the server for nothing else.
     expect([...html.matchAll(/\b(?:src|href)\s*=\s*"([^"]*)"/gi)].map((m) => m[1])).toEqual(['data:,']);
-    expect(html).not.toMatch(/https?:\/\/|\burl\(|@import/);
+    // The SVG namespace (the timeline's elements are made in it) names, it loads nothing.
+    expect(html.replaceAll("'http://www.w3.org/2000/svg'", '')).not.toMatch(/https?:\/\/|\burl\(|@import/);
     expect(html.match(/<script>/g)).toHaveLength(1);
   });
 
@@ -238,8 +245,14 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     await open(canned, '?token=s3cret');
     await page.locator('#diagram g.lit[id="state:flowing"]').waitFor();
     await page.locator('#conn[data-connection="live"]').waitFor();
+    await page.locator('#ready[data-ready="yes"]').waitFor();
     const api = canned.requests.filter((r) => r !== '/?token=s3cret');
-    expect(api.map((r) => r.split('?')[0]).sort()).toEqual(['/api/machines/supervisor.svg', '/api/state', '/events']);
+    expect([...new Set(api.map((r) => r.split('?')[0]))].sort()).toEqual([
+      '/api/machines/supervisor.svg',
+      '/api/state',
+      '/events',
+      '/readyz',
+    ]);
     expect(api.every((r) => r.endsWith('?token=s3cret'))).toBe(true);
   });
 
@@ -248,5 +261,167 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     await page.locator('#error:has-text("401")').waitFor();
     expect(await page.locator('#error').textContent()).toMatch(/GET \/api\/state answered 401: open this page with \?token=/);
     expect(await page.locator('#conn').getAttribute('data-connection')).toBe('offline');
+  });
+
+  it('shows events from the journal as text, counts them by state, filters them, and draws one timeline', async () => {
+    const hostile = '<img src=x onerror="window.__pwned=1">';
+    const at = Date.UTC(2026, 11, 7, 9, 30, 0);
+    const summary = (id: string, state: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      seq: 0,
+      source: 'stomp',
+      key: 'a1',
+      state,
+      attempt: 1,
+      slotId: null,
+      startedAt: null,
+      receivedAt: at,
+      updatedAt: at + 20,
+      payload: JSON.stringify({ note: hostile }),
+      error: null,
+      retryOf: null,
+      ...extra,
+    });
+    const events = [
+      summary(`evt-${hostile}`, 'dead-lettered', { error: { code: 'ERR_BROKEN', message: hostile } }),
+      summary('evt-2', 'completed', { key: 'a2', payload: '{"n":2}' }),
+    ];
+    const keys: Array<string | null> = [];
+    const canned = await cannedInspector({
+      json: {
+        '/api/events': (url) => {
+          keys.push(url.searchParams.get('key'));
+          const key = url.searchParams.get('key');
+          return {
+            events: events.filter((e) => key === null || e.key === key),
+            counts: {
+              queued: 0,
+              running: 0,
+              retrying: 0,
+              completed: 1,
+              failed: 2,
+              'dead-lettered': 1,
+              expired: 4,
+              rejected: 0,
+              returned: 0,
+            },
+            now: at + 1000,
+          };
+        },
+        [`/api/events/${encodeURIComponent(`evt-${hostile}`)}`]: () => ({
+          ...events[0],
+          meta: null,
+          error: { code: 'ERR_BROKEN', message: hostile, stack: `Error: ${hostile}\n    at start (w.mjs:1:1)` },
+          steps: [
+            { step: 'received', at },
+            { step: 'queued', position: 1, at },
+            { step: 'started', slotId: 'slot-1', attempt: 1, at: at + 1 },
+            { step: 'dead-lettered', attempts: 1, error: { code: 'ERR_BROKEN', message: hostile }, at: at + 20 },
+            { step: 'settled', how: 'dead-letter', at: at + 21 },
+          ],
+          stepsDropped: 0,
+        }),
+      },
+    });
+    await open(canned);
+    await page.locator('#conn[data-connection="live"]').waitFor();
+    await page.locator('nav.tabs button[data-tab="events"]').click();
+    await page.locator('#event-rows[data-loaded="all"] tr[data-state="completed"]').waitFor();
+    expect(await page.locator('#state-tabs button').evaluateAll((bs) => bs.map((b) => b.textContent))).toEqual([
+      'All8',
+      'Queued0',
+      'Running0',
+      'Retrying0',
+      'Completed1',
+      'Failed3',
+      'Dead-lettered1',
+      'Expired4',
+      'Rejected0',
+      'Returned0',
+    ]);
+    const row = page.locator('#event-rows tr[data-state="dead-lettered"]');
+    expect(await row.locator('td.err').textContent()).toBe(`ERR_BROKEN: ${hostile}`);
+    expect(await row.locator('td.payload').textContent()).toBe(JSON.stringify({ note: hostile }));
+
+    await page.locator('#filter-text').fill('"n":2');
+    await page.locator('#event-rows tr[data-event]').nth(1).waitFor({ state: 'detached' });
+    expect(await page.locator('#event-rows tr[data-event]').getAttribute('data-event')).toBe('evt-2');
+    await page.locator('#filter-text').fill('');
+    await page.locator('#filter-key').fill('a1');
+    await page.locator('#event-rows tr[data-event="evt-2"]').waitFor({ state: 'detached' });
+    expect(keys.at(-1)).toBe('a1');
+
+    await row.click();
+    await page.locator('#detail-stack').waitFor();
+    expect(await page.locator('#detail-id').textContent()).toBe(`evt-${hostile}`);
+    expect(await page.locator('#detail-stack').textContent()).toBe(`Error: ${hostile}\n    at start (w.mjs:1:1)`);
+    expect(await page.locator('#sequence .seq-step').evaluateAll((gs) => gs.map((g) => g.getAttribute('data-to')))).toEqual([
+      'supervisor',
+      'supervisor',
+      'slot-1',
+      'supervisor',
+      'source',
+    ]);
+    await page.locator('#step-diagram g.lit[id="state:idle"]').waitFor();
+    await page.locator('#sequence .seq-step[data-index="2"]').click();
+    await page.locator('#step-diagram g.lit[id="state:busy"]').waitFor();
+    expect(await page.locator('#step-caption').textContent()).toBe('started \u00b7 slot-1 is busy');
+    expect(await page.locator('#event-retry').textContent()).toBe('Retry');
+    expect(await page.locator('img').count()).toBe(0);
+    expect(await page.evaluate('window.__pwned')).toBeUndefined();
+    expect(errors).toEqual([]);
+  });
+
+  it("lists a workflow run's activity calls: activity, attempt, state, last heartbeat and its details", async () => {
+    const beat = Date.UTC(2026, 11, 7, 9, 30, 5, 250);
+    const canned = await cannedInspector({
+      actors: [view('run:r-1', 'workflow-run', 'deciding', { run: 'r-1', workflow: 'upload', version: '1', decisions: 2, pending: 1 })],
+      svg: { 'workflow-run': '<svg xmlns="http://www.w3.org/2000/svg"><g id="state:deciding"><text>deciding</text></g></svg>' },
+      json: {
+        '/api/workflows/r-1': () => ({
+          runId: 'r-1',
+          workflow: { name: 'upload', version: 1 },
+          state: 'running',
+          calls: [
+            {
+              callId: 'c1',
+              activity: 'transcode',
+              version: 2,
+              state: 'running',
+              attempt: 3,
+              scheduledAt: beat - 5000,
+              lastHeartbeatAt: beat,
+              details: '{"percent":40,"<b>":"x"}',
+              error: null,
+            },
+            {
+              callId: 'c2',
+              activity: 'thumbnail',
+              version: 1,
+              state: 'failed',
+              attempt: 1,
+              scheduledAt: beat - 5000,
+              lastHeartbeatAt: null,
+              details: null,
+              error: { code: 'ERR_TIMEOUT', message: 'no heartbeat' },
+            },
+          ],
+        }),
+      },
+    });
+    await open(canned);
+    await page.locator('#calls-table tr[data-call="c1"]').waitFor();
+    const cells = (id: string) => page.locator(`#calls-table tr[data-call="${id}"] td`).allTextContents();
+    expect(await cells('c1')).toEqual([
+      'transcode@2',
+      '3',
+      'running',
+      new Date(beat).toTimeString().slice(0, 8) + '.250',
+      '{"percent":40,"<b>":"x"}',
+      '–',
+    ]);
+    expect(await cells('c2')).toEqual(['thumbnail@1', '1', 'failed', '–', '–', 'ERR_TIMEOUT: no heartbeat']);
+    expect(await page.locator('#calls-title').textContent()).toBe('r-1');
+    expect(errors).toEqual([]);
   });
 });
