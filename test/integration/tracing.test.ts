@@ -1,12 +1,17 @@
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { request } from 'undici';
+import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { httpDriver, type HttpEvent } from '../../actors/sources/http.js';
 import type { StompEvent } from '../../actors/sources/stomp.js';
 import { defineWorker } from '../../actors/workers/worker.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { sources } from '../../src/runtime/sources.js';
 import { deleteQueues, produce, stompUrl, take, uniqueQueue } from '../helpers/broker.js';
 import { registerTracing, traceparent } from '../helpers/tracing.js';
+import { until } from '../helpers/wait.js';
 
-// The machine's RabbitMQ on 127.0.0.1:61613 (the global setup makes sure it is up), with an SDK exporting to memory.
+// The machine's RabbitMQ on 127.0.0.1:61613 and HTTP on loopback (the global setup makes sure it is up), with an SDK exporting to memory.
 
 const TRACE_ID = '0af7651916cd43dd8448eb211c80319c';
 const created: string[] = [];
@@ -60,5 +65,47 @@ describe('tracing over STOMP', () => {
     expect(published!.headers.tracestate).toBe('vendor=1');
     expect(published!.headers['x-from']).toBeTruthy();
     expect(JSON.parse(published!.body)).toEqual({ n: 7 });
+  });
+});
+
+describe('tracing over HTTP', () => {
+  it("continues the trace of a request's traceparent and carries it into the worker's ctx.client requests", async () => {
+    tracing = registerTracing();
+    // The service the worker calls: it records the headers of each request.
+    const seen: IncomingHttpHeaders[] = [];
+    const service = createServer((req, res) => {
+      seen.push(req.headers);
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}');
+    });
+    await new Promise<void>((resolve) => service.listen(0, '127.0.0.1', resolve));
+    onTestFinished(() => new Promise<void>((resolve) => service.close(() => resolve())));
+    const driver = httpDriver({
+      interface: '127.0.0.1',
+      port: 0,
+      path: '/api',
+      reply: 'sync',
+      maxBodySize: 1024,
+      retryAfterS: 2,
+      keepResults: 10,
+      maxConnections: 10,
+    });
+    runtime = createRuntime({
+      worker: defineWorker({ start: async (_event: HttpEvent, ctx) => (await ctx.client.get('/asset/1')).body }),
+      source: driver,
+      api: { hostname: `127.0.0.1:${(service.address() as AddressInfo).port}`, useHttps: false },
+      logger: false,
+    });
+    await runtime.start();
+    await until(() => driver.address() !== undefined, { what: 'the HTTP source to listen' });
+    const res = await request(`${driver.address()!.replace(/\/$/, '')}/assets`, { headers: { traceparent: traceparent(TRACE_ID) } });
+    expect(await res.body.json()).toEqual({ ok: true });
+    await runtime.stop();
+
+    const [event] = tracing.named('flowd.event');
+    const [attempt] = tracing.named('flowd.attempt');
+    expect(event!.spanContext().traceId).toBe(TRACE_ID);
+    expect(event!.attributes).toMatchObject({ 'flowd.source': 'http', 'flowd.outcome': 'completed' });
+    expect(tracing.parentOf(attempt!)).toBe(event);
+    expect(seen.map((headers) => headers.traceparent)).toEqual([`00-${TRACE_ID}-${attempt!.spanContext().spanId}-01`]);
   });
 });

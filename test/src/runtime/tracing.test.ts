@@ -1,3 +1,6 @@
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { defineWorker } from '../../../actors/workers/worker.js';
@@ -106,6 +109,28 @@ describe('event tracing', () => {
     await runtime.done;
     const [work] = tracing.named('app.work');
     expect(tracing.parentOf(work!)).toBe(tracing.named('flowd.attempt')[0]);
+  });
+
+  it('carries the context into ctx.publish from a worker thread (isolation = thread), whose publishes go through the main thread', async () => {
+    tracing = registerTracing();
+    const source = headerSource();
+    const runtime = createRuntime({
+      isolation: 'thread',
+      workerModule: { file: path.resolve(import.meta.dirname, '../../fixtures/workers/threaded.ts'), export: 'publisher' },
+      source: source.driver,
+      workers: 1,
+      logger: false,
+      app: { dir: mkdtempSync(path.join(os.tmpdir(), 'flowd-trace-')) },
+    });
+    await runtime.start();
+    await source.ready;
+    source.deliver({ n: 3, headers: { traceparent: traceparent(TRACE_ID) } }, 'a');
+    source.end();
+    await runtime.done;
+    const [attempt] = tracing.named('flowd.attempt');
+    expect(source.published).toEqual([
+      { destination: '/queue/done', headers: { 'x-n': 3, traceparent: `00-${TRACE_ID}-${attempt!.spanContext().spanId}-01` } },
+    ]);
   });
 
   it('starts a new trace for an event without a traceparent', async () => {
