@@ -12,7 +12,8 @@
  *    start-up is not counted).
  * 3. Tracing: BENCH_TRACE_EVENTS no-op events (default 200,000) with no
  *    OpenTelemetry tracer provider registered (the API's no-op: flowd makes
- *    no spans and asks for no lifecycle notifications), with a provider
+ *    no spans and asks for no lifecycle notifications), with none but the
+ *    lifecycle notifications on (a listener, as tracing adds), with a provider
  *    that samples nothing, and with one that records every span (to a
  *    processor that drops them), rounds alternated; prints the cost per event.
  * 4. Memory: in a fresh child process, a source far faster than the workers
@@ -43,8 +44,10 @@ const NOOP_MODULE = { file: fileURLToPath(new URL('./noop-worker.ts', import.met
 const SLOTS = 8;
 const noop = async (): Promise<void> => {};
 
-async function flowd(count: number): Promise<number> {
+async function flowd(count: number, lifecycle = false): Promise<number> {
   const runtime = createRuntime({ worker: defineWorker({ start: noop }), source: floodSource(count), workers: SLOTS });
+  // A listener of a lifecycle notification turns them all on (as the inspector's journal and tracing do).
+  if (lifecycle) runtime.on('event.queued', () => {});
   const started = performance.now();
   await runtime.start();
   const summary = await runtime.done;
@@ -147,9 +150,13 @@ async function isolation(): Promise<void> {
   console.log(`  isolation = thread costs ${(us(median(runs.thread)) - us(median(runs.process))).toFixed(1)} µs more per event`);
 }
 
-/** The tracer providers compared: none (the API's no-op), one that samples nothing, one that records every span. */
+/**
+ * The tracer providers compared: none (the API's no-op); none but with the supervisor's lifecycle notifications on
+ * (what a provider turns on, without the spans); one that samples nothing; one that records every span.
+ */
 const TRACING = {
   none: undefined,
+  'none, lifecycle on': undefined,
   'sampled out': () => new BasicTracerProvider({ sampler: new AlwaysOffSampler() }),
   recorded: () => new BasicTracerProvider({ spanProcessors: [new NoopSpanProcessor()] }),
 } as const;
@@ -158,7 +165,7 @@ async function traced(kind: keyof typeof TRACING, count: number): Promise<number
   const provider = TRACING[kind]?.();
   if (provider) trace.setGlobalTracerProvider(provider);
   try {
-    return await flowd(count);
+    return await flowd(count, kind === 'none, lifecycle on');
   } finally {
     trace.disable();
     await provider?.shutdown();

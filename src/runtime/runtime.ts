@@ -817,7 +817,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
       // Every event is a trace when the app registered a tracer provider (read now: it registers one before start()).
       const tracer = registeredTracer();
       if (tracer) {
-        const events = createEventTracing(tracer, { sourceType, orderBy: settings.orderBy });
+        const events = createEventTracing(tracer, { sourceType, orderBy: settings.orderBy, settles: typeof driver.settle === 'function' });
         events.listen((type, listener) => runtime.on(type, listener));
         tracing.contextOf = (job) => events.contextOf(job);
       }

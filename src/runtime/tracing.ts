@@ -75,8 +75,16 @@ function endWith(span: Span, outcome: string, error: ErrorInfo | undefined, isEr
  * the slots an attempt's context, which its worker runs in and its
  * ctx.publish and ctx.client carry on. See docs/tracing.md.
  */
-export function createEventTracing(tracer: Tracer, options: { sourceType: string; orderBy: readonly string[] | undefined }) {
-  const { sourceType, orderBy } = options;
+export function createEventTracing(
+  tracer: Tracer,
+  options: {
+    sourceType: string;
+    orderBy: readonly string[] | undefined;
+    /** Whether the source takes outcomes (it has `settle()`): its events' spans end at `event.settled`, the others' at the outcome. */
+    settles: boolean;
+  },
+) {
+  const { sourceType, orderBy, settles } = options;
   const events = new Map<number, EventSpans>();
 
   const finish = (seq: number, how?: string) => {
@@ -127,8 +135,8 @@ export function createEventTracing(tracer: Tracer, options: { sourceType: string
     spans.span.setAttribute('flowd.outcome', name);
     if (error) spans.span.setAttribute('flowd.error.code', error.code);
     if (isError) spans.span.setStatus({ code: SpanStatusCode.ERROR, message: error?.message ?? name });
-    // A source that takes outcomes is told in the same step (`event.settled` follows): otherwise the span ends here.
-    queueMicrotask(() => finish(e.seq));
+    // A source that takes outcomes is told in the same step: `event.settled` follows and ends the span.
+    if (!settles) finish(e.seq);
   };
 
   return {
