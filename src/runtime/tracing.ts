@@ -50,6 +50,8 @@ interface EventSpans {
   attempt: Span | undefined;
   attemptContext: Context | undefined;
   key: string | undefined;
+  /** Sampled: a trace sampled out gets no queue or attempt spans (its context still reaches what the worker sends). */
+  recording: boolean;
   ended: boolean;
 }
 
@@ -116,6 +118,7 @@ export function createEventTracing(
       attempt: undefined,
       attemptContext: undefined,
       key,
+      recording: span.isRecording(),
       ended: false,
     });
   };
@@ -145,13 +148,13 @@ export function createEventTracing(
       on('event.received', received);
       on('event.queued', (e) => {
         const spans = events.get(e.seq);
-        if (!spans) return;
+        if (!spans?.recording) return;
         spans.queue?.end();
         spans.queue = tracer.startSpan('flowd.queue', { attributes: { 'flowd.queue.position': e.position } }, spans.context);
       });
       on('event.started', (e) => {
         const spans = events.get(e.seq);
-        if (!spans) return;
+        if (!spans?.recording) return;
         spans.queue?.end();
         spans.queue = undefined;
         const attributes: Attributes = {

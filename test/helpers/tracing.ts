@@ -1,16 +1,25 @@
 import { context, propagation, ROOT_CONTEXT, trace, type Context, type ContextManager } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+  type Sampler,
+} from '@opentelemetry/sdk-trace-base';
 
 /**
  * Registers an OpenTelemetry SDK globally, as an application would: a tracer
  * provider that exports each span when it ends to memory, and the W3C trace
  * context propagator. `reset()` unregisters both (call it after the test).
  */
-export function registerTracing(options: { contextManager?: boolean } = {}) {
+export function registerTracing(options: { contextManager?: boolean; sampler?: Sampler } = {}) {
   if (options.contextManager) context.setGlobalContextManager(stackContextManager());
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const provider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(exporter)],
+    ...(options.sampler ? { sampler: options.sampler } : {}),
+  });
   trace.setGlobalTracerProvider(provider);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   return {

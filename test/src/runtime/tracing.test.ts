@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
+import { AlwaysOffSampler } from '@opentelemetry/sdk-trace-base';
 import { defineWorker } from '../../../actors/workers/worker.js';
 import { FlowdError } from '../../../src/kernel/errors.js';
 import { createRuntime } from '../../../src/runtime/runtime.js';
@@ -131,6 +132,23 @@ describe('event tracing', () => {
     expect(source.published).toEqual([
       { destination: '/queue/done', headers: { 'x-n': 3, traceparent: `00-${TRACE_ID}-${attempt!.spanContext().spanId}-01` } },
     ]);
+  });
+
+  it('makes only the event span of a trace the sampler drops, and still carries its context into ctx.publish', async () => {
+    tracing = registerTracing({ sampler: new AlwaysOffSampler() });
+    const source = headerSource();
+    const runtime = createRuntime({
+      worker: defineWorker({ start: (_e, ctx) => ctx.publish('/queue/out', 'x') }),
+      source: source.driver,
+      logger: false,
+    });
+    await runtime.start();
+    await source.ready;
+    source.deliver({ headers: { traceparent: traceparent(TRACE_ID) } }, 'a');
+    source.end();
+    await runtime.done;
+    expect(tracing.spans()).toEqual([]);
+    expect(source.published[0]!.headers!.traceparent).toMatch(new RegExp(`^00-${TRACE_ID}-[0-9a-f]{16}-00$`));
   });
 
   it('starts a new trace for an event without a traceparent', async () => {
