@@ -18,13 +18,21 @@
  *    clones) against in-process, BENCH_THREAD_EVENTS no-op events (default
  *    20,000), rounds alternated, timed from the end of start() (the threads'
  *    start-up is not counted).
- * 4. Memory: in a fresh child process, a source far faster than the workers
+ * 4. Tracing: BENCH_TRACE_EVENTS no-op events (default 200,000) with no
+ *    OpenTelemetry tracer provider registered (the API's no-op: flowd makes
+ *    no spans and asks for no lifecycle notifications), with none but the
+ *    lifecycle notifications on (a listener, as tracing adds), with a provider
+ *    that samples nothing, and with one that records every span (to a
+ *    processor that drops them), rounds alternated; prints the cost per event.
+ * 5. Memory: in a fresh child process, a source far faster than the workers
  *    floods N events; prints the peak RSS.
  *
- * BENCH_EVENTS, BENCH_THREAD_EVENTS and BENCH_ROUNDS override the defaults.
+ * BENCH_EVENTS, BENCH_THREAD_EVENTS, BENCH_TRACE_EVENTS and BENCH_ROUNDS override the defaults.
  */
 import { spawnSync } from 'node:child_process';
-import os from 'node:os';
+import os, { loadavg } from 'node:os';
+import { trace } from '@opentelemetry/api';
+import { AlwaysOffSampler, BasicTracerProvider, NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { fileURLToPath } from 'node:url';
 import { defineWorker } from '../actors/workers/worker.js';
 import { supervisorMachine } from '../machines/supervisor.js';
@@ -42,12 +50,15 @@ import { SectionReader } from '../src/kernel/section-reader.js';
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const THREAD_EVENTS = Number(process.env.BENCH_THREAD_EVENTS ?? 20_000);
+const TRACE_EVENTS = Number(process.env.BENCH_TRACE_EVENTS ?? 200_000);
 const NOOP_MODULE = { file: fileURLToPath(new URL('./noop-worker.ts', import.meta.url)), export: 'noop' };
 const SLOTS = 8;
 const noop = async (): Promise<void> => {};
 
-async function flowd(count: number): Promise<number> {
+async function flowd(count: number, lifecycle = false): Promise<number> {
   const runtime = createRuntime({ worker: defineWorker({ start: noop }), source: floodSource(count), workers: SLOTS });
+  // A listener of a lifecycle notification turns them all on (as the inspector's journal and tracing do).
+  if (lifecycle) runtime.on('event.queued', () => {});
   const started = performance.now();
   await runtime.start();
   const summary = await runtime.done;
@@ -228,6 +239,59 @@ async function isolation(): Promise<void> {
   console.log(`  isolation = thread costs ${(us(median(runs.thread)) - us(median(runs.process))).toFixed(1)} µs more per event`);
 }
 
+/**
+ * The tracer providers compared: none (the API's no-op); none but with the supervisor's lifecycle notifications on
+ * (what a provider turns on, without the spans); one that samples nothing; one that records every span.
+ */
+const TRACING = {
+  none: undefined,
+  'none, lifecycle on': undefined,
+  'sampled out': () => new BasicTracerProvider({ sampler: new AlwaysOffSampler() }),
+  recorded: () => new BasicTracerProvider({ spanProcessors: [new NoopSpanProcessor()] }),
+} as const;
+
+async function traced(kind: keyof typeof TRACING, count: number): Promise<number> {
+  const provider = TRACING[kind]?.();
+  if (provider) trace.setGlobalTracerProvider(provider);
+  try {
+    return await flowd(count, kind === 'none, lifecycle on');
+  } finally {
+    trace.disable();
+    await provider?.shutdown();
+  }
+}
+
+async function tracing(): Promise<void> {
+  const load = loadavg()
+    .map((n) => n.toFixed(2))
+    .join(' ');
+  console.log(`tracing: ${fmt(TRACE_EVENTS)} no-op events, ${SLOTS} slots, ${ROUNDS} rounds alternated, load average ${load}`);
+  const kinds = Object.keys(TRACING) as Array<keyof typeof TRACING>;
+  const runs = Object.fromEntries(kinds.map((kind) => [kind, [] as number[]])) as Record<keyof typeof TRACING, number[]>;
+  await traced('recorded', Math.min(TRACE_EVENTS, 20_000)); // warm-up
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const kind of kinds) {
+      globalThis.gc?.();
+      runs[kind].push(await traced(kind, TRACE_EVENTS));
+    }
+  }
+  const us = (ms: number): number => (ms * 1000) / TRACE_EVENTS;
+  for (const kind of kinds) {
+    const ms = median(runs[kind]);
+    console.log(
+      `  ${`provider: ${kind}`.padEnd(24)} ${fmt(Math.round(TRACE_EVENTS / (ms / 1000))).padStart(10)} events/s   ${us(ms).toFixed(2).padStart(6)} µs per event   (rounds: ${runs[kind].map((r) => us(r).toFixed(2)).join(', ')} µs)`,
+    );
+  }
+  const none = us(median(runs.none));
+  for (const kind of kinds.slice(1))
+    console.log(`  provider ${kind} costs ${(us(median(runs[kind])) - none).toFixed(2)} µs more per event than none`);
+  console.log(
+    `  load average after: ${loadavg()
+      .map((n) => n.toFixed(2))
+      .join(' ')}`,
+  );
+}
+
 /** Runs in a fresh process so the peak RSS is the flood's alone. */
 async function flood(): Promise<void> {
   // Workers that yield a turn each (slower than the no-op), against a source with no limit but backpressure.
@@ -257,9 +321,14 @@ async function flood(): Promise<void> {
 if (process.argv.includes('--flood')) {
   await flood();
 } else {
+  if (process.argv.includes('--tracing')) {
+    await tracing();
+    process.exit(0);
+  }
   await throughput();
   slotMachine();
   await isolation();
+  await tracing();
   const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--flood'], {
     encoding: 'utf8',
     env: process.env,

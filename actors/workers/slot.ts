@@ -1,3 +1,4 @@
+import { context as otelContext, type Context } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import {
   slotFailed,
@@ -29,6 +30,7 @@ import {
   type WorkerServices,
 } from './worker.js';
 import { isTerminable } from './thread-runner.js';
+import { tracedClient, withTraceHeaders, type RunTracing } from './run-tracing.js';
 
 export interface SlotDeps {
   runner: Runner;
@@ -41,6 +43,8 @@ export interface SlotDeps {
   services?: WorkerServices | undefined;
   /** For workers that are actor logic: the inspector's observer and the runtime's clock (the runtime fills it in at start). */
   runs?: RunActorSettings | undefined;
+  /** With an OpenTelemetry tracer provider registered: each attempt's trace context (the runtime fills it in at start). */
+  tracing?: RunTracing | undefined;
 }
 
 function services(deps: SlotDeps): WorkerServices {
@@ -59,6 +63,7 @@ class RunContext implements WorkerContext {
   private abortedWith: Error | undefined;
   private childLog: Logger | undefined;
   private runStore: Store | undefined;
+  private runClient: RestClient | undefined;
   readonly attempt: number;
   readonly id: string;
   readonly meta: Readonly<Record<string, unknown>>;
@@ -67,6 +72,8 @@ class RunContext implements WorkerContext {
     private readonly job: Job,
     private readonly slotId: string,
     private readonly deps: SlotDeps,
+    /** The attempt's trace context, when it is traced: its publishes and requests carry it. */
+    private readonly trace: Context | undefined,
   ) {
     this.attempt = job.attempt;
     this.id = job.delivery.id;
@@ -99,7 +106,7 @@ class RunContext implements WorkerContext {
       return Promise.reject(
         new FlowdError('ERR_NO_PUBLISH', `ctx.publish(${JSON.stringify(destination)}) needs a source that can publish (type = stomp)`),
       );
-    return publish(destination, body, headers);
+    return publish(destination, body, this.trace ? withTraceHeaders(this.trace, headers) : headers);
   }
 
   get store(): Store {
@@ -112,7 +119,8 @@ class RunContext implements WorkerContext {
   }
 
   get client(): RestClient {
-    return services(this.deps).client;
+    if (!this.trace) return services(this.deps).client;
+    return (this.runClient ??= tracedClient(services(this.deps).client, this.trace));
   }
 
   lock(key: string, options?: LockOptions): Promise<LockHandle> {
@@ -194,11 +202,13 @@ export function provideSlotMachine(deps: SlotDeps): typeof workerSlotMachine {
     actions: {
       startWorker: ({ context, self }: SlotActionArgs) => {
         const job = context.job!;
-        const ctx = new RunContext(job, context.slotId, deps);
+        const trace = deps.tracing?.contextOf?.(job);
+        const ctx = new RunContext(job, context.slotId, deps, trace);
         runs.set(context.slotId, ctx);
         let result: unknown;
         try {
-          result = runner.run(job.delivery.payload, ctx);
+          // A traced attempt runs in its span's context, so the worker's own spans are its children.
+          result = trace ? otelContext.with(trace, runner.run, runner, job.delivery.payload, ctx) : runner.run(job.delivery.payload, ctx);
         } catch (error) {
           runs.delete(context.slotId);
           self.send(workerFailed(context.run, toErrorInfo(error)));

@@ -50,6 +50,8 @@ import { createLogger } from './logger.js';
 import { compileEmailSettings, type EmailOptions, type EmailSettings } from '../config/email-settings.js';
 import { withEmailAlerts } from './email-alerts.js';
 import { handleSignals, type SignalPolicy } from './signals.js';
+import { createEventTracing, registeredTracer } from './tracing.js';
+import type { RunTracing } from '../../actors/workers/run-tracing.js';
 
 /** While a source reconnects, at most one warning per this many ms (after the first attempt's). */
 const RECONNECT_WARN_EVERY_MS = 60_000;
@@ -680,11 +682,13 @@ function buildRuntime(parts: RuntimeParts): Runtime {
 
   // Workers that are actor logic run on the runtime's clock, and are shown by the inspector once it is attached.
   const runs: RunActorSettings = { clock: parts.clock as RunActorSettings['clock'] };
+  // Set at start when the app registered an OpenTelemetry tracer provider (see tracing.ts).
+  const tracing: RunTracing = {};
   const machine = supervisorMachine.provide({
     actors: {
       // The supervisor names the slot's machine; the runtime runs it compiled (machines/compile.ts): the same
       // snapshots, events and diagram, as the property test shows, in a sixth of the time.
-      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services, runs }) as never,
+      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services, runs, tracing }) as never,
       source: createSourceLogic(driver, logger),
       pingDependency: createPingLogic(services),
     },
@@ -833,6 +837,13 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         await workflows?.start();
       } catch (error) {
         await abandonStart(error);
+      }
+      // Every event is a trace when the app registered a tracer provider (read now: it registers one before start()).
+      const tracer = registeredTracer();
+      if (tracer) {
+        const events = createEventTracing(tracer, { sourceType, orderBy: settings.orderBy, settles: typeof driver.settle === 'function' });
+        events.listen((type, listener) => runtime.on(type, listener));
+        tracing.contextOf = (job) => events.contextOf(job);
       }
       // The lifecycle notifications cost a few emits per event: on only when something listens to them.
       const lifecycle = pending.flatMap((entry) => (LIFECYCLE_TYPES.has(entry.type) ? [entry.type as SupervisorLifecycle['type']] : []));

@@ -8,6 +8,7 @@ import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
 import { systemClock, timerAt } from './executor-support.js';
 import { createChildRuns } from './child-runs.js';
+import { createWorkflowTracing } from './tracing.js';
 import { DEFAULT_LIMITS, WorkflowSizeError, checkSize, durationOf, workflowTimeout, type WorkflowLimits } from './limits.js';
 import {
   readHistory,
@@ -64,7 +65,10 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const childrenToCheck = new Set<string>();
   /** Each run's timer at its workflow duration's end. */
   const deadlines = new Map<string, () => void>();
-  const executor = options.runner ?? createActivityExecutor({ ...options.executor, activities: options.activities, log });
+  // With a tracer provider registered, runs and activity attempts are spans (tracing.ts); otherwise both are as given.
+  const tracing = createWorkflowTracing();
+  const executor = tracing.executor(options.runner ?? createActivityExecutor({ ...options.executor, activities: options.activities, log }));
+  const inspect = tracing.observer(options.inspect);
   const actors = new Map<string, Actor<typeof workflowRunMachine>>();
   /** Each run's writes, one after the other (the entry goes when its last write settles). */
   const writes = new Map<string, Promise<unknown>>();
@@ -394,7 +398,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     const actor = createActor(logic, {
       input: { runId, workflow },
       id: `workflow-run:${runId}`,
-      ...(options.inspect ? { inspect: options.inspect } : {}),
+      ...(inspect ? { inspect } : {}),
     });
     actors.set(runId, actor);
     const stopDeadline = () => {
