@@ -45,7 +45,7 @@ describe('event tracing', () => {
     });
     await runtime.start();
     await source.ready;
-    expect(runtime.actor!.getSnapshot().context.lifecycle).toBe(false);
+    expect(runtime.actor!.getSnapshot().context.lifecycle).toEqual([]);
     source.deliver({ headers: { traceparent: traceparent(TRACE_ID) } }, 'a');
     source.end();
     await runtime.done;
