@@ -688,7 +688,16 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     actors: {
       // The supervisor names the slot's machine; the runtime runs it compiled (machines/compile.ts): the same
       // snapshots, events and diagram, as the property test shows, in a sixth of the time.
-      workerSlot: createSlotLogic({ runner, log: logger, app, config, publish: driver.publish?.bind(driver), services, runs, tracing }) as never,
+      workerSlot: createSlotLogic({
+        runner,
+        log: logger,
+        app,
+        config,
+        publish: driver.publish?.bind(driver),
+        services,
+        runs,
+        tracing,
+      }) as never,
       source: createSourceLogic(driver, logger),
       pingDependency: createPingLogic(services),
     },
