@@ -77,17 +77,6 @@ export async function loadRun(store: Store, runId: string): Promise<StoredRun | 
   return { record, version, inline, stale, settled: settledOf(record.history) };
 }
 
-/** The run with what was appended to its log since `known` was read (none: `known` itself). */
-export async function refreshRun(store: Store, known: StoredRun): Promise<StoredRun> {
-  if (known.inline) return (await loadRun(store, known.record.runId)) ?? known;
-  const added = await logsOf(store).read<HistoryEvent>(historyKey(known.record.runId), known.record.history.length);
-  if (added.length === 0) return known;
-  const key = runKey(known.record.runId);
-  const checked = checkRunRecord({ ...known.record, history: [...known.record.history, ...added] }, key);
-  const { record, stale } = withEndOfLog(checked);
-  return { ...known, record, stale: known.stale || stale, settled: settledOf(added, known.settled) };
-}
-
 /**
  * Writes `after`, the run `before` changed (its history only grown): the
  * new events onto the log at the length `before` had, then the header when
