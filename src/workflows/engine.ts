@@ -345,13 +345,12 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         scheduled = [];
         return current;
       }
-      const read = readHistory(current.history);
-      const known = new Set([...read.calls.keys(), ...read.children.keys()]);
-      scheduled = decision.schedule.filter((call) => !known.has(call.callId)).map((call) => scheduledEvent(call, at));
+      // The history decided on (decide() schedules only what it lacks), or one that grew since: what it has stays out.
+      const read = current === record ? undefined : readHistory(current.history);
+      const fresh = (call: { callId: string }) => !read || (!read.calls.has(call.callId) && !read.children.has(call.callId));
+      scheduled = decision.schedule.filter(fresh).map((call) => scheduledEvent(call, at));
       // The child's run id is chosen here, once, and kept in the history: a replay starts the same run.
-      started = (decision.children ?? [])
-        .filter((child) => !known.has(child.callId))
-        .map((child) => ({ type: 'child.started', at, ...child, runId: randomUUID() }));
+      started = (decision.children ?? []).filter(fresh).map((child) => ({ type: 'child.started', at, ...child, runId: randomUUID() }));
       const history = [...current.history, ...scheduled, ...started];
       if (outcome?.kind === 'completed')
         return {
@@ -477,7 +476,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     const at = now();
     const deadline = at + (from.durationMs ?? durationOf(workflowOf(workflow), limits));
     try {
-      await recordRun(store, { runId, workflow, input, at, previous, deadline, parent });
+      const written = await recordRun(store, { runId, workflow, input, at, previous, deadline, parent });
+      if (written) records.set(runId, written);
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && again) return;
       throw error;
@@ -554,6 +554,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       waiters.set(runId, [...(waiters.get(runId) ?? []), entry]);
       // Rejected by close() perhaps before it is returned to the caller: not an unhandled rejection meanwhile.
       waiting.catch(() => undefined);
+      // A run this engine decides, its end not yet written: that end (or its giving up, or close()) answers, with no read.
+      if (actors.has(runId) && !endedHere.has(runId)) return waiting;
       let record: RunRecord | undefined;
       try {
         record = await readRun(store, runId);

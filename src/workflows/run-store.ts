@@ -113,6 +113,8 @@ export async function saveRun(store: Store, before: StoredRun, after: RunRecord,
  * then its header: a writer stopped between leaves an id the decider skips
  * (no header yet), never a header nobody takes up; a run id given again
  * after such a stop finds its one-event log and writes the header.
+ * Resolves with the run as written (undefined when its start was there
+ * already), so its writer need not read it back.
  */
 export async function recordRun(
   store: Store,
@@ -127,7 +129,7 @@ export async function recordRun(
     /** The run that started it as a child, and its call there. */
     parent?: { runId: string; callId: string } | undefined;
   },
-): Promise<void> {
+): Promise<StoredRun | undefined> {
   const header: Omit<RunRecord, 'history'> = {
     runId: run.runId,
     workflow: run.workflow,
@@ -139,14 +141,17 @@ export async function recordRun(
   await addOpen(store, run.runId);
   const logs = logsOf(store);
   const started: HistoryEvent = { type: 'workflow.started', at: run.at, input: run.input };
+  let ours = true;
   try {
     await logs.append(historyKey(run.runId), [started], { ifLength: 0 });
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'ERR_CONFLICT') throw error;
     // A log of only its start: a start that stopped halfway (its header follows now) or a run that exists (its header refuses below).
     if ((await logs.read(historyKey(run.runId))).length !== 1) throw error;
+    ours = false;
   }
-  await store.put(runKey(run.runId), header, { ifVersion: 0 });
+  const { version } = await store.put(runKey(run.runId), header, { ifVersion: 0 });
+  return ours ? { record: { ...header, history: [started] }, version, inline: false, stale: false, settled: new Set() } : undefined;
 }
 
 /**
