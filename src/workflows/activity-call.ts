@@ -53,7 +53,10 @@ type Kind = 'scheduleToClose' | 'startToClose' | 'heartbeat';
 
 interface Attempt {
   readonly n: number;
-  readonly controller: AbortController;
+  /** Made when the function first asks for `ctx.signal` (most never do). */
+  controller: AbortController | undefined;
+  /** Why its signal is aborted, once it is: a signal asked for later comes aborted. */
+  aborted: { reason: ActivityAbortError | undefined } | undefined;
   /** Its outcome still counts. */
   live: boolean;
   /** Its function has settled (or never ran). */
@@ -124,7 +127,8 @@ export class ActivityCall {
     const { startToClose, heartbeat } = this.call.options;
     const attempt: Attempt = {
       n: ++this.#attempts,
-      controller: new AbortController(),
+      controller: undefined,
+      aborted: undefined,
       live: true,
       settled: false,
       abandoned: false,
@@ -139,7 +143,7 @@ export class ActivityCall {
     this.#state = 'running';
     this.#attempt = attempt;
     this.lane.running++;
-    this.#spec.log.debug({ attempt: attempt.n }, 'activity attempt started');
+    this.#debug(attempt, 'activity attempt started');
     this.#emit({ type: 'activity.started', at: now, callId: this.call.callId, attempt: attempt.n });
     if (!attempt.live) return this.#settled(attempt); // the report cancelled the run
     if (attempt.endBy !== undefined)
@@ -159,11 +163,18 @@ export class ActivityCall {
         false,
       );
     }
+    // The signal and the logger are made when the function first asks for them.
+    let log: Logger | undefined;
+    const spec = this.#spec;
     const ctx: ActivityContext = {
       heartbeat: (details) => this.#heartbeat(attempt, details),
-      signal: attempt.controller.signal,
+      get signal() {
+        return signalOf(attempt);
+      },
       attempt: attempt.n,
-      log: this.#spec.log.child({ attempt: attempt.n }),
+      get log() {
+        return (log ??= spec.log.child({ attempt: attempt.n }));
+      },
     };
     let running: Promise<unknown>;
     try {
@@ -215,8 +226,7 @@ export class ActivityCall {
 
   #onSettled(attempt: Attempt, outcome: { ok: true; value: unknown } | { ok: false; error: unknown }): void {
     this.#settled(attempt);
-    if (!attempt.live)
-      return this.#spec.log.debug({ attempt: attempt.n }, 'activity function settled after its attempt ended; its outcome is ignored');
+    if (!attempt.live) return this.#debug(attempt, 'activity function settled after its attempt ended; its outcome is ignored');
     const now = this.#clock.now();
     const overdue = this.#overdue(attempt, now);
     if (overdue === 'scheduleToClose') return this.#closeTimedOut();
@@ -239,7 +249,7 @@ export class ActivityCall {
       return this.#attemptFailed(attempt, { code: 'ERR_WORKFLOW', message: named }, false);
     }
     this.#endAttempt(attempt, undefined);
-    this.#spec.log.debug({ attempt: attempt.n }, 'activity completed');
+    this.#debug(attempt, 'activity completed');
     this.#final({ type: 'activity.completed', at: now, callId: this.call.callId, result });
   }
 
@@ -369,7 +379,8 @@ export class ActivityCall {
     this.lane.running--;
     this.lane.abandoned++;
     this.#host.wake(this.lane);
-    attempt.controller.abort(reason);
+    attempt.aborted = { reason };
+    attempt.controller?.abort(reason);
   }
 
   /** A function settled (or never ran): its slot, or its place among the abandoned, is freed. */
@@ -412,6 +423,11 @@ export class ActivityCall {
     return this.#state === 'done';
   }
 
+  /** A debug line of the attempt's (the call's logger is made only when it is written). */
+  #debug(attempt: Attempt, message: string): void {
+    if (this.#host.options.log.isLevelEnabled('debug')) this.#spec.log.debug({ attempt: attempt.n }, message);
+  }
+
   #emit(event: HistoryEvent): void {
     try {
       const reported = this.#spec.report(event);
@@ -423,4 +439,13 @@ export class ActivityCall {
       this.#spec.log.error({ err: error, event: event.type }, 'the report of an activity event threw; the executor carries on');
     }
   }
+}
+
+/** The attempt's abort signal, made on first use: aborted already when the attempt ended before. */
+function signalOf(attempt: Attempt): AbortSignal {
+  if (attempt.controller === undefined) {
+    attempt.controller = new AbortController();
+    if (attempt.aborted !== undefined) attempt.controller.abort(attempt.aborted.reason);
+  }
+  return attempt.controller.signal;
 }

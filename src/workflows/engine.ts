@@ -9,6 +9,7 @@ import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } f
 import { systemClock, timerAt } from './executor-support.js';
 import { createChildRuns } from './child-runs.js';
 import { createWorkflowTracing } from './tracing.js';
+import { groupCommit } from './group-commit.js';
 import { DEFAULT_LIMITS, WorkflowSizeError, checkSize, durationOf, workflowTimeout, type WorkflowLimits } from './limits.js';
 import {
   readHistory,
@@ -20,7 +21,7 @@ import {
   type JsonValue,
 } from './history.js';
 import { inFlight, isFinal, latestWorkflow, listOpen, removeOpen, runKey, type RunRecord } from './run-record.js';
-import { heartbeatsKey, loadRun, readRun, recordRun, refreshRun, saveRun, type StoredRun } from './run-store.js';
+import { heartbeatsKey, loadRun, readRun, recordRun, saveRun, type StoredRun } from './run-store.js';
 
 export { latestWorkflow, listOpen, openKey, runKey, type RunRecord } from './run-record.js';
 export { readRun, recordRun } from './run-store.js';
@@ -77,6 +78,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   /** Each run's heartbeat writes, one after the other (the entry goes when the run ends): the record is removed after the last. */
   const beats = new Map<string, { calls: Set<string>; last: Promise<unknown> }>();
   const waiters = new Map<string, Array<{ resolve(record: RunRecord): void; reject(error: Error): void }>>();
+  /** Runs whose end this engine is finishing (finish() under way): ended() answers once that is done. */
+  const finishing = new Map<string, Promise<void>>();
   /** Runs whose end this engine recorded: their actors' ends are expected. */
   const endedHere = new Set<string>();
   /** Open runs set aside until the daemon restarts, each said once: a workflow not defined here, or a decision that failed for good. */
@@ -144,8 +147,49 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   };
 
   /**
-   * Records an activity event; one of a call that has settled already, or
-   * of a run that ended, is dropped. A store that is down is tried again
+   * Activity events of a run reported while a write of it is under way (or
+   * waits its turn) are written together, in one append: a run whose calls
+   * start and end at once makes a write for them all, not one each. The
+   * actor hears once a write that a call finished, and decides once for all.
+   * An event of a call that settled already (here or earlier in the batch),
+   * or of a run that ended, is dropped; each event's promise says whether it
+   * was appended.
+   */
+  const recordEvents = groupCommit<HistoryEvent, boolean>((runId, take) => {
+    let appended: boolean[] = [];
+    let finished: string[] = [];
+    return write(runId, (record) => {
+      const events = take();
+      finished = [];
+      if (record.state !== 'running') {
+        appended = events.map(() => false);
+        return record;
+      }
+      appended = [];
+      const settled = new Set<string>();
+      const history = [...record.history];
+      for (const event of events) {
+        const callId = (event as { callId?: string }).callId ?? '';
+        const fresh = !settled.has(callId) && !settledHere(runId, record, callId);
+        appended.push(fresh);
+        if (!fresh) continue;
+        history.push(withinResultSize(runId, event, history));
+        if (isFinal(event)) {
+          settled.add(callId);
+          finished.push(callId);
+        }
+      }
+      return history.length === record.history.length ? record : { ...record, history };
+    }).then(() => {
+      for (const callId of finished) forgetBeat(runId, callId);
+      if (finished.length > 0) actors.get(runId)?.send({ type: 'activity.finished', callId: finished[0]! });
+      return appended;
+    });
+  });
+
+  /**
+   * Records an activity event (with the others of its run reported
+   * meanwhile: recordEvents). A store that is down is tried again
    * (1 s, doubling to 30 s) until it answers or the engine closes: an event
    * lost here would leave its run waiting for good. Resolves once it is in
    * the store; rejects when it cannot be (the run has no record, say).
@@ -156,12 +200,9 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       const callId = (event as { callId?: string }).callId ?? '';
       if (event.type === 'activity.heartbeat') return heartbeat(runId, event);
       for (let attempt = 0; !closed; attempt++) {
-        let appended = false;
         try {
-          await write(runId, (record) => {
-            appended = record.state === 'running' && !settledHere(runId, record, callId);
-            return appended ? { ...record, history: [...record.history, withinResultSize(runId, event, record.history)] } : record;
-          });
+          await recordEvents(runId, event);
+          return;
         } catch (error) {
           if (closed) return;
           const code = (error as { code?: unknown }).code;
@@ -178,13 +219,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
             `workflow run ${runId}: could not record ${event.type} of ${callId} (${(error as Error).message}); trying again in ${delayMs}ms`,
           );
           await new Promise((resolve) => setTimeout(resolve, delayMs));
-          continue;
         }
-        if (appended && isFinal(event)) {
-          forgetBeat(runId, callId);
-          actors.get(runId)?.send({ type: 'activity.finished', callId });
-        }
-        return;
       }
     };
 
@@ -255,7 +290,18 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   };
 
   /** After a run's end is in its record: its continuation exists, it leaves the open runs, and its waiters hear. Safe to repeat. */
-  const finish = async (record: RunRecord) => {
+  const finish = (record: RunRecord): Promise<void> => {
+    const done = finishRun(record);
+    finishing.set(record.runId, done);
+    void done
+      .catch(() => undefined)
+      .then(() => {
+        if (finishing.get(record.runId) === done) finishing.delete(record.runId);
+      });
+    return done;
+  };
+
+  const finishRun = async (record: RunRecord) => {
     const { runId } = record;
     if (record.state === 'restarted' && record.next) {
       const restarted = record.history.findLast((event) => event.type === 'workflow.restarted');
@@ -276,9 +322,19 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
 
   const decideRun = async (runId: string): Promise<DecideOutput> => {
     await writes.get(runId)?.catch(() => undefined);
-    // A decision reads what the log gained, so one made after another daemon wrote the run sees what it wrote.
+    // The run as this engine last wrote or read it, without reading its log again: nothing can be
+    // there that this engine has not seen. Every event of an open run is written by its decider (the
+    // workers' reports come to it; a child's end is written by its parent's engine) through write(),
+    // and the decision waited for those above. A write that failed, even one that may have reached
+    // the store (a lost connection), drops the run from `records`, so it is read whole below. Another
+    // daemon writes the run only once this one's lock has lapsed (a higher fence): then a view of
+    // ours may be stale, but it can never be written, since each append is checked against the
+    // length we saw (ifLength) and our fence, and each header by version: the write fails
+    // (ERR_CONFLICT, ERR_FENCED), the run is read whole again, and this engine is being stepped
+    // down anyway (its successor takes the run up from the store). A record from before logs is
+    // read whole too.
     const known = records.get(runId);
-    const stored = known ? await refreshRun(store, known) : await loadRun(store, runId);
+    const stored = known && !known.inline ? known : await loadRun(store, runId);
     if (!stored) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
     records.set(runId, stored);
     const record = stored.record;
@@ -311,13 +367,12 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         scheduled = [];
         return current;
       }
-      const read = readHistory(current.history);
-      const known = new Set([...read.calls.keys(), ...read.children.keys()]);
-      scheduled = decision.schedule.filter((call) => !known.has(call.callId)).map((call) => scheduledEvent(call, at));
+      // The history decided on (decide() schedules only what it lacks), or one that grew since: what it has stays out.
+      const read = current === record ? undefined : readHistory(current.history);
+      const fresh = (call: { callId: string }) => !read || (!read.calls.has(call.callId) && !read.children.has(call.callId));
+      scheduled = decision.schedule.filter(fresh).map((call) => scheduledEvent(call, at));
       // The child's run id is chosen here, once, and kept in the history: a replay starts the same run.
-      started = (decision.children ?? [])
-        .filter((child) => !known.has(child.callId))
-        .map((child) => ({ type: 'child.started', at, ...child, runId: randomUUID() }));
+      started = (decision.children ?? []).filter(fresh).map((child) => ({ type: 'child.started', at, ...child, runId: randomUUID() }));
       const history = [...current.history, ...scheduled, ...started];
       if (outcome?.kind === 'completed')
         return {
@@ -443,7 +498,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     const at = now();
     const deadline = at + (from.durationMs ?? durationOf(workflowOf(workflow), limits));
     try {
-      await recordRun(store, { runId, workflow, input, at, previous, deadline, parent });
+      const written = await recordRun(store, { runId, workflow, input, at, previous, deadline, parent });
+      if (written) records.set(runId, written);
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && again) return;
       throw error;
@@ -520,6 +576,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       waiters.set(runId, [...(waiters.get(runId) ?? []), entry]);
       // Rejected by close() perhaps before it is returned to the caller: not an unhandled rejection meanwhile.
       waiting.catch(() => undefined);
+      // A run this engine decides, its end not yet written: that end (or its giving up, or close()) answers, with no read.
+      if (actors.has(runId) && !endedHere.has(runId)) return waiting;
       let record: RunRecord | undefined;
       try {
         record = await readRun(store, runId);
@@ -532,6 +590,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         if (rest.length > 0) waiters.set(runId, rest);
         else waiters.delete(runId);
         if (!record) throw new FlowdError('ERR_WORKFLOW', `no workflow run "${runId}" in the store`);
+        // Ended, and this engine is still finishing it (off the open runs, its heartbeats' keys gone): once it has.
+        await finishing.get(runId)?.catch(() => undefined);
         return record;
       }
       return waiting;

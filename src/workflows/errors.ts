@@ -69,7 +69,14 @@ brandError(WorkflowError, 'WorkflowError');
  */
 export class WorkflowSuspend extends FlowdError {
   constructor(reason: string) {
-    super('ERR_WORKFLOW_SUSPENDED', `workflow suspended: ${reason} (an internal signal: let it pass, do not catch it)`);
+    // Thrown at every result() not known yet, in every replay: a stack nobody reads is not taken.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super('ERR_WORKFLOW_SUSPENDED', `workflow suspended: ${reason} (an internal signal: let it pass, do not catch it)`);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 }
 brandError(WorkflowSuspend, 'WorkflowSuspend');

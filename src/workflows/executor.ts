@@ -5,7 +5,8 @@
  */
 import type { ErrorInfo } from '../../machines/events.js';
 import { FlowdError } from '../kernel/errors.js';
-import { ActivityCall, type CallHost, type Lane } from './activity-call.js';
+import type { Logger } from 'pino';
+import { ActivityCall, type CallHost, type CallSpec, type Lane } from './activity-call.js';
 import { WorkflowError } from './errors.js';
 import {
   ActivityAbortError,
@@ -128,11 +129,22 @@ class Executor implements CallHost {
       const message = unknownActivityMessage(call.activity, call.callId, runId, this.options.activities);
       return this.#failAtOnce(runId, call, report, attemptsMade + 1, { code: 'ERR_WORKFLOW', message });
     }
-    const log = this.options.log.child({ runId, callId: call.callId, activity: call.activity.name });
-    calls.set(
-      call.callId,
-      new ActivityCall(this, { runId, call, definition, report, lane: this.#lane(call.taskList), log, scheduledAt, attemptsMade }),
-    );
+    // The call's logger is made when it first writes (most calls never do at the usual levels).
+    const parent = this.options.log;
+    let log: Logger | undefined;
+    const spec: CallSpec = {
+      runId,
+      call,
+      definition,
+      report,
+      lane: this.#lane(call.taskList),
+      get log() {
+        return (log ??= parent.child({ runId, callId: call.callId, activity: call.activity.name }));
+      },
+      scheduledAt,
+      attemptsMade,
+    };
+    calls.set(call.callId, new ActivityCall(this, spec));
   }
 
   cancel(runId: string): void {

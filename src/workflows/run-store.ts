@@ -100,17 +100,6 @@ export async function loadRun(store: Store, runId: string): Promise<StoredRun | 
   return { record, version, inline, logged: log.length, stale, settled: settledOf(record.history) };
 }
 
-/** The run with what was appended to its log since `known` was read (none: `known` itself). */
-export async function refreshRun(store: Store, known: StoredRun): Promise<StoredRun> {
-  if (known.inline) return (await loadRun(store, known.record.runId)) ?? known;
-  const added = await logsOf(store).read<HistoryEvent>(historyKey(known.record.runId), known.record.history.length);
-  if (added.length === 0) return known;
-  const key = runKey(known.record.runId);
-  const checked = checkRunRecord({ ...known.record, history: [...known.record.history, ...added] }, key);
-  const { record, stale } = withEndOfLog(checked);
-  return { ...known, record, logged: record.history.length, stale: known.stale || stale, settled: settledOf(added, known.settled) };
-}
-
 /**
  * Writes `after`, the run `before` changed (its history only grown): the
  * events not yet in the log onto it at the length `before` saw there, then
@@ -141,6 +130,8 @@ export async function saveRun(store: Store, before: StoredRun, after: RunRecord,
  * then its header: a writer stopped between leaves an id the decider skips
  * (no header yet), never a header nobody takes up; a run id given again
  * after such a stop finds its one-event log and writes the header.
+ * Resolves with the run as written (undefined when its start was there
+ * already), so its writer need not read it back.
  */
 export async function recordRun(
   store: Store,
@@ -155,7 +146,7 @@ export async function recordRun(
     /** The run that started it as a child, and its call there. */
     parent?: { runId: string; callId: string } | undefined;
   },
-): Promise<void> {
+): Promise<StoredRun | undefined> {
   const header: Omit<RunRecord, 'history'> = {
     runId: run.runId,
     workflow: run.workflow,
@@ -169,14 +160,19 @@ export async function recordRun(
   await addOpen(store, run.runId);
   const logs = logsOf(store);
   const started: HistoryEvent = { type: 'workflow.started', at: run.at, input: run.input };
+  let ours = true;
   try {
     await logs.append(historyKey(run.runId), [started], { ifLength: 0 });
   } catch (error) {
     if ((error as { code?: unknown }).code !== 'ERR_CONFLICT') throw error;
     // A log of only its start: a start that stopped halfway (its header follows now) or a run that exists (its header refuses below).
     if ((await logs.read(historyKey(run.runId))).length !== 1) throw error;
+    ours = false;
   }
-  await store.put(runKey(run.runId), header, { ifVersion: 0 });
+  const { version } = await store.put(runKey(run.runId), header, { ifVersion: 0 });
+  return ours
+    ? { record: { ...header, history: [started] }, version, inline: false, logged: 1, stale: false, settled: new Set() }
+    : undefined;
 }
 
 /**

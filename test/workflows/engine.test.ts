@@ -155,3 +155,57 @@ describe('the workflow engine', () => {
     expect(record.error?.message).toContain('Transcoding#1');
   });
 });
+
+describe('how the engine writes a run', () => {
+  it('appends the activity events of a run reported while a write of it waits its turn together', async () => {
+    const { store } = storeIn();
+    const appends: Array<{ key: string; types: string[] }> = [];
+    const logs = store.logs;
+    const counted = Object.create(store) as typeof store;
+    Object.defineProperty(counted, 'logs', {
+      value: {
+        read: logs.read.bind(logs),
+        append: (key: string, values: readonly unknown[], options?: Parameters<typeof logs.append>[2]) => {
+          appends.push({ key, types: values.map((value) => (value as { type: string }).type) });
+          return logs.append(key, values, options);
+        },
+      },
+    });
+    const reports: Array<(event: never) => Promise<unknown>> = [];
+    const runner = {
+      submit: (_task: unknown, report: (event: never) => Promise<unknown>) => void reports.push(report),
+      cancel: () => {},
+      stats: () => ({}),
+      close: async () => {},
+    };
+    const Echo = defineActivity({ name: 'Echo', version: 1 }, (value: number) => value);
+    const Pair = defineWorkflow({ name: 'Pair', version: 1 }, (wf) => {
+      const echo = wf.activity(Echo);
+      return (value: number) => {
+        const a = echo(value);
+        const b = echo(value + 1);
+        return a.result() + b.result();
+      };
+    });
+    const engine = engineOf({ workflows: [Pair], activities: [Echo], store: counted, runner: runner as never });
+    const runId = await engine.start('Pair', 1);
+    await until(() => reports.length === 2, { what: 'both calls submitted' });
+    const [first, second] = reports as [(event: never) => Promise<unknown>, (event: never) => Promise<unknown>];
+    await Promise.all([
+      first({ type: 'activity.started', at: 1, callId: 'Echo#1', attempt: 1 } as never),
+      second({ type: 'activity.started', at: 1, callId: 'Echo#2', attempt: 1 } as never),
+      first({ type: 'activity.completed', at: 2, callId: 'Echo#1', result: 1 } as never),
+      second({ type: 'activity.completed', at: 2, callId: 'Echo#2', result: 2 } as never),
+      // A call that settled already: dropped, in the same batch too.
+      first({ type: 'activity.completed', at: 3, callId: 'Echo#1', result: 99 } as never),
+    ]);
+    const record = await engine.ended(runId);
+    expect(record.result).toBe(3);
+    expect(appends.filter(({ key }) => key.endsWith(runId)).map(({ types }) => types)).toEqual([
+      ['workflow.started'],
+      ['activity.scheduled', 'activity.scheduled'],
+      ['activity.started', 'activity.started', 'activity.completed', 'activity.completed'],
+      ['workflow.completed'],
+    ]);
+  });
+});
