@@ -25,6 +25,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import pino from 'pino';
 import { loadavg } from 'node:os';
@@ -269,6 +270,19 @@ async function main(): Promise<void> {
   } finally {
     rmSync(folder, { recursive: true, force: true });
     await dropBenchTables();
+    await dropBenchKeys();
+  }
+}
+
+/** Deletes the Redis keys a redis run made (its prefix's; log keys hold a NUL, so they are scanned as bytes). */
+async function dropBenchKeys(): Promise<void> {
+  if (process.env.BENCH_STORES && !process.env.BENCH_STORES.includes('redis')) return;
+  const redis = new Redis('redis://127.0.0.1:6379/0');
+  try {
+    for await (const keys of redis.scanBufferStream({ match: `flowd-bench-${process.pid}:*`, count: 1000 }) as AsyncIterable<Buffer[]>)
+      if (keys.length > 0) await redis.del(...keys);
+  } finally {
+    await redis.quit();
   }
 }
 

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { createActor, fromPromise, type Actor, type InspectionEvent } from 'xstate';
 import type { Store } from '../../actors/stores/store-api.js';
+import { compileMachine, type CompiledMachine } from '../../machines/compile.js';
 import { workflowRunMachine, type DecideOutput, type RunOutcome } from '../../machines/workflow-run.js';
 import { FlowdError } from '../kernel/errors.js';
 import { decide } from './decide.js';
@@ -70,7 +71,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const tracing = createWorkflowTracing();
   const executor = tracing.executor(options.runner ?? createActivityExecutor({ ...options.executor, activities: options.activities, log }));
   const inspect = tracing.observer(options.inspect);
-  const actors = new Map<string, Actor<typeof workflowRunMachine>>();
+  const actors = new Map<string, Actor<CompiledMachine<typeof workflowRunMachine>>>();
   /** Each run's writes, one after the other (the entry goes when its last write settles). */
   const writes = new Map<string, Promise<unknown>>();
   /** Each open run as this engine last wrote or read it. */
@@ -435,7 +436,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     wake: (runId, callId) => actors.get(runId)?.send({ type: 'activity.finished', callId }),
   });
 
-  const logic = workflowRunMachine.provide({ actors: { decide: fromPromise(({ input }) => decideRun(input.runId)) } });
+  // Compiled (machines/compile.ts): the same snapshots and diagram, a table's cost a transition.
+  const logic = compileMachine(workflowRunMachine.provide({ actors: { decide: fromPromise(({ input }) => decideRun(input.runId)) } }));
 
   /** A run whose decision failed for good (a history this code cannot read, say): it stays open, set aside until the daemon restarts. */
   const giveUp = (runId: string, error: { code: string; message: string } | undefined) => {
