@@ -19,15 +19,19 @@ function compile(values: Record<string, RawValue>) {
 
 describe('compileInspectorSettings', () => {
   it('defaults to port 9464 on 127.0.0.1, no token, no Stately relay', () => {
-    expect(compile({})).toEqual({ port: 9464, interface: '127.0.0.1', token: undefined, stately: false });
+    expect(compile({})).toEqual({ port: 9464, interface: '127.0.0.1', token: undefined, stately: false, journalSize: 1000, redact: [] });
   });
 
-  it('takes the port, interface, token and stately given', () => {
-    expect(compile({ port: '9000', interface: '0.0.0.0', token: 's3cret-token', stately: 'yes' })).toEqual({
+  it('takes the port, interface, token, stately, journal size and redact given', () => {
+    expect(
+      compile({ port: '9000', interface: '0.0.0.0', token: 's3cret-token', stately: 'yes', 'journal size': '50', redact: 'ssn, card' }),
+    ).toEqual({
       port: 9000,
       interface: '0.0.0.0',
       token: 's3cret-token',
       stately: true,
+      journalSize: 50,
+      redact: ['ssn', 'card'],
     });
   });
 

@@ -401,19 +401,23 @@ describe('usage errors and help', () => {
     const checkUsage = 'Usage: flowd check <app.ini> [-n name] [-w workers] [--log-level level]  (flowd help check for more)';
     const general = 'Run flowd --help for usage.';
     const cases: Array<[string[], string, string]> = [
-      [['launch'], 'flowd: unknown command "launch"; expected one of run, check, graph, plugins, workflow, init, help', general],
+      [['launch'], 'flowd: unknown command "launch"; expected one of run, check, graph, plugins, events, workflow, init, help', general],
       [
         ['rnu', ini],
-        'flowd: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help',
+        'flowd: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, events, workflow, init, help',
         general,
       ],
-      [['toString', ini], 'flowd: unknown command "toString"; expected one of run, check, graph, plugins, workflow, init, help', general],
+      [
+        ['toString', ini],
+        'flowd: unknown command "toString"; expected one of run, check, graph, plugins, events, workflow, init, help',
+        general,
+      ],
       [
         ['workflow start', ini, 'Name'],
-        'flowd: unknown command "workflow start"; expected one of run, check, graph, plugins, workflow, init, help',
+        'flowd: unknown command "workflow start"; expected one of run, check, graph, plugins, events, workflow, init, help',
         general,
       ],
-      [[], 'flowd: no command given; expected one of run, check, graph, plugins, workflow, init, help', general],
+      [[], 'flowd: no command given; expected one of run, check, graph, plugins, events, workflow, init, help', general],
       [['--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', general],
       [['run', ini, '--inpsect'], 'flowd: unknown option --inpsect (did you mean "--inspect"?)', runUsage],
       [['run', ini, '-x'], 'flowd: unknown option -x', runUsage],
@@ -443,7 +447,7 @@ describe('usage errors and help', () => {
       [['check', ini, 'extra.ini'], 'flowd: unexpected argument "extra.ini"; check takes one INI file', checkUsage],
       [
         ['help', 'rnu'],
-        'flowd: help: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, workflow, init, help',
+        'flowd: help: unknown command "rnu" (did you mean "run"?); expected one of run, check, graph, plugins, events, workflow, init, help',
         general,
       ],
       [

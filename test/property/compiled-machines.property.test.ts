@@ -335,7 +335,10 @@ describe('compileMachine', () => {
       actor.send({ type: 'event.assigned', job });
       const persisted = actor.getPersistedSnapshot();
       const restored = createActor(to as AnyStateMachine, { snapshot: persisted }).start();
-      expect([restored.getSnapshot().value, restored.getSnapshot().context]).toEqual(['busy', { slotId: 's', job, run: 1 }]);
+      expect([restored.getSnapshot().value, restored.getSnapshot().context]).toEqual([
+        'busy',
+        { slotId: 's', job, run: 1, startedAt: job.startedAt },
+      ]);
       restored.send({ type: 'worker.done', run: 1, output: 'ok' });
       expect(restored.getSnapshot().value).toBe('idle');
     }
