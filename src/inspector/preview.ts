@@ -1,23 +1,7 @@
-import { redactText } from '../runtime/logger.js';
+import { redactText, SECRET_KEYS } from '../runtime/logger.js';
 
 /** The longest payload preview the journal shows, in characters. */
 export const PREVIEW_MAX = 2048;
-
-/** Keys whose values never reach a preview, whatever `[Inspector] redact` says (as the logs redact them). */
-const SECRET_KEYS = [
-  'password',
-  'passcode',
-  'passwd',
-  'secret',
-  'token',
-  'authorization',
-  'proxy-authorization',
-  'cookie',
-  'set-cookie',
-  'x-api-key',
-  'api-key',
-  'apikey',
-];
 
 /**
  * A value as a journal shows it: JSON text at most `max` characters long,

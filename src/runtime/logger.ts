@@ -3,9 +3,11 @@ import type pretty from 'pino-pretty';
 import { lazy } from '../kernel/lazy.js';
 import type { LogSettings } from '../config/flow-settings.js';
 
-const SECRET_KEYS = [
+/** Keys whose values never reach a log line, nor the inspector journal's previews. */
+export const SECRET_KEYS = [
   'password',
   'passcode',
+  'passwd',
   'secret',
   'token',
   'authorization',
@@ -13,6 +15,8 @@ const SECRET_KEYS = [
   'cookie',
   'set-cookie',
   'x-api-key',
+  'api-key',
+  'apikey',
 ];
 
 /**
