@@ -197,7 +197,16 @@ export type SettleHow = 'ack' | 'nack' | 'dead-letter';
  *   only for sources that take outcomes (a broker, an event log), never for interval or stdin.
  */
 export type SupervisorLifecycle =
-  | { type: 'event.received'; id: string; seq: number; meta: Delivery['meta']; payload: unknown; at: number }
+  | {
+      type: 'event.received';
+      id: string;
+      seq: number;
+      meta: Delivery['meta'];
+      payload: unknown;
+      at: number;
+      /** Whether its source is told how it ended (`event.settled` follows its outcome): false for one offered again by the inspector. */
+      settles: boolean;
+    }
   | { type: 'event.queued'; id: string; seq: number; position: number; at: number }
   | { type: 'event.started'; id: string; seq: number; slotId: string; attempt: number; at: number }
   | { type: 'event.timedOut'; id: string; seq: number; slotId: string; attempt: number; at: number }
@@ -436,6 +445,7 @@ function admit(context: SupervisorContext, enqueue: Enqueue, delivery: Delivery)
       meta: delivery.meta,
       payload: delivery.payload,
       at: job.enqueuedAt,
+      settles: delivery.origin !== undefined,
     });
   if (context.stopReason !== undefined) {
     context.counters.returned++;

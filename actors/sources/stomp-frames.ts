@@ -87,7 +87,11 @@ export class StompReader {
         break;
       }
       const frameEnd = bodyEnd + 1; // past the NUL
-      if (data.compare(MESSAGE, 0, MESSAGE.length, at, at + MESSAGE.length) === 0 && isLineEnd(data[at + MESSAGE.length])) {
+      if (
+        at + MESSAGE.length < data.length &&
+        data.compare(MESSAGE, 0, MESSAGE.length, at, at + MESSAGE.length) === 0 &&
+        isLineEnd(data[at + MESSAGE.length])
+      ) {
         if (passFrom < at) this.other(data.subarray(passFrom, at));
         this.onMessage({ headers: readHeaders(text), binaryBody: Uint8Array.prototype.slice.call(data, head.body, bodyEnd) });
         passFrom = frameEnd;

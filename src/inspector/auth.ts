@@ -66,6 +66,22 @@ export function isAllowedOrigin(origin: string | undefined, names: ReadonlySet<s
   );
 }
 
+/**
+ * Whether `origin` is the page the request's `Host` names (http or https,
+ * the same host and port): a page served under another name, through a
+ * proxy say, posting to itself. Only for a server with a token, which a
+ * foreign page cannot know.
+ */
+export function isSameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (origin === undefined || host === undefined) return false;
+  try {
+    const url = new URL(origin);
+    return (url.protocol === 'http:' || url.protocol === 'https:') && url.host === host.trim().toLowerCase();
+  } catch {
+    return false;
+  }
+}
+
 /** A request's path for a log line: never its query, which may carry `?token=`. */
 export function loggedPath(url: string | undefined): string {
   try {

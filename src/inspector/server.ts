@@ -5,7 +5,7 @@ import type { InspectionEvent } from 'xstate';
 import { isLoopback, type InspectorSettings } from '../config/inspector-settings.js';
 import { ConfigError } from '../kernel/errors.js';
 import { diagramSvg, machineSvg } from '../graph/index.js';
-import { isAllowedHost, isAllowedOrigin, isAuthorized, localHostNames, loggedPath } from './auth.js';
+import { isAllowedHost, isAllowedOrigin, isAuthorized, isSameOrigin, localHostNames, loggedPath } from './auth.js';
 import { isJournalAction, isJournalPath, serveJournal, type JournalRoutes } from './journal-api.js';
 import type { WorkflowRunView } from './workflow-calls.js';
 import type { Inspection, InspectionEvents } from './inspection.js';
@@ -126,7 +126,11 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
     const journal = options.journal;
     if (journal && isJournalAction(request.method, path)) {
       // A form on any website can POST to a loopback port: an action from a browser must come from this inspector's page.
-      if (!isAllowedOrigin(request.headers.origin, names, [boundPort]))
+      // With a token (the way to serve it past loopback), the page may be reached by any name: its Origin is then the Host it asked.
+      if (
+        !isAllowedOrigin(request.headers.origin, names, [boundPort]) &&
+        !(settings.token !== undefined && isSameOrigin(request.headers.origin, request.headers.host))
+      )
         return json(response, 403, { error: `forbidden: an action from Origin ${request.headers.origin} is not this inspector's page` });
       const by = settings.token === undefined ? `no token (${request.socket.remoteAddress ?? 'unknown address'})` : 'the inspector token';
       return serveJournal(request, response, journal, by);

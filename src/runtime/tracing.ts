@@ -52,6 +52,8 @@ interface EventSpans {
   key: string | undefined;
   /** Sampled: a trace sampled out gets no queue or attempt spans (its context still reaches what the worker sends). */
   recording: boolean;
+  /** Its source is told how it ended, so `event.settled` ends the span; otherwise the outcome does. */
+  settles: boolean;
   ended: boolean;
 }
 
@@ -119,6 +121,7 @@ export function createEventTracing(
       attemptContext: undefined,
       key,
       recording: span.isRecording(),
+      settles: settles && e.settles,
       ended: false,
     });
   };
@@ -138,8 +141,9 @@ export function createEventTracing(
     spans.span.setAttribute('flowd.outcome', name);
     if (error) spans.span.setAttribute('flowd.error.code', error.code);
     if (isError) spans.span.setStatus({ code: SpanStatusCode.ERROR, message: error?.message ?? name });
-    // A source that takes outcomes is told in the same step: `event.settled` follows and ends the span.
-    if (!settles) finish(e.seq);
+    // A source that takes outcomes is told in the same step: `event.settled` follows and ends the span
+    // (not for an event the inspector offered again, which no source settles).
+    if (!spans.settles) finish(e.seq);
   };
 
   return {

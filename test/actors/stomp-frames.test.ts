@@ -137,4 +137,10 @@ describe('StompReader', () => {
     expect(Object.getPrototypeOf(read.messages[0]!.headers)).toBe(Object.prototype);
     expect(read.messages[0]!.headers).toEqual({ subscription: 'sub-0', ack: 'p' });
   });
+
+  it('hands a frame shorter than MESSAGE at the end of a read to stompjs, without reading past the read', () => {
+    const read = readAll([Buffer.from('X\n\n\0')]);
+    expect(read.messages).toEqual([]);
+    expect(read.other).toBe('X\n\n\0');
+  });
 });

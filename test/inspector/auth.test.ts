@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { isAllowedHost, isAllowedOrigin, localHostNames, loggedPath } from '../../src/inspector/auth.js';
+import { isAllowedHost, isAllowedOrigin, isSameOrigin, localHostNames, loggedPath } from '../../src/inspector/auth.js';
 
 describe('isAllowedHost', () => {
   const names = localHostNames('127.0.0.1');
@@ -59,5 +59,22 @@ describe('loggedPath', () => {
   it('keeps the path and drops the query, where a token may be', () => {
     expect(loggedPath('/api/state?token=a-long-random-secret')).toBe('/api/state');
     expect(loggedPath(undefined)).toBe('/');
+  });
+
+  describe('isSameOrigin', () => {
+    it('takes a page posting to the host and port it was served from, by any name, over http or https', () => {
+      expect(isSameOrigin('http://myhost:9400', 'myhost:9400')).toBe(true);
+      expect(isSameOrigin('https://flowd.example.com', 'flowd.example.com')).toBe(true);
+      expect(isSameOrigin('http://10.0.0.5:9400', '10.0.0.5:9400')).toBe(true);
+    });
+
+    it('refuses another host or port, another scheme, a null or missing Origin', () => {
+      expect(isSameOrigin('http://evil.example', 'myhost:9400')).toBe(false);
+      expect(isSameOrigin('http://myhost:9401', 'myhost:9400')).toBe(false);
+      expect(isSameOrigin('file://myhost', 'myhost')).toBe(false);
+      expect(isSameOrigin('null', 'myhost:9400')).toBe(false);
+      expect(isSameOrigin(undefined, 'myhost:9400')).toBe(false);
+      expect(isSameOrigin('http://myhost:9400', undefined)).toBe(false);
+    });
   });
 });

@@ -22,6 +22,8 @@ describe('redaction', () => {
     const json = '{"settings":{"username":"u","password":"p\\"q"},"token": "abc","n":1}';
     expect(redactText(json)).toBe('{"settings":{"username":"u","password":"[redacted]"},"token": "[redacted]","n":1}');
     expect(redactText('user=u&password=hunter2&x=1')).toBe('user=u&password=[redacted]&x=1');
+    // Every secret key is looked for, not only the common ones.
+    expect(redactText('user=u&passwd=hunter2&apikey=k1')).toBe('user=u&passwd=[redacted]&apikey=[redacted]');
     expect(redactText('Authorization: Bearer abc.def')).toBe('Authorization: [redacted]');
     expect(redactText('<s><setting name="password">s3</setting><password>s4</password><setting name="user">u</setting></s>')).toBe(
       '<s><setting name="password">[redacted]</setting><password>[redacted]</password><setting name="user">u</setting></s>',

@@ -10,6 +10,8 @@ import { createRuntime } from '../../../src/runtime/runtime.js';
 import { registeredTracer } from '../../../src/runtime/tracing.js';
 import { manualSource } from '../../helpers/manual-source.js';
 import { registerTracing, traceparent } from '../../helpers/tracing.js';
+import { until } from '../../helpers/wait.js';
+import { eventReceived } from '../../../machines/events.js';
 
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 
@@ -222,5 +224,21 @@ describe('event tracing', () => {
     const [event] = tracing.named('flowd.event');
     expect(event!.attributes['flowd.outcome']).toBe('completed');
     expect(event!.attributes['flowd.settled']).toBeUndefined();
+  });
+
+  it('ends the event span of an event the inspector offered again (no source settles it) at its outcome', async () => {
+    tracing = registerTracing();
+    const source = headerSource();
+    const runtime = createRuntime({ worker: defineWorker({ start: () => 1 }), source: source.driver, logger: false });
+    await runtime.start();
+    await source.ready;
+    source.deliver({ headers: {} }, 'a');
+    await until(() => tracing!.named('flowd.event').length === 1, { what: 'the first event span ended by its settlement' });
+    // What the journal's retry does for a source that cannot re-offer: the event again, with no origin.
+    runtime.actor!.send(eventReceived({ id: 'a', payload: { headers: {} } }));
+    await until(() => tracing!.named('flowd.event').length === 2, { what: "the offered event's span ended at its outcome" });
+    expect(tracing.named('flowd.event').map((span) => span.attributes['flowd.outcome'])).toEqual(['completed', 'completed']);
+    source.end();
+    await runtime.done;
   });
 });
