@@ -16,26 +16,11 @@ import type { LoggingStore, StoreLogs } from '../actors/stores/store-api.js';
 import { createAppServices, type ServiceSettings } from '../src/runtime/app-services.js';
 import { createWorkflowEngine } from '../src/workflows/engine.js';
 import { defineActivity, defineWorkflow } from '../src/workflows/workflow-api.js';
+import { MetadataProcessing, ThumbnailGenerator, Transcoding, Upload } from './tutorial-workflow.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const log = pino({ level: 'silent' });
-const Transcoding = defineActivity({ name: 'Transcoding', version: 1 }, (video: string) => `${video}.mp4`);
-const ThumbnailGenerator = defineActivity({ name: 'ThumbnailGenerator', version: 1 }, (video: string) => [`${video}.jpg`]);
-const MetadataProcessing = defineActivity({ name: 'MetadataProcessing', version: 1 }, (input: { file: string; thumbnails: string[] }) => ({
-  ...input,
-  status: 'published',
-}));
-const Upload = defineWorkflow({ name: 'UploadWorkflow', version: 1 }, (wf) => {
-  const transcode = wf.activity(Transcoding);
-  const thumbnails = wf.activity(ThumbnailGenerator);
-  const metadata = wf.activity(MetadataProcessing);
-  return (video: string) => {
-    const file = transcode(video);
-    const thumbs = thumbnails(video);
-    return metadata({ file: file.result(), thumbnails: thumbs.result() }).result();
-  };
-});
 
 const settings = (round: string): ServiceSettings => ({
   store: { backend: 'redis', url: 'redis://127.0.0.1:6379/0', prefix: `flowd-profile-${process.pid}-${round}:` },

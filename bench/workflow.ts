@@ -34,6 +34,7 @@ import { createAppServices, type ServiceSettings } from '../src/runtime/app-serv
 import { createWorkflowEngine, openKey } from '../src/workflows/engine.js';
 import type { HistoryEvent } from '../src/workflows/history.js';
 import { defineActivity, defineWorkflow } from '../src/workflows/workflow-api.js';
+import { MetadataProcessing, ThumbnailGenerator, Transcoding, Upload } from './tutorial-workflow.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
@@ -42,23 +43,6 @@ if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS: found ${pr
 const log = pino({ level: 'silent' });
 const POSTGRES_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 const POOL_SIZE = Number(process.env.BENCH_POOL_SIZE ?? 4);
-
-const Transcoding = defineActivity({ name: 'Transcoding', version: 1 }, (video: string) => `${video}.mp4`);
-const ThumbnailGenerator = defineActivity({ name: 'ThumbnailGenerator', version: 1 }, (video: string) => [`${video}.jpg`]);
-const MetadataProcessing = defineActivity({ name: 'MetadataProcessing', version: 1 }, (input: { file: string; thumbnails: string[] }) => ({
-  ...input,
-  status: 'published',
-}));
-const Upload = defineWorkflow({ name: 'UploadWorkflow', version: 1 }, (wf) => {
-  const transcode = wf.activity(Transcoding);
-  const thumbnails = wf.activity(ThumbnailGenerator);
-  const metadata = wf.activity(MetadataProcessing);
-  return (video: string) => {
-    const file = transcode(video);
-    const thumbs = thumbnails(video);
-    return metadata({ file: file.result(), thumbnails: thumbs.result() }).result();
-  };
-});
 
 /** Counts the writes that reach the store, per key. */
 function counting(store: Store): { store: Store; writes: () => number; appends: () => number } {
