@@ -15,7 +15,6 @@ import pino from 'pino';
 import type { LoggingStore, StoreLogs } from '../actors/stores/store-api.js';
 import { createAppServices, type ServiceSettings } from '../src/runtime/app-services.js';
 import { createWorkflowEngine } from '../src/workflows/engine.js';
-import { defineActivity, defineWorkflow } from '../src/workflows/workflow-api.js';
 import { MetadataProcessing, ThumbnailGenerator, Transcoding, Upload } from './tutorial-workflow.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
