@@ -36,17 +36,19 @@ function headerSource() {
   return { ...source, driver, published };
 }
 
+/** A runtime over a headerSource() whose worker's start is `start`, started, its source ready. */
+async function running(start: Parameters<typeof defineWorker>[0]['start']) {
+  const source = headerSource();
+  const runtime = createRuntime({ worker: defineWorker({ start }), source: source.driver, logger: false });
+  await runtime.start();
+  await source.ready;
+  return { source, runtime };
+}
+
 describe('event tracing', () => {
   it('finds no tracer without a registered provider: the supervisor emits no lifecycle notifications and workers get no headers', async () => {
     expect(registeredTracer()).toBeUndefined();
-    const source = headerSource();
-    const runtime = createRuntime({
-      worker: defineWorker({ start: (_e, ctx) => ctx.publish('/queue/out', 'x') }),
-      source: source.driver,
-      logger: false,
-    });
-    await runtime.start();
-    await source.ready;
+    const { source, runtime } = await running((_e, ctx) => ctx.publish('/queue/out', 'x'));
     expect(runtime.actor!.getSnapshot().context.lifecycle).toEqual([]);
     source.deliver({ headers: { traceparent: traceparent(TRACE_ID) } }, 'a');
     source.end();
@@ -99,14 +101,7 @@ describe('event tracing', () => {
 
   it("runs the worker in its attempt's context: a span the worker starts is the attempt's child", async () => {
     tracing = registerTracing({ contextManager: true });
-    const source = headerSource();
-    const runtime = createRuntime({
-      worker: defineWorker({ start: () => trace.getTracer('app').startSpan('app.work').end() }),
-      source: source.driver,
-      logger: false,
-    });
-    await runtime.start();
-    await source.ready;
+    const { source, runtime } = await running(() => trace.getTracer('app').startSpan('app.work').end());
     source.deliver({ headers: {} }, 'a');
     source.end();
     await runtime.done;
@@ -138,14 +133,7 @@ describe('event tracing', () => {
 
   it('makes only the event span of a trace the sampler drops, and still carries its context into ctx.publish', async () => {
     tracing = registerTracing({ sampler: new AlwaysOffSampler() });
-    const source = headerSource();
-    const runtime = createRuntime({
-      worker: defineWorker({ start: (_e, ctx) => ctx.publish('/queue/out', 'x') }),
-      source: source.driver,
-      logger: false,
-    });
-    await runtime.start();
-    await source.ready;
+    const { source, runtime } = await running((_e, ctx) => ctx.publish('/queue/out', 'x'));
     source.deliver({ headers: { traceparent: traceparent(TRACE_ID) } }, 'a');
     source.end();
     await runtime.done;
@@ -155,10 +143,7 @@ describe('event tracing', () => {
 
   it('starts a new trace for an event without a traceparent', async () => {
     tracing = registerTracing();
-    const source = headerSource();
-    const runtime = createRuntime({ worker: defineWorker({ start: () => 1 }), source: source.driver, logger: false });
-    await runtime.start();
-    await source.ready;
+    const { source, runtime } = await running(() => 1);
     source.deliver({ headers: {} }, 'a');
     source.end();
     await runtime.done;
@@ -228,10 +213,7 @@ describe('event tracing', () => {
 
   it('ends the event span of an event the inspector offered again (no source settles it) at its outcome', async () => {
     tracing = registerTracing();
-    const source = headerSource();
-    const runtime = createRuntime({ worker: defineWorker({ start: () => 1 }), source: source.driver, logger: false });
-    await runtime.start();
-    await source.ready;
+    const { source, runtime } = await running(() => 1);
     source.deliver({ headers: {} }, 'a');
     await until(() => tracing!.named('flowd.event').length === 1, { what: 'the first event span ended by its settlement' });
     // What the journal's retry does for a source that cannot re-offer: the event again, with no origin.
