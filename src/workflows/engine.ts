@@ -116,9 +116,11 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   };
 
   const settledPromise: Promise<unknown> = Promise.resolve();
+  /** Resolves once the promise jobs queued now have run (process.nextTick runs after them, before any I/O or timer). */
+  const afterJobs = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
   /** Applies `change` to the run's record, after the run's earlier writes. */
-  const write = (runId: string, change: (record: RunRecord) => RunRecord): Promise<RunRecord> => {
+  const write = (runId: string, change: (record: RunRecord) => RunRecord, gather = false): Promise<RunRecord> => {
     if (closed) return Promise.reject(shutdown(`run ${runId} was not written`));
     // After the run's earlier writes, whatever their outcome (and never inside this call: recordEvents' batch fills meanwhile).
     const run = async () => {
@@ -146,7 +148,9 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       }
     };
     const previous = writes.get(runId) ?? settledPromise;
-    const next = previous.then(run, run);
+    // A batch of activity events (`gather`) waits until the promise jobs under way have run: an activity that
+    // ends at once (in those jobs) has its end in the same append as its start, not in one of its own.
+    const next = gather ? previous.then(afterJobs, afterJobs).then(run) : previous.then(run, run);
     writes.set(runId, next);
     const forget = () => {
       if (writes.get(runId) === next) writes.delete(runId);
@@ -167,29 +171,33 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const recordEvents = groupCommit<HistoryEvent, boolean>((runId, take) => {
     let appended: boolean[] = [];
     let finished: string[] = [];
-    return write(runId, (record) => {
-      const events = take();
-      finished = [];
-      if (record.state !== 'running') {
-        appended = events.map(() => false);
-        return record;
-      }
-      appended = [];
-      const settled = new Set<string>();
-      const history = [...record.history];
-      for (const event of events) {
-        const callId = (event as { callId?: string }).callId ?? '';
-        const fresh = !settled.has(callId) && !settledHere(runId, record, callId);
-        appended.push(fresh);
-        if (!fresh) continue;
-        history.push(withinResultSize(runId, event, history));
-        if (isFinal(event)) {
-          settled.add(callId);
-          finished.push(callId);
+    return write(
+      runId,
+      (record) => {
+        const events = take();
+        finished = [];
+        if (record.state !== 'running') {
+          appended = events.map(() => false);
+          return record;
         }
-      }
-      return history.length === record.history.length ? record : { ...record, history };
-    }).then(() => {
+        appended = [];
+        const settled = new Set<string>();
+        const history = [...record.history];
+        for (const event of events) {
+          const callId = (event as { callId?: string }).callId ?? '';
+          const fresh = !settled.has(callId) && !settledHere(runId, record, callId);
+          appended.push(fresh);
+          if (!fresh) continue;
+          history.push(withinResultSize(runId, event, history));
+          if (isFinal(event)) {
+            settled.add(callId);
+            finished.push(callId);
+          }
+        }
+        return history.length === record.history.length ? record : { ...record, history };
+      },
+      true,
+    ).then(() => {
       for (const callId of finished) forgetBeat(runId, callId);
       if (finished.length > 0) actors.get(runId)?.send({ type: 'activity.finished', callId: finished[0]! });
       return appended;
