@@ -10,7 +10,9 @@
  *    runs, the header at start and end, one log append per write of history
  *    events), as many chains as runs. The ratio is the engine's share:
  *    replaying the code, the run actors, the executor and the JSON. The two
- *    alternate, BENCH_ROUNDS times (default 3); medians are printed.
+ *    alternate, BENCH_ROUNDS times (default 3), after BENCH_WARMUP rounds of
+ *    each (default 1; printed, not counted: the JIT has not compiled the
+ *    engine's code yet in the first); medians are printed.
  * 2. Heartbeats: BENCH_BEAT_RUNS runs (default 10) whose one call sends 10
  *    heartbeats, and runs whose call sends 1,000, each heartbeat recorded
  *    through the engine before the next (as an activity's reports are), in
@@ -38,6 +40,7 @@ import { MetadataProcessing, ThumbnailGenerator, Transcoding, Upload } from './t
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const BEAT_RUNS = Number(process.env.BENCH_BEAT_RUNS ?? 10);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS: found ${process.env.BENCH_RUNS}; expected a positive integer`);
 const log = pino({ level: 'silent' });
@@ -85,8 +88,11 @@ async function engineRun(settings: ServiceSettings): Promise<{ runsPerS: number;
     executor: { concurrency: 8 },
   });
   const started = performance.now();
-  const ids = await Promise.all(Array.from({ length: RUNS }, (_, i) => engine.start('UploadWorkflow', `v${i}`)));
-  const records = await Promise.all(ids.map((id) => engine.ended(id)));
+  // Each run's end is awaited from its start on, as a caller of one run would: one that ended before every
+  // start had returned would otherwise be read back from the store, a read that is the bench's, not the engine's.
+  const records = await Promise.all(
+    Array.from({ length: RUNS }, (_, i) => engine.start('UploadWorkflow', `v${i}`).then((id) => engine.ended(id))),
+  );
   const ms = performance.now() - started;
   const failed = records.filter((record) => record.state !== 'completed');
   if (failed.length > 0) throw new Error(`${failed.length} run(s) did not complete: ${JSON.stringify(failed[0])}`);
@@ -224,14 +230,16 @@ async function main(): Promise<void> {
       const engine: number[] = [];
       const bare: number[] = [];
       let shape = { writesPerRun: 0, appendsPerRun: 0 };
-      for (let round = 0; round < ROUNDS; round++) {
+      for (let round = -WARMUP; round < ROUNDS; round++) {
         const run = await engineRun(settings);
+        const alone = await bareWrites(bareSettings, run.appendsPerRun);
+        console.log(
+          `  ${name.padEnd(10)} ${round < 0 ? 'warm-up' : `round ${round + 1}`}: engine ${Math.round(run.runsPerS).toLocaleString('en')} runs/s, the same writes alone ${Math.round(alone).toLocaleString('en')} runs/s (${(run.runsPerS / alone).toFixed(2)}x), load ${load()}`,
+        );
+        if (round < 0) continue;
         shape = run;
         engine.push(run.runsPerS);
-        bare.push(await bareWrites(bareSettings, run.appendsPerRun));
-        console.log(
-          `  ${name.padEnd(10)} round ${round + 1}: engine ${Math.round(run.runsPerS).toLocaleString('en')} runs/s, the same writes alone ${Math.round(bare.at(-1)!).toLocaleString('en')} runs/s (${(run.runsPerS / bare.at(-1)!).toFixed(2)}x), load ${load()}`,
-        );
+        bare.push(alone);
       }
       const ratios = engine.map((runs, i) => runs / bare[i]!);
       console.log(

@@ -26,6 +26,7 @@ import {
   Placeholder,
   callOf,
   compileOptions,
+  copyJson,
   finishOrder,
   first,
   isAsyncFunction,
@@ -142,7 +143,7 @@ class Replay {
         throw new WorkflowError(`${this.#name}: its factory must return the body, a function (input) => result; found ${describe(body)}`);
       if (isAsyncFunction(body)) throw new WorkflowError(this.#asyncRefused('the body is an async function'));
       // A copy: the body may change its input, the history must not change.
-      const returned: unknown = body(structuredClone(this.#run.input));
+      const returned: unknown = body(copyJson(this.#run.input));
       if (isThenable(returned)) {
         returned.then(undefined, () => undefined);
         throw new WorkflowError(this.#asyncRefused('the body returned a promise'));
@@ -202,7 +203,8 @@ class Replay {
       activity: <I, O>(definition: ActivityDefinition<I, O>, options?: ActivityOptions) => {
         if (definition?.kind !== 'activity')
           throw new WorkflowError(`${this.#name}: wf.activity() needs an activity from defineActivity(); found ${describe(definition)}`);
-        const layer = options === undefined ? {} : compileOptions(options, `${this.#name}: wf.activity(${definition.name}) options`);
+        const layer =
+          options === undefined ? NO_OPTIONS : compileOptions(options, `${this.#name}: wf.activity(${definition.name}) options`);
         return ((input?: unknown) => this.#call(definition, layer, input)) as ActivityProxy<I, O>;
       },
       workflow: (ref: unknown, ...rest: unknown[]) => {
@@ -247,7 +249,7 @@ class Replay {
     if (this.#run.children.has(callId))
       this.#diverge(callId, `the history has a child run of workflow "${definition.name}" there, the code now calls ${refOf(definition)}`);
     const inputs = scanPlaceholders(input);
-    const { errorHandling, ...resolved } = this.#resolve(definition.options, proxyLayer);
+    const { errorHandling, taskList, options } = this.#resolve(definition.options, proxyLayer);
     const record = this.#run.calls.get(callId);
     let placeholder: Placeholder<unknown>;
     if (record !== undefined) {
@@ -263,7 +265,13 @@ class Replay {
         // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
         // Past the rate limit, a call waits for a later decision too (Flowy's rate_limit).
         if (this.#signal === undefined && this.#schedule.length + this.#children.length < this.#limits.rateLimit) {
-          this.#schedule.push({ callId, activity: { name: definition.name, version: definition.version }, ...resolved, input: serialised });
+          this.#schedule.push({
+            callId,
+            activity: { name: definition.name, version: definition.version },
+            taskList,
+            options,
+            input: serialised,
+          });
         }
       }
       placeholder = this.#placeholder(callId, {}, errorHandling);
@@ -314,7 +322,7 @@ class Replay {
           { failure: new ChildWorkflowError(ref.name, callId, started.runId, outcome.error), order: record.settledAt },
           CHILD_ERROR_HANDLING,
         );
-      return this.#placeholder(callId, { order: record.settledAt, read: () => structuredClone(outcome.result) }, CHILD_ERROR_HANDLING);
+      return this.#placeholder(callId, { order: record.settledAt, read: () => copyJson(outcome.result) }, CHILD_ERROR_HANDLING);
     }
     if (inputs.failed !== undefined) {
       this.#markRead(inputs.failed);
@@ -397,10 +405,23 @@ class Replay {
   }
 
   /** Options layered: the activity's definition < the proxy's < wf.options scopes, outermost to innermost. */
-  #resolve(
-    definitionLayer: ActivityOptionLayer,
-    proxyLayer: ActivityOptionLayer,
-  ): { taskList: string; options: ResolvedActivityOptions; errorHandling: boolean } {
+  #resolve(definitionLayer: ActivityOptionLayer, proxyLayer: ActivityOptionLayer): ResolvedLayers {
+    // A call with only its definition's options (the usual one) resolves them once per workflow task list.
+    if (proxyLayer !== NO_OPTIONS || this.#scopes.length > 0) return this.#merge(definitionLayer, proxyLayer);
+    const taskList = this.#workflow.taskList ?? 'default';
+    let byTaskList = RESOLVED.get(definitionLayer);
+    if (byTaskList === undefined) RESOLVED.set(definitionLayer, (byTaskList = new Map()));
+    let resolved = byTaskList.get(taskList);
+    if (resolved === undefined) {
+      const merged = this.#merge(definitionLayer, proxyLayer);
+      // Shared by the calls that have these options: frozen, so that no reader can change another call's.
+      resolved = Object.freeze({ ...merged, options: Object.freeze(merged.options) });
+      byTaskList.set(taskList, resolved);
+    }
+    return resolved;
+  }
+
+  #merge(definitionLayer: ActivityOptionLayer, proxyLayer: ActivityOptionLayer): ResolvedLayers {
     const merged: ActivityOptionLayer = {};
     for (const layer of [definitionLayer, proxyLayer, ...this.#scopes]) Object.assign(merged, layer);
     const { taskList = this.#workflow.taskList ?? 'default', errorHandling = false, retries = DEFAULT_RETRY, ...rest } = merged;
@@ -479,14 +500,36 @@ interface InputScan {
   pending?: CallHandle;
 }
 
-function scanPlaceholders(value: unknown, scan: InputScan = {}, seen = new Set<object>()): InputScan {
+/** A call's options, its layers merged: where it is queued, its limits, and whether its failure is the body's to handle. */
+interface ResolvedLayers {
+  taskList: string;
+  options: ResolvedActivityOptions;
+  errorHandling: boolean;
+}
+
+/** The proxy layer of `wf.activity(definition)` without options. */
+const NO_OPTIONS: ActivityOptionLayer = Object.freeze({});
+
+/** The options of calls with only their definition's layer, by that layer and the workflow's task list. */
+const RESOLVED = new WeakMap<ActivityOptionLayer, Map<string, ResolvedLayers>>();
+
+/** What an input with no placeholder in it scans to (shared: nothing writes to it). */
+const NO_PLACEHOLDERS: InputScan = Object.freeze({});
+
+function scanPlaceholders(value: unknown): InputScan {
+  // The usual input, a string or a number, allocates nothing.
+  if (!(value instanceof Placeholder) && !isContainer(value)) return NO_PLACEHOLDERS;
+  return scanInto(value, {}, new Set<object>());
+}
+
+function scanInto(value: unknown, scan: InputScan, seen: Set<object>): InputScan {
   if (value instanceof Placeholder) {
     const call = callOf(value);
     if (call.failure !== undefined) scan.failed = pickEarlier(scan.failed, call);
     else if (!call.finished) scan.pending ??= call;
   } else if (isContainer(value) && !seen.has(value)) {
     seen.add(value);
-    for (const item of Object.values(value)) scanPlaceholders(item, scan, seen);
+    for (const item of Object.values(value)) scanInto(item, scan, seen);
   }
   return scan;
 }
@@ -496,9 +539,11 @@ function pickEarlier(a: CallHandle | undefined, b: CallHandle): CallHandle {
 }
 
 /** A copy of arrays and plain objects with every placeholder replaced by its result (which may throw or suspend). */
-function resolvePlaceholders(value: unknown, ancestors = new Set<object>()): unknown {
+function resolvePlaceholders(value: unknown, ancestors?: Set<object>): unknown {
   if (value instanceof Placeholder) return value.result();
-  if (!isContainer(value) || ancestors.has(value)) return value;
+  if (!isContainer(value)) return value;
+  ancestors ??= new Set<object>();
+  if (ancestors.has(value)) return value;
   ancestors.add(value);
   const copy = Array.isArray(value)
     ? value.map((item) => resolvePlaceholders(item, ancestors))

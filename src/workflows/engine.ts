@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
-import { createActor, fromPromise, type Actor, type InspectionEvent } from 'xstate';
+import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { Store } from '../../actors/stores/store-api.js';
 import { compileMachine, type CompiledMachine } from '../../machines/compile.js';
 import { workflowRunMachine, type DecideOutput, type RunOutcome } from '../../machines/workflow-run.js';
@@ -11,6 +11,7 @@ import { systemClock, timerAt } from './executor-support.js';
 import { createChildRuns } from './child-runs.js';
 import { createWorkflowTracing } from './tracing.js';
 import { groupCommit } from './group-commit.js';
+import { fromPlainPromise } from './plain-promise.js';
 import { DEFAULT_LIMITS, WorkflowSizeError, checkSize, durationOf, workflowTimeout, type WorkflowLimits } from './limits.js';
 import {
   readHistory,
@@ -81,6 +82,12 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const waiters = new Map<string, Array<{ resolve(record: RunRecord): void; reject(error: Error): void }>>();
   /** Runs whose end this engine is finishing (finish() under way): ended() answers once that is done. */
   const finishing = new Map<string, Promise<void>>();
+  /**
+   * Runs this engine began (not taken up from the store): no other daemon can have written their heartbeats
+   * record (one that took such a run up appended to its log with a higher fence first, and this engine's
+   * writes of it fail from then on), so one that never beat here has none to delete at its end.
+   */
+  const begunHere = new Set<string>();
   /** Runs whose end this engine recorded: their actors' ends are expected. */
   const endedHere = new Set<string>();
   /** Open runs set aside until the daemon restarts, each said once: a workflow not defined here, or a decision that failed for good. */
@@ -108,42 +115,47 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       else waiter.reject(outcome.error);
   };
 
+  const settledPromise: Promise<unknown> = Promise.resolve();
+  /** Resolves once the promise jobs queued now have run (process.nextTick runs after them, before any I/O or timer). */
+  const afterJobs = () => new Promise<void>((resolve) => process.nextTick(resolve));
+
   /** Applies `change` to the run's record, after the run's earlier writes. */
-  const write = (runId: string, change: (record: RunRecord) => RunRecord): Promise<RunRecord> => {
+  const write = (runId: string, change: (record: RunRecord) => RunRecord, gather = false): Promise<RunRecord> => {
     if (closed) return Promise.reject(shutdown(`run ${runId} was not written`));
-    const previous = writes.get(runId) ?? Promise.resolve();
-    const next = previous
-      .catch(() => undefined)
-      .then(async () => {
-        if (closed) throw shutdown(`run ${runId} was not written`);
-        // The run as this engine last wrote or read it: only the decider writes a run, so it is
-        // read again only when a write finds another length or version there (ERR_CONFLICT).
-        let known = records.get(runId);
-        for (let attempt = 0; ; attempt++) {
-          if (!known) {
-            known = await loadRun(store, runId);
-            if (!known) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
-          }
-          const changed = change(known.record);
-          // Nothing to change (a report of a call that settled already): nothing to write, unless the header lags its log.
-          if (changed === known.record && !known.stale) return changed;
-          try {
-            const saved = await saveRun(store, known, changed, options.fence);
-            records.set(runId, saved);
-            return saved.record;
-          } catch (error) {
-            records.delete(runId);
-            known = undefined;
-            if ((error as { code?: unknown }).code !== 'ERR_CONFLICT' || attempt >= 10) throw error;
-          }
+    // After the run's earlier writes, whatever their outcome (and never inside this call: recordEvents' batch fills meanwhile).
+    const run = async () => {
+      if (closed) throw shutdown(`run ${runId} was not written`);
+      // The run as this engine last wrote or read it: only the decider writes a run, so it is
+      // read again only when a write finds another length or version there (ERR_CONFLICT).
+      let known = records.get(runId);
+      for (let attempt = 0; ; attempt++) {
+        if (!known) {
+          known = await loadRun(store, runId);
+          if (!known) throw new FlowdError('ERR_WORKFLOW', `workflow run ${runId} has no record in the store`);
         }
-      });
+        const changed = change(known.record);
+        // Nothing to change (a report of a call that settled already): nothing to write, unless the header lags its log.
+        if (changed === known.record && !known.stale) return changed;
+        try {
+          const saved = await saveRun(store, known, changed, options.fence);
+          records.set(runId, saved);
+          return saved.record;
+        } catch (error) {
+          records.delete(runId);
+          known = undefined;
+          if ((error as { code?: unknown }).code !== 'ERR_CONFLICT' || attempt >= 10) throw error;
+        }
+      }
+    };
+    const previous = writes.get(runId) ?? settledPromise;
+    // A batch of activity events (`gather`) waits until the promise jobs under way have run: an activity that
+    // ends at once (in those jobs) has its end in the same append as its start, not in one of its own.
+    const next = gather ? previous.then(afterJobs, afterJobs).then(run) : previous.then(run, run);
     writes.set(runId, next);
-    void next
-      .catch(() => undefined)
-      .then(() => {
-        if (writes.get(runId) === next) writes.delete(runId);
-      });
+    const forget = () => {
+      if (writes.get(runId) === next) writes.delete(runId);
+    };
+    void next.then(forget, forget);
     return next;
   };
 
@@ -159,29 +171,33 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const recordEvents = groupCommit<HistoryEvent, boolean>((runId, take) => {
     let appended: boolean[] = [];
     let finished: string[] = [];
-    return write(runId, (record) => {
-      const events = take();
-      finished = [];
-      if (record.state !== 'running') {
-        appended = events.map(() => false);
-        return record;
-      }
-      appended = [];
-      const settled = new Set<string>();
-      const history = [...record.history];
-      for (const event of events) {
-        const callId = (event as { callId?: string }).callId ?? '';
-        const fresh = !settled.has(callId) && !settledHere(runId, record, callId);
-        appended.push(fresh);
-        if (!fresh) continue;
-        history.push(withinResultSize(runId, event, history));
-        if (isFinal(event)) {
-          settled.add(callId);
-          finished.push(callId);
+    return write(
+      runId,
+      (record) => {
+        const events = take();
+        finished = [];
+        if (record.state !== 'running') {
+          appended = events.map(() => false);
+          return record;
         }
-      }
-      return history.length === record.history.length ? record : { ...record, history };
-    }).then(() => {
+        appended = [];
+        const settled = new Set<string>();
+        const history = [...record.history];
+        for (const event of events) {
+          const callId = (event as { callId?: string }).callId ?? '';
+          const fresh = !settled.has(callId) && !settledHere(runId, record, callId);
+          appended.push(fresh);
+          if (!fresh) continue;
+          history.push(withinResultSize(runId, event, history));
+          if (isFinal(event)) {
+            settled.add(callId);
+            finished.push(callId);
+          }
+        }
+        return history.length === record.history.length ? record : { ...record, history };
+      },
+      true,
+    ).then(() => {
       for (const callId of finished) forgetBeat(runId, callId);
       if (finished.length > 0) actors.get(runId)?.send({ type: 'activity.finished', callId: finished[0]! });
       return appended;
@@ -197,32 +213,49 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
    */
   const report =
     (runId: string) =>
-    async (event: HistoryEvent): Promise<void> => {
-      const callId = (event as { callId?: string }).callId ?? '';
+    (event: HistoryEvent): Promise<void> => {
       if (event.type === 'activity.heartbeat') return heartbeat(runId, event);
-      for (let attempt = 0; !closed; attempt++) {
-        try {
-          await recordEvents(runId, event);
-          return;
-        } catch (error) {
-          if (closed) return;
-          const code = (error as { code?: unknown }).code;
-          if (code !== 'ERR_STORE_UNAVAILABLE' && code !== 'ERR_CONFLICT' && code !== 'ERR_STORE') {
-            log.error(
-              { runId, err: error },
-              `workflow run ${runId}: could not record ${event.type} of ${callId}: ${(error as Error).message}`,
-            );
-            throw error;
-          }
-          const delayMs = Math.min(1000 * 2 ** attempt, 30_000);
-          log.warn(
-            { runId, err: error, delayMs },
-            `workflow run ${runId}: could not record ${event.type} of ${callId} (${(error as Error).message}); trying again in ${delayMs}ms`,
-          );
-          await new Promise((resolve) => setTimeout(resolve, delayMs));
-        }
-      }
+      if (closed) return Promise.resolve();
+      // The usual case, recorded at the first try, takes no more than its write; a failure is tried again below.
+      return recordEvents(runId, event).then(
+        () => undefined,
+        (error: unknown) => recordAgain(runId, event, error),
+      );
     };
+
+  /** The rest of report(): `event` could not be recorded (`error`); tried again while the store is down. */
+  const recordAgain = async (runId: string, event: HistoryEvent, error: unknown): Promise<void> => {
+    const callId = (event as { callId?: string }).callId ?? '';
+    for (let attempt = 0; !closed; attempt++) {
+      const code = (error as { code?: unknown }).code;
+      if (code !== 'ERR_STORE_UNAVAILABLE' && code !== 'ERR_CONFLICT' && code !== 'ERR_STORE') {
+        log.error({ runId, err: error }, `workflow run ${runId}: could not record ${event.type} of ${callId}: ${(error as Error).message}`);
+        throw error;
+      }
+      const delayMs = Math.min(1000 * 2 ** attempt, 30_000);
+      log.warn(
+        { runId, err: error, delayMs },
+        `workflow run ${runId}: could not record ${event.type} of ${callId} (${(error as Error).message}); trying again in ${delayMs}ms`,
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+      if (closed) return;
+      try {
+        await recordEvents(runId, event);
+        return;
+      } catch (again) {
+        error = again;
+      }
+    }
+  };
+
+  /** How many calls of `record` are scheduled and not settled: counted against the run's index of settled calls when `record` is the one this engine holds. */
+  const pendingCalls = (runId: string, record: RunRecord): number => {
+    const known = records.get(runId);
+    if (known?.record !== record) return inFlight(record.history).length;
+    let pending = 0;
+    for (const event of record.history) if (event.type === 'activity.scheduled' && !known.settled.has(event.callId)) pending++;
+    return pending;
+  };
 
   /** Whether the call has settled in `record`: from the run's index when `record` is the one this engine holds, else read from its history. */
   const settledHere = (runId: string, record: RunRecord, callId: string): boolean => {
@@ -315,9 +348,10 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     await removeOpen(store, runId);
     records.delete(runId);
     // After its last heartbeat write; a run that beat under another daemon has its record removed too.
-    await beats.get(runId)?.last;
+    const beaten = beats.get(runId);
+    await beaten?.last;
     beats.delete(runId);
-    await store.delete(heartbeatsKey(runId)).catch(() => undefined);
+    if (beaten !== undefined || !begunHere.delete(runId)) await store.delete(heartbeatsKey(runId)).catch(() => undefined);
     settleWaiters(runId, { record });
   };
 
@@ -406,7 +440,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       childrenToCheck.add(runId);
       throw error;
     }
-    if (record2.state === 'running') return { scheduled: scheduled.length, pending: inFlight(record2.history).length };
+    if (record2.state === 'running') return { scheduled: scheduled.length, pending: pendingCalls(runId, record2) };
     executor.cancel(runId);
     endedHere.add(runId);
     await finish(record2);
@@ -437,13 +471,14 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   });
 
   // Compiled (machines/compile.ts): the same snapshots and diagram, a table's cost a transition.
-  const logic = compileMachine(workflowRunMachine.provide({ actors: { decide: fromPromise(({ input }) => decideRun(input.runId)) } }));
+  const logic = compileMachine(workflowRunMachine.provide({ actors: { decide: fromPlainPromise(({ input }) => decideRun(input.runId)) } }));
 
   /** A run whose decision failed for good (a history this code cannot read, say): it stays open, set aside until the daemon restarts. */
   const giveUp = (runId: string, error: { code: string; message: string } | undefined) => {
     if (closed || endedHere.has(runId)) return;
     setAside.add(runId);
     records.delete(runId);
+    begunHere.delete(runId);
     executor.cancel(runId);
     const message = `workflow run ${runId} cannot be decided: ${error?.message ?? 'unknown error'}; it stays open, set aside until flowd restarts`;
     log.error({ runId, error }, message);
@@ -490,7 +525,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     runId: string,
     workflow: RunRecord['workflow'],
     input: JsonValue,
-    from: { previous?: string | undefined; parent?: RunRecord['parent']; durationMs?: number | undefined } = {},
+    from: { previous?: string | undefined; parent?: RunRecord['parent']; durationMs?: number | undefined; fresh?: boolean } = {},
   ) => {
     if (closed) throw shutdown(`run ${runId} was not started`);
     const { previous, parent } = from;
@@ -500,13 +535,14 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     const at = now();
     const deadline = at + (from.durationMs ?? durationOf(workflowOf(workflow), limits));
     try {
-      const written = await recordRun(store, { runId, workflow, input, at, previous, deadline, parent });
+      const written = await recordRun(store, { runId, workflow, input, at, previous, deadline, parent }, from.fresh);
       if (written) records.set(runId, written);
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && again) return;
       throw error;
     }
     log.info({ runId, workflow: workflow.name }, `workflow ${workflow.name} run ${runId} started`);
+    begunHere.add(runId);
     spawn(runId, workflow, deadline);
   };
 
@@ -560,7 +596,8 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       const runId = start.runId ?? randomUUID();
       const json = toJson(input, `the input of workflow ${name}`);
       checkSize(json, `workflow ${name} run ${runId}: its input`, limits, 'input');
-      await begin(runId, { name: workflow.name, version: workflow.version }, json);
+      // An id made here is new: recordRun need not look for a run that has it.
+      await begin(runId, { name: workflow.name, version: workflow.version }, json, { fresh: start.runId === undefined });
       return runId;
     },
     /** The run's record (state, history, result or error), or undefined. */
@@ -645,6 +682,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       for (const actor of actors.values()) actor.stop();
       actors.clear();
       records.clear();
+      begunHere.clear();
       for (const runId of [...waiters.keys()]) settleWaiters(runId, { error: shutdown(`run ${runId} had not ended`) });
       if (options.runner) for (const runId of runIds) executor.cancel(runId);
       else await executor.close(graceMs);

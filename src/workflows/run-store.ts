@@ -110,9 +110,10 @@ export async function loadRun(store: Store, runId: string): Promise<StoredRun | 
  */
 export async function saveRun(store: Store, before: StoredRun, after: RunRecord, fence: number | undefined): Promise<StoredRun> {
   const { runId } = after;
+  const { history } = after;
   const fenced = fence === undefined ? {} : { fence };
-  const added = after.history.slice(before.logged);
-  if (added.length > 0) await logsOf(store).append(historyKey(runId), added, { ifLength: before.logged, ...fenced });
+  if (history.length > before.logged)
+    await logsOf(store).append(historyKey(runId), history.slice(before.logged), { ifLength: before.logged, ...fenced });
   let record = after;
   let version = before.version;
   if (before.inline || before.stale || before.record.state !== after.state || before.record.next !== after.next) {
@@ -120,8 +121,13 @@ export async function saveRun(store: Store, before: StoredRun, after: RunRecord,
     const { history: _history, ...header } = record;
     ({ version } = await store.put(runKey(runId), header, { ifVersion: before.version, ...fenced }));
   }
-  const grown = after.history.slice(before.record.history.length);
-  return { record, version, inline: false, logged: after.history.length, stale: false, settled: settledOf(grown, before.settled) };
+  // The index of settled calls grows with the events added (the Set is the run's, carried from write to write).
+  const { settled } = before;
+  for (let i = before.record.history.length; i < history.length; i++) {
+    const event = history[i]!;
+    if (settles(event)) settled.add((event as { callId: string }).callId);
+  }
+  return { record, version, inline: false, logged: history.length, stale: false, settled };
 }
 
 /**
@@ -146,6 +152,8 @@ export async function recordRun(
     /** The run that started it as a child, and its call there. */
     parent?: { runId: string; callId: string } | undefined;
   },
+  /** The run id was just made (a random UUID): no run can have it, so the store is not asked whether one does. @default false */
+  fresh = false,
 ): Promise<StoredRun | undefined> {
   const header: Omit<RunRecord, 'history'> = {
     runId: run.runId,
@@ -155,7 +163,7 @@ export async function recordRun(
     ...(run.deadline !== undefined ? { deadline: run.deadline } : {}),
     ...(run.parent ? { parent: run.parent } : {}),
   };
-  if ((await store.get(runKey(run.runId))) !== undefined)
+  if (!fresh && (await store.get(runKey(run.runId))) !== undefined)
     throw new ConflictError(`workflow run ${run.runId} exists already (its header "${runKey(run.runId)}" is in the store)`);
   await addOpen(store, run.runId);
   const logs = logsOf(store);

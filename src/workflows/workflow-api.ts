@@ -130,10 +130,15 @@ export function defineActivity<I, O>(
       result: (value) => toJson(customResult ? customResult(value) : (value ?? null), what('result')),
     },
     deserialize: {
-      input: deserialize?.input ?? ((data) => structuredClone(data) as I),
-      result: deserialize?.result ?? ((data) => structuredClone(data) as O),
+      input: deserialize?.input ?? ((data) => copyJson(data) as I),
+      result: deserialize?.result ?? ((data) => copyJson(data) as O),
     },
   };
+}
+
+/** A copy of a JSON value that its reader may change without changing the history's: a string, number, boolean or null is its own copy. */
+export function copyJson<T extends JsonValue>(value: T): T {
+  return value === null || typeof value !== 'object' ? value : structuredClone(value);
 }
 
 /** An input in which any value may be given as a placeholder of it, at any depth. */

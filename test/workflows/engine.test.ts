@@ -208,4 +208,25 @@ describe('how the engine writes a run', () => {
       ['workflow.completed'],
     ]);
   });
+
+  it('reads and deletes nothing a run of its own does not need: no look-up of an id it made, no heartbeats record to delete when none beat', async () => {
+    const { store } = storeIn();
+    const asked: string[] = [];
+    const counted = Object.create(store) as typeof store;
+    counted.get = ((key: string) => (asked.push(`get ${key}`), store.get(key))) as typeof store.get;
+    counted.delete = ((key: string, options?: Parameters<typeof store.delete>[1]) => (
+      asked.push(`delete ${key}`),
+      store.delete(key, options)
+    )) as typeof store.delete;
+    const { gates, workflows, activities } = tutorial();
+    gates.transcode.resolve();
+    gates.thumbnails.resolve();
+    const engine = engineOf({ workflows, activities, store: counted });
+    const record = await engine.ended(await engine.start('UploadWorkflow', { source: 'v1' }));
+    expect(record.state).toBe('completed');
+    expect(asked.filter((what) => what.includes(record.runId))).toEqual([]);
+    // An id the caller gives may be one a run has: it is looked up.
+    await engine.ended(await engine.start('UploadWorkflow', { source: 'v2' }, { runId: 'given' }));
+    expect(asked).toEqual(['get workflow/run/given']);
+  });
 });
