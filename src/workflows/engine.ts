@@ -119,8 +119,15 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   /** Resolves once the promise jobs queued now have run (process.nextTick runs after them, before any I/O or timer). */
   const afterJobs = () => new Promise<void>((resolve) => process.nextTick(resolve));
 
-  /** Applies `change` to the run's record, after the run's earlier writes. */
-  const write = (runId: string, change: (record: RunRecord) => RunRecord, gather = false): Promise<RunRecord> => {
+  /**
+   * Applies `change` to the run's record, once `after` (given the run's earlier writes) says so: `afterEarlier`
+   * for a write of its own, `afterEarlierAndJobs` for a batch of activity events.
+   */
+  const chainWrite = (
+    runId: string,
+    change: (record: RunRecord) => RunRecord,
+    after: (previous: Promise<unknown>, run: () => Promise<RunRecord>) => Promise<RunRecord>,
+  ): Promise<RunRecord> => {
     if (closed) return Promise.reject(shutdown(`run ${runId} was not written`));
     // After the run's earlier writes, whatever their outcome (and never inside this call: recordEvents' batch fills meanwhile).
     const run = async () => {
@@ -147,10 +154,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         }
       }
     };
-    const previous = writes.get(runId) ?? settledPromise;
-    // A batch of activity events (`gather`) waits until the promise jobs under way have run: an activity that
-    // ends at once (in those jobs) has its end in the same append as its start, not in one of its own.
-    const next = gather ? previous.then(afterJobs, afterJobs).then(run) : previous.then(run, run);
+    const next = after(writes.get(runId) ?? settledPromise, run);
     writes.set(runId, next);
     const forget = () => {
       if (writes.get(runId) === next) writes.delete(runId);
@@ -158,6 +162,12 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     void next.then(forget, forget);
     return next;
   };
+  const afterEarlier = (previous: Promise<unknown>, run: () => Promise<RunRecord>) => previous.then(run, run);
+  // A batch of activity events also waits until the promise jobs under way have run: an activity that
+  // ends at once (in those jobs) has its end in the same append as its start, not in one of its own.
+  const afterEarlierAndJobs = (previous: Promise<unknown>, run: () => Promise<RunRecord>) => previous.then(afterJobs, afterJobs).then(run);
+  /** Applies `change` to the run's record, after the run's earlier writes. */
+  const write = (runId: string, change: (record: RunRecord) => RunRecord) => chainWrite(runId, change, afterEarlier);
 
   /**
    * Activity events of a run reported while a write of it is under way (or
@@ -171,7 +181,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const recordEvents = groupCommit<HistoryEvent, boolean>((runId, take) => {
     let appended: boolean[] = [];
     let finished: string[] = [];
-    return write(
+    return chainWrite(
       runId,
       (record) => {
         const events = take();
@@ -196,7 +206,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
         }
         return history.length === record.history.length ? record : { ...record, history };
       },
-      true,
+      afterEarlierAndJobs,
     ).then(() => {
       for (const callId of finished) forgetBeat(runId, callId);
       if (finished.length > 0) actors.get(runId)?.send({ type: 'activity.finished', callId: finished[0]! });
@@ -525,7 +535,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     runId: string,
     workflow: RunRecord['workflow'],
     input: JsonValue,
-    from: { previous?: string | undefined; parent?: RunRecord['parent']; durationMs?: number | undefined; fresh?: boolean } = {},
+    from: { previous?: string | undefined; parent?: RunRecord['parent']; durationMs?: number | undefined; idIsNew?: boolean } = {},
   ) => {
     if (closed) throw shutdown(`run ${runId} was not started`);
     const { previous, parent } = from;
@@ -535,7 +545,11 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     const at = now();
     const deadline = at + (from.durationMs ?? durationOf(workflowOf(workflow), limits));
     try {
-      const written = await recordRun(store, { runId, workflow, input, at, previous, deadline, parent }, from.fresh);
+      const written = await recordRun(
+        store,
+        { runId, workflow, input, at, previous, deadline, parent },
+        { idIsNew: from.idIsNew === true },
+      );
       if (written) records.set(runId, written);
     } catch (error) {
       if ((error as { code?: unknown }).code === 'ERR_CONFLICT' && again) return;
@@ -597,7 +611,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
       const json = toJson(input, `the input of workflow ${name}`);
       checkSize(json, `workflow ${name} run ${runId}: its input`, limits, 'input');
       // An id made here is new: recordRun need not look for a run that has it.
-      await begin(runId, { name: workflow.name, version: workflow.version }, json, { fresh: start.runId === undefined });
+      await begin(runId, { name: workflow.name, version: workflow.version }, json, { idIsNew: start.runId === undefined });
       return runId;
     },
     /** The run's record (state, history, result or error), or undefined. */

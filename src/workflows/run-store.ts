@@ -152,8 +152,8 @@ export async function recordRun(
     /** The run that started it as a child, and its call there. */
     parent?: { runId: string; callId: string } | undefined;
   },
-  /** The run id was just made (a random UUID): no run can have it, so the store is not asked whether one does. @default false */
-  fresh = false,
+  /** `idIsNew`: the run id was just made (a random UUID): no run can have it, so the store is not asked whether one does. */
+  how: { idIsNew: boolean } = { idIsNew: false },
 ): Promise<StoredRun | undefined> {
   const header: Omit<RunRecord, 'history'> = {
     runId: run.runId,
@@ -163,7 +163,7 @@ export async function recordRun(
     ...(run.deadline !== undefined ? { deadline: run.deadline } : {}),
     ...(run.parent ? { parent: run.parent } : {}),
   };
-  if (!fresh && (await store.get(runKey(run.runId))) !== undefined)
+  if (!how.idIsNew && (await store.get(runKey(run.runId))) !== undefined)
     throw new ConflictError(`workflow run ${run.runId} exists already (its header "${runKey(run.runId)}" is in the store)`);
   await addOpen(store, run.runId);
   const logs = logsOf(store);
