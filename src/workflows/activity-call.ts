@@ -47,6 +47,8 @@ export interface CallSpec {
   log: Logger;
   scheduledAt: number;
   attemptsMade: number;
+  /** Calls the function (the task's `runWithin`). */
+  runWithin: (<T>(run: () => T) => T) | undefined;
 }
 
 type Kind = 'scheduleToClose' | 'startToClose' | 'heartbeat';
@@ -178,7 +180,8 @@ export class ActivityCall {
     };
     let running: Promise<unknown>;
     try {
-      running = Promise.resolve(definition.run(input, ctx));
+      const { runWithin } = this.#spec;
+      running = Promise.resolve(runWithin ? runWithin(() => definition.run(input, ctx)) : definition.run(input, ctx));
     } catch (error) {
       running = Promise.reject(error as Error);
     }

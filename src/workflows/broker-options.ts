@@ -176,7 +176,7 @@ export const callKey = (runId: string, callId: string): string => `${runId}\u000
 export const SEND_DESTINATION = /^\/(?:queue|topic|exchange|amq\/queue|temp-queue|reply-queue)\/./;
 
 /** A task message's body: the task as the decider submitted it. */
-export type TaskMessage = Required<ActivityTask>;
+export type TaskMessage = Required<Omit<ActivityTask, 'runWithin'>>;
 
 /** An event about one call (what workers report). */
 export type CallEvent = Extract<HistoryEvent, { callId: string }>;

@@ -19,6 +19,11 @@ export interface ActivityTask {
    * the next attempt runs even if that was the last of 1 + retries. @default 0
    */
   attemptsMade?: number;
+  /**
+   * Calls the activity's function for each attempt, for instance inside the
+   * attempt's trace context (src/workflows/tracing.ts). @default calls it
+   */
+  runWithin?: <T>(run: () => T) => T;
 }
 
 /**

@@ -143,6 +143,7 @@ class Executor implements CallHost {
       },
       scheduledAt,
       attemptsMade,
+      runWithin: task.runWithin,
     };
     calls.set(call.callId, new ActivityCall(this, spec));
   }

@@ -78,9 +78,14 @@ export function createWorkflowTracing(tracer: Tracer | undefined = registeredTra
     } else endRun(runId, snapshot.output?.outcome, snapshot.status);
   };
 
-  /** The call's report, with a span for each attempt (`activity.started` to its completion, failure or time-out). */
-  const tracedReport = (task: ActivityTask, report: ActivityReport): ActivityReport => {
+  /**
+   * The call's report, with a span for each attempt (`activity.started` to its completion, failure or
+   * time-out), and how to run the attempt's function inside its span (so spans it starts are children).
+   * An attempt of a run this engine is not deciding (a late report after the run's end) gets no span.
+   */
+  const traced = (task: ActivityTask, report: ActivityReport): { report: ActivityReport; runWithin: <T>(run: () => T) => T } => {
     let attempt: Span | undefined;
+    let attemptContext: Context | undefined;
     const open = { runId: task.runId, end: (outcome: string) => end(outcome) };
     const end = (outcome: string, error?: { code: string; message: string }) => {
       if (!attempt) return;
@@ -92,10 +97,13 @@ export function createWorkflowTracing(tracer: Tracer | undefined = registeredTra
       }
       attempt.end();
       attempt = undefined;
+      attemptContext = undefined;
     };
-    return (event: HistoryEvent) => {
+    const traceEvent = (event: HistoryEvent) => {
       if (event.type === 'activity.started') {
         end('abandoned');
+        const run = runs.get(task.runId);
+        if (!run) return report(event);
         const { call } = task;
         attempt = tracer.startSpan(
           'flowd.activity',
@@ -109,8 +117,9 @@ export function createWorkflowTracing(tracer: Tracer | undefined = registeredTra
               'flowd.attempt': event.attempt,
             },
           },
-          runOf(task.runId).context,
+          run.context,
         );
+        attemptContext = trace.setSpan(run.context, attempt);
         running.add(open);
       } else if (event.type === 'activity.completed') end('completed');
       else if (event.type === 'activity.failed') end(event.final ? 'failed' : 'retrying', event.error);
@@ -118,11 +127,16 @@ export function createWorkflowTracing(tracer: Tracer | undefined = registeredTra
         end(event.final ? 'timedOut' : 'retrying', { code: 'ERR_ACTIVITY_TIMEOUT', message: `the attempt passed its ${event.kind} limit` });
       return report(event);
     };
+    const runWithin = <T>(run: () => T): T => (attemptContext ? otelContext.with(attemptContext, run) : run());
+    return { report: traceEvent, runWithin };
   };
 
   return {
     executor: (executor) => ({
-      submit: (task, report) => executor.submit(task, tracedReport(task, report)),
+      submit: (task, report) => {
+        const call = traced(task, report);
+        executor.submit({ ...task, runWithin: call.runWithin }, call.report);
+      },
       cancel(runId) {
         executor.cancel(runId);
         for (const open of [...running]) if (open.runId === runId) open.end('cancelled');

@@ -1,8 +1,10 @@
-import { SpanStatusCode } from '@opentelemetry/api';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FlowdError } from '../../src/kernel/errors.js';
 import { createWorkflowEngine } from '../../src/workflows/engine.js';
+import { createWorkflowTracing } from '../../src/workflows/tracing.js';
+import type { ActivityExecutor, ActivityReport } from '../../src/workflows/executor.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
 import { until } from '../helpers/wait.js';
@@ -69,6 +71,44 @@ describe('workflow tracing', () => {
     ]);
     expect(attempts[0]!.status.code).toBe(SpanStatusCode.ERROR);
     for (const span of attempts) expect(tracing.parentOf(span)).toBe(run);
+  });
+
+  it("runs the activity's function inside its attempt's span, so a span the function starts is the attempt's child", async () => {
+    tracing = registerTracing({ contextManager: true });
+    const Fetch = defineActivity({ name: 'Fetch', version: 1 }, async () => {
+      trace.getTracer('app').startSpan('app.fetch').end();
+      return 'ok';
+    });
+    const Get = defineWorkflow({ name: 'Get', version: 1 }, (wf) => {
+      const fetch = wf.activity(Fetch);
+      return () => fetch();
+    });
+    const engine = engineWith([Get], [Fetch]);
+    expect(await engine.ended(await engine.start('Get', null))).toMatchObject({ state: 'completed', result: 'ok' });
+    await until(() => tracing!.named('flowd.workflow').length === 1, { what: 'the run span' });
+    const [own] = tracing.named('app.fetch');
+    const [attempt] = tracing.named('flowd.activity');
+    expect(tracing.parentOf(own!)).toBe(attempt);
+    expect(tracing.parentOf(attempt!)).toBe(tracing.named('flowd.workflow')[0]);
+  });
+
+  it('makes no run span for a report that comes after its run ended here (a late worker), and no attempt span', async () => {
+    tracing = registerTracing();
+    let late: ActivityReport | undefined;
+    const runner: ActivityExecutor = {
+      submit: (_task, report) => {
+        late = report;
+      },
+      cancel: () => undefined,
+      stats: () => ({}),
+      close: async () => undefined,
+    };
+    const traced = createWorkflowTracing().executor(runner);
+    traced.submit({ runId: 'gone', call: { callId: 'c1' } as never, scheduledAt: 0 }, () => undefined);
+    late!({ type: 'activity.started', at: 1, callId: 'c1', attempt: 1 });
+    late!({ type: 'activity.completed', at: 2, callId: 'c1', result: null } as never);
+    await traced.close(0);
+    expect(tracing.spans()).toEqual([]);
   });
 
   it('marks a failed run as an error with its code', async () => {
