@@ -10,6 +10,7 @@ import {
   type Settlement,
 } from '../../machines/events.js';
 import { sourceMachine, type FeedInput, type SourceEvent } from '../../machines/source.js';
+import { inMicrotask } from '../../src/kernel/microtask.js';
 
 /** What a source driver calls while it runs. */
 export interface Feed {
@@ -68,15 +69,18 @@ export function createSourceLogic(driver: SourceDriver, log: SourceLog = { error
       }),
       feed: fromCallback<SourceEvent, FeedInput>(({ input, sendBack, receive }) => {
         // Deliveries made in one tick go over together: at once when the batch is full
-        // (so a pause can land), else on the next microtask.
-        let batch: Delivery[] = [];
+        // (so a pause can land), else on the next microtask. A tick's only delivery goes alone, with no array.
+        let first: Delivery | undefined;
+        let batch: Delivery[] | undefined;
+        let count = 0;
         let flushQueued = false;
         const flush = () => {
           flushQueued = false;
-          if (batch.length === 0) return;
-          const deliveries = batch;
-          batch = [];
-          input.sink.send(deliveries.length === 1 ? eventReceived(deliveries[0]!) : eventsReceived(deliveries));
+          if (count === 0) return;
+          const message = batch ? eventsReceived(batch) : eventReceived(first!);
+          first = batch = undefined;
+          count = 0;
+          input.sink.send(message);
         };
         // Only a driver that takes settlements is told each event's outcome, through the
         // source actor (which outlives this feed, so outcomes after a reconnect still arrive).
@@ -87,11 +91,12 @@ export function createSourceLogic(driver: SourceDriver, log: SourceLog = { error
             if (origin) delivery.origin = origin;
             if (options.meta) delivery.meta = options.meta;
             if (options.error) delivery.error = options.error;
-            batch.push(delivery);
-            if (batch.length >= input.batchSize) flush();
+            if (count++ === 0) first = delivery;
+            else (batch ??= [first!]).push(delivery);
+            if (count >= input.batchSize) flush();
             else if (!flushQueued) {
               flushQueued = true;
-              queueMicrotask(flush);
+              inMicrotask(flush);
             }
           },
           end: () => {

@@ -78,22 +78,25 @@ export class StompReader {
       }
       const head = headEnd(data, at);
       if (!head) break;
+      const isMessage =
+        at + MESSAGE.length < data.length &&
+        data.compare(MESSAGE, 0, MESSAGE.length, at, at + MESSAGE.length) === 0 &&
+        isLineEnd(data[at + MESSAGE.length]);
       const text = data.toString('utf8', at, head.stop);
-      const length = /(?:^|\n)content-length:[ \t]*(\d+)/.exec(text);
-      const bodyEnd = length ? head.body + Number(length[1]) : data.indexOf(NUL, head.body);
+      // A MESSAGE's headers are read once, content-length with them; any other frame is only measured.
+      const headers = isMessage ? readHeaders(text) : undefined;
+      const length = contentLength(headers ? headers['content-length'] : /(?:^|\n)content-length:([^\n]*)/.exec(text)?.[1]);
+      const bodyEnd = length !== undefined ? head.body + length : data.indexOf(NUL, head.body);
       if (bodyEnd === -1 || bodyEnd >= data.length) {
         this.headKnown = true;
-        if (length) this.needed = bodyEnd + 1 - at;
+        if (length !== undefined) this.needed = bodyEnd + 1 - at;
         break;
       }
       const frameEnd = bodyEnd + 1; // past the NUL
-      if (
-        at + MESSAGE.length < data.length &&
-        data.compare(MESSAGE, 0, MESSAGE.length, at, at + MESSAGE.length) === 0 &&
-        isLineEnd(data[at + MESSAGE.length])
-      ) {
+      if (headers) {
         if (passFrom < at) this.other(data.subarray(passFrom, at));
-        this.onMessage({ headers: readHeaders(text), binaryBody: Uint8Array.prototype.slice.call(data, head.body, bodyEnd) });
+        // A view, not a copy: each read is a buffer of its own (never reused by the socket, and a joined one is new).
+        this.onMessage({ headers, binaryBody: data.subarray(head.body, bodyEnd) });
         passFrom = frameEnd;
       }
       at = frameEnd;
@@ -109,18 +112,44 @@ export class StompReader {
 
 const isLineEnd = (byte: number | undefined): boolean => byte === LF || byte === CR;
 
+const DIGIT_0 = 48;
+const DIGIT_9 = 57;
+
+/** A content-length header's value as stompjs takes it (its leading digits, after blanks); undefined when it has none. */
+function contentLength(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  let at = 0;
+  while (value.charCodeAt(at) === 32 || value.charCodeAt(at) === 9) at++;
+  let length = 0;
+  const start = at;
+  for (let code = value.charCodeAt(at); code >= DIGIT_0 && code <= DIGIT_9; code = value.charCodeAt(++at))
+    length = length * 10 + (code - DIGIT_0);
+  return at > start ? length : undefined;
+}
+
+/** Whether a character code is one String.prototype.trim removes at the ends of a header line (the ASCII ones a broker sends). */
+const isBlank = (code: number): boolean => code === 32 || code === 9 || code === 13;
+
+/** `text.slice(from, to)`, trimmed: the slice is made only when nothing is to trim (the usual case) or once trimmed. */
+function trimmed(text: string, from: number, to: number): string {
+  if (from < to && (isBlank(text.charCodeAt(from)) || isBlank(text.charCodeAt(to - 1)))) return text.slice(from, to).trim();
+  return text.slice(from, to);
+}
+
 /** The headers of a frame's head (its command line first), as stompjs reads them: trimmed, unescaped, the first of repeated ones. */
 function readHeaders(head: string): StompHeaders {
   const headers: StompHeaders = {};
-  const lines = head.split('\n');
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i]!;
-    const colon = line.indexOf(':');
-    if (colon === -1) continue;
-    const key = line.slice(0, colon).trim();
-    // The first of repeated headers counts; `__proto__` would not be a header but the object's prototype.
-    if (Object.hasOwn(headers, key) || key === '__proto__') continue;
-    headers[key] = unescapeHeader(line.slice(colon + 1).trim());
+  // Line by line without an array of lines: a MESSAGE has five or six headers, read thousands of times a second.
+  for (let start = head.indexOf('\n') + 1; start > 0 && start <= head.length;) {
+    let end = head.indexOf('\n', start);
+    if (end === -1) end = head.length;
+    const colon = head.indexOf(':', start);
+    if (colon !== -1 && colon < end) {
+      const key = trimmed(head, start, colon);
+      // The first of repeated headers counts; `__proto__` would not be a header but the object's prototype.
+      if (!Object.hasOwn(headers, key) && key !== '__proto__') headers[key] = unescapeHeader(trimmed(head, colon + 1, end));
+    }
+    start = end + 1;
   }
   return headers;
 }

@@ -251,13 +251,19 @@ export function stompDriver(
 
   const deliver = (to: Feed, message: Message) => {
     const headers = message.headers;
-    const id = `${session}:${headers['message-id'] ?? stats.received}`;
+    const messageId = headers['message-id'];
+    const id = `${session}:${messageId ?? stats.received}`;
     inflight.set(id, { session, message });
     const redelivered = headers.redelivered === 'true';
-    const { payload, error } = parsePayload(bodyText(message), options.payloadClass, `message ${headers['message-id'] ?? id}`);
+    const text = bodyText(message);
+    // A text body is the payload as it is: no parse, and no name for an error that cannot happen.
+    const { payload, error } =
+      options.payloadClass === 'text'
+        ? { payload: text, error: undefined }
+        : parsePayload(text, options.payloadClass, `message ${messageId ?? id}`);
     const event: StompEvent = {
       destination: headers.destination ?? options.destination,
-      messageId: headers['message-id'] ?? id,
+      messageId: messageId ?? id,
       redelivered,
       headers,
       body: payload,

@@ -31,6 +31,7 @@ import {
 } from './worker.js';
 import { isTerminable } from './thread-runner.js';
 import { tracedClient, withTraceHeaders, type RunTracing } from './run-tracing.js';
+import { inMicrotask } from '../../src/kernel/microtask.js';
 
 export interface SlotDeps {
   runner: Runner;
@@ -182,17 +183,22 @@ export function provideSlotMachine(deps: SlotDeps): typeof workerSlotMachine {
 
   // Runs that settle in the same tick report to the supervisor in one message,
   // so a flood costs the supervisor one transition per tick, not one per event.
-  let pending: Array<SlotFinished | SlotFailed> = [];
+  // A tick's only report (the usual case under I/O) goes alone, with no array made for it.
+  let first: SlotFinished | SlotFailed | undefined;
+  let more: Array<SlotFinished | SlotFailed> | undefined;
   let supervisor: SlotActionArgs['context']['supervisor'];
   const flush = () => {
-    const reports = pending;
-    pending = [];
-    supervisor!.send(reports.length === 1 ? reports[0]! : slotsReported(reports));
+    const message = more ? slotsReported(more) : first!;
+    first = more = undefined;
+    supervisor!.send(message);
   };
   const report = (context: SlotActionArgs['context'], message: SlotFinished | SlotFailed) => {
     supervisor = context.supervisor;
     if (!supervisor) throw new FlowdError('ERR_INTERNAL', 'a batching slot needs its supervisor in its input');
-    if (pending.push(message) === 1) queueMicrotask(flush);
+    if (first === undefined) {
+      first = message;
+      inMicrotask(flush);
+    } else (more ??= [first]).push(message);
   };
 
   // A worker in threads (`isolation = thread`) has its thread terminated on an abort: the slot shows it as `terminating`.
