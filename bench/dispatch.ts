@@ -37,7 +37,7 @@ import { fileURLToPath } from 'node:url';
 import { defineWorker } from '../actors/workers/worker.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { createRuntime } from '../src/runtime/runtime.js';
-import { floodSource } from './flood-source.js';
+import { floodSource } from './flood-source.mjs';
 import { naiveSlotLogic } from './naive-slot.js';
 import { slotCycleUs, slotLogics } from './slot-cycle.js';
 import pino from 'pino';

@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { defineWorker } from '../actors/workers/worker.js';
 import { createRuntime, type Runtime } from '../src/runtime/runtime.js';
-import { floodSource } from './flood-source.js';
+import { floodSource } from './flood-source.mjs';
 import { LIFECYCLE_TYPES } from '../machines/supervisor.js';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 300_000);

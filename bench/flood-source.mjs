@@ -1,20 +1,22 @@
-import type { Feed, SourceDriver } from '../actors/sources/driver.js';
+// Plain JavaScript, so the flood can run against the compiled runtime (dist/) without tsx: see bench/flood.mjs.
 
 /**
  * A source that offers `count` events as fast as it is allowed: it delivers
  * in a tight loop until paused, and ends when all are out. Far faster than
  * any worker, so only backpressure keeps the queue bounded.
+ * @param {number} count
  */
-export function floodSource(count: number): SourceDriver & { offered(): number } {
+export function floodSource(count) {
   let paused = false;
   let stopped = false;
   let sent = 0;
-  let feed: Feed | undefined;
-  const loop = (): void => {
-    while (!paused && !stopped && sent < count) feed!.deliver(++sent, { id: String(sent) });
+  /** @type {import('../actors/sources/driver.js').Feed | undefined} */
+  let feed;
+  const loop = () => {
+    while (!paused && !stopped && sent < count) feed.deliver(++sent, { id: String(sent) });
     if (sent >= count && !stopped) {
       stopped = true;
-      feed!.end();
+      feed.end();
     }
   };
   return {
