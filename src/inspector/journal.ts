@@ -97,12 +97,18 @@ interface Entry {
   unsettled: boolean;
   /** The preview, made the first time it is asked for. */
   preview: string | undefined;
+  /** Its `queued` step's position (events waiting, it included); 0 when it was settled as it arrived (no such step). */
+  position: number;
+  /** When its outcome came (and it was settled with the source); NaN before. */
+  endedAt: number;
   /**
-   * The timeline, `STRIDE` slots a step: its kind (an index in `KINDS`), its
-   * time after `receivedAt`, and two details (see `stepAt`). Flat, so a step
-   * costs no object; its length may exceed what is used (`steps`).
+   * Its timeline, once it is more than the usual one (received, queued,
+   * started, its outcome, settled: told by the fields above, which is what
+   * most events take): `STRIDE` slots a step, its kind (an index in
+   * `KINDS`), its time after `receivedAt` and two details (see `stepAt`).
+   * Flat, so a step costs no object; its length may exceed what is used.
    */
-  log: unknown[];
+  log: unknown[] | undefined;
   /** Steps in `log`. */
   steps: number;
   stepsDropped: number;
@@ -203,9 +209,12 @@ const admittedBy = (snapshot: SupervisorSnapshot | undefined): number | undefine
   return typeof received === 'number' ? received : undefined;
 };
 
+/** What the supervisor asks of the source for an outcome (see SettleHow): the source's settle() itself is not observed. */
+const settledHow = (state: JournalState): SettleHow => (state === 'completed' ? 'ack' : state === 'dead-lettered' ? 'dead-letter' : 'nack');
+
 /** Step `i` of an entry's log, as the API shows it. */
 function stepAt(entry: Entry, i: number): JournalStep {
-  const { log } = entry;
+  const log = entry.log!;
   const kind = KINDS[log[i * STRIDE] as number]!;
   const at = entry.receivedAt + (log[i * STRIDE + 1] as number);
   const a = log[i * STRIDE + 2];
@@ -296,19 +305,53 @@ export function createJournal(options: JournalOptions): Journal {
     changed.clear();
     for (const listener of listeners) listener(events);
   };
-  /** Adds a step to the log (past MAX_STEPS, the oldest after the first KEEP_FIRST goes). */
+  /** Writes step `i` of a log. */
+  const put = (log: unknown[], i: number, kind: number, dt: number, a?: unknown, b?: unknown) => {
+    log[i * STRIDE] = kind;
+    log[i * STRIDE + 1] = dt;
+    log[i * STRIDE + 2] = a;
+    log[i * STRIDE + 3] = b;
+  };
+  /** The entry's timeline as a log, from its fields if it has none yet. */
+  const logOf = (entry: Entry): unknown[] => {
+    if (entry.log !== undefined) return entry.log;
+    const log: unknown[] = [];
+    let n = 0;
+    put(log, n++, KIND.received, 0);
+    if (entry.position > 0) put(log, n++, KIND.queued, 0, entry.position);
+    if (entry.startedAt !== undefined) put(log, n++, KIND.started, entry.startedAt - entry.receivedAt, entry.slotId, entry.attempt);
+    if (!Number.isNaN(entry.endedAt)) {
+      // Ended (an operator's action on it comes after).
+      const dt = entry.endedAt - entry.receivedAt;
+      put(log, n++, KIND[entry.state as Kind], dt, entry.attempt, entry.error);
+      if (settles && !entry.unsettled) put(log, n++, KIND.settled, dt, settledHow(entry.state));
+    }
+    entry.log = log;
+    entry.steps = n;
+    return log;
+  };
+  /** An event's outcome: told by its fields while it keeps to the usual timeline, else added to its log with the settled step. */
+  const end = (entry: Entry, state: JournalState, attempts: number, error: ErrorInfo | undefined, at: number) => {
+    entry.state = state;
+    entry.attempt = attempts;
+    // A completed event keeps the error of its last failed attempt.
+    if (error !== undefined) entry.error = error;
+    entry.endedAt = at;
+    if (entry.log !== undefined) {
+      step(entry, KIND[state as Kind], at, attempts, error);
+      if (settles && !entry.unsettled) step(entry, KIND.settled, at, settledHow(state));
+    } else changes(entry);
+    finish(entry);
+  };
+  /** Adds a step past the usual timeline to the log (past MAX_STEPS, the oldest after the first KEEP_FIRST goes). */
   const step = (entry: Entry, kind: number, at: number, a?: unknown, b?: unknown) => {
-    const { log } = entry;
+    const log = logOf(entry);
     if (entry.steps >= MAX_STEPS) {
       log.copyWithin(KEEP_FIRST * STRIDE, (KEEP_FIRST + 1) * STRIDE, entry.steps * STRIDE);
       entry.steps--;
       entry.stepsDropped++;
     }
-    const i = entry.steps++ * STRIDE;
-    log[i] = kind;
-    log[i + 1] = at - entry.receivedAt;
-    log[i + 2] = a;
-    log[i + 3] = b;
+    put(log, entry.steps++, kind, at - entry.receivedAt, a, b);
     changes(entry);
   };
   const finish = (entry: Entry) => {
@@ -329,6 +372,26 @@ export function createJournal(options: JournalOptions): Journal {
     return overflow.size === 0 ? undefined : overflow.get(seq);
   };
 
+  const updatedAt = (entry: Entry): number =>
+    entry.log !== undefined
+      ? entry.receivedAt + (entry.log[(entry.steps - 1) * STRIDE + 1] as number)
+      : !Number.isNaN(entry.endedAt)
+        ? entry.endedAt
+        : (entry.startedAt ?? entry.receivedAt);
+  /** The timeline as the API shows it. */
+  const stepsOf = (entry: Entry): JournalStep[] => {
+    if (entry.log !== undefined) return Array.from({ length: entry.steps }, (_, i) => stepAt(entry, i));
+    const steps: JournalStep[] = [{ step: 'received', at: entry.receivedAt }];
+    if (entry.position > 0) steps.push({ step: 'queued', position: entry.position, at: entry.receivedAt });
+    if (entry.startedAt !== undefined) steps.push({ step: 'started', slotId: entry.slotId!, attempt: entry.attempt, at: entry.startedAt });
+    const at = entry.endedAt;
+    if (Number.isNaN(at)) return steps;
+    const { state, attempt: attempts, error } = entry;
+    if (state === 'completed') steps.push({ step: state, attempts, at });
+    else steps.push({ step: state as 'failed', attempts, error: { code: error!.code, message: error!.message }, at });
+    if (settles && !entry.unsettled) steps.push({ step: 'settled', how: settledHow(state), at });
+    return steps;
+  };
   const summaryOf = (entry: Entry): JournalSummary => ({
     id: entry.id,
     seq: entry.seq,
@@ -339,7 +402,7 @@ export function createJournal(options: JournalOptions): Journal {
     slotId: entry.state === 'running' ? (entry.slotId ?? null) : null,
     startedAt: entry.state === 'running' ? (entry.startedAt ?? null) : null,
     receivedAt: entry.receivedAt,
-    updatedAt: entry.receivedAt + (entry.log[(entry.steps - 1) * STRIDE + 1] as number),
+    updatedAt: updatedAt(entry),
     payload: (entry.preview ??= previewOf(entry.payload, redact)),
     error: entry.error ? { code: entry.error.code, message: entry.error.message } : null,
     retryOf: entry.retryOf ?? null,
@@ -368,8 +431,9 @@ export function createJournal(options: JournalOptions): Journal {
         retryOf: undefined,
         unsettled: false,
         preview: undefined,
-        // Room for the usual timeline: received, queued, started, the outcome, settled.
-        log: new Array<unknown>(5 * STRIDE).fill(undefined),
+        position: 0,
+        endedAt: NaN,
+        log: undefined,
         steps: 0,
         stepsDropped: 0,
       };
@@ -387,15 +451,17 @@ export function createJournal(options: JournalOptions): Journal {
     entry.retryOf = retryOf;
     entry.unsettled = delivery.origin === undefined;
     entry.preview = undefined;
+    // Waiting are those queued before it, and it.
+    entry.position = ++waiting;
+    entry.endedAt = NaN;
+    entry.log = undefined;
     entry.steps = 0;
     entry.stepsDropped = 0;
     const place = seq & (TABLE_SIZE - 1);
     if (table[place] === undefined) table[place] = entry;
     else overflow.set(seq, entry);
     inFlight++;
-    step(entry, KIND.received, at);
-    // Waiting are those queued before it, and it.
-    step(entry, KIND.queued, at, ++waiting);
+    changes(entry);
   };
   /** A slot was given a job: its attempt started. */
   const start = (job: Job & { slotId?: string }, slot: string) => {
@@ -403,11 +469,14 @@ export function createJournal(options: JournalOptions): Journal {
     if (!entry) return;
     if (entry.state === 'queued') waiting--;
     const slotId = job.slotId ?? slot;
+    // A first start keeps to the usual timeline; another (a retry) goes to the log.
+    if (entry.startedAt !== undefined) logOf(entry);
     entry.state = 'running';
     entry.attempt = job.attempt;
     entry.slotId = slotId;
     entry.startedAt = job.startedAt;
-    step(entry, KIND.started, job.startedAt, slotId, job.attempt);
+    if (entry.log !== undefined) step(entry, KIND.started, job.startedAt, slotId, job.attempt);
+    else changes(entry);
   };
   const isSupervisor = (ref: AnyActorRef | undefined): ref is AnyActorRef => {
     if (ref === undefined || ref === supervisor) return ref !== undefined;
@@ -453,6 +522,7 @@ export function createJournal(options: JournalOptions): Journal {
     options.on('event.retrying', (e) => {
       const entry = found(e.seq);
       if (!entry) return;
+      logOf(entry);
       entry.state = 'retrying';
       entry.slotId = undefined;
       entry.error = e.error;
@@ -460,32 +530,20 @@ export function createJournal(options: JournalOptions): Journal {
     }),
     options.on('event.completed', (e) => {
       const entry = found(e.seq);
-      if (!entry) return;
-      const at = now();
-      entry.state = 'completed';
-      entry.attempt = e.attempts;
-      step(entry, KIND.completed, at, e.attempts);
-      if (settles && !entry.unsettled) step(entry, KIND.settled, at, 'ack');
-      finish(entry);
+      if (entry) end(entry, 'completed', e.attempts, undefined, now());
     }),
     ...(['failed', 'expired', 'rejected', 'returned'] as const).map((outcome) =>
       options.on(`event.${outcome}`, (e) => {
         const entry = found(e.seq);
         if (!entry) return;
         const state: JournalState = outcome === 'failed' && e.deadLetter ? 'dead-lettered' : outcome;
-        const at = now();
         if (entry.state === 'queued') {
           waiting--;
           // Settled as it arrived (rejected, unreadable, or the runtime is stopping): it never was in the queue.
-          if (entry.seq >= admitted && entry.steps === 2 && outcome !== 'expired') entry.steps--;
+          if (entry.seq >= admitted && entry.log === undefined && outcome !== 'expired') entry.position = 0;
         }
-        entry.state = state;
-        entry.attempt = e.attempts;
-        entry.error = e.error;
-        step(entry, KIND[state], at, e.attempts, e.error);
         // What the supervisor asks of the source (see SettleHow): the source's settle() itself is not observed.
-        if (settles && !entry.unsettled) step(entry, KIND.settled, at, e.deadLetter ? 'dead-letter' : 'nack');
-        finish(entry);
+        end(entry, state, e.attempts, e.error, now());
       }),
     ),
   ];
@@ -533,7 +591,7 @@ export function createJournal(options: JournalOptions): Journal {
         error: entry.error
           ? { code: entry.error.code, message: entry.error.message, ...(typeof stack === 'string' ? { stack } : {}) }
           : null,
-        steps: Array.from({ length: entry.steps }, (_, i) => stepAt(entry, i)),
+        steps: stepsOf(entry),
         stepsDropped: entry.stepsDropped,
       };
     },

@@ -171,6 +171,19 @@ describe('createJournal', () => {
     h.runs[1]!.finish();
     h.runs[2]!.finish();
     expect(journal.get('again')!.steps.map((s) => s.step)).toEqual(['received', 'queued', 'started', 'completed']);
+    // An operator's action on an event that has ended comes after its outcome.
+    h.clock.increment(5);
+    journal.note('again', 'retryRequested', 'ops');
+    expect(journal.get('again')).toMatchObject({
+      updatedAt: 5,
+      steps: [
+        { step: 'received', at: 0 },
+        { step: 'queued', position: 1, at: 0 },
+        { step: 'started', slotId: 'slot-0', attempt: 1, at: 0 },
+        { step: 'completed', attempts: 1, at: 0 },
+        { step: 'retryRequested', by: 'ops', at: 5 },
+      ],
+    });
   });
 
   it('turns on no notification the supervisor would emit for every event: received, queued and started come from its inspection events', () => {
