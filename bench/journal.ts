@@ -7,10 +7,13 @@
  * (b) every lifecycle notification on with nothing listening,
  * (c) the inspector attached with its journal off (`journal size = 0`),
  * (d) the inspector attached with its journal (it listens to every step).
- * Designs alternate round by round in this process; prints the median CPU
- * time per event (user + system: steadier than wall time on a shared
- * machine) and events/s, the ratios to (a), the journal's own cost ((d)
- * against (c)), and the load average.
+ * Designs alternate round by round in this process, in reverse order every
+ * other round (so that no design always runs after the same one); prints the
+ * median CPU time per event (user + system: steadier than wall time on a
+ * shared machine) and events/s, the ratios to (a), the journal's own cost
+ * ((d) against (c): the ratio of the medians, and the median of each round's
+ * ratio, which a load that changes between rounds disturbs less), and the
+ * load average.
  *
  * BENCH_EVENTS and BENCH_ROUNDS override the defaults.
  */
@@ -97,7 +100,7 @@ export async function bench(designs: Partial<Record<Design, Attach | undefined>>
   const rates = new Map<Design, number[]>(names.map((name) => [name, []]));
   const cpus = new Map<Design, number[]>(names.map((name) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
-    for (const name of names) {
+    for (const name of round % 2 === 0 ? names : [...names].reverse()) {
       globalThis.gc?.();
       const { ms, cpuUs } = await run(EVENTS, designs[name]);
       rates.get(name)!.push(EVENTS / (ms / 1000));
@@ -115,8 +118,13 @@ export async function bench(designs: Partial<Record<Design, Attach | undefined>>
   }
   const journal = median(cpus.get('inspector with journal') ?? []);
   const off = median(cpus.get('inspector, journal off') ?? []);
-  if (journal && off)
-    console.log(`  the journal's own cost: ${((journal / off - 1) * 100).toFixed(1)}% more CPU per event than the inspector without it`);
+  if (journal && off) {
+    const offRounds = cpus.get('inspector, journal off')!;
+    const perRound = median(cpus.get('inspector with journal')!.map((cpu, round) => cpu / offRounds[round]!));
+    console.log(
+      `  the journal's own cost: ${((journal / off - 1) * 100).toFixed(1)}% more CPU per event than the inspector without it (median of the rounds' own ratios: ${((perRound - 1) * 100).toFixed(1)}%)`,
+    );
+  }
   console.log(
     `  load average after: ${loadavg()
       .map((n) => n.toFixed(2))

@@ -101,6 +101,8 @@ export { lockMachine } from '../machines/lock.js';
 export { describeMachine, toMermaid, toDot, renderSvg, type MachineGraph, type GraphState, type GraphTransition } from './graph/index.js';
 /** `runtime.inspect(options)`: the live page, `/metrics`, `/healthz` and `/readyz`. */
 export type { InspectorOptions } from './inspector/attach.js';
+/** A named token of `[Inspector] tokens` (`runtime.inspect({ tokens })` also takes them by name). */
+export type { InspectorToken } from './config/inspector-settings.js';
 export type { InspectorHandle } from './runtime/runtime.js';
 /** Built-in apps (also by their Flow names in `[Flow] class`) and the transfer plugin base class. */
 export { XmlImport } from './apps/xmlimport.js';

@@ -41,7 +41,8 @@ export async function eventsCommand(request: EventsRequest): Promise<string> {
   const target = new URL(request.id !== undefined ? `api/events/${encodeURIComponent(request.id)}` : 'api/events', address.url);
   if (request.state !== undefined) target.searchParams.set('state', request.state);
   if (request.id === undefined) target.searchParams.set('limit', '1000');
-  const token = config.inspector?.token;
+  // `token`, else the first of `tokens`.
+  const token = config.inspector?.token ?? config.inspector?.tokens[0]?.secret;
   let response: Response;
   try {
     response = await fetch(target, {
@@ -59,7 +60,7 @@ export async function eventsCommand(request: EventsRequest): Promise<string> {
   if (response.status === 401)
     throw new FlowdError(
       'ERR_INVALID_STATE',
-      `the inspector at ${address.url} refused the request: ${config.inspector?.token ? "[Inspector] token is not the daemon's" : 'it needs a token: set [Inspector] token in ' + config.file}`,
+      `the inspector at ${address.url} refused the request: ${token ? "[Inspector] token is not the daemon's" : 'it needs a token: set [Inspector] token in ' + config.file}`,
     );
   if (response.status === 404 && request.id !== undefined && body.error?.startsWith('no event'))
     throw new FlowdError(

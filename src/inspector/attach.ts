@@ -91,8 +91,6 @@ export function readiness(runtime: Pick<MetricsSource, 'snapshot'>, inspection: 
 /** Starts the hub, the metrics and the server for a runtime; logs where the inspector listens. */
 export async function attachInspector(runtime: InspectedRuntime, settings: InspectorSettings, log?: Logger): Promise<AttachedInspector> {
   const app = runtime.snapshot().app;
-  const inspection = createInspection({ app, now: () => runtime.now(), source: () => runtime.source() });
-  const metrics = createRuntimeMetrics(runtime);
   const events = runtime.events;
   const journal =
     events && settings.journalSize > 0
@@ -106,6 +104,9 @@ export async function attachInspector(runtime: InspectedRuntime, settings: Inspe
           settles: events.settles,
         })
       : undefined;
+  // The journal reads the steps every event takes from the supervisor's inspection events, through the hub's observer.
+  const inspection = createInspection({ app, now: () => runtime.now(), source: () => runtime.source(), tap: journal?.observe });
+  const metrics = createRuntimeMetrics(runtime);
   let server: InspectorServer;
   try {
     server = await startInspectorServer({
@@ -166,14 +167,8 @@ function journalActions(journal: Journal, events: NonNullable<InspectedRuntime['
       const event = find(id);
       if (event.state !== 'failed' && event.state !== 'dead-lettered')
         throw new FlowdError('ERR_INVALID_STATE', `event ${id} is ${event.state}; only a failed or dead-lettered event can be retried`);
-      // Offered to the supervisor, it arrives within offerAgain(): the journal knows it is not the source's.
-      journal.expectOffered(id);
-      let how: 'republished' | 'offered';
-      try {
-        how = await events.offerAgain(event);
-      } finally {
-        journal.expectOffered(id, false);
-      }
+      // Offered to the supervisor without an origin, its outcome is not the source's (the journal tells by its origin).
+      const how = await events.offerAgain(event);
       journal.note(id, 'retryRequested', by);
       log?.warn({ event: id, action: 'retry', by, how }, `inspector: event ${id} retried (${how}) by ${by}`);
       return { id, how };

@@ -12,12 +12,22 @@ export function requestToken(request: IncomingMessage): string | undefined {
 
 const digest = (text: string) => createHash('sha256').update(text).digest();
 
-/** Whether a request may see the inspector: always without a token configured; else only with that token (compared in constant time). */
-export function isAuthorized(request: IncomingMessage, token: string | undefined): boolean {
-  if (token === undefined) return true;
+/** Which of `secrets` a request carries (its index), each compared in constant time; -1 for none. */
+export function tokenIndex(request: IncomingMessage, secrets: readonly string[]): number {
   const given = requestToken(request);
-  // Hashed first, so the comparison takes the same time whatever the lengths.
-  return given !== undefined && timingSafeEqual(digest(given), digest(token));
+  if (given === undefined) return -1;
+  // Hashed first, so the comparison takes the same time whatever the lengths; every secret is compared.
+  const hash = digest(given);
+  let found = -1;
+  secrets.forEach((secret, index) => {
+    if (timingSafeEqual(hash, digest(secret)) && found < 0) found = index;
+  });
+  return found;
+}
+
+/** Whether a request may see the inspector: always without a token configured; else only with one of them. */
+export function isAuthorized(request: IncomingMessage, secrets: readonly string[]): boolean {
+  return secrets.length === 0 || tokenIndex(request, secrets) >= 0;
 }
 
 /** The names a local browser uses for this machine, plus the bound interface(s) themselves, as `Host` shows them (IPv6 bracketed, lower case). */

@@ -58,6 +58,13 @@ export interface InspectionOptions extends Partial<SummaryContext> {
    * transitions a second); 0 sends each at once. @default 50
    */
   throttleMs?: number;
+  /**
+   * Also given the `@xstate.event` and `@xstate.snapshot` events that reach
+   * `observer` (the event journal's feed), from the same call: a busy runtime
+   * makes dozens of inspection events an event, and a second observer would
+   * cost a call for each.
+   */
+  tap?: ((event: InspectionEvent) => void) | undefined;
 }
 
 /** The inspector's model of the running actors, fed by xstate's `inspect` option. */
@@ -259,10 +266,13 @@ export function createInspection(options: InspectionOptions): Inspection {
     schedule();
   };
 
+  const tap = options.tap;
   const observer = (event: InspectionEvent) => {
     if (event.type === '@xstate.actor') register(event.actorRef as AnyActorRef);
-    else if (event.type === '@xstate.snapshot')
+    else if (event.type === '@xstate.snapshot') {
       onSnapshot(event.actorRef as AnyActorRef, event.snapshot as Tracked['snapshot'], event.event);
+      if (tap) tap(event);
+    } else if (tap && event.type === '@xstate.event') tap(event);
   };
   const runObserver = (event: InspectionEvent) => {
     if (event.type === '@xstate.actor') register(event.actorRef as AnyActorRef, true);

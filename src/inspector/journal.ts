@@ -1,5 +1,8 @@
+import type { AnyActorRef, InspectionEvent } from 'xstate';
 import type { ErrorInfo } from '../kernel/error-info.js';
+import type { Delivery, EventAssigned, EventReceived, EventsReceived, Job } from '../../machines/events.js';
 import type { SettleHow, SupervisorEmitted } from '../../machines/supervisor.js';
+import { machineOf } from '../../machines/compile.js';
 import { orderingKey } from '../../machines/path.js';
 import { previewOf } from './preview.js';
 import { RETRY_OF_HEADER } from '../../actors/sources/retry-of.js';
@@ -76,7 +79,7 @@ export interface JournalDetail extends JournalSummary {
   stepsDropped: number;
 }
 
-/** What the journal keeps of one event. */
+/** What the journal keeps of one event; an entry that leaves the ring is used again for the next event. */
 interface Entry {
   id: string;
   seq: number;
@@ -84,23 +87,58 @@ interface Entry {
   payload: unknown;
   meta: Record<string, unknown> | undefined;
   receivedAt: number;
-  updatedAt: number;
   state: JournalState;
   attempt: number;
   slotId: string | undefined;
   startedAt: number | undefined;
   error: (ErrorInfo & { stack?: string }) | undefined;
-  steps: JournalStep[];
-  stepsDropped: number;
   retryOf: string | undefined;
-  /** Offered again by a retry without its source: its outcome is not settled with the source. */
-  unsettled?: boolean;
+  /** Offered again by a retry without its source (no origin): its outcome is not settled with the source. */
+  unsettled: boolean;
   /** The preview, made the first time it is asked for. */
-  preview?: string;
+  preview: string | undefined;
+  /** Its `queued` step's position (events waiting, it included); 0 when it was settled as it arrived (no such step). */
+  position: number;
+  /** When its outcome came (and it was settled with the source); NaN before. */
+  endedAt: number;
+  /**
+   * Its timeline, once it is more than the usual one (received, queued,
+   * started, its outcome, settled: told by the fields above, which is what
+   * most events take): `STRIDE` slots a step, its kind (an index in
+   * `KINDS`), its time after `receivedAt` and two details (see `stepAt`).
+   * Flat, so a step costs no object; its length may exceed what is used.
+   */
+  log: unknown[] | undefined;
+  /** Steps in `log`. */
+  steps: number;
+  stepsDropped: number;
 }
+
+/** The kinds of steps, by their index in a log. */
+const KINDS = [
+  'received',
+  'queued',
+  'started',
+  'completed',
+  'failed',
+  'dead-lettered',
+  'expired',
+  'rejected',
+  'returned',
+  'settled',
+  'timedOut',
+  'abandoned',
+  'retrying',
+  'retryRequested',
+  'cancelRequested',
+] as const satisfies readonly JournalStep['step'][];
+type Kind = (typeof KINDS)[number];
+const KIND = Object.fromEntries(KINDS.map((kind, index) => [kind, index])) as Record<Kind, number>;
+const STRIDE = 4;
 
 /** What the journal needs: the runtime's `on()` and its clock. */
 export interface JournalOptions {
+  /** The runtime's notifications: the journal listens to outcomes, `event.retrying`, `event.timedOut` and `event.abandoned`. */
   on<T extends SupervisorEmitted['type']>(type: T, listener: (event: Extract<SupervisorEmitted, { type: T }>) => void): () => void;
   now(): number;
   /** Finished events kept (`[Inspector] journal size`); events in flight are kept besides. */
@@ -127,6 +165,12 @@ export interface JournalQuery {
 
 /** The inspector's journal of events (see createJournal). */
 export interface Journal {
+  /**
+   * Pass every inspection event of the runtime's actors (xstate's `inspect`):
+   * the events sent to the supervisor (`events.received`) and to its slots
+   * (`event.assigned`) are each event's `received`, `queued` and `started` steps.
+   */
+  observe(event: InspectionEvent): void;
   /** Newest first. */
   list(query?: JournalQuery): JournalSummary[];
   /** The latest event with that source id, with its timeline. */
@@ -137,8 +181,6 @@ export interface Journal {
   ): { id: string; seq: number; state: JournalState; payload: unknown; meta: Record<string, unknown> | undefined } | undefined;
   /** Adds an operator's action to the event's timeline. */
   note(id: string, step: 'retryRequested' | 'cancelRequested', by: string): void;
-  /** The next event of this id was offered again by a retry, not by its source (it is not settled with the source). */
-  expectOffered(id: string, expected?: boolean): void;
   /** Calls `listener` with the events that changed, batched. Returns the unsubscribe function. */
   onChange(listener: (events: JournalSummary[]) => void): () => void;
   /** Counts: events kept finished, and in flight. */
@@ -153,15 +195,72 @@ export interface Journal {
 /** Past this many steps, the middle of a timeline is dropped (the first steps and the latest stay). */
 const MAX_STEPS = 40;
 const KEEP_FIRST = 4;
+/** Events in flight are found by `seq` in a table this big (a power of 2), those that collide in a map. */
+const TABLE_SIZE = 2048;
+/** Entries kept to be used again, at most. */
+const SPARES = 256;
+
+/** The supervisor's context as far as the journal reads it: its counters. */
+type SupervisorSnapshot = { status?: string; context?: { counters?: { received?: unknown } } };
+
+/** How many deliveries the supervisor has admitted (each took the next `seq`, from 0): `counters.received`. */
+const admittedBy = (snapshot: SupervisorSnapshot | undefined): number | undefined => {
+  const received = snapshot?.context?.counters?.received;
+  return typeof received === 'number' ? received : undefined;
+};
+
+/** What the supervisor asks of the source for an outcome (see SettleHow): the source's settle() itself is not observed. */
+const settledHow = (state: JournalState): SettleHow => (state === 'completed' ? 'ack' : state === 'dead-lettered' ? 'dead-letter' : 'nack');
+
+/** Step `i` of an entry's log, as the API shows it. */
+function stepAt(entry: Entry, i: number): JournalStep {
+  const log = entry.log!;
+  const kind = KINDS[log[i * STRIDE] as number]!;
+  const at = entry.receivedAt + (log[i * STRIDE + 1] as number);
+  const a = log[i * STRIDE + 2];
+  const b = log[i * STRIDE + 3];
+  switch (kind) {
+    case 'received':
+      return { step: kind, at };
+    case 'queued':
+      return { step: kind, position: a as number, at };
+    case 'started':
+    case 'timedOut':
+      return { step: kind, slotId: a as string, attempt: b as number, at };
+    case 'abandoned':
+      return { step: kind, slotId: a as string, at };
+    case 'settled':
+      return { step: kind, how: a as SettleHow, at };
+    case 'retrying': {
+      const { delayMs, error } = b as { delayMs: number; error: ErrorInfo };
+      return { step: kind, attempt: a as number, delayMs, error: { code: error.code, message: error.message }, at };
+    }
+    case 'retryRequested':
+    case 'cancelRequested':
+      return { step: kind, by: a as string, at };
+    default: {
+      const error = b as ErrorInfo | undefined;
+      return { step: kind, attempts: a as number, ...(error ? { error: { code: error.code, message: error.message } } : {}), at };
+    }
+  }
+}
 
 /**
- * A bounded journal of events fed by the runtime's notifications (its
- * lifecycle ones included): each event's id, key, payload, arrival and
+ * A bounded journal of events: each event's id, key, payload, arrival and
  * timeline. It keeps every event in flight and a ring of the last `size`
  * finished ones; memory is bounded by those (with their payloads, kept
  * for a retry), never by the events seen. Previews are made when read.
+ *
+ * It is fed by the inspection feed (`observe`), which the inspector gets
+ * anyway, for the steps every event takes (received, queued, started), and
+ * by the supervisor's notifications for the others (outcomes and retries,
+ * which it emits anyway; timeouts and abandoned runs, rare): it turns on no
+ * notification that costs something per event. A timeline is kept flat
+ * (no object a step) and an entry leaving the ring is used again: a busy
+ * runtime makes little garbage for it.
  * @example
  * const journal = createJournal({ on: runtime.on, now: Date.now, size: 1000, redact: ['card'], source: 'stomp' });
+ * createActor(supervisor, { inspect: journal.observe });
  * journal.list({ state: 'failed', limit: 20 });
  */
 export function createJournal(options: JournalOptions): Journal {
@@ -169,21 +268,33 @@ export function createJournal(options: JournalOptions): Journal {
   const settles = options.settles === true;
   /** Events the journal has in state `queued`: the supervisor's queue (waiting and key-blocked ones). */
   let waiting = 0;
-  /** Ids whose next arrival is a retry offered without the source. */
-  const offered = new Set<string>();
   const size = Math.max(1, options.size);
-  const inFlight = new Map<number, Entry>();
+  /**
+   * Events in flight: at `seq % TABLE_SIZE` in `table`, or in `overflow` when
+   * that place is taken (an event in flight for long). A table, not a map:
+   * a map that takes and lets go of an entry an event makes V8 keep much of
+   * what passes through it past a young-generation collection.
+   */
+  const table = new Array<Entry | undefined>(TABLE_SIZE).fill(undefined);
+  const overflow = new Map<number, Entry>();
+  let inFlight = 0;
   const ring: Array<Entry | undefined> = new Array<Entry | undefined>(size);
   let head = 0;
   let finished = 0;
-  const byId = new Map<string, Entry>();
+  /** Entries that left the ring, to be used again. */
+  const spares: Entry[] = [];
   const changed = new Set<Entry>();
   const listeners = new Set<(events: JournalSummary[]) => void>();
   const throttleMs = options.throttleMs ?? 100;
   let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The supervisor, once seen: the root actor of machine `supervisor` that deliveries are sent to. */
+  let supervisor: AnyActorRef | undefined;
+  /** The `seq` the supervisor gives the next delivery sent to it (it numbers them in the order they arrive). */
+  let nextSeq: number | undefined;
+  /** Deliveries below this `seq` were admitted: an outcome before that is one settled as it arrived (never queued). */
+  let admitted = 0;
 
-  const touch = (entry: Entry, at: number) => {
-    entry.updatedAt = at;
+  const changes = (entry: Entry) => {
     if (listeners.size === 0) return;
     changed.add(entry);
     timer ??= setTimeout(flushChanges, throttleMs);
@@ -194,24 +305,93 @@ export function createJournal(options: JournalOptions): Journal {
     changed.clear();
     for (const listener of listeners) listener(events);
   };
-  const step = (entry: Entry, next: JournalStep) => {
-    if (entry.steps.length >= MAX_STEPS) {
-      entry.steps.splice(KEEP_FIRST, 1);
+  /** Writes step `i` of a log. */
+  const put = (log: unknown[], i: number, kind: number, dt: number, a?: unknown, b?: unknown) => {
+    log[i * STRIDE] = kind;
+    log[i * STRIDE + 1] = dt;
+    log[i * STRIDE + 2] = a;
+    log[i * STRIDE + 3] = b;
+  };
+  /** The entry's timeline as a log, from its fields if it has none yet. */
+  const logOf = (entry: Entry): unknown[] => {
+    if (entry.log !== undefined) return entry.log;
+    const log: unknown[] = [];
+    let n = 0;
+    put(log, n++, KIND.received, 0);
+    if (entry.position > 0) put(log, n++, KIND.queued, 0, entry.position);
+    if (entry.startedAt !== undefined) put(log, n++, KIND.started, entry.startedAt - entry.receivedAt, entry.slotId, entry.attempt);
+    if (!Number.isNaN(entry.endedAt)) {
+      // Ended (an operator's action on it comes after).
+      const dt = entry.endedAt - entry.receivedAt;
+      put(log, n++, KIND[entry.state as Kind], dt, entry.attempt, entry.error);
+      if (settles && !entry.unsettled) put(log, n++, KIND.settled, dt, settledHow(entry.state));
+    }
+    entry.log = log;
+    entry.steps = n;
+    return log;
+  };
+  /** An event's outcome: told by its fields while it keeps to the usual timeline, else added to its log with the settled step. */
+  const end = (entry: Entry, state: JournalState, attempts: number, error: ErrorInfo | undefined, at: number) => {
+    entry.state = state;
+    entry.attempt = attempts;
+    // A completed event keeps the error of its last failed attempt.
+    if (error !== undefined) entry.error = error;
+    entry.endedAt = at;
+    if (entry.log !== undefined) {
+      step(entry, KIND[state as Kind], at, attempts, error);
+      if (settles && !entry.unsettled) step(entry, KIND.settled, at, settledHow(state));
+    } else changes(entry);
+    finish(entry);
+  };
+  /** Adds a step past the usual timeline to the log (past MAX_STEPS, the oldest after the first KEEP_FIRST goes). */
+  const step = (entry: Entry, kind: number, at: number, a?: unknown, b?: unknown) => {
+    const log = logOf(entry);
+    if (entry.steps >= MAX_STEPS) {
+      log.copyWithin(KEEP_FIRST * STRIDE, (KEEP_FIRST + 1) * STRIDE, entry.steps * STRIDE);
+      entry.steps--;
       entry.stepsDropped++;
     }
-    entry.steps.push(next);
-    touch(entry, next.at);
+    put(log, entry.steps++, kind, at - entry.receivedAt, a, b);
+    changes(entry);
   };
   const finish = (entry: Entry) => {
-    inFlight.delete(entry.seq);
+    const at = entry.seq & (TABLE_SIZE - 1);
+    if (table[at] === entry) table[at] = undefined;
+    else overflow.delete(entry.seq);
+    inFlight--;
     const old = ring[head];
-    if (old && byId.get(old.id) === old) byId.delete(old.id);
+    // Unless a listener is yet to hear of it.
+    if (old !== undefined && spares.length < SPARES && !changed.has(old)) spares.push(old);
     ring[head] = entry;
     head = (head + 1) % size;
     if (finished < size) finished++;
   };
-  const found = (seq: number) => inFlight.get(seq);
+  const found = (seq: number): Entry | undefined => {
+    const entry = table[seq & (TABLE_SIZE - 1)];
+    if (entry !== undefined && entry.seq === seq) return entry;
+    return overflow.size === 0 ? undefined : overflow.get(seq);
+  };
 
+  const updatedAt = (entry: Entry): number =>
+    entry.log !== undefined
+      ? entry.receivedAt + (entry.log[(entry.steps - 1) * STRIDE + 1] as number)
+      : !Number.isNaN(entry.endedAt)
+        ? entry.endedAt
+        : (entry.startedAt ?? entry.receivedAt);
+  /** The timeline as the API shows it. */
+  const stepsOf = (entry: Entry): JournalStep[] => {
+    if (entry.log !== undefined) return Array.from({ length: entry.steps }, (_, i) => stepAt(entry, i));
+    const steps: JournalStep[] = [{ step: 'received', at: entry.receivedAt }];
+    if (entry.position > 0) steps.push({ step: 'queued', position: entry.position, at: entry.receivedAt });
+    if (entry.startedAt !== undefined) steps.push({ step: 'started', slotId: entry.slotId!, attempt: entry.attempt, at: entry.startedAt });
+    const at = entry.endedAt;
+    if (Number.isNaN(at)) return steps;
+    const { state, attempt: attempts, error } = entry;
+    if (state === 'completed') steps.push({ step: state, attempts, at });
+    else steps.push({ step: state as 'failed', attempts, error: { code: error!.code, message: error!.message }, at });
+    if (settles && !entry.unsettled) steps.push({ step: 'settled', how: settledHow(state), at });
+    return steps;
+  };
   const summaryOf = (entry: Entry): JournalSummary => ({
     id: entry.id,
     seq: entry.seq,
@@ -222,106 +402,174 @@ export function createJournal(options: JournalOptions): Journal {
     slotId: entry.state === 'running' ? (entry.slotId ?? null) : null,
     startedAt: entry.state === 'running' ? (entry.startedAt ?? null) : null,
     receivedAt: entry.receivedAt,
-    updatedAt: entry.updatedAt,
+    updatedAt: updatedAt(entry),
     payload: (entry.preview ??= previewOf(entry.payload, redact)),
     error: entry.error ? { code: entry.error.code, message: entry.error.message } : null,
     retryOf: entry.retryOf ?? null,
   });
 
-  const offs = [
-    options.on('event.received', (e) => {
-      const headers = (e.payload as { headers?: Record<string, unknown> } | null)?.headers;
-      const retryOf = headers && typeof headers[RETRY_OF_HEADER] === 'string' ? (headers[RETRY_OF_HEADER] as string) : undefined;
-      const entry: Entry = {
-        id: e.id,
-        seq: e.seq,
-        key: orderingKey(e.payload, orderBy),
-        payload: e.payload,
-        meta: e.meta,
-        receivedAt: e.at,
-        updatedAt: e.at,
+  /** A delivery sent to the supervisor: received, and queued (unless it is settled at once: its outcome follows before it is admitted). */
+  const receive = (delivery: Delivery, at: number) => {
+    const seq = nextSeq!++;
+    const { payload } = delivery;
+    const headers = (payload as { headers?: Record<string, unknown> } | null)?.headers;
+    const retryOf = headers && typeof headers[RETRY_OF_HEADER] === 'string' ? (headers[RETRY_OF_HEADER] as string) : undefined;
+    let entry = spares.pop();
+    if (entry === undefined)
+      entry = {
+        id: delivery.id,
+        seq,
+        key: undefined,
+        payload,
+        meta: undefined,
+        receivedAt: at,
         state: 'queued',
         attempt: 1,
         slotId: undefined,
         startedAt: undefined,
         error: undefined,
-        steps: [{ step: 'received', at: e.at }],
+        retryOf: undefined,
+        unsettled: false,
+        preview: undefined,
+        position: 0,
+        endedAt: NaN,
+        log: undefined,
+        steps: 0,
         stepsDropped: 0,
-        retryOf,
       };
-      if (offered.delete(e.id)) entry.unsettled = true;
-      inFlight.set(e.seq, entry);
-      byId.set(e.id, entry);
-      touch(entry, e.at);
-      // Queued in the same step, unless it is settled at once (its outcome follows at once): waiting are those queued before it, and it.
-      entry.steps.push({ step: 'queued', position: ++waiting, at: e.at });
-    }),
-    options.on('event.started', (e) => {
-      const entry = found(e.seq);
-      if (!entry) return;
-      if (entry.state === 'queued') waiting--;
-      entry.state = 'running';
-      entry.attempt = e.attempt;
-      entry.slotId = e.slotId;
-      entry.startedAt = e.at;
-      step(entry, { step: 'started', slotId: e.slotId, attempt: e.attempt, at: e.at });
-    }),
+    entry.id = delivery.id;
+    entry.seq = seq;
+    entry.key = orderingKey(payload, orderBy);
+    entry.payload = payload;
+    entry.meta = delivery.meta;
+    entry.receivedAt = at;
+    entry.state = 'queued';
+    entry.attempt = 1;
+    entry.slotId = undefined;
+    entry.startedAt = undefined;
+    entry.error = undefined;
+    entry.retryOf = retryOf;
+    entry.unsettled = delivery.origin === undefined;
+    entry.preview = undefined;
+    // Waiting are those queued before it, and it.
+    entry.position = ++waiting;
+    entry.endedAt = NaN;
+    entry.log = undefined;
+    entry.steps = 0;
+    entry.stepsDropped = 0;
+    const place = seq & (TABLE_SIZE - 1);
+    if (table[place] === undefined) table[place] = entry;
+    else overflow.set(seq, entry);
+    inFlight++;
+    changes(entry);
+  };
+  /** A slot was given a job: its attempt started. */
+  const start = (job: Job & { slotId?: string }, slot: string) => {
+    const entry = found(job.seq);
+    if (!entry) return;
+    if (entry.state === 'queued') waiting--;
+    const slotId = job.slotId ?? slot;
+    // A first start keeps to the usual timeline; another (a retry) goes to the log.
+    if (entry.startedAt !== undefined) logOf(entry);
+    entry.state = 'running';
+    entry.attempt = job.attempt;
+    entry.slotId = slotId;
+    entry.startedAt = job.startedAt;
+    if (entry.log !== undefined) step(entry, KIND.started, job.startedAt, slotId, job.attempt);
+    else changes(entry);
+  };
+  const isSupervisor = (ref: AnyActorRef | undefined): ref is AnyActorRef => {
+    if (ref === undefined || ref === supervisor) return ref !== undefined;
+    if (supervisor !== undefined || (ref as { _parent?: unknown })._parent !== undefined) return false;
+    if (machineOf((ref as { logic?: unknown }).logic)?.id !== 'supervisor') return false;
+    supervisor = ref;
+    return true;
+  };
+
+  const observe = (event: InspectionEvent) => {
+    if (event.type === '@xstate.event') {
+      const sent = event.event as { type: string };
+      if (sent.type === 'event.assigned') {
+        if (event.sourceRef !== undefined && event.sourceRef === supervisor)
+          start((sent as EventAssigned).job, (event.actorRef as AnyActorRef).id);
+      } else if (sent.type === 'events.received' || sent.type === 'event.received') {
+        const target = event.actorRef as AnyActorRef;
+        if (!isSupervisor(target)) return;
+        const snapshot = target.getSnapshot() as SupervisorSnapshot | undefined;
+        // A supervisor that has stopped drops what is sent to it.
+        if (snapshot !== undefined && snapshot.status !== undefined && snapshot.status !== 'active') return;
+        // Attached to a supervisor already running: its next seq is the number it has admitted.
+        nextSeq ??= admitted = admittedBy(snapshot) ?? 0;
+        const at = now();
+        if (sent.type === 'event.received') receive((sent as EventReceived).delivery, at);
+        else for (const delivery of (sent as EventsReceived).deliveries) receive(delivery, at);
+      }
+    } else if (event.type === '@xstate.snapshot' && event.actorRef === supervisor) {
+      const type = (event.event as { type: string }).type;
+      if (type === 'events.received' || type === 'event.received') admitted = admittedBy(event.snapshot as SupervisorSnapshot) ?? admitted;
+    }
+  };
+
+  const offs = [
     options.on('event.timedOut', (e) => {
       const entry = found(e.seq);
-      if (entry) step(entry, { step: 'timedOut', slotId: e.slotId, attempt: e.attempt, at: e.at });
+      if (entry) step(entry, KIND.timedOut, e.at, e.slotId, e.attempt);
     }),
     options.on('event.abandoned', (e) => {
       const entry = found(e.seq);
-      if (entry) step(entry, { step: 'abandoned', slotId: e.slotId, at: e.at });
+      if (entry) step(entry, KIND.abandoned, e.at, e.slotId);
     }),
     options.on('event.retrying', (e) => {
       const entry = found(e.seq);
       if (!entry) return;
+      logOf(entry);
       entry.state = 'retrying';
       entry.slotId = undefined;
       entry.error = e.error;
-      step(entry, { step: 'retrying', attempt: e.attempt, delayMs: e.delayMs, error: e.error, at: now() });
+      step(entry, KIND.retrying, now(), e.attempt, { delayMs: e.delayMs, error: e.error });
     }),
     options.on('event.completed', (e) => {
       const entry = found(e.seq);
-      if (!entry) return;
-      const at = now();
-      entry.state = 'completed';
-      entry.attempt = e.attempts;
-      step(entry, { step: 'completed', attempts: e.attempts, at });
-      if (settles && !entry.unsettled) entry.steps.push({ step: 'settled', how: 'ack', at });
-      finish(entry);
+      if (entry) end(entry, 'completed', e.attempts, undefined, now());
     }),
     ...(['failed', 'expired', 'rejected', 'returned'] as const).map((outcome) =>
       options.on(`event.${outcome}`, (e) => {
         const entry = found(e.seq);
         if (!entry) return;
         const state: JournalState = outcome === 'failed' && e.deadLetter ? 'dead-lettered' : outcome;
-        const at = now();
         if (entry.state === 'queued') {
           waiting--;
           // Settled as it arrived (rejected, unreadable, or the runtime is stopping): it never was in the queue.
-          const last = entry.steps.at(-1);
-          if (last?.step === 'queued' && entry.steps.length === 2 && last.at === at && outcome !== 'expired') entry.steps.pop();
+          if (entry.seq >= admitted && entry.log === undefined && outcome !== 'expired') entry.position = 0;
         }
-        entry.state = state;
-        entry.attempt = e.attempts;
-        entry.error = e.error;
-        step(entry, { step: state, attempts: e.attempts, error: { code: e.error.code, message: e.error.message }, at });
         // What the supervisor asks of the source (see SettleHow): the source's settle() itself is not observed.
-        if (settles && !entry.unsettled) entry.steps.push({ step: 'settled', how: e.deadLetter ? 'dead-letter' : 'nack', at });
-        finish(entry);
+        end(entry, state, e.attempts, e.error, now());
       }),
     ),
   ];
 
+  /** Every entry kept, in flight and finished, in no order. */
+  const each = (fn: (entry: Entry) => void) => {
+    for (const entry of table) if (entry !== undefined) fn(entry);
+    overflow.forEach(fn);
+    for (let i = 0; i < finished; i++) fn(ring[i]!);
+  };
+  /** The latest event of that id, in flight or kept. */
+  const latest = (id: string): Entry | undefined => {
+    let best: Entry | undefined;
+    each((entry) => {
+      if (entry.id === id && (best === undefined || entry.seq > best.seq)) best = entry;
+    });
+    return best;
+  };
   const ordered = (): Entry[] => {
-    const all: Entry[] = [...inFlight.values()];
-    for (let i = 0; i < finished; i++) all.push(ring[(head - 1 - i + size) % size]!);
+    const all: Entry[] = [];
+    each((entry) => all.push(entry));
     return all.sort((a, b) => b.seq - a.seq);
   };
 
   return {
+    observe,
     list(query = {}) {
       const limit = Math.max(1, Math.min(query.limit ?? 100, 1000));
       const out: JournalSummary[] = [];
@@ -334,7 +582,7 @@ export function createJournal(options: JournalOptions): Journal {
       return out;
     },
     get(id) {
-      const entry = byId.get(id);
+      const entry = latest(id);
       if (!entry) return undefined;
       const stack = entry.error && (entry.error as { stack?: unknown }).stack;
       return {
@@ -343,31 +591,26 @@ export function createJournal(options: JournalOptions): Journal {
         error: entry.error
           ? { code: entry.error.code, message: entry.error.message, ...(typeof stack === 'string' ? { stack } : {}) }
           : null,
-        steps: entry.steps.map((s) => ({ ...s })),
+        steps: stepsOf(entry),
         stepsDropped: entry.stepsDropped,
       };
     },
     original(id) {
-      const entry = byId.get(id);
+      const entry = latest(id);
       return entry && { id: entry.id, seq: entry.seq, state: entry.state, payload: entry.payload, meta: entry.meta };
     },
-    expectOffered(id, expected = true) {
-      if (expected) offered.add(id);
-      else offered.delete(id);
-    },
     note(id, kind, by) {
-      const entry = byId.get(id);
-      if (entry) step(entry, { step: kind, by, at: now() });
+      const entry = latest(id);
+      if (entry) step(entry, KIND[kind], now(), by);
     },
     onChange(listener) {
       listeners.add(listener);
       return () => listeners.delete(listener);
     },
-    size: () => ({ finished, inFlight: inFlight.size }),
+    size: () => ({ finished, inFlight }),
     counts() {
       const counts = Object.fromEntries(JOURNAL_STATES.map((state) => [state, 0])) as Record<JournalState, number>;
-      for (const entry of inFlight.values()) counts[entry.state]++;
-      for (let i = 0; i < finished; i++) counts[ring[(head - 1 - i + size) % size]!.state]++;
+      each((entry) => counts[entry.state]++);
       return counts;
     },
     now,

@@ -5,7 +5,7 @@ import type { InspectionEvent } from 'xstate';
 import { isLoopback, type InspectorSettings } from '../config/inspector-settings.js';
 import { ConfigError } from '../kernel/errors.js';
 import { diagramSvg, machineSvg } from '../graph/index.js';
-import { isAllowedHost, isAllowedOrigin, isAuthorized, isSameOrigin, localHostNames, loggedPath } from './auth.js';
+import { isAllowedHost, isAllowedOrigin, isSameOrigin, localHostNames, loggedPath, tokenIndex } from './auth.js';
 import { isJournalAction, isJournalPath, serveJournal, type JournalRoutes } from './journal-api.js';
 import type { WorkflowRunView } from './workflow-calls.js';
 import type { Inspection, InspectionEvents } from './inspection.js';
@@ -15,7 +15,7 @@ import { startStatelyRelay, type StatelyRelay } from './stately.js';
 
 /** Options of `startInspectorServer`. */
 export interface InspectorServerOptions {
-  settings: Pick<InspectorSettings, 'port' | 'interface' | 'token' | 'stately'>;
+  settings: Pick<InspectorSettings, 'port' | 'interface' | 'token' | 'stately'> & { tokens?: InspectorSettings['tokens'] | undefined };
   inspection: Inspection;
   metrics: RuntimeMetrics;
   /** Why the runtime is not ready (an empty list when it is): `GET /readyz`. */
@@ -63,7 +63,14 @@ const json = (response: ServerResponse, status: number, body: unknown) =>
  */
 export async function startInspectorServer(options: InspectorServerOptions): Promise<InspectorServer> {
   const { settings, inspection, metrics, log } = options;
-  if (settings.token === undefined && !isLoopback(settings.interface)) {
+  // Who asked, by token: `token` is "the inspector token", each of `tokens` its name.
+  const holders = [
+    ...(settings.token !== undefined ? [{ name: 'the inspector token', secret: settings.token }] : []),
+    ...(settings.tokens ?? []),
+  ];
+  const secrets = holders.map((holder) => holder.secret);
+  const guarded = secrets.length > 0;
+  if (!guarded && !isLoopback(settings.interface)) {
     throw new ConfigError(
       { section: 'Inspector', key: 'token' },
       `is required when interface is not a loopback address (found interface = ${settings.interface})`,
@@ -106,7 +113,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
 
   // Without a token (and on any loopback bind), a page that rebinds its own
   // name to 127.0.0.1 could read everything: only this server's names pass.
-  const checkHost = settings.token === undefined || isLoopback(settings.interface);
+  const checkHost = !guarded || isLoopback(settings.interface);
   let names = localHostNames(settings.interface);
   let boundPort = settings.port;
 
@@ -116,7 +123,8 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
         error: `misdirected request: Host ${JSON.stringify(request.headers.host ?? '')} is not this inspector; expected one of ${[...names].join(', ')}, with port ${boundPort} or none`,
       });
     }
-    if (!isAuthorized(request, settings.token)) {
+    const holder = guarded ? tokenIndex(request, secrets) : -1;
+    if (guarded && holder < 0) {
       response.setHeader('www-authenticate', 'Bearer realm="flowd inspector"');
       return json(response, 401, {
         error: 'unauthorized: this inspector needs its token (Authorization: Bearer <token> or ?token=<token>)',
@@ -129,10 +137,10 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
       // With a token (the way to serve it past loopback), the page may be reached by any name: its Origin is then the Host it asked.
       if (
         !isAllowedOrigin(request.headers.origin, names, [boundPort]) &&
-        !(settings.token !== undefined && isSameOrigin(request.headers.origin, request.headers.host))
+        !(guarded && isSameOrigin(request.headers.origin, request.headers.host))
       )
         return json(response, 403, { error: `forbidden: an action from Origin ${request.headers.origin} is not this inspector's page` });
-      const by = settings.token === undefined ? `no token (${request.socket.remoteAddress ?? 'unknown address'})` : 'the inspector token';
+      const by = guarded ? holders[holder]!.name : `no token (${request.socket.remoteAddress ?? 'unknown address'})`;
       return serveJournal(request, response, journal, by);
     }
     if (request.method !== 'GET' && request.method !== 'HEAD') {
@@ -229,7 +237,7 @@ export async function startInspectorServer(options: InspectorServerOptions): Pro
       stately = await startStatelyRelay({
         host: settings.interface,
         port: settings.port === 0 ? 0 : port + 1,
-        token: settings.token,
+        tokens: secrets,
         inspectorPort: port,
       });
     } catch (error) {

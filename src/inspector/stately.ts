@@ -69,8 +69,8 @@ export interface StatelyRelayOptions {
   host: string;
   /** 0 picks a free one. */
   port: number;
-  /** As `[Inspector] token`. @default undefined */
-  token: string | undefined;
+  /** The secrets of `[Inspector] token` and `tokens`: a request needs one of them; none leaves it to loopback. @default [] */
+  tokens?: readonly string[] | undefined;
   /** The inspector's port: its page's origin may open the WebSocket too. @default undefined */
   inspectorPort?: number | undefined;
   /** The UI the bridge page embeds. @default 'https://stately.ai/inspect' */
@@ -87,6 +87,7 @@ export interface StatelyRelayOptions {
  * (403 otherwise); with a token, the token is required and suffices.
  */
 export async function startStatelyRelay(options: StatelyRelayOptions): Promise<StatelyRelay> {
+  const tokens = options.tokens ?? [];
   const registrations = new Map<string, string>();
   const recent: string[] = [];
   const sockets = new WebSocketServer({ noServer: true });
@@ -108,7 +109,7 @@ export async function startStatelyRelay(options: StatelyRelayOptions): Promise<S
     for (const text of [...registrations.values(), ...recent]) client.send(text);
   });
 
-  const checkHost = options.token === undefined || isLoopback(options.host);
+  const checkHost = tokens.length === 0 || isLoopback(options.host);
   let names = localHostNames(options.host);
   let relayPort = options.port;
   const misdirected = (host: string | undefined) =>
@@ -119,7 +120,7 @@ export async function startStatelyRelay(options: StatelyRelayOptions): Promise<S
       response.writeHead(421, { 'content-type': 'application/json' }).end(JSON.stringify({ error: misdirected(request.headers.host) }));
       return;
     }
-    if (!isAuthorized(request, options.token)) {
+    if (!isAuthorized(request, tokens)) {
       response
         .writeHead(401, { 'content-type': 'application/json' })
         .end(JSON.stringify({ error: 'unauthorized: a token is required (Authorization: Bearer <token> or ?token=<token>)' }));
@@ -134,13 +135,13 @@ export async function startStatelyRelay(options: StatelyRelayOptions): Promise<S
       socket.end('HTTP/1.1 421 Misdirected Request\r\nconnection: close\r\n\r\n');
       return;
     }
-    if (!isAuthorized(request, options.token)) {
+    if (!isAuthorized(request, tokens)) {
       socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\n\r\n');
       return;
     }
     // Browsers let any website open a WebSocket anywhere: without a token, only our own pages (or non-browsers) may.
     const ports = options.inspectorPort === undefined ? [relayPort] : [relayPort, options.inspectorPort];
-    if (options.token === undefined && !isAllowedOrigin(request.headers.origin, names, ports)) {
+    if (tokens.length === 0 && !isAllowedOrigin(request.headers.origin, names, ports)) {
       socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n');
       return;
     }

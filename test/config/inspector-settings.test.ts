@@ -19,7 +19,15 @@ function compile(values: Record<string, RawValue>) {
 
 describe('compileInspectorSettings', () => {
   it('defaults to port 9464 on 127.0.0.1, no token, no Stately relay', () => {
-    expect(compile({})).toEqual({ port: 9464, interface: '127.0.0.1', token: undefined, stately: false, journalSize: 1000, redact: [] });
+    expect(compile({})).toEqual({
+      port: 9464,
+      interface: '127.0.0.1',
+      token: undefined,
+      tokens: [],
+      stately: false,
+      journalSize: 1000,
+      redact: [],
+    });
   });
 
   it('takes the port, interface, token, stately, journal size and redact given', () => {
@@ -29,6 +37,7 @@ describe('compileInspectorSettings', () => {
       port: 9000,
       interface: '0.0.0.0',
       token: 's3cret-token',
+      tokens: [],
       stately: true,
       journalSize: 50,
       redact: ['ssn', 'card'],
@@ -57,6 +66,43 @@ describe('compileInspectorSettings', () => {
     });
     expectConfigError(() => compile({ token: 'short' }), { key: 'token', says: ['at least 8'] });
     expectConfigError(() => compile({ stately: 'maybe' }), { key: 'stately', says: ['yes or no'] });
+  });
+
+  it('takes named tokens beside the token, and any of them on a non-loopback interface', () => {
+    expect(compile({ token: 'the-shared-one', tokens: 'alice:alice-long-secret, ci.bot:ci:secret:with:colons,' })).toMatchObject({
+      token: 'the-shared-one',
+      tokens: [
+        { name: 'alice', secret: 'alice-long-secret' },
+        { name: 'ci.bot', secret: 'ci:secret:with:colons' },
+      ],
+    });
+    expect(compile({ interface: '0.0.0.0', tokens: 'ops:ops-long-secret' })).toMatchObject({ token: undefined, tokens: [{ name: 'ops' }] });
+  });
+
+  it('rejects a bad tokens entry naming the file, line and key, and never shows a secret', () => {
+    const secret = 'never-shown-secret';
+    const cases: Array<[string, string]> = [
+      [secret, 'entry 1 is not <name>:<secret>'],
+      [`alice:${secret}, :${secret}x`, 'entry 2 is not <name>:<secret>'],
+      [`al ice:${secret}`, 'token name "al ice" (entry 1) is not a name'],
+      [`alice:${secret}, alice:${secret}x`, 'token name "alice" is given twice'],
+      ['alice:short', 'the secret of token "alice" is too short'],
+      [`alice:${secret}, bob:${secret}`, 'tokens "alice" and "bob" have the same secret'],
+    ];
+    for (const [tokens, says] of cases) {
+      const error = expectConfigError(() => compile({ port: '0', tokens }), {
+        file: FILE,
+        section: 'Inspector',
+        key: 'tokens',
+        line: 3,
+        says: [says],
+      });
+      expect(error.message).not.toContain(secret);
+    }
+    expectConfigError(() => compile({ token: secret, tokens: `alice:${secret}` }), {
+      key: 'tokens',
+      says: ['token "alice" has the same secret as token'],
+    });
   });
 
   it('rejects an unknown key with a hint', () => {

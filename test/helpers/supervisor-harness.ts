@@ -1,4 +1,13 @@
-import { createActor, fromCallback, fromPromise, SimulatedClock, type ActorLogic, type AnyActorRef, type Snapshot } from 'xstate';
+import {
+  createActor,
+  fromCallback,
+  fromPromise,
+  SimulatedClock,
+  type ActorLogic,
+  type AnyActorRef,
+  type InspectionEvent,
+  type Snapshot,
+} from 'xstate';
 import {
   eventReceived,
   workerDone,
@@ -9,7 +18,7 @@ import {
   type Settlement,
 } from '../../machines/events.js';
 import type { PingInput, PingResult } from '../../machines/outage.js';
-import { supervisorMachine, type SupervisorEmitted, type SupervisorSettings } from '../../machines/supervisor.js';
+import { supervisorMachine, type SupervisorEmitted, type SupervisorInput, type SupervisorSettings } from '../../machines/supervisor.js';
 import { workerSlotMachine, type SlotActionArgs } from '../../machines/worker-slot.js';
 
 /** One attempt the supervisor started on a slot. */
@@ -83,8 +92,10 @@ export function startSupervisor(
     onAbort?: (run: Run) => void;
     sourceClosesAtOnce?: boolean;
     pings?: boolean | ((input: PingInput) => PingResult);
-    /** Emit the lifecycle notifications (`SupervisorInput.lifecycle`). */
-    lifecycle?: boolean;
+    /** Emit the lifecycle notifications (`SupervisorInput.lifecycle`): all, or those types. */
+    lifecycle?: SupervisorInput['lifecycle'];
+    /** xstate's inspection feed of the supervisor and its children (as the inspector gets it). */
+    inspect?: (event: InspectionEvent) => void;
   } = {},
 ) {
   const clock = new SimulatedClock();
@@ -172,6 +183,7 @@ export function startSupervisor(
     {
       input: { settings: testSettings(overrides), now: () => clock.now(), random: () => 0.5, lifecycle: hooks.lifecycle },
       clock,
+      ...(hooks.inspect ? { inspect: hooks.inspect } : {}),
     },
   );
   actor.on('*', (event) => emitted.push(event as SupervisorEmitted));

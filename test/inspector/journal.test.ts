@@ -1,15 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import type { SupervisorEmitted } from '../../machines/supervisor.js';
-import { createJournal, type JournalOptions } from '../../src/inspector/journal.js';
+import { LIFECYCLE_TYPES, type SupervisorEmitted, type SupervisorLifecycle } from '../../machines/supervisor.js';
+import { createJournal, type Journal, type JournalOptions } from '../../src/inspector/journal.js';
 import { previewOf } from '../../src/inspector/preview.js';
 import { startSupervisor } from '../helpers/supervisor-harness.js';
 import { until } from '../helpers/wait.js';
 
-/** A journal fed by the real supervisor machine (lifecycle on), on its simulated clock. */
+/**
+ * A journal fed by the real supervisor machine, on its simulated clock, as the runtime feeds it: its
+ * inspection events, and the notifications it listens to (the lifecycle ones turned on as the runtime does).
+ */
 function journaled(settings: Parameters<typeof startSupervisor>[0] = {}, options: Partial<JournalOptions> = {}) {
-  const h = startSupervisor(settings, { lifecycle: true });
-  const journal = createJournal({
-    on: (type, listener) => h.actor.on(type, listener as (event: SupervisorEmitted) => void).unsubscribe,
+  let journal: Journal | undefined;
+  const h = startSupervisor(settings, { inspect: (event) => journal?.observe(event) });
+  journal = createJournal({
+    on: (type, listener) => {
+      // As runtime.on() after start: a lifecycle type is turned on when something listens to it.
+      if (LIFECYCLE_TYPES.has(type)) h.actor.send({ type: 'lifecycle.observe', types: [type as SupervisorLifecycle['type']] });
+      return h.actor.on(type, listener as (event: SupervisorEmitted) => void).unsubscribe;
+    },
     now: () => h.clock.now(),
     size: 3,
     redact: ['card'],
@@ -159,11 +167,132 @@ describe('createJournal', () => {
     const rejected = h.deliver();
     expect(journal.get(rejected)!.steps.map((s) => s.step)).toEqual(['received', 'rejected', 'settled']);
     h.runs[0]!.finish();
-    journal.expectOffered('again');
     h.actor.send({ type: 'event.received', delivery: { id: 'again', payload: null } });
     h.runs[1]!.finish();
     h.runs[2]!.finish();
     expect(journal.get('again')!.steps.map((s) => s.step)).toEqual(['received', 'queued', 'started', 'completed']);
+    // An operator's action on an event that has ended comes after its outcome.
+    h.clock.increment(5);
+    journal.note('again', 'retryRequested', 'ops');
+    expect(journal.get('again')).toMatchObject({
+      updatedAt: 5,
+      steps: [
+        { step: 'received', at: 0 },
+        { step: 'queued', position: 1, at: 0 },
+        { step: 'started', slotId: 'slot-0', attempt: 1, at: 0 },
+        { step: 'completed', attempts: 1, at: 0 },
+        { step: 'retryRequested', by: 'ops', at: 5 },
+      ],
+    });
+  });
+
+  it('turns on no notification the supervisor would emit for every event: received, queued and started come from its inspection events', () => {
+    const { h, journal } = journaled({ workers: 1 });
+    const id = h.deliver();
+    expect(Object.entries(h.context().emits).flatMap(([type, on]) => (on ? [type] : []))).toEqual(['event.timedOut', 'event.abandoned']);
+    expect(h.emitted.map((e) => e.type)).toEqual([]);
+    expect(journal.get(id)!.steps.map((s) => s.step)).toEqual(['received', 'queued', 'started']);
+  });
+
+  it('numbers events as the supervisor does, those settled as they arrive included (unreadable, queue full, stopping)', () => {
+    const { h, journal } = journaled({ workers: 1, queueSize: 1 }, { size: 10 });
+    const running = h.deliver();
+    const waiting = h.deliver();
+    const full = h.deliver();
+    const unreadable = h.deliver(null, { error: { code: 'ERR_PAYLOAD', message: 'not JSON' } });
+    h.actor.send({ type: 'runtime.stop' });
+    const late = h.deliver();
+    h.runs[0]!.finish();
+    const outcomes = h.emitted.filter((e) => 'attempts' in e).map((e) => [e.id, e.seq, e.type]);
+    expect(outcomes).toEqual([
+      [full, 2, 'event.rejected'],
+      [unreadable, 3, 'event.failed'],
+      [waiting, 1, 'event.returned'],
+      [late, 4, 'event.returned'],
+      [running, 0, 'event.completed'],
+    ]);
+    expect(outcomes.map(([id]) => [id, journal.get(id as string)!.seq])).toEqual(outcomes.map(([id, seq]) => [id, seq]));
+    const steps = (id: string) => journal.get(id)!.steps.map((s) => s.step);
+    expect(steps(full)).toEqual(['received', 'rejected', 'settled']);
+    expect(steps(unreadable)).toEqual(['received', 'dead-lettered', 'settled']);
+    expect(steps(late)).toEqual(['received', 'returned', 'settled']);
+    // Returned from the queue as the runtime stopped: it had been queued.
+    expect(steps(waiting)).toEqual(['received', 'queued', 'returned', 'settled']);
+    expect(journal.size()).toEqual({ finished: 5, inFlight: 0 });
+  });
+
+  it('numbers events right when it starts on a supervisor already running, and ignores what is sent to one that has stopped', () => {
+    let journal: Journal | undefined;
+    const h = startSupervisor({ workers: 1 }, { inspect: (event) => journal?.observe(event) });
+    const before = [h.deliver(), h.deliver()];
+    h.runs[0]!.finish();
+    journal = createJournal({
+      on: (type, listener) => h.actor.on(type, listener as (event: SupervisorEmitted) => void).unsubscribe,
+      now: () => h.clock.now(),
+      size: 10,
+      redact: [],
+      source: 'test',
+    });
+    const after = h.deliver();
+    h.runs[1]!.finish();
+    h.runs[2]!.finish();
+    expect(journal.get(before[1]!)).toBeUndefined();
+    expect(journal.get(after)).toMatchObject({ seq: 2, state: 'completed' });
+    expect(h.emitted.find((e) => e.type === 'event.completed' && e.id === after)).toMatchObject({ seq: 2 });
+    h.actor.send({ type: 'runtime.stop' });
+    expect(h.actor.getSnapshot().status).toBe('done');
+    h.deliver();
+    expect(journal.size()).toEqual({ finished: 1, inFlight: 0 });
+  });
+
+  it('finds an event in flight for long among thousands that came after it', () => {
+    const { h, journal } = journaled({ workers: 2, executionTimeoutMs: 60_000 });
+    const hung = h.deliver();
+    for (let i = 0; i < 2100; i++) {
+      h.deliver();
+      h.runs.at(-1)!.finish();
+    }
+    expect(journal.size()).toEqual({ finished: 3, inFlight: 1 });
+    expect(journal.list({ state: 'running' }).map((e) => e.id)).toEqual([hung]);
+    h.runs[0]!.finish();
+    expect(journal.get(hung)).toMatchObject({ seq: 0, state: 'completed' });
+    expect(journal.size()).toEqual({ finished: 3, inFlight: 0 });
+  });
+
+  it('shows a long timeline with its first steps and its latest, and nothing of an event it kept before', () => {
+    const { h, journal } = journaled({ workers: 1, retries: 30, backoff: { kind: 'fixed', delayMs: 1, maxDelayMs: 1 } });
+    const id = h.deliver();
+    for (let attempt = 0; attempt < 25; attempt++) {
+      h.runs.at(-1)!.fail({ code: 'ERR_X', message: `attempt ${attempt + 1}` });
+      h.clock.increment(1);
+    }
+    h.runs.at(-1)!.finish();
+    const detail = journal.get(id)!;
+    expect(detail.steps).toHaveLength(40);
+    // received, queued, started, 25 times retrying and started, completed, settled.
+    expect(detail.stepsDropped).toBe(3 + 25 * 2 + 2 - 40);
+    expect(detail.steps.slice(0, 4).map((s) => s.step)).toEqual(['received', 'queued', 'started', 'retrying']);
+    expect(detail.steps.slice(-4)).toMatchObject([
+      { step: 'retrying', attempt: 25, delayMs: 1, error: { code: 'ERR_X', message: 'attempt 25' } },
+      { step: 'started', attempt: 26 },
+      { step: 'completed', attempts: 26 },
+      { step: 'settled', how: 'ack' },
+    ]);
+    // The ring holds 3: the next ones take the place of the first.
+    const next = Array.from({ length: 4 }, () => {
+      const later = h.deliver({ later: true });
+      h.runs.at(-1)!.finish();
+      return later;
+    });
+    expect(journal.get(id)).toBeUndefined();
+    expect(journal.get(next[3]!)).toMatchObject({
+      state: 'completed',
+      attempt: 1,
+      error: null,
+      payload: '{"later":true}',
+      stepsDropped: 0,
+      steps: [{ step: 'received' }, { step: 'queued' }, { step: 'started' }, { step: 'completed' }, { step: 'settled' }],
+    });
   });
 
   it('records operator actions on the timeline, and batches changes for listeners', async () => {

@@ -15,6 +15,7 @@ import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runt
 import { logSink } from '../helpers/log-sink.js';
 import { manualSource } from '../helpers/manual-source.js';
 import { cleanupsAfterEach, deferred } from '../helpers/once.js';
+import { until } from '../helpers/wait.js';
 
 const cleanups = cleanupsAfterEach();
 
@@ -214,6 +215,42 @@ describe('the inspector server', () => {
     expect((await fetch(new URL('/healthz', url), { headers: { authorization: 'Bearer wrong-token-value' } })).status).toBe(401);
     expect((await fetch(new URL('/healthz', url), { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
     expect((await fetch(new URL(`/api/state?token=${token}`, url))).status).toBe(200);
+  });
+
+  it('with named tokens, takes any of them, and logs and notes an action with the name of the token that asked, never its secret', async () => {
+    const sink = logSink('info');
+    const gate = deferred();
+    const tokens = { alice: 'alice-long-secret', ci: 'ci-long-secret-2' };
+    const { runtime, source, url } = await inspected(
+      { worker: defineWorker({ start: () => gate.promise }), logger: sink.logger },
+      { tokens },
+    );
+    cleanups.push(() => gate.resolve());
+    await runtime.start();
+    await source.ready;
+    source.deliver({ n: 1 }, 'e1');
+    const as = (who: keyof typeof tokens) => ({ authorization: `Bearer ${tokens[who]}` });
+    expect((await fetch(new URL('/api/events', url))).status).toBe(401);
+    expect((await fetch(new URL('/api/events', url), { headers: { authorization: 'Bearer wrong-token-value' } })).status).toBe(401);
+    await until(
+      async () => {
+        const { events } = (await (await fetch(new URL('/api/events?state=running', url), { headers: as('ci') })).json()) as {
+          events: unknown[];
+        };
+        return events.length === 1;
+      },
+      { what: 'e1 to run' },
+    );
+    const cancelled = await fetch(new URL('/api/events/e1/cancel', url), { method: 'POST', headers: as('alice') });
+    expect([cancelled.status, await cancelled.json()]).toEqual([202, { id: 'e1', action: 'cancel', by: 'alice' }]);
+    const detail = (await (await fetch(new URL('/api/events/e1', url), { headers: as('alice') })).json()) as { steps: unknown[] };
+    expect(detail.steps).toContainEqual({ step: 'cancelRequested', by: 'alice', at: expect.any(Number) });
+    expect(sink.lines).toContainEqual(
+      expect.objectContaining({ event: 'e1', action: 'cancel', by: 'alice', msg: 'inspector: event e1 cancelled by alice' }),
+    );
+    const logged = JSON.stringify(sink.lines);
+    expect(logged).not.toContain(tokens.alice);
+    expect(logged).not.toContain(tokens.ci);
   });
 
   it('without a token, answers 421 to a Host that is not a loopback name with its port (a DNS-rebinding page), and 200 to one that is', async () => {

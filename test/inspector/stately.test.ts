@@ -8,7 +8,7 @@ import { cleanupsAfterEach } from '../helpers/once.js';
 const cleanups = cleanupsAfterEach();
 
 async function relay(options: Partial<StatelyRelayOptions> = {}): Promise<StatelyRelay & { ws: string; port: number }> {
-  const started = await startStatelyRelay({ host: '127.0.0.1', port: 0, token: undefined, ...options });
+  const started = await startStatelyRelay({ host: '127.0.0.1', port: 0, ...options });
   cleanups.push(() => started.close());
   const port = Number(new URL(started.url).port);
   return { ...started, ws: started.url.replace('http:', 'ws:'), port };
@@ -71,7 +71,7 @@ describe("Stately's relay without a token", () => {
 describe("Stately's relay with a token", () => {
   it('opens a WebSocket from any origin that has the token, and none without it', async () => {
     const token = 'a-long-random-secret';
-    const { ws } = await relay({ token });
+    const { ws } = await relay({ tokens: [token] });
     expect((await connect(ws, { origin: 'https://evil.example' })).outcome).toBe(401);
     expect((await connect(`${ws}?token=${token}`, { origin: 'https://evil.example' })).outcome).toBe('open');
   });
