@@ -912,7 +912,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
               settles: driver.settle !== undefined,
               offerAgain,
               cancel: (seq, reason) => {
-                const running = actor && [...actor.getSnapshot().context.slots.values()].some((slot) => slot.job?.seq === seq);
+                const running = actor && [...actor.getSnapshot().context.slots.values()].some((job) => job?.seq === seq);
                 if (running) actor!.send(eventCancel(seq, reason));
                 return running === true;
               },
