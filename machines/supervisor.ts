@@ -41,15 +41,17 @@ export {
 
 /**
  * The supervisor's context: its input, and its routing ledger (see
- * machines/supervisor/ledger-state.ts). Each transition replaces the ledger
- * with the one its ledger function returned; none is ever changed in place,
- * so a snapshot stays as it was taken.
+ * machines/supervisor/ledger-state.ts: the queue, slots, counters, ...).
+ * Each transition replaces the ledger with the one its ledger function
+ * returned; none is ever changed in place, so a snapshot stays as it was taken.
  */
-export type SupervisorContext = SupervisorInput & Ledger;
+export interface SupervisorContext extends SupervisorInput {
+  readonly ledger: Ledger;
+}
 
 /** The part of xstate's action enqueuer the supervisor uses. */
 interface Enqueue {
-  assign(assignment: () => Ledger): void;
+  assign(assignment: () => { ledger: Ledger }): void;
   sendTo(to: AnyActorRef | string, event: { type: string }): void;
   emit(event: SupervisorEmitted): void;
   raise(event: SupervisorEvent, options?: { delay: number; id: string }): void;
@@ -114,10 +116,11 @@ function perform(enqueue: Enqueue, self: AnyActorRef, effects: readonly Effect[]
  * An action that asks the ledger what a fact means (`decide`), takes the
  * ledger it returns as the context, and performs its effects.
  */
-const step = (decide: (context: SupervisorContext, event: SupervisorEvent, clock: Clock) => LedgerStep): never =>
+const step = (decide: (ledger: Ledger, event: SupervisorEvent, clock: Clock) => LedgerStep): never =>
   enqueueActions(({ context, event, enqueue, self }: ActionArgs) => {
-    const { ledger, effects } = decide(context, event, { now: context.now(), random: context.random });
-    enqueue.assign(() => ledger);
+    const { ledger, effects } = decide(context.ledger, event, { now: context.now(), random: context.random });
+    // The ledger is one field of the context: xstate copies the context's few fields, not the ledger's.
+    enqueue.assign(() => ({ ledger }));
     perform(enqueue, self, effects);
   }) as never;
 
@@ -155,7 +158,7 @@ export const supervisorMachine = setup({
     pingDependency: promiseNotProvided<PingResult, PingInput>('supervisor', 'pingDependency'),
   },
   actions: {
-    spawnSlots: step((context, _event, clock) => openSlots(context, clock)),
+    spawnSlots: step((ledger, _event, clock) => openSlots(ledger, clock)),
     spawnSource: tell(({ context, enqueue, self }) => {
       // A fast source hands over batches small enough that a pause still lands before the queue is full.
       const { queueSize, highWatermark } = context.settings;
@@ -165,57 +168,57 @@ export const supervisorMachine = setup({
         : {};
       enqueue.spawnChild('source', { id: 'source', input: { sink: self, batchSize, random: context.random, ...reconnect } });
     }),
-    admitEvents: step((context, event, clock) =>
-      admit(context, event.type === 'events.received' ? (event as EventsReceived).deliveries : [(event as EventReceived).delivery], clock),
+    admitEvents: step((ledger, event, clock) =>
+      admit(ledger, event.type === 'events.received' ? (event as EventsReceived).deliveries : [(event as EventReceived).delivery], clock),
     ),
-    takeReports: step((context, event, clock) =>
-      finish(context, event.type === 'slots.reported' ? (event as SlotsReported).reports : [event as SlotFinished | SlotFailed], clock),
+    takeReports: step((ledger, event, clock) =>
+      finish(ledger, event.type === 'slots.reported' ? (event as SlotsReported).reports : [event as SlotFinished | SlotFailed], clock),
     ),
-    timeOutJobs: step((context, _event, clock) => timeOutRuns(context, clock)),
-    forgetSlot: step((context, event, clock) => retireSlot(context, (event as { slotId: string }).slotId, clock)),
-    requeueJob: step((context, event, clock) => retry(context, (event as { seq: number }).seq, clock)),
-    probeDependency: step((context, _event, clock) => probe(context, clock)),
-    takePing: step((context, event, clock) =>
-      takePing(context, event.type === 'xstate.done.actor.dependency-ping' ? event.output : undefined, clock),
+    timeOutJobs: step((ledger, _event, clock) => timeOutRuns(ledger, clock)),
+    forgetSlot: step((ledger, event, clock) => retireSlot(ledger, (event as { slotId: string }).slotId, clock)),
+    requeueJob: step((ledger, event, clock) => retry(ledger, (event as { seq: number }).seq, clock)),
+    probeDependency: step((ledger, _event, clock) => probe(ledger, clock)),
+    takePing: step((ledger, event, clock) =>
+      takePing(ledger, event.type === 'xstate.done.actor.dependency-ping' ? event.output : undefined, clock),
     ),
-    expireJobs: step((context, _event, clock) => expire(context, clock)),
-    revokeEvents: step((context, event, clock) => {
+    expireJobs: step((ledger, _event, clock) => expire(ledger, clock)),
+    revokeEvents: step((ledger, event, clock) => {
       const { ids, error } = event as Extract<SupervisorEvent, { type: 'events.revoked' }>;
-      return revoke(context, ids, error, clock);
+      return revoke(ledger, ids, error, clock);
     }),
-    markSourceEnded: step((context, _event, clock) => endSource(context, clock)),
-    markSourceStopped: step((context, _event, clock) => closeSource(context, clock)),
-    recordStopReason: step((context, event, clock) => recordStop(context, event as Parameters<typeof recordStop>[1], clock)),
-    returnWaiting: step((context, _event, clock) => returnWaiting(context, clock)),
-    abortInFlight: step((context, _event, clock) => abortInFlight(context, clock)),
-    cancelJob: step((context, event, clock) => {
+    markSourceEnded: step((ledger, _event, clock) => endSource(ledger, clock)),
+    markSourceStopped: step((ledger, _event, clock) => closeSource(ledger, clock)),
+    recordStopReason: step((ledger, event, clock) => recordStop(ledger, event as Parameters<typeof recordStop>[1], clock)),
+    returnWaiting: step((ledger, _event, clock) => returnWaiting(ledger, clock)),
+    abortInFlight: step((ledger, _event, clock) => abortInFlight(ledger, clock)),
+    cancelJob: step((ledger, event, clock) => {
       const { seq, reason } = event as Extract<SupervisorEvent, { type: 'event.cancel' }>;
-      return cancelRun(context, seq, reason, clock);
+      return cancelRun(ledger, seq, reason, clock);
     }),
-    observeLifecycle: step((context, event, clock) =>
-      observeLifecycle(context, (event as Extract<SupervisorEvent, { type: 'lifecycle.observe' }>).types, clock),
+    observeLifecycle: step((ledger, event, clock) =>
+      observeLifecycle(ledger, (event as Extract<SupervisorEvent, { type: 'lifecycle.observe' }>).types, clock),
     ),
     announceReconnecting: tell(({ event, enqueue }) => {
       const { attempt, delayMs, error } = event as Extract<SupervisorEvent, { type: 'source.reconnecting' }>;
       enqueue.emit({ type: 'source.reconnecting', attempt, delayMs, error });
     }),
     stopSource: tell(({ context, enqueue }) => {
-      if (!context.sourceStopped) enqueue.sendTo('source', sourceStop());
+      if (!context.ledger.sourceStopped) enqueue.sendTo('source', sourceStop());
     }),
     pauseSource: tell(({ enqueue }) => enqueue.sendTo('source', sourcePause())),
     pauseSourceForShutdown: tell(({ enqueue }) => enqueue.sendTo('source', sourcePause('shutdown'))),
     resumeSource: tell(({ enqueue }) => enqueue.sendTo('source', sourceResume())),
   },
   guards: {
-    isSourceStopped: ({ context }) => context.sourceStopped,
-    isSettled: ({ context }) => isSettled(context),
+    isSourceStopped: ({ context }) => context.ledger.sourceStopped,
+    isSettled: ({ context }) => isSettled(context.ledger),
   },
   delays: {
     shutdownTimeout: ({ context }) => context.settings.shutdownTimeoutMs,
   },
 }).createMachine({
   id: 'supervisor',
-  context: ({ input }) => ({ ...input, ...emptyLedger(input.settings, input.lifecycle) }),
+  context: ({ input }) => ({ ...input, ledger: emptyLedger(input.settings, input.lifecycle) }),
   // Events handled the same way while running and while stopping live on the
   // root, so a hot transition touches as few state nodes as possible.
   on: {
@@ -282,9 +285,9 @@ export const supervisorMachine = setup({
     },
   },
   output: ({ context }) => ({
-    reason: context.stopReason ?? 'requested',
-    counters: { ...context.counters },
-    sourceError: context.sourceError,
+    reason: context.ledger.stopReason ?? 'requested',
+    counters: { ...context.ledger.counters },
+    sourceError: context.ledger.sourceError,
   }),
 });
 

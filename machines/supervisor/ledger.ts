@@ -23,6 +23,7 @@ export function admit(ledger: Ledger, deliveries: readonly Delivery[], clock: Cl
   const step = new Step(ledger, clock);
   const { next } = step;
   const { settings } = next;
+  const queued: JobRecord[] = [];
   for (const delivery of deliveries) {
     step.count('received');
     const job = admittedJob(next.nextSeq++, orderingKey(delivery.payload, settings.orderBy), step.now, delivery);
@@ -37,14 +38,16 @@ export function admit(ledger: Ledger, deliveries: readonly Delivery[], clock: Cl
       step.count('failed');
       step.count('deadLettered');
       step.settle(job, 'failed', { error: delivery.error });
-    } else if (next.queue.size >= settings.queueSize) {
+    } else if (next.queue.size + queued.length >= settings.queueSize) {
       step.count('rejected');
       step.settle(job, 'rejected', { error: fullError(settings.queueSize) });
     } else {
-      next.queue = next.queue.push(job);
-      step.noteQueued(job);
+      queued.push(job);
+      step.noteQueued(job, next.queue.size + queued.length);
     }
   }
+  // Into the queue at once: one copy of its newest chunk for the batch.
+  next.queue = next.queue.pushAll(queued);
   dispatch(step);
   step.signalCrossings();
   return step.done();

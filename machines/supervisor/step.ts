@@ -24,7 +24,7 @@ export class Step {
   /** The queue's size when the step began, for its watermark crossings. */
   private readonly sizeBefore: number;
   /** Outcomes decided in this step, by source: one message per source, sent before any new assignment. */
-  private outbox: Map<AnyActorRef, Settlement[]> | undefined;
+  private outbox: Array<{ origin: AnyActorRef; settlements: Settlement[] }> | undefined;
   private ownsSlots = false;
   private ownsIdle = false;
   private ownsTerminating = false;
@@ -101,10 +101,11 @@ export class Step {
         ...(error ? { error } : {}),
         ...(delivery.meta ? { meta: delivery.meta } : {}),
       };
-      const box = (this.outbox ??= new Map());
-      const list = box.get(delivery.origin);
-      if (list) list.push(settlement);
-      else box.set(delivery.origin, [settlement]);
+      // Nearly always one source: a scan of a short list.
+      const box = (this.outbox ??= []);
+      const entry = box.find((other) => other.origin === delivery.origin);
+      if (entry) entry.settlements.push(settlement);
+      else box.push({ origin: delivery.origin, settlements: [settlement] });
     }
     const { id, meta, payload } = delivery;
     const { seq, attempt: attempts, waitMs, runMs } = job;
@@ -116,10 +117,10 @@ export class Step {
     }
   }
 
-  /** Emits `event.queued` for a job just put in the queue, when asked for. */
-  noteQueued(job: JobRecord): void {
+  /** Emits `event.queued` for a job just put in the queue (`position`: the events waiting, it included), when asked for. */
+  noteQueued(job: JobRecord, position = this.next.queue.size): void {
     if (this.next.emits['event.queued'])
-      this.emit({ type: 'event.queued', id: job.delivery.id, seq: job.seq, position: this.next.queue.size, at: job.enqueuedAt });
+      this.emit({ type: 'event.queued', id: job.delivery.id, seq: job.seq, position, at: job.enqueuedAt });
   }
 
   /** Takes an outage decision: pause or resume the source for `dependency`, say it is down or back, schedule the probe, ping. */
@@ -170,7 +171,7 @@ export class Step {
     const box = this.outbox;
     if (!box) return;
     this.outbox = undefined;
-    for (const [origin, settlements] of box) this.effects.push({ type: 'settle', origin, settlements });
+    for (const { origin, settlements } of box) this.effects.push({ type: 'settle', origin, settlements });
   }
 }
 

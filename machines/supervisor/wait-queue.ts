@@ -63,6 +63,16 @@ export class WaitQueue<E extends Waiting> {
     return new WaitQueue(this.size + 1, this.line.push(entry), this.ahead, this.lanes.set(key, Fifo.empty()));
   }
 
+  /** This queue with newly arrived entries, in arrival order (as `push` of each, in one step). */
+  pushAll(entries: readonly E[]): WaitQueue<E> {
+    if (entries.length === 0) return this;
+    if (this.lanes.size === 0 && entries.every((entry) => entry.key === undefined))
+      return new WaitQueue(this.size + entries.length, this.line.pushAll(entries), this.ahead, this.lanes);
+    let queue: WaitQueue<E> = this;
+    for (const entry of entries) queue = queue.push(entry);
+    return queue;
+  }
+
   /** This queue with an entry that already holds its key (a retry): ready at once, ahead of all that arrived after it. */
   requeue(entry: E): WaitQueue<E> {
     return new WaitQueue(this.size + 1, this.line, this.ahead.push(entry), this.lanes);
@@ -126,8 +136,12 @@ export class WaitQueue<E extends Waiting> {
     let lanes = KeyMap.empty<string, Fifo<E>>();
     for (const [key, lane] of this.lanes.entries()) {
       const behind = lane.toArray().filter(keep);
-      if (freed.has(key) && behind.length > 0) ahead.push(behind.shift()!);
-      if (!freed.has(key) || behind.length > 0) lanes = lanes.set(key, Fifo.from(behind));
+      if (!freed.has(key)) lanes = lanes.set(key, Fifo.from(behind));
+      else if (behind.length > 0) {
+        // The first entry behind takes the key: it is ready, and the rest wait behind it.
+        ahead.push(behind[0]!);
+        lanes = lanes.set(key, Fifo.from(behind.slice(1)));
+      }
     }
     if (removed.length === 0) return { queue: this, removed };
     let heap = Heap.empty<E>(bySeq);

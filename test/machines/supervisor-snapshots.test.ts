@@ -40,7 +40,7 @@ describe('supervisorMachine snapshots', () => {
     h.clock.increment(1000);
 
     expect(h.actor.getSnapshot().status).toBe('done');
-    expect(h.context().counters.received).toBe(8);
+    expect(h.ledger().counters.received).toBe(8);
     expect(new Set(h.settlements.map((s) => s.id)).size).toBe(8);
     for (const { context, view } of taken) expect(plainView(context)).toEqual(view);
   });
@@ -61,7 +61,7 @@ describe('supervisorMachine snapshots', () => {
       targetId: 'slot-0',
       event: { type: 'event.assigned', job: { seq: 0, attempt: 1, slotId: 'slot-0', startedAt: 10, delivery: { id: 'a' } } },
     });
-    expect(busy.context.running).toBe(1);
+    expect(busy.context.ledger.running).toBe(1);
 
     // The same snapshot, two futures: the slot fails the run in one, finishes it in the other.
     const [failed, failedActions] = transition(supervisorMachine, busy, slotFailed('slot-0', 0, { code: 'ERR_X', message: 'no' }));
@@ -75,8 +75,8 @@ describe('supervisorMachine snapshots', () => {
     ]);
     expect(emittedBy(failedActions).map((event) => event.type)).toEqual(['event.failed']);
     expect(emittedBy(doneActions)).toMatchObject([{ type: 'event.completed', id: 'a', result: 'ok' }]);
-    expect([failed.context.counters.failed, done.context.counters.completed]).toEqual([1, 1]);
-    expect([busy.context.running, busy.context.counters.completed, busy.context.counters.failed]).toEqual([1, 0, 0]);
+    expect([failed.context.ledger.counters.failed, done.context.ledger.counters.completed]).toEqual([1, 1]);
+    expect([busy.context.ledger.running, busy.context.ledger.counters.completed, busy.context.ledger.counters.failed]).toEqual([1, 0, 0]);
     expect(plainView(started.context)).toEqual(startedView);
   });
 });

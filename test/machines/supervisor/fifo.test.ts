@@ -7,7 +7,7 @@ import { Fifo } from '../../../machines/supervisor/fifo.js';
 describe('Fifo', () => {
   it('behaves as an array used as a queue, and every earlier version keeps its values', () => {
     fc.assert(
-      fc.property(fc.array(fc.option(fc.integer(), { nil: undefined })), (ops) => {
+      fc.property(fc.array(fc.option(fc.integer(), { nil: undefined, freq: 3 }), { maxLength: 400 }), (ops) => {
         let fifo = Fifo.empty<number>();
         const model: number[] = [];
         const versions: Array<[Fifo<number>, number[]]> = [];

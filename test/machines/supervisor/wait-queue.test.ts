@@ -53,6 +53,13 @@ describe('WaitQueue', () => {
     expect(takeAll(queue).seqs).toEqual([2, 3]);
   });
 
+  it("hands a removed ready entry's key to the next of its lane, which holds it against later arrivals", () => {
+    const { queue } = queueOf(entry(1, 'a'), entry(2, 'a')).removeWhere((e) => e.seq === 1);
+    const { queue: rest, seqs } = takeAll(queue.push(entry(3, 'a')));
+    expect([seqs, rest.size]).toEqual([[2], 1]);
+    expect(takeAll(rest.release('a')).seqs).toEqual([3]);
+  });
+
   it('skips a removed entry that waited behind its key', () => {
     const running = queueOf(entry(1, 'a'), entry(2, 'a'), entry(3, 'a')).withoutNext();
     const { queue } = running.removeWhere((e) => e.seq === 2);
