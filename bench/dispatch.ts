@@ -288,7 +288,7 @@ async function flood(): Promise<void> {
   const runtime = createRuntime({ worker, source, workers: SLOTS });
   let peakQueue = 0;
   runtime.on('event.completed', () => {
-    const waiting = runtime.actor!.getSnapshot().context.queue.size;
+    const waiting = runtime.actor!.getSnapshot().context.ledger.queue.size;
     if (waiting > peakQueue) peakQueue = waiting;
   });
   // What the process holds before the first event (node, tsx's loader thread, the modules): the flood adds to it.

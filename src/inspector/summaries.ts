@@ -76,12 +76,14 @@ export function summarize(machine: string, state: string, context: unknown, runt
   const c = (context ?? {}) as Ctx;
   switch (machine) {
     case 'supervisor': {
-      const counters = (c.counters ?? {}) as Ctx;
+      // Its working set is its ledger (machines/supervisor/ledger-state.ts).
+      const ledger = (c.ledger ?? {}) as Ctx;
+      const counters = (ledger.counters ?? {}) as Ctx;
       return {
-        queue: sizeOf(c.queue) ?? 0,
-        running: num(c.running) ?? 0,
-        retrying: sizeOf(c.retrying) ?? 0,
-        abandoned: num(c.abandoned) ?? 0,
+        queue: sizeOf(ledger.queue) ?? 0,
+        running: num(ledger.running) ?? 0,
+        retrying: sizeOf(ledger.retrying) ?? 0,
+        abandoned: num(ledger.abandoned) ?? 0,
         received: num(counters.received) ?? 0,
         completed: num(counters.completed) ?? 0,
         failed: num(counters.failed) ?? 0,

@@ -912,7 +912,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
               settles: driver.settle !== undefined,
               offerAgain,
               cancel: (seq, reason) => {
-                const running = actor && [...actor.getSnapshot().context.slots.values()].some((slot) => slot.job?.seq === seq);
+                const running = actor && [...actor.getSnapshot().context.ledger.slots.values()].some((job) => job?.seq === seq);
                 if (running) actor!.send(eventCancel(seq, reason));
                 return running === true;
               },
@@ -937,7 +937,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     on(type, listener) {
       if (actor) {
         const subscription = actor.on(type, listener as never);
-        if (LIFECYCLE_TYPES.has(type) && !actor.getSnapshot().context.emits[type as SupervisorLifecycle['type']])
+        if (LIFECYCLE_TYPES.has(type) && !actor.getSnapshot().context.ledger.emits[type as SupervisorLifecycle['type']])
           actor.send({ type: 'lifecycle.observe', types: [type as SupervisorLifecycle['type']] });
         return subscription.unsubscribe;
       }
@@ -951,7 +951,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
     },
     snapshot() {
       const snap = actor?.getSnapshot();
-      const context = snap?.context;
+      const ledger = snap?.context.ledger;
       const children = (snap?.children ?? {}) as Record<string, AnyActorRef | undefined>;
       const slots: SlotSnapshot[] = [];
       for (const [id, child] of Object.entries(children)) {
@@ -973,7 +973,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         { value: string | Record<string, string>; context?: { pausedFor?: string[] } } | undefined;
       const sourceValue = sourceSnap?.value;
       const pausedFor = sourceSnap?.context?.pausedFor;
-      const outage = context?.outage;
+      const outage = ledger?.outage;
       return {
         app: app.name,
         state: !snap ? 'created' : typeof snap.value === 'string' ? snap.value : (Object.keys(snap.value)[0] as RuntimeState),
@@ -993,11 +993,11 @@ function buildRuntime(parts: RuntimeParts): Runtime {
         ...(outage
           ? { dependency: { down: true as const, error: outage.error, downForMs: now() - outage.since, probes: outage.probes } }
           : {}),
-        waiting: context?.queue.size ?? 0,
-        running: context?.running ?? 0,
-        retrying: context?.retrying.size ?? 0,
-        abandoned: context?.abandoned ?? 0,
-        counters: { ...(context?.counters ?? zeroCounters()) },
+        waiting: ledger?.queue.size ?? 0,
+        running: ledger?.running ?? 0,
+        retrying: ledger?.retrying.size ?? 0,
+        abandoned: ledger?.abandoned ?? 0,
+        counters: { ...(ledger?.counters ?? zeroCounters()) },
         slots,
         ...(workflows ? { workflows: workflows.stats() } : {}),
       };

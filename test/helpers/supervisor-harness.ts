@@ -212,7 +212,8 @@ export function startSupervisor(
       return typeof value === 'string' ? value : JSON.stringify(value);
     },
     outcomeOf: (id: string) => settlements.filter((s) => s.id === id).map((s) => s.outcome),
-    context: () => actor.getSnapshot().context,
+    /** The supervisor's ledger now (its context's working set: queue, slots, counters, ...). */
+    ledger: () => actor.getSnapshot().context.ledger,
   };
 }
 

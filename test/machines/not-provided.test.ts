@@ -142,8 +142,8 @@ describe('a machine run without its wiring fails at once, naming what is missing
     const logic = supervisorMachine.provide({ actors: { workerSlot: workerSlotMachine.provide({ actions: { startWorker: () => {} } }) } });
     const { actor } = watch(createActor(logic, { input: { settings: testSettings(), now: () => 0, random: () => 0.5 } }));
     await settle();
-    expect(actor.getSnapshot().context.stopReason).toBe('source failed');
-    expect(actor.getSnapshot().context.sourceError).toMatchObject({
+    expect(actor.getSnapshot().context.ledger.stopReason).toBe('source failed');
+    expect(actor.getSnapshot().context.ledger.sourceError).toMatchObject({
       code: 'ERR_INTERNAL',
       message: missing('supervisor', 'actor', 'source'),
     });

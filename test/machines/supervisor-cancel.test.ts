@@ -17,7 +17,7 @@ describe('supervisorMachine event.cancel', () => {
     expect(h.emitted.filter((e) => e.type === 'event.retrying')).toEqual([]);
     // The next event runs on the replacement slot.
     expect(h.running().map((r) => [r.job.delivery.id, r.slotId])).toEqual([[waiting, 'slot-1']]);
-    expect(h.context()).toMatchObject({ abandoned: 1, running: 1, counters: { timedOut: 0, failed: 1 } });
+    expect(h.ledger()).toMatchObject({ abandoned: 1, running: 1, counters: { timedOut: 0, failed: 1 } });
   });
 
   it('does nothing for an event that is not running', () => {
@@ -27,6 +27,6 @@ describe('supervisorMachine event.cancel', () => {
     h.runs[0]!.finish();
     h.actor.send(eventCancel(0, cancelled));
     expect(h.running().map((r) => r.job.delivery.id)).toEqual([waiting]);
-    expect(h.context()).toMatchObject({ abandoned: 0, counters: { failed: 0, completed: 1 } });
+    expect(h.ledger()).toMatchObject({ abandoned: 0, counters: { failed: 0, completed: 1 } });
   });
 });

@@ -7,7 +7,7 @@ describe('supervisorMachine', () => {
     const h = startSupervisor({ workers: 2 });
     const ids = [h.deliver(), h.deliver(), h.deliver(), h.deliver()];
     expect(h.runs.map((r) => r.job.delivery.id)).toEqual(ids.slice(0, 2));
-    expect(h.context().queue.size).toBe(2);
+    expect(h.ledger().queue.size).toBe(2);
     h.runs[0]!.finish();
     expect(h.runs.map((r) => r.job.delivery.id)).toEqual(ids.slice(0, 3));
     expect(h.running()).toHaveLength(2);
@@ -33,7 +33,7 @@ describe('supervisorMachine', () => {
     h.runs[0]!.finish('done');
     expect(h.settlements).toEqual([{ id, outcome: 'completed', ack: true, attempts: 1, deadLetter: false, result: 'done' }]);
     expect(h.emitted.filter((e) => e.type === 'event.completed')).toMatchObject([{ id, result: 'done', attempts: 1 }]);
-    expect(h.context().counters).toMatchObject({ received: 1, started: 1, completed: 1 });
+    expect(h.ledger().counters).toMatchObject({ received: 1, started: 1, completed: 1 });
   });
 
   it('settles the events of one step with one message to their source', () => {
@@ -63,7 +63,7 @@ describe('supervisorMachine', () => {
   it('rejects events past the queue size when the source does not pause, keeping memory bounded', () => {
     const h = startSupervisor({ workers: 1, queueSize: 3, highWatermark: 2, lowWatermark: 1 });
     const ids = Array.from({ length: 6 }, () => h.deliver());
-    expect(h.context().queue.size).toBe(3);
+    expect(h.ledger().queue.size).toBe(3);
     expect(ids.slice(4).flatMap((id) => h.outcomeOf(id))).toEqual(['rejected', 'rejected']);
     expect(h.settlements.find((s) => s.id === ids[4])?.error?.code).toBe('ERR_QUEUE_FULL');
   });
@@ -80,7 +80,7 @@ describe('supervisorMachine', () => {
     expect(h.settlements.find((s) => s.id === late)).toMatchObject({ ack: false, error: { code: 'ERR_QUEUE_TIMEOUT' } });
     h.runs[0]!.finish();
     expect(h.runs.map((r) => r.job.delivery.id)).not.toContain(late);
-    expect(h.context().counters.expired).toBe(1);
+    expect(h.ledger().counters.expired).toBe(1);
   });
 
   it('expires rather than starts an event found past its queue timeout when a slot frees (the timer lost the race)', () => {
@@ -107,8 +107,8 @@ describe('supervisorMachine', () => {
       deadLetter: true,
       error: { code: 'ERR_WORKER_TIMEOUT' },
     });
-    expect(h.context().abandoned).toBe(2);
-    expect(h.context().slots.size).toBe(2);
+    expect(h.ledger().abandoned).toBe(2);
+    expect(h.ledger().slots.size).toBe(2);
     // The stuck promises never settle, yet two new events still run at once.
     h.deliver();
     h.deliver();
@@ -125,22 +125,22 @@ describe('supervisorMachine', () => {
     // The thread is being terminated: no outcome yet, and the same-key event waits.
     expect(h.settlements.find((s) => s.id === stuck)).toBeUndefined();
     expect(h.runs.map((r) => r.job.delivery.id)).toEqual([stuck]);
-    expect(h.context().terminating.size).toBe(1);
+    expect(h.ledger().terminating.size).toBe(1);
     h.runs[0]!.fail({ code: 'ERR_WORKER_TIMEOUT', message: 'its thread was terminated' });
     expect(h.settlements.find((s) => s.id === stuck)).toMatchObject({ outcome: 'failed', error: { code: 'ERR_WORKER_TIMEOUT' } });
     expect(h.runs.map((r) => r.job.delivery.id)).toEqual([stuck, next]);
-    expect(h.context().terminating.size).toBe(0);
+    expect(h.ledger().terminating.size).toBe(0);
   });
 
   it('retires an abandoned slot once its run finally settles', () => {
     const h = startSupervisor({ workers: 1, executionTimeoutMs: 500 });
     h.deliver();
     h.clock.increment(500);
-    expect(h.context().abandoned).toBe(1);
+    expect(h.ledger().abandoned).toBe(1);
     h.runs[0]!.finish('late');
-    expect(h.context().abandoned).toBe(0);
+    expect(h.ledger().abandoned).toBe(0);
     expect(Object.keys(h.actor.getSnapshot().children)).not.toContain(h.runs[0]!.slotId);
-    expect(h.context().counters.completed).toBe(0);
+    expect(h.ledger().counters.completed).toBe(0);
   });
 
   it('retries a failed event after an exponential backoff, then dead-letters it after the last attempt', () => {
@@ -160,7 +160,7 @@ describe('supervisorMachine', () => {
     expect(h.runs.map((r) => r.attempt)).toEqual([1, 2, 3]);
     h.runs[2]!.fail({ code: 'ERR_X', message: 'still broken' });
     expect(h.settlements).toMatchObject([{ id, outcome: 'failed', deadLetter: true, attempts: 3, error: { code: 'ERR_X' } }]);
-    expect(h.context().counters).toMatchObject({ retried: 2, failed: 1, deadLettered: 1 });
+    expect(h.ledger().counters).toMatchObject({ retried: 2, failed: 1, deadLettered: 1 });
   });
 
   it('holds an event whose run failed because the store or the locks were down, pauses the source for the dependency, and, when they cannot be pinged, lets one held event run at a time as the probe', () => {
@@ -171,7 +171,7 @@ describe('supervisorMachine', () => {
     h.runs[0]!.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'store redis://127.0.0.1:6379 is unavailable' });
     // Not the event's failure: no retry counted, no outcome, and nothing else starts.
     expect(h.settlements).toEqual([]);
-    expect(h.context().counters).toMatchObject({ retried: 0, returned: 0, failed: 0 });
+    expect(h.ledger().counters).toMatchObject({ retried: 0, returned: 0, failed: 0 });
     expect(h.runs).toHaveLength(2);
     expect(h.toSource).toEqual([{ type: 'source.pause', reason: 'dependency' }]);
     expect(h.emitted.filter((e) => e.type.startsWith('dependency.'))).toMatchObject([
@@ -250,7 +250,7 @@ describe('supervisorMachine', () => {
     h.running()[0]!.finish();
     h.running()[0]!.finish();
     expect(h.settlements.map((s) => [s.id, s.outcome, s.attempts]).sort()).toEqual(ids.map((id) => [id, 'completed', 1]));
-    expect(h.context().counters).toMatchObject({ started: 5, retried: 0, failed: 0, returned: 0 });
+    expect(h.ledger().counters).toMatchObject({ started: 5, retried: 0, failed: 0, returned: 0 });
   });
 
   it('probes by running one held event, at once, when a ping finds that the store cannot be pinged', async () => {
@@ -362,7 +362,7 @@ describe('supervisorMachine', () => {
       { id: stored, outcome: 'returned', ack: false, deadLetter: false, attempts: 1 },
       { id: locked, outcome: 'returned', ack: false, deadLetter: false, attempts: 1 },
     ]);
-    expect(h.context().counters).toMatchObject({ retried: 0, returned: 2, failed: 0, deadLettered: 0 });
+    expect(h.ledger().counters).toMatchObject({ retried: 0, returned: 2, failed: 0, deadLettered: 0 });
     expect(h.state()).toBe('stopped');
   });
 
@@ -405,8 +405,8 @@ describe('supervisorMachine', () => {
     expect(h.outcomeOf(running)).toEqual(['completed']);
     h.clock.increment(1000);
     expect(h.runs.map((r) => r.job.delivery.id)).toEqual([retrying, running]);
-    expect(h.context().counters).toMatchObject({ returned: 2, retried: 1, completed: 1 });
-    expect(h.context().retrying.size).toBe(0);
+    expect(h.ledger().counters).toMatchObject({ returned: 2, retried: 1, completed: 1 });
+    expect(h.ledger().retrying.size).toBe(0);
   });
 
   it('does not retry a revoked event that was running and then failed: it is returned', () => {
@@ -418,7 +418,7 @@ describe('supervisorMachine', () => {
     h.clock.increment(10_000);
     expect(h.runs).toHaveLength(1);
     expect(h.settlements).toMatchObject([{ id, outcome: 'returned', ack: false, error: lost }]);
-    expect(h.context().counters).toMatchObject({ retried: 0, failed: 0, returned: 1 });
+    expect(h.ledger().counters).toMatchObject({ retried: 0, failed: 0, returned: 1 });
   });
 
   it('returns waiting events its source revoked without starting them', () => {

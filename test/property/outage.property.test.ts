@@ -50,7 +50,7 @@ function simulate({ workers, retries, ordered, downAt, downForMs, events }: Scen
     {
       ...(pinged ? { pings: ping } : {}),
       onStart: (run) => {
-        if (h.context().outage) probeStarts.push(h.clock.now());
+        if (h.ledger().outage) probeStarts.push(h.clock.now());
         const duration = events[Number(run.job.delivery.id.slice(1))]!.duration;
         h.clock.setTimeout(() => {
           if (isDown(h.clock.now())) run.fail({ code: 'ERR_STORE_UNAVAILABLE', message: 'store down' });
@@ -76,7 +76,7 @@ function expectEveryEventDone(h: ReturnType<typeof startSupervisor>, events: Sce
   expect(h.settlements).toHaveLength(events.length);
   expect(new Set(h.settlements.map((s) => s.id)).size).toBe(events.length);
   for (const s of h.settlements) expect(s).toMatchObject({ outcome: 'completed', attempts: 1 });
-  expect(h.context().counters).toMatchObject({ retried: 0, failed: 0, returned: 0, deadLettered: 0 });
+  expect(h.ledger().counters).toMatchObject({ retried: 0, failed: 0, returned: 0, deadLettered: 0 });
   // Down and up are said once per outage, and in turn.
   const said = h.emitted.filter((e) => e.type === 'dependency.down' || e.type === 'dependency.up').map((e) => e.type);
   expect(said).toEqual(said.map((_, i) => (i % 2 === 0 ? 'dependency.down' : 'dependency.up')));

@@ -112,7 +112,7 @@ describe('supervisor properties (fast-check, simulated time)', () => {
         for (const s of h.settlements) outcomes.set(s.id, [...(outcomes.get(s.id) ?? []), s.outcome]);
         expect(outcomes.size).toBe(events.length);
         for (const list of outcomes.values()) expect(list).toHaveLength(1);
-        const counters = h.context().counters;
+        const counters = h.ledger().counters;
         const count = (outcome: string) => h.settlements.filter((s) => s.outcome === outcome).length;
         expect(counters.completed).toBe(count('completed'));
         expect(counters.failed).toBe(count('failed'));

@@ -163,7 +163,7 @@ describe('createRuntime', () => {
     const steps: string[] = [];
     runtime.on('event.completed', (e) => steps.push(`${e.id}:completed`));
     await runtime.start();
-    expect(Object.values(runtime.actor!.getSnapshot().context.emits)).toEqual([false, false, false, false, false, false]);
+    expect(Object.values(runtime.actor!.getSnapshot().context.ledger.emits)).toEqual([false, false, false, false, false, false]);
     await source.ready;
     source.deliver(1, 'before');
     await until(() => steps.includes('before:completed'));
