@@ -24,8 +24,10 @@
  *    lifecycle notifications on (a listener, as tracing adds), with a provider
  *    that samples nothing, and with one that records every span (to a
  *    processor that drops them), rounds alternated; prints the cost per event.
- * 5. Memory: in a fresh child process, a source far faster than the workers
- *    floods N events; prints the peak RSS.
+ * 5. Memory: in a fresh child process (bench/flood.mjs), a source far faster
+ *    than the workers floods N events; prints the peak RSS, for the compiled
+ *    runtime (dist/, which `npm run bench:dispatch` builds first) and for the
+ *    TypeScript sources under tsx.
  *
  * BENCH_EVENTS, BENCH_THREAD_EVENTS, BENCH_TRACE_EVENTS and BENCH_ROUNDS override the defaults.
  */
@@ -280,66 +282,44 @@ async function tracing(): Promise<void> {
   );
 }
 
-/** Runs in a fresh process so the peak RSS is the flood's alone. */
-async function flood(): Promise<void> {
-  // Workers that yield a turn each (slower than the no-op), against a source with no limit but backpressure.
-  const source = floodSource(EVENTS);
-  const worker = defineWorker({ start: () => new Promise<void>((resolve) => setImmediate(resolve)) });
-  const runtime = createRuntime({ worker, source, workers: SLOTS });
-  let peakQueue = 0;
-  runtime.on('event.completed', () => {
-    const waiting = runtime.actor!.getSnapshot().context.ledger.queue.size;
-    if (waiting > peakQueue) peakQueue = waiting;
-  });
-  // What the process holds before the first event (node, tsx's loader thread, the modules): the flood adds to it.
-  const startRssKb = process.memoryUsage().rss / 1024;
-  const started = performance.now();
-  await runtime.start();
-  const summary = await runtime.done;
-  const ms = performance.now() - started;
+interface FloodResult {
+  completed: number;
+  rejected: number;
+  ms: number;
+  peakQueue: number;
+  startRssKb: number;
+  maxRssKb: number;
+}
+
+/**
+ * The flood (bench/flood.mjs) in a fresh process, so the peak RSS is the flood's alone: against the compiled
+ * runtime (`dist`, as `flowd run` runs a JavaScript app and a service embeds flowd; `npm run bench:dispatch`
+ * builds it first) or the TypeScript sources under tsx (`src`, as `flowd run` runs a TypeScript app).
+ */
+function flood(from: 'dist' | 'src'): FloodResult {
+  const script = fileURLToPath(new URL('./flood.mjs', import.meta.url));
+  const args = from === 'dist' ? [script, 'dist'] : ['--import', 'tsx', script, 'src'];
+  const child = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });
+  if (child.status !== 0) throw new Error(`the flood (${from}) failed: ${child.stderr}`);
+  return JSON.parse(child.stdout.trim().split('\n').pop()!) as FloodResult;
+}
+
+function printFlood(what: string, result: FloodResult): void {
+  const mb = result.maxRssKb / 1024;
+  const startMb = result.startRssKb / 1024;
   console.log(
-    JSON.stringify({
-      completed: summary.counters.completed,
-      rejected: summary.counters.rejected,
-      ms,
-      peakQueue,
-      startRssKb,
-      maxRssKb: process.resourceUsage().maxRSS,
-    }),
+    `  ${what}: peak RSS ${mb.toFixed(0)} MB   (target < 150 MB: ${mb < 150 ? 'met' : 'NOT met'}); ${startMb.toFixed(0)} MB before the first event, the flood added ${(mb - startMb).toFixed(0)} MB; ${fmt(Math.round(result.completed / (result.ms / 1000)))} events/s, queue peak ${result.peakQueue}, rejected ${result.rejected}   (load average ${load()})`,
   );
 }
 
-if (process.argv.includes('--flood')) {
-  await flood();
-} else {
-  if (process.argv.includes('--tracing')) {
-    await tracing();
-    process.exit(0);
-  }
-  await throughput();
-  slotMachine();
-  await isolation();
+if (process.argv.includes('--tracing')) {
   await tracing();
-  const child = spawnSync(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--flood'], {
-    encoding: 'utf8',
-    env: process.env,
-  });
-  if (child.status !== 0) throw new Error(`flood run failed: ${child.stderr}`);
-  const result = JSON.parse(child.stdout.trim().split('\n').pop()!) as {
-    completed: number;
-    rejected: number;
-    ms: number;
-    peakQueue: number;
-    startRssKb: number;
-    maxRssKb: number;
-  };
-  const mb = result.maxRssKb / 1024;
-  const startMb = result.startRssKb / 1024;
-  console.log(`flood: ${fmt(result.completed)} events from a source with no limit but backpressure, ${SLOTS} slots yielding a turn each`);
-  console.log(
-    `  ${fmt(Math.round(result.completed / (result.ms / 1000)))} events/s, queue peak ${result.peakQueue}, rejected ${result.rejected}`,
-  );
-  console.log(
-    `  peak RSS ${mb.toFixed(0)} MB   (target < 150 MB: ${mb < 150 ? 'met' : 'NOT met'}); ${startMb.toFixed(0)} MB before the first event, the flood added ${(mb - startMb).toFixed(0)} MB   (load average ${load()})`,
-  );
+  process.exit(0);
 }
+await throughput();
+slotMachine();
+await isolation();
+await tracing();
+console.log(`flood: ${fmt(EVENTS)} events from a source with no limit but backpressure, ${SLOTS} slots yielding a turn each`);
+printFlood('compiled (dist/)', flood('dist'));
+printFlood('under tsx (src/)', flood('src'));

@@ -200,13 +200,13 @@ const TABLE_SIZE = 2048;
 /** Entries kept to be used again, at most. */
 const SPARES = 256;
 
-/** The supervisor's context as far as the journal reads it: its counters. */
-type SupervisorSnapshot = { status?: string; context?: { counters?: { received?: unknown } } };
+/** The supervisor's context as far as the journal reads it: its ledger's next `seq`. */
+type SupervisorSnapshot = { status?: string; context?: { ledger?: { nextSeq?: unknown } } };
 
-/** How many deliveries the supervisor has admitted (each took the next `seq`, from 0): `counters.received`. */
+/** How many deliveries the supervisor has admitted (each took the next `seq`, from 0): its ledger's `nextSeq`. */
 const admittedBy = (snapshot: SupervisorSnapshot | undefined): number | undefined => {
-  const received = snapshot?.context?.counters?.received;
-  return typeof received === 'number' ? received : undefined;
+  const next = snapshot?.context?.ledger?.nextSeq;
+  return typeof next === 'number' ? next : undefined;
 };
 
 /** What the supervisor asks of the source for an outcome (see SettleHow): the source's settle() itself is not observed. */

@@ -189,7 +189,7 @@ describe('createJournal', () => {
   it('turns on no notification the supervisor would emit for every event: received, queued and started come from its inspection events', () => {
     const { h, journal } = journaled({ workers: 1 });
     const id = h.deliver();
-    expect(Object.entries(h.context().emits).flatMap(([type, on]) => (on ? [type] : []))).toEqual(['event.timedOut', 'event.abandoned']);
+    expect(Object.entries(h.ledger().emits).flatMap(([type, on]) => (on ? [type] : []))).toEqual(['event.timedOut', 'event.abandoned']);
     expect(h.emitted.map((e) => e.type)).toEqual([]);
     expect(journal.get(id)!.steps.map((s) => s.step)).toEqual(['received', 'queued', 'started']);
   });
