@@ -26,8 +26,9 @@ export function admittedJob(seq: number, key: string | undefined, now: number, d
   };
 }
 
-/** The job started on `slotId` at `now` (as the probe of an outage, when `probe`). */
-export function startedJob(job: JobRecord, slotId: string, now: number, probe: boolean): JobRecord {
+/** The job started on `slotId` at `now`; `probe`: it runs as the probe of an outage. */
+export function startedJob(job: JobRecord, start: { slotId: string; now: number; probe: boolean }): JobRecord {
+  const { slotId, now, probe } = start;
   return {
     seq: job.seq,
     key: job.key,

@@ -128,7 +128,7 @@ export function dispatch(step: Step): void {
     const probe = next.outage !== undefined;
     if (next.outage) next.outage = { ...next.outage, probeDue: false };
     const slotId = step.idle().pop()!;
-    const job = startedJob(waiting, slotId, now, probe);
+    const job = startedJob(waiting, { slotId, now, probe });
     step.slots().put(slotId, job);
     next.running++;
     step.count('started');
