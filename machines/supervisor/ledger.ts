@@ -86,7 +86,7 @@ export function expire(ledger: Ledger, clock: Clock): LedgerStep {
     step.settle(job, 'expired', { error });
   }
   step.signalCrossings();
-  step.armExpiry();
+  step.rearmExpiry();
   step.raiseIfDrained();
   return step.done();
 }

@@ -139,9 +139,25 @@ export class Step {
 
   /** One timer watches the oldest waiting event: it fires when that one passes the queue timeout. */
   armExpiry(): void {
+    this.armExpiryAfter(0);
+  }
+
+  /**
+   * After the expiry timer fired: it watches the next oldest event, but
+   * fires again no sooner than a tenth of the queue timeout (at most 1 s)
+   * later, since each firing walks the queue: a saturated queue is walked a
+   * bounded number of times a second, not once per expired event. An event
+   * past its timeout never starts meanwhile (`dispatch` checks); only its
+   * outcome may be sent that much later.
+   */
+  rearmExpiry(): void {
+    this.armExpiryAfter(Math.min(1000, Math.max(1, Math.floor(this.next.settings.queueTimeoutMs / 10))));
+  }
+
+  private armExpiryAfter(minimumMs: number): void {
     const oldest = this.next.queue.oldest();
     if (oldest === undefined) return;
-    const delayMs = Math.max(0, oldest + this.next.settings.queueTimeoutMs - this.now);
+    const delayMs = Math.max(minimumMs, oldest + this.next.settings.queueTimeoutMs - this.now);
     this.effects.push({ type: 'arm', id: EXPIRY, delayMs, event: { type: 'queue.expiryDue' } });
   }
 

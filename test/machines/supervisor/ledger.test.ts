@@ -170,6 +170,18 @@ describe('the supervisor ledger', () => {
     expect(ledger.queue.size).toBe(1);
   });
 
+  it('after a firing, fires again no sooner than a tenth of the queue timeout: a saturated queue is not walked once per expired event', () => {
+    const busy = stepOf(opened({ workers: 1, queueTimeoutMs: 100, executionTimeoutMs: 10_000 }), (l) =>
+      admit(l, [delivery('a'), delivery('b')], at(0)),
+    ).ledger;
+    const later = stepOf(busy, (l) => admit(l, [delivery('c')], at(1))).ledger;
+    const { ledger, effects } = stepOf(later, (l) => expire(l, at(100)));
+    // c passes its timeout at 101, a millisecond on: the timer waits 10 ms (100 / 10), and c expires then.
+    expect(said(effects)).toEqual(['emit event.expired b', 'arm queue-expiry 10', 'settle b:expired']);
+    const { effects: then } = stepOf(ledger, (l) => expire(l, at(110)));
+    expect(said(then)).toEqual(['emit event.expired c', 'cancel queue-expiry', 'settle c:expired']);
+  });
+
   it('retries a failed run after a backoff, as its next attempt, ahead of later arrivals; then fails it for good', () => {
     const busy = stepOf(opened({ workers: 1, retries: 1 }), (l) => admit(l, [delivery('a'), delivery('b')], at(0))).ledger;
     const failed = stepOf(busy, (l) =>
