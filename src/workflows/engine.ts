@@ -361,7 +361,9 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     const beaten = beats.get(runId);
     await beaten?.last;
     beats.delete(runId);
-    if (beaten !== undefined || !begunHere.delete(runId)) await store.delete(heartbeatsKey(runId)).catch(() => undefined);
+    // Forgotten whether or not it beat here (a `||` would skip the delete for a run that beat, and keep its id for good).
+    const begun = begunHere.delete(runId);
+    if (beaten !== undefined || !begun) await store.delete(heartbeatsKey(runId)).catch(() => undefined);
     settleWaiters(runId, { record });
   };
 
