@@ -101,7 +101,8 @@ function compileTokens(reader: SectionReader, token: string | undefined): Inspec
     if (colon <= 0 || name === '')
       reader.fail('tokens', `entry ${index + 1} is not <name>:<secret>; expected such as alice:\${ALICE_TOKEN}, ci:\${CI_TOKEN}`);
     if (!TOKEN_NAME.test(name))
-      reader.fail('tokens', `token name ${JSON.stringify(name)} (entry ${index + 1}) is not a name; expected letters, digits, _ . @ or -`);
+      // Not quoted: an entry with no name whose secret holds a colon would show the secret's start.
+      reader.fail('tokens', `the name of entry ${index + 1} is not a name; expected letters, digits, _ . @ or - before its colon`);
     if (tokens.some((other) => other.name === name)) reader.fail('tokens', `token name "${name}" is given twice`);
     if (secret.length < 8) reader.fail('tokens', `the secret of token "${name}" is too short; expected at least 8 characters`);
     const same = tokens.find((other) => other.secret === secret);

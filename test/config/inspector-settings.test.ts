@@ -84,7 +84,9 @@ describe('compileInspectorSettings', () => {
     const cases: Array<[string, string]> = [
       [secret, 'entry 1 is not <name>:<secret>'],
       [`alice:${secret}, :${secret}x`, 'entry 2 is not <name>:<secret>'],
-      [`al ice:${secret}`, 'token name "al ice" (entry 1) is not a name'],
+      [`al ice:${secret}`, 'the name of entry 1 is not a name'],
+      // No name, and a secret that holds a colon: the part before it is not shown either.
+      ['Zq#8w:vT!k2mNp0Lx', 'the name of entry 1 is not a name'],
       [`alice:${secret}, alice:${secret}x`, 'token name "alice" is given twice'],
       ['alice:short', 'the secret of token "alice" is too short'],
       [`alice:${secret}, bob:${secret}`, 'tokens "alice" and "bob" have the same secret'],
@@ -98,6 +100,7 @@ describe('compileInspectorSettings', () => {
         says: [says],
       });
       expect(error.message).not.toContain(secret);
+      expect(error.message).not.toContain('Zq#8w');
     }
     expectConfigError(() => compile({ token: secret, tokens: `alice:${secret}` }), {
       key: 'tokens',
