@@ -96,7 +96,9 @@ export class StompReader {
       if (headers) {
         if (passFrom < at) this.other(data.subarray(passFrom, at));
         // A view, not a copy: each read is a buffer of its own (never reused by the socket, and a joined one is new).
-        this.onMessage({ headers, binaryBody: data.subarray(head.body, bodyEnd) });
+        // But a body much smaller than its read is copied: a message held in flight or while paused must not pin the whole read.
+        const body = data.subarray(head.body, bodyEnd);
+        this.onMessage({ headers, binaryBody: body.length * 4 >= data.length ? body : Uint8Array.prototype.slice.call(body) });
         passFrom = frameEnd;
       }
       at = frameEnd;
@@ -128,7 +130,8 @@ function contentLength(value: string | undefined): number | undefined {
 }
 
 /** Whether a character code is one String.prototype.trim removes at the ends of a header line (the ASCII ones a broker sends). */
-const isBlank = (code: number): boolean => code === 32 || code === 9 || code === 13;
+/** Whether `trim()` might remove this character: a superset (control characters, NBSP, the Unicode spaces and above), so `trim()` decides. */
+const isBlank = (code: number): boolean => code <= 32 || code === 0xa0 || code >= 0x1680;
 
 /** `text.slice(from, to)`, trimmed: the slice is made only when nothing is to trim (the usual case) or once trimmed. */
 function trimmed(text: string, from: number, to: number): string {

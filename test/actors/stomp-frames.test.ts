@@ -144,3 +144,31 @@ describe('StompReader', () => {
     expect(read.other).toBe('X\n\n\0');
   });
 });
+
+describe('message bodies and the reads they came in', () => {
+  it('copies a body much smaller than its read, so a message held in flight does not pin the whole read; a large one stays a view', () => {
+    const frames: MessageFrame[] = [];
+    const small = Buffer.from('MESSAGE\nmessage-id:1\ncontent-length:2\n\nhi\0');
+    const big = Buffer.from(`MESSAGE\nmessage-id:2\ncontent-length:65000\n\n${'x'.repeat(65000)}\0`);
+    const read = Buffer.concat([small, big]);
+    const reader = new StompReader(
+      (frame) => frames.push(frame),
+      () => undefined,
+    );
+    reader.read(read);
+    expect(frames.map((frame) => Buffer.from(frame.binaryBody).length)).toEqual([2, 65000]);
+    expect(Buffer.from(frames[0]!.binaryBody).toString()).toBe('hi');
+    expect(frames[0]!.binaryBody.buffer.byteLength).toBeLessThan(1024);
+    expect(frames[1]!.binaryBody.buffer).toBe(read.buffer);
+  });
+
+  it("trims a header value's Unicode spaces as String.prototype.trim does", () => {
+    const frames: MessageFrame[] = [];
+    const reader = new StompReader(
+      (frame) => frames.push(frame),
+      () => undefined,
+    );
+    reader.read(Buffer.from('MESSAGE\nmessage-id:1\u00a0\nx-tag:\u2003tagged\u000b\ncontent-length:0\n\n\0'));
+    expect(frames[0]!.headers).toMatchObject({ 'message-id': '1', 'x-tag': 'tagged' });
+  });
+});
