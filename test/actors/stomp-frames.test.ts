@@ -1,4 +1,5 @@
-import { Client, type IFrame, type IMessage, type IStompSocket } from '@stomp/stompjs';
+import type { IFrame, IMessage } from '@stomp/stompjs';
+import { scriptedStompClient } from '../helpers/scripted-stomp-client.js';
 import { describe, expect, it } from 'vitest';
 import { StompReader, type MessageFrame } from '../../actors/sources/stomp-frames.js';
 import { until } from '../helpers/wait.js';
@@ -37,38 +38,13 @@ function readAll(reads: Buffer[]): Read {
 
 /** How stompjs reads the same bytes: its messages and every other frame, through a client on a scripted socket. */
 async function stompjsReads(bytes: Buffer): Promise<{ messages: IMessage[]; frames: IFrame[] }> {
-  let socket!: IStompSocket;
-  let sent = 0;
-  const client = new Client({
-    webSocketFactory: () =>
-      (socket = {
-        url: 'test://',
-        readyState: 1,
-        onclose: null,
-        onerror: null,
-        onmessage: null,
-        onopen: null,
-        close() {},
-        send() {
-          sent++;
-        },
-      }),
-    heartbeatIncoming: 0,
-    heartbeatOutgoing: 0,
-    reconnectDelay: 0,
-    debug: () => {},
-  });
+  const { client, play } = await scriptedStompClient();
   const frames: IFrame[] = [];
   client.onUnhandledReceipt = (frame) => frames.push(frame);
   client.onStompError = (frame) => frames.push(frame);
-  const connected = new Promise<void>((resolve) => (client.onConnect = () => resolve()));
-  client.activate();
-  await until(() => sent > 0, { what: 'the CONNECT frame' });
-  socket.onmessage?.({ data: Buffer.from('CONNECTED\nversion:1.2\nheart-beat:0,0\n\n\0') });
-  await connected;
   const messages: IMessage[] = [];
   client.subscribe('/queue/in', (m) => messages.push(m));
-  socket.onmessage?.({ data: bytes });
+  play(bytes);
   await client.deactivate({ force: true });
   return { messages, frames };
 }

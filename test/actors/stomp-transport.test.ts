@@ -1,42 +1,12 @@
-import { Client, type IMessage, type IStompSocket } from '@stomp/stompjs';
+import type { IMessage } from '@stomp/stompjs';
 import { describe, expect, it } from 'vitest';
 import { answerMessage } from '../../actors/sources/stomp-transport.js';
-import { until } from '../helpers/wait.js';
+import { scriptedStompClient } from '../helpers/scripted-stomp-client.js';
 
 // answerMessage writes ACK and NACK frames itself: they must be, byte for byte, the frames stompjs writes.
 
 /** A stompjs client on a socket that records what it sends; `play` hands it text as the broker's. */
-async function client(version: string): Promise<{ client: Client; sent: string[]; play(text: string): void }> {
-  const sent: string[] = [];
-  let socket!: IStompSocket;
-  const stomp = new Client({
-    webSocketFactory: () =>
-      (socket = {
-        url: 'test://broker',
-        readyState: 1,
-        onclose: null,
-        onerror: null,
-        onmessage: null,
-        onopen: null,
-        close() {},
-        send(data) {
-          sent.push(String(data));
-        },
-      }),
-    heartbeatIncoming: 0,
-    heartbeatOutgoing: 0,
-    reconnectDelay: 0,
-    debug: () => {},
-  });
-  const play = (text: string) => socket.onmessage?.({ data: text });
-  const connected = new Promise<void>((resolve) => (stomp.onConnect = () => resolve()));
-  stomp.activate();
-  await until(() => sent.length > 0, { what: 'the CONNECT frame' });
-  play(`CONNECTED\nversion:${version}\nheart-beat:0,0\n\n\0`);
-  await connected;
-  sent.length = 0;
-  return { client: stomp, sent, play };
-}
+const client = (version: string) => scriptedStompClient(version);
 
 /** A MESSAGE whose ack id needs every escape STOMP 1.2 has (`\c` for `:`, `\n`, `\r`, `\\`). */
 const ESCAPED_ID = 'T_sub-0@@session\\cx\\ny\\rz\\\\w@@7';
