@@ -57,6 +57,8 @@ describe("the inspector page shows a workflow run's activity calls", () => {
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(url);
     await page.locator('[data-machine="workflow-run"]').click();
+    // The card can be drawn before its summary names the run: wait for the panel to name it.
+    await page.locator(`#calls-title:text-is("${runId}")`).waitFor();
     expect(await page.locator('#calls-title').textContent()).toBe(runId);
     // The heartbeat does not change the run: the page reads the calls again while the run is shown.
     const transcoding = page.locator('#calls-table tr[data-call]', { hasText: 'Transcoding@2' });
