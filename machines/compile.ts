@@ -14,13 +14,14 @@ import {
 import { FlowdError } from '../src/kernel/errors.js';
 import { referencedLogic, runPhase, spawnActor, stopChildrenPhase, type Work } from './compiled-actions.js';
 import { CompiledSnapshot, persistContext, reviveContext } from './compiled-snapshot.js';
-import { buildTable, type Candidate, type GuardRef, type StateRecord, type Table } from './compiled-table.js';
+import { buildTable, keyOfValue, type Candidate, type GuardRef, type StateRecord, type StateValue, type Table } from './compiled-table.js';
 
 /**
- * Compiled machines. A flat machine (one level of atomic or final states,
- * no parallel or history states, eventless transitions only to another
- * state, named guards and actions) is compiled once, from its own definition, into a transition
- * table, and runs as custom actor logic: an event costs a table look-up,
+ * Compiled machines. A machine without parallel or history states (final
+ * states only at the top, eventless transitions only out of an atomic
+ * state, named guards and actions) is compiled once, from its own
+ * definition, into a transition table (a row for each atomic state with
+ * its ancestors), and runs as custom actor logic: an event costs a table look-up,
  * its guards and its actions, where xstate's interpreter computes exit and
  * entry sets, state values and a full snapshot for every transition. It
  * runs in the same actor system (a child of an interpreted machine, say);
@@ -59,11 +60,11 @@ class Step implements Work {
     public children: Record<string, AnyActorRef | undefined>,
     public state: StateRecord,
   ) {}
-  get value(): string {
-    return this.state.key;
+  get value(): StateValue {
+    return this.state.value;
   }
   matches(value: unknown): boolean {
-    return matchesState(value as string, this.state.key);
+    return matchesState(value as string, this.state.value as never);
   }
 }
 
@@ -80,7 +81,7 @@ class Core {
   }
 
   snapshot(step: Step): CompiledSnapshot {
-    return new CompiledSnapshot(step.status, step.state.key, step.context, step.children, step.output, step.error, step.state, this);
+    return new CompiledSnapshot(step.status, step.state.value, step.context, step.children, step.output, step.error, step.state, this);
   }
 
   /** The first candidate whose guard passes, as xstate's StateNode.next picks it. */
@@ -166,8 +167,8 @@ class Core {
 }
 
 /**
- * Compiles a flat machine, or throws ERR_INVALID_ARGUMENT naming what makes
- * it not flat (machines that are not flat keep xstate's interpreter).
+ * Compiles a machine, or throws ERR_INVALID_ARGUMENT naming what the table
+ * cannot run (such machines keep xstate's interpreter).
  * @example createActor(compileMachine(workerSlotMachine.provide({ actions })), { input }).start()
  */
 export function compileMachine<TMachine extends AnyStateMachine>(machine: TMachine): CompiledMachine<TMachine> {
@@ -244,10 +245,11 @@ export function compileMachine<TMachine extends AnyStateMachine>(machine: TMachi
       return { status, output, error, value, historyValue: {}, context: persistContext(snapshot.context), children };
     },
     restoreSnapshot(
-      persisted: { value: string; context: Record<string, unknown>; children?: Record<string, never> } & object,
+      persisted: { value: StateValue; context: Record<string, unknown>; children?: Record<string, never> } & object,
       scope: AnyActorScope,
     ) {
-      const state = table.states.get(persisted.value);
+      const key = keyOfValue(persisted.value);
+      const state = key === undefined ? undefined : table.states.get(key);
       if (!state)
         throw new FlowdError(
           'ERR_INVALID_STATE',
@@ -270,7 +272,7 @@ export function compileMachine<TMachine extends AnyStateMachine>(machine: TMachi
         });
       }
       const { status, output, error } = persisted as unknown as CompiledSnapshot;
-      const restored = new CompiledSnapshot(status, state.key, persisted.context, children, output, error, state, core);
+      const restored = new CompiledSnapshot(status, state.value, persisted.context, children, output, error, state, core);
       reviveContext(restored.context, children);
       return restored;
     },

@@ -1,6 +1,6 @@
 import { createActor, stopChild, type AnyActorRef, type AnyActorScope, type AnyStateMachine, type EventObject } from 'xstate';
 import { FlowdError } from '../src/kernel/errors.js';
-import type { ActionRef, Phase } from './compiled-table.js';
+import type { ActionRef, Phase, StateValue } from './compiled-table.js';
 
 /**
  * Runs a compiled machine's actions as xstate's `resolveActionsAndContext`
@@ -19,7 +19,7 @@ export interface Work {
   context: Record<string, unknown>;
   children: Record<string, AnyActorRef | undefined>;
   /** The state value, for a `stateIn` check inside `enqueueActions`. */
-  value: string;
+  value: StateValue;
   /** The snapshot before the step (what guards in `enqueueActions` check). */
   matches(value: unknown): boolean;
 }

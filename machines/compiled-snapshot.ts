@@ -1,5 +1,5 @@
 import { matchesState, type AnyActorRef, type AnyStateMachine, type AnyStateNode, type EventObject } from 'xstate';
-import type { Candidate, StateRecord } from './compiled-table.js';
+import type { Candidate, StateRecord, StateValue } from './compiled-table.js';
 
 /**
  * A compiled machine's snapshot, and its persisted form: what xstate's
@@ -21,7 +21,7 @@ export const ACTOR_TYPE = 1; // xstate's marker for an actor in a persisted cont
 export class CompiledSnapshot {
   constructor(
     readonly status: 'active' | 'done' | 'error' | 'stopped',
-    readonly value: string,
+    readonly value: StateValue,
     readonly context: Record<string, unknown>,
     readonly children: Record<string, AnyActorRef | undefined>,
     readonly output: unknown,
@@ -39,10 +39,10 @@ export class CompiledSnapshot {
     return {};
   }
   get _nodes(): unknown[] {
-    return [this._core.table.root, this._state.node];
+    return this._state.nodes;
   }
   matches(value: unknown): boolean {
-    return matchesState(value as string, this.value);
+    return matchesState(value as string, this.value as never);
   }
   hasTag(tag: string): boolean {
     return this._state.tags.has(tag);
@@ -52,7 +52,7 @@ export class CompiledSnapshot {
   }
   getMeta(): Record<string, unknown> {
     const meta: Record<string, unknown> = {};
-    for (const node of [this._core.table.root, this._state.node]) if (node.meta !== undefined) meta[node.id] = node.meta;
+    for (const node of this._state.nodes) if (node.meta !== undefined) meta[node.id] = node.meta;
     return meta;
   }
   toJSON(): object {

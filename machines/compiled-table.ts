@@ -2,17 +2,22 @@ import { spawnChild, stopChild, type AnyStateMachine, type AnyStateNode } from '
 import { FlowdError } from '../src/kernel/errors.js';
 
 /**
- * The transition table of a flat machine, built once from its own xstate
- * definition (`machine.root` and its state nodes, as xstate formatted them:
- * `after` is already an entry `raise`, an exit `cancel` and a transition on
- * `xstate.after.<delay>.<state>`; `invoke` an `xstate.done.actor.<id>` /
- * `xstate.error.actor.<id>` transition). Eventless transitions (`always`)
- * are taken as xstate takes them, after every step, before raised events;
- * each must go to another state (one that stays would loop or, in xstate,
- * stop being selected). The actions of a step are listed in
- * the order xstate's algorithm runs them: the exited state's exit actions
- * and the stop of its invoked actors, the transition's actions, then the
- * entered state's entry actions and the spawn of its invoked actors.
+ * The transition table of a machine without parallel or history states,
+ * built once from its own xstate definition (`machine.root` and its state
+ * nodes, as xstate formatted them: `after` is already an entry `raise`, an
+ * exit `cancel` and a transition on `xstate.after.<delay>.<state>`;
+ * `invoke` an `xstate.done.actor.<id>` / `xstate.error.actor.<id>`
+ * transition). Its rows are the atomic (and final) states, each with its
+ * ancestors: for an event, the candidates of the state, then of its
+ * parent, up to the root's, as xstate selects them. A candidate's step is
+ * worked out here, by xstate's own rules (SCXML's transition domain, exit
+ * and entry sets), into the actions in the order xstate's algorithm runs
+ * them: each exited state's exit actions and the stop of its invoked
+ * actors (innermost first), the transition's actions, then each entered
+ * state's entry actions and the spawn of its invoked actors (outermost
+ * first). Eventless transitions (`always`) are taken as xstate takes them,
+ * after every step, before raised events; each must leave its state (one
+ * that stays would loop or, in xstate, stop being selected).
  */
 
 /** An action as a definition names it: a name, `{ type, params }`, or a built-in action (assign, sendTo, raise, ...). */
@@ -26,15 +31,24 @@ export interface Phase {
   deferred?: string[];
 }
 
-/** One atomic (or final) state of the root. */
+/** xstate's state value: the key of a state of the root, or `{ parent: value }` below a compound state. */
+export type StateValue = string | { readonly [key: string]: StateValue };
+
+/** One atomic (or final) state, with its ancestors: a configuration the machine can be in. */
 export interface StateRecord {
+  /** Its path from the root, joined by dots (`stopping.draining`). */
   key: string;
+  /** The state value of the configuration (frozen: snapshots share it). */
+  value: StateValue;
   node: AnyStateNode;
+  /** The active state nodes: the root, the state's ancestors, the state (document order). */
+  nodes: AnyStateNode[];
   final: boolean;
-  /** Its candidates for an event type, in xstate's order: its own transitions, then the root's. */
+  /** Its candidates for an event type, in xstate's order: its own transitions, then its parent's, up to the root's. */
   on: Map<string, Candidate[]>;
-  /** Its eventless candidates, its own then the root's (none: an empty list). */
+  /** Its eventless candidates (none: an empty list). */
   always: Candidate[];
+  /** The tags of every active state node. */
   tags: Set<string>;
 }
 
@@ -42,7 +56,7 @@ export interface StateRecord {
 export interface Candidate {
   guard: GuardRef | undefined;
   eventType: string;
-  /** The state it goes to; undefined when it stays (no target, or its own state without `reenter`). */
+  /** The configuration it goes to; undefined when it stays (no target, or its own state without `reenter`). */
   target: StateRecord | undefined;
   /** Whether it leaves the state (exits it, and enters the target). */
   moves: boolean;
@@ -55,14 +69,14 @@ export interface Table {
   root: AnyStateNode;
   states: Map<string, StateRecord>;
   initial: StateRecord;
-  /** The phases of the initial step: the root's entry (and invokes), then the initial state's. */
+  /** The phases of the initial step: the root's entry (and invokes), then each initial state's, outermost first. */
   initialPhases: Phase[];
 }
 
 const refuse = (machine: AnyStateMachine, what: string): never => {
   throw new FlowdError(
     'ERR_INVALID_ARGUMENT',
-    `machine "${machine.id}" cannot be compiled: ${what}; expected a flat machine (one level of atomic or final states, no parallel or history states, eventless transitions only to another state, named guards and actions)`,
+    `machine "${machine.id}" cannot be compiled: ${what}; expected a machine without parallel or history states (final states only at the top, eventless transitions only out of an atomic state, named guards and actions)`,
   );
 };
 
@@ -102,19 +116,43 @@ function checkGuard(machine: AnyStateMachine, guard: unknown, where: string): vo
   if (impl !== undefined && typeof impl !== 'function') refuse(machine, `${where}: guard "${name}" refers to another guard`);
 }
 
-/** Refuses, naming what, a machine that is not flat. */
-function checkFlat(machine: AnyStateMachine): void {
+/** Every state node under `node` (not `node` itself), in document order. */
+function descendants(node: AnyStateNode): AnyStateNode[] {
+  return Object.values(node.states).flatMap((child) => [child, ...descendants(child)]);
+}
+
+/** xstate's isDescendant: whether `node` is strictly inside `ancestor`. */
+function isDescendant(node: AnyStateNode, ancestor: AnyStateNode): boolean {
+  for (let at = node.parent; at; at = at.parent) if (at === ancestor) return true;
+  return false;
+}
+
+/** The state's ancestors, innermost first, up to (not including) `upTo`. */
+function properAncestors(node: AnyStateNode, upTo?: AnyStateNode): AnyStateNode[] {
+  const found: AnyStateNode[] = [];
+  for (let at = node.parent; at && at !== upTo; at = at.parent) found.push(at);
+  return found;
+}
+
+/** Refuses, naming what, a machine the table cannot run. */
+function checkCompilable(machine: AnyStateMachine): void {
   const root = machine.root;
   if (root.type !== 'compound') refuse(machine, `its root is ${root.type}, not a compound state`);
   if ((root.config as { onDone?: unknown }).onDone) refuse(machine, 'the root has onDone');
   if (root.initial.actions.length) refuse(machine, 'the root has initial actions');
-  for (const node of [root, ...Object.values(root.states)]) {
-    const where = node === root ? 'the root' : `state "${node.key}"`;
+  for (const node of [root, ...descendants(root)]) {
+    const where = node === root ? 'the root' : `state "${node.path.join('.')}"`;
     if (node !== root) {
-      if (node.type === 'parallel' || node.type === 'history' || node.type === 'compound')
-        refuse(machine, `${where} is ${node.type === 'compound' ? 'a compound state (nested states)' : `a ${node.type} state`}`);
+      if (node.type === 'parallel' || node.type === 'history') refuse(machine, `${where} is a ${node.type} state`);
+      if (node.type === 'final' && node.parent !== root) refuse(machine, `${where} is a final state inside a compound state`);
+      if (node.type === 'compound') {
+        if (node.initial.actions.length) refuse(machine, `${where} has initial actions`);
+        if ((node.config as { onDone?: unknown }).onDone) refuse(machine, `${where} has onDone`);
+        if (node.always?.length) refuse(machine, `${where} is a compound state with eventless transitions (always)`);
+      }
       for (const t of node.always ?? []) {
-        if (!t.target || t.target[0] === node) refuse(machine, `${where} has an eventless transition (always) that stays in it`);
+        if (!t.target || t.target[0] === node || isDescendant(node, t.target[0]!))
+          refuse(machine, `${where} has an eventless transition (always) that stays in it`);
       }
     }
     for (const ref of [...node.entry, ...node.exit] as ActionRef[]) checkAction(machine, ref, `${where}'s entry or exit`);
@@ -130,8 +168,7 @@ function checkFlat(machine: AnyStateMachine): void {
         const on = `${where}, on "${descriptor}"`;
         checkGuard(machine, t.guard, on);
         for (const ref of t.actions as ActionRef[]) checkAction(machine, ref, on);
-        if (t.target && (t.target.length !== 1 || t.target[0]!.parent !== root))
-          refuse(machine, `${on} targets something other than one state of the root`);
+        if (t.target && t.target.length !== 1) refuse(machine, `${on} has ${t.target.length} targets`);
         if (node === root && t.reenter) refuse(machine, `${on} is a reentering transition of the root`);
       }
     }
@@ -148,48 +185,117 @@ const entryPhase = (node: AnyStateNode): Phase => {
   return node.invoke.length ? { actions, deferred: node.invoke.map((def) => def.id) } : { actions };
 };
 
+type Transition = AnyStateNode['transitions'] extends Map<string, Array<infer T>> ? T : never;
+
+/** xstate's transition domain: the state whose descendants a transition leaves and enters. */
+function domainOf(t: Transition, root: AnyStateNode): AnyStateNode {
+  const target = t.target![0]!;
+  if (!t.reenter && (target === t.source || isDescendant(target, t.source))) return t.source;
+  // The least common compound ancestor of the target and the source (the root's reentering transitions are refused).
+  for (const ancestor of properAncestors(target)) if (isDescendant(t.source, ancestor)) return ancestor;
+  return root;
+}
+
+/** The state nodes a transition with a target enters, by xstate's computeEntrySet (no parallel or history states), in document order. */
+function entrySet(t: Transition, domain: AnyStateNode): AnyStateNode[] {
+  const target = t.target![0]!;
+  const entered = new Set<AnyStateNode>();
+  if (t.source !== target || t.source !== domain || t.reenter) entered.add(target);
+  // A compound target is entered down to its initial states.
+  for (let at = target; at.type === 'compound';) {
+    at = at.initial.target[0]!;
+    entered.add(at);
+  }
+  for (const ancestor of properAncestors(target, domain)) if (isDescendant(ancestor, domain)) entered.add(ancestor);
+  return [...entered].sort((a, b) => a.order - b.order);
+}
+
+/** The configuration whose active nodes are `nodes`: the one atomic state among them. */
+function recordOf(states: Map<string, StateRecord>, nodes: Iterable<AnyStateNode>): StateRecord {
+  for (const node of nodes) if (node.type === 'atomic' || node.type === 'final') return states.get(node.path.join('.'))!;
+  throw new Error('a configuration without an atomic state');
+}
+
 /** The step of transition `t` (formatted by xstate) taken while in `from`. */
-function candidate(
-  states: Map<string, StateRecord>,
-  from: StateRecord,
-  t: AnyStateNode['transitions'] extends Map<string, Array<infer T>> ? T : never,
-): Candidate {
-  const target = t.target?.[0] ? states.get(t.target[0].key)! : undefined;
-  // A state's transition to itself leaves it only with `reenter`; the root's to any state always does.
-  const moves = target !== undefined && (t.source !== from.node || target !== from || t.reenter);
+function candidate(states: Map<string, StateRecord>, root: AnyStateNode, from: StateRecord, t: Transition): Candidate {
   const phases: Phase[] = [];
-  if (moves) phases.push(exitPhase(from.node));
-  phases.push({ actions: t.actions as ActionRef[] });
-  if (moves) phases.push(entryPhase(target.node));
+  let target: StateRecord | undefined;
+  if (t.target) {
+    const domain = domainOf(t, root);
+    const exited = from.nodes.filter((node) => isDescendant(node, domain)).sort((a, b) => b.order - a.order);
+    const entered = entrySet(t, domain);
+    if (exited.length > 0 || entered.length > 0) {
+      const stays = from.nodes.filter((node) => !exited.includes(node));
+      target = recordOf(states, [...entered, ...stays]);
+      for (const node of exited) phases.push(exitPhase(node));
+      phases.push({ actions: t.actions as ActionRef[] });
+      for (const node of entered) phases.push(entryPhase(node));
+    }
+  }
+  if (target === undefined) phases.push({ actions: t.actions as ActionRef[] });
   return {
     guard: t.guard as GuardRef | undefined,
     eventType: t.eventType,
-    target: moves ? target : undefined,
-    moves,
+    target,
+    moves: target !== undefined,
     phases,
     enabling: t.target !== undefined || t.actions.length > 0,
   };
 }
 
-/** Builds the table of a flat machine, or refuses it naming what makes it not flat. */
+/** The state value of a configuration whose innermost state is `node`. */
+function valueOf(node: AnyStateNode): StateValue {
+  let value: StateValue = node.key;
+  for (let at = node.parent; at?.parent; at = at.parent) value = Object.freeze({ [at.key]: value });
+  return value;
+}
+
+/** The key of the configuration a state value names (`{ stopping: 'draining' }`: `stopping.draining`), for restoring a snapshot. */
+export function keyOfValue(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (!value || typeof value !== 'object') return undefined;
+  const entries = Object.entries(value);
+  if (entries.length !== 1) return undefined;
+  const inner = keyOfValue(entries[0]![1]);
+  return inner === undefined ? undefined : `${entries[0]![0]}.${inner}`;
+}
+
+/** Builds the table of a machine, or refuses it naming what the table cannot run. */
 export function buildTable(machine: AnyStateMachine): Table {
-  checkFlat(machine);
+  checkCompilable(machine);
   const root = machine.root;
   const states = new Map<string, StateRecord>();
-  for (const node of Object.values(root.states)) {
-    states.set(node.key, { key: node.key, node, final: node.type === 'final', on: new Map(), always: [], tags: new Set(node.tags) });
+  for (const node of descendants(root)) {
+    if (node.type !== 'atomic' && node.type !== 'final') continue;
+    const nodes = [node, ...properAncestors(node)].reverse();
+    states.set(node.path.join('.'), {
+      key: node.path.join('.'),
+      value: valueOf(node),
+      node,
+      nodes,
+      final: node.type === 'final',
+      on: new Map(),
+      always: [],
+      tags: new Set(nodes.flatMap((n) => n.tags)),
+    });
   }
   for (const record of states.values()) {
-    for (const source of [record.node, root]) {
+    // The state's own transitions first, then its parent's, up to the root's: xstate's order of selection.
+    for (const source of [...record.nodes].reverse()) {
       for (const [descriptor, transitions] of source.transitions) {
         let list = record.on.get(descriptor);
         if (!list) record.on.set(descriptor, (list = []));
-        for (const t of transitions) list.push(candidate(states, record, t));
+        for (const t of transitions) list.push(candidate(states, root, record, t));
       }
     }
-    for (const t of record.node.always ?? []) record.always.push(candidate(states, record, t));
+    for (const t of record.node.always ?? []) record.always.push(candidate(states, root, record, t));
   }
-  const initial = states.get(root.initial.target[0]!.key)!;
-  const rootEntry = entryPhase(root);
-  return { root, states, initial, initialPhases: [rootEntry, entryPhase(initial.node)] };
+  // The initial configuration: the root's initial state, down to an atomic one.
+  const chain: AnyStateNode[] = [];
+  for (let at = root.initial.target[0]!; ; at = at.initial.target[0]!) {
+    chain.push(at);
+    if (at.type !== 'compound') break;
+  }
+  const initial = recordOf(states, chain);
+  return { root, states, initial, initialPhases: [entryPhase(root), ...chain.map(entryPhase)] };
 }

@@ -22,9 +22,12 @@ import {
 import { compileMachine } from '../../machines/compile.js';
 import { lockMachine } from '../../machines/lock.js';
 import { pluginMachine } from '../../machines/plugin.js';
+import { sourceMachine } from '../../machines/source.js';
+import { supervisorMachine } from '../../machines/supervisor.js';
 import { storeMachine } from '../../machines/store.js';
 import { workerSlotMachine } from '../../machines/worker-slot.js';
 import { workflowRunMachine } from '../../machines/workflow-run.js';
+import { testSettings } from '../helpers/supervisor-harness.js';
 
 /**
  * Every compiled machine runs beside xstate's own interpreter over random
@@ -37,6 +40,9 @@ import { workflowRunMachine } from '../../machines/workflow-run.js';
  */
 
 type Step = { tick: number } | { event: EventObject };
+/** The machine's input, or a function making it from the recording parent and the system's clock (a sink, a `now`). */
+type InputOf = unknown;
+type MakeInput = (parent: AnyActorRef, clock: SimulatedClock) => unknown;
 type LooseEnqueue = ((action: string) => void) & {
   assign(values: object): void;
   raise(event: EventObject): void;
@@ -57,7 +63,7 @@ function norm(value: unknown, seen = new Set<unknown>()): unknown {
 
 const spawnChildOf = createActor as unknown as (logic: unknown, options: object) => AnyActorRef;
 
-function trace(logic: unknown, input: unknown, steps: Step[]): unknown[] {
+function trace(logic: unknown, given: InputOf, steps: Step[], makeInput?: MakeInput): unknown[] {
   const log: unknown[] = [];
   const clock = new SimulatedClock();
   let child: AnyActorRef | undefined;
@@ -73,6 +79,7 @@ function trace(logic: unknown, input: unknown, steps: Step[]): unknown[] {
     }, null),
     { clock, inspect, id: 'parent' },
   ).start();
+  const input = makeInput ? makeInput(parent, clock) : given;
   child = spawnChildOf(logic, { parent, input, id: 'machine' });
   child.on('*', (event: EventObject) => log.push(['emitted', norm(event)]));
   const view = (next?: EventObject) => {
@@ -110,7 +117,13 @@ function trace(logic: unknown, input: unknown, steps: Step[]): unknown[] {
 }
 
 /** Runs `machine` interpreted and compiled over random steps and asserts the traces are equal. */
-function agree(machine: AnyStateMachine, input: fc.Arbitrary<unknown>, event: fc.Arbitrary<EventObject>, runs = 200): void {
+function agree(
+  machine: AnyStateMachine,
+  input: fc.Arbitrary<unknown>,
+  event: fc.Arbitrary<EventObject>,
+  runs = 200,
+  makeInput?: (given: unknown) => MakeInput,
+): void {
   const compiled = compileMachine(machine);
   const step: fc.Arbitrary<Step> = fc.oneof(
     { weight: 5, arbitrary: event.map((e) => ({ event: e })) },
@@ -118,8 +131,8 @@ function agree(machine: AnyStateMachine, input: fc.Arbitrary<unknown>, event: fc
   );
   fc.assert(
     fc.property(input, fc.array(step, { maxLength: 40 }), (given, steps) => {
-      const interpreted = trace(machine, given, steps);
-      expect(trace(compiled, given, steps)).toEqual(interpreted);
+      const interpreted = trace(machine, given, steps, makeInput?.(given));
+      expect(trace(compiled, given, steps, makeInput?.(given))).toEqual(interpreted);
     }),
     { numRuns: runs },
   );
@@ -301,12 +314,203 @@ describe('compiled machines agree with xstate interpreter', () => {
     );
     agree(machine as unknown as AnyStateMachine, fc.constant(undefined), event, 300);
   });
+
+  it('a machine with nested states', () => {
+    // Transitions between levels (child, sibling, ancestor, by id), a compound state reentered and
+    // retargeted without reentry, invokes and delays of compound and atomic states, eventless
+    // transitions out of a nested state, a transition that blocks its ancestors', tags up the tree.
+    const echo = fromCallback<EventObject>(({ receive, sendBack }) => receive((event) => sendBack({ type: 'echoed', of: event.type })));
+    const machine = setup({
+      types: {} as { context: { n: number; log: string[] }; events: { type: string; by?: number } },
+      actors: { echo, wait: never },
+      guards: { isSmall: ({ context }) => context.n < 3, isOdd: ({ context }) => context.n % 2 === 1 },
+      actions: {
+        add: assign({ n: ({ context, event }) => context.n + ((event as { by?: number }).by ?? 1) }),
+        note: assign({ log: ({ context, event }, params: { tag: string }) => [...context.log, `${params.tag}:${event.type}`] }),
+        tell: sendParent(({ context }) => ({ type: 'told', n: context.n })),
+        ping: sendTo('echo', { type: 'ping' }),
+        loop: raise({ type: 'looped' }),
+      },
+      delays: { soon: ({ context }) => 100 * (context.n + 1) },
+    }).createMachine({
+      id: 'nest',
+      context: { n: 0, log: [] },
+      entry: { type: 'note', params: { tag: 'root' } },
+      on: { reset: { target: '#nest.outer.one', actions: 'add' }, top: '.top', bump: { actions: 'add' }, stop: '.end' },
+      initial: 'outer',
+      states: {
+        outer: {
+          tags: ['outer'],
+          entry: { type: 'note', params: { tag: 'outer-in' } },
+          exit: { type: 'note', params: { tag: 'outer-out' } },
+          invoke: { id: 'echo', src: 'echo' },
+          on: {
+            echoed: { actions: { type: 'note', params: { tag: 'echo' } } },
+            go: '.two',
+            again: { target: 'outer', reenter: true, actions: 'add' },
+            same: { target: 'outer', actions: 'add' },
+            leave: 'top',
+            looped: { actions: 'add' },
+          },
+          initial: 'one',
+          states: {
+            one: {
+              tags: ['first'],
+              entry: ['ping', { type: 'note', params: { tag: 'one-in' } }],
+              exit: { type: 'note', params: { tag: 'one-out' } },
+              after: { soon: 'two' },
+              on: { go: [{ guard: 'isSmall', target: 'inner', actions: 'add' }], bump: {} },
+            },
+            two: {
+              always: { guard: 'isOdd', target: 'one', actions: 'add' },
+              on: { go: { target: '#nest.top', actions: 'loop' }, back: 'one' },
+            },
+            inner: {
+              entry: { type: 'note', params: { tag: 'inner-in' } },
+              exit: { type: 'note', params: { tag: 'inner-out' } },
+              invoke: { id: 'waiter', src: 'wait', onDone: '#nest.top', onError: { target: 'two', actions: 'add' } },
+              on: { up: 'two' },
+              initial: 'a',
+              states: {
+                a: { on: { go: 'b', deep: { target: '#nest.outer', actions: 'add' } } },
+                b: { tags: ['deep'], entry: 'tell', after: { soon: 'a' }, on: { go: '#nest.end', again: { target: 'b', reenter: true } } },
+              },
+            },
+          },
+        },
+        top: {
+          entry: 'tell',
+          after: { soon: 'outer.inner' },
+          on: { go: 'outer', looped: { actions: { type: 'note', params: { tag: 'loop' } } } },
+        },
+        end: { type: 'final', entry: 'tell', exit: { type: 'note', params: { tag: 'end-exit' } } },
+      },
+      output: ({ context }: { context: { n: number; log: string[] } }) => ({ n: context.n, log: context.log }),
+    } as never);
+    const event = fc.oneof(
+      fc
+        .constantFrom('go', 'again', 'same', 'leave', 'reset', 'top', 'bump', 'stop', 'back', 'deep', 'up', 'looped')
+        .map((type) => ({ type })),
+      fc.nat(3).map((by) => ({ type: 'bump', by })),
+      fc.constantFrom({ type: 'xstate.done.actor.waiter' }, { type: 'xstate.error.actor.waiter', error: 'no' }),
+    );
+    agree(machine as unknown as AnyStateMachine, fc.constant(undefined), event, 300);
+    // The snapshot offers what an interpreted one does, nested.
+    const actor = createActor(compileMachine(machine as unknown as AnyStateMachine)).start();
+    actor.send({ type: 'go' });
+    const snapshot = actor.getSnapshot();
+    expect([snapshot.value, snapshot.matches('outer'), snapshot.matches({ outer: 'inner' }), snapshot.hasTag('outer')]).toEqual([
+      { outer: { inner: 'a' } },
+      true,
+      true,
+      true,
+    ]);
+    actor.stop();
+  });
+
+  it('source (a compound state with an invoke, an eventless transition into paused)', () => {
+    const machine = sourceMachine.provide({
+      actors: { connect: never as never, disconnect: never as never, feed: fromCallback(() => {}) as never },
+      actions: { settleEvent: () => {} },
+    });
+    const reason = fc.option(fc.constantFrom('backpressure', 'dependency', 'shutdown'), { nil: undefined });
+    const error = fc.record({ code: fc.constant('ERR_SOURCE'), message: fc.string({ maxLength: 3 }), retryable: fc.boolean() });
+    const event = fc.oneof(
+      reason.map((r) => (r ? { type: 'source.pause', reason: r } : { type: 'source.pause' })),
+      reason.map((r) => (r ? { type: 'source.resume', reason: r } : { type: 'source.resume' })),
+      fc.constantFrom({ type: 'source.stop' }, { type: 'feed.ended' }, { type: 'event.settled', settlement: { id: 'e1', how: 'ack' } }),
+      error.map((e) => ({ type: 'feed.lost', error: e })),
+      fc.constantFrom('0.source.connecting', '0.source.stopping').chain((id) =>
+        fc.oneof(
+          fc.constant({ type: `xstate.done.actor.${id}` }),
+          error.map((e) => ({ type: `xstate.error.actor.${id}`, error: e })),
+        ),
+      ),
+    );
+    agree(
+      machine as unknown as AnyStateMachine,
+      fc.record({ batchSize: fc.integer({ min: 1, max: 4 }), reconnectDelayMs: fc.integer({ min: 10, max: 1000 }) }),
+      event,
+      200,
+      (given) => (parent) => ({ ...(given as object), sink: parent, random: () => 0.5 }),
+    );
+  });
+
+  it('supervisor (its stopping state is compound; the routing ledger in its actions)', () => {
+    const slot = fromCallback(() => {});
+    const machine = supervisorMachine.provide({
+      actors: { workerSlot: slot as never, source: fromCallback(() => {}) as never, pingDependency: never as never },
+    });
+    const delivery = fc.record({ id: fc.constantFrom('e1', 'e2', 'e3', 'e4'), payload: fc.nat(9) });
+    const slotId = fc.constantFrom('slot-1', 'slot-2');
+    const seq = fc.integer({ min: 1, max: 5 });
+    const report = fc.oneof(
+      fc.record({ slotId, seq, result: fc.nat(3) }).map((r) => ({ type: 'slot.finished', ...r })),
+      fc.record({ slotId, seq, error: errorInfo }).map((r) => ({ type: 'slot.failed', ...r })),
+    );
+    const event = fc.oneof(
+      { weight: 4, arbitrary: delivery.map((d) => ({ type: 'event.received', delivery: d })) },
+      {
+        weight: 1,
+        arbitrary: fc.array(delivery, { minLength: 1, maxLength: 3 }).map((ds) => ({ type: 'events.received', deliveries: ds })),
+      },
+      { weight: 4, arbitrary: report },
+      { weight: 1, arbitrary: fc.array(report, { minLength: 1, maxLength: 3 }).map((rs) => ({ type: 'slots.reported', reports: rs })) },
+      {
+        weight: 2,
+        arbitrary: fc.constantFrom(
+          { type: 'queue.filled' },
+          { type: 'queue.drained' },
+          { type: 'work.drained' },
+          { type: 'runtime.stop' },
+          { type: 'source.ended' },
+          { type: 'source.stopped' },
+          { type: 'queue.expiryDue' },
+          { type: 'execution.deadlineDue' },
+        ),
+      },
+      { weight: 1, arbitrary: errorInfo.map((error) => ({ type: 'source.failed', error })) },
+      { weight: 1, arbitrary: slotId.map((id) => ({ type: 'slot.retired', slotId: id })) },
+      { weight: 1, arbitrary: fc.record({ seq, reason: errorInfo }).map((e) => ({ type: 'event.cancel', ...e })) },
+    );
+    agree(
+      machine as unknown as AnyStateMachine,
+      fc.record({
+        retries: fc.nat(2),
+        queueSize: fc.integer({ min: 2, max: 6 }),
+        lifecycle: fc.boolean(),
+      }),
+      event,
+      200,
+      (given) => (_parent, clock) => {
+        const { retries, queueSize, lifecycle } = given as { retries: number; queueSize: number; lifecycle: boolean };
+        return {
+          settings: testSettings({ retries, queueSize, highWatermark: queueSize - 1, lowWatermark: 1 }),
+          now: () => clock.now(),
+          random: () => 0.5,
+          lifecycle,
+        };
+      },
+    );
+  });
 });
 
 describe('compileMachine', () => {
-  it('refuses a machine that is not flat, naming why', () => {
-    const nested = setup({}).createMachine({ id: 'nested', initial: 'a', states: { a: { initial: 'x', states: { x: {} } } } });
-    expect(() => compileMachine(nested)).toThrow(/machine "nested" cannot be compiled: state "a" is a compound state/);
+  it('refuses a machine it cannot run, naming why', () => {
+    const nested = setup({}).createMachine({
+      id: 'nested',
+      initial: 'a',
+      states: { a: { initial: 'x', states: { x: { type: 'final' } } } },
+    });
+    expect(() => compileMachine(nested)).toThrow(
+      /machine "nested" cannot be compiled: state "a.x" is a final state inside a compound state/,
+    );
+    const history = setup({}).createMachine({
+      id: 'history',
+      initial: 'a',
+      states: { a: { initial: 'x', states: { x: {}, h: { type: 'history' } } } },
+    });
+    expect(() => compileMachine(history)).toThrow(/state "a.h" is a history state/);
     const eventless = setup({}).createMachine({
       id: 'eventless',
       initial: 'a',
