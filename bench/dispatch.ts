@@ -4,8 +4,9 @@
  * 1. Throughput: N no-op events (default 1,000,000) through 8 slots, for
  *    (a) the flowd runtime, (b) a plain promise pool of 8 with no actors,
  *    (c) the naive actor design (a fromPromise child per event), and
- *    (d, e) flowd's supervisor and slots without the rest of the runtime,
- *    the slots interpreted by xstate and compiled (machines/compile.ts), all
+ *    (d, e) flowd's supervisor, source and slots without the rest of the
+ *    runtime, all interpreted by xstate (as the naive design's supervisor
+ *    is) and all compiled (machines/compile.ts, as the runtime runs them), all
  *    in this process, the designs alternated round by round (the order rotates, so
  *    a drift in the machine's load hits all three alike); prints each
  *    round's figure with the load average then, the medians and ratios.
@@ -37,6 +38,7 @@ import { trace } from '@opentelemetry/api';
 import { AlwaysOffSampler, BasicTracerProvider, NoopSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { fileURLToPath } from 'node:url';
 import { defineWorker } from '../actors/workers/worker.js';
+import { compileMachine } from '../machines/compile.js';
 import { supervisorMachine } from '../machines/supervisor.js';
 import { createRuntime } from '../src/runtime/runtime.js';
 import { floodSource } from './flood-source.mjs';
@@ -82,7 +84,8 @@ async function promisePool(count: number): Promise<number> {
 }
 
 /** The naive design: the same supervisor, each slot invoking a `fromPromise` child per event. */
-const naive = (count: number): Promise<number> => supervised(naiveSlotLogic(noop), count);
+// The naive design as it always was: xstate interpreting the supervisor and its source too.
+const naive = (count: number): Promise<number> => supervised(naiveSlotLogic(noop), count, 'interpreted');
 
 /** The runtime's slot with a no-op worker, as createRuntime makes it (no logger output, no services). */
 const slotDeps: SlotDeps = {
@@ -92,10 +95,17 @@ const slotDeps: SlotDeps = {
   config: {},
 };
 
-/** flowd's supervisor and slots alone (no runtime around them), the slots given as `slot`. */
-async function supervised(slot: AnyActorLogic, count: number): Promise<number> {
+/**
+ * flowd's supervisor and slots alone (no runtime around them), the slots given as `slot`; the supervisor
+ * and its source `compiled` (as the runtime runs them) or `interpreted` by xstate.
+ */
+async function supervised(slot: AnyActorLogic, count: number, how: 'compiled' | 'interpreted'): Promise<number> {
   const settings = compileFlowSettings(new SectionReader(new Map([['workers', SLOTS]]), { section: 'bench' })).settings;
-  const machine = supervisorMachine.provide({ actors: { workerSlot: slot as never, source: createSourceLogic(floodSource(count)) } });
+  const source = createSourceLogic(floodSource(count));
+  const provided = supervisorMachine.provide({
+    actors: { workerSlot: slot as never, source: (how === 'compiled' ? source : source.machine) as never },
+  });
+  const machine: AnyActorLogic = how === 'compiled' ? compileMachine(provided) : provided;
   const actor = createActor(machine, { input: { settings, now: Date.now, random: Math.random } });
   const started = performance.now();
   const finished = new Promise<void>((resolve, reject) => actor.subscribe({ complete: resolve, error: reject }));
@@ -124,8 +134,8 @@ async function throughput(): Promise<void> {
     ['flowd runtime', flowd],
     ['promise pool (no actors)', promisePool],
     ['naive actors (fromPromise per event)', naive],
-    ['supervisor + slots interpreted (xstate)', (n) => supervised(provideSlotMachine(slotDeps), n)],
-    ['supervisor + slots compiled', (n) => supervised(createSlotLogic(slotDeps), n)],
+    ['supervisor + slots interpreted (xstate)', (n) => supervised(provideSlotMachine(slotDeps), n, 'interpreted')],
+    ['supervisor + slots compiled', (n) => supervised(createSlotLogic(slotDeps), n, 'compiled')],
   ];
   await flowd(Math.min(EVENTS, 50_000)); // warm-up
   const runs = new Map<string, number[]>(designs.map(([name]) => [name, []]));
