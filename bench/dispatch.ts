@@ -83,8 +83,7 @@ async function promisePool(count: number): Promise<number> {
   return performance.now() - started;
 }
 
-/** The naive design: the same supervisor, each slot invoking a `fromPromise` child per event. */
-// The naive design as it always was: xstate interpreting the supervisor and its source too.
+/** The naive design: flowd's supervisor and source interpreted by xstate (as they always were here), each slot invoking a `fromPromise` child per event. */
 const naive = (count: number): Promise<number> => supervised(naiveSlotLogic(noop), count, 'interpreted');
 
 /** The runtime's slot with a no-op worker, as createRuntime makes it (no logger output, no services). */

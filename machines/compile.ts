@@ -5,6 +5,7 @@ import {
   type AnyActorScope,
   type ActorSystem,
   type AnyStateMachine,
+  type AnyStateNode,
   type EmittedFrom,
   type EventFromLogic,
   type EventObject,
@@ -63,6 +64,10 @@ class Step implements Work {
   get value(): StateValue {
     return this.state.value;
   }
+  /** The active state nodes, as a machine snapshot has them (a `stateIn('#id')` guard reads them). */
+  get _nodes(): AnyStateNode[] {
+    return this.state.nodes;
+  }
   matches(value: unknown): boolean {
     return matchesState(value as string, this.state.value as never);
   }
@@ -87,17 +92,18 @@ class Core {
   /** The first candidate whose guard passes, as xstate's StateNode.next picks it. */
   select(snapshot: { context: unknown }, state: StateRecord, event: EventObject): Candidate | undefined {
     const candidates = state.on.get(event.type);
-    return candidates === undefined ? undefined : this.selectFrom(candidates, snapshot, state, event);
+    return candidates === undefined ? undefined : this.selectFrom(candidates, snapshot, event);
   }
 
-  selectFrom(candidates: Candidate[], snapshot: { context: unknown }, state: StateRecord, event: EventObject): Candidate | undefined {
+  /** The first candidate whose guard passes; a guard that throws is named with its state (`eventless`: as it threw, as xstate lets it). */
+  selectFrom(candidates: Candidate[], snapshot: { context: unknown }, event: EventObject, eventless = false): Candidate | undefined {
     for (const candidate of candidates) {
-      if (candidate.guard === undefined || this.check(candidate, candidate.guard, snapshot, event, state)) return candidate;
+      if (candidate.guard === undefined || this.check(candidate, candidate.guard, snapshot, event, eventless)) return candidate;
     }
     return undefined;
   }
 
-  private check(candidate: Candidate, guard: GuardRef, snapshot: { context: unknown }, event: EventObject, state: StateRecord): boolean {
+  private check(candidate: Candidate, guard: GuardRef, snapshot: { context: unknown }, event: EventObject, eventless: boolean): boolean {
     const name = typeof guard === 'string' ? guard : guard.type;
     try {
       const impl = this.guards[name] as ((args: unknown, params: unknown) => boolean) & { check?: Function };
@@ -112,8 +118,9 @@ class Core {
             : guard.params;
       return impl(args, params);
     } catch (err) {
+      if (eventless) throw err;
       throw new Error(
-        `Unable to evaluate guard '${name}' in transition for event '${candidate.eventType}' in state node '${state.node.id}':\n${(err as Error).message}`,
+        `Unable to evaluate guard '${name}' in transition for event '${candidate.eventType}' in state node '${candidate.sourceId}':\n${(err as Error).message}`,
       );
     }
   }
@@ -146,7 +153,7 @@ class Core {
     let last = event;
     while (step.status === 'active') {
       // Eventless transitions first (each goes to another state, so this ends unless the machine loops), then raised events.
-      const eventless = step.state.always.length > 0 ? this.selectFrom(step.state.always, step, step.state, last) : undefined;
+      const eventless = step.state.always.length > 0 ? this.selectFrom(step.state.always, step, last, true) : undefined;
       if (eventless) {
         this.take(step, eventless, last, scope, queue);
         continue;
@@ -186,7 +193,13 @@ export function compileMachine<TMachine extends AnyStateMachine>(machine: TMachi
     }
     const candidate = core.select(snapshot, snapshot._state, event);
     if (candidate === undefined) {
-      if (!isErrorActorEvent(event)) return snapshot;
+      if (!isErrorActorEvent(event)) {
+        // As xstate's macrostep: the eventless transitions are looked at after every event (their guards see it).
+        if (snapshot._state.always.length === 0 || core.selectFrom(snapshot._state.always, snapshot, event, true) === undefined)
+          return snapshot;
+        core.settle(step, event, scope, queue);
+        return core.snapshot(step);
+      }
       // An actor's error that no transition takes fails the machine.
       runPhase(step, event, scope, stopChildrenPhase(step), queue);
       step.status = 'error';
@@ -249,7 +262,8 @@ export function compileMachine<TMachine extends AnyStateMachine>(machine: TMachi
       scope: AnyActorScope,
     ) {
       const key = keyOfValue(persisted.value);
-      const state = key === undefined ? undefined : table.states.get(key);
+      // A compound state's value without its children (`'active'`, `{ active: {} }`) is its initial state, as xstate restores it.
+      const state = key === undefined ? undefined : (table.states.get(key) ?? table.initialOf.get(key));
       if (!state)
         throw new FlowdError(
           'ERR_INVALID_STATE',

@@ -18,8 +18,9 @@ export interface Work {
   machine: AnyStateMachine;
   context: Record<string, unknown>;
   children: Record<string, AnyActorRef | undefined>;
-  /** The state value, for a `stateIn` check inside `enqueueActions`. */
+  /** The state value and the active state nodes, for a `stateIn` check inside `enqueueActions`. */
   value: StateValue;
+  _nodes: unknown[];
   /** The snapshot before the step (what guards in `enqueueActions` check). */
   matches(value: unknown): boolean;
 }

@@ -56,6 +56,8 @@ export interface StateRecord {
 export interface Candidate {
   guard: GuardRef | undefined;
   eventType: string;
+  /** The id of the state node whose transition it is (an ancestor of the state, perhaps), for messages. */
+  sourceId: string;
   /** The configuration it goes to; undefined when it stays (no target, or its own state without `reenter`). */
   target: StateRecord | undefined;
   /** Whether it leaves the state (exits it, and enters the target). */
@@ -69,6 +71,8 @@ export interface Table {
   root: AnyStateNode;
   states: Map<string, StateRecord>;
   initial: StateRecord;
+  /** Each compound state's initial configuration, by the compound state's key (restoring a value that stops at it). */
+  initialOf: Map<string, StateRecord>;
   /** The phases of the initial step: the root's entry (and invokes), then each initial state's, outermost first. */
   initialPhases: Phase[];
 }
@@ -151,8 +155,8 @@ function checkCompilable(machine: AnyStateMachine): void {
         if (node.always?.length) refuse(machine, `${where} is a compound state with eventless transitions (always)`);
       }
       for (const t of node.always ?? []) {
-        if (!t.target || t.target[0] === node || isDescendant(node, t.target[0]!))
-          refuse(machine, `${where} has an eventless transition (always) that stays in it`);
+        if (!t.target || t.target[0] === node) refuse(machine, `${where} has an eventless transition (always) that stays in it`);
+        if (isDescendant(node, t.target![0]!)) refuse(machine, `${where} has an eventless transition (always) to its ancestor`);
       }
     }
     for (const ref of [...node.entry, ...node.exit] as ActionRef[]) checkAction(machine, ref, `${where}'s entry or exit`);
@@ -236,6 +240,7 @@ function candidate(states: Map<string, StateRecord>, root: AnyStateNode, from: S
   return {
     guard: t.guard as GuardRef | undefined,
     eventType: t.eventType,
+    sourceId: t.source.id,
     target,
     moves: target !== undefined,
     phases,
@@ -256,8 +261,11 @@ export function keyOfValue(value: unknown): string | undefined {
   if (!value || typeof value !== 'object') return undefined;
   const entries = Object.entries(value);
   if (entries.length !== 1) return undefined;
-  const inner = keyOfValue(entries[0]![1]);
-  return inner === undefined ? undefined : `${entries[0]![0]}.${inner}`;
+  const [key, inner] = entries[0]!;
+  // `{ active: {} }`: the compound state itself.
+  if (inner && typeof inner === 'object' && Object.keys(inner).length === 0) return key;
+  const rest = keyOfValue(inner);
+  return rest === undefined ? undefined : `${key}.${rest}`;
 }
 
 /** Builds the table of a machine, or refuses it naming what the table cannot run. */
@@ -297,5 +305,12 @@ export function buildTable(machine: AnyStateMachine): Table {
     if (at.type !== 'compound') break;
   }
   const initial = recordOf(states, chain);
-  return { root, states, initial, initialPhases: [entryPhase(root), ...chain.map(entryPhase)] };
+  const initialOf = new Map<string, StateRecord>();
+  for (const node of descendants(root)) {
+    if (node.type !== 'compound') continue;
+    let at = node;
+    while (at.type === 'compound') at = at.initial.target[0]!;
+    initialOf.set(node.path.join('.'), states.get(at.path.join('.'))!);
+  }
+  return { root, states, initial, initialOf, initialPhases: [entryPhase(root), ...chain.map(entryPhase)] };
 }

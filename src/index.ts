@@ -69,6 +69,8 @@ export {
 } from '../machines/supervisor.js';
 export { workerSlotMachine } from '../machines/worker-slot.js';
 export { sourceMachine } from '../machines/source.js';
+/** A machine compiled to a transition table, as the runtime runs its supervisor (`runtime.actor` is an `Actor<CompiledMachine<typeof supervisorMachine>>`). */
+export { machineOf, type CompiledMachine } from '../machines/compile.js';
 /** Errors, each with a stable code. */
 export {
   FlowdError,

@@ -14,6 +14,7 @@ import {
   sendTo,
   setup,
   SimulatedClock,
+  stateIn,
   type AnyActorRef,
   type AnyStateMachine,
   type EventObject,
@@ -323,7 +324,14 @@ describe('compiled machines agree with xstate interpreter', () => {
     const machine = setup({
       types: {} as { context: { n: number; log: string[] }; events: { type: string; by?: number } },
       actors: { echo, wait: never },
-      guards: { isSmall: ({ context }) => context.n < 3, isOdd: ({ context }) => context.n % 2 === 1 },
+      guards: {
+        isSmall: ({ context }) => context.n < 3,
+        isOdd: ({ context }) => context.n % 2 === 1,
+        // An eventless guard that reads the event: an event no transition takes can still fire it.
+        isPoke: ({ event }) => event.type === 'poke',
+        // Read from the active state nodes, in a raised event's step too.
+        inTop: stateIn('#nest.top'),
+      },
       actions: {
         add: assign({ n: ({ context, event }) => context.n + ((event as { by?: number }).by ?? 1) }),
         note: assign({ log: ({ context, event }, params: { tag: string }) => [...context.log, `${params.tag}:${event.type}`] }),
@@ -372,7 +380,7 @@ describe('compiled machines agree with xstate interpreter', () => {
               on: { up: 'two' },
               initial: 'a',
               states: {
-                a: { on: { go: 'b', deep: { target: '#nest.outer', actions: 'add' } } },
+                a: { always: { guard: 'isPoke', target: 'b' }, on: { go: 'b', deep: { target: '#nest.outer', actions: 'add' } } },
                 b: { tags: ['deep'], entry: 'tell', after: { soon: 'a' }, on: { go: '#nest.end', again: { target: 'b', reenter: true } } },
               },
             },
@@ -381,7 +389,7 @@ describe('compiled machines agree with xstate interpreter', () => {
         top: {
           entry: 'tell',
           after: { soon: 'outer.inner' },
-          on: { go: 'outer', looped: { actions: { type: 'note', params: { tag: 'loop' } } } },
+          on: { go: 'outer', looped: { guard: 'inTop', actions: { type: 'note', params: { tag: 'loop' } } } },
         },
         end: { type: 'final', entry: 'tell', exit: { type: 'note', params: { tag: 'end-exit' } } },
       },
@@ -389,7 +397,7 @@ describe('compiled machines agree with xstate interpreter', () => {
     } as never);
     const event = fc.oneof(
       fc
-        .constantFrom('go', 'again', 'same', 'leave', 'reset', 'top', 'bump', 'stop', 'back', 'deep', 'up', 'looped')
+        .constantFrom('go', 'again', 'same', 'leave', 'reset', 'top', 'bump', 'stop', 'back', 'deep', 'up', 'looped', 'poke')
         .map((type) => ({ type })),
       fc.nat(3).map((by) => ({ type: 'bump', by })),
       fc.constantFrom({ type: 'xstate.done.actor.waiter' }, { type: 'xstate.error.actor.waiter', error: 'no' }),
@@ -525,6 +533,43 @@ describe('compileMachine', () => {
     expect(() => compileMachine(inline)).toThrow(/state "a", on "go" has an inline guard/);
     const parallel = setup({}).createMachine({ id: 'par', type: 'parallel', states: { a: {}, b: {} } });
     expect(() => compileMachine(parallel)).toThrow(/its root is parallel/);
+  });
+
+  it("names the state whose transition's guard threw, as xstate does", () => {
+    const machine = setup({
+      guards: {
+        boom: () => {
+          throw new Error('no');
+        },
+      },
+    }).createMachine({
+      id: 'm',
+      initial: 'p',
+      states: { p: { initial: 'c', on: { X: { guard: 'boom', target: 'q' } }, states: { c: {} } }, q: {} },
+    });
+    const errors = [machine, compileMachine(machine)].map((logic) => {
+      const actor = createActor(logic as AnyStateMachine).start();
+      actor.subscribe({ error: () => {} });
+      actor.send({ type: 'X' });
+      return String((actor.getSnapshot().error as Error | undefined)?.message);
+    });
+    expect(errors[1]).toBe(errors[0]);
+    expect(errors[1]).toMatch(/in state node 'm\.p':/);
+  });
+
+  it("restores a compound state's value without its children as its initial state, as xstate does", () => {
+    const machine = setup({}).createMachine({
+      id: 'm',
+      initial: 'q',
+      states: { p: { initial: 'c', states: { c: {}, d: {} } }, q: {} },
+    });
+    for (const value of ['p', { p: {} }]) {
+      const persisted = { ...createActor(machine).getPersistedSnapshot(), value } as never;
+      const values = [machine, compileMachine(machine)].map(
+        (logic) => createActor(logic as AnyStateMachine, { snapshot: persisted }).getSnapshot().value,
+      );
+      expect(values).toEqual([{ p: 'c' }, { p: 'c' }]);
+    }
   });
 
   it('persists and restores snapshots in the format of xstate, both ways', () => {
