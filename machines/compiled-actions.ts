@@ -1,4 +1,16 @@
-import { createActor, stopChild, type AnyActorRef, type AnyActorScope, type AnyStateMachine, type EventObject } from 'xstate';
+import {
+  cancel,
+  createActor,
+  emit,
+  raise,
+  sendTo,
+  spawnChild,
+  stopChild,
+  type AnyActorRef,
+  type AnyActorScope,
+  type AnyStateMachine,
+  type EventObject,
+} from 'xstate';
 import { FlowdError } from '../src/kernel/errors.js';
 import type { ActionRef, Phase, StateValue } from './compiled-table.js';
 
@@ -8,9 +20,12 @@ import type { ActionRef, Phase, StateValue } from './compiled-table.js';
  * action goes to the actor's `actionExecutor` (which runs it, or defers it
  * while the actor starts, and tells the inspector); `assign` changes the
  * context; `spawnChild` / `stopChild` change the children. The other
- * built-ins (sendTo, raise, cancel, emit, log, enqueueActions) are resolved
- * and executed by xstate's own functions, which read only the fields of
- * `Work` they are given.
+ * built-ins (sendTo, raise, cancel, emit, log) are resolved and executed by
+ * xstate's own functions, which read only the fields of `Work` they are
+ * given. `enqueueActions` is collected here (`collect`), into plain action
+ * objects with the fields xstate's action creators set, not into a new
+ * function object for each action and a closure for each `enqueue` method
+ * at each call: the supervisor takes such a step for every event.
  */
 
 /** What one step changes: the fields xstate's built-ins read from a snapshot, and the state. */
@@ -119,6 +134,120 @@ function stop(work: Work, action: Builtin, args: ActionArgs, params: unknown): u
   return actorRef;
 }
 
+/**
+ * xstate's built-in actions, made once: their `resolve`, `retryResolve` and
+ * `execute` read only the fields of the action they are given, so a plain
+ * object with the same fields stands for one the action creator would make.
+ */
+const SEND_TO = sendTo('', { type: '' }) as unknown as Builtin;
+const RAISE = raise({ type: '' }) as unknown as Builtin;
+const CANCEL = cancel('') as unknown as Builtin;
+const EMIT = emit({ type: '' }) as unknown as Builtin;
+const SPAWN = spawnChild('') as unknown as Builtin;
+const STOP = stopChild('') as unknown as Builtin;
+const SEND_PARENT_TARGET = '#_parent';
+
+/** Marks the action objects `enqueue` makes: built-ins themselves, never the name of an implementation. */
+const BUILTIN = Symbol('flowd.builtin');
+
+/** The actions an `enqueueActions` collect function is enqueuing now (undefined between calls: collecting never nests). */
+let collecting: unknown[] | undefined;
+/** The snapshot its `check(guard)` reads. */
+let checking: { work: Work; event: EventObject } | undefined;
+
+const pushAction = (action: unknown): void => {
+  if (!collecting) throw new Error('enqueue() was called after its enqueueActions had returned');
+  collecting.push(action);
+};
+
+/** The `enqueue` a collect function is given: the same methods as xstate's, pushing plain action objects. */
+const enqueue = Object.assign((action: unknown) => pushAction(action), {
+  assign: (assignment: unknown) => pushAction({ [BUILTIN]: true, type: 'xstate.assign', assignment }),
+  cancel: (sendId: unknown) =>
+    pushAction({ [BUILTIN]: true, type: 'xstate.cancel', sendId, resolve: CANCEL.resolve, execute: CANCEL.execute }),
+  raise: (event: unknown, options?: { id?: unknown; delay?: unknown }) =>
+    pushAction({
+      [BUILTIN]: true,
+      type: 'xstate.raise',
+      event,
+      id: options?.id,
+      delay: options?.delay,
+      resolve: RAISE.resolve,
+      execute: RAISE.execute,
+    }),
+  sendTo: (to: unknown, event: unknown, options?: { id?: unknown; delay?: unknown }) => pushAction(sendAction(to, event, options)),
+  sendParent: (event: unknown, options?: { id?: unknown; delay?: unknown }) => pushAction(sendAction(SEND_PARENT_TARGET, event, options)),
+  spawnChild: (src: unknown, options: { id?: unknown; systemId?: string; input?: unknown; syncSnapshot?: boolean } = {}) =>
+    pushAction({
+      [BUILTIN]: true,
+      type: 'xstate.spawnChild',
+      id: options.id,
+      systemId: options.systemId,
+      src,
+      input: options.input,
+      syncSnapshot: options.syncSnapshot ?? false,
+      execute: SPAWN.execute,
+    }),
+  stopChild: (actorRef: unknown) => pushAction({ [BUILTIN]: true, type: 'xstate.stopChild', actorRef, execute: STOP.execute }),
+  emit: (event: unknown) => pushAction({ [BUILTIN]: true, type: 'xstate.emit', event, resolve: EMIT.resolve, execute: EMIT.execute }),
+});
+
+function sendAction(to: unknown, event: unknown, options?: { id?: unknown; delay?: unknown }): object {
+  return {
+    [BUILTIN]: true,
+    type: 'xstate.sendTo',
+    to,
+    event,
+    id: options?.id,
+    delay: options?.delay,
+    resolve: SEND_TO.resolve,
+    retryResolve: SEND_TO.retryResolve,
+    execute: SEND_TO.execute,
+  };
+}
+
+/** xstate's evaluateGuard, for `check` inside a collect function: against the snapshot before the step's actions. */
+function evaluateGuard(guard: unknown, work: Work, event: EventObject): boolean {
+  const isInline = typeof guard === 'function';
+  const guards = work.machine.implementations.guards as Record<string, unknown>;
+  const name = typeof guard === 'string' ? guard : (guard as { type: string }).type;
+  const resolved = (isInline ? guard : guards[name]) as (((a: unknown, p: unknown) => boolean) & { check?: Function }) | undefined;
+  if (!isInline && !resolved) throw new Error(`Guard '${name}' is not implemented.'.`);
+  if (typeof resolved !== 'function') return evaluateGuard(resolved, work, event);
+  const args = { context: work.context, event };
+  if ('check' in resolved) return (resolved.check as (s: unknown, a: unknown, i: unknown) => boolean)(work, args, resolved);
+  const params =
+    isInline || typeof guard === 'string'
+      ? undefined
+      : 'params' in (guard as object)
+        ? typeof (guard as { params: unknown }).params === 'function'
+          ? ((guard as { params: (a: unknown) => unknown }).params as (a: unknown) => unknown)(args)
+          : (guard as { params: unknown }).params
+        : undefined;
+  return resolved(args, params);
+}
+
+const check = (guard: unknown): boolean => {
+  if (!checking) throw new Error('check() was called after its enqueueActions had returned');
+  return evaluateGuard(guard, checking.work, checking.event);
+};
+
+/** Runs an `enqueueActions` collect function, as xstate's resolveEnqueueActions does, and returns what it enqueued. */
+function collect(action: Builtin, work: Work, args: ActionArgs, params: unknown): ActionRef[] {
+  const fn = (action as unknown as { collect: (a: object, p: unknown) => void }).collect;
+  const actions: unknown[] = [];
+  // The check reads the step as it is now (xstate's closes over the snapshot): nothing changes it while the function runs.
+  collecting = actions;
+  checking = { work, event: args.event };
+  try {
+    fn({ context: args.context, event: args.event, enqueue, check, self: args.self, system: args.system }, params);
+  } finally {
+    collecting = undefined;
+    checking = undefined;
+  }
+  return actions as ActionRef[];
+}
+
 function runList(
   work: Work,
   event: EventObject,
@@ -129,7 +258,7 @@ function runList(
 ): void {
   const implementations = work.machine.implementations.actions as Record<string, unknown>;
   for (const action of actions) {
-    const isInline = typeof action === 'function';
+    const isInline = typeof action === 'function' || (typeof action === 'object' && BUILTIN in action);
     const resolved = (isInline ? action : implementations[typeof action === 'string' ? action : action.type]) as Builtin | undefined;
     const args: ActionArgs = { context: work.context, event, self: scope.self, system: scope.system };
     const params =
@@ -140,7 +269,7 @@ function runList(
             ? (action.params as (a: unknown) => unknown)({ context: work.context, event })
             : action.params
           : undefined;
-    if (!resolved || !('resolve' in resolved)) {
+    if (!resolved || !('resolve' in resolved || BUILTIN in resolved)) {
       scope.actionExecutor({
         type: typeof action === 'string' ? action : typeof action === 'object' ? action.type : action.name || '(anonymous)',
         info: args as never,
@@ -161,12 +290,14 @@ function runList(
       case 'xstate.stopChild':
         resolvedParams = stop(work, resolved, args, params);
         break;
+      case 'xstate.enqueueActions':
+        more = collect(resolved, work, args, params);
+        break;
       case 'xstate.sendTo':
       case 'xstate.raise':
       case 'xstate.cancel':
       case 'xstate.emit':
       case 'xstate.log':
-      case 'xstate.enqueueActions':
         [, resolvedParams, more] = resolved.resolve(scope, work, args, params, resolved, extra);
         break;
       default:
