@@ -5,6 +5,7 @@ import {
   raise,
   sendTo,
   spawnChild,
+  SpecialTargets,
   stopChild,
   type AnyActorRef,
   type AnyActorScope,
@@ -145,7 +146,7 @@ const CANCEL = cancel('') as unknown as Builtin;
 const EMIT = emit({ type: '' }) as unknown as Builtin;
 const SPAWN = spawnChild('') as unknown as Builtin;
 const STOP = stopChild('') as unknown as Builtin;
-const SEND_PARENT_TARGET = '#_parent';
+const SEND_PARENT_TARGET = SpecialTargets.Parent;
 
 /** Marks the action objects `enqueue` makes: built-ins themselves, never the name of an implementation. */
 const BUILTIN = Symbol('flowd.builtin');
@@ -215,7 +216,7 @@ function evaluateGuard(guard: unknown, work: Work, event: EventObject): boolean 
   if (!isInline && !resolved) throw new Error(`Guard '${name}' is not implemented.'.`);
   if (typeof resolved !== 'function') return evaluateGuard(resolved, work, event);
   const args = { context: work.context, event };
-  if ('check' in resolved) return (resolved.check as (s: unknown, a: unknown, i: unknown) => boolean)(work, args, resolved);
+  // Its params first, as xstate works them out before it looks at the guard's kind.
   const params =
     isInline || typeof guard === 'string'
       ? undefined
@@ -224,6 +225,7 @@ function evaluateGuard(guard: unknown, work: Work, event: EventObject): boolean 
           ? ((guard as { params: (a: unknown) => unknown }).params as (a: unknown) => unknown)(args)
           : (guard as { params: unknown }).params
         : undefined;
+  if ('check' in resolved) return (resolved.check as (s: unknown, a: unknown, i: unknown) => boolean)(work, args, resolved);
   return resolved(args, params);
 }
 
@@ -232,18 +234,25 @@ const check = (guard: unknown): boolean => {
   return evaluateGuard(guard, checking.work, checking.event);
 };
 
-/** Runs an `enqueueActions` collect function, as xstate's resolveEnqueueActions does, and returns what it enqueued. */
+/**
+ * Runs an `enqueueActions` collect function, as xstate's resolveEnqueueActions does, and returns what it enqueued.
+ * Its `enqueue` and `check` are good while it runs (a collect function that sends an event to an idle actor runs that
+ * actor's step inside it, collects included, so the one under way is put back after each); kept and called later,
+ * they throw, where xstate's would do nothing or check an old snapshot. Only flowd's own machines run compiled.
+ */
 function collect(action: Builtin, work: Work, args: ActionArgs, params: unknown): ActionRef[] {
   const fn = (action as unknown as { collect: (a: object, p: unknown) => void }).collect;
   const actions: unknown[] = [];
+  const outer = collecting;
+  const outerCheck = checking;
   // The check reads the step as it is now (xstate's closes over the snapshot): nothing changes it while the function runs.
   collecting = actions;
   checking = { work, event: args.event };
   try {
     fn({ context: args.context, event: args.event, enqueue, check, self: args.self, system: args.system }, params);
   } finally {
-    collecting = undefined;
-    checking = undefined;
+    collecting = outer;
+    checking = outerCheck;
   }
   return actions as ActionRef[];
 }

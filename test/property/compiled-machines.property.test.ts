@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  and,
   assign,
   cancel,
   createActor,
@@ -9,6 +10,7 @@ import {
   fromCallback,
   fromPromise,
   fromTransition,
+  not,
   raise,
   sendParent,
   sendTo,
@@ -44,10 +46,15 @@ type Step = { tick: number } | { event: EventObject };
 /** The machine's input, or a function making it from the recording parent and the system's clock (a sink, a `now`). */
 type InputOf = unknown;
 type MakeInput = (parent: AnyActorRef, clock: SimulatedClock) => unknown;
-type LooseEnqueue = ((action: string) => void) & {
+type LooseEnqueue = ((action: unknown) => void) & {
   assign(values: object): void;
-  raise(event: EventObject): void;
-  emit(event: EventObject & Record<string, unknown>): void;
+  raise(event: EventObject, options?: object): void;
+  emit(event: unknown): void;
+  cancel(id: string): void;
+  sendTo(to: unknown, event: unknown, options?: object): void;
+  sendParent(event: unknown): void;
+  spawnChild(src: string, options?: object): void;
+  stopChild(ref: unknown): void;
 };
 
 /** Actor refs by id, functions and errors by name: what two systems can share. */
@@ -259,11 +266,41 @@ describe('compiled machines agree with xstate interpreter', () => {
         drop: cancel('later'),
         loop: raise({ type: 'looped' }),
         // Loosely typed: setup's types do not follow named guards and actions inside enqueueActions here.
-        mixed: enqueueActions(((args: { enqueue: LooseEnqueue; check: (guard: string) => boolean }) => {
-          args.enqueue.assign({ n: 0 });
-          if (args.check('isSmall')) args.enqueue('tell');
-          args.enqueue.raise({ type: 'looped' });
-          args.enqueue.emit({ type: 'shouted', n: -1 });
+        mixed: enqueueActions(((args: { enqueue: LooseEnqueue; check: (guard: unknown) => boolean }) => {
+          const { enqueue, check } = args;
+          enqueue.assign({ n: 0 });
+          if (check('isSmall')) enqueue('tell');
+          // Guards of every kind: with params, combined built-ins, inline.
+          if (
+            check({ type: 'isAbove', params: { limit: -1 } }) &&
+            check(and(['isSmall', not(stateIn('#kitchen.c'))])) &&
+            check(({ context }: { context: { n: number } }) => context.n === 0)
+          )
+            enqueue({ type: 'note', params: { tag: 'mixed' } });
+          enqueue.sendParent(({ context }: { context: { n: number } }) => ({ type: 'told', n: context.n }));
+          enqueue.sendTo(({ self }: { self: AnyActorRef }) => self, { type: 'late' }, { delay: 'soon', id: 'later' });
+          enqueue.raise({ type: 'looped' }, { delay: 50, id: 'r' });
+          enqueue.cancel('r');
+          enqueue.raise({ type: 'looped' });
+          enqueue.emit({ type: 'shouted', n: -1 });
+          enqueue.emit(({ context }: { context: { n: number } }) => ({ type: 'shouted', n: context.n }));
+          enqueue(() => {});
+          enqueue(enqueueActions(({ enqueue: inner }) => inner.assign({ log: [] })));
+        }) as never) as never,
+        // Into a child being invoked in the same step, and children spawned and stopped through enqueue.
+        spawnMore: enqueueActions(((args: { enqueue: LooseEnqueue }) => {
+          args.enqueue.sendTo('echo', { type: 'ping' });
+          args.enqueue.spawnChild('echo', {
+            id: 'e2',
+            systemId: 'e2',
+            input: ({ context }: { context: { n: number } }) => context.n,
+            syncSnapshot: true,
+          });
+        }) as never) as never,
+        stopMore: enqueueActions(((args: { enqueue: LooseEnqueue }) => {
+          args.enqueue.stopChild(
+            ({ self }: { self: AnyActorRef }) => (self.getSnapshot() as { children: Record<string, unknown> }).children.e2,
+          );
         }) as never) as never,
         plain: () => {},
       },
@@ -291,8 +328,8 @@ describe('compiled machines agree with xstate interpreter', () => {
         },
         b: {
           invoke: { id: 'echo', src: 'echo' },
-          entry: ['ping', 'later', 'shout'],
-          exit: 'drop',
+          entry: ['spawnMore', 'ping', 'later', 'shout'],
+          exit: ['drop', 'stopMore'],
           on: {
             echoed: { actions: { type: 'note', params: { tag: 'echo' } } },
             late: 'c',
@@ -569,6 +606,42 @@ describe('compileMachine', () => {
         (logic) => createActor(logic as AnyStateMachine, { snapshot: persisted }).getSnapshot().value,
       );
       expect(values).toEqual([{ p: 'c' }, { p: 'c' }]);
+    }
+  });
+
+  it('runs an enqueueActions whose collect function sends to a compiled actor that collects its own, as xstate does', () => {
+    const child = compileMachine(
+      setup({ actions: { bump: enqueueActions(({ enqueue }) => enqueue.assign({ hits: 1 })) } }).createMachine({
+        id: 'child',
+        context: { hits: 0 },
+        initial: 'on',
+        states: { on: { on: { poke: { actions: 'bump' } } } },
+      }),
+    );
+    const parent = setup({
+      actors: { child },
+      actions: {
+        go: enqueueActions(({ enqueue, self }) => {
+          // The child is idle: it takes the event now, inside this function.
+          (self.getSnapshot() as { children: Record<string, AnyActorRef> }).children.c!.send({ type: 'poke' });
+          enqueue.assign({ done: true });
+        }),
+      },
+    }).createMachine({
+      id: 'parent',
+      context: { done: false },
+      initial: 'on',
+      states: { on: { invoke: { id: 'c', src: 'child' }, on: { go: { actions: 'go' } } } },
+    } as never);
+    for (const logic of [parent, compileMachine(parent as unknown as AnyStateMachine)]) {
+      const actor = createActor(logic as unknown as AnyStateMachine).start();
+      actor.send({ type: 'go' });
+      const snapshot = actor.getSnapshot();
+      expect([snapshot.status, snapshot.context, snapshot.children.c!.getSnapshot().context]).toEqual([
+        'active',
+        { done: true },
+        { hits: 1 },
+      ]);
     }
   });
 
