@@ -27,8 +27,9 @@
  *    processor that drops them), rounds alternated; prints the cost per event.
  * 5. Memory: in a fresh child process (bench/flood.mjs), a source far faster
  *    than the workers floods N events; prints the peak RSS, for the compiled
- *    runtime (dist/, which `npm run bench:dispatch` builds first) and for the
- *    TypeScript sources under tsx.
+ *    runtime (dist/, which `npm run bench:dispatch` builds first), for the
+ *    same with tsx registered (as `flowd run` runs a TypeScript app) and for
+ *    the TypeScript sources under tsx.
  *
  * BENCH_EVENTS, BENCH_THREAD_EVENTS, BENCH_TRACE_EVENTS and BENCH_ROUNDS override the defaults.
  */
@@ -303,11 +304,14 @@ interface FloodResult {
 /**
  * The flood (bench/flood.mjs) in a fresh process, so the peak RSS is the flood's alone: against the compiled
  * runtime (`dist`, as `flowd run` runs a JavaScript app and a service embeds flowd; `npm run bench:dispatch`
- * builds it first) or the TypeScript sources under tsx (`src`, as `flowd run` runs a TypeScript app).
+ * builds it first), the same with tsx registered (`dist+tsx`, as `flowd run` runs a TypeScript app: it imports
+ * tsx, which registers its hooks as `node --import tsx` does), or flowd's TypeScript sources under tsx (`src`, as
+ * these benches run).
  */
-function flood(from: 'dist' | 'src'): FloodResult {
+function flood(from: 'dist' | 'dist+tsx' | 'src'): FloodResult {
   const script = fileURLToPath(new URL('./flood.mjs', import.meta.url));
-  const args = from === 'dist' ? [script, 'dist'] : ['--import', 'tsx', script, 'src'];
+  const args =
+    from === 'dist' ? [script, 'dist'] : from === 'dist+tsx' ? ['--import', 'tsx', script, 'dist'] : ['--import', 'tsx', script, 'src'];
   const child = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });
   if (child.status !== 0) throw new Error(`the flood (${from}) failed: ${child.stderr}`);
   return JSON.parse(child.stdout.trim().split('\n').pop()!) as FloodResult;
@@ -330,5 +334,6 @@ slotMachine();
 await isolation();
 await tracing();
 console.log(`flood: ${fmt(EVENTS)} events from a source with no limit but backpressure, ${SLOTS} slots yielding a turn each`);
-printFlood('compiled (dist/)', flood('dist'));
-printFlood('under tsx (src/)', flood('src'));
+printFlood('compiled (dist/), a JavaScript app or a service', flood('dist'));
+printFlood('compiled with tsx registered, a TypeScript app', flood('dist+tsx'));
+printFlood("flowd's sources under tsx (src/), as the benches run", flood('src'));

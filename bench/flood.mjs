@@ -1,7 +1,7 @@
 // The flood of bench:dispatch, in a process of its own so its peak RSS is the flood's alone. Plain JavaScript:
 // `node bench/flood.mjs dist` runs it against the compiled runtime, as `flowd run` runs a JavaScript app and an
-// embedding service runs flowd; `node --import tsx bench/flood.mjs src` against the TypeScript sources, as the
-// other benches (and `flowd run` with a TypeScript app, which loads tsx) do. Prints one line of JSON.
+// embedding service runs flowd (with `--import tsx` too, as `flowd run` runs a TypeScript app: it imports tsx);
+// `node --import tsx bench/flood.mjs src` against the TypeScript sources, as the other benches do. Prints one line of JSON.
 import { floodSource } from './flood-source.mjs';
 
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 1_000_000);
