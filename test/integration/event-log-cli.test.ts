@@ -254,9 +254,11 @@ describe('flowd run with an event-log source', () => {
     expect(b.stdout()).toBe('');
     expect(b.stderr()).not.toMatch(/event-log: reading/);
 
-    await insertEvents(db, table, rows(41, 400));
+    // Enough that A cannot finish either plugin's share (5 ms an event each, 400 versions and 800 status changes)
+    // between being seen into them and its kill, even on a loaded machine: B must have some of each to go on with.
+    await insertEvents(db, table, rows(41, 2000));
     const before = app.lines('status').length + app.lines('versions').length;
-    await until(a, 'A is into the 400 new events', () => app.lines('status').length + app.lines('versions').length >= before + 30);
+    await until(a, 'A is into the 2,000 new events', () => app.lines('status').length + app.lines('versions').length >= before + 30);
     expect(b.stdout()).toBe('');
     await kill(a);
     const killedAt = Date.now();
