@@ -235,7 +235,13 @@ export function filesDriver(options: FilesOptions, log: Log = { info: () => {}, 
       await copyFile(from, to);
       await unlink(from);
     }
-    if (error) await writeFile(`${to}.error.txt`, `${error.code}: ${error.message}\n`);
+    if (error) {
+      // Written whole under a hidden name, then renamed: whoever watches the folder never reads a half-written error.
+      const errorFile = `${to}.error.txt`;
+      const partial = path.join(path.dirname(errorFile), `.${path.basename(errorFile)}.${process.pid}.tmp`);
+      await writeFile(partial, `${error.code}: ${error.message}\n`);
+      await rename(partial, errorFile);
+    }
   }
 
   function onSettled(settlement: Settlement): void {
