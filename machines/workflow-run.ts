@@ -1,12 +1,16 @@
-import { assign, setup } from 'xstate';
-import { promiseNotProvided } from './not-provided.js';
+import { assign, setup, type ActorRef, type EventObject, type Snapshot } from 'xstate';
+import { actionNotProvided } from './not-provided.js';
 
 /**
  * One workflow run: it decides (replays the workflow's code over its
  * history and schedules what became ready), then waits for an activity to
  * finish, and decides again, until the code returns, fails or restarts.
- * The `decide` actor (given by the engine) reads and writes the history in
- * the store; the machine only says when to decide and how the run ended.
+ * The `decide` action (given by the engine) starts a decision, which reads
+ * and writes the history in the store and answers the run with
+ * `decision.made` or `decision.failed`; the machine only says when to
+ * decide and how the run ended. A decision is an effect the engine
+ * performs, not an invoked actor: a run decides a few times, and an actor
+ * each time cost more than the decision's own work (docs/performance.md).
  */
 
 export interface WorkflowRunInput {
@@ -14,7 +18,7 @@ export interface WorkflowRunInput {
   workflow: { name: string; version: number | string };
 }
 
-/** How a run ended, as the `decide` actor reports it. */
+/** How a run ended, as a decision reports it. */
 export type RunOutcome =
   | { kind: 'completed'; result: unknown }
   | { kind: 'failed'; error: { code: string; message: string } }
@@ -43,6 +47,16 @@ export interface WorkflowRunContext extends WorkflowRunInput {
 export type ActivityFinished = { type: 'activity.finished'; callId: string };
 /** The run's workflow duration is over: the next decision fails it. */
 export type RunDeadline = { type: 'run.deadline' };
+/** The decision the `decide` action started was made (and written). */
+export type DecisionMade = { type: 'decision.made'; output: DecideOutput };
+/** The decision the `decide` action started could not be made (the store was down, a history this code cannot read). */
+export type DecisionFailed = { type: 'decision.failed'; error: unknown };
+
+/** What the `decide` action is given: the run, and the actor to answer with `decision.made` or `decision.failed`. */
+export interface DecideArgs {
+  context: WorkflowRunContext;
+  self: ActorRef<Snapshot<unknown>, DecisionMade | DecisionFailed, EventObject>;
+}
 
 const errorInfo = (error: unknown) => ({
   code: typeof (error as { code?: unknown })?.code === 'string' ? (error as { code: string }).code : 'ERR_WORKFLOW',
@@ -52,28 +66,27 @@ const errorInfo = (error: unknown) => ({
 export const workflowRunMachine = setup({
   types: {} as {
     context: WorkflowRunContext;
-    events: ActivityFinished | RunDeadline;
+    events: ActivityFinished | RunDeadline | DecisionMade | DecisionFailed;
     input: WorkflowRunInput;
     output: { outcome: RunOutcome | undefined };
   },
-  actors: { decide: promiseNotProvided<DecideOutput, { runId: string }>('workflow-run', 'decide') },
   guards: {
-    isCompleted: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'completed',
-    isFailed: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'failed',
-    isRestarted: ({ event }) => (event as unknown as { output: DecideOutput }).output.outcome?.kind === 'restarted',
+    isCompleted: ({ event }) => (event as DecisionMade).output.outcome?.kind === 'completed',
+    isFailed: ({ event }) => (event as DecisionMade).output.outcome?.kind === 'failed',
+    isRestarted: ({ event }) => (event as DecisionMade).output.outcome?.kind === 'restarted',
     hasFinishedMeanwhile: ({ context }) => context.again,
-    isStoreDown: ({ event }) =>
-      ['ERR_STORE_UNAVAILABLE', 'ERR_CONFLICT'].includes(errorInfo((event as unknown as { error: unknown }).error).code),
+    isStoreDown: ({ event }) => ['ERR_STORE_UNAVAILABLE', 'ERR_CONFLICT'].includes(errorInfo((event as DecisionFailed).error).code),
   },
   actions: {
+    decide: actionNotProvided<DecideArgs>('workflow-run', 'decide'),
     recordDecision: assign(({ context, event }) => {
-      const output = (event as unknown as { output: DecideOutput }).output;
+      const { output } = event as DecisionMade;
       return { decisions: context.decisions + 1, pending: output.pending, outcome: output.outcome, again: false, lastError: undefined };
     }),
     markAgain: assign({ again: true }),
-    recordError: assign(({ event }) => ({ lastError: errorInfo((event as unknown as { error: unknown }).error) })),
+    recordError: assign(({ event }) => ({ lastError: errorInfo((event as DecisionFailed).error) })),
     failWithError: assign(({ event }) => ({
-      outcome: { kind: 'failed' as const, error: errorInfo((event as unknown as { error: unknown }).error) },
+      outcome: { kind: 'failed' as const, error: errorInfo((event as DecisionFailed).error) },
     })),
   },
   delays: { retryDecision: 1000 },
@@ -84,22 +97,22 @@ export const workflowRunMachine = setup({
   states: {
     deciding: {
       description: 'Replaying the code over the history and scheduling every call whose inputs are ready.',
-      invoke: {
-        src: 'decide',
-        input: ({ context }) => ({ runId: context.runId }),
-        onDone: [
+      entry: 'decide',
+      on: {
+        'decision.made': [
           { guard: 'isCompleted', target: 'completed', actions: 'recordDecision' },
           { guard: 'isFailed', target: 'failed', actions: 'recordDecision' },
           { guard: 'isRestarted', target: 'restarted', actions: 'recordDecision' },
           { guard: 'hasFinishedMeanwhile', target: 'deciding', reenter: true, actions: 'recordDecision' },
           { target: 'waiting', actions: 'recordDecision' },
         ],
-        onError: [
+        'decision.failed': [
           { guard: 'isStoreDown', target: 'retrying', actions: 'recordError' },
           { target: 'failed', actions: 'failWithError' },
         ],
+        'activity.finished': { actions: 'markAgain' },
+        'run.deadline': { actions: 'markAgain' },
       },
-      on: { 'activity.finished': { actions: 'markAgain' }, 'run.deadline': { actions: 'markAgain' } },
     },
     waiting: {
       description: 'Activities are running; the next decision comes when one of them finishes, or when the run passes its duration.',

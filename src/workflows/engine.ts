@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { createActor, type Actor, type InspectionEvent } from 'xstate';
 import type { Store } from '../../actors/stores/store-api.js';
 import { compileMachine, type CompiledMachine } from '../../machines/compile.js';
-import { workflowRunMachine, type DecideOutput, type RunOutcome } from '../../machines/workflow-run.js';
+import { workflowRunMachine, type DecideArgs, type DecideOutput, type RunOutcome } from '../../machines/workflow-run.js';
 import { FlowdError } from '../kernel/errors.js';
 import { decide } from './decide.js';
 import { createActivityExecutor, type ActivityExecutor, type ExecutorOptions } from './executor.js';
@@ -11,7 +11,6 @@ import { systemClock, timerAt } from './executor-support.js';
 import { createChildRuns } from './child-runs.js';
 import { createWorkflowTracing } from './tracing.js';
 import { groupCommit } from './group-commit.js';
-import { fromPlainPromise } from './plain-promise.js';
 import { DEFAULT_LIMITS, WorkflowSizeError, checkSize, durationOf, workflowTimeout, type WorkflowLimits } from './limits.js';
 import {
   readHistory,
@@ -482,8 +481,24 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
     wake: (runId, callId) => actors.get(runId)?.send({ type: 'activity.finished', callId }),
   });
 
-  // Compiled (machines/compile.ts): the same snapshots and diagram, a table's cost a transition.
-  const logic = compileMachine(workflowRunMachine.provide({ actors: { decide: fromPlainPromise(({ input }) => decideRun(input.runId)) } }));
+  // Compiled (machines/compile.ts): the same snapshots and diagram, a table's cost a transition. A decision
+  // answers its run unless the run was stopped meanwhile (the engine closed): then its outcome is dropped.
+  const logic = compileMachine(
+    workflowRunMachine.provide({
+      actions: {
+        decide: ({ context, self }: DecideArgs) => {
+          decideRun(context.runId).then(
+            (output) => {
+              if (self.getSnapshot().status === 'active') self.send({ type: 'decision.made', output });
+            },
+            (error: unknown) => {
+              if (self.getSnapshot().status === 'active') self.send({ type: 'decision.failed', error });
+            },
+          );
+        },
+      },
+    }),
+  );
 
   /** A run whose decision failed for good (a history this code cannot read, say): it stays open, set aside until the daemon restarts. */
   const giveUp = (runId: string, error: { code: string; message: string } | undefined) => {

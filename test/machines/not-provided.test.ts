@@ -115,14 +115,11 @@ describe('a machine run without its wiring fails at once, naming what is missing
     expect(actor.getSnapshot().context.error?.message).toContain(missing('plugin', 'actor', 'load'));
   });
 
-  it('workflow-run: no decide fails the run with the reason', async () => {
-    const { actor } = watch(createActor(workflowRunMachine, { input: { runId: 'r1', workflow: { name: 'hello', version: 1 } } }));
+  it('workflow-run: no decide fails the run actor with the reason', async () => {
+    const { actor, error } = watch(createActor(workflowRunMachine, { input: { runId: 'r1', workflow: { name: 'hello', version: 1 } } }));
     await settle();
-    expect(actor.getSnapshot().value).toBe('failed');
-    expect(actor.getSnapshot().output?.outcome).toEqual({
-      kind: 'failed',
-      error: { code: 'ERR_INTERNAL', message: missing('workflow-run', 'actor', 'decide') },
-    });
+    expect(actor.getSnapshot().status).toBe('error');
+    expect((error() as FlowdError).message).toBe(missing('workflow-run', 'action', 'decide'));
   });
 
   it('worker-slot: no startWorker fails the slot at its first event', () => {
@@ -172,8 +169,8 @@ describe('the stand-ins carry the real types, so .provide() is type-checked', ()
     const loadByPath = fromPromise(async ({ input }: { input: { path: string } }) => ({ callbacks: [], mtimeMs: input.path.length }));
     // @ts-expect-error load is given { name, file, loads }, not { path }.
     pluginMachine.provide({ actors: { load: loadByPath } });
-    // @ts-expect-error decide resolves with { scheduled, pending, outcome? }.
-    workflowRunMachine.provide({ actors: { decide: fromPromise(async () => 'done') } });
+    // @ts-expect-error decide is given { context, self }, whose context has no `path`.
+    workflowRunMachine.provide({ actions: { decide: ({ context }: { context: { path: string } }) => void context.path } });
     // @ts-expect-error the feed is given { sink, source, batchSize, paused }.
     sourceMachine.provide({ actors: { feed: fromCallback(({ input }: { input: { url: string } }) => void input.url) } });
     // @ts-expect-error openBackend resolves with nothing.

@@ -1,21 +1,23 @@
 import { describe, expect, it } from 'vitest';
-import { createActor, fromPromise, SimulatedClock } from 'xstate';
-import { workflowRunMachine, type DecideOutput } from '../../machines/workflow-run.js';
+import { createActor, SimulatedClock } from 'xstate';
+import { workflowRunMachine, type DecideArgs, type DecideOutput } from '../../machines/workflow-run.js';
 import { StoreError } from '../../src/kernel/errors.js';
 import { flush } from '../helpers/wait.js';
 
 /** A run whose decisions are answered, one by one, by the test. */
 function run(answers: Array<DecideOutput | Error>) {
   const calls: string[] = [];
-  const decide = fromPromise<DecideOutput, { runId: string }>(async ({ input }) => {
-    calls.push(input.runId);
+  const decide = ({ context, self }: DecideArgs) => {
+    calls.push(context.runId);
     const answer = answers.shift();
-    if (!answer) throw new Error('no more answers');
-    if (answer instanceof Error) throw answer;
-    return answer;
-  });
+    void Promise.resolve().then(() => {
+      if (!answer) self.send({ type: 'decision.failed', error: new Error('no more answers') });
+      else if (answer instanceof Error) self.send({ type: 'decision.failed', error: answer });
+      else self.send({ type: 'decision.made', output: answer });
+    });
+  };
   const clock = new SimulatedClock();
-  const actor = createActor(workflowRunMachine.provide({ actors: { decide } }), {
+  const actor = createActor(workflowRunMachine.provide({ actions: { decide } }), {
     input: { runId: 'r1', workflow: { name: 'W', version: 1 } },
     clock,
   });

@@ -195,15 +195,14 @@ describe('compiled machines agree with xstate interpreter', () => {
   });
 
   it('workflow run', () => {
-    const machine = workflowRunMachine.provide({ actors: { decide: never as never } });
-    const id = '0.workflow-run.deciding';
+    const machine = workflowRunMachine.provide({ actions: { decide: () => {} } });
     const outcome = fc
       .option(fc.constantFrom('completed', 'failed', 'restarted'), { nil: undefined })
       .map((kind) => (kind ? { kind } : undefined));
     const event = fc.oneof(
       fc.constantFrom({ type: 'activity.finished' }, { type: 'run.deadline' }),
-      fc.record({ pending: fc.nat(3), outcome }).map((output) => ({ type: `xstate.done.actor.${id}`, output })),
-      errorInfo.map((error) => ({ type: `xstate.error.actor.${id}`, error })),
+      fc.record({ pending: fc.nat(3), outcome }).map((output) => ({ type: 'decision.made', output })),
+      errorInfo.map((error) => ({ type: 'decision.failed', error })),
     );
     agree(machine as AnyStateMachine, fc.record({ runId: fc.constantFrom('r1', 'r2') }), event);
   });
