@@ -25,12 +25,13 @@ import { StoreError } from '../../src/kernel/errors.js';
  * @example toJsonText('orders', { items: [1, 2] }) // '{"items":[1,2]}'
  */
 export function toJsonText(key: string, value: unknown): string {
-  walkJson(value, false, (fault, at) => {
-    throw new StoreError(
-      'ERR_STORE',
-      `cannot store ${storeFound(fault)} at ${at} of store key ${JSON.stringify(key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${storeAdvice(fault, at)}`,
-    );
-  });
+  if (plainJsonCopy(value, false, 0) === NOT_PLAIN)
+    walkJson(value, false, (fault, at) => {
+      throw new StoreError(
+        'ERR_STORE',
+        `cannot store ${storeFound(fault)} at ${at} of store key ${JSON.stringify(key)}; expected JSON (null, booleans, finite numbers, strings, arrays, plain objects)${storeAdvice(fault, at)}`,
+      );
+    });
   return JSON.stringify(value);
 }
 
@@ -92,7 +93,74 @@ export function describeFault(fault: JsonFault): string {
  * @example walkJson({ at: new Date() }, true, (fault, at) => { throw new TypeError(`${describeFault(fault)} at ${at}`); })
  */
 export function walkJson<T = unknown>(value: unknown, copy: boolean, fail: (fault: JsonFault, at: string) => never): T {
+  // The usual value (plain, not deep) is checked, or copied, without the walk's bookkeeping; anything
+  // else (a fault, a deep value, a "__proto__" key) is walked, which names the fault or copies it safely.
+  const fast = plainJsonCopy(value, copy, 0);
+  if (fast !== NOT_PLAIN) return fast as T;
   return new JsonWalk(copy, fail).walk(value) as T;
+}
+
+/** What plainJsonCopy answers for a value it leaves to the walk. */
+const NOT_PLAIN: unique symbol = Symbol('not plain JSON');
+/** Deeper than this, plainJsonCopy leaves the value to the walk (which finds cycles). */
+const FAST_DEPTH = 64;
+
+/**
+ * The walk's fast path: the value itself (or, with `copy`, a copy made of
+ * plain objects and arrays) when the walk would accept it, else NOT_PLAIN
+ * (a fault, a value deeper than FAST_DEPTH, which a cycle always is, or a
+ * `__proto__` key, which only the walk copies as data). The same rules as
+ * the walk's, without its path and ancestors.
+ */
+function plainJsonCopy(value: unknown, copy: boolean, depth: number): unknown {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+      return value;
+    case 'number':
+      return Number.isFinite(value) ? value : NOT_PLAIN;
+    case 'object':
+      break;
+    default:
+      return NOT_PLAIN;
+  }
+  if (value === null) return null;
+  if (depth >= FAST_DEPTH || Object.getOwnPropertySymbols(value).length > 0) return NOT_PLAIN;
+  if (Array.isArray(value)) {
+    const array = value as unknown[];
+    const copied: unknown[] | undefined = copy ? new Array<unknown>(array.length) : undefined;
+    for (let i = 0; i < array.length; i++) {
+      if (!(i in array)) return NOT_PLAIN;
+      const item = plainJsonCopy(array[i], copy, depth + 1);
+      if (item === NOT_PLAIN) return NOT_PLAIN;
+      if (copied) copied[i] = item;
+    }
+    return copied ?? value;
+  }
+  const proto = Object.getPrototypeOf(value) as object | null;
+  if (proto !== Object.prototype && proto !== null) return NOT_PLAIN;
+  const copied: Record<string, unknown> | undefined = copy ? {} : undefined;
+  for (const name in value) {
+    if (!Object.prototype.hasOwnProperty.call(value, name)) continue;
+    const item = (value as Record<string, unknown>)[name];
+    if (item === undefined) continue;
+    if (name === '__proto__') return NOT_PLAIN;
+    const walked = plainJsonCopy(item, copy, depth + 1);
+    if (walked === NOT_PLAIN) return NOT_PLAIN;
+    if (copied) copied[name] = walked;
+  }
+  return copied ?? value;
+}
+
+/**
+ * A copy of a JSON value (one the store or a history holds), made of plain
+ * objects and arrays; scalars are themselves.
+ * @example copyJsonValue({ a: [1] }) // { a: [1] }, a new object
+ */
+export function copyJsonValue<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  const fast = plainJsonCopy(value, true, 0);
+  return (fast === NOT_PLAIN ? structuredClone(value) : fast) as T;
 }
 
 class JsonWalk {

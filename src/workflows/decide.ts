@@ -261,7 +261,7 @@ class Replay {
     } else {
       if (inputs.pending === undefined) {
         const serialised = definition.serialize.input(resolvePlaceholders(input));
-        this.#checkSize(serialised, `the input of call ${callId}`, 'input');
+        this.#checkSize(serialised, 'the input of call ' + callId, 'input');
         // After a signal the body runs on only because it caught it; what it calls then waits for a later decision.
         // Past the rate limit, a call waits for a later decision too (Flowy's rate_limit).
         if (this.#signal === undefined && this.#schedule.length + this.#children.length < this.#limits.rateLimit) {
@@ -434,7 +434,7 @@ class Replay {
   #checkSize(value: JsonValue, what: string, kind: 'input' | 'result'): void {
     try {
       const run = this.#limits.runId === undefined ? '' : ` run ${this.#limits.runId}`;
-      checkSize(value, `${this.#name}${run}: ${what}`, this.#limits, kind);
+      checkSize(value, () => `${this.#name}${run}: ${what}`, this.#limits, kind);
     } catch (error) {
       this.#tooLarge ??= error as Error;
       throw error;

@@ -315,7 +315,7 @@ export function createWorkflowEngine(options: WorkflowEngineOptions) {
   const withinResultSize = (runId: string, event: HistoryEvent, history: readonly HistoryEvent[]): HistoryEvent => {
     if (event.type !== 'activity.completed') return event;
     try {
-      checkSize(event.result, `workflow run ${runId}: the result of call ${event.callId}`, limits, 'result');
+      checkSize(event.result, () => `workflow run ${runId}: the result of call ${event.callId}`, limits, 'result');
       return event;
     } catch (error) {
       if (!(error instanceof WorkflowSizeError)) throw error;

@@ -53,16 +53,24 @@ export class WorkflowSizeError extends FlowdError {
 }
 brandError(WorkflowSizeError, 'WorkflowSizeError');
 
-/** Throws a WorkflowSizeError when `value`, as JSON, is longer than the input or result limit. */
+/**
+ * Throws a WorkflowSizeError when `value`, as JSON, is longer than the input
+ * or result limit; `what` (or what it returns, made only then) names it.
+ * A scalar whose JSON cannot pass the limit is not serialised to know it.
+ */
 export function checkSize(
   value: JsonValue,
-  what: string,
+  what: string | (() => string),
   limits: Pick<WorkflowLimits, 'maxInputSize' | 'maxResultSize'>,
   kind: 'input' | 'result',
 ): void {
   const limit = kind === 'input' ? limits.maxInputSize : limits.maxResultSize;
+  // No scalar's JSON is longer than 24 characters (-1.7976931348623157e+308).
+  if (limit >= 24 && (value === null || typeof value === 'boolean' || typeof value === 'number')) return;
+  // A string's JSON is at most 6 characters a UTF-16 unit (\u0000) and its quotes.
+  if (typeof value === 'string' && value.length * 6 + 2 <= limit) return;
   const size = JSON.stringify(value).length;
-  if (size > limit) throw new WorkflowSizeError(what, size, limit, kind);
+  if (size > limit) throw new WorkflowSizeError(typeof what === 'string' ? what : what(), size, limit, kind);
 }
 
 /** A run's duration: the definition's `duration`, else `[Workflow] workflow duration`. */

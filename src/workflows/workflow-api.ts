@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { parseDuration } from '../kernel/duration.js';
 import { WorkflowError, type TaskError } from './errors.js';
+import { copyJsonValue } from '../../actors/stores/json-value.js';
 import { toJson, type JsonValue, type ResolvedActivityOptions } from './history.js';
 
 /** A duration: text such as `'30s'`, `'5m'`, `'250ms'` (text without a unit is seconds, as in INI files), or a number of milliseconds. */
@@ -138,7 +139,7 @@ export function defineActivity<I, O>(
 
 /** A copy of a JSON value that its reader may change without changing the history's: a string, number, boolean or null is its own copy. */
 export function copyJson<T extends JsonValue>(value: T): T {
-  return value === null || typeof value !== 'object' ? value : structuredClone(value);
+  return copyJsonValue(value);
 }
 
 /** An input in which any value may be given as a placeholder of it, at any depth. */

@@ -1,8 +1,9 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decide, type Decision } from '../../src/workflows/decide.js';
 import { WorkflowError } from '../../src/workflows/errors.js';
 import { scheduledEvent, type HistoryEvent, type JsonValue } from '../../src/workflows/history.js';
-import { DEFAULT_LIMITS, WorkflowSizeError, newRun } from '../../src/workflows/limits.js';
+import { DEFAULT_LIMITS, WorkflowSizeError, checkSize, newRun } from '../../src/workflows/limits.js';
 import { defineActivity, defineWorkflow } from '../../src/workflows/workflow-api.js';
 
 const Task = defineActivity({ name: 'task', version: 1 }, async (n: number) => n);
@@ -107,5 +108,31 @@ describe("a workflow's duration", () => {
     expect(defineWorkflow({ name: 'D', version: 1, duration: '2h' }, () => () => null).durationMs).toBe(7_200_000);
     expect(defineWorkflow({ name: 'D', version: 1, duration: 500 }, () => () => null).durationMs).toBe(500);
     expect(() => defineWorkflow({ name: 'D', version: 1, duration: 'soon' }, () => () => null)).toThrow(/duration must be a duration/);
+  });
+});
+
+describe('checkSize', () => {
+  it('refuses a value exactly when its JSON is longer than the limit, scalars and escaped strings included', () => {
+    const json = fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>;
+    const strings = fc.string({ unit: fc.constantFrom('a', '"', '\\', '\u0001', '\u2028', 'é') });
+    fc.assert(
+      fc.property(fc.oneof(json, strings), fc.nat(60), (value, limit) => {
+        const size = JSON.stringify(value).length;
+        const limits = { maxInputSize: limit, maxResultSize: limit };
+        if (size > limit) expect(() => checkSize(value, 'the value', limits, 'input')).toThrow(WorkflowSizeError);
+        else expect(() => checkSize(value, 'the value', limits, 'input')).not.toThrow();
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('makes the name of what was checked only when it refuses', () => {
+    let made = 0;
+    const what = () => `call ${++made}`;
+    checkSize({ a: 'short' }, what, DEFAULT_LIMITS, 'result');
+    expect(made).toBe(0);
+    expect(() => checkSize('x'.repeat(40), what, { maxInputSize: 10, maxResultSize: 10 }, 'result')).toThrow(
+      'call 1 is 42 characters of JSON, over the limit of 10 ([Workflow] max result size)',
+    );
   });
 });
