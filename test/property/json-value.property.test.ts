@@ -71,7 +71,7 @@ function oddities(): unknown[] {
   for (let i = 0; i < 100; i++) deep = i % 2 ? { next: deep } : [deep];
   const nullProto = Object.assign(Object.create(null) as object, { a: 1 });
   return [
-    [1, , 3], // eslint-disable-line no-sparse-arrays
+    [1, , 3],
     nullProto,
     { [Symbol('k')]: 1 },
     [Object.assign([1], { [Symbol('k')]: 2 })],
