@@ -143,17 +143,19 @@ describe('a dependency outage', () => {
         },
       }),
       workers: 2,
-      app: { name: 'locked' },
+      app: { name: 'locked', dir: await appDir() },
       logger: log.logger,
       lock: { backend: 'redis', url: redis.url(), prefix },
       source: source.driver,
     });
     const ups: Array<{ at: number; downForMs: number }> = [];
     runtime.on('dependency.up', (e) => ups.push({ at: Date.now(), downForMs: e.downForMs }));
+    const { url } = await runtime.inspect({ port: 0 });
     await runtime.start();
     await source.ready;
     source.deliver(0, 'e0');
     await until(() => source.settlements.length === 1, { what: 'the first event' });
+    expect(await readyz(url)).toEqual({ status: 200, reasons: [] });
     await redis.shut();
     for (let i = 1; i <= 6; i++) source.deliver(i, `e${i}`);
     await until(() => runtime!.snapshot().dependency !== undefined, { what: 'the locks to be found down' });
@@ -161,6 +163,14 @@ describe('a dependency outage', () => {
     const runsAtDown = started.length;
     expect(runtime.snapshot().dependency?.error.code).toBe('ERR_LOCK_UNAVAILABLE');
     expect(runtime.snapshot().source.pausedFor).toEqual(['dependency']);
+    // Not ready while the locks are down, saying why; the paused source is not a reason of its own.
+    const down = await readyz(url);
+    expect(down.status).toBe(503);
+    expect(down.reasons).toEqual([
+      expect.stringMatching(
+        /^the app's store or locks are unavailable \(for \d+ms\): cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\/\d+ for lock "item-\d"/,
+      ),
+    ]);
     await outageOf(3000);
     expect(source.settlements).toHaveLength(1);
     // The locks were pinged, not probed with an event: no worker ran while they were down.
@@ -169,6 +179,7 @@ describe('a dependency outage', () => {
     const openAt = Date.now();
     await redis.open();
     await until(() => source.settlements.length === 7, { what: 'the 6 held events after Redis is back' });
+    expect(await readyz(url)).toEqual({ status: 200, reasons: [] });
     expect(ups).toHaveLength(1);
     expect(ups[0]!.at - openAt).toBeLessThanOrEqual(1000);
     expect(source.settlements.map((s) => [s.id, s.outcome, s.attempts, s.result])).toEqual(
