@@ -6,9 +6,7 @@ import { createInspection, type Inspection } from './inspection.js';
 import { createRuntimeMetrics, type MetricsSource, type RuntimeMetrics } from './metrics.js';
 import { startInspectorServer, type InspectorServer } from './server.js';
 import { createJournal, type Journal, type JournalOptions } from './journal.js';
-import type { JournalActions } from './journal-api.js';
-import { FlowdError } from '../kernel/errors.js';
-import type { ErrorInfo } from '../kernel/error-info.js';
+import { journalActions, type EventOffers } from './journal-actions.js';
 import { removeAddressFile, writeAddressFile } from './address-file.js';
 import type { RunRecord } from '../workflows/engine.js';
 import { workflowRunView } from './workflow-calls.js';
@@ -20,18 +18,14 @@ export interface InspectedRuntime extends MetricsSource {
   now(): number;
   /** The source's type and counters, for its summary. */
   source(): { type: string; stats?: Record<string, number> | undefined };
-  /** What the journal and its actions need; without it there is no journal. */
-  events?: {
+  /** What the journal and its actions (retry, cancel) need; without it there is no journal. */
+  events?: EventOffers & {
     /** Every notification, lifecycle ones included (subscribing to those turns them on). */
     on: JournalOptions['on'];
     /** `[Flow] order by`, for each event's key. */
     orderBy: readonly string[] | undefined;
     /** Whether the source takes outcomes (a broker, an event log): each event then ends settled with it. */
     settles: boolean;
-    /** Offers a finished event again through its source: a STOMP source republishes it to its queue; others hand it to the supervisor anew. */
-    offerAgain(event: { id: string; payload: unknown; meta: Record<string, unknown> | undefined }): Promise<'republished' | 'offered'>;
-    /** Aborts the running event `seq` with `reason` (it fails without a retry); false when it no longer runs. */
-    cancel(seq: number, reason: ErrorInfo): boolean;
   };
   /** A workflow run's record, with workflows. */
   workflowRun?: ((runId: string) => Promise<RunRecord | undefined>) | undefined;
@@ -152,37 +146,5 @@ export async function attachInspector(runtime: InspectedRuntime, settings: Inspe
         inspection.close();
         journal?.close();
       })()),
-  };
-}
-
-/** Retry and cancel, checked against the journal, noted on the event's timeline and logged with who asked. */
-function journalActions(journal: Journal, events: NonNullable<InspectedRuntime['events']>, log: Logger | undefined): JournalActions {
-  const find = (id: string) => {
-    const event = journal.original(id);
-    if (!event) throw new FlowdError('ERR_UNKNOWN_EVENT', `no event ${JSON.stringify(id)} in the journal (unknown, or no longer kept)`);
-    return event;
-  };
-  return {
-    async retry(id, by) {
-      const event = find(id);
-      if (event.state !== 'failed' && event.state !== 'dead-lettered')
-        throw new FlowdError('ERR_INVALID_STATE', `event ${id} is ${event.state}; only a failed or dead-lettered event can be retried`);
-      // Offered to the supervisor without an origin, its outcome is not the source's (the journal tells by its origin).
-      const how = await events.offerAgain(event);
-      journal.note(id, 'retryRequested', by);
-      log?.warn({ event: id, action: 'retry', by, how }, `inspector: event ${id} retried (${how}) by ${by}`);
-      return { id, how };
-    },
-    cancel(id, by) {
-      const event = find(id);
-      const notRunning = () => new FlowdError('ERR_INVALID_STATE', `event ${id} is ${event.state}; only a running event can be cancelled`);
-      if (event.state !== 'running') throw notRunning();
-      // Noted first: the cancel fails the event within this call.
-      journal.note(id, 'cancelRequested', by);
-      const reason = { code: 'ERR_CANCELLED', message: `cancelled through the inspector by ${by}` };
-      if (!events.cancel(event.seq, reason)) throw notRunning();
-      log?.warn({ event: id, action: 'cancel', by }, `inspector: event ${id} cancelled by ${by}`);
-      return { id };
-    },
   };
 }

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { FlowdError } from '../kernel/errors.js';
 import { JOURNAL_STATES, type Journal, type JournalState } from './journal.js';
 
-/** What an operator may do to an event through the inspector (see attach.ts). */
+/** What an operator may do to an event through the inspector (see journal-actions.ts). */
 export interface JournalActions {
   /** Offers a failed or dead-lettered event again through its source; resolves with how. */
   retry(id: string, by: string): Promise<{ id: string; how: 'republished' | 'offered' }>;

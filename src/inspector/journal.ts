@@ -93,6 +93,8 @@ interface Entry {
   startedAt: number | undefined;
   error: (ErrorInfo & { stack?: string }) | undefined;
   retryOf: string | undefined;
+  /** Who asked for a retry of it, once one was asked for (and made): it is not retried twice. */
+  retriedBy: string | undefined;
   /** Offered again by a retry without its source (no origin): its outcome is not settled with the source. */
   unsettled: boolean;
   /** The preview, made the first time it is asked for. */
@@ -175,12 +177,29 @@ export interface Journal {
   list(query?: JournalQuery): JournalSummary[];
   /** The latest event with that source id, with its timeline. */
   get(id: string): JournalDetail | undefined;
-  /** What a retry needs: the event's payload and meta, and its state. */
-  original(
-    id: string,
-  ): { id: string; seq: number; state: JournalState; payload: unknown; meta: Record<string, unknown> | undefined } | undefined;
-  /** Adds an operator's action to the event's timeline. */
-  note(id: string, step: 'retryRequested' | 'cancelRequested', by: string): void;
+  /** What a retry needs: the event's payload and meta, its state, and who retried it already (if anyone did). */
+  original(id: string):
+    | {
+        id: string;
+        seq: number;
+        state: JournalState;
+        payload: unknown;
+        meta: Record<string, unknown> | undefined;
+        retriedBy: string | undefined;
+      }
+    | undefined;
+  /**
+   * Adds an operator's action to the timeline of the latest event with that
+   * id, or of the one numbered `seq` when given (a retry offered to the
+   * supervisor anew has the same id: the step belongs to the event retried).
+   */
+  note(id: string, step: 'retryRequested' | 'cancelRequested', by: string, seq?: number): void;
+  /**
+   * The latest event that is a retry of event `id` (numbered `seq`): one
+   * republished with `x-flowd-retry-of: <id>`, or offered anew with the same
+   * id after it. None until it has arrived.
+   */
+  retriedAs(id: string, seq: number): { id: string; seq: number; state: JournalState } | undefined;
   /** Calls `listener` with the events that changed, batched. Returns the unsubscribe function. */
   onChange(listener: (events: JournalSummary[]) => void): () => void;
   /** Counts: events kept finished, and in flight. */
@@ -429,6 +448,7 @@ export function createJournal(options: JournalOptions): Journal {
         startedAt: undefined,
         error: undefined,
         retryOf: undefined,
+        retriedBy: undefined,
         unsettled: false,
         preview: undefined,
         position: 0,
@@ -449,6 +469,7 @@ export function createJournal(options: JournalOptions): Journal {
     entry.startedAt = undefined;
     entry.error = undefined;
     entry.retryOf = retryOf;
+    entry.retriedBy = undefined;
     entry.unsettled = delivery.origin === undefined;
     entry.preview = undefined;
     // Waiting are those queued before it, and it.
@@ -597,11 +618,27 @@ export function createJournal(options: JournalOptions): Journal {
     },
     original(id) {
       const entry = latest(id);
-      return entry && { id: entry.id, seq: entry.seq, state: entry.state, payload: entry.payload, meta: entry.meta };
+      return (
+        entry && { id: entry.id, seq: entry.seq, state: entry.state, payload: entry.payload, meta: entry.meta, retriedBy: entry.retriedBy }
+      );
     },
-    note(id, kind, by) {
-      const entry = latest(id);
-      if (entry) step(entry, KIND[kind], now(), by);
+    note(id, kind, by, seq) {
+      let entry: Entry | undefined;
+      if (seq === undefined) entry = latest(id);
+      else
+        each((kept) => {
+          if (kept.seq === seq && kept.id === id) entry = kept;
+        });
+      if (!entry) return;
+      if (kind === 'retryRequested') entry.retriedBy = by;
+      step(entry, KIND[kind], now(), by);
+    },
+    retriedAs(id, seq) {
+      let best: Entry | undefined;
+      each((entry) => {
+        if ((entry.retryOf === id || (entry.id === id && entry.seq > seq)) && (best === undefined || entry.seq > best.seq)) best = entry;
+      });
+      return best && { id: best.id, seq: best.seq, state: best.state };
     },
     onChange(listener) {
       listeners.add(listener);

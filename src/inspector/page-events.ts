@@ -31,6 +31,7 @@ pre.text { white-space: pre-wrap; overflow-wrap: anywhere; font: 12px/1.4 ui-mon
 .actions button { font: inherit; font-size: 13px; padding: 3px 12px; border-radius: 6px; border: 1px solid var(--accent); background: var(--accent); color: #fff; cursor: pointer; }
 .actions button.cancel { border-color: var(--bad); background: var(--bad); }
 #event-action[data-status]:not([data-status="202"]) { color: var(--bad); }
+.actions .sub { color: var(--muted); font-size: 13px; }
 h3 { margin: 12px 0 4px; font-size: 12px; font-weight: 600; color: var(--muted); text-transform: uppercase; letter-spacing: .06em; }
 `;
 
@@ -146,9 +147,14 @@ function renderDetail() {
   const d = evDetail;
   const state = d.state === 'running' && typeof d.startedAt === 'number' ? liveTime('running ', d.startedAt) : h('td', null, d.state);
   const action = evActions.get(d.id);
+  // An action on its way keeps its button disabled: a second click would ask twice.
+  const asking = action && action.status === undefined ? '' : null;
+  // An event is retried once (the server refuses a second retry): its timeline says by whom.
+  const retried = (Array.isArray(d.steps) ? d.steps : []).find((s) => s.step === 'retryRequested');
   const buttons = [];
-  if (d.state === 'failed' || d.state === 'dead-lettered') buttons.push(h('button', { type: 'button', id: 'event-retry', 'data-action': 'retry' }, 'Retry'));
-  if (d.state === 'running') buttons.push(h('button', { type: 'button', id: 'event-cancel', class: 'cancel', 'data-action': 'cancel' }, 'Cancel'));
+  if ((d.state === 'failed' || d.state === 'dead-lettered') && !retried) buttons.push(h('button', { type: 'button', id: 'event-retry', 'data-action': 'retry', disabled: asking }, 'Retry'));
+  if (d.state === 'running') buttons.push(h('button', { type: 'button', id: 'event-cancel', class: 'cancel', 'data-action': 'cancel', disabled: asking }, 'Cancel'));
+  if (retried && !action) buttons.push(h('span', { id: 'event-retried', class: 'sub' }, 'Retried by ' + retried.by));
   const parts = [
     h('h2', null, 'Event ', h('span', { id: 'detail-id' }, d.id), h('span', { class: 'pill k-' + (EVENT_KIND[d.state] || 'off'), id: 'detail-state' }, d.state)),
     h('table', { class: 'kv' }, h('tbody', null, fact('state', state), fact('source', d.source), fact('key', d.key), fact('attempt', d.attempt),

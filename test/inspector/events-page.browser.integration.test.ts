@@ -163,6 +163,7 @@ describe('the Events tab of the inspector page, on a stuck daemon with a STOMP s
     expect(await expired.first().locator('td.err').textContent()).toMatch(/^ERR_QUEUE_TIMEOUT: /);
     const expiredCount = await count('expired');
     expect(await expired.count()).toBe(expiredCount);
+    await shot('inspector-events-expired');
 
     await show('failed');
     await page.locator('#event-rows tr td.err', { hasText: 'ERR_WORKER_TIMEOUT' }).first().waitFor();
@@ -223,6 +224,8 @@ describe('the Events tab of the inspector page, on a stuck daemon with a STOMP s
     await page.locator('#event-action[data-status="202"]').waitFor();
     expect(await page.locator('#event-action').textContent()).toMatch(/^Retried \(republished\) by no token \(/);
     await page.locator('#sequence .seq-step[data-step="retryRequested"][data-from="inspector"]').waitFor();
+    // Retried once: no second Retry to click.
+    expect(await page.locator('#event-retry').count()).toBe(0);
     await show('completed');
     const again = page.locator('#event-rows tr', { hasText: `retry of ${failedId}` });
     await again.waitFor();

@@ -1,33 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { LIFECYCLE_TYPES, type SupervisorEmitted, type SupervisorLifecycle } from '../../machines/supervisor.js';
-import { createJournal, type Journal, type JournalOptions } from '../../src/inspector/journal.js';
+import type { SupervisorEmitted } from '../../machines/supervisor.js';
+import { createJournal, type Journal } from '../../src/inspector/journal.js';
 import { previewOf } from '../../src/inspector/preview.js';
+import { journaled } from '../helpers/journaled.js';
 import { startSupervisor } from '../helpers/supervisor-harness.js';
 import { until } from '../helpers/wait.js';
-
-/**
- * A journal fed by the real supervisor machine, on its simulated clock, as the runtime feeds it: its
- * inspection events, and the notifications it listens to (the lifecycle ones turned on as the runtime does).
- */
-function journaled(settings: Parameters<typeof startSupervisor>[0] = {}, options: Partial<JournalOptions> = {}) {
-  let journal: Journal | undefined;
-  const h = startSupervisor(settings, { inspect: (event) => journal?.observe(event) });
-  journal = createJournal({
-    on: (type, listener) => {
-      // As runtime.on() after start: a lifecycle type is turned on when something listens to it.
-      if (LIFECYCLE_TYPES.has(type)) h.actor.send({ type: 'lifecycle.observe', types: [type as SupervisorLifecycle['type']] });
-      return h.actor.on(type, listener as (event: SupervisorEmitted) => void).unsubscribe;
-    },
-    now: () => h.clock.now(),
-    size: 3,
-    redact: ['card'],
-    source: 'test',
-    settles: true,
-    throttleMs: 0,
-    ...options,
-  });
-  return { h, journal };
-}
 
 describe('createJournal', () => {
   it("keeps each event's timeline with the supervisor's times: received, queued (position), started on its slot, completed, settled", () => {

@@ -6,6 +6,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { inspectorPage, inspectorPageCsp } from '../../src/inspector/page.js';
 import { launchChromium } from '../helpers/chromium.js';
+import { deferred } from '../helpers/once.js';
 
 // The page against a canned server that speaks the inspector's API (issue 6's contract):
 // what the page does with each kind of answer, independent of the runtime behind it.
@@ -38,6 +39,14 @@ const view = (id: string, machine: string, state: string, summary: Record<string
   summary,
   updatedAt: Date.now(),
 });
+
+/** A canned answer with a status other than 200 (`json`'s handlers may return one, or a promise of one). */
+class Answer {
+  constructor(
+    readonly status: number,
+    readonly body: unknown,
+  ) {}
+}
 
 /** A server with canned answers; push() sends an SSE event to every page listening. */
 async function cannedInspector(
@@ -82,7 +91,10 @@ async function cannedInspector(
     else if (url.pathname === '/readyz')
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'ready' }));
     else if (options.json?.[url.pathname])
-      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(options.json[url.pathname]!(url)));
+      void Promise.resolve(options.json[url.pathname]!(url)).then((answer) => {
+        const [status, body] = answer instanceof Answer ? [answer.status, answer.body] : [200, answer];
+        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      });
     else if (url.pathname.startsWith('/api/machines/') && svg[url.pathname.slice(14, -4)])
       res.writeHead(200, { 'content-type': 'image/svg+xml' }).end(svg[url.pathname.slice(14, -4)]);
     else if (url.pathname === '/events') {
@@ -370,6 +382,67 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     expect(await page.locator('img').count()).toBe(0);
     expect(await page.evaluate('window.__pwned')).toBeUndefined();
     expect(errors).toEqual([]);
+  });
+
+  it('keeps Retry disabled while a retry is on its way, shows a refused one with the reason, and who retried an event instead of its button', async () => {
+    const at = Date.UTC(2026, 11, 7, 9, 30, 0);
+    const event = (id: string, extra: Record<string, unknown> = {}) => ({
+      id,
+      seq: 0,
+      source: 'stomp',
+      key: null,
+      state: 'dead-lettered',
+      attempt: 1,
+      slotId: null,
+      startedAt: null,
+      receivedAt: at,
+      updatedAt: at + 20,
+      payload: '{}',
+      error: { code: 'ERR_BROKEN', message: 'broken' },
+      retryOf: null,
+      meta: null,
+      steps: [
+        { step: 'received', at },
+        { step: 'dead-lettered', attempts: 1, error: { code: 'ERR_BROKEN', message: 'broken' }, at: at + 20 },
+      ],
+      stepsDropped: 0,
+      ...extra,
+    });
+    const refusal =
+      'event evt-b was already retried by alice (republished as event evt-c, now completed); a second retry would offer it twice: retry event evt-c if it fails';
+    const answer = deferred();
+    const canned = await cannedInspector({
+      json: {
+        '/api/events': () => ({ events: [event('evt-a'), event('evt-b')], counts: { 'dead-lettered': 2 }, now: at + 1000 }),
+        '/api/events/evt-a': () =>
+          event('evt-a', { steps: [...event('evt-a').steps, { step: 'retryRequested', by: 'alice', at: at + 30 }] }),
+        '/api/events/evt-b': () => event('evt-b'),
+        // Answered when the test says: the retry is on its way until then.
+        '/api/events/evt-b/retry': async () => {
+          await answer.promise;
+          return new Answer(409, { error: refusal, code: 'ERR_INVALID_STATE' });
+        },
+      },
+    });
+    await open(canned);
+    await page.locator('nav.tabs button[data-tab="events"]').click();
+    await page.locator('#event-rows tr[data-event="evt-a"]').click();
+    await page.locator('#event-retried').waitFor();
+    expect(await page.locator('#event-retried').textContent()).toBe('Retried by alice');
+    expect(await page.locator('#event-retry').count()).toBe(0);
+
+    await page.locator('#event-rows tr[data-event="evt-b"]').click();
+    await page.locator('#detail-id:text-is("evt-b")').waitFor();
+    // A double click asks once: the button is disabled until the answer comes.
+    await page.locator('#event-retry').dblclick();
+    await page.locator('#event-action:text-is("Retrying\u2026")').waitFor();
+    expect(await page.locator('#event-retry').isDisabled()).toBe(true);
+    answer.resolve();
+    await page.locator('#event-action[data-status="409"]').waitFor();
+    expect(await page.locator('#event-action').textContent()).toBe(`Refused (409): ${refusal}`);
+    expect(canned.requests.filter((r) => r === '/api/events/evt-b/retry')).toHaveLength(1);
+    // The browser reports the 409 on its console; nothing else went wrong.
+    expect(errors).toEqual([expect.stringMatching(/status of 409/)]);
   });
 
   it("lists a workflow run's activity calls: activity, attempt, state, last heartbeat and its details", async () => {

@@ -148,6 +148,48 @@ describe('GET /healthz and /readyz', () => {
       reasons: [expect.stringMatching(/^source flaky is (reconnecting|connecting)$/)],
     });
   });
+
+  it('is not ready, naming the source, once its connect fails with an error that is not retryable', async () => {
+    let feed!: Feed;
+    let connects = 0;
+    const refused = deferred();
+    const driver: SourceDriver = {
+      type: 'doomed',
+      // The first connection succeeds; the reconnect is refused for good (no `retryable`: the source ends failed).
+      connect: () => {
+        if (++connects === 1) return Promise.resolve();
+        refused.resolve();
+        return Promise.reject(Object.assign(new Error('access refused: bad credentials'), { code: 'ERR_SOURCE_AUTH' }));
+      },
+      start: (f) => void (feed = f),
+      settle: () => {},
+    };
+    // An event still running keeps the run draining, and the inspector up, after the source has failed.
+    const gate = deferred();
+    const running = deferred();
+    const worker = defineWorker({
+      start: async () => {
+        running.resolve();
+        await gate.promise;
+      },
+    });
+    const { runtime, url } = await inspected({ worker, source: driver, logger: false });
+    cleanups.push(async () => gate.resolve());
+    await runtime.start();
+    await vi.waitFor(() => expect(runtime.snapshot().source.state).toBe('running'));
+    feed.deliver({ n: 1 }, { id: 'e1' });
+    await running.promise;
+    feed.lost({ code: 'ERR_SOURCE', message: 'connection reset', retryable: true });
+    await refused.promise;
+    await vi.waitFor(() => expect(runtime.snapshot().source.state).toBe('failed'));
+    const response = await fetch(new URL('/readyz', url));
+    expect(response.status).toBe(503);
+    const body = (await response.json()) as { status: string; reasons: string[] };
+    expect(body.status).toBe('not ready');
+    expect(body.reasons).toEqual(expect.arrayContaining(['the runtime is stopping', 'source doomed is failed']));
+    gate.resolve();
+    expect(await runtime.done).toMatchObject({ reason: 'source failed' });
+  });
 });
 
 describe('GET /readyz during a dependency outage', () => {

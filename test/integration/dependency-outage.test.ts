@@ -5,6 +5,7 @@ import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { sources } from '../../src/runtime/sources.js';
 import { dropPrefix, testPrefix } from '../fixtures/stores/spaces.js';
 import { deleteQueues, numbered, produce, STOMP_PORT, uniqueQueue } from '../helpers/broker.js';
+import { tempDir } from '../helpers/cli.js';
 import { logSink } from '../helpers/log-sink.js';
 import { manualSource } from '../helpers/manual-source.js';
 import { redisGate, type RedisGate } from '../helpers/redis-gate.js';
@@ -36,6 +37,26 @@ const gateFor = async (port: number): Promise<RedisGate> => {
 const xid = (event: StompEvent) => event.headers['x-id']!;
 /** Holds a gate shut for the length of the outage under test: the duration is what is tested, not something to await. */
 const outageOf = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** An app folder of its own, for the state folder the inspector writes its address to. */
+const appDir = async (): Promise<string> => {
+  const tmp = await tempDir();
+  cleanups.push(() => tmp.cleanup());
+  return tmp.dir;
+};
+/** What the inspector's `/readyz` answers now. */
+const readyz = async (url: string): Promise<{ status: number; reasons: string[] }> => {
+  const response = await fetch(new URL('/readyz', url));
+  const body = (await response.json()) as { reasons?: string[] };
+  return { status: response.status, reasons: body.reasons ?? [] };
+};
+/** Polls `/readyz` every 50 ms until `check` holds; rejects at `until`'s deadline, with its last answer. */
+const untilReadyz = async (url: string, check: (answer: { status: number; reasons: string[] }) => boolean, what: string) => {
+  let last: { status: number; reasons: string[] } | undefined;
+  await until(async () => check((last = await readyz(url))), { interval: 50, what: `/readyz to answer ${what}` }).catch((error: Error) => {
+    throw new Error(`${error.message}; it last answered ${JSON.stringify(last)}`);
+  });
+  return last!;
+};
 
 describe('a dependency outage', () => {
   it('pauses the source while the Redis store is down: few redeliveries, few log lines, nothing lost, work back within a second', async () => {
@@ -122,17 +143,19 @@ describe('a dependency outage', () => {
         },
       }),
       workers: 2,
-      app: { name: 'locked' },
+      app: { name: 'locked', dir: await appDir() },
       logger: log.logger,
       lock: { backend: 'redis', url: redis.url(), prefix },
       source: source.driver,
     });
     const ups: Array<{ at: number; downForMs: number }> = [];
     runtime.on('dependency.up', (e) => ups.push({ at: Date.now(), downForMs: e.downForMs }));
+    const { url } = await runtime.inspect({ port: 0 });
     await runtime.start();
     await source.ready;
     source.deliver(0, 'e0');
     await until(() => source.settlements.length === 1, { what: 'the first event' });
+    expect(await readyz(url)).toEqual({ status: 200, reasons: [] });
     await redis.shut();
     for (let i = 1; i <= 6; i++) source.deliver(i, `e${i}`);
     await until(() => runtime!.snapshot().dependency !== undefined, { what: 'the locks to be found down' });
@@ -140,6 +163,14 @@ describe('a dependency outage', () => {
     const runsAtDown = started.length;
     expect(runtime.snapshot().dependency?.error.code).toBe('ERR_LOCK_UNAVAILABLE');
     expect(runtime.snapshot().source.pausedFor).toEqual(['dependency']);
+    // Not ready while the locks are down, saying why; the paused source is not a reason of its own.
+    const down = await readyz(url);
+    expect(down.status).toBe(503);
+    expect(down.reasons).toEqual([
+      expect.stringMatching(
+        /^the app's store or locks are unavailable \(for \d+ms\): cannot reach Redis at redis:\/\/127\.0\.0\.1:\d+\/\d+ for lock "item-\d"/,
+      ),
+    ]);
     await outageOf(3000);
     expect(source.settlements).toHaveLength(1);
     // The locks were pinged, not probed with an event: no worker ran while they were down.
@@ -148,6 +179,7 @@ describe('a dependency outage', () => {
     const openAt = Date.now();
     await redis.open();
     await until(() => source.settlements.length === 7, { what: 'the 6 held events after Redis is back' });
+    expect(await readyz(url)).toEqual({ status: 200, reasons: [] });
     expect(ups).toHaveLength(1);
     expect(ups[0]!.at - openAt).toBeLessThanOrEqual(1000);
     expect(source.settlements.map((s) => [s.id, s.outcome, s.attempts, s.result])).toEqual(
@@ -164,17 +196,27 @@ describe('a dependency outage', () => {
     runtime = createRuntime({
       worker: defineWorker({ start: (event: StompEvent) => void completed.push({ id: xid(event), at: Date.now() }) }),
       workers: 2,
-      app: { name: 'broker-outage' },
+      app: { name: 'broker-outage', dir: await appDir() },
       logger: false,
       source: sources.stomp({ stompUrl: `stomp://guest:guest@127.0.0.1:${broker.port}/queue/${queue}`, payloadClass: 'json' }),
     });
     const reconnects: number[] = [];
     runtime.on('source.reconnecting', (e) => reconnects.push(e.delayMs));
+    const { url } = await runtime.inspect({ port: 0 });
     await runtime.start();
     await until(() => runtime!.snapshot().source.state === 'running', { what: 'the source to run' });
+    expect(await readyz(url)).toEqual({ status: 200, reasons: [] });
+    const shutAt = Date.now();
     await broker.shut();
+    // Not ready while the broker is away: between its attempts to connect, the source is reconnecting (waiting out a backoff).
+    const away = await untilReadyz(url, (r) => r.reasons.includes('source stomp is reconnecting'), 'that the source reconnects');
+    expect(away).toEqual({ status: 503, reasons: ['source stomp is reconnecting'] });
     // Ten times the longest backoff (1.5s by default): enough draws to reach the cap.
-    await outageOf(15_000);
+    await outageOf(15_000 - (Date.now() - shutAt));
+    // Still not ready as the outage ends, between two attempts or in one.
+    const late = await readyz(url);
+    expect(late.status).toBe(503);
+    expect(late.reasons).toEqual([expect.stringMatching(/^source stomp is (reconnecting|connecting)$/)]);
     expect(reconnects.length).toBeGreaterThanOrEqual(8);
     expect(Math.max(...reconnects)).toBeLessThanOrEqual(1500);
     // Jittered: the waits are not all the same.
@@ -184,5 +226,7 @@ describe('a dependency outage', () => {
     await broker.open();
     await until(() => completed.length === 5, { what: 'the 5 messages after the broker is back' });
     expect(completed[0]!.at - openAt).toBeLessThanOrEqual(2000);
+    // Ready again: the source runs (it took the 5 messages).
+    expect(await readyz(url)).toEqual({ status: 200, reasons: [] });
   }, 40_000);
 });

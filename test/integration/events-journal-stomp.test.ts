@@ -30,7 +30,7 @@ const journalUpdates = (text: string): JournalSummary[] =>
   [...text.matchAll(/^event: journal\ndata: (.*)$/gm)].flatMap((match) => JSON.parse(match[1]!) as JournalSummary[]);
 
 describe('the event journal with a STOMP source', () => {
-  it('retries a dead-lettered message through the API: republished to its queue, it runs again and completes', async () => {
+  it('retries a dead-lettered message through the API once, a second retry refused: republished to its queue, it runs again and completes', async () => {
     const queue = uniqueQueue('journal-retry');
     created.push(queue, `${queue}.dlq`);
     tmp = await tempDir();
@@ -77,8 +77,22 @@ describe('the event journal with a STOMP source', () => {
     expect(original).toMatchObject({ source: 'stomp', state: 'dead-lettered', error: { code: 'ERR_NOT_YET' } });
     expect(original.steps.at(-1)).toMatchObject({ step: 'settled', how: 'dead-letter' });
 
-    const retried = await getJson<{ how: string }>(new URL(`/api/events/${encodeURIComponent(failed!.id)}/retry`, url), { method: 'POST' });
-    expect(retried).toMatchObject({ status: 202, body: { how: 'republished' } });
+    // A double click: two retries at once. One republishes the message, the other is refused.
+    const retry = () =>
+      getJson<{ how?: string; by?: string; code?: string; error?: string }>(
+        new URL(`/api/events/${encodeURIComponent(failed!.id)}/retry`, url),
+        {
+          method: 'POST',
+        },
+      );
+    const clicks = await Promise.all([retry(), retry()]);
+    expect(clicks.map((click) => click.status).sort()).toEqual([202, 409]);
+    expect(clicks.find((click) => click.status === 202)!.body).toMatchObject({ how: 'republished' });
+    expect(clicks.find((click) => click.status === 409)!.body).toEqual({
+      code: 'ERR_INVALID_STATE',
+      // Refused while the first was publishing, or after it.
+      error: expect.stringMatching(new RegExp(`^event ${failed!.id} (is being retried already|was already retried by no token)`)),
+    });
 
     let again: JournalSummary | undefined;
     await until(
@@ -98,8 +112,19 @@ describe('the event journal with a STOMP source', () => {
     expect((await getJson<JournalDetail>(new URL(`/api/events/${encodeURIComponent(failed!.id)}`, url))).body.steps.at(-1)).toMatchObject({
       step: 'retryRequested',
     });
+    // Retried once more, it is refused, naming the event its retry became.
+    expect(await retry()).toEqual({
+      status: 409,
+      body: {
+        code: 'ERR_INVALID_STATE',
+        error: `event ${failed!.id} was already retried by ${clicks.find((click) => click.status === 202)!.body.by} (republished as event ${again!.id}, now completed); a second retry would offer it twice: retry event ${again!.id} if it fails`,
+      },
+    });
     // Acknowledged: nothing is left in the queue; the dead letter stays as the record of the failure.
     await until(async () => (await queueCounts(queue)).messages === 0, { what: 'the queue to be empty' });
+    // Republished once: one event is its retry.
+    const all = (await getJson<{ events: JournalSummary[] }>(new URL('/api/events', url))).body.events;
+    expect(all.filter((e) => e.retryOf === failed!.id).map((e) => e.id)).toEqual([again!.id]);
     const [dead] = await take(`/queue/${queue}.dlq`, 1);
     expect(dead!.headers).toMatchObject({ 'x-flowd-error-code': 'ERR_NOT_YET', 'x-id': 'm1' });
   });
