@@ -232,6 +232,9 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     const canned = await cannedInspector();
     await open(canned);
     await page.locator('#conn[data-connection="live"]').waitFor();
+    // Drawn first: removing an actor the page has not drawn yet would prove nothing.
+    await page.locator('[data-actor="slot-0"]').waitFor();
+    expect(await page.locator('[data-actor]').count()).toBe(4);
     canned.push('removed', { id: 'slot-0' });
     await page.locator('[data-actor="slot-0"]').waitFor({ state: 'detached' });
     expect(await page.locator('[data-actor]').count()).toBe(3);
