@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { openStore, type OpenedStore } from '../../../actors/stores/store.js';
@@ -39,6 +40,31 @@ describe('the redis backend', () => {
       expect(await redis.get(prefix)).toBe(String(version));
     } finally {
       redis.disconnect();
+    }
+  });
+
+  it('sends the commands of one turn of the event loop in one socket write, and each gets its own answer', async () => {
+    const prefix = testPrefix();
+    cleanups.push(() => dropPrefix(prefix));
+    const { store } = open({ prefix });
+    await store.put('warm', 0);
+    const socket = (store as unknown as { backend: { client: { stream: Socket } } }).backend.client.stream;
+    const writes: number[] = [];
+    const { _write, _writev } = socket as unknown as { _write: (...args: unknown[]) => void; _writev: (...args: unknown[]) => void };
+    Object.assign(socket, {
+      _write: (...args: unknown[]) => (writes.push(1), _write.apply(socket, args)),
+      _writev: (chunks: unknown[], ...rest: unknown[]) => (writes.push(chunks.length), _writev.apply(socket, [chunks, ...rest])),
+    });
+    try {
+      const versions = await Promise.all(Array.from({ length: 20 }, (_, i) => store.put(`k${i}`, i)));
+      expect(writes).toEqual([20]);
+      expect(new Set(versions.map((v) => v.version)).size).toBe(20);
+      await expect(Promise.all(Array.from({ length: 20 }, (_, i) => store.get(`k${i}`)))).resolves.toEqual(
+        Array.from({ length: 20 }, (_, i) => i),
+      );
+      expect(writes).toEqual([20, 20]);
+    } finally {
+      Object.assign(socket, { _write, _writev });
     }
   });
 
