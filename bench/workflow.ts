@@ -10,7 +10,7 @@
  *    runs, the header at start and end, one log append per write of history
  *    events), as many chains as runs. The ratio is the engine's share:
  *    replaying the code, the run actors, the executor and the JSON. The two
- *    alternate, BENCH_ROUNDS times (default 3), after BENCH_WARMUP rounds of
+ *    alternate, BENCH_ROUNDS times (default 5), after BENCH_WARMUP rounds of
  *    each (default 1; printed, not counted: the JIT has not compiled the
  *    engine's code yet in the first); medians are printed.
  * 2. Heartbeats: BENCH_BEAT_RUNS runs (default 10) whose one call sends 10
@@ -39,7 +39,7 @@ import { defineActivity, defineWorkflow } from '../src/workflows/workflow-api.js
 import { MetadataProcessing, ThumbnailGenerator, Transcoding, Upload } from './tutorial-workflow.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 1000);
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 1);
 const BEAT_RUNS = Number(process.env.BENCH_BEAT_RUNS ?? 10);
 if (!Number.isInteger(RUNS) || RUNS < 1) throw new Error(`BENCH_RUNS: found ${process.env.BENCH_RUNS}; expected a positive integer`);
