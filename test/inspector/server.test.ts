@@ -186,7 +186,8 @@ describe('GET /healthz and /readyz', () => {
     expect(response.status).toBe(503);
     const body = (await response.json()) as { status: string; reasons: string[] };
     expect(body.status).toBe('not ready');
-    expect(body.reasons).toEqual(expect.arrayContaining(['the runtime is stopping', 'source doomed is failed']));
+    // One reason per cause: the source is named once, by its type (not again as its actor, `source is failed`).
+    expect(body.reasons).toEqual(['the runtime is stopping', 'source doomed is failed']);
     gate.resolve();
     expect(await runtime.done).toMatchObject({ reason: 'source failed' });
   });
