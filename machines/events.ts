@@ -24,6 +24,12 @@ export interface Delivery {
    * say): it fails at once, without running a worker or retrying.
    */
   error?: ErrorInfo;
+  /**
+   * The bytes the source read it from (a STOMP message's body), kept so the
+   * inspector's retry can write the message back as it came, whatever
+   * `payload class` made of it.
+   */
+  raw?: Uint8Array;
 }
 
 /** A unit of work given to a slot. */

@@ -15,8 +15,8 @@ import { inMicrotask } from '../../src/kernel/microtask.js';
 
 /** What a source driver calls while it runs. */
 export interface Feed {
-  /** Hands one event to the supervisor. */
-  deliver(payload: unknown, options?: { id?: string; meta?: Record<string, unknown>; error?: ErrorInfo }): void;
+  /** Hands one event to the supervisor; `raw` is the bytes it was read from, for a retry that writes it back (see Delivery). */
+  deliver(payload: unknown, options?: { id?: string; meta?: Record<string, unknown>; error?: ErrorInfo; raw?: Uint8Array }): void;
   /** The input is exhausted (end of stdin): the source stops once this is called. */
   end(): void;
   /** The connection was lost: `retryable` errors lead to a reconnect with backoff. */
@@ -94,6 +94,7 @@ export function createSourceLogic(driver: SourceDriver, log: SourceLog = { error
               if (origin) delivery.origin = origin;
               if (options.meta) delivery.meta = options.meta;
               if (options.error) delivery.error = options.error;
+              if (options.raw) delivery.raw = options.raw;
               if (count++ === 0) first = delivery;
               else (batch ??= [first!]).push(delivery);
               if (count >= input.batchSize) flush();

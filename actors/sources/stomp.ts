@@ -268,7 +268,9 @@ export function stompDriver(
       headers,
       body: payload,
     };
-    to.deliver(event, error ? { id, meta: { redelivered }, error } : { id, meta: { redelivered } });
+    // The body's bytes go along: a retry republishes them as they came (a parsed XML body cannot be written back).
+    const raw = message.binaryBody;
+    to.deliver(event, error ? { id, meta: { redelivered }, error, raw } : { id, meta: { redelivered }, raw });
   };
 
   const publishOn = (

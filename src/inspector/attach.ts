@@ -66,8 +66,8 @@ export function readiness(runtime: Pick<MetricsSource, 'snapshot'>, inspection: 
   if (snap.state === 'created') reasons.push('the runtime has not started');
   else if (snap.state === 'stopping' || snap.state === 'stopped') reasons.push(`the runtime is ${snap.state}`);
   const sourceState = snap.source.state;
-  if (snap.state !== 'created' && sourceState !== 'running' && sourceState !== 'paused')
-    reasons.push(`source ${snap.source.type} is ${sourceState ?? 'unknown'}`);
+  const sourceDown = snap.state !== 'created' && sourceState !== 'running' && sourceState !== 'paused';
+  if (sourceDown) reasons.push(`source ${snap.source.type} is ${sourceState ?? 'unknown'}`);
   const abandoned = snap.abandoned ?? 0;
   const usable = (snap.slots?.length ?? 0) - abandoned;
   if (abandoned > 0 && abandoned * 2 > usable)
@@ -78,7 +78,8 @@ export function readiness(runtime: Pick<MetricsSource, 'snapshot'>, inspection: 
     reasons.push(
       `the app's store or locks are unavailable (for ${Math.round(snap.dependency.downForMs)}ms): ${snap.dependency.error.message}`,
     );
-  reasons.push(...inspection.failures());
+  // A failed source is told once, above, by its type: not again as its actor (`source is failed`).
+  reasons.push(...inspection.failures(sourceDown ? ['source'] : []));
   return reasons;
 }
 

@@ -85,8 +85,12 @@ export interface Inspection {
   /** The last transitions, oldest first. */
   transitions(): TransitionView[];
   state(): InspectorState;
-  /** Why the runtime is not healthy: actors that failed or ended in a `failed` state. */
-  failures(): string[];
+  /**
+   * Why the runtime is not healthy: actors that failed or ended in a
+   * `failed` state, but for those of the machines named in `except` (whose
+   * failure the caller tells in its own words).
+   */
+  failures(except?: readonly string[]): string[];
   /** Subscribes to changes; returns the unsubscribe function. */
   on<K extends keyof InspectionEvents>(type: K, listener: (event: InspectionEvents[K]) => void): () => void;
   /** Sends what is pending and stops the timer. */
@@ -151,7 +155,8 @@ export function createInspection(options: InspectionOptions): Inspection {
   const tracked = new Map<AnyActorRef, Tracked>();
   const ids = new Set<string>();
   const history: TransitionView[] = [];
-  const failed = new Map<string, string>();
+  /** By actor id: its machine and what is wrong. */
+  const failed = new Map<string, { machine: string; reason: string }>();
   /** Machines seen, by id: the first one of an id is kept. */
   const machines = new Map<string, AnyStateMachine>();
   const emitter = mitt<InspectionEvents>();
@@ -252,10 +257,13 @@ export function createInspection(options: InspectionOptions): Inspection {
     if (t.run) {
       // A run's failure is its event's (event.failed), not the daemon's.
     } else if (status === 'error')
-      failed.set(t.id, `${t.id} failed: ${truncate(String((snapshot?.error as Error | undefined)?.message ?? snapshot?.error))}`);
+      failed.set(t.id, {
+        machine: t.machine,
+        reason: `${t.id} failed: ${truncate(String((snapshot?.error as Error | undefined)?.message ?? snapshot?.error))}`,
+      });
     // A workflow run that failed is the workflow's outcome (its record says why), not a fault of the daemon.
     else if (t.machine !== 'workflow-run' && leaves.some((leaf) => leaf === 'failed' || leaf.endsWith('.failed')))
-      failed.set(t.id, `${t.id} is ${state}`);
+      failed.set(t.id, { machine: t.machine, reason: `${t.id} is ${state}` });
     else failed.delete(t.id);
     if (status !== 'active') {
       tracked.delete(ref);
@@ -298,9 +306,9 @@ export function createInspection(options: InspectionOptions): Inspection {
     machine: (id) => machines.get(id),
     transitions: () => history.slice(),
     state: () => ({ app: options.app, startedAt, actors: actors(), transitions: history.slice() }),
-    failures: () => {
+    failures: (except = []) => {
       sweep();
-      return [...failed.values()];
+      return [...failed.values()].filter((failure) => !except.includes(failure.machine)).map((failure) => failure.reason);
     },
     on(type, listener) {
       emitter.on(type, listener);

@@ -4,10 +4,30 @@ import { FlowdError } from '../kernel/errors.js';
 import type { Journal } from './journal.js';
 import type { JournalActions } from './journal-api.js';
 
+/** A finished event as a retry offers it again: what the journal kept of it. */
+export interface OfferedEvent {
+  id: string;
+  payload: unknown;
+  meta: Record<string, unknown> | undefined;
+  /** The bytes its source read it from (a STOMP message's body), when the source kept them. */
+  raw: Uint8Array | undefined;
+}
+
 /** What the inspector's actions ask of the runtime. */
 export interface EventOffers {
-  /** Offers a finished event again through its source: a STOMP source republishes it to its queue; others hand it to the supervisor anew. */
-  offerAgain(event: { id: string; payload: unknown; meta: Record<string, unknown> | undefined }): Promise<'republished' | 'offered'>;
+  /**
+   * Offers a finished event again through its source: a STOMP source
+   * republishes the message as it came to its queue; others hand it to the
+   * supervisor anew. Rejects with offerRefusal's error when it cannot.
+   */
+  offerAgain(event: OfferedEvent): Promise<'republished' | 'offered'>;
+  /**
+   * The error offerAgain would throw before offering `event` (the runtime
+   * not running: ERR_INVALID_STATE; a message that cannot be written back:
+   * ERR_NO_PUBLISH), or undefined when it can offer it. Asked up front, so
+   * the API can say an event is not retryable and why.
+   */
+  offerRefusal(event: OfferedEvent): FlowdError | undefined;
   /** Aborts the running event `seq` with `reason` (it fails without a retry); false when it no longer runs. */
   cancel(seq: number, reason: ErrorInfo): boolean;
 }
@@ -19,9 +39,10 @@ export interface EventOffers {
  * ERR_INVALID_STATE (409) naming who retried it and the retry's new event,
  * whether the first is still under way or done; a retry that failed (the
  * broker unreachable, say) may be asked again. The new event, should it
- * fail too, is retried in its turn.
+ * fail too, is retried in its turn. `retryRefusal` tells up front what
+ * `retry` would refuse with, for the API's `retryable`.
  * @example
- * const actions = journalActions(journal, { offerAgain, cancel }, log);
+ * const actions = journalActions(journal, { offerAgain, offerRefusal, cancel }, log);
  * await actions.retry('evt-7', 'alice'); // { id: 'evt-7', how: 'republished' }
  */
 export function journalActions(journal: Journal, events: EventOffers, log: Logger | undefined): JournalActions {
@@ -44,18 +65,34 @@ export function journalActions(journal: Journal, events: EventOffers, log: Logge
       `event ${event.id} was already retried by ${by} (${as}); a second retry would offer it twice${again ? `: retry event ${again.id} if it fails` : ''}`,
     );
   };
+  /** What stops a retry of `event` now, as the error `retry` throws; undefined when nothing does. */
+  const refusal = (event: NonNullable<ReturnType<Journal['original']>>): FlowdError | undefined => {
+    if (event.state !== 'failed' && event.state !== 'dead-lettered')
+      return new FlowdError(
+        'ERR_INVALID_STATE',
+        `event ${event.id} is ${event.state}; only a failed or dead-lettered event can be retried`,
+      );
+    if (event.retriedBy !== undefined) return alreadyRetried(event, event.retriedBy);
+    const asked = retrying.get(event.seq);
+    if (asked !== undefined)
+      return new FlowdError(
+        'ERR_INVALID_STATE',
+        `event ${event.id} is being retried already (asked by ${asked}); a second retry would offer it twice`,
+      );
+    return events.offerRefusal(event);
+  };
   return {
+    retryRefusal(id) {
+      try {
+        return refusal(find(id));
+      } catch (error) {
+        return error as FlowdError;
+      }
+    },
     async retry(id, by) {
       const event = find(id);
-      if (event.state !== 'failed' && event.state !== 'dead-lettered')
-        throw new FlowdError('ERR_INVALID_STATE', `event ${id} is ${event.state}; only a failed or dead-lettered event can be retried`);
-      if (event.retriedBy !== undefined) throw alreadyRetried(event, event.retriedBy);
-      const asked = retrying.get(event.seq);
-      if (asked !== undefined)
-        throw new FlowdError(
-          'ERR_INVALID_STATE',
-          `event ${id} is being retried already (asked by ${asked}); a second retry would offer it twice`,
-        );
+      const refused = refusal(event);
+      if (refused) throw refused;
       retrying.set(event.seq, by);
       let how: 'republished' | 'offered';
       try {

@@ -6,8 +6,17 @@ import { JOURNAL_STATES, type Journal, type JournalState } from './journal.js';
 export interface JournalActions {
   /** Offers a failed or dead-lettered event again through its source; resolves with how. */
   retry(id: string, by: string): Promise<{ id: string; how: 'republished' | 'offered' }>;
+  /** The error `retry(id)` would be refused with now (before offering anything), or undefined when it would be taken. */
+  retryRefusal(id: string): FlowdError | undefined;
   /** Aborts a running event's run; it fails with ERR_CANCELLED, without a retry. */
   cancel(id: string, by: string): { id: string };
+}
+
+/** What `GET /api/events/<id>` adds to the journal's detail: whether `POST .../retry` would be taken now, and if not, why. */
+export interface RetryView {
+  retryable: boolean;
+  /** The error the retry would be refused with (the state, a retry already made, a message that cannot be republished), or null. */
+  retryRefusal: { code: string; message: string } | null;
 }
 
 /** The journal's part of the inspector's server. */
@@ -75,12 +84,19 @@ export async function serveJournal(request: IncomingMessage, response: ServerRes
   if (!action) {
     if (request.method === 'POST') return json(response, 405, { error: `method POST is not allowed on ${path}; expected GET` });
     const event = routes.journal.get(id);
-    return event
-      ? json(response, 200, event)
-      : json(response, 404, {
-          error: `no event ${JSON.stringify(id)} in the journal (unknown, or no longer kept)`,
-          code: 'ERR_UNKNOWN_EVENT',
-        });
+    if (event) {
+      // Whether a retry would be taken now, and if not why: the page offers Retry only when it would.
+      const refused = routes.actions.retryRefusal(id);
+      const retry: RetryView = {
+        retryable: refused === undefined,
+        retryRefusal: refused ? { code: refused.code, message: refused.message } : null,
+      };
+      return json(response, 200, { ...event, ...retry });
+    }
+    return json(response, 404, {
+      error: `no event ${JSON.stringify(id)} in the journal (unknown, or no longer kept)`,
+      code: 'ERR_UNKNOWN_EVENT',
+    });
   }
   if (request.method !== 'POST') {
     response.setHeader('allow', 'POST');

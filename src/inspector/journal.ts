@@ -86,6 +86,8 @@ interface Entry {
   key: string | undefined;
   payload: unknown;
   meta: Record<string, unknown> | undefined;
+  /** The bytes its source read it from (Delivery.raw), kept while a retry may write them back: dropped once it ends otherwise. */
+  raw: Uint8Array | undefined;
   receivedAt: number;
   state: JournalState;
   attempt: number;
@@ -185,6 +187,8 @@ export interface Journal {
         state: JournalState;
         payload: unknown;
         meta: Record<string, unknown> | undefined;
+        /** The bytes its source read it from, when the source kept them (a STOMP message's body). */
+        raw: Uint8Array | undefined;
         retriedBy: string | undefined;
       }
     | undefined;
@@ -356,6 +360,8 @@ export function createJournal(options: JournalOptions): Journal {
     // A completed event keeps the error of its last failed attempt.
     if (error !== undefined) entry.error = error;
     entry.endedAt = at;
+    // Only a failed or dead-lettered event is retried: no other needs its bytes.
+    if (state !== 'failed' && state !== 'dead-lettered') entry.raw = undefined;
     if (entry.log !== undefined) {
       step(entry, KIND[state as Kind], at, attempts, error);
       if (settles && !entry.unsettled) step(entry, KIND.settled, at, settledHow(state));
@@ -441,6 +447,7 @@ export function createJournal(options: JournalOptions): Journal {
         key: undefined,
         payload,
         meta: undefined,
+        raw: undefined,
         receivedAt: at,
         state: 'queued',
         attempt: 1,
@@ -462,6 +469,7 @@ export function createJournal(options: JournalOptions): Journal {
     entry.key = orderingKey(payload, orderBy);
     entry.payload = payload;
     entry.meta = delivery.meta;
+    entry.raw = delivery.raw;
     entry.receivedAt = at;
     entry.state = 'queued';
     entry.attempt = 1;
@@ -619,7 +627,15 @@ export function createJournal(options: JournalOptions): Journal {
     original(id) {
       const entry = latest(id);
       return (
-        entry && { id: entry.id, seq: entry.seq, state: entry.state, payload: entry.payload, meta: entry.meta, retriedBy: entry.retriedBy }
+        entry && {
+          id: entry.id,
+          seq: entry.seq,
+          state: entry.state,
+          payload: entry.payload,
+          meta: entry.meta,
+          raw: entry.raw,
+          retriedBy: entry.retriedBy,
+        }
       );
     },
     note(id, kind, by, seq) {

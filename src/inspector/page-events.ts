@@ -152,7 +152,11 @@ function renderDetail() {
   // An event is retried once (the server refuses a second retry): its timeline says by whom.
   const retried = (Array.isArray(d.steps) ? d.steps : []).find((s) => s.step === 'retryRequested');
   const buttons = [];
-  if ((d.state === 'failed' || d.state === 'dead-lettered') && !retried) buttons.push(h('button', { type: 'button', id: 'event-retry', 'data-action': 'retry', disabled: asking }, 'Retry'));
+  // Retry is offered only when the server says it would be taken (d.retryable); a failed event it would refuse says why.
+  if ((d.state === 'failed' || d.state === 'dead-lettered') && !retried) {
+    if (d.retryable === true || asking === '') buttons.push(h('button', { type: 'button', id: 'event-retry', 'data-action': 'retry', disabled: asking }, 'Retry'));
+    else if (!action && d.retryRefusal) buttons.push(h('span', { id: 'event-not-retryable', class: 'sub' }, 'Cannot retry: ' + d.retryRefusal.message));
+  }
   if (d.state === 'running') buttons.push(h('button', { type: 'button', id: 'event-cancel', class: 'cancel', 'data-action': 'cancel', disabled: asking }, 'Cancel'));
   if (retried && !action) buttons.push(h('span', { id: 'event-retried', class: 'sub' }, 'Retried by ' + retried.by));
   const parts = [

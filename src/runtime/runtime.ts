@@ -16,8 +16,8 @@ import {
   type WorkerLike,
 } from '../../actors/workers/worker.js';
 import { eventCancel, eventReceived, runtimeStop, type Job } from '../../machines/events.js';
-import { isStompEvent, republishedMessage } from '../../actors/sources/stomp-republish.js';
-import type { StompDriver } from '../../actors/sources/stomp.js';
+import { isStompEvent, republishedMessage, republishRefusal } from '../../actors/sources/stomp-republish.js';
+import type { StompDriver, StompEvent } from '../../actors/sources/stomp.js';
 import {
   LIFECYCLE_TYPES,
   supervisorMachine,
@@ -37,6 +37,7 @@ import { ConfigError, FlowdError, WorkerConfigureError, WorkerLoadError, type Er
 import { compileSource, type CompiledSource, type SourceApp, type SourceSpec } from './sources.js';
 // The inspector (its server, page, metrics and Graphviz) loads only when it is asked for.
 import type { AttachedInspector } from '../inspector/attach.js';
+import type { OfferedEvent } from '../inspector/journal-actions.js';
 import { compileInspectorOptions, type InspectorOptions, type InspectorSettings } from '../config/inspector-settings.js';
 import { compilePluginSettings, type PluginSettings } from '../config/plugin-settings.js';
 import type { PluginHost } from '../../actors/plugins/plugin-api.js';
@@ -772,21 +773,35 @@ function buildRuntime(parts: RuntimeParts): Runtime {
       supervisor.on('event.completed', (e) => logger.debug({ event: e.id, attempts: e.attempts }, `event ${e.id} completed`));
   };
 
+  /** Whether the source republishes an event to its queue (a STOMP message) rather than the supervisor taking it anew. */
+  const republishes = (event: OfferedEvent): event is OfferedEvent & { payload: StompEvent } =>
+    sourceType === 'stomp' && driver.publish !== undefined && isStompEvent(event.payload);
+  /** The error a retry of `event` meets before anything is offered, if any (see EventOffers.offerRefusal). */
+  const offerRefusal = (event: OfferedEvent): FlowdError | undefined => {
+    if (!actor || actor.getSnapshot().status !== 'active')
+      return new FlowdError('ERR_INVALID_STATE', `cannot retry event ${event.id}: the runtime is not running`);
+    const refused = republishes(event)
+      ? republishRefusal(event.id, event.payload, event.raw, (driver as StompDriver).payloadClass)
+      : undefined;
+    return refused === undefined ? undefined : new FlowdError('ERR_NO_PUBLISH', refused);
+  };
+
   /**
    * Offers a finished event again (the inspector's retry): a STOMP source's
-   * message is republished to its queue, so it comes back through the broker
-   * and is acknowledged or dead-lettered as any other; any other source's
-   * event goes to the supervisor anew, its outcome not told to the source.
+   * message is republished to its queue as it came (its body's bytes, its
+   * headers), so it comes back through the broker and is acknowledged or
+   * dead-lettered as any other; any other source's event goes to the
+   * supervisor anew, its outcome not told to the source.
    */
-  const offerAgain = async (event: { id: string; payload: unknown; meta: Record<string, unknown> | undefined }) => {
-    if (!actor || actor.getSnapshot().status !== 'active')
-      throw new FlowdError('ERR_INVALID_STATE', `cannot retry event ${event.id}: the runtime is not running`);
-    if (sourceType === 'stomp' && driver.publish && isStompEvent(event.payload)) {
-      const message = republishedMessage(event.id, event.payload, (driver as StompDriver).payloadClass);
-      await driver.publish(message.destination, message.body, message.headers);
+  const offerAgain = async (event: OfferedEvent) => {
+    const refused = offerRefusal(event);
+    if (refused) throw refused;
+    if (republishes(event)) {
+      const message = republishedMessage(event.id, event.payload, event.raw, (driver as StompDriver).payloadClass);
+      await driver.publish!(message.destination, message.body, message.headers);
       return 'republished' as const;
     }
-    actor.send(eventReceived({ id: event.id, payload: event.payload, ...(event.meta ? { meta: event.meta } : {}) }));
+    actor!.send(eventReceived({ id: event.id, payload: event.payload, ...(event.meta ? { meta: event.meta } : {}) }));
     return 'offered' as const;
   };
 
@@ -915,6 +930,7 @@ function buildRuntime(parts: RuntimeParts): Runtime {
               orderBy: parts.settings.orderBy,
               settles: driver.settle !== undefined,
               offerAgain,
+              offerRefusal,
               cancel: (seq, reason) => {
                 const running = actor && [...actor.getSnapshot().context.ledger.slots.values()].some((job) => job?.seq === seq);
                 if (running) actor!.send(eventCancel(seq, reason));

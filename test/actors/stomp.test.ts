@@ -160,6 +160,19 @@ describe('the stomp source driver', () => {
     await expect(driver.publish('out', 'text')).rejects.toMatchObject({ code: 'ERR_INVALID_DESTINATION' });
   });
 
+  it('hands the feed each message with the bytes of its body, parsed or not, for a retry to write back as they came', async () => {
+    const { broker, feed, start } = connected({ payloadClass: 'xml' });
+    await start();
+    const xml = '<asset id="a1">caf\u00e9 &amp; co</asset>';
+    broker.message(xml);
+    broker.message('<asset>');
+    const [parsed, unreadable] = await feed.delivered(2);
+    expect(parsed!.payload).toMatchObject({ body: { asset: { '@_id': 'a1', '#text': 'caf\u00e9 &amp; co' } } });
+    expect(Buffer.from(parsed!.raw!).toString('utf8')).toBe(xml);
+    expect(unreadable!.error).toMatchObject({ code: 'ERR_PAYLOAD' });
+    expect(Buffer.from(unreadable!.raw!).toString('utf8')).toBe('<asset>');
+  });
+
   it('refuses to publish while not connected', async () => {
     const { driver } = connected();
     await expect(driver.publish('/queue/out', 'text')).rejects.toMatchObject({ code: 'ERR_NOT_CONNECTED' });

@@ -22,6 +22,8 @@ export interface Delivered {
   payload: unknown;
   meta: Record<string, unknown> | undefined;
   error: ErrorInfo | undefined;
+  /** The bytes the driver read it from, when it kept them (a STOMP body). */
+  raw: Uint8Array | undefined;
 }
 
 /** A feed that records what the driver calls, and lets a test await it. */
@@ -62,6 +64,7 @@ export function recordingFeed(): RecordingFeed {
           payload,
           meta: options.meta,
           error: options.error,
+          raw: options.raw,
         });
         wake();
       },

@@ -163,6 +163,18 @@ describe('createJournal', () => {
     });
   });
 
+  it("keeps the bytes a source read an event from while a retry may write them back: a failed event's, not a completed one's", () => {
+    const { h, journal } = journaled({ workers: 2 }, { size: 10 });
+    const raw = (text: string) => Buffer.from(text);
+    const failed = h.deliver({ n: 1 }, { raw: raw('one') });
+    const completed = h.deliver({ n: 2 }, { raw: raw('two') });
+    expect(journal.original(completed)!.raw).toEqual(raw('two'));
+    h.runs[0]!.fail({ code: 'ERR_BROKEN', message: 'broken' });
+    h.runs[1]!.finish();
+    expect(journal.original(failed)).toMatchObject({ state: 'dead-lettered', raw: raw('one') });
+    expect(journal.original(completed)).toMatchObject({ state: 'completed', raw: undefined });
+  });
+
   it('turns on no notification the supervisor would emit for every event: received, queued and started come from its inspection events', () => {
     const { h, journal } = journaled({ workers: 1 });
     const id = h.deliver();

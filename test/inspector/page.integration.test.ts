@@ -326,6 +326,8 @@ describe('the inspector page in headless Chromium, against a canned server', () 
         [`/api/events/${encodeURIComponent(`evt-${hostile}`)}`]: () => ({
           ...events[0],
           meta: null,
+          retryable: true,
+          retryRefusal: null,
           error: { code: 'ERR_BROKEN', message: hostile, stack: `Error: ${hostile}\n    at start (w.mjs:1:1)` },
           steps: [
             { step: 'received', at },
@@ -387,6 +389,45 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     expect(errors).toEqual([]);
   });
 
+  it('offers no Retry for a failed event the server says cannot be retried, and shows why instead', async () => {
+    const at = Date.UTC(2026, 11, 7, 9, 30, 0);
+    const why =
+      'event evt-x was read as XML (payload class = xml) and the bytes it came as were not kept, so it cannot be written back as it came';
+    const event = {
+      id: 'evt-x',
+      seq: 0,
+      source: 'stomp',
+      key: null,
+      state: 'dead-lettered',
+      attempt: 1,
+      slotId: null,
+      startedAt: null,
+      receivedAt: at,
+      updatedAt: at + 20,
+      payload: '{}',
+      error: { code: 'ERR_BROKEN', message: 'broken' },
+      retryOf: null,
+      meta: null,
+      steps: [{ step: 'received', at }],
+      stepsDropped: 0,
+      retryable: false,
+      retryRefusal: { code: 'ERR_NO_PUBLISH', message: why },
+    };
+    const canned = await cannedInspector({
+      json: {
+        '/api/events': () => ({ events: [event], counts: { 'dead-lettered': 1 }, now: at + 1000 }),
+        '/api/events/evt-x': () => event,
+      },
+    });
+    await open(canned);
+    await page.locator('nav.tabs button[data-tab="events"]').click();
+    await page.locator('#event-rows tr[data-event="evt-x"]').click();
+    await page.locator('#event-not-retryable').waitFor();
+    expect(await page.locator('#event-not-retryable').textContent()).toBe(`Cannot retry: ${why}`);
+    expect(await page.locator('#event-retry').count()).toBe(0);
+    expect(errors).toEqual([]);
+  });
+
   it('keeps Retry disabled while a retry is on its way, shows a refused one with the reason, and who retried an event instead of its button', async () => {
     const at = Date.UTC(2026, 11, 7, 9, 30, 0);
     const event = (id: string, extra: Record<string, unknown> = {}) => ({
@@ -409,6 +450,8 @@ describe('the inspector page in headless Chromium, against a canned server', () 
         { step: 'dead-lettered', attempts: 1, error: { code: 'ERR_BROKEN', message: 'broken' }, at: at + 20 },
       ],
       stepsDropped: 0,
+      retryable: true,
+      retryRefusal: null,
       ...extra,
     });
     const refusal =

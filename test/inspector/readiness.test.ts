@@ -1,3 +1,4 @@
+import { createActor, setup } from 'xstate';
 import { describe, expect, it } from 'vitest';
 import { zeroCounters } from '../../machines/supervisor.js';
 import { readiness } from '../../src/inspector/attach.js';
@@ -39,5 +40,17 @@ describe('readiness (/readyz)', () => {
         snapshot(3, 0, { dependency: { down: true, error: { code: 'ERR_STORE_UNAVAILABLE', message: 'redis is down' }, downForMs: 1200 } }),
       ),
     ).toEqual(["the app's store or locks are unavailable (for 1200ms): redis is down"]);
+  });
+
+  it('names a failed source once, by its type, though its actor is seen failed too; other failed actors each give their reason', () => {
+    const inspection = createInspection({ app: 'ready', now: () => 0 });
+    const failing = (id: string) =>
+      setup({}).createMachine({ id, initial: 'running', states: { running: { on: { lost: 'failed' } }, failed: { type: 'final' } } });
+    for (const id of ['source', 'store']) createActor(failing(id), { inspect: inspection.observer }).start().send({ type: 'lost' });
+    expect(inspection.failures()).toEqual(['source is failed', 'store is failed']);
+    const failed = snapshot(3, 0, { source: { type: 'stomp', state: 'failed' } });
+    expect(readiness({ snapshot: () => failed }, inspection)).toEqual(['source stomp is failed', 'store is failed']);
+    // A source actor that failed while the runtime's snapshot still has the source running is told as the actor.
+    expect(readiness({ snapshot: () => snapshot(3, 0) }, inspection)).toEqual(['source is failed', 'store is failed']);
   });
 });

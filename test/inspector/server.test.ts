@@ -11,6 +11,8 @@ import { ConfigError, StoreError } from '../../src/kernel/errors.js';
 import { createInspection } from '../../src/inspector/inspection.js';
 import { createRuntimeMetrics } from '../../src/inspector/metrics.js';
 import { startInspectorServer } from '../../src/inspector/server.js';
+import type { JournalDetail } from '../../src/inspector/journal.js';
+import type { RetryView } from '../../src/inspector/journal-api.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime/runtime.js';
 import { logSink } from '../helpers/log-sink.js';
 import { manualSource } from '../helpers/manual-source.js';
@@ -186,7 +188,8 @@ describe('GET /healthz and /readyz', () => {
     expect(response.status).toBe(503);
     const body = (await response.json()) as { status: string; reasons: string[] };
     expect(body.status).toBe('not ready');
-    expect(body.reasons).toEqual(expect.arrayContaining(['the runtime is stopping', 'source doomed is failed']));
+    // One reason per cause: the source is named once, by its type (not again as its actor, `source is failed`).
+    expect(body.reasons).toEqual(['the runtime is stopping', 'source doomed is failed']);
     gate.resolve();
     expect(await runtime.done).toMatchObject({ reason: 'source failed' });
   });
@@ -285,8 +288,10 @@ describe('the inspector server', () => {
     );
     const cancelled = await fetch(new URL('/api/events/e1/cancel', url), { method: 'POST', headers: as('alice') });
     expect([cancelled.status, await cancelled.json()]).toEqual([202, { id: 'e1', action: 'cancel', by: 'alice' }]);
-    const detail = (await (await fetch(new URL('/api/events/e1', url), { headers: as('alice') })).json()) as { steps: unknown[] };
+    const detail = (await (await fetch(new URL('/api/events/e1', url), { headers: as('alice') })).json()) as JournalDetail & RetryView;
     expect(detail.steps).toContainEqual({ step: 'cancelRequested', by: 'alice', at: expect.any(Number) });
+    // Dead-lettered by the cancel, it can be retried: the detail says so before anyone asks.
+    expect(detail).toMatchObject({ state: 'dead-lettered', retryable: true, retryRefusal: null });
     expect(sink.lines).toContainEqual(
       expect.objectContaining({ event: 'e1', action: 'cancel', by: 'alice', msg: 'inspector: event e1 cancelled by alice' }),
     );

@@ -2,6 +2,7 @@ import { afterAll, afterEach, describe, expect, it, onTestFinished } from 'vites
 import type { StompEvent } from '../../actors/sources/stomp.js';
 import { defineWorker } from '../../actors/workers/worker.js';
 import type { JournalDetail, JournalSummary } from '../../src/inspector/journal.js';
+import type { RetryView } from '../../src/inspector/journal-api.js';
 import { createRuntime, type Runtime } from '../../src/runtime/runtime.js';
 import { sources } from '../../src/runtime/sources.js';
 import { deleteQueues, produce, queueCounts, stompUrl, take, uniqueQueue } from '../helpers/broker.js';
@@ -127,5 +128,85 @@ describe('the event journal with a STOMP source', () => {
     expect(all.filter((e) => e.retryOf === failed!.id).map((e) => e.id)).toEqual([again!.id]);
     const [dead] = await take(`/queue/${queue}.dlq`, 1);
     expect(dead!.headers).toMatchObject({ 'x-flowd-error-code': 'ERR_NOT_YET', 'x-id': 'm1' });
+  });
+
+  it('retries a dead-lettered XML message (payload class = xml): republished as it came, byte for byte, with its headers; retried again, it completes', async () => {
+    const queue = uniqueQueue('journal-retry-xml');
+    created.push(queue, `${queue}.dlq`);
+    tmp = await tempDir();
+    // What a re-serialisation would change: the declaration, a comment, the quotes and spacing, an entity, an empty element.
+    const text = `<?xml version="1.0" encoding="UTF-8"?>\n<!-- from the MAM -->\n<asset id="a1"  kind='clip'>caf\u00e9 &amp; co<empty/></asset>\n`;
+    // The worker fails the asset its first two times: the retry is dead-lettered too, and the retry of the retry completes.
+    const runs = new Map<string, number>();
+    runtime = createRuntime({
+      worker: defineWorker({
+        start: (event: StompEvent<{ asset: { '@_id': string } }>) => {
+          const id = event.body.asset['@_id'];
+          const n = (runs.get(id) ?? 0) + 1;
+          runs.set(id, n);
+          if (n < 3) throw Object.assign(new Error(`asset ${id} is not there yet (run ${n})`), { code: 'ERR_NOT_YET' });
+          return 'done';
+        },
+      }),
+      source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass: 'xml' }),
+      workers: 2,
+      logger: false,
+      app: { name: 'journal-stomp-xml', dir: tmp.dir },
+    });
+    const { url } = await runtime.inspect({ port: 0 });
+    await runtime.start();
+    await produce(`/queue/${queue}`, [{ body: text, headers: { 'x-id': 'm1', 'content-type': 'application/xml' } }]);
+
+    const detailOf = async (id: string) =>
+      (await getJson<JournalDetail & RetryView>(new URL(`/api/events/${encodeURIComponent(id)}`, url))).body;
+    const retry = (id: string) =>
+      getJson<{ how?: string; code?: string; error?: string }>(new URL(`/api/events/${encodeURIComponent(id)}/retry`, url), {
+        method: 'POST',
+      });
+    /** The event that retried `id`, once it is in `state`. */
+    const retriedAs = async (id: string, state: string) => {
+      let found: JournalSummary | undefined;
+      await until(
+        async () => {
+          const events = (await getJson<{ events: JournalSummary[] }>(new URL(`/api/events?state=${state}`, url))).body.events;
+          found = events.find((e) => e.retryOf === id);
+          return found !== undefined;
+        },
+        { what: `the retry of ${id} to be ${state}` },
+      );
+      return found!;
+    };
+
+    let failed: JournalSummary | undefined;
+    await until(
+      async () => {
+        failed = (await getJson<{ events: JournalSummary[] }>(new URL('/api/events?state=dead-lettered', url))).body.events[0];
+        return failed !== undefined && (await queueCounts(`${queue}.dlq`)).messages === 1;
+      },
+      { what: 'the message to be dead-lettered' },
+    );
+    // Said up front: it can be retried.
+    expect(await detailOf(failed!.id)).toMatchObject({ state: 'dead-lettered', retryable: true, retryRefusal: null });
+    expect(await retry(failed!.id)).toMatchObject({ status: 202, body: { how: 'republished' } });
+
+    // Republished, it ran and failed again: its dead letter is the message as it came.
+    const again = await retriedAs(failed!.id, 'dead-lettered');
+    await until(async () => (await queueCounts(`${queue}.dlq`)).messages === 2, { what: 'the retry to be dead-lettered' });
+    const detail = await detailOf(again.id);
+    expect(JSON.parse(detail.payload)).toMatchObject({
+      body: { asset: { '@_id': 'a1', '@_kind': 'clip' } },
+      headers: { 'x-id': 'm1', 'content-type': 'application/xml', 'x-flowd-retry-of': failed!.id },
+    });
+    expect(detail).toMatchObject({ error: { code: 'ERR_NOT_YET', message: 'asset a1 is not there yet (run 2)' }, retryable: true });
+    const dead = await take(`/queue/${queue}.dlq`, 2);
+    for (const message of dead) expect(Buffer.from(message.binaryBody).equals(Buffer.from(text, 'utf8'))).toBe(true);
+    expect(dead[1]!.headers).toMatchObject({ 'x-id': 'm1', 'content-type': 'application/xml', 'x-flowd-retry-of': failed!.id });
+
+    // The retry is an event of its own: retried in its turn, it completes and is acknowledged.
+    expect(await retry(again.id)).toMatchObject({ status: 202, body: { how: 'republished' } });
+    const third = await retriedAs(again.id, 'completed');
+    expect((await detailOf(third.id)).steps.at(-1)).toMatchObject({ step: 'settled', how: 'ack' });
+    expect(runs.get('a1')).toBe(3);
+    await until(async () => (await queueCounts(queue)).messages === 0, { what: 'the queue to be empty' });
   });
 });
