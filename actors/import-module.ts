@@ -7,9 +7,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * Imports an app's own module (a worker, a plugin, a workflow module) the
  * way the flowd command needs it loaded, in any project:
  *
- * - TypeScript (`.ts`, `.mts`, `.cts`) loads through tsx, whose hooks are
- *   registered on the first such module and not before: an app written in
- *   JavaScript never pays for them.
+ * - A TypeScript ES module (`.mts`, or `.ts` in a `"type": "module"`
+ *   package) is compiled ahead to JavaScript, with the TypeScript it
+ *   imports, and loaded with no module hooks (actors/compile-typescript.ts):
+ *   tsx's hooks would cost a daemon a thread and tens of MB for as long as
+ *   it runs. What the compiler cannot take, and CommonJS TypeScript (`.cts`,
+ *   `.ts` in any other package), load through tsx, whose hooks are
+ *   registered on the first such module and not before; from then on tsx
+ *   loads every TypeScript module. An app written in JavaScript pays for
+ *   neither.
  * - `'flowd'` inside the module (`import` or `require`) is the very flowd
  *   that runs it. When the module's own folder resolves `'flowd'` to this
  *   copy (the usual `npm install flowd`), nothing is hooked. Otherwise (no
@@ -23,7 +29,15 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * @param query appended to the module's URL (`v=3`): a fresh module instance per distinct query.
  */
 export async function importModule(file: string, query?: string): Promise<Record<string, unknown>> {
-  if (TYPESCRIPT.test(file)) await registerTsx();
+  if (TYPESCRIPT.test(file)) {
+    const url = await compiled(file);
+    if (url !== undefined) {
+      // For the app's JavaScript files: its TypeScript names this copy's file already.
+      mapFlowdToSelf(path.dirname(file));
+      return withEsModuleInterop((await import(query === undefined ? url : `${url}?${query}`)) as Record<string, unknown>);
+    }
+    await registerTsx();
+  }
   mapFlowdToSelf(path.dirname(file));
   if (file.endsWith('.cts')) {
     // CommonJS TypeScript loads through require (tsx's CommonJS hooks): Node 20's import of a compiled
@@ -53,6 +67,34 @@ function withEsModuleInterop(namespace: Record<string, unknown>): Record<string,
 
 const TYPESCRIPT = /\.[cm]?ts$/;
 
+// Run from its TypeScript sources (tests, benches) flowd is under a loader that loads the app's TypeScript too.
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+let compiling = 0;
+
+/**
+ * The URL of an app's TypeScript ES module compiled ahead to JavaScript
+ * (actors/compile-typescript.ts), which Node loads with no hooks; undefined
+ * when tsx must load it: a CommonJS module, anything the compiler refuses
+ * or fails at, or flowd itself run from its sources.
+ */
+async function compiled(file: string): Promise<string | undefined> {
+  if (FROM_SOURCES || tsx !== undefined || file.endsWith('.cts')) return undefined;
+  compiling++;
+  try {
+    const { compileTypeScript } = await import('./compile-typescript.js');
+    const out = await compileTypeScript(file, { self: selfEntry()?.entry });
+    // Stack traces name the TypeScript lines, as under tsx (which turns source maps on too).
+    process.setSourceMapsEnabled(true);
+    return pathToFileURL(out).href;
+  } catch {
+    return undefined;
+  } finally {
+    // The compiler's service process is not kept once the app's modules are compiled; a later import starts it again.
+    if (--compiling === 0) await import('./compile-typescript.js').then((compiler) => compiler.stopCompiler()).catch(() => {});
+  }
+}
+
+// Once tsx is registered it loads every TypeScript module, so that a module imported by two others stays one module.
 let tsx: Promise<unknown> | undefined;
 function registerTsx(): Promise<unknown> {
   // tsx's main entry registers its ES module and CommonJS hooks, as `node --import tsx` does.
