@@ -120,6 +120,20 @@ describe("an app's TypeScript, as the flowd command loads it", () => {
     expect(out).toEqual({ twice: 8, hooks: 'tsx' });
   });
 
+  it('compiles a plugin afresh for each version, as plugins are reloaded', async () => {
+    const plugin = path.join(app, 'reloaded.ts');
+    await writeFile(plugin, "export const version: string = 'v1';\n");
+    const out = await load(
+      ['reloaded.ts'],
+      `const fs = await import('node:fs/promises');
+       const first = (await importModule(${JSON.stringify(plugin)}, 'v=1')).version;
+       await fs.writeFile(${JSON.stringify(plugin)}, "export const version: string = 'v2';\\n");
+       const second = (await importModule(${JSON.stringify(plugin)}, 'v=2')).version;
+       return { versions: [modules[0].version, first, second] };`,
+    );
+    expect(out).toEqual({ versions: ['v1', 'v1', 'v2'], hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+  });
+
   it('leaves JavaScript files of the app to Node', async () => {
     const out = await load(['uses-plain.ts'], 'return { value: modules[0].value };');
     expect(out).toEqual({ value: 2, hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
