@@ -124,6 +124,28 @@ export function isEsModule(file: string): boolean {
   }
 }
 
+/**
+ * The export conditions Node resolves with besides `node`, `import` and
+ * `default` (which esbuild adds itself): `module-sync` where Node can
+ * require an ES module (20.19 and later), and any `--conditions` (`-C`)
+ * given to node.
+ */
+const NODE_CONDITIONS: string[] = [
+  ...((process.features as { require_module?: boolean }).require_module === true ? ['module-sync'] : []),
+  ...userConditions([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]),
+];
+
+function userConditions(args: string[]): string[] {
+  const conditions: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const match = /^(?:--conditions|-C)(?:=(.*))?$/.exec(args[i]!);
+    if (match === null) continue;
+    const value = match[1] ?? args[++i];
+    if (value) conditions.push(value);
+  }
+  return conditions;
+}
+
 const IN_NODE_MODULES = /[\\/]node_modules[\\/]/;
 
 /** Compiles a TypeScript file, or checks an app JavaScript file; `visit` gets each app file it imports. */
@@ -191,8 +213,8 @@ async function compileOne(
     target: `node${process.versions.node}`,
     keepNames: true,
     minifyWhitespace: true,
-    // Node's resolution: no `module` condition or field (esbuild adds both by default).
-    conditions: [],
+    // Node's resolution: its conditions, and no `module` condition or field (esbuild adds both by default).
+    conditions: NODE_CONDITIONS,
     mainFields: ['main'],
     outfile: out,
     sourcemap: 'inline',

@@ -19,6 +19,20 @@ beforeAll(async () => {
   await mkdir(path.join(app, 'lib'));
   // As after `npm install flowd`.
   await symlink(ROOT, path.join(app, 'node_modules/flowd'), 'dir');
+  // A package with an entry for each condition Node or a bundler might pick.
+  await mkdir(path.join(app, 'node_modules/dual'));
+  const conditions = ['module', 'module-sync', 'import', 'default'];
+  await writeFile(
+    path.join(app, 'node_modules/dual/package.json'),
+    JSON.stringify({
+      name: 'dual',
+      module: './field.js',
+      exports: { '.': { ...Object.fromEntries(conditions.map((c) => [c, `./${c}.js`])), require: './main.cjs' } },
+    }),
+  );
+  for (const name of [...conditions, 'field'])
+    await writeFile(path.join(app, `node_modules/dual/${name}.js`), `export const which = '${name}';\n`);
+  await writeFile(path.join(app, 'node_modules/dual/main.cjs'), "exports.which = 'require';\n");
   const files: Record<string, string> = {
     'package.json': JSON.stringify({ name: 'app', type: 'module' }),
     'tsconfig.json': JSON.stringify({ compilerOptions: { experimentalDecorators: true, baseUrl: '.', paths: { '@lib/*': ['./lib/*'] } } }),
@@ -55,6 +69,8 @@ beforeAll(async () => {
     'json-helper.js': "import data from './data.json';\nexport const greeting = data.greeting;\n",
     'via-json-helper.ts': "export { greeting } from './json-helper.js';\n",
     'plain.js': 'export const plain = 1;\n',
+    'uses-dual.ts': "export { which } from 'dual';\n",
+    'native.mjs': "export { which } from 'dual';\n",
     'uses-plain.ts': "import { plain } from './plain.js';\nexport const value: number = plain + 1;\n",
   };
   for (const [file, text] of Object.entries(files)) await writeFile(path.join(app, file), text);
@@ -96,6 +112,15 @@ describe("an app's TypeScript, as the flowd command loads it", () => {
       worker: 'object',
       hooks: 'ERR_UNKNOWN_FILE_EXTENSION',
     });
+  });
+
+  it('picks the entry of a package that Node picks', async () => {
+    const out = await load(
+      ['uses-dual.ts'],
+      `return { compiled: modules[0].which, native: (await import(pathToFileURL(${JSON.stringify(path.join(app, 'native.mjs'))}).href)).which };`,
+    );
+    expect(out.compiled).toBe(out.native);
+    expect(out.hooks).toBe('ERR_UNKNOWN_FILE_EXTENSION');
   });
 
   it('keeps a module that two app modules import one module', async () => {
