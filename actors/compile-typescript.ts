@@ -1,10 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, realpath, rename, rm, writeFile } from 'node:fs/promises';
 import { builtinModules, createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type * as EsbuildApi from 'esbuild';
 import type { BuildOptions, Plugin } from 'esbuild';
 
@@ -45,15 +45,17 @@ import type { BuildOptions, Plugin } from 'esbuild';
  * import that fails is remembered by Node, URL by URL, and tsx would meet
  * the same failure.
  */
-export async function compileTypeScript(entry: string, options: CompileOptions = {}): Promise<string> {
+export async function compileTypeScript(entry: string, options: CompileOptions = {}): Promise<Compiled> {
   const esbuild = loadEsbuild();
-  const cache = options.cacheDir ?? cacheFolder();
-  await mkdir(cache, { recursive: true, mode: 0o700 });
+  const cache = await usableCacheFolder(options.cacheDir ?? cacheFolder());
+  const inputs = compileInputs(esbuild, options.self);
   const first = realpathSync(entry);
   const pending = new Map<string, Promise<void>>();
+  const outputs = new Map<string, string>();
+  const state = { jsImportsFlowd: false };
   const visit = (file: string): void => {
     if (pending.has(file)) return;
-    const job = compileOne(esbuild, file, cache, options.self, visit);
+    const job = compileOne(esbuild, file, { cache, inputs, self: options.self, visit, outputs, state });
     // Awaited below; until then a failure must not count as unhandled.
     job.catch(() => {});
     pending.set(file, job);
@@ -64,14 +66,40 @@ export async function compileTypeScript(entry: string, options: CompileOptions =
     seen = pending.size;
     await Promise.all(pending.values());
   }
-  return outputFile(cache, first);
+  return { file: outputFile(cache, inputs, first), outputs, jsImportsFlowd: state.jsImportsFlowd };
+}
+
+/** What compileTypeScript made. */
+export interface Compiled {
+  /** The entry's compiled file. */
+  file: string;
+  /** Each compiled file of the graph (real path) and the TypeScript file it was compiled from. */
+  outputs: Map<string, string>;
+  /** Whether an app JavaScript file of the graph imports `'flowd'` (which Node, not the compiler, resolves). */
+  jsImportsFlowd: boolean;
 }
 
 export interface CompileOptions {
-  /** The folder of the compiled files. @default `<os.tmpdir()>/flowd-<uid>/typescript` */
+  /**
+   * The folder of the compiled files.
+   * @default `$XDG_CACHE_HOME/flowd/typescript`, `~/.cache/flowd/typescript` (`~/Library/Caches/flowd/typescript` on macOS, `%LOCALAPPDATA%\\flowd\\typescript` on Windows)
+   */
   cacheDir?: string;
   /** The file that `'flowd'` names in the app's modules (this copy's compiled entry); undefined resolves it as any package. */
   self?: string | undefined;
+}
+
+/** Why the cache folder cannot be used (another user can write it, say); the caller loads TypeScript through tsx. */
+export class UnsafeCache extends Error {
+  override name = 'UnsafeCache';
+}
+
+/**
+ * A TypeScript file that does not compile (a syntax error): the error of its import, with esbuild's
+ * `file:line:column: text`, as tsx would report it.
+ */
+export class CompileError extends Error {
+  override name = 'CompileError';
 }
 
 /** Why a module cannot be compiled ahead; the caller loads it through tsx. */
@@ -96,14 +124,82 @@ export async function stopCompiler(): Promise<void> {
   await esbuildModule?.stop();
 }
 
-function cacheFolder(): string {
-  const user = process.getuid?.() ?? os.userInfo().username;
-  return path.join(os.tmpdir(), `flowd-${user}`, 'typescript');
+/** The user's own cache folder for flowd's compiled TypeScript: never a shared temporary folder, which another local user could prepare. */
+export function cacheFolder(): string {
+  const home = os.homedir();
+  const xdg = process.env.XDG_CACHE_HOME;
+  const root =
+    xdg !== undefined && path.isAbsolute(xdg)
+      ? xdg
+      : process.platform === 'darwin'
+        ? path.join(home, 'Library/Caches')
+        : process.platform === 'win32'
+          ? (process.env.LOCALAPPDATA ?? path.join(home, 'AppData/Local'))
+          : path.join(home, '.cache');
+  return path.join(root, 'flowd', 'typescript');
 }
 
-/** The compiled file of a TypeScript file (its real path): one per source file, whoever imports it. */
-function outputFile(cache: string, file: string): string {
-  const hash = createHash('sha256').update(file).digest('hex').slice(0, 16);
+/**
+ * Makes the cache folder and its parent `flowd` if need be (mode 0700), checks that both are real folders (not
+ * symlinks) of this user that nobody else may write, and gives the folder's real path (a source map names the
+ * TypeScript file relative to the compiled file's real path, the one Node loads it by).
+ */
+async function usableCacheFolder(folder: string): Promise<string> {
+  try {
+    await mkdir(folder, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw new UnsafeCache(`cannot create ${folder}: ${(error as Error).message}`, { cause: error });
+  }
+  const uid = process.getuid?.();
+  // The folder, and its parent when that is flowd's own (`.../flowd/typescript`).
+  const owned = path.basename(path.dirname(folder)) === 'flowd' ? [folder, path.dirname(folder)] : [folder];
+  for (const dir of owned) {
+    const stats = await lstat(dir);
+    if (stats.isSymbolicLink()) throw new UnsafeCache(`${dir} is a symbolic link`);
+    if (!stats.isDirectory()) throw new UnsafeCache(`${dir} is not a folder`);
+    if (uid === undefined) continue;
+    if (stats.uid !== uid) throw new UnsafeCache(`${dir} belongs to user ${stats.uid}, not to this process's user ${uid}`);
+    if ((stats.mode & 0o077) !== 0)
+      throw new UnsafeCache(`${dir} can be used by other users (mode ${(stats.mode & 0o777).toString(8)}, not 700)`);
+  }
+  return realpath(folder);
+}
+
+/**
+ * Everything besides its source that a compiled file depends on: which flowd copy `'flowd'` names and its version,
+ * Node's version (the target) and conditions, esbuild's version. Two flowd copies or Node versions do not share files.
+ */
+function compileInputs(esbuild: Esbuild, self: string | undefined): string {
+  return JSON.stringify([self ?? null, FLOWD_VERSION, process.version, NODE_CONDITIONS, esbuild.version]);
+}
+
+const FLOWD_VERSION: string = (() => {
+  for (let dir = path.dirname(fileURLToPath(import.meta.url)); path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    try {
+      const manifest = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (manifest.name === 'flowd') return manifest.version ?? '';
+    } catch {
+      // No package.json here.
+    }
+  }
+  return '';
+})();
+
+/** The tsconfig.json esbuild takes for a file (the nearest one up its folders), path and text, for the cache key. */
+function tsconfigOf(file: string): string {
+  for (let dir = path.dirname(file); ; dir = path.dirname(dir)) {
+    const tsconfig = path.join(dir, 'tsconfig.json');
+    if (existsSync(tsconfig)) return `${tsconfig}\n${readFileSync(tsconfig, 'utf8')}`;
+    if (path.dirname(dir) === dir) return '';
+  }
+}
+
+/** The compiled file of a TypeScript file (its real path), keyed by its path and every compile input: one per source file, whoever imports it. */
+function outputFile(cache: string, inputs: string, file: string): string {
+  const hash = createHash('sha256')
+    .update(`${file}\0${inputs}\0${tsconfigOf(file)}`)
+    .digest('hex')
+    .slice(0, 16);
   return path.join(cache, `${hash}-${path.basename(file).replace(TYPESCRIPT, '')}.mjs`);
 }
 
@@ -148,18 +244,37 @@ function userConditions(args: string[]): string[] {
 
 const IN_NODE_MODULES = /[\\/]node_modules[\\/]/;
 
-/** Compiles a TypeScript file, or checks an app JavaScript file; `visit` gets each app file it imports. */
-async function compileOne(
-  esbuild: Esbuild,
-  file: string,
-  cache: string,
-  self: string | undefined,
-  visit: (dep: string) => void,
-): Promise<void> {
+interface Job {
+  cache: string;
+  inputs: string;
+  self: string | undefined;
+  /** Gets each app file a file imports. */
+  visit: (dep: string) => void;
+  outputs: Map<string, string>;
+  state: { jsImportsFlowd: boolean };
+}
+
+// Names that no source holds: esbuild puts them where the code uses `require` or `import.meta` (not in a string or a comment).
+const REQUIRE_USED = '__flowd_require_used__';
+const IMPORT_META_USED = '__flowd_import_meta_used__';
+
+/** For a relative `.js`, `.mjs` or `.cjs` import from TypeScript, the TypeScript file beside it, as tsx takes it before the JavaScript. */
+function typeScriptSibling(specifier: string, resolveDir: string): string | undefined {
+  if (!/^\.{1,2}\//.test(specifier)) return undefined;
+  const match = /\.([cm]?)js$/.exec(specifier);
+  if (match === null) return undefined;
+  const stem = path.resolve(resolveDir, specifier.slice(0, -match[0].length));
+  const candidates = match[1] === '' ? ['.ts', '.tsx'] : [`.${match[1]}ts`];
+  return candidates.map((ext) => stem + ext).find((candidate) => existsSync(candidate));
+}
+
+/** Compiles a TypeScript file, or checks an app JavaScript file. */
+async function compileOne(esbuild: Esbuild, file: string, job: Job): Promise<void> {
+  const { cache, inputs, self, visit } = job;
   const typescript = TYPESCRIPT.test(file);
   if (typescript && !isEsModule(file)) throw new NotCompilable(`${file} is a CommonJS module`);
   const url = pathToFileURL(file).href;
-  const out = outputFile(cache, file);
+  const out = outputFile(cache, inputs, file);
   const plugin: Plugin = {
     name: 'flowd-resolve-ahead',
     setup(build) {
@@ -168,13 +283,20 @@ async function compileOne(
         const required = args.kind === 'require-call' || args.kind === 'require-resolve';
         if (typescript && required) throw new NotCompilable(`${args.importer} requires "${args.path}"`);
         if (args.path.startsWith('node:') || BUILTINS.has(args.path)) return { path: args.path, external: true };
-        if (self !== undefined && args.path === 'flowd') return { path: pathToFileURL(self).href, external: true };
-        const resolved = await build.resolve(args.path, {
-          kind: args.kind,
-          resolveDir: args.resolveDir,
-          importer: args.importer,
-          pluginData: RESOLVING,
-        });
+        if (self !== undefined && args.path === 'flowd') {
+          if (!typescript) job.state.jsImportsFlowd = true;
+          return { path: pathToFileURL(self).href, external: true };
+        }
+        const sibling = typescript ? typeScriptSibling(args.path, args.resolveDir) : undefined;
+        const resolved =
+          sibling !== undefined
+            ? { errors: [], path: sibling, external: false }
+            : await build.resolve(args.path, {
+                kind: args.kind,
+                resolveDir: args.resolveDir,
+                importer: args.importer,
+                pluginData: RESOLVING,
+              });
         if (resolved.errors.length > 0 || resolved.path === '' || resolved.external)
           throw new NotCompilable(`"${args.path}" from ${args.importer} does not resolve`);
         const target = resolved.path;
@@ -183,7 +305,7 @@ async function compileOne(
           if (!typescript) throw new NotCompilable(`${args.importer} is JavaScript and imports TypeScript (${target})`);
           if (!isEsModule(target)) throw new NotCompilable(`${target} (imported by ${args.importer}) is a CommonJS module`);
           visit(target);
-          return { path: pathToFileURL(outputFile(cache, target)).href, external: true };
+          return { path: pathToFileURL(outputFile(cache, inputs, target)).href, external: true };
         }
         if (!typescript && !required) {
           // What Node finds by itself from an ES module: the file named, with its extension, or a package.
@@ -224,6 +346,7 @@ async function compileOne(
       'import.meta.url': JSON.stringify(url),
       'import.meta.filename': JSON.stringify(file),
       'import.meta.dirname': JSON.stringify(path.dirname(file)),
+      ...(typescript ? { require: REQUIRE_USED, 'import.meta': IMPORT_META_USED } : {}),
     },
     plugins: [plugin],
   };
@@ -233,17 +356,28 @@ async function compileOne(
     code = result.outputFiles![0]!.text;
   } catch (error) {
     // A NotCompilable thrown in the plugin comes back inside esbuild's error.
-    const inner = (error as { errors?: Array<{ detail?: unknown }> }).errors?.find((e) => e.detail instanceof NotCompilable);
+    const errors = (error as { errors?: EsbuildApi.Message[] }).errors ?? [];
+    const inner = errors.find((e) => e.detail instanceof NotCompilable);
     if (inner !== undefined) throw inner.detail as NotCompilable;
-    throw new NotCompilable(`${file}: ${(error as Error).message}`, { cause: error });
+    // Anything else is the file's own fault (a syntax error): tsx, compiling with the same esbuild, would fail alike.
+    const message = errors.map(located).join('\n') || `${file}: ${(error as Error).message}`;
+    throw new CompileError(message, { cause: error });
   }
   const body = code.slice(0, code.lastIndexOf('//# sourceMappingURL='));
   // Every import() the compiler could resolve now names a string; any other needs a loader at run time.
   if (/(?<![\w$.])import\s*\(\s*(?!")/.test(body)) throw new NotCompilable(`${file} imports a module whose name is computed`);
   if (!typescript) return;
-  if (/(?<![\w$.])import\.meta\b/.test(body)) throw new NotCompilable(`${file} uses import.meta beyond url, filename and dirname`);
-  if (/(?<![\w$.])(__)?require\s*[.(]/.test(body)) throw new NotCompilable(`${file} uses require`);
+  if (body.includes(IMPORT_META_USED)) throw new NotCompilable(`${file} uses import.meta beyond url, filename and dirname`);
+  if (body.includes(REQUIRE_USED)) throw new NotCompilable(`${file} uses require`);
   await writeIfChanged(out, code);
+  job.outputs.set(out, file);
+}
+
+/** An esbuild message as `file:line:column: text`. */
+function located(message: EsbuildApi.Message): string {
+  const where = message.location;
+  // esbuild names the file relative to its working folder, the process's.
+  return where === null ? message.text : `${path.resolve(where.file)}:${where.line}:${where.column + 1}: ${message.text}`;
 }
 
 /** Writes a compiled file unless it holds that already; whole or not at all (another flowd may read it meanwhile). */

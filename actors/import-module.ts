@@ -2,6 +2,7 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Compiled } from './compile-typescript.js';
 
 /**
  * Imports an app's own module (a worker, a plugin, a workflow module) the
@@ -31,11 +32,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export async function importModule(file: string, query?: string): Promise<Record<string, unknown>> {
   if (TYPESCRIPT.test(file)) {
     const url = await compiled(file);
-    if (url !== undefined) {
-      // For the app's JavaScript files: its TypeScript names this copy's file already.
-      mapFlowdToSelf(path.dirname(file));
+    if (url !== undefined)
       return withEsModuleInterop((await import(query === undefined ? url : `${url}?${query}`)) as Record<string, unknown>);
-    }
     await registerTsx();
   }
   mapFlowdToSelf(path.dirname(file));
@@ -48,6 +46,23 @@ export async function importModule(file: string, query?: string): Promise<Record
   }
   const url = pathToFileURL(file).href;
   return withEsModuleInterop((await import(query === undefined ? url : `${url}?${query}`)) as Record<string, unknown>);
+}
+
+/** Where importModule reports how it loads TypeScript: a pino logger, say. */
+export interface ImportLog {
+  warn(details: object, message: string): void;
+  debug(details: object, message: string): void;
+}
+
+// Until the runtime gives its logger: warnings on stderr, as its default logger (level warn) would print them.
+let log: ImportLog = {
+  warn: (_details, message) => process.stderr.write(`flowd: warn: ${message}\n`),
+  debug: () => {},
+};
+
+/** Sets where importModule logs: an unusable TypeScript cache folder at warn level, a module loaded through tsx at debug level. */
+export function setImportLog(logger: ImportLog): void {
+  log = logger;
 }
 
 /**
@@ -70,28 +85,61 @@ const TYPESCRIPT = /\.[cm]?ts$/;
 // Run from its TypeScript sources (tests, benches) flowd is under a loader that loads the app's TypeScript too.
 const FROM_SOURCES = import.meta.url.endsWith('.ts');
 let compiling = 0;
+/** Each compiled file loaded so far (real path) and its TypeScript file, for messages. */
+const compiledSources = new Map<string, string>();
 
 /**
  * The URL of an app's TypeScript ES module compiled ahead to JavaScript
  * (actors/compile-typescript.ts), which Node loads with no hooks; undefined
- * when tsx must load it: a CommonJS module, anything the compiler refuses
- * or fails at, or flowd itself run from its sources.
+ * when tsx must load it: a CommonJS module, anything the compiler refuses,
+ * an unusable cache folder, or flowd itself run from its sources. Whichever
+ * loads the first TypeScript module loads them all, for as long as the
+ * process runs: a module loaded both ways would be two modules. A module
+ * that does not compile (a syntax error) fails to import, with the
+ * compiler's `file:line:column`.
  */
 async function compiled(file: string): Promise<string | undefined> {
-  if (FROM_SOURCES || tsx !== undefined || file.endsWith('.cts')) return undefined;
+  if (FROM_SOURCES || tsx !== undefined) return undefined;
+  const mixing = compiledSources.size > 0;
+  if (file.endsWith('.cts')) {
+    if (mixing) throw mixed(file, 'it is a CommonJS module');
+    log.debug({ file }, `${file} loads through tsx: it is a CommonJS module`);
+    return undefined;
+  }
   compiling++;
   try {
-    const { compileTypeScript } = await import('./compile-typescript.js');
-    const out = await compileTypeScript(file, { self: selfEntry()?.entry });
+    const compiler = await import('./compile-typescript.js');
+    let result: Compiled;
+    try {
+      result = await compiler.compileTypeScript(file, { self: selfEntry()?.entry });
+    } catch (error) {
+      if (error instanceof compiler.UnsafeCache) {
+        log.warn({ file, error }, `TypeScript loads through tsx, not compiled ahead: ${error.message}`);
+        return undefined;
+      }
+      if (!(error instanceof compiler.NotCompilable)) throw error;
+      if (mixing) throw mixed(file, error.message);
+      log.debug({ file, reason: error.message }, `${file} loads through tsx: ${error.message}`);
+      return undefined;
+    }
+    for (const [out, source] of result.outputs) compiledSources.set(out, source);
+    // An app JavaScript file that imports 'flowd' is loaded by Node, not rewritten by the compiler.
+    if (result.jsImportsFlowd) mapFlowdToSelf(path.dirname(file));
     // Stack traces name the TypeScript lines, as under tsx (which turns source maps on too).
     process.setSourceMapsEnabled(true);
-    return pathToFileURL(out).href;
-  } catch {
-    return undefined;
+    return pathToFileURL(result.file).href;
   } finally {
     // The compiler's service process is not kept once the app's modules are compiled; a later import starts it again.
     if (--compiling === 0) await import('./compile-typescript.js').then((compiler) => compiler.stopCompiler()).catch(() => {});
   }
+}
+
+function mixed(file: string, reason: string): Error {
+  return new Error(
+    `${file} cannot be compiled ahead (${reason}), and this process has loaded its TypeScript compiled: loading it through tsx ` +
+      'now would load the modules they share twice. Change it so that it compiles (an ES module, import not require), or ' +
+      'load it before any other TypeScript module',
+  );
 }
 
 // Once tsx is registered it loads every TypeScript module, so that a module imported by two others stays one module.
@@ -160,10 +208,18 @@ function selfEntry(): SelfEntry | undefined {
  * // 'Cannot use import statement outside a module (the file uses import, but its package.json has no "type": "module": name it .mjs, or set "type": "module")'
  */
 export function importFailure(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = sourcePaths(error instanceof Error ? error.message : String(error));
   if (/Cannot use import statement outside a module|Unexpected token 'export'/.test(message))
     return `${message} (the file uses import/export, but its package.json has no "type": "module": name it .mjs, or set "type": "module")`;
   if (/(require|module|exports) is not defined in ES module scope/.test(message))
     return `${message} (the file uses require/module.exports, but its package.json says "type": "module": name it .cjs)`;
   return message;
+}
+
+/** A message with each compiled file (as a path or a file URL) named by its TypeScript file. */
+function sourcePaths(message: string): string {
+  let named = message;
+  for (const [out, source] of compiledSources)
+    named = named.replaceAll(pathToFileURL(out).href, pathToFileURL(source).href).replaceAll(out, source);
+  return named;
 }

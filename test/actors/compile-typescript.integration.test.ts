@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
@@ -12,9 +13,12 @@ import { ROOT } from '../helpers/cli.js';
 const run = promisify(execFile);
 
 let app: string;
+// The user's cache folder, as $XDG_CACHE_HOME names it: flowd's compiled files go in flowd/typescript there.
+let cacheRoot: string;
 
 beforeAll(async () => {
   app = await mkdtemp(path.join(tmpdir(), 'flowd-compile-ts-'));
+  cacheRoot = path.join(app, '.cache');
   await mkdir(path.join(app, 'node_modules'));
   await mkdir(path.join(app, 'lib'));
   // As after `npm install flowd`.
@@ -72,6 +76,18 @@ beforeAll(async () => {
     'uses-dual.ts': "export { which } from 'dual';\n",
     'native.mjs': "export { which } from 'dual';\n",
     'uses-plain.ts': "import { plain } from './plain.js';\nexport const value: number = plain + 1;\n",
+    'stale.ts': "export const from: string = 'stale.ts';\n",
+    'stale.js': "export const from = 'stale.js, left by an old build';\n",
+    'uses-stale.ts': "export { from } from './stale.js';\n",
+    'mentions-require.ts': [
+      '// require("./nowhere") in a comment',
+      'export const text: string = "require(\'x\') and import.meta in a string";',
+      '',
+    ].join('\n'),
+    'wrong-export.ts': "import { Shape } from './types.js';\nexport const shape = Shape;\n",
+    'uses-self.ts': "export { which } from 'flowd';\n",
+    'self-a.js': "export const which = 'a';\n",
+    'self-b.js': "export const which = 'b';\n",
   };
   for (const [file, text] of Object.entries(files)) await writeFile(path.join(app, file), text);
 });
@@ -81,19 +97,22 @@ afterAll(async () => {
 });
 
 /** Loads `files` in order in a fresh node as the flowd command does; prints what `probe` makes of them, and whether tsx's hooks were registered. */
-async function load(files: string[], probe: string): Promise<Record<string, unknown>> {
+async function load(files: string[], probe: string, options: { cache?: string; dir?: string } = {}): Promise<Record<string, unknown>> {
+  const dir = options.dir ?? app;
   const script = `
     import { pathToFileURL } from 'node:url';
-    const { importModule } = await import(${JSON.stringify(path.join(ROOT, 'dist/actors/import-module.js'))});
+    const { importModule, importFailure } = await import(${JSON.stringify(path.join(ROOT, 'dist/actors/import-module.js'))});
     const modules = [];
-    for (const file of ${JSON.stringify(files)}) modules.push(await importModule(${JSON.stringify(app)} + '/' + file));
+    for (const file of ${JSON.stringify(files)}) modules.push(await importModule(${JSON.stringify(dir)} + '/' + file));
     const out = await (async () => { ${probe} })();
     // Without module hooks, node cannot import a TypeScript file it has not seen.
     const hooks = await import(pathToFileURL(${JSON.stringify(path.join(app, 'types.ts'))}).href).then(() => 'tsx', (error) => error.code);
     console.log(JSON.stringify({ ...out, hooks }));
   `;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: app });
-  return JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  const env = { ...process.env, XDG_CACHE_HOME: options.cache ?? cacheRoot };
+  const { stdout, stderr } = await run(process.execPath, ['--input-type=module', '-e', script], { cwd: dir, env });
+  const out = JSON.parse(stdout.trim().split('\n').pop()!) as Record<string, unknown>;
+  return stderr === '' ? out : { ...out, stderr };
 }
 
 describe("an app's TypeScript, as the flowd command loads it", () => {
@@ -172,5 +191,163 @@ describe("an app's TypeScript, as the flowd command loads it", () => {
   it('loads through tsx a graph in which a JavaScript file imports JSON as only tsx can', async () => {
     const out = await load(['via-json-helper.ts'], 'return { greeting: modules[0].greeting };');
     expect(out).toEqual({ greeting: 'hi', hooks: 'tsx' });
+  });
+});
+
+describe("the cache of an app's compiled TypeScript", () => {
+  it("is the user's cache folder, flowd/typescript in it, which nobody else may use", async () => {
+    const cache = await mkdtemp(path.join(app, 'xdg-'));
+    const out = await load(['plugin.ts'], 'return {};', { cache });
+    expect(out).toEqual({ hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+    const folder = path.join(cache, 'flowd/typescript');
+    expect(((await stat(folder)).mode & 0o777).toString(8)).toBe('700');
+    expect(((await stat(path.dirname(folder))).mode & 0o777).toString(8)).toBe('700');
+    const names = (await readdir(folder)).map((name) => name.replace(/^[0-9a-f]{16}-/, '<hash>-'));
+    expect(names.sort()).toEqual(['<hash>-plugin.mjs', '<hash>-shared.mjs']);
+  });
+
+  it('is not used when another user could write it: tsx loads the app, and a warning names the folder', async () => {
+    const cache = await mkdtemp(path.join(app, 'xdg-'));
+    const folder = path.join(cache, 'flowd/typescript');
+    await mkdir(folder, { recursive: true });
+    await chmod(folder, 0o777);
+    const out = await load(['plugin.ts'], 'return { shared: modules[0].shared };', { cache });
+    expect(out).toEqual({
+      shared: ['plugin'],
+      hooks: 'tsx',
+      stderr: `flowd: warn: TypeScript loads through tsx, not compiled ahead: ${folder} can be used by other users (mode 777, not 700)\n`,
+    });
+    expect(await readdir(folder)).toEqual([]);
+  });
+
+  it('is not used when it is a symbolic link', async () => {
+    const cache = await mkdtemp(path.join(app, 'xdg-'));
+    const elsewhere = await mkdtemp(path.join(app, 'elsewhere-'));
+    await mkdir(path.join(cache, 'flowd'), { mode: 0o700 });
+    await symlink(elsewhere, path.join(cache, 'flowd/typescript'), 'dir');
+    const out = await load(['plugin.ts'], 'return {};', { cache });
+    expect(out).toEqual({
+      hooks: 'tsx',
+      stderr: `flowd: warn: TypeScript loads through tsx, not compiled ahead: ${path.join(cache, 'flowd/typescript')} is a symbolic link\n`,
+    });
+    expect(await readdir(elsewhere)).toEqual([]);
+  });
+
+  it("points stack traces at the TypeScript file's line when the cache folder's path goes through a symbolic link", async () => {
+    // As macOS's /var, a link to /private/var: the link and the real folder at different depths.
+    const real = path.join(await mkdtemp(path.join(app, 'real-')), 'deeper/still');
+    await mkdir(real, { recursive: true });
+    const cache = path.join(app, 'linked-cache');
+    await symlink(real, cache, 'dir');
+    const out = await load(
+      ['fails.ts'],
+      'try { modules[0].fail(); } catch (error) { return { stack: error.stack.split("\\n")[1].trim() }; }',
+      { cache },
+    );
+    expect(out).toEqual({ stack: `at Module.fail (${app}/fails.ts:3:9)`, hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+  });
+
+  it('keeps the files of two flowd copies apart: each loads the module compiled for it', async () => {
+    const out = await load(
+      [],
+      `const { compileTypeScript } = await import(${JSON.stringify(path.join(ROOT, 'dist/actors/compile-typescript.js'))});
+       const entry = ${JSON.stringify(path.join(app, 'uses-self.ts'))};
+       const a = await compileTypeScript(entry, { self: ${JSON.stringify(path.join(app, 'self-a.js'))} });
+       const b = await compileTypeScript(entry, { self: ${JSON.stringify(path.join(app, 'self-b.js'))} });
+       const which = async (compiled) => (await import(pathToFileURL(compiled.file).href)).which;
+       return { apart: a.file !== b.file, which: [await which(a), await which(b)] };`,
+    );
+    expect(out).toEqual({ apart: true, which: ['a', 'b'], hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+  });
+});
+
+describe("an app's TypeScript loaded compiled, and what it imports", () => {
+  it('takes x.ts for "./x.js", as tsx does, not a stale x.js beside it', async () => {
+    const out = await load(['uses-stale.ts'], 'return { from: modules[0].from };');
+    expect(out).toEqual({ from: 'stale.ts', hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+  });
+
+  it('compiles a module that names require and import.meta only in a string and a comment', async () => {
+    const out = await load(['mentions-require.ts'], 'return { text: modules[0].text };');
+    expect(out).toEqual({ text: "require('x') and import.meta in a string", hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+  });
+
+  it('names the TypeScript file, not its compiled file, when an import fails', async () => {
+    const out = await load(
+      [],
+      `try { await importModule(${JSON.stringify(path.join(app, 'wrong-export.ts'))}); return {}; }
+       catch (error) { return { failure: importFailure(error) }; }`,
+    );
+    expect(out).toEqual({
+      failure: `The requested module '${pathToFileURL(path.join(app, 'types.ts')).href}' does not provide an export named 'Shape'`,
+      hooks: 'ERR_UNKNOWN_FILE_EXTENSION',
+    });
+  });
+
+  it('reports a plugin reloaded with a syntax error at its file, line and column, and keeps the modules it shares one module', async () => {
+    const plugin = path.join(app, 'hot.ts');
+    const good = "import { seen } from './shared.js';\nseen.push('hot');\nexport const shared = seen;\n";
+    await writeFile(plugin, good);
+    const out = await load(
+      ['worker.ts'],
+      `const fs = await import('node:fs/promises');
+       await importModule(${JSON.stringify(plugin)}, 'v=1');
+       await fs.writeFile(${JSON.stringify(plugin)}, "import { seen } from './shared.js';\\nseen.push(;\\n");
+       const failure = await importModule(${JSON.stringify(plugin)}, 'v=2').then(() => 'loaded', importFailure);
+       await fs.writeFile(${JSON.stringify(plugin)}, ${JSON.stringify(good)});
+       const fixed = await importModule(${JSON.stringify(plugin)}, 'v=3');
+       return { failure, same: fixed.shared === modules[0].facts.decorated, seen: fixed.shared };`,
+    );
+    expect(out).toEqual({
+      failure: `${plugin}:2:11: Unexpected ";"`,
+      same: true,
+      seen: ['double', 'hot', 'hot'],
+      hooks: 'ERR_UNKNOWN_FILE_EXTENSION',
+    });
+  });
+
+  it('refuses to load through tsx a module it cannot compile once it has loaded compiled ones, rather than load shared modules twice', async () => {
+    const out = await load(
+      ['plugin.ts'],
+      `return { failure: await importModule(${JSON.stringify(path.join(app, 'computed.ts'))}).then(() => 'loaded', importFailure) };`,
+    );
+    expect(out).toEqual({
+      failure: expect.stringMatching(
+        new RegExp(`^${app}/computed\\.ts cannot be compiled ahead \\(.*computed\\), and this process has loaded its TypeScript compiled`),
+      ) as unknown,
+      hooks: 'ERR_UNKNOWN_FILE_EXTENSION',
+    });
+  });
+});
+
+describe("an app's TypeScript where 'flowd' is not installed (npx, a global flowd)", () => {
+  let lonely: string;
+  beforeAll(async () => {
+    lonely = await mkdtemp(path.join(tmpdir(), 'flowd-compile-ts-lonely-'));
+    const files: Record<string, string> = {
+      'package.json': JSON.stringify({ name: 'lonely', type: 'module' }),
+      'worker.ts': "import { defineWorker } from 'flowd';\nexport const kind: string = typeof defineWorker;\n",
+      'stray.mjs': "export { defineWorker } from 'flowd';\n",
+      'helper.js': "export { defineWorker } from 'flowd';\n",
+      'via-helper.ts': "import { defineWorker } from './helper.js';\nexport const kind: string = typeof defineWorker;\n",
+    };
+    for (const [file, text] of Object.entries(files)) await writeFile(path.join(lonely, file), text);
+  });
+  afterAll(async () => {
+    await rm(lonely, { recursive: true, force: true });
+  });
+
+  const stray = () =>
+    `return { kind: modules[0].kind, stray: await import(${JSON.stringify(`${lonely}/stray.mjs`)}).then(() => 'flowd', (error) => error.code) };`;
+
+  it("names this flowd in the compiled code and registers no hook for 'flowd'", async () => {
+    const out = await load(['worker.ts'], stray(), { dir: lonely });
+    // A JavaScript file outside the compiled graph does not find 'flowd': no resolve hook was registered.
+    expect(out).toEqual({ kind: 'function', stray: 'ERR_MODULE_NOT_FOUND', hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+  });
+
+  it("registers the hook when a JavaScript file the TypeScript imports imports 'flowd'", async () => {
+    const out = await load(['via-helper.ts'], stray(), { dir: lonely });
+    expect(out).toEqual({ kind: 'function', stray: 'flowd', hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
   });
 });
