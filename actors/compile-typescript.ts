@@ -25,7 +25,8 @@ import type { BuildOptions, Plugin } from 'esbuild';
  * tsconfig `paths`, package `exports` and `imports`), and written into the
  * output as an absolute URL: TypeScript files as their compiled files,
  * anything else as the file itself, so a package is the same copy it would
- * be. JSON files are compiled in. `import.meta.url`, `.filename` and
+ * be. A JSON file is imported through a module of its own that imports it
+ * `with { type: 'json' }`, so that it is one module too. `import.meta.url`, `.filename` and
  * `.dirname` are the TypeScript file's; an inline source map points stack
  * traces at its lines (the caller turns source maps on, as tsx does).
  *
@@ -316,8 +317,8 @@ async function compileOne(esbuild: Esbuild, file: string, job: Job): Promise<voi
             throw new NotCompilable(`${args.importer} imports ${args.path} with no type: 'json'`);
         }
         if (app && /\.[cm]?jsx?$/.test(target)) visit(target);
-        // In TypeScript, JSON is compiled in (Node would want `with { type: 'json' }`, which tsx does not).
-        if (typescript && target.endsWith('.json')) return { path: target };
+        // TypeScript imports JSON with no `with { type: 'json' }` (tsx needs none): through a module that adds it.
+        if (typescript && target.endsWith('.json')) return { path: pathToFileURL(await jsonModule(job, target)).href, external: true };
         return { path: pathToFileURL(target).href, external: true };
       });
     },
@@ -371,6 +372,32 @@ async function compileOne(esbuild: Esbuild, file: string, job: Job): Promise<voi
   if (body.includes(REQUIRE_USED)) throw new NotCompilable(`${file} uses require`);
   await writeIfChanged(out, code);
   job.outputs.set(out, file);
+}
+
+/**
+ * The module through which TypeScript imports a JSON file: Node's JSON module, which every importer shares, as its
+ * default export, and its top-level keys as named exports, as esbuild and tsx give them.
+ */
+async function jsonModule(job: Job, file: string): Promise<string> {
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new CompileError(`${file}: ${(error as Error).message}`, { cause: error });
+  }
+  const keys = typeof value === 'object' && value !== null && !Array.isArray(value) ? Object.keys(value) : [];
+  const code = [
+    `import json from ${JSON.stringify(pathToFileURL(file).href)} with { type: 'json' };`,
+    'export default json;',
+    ...keys
+      .filter((key) => key !== 'default')
+      .map((key, i) => `const k${i} = json[${JSON.stringify(key)}];\nexport { k${i} as ${JSON.stringify(key)} };`),
+    '',
+  ].join('\n');
+  const out = outputFile(job.cache, job.inputs, file);
+  await writeIfChanged(out, code);
+  job.outputs.set(out, file);
+  return out;
 }
 
 /** An esbuild message as `file:line:column: text`. */

@@ -85,6 +85,9 @@ beforeAll(async () => {
       '',
     ].join('\n'),
     'wrong-export.ts': "import { Shape } from './types.js';\nexport const shape = Shape;\n",
+    'json-a.ts': "import data from './data.json';\nimport { greeting } from './data.json';\nexport { data, greeting };\n",
+    'json-b.ts': "import data from './data.json';\nexport { data };\n",
+    'json-js.mjs': "import data from './data.json' with { type: 'json' };\nexport { data };\n",
     'uses-self.ts': "export { which } from 'flowd';\n",
     'self-a.js': "export const which = 'a';\n",
     'self-b.js': "export const which = 'b';\n",
@@ -270,6 +273,15 @@ describe("an app's TypeScript loaded compiled, and what it imports", () => {
   it('compiles a module that names require and import.meta only in a string and a comment', async () => {
     const out = await load(['mentions-require.ts'], 'return { text: modules[0].text };');
     expect(out).toEqual({ text: "require('x') and import.meta in a string", hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+  });
+
+  it('keeps a JSON file that several modules import one module, the one Node gives JavaScript', async () => {
+    const out = await load(
+      ['json-a.ts', 'json-b.ts'],
+      `const js = await import(${JSON.stringify(path.join(app, 'json-js.mjs'))});
+       return { greeting: modules[0].greeting, same: modules[0].data === modules[1].data && modules[1].data === js.data };`,
+    );
+    expect(out).toEqual({ greeting: 'hi', same: true, hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
   });
 
   it('names the TypeScript file, not its compiled file, when an import fails', async () => {
