@@ -17,9 +17,14 @@ import type { BuildOptions, Plugin } from 'esbuild';
  * after them passes through it (docs/performance.md). Here esbuild (tsx's
  * compiler) runs in its own process only while the app loads.
  *
- * Each TypeScript file becomes one `.mjs` file, keyed by its path
- * (`<tmp>/flowd-<uid>/typescript/<hash>-<name>.mjs`), so a module imported
- * by two others (a worker and a plugin, say) is one module, as with tsx.
+ * Each TypeScript file becomes one `.mjs` file in the user's cache folder
+ * (`~/.cache/flowd/typescript/<hash>-<name>.mjs`, see cacheFolder), so a
+ * module imported by two others (a worker and a plugin, say) is one module,
+ * as with tsx. The hash is of its path and every compile input (flowd's
+ * entry and version, Node's version and conditions, esbuild's version, the
+ * tsconfig.json), so two flowd copies or Node versions never share a file.
+ * The folder is used only if it and its parent `flowd` are real folders of
+ * this user that nobody else may write (UnsafeCache otherwise).
  * Every import is resolved when compiling, from the TypeScript file's own
  * folder, as tsx resolves it (`./util.js` naming `util.ts`, extensionless,
  * tsconfig `paths`, package `exports` and `imports`), and written into the
@@ -41,10 +46,11 @@ import type { BuildOptions, Plugin } from 'esbuild';
  * string, `import.meta.resolve` (or `import.meta` itself); an app JavaScript
  * file that imports TypeScript, imports a JSON file with no `with { type:
  * 'json' }`, or names a module as only tsx would find it (no extension, a
- * folder, a tsconfig path); and anything esbuild reports as an error (so the
- * error the user sees is tsx's, as before). Refusing late is no option: an
- * import that fails is remembered by Node, URL by URL, and tsx would meet
- * the same failure.
+ * folder, a tsconfig path). What esbuild reports as an error (a syntax
+ * error) is a CompileError naming the file, line and column, as tsx (the
+ * same esbuild) would report it. Refusing late is no option: an import that
+ * fails is remembered by Node, URL by URL, and tsx would meet the same
+ * failure.
  */
 export async function compileTypeScript(entry: string, options: CompileOptions = {}): Promise<Compiled> {
   const esbuild = loadEsbuild();

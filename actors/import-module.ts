@@ -15,11 +15,15 @@ import type { Compiled } from './compile-typescript.js';
  *   it runs. What the compiler cannot take, and CommonJS TypeScript (`.cts`,
  *   `.ts` in any other package), load through tsx, whose hooks are
  *   registered on the first such module and not before; from then on tsx
- *   loads every TypeScript module. An app written in JavaScript pays for
- *   neither.
+ *   loads every TypeScript module. Once modules are loaded compiled, one
+ *   the compiler cannot take fails to import instead (tsx would load the
+ *   modules they share a second time). An app written in JavaScript pays
+ *   for neither.
  * - `'flowd'` inside the module (`import` or `require`) is the very flowd
  *   that runs it. When the module's own folder resolves `'flowd'` to this
- *   copy (the usual `npm install flowd`), nothing is hooked. Otherwise (no
+ *   copy (the usual `npm install flowd`), nothing is hooked; nor when the
+ *   compiled code names this copy itself and no app JavaScript file it
+ *   imports imports `'flowd'`. Otherwise (no
  *   package.json beside the INI file, flowd run through `npx` or installed
  *   globally, or another copy of flowd in the project) a resolve hook for
  *   ES modules and one for CommonJS map `'flowd'` to this copy. flowd's
