@@ -104,12 +104,7 @@ const compiledSources = new Map<string, string>();
  */
 async function compiled(file: string): Promise<string | undefined> {
   if (FROM_SOURCES || tsx !== undefined) return undefined;
-  const mixing = compiledSources.size > 0;
-  if (file.endsWith('.cts')) {
-    if (mixing) throw mixed(file, 'it is a CommonJS module');
-    log.debug({ file }, `${file} loads through tsx: it is a CommonJS module`);
-    return undefined;
-  }
+  if (file.endsWith('.cts')) return throughTsx(file, 'it is a CommonJS module');
   compiling++;
   try {
     const compiler = await import('./compile-typescript.js');
@@ -119,13 +114,13 @@ async function compiled(file: string): Promise<string | undefined> {
     } catch (error) {
       if (error instanceof compiler.UnsafeCache) {
         log.warn({ file, error }, `TypeScript loads through tsx, not compiled ahead: ${error.message}`);
-        return undefined;
+        return throughTsx(file, error.message, 'warned');
       }
-      if (!(error instanceof compiler.NotCompilable)) throw error;
-      if (mixing) throw mixed(file, error.message);
-      log.debug({ file, reason: error.message }, `${file} loads through tsx: ${error.message}`);
-      return undefined;
+      if (error instanceof compiler.NotCompilable) return throughTsx(file, error.message);
+      throw error;
     }
+    // Another module, compiled meanwhile, went to tsx: tsx loads them all now.
+    if (tsx !== undefined) return undefined;
     for (const [out, source] of result.outputs) compiledSources.set(out, source);
     // An app JavaScript file that imports 'flowd' is loaded by Node, not rewritten by the compiler.
     if (result.jsImportsFlowd) mapFlowdToSelf(path.dirname(file));
@@ -136,6 +131,17 @@ async function compiled(file: string): Promise<string | undefined> {
     // The compiler's service process is not kept once the app's modules are compiled; a later import starts it again.
     if (--compiling === 0) await import('./compile-typescript.js').then((compiler) => compiler.stopCompiler()).catch(() => {});
   }
+}
+
+/**
+ * Decides, at once (modules compiling meanwhile see it), that tsx loads the process's TypeScript from now on; or
+ * fails, when modules were loaded compiled already.
+ */
+function throughTsx(file: string, reason: string, logged?: 'warned'): undefined {
+  if (compiledSources.size > 0) throw mixed(file, reason);
+  if (logged === undefined) log.debug({ file, reason }, `${file} loads through tsx: ${reason}`);
+  registerTsx().catch(() => {}); // awaited by importModule, which reports its failure
+  return undefined;
 }
 
 function mixed(file: string, reason: string): Error {

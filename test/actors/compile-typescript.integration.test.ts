@@ -88,6 +88,8 @@ beforeAll(async () => {
     'json-a.ts': "import data from './data.json';\nimport { greeting } from './data.json';\nexport { data, greeting };\n",
     'json-b.ts': "import data from './data.json';\nexport { data };\n",
     'json-js.mjs': "import data from './data.json' with { type: 'json' };\nexport { data };\n",
+    'computed-shared.ts':
+      "import { seen } from './shared.js';\nconst name = './lib/' + 'twice.ts';\nawait import(name);\nexport const shared = seen;\n",
     'uses-self.ts': "export { which } from 'flowd';\n",
     'self-a.js': "export const which = 'a';\n",
     'self-b.js': "export const which = 'b';\n",
@@ -316,6 +318,19 @@ describe("an app's TypeScript loaded compiled, and what it imports", () => {
       seen: ['double', 'hot', 'hot'],
       hooks: 'ERR_UNKNOWN_FILE_EXTENSION',
     });
+  });
+
+  it('loads two modules imported at once, one it cannot compile, one way or fails one: never a module they share twice', async () => {
+    const out = await load(
+      [],
+      `const [a, b] = await Promise.allSettled(['plugin.ts', 'computed-shared.ts'].map((file) => importModule(${JSON.stringify(app)} + '/' + file)));
+       if (a.status === 'rejected') return { failed: importFailure(a.reason) };
+       if (b.status === 'rejected') return { failed: importFailure(b.reason).replace(/ \\(.*/s, '') };
+       return { same: a.value.shared === b.value.shared };`,
+    );
+    if (out.same === undefined)
+      expect(out).toEqual({ failed: `${app}/computed-shared.ts cannot be compiled ahead`, hooks: 'ERR_UNKNOWN_FILE_EXTENSION' });
+    else expect(out).toEqual({ same: true, hooks: 'tsx' });
   });
 
   it('refuses to load through tsx a module it cannot compile once it has loaded compiled ones, rather than load shared modules twice', async () => {
