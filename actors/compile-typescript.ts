@@ -96,8 +96,13 @@ export interface CompileOptions {
   self?: string | undefined;
 }
 
-/** Why the cache folder cannot be used (another user can write it, say); the caller loads TypeScript through tsx. */
-export class UnsafeCache extends Error {
+/** Why the cache folder cannot be used (it cannot be created or written); the caller loads TypeScript through tsx. */
+export class CacheUnavailable extends Error {
+  override name = 'CacheUnavailable';
+}
+
+/** The cache folder is there but not safe to use (another user can write it, it is a link); the caller warns and loads through tsx. */
+export class UnsafeCache extends CacheUnavailable {
   override name = 'UnsafeCache';
 }
 
@@ -155,7 +160,7 @@ async function usableCacheFolder(folder: string): Promise<string> {
   try {
     await mkdir(folder, { recursive: true, mode: 0o700 });
   } catch (error) {
-    throw new UnsafeCache(`cannot create ${folder}: ${(error as Error).message}`, { cause: error });
+    throw new CacheUnavailable(`cannot create ${folder}: ${(error as Error).message}`, { cause: error });
   }
   const uid = process.getuid?.();
   // The folder, and its parent when that is flowd's own (`.../flowd/typescript`).
@@ -423,6 +428,6 @@ async function writeIfChanged(file: string, code: string): Promise<void> {
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });
-    throw error;
+    throw new CacheUnavailable(`cannot write ${file}: ${(error as Error).message}`, { cause: error });
   }
 }

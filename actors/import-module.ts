@@ -64,7 +64,7 @@ let log: ImportLog = {
   debug: () => {},
 };
 
-/** Sets where importModule logs: an unusable TypeScript cache folder at warn level, a module loaded through tsx at debug level. */
+/** Sets where importModule logs: an unsafe TypeScript cache folder at warn level, a module loaded through tsx (an unwritable cache folder too) at debug level. */
 export function setImportLog(logger: ImportLog): void {
   log = logger;
 }
@@ -116,6 +116,7 @@ async function compiled(file: string): Promise<string | undefined> {
         log.warn({ file, error }, `TypeScript loads through tsx, not compiled ahead: ${error.message}`);
         return throughTsx(file, error.message, 'warned');
       }
+      if (error instanceof compiler.CacheUnavailable) return throughTsx(file, error.message);
       if (error instanceof compiler.NotCompilable) return throughTsx(file, error.message);
       throw error;
     }

@@ -225,6 +225,28 @@ describe("the cache of an app's compiled TypeScript", () => {
     expect(await readdir(folder)).toEqual([]);
   });
 
+  it('is not used when it cannot be created: tsx loads the app, and says why at level debug', async () => {
+    const cache = path.join(app, 'package.json/cache');
+    const out = await load(
+      [],
+      `const { setImportLog } = await import(${JSON.stringify(path.join(ROOT, 'dist/actors/import-module.js'))});
+       const debug = [];
+       setImportLog({ warn: (details, message) => debug.push('warn: ' + message), debug: (details, message) => debug.push(message) });
+       const { shared } = await importModule(${JSON.stringify(path.join(app, 'plugin.ts'))});
+       return { shared, debug };`,
+      { cache },
+    );
+    expect(out).toEqual({
+      shared: ['plugin'],
+      debug: [
+        expect.stringMatching(
+          new RegExp(`^${app}/plugin\\.ts loads through tsx: cannot create ${cache}/flowd/typescript: ENOTDIR`),
+        ) as unknown,
+      ],
+      hooks: 'tsx',
+    });
+  });
+
   it('is not used when it is a symbolic link', async () => {
     const cache = await mkdtemp(path.join(app, 'xdg-'));
     const elsewhere = await mkdtemp(path.join(app, 'elsewhere-'));
