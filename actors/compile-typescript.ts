@@ -377,7 +377,8 @@ async function compileOne(esbuild: Esbuild, file: string, job: Job): Promise<voi
   }
   const body = code.slice(0, code.lastIndexOf('//# sourceMappingURL='));
   // Every import() the compiler could resolve now names a string; any other needs a loader at run time.
-  if (/(?<![\w$.])import\s*\(\s*(?!")/.test(body)) throw new NotCompilable(`${file} imports a module whose name is computed`);
+  if (/(?<![\w$.])import\s*\(\s*(?!")/.test(body) && (await importsComputedName(esbuild, body)))
+    throw new NotCompilable(`${file} imports a module whose name is computed`);
   if (!typescript) return;
   if (body.includes(IMPORT_META_USED)) throw new NotCompilable(`${file} uses import.meta beyond url, filename and dirname`);
   if (body.includes(REQUIRE_USED)) throw new NotCompilable(`${file} uses require`);
@@ -409,6 +410,25 @@ async function jsonModule(job: Job, file: string): Promise<string> {
   await writeIfChanged(out, code);
   job.outputs.set(out, file);
   return out;
+}
+
+/**
+ * Whether compiled code holds an `import()` of a name that is not a string, asked of esbuild, not of a regex (which
+ * `"import(x)"` in a string would fool): with `import()` unsupported, esbuild writes each call as
+ * `__toESM(require(<name>))`, a string name as `require("...")`.
+ */
+async function importsComputedName(esbuild: Esbuild, code: string): Promise<boolean> {
+  const { code: lowered } = await esbuild.transform(code, {
+    loader: 'js',
+    format: 'esm',
+    platform: 'node',
+    supported: { 'dynamic-import': false },
+    minifyWhitespace: true,
+    logLevel: 'silent',
+  });
+  const calls = lowered.match(/__toESM\(_{0,2}require\(/g)?.length ?? 0;
+  const named = lowered.match(/__toESM\(_{0,2}require\("/g)?.length ?? 0;
+  return calls > named;
 }
 
 /** An esbuild message as `file:line:column: text`. */
