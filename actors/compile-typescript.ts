@@ -127,7 +127,11 @@ const RESOLVING = Symbol('resolving');
 type Esbuild = typeof EsbuildApi;
 let esbuildModule: Esbuild | undefined;
 function loadEsbuild(): Esbuild {
-  esbuildModule ??= createRequire(import.meta.url)('esbuild') as Esbuild;
+  try {
+    esbuildModule ??= createRequire(import.meta.url)('esbuild') as Esbuild;
+  } catch (error) {
+    throw new NotCompilable(`esbuild does not load: ${(error as Error).message}`, { cause: error });
+  }
   return esbuildModule;
 }
 
@@ -371,9 +375,10 @@ async function compileOne(esbuild: Esbuild, file: string, job: Job): Promise<voi
     const errors = (error as { errors?: EsbuildApi.Message[] }).errors ?? [];
     const inner = errors.find((e) => e.detail instanceof NotCompilable);
     if (inner !== undefined) throw inner.detail as NotCompilable;
+    // No message: esbuild itself failed (its service stopped, say), not the file; tsx may do better.
+    if (errors.length === 0) throw new NotCompilable(`${file}: ${(error as Error).message}`, { cause: error });
     // Anything else is the file's own fault (a syntax error): tsx, compiling with the same esbuild, would fail alike.
-    const message = errors.map(located).join('\n') || `${file}: ${(error as Error).message}`;
-    throw new CompileError(message, { cause: error });
+    throw new CompileError(errors.map(located).join('\n'), { cause: error });
   }
   const body = code.slice(0, code.lastIndexOf('//# sourceMappingURL='));
   // Every import() the compiler could resolve now names a string; any other needs a loader at run time.
