@@ -2,17 +2,28 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { createRequire, register } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import type { Compiled } from './compile-typescript.js';
 
 /**
  * Imports an app's own module (a worker, a plugin, a workflow module) the
  * way the flowd command needs it loaded, in any project:
  *
- * - TypeScript (`.ts`, `.mts`, `.cts`) loads through tsx, whose hooks are
- *   registered on the first such module and not before: an app written in
- *   JavaScript never pays for them.
+ * - A TypeScript ES module (`.mts`, or `.ts` in a `"type": "module"`
+ *   package) is compiled ahead to JavaScript, with the TypeScript it
+ *   imports, and loaded with no module hooks (actors/compile-typescript.ts):
+ *   tsx's hooks would cost a daemon a thread and tens of MB for as long as
+ *   it runs. What the compiler cannot take, and CommonJS TypeScript (`.cts`,
+ *   `.ts` in any other package), load through tsx, whose hooks are
+ *   registered on the first such module and not before; from then on tsx
+ *   loads every TypeScript module. Once modules are loaded compiled, one
+ *   the compiler cannot take fails to import instead (tsx would load the
+ *   modules they share a second time). An app written in JavaScript pays
+ *   for neither.
  * - `'flowd'` inside the module (`import` or `require`) is the very flowd
  *   that runs it. When the module's own folder resolves `'flowd'` to this
- *   copy (the usual `npm install flowd`), nothing is hooked. Otherwise (no
+ *   copy (the usual `npm install flowd`), nothing is hooked; nor when the
+ *   compiled code names this copy itself and no app JavaScript file it
+ *   imports imports `'flowd'`. Otherwise (no
  *   package.json beside the INI file, flowd run through `npx` or installed
  *   globally, or another copy of flowd in the project) a resolve hook for
  *   ES modules and one for CommonJS map `'flowd'` to this copy. flowd's
@@ -23,7 +34,12 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
  * @param query appended to the module's URL (`v=3`): a fresh module instance per distinct query.
  */
 export async function importModule(file: string, query?: string): Promise<Record<string, unknown>> {
-  if (TYPESCRIPT.test(file)) await registerTsx();
+  if (TYPESCRIPT.test(file)) {
+    const url = await compiled(file);
+    if (url !== undefined)
+      return withEsModuleInterop((await import(query === undefined ? url : `${url}?${query}`)) as Record<string, unknown>);
+    await registerTsx();
+  }
   mapFlowdToSelf(path.dirname(file));
   if (file.endsWith('.cts')) {
     // CommonJS TypeScript loads through require (tsx's CommonJS hooks): Node 20's import of a compiled
@@ -34,6 +50,23 @@ export async function importModule(file: string, query?: string): Promise<Record
   }
   const url = pathToFileURL(file).href;
   return withEsModuleInterop((await import(query === undefined ? url : `${url}?${query}`)) as Record<string, unknown>);
+}
+
+/** Where importModule reports how it loads TypeScript: a pino logger, say. */
+export interface ImportLog {
+  warn(details: object, message: string): void;
+  debug(details: object, message: string): void;
+}
+
+// Until the runtime gives its logger: warnings on stderr, as its default logger (level warn) would print them.
+let log: ImportLog = {
+  warn: (_details, message) => process.stderr.write(`flowd: warn: ${message}\n`),
+  debug: () => {},
+};
+
+/** Sets where importModule logs: an unsafe TypeScript cache folder at warn level, a module loaded through tsx (an unwritable cache folder too) at debug level. */
+export function setImportLog(logger: ImportLog): void {
+  log = logger;
 }
 
 /**
@@ -53,6 +86,74 @@ function withEsModuleInterop(namespace: Record<string, unknown>): Record<string,
 
 const TYPESCRIPT = /\.[cm]?ts$/;
 
+// Run from its TypeScript sources (tests, benches) flowd is under a loader that loads the app's TypeScript too.
+const FROM_SOURCES = import.meta.url.endsWith('.ts');
+let compiling = 0;
+/** Each compiled file loaded so far (real path) and its TypeScript file, for messages. */
+const compiledSources = new Map<string, string>();
+
+/**
+ * The URL of an app's TypeScript ES module compiled ahead to JavaScript
+ * (actors/compile-typescript.ts), which Node loads with no hooks; undefined
+ * when tsx must load it: a CommonJS module, anything the compiler refuses,
+ * an unusable cache folder, or flowd itself run from its sources. Whichever
+ * loads the first TypeScript module loads them all, for as long as the
+ * process runs: a module loaded both ways would be two modules. A module
+ * that does not compile (a syntax error) fails to import, with the
+ * compiler's `file:line:column`.
+ */
+async function compiled(file: string): Promise<string | undefined> {
+  if (FROM_SOURCES || tsx !== undefined) return undefined;
+  if (file.endsWith('.cts')) return throughTsx(file, 'it is a CommonJS module');
+  compiling++;
+  try {
+    const compiler = await import('./compile-typescript.js');
+    let result: Compiled;
+    try {
+      result = await compiler.compileTypeScript(file, { self: selfEntry()?.entry });
+    } catch (error) {
+      if (error instanceof compiler.UnsafeCache) {
+        log.warn({ file, error }, `TypeScript loads through tsx, not compiled ahead: ${error.message}`);
+        return throughTsx(file, error.message, 'warned');
+      }
+      if (error instanceof compiler.CacheUnavailable) return throughTsx(file, error.message);
+      if (error instanceof compiler.NotCompilable) return throughTsx(file, error.message);
+      throw error;
+    }
+    // Another module, compiled meanwhile, went to tsx: tsx loads them all now.
+    if (tsx !== undefined) return undefined;
+    for (const [out, source] of result.outputs) compiledSources.set(out, source);
+    // An app JavaScript file that imports 'flowd' is loaded by Node, not rewritten by the compiler.
+    if (result.jsImportsFlowd) mapFlowdToSelf(path.dirname(file));
+    // Stack traces name the TypeScript lines, as under tsx (which turns source maps on too).
+    process.setSourceMapsEnabled(true);
+    return pathToFileURL(result.file).href;
+  } finally {
+    // The compiler's service process is not kept once the app's modules are compiled; a later import starts it again.
+    if (--compiling === 0) await import('./compile-typescript.js').then((compiler) => compiler.stopCompiler()).catch(() => {});
+  }
+}
+
+/**
+ * Decides, at once (modules compiling meanwhile see it), that tsx loads the process's TypeScript from now on; or
+ * fails, when modules were loaded compiled already.
+ */
+function throughTsx(file: string, reason: string, logged?: 'warned'): undefined {
+  if (compiledSources.size > 0) throw mixed(file, reason);
+  if (logged === undefined) log.debug({ file, reason }, `${file} loads through tsx: ${reason}`);
+  registerTsx().catch(() => {}); // awaited by importModule, which reports its failure
+  return undefined;
+}
+
+function mixed(file: string, reason: string): Error {
+  return new Error(
+    `${file} cannot be compiled ahead (${reason}), and this process has loaded its TypeScript compiled: loading it through tsx ` +
+      'now would load the modules they share twice. Change it so that it compiles (an ES module, import not require), or ' +
+      'load it before any other TypeScript module',
+  );
+}
+
+// Once tsx is registered it loads every TypeScript module, so that a module imported by two others stays one module.
 let tsx: Promise<unknown> | undefined;
 function registerTsx(): Promise<unknown> {
   // tsx's main entry registers its ES module and CommonJS hooks, as `node --import tsx` does.
@@ -118,10 +219,18 @@ function selfEntry(): SelfEntry | undefined {
  * // 'Cannot use import statement outside a module (the file uses import, but its package.json has no "type": "module": name it .mjs, or set "type": "module")'
  */
 export function importFailure(error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = sourcePaths(error instanceof Error ? error.message : String(error));
   if (/Cannot use import statement outside a module|Unexpected token 'export'/.test(message))
     return `${message} (the file uses import/export, but its package.json has no "type": "module": name it .mjs, or set "type": "module")`;
   if (/(require|module|exports) is not defined in ES module scope/.test(message))
     return `${message} (the file uses require/module.exports, but its package.json says "type": "module": name it .cjs)`;
   return message;
+}
+
+/** A message with each compiled file (as a path or a file URL) named by its TypeScript file. */
+function sourcePaths(message: string): string {
+  let named = message;
+  for (const [out, source] of compiledSources)
+    named = named.replaceAll(pathToFileURL(out).href, pathToFileURL(source).href).replaceAll(out, source);
+  return named;
 }

@@ -28,10 +28,12 @@
  * 5. Memory: in a fresh child process (bench/flood.mjs), a source far faster
  *    than the workers floods N events; prints the peak RSS, for the compiled
  *    runtime (dist/, which `npm run bench:dispatch` builds first), for the
- *    same with tsx registered (as `flowd run` runs a TypeScript app) and for
- *    the TypeScript sources under tsx.
+ *    same with the worker in a TypeScript module loaded as `flowd run` loads
+ *    a TypeScript app's (bench/flood-worker.ts) and for the TypeScript
+ *    sources under tsx.
  *
- * BENCH_EVENTS, BENCH_THREAD_EVENTS, BENCH_TRACE_EVENTS and BENCH_ROUNDS override the defaults.
+ * BENCH_EVENTS, BENCH_THREAD_EVENTS, BENCH_TRACE_EVENTS and BENCH_ROUNDS override the defaults;
+ * `--tracing` runs only 4, `--flood` only 5.
  */
 import { spawnSync } from 'node:child_process';
 import os, { loadavg } from 'node:os';
@@ -299,19 +301,19 @@ interface FloodResult {
   peakQueue: number;
   startRssKb: number;
   maxRssKb: number;
+  /** From importing flowd to the worker loaded. */
+  loadMs: number;
 }
 
 /**
  * The flood (bench/flood.mjs) in a fresh process, so the peak RSS is the flood's alone: against the compiled
  * runtime (`dist`, as `flowd run` runs a JavaScript app and a service embeds flowd; `npm run bench:dispatch`
- * builds it first), the same with tsx registered (`dist+tsx`, as `flowd run` runs a TypeScript app: it imports
- * tsx, which registers its hooks as `node --import tsx` does), or flowd's TypeScript sources under tsx (`src`, as
- * these benches run).
+ * builds it first), the same with the worker in a TypeScript module loaded as `flowd run` loads a TypeScript
+ * app's (`dist-ts`: actors/import-module.ts), or flowd's TypeScript sources under tsx (`src`, as these benches run).
  */
-function flood(from: 'dist' | 'dist+tsx' | 'src'): FloodResult {
+function flood(from: 'dist' | 'dist-ts' | 'src'): FloodResult {
   const script = fileURLToPath(new URL('./flood.mjs', import.meta.url));
-  const args =
-    from === 'dist' ? [script, 'dist'] : from === 'dist+tsx' ? ['--import', 'tsx', script, 'dist'] : ['--import', 'tsx', script, 'src'];
+  const args = from === 'src' ? ['--import', 'tsx', script, 'src'] : [script, from];
   const child = spawnSync(process.execPath, args, { encoding: 'utf8', env: process.env });
   if (child.status !== 0) throw new Error(`the flood (${from}) failed: ${child.stderr}`);
   return JSON.parse(child.stdout.trim().split('\n').pop()!) as FloodResult;
@@ -321,7 +323,7 @@ function printFlood(what: string, result: FloodResult): void {
   const mb = result.maxRssKb / 1024;
   const startMb = result.startRssKb / 1024;
   console.log(
-    `  ${what}: peak RSS ${mb.toFixed(0)} MB   (target < 150 MB: ${mb < 150 ? 'met' : 'NOT met'}); ${startMb.toFixed(0)} MB before the first event, the flood added ${(mb - startMb).toFixed(0)} MB; ${fmt(Math.round(result.completed / (result.ms / 1000)))} events/s, queue peak ${result.peakQueue}, rejected ${result.rejected}   (load average ${load()})`,
+    `  ${what}: peak RSS ${mb.toFixed(0)} MB   (target < 150 MB: ${mb < 150 ? 'met' : 'NOT met'}); ${startMb.toFixed(0)} MB before the first event (loaded in ${result.loadMs.toFixed(0)} ms), the flood added ${(mb - startMb).toFixed(0)} MB; ${fmt(Math.round(result.completed / (result.ms / 1000)))} events/s, queue peak ${result.peakQueue}, rejected ${result.rejected}   (load average ${load()})`,
   );
 }
 
@@ -329,11 +331,14 @@ if (process.argv.includes('--tracing')) {
   await tracing();
   process.exit(0);
 }
-await throughput();
-slotMachine();
-await isolation();
-await tracing();
+// `--flood` runs only the floods (`npm run -s build && node --import tsx bench/dispatch.ts --flood`).
+if (!process.argv.includes('--flood')) {
+  await throughput();
+  slotMachine();
+  await isolation();
+  await tracing();
+}
 console.log(`flood: ${fmt(EVENTS)} events from a source with no limit but backpressure, ${SLOTS} slots yielding a turn each`);
 printFlood('compiled (dist/), a JavaScript app or a service', flood('dist'));
-printFlood('compiled with tsx registered, a TypeScript app', flood('dist+tsx'));
+printFlood('compiled, a TypeScript app (its worker as flowd run loads it)', flood('dist-ts'));
 printFlood("flowd's sources under tsx (src/), as the benches run", flood('src'));

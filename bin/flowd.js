@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The flowd command: runs flowd's compiled JavaScript (dist/, built by `npm run build`, shipped
-// in the package). An app's TypeScript modules load through tsx, registered only when one is met.
+// in the package). An app's TypeScript modules are compiled ahead by esbuild when one is met
+// (actors/import-module.ts); tsx loads those the compiler cannot take.
 import { setFlagsFromString } from 'node:v8';
 
 // Under a steady flow of events V8 decides to allocate some of xstate's per-transition objects

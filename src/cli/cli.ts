@@ -15,6 +15,7 @@ import type { StoreSettings } from '../config/store-settings.js';
 import { assembleRuntime, type RunSummary } from '../runtime/runtime.js';
 import { appGraph, writeFileAtomically } from '../graph/command.js';
 import { compileSource, sourceTypes, type CompiledSource } from '../runtime/sources.js';
+import { setImportLog } from '../../actors/import-module.js';
 import { loadWorker, resolveWorkerSpec, type WorkerSpec } from '../runtime/worker-loader.js';
 import type { PluginInfo } from '../../actors/plugins/plugin-api.js';
 import { listPlugins, reactivatePlugin, resetCursor, withLoadedPlugins } from './plugins-command.js';
@@ -156,6 +157,8 @@ function exitCodeFor(summary: RunSummary): number {
 async function run(invocation: Invocation, stderr: (line: string) => void, stdout: StdoutWatch): Promise<number> {
   const { config, runner: worker, source, workflows, workerModule } = await prepare(invocation);
   const logger: Logger = createLogger(config.log, config.app.name);
+  // Plugins reloaded later log how their TypeScript loads as the app logs (the worker loaded before: stderr).
+  setImportLog(logger);
   // The worker the runtime runs, as the messages below name it: the app's, its plugins', or none (workflows only).
   const workerName = worker?.name ?? (config.plugins ? 'plugins' : 'workflows');
   // An app with workflows may still be connecting to its broker after configure().

@@ -59,7 +59,7 @@ async function exists(file: string): Promise<boolean> {
  * Imports the module and returns its worker as a Runner; a built-in app's
  * name (src/apps/builtins.ts) when no module file of that name exists. A missing export
  * names the exports the module has; anything that is not a worker says
- * what it is. `.ts` modules load through tsx (actors/import-module.ts).
+ * what it is. `.ts` modules load as actors/import-module.ts loads TypeScript.
  * With `where` (the INI file, line, section and key of `[Flow] class`),
  * a WorkerLoadError's message starts with that location.
  */

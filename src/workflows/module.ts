@@ -46,8 +46,8 @@ export function collectDefinitions(values: Iterable<unknown>, where: string): Wo
  * Imports `[Workflow] module` and collects what it exports: workflows and
  * activities, as named exports or in exported arrays. A module that cannot
  * be imported, or exports no workflow and no activity, is a WorkerLoadError
- * naming the file (exit 2). `.ts` modules load through tsx
- * (actors/import-module.ts).
+ * naming the file (exit 2). `.ts` modules load as actors/import-module.ts
+ * loads TypeScript.
  */
 export async function loadWorkflowModule(file: string): Promise<WorkflowDefinitions> {
   let module: Record<string, unknown>;
