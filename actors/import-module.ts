@@ -39,6 +39,8 @@ export async function importModule(file: string, query?: string): Promise<Record
     if (url !== undefined)
       return withEsModuleInterop((await import(query === undefined ? url : `${url}?${query}`)) as Record<string, unknown>);
     await registerTsx();
+    // CommonJS TypeScript requires 'flowd' through tsx's CommonJS hooks, which would make a CommonJS copy of it.
+    await shareSelfWithRequire();
   }
   mapFlowdToSelf(path.dirname(file));
   if (file.endsWith('.cts')) {
@@ -178,6 +180,39 @@ function mapFlowdToSelf(folder: string): void {
   Module._resolveFilename = function (this: unknown, request: string, ...rest: unknown[]): string {
     return request === 'flowd' ? self.entry : resolveFilename.call(this, request, ...rest);
   };
+}
+
+let selfShared: Promise<void> | undefined;
+
+/**
+ * Makes `require('flowd')` give the running flowd's own module (the ES
+ * module namespace its entry has in Node's module graph), as Node's own
+ * `require` of an ES module does, by putting it in the CommonJS cache at
+ * the entry's path. Without it, a CommonJS module that tsx loads (TypeScript
+ * in a package without `"type": "module"`, a `.cts` file) would have tsx
+ * turn flowd's ES modules into a CommonJS copy of all of flowd: a second
+ * runtime's worth of modules (177 of them, about 50 MB), and a second set
+ * of the classes and registries a worker shares with the runtime.
+ */
+function shareSelfWithRequire(): Promise<void> {
+  selfShared ??= (async () => {
+    const self = selfEntry();
+    if (self === undefined) return;
+    const Module = createRequire(import.meta.url)('node:module') as {
+      _cache: Record<string, unknown>;
+      _nodeModulePaths(folder: string): string[];
+      new (id: string): { filename: string; paths: string[]; loaded: boolean; exports: unknown };
+    };
+    if (Module._cache[self.entry] !== undefined) return;
+    const namespace: unknown = await import(pathToFileURL(self.entry).href);
+    const cached = new Module(self.entry);
+    cached.filename = self.entry;
+    cached.paths = Module._nodeModulePaths(path.dirname(self.entry));
+    cached.exports = namespace;
+    cached.loaded = true;
+    Module._cache[self.entry] = cached;
+  })();
+  return selfShared;
 }
 
 /** Whether `require('flowd')` from `folder` gives this copy's entry. */

@@ -138,6 +138,30 @@ describe("an app's TypeScript, as the flowd command loads it", () => {
     });
   });
 
+  it("gives a CommonJS TypeScript module (tsx's) the running flowd for require('flowd'), not a CommonJS copy of it", async () => {
+    const cjs = path.join(app, 'cjs-app');
+    await mkdir(path.join(cjs, 'node_modules'), { recursive: true });
+    await symlink(ROOT, path.join(cjs, 'node_modules/flowd'), 'dir');
+    await writeFile(path.join(cjs, 'package.json'), JSON.stringify({ name: 'cjs-app' }));
+    await writeFile(
+      path.join(cjs, 'worker.ts'),
+      [
+        "import { defineWorker, ConflictError } from 'flowd';",
+        'export const worker = defineWorker({ start() {} });',
+        'export const conflict = ConflictError;',
+        "export const copies = Object.keys(require.cache).filter((file) => file.includes('/dist/src/')).length;",
+        '',
+      ].join('\n'),
+    );
+    const out = await load(
+      ['worker.ts'],
+      `const self = await import(${JSON.stringify(pathToFileURL(path.join(ROOT, 'dist/src/index.js')).href)});
+       return { same: modules[0].conflict === self.ConflictError, copies: modules[0].copies };`,
+      { dir: cjs },
+    );
+    expect(out).toEqual({ same: true, copies: 1, hooks: 'tsx' });
+  });
+
   it('picks the entry of a package that Node picks', async () => {
     const out = await load(
       ['uses-dual.ts'],
