@@ -205,6 +205,8 @@ function shareSelfWithRequire(): Promise<void> {
     };
     if (Module._cache[self.entry] !== undefined) return;
     const namespace: unknown = await import(pathToFileURL(self.entry).href);
+    // Cached meanwhile (a module tsx was loading required it): that copy is in use already.
+    if (Module._cache[self.entry] !== undefined) return;
     const cached = new Module(self.entry);
     cached.filename = self.entry;
     cached.paths = Module._nodeModulePaths(path.dirname(self.entry));

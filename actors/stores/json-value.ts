@@ -108,9 +108,10 @@ const FAST_DEPTH = 64;
 /**
  * The walk's fast path: the value itself (or, with `copy`, a copy made of
  * plain objects and arrays) when the walk would accept it, else NOT_PLAIN
- * (a fault, a value deeper than FAST_DEPTH, which a cycle always is, or a
- * `__proto__` key, which only the walk copies as data). The same rules as
- * the walk's, without its path and ancestors.
+ * (a fault, a value deeper than FAST_DEPTH, which a cycle always is, or,
+ * for a copy, a key Object.prototype has, such as `__proto__`, which only
+ * the walk copies as data). The same rules as the walk's, without its path
+ * and ancestors.
  */
 function plainJsonCopy(value: unknown, copy: boolean, depth: number): unknown {
   switch (typeof value) {
@@ -118,7 +119,8 @@ function plainJsonCopy(value: unknown, copy: boolean, depth: number): unknown {
     case 'boolean':
       return value;
     case 'number':
-      return Number.isFinite(value) ? value : NOT_PLAIN;
+      // -0 is written and read back as 0: a copy holds what a reader of the JSON gets.
+      return Number.isFinite(value) ? (copy && value === 0 ? 0 : value) : NOT_PLAIN;
     case 'object':
       break;
     default:
@@ -144,7 +146,9 @@ function plainJsonCopy(value: unknown, copy: boolean, depth: number): unknown {
     if (!Object.prototype.hasOwnProperty.call(value, name)) continue;
     const item = (value as Record<string, unknown>)[name];
     if (item === undefined) continue;
-    if (name === '__proto__') return NOT_PLAIN;
+    // A copy gets its keys by assignment: one Object.prototype has (`__proto__`, `constructor`, a setter
+    // someone added) is left to the walk, which defines each key as data.
+    if (copy && name in Object.prototype) return NOT_PLAIN;
     const walked = plainJsonCopy(item, copy, depth + 1);
     if (walked === NOT_PLAIN) return NOT_PLAIN;
     if (copied) copied[name] = walked;
@@ -180,7 +184,8 @@ class JsonWalk {
       case 'boolean':
         return value;
       case 'number':
-        return Number.isFinite(value) ? value : this.#fault({ kind: 'number', value });
+        if (!Number.isFinite(value)) return this.#fault({ kind: 'number', value });
+        return this.#copy && value === 0 ? 0 : value;
       case 'undefined':
       case 'function':
       case 'symbol':

@@ -65,8 +65,8 @@ export function checkSize(
   kind: 'input' | 'result',
 ): void {
   const limit = kind === 'input' ? limits.maxInputSize : limits.maxResultSize;
-  // No scalar's JSON is longer than 24 characters (-1.7976931348623157e+308).
-  if (limit >= 24 && (value === null || typeof value === 'boolean' || typeof value === 'number')) return;
+  // No scalar's JSON is longer than 25 characters (-0.0000012345678901234567 is 25; -1.7976931348623157e+308 is 24).
+  if (limit >= 25 && (value === null || typeof value === 'boolean' || typeof value === 'number')) return;
   // A string's JSON is at most 6 characters a UTF-16 unit (\u0000) and its quotes.
   if (typeof value === 'string' && value.length * 6 + 2 <= limit) return;
   const size = JSON.stringify(value).length;

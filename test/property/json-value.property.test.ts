@@ -80,6 +80,8 @@ function oddities(): unknown[] {
     deep,
     JSON.parse('{"__proto__":{"polluted":true},"x":1}'),
     { a: undefined, b: [undefined] },
+    [-0, { zero: -0 }],
+    { toString: 1, constructor: { hasOwnProperty: 2 }, valueOf: [] },
     { fn: () => 1 },
     new (class Point {
       x = 1;
@@ -126,5 +128,14 @@ describe('the store JSON check and the history JSON copy', () => {
     expect(Object.getPrototypeOf(copied)).toBe(Object.prototype);
     expect(Object.prototype.hasOwnProperty.call(copied, '__proto__')).toBe(true);
     expect(({} as { polluted?: boolean }).polluted).toBeUndefined();
+    // -0 is written and read back as 0: the copy holds 0, as a reader of the JSON gets.
+    expect(Object.is(walkJson<number[]>([-0], true, () => { throw new Error('refused'); })[0], 0)).toBe(true); // prettier-ignore
+    const keys = walkJson<Record<string, unknown>>({ constructor: 1, toString: 2 }, true, () => {
+      throw new Error('refused');
+    });
+    expect(Object.entries(keys)).toEqual([
+      ['constructor', 1],
+      ['toString', 2],
+    ]);
   });
 });

@@ -126,6 +126,12 @@ describe('checkSize', () => {
     );
   });
 
+  it('serialises a number whose JSON could pass a small limit: -0.0000012345678901234567 is 25 characters', () => {
+    const limits = { maxInputSize: 24, maxResultSize: 24 };
+    expect(() => checkSize(-0.0000012345678901234567, 'n', limits, 'input')).toThrow(WorkflowSizeError);
+    expect(() => checkSize(-0.0000012345678901234567, 'n', { maxInputSize: 25, maxResultSize: 25 }, 'input')).not.toThrow();
+  });
+
   it('makes the name of what was checked only when it refuses', () => {
     let made = 0;
     const what = () => `call ${++made}`;
