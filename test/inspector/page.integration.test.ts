@@ -49,6 +49,32 @@ class Answer {
 }
 
 /** A server with canned answers; push() sends an SSE event to every page listening. */
+/** A dead-lettered STOMP event as GET /api/events/:id answers it, received at `at`; `extra` replaces fields. */
+const deadLetter = (id: string, at: number, extra: Record<string, unknown> = {}) => ({
+  id,
+  seq: 0,
+  source: 'stomp',
+  key: null,
+  state: 'dead-lettered',
+  attempt: 1,
+  slotId: null,
+  startedAt: null,
+  receivedAt: at,
+  updatedAt: at + 20,
+  payload: '{}',
+  error: { code: 'ERR_BROKEN', message: 'broken' },
+  retryOf: null,
+  meta: null,
+  steps: [
+    { step: 'received', at },
+    { step: 'dead-lettered', attempts: 1, error: { code: 'ERR_BROKEN', message: 'broken' }, at: at + 20 },
+  ],
+  stepsDropped: 0,
+  retryable: true,
+  retryRefusal: null,
+  ...extra,
+});
+
 async function cannedInspector(
   options: { token?: string; actors?: View[]; svg?: Record<string, string>; json?: Record<string, (url: URL) => unknown> } = {},
 ) {
@@ -393,26 +419,11 @@ describe('the inspector page in headless Chromium, against a canned server', () 
     const at = Date.UTC(2026, 11, 7, 9, 30, 0);
     const why =
       'event evt-x was read as XML (payload class = xml) and the bytes it came as were not kept, so it cannot be written back as it came';
-    const event = {
-      id: 'evt-x',
-      seq: 0,
-      source: 'stomp',
-      key: null,
-      state: 'dead-lettered',
-      attempt: 1,
-      slotId: null,
-      startedAt: null,
-      receivedAt: at,
-      updatedAt: at + 20,
-      payload: '{}',
-      error: { code: 'ERR_BROKEN', message: 'broken' },
-      retryOf: null,
-      meta: null,
+    const event = deadLetter('evt-x', at, {
       steps: [{ step: 'received', at }],
-      stepsDropped: 0,
       retryable: false,
       retryRefusal: { code: 'ERR_NO_PUBLISH', message: why },
-    };
+    });
     const canned = await cannedInspector({
       json: {
         '/api/events': () => ({ events: [event], counts: { 'dead-lettered': 1 }, now: at + 1000 }),
@@ -430,30 +441,7 @@ describe('the inspector page in headless Chromium, against a canned server', () 
 
   it('keeps Retry disabled while a retry is on its way, shows a refused one with the reason, and who retried an event instead of its button', async () => {
     const at = Date.UTC(2026, 11, 7, 9, 30, 0);
-    const event = (id: string, extra: Record<string, unknown> = {}) => ({
-      id,
-      seq: 0,
-      source: 'stomp',
-      key: null,
-      state: 'dead-lettered',
-      attempt: 1,
-      slotId: null,
-      startedAt: null,
-      receivedAt: at,
-      updatedAt: at + 20,
-      payload: '{}',
-      error: { code: 'ERR_BROKEN', message: 'broken' },
-      retryOf: null,
-      meta: null,
-      steps: [
-        { step: 'received', at },
-        { step: 'dead-lettered', attempts: 1, error: { code: 'ERR_BROKEN', message: 'broken' }, at: at + 20 },
-      ],
-      stepsDropped: 0,
-      retryable: true,
-      retryRefusal: null,
-      ...extra,
-    });
+    const event = (id: string, extra: Record<string, unknown> = {}) => deadLetter(id, at, extra);
     const refusal =
       'event evt-b was already retried by alice (republished as event evt-c, now completed); a second retry would offer it twice: retry event evt-c if it fails';
     const answer = deferred();

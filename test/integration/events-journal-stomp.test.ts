@@ -30,6 +30,28 @@ const getJson = async <T>(url: URL, init?: RequestInit): Promise<{ status: numbe
 const journalUpdates = (text: string): JournalSummary[] =>
   [...text.matchAll(/^event: journal\ndata: (.*)$/gm)].flatMap((match) => JSON.parse(match[1]!) as JournalSummary[]);
 
+/**
+ * Starts a runtime on `queue` with `worker` (two slots, retries 0: a failure is dead-lettered at once) and the
+ * inspector on a free port; resolves with the inspector's URL.
+ */
+async function startInspected(
+  queue: string,
+  worker: ReturnType<typeof defineWorker>,
+  payloadClass: 'json' | 'xml',
+  name: string,
+): Promise<string> {
+  runtime = createRuntime({
+    worker,
+    source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass }),
+    workers: 2,
+    logger: false,
+    app: { name, dir: tmp!.dir },
+  });
+  const { url } = await runtime.inspect({ port: 0 });
+  await runtime.start();
+  return url;
+}
+
 describe('the event journal with a STOMP source', () => {
   it('retries a dead-lettered message through the API once, a second retry refused: republished to its queue, it runs again and completes', async () => {
     const queue = uniqueQueue('journal-retry');
@@ -37,21 +59,14 @@ describe('the event journal with a STOMP source', () => {
     tmp = await tempDir();
     // The worker fails an asset the first time it sees it (retries = 0: dead-lettered at once).
     const seen = new Set<string>();
-    runtime = createRuntime({
-      worker: defineWorker({
-        start: (event: StompEvent<{ asset: string }>) => {
-          if (seen.has(event.body.asset)) return 'done';
-          seen.add(event.body.asset);
-          throw Object.assign(new Error(`asset ${event.body.asset} is not there yet`), { code: 'ERR_NOT_YET' });
-        },
-      }),
-      source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass: 'json' }),
-      workers: 2,
-      logger: false,
-      app: { name: 'journal-stomp', dir: tmp.dir },
+    const worker = defineWorker({
+      start: (event: StompEvent<{ asset: string }>) => {
+        if (seen.has(event.body.asset)) return 'done';
+        seen.add(event.body.asset);
+        throw Object.assign(new Error(`asset ${event.body.asset} is not there yet`), { code: 'ERR_NOT_YET' });
+      },
     });
-    const { url } = await runtime.inspect({ port: 0 });
-    await runtime.start();
+    const url = await startInspected(queue, worker, 'json', 'journal-stomp');
     // The live stream: journal changes arrive as `event: journal` with the changed events' summaries.
     const stream = new AbortController();
     onTestFinished(() => stream.abort());
@@ -138,23 +153,16 @@ describe('the event journal with a STOMP source', () => {
     const text = `<?xml version="1.0" encoding="UTF-8"?>\n<!-- from the MAM -->\n<asset id="a1"  kind='clip'>caf\u00e9 &amp; co<empty/></asset>\n`;
     // The worker fails the asset its first two times: the retry is dead-lettered too, and the retry of the retry completes.
     const runs = new Map<string, number>();
-    runtime = createRuntime({
-      worker: defineWorker({
-        start: (event: StompEvent<{ asset: { '@_id': string } }>) => {
-          const id = event.body.asset['@_id'];
-          const n = (runs.get(id) ?? 0) + 1;
-          runs.set(id, n);
-          if (n < 3) throw Object.assign(new Error(`asset ${id} is not there yet (run ${n})`), { code: 'ERR_NOT_YET' });
-          return 'done';
-        },
-      }),
-      source: sources.stomp({ stompUrl: stompUrl(`/queue/${queue}`), payloadClass: 'xml' }),
-      workers: 2,
-      logger: false,
-      app: { name: 'journal-stomp-xml', dir: tmp.dir },
+    const worker = defineWorker({
+      start: (event: StompEvent<{ asset: { '@_id': string } }>) => {
+        const id = event.body.asset['@_id'];
+        const n = (runs.get(id) ?? 0) + 1;
+        runs.set(id, n);
+        if (n < 3) throw Object.assign(new Error(`asset ${id} is not there yet (run ${n})`), { code: 'ERR_NOT_YET' });
+        return 'done';
+      },
     });
-    const { url } = await runtime.inspect({ port: 0 });
-    await runtime.start();
+    const url = await startInspected(queue, worker, 'xml', 'journal-stomp-xml');
     await produce(`/queue/${queue}`, [{ body: text, headers: { 'x-id': 'm1', 'content-type': 'application/xml' } }]);
 
     const detailOf = async (id: string) =>
